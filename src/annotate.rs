@@ -1,0 +1,116 @@
+//! Text on the composited frame: per-lesion labels and corner banners, drawn with the public-domain
+//! 8×8 bitmap font of `font8x8`. Shared by both backends (it runs on the CPU after the composite, on a
+//! few thousand pixels), so the overlay's text is identical whichever backend made the frame.
+
+use font8x8::UnicodeFonts;
+
+use crate::analysis::{Banner, LesionKind, LesionStyle};
+use crate::frame::RgbFrame;
+
+pub const GLYPH: i64 = 8;
+
+/// Colours of the overlay, shared with the composite stage.
+pub mod palette {
+    pub const FLUORESCENCE: [u8; 3] = [40, 255, 90];
+    pub const BOUNDARY: [u8; 3] = [255, 230, 0];
+    pub const MARGIN_OK: [u8; 3] = [0, 220, 255];
+    pub const MARGIN_WARN: [u8; 3] = [255, 50, 50];
+    pub const DIFFUSE: [u8; 3] = [255, 170, 40];
+    pub const TEXT: [u8; 3] = [255, 255, 255];
+    pub const BADGE: [u8; 3] = [255, 200, 0];
+}
+
+fn blend(dst: &mut [u8], c: [u8; 3], a: f32) {
+    for k in 0..3 {
+        dst[k] = (dst[k] as f32 * (1.0 - a) + c[k] as f32 * a).round() as u8;
+    }
+}
+
+/// Text size in pixels at `scale`.
+pub fn text_size(text: &str, scale: i64) -> (i64, i64) {
+    (text.chars().count() as i64 * GLYPH * scale, GLYPH * scale)
+}
+
+/// Draw `text` with its top-left corner at (x, y) on a dark box; clipped to the frame.
+pub fn draw_text(frame: &mut RgbFrame, x: i64, y: i64, text: &str, scale: i64, color: [u8; 3]) {
+    let (tw, th) = text_size(text, scale);
+    let (w, h) = (frame.width as i64, frame.height as i64);
+    let pad = scale * 2;
+    for yy in (y - pad).max(0)..(y + th + pad).min(h) {
+        for xx in (x - pad).max(0)..(x + tw + pad).min(w) {
+            let i = ((yy * w + xx) * 3) as usize;
+            blend(&mut frame.data[i..i + 3], [0, 0, 0], 0.55);
+        }
+    }
+    for (n, ch) in text.chars().enumerate() {
+        let glyph = font8x8::BASIC_FONTS.get(ch).or_else(|| font8x8::BASIC_FONTS.get('?')).unwrap_or([0; 8]);
+        for (gy, bits) in glyph.iter().enumerate() {
+            for gx in 0..8 {
+                if bits >> gx & 1 == 0 {
+                    continue;
+                }
+                for sy in 0..scale {
+                    for sx in 0..scale {
+                        let px = x + n as i64 * GLYPH * scale + gx * scale + sx;
+                        let py = y + gy as i64 * scale + sy;
+                        if px >= 0 && py >= 0 && px < w && py < h {
+                            let i = ((py * w + px) * 3) as usize;
+                            frame.data[i..i + 3].copy_from_slice(&color);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Glyph scale for a frame: 1 below 800 px wide, 2 up to 2000, 3 above.
+pub fn scale_for(width: usize) -> i64 {
+    match width {
+        0..800 => 1,
+        800..2000 => 2,
+        _ => 3,
+    }
+}
+
+/// Lesion labels and banners.
+pub fn annotate(frame: &mut RgbFrame, styles: &[LesionStyle], banner: &Banner) {
+    let s = scale_for(frame.width);
+    for st in styles {
+        let color = match (st.kind, st.warn) {
+            (LesionKind::Diffuse, _) => palette::DIFFUSE,
+            (_, true) => palette::MARGIN_WARN,
+            _ => palette::TEXT,
+        };
+        let (tw, th) = text_size(&st.text, s);
+        let x = (st.anchor_px[0] as i64 - tw / 2).clamp(2, (frame.width as i64 - tw - 2).max(2));
+        let y = (st.anchor_px[1] as i64 - th).clamp(2, (frame.height as i64 - th - 2).max(2));
+        draw_text(frame, x, y, &st.text, s, color);
+    }
+    let line = GLYPH * s + 4 * s;
+    for (k, t) in banner.top_left.iter().enumerate() {
+        draw_text(frame, 4 * s, 4 * s + k as i64 * line, t, s, palette::BADGE);
+    }
+    let n = banner.bottom_left.len() as i64;
+    for (k, t) in banner.bottom_left.iter().enumerate() {
+        let y = frame.height as i64 - (n - k as i64) * line;
+        draw_text(frame, 4 * s, y, t, s, palette::TEXT);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_marks_pixels_inside_its_box_only() {
+        let mut f = RgbFrame::new(64, 32);
+        draw_text(&mut f, 4, 4, "A1", 1, [255, 255, 255]);
+        let lit: Vec<(usize, usize)> = (0..32)
+            .flat_map(|y| (0..64).map(move |x| (x, y)))
+            .filter(|&(x, y)| f.pixel(x, y) == [255, 255, 255])
+            .collect();
+        assert!(lit.len() > 10);
+        assert!(lit.iter().all(|&(x, y)| (4..20).contains(&x) && (4..12).contains(&y)));
+    }
+}

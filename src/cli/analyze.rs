@@ -1,0 +1,277 @@
+//! `nirf-margin analyze`: replay a recorded white-light + NIR pair through the analysis and write the
+//! metrics (JSONL), class masks (PNG), the overlay (Matroska) and a snapshot (PNG). On any error what
+//! was written so far is flushed and closed before the non-zero exit.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::analysis::{Lesion, LesionKind};
+use crate::cli::backend::{BackendChoice, make_analyzer};
+use crate::media::recorder::VideoRecorder;
+use crate::media::source::{Channel, PairSource, SourceSpec};
+use crate::media::stills;
+use crate::params::AnalysisParams;
+use crate::processor::{FrameProcessor, FrameResult};
+
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// White-light source: a video file, or an image sequence pattern such as wl/%05d.png.
+    #[arg(long)]
+    pub wl: String,
+    /// NIR source: a video file, or an image sequence pattern (8- or 16-bit gray PNG).
+    #[arg(long)]
+    pub nir: String,
+    /// Image scale in millimetres a pixel.
+    #[arg(long)]
+    pub mm_per_px: f32,
+    /// Frame rate of image sequences.
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+    /// Per-frame metrics, one JSON object a line.
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+    /// Directory for per-frame class masks (00000.png, ...: 0 background, 1 fluorescent, 2 core).
+    #[arg(long)]
+    pub masks: Option<PathBuf>,
+    /// Overlay video (Matroska, H.264).
+    #[arg(long)]
+    pub overlay: Option<PathBuf>,
+    /// PNG of the overlay frame with the most rim lesions.
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// Margin contours in mm, comma-separated; the first is the radicality margin.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub margins_mm: Vec<f32>,
+}
+
+fn r3(v: f32) -> f64 {
+    (v as f64 * 1000.0).round() / 1000.0
+}
+
+pub fn lesion_json(l: &Lesion) -> serde_json::Value {
+    json!({
+        "id": l.id,
+        "kind": l.kind,
+        "centroid_px": [r3(l.centroid_px[0]), r3(l.centroid_px[1])],
+        "core_diameter_mm": l.core_diameter_mm.map(r3),
+        "rim_thickness_mm": l.rim_thickness_mm.map(r3),
+        "min_rim_thickness_mm": l.min_rim_thickness_mm.map(r3),
+        "tbr": r3(l.tbr),
+        "area_mm2": r3(l.area_mm2),
+    })
+}
+
+pub fn metrics_line(frame: u64, pts_ns: u64, mm_per_px: f32, r: &FrameResult) -> serde_json::Value {
+    json!({
+        "frame": frame,
+        "pts_ns": pts_ns,
+        "mm_per_px": mm_per_px,
+        "lesions": r.lesions.iter().map(lesion_json).collect::<Vec<_>>(),
+        "timings_ms": r.timings.to_json(),
+    })
+}
+
+/// Per-lesion figures over the run, for the closing table.
+#[derive(Default)]
+struct LesionSummary {
+    kind: Option<LesionKind>,
+    frames: u32,
+    diameters: Vec<f32>,
+    thickness: Vec<f32>,
+    min_thickness: Vec<f32>,
+    tbr: Vec<f32>,
+}
+
+fn median(v: &mut [f32]) -> Option<f32> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f32::total_cmp);
+    Some(v[v.len() / 2])
+}
+
+fn fmt_opt(v: Option<f32>) -> String {
+    v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into())
+}
+
+/// Sinks of one run; `close` flushes and closes everything, also after an error.
+struct Outputs {
+    metrics: Option<(PathBuf, BufWriter<File>)>,
+    masks: Option<PathBuf>,
+    overlay_path: Option<PathBuf>,
+    recorder: Option<VideoRecorder>,
+    snapshot: Option<PathBuf>,
+    best: Option<(usize, crate::frame::RgbFrame)>,
+    fps: u32,
+}
+
+impl Outputs {
+    fn write(&mut self, index: u64, pts_ns: u64, mm_per_px: f32, r: &FrameResult) -> Result<()> {
+        if let Some((path, w)) = self.metrics.as_mut() {
+            serde_json::to_writer(&mut *w, &metrics_line(index, pts_ns, mm_per_px, r))?;
+            w.write_all(b"\n").and_then(|_| w.flush()).with_context(|| format!("writing {}", path.display()))?;
+        }
+        if let (Some(dir), Some(classes)) = (&self.masks, &r.classes) {
+            stills::write_mask(&dir.join(format!("{index:05}.png")), classes)?;
+        }
+        if let Some(path) = &self.overlay_path {
+            if self.recorder.is_none() {
+                self.recorder = Some(VideoRecorder::create(path, r.overlay.width, r.overlay.height, self.fps)?);
+            }
+            if let Some(rec) = self.recorder.as_mut() {
+                rec.push(&r.overlay, index)?;
+            }
+        }
+        if self.snapshot.is_some() {
+            let rims = r.lesions.iter().filter(|l| l.kind == LesionKind::Rim).count();
+            if self.best.as_ref().is_none_or(|(n, _)| rims > *n) {
+                self.best = Some((rims, r.overlay.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        let mut first_err = None;
+        if let Some((path, w)) = self.metrics.as_mut() {
+            if let Err(e) = w.flush() {
+                first_err.get_or_insert(anyhow::anyhow!("writing {}: {e}", path.display()));
+            }
+        }
+        if let Some(rec) = self.recorder.take() {
+            if let Err(e) = rec.finish() {
+                first_err.get_or_insert(e);
+            }
+        }
+        if let (Some(path), Some((_, frame))) = (&self.snapshot, &self.best) {
+            if let Err(e) = stills::write_rgb(path, frame) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+pub fn run(a: AnalyzeArgs) -> Result<()> {
+    let params = AnalysisParams { margins_mm: a.margins_mm.clone(), ..AnalysisParams::with_scale(a.mm_per_px) };
+    params.validate()?;
+    if a.fps == 0 || a.fps > 1000 {
+        bail!("--fps must be between 1 and 1000, got {}", a.fps);
+    }
+    let wl = SourceSpec::parse(&a.wl, Channel::WhiteLight)?;
+    let nir = SourceSpec::parse(&a.nir, Channel::Nir)?;
+    let analyzer = make_analyzer(a.backend, &params)?;
+    let mut processor = FrameProcessor::new(analyzer, params.clone(), a.fps as f64);
+    tracing::info!("backend: {}", processor.describe());
+
+    let metrics = match &a.metrics {
+        Some(p) => {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            Some((p.clone(), BufWriter::new(File::create(p).with_context(|| format!("--metrics {}: cannot create", p.display()))?)))
+        }
+        None => None,
+    };
+    if let Some(d) = &a.masks {
+        std::fs::create_dir_all(d).with_context(|| format!("--masks {}: cannot create the directory", d.display()))?;
+    }
+    let mut out = Outputs {
+        metrics,
+        masks: a.masks.clone(),
+        overlay_path: a.overlay.clone(),
+        recorder: None,
+        snapshot: a.snapshot.clone(),
+        best: None,
+        fps: a.fps,
+    };
+
+    let total = wl.known_frames().zip(nir.known_frames()).map(|(x, y)| x.min(y));
+    let bar = match total {
+        Some(n) => ProgressBar::new(n as u64),
+        None => ProgressBar::new_spinner(),
+    }
+    .with_style(
+        ProgressStyle::with_template("analyze {bar:40} {pos}/{len} frames {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+
+    let started = Instant::now();
+    let mut frames = 0u64;
+    let mut per_lesion: BTreeMap<u32, LesionSummary> = BTreeMap::new();
+    let mut frame_ms: Vec<f32> = Vec::new();
+    let result = (|| -> Result<()> {
+        let mut source = PairSource::open(&wl, &nir, a.fps)?;
+        while let Some(pair) = source.next_pair()? {
+            let t = Instant::now();
+            let r = processor.process(&pair.wl, &pair.nir, a.masks.is_some())?;
+            frame_ms.push(t.elapsed().as_secs_f32() * 1e3);
+            out.write(pair.index, pair.pts_ns, params.mm_per_px, &r)?;
+            for l in &r.lesions {
+                let s = per_lesion.entry(l.id).or_default();
+                s.kind = Some(l.kind);
+                s.frames += 1;
+                s.diameters.extend(l.core_diameter_mm);
+                s.thickness.extend(l.rim_thickness_mm);
+                s.min_thickness.extend(l.min_rim_thickness_mm);
+                s.tbr.push(l.tbr);
+            }
+            frames += 1;
+            bar.inc(1);
+        }
+        if frames == 0 {
+            bail!("the inputs held no frame pair (--wl {}, --nir {})", a.wl, a.nir);
+        }
+        Ok(())
+    })();
+    bar.finish_and_clear();
+    let closed = out.close();
+    result?;
+    closed?;
+
+    let wall = started.elapsed().as_secs_f64();
+    println!(
+        "{frames} frames in {wall:.1} s ({:.1} frames/s; analysis median {:.1} ms/frame) on {}",
+        frames as f64 / wall,
+        median(&mut frame_ms).unwrap_or(0.0),
+        processor.describe()
+    );
+    println!("{:>4}  {:<8} {:>6}  {:>12}  {:>13}  {:>13}  {:>5}", "id", "kind", "frames", "core_diam_mm", "rim_median_mm", "rim_min_mm", "TBR");
+    for (id, s) in per_lesion.iter_mut() {
+        // Lesions seen in under 5% of the frames are flickers; leave them out of the table.
+        if (s.frames as u64) * 20 < frames {
+            continue;
+        }
+        let kind = match s.kind {
+            Some(LesionKind::Rim) => "rim",
+            Some(LesionKind::Diffuse) => "diffuse",
+            None => "?",
+        };
+        println!(
+            "{:>4}  {:<8} {:>6}  {:>12}  {:>13}  {:>13}  {:>5}",
+            id,
+            kind,
+            s.frames,
+            fmt_opt(median(&mut s.diameters)),
+            fmt_opt(median(&mut s.thickness)),
+            fmt_opt(median(&mut s.min_thickness)),
+            fmt_opt(median(&mut s.tbr))
+        );
+    }
+    for (flag, p) in [("metrics", &a.metrics), ("masks", &a.masks), ("overlay", &a.overlay), ("snapshot", &a.snapshot)] {
+        if let Some(p) = p {
+            println!("{flag}: {}", p.display());
+        }
+    }
+    Ok(())
+}

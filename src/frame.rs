@@ -1,0 +1,163 @@
+//! Frame types shared by every stage: a white-light RGB8 image, a NIR 16-bit gray image and a generic
+//! row-major `Plane<T>` for intermediate maps. Owns the layout (tightly packed rows) and the conversions
+//! from stride-padded buffers; it knows nothing of GStreamer, PNG files or the analysis.
+
+use anyhow::{Result, bail};
+
+/// A tightly packed, row-major single-channel image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plane<T> {
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<T>,
+}
+
+impl<T> Default for Plane<T> {
+    fn default() -> Self {
+        Self { width: 0, height: 0, data: Vec::new() }
+    }
+}
+
+impl<T: Copy + Default> Plane<T> {
+    pub fn new(width: usize, height: usize) -> Self {
+        Self { width, height, data: vec![T::default(); width * height] }
+    }
+
+    pub fn filled(width: usize, height: usize, value: T) -> Self {
+        Self { width, height, data: vec![value; width * height] }
+    }
+
+    pub fn from_vec(width: usize, height: usize, data: Vec<T>) -> Result<Self> {
+        if data.len() != width * height {
+            bail!("plane data has {} samples, {}x{} needs {}", data.len(), width, height, width * height);
+        }
+        Ok(Self { width, height, data })
+    }
+
+    #[inline]
+    pub fn get(&self, x: usize, y: usize) -> T {
+        self.data[y * self.width + x]
+    }
+
+    #[inline]
+    pub fn set(&mut self, x: usize, y: usize, v: T) {
+        self.data[y * self.width + x] = v;
+    }
+
+    pub fn row(&self, y: usize) -> &[T] {
+        &self.data[y * self.width..(y + 1) * self.width]
+    }
+
+    /// Reshape to another size, reusing the allocation; contents become default.
+    pub fn resize(&mut self, width: usize, height: usize) {
+        self.width = width;
+        self.height = height;
+        self.data.clear();
+        self.data.resize(width * height, T::default());
+    }
+}
+
+/// NIR frame: one 16-bit sample a pixel. The bit depth of the sensor (8 to 16) does not matter to the
+/// analysis, which works on ratios to the local background.
+pub type NirFrame = Plane<u16>;
+
+/// White-light frame: packed RGB8, `3 * width` bytes a row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RgbFrame {
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<u8>,
+}
+
+impl Default for RgbFrame {
+    fn default() -> Self {
+        Self::new(0, 0)
+    }
+}
+
+impl RgbFrame {
+    pub fn new(width: usize, height: usize) -> Self {
+        Self { width, height, data: vec![0; width * height * 3] }
+    }
+
+    pub fn from_vec(width: usize, height: usize, data: Vec<u8>) -> Result<Self> {
+        if data.len() != width * height * 3 {
+            bail!("RGB frame has {} bytes, {}x{} needs {}", data.len(), width, height, width * height * 3);
+        }
+        Ok(Self { width, height, data })
+    }
+
+    #[inline]
+    pub fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * self.width + x) * 3;
+        [self.data[i], self.data[i + 1], self.data[i + 2]]
+    }
+
+    #[inline]
+    pub fn put(&mut self, x: usize, y: usize, c: [u8; 3]) {
+        let i = (y * self.width + x) * 3;
+        self.data[i..i + 3].copy_from_slice(&c);
+    }
+
+    /// Copy from rows of `stride` bytes holding `bytes_per_pixel` bytes a pixel (3 = RGB, 4 = RGBx/RGBA).
+    pub fn from_strided(width: usize, height: usize, src: &[u8], stride: usize, bytes_per_pixel: usize) -> Result<Self> {
+        if bytes_per_pixel < 3 || stride < width * bytes_per_pixel || src.len() < stride * (height.max(1) - 1) + width * bytes_per_pixel {
+            bail!("RGB buffer too small for {width}x{height} with stride {stride}");
+        }
+        let mut out = Self::new(width, height);
+        for y in 0..height {
+            let row = &src[y * stride..y * stride + width * bytes_per_pixel];
+            let dst = &mut out.data[y * width * 3..(y + 1) * width * 3];
+            if bytes_per_pixel == 3 {
+                dst.copy_from_slice(row);
+            } else {
+                for (d, s) in dst.chunks_exact_mut(3).zip(row.chunks_exact(bytes_per_pixel)) {
+                    d.copy_from_slice(&s[..3]);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl NirFrame {
+    /// Copy from rows of `stride` bytes of little-endian 16-bit samples.
+    pub fn from_strided_u16le(width: usize, height: usize, src: &[u8], stride: usize) -> Result<Self> {
+        if stride < width * 2 || src.len() < stride * (height.max(1) - 1) + width * 2 {
+            bail!("NIR buffer too small for {width}x{height} with stride {stride}");
+        }
+        let mut out = Self::new(width, height);
+        for y in 0..height {
+            let row = &src[y * stride..y * stride + width * 2];
+            for (d, s) in out.data[y * width..(y + 1) * width].iter_mut().zip(row.chunks_exact(2)) {
+                *d = u16::from_le_bytes([s[0], s[1]]);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strided_rgbx_copy_drops_padding_and_alpha() {
+        // 2x2 RGBx with 12-byte stride (4 bytes padding).
+        let src: Vec<u8> = (0..24).collect();
+        let f = RgbFrame::from_strided(2, 2, &src, 12, 4).unwrap();
+        assert_eq!(f.data, vec![0, 1, 2, 4, 5, 6, 12, 13, 14, 16, 17, 18]);
+    }
+
+    #[test]
+    fn strided_u16_reads_little_endian() {
+        let src = vec![1, 2, 3, 4, 0xff, 0xff, 5, 6, 7, 8, 0, 0];
+        let f = NirFrame::from_strided_u16le(2, 2, &src, 6).unwrap();
+        assert_eq!(f.data, vec![0x0201, 0x0403, 0x0605, 0x0807]);
+    }
+
+    #[test]
+    fn short_buffer_is_an_error() {
+        assert!(NirFrame::from_strided_u16le(4, 4, &[0; 10], 8).is_err());
+    }
+}

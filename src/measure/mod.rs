@@ -1,0 +1,7 @@
+//! Measurement: what turns a backend's per-lesion statistics into figures a surgeon or engineer reads
+//! (`figures`), keeps a lesion's identity across frames (`tracking`), and scores results against a
+//! phantom's ground truth (`accuracy`). Knows nothing of pixels' storage on a GPU or of GStreamer.
+
+pub mod accuracy;
+pub mod figures;
+pub mod tracking;

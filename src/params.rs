@@ -1,0 +1,79 @@
+//! Analysis parameters: what a user can tune, with defaults that suit 0.05–0.11 mm/px laparoscopic NIR video.
+//! Owns the values and their validation; the GPU uniform mirroring them lives in `gpu::uniforms`
+//! (keep in sync with `shaders/common.wgsl`).
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AnalysisParams {
+    /// Scale of the image: millimetres a pixel (co-registered WL and NIR share it).
+    pub mm_per_px: f32,
+    /// A pixel is fluorescent when its NIR signal is at least this ratio of the local background.
+    pub fluo_ratio: f32,
+    /// An enclosed non-fluorescent region is a tumour core only if its mean ratio is below this.
+    pub core_max_ratio: f32,
+    /// Smallest core (equivalent-circle diameter) reported, mm.
+    pub min_core_diameter_mm: f32,
+    /// How far from a core its rim is searched, mm.
+    pub rim_search_mm: f32,
+    /// Smallest diffuse (coreless) fluorescent lesion reported, equivalent-circle diameter in mm.
+    pub min_diffuse_diameter_mm: f32,
+    /// Fluorescence longer than this ratio of its principal axes is duct-like and not a lesion.
+    pub max_diffuse_elongation: f32,
+    /// Margin contours drawn around each core, mm (the first is the radicality margin).
+    pub margins_mm: Vec<f32>,
+    /// Side of the square blocks whose medians feed the background fit, px.
+    pub background_block_px: u32,
+    /// White-light pixels whose darkest channel reaches this are specular glints, excluded from the NIR analysis.
+    pub glint_level: u8,
+}
+
+impl Default for AnalysisParams {
+    fn default() -> Self {
+        Self {
+            mm_per_px: 0.08,
+            fluo_ratio: 1.3,
+            core_max_ratio: 0.85,
+            min_core_diameter_mm: 1.5,
+            rim_search_mm: 6.0,
+            min_diffuse_diameter_mm: 3.0,
+            max_diffuse_elongation: 3.0,
+            margins_mm: vec![1.0],
+            background_block_px: 32,
+            glint_level: 235,
+        }
+    }
+}
+
+impl AnalysisParams {
+    pub fn with_scale(mm_per_px: f32) -> Self {
+        Self { mm_per_px, ..Self::default() }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if !(self.mm_per_px.is_finite() && self.mm_per_px > 0.0 && self.mm_per_px < 10.0) {
+            bail!("--mm-per-px must be a positive scale below 10 mm/px, got {}", self.mm_per_px);
+        }
+        if !(self.fluo_ratio > 1.0) {
+            bail!("fluorescence ratio must be above 1, got {}", self.fluo_ratio);
+        }
+        if self.margins_mm.is_empty() || self.margins_mm.iter().any(|m| !(m.is_finite() && *m > 0.0)) {
+            bail!("margins must be positive millimetres, got {:?}", self.margins_mm);
+        }
+        if self.background_block_px < 8 {
+            bail!("background block must be at least 8 px, got {}", self.background_block_px);
+        }
+        Ok(())
+    }
+
+    pub fn mm_to_px(&self, mm: f32) -> f32 {
+        mm / self.mm_per_px
+    }
+
+    /// The largest distance (px) the distance field must cover: rim search or the widest margin.
+    pub fn distance_bound_px(&self) -> f32 {
+        let widest = self.margins_mm.iter().cloned().fold(self.rim_search_mm, f32::max);
+        self.mm_to_px(widest) + 2.0
+    }
+}

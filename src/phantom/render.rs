@@ -1,0 +1,258 @@
+//! Renders one frame of a phantom scene: the NIR image a 12-bit sensor would record (fluorescence ×
+//! liver texture, tissue-scatter blur, excitation fall-off, specular glints, shot and read noise), the
+//! co-registered white-light image, the ground-truth class map and the frame's ground-truth lesions.
+
+use rand::{Rng, SeedableRng};
+use rand_distr::StandardNormal;
+use rand_pcg::Pcg64Mcg;
+use rayon::prelude::*;
+
+use super::scene::{Scene, ellipse_distance};
+use super::truth::{InView, TruthFrame, TruthLesion, truth_class};
+use crate::analysis::LesionKind;
+use crate::frame::{NirFrame, Plane, RgbFrame};
+
+pub const NIR_MAX: f32 = 4095.0;
+
+pub struct RenderedFrame {
+    pub wl: RgbFrame,
+    pub nir: NirFrame,
+    pub classes: Plane<u8>,
+    pub truth: TruthFrame,
+}
+
+fn hash(ix: i32, iy: i32, seed: u32) -> f32 {
+    let mut h = (ix as u32).wrapping_mul(0x8da6_b343) ^ (iy as u32).wrapping_mul(0xd816_3841) ^ seed.wrapping_mul(0xcb1a_b31f);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0x5bd1_e995);
+    h ^= h >> 15;
+    (h & 0xffff) as f32 / 32767.5 - 1.0
+}
+
+/// Smooth value noise in [-1, 1] with unit lattice spacing.
+fn value_noise(x: f32, y: f32, seed: u32) -> f32 {
+    let (fx, fy) = (x.floor(), y.floor());
+    let (ix, iy) = (fx as i32, fy as i32);
+    let (tx, ty) = (x - fx, y - fy);
+    let (sx, sy) = (tx * tx * (3.0 - 2.0 * tx), ty * ty * (3.0 - 2.0 * ty));
+    let a = hash(ix, iy, seed);
+    let b = hash(ix + 1, iy, seed);
+    let c = hash(ix, iy + 1, seed);
+    let d = hash(ix + 1, iy + 1, seed);
+    (a + (b - a) * sx) * (1.0 - sy) + (c + (d - c) * sx) * sy
+}
+
+/// Liver texture (multiplicative, around 1): lobule-scale and larger-scale variation.
+fn texture(p: [f32; 2], seed: u32) -> f32 {
+    1.0 + 0.06 * value_noise(p[0] / 0.9, p[1] / 0.9, seed) + 0.05 * value_noise(p[0] / 3.5, p[1] / 3.5, seed ^ 0x9e37)
+}
+
+struct Sample {
+    fluo: f32,
+    class: u8,
+    pallor: f32,
+}
+
+fn sample(scene: &Scene, p: [f32; 2], ducts: &[Vec<[f32; 2]>]) -> Sample {
+    let mut s = Sample { fluo: 1.0, class: truth_class::BACKGROUND, pallor: 0.0 };
+    for l in &scene.rims {
+        let (dx, dy) = (p[0] - l.center[0], p[1] - l.center[1]);
+        let r = l.outer_radius();
+        if dx.abs() > r || dy.abs() > r {
+            continue;
+        }
+        let (c, sn) = (l.theta.cos(), l.theta.sin());
+        let (qx, qy) = (c * dx + sn * dy, -sn * dx + c * dy);
+        if (qx / l.a).powi(2) + (qy / l.b).powi(2) <= 1.0 {
+            s = Sample { fluo: l.core_level, class: truth_class::CORE, pallor: l.pallor };
+        } else if ellipse_distance(qx, qy, l.a, l.b) <= l.rim_mm {
+            let ang = qy.atan2(qx);
+            s = Sample { fluo: l.tbr * (1.0 + l.rim_wobble * (3.0 * ang + l.phase).sin()), class: truth_class::RIM, pallor: 0.4 * l.pallor };
+        }
+    }
+    for d in &scene.diffuse {
+        let r2 = (p[0] - d.center[0]).powi(2) + (p[1] - d.center[1]).powi(2);
+        let glow = (d.tbr - 1.0) * (-r2 / (2.0 * d.sigma_mm * d.sigma_mm)).exp();
+        s.fluo += glow;
+        if glow > 0.3 && s.class == truth_class::BACKGROUND {
+            s.class = truth_class::OTHER_FLUORESCENCE;
+        }
+    }
+    for (duct, pts) in scene.ducts.iter().zip(ducts) {
+        let half = 0.5 * duct.width_mm;
+        let mut best = f32::INFINITY;
+        for w in pts.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let (vx, vy) = (b[0] - a[0], b[1] - a[1]);
+            let t = (((p[0] - a[0]) * vx + (p[1] - a[1]) * vy) / (vx * vx + vy * vy).max(1e-9)).clamp(0.0, 1.0);
+            best = best.min((p[0] - a[0] - t * vx).hypot(p[1] - a[1] - t * vy));
+        }
+        if best <= half {
+            s.fluo = s.fluo.max(duct.tbr);
+            if s.class == truth_class::BACKGROUND {
+                s.class = truth_class::OTHER_FLUORESCENCE;
+            }
+        }
+    }
+    s
+}
+
+fn gaussian_blur(src: &Plane<f32>, sigma: f32) -> Plane<f32> {
+    if sigma < 0.3 {
+        return src.clone();
+    }
+    let r = (3.0 * sigma).ceil() as i64;
+    let k: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    let norm: f32 = k.iter().sum();
+    let k: Vec<f32> = k.iter().map(|v| v / norm).collect();
+    let (w, h) = (src.width, src.height);
+    let mut tmp = Plane::<f32>::new(w, h);
+    tmp.data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let s = src.row(y);
+        for (x, o) in row.iter_mut().enumerate() {
+            let mut acc = 0.0;
+            for (j, kv) in k.iter().enumerate() {
+                let xx = (x as i64 + j as i64 - r).clamp(0, w as i64 - 1) as usize;
+                acc += kv * s[xx];
+            }
+            *o = acc;
+        }
+    });
+    let mut out = Plane::<f32>::new(w, h);
+    out.data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        for (j, kv) in k.iter().enumerate() {
+            let yy = (y as i64 + j as i64 - r).clamp(0, h as i64 - 1) as usize;
+            let s = tmp.row(yy);
+            for (o, v) in row.iter_mut().zip(s) {
+                *o += kv * v;
+            }
+        }
+    });
+    out
+}
+
+fn in_view(cx: f32, cy: f32, r: f32, w: usize, h: usize) -> InView {
+    let (w, h) = (w as f32, h as f32);
+    if cx - r >= 0.0 && cy - r >= 0.0 && cx + r <= w && cy + r <= h {
+        InView::Full
+    } else if cx + r < 0.0 || cy + r < 0.0 || cx - r > w || cy - r > h {
+        InView::Out
+    } else {
+        InView::Partial
+    }
+}
+
+pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
+    let (w, h) = (scene.width, scene.height);
+    let mmpp = scene.mm_per_px;
+    let cam = scene.camera(frame);
+    let ducts: Vec<Vec<[f32; 2]>> = scene.ducts.iter().map(|d| (0..=48).map(|k| d.point(k as f32 / 48.0)).collect()).collect();
+
+    // Fluorescence (2×2 supersampled), class map at pixel centres, white-light pallor.
+    let mut fluo = Plane::<f32>::new(w, h);
+    let mut classes = Plane::<u8>::new(w, h);
+    let mut pallor = Plane::<f32>::new(w, h);
+    fluo.data
+        .par_chunks_mut(w)
+        .zip(classes.data.par_chunks_mut(w))
+        .zip(pallor.data.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(y, ((frow, crow), prow))| {
+            for x in 0..w {
+                let centre = [cam[0] + (x as f32 + 0.5) * mmpp, cam[1] + (y as f32 + 0.5) * mmpp];
+                let c = sample(scene, centre, &ducts);
+                crow[x] = c.class;
+                prow[x] = c.pallor;
+                let mut acc = 0.0;
+                for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
+                    let p = [cam[0] + (x as f32 + ox) * mmpp, cam[1] + (y as f32 + oy) * mmpp];
+                    acc += sample(scene, p, &ducts).fluo;
+                }
+                frow[x] = 0.25 * acc * texture(centre, scene.texture_seed);
+            }
+        });
+    let blurred = gaussian_blur(&fluo, scene.scatter_mm / mmpp);
+
+    let k = -scene.corner_level.ln();
+    let excitation = |x: usize, y: usize| {
+        let u = (x as f32 + 0.5) / w as f32 * 2.0 - 1.0 - scene.falloff_center[0];
+        let v = (y as f32 + 0.5) / h as f32 * 2.0 - 1.0 - scene.falloff_center[1];
+        (-k * 0.5 * (u * u + v * v)).exp()
+    };
+    let glint_at = |x: usize, y: usize| -> f32 {
+        let mut g: f32 = 0.0;
+        for gl in &scene.glints {
+            let cx = gl.pos[0] + gl.vel[0] * frame as f32;
+            let cy = gl.pos[1] + gl.vel[1] * frame as f32;
+            let (cx, cy) = (cx.rem_euclid(w as f32), cy.rem_euclid(h as f32));
+            let dx = (x as f32 + 0.5 - cx) / gl.radius_px[0];
+            let dy = (y as f32 + 0.5 - cy) / gl.radius_px[1];
+            let r2 = dx * dx + dy * dy;
+            g = g.max(if r2 <= 1.0 { 1.0 } else { (-(r2 - 1.0) * 2.0).exp() * 0.6 });
+        }
+        g
+    };
+
+    let mut nir = NirFrame::new(w, h);
+    let mut wl = RgbFrame::new(w, h);
+    let seed = scene.seed;
+    nir.data
+        .par_chunks_mut(w)
+        .zip(wl.data.par_chunks_mut(w * 3))
+        .enumerate()
+        .for_each(|(y, (nrow, wrow))| {
+            let mut rng = Pcg64Mcg::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ ((frame as u64) << 32) ^ y as u64);
+            for x in 0..w {
+                let e = excitation(x, y);
+                let g = glint_at(x, y);
+                let signal = scene.background_counts * e * blurred.get(x, y);
+                let signal = signal + (NIR_MAX - signal).max(0.0) * g;
+                let n: f32 = rng.sample(StandardNormal);
+                let noisy = signal + n * (0.5 * signal + 9.0).sqrt();
+                nrow[x] = noisy.round().clamp(0.0, NIR_MAX) as u16;
+
+                let centre = [cam[0] + (x as f32 + 0.5) * mmpp, cam[1] + (y as f32 + 0.5) * mmpp];
+                let t = value_noise(centre[0] / 1.3, centre[1] / 1.3, scene.texture_seed ^ 0x51ed) * 0.12
+                    + value_noise(centre[0] / 6.0, centre[1] / 6.0, scene.texture_seed ^ 0x7f4a) * 0.1;
+                let light = (0.55 + 0.45 * e.sqrt()) * (1.0 + t);
+                let pa = pallor.get(x, y);
+                let base = [150.0, 62.0, 50.0];
+                let pale = [205.0, 170.0, 150.0];
+                for c in 0..3 {
+                    let v = (base[c] * (1.0 - pa) + pale[c] * pa) * light;
+                    let v = v + (255.0 - v) * g;
+                    let n: f32 = rng.sample(StandardNormal);
+                    wrow[x * 3 + c] = (v + 1.5 * n).round().clamp(0.0, 255.0) as u8;
+                }
+            }
+        });
+
+    let mut lesions = Vec::new();
+    for l in &scene.rims {
+        let cx = (l.center[0] - cam[0]) / mmpp;
+        let cy = (l.center[1] - cam[1]) / mmpp;
+        lesions.push(TruthLesion {
+            id: l.id,
+            kind: LesionKind::Rim,
+            centroid_px: [cx, cy],
+            core_diameter_mm: Some(l.core_diameter_mm()),
+            rim_thickness_mm: Some(l.rim_mm),
+            tbr: l.tbr,
+            in_view: in_view(cx, cy, l.outer_radius() / mmpp + 2.0, w, h),
+        });
+    }
+    for d in &scene.diffuse {
+        let cx = (d.center[0] - cam[0]) / mmpp;
+        let cy = (d.center[1] - cam[1]) / mmpp;
+        lesions.push(TruthLesion {
+            id: d.id,
+            kind: LesionKind::Diffuse,
+            centroid_px: [cx, cy],
+            core_diameter_mm: None,
+            rim_thickness_mm: None,
+            tbr: d.tbr,
+            in_view: in_view(cx, cy, 2.0 * d.sigma_mm / mmpp, w, h),
+        });
+    }
+    RenderedFrame { wl, nir, classes, truth: TruthFrame { frame, lesions } }
+}

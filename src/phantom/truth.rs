@@ -1,0 +1,65 @@
+//! Ground truth of a phantom sequence, as written to `ground_truth.json` and read back by tests,
+//! `evaluate` and anyone scoring another tool on the same data.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// Classes of the ground-truth class maps (`truth/NNNNN.png`).
+pub mod truth_class {
+    pub const BACKGROUND: u8 = 0;
+    pub const RIM: u8 = 1;
+    pub const CORE: u8 = 2;
+    /// Fluorescence that is not a rim lesion's rim (ducts, deep-lesion glow): ignored when scoring rims.
+    pub const OTHER_FLUORESCENCE: u8 = 3;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InView {
+    /// The whole lesion (core and rim) is inside the frame.
+    Full,
+    /// Cut by the frame's edge.
+    Partial,
+    /// Outside the frame.
+    Out,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TruthLesion {
+    /// Stable across the sequence.
+    pub id: u32,
+    /// "rim" or "diffuse" (same spelling as the metrics).
+    pub kind: crate::analysis::LesionKind,
+    pub centroid_px: [f32; 2],
+    pub core_diameter_mm: Option<f32>,
+    pub rim_thickness_mm: Option<f32>,
+    pub tbr: f32,
+    pub in_view: InView,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TruthFrame {
+    pub frame: u32,
+    pub lesions: Vec<TruthLesion>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroundTruth {
+    pub generator: String,
+    pub seed: u64,
+    pub width: u32,
+    pub height: u32,
+    pub mm_per_px: f32,
+    pub fps: f32,
+    pub nir_bits: u32,
+    pub frames: Vec<TruthFrame>,
+}
+
+impl GroundTruth {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading ground truth {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing ground truth {}", path.display()))
+    }
+}

@@ -1,0 +1,83 @@
+//! CPU twin of `shaders/composite.wgsl`: the overlay. On the white-light frame: fluorescence in
+//! pseudo-colour (green, opacity rising with the background ratio), tumour cores lightly tinted, each
+//! core's boundary (yellow) and its margin contours (the first in cyan, red when the rim is thinner
+//! than that margin; further ones in white), anti-aliased from the distance field. Text is added after
+//! by `annotate`.
+
+use rayon::prelude::*;
+
+use crate::analysis::LesionStyle;
+use crate::annotate::palette;
+use crate::frame::{Plane, RgbFrame};
+
+/// Per-pixel inputs of the composite.
+pub struct CompositeInputs<'a> {
+    pub wl: &'a RgbFrame,
+    pub ratio: &'a Plane<f32>,
+    pub fluo: &'a Plane<u8>,
+    pub seeds: &'a Plane<u32>,
+    pub dist: &'a Plane<f32>,
+    pub nearest: &'a Plane<u32>,
+}
+
+/// Opacity of the fluorescence colour at a background ratio (0 at and below 1.15, 0.65 from 2.65 up);
+/// fluorescent pixels get at least 0.3.
+#[inline]
+pub fn fluorescence_alpha(ratio: f32, fluorescent: bool) -> f32 {
+    let a = ((ratio - 1.15) / 1.5).clamp(0.0, 0.65);
+    if fluorescent { a.max(0.3) } else { a }
+}
+
+/// Coverage of a 2-px line at `target` distance, for a pixel at distance `d`.
+#[inline]
+pub fn line_alpha(d: f32, target: f32) -> f32 {
+    (1.5 - (d - target).abs()).clamp(0.0, 1.0)
+}
+
+#[inline]
+fn mix(dst: &mut [f32; 3], c: [u8; 3], a: f32) {
+    for k in 0..3 {
+        dst[k] = dst[k] * (1.0 - a) + c[k] as f32 * a;
+    }
+}
+
+pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f32], out: &mut RgbFrame) {
+    let (w, h) = (inp.wl.width, inp.wl.height);
+    if out.width != w || out.height != h {
+        *out = RgbFrame::new(w, h);
+    }
+    let mut by_label: Vec<(u32, bool)> = styles.iter().map(|s| (s.label, s.warn)).collect();
+    by_label.sort_unstable();
+    out.data.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
+        for x in 0..w {
+            let i = y * w + x;
+            let src = &inp.wl.data[i * 3..i * 3 + 3];
+            let mut c = [src[0] as f32, src[1] as f32, src[2] as f32];
+            mix(&mut c, palette::FLUORESCENCE, fluorescence_alpha(inp.ratio.data[i], inp.fluo.data[i] != 0));
+            if inp.seeds.data[i] != 0 {
+                mix(&mut c, [120, 60, 200], 0.2);
+            } else {
+                let l = inp.nearest.data[i];
+                if l != 0 {
+                    if let Ok(k) = by_label.binary_search_by_key(&l, |s| s.0) {
+                        let d = inp.dist.data[i];
+                        let warn = by_label[k].1;
+                        mix(&mut c, palette::BOUNDARY, line_alpha(d, 1.0));
+                        for (m, &mp) in margins_px.iter().enumerate() {
+                            let color = match (m, warn) {
+                                (0, true) => palette::MARGIN_WARN,
+                                (0, false) => palette::MARGIN_OK,
+                                _ => [255, 255, 255],
+                            };
+                            let a = line_alpha(d, mp + 0.5) * if m == 0 { 1.0 } else { 0.6 };
+                            mix(&mut c, color, a);
+                        }
+                    }
+                }
+            }
+            row[x * 3] = c[0].round() as u8;
+            row[x * 3 + 1] = c[1].round() as u8;
+            row[x * 3 + 2] = c[2].round() as u8;
+        }
+    });
+}

@@ -1,0 +1,182 @@
+//! CPU twin of `shaders/distance.wgsl`: exact Euclidean distance transform that carries labels. For each
+//! pixel: the distance (px, centre to centre) to the nearest seed pixel (label != 0) and that seed's
+//! label, or `f32::INFINITY` and 0 beyond `bound`. Separable: a column pass finds the nearest seed in
+//! each column, a row pass takes the lower envelope of parabolas (Felzenszwalb & Huttenlocher 2012).
+
+use rayon::prelude::*;
+
+use crate::frame::Plane;
+
+/// Distance field with the label of the nearest seed.
+#[derive(Clone, Debug, Default)]
+pub struct LabeledDistance {
+    pub dist: Plane<f32>,
+    pub nearest: Plane<u32>,
+}
+
+const NONE: u32 = u32::MAX;
+
+pub fn distance_transform(seeds: &Plane<u32>, bound: f32, out: &mut LabeledDistance) {
+    let (w, h) = (seeds.width, seeds.height);
+    // Column pass: vertical offset to the nearest seed in the column, and its row.
+    let mut col_dy = vec![NONE; w * h];
+    let mut col_row = vec![0u32; w * h];
+    let bound_i = bound.ceil() as u32;
+    // Process columns in parallel by splitting the image into column stripes owned by each task.
+    let stripes: Vec<(Vec<u32>, Vec<u32>)> = (0..w)
+        .into_par_iter()
+        .map(|x| {
+            let mut dy = vec![NONE; h];
+            let mut row = vec![0u32; h];
+            let mut last: Option<usize> = None;
+            for y in 0..h {
+                if seeds.data[y * w + x] != 0 {
+                    last = Some(y);
+                }
+                if let Some(s) = last {
+                    dy[y] = (y - s) as u32;
+                    row[y] = s as u32;
+                }
+            }
+            last = None;
+            for y in (0..h).rev() {
+                if seeds.data[y * w + x] != 0 {
+                    last = Some(y);
+                }
+                if let Some(s) = last {
+                    let d = (s - y) as u32;
+                    if d < dy[y] {
+                        dy[y] = d;
+                        row[y] = s as u32;
+                    }
+                }
+            }
+            for v in dy.iter_mut() {
+                if *v != NONE && *v > bound_i {
+                    *v = NONE;
+                }
+            }
+            (dy, row)
+        })
+        .collect();
+    for (x, (dy, row)) in stripes.into_iter().enumerate() {
+        for y in 0..h {
+            col_dy[y * w + x] = dy[y];
+            col_row[y * w + x] = row[y];
+        }
+    }
+
+    out.dist.resize(w, h);
+    out.nearest.resize(w, h);
+    let bound2 = bound * bound;
+    out.dist
+        .data
+        .par_chunks_mut(w)
+        .zip(out.nearest.data.par_chunks_mut(w))
+        .enumerate()
+        .for_each_init(
+            || (Vec::<usize>::new(), Vec::<f32>::new()),
+            |(v, z), (y, (drow, lrow))| {
+                let g = &col_dy[y * w..(y + 1) * w];
+                // Lower envelope of parabolas f(q) = (x - q)^2 + g(q)^2 over columns q with a seed.
+                v.clear();
+                z.clear();
+                let f = |q: usize| (g[q] as f32) * (g[q] as f32);
+                for q in 0..w {
+                    if g[q] == NONE {
+                        continue;
+                    }
+                    loop {
+                        match v.last() {
+                            None => {
+                                v.push(q);
+                                z.push(f32::NEG_INFINITY);
+                                break;
+                            }
+                            Some(&p) => {
+                                let s = ((f(q) + (q * q) as f32) - (f(p) + (p * p) as f32)) / (2.0 * (q as f32 - p as f32));
+                                if s <= *z.last().unwrap() {
+                                    v.pop();
+                                    z.pop();
+                                } else {
+                                    v.push(q);
+                                    z.push(s);
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                let mut k = 0;
+                for x in 0..w {
+                    if v.is_empty() {
+                        drow[x] = f32::INFINITY;
+                        lrow[x] = 0;
+                        continue;
+                    }
+                    while k + 1 < v.len() && z[k + 1] < x as f32 {
+                        k += 1;
+                    }
+                    let q = v[k];
+                    let dx = x as f32 - q as f32;
+                    let d2 = dx * dx + f(q);
+                    if d2 <= bound2 {
+                        drow[x] = d2.sqrt();
+                        lrow[x] = seeds.data[col_row[y * w + q] as usize * w + q];
+                    } else {
+                        drow[x] = f32::INFINITY;
+                        lrow[x] = 0;
+                    }
+                }
+            },
+        );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_brute_force_on_random_seeds() {
+        let (w, h) = (37, 23);
+        let mut seeds = Plane::<u32>::new(w, h);
+        let mut state = 12345u32;
+        for i in 0..w * h {
+            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+            if state >> 28 == 0 {
+                seeds.data[i] = 1 + (state >> 20) % 3;
+            }
+        }
+        let mut out = LabeledDistance::default();
+        distance_transform(&seeds, 9.5, &mut out);
+        for y in 0..h {
+            for x in 0..w {
+                let mut best = f32::INFINITY;
+                let mut labels = Vec::new();
+                for sy in 0..h {
+                    for sx in 0..w {
+                        let l = seeds.get(sx, sy);
+                        if l == 0 {
+                            continue;
+                        }
+                        let d = (((sx as f32 - x as f32).powi(2)) + ((sy as f32 - y as f32).powi(2))).sqrt();
+                        if d < best - 1e-4 {
+                            best = d;
+                            labels = vec![l];
+                        } else if (d - best).abs() <= 1e-4 {
+                            labels.push(l);
+                        }
+                    }
+                }
+                let got = out.dist.get(x, y);
+                if best <= 9.5 {
+                    assert!((got - best).abs() < 1e-4, "({x},{y}) {got} vs {best}");
+                    assert!(labels.contains(&out.nearest.get(x, y)));
+                } else {
+                    assert!(got.is_infinite());
+                    assert_eq!(out.nearest.get(x, y), 0);
+                }
+            }
+        }
+    }
+}

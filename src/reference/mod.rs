@@ -1,0 +1,169 @@
+//! The CPU reference of the per-frame analysis: plain, readable Rust, one file per GPU shader with the
+//! same name, so the two can be compared line by line. It is the oracle the GPU backend is tested
+//! against and the fallback where no GPU adapter exists. Owns the per-frame maps between `segment`
+//! and `composite`; knows nothing of GStreamer, files or the CLI.
+//!
+//! Stages: normalize → threshold → morphology → components → reduce (cores) → distance → reduce
+//! (rims, diffuse) → composite.
+
+pub mod components;
+pub mod composite;
+pub mod distance;
+pub mod morphology;
+pub mod normalize;
+pub mod reduce;
+pub mod threshold;
+
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+
+use crate::analysis::{Analyzer, Banner, Composite, LesionStyle, Segmentation, StageTimings, class};
+use crate::annotate::annotate;
+use crate::frame::{NirFrame, Plane, RgbFrame};
+use crate::params::AnalysisParams;
+use components::{Connectivity, label_components};
+use distance::LabeledDistance;
+
+/// The per-pixel maps of one frame, kept between `segment` and `composite` and reused across frames.
+#[derive(Default)]
+pub struct FrameMaps {
+    pub wl: RgbFrame,
+    pub ratio: Plane<f32>,
+    pub fluo: Plane<u8>,
+    pub bg_labels: Plane<u32>,
+    pub fluo_labels: Plane<u32>,
+    pub seeds: Plane<u32>,
+    pub distance: LabeledDistance,
+    scratch: Plane<u8>,
+    parent: Vec<u32>,
+}
+
+pub struct CpuAnalyzer {
+    params: AnalysisParams,
+    maps: FrameMaps,
+    overlay: RgbFrame,
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+impl CpuAnalyzer {
+    pub fn new(params: AnalysisParams) -> Result<Self> {
+        params.validate()?;
+        Ok(Self { params, maps: FrameMaps::default(), overlay: RgbFrame::new(0, 0) })
+    }
+
+    pub fn params(&self) -> &AnalysisParams {
+        &self.params
+    }
+
+    /// The maps of the last segmented frame (for tests and the GPU comparison).
+    pub fn maps(&self) -> &FrameMaps {
+        &self.maps
+    }
+}
+
+/// Checks both frames are non-empty and of one size.
+pub fn check_pair(wl: &RgbFrame, nir: &NirFrame) -> Result<()> {
+    if wl.width != nir.width || wl.height != nir.height {
+        bail!(
+            "white-light frame is {}x{} but NIR frame is {}x{}: the inputs must be co-registered at one size",
+            wl.width, wl.height, nir.width, nir.height
+        );
+    }
+    if wl.width < 16 || wl.height < 16 {
+        bail!("frame of {}x{} is too small to analyse (16x16 at least)", wl.width, wl.height);
+    }
+    Ok(())
+}
+
+impl Analyzer for CpuAnalyzer {
+    fn describe(&self) -> String {
+        format!("cpu ({} threads)", rayon::current_num_threads())
+    }
+
+    fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame) -> Result<Segmentation> {
+        check_pair(wl, nir)?;
+        let p = &self.params;
+        let m = &mut self.maps;
+        let mut timings = StageTimings::default();
+
+        let t = Instant::now();
+        let block = p.background_block_px as usize;
+        let medians = normalize::block_medians(nir, block);
+        let model = normalize::fit_background(&medians, block, nir.width, nir.height);
+        normalize::normalize(nir, &model, &mut m.ratio);
+        timings.push("normalize", ms(t));
+
+        let t = Instant::now();
+        threshold::threshold(&m.ratio, wl, p.fluo_ratio, p.glint_level, &mut m.fluo);
+        morphology::clean_mask(&mut m.fluo, &mut m.scratch);
+        timings.push("threshold", ms(t));
+
+        let t = Instant::now();
+        label_components(&m.fluo, 0, Connectivity::Four, &mut m.parent, &mut m.bg_labels);
+        label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent, &mut m.fluo_labels);
+        let cores = reduce::select_cores(&m.bg_labels, &m.ratio, p, &mut m.seeds);
+        timings.push("components", ms(t));
+
+        let t = Instant::now();
+        distance::distance_transform(&m.seeds, p.distance_bound_px(), &mut m.distance);
+        timings.push("distance", ms(t));
+
+        let t = Instant::now();
+        let maps = reduce::Maps {
+            ratio: &m.ratio,
+            fluo: &m.fluo,
+            seeds: &m.seeds,
+            dist: &m.distance.dist,
+            nearest: &m.distance.nearest,
+            bg_labels: &m.bg_labels,
+        };
+        let mut lesions = reduce::rim_stats(&maps, &cores, p);
+        for st in lesions.iter_mut() {
+            let level = reduce::boundary_level(&maps, st);
+            let thick = reduce::hist_quantile(&st.thickness_hist, 0.5, crate::analysis::THICKNESS_BIN, 0.0).unwrap_or(2.0);
+            let band = (0.5 * thick).clamp(1.5, 4.0);
+            st.core_area_subpx = reduce::subpixel_core_area(&maps, st, level, band);
+        }
+        lesions.extend(reduce::diffuse_regions(&m.fluo_labels, &maps, p));
+        timings.push("reduce", ms(t));
+
+        m.wl.clone_from(wl);
+        Ok(Segmentation { lesions, timings })
+    }
+
+    fn composite(&mut self, styles: &[LesionStyle], banner: &Banner, want_classes: bool) -> Result<Composite> {
+        let m = &self.maps;
+        let mut timings = StageTimings::default();
+        let t = Instant::now();
+        let margins_px: Vec<f32> = self.params.margins_mm.iter().map(|&mm| self.params.mm_to_px(mm)).collect();
+        let inputs = composite::CompositeInputs {
+            wl: &m.wl,
+            ratio: &m.ratio,
+            fluo: &m.fluo,
+            seeds: &m.seeds,
+            dist: &m.distance.dist,
+            nearest: &m.distance.nearest,
+        };
+        composite::composite(&inputs, styles, &margins_px, &mut self.overlay);
+        let mut overlay = self.overlay.clone();
+        annotate(&mut overlay, styles, banner);
+        timings.push("composite", ms(t));
+        let classes = want_classes.then(|| class_map(&m.fluo, &m.seeds));
+        Ok(Composite { overlay, classes, timings })
+    }
+}
+
+/// The mask PNG's classes from the fluorescence mask and the core seeds.
+pub fn class_map(fluo: &Plane<u8>, seeds: &Plane<u32>) -> Plane<u8> {
+    let data = fluo
+        .data
+        .iter()
+        .zip(&seeds.data)
+        .map(|(&f, &s)| if s != 0 { class::CORE } else if f != 0 { class::FLUORESCENT } else { class::BACKGROUND })
+        .collect();
+    Plane { width: fluo.width, height: fluo.height, data }
+}
