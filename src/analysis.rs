@@ -33,22 +33,53 @@ pub struct LesionStats {
     pub label: u32,
     /// Pixels of the core (rim lesion) or of the fluorescent region (diffuse lesion).
     pub area_px: u32,
-    /// Sub-pixel area of the core from partial-volume unmixing at its boundary, px² (rim lesions).
+    /// Sub-pixel area of the core at its boundary iso-level, px² (rim lesions; 0 for diffuse).
     pub core_area_subpx: f32,
-    pub sum_x: f64,
-    pub sum_y: f64,
+    /// Sums of the integer pixel coordinates over `area_px` pixels.
+    pub sum_x: u64,
+    pub sum_y: u64,
     pub rim_area_px: u32,
-    /// Histogram of the fluorescence ratio over the rim (or region): bin i holds ratios in
-    /// `[1 + i * RATIO_BIN, 1 + (i + 1) * RATIO_BIN)`.
+    /// Ratio histogram of the rim (or region): bin i holds ratios in `[1 + i RATIO_BIN, 1 + (i+1) RATIO_BIN)`.
     pub ratio_hist: Vec<u32>,
     /// Histogram of the rim's outer-edge distance to the core, bins of `THICKNESS_BIN` px.
     pub thickness_hist: Vec<u32>,
-    pub touches_border: bool,
+}
+
+impl LesionStats {
+    pub fn empty(kind: LesionKind, label: u32) -> Self {
+        Self {
+            kind,
+            label,
+            area_px: 0,
+            core_area_subpx: 0.0,
+            sum_x: 0,
+            sum_y: 0,
+            rim_area_px: 0,
+            ratio_hist: vec![0; RATIO_BINS],
+            thickness_hist: vec![0; THICKNESS_BINS],
+        }
+    }
+
+    /// Centroid in pixel coordinates (pixel centres at +0.5).
+    pub fn centroid(&self) -> [f32; 2] {
+        let n = self.area_px.max(1) as f64;
+        [(self.sum_x as f64 / n + 0.5) as f32, (self.sum_y as f64 / n + 0.5) as f32]
+    }
 }
 
 pub const RATIO_BIN: f32 = 0.05;
 pub const RATIO_BINS: usize = 200;
+/// Core ratio histogram (for the core's level): bins of 0.01 from 0.
+pub const CORE_BIN: f32 = 0.01;
+pub const CORE_BINS: usize = 128;
 pub const THICKNESS_BIN: f32 = 0.25;
+pub const THICKNESS_BINS: usize = 512;
+/// Rim lesions (cores) and diffuse lesions reported a frame at most.
+pub const MAX_CORES: usize = 64;
+pub const MAX_DIFFUSE: usize = 32;
+/// Fixed-point scales shared with the shaders (integer atomics): ratio sums and sub-pixel coverage.
+pub const RATIO_FIXED: f32 = 256.0;
+pub const COVERAGE_FIXED: f32 = 1024.0;
 
 /// One lesion's figures for one frame, in the units of the metrics file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

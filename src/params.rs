@@ -19,8 +19,8 @@ pub struct AnalysisParams {
     pub rim_search_mm: f32,
     /// Smallest diffuse (coreless) fluorescent lesion reported, equivalent-circle diameter in mm.
     pub min_diffuse_diameter_mm: f32,
-    /// Fluorescence longer than this ratio of its principal axes is duct-like and not a lesion.
-    pub max_diffuse_elongation: f32,
+    /// Compactness (4π area / boundary²) below which fluorescence is duct-like, not a lesion.
+    pub min_diffuse_compactness: f32,
     /// Margin contours drawn around each core, mm (the first is the radicality margin).
     pub margins_mm: Vec<f32>,
     /// Side of the square blocks whose medians feed the background fit, px.
@@ -38,7 +38,7 @@ impl Default for AnalysisParams {
             min_core_diameter_mm: 1.5,
             rim_search_mm: 6.0,
             min_diffuse_diameter_mm: 3.0,
-            max_diffuse_elongation: 3.0,
+            min_diffuse_compactness: 0.4,
             margins_mm: vec![1.0],
             background_block_px: 32,
             glint_level: 235,

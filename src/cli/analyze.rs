@@ -75,7 +75,7 @@ pub fn metrics_line(frame: u64, pts_ns: u64, mm_per_px: f32, r: &FrameResult) ->
     json!({
         "frame": frame,
         "pts_ns": pts_ns,
-        "mm_per_px": mm_per_px,
+        "mm_per_px": r3(mm_per_px),
         "lesions": r.lesions.iter().map(lesion_json).collect::<Vec<_>>(),
         "timings_ms": r.timings.to_json(),
     })

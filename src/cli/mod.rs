@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod backend;
+pub mod evaluate;
 pub mod phantom;
 
 use anyhow::{Result, bail};
@@ -21,12 +22,15 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Generate a synthetic phantom sequence with ground truth.
     Phantom(phantom::PhantomArgs),
+    /// Score the analysis against freshly generated phantoms.
+    Evaluate(evaluate::EvaluateArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Analyze(a) => analyze::run(a),
         Command::Phantom(a) => phantom::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
     }
 }
 

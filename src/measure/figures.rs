@@ -22,8 +22,7 @@ pub struct Figures {
 }
 
 pub fn figures(st: &LesionStats, mm_per_px: f32) -> Figures {
-    let n = st.area_px.max(1) as f64;
-    let centroid_px = [(st.sum_x / n) as f32, (st.sum_y / n) as f32];
+    let centroid_px = st.centroid();
     let tbr = hist_quantile(&st.ratio_hist, 0.8, RATIO_BIN, 1.0).unwrap_or(1.0);
     match st.kind {
         LesionKind::Rim => {

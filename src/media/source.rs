@@ -192,6 +192,8 @@ pub struct PairSource {
     nir_sink: gst_app::AppSink,
     wl_name: String,
     nir_name: String,
+    wl_spec: SourceSpec,
+    nir_spec: SourceSpec,
     next_index: u64,
 }
 
@@ -212,6 +214,8 @@ impl PairSource {
             nir_sink,
             wl_name: wl.describe(),
             nir_name: nir.describe(),
+            wl_spec: wl.clone(),
+            nir_spec: nir.clone(),
             next_index: 0,
         };
         if me.pipeline.set_state(gst::State::Playing).is_err() {
@@ -260,7 +264,19 @@ impl PairSource {
         let nir = self.pull(&self.nir_sink)?;
         let (wl, nir) = match (wl, nir) {
             (Pulled::Sample(a), Pulled::Sample(b)) => (a, b),
-            _ => return Ok(None),
+            (w, n) => {
+                // pngdec ends the stream quietly on a corrupt file: an image sequence that stops before
+                // its last file has an undecodable frame.
+                for (ended, spec, ch) in [(matches!(w, Pulled::Eos), &self.wl_spec, Channel::WhiteLight), (matches!(n, Pulled::Eos), &self.nir_spec, Channel::Nir)] {
+                    if let (true, SourceSpec::ImageSequence { pattern, start, count }) = (ended, spec) {
+                        if self.next_index < *count as u64 {
+                            let file = expand_pattern(pattern, start + self.next_index as u32).unwrap_or_default();
+                            bail!("{} {pattern}: frame {} ({file}) could not be decoded", ch.flag(), self.next_index);
+                        }
+                    }
+                }
+                return Ok(None);
+            }
         };
         let pts_ns = wl.buffer().and_then(|b| b.pts()).map(|t| t.nseconds()).unwrap_or(0);
         let wl_frame = sample_to_rgb(&wl).with_context(|| format!("--wl {} frame {}", self.wl_name, self.next_index))?;

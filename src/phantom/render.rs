@@ -53,7 +53,14 @@ struct Sample {
     pallor: f32,
 }
 
-fn sample(scene: &Scene, p: [f32; 2], ducts: &[Vec<[f32; 2]>]) -> Sample {
+/// A duct as a polyline with its bounding box (min, max), grown by its half width.
+struct DuctPath {
+    pts: Vec<[f32; 2]>,
+    min: [f32; 2],
+    max: [f32; 2],
+}
+
+fn sample(scene: &Scene, p: [f32; 2], ducts: &[DuctPath]) -> Sample {
     let mut s = Sample { fluo: 1.0, class: truth_class::BACKGROUND, pallor: 0.0 };
     for l in &scene.rims {
         let (dx, dy) = (p[0] - l.center[0], p[1] - l.center[1]);
@@ -78,10 +85,13 @@ fn sample(scene: &Scene, p: [f32; 2], ducts: &[Vec<[f32; 2]>]) -> Sample {
             s.class = truth_class::OTHER_FLUORESCENCE;
         }
     }
-    for (duct, pts) in scene.ducts.iter().zip(ducts) {
+    for (duct, path) in scene.ducts.iter().zip(ducts) {
+        if p[0] < path.min[0] || p[1] < path.min[1] || p[0] > path.max[0] || p[1] > path.max[1] {
+            continue;
+        }
         let half = 0.5 * duct.width_mm;
         let mut best = f32::INFINITY;
-        for w in pts.windows(2) {
+        for w in path.pts.windows(2) {
             let (a, b) = (w[0], w[1]);
             let (vx, vy) = (b[0] - a[0], b[1] - a[1]);
             let t = (((p[0] - a[0]) * vx + (p[1] - a[1]) * vy) / (vx * vx + vy * vy).max(1e-9)).clamp(0.0, 1.0);
@@ -146,7 +156,17 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
     let (w, h) = (scene.width, scene.height);
     let mmpp = scene.mm_per_px;
     let cam = scene.camera(frame);
-    let ducts: Vec<Vec<[f32; 2]>> = scene.ducts.iter().map(|d| (0..=48).map(|k| d.point(k as f32 / 48.0)).collect()).collect();
+    let ducts: Vec<DuctPath> = scene
+        .ducts
+        .iter()
+        .map(|d| {
+            let pts: Vec<[f32; 2]> = (0..=48).map(|k| d.point(k as f32 / 48.0)).collect();
+            let h = d.width_mm;
+            let min = pts.iter().fold([f32::INFINITY; 2], |m, q| [m[0].min(q[0] - h), m[1].min(q[1] - h)]);
+            let max = pts.iter().fold([f32::NEG_INFINITY; 2], |m, q| [m[0].max(q[0] + h), m[1].max(q[1] + h)]);
+            DuctPath { pts, min, max }
+        })
+        .collect();
 
     // Fluorescence (2×2 supersampled), class map at pixel centres, white-light pallor.
     let mut fluo = Plane::<f32>::new(w, h);

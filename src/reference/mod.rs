@@ -35,6 +35,8 @@ pub struct FrameMaps {
     pub fluo_labels: Plane<u32>,
     pub seeds: Plane<u32>,
     pub distance: LabeledDistance,
+    pub bg_table: reduce::RegionTable,
+    pub fluo_table: reduce::RegionTable,
     scratch: Plane<u8>,
     parent: Vec<u32>,
 }
@@ -105,7 +107,8 @@ impl Analyzer for CpuAnalyzer {
         let t = Instant::now();
         label_components(&m.fluo, 0, Connectivity::Four, &mut m.parent, &mut m.bg_labels);
         label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent, &mut m.fluo_labels);
-        let cores = reduce::select_cores(&m.bg_labels, &m.ratio, p, &mut m.seeds);
+        reduce::region_stats(&m.bg_labels, &m.fluo_labels, &m.ratio, &mut m.bg_table, &mut m.fluo_table);
+        let cores = reduce::select_cores(&m.bg_labels, &m.bg_table, p, &mut m.seeds);
         timings.push("components", ms(t));
 
         let t = Instant::now();
@@ -120,15 +123,14 @@ impl Analyzer for CpuAnalyzer {
             dist: &m.distance.dist,
             nearest: &m.distance.nearest,
             bg_labels: &m.bg_labels,
+            fluo_labels: &m.fluo_labels,
         };
-        let mut lesions = reduce::rim_stats(&maps, &cores, p);
-        for st in lesions.iter_mut() {
-            let level = reduce::boundary_level(&maps, st);
-            let thick = reduce::hist_quantile(&st.thickness_hist, 0.5, crate::analysis::THICKNESS_BIN, 0.0).unwrap_or(2.0);
-            let band = (0.5 * thick).clamp(1.5, 4.0);
-            st.core_area_subpx = reduce::subpixel_core_area(&maps, st, level, band);
+        reduce::mark_rims(&maps, &mut m.fluo_table, p);
+        let (mut lesions, core_hists) = reduce::lesion_stats(&maps, &cores, &m.bg_table, &m.fluo_table, p);
+        let levels: Vec<(f32, f32)> = cores.iter().enumerate().map(|(s, _)| reduce::boundary_level(&lesions[s], &core_hists[s])).collect();
+        for (st, a) in lesions.iter_mut().zip(reduce::subpixel_core_areas(&maps, &cores, &levels)) {
+            st.core_area_subpx = a;
         }
-        lesions.extend(reduce::diffuse_regions(&m.fluo_labels, &maps, p));
         timings.push("reduce", ms(t));
 
         m.wl.clone_from(wl);

@@ -1,0 +1,31 @@
+# The two commands of README.md: `make demo` and `make test`. Each installs missing Debian packages first.
+CARGO ?= cargo
+DEMO_OUT ?= out/demo
+export XDG_RUNTIME_DIR ?= /tmp/nirf-margin-xdg
+export WGPU_BACKEND ?= vulkan
+
+.PHONY: demo test deps build bench clean
+
+deps:
+	@bash scripts/install-deps.sh
+	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 0700 $(XDG_RUNTIME_DIR)
+
+build: deps
+	$(CARGO) build --release --locked
+
+# Analyse the bundled phantom clip: overlay video, per-frame metrics, masks and a snapshot in out/demo/.
+demo: build
+	./target/release/nirf-margin analyze \
+	  --wl testdata/phantom/wl.mkv --nir testdata/phantom/nir.mkv --mm-per-px 0.1 \
+	  --metrics $(DEMO_OUT)/metrics.jsonl --masks $(DEMO_OUT)/masks \
+	  --overlay $(DEMO_OUT)/overlay.mkv --snapshot $(DEMO_OUT)/snapshot.png
+
+test: deps
+	$(CARGO) test --locked
+
+bench: deps
+	$(CARGO) bench --locked
+
+clean:
+	rm -rf out
+	$(CARGO) clean

@@ -1,0 +1,122 @@
+//! `nirf-margin analyze` end to end through GStreamer: the output contract (metrics JSONL, masks,
+//! overlay video, snapshot), a round trip through encoded video files, and clear errors on bad input.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn analyze_honours_the_output_contract() {
+    let d = tmpdir();
+    let truth = phantom_on_disk(d.path(), 480, 320, 6, 31, 0.1);
+    let out = d.path().join("out");
+    let o = run(&[
+        "analyze", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--mm-per-px", "0.1",
+        "--metrics", out.join("m.jsonl").to_str().unwrap(), "--masks", out.join("masks").to_str().unwrap(),
+        "--overlay", out.join("o.mkv").to_str().unwrap(), "--snapshot", out.join("s.png").to_str().unwrap(),
+        "--backend", "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = read_jsonl(&out.join("m.jsonl"));
+    assert_eq!(lines.len(), 6);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["frame"], i as u64);
+        assert!(l["pts_ns"].is_u64());
+        assert!(l["timings_ms"].is_object());
+        let rims: Vec<_> = l["lesions"].as_array().unwrap().iter().filter(|x| x["kind"] == "rim").collect();
+        let truth_rims = truth.frames[i].lesions.iter().filter(|t| t.kind == nirf_margin::analysis::LesionKind::Rim && t.in_view == nirf_margin::phantom::InView::Full).count();
+        assert!(rims.len() >= truth_rims, "frame {i}: {} rims for {truth_rims} in truth", rims.len());
+        for les in l["lesions"].as_array().unwrap() {
+            assert!(les["id"].as_u64().unwrap() >= 1);
+            assert_eq!(les["centroid_px"].as_array().unwrap().len(), 2);
+            assert!(les["tbr"].as_f64().unwrap() >= 1.0);
+            match les["kind"].as_str().unwrap() {
+                "rim" => assert!(les["core_diameter_mm"].as_f64().unwrap() > 1.0),
+                "diffuse" => assert!(les["core_diameter_mm"].is_null()),
+                k => panic!("unknown kind {k}"),
+            }
+        }
+    }
+    // Lesion IDs are stable on a slowly moving camera.
+    let ids = |l: &serde_json::Value| l["lesions"].as_array().unwrap().iter().map(|x| x["id"].as_u64().unwrap()).collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(ids(&lines[0]), ids(&lines[5]));
+    for i in 0..6 {
+        let m = nirf_margin::media::stills::read_mask(&out.join("masks").join(format!("{i:05}.png"))).unwrap();
+        assert_eq!((m.width, m.height), (480, 320));
+        assert!(m.data.iter().all(|&v| v <= 2));
+        assert!(m.data.contains(&2), "frame {i}: no core in the mask");
+    }
+    assert_eq!(count_video_frames(&out.join("o.mkv")), (6, 480, 320));
+    let snap = image::open(out.join("s.png")).unwrap();
+    assert_eq!((snap.width(), snap.height()), (480, 320));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("core_diam_mm"), "summary table missing: {stdout}");
+}
+
+#[test]
+fn encoded_video_round_trip_gives_the_same_lesions() {
+    let d = tmpdir();
+    phantom_on_disk(d.path(), 400, 300, 4, 32, 0.09);
+    let wl_mkv = d.path().join("wl.mkv");
+    let nir_mkv = d.path().join("nir.mkv");
+    gst_run(&format!(
+        "multifilesrc location=\"{}\" index=0 caps=image/png,framerate=30/1 ! pngdec ! videoconvert ! x264enc pass=quant quantizer=0 speed-preset=ultrafast ! matroskamux ! filesink location=\"{}\"",
+        pattern(d.path(), "wl"), wl_mkv.display()
+    ));
+    gst_run(&format!(
+        "multifilesrc location=\"{}\" index=0 caps=image/png,framerate=30/1 ! pngdec ! videoconvert ! video/x-raw,format=GRAY16_LE ! avenc_ffv1 ! matroskamux ! filesink location=\"{}\"",
+        pattern(d.path(), "nir"), nir_mkv.display()
+    ));
+    let png_m = d.path().join("png.jsonl");
+    let mkv_m = d.path().join("mkv.jsonl");
+    let a = run(&["analyze", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--mm-per-px", "0.09", "--metrics", png_m.to_str().unwrap(), "--backend", "cpu"]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    let b = run(&["analyze", "--wl", wl_mkv.to_str().unwrap(), "--nir", nir_mkv.to_str().unwrap(), "--mm-per-px", "0.09", "--metrics", mkv_m.to_str().unwrap(), "--backend", "cpu"]);
+    assert!(b.status.success(), "{}", stderr(&b));
+    let (pa, pb) = (read_jsonl(&png_m), read_jsonl(&mkv_m));
+    assert_eq!(pa.len(), 4);
+    assert_eq!(pb.len(), 4);
+    for (x, y) in pa.iter().zip(&pb) {
+        let (lx, ly) = (x["lesions"].as_array().unwrap(), y["lesions"].as_array().unwrap());
+        assert_eq!(lx.len(), ly.len());
+        for (u, v) in lx.iter().zip(ly) {
+            if let (Some(du), Some(dv)) = (u["core_diameter_mm"].as_f64(), v["core_diameter_mm"].as_f64()) {
+                assert!((du - dv).abs() < 0.1, "{du} vs {dv}");
+            }
+        }
+    }
+}
+
+fn assert_fails_naming(args: &[&str], needles: &[&str]) {
+    let o = run(args);
+    assert!(!o.status.success(), "expected failure for {args:?}");
+    let e = stderr(&o);
+    for n in needles {
+        assert!(e.contains(n), "error for {args:?} should mention '{n}': {e}");
+    }
+}
+
+#[test]
+fn bad_inputs_fail_with_errors_naming_them() {
+    let d = tmpdir();
+    phantom_on_disk(d.path(), 200, 150, 2, 33, 0.1);
+    let wl = pattern(d.path(), "wl");
+    let nir = pattern(d.path(), "nir");
+    // Missing file.
+    assert_fails_naming(&["analyze", "--wl", "/nonexistent/wl.mkv", "--nir", &nir, "--mm-per-px", "0.1"], &["--wl", "/nonexistent/wl.mkv", "no such file"]);
+    // Pattern matching nothing.
+    let none = d.path().join("nir").join("x%03d.png");
+    assert_fails_naming(&["analyze", "--wl", &wl, "--nir", none.to_str().unwrap(), "--mm-per-px", "0.1"], &["--nir", "matches no file"]);
+    // Corrupt PNG in the middle of a sequence.
+    std::fs::write(d.path().join("nir").join("00001.png"), b"\x89PNG\r\n\x1a\nthis is not a png").unwrap();
+    let m = d.path().join("m.jsonl");
+    assert_fails_naming(&["analyze", "--wl", &wl, "--nir", &nir, "--mm-per-px", "0.1", "--metrics", m.to_str().unwrap()], &["--nir"]);
+    // What was analysed before the corrupt frame is flushed to the metrics.
+    assert_eq!(read_jsonl(&m).len(), 1);
+    // WL and NIR of different sizes.
+    let e = tmpdir();
+    phantom_on_disk(e.path(), 160, 120, 1, 34, 0.1);
+    assert_fails_naming(&["analyze", "--wl", &wl, "--nir", &pattern(e.path(), "nir"), "--mm-per-px", "0.1"], &["200x150", "160x120"]);
+    // Nonsense scale.
+    assert_fails_naming(&["analyze", "--wl", &wl, "--nir", &nir, "--mm-per-px", "-1"], &["--mm-per-px"]);
+}

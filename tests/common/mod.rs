@@ -1,0 +1,77 @@
+//! Helpers shared by the integration tests: the binary, phantom sequences on disk, decoding a video.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use nirf_margin::phantom::{GroundTruth, PhantomConfig, SceneOptions, write_sequence};
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nirf-margin"));
+    c.env("RUST_LOG", "warn");
+    c
+}
+
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run nirf-margin")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn phantom_on_disk(dir: &Path, width: usize, height: usize, frames: u32, seed: u64, mm_per_px: f32) -> GroundTruth {
+    let cfg = PhantomConfig { width, height, frames, seed, mm_per_px, fps: 30.0, options: SceneOptions::default() };
+    write_sequence(&cfg, dir, |_| {}).expect("write phantom")
+}
+
+pub fn pattern(dir: &Path, channel: &str) -> String {
+    dir.join(channel).join("%05d.png").to_string_lossy().into_owned()
+}
+
+/// Run a gst-launch style description to EOS; panics with the bus error.
+pub fn gst_run(desc: &str) {
+    gst::init().unwrap();
+    let p = gst::parse::launch(desc).expect("parse pipeline");
+    p.set_state(gst::State::Playing).expect("play");
+    let bus = p.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(120), &[gst::MessageType::Eos, gst::MessageType::Error])
+        .expect("pipeline finished in time");
+    if let gst::MessageView::Error(e) = msg.view() {
+        panic!("{desc}: {}", e.error());
+    }
+    p.set_state(gst::State::Null).unwrap();
+}
+
+/// Decode a video file and count its frames and their size.
+pub fn count_video_frames(path: &Path) -> (u32, u32, u32) {
+    gst::init().unwrap();
+    let desc = format!("filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=s sync=false", path.display());
+    let p = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let sink = p.by_name("s").unwrap().downcast::<gstreamer_app::AppSink>().unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    let (mut n, mut w, mut h) = (0, 0, 0);
+    while let Ok(s) = sink.pull_sample() {
+        let info = gstreamer_video::VideoInfo::from_caps(s.caps().unwrap()).unwrap();
+        w = info.width();
+        h = info.height();
+        n += 1;
+    }
+    p.set_state(gst::State::Null).unwrap();
+    (n, w, h)
+}
+
+pub fn tmpdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+pub fn file(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}
