@@ -152,10 +152,13 @@ pub struct Composite {
     pub timings: StageTimings,
 }
 
-/// A per-frame analysis backend. Call `segment` then `composite` for the same frame.
+/// A per-frame analysis backend. Call `segment` then `composite` for the same frame: `segment` finds
+/// the lesions (a GPU backend also composites the overlay there, in the same submission); `composite`
+/// finishes the overlay with the lesions' styles and text.
 pub trait Analyzer: Send {
     /// Backend and device, e.g. "cpu" or "gpu: llvmpipe (Vulkan)".
     fn describe(&self) -> String;
-    fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame) -> anyhow::Result<Segmentation>;
-    fn composite(&mut self, styles: &[LesionStyle], banner: &Banner, want_classes: bool) -> anyhow::Result<Composite>;
+    /// `want_classes`: also produce the class map for this frame.
+    fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> anyhow::Result<Segmentation>;
+    fn composite(&mut self, styles: &[LesionStyle], banner: &Banner) -> anyhow::Result<Composite>;
 }

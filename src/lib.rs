@@ -13,6 +13,7 @@ pub mod analysis;
 pub mod annotate;
 pub mod cli;
 pub mod frame;
+pub mod gpu;
 pub mod measure;
 pub mod media;
 pub mod params;

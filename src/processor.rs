@@ -59,7 +59,7 @@ impl FrameProcessor {
     }
 
     pub fn process(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<FrameResult> {
-        let seg = self.analyzer.segment(wl, nir)?;
+        let seg = self.analyzer.segment(wl, nir, want_classes)?;
         let mut timings = seg.timings;
         let t = Instant::now();
         let figs: Vec<Figures> = seg.lesions.iter().map(|s| figures(s, self.params.mm_per_px)).collect();
@@ -96,7 +96,7 @@ impl FrameProcessor {
             top_left: vec![self.scale_note.clone()],
             bottom_left: vec!["decision support - validated on synthetic phantoms only".into()],
         };
-        let comp = self.analyzer.composite(&styles, &banner, want_classes)?;
+        let comp = self.analyzer.composite(&styles, &banner)?;
         timings.0.extend(comp.timings.0);
         Ok(FrameResult { lesions, overlay: comp.overlay, classes: comp.classes, timings })
     }

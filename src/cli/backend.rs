@@ -1,9 +1,11 @@
-//! `--backend auto|gpu|cpu`: which `Analyzer` a command gets.
+//! `--backend auto|gpu|cpu`: which `Analyzer` a command gets. `auto` takes a GPU adapter when one
+//! exists (a hardware one first, else Mesa's software lavapipe) and falls back to the CPU reference.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::ValueEnum;
 
 use crate::analysis::Analyzer;
+use crate::gpu::GpuAnalyzer;
 use crate::params::AnalysisParams;
 use crate::reference::CpuAnalyzer;
 
@@ -17,7 +19,14 @@ pub enum BackendChoice {
 
 pub fn make_analyzer(choice: BackendChoice, params: &AnalysisParams) -> Result<Box<dyn Analyzer>> {
     match choice {
-        BackendChoice::Cpu | BackendChoice::Auto => Ok(Box::new(CpuAnalyzer::new(params.clone())?)),
-        BackendChoice::Gpu => anyhow::bail!("--backend gpu: the GPU backend is not built into this version yet; use --backend cpu"),
+        BackendChoice::Cpu => Ok(Box::new(CpuAnalyzer::new(params.clone())?)),
+        BackendChoice::Gpu => Ok(Box::new(GpuAnalyzer::new(params.clone()).context("--backend gpu")?)),
+        BackendChoice::Auto => match GpuAnalyzer::new(params.clone()) {
+            Ok(gpu) => Ok(Box::new(gpu)),
+            Err(e) => {
+                tracing::info!("no usable GPU ({e:#}); using the CPU backend");
+                Ok(Box::new(CpuAnalyzer::new(params.clone())?))
+            }
+        },
     }
 }

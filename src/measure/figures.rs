@@ -23,19 +23,19 @@ pub struct Figures {
 
 pub fn figures(st: &LesionStats, mm_per_px: f32) -> Figures {
     let centroid_px = st.centroid();
-    let tbr = hist_quantile(&st.ratio_hist, 0.8, RATIO_BIN, 1.0).unwrap_or(1.0);
+    let tbr = hist_quantile(&st.ratio_hist, 4, 5, RATIO_BIN, 1.0).unwrap_or(1.0);
     match st.kind {
         LesionKind::Rim => {
             let area = if st.core_area_subpx > 0.0 { st.core_area_subpx } else { st.area_px as f32 };
             let d_px = 2.0 * (area / std::f32::consts::PI).sqrt();
-            let thick = |q| hist_quantile(&st.thickness_hist, q, THICKNESS_BIN, 0.0).map(|px| px * mm_per_px);
+            let thick = |num, den| hist_quantile(&st.thickness_hist, num, den, THICKNESS_BIN, 0.0).map(|px| px * mm_per_px);
             Figures {
                 label: st.label,
                 kind: st.kind,
                 centroid_px,
                 core_diameter_mm: Some(d_px * mm_per_px),
-                rim_thickness_mm: thick(0.5),
-                min_rim_thickness_mm: thick(0.05),
+                rim_thickness_mm: thick(1, 2),
+                min_rim_thickness_mm: thick(1, 20),
                 tbr,
                 area_mm2: area * mm_per_px * mm_per_px,
                 radius_px: d_px / 2.0,

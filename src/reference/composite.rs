@@ -75,9 +75,10 @@ pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f3
                     }
                 }
             }
-            row[x * 3] = c[0].round() as u8;
-            row[x * 3 + 1] = c[1].round() as u8;
-            row[x * 3 + 2] = c[2].round() as u8;
+            // floor(c + 0.5), as the shader (WGSL's round() rounds halves to even).
+            row[x * 3] = (c[0] + 0.5).floor() as u8;
+            row[x * 3 + 1] = (c[1] + 0.5).floor() as u8;
+            row[x * 3 + 2] = (c[2] + 0.5).floor() as u8;
         }
     });
 }

@@ -3,8 +3,7 @@
 //! against and the fallback where no GPU adapter exists. Owns the per-frame maps between `segment`
 //! and `composite`; knows nothing of GStreamer, files or the CLI.
 //!
-//! Stages: normalize → threshold → morphology → components → reduce (cores) → distance → reduce
-//! (rims, diffuse) → composite.
+//! Stages: normalize → threshold → morphology → components → regions → distance → reduce → composite.
 
 pub mod components;
 pub mod composite;
@@ -12,6 +11,7 @@ pub mod distance;
 pub mod morphology;
 pub mod normalize;
 pub mod reduce;
+pub mod regions;
 pub mod threshold;
 
 use std::time::Instant;
@@ -35,8 +35,8 @@ pub struct FrameMaps {
     pub fluo_labels: Plane<u32>,
     pub seeds: Plane<u32>,
     pub distance: LabeledDistance,
-    pub bg_table: reduce::RegionTable,
-    pub fluo_table: reduce::RegionTable,
+    pub bg_table: regions::RegionTable,
+    pub fluo_table: regions::RegionTable,
     scratch: Plane<u8>,
     parent: Vec<u32>,
 }
@@ -45,6 +45,7 @@ pub struct CpuAnalyzer {
     params: AnalysisParams,
     maps: FrameMaps,
     overlay: RgbFrame,
+    want_classes: bool,
 }
 
 fn ms(t: Instant) -> f64 {
@@ -54,7 +55,7 @@ fn ms(t: Instant) -> f64 {
 impl CpuAnalyzer {
     pub fn new(params: AnalysisParams) -> Result<Self> {
         params.validate()?;
-        Ok(Self { params, maps: FrameMaps::default(), overlay: RgbFrame::new(0, 0) })
+        Ok(Self { params, maps: FrameMaps::default(), overlay: RgbFrame::new(0, 0), want_classes: false })
     }
 
     pub fn params(&self) -> &AnalysisParams {
@@ -86,7 +87,7 @@ impl Analyzer for CpuAnalyzer {
         format!("cpu ({} threads)", rayon::current_num_threads())
     }
 
-    fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame) -> Result<Segmentation> {
+    fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<Segmentation> {
         check_pair(wl, nir)?;
         let p = &self.params;
         let m = &mut self.maps;
@@ -107,8 +108,8 @@ impl Analyzer for CpuAnalyzer {
         let t = Instant::now();
         label_components(&m.fluo, 0, Connectivity::Four, &mut m.parent, &mut m.bg_labels);
         label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent, &mut m.fluo_labels);
-        reduce::region_stats(&m.bg_labels, &m.fluo_labels, &m.ratio, &mut m.bg_table, &mut m.fluo_table);
-        let cores = reduce::select_cores(&m.bg_labels, &m.bg_table, p, &mut m.seeds);
+        regions::region_stats(&m.bg_labels, &m.fluo_labels, &m.ratio, &mut m.bg_table, &mut m.fluo_table);
+        let cores = regions::select_cores(&m.bg_labels, &m.bg_table, p, &mut m.seeds);
         timings.push("components", ms(t));
 
         let t = Instant::now();
@@ -134,10 +135,11 @@ impl Analyzer for CpuAnalyzer {
         timings.push("reduce", ms(t));
 
         m.wl.clone_from(wl);
+        self.want_classes = want_classes;
         Ok(Segmentation { lesions, timings })
     }
 
-    fn composite(&mut self, styles: &[LesionStyle], banner: &Banner, want_classes: bool) -> Result<Composite> {
+    fn composite(&mut self, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
         let m = &self.maps;
         let mut timings = StageTimings::default();
         let t = Instant::now();
@@ -154,7 +156,7 @@ impl Analyzer for CpuAnalyzer {
         let mut overlay = self.overlay.clone();
         annotate(&mut overlay, styles, banner);
         timings.push("composite", ms(t));
-        let classes = want_classes.then(|| class_map(&m.fluo, &m.seeds));
+        let classes = self.want_classes.then(|| class_map(&m.fluo, &m.seeds));
         Ok(Composite { overlay, classes, timings })
     }
 }

@@ -81,11 +81,10 @@ pub fn fit_background(medians: &Plane<f32>, block: usize, width: usize, height: 
             ((x0 + x1) * 0.5, (y0 + y1) * 0.5, m.ln())
         })
         .collect();
-    // Start from the median level: robust to lesions filling much of the view.
-    let mut logs: Vec<f32> = samples.iter().map(|s| s.2).collect();
-    let mid = logs.len() / 2;
-    model.coeffs[0] = *logs.select_nth_unstable_by(mid, f32::total_cmp).1;
-
+    // Start from the median level (at the resolution of a 1024-bin histogram of the logs, as the GPU does):
+    // robust to lesions filling much of the view.
+    model.coeffs[0] = histogram_median_log(samples.iter().map(|s| s.2));
+    let mut stopped = false;
     for &trim in TRIM_SCHEDULE.iter() {
         let mut ata = [[0f64; 6]; 6];
         let mut atb = [0f64; 6];
@@ -106,18 +105,40 @@ pub fn fit_background(medians: &Plane<f32>, block: usize, width: usize, height: 
             }
             used += 1;
         }
-        if used < 12 {
-            break; // too few inliers to move the surface: keep the last fit
-        }
-        if let Some(c) = solve6(ata, atb) {
-            for (dst, src) in model.coeffs.iter_mut().zip(c) {
-                *dst = src as f32;
-            }
-        } else {
+        if stopped {
             break;
+        }
+        // Too few inliers to move the surface, or a singular system: keep the last fit.
+        match solve6(ata, atb).filter(|_| used >= 12) {
+            Some(c) => {
+                for (dst, src) in model.coeffs.iter_mut().zip(c) {
+                    *dst = src as f32;
+                }
+            }
+            None => stopped = true,
         }
     }
     model
+}
+
+pub const LOG_BINS: usize = 1024;
+pub const LOG_RANGE: f32 = 12.0;
+
+/// Centre of the histogram bin holding the median of `logs` (1024 bins over [0, 12)).
+pub fn histogram_median_log(logs: impl Iterator<Item = f32> + Clone) -> f32 {
+    let mut hist = [0u32; LOG_BINS];
+    let mut n = 0u32;
+    for l in logs {
+        hist[(l / LOG_RANGE * LOG_BINS as f32).floor().clamp(0.0, (LOG_BINS - 1) as f32) as usize] += 1;
+        n += 1;
+    }
+    let mut acc = 0;
+    let mut b = 0;
+    while b < LOG_BINS - 1 && acc + hist[b] <= n / 2 {
+        acc += hist[b];
+        b += 1;
+    }
+    (b as f32 + 0.5) * LOG_RANGE / LOG_BINS as f32
 }
 
 /// Gaussian elimination with partial pivoting; a tiny ridge keeps degenerate grids (one row of blocks) solvable.

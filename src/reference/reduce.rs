@@ -1,49 +1,20 @@
-//! CPU twin of `shaders/reduce.wgsl`: from per-pixel maps to per-lesion statistics. Region tables are
-//! indexed by a component's root (its first pixel's raster index, i.e. label − 1), as on the GPU,
-//! and sums use the same integer fixed-point arithmetic, so both backends decide alike.
+//! CPU twin of `shaders/reduce.wgsl`: per-lesion statistics, after the labelled distance transform from
+//! the cores (`distance`) and the region tables (`regions`).
 //!
-//! 1. `region_stats`: per non-fluorescent component its area, ratio sum and border contact; per
-//!    fluorescent component its area, boundary pixels and border contact.
-//! 2. `select_cores`: enclosed (not touching the border), dark (mean ratio < `core_max_ratio`), large
-//!    enough components are tumour cores; their labels seed the distance transform.
-//! 3. `lesion_stats` (after the distance transform): core pixels give area and centroid; fluorescent
-//!    pixels within `rim_search_mm` of a core are its rim (ratio histogram), and the rim's outer-edge
-//!    pixels sample its thickness. Compact fluorescent components holding no rim are diffuse lesions.
-//! 4. `boundary_levels` and `subpixel_core_area`: the core's area at the iso-level halfway between core
-//!    and rim, each pixel near the iso-line counted by the fraction on the core side.
+//! `mark_rims`/`is_diffuse`: compact fluorescent components holding no core's rim, off the border, are
+//! diffuse lesions (ducts are not compact). `lesion_stats`: core pixels give a rim lesion's area and
+//! centroid; fluorescent pixels within `rim_search_mm` of a core are its rim (ratio histogram) and the
+//! rim's outer-edge pixels sample its thickness. `boundary_level` and `subpixel_core_areas`: the core's
+//! area at the iso-level halfway between core and rim, each pixel near the iso-line counted by the
+//! fraction on the core side.
 
 use crate::analysis::{
-    CORE_BIN, CORE_BINS, COVERAGE_FIXED, LesionKind, LesionStats, MAX_CORES, MAX_DIFFUSE, RATIO_BIN, RATIO_BINS, RATIO_FIXED,
-    THICKNESS_BIN, THICKNESS_BINS,
+    CORE_BIN, CORE_BINS, COVERAGE_FIXED, LesionKind, LesionStats, MAX_DIFFUSE, RATIO_BIN, RATIO_BINS, THICKNESS_BIN,
+    THICKNESS_BINS,
 };
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
-
-pub const FLAG_BORDER: u32 = 1;
-pub const FLAG_HAS_RIM: u32 = 2;
-
-/// Per-component sums indexed by root.
-#[derive(Default)]
-pub struct RegionTable {
-    pub area: Vec<u32>,
-    /// Non-fluorescent: sum of fixed-point ratios. Fluorescent: boundary pixels.
-    pub aux: Vec<u32>,
-    pub flags: Vec<u32>,
-}
-
-impl RegionTable {
-    fn reset(&mut self, n: usize) {
-        for v in [&mut self.area, &mut self.aux, &mut self.flags] {
-            v.clear();
-            v.resize(n, 0);
-        }
-    }
-}
-
-#[inline]
-pub fn ratio_fixed(v: f32) -> u32 {
-    (v.clamp(0.0, 4.0) * RATIO_FIXED) as u32
-}
+use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, RegionTable, min_core_area_px};
 
 #[inline]
 pub fn ratio_bin(v: f32) -> Option<usize> {
@@ -61,64 +32,6 @@ pub fn core_bin(v: f32) -> usize {
 #[inline]
 pub fn thickness_bin(d: f32) -> usize {
     ((d / THICKNESS_BIN) as usize).min(THICKNESS_BINS - 1)
-}
-
-fn is_border(i: usize, w: usize, h: usize) -> bool {
-    let (x, y) = (i % w, i / w);
-    x == 0 || y == 0 || x + 1 == w || y + 1 == h
-}
-
-pub fn region_stats(bg_labels: &Plane<u32>, fluo_labels: &Plane<u32>, ratio: &Plane<f32>, bg: &mut RegionTable, fl: &mut RegionTable) {
-    let (w, h) = (ratio.width, ratio.height);
-    bg.reset(w * h);
-    fl.reset(w * h);
-    for i in 0..w * h {
-        let border = is_border(i, w, h) as u32 * FLAG_BORDER;
-        let b = bg_labels.data[i];
-        if b != 0 {
-            let r = (b - 1) as usize;
-            bg.area[r] += 1;
-            bg.aux[r] += ratio_fixed(ratio.data[i]);
-            bg.flags[r] |= border;
-        }
-        let f = fluo_labels.data[i];
-        if f != 0 {
-            let r = (f - 1) as usize;
-            fl.area[r] += 1;
-            fl.flags[r] |= border;
-            let (x, y) = (i % w, i / w);
-            let edge = (x > 0 && fluo_labels.data[i - 1] != f)
-                || (x + 1 < w && fluo_labels.data[i + 1] != f)
-                || (y > 0 && fluo_labels.data[i - w] != f)
-                || (y + 1 < h && fluo_labels.data[i + w] != f);
-            fl.aux[r] += edge as u32;
-        }
-    }
-}
-
-pub fn min_core_area_px(p: &AnalysisParams) -> f32 {
-    std::f32::consts::FRAC_PI_4 * p.mm_to_px(p.min_core_diameter_mm).powi(2)
-}
-
-/// Is the non-fluorescent component rooted at `r` a tumour core?
-pub fn is_core(bg: &RegionTable, r: usize, n_pixels: usize, p: &AnalysisParams) -> bool {
-    let area = bg.area[r];
-    area > 0
-        && bg.flags[r] & FLAG_BORDER == 0
-        && area as f32 >= min_core_area_px(p)
-        && (area as usize) * 3 <= n_pixels
-        && (bg.aux[r] as f32) < p.core_max_ratio * RATIO_FIXED * area as f32
-}
-
-/// Core labels in ascending order (the first `MAX_CORES`); writes each core pixel's label into `seeds`.
-pub fn select_cores(bg_labels: &Plane<u32>, bg: &RegionTable, p: &AnalysisParams, seeds: &mut Plane<u32>) -> Vec<u32> {
-    let n = bg_labels.data.len();
-    let cores: Vec<u32> = (0..n).filter(|&r| is_core(bg, r, n, p)).take(MAX_CORES).map(|r| r as u32 + 1).collect();
-    seeds.resize(bg_labels.width, bg_labels.height);
-    for (s, &l) in seeds.data.iter_mut().zip(&bg_labels.data) {
-        *s = if l != 0 && cores.binary_search(&l).is_ok() { l } else { 0 };
-    }
-    cores
 }
 
 /// Inputs shared by the per-lesion passes.
@@ -222,13 +135,13 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
     (out, core_hists)
 }
 
-/// Value below which a fraction `q` of a histogram's samples lie, at bin resolution (bin centre).
-pub fn hist_quantile(hist: &[u32], q: f32, bin: f32, origin: f32) -> Option<f32> {
+/// Centre of the bin below which `num/den` of a histogram's samples lie (integer arithmetic, as the GPU).
+pub fn hist_quantile(hist: &[u32], num: u64, den: u64, bin: f32, origin: f32) -> Option<f32> {
     let total: u64 = hist.iter().map(|&c| c as u64).sum();
     if total == 0 {
         return None;
     }
-    let target = ((q as f64 * total as f64).ceil() as u64).max(1);
+    let target = (num * total).div_ceil(den).max(1);
     let mut acc = 0u64;
     for (i, &c) in hist.iter().enumerate() {
         acc += c as u64;
@@ -242,9 +155,9 @@ pub fn hist_quantile(hist: &[u32], q: f32, bin: f32, origin: f32) -> Option<f32>
 /// The core boundary's iso-level (halfway between the core's median and the rim's 90th percentile)
 /// and the width of the band outside the core searched for it (half the median rim thickness, 1.5–4 px).
 pub fn boundary_level(st: &LesionStats, core_hist: &[u32]) -> (f32, f32) {
-    let rim = hist_quantile(&st.ratio_hist, 0.9, RATIO_BIN, 1.0).unwrap_or(1.0 + RATIO_BIN);
-    let core = hist_quantile(core_hist, 0.5, CORE_BIN, 0.0).unwrap_or(0.5);
-    let thick = hist_quantile(&st.thickness_hist, 0.5, THICKNESS_BIN, 0.0).unwrap_or(3.0);
+    let rim = hist_quantile(&st.ratio_hist, 9, 10, RATIO_BIN, 1.0).unwrap_or(1.0 + RATIO_BIN);
+    let core = hist_quantile(core_hist, 1, 2, CORE_BIN, 0.0).unwrap_or(0.5);
+    let thick = hist_quantile(&st.thickness_hist, 1, 2, THICKNESS_BIN, 0.0).unwrap_or(3.0);
     (0.5 * (core + rim), (0.5 * thick).clamp(1.5, 4.0))
 }
 

@@ -1,0 +1,74 @@
+// common.wgsl — prepended to every stage. The uniform mirrors `GpuParams` in src/gpu/uniforms.rs and the
+// constants mirror src/analysis.rs: keep them in sync (a test checks the struct size and the constants).
+
+struct Params {
+    width: u32,
+    height: u32,
+    block: u32,
+    grid_w: u32,
+    grid_h: u32,
+    dist_bound_i: u32,
+    glint_level: u32,
+    n_margins: u32,
+    fluo_ratio: f32,
+    core_max_ratio: f32,
+    min_core_area: f32,
+    rim_search_px: f32,
+    min_diffuse_area: f32,
+    min_diffuse_compactness: f32,
+    dist_bound: f32,
+    warn_margin_px: f32,
+    margins: vec4<f32>,
+}
+
+@group(0) @binding(0) var<uniform> P: Params;
+
+const RATIO_BIN: f32 = 0.05;
+const RATIO_BINS: u32 = 200u;
+const CORE_BIN: f32 = 0.01;
+const CORE_BINS: u32 = 128u;
+const THICKNESS_BIN: f32 = 0.25;
+const THICKNESS_BINS: u32 = 512u;
+const MAX_CORES: u32 = 64u;
+const MAX_DIFFUSE: u32 = 32u;
+const RATIO_FIXED: f32 = 256.0;
+const COVERAGE_FIXED: f32 = 1024.0;
+const FLAG_BORDER: u32 = 1u;
+const FLAG_HAS_RIM: u32 = 2u;
+const NONE: u32 = 0xffffffffu;
+
+// Lesion table: words 0..16 are counters (0: cores, 1: diffuse), then one record of T_STRIDE words a slot.
+const T_LABEL: u32 = 0u;
+const T_KIND: u32 = 1u;
+const T_AREA: u32 = 2u;
+const T_RIM_AREA: u32 = 3u;
+const T_SX_LO: u32 = 4u;
+const T_SX_HI: u32 = 5u;
+const T_SY_LO: u32 = 6u;
+const T_SY_HI: u32 = 7u;
+const T_SUB_LO: u32 = 8u;
+const T_SUB_HI: u32 = 9u;
+const T_LEVEL: u32 = 10u;
+const T_BAND: u32 = 11u;
+const T_WARN: u32 = 12u;
+const T_RATIO: u32 = 16u;
+const T_CORE: u32 = 216u;
+const T_THICK: u32 = 344u;
+const T_STRIDE: u32 = 856u;
+const T_HEADER: u32 = 16u;
+
+fn slot_base(slot: u32) -> u32 {
+    return T_HEADER + slot * T_STRIDE;
+}
+
+fn n_pixels() -> u32 {
+    return P.width * P.height;
+}
+
+fn inf() -> f32 {
+    return bitcast<f32>(0x7f800000u);
+}
+
+fn is_border_px(x: u32, y: u32) -> bool {
+    return x == 0u || y == 0u || x + 1u == P.width || y + 1u == P.height;
+}

@@ -1,0 +1,74 @@
+// composite.wgsl — CPU twin: src/reference/composite.rs
+// composite: reads wl_in, ratio, fluo, seeds, distfield, table (margin warnings); writes overlay (RGBA8
+//            packed) and classes (8-bit classes packed four a word: 0 background, 1 fluorescent, 2 core).
+// Fluorescence in pseudo-colour, cores tinted, each core's boundary and margin contours anti-aliased from
+// the distance field. Text is drawn after readback (src/annotate.rs).
+
+@group(0) @binding(1) var<storage, read> wl_in: array<u32>;
+@group(0) @binding(2) var<storage, read> ratio: array<f32>;
+@group(0) @binding(3) var<storage, read> fluo: array<u32>;
+@group(0) @binding(4) var<storage, read> seeds: array<u32>;
+@group(0) @binding(5) var<storage, read> distfield: array<u32>;
+@group(0) @binding(6) var<storage, read_write> table: array<atomic<u32>>;
+@group(0) @binding(7) var<storage, read_write> overlay: array<u32>;
+@group(0) @binding(8) var<storage, read_write> classes: array<atomic<u32>>;
+
+const FLUORESCENCE = vec3<f32>(40.0, 255.0, 90.0);
+const BOUNDARY = vec3<f32>(255.0, 230.0, 0.0);
+const MARGIN_OK = vec3<f32>(0.0, 220.0, 255.0);
+const MARGIN_WARN = vec3<f32>(255.0, 50.0, 50.0);
+const CORE_TINT = vec3<f32>(120.0, 60.0, 200.0);
+
+fn wl_byte(b: u32) -> u32 {
+    return (wl_in[b >> 2u] >> (8u * (b & 3u))) & 255u;
+}
+
+fn fluorescence_alpha(r: f32, fluorescent: bool) -> f32 {
+    let a = clamp((r - 1.15) / 1.5, 0.0, 0.65);
+    return select(a, max(a, 0.3), fluorescent);
+}
+
+fn line_alpha(d: f32, at: f32) -> f32 {
+    return clamp(1.5 - abs(d - at), 0.0, 1.0);
+}
+
+fn mixc(c: vec3<f32>, k: vec3<f32>, a: f32) -> vec3<f32> {
+    return c * (1.0 - a) + k * a;
+}
+
+@compute @workgroup_size(16, 16)
+fn composite(@builtin(global_invocation_id) g: vec3<u32>) {
+    if (g.x >= P.width || g.y >= P.height) {
+        return;
+    }
+    let i = g.y * P.width + g.x;
+    var c = vec3<f32>(f32(wl_byte(3u * i)), f32(wl_byte(3u * i + 1u)), f32(wl_byte(3u * i + 2u)));
+    let fl = fluo[i] != 0u;
+    c = mixc(c, FLUORESCENCE, fluorescence_alpha(ratio[i], fl));
+    var cls = select(0u, 1u, fl);
+    if (seeds[i] != 0u) {
+        c = mixc(c, CORE_TINT, 0.2);
+        cls = 2u;
+    } else {
+        let nl = distfield[2u * i + 1u];
+        if (nl != 0u) {
+            let d = bitcast<f32>(distfield[2u * i]);
+            let warn = atomicLoad(&table[slot_base(nl - 1u) + T_WARN]) != 0u;
+            c = mixc(c, BOUNDARY, line_alpha(d, 1.0));
+            for (var m = 0u; m < P.n_margins; m += 1u) {
+                var color = vec3<f32>(255.0, 255.0, 255.0);
+                var weight = 0.6;
+                if (m == 0u) {
+                    color = select(MARGIN_OK, MARGIN_WARN, warn);
+                    weight = 1.0;
+                }
+                c = mixc(c, color, line_alpha(d, P.margins[m] + 0.5) * weight);
+            }
+        }
+    }
+    let o = vec3<u32>(floor(c + vec3<f32>(0.5)));
+    overlay[i] = o.x | (o.y << 8u) | (o.z << 16u) | (255u << 24u);
+    if (cls != 0u) {
+        atomicOr(&classes[i >> 2u], cls << (8u * (i & 3u)));
+    }
+}

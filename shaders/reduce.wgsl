@@ -1,0 +1,218 @@
+// reduce.wgsl — CPU twin: src/reference/reduce.rs
+// mark_rims:      reads labels, distfield; flags fluorescent roots within rim search of a core (stats).
+// select_diffuse: reads labels, stats; compact fluorescent roots with no rim, off the border, take a
+//                 diffuse slot (slot_of_root, table).
+// lesion_stats:   reads ratio, fluo, seeds, labels, stats, slot_of_root, distfield; adds per-slot area,
+//                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms (table).
+// levels:         per core slot: the boundary iso-level, the band searched for it, the margin warning.
+// subpixel:       per pixel near a core: fixed-point coverage of the core side of the iso-line (table).
+
+@group(0) @binding(1) var<storage, read> ratio: array<f32>;
+@group(0) @binding(2) var<storage, read> fluo: array<u32>;
+@group(0) @binding(3) var<storage, read> seeds: array<u32>;
+@group(0) @binding(4) var<storage, read> labels: array<u32>;
+@group(0) @binding(5) var<storage, read_write> stats: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read_write> slot_of_root: array<u32>;
+@group(0) @binding(7) var<storage, read> distfield: array<u32>;
+@group(0) @binding(8) var<storage, read_write> table: array<atomic<u32>>;
+
+fn dist_at(i: u32) -> f32 {
+    return bitcast<f32>(distfield[2u * i]);
+}
+
+fn near_at(i: u32) -> u32 {
+    return distfield[2u * i + 1u];
+}
+
+fn add64(base: u32, lo: u32, v: u32) {
+    let old = atomicAdd(&table[base + lo], v);
+    if (old + v < old) {
+        atomicAdd(&table[base + lo + 1u], 1u);
+    }
+}
+
+fn ratio_bin(v: f32) -> u32 {
+    return min(u32((v - 1.0) / RATIO_BIN), RATIO_BINS - 1u);
+}
+
+fn core_bin(v: f32) -> u32 {
+    return min(u32(max(v, 0.0) / CORE_BIN), CORE_BINS - 1u);
+}
+
+fn thickness_bin(d: f32) -> u32 {
+    return min(u32(d / THICKNESS_BIN), THICKNESS_BINS - 1u);
+}
+
+@compute @workgroup_size(16, 16)
+fn mark_rims(@builtin(global_invocation_id) g: vec3<u32>) {
+    if (g.x >= P.width || g.y >= P.height) {
+        return;
+    }
+    let n = n_pixels();
+    let i = g.y * P.width + g.x;
+    let f = labels[n + i];
+    if (f != 0u && near_at(i) != 0u && dist_at(i) <= P.rim_search_px) {
+        atomicOr(&stats[3u * n + 3u * (f - 1u) + 2u], FLAG_HAS_RIM);
+    }
+}
+
+@compute @workgroup_size(16, 16)
+fn select_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
+    if (g.x >= P.width || g.y >= P.height) {
+        return;
+    }
+    let n = n_pixels();
+    let i = g.y * P.width + g.x;
+    if (labels[n + i] != i + 1u) {
+        return;
+    }
+    let r = 3u * n + 3u * i;
+    let area = atomicLoad(&stats[r]);
+    let boundary = f32(max(atomicLoad(&stats[r + 1u]), 1u));
+    let flags = atomicLoad(&stats[r + 2u]);
+    let ok = (flags & (FLAG_BORDER | FLAG_HAS_RIM)) == 0u && f32(area) >= P.min_diffuse_area
+        && 4.0 * 3.14159265358979 * f32(area) >= P.min_diffuse_compactness * boundary * boundary;
+    if (!ok) {
+        return;
+    }
+    let slot = atomicAdd(&table[1], 1u);
+    if (slot < MAX_DIFFUSE) {
+        let s = MAX_CORES + slot;
+        slot_of_root[i] = s + 1u;
+        atomicStore(&table[slot_base(s) + T_LABEL], i + 1u);
+        atomicStore(&table[slot_base(s) + T_KIND], 1u);
+    }
+}
+
+fn is_outside(j: u32) -> bool {
+    if (fluo[j] != 0u || seeds[j] != 0u) {
+        return false;
+    }
+    let l = labels[j];
+    if (l == 0u) {
+        return true;
+    }
+    let r = 3u * (l - 1u);
+    return (atomicLoad(&stats[r + 2u]) & FLAG_BORDER) != 0u || f32(atomicLoad(&stats[r])) >= P.min_core_area;
+}
+
+@compute @workgroup_size(16, 16)
+fn lesion_stats(@builtin(global_invocation_id) g: vec3<u32>) {
+    if (g.x >= P.width || g.y >= P.height) {
+        return;
+    }
+    let w = P.width;
+    let n = n_pixels();
+    let x = g.x;
+    let y = g.y;
+    let i = y * w + x;
+    let v = ratio[i];
+    let core = seeds[i];
+    if (core != 0u) {
+        let b = slot_base(core - 1u);
+        atomicAdd(&table[b + T_AREA], 1u);
+        add64(b, T_SX_LO, x);
+        add64(b, T_SY_LO, y);
+        atomicAdd(&table[b + T_CORE + core_bin(v)], 1u);
+        return;
+    }
+    if (fluo[i] == 0u) {
+        return;
+    }
+    let f = labels[n + i];
+    if (f != 0u) {
+        let ds = slot_of_root[f - 1u];
+        if (ds > MAX_CORES) {
+            let b = slot_base(ds - 1u);
+            atomicAdd(&table[b + T_AREA], 1u);
+            add64(b, T_SX_LO, x);
+            add64(b, T_SY_LO, y);
+            if (v >= 1.0) {
+                atomicAdd(&table[b + T_RATIO + ratio_bin(v)], 1u);
+            }
+        }
+    }
+    let d = dist_at(i);
+    let nl = near_at(i);
+    if (d > P.rim_search_px || nl == 0u) {
+        return;
+    }
+    let b = slot_base(nl - 1u);
+    atomicAdd(&table[b + T_RIM_AREA], 1u);
+    if (v >= 1.0) {
+        atomicAdd(&table[b + T_RATIO + ratio_bin(v)], 1u);
+    }
+    let edge = (x > 0u && is_outside(i - 1u)) || (x + 1u < w && is_outside(i + 1u))
+        || (y > 0u && is_outside(i - w)) || (y + 1u < P.height && is_outside(i + w));
+    if (edge) {
+        atomicAdd(&table[b + T_THICK + thickness_bin(d)], 1u);
+    }
+}
+
+// Bin centre below which num/den of a histogram's samples lie (CPU: reduce::hist_quantile).
+fn quantile(base: u32, bins: u32, num: u32, den: u32, bin: f32, origin: f32, fallback: f32) -> f32 {
+    var total = 0u;
+    for (var k = 0u; k < bins; k += 1u) {
+        total += atomicLoad(&table[base + k]);
+    }
+    if (total == 0u) {
+        return fallback;
+    }
+    let goal = max((num * total + den - 1u) / den, 1u);
+    var acc = 0u;
+    for (var k = 0u; k < bins; k += 1u) {
+        acc += atomicLoad(&table[base + k]);
+        if (acc >= goal) {
+            return origin + (f32(k) + 0.5) * bin;
+        }
+    }
+    return fallback;
+}
+
+@compute @workgroup_size(64)
+fn levels(@builtin(global_invocation_id) g: vec3<u32>) {
+    let s = g.x;
+    if (s >= min(atomicLoad(&table[0]), MAX_CORES)) {
+        return;
+    }
+    let b = slot_base(s);
+    let rim = quantile(b + T_RATIO, RATIO_BINS, 9u, 10u, RATIO_BIN, 1.0, 1.0 + RATIO_BIN);
+    let core = quantile(b + T_CORE, CORE_BINS, 1u, 2u, CORE_BIN, 0.0, 0.5);
+    let thick = quantile(b + T_THICK, THICKNESS_BINS, 1u, 2u, THICKNESS_BIN, 0.0, 3.0);
+    let thin = quantile(b + T_THICK, THICKNESS_BINS, 1u, 20u, THICKNESS_BIN, 0.0, inf());
+    atomicStore(&table[b + T_LEVEL], bitcast<u32>(0.5 * (core + rim)));
+    atomicStore(&table[b + T_BAND], bitcast<u32>(clamp(0.5 * thick, 1.5, 4.0)));
+    atomicStore(&table[b + T_WARN], select(0u, 1u, thin < P.warn_margin_px));
+}
+
+@compute @workgroup_size(16, 16)
+fn subpixel(@builtin(global_invocation_id) g: vec3<u32>) {
+    let w = P.width;
+    let h = P.height;
+    if (g.x >= w || g.y >= h) {
+        return;
+    }
+    let i = g.y * w + g.x;
+    var slot = NONE;
+    let core = seeds[i];
+    if (core != 0u) {
+        slot = core - 1u;
+    } else {
+        let nl = near_at(i);
+        if (nl != 0u) {
+            let band = bitcast<f32>(atomicLoad(&table[slot_base(nl - 1u) + T_BAND]));
+            if (dist_at(i) <= band) {
+                slot = nl - 1u;
+            }
+        }
+    }
+    if (slot == NONE || g.x == 0u || g.y == 0u || g.x + 1u == w || g.y + 1u == h) {
+        return;
+    }
+    let level = bitcast<f32>(atomicLoad(&table[slot_base(slot) + T_LEVEL]));
+    let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
+    let gy = 0.5 * (ratio[i + w] - ratio[i - w]);
+    let grad = max(sqrt(gx * gx + gy * gy), 1e-3);
+    let cov = u32(clamp(0.5 + (level - ratio[i]) / grad, 0.0, 1.0) * COVERAGE_FIXED);
+    add64(slot_base(slot), T_SUB_LO, cov);
+}

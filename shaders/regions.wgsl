@@ -1,0 +1,75 @@
+// regions.wgsl — CPU twin: src/reference/regions.rs
+// region_stats: reads ratio, labels; adds to stats (per root r: non-fluorescent at 3r.., fluorescent at
+//               3N + 3r..: area, aux, flags). aux: fixed-point ratio sum (non-fluorescent) or boundary
+//               pixels (fluorescent).
+// select_cores: reads labels, stats; for each enclosed, dark, large enough non-fluorescent root takes a
+//               core slot: writes slot_of_root[root] = slot + 1 and the slot's label and kind in table.
+
+@group(0) @binding(1) var<storage, read> ratio: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<u32>;
+@group(0) @binding(3) var<storage, read_write> stats: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read_write> slot_of_root: array<u32>;
+@group(0) @binding(5) var<storage, read_write> table: array<atomic<u32>>;
+
+fn ratio_fixed(v: f32) -> u32 {
+    return u32(clamp(v, 0.0, 4.0) * RATIO_FIXED);
+}
+
+@compute @workgroup_size(16, 16)
+fn region_stats(@builtin(global_invocation_id) g: vec3<u32>) {
+    if (g.x >= P.width || g.y >= P.height) {
+        return;
+    }
+    let w = P.width;
+    let n = n_pixels();
+    let i = g.y * w + g.x;
+    let border = select(0u, FLAG_BORDER, is_border_px(g.x, g.y));
+    let b = labels[i];
+    if (b != 0u) {
+        let r = 3u * (b - 1u);
+        atomicAdd(&stats[r], 1u);
+        atomicAdd(&stats[r + 1u], ratio_fixed(ratio[i]));
+        if (border != 0u) {
+            atomicOr(&stats[r + 2u], border);
+        }
+    }
+    let f = labels[n + i];
+    if (f != 0u) {
+        let r = 3u * n + 3u * (f - 1u);
+        atomicAdd(&stats[r], 1u);
+        if (border != 0u) {
+            atomicOr(&stats[r + 2u], border);
+        }
+        let edge = (g.x > 0u && labels[n + i - 1u] != f) || (g.x + 1u < w && labels[n + i + 1u] != f)
+            || (g.y > 0u && labels[n + i - w] != f) || (g.y + 1u < P.height && labels[n + i + w] != f);
+        if (edge) {
+            atomicAdd(&stats[r + 1u], 1u);
+        }
+    }
+}
+
+@compute @workgroup_size(16, 16)
+fn select_cores(@builtin(global_invocation_id) g: vec3<u32>) {
+    if (g.x >= P.width || g.y >= P.height) {
+        return;
+    }
+    let n = n_pixels();
+    let i = g.y * P.width + g.x;
+    if (labels[i] != i + 1u) {
+        return;
+    }
+    let area = atomicLoad(&stats[3u * i]);
+    let sum = atomicLoad(&stats[3u * i + 1u]);
+    let flags = atomicLoad(&stats[3u * i + 2u]);
+    let is_core = (flags & FLAG_BORDER) == 0u && f32(area) >= P.min_core_area && area * 3u <= n
+        && f32(sum) < P.core_max_ratio * RATIO_FIXED * f32(area);
+    if (!is_core) {
+        return;
+    }
+    let slot = atomicAdd(&table[0], 1u);
+    if (slot < MAX_CORES) {
+        slot_of_root[i] = slot + 1u;
+        atomicStore(&table[slot_base(slot) + T_LABEL], i + 1u);
+        atomicStore(&table[slot_base(slot) + T_KIND], 0u);
+    }
+}

@@ -1,0 +1,473 @@
+//! `GpuAnalyzer`: the whole per-frame analysis on the GPU. Pipelines are built once; buffers and bind
+//! groups once per frame size. A frame is one upload (NIR, white light), one submission of every pass,
+//! and one readback (the per-lesion table, the composited frame, the class map when asked for). The
+//! lesion figures and the overlay's text are then made on the CPU from the table, as for the CPU backend.
+
+use std::time::Instant;
+
+use anyhow::{Result, anyhow, bail};
+use wgpu::util::DeviceExt;
+
+use super::context::GpuContext;
+use super::shaders::{self, Stage};
+use super::uniforms::{GpuParams, MAX_DISTANCE_BOUND};
+use crate::analysis::{
+    Analyzer, Banner, COVERAGE_FIXED, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
+    Segmentation, StageTimings, THICKNESS_BINS,
+};
+use crate::annotate::annotate;
+use crate::frame::{NirFrame, Plane, RgbFrame};
+use crate::params::AnalysisParams;
+use crate::reference::check_pair;
+
+/// Layout of the lesion table (mirrors `shaders/common.wgsl`).
+mod table {
+    pub const HEADER: usize = 16;
+    pub const STRIDE: usize = 856;
+    pub const LABEL: usize = 0;
+    pub const AREA: usize = 2;
+    pub const RIM_AREA: usize = 3;
+    pub const SX: usize = 4;
+    pub const SY: usize = 6;
+    pub const SUB: usize = 8;
+    pub const RATIO: usize = 16;
+    pub const THICK: usize = 344;
+    pub const SLOTS: usize = super::MAX_CORES + super::MAX_DIFFUSE;
+    pub const WORDS: usize = HEADER + SLOTS * STRIDE;
+}
+
+struct StagePipelines {
+    layout: wgpu::BindGroupLayout,
+    pipelines: Vec<wgpu::ComputePipeline>,
+}
+
+impl StagePipelines {
+    fn new(device: &wgpu::Device, stage: &Stage) -> Self {
+        let mut entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer { ty: wgpu::BufferBindingType::Uniform, has_dynamic_offset: false, min_binding_size: None },
+            count: None,
+        }];
+        for (k, &writes) in stage.bindings.iter().enumerate() {
+            entries.push(wgpu::BindGroupLayoutEntry {
+                binding: k as u32 + 1,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only: !writes },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            });
+        }
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(stage.name), entries: &entries });
+        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(stage.name),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(stage.name),
+            source: wgpu::ShaderSource::Wgsl(stage.assembled().into()),
+        });
+        let pipelines = stage
+            .entries
+            .iter()
+            .map(|e| {
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(e),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(e),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+            })
+            .collect();
+        Self { layout, pipelines }
+    }
+
+    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+        for (k, b) in buffers.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: k as u32 + 1, resource: b.as_entire_binding() });
+        }
+        device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &self.layout, entries: &entries })
+    }
+}
+
+struct Pipelines {
+    normalize: StagePipelines,
+    threshold: StagePipelines,
+    morphology: StagePipelines,
+    components: StagePipelines,
+    regions: StagePipelines,
+    distance: StagePipelines,
+    reduce: StagePipelines,
+    composite: StagePipelines,
+}
+
+/// Buffers and bind groups for one frame size.
+struct FrameResources {
+    width: usize,
+    height: usize,
+    params: GpuParams,
+    nir_in: wgpu::Buffer,
+    wl_in: wgpu::Buffer,
+    stats: wgpu::Buffer,
+    slot_of_root: wgpu::Buffer,
+    table: wgpu::Buffer,
+    overlay: wgpu::Buffer,
+    classes: wgpu::Buffer,
+    table_read: wgpu::Buffer,
+    overlay_read: wgpu::Buffer,
+    classes_read: wgpu::Buffer,
+    bg_normalize: wgpu::BindGroup,
+    bg_threshold: wgpu::BindGroup,
+    bg_morph_ab: wgpu::BindGroup,
+    bg_morph_ba: wgpu::BindGroup,
+    bg_components: wgpu::BindGroup,
+    bg_regions: wgpu::BindGroup,
+    bg_distance: wgpu::BindGroup,
+    bg_reduce: wgpu::BindGroup,
+    bg_composite: wgpu::BindGroup,
+    upload: Vec<u8>,
+    timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
+}
+
+const STAGE_NAMES: [&str; 8] = ["normalize", "threshold", "morphology", "components", "regions", "distance", "reduce", "composite"];
+
+fn storage(device: &wgpu::Device, label: &str, words: usize, extra: wgpu::BufferUsages) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: (words.max(1) * 4) as u64,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | extra,
+        mapped_at_creation: false,
+    })
+}
+
+fn readback(device: &wgpu::Device, label: &str, bytes: usize) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(4) as u64,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+pub struct GpuAnalyzer {
+    ctx: GpuContext,
+    pipelines: Pipelines,
+    frame: Option<FrameResources>,
+    params: AnalysisParams,
+    overlay: RgbFrame,
+    classes: Option<Plane<u8>>,
+}
+
+impl GpuAnalyzer {
+    pub fn new(params: AnalysisParams) -> Result<Self> {
+        Self::with_context(GpuContext::new()?, params)
+    }
+
+    pub fn with_context(ctx: GpuContext, params: AnalysisParams) -> Result<Self> {
+        params.validate()?;
+        if params.distance_bound_px().ceil() as u32 > MAX_DISTANCE_BOUND {
+            bail!(
+                "the GPU backend measures up to {MAX_DISTANCE_BOUND} px from a core; {} mm at {} mm/px needs {:.0} px (use --backend cpu)",
+                params.rim_search_mm.max(params.margins_mm.iter().cloned().fold(0.0, f32::max)),
+                params.mm_per_px,
+                params.distance_bound_px()
+            );
+        }
+        let d = &ctx.device;
+        let pipelines = Pipelines {
+            normalize: StagePipelines::new(d, &shaders::NORMALIZE),
+            threshold: StagePipelines::new(d, &shaders::THRESHOLD),
+            morphology: StagePipelines::new(d, &shaders::MORPHOLOGY),
+            components: StagePipelines::new(d, &shaders::COMPONENTS),
+            regions: StagePipelines::new(d, &shaders::REGIONS),
+            distance: StagePipelines::new(d, &shaders::DISTANCE),
+            reduce: StagePipelines::new(d, &shaders::REDUCE),
+            composite: StagePipelines::new(d, &shaders::COMPOSITE),
+        };
+        if let Some(e) = ctx.take_error() {
+            bail!("building the GPU pipelines on {}: {e}", ctx.describe());
+        }
+        Ok(Self { ctx, pipelines, frame: None, params, overlay: RgbFrame::new(0, 0), classes: None })
+    }
+
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    fn resources(&mut self, width: usize, height: usize) -> &mut FrameResources {
+        if self.frame.as_ref().is_none_or(|f| f.width != width || f.height != height) {
+            self.frame = Some(self.build_resources(width, height));
+        }
+        self.frame.as_mut().expect("just built")
+    }
+
+    fn build_resources(&self, width: usize, height: usize) -> FrameResources {
+        let d = &self.ctx.device;
+        let n = width * height;
+        let params = GpuParams::new(&self.params, width, height);
+        let uniform = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: bytemuck::bytes_of(&params),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        });
+        let none = wgpu::BufferUsages::empty();
+        let src = wgpu::BufferUsages::COPY_SRC;
+        let nir_in = storage(d, "nir_in", n.div_ceil(2), none);
+        let wl_in = storage(d, "wl_in", (3 * n).div_ceil(4), none);
+        let medians = storage(d, "medians", (params.grid_w * params.grid_h) as usize, none);
+        let coeffs = storage(d, "coeffs", 8, none);
+        let ratio = storage(d, "ratio", n, none);
+        let mask_a = storage(d, "mask_a", n, none);
+        let mask_b = storage(d, "mask_b", n, none);
+        let parent = storage(d, "parent", n, none);
+        let labels = storage(d, "labels", 2 * n, none);
+        let stats = storage(d, "stats", 6 * n, none);
+        let slot_of_root = storage(d, "slot_of_root", n, none);
+        let seeds = storage(d, "seeds", n, none);
+        let col = storage(d, "col", 2 * n, none);
+        let distfield = storage(d, "distfield", 2 * n, none);
+        let table = storage(d, "table", table::WORDS, src);
+        let overlay = storage(d, "overlay", n, src);
+        let classes = storage(d, "classes", n.div_ceil(4), src);
+        let p = &self.pipelines;
+        let timestamps = self.ctx.timestamps.then(|| {
+            let count = 2 * STAGE_NAMES.len() as u32;
+            let qs = d.create_query_set(&wgpu::QuerySetDescriptor { label: Some("stages"), ty: wgpu::QueryType::Timestamp, count });
+            let resolve = d.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timestamps"),
+                size: count as u64 * 8,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            let read = readback(d, "timestamps_read", count as usize * 8);
+            (qs, resolve, read)
+        });
+        FrameResources {
+            width,
+            height,
+            params,
+            bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio]),
+            bg_threshold: p.threshold.bind(d, &uniform, &[&ratio, &wl_in, &mask_a]),
+            bg_morph_ab: p.morphology.bind(d, &uniform, &[&mask_a, &mask_b]),
+            bg_morph_ba: p.morphology.bind(d, &uniform, &[&mask_b, &mask_a]),
+            bg_components: p.components.bind(d, &uniform, &[&mask_a, &parent, &labels]),
+            bg_regions: p.regions.bind(d, &uniform, &[&ratio, &labels, &stats, &slot_of_root, &table]),
+            bg_distance: p.distance.bind(d, &uniform, &[&labels, &slot_of_root, &seeds, &col, &distfield]),
+            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask_a, &seeds, &labels, &stats, &slot_of_root, &distfield, &table]),
+            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask_a, &seeds, &distfield, &table, &overlay, &classes]),
+            table_read: readback(d, "table_read", table::WORDS * 4),
+            overlay_read: readback(d, "overlay_read", n * 4),
+            classes_read: readback(d, "classes_read", n.div_ceil(4) * 4),
+            nir_in,
+            wl_in,
+            stats,
+            slot_of_root,
+            table,
+            overlay,
+            classes,
+            upload: Vec::new(),
+            timestamps,
+        }
+    }
+}
+
+/// Dispatch helpers: 16×16 tiles over the frame, or a 1-D count of workgroups.
+fn tiles(w: usize, h: usize) -> (u32, u32, u32) {
+    ((w as u32).div_ceil(16), (h as u32).div_ceil(16), 1)
+}
+
+fn map_all(device: &wgpu::Device, buffers: &[&wgpu::Buffer]) -> Result<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    for (k, b) in buffers.iter().enumerate() {
+        let tx = tx.clone();
+        b.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send((k, r));
+        });
+    }
+    drop(tx);
+    device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| anyhow!("waiting for the GPU: {e}"))?;
+    for _ in buffers {
+        let (k, r) = rx.recv().map_err(|_| anyhow!("GPU readback was dropped"))?;
+        r.map_err(|e| anyhow!("mapping GPU buffer {k}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn words(buf: &wgpu::Buffer) -> Result<Vec<u32>> {
+    let view = buf.get_mapped_range(..).map_err(|e| anyhow!("reading a GPU buffer: {e:?}"))?;
+    let out = bytemuck::cast_slice::<u8, u32>(&view).to_vec();
+    drop(view);
+    buf.unmap();
+    Ok(out)
+}
+
+fn lesions_from_table(t: &[u32]) -> Vec<LesionStats> {
+    let n_cores = (t[0] as usize).min(MAX_CORES);
+    let n_diffuse = (t[1] as usize).min(MAX_DIFFUSE);
+    let slots = (0..n_cores).chain(MAX_CORES..MAX_CORES + n_diffuse);
+    let mut out: Vec<LesionStats> = slots
+        .map(|s| {
+            let r = &t[table::HEADER + s * table::STRIDE..table::HEADER + (s + 1) * table::STRIDE];
+            let u64_at = |k: usize| r[k] as u64 | (r[k + 1] as u64) << 32;
+            let kind = if s < MAX_CORES { LesionKind::Rim } else { LesionKind::Diffuse };
+            LesionStats {
+                kind,
+                label: r[table::LABEL],
+                area_px: r[table::AREA],
+                core_area_subpx: if kind == LesionKind::Rim { u64_at(table::SUB) as f32 / COVERAGE_FIXED } else { 0.0 },
+                sum_x: u64_at(table::SX),
+                sum_y: u64_at(table::SY),
+                rim_area_px: r[table::RIM_AREA],
+                ratio_hist: r[table::RATIO..table::RATIO + RATIO_BINS].to_vec(),
+                thickness_hist: if kind == LesionKind::Rim { r[table::THICK..table::THICK + THICKNESS_BINS].to_vec() } else { vec![0; THICKNESS_BINS] },
+            }
+        })
+        .collect();
+    // Slots are taken in whatever order the GPU ran; report in the CPU's order: rims, then diffuse, by label.
+    out.sort_by_key(|l| (l.kind == LesionKind::Diffuse, l.label));
+    out
+}
+
+impl Analyzer for GpuAnalyzer {
+    fn describe(&self) -> String {
+        self.ctx.describe()
+    }
+
+    fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<Segmentation> {
+        check_pair(wl, nir)?;
+        let started = Instant::now();
+        let (w, h) = (wl.width, wl.height);
+        let n = w * h;
+        self.resources(w, h);
+        let ctx = &self.ctx;
+        let p = &self.pipelines;
+        let f = self.frame.as_mut().expect("resources built");
+
+        // Upload: NIR as packed u16, white light as packed RGB8, both padded to whole words.
+        f.upload.clear();
+        f.upload.extend_from_slice(bytemuck::cast_slice(&nir.data));
+        f.upload.resize(n.div_ceil(2) * 4, 0);
+        ctx.queue.write_buffer(&f.nir_in, 0, &f.upload);
+        f.upload.clear();
+        f.upload.extend_from_slice(&wl.data);
+        f.upload.resize((3 * n).div_ceil(4) * 4, 0);
+        ctx.queue.write_buffer(&f.wl_in, 0, &f.upload);
+
+        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
+        for b in [&f.stats, &f.slot_of_root, &f.table, &f.classes] {
+            enc.clear_buffer(b, 0, None);
+        }
+        let t = tiles(w, h);
+        let gp = f.params;
+        let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[(&wgpu::ComputePipeline, &wgpu::BindGroup, (u32, u32, u32))]| {
+            let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
+                query_set: qs,
+                beginning_of_pass_write_index: Some(2 * k as u32),
+                end_of_pass_write_index: Some(2 * k as u32 + 1),
+            });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(STAGE_NAMES[k]), timestamp_writes });
+            for (pipe, bg, (x, y, z)) in dispatches {
+                pass.set_pipeline(pipe);
+                pass.set_bind_group(0, Some(*bg), &[]);
+                pass.dispatch_workgroups(*x, *y, *z);
+            }
+        };
+        let np = &p.normalize.pipelines;
+        run_stage(&mut enc, 0, &[
+            (&np[0], &f.bg_normalize, (gp.grid_w, gp.grid_h, 1)),
+            (&np[1], &f.bg_normalize, (1, 1, 1)),
+            (&np[2], &f.bg_normalize, t),
+        ]);
+        run_stage(&mut enc, 1, &[(&p.threshold.pipelines[0], &f.bg_threshold, t)]);
+        let (erode, dilate) = (&p.morphology.pipelines[0], &p.morphology.pipelines[1]);
+        run_stage(&mut enc, 2, &[(erode, &f.bg_morph_ab, t), (dilate, &f.bg_morph_ba, t), (dilate, &f.bg_morph_ab, t), (erode, &f.bg_morph_ba, t)]);
+        let cp = &p.components.pipelines;
+        let cb = &f.bg_components;
+        run_stage(&mut enc, 3, &[(&cp[0], cb, t), (&cp[1], cb, t), (&cp[3], cb, t), (&cp[0], cb, t), (&cp[2], cb, t), (&cp[4], cb, t)]);
+        let rp = &p.regions.pipelines;
+        run_stage(&mut enc, 4, &[(&rp[0], &f.bg_regions, t), (&rp[1], &f.bg_regions, t)]);
+        let dp = &p.distance.pipelines;
+        run_stage(&mut enc, 5, &[
+            (&dp[0], &f.bg_distance, t),
+            (&dp[1], &f.bg_distance, ((w as u32).div_ceil(64), 1, 1)),
+            (&dp[2], &f.bg_distance, ((w as u32).div_ceil(256), h as u32, 1)),
+        ]);
+        let up = &p.reduce.pipelines;
+        let rb = &f.bg_reduce;
+        run_stage(&mut enc, 6, &[(&up[0], rb, t), (&up[1], rb, t), (&up[2], rb, t), (&up[3], rb, (1, 1, 1)), (&up[4], rb, t)]);
+        run_stage(&mut enc, 7, &[(&p.composite.pipelines[0], &f.bg_composite, t)]);
+
+        enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);
+        enc.copy_buffer_to_buffer(&f.overlay, 0, &f.overlay_read, 0, (n * 4) as u64);
+        if want_classes {
+            enc.copy_buffer_to_buffer(&f.classes, 0, &f.classes_read, 0, (n.div_ceil(4) * 4) as u64);
+        }
+        if let Some((qs, resolve, read)) = &f.timestamps {
+            let count = 2 * STAGE_NAMES.len() as u32;
+            enc.resolve_query_set(qs, 0..count, resolve, 0);
+            enc.copy_buffer_to_buffer(resolve, 0, read, 0, count as u64 * 8);
+        }
+        ctx.queue.submit([enc.finish()]);
+
+        let mut to_map: Vec<&wgpu::Buffer> = vec![&f.table_read, &f.overlay_read];
+        if want_classes {
+            to_map.push(&f.classes_read);
+        }
+        if let Some((_, _, read)) = &f.timestamps {
+            to_map.push(read);
+        }
+        map_all(&ctx.device, &to_map)?;
+        if let Some(e) = ctx.take_error() {
+            // Leave no buffer mapped behind an error.
+            for b in &to_map {
+                b.unmap();
+            }
+            bail!("{}: {e}", ctx.describe());
+        }
+        let t_words = words(&f.table_read)?;
+        let o_words = words(&f.overlay_read)?;
+        if self.overlay.width != w || self.overlay.height != h {
+            self.overlay = RgbFrame::new(w, h);
+        }
+        for (dst, px) in self.overlay.data.chunks_exact_mut(3).zip(&o_words) {
+            dst.copy_from_slice(&px.to_le_bytes()[..3]);
+        }
+        self.classes = if want_classes {
+            let c = words(&f.classes_read)?;
+            let bytes: &[u8] = bytemuck::cast_slice(&c);
+            Some(Plane { width: w, height: h, data: bytes[..n].to_vec() })
+        } else {
+            None
+        };
+        let mut timings = StageTimings::default();
+        if let Some((_, _, read)) = &f.timestamps {
+            let view = read.get_mapped_range(..).map_err(|e| anyhow!("reading GPU timestamps: {e:?}"))?;
+            let ticks: Vec<u64> = bytemuck::cast_slice::<u8, u64>(&view).to_vec();
+            drop(view);
+            read.unmap();
+            let period = ctx.timestamp_period_ns as f64;
+            for (k, name) in STAGE_NAMES.iter().enumerate() {
+                let dt = ticks[2 * k + 1].saturating_sub(ticks[2 * k]) as f64 * period / 1e6;
+                timings.push(&format!("gpu_{name}"), dt);
+            }
+        }
+        timings.push("gpu_frame", started.elapsed().as_secs_f64() * 1e3);
+        Ok(Segmentation { lesions: lesions_from_table(&t_words), timings })
+    }
+
+    fn composite(&mut self, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
+        let t = Instant::now();
+        let mut overlay = self.overlay.clone();
+        annotate(&mut overlay, styles, banner);
+        let mut timings = StageTimings::default();
+        timings.push("annotate", t.elapsed().as_secs_f64() * 1e3);
+        Ok(Composite { overlay, classes: self.classes.take(), timings })
+    }
+}

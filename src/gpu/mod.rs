@@ -1,0 +1,12 @@
+//! The wgpu backend: the per-frame analysis as compute shaders (`shaders/*.wgsl`), one pipeline per entry
+//! point with explicit bind-group layouts, buffers made once per frame size. Owns adapter choice
+//! (`context`), the shader registry (`shaders`), the uniform mirrored in WGSL (`uniforms`) and the
+//! `Analyzer` implementation (`analyzer`). Knows nothing of GStreamer or the CLI.
+
+pub mod shaders;
+pub mod analyzer;
+pub mod context;
+pub mod uniforms;
+
+pub use analyzer::GpuAnalyzer;
+pub use context::GpuContext;
