@@ -39,6 +39,19 @@ pub fn label_text(id: u32, f: &Figures) -> String {
     }
 }
 
+/// How the overlay draws a lesion: warning colour when its thinnest rim is under the first margin.
+pub fn lesion_style(f: &Figures, id: u32, params: &AnalysisParams) -> LesionStyle {
+    let margin = params.margins_mm[0];
+    let margin_px = params.mm_to_px(margin);
+    LesionStyle {
+        label: f.label,
+        kind: f.kind,
+        warn: f.kind == LesionKind::Rim && f.min_rim_thickness_mm.is_some_and(|t| t < margin),
+        text: label_text(id, f),
+        anchor_px: [f.centroid_px[0], f.centroid_px[1] - f.radius_px - margin_px - 6.0],
+    }
+}
+
 impl FrameProcessor {
     /// `fps` sets how long a lesion may leave the view and keep its ID (one second).
     pub fn new(analyzer: Box<dyn Analyzer>, params: AnalysisParams, fps: f64) -> Self {
@@ -64,19 +77,7 @@ impl FrameProcessor {
         let t = Instant::now();
         let figs: Vec<Figures> = seg.lesions.iter().map(|s| figures(s, self.params.mm_per_px)).collect();
         let ids = self.tracker.update(&figs);
-        let margin = self.params.margins_mm[0];
-        let margin_px = self.params.mm_to_px(margin);
-        let styles: Vec<LesionStyle> = figs
-            .iter()
-            .zip(&ids)
-            .map(|(f, &id)| LesionStyle {
-                label: f.label,
-                kind: f.kind,
-                warn: f.kind == LesionKind::Rim && f.min_rim_thickness_mm.is_some_and(|t| t < margin),
-                text: label_text(id, f),
-                anchor_px: [f.centroid_px[0], f.centroid_px[1] - f.radius_px - margin_px - 6.0],
-            })
-            .collect();
+        let styles: Vec<LesionStyle> = figs.iter().zip(&ids).map(|(f, &id)| lesion_style(f, id, &self.params)).collect();
         let lesions: Vec<Lesion> = figs
             .iter()
             .zip(&ids)

@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod backend;
+pub mod bench;
 pub mod evaluate;
 pub mod phantom;
 
@@ -24,6 +25,8 @@ pub enum Command {
     Phantom(phantom::PhantomArgs),
     /// Score the analysis against freshly generated phantoms.
     Evaluate(evaluate::EvaluateArgs),
+    /// Time the per-frame analysis on a phantom frame.
+    Bench(bench::BenchArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -31,6 +34,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Analyze(a) => analyze::run(a),
         Command::Phantom(a) => phantom::run(a),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }
 

@@ -201,6 +201,14 @@ impl GpuAnalyzer {
         &self.ctx
     }
 
+    /// Change the parameters; buffers are rebuilt on the next frame, pipelines are kept.
+    pub fn set_params(&mut self, params: AnalysisParams) -> Result<()> {
+        params.validate()?;
+        self.params = params;
+        self.frame = None;
+        Ok(())
+    }
+
     fn resources(&mut self, width: usize, height: usize) -> &mut FrameResources {
         if self.frame.as_ref().is_none_or(|f| f.width != width || f.height != height) {
             self.frame = Some(self.build_resources(width, height));

@@ -1,0 +1,96 @@
+//! `nirf-margin bench`: time the per-frame analysis (upload to readback on a GPU, everything on the
+//! CPU) on a phantom frame, after warm-up, and report the median, the 99th percentile and each stage.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use serde_json::json;
+
+use crate::cli::backend::{BackendChoice, make_analyzer};
+use crate::params::AnalysisParams;
+use crate::phantom::{PhantomConfig, render};
+use crate::processor::FrameProcessor;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[arg(long, default_value = "1920x1080")]
+    pub size: String,
+    #[arg(long, default_value_t = 60)]
+    pub frames: u32,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    #[arg(long, default_value_t = 0.08)]
+    pub mm_per_px: f32,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((q * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
+}
+
+pub fn run(a: BenchArgs) -> Result<()> {
+    let (width, height) = super::parse_size(&a.size)?;
+    if a.frames == 0 {
+        bail!("--frames must be at least 1");
+    }
+    let cfg = PhantomConfig { width, height, frames: 4, seed: 42, mm_per_px: a.mm_per_px, ..Default::default() };
+    let scene = cfg.scene();
+    let inputs: Vec<_> = (0..4).map(|f| render(&scene, f)).collect();
+    let params = AnalysisParams::with_scale(a.mm_per_px);
+    let mut proc = FrameProcessor::new(make_analyzer(a.backend, &params)?, params, 30.0);
+    for r in inputs.iter().take(3) {
+        proc.process(&r.wl, &r.nir, false)?; // warm-up: shader compilation, allocations
+    }
+    let mut totals = Vec::with_capacity(a.frames as usize);
+    let mut stages: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for k in 0..a.frames as usize {
+        let r = &inputs[k % inputs.len()];
+        let t = Instant::now();
+        let res = proc.process(&r.wl, &r.nir, false)?;
+        totals.push(t.elapsed().as_secs_f64() * 1e3);
+        for (name, ms) in res.timings.0 {
+            stages.entry(name).or_default().push(ms);
+        }
+    }
+    totals.sort_by(f64::total_cmp);
+    let median = percentile(&totals, 0.5);
+    let stage_medians: serde_json::Map<String, serde_json::Value> = stages
+        .into_iter()
+        .map(|(k, mut v)| {
+            v.sort_by(f64::total_cmp);
+            (k, json!((percentile(&v, 0.5) * 1000.0).round() / 1000.0))
+        })
+        .collect();
+    let describe = proc.describe();
+    // "cpu (2 threads)" or "gpu: <adapter> (<api>, <type>)".
+    let backend = describe.split([':', ' ']).next().unwrap_or("").to_string();
+    let adapter = describe.split_once(": ").map_or(describe.clone(), |(_, rest)| rest.to_string());
+    let report = json!({
+        "backend": backend,
+        "adapter": adapter,
+        "width": width,
+        "height": height,
+        "frames": a.frames,
+        "fps": (1000.0 / median * 10.0).round() / 10.0,
+        "ms_median": (median * 1000.0).round() / 1000.0,
+        "ms_p99": (percentile(&totals, 0.99) * 1000.0).round() / 1000.0,
+        "stages_ms": stage_medians,
+    });
+    if a.json {
+        println!("{report}");
+    } else {
+        println!("{describe}: {width}x{height}, {} frames", a.frames);
+        println!("median {median:.2} ms ({:.1} frames/s), p99 {:.2} ms", 1000.0 / median, percentile(&totals, 0.99));
+        for (k, v) in report["stages_ms"].as_object().into_iter().flatten() {
+            println!("  {k:<16} {v} ms");
+        }
+    }
+    Ok(())
+}
