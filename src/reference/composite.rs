@@ -52,8 +52,13 @@ pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f3
         for x in 0..w {
             let i = y * w + x;
             let src = &inp.wl.data[i * 3..i * 3 + 3];
+            let alpha = fluorescence_alpha(inp.ratio.data[i], inp.fluo.data[i] != 0);
+            if alpha == 0.0 && inp.seeds.data[i] == 0 && inp.nearest.data[i] == 0 {
+                row[x * 3..x * 3 + 3].copy_from_slice(src); // nothing drawn here: the white light as it is
+                continue;
+            }
             let mut c = [src[0] as f32, src[1] as f32, src[2] as f32];
-            mix(&mut c, palette::FLUORESCENCE, fluorescence_alpha(inp.ratio.data[i], inp.fluo.data[i] != 0));
+            mix(&mut c, palette::FLUORESCENCE, alpha);
             if inp.seeds.data[i] != 0 {
                 mix(&mut c, [120, 60, 200], 0.2);
             } else {

@@ -18,51 +18,40 @@ const NONE: u32 = u32::MAX;
 
 pub fn distance_transform(seeds: &Plane<u32>, bound: f32, out: &mut LabeledDistance) {
     let (w, h) = (seeds.width, seeds.height);
-    // Column pass: vertical offset to the nearest seed in the column, and its row.
-    let mut col_dy = vec![NONE; w * h];
-    let mut col_row = vec![0u32; w * h];
     let bound_i = bound.ceil() as u32;
-    // Process columns in parallel by splitting the image into column stripes owned by each task.
-    let stripes: Vec<(Vec<u32>, Vec<u32>)> = (0..w)
-        .into_par_iter()
-        .map(|x| {
-            let mut dy = vec![NONE; h];
-            let mut row = vec![0u32; h];
-            let mut last: Option<usize> = None;
-            for y in 0..h {
-                if seeds.data[y * w + x] != 0 {
-                    last = Some(y);
-                }
-                if let Some(s) = last {
-                    dy[y] = (y - s) as u32;
-                    row[y] = s as u32;
+    // Column pass as two sweeps over rows (cache-friendly): for each pixel the vertical offset to the
+    // nearest seed in its column within the bound, and that seed's label. Ties go to the seed above.
+    let mut col_dy = vec![NONE; w * h];
+    let mut col_label = vec![0u32; w * h];
+    let mut last = vec![NONE; w]; // row of the last seed seen in each column
+    for y in 0..h {
+        let srow = seeds.row(y);
+        let (dy, lab) = (&mut col_dy[y * w..(y + 1) * w], &mut col_label[y * w..(y + 1) * w]);
+        for x in 0..w {
+            if srow[x] != 0 {
+                last[x] = y as u32;
+            }
+            if last[x] != NONE && y as u32 - last[x] <= bound_i {
+                dy[x] = y as u32 - last[x];
+                lab[x] = seeds.data[last[x] as usize * w + x];
+            }
+        }
+    }
+    last.fill(NONE);
+    for y in (0..h).rev() {
+        let srow = seeds.row(y);
+        let (dy, lab) = (&mut col_dy[y * w..(y + 1) * w], &mut col_label[y * w..(y + 1) * w]);
+        for x in 0..w {
+            if srow[x] != 0 {
+                last[x] = y as u32;
+            }
+            if last[x] != NONE {
+                let d = last[x] - y as u32;
+                if d < dy[x] && d <= bound_i {
+                    dy[x] = d;
+                    lab[x] = seeds.data[last[x] as usize * w + x];
                 }
             }
-            last = None;
-            for y in (0..h).rev() {
-                if seeds.data[y * w + x] != 0 {
-                    last = Some(y);
-                }
-                if let Some(s) = last {
-                    let d = (s - y) as u32;
-                    if d < dy[y] {
-                        dy[y] = d;
-                        row[y] = s as u32;
-                    }
-                }
-            }
-            for v in dy.iter_mut() {
-                if *v != NONE && *v > bound_i {
-                    *v = NONE;
-                }
-            }
-            (dy, row)
-        })
-        .collect();
-    for (x, (dy, row)) in stripes.into_iter().enumerate() {
-        for y in 0..h {
-            col_dy[y * w + x] = dy[y];
-            col_row[y * w + x] = row[y];
         }
     }
 
@@ -78,6 +67,7 @@ pub fn distance_transform(seeds: &Plane<u32>, bound: f32, out: &mut LabeledDista
             || (Vec::<usize>::new(), Vec::<f32>::new()),
             |(v, z), (y, (drow, lrow))| {
                 let g = &col_dy[y * w..(y + 1) * w];
+                let labels = &col_label[y * w..(y + 1) * w];
                 // Lower envelope of parabolas f(q) = (x - q)^2 + g(q)^2 over columns q with a seed.
                 v.clear();
                 z.clear();
@@ -107,13 +97,13 @@ pub fn distance_transform(seeds: &Plane<u32>, bound: f32, out: &mut LabeledDista
                         }
                     }
                 }
+                if v.is_empty() {
+                    drow.fill(f32::INFINITY);
+                    lrow.fill(0);
+                    return;
+                }
                 let mut k = 0;
                 for x in 0..w {
-                    if v.is_empty() {
-                        drow[x] = f32::INFINITY;
-                        lrow[x] = 0;
-                        continue;
-                    }
                     while k + 1 < v.len() && z[k + 1] < x as f32 {
                         k += 1;
                     }
@@ -122,7 +112,7 @@ pub fn distance_transform(seeds: &Plane<u32>, bound: f32, out: &mut LabeledDista
                     let d2 = dx * dx + f(q);
                     if d2 <= bound2 {
                         drow[x] = d2.sqrt();
-                        lrow[x] = seeds.data[col_row[y * w + q] as usize * w + q];
+                        lrow[x] = labels[q];
                     } else {
                         drow[x] = f32::INFINITY;
                         lrow[x] = 0;

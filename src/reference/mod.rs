@@ -106,10 +106,10 @@ impl Analyzer for CpuAnalyzer {
         timings.push("threshold", ms(t));
 
         let t = Instant::now();
-        label_components(&m.fluo, 0, Connectivity::Four, &mut m.parent, &mut m.bg_labels);
-        label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent, &mut m.fluo_labels);
-        regions::region_stats(&m.bg_labels, &m.fluo_labels, &m.ratio, &mut m.bg_table, &mut m.fluo_table);
-        let cores = regions::select_cores(&m.bg_labels, &m.bg_table, p, &mut m.seeds);
+        let bg_list = label_components(&m.fluo, 0, Connectivity::Four, &mut m.parent, &mut m.bg_labels);
+        let fl_list = label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent, &mut m.fluo_labels);
+        regions::region_stats(&m.bg_labels, &bg_list, &m.fluo_labels, &fl_list, &m.ratio, &mut m.bg_table, &mut m.fluo_table);
+        let cores = regions::select_cores(&m.bg_labels, &mut m.bg_table, p, &mut m.seeds);
         timings.push("components", ms(t));
 
         let t = Instant::now();

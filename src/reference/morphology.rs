@@ -6,43 +6,53 @@ use rayon::prelude::*;
 
 use crate::frame::Plane;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Op {
     Erode,
     Dilate,
 }
 
-fn pass3x3(src: &Plane<u8>, op: Op, dst: &mut Plane<u8>) {
+#[inline]
+fn combine(op: Op, a: u8, b: u8) -> u8 {
+    match op {
+        Op::Erode => a & b,
+        Op::Dilate => a | b,
+    }
+}
+
+/// One 3×3 pass as two separable 3-tap passes (a square is the product of two segments). Values are 0/1.
+fn pass3x3(src: &Plane<u8>, op: Op, tmp: &mut Plane<u8>, dst: &mut Plane<u8>) {
     let (w, h) = (src.width, src.height);
+    tmp.resize(w, h);
     dst.resize(w, h);
-    dst.data.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
-        for (x, o) in out.iter_mut().enumerate() {
-            let mut any = false;
-            let mut all = true;
-            for dy in -1i64..=1 {
-                for dx in -1i64..=1 {
-                    let (xx, yy) = (x as i64 + dx, y as i64 + dy);
-                    let v = if xx < 0 || yy < 0 || xx >= w as i64 || yy >= h as i64 {
-                        matches!(op, Op::Erode) as u8
-                    } else {
-                        src.data[yy as usize * w + xx as usize]
-                    };
-                    any |= v != 0;
-                    all &= v != 0;
-                }
-            }
-            *o = match op {
-                Op::Erode => all as u8,
-                Op::Dilate => any as u8,
-            };
+    // Horizontal: the outside is neutral, so edge pixels combine only their in-image neighbours.
+    tmp.data.par_chunks_mut(w).zip(src.data.par_chunks(w)).for_each(|(o, r)| {
+        if w == 1 {
+            o[0] = r[0];
+            return;
+        }
+        o[0] = combine(op, r[0], r[1]);
+        for x in 1..w - 1 {
+            o[x] = combine(op, combine(op, r[x - 1], r[x]), r[x + 1]);
+        }
+        o[w - 1] = combine(op, r[w - 2], r[w - 1]);
+    });
+    let t = &tmp.data;
+    dst.data.par_chunks_mut(w).enumerate().for_each(|(y, o)| {
+        let mid = &t[y * w..(y + 1) * w];
+        let up = if y > 0 { &t[(y - 1) * w..y * w] } else { mid };
+        let down = if y + 1 < h { &t[(y + 1) * w..(y + 2) * w] } else { mid };
+        for x in 0..w {
+            o[x] = combine(op, combine(op, up[x], mid[x]), down[x]);
         }
     });
 }
 
 /// Opening then closing, each with a 3×3 square. `scratch` is reused between frames.
 pub fn clean_mask(mask: &mut Plane<u8>, scratch: &mut Plane<u8>) {
+    let mut tmp = Plane::new(0, 0);
     for op in [Op::Erode, Op::Dilate, Op::Dilate, Op::Erode] {
-        pass3x3(mask, op, scratch);
+        pass3x3(mask, op, &mut tmp, scratch);
         std::mem::swap(mask, scratch);
     }
 }

@@ -173,12 +173,23 @@ fn solve6(mut a: [[f64; 6]; 6], mut b: [f64; 6]) -> Option<[f64; 6]> {
 }
 
 /// Ratio of the 3×3 binomial-smoothed NIR signal to the background model. Edge pixels replicate.
+/// Along a row the log-level is a quadratic in x, so the background is stepped by multiplication (in
+/// f64, to stay within 1e-9 of a per-pixel `exp`).
 pub fn normalize(nir: &NirFrame, model: &BackgroundModel, out: &mut Plane<f32>) {
     let (w, h) = (nir.width, nir.height);
     out.resize(w, h);
+    let c = model.coeffs.map(|v| v as f64);
+    let (cx, cy, s) = (model.cx as f64, model.cy as f64, model.inv_s as f64);
     out.data.par_chunks_mut(w).enumerate().for_each(|(y, dst)| {
         let rows = [nir.row(y.saturating_sub(1)), nir.row(y), nir.row((y + 1).min(h - 1))];
-        let fy = y as f32 + 0.5;
+        // log L(u) = a + b u + c3 u², u = (x + 0.5 - cx) s; L(x+1)/L(x) = exp(b s + c3 s² (2u/s + 1)) = step.
+        let v = (y as f64 + 0.5 - cy) * s;
+        let a = c[0] + c[2] * v + c[5] * v * v;
+        let b = c[1] + c[4] * v;
+        let u0 = (0.5 - cx) * s;
+        let mut inv_level = (-(a + b * u0 + c[3] * u0 * u0)).exp();
+        let mut inv_step = (-(b * s + c[3] * s * s * (2.0 * u0 / s + 1.0))).exp();
+        let inv_step_step = (-(2.0 * c[3] * s * s)).exp();
         for (x, d) in dst.iter_mut().enumerate() {
             let xl = x.saturating_sub(1);
             let xr = (x + 1).min(w - 1);
@@ -186,8 +197,9 @@ pub fn normalize(nir: &NirFrame, model: &BackgroundModel, out: &mut Plane<f32>) 
             for (r, wgt) in rows.iter().zip([1u32, 2, 1]) {
                 acc += wgt * (r[xl] as u32 + 2 * r[x] as u32 + r[xr] as u32);
             }
-            let smoothed = acc as f32 * (1.0 / 16.0);
-            *d = smoothed / model.level(x as f32 + 0.5, fy);
+            *d = (acc as f64 * (1.0 / 16.0) * inv_level) as f32;
+            inv_level *= inv_step;
+            inv_step *= inv_step_step;
         }
     });
 }

@@ -54,7 +54,7 @@ pub fn is_outside(maps: &Maps, bg: &RegionTable, i: usize, p: &AnalysisParams) -
     if l == 0 {
         return true;
     }
-    let r = (l - 1) as usize;
+    let r = bg.index(l);
     bg.flags[r] & FLAG_BORDER != 0 || bg.area[r] as f32 >= min_core_area_px(p)
 }
 
@@ -63,7 +63,8 @@ pub fn mark_rims(maps: &Maps, fl: &mut RegionTable, p: &AnalysisParams) {
     let search = p.mm_to_px(p.rim_search_mm);
     for (i, &l) in maps.fluo_labels.data.iter().enumerate() {
         if l != 0 && maps.nearest.data[i] != 0 && maps.dist.data[i] <= search {
-            fl.flags[(l - 1) as usize] |= FLAG_HAS_RIM;
+            let r = fl.index(l);
+            fl.flags[r] |= FLAG_HAS_RIM;
         }
     }
 }
@@ -82,7 +83,7 @@ pub fn is_diffuse(fl: &RegionTable, r: usize, p: &AnalysisParams) -> bool {
 pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTable, p: &AnalysisParams) -> (Vec<LesionStats>, Vec<Vec<u32>>) {
     let (w, h) = (maps.ratio.width, maps.ratio.height);
     let n = w * h;
-    let diffuse: Vec<u32> = (0..n).filter(|&r| is_diffuse(fl, r, p)).take(MAX_DIFFUSE).map(|r| r as u32 + 1).collect();
+    let diffuse: Vec<u32> = (0..fl.labels.len()).filter(|&r| is_diffuse(fl, r, p)).take(MAX_DIFFUSE).map(|r| fl.labels[r]).collect();
     let mut out: Vec<LesionStats> = cores.iter().map(|&l| LesionStats::empty(LesionKind::Rim, l)).collect();
     out.extend(diffuse.iter().map(|&l| LesionStats::empty(LesionKind::Diffuse, l)));
     let mut core_hists = vec![vec![0u32; CORE_BINS]; cores.len()];

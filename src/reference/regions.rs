@@ -7,16 +7,22 @@
 //! `select_cores`: enclosed (not touching the border), dark (mean ratio < `core_max_ratio`), large
 //! enough non-fluorescent components are tumour cores; their labels seed the distance transform.
 
+use rayon::prelude::*;
+
 use crate::analysis::{MAX_CORES, RATIO_FIXED};
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
 
 pub const FLAG_BORDER: u32 = 1;
 pub const FLAG_HAS_RIM: u32 = 2;
+/// Set on the roots `select_cores` chose.
+pub const FLAG_CORE: u32 = 4;
 
-/// Per-component sums indexed by root.
+/// Per-component sums. The GPU indexes them by root pixel; here they are packed in label order, with
+/// `labels` to find a component's row.
 #[derive(Default)]
 pub struct RegionTable {
+    pub labels: Vec<u32>,
     pub area: Vec<u32>,
     /// Non-fluorescent: sum of fixed-point ratios. Fluorescent: boundary pixels.
     pub aux: Vec<u32>,
@@ -24,11 +30,19 @@ pub struct RegionTable {
 }
 
 impl RegionTable {
-    fn reset(&mut self, n: usize) {
+    fn reset(&mut self, labels: &[u32]) {
+        self.labels.clear();
+        self.labels.extend_from_slice(labels);
         for v in [&mut self.area, &mut self.aux, &mut self.flags] {
             v.clear();
-            v.resize(n, 0);
+            v.resize(labels.len(), 0);
         }
+    }
+
+    /// Row of the component with `label`.
+    #[inline]
+    pub fn index(&self, label: u32) -> usize {
+        self.labels.binary_search(&label).expect("label of a labelled component")
     }
 }
 
@@ -37,35 +51,53 @@ pub fn ratio_fixed(v: f32) -> u32 {
     (v.clamp(0.0, 4.0) * RATIO_FIXED) as u32
 }
 
-fn is_border(i: usize, w: usize, h: usize) -> bool {
-    let (x, y) = (i % w, i / w);
-    x == 0 || y == 0 || x + 1 == w || y + 1 == h
-}
-
-pub fn region_stats(bg_labels: &Plane<u32>, fluo_labels: &Plane<u32>, ratio: &Plane<f32>, bg: &mut RegionTable, fl: &mut RegionTable) {
+/// `bg_list` and `fl_list`: the components' labels as `label_components` returned them.
+pub fn region_stats(
+    bg_labels: &Plane<u32>,
+    bg_list: &[u32],
+    fluo_labels: &Plane<u32>,
+    fl_list: &[u32],
+    ratio: &Plane<f32>,
+    bg: &mut RegionTable,
+    fl: &mut RegionTable,
+) {
     let (w, h) = (ratio.width, ratio.height);
-    bg.reset(w * h);
-    fl.reset(w * h);
-    for i in 0..w * h {
-        let border = is_border(i, w, h) as u32 * FLAG_BORDER;
-        let b = bg_labels.data[i];
-        if b != 0 {
-            let r = (b - 1) as usize;
-            bg.area[r] += 1;
-            bg.aux[r] += ratio_fixed(ratio.data[i]);
-            bg.flags[r] |= border;
-        }
-        let f = fluo_labels.data[i];
-        if f != 0 {
-            let r = (f - 1) as usize;
-            fl.area[r] += 1;
-            fl.flags[r] |= border;
-            let (x, y) = (i % w, i / w);
-            let edge = (x > 0 && fluo_labels.data[i - 1] != f)
-                || (x + 1 < w && fluo_labels.data[i + 1] != f)
-                || (y > 0 && fluo_labels.data[i - w] != f)
-                || (y + 1 < h && fluo_labels.data[i + w] != f);
-            fl.aux[r] += edge as u32;
+    bg.reset(bg_list);
+    fl.reset(fl_list);
+    // Labels are constant along horizontal segments: accumulate a segment, then add it to its root.
+    for y in 0..h {
+        let edge_row = (y == 0 || y + 1 == h) as u32 * FLAG_BORDER;
+        let (b, f, r) = (bg_labels.row(y), fluo_labels.row(y), ratio.row(y));
+        let up = (y > 0).then(|| fluo_labels.row(y - 1));
+        let down = (y + 1 < h).then(|| fluo_labels.row(y + 1));
+        let mut x = 0;
+        while x < w {
+            let (lb, lf) = (b[x], f[x]);
+            let x0 = x;
+            while x < w && b[x] == lb && f[x] == lf {
+                x += 1;
+            }
+            let border = edge_row | ((x0 == 0 || x == w) as u32 * FLAG_BORDER);
+            let len = (x - x0) as u32;
+            if lb != 0 {
+                let root = bg.index(lb);
+                bg.area[root] += len;
+                bg.aux[root] += r[x0..x].iter().map(|&v| ratio_fixed(v)).sum::<u32>();
+                bg.flags[root] |= border;
+            }
+            if lf != 0 {
+                let root = fl.index(lf);
+                fl.area[root] += len;
+                fl.flags[root] |= border;
+                // Boundary pixels: a 4-neighbour inside the image with another label.
+                let mut edges = 0u32;
+                for k in x0..x {
+                    let vert = up.is_some_and(|u| u[k] != lf) || down.is_some_and(|d| d[k] != lf);
+                    let horiz = (k == x0 && k > 0) || (k + 1 == x && k + 1 < w);
+                    edges += (vert || horiz) as u32;
+                }
+                fl.aux[root] += edges;
+            }
         }
     }
 }
@@ -74,7 +106,7 @@ pub fn min_core_area_px(p: &AnalysisParams) -> f32 {
     std::f32::consts::FRAC_PI_4 * p.mm_to_px(p.min_core_diameter_mm).powi(2)
 }
 
-/// Is the non-fluorescent component rooted at `r` a tumour core?
+/// Is the non-fluorescent component in row `r` of the table a tumour core?
 pub fn is_core(bg: &RegionTable, r: usize, n_pixels: usize, p: &AnalysisParams) -> bool {
     let area = bg.area[r];
     area > 0
@@ -85,13 +117,16 @@ pub fn is_core(bg: &RegionTable, r: usize, n_pixels: usize, p: &AnalysisParams) 
 }
 
 /// Core labels in ascending order (the first `MAX_CORES`); writes each core pixel's label into `seeds`.
-pub fn select_cores(bg_labels: &Plane<u32>, bg: &RegionTable, p: &AnalysisParams, seeds: &mut Plane<u32>) -> Vec<u32> {
+pub fn select_cores(bg_labels: &Plane<u32>, bg: &mut RegionTable, p: &AnalysisParams, seeds: &mut Plane<u32>) -> Vec<u32> {
     let n = bg_labels.data.len();
-    let cores: Vec<u32> = (0..n).filter(|&r| is_core(bg, r, n, p)).take(MAX_CORES).map(|r| r as u32 + 1).collect();
-    seeds.resize(bg_labels.width, bg_labels.height);
-    for (s, &l) in seeds.data.iter_mut().zip(&bg_labels.data) {
-        *s = if l != 0 && cores.binary_search(&l).is_ok() { l } else { 0 };
+    let rows: Vec<usize> = (0..bg.labels.len()).filter(|&r| is_core(bg, r, n, p)).take(MAX_CORES).collect();
+    for &r in &rows {
+        bg.flags[r] |= FLAG_CORE;
     }
+    let cores: Vec<u32> = rows.iter().map(|&r| bg.labels[r]).collect();
+    seeds.resize(bg_labels.width, bg_labels.height);
+    seeds.data.par_iter_mut().zip(bg_labels.data.par_iter()).for_each(|(s, &l)| {
+        *s = if l != 0 && cores.binary_search(&l).is_ok() { l } else { 0 };
+    });
     cores
 }
-
