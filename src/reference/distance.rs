@@ -12,48 +12,62 @@ use crate::frame::Plane;
 pub struct LabeledDistance {
     pub dist: Plane<f32>,
     pub nearest: Plane<u32>,
+    /// Column-pass results, stored a block of `COL_BLOCK` columns at a time (reused between frames).
+    col_dy: Vec<Vec<u32>>,
+    col_label: Vec<Vec<u32>>,
 }
+
+const COL_BLOCK: usize = 64;
 
 const NONE: u32 = u32::MAX;
 
 pub fn distance_transform(seeds: &Plane<u32>, bound: f32, out: &mut LabeledDistance) {
     let (w, h) = (seeds.width, seeds.height);
     let bound_i = bound.ceil() as u32;
-    // Column pass as two sweeps over rows (cache-friendly): for each pixel the vertical offset to the
-    // nearest seed in its column within the bound, and that seed's label. Ties go to the seed above.
-    let mut col_dy = vec![NONE; w * h];
-    let mut col_label = vec![0u32; w * h];
-    let mut last = vec![NONE; w]; // row of the last seed seen in each column
-    for y in 0..h {
-        let srow = seeds.row(y);
-        let (dy, lab) = (&mut col_dy[y * w..(y + 1) * w], &mut col_label[y * w..(y + 1) * w]);
-        for x in 0..w {
-            if srow[x] != 0 {
-                last[x] = y as u32;
-            }
-            if last[x] != NONE && y as u32 - last[x] <= bound_i {
-                dy[x] = y as u32 - last[x];
-                lab[x] = seeds.data[last[x] as usize * w + x];
-            }
-        }
-    }
-    last.fill(NONE);
-    for y in (0..h).rev() {
-        let srow = seeds.row(y);
-        let (dy, lab) = (&mut col_dy[y * w..(y + 1) * w], &mut col_label[y * w..(y + 1) * w]);
-        for x in 0..w {
-            if srow[x] != 0 {
-                last[x] = y as u32;
-            }
-            if last[x] != NONE {
-                let d = last[x] - y as u32;
-                if d < dy[x] && d <= bound_i {
-                    dy[x] = d;
-                    lab[x] = seeds.data[last[x] as usize * w + x];
+    // Column pass, blocks of columns in parallel, each as two sweeps over rows (cache-friendly): for each
+    // pixel the vertical offset to the nearest seed in its column within the bound, and that seed's
+    // label. Ties go to the seed above.
+    let blocks = w.div_ceil(COL_BLOCK);
+    out.col_dy.resize_with(blocks, Vec::new);
+    out.col_label.resize_with(blocks, Vec::new);
+    out.col_dy.par_iter_mut().zip(out.col_label.par_iter_mut()).enumerate().for_each(|(b, (dy, lab))| {
+        let x0 = b * COL_BLOCK;
+        let bw = COL_BLOCK.min(w - x0);
+        dy.clear();
+        dy.resize(bw * h, NONE);
+        lab.clear();
+        lab.resize(bw * h, 0);
+        let mut last = [NONE; COL_BLOCK]; // row of the last seed seen in each column
+        for y in 0..h {
+            let srow = &seeds.row(y)[x0..x0 + bw];
+            for x in 0..bw {
+                if srow[x] != 0 {
+                    last[x] = y as u32;
+                }
+                if last[x] != NONE && y as u32 - last[x] <= bound_i {
+                    dy[y * bw + x] = y as u32 - last[x];
+                    lab[y * bw + x] = seeds.data[last[x] as usize * w + x0 + x];
                 }
             }
         }
-    }
+        last.fill(NONE);
+        for y in (0..h).rev() {
+            let srow = &seeds.row(y)[x0..x0 + bw];
+            for x in 0..bw {
+                if srow[x] != 0 {
+                    last[x] = y as u32;
+                }
+                if last[x] != NONE {
+                    let d = last[x] - y as u32;
+                    if d < dy[y * bw + x] && d <= bound_i {
+                        dy[y * bw + x] = d;
+                        lab[y * bw + x] = seeds.data[last[x] as usize * w + x0 + x];
+                    }
+                }
+            }
+        }
+    });
+    let (col_dy, col_label) = (&out.col_dy, &out.col_label);
 
     out.dist.resize(w, h);
     out.nearest.resize(w, h);
@@ -64,10 +78,21 @@ pub fn distance_transform(seeds: &Plane<u32>, bound: f32, out: &mut LabeledDista
         .zip(out.nearest.data.par_chunks_mut(w))
         .enumerate()
         .for_each_init(
-            || (Vec::<usize>::new(), Vec::<f32>::new()),
-            |(v, z), (y, (drow, lrow))| {
-                let g = &col_dy[y * w..(y + 1) * w];
-                let labels = &col_label[y * w..(y + 1) * w];
+            || (Vec::<usize>::new(), Vec::<f32>::new(), Vec::<u32>::new(), Vec::<u32>::new()),
+            |(v, z, g, labels), (y, (drow, lrow))| {
+                // This row of the column pass, gathered from the blocks.
+                g.clear();
+                labels.clear();
+                for (b, (dy, lab)) in col_dy.iter().zip(col_label.iter()).enumerate() {
+                    let bw = COL_BLOCK.min(w - b * COL_BLOCK);
+                    g.extend_from_slice(&dy[y * bw..(y + 1) * bw]);
+                    labels.extend_from_slice(&lab[y * bw..(y + 1) * bw]);
+                }
+                if g.iter().all(|&d| d == NONE) {
+                    drow.fill(f32::INFINITY);
+                    lrow.fill(0);
+                    return;
+                }
                 // Lower envelope of parabolas f(q) = (x - q)^2 + g(q)^2 over columns q with a seed.
                 v.clear();
                 z.clear();

@@ -39,6 +39,7 @@ pub struct FrameMaps {
     pub fluo_table: regions::RegionTable,
     scratch: Plane<u8>,
     parent: Vec<u32>,
+    parent_fl: Vec<u32>,
 }
 
 pub struct CpuAnalyzer {
@@ -106,8 +107,10 @@ impl Analyzer for CpuAnalyzer {
         timings.push("threshold", ms(t));
 
         let t = Instant::now();
-        let bg_list = label_components(&m.fluo, 0, Connectivity::Four, &mut m.parent, &mut m.bg_labels);
-        let fl_list = label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent, &mut m.fluo_labels);
+        let (bg_list, fl_list) = rayon::join(
+            || label_components(&m.fluo, 0, Connectivity::Four, &mut m.parent, &mut m.bg_labels),
+            || label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent_fl, &mut m.fluo_labels),
+        );
         regions::region_stats(&m.bg_labels, &bg_list, &m.fluo_labels, &fl_list, &m.ratio, &mut m.bg_table, &mut m.fluo_table);
         let cores = regions::select_cores(&m.bg_labels, &mut m.bg_table, p, &mut m.seeds);
         timings.push("components", ms(t));

@@ -12,6 +12,8 @@ use crate::analysis::{
     CORE_BIN, CORE_BINS, COVERAGE_FIXED, LesionKind, LesionStats, MAX_DIFFUSE, RATIO_BIN, RATIO_BINS, THICKNESS_BIN,
     THICKNESS_BINS,
 };
+use rayon::prelude::*;
+
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, RegionTable, min_core_area_px};
@@ -84,11 +86,57 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
     let (w, h) = (maps.ratio.width, maps.ratio.height);
     let n = w * h;
     let diffuse: Vec<u32> = (0..fl.labels.len()).filter(|&r| is_diffuse(fl, r, p)).take(MAX_DIFFUSE).map(|r| fl.labels[r]).collect();
-    let mut out: Vec<LesionStats> = cores.iter().map(|&l| LesionStats::empty(LesionKind::Rim, l)).collect();
-    out.extend(diffuse.iter().map(|&l| LesionStats::empty(LesionKind::Diffuse, l)));
-    let mut core_hists = vec![vec![0u32; CORE_BINS]; cores.len()];
+    let empty = || {
+        let mut out: Vec<LesionStats> = cores.iter().map(|&l| LesionStats::empty(LesionKind::Rim, l)).collect();
+        out.extend(diffuse.iter().map(|&l| LesionStats::empty(LesionKind::Diffuse, l)));
+        (out, vec![vec![0u32; CORE_BINS]; cores.len()])
+    };
+    if cores.is_empty() && diffuse.is_empty() {
+        return empty();
+    }
     let search = p.mm_to_px(p.rim_search_mm);
-    for i in 0..n {
+    // Bands of rows in parallel, each with its own sums, added up at the end.
+    let band = 64 * w;
+    (0..n.div_ceil(band))
+        .into_par_iter()
+        .map(|b| {
+            let (mut out, mut core_hists) = empty();
+            for i in b * band..((b + 1) * band).min(n) {
+                accumulate_pixel(maps, cores, &diffuse, bg, p, search, i, &mut out, &mut core_hists);
+            }
+            (out, core_hists)
+        })
+        .reduce(empty, |(mut a, mut ah), (b, bh)| {
+            for (x, y) in a.iter_mut().zip(&b) {
+                x.area_px += y.area_px;
+                x.sum_x += y.sum_x;
+                x.sum_y += y.sum_y;
+                x.rim_area_px += y.rim_area_px;
+                x.ratio_hist.iter_mut().zip(&y.ratio_hist).for_each(|(u, v)| *u += v);
+                x.thickness_hist.iter_mut().zip(&y.thickness_hist).for_each(|(u, v)| *u += v);
+            }
+            for (x, y) in ah.iter_mut().zip(&bh) {
+                x.iter_mut().zip(y).for_each(|(u, v)| *u += v);
+            }
+            (a, ah)
+        })
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn accumulate_pixel(
+    maps: &Maps,
+    cores: &[u32],
+    diffuse: &[u32],
+    bg: &RegionTable,
+    p: &AnalysisParams,
+    search: f32,
+    i: usize,
+    out: &mut [LesionStats],
+    core_hists: &mut [Vec<u32>],
+) {
+    let (w, h) = (maps.ratio.width, maps.ratio.height);
+    {
         let (x, y) = (i % w, i / w);
         let v = maps.ratio.data[i];
         let core = maps.seeds.data[i];
@@ -100,10 +148,10 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
                 st.sum_y += y as u64;
                 core_hists[s][core_bin(v)] += 1;
             }
-            continue;
+            return;
         }
         if maps.fluo.data[i] == 0 {
-            continue;
+            return;
         }
         let fl_label = maps.fluo_labels.data[i];
         if let Ok(k) = diffuse.binary_search(&fl_label) {
@@ -117,9 +165,9 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
         }
         let d = maps.dist.data[i];
         if d > search {
-            continue;
+            return;
         }
-        let Ok(s) = cores.binary_search(&maps.nearest.data[i]) else { continue };
+        let Ok(s) = cores.binary_search(&maps.nearest.data[i]) else { return };
         let edge = (x > 0 && is_outside(maps, bg, i - 1, p))
             || (x + 1 < w && is_outside(maps, bg, i + 1, p))
             || (y > 0 && is_outside(maps, bg, i - w, p))
@@ -133,7 +181,6 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
             st.thickness_hist[thickness_bin(d)] += 1;
         }
     }
-    (out, core_hists)
 }
 
 /// Centre of the bin below which `num/den` of a histogram's samples lie (integer arithmetic, as the GPU).
@@ -179,17 +226,32 @@ pub fn coverage_fixed(r: &[f32], w: usize, h: usize, i: usize, level: f32) -> u3
 /// Sub-pixel core areas (px²) of the rim lesions, given each one's (level, band).
 pub fn subpixel_core_areas(maps: &Maps, cores: &[u32], levels: &[(f32, f32)]) -> Vec<f32> {
     let (w, h) = (maps.ratio.width, maps.ratio.height);
-    let mut acc = vec![0u64; cores.len()];
-    for i in 0..w * h {
-        let seed = maps.seeds.data[i];
-        let s = if seed != 0 {
-            cores.binary_search(&seed).ok()
-        } else {
-            cores.binary_search(&maps.nearest.data[i]).ok().filter(|&s| maps.dist.data[i] <= levels[s].1)
-        };
-        if let Some(s) = s {
-            acc[s] += coverage_fixed(&maps.ratio.data, w, h, i, levels[s].0) as u64;
-        }
+    if cores.is_empty() {
+        return Vec::new();
     }
+    let band = 64 * w;
+    let acc = (0..(w * h).div_ceil(band))
+        .into_par_iter()
+        .map(|b| {
+            let mut acc = vec![0u64; cores.len()];
+            for i in b * band..((b + 1) * band).min(w * h) {
+                let seed = maps.seeds.data[i];
+                let s = if seed != 0 {
+                    cores.binary_search(&seed).ok()
+                } else if maps.nearest.data[i] != 0 {
+                    cores.binary_search(&maps.nearest.data[i]).ok().filter(|&s| maps.dist.data[i] <= levels[s].1)
+                } else {
+                    None
+                };
+                if let Some(s) = s {
+                    acc[s] += coverage_fixed(&maps.ratio.data, w, h, i, levels[s].0) as u64;
+                }
+            }
+            acc
+        })
+        .reduce(|| vec![0u64; cores.len()], |mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+            a
+        });
     acc.iter().map(|&a| a as f32 / COVERAGE_FIXED).collect()
 }
