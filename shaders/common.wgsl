@@ -51,10 +51,12 @@ const T_SUB_HI: u32 = 9u;
 const T_LEVEL: u32 = 10u;
 const T_BAND: u32 = 11u;
 const T_WARN: u32 = 12u;
+const T_PARTIAL: u32 = 13u;
 const T_RATIO: u32 = 16u;
 const T_CORE: u32 = 216u;
 const T_THICK: u32 = 344u;
-const T_STRIDE: u32 = 856u;
+const T_FERET: u32 = 856u;
+const T_STRIDE: u32 = 888u;
 const T_HEADER: u32 = 16u;
 
 fn slot_base(slot: u32) -> u32 {
@@ -71,4 +73,15 @@ fn inf() -> f32 {
 
 fn is_border_px(x: u32, y: u32) -> bool {
     return x == 0u || y == 0u || x + 1u == P.width || y + 1u == P.height;
+}
+
+// Caliper directions for the Feret diameters (mirrors FERET_* in src/analysis.rs).
+const FERET_DIRS: u32 = 16u;
+const FERET_FIXED: f32 = 16.0;
+const FERET_OFFSET: i32 = 1048576;
+const FERET_COS = array<f32, 16>(1.0, 0.98078528, 0.923879533, 0.831469612, 0.707106781, 0.555570233, 0.382683432, 0.195090322, 0.0, -0.195090322, -0.382683432, -0.555570233, -0.707106781, -0.831469612, -0.923879533, -0.98078528);
+const FERET_SIN = array<f32, 16>(0.0, 0.195090322, 0.382683432, 0.555570233, 0.707106781, 0.831469612, 0.923879533, 0.98078528, 1.0, 0.98078528, 0.923879533, 0.831469612, 0.707106781, 0.555570233, 0.382683432, 0.195090322);
+
+fn feret_word(x: u32, y: u32, k: u32) -> u32 {
+    return u32(i32(floor((f32(x) * FERET_COS[k] + f32(y) * FERET_SIN[k]) * FERET_FIXED + 0.5)) + FERET_OFFSET);
 }

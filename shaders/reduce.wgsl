@@ -3,7 +3,8 @@
 // select_diffuse: reads labels, stats; compact fluorescent roots with no rim, off the border, take a
 //                 diffuse slot (slot_of_root, table).
 // lesion_stats:   reads ratio, fluo, seeds, labels, stats, slot_of_root, distfield; adds per-slot area,
-//                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms (table).
+//                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
+//                 extents of the core's boundary pixels along the Feret directions (table).
 // levels:         per core slot: the boundary iso-level, the band searched for it, the margin warning.
 // subpixel:       per pixel near a core: fixed-point coverage of the core side of the iso-line (table).
 
@@ -114,6 +115,15 @@ fn lesion_stats(@builtin(global_invocation_id) g: vec3<u32>) {
         add64(b, T_SX_LO, x);
         add64(b, T_SY_LO, y);
         atomicAdd(&table[b + T_CORE + core_bin(v)], 1u);
+        let boundary = x == 0u || y == 0u || x + 1u == w || y + 1u == P.height
+            || seeds[i - 1u] != core || seeds[i + 1u] != core || seeds[i - w] != core || seeds[i + w] != core;
+        if (boundary) {
+            for (var k = 0u; k < FERET_DIRS; k += 1u) {
+                let p = feret_word(x, y, k);
+                atomicMax(&table[b + T_FERET + 2u * k], 0xffffffffu - p);
+                atomicMax(&table[b + T_FERET + 2u * k + 1u], p);
+            }
+        }
         return;
     }
     if (fluo[i] == 0u) {

@@ -2,8 +2,9 @@
 // region_stats: reads ratio, labels; adds to stats (per root r: non-fluorescent at 3r.., fluorescent at
 //               3N + 3r..: area, aux, flags). aux: fixed-point ratio sum (non-fluorescent) or boundary
 //               pixels (fluorescent).
-// select_cores: reads labels, stats; for each enclosed, dark, large enough non-fluorescent root takes a
-//               core slot: writes slot_of_root[root] = slot + 1 and the slot's label and kind in table.
+// select_cores: reads labels, stats; each dark, large enough non-fluorescent root that is not most of the
+//               frame takes a core slot: writes slot_of_root[root] = slot + 1 and the slot's label, kind
+//               and partial flag (the core touches the border) in table.
 
 @group(0) @binding(1) var<storage, read> ratio: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
@@ -61,7 +62,7 @@ fn select_cores(@builtin(global_invocation_id) g: vec3<u32>) {
     let area = atomicLoad(&stats[3u * i]);
     let sum = atomicLoad(&stats[3u * i + 1u]);
     let flags = atomicLoad(&stats[3u * i + 2u]);
-    let is_core = (flags & FLAG_BORDER) == 0u && f32(area) >= P.min_core_area && area * 3u <= n
+    let is_core = f32(area) >= P.min_core_area && area * 3u <= n
         && f32(sum) < P.core_max_ratio * RATIO_FIXED * f32(area);
     if (!is_core) {
         return;
@@ -71,5 +72,6 @@ fn select_cores(@builtin(global_invocation_id) g: vec3<u32>) {
         slot_of_root[i] = slot + 1u;
         atomicStore(&table[slot_base(slot) + T_LABEL], i + 1u);
         atomicStore(&table[slot_base(slot) + T_KIND], 0u);
+        atomicStore(&table[slot_base(slot) + T_PARTIAL], select(0u, 1u, (flags & FLAG_BORDER) != 0u));
     }
 }

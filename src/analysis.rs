@@ -43,6 +43,11 @@ pub struct LesionStats {
     pub ratio_hist: Vec<u32>,
     /// Histogram of the rim's outer-edge distance to the core, bins of `THICKNESS_BIN` px.
     pub thickness_hist: Vec<u32>,
+    /// The core touches the image border: only part of the lesion is in view.
+    pub partial: bool,
+    /// Extents of the core's boundary pixels along `FERET_DIRS` directions, as `feret_word` stores them:
+    /// word 2k holds `MAX - min` and word 2k+1 the max of the fixed-point projection on direction k.
+    pub feret: Vec<u32>,
 }
 
 impl LesionStats {
@@ -57,7 +62,28 @@ impl LesionStats {
             rim_area_px: 0,
             ratio_hist: vec![0; RATIO_BINS],
             thickness_hist: vec![0; THICKNESS_BINS],
+            partial: false,
+            feret: vec![0; 2 * FERET_DIRS],
         }
+    }
+
+    /// Minimum and maximum caliper (Feret) widths of the core in px: extents of the boundary pixels'
+    /// centres along each direction, plus one pixel.
+    pub fn feret_px(&self) -> Option<(f32, f32)> {
+        if self.area_px == 0 {
+            return None;
+        }
+        let widths = (0..FERET_DIRS).map(|k| {
+            let lo = FERET_OFFSET_MAX - self.feret[2 * k];
+            let hi = self.feret[2 * k + 1];
+            hi.saturating_sub(lo) as f32 / FERET_FIXED + 1.0
+        });
+        let (mut mn, mut mx) = (f32::INFINITY, 0.0f32);
+        for w in widths {
+            mn = mn.min(w);
+            mx = mx.max(w);
+        }
+        Some((mn, mx))
     }
 
     /// Centroid in pixel coordinates (pixel centres at +0.5).
@@ -77,6 +103,21 @@ pub const THICKNESS_BINS: usize = 512;
 /// Rim lesions (cores) and diffuse lesions reported a frame at most.
 pub const MAX_CORES: usize = 64;
 pub const MAX_DIFFUSE: usize = 32;
+/// Caliper directions for the Feret diameters, spread over half a turn, and their fixed-point scale.
+pub const FERET_DIRS: usize = 16;
+pub const FERET_FIXED: f32 = 16.0;
+/// Projections are stored offset by 2^20 so that they are positive; mins as `FERET_OFFSET_MAX - value`.
+pub const FERET_OFFSET: i64 = 1 << 20;
+pub const FERET_OFFSET_MAX: u32 = u32::MAX;
+pub const FERET_COS: [f32; FERET_DIRS] = [1.0, 0.98078528, 0.923879533, 0.831469612, 0.707106781, 0.555570233, 0.382683432, 0.195090322, 0.0, -0.195090322, -0.382683432, -0.555570233, -0.707106781, -0.831469612, -0.923879533, -0.98078528];
+pub const FERET_SIN: [f32; FERET_DIRS] = [0.0, 0.195090322, 0.382683432, 0.555570233, 0.707106781, 0.831469612, 0.923879533, 0.98078528, 1.0, 0.98078528, 0.923879533, 0.831469612, 0.707106781, 0.555570233, 0.382683432, 0.195090322];
+
+/// Fixed-point projection of pixel (x, y) on direction k, offset to be positive (shared with the shader).
+#[inline]
+pub fn feret_word(x: u32, y: u32, k: usize) -> u32 {
+    (((x as f32 * FERET_COS[k] + y as f32 * FERET_SIN[k]) * FERET_FIXED + 0.5).floor() as i64 + FERET_OFFSET) as u32
+}
+
 /// Fixed-point scales shared with the shaders (integer atomics): ratio sums and sub-pixel coverage.
 pub const RATIO_FIXED: f32 = 256.0;
 pub const COVERAGE_FIXED: f32 = 1024.0;
@@ -95,7 +136,16 @@ pub struct Lesion {
     pub min_rim_thickness_mm: Option<f32>,
     /// Tumour-to-background ratio of the rim (or region) against the local background.
     pub tbr: f32,
-    pub area_mm2: f32,
+    pub area_mm2: Option<f32>,
+    /// Only part of the lesion is in view (its core touches the image border): no size claim.
+    pub partial: bool,
+    /// Smallest and largest caliper diameters of the core, mm.
+    pub feret_min_mm: Option<f32>,
+    pub feret_max_mm: Option<f32>,
+    /// The same figures in pixels (always present; the only ones when no scale is known).
+    pub core_diameter_px: Option<f32>,
+    pub rim_thickness_px: Option<f32>,
+    pub min_rim_thickness_px: Option<f32>,
 }
 
 /// Wall time a stage took, ms.

@@ -7,8 +7,13 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct AnalysisParams {
-    /// Scale of the image: millimetres a pixel (co-registered WL and NIR share it).
+    /// Scale of the image: millimetres a pixel (co-registered WL and NIR share it). Where no scale is
+    /// known this is a nominal one, used only for the size limits of the analysis.
     pub mm_per_px: f32,
+    /// Whether `mm_per_px` was given (or calibrated): without it figures are in px and no margin is drawn.
+    pub scale_known: bool,
+    /// Where the scale came from ("--mm-per-px", "calibration FILE"), for the overlay and the metrics.
+    pub scale_source: String,
     /// A pixel is fluorescent when its NIR signal is at least this ratio of the local background.
     pub fluo_ratio: f32,
     /// An enclosed non-fluorescent region is a tumour core only if its mean ratio is below this.
@@ -33,6 +38,8 @@ impl Default for AnalysisParams {
     fn default() -> Self {
         Self {
             mm_per_px: 0.08,
+            scale_known: true,
+            scale_source: "default".into(),
             fluo_ratio: 1.3,
             core_max_ratio: 0.85,
             min_core_diameter_mm: 1.5,
@@ -48,7 +55,17 @@ impl Default for AnalysisParams {
 
 impl AnalysisParams {
     pub fn with_scale(mm_per_px: f32) -> Self {
-        Self { mm_per_px, ..Self::default() }
+        Self { mm_per_px, scale_source: "--mm-per-px".into(), ..Self::default() }
+    }
+
+    /// No scale known: figures in px, size limits at a nominal 0.08 mm/px.
+    pub fn without_scale() -> Self {
+        Self { scale_known: false, scale_source: "none".into(), ..Self::default() }
+    }
+
+    /// Margin contours to draw, px (none without a scale).
+    pub fn margins_px(&self) -> Vec<f32> {
+        if self.scale_known { self.margins_mm.iter().map(|&m| self.mm_to_px(m)).collect() } else { Vec::new() }
     }
 
     pub fn validate(&self) -> Result<()> {

@@ -27,27 +27,33 @@ pub struct FrameProcessor {
     scale_note: String,
 }
 
-/// The label drawn beside a lesion.
-pub fn label_text(id: u32, f: &Figures) -> String {
+/// The label drawn beside a lesion: sizes in mm where the scale is known, else in px.
+pub fn label_text(id: u32, f: &Figures, mm_per_px: Option<f32>) -> String {
+    let (scale, unit) = match mm_per_px {
+        Some(s) => (s, "mm"),
+        None => (1.0, "px"),
+    };
     match f.kind {
         LesionKind::Rim => {
-            let d = f.core_diameter_mm.unwrap_or(0.0);
-            let rim = f.min_rim_thickness_mm.map(|t| format!(" rim>={t:.1}")).unwrap_or_default();
-            format!("#{id} {d:.1}mm{rim} TBR{:.1}", f.tbr)
+            let rim = f.min_rim_thickness_px.map(|t| format!(" rim>={:.1}", t * scale)).unwrap_or_default();
+            match f.core_diameter_px {
+                Some(d) if !f.partial => format!("#{id} {:.1}{unit}{rim} TBR{:.1}", d * scale, f.tbr),
+                _ => format!("#{id} partial{rim} TBR{:.1}", f.tbr),
+            }
         }
         LesionKind::Diffuse => format!("#{id} diffuse TBR{:.1}", f.tbr),
     }
 }
 
-/// How the overlay draws a lesion: warning colour when its thinnest rim is under the first margin.
+/// How the overlay draws a lesion: warning colour when its thinnest rim is under the first margin
+/// (only where the scale is known).
 pub fn lesion_style(f: &Figures, id: u32, params: &AnalysisParams) -> LesionStyle {
-    let margin = params.margins_mm[0];
-    let margin_px = params.mm_to_px(margin);
+    let margin_px = if params.scale_known { params.mm_to_px(params.margins_mm[0]) } else { 0.0 };
     LesionStyle {
         label: f.label,
         kind: f.kind,
-        warn: f.kind == LesionKind::Rim && f.min_rim_thickness_mm.is_some_and(|t| t < margin),
-        text: label_text(id, f),
+        warn: params.scale_known && f.kind == LesionKind::Rim && f.min_rim_thickness_px.is_some_and(|t| t < margin_px),
+        text: label_text(id, f, params.scale_known.then_some(params.mm_per_px)),
         anchor_px: [f.centroid_px[0], f.centroid_px[1] - f.radius_px - margin_px - 6.0],
     }
 }
@@ -55,11 +61,16 @@ pub fn lesion_style(f: &Figures, id: u32, params: &AnalysisParams) -> LesionStyl
 impl FrameProcessor {
     /// `fps` sets how long a lesion may leave the view and keep its ID (one second).
     pub fn new(analyzer: Box<dyn Analyzer>, params: AnalysisParams, fps: f64) -> Self {
-        let scale_note = format!(
-            "scale {:.3} mm/px  margin {} mm",
-            params.mm_per_px,
-            params.margins_mm.iter().map(|m| format!("{m}")).collect::<Vec<_>>().join(",")
-        );
+        let scale_note = if params.scale_known {
+            format!(
+                "scale {:.4} mm/px ({})  margin {} mm",
+                params.mm_per_px,
+                params.scale_source,
+                params.margins_mm.iter().map(|m| format!("{m}")).collect::<Vec<_>>().join(",")
+            )
+        } else {
+            "NO SCALE: figures in px, no margin contour".to_string()
+        };
         Self { analyzer, params, tracker: Tracker::new(fps.round().max(1.0) as u32), scale_note }
     }
 
@@ -75,23 +86,11 @@ impl FrameProcessor {
         let seg = self.analyzer.segment(wl, nir, want_classes)?;
         let mut timings = seg.timings;
         let t = Instant::now();
-        let figs: Vec<Figures> = seg.lesions.iter().map(|s| figures(s, self.params.mm_per_px)).collect();
+        let figs: Vec<Figures> = seg.lesions.iter().map(figures).collect();
         let ids = self.tracker.update(&figs);
         let styles: Vec<LesionStyle> = figs.iter().zip(&ids).map(|(f, &id)| lesion_style(f, id, &self.params)).collect();
-        let lesions: Vec<Lesion> = figs
-            .iter()
-            .zip(&ids)
-            .map(|(f, &id)| Lesion {
-                id,
-                kind: f.kind,
-                centroid_px: f.centroid_px,
-                core_diameter_mm: f.core_diameter_mm,
-                rim_thickness_mm: f.rim_thickness_mm,
-                min_rim_thickness_mm: f.min_rim_thickness_mm,
-                tbr: f.tbr,
-                area_mm2: f.area_mm2,
-            })
-            .collect();
+        let scale = self.params.scale_known.then_some(self.params.mm_per_px);
+        let lesions: Vec<Lesion> = figs.iter().zip(&ids).map(|(f, &id)| f.to_lesion(id, scale)).collect();
         timings.push("measure", t.elapsed().as_secs_f64() * 1e3);
         let banner = Banner {
             top_left: vec![self.scale_note.clone()],

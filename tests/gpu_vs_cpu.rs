@@ -54,7 +54,7 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
         let styles: Vec<_> = sc
             .lesions
             .iter()
-            .map(|l| LesionStyle { text: String::new(), ..lesion_style(&figures(l, cfg.mm_per_px), 0, &params) })
+            .map(|l| LesionStyle { text: String::new(), ..lesion_style(&figures(l), 0, &params) })
             .collect();
         let cc = cpu.composite(&styles, &Banner::default()).unwrap();
         let cg = gpu.composite(&styles, &Banner::default()).unwrap();
@@ -65,15 +65,20 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
         assert_eq!(sc.lesions.len(), sg.lesions.len(), "{w}x{h} seed {}: lesion count", cfg.seed);
         for (a, b) in sc.lesions.iter().zip(&sg.lesions) {
             assert_eq!(a.kind, b.kind);
-            let (fa, fb) = (figures(a, cfg.mm_per_px), figures(b, cfg.mm_per_px));
+            let s = cfg.mm_per_px;
+            let (fa, fb) = (figures(a), figures(b));
+            let mm = |v: Option<f32>| v.map(|px| px * s);
             let close = |x: Option<f32>, y: Option<f32>, what: &str| match (x, y) {
                 (Some(x), Some(y)) => assert!((x - y).abs() <= 0.1, "{w}x{h} seed {}: {what} {x} vs {y}", cfg.seed),
                 (None, None) => {}
                 _ => panic!("{w}x{h} seed {}: {what} present on one backend only", cfg.seed),
             };
-            close(fa.core_diameter_mm, fb.core_diameter_mm, "core diameter");
-            close(fa.rim_thickness_mm, fb.rim_thickness_mm, "rim thickness");
-            close(fa.min_rim_thickness_mm, fb.min_rim_thickness_mm, "min rim thickness");
+            assert_eq!(fa.partial, fb.partial);
+            close(mm(fa.core_diameter_px), mm(fb.core_diameter_px), "core diameter");
+            close(mm(fa.rim_thickness_px), mm(fb.rim_thickness_px), "rim thickness");
+            close(mm(fa.min_rim_thickness_px), mm(fb.min_rim_thickness_px), "min rim thickness");
+            close(mm(fa.feret_px.map(|f| f.0)), mm(fb.feret_px.map(|f| f.0)), "min Feret diameter");
+            close(mm(fa.feret_px.map(|f| f.1)), mm(fb.feret_px.map(|f| f.1)), "max Feret diameter");
             let dc = (fa.centroid_px[0] - fb.centroid_px[0]).hypot(fa.centroid_px[1] - fb.centroid_px[1]);
             assert!(dc <= 0.5, "{w}x{h} seed {}: centroids {dc} px apart", cfg.seed);
             assert!((fa.tbr - fb.tbr).abs() <= 0.051, "{w}x{h} seed {}: TBR {} vs {}", cfg.seed, fa.tbr, fb.tbr);

@@ -62,12 +62,18 @@ pub fn lesion_json(l: &Lesion) -> serde_json::Value {
     json!({
         "id": l.id,
         "kind": l.kind,
+        "partial": l.partial,
         "centroid_px": [r3(l.centroid_px[0]), r3(l.centroid_px[1])],
         "core_diameter_mm": l.core_diameter_mm.map(r3),
         "rim_thickness_mm": l.rim_thickness_mm.map(r3),
         "min_rim_thickness_mm": l.min_rim_thickness_mm.map(r3),
         "tbr": r3(l.tbr),
-        "area_mm2": r3(l.area_mm2),
+        "area_mm2": l.area_mm2.map(r3),
+        "feret_min_mm": l.feret_min_mm.map(r3),
+        "feret_max_mm": l.feret_max_mm.map(r3),
+        "core_diameter_px": l.core_diameter_px.map(r3),
+        "rim_thickness_px": l.rim_thickness_px.map(r3),
+        "min_rim_thickness_px": l.min_rim_thickness_px.map(r3),
     })
 }
 

@@ -12,7 +12,7 @@ use super::context::GpuContext;
 use super::shaders::{self, Stage};
 use super::uniforms::{GpuParams, MAX_DISTANCE_BOUND};
 use crate::analysis::{
-    Analyzer, Banner, COVERAGE_FIXED, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
+    Analyzer, Banner, COVERAGE_FIXED, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
     Segmentation, StageTimings, THICKNESS_BINS,
 };
 use crate::annotate::annotate;
@@ -23,7 +23,7 @@ use crate::reference::check_pair;
 /// Layout of the lesion table (mirrors `shaders/common.wgsl`).
 mod table {
     pub const HEADER: usize = 16;
-    pub const STRIDE: usize = 856;
+    pub const STRIDE: usize = 888;
     pub const LABEL: usize = 0;
     pub const AREA: usize = 2;
     pub const RIM_AREA: usize = 3;
@@ -32,6 +32,8 @@ mod table {
     pub const SUB: usize = 8;
     pub const RATIO: usize = 16;
     pub const THICK: usize = 344;
+    pub const PARTIAL: usize = 13;
+    pub const FERET: usize = 856;
     pub const SLOTS: usize = super::MAX_CORES + super::MAX_DIFFUSE;
     pub const WORDS: usize = HEADER + SLOTS * STRIDE;
 }
@@ -335,6 +337,8 @@ fn lesions_from_table(t: &[u32]) -> Vec<LesionStats> {
                 rim_area_px: r[table::RIM_AREA],
                 ratio_hist: r[table::RATIO..table::RATIO + RATIO_BINS].to_vec(),
                 thickness_hist: if kind == LesionKind::Rim { r[table::THICK..table::THICK + THICKNESS_BINS].to_vec() } else { vec![0; THICKNESS_BINS] },
+                partial: r[table::PARTIAL] != 0,
+                feret: r[table::FERET..table::FERET + 2 * FERET_DIRS].to_vec(),
             }
         })
         .collect();

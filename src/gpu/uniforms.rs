@@ -35,8 +35,9 @@ impl GpuParams {
     pub fn new(p: &AnalysisParams, width: usize, height: usize) -> Self {
         let block = p.background_block_px;
         let mut margins = [0.0; 4];
-        for (m, mm) in margins.iter_mut().zip(&p.margins_mm) {
-            *m = p.mm_to_px(*mm);
+        let margins_px = p.margins_px();
+        for (m, px) in margins.iter_mut().zip(&margins_px) {
+            *m = *px;
         }
         let bound = p.distance_bound_px();
         Self {
@@ -47,7 +48,7 @@ impl GpuParams {
             grid_h: (height as u32).div_ceil(block),
             dist_bound_i: bound.ceil() as u32,
             glint_level: p.glint_level as u32,
-            n_margins: p.margins_mm.len().min(4) as u32,
+            n_margins: margins_px.len().min(4) as u32,
             fluo_ratio: p.fluo_ratio,
             core_max_ratio: p.core_max_ratio,
             min_core_area: min_core_area_px(p),
@@ -55,7 +56,7 @@ impl GpuParams {
             min_diffuse_area: std::f32::consts::FRAC_PI_4 * p.mm_to_px(p.min_diffuse_diameter_mm).powi(2),
             min_diffuse_compactness: p.min_diffuse_compactness,
             dist_bound: bound,
-            warn_margin_px: p.mm_to_px(p.margins_mm[0]),
+            warn_margin_px: margins_px.first().copied().unwrap_or(0.0),
             margins,
         }
     }

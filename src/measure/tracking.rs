@@ -92,11 +92,13 @@ mod tests {
             label: 1,
             kind: LesionKind::Rim,
             centroid_px: [x, y],
-            core_diameter_mm: Some(5.0),
-            rim_thickness_mm: Some(1.0),
-            min_rim_thickness_mm: Some(1.0),
+            partial: false,
+            core_diameter_px: Some(60.0),
+            feret_px: Some((55.0, 65.0)),
+            rim_thickness_px: Some(12.0),
+            min_rim_thickness_px: Some(10.0),
             tbr: 2.0,
-            area_mm2: 20.0,
+            area_px: 2800.0,
             radius_px: 30.0,
         }
     }

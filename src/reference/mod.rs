@@ -146,7 +146,7 @@ impl Analyzer for CpuAnalyzer {
         let m = &self.maps;
         let mut timings = StageTimings::default();
         let t = Instant::now();
-        let margins_px: Vec<f32> = self.params.margins_mm.iter().map(|&mm| self.params.mm_to_px(mm)).collect();
+        let margins_px = self.params.margins_px();
         let inputs = composite::CompositeInputs {
             wl: &m.wl,
             ratio: &m.ratio,

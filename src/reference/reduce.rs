@@ -9,7 +9,7 @@
 //! fraction on the core side.
 
 use crate::analysis::{
-    CORE_BIN, CORE_BINS, COVERAGE_FIXED, LesionKind, LesionStats, MAX_DIFFUSE, RATIO_BIN, RATIO_BINS, THICKNESS_BIN,
+    FERET_DIRS, FERET_OFFSET_MAX, feret_word, CORE_BIN, CORE_BINS, COVERAGE_FIXED, LesionKind, LesionStats, MAX_DIFFUSE, RATIO_BIN, RATIO_BINS, THICKNESS_BIN,
     THICKNESS_BINS,
 };
 use rayon::prelude::*;
@@ -87,7 +87,10 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
     let n = w * h;
     let diffuse: Vec<u32> = (0..fl.labels.len()).filter(|&r| is_diffuse(fl, r, p)).take(MAX_DIFFUSE).map(|r| fl.labels[r]).collect();
     let empty = || {
-        let mut out: Vec<LesionStats> = cores.iter().map(|&l| LesionStats::empty(LesionKind::Rim, l)).collect();
+        let mut out: Vec<LesionStats> = cores
+            .iter()
+            .map(|&l| LesionStats { partial: bg.flags[bg.index(l)] & FLAG_BORDER != 0, ..LesionStats::empty(LesionKind::Rim, l) })
+            .collect();
         out.extend(diffuse.iter().map(|&l| LesionStats::empty(LesionKind::Diffuse, l)));
         (out, vec![vec![0u32; CORE_BINS]; cores.len()])
     };
@@ -114,6 +117,7 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
                 x.rim_area_px += y.rim_area_px;
                 x.ratio_hist.iter_mut().zip(&y.ratio_hist).for_each(|(u, v)| *u += v);
                 x.thickness_hist.iter_mut().zip(&y.thickness_hist).for_each(|(u, v)| *u += v);
+                x.feret.iter_mut().zip(&y.feret).for_each(|(u, v)| *u = (*u).max(*v));
             }
             for (x, y) in ah.iter_mut().zip(&bh) {
                 x.iter_mut().zip(y).for_each(|(u, v)| *u += v);
@@ -147,6 +151,15 @@ fn accumulate_pixel(
                 st.sum_x += x as u64;
                 st.sum_y += y as u64;
                 core_hists[s][core_bin(v)] += 1;
+                let seeds = &maps.seeds.data;
+                let boundary = x == 0 || y == 0 || x + 1 == w || y + 1 == h || seeds[i - 1] != core || seeds[i + 1] != core || seeds[i - w] != core || seeds[i + w] != core;
+                if boundary {
+                    for k in 0..FERET_DIRS {
+                        let p = feret_word(x as u32, y as u32, k);
+                        st.feret[2 * k] = st.feret[2 * k].max(FERET_OFFSET_MAX - p);
+                        st.feret[2 * k + 1] = st.feret[2 * k + 1].max(p);
+                    }
+                }
             }
             return;
         }

@@ -4,8 +4,9 @@
 //!
 //! `region_stats`: per non-fluorescent component its area, fixed-point ratio sum and border contact;
 //! per fluorescent component its area, boundary pixels and border contact.
-//! `select_cores`: enclosed (not touching the border), dark (mean ratio < `core_max_ratio`), large
-//! enough non-fluorescent components are tumour cores; their labels seed the distance transform.
+//! `select_cores`: dark (mean ratio < `core_max_ratio`), large enough non-fluorescent components that
+//! are not most of the frame are tumour cores (enclosed by fluorescence, or partial where they touch the
+//! image border); their labels seed the distance transform.
 
 use rayon::prelude::*;
 
@@ -110,7 +111,6 @@ pub fn min_core_area_px(p: &AnalysisParams) -> f32 {
 pub fn is_core(bg: &RegionTable, r: usize, n_pixels: usize, p: &AnalysisParams) -> bool {
     let area = bg.area[r];
     area > 0
-        && bg.flags[r] & FLAG_BORDER == 0
         && area as f32 >= min_core_area_px(p)
         && (area as usize) * 3 <= n_pixels
         && (bg.aux[r] as f32) < p.core_max_ratio * RATIO_FIXED * area as f32
