@@ -52,11 +52,13 @@ const T_LEVEL: u32 = 10u;
 const T_BAND: u32 = 11u;
 const T_WARN: u32 = 12u;
 const T_PARTIAL: u32 = 13u;
+const T_OUTER: u32 = 14u;
 const T_RATIO: u32 = 16u;
 const T_CORE: u32 = 216u;
 const T_THICK: u32 = 344u;
 const T_FERET: u32 = 856u;
-const T_STRIDE: u32 = 888u;
+const T_EDGE: u32 = 888u;
+const T_STRIDE: u32 = 1400u;
 const T_HEADER: u32 = 16u;
 
 fn slot_base(slot: u32) -> u32 {

@@ -5,8 +5,10 @@
 // lesion_stats:   reads ratio, fluo, seeds, labels, stats, slot_of_root, distfield; adds per-slot area,
 //                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
 //                 extents of the core's boundary pixels along the Feret directions (table).
-// levels:         per core slot: the boundary iso-level, the band searched for it, the margin warning.
-// subpixel:       per pixel near a core: fixed-point coverage of the core side of the iso-line (table).
+// levels:         per core slot: the boundary iso-level, the band searched for it, the rim's outer
+//                 iso-level, the margin warning.
+// subpixel:       per pixel near a core: fixed-point coverage of the core side of the iso-line; per rim
+//                 outer-edge pixel: its distance refined to the outer iso-level, histogrammed (table).
 
 @group(0) @binding(1) var<storage, read> ratio: array<f32>;
 @group(0) @binding(2) var<storage, read> fluo: array<u32>;
@@ -189,40 +191,57 @@ fn levels(@builtin(global_invocation_id) g: vec3<u32>) {
     let rim = quantile(b + T_RATIO, RATIO_BINS, 9u, 10u, RATIO_BIN, 1.0, 1.0 + RATIO_BIN);
     let core = quantile(b + T_CORE, CORE_BINS, 1u, 2u, CORE_BIN, 0.0, 0.5);
     let thick = quantile(b + T_THICK, THICKNESS_BINS, 1u, 2u, THICKNESS_BIN, 0.0, 3.0);
-    let thin = quantile(b + T_THICK, THICKNESS_BINS, 1u, 20u, THICKNESS_BIN, 0.0, inf());
     atomicStore(&table[b + T_LEVEL], bitcast<u32>(0.5 * (core + rim)));
+    atomicStore(&table[b + T_OUTER], bitcast<u32>(0.5 * (1.0 + rim)));
     atomicStore(&table[b + T_BAND], bitcast<u32>(clamp(0.5 * thick, 1.5, 4.0)));
-    atomicStore(&table[b + T_WARN], select(0u, 1u, thin < P.warn_margin_px));
+}
+
+fn gradient(i: u32) -> f32 {
+    let w = P.width;
+    let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
+    let gy = 0.5 * (ratio[i + w] - ratio[i - w]);
+    return max(sqrt(gx * gx + gy * gy), 1e-3);
 }
 
 @compute @workgroup_size(16, 16)
 fn subpixel(@builtin(global_invocation_id) g: vec3<u32>) {
     let w = P.width;
     let h = P.height;
-    if (g.x >= w || g.y >= h) {
+    if (g.x == 0u || g.y == 0u || g.x + 1u >= w || g.y + 1u >= h) {
         return;
     }
     let i = g.y * w + g.x;
-    var slot = NONE;
     let core = seeds[i];
-    if (core != 0u) {
-        slot = core - 1u;
-    } else {
-        let nl = near_at(i);
-        if (nl != 0u) {
-            let band = bitcast<f32>(atomicLoad(&table[slot_base(nl - 1u) + T_BAND]));
-            if (dist_at(i) <= band) {
-                slot = nl - 1u;
-            }
-        }
-    }
-    if (slot == NONE || g.x == 0u || g.y == 0u || g.x + 1u == w || g.y + 1u == h) {
+    let nl = near_at(i);
+    if (core == 0u && nl == 0u) {
         return;
     }
-    let level = bitcast<f32>(atomicLoad(&table[slot_base(slot) + T_LEVEL]));
-    let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
-    let gy = 0.5 * (ratio[i + w] - ratio[i - w]);
-    let grad = max(sqrt(gx * gx + gy * gy), 1e-3);
-    let cov = u32(clamp(0.5 + (level - ratio[i]) / grad, 0.0, 1.0) * COVERAGE_FIXED);
-    add64(slot_base(slot), T_SUB_LO, cov);
+    let slot = select(nl - 1u, core - 1u, core != 0u);
+    let b = slot_base(slot);
+    let d = dist_at(i);
+    let v = ratio[i];
+    let grad = gradient(i);
+    if (core != 0u || d <= bitcast<f32>(atomicLoad(&table[b + T_BAND]))) {
+        let level = bitcast<f32>(atomicLoad(&table[b + T_LEVEL]));
+        let cov = u32(clamp(0.5 + (level - v) / grad, 0.0, 1.0) * COVERAGE_FIXED);
+        add64(b, T_SUB_LO, cov);
+    }
+    if (core == 0u && fluo[i] != 0u && d <= P.rim_search_px) {
+        if (is_outside(i - 1u) || is_outside(i + 1u) || is_outside(i - w) || is_outside(i + w)) {
+            let outer = bitcast<f32>(atomicLoad(&table[b + T_OUTER]));
+            let dr = d + clamp((v - outer) / grad, -3.0, 3.0);
+            atomicAdd(&table[b + T_EDGE + thickness_bin(max(dr, 0.0))], 1u);
+        }
+    }
+}
+
+@compute @workgroup_size(64)
+fn warnings(@builtin(global_invocation_id) g: vec3<u32>) {
+    let s = g.x;
+    if (s >= min(atomicLoad(&table[0]), MAX_CORES)) {
+        return;
+    }
+    let b = slot_base(s);
+    let thin = quantile(b + T_EDGE, THICKNESS_BINS, 1u, 20u, THICKNESS_BIN, 0.0, inf());
+    atomicStore(&table[b + T_WARN], select(0u, 1u, thin < P.warn_margin_px));
 }

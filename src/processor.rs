@@ -9,6 +9,7 @@ use anyhow::Result;
 use crate::analysis::{Analyzer, Banner, Lesion, LesionKind, LesionStyle, StageTimings};
 use crate::frame::{NirFrame, Plane, RgbFrame};
 use crate::measure::figures::{Figures, figures};
+use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
 use crate::params::AnalysisParams;
 
@@ -24,6 +25,7 @@ pub struct FrameProcessor {
     analyzer: Box<dyn Analyzer>,
     params: AnalysisParams,
     tracker: Tracker,
+    smoother: Smoother,
     scale_note: String,
 }
 
@@ -71,7 +73,7 @@ impl FrameProcessor {
         } else {
             "NO SCALE: figures in px, no margin contour".to_string()
         };
-        Self { analyzer, params, tracker: Tracker::new(fps.round().max(1.0) as u32), scale_note }
+        Self { analyzer, params, tracker: Tracker::new(fps.round().max(1.0) as u32), smoother: Smoother::default(), scale_note }
     }
 
     pub fn describe(&self) -> String {
@@ -88,6 +90,7 @@ impl FrameProcessor {
         let t = Instant::now();
         let figs: Vec<Figures> = seg.lesions.iter().map(figures).collect();
         let ids = self.tracker.update(&figs);
+        let figs = self.smoother.update(&ids, &figs);
         let styles: Vec<LesionStyle> = figs.iter().zip(&ids).map(|(f, &id)| lesion_style(f, id, &self.params)).collect();
         let scale = self.params.scale_known.then_some(self.params.mm_per_px);
         let lesions: Vec<Lesion> = figs.iter().zip(&ids).map(|(f, &id)| f.to_lesion(id, scale)).collect();

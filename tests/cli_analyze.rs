@@ -120,3 +120,40 @@ fn bad_inputs_fail_with_errors_naming_them() {
     // Nonsense scale.
     assert_fails_naming(&["analyze", "--wl", &wl, "--nir", &nir, "--mm-per-px", "-1"], &["--mm-per-px"]);
 }
+
+#[test]
+fn calibration_file_sets_the_scale_and_no_scale_means_pixels() {
+    let d = tmpdir();
+    phantom_on_disk(d.path(), 320, 240, 2, 35, 0.1);
+    // A chessboard photo: 9x6 inner corners, 32 px squares of 3.2 mm, so 0.1 mm/px.
+    let board = nirf_margin::measure::calibration::render_chessboard(480, 360, 9, 6, 32.0, 0.05);
+    let board_png = d.path().join("board.png");
+    image::GrayImage::from_raw(480, 360, board.data).unwrap().save(&board_png).unwrap();
+    let calib = d.path().join("calib.json");
+    let o = run(&["calibrate", "--image", board_png.to_str().unwrap(), "--square-mm", "3.2", "--out", calib.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cal: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&calib).unwrap()).unwrap();
+    assert!((cal["mm_per_px"].as_f64().unwrap() - 0.1).abs() < 0.001, "{cal}");
+    assert!(cal["residual_px"].as_f64().unwrap() < 0.3);
+
+    let m = d.path().join("m.jsonl");
+    let o = run(&["analyze", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--calibration", calib.to_str().unwrap(), "--metrics", m.to_str().unwrap(), "--backend", "cpu"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let l = &read_jsonl(&m)[0];
+    assert!(l["scale_source"].as_str().unwrap().starts_with("calibration"));
+    assert!((l["mm_per_px"].as_f64().unwrap() - 0.1).abs() < 0.001);
+
+    let o = run(&["analyze", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--metrics", m.to_str().unwrap(), "--backend", "cpu"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let l = &read_jsonl(&m)[0];
+    assert!(l["mm_per_px"].is_null());
+    let rims: Vec<_> = l["lesions"].as_array().unwrap().iter().filter(|x| x["kind"] == "rim" && x["partial"] == false).collect();
+    assert!(!rims.is_empty());
+    for r in rims {
+        assert!(r["core_diameter_mm"].is_null() && r["core_diameter_px"].as_f64().unwrap() > 10.0, "{r}");
+    }
+    // A board that is not there is a clear error naming the image.
+    let o = run(&["calibrate", "--image", &d.path().join("wl").join("00000.png").to_string_lossy(), "--square-mm", "3.2", "--out", calib.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("00000.png") && stderr(&o).contains("chessboard"), "{}", stderr(&o));
+}

@@ -29,9 +29,12 @@ pub struct AnalyzeArgs {
     /// NIR source: a video file, or an image sequence pattern (8- or 16-bit gray PNG).
     #[arg(long)]
     pub nir: String,
-    /// Image scale in millimetres a pixel.
+    /// Image scale in millimetres a pixel. Without it (or --calibration) figures are in px.
+    #[arg(long, conflicts_with = "calibration", allow_negative_numbers = true)]
+    pub mm_per_px: Option<f32>,
+    /// Scale from `nirf-margin calibrate` (JSON).
     #[arg(long)]
-    pub mm_per_px: f32,
+    pub calibration: Option<PathBuf>,
     /// Frame rate of image sequences.
     #[arg(long, default_value_t = 30)]
     pub fps: u32,
@@ -77,11 +80,12 @@ pub fn lesion_json(l: &Lesion) -> serde_json::Value {
     })
 }
 
-pub fn metrics_line(frame: u64, pts_ns: u64, mm_per_px: f32, r: &FrameResult) -> serde_json::Value {
+pub fn metrics_line(frame: u64, pts_ns: u64, params: &AnalysisParams, r: &FrameResult) -> serde_json::Value {
     json!({
         "frame": frame,
         "pts_ns": pts_ns,
-        "mm_per_px": r3(mm_per_px),
+        "mm_per_px": params.scale_known.then(|| (params.mm_per_px as f64 * 1e6).round() / 1e6),
+        "scale_source": params.scale_source,
         "lesions": r.lesions.iter().map(lesion_json).collect::<Vec<_>>(),
         "timings_ms": r.timings.to_json(),
     })
@@ -122,9 +126,9 @@ struct Outputs {
 }
 
 impl Outputs {
-    fn write(&mut self, index: u64, pts_ns: u64, mm_per_px: f32, r: &FrameResult) -> Result<()> {
+    fn write(&mut self, index: u64, pts_ns: u64, params: &AnalysisParams, r: &FrameResult) -> Result<()> {
         if let Some((path, w)) = self.metrics.as_mut() {
-            serde_json::to_writer(&mut *w, &metrics_line(index, pts_ns, mm_per_px, r))?;
+            serde_json::to_writer(&mut *w, &metrics_line(index, pts_ns, params, r))?;
             w.write_all(b"\n").and_then(|_| w.flush()).with_context(|| format!("writing {}", path.display()))?;
         }
         if let (Some(dir), Some(classes)) = (&self.masks, &r.classes) {
@@ -169,7 +173,18 @@ impl Outputs {
 }
 
 pub fn run(a: AnalyzeArgs) -> Result<()> {
-    let params = AnalysisParams { margins_mm: a.margins_mm.clone(), ..AnalysisParams::with_scale(a.mm_per_px) };
+    let base = match (&a.mm_per_px, &a.calibration) {
+        (Some(s), _) => AnalysisParams::with_scale(*s),
+        (None, Some(path)) => {
+            let cal = crate::measure::calibration::Calibration::load(path)?;
+            AnalysisParams { scale_source: format!("calibration {}", path.display()), ..AnalysisParams::with_scale(cal.mm_per_px) }
+        }
+        (None, None) => {
+            tracing::warn!("no --mm-per-px or --calibration: figures are in px and no margin contour is drawn");
+            AnalysisParams::without_scale()
+        }
+    };
+    let params = AnalysisParams { margins_mm: a.margins_mm.clone(), ..base };
     params.validate()?;
     if a.fps == 0 || a.fps > 1000 {
         bail!("--fps must be between 1 and 1000, got {}", a.fps);
@@ -222,7 +237,7 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
             let t = Instant::now();
             let r = processor.process(&pair.wl, &pair.nir, a.masks.is_some())?;
             frame_ms.push(t.elapsed().as_secs_f32() * 1e3);
-            out.write(pair.index, pair.pts_ns, params.mm_per_px, &r)?;
+            out.write(pair.index, pair.pts_ns, &params, &r)?;
             for l in &r.lesions {
                 let s = per_lesion.entry(l.id).or_default();
                 s.kind = Some(l.kind);

@@ -47,6 +47,32 @@ pub fn score_phantom(cfg: &PhantomConfig, backend: BackendChoice, score: &mut Sc
     Ok(())
 }
 
+/// Centroid jitter on a static scene (no camera motion; noise and glints still change every frame): the
+/// largest RMS deviation of a rim lesion's centroid from its mean over `cfg.frames` frames, px.
+pub fn static_jitter(cfg: &PhantomConfig, backend: BackendChoice) -> Result<f32> {
+    let cfg = PhantomConfig { options: SceneOptions { camera_motion: false, ..cfg.options.clone() }, ..cfg.clone() };
+    let scene = cfg.scene();
+    let params = AnalysisParams::with_scale(cfg.mm_per_px);
+    let mut proc = FrameProcessor::new(make_analyzer(backend, &params)?, params, cfg.fps as f64);
+    let mut tracks: std::collections::BTreeMap<u32, Vec<[f32; 2]>> = Default::default();
+    for f in 0..cfg.frames {
+        let r = render(&scene, f);
+        for l in proc.process(&r.wl, &r.nir, false)?.lesions {
+            if l.kind == crate::analysis::LesionKind::Rim && !l.partial {
+                tracks.entry(l.id).or_default().push(l.centroid_px);
+            }
+        }
+    }
+    let mut worst = 0.0f32;
+    for c in tracks.values().filter(|c| c.len() as u32 == cfg.frames) {
+        let n = c.len() as f32;
+        let (mx, my) = (c.iter().map(|p| p[0]).sum::<f32>() / n, c.iter().map(|p| p[1]).sum::<f32>() / n);
+        let rms = (c.iter().map(|p| (p[0] - mx).powi(2) + (p[1] - my).powi(2)).sum::<f32>() / n).sqrt();
+        worst = worst.max(rms);
+    }
+    Ok(worst)
+}
+
 pub fn run(a: EvaluateArgs) -> Result<()> {
     let (width, height) = super::parse_size(&a.size)?;
     if a.scenes == 0 || a.frames == 0 {
@@ -69,12 +95,23 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let jitter_cfg = PhantomConfig {
+        width,
+        height,
+        frames: 10,
+        seed: a.seed.wrapping_add(a.scenes as u64),
+        mm_per_px: 0.08,
+        fps: 30.0,
+        options: SceneOptions::default(),
+    };
+    let jitter = static_jitter(&jitter_cfg, a.backend)?;
     let report = json!({
         "scenes": a.scenes, "frames_per_scene": a.frames, "width": width, "height": height, "seed": a.seed,
         "sensitivity": score.sensitivity(), "precision": score.precision(),
         "true_positives": score.true_positives, "false_positives": score.false_positives, "false_negatives": score.false_negatives,
         "core_diameter_mae_mm": score.diameter_mae_mm(), "rim_thickness_mae_mm": score.thickness_mae_mm(),
         "dice_core": score.dice_core(), "dice_rim": score.dice_rim(),
+        "centroid_jitter_px": jitter,
     });
     println!("rim-lesion sensitivity   {:.3}  ({} found, {} missed)", score.sensitivity(), score.true_positives, score.false_negatives);
     println!("rim-lesion precision     {:.3}  ({} false detections)", score.precision(), score.false_positives);
@@ -82,6 +119,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     println!("rim thickness MAE        {} mm", score.thickness_mae_mm().map_or("-".into(), |v| format!("{v:.3}")));
     println!("Dice core                {:.3}", score.dice_core());
     println!("Dice rim                 {:.3}", score.dice_rim());
+    println!("centroid jitter (static) {jitter:.3} px");
     if let Some(p) = &a.json {
         std::fs::write(p, serde_json::to_string_pretty(&report)?).with_context(|| format!("writing {}", p.display()))?;
     }

@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod backend;
 pub mod bench;
+pub mod calibrate;
 pub mod evaluate;
 pub mod phantom;
 
@@ -27,6 +28,8 @@ pub enum Command {
     Evaluate(evaluate::EvaluateArgs),
     /// Time the per-frame analysis on a phantom frame.
     Bench(bench::BenchArgs),
+    /// Measure the image scale from a chessboard photo.
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Phantom(a) => phantom::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
     }
 }
 

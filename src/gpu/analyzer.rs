@@ -23,7 +23,7 @@ use crate::reference::check_pair;
 /// Layout of the lesion table (mirrors `shaders/common.wgsl`).
 mod table {
     pub const HEADER: usize = 16;
-    pub const STRIDE: usize = 888;
+    pub const STRIDE: usize = 1400;
     pub const LABEL: usize = 0;
     pub const AREA: usize = 2;
     pub const RIM_AREA: usize = 3;
@@ -31,9 +31,9 @@ mod table {
     pub const SY: usize = 6;
     pub const SUB: usize = 8;
     pub const RATIO: usize = 16;
-    pub const THICK: usize = 344;
     pub const PARTIAL: usize = 13;
     pub const FERET: usize = 856;
+    pub const EDGE: usize = 888;
     pub const SLOTS: usize = super::MAX_CORES + super::MAX_DIFFUSE;
     pub const WORDS: usize = HEADER + SLOTS * STRIDE;
 }
@@ -336,7 +336,7 @@ fn lesions_from_table(t: &[u32]) -> Vec<LesionStats> {
                 sum_y: u64_at(table::SY),
                 rim_area_px: r[table::RIM_AREA],
                 ratio_hist: r[table::RATIO..table::RATIO + RATIO_BINS].to_vec(),
-                thickness_hist: if kind == LesionKind::Rim { r[table::THICK..table::THICK + THICKNESS_BINS].to_vec() } else { vec![0; THICKNESS_BINS] },
+                thickness_hist: if kind == LesionKind::Rim { r[table::EDGE..table::EDGE + THICKNESS_BINS].to_vec() } else { vec![0; THICKNESS_BINS] },
                 partial: r[table::PARTIAL] != 0,
                 feret: r[table::FERET..table::FERET + 2 * FERET_DIRS].to_vec(),
             }
@@ -413,7 +413,7 @@ impl Analyzer for GpuAnalyzer {
         ]);
         let up = &p.reduce.pipelines;
         let rb = &f.bg_reduce;
-        run_stage(&mut enc, 6, &[(&up[0], rb, t), (&up[1], rb, t), (&up[2], rb, t), (&up[3], rb, (1, 1, 1)), (&up[4], rb, t)]);
+        run_stage(&mut enc, 6, &[(&up[0], rb, t), (&up[1], rb, t), (&up[2], rb, t), (&up[3], rb, (1, 1, 1)), (&up[4], rb, t), (&up[5], rb, (1, 1, 1))]);
         run_stage(&mut enc, 7, &[(&p.composite.pipelines[0], &f.bg_composite, t)]);
 
         enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);

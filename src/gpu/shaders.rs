@@ -51,7 +51,7 @@ pub const DISTANCE: Stage = Stage {
 pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
-    entries: &["mark_rims", "select_diffuse", "lesion_stats", "levels", "subpixel"],
+    entries: &["mark_rims", "select_diffuse", "lesion_stats", "levels", "subpixel", "warnings"],
     bindings: &[false, false, false, false, true, true, false, true],
 };
 pub const COMPOSITE: Stage = Stage {

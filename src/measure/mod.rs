@@ -3,5 +3,7 @@
 //! phantom's ground truth (`accuracy`). Knows nothing of pixels' storage on a GPU or of GStreamer.
 
 pub mod accuracy;
+pub mod calibration;
 pub mod figures;
+pub mod smoothing;
 pub mod tracking;

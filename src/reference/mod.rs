@@ -131,9 +131,10 @@ impl Analyzer for CpuAnalyzer {
         };
         reduce::mark_rims(&maps, &mut m.fluo_table, p);
         let (mut lesions, core_hists) = reduce::lesion_stats(&maps, &cores, &m.bg_table, &m.fluo_table, p);
-        let levels: Vec<(f32, f32)> = cores.iter().enumerate().map(|(s, _)| reduce::boundary_level(&lesions[s], &core_hists[s])).collect();
-        for (st, a) in lesions.iter_mut().zip(reduce::subpixel_core_areas(&maps, &cores, &levels)) {
-            st.core_area_subpx = a;
+        let levels: Vec<reduce::Levels> = cores.iter().enumerate().map(|(s, _)| reduce::boundary_level(&lesions[s], &core_hists[s])).collect();
+        for (st, (area, edges)) in lesions.iter_mut().zip(reduce::subpixel(&maps, &cores, &levels, &m.bg_table, p)) {
+            st.core_area_subpx = area;
+            st.thickness_hist = edges; // the refined outer edge replaces the threshold's
         }
         timings.push("reduce", ms(t));
 

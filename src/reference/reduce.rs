@@ -213,13 +213,37 @@ pub fn hist_quantile(hist: &[u32], num: u64, den: u64, bin: f32, origin: f32) ->
     None
 }
 
-/// The core boundary's iso-level (halfway between the core's median and the rim's 90th percentile)
-/// and the width of the band outside the core searched for it (half the median rim thickness, 1.5–4 px).
-pub fn boundary_level(st: &LesionStats, core_hist: &[u32]) -> (f32, f32) {
+/// Per-lesion levels for the sub-pixel pass.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Levels {
+    /// Iso-level of the core boundary: halfway between the core's median and the rim's 90th percentile.
+    pub core: f32,
+    /// Width of the band outside the core searched for it: half the median (threshold) rim thickness, 1.5–4 px.
+    pub band: f32,
+    /// Iso-level of the rim's outer edge: halfway between background (1) and the rim's 90th percentile.
+    pub outer: f32,
+}
+
+pub fn boundary_level(st: &LesionStats, core_hist: &[u32]) -> Levels {
     let rim = hist_quantile(&st.ratio_hist, 9, 10, RATIO_BIN, 1.0).unwrap_or(1.0 + RATIO_BIN);
     let core = hist_quantile(core_hist, 1, 2, CORE_BIN, 0.0).unwrap_or(0.5);
     let thick = hist_quantile(&st.thickness_hist, 1, 2, THICKNESS_BIN, 0.0).unwrap_or(3.0);
-    (0.5 * (core + rim), (0.5 * thick).clamp(1.5, 4.0))
+    Levels { core: 0.5 * (core + rim), band: (0.5 * thick).clamp(1.5, 4.0), outer: 0.5 * (1.0 + rim) }
+}
+
+/// Central-difference gradient magnitude of the ratio at interior pixel `i` (at least 1e-3).
+#[inline]
+pub fn gradient(r: &[f32], w: usize, i: usize) -> f32 {
+    let gx = 0.5 * (r[i + 1] - r[i - 1]);
+    let gy = 0.5 * (r[i + w] - r[i - w]);
+    (gx * gx + gy * gy).sqrt().max(1e-3)
+}
+
+/// Distance of a rim outer-edge pixel moved to where the ratio crosses the outer iso-level, assuming it
+/// falls linearly along the gradient (the move is clamped to 3 px).
+#[inline]
+pub fn refined_edge_distance(d: f32, v: f32, outer: f32, grad: f32) -> f32 {
+    d + ((v - outer) / grad).clamp(-3.0, 3.0)
 }
 
 /// Fixed-point coverage of pixel `i` by the core side of the iso-line at `level` (linear interpolation
@@ -230,41 +254,55 @@ pub fn coverage_fixed(r: &[f32], w: usize, h: usize, i: usize, level: f32) -> u3
     if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
         return 0;
     }
-    let gx = 0.5 * (r[i + 1] - r[i - 1]);
-    let gy = 0.5 * (r[i + w] - r[i - w]);
-    let g = (gx * gx + gy * gy).sqrt().max(1e-3);
-    ((0.5 + (level - r[i]) / g).clamp(0.0, 1.0) * COVERAGE_FIXED) as u32
+    ((0.5 + (level - r[i]) / gradient(r, w, i)).clamp(0.0, 1.0) * COVERAGE_FIXED) as u32
 }
 
-/// Sub-pixel core areas (px²) of the rim lesions, given each one's (level, band).
-pub fn subpixel_core_areas(maps: &Maps, cores: &[u32], levels: &[(f32, f32)]) -> Vec<f32> {
+/// Sub-pixel pass for the rim lesions (`cores`, with their `levels`): the core area (px²) at its
+/// iso-level, and a histogram of the rim's outer-edge distances refined to the outer iso-level.
+pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable, p: &AnalysisParams) -> Vec<(f32, Vec<u32>)> {
     let (w, h) = (maps.ratio.width, maps.ratio.height);
     if cores.is_empty() {
         return Vec::new();
     }
+    let search = p.mm_to_px(p.rim_search_mm);
+    let r = &maps.ratio.data;
     let band = 64 * w;
-    let acc = (0..(w * h).div_ceil(band))
+    let empty = || (vec![0u64; cores.len()], vec![vec![0u32; THICKNESS_BINS]; cores.len()]);
+    let (acc, edges) = (0..(w * h).div_ceil(band))
         .into_par_iter()
         .map(|b| {
-            let mut acc = vec![0u64; cores.len()];
+            let (mut acc, mut edges) = empty();
             for i in b * band..((b + 1) * band).min(w * h) {
+                let (x, y) = (i % w, i / w);
+                if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
+                    continue;
+                }
                 let seed = maps.seeds.data[i];
-                let s = if seed != 0 {
-                    cores.binary_search(&seed).ok()
-                } else if maps.nearest.data[i] != 0 {
-                    cores.binary_search(&maps.nearest.data[i]).ok().filter(|&s| maps.dist.data[i] <= levels[s].1)
-                } else {
-                    None
-                };
-                if let Some(s) = s {
-                    acc[s] += coverage_fixed(&maps.ratio.data, w, h, i, levels[s].0) as u64;
+                let near = maps.nearest.data[i];
+                if seed == 0 && near == 0 {
+                    continue;
+                }
+                let Ok(s) = cores.binary_search(if seed != 0 { &seed } else { &near }) else { continue };
+                let d = maps.dist.data[i];
+                if seed != 0 || d <= levels[s].band {
+                    acc[s] += coverage_fixed(r, w, h, i, levels[s].core) as u64;
+                }
+                if seed == 0 && maps.fluo.data[i] != 0 && d <= search {
+                    let edge = is_outside(maps, bg, i - 1, p) || is_outside(maps, bg, i + 1, p) || is_outside(maps, bg, i - w, p) || is_outside(maps, bg, i + w, p);
+                    if edge {
+                        let dr = refined_edge_distance(d, r[i], levels[s].outer, gradient(r, w, i));
+                        edges[s][thickness_bin(dr.max(0.0))] += 1;
+                    }
                 }
             }
-            acc
+            (acc, edges)
         })
-        .reduce(|| vec![0u64; cores.len()], |mut a, b| {
+        .reduce(empty, |(mut a, mut ae), (b, be)| {
             a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-            a
+            for (x, y) in ae.iter_mut().zip(&be) {
+                x.iter_mut().zip(y).for_each(|(u, v)| *u += v);
+            }
+            (a, ae)
         });
-    acc.iter().map(|&a| a as f32 / COVERAGE_FIXED).collect()
+    acc.iter().zip(edges).map(|(&a, e)| (a as f32 / COVERAGE_FIXED, e)).collect()
 }
