@@ -73,6 +73,14 @@ pub fn scale_for(width: usize) -> i64 {
     }
 }
 
+/// A state badge in the top-right corner ("OVERLAY OFF", "NIR LOST"), large and on a dark box.
+pub fn badge(frame: &mut RgbFrame, text: &str) {
+    let s = scale_for(frame.width) + 1;
+    let (tw, _) = text_size(text, s);
+    let x = (frame.width as i64 - tw - 6 * s).max(2);
+    draw_text(frame, x, 4 * s, text, s, palette::MARGIN_WARN);
+}
+
 /// Lesion labels and banners.
 pub fn annotate(frame: &mut RgbFrame, styles: &[LesionStyle], banner: &Banner) {
     let s = scale_for(frame.width);

@@ -137,6 +137,31 @@ impl NirFrame {
     }
 }
 
+impl NirFrame {
+    /// Bilinear resize to `width`×`height` (NIR scaled onto the white-light grid), pixel centres aligned.
+    pub fn resized(&self, width: usize, height: usize) -> NirFrame {
+        if (width, height) == (self.width, self.height) {
+            return self.clone();
+        }
+        let mut out = NirFrame::new(width, height);
+        let (sx, sy) = (self.width as f32 / width as f32, self.height as f32 / height as f32);
+        for y in 0..height {
+            let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, (self.height - 1) as f32);
+            let (y0, ty) = (fy.floor() as usize, fy.fract());
+            let y1 = (y0 + 1).min(self.height - 1);
+            for x in 0..width {
+                let fx = ((x as f32 + 0.5) * sx - 0.5).clamp(0.0, (self.width - 1) as f32);
+                let (x0, tx) = (fx.floor() as usize, fx.fract());
+                let x1 = (x0 + 1).min(self.width - 1);
+                let a = self.get(x0, y0) as f32 * (1.0 - tx) + self.get(x1, y0) as f32 * tx;
+                let b = self.get(x0, y1) as f32 * (1.0 - tx) + self.get(x1, y1) as f32 * tx;
+                out.set(x, y, (a * (1.0 - ty) + b * ty).round() as u16);
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +179,15 @@ mod tests {
         let src = vec![1, 2, 3, 4, 0xff, 0xff, 5, 6, 7, 8, 0, 0];
         let f = NirFrame::from_strided_u16le(2, 2, &src, 6).unwrap();
         assert_eq!(f.data, vec![0x0201, 0x0403, 0x0605, 0x0807]);
+    }
+
+    #[test]
+    fn resize_keeps_a_ramp_a_ramp() {
+        let src = NirFrame::from_vec(4, 2, vec![0, 100, 200, 300, 0, 100, 200, 300]).unwrap();
+        let up = src.resized(8, 4);
+        assert_eq!(up.get(0, 0), 0);
+        assert_eq!(up.get(7, 3), 300);
+        assert!(up.row(1).windows(2).all(|w| w[0] <= w[1]));
     }
 
     #[test]

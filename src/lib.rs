@@ -7,13 +7,15 @@
 //! - `measure`: figures in mm, tracking, scoring against ground truth; `annotate`: overlay text;
 //! - `processor`: one frame pair in, one result out;
 //! - `phantom`: synthetic data with ground truth;
-//! - `media`: GStreamer sources and sinks; `cli`: the command line.
+//! - `media`: GStreamer sources and sinks; `live`: latency-first scheduling and fail-safe passthrough;
+//! - `cli`: the command line.
 
 pub mod analysis;
 pub mod annotate;
 pub mod cli;
 pub mod frame;
 pub mod gpu;
+pub mod live;
 pub mod measure;
 pub mod media;
 pub mod params;

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod bench;
 pub mod calibrate;
 pub mod evaluate;
+pub mod live;
 pub mod phantom;
 
 use anyhow::{Result, bail};
@@ -30,6 +31,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Measure the image scale from a chessboard photo.
     Calibrate(calibrate::CalibrateArgs),
+    /// Live processing: capture (or replay as if live), fail-safe overlay, display and recording.
+    Live(live::LiveArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -39,6 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(a) => evaluate::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Calibrate(a) => calibrate::run(a),
+        Command::Live(a) => live::run_cli(a),
     }
 }
 

@@ -1,6 +1,8 @@
-//! Matroska recording of RGB frames through `appsrc ! videoconvert ! x264enc ! matroskamux ! filesink`.
-//! Owns the encoder pipeline; frames arrive as plain `RgbFrame`s with their index. `finish` sends EOS and
-//! waits for the muxer to close the file, so a recording cut short by an error still plays.
+//! Matroska recording through `appsrc ! videoconvert ! ENCODER ! matroskamux ! filesink`: the overlay as
+//! H.264, raw white light and NIR losslessly as FFV1 (NIR keeps its 16 bits). Owns the encoder pipeline;
+//! frames arrive as plain frames with their timestamp. The muxer writes a streamable file through an
+//! unbuffered sink, so what was written plays back even if the process is killed; `finish` sends EOS and
+//! waits for the muxer to close the file.
 
 use std::path::Path;
 
@@ -13,9 +15,21 @@ use gstreamer_video as gst_video;
 use crate::frame::RgbFrame;
 use crate::media::source::make_element;
 
+/// What is recorded, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recording {
+    /// RGB frames as H.264 (the overlay).
+    OverlayH264,
+    /// RGB frames, lossless FFV1.
+    RgbLossless,
+    /// 16-bit gray frames, lossless FFV1.
+    Gray16Lossless,
+}
+
 pub struct VideoRecorder {
     pipeline: gst::Pipeline,
     src: gst_app::AppSrc,
+    kind: Recording,
     width: usize,
     height: usize,
     frame_ns: u64,
@@ -25,11 +39,16 @@ pub struct VideoRecorder {
 
 impl VideoRecorder {
     pub fn create(path: &Path, width: usize, height: usize, fps: u32) -> Result<Self> {
+        Self::create_kind(path, width, height, fps, Recording::OverlayH264)
+    }
+
+    pub fn create_kind(path: &Path, width: usize, height: usize, fps: u32, kind: Recording) -> Result<Self> {
         crate::media::init()?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, width as u32, height as u32)
+        let format = if kind == Recording::Gray16Lossless { gst_video::VideoFormat::Gray16Le } else { gst_video::VideoFormat::Rgb };
+        let info = gst_video::VideoInfo::builder(format, width as u32, height as u32)
             .fps(gst::Fraction::new(fps as i32, 1))
             .build()?;
         let src = gst_app::AppSrc::builder()
@@ -39,20 +58,29 @@ impl VideoRecorder {
             .max_bytes((width * height * 3 * 4) as u64)
             .build();
         let convert = make_element("videoconvert", None)?;
-        let enc = make_element("x264enc", None)?;
-        enc.set_property_from_str("speed-preset", "veryfast");
-        enc.set_property_from_str("tune", "zerolatency");
-        enc.set_property("key-int-max", fps.max(1));
-        enc.set_property("bitrate", 8000u32);
+        let enc = match kind {
+            Recording::OverlayH264 => {
+                let enc = make_element("x264enc", None)?;
+                enc.set_property_from_str("speed-preset", "veryfast");
+                enc.set_property_from_str("tune", "zerolatency");
+                enc.set_property("key-int-max", fps.max(1));
+                enc.set_property("bitrate", 8000u32);
+                enc
+            }
+            Recording::RgbLossless | Recording::Gray16Lossless => make_element("avenc_ffv1", None)?,
+        };
         let mux = make_element("matroskamux", None)?;
+        mux.set_property("streamable", true);
         let sink = make_element("filesink", None)?;
         sink.set_property("location", path.to_string_lossy().as_ref());
+        sink.set_property_from_str("buffer-mode", "unbuffered");
         let pipeline = gst::Pipeline::new();
         pipeline.add_many([src.upcast_ref(), &convert, &enc, &mux, &sink])?;
         gst::Element::link_many([src.upcast_ref(), &convert, &enc, &mux, &sink])?;
         let me = Self {
             pipeline,
             src,
+            kind,
             width,
             height,
             frame_ns: 1_000_000_000 / fps.max(1) as u64,
@@ -74,17 +102,40 @@ impl VideoRecorder {
         }
     }
 
+    /// Push frame `index` of an RGB recording, timestamped at `index` frame periods.
     pub fn push(&mut self, frame: &RgbFrame, index: u64) -> Result<()> {
-        if frame.width != self.width || frame.height != self.height {
-            bail!("recording {}: frame of {}x{} in a {}x{} stream", self.path, frame.width, frame.height, self.width, self.height);
+        self.push_rgb_at(frame, index * self.frame_ns)
+    }
+
+    pub fn push_rgb_at(&mut self, frame: &RgbFrame, pts_ns: u64) -> Result<()> {
+        if self.kind == Recording::Gray16Lossless {
+            bail!("recording {}: an RGB frame in a gray recording", self.path);
+        }
+        self.push_bytes(frame.width, frame.height, frame.data.clone(), pts_ns)
+    }
+
+    pub fn push_gray16_at(&mut self, frame: &crate::frame::NirFrame, pts_ns: u64) -> Result<()> {
+        if self.kind != Recording::Gray16Lossless {
+            bail!("recording {}: a gray frame in an RGB recording", self.path);
+        }
+        let mut bytes = Vec::with_capacity(frame.data.len() * 2);
+        for v in &frame.data {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        self.push_bytes(frame.width, frame.height, bytes, pts_ns)
+    }
+
+    fn push_bytes(&mut self, width: usize, height: usize, data: Vec<u8>, pts_ns: u64) -> Result<()> {
+        if width != self.width || height != self.height {
+            bail!("recording {}: frame of {}x{} in a {}x{} stream", self.path, width, height, self.width, self.height);
         }
         if let Some(e) = self.bus_error() {
             return Err(e);
         }
-        let mut buffer = gst::Buffer::from_slice(frame.data.clone());
+        let mut buffer = gst::Buffer::from_mut_slice(data);
         {
             let b = buffer.get_mut().expect("new buffer is writable");
-            b.set_pts(gst::ClockTime::from_nseconds(index * self.frame_ns));
+            b.set_pts(gst::ClockTime::from_nseconds(pts_ns));
             b.set_duration(gst::ClockTime::from_nseconds(self.frame_ns));
         }
         self.src.push_buffer(buffer).map_err(|e| anyhow!("recording {}: {e:?}", self.path))?;

@@ -1,0 +1,156 @@
+//! `nirf-margin live`: run a live pipeline from `pipelines/` (two cameras, a side-by-side capture, or a
+//! replay at real rate) through the fail-safe analysis to a display, recording as it goes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::Args;
+
+use crate::cli::backend::{BackendChoice, make_analyzer};
+use crate::live::faults::{FaultPlan, FaultyAnalyzer};
+use crate::live::worker::LiveProcessor;
+use crate::live::{LiveConfig, run};
+use crate::media::live::{read_description, replay_source};
+use crate::params::AnalysisParams;
+use crate::processor::FrameProcessor;
+
+#[derive(Args, Debug)]
+pub struct LiveArgs {
+    /// Pipeline description (pipelines/*.pipeline).
+    #[arg(long, default_value = "pipelines/replay.pipeline")]
+    pub pipeline: PathBuf,
+    /// White-light source: a device for capture pipelines, a file or image pattern for replay.
+    #[arg(long)]
+    pub wl: Option<String>,
+    /// NIR source, likewise.
+    #[arg(long)]
+    pub nir: Option<String>,
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "calibration")]
+    pub mm_per_px: Option<f32>,
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// Frame rate of the input (and of image-sequence replays).
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+    /// Display sink (any GStreamer sink description); `fakesink` for none.
+    #[arg(long, default_value = "autovideosink sync=false")]
+    pub display: String,
+    /// Full screen on the monitor (Wayland; use --display kmssink on a bare console).
+    #[arg(long)]
+    pub fullscreen: bool,
+    /// Record raw white light, raw NIR and the overlay (Matroska) in this directory.
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Per-frame metrics (JSON lines), including the added latency.
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+    /// Print latency p50/p99 and drops every second.
+    #[arg(long)]
+    pub stats: bool,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Replay in a loop.
+    #[arg(long = "loop")]
+    pub looping: bool,
+    /// Longest wait for a frame's analysis, ms (default: three quarters of a frame period).
+    #[arg(long)]
+    pub budget_ms: Option<f64>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// Fault drill: KIND@FRAME,... with KIND panic, error, slow or lost.
+    #[arg(long)]
+    pub inject_fault: Option<String>,
+}
+
+/// The processor with the live frame index shared with its fault plan.
+struct Drilled {
+    proc: FrameProcessor,
+    frame: Arc<AtomicU64>,
+}
+
+pub fn run_cli(a: LiveArgs) -> Result<()> {
+    if a.fps == 0 || a.fps > 240 {
+        bail!("--fps must be between 1 and 240, got {}", a.fps);
+    }
+    let params = match (&a.mm_per_px, &a.calibration) {
+        (Some(s), _) => AnalysisParams::with_scale(*s),
+        (None, Some(p)) => {
+            let cal = crate::measure::calibration::Calibration::load(p)?;
+            AnalysisParams { scale_source: format!("calibration {}", p.display()), ..AnalysisParams::with_scale(cal.mm_per_px) }
+        }
+        (None, None) => AnalysisParams::without_scale(),
+    };
+    params.validate()?;
+    let mut vars: HashMap<String, String> = HashMap::new();
+    if let Some(wl) = &a.wl {
+        vars.insert("WL_SRC".into(), replay_source(wl, a.fps));
+        vars.insert("WL_DEVICE".into(), wl.clone());
+        vars.insert("SBS_DEVICE".into(), wl.clone());
+        if wl.contains('%') || !wl.starts_with("/dev/") {
+            crate::media::source::SourceSpec::parse(wl, crate::media::source::Channel::WhiteLight)?;
+        }
+    }
+    if let Some(nir) = &a.nir {
+        vars.insert("NIR_SRC".into(), replay_source(nir, a.fps));
+        vars.insert("NIR_DEVICE".into(), nir.clone());
+        if nir.contains('%') || !nir.starts_with("/dev/") {
+            crate::media::source::SourceSpec::parse(nir, crate::media::source::Channel::Nir)?;
+        }
+    }
+    let description = read_description(&a.pipeline, &vars)?;
+    let plan = match &a.inject_fault {
+        Some(s) => FaultPlan::parse(s)?,
+        None => FaultPlan::default(),
+    };
+    let period_ms = 1000.0 / a.fps as f64;
+    let budget = Duration::from_secs_f64(a.budget_ms.unwrap_or(0.75 * period_ms) / 1000.0);
+    let backend = a.backend;
+    let fps = a.fps;
+    let factory_params = params.clone();
+    let factory: crate::live::worker::Factory = Box::new(move || {
+        let analyzer = make_analyzer(backend, &factory_params)?;
+        let frame = Arc::new(AtomicU64::new(0));
+        let analyzer = FaultyAnalyzer::new(analyzer, plan.clone(), budget * 3, frame.clone());
+        let proc = FrameProcessor::new(Box::new(analyzer), factory_params.clone(), fps as f64);
+        Ok(Box::new(Drilled { proc, frame }) as Box<dyn LiveProcessor>)
+    });
+    let display = if a.fullscreen { "waylandsink fullscreen=true".to_string() } else { a.display.clone() };
+    let summary = run(
+        LiveConfig {
+            description,
+            name: a.pipeline.display().to_string(),
+            looping: a.looping,
+            display,
+            fps: a.fps,
+            budget,
+            nir_tolerance: Duration::from_secs_f64(period_ms * 0.5 / 1000.0),
+            record_dir: a.record.clone(),
+            metrics: a.metrics.clone(),
+            stats: a.stats,
+            duration: a.duration.map(Duration::from_secs_f64),
+            max_frames: None,
+        },
+        factory,
+    )?;
+    println!(
+        "{} frames; added latency p50 {:.1} ms, p99 {:.1} ms; overlay off on {} frames; {} input frames dropped; longest gap between output frames {:.1} ms",
+        summary.frames, summary.latency_p50_ms, summary.latency_p99_ms, summary.overlay_off, summary.input_dropped, summary.longest_gap_ms
+    );
+    Ok(())
+}
+
+impl LiveProcessor for Drilled {
+    fn process(&mut self, index: u64, wl: &crate::frame::RgbFrame, nir: &crate::frame::NirFrame) -> Result<crate::processor::FrameResult> {
+        // The fault plan counts live frames: tell the wrapped analyzer which one this is.
+        self.frame.store(index, Ordering::Relaxed);
+        self.proc.process(wl, nir, false)
+    }
+    fn describe(&self) -> String {
+        self.proc.describe()
+    }
+}

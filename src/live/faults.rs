@@ -1,0 +1,94 @@
+//! Fault injection for the fail-safe tests and drills: an `Analyzer` wrapper that, at given frames,
+//! panics, returns an error, overruns its time budget, or behaves as a lost GPU device (every call
+//! fails until the analyzer is rebuilt). `--inject-fault panic@30,error@60,slow@90,lost@120`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::analysis::{Analyzer, Banner, Composite, LesionStyle, Segmentation};
+use crate::frame::{NirFrame, RgbFrame};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    Panic,
+    Error,
+    Slow,
+    DeviceLost,
+}
+
+/// The analyzer is gone (a lost GPU device): the worker must build a new one.
+#[derive(Debug, thiserror::Error)]
+#[error("analysis device lost: {0}")]
+pub struct DeviceLost(pub String);
+
+#[derive(Clone, Debug, Default)]
+pub struct FaultPlan(pub Vec<(u64, Fault)>);
+
+impl FaultPlan {
+    pub fn parse(spec: &str) -> Result<Self> {
+        let mut plan = Vec::new();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let Some((kind, at)) = item.split_once('@') else { bail!("--inject-fault {item}: expected KIND@FRAME") };
+            let fault = match kind {
+                "panic" => Fault::Panic,
+                "error" => Fault::Error,
+                "slow" => Fault::Slow,
+                "lost" => Fault::DeviceLost,
+                k => bail!("--inject-fault {item}: unknown fault '{k}' (panic, error, slow, lost)"),
+            };
+            let frame: u64 = at.parse().map_err(|_| anyhow::anyhow!("--inject-fault {item}: '{at}' is not a frame number"))?;
+            plan.push((frame, fault));
+        }
+        Ok(Self(plan))
+    }
+
+    pub fn at(&self, frame: u64) -> Option<Fault> {
+        self.0.iter().find(|(f, _)| *f == frame).map(|(_, k)| *k)
+    }
+}
+
+/// Wraps an analyzer; `frame` holds the live frame index, set by the caller before each frame.
+pub struct FaultyAnalyzer {
+    pub inner: Box<dyn Analyzer>,
+    pub plan: FaultPlan,
+    pub frame: Arc<AtomicU64>,
+    pub slow: Duration,
+    lost: bool,
+}
+
+impl FaultyAnalyzer {
+    pub fn new(inner: Box<dyn Analyzer>, plan: FaultPlan, slow: Duration, frame: Arc<AtomicU64>) -> Self {
+        Self { inner, plan, frame, slow, lost: false }
+    }
+}
+
+impl Analyzer for FaultyAnalyzer {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<Segmentation> {
+        if self.lost {
+            return Err(DeviceLost("injected".into()).into());
+        }
+        let frame = self.frame.load(Ordering::Relaxed);
+        match self.plan.at(frame) {
+            Some(Fault::Panic) => panic!("injected panic at frame {frame}"),
+            Some(Fault::Error) => bail!("injected processing error at frame {frame}"),
+            Some(Fault::Slow) => std::thread::sleep(self.slow),
+            Some(Fault::DeviceLost) => {
+                self.lost = true;
+                return Err(DeviceLost(format!("injected at frame {frame}")).into());
+            }
+            None => {}
+        }
+        self.inner.segment(wl, nir, want_classes)
+    }
+
+    fn composite(&mut self, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
+        self.inner.composite(styles, banner)
+    }
+}

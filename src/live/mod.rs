@@ -1,0 +1,242 @@
+//! The live path: latency first, never a frozen monitor. For each white-light frame: pair the newest NIR
+//! frame by timestamp, hand the pair to the analysis thread if it is free, wait for it no longer than the
+//! frame's time budget, and push to the display either the overlay of that very frame or the white
+//! light as it is with a badge saying why ("OVERLAY OFF …", "NIR LOST"). Raw white light, raw NIR and
+//! the overlay are recorded at once. Owns scheduling, pairing and the fail-safe policy; the pipelines
+//! are `media::live`, the analysis `worker`.
+
+pub mod faults;
+pub mod stats;
+pub mod worker;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use crate::annotate::badge;
+use crate::frame::{NirFrame, RgbFrame};
+use crate::media::live::{InputEvent, LiveDisplay, LiveInput, Timed};
+use crate::media::recorder::{Recording, VideoRecorder};
+use stats::LatencyStats;
+use worker::{Factory, Job, Submit, Worker};
+
+pub struct LiveConfig {
+    /// Input pipeline description (already substituted) and a name for messages.
+    pub description: String,
+    pub name: String,
+    pub looping: bool,
+    /// Display sink description (`fakesink` when headless).
+    pub display: String,
+    /// Nominal frame rate (frame period for budgets, pairing and stall detection).
+    pub fps: u32,
+    /// Longest wait for the analysis of a frame.
+    pub budget: Duration,
+    /// NIR may be this far from the white light in time and still be paired.
+    pub nir_tolerance: Duration,
+    pub record_dir: Option<PathBuf>,
+    pub metrics: Option<PathBuf>,
+    pub stats: bool,
+    pub duration: Option<Duration>,
+    pub max_frames: Option<u64>,
+}
+
+pub struct LiveSummary {
+    pub frames: u64,
+    pub overlay_off: u64,
+    pub input_dropped: u64,
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    pub longest_gap_ms: f64,
+}
+
+struct Recorders {
+    wl: VideoRecorder,
+    nir: VideoRecorder,
+    overlay: VideoRecorder,
+}
+
+fn open_recorders(dir: &std::path::Path, w: usize, h: usize, fps: u32) -> Result<Recorders> {
+    Ok(Recorders {
+        wl: VideoRecorder::create_kind(&dir.join("wl.mkv"), w, h, fps, Recording::RgbLossless)?,
+        nir: VideoRecorder::create_kind(&dir.join("nir.mkv"), w, h, fps, Recording::Gray16Lossless)?,
+        overlay: VideoRecorder::create_kind(&dir.join("overlay.mkv"), w, h, fps, Recording::OverlayH264)?,
+    })
+}
+
+fn passthrough(wl: &RgbFrame, why: &str) -> RgbFrame {
+    let mut f = wl.clone();
+    badge(&mut f, why);
+    f
+}
+
+/// Panics on the analysis thread are caught and reported as faults; keep the default hook (message and
+/// backtrace on stderr) for every other thread.
+fn quiet_analysis_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some("nirf-analysis") {
+            tracing::error!("{info}");
+        } else {
+            default(info);
+        }
+    }));
+}
+
+pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
+    quiet_analysis_panics();
+    // The analysis is built before the input starts, so that no frame waits on its start-up.
+    let worker = Worker::spawn(factory);
+    worker.wait_ready(Duration::from_secs(30));
+    let mut input = LiveInput::open(&cfg.description, &cfg.name, cfg.looping)?;
+    let period = Duration::from_secs_f64(1.0 / cfg.fps.max(1) as f64);
+    let period_ns = period.as_nanos() as u64;
+    let mut display: Option<LiveDisplay> = None;
+    let mut recorders: Option<Recorders> = None;
+    // Outputs are started before the first frame flows where its size is known (a replay), so that no
+    // frame is dropped while they start; a live capture starts them on its first frame.
+    if let Some((w, h)) = input.preroll_size() {
+        display = Some(LiveDisplay::open(&cfg.display, w, h, cfg.fps)?);
+        if let Some(dir) = &cfg.record_dir {
+            std::fs::create_dir_all(dir).with_context(|| format!("--record {}: cannot create", dir.display()))?;
+            recorders = Some(open_recorders(dir, w, h, cfg.fps)?);
+        }
+    }
+    input.play()?;
+    let mut metrics = match &cfg.metrics {
+        Some(p) => Some(BufWriter::new(File::create(p).with_context(|| format!("--metrics {}: cannot create", p.display()))?)),
+        None => None,
+    };
+    if let Some(d) = &cfg.record_dir {
+        std::fs::create_dir_all(d).with_context(|| format!("--record {}: cannot create", d.display()))?;
+    }
+    let mut stats = LatencyStats::default();
+    let started = Instant::now();
+    let mut last_stats = Instant::now();
+    let mut last_out: Option<Instant> = None;
+    let mut longest_gap = Duration::ZERO;
+    let mut last_pts: Option<u64> = None;
+    let mut outstanding: Option<u64> = None;
+    let mut index = 0u64;
+    loop {
+        if cfg.duration.is_some_and(|d| started.elapsed() >= d) || cfg.max_frames.is_some_and(|m| index >= m) {
+            break;
+        }
+        let tolerance_ns = cfg.nir_tolerance.as_nanos() as u64;
+        let (wl, nir) = match input.next(2 * period.as_millis() as u64 + 20, tolerance_ns, cfg.nir_tolerance.as_millis() as u64)? {
+            InputEvent::Frame(wl, nir) => (wl, nir),
+            InputEvent::Timeout => continue,
+            InputEvent::Ended => break,
+        };
+        if let Some(prev) = last_pts {
+            if wl.pts_ns > prev {
+                let missed = ((wl.pts_ns - prev) as f64 / period_ns as f64).round() as u64;
+                stats.input_dropped += missed.saturating_sub(1);
+            }
+        }
+        last_pts = Some(wl.pts_ns);
+
+        // Pair the NIR frame nearest in time; scale it onto the white-light grid.
+        let paired: Option<NirFrame> = nir.filter(|n| n.pts_ns.abs_diff(wl.pts_ns) <= cfg.nir_tolerance.as_nanos() as u64).map(
+            |Timed { frame, .. }| {
+                if (frame.width, frame.height) != (wl.frame.width, wl.frame.height) { frame.resized(wl.frame.width, wl.frame.height) } else { frame }
+            },
+        );
+
+        // A late answer from an earlier frame frees the worker; its result is stale and dropped.
+        while let Ok(ans) = worker.answers().try_recv() {
+            if Some(ans.index) == outstanding {
+                outstanding = None;
+            }
+        }
+        let mut lesions = Vec::new();
+        let (out, reason): (RgbFrame, Option<String>) = match (&paired, outstanding) {
+            (None, _) => (passthrough(&wl.frame, "NIR LOST"), Some("nir lost".into())),
+            (Some(_), Some(_)) => (passthrough(&wl.frame, "OVERLAY OFF (analysis late)"), Some("analysis busy".into())),
+            (Some(n), None) => match worker.submit(Job { index, wl: wl.frame.clone(), nir: n.clone() }) {
+                Submit::Busy => (passthrough(&wl.frame, "OVERLAY OFF (analysis late)"), Some("analysis busy".into())),
+                Submit::Sent => match worker.answers().recv_timeout(cfg.budget) {
+                    Ok(ans) if ans.index == index => match ans.result {
+                        Ok(r) => {
+                            lesions = r.lesions;
+                            (r.overlay, None)
+                        }
+                        Err(e) => (passthrough(&wl.frame, "OVERLAY OFF (analysis fault)"), Some(e)),
+                    },
+                    _ => {
+                        outstanding = Some(index);
+                        (passthrough(&wl.frame, "OVERLAY OFF (over time budget)"), Some("over time budget".into()))
+                    }
+                },
+            },
+        };
+
+        let (w, h) = (wl.frame.width, wl.frame.height);
+        if display.is_none() {
+            display = Some(LiveDisplay::open(&cfg.display, w, h, cfg.fps)?);
+        }
+        if let Some(d) = display.as_ref() {
+            if let Err(e) = d.push(&out, wl.pts_ns) {
+                tracing::warn!("{e:#}");
+            }
+        }
+        let now = Instant::now();
+        if let Some(prev) = last_out {
+            longest_gap = longest_gap.max(now - prev);
+        }
+        last_out = Some(now);
+        let latency_ms = input.running_time_ns().map_or(0.0, |t| t.saturating_sub(wl.pts_ns) as f64 / 1e6);
+        stats.add(latency_ms, reason.is_none());
+
+        if let Some(dir) = &cfg.record_dir {
+            if recorders.is_none() {
+                recorders = Some(open_recorders(dir, w, h, cfg.fps)?);
+            }
+            if let Some(r) = recorders.as_mut() {
+                r.wl.push_rgb_at(&wl.frame, wl.pts_ns)?;
+                if let Some(n) = &paired {
+                    r.nir.push_gray16_at(n, wl.pts_ns)?;
+                }
+                r.overlay.push_rgb_at(&out, wl.pts_ns)?;
+            }
+        }
+        if let Some(m) = metrics.as_mut() {
+            let line = json!({
+                "frame": index,
+                "pts_ns": wl.pts_ns,
+                "overlay": if reason.is_none() { "on" } else { "off" },
+                "reason": reason,
+                "latency_ms": (latency_ms * 1000.0).round() / 1000.0,
+                "wall_ms": (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+                "lesions": lesions.iter().map(crate::cli::analyze::lesion_json).collect::<Vec<_>>(),
+            });
+            serde_json::to_writer(&mut *m, &line)?;
+            m.write_all(b"\n")?;
+            m.flush()?;
+        }
+        if cfg.stats && last_stats.elapsed() >= Duration::from_secs(1) {
+            eprintln!("live: {}", stats.window_line());
+            last_stats = Instant::now();
+        }
+        index += 1;
+    }
+    if let Some(r) = recorders.take() {
+        for rec in [r.wl, r.nir, r.overlay] {
+            if let Err(e) = rec.finish() {
+                tracing::warn!("{e:#}");
+            }
+        }
+    }
+    let (p50, p99) = stats.totals();
+    Ok(LiveSummary {
+        frames: stats.frames,
+        overlay_off: stats.overlay_off,
+        input_dropped: stats.input_dropped,
+        latency_p50_ms: p50,
+        latency_p99_ms: p99,
+        longest_gap_ms: longest_gap.as_secs_f64() * 1e3,
+    })
+}

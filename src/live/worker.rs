@@ -1,0 +1,151 @@
+//! The analysis thread of the live path. It takes at most one frame at a time (a one-slot channel: a
+//! frame that finds the worker busy is not queued), runs the processor under `catch_unwind`, and answers
+//! with the result or the reason it has none. After a panic or a lost device it rebuilds the processor
+//! (GPU re-init) before the next frame, so the overlay comes back by itself.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use crate::frame::{NirFrame, RgbFrame};
+use crate::live::faults::DeviceLost;
+use crate::processor::{FrameProcessor, FrameResult};
+
+pub struct Job {
+    pub index: u64,
+    pub wl: RgbFrame,
+    pub nir: NirFrame,
+}
+
+pub struct Answer {
+    pub index: u64,
+    pub result: Result<FrameResult, String>,
+}
+
+/// Builds a processor (called at start and after a fault); `frame` is the live frame index it will see.
+pub type Factory = Box<dyn FnMut() -> anyhow::Result<Box<dyn LiveProcessor>> + Send>;
+
+/// A processor as the worker drives it: told the frame index first (for fault plans), then run.
+pub trait LiveProcessor: Send {
+    fn process(&mut self, index: u64, wl: &RgbFrame, nir: &NirFrame) -> anyhow::Result<FrameResult>;
+    fn describe(&self) -> String;
+}
+
+impl LiveProcessor for FrameProcessor {
+    fn process(&mut self, _index: u64, wl: &RgbFrame, nir: &NirFrame) -> anyhow::Result<FrameResult> {
+        FrameProcessor::process(self, wl, nir, false)
+    }
+    fn describe(&self) -> String {
+        FrameProcessor::describe(self)
+    }
+}
+
+pub struct Worker {
+    jobs: Option<Sender<Job>>,
+    answers: Receiver<Answer>,
+    ready: Receiver<()>,
+    handle: Option<JoinHandle<()>>,
+}
+
+pub enum Submit {
+    Sent,
+    /// The worker still runs an earlier frame.
+    Busy,
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
+}
+
+impl Worker {
+    pub fn spawn(mut factory: Factory) -> Self {
+        let (jobs, job_rx) = bounded::<Job>(1);
+        let (ans_tx, answers) = bounded::<Answer>(4);
+        let (ready_tx, ready) = bounded::<()>(1);
+        let handle = std::thread::Builder::new()
+            .name("nirf-analysis".into())
+            .spawn(move || {
+                let mut proc: Option<Box<dyn LiveProcessor>> = match factory() {
+                    Ok(p) => {
+                        tracing::info!("analysis started on {}", p.describe());
+                        Some(p)
+                    }
+                    Err(e) => {
+                        tracing::warn!("analysis could not start ({e:#}); white light passes through until it does");
+                        None
+                    }
+                };
+                let _ = ready_tx.send(());
+                for job in job_rx.iter() {
+                    if proc.is_none() {
+                        match factory() {
+                            Ok(p) => {
+                                tracing::info!("analysis (re)started on {}", p.describe());
+                                proc = Some(p);
+                            }
+                            Err(e) => {
+                                let _ = ans_tx.send(Answer { index: job.index, result: Err(format!("restarting analysis: {e:#}")) });
+                                continue;
+                            }
+                        }
+                    }
+                    let p = proc.as_mut().expect("built above");
+                    let out = catch_unwind(AssertUnwindSafe(|| p.process(job.index, &job.wl, &job.nir)));
+                    if out.is_err() {
+                        tracing::error!("analysis panicked at frame {}; restarting it", job.index);
+                    }
+                    let result = match out {
+                        Ok(Ok(r)) => Ok(r),
+                        Ok(Err(e)) => {
+                            if e.downcast_ref::<DeviceLost>().is_some() || format!("{e:#}").contains("device lost") {
+                                proc = None;
+                            }
+                            Err(format!("{e:#}"))
+                        }
+                        Err(panic) => {
+                            proc = None;
+                            Err(format!("analysis panicked: {}", panic_text(&*panic)))
+                        }
+                    };
+                    if ans_tx.send(Answer { index: job.index, result }).is_err() {
+                        break;
+                    }
+                }
+            })
+            .expect("spawn the analysis thread");
+        Self { jobs: Some(jobs), answers, ready, handle: Some(handle) }
+    }
+
+    /// Wait until the first processor is built (or failed to build), at most `timeout`.
+    pub fn wait_ready(&self, timeout: std::time::Duration) {
+        let _ = self.ready.recv_timeout(timeout);
+    }
+
+    pub fn submit(&self, job: Job) -> Submit {
+        match self.jobs.as_ref().map(|j| j.try_send(job)) {
+            Some(Ok(())) => Submit::Sent,
+            _ => Submit::Busy,
+        }
+    }
+
+    pub fn answers(&self) -> &Receiver<Answer> {
+        &self.answers
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.jobs.take();
+        // Don't wait for a stuck analysis: the thread is detached if it does not finish promptly.
+        if let Some(h) = self.handle.take() {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while !h.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            }
+        }
+    }
+}

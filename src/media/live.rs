@@ -1,0 +1,272 @@
+//! Live GStreamer plumbing: the input pipeline from a `pipelines/*.pipeline` description (gst-launch
+//! syntax, `${VAR}` and `${VAR:-default}` filled in), whose appsinks keep only the newest frame
+//! (`max-buffers=1 drop=true`: stale frames are dropped, never queued), and the display output
+//! (`appsrc ! videoconvert ! DISPLAY`). Frames cross as plain `RgbFrame`/`NirFrame` with their
+//! timestamps; nothing here knows about the analysis.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+
+use crate::frame::{NirFrame, RgbFrame};
+use crate::media::source::{sample_to_nir, sample_to_rgb};
+
+/// Fill `${VAR}` and `${VAR:-default}` from `vars`; an unknown variable without default is an error.
+pub fn substitute(text: &str, vars: &HashMap<String, String>) -> Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').ok_or_else(|| anyhow!("unclosed ${{ in pipeline description"))? + start;
+        let inner = &rest[start + 2..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (inner, None),
+        };
+        match (vars.get(name), default) {
+            (Some(v), _) => out.push_str(v),
+            (None, Some(d)) => out.push_str(d),
+            (None, None) => bail!("pipeline variable ${{{name}}} is not set"),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The description in a pipeline file: comment lines dropped, lines joined (one pipeline, several branches).
+pub fn read_description(path: &Path, vars: &HashMap<String, String>) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("--pipeline {}: cannot read", path.display()))?;
+    let body: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    substitute(&body.join(" "), vars).with_context(|| format!("--pipeline {}", path.display()))
+}
+
+/// A source branch for `--wl`/`--nir` in the replay pipeline: an image sequence or a decodable file.
+pub fn replay_source(arg: &str, fps: u32) -> String {
+    let quoted = arg.replace('"', "\\\"");
+    if arg.contains('%') {
+        format!("multifilesrc location=\"{quoted}\" index=0 caps=\"image/png,framerate={fps}/1\" ! pngdec")
+    } else {
+        format!("filesrc location=\"{quoted}\" ! decodebin")
+    }
+}
+
+/// A frame with its presentation time on the pipeline's running-time axis.
+pub struct Timed<T> {
+    pub frame: T,
+    pub pts_ns: u64,
+}
+
+pub enum InputEvent {
+    Frame(Timed<RgbFrame>, Option<Timed<NirFrame>>),
+    /// No white-light frame within the wait.
+    Timeout,
+    /// The input ended (a replay without --loop).
+    Ended,
+}
+
+pub struct LiveInput {
+    pipeline: gst::Pipeline,
+    wl: Option<gst_app::AppSink>,
+    nir: Option<gst_app::AppSink>,
+    sbs: Option<gst_app::AppSink>,
+    latest_nir: Option<Timed<NirFrame>>,
+    looping: bool,
+    name: String,
+}
+
+fn split_side_by_side(frame: &RgbFrame) -> (RgbFrame, NirFrame) {
+    let half = frame.width / 2;
+    let mut wl = RgbFrame::new(half, frame.height);
+    let mut nir = NirFrame::new(half, frame.height);
+    for y in 0..frame.height {
+        for x in 0..half {
+            wl.put(x, y, frame.pixel(x, y));
+            let p = frame.pixel(half + x, y);
+            let luma = (77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8;
+            nir.set(x, y, (luma * 257) as u16);
+        }
+    }
+    (wl, nir)
+}
+
+impl LiveInput {
+    pub fn open(description: &str, name: &str, looping: bool) -> Result<Self> {
+        crate::media::init()?;
+        let mut ctx = gst::ParseContext::new();
+        let element = gst::parse::launch_full(description, Some(&mut ctx), gst::ParseFlags::empty()).map_err(|e| {
+            let missing = ctx.missing_elements();
+            if missing.is_empty() {
+                anyhow!("{name}: {e}")
+            } else {
+                anyhow!("{name}: GStreamer elements not installed: {} (run scripts/install-deps.sh)", missing.join(", "))
+            }
+        })?;
+        let pipeline = element.downcast::<gst::Pipeline>().map_err(|_| anyhow!("{name}: not a pipeline"))?;
+        let sink = |n: &str| pipeline.by_name(n).and_then(|e| e.downcast::<gst_app::AppSink>().ok());
+        let (wl, nir, sbs) = (sink("wl_sink"), sink("nir_sink"), sink("sbs_sink"));
+        if sbs.is_none() && wl.is_none() {
+            bail!("{name}: the pipeline has neither an appsink named wl_sink nor one named sbs_sink");
+        }
+        let me = Self { pipeline, wl, nir, sbs, latest_nir: None, looping, name: name.to_string() };
+        let started = me.pipeline.set_state(gst::State::Paused).map_err(|_| me.bus_error().unwrap_or_else(|| anyhow!("{name}: could not start")))?;
+        if started != gst::StateChangeSuccess::NoPreroll {
+            // Wait for the first frames (a replay prerolls; live capture does not).
+            let (res, _, _) = me.pipeline.state(gst::ClockTime::from_seconds(10));
+            if res.is_err() {
+                return Err(me.bus_error().unwrap_or_else(|| anyhow!("{name}: the input did not start")));
+            }
+        }
+        Ok(me)
+    }
+
+    /// Frame size of the white light, where known before playing (from the prerolled frame).
+    pub fn preroll_size(&self) -> Option<(usize, usize)> {
+        let main = self.sbs.as_ref().or(self.wl.as_ref())?;
+        let sample = main.pull_preroll().ok()?;
+        let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
+        let w = info.width() as usize;
+        Some(if self.sbs.is_some() { (w / 2, info.height() as usize) } else { (w, info.height() as usize) })
+    }
+
+    pub fn play(&self) -> Result<()> {
+        self.pipeline.set_state(gst::State::Playing).map_err(|_| self.bus_error().unwrap_or_else(|| anyhow!("{}: could not play", self.name)))?;
+        Ok(())
+    }
+
+    fn bus_error(&self) -> Option<anyhow::Error> {
+        let bus = self.pipeline.bus()?;
+        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(e) = msg.view() {
+                let src = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
+                return Some(anyhow!("{} ({src}): {}", self.name, e.error()));
+            }
+        }
+        None
+    }
+
+    /// Current running time of the pipeline (the axis of the frames' timestamps).
+    pub fn running_time_ns(&self) -> Option<u64> {
+        let clock = self.pipeline.clock()?;
+        let base = self.pipeline.base_time()?;
+        Some(clock.time().checked_sub(base)?.nseconds())
+    }
+
+    fn restart(&self) -> Result<()> {
+        self.pipeline
+            .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, gst::ClockTime::ZERO)
+            .map_err(|_| anyhow!("{}: could not loop the replay", self.name))
+    }
+
+    /// The newest white-light frame (waiting up to `wait_ms`) and the newest NIR frame, waiting up to
+    /// `pair_wait_ms` for one not older than the white light by more than `pair_tolerance_ns`.
+    pub fn next(&mut self, wait_ms: u64, pair_tolerance_ns: u64, pair_wait_ms: u64) -> Result<InputEvent> {
+        if let Some(e) = self.bus_error() {
+            return Err(e);
+        }
+        let main = self.sbs.as_ref().or(self.wl.as_ref()).expect("checked at open");
+        let Some(sample) = main.try_pull_sample(gst::ClockTime::from_mseconds(wait_ms)) else {
+            if main.is_eos() {
+                if self.looping {
+                    self.restart()?;
+                    return Ok(InputEvent::Timeout);
+                }
+                return Ok(InputEvent::Ended);
+            }
+            return Ok(InputEvent::Timeout);
+        };
+        let pts_ns = sample.buffer().and_then(|b| b.pts()).map(|t| t.nseconds()).unwrap_or(0);
+        if self.sbs.is_some() {
+            let (wl, nir) = split_side_by_side(&sample_to_rgb(&sample).context("side-by-side frame")?);
+            return Ok(InputEvent::Frame(Timed { frame: wl, pts_ns }, Some(Timed { frame: nir, pts_ns })));
+        }
+        let wl = sample_to_rgb(&sample).with_context(|| format!("{}: white-light frame", self.name))?;
+        if let Some(nir_sink) = &self.nir {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(pair_wait_ms);
+            loop {
+                let fresh = self.latest_nir.as_ref().is_some_and(|n| n.pts_ns + pair_tolerance_ns >= pts_ns);
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                // Take what is there; wait (briefly) only while the NIR is behind the white light.
+                let wait = if fresh { gst::ClockTime::ZERO } else { gst::ClockTime::from_nseconds(left.as_nanos() as u64) };
+                let Some(s) = nir_sink.try_pull_sample(wait) else { break };
+                let pts = s.buffer().and_then(|b| b.pts()).map(|t| t.nseconds()).unwrap_or(0);
+                if let Ok(frame) = sample_to_nir(&s) {
+                    self.latest_nir = Some(Timed { frame, pts_ns: pts });
+                }
+                if left.is_zero() && !fresh {
+                    break;
+                }
+            }
+        }
+        let nir = self.latest_nir.as_ref().map(|n| Timed { frame: n.frame.clone(), pts_ns: n.pts_ns });
+        Ok(InputEvent::Frame(Timed { frame: wl, pts_ns }, nir))
+    }
+}
+
+impl Drop for LiveInput {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// The monitor: `appsrc ! videoconvert ! DISPLAY` (any sink description, e.g. `autovideosink`,
+/// `waylandsink fullscreen=true`, `kmssink`, or `fakesink` headless).
+pub struct LiveDisplay {
+    pipeline: gst::Pipeline,
+    src: gst_app::AppSrc,
+    size: (usize, usize),
+}
+
+impl LiveDisplay {
+    pub fn open(display: &str, width: usize, height: usize, fps: u32) -> Result<Self> {
+        let desc = format!(
+            "appsrc name=out is-live=true format=time do-timestamp=false ! videoconvert ! queue max-size-buffers=2 leaky=downstream ! {display}"
+        );
+        let mut ctx = gst::ParseContext::new();
+        let pipeline = gst::parse::launch_full(&desc, Some(&mut ctx), gst::ParseFlags::empty())
+            .map_err(|e| anyhow!("--display {display}: {e} {:?}", ctx.missing_elements()))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| anyhow!("--display {display}: not a pipeline"))?;
+        let src = pipeline.by_name("out").and_then(|e| e.downcast::<gst_app::AppSrc>().ok()).context("display appsrc")?;
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, width as u32, height as u32)
+            .fps(gst::Fraction::new(fps as i32, 1))
+            .build()?;
+        src.set_caps(Some(&info.to_caps()?));
+        pipeline.set_state(gst::State::Playing).map_err(|_| anyhow!("--display {display}: could not start"))?;
+        Ok(Self { pipeline, src, size: (width, height) })
+    }
+
+    pub fn push(&self, frame: &RgbFrame, pts_ns: u64) -> Result<()> {
+        if (frame.width, frame.height) != self.size {
+            bail!("display: frame of {}x{} in a {}x{} stream", frame.width, frame.height, self.size.0, self.size.1);
+        }
+        let mut buffer = gst::Buffer::from_mut_slice(frame.data.clone());
+        buffer.get_mut().expect("new buffer").set_pts(gst::ClockTime::from_nseconds(pts_ns));
+        self.src.push_buffer(buffer).map_err(|e| anyhow!("display: {e:?}"))?;
+        Ok(())
+    }
+}
+
+impl Drop for LiveDisplay {
+    fn drop(&mut self) {
+        let _ = self.src.end_of_stream();
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_and_defaults_are_filled() {
+        let vars: HashMap<String, String> = [("A".to_string(), "x".to_string())].into();
+        assert_eq!(substitute("a=${A} b=${B:-/dev/video2}", &vars).unwrap(), "a=x b=/dev/video2");
+        assert!(substitute("${C}", &vars).is_err());
+    }
+}

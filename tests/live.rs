@@ -1,0 +1,83 @@
+//! The live path end to end on the hardware-free replay pipeline: injected faults (a panic, an error, an
+//! overrun, a lost device) each cost only their own frames, which go out as plain white light with a
+//! badge; every input frame gives an output frame, in order, with no stall; the overlay comes back by
+//! itself; and recordings survive `kill -9`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn faults_cost_only_their_frames_and_the_overlay_comes_back() {
+    let d = tmpdir();
+    phantom_on_disk(d.path(), 320, 240, 60, 51, 0.1);
+    let rec = d.path().join("rec");
+    let m = d.path().join("m.jsonl");
+    let fps = 20.0;
+    let o = run(&[
+        "live", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--fps", "20", "--mm-per-px", "0.1",
+        "--display", "fakesink", "--record", rec.to_str().unwrap(), "--metrics", m.to_str().unwrap(), "--backend", "cpu",
+        "--inject-fault", "panic@10,error@20,slow@30,lost@40",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = read_jsonl(&m);
+    assert_eq!(lines.len(), 60, "every input frame gives an output frame");
+    let mut last_pts = None;
+    let mut last_wall: Option<f64> = None;
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["frame"], i as u64);
+        let pts = l["pts_ns"].as_u64().unwrap();
+        assert!(last_pts.is_none_or(|p| pts > p), "frames out of order at {i}");
+        last_pts = Some(pts);
+        let wall = l["wall_ms"].as_f64().unwrap();
+        if let Some(prev) = last_wall {
+            assert!(wall - prev <= 2.0 * 1000.0 / fps, "stall of {} ms before frame {i}", wall - prev);
+        }
+        last_wall = Some(wall);
+    }
+    let off: Vec<u64> = lines.iter().filter(|l| l["overlay"] == "off").map(|l| l["frame"].as_u64().unwrap()).collect();
+    for f in [10, 20, 30, 40] {
+        assert!(off.contains(&f), "fault at frame {f} must send plain white light: off at {off:?}");
+    }
+    // An overrun may keep the analysis busy for a few frames; nothing else goes off.
+    assert!(off.iter().all(|f| [10, 20, 40].contains(f) || (30..36).contains(f)), "overlay off at {off:?}");
+    assert!(lines[45..].iter().all(|l| l["overlay"] == "on"), "the overlay must come back after the faults");
+    assert!(lines[45..].iter().all(|l| !l["lesions"].as_array().unwrap().is_empty()));
+    for name in ["overlay.mkv", "wl.mkv", "nir.mkv"] {
+        let (n, w, h) = count_video_frames(&rec.join(name));
+        assert_eq!((n, w, h), (60, 320, 240), "{name}");
+    }
+}
+
+#[test]
+fn recordings_play_back_after_kill_9() {
+    let d = tmpdir();
+    phantom_on_disk(d.path(), 320, 240, 30, 52, 0.1);
+    let rec = d.path().join("rec");
+    let mut child = bin()
+        .args([
+            "live", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--mm-per-px", "0.1", "--loop",
+            "--display", "fakesink", "--record", rec.to_str().unwrap(), "--backend", "cpu",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    child.kill().unwrap(); // SIGKILL: no chance to finish the files
+    child.wait().unwrap();
+    for name in ["overlay.mkv", "wl.mkv", "nir.mkv"] {
+        let (n, w, h) = count_video_frames(&rec.join(name));
+        assert!(n >= 30, "{name}: only {n} frames play back after kill -9");
+        assert_eq!((w, h), (320, 240));
+    }
+}
+
+#[test]
+fn a_missing_input_is_a_clear_error() {
+    let o = run(&["live", "--wl", "/nonexistent/wl.mkv", "--nir", "/nonexistent/nir.mkv", "--display", "fakesink"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("/nonexistent/wl.mkv"), "{}", stderr(&o));
+}
