@@ -57,11 +57,15 @@ pub struct LiveArgs {
     /// Replay in a loop.
     #[arg(long = "loop")]
     pub looping: bool,
-    /// Longest wait for a frame's analysis, ms (default: three quarters of a frame period).
+    /// Longest wait for a frame's analysis, ms (default: one frame period).
     #[arg(long)]
     pub budget_ms: Option<f64>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
+    /// Feed a phantom of this size (WxH), rendered into memory, as a live camera pair (implies
+    /// --pipeline pipelines/phantom-live.pipeline and --loop).
+    #[arg(long)]
+    pub phantom: Option<String>,
     /// Fault drill: KIND@FRAME,... with KIND panic, error, slow or lost.
     #[arg(long)]
     pub inject_fault: Option<String>,
@@ -88,7 +92,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
     params.validate()?;
     let mut vars: HashMap<String, String> = HashMap::new();
     if let Some(wl) = &a.wl {
-        vars.insert("WL_SRC".into(), replay_source(wl, a.fps));
+        vars.insert("WL_SRC".into(), replay_source(wl, a.fps, a.looping));
         vars.insert("WL_DEVICE".into(), wl.clone());
         vars.insert("SBS_DEVICE".into(), wl.clone());
         if wl.contains('%') || !wl.starts_with("/dev/") {
@@ -96,19 +100,38 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         }
     }
     if let Some(nir) = &a.nir {
-        vars.insert("NIR_SRC".into(), replay_source(nir, a.fps));
+        vars.insert("NIR_SRC".into(), replay_source(nir, a.fps, a.looping));
         vars.insert("NIR_DEVICE".into(), nir.clone());
         if nir.contains('%') || !nir.starts_with("/dev/") {
             crate::media::source::SourceSpec::parse(nir, crate::media::source::Channel::Nir)?;
         }
     }
-    let description = read_description(&a.pipeline, &vars)?;
+    let (pipeline, feed) = match &a.phantom {
+        Some(size) => {
+            let (w, h) = super::parse_size(size)?;
+            let cfg = crate::phantom::PhantomConfig {
+                width: w,
+                height: h,
+                frames: 60,
+                seed: 7,
+                mm_per_px: if params.scale_known { params.mm_per_px } else { 0.08 },
+                fps: a.fps as f32,
+                ..Default::default()
+            };
+            let scene = cfg.scene();
+            let frames = (0..cfg.frames).map(|f| crate::phantom::render(&scene, f)).map(|r| (r.wl, r.nir)).collect();
+            let p = if a.pipeline == std::path::Path::new("pipelines/replay.pipeline") { PathBuf::from("pipelines/phantom-live.pipeline") } else { a.pipeline.clone() };
+            (p, frames)
+        }
+        None => (a.pipeline.clone(), Vec::new()),
+    };
+    let description = read_description(&pipeline, &vars)?;
     let plan = match &a.inject_fault {
         Some(s) => FaultPlan::parse(s)?,
         None => FaultPlan::default(),
     };
     let period_ms = 1000.0 / a.fps as f64;
-    let budget = Duration::from_secs_f64(a.budget_ms.unwrap_or(0.75 * period_ms) / 1000.0);
+    let budget = Duration::from_secs_f64(a.budget_ms.unwrap_or(period_ms) / 1000.0);
     let backend = a.backend;
     let fps = a.fps;
     let factory_params = params.clone();
@@ -123,7 +146,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
     let summary = run(
         LiveConfig {
             description,
-            name: a.pipeline.display().to_string(),
+            name: pipeline.display().to_string(),
             looping: a.looping,
             display,
             fps: a.fps,
@@ -134,6 +157,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
             stats: a.stats,
             duration: a.duration.map(Duration::from_secs_f64),
             max_frames: None,
+            feed,
         },
         factory,
     )?;

@@ -42,6 +42,8 @@ pub struct LiveConfig {
     pub stats: bool,
     pub duration: Option<Duration>,
     pub max_frames: Option<u64>,
+    /// Frames to feed a pipeline with `wl_feed`/`nir_feed` appsrcs (a phantom as a camera pair).
+    pub feed: Vec<(RgbFrame, NirFrame)>,
 }
 
 pub struct LiveSummary {
@@ -92,13 +94,15 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
     let worker = Worker::spawn(factory);
     worker.wait_ready(Duration::from_secs(30));
     let mut input = LiveInput::open(&cfg.description, &cfg.name, cfg.looping)?;
+    let feed_size = cfg.feed.first().map(|(w, _)| (w.width, w.height));
+    let _feeder = if cfg.feed.is_empty() { None } else { input.start_feeder(cfg.feed, cfg.fps)? };
     let period = Duration::from_secs_f64(1.0 / cfg.fps.max(1) as f64);
     let period_ns = period.as_nanos() as u64;
     let mut display: Option<LiveDisplay> = None;
     let mut recorders: Option<Recorders> = None;
     // Outputs are started before the first frame flows where its size is known (a replay), so that no
     // frame is dropped while they start; a live capture starts them on its first frame.
-    if let Some((w, h)) = input.preroll_size() {
+    if let Some((w, h)) = feed_size.or_else(|| input.preroll_size()) {
         display = Some(LiveDisplay::open(&cfg.display, w, h, cfg.fps)?);
         if let Some(dir) = &cfg.record_dir {
             std::fs::create_dir_all(dir).with_context(|| format!("--record {}: cannot create", dir.display()))?;

@@ -46,11 +46,12 @@ pub fn read_description(path: &Path, vars: &HashMap<String, String>) -> Result<S
     substitute(&body.join(" "), vars).with_context(|| format!("--pipeline {}", path.display()))
 }
 
-/// A source branch for `--wl`/`--nir` in the replay pipeline: an image sequence or a decodable file.
-pub fn replay_source(arg: &str, fps: u32) -> String {
+/// A source branch for `--wl`/`--nir` in the replay pipeline: an image sequence (looping by itself
+/// when `looping`) or a decodable file (looped by seeking back at its end).
+pub fn replay_source(arg: &str, fps: u32, looping: bool) -> String {
     let quoted = arg.replace('"', "\\\"");
     if arg.contains('%') {
-        format!("multifilesrc location=\"{quoted}\" index=0 caps=\"image/png,framerate={fps}/1\" ! pngdec")
+        format!("multifilesrc location=\"{quoted}\" index=0 loop={looping} caps=\"image/png,framerate={fps}/1\" ! pngdec")
     } else {
         format!("filesrc location=\"{quoted}\" ! decodebin")
     }
@@ -205,6 +206,60 @@ impl LiveInput {
         }
         let nir = self.latest_nir.as_ref().map(|n| Timed { frame: n.frame.clone(), pts_ns: n.pts_ns });
         Ok(InputEvent::Frame(Timed { frame: wl, pts_ns }, nir))
+    }
+}
+
+/// Feeds frames held in memory into the pipeline's `wl_feed`/`nir_feed` appsrcs at `fps`, looping, as
+/// a camera pair would deliver them. Stops when dropped.
+pub struct Feeder {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LiveInput {
+    /// Start feeding `frames` if the pipeline has feed appsrcs; `None` if it has none.
+    pub fn start_feeder(&self, frames: Vec<(RgbFrame, NirFrame)>, fps: u32) -> Result<Option<Feeder>> {
+        let src = |n: &str| self.pipeline.by_name(n).and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
+        let (Some(wl_src), Some(nir_src)) = (src("wl_feed"), src("nir_feed")) else { return Ok(None) };
+        let Some((w0, n0)) = frames.first() else { bail!("{}: nothing to feed", self.name) };
+        let wl_info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, w0.width as u32, w0.height as u32)
+            .fps(gst::Fraction::new(fps as i32, 1))
+            .build()?;
+        let nir_info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Gray16Le, n0.width as u32, n0.height as u32)
+            .fps(gst::Fraction::new(fps as i32, 1))
+            .build()?;
+        wl_src.set_caps(Some(&wl_info.to_caps()?));
+        nir_src.set_caps(Some(&nir_info.to_caps()?));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let period = std::time::Duration::from_secs_f64(1.0 / fps.max(1) as f64);
+        let handle = std::thread::Builder::new().name("nirf-feeder".into()).spawn(move || {
+            let start = std::time::Instant::now();
+            let mut k: u64 = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let (wl, nir) = &frames[(k as usize) % frames.len()];
+                let mut nb = Vec::with_capacity(nir.data.len() * 2);
+                nir.data.iter().for_each(|v| nb.extend_from_slice(&v.to_le_bytes()));
+                if wl_src.push_buffer(gst::Buffer::from_mut_slice(wl.data.clone())).is_err()
+                    || nir_src.push_buffer(gst::Buffer::from_mut_slice(nb)).is_err()
+                {
+                    break;
+                }
+                k += 1;
+                let next = start + period * k as u32;
+                std::thread::sleep(next.saturating_duration_since(std::time::Instant::now()));
+            }
+        })?;
+        Ok(Some(Feeder { stop, handle: Some(handle) }))
+    }
+}
+
+impl Drop for Feeder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
     }
 }
 
