@@ -1,6 +1,7 @@
 // morphology.wgsl — CPU twin: src/reference/morphology.rs
 // erode / dilate: reads src, writes dst; 3×3 square; outside the image is neutral (foreground for
-// erosion, background for dilation). Run erode, dilate, dilate, erode for opening then closing.
+// erosion, background for dilation). Run erode, dilate (3×3 opening), then dilate, dilate, erode, erode
+// (5×5 closing).
 
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;

@@ -211,4 +211,7 @@ pub trait Analyzer: Send {
     /// `want_classes`: also produce the class map for this frame.
     fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> anyhow::Result<Segmentation>;
     fn composite(&mut self, styles: &[LesionStyle], banner: &Banner) -> anyhow::Result<Composite>;
+    /// The last segmented frame's background ratio and cleaned fluorescence mask (for the transection
+    /// and wound-bed checks, which look at any fluorescence, not only lesions).
+    fn pixel_maps(&mut self) -> anyhow::Result<(Plane<f32>, Plane<u8>)>;
 }

@@ -73,12 +73,42 @@ pub fn scale_for(width: usize) -> i64 {
     }
 }
 
+/// The largest glyph scale, at most one above the frame's, at which `text` fits the frame's width.
+fn fitting_scale(frame: &RgbFrame, text: &str) -> i64 {
+    let mut s = scale_for(frame.width) + 1;
+    while s > 1 && text_size(text, s).0 + 8 * s > frame.width as i64 {
+        s -= 1;
+    }
+    s
+}
+
 /// A state badge in the top-right corner ("OVERLAY OFF", "NIR LOST"), large and on a dark box.
 pub fn badge(frame: &mut RgbFrame, text: &str) {
-    let s = scale_for(frame.width) + 1;
+    let s = fitting_scale(frame, text);
     let (tw, _) = text_size(text, s);
     let x = (frame.width as i64 - tw - 6 * s).max(2);
     draw_text(frame, x, 4 * s, text, s, palette::MARGIN_WARN);
+}
+
+/// Outline of a rectangle [x0, x1) × [y0, y1), `thick` px wide, clipped to the frame.
+pub fn rect(frame: &mut RgbFrame, x0: usize, y0: usize, x1: usize, y1: usize, thick: usize, color: [u8; 3]) {
+    let (w, h) = (frame.width, frame.height);
+    for y in y0..y1.min(h) {
+        for x in x0..x1.min(w) {
+            let edge = x < x0 + thick || y < y0 + thick || x + thick >= x1 || y + thick >= y1;
+            if edge {
+                frame.put(x, y, color);
+            }
+        }
+    }
+}
+
+/// A line of text centred at the top of the frame, below the corner badges.
+pub fn banner_center(frame: &mut RgbFrame, text: &str, color: [u8; 3]) {
+    let s = fitting_scale(frame, text);
+    let (tw, th) = text_size(text, s);
+    let top = GLYPH * (scale_for(frame.width) + 1) * 2 + 8;
+    draw_text(frame, (frame.width as i64 - tw) / 2, top.max(2 * th), text, s, color);
 }
 
 /// Lesion labels and banners.

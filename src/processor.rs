@@ -9,6 +9,8 @@ use anyhow::Result;
 use crate::analysis::{Analyzer, Banner, Lesion, LesionKind, LesionStyle, StageTimings};
 use crate::frame::{NirFrame, Plane, RgbFrame};
 use crate::measure::figures::{Figures, figures};
+use crate::annotate::{banner_center, palette, rect};
+use crate::measure::findings::{FindingsTracker, FrameFindings, Mode, Roi, find_spots};
 use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
 use crate::params::AnalysisParams;
@@ -19,6 +21,24 @@ pub struct FrameResult {
     pub overlay: RgbFrame,
     pub classes: Option<Plane<u8>>,
     pub timings: StageTimings,
+    /// Transection / wound-bed check of this frame (absent in survey mode).
+    pub findings: Option<FrameFindings>,
+}
+
+/// Settings of the transection and wound-bed checks.
+#[derive(Clone, Debug)]
+pub struct CheckSettings {
+    pub mode: Mode,
+    /// Region of interest; `None`: the central 60% of the view.
+    pub roi: Option<Roi>,
+    /// Fluorescence counts when its peak ratio to the background reaches this.
+    pub min_tbr: f32,
+}
+
+impl Default for CheckSettings {
+    fn default() -> Self {
+        Self { mode: Mode::Survey, roi: None, min_tbr: 1.5 }
+    }
 }
 
 pub struct FrameProcessor {
@@ -27,6 +47,9 @@ pub struct FrameProcessor {
     tracker: Tracker,
     smoother: Smoother,
     scale_note: String,
+    checks: CheckSettings,
+    findings: FindingsTracker,
+    frame: u64,
 }
 
 /// The label drawn beside a lesion: sizes in mm where the scale is known, else in px.
@@ -73,11 +96,41 @@ impl FrameProcessor {
         } else {
             "NO SCALE: figures in px, no margin contour".to_string()
         };
-        Self { analyzer, params, tracker: Tracker::new(fps.round().max(1.0) as u32), smoother: Smoother::default(), scale_note }
+        Self {
+            analyzer,
+            params,
+            tracker: Tracker::new(fps.round().max(1.0) as u32),
+            smoother: Smoother::default(),
+            scale_note,
+            checks: CheckSettings::default(),
+            findings: FindingsTracker::new(Mode::Survey, 1.5, fps),
+            frame: 0,
+        }
     }
 
     pub fn describe(&self) -> String {
         self.analyzer.describe()
+    }
+
+    /// Set the mode and the settings of the transection / wound-bed checks.
+    pub fn set_checks(&mut self, checks: CheckSettings) {
+        self.findings.min_tbr = checks.min_tbr;
+        self.findings.set_mode(checks.mode);
+        self.checks = checks;
+    }
+
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.checks.mode = mode;
+        self.findings.set_mode(mode);
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.checks.mode
+    }
+
+    /// The wound-bed tally so far and its verdict.
+    pub fn findings(&self) -> &FindingsTracker {
+        &self.findings
     }
 
     pub fn params(&self) -> &AnalysisParams {
@@ -101,6 +154,43 @@ impl FrameProcessor {
         };
         let comp = self.analyzer.composite(&styles, &banner)?;
         timings.0.extend(comp.timings.0);
-        Ok(FrameResult { lesions, overlay: comp.overlay, classes: comp.classes, timings })
+        let mut overlay = comp.overlay;
+        let findings = if self.checks.mode == Mode::Survey {
+            None
+        } else {
+            let t = Instant::now();
+            let f = self.check(&mut overlay)?;
+            timings.push("checks", t.elapsed().as_secs_f64() * 1e3);
+            Some(f)
+        };
+        self.frame += 1;
+        Ok(FrameResult { lesions, overlay, classes: comp.classes, timings, findings })
+    }
+
+    /// The transection / wound-bed check: fluorescence in the ROI, the steady flag, drawn on `overlay`.
+    fn check(&mut self, overlay: &mut RgbFrame) -> Result<FrameFindings> {
+        let (ratio, fluo) = self.analyzer.pixel_maps()?;
+        let (w, h) = (fluo.width, fluo.height);
+        let roi = self.checks.roi.unwrap_or_else(|| Roi::central(w, h)).clamp_to(w, h);
+        let scale = self.params.scale_known.then_some(self.params.mm_per_px);
+        // Specks under 0.5 mm² (4 px without a scale) are noise, not findings.
+        let min_area = scale.map_or(4, |s| ((0.5 / (s * s)).ceil() as u32).max(4));
+        let spots = find_spots(&ratio, &fluo, roi, self.checks.min_tbr, min_area);
+        let f = self.findings.update(self.frame, spots, scale);
+        rect(overlay, roi.x, roi.y, roi.x + roi.w, roi.y + roi.h, 1, [255, 255, 255]);
+        for s in &f.spots {
+            rect(overlay, s.bbox[0].saturating_sub(3), s.bbox[1].saturating_sub(3), s.bbox[2] + 3, s.bbox[3] + 3, 2, palette::MARGIN_WARN);
+        }
+        let mode = self.checks.mode.name().to_uppercase();
+        if f.flag {
+            let area: f32 = f.spots.iter().map(|s| s.area_mm2.unwrap_or(s.area_px as f32)).sum();
+            let unit = if scale.is_some() { "mm2" } else { "px" };
+            let peak = f.spots.iter().map(|s| s.peak_tbr).fold(0.0f32, f32::max);
+            let text = format!("{mode}: FLUORESCENCE IN ROI  {area:.1} {unit}  peak TBR {peak:.1}");
+            banner_center(overlay, &text, palette::MARGIN_WARN);
+        } else {
+            banner_center(overlay, &format!("{mode}: no fluorescence above TBR {}", self.checks.min_tbr), palette::TEXT);
+        }
+        Ok(f)
     }
 }

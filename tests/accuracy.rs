@@ -56,7 +56,7 @@ fn finds_every_rim_lesion_and_measures_cores_within_half_a_millimetre() {
 #[test]
 fn a_clean_liver_with_only_confounders_has_no_rim_lesion() {
     let mut c = cfg(640, 480, 21, 0.08, 3);
-    c.options = SceneOptions { rim_lesions: 0..=0, diffuse_lesions: 1..=1, ducts: 2..=2, glints: 6..=6, camera_motion: true };
+    c.options = SceneOptions { rim_lesions: 0..=0, diffuse_lesions: 1..=1, ducts: 2..=2, glints: 6..=6, residuals: 0..=0, camera_motion: true };
     let mut s = Score::default();
     score_phantom(&c, BackendChoice::Cpu, &mut s).unwrap();
     assert_eq!(s.false_positives, 0);

@@ -19,7 +19,8 @@ use crate::media::recorder::VideoRecorder;
 use crate::media::source::{Channel, PairSource, SourceSpec};
 use crate::media::stills;
 use crate::params::AnalysisParams;
-use crate::processor::{FrameProcessor, FrameResult};
+use crate::measure::findings::{Mode, Roi};
+use crate::processor::{CheckSettings, FrameProcessor, FrameResult};
 
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
@@ -55,6 +56,18 @@ pub struct AnalyzeArgs {
     /// Margin contours in mm, comma-separated; the first is the radicality margin.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub margins_mm: Vec<f32>,
+    /// survey (lesions and margins), transection (flag fluorescence in the ROI) or wound-bed (also tally it).
+    #[arg(long, value_enum, default_value_t = Mode::Survey)]
+    pub mode: Mode,
+    /// Region of interest for transection / wound-bed, x,y,w,h in px (default: the central 60%).
+    #[arg(long)]
+    pub roi: Option<String>,
+    /// Fluorescence in the ROI counts from this TBR on.
+    #[arg(long, default_value_t = 1.5)]
+    pub tbr: f32,
+    /// Directory for a snapshot of each wound-bed spot found (and findings.json).
+    #[arg(long)]
+    pub findings: Option<PathBuf>,
 }
 
 fn r3(v: f32) -> f64 {
@@ -81,14 +94,28 @@ pub fn lesion_json(l: &Lesion) -> serde_json::Value {
 }
 
 pub fn metrics_line(frame: u64, pts_ns: u64, params: &AnalysisParams, r: &FrameResult) -> serde_json::Value {
-    json!({
+    let mut line = json!({
         "frame": frame,
         "pts_ns": pts_ns,
         "mm_per_px": params.scale_known.then(|| (params.mm_per_px as f64 * 1e6).round() / 1e6),
         "scale_source": params.scale_source,
         "lesions": r.lesions.iter().map(lesion_json).collect::<Vec<_>>(),
         "timings_ms": r.timings.to_json(),
-    })
+    });
+    if let Some(f) = &r.findings {
+        line["mode"] = json!(f.mode);
+        line["findings"] = json!({
+            "flag": f.flag,
+            "spots": f.spots.iter().map(|s| json!({
+                "id": s.id,
+                "centroid_px": [r3(s.centroid_px[0]), r3(s.centroid_px[1])],
+                "area_px": s.area_px,
+                "area_mm2": s.area_mm2.map(r3),
+                "peak_tbr": r3(s.peak_tbr),
+            })).collect::<Vec<_>>(),
+        });
+    }
+    line
 }
 
 /// Per-lesion figures over the run, for the closing table.
@@ -193,6 +220,11 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
     let nir = SourceSpec::parse(&a.nir, Channel::Nir)?;
     let analyzer = make_analyzer(a.backend, &params)?;
     let mut processor = FrameProcessor::new(analyzer, params.clone(), a.fps as f64);
+    let roi = a.roi.as_deref().map(Roi::parse).transpose()?;
+    processor.set_checks(CheckSettings { mode: a.mode, roi, min_tbr: a.tbr });
+    if let Some(d) = &a.findings {
+        std::fs::create_dir_all(d).with_context(|| format!("--findings {}: cannot create the directory", d.display()))?;
+    }
     tracing::info!("backend: {}", processor.describe());
 
     let metrics = match &a.metrics {
@@ -238,6 +270,11 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
             let r = processor.process(&pair.wl, &pair.nir, a.masks.is_some())?;
             frame_ms.push(t.elapsed().as_secs_f32() * 1e3);
             out.write(pair.index, pair.pts_ns, &params, &r)?;
+            if let (Some(dir), Some(f)) = (&a.findings, &r.findings) {
+                for id in &f.new_spots {
+                    stills::write_rgb(&dir.join(format!("spot-{id:03}-frame-{:05}.png", pair.index)), &r.overlay)?;
+                }
+            }
             for l in &r.lesions {
                 let s = per_lesion.entry(l.id).or_default();
                 s.kind = Some(l.kind);
@@ -288,6 +325,14 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
             fmt_opt(median(&mut s.min_thickness)),
             fmt_opt(median(&mut s.tbr))
         );
+    }
+    if a.mode != Mode::Survey {
+        let f = processor.findings();
+        println!("{}: {}", a.mode.name(), f.verdict());
+        if let Some(dir) = &a.findings {
+            let doc = json!({"mode": a.mode, "min_tbr": a.tbr, "verdict": f.verdict(), "spots": f.confirmed()});
+            std::fs::write(dir.join("findings.json"), serde_json::to_string_pretty(&doc)?).with_context(|| format!("writing {}", dir.join("findings.json").display()))?;
+        }
     }
     for (flag, p) in [("metrics", &a.metrics), ("masks", &a.masks), ("overlay", &a.overlay), ("snapshot", &a.snapshot)] {
         if let Some(p) = p {

@@ -57,7 +57,7 @@ pub struct LiveArgs {
     /// Replay in a loop.
     #[arg(long = "loop")]
     pub looping: bool,
-    /// Longest wait for a frame's analysis, ms (default: one frame period).
+    /// Longest wait for a frame's analysis, ms (default: 0.8 of a frame period).
     #[arg(long)]
     pub budget_ms: Option<f64>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
@@ -131,7 +131,9 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         None => FaultPlan::default(),
     };
     let period_ms = 1000.0 / a.fps as f64;
-    let budget = Duration::from_secs_f64(a.budget_ms.unwrap_or(period_ms) / 1000.0);
+    // Below one period: a frame waits for its analysis at most this long, so two outputs are never more
+    // than two frame periods apart.
+    let budget = Duration::from_secs_f64(a.budget_ms.unwrap_or(0.8 * period_ms) / 1000.0);
     let backend = a.backend;
     let fps = a.fps;
     let factory_params = params.clone();

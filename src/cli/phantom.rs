@@ -24,6 +24,10 @@ pub struct PhantomArgs {
     pub mm_per_px: f32,
     #[arg(long, default_value_t = 30.0)]
     pub fps: f32,
+    /// survey: lesions, ducts, glints; cut: a transection plane or wound bed with residual fluorescent
+    /// spots; clean-cut: the same with none.
+    #[arg(long, default_value = "survey")]
+    pub scene: String,
 }
 
 pub fn run(a: PhantomArgs) -> Result<()> {
@@ -34,7 +38,13 @@ pub fn run(a: PhantomArgs) -> Result<()> {
     if !(a.mm_per_px > 0.0 && a.mm_per_px < 1.0) {
         bail!("--mm-per-px must be in (0, 1), got {}", a.mm_per_px);
     }
-    let cfg = PhantomConfig { width, height, frames: a.frames, seed: a.seed, mm_per_px: a.mm_per_px, fps: a.fps, ..Default::default() };
+    let options = match a.scene.as_str() {
+        "survey" => crate::phantom::SceneOptions::default(),
+        "cut" => crate::phantom::SceneOptions::cut_surface(1..=3),
+        "clean-cut" => crate::phantom::SceneOptions::cut_surface(0..=0),
+        s => bail!("--scene {s}: expected survey, cut or clean-cut"),
+    };
+    let cfg = PhantomConfig { width, height, frames: a.frames, seed: a.seed, mm_per_px: a.mm_per_px, fps: a.fps, options };
     let bar = ProgressBar::new(a.frames as u64)
         .with_style(ProgressStyle::with_template("phantom {bar:40} {pos}/{len} frames {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));
     let truth = write_sequence(&cfg, &a.out, |_| bar.inc(1))?;

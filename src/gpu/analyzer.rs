@@ -135,6 +135,9 @@ struct FrameResources {
     bg_reduce: wgpu::BindGroup,
     bg_composite: wgpu::BindGroup,
     upload: Vec<u8>,
+    ratio: wgpu::Buffer,
+    mask: wgpu::Buffer,
+    maps_read: Option<(wgpu::Buffer, wgpu::Buffer)>,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
 }
 
@@ -233,8 +236,8 @@ impl GpuAnalyzer {
         let wl_in = storage(d, "wl_in", (3 * n).div_ceil(4), none);
         let medians = storage(d, "medians", (params.grid_w * params.grid_h) as usize, none);
         let coeffs = storage(d, "coeffs", 8, none);
-        let ratio = storage(d, "ratio", n, none);
-        let mask_a = storage(d, "mask_a", n, none);
+        let ratio = storage(d, "ratio", n, src);
+        let mask_a = storage(d, "mask_a", n, src);
         let mask_b = storage(d, "mask_b", n, none);
         let parent = storage(d, "parent", n, none);
         let labels = storage(d, "labels", 2 * n, none);
@@ -283,6 +286,9 @@ impl GpuAnalyzer {
             overlay,
             classes,
             upload: Vec::new(),
+            ratio,
+            mask: mask_a,
+            maps_read: None,
             timestamps,
         }
     }
@@ -399,7 +405,9 @@ impl Analyzer for GpuAnalyzer {
         ]);
         run_stage(&mut enc, 1, &[(&p.threshold.pipelines[0], &f.bg_threshold, t)]);
         let (erode, dilate) = (&p.morphology.pipelines[0], &p.morphology.pipelines[1]);
-        run_stage(&mut enc, 2, &[(erode, &f.bg_morph_ab, t), (dilate, &f.bg_morph_ba, t), (dilate, &f.bg_morph_ab, t), (erode, &f.bg_morph_ba, t)]);
+        // Opening (3×3) then closing (5×5, as two 3×3 passes each way): six passes, ending back in mask_a.
+        let (ab, ba) = (&f.bg_morph_ab, &f.bg_morph_ba);
+        run_stage(&mut enc, 2, &[(erode, ab, t), (dilate, ba, t), (dilate, ab, t), (dilate, ba, t), (erode, ab, t), (erode, ba, t)]);
         let cp = &p.components.pipelines;
         let cb = &f.bg_components;
         run_stage(&mut enc, 3, &[(&cp[0], cb, t), (&cp[1], cb, t), (&cp[3], cb, t), (&cp[0], cb, t), (&cp[2], cb, t), (&cp[4], cb, t)]);
@@ -472,6 +480,21 @@ impl Analyzer for GpuAnalyzer {
         }
         timings.push("gpu_frame", started.elapsed().as_secs_f64() * 1e3);
         Ok(Segmentation { lesions: lesions_from_table(&t_words), timings })
+    }
+
+    fn pixel_maps(&mut self) -> Result<(Plane<f32>, Plane<u8>)> {
+        let ctx = &self.ctx;
+        let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
+        let n = f.width * f.height;
+        let (rr, mr) = f.maps_read.get_or_insert_with(|| (readback(&ctx.device, "ratio_read", n * 4), readback(&ctx.device, "mask_read", n * 4)));
+        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pixel maps") });
+        enc.copy_buffer_to_buffer(&f.ratio, 0, rr, 0, (n * 4) as u64);
+        enc.copy_buffer_to_buffer(&f.mask, 0, mr, 0, (n * 4) as u64);
+        ctx.queue.submit([enc.finish()]);
+        map_all(&ctx.device, &[rr, mr])?;
+        let ratio: Vec<f32> = words(rr)?.into_iter().map(f32::from_bits).collect();
+        let mask: Vec<u8> = words(mr)?.into_iter().map(|v| v as u8).collect();
+        Ok((Plane { width: f.width, height: f.height, data: ratio }, Plane { width: f.width, height: f.height, data: mask }))
     }
 
     fn composite(&mut self, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {

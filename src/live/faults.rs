@@ -91,4 +91,8 @@ impl Analyzer for FaultyAnalyzer {
     fn composite(&mut self, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
         self.inner.composite(styles, banner)
     }
+
+    fn pixel_maps(&mut self) -> Result<(crate::frame::Plane<f32>, crate::frame::Plane<u8>)> {
+        self.inner.pixel_maps()
+    }
 }

@@ -5,5 +5,6 @@
 pub mod accuracy;
 pub mod calibration;
 pub mod figures;
+pub mod findings;
 pub mod smoothing;
 pub mod tracking;

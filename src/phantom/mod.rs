@@ -18,7 +18,7 @@ use image::{ImageBuffer, Luma, Rgb};
 
 pub use render::{RenderedFrame, render};
 pub use scene::{Scene, SceneOptions};
-pub use truth::{GroundTruth, InView, TruthFrame, TruthLesion, truth_class};
+pub use truth::{GroundTruth, InView, TruthFrame, TruthLesion, TruthSpot, truth_class};
 
 #[derive(Clone, Debug)]
 pub struct PhantomConfig {

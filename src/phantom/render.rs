@@ -8,7 +8,7 @@ use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
 
 use super::scene::{Scene, ellipse_distance};
-use super::truth::{InView, TruthFrame, TruthLesion, truth_class};
+use super::truth::{InView, TruthFrame, TruthLesion, TruthSpot, truth_class};
 use crate::analysis::LesionKind;
 use crate::frame::{NirFrame, Plane, RgbFrame};
 
@@ -83,6 +83,14 @@ fn sample(scene: &Scene, p: [f32; 2], ducts: &[DuctPath]) -> Sample {
         s.fluo += glow;
         if glow > 0.3 && s.class == truth_class::BACKGROUND {
             s.class = truth_class::OTHER_FLUORESCENCE;
+        }
+    }
+    for r in &scene.residuals {
+        if r.contains(p) {
+            s.fluo = s.fluo.max(r.tbr);
+            if s.class == truth_class::BACKGROUND {
+                s.class = truth_class::OTHER_FLUORESCENCE;
+            }
         }
     }
     for (duct, path) in scene.ducts.iter().zip(ducts) {
@@ -274,5 +282,10 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
             in_view: in_view(cx, cy, 2.0 * d.sigma_mm / mmpp, w, h),
         });
     }
-    RenderedFrame { wl, nir, classes, truth: TruthFrame { frame, lesions } }
+    let spots = scene
+        .residuals
+        .iter()
+        .map(|r| TruthSpot { centroid_px: [(r.center[0] - cam[0]) / mmpp, (r.center[1] - cam[1]) / mmpp], area_mm2: r.area_mm2(), tbr: r.tbr })
+        .collect();
+    RenderedFrame { wl, nir, classes, truth: TruthFrame { frame, lesions, spots } }
 }

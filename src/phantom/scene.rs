@@ -49,6 +49,39 @@ pub struct Duct {
     pub tbr: f32,
 }
 
+/// Residual fluorescence on a cut surface or in a wound bed: a sharp-edged blob, or an arc (a cut through
+/// part of a rim).
+#[derive(Clone, Debug)]
+pub struct Residual {
+    pub center: [f32; 2],
+    pub radius_mm: f32,
+    /// For an arc: start angle, angular span (rad) and band thickness (mm) around `radius_mm`.
+    pub arc: Option<(f32, f32, f32)>,
+    pub tbr: f32,
+}
+
+impl Residual {
+    pub fn contains(&self, p: [f32; 2]) -> bool {
+        let (dx, dy) = (p[0] - self.center[0], p[1] - self.center[1]);
+        let r = dx.hypot(dy);
+        match self.arc {
+            None => r <= self.radius_mm,
+            Some((start, span, thick)) => {
+                let a = (dy.atan2(dx) - start).rem_euclid(std::f32::consts::TAU);
+                (r - self.radius_mm).abs() <= thick * 0.5 && a <= span
+            }
+        }
+    }
+
+    /// Area, mm².
+    pub fn area_mm2(&self) -> f32 {
+        match self.arc {
+            None => std::f32::consts::PI * self.radius_mm * self.radius_mm,
+            Some((_, span, thick)) => span * self.radius_mm * thick,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Glint {
     /// Position in view pixels at frame 0 and its drift a frame.
@@ -68,6 +101,7 @@ pub struct Scene {
     pub diffuse: Vec<DiffuseLesion>,
     pub ducts: Vec<Duct>,
     pub glints: Vec<Glint>,
+    pub residuals: Vec<Residual>,
     /// Camera: view origin (world mm) at frame 0, drift mm a frame, tremor amplitude mm.
     pub origin: [f32; 2],
     pub drift: [f32; 2],
@@ -89,12 +123,21 @@ pub struct SceneOptions {
     pub diffuse_lesions: std::ops::RangeInclusive<usize>,
     pub ducts: std::ops::RangeInclusive<usize>,
     pub glints: std::ops::RangeInclusive<usize>,
+    /// Residual fluorescent spots (blobs or arcs) inside the central 60% of the first frame.
+    pub residuals: std::ops::RangeInclusive<usize>,
     pub camera_motion: bool,
 }
 
 impl Default for SceneOptions {
     fn default() -> Self {
-        Self { rim_lesions: 2..=4, diffuse_lesions: 0..=1, ducts: 1..=2, glints: 2..=6, camera_motion: true }
+        Self { rim_lesions: 2..=4, diffuse_lesions: 0..=1, ducts: 1..=2, glints: 2..=6, residuals: 0..=0, camera_motion: true }
+    }
+}
+
+impl SceneOptions {
+    /// A transection plane or wound bed: no lesions or ducts; `residuals` fluorescent spots (0 for a clean one).
+    pub fn cut_surface(residuals: std::ops::RangeInclusive<usize>) -> Self {
+        Self { rim_lesions: 0..=0, diffuse_lesions: 0..=0, ducts: 0..=0, glints: 2..=6, residuals, camera_motion: true }
     }
 }
 
@@ -193,6 +236,28 @@ impl Scene {
                 }
             }
         }
+        let mut residuals = Vec::new();
+        for _ in 0..rng.random_range(opts.residuals.clone()) {
+            for _attempt in 0..60 {
+                let arc = rng.random_bool(0.4);
+                let radius_mm: f32 = if arc { rng.random_range(2.0..5.0) } else { rng.random_range(0.6..2.5) };
+                let extent = radius_mm + 0.5;
+                // Inside the central 60% of the view, with room for the camera's drift.
+                let (x0, x1) = (0.25 * view_w + extent, 0.75 * view_w - extent);
+                let (y0, y1) = (0.25 * view_h + extent, 0.75 * view_h - extent);
+                if x1 <= x0 || y1 <= y0 {
+                    break;
+                }
+                let c = [rng.random_range(x0..x1), rng.random_range(y0..y1)];
+                if overlaps(c, extent, &placed, 1.5) {
+                    continue;
+                }
+                placed.push((c, extent));
+                let arc = arc.then(|| (rng.random_range(0.0..std::f32::consts::TAU), rng.random_range(1.2..3.0), rng.random_range(0.6..1.5)));
+                residuals.push(Residual { center: c, radius_mm, arc, tbr: rng.random_range(1.8..4.0) });
+                break;
+            }
+        }
         let glints = (0..rng.random_range(opts.glints.clone()))
             .map(|_| {
                 let r = rng.random_range(1.5..6.0);
@@ -213,6 +278,7 @@ impl Scene {
             diffuse,
             ducts,
             glints,
+            residuals,
             origin: [0.0, 0.0],
             drift,
             tremor_mm,

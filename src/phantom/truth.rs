@@ -39,10 +39,20 @@ pub struct TruthLesion {
     pub in_view: InView,
 }
 
+/// Residual fluorescence (a cut-surface or wound-bed spot).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TruthSpot {
+    pub centroid_px: [f32; 2],
+    pub area_mm2: f32,
+    pub tbr: f32,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TruthFrame {
     pub frame: u32,
     pub lesions: Vec<TruthLesion>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spots: Vec<TruthSpot>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

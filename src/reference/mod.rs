@@ -163,6 +163,16 @@ impl Analyzer for CpuAnalyzer {
         let classes = self.want_classes.then(|| class_map(&m.fluo, &m.seeds));
         Ok(Composite { overlay, classes, timings })
     }
+
+    fn pixel_maps(&mut self) -> Result<(Plane<f32>, Plane<u8>)> {
+        Ok(self.maps_copy())
+    }
+}
+
+impl CpuAnalyzer {
+    fn maps_copy(&self) -> (Plane<f32>, Plane<u8>) {
+        (self.maps.ratio.clone(), self.maps.fluo.clone())
+    }
 }
 
 /// The mask PNG's classes from the fluorescence mask and the core seeds.

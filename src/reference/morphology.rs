@@ -1,5 +1,6 @@
 //! CPU twin of `shaders/morphology.wgsl`: clean-up of the fluorescence mask by a 3×3 opening (drops
-//! noise speckles) followed by a 3×3 closing (bridges one-pixel gaps in thin rims). Pixels outside the
+//! noise speckles) followed by a 5×5 closing (bridges gaps of up to three pixels in faint, thin rims, so
+//! that their cores stay enclosed). Pixels outside the
 //! image are neutral: foreground for erosion, background for dilation, so nothing shrinks at the border.
 
 use rayon::prelude::*;
@@ -48,10 +49,10 @@ fn pass3x3(src: &Plane<u8>, op: Op, tmp: &mut Plane<u8>, dst: &mut Plane<u8>) {
     });
 }
 
-/// Opening then closing, each with a 3×3 square. `scratch` is reused between frames.
+/// 3×3 opening, then 5×5 closing (two 3×3 dilations, two 3×3 erosions). `scratch` is reused between frames.
 pub fn clean_mask(mask: &mut Plane<u8>, scratch: &mut Plane<u8>) {
     let mut tmp = Plane::new(0, 0);
-    for op in [Op::Erode, Op::Dilate, Op::Dilate, Op::Erode] {
+    for op in [Op::Erode, Op::Dilate, Op::Dilate, Op::Dilate, Op::Erode, Op::Erode] {
         pass3x3(mask, op, &mut tmp, scratch);
         std::mem::swap(mask, scratch);
     }
