@@ -13,16 +13,18 @@ deps:
 build: deps
 	$(CARGO) build --release --locked
 
-# Analyse the bundled phantom clip: overlay video, per-frame metrics, masks and a snapshot in out/demo/.
+# Analyse the bundled phantom clip: overlay video, per-frame metrics, masks, a snapshot and a report in out/demo/.
 demo: build
 	./target/release/nirf-margin analyze \
 	  --wl testdata/phantom/wl.mkv --nir testdata/phantom/nir.mkv --mm-per-px 0.1 \
 	  --metrics $(DEMO_OUT)/metrics.jsonl --masks $(DEMO_OUT)/masks \
 	  --overlay $(DEMO_OUT)/overlay.mkv --snapshot $(DEMO_OUT)/snapshot.png
+	./target/release/nirf-margin report $(DEMO_OUT)/metrics.jsonl --out $(DEMO_OUT)/report.html
 
-# NIRF_REQUIRE_GPU=1: GPU tests fail, never skip, when no adapter is found (lavapipe is installed by deps).
+# NIRF_REQUIRE_GPU=1 / NIRF_REQUIRE_BROWSER=1: the GPU and report-rendering tests fail, never skip, when no
+# adapter or no chromium is found (deps installs lavapipe and chromium).
 test: deps
-	NIRF_REQUIRE_GPU=1 $(CARGO) test --locked
+	NIRF_REQUIRE_GPU=1 NIRF_REQUIRE_BROWSER=1 $(CARGO) test --locked
 
 bench: deps
 	$(CARGO) bench --locked

@@ -10,6 +10,7 @@ PKGS=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   mesa-vulkan-drivers libvulkan1
   libopencv-dev clang libclang-dev
+  chromium
 )
 
 missing=()

@@ -8,7 +8,7 @@
 //! - `processor`: one frame pair in, one result out;
 //! - `phantom`: synthetic data with ground truth;
 //! - `media`: GStreamer sources and sinks; `live`: latency-first scheduling and fail-safe passthrough;
-//! - `cli`: the command line.
+//! - `report`: the HTML procedure report from a metrics file; `cli`: the command line.
 
 pub mod analysis;
 pub mod annotate;
@@ -22,3 +22,4 @@ pub mod params;
 pub mod phantom;
 pub mod processor;
 pub mod reference;
+pub mod report;

@@ -81,3 +81,38 @@ fn a_missing_input_is_a_clear_error() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("/nonexistent/wl.mkv"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_key_switches_the_mode_while_running() {
+    use std::io::Write;
+    let d = tmpdir();
+    let cfg = nirf_margin::phantom::PhantomConfig {
+        width: 320,
+        height: 240,
+        frames: 20,
+        seed: 53,
+        mm_per_px: 0.1,
+        options: nirf_margin::phantom::SceneOptions::cut_surface(1..=2),
+        ..Default::default()
+    };
+    nirf_margin::phantom::write_sequence(&cfg, d.path(), |_| {}).unwrap();
+    let m = d.path().join("m.jsonl");
+    let mut child = bin()
+        .args([
+            "live", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--mm-per-px", "0.1", "--loop",
+            "--duration", "3", "--display", "fakesink", "--metrics", m.to_str().unwrap(), "--backend", "cpu",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    writeln!(child.stdin.as_mut().unwrap(), "t").unwrap();
+    assert!(child.wait().unwrap().success());
+    let lines = read_jsonl(&m);
+    assert!(lines.first().unwrap().get("mode").is_none(), "starts in survey mode");
+    let last = lines.last().unwrap();
+    assert_eq!(last["mode"], "transection");
+    assert_eq!(last["findings"]["flag"], true, "residual fluorescence flagged: {last}");
+}

@@ -102,6 +102,12 @@ pub fn metrics_line(frame: u64, pts_ns: u64, params: &AnalysisParams, r: &FrameR
         "lesions": r.lesions.iter().map(lesion_json).collect::<Vec<_>>(),
         "timings_ms": r.timings.to_json(),
     });
+    add_findings(&mut line, r);
+    line
+}
+
+/// Add a transection / wound-bed check's "mode" and "findings" to a metrics line.
+pub fn add_findings(line: &mut serde_json::Value, r: &FrameResult) {
     if let Some(f) = &r.findings {
         line["mode"] = json!(f.mode);
         line["findings"] = json!({
@@ -115,7 +121,6 @@ pub fn metrics_line(frame: u64, pts_ns: u64, params: &AnalysisParams, r: &FrameR
             })).collect::<Vec<_>>(),
         });
     }
-    line
 }
 
 /// Per-lesion figures over the run, for the closing table.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
@@ -16,7 +16,8 @@ use crate::live::worker::LiveProcessor;
 use crate::live::{LiveConfig, run};
 use crate::media::live::{read_description, replay_source};
 use crate::params::AnalysisParams;
-use crate::processor::FrameProcessor;
+use crate::measure::findings::{Mode, Roi};
+use crate::processor::{CheckSettings, FrameProcessor};
 
 #[derive(Args, Debug)]
 pub struct LiveArgs {
@@ -66,15 +67,44 @@ pub struct LiveArgs {
     /// --pipeline pipelines/phantom-live.pipeline and --loop).
     #[arg(long)]
     pub phantom: Option<String>,
+    /// Starting mode; switch while running by typing s, t or w and Enter (survey, transection, wound-bed).
+    #[arg(long, value_enum, default_value_t = Mode::Survey)]
+    pub mode: Mode,
+    /// Region of interest for transection / wound-bed, x,y,w,h in px (default: the central 60%).
+    #[arg(long)]
+    pub roi: Option<String>,
+    /// Fluorescence in the ROI counts from this TBR on.
+    #[arg(long, default_value_t = 1.5)]
+    pub tbr: f32,
     /// Fault drill: KIND@FRAME,... with KIND panic, error, slow or lost.
     #[arg(long)]
     pub inject_fault: Option<String>,
 }
 
-/// The processor with the live frame index shared with its fault plan.
+/// The processor with the live frame index shared with its fault plan, and the mode the keys select.
 struct Drilled {
     proc: FrameProcessor,
     frame: Arc<AtomicU64>,
+    mode: Arc<AtomicU8>,
+}
+
+const MODES: [Mode; 3] = [Mode::Survey, Mode::Transection, Mode::WoundBed];
+
+/// Read mode keys (s, t, w + Enter) from standard input for as long as it is open.
+fn spawn_mode_keys(mode: Arc<AtomicU8>) {
+    let _ = std::thread::Builder::new().name("nirf-keys".into()).spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            let m = match line.trim() {
+                "s" | "survey" => Mode::Survey,
+                "t" | "transection" => Mode::Transection,
+                "w" | "wound-bed" => Mode::WoundBed,
+                _ => continue,
+            };
+            tracing::info!("mode: {}", m.name());
+            mode.store(MODES.iter().position(|x| *x == m).unwrap_or(0) as u8, Ordering::Relaxed);
+        }
+    });
 }
 
 pub fn run_cli(a: LiveArgs) -> Result<()> {
@@ -137,12 +167,17 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
     let backend = a.backend;
     let fps = a.fps;
     let factory_params = params.clone();
+    let roi = a.roi.as_deref().map(Roi::parse).transpose()?;
+    let tbr = a.tbr;
+    let mode = Arc::new(AtomicU8::new(MODES.iter().position(|m| *m == a.mode).unwrap_or(0) as u8));
+    spawn_mode_keys(mode.clone());
     let factory: crate::live::worker::Factory = Box::new(move || {
         let analyzer = make_analyzer(backend, &factory_params)?;
         let frame = Arc::new(AtomicU64::new(0));
         let analyzer = FaultyAnalyzer::new(analyzer, plan.clone(), budget * 3, frame.clone());
-        let proc = FrameProcessor::new(Box::new(analyzer), factory_params.clone(), fps as f64);
-        Ok(Box::new(Drilled { proc, frame }) as Box<dyn LiveProcessor>)
+        let mut proc = FrameProcessor::new(Box::new(analyzer), factory_params.clone(), fps as f64);
+        proc.set_checks(CheckSettings { mode: MODES[mode.load(Ordering::Relaxed) as usize % 3], roi, min_tbr: tbr });
+        Ok(Box::new(Drilled { proc, frame, mode: mode.clone() }) as Box<dyn LiveProcessor>)
     });
     let display = if a.fullscreen { "waylandsink fullscreen=true".to_string() } else { a.display.clone() };
     let summary = run(
@@ -174,6 +209,10 @@ impl LiveProcessor for Drilled {
     fn process(&mut self, index: u64, wl: &crate::frame::RgbFrame, nir: &crate::frame::NirFrame) -> Result<crate::processor::FrameResult> {
         // The fault plan counts live frames: tell the wrapped analyzer which one this is.
         self.frame.store(index, Ordering::Relaxed);
+        let mode = MODES[self.mode.load(Ordering::Relaxed) as usize % 3];
+        if mode != self.proc.mode() {
+            self.proc.set_mode(mode);
+        }
         self.proc.process(wl, nir, false)
     }
     fn describe(&self) -> String {

@@ -8,6 +8,7 @@ pub mod calibrate;
 pub mod evaluate;
 pub mod live;
 pub mod phantom;
+pub mod report;
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
@@ -33,6 +34,8 @@ pub enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Live processing: capture (or replay as if live), fail-safe overlay, display and recording.
     Live(live::LiveArgs),
+    /// A self-contained HTML report of a run's metrics.
+    Report(report::ReportArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::Calibrate(a) => calibrate::run(a),
         Command::Live(a) => live::run_cli(a),
+        Command::Report(a) => report::run(a),
     }
 }
 

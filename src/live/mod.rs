@@ -156,7 +156,7 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
                 outstanding = None;
             }
         }
-        let mut lesions = Vec::new();
+        let mut result = None;
         let (out, reason): (RgbFrame, Option<String>) = match (&paired, outstanding) {
             (None, _) => (passthrough(&wl.frame, "NIR LOST"), Some("nir lost".into())),
             (Some(_), Some(_)) => (passthrough(&wl.frame, "OVERLAY OFF (analysis late)"), Some("analysis busy".into())),
@@ -165,8 +165,9 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
                 Submit::Sent => match worker.answers().recv_timeout(cfg.budget) {
                     Ok(ans) if ans.index == index => match ans.result {
                         Ok(r) => {
-                            lesions = r.lesions;
-                            (r.overlay, None)
+                            let overlay = r.overlay.clone();
+                            result = Some(r);
+                            (overlay, None)
                         }
                         Err(e) => (passthrough(&wl.frame, "OVERLAY OFF (analysis fault)"), Some(e)),
                     },
@@ -208,7 +209,8 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
             }
         }
         if let Some(m) = metrics.as_mut() {
-            let line = json!({
+            let lesions = result.as_ref().map(|r| r.lesions.as_slice()).unwrap_or_default();
+            let mut line = json!({
                 "frame": index,
                 "pts_ns": wl.pts_ns,
                 "overlay": if reason.is_none() { "on" } else { "off" },
@@ -217,6 +219,9 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
                 "wall_ms": (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
                 "lesions": lesions.iter().map(crate::cli::analyze::lesion_json).collect::<Vec<_>>(),
             });
+            if let Some(r) = &result {
+                crate::cli::analyze::add_findings(&mut line, r);
+            }
             serde_json::to_writer(&mut *m, &line)?;
             m.write_all(b"\n")?;
             m.flush()?;

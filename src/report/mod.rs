@@ -1,0 +1,218 @@
+//! The procedure report: a self-contained HTML page (inline SVG plots, embedded PNG snapshots) made from
+//! a run's metrics file — the lesion table, each lesion's figures over time, the transection and
+//! wound-bed findings, the added latency of a live run, and the settings and scale used. Reads plain
+//! JSON lines; knows nothing of the analysis or GStreamer.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use plotters::prelude::*;
+use serde_json::Value;
+
+/// One lesion's series over the run.
+#[derive(Default)]
+struct Track {
+    kind: String,
+    frames: Vec<u64>,
+    diameter: Vec<(u64, f64)>,
+    thickness: Vec<(u64, f64)>,
+    min_thickness: Vec<(u64, f64)>,
+    tbr: Vec<(u64, f64)>,
+    partial: u32,
+}
+
+fn median(v: &mut Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A line chart of several series as an SVG string.
+fn chart(title: &str, y_label: &str, series: &[(String, Vec<(u64, f64)>)]) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (760, 260)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let pts = series.iter().flat_map(|(_, s)| s.iter());
+        let (mut x1, mut y0, mut y1) = (1u64, f64::INFINITY, f64::NEG_INFINITY);
+        for &(x, y) in pts {
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+        if !y0.is_finite() {
+            y0 = 0.0;
+            y1 = 1.0;
+        }
+        let pad = ((y1 - y0) * 0.1).max(0.05);
+        let mut c = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(28)
+            .y_label_area_size(48)
+            .build_cartesian_2d(0u64..x1, (y0 - pad)..(y1 + pad))?;
+        c.configure_mesh().x_desc("frame").y_desc(y_label).light_line_style(WHITE.mix(0.0)).draw()?;
+        for (k, (name, s)) in series.iter().enumerate() {
+            let color = Palette99::pick(k).to_rgba();
+            c.draw_series(LineSeries::new(s.iter().copied(), color.stroke_width(2)))?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        }
+        if !series.is_empty() {
+            c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        }
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
+    let text = std::fs::read_to_string(metrics).with_context(|| format!("{}: cannot read the metrics", metrics.display()))?;
+    let mut tracks: BTreeMap<u64, Track> = BTreeMap::new();
+    let mut latency: Vec<(u64, f64)> = Vec::new();
+    let mut flags: Vec<(u64, f64)> = Vec::new();
+    let mut spot_area: Vec<(u64, f64)> = Vec::new();
+    let (mut frames, mut off) = (0u64, 0u64);
+    let (mut scale, mut source, mut mode) = (None, String::from("none"), String::from("survey"));
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).with_context(|| format!("{} line {}: not a JSON object", metrics.display(), n + 1))?;
+        let Some(frame) = v["frame"].as_u64() else { bail!("{} line {}: no \"frame\" field", metrics.display(), n + 1) };
+        frames += 1;
+        if let Some(s) = v["mm_per_px"].as_f64() {
+            scale = Some(s);
+        }
+        if let Some(s) = v["scale_source"].as_str() {
+            source = s.to_string();
+        }
+        if let Some(m) = v["mode"].as_str() {
+            mode = m.to_string();
+        }
+        if let Some(l) = v["latency_ms"].as_f64() {
+            latency.push((frame, l));
+        }
+        off += (v["overlay"] == "off") as u64;
+        if let Some(f) = v.get("findings").filter(|f| f.is_object()) {
+            flags.push((frame, f["flag"].as_bool().unwrap_or(false) as u8 as f64));
+            let area: f64 = f["spots"].as_array().into_iter().flatten().filter_map(|s| s["area_mm2"].as_f64().or(s["area_px"].as_f64())).sum();
+            spot_area.push((frame, area));
+        }
+        for l in v["lesions"].as_array().into_iter().flatten() {
+            let Some(id) = l["id"].as_u64() else { continue };
+            let t = tracks.entry(id).or_default();
+            t.kind = l["kind"].as_str().unwrap_or("?").to_string();
+            t.frames.push(frame);
+            t.partial += l["partial"].as_bool().unwrap_or(false) as u32;
+            let put = |key: &str, px_key: &str, dst: &mut Vec<(u64, f64)>| {
+                if let Some(x) = l[key].as_f64().or_else(|| l[px_key].as_f64()) {
+                    dst.push((frame, x));
+                }
+            };
+            put("core_diameter_mm", "core_diameter_px", &mut t.diameter);
+            put("rim_thickness_mm", "rim_thickness_px", &mut t.thickness);
+            put("min_rim_thickness_mm", "min_rim_thickness_px", &mut t.min_thickness);
+            put("tbr", "tbr", &mut t.tbr);
+        }
+    }
+    if frames == 0 {
+        bail!("{}: the metrics hold no frame", metrics.display());
+    }
+    let unit = if scale.is_some() { "mm" } else { "px" };
+    // Lesions seen in under 5% of the frames are flickers, not lesions worth a row.
+    let shown: Vec<(&u64, &Track)> = tracks.iter().filter(|(_, t)| t.frames.len() as u64 * 20 >= frames).collect();
+
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>nirf-margin report</title><style>\
+         body{{font-family:sans-serif;margin:24px;max-width:900px}} table{{border-collapse:collapse}} \
+         td,th{{border:1px solid #999;padding:4px 8px;text-align:right}} th{{background:#eee}} .warn{{color:#b00;font-weight:bold}} \
+         .note{{background:#fff6d5;padding:8px;border:1px solid #e0c060}} img{{max-width:420px;margin:4px;border:1px solid #999}}</style></head><body>\
+         <h1>nirf-margin procedure report</h1>\
+         <p class=\"note\">Decision support only. Validated on synthetic phantoms, not on patients. Figures are measurements \
+         of the fluorescence image, not of the specimen.</p>"
+    );
+    let _ = write!(
+        html,
+        "<h2>Settings</h2><table><tr><th>metrics</th><td>{}</td></tr><tr><th>frames</th><td>{frames}</td></tr>\
+         <tr><th>scale</th><td>{}</td></tr><tr><th>scale source</th><td>{}</td></tr><tr><th>mode</th><td>{}</td></tr></table>",
+        esc(&metrics.display().to_string()),
+        scale.map_or("none: figures in px".to_string(), |s| format!("{s} mm/px")),
+        esc(&source),
+        esc(&mode)
+    );
+    let _ = write!(
+        html,
+        "<h2>Lesions</h2><table><tr><th>id</th><th>kind</th><th>frames</th><th>core diameter ({unit})</th>\
+         <th>rim, median ({unit})</th><th>rim, thinnest ({unit})</th><th>TBR</th><th>margin</th></tr>"
+    );
+    for (id, t) in &shown {
+        let med = |v: &Vec<(u64, f64)>| median(&mut v.iter().map(|p| p.1).collect());
+        let fmt = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{x:.2}"));
+        let thin = med(&t.min_thickness);
+        let margin = match (thin, scale) {
+            _ if t.kind != "rim" => "–".to_string(),
+            (Some(m), Some(_)) if m < 1.0 => "<span class=\"warn\">rim under 1 mm</span>".to_string(),
+            (Some(_), Some(_)) => "rim ≥ 1 mm".to_string(),
+            _ => "no scale".to_string(),
+        };
+        let kind = if t.partial as usize * 2 > t.frames.len() { format!("{} (partial)", t.kind) } else { t.kind.clone() };
+        let _ = write!(
+            html,
+            "<tr><td>{id}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{margin}</td></tr>",
+            esc(&kind),
+            t.frames.len(),
+            fmt(med(&t.diameter)),
+            fmt(med(&t.thickness)),
+            fmt(thin),
+            fmt(med(&t.tbr))
+        );
+    }
+    html.push_str("</table><h2>Over time</h2>");
+    let series = |f: fn(&Track) -> &Vec<(u64, f64)>| -> Vec<(String, Vec<(u64, f64)>)> {
+        shown.iter().filter(|(_, t)| !f(t).is_empty()).map(|(id, t)| (format!("#{id}"), f(t).clone())).collect()
+    };
+    html.push_str(&chart(&format!("Rim thickness, median ({unit})"), unit, &series(|t| &t.thickness))?);
+    html.push_str(&chart(&format!("Core diameter ({unit})"), unit, &series(|t| &t.diameter))?);
+    html.push_str(&chart("Tumour-to-background ratio", "TBR", &series(|t| &t.tbr))?);
+    if !flags.is_empty() {
+        let _ = write!(html, "<h2>Transection / wound-bed findings</h2><p>flag raised on {} of {} frames</p>", flags.iter().filter(|f| f.1 > 0.0).count(), flags.len());
+        html.push_str(&chart("Fluorescence in the region of interest", if scale.is_some() { "mm²" } else { "px" }, &[("area".into(), spot_area)])?);
+    }
+    if !latency.is_empty() {
+        let mut l: Vec<f64> = latency.iter().map(|p| p.1).collect();
+        l.sort_by(f64::total_cmp);
+        let p99 = l[((l.len() - 1) as f64 * 0.99).round() as usize];
+        let _ = write!(html, "<h2>Live</h2><p>added latency p50 {:.1} ms, p99 {p99:.1} ms; overlay off on {off} frames</p>", l[l.len() / 2]);
+        html.push_str(&chart("Added latency", "ms", &[("latency".into(), latency)])?);
+    }
+    if let Some(dir) = snapshots {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("--snapshots {}: cannot read", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")))
+            .collect();
+        files.sort();
+        html.push_str("<h2>Snapshots</h2>");
+        for f in files {
+            let bytes = std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?;
+            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let _ = write!(
+                html,
+                "<figure style=\"display:inline-block\"><img alt=\"{n}\" src=\"data:image/png;base64,{}\"><figcaption>{n}</figcaption></figure>",
+                base64::engine::general_purpose::STANDARD.encode(bytes),
+                n = esc(&name)
+            );
+        }
+    }
+    html.push_str("</body></html>\n");
+    Ok(html)
+}
