@@ -116,3 +116,21 @@ fn a_key_switches_the_mode_while_running() {
     assert_eq!(last["mode"], "transection");
     assert_eq!(last["findings"]["flag"], true, "residual fluorescence flagged: {last}");
 }
+
+#[test]
+fn white_light_goes_on_when_the_nir_dies() {
+    let d = tmpdir();
+    phantom_on_disk(d.path(), 320, 240, 30, 54, 0.1);
+    // The NIR sequence breaks at frame 12.
+    std::fs::write(d.path().join("nir").join("00012.png"), b"\x89PNG\r\n\x1a\nnot a png").unwrap();
+    let m = d.path().join("m.jsonl");
+    let o = run(&[
+        "live", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--mm-per-px", "0.1",
+        "--display", "fakesink", "--metrics", m.to_str().unwrap(), "--backend", "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = read_jsonl(&m);
+    assert_eq!(lines.len(), 30, "every white-light frame still goes out");
+    assert!(lines[..10].iter().all(|l| l["overlay"] == "on"));
+    assert!(lines[14..].iter().all(|l| l["reason"] == "nir lost"), "after the NIR dies: white light with NIR LOST");
+}

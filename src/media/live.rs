@@ -79,6 +79,27 @@ pub struct LiveInput {
     latest_nir: Option<Timed<NirFrame>>,
     looping: bool,
     name: String,
+    /// Names of the elements upstream of the NIR appsink: their errors cost the NIR, not the video.
+    nir_branch: Vec<String>,
+    nir_failed: Option<String>,
+}
+
+/// Names of `sink` and every element upstream of it.
+fn upstream_names(sink: &gst::Element) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut todo = vec![sink.clone()];
+    while let Some(e) = todo.pop() {
+        if names.contains(&e.name().to_string()) {
+            continue;
+        }
+        names.push(e.name().to_string());
+        for pad in e.sink_pads() {
+            if let Some(peer) = pad.peer().and_then(|p| p.parent_element()) {
+                todo.push(peer);
+            }
+        }
+    }
+    names
 }
 
 fn split_side_by_side(frame: &RgbFrame) -> (RgbFrame, NirFrame) {
@@ -114,7 +135,8 @@ impl LiveInput {
         if sbs.is_none() && wl.is_none() {
             bail!("{name}: the pipeline has neither an appsink named wl_sink nor one named sbs_sink");
         }
-        let me = Self { pipeline, wl, nir, sbs, latest_nir: None, looping, name: name.to_string() };
+        let nir_branch = nir.as_ref().map(|n| upstream_names(n.upcast_ref())).unwrap_or_default();
+        let mut me = Self { pipeline, wl, nir, sbs, latest_nir: None, looping, name: name.to_string(), nir_branch, nir_failed: None };
         let started = me.pipeline.set_state(gst::State::Paused).map_err(|_| me.bus_error().unwrap_or_else(|| anyhow!("{name}: could not start")))?;
         if started != gst::StateChangeSuccess::NoPreroll {
             // Wait for the first frames (a replay prerolls; live capture does not).
@@ -135,20 +157,34 @@ impl LiveInput {
         Some(if self.sbs.is_some() { (w / 2, info.height() as usize) } else { (w, info.height() as usize) })
     }
 
-    pub fn play(&self) -> Result<()> {
+    pub fn play(&mut self) -> Result<()> {
         self.pipeline.set_state(gst::State::Playing).map_err(|_| self.bus_error().unwrap_or_else(|| anyhow!("{}: could not play", self.name)))?;
         Ok(())
     }
 
-    fn bus_error(&self) -> Option<anyhow::Error> {
+    /// The first error on the bus that stops the video. An error of the NIR branch is recorded
+    /// instead (`nir_failure`): the white light goes on without it.
+    fn bus_error(&mut self) -> Option<anyhow::Error> {
         let bus = self.pipeline.bus()?;
         while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
             if let gst::MessageView::Error(e) = msg.view() {
                 let src = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
+                if self.nir_branch.contains(&src) {
+                    if self.nir_failed.is_none() {
+                        tracing::error!("{} ({src}): NIR input failed: {}; white light goes on", self.name, e.error());
+                    }
+                    self.nir_failed = Some(e.error().to_string());
+                    continue;
+                }
                 return Some(anyhow!("{} ({src}): {}", self.name, e.error()));
             }
         }
         None
+    }
+
+    /// Why the NIR input stopped, if it did.
+    pub fn nir_failure(&self) -> Option<&str> {
+        self.nir_failed.as_deref()
     }
 
     /// Current running time of the pipeline (the axis of the frames' timestamps).
@@ -158,7 +194,7 @@ impl LiveInput {
         Some(clock.time().checked_sub(base)?.nseconds())
     }
 
-    fn restart(&self) -> Result<()> {
+    fn restart(&mut self) -> Result<()> {
         self.pipeline
             .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, gst::ClockTime::ZERO)
             .map_err(|_| anyhow!("{}: could not loop the replay", self.name))
