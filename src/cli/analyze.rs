@@ -19,8 +19,9 @@ use crate::media::recorder::VideoRecorder;
 use crate::media::source::{Channel, PairSource, SourceSpec};
 use crate::media::stills;
 use crate::params::AnalysisParams;
-use crate::measure::findings::{Mode, Roi};
-use crate::processor::{CheckSettings, FrameProcessor, FrameResult};
+use crate::cli::options::{CheckArgs, ScaleArgs};
+use crate::measure::findings::Mode;
+use crate::processor::{FrameProcessor, FrameResult};
 
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
@@ -30,12 +31,8 @@ pub struct AnalyzeArgs {
     /// NIR source: a video file, or an image sequence pattern (8- or 16-bit gray PNG).
     #[arg(long)]
     pub nir: String,
-    /// Image scale in millimetres a pixel. Without it (or --calibration) figures are in px.
-    #[arg(long, conflicts_with = "calibration", allow_negative_numbers = true)]
-    pub mm_per_px: Option<f32>,
-    /// Scale from `nirf-margin calibrate` (JSON).
-    #[arg(long)]
-    pub calibration: Option<PathBuf>,
+    #[command(flatten)]
+    pub scale: ScaleArgs,
     /// Frame rate of image sequences.
     #[arg(long, default_value_t = 30)]
     pub fps: u32,
@@ -53,18 +50,8 @@ pub struct AnalyzeArgs {
     pub snapshot: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    /// Margin contours in mm, comma-separated; the first is the radicality margin.
-    #[arg(long, value_delimiter = ',', default_value = "1")]
-    pub margins_mm: Vec<f32>,
-    /// survey (lesions and margins), transection (flag fluorescence in the ROI) or wound-bed (also tally it).
-    #[arg(long, value_enum, default_value_t = Mode::Survey)]
-    pub mode: Mode,
-    /// Region of interest for transection / wound-bed, x,y,w,h in px (default: the central 60%).
-    #[arg(long)]
-    pub roi: Option<String>,
-    /// Fluorescence in the ROI counts from this TBR on.
-    #[arg(long, default_value_t = 1.5)]
-    pub tbr: f32,
+    #[command(flatten)]
+    pub checks: CheckArgs,
     /// Directory for a snapshot of each wound-bed spot found (and findings.json).
     #[arg(long)]
     pub findings: Option<PathBuf>,
@@ -205,19 +192,7 @@ impl Outputs {
 }
 
 pub fn run(a: AnalyzeArgs) -> Result<()> {
-    let base = match (&a.mm_per_px, &a.calibration) {
-        (Some(s), _) => AnalysisParams::with_scale(*s),
-        (None, Some(path)) => {
-            let cal = crate::measure::calibration::Calibration::load(path)?;
-            AnalysisParams { scale_source: format!("calibration {}", path.display()), ..AnalysisParams::with_scale(cal.mm_per_px) }
-        }
-        (None, None) => {
-            tracing::warn!("no --mm-per-px or --calibration: figures are in px and no margin contour is drawn");
-            AnalysisParams::without_scale()
-        }
-    };
-    let params = AnalysisParams { margins_mm: a.margins_mm.clone(), ..base };
-    params.validate()?;
+    let params = a.scale.params()?;
     if a.fps == 0 || a.fps > 1000 {
         bail!("--fps must be between 1 and 1000, got {}", a.fps);
     }
@@ -225,8 +200,9 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
     let nir = SourceSpec::parse(&a.nir, Channel::Nir)?;
     let analyzer = make_analyzer(a.backend, &params)?;
     let mut processor = FrameProcessor::new(analyzer, params.clone(), a.fps as f64);
-    let roi = a.roi.as_deref().map(Roi::parse).transpose()?;
-    processor.set_checks(CheckSettings { mode: a.mode, roi, min_tbr: a.tbr });
+    let checks = a.checks.settings()?;
+    let mode = checks.mode;
+    processor.set_checks(checks);
     if let Some(d) = &a.findings {
         std::fs::create_dir_all(d).with_context(|| format!("--findings {}: cannot create the directory", d.display()))?;
     }
@@ -331,11 +307,11 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
             fmt_opt(median(&mut s.tbr))
         );
     }
-    if a.mode != Mode::Survey {
+    if mode != Mode::Survey {
         let f = processor.findings();
-        println!("{}: {}", a.mode.name(), f.verdict());
+        println!("{}: {}", mode.name(), f.verdict());
         if let Some(dir) = &a.findings {
-            let doc = json!({"mode": a.mode, "min_tbr": a.tbr, "verdict": f.verdict(), "spots": f.confirmed()});
+            let doc = json!({"mode": mode, "min_tbr": a.checks.tbr, "verdict": f.verdict(), "spots": f.confirmed()});
             std::fs::write(dir.join("findings.json"), serde_json::to_string_pretty(&doc)?).with_context(|| format!("writing {}", dir.join("findings.json").display()))?;
         }
     }

@@ -15,8 +15,8 @@ use crate::live::faults::{FaultPlan, FaultyAnalyzer};
 use crate::live::worker::LiveProcessor;
 use crate::live::{LiveConfig, run};
 use crate::media::live::{read_description, replay_source};
-use crate::params::AnalysisParams;
-use crate::measure::findings::{Mode, Roi};
+use crate::cli::options::{CheckArgs, ScaleArgs};
+use crate::measure::findings::Mode;
 use crate::processor::{CheckSettings, FrameProcessor};
 
 #[derive(Args, Debug)]
@@ -30,10 +30,8 @@ pub struct LiveArgs {
     /// NIR source, likewise.
     #[arg(long)]
     pub nir: Option<String>,
-    #[arg(long, allow_negative_numbers = true, conflicts_with = "calibration")]
-    pub mm_per_px: Option<f32>,
-    #[arg(long)]
-    pub calibration: Option<PathBuf>,
+    #[command(flatten)]
+    pub scale: ScaleArgs,
     /// Frame rate of the input (and of image-sequence replays).
     #[arg(long, default_value_t = 30)]
     pub fps: u32,
@@ -67,15 +65,9 @@ pub struct LiveArgs {
     /// --pipeline pipelines/phantom-live.pipeline and --loop).
     #[arg(long)]
     pub phantom: Option<String>,
-    /// Starting mode; switch while running by typing s, t or w and Enter (survey, transection, wound-bed).
-    #[arg(long, value_enum, default_value_t = Mode::Survey)]
-    pub mode: Mode,
-    /// Region of interest for transection / wound-bed, x,y,w,h in px (default: the central 60%).
-    #[arg(long)]
-    pub roi: Option<String>,
-    /// Fluorescence in the ROI counts from this TBR on.
-    #[arg(long, default_value_t = 1.5)]
-    pub tbr: f32,
+    /// The checks' settings; the mode switches while running by typing s, t or w and Enter.
+    #[command(flatten)]
+    pub checks: CheckArgs,
     /// Fault drill: KIND@FRAME,... with KIND panic, error, slow or lost.
     #[arg(long)]
     pub inject_fault: Option<String>,
@@ -111,15 +103,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
     if a.fps == 0 || a.fps > 240 {
         bail!("--fps must be between 1 and 240, got {}", a.fps);
     }
-    let params = match (&a.mm_per_px, &a.calibration) {
-        (Some(s), _) => AnalysisParams::with_scale(*s),
-        (None, Some(p)) => {
-            let cal = crate::measure::calibration::Calibration::load(p)?;
-            AnalysisParams { scale_source: format!("calibration {}", p.display()), ..AnalysisParams::with_scale(cal.mm_per_px) }
-        }
-        (None, None) => AnalysisParams::without_scale(),
-    };
-    params.validate()?;
+    let params = a.scale.params()?;
     let mut vars: HashMap<String, String> = HashMap::new();
     if let Some(wl) = &a.wl {
         vars.insert("WL_SRC".into(), replay_source(wl, a.fps, a.looping));
@@ -144,7 +128,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
                 height: h,
                 frames: 60,
                 seed: 7,
-                mm_per_px: if params.scale_known { params.mm_per_px } else { 0.08 },
+                mm_per_px: params.mm_per_px,
                 fps: a.fps as f32,
                 ..Default::default()
             };
@@ -167,16 +151,15 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
     let backend = a.backend;
     let fps = a.fps;
     let factory_params = params.clone();
-    let roi = a.roi.as_deref().map(Roi::parse).transpose()?;
-    let tbr = a.tbr;
-    let mode = Arc::new(AtomicU8::new(MODES.iter().position(|m| *m == a.mode).unwrap_or(0) as u8));
+    let checks = a.checks.settings()?;
+    let mode = Arc::new(AtomicU8::new(MODES.iter().position(|m| *m == checks.mode).unwrap_or(0) as u8));
     spawn_mode_keys(mode.clone());
     let factory: crate::live::worker::Factory = Box::new(move || {
         let analyzer = make_analyzer(backend, &factory_params)?;
         let frame = Arc::new(AtomicU64::new(0));
         let analyzer = FaultyAnalyzer::new(analyzer, plan.clone(), budget * 3, frame.clone());
         let mut proc = FrameProcessor::new(Box::new(analyzer), factory_params.clone(), fps as f64);
-        proc.set_checks(CheckSettings { mode: MODES[mode.load(Ordering::Relaxed) as usize % 3], roi, min_tbr: tbr });
+        proc.set_checks(CheckSettings { mode: MODES[mode.load(Ordering::Relaxed) as usize % 3], ..checks.clone() });
         Ok(Box::new(Drilled { proc, frame, mode: mode.clone() }) as Box<dyn LiveProcessor>)
     });
     let display = if a.fullscreen { "waylandsink fullscreen=true".to_string() } else { a.display.clone() };

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod calibrate;
 pub mod evaluate;
 pub mod live;
+pub mod options;
 pub mod phantom;
 pub mod report;
 

@@ -1,0 +1,63 @@
+//! Option groups shared by `analyze` and `live`: the image scale and the transection / wound-bed checks.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::measure::calibration::Calibration;
+use crate::measure::findings::{Mode, Roi};
+use crate::params::AnalysisParams;
+use crate::processor::CheckSettings;
+
+#[derive(Args, Debug, Clone)]
+pub struct ScaleArgs {
+    /// Image scale in millimetres a pixel. Without it (or --calibration) figures are in px.
+    #[arg(long, conflicts_with = "calibration", allow_negative_numbers = true)]
+    pub mm_per_px: Option<f32>,
+    /// Scale from `nirf-margin calibrate` (JSON).
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// Margin contours in mm, comma-separated; the first is the radicality margin.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub margins_mm: Vec<f32>,
+}
+
+impl ScaleArgs {
+    /// Analysis parameters with the scale given (or none), validated.
+    pub fn params(&self) -> Result<AnalysisParams> {
+        let base = match (&self.mm_per_px, &self.calibration) {
+            (Some(s), _) => AnalysisParams::with_scale(*s),
+            (None, Some(path)) => {
+                let cal = Calibration::load(path)?;
+                AnalysisParams { scale_source: format!("calibration {}", path.display()), ..AnalysisParams::with_scale(cal.mm_per_px) }
+            }
+            (None, None) => {
+                tracing::warn!("no --mm-per-px or --calibration: figures are in px and no margin contour is drawn");
+                AnalysisParams::without_scale()
+            }
+        };
+        let params = AnalysisParams { margins_mm: self.margins_mm.clone(), ..base };
+        params.validate()?;
+        Ok(params)
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    /// survey (lesions and margins), transection (flag fluorescence in the ROI) or wound-bed (also tally it).
+    #[arg(long, value_enum, default_value_t = Mode::Survey)]
+    pub mode: Mode,
+    /// Region of interest for transection / wound-bed, x,y,w,h in px (default: the central 60%).
+    #[arg(long)]
+    pub roi: Option<String>,
+    /// Fluorescence in the ROI counts from this TBR on.
+    #[arg(long, default_value_t = 1.5)]
+    pub tbr: f32,
+}
+
+impl CheckArgs {
+    pub fn settings(&self) -> Result<CheckSettings> {
+        Ok(CheckSettings { mode: self.mode, roi: self.roi.as_deref().map(Roi::parse).transpose()?, min_tbr: self.tbr })
+    }
+}
