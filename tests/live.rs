@@ -5,12 +5,21 @@
 
 mod common;
 
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use common::*;
 
+/// The live tests measure timing on a 2-core machine: one at a time, so that they do not load each other.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn faults_cost_only_their_frames_and_the_overlay_comes_back() {
+    let _serial = serial();
     let d = tmpdir();
     phantom_on_disk(d.path(), 320, 240, 60, 51, 0.1);
     let rec = d.path().join("rec");
@@ -53,6 +62,7 @@ fn faults_cost_only_their_frames_and_the_overlay_comes_back() {
 
 #[test]
 fn recordings_play_back_after_kill_9() {
+    let _serial = serial();
     let d = tmpdir();
     phantom_on_disk(d.path(), 320, 240, 30, 52, 0.1);
     let rec = d.path().join("rec");
@@ -77,6 +87,7 @@ fn recordings_play_back_after_kill_9() {
 
 #[test]
 fn a_missing_input_is_a_clear_error() {
+    let _serial = serial();
     let o = run(&["live", "--wl", "/nonexistent/wl.mkv", "--nir", "/nonexistent/nir.mkv", "--display", "fakesink"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("/nonexistent/wl.mkv"), "{}", stderr(&o));
@@ -84,6 +95,7 @@ fn a_missing_input_is_a_clear_error() {
 
 #[test]
 fn a_key_switches_the_mode_while_running() {
+    let _serial = serial();
     use std::io::Write;
     let d = tmpdir();
     let cfg = nirf_margin::phantom::PhantomConfig {
@@ -119,6 +131,7 @@ fn a_key_switches_the_mode_while_running() {
 
 #[test]
 fn white_light_goes_on_when_the_nir_dies() {
+    let _serial = serial();
     let d = tmpdir();
     phantom_on_disk(d.path(), 320, 240, 30, 54, 0.1);
     // The NIR sequence breaks at frame 12.
@@ -133,4 +146,25 @@ fn white_light_goes_on_when_the_nir_dies() {
     assert_eq!(lines.len(), 30, "every white-light frame still goes out");
     assert!(lines[..10].iter().all(|l| l["overlay"] == "on"));
     assert!(lines[14..].iter().all(|l| l["reason"] == "nir lost"), "after the NIR dies: white light with NIR LOST");
+}
+
+#[test]
+fn nir_of_another_size_is_scaled_to_the_white_light() {
+    let _serial = serial();
+    // The same scene seen by a NIR camera of half the resolution (twice the mm a pixel).
+    let d = tmpdir();
+    phantom_on_disk(d.path(), 320, 240, 20, 55, 0.1);
+    let small = tmpdir();
+    phantom_on_disk(small.path(), 160, 120, 20, 55, 0.2);
+    let m = d.path().join("m.jsonl");
+    let o = run(&[
+        "live", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(small.path(), "nir"), "--mm-per-px", "0.1",
+        "--display", "fakesink", "--metrics", m.to_str().unwrap(), "--backend", "cpu", "--budget-ms", "200",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = read_jsonl(&m);
+    assert_eq!(lines.len(), 20);
+    let on: Vec<_> = lines.iter().filter(|l| l["overlay"] == "on").collect();
+    assert!(on.len() >= 18, "overlay on {} of 20 frames", on.len());
+    assert!(on.iter().all(|l| l["lesions"].as_array().unwrap().iter().any(|x| x["kind"] == "rim")), "rim lesions found on the scaled NIR");
 }
