@@ -24,6 +24,7 @@ demo: build
 # NIRF_REQUIRE_GPU=1 / NIRF_REQUIRE_BROWSER=1: the GPU and report-rendering tests fail, never skip, when no
 # adapter or no chromium is found (deps installs lavapipe and chromium).
 test: deps
+	$(CARGO) test --locked --benches --no-run  # the benches compile (they run with make bench)
 	NIRF_REQUIRE_GPU=1 NIRF_REQUIRE_BROWSER=1 $(CARGO) test --locked
 
 bench: deps

@@ -37,19 +37,19 @@ fn cpu_stages(c: &mut Criterion) {
             })
         });
         g.bench_function(BenchmarkId::new("threshold_morphology", &id), |b| {
-            let (mut mask, mut scratch) = (Plane::new(w, h), Plane::new(w, h));
+            let (mut mask, mut scratch, mut tmp) = (Plane::new(w, h), Plane::new(w, h), Plane::new(w, h));
             b.iter(|| {
                 threshold::threshold(&m.ratio, &f.wl, p.fluo_ratio, p.glint_level, &mut mask);
-                morphology::clean_mask(&mut mask, &mut scratch);
+                morphology::clean_mask(&mut mask, &mut scratch, &mut tmp);
             })
         });
         g.bench_function(BenchmarkId::new("components_regions", &id), |b| {
             let (mut parent, mut bl, mut fl) = (Vec::new(), Plane::new(w, h), Plane::new(w, h));
             let (mut bt, mut ft) = (regions::RegionTable::default(), regions::RegionTable::default());
             b.iter(|| {
-                label_components(&m.fluo, 0, Connectivity::Four, &mut parent, &mut bl);
-                label_components(&m.fluo, 1, Connectivity::Eight, &mut parent, &mut fl);
-                regions::region_stats(&bl, &fl, &m.ratio, &mut bt, &mut ft);
+                let bl_list = label_components(&m.fluo, 0, Connectivity::Four, &mut parent, &mut bl);
+                let fl_list = label_components(&m.fluo, 1, Connectivity::Eight, &mut parent, &mut fl);
+                regions::region_stats(&bl, &bl_list, &fl, &fl_list, &m.ratio, &p, &mut bt, &mut ft);
             })
         });
         g.bench_function(BenchmarkId::new("distance", &id), |b| {

@@ -18,6 +18,10 @@ struct Params {
     min_diffuse_compactness: f32,
     dist_bound: f32,
     warn_margin_px: f32,
+    sharp_grad_px: f32,
+    _pad0: f32,
+    _pad1: f32,
+    _pad2: f32,
     margins: vec4<f32>,
 }
 
@@ -35,6 +39,13 @@ const RATIO_FIXED: f32 = 256.0;
 const COVERAGE_FIXED: f32 = 1024.0;
 const FLAG_BORDER: u32 = 1u;
 const FLAG_HAS_RIM: u32 = 2u;
+// Per-root statistics: non-fluorescent roots at 3r (area, ratio sum, flags); fluorescent roots at
+// fl_base(r) (area, boundary pixels, flags, sharp boundary pixels).
+const FL_STRIDE: u32 = 4u;
+
+fn fl_base(root: u32) -> u32 {
+    return 3u * n_pixels() + FL_STRIDE * root;
+}
 const NONE: u32 = 0xffffffffu;
 
 // Lesion table: words 0..16 are counters (0: cores, 1: diffuse), then one record of T_STRIDE words a slot.

@@ -1,7 +1,8 @@
 // reduce.wgsl — CPU twin: src/reference/reduce.rs
-// mark_rims:      reads labels, distfield; flags fluorescent roots within rim search of a core (stats).
+// mark_rims:      reads labels, seeds; flags the fluorescent roots touching a core: they hold its rim (stats).
 // select_diffuse: reads labels, stats; compact fluorescent roots with no rim, off the border, take a
-//                 diffuse slot (slot_of_root, table).
+//                 coreless slot (slot_of_root, table), kind 2 (homogeneous) when at least half their
+//                 boundary is sharp, else 1 (diffuse).
 // lesion_stats:   reads ratio, fluo, seeds, labels, stats, slot_of_root, distfield; adds per-slot area,
 //                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
 //                 extents of the core's boundary pixels along the Feret directions (table).
@@ -52,10 +53,16 @@ fn mark_rims(@builtin(global_invocation_id) g: vec3<u32>) {
         return;
     }
     let n = n_pixels();
-    let i = g.y * P.width + g.x;
+    let w = P.width;
+    let i = g.y * w + g.x;
     let f = labels[n + i];
-    if (f != 0u && near_at(i) != 0u && dist_at(i) <= P.rim_search_px) {
-        atomicOr(&stats[3u * n + 3u * (f - 1u) + 2u], FLAG_HAS_RIM);
+    if (f == 0u) {
+        return;
+    }
+    let touches = (g.x > 0u && seeds[i - 1u] != 0u) || (g.x + 1u < w && seeds[i + 1u] != 0u)
+        || (g.y > 0u && seeds[i - w] != 0u) || (g.y + 1u < P.height && seeds[i + w] != 0u);
+    if (touches) {
+        atomicOr(&stats[fl_base(f - 1u) + 2u], FLAG_HAS_RIM);
     }
 }
 
@@ -69,10 +76,11 @@ fn select_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
     if (labels[n + i] != i + 1u) {
         return;
     }
-    let r = 3u * n + 3u * i;
+    let r = fl_base(i);
     let area = atomicLoad(&stats[r]);
     let boundary = f32(max(atomicLoad(&stats[r + 1u]), 1u));
     let flags = atomicLoad(&stats[r + 2u]);
+    let kind = select(1u, 2u, 2u * atomicLoad(&stats[r + 3u]) >= atomicLoad(&stats[r + 1u]));
     let ok = (flags & (FLAG_BORDER | FLAG_HAS_RIM)) == 0u && f32(area) >= P.min_diffuse_area
         && 4.0 * 3.14159265358979 * f32(area) >= P.min_diffuse_compactness * boundary * boundary;
     if (!ok) {
@@ -83,7 +91,7 @@ fn select_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
         let s = MAX_CORES + slot;
         slot_of_root[i] = s + 1u;
         atomicStore(&table[slot_base(s) + T_LABEL], i + 1u);
-        atomicStore(&table[slot_base(s) + T_KIND], 1u);
+        atomicStore(&table[slot_base(s) + T_KIND], kind);
     }
 }
 

@@ -1,7 +1,7 @@
 // regions.wgsl — CPU twin: src/reference/regions.rs
-// region_stats: reads ratio, labels; adds to stats (per root r: non-fluorescent at 3r.., fluorescent at
-//               3N + 3r..: area, aux, flags). aux: fixed-point ratio sum (non-fluorescent) or boundary
-//               pixels (fluorescent).
+// region_stats: reads ratio, labels; adds to stats (per root r: non-fluorescent at 3r.. area, fixed-point
+//               ratio sum, flags; fluorescent at fl_base(r).. area, boundary pixels, flags, boundary
+//               pixels off the image edge whose ratio gradient is sharp).
 // select_cores: reads labels, stats; each dark, large enough non-fluorescent root that is not most of the
 //               frame takes a core slot: writes slot_of_root[root] = slot + 1 and the slot's label, kind
 //               and partial flag (the core touches the border) in table.
@@ -36,7 +36,7 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>) {
     }
     let f = labels[n + i];
     if (f != 0u) {
-        let r = 3u * n + 3u * (f - 1u);
+        let r = fl_base(f - 1u);
         atomicAdd(&stats[r], 1u);
         if (border != 0u) {
             atomicOr(&stats[r + 2u], border);
@@ -45,6 +45,13 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>) {
             || (g.y > 0u && labels[n + i - w] != f) || (g.y + 1u < P.height && labels[n + i + w] != f);
         if (edge) {
             atomicAdd(&stats[r + 1u], 1u);
+            if (border == 0u) {
+                let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
+                let gy = 0.5 * (ratio[i + w] - ratio[i - w]);
+                if (gx * gx + gy * gy >= P.sharp_grad_px * P.sharp_grad_px) {
+                    atomicAdd(&stats[r + 3u], 1u);
+                }
+            }
         }
     }
 }

@@ -20,8 +20,10 @@ pub mod class {
 pub enum LesionKind {
     /// Dark core enclosed by fluorescence.
     Rim,
-    /// Compact fluorescence with no visible core (deep lesion glow).
+    /// Compact fluorescence with no visible core and a blurred edge (deep lesion glow): no boundary claimed.
     Diffuse,
+    /// Compact fluorescence with no dark core and a sharp edge: its own edge is the tumour boundary.
+    Homogeneous,
 }
 
 /// Per-lesion sums and histograms in pixels, as a backend's reduction stage produces them. The same

@@ -16,6 +16,7 @@ pub mod palette {
     pub const MARGIN_OK: [u8; 3] = [0, 220, 255];
     pub const MARGIN_WARN: [u8; 3] = [255, 50, 50];
     pub const DIFFUSE: [u8; 3] = [255, 170, 40];
+    pub const HOMOGENEOUS: [u8; 3] = [255, 90, 255];
     pub const TEXT: [u8; 3] = [255, 255, 255];
     pub const BADGE: [u8; 3] = [255, 200, 0];
 }
@@ -90,6 +91,68 @@ pub fn badge(frame: &mut RgbFrame, text: &str) {
     draw_text(frame, x, 4 * s, text, s, palette::MARGIN_WARN);
 }
 
+/// Boundary and margin contours of a homogeneous lesion, whose own edge is the tumour boundary: the
+/// fluorescent region holding `seed_px` (in the cleaned mask `fluo`), and lines at `margins_px` outside
+/// it, anti-aliased from its distance field as the composite stage draws a core's. Both backends' frames
+/// get it here, on the CPU, from the same mask.
+pub fn outline_region(frame: &mut RgbFrame, fluo: &crate::frame::Plane<u8>, seed_px: [f32; 2], margins_px: &[f32], color: [u8; 3]) {
+    use crate::reference::composite::line_alpha;
+    let (w, h) = (fluo.width, fluo.height);
+    let (sx, sy) = (seed_px[0] as usize, seed_px[1] as usize);
+    if sx >= w || sy >= h || fluo.get(sx, sy) == 0 {
+        return;
+    }
+    // Flood fill the region (4-connected), keeping its bounding box.
+    let mut inside = vec![false; w * h];
+    let mut stack = vec![sy * w + sx];
+    inside[sy * w + sx] = true;
+    let (mut x0, mut y0, mut x1, mut y1) = (sx, sy, sx, sy);
+    while let Some(i) = stack.pop() {
+        let (x, y) = (i % w, i / w);
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        for (nx, ny) in [(x.wrapping_sub(1), y), (x + 1, y), (x, y.wrapping_sub(1)), (x, y + 1)] {
+            if nx < w && ny < h && !inside[ny * w + nx] && fluo.get(nx, ny) != 0 {
+                inside[ny * w + nx] = true;
+                stack.push(ny * w + nx);
+            }
+        }
+    }
+    let reach = margins_px.iter().cloned().fold(2.0f32, f32::max).ceil() as usize + 2;
+    let (cx0, cy0) = (x0.saturating_sub(reach), y0.saturating_sub(reach));
+    let (cx1, cy1) = ((x1 + reach + 1).min(w), (y1 + reach + 1).min(h));
+    let (cw, ch) = (cx1 - cx0, cy1 - cy0);
+    let mut seeds = crate::frame::Plane::<u32>::new(cw, ch);
+    for y in 0..ch {
+        for x in 0..cw {
+            if inside[(cy0 + y) * w + cx0 + x] {
+                seeds.set(x, y, 1);
+            }
+        }
+    }
+    let mut field = crate::reference::distance::LabeledDistance::default();
+    crate::reference::distance::distance_transform(&seeds, reach as f32, &mut field);
+    for y in 0..ch {
+        for x in 0..cw {
+            let d = field.dist.get(x, y);
+            if d == 0.0 || !d.is_finite() {
+                continue;
+            }
+            let mut a = line_alpha(d, 1.0);
+            let mut c = color;
+            for &m in margins_px {
+                let am = line_alpha(d, m + 0.5);
+                if am > a {
+                    (a, c) = (am, palette::MARGIN_OK);
+                }
+            }
+            if a > 0.0 {
+                let i = ((cy0 + y) * frame.width + cx0 + x) * 3;
+                blend(&mut frame.data[i..i + 3], c, a);
+            }
+        }
+    }
+}
+
 /// Outline of a rectangle [x0, x1) × [y0, y1), `thick` px wide, clipped to the frame.
 pub fn rect(frame: &mut RgbFrame, x0: usize, y0: usize, x1: usize, y1: usize, thick: usize, color: [u8; 3]) {
     let (w, h) = (frame.width, frame.height);
@@ -117,6 +180,7 @@ pub fn annotate(frame: &mut RgbFrame, styles: &[LesionStyle], banner: &Banner) {
     for st in styles {
         let color = match (st.kind, st.warn) {
             (LesionKind::Diffuse, _) => palette::DIFFUSE,
+            (LesionKind::Homogeneous, _) => palette::HOMOGENEOUS,
             (_, true) => palette::MARGIN_WARN,
             _ => palette::TEXT,
         };

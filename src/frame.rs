@@ -48,6 +48,14 @@ impl<T: Copy + Default> Plane<T> {
         &self.data[y * self.width..(y + 1) * self.width]
     }
 
+    /// Make the plane `width`×`height` for a caller that overwrites every sample: no clearing when the
+    /// size is already right.
+    pub fn ensure_size(&mut self, width: usize, height: usize) {
+        if self.width != width || self.height != height || self.data.len() != width * height {
+            self.resize(width, height);
+        }
+    }
+
     /// Reshape to another size, reusing the allocation; contents become default.
     pub fn resize(&mut self, width: usize, height: usize) {
         self.width = width;

@@ -26,6 +26,10 @@ pub struct AnalysisParams {
     pub min_diffuse_diameter_mm: f32,
     /// Compactness (4π area / boundary²) below which fluorescence is duct-like, not a lesion.
     pub min_diffuse_compactness: f32,
+    /// A coreless fluorescent lesion is homogeneous (a sharp tumour edge) when at least half its boundary
+    /// pixels have a ratio gradient of at least this, per mm; else it is the blurred glow of a deep,
+    /// diffuse lesion. A count, not a mean, so that a glint on the edge does not decide.
+    pub homogeneous_edge_gradient_per_mm: f32,
     /// Margin contours drawn around each core, mm (the first is the radicality margin).
     pub margins_mm: Vec<f32>,
     /// Side of the square blocks whose medians feed the background fit, px.
@@ -46,6 +50,7 @@ impl Default for AnalysisParams {
             rim_search_mm: 6.0,
             min_diffuse_diameter_mm: 3.0,
             min_diffuse_compactness: 0.4,
+            homogeneous_edge_gradient_per_mm: 0.7,
             margins_mm: vec![1.0],
             background_block_px: 32,
             glint_level: 235,

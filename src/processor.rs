@@ -9,7 +9,7 @@ use anyhow::Result;
 use crate::analysis::{Analyzer, Banner, Lesion, LesionKind, LesionStyle, StageTimings};
 use crate::frame::{NirFrame, Plane, RgbFrame};
 use crate::measure::figures::{Figures, figures};
-use crate::annotate::{banner_center, palette, rect};
+use crate::annotate::{banner_center, outline_region, palette, rect};
 use crate::measure::findings::{FindingsTracker, FrameFindings, Mode, Roi, find_spots};
 use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
@@ -67,6 +67,10 @@ pub fn label_text(id: u32, f: &Figures, mm_per_px: Option<f32>) -> String {
             }
         }
         LesionKind::Diffuse => format!("#{id} diffuse TBR{:.1}", f.tbr),
+        LesionKind::Homogeneous => {
+            let d = f.core_diameter_px.map(|d| format!(" {:.1}{unit}", d * scale)).unwrap_or_default();
+            format!("#{id} homogeneous{d} TBR{:.1}", f.tbr)
+        }
     }
 }
 
@@ -155,6 +159,16 @@ impl FrameProcessor {
         let comp = self.analyzer.composite(&styles, &banner)?;
         timings.0.extend(comp.timings.0);
         let mut overlay = comp.overlay;
+        // A homogeneous lesion's edge is its tumour boundary: outline it and draw its margins.
+        if figs.iter().any(|f| f.kind == LesionKind::Homogeneous) {
+            let t = Instant::now();
+            let (_, fluo) = self.analyzer.pixel_maps()?;
+            let margins = self.params.margins_px();
+            for f in figs.iter().filter(|f| f.kind == LesionKind::Homogeneous) {
+                outline_region(&mut overlay, &fluo, f.centroid_px, &margins, palette::HOMOGENEOUS);
+            }
+            timings.push("outline", t.elapsed().as_secs_f64() * 1e3);
+        }
         let findings = if self.checks.mode == Mode::Survey {
             None
         } else {

@@ -56,7 +56,7 @@ fn finds_every_rim_lesion_and_measures_cores_within_half_a_millimetre() {
 #[test]
 fn a_clean_liver_with_only_confounders_has_no_rim_lesion() {
     let mut c = cfg(640, 480, 21, 0.08, 3);
-    c.options = SceneOptions { rim_lesions: 0..=0, diffuse_lesions: 1..=1, ducts: 2..=2, glints: 6..=6, residuals: 0..=0, camera_motion: true };
+    c.options = SceneOptions { rim_lesions: 0..=0, diffuse_lesions: 1..=1, ducts: 2..=2, glints: 6..=6, residuals: 0..=0, homogeneous: 0..=0, camera_motion: true };
     let mut s = Score::default();
     score_phantom(&c, BackendChoice::Cpu, &mut s).unwrap();
     assert_eq!(s.false_positives, 0);
@@ -114,4 +114,49 @@ fn a_lesion_cut_by_the_border_is_partial_with_no_size_claim() {
         }
     }
     assert!(found_partial, "no partial lesion was reported on any scene");
+}
+
+/// Coreless lesions: a sharp-edged homogeneous lesion is told from the blurred glow of a deep one, and
+/// its own edge gives its diameter.
+#[test]
+fn homogeneous_and_diffuse_lesions_are_told_apart() {
+    use nirf_margin::analysis::LesionKind;
+    use nirf_margin::phantom::{InView, render};
+    let (mut right, mut total) = (0, 0);
+    let mut diameter_errors = Vec::new();
+    for k in 0..10u64 {
+        let mut c = cfg(640, 480, 500 + k, 0.06 + 0.005 * k as f32, 2);
+        c.options = SceneOptions { rim_lesions: 1..=2, diffuse_lesions: 1..=1, ducts: 1..=1, glints: 2..=4, residuals: 0..=0, homogeneous: 1..=1, camera_motion: true };
+        let scene = c.scene();
+        let params = nirf_margin::params::AnalysisParams::with_scale(c.mm_per_px);
+        let mut p = nirf_margin::processor::FrameProcessor::new(Box::new(nirf_margin::reference::CpuAnalyzer::new(params.clone()).unwrap()), params, 30.0);
+        for f in 0..c.frames {
+            let r = render(&scene, f);
+            let res = p.process(&r.wl, &r.nir, false).unwrap();
+            for t in r.truth.lesions.iter().filter(|t| t.kind != LesionKind::Rim && t.in_view == InView::Full) {
+                total += 1;
+                let found = res.lesions.iter().filter(|l| l.kind != LesionKind::Rim).min_by(|a, b| {
+                    let da = (a.centroid_px[0] - t.centroid_px[0]).hypot(a.centroid_px[1] - t.centroid_px[1]);
+                    let db = (b.centroid_px[0] - t.centroid_px[0]).hypot(b.centroid_px[1] - t.centroid_px[1]);
+                    da.total_cmp(&db)
+                });
+                let Some(l) = found.filter(|l| (l.centroid_px[0] - t.centroid_px[0]).hypot(l.centroid_px[1] - t.centroid_px[1]) < 12.0) else {
+                    eprintln!("seed {} frame {f}: {:?} lesion (TBR {}, {:?} mm) not found", c.seed, t.kind, t.tbr, t.core_diameter_mm);
+                    continue;
+                };
+                if l.kind == t.kind {
+                    right += 1;
+                } else {
+                    eprintln!("seed {} frame {f}: {:?} lesion (TBR {}) taken for {:?}", c.seed, t.kind, t.tbr, l.kind);
+                }
+                if let (LesionKind::Homogeneous, LesionKind::Homogeneous, Some(d), Some(td)) = (t.kind, l.kind, l.core_diameter_mm, t.core_diameter_mm) {
+                    diameter_errors.push((d - td).abs());
+                }
+            }
+        }
+    }
+    eprintln!("coreless lesions: {right} of {total} right; homogeneous diameter errors {diameter_errors:?}");
+    assert!(total >= 20, "only {total} coreless lesions in view");
+    assert!(right as f32 >= 0.9 * total as f32, "{right} of {total} coreless lesions of the right kind");
+    assert!(!diameter_errors.is_empty() && diameter_errors.iter().all(|e| *e <= 0.5), "homogeneous diameters: {diameter_errors:?}");
 }

@@ -31,7 +31,9 @@ fn analyze_honours_the_output_contract() {
             assert_eq!(les["centroid_px"].as_array().unwrap().len(), 2);
             assert!(les["tbr"].as_f64().unwrap() >= 1.0);
             match les["kind"].as_str().unwrap() {
-                "rim" => assert!(les["core_diameter_mm"].as_f64().unwrap() > 1.0),
+                "rim" if les["partial"] == false => assert!(les["core_diameter_mm"].as_f64().unwrap() > 1.0),
+                "rim" => assert!(les["core_diameter_mm"].is_null()),
+                "homogeneous" => assert!(les["core_diameter_mm"].as_f64().unwrap() > 1.0),
                 "diffuse" => assert!(les["core_diameter_mm"].is_null()),
                 k => panic!("unknown kind {k}"),
             }

@@ -294,6 +294,7 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
         let kind = match s.kind {
             Some(LesionKind::Rim) => "rim",
             Some(LesionKind::Diffuse) => "diffuse",
+            Some(LesionKind::Homogeneous) => "homogeneous",
             None => "?",
         };
         println!(

@@ -25,6 +25,7 @@ mod table {
     pub const HEADER: usize = 16;
     pub const STRIDE: usize = 1400;
     pub const LABEL: usize = 0;
+    pub const KIND: usize = 1;
     pub const AREA: usize = 2;
     pub const RIM_AREA: usize = 3;
     pub const SX: usize = 4;
@@ -241,7 +242,7 @@ impl GpuAnalyzer {
         let mask_b = storage(d, "mask_b", n, none);
         let parent = storage(d, "parent", n, none);
         let labels = storage(d, "labels", 2 * n, none);
-        let stats = storage(d, "stats", 6 * n, none);
+        let stats = storage(d, "stats", 7 * n, none);
         let slot_of_root = storage(d, "slot_of_root", n, none);
         let seeds = storage(d, "seeds", n, none);
         let col = storage(d, "col", 2 * n, none);
@@ -332,7 +333,11 @@ fn lesions_from_table(t: &[u32]) -> Vec<LesionStats> {
         .map(|s| {
             let r = &t[table::HEADER + s * table::STRIDE..table::HEADER + (s + 1) * table::STRIDE];
             let u64_at = |k: usize| r[k] as u64 | (r[k + 1] as u64) << 32;
-            let kind = if s < MAX_CORES { LesionKind::Rim } else { LesionKind::Diffuse };
+            let kind = match (s < MAX_CORES, r[table::KIND]) {
+                (true, _) => LesionKind::Rim,
+                (false, 2) => LesionKind::Homogeneous,
+                _ => LesionKind::Diffuse,
+            };
             LesionStats {
                 kind,
                 label: r[table::LABEL],
@@ -348,8 +353,8 @@ fn lesions_from_table(t: &[u32]) -> Vec<LesionStats> {
             }
         })
         .collect();
-    // Slots are taken in whatever order the GPU ran; report in the CPU's order: rims, then diffuse, by label.
-    out.sort_by_key(|l| (l.kind == LesionKind::Diffuse, l.label));
+    // Slots are taken in whatever order the GPU ran; report in the CPU's order: rims, then coreless, by label.
+    out.sort_by_key(|l| (l.kind != LesionKind::Rim, l.label));
     out
 }
 

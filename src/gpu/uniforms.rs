@@ -25,6 +25,8 @@ pub struct GpuParams {
     pub min_diffuse_compactness: f32,
     pub dist_bound: f32,
     pub warn_margin_px: f32,
+    pub sharp_grad_px: f32,
+    pub _pad: [f32; 3],
     pub margins: [f32; 4],
 }
 
@@ -57,6 +59,8 @@ impl GpuParams {
             min_diffuse_compactness: p.min_diffuse_compactness,
             dist_bound: bound,
             warn_margin_px: margins_px.first().copied().unwrap_or(0.0),
+            sharp_grad_px: p.homogeneous_edge_gradient_per_mm * p.mm_per_px,
+            _pad: [0.0; 3],
             margins,
         }
     }
@@ -68,10 +72,10 @@ mod tests {
 
     #[test]
     fn uniform_is_a_multiple_of_sixteen_bytes_and_matches_the_wgsl_layout() {
-        assert_eq!(std::mem::size_of::<GpuParams>(), 80);
+        assert_eq!(std::mem::size_of::<GpuParams>(), 96);
         let src = crate::gpu::shaders::COMMON;
         let module = naga::front::wgsl::parse_str(src).unwrap();
         let (_, ty) = module.types.iter().find(|(_, t)| t.name.as_deref() == Some("Params")).unwrap();
-        assert_eq!(ty.inner.size(module.to_ctx()), 80);
+        assert_eq!(ty.inner.size(module.to_ctx()), 96);
     }
 }

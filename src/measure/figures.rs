@@ -45,6 +45,23 @@ pub fn figures(st: &LesionStats) -> Figures {
                 radius_px: d_px / 2.0,
             }
         }
+        // A homogeneous lesion's own edge is the tumour boundary: its equivalent-circle diameter.
+        LesionKind::Homogeneous => {
+            let d_px = 2.0 * (st.area_px as f32 / std::f32::consts::PI).sqrt();
+            Figures {
+                label: st.label,
+                kind: st.kind,
+                partial: st.partial,
+                centroid_px: st.centroid(),
+                core_diameter_px: Some(d_px),
+                feret_px: None,
+                rim_thickness_px: None,
+                min_rim_thickness_px: None,
+                tbr,
+                area_px: st.area_px as f32,
+                radius_px: d_px / 2.0,
+            }
+        }
         LesionKind::Diffuse => Figures {
             label: st.label,
             kind: st.kind,

@@ -3,7 +3,7 @@
 //! (`render`) and the truth format (`truth`); writing the sequence to PNG files lives here too.
 //!
 //! What a phantom holds (and what it does not): rims with TBR 1.5–6 and thickness 0.5–4 mm around
-//! elliptical cores of 3–30 mm, deep diffuse lesions, bile-duct-like curves, specular glints,
+//! elliptical cores of 3–30 mm, homogeneously enhancing lesions, deep diffuse lesions, bile-duct-like curves, specular glints,
 //! liver-like texture, excitation fall-off, tissue-scatter blur, shot and read noise of a 12-bit
 //! sensor, slow camera drift with tremor. No tissue deformation, smoke, instruments or bleeding.
 

@@ -85,6 +85,15 @@ fn sample(scene: &Scene, p: [f32; 2], ducts: &[DuctPath]) -> Sample {
             s.class = truth_class::OTHER_FLUORESCENCE;
         }
     }
+    for l in &scene.homogeneous {
+        if l.contains(p) {
+            s.fluo = s.fluo.max(l.tbr);
+            s.pallor = 0.3;
+            if s.class == truth_class::BACKGROUND {
+                s.class = truth_class::OTHER_FLUORESCENCE;
+            }
+        }
+    }
     for r in &scene.residuals {
         if r.contains(p) {
             s.fluo = s.fluo.max(r.tbr);
@@ -280,6 +289,19 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
             rim_thickness_mm: None,
             tbr: d.tbr,
             in_view: in_view(cx, cy, 2.0 * d.sigma_mm / mmpp, w, h),
+        });
+    }
+    for l in &scene.homogeneous {
+        let cx = (l.center[0] - cam[0]) / mmpp;
+        let cy = (l.center[1] - cam[1]) / mmpp;
+        lesions.push(TruthLesion {
+            id: l.id,
+            kind: LesionKind::Homogeneous,
+            centroid_px: [cx, cy],
+            core_diameter_mm: Some(2.0 * (l.a * l.b).sqrt()),
+            rim_thickness_mm: None,
+            tbr: l.tbr,
+            in_view: in_view(cx, cy, l.a / mmpp + 2.0, w, h),
         });
     }
     let spots = scene

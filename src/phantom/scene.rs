@@ -33,6 +33,26 @@ impl RimLesion {
     }
 }
 
+/// A lesion that takes up ICG evenly: a sharp-edged fluorescent ellipse with no dark core.
+#[derive(Clone, Debug)]
+pub struct HomogeneousLesion {
+    pub id: u32,
+    pub center: [f32; 2],
+    pub a: f32,
+    pub b: f32,
+    pub theta: f32,
+    pub tbr: f32,
+}
+
+impl HomogeneousLesion {
+    pub fn contains(&self, p: [f32; 2]) -> bool {
+        let (dx, dy) = (p[0] - self.center[0], p[1] - self.center[1]);
+        let (c, s) = (self.theta.cos(), self.theta.sin());
+        let (qx, qy) = (c * dx + s * dy, -s * dx + c * dy);
+        (qx / self.a).powi(2) + (qy / self.b).powi(2) <= 1.0
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct DiffuseLesion {
     pub id: u32,
@@ -102,6 +122,7 @@ pub struct Scene {
     pub ducts: Vec<Duct>,
     pub glints: Vec<Glint>,
     pub residuals: Vec<Residual>,
+    pub homogeneous: Vec<HomogeneousLesion>,
     /// Camera: view origin (world mm) at frame 0, drift mm a frame, tremor amplitude mm.
     pub origin: [f32; 2],
     pub drift: [f32; 2],
@@ -125,19 +146,21 @@ pub struct SceneOptions {
     pub glints: std::ops::RangeInclusive<usize>,
     /// Residual fluorescent spots (blobs or arcs) inside the central 60% of the first frame.
     pub residuals: std::ops::RangeInclusive<usize>,
+    /// Homogeneously enhancing lesions (drawn after everything else, so other draws keep their values).
+    pub homogeneous: std::ops::RangeInclusive<usize>,
     pub camera_motion: bool,
 }
 
 impl Default for SceneOptions {
     fn default() -> Self {
-        Self { rim_lesions: 2..=4, diffuse_lesions: 0..=1, ducts: 1..=2, glints: 2..=6, residuals: 0..=0, camera_motion: true }
+        Self { rim_lesions: 2..=4, diffuse_lesions: 0..=1, ducts: 1..=2, glints: 2..=6, residuals: 0..=0, homogeneous: 0..=1, camera_motion: true }
     }
 }
 
 impl SceneOptions {
     /// A transection plane or wound bed: no lesions or ducts; `residuals` fluorescent spots (0 for a clean one).
     pub fn cut_surface(residuals: std::ops::RangeInclusive<usize>) -> Self {
-        Self { rim_lesions: 0..=0, diffuse_lesions: 0..=0, ducts: 0..=0, glints: 2..=6, residuals, camera_motion: true }
+        Self { rim_lesions: 0..=0, diffuse_lesions: 0..=0, ducts: 0..=0, glints: 2..=6, residuals, homogeneous: 0..=0, camera_motion: true }
     }
 }
 
@@ -268,6 +291,38 @@ impl Scene {
                 }
             })
             .collect();
+        let background_counts = rng.random_range(350.0..900.0);
+        let corner_level = rng.random_range(0.45..0.75);
+        let falloff_center = [rng.random_range(-0.1..0.1), rng.random_range(-0.1..0.1)];
+        let scatter_mm = rng.random_range(0.06..0.16);
+        let texture_seed = rng.random();
+        let mut homogeneous = Vec::new();
+        for _ in 0..rng.random_range(opts.homogeneous.clone()) {
+            for _attempt in 0..60 {
+                let d = (rng.random_range(3.0f32.ln()..(0.3 * view_h.min(view_w)).clamp(3.5, 15.0).ln())).exp();
+                let aspect: f32 = rng.random_range(0.7..1.0);
+                let (a, b) = (0.5 * d / aspect.sqrt(), 0.5 * d * aspect.sqrt());
+                let margin = 1.0;
+                if 2.0 * (a + margin) > view_w.min(view_h) {
+                    continue;
+                }
+                let c = [rng.random_range(a + margin..view_w - a - margin), rng.random_range(a + margin..view_h - a - margin)];
+                if overlaps(c, a, &placed, 2.0) {
+                    continue;
+                }
+                placed.push((c, a));
+                homogeneous.push(HomogeneousLesion {
+                    id: next_id,
+                    center: c,
+                    a,
+                    b,
+                    theta: rng.random_range(0.0..std::f32::consts::PI),
+                    tbr: (rng.random_range(1.6f32.ln()..4.0f32.ln())).exp(),
+                });
+                next_id += 1;
+                break;
+            }
+        }
         Scene {
             width,
             height,
@@ -279,14 +334,15 @@ impl Scene {
             ducts,
             glints,
             residuals,
+            homogeneous,
             origin: [0.0, 0.0],
             drift,
             tremor_mm,
-            background_counts: rng.random_range(350.0..900.0),
-            corner_level: rng.random_range(0.45..0.75),
-            falloff_center: [rng.random_range(-0.1..0.1), rng.random_range(-0.1..0.1)],
-            scatter_mm: rng.random_range(0.06..0.16),
-            texture_seed: rng.random(),
+            background_counts,
+            corner_level,
+            falloff_center,
+            scatter_mm,
+            texture_seed,
         }
     }
 

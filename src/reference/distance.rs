@@ -69,8 +69,8 @@ pub fn distance_transform(seeds: &Plane<u32>, bound: f32, out: &mut LabeledDista
     });
     let (col_dy, col_label) = (&out.col_dy, &out.col_label);
 
-    out.dist.resize(w, h);
-    out.nearest.resize(w, h);
+    out.dist.ensure_size(w, h);
+    out.nearest.ensure_size(w, h);
     let bound2 = bound * bound;
     out.dist
         .data

@@ -38,6 +38,7 @@ pub struct FrameMaps {
     pub bg_table: regions::RegionTable,
     pub fluo_table: regions::RegionTable,
     scratch: Plane<u8>,
+    scratch2: Plane<u8>,
     parent: Vec<u32>,
     parent_fl: Vec<u32>,
 }
@@ -103,7 +104,7 @@ impl Analyzer for CpuAnalyzer {
 
         let t = Instant::now();
         threshold::threshold(&m.ratio, wl, p.fluo_ratio, p.glint_level, &mut m.fluo);
-        morphology::clean_mask(&mut m.fluo, &mut m.scratch);
+        morphology::clean_mask(&mut m.fluo, &mut m.scratch, &mut m.scratch2);
         timings.push("threshold", ms(t));
 
         let t = Instant::now();
@@ -111,7 +112,7 @@ impl Analyzer for CpuAnalyzer {
             || label_components(&m.fluo, 0, Connectivity::Four, &mut m.parent, &mut m.bg_labels),
             || label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent_fl, &mut m.fluo_labels),
         );
-        regions::region_stats(&m.bg_labels, &bg_list, &m.fluo_labels, &fl_list, &m.ratio, &mut m.bg_table, &mut m.fluo_table);
+        regions::region_stats(&m.bg_labels, &bg_list, &m.fluo_labels, &fl_list, &m.ratio, p, &mut m.bg_table, &mut m.fluo_table);
         let cores = regions::select_cores(&m.bg_labels, &mut m.bg_table, p, &mut m.seeds);
         timings.push("components", ms(t));
 
@@ -129,7 +130,7 @@ impl Analyzer for CpuAnalyzer {
             bg_labels: &m.bg_labels,
             fluo_labels: &m.fluo_labels,
         };
-        reduce::mark_rims(&maps, &mut m.fluo_table, p);
+        reduce::mark_rims(&maps, &mut m.fluo_table);
         let (mut lesions, core_hists) = reduce::lesion_stats(&maps, &cores, &m.bg_table, &m.fluo_table, p);
         let levels: Vec<reduce::Levels> = cores.iter().enumerate().map(|(s, _)| reduce::boundary_level(&lesions[s], &core_hists[s])).collect();
         for (st, (area, edges)) in lesions.iter_mut().zip(reduce::subpixel(&maps, &cores, &levels, &m.bg_table, p)) {

@@ -24,8 +24,8 @@ fn combine(op: Op, a: u8, b: u8) -> u8 {
 /// One 3×3 pass as two separable 3-tap passes (a square is the product of two segments). Values are 0/1.
 fn pass3x3(src: &Plane<u8>, op: Op, tmp: &mut Plane<u8>, dst: &mut Plane<u8>) {
     let (w, h) = (src.width, src.height);
-    tmp.resize(w, h);
-    dst.resize(w, h);
+    tmp.ensure_size(w, h);
+    dst.ensure_size(w, h);
     // Horizontal: the outside is neutral, so edge pixels combine only their in-image neighbours.
     tmp.data.par_chunks_mut(w).zip(src.data.par_chunks(w)).for_each(|(o, r)| {
         if w == 1 {
@@ -49,11 +49,11 @@ fn pass3x3(src: &Plane<u8>, op: Op, tmp: &mut Plane<u8>, dst: &mut Plane<u8>) {
     });
 }
 
-/// 3×3 opening, then 5×5 closing (two 3×3 dilations, two 3×3 erosions). `scratch` is reused between frames.
-pub fn clean_mask(mask: &mut Plane<u8>, scratch: &mut Plane<u8>) {
-    let mut tmp = Plane::new(0, 0);
+/// 3×3 opening, then 5×5 closing (two 3×3 dilations, two 3×3 erosions). `scratch` and `tmp` are reused
+/// between frames.
+pub fn clean_mask(mask: &mut Plane<u8>, scratch: &mut Plane<u8>, tmp: &mut Plane<u8>) {
     for op in [Op::Erode, Op::Dilate, Op::Dilate, Op::Dilate, Op::Erode, Op::Erode] {
-        pass3x3(mask, op, &mut tmp, scratch);
+        pass3x3(mask, op, tmp, scratch);
         std::mem::swap(mask, scratch);
     }
 }
@@ -73,8 +73,8 @@ mod tests {
                 }
             }
         }
-        let mut s = Plane::new(0, 0);
-        clean_mask(&mut m, &mut s);
+        let (mut s, mut t) = (Plane::new(0, 0), Plane::new(0, 0));
+        clean_mask(&mut m, &mut s, &mut t);
         assert_eq!(m.get(2, 2), 0);
         assert_eq!(m.get(11, 4), 1);
         assert_eq!(m.get(8, 4), 1);

@@ -177,7 +177,7 @@ fn solve6(mut a: [[f64; 6]; 6], mut b: [f64; 6]) -> Option<[f64; 6]> {
 /// f64, to stay within 1e-9 of a per-pixel `exp`).
 pub fn normalize(nir: &NirFrame, model: &BackgroundModel, out: &mut Plane<f32>) {
     let (w, h) = (nir.width, nir.height);
-    out.resize(w, h);
+    out.ensure_size(w, h);
     let c = model.coeffs.map(|v| v as f64);
     let (cx, cy, s) = (model.cx as f64, model.cy as f64, model.inv_s as f64);
     out.data.par_chunks_mut(w).enumerate().for_each(|(y, dst)| {

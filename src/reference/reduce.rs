@@ -1,8 +1,8 @@
 //! CPU twin of `shaders/reduce.wgsl`: per-lesion statistics, after the labelled distance transform from
 //! the cores (`distance`) and the region tables (`regions`).
 //!
-//! `mark_rims`/`is_diffuse`: compact fluorescent components holding no core's rim, off the border, are
-//! diffuse lesions (ducts are not compact). `lesion_stats`: core pixels give a rim lesion's area and
+//! `mark_rims`/`coreless_kind`: compact fluorescent components holding no core's rim, off the border,
+//! are coreless lesions (ducts are not compact): homogeneous with a sharp edge, diffuse with a blurred one. `lesion_stats`: core pixels give a rim lesion's area and
 //! centroid; fluorescent pixels within `rim_search_mm` of a core are its rim (ratio histogram) and the
 //! rim's outer-edge pixels sample its thickness. `boundary_level` and `subpixel_core_areas`: the core's
 //! area at the iso-level halfway between core and rim, each pixel near the iso-line counted by the
@@ -60,38 +60,52 @@ pub fn is_outside(maps: &Maps, bg: &RegionTable, i: usize, p: &AnalysisParams) -
     bg.flags[r] & FLAG_BORDER != 0 || bg.area[r] as f32 >= min_core_area_px(p)
 }
 
-/// Flag fluorescent components that hold some core's rim.
-pub fn mark_rims(maps: &Maps, fl: &mut RegionTable, p: &AnalysisParams) {
-    let search = p.mm_to_px(p.rim_search_mm);
+/// Flag fluorescent components that hold some core's rim: those touching a core (4-adjacent).
+pub fn mark_rims(maps: &Maps, fl: &mut RegionTable) {
+    let (w, h) = (maps.fluo.width, maps.fluo.height);
+    let seeds = &maps.seeds.data;
     for (i, &l) in maps.fluo_labels.data.iter().enumerate() {
-        if l != 0 && maps.nearest.data[i] != 0 && maps.dist.data[i] <= search {
+        if l == 0 {
+            continue;
+        }
+        let (x, y) = (i % w, i / w);
+        let touches = (x > 0 && seeds[i - 1] != 0) || (x + 1 < w && seeds[i + 1] != 0) || (y > 0 && seeds[i - w] != 0) || (y + 1 < h && seeds[i + w] != 0);
+        if touches {
             let r = fl.index(l);
             fl.flags[r] |= FLAG_HAS_RIM;
         }
     }
 }
 
-pub fn is_diffuse(fl: &RegionTable, r: usize, p: &AnalysisParams) -> bool {
+/// The kind of a compact, coreless fluorescent component (`None`: not a lesion): homogeneous when at least
+/// half its boundary is sharp (`homogeneous_edge_gradient_per_mm`), else diffuse.
+pub fn coreless_kind(fl: &RegionTable, r: usize, p: &AnalysisParams) -> Option<LesionKind> {
     let area = fl.area[r];
     let min_area = std::f32::consts::FRAC_PI_4 * p.mm_to_px(p.min_diffuse_diameter_mm).powi(2);
     let boundary = fl.aux[r].max(1) as f32;
-    area > 0
+    let lesion = area > 0
         && fl.flags[r] & (FLAG_BORDER | FLAG_HAS_RIM) == 0
         && area as f32 >= min_area
-        && 4.0 * std::f32::consts::PI * area as f32 >= p.min_diffuse_compactness * boundary * boundary
+        && 4.0 * std::f32::consts::PI * area as f32 >= p.min_diffuse_compactness * boundary * boundary;
+    if !lesion {
+        return None;
+    }
+    Some(if 2 * fl.sharp[r] >= fl.aux[r] { LesionKind::Homogeneous } else { LesionKind::Diffuse })
 }
 
 /// Per-lesion statistics: rim lesions (one per core, in label order) then diffuse lesions.
 pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTable, p: &AnalysisParams) -> (Vec<LesionStats>, Vec<Vec<u32>>) {
     let (w, h) = (maps.ratio.width, maps.ratio.height);
     let n = w * h;
-    let diffuse: Vec<u32> = (0..fl.labels.len()).filter(|&r| is_diffuse(fl, r, p)).take(MAX_DIFFUSE).map(|r| fl.labels[r]).collect();
+    let coreless: Vec<(u32, LesionKind)> =
+        (0..fl.labels.len()).filter_map(|r| coreless_kind(fl, r, p).map(|k| (fl.labels[r], k))).take(MAX_DIFFUSE).collect();
+    let diffuse: Vec<u32> = coreless.iter().map(|c| c.0).collect();
     let empty = || {
         let mut out: Vec<LesionStats> = cores
             .iter()
             .map(|&l| LesionStats { partial: bg.flags[bg.index(l)] & FLAG_BORDER != 0, ..LesionStats::empty(LesionKind::Rim, l) })
             .collect();
-        out.extend(diffuse.iter().map(|&l| LesionStats::empty(LesionKind::Diffuse, l)));
+        out.extend(coreless.iter().map(|&(l, k)| LesionStats::empty(k, l)));
         (out, vec![vec![0u32; CORE_BINS]; cores.len()])
     };
     if cores.is_empty() && diffuse.is_empty() {

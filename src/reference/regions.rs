@@ -28,13 +28,23 @@ pub struct RegionTable {
     /// Non-fluorescent: sum of fixed-point ratios. Fluorescent: boundary pixels.
     pub aux: Vec<u32>,
     pub flags: Vec<u32>,
+    /// Fluorescent only: boundary pixels (off the image edge) where the ratio's gradient is sharp.
+    pub sharp: Vec<u32>,
+}
+
+/// Is the ratio's gradient at interior pixel `i` (central differences) at least `min_per_px`?
+#[inline]
+pub fn sharp_edge(r: &[f32], w: usize, i: usize, min_per_px: f32) -> bool {
+    let gx = 0.5 * (r[i + 1] - r[i - 1]);
+    let gy = 0.5 * (r[i + w] - r[i - w]);
+    gx * gx + gy * gy >= min_per_px * min_per_px
 }
 
 impl RegionTable {
     fn reset(&mut self, labels: &[u32]) {
         self.labels.clear();
         self.labels.extend_from_slice(labels);
-        for v in [&mut self.area, &mut self.aux, &mut self.flags] {
+        for v in [&mut self.area, &mut self.aux, &mut self.flags, &mut self.sharp] {
             v.clear();
             v.resize(labels.len(), 0);
         }
@@ -53,15 +63,18 @@ pub fn ratio_fixed(v: f32) -> u32 {
 }
 
 /// `bg_list` and `fl_list`: the components' labels as `label_components` returned them.
+#[allow(clippy::too_many_arguments)]
 pub fn region_stats(
     bg_labels: &Plane<u32>,
     bg_list: &[u32],
     fluo_labels: &Plane<u32>,
     fl_list: &[u32],
     ratio: &Plane<f32>,
+    p: &AnalysisParams,
     bg: &mut RegionTable,
     fl: &mut RegionTable,
 ) {
+    let sharp_per_px = p.homogeneous_edge_gradient_per_mm * p.mm_per_px;
     let (w, h) = (ratio.width, ratio.height);
     bg.reset(bg_list);
     fl.reset(fl_list);
@@ -91,13 +104,20 @@ pub fn region_stats(
                 fl.area[root] += len;
                 fl.flags[root] |= border;
                 // Boundary pixels: a 4-neighbour inside the image with another label.
-                let mut edges = 0u32;
+                let (mut edges, mut sharp) = (0u32, 0u32);
+                let interior_row = y > 0 && y + 1 < h;
                 for k in x0..x {
                     let vert = up.is_some_and(|u| u[k] != lf) || down.is_some_and(|d| d[k] != lf);
                     let horiz = (k == x0 && k > 0) || (k + 1 == x && k + 1 < w);
-                    edges += (vert || horiz) as u32;
+                    if vert || horiz {
+                        edges += 1;
+                        if interior_row && k > 0 && k + 1 < w && sharp_edge(&ratio.data, w, y * w + k, sharp_per_px) {
+                            sharp += 1;
+                        }
+                    }
                 }
                 fl.aux[root] += edges;
+                fl.sharp[root] += sharp;
             }
         }
     }

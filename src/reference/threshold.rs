@@ -9,7 +9,7 @@ use crate::frame::{Plane, RgbFrame};
 /// Writes 1 for fluorescent pixels, 0 otherwise.
 pub fn threshold(ratio: &Plane<f32>, wl: &RgbFrame, fluo_ratio: f32, glint_level: u8, out: &mut Plane<u8>) {
     let w = ratio.width;
-    out.resize(w, ratio.height);
+    out.ensure_size(w, ratio.height);
     out.data.par_chunks_mut(w).enumerate().for_each(|(y, dst)| {
         let r = ratio.row(y);
         let px = &wl.data[y * w * 3..(y + 1) * w * 3];
