@@ -108,22 +108,51 @@ fn is_outside(j: u32) -> bool {
 }
 
 @compute @workgroup_size(16, 16)
-fn lesion_stats(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
+fn lesion_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    // A tile inside one core sums that core's area and coordinates in workgroup memory and adds them
+    // once (integer sums: the same result as pixel by pixel, without a large core serialising).
+    if (li == 0u) {
+        core_lead = seeds[wg.y * 16u * P.width + wg.x * 16u];
+        atomicStore(&lead_area, 0u);
+        atomicStore(&lead_sx, 0u);
+        atomicStore(&lead_sy, 0u);
     }
+    workgroupBarrier();
+    let leader = core_lead;
+    if (g.x < P.width && g.y < P.height) {
+        pixel_stats(g.x, g.y, leader);
+    }
+    workgroupBarrier();
+    if (li == 0u && leader != 0u) {
+        let b = slot_base(leader - 1u);
+        atomicAdd(&table[b + T_AREA], atomicLoad(&lead_area));
+        add64(b, T_SX_LO, atomicLoad(&lead_sx));
+        add64(b, T_SY_LO, atomicLoad(&lead_sy));
+    }
+}
+
+var<workgroup> core_lead: u32;
+var<workgroup> lead_area: atomic<u32>;
+var<workgroup> lead_sx: atomic<u32>;
+var<workgroup> lead_sy: atomic<u32>;
+
+fn pixel_stats(x: u32, y: u32, leader: u32) {
     let w = P.width;
     let n = n_pixels();
-    let x = g.x;
-    let y = g.y;
     let i = y * w + x;
     let v = ratio[i];
     let core = seeds[i];
     if (core != 0u) {
         let b = slot_base(core - 1u);
-        atomicAdd(&table[b + T_AREA], 1u);
-        add64(b, T_SX_LO, x);
-        add64(b, T_SY_LO, y);
+        if (core == leader) {
+            atomicAdd(&lead_area, 1u);
+            atomicAdd(&lead_sx, x);
+            atomicAdd(&lead_sy, y);
+        } else {
+            atomicAdd(&table[b + T_AREA], 1u);
+            add64(b, T_SX_LO, x);
+            add64(b, T_SY_LO, y);
+        }
         atomicAdd(&table[b + T_CORE + core_bin(v)], 1u);
         let boundary = x == 0u || y == 0u || x + 1u == w || y + 1u == P.height
             || seeds[i - 1u] != core || seeds[i + 1u] != core || seeds[i - w] != core || seeds[i + w] != core;

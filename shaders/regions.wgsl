@@ -16,42 +16,71 @@ fn ratio_fixed(v: f32) -> u32 {
     return u32(clamp(v, 0.0, 4.0) * RATIO_FIXED);
 }
 
+// Most pixels of a tile belong to one non-fluorescent component (the liver background above all): the
+// tile sums that component's pixels in workgroup memory and adds them once, so a frame does not
+// serialise on the background's counters. Integer sums: the result is the same as pixel by pixel.
+var<workgroup> lead: u32;
+var<workgroup> lead_area: atomic<u32>;
+var<workgroup> lead_sum: atomic<u32>;
+var<workgroup> lead_flags: atomic<u32>;
+
 @compute @workgroup_size(16, 16)
-fn region_stats(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
-    }
+fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let w = P.width;
     let n = n_pixels();
-    let i = g.y * w + g.x;
-    let border = select(0u, FLAG_BORDER, is_border_px(g.x, g.y));
-    let b = labels[i];
-    if (b != 0u) {
-        let r = 3u * (b - 1u);
-        atomicAdd(&stats[r], 1u);
-        atomicAdd(&stats[r + 1u], ratio_fixed(ratio[i]));
-        if (border != 0u) {
-            atomicOr(&stats[r + 2u], border);
-        }
+    if (li == 0u) {
+        lead = labels[wg.y * 16u * w + wg.x * 16u];
+        atomicStore(&lead_area, 0u);
+        atomicStore(&lead_sum, 0u);
+        atomicStore(&lead_flags, 0u);
     }
-    let f = labels[n + i];
-    if (f != 0u) {
-        let r = fl_base(f - 1u);
-        atomicAdd(&stats[r], 1u);
-        if (border != 0u) {
-            atomicOr(&stats[r + 2u], border);
+    workgroupBarrier();
+    let leader = lead;
+    if (g.x < P.width && g.y < P.height) {
+        let i = g.y * w + g.x;
+        let border = select(0u, FLAG_BORDER, is_border_px(g.x, g.y));
+        let b = labels[i];
+        if (b != 0u && b == leader) {
+            atomicAdd(&lead_area, 1u);
+            atomicAdd(&lead_sum, ratio_fixed(ratio[i]));
+            atomicOr(&lead_flags, border);
+        } else if (b != 0u) {
+            let r = 3u * (b - 1u);
+            atomicAdd(&stats[r], 1u);
+            atomicAdd(&stats[r + 1u], ratio_fixed(ratio[i]));
+            if (border != 0u) {
+                atomicOr(&stats[r + 2u], border);
+            }
         }
-        let edge = (g.x > 0u && labels[n + i - 1u] != f) || (g.x + 1u < w && labels[n + i + 1u] != f)
-            || (g.y > 0u && labels[n + i - w] != f) || (g.y + 1u < P.height && labels[n + i + w] != f);
-        if (edge) {
-            atomicAdd(&stats[r + 1u], 1u);
-            if (border == 0u) {
-                let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
-                let gy = 0.5 * (ratio[i + w] - ratio[i - w]);
-                if (gx * gx + gy * gy >= P.sharp_grad_px * P.sharp_grad_px) {
-                    atomicAdd(&stats[r + 3u], 1u);
+        let f = labels[n + i];
+        if (f != 0u) {
+            let r = fl_base(f - 1u);
+            atomicAdd(&stats[r], 1u);
+            if (border != 0u) {
+                atomicOr(&stats[r + 2u], border);
+            }
+            let edge = (g.x > 0u && labels[n + i - 1u] != f) || (g.x + 1u < w && labels[n + i + 1u] != f)
+                || (g.y > 0u && labels[n + i - w] != f) || (g.y + 1u < P.height && labels[n + i + w] != f);
+            if (edge) {
+                atomicAdd(&stats[r + 1u], 1u);
+                if (border == 0u) {
+                    let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
+                    let gy = 0.5 * (ratio[i + w] - ratio[i - w]);
+                    if (gx * gx + gy * gy >= P.sharp_grad_px * P.sharp_grad_px) {
+                        atomicAdd(&stats[r + 3u], 1u);
+                    }
                 }
             }
+        }
+    }
+    workgroupBarrier();
+    if (li == 0u && leader != 0u) {
+        let r = 3u * (leader - 1u);
+        atomicAdd(&stats[r], atomicLoad(&lead_area));
+        atomicAdd(&stats[r + 1u], atomicLoad(&lead_sum));
+        let flags = atomicLoad(&lead_flags);
+        if (flags != 0u) {
+            atomicOr(&stats[r + 2u], flags);
         }
     }
 }
