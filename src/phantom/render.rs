@@ -264,45 +264,22 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
             }
         });
 
+    // Truth of a lesion centred at `c` (world mm) whose extent reaches `extent_mm` from its centre.
+    let truth = |id, kind, c: [f32; 2], diameter, rim, tbr, extent_mm: f32| {
+        let (cx, cy) = ((c[0] - cam[0]) / mmpp, (c[1] - cam[1]) / mmpp);
+        TruthLesion { id, kind, centroid_px: [cx, cy], core_diameter_mm: diameter, rim_thickness_mm: rim, tbr, in_view: in_view(cx, cy, extent_mm / mmpp, w, h) }
+    };
     let mut lesions = Vec::new();
     for l in &scene.rims {
-        let cx = (l.center[0] - cam[0]) / mmpp;
-        let cy = (l.center[1] - cam[1]) / mmpp;
-        lesions.push(TruthLesion {
-            id: l.id,
-            kind: LesionKind::Rim,
-            centroid_px: [cx, cy],
-            core_diameter_mm: Some(l.core_diameter_mm()),
-            rim_thickness_mm: Some(l.rim_mm),
-            tbr: l.tbr,
-            in_view: in_view(cx, cy, l.outer_radius() / mmpp + 2.0, w, h),
-        });
+        let extent = l.outer_radius() + 2.0 * mmpp;
+        lesions.push(truth(l.id, LesionKind::Rim, l.center, Some(l.core_diameter_mm()), Some(l.rim_mm), l.tbr, extent));
     }
     for d in &scene.diffuse {
-        let cx = (d.center[0] - cam[0]) / mmpp;
-        let cy = (d.center[1] - cam[1]) / mmpp;
-        lesions.push(TruthLesion {
-            id: d.id,
-            kind: LesionKind::Diffuse,
-            centroid_px: [cx, cy],
-            core_diameter_mm: None,
-            rim_thickness_mm: None,
-            tbr: d.tbr,
-            in_view: in_view(cx, cy, 2.0 * d.sigma_mm / mmpp, w, h),
-        });
+        lesions.push(truth(d.id, LesionKind::Diffuse, d.center, None, None, d.tbr, 2.0 * d.sigma_mm));
     }
     for l in &scene.homogeneous {
-        let cx = (l.center[0] - cam[0]) / mmpp;
-        let cy = (l.center[1] - cam[1]) / mmpp;
-        lesions.push(TruthLesion {
-            id: l.id,
-            kind: LesionKind::Homogeneous,
-            centroid_px: [cx, cy],
-            core_diameter_mm: Some(2.0 * (l.a * l.b).sqrt()),
-            rim_thickness_mm: None,
-            tbr: l.tbr,
-            in_view: in_view(cx, cy, l.a / mmpp + 2.0, w, h),
-        });
+        let extent = l.a + 2.0 * mmpp;
+        lesions.push(truth(l.id, LesionKind::Homogeneous, l.center, Some(2.0 * (l.a * l.b).sqrt()), None, l.tbr, extent));
     }
     let spots = scene
         .residuals
