@@ -159,3 +159,33 @@ fn calibration_file_sets_the_scale_and_no_scale_means_pixels() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("00000.png") && stderr(&o).contains("chessboard"), "{}", stderr(&o));
 }
+
+#[test]
+fn an_8_bit_nir_sequence_is_analysed_like_the_16_bit_one() {
+    let d = tmpdir();
+    phantom_on_disk(d.path(), 400, 300, 2, 36, 0.09);
+    // The same NIR frames at 8 bits (12-bit counts scaled down), as a cheaper camera would give them.
+    let nir8 = d.path().join("nir8");
+    std::fs::create_dir_all(&nir8).unwrap();
+    for i in 0..2 {
+        let name = format!("{i:05}.png");
+        let img = image::open(d.path().join("nir").join(&name)).unwrap().into_luma16();
+        let (w, h) = img.dimensions();
+        let bytes: Vec<u8> = img.into_raw().iter().map(|&v| (v >> 4).min(255) as u8).collect();
+        image::GrayImage::from_raw(w, h, bytes).unwrap().save(nir8.join(&name)).unwrap();
+    }
+    let (m16, m8) = (d.path().join("m16.jsonl"), d.path().join("m8.jsonl"));
+    for (nir, m) in [(pattern(d.path(), "nir"), &m16), (nir8.join("%05d.png").to_string_lossy().into_owned(), &m8)] {
+        let o = run(&["analyze", "--wl", &pattern(d.path(), "wl"), "--nir", &nir, "--mm-per-px", "0.09", "--metrics", m.to_str().unwrap(), "--backend", "cpu"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let rims = |m: &std::path::Path| -> Vec<f64> {
+        read_jsonl(m)[0]["lesions"].as_array().unwrap().iter().filter(|l| l["kind"] == "rim" && l["partial"] == false).map(|l| l["core_diameter_mm"].as_f64().unwrap()).collect()
+    };
+    let (a, b) = (rims(&m16), rims(&m8));
+    assert!(!a.is_empty());
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 0.2, "16-bit {x} mm vs 8-bit {y} mm");
+    }
+}

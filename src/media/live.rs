@@ -355,6 +355,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_side_by_side_frame_splits_into_white_light_and_nir() {
+        let mut f = RgbFrame::new(8, 2);
+        for y in 0..2 {
+            for x in 0..4 {
+                f.put(x, y, [200, 50, 40]); // white light on the left
+                f.put(4 + x, y, [100, 100, 100]); // gray NIR on the right
+            }
+        }
+        let (wl, nir) = split_side_by_side(&f);
+        assert_eq!((wl.width, wl.height, nir.width, nir.height), (4, 2, 4, 2));
+        assert!(wl.data.chunks(3).all(|p| p == [200, 50, 40]));
+        assert!(nir.data.iter().all(|&v| v == 100 * 257));
+    }
+
+    #[test]
     fn variables_and_defaults_are_filled() {
         let vars: HashMap<String, String> = [("A".to_string(), "x".to_string())].into();
         assert_eq!(substitute("a=${A} b=${B:-/dev/video2}", &vars).unwrap(), "a=x b=/dev/video2");
