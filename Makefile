@@ -25,7 +25,9 @@ demo: build
 # adapter or no chromium is found (deps installs lavapipe and chromium).
 test: deps
 	$(CARGO) test --locked --benches --no-run  # the benches compile (they run with make bench)
-	NIRF_REQUIRE_GPU=1 NIRF_REQUIRE_BROWSER=1 $(CARGO) test --locked
+	@mkdir -p out
+	NIRF_REQUIRE_GPU=1 NIRF_REQUIRE_BROWSER=1 bash -o pipefail -c '$(CARGO) test --locked 2>&1 | tee out/test.log'
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' out/test.log
 
 bench: deps
 	$(CARGO) bench --locked
