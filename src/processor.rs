@@ -159,37 +159,47 @@ impl FrameProcessor {
         let comp = self.analyzer.composite(&styles, &banner)?;
         timings.0.extend(comp.timings.0);
         let mut overlay = comp.overlay;
-        // A homogeneous lesion's edge is its tumour boundary: outline it and draw its margins.
-        if figs.iter().any(|f| f.kind == LesionKind::Homogeneous) {
+        // The homogeneous outlines and the transection / wound-bed check read the same per-pixel maps:
+        // fetch them once (a readback on a GPU), only on frames that need them.
+        let homogeneous = figs.iter().any(|f| f.kind == LesionKind::Homogeneous);
+        let maps = if homogeneous || self.checks.mode != Mode::Survey {
             let t = Instant::now();
-            let (_, fluo) = self.analyzer.pixel_maps()?;
+            let maps = self.analyzer.pixel_maps()?;
+            timings.push("pixel_maps", t.elapsed().as_secs_f64() * 1e3);
+            Some(maps)
+        } else {
+            None
+        };
+        // A homogeneous lesion's edge is its tumour boundary: outline it and draw its margins.
+        if let (true, Some((_, fluo))) = (homogeneous, &maps) {
+            let t = Instant::now();
             let margins = self.params.margins_px();
             for f in figs.iter().filter(|f| f.kind == LesionKind::Homogeneous) {
-                outline_region(&mut overlay, &fluo, f.centroid_px, &margins, palette::HOMOGENEOUS);
+                outline_region(&mut overlay, fluo, f.centroid_px, &margins, palette::HOMOGENEOUS);
             }
             timings.push("outline", t.elapsed().as_secs_f64() * 1e3);
         }
-        let findings = if self.checks.mode == Mode::Survey {
-            None
-        } else {
-            let t = Instant::now();
-            let f = self.check(&mut overlay)?;
-            timings.push("checks", t.elapsed().as_secs_f64() * 1e3);
-            Some(f)
+        let findings = match (self.checks.mode, &maps) {
+            (Mode::Survey, _) | (_, None) => None,
+            (_, Some((ratio, fluo))) => {
+                let t = Instant::now();
+                let f = self.check(ratio, fluo, &mut overlay);
+                timings.push("checks", t.elapsed().as_secs_f64() * 1e3);
+                Some(f)
+            }
         };
         self.frame += 1;
         Ok(FrameResult { lesions, overlay, classes: comp.classes, timings, findings })
     }
 
     /// The transection / wound-bed check: fluorescence in the ROI, the steady flag, drawn on `overlay`.
-    fn check(&mut self, overlay: &mut RgbFrame) -> Result<FrameFindings> {
-        let (ratio, fluo) = self.analyzer.pixel_maps()?;
+    fn check(&mut self, ratio: &Plane<f32>, fluo: &Plane<u8>, overlay: &mut RgbFrame) -> FrameFindings {
         let (w, h) = (fluo.width, fluo.height);
         let roi = self.checks.roi.unwrap_or_else(|| Roi::central(w, h)).clamp_to(w, h);
         let scale = self.params.scale_known.then_some(self.params.mm_per_px);
         // Specks under 0.5 mm² (4 px without a scale) are noise, not findings.
         let min_area = scale.map_or(4, |s| ((0.5 / (s * s)).ceil() as u32).max(4));
-        let spots = find_spots(&ratio, &fluo, roi, self.checks.min_tbr, min_area);
+        let spots = find_spots(ratio, fluo, roi, self.checks.min_tbr, min_area);
         let f = self.findings.update(self.frame, spots, scale);
         rect(overlay, roi.x, roi.y, roi.x + roi.w, roi.y + roi.h, 1, [255, 255, 255]);
         for s in &f.spots {
@@ -205,6 +215,6 @@ impl FrameProcessor {
         } else {
             banner_center(overlay, &format!("{mode}: no fluorescence above TBR {}", self.checks.min_tbr), palette::TEXT);
         }
-        Ok(f)
+        f
     }
 }

@@ -9,6 +9,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::cli::backend::{BackendChoice, make_analyzer};
+use crate::live::stats::percentile;
 use crate::params::AnalysisParams;
 use crate::phantom::{PhantomConfig, render};
 use crate::processor::FrameProcessor;
@@ -26,13 +27,6 @@ pub struct BenchArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((q * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
@@ -59,14 +53,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
             stages.entry(name).or_default().push(ms);
         }
     }
-    totals.sort_by(f64::total_cmp);
-    let median = percentile(&totals, 0.5);
+    let median = percentile(&mut totals, 0.5);
     let stage_medians: serde_json::Map<String, serde_json::Value> = stages
         .into_iter()
-        .map(|(k, mut v)| {
-            v.sort_by(f64::total_cmp);
-            (k, json!((percentile(&v, 0.5) * 1000.0).round() / 1000.0))
-        })
+        .map(|(k, mut v)| (k, json!((percentile(&mut v, 0.5) * 1000.0).round() / 1000.0)))
         .collect();
     let describe = proc.describe();
     // "cpu (2 threads)" or "gpu: <adapter> (<api>, <type>)".
@@ -80,14 +70,14 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "frames": a.frames,
         "fps": (1000.0 / median * 10.0).round() / 10.0,
         "ms_median": (median * 1000.0).round() / 1000.0,
-        "ms_p99": (percentile(&totals, 0.99) * 1000.0).round() / 1000.0,
+        "ms_p99": (percentile(&mut totals, 0.99) * 1000.0).round() / 1000.0,
         "stages_ms": stage_medians,
     });
     if a.json {
         println!("{report}");
     } else {
         println!("{describe}: {width}x{height}, {} frames", a.frames);
-        println!("median {median:.2} ms ({:.1} frames/s), p99 {:.2} ms", 1000.0 / median, percentile(&totals, 0.99));
+        println!("median {median:.2} ms ({:.1} frames/s), p99 {:.2} ms", 1000.0 / median, percentile(&mut totals, 0.99));
         for (k, v) in report["stages_ms"].as_object().into_iter().flatten() {
             println!("  {k:<16} {v} ms");
         }

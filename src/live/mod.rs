@@ -102,10 +102,12 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
     let mut recorders: Option<Recorders> = None;
     // Outputs are started before the first frame flows where its size is known (a replay), so that no
     // frame is dropped while they start; a live capture starts them on its first frame.
+    if let Some(d) = &cfg.record_dir {
+        std::fs::create_dir_all(d).with_context(|| format!("--record {}: cannot create", d.display()))?;
+    }
     if let Some((w, h)) = feed_size.or_else(|| input.preroll_size()) {
         display = Some(LiveDisplay::open(&cfg.display, w, h, cfg.fps)?);
         if let Some(dir) = &cfg.record_dir {
-            std::fs::create_dir_all(dir).with_context(|| format!("--record {}: cannot create", dir.display()))?;
             recorders = Some(open_recorders(dir, w, h, cfg.fps)?);
         }
     }
@@ -114,9 +116,6 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
         Some(p) => Some(BufWriter::new(File::create(p).with_context(|| format!("--metrics {}: cannot create", p.display()))?)),
         None => None,
     };
-    if let Some(d) = &cfg.record_dir {
-        std::fs::create_dir_all(d).with_context(|| format!("--record {}: cannot create", d.display()))?;
-    }
     let mut stats = LatencyStats::default();
     let started = Instant::now();
     let mut last_stats = Instant::now();

@@ -10,6 +10,7 @@ pub struct LatencyStats {
     pub input_dropped: u64,
 }
 
+/// The sample at rank round(q (n - 1)) of `v` (sorted in place); 0 for none.
 pub fn percentile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
@@ -39,6 +40,6 @@ impl LatencyStats {
 
     pub fn totals(&self) -> (f64, f64) {
         let mut v = self.all.clone();
-        (percentile(&mut v, 0.5), percentile(&mut v.clone(), 0.99))
+        (percentile(&mut v, 0.5), percentile(&mut v, 0.99))
     }
 }

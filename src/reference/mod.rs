@@ -46,7 +46,6 @@ pub struct FrameMaps {
 pub struct CpuAnalyzer {
     params: AnalysisParams,
     maps: FrameMaps,
-    overlay: RgbFrame,
     want_classes: bool,
 }
 
@@ -57,7 +56,7 @@ fn ms(t: Instant) -> f64 {
 impl CpuAnalyzer {
     pub fn new(params: AnalysisParams) -> Result<Self> {
         params.validate()?;
-        Ok(Self { params, maps: FrameMaps::default(), overlay: RgbFrame::new(0, 0), want_classes: false })
+        Ok(Self { params, maps: FrameMaps::default(), want_classes: false })
     }
 
     pub fn params(&self) -> &AnalysisParams {
@@ -157,8 +156,9 @@ impl Analyzer for CpuAnalyzer {
             dist: &m.distance.dist,
             nearest: &m.distance.nearest,
         };
-        composite::composite(&inputs, styles, &margins_px, &mut self.overlay);
-        let mut overlay = self.overlay.clone();
+        // The frame is handed out, so it is a new one each time (a kept buffer would only be copied).
+        let mut overlay = RgbFrame::new(m.wl.width, m.wl.height);
+        composite::composite(&inputs, styles, &margins_px, &mut overlay);
         annotate(&mut overlay, styles, banner);
         timings.push("composite", ms(t));
         let classes = self.want_classes.then(|| class_map(&m.fluo, &m.seeds));

@@ -12,6 +12,8 @@ use base64::Engine;
 use plotters::prelude::*;
 use serde_json::Value;
 
+use crate::live::stats::percentile;
+
 /// One lesion's series over the run.
 #[derive(Default)]
 struct Track {
@@ -189,9 +191,8 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
     }
     if !latency.is_empty() {
         let mut l: Vec<f64> = latency.iter().map(|p| p.1).collect();
-        l.sort_by(f64::total_cmp);
-        let p99 = l[((l.len() - 1) as f64 * 0.99).round() as usize];
-        let _ = write!(html, "<h2>Live</h2><p>added latency p50 {:.1} ms, p99 {p99:.1} ms; overlay off on {off} frames</p>", l[l.len() / 2]);
+        let (p50, p99) = (percentile(&mut l, 0.5), percentile(&mut l, 0.99));
+        let _ = write!(html, "<h2>Live</h2><p>added latency p50 {p50:.1} ms, p99 {p99:.1} ms; overlay off on {off} frames</p>");
         html.push_str(&chart("Added latency", "ms", &[("latency".into(), latency)])?);
     }
     if let Some(dir) = snapshots {
