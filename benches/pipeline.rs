@@ -49,12 +49,12 @@ fn cpu_stages(c: &mut Criterion) {
             b.iter(|| {
                 let bl_list = label_components(&m.fluo, 0, Connectivity::Four, &mut parent, &mut bl);
                 let fl_list = label_components(&m.fluo, 1, Connectivity::Eight, &mut parent, &mut fl);
-                regions::region_stats(&bl, &bl_list, &fl, &fl_list, &m.ratio, &p, &mut bt, &mut ft);
+                regions::region_stats(&bl, &bl_list, &fl, &fl_list, &m.fluo, &m.ratio, &p, &mut bt, &mut ft);
             })
         });
         g.bench_function(BenchmarkId::new("distance", &id), |b| {
             let mut out = LabeledDistance::default();
-            b.iter(|| distance_transform(&m.seeds, p.distance_bound_px(), &mut out))
+            b.iter(|| distance_transform(&m.seeds, &m.seed_boxes, p.distance_bound_px(), &mut out))
         });
         g.bench_function(BenchmarkId::new("composite", &id), |b| {
             let mut out = nirf_margin::frame::RgbFrame::new(w, h);
@@ -65,6 +65,7 @@ fn cpu_stages(c: &mut Criterion) {
                 seeds: &m.seeds,
                 dist: &m.distance.dist,
                 nearest: &m.distance.nearest,
+                rects: &m.distance.rects,
             };
             b.iter(|| composite::composite(&inputs, &[], &[p.mm_to_px(1.0)], &mut out))
         });

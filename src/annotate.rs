@@ -130,7 +130,7 @@ pub fn outline_region(frame: &mut RgbFrame, fluo: &crate::frame::Plane<u8>, seed
         }
     }
     let mut field = crate::reference::distance::LabeledDistance::default();
-    crate::reference::distance::distance_transform(&seeds, reach as f32, &mut field);
+    crate::reference::distance::distance_transform(&seeds, &[crate::reference::roi::Rect::full(cw, ch)], reach as f32, &mut field);
     for y in 0..ch {
         for x in 0..cw {
             let d = field.dist.get(x, y);

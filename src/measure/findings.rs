@@ -92,7 +92,7 @@ pub fn find_spots(ratio: &Plane<f32>, fluo: &Plane<u8>, roi: Roi, min_tbr: f32, 
     }
     let mut parent = Vec::new();
     let mut labels = Plane::new(0, 0);
-    let list = label_components(&inside, 1, Connectivity::Eight, &mut parent, &mut labels);
+    let list: Vec<u32> = label_components(&inside, 1, Connectivity::Eight, &mut parent, &mut labels).iter().map(|c| c.label).collect();
     let mut acc: Vec<(u32, f64, f64, f32, [usize; 4])> = vec![(0, 0.0, 0.0, 0.0, [usize::MAX, usize::MAX, 0, 0]); list.len()];
     for y in roi.y..roi.y + roi.h {
         for x in roi.x..roi.x + roi.w {

@@ -4,6 +4,7 @@
 //! segments) rather than pixels: union-find over runs, then each run is filled with its root's label.
 
 use crate::frame::Plane;
+use super::roi::Rect;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Connectivity {
@@ -38,9 +39,19 @@ struct Run {
     x1: u32,
 }
 
-/// Label the components of pixels equal to `value`; returns the components' labels in ascending order.
+/// What the runs tell of a component without another look at its pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Component {
+    pub label: u32,
+    pub area: u32,
+    pub bbox: Rect,
+    /// Touches the image's outermost rows or columns.
+    pub border: bool,
+}
+
+/// Label the components of pixels equal to `value`; returns the components in ascending label order.
 /// `parent` is scratch reused between frames.
-pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent: &mut Vec<u32>, out: &mut Plane<u32>) -> Vec<u32> {
+pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent: &mut Vec<u32>, out: &mut Plane<u32>) -> Vec<Component> {
     let (w, h) = (mask.width, mask.height);
     let mut runs: Vec<Run> = Vec::new();
     let mut row_start = vec![0usize; h + 1];
@@ -80,20 +91,37 @@ pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent:
             }
         }
     }
-    out.resize(w, h);
-    out.data.fill(0);
-    let mut labels = Vec::new();
+    out.ensure_size(w, h);
+    // Roots first (a root is its component's first run), then every run adds itself to its root's entry.
+    let mut components: Vec<Component> = Vec::new();
+    let mut slot = vec![0u32; runs.len()];
     for i in 0..runs.len() {
-        let root = runs[find(parent, i as u32) as usize];
-        let label = root.y * w as u32 + root.x0 + 1;
-        let r = runs[i];
-        let base = r.y as usize * w;
-        out.data[base + r.x0 as usize..base + r.x1 as usize].fill(label);
-        if parent[i] == i as u32 {
-            labels.push(label); // a root: runs are in raster order, so labels come out ascending
+        let root = find(parent, i as u32) as usize;
+        if root == i {
+            let r = runs[i];
+            slot[i] = components.len() as u32;
+            components.push(Component { label: r.y * w as u32 + r.x0 + 1, area: 0, bbox: Rect::EMPTY, border: false });
+        } else {
+            slot[i] = slot[root]; // root < i: already set
         }
+        let r = runs[i];
+        let c = &mut components[slot[i] as usize];
+        c.area += r.x1 - r.x0;
+        c.bbox.include_span(r.y as usize, r.x0 as usize, r.x1 as usize);
+        c.border |= r.y == 0 || r.y as usize + 1 == h || r.x0 == 0 || r.x1 as usize == w;
     }
-    labels
+    // Each row written once: its runs with their labels, the gaps between them with 0.
+    for (y, row) in out.data.chunks_mut(w).enumerate() {
+        let mut x = 0;
+        for i in row_start[y]..row_start[y + 1] {
+            let r = runs[i];
+            row[x..r.x0 as usize].fill(0);
+            row[r.x0 as usize..r.x1 as usize].fill(components[slot[i] as usize].label);
+            x = r.x1 as usize;
+        }
+        row[x..].fill(0);
+    }
+    components
 }
 
 #[cfg(test)]
@@ -123,8 +151,8 @@ mod tests {
             .collect();
         let m = Plane::from_vec(w, h, data).unwrap();
         for (value, conn) in [(0u8, Connectivity::Four), (1, Connectivity::Eight), (1, Connectivity::Four)] {
-            let (mut p, mut l) = (Vec::new(), Plane::new(0, 0));
-            label_components(&m, value, conn, &mut p, &mut l);
+            let (mut p, mut l) = (Vec::new(), Plane::filled(3, 3, 9u32)); // stale contents must go
+            let comps = label_components(&m, value, conn, &mut p, &mut l);
             let mut flood = vec![0u32; w * h];
             for start in 0..w * h {
                 if m.data[start] != value || flood[start] != 0 {
@@ -151,6 +179,22 @@ mod tests {
                 }
             }
             assert_eq!(l.data, flood, "value {value} {conn:?}");
+            // Each component's summary from its runs equals a count over its pixels.
+            let mut labels: Vec<u32> = flood.iter().copied().filter(|&v| v != 0).collect();
+            labels.sort_unstable();
+            labels.dedup();
+            assert_eq!(comps.iter().map(|c| c.label).collect::<Vec<_>>(), labels);
+            for c in &comps {
+                let mut bbox = Rect::EMPTY;
+                let (mut area, mut border) = (0, false);
+                for (i, _) in flood.iter().enumerate().filter(|&(_, &v)| v == c.label) {
+                    let (x, y) = (i % w, i / w);
+                    area += 1;
+                    bbox.include_span(y, x, x + 1);
+                    border |= x == 0 || y == 0 || x + 1 == w || y + 1 == h;
+                }
+                assert_eq!((c.area, c.bbox, c.border), (area, bbox, border), "component {}", c.label);
+            }
         }
     }
 

@@ -9,6 +9,8 @@ use rayon::prelude::*;
 use crate::analysis::LesionStyle;
 use crate::annotate::palette;
 use crate::frame::{Plane, RgbFrame};
+use super::roi::row_spans;
+use super::roi::Rect;
 
 /// Per-pixel inputs of the composite.
 pub struct CompositeInputs<'a> {
@@ -18,9 +20,12 @@ pub struct CompositeInputs<'a> {
     pub seeds: &'a Plane<u32>,
     pub dist: &'a Plane<f32>,
     pub nearest: &'a Plane<u32>,
+    /// The distance transform's rectangles: outside them there are no cores and no nearest core.
+    pub rects: &'a [Rect],
 }
 
-/// Opacity of the fluorescence colour at a background ratio (0 at and below 1.15, 0.65 from 2.65 up);
+/// Opacity of the fluorescence colour at a background ratio (0 at and below 1.15, 0.65 from 2.65 up;
+/// `composite` relies on the 0 below 1.15);
 /// fluorescent pixels get at least 0.3.
 #[inline]
 pub fn fluorescence_alpha(ratio: f32, fluorescent: bool) -> f32 {
@@ -49,41 +54,67 @@ pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f3
     let mut by_label: Vec<(u32, bool)> = styles.iter().map(|s| (s.label, s.warn)).collect();
     by_label.sort_unstable();
     out.data.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
-        for x in 0..w {
-            let i = y * w + x;
-            let src = &inp.wl.data[i * 3..i * 3 + 3];
-            let alpha = fluorescence_alpha(inp.ratio.data[i], inp.fluo.data[i] != 0);
-            if alpha == 0.0 && inp.seeds.data[i] == 0 && inp.nearest.data[i] == 0 {
-                row[x * 3..x * 3 + 3].copy_from_slice(src); // nothing drawn here: the white light as it is
-                continue;
-            }
-            let mut c = [src[0] as f32, src[1] as f32, src[2] as f32];
-            mix(&mut c, palette::FLUORESCENCE, alpha);
-            if inp.seeds.data[i] != 0 {
-                mix(&mut c, [120, 60, 200], 0.2);
-            } else {
-                let l = inp.nearest.data[i];
-                if l != 0 {
-                    if let Ok(k) = by_label.binary_search_by_key(&l, |s| s.0) {
-                        let d = inp.dist.data[i];
-                        let warn = by_label[k].1;
-                        mix(&mut c, palette::BOUNDARY, line_alpha(d, 1.0));
-                        for (m, &mp) in margins_px.iter().enumerate() {
-                            let color = match (m, warn) {
-                                (0, true) => palette::MARGIN_WARN,
-                                (0, false) => palette::MARGIN_OK,
-                                _ => [255, 255, 255],
-                            };
-                            let a = line_alpha(d, mp + 0.5) * if m == 0 { 1.0 } else { 0.6 };
-                            mix(&mut c, color, a);
-                        }
-                    }
+        // The white light first; outside the rectangles only the fluorescence colour can apply (where the
+        // ratio is over 1.15 or the mask is set), inside them every layer.
+        row.copy_from_slice(&inp.wl.data[y * w * 3..(y + 1) * w * 3]);
+        let (ratio, fluo) = (inp.ratio.row(y), inp.fluo.row(y));
+        let mut x = 0;
+        for (s0, s1) in row_spans(inp.rects, y).chain([(w, w)]) {
+            for x in x..s0 {
+                if ratio[x] > 1.15 || fluo[x] != 0 {
+                    let dst = &mut row[x * 3..x * 3 + 3];
+                    let mut c = [dst[0] as f32, dst[1] as f32, dst[2] as f32];
+                    mix(&mut c, palette::FLUORESCENCE, fluorescence_alpha(ratio[x], fluo[x] != 0));
+                    store(dst, c);
                 }
             }
-            // floor(c + 0.5), as the shader (WGSL's round() rounds halves to even).
-            row[x * 3] = (c[0] + 0.5).floor() as u8;
-            row[x * 3 + 1] = (c[1] + 0.5).floor() as u8;
-            row[x * 3 + 2] = (c[2] + 0.5).floor() as u8;
+            for x in s0..s1 {
+                composite_pixel(inp, &by_label, margins_px, y * w + x, &mut row[x * 3..x * 3 + 3]);
+            }
+            x = s1;
         }
     });
+}
+
+/// floor(c + 0.5), as the shader (WGSL's round() rounds halves to even).
+#[inline]
+fn store(dst: &mut [u8], c: [f32; 3]) {
+    dst[0] = (c[0] + 0.5).floor() as u8;
+    dst[1] = (c[1] + 0.5).floor() as u8;
+    dst[2] = (c[2] + 0.5).floor() as u8;
+}
+
+/// Every layer at pixel `i`: fluorescence, core tint, boundary and margin lines.
+#[inline]
+fn composite_pixel(inp: &CompositeInputs, by_label: &[(u32, bool)], margins_px: &[f32], i: usize, dst: &mut [u8]) {
+    let src = &inp.wl.data[i * 3..i * 3 + 3];
+    let alpha = fluorescence_alpha(inp.ratio.data[i], inp.fluo.data[i] != 0);
+    if alpha == 0.0 && inp.seeds.data[i] == 0 && inp.nearest.data[i] == 0 {
+        dst.copy_from_slice(src); // nothing drawn here: the white light as it is
+        return;
+    }
+    let mut c = [src[0] as f32, src[1] as f32, src[2] as f32];
+    mix(&mut c, palette::FLUORESCENCE, alpha);
+    if inp.seeds.data[i] != 0 {
+        mix(&mut c, [120, 60, 200], 0.2);
+    } else {
+        let l = inp.nearest.data[i];
+        if l != 0 {
+            if let Ok(k) = by_label.binary_search_by_key(&l, |s| s.0) {
+                let d = inp.dist.data[i];
+                let warn = by_label[k].1;
+                mix(&mut c, palette::BOUNDARY, line_alpha(d, 1.0));
+                for (m, &mp) in margins_px.iter().enumerate() {
+                    let color = match (m, warn) {
+                        (0, true) => palette::MARGIN_WARN,
+                        (0, false) => palette::MARGIN_OK,
+                        _ => [255, 255, 255],
+                    };
+                    let a = line_alpha(d, mp + 0.5) * if m == 0 { 1.0 } else { 0.6 };
+                    mix(&mut c, color, a);
+                }
+            }
+        }
+    }
+    store(dst, c);
 }

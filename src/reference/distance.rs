@@ -3,15 +3,24 @@
 //! label, or `f32::INFINITY` and 0 beyond `bound`. Separable: a column pass finds the nearest seed in
 //! each column, a row pass takes the lower envelope of parabolas (Felzenszwalb & Huttenlocher 2012).
 
+//!
+//! The CPU works only inside rectangles around the seeds (their boxes grown by the bound, overlapping
+//! ones merged, see `roi`): no pixel outside them is within the bound of a seed, and inside one the
+//! nearest seed within the bound is always one of the rectangle's own, so the answer is the same as
+//! over the whole frame. Pixels of the last frame's rectangles are reset; the rest are never touched.
+
 use rayon::prelude::*;
 
 use crate::frame::Plane;
+use super::roi::{Rect, disjoint_cover};
 
 /// Distance field with the label of the nearest seed.
 #[derive(Clone, Debug, Default)]
 pub struct LabeledDistance {
     pub dist: Plane<f32>,
     pub nearest: Plane<u32>,
+    /// The disjoint rectangles outside which `dist` is infinite and `nearest` 0.
+    pub rects: Vec<Rect>,
     /// Column-pass results, stored a block of `COL_BLOCK` columns at a time (reused between frames).
     col_dy: Vec<Vec<u32>>,
     col_label: Vec<Vec<u32>>,
@@ -21,38 +30,63 @@ const COL_BLOCK: usize = 64;
 
 const NONE: u32 = u32::MAX;
 
-pub fn distance_transform(seeds: &Plane<u32>, bound: f32, out: &mut LabeledDistance) {
+/// `seed_boxes`: rectangles holding every seed pixel (e.g. the cores' bounding boxes).
+pub fn distance_transform(seeds: &Plane<u32>, seed_boxes: &[Rect], bound: f32, out: &mut LabeledDistance) {
     let (w, h) = (seeds.width, seeds.height);
     let bound_i = bound.ceil() as u32;
+    if out.dist.width != w || out.dist.height != h || out.nearest.width != w || out.nearest.height != h {
+        out.dist = Plane::filled(w, h, f32::INFINITY);
+        out.nearest = Plane::new(w, h);
+    } else {
+        for r in &out.rects {
+            for y in r.y0..r.y1 {
+                out.dist.data[y * w + r.x0..y * w + r.x1].fill(f32::INFINITY);
+                out.nearest.data[y * w + r.x0..y * w + r.x1].fill(0);
+            }
+        }
+    }
+    let grown: Vec<Rect> = seed_boxes.iter().map(|b| b.expand(bound_i as usize, w, h)).collect();
+    out.rects = disjoint_cover(&grown);
+    for i in 0..out.rects.len() {
+        let rect = out.rects[i];
+        transform_rect(seeds, rect, bound, bound_i, out);
+    }
+}
+
+fn transform_rect(seeds: &Plane<u32>, rect: Rect, bound: f32, bound_i: u32, out: &mut LabeledDistance) {
+    let w = seeds.width;
+    let (rw, rh) = (rect.x1 - rect.x0, rect.y1 - rect.y0);
     // Column pass, blocks of columns in parallel, each as two sweeps over rows (cache-friendly): for each
     // pixel the vertical offset to the nearest seed in its column within the bound, and that seed's
     // label. Ties go to the seed above.
-    let blocks = w.div_ceil(COL_BLOCK);
-    out.col_dy.resize_with(blocks, Vec::new);
-    out.col_label.resize_with(blocks, Vec::new);
-    out.col_dy.par_iter_mut().zip(out.col_label.par_iter_mut()).enumerate().for_each(|(b, (dy, lab))| {
-        let x0 = b * COL_BLOCK;
-        let bw = COL_BLOCK.min(w - x0);
+    let blocks = rw.div_ceil(COL_BLOCK);
+    if out.col_dy.len() < blocks {
+        out.col_dy.resize_with(blocks, Vec::new);
+        out.col_label.resize_with(blocks, Vec::new);
+    }
+    out.col_dy[..blocks].par_iter_mut().zip(out.col_label[..blocks].par_iter_mut()).enumerate().for_each(|(b, (dy, lab))| {
+        let x0 = rect.x0 + b * COL_BLOCK;
+        let bw = COL_BLOCK.min(rect.x1 - x0);
         dy.clear();
-        dy.resize(bw * h, NONE);
+        dy.resize(bw * rh, NONE);
         lab.clear();
-        lab.resize(bw * h, 0);
-        let mut last = [NONE; COL_BLOCK]; // row of the last seed seen in each column
-        for y in 0..h {
-            let srow = &seeds.row(y)[x0..x0 + bw];
+        lab.resize(bw * rh, 0);
+        let mut last = [NONE; COL_BLOCK]; // row (within the rectangle) of the last seed seen in each column
+        for y in 0..rh {
+            let srow = &seeds.row(rect.y0 + y)[x0..x0 + bw];
             for x in 0..bw {
                 if srow[x] != 0 {
                     last[x] = y as u32;
                 }
                 if last[x] != NONE && y as u32 - last[x] <= bound_i {
                     dy[y * bw + x] = y as u32 - last[x];
-                    lab[y * bw + x] = seeds.data[last[x] as usize * w + x0 + x];
+                    lab[y * bw + x] = seeds.data[(rect.y0 + last[x] as usize) * w + x0 + x];
                 }
             }
         }
         last.fill(NONE);
-        for y in (0..h).rev() {
-            let srow = &seeds.row(y)[x0..x0 + bw];
+        for y in (0..rh).rev() {
+            let srow = &seeds.row(rect.y0 + y)[x0..x0 + bw];
             for x in 0..bw {
                 if srow[x] != 0 {
                     last[x] = y as u32;
@@ -61,60 +95,57 @@ pub fn distance_transform(seeds: &Plane<u32>, bound: f32, out: &mut LabeledDista
                     let d = last[x] - y as u32;
                     if d < dy[y * bw + x] && d <= bound_i {
                         dy[y * bw + x] = d;
-                        lab[y * bw + x] = seeds.data[last[x] as usize * w + x0 + x];
+                        lab[y * bw + x] = seeds.data[(rect.y0 + last[x] as usize) * w + x0 + x];
                     }
                 }
             }
         }
     });
-    let (col_dy, col_label) = (&out.col_dy, &out.col_label);
+    let (col_dy, col_label) = (&out.col_dy[..blocks], &out.col_label[..blocks]);
 
-    out.dist.ensure_size(w, h);
-    out.nearest.ensure_size(w, h);
+    // Row pass over the rectangle's rows, in image coordinates (the arithmetic of a whole-frame pass).
     let bound2 = bound * bound;
-    out.dist
-        .data
+    let rows = rect.y0 * w..rect.y1 * w;
+    out.dist.data[rows.clone()]
         .par_chunks_mut(w)
-        .zip(out.nearest.data.par_chunks_mut(w))
+        .zip(out.nearest.data[rows].par_chunks_mut(w))
         .enumerate()
         .for_each_init(
             || (Vec::<usize>::new(), Vec::<f32>::new(), Vec::<u32>::new(), Vec::<u32>::new()),
             |(v, z, g, labels), (y, (drow, lrow))| {
+                let (drow, lrow) = (&mut drow[rect.x0..rect.x1], &mut lrow[rect.x0..rect.x1]);
                 // This row of the column pass, gathered from the blocks.
                 g.clear();
                 labels.clear();
                 for (b, (dy, lab)) in col_dy.iter().zip(col_label.iter()).enumerate() {
-                    let bw = COL_BLOCK.min(w - b * COL_BLOCK);
+                    let bw = COL_BLOCK.min(rw - b * COL_BLOCK);
                     g.extend_from_slice(&dy[y * bw..(y + 1) * bw]);
                     labels.extend_from_slice(&lab[y * bw..(y + 1) * bw]);
-                }
-                if g.iter().all(|&d| d == NONE) {
-                    drow.fill(f32::INFINITY);
-                    lrow.fill(0);
-                    return;
                 }
                 // Lower envelope of parabolas f(q) = (x - q)^2 + g(q)^2 over columns q with a seed.
                 v.clear();
                 z.clear();
-                let f = |q: usize| (g[q] as f32) * (g[q] as f32);
-                for q in 0..w {
-                    if g[q] == NONE {
+                let f = |k: usize| (g[k] as f32) * (g[k] as f32);
+                for k in 0..rw {
+                    if g[k] == NONE {
                         continue;
                     }
+                    let q = rect.x0 + k;
                     loop {
                         match v.last() {
                             None => {
-                                v.push(q);
+                                v.push(k);
                                 z.push(f32::NEG_INFINITY);
                                 break;
                             }
-                            Some(&p) => {
-                                let s = ((f(q) + (q * q) as f32) - (f(p) + (p * p) as f32)) / (2.0 * (q as f32 - p as f32));
+                            Some(&j) => {
+                                let p = rect.x0 + j;
+                                let s = ((f(k) + (q * q) as f32) - (f(j) + (p * p) as f32)) / (2.0 * (q as f32 - p as f32));
                                 if s <= *z.last().unwrap() {
                                     v.pop();
                                     z.pop();
                                 } else {
-                                    v.push(q);
+                                    v.push(k);
                                     z.push(s);
                                     break;
                                 }
@@ -123,28 +154,45 @@ pub fn distance_transform(seeds: &Plane<u32>, bound: f32, out: &mut LabeledDista
                     }
                 }
                 if v.is_empty() {
-                    drow.fill(f32::INFINITY);
-                    lrow.fill(0);
-                    return;
+                    return; // already infinite and 0
                 }
-                let mut k = 0;
-                for x in 0..w {
-                    while k + 1 < v.len() && z[k + 1] < x as f32 {
-                        k += 1;
+                let mut e = 0;
+                for k in 0..rw {
+                    let x = rect.x0 + k;
+                    while e + 1 < v.len() && z[e + 1] < x as f32 {
+                        e += 1;
                     }
-                    let q = v[k];
-                    let dx = x as f32 - q as f32;
-                    let d2 = dx * dx + f(q);
+                    let j = v[e];
+                    let dx = x as f32 - (rect.x0 + j) as f32;
+                    let d2 = dx * dx + f(j);
                     if d2 <= bound2 {
-                        drow[x] = d2.sqrt();
-                        lrow[x] = labels[q];
-                    } else {
-                        drow[x] = f32::INFINITY;
-                        lrow[x] = 0;
+                        drow[k] = d2.sqrt();
+                        lrow[k] = labels[j];
                     }
                 }
             },
         );
+}
+
+/// Boxes of the seeds in `seeds` with each label (for callers without a region table).
+pub fn seed_boxes(seeds: &Plane<u32>) -> Vec<Rect> {
+    let mut boxes: Vec<(u32, Rect)> = Vec::new();
+    for y in 0..seeds.height {
+        for (x, &l) in seeds.row(y).iter().enumerate() {
+            if l == 0 {
+                continue;
+            }
+            let k = match boxes.iter().position(|b| b.0 == l) {
+                Some(k) => k,
+                None => {
+                    boxes.push((l, Rect::EMPTY));
+                    boxes.len() - 1
+                }
+            };
+            boxes[k].1.include_span(y, x, x + 1);
+        }
+    }
+    boxes.into_iter().map(|b| b.1).collect()
 }
 
 #[cfg(test)]
@@ -163,7 +211,11 @@ mod tests {
             }
         }
         let mut out = LabeledDistance::default();
-        distance_transform(&seeds, 9.5, &mut out);
+        // A first frame with seeds elsewhere leaves nothing behind.
+        let mut other = Plane::<u32>::new(w, h);
+        other.set(3, 20, 7);
+        distance_transform(&other, &seed_boxes(&other), 9.5, &mut out);
+        distance_transform(&seeds, &seed_boxes(&seeds), 9.5, &mut out);
         for y in 0..h {
             for x in 0..w {
                 let mut best = f32::INFINITY;
@@ -193,5 +245,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Several separate clusters of seeds, worked in their own rectangles: the same field as one
+    /// whole-frame pass, and nothing left over from the frame before.
+    #[test]
+    fn rectangles_give_the_whole_frame_answer() {
+        let (w, h) = (230, 140);
+        let mut seeds = Plane::<u32>::new(w, h);
+        for (label, cx, cy, r) in [(5u32, 30.0f32, 30.0f32, 9.0f32), (9, 60.0, 40.0, 6.0), (12, 180.0, 100.0, 14.0), (20, 120.0, 128.0, 5.0)] {
+            for y in 0..h {
+                for x in 0..w {
+                    if (x as f32 - cx).hypot(y as f32 - cy) <= r {
+                        seeds.set(x, y, label);
+                    }
+                }
+            }
+        }
+        let mut whole = LabeledDistance::default();
+        distance_transform(&seeds, &[Rect::full(w, h)], 17.3, &mut whole);
+        let mut parts = LabeledDistance::default();
+        let mut other = Plane::<u32>::new(w, h);
+        other.set(150, 30, 3); // a seed only the frame before has: its field must go
+        distance_transform(&other, &seed_boxes(&other), 17.3, &mut parts);
+        let boxes = seed_boxes(&seeds);
+        distance_transform(&seeds, &boxes, 17.3, &mut parts);
+        assert!(parts.rects.len() >= 2, "clusters merged into {:?}", parts.rects);
+        assert_eq!(parts.dist, whole.dist);
+        assert_eq!(parts.nearest, whole.nearest);
     }
 }

@@ -12,6 +12,7 @@ pub mod morphology;
 pub mod normalize;
 pub mod reduce;
 pub mod regions;
+pub mod roi;
 pub mod threshold;
 
 use std::time::Instant;
@@ -34,6 +35,8 @@ pub struct FrameMaps {
     pub bg_labels: Plane<u32>,
     pub fluo_labels: Plane<u32>,
     pub seeds: Plane<u32>,
+    /// Boxes of this frame's cores (where `seeds` is non-zero).
+    pub seed_boxes: Vec<roi::Rect>,
     pub distance: LabeledDistance,
     pub bg_table: regions::RegionTable,
     pub fluo_table: regions::RegionTable,
@@ -107,16 +110,16 @@ impl Analyzer for CpuAnalyzer {
         timings.push("threshold", ms(t));
 
         let t = Instant::now();
-        let (bg_list, fl_list) = rayon::join(
+        let (bg_components, fl_components) = rayon::join(
             || label_components(&m.fluo, 0, Connectivity::Four, &mut m.parent, &mut m.bg_labels),
             || label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent_fl, &mut m.fluo_labels),
         );
-        regions::region_stats(&m.bg_labels, &bg_list, &m.fluo_labels, &fl_list, &m.ratio, p, &mut m.bg_table, &mut m.fluo_table);
-        let cores = regions::select_cores(&m.bg_labels, &mut m.bg_table, p, &mut m.seeds);
+        regions::region_stats(&m.bg_labels, &bg_components, &m.fluo_labels, &fl_components, &m.fluo, &m.ratio, p, &mut m.bg_table, &mut m.fluo_table);
+        let cores = regions::select_cores(&m.bg_labels, &mut m.bg_table, p, &mut m.seeds, &mut m.seed_boxes);
         timings.push("components", ms(t));
 
         let t = Instant::now();
-        distance::distance_transform(&m.seeds, p.distance_bound_px(), &mut m.distance);
+        distance::distance_transform(&m.seeds, &m.seed_boxes, p.distance_bound_px(), &mut m.distance);
         timings.push("distance", ms(t));
 
         let t = Instant::now();
@@ -128,6 +131,7 @@ impl Analyzer for CpuAnalyzer {
             nearest: &m.distance.nearest,
             bg_labels: &m.bg_labels,
             fluo_labels: &m.fluo_labels,
+            rects: &m.distance.rects,
         };
         reduce::mark_rims(&maps, &mut m.fluo_table);
         let (mut lesions, core_hists) = reduce::lesion_stats(&maps, &cores, &m.bg_table, &m.fluo_table, p);
@@ -155,6 +159,7 @@ impl Analyzer for CpuAnalyzer {
             seeds: &m.seeds,
             dist: &m.distance.dist,
             nearest: &m.distance.nearest,
+            rects: &m.distance.rects,
         };
         // The frame is handed out, so it is a new one each time (a kept buffer would only be copied).
         let mut overlay = RgbFrame::new(m.wl.width, m.wl.height);

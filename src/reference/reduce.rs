@@ -17,6 +17,10 @@ use rayon::prelude::*;
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, RegionTable, min_core_area_px};
+use super::roi::{Rect, row_bands};
+
+/// Rows a unit of parallel work holds.
+const BAND_ROWS: usize = 16;
 
 #[inline]
 pub fn ratio_bin(v: f32) -> Option<usize> {
@@ -45,6 +49,9 @@ pub struct Maps<'a> {
     pub nearest: &'a Plane<u32>,
     pub bg_labels: &'a Plane<u32>,
     pub fluo_labels: &'a Plane<u32>,
+    /// Disjoint rectangles holding every seed and every pixel within the distance bound of one (the
+    /// distance transform's), outside which `dist` is infinite and `nearest` 0.
+    pub rects: &'a [Rect],
 }
 
 /// Is pixel `i` background outside a rim (not fluorescent, not a core, not a small enclosed hole)?
@@ -60,19 +67,25 @@ pub fn is_outside(maps: &Maps, bg: &RegionTable, i: usize, p: &AnalysisParams) -
     bg.flags[r] & FLAG_BORDER != 0 || bg.area[r] as f32 >= min_core_area_px(p)
 }
 
-/// Flag fluorescent components that hold some core's rim: those touching a core (4-adjacent).
+/// Flag fluorescent components that hold some core's rim: those touching a core (4-adjacent). Such
+/// pixels lie next to a seed, so inside the rectangles.
 pub fn mark_rims(maps: &Maps, fl: &mut RegionTable) {
     let (w, h) = (maps.fluo.width, maps.fluo.height);
     let seeds = &maps.seeds.data;
-    for (i, &l) in maps.fluo_labels.data.iter().enumerate() {
-        if l == 0 {
-            continue;
-        }
-        let (x, y) = (i % w, i / w);
-        let touches = (x > 0 && seeds[i - 1] != 0) || (x + 1 < w && seeds[i + 1] != 0) || (y > 0 && seeds[i - w] != 0) || (y + 1 < h && seeds[i + w] != 0);
-        if touches {
-            let r = fl.index(l);
-            fl.flags[r] |= FLAG_HAS_RIM;
+    for r in maps.rects {
+        for y in r.y0..r.y1 {
+            for x in r.x0..r.x1 {
+                let i = y * w + x;
+                let l = maps.fluo_labels.data[i];
+                if l == 0 {
+                    continue;
+                }
+                let touches = (x > 0 && seeds[i - 1] != 0) || (x + 1 < w && seeds[i + 1] != 0) || (y > 0 && seeds[i - w] != 0) || (y + 1 < h && seeds[i + w] != 0);
+                if touches {
+                    let r = fl.index(l);
+                    fl.flags[r] |= FLAG_HAS_RIM;
+                }
+            }
         }
     }
 }
@@ -95,8 +108,6 @@ pub fn coreless_kind(fl: &RegionTable, r: usize, p: &AnalysisParams) -> Option<L
 
 /// Per-lesion statistics: rim lesions (one per core, in label order) then diffuse lesions.
 pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTable, p: &AnalysisParams) -> (Vec<LesionStats>, Vec<Vec<u32>>) {
-    let (w, h) = (maps.ratio.width, maps.ratio.height);
-    let n = w * h;
     let coreless: Vec<(u32, LesionKind)> =
         (0..fl.labels.len()).filter_map(|r| coreless_kind(fl, r, p).map(|k| (fl.labels[r], k))).take(MAX_DIFFUSE).collect();
     let diffuse: Vec<u32> = coreless.iter().map(|c| c.0).collect();
@@ -112,101 +123,116 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
         return empty();
     }
     let search = p.mm_to_px(p.rim_search_mm);
-    // Bands of rows in parallel, each with its own sums, added up at the end.
-    let band = 64 * w;
-    (0..n.div_ceil(band))
-        .into_par_iter()
-        .map(|b| {
-            let (mut out, mut core_hists) = empty();
-            for i in b * band..((b + 1) * band).min(n) {
-                accumulate_pixel(maps, cores, &diffuse, bg, p, search, i, &mut out, &mut core_hists);
+    // Units of work: bands of the rectangles (cores and rims) and of the diffuse lesions' boxes, in
+    // parallel, each with its own sums, added up at the end.
+    let rim_work = row_bands(maps.rects, BAND_ROWS);
+    let diffuse_boxes: Vec<Rect> = diffuse.iter().map(|&l| fl.bbox[fl.index(l)]).collect();
+    let diffuse_work: Vec<(usize, Rect)> =
+        diffuse_boxes.iter().enumerate().flat_map(|(k, b)| row_bands(std::slice::from_ref(b), BAND_ROWS).into_iter().map(move |r| (k, r))).collect();
+    let rim_part = rim_work.par_iter().map(|r| {
+        let (mut out, mut core_hists) = empty();
+        for y in r.y0..r.y1 {
+            for x in r.x0..r.x1 {
+                accumulate_rim_pixel(maps, cores, bg, p, search, x, y, &mut out, &mut core_hists);
             }
-            (out, core_hists)
-        })
-        .reduce(empty, |(mut a, mut ah), (b, bh)| {
-            for (x, y) in a.iter_mut().zip(&b) {
-                x.area_px += y.area_px;
-                x.sum_x += y.sum_x;
-                x.sum_y += y.sum_y;
-                x.rim_area_px += y.rim_area_px;
-                x.ratio_hist.iter_mut().zip(&y.ratio_hist).for_each(|(u, v)| *u += v);
-                x.thickness_hist.iter_mut().zip(&y.thickness_hist).for_each(|(u, v)| *u += v);
-                x.feret.iter_mut().zip(&y.feret).for_each(|(u, v)| *u = (*u).max(*v));
+        }
+        (out, core_hists)
+    });
+    let diffuse_part = diffuse_work.par_iter().map(|&(k, r)| {
+        let (mut out, core_hists) = empty();
+        let (w, label) = (maps.ratio.width, diffuse[k]);
+        let st = &mut out[cores.len() + k];
+        for y in r.y0..r.y1 {
+            for x in r.x0..r.x1 {
+                let i = y * w + x;
+                if maps.fluo_labels.data[i] != label {
+                    continue;
+                }
+                st.area_px += 1;
+                st.sum_x += x as u64;
+                st.sum_y += y as u64;
+                if let Some(b) = ratio_bin(maps.ratio.data[i]) {
+                    st.ratio_hist[b] += 1;
+                }
             }
-            for (x, y) in ah.iter_mut().zip(&bh) {
-                x.iter_mut().zip(y).for_each(|(u, v)| *u += v);
-            }
-            (a, ah)
-        })
+        }
+        (out, core_hists)
+    });
+    rim_part.chain(diffuse_part).reduce(empty, |(mut a, mut ah), (b, bh)| {
+        for (x, y) in a.iter_mut().zip(&b) {
+            x.area_px += y.area_px;
+            x.sum_x += y.sum_x;
+            x.sum_y += y.sum_y;
+            x.rim_area_px += y.rim_area_px;
+            x.ratio_hist.iter_mut().zip(&y.ratio_hist).for_each(|(u, v)| *u += v);
+            x.thickness_hist.iter_mut().zip(&y.thickness_hist).for_each(|(u, v)| *u += v);
+            x.feret.iter_mut().zip(&y.feret).for_each(|(u, v)| *u = (*u).max(*v));
+        }
+        for (x, y) in ah.iter_mut().zip(&bh) {
+            x.iter_mut().zip(y).for_each(|(u, v)| *u += v);
+        }
+        (a, ah)
+    })
 }
 
+/// A pixel's part in the rim lesions: a core pixel adds to its core's area, centroid, core-ratio
+/// histogram and (on the core's boundary) Feret extents; a fluorescent pixel within `search` of a core
+/// adds to that core's rim area and ratio histogram, and (on the rim's outer edge) to its thickness.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn accumulate_pixel(
+fn accumulate_rim_pixel(
     maps: &Maps,
     cores: &[u32],
-    diffuse: &[u32],
     bg: &RegionTable,
     p: &AnalysisParams,
     search: f32,
-    i: usize,
+    x: usize,
+    y: usize,
     out: &mut [LesionStats],
     core_hists: &mut [Vec<u32>],
 ) {
     let (w, h) = (maps.ratio.width, maps.ratio.height);
-    {
-        let (x, y) = (i % w, i / w);
-        let v = maps.ratio.data[i];
-        let core = maps.seeds.data[i];
-        if core != 0 {
-            if let Ok(s) = cores.binary_search(&core) {
-                let st = &mut out[s];
-                st.area_px += 1;
-                st.sum_x += x as u64;
-                st.sum_y += y as u64;
-                core_hists[s][core_bin(v)] += 1;
-                let seeds = &maps.seeds.data;
-                let boundary = x == 0 || y == 0 || x + 1 == w || y + 1 == h || seeds[i - 1] != core || seeds[i + 1] != core || seeds[i - w] != core || seeds[i + w] != core;
-                if boundary {
-                    for k in 0..FERET_DIRS {
-                        let p = feret_word(x as u32, y as u32, k);
-                        st.feret[2 * k] = st.feret[2 * k].max(FERET_OFFSET_MAX - p);
-                        st.feret[2 * k + 1] = st.feret[2 * k + 1].max(p);
-                    }
-                }
-            }
-            return;
-        }
-        if maps.fluo.data[i] == 0 {
-            return;
-        }
-        let fl_label = maps.fluo_labels.data[i];
-        if let Ok(k) = diffuse.binary_search(&fl_label) {
-            let st = &mut out[cores.len() + k];
+    let i = y * w + x;
+    let v = maps.ratio.data[i];
+    let core = maps.seeds.data[i];
+    if core != 0 {
+        if let Ok(s) = cores.binary_search(&core) {
+            let st = &mut out[s];
             st.area_px += 1;
             st.sum_x += x as u64;
             st.sum_y += y as u64;
-            if let Some(b) = ratio_bin(v) {
-                st.ratio_hist[b] += 1;
+            core_hists[s][core_bin(v)] += 1;
+            let seeds = &maps.seeds.data;
+            let boundary = x == 0 || y == 0 || x + 1 == w || y + 1 == h || seeds[i - 1] != core || seeds[i + 1] != core || seeds[i - w] != core || seeds[i + w] != core;
+            if boundary {
+                for k in 0..FERET_DIRS {
+                    let p = feret_word(x as u32, y as u32, k);
+                    st.feret[2 * k] = st.feret[2 * k].max(FERET_OFFSET_MAX - p);
+                    st.feret[2 * k + 1] = st.feret[2 * k + 1].max(p);
+                }
             }
         }
-        let d = maps.dist.data[i];
-        if d > search {
-            return;
-        }
-        let Ok(s) = cores.binary_search(&maps.nearest.data[i]) else { return };
-        let edge = (x > 0 && is_outside(maps, bg, i - 1, p))
-            || (x + 1 < w && is_outside(maps, bg, i + 1, p))
-            || (y > 0 && is_outside(maps, bg, i - w, p))
-            || (y + 1 < h && is_outside(maps, bg, i + w, p));
-        let st = &mut out[s];
-        st.rim_area_px += 1;
-        if let Some(b) = ratio_bin(v) {
-            st.ratio_hist[b] += 1;
-        }
-        if edge {
-            st.thickness_hist[thickness_bin(d)] += 1;
-        }
+        return;
+    }
+    if maps.fluo.data[i] == 0 {
+        return;
+    }
+    let d = maps.dist.data[i];
+    if d > search {
+        return;
+    }
+    let Ok(s) = cores.binary_search(&maps.nearest.data[i]) else { return };
+    let edge = (x > 0 && is_outside(maps, bg, i - 1, p))
+        || (x + 1 < w && is_outside(maps, bg, i + 1, p))
+        || (y > 0 && is_outside(maps, bg, i - w, p))
+        || (y + 1 < h && is_outside(maps, bg, i + w, p));
+    let st = &mut out[s];
+    st.rim_area_px += 1;
+    if let Some(b) = ratio_bin(v) {
+        st.ratio_hist[b] += 1;
+    }
+    if edge {
+        st.thickness_hist[thickness_bin(d)] += 1;
     }
 }
 
@@ -280,32 +306,31 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
     }
     let search = p.mm_to_px(p.rim_search_mm);
     let r = &maps.ratio.data;
-    let band = 64 * w;
     let empty = || (vec![0u64; cores.len()], vec![vec![0u32; THICKNESS_BINS]; cores.len()]);
-    let (acc, edges) = (0..(w * h).div_ceil(band))
+    // Only pixels in a core or with a nearest core count: inside the rectangles.
+    let (acc, edges) = row_bands(maps.rects, BAND_ROWS)
         .into_par_iter()
-        .map(|b| {
+        .map(|rect| {
             let (mut acc, mut edges) = empty();
-            for i in b * band..((b + 1) * band).min(w * h) {
-                let (x, y) = (i % w, i / w);
-                if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
-                    continue;
-                }
-                let seed = maps.seeds.data[i];
-                let near = maps.nearest.data[i];
-                if seed == 0 && near == 0 {
-                    continue;
-                }
-                let Ok(s) = cores.binary_search(if seed != 0 { &seed } else { &near }) else { continue };
-                let d = maps.dist.data[i];
-                if seed != 0 || d <= levels[s].band {
-                    acc[s] += coverage_fixed(r, w, h, i, levels[s].core) as u64;
-                }
-                if seed == 0 && maps.fluo.data[i] != 0 && d <= search {
-                    let edge = is_outside(maps, bg, i - 1, p) || is_outside(maps, bg, i + 1, p) || is_outside(maps, bg, i - w, p) || is_outside(maps, bg, i + w, p);
-                    if edge {
-                        let dr = refined_edge_distance(d, r[i], levels[s].outer, gradient(r, w, i));
-                        edges[s][thickness_bin(dr.max(0.0))] += 1;
+            for y in rect.y0.max(1)..rect.y1.min(h - 1) {
+                for x in rect.x0.max(1)..rect.x1.min(w - 1) {
+                    let i = y * w + x;
+                    let seed = maps.seeds.data[i];
+                    let near = maps.nearest.data[i];
+                    if seed == 0 && near == 0 {
+                        continue;
+                    }
+                    let Ok(s) = cores.binary_search(if seed != 0 { &seed } else { &near }) else { continue };
+                    let d = maps.dist.data[i];
+                    if seed != 0 || d <= levels[s].band {
+                        acc[s] += coverage_fixed(r, w, h, i, levels[s].core) as u64;
+                    }
+                    if seed == 0 && maps.fluo.data[i] != 0 && d <= search {
+                        let edge = is_outside(maps, bg, i - 1, p) || is_outside(maps, bg, i + 1, p) || is_outside(maps, bg, i - w, p) || is_outside(maps, bg, i + w, p);
+                        if edge {
+                            let dr = refined_edge_distance(d, r[i], levels[s].outer, gradient(r, w, i));
+                            edges[s][thickness_bin(dr.max(0.0))] += 1;
+                        }
                     }
                 }
             }

@@ -13,6 +13,8 @@ use rayon::prelude::*;
 use crate::analysis::{MAX_CORES, RATIO_FIXED};
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
+use super::components::Component;
+use super::roi::Rect;
 
 pub const FLAG_BORDER: u32 = 1;
 pub const FLAG_HAS_RIM: u32 = 2;
@@ -30,6 +32,8 @@ pub struct RegionTable {
     pub flags: Vec<u32>,
     /// Fluorescent only: boundary pixels (off the image edge) where the ratio's gradient is sharp.
     pub sharp: Vec<u32>,
+    /// Bounding box of each component.
+    pub bbox: Vec<Rect>,
 }
 
 /// Is the ratio's gradient at interior pixel `i` (central differences) at least `min_per_px`?
@@ -41,12 +45,19 @@ pub fn sharp_edge(r: &[f32], w: usize, i: usize, min_per_px: f32) -> bool {
 }
 
 impl RegionTable {
-    fn reset(&mut self, labels: &[u32]) {
+    /// Rows for `components`, with their areas, border flags and boxes; the sums start at 0.
+    fn reset(&mut self, components: &[Component]) {
         self.labels.clear();
-        self.labels.extend_from_slice(labels);
-        for v in [&mut self.area, &mut self.aux, &mut self.flags, &mut self.sharp] {
+        self.labels.extend(components.iter().map(|c| c.label));
+        self.area.clear();
+        self.area.extend(components.iter().map(|c| c.area));
+        self.flags.clear();
+        self.flags.extend(components.iter().map(|c| c.border as u32 * FLAG_BORDER));
+        self.bbox.clear();
+        self.bbox.extend(components.iter().map(|c| c.bbox));
+        for v in [&mut self.aux, &mut self.sharp] {
             v.clear();
-            v.resize(labels.len(), 0);
+            v.resize(components.len(), 0);
         }
     }
 
@@ -62,65 +73,101 @@ pub fn ratio_fixed(v: f32) -> u32 {
     (v.clamp(0.0, 4.0) * RATIO_FIXED) as u32
 }
 
-/// `bg_list` and `fl_list`: the components' labels as `label_components` returned them.
+/// Could a non-fluorescent component of `area` pixels be a core, by its size alone?
+#[inline]
+fn core_sized(area: u32, n_pixels: usize, p: &AnalysisParams) -> bool {
+    area > 0 && area as f32 >= min_core_area_px(p) && (area as usize) * 3 <= n_pixels
+}
+
+/// Fills the region tables from the components `label_components` returned. Areas, boxes and border
+/// contact come from the labelling; this adds the ratio sums of the non-fluorescent components that are
+/// of a core's size (the only ones `is_core` reads; the others keep 0), and the boundary and sharp-edge
+/// counts of the fluorescent ones.
 #[allow(clippy::too_many_arguments)]
 pub fn region_stats(
     bg_labels: &Plane<u32>,
-    bg_list: &[u32],
+    bg_components: &[Component],
     fluo_labels: &Plane<u32>,
-    fl_list: &[u32],
+    fl_components: &[Component],
+    fluo: &Plane<u8>,
     ratio: &Plane<f32>,
     p: &AnalysisParams,
     bg: &mut RegionTable,
     fl: &mut RegionTable,
 ) {
-    let sharp_per_px = p.homogeneous_edge_gradient_per_mm * p.mm_per_px;
     let (w, h) = (ratio.width, ratio.height);
-    bg.reset(bg_list);
-    fl.reset(fl_list);
-    // Labels are constant along horizontal segments: accumulate a segment, then add it to its root.
-    for y in 0..h {
-        let edge_row = (y == 0 || y + 1 == h) as u32 * FLAG_BORDER;
-        let (b, f, r) = (bg_labels.row(y), fluo_labels.row(y), ratio.row(y));
-        let up = (y > 0).then(|| fluo_labels.row(y - 1));
-        let down = (y + 1 < h).then(|| fluo_labels.row(y + 1));
-        let mut x = 0;
-        while x < w {
-            let (lb, lf) = (b[x], f[x]);
-            let x0 = x;
-            while x < w && b[x] == lb && f[x] == lf {
-                x += 1;
+    bg.reset(bg_components);
+    fl.reset(fl_components);
+    // Ratio sums: each candidate's pixels within its box.
+    let sums: Vec<(usize, u32)> = (0..bg.labels.len())
+        .into_par_iter()
+        .filter(|&r| core_sized(bg.area[r], w * h, p))
+        .map(|r| {
+            let (b, label) = (bg.bbox[r], bg.labels[r]);
+            let mut sum = 0u32;
+            for y in b.y0..b.y1 {
+                let (lrow, rrow) = (&bg_labels.row(y)[b.x0..b.x1], &ratio.row(y)[b.x0..b.x1]);
+                sum += lrow.iter().zip(rrow).filter(|(l, _)| **l == label).map(|(_, &v)| ratio_fixed(v)).sum::<u32>();
             }
-            let border = edge_row | ((x0 == 0 || x == w) as u32 * FLAG_BORDER);
-            let len = (x - x0) as u32;
-            if lb != 0 {
-                let root = bg.index(lb);
-                bg.area[root] += len;
-                bg.aux[root] += r[x0..x].iter().map(|&v| ratio_fixed(v)).sum::<u32>();
-                bg.flags[root] |= border;
-            }
-            if lf != 0 {
-                let root = fl.index(lf);
-                fl.area[root] += len;
-                fl.flags[root] |= border;
-                // Boundary pixels: a 4-neighbour inside the image with another label.
-                let (mut edges, mut sharp) = (0u32, 0u32);
+            (r, sum)
+        })
+        .collect();
+    for (r, sum) in sums {
+        bg.aux[r] = sum;
+    }
+    // Boundary pixels of the fluorescent components: a fluorescent pixel with a 4-neighbour inside the
+    // image that is not fluorescent (a 4-neighbour that is fluorescent is in the same 8-connected
+    // component). Bands of rows in parallel, each with its own counts.
+    let sharp_per_px = p.homogeneous_edge_gradient_per_mm * p.mm_per_px;
+    let n_fl = fl.labels.len();
+    if n_fl == 0 {
+        return;
+    }
+    let band = 32;
+    let (edges, sharp) = (0..h.div_ceil(band))
+        .into_par_iter()
+        .map(|b| {
+            let (mut edges, mut sharp) = (vec![0u32; n_fl], vec![0u32; n_fl]);
+            for y in b * band..((b + 1) * band).min(h) {
+                let row = fluo.row(y);
+                let up = (y > 0).then(|| fluo.row(y - 1));
+                let down = (y + 1 < h).then(|| fluo.row(y + 1));
                 let interior_row = y > 0 && y + 1 < h;
-                for k in x0..x {
-                    let vert = up.is_some_and(|u| u[k] != lf) || down.is_some_and(|d| d[k] != lf);
-                    let horiz = (k == x0 && k > 0) || (k + 1 == x && k + 1 < w);
-                    if vert || horiz {
-                        edges += 1;
-                        if interior_row && k > 0 && k + 1 < w && sharp_edge(&ratio.data, w, y * w + k, sharp_per_px) {
-                            sharp += 1;
+                let mut x = 0;
+                while x < w {
+                    if row[x] == 0 {
+                        x += 1;
+                        continue;
+                    }
+                    let x0 = x;
+                    while x < w && row[x] != 0 {
+                        x += 1;
+                    }
+                    let r = fl.index(fluo_labels.row(y)[x0]); // a run is within one component
+                    for k in x0..x {
+                        let vert = up.is_some_and(|u| u[k] == 0) || down.is_some_and(|d| d[k] == 0);
+                        let horiz = (k == x0 && k > 0) || (k + 1 == x && k + 1 < w);
+                        if vert || horiz {
+                            edges[r] += 1;
+                            if interior_row && k > 0 && k + 1 < w && sharp_edge(&ratio.data, w, y * w + k, sharp_per_px) {
+                                sharp[r] += 1;
+                            }
                         }
                     }
                 }
-                fl.aux[root] += edges;
-                fl.sharp[root] += sharp;
             }
-        }
-    }
+            (edges, sharp)
+        })
+        .reduce(
+            || (vec![0u32; n_fl], vec![0u32; n_fl]),
+            |(mut ea, mut sa), (eb, sb)| {
+                ea.iter_mut().zip(eb).for_each(|(a, b)| *a += b);
+                sa.iter_mut().zip(sb).for_each(|(a, b)| *a += b);
+                (ea, sa)
+            },
+        );
+    fl.aux = edges;
+    fl.sharp = sharp;
 }
 
 pub fn min_core_area_px(p: &AnalysisParams) -> f32 {
@@ -130,23 +177,39 @@ pub fn min_core_area_px(p: &AnalysisParams) -> f32 {
 /// Is the non-fluorescent component in row `r` of the table a tumour core?
 pub fn is_core(bg: &RegionTable, r: usize, n_pixels: usize, p: &AnalysisParams) -> bool {
     let area = bg.area[r];
-    area > 0
-        && area as f32 >= min_core_area_px(p)
-        && (area as usize) * 3 <= n_pixels
-        && (bg.aux[r] as f32) < p.core_max_ratio * RATIO_FIXED * area as f32
+    core_sized(area, n_pixels, p) && (bg.aux[r] as f32) < p.core_max_ratio * RATIO_FIXED * area as f32
 }
 
-/// Core labels in ascending order (the first `MAX_CORES`); writes each core pixel's label into `seeds`.
-pub fn select_cores(bg_labels: &Plane<u32>, bg: &mut RegionTable, p: &AnalysisParams, seeds: &mut Plane<u32>) -> Vec<u32> {
-    let n = bg_labels.data.len();
-    let rows: Vec<usize> = (0..bg.labels.len()).filter(|&r| is_core(bg, r, n, p)).take(MAX_CORES).collect();
+/// Core labels in ascending order (the first `MAX_CORES`); writes each core pixel's label into `seeds`,
+/// 0 elsewhere. `seed_boxes` holds the boxes the last frame's seeds were written in (cleared here) and
+/// comes back with this frame's.
+pub fn select_cores(bg_labels: &Plane<u32>, bg: &mut RegionTable, p: &AnalysisParams, seeds: &mut Plane<u32>, seed_boxes: &mut Vec<Rect>) -> Vec<u32> {
+    let (w, h) = (bg_labels.width, bg_labels.height);
+    let rows: Vec<usize> = (0..bg.labels.len()).filter(|&r| is_core(bg, r, w * h, p)).take(MAX_CORES).collect();
     for &r in &rows {
         bg.flags[r] |= FLAG_CORE;
     }
-    let cores: Vec<u32> = rows.iter().map(|&r| bg.labels[r]).collect();
-    seeds.resize(bg_labels.width, bg_labels.height);
-    seeds.data.par_iter_mut().zip(bg_labels.data.par_iter()).for_each(|(s, &l)| {
-        *s = if l != 0 && cores.binary_search(&l).is_ok() { l } else { 0 };
-    });
-    cores
+    if seeds.width != w || seeds.height != h {
+        seeds.resize(w, h); // all 0
+    } else {
+        for b in seed_boxes.iter() {
+            for y in b.y0..b.y1 {
+                seeds.data[y * w + b.x0..y * w + b.x1].fill(0);
+            }
+        }
+    }
+    seed_boxes.clear();
+    for &r in &rows {
+        let (b, label) = (bg.bbox[r], bg.labels[r]);
+        for y in b.y0..b.y1 {
+            let (src, dst) = (&bg_labels.data[y * w + b.x0..y * w + b.x1], &mut seeds.data[y * w + b.x0..y * w + b.x1]);
+            for (d, &l) in dst.iter_mut().zip(src) {
+                if l == label {
+                    *d = label;
+                }
+            }
+        }
+        seed_boxes.push(b);
+    }
+    rows.iter().map(|&r| bg.labels[r]).collect()
 }
