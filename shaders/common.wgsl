@@ -19,7 +19,7 @@ struct Params {
     dist_bound: f32,
     warn_margin_px: f32,
     sharp_grad_px: f32,
-    _pad0: f32,
+    fluo_noise_sigmas: f32,
     _pad1: f32,
     _pad2: f32,
     margins: vec4<f32>,
@@ -27,6 +27,13 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> P: Params;
 
+const LEVEL_BINS: u32 = 256u;
+const LEVEL_LO: f32 = 0.5;
+const LEVEL_SCALE: f32 = 256.0;
+const MIN_LEVEL_SAMPLES: u32 = 64u;
+// Lesion-table header words: 0 cores, 1 diffuse lesions, then the fluorescence level, background mode and
+// noise (f32 bits, copied from the level buffer after the threshold stage).
+const T_FLUO_LEVEL: u32 = 2u;
 const RATIO_BIN: f32 = 0.05;
 const RATIO_BINS: u32 = 200u;
 const CORE_BIN: f32 = 0.01;

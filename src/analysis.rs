@@ -102,6 +102,22 @@ pub const CORE_BIN: f32 = 0.01;
 pub const CORE_BINS: usize = 128;
 pub const THICKNESS_BIN: f32 = 0.25;
 pub const THICKNESS_BINS: usize = 512;
+/// Histogram of the background ratio that sets the fluorescence level: bins of 1/256 from 0.5, filled
+/// from every other row and column.
+pub const LEVEL_BINS: usize = 256;
+pub const LEVEL_LO: f32 = 0.5;
+pub const LEVEL_SCALE: f32 = 256.0;
+/// What a frame's ratio histogram says of the background, and the fluorescence level taken from it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FluoLevel {
+    /// The level fluorescence is cut at (ratio to background).
+    pub level: f32,
+    /// The background's mode (ratio, near 1 by construction).
+    pub mode: f32,
+    /// The background's noise, as a Gaussian sigma (ratio units); 0 when too few samples.
+    pub noise: f32,
+}
+
 /// Rim lesions (cores) and diffuse lesions reported a frame at most.
 pub const MAX_CORES: usize = 64;
 pub const MAX_DIFFUSE: usize = 32;
@@ -175,6 +191,8 @@ impl StageTimings {
 #[derive(Clone, Debug, Default)]
 pub struct Segmentation {
     pub lesions: Vec<LesionStats>,
+    /// The fluorescence level this frame was cut at, and the background mode and noise it came from.
+    pub background: FluoLevel,
     pub timings: StageTimings,
 }
 

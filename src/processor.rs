@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::analysis::{Analyzer, Banner, Lesion, LesionKind, LesionStyle, StageTimings};
+use crate::analysis::{Analyzer, Banner, FluoLevel, Lesion, LesionKind, LesionStyle, StageTimings};
 use crate::frame::{NirFrame, Plane, RgbFrame};
 use crate::measure::figures::{Figures, figures};
 use crate::annotate::{banner_center, outline_region, palette, rect};
@@ -21,6 +21,8 @@ pub struct FrameResult {
     pub overlay: RgbFrame,
     pub classes: Option<Plane<u8>>,
     pub timings: StageTimings,
+    /// The frame's fluorescence level and the background mode and noise behind it.
+    pub background: FluoLevel,
     /// Transection / wound-bed check of this frame (absent in survey mode).
     pub findings: Option<FrameFindings>,
 }
@@ -189,7 +191,7 @@ impl FrameProcessor {
             }
         };
         self.frame += 1;
-        Ok(FrameResult { lesions, overlay, classes: comp.classes, timings, findings })
+        Ok(FrameResult { lesions, overlay, classes: comp.classes, timings, background: seg.background, findings })
     }
 
     /// The transection / wound-bed check: fluorescence in the ROI, the steady flag, drawn on `overlay`.

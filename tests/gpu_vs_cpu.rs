@@ -34,7 +34,10 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
         sizes.push((rng.random_range(200..900), rng.random_range(160..600)));
     }
     let mut total_lesions = 0;
+    let mut raised = 0;
     for (k, &(w, h)) in sizes.iter().enumerate() {
+        // Every fourth phantom is a noisy camera with the noise-raised fluorescence level on.
+        let noisy = k % 4 == 3;
         let cfg = PhantomConfig {
             width: w,
             height: h,
@@ -42,14 +45,21 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
             seed: 9000 + k as u64,
             mm_per_px: rng.random_range(0.05..0.11),
             fps: 30.0,
-            options: SceneOptions::default(),
+            options: SceneOptions { nir_noise_gain: if noisy { 8.0 } else { 1.0 }, ..SceneOptions::default() },
         };
-        let params = AnalysisParams::with_scale(cfg.mm_per_px);
+        let params = AnalysisParams { fluo_noise_sigmas: if noisy { 5.0 } else { 0.0 }, ..AnalysisParams::with_scale(cfg.mm_per_px) };
         gpu.set_params(params.clone()).unwrap();
         let mut cpu = CpuAnalyzer::new(params.clone()).unwrap();
         let frame = render(&cfg.scene(), 0);
         let sc = cpu.segment(&frame.wl, &frame.nir, true).unwrap();
         let sg = gpu.segment(&frame.wl, &frame.nir, true).unwrap();
+        // The ratio histogram (privatised per workgroup on the GPU) gives the same background and level
+        // (the ratios differ in the last bits, which may move the mode of a flat peak by a bin).
+        let (bc, bgp) = (sc.background, sg.background);
+        assert!((bc.mode - bgp.mode).abs() <= 1.0 / 256.0 + 1e-6, "{w}x{h} seed {}: mode {bc:?} vs {bgp:?}", cfg.seed);
+        assert!((bc.noise - bgp.noise).abs() <= 0.1 * bc.noise + 1e-4, "{w}x{h} seed {}: noise {bc:?} vs {bgp:?}", cfg.seed);
+        assert!((bc.level - bgp.level).abs() <= 0.02, "{w}x{h} seed {}: level {bc:?} vs {bgp:?}", cfg.seed);
+        raised += (bc.level > params.fluo_ratio) as usize;
         // Styles without text: the overlays are compared pixel for pixel.
         let styles: Vec<_> = sc
             .lesions
@@ -89,4 +99,5 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
         assert!((off as f64) <= 0.01 * cc.overlay.data.len() as f64, "{w}x{h}: overlays differ in {off} samples");
     }
     assert!(total_lesions >= 20, "the phantoms held only {total_lesions} rim lesions");
+    assert!(raised >= 2, "the noisy phantoms raised the level on only {raised} frames");
 }

@@ -87,6 +87,11 @@ pub fn metrics_line(frame: u64, pts_ns: u64, params: &AnalysisParams, r: &FrameR
         "mm_per_px": params.scale_known.then(|| (params.mm_per_px as f64 * 1e6).round() / 1e6),
         "scale_source": params.scale_source,
         "lesions": r.lesions.iter().map(lesion_json).collect::<Vec<_>>(),
+        "nir": json!({
+            "fluo_level": r3(r.background.level),
+            "background_mode": r3(r.background.mode),
+            "noise_sigma": (r.background.noise as f64 * 1e4).round() / 1e4,
+        }),
         "timings_ms": r.timings.to_json(),
     });
     add_findings(&mut line, r);

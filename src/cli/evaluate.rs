@@ -31,12 +31,22 @@ pub struct EvaluateArgs {
     pub json: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
+    /// Multiplies the phantoms' NIR sensor noise.
+    #[arg(long, default_value_t = 1.0)]
+    pub nir_noise_gain: f32,
+    /// Analysis option: raise the fluorescence level with the frame's noise (see `analyze`).
+    #[arg(long, default_value_t = 0.0)]
+    pub fluo_noise_sigmas: f32,
 }
 
 /// Analyse `frames` frames of a phantom and add them to `score`.
 pub fn score_phantom(cfg: &PhantomConfig, backend: BackendChoice, score: &mut Score) -> Result<()> {
+    score_phantom_with(cfg, backend, AnalysisParams::with_scale(cfg.mm_per_px), score)
+}
+
+/// `score_phantom` with the analysis parameters given.
+pub fn score_phantom_with(cfg: &PhantomConfig, backend: BackendChoice, params: AnalysisParams, score: &mut Score) -> Result<()> {
     let scene = cfg.scene();
-    let params = AnalysisParams::with_scale(cfg.mm_per_px);
     let mut proc = FrameProcessor::new(make_analyzer(backend, &params)?, params, cfg.fps as f64);
     for f in 0..cfg.frames {
         let r = render(&scene, f);
@@ -89,9 +99,11 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
             seed: a.seed.wrapping_add(s as u64),
             mm_per_px: rng.random_range(0.05..0.11),
             fps: 30.0,
-            options: SceneOptions::default(),
+            options: SceneOptions { nir_noise_gain: a.nir_noise_gain, ..SceneOptions::default() },
         };
-        score_phantom(&cfg, a.backend, &mut score)?;
+        let params = AnalysisParams { fluo_noise_sigmas: a.fluo_noise_sigmas, ..AnalysisParams::with_scale(cfg.mm_per_px) };
+        params.validate()?;
+        score_phantom_with(&cfg, a.backend, params, &mut score)?;
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -21,6 +21,10 @@ pub struct ScaleArgs {
     /// Margin contours in mm, comma-separated; the first is the radicality margin.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub margins_mm: Vec<f32>,
+    /// Raise the fluorescence level above its ratio of 1.3 to the background mode plus this many noise
+    /// sigmas of the frame (0: off, the default; see README, "Fluorescence level").
+    #[arg(long, default_value_t = 0.0)]
+    pub fluo_noise_sigmas: f32,
 }
 
 impl ScaleArgs {
@@ -37,7 +41,7 @@ impl ScaleArgs {
                 AnalysisParams::without_scale()
             }
         };
-        let params = AnalysisParams { margins_mm: self.margins_mm.clone(), ..base };
+        let params = AnalysisParams { margins_mm: self.margins_mm.clone(), fluo_noise_sigmas: self.fluo_noise_sigmas, ..base };
         params.validate()?;
         Ok(params)
     }

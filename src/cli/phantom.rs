@@ -28,6 +28,9 @@ pub struct PhantomArgs {
     /// spots; clean-cut: the same with none.
     #[arg(long, default_value = "survey")]
     pub scene: String,
+    /// Multiplies the NIR sensor noise (a higher-gain camera or weaker excitation).
+    #[arg(long, default_value_t = 1.0)]
+    pub nir_noise_gain: f32,
 }
 
 pub fn run(a: PhantomArgs) -> Result<()> {
@@ -38,12 +41,16 @@ pub fn run(a: PhantomArgs) -> Result<()> {
     if !(a.mm_per_px > 0.0 && a.mm_per_px < 1.0) {
         bail!("--mm-per-px must be in (0, 1), got {}", a.mm_per_px);
     }
+    if !(a.nir_noise_gain >= 0.0 && a.nir_noise_gain <= 100.0) {
+        bail!("--nir-noise-gain must be within 0-100, got {}", a.nir_noise_gain);
+    }
     let options = match a.scene.as_str() {
         "survey" => crate::phantom::SceneOptions::default(),
         "cut" => crate::phantom::SceneOptions::cut_surface(1..=3),
         "clean-cut" => crate::phantom::SceneOptions::cut_surface(0..=0),
         s => bail!("--scene {s}: expected survey, cut or clean-cut"),
     };
+    let options = crate::phantom::SceneOptions { nir_noise_gain: a.nir_noise_gain, ..options };
     let cfg = PhantomConfig { width, height, frames: a.frames, seed: a.seed, mm_per_px: a.mm_per_px, fps: a.fps, options };
     let bar = ProgressBar::new(a.frames as u64)
         .with_style(ProgressStyle::with_template("phantom {bar:40} {pos}/{len} frames {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));

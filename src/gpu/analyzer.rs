@@ -12,7 +12,7 @@ use super::context::GpuContext;
 use super::shaders::{self, Stage};
 use super::uniforms::{GpuParams, MAX_DISTANCE_BOUND};
 use crate::analysis::{
-    Analyzer, Banner, COVERAGE_FIXED, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
+    Analyzer, Banner, COVERAGE_FIXED, FluoLevel, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
     Segmentation, StageTimings, THICKNESS_BINS,
 };
 use crate::annotate::annotate;
@@ -23,6 +23,8 @@ use crate::reference::check_pair;
 /// Layout of the lesion table (mirrors `shaders/common.wgsl`).
 mod table {
     pub const HEADER: usize = 16;
+    /// Header words holding the fluorescence level, background mode and noise (f32 bits).
+    pub const FLUO_LEVEL: usize = 2;
     pub const STRIDE: usize = 1400;
     pub const LABEL: usize = 0;
     pub const KIND: usize = 1;
@@ -121,6 +123,7 @@ struct FrameResources {
     stats: wgpu::Buffer,
     slot_of_root: wgpu::Buffer,
     table: wgpu::Buffer,
+    level: wgpu::Buffer,
     overlay: wgpu::Buffer,
     classes: wgpu::Buffer,
     table_read: wgpu::Buffer,
@@ -248,6 +251,7 @@ impl GpuAnalyzer {
         let col = storage(d, "col", 2 * n, none);
         let distfield = storage(d, "distfield", 2 * n, none);
         let table = storage(d, "table", table::WORDS, src);
+        let level = storage(d, "level", LEVEL_BINS + 4, src);
         let overlay = storage(d, "overlay", n, src);
         let classes = storage(d, "classes", n.div_ceil(4), src);
         let p = &self.pipelines;
@@ -268,7 +272,7 @@ impl GpuAnalyzer {
             height,
             params,
             bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio]),
-            bg_threshold: p.threshold.bind(d, &uniform, &[&ratio, &wl_in, &mask_a]),
+            bg_threshold: p.threshold.bind(d, &uniform, &[&ratio, &wl_in, &mask_a, &level]),
             bg_morph_ab: p.morphology.bind(d, &uniform, &[&mask_a, &mask_b]),
             bg_morph_ba: p.morphology.bind(d, &uniform, &[&mask_b, &mask_a]),
             bg_components: p.components.bind(d, &uniform, &[&mask_a, &parent, &labels]),
@@ -284,6 +288,7 @@ impl GpuAnalyzer {
             stats,
             slot_of_root,
             table,
+            level,
             overlay,
             classes,
             upload: Vec::new(),
@@ -384,7 +389,7 @@ impl Analyzer for GpuAnalyzer {
         ctx.queue.write_buffer(&f.wl_in, 0, &f.upload);
 
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
-        for b in [&f.stats, &f.slot_of_root, &f.table, &f.classes] {
+        for b in [&f.stats, &f.slot_of_root, &f.table, &f.classes, &f.level] {
             enc.clear_buffer(b, 0, None);
         }
         let t = tiles(w, h);
@@ -408,7 +413,9 @@ impl Analyzer for GpuAnalyzer {
             (&np[1], &f.bg_normalize, (1, 1, 1)),
             (&np[2], &f.bg_normalize, t),
         ]);
-        run_stage(&mut enc, 1, &[(&p.threshold.pipelines[0], &f.bg_threshold, t)]);
+        let tp = &p.threshold.pipelines;
+        let half_tiles = tiles(w.div_ceil(2), h.div_ceil(2));
+        run_stage(&mut enc, 1, &[(&tp[0], &f.bg_threshold, half_tiles), (&tp[1], &f.bg_threshold, (1, 1, 1)), (&tp[2], &f.bg_threshold, t)]);
         let (erode, dilate) = (&p.morphology.pipelines[0], &p.morphology.pipelines[1]);
         // Opening (3×3) then closing (5×5, as two 3×3 passes each way): six passes, ending back in mask_a.
         let (ab, ba) = (&f.bg_morph_ab, &f.bg_morph_ba);
@@ -429,6 +436,7 @@ impl Analyzer for GpuAnalyzer {
         run_stage(&mut enc, 6, &[(&up[0], rb, t), (&up[1], rb, t), (&up[2], rb, t), (&up[3], rb, (1, 1, 1)), (&up[4], rb, t), (&up[5], rb, (1, 1, 1))]);
         run_stage(&mut enc, 7, &[(&p.composite.pipelines[0], &f.bg_composite, t)]);
 
+        enc.copy_buffer_to_buffer(&f.level, (LEVEL_BINS * 4) as u64, &f.table, (table::FLUO_LEVEL * 4) as u64, 12);
         enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);
         enc.copy_buffer_to_buffer(&f.overlay, 0, &f.overlay_read, 0, (n * 4) as u64);
         if want_classes {
@@ -484,7 +492,9 @@ impl Analyzer for GpuAnalyzer {
             }
         }
         timings.push("gpu_frame", started.elapsed().as_secs_f64() * 1e3);
-        Ok(Segmentation { lesions: lesions_from_table(&t_words), timings })
+        let fl = |k: usize| f32::from_bits(t_words[table::FLUO_LEVEL + k]);
+        let background = FluoLevel { level: fl(0), mode: fl(1), noise: fl(2) };
+        Ok(Segmentation { lesions: lesions_from_table(&t_words), background, timings })
     }
 
     fn pixel_maps(&mut self) -> Result<(Plane<f32>, Plane<u8>)> {

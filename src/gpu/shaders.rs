@@ -21,8 +21,8 @@ pub const NORMALIZE: Stage = Stage {
 pub const THRESHOLD: Stage = Stage {
     name: "threshold",
     source: include_str!("../../shaders/threshold.wgsl"),
-    entries: &["threshold"],
-    bindings: &[false, false, true],
+    entries: &["ratio_hist", "fluo_level", "threshold"],
+    bindings: &[false, false, true, true],
 };
 pub const MORPHOLOGY: Stage = Stage {
     name: "morphology",

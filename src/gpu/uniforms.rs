@@ -26,7 +26,8 @@ pub struct GpuParams {
     pub dist_bound: f32,
     pub warn_margin_px: f32,
     pub sharp_grad_px: f32,
-    pub _pad: [f32; 3],
+    pub fluo_noise_sigmas: f32,
+    pub _pad: [f32; 2],
     pub margins: [f32; 4],
 }
 
@@ -60,7 +61,8 @@ impl GpuParams {
             dist_bound: bound,
             warn_margin_px: margins_px.first().copied().unwrap_or(0.0),
             sharp_grad_px: p.homogeneous_edge_gradient_per_mm * p.mm_per_px,
-            _pad: [0.0; 3],
+            fluo_noise_sigmas: p.fluo_noise_sigmas,
+            _pad: [0.0; 2],
             margins,
         }
     }

@@ -245,7 +245,7 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
                 let signal = scene.background_counts * e * blurred.get(x, y);
                 let signal = signal + (NIR_MAX - signal).max(0.0) * g;
                 let n: f32 = rng.sample(StandardNormal);
-                let noisy = signal + n * (0.5 * signal + 9.0).sqrt();
+                let noisy = signal + n * scene.nir_noise_gain * (0.5 * signal + 9.0).sqrt();
                 nrow[x] = noisy.round().clamp(0.0, NIR_MAX) as u16;
 
                 let centre = [cam[0] + (x as f32 + 0.5) * mmpp, cam[1] + (y as f32 + 0.5) * mmpp];

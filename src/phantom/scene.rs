@@ -135,6 +135,8 @@ pub struct Scene {
     /// Tissue scatter blur, mm (Gaussian sigma).
     pub scatter_mm: f32,
     pub texture_seed: u32,
+    /// Multiplier of the NIR noise (`SceneOptions::nir_noise_gain`).
+    pub nir_noise_gain: f32,
 }
 
 /// What kinds of structures a scene holds. Tests turn confounders off to isolate one behaviour.
@@ -149,18 +151,21 @@ pub struct SceneOptions {
     /// Homogeneously enhancing lesions (drawn after everything else, so other draws keep their values).
     pub homogeneous: std::ops::RangeInclusive<usize>,
     pub camera_motion: bool,
+    /// Multiplies the NIR sensor noise (1: the modelled shot and read noise; more: a higher-gain camera
+    /// or lower excitation).
+    pub nir_noise_gain: f32,
 }
 
 impl Default for SceneOptions {
     fn default() -> Self {
-        Self { rim_lesions: 2..=4, diffuse_lesions: 0..=1, ducts: 1..=2, glints: 2..=6, residuals: 0..=0, homogeneous: 0..=1, camera_motion: true }
+        Self { rim_lesions: 2..=4, diffuse_lesions: 0..=1, ducts: 1..=2, glints: 2..=6, residuals: 0..=0, homogeneous: 0..=1, camera_motion: true, nir_noise_gain: 1.0 }
     }
 }
 
 impl SceneOptions {
     /// A transection plane or wound bed: no lesions or ducts; `residuals` fluorescent spots (0 for a clean one).
     pub fn cut_surface(residuals: std::ops::RangeInclusive<usize>) -> Self {
-        Self { rim_lesions: 0..=0, diffuse_lesions: 0..=0, ducts: 0..=0, glints: 2..=6, residuals, homogeneous: 0..=0, camera_motion: true }
+        Self { rim_lesions: 0..=0, diffuse_lesions: 0..=0, ducts: 0..=0, glints: 2..=6, residuals, homogeneous: 0..=0, camera_motion: true, nir_noise_gain: 1.0 }
     }
 }
 
@@ -343,6 +348,7 @@ impl Scene {
             falloff_center,
             scatter_mm,
             texture_seed,
+            nir_noise_gain: opts.nir_noise_gain,
         }
     }
 

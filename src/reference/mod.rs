@@ -105,7 +105,8 @@ impl Analyzer for CpuAnalyzer {
         timings.push("normalize", ms(t));
 
         let t = Instant::now();
-        threshold::threshold(&m.ratio, wl, p.fluo_ratio, p.glint_level, &mut m.fluo);
+        let level = threshold::fluo_level(&threshold::ratio_histogram(&m.ratio), p);
+        threshold::threshold(&m.ratio, wl, level.level, p.glint_level, &mut m.fluo);
         morphology::clean_mask(&mut m.fluo, &mut m.scratch, &mut m.scratch2);
         timings.push("threshold", ms(t));
 
@@ -144,7 +145,7 @@ impl Analyzer for CpuAnalyzer {
 
         m.wl.clone_from(wl);
         self.want_classes = want_classes;
-        Ok(Segmentation { lesions, timings })
+        Ok(Segmentation { lesions, background: level, timings })
     }
 
     fn composite(&mut self, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {

@@ -1,13 +1,98 @@
-//! CPU twin of `shaders/threshold.wgsl`: the fluorescence mask. A pixel is fluorescent when its
-//! background ratio reaches `fluo_ratio` and it is not a specular glint (a white-light pixel whose
-//! darkest channel is at least `glint_level`: speculars are white, liver is red).
+//! CPU twin of `shaders/threshold.wgsl`: the fluorescence mask, at a level derived from the frame's
+//! own ratio histogram. A pixel is fluorescent when its background ratio reaches the level and it is not
+//! a specular glint (a white-light pixel whose darkest channel is at least `glint_level`: speculars are
+//! white, liver is red).
+//!
+//! `ratio_histogram`: the ratio of every other row and column in bins of 1/256 over [0.5, 1.5) (the GPU
+//! privatises it per workgroup). `fluo_level`: the background's mode and its noise (the half width at
+//! half maximum of the peak, the narrower side, as a Gaussian sigma) give the level: the larger of
+//! `fluo_ratio` and the mode plus `fluo_noise_sigmas` noise sigmas. On a clean frame that is
+//! `fluo_ratio`; on a noisy one (low excitation, high gain) it rises so that noise and texture do not
+//! pass as fluorescence.
 
 use rayon::prelude::*;
 
+use crate::analysis::{FluoLevel, LEVEL_BINS, LEVEL_LO, LEVEL_SCALE};
 use crate::frame::{Plane, RgbFrame};
+use crate::params::AnalysisParams;
 
-/// Writes 1 for fluorescent pixels, 0 otherwise.
-pub fn threshold(ratio: &Plane<f32>, wl: &RgbFrame, fluo_ratio: f32, glint_level: u8, out: &mut Plane<u8>) {
+/// Histogram bin of a ratio, if within the histogram's range.
+#[inline]
+pub fn level_bin(v: f32) -> Option<usize> {
+    let b = ((v - LEVEL_LO) * LEVEL_SCALE).floor();
+    (b >= 0.0 && b < LEVEL_BINS as f32).then_some(b as usize)
+}
+
+/// Counts of the ratios at even rows and columns, `LEVEL_BINS` bins.
+pub fn ratio_histogram(ratio: &Plane<f32>) -> Vec<u32> {
+    let w = ratio.width;
+    ratio
+        .data
+        .par_chunks(2 * w)
+        .fold(
+            || vec![0u32; LEVEL_BINS],
+            |mut hist, rows| {
+                for &v in rows[..w].iter().step_by(2) {
+                    if let Some(b) = level_bin(v) {
+                        hist[b] += 1;
+                    }
+                }
+                hist
+            },
+        )
+        .reduce(|| vec![0u32; LEVEL_BINS], |mut a, b| {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+            a
+        })
+}
+
+/// Fewer samples than this in the histogram and the level stays at `fluo_ratio`.
+pub const MIN_LEVEL_SAMPLES: u32 = 64;
+
+/// The level from a ratio histogram (f32 arithmetic in the order of the shader).
+pub fn fluo_level(hist: &[u32], p: &AnalysisParams) -> FluoLevel {
+    let total: u32 = hist.iter().sum();
+    let mut m = 0;
+    for (k, &c) in hist.iter().enumerate() {
+        if c > hist[m] {
+            m = k;
+        }
+    }
+    if total < MIN_LEVEL_SAMPLES {
+        return FluoLevel { level: p.fluo_ratio, mode: 1.0, noise: 0.0 };
+    }
+    let peak = hist[m] as f32;
+    let half = 0.5 * peak;
+    // Left: the first bin below half the peak, walking down from the mode; the crossing interpolated
+    // between bin centres. At the histogram's edge the half width is the distance to it.
+    let mut k = m;
+    while k > 0 && hist[k - 1] as f32 >= half {
+        k -= 1;
+    }
+    let left = if k == 0 {
+        m as f32 + 0.5
+    } else {
+        let (lo, hi) = (hist[k - 1] as f32, hist[k] as f32);
+        (m - k) as f32 + (hi - half) / (hi - lo)
+    };
+    let mut k = m;
+    while k + 1 < LEVEL_BINS && hist[k + 1] as f32 >= half {
+        k += 1;
+    }
+    let right = if k + 1 == LEVEL_BINS {
+        (LEVEL_BINS - m) as f32 - 0.5
+    } else {
+        let (hi, lo) = (hist[k] as f32, hist[k + 1] as f32);
+        (k - m) as f32 + (hi - half) / (hi - lo)
+    };
+    let mode = LEVEL_LO + (m as f32 + 0.5) / LEVEL_SCALE;
+    // HWHM = sigma * sqrt(2 ln 2)
+    let noise = left.min(right) / LEVEL_SCALE / 1.177_410_0;
+    FluoLevel { level: p.fluo_ratio.max(mode + p.fluo_noise_sigmas * noise), mode, noise }
+}
+
+/// Writes 1 for fluorescent pixels (ratio at least `level`, not a glint), 0 otherwise.
+pub fn threshold(ratio: &Plane<f32>, wl: &RgbFrame, level: f32, glint_level: u8, out: &mut Plane<u8>) {
     let w = ratio.width;
     out.ensure_size(w, ratio.height);
     out.data.par_chunks_mut(w).enumerate().for_each(|(y, dst)| {
@@ -16,7 +101,45 @@ pub fn threshold(ratio: &Plane<f32>, wl: &RgbFrame, fluo_ratio: f32, glint_level
         for x in 0..w {
             let c = &px[x * 3..x * 3 + 3];
             let glint = c[0].min(c[1]).min(c[2]) >= glint_level;
-            dst[x] = (r[x] >= fluo_ratio && !glint) as u8;
+            dst[x] = (r[x] >= level && !glint) as u8;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On Gaussian noise of known sigma around 1 (plus a bright tail the size of a few rims), the
+    /// histogram finds the mode and the sigma, and the level follows the noise above the floor.
+    #[test]
+    fn level_follows_the_background_noise() {
+        let p = AnalysisParams { fluo_noise_sigmas: 5.0, ..AnalysisParams::default() };
+        for sigma in [0.01f32, 0.03, 0.06, 0.1] {
+            let (w, h) = (400, 300);
+            let mut state = 17u64;
+            let mut gauss = || {
+                // Box-Muller from a 64-bit LCG
+                let mut u = || {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+                };
+                ((-2.0 * u().ln()).sqrt() * (std::f64::consts::TAU * u()).cos()) as f32
+            };
+            let data = (0..w * h).map(|i| if i % 10 == 0 { 2.0 } else { 1.0 + sigma * gauss() }).collect();
+            let ratio = Plane::from_vec(w, h, data).unwrap();
+            let fl = fluo_level(&ratio_histogram(&ratio), &p);
+            assert!((fl.mode - 1.0).abs() <= 0.01, "sigma {sigma}: mode {}", fl.mode);
+            assert!((fl.noise - sigma).abs() <= 0.15 * sigma + 0.002, "sigma {sigma}: noise {}", fl.noise);
+            let want = p.fluo_ratio.max(1.0 + p.fluo_noise_sigmas * sigma);
+            assert!((fl.level - want).abs() <= 0.15 * p.fluo_noise_sigmas * sigma + 0.01, "sigma {sigma}: level {} vs {want}", fl.level);
+        }
+        // Off (the default): the fixed ratio whatever the noise.
+        let off = AnalysisParams::default();
+        let noisy = Plane::from_vec(64, 64, (0..64 * 64).map(|i| if i % 2 == 0 { 0.8 } else { 1.2 }).collect()).unwrap();
+        assert_eq!(fluo_level(&ratio_histogram(&noisy), &off).level, off.fluo_ratio);
+        // Too few samples (a tiny frame): the floor.
+        let tiny = Plane::filled(8, 8, 1.0f32);
+        assert_eq!(fluo_level(&ratio_histogram(&tiny), &p).level, p.fluo_ratio);
+    }
 }
