@@ -141,6 +141,7 @@ struct FrameResources {
     upload: Vec<u8>,
     ratio: wgpu::Buffer,
     mask: wgpu::Buffer,
+    labels: wgpu::Buffer,
     maps_read: Option<(wgpu::Buffer, wgpu::Buffer)>,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
 }
@@ -218,6 +219,22 @@ impl GpuAnalyzer {
         Ok(())
     }
 
+    /// The last frame's component labels (non-fluorescent, fluorescent), read back for tests and
+    /// diagnostics: a readback of its own, outside any frame's work.
+    pub fn component_labels(&mut self) -> Result<(Plane<u32>, Plane<u32>)> {
+        let ctx = &self.ctx;
+        let f = self.frame.as_ref().ok_or_else(|| anyhow!("no frame analysed yet"))?;
+        let n = f.width * f.height;
+        let read = readback(&ctx.device, "labels_read", 2 * n * 4);
+        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("labels") });
+        enc.copy_buffer_to_buffer(&f.labels, 0, &read, 0, (2 * n * 4) as u64);
+        ctx.queue.submit([enc.finish()]);
+        map_all(&ctx.device, &[&read])?;
+        let mut all = words(&read)?;
+        let fl = all.split_off(n);
+        Ok((Plane { width: f.width, height: f.height, data: all }, Plane { width: f.width, height: f.height, data: fl }))
+    }
+
     fn resources(&mut self, width: usize, height: usize) -> &mut FrameResources {
         if self.frame.as_ref().is_none_or(|f| f.width != width || f.height != height) {
             self.frame = Some(self.build_resources(width, height));
@@ -244,7 +261,7 @@ impl GpuAnalyzer {
         let mask_a = storage(d, "mask_a", n, src);
         let mask_b = storage(d, "mask_b", n, none);
         let parent = storage(d, "parent", n, none);
-        let labels = storage(d, "labels", 2 * n, none);
+        let labels = storage(d, "labels", 2 * n, src);
         let stats = storage(d, "stats", 7 * n, none);
         let slot_of_root = storage(d, "slot_of_root", n, none);
         let seeds = storage(d, "seeds", n, none);
@@ -294,6 +311,7 @@ impl GpuAnalyzer {
             upload: Vec::new(),
             ratio,
             mask: mask_a,
+            labels,
             maps_read: None,
             timestamps,
         }
@@ -422,7 +440,9 @@ impl Analyzer for GpuAnalyzer {
         run_stage(&mut enc, 2, &[(erode, ab, t), (dilate, ba, t), (dilate, ab, t), (dilate, ba, t), (erode, ab, t), (erode, ba, t)]);
         let cp = &p.components.pipelines;
         let cb = &f.bg_components;
-        run_stage(&mut enc, 3, &[(&cp[0], cb, t), (&cp[1], cb, t), (&cp[3], cb, t), (&cp[0], cb, t), (&cp[2], cb, t), (&cp[4], cb, t)]);
+        // Tiles in workgroup memory, then the tile borders (both classes: their pixels are disjoint, so they
+        // share one parent array), then labels.
+        run_stage(&mut enc, 3, &[(&cp[0], cb, t), (&cp[1], cb, t), (&cp[2], cb, t), (&cp[3], cb, t), (&cp[4], cb, t)]);
         let rp = &p.regions.pipelines;
         run_stage(&mut enc, 4, &[(&rp[0], &f.bg_regions, t), (&rp[1], &f.bg_regions, t)]);
         let dp = &p.distance.pipelines;

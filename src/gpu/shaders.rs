@@ -33,7 +33,7 @@ pub const MORPHOLOGY: Stage = Stage {
 pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
-    entries: &["init", "merge_bg", "merge_fl", "compress_bg", "compress_fl"],
+    entries: &["local_merge", "merge_bg", "merge_fl", "compress_bg", "compress_fl"],
     bindings: &[false, true, true],
 };
 pub const REGIONS: Stage = Stage {
