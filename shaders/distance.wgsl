@@ -1,7 +1,8 @@
 // distance.wgsl — CPU twin: src/reference/distance.rs
 // write_seeds: reads labels, slot_of_root; writes seeds[i] = core slot + 1 for core pixels, else 0.
 // columns:     reads seeds; writes col (per pixel: vertical distance to the nearest seed in its column
-//              within the bound, or NONE; and that seed's value). One thread a column, two sweeps.
+//              within the bound, or NONE; and that seed's value). One thread a 128-row segment of a
+//              column, two sweeps reaching the bound beyond it.
 // rows:        reads col; writes distfield (per pixel: f32 distance bits, seed value; inf and 0 beyond the
 //              bound): the exact minimum of (x - q)² + g(q)² over the row window |x - q| <= bound, from
 //              workgroup memory. Equal to the lower envelope of the CPU twin.
@@ -29,6 +30,10 @@ fn write_seeds(@builtin(global_invocation_id) g: vec3<u32>) {
     seeds[i] = s;
 }
 
+// Rows a `columns` thread owns. Its sweeps start `dist_bound_i` rows beyond them (no seed farther away
+// counts), so a column is worked by many threads at once instead of one over the full height.
+const COL_SEGMENT: u32 = 128u;
+
 @compute @workgroup_size(64)
 fn columns(@builtin(global_invocation_id) g: vec3<u32>) {
     let x = g.x;
@@ -37,37 +42,48 @@ fn columns(@builtin(global_invocation_id) g: vec3<u32>) {
     }
     let w = P.width;
     let h = P.height;
-    var last = NONE;
-    for (var y = 0u; y < h; y += 1u) {
-        let i = y * w + x;
-        if (seeds[i] != 0u) {
-            last = y;
-        }
-        if (last != NONE) {
-            col[2u * i] = y - last;
-            col[2u * i + 1u] = seeds[last * w + x];
-        } else {
-            col[2u * i] = NONE;
-            col[2u * i + 1u] = 0u;
-        }
+    let y0 = g.y * COL_SEGMENT;
+    let y1 = min(y0 + COL_SEGMENT, h);
+    if (y0 >= h) {
+        return;
     }
-    last = NONE;
-    for (var yy = 0u; yy < h; yy += 1u) {
-        let y = h - 1u - yy;
-        let i = y * w + x;
-        if (seeds[i] != 0u) {
+    // Down: the nearest seed above (or on) each row.
+    var last = NONE;
+    var last_v = 0u;
+    for (var y = select(0u, y0 - P.dist_bound_i, y0 > P.dist_bound_i); y < y1; y += 1u) {
+        let v = seeds[y * w + x];
+        if (v != 0u) {
             last = y;
+            last_v = v;
         }
-        if (last != NONE) {
-            let d = last - y;
-            if (d < col[2u * i]) {
-                col[2u * i] = d;
-                col[2u * i + 1u] = seeds[last * w + x];
+        if (y >= y0) {
+            let i = y * w + x;
+            if (last != NONE && y - last <= P.dist_bound_i) {
+                col[2u * i] = y - last;
+                col[2u * i + 1u] = last_v;
+            } else {
+                col[2u * i] = NONE;
+                col[2u * i + 1u] = 0u;
             }
         }
-        if (col[2u * i] != NONE && col[2u * i] > P.dist_bound_i) {
-            col[2u * i] = NONE;
-            col[2u * i + 1u] = 0u;
+    }
+    // Up: a seed below replaces it when strictly nearer (ties go to the seed above, as on the CPU).
+    last = NONE;
+    let top = min(y1 + P.dist_bound_i, h);
+    for (var yy = 0u; yy < top - y0; yy += 1u) {
+        let y = top - 1u - yy;
+        let v = seeds[y * w + x];
+        if (v != 0u) {
+            last = y;
+            last_v = v;
+        }
+        if (y < y1 && last != NONE) {
+            let i = y * w + x;
+            let d = last - y;
+            if (d <= P.dist_bound_i && d < col[2u * i]) {
+                col[2u * i] = d;
+                col[2u * i + 1u] = last_v;
+            }
         }
     }
 }

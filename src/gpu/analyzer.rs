@@ -448,7 +448,7 @@ impl Analyzer for GpuAnalyzer {
         let dp = &p.distance.pipelines;
         run_stage(&mut enc, 5, &[
             (&dp[0], &f.bg_distance, t),
-            (&dp[1], &f.bg_distance, ((w as u32).div_ceil(64), 1, 1)),
+            (&dp[1], &f.bg_distance, ((w as u32).div_ceil(64), (h as u32).div_ceil(128), 1)),
             (&dp[2], &f.bg_distance, ((w as u32).div_ceil(256), h as u32, 1)),
         ]);
         let up = &p.reduce.pipelines;
