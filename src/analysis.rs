@@ -133,7 +133,11 @@ pub const FERET_SIN: [f32; FERET_DIRS] = [0.0, 0.195090322, 0.382683432, 0.55557
 /// Fixed-point projection of pixel (x, y) on direction k, offset to be positive (shared with the shader).
 #[inline]
 pub fn feret_word(x: u32, y: u32, k: usize) -> u32 {
-    (((x as f32 * FERET_COS[k] + y as f32 * FERET_SIN[k]) * FERET_FIXED + 0.5).floor() as i64 + FERET_OFFSET) as u32
+    let v = (x as f32 * FERET_COS[k] + y as f32 * FERET_SIN[k]) * FERET_FIXED + 0.5;
+    // floor(v) without a library call: truncate, then step down for negative non-integers.
+    let t = v as i64;
+    let floor = if (t as f32) > v { t - 1 } else { t };
+    (floor + FERET_OFFSET) as u32
 }
 
 /// Fixed-point scales shared with the shaders (integer atomics): ratio sums and sub-pixel coverage.
@@ -234,4 +238,21 @@ pub trait Analyzer: Send {
     /// The last segmented frame's background ratio and cleaned fluorescence mask (for the transection
     /// and wound-bed checks, which look at any fluorescence, not only lesions).
     fn pixel_maps(&mut self) -> anyhow::Result<(Plane<f32>, Plane<u8>)>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feret_word_floors_like_the_shader() {
+        for y in (0..2200u32).step_by(7) {
+            for x in (0..4000u32).step_by(13) {
+                for k in 0..FERET_DIRS {
+                    let v = (x as f32 * FERET_COS[k] + y as f32 * FERET_SIN[k]) * FERET_FIXED + 0.5;
+                    assert_eq!(feret_word(x, y, k), (v.floor() as i64 + FERET_OFFSET) as u32, "({x},{y}) k {k}");
+                }
+            }
+        }
+    }
 }

@@ -24,6 +24,10 @@ pub struct BenchArgs {
     pub backend: BackendChoice,
     #[arg(long, default_value_t = 0.08)]
     pub mm_per_px: f32,
+    /// Rim lesions in the phantom frames (default: the phantom's 2-4); more lesions, more work for the
+    /// CPU backend, which visits only the pixels around them.
+    #[arg(long)]
+    pub rim_lesions: Option<usize>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -34,7 +38,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if a.frames == 0 {
         bail!("--frames must be at least 1");
     }
-    let cfg = PhantomConfig { width, height, frames: 4, seed: 42, mm_per_px: a.mm_per_px, ..Default::default() };
+    let mut cfg = PhantomConfig { width, height, frames: 4, seed: 42, mm_per_px: a.mm_per_px, ..Default::default() };
+    if let Some(n) = a.rim_lesions {
+        cfg.options.rim_lesions = n..=n;
+    }
     let scene = cfg.scene();
     let inputs: Vec<_> = (0..4).map(|f| render(&scene, f)).collect();
     let params = AnalysisParams::with_scale(a.mm_per_px);
@@ -64,6 +71,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let adapter = describe.split_once(": ").map_or(describe.clone(), |(_, rest)| rest.to_string());
     let report = json!({
         "backend": backend,
+        "rim_lesions": scene.rims.len(),
         "adapter": adapter,
         "width": width,
         "height": height,

@@ -53,6 +53,8 @@ pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f3
     }
     let mut by_label: Vec<(u32, bool)> = styles.iter().map(|s| (s.label, s.warn)).collect();
     by_label.sort_unstable();
+    // Beyond this distance from a core no line has coverage (`line_alpha` is 0 from 1.5 px off its target).
+    let reach = margins_px.iter().fold(1.0f32, |a, &m| a.max(m + 0.5)) + 1.5;
     out.data.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
         // The white light first; outside the rectangles only the fluorescence colour can apply (where the
         // ratio is over 1.15 or the mask is set), inside them every layer.
@@ -69,24 +71,25 @@ pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f3
                 }
             }
             for x in s0..s1 {
-                composite_pixel(inp, &by_label, margins_px, y * w + x, &mut row[x * 3..x * 3 + 3]);
+                composite_pixel(inp, &by_label, margins_px, reach, y * w + x, &mut row[x * 3..x * 3 + 3]);
             }
             x = s1;
         }
     });
 }
 
-/// floor(c + 0.5), as the shader (WGSL's round() rounds halves to even).
+/// floor(c + 0.5), as the shader (WGSL's round() rounds halves to even); c >= 0, so the truncating
+/// cast is the floor (without SSE4.1 a `floor()` is a library call).
 #[inline]
 fn store(dst: &mut [u8], c: [f32; 3]) {
-    dst[0] = (c[0] + 0.5).floor() as u8;
-    dst[1] = (c[1] + 0.5).floor() as u8;
-    dst[2] = (c[2] + 0.5).floor() as u8;
+    dst[0] = (c[0] + 0.5) as u8;
+    dst[1] = (c[1] + 0.5) as u8;
+    dst[2] = (c[2] + 0.5) as u8;
 }
 
 /// Every layer at pixel `i`: fluorescence, core tint, boundary and margin lines.
 #[inline]
-fn composite_pixel(inp: &CompositeInputs, by_label: &[(u32, bool)], margins_px: &[f32], i: usize, dst: &mut [u8]) {
+fn composite_pixel(inp: &CompositeInputs, by_label: &[(u32, bool)], margins_px: &[f32], reach: f32, i: usize, dst: &mut [u8]) {
     let src = &inp.wl.data[i * 3..i * 3 + 3];
     let alpha = fluorescence_alpha(inp.ratio.data[i], inp.fluo.data[i] != 0);
     if alpha == 0.0 && inp.seeds.data[i] == 0 && inp.nearest.data[i] == 0 {
@@ -99,7 +102,7 @@ fn composite_pixel(inp: &CompositeInputs, by_label: &[(u32, bool)], margins_px: 
         mix(&mut c, [120, 60, 200], 0.2);
     } else {
         let l = inp.nearest.data[i];
-        if l != 0 {
+        if l != 0 && inp.dist.data[i] < reach {
             if let Ok(k) = by_label.binary_search_by_key(&l, |s| s.0) {
                 let d = inp.dist.data[i];
                 let warn = by_label[k].1;

@@ -111,7 +111,7 @@ fn transform_rect(seeds: &Plane<u32>, rect: Rect, bound: f32, bound_i: u32, out:
         .zip(out.nearest.data[rows].par_chunks_mut(w))
         .enumerate()
         .for_each_init(
-            || (Vec::<usize>::new(), Vec::<f32>::new(), Vec::<u32>::new(), Vec::<u32>::new()),
+            || (Vec::<usize>::new(), Vec::<(i64, i64)>::new(), Vec::<u32>::new(), Vec::<u32>::new()),
             |(v, z, g, labels), (y, (drow, lrow))| {
                 let (drow, lrow) = (&mut drow[rect.x0..rect.x1], &mut lrow[rect.x0..rect.x1]);
                 // This row of the column pass, gathered from the blocks.
@@ -122,31 +122,34 @@ fn transform_rect(seeds: &Plane<u32>, rect: Rect, bound: f32, bound_i: u32, out:
                     g.extend_from_slice(&dy[y * bw..(y + 1) * bw]);
                     labels.extend_from_slice(&lab[y * bw..(y + 1) * bw]);
                 }
-                // Lower envelope of parabolas f(q) = (x - q)^2 + g(q)^2 over columns q with a seed.
+                // Lower envelope of parabolas f(q) = (x - q)^2 + g(q)^2 over columns q with a seed. All
+                // terms are integers, so each breakpoint is kept as an exact fraction num / den (den > 0)
+                // and compared by cross-multiplying: no division, no rounding.
                 v.clear();
                 z.clear();
-                let f = |k: usize| (g[k] as f32) * (g[k] as f32);
+                let f = |k: usize| g[k] as i64 * g[k] as i64;
                 for k in 0..rw {
                     if g[k] == NONE {
                         continue;
                     }
-                    let q = rect.x0 + k;
+                    let q = (rect.x0 + k) as i64;
                     loop {
                         match v.last() {
                             None => {
                                 v.push(k);
-                                z.push(f32::NEG_INFINITY);
+                                z.push((-(1i64 << 40), 1)); // -infinity
                                 break;
                             }
                             Some(&j) => {
-                                let p = rect.x0 + j;
-                                let s = ((f(k) + (q * q) as f32) - (f(j) + (p * p) as f32)) / (2.0 * (q as f32 - p as f32));
-                                if s <= *z.last().unwrap() {
+                                let p = (rect.x0 + j) as i64;
+                                let (num, den) = ((f(k) + q * q) - (f(j) + p * p), 2 * (q - p));
+                                let &(zn, zd) = z.last().unwrap();
+                                if num * zd <= zn * den {
                                     v.pop();
                                     z.pop();
                                 } else {
                                     v.push(k);
-                                    z.push(s);
+                                    z.push((num, den));
                                     break;
                                 }
                             }
@@ -158,13 +161,13 @@ fn transform_rect(seeds: &Plane<u32>, rect: Rect, bound: f32, bound_i: u32, out:
                 }
                 let mut e = 0;
                 for k in 0..rw {
-                    let x = rect.x0 + k;
-                    while e + 1 < v.len() && z[e + 1] < x as f32 {
+                    let x = (rect.x0 + k) as i64;
+                    while e + 1 < v.len() && z[e + 1].0 < x * z[e + 1].1 {
                         e += 1;
                     }
                     let j = v[e];
-                    let dx = x as f32 - (rect.x0 + j) as f32;
-                    let d2 = dx * dx + f(j);
+                    let dx = x - (rect.x0 + j) as i64;
+                    let d2 = (dx * dx + f(j)) as f32;
                     if d2 <= bound2 {
                         drow[k] = d2.sqrt();
                         lrow[k] = labels[j];

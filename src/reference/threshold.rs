@@ -16,10 +16,11 @@ use crate::analysis::{FluoLevel, LEVEL_BINS, LEVEL_LO, LEVEL_SCALE};
 use crate::frame::{Plane, RgbFrame};
 use crate::params::AnalysisParams;
 
-/// Histogram bin of a ratio, if within the histogram's range.
+/// Histogram bin of a ratio (floor((v - 0.5) * 256), as the shader), if within the histogram's range.
 #[inline]
 pub fn level_bin(v: f32) -> Option<usize> {
-    let b = ((v - LEVEL_LO) * LEVEL_SCALE).floor();
+    let b = (v - LEVEL_LO) * LEVEL_SCALE;
+    // Non-negative: truncation is the floor (and cheaper than `floor()` without SSE4.1).
     (b >= 0.0 && b < LEVEL_BINS as f32).then_some(b as usize)
 }
 
