@@ -189,3 +189,56 @@ fn an_8_bit_nir_sequence_is_analysed_like_the_16_bit_one() {
         assert!((x - y).abs() < 0.2, "16-bit {x} mm vs 8-bit {y} mm");
     }
 }
+
+/// `analyze --backend gpu` (lavapipe in CI) through the whole CLI gives the CPU backend's masks and figures
+/// on a phantom no other test uses; `--backend auto` with only a software adapter takes the CPU, which is
+/// some fifty times faster than lavapipe. Skipped without an adapter unless NIRF_REQUIRE_GPU=1.
+#[test]
+fn analyze_on_the_gpu_agrees_with_the_cpu_and_auto_skips_a_software_adapter() {
+    let ctx = match nirf_margin::gpu::GpuContext::new() {
+        Ok(c) => c,
+        Err(e) if std::env::var("NIRF_REQUIRE_GPU").as_deref() == Ok("1") => panic!("NIRF_REQUIRE_GPU=1 but no adapter: {e:#}"),
+        Err(e) => {
+            eprintln!("SKIPPED: no GPU adapter ({e:#})");
+            return;
+        }
+    };
+    let d = tmpdir();
+    phantom_on_disk(d.path(), 517, 301, 3, 4242, 0.07);
+    let analyze = |backend: &str| {
+        let out = d.path().join(backend);
+        let o = run(&[
+            "analyze", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--mm-per-px", "0.07",
+            "--metrics", out.join("m.jsonl").to_str().unwrap(), "--masks", out.join("masks").to_str().unwrap(), "--backend", backend,
+        ]);
+        assert!(o.status.success(), "--backend {backend}: {}", stderr(&o));
+        (out, String::from_utf8_lossy(&o.stdout).to_string())
+    };
+    let (cpu, _) = analyze("cpu");
+    let (gpu, gpu_stdout) = analyze("gpu");
+    assert!(gpu_stdout.contains("gpu: "), "--backend gpu ran on: {gpu_stdout}");
+    let (mc, mg) = (read_jsonl(&cpu.join("m.jsonl")), read_jsonl(&gpu.join("m.jsonl")));
+    assert_eq!(mc.len(), 3);
+    for f in 0..3 {
+        let read = |dir: &std::path::Path| nirf_margin::media::stills::read_mask(&dir.join("masks").join(format!("{f:05}.png"))).unwrap();
+        let (a, b) = (read(&cpu), read(&gpu));
+        let differ = a.data.iter().zip(&b.data).filter(|(x, y)| x != y).count();
+        assert!(differ as f64 <= 0.005 * a.data.len() as f64, "frame {f}: masks differ in {differ} pixels");
+        let (la, lb) = (mc[f]["lesions"].as_array().unwrap(), mg[f]["lesions"].as_array().unwrap());
+        assert_eq!(la.len(), lb.len(), "frame {f}: lesion count");
+        assert!(!la.is_empty(), "frame {f}: no lesion to compare");
+        for (x, y) in la.iter().zip(lb) {
+            assert_eq!(x["kind"], y["kind"]);
+            for key in ["core_diameter_mm", "rim_thickness_mm", "min_rim_thickness_mm", "feret_min_mm", "feret_max_mm"] {
+                match (x[key].as_f64(), y[key].as_f64()) {
+                    (Some(p), Some(q)) => assert!((p - q).abs() <= 0.1, "frame {f} {key}: {p} vs {q}"),
+                    (None, None) => {}
+                    _ => panic!("frame {f} {key}: {} vs {}", x[key], y[key]),
+                }
+            }
+        }
+    }
+    let (_, auto_stdout) = analyze("auto");
+    let want = if ctx.is_software() { "cpu (" } else { "gpu: " };
+    assert!(auto_stdout.contains(want), "--backend auto with {} ran on: {auto_stdout}", ctx.describe());
+}
