@@ -1,6 +1,8 @@
 // composite.wgsl — CPU twin: src/reference/composite.rs
-// composite: reads wl_in, ratio, fluo, seeds, distfield, table (margin warnings); writes overlay (RGBA8
-//            packed) and classes (8-bit classes packed four a word: 0 background, 1 fluorescent, 2 core).
+// composite: reads wl_in, ratio, fluo, seeds, distfield, table (margin warnings); writes overlay (packed
+//            RGB8, the white light's layout, so the readback is the frame as it is) and classes (8-bit
+//            classes packed four a word: 0 background, 1 fluorescent, 2 core). One invocation a run of four
+//            pixels (in raster order): three overlay words and one classes word, no atomics.
 // Fluorescence in pseudo-colour, cores tinted, each core's boundary and margin contours anti-aliased from
 // the distance field. Text is drawn after readback (src/annotate.rs).
 
@@ -11,7 +13,7 @@
 @group(0) @binding(5) var<storage, read> distfield: array<u32>;
 @group(0) @binding(6) var<storage, read_write> table: array<atomic<u32>>;
 @group(0) @binding(7) var<storage, read_write> overlay: array<u32>;
-@group(0) @binding(8) var<storage, read_write> classes: array<atomic<u32>>;
+@group(0) @binding(8) var<storage, read_write> classes: array<u32>;
 
 const FLUORESCENCE = vec3<f32>(40.0, 255.0, 90.0);
 const BOUNDARY = vec3<f32>(255.0, 230.0, 0.0);
@@ -36,12 +38,8 @@ fn mixc(c: vec3<f32>, k: vec3<f32>, a: f32) -> vec3<f32> {
     return c * (1.0 - a) + k * a;
 }
 
-@compute @workgroup_size(16, 16)
-fn composite(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
-    }
-    let i = g.y * P.width + g.x;
+// The overlay colour (rounded) and class of pixel i.
+fn shade(i: u32) -> vec4<u32> {
     var c = vec3<f32>(f32(wl_byte(3u * i)), f32(wl_byte(3u * i + 1u)), f32(wl_byte(3u * i + 2u)));
     let fl = fluo[i] != 0u;
     c = mixc(c, FLUORESCENCE, fluorescence_alpha(ratio[i], fl));
@@ -66,9 +64,34 @@ fn composite(@builtin(global_invocation_id) g: vec3<u32>) {
             }
         }
     }
-    let o = vec3<u32>(floor(c + vec3<f32>(0.5)));
-    overlay[i] = o.x | (o.y << 8u) | (o.z << 16u) | (255u << 24u);
-    if (cls != 0u) {
-        atomicOr(&classes[i >> 2u], cls << (8u * (i & 3u)));
+    return vec4<u32>(vec3<u32>(floor(c + vec3<f32>(0.5))), cls);
+}
+
+@compute @workgroup_size(256)
+fn composite(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+    let q = g.y * nw.x * 256u + g.x; // quad index (the dispatch may be folded into rows of workgroups)
+    let n = n_pixels();
+    if (4u * q >= n) {
+        return;
     }
+    // Bytes 12q..12q+11 of the RGB8 frame are pixels 4q..4q+3.
+    var bytes: array<u32, 12>;
+    var cls = 0u;
+    for (var k = 0u; k < 4u; k += 1u) {
+        var px = vec4<u32>(0u);
+        if (4u * q + k < n) {
+            px = shade(4u * q + k);
+        }
+        bytes[3u * k] = px.x;
+        bytes[3u * k + 1u] = px.y;
+        bytes[3u * k + 2u] = px.z;
+        cls |= px.w << (8u * k);
+    }
+    let words = (3u * n + 3u) / 4u;
+    for (var j = 0u; j < 3u; j += 1u) {
+        if (3u * q + j < words) {
+            overlay[3u * q + j] = bytes[4u * j] | (bytes[4u * j + 1u] << 8u) | (bytes[4u * j + 2u] << 16u) | (bytes[4u * j + 3u] << 24u);
+        }
+    }
+    classes[q] = cls;
 }

@@ -71,7 +71,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let adapter = describe.split_once(": ").map_or(describe.clone(), |(_, rest)| rest.to_string());
     let report = json!({
         "backend": backend,
-        "rim_lesions": scene.rims.len(),
+        "scene_rim_lesions": scene.rims.len(),
         "adapter": adapter,
         "width": width,
         "height": height,

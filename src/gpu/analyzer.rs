@@ -269,7 +269,7 @@ impl GpuAnalyzer {
         let distfield = storage(d, "distfield", 2 * n, none);
         let table = storage(d, "table", table::WORDS, src);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
-        let overlay = storage(d, "overlay", n, src);
+        let overlay = storage(d, "overlay", (3 * n).div_ceil(4), src);
         let classes = storage(d, "classes", n.div_ceil(4), src);
         let p = &self.pipelines;
         let timestamps = self.ctx.timestamps.then(|| {
@@ -298,7 +298,7 @@ impl GpuAnalyzer {
             bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask_a, &seeds, &labels, &stats, &slot_of_root, &distfield, &table]),
             bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask_a, &seeds, &distfield, &table, &overlay, &classes]),
             table_read: readback(d, "table_read", table::WORDS * 4),
-            overlay_read: readback(d, "overlay_read", n * 4),
+            overlay_read: readback(d, "overlay_read", (3 * n).div_ceil(4) * 4),
             classes_read: readback(d, "classes_read", n.div_ceil(4) * 4),
             nir_in,
             wl_in,
@@ -396,18 +396,24 @@ impl Analyzer for GpuAnalyzer {
         let p = &self.pipelines;
         let f = self.frame.as_mut().expect("resources built");
 
-        // Upload: NIR as packed u16, white light as packed RGB8, both padded to whole words.
-        f.upload.clear();
-        f.upload.extend_from_slice(bytemuck::cast_slice(&nir.data));
-        f.upload.resize(n.div_ceil(2) * 4, 0);
-        ctx.queue.write_buffer(&f.nir_in, 0, &f.upload);
-        f.upload.clear();
-        f.upload.extend_from_slice(&wl.data);
-        f.upload.resize((3 * n).div_ceil(4) * 4, 0);
-        ctx.queue.write_buffer(&f.wl_in, 0, &f.upload);
+        // Upload: NIR as packed u16, white light as packed RGB8, straight from the frames when their sizes
+        // are whole words (any even pixel count for the NIR, a multiple of four for the white light), else
+        // through a padded copy.
+        let upload = |buf: &wgpu::Buffer, bytes: &[u8], scratch: &mut Vec<u8>| {
+            if bytes.len() % 4 == 0 {
+                ctx.queue.write_buffer(buf, 0, bytes);
+            } else {
+                scratch.clear();
+                scratch.extend_from_slice(bytes);
+                scratch.resize(bytes.len().next_multiple_of(4), 0);
+                ctx.queue.write_buffer(buf, 0, scratch);
+            }
+        };
+        upload(&f.nir_in, bytemuck::cast_slice(&nir.data), &mut f.upload);
+        upload(&f.wl_in, &wl.data, &mut f.upload);
 
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
-        for b in [&f.stats, &f.slot_of_root, &f.table, &f.classes, &f.level] {
+        for b in [&f.stats, &f.slot_of_root, &f.table, &f.level] {
             enc.clear_buffer(b, 0, None);
         }
         let t = tiles(w, h);
@@ -454,11 +460,14 @@ impl Analyzer for GpuAnalyzer {
         let up = &p.reduce.pipelines;
         let rb = &f.bg_reduce;
         run_stage(&mut enc, 6, &[(&up[0], rb, t), (&up[1], rb, t), (&up[2], rb, t), (&up[3], rb, (1, 1, 1)), (&up[4], rb, t), (&up[5], rb, (1, 1, 1))]);
-        run_stage(&mut enc, 7, &[(&p.composite.pipelines[0], &f.bg_composite, t)]);
+        // One invocation a run of four pixels; rows of at most 32768 workgroups.
+        let groups = (n.div_ceil(4) as u32).div_ceil(256);
+        let (gx, gy) = (groups.min(32768), groups.div_ceil(groups.min(32768)));
+        run_stage(&mut enc, 7, &[(&p.composite.pipelines[0], &f.bg_composite, (gx, gy, 1))]);
 
         enc.copy_buffer_to_buffer(&f.level, (LEVEL_BINS * 4) as u64, &f.table, (table::FLUO_LEVEL * 4) as u64, 12);
         enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);
-        enc.copy_buffer_to_buffer(&f.overlay, 0, &f.overlay_read, 0, (n * 4) as u64);
+        enc.copy_buffer_to_buffer(&f.overlay, 0, &f.overlay_read, 0, ((3 * n).div_ceil(4) * 4) as u64);
         if want_classes {
             enc.copy_buffer_to_buffer(&f.classes, 0, &f.classes_read, 0, (n.div_ceil(4) * 4) as u64);
         }
@@ -485,13 +494,12 @@ impl Analyzer for GpuAnalyzer {
             bail!("{}: {e}", ctx.describe());
         }
         let t_words = words(&f.table_read)?;
-        let o_words = words(&f.overlay_read)?;
-        if self.overlay.width != w || self.overlay.height != h {
-            self.overlay = RgbFrame::new(w, h);
+        // The overlay comes back in the frame's own layout: one copy out of the mapped buffer.
+        {
+            let view = f.overlay_read.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU overlay: {e:?}"))?;
+            self.overlay = RgbFrame::from_vec(w, h, view[..3 * n].to_vec())?;
         }
-        for (dst, px) in self.overlay.data.chunks_exact_mut(3).zip(&o_words) {
-            dst.copy_from_slice(&px.to_le_bytes()[..3]);
-        }
+        f.overlay_read.unmap();
         self.classes = if want_classes {
             let c = words(&f.classes_read)?;
             let bytes: &[u8] = bytemuck::cast_slice(&c);
@@ -534,7 +542,11 @@ impl Analyzer for GpuAnalyzer {
 
     fn composite(&mut self, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
         let t = Instant::now();
-        let mut overlay = self.overlay.clone();
+        // The frame segment() read back, handed out without a copy: one composite a segment.
+        let mut overlay = std::mem::take(&mut self.overlay);
+        if overlay.data.is_empty() {
+            bail!("GPU composite without a new segmented frame");
+        }
         annotate(&mut overlay, styles, banner);
         let mut timings = StageTimings::default();
         timings.push("annotate", t.elapsed().as_secs_f64() * 1e3);

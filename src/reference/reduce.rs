@@ -7,6 +7,9 @@
 //! rim's outer-edge pixels sample its thickness. `boundary_level` and `subpixel_core_areas`: the core's
 //! area at the iso-level halfway between core and rim, each pixel near the iso-line counted by the
 //! fraction on the core side.
+//!
+//! Every pass visits only the distance transform's rectangles (cores, rims and everything within the
+//! bound of a core) and, for diffuse lesions, their components' boxes: nothing outside them counts.
 
 use crate::analysis::{
     FERET_DIRS, FERET_OFFSET_MAX, feret_word, CORE_BIN, CORE_BINS, COVERAGE_FIXED, LesionKind, LesionStats, MAX_DIFFUSE, RATIO_BIN, RATIO_BINS, THICKNESS_BIN,

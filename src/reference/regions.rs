@@ -1,9 +1,10 @@
 //! CPU twin of `shaders/regions.wgsl`: per-component sums and the choice of tumour cores. Region
-//! tables are indexed by a component's root (its first pixel's raster index, i.e. label − 1), as on
-//! the GPU, and sums use the same integer fixed-point arithmetic, so both backends decide alike.
+//! tables are packed in label order (the GPU indexes them by root pixel), and sums use the same integer
+//! fixed-point arithmetic, so both backends decide alike.
 //!
-//! `region_stats`: per non-fluorescent component its area, fixed-point ratio sum and border contact;
-//! per fluorescent component its area, boundary pixels and border contact.
+//! `region_stats`: per non-fluorescent component its area, border contact, box and (for those of a
+//! core's size, the only ones the choice reads) fixed-point ratio sum; per fluorescent component its
+//! area, border contact, box, boundary pixels and sharp boundary pixels.
 //! `select_cores`: dark (mean ratio < `core_max_ratio`), large enough non-fluorescent components that
 //! are not most of the frame are tumour cores (enclosed by fluorescence, or partial where they touch the
 //! image border); their labels seed the distance transform.
