@@ -57,17 +57,32 @@ pub struct Maps<'a> {
     pub rects: &'a [Rect],
 }
 
-/// Is pixel `i` background outside a rim (not fluorescent, not a core, not a small enclosed hole)?
-pub fn is_outside(maps: &Maps, bg: &RegionTable, i: usize, p: &AnalysisParams) -> bool {
-    if maps.fluo.data[i] != 0 || maps.seeds.data[i] != 0 {
-        return false;
+/// Is a pixel background outside a rim (not fluorescent, not a core, not a small enclosed hole)? Keeps
+/// the last component's answer: a rim's outside neighbours are nearly all of one component.
+pub struct Outside<'a> {
+    maps: &'a Maps<'a>,
+    bg: &'a RegionTable,
+    min_area: f32,
+    last: (u32, bool),
+}
+
+impl<'a> Outside<'a> {
+    pub fn new(maps: &'a Maps<'a>, bg: &'a RegionTable, p: &AnalysisParams) -> Self {
+        Self { maps, bg, min_area: min_core_area_px(p), last: (0, true) }
     }
-    let l = maps.bg_labels.data[i];
-    if l == 0 {
-        return true;
+
+    #[inline]
+    pub fn test(&mut self, i: usize) -> bool {
+        if self.maps.fluo.data[i] != 0 || self.maps.seeds.data[i] != 0 {
+            return false;
+        }
+        let l = self.maps.bg_labels.data[i];
+        if l != self.last.0 {
+            let r = self.bg.index(l);
+            self.last = (l, self.bg.flags[r] & FLAG_BORDER != 0 || self.bg.area[r] as f32 >= self.min_area);
+        }
+        self.last.1 // label 0 (none) starts the cache as outside
     }
-    let r = bg.index(l);
-    bg.flags[r] & FLAG_BORDER != 0 || bg.area[r] as f32 >= min_core_area_px(p)
 }
 
 /// Flag fluorescent components that hold some core's rim: those touching a core (4-adjacent). Such
@@ -75,21 +90,28 @@ pub fn is_outside(maps: &Maps, bg: &RegionTable, i: usize, p: &AnalysisParams) -
 pub fn mark_rims(maps: &Maps, fl: &mut RegionTable) {
     let (w, h) = (maps.fluo.width, maps.fluo.height);
     let seeds = &maps.seeds.data;
-    for r in maps.rects {
-        for y in r.y0..r.y1 {
-            for x in r.x0..r.x1 {
-                let i = y * w + x;
-                let l = maps.fluo_labels.data[i];
-                if l == 0 {
-                    continue;
-                }
-                let touches = (x > 0 && seeds[i - 1] != 0) || (x + 1 < w && seeds[i + 1] != 0) || (y > 0 && seeds[i - w] != 0) || (y + 1 < h && seeds[i + w] != 0);
-                if touches {
-                    let r = fl.index(l);
-                    fl.flags[r] |= FLAG_HAS_RIM;
+    let touching: Vec<u32> = row_bands(maps.rects, BAND_ROWS)
+        .into_par_iter()
+        .flat_map_iter(|r| {
+            let mut labels = Vec::new();
+            for y in r.y0..r.y1 {
+                for x in r.x0..r.x1 {
+                    let i = y * w + x;
+                    let l = maps.fluo_labels.data[i];
+                    if l == 0 || labels.last() == Some(&l) {
+                        continue;
+                    }
+                    if (x > 0 && seeds[i - 1] != 0) || (x + 1 < w && seeds[i + 1] != 0) || (y > 0 && seeds[i - w] != 0) || (y + 1 < h && seeds[i + w] != 0) {
+                        labels.push(l);
+                    }
                 }
             }
-        }
+            labels
+        })
+        .collect();
+    for l in touching {
+        let r = fl.index(l);
+        fl.flags[r] |= FLAG_HAS_RIM;
     }
 }
 
@@ -134,9 +156,10 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
         diffuse_boxes.iter().enumerate().flat_map(|(k, b)| row_bands(std::slice::from_ref(b), BAND_ROWS).into_iter().map(move |r| (k, r))).collect();
     let rim_part = rim_work.par_iter().map(|r| {
         let (mut out, mut core_hists) = empty();
+        let mut outside = Outside::new(maps, bg, p);
         for y in r.y0..r.y1 {
             for x in r.x0..r.x1 {
-                accumulate_rim_pixel(maps, cores, bg, p, search, x, y, &mut out, &mut core_hists);
+                accumulate_rim_pixel(maps, cores, &mut outside, search, x, y, &mut out, &mut core_hists);
             }
         }
         (out, core_hists)
@@ -186,8 +209,7 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
 fn accumulate_rim_pixel(
     maps: &Maps,
     cores: &[u32],
-    bg: &RegionTable,
-    p: &AnalysisParams,
+    outside: &mut Outside,
     search: f32,
     x: usize,
     y: usize,
@@ -225,10 +247,7 @@ fn accumulate_rim_pixel(
         return;
     }
     let Ok(s) = cores.binary_search(&maps.nearest.data[i]) else { return };
-    let edge = (x > 0 && is_outside(maps, bg, i - 1, p))
-        || (x + 1 < w && is_outside(maps, bg, i + 1, p))
-        || (y > 0 && is_outside(maps, bg, i - w, p))
-        || (y + 1 < h && is_outside(maps, bg, i + w, p));
+    let edge = (x > 0 && outside.test(i - 1)) || (x + 1 < w && outside.test(i + 1)) || (y > 0 && outside.test(i - w)) || (y + 1 < h && outside.test(i + w));
     let st = &mut out[s];
     st.rim_area_px += 1;
     if let Some(b) = ratio_bin(v) {
@@ -315,6 +334,7 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
         .into_par_iter()
         .map(|rect| {
             let (mut acc, mut edges) = empty();
+            let mut outside = Outside::new(maps, bg, p);
             for y in rect.y0.max(1)..rect.y1.min(h - 1) {
                 for x in rect.x0.max(1)..rect.x1.min(w - 1) {
                     let i = y * w + x;
@@ -329,7 +349,7 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
                         acc[s] += coverage_fixed(r, w, h, i, levels[s].core) as u64;
                     }
                     if seed == 0 && maps.fluo.data[i] != 0 && d <= search {
-                        let edge = is_outside(maps, bg, i - 1, p) || is_outside(maps, bg, i + 1, p) || is_outside(maps, bg, i - w, p) || is_outside(maps, bg, i + w, p);
+                        let edge = outside.test(i - 1) || outside.test(i + 1) || outside.test(i - w) || outside.test(i + w);
                         if edge {
                             let dr = refined_edge_distance(d, r[i], levels[s].outer, gradient(r, w, i));
                             edges[s][thickness_bin(dr.max(0.0))] += 1;
