@@ -226,15 +226,15 @@ pub struct Composite {
     pub timings: StageTimings,
 }
 
-/// A per-frame analysis backend. Call `segment` then `composite` for the same frame: `segment` finds
-/// the lesions (a GPU backend also composites the overlay there, in the same submission); `composite`
-/// finishes the overlay with the lesions' styles and text.
+/// A per-frame analysis backend. Call `segment` then `composite` for the same frame (the same `wl`):
+/// `segment` finds the lesions (a GPU backend also composites the overlay there, in the same
+/// submission); `composite` finishes the overlay with the lesions' styles and text.
 pub trait Analyzer: Send {
     /// Backend and device, e.g. "cpu" or "gpu: llvmpipe (Vulkan)".
     fn describe(&self) -> String;
     /// `want_classes`: also produce the class map for this frame.
     fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> anyhow::Result<Segmentation>;
-    fn composite(&mut self, styles: &[LesionStyle], banner: &Banner) -> anyhow::Result<Composite>;
+    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle], banner: &Banner) -> anyhow::Result<Composite>;
     /// The last segmented frame's background ratio and cleaned fluorescence mask (for the transection
     /// and wound-bed checks, which look at any fluorescence, not only lesions).
     fn pixel_maps(&mut self) -> anyhow::Result<(Plane<f32>, Plane<u8>)>;

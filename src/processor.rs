@@ -158,7 +158,7 @@ impl FrameProcessor {
             top_left: vec![self.scale_note.clone()],
             bottom_left: vec!["decision support - validated on synthetic phantoms only".into()],
         };
-        let comp = self.analyzer.composite(&styles, &banner)?;
+        let comp = self.analyzer.composite(wl, &styles, &banner)?;
         timings.0.extend(comp.timings.0);
         let mut overlay = comp.overlay;
         // The homogeneous outlines and the transection / wound-bed check read the same per-pixel maps:

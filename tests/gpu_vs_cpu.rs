@@ -67,8 +67,8 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
             .iter()
             .map(|l| LesionStyle { text: String::new(), ..lesion_style(&figures(l), 0, &params) })
             .collect();
-        let cc = cpu.composite(&styles, &Banner::default()).unwrap();
-        let cg = gpu.composite(&styles, &Banner::default()).unwrap();
+        let cc = cpu.composite(&frame.wl, &styles, &Banner::default()).unwrap();
+        let cg = gpu.composite(&frame.wl, &styles, &Banner::default()).unwrap();
         let (mc, mg) = (cc.classes.unwrap(), cg.classes.unwrap());
         let differ = mc.data.iter().zip(&mg.data).filter(|(a, b)| a != b).count();
         let frac = differ as f64 / mc.data.len() as f64;

@@ -540,7 +540,7 @@ impl Analyzer for GpuAnalyzer {
         Ok((Plane { width: f.width, height: f.height, data: ratio }, Plane { width: f.width, height: f.height, data: mask }))
     }
 
-    fn composite(&mut self, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
+    fn composite(&mut self, _wl: &RgbFrame, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
         let t = Instant::now();
         // The frame segment() read back, handed out without a copy: one composite a segment.
         let mut overlay = std::mem::take(&mut self.overlay);

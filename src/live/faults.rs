@@ -88,8 +88,8 @@ impl Analyzer for FaultyAnalyzer {
         self.inner.segment(wl, nir, want_classes)
     }
 
-    fn composite(&mut self, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
-        self.inner.composite(styles, banner)
+    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
+        self.inner.composite(wl, styles, banner)
     }
 
     fn pixel_maps(&mut self) -> Result<(crate::frame::Plane<f32>, crate::frame::Plane<u8>)> {

@@ -29,7 +29,6 @@ use distance::LabeledDistance;
 /// The per-pixel maps of one frame, kept between `segment` and `composite` and reused across frames.
 #[derive(Default)]
 pub struct FrameMaps {
-    pub wl: RgbFrame,
     pub ratio: Plane<f32>,
     pub fluo: Plane<u8>,
     pub bg_labels: Plane<u32>,
@@ -143,18 +142,20 @@ impl Analyzer for CpuAnalyzer {
         }
         timings.push("reduce", ms(t));
 
-        m.wl.clone_from(wl);
         self.want_classes = want_classes;
         Ok(Segmentation { lesions, background: level, timings })
     }
 
-    fn composite(&mut self, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
+    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
         let m = &self.maps;
+        if (wl.width, wl.height) != (m.ratio.width, m.ratio.height) {
+            bail!("composite of a {}x{} frame after segmenting a {}x{} one", wl.width, wl.height, m.ratio.width, m.ratio.height);
+        }
         let mut timings = StageTimings::default();
         let t = Instant::now();
         let margins_px = self.params.margins_px();
         let inputs = composite::CompositeInputs {
-            wl: &m.wl,
+            wl,
             ratio: &m.ratio,
             fluo: &m.fluo,
             seeds: &m.seeds,
@@ -163,7 +164,7 @@ impl Analyzer for CpuAnalyzer {
             rects: &m.distance.rects,
         };
         // The frame is handed out, so it is a new one each time (a kept buffer would only be copied).
-        let mut overlay = RgbFrame::new(m.wl.width, m.wl.height);
+        let mut overlay = RgbFrame::new(wl.width, wl.height);
         composite::composite(&inputs, styles, &margins_px, &mut overlay);
         annotate(&mut overlay, styles, banner);
         timings.push("composite", ms(t));
