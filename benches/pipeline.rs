@@ -37,10 +37,10 @@ fn cpu_stages(c: &mut Criterion) {
             })
         });
         g.bench_function(BenchmarkId::new("threshold_morphology", &id), |b| {
-            let (mut mask, mut scratch, mut tmp) = (Plane::new(w, h), Plane::new(w, h), Plane::new(w, h));
+            let (mut mask, mut scratch) = (Plane::new(w, h), morphology::MorphScratch::default());
             b.iter(|| {
                 threshold::threshold(&m.ratio, &f.wl, p.fluo_ratio, p.glint_level, &mut mask);
-                morphology::clean_mask(&mut mask, &mut scratch, &mut tmp);
+                morphology::clean_mask(&mut mask, &mut scratch);
             })
         });
         g.bench_function(BenchmarkId::new("components_regions", &id), |b| {

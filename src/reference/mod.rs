@@ -39,8 +39,7 @@ pub struct FrameMaps {
     pub distance: LabeledDistance,
     pub bg_table: regions::RegionTable,
     pub fluo_table: regions::RegionTable,
-    scratch: Plane<u8>,
-    scratch2: Plane<u8>,
+    morph: morphology::MorphScratch,
     parent: Vec<u32>,
     parent_fl: Vec<u32>,
 }
@@ -106,7 +105,7 @@ impl Analyzer for CpuAnalyzer {
         let t = Instant::now();
         let level = threshold::fluo_level(&threshold::ratio_histogram(&m.ratio), p);
         threshold::threshold(&m.ratio, wl, level.level, p.glint_level, &mut m.fluo);
-        morphology::clean_mask(&mut m.fluo, &mut m.scratch, &mut m.scratch2);
+        morphology::clean_mask(&mut m.fluo, &mut m.morph);
         timings.push("threshold", ms(t));
 
         let t = Instant::now();
