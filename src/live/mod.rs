@@ -12,6 +12,7 @@ pub mod worker;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -143,11 +144,13 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
         last_pts = Some(wl.pts_ns);
 
         // Pair the NIR frame nearest in time; scale it onto the white-light grid.
-        let paired: Option<NirFrame> = nir.filter(|n| n.pts_ns.abs_diff(wl.pts_ns) <= cfg.nir_tolerance.as_nanos() as u64).map(
+        let paired: Option<Arc<NirFrame>> = nir.filter(|n| n.pts_ns.abs_diff(wl.pts_ns) <= cfg.nir_tolerance.as_nanos() as u64).map(
             |Timed { frame, .. }| {
-                if (frame.width, frame.height) != (wl.frame.width, wl.frame.height) { frame.resized(wl.frame.width, wl.frame.height) } else { frame }
+                Arc::new(if (frame.width, frame.height) != (wl.frame.width, wl.frame.height) { frame.resized(wl.frame.width, wl.frame.height) } else { frame })
             },
         );
+        // Shared with the analysis thread, not copied.
+        let wl_frame = Arc::new(wl.frame);
 
         // A late answer from an earlier frame frees the worker; its result is stale and dropped.
         while let Ok(ans) = worker.answers().try_recv() {
@@ -157,33 +160,46 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
         }
         let mut result = None;
         let (out, reason): (RgbFrame, Option<String>) = match (&paired, outstanding) {
-            (None, _) => (passthrough(&wl.frame, "NIR LOST"), Some("nir lost".into())),
-            (Some(_), Some(_)) => (passthrough(&wl.frame, "OVERLAY OFF (analysis late)"), Some("analysis busy".into())),
-            (Some(n), None) => match worker.submit(Job { index, wl: wl.frame.clone(), nir: n.clone() }) {
-                Submit::Busy => (passthrough(&wl.frame, "OVERLAY OFF (analysis late)"), Some("analysis busy".into())),
+            (None, _) => (passthrough(&wl_frame, "NIR LOST"), Some("nir lost".into())),
+            (Some(_), Some(_)) => (passthrough(&wl_frame, "OVERLAY OFF (analysis late)"), Some("analysis busy".into())),
+            (Some(n), None) => match worker.submit(Job { index, wl: wl_frame.clone(), nir: n.clone() }) {
+                Submit::Busy => (passthrough(&wl_frame, "OVERLAY OFF (analysis late)"), Some("analysis busy".into())),
                 Submit::Sent => match worker.answers().recv_timeout(cfg.budget) {
                     Ok(ans) if ans.index == index => match ans.result {
-                        Ok(r) => {
-                            let overlay = r.overlay.clone();
+                        Ok(mut r) => {
+                            let overlay = std::mem::take(&mut r.overlay); // the rest is kept for the metrics
                             result = Some(r);
                             (overlay, None)
                         }
-                        Err(e) => (passthrough(&wl.frame, "OVERLAY OFF (analysis fault)"), Some(e)),
+                        Err(e) => (passthrough(&wl_frame, "OVERLAY OFF (analysis fault)"), Some(e)),
                     },
                     _ => {
                         outstanding = Some(index);
-                        (passthrough(&wl.frame, "OVERLAY OFF (over time budget)"), Some("over time budget".into()))
+                        (passthrough(&wl_frame, "OVERLAY OFF (over time budget)"), Some("over time budget".into()))
                     }
                 },
             },
         };
 
-        let (w, h) = (wl.frame.width, wl.frame.height);
+        let (w, h) = (wl_frame.width, wl_frame.height);
+        // The recordings copy the frames first; then the overlay itself goes to the display.
+        if let Some(dir) = &cfg.record_dir {
+            if recorders.is_none() {
+                recorders = Some(open_recorders(dir, w, h, cfg.fps)?);
+            }
+            if let Some(r) = recorders.as_mut() {
+                r.wl.push_rgb_at(&wl_frame, wl.pts_ns)?;
+                if let Some(n) = &paired {
+                    r.nir.push_gray16_at(n, wl.pts_ns)?;
+                }
+                r.overlay.push_rgb_at(&out, wl.pts_ns)?;
+            }
+        }
         if display.is_none() {
             display = Some(LiveDisplay::open(&cfg.display, w, h, cfg.fps)?);
         }
         if let Some(d) = display.as_ref() {
-            if let Err(e) = d.push(&out, wl.pts_ns) {
+            if let Err(e) = d.push(out, wl.pts_ns) {
                 tracing::warn!("{e:#}");
             }
         }
@@ -195,18 +211,6 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
         let latency_ms = input.running_time_ns().map_or(0.0, |t| t.saturating_sub(wl.pts_ns) as f64 / 1e6);
         stats.add(latency_ms, reason.is_none());
 
-        if let Some(dir) = &cfg.record_dir {
-            if recorders.is_none() {
-                recorders = Some(open_recorders(dir, w, h, cfg.fps)?);
-            }
-            if let Some(r) = recorders.as_mut() {
-                r.wl.push_rgb_at(&wl.frame, wl.pts_ns)?;
-                if let Some(n) = &paired {
-                    r.nir.push_gray16_at(n, wl.pts_ns)?;
-                }
-                r.overlay.push_rgb_at(&out, wl.pts_ns)?;
-            }
-        }
         if let Some(m) = metrics.as_mut() {
             let lesions = result.as_ref().map(|r| r.lesions.as_slice()).unwrap_or_default();
             let mut line = json!({

@@ -12,10 +12,12 @@ use crate::frame::{NirFrame, RgbFrame};
 use crate::live::faults::DeviceLost;
 use crate::processor::{FrameProcessor, FrameResult};
 
+/// A frame pair for the analysis thread, shared with the loop that keeps it for the passthrough and the
+/// recordings (no copy).
 pub struct Job {
     pub index: u64,
-    pub wl: RgbFrame,
-    pub nir: NirFrame,
+    pub wl: std::sync::Arc<RgbFrame>,
+    pub nir: std::sync::Arc<NirFrame>,
 }
 
 pub struct Answer {

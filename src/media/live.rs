@@ -266,6 +266,11 @@ impl LiveInput {
             .build()?;
         wl_src.set_caps(Some(&wl_info.to_caps()?));
         nir_src.set_caps(Some(&nir_info.to_caps()?));
+        // Each frame's bytes once, shared by every buffer that carries it (no copy a push).
+        let frames: Vec<(SharedBytes, SharedBytes)> = frames
+            .into_iter()
+            .map(|(wl, nir)| (SharedBytes(std::sync::Arc::new(wl.data)), SharedBytes(std::sync::Arc::new(bytemuck::cast_slice::<u16, u8>(&nir.data).to_vec()))))
+            .collect();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
         let period = std::time::Duration::from_secs_f64(1.0 / fps.max(1) as f64);
@@ -274,11 +279,7 @@ impl LiveInput {
             let mut k: u64 = 0;
             while !flag.load(std::sync::atomic::Ordering::Relaxed) {
                 let (wl, nir) = &frames[(k as usize) % frames.len()];
-                let mut nb = Vec::with_capacity(nir.data.len() * 2);
-                nir.data.iter().for_each(|v| nb.extend_from_slice(&v.to_le_bytes()));
-                if wl_src.push_buffer(gst::Buffer::from_mut_slice(wl.data.clone())).is_err()
-                    || nir_src.push_buffer(gst::Buffer::from_mut_slice(nb)).is_err()
-                {
+                if wl_src.push_buffer(gst::Buffer::from_slice(wl.clone())).is_err() || nir_src.push_buffer(gst::Buffer::from_slice(nir.clone())).is_err() {
                     break;
                 }
                 k += 1;
@@ -307,6 +308,17 @@ impl Drop for LiveInput {
 
 /// The monitor: `appsrc ! videoconvert ! DISPLAY` (any sink description, e.g. `autovideosink`,
 /// `waylandsink fullscreen=true`, `kmssink`, or `fakesink` headless).
+/// Frame bytes shared between the buffers that carry them (GRAY16_LE is the NIR's in-memory layout on
+/// the little-endian machines this runs on).
+#[derive(Clone)]
+struct SharedBytes(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 pub struct LiveDisplay {
     pipeline: gst::Pipeline,
     src: gst_app::AppSrc,
@@ -332,11 +344,12 @@ impl LiveDisplay {
         Ok(Self { pipeline, src, size: (width, height) })
     }
 
-    pub fn push(&self, frame: &RgbFrame, pts_ns: u64) -> Result<()> {
+    /// Hands the frame to the display (its bytes become the buffer's: no copy).
+    pub fn push(&self, frame: RgbFrame, pts_ns: u64) -> Result<()> {
         if (frame.width, frame.height) != self.size {
             bail!("display: frame of {}x{} in a {}x{} stream", frame.width, frame.height, self.size.0, self.size.1);
         }
-        let mut buffer = gst::Buffer::from_mut_slice(frame.data.clone());
+        let mut buffer = gst::Buffer::from_mut_slice(frame.data);
         buffer.get_mut().expect("new buffer").set_pts(gst::ClockTime::from_nseconds(pts_ns));
         self.src.push_buffer(buffer).map_err(|e| anyhow!("display: {e:?}"))?;
         Ok(())
