@@ -1,5 +1,6 @@
 // normalize.wgsl — CPU twin: src/reference/normalize.rs
-// block_median:   reads nir_in; writes medians (one workgroup a block, exact radix select on 16 bits).
+// block_median:   reads nir_in; writes medians (one workgroup a block, exact radix select on 16 bits, of
+//                 the block's pixels with x + y even: a checkerboard, half the work, the same estimate).
 // fit_background: reads medians; writes coeffs (one workgroup: trimmed least squares of a log-quadratic).
 // normalize:      reads nir_in, coeffs; writes ratio (3×3 binomial smoothing / background).
 
@@ -37,15 +38,23 @@ fn block_median(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     let bw = min(x0 + P.block, P.width) - x0;
     let bh = min(y0 + P.block, P.height) - y0;
     let count = bw * bh;
+    // Pixels with x + y even: half of them, one more when an odd-sized block starts on one; a lone pixel
+    // with x + y odd (a 1×1 edge block of an odd block size) stands for itself.
+    var included = count / 2u + select(0u, 1u, (count & 1u) == 1u && ((x0 + y0) & 1u) == 0u);
+    let parity = select(0u, 1u, included == 0u);
+    included = max(included, 1u);
     atomicStore(&hist[li], 0u);
     workgroupBarrier();
     for (var j = li; j < count; j += 256u) {
-        let v = nir_at((y0 + j / bw) * P.width + x0 + j % bw);
-        atomicAdd(&hist[v >> 8u], 1u);
+        let x = x0 + j % bw;
+        let y = y0 + j / bw;
+        if (((x + y) & 1u) == parity) {
+            atomicAdd(&hist[nir_at(y * P.width + x) >> 8u], 1u);
+        }
     }
     workgroupBarrier();
     if (li == 0u) {
-        pick_bin(count / 2u);
+        pick_bin(included / 2u);
     }
     workgroupBarrier();
     let high = pick.x;
@@ -54,9 +63,13 @@ fn block_median(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     atomicStore(&hist[li], 0u);
     workgroupBarrier();
     for (var j = li; j < count; j += 256u) {
-        let v = nir_at((y0 + j / bw) * P.width + x0 + j % bw);
-        if ((v >> 8u) == high) {
-            atomicAdd(&hist[v & 255u], 1u);
+        let x = x0 + j % bw;
+        let y = y0 + j / bw;
+        if (((x + y) & 1u) == parity) {
+            let v = nir_at(y * P.width + x);
+            if ((v >> 8u) == high) {
+                atomicAdd(&hist[v & 255u], 1u);
+            }
         }
     }
     workgroupBarrier();

@@ -3,7 +3,8 @@
 //             each workgroup counting in its own workgroup-memory histogram first, then one atomic a
 //             non-empty bin, so a dark, uniform frame does not serialise on one global counter.
 // fluo_level: reads level[0..LEVEL_BINS]; writes level[LEVEL_BINS..+3] = the fluorescence level, the
-//             background mode and its noise sigma (f32 bits): max(fluo_ratio, mode + sigmas * noise).
+//             background mode and its noise sigma (f32 bits): max(fluo_ratio, mode + sigmas * noise), the
+//             peak and its half-maximum width taken on the histogram summed over 5 bins.
 // threshold:  reads ratio, wl_in (packed RGB8), the level; writes mask (1 fluorescent and not a glint).
 
 @group(0) @binding(1) var<storage, read> ratio: array<f32>;
@@ -32,20 +33,23 @@ fn ratio_hist(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
     }
 }
 
+const LEVEL_SMOOTH: u32 = 5u;
+
+// Sum of the LEVEL_SMOOTH bins centred on bin k (bins past the ends count 0), as f32.
 fn bin(k: u32) -> f32 {
-    return f32(atomicLoad(&level[k]));
+    let r = LEVEL_SMOOTH / 2u;
+    var acc = 0u;
+    for (var j = select(0u, k - r, k >= r); j < min(k + r + 1u, LEVEL_BINS); j += 1u) {
+        acc += atomicLoad(&level[j]);
+    }
+    return f32(acc);
 }
 
 @compute @workgroup_size(1)
 fn fluo_level() {
     var total = 0u;
-    var m = 0u;
     for (var k = 0u; k < LEVEL_BINS; k += 1u) {
-        let c = atomicLoad(&level[k]);
-        total += c;
-        if (c > atomicLoad(&level[m])) {
-            m = k;
-        }
+        total += atomicLoad(&level[k]);
     }
     if (total < MIN_LEVEL_SAMPLES) {
         atomicStore(&level[LEVEL_BINS], bitcast<u32>(P.fluo_ratio));
@@ -53,7 +57,17 @@ fn fluo_level() {
         atomicStore(&level[LEVEL_BINS + 2u], 0u);
         return;
     }
-    let half = 0.5 * bin(m);
+    // The peak of the smoothed histogram (the first of equal ones).
+    var m = 0u;
+    var best = bin(0u);
+    for (var k = 1u; k < LEVEL_BINS; k += 1u) {
+        let c = bin(k);
+        if (c > best) {
+            m = k;
+            best = c;
+        }
+    }
+    let half = 0.5 * best;
     var k = m;
     while (k > 0u && bin(k - 1u) >= half) {
         k -= 1u;
@@ -75,7 +89,10 @@ fn fluo_level() {
         right = f32(k - m) + (hi - half) / (hi - lo);
     }
     let mode = LEVEL_LO + (f32(m) + 0.5) / LEVEL_SCALE;
-    let noise = min(left, right) / LEVEL_SCALE / 1.1774100;
+    // HWHM = sigma * sqrt(2 ln 2); in bins, less the smoothing box's variance ((B² - 1) / 12).
+    let sigma_bins = min(left, right) / 1.1774100;
+    let box_var = f32(LEVEL_SMOOTH * LEVEL_SMOOTH - 1u) / 12.0;
+    let noise = sqrt(max(sigma_bins * sigma_bins - box_var, 0.0)) / LEVEL_SCALE;
     atomicStore(&level[LEVEL_BINS], bitcast<u32>(max(P.fluo_ratio, mode + P.fluo_noise_sigmas * noise)));
     atomicStore(&level[LEVEL_BINS + 1u], bitcast<u32>(mode));
     atomicStore(&level[LEVEL_BINS + 2u], bitcast<u32>(noise));

@@ -5,7 +5,8 @@
 //!
 //! `ratio_histogram`: the ratio of every other row and column in bins of 1/256 over [0.5, 1.5) (the GPU
 //! privatises it per workgroup). `fluo_level`: the background's mode and its noise (the half width at
-//! half maximum of the peak, the narrower side, as a Gaussian sigma) give the level: the larger of
+//! half maximum of the peak of the 5-bin-smoothed histogram, the narrower side, as a Gaussian sigma)
+//! give the level: the larger of
 //! `fluo_ratio` and the mode plus `fluo_noise_sigmas` noise sigmas. On a clean frame that is
 //! `fluo_ratio`; on a noisy one (low excitation, high gain) it rises so that noise and texture do not
 //! pass as fluorescence.
@@ -50,45 +51,60 @@ pub fn ratio_histogram(ratio: &Plane<f32>) -> Vec<u32> {
 /// Fewer samples than this in the histogram and the level stays at `fluo_ratio`.
 pub const MIN_LEVEL_SAMPLES: u32 = 64;
 
-/// The level from a ratio histogram (f32 arithmetic in the order of the shader).
+/// Bins summed around each bin before the peak is looked for: the argmax of a raw histogram jumps
+/// between near-equal bins with a few samples; of the summed one it does not.
+pub const LEVEL_SMOOTH: usize = 5;
+
+/// Sum of the `LEVEL_SMOOTH` bins centred on bin `k` (bins past the ends count 0).
+#[inline]
+fn smoothed(hist: &[u32], k: usize) -> u32 {
+    let r = LEVEL_SMOOTH / 2;
+    hist[k.saturating_sub(r)..(k + r + 1).min(LEVEL_BINS)].iter().sum()
+}
+
+/// The level from a ratio histogram (f32 arithmetic in the order of the shader). The peak and its
+/// half-maximum crossings are found on the smoothed histogram; the box's own variance ((B² − 1)/12
+/// bins²) is taken off the measured width.
 pub fn fluo_level(hist: &[u32], p: &AnalysisParams) -> FluoLevel {
     let total: u32 = hist.iter().sum();
-    let mut m = 0;
-    for (k, &c) in hist.iter().enumerate() {
-        if c > hist[m] {
-            m = k;
-        }
-    }
     if total < MIN_LEVEL_SAMPLES {
         return FluoLevel { level: p.fluo_ratio, mode: 1.0, noise: 0.0 };
     }
-    let peak = hist[m] as f32;
-    let half = 0.5 * peak;
+    let sm: Vec<u32> = (0..LEVEL_BINS).map(|k| smoothed(hist, k)).collect();
+    let mut m = 0;
+    for (k, &c) in sm.iter().enumerate() {
+        if c > sm[m] {
+            m = k;
+        }
+    }
+    let half = 0.5 * sm[m] as f32;
     // Left: the first bin below half the peak, walking down from the mode; the crossing interpolated
     // between bin centres. At the histogram's edge the half width is the distance to it.
     let mut k = m;
-    while k > 0 && hist[k - 1] as f32 >= half {
+    while k > 0 && sm[k - 1] as f32 >= half {
         k -= 1;
     }
     let left = if k == 0 {
         m as f32 + 0.5
     } else {
-        let (lo, hi) = (hist[k - 1] as f32, hist[k] as f32);
+        let (lo, hi) = (sm[k - 1] as f32, sm[k] as f32);
         (m - k) as f32 + (hi - half) / (hi - lo)
     };
     let mut k = m;
-    while k + 1 < LEVEL_BINS && hist[k + 1] as f32 >= half {
+    while k + 1 < LEVEL_BINS && sm[k + 1] as f32 >= half {
         k += 1;
     }
     let right = if k + 1 == LEVEL_BINS {
         (LEVEL_BINS - m) as f32 - 0.5
     } else {
-        let (hi, lo) = (hist[k] as f32, hist[k + 1] as f32);
+        let (hi, lo) = (sm[k] as f32, sm[k + 1] as f32);
         (k - m) as f32 + (hi - half) / (hi - lo)
     };
     let mode = LEVEL_LO + (m as f32 + 0.5) / LEVEL_SCALE;
-    // HWHM = sigma * sqrt(2 ln 2)
-    let noise = left.min(right) / LEVEL_SCALE / 1.177_410_0;
+    // HWHM = sigma * sqrt(2 ln 2); in bins, less the box's variance.
+    let sigma_bins = left.min(right) / 1.177_410_0;
+    let box_var = ((LEVEL_SMOOTH * LEVEL_SMOOTH - 1) as f32) / 12.0;
+    let noise = (sigma_bins * sigma_bins - box_var).max(0.0).sqrt() / LEVEL_SCALE;
     FluoLevel { level: p.fluo_ratio.max(mode + p.fluo_noise_sigmas * noise), mode, noise }
 }
 
