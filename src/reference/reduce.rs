@@ -4,7 +4,7 @@
 //! `mark_rims`/`coreless_kind`: compact fluorescent components holding no core's rim, off the border,
 //! are coreless lesions (ducts are not compact): homogeneous with a sharp edge, diffuse with a blurred one. `lesion_stats`: core pixels give a rim lesion's area and
 //! centroid; fluorescent pixels within `rim_search_mm` of a core are its rim (ratio histogram) and the
-//! rim's outer-edge pixels sample its thickness. `boundary_level` and `subpixel_core_areas`: the core's
+//! rim's outer-edge pixels sample its thickness. `boundary_level` and `subpixel`: the core's
 //! area at the iso-level halfway between core and rim, each pixel near the iso-line counted by the
 //! fraction on the core side.
 //!
@@ -68,7 +68,7 @@ pub struct Outside<'a> {
 
 impl<'a> Outside<'a> {
     pub fn new(maps: &'a Maps<'a>, bg: &'a RegionTable, p: &AnalysisParams) -> Self {
-        Self { maps, bg, min_area: min_core_area_px(p), last: (0, true) }
+        Self { maps, bg, min_area: min_core_area_px(p), last: (0, false) }
     }
 
     #[inline]
@@ -77,11 +77,14 @@ impl<'a> Outside<'a> {
             return false;
         }
         let l = self.maps.bg_labels.data[i];
+        if l == 0 {
+            return true; // no component (not reached: every non-fluorescent pixel has one)
+        }
         if l != self.last.0 {
             let r = self.bg.index(l);
             self.last = (l, self.bg.flags[r] & FLAG_BORDER != 0 || self.bg.area[r] as f32 >= self.min_area);
         }
-        self.last.1 // label 0 (none) starts the cache as outside
+        self.last.1
     }
 }
 
