@@ -226,6 +226,9 @@ pub struct Composite {
     pub timings: StageTimings,
 }
 
+/// A frame's background ratio and cleaned fluorescence mask, shared with the backend that made them.
+pub type PixelMaps = (std::sync::Arc<Plane<f32>>, std::sync::Arc<Plane<u8>>);
+
 /// A per-frame analysis backend. Call `segment` then `composite` for the same frame (the same `wl`):
 /// `segment` finds the lesions (a GPU backend also composites the overlay there, in the same
 /// submission); `composite` finishes the overlay with the lesions' styles and text.
@@ -236,8 +239,9 @@ pub trait Analyzer: Send {
     fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> anyhow::Result<Segmentation>;
     fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle], banner: &Banner) -> anyhow::Result<Composite>;
     /// The last segmented frame's background ratio and cleaned fluorescence mask (for the transection
-    /// and wound-bed checks, which look at any fluorescence, not only lesions).
-    fn pixel_maps(&mut self) -> anyhow::Result<(Plane<f32>, Plane<u8>)>;
+    /// and wound-bed checks, which look at any fluorescence, not only lesions), shared rather than
+    /// copied: drop them before the next `segment`, or that frame pays for a copy.
+    fn pixel_maps(&mut self) -> anyhow::Result<PixelMaps>;
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! and one readback (the per-lesion table, the composited frame, the class map when asked for). The
 //! lesion figures and the overlay's text are then made on the CPU from the table, as for the CPU backend.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Result, anyhow, bail};
@@ -12,7 +13,7 @@ use super::context::GpuContext;
 use super::shaders::{self, Stage};
 use super::uniforms::{GpuParams, MAX_DISTANCE_BOUND};
 use crate::analysis::{
-    Analyzer, Banner, COVERAGE_FIXED, FluoLevel, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
+    Analyzer, Banner, COVERAGE_FIXED, FluoLevel, PixelMaps, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
     Segmentation, StageTimings, THICKNESS_BINS,
 };
 use crate::annotate::annotate;
@@ -525,7 +526,7 @@ impl Analyzer for GpuAnalyzer {
         Ok(Segmentation { lesions: lesions_from_table(&t_words), background, timings })
     }
 
-    fn pixel_maps(&mut self) -> Result<(Plane<f32>, Plane<u8>)> {
+    fn pixel_maps(&mut self) -> Result<PixelMaps> {
         let ctx = &self.ctx;
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
         let n = f.width * f.height;
@@ -537,7 +538,7 @@ impl Analyzer for GpuAnalyzer {
         map_all(&ctx.device, &[rr, mr])?;
         let ratio: Vec<f32> = words(rr)?.into_iter().map(f32::from_bits).collect();
         let mask: Vec<u8> = words(mr)?.into_iter().map(|v| v as u8).collect();
-        Ok((Plane { width: f.width, height: f.height, data: ratio }, Plane { width: f.width, height: f.height, data: mask }))
+        Ok((Arc::new(Plane { width: f.width, height: f.height, data: ratio }), Arc::new(Plane { width: f.width, height: f.height, data: mask })))
     }
 
     fn composite(&mut self, _wl: &RgbFrame, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {

@@ -92,7 +92,7 @@ impl Analyzer for FaultyAnalyzer {
         self.inner.composite(wl, styles, banner)
     }
 
-    fn pixel_maps(&mut self) -> Result<(crate::frame::Plane<f32>, crate::frame::Plane<u8>)> {
+    fn pixel_maps(&mut self) -> Result<crate::analysis::PixelMaps> {
         self.inner.pixel_maps()
     }
 }

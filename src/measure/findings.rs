@@ -83,41 +83,55 @@ pub struct Spot {
 /// Fluorescent regions inside the ROI whose peak ratio reaches `min_tbr` and whose area reaches
 /// `min_area_px` (pixels outside the ROI do not count). Uses the cleaned fluorescence mask (glints out).
 pub fn find_spots(ratio: &Plane<f32>, fluo: &Plane<u8>, roi: Roi, min_tbr: f32, min_area_px: u32) -> Vec<Spot> {
-    let (w, h) = (fluo.width, fluo.height);
-    let mut inside = Plane::<u8>::new(w, h);
-    for y in roi.y..roi.y + roi.h {
-        for x in roi.x..roi.x + roi.w {
-            inside.set(x, y, fluo.get(x, y));
-        }
+    let (rw, rh) = (roi.w, roi.h);
+    if rw == 0 || rh == 0 {
+        return Vec::new();
     }
-    let mut parent = Vec::new();
-    let mut labels = Plane::new(0, 0);
-    let list: Vec<u32> = label_components(&inside, 1, Connectivity::Eight, &mut parent, &mut labels).iter().map(|c| c.label).collect();
-    let mut acc: Vec<(u32, f64, f64, f32, [usize; 4])> = vec![(0, 0.0, 0.0, 0.0, [usize::MAX, usize::MAX, 0, 0]); list.len()];
-    for y in roi.y..roi.y + roi.h {
-        for x in roi.x..roi.x + roi.w {
-            let l = labels.get(x, y);
+    // Label the ROI's crop of the mask: its components are the spots' candidates, with their areas and
+    // boxes; one pass over their runs adds the centroid sums and the peak ratio of those big enough.
+    let mut inside = Plane::<u8>::new(rw, rh);
+    for (y, row) in inside.data.chunks_mut(rw).enumerate() {
+        row.copy_from_slice(&fluo.row(roi.y + y)[roi.x..roi.x + rw]);
+    }
+    let (mut parent, mut labels) = (Vec::new(), Plane::new(0, 0));
+    let comps = label_components(&inside, 1, Connectivity::Eight, &mut parent, &mut labels);
+    let mut acc: Vec<(f64, f64, f32)> = vec![(0.0, 0.0, 0.0); comps.len()];
+    for y in 0..rh {
+        let (lrow, rrow) = (labels.row(y), &ratio.row(roi.y + y)[roi.x..roi.x + rw]);
+        let mut x = 0;
+        while x < rw {
+            let l = lrow[x];
             if l == 0 {
+                x += 1;
                 continue;
             }
-            let k = list.binary_search(&l).expect("listed label");
+            let x0 = x;
+            while x < rw && lrow[x] == l {
+                x += 1;
+            }
+            let k = comps.binary_search_by_key(&l, |c| c.label).expect("a labelled component");
+            if comps[k].area < min_area_px {
+                continue;
+            }
+            // Pixel centres (x + 0.5, y + 0.5) in frame coordinates, summed over the run.
+            let (n, fx0) = ((x - x0) as f64, (roi.x + x0) as f64);
             let a = &mut acc[k];
-            a.0 += 1;
-            a.1 += x as f64 + 0.5;
-            a.2 += y as f64 + 0.5;
-            a.3 = a.3.max(ratio.get(x, y));
-            a.4 = [a.4[0].min(x), a.4[1].min(y), a.4[2].max(x + 1), a.4[3].max(y + 1)];
+            a.0 += n * (fx0 + 0.5) + n * (n - 1.0) / 2.0;
+            a.1 += n * ((roi.y + y) as f64 + 0.5);
+            a.2 = rrow[x0..x].iter().fold(a.2, |m, &v| m.max(v));
         }
     }
-    acc.into_iter()
-        .filter(|a| a.0 >= min_area_px && a.3 >= min_tbr)
-        .map(|(n, sx, sy, peak, bbox)| Spot {
+    comps
+        .iter()
+        .zip(acc)
+        .filter(|(c, a)| c.area >= min_area_px && a.2 >= min_tbr)
+        .map(|(c, (sx, sy, peak))| Spot {
             id: 0,
-            centroid_px: [(sx / n as f64) as f32, (sy / n as f64) as f32],
-            area_px: n,
+            centroid_px: [(sx / c.area as f64) as f32, (sy / c.area as f64) as f32],
+            area_px: c.area,
             area_mm2: None,
             peak_tbr: peak,
-            bbox,
+            bbox: [roi.x + c.bbox.x0, roi.y + c.bbox.y0, roi.x + c.bbox.x1, roi.y + c.bbox.y1],
         })
         .collect()
 }
@@ -245,6 +259,61 @@ impl FindingsTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Spots equal a pixel flood fill (8-connected, inside the ROI only) on a random mask: areas,
+    /// centroids, boxes, peaks, and which pass the size and TBR limits.
+    #[test]
+    fn spots_equal_a_flood_fill_of_the_roi() {
+        let (w, h) = (90, 70);
+        let mut state = 3u32;
+        let mut next = || {
+            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+            state >> 8
+        };
+        let fluo = Plane::from_vec(w, h, (0..w * h).map(|_| (next() % 3 == 0) as u8).collect()).unwrap();
+        let ratio = Plane::from_vec(w, h, (0..w * h).map(|_| 1.0 + (next() % 1000) as f32 / 400.0).collect()).unwrap();
+        let roi = Roi { x: 13, y: 9, w: 61, h: 47 };
+        let got = find_spots(&ratio, &fluo, roi, 2.5, 3);
+        let mut seen = vec![false; w * h];
+        let mut want = Vec::new();
+        for y0 in roi.y..roi.y + roi.h {
+            for x0 in roi.x..roi.x + roi.w {
+                if fluo.get(x0, y0) == 0 || seen[y0 * w + x0] {
+                    continue;
+                }
+                let (mut stack, mut px) = (vec![(x0, y0)], Vec::new());
+                seen[y0 * w + x0] = true;
+                while let Some((x, y)) = stack.pop() {
+                    px.push((x, y));
+                    for (dx, dy) in [(-1i64, -1i64), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
+                        let (nx, ny) = (x as i64 + dx, y as i64 + dy);
+                        if nx < roi.x as i64 || ny < roi.y as i64 || nx >= (roi.x + roi.w) as i64 || ny >= (roi.y + roi.h) as i64 {
+                            continue;
+                        }
+                        let (nx, ny) = (nx as usize, ny as usize);
+                        if fluo.get(nx, ny) != 0 && !seen[ny * w + nx] {
+                            seen[ny * w + nx] = true;
+                            stack.push((nx, ny));
+                        }
+                    }
+                }
+                let n = px.len() as f64;
+                let peak = px.iter().map(|&(x, y)| ratio.get(x, y)).fold(0.0f32, f32::max);
+                if px.len() >= 3 && peak >= 2.5 {
+                    let cx = px.iter().map(|p| p.0 as f64 + 0.5).sum::<f64>() / n;
+                    let cy = px.iter().map(|p| p.1 as f64 + 0.5).sum::<f64>() / n;
+                    let bbox = [px.iter().map(|p| p.0).min().unwrap(), px.iter().map(|p| p.1).min().unwrap(), px.iter().map(|p| p.0).max().unwrap() + 1, px.iter().map(|p| p.1).max().unwrap() + 1];
+                    want.push((px.len() as u32, cx as f32, cy as f32, peak, bbox));
+                }
+            }
+        }
+        assert!(want.len() > 5, "too few spots to compare: {}", want.len());
+        assert_eq!(got.len(), want.len());
+        for (g, (area, cx, cy, peak, bbox)) in got.iter().zip(want) {
+            assert_eq!((g.area_px, g.bbox, g.peak_tbr), (area, bbox, peak));
+            assert!((g.centroid_px[0] - cx).abs() < 1e-3 && (g.centroid_px[1] - cy).abs() < 1e-3, "{:?} vs {cx},{cy}", g.centroid_px);
+        }
+    }
 
     fn spot() -> Spot {
         Spot { id: 0, centroid_px: [50.0, 50.0], area_px: 40, area_mm2: None, peak_tbr: 2.0, bbox: [45, 45, 55, 55] }

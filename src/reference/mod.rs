@@ -15,11 +15,12 @@ pub mod regions;
 pub mod roi;
 pub mod threshold;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
 
-use crate::analysis::{Analyzer, Banner, Composite, LesionStyle, Segmentation, StageTimings, class};
+use crate::analysis::{Analyzer, Banner, Composite, LesionStyle, PixelMaps, Segmentation, StageTimings, class};
 use crate::annotate::annotate;
 use crate::frame::{NirFrame, Plane, RgbFrame};
 use crate::params::AnalysisParams;
@@ -29,8 +30,9 @@ use distance::LabeledDistance;
 /// The per-pixel maps of one frame, kept between `segment` and `composite` and reused across frames.
 #[derive(Default)]
 pub struct FrameMaps {
-    pub ratio: Plane<f32>,
-    pub fluo: Plane<u8>,
+    /// Shared with `pixel_maps`' callers; written in place when they have let go (else copied first).
+    pub ratio: Arc<Plane<f32>>,
+    pub fluo: Arc<Plane<u8>>,
     pub bg_labels: Plane<u32>,
     pub fluo_labels: Plane<u32>,
     pub seeds: Plane<u32>,
@@ -99,13 +101,14 @@ impl Analyzer for CpuAnalyzer {
         let block = p.background_block_px as usize;
         let medians = normalize::block_medians(nir, block);
         let model = normalize::fit_background(&medians, block, nir.width, nir.height);
-        normalize::normalize(nir, &model, &mut m.ratio);
+        normalize::normalize(nir, &model, Arc::make_mut(&mut m.ratio));
         timings.push("normalize", ms(t));
 
         let t = Instant::now();
         let level = threshold::fluo_level(&threshold::ratio_histogram(&m.ratio), p);
-        threshold::threshold(&m.ratio, wl, level.level, p.glint_level, &mut m.fluo);
-        morphology::clean_mask(&mut m.fluo, &mut m.morph);
+        let fluo = Arc::make_mut(&mut m.fluo);
+        threshold::threshold(&m.ratio, wl, level.level, p.glint_level, fluo);
+        morphology::clean_mask(fluo, &mut m.morph);
         timings.push("threshold", ms(t));
 
         let t = Instant::now();
@@ -171,14 +174,8 @@ impl Analyzer for CpuAnalyzer {
         Ok(Composite { overlay, classes, timings })
     }
 
-    fn pixel_maps(&mut self) -> Result<(Plane<f32>, Plane<u8>)> {
-        Ok(self.maps_copy())
-    }
-}
-
-impl CpuAnalyzer {
-    fn maps_copy(&self) -> (Plane<f32>, Plane<u8>) {
-        (self.maps.ratio.clone(), self.maps.fluo.clone())
+    fn pixel_maps(&mut self) -> Result<PixelMaps> {
+        Ok((self.maps.ratio.clone(), self.maps.fluo.clone()))
     }
 }
 
