@@ -31,6 +31,29 @@ fn union(parent: &mut [u32], a: u32, b: u32) {
     }
 }
 
+/// Does any byte of the 8-byte word `c` equal `value`? (The classic zero-byte test on `c ^ value`s.)
+#[inline]
+fn has_byte(c: u64, value: u8) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let v = c ^ u64::from_ne_bytes([value; 8]);
+    v.wrapping_sub(LO) & !v & HI != 0
+}
+
+/// From `x`, the first position in `row` where `keep` fails: eight bytes at a time while `keep8` holds
+/// for the whole word, then byte by byte. Masks are mostly long runs of one value, so most of a row goes
+/// by in words.
+#[inline]
+fn skip(row: &[u8], mut x: usize, keep8: impl Fn(u64) -> bool, keep: impl Fn(u8) -> bool) -> usize {
+    while x + 8 <= row.len() && keep8(u64::from_ne_bytes(row[x..x + 8].try_into().expect("8 bytes"))) {
+        x += 8;
+    }
+    while x < row.len() && keep(row[x]) {
+        x += 1;
+    }
+    x
+}
+
 /// A horizontal run of selected pixels: row, start and end (exclusive) columns.
 #[derive(Clone, Copy)]
 struct Run {
@@ -59,15 +82,13 @@ pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent:
         row_start[y] = runs.len();
         let row = mask.row(y);
         let mut x = 0;
-        while x < w {
-            if row[x] != value {
-                x += 1;
-                continue;
+        loop {
+            x = skip(row, x, |c| !has_byte(c, value), |v| v != value);
+            if x >= w {
+                break;
             }
             let x0 = x;
-            while x < w && row[x] == value {
-                x += 1;
-            }
+            x = skip(row, x, |c| c == u64::from_ne_bytes([value; 8]), |v| v == value);
             runs.push(Run { y: y as u32, x0: x0 as u32, x1: x as u32 });
         }
     }
