@@ -1,6 +1,6 @@
 //! `--backend auto|gpu|cpu`: which `Analyzer` a command gets. `auto` takes a hardware GPU adapter when
 //! one exists, else the CPU backend: a software adapter (Mesa's lavapipe) runs the shaders correctly but
-//! some fifty times slower than the CPU backend (about 750 ms against 13 ms a 1080p frame on the 2-core
+//! some sixty times slower than the CPU backend (about 750 ms against 12 ms a 1080p frame on the 2-core
 //! development machine), which in live use would keep the overlay off. `gpu` takes any adapter, lavapipe
 //! included (the tests run the shaders on it), and is an error with none.
 
