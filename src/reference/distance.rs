@@ -177,30 +177,30 @@ fn transform_rect(seeds: &Plane<u32>, rect: Rect, bound: f32, bound_i: u32, out:
         );
 }
 
-/// Boxes of the seeds in `seeds` with each label (for callers without a region table).
-pub fn seed_boxes(seeds: &Plane<u32>) -> Vec<Rect> {
-    let mut boxes: Vec<(u32, Rect)> = Vec::new();
-    for y in 0..seeds.height {
-        for (x, &l) in seeds.row(y).iter().enumerate() {
-            if l == 0 {
-                continue;
-            }
-            let k = match boxes.iter().position(|b| b.0 == l) {
-                Some(k) => k,
-                None => {
-                    boxes.push((l, Rect::EMPTY));
-                    boxes.len() - 1
-                }
-            };
-            boxes[k].1.include_span(y, x, x + 1);
-        }
-    }
-    boxes.into_iter().map(|b| b.1).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Boxes of the seeds in `seeds` with each label (what a region table gives the analysis).
+    fn seed_boxes(seeds: &Plane<u32>) -> Vec<Rect> {
+        let mut boxes: Vec<(u32, Rect)> = Vec::new();
+        for y in 0..seeds.height {
+            for (x, &l) in seeds.row(y).iter().enumerate() {
+                if l == 0 {
+                    continue;
+                }
+                let k = match boxes.iter().position(|b| b.0 == l) {
+                    Some(k) => k,
+                    None => {
+                        boxes.push((l, Rect::EMPTY));
+                        boxes.len() - 1
+                    }
+                };
+                boxes[k].1.include_span(y, x, x + 1);
+            }
+        }
+        boxes.into_iter().map(|b| b.1).collect()
+    }
 
     #[test]
     fn matches_brute_force_on_random_seeds() {

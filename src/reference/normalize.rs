@@ -238,6 +238,17 @@ pub fn normalize(nir: &NirFrame, model: &BackgroundModel, out: &mut Plane<f32>) 
 mod tests {
     use super::*;
 
+    /// A `w`×`h` frame of 12-bit values from a linear congruential generator at `state`.
+    fn random_nir(w: usize, h: usize, state: &mut u32) -> NirFrame {
+        let data = (0..w * h)
+            .map(|_| {
+                *state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+                (*state >> 20) as u16
+            })
+            .collect();
+        NirFrame::from_vec(w, h, data).unwrap()
+    }
+
     #[test]
     fn fit_recovers_a_vignetted_background_despite_a_bright_blob() {
         let (w, h) = (320, 240);
@@ -273,13 +284,7 @@ mod tests {
             let mut model = BackgroundModel::for_size(w, h);
             model.coeffs = [6.0, 0.3, -0.2, -0.7, 0.15, -0.4];
             let mut state = 3u32;
-            let data = (0..w * h)
-                .map(|_| {
-                    state = state.wrapping_mul(1664525).wrapping_add(1013904223);
-                    (state >> 20) as u16
-                })
-                .collect();
-            let nir = NirFrame::from_vec(w, h, data).unwrap();
+            let nir = random_nir(w, h, &mut state);
             let mut got = Plane::new(0, 0);
             normalize(&nir, &model, &mut got);
             for y in 0..h {
@@ -310,13 +315,7 @@ mod tests {
     fn block_medians_are_checkerboard_medians() {
         let mut state = 11u32;
         for (w, h, block) in [(10, 1, 9), (37, 23, 8), (64, 64, 32), (70, 33, 9), (33, 65, 32)] {
-            let data = (0..w * h)
-                .map(|_| {
-                    state = state.wrapping_mul(1664525).wrapping_add(1013904223);
-                    (state >> 20) as u16
-                })
-                .collect();
-            let nir = NirFrame::from_vec(w, h, data).unwrap();
+            let nir = random_nir(w, h, &mut state);
             let got = block_medians(&nir, block);
             for by in 0..h.div_ceil(block) {
                 for bx in 0..w.div_ceil(block) {

@@ -28,10 +28,6 @@ impl Rect {
         self.x0 >= self.x1 || self.y0 >= self.y1
     }
 
-    pub fn area(&self) -> usize {
-        if self.is_empty() { 0 } else { (self.x1 - self.x0) * (self.y1 - self.y0) }
-    }
-
     /// Grow to hold the row segment `[x0, x1)` of row `y`.
     #[inline]
     pub fn include_span(&mut self, y: usize, x0: usize, x1: usize) {
