@@ -20,8 +20,8 @@ struct Params {
     warn_margin_px: f32,
     sharp_grad_px: f32,
     fluo_noise_sigmas: f32,
-    _pad1: f32,
-    _pad2: f32,
+    partial_core_max_ratio: f32,
+    _pad: f32,
     margins: vec4<f32>,
 }
 

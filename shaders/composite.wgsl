@@ -1,7 +1,8 @@
 // composite.wgsl — CPU twin: src/reference/composite.rs
 // composite: reads wl_in, ratio, fluo, seeds, distfield, table (margin warnings); writes overlay (packed
 //            RGB8, the white light's layout, so the readback is the frame as it is) and classes (8-bit
-//            classes packed four a word: 0 background, 1 fluorescent, 2 core). One invocation a run of four
+//            classes packed four a word: 0 background, 1 rim, 2 core, 3 other fluorescence; a rim pixel is
+//            fluorescence within the rim search distance of a core). One invocation a run of four
 //            pixels (in raster order): three overlay words and one classes word, no atomics.
 // Fluorescence in pseudo-colour, cores tinted, each core's boundary and margin contours anti-aliased from
 // the distance field. Text is drawn after readback (src/annotate.rs).
@@ -43,7 +44,7 @@ fn shade(i: u32) -> vec4<u32> {
     var c = vec3<f32>(f32(wl_byte(3u * i)), f32(wl_byte(3u * i + 1u)), f32(wl_byte(3u * i + 2u)));
     let fl = fluo[i] != 0u;
     c = mixc(c, FLUORESCENCE, fluorescence_alpha(ratio[i], fl));
-    var cls = select(0u, 1u, fl);
+    var cls = select(0u, 3u, fl);
     if (seeds[i] != 0u) {
         c = mixc(c, CORE_TINT, 0.2);
         cls = 2u;
@@ -51,6 +52,9 @@ fn shade(i: u32) -> vec4<u32> {
         let nl = distfield[2u * i + 1u];
         if (nl != 0u) {
             let d = bitcast<f32>(distfield[2u * i]);
+            if (fl && d <= P.rim_search_px) {
+                cls = 1u;
+            }
             let warn = atomicLoad(&table[slot_base(nl - 1u) + T_WARN]) != 0u;
             c = mixc(c, BOUNDARY, line_alpha(d, 1.0));
             for (var m = 0u; m < P.n_margins; m += 1u) {

@@ -2,8 +2,8 @@
 // region_stats: reads ratio, labels; adds to stats (per root r: non-fluorescent at 3r.. area, fixed-point
 //               ratio sum, flags; fluorescent at fl_base(r).. area, boundary pixels, flags, boundary
 //               pixels off the image edge whose ratio gradient is sharp).
-// select_cores: reads labels, stats; each dark, large enough non-fluorescent root that is not most of the
-//               frame takes a core slot: writes slot_of_root[root] = slot + 1 and the slot's label, kind
+// select_cores: reads labels, stats; each large enough non-fluorescent root that is not most of the frame,
+//               under the core level (a dark one where it touches the border), takes a core slot: writes slot_of_root[root] = slot + 1 and the slot's label, kind
 //               and partial flag (the core touches the border) in table.
 
 @group(0) @binding(1) var<storage, read> ratio: array<f32>;
@@ -98,8 +98,9 @@ fn select_cores(@builtin(global_invocation_id) g: vec3<u32>) {
     let area = atomicLoad(&stats[3u * i]);
     let sum = atomicLoad(&stats[3u * i + 1u]);
     let flags = atomicLoad(&stats[3u * i + 2u]);
+    let max_ratio = select(P.core_max_ratio, P.partial_core_max_ratio, (flags & FLAG_BORDER) != 0u);
     let is_core = f32(area) >= P.min_core_area && area * 3u <= n
-        && f32(sum) < P.core_max_ratio * RATIO_FIXED * f32(area);
+        && f32(sum) < max_ratio * RATIO_FIXED * f32(area);
     if (!is_core) {
         return;
     }

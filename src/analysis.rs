@@ -9,10 +9,12 @@ use crate::frame::{NirFrame, Plane, RgbFrame};
 /// Classes written to the mask PNGs.
 pub mod class {
     pub const BACKGROUND: u8 = 0;
-    /// Fluorescent tissue (the rim of a lesion, or any other fluorescence).
-    pub const FLUORESCENT: u8 = 1;
-    /// Enclosed non-fluorescent tumour core.
+    /// A rim: fluorescence within the rim search distance of a core.
+    pub const RIM: u8 = 1;
+    /// A tumour core (non-fluorescent, enclosed by its rim).
     pub const CORE: u8 = 2;
+    /// Any other fluorescence (ducts, coreless lesions, glow).
+    pub const OTHER: u8 = 3;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +52,11 @@ pub struct LesionStats {
     /// Extents of the core's boundary pixels along `FERET_DIRS` directions, as `feret_word` stores them:
     /// word 2k holds `MAX - min` and word 2k+1 the max of the fixed-point projection on direction k.
     pub feret: Vec<u32>,
+    /// Core boundary pixels (off the image edge), and those whose every neighbour outside the core is
+    /// fluorescent: their ratio is the rim's coverage. Both 0 where a backend finds enclosed cores only
+    /// (a core enclosed by its rim is covered all round by construction).
+    pub boundary_px: u32,
+    pub covered_px: u32,
 }
 
 impl LesionStats {
@@ -66,7 +73,14 @@ impl LesionStats {
             thickness_hist: vec![0; THICKNESS_BINS],
             partial: false,
             feret: vec![0; 2 * FERET_DIRS],
+            boundary_px: 0,
+            covered_px: 0,
         }
+    }
+
+    /// Fraction of the core's boundary with rim (1 for a core enclosed all round).
+    pub fn rim_coverage(&self) -> f32 {
+        if self.boundary_px == 0 { 1.0 } else { self.covered_px as f32 / self.boundary_px as f32 }
     }
 
     /// Minimum and maximum caliper (Feret) widths of the core in px: extents of the boundary pixels'
@@ -156,6 +170,10 @@ pub struct Lesion {
     pub rim_thickness_mm: Option<f32>,
     /// Thinnest rim along the core boundary (5th percentile), mm.
     pub min_rim_thickness_mm: Option<f32>,
+    /// Fraction of the core's boundary that has rim (rim lesions; under 1 where the rim has a gap, and
+    /// then the margin verdict is "rim incomplete" rather than a thickness).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rim_coverage: Option<f32>,
     /// Tumour-to-background ratio of the rim (or region) against the local background.
     pub tbr: f32,
     pub area_mm2: Option<f32>,

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use crate::analysis::{Analyzer, Banner, FluoLevel, Lesion, LesionKind, LesionStyle, StageTimings};
 use crate::frame::{NirFrame, Plane, RgbFrame};
-use crate::measure::figures::{Figures, figures};
+use crate::measure::figures::{Figures, RIM_COMPLETE, figures};
 use crate::annotate::{banner_center, outline_region, palette, rect};
 use crate::measure::findings::{FindingsTracker, FrameFindings, Mode, Roi, find_spots};
 use crate::measure::smoothing::Smoother;
@@ -62,7 +62,10 @@ pub fn label_text(id: u32, f: &Figures, mm_per_px: Option<f32>) -> String {
     };
     match f.kind {
         LesionKind::Rim => {
-            let rim = f.min_rim_thickness_px.map(|t| format!(" rim>={:.1}", t * scale)).unwrap_or_default();
+            let rim = match f.rim_coverage {
+                Some(c) if c < RIM_COMPLETE => format!(" rim incomplete {:.0}%", 100.0 * c),
+                _ => f.min_rim_thickness_px.map(|t| format!(" rim>={:.1}", t * scale)).unwrap_or_default(),
+            };
             match f.core_diameter_px {
                 Some(d) if !f.partial => format!("#{id} {:.1}{unit}{rim} TBR{:.1}", d * scale, f.tbr),
                 _ => format!("#{id} partial{rim} TBR{:.1}", f.tbr),
@@ -77,13 +80,14 @@ pub fn label_text(id: u32, f: &Figures, mm_per_px: Option<f32>) -> String {
 }
 
 /// How the overlay draws a lesion: warning colour when its thinnest rim is under the first margin
-/// (only where the scale is known).
+/// (only where the scale is known), or when its rim is incomplete (no thickness can vouch for a gap).
 pub fn lesion_style(f: &Figures, id: u32, params: &AnalysisParams) -> LesionStyle {
     let margin_px = if params.scale_known { params.mm_to_px(params.margins_mm[0]) } else { 0.0 };
+    let incomplete = f.rim_coverage.is_some_and(|c| c < RIM_COMPLETE);
     LesionStyle {
         label: f.label,
         kind: f.kind,
-        warn: params.scale_known && f.kind == LesionKind::Rim && f.min_rim_thickness_px.is_some_and(|t| t < margin_px),
+        warn: f.kind == LesionKind::Rim && (incomplete || params.scale_known && f.min_rim_thickness_px.is_some_and(|t| t < margin_px)),
         text: label_text(id, f, params.scale_known.then_some(params.mm_per_px)),
         anchor_px: [f.centroid_px[0], f.centroid_px[1] - f.radius_px - margin_px - 6.0],
     }

@@ -45,8 +45,9 @@ fn analyze_honours_the_output_contract() {
     for i in 0..6 {
         let m = nirf_margin::media::stills::read_mask(&out.join("masks").join(format!("{i:05}.png"))).unwrap();
         assert_eq!((m.width, m.height), (480, 320));
-        assert!(m.data.iter().all(|&v| v <= 2));
-        assert!(m.data.contains(&2), "frame {i}: no core in the mask");
+        // The truth's classes: 0 background, 1 rim, 2 core, 3 other fluorescence.
+        assert!(m.data.iter().all(|&v| v <= 3));
+        assert!(m.data.contains(&2) && m.data.contains(&1), "frame {i}: no core or no rim in the mask");
     }
     assert_eq!(count_video_frames(&out.join("o.mkv")), (6, 480, 320));
     let snap = image::open(out.join("s.png")).unwrap();

@@ -53,6 +53,8 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
         let params = AnalysisParams {
             fluo_noise_sigmas: if noisy { 5.0 } else { 0.0 },
             background_block_px: block,
+            // The GPU has no twin of the CPU's split of cores whose rim has a gap yet: compare without it.
+            min_rim_coverage: f32::INFINITY,
             ..AnalysisParams::with_scale(cfg.mm_per_px)
         };
         gpu.set_params(params.clone()).unwrap();
@@ -128,7 +130,8 @@ fn gpu_component_labels_equal_the_cpu_labels() {
             fps: 30.0,
             options: SceneOptions { nir_noise_gain: noise, ..SceneOptions::default() },
         };
-        gpu.set_params(AnalysisParams { fluo_ratio, ..AnalysisParams::with_scale(0.08) }).unwrap();
+        // Cut low and not raised with the noise: a fragmented mask of many components.
+        gpu.set_params(AnalysisParams { fluo_ratio, fluo_noise_sigmas: 0.0, ..AnalysisParams::with_scale(0.08) }).unwrap();
         let frame = render(&cfg.scene(), 0);
         gpu.segment(&frame.wl, &frame.nir, false).unwrap();
         let (_, mask) = gpu.pixel_maps().unwrap();

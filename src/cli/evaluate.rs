@@ -11,9 +11,21 @@ use serde_json::json;
 
 use crate::cli::backend::{BackendChoice, make_analyzer};
 use crate::measure::accuracy::Score;
+use crate::measure::conditions::{ConditionScores, scene_buckets};
+use crate::measure::findings::Mode;
 use crate::params::AnalysisParams;
 use crate::phantom::{PhantomConfig, SceneOptions, render};
-use crate::processor::FrameProcessor;
+use crate::processor::{CheckSettings, FrameProcessor};
+
+/// Which phantom family `evaluate` draws from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Family {
+    /// The plain family only (the conditions this project was first tuned on).
+    Plain,
+    /// The broad family (texture, shapes, gaps, core levels, halo, veins, instruments, blur, haze, gain,
+    /// NIR-only glints; 720p and 1080p at 0.04-0.15 mm/px), with one scene in five from the plain family.
+    Broad,
+}
 
 #[derive(Args, Debug)]
 pub struct EvaluateArgs {
@@ -21,11 +33,19 @@ pub struct EvaluateArgs {
     pub scenes: u32,
     #[arg(long, default_value_t = 1000)]
     pub seed: u64,
-    #[arg(long, default_value = "1280x720")]
-    pub size: String,
+    #[arg(long, value_enum, default_value_t = Family::Broad)]
+    pub family: Family,
+    /// Frame size of every scene; default: 1280x720 for the plain family, 1280x720 or 1920x1080 drawn per
+    /// scene for the broad one.
+    #[arg(long)]
+    pub size: Option<String>,
     /// Frames analysed a scene.
     #[arg(long, default_value_t = 4)]
     pub frames: u32,
+    /// Wound beds analysed besides (broad family, textured; half clean, half with residual spots), 8
+    /// frames each.
+    #[arg(long, default_value_t = 0)]
+    pub beds: u32,
     /// Write the figures as JSON here too.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -35,7 +55,7 @@ pub struct EvaluateArgs {
     #[arg(long, default_value_t = 1.0)]
     pub nir_noise_gain: f32,
     /// Analysis option: raise the fluorescence level with the frame's noise (see `analyze`).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = AnalysisParams::default().fluo_noise_sigmas)]
     pub fluo_noise_sigmas: f32,
 }
 
@@ -83,33 +103,108 @@ pub fn static_jitter(cfg: &PhantomConfig, backend: BackendChoice) -> Result<f32>
     Ok(worst)
 }
 
+/// The phantom of scene `s` of an evaluation: its size, scale and family drawn from `rng`.
+fn scene_config(a: &EvaluateArgs, s: u32, size: Option<(usize, usize)>, rng: &mut impl Rng) -> PhantomConfig {
+    let broad = a.family == Family::Broad && s % 5 != 4;
+    let (width, height) = size.unwrap_or(if a.family == Family::Broad && rng.random_bool(0.5) { (1920, 1080) } else { (1280, 720) });
+    let mm_per_px = if a.family == Family::Broad { rng.random_range(0.04..0.15) } else { rng.random_range(0.05..0.11) };
+    PhantomConfig {
+        width,
+        height,
+        frames: a.frames,
+        seed: a.seed.wrapping_add(s as u64),
+        mm_per_px,
+        fps: 30.0,
+        options: SceneOptions { nir_noise_gain: a.nir_noise_gain, broad, ..SceneOptions::default() },
+    }
+}
+
+/// Wound beds: (frames of clean beds flagged, frames of clean beds, frames with residual spots flagged,
+/// frames with residual spots), the first two frames of each bed aside (the steady flag needs two).
+pub fn wound_beds(a: &EvaluateArgs, params_for: impl Fn(f32) -> AnalysisParams) -> Result<[u32; 4]> {
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(a.seed ^ 0xbed5);
+    let mut out = [0u32; 4];
+    for b in 0..a.beds {
+        let spots = b % 2 == 1;
+        let options = SceneOptions { broad: true, ..SceneOptions::cut_surface(if spots { 1..=3 } else { 0..=0 }) };
+        let cfg = PhantomConfig { width: 1280, height: 720, frames: 8, seed: a.seed.wrapping_add(50_000 + b as u64), mm_per_px: rng.random_range(0.04..0.15), fps: 30.0, options };
+        let scene = cfg.scene();
+        if spots && scene.residuals.is_empty() {
+            continue;
+        }
+        let params = params_for(cfg.mm_per_px);
+        let mut proc = FrameProcessor::new(make_analyzer(a.backend, &params)?, params, cfg.fps as f64);
+        proc.set_checks(CheckSettings { mode: Mode::WoundBed, ..CheckSettings::default() });
+        for f in 0..cfg.frames {
+            let r = render(&scene, f);
+            let res = proc.process(&r.wl, &r.nir, false)?;
+            if f >= 2 {
+                let flag = res.findings.is_some_and(|x| x.flag) as u32;
+                let k = if spots { 2 } else { 0 };
+                out[k] += flag;
+                out[k + 1] += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn opt(v: Option<f32>, digits: usize) -> String {
+    v.map_or("-".into(), |v| format!("{v:.digits$}"))
+}
+
+/// One row of the per-condition table (markdown).
+fn row(c: &str, v: &str, s: &Score, lesion_only: bool) -> String {
+    let rims = s.true_positives + s.false_negatives;
+    let (fp, homog, diffuse, dice) = if lesion_only {
+        ("-".into(), "-".into(), "-".into(), "- | -".into())
+    } else {
+        (
+            format!("{:.2}", s.false_lesions_per_frame()),
+            opt(s.coreless_sensitivity(0), 2),
+            opt(s.coreless_sensitivity(1), 2),
+            format!("{:.3} | {:.3}", s.dice_core(), s.dice_rim()),
+        )
+    };
+    format!(
+        "| {c} | {v} | {}/{rims} | {:.3} | {} | {fp} | {} | {} | {} | {dice} | {homog} | {diffuse} |",
+        s.true_positives,
+        s.sensitivity(),
+        if lesion_only { "-".into() } else { format!("{:.3}", s.precision()) },
+        opt(s.diameter_mae_mm(), 3),
+        opt(s.thickness_mae_mm(), 3),
+        opt(s.min_thickness_mae_mm(), 3),
+    )
+}
+
 pub fn run(a: EvaluateArgs) -> Result<()> {
-    let (width, height) = super::parse_size(&a.size)?;
+    let size = a.size.as_deref().map(super::parse_size).transpose()?;
     if a.scenes == 0 || a.frames == 0 {
         bail!("--scenes and --frames must be at least 1");
     }
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(a.seed);
-    let mut score = Score::default();
+    let params_for = |mm: f32| AnalysisParams { fluo_noise_sigmas: a.fluo_noise_sigmas, ..AnalysisParams::with_scale(mm) };
+    let mut scores = ConditionScores::default();
     let bar = ProgressBar::new(a.scenes as u64);
     for s in 0..a.scenes {
-        let cfg = PhantomConfig {
-            width,
-            height,
-            frames: a.frames,
-            seed: a.seed.wrapping_add(s as u64),
-            mm_per_px: rng.random_range(0.05..0.11),
-            fps: 30.0,
-            options: SceneOptions { nir_noise_gain: a.nir_noise_gain, ..SceneOptions::default() },
-        };
-        let params = AnalysisParams { fluo_noise_sigmas: a.fluo_noise_sigmas, ..AnalysisParams::with_scale(cfg.mm_per_px) };
+        let cfg = scene_config(&a, s, size, &mut rng);
+        let params = params_for(cfg.mm_per_px);
         params.validate()?;
-        score_phantom_with(&cfg, a.backend, params, &mut score)?;
+        let scene = cfg.scene();
+        let buckets = scene_buckets(cfg.options.broad.then_some(&scene.variation), cfg.width, cfg.height, cfg.mm_per_px);
+        let mut proc = FrameProcessor::new(make_analyzer(a.backend, &params)?, params, cfg.fps as f64);
+        for f in 0..cfg.frames {
+            let r = render(&scene, f);
+            let res = proc.process(&r.wl, &r.nir, true)?;
+            scores.add_frame(&buckets, &res.lesions, &r.truth, res.classes.as_ref().context("classes requested")?, &r.classes, cfg.mm_per_px);
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let beds = wound_beds(&a, params_for)?;
     let jitter_cfg = PhantomConfig {
-        width,
-        height,
+        width: 1280,
+        height: 720,
         frames: 10,
         seed: a.seed.wrapping_add(a.scenes as u64),
         mm_per_px: 0.08,
@@ -117,22 +212,48 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
         options: SceneOptions::default(),
     };
     let jitter = static_jitter(&jitter_cfg, a.backend)?;
-    let report = json!({
-        "scenes": a.scenes, "frames_per_scene": a.frames, "width": width, "height": height, "seed": a.seed,
-        "sensitivity": score.sensitivity(), "precision": score.precision(),
-        "true_positives": score.true_positives, "false_positives": score.false_positives, "false_negatives": score.false_negatives,
-        "core_diameter_mae_mm": score.diameter_mae_mm(), "rim_thickness_mae_mm": score.thickness_mae_mm(),
-        "dice_core": score.dice_core(), "dice_rim": score.dice_rim(),
-        "centroid_jitter_px": jitter,
-    });
+    let score = scores.all();
     println!("rim-lesion sensitivity   {:.3}  ({} found, {} missed)", score.sensitivity(), score.true_positives, score.false_negatives);
     println!("rim-lesion precision     {:.3}  ({} false detections)", score.precision(), score.false_positives);
-    println!("core diameter MAE        {} mm", score.diameter_mae_mm().map_or("-".into(), |v| format!("{v:.3}")));
-    println!("rim thickness MAE        {} mm", score.thickness_mae_mm().map_or("-".into(), |v| format!("{v:.3}")));
+    println!("false lesions a frame    {:.3}  ({} in {} frames, any kind)", score.false_lesions_per_frame(), score.false_lesions, score.frames);
+    println!("homogeneous found        {}", opt(score.coreless_sensitivity(0), 3));
+    println!("diffuse found            {}", opt(score.coreless_sensitivity(1), 3));
+    println!("core diameter MAE        {} mm", opt(score.diameter_mae_mm(), 3));
+    println!("rim thickness MAE        {} mm", opt(score.thickness_mae_mm(), 3));
+    println!("thinnest rim MAE         {} mm", opt(score.min_thickness_mae_mm(), 3));
     println!("Dice core                {:.3}", score.dice_core());
     println!("Dice rim                 {:.3}", score.dice_rim());
     println!("centroid jitter (static) {jitter:.3} px");
+    if a.beds > 0 {
+        println!("wound beds: clean frames flagged {}/{}, frames with residual spots flagged {}/{}", beds[0], beds[1], beds[2], beds[3]);
+    }
+    println!();
+    println!("| condition | band | rims found | sensitivity | precision | false lesions/frame | core MAE mm | thickness MAE mm | thinnest MAE mm | Dice core | Dice rim | homogeneous found | diffuse found |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (c, bands) in &scores.scene {
+        for (v, s) in bands {
+            println!("{}", row(c, v, s, false));
+        }
+    }
+    for (c, bands) in &scores.lesion {
+        for (v, s) in bands {
+            println!("{}", row(c, v, s, true));
+        }
+    }
     if let Some(p) = &a.json {
+        let report = json!({
+            "scenes": a.scenes, "frames_per_scene": a.frames, "seed": a.seed, "family": format!("{:?}", a.family).to_lowercase(),
+            "sensitivity": score.sensitivity(), "precision": score.precision(),
+            "true_positives": score.true_positives, "false_positives": score.false_positives, "false_negatives": score.false_negatives,
+            "false_lesions_per_frame": score.false_lesions_per_frame(),
+            "homogeneous_found": score.coreless_sensitivity(0), "diffuse_found": score.coreless_sensitivity(1),
+            "core_diameter_mae_mm": score.diameter_mae_mm(), "rim_thickness_mae_mm": score.thickness_mae_mm(),
+            "min_rim_thickness_mae_mm": score.min_thickness_mae_mm(),
+            "dice_core": score.dice_core(), "dice_rim": score.dice_rim(),
+            "centroid_jitter_px": jitter,
+            "wound_beds": {"clean_flagged": beds[0], "clean_frames": beds[1], "spots_flagged": beds[2], "spot_frames": beds[3]},
+            "conditions": scores,
+        });
         std::fs::write(p, serde_json::to_string_pretty(&report)?).with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(())

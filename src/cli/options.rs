@@ -22,8 +22,8 @@ pub struct ScaleArgs {
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub margins_mm: Vec<f32>,
     /// Raise the fluorescence level above its ratio of 1.3 to the background mode plus this many noise
-    /// sigmas of the frame (0: off, the default; see README, "Fluorescence level").
-    #[arg(long, default_value_t = 0.0)]
+    /// sigmas of the frame (its texture and sensor noise; 0: off; see README, "Fluorescence level").
+    #[arg(long, default_value_t = AnalysisParams::default().fluo_noise_sigmas)]
     pub fluo_noise_sigmas: f32,
 }
 

@@ -31,6 +31,10 @@ pub struct PhantomArgs {
     /// Multiplies the NIR sensor noise (a higher-gain camera or weaker excitation).
     #[arg(long, default_value_t = 1.0)]
     pub nir_noise_gain: f32,
+    /// Draw from the broad family (texture 5-25%, lobulated cores, rim gaps, core levels up to the
+    /// background's, scatter halo, veins, instruments, motion blur, haze, gain, NIR-only glints).
+    #[arg(long)]
+    pub broad: bool,
 }
 
 pub fn run(a: PhantomArgs) -> Result<()> {
@@ -50,7 +54,7 @@ pub fn run(a: PhantomArgs) -> Result<()> {
         "clean-cut" => crate::phantom::SceneOptions::cut_surface(0..=0),
         s => bail!("--scene {s}: expected survey, cut or clean-cut"),
     };
-    let options = crate::phantom::SceneOptions { nir_noise_gain: a.nir_noise_gain, ..options };
+    let options = crate::phantom::SceneOptions { nir_noise_gain: a.nir_noise_gain, broad: a.broad, ..options };
     let cfg = PhantomConfig { width, height, frames: a.frames, seed: a.seed, mm_per_px: a.mm_per_px, fps: a.fps, options };
     let bar = ProgressBar::new(a.frames as u64)
         .with_style(ProgressStyle::with_template("phantom {bar:40} {pos}/{len} frames {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));

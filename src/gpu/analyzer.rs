@@ -374,6 +374,9 @@ fn lesions_from_table(t: &[u32]) -> Vec<LesionStats> {
                 thickness_hist: if kind == LesionKind::Rim { r[table::EDGE..table::EDGE + THICKNESS_BINS].to_vec() } else { vec![0; THICKNESS_BINS] },
                 partial: r[table::PARTIAL] != 0,
                 feret: r[table::FERET..table::FERET + 2 * FERET_DIRS].to_vec(),
+                // The GPU finds enclosed cores only: covered all round.
+                boundary_px: 0,
+                covered_px: 0,
             }
         })
         .collect();

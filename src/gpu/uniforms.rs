@@ -27,7 +27,8 @@ pub struct GpuParams {
     pub warn_margin_px: f32,
     pub sharp_grad_px: f32,
     pub fluo_noise_sigmas: f32,
-    pub _pad: [f32; 2],
+    pub partial_core_max_ratio: f32,
+    pub _pad: f32,
     pub margins: [f32; 4],
 }
 
@@ -62,7 +63,8 @@ impl GpuParams {
             warn_margin_px: margins_px.first().copied().unwrap_or(0.0),
             sharp_grad_px: p.homogeneous_edge_gradient_per_mm * p.mm_per_px,
             fluo_noise_sigmas: p.fluo_noise_sigmas,
-            _pad: [0.0; 2],
+            partial_core_max_ratio: p.partial_core_max_ratio,
+            _pad: 0.0,
             margins,
         }
     }

@@ -15,6 +15,14 @@ pub struct Score {
     pub false_negatives: u32,
     pub diameter_errors_mm: Vec<f32>,
     pub thickness_errors_mm: Vec<f32>,
+    /// Thinnest rim (5th percentile) against the truth's, for rim lesions found.
+    pub min_thickness_errors_mm: Vec<f32>,
+    /// Coreless lesions wholly in view: found with the right kind, or missed; [homogeneous, diffuse].
+    pub coreless_found: [u32; 2],
+    pub coreless_missed: [u32; 2],
+    /// Detections of any kind matching no lesion of the truth (on ducts, blobs, texture, glints ...).
+    pub false_lesions: u32,
+    pub frames: u32,
     pub core_intersection: u64,
     pub core_total: u64,
     pub rim_intersection: u64,
@@ -39,6 +47,58 @@ impl Score {
     }
     pub fn thickness_mae_mm(&self) -> Option<f32> {
         mean_abs(&self.thickness_errors_mm)
+    }
+    pub fn min_thickness_mae_mm(&self) -> Option<f32> {
+        mean_abs(&self.min_thickness_errors_mm)
+    }
+    /// Share of the coreless lesions of `kind` (homogeneous 0, diffuse 1) found with that kind.
+    pub fn coreless_sensitivity(&self, k: usize) -> Option<f32> {
+        let n = self.coreless_found[k] + self.coreless_missed[k];
+        (n > 0).then(|| self.coreless_found[k] as f32 / n as f32)
+    }
+    pub fn false_lesions_per_frame(&self) -> f32 {
+        self.false_lesions as f32 / self.frames.max(1) as f32
+    }
+
+    /// Adds another score's totals to this one.
+    pub fn merge(&mut self, o: &Score) {
+        self.true_positives += o.true_positives;
+        self.false_positives += o.false_positives;
+        self.false_negatives += o.false_negatives;
+        self.diameter_errors_mm.extend(&o.diameter_errors_mm);
+        self.thickness_errors_mm.extend(&o.thickness_errors_mm);
+        self.min_thickness_errors_mm.extend(&o.min_thickness_errors_mm);
+        for k in 0..2 {
+            self.coreless_found[k] += o.coreless_found[k];
+            self.coreless_missed[k] += o.coreless_missed[k];
+        }
+        self.false_lesions += o.false_lesions;
+        self.frames += o.frames;
+        self.core_intersection += o.core_intersection;
+        self.core_total += o.core_total;
+        self.rim_intersection += o.rim_intersection;
+        self.rim_total += o.rim_total;
+    }
+
+    /// Coreless lesions and false lesions of one frame: each homogeneous or diffuse lesion wholly in view
+    /// is found when a detection of its kind lies within its radius (3 mm for a deep glow) of its
+    /// centre; a detection of any kind near no lesion of the truth (in view or partial) is false.
+    pub fn add_any_kind(&mut self, detected: &[Lesion], truth: &TruthFrame, mm_per_px: f32) {
+        self.frames += 1;
+        let radius_px = |t: &crate::phantom::TruthLesion| t.core_diameter_mm.map_or(3.0, |d| 0.5 * d) / mm_per_px;
+        let near = |l: &Lesion, t: &crate::phantom::TruthLesion| {
+            (l.centroid_px[0] - t.centroid_px[0]).hypot(l.centroid_px[1] - t.centroid_px[1]) <= radius_px(t).max(5.0)
+        };
+        for t in truth.lesions.iter().filter(|t| t.kind != LesionKind::Rim && t.in_view == InView::Full) {
+            let k = (t.kind == LesionKind::Diffuse) as usize;
+            if detected.iter().any(|l| l.kind == t.kind && near(l, t)) {
+                self.coreless_found[k] += 1;
+            } else {
+                self.coreless_missed[k] += 1;
+            }
+        }
+        let in_view: Vec<_> = truth.lesions.iter().filter(|t| t.in_view != InView::Out).collect();
+        self.false_lesions += detected.iter().filter(|l| !in_view.iter().any(|t| near(l, t))).count() as u32;
     }
     pub fn dice_core(&self) -> f32 {
         if self.core_total == 0 { 1.0 } else { 2.0 * self.core_intersection as f32 / self.core_total as f32 }
@@ -73,6 +133,9 @@ impl Score {
                     if let (Some(r), Some(tr)) = (l.rim_thickness_mm, t.rim_thickness_mm) {
                         self.thickness_errors_mm.push(r - tr);
                     }
+                    if let (Some(r), Some(tr)) = (l.min_rim_thickness_mm, t.min_rim_thickness_mm.or(t.rim_thickness_mm)) {
+                        self.min_thickness_errors_mm.push(r - tr);
+                    }
                 }
                 (Some((i, _)), _) => used[i] = true, // a partial lesion: found or not, no claim either way
                 (None, InView::Full) => self.false_negatives += 1,
@@ -82,7 +145,8 @@ impl Score {
         self.false_positives += used.iter().filter(|u| !**u).count() as u32;
     }
 
-    /// Add one frame's masks. Rim Dice ignores truth pixels of other fluorescence (ducts, deep glow).
+    /// Add one frame's masks: Dice of the cores, and of the rims (mask value 1 against the true rim;
+    /// pixels of other fluorescence in the truth, ducts and deep glow, are left out).
     pub fn add_masks(&mut self, predicted: &Plane<u8>, truth: &Plane<u8>) {
         for (&p, &t) in predicted.data.iter().zip(&truth.data) {
             let (pc, tc) = (p == class::CORE, t == truth_class::CORE);
@@ -91,7 +155,7 @@ impl Score {
             if t == truth_class::OTHER_FLUORESCENCE {
                 continue;
             }
-            let (pr, tr) = (p == class::FLUORESCENT, t == truth_class::RIM);
+            let (pr, tr) = (p == class::RIM, t == truth_class::RIM);
             self.rim_intersection += (pr && tr) as u64;
             self.rim_total += pr as u64 + tr as u64;
         }

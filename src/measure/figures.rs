@@ -1,11 +1,16 @@
 //! Per-lesion figures from a backend's per-lesion statistics (pixels and histograms): equivalent-circle
 //! core diameter from the sub-pixel core area, Feret (caliper) diameters, rim thickness (median and 5th
 //! percentile of the outer edge's distance to the core), tumour-to-background ratio (80th percentile of
-//! the rim's background ratios), centroid. In pixels, then in mm where the scale is known. A partial
-//! lesion (cut by the image border) gets no size claim. Pure functions; no state across frames.
+//! the rim's background ratios), centroid, rim coverage (the fraction of the core's boundary with rim;
+//! an incomplete rim gets no thinnest-rim figure: its gap is its thinnest part). In pixels, then in mm
+//! where the scale is known. A partial lesion (cut by the image border) gets no size claim. Pure
+//! functions; no state across frames.
 
 use crate::analysis::{Lesion, LesionKind, LesionStats, RATIO_BIN, THICKNESS_BIN};
 use crate::reference::reduce::hist_quantile;
+
+/// A rim covering at least this fraction of its core's boundary is complete (pixel rounding aside).
+pub const RIM_COMPLETE: f32 = 0.97;
 
 /// A lesion's figures in pixels, before it is given a tracked ID.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,6 +23,8 @@ pub struct Figures {
     pub feret_px: Option<(f32, f32)>,
     pub rim_thickness_px: Option<f32>,
     pub min_rim_thickness_px: Option<f32>,
+    /// Fraction of the core's boundary with rim (rim lesions).
+    pub rim_coverage: Option<f32>,
     pub tbr: f32,
     pub area_px: f32,
     /// Radius of the region in px (for placing labels and gating the tracker).
@@ -39,7 +46,9 @@ pub fn figures(st: &LesionStats) -> Figures {
                 core_diameter_px: (!st.partial).then_some(d_px),
                 feret_px: if st.partial { None } else { st.feret_px() },
                 rim_thickness_px: thick(1, 2),
-                min_rim_thickness_px: thick(1, 20),
+                // Where the rim has a gap, its thinnest part is the gap: no thickness vouches for it.
+                min_rim_thickness_px: thick(1, 20).filter(|_| st.rim_coverage() >= RIM_COMPLETE),
+                rim_coverage: Some(st.rim_coverage()),
                 tbr,
                 area_px: area,
                 radius_px: d_px / 2.0,
@@ -57,6 +66,7 @@ pub fn figures(st: &LesionStats) -> Figures {
                 feret_px: None,
                 rim_thickness_px: None,
                 min_rim_thickness_px: None,
+                rim_coverage: None,
                 tbr,
                 area_px: st.area_px as f32,
                 radius_px: d_px / 2.0,
@@ -71,6 +81,7 @@ pub fn figures(st: &LesionStats) -> Figures {
             feret_px: None,
             rim_thickness_px: None,
             min_rim_thickness_px: None,
+            rim_coverage: None,
             tbr,
             area_px: st.area_px as f32,
             radius_px: (st.area_px as f32 / std::f32::consts::PI).sqrt(),
@@ -89,6 +100,7 @@ impl Figures {
             core_diameter_mm: mm(self.core_diameter_px),
             rim_thickness_mm: mm(self.rim_thickness_px),
             min_rim_thickness_mm: mm(self.min_rim_thickness_px),
+            rim_coverage: self.rim_coverage,
             tbr: self.tbr,
             area_mm2: mm_per_px.filter(|_| !self.partial).map(|s| self.area_px * s * s),
             partial: self.partial,

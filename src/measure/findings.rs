@@ -202,6 +202,7 @@ impl FindingsTracker {
                 feret_px: None,
                 rim_thickness_px: None,
                 min_rim_thickness_px: None,
+                rim_coverage: None,
                 tbr: s.peak_tbr,
                 area_px: s.area_px as f32,
                 radius_px: (s.area_px as f32 / std::f32::consts::PI).sqrt(),

@@ -4,6 +4,7 @@
 
 pub mod accuracy;
 pub mod calibration;
+pub mod conditions;
 pub mod figures;
 pub mod findings;
 pub mod smoothing;

@@ -53,6 +53,7 @@ impl Smoother {
                     }),
                     rim_thickness_px: median_opt(h.iter().map(|g| g.rim_thickness_px)).filter(|_| f.rim_thickness_px.is_some()),
                     min_rim_thickness_px: median_opt(h.iter().map(|g| g.min_rim_thickness_px)).filter(|_| f.min_rim_thickness_px.is_some()),
+                    rim_coverage: median_opt(h.iter().map(|g| g.rim_coverage)).filter(|_| f.rim_coverage.is_some()),
                     tbr: median_opt(h.iter().map(|g| Some(g.tbr))).unwrap_or(f.tbr),
                     area_px: median_opt(h.iter().map(|g| Some(g.area_px))).unwrap_or(f.area_px),
                     ..f.clone()
@@ -79,6 +80,7 @@ mod tests {
             feret_px: Some((d, d)),
             rim_thickness_px: Some(5.0),
             min_rim_thickness_px: Some(4.0),
+            rim_coverage: Some(1.0),
             tbr: 2.0,
             area_px: 100.0,
             radius_px: d / 2.0,

@@ -97,6 +97,7 @@ mod tests {
             feret_px: Some((55.0, 65.0)),
             rim_thickness_px: Some(12.0),
             min_rim_thickness_px: Some(10.0),
+            rim_coverage: Some(1.0),
             tbr: 2.0,
             area_px: 2800.0,
             radius_px: 30.0,

@@ -10,6 +10,7 @@
 pub mod render;
 pub mod scene;
 pub mod truth;
+pub mod variation;
 
 use std::path::Path;
 
@@ -19,6 +20,7 @@ use image::{ImageBuffer, Luma, Rgb};
 pub use render::{RenderedFrame, render};
 pub use scene::{Scene, SceneOptions};
 pub use truth::{GroundTruth, InView, TruthFrame, TruthLesion, TruthSpot, truth_class};
+pub use variation::Variation;
 
 #[derive(Clone, Debug)]
 pub struct PhantomConfig {
@@ -51,6 +53,7 @@ impl PhantomConfig {
             mm_per_px: self.mm_per_px,
             fps: self.fps,
             nir_bits: 12,
+            variation: self.options.broad.then(|| self.scene().variation),
             frames: Vec::new(),
         }
     }

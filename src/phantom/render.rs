@@ -7,7 +7,8 @@ use rand_distr::StandardNormal;
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
 
-use super::scene::{Scene, ellipse_distance};
+use super::scene::{Glint, Scene, bezier, ellipse_distance};
+use super::variation::Variation;
 use super::truth::{InView, TruthFrame, TruthLesion, TruthSpot, truth_class};
 use crate::analysis::LesionKind;
 use crate::frame::{NirFrame, Plane, RgbFrame};
@@ -42,8 +43,19 @@ fn value_noise(x: f32, y: f32, seed: u32) -> f32 {
     (a + (b - a) * sx) * (1.0 - sy) + (c + (d - c) * sx) * sy
 }
 
-/// Liver texture (multiplicative, around 1): lobule-scale and larger-scale variation.
-fn texture(p: [f32; 2], seed: u32) -> f32 {
+/// Standard deviation of `value_noise` (uniform lattice values in [-1, 1], smoothstep-interpolated:
+/// (1/3 · (2 · 13/35)²)^½), and of two octaves of it with weights 1 and 1/2.
+const VALUE_NOISE_STD: f32 = 0.428_9;
+const TWO_OCTAVE_STD: f32 = VALUE_NOISE_STD * 1.118_034;
+
+/// Liver texture (multiplicative, around 1). The plain family: lobule-scale and larger-scale variation
+/// of about 3% in all. The broad family: `texture` (standard deviation over mean) at `grain_mm`.
+fn texture(p: [f32; 2], seed: u32, v: &Variation) -> f32 {
+    if v.texture > 0.0 {
+        let g = v.grain_mm;
+        let n = value_noise(p[0] / g, p[1] / g, seed) + 0.5 * value_noise(2.0 * p[0] / g, 2.0 * p[1] / g, seed ^ 0x9e37);
+        return (1.0 + v.texture * n / TWO_OCTAVE_STD).max(0.3);
+    }
     1.0 + 0.06 * value_noise(p[0] / 0.9, p[1] / 0.9, seed) + 0.05 * value_noise(p[0] / 3.5, p[1] / 3.5, seed ^ 0x9e37)
 }
 
@@ -51,6 +63,10 @@ struct Sample {
     fluo: f32,
     class: u8,
     pallor: f32,
+    /// Fraction of the light a vein absorbs here.
+    absorb: f32,
+    /// An instrument: 0 none, 1 its shaft, 2 its specular line.
+    shaft: u8,
 }
 
 /// A duct as a polyline with its bounding box (min, max), grown by its half width.
@@ -61,7 +77,7 @@ struct DuctPath {
 }
 
 fn sample(scene: &Scene, p: [f32; 2], ducts: &[DuctPath]) -> Sample {
-    let mut s = Sample { fluo: 1.0, class: truth_class::BACKGROUND, pallor: 0.0 };
+    let mut s = Sample { fluo: 1.0, class: truth_class::BACKGROUND, pallor: 0.0, absorb: 0.0, shaft: 0 };
     for l in &scene.rims {
         let (dx, dy) = (p[0] - l.center[0], p[1] - l.center[1]);
         let r = l.outer_radius();
@@ -70,11 +86,21 @@ fn sample(scene: &Scene, p: [f32; 2], ducts: &[DuctPath]) -> Sample {
         }
         let (c, sn) = (l.theta.cos(), l.theta.sin());
         let (qx, qy) = (c * dx + sn * dy, -sn * dx + c * dy);
+        if let Some((shape, _)) = &l.shape {
+            let (rho, ang) = (qx.hypot(qy), qy.atan2(qx));
+            let core = shape.core_radius(l.a, l.b, ang);
+            if rho <= core {
+                s = Sample { fluo: l.core_level, class: truth_class::CORE, pallor: l.pallor, ..s };
+            } else if rho <= core + shape.thickness(l.rim_mm, ang) {
+                s = Sample { fluo: l.tbr * (1.0 + l.rim_wobble * (3.0 * ang + l.phase).sin()), class: truth_class::RIM, pallor: 0.4 * l.pallor, ..s };
+            }
+            continue;
+        }
         if (qx / l.a).powi(2) + (qy / l.b).powi(2) <= 1.0 {
-            s = Sample { fluo: l.core_level, class: truth_class::CORE, pallor: l.pallor };
+            s = Sample { fluo: l.core_level, class: truth_class::CORE, pallor: l.pallor, ..s };
         } else if ellipse_distance(qx, qy, l.a, l.b) <= l.rim_mm {
             let ang = qy.atan2(qx);
-            s = Sample { fluo: l.tbr * (1.0 + l.rim_wobble * (3.0 * ang + l.phase).sin()), class: truth_class::RIM, pallor: 0.4 * l.pallor };
+            s = Sample { fluo: l.tbr * (1.0 + l.rim_wobble * (3.0 * ang + l.phase).sin()), class: truth_class::RIM, pallor: 0.4 * l.pallor, ..s };
         }
     }
     for d in &scene.diffuse {
@@ -102,6 +128,28 @@ fn sample(scene: &Scene, p: [f32; 2], ducts: &[DuctPath]) -> Sample {
             }
         }
     }
+    for b in &scene.blobs {
+        if (p[0] - b.center[0]).hypot(p[1] - b.center[1]) <= b.radius_mm {
+            s.fluo = s.fluo.max(b.tbr);
+            if s.class == truth_class::BACKGROUND {
+                s.class = truth_class::OTHER_FLUORESCENCE;
+            }
+        }
+    }
+    for v in &scene.veins {
+        let d = polyline_distance(p, &v.p);
+        let half = 0.5 * v.width_mm;
+        if d <= half + 0.3 {
+            s.absorb = s.absorb.max(v.depth * (1.0 - (d / (half + 0.3)).powi(4)));
+        }
+    }
+    for sh in &scene.shafts {
+        match sh.hit(p) {
+            (true, true) => s.shaft = 2,
+            (true, false) => s.shaft = s.shaft.max(1),
+            _ => {}
+        }
+    }
     for (duct, path) in scene.ducts.iter().zip(ducts) {
         if p[0] < path.min[0] || p[1] < path.min[1] || p[0] > path.max[0] || p[1] > path.max[1] {
             continue;
@@ -122,6 +170,84 @@ fn sample(scene: &Scene, p: [f32; 2], ducts: &[DuctPath]) -> Sample {
         }
     }
     s
+}
+
+/// Distance from `p` to a quadratic Bézier curve (as a 32-segment polyline).
+fn polyline_distance(p: [f32; 2], curve: &[[f32; 2]; 3]) -> f32 {
+    let mut best = f32::INFINITY;
+    let mut a = bezier(curve, 0.0);
+    for k in 1..=32 {
+        let b = bezier(curve, k as f32 / 32.0);
+        let (vx, vy) = (b[0] - a[0], b[1] - a[1]);
+        let t = (((p[0] - a[0]) * vx + (p[1] - a[1]) * vy) / (vx * vx + vy * vy).max(1e-9)).clamp(0.0, 1.0);
+        best = best.min((p[0] - a[0] - t * vx).hypot(p[1] - a[1] - t * vy));
+        a = b;
+    }
+    best
+}
+
+/// Three box blurs of radius chosen for Gaussian sigma `sigma` (px): cost independent of the width.
+fn box_blur3(src: &Plane<f32>, sigma: f32) -> Plane<f32> {
+    // Box radius r gives variance ((2r+1)² - 1)/12 a pass; three passes add up.
+    let r = ((((4.0 * sigma * sigma) + 1.0).sqrt() - 1.0) / 2.0).round().max(1.0) as usize;
+    let mut a = src.clone();
+    for _ in 0..3 {
+        a = box_pass(&box_pass(&a, r, true), r, false);
+    }
+    a
+}
+
+/// One box blur of radius `r` along rows (`horizontal`) or columns, edges clamped.
+fn box_pass(src: &Plane<f32>, r: usize, horizontal: bool) -> Plane<f32> {
+    let (w, h) = (src.width, src.height);
+    let mut out = Plane::<f32>::new(w, h);
+    let (n, lines, at): (usize, usize, Box<dyn Fn(usize, usize) -> usize + Sync>) =
+        if horizontal { (w, h, Box::new(move |line, k| line * w + k)) } else { (h, w, Box::new(move |line, k| k * w + line)) };
+    let norm = 1.0 / (2 * r + 1) as f32;
+    let sums: Vec<Vec<f32>> = (0..lines)
+        .into_par_iter()
+        .map(|line| {
+            let v = |k: isize| src.data[at(line, k.clamp(0, n as isize - 1) as usize)];
+            let mut acc: f32 = (-(r as isize)..=r as isize).map(v).sum();
+            let mut row = Vec::with_capacity(n);
+            for k in 0..n as isize {
+                row.push(acc * norm);
+                acc += v(k + r as isize + 1) - v(k - r as isize);
+            }
+            row
+        })
+        .collect();
+    for (line, row) in sums.iter().enumerate() {
+        for (k, &v) in row.iter().enumerate() {
+            out.data[at(line, k)] = v;
+        }
+    }
+    out
+}
+
+/// Motion blur: the mean of samples along a line of `len` px at `angle` (bilinear, edges clamped).
+fn motion_blur(src: &Plane<f32>, len: f32, angle: f32) -> Plane<f32> {
+    let (w, h) = (src.width, src.height);
+    let taps = len.ceil() as usize + 1;
+    let (dx, dy) = (angle.cos(), angle.sin());
+    let mut out = Plane::<f32>::new(w, h);
+    out.data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        for (x, o) in row.iter_mut().enumerate() {
+            let mut acc = 0.0;
+            for k in 0..taps {
+                let t = (k as f32 / (taps - 1) as f32 - 0.5) * len;
+                let (sx, sy) = ((x as f32 + t * dx).clamp(0.0, (w - 1) as f32), (y as f32 + t * dy).clamp(0.0, (h - 1) as f32));
+                let (x0, y0) = (sx as usize, sy as usize);
+                let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+                let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+                let top = src.get(x0, y0) * (1.0 - fx) + src.get(x1, y0) * fx;
+                let bottom = src.get(x0, y1) * (1.0 - fx) + src.get(x1, y1) * fx;
+                acc += top * (1.0 - fy) + bottom * fy;
+            }
+            *o = acc / taps as f32;
+        }
+    });
+    out
 }
 
 fn gaussian_blur(src: &Plane<f32>, sigma: f32) -> Plane<f32> {
@@ -185,29 +311,45 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
         })
         .collect();
 
-    // Fluorescence (2×2 supersampled), class map at pixel centres, white-light pallor.
+    // Fluorescence (2×2 supersampled), class map at pixel centres, white-light pallor, veins and
+    // instruments; the fluorescence's excess over the background feeds the scatter halo.
+    let var = &scene.variation;
     let mut fluo = Plane::<f32>::new(w, h);
+    let mut excess = Plane::<f32>::new(w, h);
     let mut classes = Plane::<u8>::new(w, h);
     let mut pallor = Plane::<f32>::new(w, h);
+    let mut absorb = Plane::<f32>::new(w, h);
+    let mut shaft = Plane::<u8>::new(w, h);
     fluo.data
         .par_chunks_mut(w)
+        .zip(excess.data.par_chunks_mut(w))
         .zip(classes.data.par_chunks_mut(w))
         .zip(pallor.data.par_chunks_mut(w))
+        .zip(absorb.data.par_chunks_mut(w).zip(shaft.data.par_chunks_mut(w)))
         .enumerate()
-        .for_each(|(y, ((frow, crow), prow))| {
+        .for_each(|(y, ((((frow, erow), crow), prow), (arow, srow)))| {
             for x in 0..w {
                 let centre = [cam[0] + (x as f32 + 0.5) * mmpp, cam[1] + (y as f32 + 0.5) * mmpp];
                 let c = sample(scene, centre, &ducts);
                 crow[x] = c.class;
                 prow[x] = c.pallor;
-                let mut acc = 0.0;
+                arow[x] = c.absorb;
+                srow[x] = c.shaft;
+                let (mut acc, mut ex) = (0.0, 0.0);
                 for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
                     let p = [cam[0] + (x as f32 + ox) * mmpp, cam[1] + (y as f32 + oy) * mmpp];
-                    acc += sample(scene, p, &ducts).fluo;
+                    let f = sample(scene, p, &ducts).fluo;
+                    acc += f;
+                    ex += (f - 1.0).max(0.0);
                 }
-                frow[x] = 0.25 * acc * texture(centre, scene.texture_seed);
+                frow[x] = 0.25 * acc * texture(centre, scene.texture_seed, var);
+                erow[x] = 0.25 * ex;
             }
         });
+    if var.halo > 0.0 {
+        let glow = box_blur3(&excess, var.halo_mm / mmpp);
+        fluo.data.par_iter_mut().zip(&glow.data).for_each(|(f, g)| *f += var.halo * g);
+    }
     let blurred = gaussian_blur(&fluo, scene.scatter_mm / mmpp);
 
     let k = -scene.corner_level.ln();
@@ -216,20 +358,78 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
         let v = (y as f32 + 0.5) / h as f32 * 2.0 - 1.0 - scene.falloff_center[1];
         (-k * 0.5 * (u * u + v * v)).exp()
     };
-    let glint_at = |x: usize, y: usize| -> f32 {
+    // Glint strength at a pixel: 1 inside, a soft skirt outside (`hard`: none, a saturated NIR speck).
+    let glint_at = |glints: &[Glint], x: usize, y: usize, hard: bool| -> f32 {
         let mut g: f32 = 0.0;
-        for gl in &scene.glints {
+        for gl in glints {
             let cx = gl.pos[0] + gl.vel[0] * frame as f32;
             let cy = gl.pos[1] + gl.vel[1] * frame as f32;
             let (cx, cy) = (cx.rem_euclid(w as f32), cy.rem_euclid(h as f32));
             let dx = (x as f32 + 0.5 - cx) / gl.radius_px[0];
             let dy = (y as f32 + 0.5 - cy) / gl.radius_px[1];
             let r2 = dx * dx + dy * dy;
-            g = g.max(if r2 <= 1.0 { 1.0 } else { (-(r2 - 1.0) * 2.0).exp() * 0.6 });
+            g = g.max(if r2 <= 1.0 { 1.0 } else if hard { 0.0 } else { (-(r2 - 1.0) * 2.0).exp() * 0.6 });
         }
         g
     };
 
+    // The light reaching the sensors before noise: NIR counts and white light per channel.
+    let gain = if var.gain > 0.0 { var.gain } else { 1.0 };
+    let background = scene.background_counts * gain;
+    let mut signal = Plane::<f32>::new(w, h);
+    let mut light: [Plane<f32>; 3] = std::array::from_fn(|_| Plane::<f32>::new(w, h));
+    {
+        let [l0, l1, l2] = &mut light;
+        signal
+            .data
+            .par_chunks_mut(w)
+            .zip(l0.data.par_chunks_mut(w).zip(l1.data.par_chunks_mut(w).zip(l2.data.par_chunks_mut(w))))
+            .enumerate()
+            .for_each(|(y, (nrow, (r0, (r1, r2))))| {
+                let lrows = [r0, r1, r2];
+                for x in 0..w {
+                    let e = excitation(x, y);
+                    let g = glint_at(&scene.glints, x, y, false);
+                    let a = 1.0 - absorb.get(x, y);
+                    let sh = shaft.get(x, y);
+                    let mut sig = background * e * blurred.get(x, y) * a;
+                    if sh != 0 {
+                        sig = 0.05 * background * e; // an opaque instrument: only stray light
+                    }
+                    if var.haze > 0.0 {
+                        sig = sig * (1.0 - var.haze) + var.haze * 0.8 * background;
+                    }
+                    let sig = sig + (NIR_MAX - sig).max(0.0) * g.max(if sh == 2 { 1.0 } else { 0.0 });
+                    let gn = glint_at(&scene.nir_glints, x, y, true);
+                    nrow[x] = sig + (NIR_MAX - sig).max(0.0) * gn;
+
+                    let centre = [cam[0] + (x as f32 + 0.5) * mmpp, cam[1] + (y as f32 + 0.5) * mmpp];
+                    let t = value_noise(centre[0] / 1.3, centre[1] / 1.3, scene.texture_seed ^ 0x51ed) * 0.12
+                        + value_noise(centre[0] / 6.0, centre[1] / 6.0, scene.texture_seed ^ 0x7f4a) * 0.1;
+                    let lit = (0.55 + 0.45 * e.sqrt()) * (1.0 + t);
+                    let pa = pallor.get(x, y);
+                    let base = [150.0, 62.0, 50.0];
+                    let pale = [205.0, 170.0, 150.0];
+                    let metal = [85.0, 88.0, 95.0];
+                    let vein = [0.75, 0.8, 1.0];
+                    for c in 0..3 {
+                        let mut v = if sh != 0 { metal[c] * lit } else { (base[c] * (1.0 - pa) + pale[c] * pa) * lit * (1.0 - (1.0 - a) * vein[c]) };
+                        if var.haze > 0.0 {
+                            v = v * (1.0 - var.haze) + var.haze * 210.0;
+                        }
+                        lrows[c][x] = v + (255.0 - v) * g.max(if sh == 2 { 1.0 } else { 0.0 });
+                    }
+                }
+            });
+    }
+    if var.motion_blur_px >= 1.0 {
+        signal = motion_blur(&signal, var.motion_blur_px, var.motion_angle);
+        for l in light.iter_mut() {
+            *l = motion_blur(l, var.motion_blur_px, var.motion_angle);
+        }
+    }
+
+    // Shot and read noise of the 12-bit NIR sensor; the white light's 8-bit noise.
     let mut nir = NirFrame::new(w, h);
     let mut wl = RgbFrame::new(w, h);
     let seed = scene.seed;
@@ -240,26 +440,13 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
         .for_each(|(y, (nrow, wrow))| {
             let mut rng = Pcg64Mcg::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ ((frame as u64) << 32) ^ y as u64);
             for x in 0..w {
-                let e = excitation(x, y);
-                let g = glint_at(x, y);
-                let signal = scene.background_counts * e * blurred.get(x, y);
-                let signal = signal + (NIR_MAX - signal).max(0.0) * g;
+                let sig = signal.get(x, y);
                 let n: f32 = rng.sample(StandardNormal);
-                let noisy = signal + n * scene.nir_noise_gain * (0.5 * signal + 9.0).sqrt();
+                let noisy = sig + n * scene.nir_noise_gain * (0.5 * sig + 9.0).sqrt();
                 nrow[x] = noisy.round().clamp(0.0, NIR_MAX) as u16;
-
-                let centre = [cam[0] + (x as f32 + 0.5) * mmpp, cam[1] + (y as f32 + 0.5) * mmpp];
-                let t = value_noise(centre[0] / 1.3, centre[1] / 1.3, scene.texture_seed ^ 0x51ed) * 0.12
-                    + value_noise(centre[0] / 6.0, centre[1] / 6.0, scene.texture_seed ^ 0x7f4a) * 0.1;
-                let light = (0.55 + 0.45 * e.sqrt()) * (1.0 + t);
-                let pa = pallor.get(x, y);
-                let base = [150.0, 62.0, 50.0];
-                let pale = [205.0, 170.0, 150.0];
                 for c in 0..3 {
-                    let v = (base[c] * (1.0 - pa) + pale[c] * pa) * light;
-                    let v = v + (255.0 - v) * g;
                     let n: f32 = rng.sample(StandardNormal);
-                    wrow[x * 3 + c] = (v + 1.5 * n).round().clamp(0.0, 255.0) as u8;
+                    wrow[x * 3 + c] = (light[c].get(x, y) + 1.5 * n).round().clamp(0.0, 255.0) as u8;
                 }
             }
         });
@@ -267,12 +454,28 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
     // Truth of a lesion centred at `c` (world mm) whose extent reaches `extent_mm` from its centre.
     let truth = |id, kind, c: [f32; 2], diameter, rim, tbr, extent_mm: f32| {
         let (cx, cy) = ((c[0] - cam[0]) / mmpp, (c[1] - cam[1]) / mmpp);
-        TruthLesion { id, kind, centroid_px: [cx, cy], core_diameter_mm: diameter, rim_thickness_mm: rim, tbr, in_view: in_view(cx, cy, extent_mm / mmpp, w, h) }
+        TruthLesion {
+            id,
+            kind,
+            centroid_px: [cx, cy],
+            core_diameter_mm: diameter,
+            rim_thickness_mm: rim,
+            tbr,
+            in_view: in_view(cx, cy, extent_mm / mmpp, w, h),
+            min_rim_thickness_mm: None,
+            rim_coverage: None,
+            core_level: None,
+        }
     };
     let mut lesions = Vec::new();
     for l in &scene.rims {
         let extent = l.outer_radius() + 2.0 * mmpp;
-        lesions.push(truth(l.id, LesionKind::Rim, l.center, Some(l.core_diameter_mm()), Some(l.rim_mm), l.tbr, extent));
+        lesions.push(TruthLesion {
+            min_rim_thickness_mm: Some(l.min_thickness_mm()),
+            rim_coverage: Some(l.coverage()),
+            core_level: Some(l.core_level),
+            ..truth(l.id, LesionKind::Rim, l.center, Some(l.core_diameter_mm()), Some(l.thickness_mm()), l.tbr, extent)
+        });
     }
     for d in &scene.diffuse {
         lesions.push(truth(d.id, LesionKind::Diffuse, d.center, None, None, d.tbr, 2.0 * d.sigma_mm));

@@ -5,6 +5,8 @@
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
+use super::variation::{Blob, RimShape, Shaft, ShapeTruth, Variation, Vein};
+
 #[derive(Clone, Debug)]
 pub struct RimLesion {
     pub id: u32,
@@ -22,14 +24,35 @@ pub struct RimLesion {
     pub phase: f32,
     /// Paleness of the lesion in white light (0..1).
     pub pallor: f32,
+    /// Broad family: a lobulated core, a rim of varying thickness, a gap (`None`: a plain ellipse), and
+    /// the geometric truth of that shape.
+    pub shape: Option<(RimShape, ShapeTruth)>,
 }
 
 impl RimLesion {
     pub fn core_diameter_mm(&self) -> f32 {
-        2.0 * (self.a * self.b).sqrt()
+        match &self.shape {
+            Some((_, t)) => 2.0 * (t.area_mm2 / std::f32::consts::PI).sqrt(),
+            None => 2.0 * (self.a * self.b).sqrt(),
+        }
     }
     pub fn outer_radius(&self) -> f32 {
-        self.a.max(self.b) + self.rim_mm
+        match &self.shape {
+            Some((_, t)) => t.extent_mm,
+            None => self.a.max(self.b) + self.rim_mm,
+        }
+    }
+    /// Median rim thickness (the truth the analysis's median is scored against), mm.
+    pub fn thickness_mm(&self) -> f32 {
+        self.shape.as_ref().map_or(self.rim_mm, |(_, t)| t.thickness_mm)
+    }
+    /// Thinnest rim (5th percentile along the boundary), mm.
+    pub fn min_thickness_mm(&self) -> f32 {
+        self.shape.as_ref().map_or(self.rim_mm, |(_, t)| t.min_thickness_mm)
+    }
+    /// Fraction of the core's boundary that has rim.
+    pub fn coverage(&self) -> f32 {
+        self.shape.as_ref().map_or(1.0, |(_, t)| t.coverage)
     }
 }
 
@@ -137,6 +160,13 @@ pub struct Scene {
     pub texture_seed: u32,
     /// Multiplier of the NIR noise (`SceneOptions::nir_noise_gain`).
     pub nir_noise_gain: f32,
+    /// Broad family: the scene's conditions and the structures only it holds (all empty otherwise).
+    pub variation: Variation,
+    pub veins: Vec<Vein>,
+    pub shafts: Vec<Shaft>,
+    pub blobs: Vec<Blob>,
+    /// Specular glints seen in the NIR image only (no twin in the white light).
+    pub nir_glints: Vec<Glint>,
 }
 
 /// What kinds of structures a scene holds. Tests turn confounders off to isolate one behaviour.
@@ -154,18 +184,26 @@ pub struct SceneOptions {
     /// Multiplies the NIR sensor noise (1: the modelled shot and read noise; more: a higher-gain camera
     /// or lower excitation).
     pub nir_noise_gain: f32,
+    /// Draw from the broad family (`variation`): textures, shapes, gaps, halos, veins, instruments, blur,
+    /// haze, gain and NIR-only glints as patients show them. Off: the plain family.
+    pub broad: bool,
 }
 
 impl Default for SceneOptions {
     fn default() -> Self {
-        Self { rim_lesions: 2..=4, diffuse_lesions: 0..=1, ducts: 1..=2, glints: 2..=6, residuals: 0..=0, homogeneous: 0..=1, camera_motion: true, nir_noise_gain: 1.0 }
+        Self { rim_lesions: 2..=4, diffuse_lesions: 0..=1, ducts: 1..=2, glints: 2..=6, residuals: 0..=0, homogeneous: 0..=1, camera_motion: true, nir_noise_gain: 1.0, broad: false }
     }
 }
 
 impl SceneOptions {
     /// A transection plane or wound bed: no lesions or ducts; `residuals` fluorescent spots (0 for a clean one).
     pub fn cut_surface(residuals: std::ops::RangeInclusive<usize>) -> Self {
-        Self { rim_lesions: 0..=0, diffuse_lesions: 0..=0, ducts: 0..=0, glints: 2..=6, residuals, homogeneous: 0..=0, camera_motion: true, nir_noise_gain: 1.0 }
+        Self { rim_lesions: 0..=0, diffuse_lesions: 0..=0, ducts: 0..=0, glints: 2..=6, residuals, homogeneous: 0..=0, camera_motion: true, nir_noise_gain: 1.0, broad: false }
+    }
+
+    /// The broad family with the plain family's lesion counts.
+    pub fn broad() -> Self {
+        Self { broad: true, ..Self::default() }
     }
 }
 
@@ -176,6 +214,10 @@ fn overlaps(c: [f32; 2], r: f32, placed: &[([f32; 2], f32)], gap: f32) -> bool {
 impl Scene {
     pub fn generate(width: usize, height: usize, mm_per_px: f32, fps: f32, seed: u64, opts: &SceneOptions) -> Scene {
         let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x6e69_7266_6d61_7267);
+        // The broad family draws from a stream of its own, so that the plain family's scenes stay as
+        // they were for every seed.
+        let mut rng2 = Pcg64Mcg::seed_from_u64(seed ^ 0x6272_6f61_645f_6661);
+        let broad = opts.broad;
         let view_w = width as f32 * mm_per_px;
         let view_h = height as f32 * mm_per_px;
         let (drift, tremor_mm) = if opts.camera_motion {
@@ -198,7 +240,12 @@ impl Scene {
                 let a = 0.5 * d / aspect.sqrt();
                 let b = 0.5 * d * aspect.sqrt();
                 let rim_mm = rng.random_range(0.5..4.0f32).min(0.6 * d);
-                let r = a + rim_mm;
+                let shape = broad.then(|| {
+                    let shape = RimShape::draw(&mut rng2);
+                    let truth = shape.truth(a, b, rim_mm);
+                    (shape, truth)
+                });
+                let r = shape.as_ref().map_or(a + rim_mm, |s| s.1.extent_mm);
                 let margin = 0.5;
                 if 2.0 * (r + margin) > view_w.min(view_h) {
                     continue;
@@ -208,7 +255,7 @@ impl Scene {
                     continue;
                 }
                 placed.push((c, r));
-                rims.push(RimLesion {
+                let mut lesion = RimLesion {
                     id: next_id,
                     center: c,
                     a,
@@ -220,7 +267,15 @@ impl Scene {
                     rim_wobble: rng.random_range(0.0..0.12),
                     phase: rng.random_range(0.0..std::f32::consts::TAU),
                     pallor: rng.random_range(0.1..0.45),
-                });
+                    shape,
+                };
+                if broad {
+                    // By the time of surgery the liver has cleared most of its ICG: a core can be as
+                    // bright as the liver around it. Rims from TBR 1.6.
+                    lesion.core_level = rng2.random_range(0.3..1.05);
+                    lesion.tbr = (rng2.random_range(1.6f32.ln()..6.0f32.ln())).exp();
+                }
+                rims.push(lesion);
                 next_id += 1;
                 break;
             }
@@ -328,6 +383,57 @@ impl Scene {
                 break;
             }
         }
+        let (variation, veins, shafts, blobs, nir_glints) = if broad {
+            let variation = Variation::draw(&mut rng2);
+            let blobs = touching_blobs(&rims, &mut rng2);
+            let veins = (0..rng2.random_range(0..=2)).filter_map(|_| {
+                (0..40).find_map(|_| {
+                    let len = rng2.random_range(0.3..0.8) * view_w.max(view_h);
+                    let ang: f32 = rng2.random_range(0.0..std::f32::consts::TAU);
+                    let p0 = [rng2.random_range(0.0..view_w), rng2.random_range(0.0..view_h)];
+                    let p2 = [p0[0] + len * ang.cos(), p0[1] + len * ang.sin()];
+                    let bend = rng2.random_range(-0.3..0.3) * len;
+                    let mid = [(p0[0] + p2[0]) * 0.5 - bend * ang.sin(), (p0[1] + p2[1]) * 0.5 + bend * ang.cos()];
+                    let vein = Vein { p: [p0, mid, p2], width_mm: rng2.random_range(0.5..2.0), depth: rng2.random_range(0.3..0.6) };
+                    (0..=48).all(|k| !overlaps(bezier(&vein.p, k as f32 / 48.0), vein.width_mm, &placed, 2.0)).then_some(vein)
+                })
+            });
+            let veins: Vec<Vein> = veins.collect();
+            let shafts: Vec<Shaft> = rng2
+                .random_bool(0.3)
+                .then(|| {
+                    (0..40).find_map(|_| {
+                        let width_mm = rng2.random_range(4.0..8.0f32);
+                        let ang: f32 = rng2.random_range(0.0..std::f32::consts::TAU);
+                        let tip = [rng2.random_range(0.2..0.8) * view_w, rng2.random_range(0.2..0.8) * view_h];
+                        let reach = 2.0 * (view_w + view_h);
+                        let from = [tip[0] + reach * ang.cos(), tip[1] + reach * ang.sin()];
+                        let shaft = Shaft { from, tip, width_mm };
+                        let clear = (0..=200).all(|k| {
+                            let t = k as f32 / 200.0;
+                            let q = [tip[0] + (from[0] - tip[0]) * t, tip[1] + (from[1] - tip[1]) * t];
+                            !overlaps(q, 0.5 * width_mm, &placed, 2.0)
+                        });
+                        clear.then_some(shaft)
+                    })
+                })
+                .flatten()
+                .into_iter()
+                .collect();
+            let nir_glints = (0..rng2.random_range(0..=4))
+                .map(|_| {
+                    let r = rng2.random_range(1.0..3.0);
+                    Glint {
+                        pos: [rng2.random_range(0.0..width as f32), rng2.random_range(0.0..height as f32)],
+                        vel: [rng2.random_range(-0.8..0.8), rng2.random_range(-0.8..0.8)],
+                        radius_px: [r, r * rng2.random_range(0.5..1.0)],
+                    }
+                })
+                .collect();
+            (variation, veins, shafts, blobs, nir_glints)
+        } else {
+            Default::default()
+        };
         Scene {
             width,
             height,
@@ -349,6 +455,11 @@ impl Scene {
             scatter_mm,
             texture_seed,
             nir_noise_gain: opts.nir_noise_gain,
+            variation,
+            veins,
+            shafts,
+            blobs,
+            nir_glints,
         }
     }
 
@@ -363,12 +474,40 @@ impl Scene {
     }
 }
 
+/// Point at `t` of a quadratic Bézier curve.
+pub fn bezier(p: &[[f32; 2]; 3], t: f32) -> [f32; 2] {
+    let u = 1.0 - t;
+    let [a, b, c] = *p;
+    [u * u * a[0] + 2.0 * u * t * b[0] + t * t * c[0], u * u * a[1] + 2.0 * u * t * b[1] + t * t * c[1]]
+}
+
 impl Duct {
     pub fn point(&self, t: f32) -> [f32; 2] {
-        let u = 1.0 - t;
-        let [a, b, c] = self.p;
-        [u * u * a[0] + 2.0 * u * t * b[0] + t * t * c[0], u * u * a[1] + 2.0 * u * t * b[1] + t * t * c[1]]
+        bezier(&self.p, t)
     }
+}
+
+/// Blobs touching about a third of the broad family's rims from outside: each intrudes into the rim by
+/// at most half its local thickness (never into the core), away from the rim's gap.
+fn touching_blobs(rims: &[RimLesion], rng: &mut impl Rng) -> Vec<Blob> {
+    let mut blobs = Vec::new();
+    for l in rims {
+        let Some((shape, _)) = &l.shape else { continue };
+        if !rng.random_bool(0.3) {
+            continue;
+        }
+        let phi: f32 = rng.random_range(0.0..std::f32::consts::TAU);
+        if shape.in_gap(phi) || shape.in_gap(phi + 0.3) || shape.in_gap(phi - 0.3) {
+            continue;
+        }
+        let radius_mm = rng.random_range(0.8..2.0f32);
+        let t = shape.thickness(l.rim_mm, phi);
+        let r = shape.core_radius(l.a, l.b, phi) + t + radius_mm - (0.5 * t).min(0.3 * radius_mm);
+        let (c, s) = (l.theta.cos(), l.theta.sin());
+        let (qx, qy) = (r * phi.cos(), r * phi.sin());
+        blobs.push(Blob { center: [l.center[0] + c * qx - s * qy, l.center[1] + s * qx + c * qy], radius_mm, tbr: rng.random_range(1.5..3.0) });
+    }
+    blobs
 }
 
 /// Unsigned distance from a point (in the ellipse's frame) to the ellipse with semi-axes a, b.

@@ -34,9 +34,19 @@ pub struct TruthLesion {
     pub kind: crate::analysis::LesionKind,
     pub centroid_px: [f32; 2],
     pub core_diameter_mm: Option<f32>,
+    /// Median rim thickness along the core boundary (the distance from the rim's outer curve to the core).
     pub rim_thickness_mm: Option<f32>,
     pub tbr: f32,
     pub in_view: InView,
+    /// Thinnest rim: 5th percentile of that distance along the boundary (rim lesions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_rim_thickness_mm: Option<f32>,
+    /// Fraction of the core's boundary that has rim (1: complete; rim lesions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rim_coverage: Option<f32>,
+    /// The core's signal as a fraction of the background (rim lesions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_level: Option<f32>,
 }
 
 /// Residual fluorescence (a cut-surface or wound-bed spot).
@@ -64,6 +74,9 @@ pub struct GroundTruth {
     pub mm_per_px: f32,
     pub fps: f32,
     pub nir_bits: u32,
+    /// The broad family's conditions for this sequence (absent for the plain family).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variation: Option<crate::phantom::Variation>,
     pub frames: Vec<TruthFrame>,
 }
 

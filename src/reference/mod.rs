@@ -8,6 +8,7 @@
 pub mod components;
 pub mod composite;
 pub mod distance;
+pub mod enclosure;
 pub mod morphology;
 pub mod normalize;
 pub mod reduce;
@@ -117,6 +118,7 @@ impl Analyzer for CpuAnalyzer {
             || label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent_fl, &mut m.fluo_labels),
         );
         regions::region_stats(&m.bg_labels, &bg_components, &m.fluo_labels, &fl_components, &m.fluo, &m.ratio, p, &mut m.bg_table, &mut m.fluo_table);
+        enclosure::split_gapped_cores(&m.fluo, &m.fluo_labels, &m.fluo_table, &mut m.bg_labels, &mut m.bg_table, &m.ratio, p);
         let cores = regions::select_cores(&m.bg_labels, &mut m.bg_table, p, &mut m.seeds, &mut m.seed_boxes);
         timings.push("components", ms(t));
 
@@ -170,7 +172,7 @@ impl Analyzer for CpuAnalyzer {
         composite::composite(&inputs, styles, &margins_px, &mut overlay);
         annotate(&mut overlay, styles, banner);
         timings.push("composite", ms(t));
-        let classes = self.want_classes.then(|| class_map(&m.fluo, &m.seeds));
+        let classes = self.want_classes.then(|| class_map(&m.fluo, &m.seeds, &m.distance, self.params.mm_to_px(self.params.rim_search_mm)));
         Ok(Composite { overlay, classes, timings })
     }
 
@@ -179,13 +181,21 @@ impl Analyzer for CpuAnalyzer {
     }
 }
 
-/// The mask PNG's classes from the fluorescence mask and the core seeds.
-pub fn class_map(fluo: &Plane<u8>, seeds: &Plane<u32>) -> Plane<u8> {
-    let data = fluo
-        .data
-        .iter()
-        .zip(&seeds.data)
-        .map(|(&f, &s)| if s != 0 { class::CORE } else if f != 0 { class::FLUORESCENT } else { class::BACKGROUND })
+/// The mask PNG's classes (those of the phantom's truth): cores from the seeds, rims where fluorescence
+/// lies within `search_px` of a core, other fluorescence elsewhere.
+pub fn class_map(fluo: &Plane<u8>, seeds: &Plane<u32>, distance: &LabeledDistance, search_px: f32) -> Plane<u8> {
+    let data = (0..fluo.data.len())
+        .map(|i| {
+            if seeds.data[i] != 0 {
+                class::CORE
+            } else if fluo.data[i] == 0 {
+                class::BACKGROUND
+            } else if distance.nearest.data.get(i).is_some_and(|&n| n != 0) && distance.dist.data[i] <= search_px {
+                class::RIM
+            } else {
+                class::OTHER
+            }
+        })
         .collect();
     Plane { width: fluo.width, height: fluo.height, data }
 }

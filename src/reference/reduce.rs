@@ -196,6 +196,8 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
             x.ratio_hist.iter_mut().zip(&y.ratio_hist).for_each(|(u, v)| *u += v);
             x.thickness_hist.iter_mut().zip(&y.thickness_hist).for_each(|(u, v)| *u += v);
             x.feret.iter_mut().zip(&y.feret).for_each(|(u, v)| *u = (*u).max(*v));
+            x.boundary_px += y.boundary_px;
+            x.covered_px += y.covered_px;
         }
         for (x, y) in ah.iter_mut().zip(&bh) {
             x.iter_mut().zip(y).for_each(|(u, v)| *u += v);
@@ -232,6 +234,12 @@ fn accumulate_rim_pixel(
             core_hists[s][core_bin(v)] += 1;
             let seeds = &maps.seeds.data;
             let boundary = x == 0 || y == 0 || x + 1 == w || y + 1 == h || seeds[i - 1] != core || seeds[i + 1] != core || seeds[i - w] != core || seeds[i + w] != core;
+            if boundary && x > 0 && y > 0 && x + 1 < w && y + 1 < h {
+                st.boundary_px += 1;
+                let fl = &maps.fluo.data;
+                let covered = [i - 1, i + 1, i - w, i + w].iter().all(|&j| seeds[j] == core || fl[j] != 0);
+                st.covered_px += covered as u32;
+            }
             if boundary {
                 for k in 0..FERET_DIRS {
                     let p = feret_word(x as u32, y as u32, k);

@@ -5,9 +5,10 @@
 //! `region_stats`: per non-fluorescent component its area, border contact, box and (for those of a
 //! core's size, the only ones the choice reads) fixed-point ratio sum; per fluorescent component its
 //! area, border contact, box, boundary pixels and sharp boundary pixels.
-//! `select_cores`: dark (mean ratio < `core_max_ratio`), large enough non-fluorescent components that
-//! are not most of the frame are tumour cores (enclosed by fluorescence, or partial where they touch the
-//! image border); their labels seed the distance transform.
+//! `select_cores`: large enough non-fluorescent components that are not most of the frame are tumour
+//! cores: enclosed by fluorescence at any level under the fluorescence floor (`core_max_ratio`), or
+//! partial where they touch the image border, then only if dark (`partial_core_max_ratio`); their labels
+//! seed the distance transform.
 
 use rayon::prelude::*;
 
@@ -178,7 +179,8 @@ pub fn min_core_area_px(p: &AnalysisParams) -> f32 {
 /// Is the non-fluorescent component in row `r` of the table a tumour core?
 pub fn is_core(bg: &RegionTable, r: usize, n_pixels: usize, p: &AnalysisParams) -> bool {
     let area = bg.area[r];
-    core_sized(area, n_pixels, p) && (bg.aux[r] as f32) < p.core_max_ratio * RATIO_FIXED * area as f32
+    let max_ratio = if bg.flags[r] & FLAG_BORDER != 0 { p.partial_core_max_ratio } else { p.core_max_ratio };
+    core_sized(area, n_pixels, p) && (bg.aux[r] as f32) < max_ratio * RATIO_FIXED * area as f32
 }
 
 /// Core labels in ascending order (the first `MAX_CORES`); writes each core pixel's label into `seeds`,

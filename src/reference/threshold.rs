@@ -151,8 +151,8 @@ mod tests {
             let want = p.fluo_ratio.max(1.0 + p.fluo_noise_sigmas * sigma);
             assert!((fl.level - want).abs() <= 0.15 * p.fluo_noise_sigmas * sigma + 0.01, "sigma {sigma}: level {} vs {want}", fl.level);
         }
-        // Off (the default): the fixed ratio whatever the noise.
-        let off = AnalysisParams::default();
+        // Off (K = 0): the fixed ratio whatever the noise.
+        let off = AnalysisParams { fluo_noise_sigmas: 0.0, ..AnalysisParams::default() };
         let noisy = Plane::from_vec(64, 64, (0..64 * 64).map(|i| if i % 2 == 0 { 0.8 } else { 1.2 }).collect()).unwrap();
         assert_eq!(fluo_level(&ratio_histogram(&noisy), &off).level, off.fluo_ratio);
         // Too few samples (a tiny frame): the floor.

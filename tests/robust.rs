@@ -1,0 +1,112 @@
+//! Detection beyond the plain phantoms, on scenes of the broad family (texture up to 25%, lobulated
+//! cores, rims of varying thickness and with gaps, cores as bright as the liver, scatter halo, veins,
+//! instruments, blur, haze, gain, NIR-only glints) with seeds no tuning used (tuning: 9000 onwards;
+//! README figures: 20000 onwards). Scored against the generator's geometric truth, per condition.
+
+use nirf_margin::analysis::LesionKind;
+use nirf_margin::measure::conditions::{ConditionScores, scene_buckets};
+use nirf_margin::params::AnalysisParams;
+use nirf_margin::phantom::{InView, PhantomConfig, SceneOptions, render};
+use nirf_margin::processor::FrameProcessor;
+use nirf_margin::reference::CpuAnalyzer;
+
+fn processor(mm_per_px: f32) -> FrameProcessor {
+    let p = AnalysisParams::with_scale(mm_per_px);
+    FrameProcessor::new(Box::new(CpuAnalyzer::new(p.clone()).unwrap()), p, 30.0)
+}
+
+#[test]
+fn broad_family_rims_are_found_and_texture_gives_few_false_lesions() {
+    let mut scores = ConditionScores::default();
+    for (k, mm) in [0.05f32, 0.08, 0.12, 0.06, 0.1, 0.14].into_iter().enumerate() {
+        let cfg = PhantomConfig { width: 960, height: 540, frames: 2, seed: 41 + k as u64, mm_per_px: mm, fps: 30.0, options: SceneOptions::broad() };
+        let scene = cfg.scene();
+        let buckets = scene_buckets(Some(&scene.variation), cfg.width, cfg.height, mm);
+        let mut proc = processor(mm);
+        for f in 0..cfg.frames {
+            let r = render(&scene, f);
+            let res = proc.process(&r.wl, &r.nir, true).unwrap();
+            scores.add_frame(&buckets, &res.lesions, &r.truth, res.classes.as_ref().unwrap(), &r.classes, mm);
+        }
+    }
+    let all = scores.all();
+    let rim = |band: &str| scores.lesion.get("rim").and_then(|m| m.get(band)).cloned().unwrap_or_default();
+    let (complete, gap) = (rim("complete"), rim("gap 15-50 deg"));
+    eprintln!(
+        "complete {}/{}, gap {}/{}, false lesions/frame {:.2}, core MAE (complete) {:?}, thickness MAE {:?}, Dice core {:.3} rim {:.3}",
+        complete.true_positives,
+        complete.true_positives + complete.false_negatives,
+        gap.true_positives,
+        gap.true_positives + gap.false_negatives,
+        all.false_lesions_per_frame(),
+        complete.diameter_mae_mm(),
+        all.thickness_mae_mm(),
+        all.dice_core(),
+        all.dice_rim()
+    );
+    assert!(complete.true_positives + complete.false_negatives >= 8 && gap.true_positives + gap.false_negatives >= 4, "too few lesions to test");
+    // Floors under what the method reaches on this sample today (issue 10's goals are higher: complete
+    // rims 0.98, rims with a gap 0.80, false lesions 0.05 a frame, core MAE 0.15 mm, Dice core 0.97 and
+    // rim 0.88; README "Accuracy" gives the figures per condition). A change that loses ground fails here.
+    assert!(complete.sensitivity() >= 0.90, "complete rims found: {}", complete.sensitivity());
+    assert!(gap.sensitivity() >= 0.60, "rims with a gap found: {}", gap.sensitivity());
+    assert!(all.precision() >= 0.95, "rim precision {}", all.precision());
+    assert!(all.false_lesions_per_frame() <= 0.4, "false lesions a frame: {}", all.false_lesions_per_frame());
+    assert!(complete.diameter_mae_mm().unwrap() <= 0.25, "core diameter MAE {:?}", complete.diameter_mae_mm());
+    assert!(all.thickness_mae_mm().unwrap() <= 0.20, "rim thickness MAE {:?}", all.thickness_mae_mm());
+    assert!(all.dice_core() >= 0.86 && all.dice_rim() >= 0.79, "Dice core {} rim {}", all.dice_core(), all.dice_rim());
+}
+
+/// By the time of surgery the liver has cleared its ICG: a core as bright as the liver around it is a
+/// core all the same, when its rim encloses it.
+#[test]
+fn a_core_as_bright_as_the_liver_is_a_core() {
+    let cfg = PhantomConfig { width: 800, height: 600, frames: 1, seed: 61, mm_per_px: 0.08, options: SceneOptions { rim_lesions: 3..=4, ..SceneOptions::default() }, ..Default::default() };
+    let mut scene = cfg.scene();
+    for l in &mut scene.rims {
+        l.core_level = 1.0;
+    }
+    let r = render(&scene, 0);
+    let res = processor(cfg.mm_per_px).process(&r.wl, &r.nir, false).unwrap();
+    let in_view: Vec<_> = r.truth.lesions.iter().filter(|t| t.kind == LesionKind::Rim && t.in_view == InView::Full).collect();
+    assert!(!in_view.is_empty());
+    for t in in_view {
+        let found = res.lesions.iter().any(|l| l.kind == LesionKind::Rim && (l.centroid_px[0] - t.centroid_px[0]).hypot(l.centroid_px[1] - t.centroid_px[1]) < 5.0);
+        assert!(found, "lesion {} with a core at the liver's level not found", t.id);
+    }
+}
+
+/// A rim with a gap: its lesion is found, its coverage says how much of the boundary has rim, and its
+/// verdict is "rim incomplete" (no thinnest-rim figure vouches for the gap).
+#[test]
+fn a_rim_with_a_gap_is_reported_incomplete() {
+    let cfg = PhantomConfig { width: 800, height: 600, frames: 1, seed: 62, mm_per_px: 0.08, options: SceneOptions { rim_lesions: 2..=3, ..SceneOptions::broad() }, ..Default::default() };
+    let mut scene = cfg.scene();
+    scene.variation = Default::default(); // only the shapes: no texture, halo or blur
+    scene.variation.texture = 0.05;
+    scene.variation.grain_mm = 2.0;
+    scene.veins.clear();
+    scene.shafts.clear();
+    scene.blobs.clear();
+    for (k, l) in scene.rims.iter_mut().enumerate() {
+        let (shape, _) = l.shape.as_mut().unwrap();
+        shape.gap = Some((k as f32, 40f32.to_radians()));
+        let truth = shape.truth(l.a, l.b, l.rim_mm);
+        l.shape.as_mut().unwrap().1 = truth;
+    }
+    let r = render(&scene, 0);
+    let res = processor(cfg.mm_per_px).process(&r.wl, &r.nir, false).unwrap();
+    let mut checked = 0;
+    for t in r.truth.lesions.iter().filter(|t| t.kind == LesionKind::Rim && t.in_view == InView::Full) {
+        let l = res
+            .lesions
+            .iter()
+            .find(|l| l.kind == LesionKind::Rim && (l.centroid_px[0] - t.centroid_px[0]).hypot(l.centroid_px[1] - t.centroid_px[1]) < 0.3 * t.core_diameter_mm.unwrap() / cfg.mm_per_px)
+            .unwrap_or_else(|| panic!("lesion {} with a 40° gap not found", t.id));
+        let c = l.rim_coverage.unwrap();
+        assert!(c < 0.97 && c > 0.6, "lesion {}: coverage {c} (truth {:?})", t.id, t.rim_coverage);
+        assert!(l.min_rim_thickness_mm.is_none(), "lesion {}: a thinnest rim claimed across a gap", t.id);
+        checked += 1;
+    }
+    assert!(checked >= 1);
+}
