@@ -8,10 +8,12 @@ pub mod calibrate;
 pub mod evaluate;
 pub mod live;
 pub mod options;
+pub mod paths;
 pub mod phantom;
 pub mod report;
+pub mod values;
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -51,12 +53,32 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Parse `WxH`.
+/// Parse `WxH` (16–8192 a side).
 pub fn parse_size(s: &str) -> Result<(usize, usize)> {
-    let Some((w, h)) = s.split_once(['x', 'X']) else { bail!("size '{s}' is not WIDTHxHEIGHT") };
-    let (w, h): (usize, usize) = (w.trim().parse()?, h.trim().parse()?);
-    if w < 16 || h < 16 || w > 8192 || h > 8192 {
-        bail!("size {w}x{h} is outside 16x16 .. 8192x8192");
+    values::size(s).map_err(|e| anyhow!("--size {e}"))
+}
+
+/// Point `XDG_RUNTIME_DIR` at a private (0700) folder when it is unset or unusable, so that the display
+/// and GPU libraries do not print "XDG_RUNTIME_DIR is invalid or not set". Call before any thread starts.
+pub fn ensure_runtime_dir() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    let usable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o777 == 0o700 && uid.is_none_or(|u| m.uid() == u))
+    };
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| usable(std::path::Path::new(&d))) {
+        return;
     }
-    Ok((w, h))
+    let base = std::env::temp_dir();
+    for dir in [base.join(format!("nirf-margin-xdg-{}", uid.unwrap_or(0))), base.join(format!("nirf-margin-xdg-{}", std::process::id()))] {
+        let _ = std::fs::create_dir(&dir);
+        if std::fs::metadata(&dir).is_ok_and(|m| uid.is_none_or(|u| m.uid() == u)) {
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        if usable(&dir) {
+            // SAFETY: called at the start of main, before any other thread exists.
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+            return;
+        }
+    }
 }

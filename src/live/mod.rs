@@ -45,6 +45,9 @@ pub struct LiveConfig {
     pub max_frames: Option<u64>,
     /// Frames to feed a pipeline with `wl_feed`/`nir_feed` appsrcs (a phantom as a camera pair).
     pub feed: Vec<(RgbFrame, NirFrame)>,
+    /// Checks the settings against the frame size once it is known (e.g. a ROI inside the frame); an
+    /// error stops the run before any output is opened.
+    pub frame_check: Option<Box<dyn Fn(usize, usize) -> Result<()>>>,
 }
 
 pub struct LiveSummary {
@@ -106,7 +109,11 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
     if let Some(d) = &cfg.record_dir {
         std::fs::create_dir_all(d).with_context(|| format!("--record {}: cannot create", d.display()))?;
     }
-    if let Some((w, h)) = feed_size.or_else(|| input.preroll_size()) {
+    let known_size = feed_size.or_else(|| input.preroll_size());
+    if let (Some((w, h)), Some(check)) = (known_size, &cfg.frame_check) {
+        check(w, h)?;
+    }
+    if let Some((w, h)) = known_size {
         display = Some(LiveDisplay::open(&cfg.display, w, h, cfg.fps)?);
         if let Some(dir) = &cfg.record_dir {
             recorders = Some(open_recorders(dir, w, h, cfg.fps)?);
@@ -182,6 +189,11 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
         };
 
         let (w, h) = (wl_frame.width, wl_frame.height);
+        if index == 0 {
+            if let Some(check) = &cfg.frame_check {
+                check(w, h)?;
+            }
+        }
         // The recordings copy the frames first; then the overlay itself goes to the display.
         if let Some(dir) = &cfg.record_dir {
             if recorders.is_none() {
