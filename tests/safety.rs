@@ -397,3 +397,48 @@ fn random_flags_and_corrupt_inputs_never_panic_hang_or_touch_an_input() {
     }
     eprintln!("{runs} fuzz runs in {:.1} s", started.elapsed().as_secs_f64());
 }
+
+/// SIGINT stops `analyze` as an error does: metrics, overlay and snapshot flushed, closed and in place,
+/// the overlay holding exactly the frames the metrics do.
+#[test]
+fn sigint_stops_analyze_with_every_output_closed() {
+    let d = tmpdir();
+    phantom_on_disk(d.path(), 320, 240, 40, 77, 0.1);
+    let out = d.path().join("out");
+    let (m, o, s) = (out.join("m.jsonl"), out.join("o.mkv"), out.join("s.png"));
+    let mut child = bin()
+        .args([
+            "analyze", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--mm-per-px", "0.1", "--backend", "cpu",
+            "--metrics", m.to_str().unwrap(), "--overlay", o.to_str().unwrap(), "--snapshot", s.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for a few frames in the (temporary) metrics file, then interrupt.
+    let t = Instant::now();
+    loop {
+        let lines: usize = std::fs::read_dir(&out)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with("m.jsonl"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default().lines().count())
+            .sum();
+        if lines >= 3 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "no metrics within 60 s");
+        assert!(child.try_wait().unwrap().is_none(), "finished before it could be interrupted");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let res = child.wait_with_output().unwrap();
+    let e = stderr(&res);
+    assert_eq!(res.status.code(), Some(1), "a clean error exit, not death by the signal: {e}");
+    assert!(e.contains("SIGINT"), "{e}");
+    let n = read_jsonl(&m).len();
+    assert!((3..40).contains(&n), "{n} metrics lines");
+    assert_eq!(count_video_frames(&o).0 as usize, n, "the overlay holds the frames of the metrics");
+    assert!(image::open(&s).is_ok(), "the snapshot is written");
+}

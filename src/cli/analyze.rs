@@ -296,9 +296,13 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
     let mut frame_ms: Vec<f32> = Vec::new();
     let mut frame_size = (0, 0);
     let mut unequal: Option<String> = None;
+    super::catch_stop_signals();
     let result = (|| -> Result<()> {
         let mut source = PairSource::open(&wl, &nir, a.fps)?;
         while let Some(pair) = source.next_pair()? {
+            if let Some(sig) = super::stop_requested() {
+                bail!("stopped by {sig} after {frames} frames: the outputs hold the frames analysed before it");
+            }
             if pair.index == 0 {
                 frame_size = (pair.wl.width, pair.wl.height);
                 if let Some(r) = &roi {

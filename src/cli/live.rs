@@ -185,6 +185,8 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         proc.set_checks(CheckSettings { mode: MODES[mode.load(Ordering::Relaxed) as usize % 3], ..checks.clone() });
         Ok(Box::new(Drilled { proc, frame, mode: mode.clone() }) as Box<dyn LiveProcessor>)
     });
+    // Ctrl-C or SIGTERM ends the run as --duration does: recordings and metrics closed, summary printed.
+    super::catch_stop_signals();
     let display = if a.fullscreen { "waylandsink fullscreen=true".to_string() } else { a.display.clone() };
     let summary = run(
         LiveConfig {
@@ -199,6 +201,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
             metrics: a.metrics.clone(),
             stats: a.stats,
             duration: a.duration.map(Duration::from_secs_f64),
+            stop: Some(|| super::stop_requested().is_some()),
             max_frames: None,
             feed,
             frame_check: roi.map(|r| Box::new(move |w, h| values::roi_in_frame(&r, w, h)) as Box<dyn Fn(usize, usize) -> Result<()>>),

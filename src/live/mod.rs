@@ -42,6 +42,8 @@ pub struct LiveConfig {
     pub metrics: Option<PathBuf>,
     pub stats: bool,
     pub duration: Option<Duration>,
+    /// Asked before each frame: true ends the run cleanly (a stop signal).
+    pub stop: Option<fn() -> bool>,
     pub max_frames: Option<u64>,
     /// Frames to feed a pipeline with `wl_feed`/`nir_feed` appsrcs (a phantom as a camera pair).
     pub feed: Vec<(RgbFrame, NirFrame)>,
@@ -133,7 +135,7 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
     let mut outstanding: Option<u64> = None;
     let mut index = 0u64;
     loop {
-        if cfg.duration.is_some_and(|d| started.elapsed() >= d) || cfg.max_frames.is_some_and(|m| index >= m) {
+        if cfg.duration.is_some_and(|d| started.elapsed() >= d) || cfg.max_frames.is_some_and(|m| index >= m) || cfg.stop.is_some_and(|f| f()) {
             break;
         }
         let tolerance_ns = cfg.nir_tolerance.as_nanos() as u64;
