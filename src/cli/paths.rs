@@ -227,12 +227,21 @@ pub struct Staged {
 impl Staged {
     /// Prepare `target` (creating its folder); `flag` names it in errors. The temporary name keeps the
     /// target's extension, for writers that choose the format by it.
+    ///
+    /// A target that exists but is no regular file (`/dev/null`, a pipe) is written directly; a link is
+    /// followed, so that the file it points to is replaced and the link kept.
     pub fn new(flag: &str, target: &Path) -> Result<Self> {
-        let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if let Ok(meta) = std::fs::metadata(target) {
+            if !meta.is_file() {
+                return Ok(Self { target: target.to_path_buf(), temp: target.to_path_buf(), existed: true, done: true });
+            }
+        }
+        let real = target.canonicalize().unwrap_or_else(|_| target.to_path_buf());
+        let dir = real.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).with_context(|| format!("{flag} {}: cannot create the folder {}", target.display(), dir.display()))?;
-        let name = target.file_name().with_context(|| format!("{flag} {}: not a file name", target.display()))?;
+        let name = real.file_name().with_context(|| format!("{flag} {}: not a file name", target.display()))?;
         let temp = dir.join(format!(".nirf-{}-{}", std::process::id(), name.to_string_lossy()));
-        Ok(Self { target: target.to_path_buf(), temp, existed: target.exists(), done: false })
+        Ok(Self { target: real.clone(), temp, existed: real.exists(), done: false })
     }
 
     /// Where to write.
@@ -246,13 +255,18 @@ impl Staged {
 
     /// Put the written file in place.
     pub fn commit(mut self) -> Result<()> {
+        if self.done {
+            return Ok(()); // written directly
+        }
         self.done = true;
         std::fs::rename(&self.temp, &self.target).with_context(|| format!("moving {} to {}", self.temp.display(), self.target.display()))
     }
 
     /// After a failed run: a partial file takes the target's place only where no file was there before.
     pub fn finish_failed(self) -> Result<()> {
-        if self.existed {
+        if self.done {
+            Ok(())
+        } else if self.existed {
             tracing::warn!("{} left as it was; this run's partial output is discarded", self.target.display());
             Ok(()) // dropped: the temporary file is removed
         } else if self.temp.exists() {
@@ -329,5 +343,14 @@ mod tests {
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1, "the temporary file is removed");
         write_atomic("--out", &t, b"new").unwrap();
         assert_eq!(std::fs::read(&t).unwrap(), b"new");
+        // Through a link: the file it points to is replaced, the link kept.
+        let link = d.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&t, &link).unwrap();
+        write_atomic("--out", &link, b"newer").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(&t).unwrap(), b"newer");
+        // Not a regular file: written directly, never replaced.
+        write_atomic("--out", Path::new("/dev/null"), b"x").unwrap();
+        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
     }
 }
