@@ -446,3 +446,35 @@ fn sigint_stops_analyze_with_every_output_closed() {
     assert_eq!(count_video_frames(&o).0 as usize, n, "the overlay holds the frames of the metrics");
     assert!(image::open(&s).is_ok(), "the snapshot is written");
 }
+
+/// The wound-bed verdict says what it checked; `live` runs from any folder (built-in pipelines); no
+/// "XDG_RUNTIME_DIR is invalid" noise when the variable is unset.
+#[test]
+fn verdicts_say_what_they_checked_and_messages_are_clean() {
+    let d = tmpdir();
+    phantom_on_disk(d.path(), 160, 120, 3, 78, 0.1);
+    let findings = d.path().join("findings");
+    let mut cmd = bin();
+    cmd.env_remove("XDG_RUNTIME_DIR").args([
+        "analyze", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--mm-per-px", "0.1", "--backend", "auto",
+        "--mode", "wound-bed", "--roi", "10,20,100,80", "--tbr", "2", "--findings", findings.to_str().unwrap(),
+    ]);
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("XDG_RUNTIME_DIR"), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("ROI 10,20,100,80") && stdout.contains("TBR from 2") && stdout.contains("3 frames checked"), "{stdout}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(findings.join("findings.json")).unwrap()).unwrap();
+    assert_eq!(doc["roi"], serde_json::json!([10, 20, 100, 80]));
+    assert_eq!(doc["frames_checked"], 3);
+    assert_eq!(doc["min_tbr"], 2.0);
+
+    let elsewhere = tmpdir();
+    let o = bin()
+        .current_dir(elsewhere.path())
+        .args(["live", "--phantom", "64x48", "--duration", "1", "--mm-per-px", "0.1", "--display", "fakesink", "--backend", "cpu"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "live from another folder: {}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("frames; added latency"));
+}

@@ -1,7 +1,8 @@
-//! Recorded inputs: a white-light and a NIR source, each a video file GStreamer can decode or an image
-//! sequence (a path holding a printf field such as `%05d`, read with `multifilesrc`), played in one
-//! pipeline as fast as it decodes and paired frame by frame. Owns input validation (clear errors that
-//! name the input), the pipeline and the conversion of samples into plain frames.
+//! Recorded inputs: a white-light and a NIR source, each a video file GStreamer can decode (played in
+//! one pipeline as fast as it decodes) or an image sequence (a file name holding one printf integer
+//! field such as `%05d`, decoded file by file on a reader thread), paired frame by frame. Owns input
+//! validation (clear errors that name the input and, for a sequence, the file and its index), the
+//! pipeline and the conversion of samples into plain frames.
 
 use std::path::{Path, PathBuf};
 
