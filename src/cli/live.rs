@@ -204,7 +204,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
             stop: Some(|| super::stop_requested().is_some()),
             max_frames: None,
             feed,
-            frame_check: roi.map(|r| Box::new(move |w, h| values::roi_in_frame(&r, w, h)) as Box<dyn Fn(usize, usize) -> Result<()>>),
+            frame_check: roi.map(|r| Box::new(move |w, h| values::roi_in_frame(&r, w, h)) as crate::live::FrameCheck),
         },
         factory,
     )?;

@@ -231,10 +231,8 @@ impl Staged {
     /// A target that exists but is no regular file (`/dev/null`, a pipe) is written directly; a link is
     /// followed, so that the file it points to is replaced and the link kept.
     pub fn new(flag: &str, target: &Path) -> Result<Self> {
-        if let Ok(meta) = std::fs::metadata(target) {
-            if !meta.is_file() {
-                return Ok(Self { target: target.to_path_buf(), temp: target.to_path_buf(), existed: true, done: true });
-            }
+        if std::fs::metadata(target).is_ok_and(|m| !m.is_file()) {
+            return Ok(Self { target: target.to_path_buf(), temp: target.to_path_buf(), existed: true, done: true });
         }
         let real = target.canonicalize().unwrap_or_else(|_| target.to_path_buf());
         let dir = real.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));

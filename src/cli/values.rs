@@ -123,10 +123,10 @@ pub fn size(s: &str) -> Result<(usize, usize), String> {
 /// known (`roi_in_frame`).
 pub fn roi(s: &str) -> Result<Roi, String> {
     let v: Vec<usize> = s.split(',').map(|p| p.trim().parse()).collect::<Result<_, _>>().map_err(|_| format!("'{s}': expected x,y,w,h in whole px"))?;
-    match v.as_slice() {
+    match *v.as_slice() {
         // Bounded only against overflow here: whether it lies in the frame is checked with the frame.
-        &[x, y, w, h] if w > 0 && h > 0 && [x, y, w, h].iter().all(|&v| v <= 1_000_000) => Ok(Roi { x, y, w, h }),
-        &[_, _, _, _] => Err(format!("'{s}': expected x,y,w,h in px with a positive size, each at most 1000000")),
+        [x, y, w, h] if w > 0 && h > 0 && [x, y, w, h].iter().all(|&v| v <= 1_000_000) => Ok(Roi { x, y, w, h }),
+        [_, _, _, _] => Err(format!("'{s}': expected x,y,w,h in px with a positive size, each at most 1000000")),
         _ => Err(format!("'{s}': expected four numbers x,y,w,h")),
     }
 }

@@ -25,6 +25,9 @@ use crate::media::recorder::{Recording, VideoRecorder};
 use stats::LatencyStats;
 use worker::{Factory, Job, Submit, Worker};
 
+/// A check of the settings against the frame's width and height.
+pub type FrameCheck = Box<dyn Fn(usize, usize) -> Result<()>>;
+
 pub struct LiveConfig {
     /// Input pipeline description (already substituted) and a name for messages.
     pub description: String,
@@ -49,7 +52,7 @@ pub struct LiveConfig {
     pub feed: Vec<(RgbFrame, NirFrame)>,
     /// Checks the settings against the frame size once it is known (e.g. a ROI inside the frame); an
     /// error stops the run before any output is opened.
-    pub frame_check: Option<Box<dyn Fn(usize, usize) -> Result<()>>>,
+    pub frame_check: Option<FrameCheck>,
 }
 
 pub struct LiveSummary {
@@ -191,10 +194,8 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
         };
 
         let (w, h) = (wl_frame.width, wl_frame.height);
-        if index == 0 {
-            if let Some(check) = &cfg.frame_check {
-                check(w, h)?;
-            }
+        if let (0, Some(check)) = (index, &cfg.frame_check) {
+            check(w, h)?;
         }
         // The recordings copy the frames first; then the overlay itself goes to the display.
         if let Some(dir) = &cfg.record_dir {

@@ -94,10 +94,8 @@ pub fn read_description(path: &Path, vars: &HashMap<String, String>) -> Result<S
         let inner = &rest[start + 2..];
         let end = inner.find('}').unwrap_or(inner.len());
         let var = &inner[..end];
-        if !vars.contains_key(var) {
-            if let Some(flag) = flag_of(var) {
-                bail!("--pipeline {}: {flag} is required (the pipeline reads it as ${{{var}}})", path.display());
-            }
+        if let (false, Some(flag)) = (vars.contains_key(var), flag_of(var)) {
+            bail!("--pipeline {}: {flag} is required (the pipeline reads it as ${{{var}}})", path.display());
         }
         rest = &inner[end..];
     }

@@ -393,12 +393,10 @@ impl PairSource {
         };
         let inputs = [input(wl, Channel::WhiteLight)?, input(nir, Channel::Nir)?];
         let mut me = Self { pipeline, inputs, fps: fps.max(1), next_index: 0, ended_unequal: None };
-        if let Some(p) = &me.pipeline {
-            if p.set_state(gst::State::Playing).is_err() {
-                let general = me.collect_bus_errors();
-                let e = general.or_else(|| me.inputs.iter_mut().find_map(|i| i.failed.take()));
-                return Err(e.unwrap_or_else(|| anyhow!("could not start the input pipeline")));
-            }
+        if me.pipeline.as_ref().is_some_and(|p| p.set_state(gst::State::Playing).is_err()) {
+            let general = me.collect_bus_errors();
+            let e = general.or_else(|| me.inputs.iter_mut().find_map(|i| i.failed.take()));
+            return Err(e.unwrap_or_else(|| anyhow!("could not start the input pipeline")));
         }
         Ok(me)
     }
