@@ -79,6 +79,15 @@ impl Fixture {
         std::os::unix::fs::symlink(d.join("nir.mkv"), d.join("link.mkv")).unwrap();
         std::fs::create_dir_all(d.join("old-masks")).unwrap();
         std::fs::write(d.join("old-masks/00000.png"), b"an earlier run's mask").unwrap();
+        std::fs::create_dir_all(d.join("bad-nir")).unwrap();
+        for i in 0..3 {
+            let name = format!("{i:05}.png");
+            if i == 1 {
+                std::fs::write(d.join("bad-nir").join(&name), b"a text file, not a PNG").unwrap();
+            } else {
+                std::fs::copy(d.join("nir").join(&name), d.join("bad-nir").join(&name)).unwrap();
+            }
+        }
         std::fs::write(d.join("bad.pipeline"), "videotestsrc ! ! appsink name=wl_sink\n").unwrap();
         std::fs::write(d.join("calib.json"), r#"{"mm_per_px":50.0,"residual_px":0.1,"residual_mm":5.0,"pattern":[9,6],"square_mm":3.0,"corners":54,"image":"b.png"}"#).unwrap();
         std::fs::write(d.join("huge.jsonl"), "{\"frame\":0,\"latency_ms\":1e308,\"lesions\":[{\"id\":1,\"kind\":\"rim\",\"tbr\":-1e308}]}\n{\"frame\":1,\"latency_ms\":-1e308}\n").unwrap();
@@ -164,6 +173,7 @@ fn refused_outputs_and_settings_name_their_flag_and_touch_nothing() {
         // Patterns: one integer field, nothing else.
         ("pattern with %s", own(&["analyze", "--wl", &p("wl/w%05d%s.png"), "--nir", &nir]), own(&["--wl", "%s"])),
         ("pattern with two fields", own(&["analyze", "--wl", &wl, "--nir", &p("nir/%d%05d.png")]), own(&["--nir", "two"])),
+        ("live replay of a text file among PNGs", own(&["live", "--wl", &wl, "--nir", &p("bad-nir/%05d.png"), "--display", "fakesink"]), own(&["--nir", "00001.png", "frame 1", "not a PNG"])),
         ("live pattern with %s", own(&["live", "--wl", &p("wl/%s.png"), "--nir", &nir, "--display", "fakesink"]), own(&["--wl", "%s"])),
         // A metrics file with numbers no plot can hold.
         ("report of ±1e308", own(&["report", &p("huge.jsonl"), "--out", &p("r.html")]), own(&["huge.jsonl", "line 1"])),

@@ -129,6 +129,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
             guard.input_file(flag, std::path::Path::new(arg));
         } else {
             let spec = SourceSpec::parse(arg, channel)?;
+            spec.check_png_signatures(channel)?;
             vars.insert(src_key.into(), replay_source(&spec, a.fps, a.looping));
             guard.source(flag, &spec);
         }

@@ -187,6 +187,23 @@ impl SourceSpec {
         }
     }
 
+    /// For an image sequence played by GStreamer (`live` replays): every file must at least start as a
+    /// PNG. `pngdec` skips a file that does not and takes the next one in its place, which would pair
+    /// the NIR with the wrong white-light frame; refuse such a sequence up front, naming the file.
+    pub fn check_png_signatures(&self, channel: Channel) -> Result<()> {
+        let SourceSpec::ImageSequence { pattern, start, count } = self else { return Ok(()) };
+        let pat = SeqPattern::parse(pattern).map_err(|e| anyhow!("{} {pattern}: {e}", channel.flag()))?;
+        for i in 0..*count {
+            let path = pat.expand(start + i);
+            let mut head = [0u8; 8];
+            let ok = std::fs::File::open(&path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok();
+            if !ok || head != *b"\x89PNG\r\n\x1a\n" {
+                bail!("{} {pattern}: frame {i} ({path}) is not a PNG file", channel.flag());
+            }
+        }
+        Ok(())
+    }
+
     /// Frames the source holds, where known before playing.
     pub fn known_frames(&self) -> Option<u32> {
         match self {
