@@ -1,6 +1,7 @@
 use clap::Parser;
 
 fn main() {
+    nirf_margin::cli::ensure_runtime_dir();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)

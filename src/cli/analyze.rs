@@ -1,6 +1,9 @@
 //! `nirf-margin analyze`: replay a recorded white-light + NIR pair through the analysis and write the
-//! metrics (JSONL), class masks (PNG), the overlay (Matroska) and a snapshot (PNG). On any error what
-//! was written so far is flushed and closed before the non-zero exit.
+//! metrics (JSONL), class masks (PNG), the overlay (Matroska) and a snapshot (PNG). Every output path is
+//! checked against the inputs and the other outputs before anything is written (`paths`); files are
+//! written under temporary names and renamed into place at the end. On an error what was written so
+//! far is flushed and closed before the non-zero exit, and takes the place only of files that did not
+//! exist before.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,6 +18,8 @@ use serde_json::json;
 
 use crate::analysis::{Lesion, LesionKind};
 use crate::cli::backend::{BackendChoice, make_analyzer};
+use crate::cli::paths::{PathGuard, Staged, is_findings_file, is_mask_frame, refuse_existing, write_atomic};
+use crate::cli::values;
 use crate::media::recorder::VideoRecorder;
 use crate::media::source::{Channel, PairSource, SourceSpec};
 use crate::media::stills;
@@ -33,7 +38,7 @@ pub struct AnalyzeArgs {
     pub nir: String,
     #[command(flatten)]
     pub scale: ScaleArgs,
-    /// Frame rate of image sequences.
+    /// Frame rate of image sequences (1–1000).
     #[arg(long, default_value_t = 30)]
     pub fps: u32,
     /// Per-frame metrics, one JSON object a line.
@@ -42,6 +47,9 @@ pub struct AnalyzeArgs {
     /// Directory for per-frame class masks (00000.png, ...: 0 background, 1 fluorescent, 2 core).
     #[arg(long)]
     pub masks: Option<PathBuf>,
+    /// Replace masks (or findings) already in their folder; without it such a folder is an error.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Overlay video (Matroska, H.264).
     #[arg(long)]
     pub overlay: Option<PathBuf>,
@@ -140,27 +148,27 @@ fn fmt_opt(v: Option<f32>) -> String {
 
 /// Sinks of one run; `close` flushes and closes everything, also after an error.
 struct Outputs {
-    metrics: Option<(PathBuf, BufWriter<File>)>,
+    metrics: Option<(Staged, BufWriter<File>)>,
     masks: Option<PathBuf>,
-    overlay_path: Option<PathBuf>,
+    overlay: Option<Staged>,
     recorder: Option<VideoRecorder>,
-    snapshot: Option<PathBuf>,
+    snapshot: Option<Staged>,
     best: Option<(usize, crate::frame::RgbFrame)>,
     fps: u32,
 }
 
 impl Outputs {
     fn write(&mut self, index: u64, pts_ns: u64, params: &AnalysisParams, r: &FrameResult) -> Result<()> {
-        if let Some((path, w)) = self.metrics.as_mut() {
+        if let Some((staged, w)) = self.metrics.as_mut() {
             serde_json::to_writer(&mut *w, &metrics_line(index, pts_ns, params, r))?;
-            w.write_all(b"\n").and_then(|_| w.flush()).with_context(|| format!("writing {}", path.display()))?;
+            w.write_all(b"\n").and_then(|_| w.flush()).with_context(|| format!("writing {}", staged.target().display()))?;
         }
         if let (Some(dir), Some(classes)) = (&self.masks, &r.classes) {
             stills::write_mask(&dir.join(format!("{index:05}.png")), classes)?;
         }
-        if let Some(path) = &self.overlay_path {
+        if let Some(staged) = &self.overlay {
             if self.recorder.is_none() {
-                self.recorder = Some(VideoRecorder::create(path, r.overlay.width, r.overlay.height, self.fps)?);
+                self.recorder = Some(VideoRecorder::create(staged.path(), r.overlay.width, r.overlay.height, self.fps)?);
             }
             if let Some(rec) = self.recorder.as_mut() {
                 rec.push(&r.overlay, index)?;
@@ -175,11 +183,12 @@ impl Outputs {
         Ok(())
     }
 
-    fn close(&mut self) -> Result<()> {
+    /// Flush and close every output; `ok` puts each in place, else only where no file was there before.
+    fn close(&mut self, ok: bool) -> Result<()> {
         let mut first_err = None;
-        if let Some((path, w)) = self.metrics.as_mut() {
+        if let Some((staged, w)) = self.metrics.as_mut() {
             if let Err(e) = w.flush() {
-                first_err.get_or_insert(anyhow::anyhow!("writing {}: {e}", path.display()));
+                first_err.get_or_insert(anyhow::anyhow!("writing {}: {e}", staged.target().display()));
             }
         }
         if let Some(rec) = self.recorder.take() {
@@ -187,8 +196,19 @@ impl Outputs {
                 first_err.get_or_insert(e);
             }
         }
-        if let (Some(path), Some((_, frame))) = (&self.snapshot, &self.best) {
-            if let Err(e) = stills::write_rgb(path, frame) {
+        if let (Some(staged), Some((_, frame))) = (&self.snapshot, &self.best) {
+            if let Err(e) = stills::write_rgb(staged.path(), frame) {
+                first_err.get_or_insert(e);
+            }
+        }
+        let ok = ok && first_err.is_none();
+        let staged = self.metrics.take().map(|(s, w)| {
+            drop(w);
+            s
+        });
+        for s in [staged, self.overlay.take(), self.snapshot.take()].into_iter().flatten() {
+            let placed = if ok { s.commit() } else { s.finish_failed() };
+            if let Err(e) = placed {
                 first_err.get_or_insert(e);
             }
         }
@@ -203,10 +223,36 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
     }
     let wl = SourceSpec::parse(&a.wl, Channel::WhiteLight)?;
     let nir = SourceSpec::parse(&a.nir, Channel::Nir)?;
+    // No output may be, overwrite or hold an input, nor write another output's file: checked before
+    // anything is opened for writing.
+    let mut guard = PathGuard::new();
+    guard.source("--wl", &wl).source("--nir", &nir);
+    if let Some(c) = &a.scale.calibration {
+        guard.input_file("--calibration", c);
+    }
+    for (flag, p) in [("--metrics", &a.metrics), ("--overlay", &a.overlay), ("--snapshot", &a.snapshot)] {
+        if let Some(p) = p {
+            guard.output_file(flag, p);
+        }
+    }
+    if let Some(d) = &a.masks {
+        guard.output_folder("--masks", d, is_mask_frame);
+    }
+    if let Some(d) = &a.findings {
+        guard.output_folder("--findings", d, is_findings_file);
+    }
+    guard.check()?;
+    if let Some(d) = &a.masks {
+        refuse_existing("--masks", d, is_mask_frame, a.overwrite)?;
+    }
+    if let Some(d) = &a.findings {
+        refuse_existing("--findings", d, is_findings_file, a.overwrite)?;
+    }
     let analyzer = make_analyzer(a.backend, &params)?;
     let mut processor = FrameProcessor::new(analyzer, params.clone(), a.fps as f64);
     let checks = a.checks.settings()?;
     let mode = checks.mode;
+    let roi = checks.roi;
     processor.set_checks(checks);
     if let Some(d) = &a.findings {
         std::fs::create_dir_all(d).with_context(|| format!("--findings {}: cannot create the directory", d.display()))?;
@@ -215,10 +261,9 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
 
     let metrics = match &a.metrics {
         Some(p) => {
-            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            }
-            Some((p.clone(), BufWriter::new(File::create(p).with_context(|| format!("--metrics {}: cannot create", p.display()))?)))
+            let staged = Staged::new("--metrics", p)?;
+            let file = File::create(staged.path()).with_context(|| format!("--metrics {}: cannot create", p.display()))?;
+            Some((staged, BufWriter::new(file)))
         }
         None => None,
     };
@@ -228,9 +273,9 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
     let mut out = Outputs {
         metrics,
         masks: a.masks.clone(),
-        overlay_path: a.overlay.clone(),
+        overlay: a.overlay.as_deref().map(|p| Staged::new("--overlay", p)).transpose()?,
         recorder: None,
-        snapshot: a.snapshot.clone(),
+        snapshot: a.snapshot.as_deref().map(|p| Staged::new("--snapshot", p)).transpose()?,
         best: None,
         fps: a.fps,
     };
@@ -249,9 +294,21 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
     let mut frames = 0u64;
     let mut per_lesion: BTreeMap<u32, LesionSummary> = BTreeMap::new();
     let mut frame_ms: Vec<f32> = Vec::new();
+    let mut frame_size = (0, 0);
+    let mut unequal: Option<String> = None;
+    super::catch_stop_signals();
     let result = (|| -> Result<()> {
         let mut source = PairSource::open(&wl, &nir, a.fps)?;
         while let Some(pair) = source.next_pair()? {
+            if let Some(sig) = super::stop_requested() {
+                bail!("stopped by {sig} after {frames} frames: the outputs hold the frames analysed before it");
+            }
+            if pair.index == 0 {
+                frame_size = (pair.wl.width, pair.wl.height);
+                if let Some(r) = &roi {
+                    values::roi_in_frame(r, pair.wl.width, pair.wl.height).with_context(|| format!("--wl {} and --nir {}", a.wl, a.nir))?;
+                }
+            }
             let t = Instant::now();
             let r = processor.process(&pair.wl, &pair.nir, a.masks.is_some())?;
             frame_ms.push(t.elapsed().as_secs_f32() * 1e3);
@@ -273,13 +330,14 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
             frames += 1;
             bar.inc(1);
         }
+        unequal = source.unequal_lengths().map(str::to_string);
         if frames == 0 {
             bail!("the inputs held no frame pair (--wl {}, --nir {})", a.wl, a.nir);
         }
         Ok(())
     })();
     bar.finish_and_clear();
-    let closed = out.close();
+    let closed = out.close(result.is_ok());
     result?;
     closed?;
 
@@ -313,12 +371,32 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
             fmt_opt(median(&mut s.tbr))
         );
     }
+    if let Some(msg) = &unequal {
+        println!("inputs of unequal length: {msg}");
+    }
     if mode != Mode::Survey {
         let f = processor.findings();
-        println!("{}: {}", mode.name(), f.verdict());
+        let roi = roi.unwrap_or_else(|| crate::measure::findings::Roi::central(frame_size.0, frame_size.1));
+        println!(
+            "{}: {} (ROI {},{},{},{}; TBR from {}; {frames} frames checked)",
+            mode.name(),
+            f.verdict(),
+            roi.x,
+            roi.y,
+            roi.w,
+            roi.h,
+            a.checks.tbr
+        );
         if let Some(dir) = &a.findings {
-            let doc = json!({"mode": mode, "min_tbr": a.checks.tbr, "verdict": f.verdict(), "spots": f.confirmed()});
-            std::fs::write(dir.join("findings.json"), serde_json::to_string_pretty(&doc)?).with_context(|| format!("writing {}", dir.join("findings.json").display()))?;
+            let doc = json!({
+                "mode": mode,
+                "min_tbr": a.checks.tbr,
+                "roi": [roi.x, roi.y, roi.w, roi.h],
+                "frames_checked": frames,
+                "verdict": f.verdict(),
+                "spots": f.confirmed(),
+            });
+            write_atomic("--findings", &dir.join("findings.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
         }
     }
     for (flag, p) in [("metrics", &a.metrics), ("masks", &a.masks), ("overlay", &a.overlay), ("snapshot", &a.snapshot)] {

@@ -9,6 +9,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::cli::backend::{BackendChoice, make_analyzer};
+use crate::cli::values;
 use crate::live::stats::percentile;
 use crate::params::AnalysisParams;
 use crate::phantom::{PhantomConfig, render};
@@ -16,17 +17,19 @@ use crate::processor::FrameProcessor;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    #[arg(long, default_value = "1920x1080")]
-    pub size: String,
-    #[arg(long, default_value_t = 60)]
+    /// Frame size, WIDTHxHEIGHT (16–8192 a side).
+    #[arg(long, default_value = "1920x1080", value_parser = values::size)]
+    pub size: (usize, usize),
+    #[arg(long, default_value_t = 60, value_parser = values::frame_count)]
     pub frames: u32,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    #[arg(long, default_value_t = 0.08)]
+    /// Image scale, mm/px (0.005–2).
+    #[arg(long, default_value_t = 0.08, value_parser = values::mm_per_px, allow_hyphen_values = true)]
     pub mm_per_px: f32,
-    /// Rim lesions in the phantom frames (default: the phantom's 2-4); more lesions, more work for the
-    /// CPU backend, which visits only the pixels around them.
-    #[arg(long)]
+    /// Rim lesions in the phantom frames (default: the phantom's 2-4; at most 64); more lesions, more
+    /// work for the CPU backend, which visits only the pixels around them.
+    #[arg(long, value_parser = values::rim_lesions)]
     pub rim_lesions: Option<usize>,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -34,7 +37,7 @@ pub struct BenchArgs {
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
-    let (width, height) = super::parse_size(&a.size)?;
+    let (width, height) = a.size;
     if a.frames == 0 {
         bail!("--frames must be at least 1");
     }

@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use crate::cli::paths::{PathGuard, write_atomic};
+use crate::cli::values;
 use crate::frame::Plane;
 use crate::measure::calibration::calibrate_chessboard;
 
@@ -15,7 +17,7 @@ pub struct CalibrateArgs {
     #[arg(long)]
     pub image: PathBuf,
     /// Side of one square, mm.
-    #[arg(long)]
+    #[arg(long, value_parser = values::square_mm, allow_hyphen_values = true)]
     pub square_mm: f32,
     /// Inner corners of the board, COLSxROWS.
     #[arg(long, default_value = "9x6")]
@@ -29,14 +31,29 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
         .pattern
         .split_once(['x', 'X'])
         .and_then(|(c, r)| Some((c.trim().parse::<u32>().ok()?, r.trim().parse::<u32>().ok()?)))
-        .filter(|&(c, r)| c >= 2 && r >= 2)
-        .with_context(|| format!("--pattern {}: expected inner corners as COLSxROWS, e.g. 9x6", a.pattern))?;
-    let img = image::open(&a.image).with_context(|| format!("--image {}: cannot read the image", a.image.display()))?.into_luma8();
+        .filter(|&(c, r)| (2..=100).contains(&c) && (2..=100).contains(&r))
+        .with_context(|| format!("--pattern {}: expected inner corners as COLSxROWS, each 2–100, e.g. 9x6", a.pattern))?;
+    let mut guard = PathGuard::new();
+    guard.input_file("--image", &a.image).output_file("--out", &a.out);
+    guard.check()?;
+    let img = image::ImageReader::open(&a.image)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(anyhow::Error::from)
+        .and_then(|r| Ok(r.decode()?))
+        .with_context(|| format!("--image {}: cannot read the image", a.image.display()))?
+        .into_luma8();
     let (w, h) = img.dimensions();
+    // The board's squares need some pixels each: check before OpenCV sees the image.
+    if w < 16 || h < 16 || w > 16384 || h > 16384 {
+        bail!("--image {}: {w}x{h} px is outside the sizes calibrated (16x16 to 16384x16384)", a.image.display());
+    }
+    if (w as u64) < 4 * (cols as u64 + 1) || (h as u64) < 4 * (rows as u64 + 1) {
+        bail!("--image {}: {w}x{h} px is too small to hold a {cols}x{rows} board (at least 4 px a square)", a.image.display());
+    }
     let gray = Plane::from_vec(w as usize, h as usize, img.into_raw())?;
     let mut cal = calibrate_chessboard(&gray, cols, rows, a.square_mm).with_context(|| format!("--image {}", a.image.display()))?;
     cal.image = a.image.display().to_string();
-    std::fs::write(&a.out, serde_json::to_string_pretty(&cal)?).with_context(|| format!("--out {}: cannot write", a.out.display()))?;
+    write_atomic("--out", &a.out, serde_json::to_string_pretty(&cal)?.as_bytes())?;
     println!(
         "{:.5} mm/px from {} corners; residual {:.3} px ({:.4} mm); written to {}",
         cal.mm_per_px,

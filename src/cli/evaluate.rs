@@ -37,8 +37,8 @@ pub struct EvaluateArgs {
     pub family: Family,
     /// Frame size of every scene; default: 1280x720 for the plain family, 1280x720 or 1920x1080 drawn per
     /// scene for the broad one.
-    #[arg(long)]
-    pub size: Option<String>,
+    #[arg(long, value_parser = super::values::size)]
+    pub size: Option<(usize, usize)>,
     /// Frames analysed a scene.
     #[arg(long, default_value_t = 4)]
     pub frames: u32,
@@ -51,11 +51,11 @@ pub struct EvaluateArgs {
     pub json: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    /// Multiplies the phantoms' NIR sensor noise.
-    #[arg(long, default_value_t = 1.0)]
+    /// Multiplies the phantoms' NIR sensor noise (0-100).
+    #[arg(long, default_value_t = 1.0, value_parser = super::values::noise_gain, allow_hyphen_values = true)]
     pub nir_noise_gain: f32,
     /// Analysis option: raise the fluorescence level with the frame's noise (see `analyze`).
-    #[arg(long, default_value_t = AnalysisParams::default().fluo_noise_sigmas)]
+    #[arg(long, default_value_t = AnalysisParams::default().fluo_noise_sigmas, value_parser = super::values::noise_sigmas, allow_hyphen_values = true)]
     pub fluo_noise_sigmas: f32,
 }
 
@@ -178,7 +178,7 @@ fn row(c: &str, v: &str, s: &Score, lesion_only: bool) -> String {
 }
 
 pub fn run(a: EvaluateArgs) -> Result<()> {
-    let size = a.size.as_deref().map(super::parse_size).transpose()?;
+    let size = a.size;
     if a.scenes == 0 || a.frames == 0 {
         bail!("--scenes and --frames must be at least 1");
     }

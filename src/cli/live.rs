@@ -16,6 +16,9 @@ use crate::live::worker::LiveProcessor;
 use crate::live::{LiveConfig, run};
 use crate::media::live::{read_description, replay_source};
 use crate::cli::options::{CheckArgs, ScaleArgs};
+use crate::cli::paths::{PathGuard, RECORDINGS, refuse_existing};
+use crate::cli::values;
+use crate::media::source::{Channel, SourceSpec};
 use crate::measure::findings::Mode;
 use crate::processor::{CheckSettings, FrameProcessor};
 
@@ -44,6 +47,9 @@ pub struct LiveArgs {
     /// Record raw white light, raw NIR and the overlay (Matroska) in this directory.
     #[arg(long)]
     pub record: Option<PathBuf>,
+    /// Replace recordings (wl.mkv, nir.mkv, overlay.mkv) already in the --record folder.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Per-frame metrics (JSON lines), including the added latency.
     #[arg(long)]
     pub metrics: Option<PathBuf>,
@@ -51,20 +57,20 @@ pub struct LiveArgs {
     #[arg(long)]
     pub stats: bool,
     /// Stop after this many seconds.
-    #[arg(long)]
+    #[arg(long, value_parser = values::seconds, allow_hyphen_values = true)]
     pub duration: Option<f64>,
     /// Replay in a loop.
     #[arg(long = "loop")]
     pub looping: bool,
     /// Longest wait for a frame's analysis, ms (default: 0.8 of a frame period).
-    #[arg(long)]
+    #[arg(long, value_parser = values::budget_ms, allow_hyphen_values = true)]
     pub budget_ms: Option<f64>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Feed a phantom of this size (WxH), rendered into memory, as a live camera pair (implies
     /// --pipeline pipelines/phantom-live.pipeline and --loop).
-    #[arg(long)]
-    pub phantom: Option<String>,
+    #[arg(long, value_parser = values::size)]
+    pub phantom: Option<(usize, usize)>,
     /// The checks' settings; the mode switches while running by typing s, t or w and Enter.
     #[command(flatten)]
     pub checks: CheckArgs,
@@ -105,24 +111,41 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
     }
     let params = a.scale.params()?;
     let mut vars: HashMap<String, String> = HashMap::new();
-    if let Some(wl) = &a.wl {
-        vars.insert("WL_SRC".into(), replay_source(wl, a.fps, a.looping));
-        vars.insert("WL_DEVICE".into(), wl.clone());
-        vars.insert("SBS_DEVICE".into(), wl.clone());
-        if wl.contains('%') || !wl.starts_with("/dev/") {
-            crate::media::source::SourceSpec::parse(wl, crate::media::source::Channel::WhiteLight)?;
+    let mut guard = PathGuard::new();
+    guard.input_file("--pipeline", &a.pipeline);
+    if let Some(c) = &a.scale.calibration {
+        guard.input_file("--calibration", c);
+    }
+    for (arg, channel) in [(&a.wl, Channel::WhiteLight), (&a.nir, Channel::Nir)] {
+        let Some(arg) = arg else { continue };
+        let flag = channel.flag();
+        let keys: &[&str] = if channel == Channel::WhiteLight { &["WL_DEVICE", "SBS_DEVICE"] } else { &["NIR_DEVICE"] };
+        for k in keys {
+            vars.insert(k.to_string(), arg.clone());
+        }
+        let src_key = if channel == Channel::WhiteLight { "WL_SRC" } else { "NIR_SRC" };
+        if arg.starts_with("/dev/") && !arg.contains('%') {
+            vars.insert(src_key.into(), format!("filesrc location=\"{}\" ! decodebin", arg.replace('"', "\\\"")));
+            guard.input_file(flag, std::path::Path::new(arg));
+        } else {
+            let spec = SourceSpec::parse(arg, channel)?;
+            spec.check_png_signatures(channel)?;
+            vars.insert(src_key.into(), replay_source(&spec, a.fps, a.looping));
+            guard.source(flag, &spec);
         }
     }
-    if let Some(nir) = &a.nir {
-        vars.insert("NIR_SRC".into(), replay_source(nir, a.fps, a.looping));
-        vars.insert("NIR_DEVICE".into(), nir.clone());
-        if nir.contains('%') || !nir.starts_with("/dev/") {
-            crate::media::source::SourceSpec::parse(nir, crate::media::source::Channel::Nir)?;
-        }
+    if let Some(m) = &a.metrics {
+        guard.output_file("--metrics", m);
     }
-    let (pipeline, feed) = match &a.phantom {
-        Some(size) => {
-            let (w, h) = super::parse_size(size)?;
+    if let Some(r) = &a.record {
+        guard.output_folder("--record", r, |n| RECORDINGS.contains(&n));
+    }
+    guard.check()?;
+    if let Some(r) = &a.record {
+        refuse_existing("--record", r, |n| RECORDINGS.contains(&n), a.overwrite)?;
+    }
+    let (pipeline, feed) = match a.phantom {
+        Some((w, h)) => {
             let cfg = crate::phantom::PhantomConfig {
                 width: w,
                 height: h,
@@ -148,6 +171,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
     // Below one period: a frame waits for its analysis at most this long, so two outputs are never more
     // than two frame periods apart.
     let budget = Duration::from_secs_f64(a.budget_ms.unwrap_or(0.8 * period_ms) / 1000.0);
+    let roi = a.checks.roi;
     let backend = a.backend;
     let fps = a.fps;
     let factory_params = params.clone();
@@ -162,6 +186,8 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         proc.set_checks(CheckSettings { mode: MODES[mode.load(Ordering::Relaxed) as usize % 3], ..checks.clone() });
         Ok(Box::new(Drilled { proc, frame, mode: mode.clone() }) as Box<dyn LiveProcessor>)
     });
+    // Ctrl-C or SIGTERM ends the run as --duration does: recordings and metrics closed, summary printed.
+    super::catch_stop_signals();
     let display = if a.fullscreen { "waylandsink fullscreen=true".to_string() } else { a.display.clone() };
     let summary = run(
         LiveConfig {
@@ -176,8 +202,10 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
             metrics: a.metrics.clone(),
             stats: a.stats,
             duration: a.duration.map(Duration::from_secs_f64),
+            stop: Some(|| super::stop_requested().is_some()),
             max_frames: None,
             feed,
+            frame_check: roi.map(|r| Box::new(move |w, h| values::roi_in_frame(&r, w, h)) as crate::live::FrameCheck),
         },
         factory,
     )?;

@@ -8,10 +8,12 @@ pub mod calibrate;
 pub mod evaluate;
 pub mod live;
 pub mod options;
+pub mod paths;
 pub mod phantom;
 pub mod report;
+pub mod values;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -51,12 +53,57 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Parse `WxH`.
-pub fn parse_size(s: &str) -> Result<(usize, usize)> {
-    let Some((w, h)) = s.split_once(['x', 'X']) else { bail!("size '{s}' is not WIDTHxHEIGHT") };
-    let (w, h): (usize, usize) = (w.trim().parse()?, h.trim().parse()?);
-    if w < 16 || h < 16 || w > 8192 || h > 8192 {
-        bail!("size {w}x{h} is outside 16x16 .. 8192x8192");
+/// Point `XDG_RUNTIME_DIR` at a private (0700) folder when it is unset or unusable, so that the display
+/// and GPU libraries do not print "XDG_RUNTIME_DIR is invalid or not set". Call before any thread starts.
+pub fn ensure_runtime_dir() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    let usable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o777 == 0o700 && uid.is_none_or(|u| m.uid() == u))
+    };
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| usable(std::path::Path::new(&d))) {
+        return;
     }
-    Ok((w, h))
+    let base = std::env::temp_dir();
+    for dir in [base.join(format!("nirf-margin-xdg-{}", uid.unwrap_or(0))), base.join(format!("nirf-margin-xdg-{}", std::process::id()))] {
+        let _ = std::fs::create_dir(&dir);
+        if std::fs::metadata(&dir).is_ok_and(|m| uid.is_none_or(|u| m.uid() == u)) {
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        if usable(&dir) {
+            // SAFETY: called at the start of main, before any other thread exists.
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+            return;
+        }
+    }
+}
+
+static STOP_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn on_stop_signal(sig: libc::c_int) {
+    STOP_SIGNAL.store(sig, std::sync::atomic::Ordering::Relaxed); // async-signal-safe
+}
+
+/// Turn the first SIGINT or SIGTERM into a request to stop (`stop_requested`), so that a run ends as
+/// after an error: every output flushed, closed and put in place. A second signal ends the process.
+pub fn catch_stop_signals() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a plain sigaction with a handler that only stores to an atomic.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_stop_signal as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The name of the stop signal received, if any.
+pub fn stop_requested() -> Option<&'static str> {
+    match STOP_SIGNAL.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => None,
+        libc::SIGTERM => Some("SIGTERM"),
+        _ => Some("SIGINT"),
+    }
 }

@@ -1,10 +1,12 @@
 //! Option groups shared by `analyze` and `live`: the image scale and the transection / wound-bed checks.
+//! Every value is checked when parsed (`values`), each error naming its flag.
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::Args;
 
+use crate::cli::values;
 use crate::measure::calibration::Calibration;
 use crate::measure::findings::{Mode, Roi};
 use crate::params::AnalysisParams;
@@ -12,18 +14,18 @@ use crate::processor::CheckSettings;
 
 #[derive(Args, Debug, Clone)]
 pub struct ScaleArgs {
-    /// Image scale in millimetres a pixel. Without it (or --calibration) figures are in px.
-    #[arg(long, conflicts_with = "calibration", allow_negative_numbers = true)]
+    /// Image scale in millimetres a pixel (0.005–2). Without it (or --calibration) figures are in px.
+    #[arg(long, conflicts_with = "calibration", value_parser = values::mm_per_px, allow_hyphen_values = true)]
     pub mm_per_px: Option<f32>,
     /// Scale from `nirf-margin calibrate` (JSON).
     #[arg(long)]
     pub calibration: Option<PathBuf>,
-    /// Margin contours in mm, comma-separated; the first is the radicality margin.
-    #[arg(long, value_delimiter = ',', default_value = "1")]
+    /// Margin contours in mm (each 0.1–50), comma-separated; the first is the radicality margin.
+    #[arg(long, value_delimiter = ',', default_value = "1", value_parser = values::margin_mm, allow_hyphen_values = true)]
     pub margins_mm: Vec<f32>,
     /// Raise the fluorescence level above its ratio of 1.3 to the background mode plus this many noise
-    /// sigmas of the frame (its texture and sensor noise; 0: off; see README, "Fluorescence level").
-    #[arg(long, default_value_t = AnalysisParams::default().fluo_noise_sigmas)]
+    /// sigmas of the frame (its texture and sensor noise; 0-20; 0: off; see README, "Fluorescence level").
+    #[arg(long, default_value_t = AnalysisParams::default().fluo_noise_sigmas, value_parser = values::noise_sigmas, allow_hyphen_values = true)]
     pub fluo_noise_sigmas: f32,
 }
 
@@ -34,6 +36,11 @@ impl ScaleArgs {
             (Some(s), _) => AnalysisParams::with_scale(*s),
             (None, Some(path)) => {
                 let cal = Calibration::load(path)?;
+                // The file's scale must be as plausible as one given on the command line.
+                if values::mm_per_px(&cal.mm_per_px.to_string()).is_err() {
+                    let (lo, hi) = values::MM_PER_PX;
+                    bail!("--calibration {}: field mm_per_px is {}, outside {lo}–{hi} mm/px", path.display(), cal.mm_per_px);
+                }
                 AnalysisParams { scale_source: format!("calibration {}", path.display()), ..AnalysisParams::with_scale(cal.mm_per_px) }
             }
             (None, None) => {
@@ -52,16 +59,17 @@ pub struct CheckArgs {
     /// survey (lesions and margins), transection (flag fluorescence in the ROI) or wound-bed (also tally it).
     #[arg(long, value_enum, default_value_t = Mode::Survey)]
     pub mode: Mode,
-    /// Region of interest for transection / wound-bed, x,y,w,h in px (default: the central 60%).
-    #[arg(long)]
-    pub roi: Option<String>,
-    /// Fluorescence in the ROI counts from this TBR on.
-    #[arg(long, default_value_t = 1.5)]
+    /// Region of interest for transection / wound-bed, x,y,w,h in px, inside the frame (default: the
+    /// central 60%).
+    #[arg(long, value_parser = values::roi)]
+    pub roi: Option<Roi>,
+    /// Fluorescence in the ROI counts from this TBR on (a ratio above 1).
+    #[arg(long, default_value_t = 1.5, value_parser = values::tbr, allow_hyphen_values = true)]
     pub tbr: f32,
 }
 
 impl CheckArgs {
     pub fn settings(&self) -> Result<CheckSettings> {
-        Ok(CheckSettings { mode: self.mode, roi: self.roi.as_deref().map(Roi::parse).transpose()?, min_tbr: self.tbr })
+        Ok(CheckSettings { mode: self.mode, roi: self.roi, min_tbr: self.tbr })
     }
 }

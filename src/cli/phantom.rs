@@ -6,6 +6,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::cli::values;
 use crate::phantom::{PhantomConfig, write_sequence};
 
 #[derive(Args, Debug)]
@@ -13,23 +14,24 @@ pub struct PhantomArgs {
     /// Output directory (wl/, nir/, truth/, ground_truth.json).
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = values::frame_count)]
     pub frames: u32,
-    /// Frame size, WIDTHxHEIGHT.
-    #[arg(long, default_value = "1280x720")]
-    pub size: String,
+    /// Frame size, WIDTHxHEIGHT (16–8192 a side).
+    #[arg(long, default_value = "1280x720", value_parser = values::size)]
+    pub size: (usize, usize),
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    #[arg(long, default_value_t = 0.08)]
+    /// Image scale, mm/px (0.005–2).
+    #[arg(long, default_value_t = 0.08, value_parser = values::mm_per_px, allow_hyphen_values = true)]
     pub mm_per_px: f32,
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = 30.0, value_parser = values::fps, allow_hyphen_values = true)]
     pub fps: f32,
     /// survey: lesions, ducts, glints; cut: a transection plane or wound bed with residual fluorescent
     /// spots; clean-cut: the same with none.
     #[arg(long, default_value = "survey")]
     pub scene: String,
-    /// Multiplies the NIR sensor noise (a higher-gain camera or weaker excitation).
-    #[arg(long, default_value_t = 1.0)]
+    /// Multiplies the NIR sensor noise (a higher-gain camera or weaker excitation), 0–100.
+    #[arg(long, default_value_t = 1.0, value_parser = values::noise_gain, allow_hyphen_values = true)]
     pub nir_noise_gain: f32,
     /// Draw from the broad family (texture 5-25%, lobulated cores, rim gaps, core levels up to the
     /// background's, scatter halo, veins, instruments, motion blur, haze, gain, NIR-only glints).
@@ -38,16 +40,7 @@ pub struct PhantomArgs {
 }
 
 pub fn run(a: PhantomArgs) -> Result<()> {
-    let (width, height) = super::parse_size(&a.size)?;
-    if a.frames == 0 {
-        bail!("--frames must be at least 1");
-    }
-    if !(a.mm_per_px > 0.0 && a.mm_per_px < 1.0) {
-        bail!("--mm-per-px must be in (0, 1), got {}", a.mm_per_px);
-    }
-    if !(a.nir_noise_gain >= 0.0 && a.nir_noise_gain <= 100.0) {
-        bail!("--nir-noise-gain must be within 0-100, got {}", a.nir_noise_gain);
-    }
+    let (width, height) = a.size;
     let options = match a.scene.as_str() {
         "survey" => crate::phantom::SceneOptions::default(),
         "cut" => crate::phantom::SceneOptions::cut_surface(1..=3),

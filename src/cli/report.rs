@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
+
+use crate::cli::paths::{PathGuard, write_atomic};
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
@@ -12,13 +14,20 @@ pub struct ReportArgs {
     /// PNG snapshots to include (e.g. the --findings directory of a wound-bed check).
     #[arg(long)]
     pub snapshots: Option<PathBuf>,
+    /// The HTML page; never one of the inputs (written under a temporary name, then renamed).
     #[arg(long)]
     pub out: PathBuf,
 }
 
 pub fn run(a: ReportArgs) -> Result<()> {
+    let mut guard = PathGuard::new();
+    guard.input_file("metrics", &a.metrics).output_file("--out", &a.out);
+    if let Some(d) = &a.snapshots {
+        guard.input_folder("--snapshots", d, "png");
+    }
+    guard.check()?;
     let html = crate::report::render(&a.metrics, a.snapshots.as_deref())?;
-    std::fs::write(&a.out, html).with_context(|| format!("--out {}: cannot write", a.out.display()))?;
+    write_atomic("--out", &a.out, html.as_bytes())?;
     println!("report: {}", a.out.display());
     Ok(())
 }

@@ -25,6 +25,9 @@ use crate::media::recorder::{Recording, VideoRecorder};
 use stats::LatencyStats;
 use worker::{Factory, Job, Submit, Worker};
 
+/// A check of the settings against the frame's width and height.
+pub type FrameCheck = Box<dyn Fn(usize, usize) -> Result<()>>;
+
 pub struct LiveConfig {
     /// Input pipeline description (already substituted) and a name for messages.
     pub description: String,
@@ -42,9 +45,14 @@ pub struct LiveConfig {
     pub metrics: Option<PathBuf>,
     pub stats: bool,
     pub duration: Option<Duration>,
+    /// Asked before each frame: true ends the run cleanly (a stop signal).
+    pub stop: Option<fn() -> bool>,
     pub max_frames: Option<u64>,
     /// Frames to feed a pipeline with `wl_feed`/`nir_feed` appsrcs (a phantom as a camera pair).
     pub feed: Vec<(RgbFrame, NirFrame)>,
+    /// Checks the settings against the frame size once it is known (e.g. a ROI inside the frame); an
+    /// error stops the run before any output is opened.
+    pub frame_check: Option<FrameCheck>,
 }
 
 pub struct LiveSummary {
@@ -106,7 +114,11 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
     if let Some(d) = &cfg.record_dir {
         std::fs::create_dir_all(d).with_context(|| format!("--record {}: cannot create", d.display()))?;
     }
-    if let Some((w, h)) = feed_size.or_else(|| input.preroll_size()) {
+    let known_size = feed_size.or_else(|| input.preroll_size());
+    if let (Some((w, h)), Some(check)) = (known_size, &cfg.frame_check) {
+        check(w, h)?;
+    }
+    if let Some((w, h)) = known_size {
         display = Some(LiveDisplay::open(&cfg.display, w, h, cfg.fps)?);
         if let Some(dir) = &cfg.record_dir {
             recorders = Some(open_recorders(dir, w, h, cfg.fps)?);
@@ -126,7 +138,7 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
     let mut outstanding: Option<u64> = None;
     let mut index = 0u64;
     loop {
-        if cfg.duration.is_some_and(|d| started.elapsed() >= d) || cfg.max_frames.is_some_and(|m| index >= m) {
+        if cfg.duration.is_some_and(|d| started.elapsed() >= d) || cfg.max_frames.is_some_and(|m| index >= m) || cfg.stop.is_some_and(|f| f()) {
             break;
         }
         let tolerance_ns = cfg.nir_tolerance.as_nanos() as u64;
@@ -182,6 +194,9 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
         };
 
         let (w, h) = (wl_frame.width, wl_frame.height);
+        if let (0, Some(check)) = (index, &cfg.frame_check) {
+            check(w, h)?;
+        }
         // The recordings copy the frames first; then the overlay itself goes to the display.
         if let Some(dir) = &cfg.record_dir {
             if recorders.is_none() {

@@ -39,21 +39,84 @@ pub fn substitute(text: &str, vars: &HashMap<String, String>) -> Result<String> 
     Ok(out)
 }
 
+/// The pipelines shipped in `pipelines/`, built into the binary so that `live` runs from any folder.
+pub const BUILT_IN: [(&str, &str); 4] = [
+    ("replay.pipeline", include_str!("../../pipelines/replay.pipeline")),
+    ("phantom-live.pipeline", include_str!("../../pipelines/phantom-live.pipeline")),
+    ("side-by-side.pipeline", include_str!("../../pipelines/side-by-side.pipeline")),
+    ("v4l2-pair.pipeline", include_str!("../../pipelines/v4l2-pair.pipeline")),
+];
+
+/// The text of a pipeline file: the path as given (relative to the working folder); failing that, for a
+/// bare name or a `pipelines/NAME` path, beside the executable, in an installed share folder, or the
+/// copy built into the binary.
+fn pipeline_text(path: &Path) -> Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => return Ok(t),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(anyhow!("--pipeline {}: cannot read: {e}", path.display())),
+        Err(_) => {}
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let shipped = path.parent().is_none_or(|p| p.as_os_str().is_empty() || p == Path::new("pipelines"));
+    if shipped {
+        if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+            for dir in [exe_dir.join("pipelines"), exe_dir.join("../share/nirf-margin/pipelines")] {
+                if let Ok(t) = std::fs::read_to_string(dir.join(name)) {
+                    return Ok(t);
+                }
+            }
+        }
+        if let Some((_, t)) = BUILT_IN.iter().find(|(n, _)| *n == name) {
+            return Ok(t.to_string());
+        }
+    }
+    let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+    bail!("--pipeline {}: no such file (built in: {})", path.display(), names.join(", "))
+}
+
+/// The flag that fills a pipeline variable.
+fn flag_of(var: &str) -> Option<&'static str> {
+    match var {
+        "WL_SRC" | "WL_DEVICE" | "SBS_DEVICE" => Some("--wl"),
+        "NIR_SRC" | "NIR_DEVICE" => Some("--nir"),
+        _ => None,
+    }
+}
+
 /// The description in a pipeline file: comment lines dropped, lines joined (one pipeline, several branches).
 pub fn read_description(path: &Path, vars: &HashMap<String, String>) -> Result<String> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("--pipeline {}: cannot read", path.display()))?;
+    let text = pipeline_text(path)?;
     let body: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
-    substitute(&body.join(" "), vars).with_context(|| format!("--pipeline {}", path.display()))
+    let body = body.join(" ");
+    // A variable a flag fills, left unset and without a default: name the flag.
+    let mut rest = body.as_str();
+    while let Some(start) = rest.find("${") {
+        let inner = &rest[start + 2..];
+        let end = inner.find('}').unwrap_or(inner.len());
+        let var = &inner[..end];
+        if let (false, Some(flag)) = (vars.contains_key(var), flag_of(var)) {
+            bail!("--pipeline {}: {flag} is required (the pipeline reads it as ${{{var}}})", path.display());
+        }
+        rest = &inner[end..];
+    }
+    substitute(&body, vars).with_context(|| format!("--pipeline {}", path.display()))
+}
+
+/// Quote a path for a gst-launch description.
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// A source branch for `--wl`/`--nir` in the replay pipeline: an image sequence (looping by itself
 /// when `looping`) or a decodable file (looped by seeking back at its end).
-pub fn replay_source(arg: &str, fps: u32, looping: bool) -> String {
-    let quoted = arg.replace('"', "\\\"");
-    if arg.contains('%') {
-        format!("multifilesrc location=\"{quoted}\" index=0 loop={looping} caps=\"image/png,framerate={fps}/1\" ! pngdec")
-    } else {
-        format!("filesrc location=\"{quoted}\" ! decodebin")
+pub fn replay_source(spec: &crate::media::source::SourceSpec, fps: u32, looping: bool) -> String {
+    use crate::media::source::SourceSpec;
+    match spec {
+        SourceSpec::ImageSequence { pattern, start, .. } => format!(
+            "multifilesrc location={} index={start} start-index={start} loop={looping} caps=\"image/png,framerate={fps}/1\" ! pngdec",
+            quote(pattern)
+        ),
+        SourceSpec::VideoFile(p) => format!("filesrc location={} ! decodebin", quote(&p.to_string_lossy())),
     }
 }
 
@@ -121,12 +184,15 @@ impl LiveInput {
     pub fn open(description: &str, name: &str, looping: bool) -> Result<Self> {
         crate::media::init()?;
         let mut ctx = gst::ParseContext::new();
-        let element = gst::parse::launch_full(description, Some(&mut ctx), gst::ParseFlags::empty()).map_err(|e| {
+        let element = gst::parse::launch_full(description, Some(&mut ctx), gst::ParseFlags::FATAL_ERRORS).map_err(|e| {
             let missing = ctx.missing_elements();
             if missing.is_empty() {
-                anyhow!("{name}: {e}")
+                anyhow!("{name}: the pipeline does not parse: {e}")
             } else {
-                anyhow!("{name}: GStreamer elements not installed: {} (run scripts/install-deps.sh)", missing.join(", "))
+                anyhow!(
+                    "{name}: the pipeline does not parse: {e} (no element named {}: misspelt, or not installed; scripts/install-deps.sh installs the usual ones)",
+                    missing.join(", ")
+                )
             }
         })?;
         let pipeline = element.downcast::<gst::Pipeline>().map_err(|_| anyhow!("{name}: not a pipeline"))?;
@@ -267,10 +333,18 @@ impl LiveInput {
         wl_src.set_caps(Some(&wl_info.to_caps()?));
         nir_src.set_caps(Some(&nir_info.to_caps()?));
         // Each frame's bytes once, shared by every buffer that carries it (no copy a push).
+        // Rows laid out at the caps' stride (padded to 4 bytes), once a frame.
         let frames: Vec<(SharedBytes, SharedBytes)> = frames
             .into_iter()
-            .map(|(wl, nir)| (SharedBytes(std::sync::Arc::new(wl.data)), SharedBytes(std::sync::Arc::new(bytemuck::cast_slice::<u16, u8>(&nir.data).to_vec()))))
-            .collect();
+            .map(|(wl, nir)| -> Result<_> {
+                let nir_bytes: Vec<u8> = nir.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+                Ok((
+                    SharedBytes(std::sync::Arc::new(crate::media::packed_to_layout(&wl_info, wl.data)?)),
+                    SharedBytes(std::sync::Arc::new(crate::media::packed_to_layout(&nir_info, nir_bytes)?)),
+                ))
+            })
+            .collect::<Result<_>>()
+            .with_context(|| format!("{}: feeding frames", self.name))?;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
         let period = std::time::Duration::from_secs_f64(1.0 / fps.max(1) as f64);
@@ -322,6 +396,7 @@ impl AsRef<[u8]> for SharedBytes {
 pub struct LiveDisplay {
     pipeline: gst::Pipeline,
     src: gst_app::AppSrc,
+    info: gst_video::VideoInfo,
     size: (usize, usize),
 }
 
@@ -341,15 +416,16 @@ impl LiveDisplay {
             .build()?;
         src.set_caps(Some(&info.to_caps()?));
         pipeline.set_state(gst::State::Playing).map_err(|_| anyhow!("--display {display}: could not start"))?;
-        Ok(Self { pipeline, src, size: (width, height) })
+        Ok(Self { pipeline, src, info, size: (width, height) })
     }
 
-    /// Hands the frame to the display (its bytes become the buffer's: no copy).
+    /// Hands the frame to the display (its bytes become the buffer's: no copy where the rows need no
+    /// padding).
     pub fn push(&self, frame: RgbFrame, pts_ns: u64) -> Result<()> {
         if (frame.width, frame.height) != self.size {
             bail!("display: frame of {}x{} in a {}x{} stream", frame.width, frame.height, self.size.0, self.size.1);
         }
-        let mut buffer = gst::Buffer::from_mut_slice(frame.data);
+        let mut buffer = gst::Buffer::from_mut_slice(crate::media::packed_to_layout(&self.info, frame.data).context("display")?);
         buffer.get_mut().expect("new buffer").set_pts(gst::ClockTime::from_nseconds(pts_ns));
         self.src.push_buffer(buffer).map_err(|e| anyhow!("display: {e:?}"))?;
         Ok(())

@@ -30,6 +30,8 @@ pub struct VideoRecorder {
     pipeline: gst::Pipeline,
     src: gst_app::AppSrc,
     kind: Recording,
+    /// The raw video pushed: its plane stride lays out each buffer.
+    info: gst_video::VideoInfo,
     width: usize,
     height: usize,
     frame_ns: u64,
@@ -55,7 +57,7 @@ impl VideoRecorder {
             .caps(&info.to_caps()?)
             .format(gst::Format::Time)
             .block(true)
-            .max_bytes((width * height * 3 * 4) as u64)
+            .max_bytes(info.size() as u64 * 4)
             .build();
         let convert = make_element("videoconvert", None)?;
         let enc = match kind {
@@ -81,6 +83,7 @@ impl VideoRecorder {
             pipeline,
             src,
             kind,
+            info,
             width,
             height,
             frame_ns: 1_000_000_000 / fps.max(1) as u64,
@@ -132,6 +135,7 @@ impl VideoRecorder {
         if let Some(e) = self.bus_error() {
             return Err(e);
         }
+        let data = crate::media::packed_to_layout(&self.info, data).with_context(|| format!("recording {}", self.path))?;
         let mut buffer = gst::Buffer::from_mut_slice(data);
         {
             let b = buffer.get_mut().expect("new buffer is writable");

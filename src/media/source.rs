@@ -1,7 +1,8 @@
-//! Recorded inputs: a white-light and a NIR source, each a video file GStreamer can decode or an image
-//! sequence (a path holding a printf field such as `%05d`, read with `multifilesrc`), played in one
-//! pipeline as fast as it decodes and paired frame by frame. Owns input validation (clear errors that
-//! name the input), the pipeline and the conversion of samples into plain frames.
+//! Recorded inputs: a white-light and a NIR source, each a video file GStreamer can decode (played in
+//! one pipeline as fast as it decodes) or an image sequence (a file name holding one printf integer
+//! field such as `%05d`, decoded file by file on a reader thread), paired frame by frame. Owns input
+//! validation (clear errors that name the input and, for a sequence, the file and its index), the
+//! pipeline and the conversion of samples into plain frames.
 
 use std::path::{Path, PathBuf};
 
@@ -43,41 +44,131 @@ pub enum SourceSpec {
     VideoFile(PathBuf),
 }
 
-/// Expand a printf-style integer field (`%d`, `%05d`) with `i`.
-fn expand_pattern(pattern: &str, i: u32) -> Option<String> {
-    let start = pattern.find('%')?;
-    let rest = &pattern[start + 1..];
-    let end = rest.find('d')?;
-    let spec = &rest[..end];
-    if !spec.chars().all(|c| c.is_ascii_digit()) {
-        return None;
+/// An image-sequence pattern: exactly one printf integer field (`%d` or `%0Nd`) in the file name, `%%`
+/// for a literal `%`. Anything else (`%s`, two fields, a field in a folder name) is refused here, before
+/// GStreamer's `multifilesrc` would format it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeqPattern {
+    /// Text before and after the field, `%%` already turned into `%`.
+    pub prefix: String,
+    pub suffix: String,
+    width: usize,
+}
+
+impl SeqPattern {
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        let mut prefix = String::new();
+        let mut suffix = String::new();
+        let mut width = None;
+        let mut chars = s.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c != '%' {
+                if width.is_some() { suffix.push(c) } else { prefix.push(c) }
+                continue;
+            }
+            if chars.peek().map(|&(_, c)| c) == Some('%') {
+                chars.next();
+                if width.is_some() { suffix.push('%') } else { prefix.push('%') }
+                continue;
+            }
+            let mut spec = String::new();
+            let conv = loop {
+                match chars.next() {
+                    Some((_, c)) if c.is_ascii_digit() => spec.push(c),
+                    Some((_, c)) => break Some(c),
+                    None => break None,
+                }
+            };
+            let field = &s[i..(i + 1 + spec.len() + conv.map_or(0, char::len_utf8)).min(s.len())];
+            if conv != Some('d') {
+                return Err(format!("'{field}' is not an integer field: an image-sequence pattern takes one field such as %05d or %d"));
+            }
+            if !(spec.is_empty() || (spec.starts_with('0') && spec.len() <= 3)) {
+                return Err(format!("'{field}': the field must be %d or zero-padded such as %05d"));
+            }
+            if width.is_some() {
+                return Err("the pattern holds two integer fields: it takes exactly one, such as %05d".into());
+            }
+            width = Some(spec.parse::<usize>().unwrap_or(0).min(20));
+        }
+        let Some(width) = width else { return Err("no integer field such as %05d (write %% for a literal %)".into()) };
+        if suffix.contains('/') {
+            return Err("the integer field must be in the file name, not in a folder name".into());
+        }
+        Ok(Self { prefix, suffix, width })
     }
-    let width: usize = if spec.is_empty() { 0 } else { spec.parse().ok()? };
-    Some(format!("{}{:0width$}{}", &pattern[..start], i, &rest[end + 1..], width = width))
+
+    pub fn expand(&self, i: u32) -> String {
+        format!("{}{:0w$}{}", self.prefix, i, self.suffix, w = self.width)
+    }
+
+    /// The folder of the files.
+    pub fn folder(&self) -> PathBuf {
+        Path::new(&format!("{}0", self.prefix)).parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf()
+    }
+
+    /// The part of the prefix in the file name.
+    pub fn name_prefix(&self) -> &str {
+        self.prefix.rsplit_once('/').map_or(self.prefix.as_str(), |(_, n)| n)
+    }
+
+    /// The index a file name holds, if the pattern matches it.
+    pub fn index_of(&self, name: &str) -> Option<u64> {
+        let pre = self.name_prefix();
+        let digits = name.strip_prefix(pre)?.strip_suffix(self.suffix.as_str())?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    }
+}
+
+/// Expand a printf-style integer field (`%d`, `%05d`) with `i`; `None` if `pattern` is not a valid one.
+pub fn expand_pattern(pattern: &str, i: u32) -> Option<String> {
+    SeqPattern::parse(pattern).ok().map(|p| p.expand(i))
 }
 
 impl SourceSpec {
-    /// Classify and check a command-line source, naming it in any error.
+    /// Classify and check a command-line source, naming it in any error. An existing file is a video
+    /// whatever its name holds; a path with `%` that is no file is an image-sequence pattern.
     pub fn parse(arg: &str, channel: Channel) -> Result<Self> {
         let flag = channel.flag();
-        if arg.contains('%') {
-            let first = expand_pattern(arg, 0).ok_or_else(|| {
-                anyhow!("{flag} {arg}: an image-sequence pattern needs one integer field such as %05d")
-            })?;
+        if arg.is_empty() {
+            bail!("{flag}: the path is empty");
+        }
+        if arg.contains('%') && !Path::new(arg).is_file() {
+            let pat = SeqPattern::parse(arg).map_err(|e| anyhow!("{flag} {arg}: no such file, and not an image-sequence pattern: {e}"))?;
+            let first = pat.expand(0);
             let start = if Path::new(&first).is_file() {
                 0
-            } else if expand_pattern(arg, 1).is_some_and(|p| Path::new(&p).is_file()) {
+            } else if Path::new(&pat.expand(1)).is_file() {
                 1
             } else {
-                let dir = Path::new(arg).parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let dir = pat.folder();
                 if !dir.is_dir() {
                     bail!("{flag} {arg}: directory {} does not exist", dir.display());
                 }
                 bail!("{flag} {arg}: the pattern matches no file (looked for {first} and index 1)");
             };
-            let mut count = 0;
-            while expand_pattern(arg, start + count).is_some_and(|p| Path::new(&p).is_file()) {
+            let mut count: u32 = 0;
+            while count < u32::MAX - start && Path::new(&pat.expand(start + count)).is_file() {
                 count += 1;
+            }
+            // Files numbered past the first gap are not read: say so.
+            let last = (start + count) as u64; // the first missing index
+            if let Ok(entries) = std::fs::read_dir(pat.folder()) {
+                let later: Vec<u64> =
+                    entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter_map(|n| pat.index_of(&n)).filter(|&i| i > last).collect();
+                if let Some(next) = later.iter().min() {
+                    tracing::warn!(
+                        "{flag} {arg}: the numbering has a gap: {} is missing, so only {count} frames ({} to {}) are read and {} later file(s) from {} on are not",
+                        pat.expand(last as u32),
+                        pat.expand(start),
+                        pat.expand(start + count - 1),
+                        later.len(),
+                        pat.expand(*next as u32)
+                    );
+                }
             }
             Ok(SourceSpec::ImageSequence { pattern: arg.to_string(), start, count })
         } else {
@@ -94,6 +185,23 @@ impl SourceSpec {
             }
             Ok(SourceSpec::VideoFile(p))
         }
+    }
+
+    /// For an image sequence played by GStreamer (`live` replays): every file must at least start as a
+    /// PNG. `pngdec` skips a file that does not and takes the next one in its place, which would pair
+    /// the NIR with the wrong white-light frame; refuse such a sequence up front, naming the file.
+    pub fn check_png_signatures(&self, channel: Channel) -> Result<()> {
+        let SourceSpec::ImageSequence { pattern, start, count } = self else { return Ok(()) };
+        let pat = SeqPattern::parse(pattern).map_err(|e| anyhow!("{} {pattern}: {e}", channel.flag()))?;
+        for i in 0..*count {
+            let path = pat.expand(start + i);
+            let mut head = [0u8; 8];
+            let ok = std::fs::File::open(&path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok();
+            if !ok || head != *b"\x89PNG\r\n\x1a\n" {
+                bail!("{} {pattern}: frame {i} ({path}) is not a PNG file", channel.flag());
+            }
+        }
+        Ok(())
     }
 
     /// Frames the source holds, where known before playing.
@@ -170,14 +278,20 @@ fn add_branch(pipeline: &gst::Pipeline, spec: &SourceSpec, channel: Channel, fps
             let convert_weak = convert.downgrade();
             dec.connect_pad_added(move |_, pad| {
                 let Some(convert) = convert_weak.upgrade() else { return };
-                let is_video = pad
-                    .current_caps()
-                    .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
-                    .unwrap_or(false);
+                let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+                let is_video = caps.structure(0).is_some_and(|s| s.name().starts_with("video/"));
                 if let Some(sinkpad) = convert.static_pad("sink") {
                     if is_video && !sinkpad.is_linked() {
                         let _ = pad.link(&sinkpad);
                     }
+                }
+            });
+            // A file with no video stream would otherwise never end: say so on the bus.
+            let convert_weak = convert.downgrade();
+            dec.connect_no_more_pads(move |dec| {
+                let linked = convert_weak.upgrade().and_then(|c| c.static_pad("sink")).is_some_and(|p| p.is_linked());
+                if !linked {
+                    gst::element_error!(dec, gst::StreamError::WrongType, ["the file holds no video stream GStreamer can decode"]);
                 }
             });
         }
@@ -185,108 +299,255 @@ fn add_branch(pipeline: &gst::Pipeline, spec: &SourceSpec, channel: Channel, fps
     Ok(sink)
 }
 
-/// Plays both inputs and hands out frame pairs in order.
-pub struct PairSource {
-    pipeline: gst::Pipeline,
-    wl_sink: gst_app::AppSink,
-    nir_sink: gst_app::AppSink,
-    wl_name: String,
-    nir_name: String,
-    wl_spec: SourceSpec,
-    nir_spec: SourceSpec,
-    next_index: u64,
+/// One decoded frame of either input.
+enum Decoded {
+    Wl(RgbFrame),
+    Nir(NirFrame),
 }
 
-enum Pulled {
-    Sample(gst::Sample),
-    Eos,
+/// Where one input's frames come from: an appsink of the GStreamer pipeline (a video file), or a
+/// thread decoding an image sequence file by file, in order, ahead of the analysis.
+enum Feed {
+    Sink(gst_app::AppSink),
+    Files(crossbeam_channel::Receiver<Result<Decoded>>),
+}
+
+struct Input {
+    channel: Channel,
+    spec: SourceSpec,
+    name: String,
+    feed: Feed,
+    /// Frames handed out so far.
+    pulled: u64,
+    /// An error of this input's pipeline branch, kept until the frames decoded before it are handed out.
+    failed: Option<anyhow::Error>,
+    /// Since when a pull has found nothing.
+    waiting_since: Option<std::time::Instant>,
+}
+
+/// Longest wait for a video's next frame before the input counts as stalled.
+const STALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Input {
+    fn label(&self) -> String {
+        format!("{} {}", self.channel.flag(), self.name)
+    }
+}
+
+/// Plays both inputs and hands out frame pairs in order. Image sequences are decoded here (the `image`
+/// crate) so that a bad file stops the run naming that file and its index and can never shift the
+/// pairing; video files are decoded by GStreamer.
+pub struct PairSource {
+    pipeline: Option<gst::Pipeline>,
+    inputs: [Input; 2],
+    fps: u32,
+    next_index: u64,
+    /// Why the pairs ended early, where one input gave more frames than the other.
+    ended_unequal: Option<String>,
+}
+
+/// Decode an image sequence in order on a thread; the channel ends after the last file or the first error.
+fn spawn_sequence_reader(pattern: &str, start: u32, count: u32, channel: Channel) -> Result<crossbeam_channel::Receiver<Result<Decoded>>> {
+    let pat = SeqPattern::parse(pattern).map_err(|e| anyhow!("{} {pattern}: {e}", channel.flag()))?;
+    let (tx, rx) = crossbeam_channel::bounded(3);
+    let pattern = pattern.to_string();
+    std::thread::Builder::new().name(format!("nirf-read-{}", channel.element_prefix())).spawn(move || {
+        let mut size: Option<(usize, usize)> = None;
+        for i in 0..count {
+            let path = pat.expand(start + i);
+            let frame = decode_file(Path::new(&path), channel).and_then(|f| {
+                let wh = match &f {
+                    Decoded::Wl(f) => (f.width, f.height),
+                    Decoded::Nir(f) => (f.width, f.height),
+                };
+                match size {
+                    Some(s) if s != wh => bail!("is {}x{}, the frames before it {}x{}", wh.0, wh.1, s.0, s.1),
+                    _ => size = Some(wh),
+                }
+                Ok(f)
+            });
+            let frame = frame.map_err(|e| anyhow!("{} {pattern}: frame {i} ({path}) could not be read: {e:#}", channel.flag()));
+            let failed = frame.is_err();
+            if tx.send(frame).is_err() || failed {
+                return;
+            }
+        }
+    })?;
+    Ok(rx)
+}
+
+fn decode_file(path: &Path, channel: Channel) -> Result<Decoded> {
+    let img = image::ImageReader::open(path)?.with_guessed_format()?.decode()?;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    check_frame_size(w, h)?;
+    Ok(match channel {
+        Channel::WhiteLight => Decoded::Wl(RgbFrame::from_vec(w, h, img.into_rgb8().into_raw())?),
+        Channel::Nir => Decoded::Nir(NirFrame::from_vec(w, h, img.into_luma16().into_raw())?),
+    })
+}
+
+/// Frames the analysis takes: 16 to 8192 px a side.
+fn check_frame_size(w: usize, h: usize) -> Result<()> {
+    if !(16..=8192).contains(&w) || !(16..=8192).contains(&h) {
+        bail!("a frame of {w}x{h} is outside the sizes analysed (16x16 to 8192x8192)");
+    }
+    Ok(())
 }
 
 impl PairSource {
     pub fn open(wl: &SourceSpec, nir: &SourceSpec, fps: u32) -> Result<Self> {
-        crate::media::init()?;
-        let pipeline = gst::Pipeline::new();
-        let wl_sink = add_branch(&pipeline, wl, Channel::WhiteLight, fps)?;
-        let nir_sink = add_branch(&pipeline, nir, Channel::Nir, fps)?;
-        let me = Self {
-            pipeline,
-            wl_sink,
-            nir_sink,
-            wl_name: wl.describe(),
-            nir_name: nir.describe(),
-            wl_spec: wl.clone(),
-            nir_spec: nir.clone(),
-            next_index: 0,
+        let mut pipeline = None;
+        let mut input = |spec: &SourceSpec, channel: Channel| -> Result<Input> {
+            let feed = match spec {
+                SourceSpec::ImageSequence { pattern, start, count } => Feed::Files(spawn_sequence_reader(pattern, *start, *count, channel)?),
+                SourceSpec::VideoFile(_) => {
+                    crate::media::init()?;
+                    let p = pipeline.get_or_insert_with(gst::Pipeline::new);
+                    Feed::Sink(add_branch(p, spec, channel, fps)?)
+                }
+            };
+            Ok(Input { channel, spec: spec.clone(), name: spec.describe(), feed, pulled: 0, failed: None, waiting_since: None })
         };
-        if me.pipeline.set_state(gst::State::Playing).is_err() {
-            return Err(me.bus_error().unwrap_or_else(|| anyhow!("could not start the input pipeline")));
+        let inputs = [input(wl, Channel::WhiteLight)?, input(nir, Channel::Nir)?];
+        let mut me = Self { pipeline, inputs, fps: fps.max(1), next_index: 0, ended_unequal: None };
+        if me.pipeline.as_ref().is_some_and(|p| p.set_state(gst::State::Playing).is_err()) {
+            let general = me.collect_bus_errors();
+            let e = general.or_else(|| me.inputs.iter_mut().find_map(|i| i.failed.take()));
+            return Err(e.unwrap_or_else(|| anyhow!("could not start the input pipeline")));
         }
         Ok(me)
     }
 
-    /// The first error on the bus, naming the input whose element posted it.
-    fn bus_error(&self) -> Option<anyhow::Error> {
-        let bus = self.pipeline.bus()?;
+    /// Move errors from the bus to the input whose branch posted them; an error of neither input is
+    /// returned.
+    fn collect_bus_errors(&mut self) -> Option<anyhow::Error> {
+        let bus = self.pipeline.as_ref()?.bus()?;
         while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
             if let gst::MessageView::Error(err) = msg.view() {
                 let src = msg.src().map(|s| s.path_string().to_string()).unwrap_or_default();
-                let input = if src.contains("nir_") {
-                    format!("--nir {}", self.nir_name)
-                } else if src.contains("wl_") {
-                    format!("--wl {}", self.wl_name)
-                } else {
-                    "input".to_string()
-                };
                 let dbg = err.debug().map(|d| format!(" ({d})")).unwrap_or_default();
-                return Some(anyhow!("{input}: {}{dbg}", err.error()));
+                let k = if src.contains("nir_") {
+                    1
+                } else if src.contains("wl_") {
+                    0
+                } else {
+                    return Some(anyhow!("input pipeline: {}{dbg}", err.error()));
+                };
+                let input = &mut self.inputs[k];
+                if input.failed.is_none() {
+                    input.failed = Some(anyhow!("{}: {}{dbg}", input.label(), err.error()));
+                }
             }
         }
         None
     }
 
-    fn pull(&self, sink: &gst_app::AppSink) -> Result<Pulled> {
+    /// The next frame of input `k`, `None` at its end. An input's error is reported once the frames
+    /// decoded before it have been handed out, naming the frame where it stopped.
+    fn pull(&mut self, k: usize) -> Result<Option<(Decoded, Option<u64>)>> {
         loop {
-            if let Some(s) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
-                return Ok(Pulled::Sample(s));
-            }
-            if let Some(e) = self.bus_error() {
-                return Err(e);
-            }
-            if sink.is_eos() {
-                return Ok(Pulled::Eos);
+            let input = &mut self.inputs[k];
+            match &input.feed {
+                Feed::Files(rx) => {
+                    return match rx.recv() {
+                        Ok(Ok(d)) => {
+                            input.pulled += 1;
+                            Ok(Some((d, None)))
+                        }
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => Ok(None),
+                    };
+                }
+                Feed::Sink(sink) => {
+                    if let Some(s) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
+                        input.waiting_since = None;
+                        let pts = s.buffer().and_then(|b| b.pts()).map(|t| t.nseconds());
+                        let at = input.pulled;
+                        let frame = match input.channel {
+                            Channel::WhiteLight => sample_to_rgb(&s).map(Decoded::Wl),
+                            Channel::Nir => sample_to_nir(&s).map(Decoded::Nir),
+                        };
+                        let frame = frame.with_context(|| format!("{} frame {at}", input.label()))?;
+                        input.pulled += 1;
+                        return Ok(Some((frame, pts)));
+                    }
+                    let eos = sink.is_eos();
+                    if let Some(e) = self.collect_bus_errors() {
+                        return Err(e);
+                    }
+                    let input = &mut self.inputs[k];
+                    if let Some(e) = input.failed.take() {
+                        return Err(e.context(format!("{} stopped at frame {} (the frames before it were analysed)", input.label(), input.pulled)));
+                    }
+                    if eos {
+                        return Ok(None);
+                    }
+                    // Neither a frame, nor the end, nor an error: a damaged file can stall the demuxer.
+                    let since = *input.waiting_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() > STALL_LIMIT {
+                        bail!("{}: no frame and no end of stream for {} s after frame {} (a damaged file?)", input.label(), STALL_LIMIT.as_secs(), input.pulled);
+                    }
+                }
             }
         }
     }
 
+    /// How many more frames input `k` holds (decoding the rest of a video for at most 10 s; `at_least`
+    /// when cut short).
+    fn remaining(&mut self, k: usize) -> (u64, bool) {
+        let input = &self.inputs[k];
+        if let SourceSpec::ImageSequence { count, .. } = input.spec {
+            return ((count as u64).saturating_sub(input.pulled), false);
+        }
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        while let Ok(Some(_)) = self.pull(k) {
+            n += 1;
+            if t.elapsed() > std::time::Duration::from_secs(10) {
+                return (n, true);
+            }
+        }
+        (n, false)
+    }
+
+    /// Where the inputs gave unequal numbers of frames: which, and how many each gave.
+    pub fn unequal_lengths(&self) -> Option<&str> {
+        self.ended_unequal.as_deref()
+    }
+
     /// The next pair, `None` at the end of either input.
     pub fn next_pair(&mut self) -> Result<Option<FramePair>> {
-        let wl = self.pull(&self.wl_sink)?;
-        let nir = self.pull(&self.nir_sink)?;
-        let (wl, nir) = match (wl, nir) {
-            (Pulled::Sample(a), Pulled::Sample(b)) => (a, b),
-            (w, n) => {
-                // pngdec ends the stream quietly on a corrupt file: an image sequence that stops before
-                // its last file has an undecodable frame.
-                for (ended, spec, ch) in [(matches!(w, Pulled::Eos), &self.wl_spec, Channel::WhiteLight), (matches!(n, Pulled::Eos), &self.nir_spec, Channel::Nir)] {
-                    if let (true, SourceSpec::ImageSequence { pattern, start, count }) = (ended, spec) {
-                        if self.next_index < *count as u64 {
-                            let file = expand_pattern(pattern, start + self.next_index as u32).unwrap_or_default();
-                            bail!("{} {pattern}: frame {} ({file}) could not be decoded", ch.flag(), self.next_index);
-                        }
-                    }
-                }
-                return Ok(None);
+        let wl = self.pull(0)?;
+        let nir = if wl.is_some() { self.pull(1)? } else { None };
+        let (Some((Decoded::Wl(wl_frame), wl_pts)), Some((Decoded::Nir(nir_frame), _))) = (wl, nir) else {
+            // One input ended: if the other had more, say which and how many frames each gave.
+            let ended = if self.inputs[0].pulled == self.next_index { 0 } else { 1 };
+            let other = 1 - ended;
+            let (more, at_least) = self.remaining(other);
+            let more = more + self.inputs[other].pulled - self.next_index;
+            if more > 0 {
+                let msg = format!(
+                    "{} ended after {} frames but {} gave {}{} frames: the last {more} frame(s) of {} were not analysed",
+                    self.inputs[ended].label(),
+                    self.next_index,
+                    self.inputs[other].label(),
+                    if at_least { "at least " } else { "" },
+                    self.next_index + more,
+                    self.inputs[other].channel.flag(),
+                );
+                tracing::warn!("{msg}");
+                self.ended_unequal = Some(msg);
             }
+            return Ok(None);
         };
-        let pts_ns = wl.buffer().and_then(|b| b.pts()).map(|t| t.nseconds()).unwrap_or(0);
-        let wl_frame = sample_to_rgb(&wl).with_context(|| format!("--wl {} frame {}", self.wl_name, self.next_index))?;
-        let nir_frame = sample_to_nir(&nir).with_context(|| format!("--nir {} frame {}", self.nir_name, self.next_index))?;
+        let pts_ns = wl_pts.unwrap_or(self.next_index * 1_000_000_000 / self.fps as u64);
         if wl_frame.width != nir_frame.width || wl_frame.height != nir_frame.height {
             bail!(
-                "--wl {} is {}x{} but --nir {} is {}x{}: white light and NIR must be co-registered at one size",
-                self.wl_name, wl_frame.width, wl_frame.height, self.nir_name, nir_frame.width, nir_frame.height
+                "{} is {}x{} but {} is {}x{}: white light and NIR must be co-registered at one size",
+                self.inputs[0].label(), wl_frame.width, wl_frame.height, self.inputs[1].label(), nir_frame.width, nir_frame.height
             );
         }
+        check_frame_size(wl_frame.width, wl_frame.height).with_context(|| format!("{} frame {}", self.inputs[0].label(), self.next_index))?;
         let index = self.next_index;
         self.next_index += 1;
         Ok(Some(FramePair { index, pts_ns, wl: wl_frame, nir: nir_frame }))
@@ -295,7 +556,9 @@ impl PairSource {
 
 impl Drop for PairSource {
     fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
+        if let Some(p) = &self.pipeline {
+            let _ = p.set_state(gst::State::Null);
+        }
     }
 }
 
@@ -328,6 +591,13 @@ mod tests {
     fn printf_fields_expand() {
         assert_eq!(expand_pattern("a/%05d.png", 7).as_deref(), Some("a/00007.png"));
         assert_eq!(expand_pattern("f%d.png", 12).as_deref(), Some("f12.png"));
-        assert_eq!(expand_pattern("f%s.png", 1), None);
+        assert_eq!(expand_pattern("100%%/f%03d.png", 5).as_deref(), Some("100%/f005.png"));
+        for bad in ["f%s.png", "w%05d%s.png", "a%d%d.png", "%d/x.png", "x%5d.png", "x%", "x%-3d.png", "plain.png"] {
+            assert!(SeqPattern::parse(bad).is_err(), "{bad}");
+        }
+        let p = SeqPattern::parse("dir/img_%04d.png").unwrap();
+        assert_eq!(p.index_of("img_0012.png"), Some(12));
+        assert_eq!(p.index_of("img_.png"), None);
+        assert_eq!(p.folder(), PathBuf::from("dir"));
     }
 }

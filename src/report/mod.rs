@@ -34,6 +34,32 @@ fn median(v: &mut Vec<f64>) -> Option<f64> {
     Some(v[v.len() / 2])
 }
 
+/// Largest magnitude a number in a metrics file may have (nanosecond timestamps of a long run fit; a
+/// value like 1e308 would make the plots' ranges infinite).
+const MAX_MAGNITUDE: f64 = 1e15;
+
+/// The path of the first number in `v` that is out of range, and the number.
+fn out_of_range(v: &Value, path: &mut String) -> Option<(String, f64)> {
+    match v {
+        Value::Number(n) => n.as_f64().filter(|x| !x.is_finite() || x.abs() > MAX_MAGNITUDE).map(|x| (path.clone(), x)),
+        Value::Array(a) => a.iter().enumerate().find_map(|(i, x)| {
+            let len = path.len();
+            let _ = write!(path, "[{i}]");
+            let r = out_of_range(x, path);
+            path.truncate(len);
+            r
+        }),
+        Value::Object(o) => o.iter().find_map(|(k, x)| {
+            let len = path.len();
+            let _ = write!(path, "{}{k}", if path.is_empty() { "" } else { "." });
+            let r = out_of_range(x, path);
+            path.truncate(len);
+            r
+        }),
+        _ => None,
+    }
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -87,6 +113,12 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
     let (mut scale, mut source, mut mode) = (None, String::from("none"), String::from("survey"));
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let v: Value = serde_json::from_str(line).with_context(|| format!("{} line {}: not a JSON object", metrics.display(), n + 1))?;
+        if !v.is_object() {
+            bail!("{} line {}: not a JSON object", metrics.display(), n + 1);
+        }
+        if let Some((field, x)) = out_of_range(&v, &mut String::new()) {
+            bail!("{} line {}: field {field} is {x:e}, beyond the ±{MAX_MAGNITUDE:e} a metrics file holds", metrics.display(), n + 1);
+        }
         let Some(frame) = v["frame"].as_u64() else { bail!("{} line {}: no \"frame\" field", metrics.display(), n + 1) };
         frames += 1;
         if let Some(s) = v["mm_per_px"].as_f64() {

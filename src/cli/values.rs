@@ -1,0 +1,185 @@
+//! Clap value parsers for the numeric and structured settings: each value is checked when the command
+//! line is parsed, so that a bad one is an error naming its flag (clap adds "invalid value 'X' for
+//! '--flag'") before anything is read or written. Ranges are plausibility limits that also keep the
+//! analysis and the phantom generator bounded in time and memory.
+
+use crate::measure::findings::Roi;
+
+/// Plausible image scales, mm a pixel: 5 µm/px (microscopy) to 2 mm/px (a wide view).
+pub const MM_PER_PX: (f64, f64) = (0.005, 2.0);
+/// Margin contours, mm.
+pub const MARGIN_MM: (f64, f64) = (0.1, 50.0);
+/// Frame sizes, px a side.
+pub const SIZE: (usize, usize) = (16, 8192);
+/// Rim lesions in a bench phantom.
+pub const MAX_RIM_LESIONS: usize = 64;
+
+fn number(s: &str) -> Result<f64, String> {
+    s.trim().parse::<f64>().map_err(|_| format!("'{s}' is not a number"))
+}
+
+fn finite(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if !v.is_finite() {
+        return Err(format!("must be a finite number, got {s}"));
+    }
+    Ok(v)
+}
+
+fn within(s: &str, lo: f64, hi: f64, unit: &str) -> Result<f64, String> {
+    let v = finite(s)?;
+    if !(lo..=hi).contains(&v) {
+        return Err(format!("must be within {lo}–{hi}{unit}, got {s}"));
+    }
+    Ok(v)
+}
+
+/// Image scale, mm/px.
+pub fn mm_per_px(s: &str) -> Result<f32, String> {
+    within(s, MM_PER_PX.0, MM_PER_PX.1, " mm/px").map(|v| v as f32)
+}
+
+/// One margin, mm.
+pub fn margin_mm(s: &str) -> Result<f32, String> {
+    within(s, MARGIN_MM.0, MARGIN_MM.1, " mm").map(|v| v as f32)
+}
+
+/// Tumour-to-background ratio from which fluorescence counts: finite and above 1 (at most 1000).
+pub fn tbr(s: &str) -> Result<f32, String> {
+    let v = finite(s)?;
+    if !(v > 1.0 && v <= 1000.0) {
+        return Err(format!("must be a ratio above 1 (at most 1000), got {s}"));
+    }
+    Ok(v as f32)
+}
+
+/// Noise sigmas added to the fluorescence level (0 off).
+pub fn noise_sigmas(s: &str) -> Result<f32, String> {
+    within(s, 0.0, 20.0, "").map(|v| v as f32)
+}
+
+/// Gain on the phantom's NIR sensor noise (0: noise-free).
+pub fn noise_gain(s: &str) -> Result<f32, String> {
+    within(s, 0.0, 100.0, "").map(|v| v as f32)
+}
+
+/// Side of a chessboard square, mm.
+pub fn square_mm(s: &str) -> Result<f32, String> {
+    within(s, 0.01, 1000.0, " mm").map(|v| v as f32)
+}
+
+/// A run's length, seconds: positive and at most a year.
+pub fn seconds(s: &str) -> Result<f64, String> {
+    let v = finite(s)?;
+    if !(v > 0.0 && v <= 365.0 * 86400.0) {
+        return Err(format!("must be a positive number of seconds (at most a year), got {s}"));
+    }
+    Ok(v)
+}
+
+/// A time budget, ms: positive and at most 10 s.
+pub fn budget_ms(s: &str) -> Result<f64, String> {
+    let v = finite(s)?;
+    if !(v > 0.0 && v <= 10_000.0) {
+        return Err(format!("must be a positive number of ms (at most 10000), got {s}"));
+    }
+    Ok(v)
+}
+
+/// A frame rate given as a real number (the phantom's).
+pub fn fps(s: &str) -> Result<f32, String> {
+    within(s, 1.0, 1000.0, " frames/s").map(|v| v as f32)
+}
+
+/// Frames to generate or time.
+pub fn frame_count(s: &str) -> Result<u32, String> {
+    let v: u32 = s.trim().parse().map_err(|_| format!("'{s}' is not a whole number of frames"))?;
+    if !(1..=100_000).contains(&v) {
+        return Err(format!("must be within 1–100000 frames, got {s}"));
+    }
+    Ok(v)
+}
+
+pub fn rim_lesions(s: &str) -> Result<usize, String> {
+    let v: usize = s.trim().parse().map_err(|_| format!("'{s}' is not a whole number"))?;
+    if v > MAX_RIM_LESIONS {
+        return Err(format!("must be at most {MAX_RIM_LESIONS}, got {s}"));
+    }
+    Ok(v)
+}
+
+/// `WIDTHxHEIGHT`, each within 16–8192 px.
+pub fn size(s: &str) -> Result<(usize, usize), String> {
+    let Some((w, h)) = s.split_once(['x', 'X']) else { return Err(format!("'{s}' is not WIDTHxHEIGHT (e.g. 1280x720)")) };
+    let dim = |d: &str| d.trim().parse::<usize>().map_err(|_| format!("'{s}' is not WIDTHxHEIGHT (e.g. 1280x720): '{d}' is not a whole number"));
+    let (w, h) = (dim(w)?, dim(h)?);
+    if w < SIZE.0 || h < SIZE.0 || w > SIZE.1 || h > SIZE.1 {
+        return Err(format!("{w}x{h} is outside {0}x{0} .. {1}x{1}", SIZE.0, SIZE.1));
+    }
+    Ok((w, h))
+}
+
+/// A region of interest `x,y,w,h` in px; whether it lies in the frame is checked once the frame size is
+/// known (`roi_in_frame`).
+pub fn roi(s: &str) -> Result<Roi, String> {
+    let v: Vec<usize> = s.split(',').map(|p| p.trim().parse()).collect::<Result<_, _>>().map_err(|_| format!("'{s}': expected x,y,w,h in whole px"))?;
+    match *v.as_slice() {
+        // Bounded only against overflow here: whether it lies in the frame is checked with the frame.
+        [x, y, w, h] if w > 0 && h > 0 && [x, y, w, h].iter().all(|&v| v <= 1_000_000) => Ok(Roi { x, y, w, h }),
+        [_, _, _, _] => Err(format!("'{s}': expected x,y,w,h in px with a positive size, each at most 1000000")),
+        _ => Err(format!("'{s}': expected four numbers x,y,w,h")),
+    }
+}
+
+/// The ROI lies wholly inside a `width`×`height` frame: an error otherwise (never a verdict on a region
+/// that is not in the picture).
+pub fn roi_in_frame(roi: &Roi, width: usize, height: usize) -> anyhow::Result<()> {
+    if roi.x + roi.w > width || roi.y + roi.h > height {
+        anyhow::bail!(
+            "--roi {},{},{},{} reaches outside the {width}x{height} frame (x+w must be at most {width}, y+h at most {height})",
+            roi.x, roi.y, roi.w, roi.h
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scales_and_ratios_are_bounded_and_finite() {
+        for bad in ["nan", "inf", "-inf", "0", "-1", "1e-9", "3", "1e308", "abc", ""] {
+            assert!(mm_per_px(bad).is_err(), "{bad}");
+        }
+        assert_eq!(mm_per_px("0.1"), Ok(0.1));
+        for bad in ["nan", "inf", "1", "0.5", "-2"] {
+            assert!(tbr(bad).is_err(), "{bad}");
+        }
+        assert!(tbr("1.5").is_ok());
+        for bad in ["0", "0.05", "51", "nan"] {
+            assert!(margin_mm(bad).is_err(), "{bad}");
+        }
+        for bad in ["0", "-1", "nan", "inf", "1e300"] {
+            assert!(seconds(bad).is_err(), "{bad}");
+            assert!(budget_ms(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes_and_rois_parse() {
+        assert_eq!(size("641x359"), Ok((641, 359)));
+        for bad in ["abcx10", "15x100", "100x9000", "100", "x", "-5x10"] {
+            assert!(size(bad).is_err(), "{bad}");
+        }
+        assert_eq!(rim_lesions("64"), Ok(64));
+        assert!(rim_lesions("18446744073709551615").is_err());
+        let r = roi("10,20,30,40").unwrap();
+        assert!(roi_in_frame(&r, 40, 60).is_ok());
+        assert!(roi_in_frame(&r, 39, 60).is_err());
+        assert!(roi_in_frame(&roi("10000,10000,50,50").unwrap(), 640, 480).is_err());
+        for bad in ["1,2,3", "1,2,0,4", "a,b,c,d", "1,2,3,4,5"] {
+            assert!(roi(bad).is_err(), "{bad}");
+        }
+    }
+}
