@@ -22,6 +22,11 @@ pub struct AnalysisParams {
     /// texture: at 2.5 the broad phantom family's false lesions fell from 2.9 to 0.18 a frame with no rim
     /// lost (tuning seeds, README "Accuracy"); on the plain family it stays at 1.3.
     pub fluo_noise_sigmas: f32,
+    /// Hysteresis: fluorescence connected to a pixel at the level counts down to the larger of this ratio
+    /// and the mode plus `fluo_low_sigmas` noise sigmas (a rim dipping below the level along its length
+    /// stays whole). At or above `fluo_ratio`: off, as on the GPU backend (no twin of this yet).
+    pub fluo_low_ratio: f32,
+    pub fluo_low_sigmas: f32,
     /// An enclosed non-fluorescent region is a tumour core only if its mean ratio is below this. By the
     /// time of surgery the liver has cleared most of its own ICG, so a core can be as bright as the liver
     /// around it: the enclosure by fluorescence is the signature, not the darkness (1.1: any level under
@@ -38,6 +43,12 @@ pub struct AnalysisParams {
     pub min_core_diameter_mm: f32,
     /// How far from a core its rim is searched, mm.
     pub rim_search_mm: f32,
+    /// A coreless (homogeneous or diffuse) lesion is reported only when its TBR stands this many noise
+    /// sigmas of the frame (texture and sensor noise) above the background's mode: a blob of textured
+    /// liver is not a lesion. Nor below `coreless_min_tbr`: a faint patch at the fluorescence level
+    /// (the transection check's default TBR, 1.5).
+    pub coreless_min_sigmas: f32,
+    pub coreless_min_tbr: f32,
     /// Smallest diffuse (coreless) fluorescent lesion reported, equivalent-circle diameter in mm.
     pub min_diffuse_diameter_mm: f32,
     /// Compactness (4π area / boundary²) below which fluorescence is duct-like, not a lesion.
@@ -62,6 +73,10 @@ impl Default for AnalysisParams {
             scale_source: "default".into(),
             fluo_ratio: 1.3,
             fluo_noise_sigmas: 2.5,
+            fluo_low_ratio: 1.2,
+            fluo_low_sigmas: 2.5,
+            coreless_min_sigmas: 3.5,
+            coreless_min_tbr: 1.5,
             core_max_ratio: 1.3,
             partial_core_max_ratio: 0.85,
             min_rim_coverage: 0.5,

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use crate::analysis::{Analyzer, Banner, FluoLevel, Lesion, LesionKind, LesionStyle, StageTimings};
 use crate::frame::{NirFrame, Plane, RgbFrame};
-use crate::measure::figures::{Figures, RIM_COMPLETE, figures};
+use crate::measure::figures::{Figures, RIM_COMPLETE, figures, significant};
 use crate::annotate::{banner_center, outline_region, palette, rect};
 use crate::measure::findings::{FindingsTracker, FrameFindings, Mode, Roi, find_spots};
 use crate::measure::smoothing::Smoother;
@@ -151,7 +151,7 @@ impl FrameProcessor {
         let seg = self.analyzer.segment(wl, nir, want_classes)?;
         let mut timings = seg.timings;
         let t = Instant::now();
-        let figs: Vec<Figures> = seg.lesions.iter().map(figures).collect();
+        let figs: Vec<Figures> = seg.lesions.iter().map(figures).filter(|f| significant(f, &seg.background, &self.params)).collect();
         let ids = self.tracker.update(&figs);
         let figs = self.smoother.update(&ids, &figs);
         let styles: Vec<LesionStyle> = figs.iter().zip(&ids).map(|(f, &id)| lesion_style(f, id, &self.params)).collect();

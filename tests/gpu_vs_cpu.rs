@@ -53,8 +53,10 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
         let params = AnalysisParams {
             fluo_noise_sigmas: if noisy { 5.0 } else { 0.0 },
             background_block_px: block,
-            // The GPU has no twin of the CPU's split of cores whose rim has a gap yet: compare without it.
+            // The GPU has no twin yet of the CPU's split of cores whose rim has a gap, nor of its
+            // hysteresis: compare without them.
             min_rim_coverage: f32::INFINITY,
+            fluo_low_ratio: f32::INFINITY,
             ..AnalysisParams::with_scale(cfg.mm_per_px)
         };
         gpu.set_params(params.clone()).unwrap();

@@ -44,17 +44,20 @@ fn broad_family_rims_are_found_and_texture_gives_few_false_lesions() {
         all.dice_core(),
         all.dice_rim()
     );
+    for l in &all.false_detections {
+        eprintln!("false detection: {:?} TBR {:.2} at {:?} diameter {:?} coverage {:?}", l.kind, l.tbr, l.centroid_px, l.core_diameter_mm, l.rim_coverage);
+    }
     assert!(complete.true_positives + complete.false_negatives >= 8 && gap.true_positives + gap.false_negatives >= 4, "too few lesions to test");
-    // Floors under what the method reaches on this sample today (issue 10's goals are higher: complete
-    // rims 0.98, rims with a gap 0.80, false lesions 0.05 a frame, core MAE 0.15 mm, Dice core 0.97 and
-    // rim 0.88; README "Accuracy" gives the figures per condition). A change that loses ground fails here.
+    // Floors under what the method reaches on this sample today (complete 24/26, gap 17/18, 0.25 false
+    // lesions a frame, core MAE 0.17 mm, thickness 0.10 mm, Dice core 0.957 and rim 0.891); issue 10's
+    // goals are higher where these are lower. A change that loses ground fails here.
     assert!(complete.sensitivity() >= 0.90, "complete rims found: {}", complete.sensitivity());
-    assert!(gap.sensitivity() >= 0.60, "rims with a gap found: {}", gap.sensitivity());
+    assert!(gap.sensitivity() >= 0.85, "rims with a gap found: {}", gap.sensitivity());
     assert!(all.precision() >= 0.95, "rim precision {}", all.precision());
-    assert!(all.false_lesions_per_frame() <= 0.4, "false lesions a frame: {}", all.false_lesions_per_frame());
-    assert!(complete.diameter_mae_mm().unwrap() <= 0.25, "core diameter MAE {:?}", complete.diameter_mae_mm());
-    assert!(all.thickness_mae_mm().unwrap() <= 0.20, "rim thickness MAE {:?}", all.thickness_mae_mm());
-    assert!(all.dice_core() >= 0.86 && all.dice_rim() >= 0.79, "Dice core {} rim {}", all.dice_core(), all.dice_rim());
+    assert!(all.false_lesions_per_frame() <= 0.3, "false lesions a frame: {}", all.false_lesions_per_frame());
+    assert!(complete.diameter_mae_mm().unwrap() <= 0.20, "core diameter MAE {:?}", complete.diameter_mae_mm());
+    assert!(all.thickness_mae_mm().unwrap() <= 0.15, "rim thickness MAE {:?}", all.thickness_mae_mm());
+    assert!(all.dice_core() >= 0.93 && all.dice_rim() >= 0.86, "Dice core {} rim {}", all.dice_core(), all.dice_rim());
 }
 
 /// By the time of surgery the liver has cleared its ICG: a core as bright as the liver around it is a

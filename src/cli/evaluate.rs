@@ -49,6 +49,10 @@ pub struct EvaluateArgs {
     /// Write the figures as JSON here too.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write each missed rim lesion and each false detection here (JSON lines, with its scene's seed,
+    /// scale and conditions): where to look when a figure falls short.
+    #[arg(long)]
+    pub misses: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Multiplies the phantoms' NIR sensor noise (0-100).
@@ -185,6 +189,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(a.seed);
     let params_for = |mm: f32| AnalysisParams { fluo_noise_sigmas: a.fluo_noise_sigmas, ..AnalysisParams::with_scale(mm) };
     let mut scores = ConditionScores::default();
+    let mut misses = Vec::new();
     let bar = ProgressBar::new(a.scenes as u64);
     for s in 0..a.scenes {
         let cfg = scene_config(&a, s, size, &mut rng);
@@ -197,6 +202,15 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
             let r = render(&scene, f);
             let res = proc.process(&r.wl, &r.nir, true)?;
             scores.add_frame(&buckets, &res.lesions, &r.truth, res.classes.as_ref().context("classes requested")?, &r.classes, cfg.mm_per_px);
+            if a.misses.is_some() {
+                let mut s = Score::default();
+                s.add_lesions(&res.lesions, &r.truth, cfg.mm_per_px);
+                s.add_any_kind(&res.lesions, &r.truth, cfg.mm_per_px);
+                let scene_info = json!({"seed": cfg.seed, "frame": f, "size": [cfg.width, cfg.height], "mm_per_px": cfg.mm_per_px,
+                    "variation": cfg.options.broad.then_some(&scene.variation), "level": res.background});
+                misses.extend(s.missed.iter().map(|t| json!({"missed": t, "scene": scene_info})));
+                misses.extend(s.false_detections.iter().map(|l| json!({"false": l, "scene": scene_info})));
+            }
         }
         bar.inc(1);
     }
@@ -239,6 +253,10 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
         for (v, s) in bands {
             println!("{}", row(c, v, s, true));
         }
+    }
+    if let Some(p) = &a.misses {
+        let text: String = misses.iter().map(|m| format!("{m}\n")).collect();
+        std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
     }
     if let Some(p) = &a.json {
         let report = json!({

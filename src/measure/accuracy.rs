@@ -23,6 +23,12 @@ pub struct Score {
     /// Detections of any kind matching no lesion of the truth (on ducts, blobs, texture, glints ...).
     pub false_lesions: u32,
     pub frames: u32,
+    /// What went wrong, for diagnosis: rim lesions wholly in view that were missed, and detections of any
+    /// kind near no lesion of the truth.
+    #[serde(skip)]
+    pub missed: Vec<crate::phantom::TruthLesion>,
+    #[serde(skip)]
+    pub false_detections: Vec<Lesion>,
     pub core_intersection: u64,
     pub core_total: u64,
     pub rim_intersection: u64,
@@ -74,6 +80,8 @@ impl Score {
         }
         self.false_lesions += o.false_lesions;
         self.frames += o.frames;
+        self.missed.extend(o.missed.iter().cloned());
+        self.false_detections.extend(o.false_detections.iter().cloned());
         self.core_intersection += o.core_intersection;
         self.core_total += o.core_total;
         self.rim_intersection += o.rim_intersection;
@@ -98,7 +106,9 @@ impl Score {
             }
         }
         let in_view: Vec<_> = truth.lesions.iter().filter(|t| t.in_view != InView::Out).collect();
-        self.false_lesions += detected.iter().filter(|l| !in_view.iter().any(|t| near(l, t))).count() as u32;
+        let false_ones: Vec<&Lesion> = detected.iter().filter(|l| !in_view.iter().any(|t| near(l, t))).collect();
+        self.false_lesions += false_ones.len() as u32;
+        self.false_detections.extend(false_ones.into_iter().cloned());
     }
     pub fn dice_core(&self) -> f32 {
         if self.core_total == 0 { 1.0 } else { 2.0 * self.core_intersection as f32 / self.core_total as f32 }
@@ -138,7 +148,10 @@ impl Score {
                     }
                 }
                 (Some((i, _)), _) => used[i] = true, // a partial lesion: found or not, no claim either way
-                (None, InView::Full) => self.false_negatives += 1,
+                (None, InView::Full) => {
+                    self.false_negatives += 1;
+                    self.missed.push(t.clone());
+                }
                 (None, _) => {}
             }
         }

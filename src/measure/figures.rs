@@ -89,6 +89,13 @@ pub fn figures(st: &LesionStats) -> Figures {
     }
 }
 
+/// Is a lesion significant against the frame's own background? A coreless lesion's TBR must stand
+/// `coreless_min_sigmas` noise sigmas above the background's mode, and reach `coreless_min_tbr` (rim
+/// lesions are vouched for by their enclosure).
+pub fn significant(f: &Figures, background: &crate::analysis::FluoLevel, p: &crate::params::AnalysisParams) -> bool {
+    f.kind == LesionKind::Rim || f.tbr >= p.coreless_min_tbr.max(background.mode + p.coreless_min_sigmas * background.noise)
+}
+
 impl Figures {
     /// The metrics record: pixel figures always, millimetres when `mm_per_px` is known.
     pub fn to_lesion(&self, id: u32, mm_per_px: Option<f32>) -> Lesion {

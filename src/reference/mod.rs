@@ -108,7 +108,11 @@ impl Analyzer for CpuAnalyzer {
         let t = Instant::now();
         let level = threshold::fluo_level(&threshold::ratio_histogram(&m.ratio), p);
         let fluo = Arc::make_mut(&mut m.fluo);
-        threshold::threshold(&m.ratio, wl, level.level, p.glint_level, fluo);
+        let low = threshold::low_level(&level, p);
+        threshold::threshold(&m.ratio, wl, low, p.glint_level, fluo);
+        if low < level.level {
+            threshold::keep_strong(&m.ratio, level.level, fluo, &mut m.parent, &mut m.fluo_labels);
+        }
         morphology::clean_mask(fluo, &mut m.morph);
         timings.push("threshold", ms(t));
 

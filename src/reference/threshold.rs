@@ -9,7 +9,8 @@
 //! give the level: the larger of
 //! `fluo_ratio` and the mode plus `fluo_noise_sigmas` noise sigmas. On a clean frame that is
 //! `fluo_ratio`; on a noisy one (low excitation, high gain) it rises so that noise and texture do not
-//! pass as fluorescence.
+//! pass as fluorescence. `keep_strong` adds hysteresis: fluorescence down to `low_level` counts where
+//! it is connected to fluorescence at the level (CPU only so far; the GPU cuts at the level alone).
 
 use rayon::prelude::*;
 
@@ -106,6 +107,42 @@ pub fn fluo_level(hist: &[u32], p: &AnalysisParams) -> FluoLevel {
     let box_var = ((LEVEL_SMOOTH * LEVEL_SMOOTH - 1) as f32) / 12.0;
     let noise = (sigma_bins * sigma_bins - box_var).max(0.0).sqrt() / LEVEL_SCALE;
     FluoLevel { level: p.fluo_ratio.max(mode + p.fluo_noise_sigmas * noise), mode, noise }
+}
+
+/// The hysteresis level: fluorescence connected to a pixel at the level counts down to this (the larger
+/// of `fluo_low_ratio` and the mode plus `fluo_low_sigmas` noise sigmas, at most the level).
+pub fn low_level(level: &FluoLevel, p: &AnalysisParams) -> f32 {
+    p.fluo_low_ratio.max(level.mode + p.fluo_low_sigmas * level.noise).min(level.level)
+}
+
+/// Hysteresis: of the mask's 8-connected components (pixels at the low level), keeps those holding a
+/// pixel whose ratio reaches `high`; clears the others. A rim whose brightness dips below the level
+/// along its length (texture, a faint stretch) stays one ring; texture alone does not start one.
+pub fn keep_strong(ratio: &Plane<f32>, high: f32, mask: &mut Plane<u8>, parent: &mut Vec<u32>, labels: &mut Plane<u32>) {
+    use super::components::{Connectivity, label_components};
+    let comps = label_components(mask, 1, Connectivity::Eight, parent, labels);
+    let mut strong = vec![false; comps.len()];
+    let mut last = (0u32, 0usize);
+    for (i, (&l, &v)) in labels.data.iter().zip(&ratio.data).enumerate() {
+        if l == 0 || v < high || mask.data[i] == 0 {
+            continue;
+        }
+        if l != last.0 {
+            last = (l, comps.binary_search_by_key(&l, |c| c.label).expect("a labelled component"));
+        }
+        strong[last.1] = true;
+    }
+    let w = mask.width;
+    for (c, _) in comps.iter().zip(&strong).filter(|(_, s)| !**s) {
+        let b = c.bbox;
+        for y in b.y0..b.y1 {
+            for x in b.x0..b.x1 {
+                if labels.data[y * w + x] == c.label {
+                    mask.data[y * w + x] = 0;
+                }
+            }
+        }
+    }
 }
 
 /// Writes 1 for fluorescent pixels (ratio at least `level`, not a glint), 0 otherwise.
