@@ -2,6 +2,7 @@
 //! `Analyzer` trait that both backends (CPU reference, wgpu) implement. Nothing here knows GStreamer,
 //! files or the CLI.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::frame::{NirFrame, Plane, RgbFrame};
@@ -17,7 +18,7 @@ pub mod class {
     pub const OTHER: u8 = 3;
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LesionKind {
     /// Dark core enclosed by fluorescence.
@@ -158,11 +159,13 @@ pub fn feret_word(x: u32, y: u32, k: usize) -> u32 {
 pub const RATIO_FIXED: f32 = 256.0;
 pub const COVERAGE_FIXED: f32 = 1024.0;
 
-/// One lesion's figures for one frame, in the units of the metrics file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One lesion's figures for one frame, in the units of the metrics file (`metrics::FrameMetrics`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Lesion {
+    /// Tracked ID, from 1; kept across frames (and up to a second out of view).
     pub id: u32,
     pub kind: LesionKind,
+    #[serde(default)]
     pub centroid_px: [f32; 2],
     /// Equivalent-circle diameter of the core, mm; `None` for a diffuse lesion.
     pub core_diameter_mm: Option<f32>,
@@ -175,9 +178,11 @@ pub struct Lesion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rim_coverage: Option<f32>,
     /// Tumour-to-background ratio of the rim (or region) against the local background.
+    #[serde(default)]
     pub tbr: f32,
     pub area_mm2: Option<f32>,
     /// Only part of the lesion is in view (its core touches the image border): no size claim.
+    #[serde(default)]
     pub partial: bool,
     /// Smallest and largest caliper diameters of the core, mm.
     pub feret_min_mm: Option<f32>,
@@ -198,13 +203,6 @@ impl StageTimings {
     }
     pub fn total(&self) -> f64 {
         self.0.iter().map(|(_, v)| v).sum()
-    }
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut m = serde_json::Map::new();
-        for (k, v) in &self.0 {
-            m.insert(k.clone(), serde_json::json!((v * 1000.0).round() / 1000.0));
-        }
-        serde_json::Value::Object(m)
     }
 }
 

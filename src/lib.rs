@@ -18,6 +18,7 @@ pub mod gpu;
 pub mod live;
 pub mod measure;
 pub mod media;
+pub mod metrics;
 pub mod params;
 pub mod phantom;
 pub mod processor;

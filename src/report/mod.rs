@@ -1,7 +1,8 @@
 //! The procedure report: a self-contained HTML page (inline SVG plots, embedded PNG snapshots) made from
 //! a run's metrics file — the lesion table, each lesion's figures over time, the transection and
-//! wound-bed findings, the added latency of a live run, and the settings and scale used. Reads plain
-//! JSON lines; knows nothing of the analysis or GStreamer.
+//! wound-bed findings, the added latency of a live run, and the settings and scale used. Reads the
+//! metrics schema (`metrics::FrameMetrics`, files of every schema version); knows nothing of the
+//! analysis or GStreamer.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,7 +13,17 @@ use base64::Engine;
 use plotters::prelude::*;
 use serde_json::Value;
 
+use crate::analysis::LesionKind;
 use crate::live::stats::percentile;
+use crate::metrics::{FrameMetrics, OverlayState};
+
+fn kind_name(k: LesionKind) -> &'static str {
+    match k {
+        LesionKind::Rim => "rim",
+        LesionKind::Diffuse => "diffuse",
+        LesionKind::Homogeneous => "homogeneous",
+    }
+}
 
 /// One lesion's series over the run.
 #[derive(Default)]
@@ -119,41 +130,44 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
         if let Some((field, x)) = out_of_range(&v, &mut String::new()) {
             bail!("{} line {}: field {field} is {x:e}, beyond the ±{MAX_MAGNITUDE:e} a metrics file holds", metrics.display(), n + 1);
         }
-        let Some(frame) = v["frame"].as_u64() else { bail!("{} line {}: no \"frame\" field", metrics.display(), n + 1) };
+        if v.get("frame").is_none_or(|f| !f.is_u64()) {
+            bail!("{} line {}: no \"frame\" field", metrics.display(), n + 1);
+        }
+        let m: FrameMetrics = serde_json::from_value(v).with_context(|| format!("{} line {}: not a metrics line", metrics.display(), n + 1))?;
+        let frame = m.frame;
         frames += 1;
-        if let Some(s) = v["mm_per_px"].as_f64() {
-            scale = Some(s);
+        if m.mm_per_px.is_some() {
+            scale = m.mm_per_px;
         }
-        if let Some(s) = v["scale_source"].as_str() {
-            source = s.to_string();
+        if let Some(s) = m.scale_source {
+            source = s;
         }
-        if let Some(m) = v["mode"].as_str() {
-            mode = m.to_string();
+        if let Some(md) = m.mode {
+            mode = md.name().to_string();
         }
-        if let Some(l) = v["latency_ms"].as_f64() {
+        if let Some(l) = m.latency_ms {
             latency.push((frame, l));
         }
-        off += (v["overlay"] == "off") as u64;
-        if let Some(f) = v.get("findings").filter(|f| f.is_object()) {
-            flags.push((frame, f["flag"].as_bool().unwrap_or(false) as u8 as f64));
-            let area: f64 = f["spots"].as_array().into_iter().flatten().filter_map(|s| s["area_mm2"].as_f64().or(s["area_px"].as_f64())).sum();
+        off += (m.overlay == Some(OverlayState::Off)) as u64;
+        if let Some(f) = &m.findings {
+            flags.push((frame, f.flag as u8 as f64));
+            let area: f64 = f.spots.iter().map(|s| s.area_mm2.unwrap_or(s.area_px as f64)).sum();
             spot_area.push((frame, area));
         }
-        for l in v["lesions"].as_array().into_iter().flatten() {
-            let Some(id) = l["id"].as_u64() else { continue };
-            let t = tracks.entry(id).or_default();
-            t.kind = l["kind"].as_str().unwrap_or("?").to_string();
+        for l in &m.lesions {
+            let t = tracks.entry(l.id as u64).or_default();
+            t.kind = kind_name(l.kind).to_string();
             t.frames.push(frame);
-            t.partial += l["partial"].as_bool().unwrap_or(false) as u32;
-            let put = |key: &str, px_key: &str, dst: &mut Vec<(u64, f64)>| {
-                if let Some(x) = l[key].as_f64().or_else(|| l[px_key].as_f64()) {
-                    dst.push((frame, x));
+            t.partial += l.partial as u32;
+            let put = |mm: Option<f32>, px: Option<f32>, dst: &mut Vec<(u64, f64)>| {
+                if let Some(x) = mm.or(px) {
+                    dst.push((frame, x as f64));
                 }
             };
-            put("core_diameter_mm", "core_diameter_px", &mut t.diameter);
-            put("rim_thickness_mm", "rim_thickness_px", &mut t.thickness);
-            put("min_rim_thickness_mm", "min_rim_thickness_px", &mut t.min_thickness);
-            put("tbr", "tbr", &mut t.tbr);
+            put(l.core_diameter_mm, l.core_diameter_px, &mut t.diameter);
+            put(l.rim_thickness_mm, l.rim_thickness_px, &mut t.thickness);
+            put(l.min_rim_thickness_mm, l.min_rim_thickness_px, &mut t.min_thickness);
+            put(Some(l.tbr), None, &mut t.tbr);
         }
     }
     if frames == 0 {
