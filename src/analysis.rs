@@ -191,6 +191,46 @@ pub struct Lesion {
     pub core_diameter_px: Option<f32>,
     pub rim_thickness_px: Option<f32>,
     pub min_rim_thickness_px: Option<f32>,
+    /// The margin verdict of a rim lesion, as the processor decided it from the smoothed figures (the
+    /// overlay's colour and the report say exactly this); absent for other kinds and in schema 0 files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<MarginVerdict>,
+}
+
+/// A rim lesion's margin verdict, decided once a frame by the processor (`processor::margin_verdict`)
+/// against the first (radicality) margin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MarginVerdict {
+    /// The thinnest rim (5th percentile) reaches the first margin.
+    Ok,
+    /// The thinnest rim is under the first margin (drawn in the warning colour).
+    UnderMargin,
+    /// The rim covers under `RIM_COMPLETE` of the core's boundary: no thickness vouches for the gap
+    /// (drawn in the warning colour).
+    RimIncomplete,
+    /// No scale is known: no margin in mm to judge against.
+    NoScale,
+    /// The scale is known but the rim's thickness could not be measured.
+    Unmeasured,
+}
+
+impl MarginVerdict {
+    /// Drawn in the warning colour.
+    pub fn warns(self) -> bool {
+        matches!(self, MarginVerdict::UnderMargin | MarginVerdict::RimIncomplete)
+    }
+
+    /// As the metrics file spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MarginVerdict::Ok => "ok",
+            MarginVerdict::UnderMargin => "under_margin",
+            MarginVerdict::RimIncomplete => "rim_incomplete",
+            MarginVerdict::NoScale => "no_scale",
+            MarginVerdict::Unmeasured => "unmeasured",
+        }
+    }
 }
 
 /// Wall time a stage took, ms.
@@ -216,16 +256,33 @@ pub struct Segmentation {
     pub timings: StageTimings,
 }
 
-/// What the composite stage is told about each lesion so that it can colour and label it.
+/// The words of the per-lesion style table both composites read (one a core, keyed by its label on
+/// the CPU, by its slot on the GPU); mirrored as `STYLE_*` in `shaders/common.wgsl`.
+pub mod style {
+    /// The lesion was styled by the processor: draw its boundary and margin contours.
+    pub const DRAWN: u32 = 1;
+    /// Its first margin contour (and label) in the warning colour.
+    pub const WARN: u32 = 2;
+}
+
+/// What the composite stage is told about each lesion so that it can colour and label it: made once
+/// a frame by the processor, from its margin verdict.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LesionStyle {
     pub label: u32,
     pub kind: LesionKind,
-    /// The rim is thinner than the radicality margin (drawn in the warning colour).
+    /// The verdict warns (rim under the radicality margin, or incomplete): the warning colour.
     pub warn: bool,
     /// Text drawn beside the lesion.
     pub text: String,
     pub anchor_px: [f32; 2],
+}
+
+impl LesionStyle {
+    /// This lesion's word in the style table.
+    pub fn word(&self) -> u32 {
+        style::DRAWN | if self.warn { style::WARN } else { 0 }
+    }
 }
 
 /// Text drawn in the frame's corners (scale, mode, state badges).

@@ -109,6 +109,7 @@ impl Figures {
             core_diameter_px: self.core_diameter_px,
             rim_thickness_px: self.rim_thickness_px,
             min_rim_thickness_px: self.min_rim_thickness_px,
+            verdict: None, // decided by the processor
         }
     }
 }

@@ -13,7 +13,7 @@ use base64::Engine;
 use plotters::prelude::*;
 use serde_json::Value;
 
-use crate::analysis::LesionKind;
+use crate::analysis::{LesionKind, MarginVerdict};
 use crate::live::stats::percentile;
 use crate::metrics::{FrameMetrics, OverlayState};
 
@@ -35,6 +35,35 @@ struct Track {
     min_thickness: Vec<(u64, f64)>,
     tbr: Vec<(u64, f64)>,
     partial: u32,
+    /// Frames of each margin verdict, as the metrics recorded it.
+    verdicts: BTreeMap<MarginVerdict, u32>,
+}
+
+/// The margin cell of a lesion's row: the verdict the processor recorded on most of its frames (a
+/// warning on a tie), and on how many frames it warned when that was not most. Nothing is re-decided
+/// here; files from before verdicts were recorded say so.
+fn margin_cell(t: &Track, margin_mm: Option<f32>) -> String {
+    if t.kind != "rim" {
+        return "–".to_string();
+    }
+    let Some((&verdict, _)) = t.verdicts.iter().max_by_key(|(v, n)| (**n, v.warns())) else {
+        return "not recorded".to_string();
+    };
+    let m = margin_mm.map_or("the margin".to_string(), |m| format!("{m} mm"));
+    let text = match verdict {
+        MarginVerdict::Ok => format!("rim ≥ {m}"),
+        MarginVerdict::UnderMargin => format!("<span class=\"warn\">rim under {m}</span>"),
+        MarginVerdict::RimIncomplete => "<span class=\"warn\">rim incomplete</span>".to_string(),
+        MarginVerdict::NoScale => "no scale".to_string(),
+        MarginVerdict::Unmeasured => "rim not measured".to_string(),
+    };
+    let warned: u32 = t.verdicts.iter().filter(|(v, _)| v.warns()).map(|(_, n)| n).sum();
+    let seen: u32 = t.verdicts.values().sum();
+    if !verdict.warns() && warned > 0 {
+        format!("{text}; <span class=\"warn\">warning on {warned} of {seen} frames</span>")
+    } else {
+        text
+    }
 }
 
 fn median(v: &mut Vec<f64>) -> Option<f64> {
@@ -122,6 +151,7 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
     let mut spot_area: Vec<(u64, f64)> = Vec::new();
     let (mut frames, mut off) = (0u64, 0u64);
     let (mut scale, mut source, mut mode) = (None, String::from("none"), String::from("survey"));
+    let mut margin: Option<f32> = None;
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let v: Value = serde_json::from_str(line).with_context(|| format!("{} line {}: not a JSON object", metrics.display(), n + 1))?;
         if !v.is_object() {
@@ -138,6 +168,9 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
         frames += 1;
         if m.mm_per_px.is_some() {
             scale = m.mm_per_px;
+        }
+        if let Some(&first) = m.margins_mm.first() {
+            margin = Some(first);
         }
         if let Some(s) = m.scale_source {
             source = s;
@@ -168,6 +201,9 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
             put(l.rim_thickness_mm, l.rim_thickness_px, &mut t.thickness);
             put(l.min_rim_thickness_mm, l.min_rim_thickness_px, &mut t.min_thickness);
             put(Some(l.tbr), None, &mut t.tbr);
+            if let Some(v) = l.verdict {
+                *t.verdicts.entry(v).or_default() += 1;
+            }
         }
     }
     if frames == 0 {
@@ -191,9 +227,10 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
     let _ = write!(
         html,
         "<h2>Settings</h2><table><tr><th>metrics</th><td>{}</td></tr><tr><th>frames</th><td>{frames}</td></tr>\
-         <tr><th>scale</th><td>{}</td></tr><tr><th>scale source</th><td>{}</td></tr><tr><th>mode</th><td>{}</td></tr></table>",
+         <tr><th>scale</th><td>{}</td></tr><tr><th>scale source</th><td>{}</td></tr><tr><th>first margin</th><td>{}</td></tr><tr><th>mode</th><td>{}</td></tr></table>",
         esc(&metrics.display().to_string()),
         scale.map_or("none: figures in px".to_string(), |s| format!("{s} mm/px")),
+        margin.map_or("not recorded".to_string(), |m| format!("{m} mm")),
         esc(&source),
         esc(&mode)
     );
@@ -206,16 +243,11 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
         let med = |v: &Vec<(u64, f64)>| median(&mut v.iter().map(|p| p.1).collect());
         let fmt = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{x:.2}"));
         let thin = med(&t.min_thickness);
-        let margin = match (thin, scale) {
-            _ if t.kind != "rim" => "–".to_string(),
-            (Some(m), Some(_)) if m < 1.0 => "<span class=\"warn\">rim under 1 mm</span>".to_string(),
-            (Some(_), Some(_)) => "rim ≥ 1 mm".to_string(),
-            _ => "no scale".to_string(),
-        };
+        let margin_text = margin_cell(t, margin);
         let kind = if t.partial as usize * 2 > t.frames.len() { format!("{} (partial)", t.kind) } else { t.kind.clone() };
         let _ = write!(
             html,
-            "<tr><td>{id}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{margin}</td></tr>",
+            "<tr><td>{id}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{margin_text}</td></tr>",
             esc(&kind),
             t.frames.len(),
             fmt(med(&t.diameter)),
