@@ -285,11 +285,16 @@ impl LesionStyle {
     }
 }
 
-/// Text drawn in the frame's corners (scale, mode, state badges).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Banner {
-    pub top_left: Vec<String>,
-    pub bottom_left: Vec<String>,
+/// Colours of the overlay: the composite stage's (both backends) and the text's (`annotate`).
+pub mod palette {
+    pub const FLUORESCENCE: [u8; 3] = [40, 255, 90];
+    pub const BOUNDARY: [u8; 3] = [255, 230, 0];
+    pub const MARGIN_OK: [u8; 3] = [0, 220, 255];
+    pub const MARGIN_WARN: [u8; 3] = [255, 50, 50];
+    pub const DIFFUSE: [u8; 3] = [255, 170, 40];
+    pub const HOMOGENEOUS: [u8; 3] = [255, 90, 255];
+    pub const TEXT: [u8; 3] = [255, 255, 255];
+    pub const BADGE: [u8; 3] = [255, 200, 0];
 }
 
 #[derive(Clone, Debug)]
@@ -303,14 +308,15 @@ pub struct Composite {
 pub type PixelMaps = (std::sync::Arc<Plane<f32>>, std::sync::Arc<Plane<u8>>);
 
 /// A per-frame analysis backend. Call `segment` then `composite` for the same frame (the same `wl`):
-/// `segment` finds the lesions (a GPU backend also composites the overlay there, in the same
-/// submission); `composite` finishes the overlay with the lesions' styles and text.
+/// `segment` finds the lesions; `composite` draws the fluorescence, cores and contours from the
+/// processor's style table (`LesionStyle`, one a lesion; nothing is decided there). Text and every
+/// other mark are drawn after, on the CPU, by the processor (`annotate`).
 pub trait Analyzer: Send {
     /// Backend and device, e.g. "cpu" or "gpu: llvmpipe (Vulkan)".
     fn describe(&self) -> String;
     /// `want_classes`: also produce the class map for this frame.
     fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> anyhow::Result<Segmentation>;
-    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle], banner: &Banner) -> anyhow::Result<Composite>;
+    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle]) -> anyhow::Result<Composite>;
     /// The last segmented frame's background ratio and cleaned fluorescence mask (for the transection
     /// and wound-bed checks, which look at any fluorescence, not only lesions), shared rather than
     /// copied: drop them before the next `segment`, or that frame pays for a copy.

@@ -24,3 +24,4 @@ pub mod phantom;
 pub mod processor;
 pub mod reference;
 pub mod report;
+pub mod stats;

@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::analysis::{Analyzer, Banner, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
+use crate::analysis::{Analyzer, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
 use crate::frame::{NirFrame, Plane, RgbFrame};
 use crate::measure::figures::{Figures, RIM_COMPLETE, figures};
-use crate::annotate::{banner_center, outline_region, palette, rect};
+use crate::annotate::{Banner, annotate, banner_center, outline_region, palette, rect};
 use crate::measure::findings::{FindingsTracker, FrameFindings, Mode, Roi, find_spots};
 use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
@@ -181,9 +181,12 @@ impl FrameProcessor {
             top_left: vec![self.scale_note.clone()],
             bottom_left: vec!["decision support - validated on synthetic phantoms only".into()],
         };
-        let comp = self.analyzer.composite(wl, &styles, &banner)?;
+        let comp = self.analyzer.composite(wl, &styles)?;
         timings.0.extend(comp.timings.0);
         let mut overlay = comp.overlay;
+        let t = Instant::now();
+        annotate(&mut overlay, &styles, &banner);
+        timings.push("annotate", t.elapsed().as_secs_f64() * 1e3);
         // The homogeneous outlines and the transection / wound-bed check read the same per-pixel maps:
         // fetch them once (a readback on a GPU), only on frames that need them.
         let homogeneous = figs.iter().any(|f| f.kind == LesionKind::Homogeneous);

@@ -27,6 +27,7 @@ use crate::params::AnalysisParams;
 use crate::cli::options::{CheckArgs, ScaleArgs};
 use crate::measure::findings::Mode;
 use crate::metrics::FrameMetrics;
+use crate::stats::median;
 use crate::processor::{FrameProcessor, FrameResult};
 
 #[derive(Args, Debug)]
@@ -75,14 +76,6 @@ struct LesionSummary {
     thickness: Vec<f32>,
     min_thickness: Vec<f32>,
     tbr: Vec<f32>,
-}
-
-fn median(v: &mut [f32]) -> Option<f32> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f32::total_cmp);
-    Some(v[v.len() / 2])
 }
 
 fn fmt_opt(v: Option<f32>) -> String {

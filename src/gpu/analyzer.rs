@@ -3,8 +3,8 @@
 //! light), runs every stage up to the reductions and reads back the per-lesion table; the processor
 //! then measures, smooths and decides each lesion's margin verdict on the CPU, and `composite` uploads
 //! its per-lesion style table (a word a core slot, `analysis::style`), runs the composite and reads back
-//! the composited frame (and the class map when asked for). The overlay's text is drawn on the CPU, as
-//! for the CPU backend.
+//! the composited frame (and the class map when asked for). The overlay's text is drawn after, on the
+//! CPU, by the processor, whichever backend made the frame.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,13 +16,11 @@ use super::context::GpuContext;
 use super::shaders::{self, Stage};
 use super::uniforms::{GpuParams, MAX_DISTANCE_BOUND};
 use crate::analysis::{
-    Analyzer, Banner, COVERAGE_FIXED, FluoLevel, PixelMaps, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
+    Analyzer, COVERAGE_FIXED, FluoLevel, PixelMaps, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
     Segmentation, StageTimings, THICKNESS_BINS,
 };
-use crate::annotate::annotate;
-use crate::frame::{NirFrame, Plane, RgbFrame};
+use crate::frame::{NirFrame, Plane, RgbFrame, check_pair};
 use crate::params::AnalysisParams;
-use crate::reference::check_pair;
 
 /// Layout of the lesion table (mirrors `shaders/common.wgsl`).
 mod table {
@@ -534,7 +532,7 @@ impl Analyzer for GpuAnalyzer {
         Ok((Arc::new(Plane { width: f.width, height: f.height, data: ratio }), Arc::new(Plane { width: f.width, height: f.height, data: mask })))
     }
 
-    fn composite(&mut self, _wl: &RgbFrame, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
+    fn composite(&mut self, _wl: &RgbFrame, styles: &[LesionStyle]) -> Result<Composite> {
         let started = Instant::now();
         // One composite a segment: the maps on the GPU are those of the last segmented frame.
         if !std::mem::take(&mut self.pending) {
@@ -602,7 +600,7 @@ impl Analyzer for GpuAnalyzer {
             timings.push("gpu_composite", dt);
         }
         // The overlay comes back in the frame's own layout: one copy out of the mapped buffer.
-        let mut overlay = {
+        let overlay = {
             let view = f.overlay_read.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU overlay: {e:?}"))?;
             RgbFrame::from_vec(w, h, view[..3 * n].to_vec())?
         };
@@ -615,9 +613,6 @@ impl Analyzer for GpuAnalyzer {
             None
         };
         timings.push("gpu_composite_frame", started.elapsed().as_secs_f64() * 1e3);
-        let t = Instant::now();
-        annotate(&mut overlay, styles, banner);
-        timings.push("annotate", t.elapsed().as_secs_f64() * 1e3);
         Ok(Composite { overlay, classes, timings })
     }
 }

@@ -3,8 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::params::AnalysisParams;
-use crate::reference::regions::min_core_area_px;
+use crate::params::{AnalysisParams, min_core_area_px};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable, PartialEq)]

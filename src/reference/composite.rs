@@ -6,8 +6,7 @@
 
 use rayon::prelude::*;
 
-use crate::analysis::{LesionStyle, style};
-use crate::annotate::palette;
+use crate::analysis::{LesionStyle, palette, style};
 use crate::frame::{Plane, RgbFrame};
 use super::roi::row_spans;
 use super::roi::Rect;

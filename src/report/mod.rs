@@ -14,7 +14,7 @@ use plotters::prelude::*;
 use serde_json::Value;
 
 use crate::analysis::{LesionKind, MarginVerdict};
-use crate::live::stats::percentile;
+use crate::stats::{median, percentile};
 use crate::metrics::{FrameMetrics, OverlayState};
 
 fn kind_name(k: LesionKind) -> &'static str {
@@ -64,14 +64,6 @@ fn margin_cell(t: &Track, margin_mm: Option<f32>) -> String {
     } else {
         text
     }
-}
-
-fn median(v: &mut Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    Some(v[v.len() / 2])
 }
 
 /// Largest magnitude a number in a metrics file may have (nanosecond timestamps of a long run fit; a
@@ -240,7 +232,7 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
          <th>rim, median ({unit})</th><th>rim, thinnest ({unit})</th><th>TBR</th><th>margin</th></tr>"
     );
     for (id, t) in &shown {
-        let med = |v: &Vec<(u64, f64)>| median(&mut v.iter().map(|p| p.1).collect());
+        let med = |v: &Vec<(u64, f64)>| median(&mut v.iter().map(|p| p.1).collect::<Vec<_>>());
         let fmt = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{x:.2}"));
         let thin = med(&t.min_thickness);
         let margin_text = margin_cell(t, margin);
@@ -269,7 +261,7 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
     }
     if !latency.is_empty() {
         let mut l: Vec<f64> = latency.iter().map(|p| p.1).collect();
-        let (p50, p99) = (percentile(&mut l, 0.5), percentile(&mut l, 0.99));
+        let (p50, p99) = (percentile(&mut l, 0.5).unwrap_or(0.0), percentile(&mut l, 0.99).unwrap_or(0.0));
         let _ = write!(html, "<h2>Live</h2><p>added latency p50 {p50:.1} ms, p99 {p99:.1} ms; overlay off on {off} frames</p>");
         html.push_str(&chart("Added latency", "ms", &[("latency".into(), latency)])?);
     }
