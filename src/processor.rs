@@ -1,6 +1,9 @@
 //! One frame pair in, one `FrameResult` out: composes a backend (`Analyzer`), the measurement
-//! (`measure::figures`), lesion tracking and the overlay's text. The media and CLI layers call only
-//! this; it knows nothing of where frames come from or go.
+//! (`measure::figures`), lesion tracking and smoothing, the margin verdict (`margin_verdict`, decided
+//! here only, from the smoothed figures: it sets each lesion's `verdict` and the style table the
+//! backend composites from) and everything drawn after the composite (`annotate`: labels, banners,
+//! homogeneous outlines, the checks' ROI box). The media and CLI layers call only this; it knows
+//! nothing of where frames come from or go.
 
 use std::time::Instant;
 

@@ -2,7 +2,8 @@
 //! frame by timestamp, hand the pair to the analysis thread if it is free, wait for it no longer than the
 //! frame's time budget, and push to the display either the overlay of that very frame or the white
 //! light as it is with a badge saying why ("OVERLAY OFF …", "NIR LOST"). Raw white light, raw NIR and
-//! the overlay are recorded at once. Owns scheduling, pairing and the fail-safe policy; the pipelines
+//! the overlay are recorded at once; each frame's metrics line (`metrics::FrameMetrics`, with the added
+//! latency) is written as it goes. Owns scheduling, pairing and the fail-safe policy; the pipelines
 //! are `media::live`, the analysis `worker`.
 
 pub mod faults;

@@ -1,6 +1,10 @@
 //! The CPU reference of the per-frame analysis: plain, readable Rust, one file per GPU shader with the
-//! same name, so the two can be compared line by line. It is the oracle the GPU backend is tested
-//! against and the fallback where no GPU adapter exists. Owns the per-frame maps between `segment`
+//! same name. The same stages and the same results (tests/gpu_vs_cpu.rs), but not always the same
+//! algorithm: normalize, threshold, regions and composite follow their shaders closely; morphology
+//! (bit-packed), components (run union rather than block union-find), distance and reduce (worked in
+//! rectangles around the cores) are written for a CPU, and `enclosure` (rims with a gap) has no GPU
+//! twin yet. It is the oracle the GPU backend is tested against and the fallback where no GPU adapter
+//! exists. Owns the per-frame maps between `segment`
 //! and `composite`; knows nothing of GStreamer, files or the CLI.
 //!
 //! Stages: normalize → threshold → morphology → components → regions → distance → reduce → composite.
