@@ -17,7 +17,7 @@ struct Params {
     min_diffuse_area: f32,
     min_diffuse_compactness: f32,
     dist_bound: f32,
-    warn_margin_px: f32,
+    _pad0: f32,
     sharp_grad_px: f32,
     fluo_noise_sigmas: f32,
     partial_core_max_ratio: f32,
@@ -54,6 +54,9 @@ fn fl_base(root: u32) -> u32 {
     return 3u * n_pixels() + FL_STRIDE * root;
 }
 const NONE: u32 = 0xffffffffu;
+// The composite's per-lesion style table (mirrors `analysis::style`): one word a core slot.
+const STYLE_DRAWN: u32 = 1u;
+const STYLE_WARN: u32 = 2u;
 
 // Lesion table: words 0..16 are counters (0: cores, 1: diffuse), then one record of T_STRIDE words a slot.
 const T_LABEL: u32 = 0u;
@@ -68,7 +71,6 @@ const T_SUB_LO: u32 = 8u;
 const T_SUB_HI: u32 = 9u;
 const T_LEVEL: u32 = 10u;
 const T_BAND: u32 = 11u;
-const T_WARN: u32 = 12u;
 const T_PARTIAL: u32 = 13u;
 const T_OUTER: u32 = 14u;
 const T_RATIO: u32 = 16u;

@@ -1,5 +1,7 @@
 // composite.wgsl — CPU twin: src/reference/composite.rs
-// composite: reads wl_in, ratio, fluo, seeds, distfield, table (margin warnings); writes overlay (packed
+// composite: reads wl_in, ratio, fluo, seeds, distfield, styles (the processor's per-lesion style table:
+//            one word a core slot, STYLE_DRAWN | STYLE_WARN, uploaded after the figures are smoothed and the
+//            margin verdict decided on the CPU; nothing is decided here); writes overlay (packed
 //            RGB8, the white light's layout, so the readback is the frame as it is) and classes (8-bit
 //            classes packed four a word: 0 background, 1 rim, 2 core, 3 other fluorescence; a rim pixel is
 //            fluorescence within the rim search distance of a core). One invocation a run of four
@@ -12,7 +14,7 @@
 @group(0) @binding(3) var<storage, read> fluo: array<u32>;
 @group(0) @binding(4) var<storage, read> seeds: array<u32>;
 @group(0) @binding(5) var<storage, read> distfield: array<u32>;
-@group(0) @binding(6) var<storage, read_write> table: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read> styles: array<u32>;
 @group(0) @binding(7) var<storage, read_write> overlay: array<u32>;
 @group(0) @binding(8) var<storage, read_write> classes: array<u32>;
 
@@ -55,16 +57,20 @@ fn shade(i: u32) -> vec4<u32> {
             if (fl && d <= P.rim_search_px) {
                 cls = 1u;
             }
-            let warn = atomicLoad(&table[slot_base(nl - 1u) + T_WARN]) != 0u;
-            c = mixc(c, BOUNDARY, line_alpha(d, 1.0));
-            for (var m = 0u; m < P.n_margins; m += 1u) {
-                var color = vec3<f32>(255.0, 255.0, 255.0);
-                var weight = 0.6;
-                if (m == 0u) {
-                    color = select(MARGIN_OK, MARGIN_WARN, warn);
-                    weight = 1.0;
+            // Lines only for the lesions the processor styled (as the CPU composite).
+            let style = styles[nl - 1u];
+            if ((style & STYLE_DRAWN) != 0u) {
+                let warn = (style & STYLE_WARN) != 0u;
+                c = mixc(c, BOUNDARY, line_alpha(d, 1.0));
+                for (var m = 0u; m < P.n_margins; m += 1u) {
+                    var color = vec3<f32>(255.0, 255.0, 255.0);
+                    var weight = 0.6;
+                    if (m == 0u) {
+                        color = select(MARGIN_OK, MARGIN_WARN, warn);
+                        weight = 1.0;
+                    }
+                    c = mixc(c, color, line_alpha(d, P.margins[m] + 0.5) * weight);
                 }
-                c = mixc(c, color, line_alpha(d, P.margins[m] + 0.5) * weight);
             }
         }
     }

@@ -7,7 +7,8 @@
 //                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
 //                 extents of the core's boundary pixels along the Feret directions (table).
 // levels:         per core slot: the boundary iso-level, the band searched for it, the rim's outer
-//                 iso-level, the margin warning.
+//                 iso-level. (The margin verdict is not made here: the processor decides it from the
+//                 smoothed figures and the composite reads its style table.)
 // subpixel:       per pixel near a core: fixed-point coverage of the core side of the iso-line; per rim
 //                 outer-edge pixel: its distance refined to the outer iso-level, histogrammed (table).
 
@@ -270,15 +271,4 @@ fn subpixel(@builtin(global_invocation_id) g: vec3<u32>) {
             atomicAdd(&table[b + T_EDGE + thickness_bin(max(dr, 0.0))], 1u);
         }
     }
-}
-
-@compute @workgroup_size(64)
-fn warnings(@builtin(global_invocation_id) g: vec3<u32>) {
-    let s = g.x;
-    if (s >= min(atomicLoad(&table[0]), MAX_CORES)) {
-        return;
-    }
-    let b = slot_base(s);
-    let thin = quantile(b + T_EDGE, THICKNESS_BINS, 1u, 20u, THICKNESS_BIN, 0.0, inf());
-    atomicStore(&table[b + T_WARN], select(0u, 1u, thin < P.warn_margin_px));
 }

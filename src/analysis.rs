@@ -2,6 +2,7 @@
 //! `Analyzer` trait that both backends (CPU reference, wgpu) implement. Nothing here knows GStreamer,
 //! files or the CLI.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::frame::{NirFrame, Plane, RgbFrame};
@@ -17,7 +18,7 @@ pub mod class {
     pub const OTHER: u8 = 3;
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LesionKind {
     /// Dark core enclosed by fluorescence.
@@ -158,11 +159,13 @@ pub fn feret_word(x: u32, y: u32, k: usize) -> u32 {
 pub const RATIO_FIXED: f32 = 256.0;
 pub const COVERAGE_FIXED: f32 = 1024.0;
 
-/// One lesion's figures for one frame, in the units of the metrics file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One lesion's figures for one frame, in the units of the metrics file (`metrics::FrameMetrics`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Lesion {
+    /// Tracked ID, from 1; kept across frames (and up to a second out of view).
     pub id: u32,
     pub kind: LesionKind,
+    #[serde(default)]
     pub centroid_px: [f32; 2],
     /// Equivalent-circle diameter of the core, mm; `None` for a diffuse lesion.
     pub core_diameter_mm: Option<f32>,
@@ -175,9 +178,11 @@ pub struct Lesion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rim_coverage: Option<f32>,
     /// Tumour-to-background ratio of the rim (or region) against the local background.
+    #[serde(default)]
     pub tbr: f32,
     pub area_mm2: Option<f32>,
     /// Only part of the lesion is in view (its core touches the image border): no size claim.
+    #[serde(default)]
     pub partial: bool,
     /// Smallest and largest caliper diameters of the core, mm.
     pub feret_min_mm: Option<f32>,
@@ -186,6 +191,46 @@ pub struct Lesion {
     pub core_diameter_px: Option<f32>,
     pub rim_thickness_px: Option<f32>,
     pub min_rim_thickness_px: Option<f32>,
+    /// The margin verdict of a rim lesion, as the processor decided it from the smoothed figures (the
+    /// overlay's colour and the report say exactly this); absent for other kinds and in schema 0 files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<MarginVerdict>,
+}
+
+/// A rim lesion's margin verdict, decided once a frame by the processor (`processor::margin_verdict`)
+/// against the first (radicality) margin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MarginVerdict {
+    /// The thinnest rim (5th percentile) reaches the first margin.
+    Ok,
+    /// The thinnest rim is under the first margin (drawn in the warning colour).
+    UnderMargin,
+    /// The rim covers under `RIM_COMPLETE` of the core's boundary: no thickness vouches for the gap
+    /// (drawn in the warning colour).
+    RimIncomplete,
+    /// No scale is known: no margin in mm to judge against.
+    NoScale,
+    /// The scale is known but the rim's thickness could not be measured.
+    Unmeasured,
+}
+
+impl MarginVerdict {
+    /// Drawn in the warning colour.
+    pub fn warns(self) -> bool {
+        matches!(self, MarginVerdict::UnderMargin | MarginVerdict::RimIncomplete)
+    }
+
+    /// As the metrics file spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MarginVerdict::Ok => "ok",
+            MarginVerdict::UnderMargin => "under_margin",
+            MarginVerdict::RimIncomplete => "rim_incomplete",
+            MarginVerdict::NoScale => "no_scale",
+            MarginVerdict::Unmeasured => "unmeasured",
+        }
+    }
 }
 
 /// Wall time a stage took, ms.
@@ -199,13 +244,6 @@ impl StageTimings {
     pub fn total(&self) -> f64 {
         self.0.iter().map(|(_, v)| v).sum()
     }
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut m = serde_json::Map::new();
-        for (k, v) in &self.0 {
-            m.insert(k.clone(), serde_json::json!((v * 1000.0).round() / 1000.0));
-        }
-        serde_json::Value::Object(m)
-    }
 }
 
 /// What `Analyzer::segment` found: the lesions' raw statistics. The backend keeps the per-pixel maps
@@ -218,23 +256,45 @@ pub struct Segmentation {
     pub timings: StageTimings,
 }
 
-/// What the composite stage is told about each lesion so that it can colour and label it.
+/// The words of the per-lesion style table both composites read (one a core, keyed by its label on
+/// the CPU, by its slot on the GPU); mirrored as `STYLE_*` in `shaders/common.wgsl`.
+pub mod style {
+    /// The lesion was styled by the processor: draw its boundary and margin contours.
+    pub const DRAWN: u32 = 1;
+    /// Its first margin contour (and label) in the warning colour.
+    pub const WARN: u32 = 2;
+}
+
+/// What the composite stage is told about each lesion so that it can colour and label it: made once
+/// a frame by the processor, from its margin verdict.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LesionStyle {
     pub label: u32,
     pub kind: LesionKind,
-    /// The rim is thinner than the radicality margin (drawn in the warning colour).
+    /// The verdict warns (rim under the radicality margin, or incomplete): the warning colour.
     pub warn: bool,
     /// Text drawn beside the lesion.
     pub text: String,
     pub anchor_px: [f32; 2],
 }
 
-/// Text drawn in the frame's corners (scale, mode, state badges).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Banner {
-    pub top_left: Vec<String>,
-    pub bottom_left: Vec<String>,
+impl LesionStyle {
+    /// This lesion's word in the style table.
+    pub fn word(&self) -> u32 {
+        style::DRAWN | if self.warn { style::WARN } else { 0 }
+    }
+}
+
+/// Colours of the overlay: the composite stage's (both backends) and the text's (`annotate`).
+pub mod palette {
+    pub const FLUORESCENCE: [u8; 3] = [40, 255, 90];
+    pub const BOUNDARY: [u8; 3] = [255, 230, 0];
+    pub const MARGIN_OK: [u8; 3] = [0, 220, 255];
+    pub const MARGIN_WARN: [u8; 3] = [255, 50, 50];
+    pub const DIFFUSE: [u8; 3] = [255, 170, 40];
+    pub const HOMOGENEOUS: [u8; 3] = [255, 90, 255];
+    pub const TEXT: [u8; 3] = [255, 255, 255];
+    pub const BADGE: [u8; 3] = [255, 200, 0];
 }
 
 #[derive(Clone, Debug)]
@@ -248,14 +308,15 @@ pub struct Composite {
 pub type PixelMaps = (std::sync::Arc<Plane<f32>>, std::sync::Arc<Plane<u8>>);
 
 /// A per-frame analysis backend. Call `segment` then `composite` for the same frame (the same `wl`):
-/// `segment` finds the lesions (a GPU backend also composites the overlay there, in the same
-/// submission); `composite` finishes the overlay with the lesions' styles and text.
+/// `segment` finds the lesions; `composite` draws the fluorescence, cores and contours from the
+/// processor's style table (`LesionStyle`, one a lesion; nothing is decided there). Text and every
+/// other mark are drawn after, on the CPU, by the processor (`annotate`).
 pub trait Analyzer: Send {
     /// Backend and device, e.g. "cpu" or "gpu: llvmpipe (Vulkan)".
     fn describe(&self) -> String;
     /// `want_classes`: also produce the class map for this frame.
     fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> anyhow::Result<Segmentation>;
-    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle], banner: &Banner) -> anyhow::Result<Composite>;
+    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle]) -> anyhow::Result<Composite>;
     /// The last segmented frame's background ratio and cleaned fluorescence mask (for the transection
     /// and wound-bed checks, which look at any fluorescence, not only lesions), shared rather than
     /// copied: drop them before the next `segment`, or that frame pays for a copy.

@@ -1,24 +1,22 @@
-//! Text on the composited frame: per-lesion labels and corner banners, drawn with the public-domain
-//! 8×8 bitmap font of `font8x8`. Shared by both backends (it runs on the CPU after the composite, on a
-//! few thousand pixels), so the overlay's text is identical whichever backend made the frame.
+//! Everything drawn on the composited frame after a backend's composite, on the CPU, whichever backend
+//! made it: per-lesion labels, corner banners and badges (the public-domain 8×8 bitmap font of
+//! `font8x8`), a homogeneous lesion's outline and margins, rectangles. Called by the processor (and by
+//! `live` for its badges on plain white light); the backends never call it. Colours: `analysis::palette`.
 
 use font8x8::UnicodeFonts;
 
-use crate::analysis::{Banner, LesionKind, LesionStyle};
+use crate::analysis::{LesionKind, LesionStyle};
 use crate::frame::RgbFrame;
 
 pub const GLYPH: i64 = 8;
 
-/// Colours of the overlay, shared with the composite stage.
-pub mod palette {
-    pub const FLUORESCENCE: [u8; 3] = [40, 255, 90];
-    pub const BOUNDARY: [u8; 3] = [255, 230, 0];
-    pub const MARGIN_OK: [u8; 3] = [0, 220, 255];
-    pub const MARGIN_WARN: [u8; 3] = [255, 50, 50];
-    pub const DIFFUSE: [u8; 3] = [255, 170, 40];
-    pub const HOMOGENEOUS: [u8; 3] = [255, 90, 255];
-    pub const TEXT: [u8; 3] = [255, 255, 255];
-    pub const BADGE: [u8; 3] = [255, 200, 0];
+pub use crate::analysis::palette;
+
+/// Text drawn in the frame's corners (scale, mode, state badges).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Banner {
+    pub top_left: Vec<String>,
+    pub bottom_left: Vec<String>,
 }
 
 fn blend(dst: &mut [u8], c: [u8; 3], a: f32) {

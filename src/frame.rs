@@ -170,6 +170,20 @@ impl NirFrame {
     }
 }
 
+/// Checks both frames are non-empty and of one size.
+pub fn check_pair(wl: &RgbFrame, nir: &NirFrame) -> Result<()> {
+    if wl.width != nir.width || wl.height != nir.height {
+        bail!(
+            "white-light frame is {}x{} but NIR frame is {}x{}: the inputs must be co-registered at one size",
+            wl.width, wl.height, nir.width, nir.height
+        );
+    }
+    if wl.width < 16 || wl.height < 16 {
+        bail!("frame of {}x{} is too small to analyse (16x16 at least)", wl.width, wl.height);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,18 @@
 //! nirf-margin: real-time measurement of fluorescent rims and tumour margins in ICG near-infrared
 //! fluorescence video, as decision support for liver-metastasis resection.
 //!
-//! Layers, each knowing only those below it:
-//! - `frame`, `params`, `analysis`: plain data types and the `Analyzer` contract;
-//! - `reference` (CPU) and `gpu` (wgpu): the per-frame analysis backends;
-//! - `measure`: figures in mm, tracking, scoring against ground truth; `annotate`: overlay text;
-//! - `processor`: one frame pair in, one result out;
+//! Layers, each knowing only those below it (no import cycle):
+//! - `frame`, `params`, `stats` (median, percentile, histogram quantile), then `analysis`: plain data
+//!   types, the overlay's palette and style-table words, and the `Analyzer` contract;
 //! - `phantom`: synthetic data with ground truth;
+//! - `reference` (CPU) and `gpu` (wgpu): the per-frame analysis backends (neither knows the other;
+//!   they composite from the processor's per-lesion style table and decide nothing);
+//! - `measure`: figures in mm, tracking, smoothing, the transection / wound-bed checks, scoring against
+//!   ground truth; `annotate`: everything drawn on the CPU after the composite (text, outlines, badges);
+//! - `processor`: one frame pair in, one result out; the only place the margin verdict is decided;
+//! - `metrics`: the one metrics schema (serde, versioned, with a JSON Schema file);
 //! - `media`: GStreamer sources and sinks; `live`: latency-first scheduling and fail-safe passthrough;
-//! - `report`: the HTML procedure report from a metrics file; `cli`: the command line.
+//! - `report`: the HTML procedure report from a metrics file; `cli`: the command line (clap only here).
 
 pub mod analysis;
 pub mod annotate;
@@ -18,8 +22,10 @@ pub mod gpu;
 pub mod live;
 pub mod measure;
 pub mod media;
+pub mod metrics;
 pub mod params;
 pub mod phantom;
 pub mod processor;
 pub mod reference;
 pub mod report;
+pub mod stats;

@@ -136,3 +136,8 @@ impl AnalysisParams {
         self.mm_to_px(widest) + 2.0
     }
 }
+
+/// The smallest core, px²: a disc of `min_core_diameter_mm` (both backends).
+pub fn min_core_area_px(p: &AnalysisParams) -> f32 {
+    std::f32::consts::FRAC_PI_4 * p.mm_to_px(p.min_core_diameter_mm).powi(2)
+}

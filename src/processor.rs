@@ -1,15 +1,18 @@
 //! One frame pair in, one `FrameResult` out: composes a backend (`Analyzer`), the measurement
-//! (`measure::figures`), lesion tracking and the overlay's text. The media and CLI layers call only
-//! this; it knows nothing of where frames come from or go.
+//! (`measure::figures`), lesion tracking and smoothing, the margin verdict (`margin_verdict`, decided
+//! here only, from the smoothed figures: it sets each lesion's `verdict` and the style table the
+//! backend composites from) and everything drawn after the composite (`annotate`: labels, banners,
+//! homogeneous outlines, the checks' ROI box). The media and CLI layers call only this; it knows
+//! nothing of where frames come from or go.
 
 use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::analysis::{Analyzer, Banner, FluoLevel, Lesion, LesionKind, LesionStyle, StageTimings};
+use crate::analysis::{Analyzer, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
 use crate::frame::{NirFrame, Plane, RgbFrame};
 use crate::measure::figures::{Figures, RIM_COMPLETE, figures, significant};
-use crate::annotate::{banner_center, outline_region, palette, rect};
+use crate::annotate::{Banner, annotate, banner_center, outline_region, palette, rect};
 use crate::measure::findings::{FindingsTracker, FrameFindings, Mode, Roi, find_spots};
 use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
@@ -79,15 +82,33 @@ pub fn label_text(id: u32, f: &Figures, mm_per_px: Option<f32>) -> String {
     }
 }
 
-/// How the overlay draws a lesion: warning colour when its thinnest rim is under the first margin
-/// (only where the scale is known), or when its rim is incomplete (no thickness can vouch for a gap).
+/// The margin verdict of a lesion, decided here and nowhere else: against the first margin, from the
+/// (smoothed) figures. Rim lesions only. An incomplete rim warns whatever the scale (no thickness can
+/// vouch for a gap); a thinnest rim under the margin warns where the scale is known.
+pub fn margin_verdict(f: &Figures, params: &AnalysisParams) -> Option<MarginVerdict> {
+    if f.kind != LesionKind::Rim {
+        return None;
+    }
+    Some(if f.rim_coverage.is_some_and(|c| c < RIM_COMPLETE) {
+        MarginVerdict::RimIncomplete
+    } else if !params.scale_known {
+        MarginVerdict::NoScale
+    } else {
+        match f.min_rim_thickness_px {
+            Some(t) if t < params.mm_to_px(params.margins_mm[0]) => MarginVerdict::UnderMargin,
+            Some(_) => MarginVerdict::Ok,
+            None => MarginVerdict::Unmeasured,
+        }
+    })
+}
+
+/// How the overlay draws a lesion: in the warning colour when its verdict warns.
 pub fn lesion_style(f: &Figures, id: u32, params: &AnalysisParams) -> LesionStyle {
     let margin_px = if params.scale_known { params.mm_to_px(params.margins_mm[0]) } else { 0.0 };
-    let incomplete = f.rim_coverage.is_some_and(|c| c < RIM_COMPLETE);
     LesionStyle {
         label: f.label,
         kind: f.kind,
-        warn: f.kind == LesionKind::Rim && (incomplete || params.scale_known && f.min_rim_thickness_px.is_some_and(|t| t < margin_px)),
+        warn: margin_verdict(f, params).is_some_and(MarginVerdict::warns),
         text: label_text(id, f, params.scale_known.then_some(params.mm_per_px)),
         anchor_px: [f.centroid_px[0], f.centroid_px[1] - f.radius_px - margin_px - 6.0],
     }
@@ -156,15 +177,19 @@ impl FrameProcessor {
         let figs = self.smoother.update(&ids, &figs);
         let styles: Vec<LesionStyle> = figs.iter().zip(&ids).map(|(f, &id)| lesion_style(f, id, &self.params)).collect();
         let scale = self.params.scale_known.then_some(self.params.mm_per_px);
-        let lesions: Vec<Lesion> = figs.iter().zip(&ids).map(|(f, &id)| f.to_lesion(id, scale)).collect();
+        let lesions: Vec<Lesion> =
+            figs.iter().zip(&ids).map(|(f, &id)| Lesion { verdict: margin_verdict(f, &self.params), ..f.to_lesion(id, scale) }).collect();
         timings.push("measure", t.elapsed().as_secs_f64() * 1e3);
         let banner = Banner {
             top_left: vec![self.scale_note.clone()],
             bottom_left: vec!["decision support - validated on synthetic phantoms only".into()],
         };
-        let comp = self.analyzer.composite(wl, &styles, &banner)?;
+        let comp = self.analyzer.composite(wl, &styles)?;
         timings.0.extend(comp.timings.0);
         let mut overlay = comp.overlay;
+        let t = Instant::now();
+        annotate(&mut overlay, &styles, &banner);
+        timings.push("annotate", t.elapsed().as_secs_f64() * 1e3);
         // The homogeneous outlines and the transection / wound-bed check read the same per-pixel maps:
         // fetch them once (a readback on a GPU), only on frames that need them.
         let homogeneous = figs.iter().any(|f| f.kind == LesionKind::Homogeneous);

@@ -19,6 +19,8 @@ fn analyze_honours_the_output_contract() {
     assert!(o.status.success(), "{}", stderr(&o));
     let lines = read_jsonl(&out.join("m.jsonl"));
     assert_eq!(lines.len(), 6);
+    let typed = read_metrics(&out.join("m.jsonl"));
+    assert!(typed.iter().all(|m| m.margins_mm == [1.0] && m.mm_per_px == Some(0.1) && m.nir.is_some()));
     for (i, l) in lines.iter().enumerate() {
         assert_eq!(l["frame"], i as u64);
         assert!(l["pts_ns"].is_u64());

@@ -3,7 +3,7 @@
 //! Runs on whatever adapter exists (Mesa's lavapipe in CI). Without one the test is skipped with a
 //! message, unless NIRF_REQUIRE_GPU=1 (set by `make test`), where a missing adapter fails it.
 
-use nirf_margin::analysis::{Analyzer, Banner, LesionKind, LesionStyle};
+use nirf_margin::analysis::{Analyzer, LesionKind, LesionStyle};
 use nirf_margin::processor::lesion_style;
 use nirf_margin::gpu::{GpuAnalyzer, GpuContext};
 use nirf_margin::measure::figures::figures;
@@ -72,14 +72,15 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
         assert!((bc.noise - bgp.noise).abs() <= 0.1 * bc.noise + 1e-4, "{w}x{h} seed {}: noise {bc:?} vs {bgp:?}", cfg.seed);
         assert!((bc.level - bgp.level).abs() <= 0.03, "{w}x{h} seed {}: level {bc:?} vs {bgp:?}", cfg.seed);
         raised += (bc.level > params.fluo_ratio) as usize;
-        // Styles without text: the overlays are compared pixel for pixel.
+        // The processor's styles (their text is drawn after, by the processor): the overlays are compared
+        // pixel for pixel.
         let styles: Vec<_> = sc
             .lesions
             .iter()
             .map(|l| LesionStyle { text: String::new(), ..lesion_style(&figures(l), 0, &params) })
             .collect();
-        let cc = cpu.composite(&frame.wl, &styles, &Banner::default()).unwrap();
-        let cg = gpu.composite(&frame.wl, &styles, &Banner::default()).unwrap();
+        let cc = cpu.composite(&frame.wl, &styles).unwrap();
+        let cg = gpu.composite(&frame.wl, &styles).unwrap();
         let (mc, mg) = (cc.classes.unwrap(), cg.classes.unwrap());
         let differ = mc.data.iter().zip(&mg.data).filter(|(a, b)| a != b).count();
         let frac = differ as f64 / mc.data.len() as f64;

@@ -34,6 +34,7 @@ fn faults_cost_only_their_frames_and_the_overlay_comes_back() {
     assert!(o.status.success(), "{}", stderr(&o));
     let lines = read_jsonl(&m);
     assert_eq!(lines.len(), 60, "every input frame gives an output frame");
+    assert!(read_metrics(&m).iter().all(|l| l.overlay.is_some() && l.mm_per_px == Some(0.1) && l.margins_mm == [1.0]), "live writes the shared schema");
     let mut last_pts = None;
     let mut last_wall: Option<f64> = None;
     for (i, l) in lines.iter().enumerate() {

@@ -16,7 +16,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::analysis::{Lesion, LesionKind};
+use crate::analysis::LesionKind;
 use crate::cli::backend::{BackendChoice, make_analyzer};
 use crate::cli::paths::{PathGuard, Staged, is_findings_file, is_mask_frame, refuse_existing, write_atomic};
 use crate::cli::values;
@@ -26,6 +26,8 @@ use crate::media::stills;
 use crate::params::AnalysisParams;
 use crate::cli::options::{CheckArgs, ScaleArgs};
 use crate::measure::findings::Mode;
+use crate::metrics::FrameMetrics;
+use crate::stats::median;
 use crate::processor::{FrameProcessor, FrameResult};
 
 #[derive(Args, Debug)]
@@ -65,64 +67,6 @@ pub struct AnalyzeArgs {
     pub findings: Option<PathBuf>,
 }
 
-fn r3(v: f32) -> f64 {
-    (v as f64 * 1000.0).round() / 1000.0
-}
-
-pub fn lesion_json(l: &Lesion) -> serde_json::Value {
-    json!({
-        "id": l.id,
-        "kind": l.kind,
-        "partial": l.partial,
-        "centroid_px": [r3(l.centroid_px[0]), r3(l.centroid_px[1])],
-        "core_diameter_mm": l.core_diameter_mm.map(r3),
-        "rim_thickness_mm": l.rim_thickness_mm.map(r3),
-        "min_rim_thickness_mm": l.min_rim_thickness_mm.map(r3),
-        "tbr": r3(l.tbr),
-        "area_mm2": l.area_mm2.map(r3),
-        "feret_min_mm": l.feret_min_mm.map(r3),
-        "feret_max_mm": l.feret_max_mm.map(r3),
-        "core_diameter_px": l.core_diameter_px.map(r3),
-        "rim_thickness_px": l.rim_thickness_px.map(r3),
-        "min_rim_thickness_px": l.min_rim_thickness_px.map(r3),
-    })
-}
-
-pub fn metrics_line(frame: u64, pts_ns: u64, params: &AnalysisParams, r: &FrameResult) -> serde_json::Value {
-    let mut line = json!({
-        "frame": frame,
-        "pts_ns": pts_ns,
-        "mm_per_px": params.scale_known.then(|| (params.mm_per_px as f64 * 1e6).round() / 1e6),
-        "scale_source": params.scale_source,
-        "lesions": r.lesions.iter().map(lesion_json).collect::<Vec<_>>(),
-        "nir": json!({
-            "fluo_level": r3(r.background.level),
-            "background_mode": r3(r.background.mode),
-            "noise_sigma": (r.background.noise as f64 * 1e4).round() / 1e4,
-        }),
-        "timings_ms": r.timings.to_json(),
-    });
-    add_findings(&mut line, r);
-    line
-}
-
-/// Add a transection / wound-bed check's "mode" and "findings" to a metrics line.
-pub fn add_findings(line: &mut serde_json::Value, r: &FrameResult) {
-    if let Some(f) = &r.findings {
-        line["mode"] = json!(f.mode);
-        line["findings"] = json!({
-            "flag": f.flag,
-            "spots": f.spots.iter().map(|s| json!({
-                "id": s.id,
-                "centroid_px": [r3(s.centroid_px[0]), r3(s.centroid_px[1])],
-                "area_px": s.area_px,
-                "area_mm2": s.area_mm2.map(r3),
-                "peak_tbr": r3(s.peak_tbr),
-            })).collect::<Vec<_>>(),
-        });
-    }
-}
-
 /// Per-lesion figures over the run, for the closing table.
 #[derive(Default)]
 struct LesionSummary {
@@ -132,14 +76,6 @@ struct LesionSummary {
     thickness: Vec<f32>,
     min_thickness: Vec<f32>,
     tbr: Vec<f32>,
-}
-
-fn median(v: &mut [f32]) -> Option<f32> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f32::total_cmp);
-    Some(v[v.len() / 2])
 }
 
 fn fmt_opt(v: Option<f32>) -> String {
@@ -160,7 +96,7 @@ struct Outputs {
 impl Outputs {
     fn write(&mut self, index: u64, pts_ns: u64, params: &AnalysisParams, r: &FrameResult) -> Result<()> {
         if let Some((staged, w)) = self.metrics.as_mut() {
-            serde_json::to_writer(&mut *w, &metrics_line(index, pts_ns, params, r))?;
+            serde_json::to_writer(&mut *w, &FrameMetrics::analysed(index, pts_ns, params, r))?;
             w.write_all(b"\n").and_then(|_| w.flush()).with_context(|| format!("writing {}", staged.target().display()))?;
         }
         if let (Some(dir), Some(classes)) = (&self.masks, &r.classes) {

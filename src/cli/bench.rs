@@ -10,7 +10,6 @@ use serde_json::json;
 
 use crate::cli::backend::{BackendChoice, make_analyzer};
 use crate::cli::values;
-use crate::live::stats::percentile;
 use crate::params::AnalysisParams;
 use crate::phantom::{PhantomConfig, render};
 use crate::processor::FrameProcessor;
@@ -34,6 +33,11 @@ pub struct BenchArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `stats::percentile`, 0 for no sample.
+fn percentile(v: &mut [f64], q: f64) -> f64 {
+    crate::stats::percentile(v, q).unwrap_or(0.0)
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {

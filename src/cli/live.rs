@@ -200,6 +200,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
             nir_tolerance: Duration::from_secs_f64(period_ms * 0.5 / 1000.0),
             record_dir: a.record.clone(),
             metrics: a.metrics.clone(),
+            params: params.clone(),
             stats: a.stats,
             duration: a.duration.map(Duration::from_secs_f64),
             stop: Some(|| super::stop_requested().is_some()),

@@ -57,7 +57,7 @@ impl ScaleArgs {
 #[derive(Args, Debug, Clone)]
 pub struct CheckArgs {
     /// survey (lesions and margins), transection (flag fluorescence in the ROI) or wound-bed (also tally it).
-    #[arg(long, value_enum, default_value_t = Mode::Survey)]
+    #[arg(long, value_parser = values::mode(), default_value = "survey")]
     pub mode: Mode,
     /// Region of interest for transection / wound-bed, x,y,w,h in px, inside the frame (default: the
     /// central 60%).

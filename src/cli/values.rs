@@ -3,7 +3,7 @@
 //! '--flag'") before anything is read or written. Ranges are plausibility limits that also keep the
 //! analysis and the phantom generator bounded in time and memory.
 
-use crate::measure::findings::Roi;
+use crate::measure::findings::{Mode, Roi};
 
 /// Plausible image scales, mm a pixel: 5 µm/px (microscopy) to 2 mm/px (a wide view).
 pub const MM_PER_PX: (f64, f64) = (0.005, 2.0);
@@ -35,6 +35,13 @@ fn within(s: &str, lo: f64, hi: f64, unit: &str) -> Result<f64, String> {
 }
 
 /// Image scale, mm/px.
+/// `--mode`: one of `Mode::ALL` by name (clap lists them in the help and in its error).
+pub fn mode() -> impl clap::builder::TypedValueParser<Value = Mode> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Mode::ALL.map(Mode::name))
+        .map(|s| Mode::ALL.into_iter().find(|m| m.name() == s).unwrap_or(Mode::Survey))
+}
+
 pub fn mm_per_px(s: &str) -> Result<f32, String> {
     within(s, MM_PER_PX.0, MM_PER_PX.1, " mm/px").map(|v| v as f32)
 }

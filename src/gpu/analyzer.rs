@@ -1,7 +1,10 @@
 //! `GpuAnalyzer`: the whole per-frame analysis on the GPU. Pipelines are built once; buffers and bind
-//! groups once per frame size. A frame is one upload (NIR, white light), one submission of every pass,
-//! and one readback (the per-lesion table, the composited frame, the class map when asked for). The
-//! lesion figures and the overlay's text are then made on the CPU from the table, as for the CPU backend.
+//! groups once per frame size. A frame is two submissions: `segment` uploads the pair (NIR, white
+//! light), runs every stage up to the reductions and reads back the per-lesion table; the processor
+//! then measures, smooths and decides each lesion's margin verdict on the CPU, and `composite` uploads
+//! its per-lesion style table (a word a core slot, `analysis::style`), runs the composite and reads back
+//! the composited frame (and the class map when asked for). The overlay's text is drawn after, on the
+//! CPU, by the processor, whichever backend made the frame.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,13 +16,11 @@ use super::context::GpuContext;
 use super::shaders::{self, Stage};
 use super::uniforms::{GpuParams, MAX_DISTANCE_BOUND};
 use crate::analysis::{
-    Analyzer, Banner, COVERAGE_FIXED, FluoLevel, PixelMaps, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
+    Analyzer, COVERAGE_FIXED, FluoLevel, PixelMaps, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
     Segmentation, StageTimings, THICKNESS_BINS,
 };
-use crate::annotate::annotate;
-use crate::frame::{NirFrame, Plane, RgbFrame};
+use crate::frame::{NirFrame, Plane, RgbFrame, check_pair};
 use crate::params::AnalysisParams;
-use crate::reference::check_pair;
 
 /// Layout of the lesion table (mirrors `shaders/common.wgsl`).
 mod table {
@@ -128,6 +129,8 @@ struct FrameResources {
     overlay: wgpu::Buffer,
     classes: wgpu::Buffer,
     table_read: wgpu::Buffer,
+    /// The processor's style table, a word a core slot (`analysis::style`).
+    styles: wgpu::Buffer,
     overlay_read: wgpu::Buffer,
     classes_read: wgpu::Buffer,
     bg_normalize: wgpu::BindGroup,
@@ -172,8 +175,11 @@ pub struct GpuAnalyzer {
     pipelines: Pipelines,
     frame: Option<FrameResources>,
     params: AnalysisParams,
-    overlay: RgbFrame,
-    classes: Option<Plane<u8>>,
+    /// Canonical label of each core slot of the last segmented frame (to place the styles by slot).
+    slot_labels: Vec<u32>,
+    /// The last `segment` asked for the class map; `composite` has not run for it yet.
+    want_classes: bool,
+    pending: bool,
 }
 
 impl GpuAnalyzer {
@@ -205,7 +211,7 @@ impl GpuAnalyzer {
         if let Some(e) = ctx.take_error() {
             bail!("building the GPU pipelines on {}: {e}", ctx.describe());
         }
-        Ok(Self { ctx, pipelines, frame: None, params, overlay: RgbFrame::new(0, 0), classes: None })
+        Ok(Self { ctx, pipelines, frame: None, params, slot_labels: Vec::new(), want_classes: false, pending: false })
     }
 
     pub fn context(&self) -> &GpuContext {
@@ -272,6 +278,7 @@ impl GpuAnalyzer {
         let level = storage(d, "level", LEVEL_BINS + 4, src);
         let overlay = storage(d, "overlay", (3 * n).div_ceil(4), src);
         let classes = storage(d, "classes", n.div_ceil(4), src);
+        let styles = storage(d, "styles", MAX_CORES, none);
         let p = &self.pipelines;
         let timestamps = self.ctx.timestamps.then(|| {
             let count = 2 * STAGE_NAMES.len() as u32;
@@ -297,7 +304,7 @@ impl GpuAnalyzer {
             bg_regions: p.regions.bind(d, &uniform, &[&ratio, &labels, &stats, &slot_of_root, &table]),
             bg_distance: p.distance.bind(d, &uniform, &[&labels, &slot_of_root, &seeds, &col, &distfield]),
             bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask_a, &seeds, &labels, &stats, &slot_of_root, &distfield, &table]),
-            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask_a, &seeds, &distfield, &table, &overlay, &classes]),
+            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask_a, &seeds, &distfield, &styles, &overlay, &classes]),
             table_read: readback(d, "table_read", table::WORDS * 4),
             overlay_read: readback(d, "overlay_read", (3 * n).div_ceil(4) * 4),
             classes_read: readback(d, "classes_read", n.div_ceil(4) * 4),
@@ -306,6 +313,7 @@ impl GpuAnalyzer {
             stats,
             slot_of_root,
             table,
+            styles,
             level,
             overlay,
             classes,
@@ -394,7 +402,6 @@ impl Analyzer for GpuAnalyzer {
         check_pair(wl, nir)?;
         let started = Instant::now();
         let (w, h) = (wl.width, wl.height);
-        let n = w * h;
         self.resources(w, h);
         let ctx = &self.ctx;
         let p = &self.pipelines;
@@ -463,29 +470,19 @@ impl Analyzer for GpuAnalyzer {
         ]);
         let up = &p.reduce.pipelines;
         let rb = &f.bg_reduce;
-        run_stage(&mut enc, 6, &[(&up[0], rb, t), (&up[1], rb, t), (&up[2], rb, t), (&up[3], rb, (1, 1, 1)), (&up[4], rb, t), (&up[5], rb, (1, 1, 1))]);
-        // One invocation a run of four pixels; rows of at most 32768 workgroups.
-        let groups = (n.div_ceil(4) as u32).div_ceil(256);
-        let (gx, gy) = (groups.min(32768), groups.div_ceil(groups.min(32768)));
-        run_stage(&mut enc, 7, &[(&p.composite.pipelines[0], &f.bg_composite, (gx, gy, 1))]);
+        run_stage(&mut enc, 6, &[(&up[0], rb, t), (&up[1], rb, t), (&up[2], rb, t), (&up[3], rb, (1, 1, 1)), (&up[4], rb, t)]);
 
         enc.copy_buffer_to_buffer(&f.level, (LEVEL_BINS * 4) as u64, &f.table, (table::FLUO_LEVEL * 4) as u64, 12);
         enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);
-        enc.copy_buffer_to_buffer(&f.overlay, 0, &f.overlay_read, 0, ((3 * n).div_ceil(4) * 4) as u64);
-        if want_classes {
-            enc.copy_buffer_to_buffer(&f.classes, 0, &f.classes_read, 0, (n.div_ceil(4) * 4) as u64);
-        }
+        // Every stage but the composite, which runs in `composite` once the styles are known.
+        let segment_queries = 2 * (STAGE_NAMES.len() as u32 - 1);
         if let Some((qs, resolve, read)) = &f.timestamps {
-            let count = 2 * STAGE_NAMES.len() as u32;
-            enc.resolve_query_set(qs, 0..count, resolve, 0);
-            enc.copy_buffer_to_buffer(resolve, 0, read, 0, count as u64 * 8);
+            enc.resolve_query_set(qs, 0..segment_queries, resolve, 0);
+            enc.copy_buffer_to_buffer(resolve, 0, read, 0, segment_queries as u64 * 8);
         }
         ctx.queue.submit([enc.finish()]);
 
-        let mut to_map: Vec<&wgpu::Buffer> = vec![&f.table_read, &f.overlay_read];
-        if want_classes {
-            to_map.push(&f.classes_read);
-        }
+        let mut to_map: Vec<&wgpu::Buffer> = vec![&f.table_read];
         if let Some((_, _, read)) = &f.timestamps {
             to_map.push(read);
         }
@@ -498,19 +495,6 @@ impl Analyzer for GpuAnalyzer {
             bail!("{}: {e}", ctx.describe());
         }
         let t_words = words(&f.table_read)?;
-        // The overlay comes back in the frame's own layout: one copy out of the mapped buffer.
-        {
-            let view = f.overlay_read.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU overlay: {e:?}"))?;
-            self.overlay = RgbFrame::from_vec(w, h, view[..3 * n].to_vec())?;
-        }
-        f.overlay_read.unmap();
-        self.classes = if want_classes {
-            let c = words(&f.classes_read)?;
-            let bytes: &[u8] = bytemuck::cast_slice(&c);
-            Some(Plane { width: w, height: h, data: bytes[..n].to_vec() })
-        } else {
-            None
-        };
         let mut timings = StageTimings::default();
         if let Some((_, _, read)) = &f.timestamps {
             let view = read.get_mapped_range(..).map_err(|e| anyhow!("reading GPU timestamps: {e:?}"))?;
@@ -518,7 +502,7 @@ impl Analyzer for GpuAnalyzer {
             drop(view);
             read.unmap();
             let period = ctx.timestamp_period_ns as f64;
-            for (k, name) in STAGE_NAMES.iter().enumerate() {
+            for (k, name) in STAGE_NAMES[..STAGE_NAMES.len() - 1].iter().enumerate() {
                 let dt = ticks[2 * k + 1].saturating_sub(ticks[2 * k]) as f64 * period / 1e6;
                 timings.push(&format!("gpu_{name}"), dt);
             }
@@ -526,6 +510,10 @@ impl Analyzer for GpuAnalyzer {
         timings.push("gpu_frame", started.elapsed().as_secs_f64() * 1e3);
         let fl = |k: usize| f32::from_bits(t_words[table::FLUO_LEVEL + k]);
         let background = FluoLevel { level: fl(0), mode: fl(1), noise: fl(2) };
+        let n_cores = (t_words[0] as usize).min(MAX_CORES);
+        self.slot_labels = (0..n_cores).map(|s| t_words[table::HEADER + s * table::STRIDE + table::LABEL]).collect();
+        self.want_classes = want_classes;
+        self.pending = true;
         Ok(Segmentation { lesions: lesions_from_table(&t_words), background, timings })
     }
 
@@ -544,16 +532,87 @@ impl Analyzer for GpuAnalyzer {
         Ok((Arc::new(Plane { width: f.width, height: f.height, data: ratio }), Arc::new(Plane { width: f.width, height: f.height, data: mask })))
     }
 
-    fn composite(&mut self, _wl: &RgbFrame, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
-        let t = Instant::now();
-        // The frame segment() read back, handed out without a copy: one composite a segment.
-        let mut overlay = std::mem::take(&mut self.overlay);
-        if overlay.data.is_empty() {
+    fn composite(&mut self, _wl: &RgbFrame, styles: &[LesionStyle]) -> Result<Composite> {
+        let started = Instant::now();
+        // One composite a segment: the maps on the GPU are those of the last segmented frame.
+        if !std::mem::take(&mut self.pending) {
             bail!("GPU composite without a new segmented frame");
         }
-        annotate(&mut overlay, styles, banner);
+        let ctx = &self.ctx;
+        let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
+        let (w, h) = (f.width, f.height);
+        let n = w * h;
+        // The processor's style table, placed by slot: a word for each styled core, 0 (not drawn) else.
+        let mut words_by_slot = [0u32; MAX_CORES];
+        for (slot, label) in self.slot_labels.iter().enumerate() {
+            if let Some(st) = styles.iter().find(|st| st.label == *label) {
+                words_by_slot[slot] = st.word();
+            }
+        }
+        ctx.queue.write_buffer(&f.styles, 0, bytemuck::cast_slice(&words_by_slot));
+        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("composite") });
+        let k = STAGE_NAMES.len() as u32 - 1;
+        {
+            let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
+                query_set: qs,
+                beginning_of_pass_write_index: Some(2 * k),
+                end_of_pass_write_index: Some(2 * k + 1),
+            });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("composite"), timestamp_writes });
+            // One invocation a run of four pixels; rows of at most 32768 workgroups.
+            let groups = (n.div_ceil(4) as u32).div_ceil(256);
+            let (gx, gy) = (groups.min(32768), groups.div_ceil(groups.min(32768)));
+            pass.set_pipeline(&self.pipelines.composite.pipelines[0]);
+            pass.set_bind_group(0, Some(&f.bg_composite), &[]);
+            pass.dispatch_workgroups(gx, gy, 1);
+        }
+        enc.copy_buffer_to_buffer(&f.overlay, 0, &f.overlay_read, 0, ((3 * n).div_ceil(4) * 4) as u64);
+        if self.want_classes {
+            enc.copy_buffer_to_buffer(&f.classes, 0, &f.classes_read, 0, (n.div_ceil(4) * 4) as u64);
+        }
+        if let Some((qs, resolve, read)) = &f.timestamps {
+            // At the start of the buffers (a resolve offset must be 256-aligned): segment's are read already.
+            enc.resolve_query_set(qs, 2 * k..2 * k + 2, resolve, 0);
+            enc.copy_buffer_to_buffer(resolve, 0, read, 0, 16);
+        }
+        ctx.queue.submit([enc.finish()]);
+        let mut to_map: Vec<&wgpu::Buffer> = vec![&f.overlay_read];
+        if self.want_classes {
+            to_map.push(&f.classes_read);
+        }
+        if let Some((_, _, read)) = &f.timestamps {
+            to_map.push(read);
+        }
+        map_all(&ctx.device, &to_map)?;
+        if let Some(e) = ctx.take_error() {
+            for b in &to_map {
+                b.unmap();
+            }
+            bail!("{}: {e}", ctx.describe());
+        }
         let mut timings = StageTimings::default();
-        timings.push("annotate", t.elapsed().as_secs_f64() * 1e3);
-        Ok(Composite { overlay, classes: self.classes.take(), timings })
+        if let Some((_, _, read)) = &f.timestamps {
+            let view = read.get_mapped_range(..).map_err(|e| anyhow!("reading GPU timestamps: {e:?}"))?;
+            let ticks: Vec<u64> = bytemuck::cast_slice::<u8, u64>(&view).to_vec();
+            drop(view);
+            read.unmap();
+            let dt = ticks[1].saturating_sub(ticks[0]) as f64 * ctx.timestamp_period_ns as f64 / 1e6;
+            timings.push("gpu_composite", dt);
+        }
+        // The overlay comes back in the frame's own layout: one copy out of the mapped buffer.
+        let overlay = {
+            let view = f.overlay_read.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU overlay: {e:?}"))?;
+            RgbFrame::from_vec(w, h, view[..3 * n].to_vec())?
+        };
+        f.overlay_read.unmap();
+        let classes = if self.want_classes {
+            let c = words(&f.classes_read)?;
+            let bytes: &[u8] = bytemuck::cast_slice(&c);
+            Some(Plane { width: w, height: h, data: bytes[..n].to_vec() })
+        } else {
+            None
+        };
+        timings.push("gpu_composite_frame", started.elapsed().as_secs_f64() * 1e3);
+        Ok(Composite { overlay, classes, timings })
     }
 }

@@ -51,14 +51,14 @@ pub const DISTANCE: Stage = Stage {
 pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
-    entries: &["mark_rims", "select_diffuse", "lesion_stats", "levels", "subpixel", "warnings"],
+    entries: &["mark_rims", "select_diffuse", "lesion_stats", "levels", "subpixel"],
     bindings: &[false, false, false, false, true, true, false, true],
 };
 pub const COMPOSITE: Stage = Stage {
     name: "composite",
     source: include_str!("../../shaders/composite.wgsl"),
     entries: &["composite"],
-    bindings: &[false, false, false, false, false, true, true, true],
+    bindings: &[false, false, false, false, false, false, true, true],
 };
 
 pub const ALL: [&Stage; 8] = [&NORMALIZE, &THRESHOLD, &MORPHOLOGY, &COMPONENTS, &REGIONS, &DISTANCE, &REDUCE, &COMPOSITE];

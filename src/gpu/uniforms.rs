@@ -3,8 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::params::AnalysisParams;
-use crate::reference::regions::min_core_area_px;
+use crate::params::{AnalysisParams, min_core_area_px};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable, PartialEq)]
@@ -24,7 +23,8 @@ pub struct GpuParams {
     pub min_diffuse_area: f32,
     pub min_diffuse_compactness: f32,
     pub dist_bound: f32,
-    pub warn_margin_px: f32,
+    /// Was the first margin for a per-frame warning in `reduce.wgsl`; the processor decides it now.
+    pub _pad0: f32,
     pub sharp_grad_px: f32,
     pub fluo_noise_sigmas: f32,
     pub partial_core_max_ratio: f32,
@@ -60,7 +60,7 @@ impl GpuParams {
             min_diffuse_area: std::f32::consts::FRAC_PI_4 * p.mm_to_px(p.min_diffuse_diameter_mm).powi(2),
             min_diffuse_compactness: p.min_diffuse_compactness,
             dist_bound: bound,
-            warn_margin_px: margins_px.first().copied().unwrap_or(0.0),
+            _pad0: 0.0,
             sharp_grad_px: p.homogeneous_edge_gradient_per_mm * p.mm_per_px,
             fluo_noise_sigmas: p.fluo_noise_sigmas,
             partial_core_max_ratio: p.partial_core_max_ratio,
@@ -81,5 +81,13 @@ mod tests {
         let module = naga::front::wgsl::parse_str(src).unwrap();
         let (_, ty) = module.types.iter().find(|(_, t)| t.name.as_deref() == Some("Params")).unwrap();
         assert_eq!(ty.inner.size(module.to_ctx()), 96);
+    }
+
+    #[test]
+    fn style_table_words_match_the_wgsl() {
+        use crate::analysis::style;
+        let src = crate::gpu::shaders::COMMON;
+        assert!(src.contains(&format!("const STYLE_DRAWN: u32 = {}u;", style::DRAWN)));
+        assert!(src.contains(&format!("const STYLE_WARN: u32 = {}u;", style::WARN)));
     }
 }

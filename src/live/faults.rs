@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use crate::analysis::{Analyzer, Banner, Composite, LesionStyle, Segmentation};
+use crate::analysis::{Analyzer, Composite, LesionStyle, Segmentation};
 use crate::frame::{NirFrame, RgbFrame};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,8 +88,8 @@ impl Analyzer for FaultyAnalyzer {
         self.inner.segment(wl, nir, want_classes)
     }
 
-    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
-        self.inner.composite(wl, styles, banner)
+    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle]) -> Result<Composite> {
+        self.inner.composite(wl, styles)
     }
 
     fn pixel_maps(&mut self) -> Result<crate::analysis::PixelMaps> {

@@ -2,7 +2,8 @@
 //! frame by timestamp, hand the pair to the analysis thread if it is free, wait for it no longer than the
 //! frame's time budget, and push to the display either the overlay of that very frame or the white
 //! light as it is with a badge saying why ("OVERLAY OFF …", "NIR LOST"). Raw white light, raw NIR and
-//! the overlay are recorded at once. Owns scheduling, pairing and the fail-safe policy; the pipelines
+//! the overlay are recorded at once; each frame's metrics line (`metrics::FrameMetrics`, with the added
+//! latency) is written as it goes. Owns scheduling, pairing and the fail-safe policy; the pipelines
 //! are `media::live`, the analysis `worker`.
 
 pub mod faults;
@@ -16,12 +17,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde_json::json;
 
 use crate::annotate::badge;
 use crate::frame::{NirFrame, RgbFrame};
 use crate::media::live::{InputEvent, LiveDisplay, LiveInput, Timed};
 use crate::media::recorder::{Recording, VideoRecorder};
+use crate::metrics::{FrameMetrics, OverlayState};
+use crate::params::AnalysisParams;
 use stats::LatencyStats;
 use worker::{Factory, Job, Submit, Worker};
 
@@ -43,6 +45,8 @@ pub struct LiveConfig {
     pub nir_tolerance: Duration,
     pub record_dir: Option<PathBuf>,
     pub metrics: Option<PathBuf>,
+    /// The analysis settings, recorded on every metrics line (scale, margins).
+    pub params: AnalysisParams,
     pub stats: bool,
     pub duration: Option<Duration>,
     /// Asked before each frame: true ends the run cleanly (a stop signal).
@@ -227,19 +231,14 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
         stats.add(latency_ms, reason.is_none());
 
         if let Some(m) = metrics.as_mut() {
-            let lesions = result.as_ref().map(|r| r.lesions.as_slice()).unwrap_or_default();
-            let mut line = json!({
-                "frame": index,
-                "pts_ns": wl.pts_ns,
-                "overlay": if reason.is_none() { "on" } else { "off" },
-                "reason": reason,
-                "latency_ms": (latency_ms * 1000.0).round() / 1000.0,
-                "wall_ms": (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
-                "lesions": lesions.iter().map(crate::cli::analyze::lesion_json).collect::<Vec<_>>(),
-            });
+            let mut line = FrameMetrics::new(index, wl.pts_ns, &cfg.params);
             if let Some(r) = &result {
-                crate::cli::analyze::add_findings(&mut line, r);
+                line = line.with_result(r);
             }
+            line.overlay = Some(if reason.is_none() { OverlayState::On } else { OverlayState::Off });
+            line.reason = reason;
+            line.latency_ms = Some((latency_ms * 1000.0).round() / 1000.0);
+            line.wall_ms = Some((started.elapsed().as_secs_f64() * 1e6).round() / 1e3);
             serde_json::to_writer(&mut *m, &line)?;
             m.write_all(b"\n")?;
             m.flush()?;

@@ -10,13 +10,9 @@ pub struct LatencyStats {
     pub input_dropped: u64,
 }
 
-/// The sample at rank round(q (n - 1)) of `v` (sorted in place); 0 for none.
-pub fn percentile(v: &mut [f64], q: f64) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)]
+/// `stats::percentile`, 0 for no sample.
+fn percentile(v: &mut [f64], q: f64) -> f64 {
+    crate::stats::percentile(v, q).unwrap_or(0.0)
 }
 
 impl LatencyStats {

@@ -7,7 +7,7 @@
 //! functions; no state across frames.
 
 use crate::analysis::{Lesion, LesionKind, LesionStats, RATIO_BIN, THICKNESS_BIN};
-use crate::reference::reduce::hist_quantile;
+use crate::stats::hist_quantile;
 
 /// A rim covering at least this fraction of its core's boundary is complete (pixel rounding aside).
 pub const RIM_COMPLETE: f32 = 0.97;
@@ -116,6 +116,7 @@ impl Figures {
             core_diameter_px: self.core_diameter_px,
             rim_thickness_px: self.rim_thickness_px,
             min_rim_thickness_px: self.min_rim_thickness_px,
+            verdict: None, // decided by the processor
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::LesionKind;
 use crate::frame::Plane;
@@ -14,7 +14,7 @@ use crate::measure::figures::Figures;
 use crate::measure::tracking::Tracker;
 use crate::reference::components::{Connectivity, label_components};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Before resection: lesions, kinds, cores and margin contours.
@@ -26,6 +26,9 @@ pub enum Mode {
 }
 
 impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::Survey, Mode::Transection, Mode::WoundBed];
+
+    /// As the command line and the metrics spell it.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Survey => "survey",

@@ -15,12 +15,7 @@ pub struct Smoother {
 }
 
 fn median_opt(vals: impl Iterator<Item = Option<f32>>) -> Option<f32> {
-    let mut v: Vec<f32> = vals.flatten().collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f32::total_cmp);
-    Some(v[v.len() / 2])
+    crate::stats::median(&mut vals.flatten().collect::<Vec<f32>>())
 }
 
 impl Smoother {

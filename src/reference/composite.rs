@@ -1,13 +1,12 @@
 //! CPU twin of `shaders/composite.wgsl`: the overlay. On the white-light frame: fluorescence in
 //! pseudo-colour (green, opacity rising with the background ratio), tumour cores lightly tinted, each
-//! core's boundary (yellow) and its margin contours (the first in cyan, red when the rim is thinner
-//! than that margin; further ones in white), anti-aliased from the distance field. Text is added after
-//! by `annotate`.
+//! core's boundary (yellow) and its margin contours (the first in cyan, red when the processor's style
+//! table says the lesion's verdict warns; further ones in white), anti-aliased from the distance field,
+//! for the lesions the table holds. Nothing is decided here. Text is added after by `annotate`.
 
 use rayon::prelude::*;
 
-use crate::analysis::LesionStyle;
-use crate::annotate::palette;
+use crate::analysis::{LesionStyle, palette, style};
 use crate::frame::{Plane, RgbFrame};
 use super::roi::row_spans;
 use super::roi::Rect;
@@ -51,7 +50,8 @@ pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f3
     if out.width != w || out.height != h {
         *out = RgbFrame::new(w, h);
     }
-    let mut by_label: Vec<(u32, bool)> = styles.iter().map(|s| (s.label, s.warn)).collect();
+    // The style table: a word a styled lesion (`analysis::style`), by label.
+    let mut by_label: Vec<(u32, u32)> = styles.iter().map(|s| (s.label, s.word())).collect();
     by_label.sort_unstable();
     // Beyond this distance from a core no line has coverage (`line_alpha` is 0 from 1.5 px off its target).
     let reach = margins_px.iter().fold(1.0f32, |a, &m| a.max(m + 0.5)) + 1.5;
@@ -89,7 +89,7 @@ fn store(dst: &mut [u8], c: [f32; 3]) {
 
 /// Every layer at pixel `i`: fluorescence, core tint, boundary and margin lines.
 #[inline]
-fn composite_pixel(inp: &CompositeInputs, by_label: &[(u32, bool)], margins_px: &[f32], reach: f32, i: usize, dst: &mut [u8]) {
+fn composite_pixel(inp: &CompositeInputs, by_label: &[(u32, u32)], margins_px: &[f32], reach: f32, i: usize, dst: &mut [u8]) {
     let src = &inp.wl.data[i * 3..i * 3 + 3];
     let alpha = fluorescence_alpha(inp.ratio.data[i], inp.fluo.data[i] != 0);
     if alpha == 0.0 && inp.seeds.data[i] == 0 && inp.nearest.data[i] == 0 {
@@ -105,7 +105,7 @@ fn composite_pixel(inp: &CompositeInputs, by_label: &[(u32, bool)], margins_px: 
         if l != 0 && inp.dist.data[i] < reach {
             if let Ok(k) = by_label.binary_search_by_key(&l, |s| s.0) {
                 let d = inp.dist.data[i];
-                let warn = by_label[k].1;
+                let warn = by_label[k].1 & style::WARN != 0;
                 mix(&mut c, palette::BOUNDARY, line_alpha(d, 1.0));
                 for (m, &mp) in margins_px.iter().enumerate() {
                     let color = match (m, warn) {

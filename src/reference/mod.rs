@@ -1,6 +1,10 @@
 //! The CPU reference of the per-frame analysis: plain, readable Rust, one file per GPU shader with the
-//! same name, so the two can be compared line by line. It is the oracle the GPU backend is tested
-//! against and the fallback where no GPU adapter exists. Owns the per-frame maps between `segment`
+//! same name. The same stages and the same results (tests/gpu_vs_cpu.rs), but not always the same
+//! algorithm: normalize, threshold, regions and composite follow their shaders closely; morphology
+//! (bit-packed), components (run union rather than block union-find), distance and reduce (worked in
+//! rectangles around the cores) are written for a CPU, and `enclosure` (rims with a gap) has no GPU
+//! twin yet. It is the oracle the GPU backend is tested against and the fallback where no GPU adapter
+//! exists. Owns the per-frame maps between `segment`
 //! and `composite`; knows nothing of GStreamer, files or the CLI.
 //!
 //! Stages: normalize → threshold → morphology → components → regions → distance → reduce → composite.
@@ -21,9 +25,8 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 
-use crate::analysis::{Analyzer, Banner, Composite, LesionStyle, PixelMaps, Segmentation, StageTimings, class};
-use crate::annotate::annotate;
-use crate::frame::{NirFrame, Plane, RgbFrame};
+use crate::analysis::{Analyzer, Composite, LesionStyle, PixelMaps, Segmentation, StageTimings, class};
+use crate::frame::{NirFrame, Plane, RgbFrame, check_pair};
 use crate::params::AnalysisParams;
 use components::{Connectivity, label_components};
 use distance::LabeledDistance;
@@ -71,20 +74,6 @@ impl CpuAnalyzer {
     pub fn maps(&self) -> &FrameMaps {
         &self.maps
     }
-}
-
-/// Checks both frames are non-empty and of one size.
-pub fn check_pair(wl: &RgbFrame, nir: &NirFrame) -> Result<()> {
-    if wl.width != nir.width || wl.height != nir.height {
-        bail!(
-            "white-light frame is {}x{} but NIR frame is {}x{}: the inputs must be co-registered at one size",
-            wl.width, wl.height, nir.width, nir.height
-        );
-    }
-    if wl.width < 16 || wl.height < 16 {
-        bail!("frame of {}x{} is too small to analyse (16x16 at least)", wl.width, wl.height);
-    }
-    Ok(())
 }
 
 impl Analyzer for CpuAnalyzer {
@@ -154,7 +143,7 @@ impl Analyzer for CpuAnalyzer {
         Ok(Segmentation { lesions, background: level, timings })
     }
 
-    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle], banner: &Banner) -> Result<Composite> {
+    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle]) -> Result<Composite> {
         let m = &self.maps;
         if (wl.width, wl.height) != (m.ratio.width, m.ratio.height) {
             bail!("composite of a {}x{} frame after segmenting a {}x{} one", wl.width, wl.height, m.ratio.width, m.ratio.height);
@@ -174,7 +163,6 @@ impl Analyzer for CpuAnalyzer {
         // The frame is handed out, so it is a new one each time (a kept buffer would only be copied).
         let mut overlay = RgbFrame::new(wl.width, wl.height);
         composite::composite(&inputs, styles, &margins_px, &mut overlay);
-        annotate(&mut overlay, styles, banner);
         timings.push("composite", ms(t));
         let classes = self.want_classes.then(|| class_map(&m.fluo, &m.seeds, &m.distance, self.params.mm_to_px(self.params.rim_search_mm)));
         Ok(Composite { overlay, classes, timings })

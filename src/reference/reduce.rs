@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, RegionTable, min_core_area_px};
+use crate::stats::hist_quantile;
 use super::roi::{Rect, row_bands};
 
 /// Rows a unit of parallel work holds.
@@ -267,23 +268,6 @@ fn accumulate_rim_pixel(
     if edge {
         st.thickness_hist[thickness_bin(d)] += 1;
     }
-}
-
-/// Centre of the bin below which `num/den` of a histogram's samples lie (integer arithmetic, as the GPU).
-pub fn hist_quantile(hist: &[u32], num: u64, den: u64, bin: f32, origin: f32) -> Option<f32> {
-    let total: u64 = hist.iter().map(|&c| c as u64).sum();
-    if total == 0 {
-        return None;
-    }
-    let target = (num * total).div_ceil(den).max(1);
-    let mut acc = 0u64;
-    for (i, &c) in hist.iter().enumerate() {
-        acc += c as u64;
-        if acc >= target {
-            return Some(origin + (i as f32 + 0.5) * bin);
-        }
-    }
-    None
 }
 
 /// Per-lesion levels for the sub-pixel pass.

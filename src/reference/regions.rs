@@ -172,9 +172,7 @@ pub fn region_stats(
     fl.sharp = sharp;
 }
 
-pub fn min_core_area_px(p: &AnalysisParams) -> f32 {
-    std::f32::consts::FRAC_PI_4 * p.mm_to_px(p.min_core_diameter_mm).powi(2)
-}
+pub use crate::params::min_core_area_px;
 
 /// Is the non-fluorescent component in row `r` of the table a tumour core?
 pub fn is_core(bg: &RegionTable, r: usize, n_pixels: usize, p: &AnalysisParams) -> bool {

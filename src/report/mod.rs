@@ -1,7 +1,8 @@
 //! The procedure report: a self-contained HTML page (inline SVG plots, embedded PNG snapshots) made from
 //! a run's metrics file — the lesion table, each lesion's figures over time, the transection and
-//! wound-bed findings, the added latency of a live run, and the settings and scale used. Reads plain
-//! JSON lines; knows nothing of the analysis or GStreamer.
+//! wound-bed findings, the added latency of a live run, and the settings and scale used. Reads the
+//! metrics schema (`metrics::FrameMetrics`, files of every schema version); knows nothing of the
+//! analysis or GStreamer.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,7 +13,17 @@ use base64::Engine;
 use plotters::prelude::*;
 use serde_json::Value;
 
-use crate::live::stats::percentile;
+use crate::analysis::{LesionKind, MarginVerdict};
+use crate::stats::{median, percentile};
+use crate::metrics::{FrameMetrics, OverlayState};
+
+fn kind_name(k: LesionKind) -> &'static str {
+    match k {
+        LesionKind::Rim => "rim",
+        LesionKind::Diffuse => "diffuse",
+        LesionKind::Homogeneous => "homogeneous",
+    }
+}
 
 /// One lesion's series over the run.
 #[derive(Default)]
@@ -24,14 +35,35 @@ struct Track {
     min_thickness: Vec<(u64, f64)>,
     tbr: Vec<(u64, f64)>,
     partial: u32,
+    /// Frames of each margin verdict, as the metrics recorded it.
+    verdicts: BTreeMap<MarginVerdict, u32>,
 }
 
-fn median(v: &mut Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
+/// The margin cell of a lesion's row: the verdict the processor recorded on most of its frames (a
+/// warning on a tie), and on how many frames it warned when that was not most. Nothing is re-decided
+/// here; files from before verdicts were recorded say so.
+fn margin_cell(t: &Track, margin_mm: Option<f32>) -> String {
+    if t.kind != "rim" {
+        return "–".to_string();
     }
-    v.sort_by(f64::total_cmp);
-    Some(v[v.len() / 2])
+    let Some((&verdict, _)) = t.verdicts.iter().max_by_key(|(v, n)| (**n, v.warns())) else {
+        return "not recorded".to_string();
+    };
+    let m = margin_mm.map_or("the margin".to_string(), |m| format!("{m} mm"));
+    let text = match verdict {
+        MarginVerdict::Ok => format!("rim ≥ {m}"),
+        MarginVerdict::UnderMargin => format!("<span class=\"warn\">rim under {m}</span>"),
+        MarginVerdict::RimIncomplete => "<span class=\"warn\">rim incomplete</span>".to_string(),
+        MarginVerdict::NoScale => "no scale".to_string(),
+        MarginVerdict::Unmeasured => "rim not measured".to_string(),
+    };
+    let warned: u32 = t.verdicts.iter().filter(|(v, _)| v.warns()).map(|(_, n)| n).sum();
+    let seen: u32 = t.verdicts.values().sum();
+    if !verdict.warns() && warned > 0 {
+        format!("{text}; <span class=\"warn\">warning on {warned} of {seen} frames</span>")
+    } else {
+        text
+    }
 }
 
 /// Largest magnitude a number in a metrics file may have (nanosecond timestamps of a long run fit; a
@@ -111,6 +143,7 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
     let mut spot_area: Vec<(u64, f64)> = Vec::new();
     let (mut frames, mut off) = (0u64, 0u64);
     let (mut scale, mut source, mut mode) = (None, String::from("none"), String::from("survey"));
+    let mut margin: Option<f32> = None;
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let v: Value = serde_json::from_str(line).with_context(|| format!("{} line {}: not a JSON object", metrics.display(), n + 1))?;
         if !v.is_object() {
@@ -119,41 +152,50 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
         if let Some((field, x)) = out_of_range(&v, &mut String::new()) {
             bail!("{} line {}: field {field} is {x:e}, beyond the ±{MAX_MAGNITUDE:e} a metrics file holds", metrics.display(), n + 1);
         }
-        let Some(frame) = v["frame"].as_u64() else { bail!("{} line {}: no \"frame\" field", metrics.display(), n + 1) };
+        if v.get("frame").is_none_or(|f| !f.is_u64()) {
+            bail!("{} line {}: no \"frame\" field", metrics.display(), n + 1);
+        }
+        let m: FrameMetrics = serde_json::from_value(v).with_context(|| format!("{} line {}: not a metrics line", metrics.display(), n + 1))?;
+        let frame = m.frame;
         frames += 1;
-        if let Some(s) = v["mm_per_px"].as_f64() {
-            scale = Some(s);
+        if m.mm_per_px.is_some() {
+            scale = m.mm_per_px;
         }
-        if let Some(s) = v["scale_source"].as_str() {
-            source = s.to_string();
+        if let Some(&first) = m.margins_mm.first() {
+            margin = Some(first);
         }
-        if let Some(m) = v["mode"].as_str() {
-            mode = m.to_string();
+        if let Some(s) = m.scale_source {
+            source = s;
         }
-        if let Some(l) = v["latency_ms"].as_f64() {
+        if let Some(md) = m.mode {
+            mode = md.name().to_string();
+        }
+        if let Some(l) = m.latency_ms {
             latency.push((frame, l));
         }
-        off += (v["overlay"] == "off") as u64;
-        if let Some(f) = v.get("findings").filter(|f| f.is_object()) {
-            flags.push((frame, f["flag"].as_bool().unwrap_or(false) as u8 as f64));
-            let area: f64 = f["spots"].as_array().into_iter().flatten().filter_map(|s| s["area_mm2"].as_f64().or(s["area_px"].as_f64())).sum();
+        off += (m.overlay == Some(OverlayState::Off)) as u64;
+        if let Some(f) = &m.findings {
+            flags.push((frame, f.flag as u8 as f64));
+            let area: f64 = f.spots.iter().map(|s| s.area_mm2.unwrap_or(s.area_px as f64)).sum();
             spot_area.push((frame, area));
         }
-        for l in v["lesions"].as_array().into_iter().flatten() {
-            let Some(id) = l["id"].as_u64() else { continue };
-            let t = tracks.entry(id).or_default();
-            t.kind = l["kind"].as_str().unwrap_or("?").to_string();
+        for l in &m.lesions {
+            let t = tracks.entry(l.id as u64).or_default();
+            t.kind = kind_name(l.kind).to_string();
             t.frames.push(frame);
-            t.partial += l["partial"].as_bool().unwrap_or(false) as u32;
-            let put = |key: &str, px_key: &str, dst: &mut Vec<(u64, f64)>| {
-                if let Some(x) = l[key].as_f64().or_else(|| l[px_key].as_f64()) {
-                    dst.push((frame, x));
+            t.partial += l.partial as u32;
+            let put = |mm: Option<f32>, px: Option<f32>, dst: &mut Vec<(u64, f64)>| {
+                if let Some(x) = mm.or(px) {
+                    dst.push((frame, x as f64));
                 }
             };
-            put("core_diameter_mm", "core_diameter_px", &mut t.diameter);
-            put("rim_thickness_mm", "rim_thickness_px", &mut t.thickness);
-            put("min_rim_thickness_mm", "min_rim_thickness_px", &mut t.min_thickness);
-            put("tbr", "tbr", &mut t.tbr);
+            put(l.core_diameter_mm, l.core_diameter_px, &mut t.diameter);
+            put(l.rim_thickness_mm, l.rim_thickness_px, &mut t.thickness);
+            put(l.min_rim_thickness_mm, l.min_rim_thickness_px, &mut t.min_thickness);
+            put(Some(l.tbr), None, &mut t.tbr);
+            if let Some(v) = l.verdict {
+                *t.verdicts.entry(v).or_default() += 1;
+            }
         }
     }
     if frames == 0 {
@@ -177,9 +219,10 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
     let _ = write!(
         html,
         "<h2>Settings</h2><table><tr><th>metrics</th><td>{}</td></tr><tr><th>frames</th><td>{frames}</td></tr>\
-         <tr><th>scale</th><td>{}</td></tr><tr><th>scale source</th><td>{}</td></tr><tr><th>mode</th><td>{}</td></tr></table>",
+         <tr><th>scale</th><td>{}</td></tr><tr><th>scale source</th><td>{}</td></tr><tr><th>first margin</th><td>{}</td></tr><tr><th>mode</th><td>{}</td></tr></table>",
         esc(&metrics.display().to_string()),
         scale.map_or("none: figures in px".to_string(), |s| format!("{s} mm/px")),
+        margin.map_or("not recorded".to_string(), |m| format!("{m} mm")),
         esc(&source),
         esc(&mode)
     );
@@ -189,19 +232,14 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
          <th>rim, median ({unit})</th><th>rim, thinnest ({unit})</th><th>TBR</th><th>margin</th></tr>"
     );
     for (id, t) in &shown {
-        let med = |v: &Vec<(u64, f64)>| median(&mut v.iter().map(|p| p.1).collect());
+        let med = |v: &Vec<(u64, f64)>| median(&mut v.iter().map(|p| p.1).collect::<Vec<_>>());
         let fmt = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{x:.2}"));
         let thin = med(&t.min_thickness);
-        let margin = match (thin, scale) {
-            _ if t.kind != "rim" => "–".to_string(),
-            (Some(m), Some(_)) if m < 1.0 => "<span class=\"warn\">rim under 1 mm</span>".to_string(),
-            (Some(_), Some(_)) => "rim ≥ 1 mm".to_string(),
-            _ => "no scale".to_string(),
-        };
+        let margin_text = margin_cell(t, margin);
         let kind = if t.partial as usize * 2 > t.frames.len() { format!("{} (partial)", t.kind) } else { t.kind.clone() };
         let _ = write!(
             html,
-            "<tr><td>{id}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{margin}</td></tr>",
+            "<tr><td>{id}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{margin_text}</td></tr>",
             esc(&kind),
             t.frames.len(),
             fmt(med(&t.diameter)),
@@ -223,7 +261,7 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
     }
     if !latency.is_empty() {
         let mut l: Vec<f64> = latency.iter().map(|p| p.1).collect();
-        let (p50, p99) = (percentile(&mut l, 0.5), percentile(&mut l, 0.99));
+        let (p50, p99) = (percentile(&mut l, 0.5).unwrap_or(0.0), percentile(&mut l, 0.99).unwrap_or(0.0));
         let _ = write!(html, "<h2>Live</h2><p>added latency p50 {p50:.1} ms, p99 {p99:.1} ms; overlay off on {off} frames</p>");
         html.push_str(&chart("Added latency", "ms", &[("latency".into(), latency)])?);
     }

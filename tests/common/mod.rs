@@ -72,6 +72,17 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
+/// A metrics file read through the schema every writer shares: each line must parse and be of this
+/// version.
+pub fn read_metrics(path: &Path) -> Vec<nirf_margin::metrics::FrameMetrics> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| nirf_margin::metrics::FrameMetrics::from_json(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
+        .inspect(|m| assert_eq!(m.schema, nirf_margin::metrics::SCHEMA_VERSION))
+        .collect()
+}
+
 pub fn file(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
