@@ -49,7 +49,7 @@ pub struct EvaluateArgs {
     /// Write the figures as JSON here too.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Write each missed rim lesion and each false detection here (JSON lines, with its scene's seed,
+    /// Write each missed lesion and each false detection here (JSON lines, with its scene's seed,
     /// scale and conditions): where to look when a figure falls short.
     #[arg(long)]
     pub misses: Option<PathBuf>,

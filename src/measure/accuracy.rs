@@ -23,8 +23,8 @@ pub struct Score {
     /// Detections of any kind matching no lesion of the truth (on ducts, blobs, texture, glints ...).
     pub false_lesions: u32,
     pub frames: u32,
-    /// What went wrong, for diagnosis: rim lesions wholly in view that were missed, and detections of any
-    /// kind near no lesion of the truth.
+    /// What went wrong, for diagnosis: lesions wholly in view that were missed (rim lesions, and coreless
+    /// ones not found with their kind), and detections of any kind near no lesion of the truth.
     #[serde(skip)]
     pub missed: Vec<crate::phantom::TruthLesion>,
     #[serde(skip)]
@@ -103,6 +103,7 @@ impl Score {
                 self.coreless_found[k] += 1;
             } else {
                 self.coreless_missed[k] += 1;
+                self.missed.push(t.clone());
             }
         }
         let in_view: Vec<_> = truth.lesions.iter().filter(|t| t.in_view != InView::Out).collect();
