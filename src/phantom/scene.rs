@@ -207,6 +207,9 @@ impl SceneOptions {
     }
 }
 
+/// The broad family's gain keeps the background at or under this many counts of the 12-bit sensor.
+const MAX_BACKGROUND_COUNTS: f32 = 2000.0;
+
 fn overlaps(c: [f32; 2], r: f32, placed: &[([f32; 2], f32)], gap: f32) -> bool {
     placed.iter().any(|&(p, pr)| ((c[0] - p[0]).powi(2) + (c[1] - p[1]).powi(2)).sqrt() < r + pr + gap)
 }
@@ -384,7 +387,10 @@ impl Scene {
             }
         }
         let (variation, veins, shafts, blobs, nir_glints) = if broad {
-            let variation = Variation::draw(&mut rng2);
+            let mut variation = Variation::draw(&mut rng2);
+            // Gain up to saturating the bright rims, not the liver: the background stays under half
+            // of the sensor's range (a rim of TBR 2 or more then clips).
+            variation.gain = variation.gain.min(MAX_BACKGROUND_COUNTS / background_counts).max(1.0);
             let blobs = touching_blobs(&rims, &mut rng2);
             let veins = (0..rng2.random_range(0..=2)).filter_map(|_| {
                 (0..40).find_map(|_| {

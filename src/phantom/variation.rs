@@ -24,7 +24,8 @@ pub struct Variation {
     pub motion_angle: f32,
     /// Haze: fraction of each channel replaced by a uniform veil.
     pub haze: f32,
-    /// NIR gain relative to the plain family (above about 2 the brightest rims saturate the sensor).
+    /// NIR gain relative to the plain family, up to a background of half the sensor's range (rims of TBR 2
+    /// and more then saturate).
     pub gain: f32,
 }
 

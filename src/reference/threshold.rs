@@ -121,18 +121,26 @@ pub fn low_level(level: &FluoLevel, p: &AnalysisParams) -> f32 {
 pub fn keep_strong(ratio: &Plane<f32>, high: f32, mask: &mut Plane<u8>, parent: &mut Vec<u32>, labels: &mut Plane<u32>) {
     use super::components::{Connectivity, label_components};
     let comps = label_components(mask, 1, Connectivity::Eight, parent, labels);
-    let mut strong = vec![false; comps.len()];
-    let mut last = (0u32, 0usize);
-    for (i, (&l, &v)) in labels.data.iter().zip(&ratio.data).enumerate() {
-        if l == 0 || v < high || mask.data[i] == 0 {
-            continue;
-        }
-        if l != last.0 {
-            last = (l, comps.binary_search_by_key(&l, |c| c.label).expect("a labelled component"));
-        }
-        strong[last.1] = true;
-    }
+    // Labels holding a pixel at `high`, found in bands of rows in parallel.
     let w = mask.width;
+    let found: Vec<u32> = labels
+        .data
+        .par_chunks(64 * w)
+        .zip(ratio.data.par_chunks(64 * w))
+        .flat_map_iter(|(ls, rs)| {
+            let mut out: Vec<u32> = Vec::new();
+            for (&l, &v) in ls.iter().zip(rs) {
+                if l != 0 && v >= high && out.last() != Some(&l) {
+                    out.push(l);
+                }
+            }
+            out
+        })
+        .collect();
+    let mut strong = vec![false; comps.len()];
+    for l in found {
+        strong[comps.binary_search_by_key(&l, |c| c.label).expect("a labelled component")] = true;
+    }
     for (c, _) in comps.iter().zip(&strong).filter(|(_, s)| !**s) {
         let b = c.bbox;
         for y in b.y0..b.y1 {
