@@ -89,6 +89,15 @@ pub fn badge(frame: &mut RgbFrame, text: &str) {
     draw_text(frame, x, 4 * s, text, s, palette::MARGIN_WARN);
 }
 
+/// A badge in the bottom-right corner ("REC DROPPING"), so that it never covers the top-right one.
+pub fn badge_bottom(frame: &mut RgbFrame, text: &str) {
+    let s = fitting_scale(frame, text);
+    let (tw, th) = text_size(text, s);
+    let x = (frame.width as i64 - tw - 6 * s).max(2);
+    let y = (frame.height as i64 - th - 4 * s).max(2);
+    draw_text(frame, x, y, text, s, palette::MARGIN_WARN);
+}
+
 /// Boundary and margin contours of a homogeneous lesion, whose own edge is the tumour boundary: the
 /// fluorescent region holding `seed_px` (in the cleaned mask `fluo`), and lines at `margins_px` outside
 /// it, anti-aliased from its distance field as the composite stage draws a core's. Both backends' frames

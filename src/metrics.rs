@@ -58,6 +58,11 @@ pub struct FrameMetrics {
     /// Live runs: wall time since the start, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wall_ms: Option<f64>,
+    /// Live runs with `--record`: recorded frames dropped so far, per recording file (`wl.mkv`,
+    /// `nir.mkv`, `overlay.mkv`), because its encoder was behind; display frames are never dropped for
+    /// a recording.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rec_dropped: Option<IndexMap<String, u64>>,
     /// The lesions of this frame (tracked IDs, figures smoothed over the last three frames).
     #[serde(default)]
     pub lesions: Vec<Lesion>,

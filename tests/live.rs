@@ -175,3 +175,50 @@ fn nir_of_another_size_is_scaled_to_the_white_light() {
     assert!(on.len() >= 18, "overlay on {} of 20 frames", on.len());
     assert!(on.iter().all(|l| l["lesions"].as_array().unwrap().iter().any(|x| x["kind"] == "rim")), "rim lesions found on the scaled NIR");
 }
+
+#[test]
+fn a_slow_recording_drops_recorded_frames_never_display_frames() {
+    let _serial = serial();
+    let d = tmpdir();
+    phantom_on_disk(d.path(), 320, 240, 40, 53, 0.1);
+    let rec = d.path().join("rec");
+    let m = d.path().join("m.jsonl");
+    // Every recorded frame waits 300 ms in its recorder thread: the recordings keep up with about a
+    // third of the 10 frames/s, with room for two frames each. When the display thread waited for the
+    // recordings (before issue 12), each frame went out 300 ms late or more.
+    let fps = 10.0;
+    let o = run(&[
+        "live", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--fps", "10", "--mm-per-px", "0.1",
+        "--display", "fakesink", "--record", rec.to_str().unwrap(), "--metrics", m.to_str().unwrap(), "--backend", "cpu",
+        "--record-queue", "2", "--inject-record-delay-ms", "300",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = read_metrics(&m);
+    assert_eq!(lines.len(), 40, "every input frame gives a display frame");
+    let mut last_wall: Option<f64> = None;
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l.frame, i as u64);
+        let wall = l.wall_ms.unwrap();
+        if let Some(prev) = last_wall {
+            assert!(wall - prev <= 2.0 * 1000.0 / fps, "stall of {} ms before frame {i}", wall - prev);
+        }
+        last_wall = Some(wall);
+    }
+    // Overlay-off frames are timing fallbacks of the analysis on a loaded machine, never the recording's.
+    let off: Vec<_> = lines.iter().filter(|l| l.overlay == Some(nirf_margin::metrics::OverlayState::Off)).collect();
+    assert!(off.iter().all(|l| matches!(l.reason.as_deref(), Some("over time budget" | "analysis busy"))), "{off:?}");
+    assert!(off.len() <= 4, "{} of 40 frames without overlay", off.len());
+    let last = lines.last().unwrap().rec_dropped.clone().expect("the metrics carry the recordings' drops");
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    for name in ["wl.mkv", "nir.mkv", "overlay.mkv"] {
+        let dropped = last[name];
+        assert!(dropped > 0, "{name}: a recording 3 times too slow must drop frames");
+        // What was not dropped was recorded: the file holds exactly the other frames.
+        let (n, w, h) = count_video_frames(&rec.join(name));
+        assert_eq!((n as u64 + dropped, w, h), (40, 320, 240), "{name}: {n} frames in the file, {dropped} dropped");
+        assert!(stdout.contains(&format!("recording {name}: {n} frames recorded, {dropped} dropped")), "{stdout}");
+    }
+    // The drops grow over the run and are counted per frame.
+    let counts: Vec<u64> = lines.iter().map(|l| l.rec_dropped.as_ref().map_or(0, |r| r["wl.mkv"])).collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+}

@@ -77,6 +77,13 @@ pub struct LiveArgs {
     /// Fault drill: KIND@FRAME,... with KIND panic, error, slow or lost.
     #[arg(long)]
     pub inject_fault: Option<String>,
+    /// Frames each recording may hold waiting for its encoder; when it is full, recorded frames are
+    /// dropped (counted), never display frames.
+    #[arg(long, default_value_t = crate::live::recording::QUEUE_FRAMES)]
+    pub record_queue: usize,
+    /// Recording drill: every recorded frame waits this many ms in its recorder thread (a slow encoder).
+    #[arg(long, hide = true)]
+    pub inject_record_delay_ms: Option<u64>,
 }
 
 /// The processor with the live frame index shared with its fault plan, and the mode the keys select.
@@ -207,6 +214,8 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
             max_frames: None,
             feed,
             frame_check: roi.map(|r| Box::new(move |w, h| values::roi_in_frame(&r, w, h)) as crate::live::FrameCheck),
+            record_queue: a.record_queue,
+            record_delay: a.inject_record_delay_ms.map(Duration::from_millis),
         },
         factory,
     )?;
@@ -214,6 +223,9 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         "{} frames; added latency p50 {:.1} ms, p99 {:.1} ms; overlay off on {} frames; {} input frames dropped; longest gap between output frames {:.1} ms",
         summary.frames, summary.latency_p50_ms, summary.latency_p99_ms, summary.overlay_off, summary.input_dropped, summary.longest_gap_ms
     );
+    for (name, recorded, dropped) in &summary.recordings {
+        println!("recording {name}: {recorded} frames recorded, {dropped} dropped (encoder behind)");
+    }
     Ok(())
 }
 

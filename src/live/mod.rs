@@ -7,6 +7,7 @@
 //! are `media::live`, the analysis `worker`.
 
 pub mod faults;
+pub mod recording;
 pub mod stats;
 pub mod worker;
 
@@ -18,12 +19,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::annotate::badge;
+use crate::annotate::{badge, badge_bottom};
 use crate::frame::{NirFrame, RgbFrame};
 use crate::media::live::{InputEvent, LiveDisplay, LiveInput, Timed};
-use crate::media::recorder::{Recording, VideoRecorder};
+use crate::media::recorder::Recording;
 use crate::metrics::{FrameMetrics, OverlayState};
 use crate::params::AnalysisParams;
+use recording::{RecFrame, RecorderThread};
 use stats::LatencyStats;
 use worker::{Factory, Job, Submit, Worker};
 
@@ -57,6 +59,10 @@ pub struct LiveConfig {
     /// Checks the settings against the frame size once it is known (e.g. a ROI inside the frame); an
     /// error stops the run before any output is opened.
     pub frame_check: Option<FrameCheck>,
+    /// Frames each recording may hold waiting for its encoder (`recording::QUEUE_FRAMES`).
+    pub record_queue: usize,
+    /// A drill: every recorded frame waits this long in its recorder thread (a slow encoder).
+    pub record_delay: Option<Duration>,
 }
 
 pub struct LiveSummary {
@@ -66,19 +72,31 @@ pub struct LiveSummary {
     pub latency_p50_ms: f64,
     pub latency_p99_ms: f64,
     pub longest_gap_ms: f64,
+    /// Per recording (file name): frames recorded and frames dropped because it was behind.
+    pub recordings: Vec<(String, u64, u64)>,
 }
 
 struct Recorders {
-    wl: VideoRecorder,
-    nir: VideoRecorder,
-    overlay: VideoRecorder,
+    wl: RecorderThread,
+    nir: RecorderThread,
+    overlay: RecorderThread,
 }
 
-fn open_recorders(dir: &std::path::Path, w: usize, h: usize, fps: u32) -> Result<Recorders> {
+impl Recorders {
+    fn all(&self) -> [&RecorderThread; 3] {
+        [&self.wl, &self.nir, &self.overlay]
+    }
+
+    fn dropped(&self) -> u64 {
+        self.all().iter().map(|r| r.dropped).sum()
+    }
+}
+
+fn open_recorders(dir: &std::path::Path, w: usize, h: usize, (fps, q, delay): (u32, usize, Option<Duration>)) -> Result<Recorders> {
     Ok(Recorders {
-        wl: VideoRecorder::create_kind(&dir.join("wl.mkv"), w, h, fps, Recording::RgbLossless)?,
-        nir: VideoRecorder::create_kind(&dir.join("nir.mkv"), w, h, fps, Recording::Gray16Lossless)?,
-        overlay: VideoRecorder::create_kind(&dir.join("overlay.mkv"), w, h, fps, Recording::OverlayH264)?,
+        wl: RecorderThread::start(&dir.join("wl.mkv"), w, h, fps, Recording::RgbLossless, q, delay)?,
+        nir: RecorderThread::start(&dir.join("nir.mkv"), w, h, fps, Recording::Gray16Lossless, q, delay)?,
+        overlay: RecorderThread::start(&dir.join("overlay.mkv"), w, h, fps, Recording::OverlayH264, q, delay)?,
     })
 }
 
@@ -125,7 +143,7 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
     if let Some((w, h)) = known_size {
         display = Some(LiveDisplay::open(&cfg.display, w, h, cfg.fps)?);
         if let Some(dir) = &cfg.record_dir {
-            recorders = Some(open_recorders(dir, w, h, cfg.fps)?);
+            recorders = Some(open_recorders(dir, w, h, (cfg.fps, cfg.record_queue, cfg.record_delay))?);
         }
     }
     input.play()?;
@@ -141,6 +159,8 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
     let mut last_pts: Option<u64> = None;
     let mut outstanding: Option<u64> = None;
     let mut index = 0u64;
+    let mut rec_dropped_seen = 0u64;
+    let mut last_rec_drop: Option<u64> = None;
     loop {
         if cfg.duration.is_some_and(|d| started.elapsed() >= d) || cfg.max_frames.is_some_and(|m| index >= m) || cfg.stop.is_some_and(|f| f()) {
             break;
@@ -201,24 +221,38 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
         if let (0, Some(check)) = (index, &cfg.frame_check) {
             check(w, h)?;
         }
-        // The recordings copy the frames first; then the overlay itself goes to the display.
+        // The recordings get the frames without waiting (a recording that is behind loses recorded
+        // frames, counted); then the overlay goes to the display. "REC DROPPING" shows while a
+        // recording dropped a frame within the last second.
         if let Some(dir) = &cfg.record_dir {
             if recorders.is_none() {
-                recorders = Some(open_recorders(dir, w, h, cfg.fps)?);
+                recorders = Some(open_recorders(dir, w, h, (cfg.fps, cfg.record_queue, cfg.record_delay))?);
             }
-            if let Some(r) = recorders.as_mut() {
-                r.wl.push_rgb_at(&wl_frame, wl.pts_ns)?;
-                if let Some(n) = &paired {
-                    r.nir.push_gray16_at(n, wl.pts_ns)?;
-                }
-                r.overlay.push_rgb_at(&out, wl.pts_ns)?;
+        }
+        let mut out = out;
+        if let Some(r) = &recorders {
+            let dropped = r.dropped();
+            if dropped > rec_dropped_seen {
+                rec_dropped_seen = dropped;
+                last_rec_drop = Some(index);
             }
+            if last_rec_drop.is_some_and(|f| index - f < cfg.fps.max(1) as u64) {
+                badge_bottom(&mut out, "REC DROPPING");
+            }
+        }
+        let out = Arc::new(out);
+        if let Some(r) = recorders.as_mut() {
+            r.wl.offer(RecFrame::Rgb(wl_frame.clone()), wl.pts_ns);
+            if let Some(n) = &paired {
+                r.nir.offer(RecFrame::Gray16(n.clone()), wl.pts_ns);
+            }
+            r.overlay.offer(RecFrame::Rgb(out.clone()), wl.pts_ns);
         }
         if display.is_none() {
             display = Some(LiveDisplay::open(&cfg.display, w, h, cfg.fps)?);
         }
         if let Some(d) = display.as_ref() {
-            if let Err(e) = d.push(out, wl.pts_ns) {
+            if let Err(e) = d.push_shared(out, wl.pts_ns) {
                 tracing::warn!("{e:#}");
             }
         }
@@ -239,18 +273,27 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
             line.reason = reason;
             line.latency_ms = Some((latency_ms * 1000.0).round() / 1000.0);
             line.wall_ms = Some((started.elapsed().as_secs_f64() * 1e6).round() / 1e3);
+            if let Some(r) = &recorders {
+                line.rec_dropped = Some(r.all().iter().map(|t| (t.name().to_string(), t.dropped)).collect());
+            }
             serde_json::to_writer(&mut *m, &line)?;
             m.write_all(b"\n")?;
             m.flush()?;
         }
         if cfg.stats && last_stats.elapsed() >= Duration::from_secs(1) {
-            eprintln!("live: {}", stats.window_line());
+            let rec = recorders.as_ref().map_or(String::new(), |r| {
+                let each: Vec<String> = r.all().iter().map(|t| format!("{} {}", t.name(), t.dropped)).collect();
+                format!("  recorded frames dropped: {}", each.join(", "))
+            });
+            eprintln!("live: {}{rec}", stats.window_line());
             last_stats = Instant::now();
         }
         index += 1;
     }
+    let mut recordings = Vec::new();
     if let Some(r) = recorders.take() {
         for rec in [r.wl, r.nir, r.overlay] {
+            recordings.push((rec.name().to_string(), rec.recorded, rec.dropped));
             if let Err(e) = rec.finish() {
                 tracing::warn!("{e:#}");
             }
@@ -264,5 +307,6 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
         latency_p50_ms: p50,
         latency_p99_ms: p99,
         longest_gap_ms: longest_gap.as_secs_f64() * 1e3,
+        recordings,
     })
 }

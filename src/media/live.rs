@@ -430,6 +430,32 @@ impl LiveDisplay {
         self.src.push_buffer(buffer).map_err(|e| anyhow!("display: {e:?}"))?;
         Ok(())
     }
+
+    /// Hands a frame shared with the recordings to the display: the buffer borrows its bytes (no copy)
+    /// where the rows need no padding, and copies them once where they do.
+    pub fn push_shared(&self, frame: std::sync::Arc<RgbFrame>, pts_ns: u64) -> Result<()> {
+        if (frame.width, frame.height) != self.size {
+            bail!("display: frame of {}x{} in a {}x{} stream", frame.width, frame.height, self.size.0, self.size.1);
+        }
+        let packed = self.info.stride()[0] as usize == frame.width * 3 && self.info.offset()[0] == 0 && self.info.size() == frame.data.len();
+        let mut buffer = if packed {
+            gst::Buffer::from_slice(SharedFrame(frame))
+        } else {
+            gst::Buffer::from_mut_slice(crate::media::packed_to_layout(&self.info, frame.data.clone()).context("display")?)
+        };
+        buffer.get_mut().expect("new buffer").set_pts(gst::ClockTime::from_nseconds(pts_ns));
+        self.src.push_buffer(buffer).map_err(|e| anyhow!("display: {e:?}"))?;
+        Ok(())
+    }
+}
+
+/// An RGB frame's bytes lent to a buffer.
+struct SharedFrame(std::sync::Arc<RgbFrame>);
+
+impl AsRef<[u8]> for SharedFrame {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.data
+    }
 }
 
 impl Drop for LiveDisplay {

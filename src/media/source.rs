@@ -237,7 +237,7 @@ pub fn make_element(factory: &str, name: Option<&str>) -> Result<gst::Element> {
         let hint = match factory {
             "x264enc" => " (Debian package gstreamer1.0-plugins-ugly)",
             "matroskamux" | "matroskademux" | "pngdec" | "pngenc" | "multifilesrc" => " (Debian package gstreamer1.0-plugins-good)",
-            "avdec_h264" | "avenc_ffv1" => " (Debian package gstreamer1.0-libav)",
+            "avdec_h264" | "avenc_ffv1" | "avenc_huffyuv" => " (Debian package gstreamer1.0-libav)",
             _ => " (Debian packages gstreamer1.0-plugins-base/good/bad)",
         };
         anyhow!("GStreamer element '{factory}' is not installed{hint}; run scripts/install-deps.sh")
