@@ -119,14 +119,18 @@ fn a_key_switches_the_mode_while_running() {
     let mut child = bin()
         .args([
             "live", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--mm-per-px", "0.1", "--loop",
-            "--duration", "3", "--display", "fakesink", "--metrics", m.to_str().unwrap(), "--backend", "cpu",
+            "--duration", "6", "--display", "fakesink", "--metrics", m.to_str().unwrap(), "--backend", "cpu",
         ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    // Press the key once the run is analysing frames (not after a fixed time: a loaded machine starts slower).
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&m).map_or(0, |t| t.lines().count()) < 5 && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     writeln!(child.stdin.as_mut().unwrap(), "t").unwrap();
     assert!(child.wait().unwrap().success());
     let lines = read_jsonl(&m);
