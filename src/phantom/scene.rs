@@ -344,16 +344,7 @@ impl Scene {
                 break;
             }
         }
-        let glints = (0..rng.random_range(opts.glints.clone()))
-            .map(|_| {
-                let r = rng.random_range(1.5..6.0);
-                Glint {
-                    pos: [rng.random_range(0.0..width as f32), rng.random_range(0.0..height as f32)],
-                    vel: [rng.random_range(-0.8..0.8), rng.random_range(-0.8..0.8)],
-                    radius_px: [r, r * rng.random_range(0.4..1.0)],
-                }
-            })
-            .collect();
+        let glints = (0..rng.random_range(opts.glints.clone())).map(|_| Glint::draw(&mut rng, width, height, 1.5..6.0, 0.4..1.0)).collect();
         let background_counts = rng.random_range(350.0..900.0);
         let corner_level = rng.random_range(0.45..0.75);
         let falloff_center = [rng.random_range(-0.1..0.1), rng.random_range(-0.1..0.1)];
@@ -426,16 +417,7 @@ impl Scene {
                 .flatten()
                 .into_iter()
                 .collect();
-            let nir_glints = (0..rng2.random_range(0..=4))
-                .map(|_| {
-                    let r = rng2.random_range(1.0..3.0);
-                    Glint {
-                        pos: [rng2.random_range(0.0..width as f32), rng2.random_range(0.0..height as f32)],
-                        vel: [rng2.random_range(-0.8..0.8), rng2.random_range(-0.8..0.8)],
-                        radius_px: [r, r * rng2.random_range(0.5..1.0)],
-                    }
-                })
-                .collect();
+            let nir_glints = (0..rng2.random_range(0..=4)).map(|_| Glint::draw(&mut rng2, width, height, 1.0..3.0, 0.5..1.0)).collect();
             (variation, veins, shafts, blobs, nir_glints)
         } else {
             Default::default()
@@ -477,6 +459,19 @@ impl Scene {
             self.origin[0] + self.drift[0] * f + self.tremor_mm * (t * 2.1).sin(),
             self.origin[1] + self.drift[1] * f + self.tremor_mm * (t * 1.7 + 1.0).cos(),
         ]
+    }
+}
+
+impl Glint {
+    /// A glint anywhere in a `width`×`height` view, drifting up to 0.8 px a frame, of radius `radius` px
+    /// and the ratio of its axes in `aspect`.
+    fn draw(rng: &mut impl Rng, width: usize, height: usize, radius: std::ops::Range<f32>, aspect: std::ops::Range<f32>) -> Glint {
+        let r = rng.random_range(radius);
+        Glint {
+            pos: [rng.random_range(0.0..width as f32), rng.random_range(0.0..height as f32)],
+            vel: [rng.random_range(-0.8..0.8), rng.random_range(-0.8..0.8)],
+            radius_px: [r, r * rng.random_range(aspect)],
+        }
     }
 }
 
