@@ -3,26 +3,18 @@
 //! Runs on whatever adapter exists (Mesa's lavapipe in CI). Without one the test is skipped with a
 //! message, unless NIRF_REQUIRE_GPU=1 (set by `make test`), where a missing adapter fails it.
 
+mod common;
+
+use common::gpu_or_skip;
 use nirf_margin::analysis::{Analyzer, LesionKind, LesionStyle};
+use nirf_margin::gpu::GpuAnalyzer;
 use nirf_margin::processor::lesion_style;
-use nirf_margin::gpu::{GpuAnalyzer, GpuContext};
 use nirf_margin::measure::figures::figures;
 use nirf_margin::params::AnalysisParams;
 use nirf_margin::phantom::{PhantomConfig, SceneOptions, render};
 use nirf_margin::reference::CpuAnalyzer;
 use nirf_margin::reference::components::{Connectivity, label_components};
 use rand::{Rng, SeedableRng};
-
-fn gpu_or_skip() -> Option<GpuContext> {
-    match GpuContext::new() {
-        Ok(c) => Some(c),
-        Err(e) if std::env::var("NIRF_REQUIRE_GPU").as_deref() == Ok("1") => panic!("NIRF_REQUIRE_GPU=1 but no adapter: {e:#}"),
-        Err(e) => {
-            eprintln!("SKIPPED: no GPU adapter ({e:#})");
-            None
-        }
-    }
-}
 
 #[test]
 fn gpu_matches_cpu_on_twenty_random_phantoms() {

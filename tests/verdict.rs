@@ -14,7 +14,7 @@ use nirf_margin::phantom::{PhantomConfig, RenderedFrame, SceneOptions, render};
 use nirf_margin::processor::FrameProcessor;
 use nirf_margin::reference::CpuAnalyzer;
 
-use common::tmpdir;
+use common::{gpu_or_skip, tmpdir};
 
 const MM_PER_PX: f32 = 0.1;
 const FRAMES: u32 = 6;
@@ -56,17 +56,6 @@ fn contour_colours(overlay: &nirf_margin::frame::RgbFrame, l: &Lesion, margin_px
         cyan += px.iter().any(|p| p[0] < 120 && p[1] > 160 && p[2] > 180) as usize;
     }
     (red, cyan)
-}
-
-fn gpu_or_skip() -> Option<GpuContext> {
-    match GpuContext::new() {
-        Ok(c) => Some(c),
-        Err(e) if std::env::var("NIRF_REQUIRE_GPU").as_deref() == Ok("1") => panic!("NIRF_REQUIRE_GPU=1 but no adapter: {e:#}"),
-        Err(e) => {
-            eprintln!("SKIPPED: no GPU adapter ({e:#})");
-            None
-        }
-    }
 }
 
 #[test]

@@ -332,6 +332,19 @@ fn tiles(w: usize, h: usize) -> (u32, u32, u32) {
     ((w as u32).div_ceil(16), (h as u32).div_ceil(16), 1)
 }
 
+/// Maps `buffers` for reading after a submission, then fails with the device's error if the submission
+/// raised one, leaving no buffer mapped behind it.
+fn map_checked(ctx: &GpuContext, buffers: &[&wgpu::Buffer]) -> Result<()> {
+    map_all(&ctx.device, buffers)?;
+    if let Some(e) = ctx.take_error() {
+        for b in buffers {
+            b.unmap();
+        }
+        bail!("{}: {e}", ctx.describe());
+    }
+    Ok(())
+}
+
 fn map_all(device: &wgpu::Device, buffers: &[&wgpu::Buffer]) -> Result<()> {
     let (tx, rx) = std::sync::mpsc::channel();
     for (k, b) in buffers.iter().enumerate() {
@@ -486,14 +499,7 @@ impl Analyzer for GpuAnalyzer {
         if let Some((_, _, read)) = &f.timestamps {
             to_map.push(read);
         }
-        map_all(&ctx.device, &to_map)?;
-        if let Some(e) = ctx.take_error() {
-            // Leave no buffer mapped behind an error.
-            for b in &to_map {
-                b.unmap();
-            }
-            bail!("{}: {e}", ctx.describe());
-        }
+        map_checked(ctx, &to_map)?;
         let t_words = words(&f.table_read)?;
         let mut timings = StageTimings::default();
         if let Some((_, _, read)) = &f.timestamps {
@@ -583,13 +589,7 @@ impl Analyzer for GpuAnalyzer {
         if let Some((_, _, read)) = &f.timestamps {
             to_map.push(read);
         }
-        map_all(&ctx.device, &to_map)?;
-        if let Some(e) = ctx.take_error() {
-            for b in &to_map {
-                b.unmap();
-            }
-            bail!("{}: {e}", ctx.describe());
-        }
+        map_checked(ctx, &to_map)?;
         let mut timings = StageTimings::default();
         if let Some((_, _, read)) = &f.timestamps {
             let view = read.get_mapped_range(..).map_err(|e| anyhow!("reading GPU timestamps: {e:?}"))?;

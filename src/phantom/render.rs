@@ -69,14 +69,46 @@ struct Sample {
     shaft: u8,
 }
 
-/// A duct as a polyline with its bounding box (min, max), grown by its half width.
-struct DuctPath {
+/// A curve (a duct or a vein) as a polyline, with its bounding box grown by the distance beyond which
+/// it has no effect: points outside the box are not measured.
+struct CurvePath {
     pts: Vec<[f32; 2]>,
     min: [f32; 2],
     max: [f32; 2],
 }
 
-fn sample(scene: &Scene, p: [f32; 2], ducts: &[DuctPath]) -> Sample {
+impl CurvePath {
+    /// The quadratic Bézier curve `p` as `segments` segments; effects reach `reach` mm from it.
+    fn new(p: &[[f32; 2]; 3], segments: usize, reach: f32) -> Self {
+        let pts: Vec<[f32; 2]> = (0..=segments).map(|k| bezier(p, k as f32 / segments as f32)).collect();
+        let min = pts.iter().fold([f32::INFINITY; 2], |m, q| [m[0].min(q[0] - reach), m[1].min(q[1] - reach)]);
+        let max = pts.iter().fold([f32::NEG_INFINITY; 2], |m, q| [m[0].max(q[0] + reach), m[1].max(q[1] + reach)]);
+        Self { pts, min, max }
+    }
+
+    /// Distance from `p` to the polyline, or `None` outside the box.
+    fn distance(&self, p: [f32; 2]) -> Option<f32> {
+        if p[0] < self.min[0] || p[1] < self.min[1] || p[0] > self.max[0] || p[1] > self.max[1] {
+            return None;
+        }
+        let mut best = f32::INFINITY;
+        for w in self.pts.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let (vx, vy) = (b[0] - a[0], b[1] - a[1]);
+            let t = (((p[0] - a[0]) * vx + (p[1] - a[1]) * vy) / (vx * vx + vy * vy).max(1e-9)).clamp(0.0, 1.0);
+            best = best.min((p[0] - a[0] - t * vx).hypot(p[1] - a[1] - t * vy));
+        }
+        Some(best)
+    }
+}
+
+/// The scene's curves as polylines, built once a frame.
+struct Curves {
+    ducts: Vec<CurvePath>,
+    veins: Vec<CurvePath>,
+}
+
+fn sample(scene: &Scene, p: [f32; 2], curves: &Curves) -> Sample {
     let mut s = Sample { fluo: 1.0, class: truth_class::BACKGROUND, pallor: 0.0, absorb: 0.0, shaft: 0 };
     for l in &scene.rims {
         let (dx, dy) = (p[0] - l.center[0], p[1] - l.center[1]);
@@ -136,8 +168,8 @@ fn sample(scene: &Scene, p: [f32; 2], ducts: &[DuctPath]) -> Sample {
             }
         }
     }
-    for v in &scene.veins {
-        let d = polyline_distance(p, &v.p);
+    for (v, path) in scene.veins.iter().zip(&curves.veins) {
+        let Some(d) = path.distance(p) else { continue };
         let half = 0.5 * v.width_mm;
         if d <= half + 0.3 {
             s.absorb = s.absorb.max(v.depth * (1.0 - (d / (half + 0.3)).powi(4)));
@@ -150,18 +182,9 @@ fn sample(scene: &Scene, p: [f32; 2], ducts: &[DuctPath]) -> Sample {
             _ => {}
         }
     }
-    for (duct, path) in scene.ducts.iter().zip(ducts) {
-        if p[0] < path.min[0] || p[1] < path.min[1] || p[0] > path.max[0] || p[1] > path.max[1] {
-            continue;
-        }
+    for (duct, path) in scene.ducts.iter().zip(&curves.ducts) {
+        let Some(best) = path.distance(p) else { continue };
         let half = 0.5 * duct.width_mm;
-        let mut best = f32::INFINITY;
-        for w in path.pts.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            let (vx, vy) = (b[0] - a[0], b[1] - a[1]);
-            let t = (((p[0] - a[0]) * vx + (p[1] - a[1]) * vy) / (vx * vx + vy * vy).max(1e-9)).clamp(0.0, 1.0);
-            best = best.min((p[0] - a[0] - t * vx).hypot(p[1] - a[1] - t * vy));
-        }
         if best <= half {
             s.fluo = s.fluo.max(duct.tbr);
             if s.class == truth_class::BACKGROUND {
@@ -170,20 +193,6 @@ fn sample(scene: &Scene, p: [f32; 2], ducts: &[DuctPath]) -> Sample {
         }
     }
     s
-}
-
-/// Distance from `p` to a quadratic Bézier curve (as a 32-segment polyline).
-fn polyline_distance(p: [f32; 2], curve: &[[f32; 2]; 3]) -> f32 {
-    let mut best = f32::INFINITY;
-    let mut a = bezier(curve, 0.0);
-    for k in 1..=32 {
-        let b = bezier(curve, k as f32 / 32.0);
-        let (vx, vy) = (b[0] - a[0], b[1] - a[1]);
-        let t = (((p[0] - a[0]) * vx + (p[1] - a[1]) * vy) / (vx * vx + vy * vy).max(1e-9)).clamp(0.0, 1.0);
-        best = best.min((p[0] - a[0] - t * vx).hypot(p[1] - a[1] - t * vy));
-        a = b;
-    }
-    best
 }
 
 /// Three box blurs of radius chosen for Gaussian sigma `sigma` (px): cost independent of the width.
@@ -299,17 +308,10 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
     let (w, h) = (scene.width, scene.height);
     let mmpp = scene.mm_per_px;
     let cam = scene.camera(frame);
-    let ducts: Vec<DuctPath> = scene
-        .ducts
-        .iter()
-        .map(|d| {
-            let pts: Vec<[f32; 2]> = (0..=48).map(|k| d.point(k as f32 / 48.0)).collect();
-            let h = d.width_mm;
-            let min = pts.iter().fold([f32::INFINITY; 2], |m, q| [m[0].min(q[0] - h), m[1].min(q[1] - h)]);
-            let max = pts.iter().fold([f32::NEG_INFINITY; 2], |m, q| [m[0].max(q[0] + h), m[1].max(q[1] + h)]);
-            DuctPath { pts, min, max }
-        })
-        .collect();
+    let curves = Curves {
+        ducts: scene.ducts.iter().map(|d| CurvePath::new(&d.p, 48, d.width_mm)).collect(),
+        veins: scene.veins.iter().map(|v| CurvePath::new(&v.p, 32, v.width_mm + 0.3)).collect(),
+    };
 
     // Fluorescence (2×2 supersampled), class map at pixel centres, white-light pallor, veins and
     // instruments; the fluorescence's excess over the background feeds the scatter halo.
@@ -330,7 +332,7 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
         .for_each(|(y, ((((frow, erow), crow), prow), (arow, srow)))| {
             for x in 0..w {
                 let centre = [cam[0] + (x as f32 + 0.5) * mmpp, cam[1] + (y as f32 + 0.5) * mmpp];
-                let c = sample(scene, centre, &ducts);
+                let c = sample(scene, centre, &curves);
                 crow[x] = c.class;
                 prow[x] = c.pallor;
                 arow[x] = c.absorb;
@@ -338,7 +340,7 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
                 let (mut acc, mut ex) = (0.0, 0.0);
                 for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
                     let p = [cam[0] + (x as f32 + ox) * mmpp, cam[1] + (y as f32 + oy) * mmpp];
-                    let f = sample(scene, p, &ducts).fluo;
+                    let f = sample(scene, p, &curves).fluo;
                     acc += f;
                     ex += (f - 1.0).max(0.0);
                 }

@@ -304,19 +304,10 @@ impl Scene {
         let mut ducts = Vec::new();
         for _ in 0..rng.random_range(opts.ducts.clone()) {
             for _attempt in 0..60 {
-                let len = rng.random_range(0.35..0.8) * view_w.max(view_h);
-                let ang: f32 = rng.random_range(0.0..std::f32::consts::TAU);
-                let p0 = [rng.random_range(0.0..view_w), rng.random_range(0.0..view_h)];
-                let p2 = [p0[0] + len * ang.cos(), p0[1] + len * ang.sin()];
-                let bend = rng.random_range(-0.3..0.3) * len;
-                let mid = [(p0[0] + p2[0]) * 0.5 - bend * ang.sin(), (p0[1] + p2[1]) * 0.5 + bend * ang.cos()];
-                let duct = Duct { p: [p0, mid, p2], width_mm: rng.random_range(0.6..1.4), tbr: rng.random_range(2.0..4.0) };
+                let p = random_curve(&mut rng, 0.35..0.8, view_w, view_h);
+                let duct = Duct { p, width_mm: rng.random_range(0.6..1.4), tbr: rng.random_range(2.0..4.0) };
                 // Keep ducts clear of lesions so that the ground truth stays unambiguous.
-                let clear = (0..=48).all(|k| {
-                    let q = duct.point(k as f32 / 48.0);
-                    !overlaps(q, duct.width_mm, &placed, 2.5)
-                });
-                if clear {
+                if curve_clear(&duct.p, duct.width_mm, &placed, 2.5) {
                     ducts.push(duct);
                     break;
                 }
@@ -385,14 +376,9 @@ impl Scene {
             let blobs = touching_blobs(&rims, &mut rng2);
             let veins = (0..rng2.random_range(0..=2)).filter_map(|_| {
                 (0..40).find_map(|_| {
-                    let len = rng2.random_range(0.3..0.8) * view_w.max(view_h);
-                    let ang: f32 = rng2.random_range(0.0..std::f32::consts::TAU);
-                    let p0 = [rng2.random_range(0.0..view_w), rng2.random_range(0.0..view_h)];
-                    let p2 = [p0[0] + len * ang.cos(), p0[1] + len * ang.sin()];
-                    let bend = rng2.random_range(-0.3..0.3) * len;
-                    let mid = [(p0[0] + p2[0]) * 0.5 - bend * ang.sin(), (p0[1] + p2[1]) * 0.5 + bend * ang.cos()];
-                    let vein = Vein { p: [p0, mid, p2], width_mm: rng2.random_range(0.5..2.0), depth: rng2.random_range(0.3..0.6) };
-                    (0..=48).all(|k| !overlaps(bezier(&vein.p, k as f32 / 48.0), vein.width_mm, &placed, 2.0)).then_some(vein)
+                    let p = random_curve(&mut rng2, 0.3..0.8, view_w, view_h);
+                    let vein = Vein { p, width_mm: rng2.random_range(0.5..2.0), depth: rng2.random_range(0.3..0.6) };
+                    curve_clear(&vein.p, vein.width_mm, &placed, 2.0).then_some(vein)
                 })
             });
             let veins: Vec<Vein> = veins.collect();
@@ -475,17 +461,28 @@ impl Glint {
     }
 }
 
+/// A gently bent curve (a duct or a vein) anywhere in the view: a quadratic Bézier curve whose length is
+/// `len` of the view's larger side, bent by up to 30% of its length.
+fn random_curve(rng: &mut impl Rng, len: std::ops::Range<f32>, view_w: f32, view_h: f32) -> [[f32; 2]; 3] {
+    let len = rng.random_range(len) * view_w.max(view_h);
+    let ang: f32 = rng.random_range(0.0..std::f32::consts::TAU);
+    let p0 = [rng.random_range(0.0..view_w), rng.random_range(0.0..view_h)];
+    let p2 = [p0[0] + len * ang.cos(), p0[1] + len * ang.sin()];
+    let bend = rng.random_range(-0.3..0.3) * len;
+    let mid = [(p0[0] + p2[0]) * 0.5 - bend * ang.sin(), (p0[1] + p2[1]) * 0.5 + bend * ang.cos()];
+    [p0, mid, p2]
+}
+
+/// Is a curve of `width` mm clear (by `gap` mm) of everything placed, at 49 points along it?
+fn curve_clear(p: &[[f32; 2]; 3], width: f32, placed: &[([f32; 2], f32)], gap: f32) -> bool {
+    (0..=48).all(|k| !overlaps(bezier(p, k as f32 / 48.0), width, placed, gap))
+}
+
 /// Point at `t` of a quadratic Bézier curve.
 pub fn bezier(p: &[[f32; 2]; 3], t: f32) -> [f32; 2] {
     let u = 1.0 - t;
     let [a, b, c] = *p;
     [u * u * a[0] + 2.0 * u * t * b[0] + t * t * c[0], u * u * a[1] + 2.0 * u * t * b[1] + t * t * c[1]]
-}
-
-impl Duct {
-    pub fn point(&self, t: f32) -> [f32; 2] {
-        bezier(&self.p, t)
-    }
 }
 
 /// Blobs touching about a third of the broad family's rims from outside: each intrudes into the rim by

@@ -86,3 +86,16 @@ pub fn read_metrics(path: &Path) -> Vec<nirf_margin::metrics::FrameMetrics> {
 pub fn file(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
+
+/// A GPU context, or `None` (the test skips, saying so) where no adapter exists; with
+/// `NIRF_REQUIRE_GPU=1` (as `make test` sets) a missing adapter fails instead.
+pub fn gpu_or_skip() -> Option<nirf_margin::gpu::context::GpuContext> {
+    match nirf_margin::gpu::context::GpuContext::new() {
+        Ok(c) => Some(c),
+        Err(e) if std::env::var("NIRF_REQUIRE_GPU").as_deref() == Ok("1") => panic!("NIRF_REQUIRE_GPU=1 but no adapter: {e:#}"),
+        Err(e) => {
+            eprintln!("SKIPPED: no GPU adapter ({e:#})");
+            None
+        }
+    }
+}
