@@ -7,7 +7,7 @@
 mod common;
 
 use nirf_margin::analysis::{Analyzer, Lesion, LesionKind, MarginVerdict};
-use nirf_margin::gpu::{GpuAnalyzer, GpuContext};
+use nirf_margin::gpu::GpuAnalyzer;
 use nirf_margin::metrics::FrameMetrics;
 use nirf_margin::params::AnalysisParams;
 use nirf_margin::phantom::{PhantomConfig, RenderedFrame, SceneOptions, render};
