@@ -14,10 +14,11 @@ build: deps
 	$(CARGO) build --release --locked
 
 # Analyse the bundled phantom clip: overlay video, per-frame metrics, masks, a snapshot and a report in out/demo/.
+# out/demo/ is the demo's own output, remade on every run: --overwrite lets the masks of the last run go.
 demo: build
 	./target/release/nirf-margin analyze \
 	  --wl testdata/phantom/wl.mkv --nir testdata/phantom/nir.mkv --mm-per-px 0.1 \
-	  --metrics $(DEMO_OUT)/metrics.jsonl --masks $(DEMO_OUT)/masks \
+	  --metrics $(DEMO_OUT)/metrics.jsonl --masks $(DEMO_OUT)/masks --overwrite \
 	  --overlay $(DEMO_OUT)/overlay.mkv --snapshot $(DEMO_OUT)/snapshot.png
 	./target/release/nirf-margin report $(DEMO_OUT)/metrics.jsonl --out $(DEMO_OUT)/report.html
 
