@@ -72,6 +72,66 @@ fn cut_channel(g: &mut Group, w: usize) {
     });
 }
 
+/// Diameter of the disc of `area` pixels.
+fn eq_diameter(area: usize) -> f32 {
+    2.0 * (area as f32 / std::f32::consts::PI).sqrt()
+}
+
+/// Shape of a cut group: its compactness, 4π area / perimeter² with the perimeter from its boundary's
+/// pixel edges (4/π of its length on average over directions; near 1 for a disc), and its rim coverage
+/// as the measurement reports it (`LesionStats::rim_coverage`: the share of its boundary pixels off the
+/// image edge whose every neighbour outside it is fluorescent).
+fn shape(pixels: &[usize], fluo: &Plane<u8>, mark: &mut std::collections::HashSet<usize>) -> (f32, f32) {
+    let (w, h) = (fluo.width, fluo.height);
+    mark.clear();
+    mark.extend(pixels.iter().copied());
+    let (mut edges, mut boundary, mut covered) = (0usize, 0u32, 0u32);
+    for &i in pixels {
+        let (x, y) = (i % w, i / w);
+        let out = [x == 0 || !mark.contains(&(i - 1)), x + 1 == w || !mark.contains(&(i + 1)), y == 0 || !mark.contains(&(i - w)), y + 1 == h || !mark.contains(&(i + w))];
+        let n = out.iter().filter(|&&e| e).count();
+        edges += n;
+        if n > 0 && x > 0 && y > 0 && x + 1 < w && y + 1 < h {
+            boundary += 1;
+            let nbrs = [i - 1, i + 1, i - w, i + w];
+            covered += nbrs.iter().zip(out).all(|(&j, o)| !o || fluo.data[j] != 0) as u32;
+        }
+    }
+    let perimeter = edges as f32 * std::f32::consts::FRAC_PI_4;
+    let compactness = 4.0 * std::f32::consts::PI * pixels.len() as f32 / (perimeter * perimeter).max(1.0);
+    (compactness, if boundary == 0 { 1.0 } else { covered as f32 / boundary as f32 })
+}
+
+/// The widest of the openings given by their pixels (8-connected runs along the hull's edge, one per
+/// gap between the fragments of a rim, or the image border): the length of its chord.
+fn widest_gap(pts: &[(f32, f32)]) -> f32 {
+    let key = |p: &(f32, f32)| (p.0 as i64, p.1 as i64);
+    let index: std::collections::HashMap<(i64, i64), usize> = pts.iter().enumerate().map(|(k, p)| (key(p), k)).collect();
+    let mut run = vec![usize::MAX; pts.len()];
+    let mut widest = 0.0f32;
+    for start in 0..pts.len() {
+        if run[start] != usize::MAX {
+            continue;
+        }
+        run[start] = start;
+        let (mut stack, mut members) = (vec![start], Vec::new());
+        while let Some(k) = stack.pop() {
+            members.push(pts[k]);
+            let (x, y) = key(&pts[k]);
+            for (dx, dy) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
+                if let Some(&n) = index.get(&(x + dx, y + dy)) {
+                    if run[n] == usize::MAX {
+                        run[n] = start;
+                        stack.push(n);
+                    }
+                }
+            }
+        }
+        widest = widest.max(chord_length(&members));
+    }
+    widest
+}
+
 /// Length of a chord given by its pixels: the distance between its extremes along its wider axis.
 fn chord_length(pts: &[(f32, f32)]) -> f32 {
     let Some(&first) = pts.first() else { return 0.0 };
@@ -133,7 +193,10 @@ fn hull_span(hull: &[(f32, f32)], y: usize, width: usize) -> Option<(usize, usiz
 }
 
 /// Splits the cores of rims with a gap off their background components (see the module's doc). Returns
-/// how many were split.
+/// how many were split. Each fluorescent component large enough to hold a core is tried alone first;
+/// then each cluster of fragments (components a texture dip apart, `FRAGMENT_LINK_MM`) is tried as one
+/// rim: liver texture modulates the rim's own fluorescence, and where it dips below the level a ring
+/// breaks into arcs, none of which encloses the core alone.
 #[allow(clippy::too_many_arguments)]
 pub fn split_gapped_cores(
     fluo: &Plane<u8>,
@@ -144,128 +207,215 @@ pub fn split_gapped_cores(
     ratio: &Plane<f32>,
     p: &AnalysisParams,
 ) -> usize {
-    let (w, h) = (fluo.width, fluo.height);
     let min_area = min_core_area_px(p);
     let min_side = p.mm_to_px(p.min_core_diameter_mm);
-    let mut groups: Vec<Group> = Vec::new();
-    let mut inside = Vec::new(); // hull membership within a component's box, reused
-    let mut seen = Vec::new();
-    for r in 0..fl.labels.len() {
-        let (label, b) = (fl.labels[r], fl.bbox[r]);
-        if (fl.area[r] as f32) < min_area || ((b.x1 - b.x0) as f32) < min_side + 2.0 || ((b.y1 - b.y0) as f32) < min_side + 2.0 {
-            continue;
+    let holds_core = |b: Rect, area: f32| area >= min_area && ((b.x1 - b.x0) as f32) >= min_side + 2.0 && ((b.y1 - b.y0) as f32) >= min_side + 2.0;
+    let mut scratch = Scratch::default();
+    // Fragments: components that could be part of a rim; their outline points (leftmost and rightmost
+    // pixel of each row: their hull is the component's).
+    let fragments: Vec<(usize, Vec<(f32, f32)>)> =
+        (0..fl.labels.len()).filter(|&r| fl.area[r] as f32 >= FRAGMENT_AREA * min_area).map(|r| (r, outline(fluo_labels, fl.labels[r], fl.bbox[r]))).collect();
+    let mut n = 0;
+    // Each component alone.
+    let mut groups = Vec::new();
+    for (r, pts) in &fragments {
+        if holds_core(fl.bbox[*r], fl.area[*r] as f32) {
+            enclosed_groups(&[fl.labels[*r]], fl.bbox[*r], pts.clone(), fluo, fluo_labels, bg_labels, bg, p, &mut scratch, &mut groups);
         }
-        // Leftmost and rightmost pixel of the component in each row: their hull is the component's.
-        let mut pts = Vec::new();
-        for y in b.y0..b.y1 {
-            let row = &fluo_labels.row(y)[b.x0..b.x1];
-            if let (Some(l), Some(rr)) = (row.iter().position(|&v| v == label), row.iter().rposition(|&v| v == label)) {
-                pts.push(((b.x0 + l) as f32 + 0.5, y as f32 + 0.5));
-                pts.push(((b.x0 + rr) as f32 + 0.5, y as f32 + 0.5));
+    }
+    n += groups.len();
+    for g in groups.drain(..) {
+        split_off(g, bg_labels, bg, ratio);
+    }
+    // Clusters of fragments, linked when their outlines come within `FRAGMENT_LINK_MM` (union-find).
+    let link = p.mm_to_px(FRAGMENT_LINK_MM);
+    let mut parent: Vec<usize> = (0..fragments.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let (w, h) = (fluo.width, fluo.height);
+    for a in 0..fragments.len() {
+        let ba = fl.bbox[fragments[a].0].expand(link.ceil() as usize, w, h);
+        for b in a + 1..fragments.len() {
+            if !ba.overlaps(&fl.bbox[fragments[b].0]) || root(&mut parent, a) == root(&mut parent, b) {
+                continue;
+            }
+            let near = fragments[a].1.iter().any(|&(xa, ya)| fragments[b].1.iter().any(|&(xb, yb)| (xa - xb).hypot(ya - yb) <= link));
+            if near {
+                let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+                parent[ra.max(rb)] = ra.min(rb);
             }
         }
-        let hull = convex_hull(pts);
-        if hull.len() < 3 {
+    }
+    for c in 0..fragments.len() {
+        let members: Vec<usize> = (0..fragments.len()).filter(|&k| root(&mut parent, k) == c).collect();
+        if members.len() < 2 {
             continue;
         }
-        let (bw, bh) = (b.x1 - b.x0, b.y1 - b.y0);
-        inside.clear();
-        inside.resize(bw * bh, false);
-        for y in b.y0..b.y1 {
-            if let Some((x0, x1)) = hull_span(&hull, y, w) {
-                for x in x0.max(b.x0)..x1.min(b.x1) {
-                    inside[(y - b.y0) * bw + x - b.x0] = true;
-                }
+        let bbox = members.iter().map(|&k| fl.bbox[fragments[k].0]).reduce(|a, b| a.union(&b)).expect("members");
+        let area: f32 = members.iter().map(|&k| fl.area[fragments[k].0] as f32).sum();
+        if !holds_core(bbox, area) {
+            continue;
+        }
+        let mut labels: Vec<u32> = members.iter().map(|&k| fl.labels[fragments[k].0]).collect();
+        labels.sort_unstable();
+        let pts = members.iter().flat_map(|&k| fragments[k].1.iter().copied()).collect();
+        enclosed_groups(&labels, bbox, pts, fluo, fluo_labels, bg_labels, bg, p, &mut scratch, &mut groups);
+        n += groups.len();
+        for g in groups.drain(..) {
+            split_off(g, bg_labels, bg, ratio);
+        }
+    }
+    n
+}
+
+/// Fragments of a rim this close (mm) are tried as one rim: a texture dip (liver texture has a grain of
+/// 1-5 mm, so its dips are about half that across) breaks a ring into arcs about this far apart.
+pub const FRAGMENT_LINK_MM: f32 = 2.5;
+
+/// Components smaller than this share of the smallest core's area are not tried as fragments of a rim.
+const FRAGMENT_AREA: f32 = 0.25;
+
+/// Leftmost and rightmost pixel centre of component `label` in each row of its box.
+fn outline(fluo_labels: &Plane<u32>, label: u32, b: Rect) -> Vec<(f32, f32)> {
+    let mut pts = Vec::new();
+    for y in b.y0..b.y1 {
+        let row = &fluo_labels.row(y)[b.x0..b.x1];
+        if let (Some(l), Some(rr)) = (row.iter().position(|&v| v == label), row.iter().rposition(|&v| v == label)) {
+            pts.push(((b.x0 + l) as f32 + 0.5, y as f32 + 0.5));
+            pts.push(((b.x0 + rr) as f32 + 0.5, y as f32 + 0.5));
+        }
+    }
+    pts
+}
+
+/// Buffers reused between candidates.
+#[derive(Default)]
+struct Scratch {
+    /// Hull membership within a candidate's box.
+    inside: Vec<bool>,
+    seen: Vec<bool>,
+    /// Membership of a group's pixels, for its perimeter.
+    mark: std::collections::HashSet<usize>,
+}
+
+/// The groups of non-fluorescent pixels that the fluorescent components `members` (sorted labels, within
+/// box `b`, outline points `pts`) enclose as a rim with a gap encloses its core.
+#[allow(clippy::too_many_arguments)]
+fn enclosed_groups(
+    members: &[u32],
+    b: Rect,
+    pts: Vec<(f32, f32)>,
+    fluo: &Plane<u8>,
+    fluo_labels: &Plane<u32>,
+    bg_labels: &Plane<u32>,
+    bg: &RegionTable,
+    p: &AnalysisParams,
+    scratch: &mut Scratch,
+    groups: &mut Vec<Group>,
+) {
+    let (w, h) = (fluo.width, fluo.height);
+    let min_area = min_core_area_px(p);
+    let hull = convex_hull(pts);
+    if hull.len() < 3 {
+        return;
+    }
+    let (bw, bh) = (b.x1 - b.x0, b.y1 - b.y0);
+    let Scratch { inside, seen, mark } = scratch;
+    inside.clear();
+    inside.resize(bw * bh, false);
+    for y in b.y0..b.y1 {
+        if let Some((x0, x1)) = hull_span(&hull, y, w) {
+            for x in x0.max(b.x0)..x1.min(b.x1) {
+                inside[(y - b.y0) * bw + x - b.x0] = true;
             }
         }
-        // Non-fluorescent pixels in the hull whose background component reaches beyond the box: the
-        // candidates (a component wholly inside the box is enclosed already).
-        let open_component = |l: u32, bg: &RegionTable| {
-            let cb = bg.bbox[bg.index(l)];
-            cb.x0 < b.x0 || cb.y0 < b.y0 || cb.x1 > b.x1 || cb.y1 > b.y1
-        };
-        seen.clear();
-        seen.resize(bw * bh, false);
-        for y in b.y0..b.y1 {
-            for x in b.x0..b.x1 {
-                let k = (y - b.y0) * bw + x - b.x0;
-                let i = y * w + x;
-                if seen[k] || !inside[k] || fluo.data[i] != 0 || !open_component(bg_labels.data[i], bg) {
-                    continue;
-                }
-                // Flood the group within the hull.
-                let mut g = Group { pixels: Vec::new(), covered: 0, open: 0, chord: Vec::new(), rim_side: Vec::new() };
-                let mut stack = vec![(x, y)];
-                seen[k] = true;
-                while let Some((px, py)) = stack.pop() {
-                    g.pixels.push(py * w + px);
-                    let nbrs = [(px.wrapping_sub(1), py), (px + 1, py), (px, py.wrapping_sub(1)), (px, py + 1)];
-                    for (nx, ny) in nbrs {
-                        if nx >= w || ny >= h {
-                            g.open += 1; // the image border
-                            g.chord.push((px as f32 + 0.5, py as f32 + 0.5));
-                            continue;
+    }
+    // Non-fluorescent pixels in the hull whose background component reaches beyond the box: the
+    // candidates (a component wholly inside the box is enclosed already).
+    let open_component = |l: u32| {
+        let cb = bg.bbox[bg.index(l)];
+        cb.x0 < b.x0 || cb.y0 < b.y0 || cb.x1 > b.x1 || cb.y1 > b.y1
+    };
+    seen.clear();
+    seen.resize(bw * bh, false);
+    for y in b.y0..b.y1 {
+        for x in b.x0..b.x1 {
+            let k = (y - b.y0) * bw + x - b.x0;
+            let i = y * w + x;
+            if seen[k] || !inside[k] || fluo.data[i] != 0 || !open_component(bg_labels.data[i]) {
+                continue;
+            }
+            // Flood the group within the hull.
+            let mut g = Group { pixels: Vec::new(), covered: 0, open: 0, chord: Vec::new(), rim_side: Vec::new() };
+            let mut stack = vec![(x, y)];
+            seen[k] = true;
+            let start_label = bg_labels.data[i];
+            while let Some((px, py)) = stack.pop() {
+                g.pixels.push(py * w + px);
+                let nbrs = [(px.wrapping_sub(1), py), (px + 1, py), (px, py.wrapping_sub(1)), (px, py + 1)];
+                for (nx, ny) in nbrs {
+                    if nx >= w || ny >= h {
+                        g.open += 1; // the image border
+                        g.chord.push((px as f32 + 0.5, py as f32 + 0.5));
+                        continue;
+                    }
+                    let ni = ny * w + nx;
+                    if fluo.data[ni] != 0 {
+                        if members.binary_search(&fluo_labels.data[ni]).is_ok() {
+                            g.covered += 1;
+                            g.rim_side.push((px as f32 + 0.5, py as f32 + 0.5));
+                        } else {
+                            g.open += 1;
                         }
-                        let ni = ny * w + nx;
-                        if fluo.data[ni] != 0 {
-                            if fluo_labels.data[ni] == label {
-                                g.covered += 1;
-                                g.rim_side.push((px as f32 + 0.5, py as f32 + 0.5));
-                            } else {
-                                g.open += 1;
-                            }
-                            continue;
-                        }
-                        let in_box = nx >= b.x0 && nx < b.x1 && ny >= b.y0 && ny < b.y1;
-                        let nk = if in_box { (ny - b.y0) * bw + nx - b.x0 } else { usize::MAX };
-                        if !in_box || !inside[nk] {
-                            g.open += 1; // out of the hull: across the gap
-                            g.chord.push((px as f32 + 0.5, py as f32 + 0.5));
-                            continue;
-                        }
-                        if !seen[nk] {
-                            seen[nk] = true;
-                            stack.push((nx, ny));
-                        }
+                        continue;
+                    }
+                    let in_box = nx >= b.x0 && nx < b.x1 && ny >= b.y0 && ny < b.y1;
+                    let nk = if in_box { (ny - b.y0) * bw + nx - b.x0 } else { usize::MAX };
+                    if bg_labels.data[ni] != start_label {
+                        g.open += 1; // a core split off already
+                        continue;
+                    }
+                    if !in_box || !inside[nk] {
+                        g.open += 1; // out of the hull: across the gap
+                        g.chord.push((px as f32 + 0.5, py as f32 + 0.5));
+                        continue;
+                    }
+                    if !seen[nk] {
+                        seen[nk] = true;
+                        stack.push((nx, ny));
                     }
                 }
-                let area = g.pixels.len() as f32;
-                let eq_diameter = 2.0 * (area / std::f32::consts::PI).sqrt();
+            }
+            if g.pixels.len() as f32 >= min_area && 3 * g.pixels.len() <= w * h {
                 let coverage = g.covered as f32 / (g.covered + g.open).max(1) as f32;
-                // Compactness from the boundary's pixel edges (4/π of its length on average over
-                // directions): near 1 for a disc, well under for the pocket between a rim and a blob or
-                // duct touching it.
-                let perimeter = (g.covered + g.open) as f32 * std::f32::consts::FRAC_PI_4;
-                let compactness = 4.0 * std::f32::consts::PI * area / (perimeter * perimeter).max(1.0);
-                // A gap no wider than the core, most of the boundary rim, a round region of a core's
-                // size, not most of the frame.
-                if area >= min_area
-                    && 3.0 * area <= (w * h) as f32
-                    && coverage >= p.min_rim_coverage
-                    && chord_length(&g.chord) <= eq_diameter
-                    && compactness >= MIN_COMPACTNESS
-                {
+                if coverage >= p.min_rim_coverage && widest_gap(&g.chord) <= eq_diameter(g.pixels.len()) {
                     cut_channel(&mut g, w);
-                    if g.pixels.len() as f32 >= min_area {
+                    // Once cut, round as a core (the pocket between a rim and a blob or duct touching it is
+                    // not), and still with rim on most of its boundary as the measurement will see it (a
+                    // dark pocket of texture at a glow's edge is not).
+                    let (compact, covered) = shape(&g.pixels, fluo, mark);
+                    if g.pixels.len() as f32 >= min_area && compact >= MIN_COMPACTNESS && covered >= p.min_rim_coverage {
                         groups.push(g);
                     }
                 }
             }
         }
     }
-    let n = groups.len();
-    for g in groups {
-        split_off(g, bg_labels, bg, ratio);
-    }
-    n
 }
 
 /// Makes a group a background component of its own: relabelled, its area and ratio sum moved from its
-/// old components' rows to a new row.
+/// old component's row to a new row. A group lies within one component (the flood stays in its label).
+/// Its label is 1 + its first pixel's raster index, or its last's when its first pixel is its old
+/// component's first (whose label the rest of that component keeps).
 fn split_off(g: Group, bg_labels: &mut Plane<u32>, bg: &mut RegionTable, ratio: &Plane<f32>) {
     let w = bg_labels.width;
     let first = *g.pixels.iter().min().expect("a group has pixels");
-    let label = first as u32 + 1;
+    let label = if bg_labels.data[first] == first as u32 + 1 { *g.pixels.iter().max().expect("a group has pixels") as u32 + 1 } else { first as u32 + 1 };
     let (mut bbox, mut sum, mut border) = (Rect::EMPTY, 0u32, false);
     for &i in &g.pixels {
         let (x, y) = (i % w, i / w);
@@ -279,15 +429,7 @@ fn split_off(g: Group, bg_labels: &mut Plane<u32>, bg: &mut RegionTable, ratio: 
         bg_labels.data[i] = label;
     }
     let at = bg.labels.partition_point(|&l| l < label);
-    if bg.labels.get(at) == Some(&label) {
-        // The old component's first pixel was the group's: the rest keeps a label no pixel starts.
-        // Rare; the row is shared and the sums stay apart by keeping the group's.
-        bg.area[at] = g.pixels.len() as u32;
-        bg.aux[at] = sum;
-        bg.bbox[at] = bbox;
-        bg.flags[at] = if border { FLAG_BORDER } else { 0 };
-        return;
-    }
+    debug_assert_ne!(bg.labels.get(at), Some(&label), "a split core's label is no other component's");
     bg.labels.insert(at, label);
     bg.area.insert(at, g.pixels.len() as u32);
     bg.aux.insert(at, sum);
