@@ -13,7 +13,7 @@ use crate::analysis::{Analyzer, FluoLevel, Lesion, LesionKind, LesionStyle, Marg
 use crate::frame::{NirFrame, Plane, RgbFrame};
 use crate::measure::figures::{Figures, RIM_COMPLETE, figures, significant};
 use crate::annotate::{Banner, annotate, banner_center, outline_region, palette, rect};
-use crate::measure::findings::{FindingsTracker, FrameFindings, Mode, Roi, find_spots};
+use crate::measure::findings::{FindingsTracker, FrameFindings, Mode, Roi, SpotEvidence, find_spots};
 use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
 use crate::params::AnalysisParams;
@@ -214,7 +214,7 @@ impl FrameProcessor {
             (Mode::Survey, _) | (_, None) => None,
             (_, Some((ratio, fluo))) => {
                 let t = Instant::now();
-                let f = self.check(ratio, fluo, &mut overlay);
+                let f = self.check(wl, nir, ratio, fluo, &mut overlay);
                 timings.push("checks", t.elapsed().as_secs_f64() * 1e3);
                 Some(f)
             }
@@ -224,13 +224,17 @@ impl FrameProcessor {
     }
 
     /// The transection / wound-bed check: fluorescence in the ROI, the steady flag, drawn on `overlay`.
-    fn check(&mut self, ratio: &Plane<f32>, fluo: &Plane<u8>, overlay: &mut RgbFrame) -> FrameFindings {
+    fn check(&mut self, wl: &RgbFrame, nir: &NirFrame, ratio: &Plane<f32>, fluo: &Plane<u8>, overlay: &mut RgbFrame) -> FrameFindings {
         let (w, h) = (fluo.width, fluo.height);
         let roi = self.checks.roi.unwrap_or_else(|| Roi::central(w, h)).clamp_to(w, h);
         let scale = self.params.scale_known.then_some(self.params.mm_per_px);
         // Specks under 0.5 mm² (4 px without a scale) are noise, not findings.
         let min_area = scale.map_or(4, |s| ((0.5 / (s * s)).ceil() as u32).max(4));
-        let spots = find_spots(ratio, fluo, roi, self.checks.min_tbr, min_area);
+        // Candidates at the frame's level (the peak ratio to the fitted background), then judged against
+        // the tissue around each and the glint signatures.
+        let candidates = find_spots(ratio, fluo, roi, self.checks.min_tbr, min_area);
+        let evidence = SpotEvidence { ratio, wl, nir, glint_level: self.params.glint_level, min_tbr: self.checks.min_tbr, mm_per_px: scale };
+        let spots = evidence.keep(candidates, fluo);
         let f = self.findings.update(self.frame, spots, scale);
         rect(overlay, roi.x, roi.y, roi.x + roi.w, roi.y + roi.h, 1, [255, 255, 255]);
         for s in &f.spots {

@@ -3,13 +3,20 @@
 //! tally of the distinct spots seen over the procedure and a verdict that says only what was measured.
 //! The flag is steady: raised when two of the last three frames hold a spot, lowered when two of the last
 //! three hold none (no flicker from one noisy frame; at most two frames of lag).
+//!
+//! A spot must stand out from the tissue around it, not only from the frame's background level
+//! (`spot_evidence`): its peak reaches `min_tbr` times the local background (the median of a ring around
+//! it) and `SPOT_MIN_SIGMAS` local spreads above it, so that the bright grains of textured liver are not
+//! spots while residual fluorescence at TBR 1.8 on it is. Specular glints are not spots: the blurred
+//! skirt of a white-light glint (its core is excluded from the mask already), and a NIR-only glint by its
+//! own signature, a speck of at most `GLINT_MAX_PX` pixels that reaches the sensor's clipping level.
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::LesionKind;
-use crate::frame::Plane;
+use crate::frame::{NirFrame, Plane, RgbFrame};
 use crate::measure::figures::Figures;
 use crate::measure::tracking::Tracker;
 use crate::reference::components::{Connectivity, label_components};
@@ -137,6 +144,93 @@ pub fn find_spots(ratio: &Plane<f32>, fluo: &Plane<u8>, roi: Roi, min_tbr: f32, 
             bbox: [roi.x + c.bbox.x0, roi.y + c.bbox.y0, roi.x + c.bbox.x1, roi.y + c.bbox.y1],
         })
         .collect()
+}
+
+/// A spot's peak stands this many local spreads (robust sigmas of the ring around it) above the local
+/// background: a 4-sigma excursion, which the grains of textured liver (5-25 %) do not reach.
+pub const SPOT_MIN_SIGMAS: f32 = 4.0;
+
+/// A NIR-only glint is a speck: at most this many pixels with its blur (a specular highlight's size is
+/// optical, a few pixels across whatever the scale), and under `GLINT_MAX_MM2` where the scale is known:
+/// a residual spot of the size the check promises to flag is never taken for a glint.
+pub const GLINT_MAX_PX: u32 = 96;
+pub const GLINT_MAX_MM2: f32 = 2.0;
+
+/// Pixels within this many of a white-light glint are its skirt (the glint's edge blurred by motion
+/// or optics, still bright in the NIR image while no longer white in the white light).
+pub const GLINT_SKIRT_PX: usize = 4;
+
+/// The evidence that decides whether a candidate spot is fluorescence (see the module's doc).
+pub struct SpotEvidence<'a> {
+    pub ratio: &'a Plane<f32>,
+    pub wl: &'a RgbFrame,
+    pub nir: &'a NirFrame,
+    /// White-light pixels whose darkest channel reaches this are specular glints.
+    pub glint_level: u8,
+    pub min_tbr: f32,
+    /// The image scale, when known (mm a pixel).
+    pub mm_per_px: Option<f32>,
+}
+
+impl SpotEvidence<'_> {
+    /// The NIR sensor's clipping level: the frame's top code when at least 3 pixels hold it (a clipped
+    /// sensor repeats its top code; an unclipped frame's maximum is a lone pixel).
+    fn clip_level(&self) -> Option<u16> {
+        let max = *self.nir.data.iter().max()?;
+        (self.nir.data.iter().filter(|&&v| v == max).count() >= 3).then_some(max)
+    }
+
+    /// Keeps the spots that stand out from the tissue around them and are not glints; each kept spot's
+    /// `peak_tbr` becomes its peak over the local background.
+    pub fn keep(&self, spots: Vec<Spot>, fluo: &Plane<u8>) -> Vec<Spot> {
+        let clip = self.clip_level();
+        spots.into_iter().filter_map(|s| self.judge(s, fluo, clip)).collect()
+    }
+
+    fn judge(&self, mut s: Spot, fluo: &Plane<u8>, clip: Option<u16>) -> Option<Spot> {
+        let (w, h) = (self.ratio.width, self.ratio.height);
+        let [x0, y0, x1, y1] = s.bbox;
+        // The spot's fluorescent pixels in its box (a neighbour's pixels in the box count too: close).
+        let spot_px = || (y0..y1).flat_map(move |y| (x0..x1).map(move |x| (x, y))).filter(|&(x, y)| fluo.get(x, y) != 0);
+        // A NIR-only glint: a speck that clips.
+        let speck = s.area_px <= GLINT_MAX_PX && self.mm_per_px.is_none_or(|m| s.area_px as f32 * m * m < GLINT_MAX_MM2);
+        if speck && clip.is_some_and(|c| spot_px().any(|(x, y)| self.nir.get(x, y) >= c)) {
+            return None;
+        }
+        // A white-light glint's skirt: most of the spot lies next to glint pixels.
+        let glint = |x: usize, y: usize| {
+            let i = 3 * (y * w + x);
+            self.wl.data[i].min(self.wl.data[i + 1]).min(self.wl.data[i + 2]) >= self.glint_level
+        };
+        let r = GLINT_SKIRT_PX;
+        let near_glint = |x: usize, y: usize| {
+            (y.saturating_sub(r)..(y + r + 1).min(h)).any(|yy| (x.saturating_sub(r)..(x + r + 1).min(w)).any(|xx| glint(xx, yy)))
+        };
+        let (n, skirt) = spot_px().fold((0u32, 0u32), |(n, k), (x, y)| (n + 1, k + near_glint(x, y) as u32));
+        if 2 * skirt >= n {
+            return None;
+        }
+        // The local background: the ring of pixels around the box (as wide as the box's larger side, at
+        // least 8 px), every other pixel; its median and robust spread (1.4826 MAD).
+        let side = (x1 - x0).max(y1 - y0).max(8);
+        let (rx0, ry0, rx1, ry1) = (x0.saturating_sub(side), y0.saturating_sub(side), (x1 + side).min(w), (y1 + side).min(h));
+        let mut ring: Vec<f32> = (ry0..ry1)
+            .flat_map(|y| (rx0..rx1).map(move |x| (x, y)))
+            .filter(|&(x, y)| (x + y) % 2 == 0 && !(x >= x0 && x < x1 && y >= y0 && y < y1))
+            .map(|(x, y)| self.ratio.get(x, y))
+            .collect();
+        let Some(median) = crate::stats::median(&mut ring).filter(|_| ring.len() >= 8) else {
+            return Some(s); // no room around it to judge: kept
+        };
+        let mut dev: Vec<f32> = ring.iter().map(|v| (v - median).abs()).collect();
+        let spread = 1.4826 * crate::stats::median(&mut dev).unwrap_or(0.0);
+        let local_tbr = s.peak_tbr / median.max(1e-3);
+        if local_tbr < self.min_tbr || s.peak_tbr - median < SPOT_MIN_SIGMAS * spread {
+            return None;
+        }
+        s.peak_tbr = local_tbr;
+        Some(s)
+    }
 }
 
 /// A spot recorded in the wound-bed tally.
@@ -353,5 +447,61 @@ mod tests {
         assert_eq!(spots.len(), 1);
         assert_eq!(spots[0].area_px, 36);
         assert!((spots[0].peak_tbr - 2.0).abs() < 1e-6);
+    }
+
+    /// The evidence keeps a residual spot standing out of textured tissue and drops a bright grain of
+    /// the texture, a clipped NIR-only speck and the blurred skirt of a white-light glint.
+    #[test]
+    fn spot_evidence_keeps_fluorescence_and_drops_texture_and_glints() {
+        let (w, h) = (160usize, 120usize);
+        let mut state = 7u32;
+        let mut noise = || {
+            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+            // Sum of 4 uniforms: near-Gaussian, sigma 0.1 around 0.
+            (0..4).map(|k| ((state.rotate_left(8 * k) >> 8) as f32 / (1u32 << 24) as f32) - 0.5).sum::<f32>() * 0.173
+        };
+        let mut ratio = Plane::from_vec(w, h, (0..w * h).map(|_| 1.0 + noise()).collect()).unwrap();
+        let mut nir = NirFrame::new(w, h);
+        nir.data.iter_mut().for_each(|v| *v = 1000);
+        let mut wl = RgbFrame::new(w, h);
+        wl.data.chunks_mut(3).for_each(|p| p.copy_from_slice(&[150, 60, 50]));
+        let mut square = |x0: usize, y0: usize, n: usize, v: f32| {
+            for y in y0..y0 + n {
+                for x in x0..x0 + n {
+                    ratio.data[y * w + x] = v;
+                }
+            }
+        };
+        square(20, 20, 8, 2.2); // a residual spot: 12 sigmas over the tissue
+        square(70, 20, 5, 1.6); // a bright grain: 6 sigmas here, but see below
+        square(120, 20, 4, 6.0); // a NIR-only glint
+        square(20, 80, 9, 3.0); // a white-light glint's skirt around its white core
+        for y in 20..24 {
+            for x in 120..124 {
+                nir.data[y * w + x] = 4095;
+            }
+        }
+        for y in 83..86 {
+            for x in 23..26 {
+                wl.data[3 * (y * w + x)..3 * (y * w + x) + 3].copy_from_slice(&[255, 255, 255]);
+            }
+        }
+        // Tissue as textured as the grain around the grain only: its spread is 0.3 there.
+        for y in 5..45 {
+            for x in 55..90 {
+                if !(70..75).contains(&x) || !(20..25).contains(&y) {
+                    ratio.data[y * w + x] = 1.0 + 3.0 * (ratio.data[y * w + x] - 1.0);
+                }
+            }
+        }
+        let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.5) as u8).collect()).unwrap();
+        let roi = Roi { x: 0, y: 0, w, h };
+        let candidates: Vec<Spot> = find_spots(&ratio, &fluo, roi, 1.5, 9);
+        let at = |s: &Spot| (s.bbox[0], s.bbox[1]);
+        assert!(candidates.iter().any(|s| at(s) == (70, 20)) && candidates.iter().any(|s| at(s) == (120, 20)), "{candidates:?}");
+        let evidence = SpotEvidence { ratio: &ratio, wl: &wl, nir: &nir, glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1) };
+        let kept = evidence.keep(candidates, &fluo);
+        assert_eq!(kept.iter().map(at).collect::<Vec<_>>(), vec![(20, 20)], "{kept:?}");
+        assert!((kept[0].peak_tbr - 2.2).abs() < 0.05, "local TBR {}", kept[0].peak_tbr);
     }
 }

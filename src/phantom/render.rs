@@ -15,6 +15,16 @@ use crate::frame::{NirFrame, Plane, RgbFrame};
 
 pub const NIR_MAX: f32 = 4095.0;
 
+/// A specular highlight's level before the sensor clips it, in full scales: many times the full scale, so
+/// that it clips, and stays clipped where motion blur smears it, in both images.
+const GLINT_OVER_RANGE: f32 = 8.0;
+
+/// The level a glint of strength `g` brings a pixel to, in full scales: over range in its core (g = 1; the
+/// sensors clip it, so without blur the image is as a full-scale core gave), full scale in its soft skirt.
+fn specular(g: f32) -> f32 {
+    if g >= 1.0 { GLINT_OVER_RANGE } else { 1.0 }
+}
+
 pub struct RenderedFrame {
     pub wl: RgbFrame,
     pub nir: NirFrame,
@@ -401,9 +411,10 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
                     if var.haze > 0.0 {
                         sig = sig * (1.0 - var.haze) + var.haze * 0.8 * background;
                     }
-                    let sig = sig + (NIR_MAX - sig).max(0.0) * g.max(if sh == 2 { 1.0 } else { 0.0 });
+                    let g = g.max(if sh == 2 { 1.0 } else { 0.0 });
+                    let sig = sig + (specular(g) * NIR_MAX - sig).max(0.0) * g;
                     let gn = glint_at(&scene.nir_glints, x, y, true);
-                    nrow[x] = sig + (NIR_MAX - sig).max(0.0) * gn;
+                    nrow[x] = sig + (specular(gn) * NIR_MAX - sig).max(0.0) * gn;
 
                     let centre = [cam[0] + (x as f32 + 0.5) * mmpp, cam[1] + (y as f32 + 0.5) * mmpp];
                     let t = value_noise(centre[0] / 1.3, centre[1] / 1.3, scene.texture_seed ^ 0x51ed) * 0.12
@@ -419,7 +430,7 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
                         if var.haze > 0.0 {
                             v = v * (1.0 - var.haze) + var.haze * 210.0;
                         }
-                        lrows[c][x] = v + (255.0 - v) * g.max(if sh == 2 { 1.0 } else { 0.0 });
+                        lrows[c][x] = v + (specular(g) * 255.0 - v).max(0.0) * g;
                     }
                 }
             });
