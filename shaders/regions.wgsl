@@ -1,10 +1,12 @@
 // regions.wgsl — CPU twin: src/reference/regions.rs
-// region_stats: reads ratio, labels; adds to stats (per root r: non-fluorescent at 3r.. area, fixed-point
-//               ratio sum, flags; fluorescent at fl_base(r).. area, boundary pixels, flags, boundary
-//               pixels off the image edge whose ratio gradient is sharp).
+// region_stats: reads ratio, labels; adds to stats (the per-root records of common.wgsl: area and border
+//               flag; ratio sum, or boundary and sharp boundary pixels).
 // select_cores: reads labels, stats; each large enough non-fluorescent root that is not most of the frame,
-//               under the core level (a dark one where it touches the border), takes a core slot: writes slot_of_root[root] = slot + 1 and the slot's label, kind
-//               and partial flag (the core touches the border) in table.
+//               under the core level (a dark one where it touches the border), is a core: flags it
+//               (FLAG_CORE), counts it (table[0]) and its row (T_ROWS).
+// assign_cores: each core whose rank in raster order of label is under MAX_CORES takes slot = rank (the
+//               CPU's order, whatever order the GPU ran in): writes slot_of_root[root] = slot + 1 and the
+//               slot's label, kind and partial flag (the core touches the border) in table.
 
 @group(0) @binding(1) var<storage, read> ratio: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
@@ -45,19 +47,19 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
             atomicAdd(&lead_sum, ratio_fixed(ratio[i]));
             atomicOr(&lead_flags, border);
         } else if (b != 0u) {
-            let r = 3u * (b - 1u);
+            let r = stats_base(b - 1u);
             atomicAdd(&stats[r], 1u);
             atomicAdd(&stats[r + 1u], ratio_fixed(ratio[i]));
             if (border != 0u) {
-                atomicOr(&stats[r + 2u], border);
+                atomicOr(&stats[r], border);
             }
         }
         let f = labels[n + i];
         if (f != 0u) {
-            let r = fl_base(f - 1u);
+            let r = stats_base(f - 1u);
             atomicAdd(&stats[r], 1u);
             if (border != 0u) {
-                atomicOr(&stats[r + 2u], border);
+                atomicOr(&stats[r], border);
             }
             let edge = (g.x > 0u && labels[n + i - 1u] != f) || (g.x + 1u < w && labels[n + i + 1u] != f)
                 || (g.y > 0u && labels[n + i - w] != f) || (g.y + 1u < P.height && labels[n + i + w] != f);
@@ -67,7 +69,7 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
                     let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
                     let gy = 0.5 * (ratio[i + w] - ratio[i - w]);
                     if (gx * gx + gy * gy >= P.sharp_grad_px * P.sharp_grad_px) {
-                        atomicAdd(&stats[r + 3u], 1u);
+                        atomicAdd(&stats[r + 2u], 1u);
                     }
                 }
             }
@@ -75,12 +77,12 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
     }
     workgroupBarrier();
     if (li == 0u && leader != 0u) {
-        let r = 3u * (leader - 1u);
+        let r = stats_base(leader - 1u);
         atomicAdd(&stats[r], atomicLoad(&lead_area));
         atomicAdd(&stats[r + 1u], atomicLoad(&lead_sum));
         let flags = atomicLoad(&lead_flags);
         if (flags != 0u) {
-            atomicOr(&stats[r + 2u], flags);
+            atomicOr(&stats[r], flags);
         }
     }
 }
@@ -95,20 +97,35 @@ fn select_cores(@builtin(global_invocation_id) g: vec3<u32>) {
     if (labels[i] != i + 1u) {
         return;
     }
-    let area = atomicLoad(&stats[3u * i]);
-    let sum = atomicLoad(&stats[3u * i + 1u]);
-    let flags = atomicLoad(&stats[3u * i + 2u]);
-    let max_ratio = select(P.core_max_ratio, P.partial_core_max_ratio, (flags & FLAG_BORDER) != 0u);
+    let word = atomicLoad(&stats[stats_base(i)]);
+    let area = word & AREA_MASK;
+    let sum = atomicLoad(&stats[stats_base(i) + 1u]);
+    let max_ratio = select(P.core_max_ratio, P.partial_core_max_ratio, (word & FLAG_BORDER) != 0u);
     let is_core = f32(area) >= P.min_core_area && area * 3u <= n
         && f32(sum) < max_ratio * RATIO_FIXED * f32(area);
     if (!is_core) {
         return;
     }
-    let slot = atomicAdd(&table[0], 1u);
+    atomicOr(&stats[stats_base(i)], FLAG_CORE);
+    atomicAdd(&table[0], 1u);
+    atomicAdd(&table[T_ROWS + g.y], 1u);
+}
+
+@compute @workgroup_size(16, 16)
+fn assign_cores(@builtin(global_invocation_id) g: vec3<u32>) {
+    if (g.x >= P.width || g.y >= P.height) {
+        return;
+    }
+    let i = g.y * P.width + g.x;
+    let word = atomicLoad(&stats[stats_base(i)]);
+    if ((word & FLAG_CORE) == 0u) {
+        return;
+    }
+    let slot = raster_rank(i, FLAG_CORE, T_ROWS);
     if (slot < MAX_CORES) {
         slot_of_root[i] = slot + 1u;
         atomicStore(&table[slot_base(slot) + T_LABEL], i + 1u);
         atomicStore(&table[slot_base(slot) + T_KIND], 0u);
-        atomicStore(&table[slot_base(slot) + T_PARTIAL], select(0u, 1u, (flags & FLAG_BORDER) != 0u));
+        atomicStore(&table[slot_base(slot) + T_PARTIAL], select(0u, 1u, (word & FLAG_BORDER) != 0u));
     }
 }

@@ -142,3 +142,55 @@ fn gpu_component_labels_equal_the_cpu_labels() {
         }
     }
 }
+
+/// A frame of `rows`×`cols` ring lesions (dark core, bright rim, 64 px apart) on a flat background.
+fn rings(cols: usize, rows: usize) -> (nirf_margin::frame::RgbFrame, nirf_margin::frame::NirFrame) {
+    let step = 64;
+    let (w, h) = (cols * step, rows * step);
+    let mut nir = vec![1000u16; w * h];
+    for gy in 0..rows {
+        for gx in 0..cols {
+            let (cx, cy) = ((gx * step + step / 2) as f32, (gy * step + step / 2) as f32);
+            for y in gy * step..(gy + 1) * step {
+                for x in gx * step..(gx + 1) * step {
+                    let d = (x as f32 + 0.5 - cx).hypot(y as f32 + 0.5 - cy);
+                    if d < 12.0 {
+                        nir[y * w + x] = 450;
+                    } else if d < 18.0 {
+                        nir[y * w + x] = 3000;
+                    }
+                }
+            }
+        }
+    }
+    (nirf_margin::frame::RgbFrame::from_vec(w, h, vec![90; 3 * w * h]).unwrap(), nirf_margin::frame::Plane::from_vec(w, h, nir).unwrap())
+}
+
+/// More cores than the lesion table holds (110 rings, 64 slots): both backends keep the same 64, the
+/// first by label (raster order of their first pixel), and both say the frame was truncated; 30 rings
+/// are not truncated on either.
+#[test]
+fn beyond_the_table_both_backends_keep_the_first_cores_by_label_and_say_so() {
+    let Some(ctx) = gpu_or_skip() else { return };
+    let params = AnalysisParams { min_rim_coverage: f32::INFINITY, fluo_low_ratio: f32::INFINITY, ..AnalysisParams::with_scale(0.08) };
+    let mut gpu = GpuAnalyzer::with_context(ctx, params.clone()).unwrap();
+    let mut cpu = CpuAnalyzer::new(params).unwrap();
+    let rims = |s: &nirf_margin::analysis::Segmentation| s.lesions.iter().filter(|l| l.kind == LesionKind::Rim).map(|l| l.label).collect::<Vec<_>>();
+    for (cols, rows, truncated) in [(11, 10, true), (6, 5, false)] {
+        let (wl, nir) = rings(cols, rows);
+        let sc = cpu.segment(&wl, &nir, false).unwrap();
+        let sg = gpu.segment(&wl, &nir, false).unwrap();
+        assert_eq!((sc.truncated, sg.truncated), (truncated, truncated), "{cols}x{rows} rings");
+        let (lc, lg) = (rims(&sc), rims(&sg));
+        assert_eq!(lc.len(), (cols * rows).min(nirf_margin::analysis::MAX_CORES), "{cols}x{rows} rings: CPU cores");
+        assert_eq!(lc, lg, "{cols}x{rows} rings: the cores kept");
+        if truncated {
+            // The first 64 in raster order: the first five rows of eleven and nine of the sixth.
+            let w = (cols * 64) as u32;
+            let last_row = lg.iter().map(|l| (l - 1) / w / 64).max().unwrap();
+            assert_eq!(last_row, 5, "cores kept from ring rows 0..=5 only");
+        }
+        let _ = cpu.composite(&wl, &[]).unwrap();
+        let _ = gpu.composite(&wl, &[]).unwrap();
+    }
+}
