@@ -337,9 +337,10 @@ pub trait Analyzer: Send {
     }
 }
 
-/// Device-memory traffic of one frame, per stage, counted from the buffers each dispatch binds: an
-/// upper bound (each bound buffer counted whole, read once, and written once more where the binding is
-/// writable), plus uploads, clears, copies and readbacks at their sizes.
+/// Device-memory traffic of one frame, per stage, counted from the buffers each dispatch binds and its
+/// entry point's code uses (naga's reflection, calls followed): an upper bound, each such buffer counted
+/// whole, read once, and written once more where the binding is writable; plus uploads, clears, copies
+/// and readbacks at their sizes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Traffic(pub Vec<StageTraffic>);
 

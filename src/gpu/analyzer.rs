@@ -33,13 +33,15 @@ struct StagePipelines {
     stage: &'static Stage,
     layout: wgpu::BindGroupLayout,
     pipelines: Vec<wgpu::ComputePipeline>,
+    /// Per entry point, the bindings its code uses (`Stage::used_bindings`).
+    used: Vec<Vec<u32>>,
 }
 
-/// A bind group and the bytes a dispatch with it may move: every bound buffer read whole, and written
-/// whole again where the binding is writable (an upper bound).
+/// A bind group and, per entry point, the bytes a dispatch of it may move: each bound buffer its code
+/// uses read whole, and written whole again where the binding is writable (an upper bound).
 struct Bound {
     group: wgpu::BindGroup,
-    bytes: u64,
+    bytes: Vec<u64>,
 }
 
 impl StagePipelines {
@@ -86,21 +88,27 @@ impl StagePipelines {
                 })
             })
             .collect();
-        Self { stage, layout, pipelines }
+        // The registry's test validates every shader, so reflection cannot fail here; were it to, every
+        // binding counts (still an upper bound).
+        let all: Vec<u32> = (0..=stage.bindings.len() as u32).collect();
+        let used = stage.used_bindings().unwrap_or_else(|_| vec![all; stage.entries.len()]);
+        Self { stage, layout, pipelines, used }
     }
 
     /// The pipeline of the named entry point.
-    fn get(&self, entry: &str) -> &wgpu::ComputePipeline {
-        &self.pipelines[self.stage.entry(entry)]
+    fn get(&self, entry: &str) -> (&wgpu::ComputePipeline, usize) {
+        let k = self.stage.entry(entry);
+        (&self.pipelines[k], k)
     }
 
     fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer]) -> Bound {
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
-        let mut bytes = uniform.size();
+        let mut sizes = vec![uniform.size()];
         for (k, b) in buffers.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry { binding: k as u32 + 1, resource: b.as_entire_binding() });
-            bytes += b.size() * if self.stage.bindings[k] { 2 } else { 1 };
+            sizes.push(b.size() * if self.stage.bindings[k] { 2 } else { 1 });
         }
+        let bytes = self.used.iter().map(|u| u.iter().map(|&b| sizes[b as usize]).sum()).collect();
         Bound { group: device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(self.stage.name), layout: &self.layout, entries: &entries }), bytes }
     }
 }
@@ -513,18 +521,18 @@ impl Analyzer for GpuAnalyzer {
         }
         let t = tiles(w, h);
         let gp = f.params;
-        let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[(&wgpu::ComputePipeline, &Bound, (u32, u32, u32))]| {
+        let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[((&wgpu::ComputePipeline, usize), &Bound, (u32, u32, u32))]| {
             let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
                 query_set: qs,
                 beginning_of_pass_write_index: Some(2 * k as u32),
                 end_of_pass_write_index: Some(2 * k as u32 + 1),
             });
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(STAGE_NAMES[k]), timestamp_writes });
-            for (pipe, bg, (x, y, z)) in dispatches {
+            for ((pipe, entry), bg, (x, y, z)) in dispatches {
                 pass.set_pipeline(pipe);
                 pass.set_bind_group(0, Some(&bg.group), &[]);
                 pass.dispatch_workgroups(*x, *y, *z);
-                traffic.borrow_mut().add(STAGE_NAMES[k], bg.bytes, 1);
+                traffic.borrow_mut().add(STAGE_NAMES[k], bg.bytes[*entry], 1);
             }
         };
         let np = &p.normalize;
@@ -658,12 +666,12 @@ impl Analyzer for GpuAnalyzer {
             // One invocation a run of four pixels; rows of at most 32768 workgroups.
             let groups = (n.div_ceil(4) as u32).div_ceil(256);
             let (gx, gy) = (groups.min(32768), groups.div_ceil(groups.min(32768)));
-            pass.set_pipeline(self.pipelines.composite.get("composite"));
+            pass.set_pipeline(self.pipelines.composite.get("composite").0);
             pass.set_bind_group(0, Some(&f.bg_composite.group), &[]);
             pass.dispatch_workgroups(gx, gy, 1);
         }
         f.traffic.add("upload", f.styles.size(), 0);
-        f.traffic.add("composite", f.bg_composite.bytes, 1);
+        f.traffic.add("composite", f.bg_composite.bytes[self.pipelines.composite.get("composite").1], 1);
         enc.copy_buffer_to_buffer(&f.overlay, 0, &f.overlay_read, 0, ((3 * n).div_ceil(4) * 4) as u64);
         f.traffic.add("readback", 2 * f.overlay_read.size(), 0);
         if self.want_classes {

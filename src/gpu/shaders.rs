@@ -108,9 +108,62 @@ impl Stage {
         s
     }
 
+    /// For each entry point (in `entries` order), the bindings its code uses, its own and that of the
+    /// functions it calls, from naga's reflection of the assembled WGSL.
+    pub fn used_bindings(&self) -> Result<Vec<Vec<u32>>, String> {
+        let src = self.assembled();
+        let module = naga::front::wgsl::parse_str(&src).map_err(|e| format!("{}: {}", self.name, e.emit_to_string(&src)))?;
+        self.entries
+            .iter()
+            .map(|name| {
+                let ep = module.entry_points.iter().find(|e| e.name == *name).ok_or_else(|| format!("{}: no entry point {name}", self.name))?;
+                let mut globals = std::collections::BTreeSet::new();
+                let mut visited = std::collections::HashSet::new();
+                let mut stack = vec![&ep.function];
+                while let Some(f) = stack.pop() {
+                    for (_, e) in f.expressions.iter() {
+                        if let naga::Expression::GlobalVariable(g) = e {
+                            if let Some(b) = &module.global_variables[*g].binding {
+                                globals.insert(b.binding);
+                            }
+                        }
+                    }
+                    let mut calls = Vec::new();
+                    calls_in(&f.body, &mut calls);
+                    for h in calls {
+                        if visited.insert(h) {
+                            stack.push(&module.functions[h]);
+                        }
+                    }
+                }
+                Ok(globals.into_iter().collect())
+            })
+            .collect()
+    }
+
     /// Index of a named entry point (the registry's order is the pipelines' order).
     pub fn entry(&self, name: &str) -> usize {
         self.entries.iter().position(|e| *e == name).unwrap_or_else(|| panic!("stage {} has no entry point {name}", self.name))
+    }
+}
+
+/// The functions a block calls, nested blocks included.
+fn calls_in(block: &naga::Block, out: &mut Vec<naga::Handle<naga::Function>>) {
+    for st in block.iter() {
+        match st {
+            naga::Statement::Call { function, .. } => out.push(*function),
+            naga::Statement::Block(b) => calls_in(b, out),
+            naga::Statement::If { accept, reject, .. } => {
+                calls_in(accept, out);
+                calls_in(reject, out);
+            }
+            naga::Statement::Loop { body, continuing, .. } => {
+                calls_in(body, out);
+                calls_in(continuing, out);
+            }
+            naga::Statement::Switch { cases, .. } => cases.iter().for_each(|c| calls_in(&c.body, out)),
+            _ => {}
+        }
     }
 }
 
@@ -126,6 +179,16 @@ pub fn pipeline_needs() -> super::context::Needs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reflection sees through calls: `assign_cores` reads `table` and `stats` only inside
+    /// `raster_rank`, and the distance rows never touch the labels.
+    #[test]
+    fn used_bindings_follow_calls() {
+        let regions = REGIONS.used_bindings().unwrap();
+        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4, 5]);
+        let distance = DISTANCE.used_bindings().unwrap();
+        assert!(!distance[DISTANCE.entry("rows")].contains(&1), "{:?}", distance[DISTANCE.entry("rows")]);
+    }
 
     /// Every shader parses and validates with naga (no GPU needed), and declares the entry points and the
     /// bindings the registry says.
@@ -153,6 +216,8 @@ mod tests {
                 .map(|(_, v)| module.types[v.ty].inner.size(module.to_ctx()))
                 .sum();
             assert_eq!(wg, stage.workgroup_bytes, "{}: workgroup memory", stage.name);
+            let used = stage.used_bindings().unwrap();
+            assert!(used.iter().all(|u| !u.is_empty()), "{}: an entry point binds nothing", stage.name);
             let expected: Vec<u32> = (0..=stage.bindings.len() as u32).collect();
             assert_eq!(bindings, expected, "{}: bindings", stage.name);
         }
