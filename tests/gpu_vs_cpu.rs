@@ -194,3 +194,29 @@ fn beyond_the_table_both_backends_keep_the_first_cores_by_label_and_say_so() {
         let _ = gpu.composite(&wl, &[]).unwrap();
     }
 }
+
+/// What the adapter cannot do is a typed `GpuError::Limit` naming the limit (what `auto` falls back to
+/// the CPU on): a frame whose buffers exceed the adapter's binding size, and settings whose distance
+/// bound exceeds the GPU's rows.
+#[test]
+fn beyond_the_adapter_or_the_rows_is_a_limit_error_naming_it() {
+    use nirf_margin::gpu::{GpuError, context::Needs};
+    let Some(mut ctx) = gpu_or_skip() else { return };
+    let needs = Needs { largest_buffer_bytes: 1 << 50, ..nirf_margin::gpu::shaders::pipeline_needs() };
+    match ctx.ensure(needs, "a huge frame") {
+        Err(GpuError::Limit { limit, needed, available, .. }) => {
+            assert!(limit == "max_storage_buffer_binding_size" || limit == "max_buffer_size", "{limit}");
+            assert!(needed > available);
+        }
+        other => panic!("expected a limit error, got {other:?}"),
+    }
+    // The device is still the one it was and runs frames.
+    let frame = render(&PhantomConfig { width: 320, height: 240, frames: 1, seed: 5, mm_per_px: 0.1, fps: 30.0, options: SceneOptions::default() }.scene(), 0);
+    let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::with_scale(0.1)).unwrap();
+    assert!(!gpu.segment(&frame.wl, &frame.nir, false).unwrap().lesions.is_empty());
+    let Some(ctx) = gpu_or_skip() else { return };
+    let wide = AnalysisParams { margins_mm: vec![50.0], ..AnalysisParams::with_scale(0.05) };
+    let e = GpuAnalyzer::with_context(ctx, wide).err().expect("a 1000 px bound is over the rows' 384");
+    let g = nirf_margin::gpu::error::find(&e).expect("a typed error");
+    assert!(g.is_unsupported() && e.to_string().contains("distance bound"), "{e:#}");
+}
