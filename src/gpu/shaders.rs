@@ -216,6 +216,13 @@ mod tests {
                 .map(|(_, v)| module.types[v.ty].inner.size(module.to_ctx()))
                 .sum();
             assert_eq!(wg, stage.workgroup_bytes, "{}: workgroup memory", stage.name);
+            // The layout's access, binding by binding, is the WGSL's: read-only where it declares `read`.
+            for (_, v) in module.global_variables.iter() {
+                if let (Some(b), naga::AddressSpace::Storage { access }) = (&v.binding, v.space) {
+                    let writes = access.contains(naga::StorageAccess::STORE);
+                    assert_eq!(stage.bindings[b.binding as usize - 1], writes, "{}: binding {} access", stage.name, b.binding);
+                }
+            }
             let used = stage.used_bindings().unwrap();
             assert!(used.iter().all(|u| !u.is_empty()), "{}: an entry point binds nothing", stage.name);
             let expected: Vec<u32> = (0..=stage.bindings.len() as u32).collect();
