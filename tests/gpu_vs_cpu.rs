@@ -220,3 +220,21 @@ fn beyond_the_adapter_or_the_rows_is_a_limit_error_naming_it() {
     let g = nirf_margin::gpu::error::find(&e).expect("a typed error");
     assert!(g.is_unsupported() && e.to_string().contains("distance bound"), "{e:#}");
 }
+
+/// A wait for the GPU is bounded: past its timeout the frame fails with `GpuError::Timeout`, which counts
+/// as a lost device (the live worker rebuilds it), and the analyzer then refuses further frames as lost
+/// instead of touching a device in an unknown state.
+#[test]
+fn a_wait_past_its_timeout_is_a_typed_timeout_and_counts_as_lost() {
+    use nirf_margin::gpu::GpuError;
+    let Some(ctx) = gpu_or_skip() else { return };
+    let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::with_scale(0.08)).unwrap();
+    // 1 µs: no adapter analyses a 1280×720 frame that fast (lavapipe takes about half a second).
+    gpu.set_wait_timeout(std::time::Duration::from_micros(1));
+    let frame = render(&PhantomConfig { width: 1280, height: 720, frames: 1, seed: 11, mm_per_px: 0.08, fps: 30.0, options: SceneOptions::default() }.scene(), 0);
+    let e = gpu.segment(&frame.wl, &frame.nir, false).expect_err("a 1 µs wait");
+    let g = nirf_margin::gpu::error::find(&e).unwrap_or_else(|| panic!("untyped: {e:#}"));
+    assert!(matches!(g, GpuError::Timeout { .. }) && g.is_lost(), "{g:?}");
+    let again = gpu.segment(&frame.wl, &frame.nir, false).expect_err("the device counts as lost");
+    assert!(matches!(nirf_margin::gpu::error::find(&again), Some(GpuError::DeviceLost { .. })), "{again:#}");
+}

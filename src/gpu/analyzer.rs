@@ -488,6 +488,8 @@ impl Analyzer for GpuAnalyzer {
 
     fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<Segmentation> {
         check_pair(wl, nir)?;
+        // A device already lost (or timed out) is not touched again: the caller rebuilds.
+        self.ctx.check_lost()?;
         let started = Instant::now();
         let (w, h) = (wl.width, wl.height);
         self.resources(w, h)?;

@@ -147,13 +147,19 @@ impl GpuContext {
         self.info.device_type == wgpu::DeviceType::Cpu
     }
 
-    /// The device's state: lost (the flag the loss callback sets), else the first uncaptured error since
-    /// the last call, else fine.
-    pub fn check(&self) -> Result<(), GpuError> {
+    /// `DeviceLost` once the loss callback (or a timed-out wait) has set the flag.
+    pub fn check_lost(&self) -> Result<(), GpuError> {
         if self.faults.lost.load(Ordering::Acquire) {
             let reason = self.faults.lost_reason.lock().ok().and_then(|r| r.clone()).unwrap_or_else(|| "lost".into());
             return Err(GpuError::DeviceLost { adapter: self.adapter_name(), reason });
         }
+        Ok(())
+    }
+
+    /// The device's state: lost (the flag the loss callback sets), else the first uncaptured error since
+    /// the last call, else fine.
+    pub fn check(&self) -> Result<(), GpuError> {
+        self.check_lost()?;
         match self.faults.error.lock().ok().and_then(|mut e| e.take()) {
             Some(e) => Err(e),
             None => Ok(()),
