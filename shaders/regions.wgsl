@@ -18,13 +18,20 @@ fn ratio_fixed(v: f32) -> u32 {
     return u32(clamp(v, 0.0, 4.0) * RATIO_FIXED);
 }
 
-// Most pixels of a tile belong to one non-fluorescent component (the liver background above all): the
-// tile sums that component's pixels in workgroup memory and adds them once, so a frame does not
-// serialise on the background's counters. Integer sums: the result is the same as pixel by pixel.
+// Most pixels of a tile belong to one non-fluorescent component (the liver background above all), and
+// most fluorescent pixels of a tile to one fluorescent component: the tile sums each leading component's
+// pixels in workgroup memory and adds them once, so a frame does not serialise on a large component's
+// counters. Integer sums: the result is the same as pixel by pixel.
 var<workgroup> lead: u32;
 var<workgroup> lead_area: atomic<u32>;
 var<workgroup> lead_sum: atomic<u32>;
 var<workgroup> lead_flags: atomic<u32>;
+// The fluorescent leader: the tile's largest fluorescent label (any present one would do).
+var<workgroup> fl_lead: atomic<u32>;
+var<workgroup> fl_area: atomic<u32>;
+var<workgroup> fl_edges: atomic<u32>;
+var<workgroup> fl_sharp: atomic<u32>;
+var<workgroup> fl_flags: atomic<u32>;
 
 @compute @workgroup_size(16, 16)
 fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -35,11 +42,22 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
         atomicStore(&lead_area, 0u);
         atomicStore(&lead_sum, 0u);
         atomicStore(&lead_flags, 0u);
+        atomicStore(&fl_lead, 0u);
+        atomicStore(&fl_area, 0u);
+        atomicStore(&fl_edges, 0u);
+        atomicStore(&fl_sharp, 0u);
+        atomicStore(&fl_flags, 0u);
+    }
+    workgroupBarrier();
+    let inside = g.x < P.width && g.y < P.height;
+    let i = g.y * w + g.x;
+    if (inside) {
+        atomicMax(&fl_lead, labels[n + i]);
     }
     workgroupBarrier();
     let leader = lead;
-    if (g.x < P.width && g.y < P.height) {
-        let i = g.y * w + g.x;
+    let fl_leader = atomicLoad(&fl_lead);
+    if (inside) {
         let border = select(0u, FLAG_BORDER, is_border_px(g.x, g.y));
         let b = labels[i];
         if (b != 0u && b == leader) {
@@ -56,21 +74,34 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
         }
         let f = labels[n + i];
         if (f != 0u) {
-            let r = stats_base(f - 1u);
-            atomicAdd(&stats[r], 1u);
-            if (border != 0u) {
-                atomicOr(&stats[r], border);
-            }
             let edge = (g.x > 0u && labels[n + i - 1u] != f) || (g.x + 1u < w && labels[n + i + 1u] != f)
                 || (g.y > 0u && labels[n + i - w] != f) || (g.y + 1u < P.height && labels[n + i + w] != f);
-            if (edge) {
-                atomicAdd(&stats[r + 1u], 1u);
-                if (border == 0u) {
-                    let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
-                    let gy = 0.5 * (ratio[i + w] - ratio[i - w]);
-                    if (gx * gx + gy * gy >= P.sharp_grad_px * P.sharp_grad_px) {
-                        atomicAdd(&stats[r + 2u], 1u);
-                    }
+            var sharp = false;
+            if (edge && border == 0u) {
+                let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
+                let gy = 0.5 * (ratio[i + w] - ratio[i - w]);
+                sharp = gx * gx + gy * gy >= P.sharp_grad_px * P.sharp_grad_px;
+            }
+            if (f == fl_leader) {
+                atomicAdd(&fl_area, 1u);
+                atomicOr(&fl_flags, border);
+                if (edge) {
+                    atomicAdd(&fl_edges, 1u);
+                }
+                if (sharp) {
+                    atomicAdd(&fl_sharp, 1u);
+                }
+            } else {
+                let r = stats_base(f - 1u);
+                atomicAdd(&stats[r], 1u);
+                if (border != 0u) {
+                    atomicOr(&stats[r], border);
+                }
+                if (edge) {
+                    atomicAdd(&stats[r + 1u], 1u);
+                }
+                if (sharp) {
+                    atomicAdd(&stats[r + 2u], 1u);
                 }
             }
         }
@@ -83,6 +114,22 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
         let flags = atomicLoad(&lead_flags);
         if (flags != 0u) {
             atomicOr(&stats[r], flags);
+        }
+    }
+    if (li == 0u && fl_leader != 0u) {
+        let r = stats_base(fl_leader - 1u);
+        atomicAdd(&stats[r], atomicLoad(&fl_area));
+        let flags = atomicLoad(&fl_flags);
+        if (flags != 0u) {
+            atomicOr(&stats[r], flags);
+        }
+        let edges = atomicLoad(&fl_edges);
+        if (edges != 0u) {
+            atomicAdd(&stats[r + 1u], edges);
+        }
+        let sharp = atomicLoad(&fl_sharp);
+        if (sharp != 0u) {
+            atomicAdd(&stats[r + 2u], sharp);
         }
     }
 }
