@@ -1,5 +1,6 @@
-// common.wgsl — prepended to every stage. The uniform mirrors `GpuParams` in src/gpu/uniforms.rs and the
-// constants mirror src/analysis.rs: keep them in sync (a test checks the struct size and the constants).
+// common.wgsl — prepended to every stage, after the prelude generated from Rust (src/gpu/prelude.rs: the
+// shared constants, the lesion table's layout T_*, the palette). The uniform mirrors `GpuParams` in
+// src/gpu/uniforms.rs (a test checks its members against naga's reflection).
 
 struct Params {
     width: u32,
@@ -27,59 +28,30 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> P: Params;
 
-const LEVEL_BINS: u32 = 256u;
-const LEVEL_LO: f32 = 0.5;
-const LEVEL_SCALE: f32 = 256.0;
-const MIN_LEVEL_SAMPLES: u32 = 64u;
-// Lesion-table header words: 0 cores, 1 diffuse lesions, then the fluorescence level, background mode and
-// noise (f32 bits, copied from the level buffer after the threshold stage).
-const T_FLUO_LEVEL: u32 = 2u;
-const RATIO_BIN: f32 = 0.05;
-const RATIO_BINS: u32 = 200u;
-const CORE_BIN: f32 = 0.01;
-const CORE_BINS: u32 = 128u;
-const THICKNESS_BIN: f32 = 0.25;
-const THICKNESS_BINS: u32 = 512u;
-const MAX_CORES: u32 = 64u;
-const MAX_DIFFUSE: u32 = 32u;
-const RATIO_FIXED: f32 = 256.0;
-const COVERAGE_FIXED: f32 = 1024.0;
-const FLAG_BORDER: u32 = 1u;
-const FLAG_HAS_RIM: u32 = 2u;
-// Per-root statistics: non-fluorescent roots at 3r (area, ratio sum, flags); fluorescent roots at
-// fl_base(r) (area, boundary pixels, flags, sharp boundary pixels).
-const FL_STRIDE: u32 = 4u;
+// Lesion-table header words: 0 cores, 1 diffuse lesions (all found, beyond the table too), then the
+// fluorescence level, background mode and noise (f32 bits, copied from the level buffer after the
+// threshold stage) at T_FLUO_LEVEL.
 
-fn fl_base(root: u32) -> u32 {
-    return 3u * n_pixels() + FL_STRIDE * root;
+// Per-root statistics, STATS_STRIDE words a root at stats_base(root) (non-fluorescent and fluorescent
+// roots are different pixels, so the two classes share one record array): word 0 the area (AREA_MASK)
+// with the FLAG_* bits above it; non-fluorescent roots: word 1 the fixed-point ratio sum; fluorescent
+// roots: word 1 boundary pixels, word 2 boundary pixels off the image edge whose ratio gradient is sharp.
+const STATS_STRIDE: u32 = 3u;
+const AREA_MASK: u32 = 0x0fffffffu;
+const FLAG_BORDER: u32 = 0x10000000u;
+const FLAG_HAS_RIM: u32 = 0x20000000u;
+// Marked by the selecting passes (select_cores, select_diffuse): a core, a coreless lesion.
+const FLAG_CORE: u32 = 0x40000000u;
+const FLAG_CORELESS: u32 = 0x80000000u;
+
+fn stats_base(root: u32) -> u32 {
+    return STATS_STRIDE * root;
 }
 const NONE: u32 = 0xffffffffu;
-// The composite's per-lesion style table (mirrors `analysis::style`): one word a core slot.
-const STYLE_DRAWN: u32 = 1u;
-const STYLE_WARN: u32 = 2u;
-
-// Lesion table: words 0..16 are counters (0: cores, 1: diffuse), then one record of T_STRIDE words a slot.
-const T_LABEL: u32 = 0u;
-const T_KIND: u32 = 1u;
-const T_AREA: u32 = 2u;
-const T_RIM_AREA: u32 = 3u;
-const T_SX_LO: u32 = 4u;
-const T_SX_HI: u32 = 5u;
-const T_SY_LO: u32 = 6u;
-const T_SY_HI: u32 = 7u;
-const T_SUB_LO: u32 = 8u;
-const T_SUB_HI: u32 = 9u;
-const T_LEVEL: u32 = 10u;
-const T_BAND: u32 = 11u;
-const T_PARTIAL: u32 = 13u;
-const T_OUTER: u32 = 14u;
-const T_RATIO: u32 = 16u;
-const T_CORE: u32 = 216u;
-const T_THICK: u32 = 344u;
-const T_FERET: u32 = 856u;
-const T_EDGE: u32 = 888u;
-const T_STRIDE: u32 = 1400u;
-const T_HEADER: u32 = 16u;
+// The composite's per-lesion style table (`analysis::style`, STYLE_* in the prelude): one word a core slot.
+// Lesion table: T_HEADER words of counters, then one record of T_STRIDE words a slot, then the per-row
+// counts at T_ROWS: cores (T_ROWS + y) and coreless lesions (T_ROWS + height + y) whose root lies in row
+// y, counted by the selecting passes so that slots go by raster order of label.
 
 fn slot_base(slot: u32) -> u32 {
     return T_HEADER + slot * T_STRIDE;
@@ -97,13 +69,7 @@ fn is_border_px(x: u32, y: u32) -> bool {
     return x == 0u || y == 0u || x + 1u == P.width || y + 1u == P.height;
 }
 
-// Caliper directions for the Feret diameters (mirrors FERET_* in src/analysis.rs).
-const FERET_DIRS: u32 = 16u;
-const FERET_FIXED: f32 = 16.0;
-const FERET_OFFSET: i32 = 1048576;
-const FERET_COS = array<f32, 16>(1.0, 0.98078528, 0.923879533, 0.831469612, 0.707106781, 0.555570233, 0.382683432, 0.195090322, 0.0, -0.195090322, -0.382683432, -0.555570233, -0.707106781, -0.831469612, -0.923879533, -0.98078528);
-const FERET_SIN = array<f32, 16>(0.0, 0.195090322, 0.382683432, 0.555570233, 0.707106781, 0.831469612, 0.923879533, 0.98078528, 1.0, 0.98078528, 0.923879533, 0.831469612, 0.707106781, 0.555570233, 0.382683432, 0.195090322);
-
+// Caliper directions for the Feret diameters: FERET_* in the prelude (`analysis::FERET_*`).
 fn feret_word(x: u32, y: u32, k: u32) -> u32 {
     return u32(i32(floor((f32(x) * FERET_COS[k] + f32(y) * FERET_SIN[k]) * FERET_FIXED + 0.5)) + FERET_OFFSET);
 }

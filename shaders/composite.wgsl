@@ -18,11 +18,7 @@
 @group(0) @binding(7) var<storage, read_write> overlay: array<u32>;
 @group(0) @binding(8) var<storage, read_write> classes: array<u32>;
 
-const FLUORESCENCE = vec3<f32>(40.0, 255.0, 90.0);
-const BOUNDARY = vec3<f32>(255.0, 230.0, 0.0);
-const MARGIN_OK = vec3<f32>(0.0, 220.0, 255.0);
-const MARGIN_WARN = vec3<f32>(255.0, 50.0, 50.0);
-const CORE_TINT = vec3<f32>(120.0, 60.0, 200.0);
+// Colours: FLUORESCENCE, BOUNDARY, MARGIN_OK, MARGIN_WARN, CORE_TINT from the prelude (`analysis::palette`).
 
 fn wl_byte(b: u32) -> u32 {
     return (wl_in[b >> 2u] >> (8u * (b & 3u))) & 255u;

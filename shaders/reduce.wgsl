@@ -1,8 +1,10 @@
 // reduce.wgsl — CPU twin: src/reference/reduce.rs
 // mark_rims:      reads labels, seeds; flags the fluorescent roots touching a core: they hold its rim (stats).
-// select_diffuse: reads labels, stats; compact fluorescent roots with no rim, off the border, take a
-//                 coreless slot (slot_of_root, table), kind 2 (homogeneous) when at least half their
-//                 boundary is sharp, else 1 (diffuse).
+// select_diffuse: reads labels, stats; compact fluorescent roots with no rim, off the border, are
+//                 coreless lesions: flagged (FLAG_CORELESS), counted (table[1]) with their row (T_ROWS).
+// assign_diffuse: each whose rank in raster order of label is under MAX_DIFFUSE takes that coreless slot
+//                 (slot_of_root, table), kind 2 (homogeneous) when at least half its boundary is sharp,
+//                 else 1 (diffuse).
 // lesion_stats:   reads ratio, fluo, seeds, labels, stats, slot_of_root, distfield; adds per-slot area,
 //                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
 //                 extents of the core's boundary pixels along the Feret directions (table).
@@ -63,7 +65,7 @@ fn mark_rims(@builtin(global_invocation_id) g: vec3<u32>) {
     let touches = (g.x > 0u && seeds[i - 1u] != 0u) || (g.x + 1u < w && seeds[i + 1u] != 0u)
         || (g.y > 0u && seeds[i - w] != 0u) || (g.y + 1u < P.height && seeds[i + w] != 0u);
     if (touches) {
-        atomicOr(&stats[fl_base(f - 1u) + 2u], FLAG_HAS_RIM);
+        atomicOr(&stats[stats_base(f - 1u)], FLAG_HAS_RIM);
     }
 }
 
@@ -77,18 +79,33 @@ fn select_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
     if (labels[n + i] != i + 1u) {
         return;
     }
-    let r = fl_base(i);
-    let area = atomicLoad(&stats[r]);
+    let r = stats_base(i);
+    let flags = atomicLoad(&stats[r]);
+    let area = flags & AREA_MASK;
     let boundary = f32(max(atomicLoad(&stats[r + 1u]), 1u));
-    let flags = atomicLoad(&stats[r + 2u]);
-    let kind = select(1u, 2u, 2u * atomicLoad(&stats[r + 3u]) >= atomicLoad(&stats[r + 1u]));
     let ok = (flags & (FLAG_BORDER | FLAG_HAS_RIM)) == 0u && f32(area) >= P.min_diffuse_area
         && 4.0 * 3.14159265358979 * f32(area) >= P.min_diffuse_compactness * boundary * boundary;
     if (!ok) {
         return;
     }
-    let slot = atomicAdd(&table[1], 1u);
+    atomicOr(&stats[r], FLAG_CORELESS);
+    atomicAdd(&table[1], 1u);
+    atomicAdd(&table[T_ROWS + P.height + g.y], 1u);
+}
+
+@compute @workgroup_size(16, 16)
+fn assign_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
+    if (g.x >= P.width || g.y >= P.height) {
+        return;
+    }
+    let i = g.y * P.width + g.x;
+    let r = stats_base(i);
+    if ((atomicLoad(&stats[r]) & FLAG_CORELESS) == 0u) {
+        return;
+    }
+    let slot = raster_rank(i, FLAG_CORELESS, T_ROWS + P.height);
     if (slot < MAX_DIFFUSE) {
+        let kind = select(1u, 2u, 2u * atomicLoad(&stats[r + 2u]) >= atomicLoad(&stats[r + 1u]));
         let s = MAX_CORES + slot;
         slot_of_root[i] = s + 1u;
         atomicStore(&table[slot_base(s) + T_LABEL], i + 1u);
@@ -104,8 +121,8 @@ fn is_outside(j: u32) -> bool {
     if (l == 0u) {
         return true;
     }
-    let r = 3u * (l - 1u);
-    return (atomicLoad(&stats[r + 2u]) & FLAG_BORDER) != 0u || f32(atomicLoad(&stats[r])) >= P.min_core_area;
+    let word = atomicLoad(&stats[stats_base(l - 1u)]);
+    return (word & FLAG_BORDER) != 0u || f32(word & AREA_MASK) >= P.min_core_area;
 }
 
 @compute @workgroup_size(16, 16)

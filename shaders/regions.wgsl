@@ -1,10 +1,12 @@
 // regions.wgsl — CPU twin: src/reference/regions.rs
-// region_stats: reads ratio, labels; adds to stats (per root r: non-fluorescent at 3r.. area, fixed-point
-//               ratio sum, flags; fluorescent at fl_base(r).. area, boundary pixels, flags, boundary
-//               pixels off the image edge whose ratio gradient is sharp).
+// region_stats: reads ratio, labels; adds to stats (the per-root records of common.wgsl: area and border
+//               flag; ratio sum, or boundary and sharp boundary pixels).
 // select_cores: reads labels, stats; each large enough non-fluorescent root that is not most of the frame,
-//               under the core level (a dark one where it touches the border), takes a core slot: writes slot_of_root[root] = slot + 1 and the slot's label, kind
-//               and partial flag (the core touches the border) in table.
+//               under the core level (a dark one where it touches the border), is a core: flags it
+//               (FLAG_CORE), counts it (table[0]) and its row (T_ROWS).
+// assign_cores: each core whose rank in raster order of label is under MAX_CORES takes slot = rank (the
+//               CPU's order, whatever order the GPU ran in): writes slot_of_root[root] = slot + 1 and the
+//               slot's label, kind and partial flag (the core touches the border) in table.
 
 @group(0) @binding(1) var<storage, read> ratio: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
@@ -16,13 +18,20 @@ fn ratio_fixed(v: f32) -> u32 {
     return u32(clamp(v, 0.0, 4.0) * RATIO_FIXED);
 }
 
-// Most pixels of a tile belong to one non-fluorescent component (the liver background above all): the
-// tile sums that component's pixels in workgroup memory and adds them once, so a frame does not
-// serialise on the background's counters. Integer sums: the result is the same as pixel by pixel.
+// Most pixels of a tile belong to one non-fluorescent component (the liver background above all), and
+// most fluorescent pixels of a tile to one fluorescent component: the tile sums each leading component's
+// pixels in workgroup memory and adds them once, so a frame does not serialise on a large component's
+// counters. Integer sums: the result is the same as pixel by pixel.
 var<workgroup> lead: u32;
 var<workgroup> lead_area: atomic<u32>;
 var<workgroup> lead_sum: atomic<u32>;
 var<workgroup> lead_flags: atomic<u32>;
+// The fluorescent leader: the tile's largest fluorescent label (any present one would do).
+var<workgroup> fl_lead: atomic<u32>;
+var<workgroup> fl_area: atomic<u32>;
+var<workgroup> fl_edges: atomic<u32>;
+var<workgroup> fl_sharp: atomic<u32>;
+var<workgroup> fl_flags: atomic<u32>;
 
 @compute @workgroup_size(16, 16)
 fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -33,11 +42,22 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
         atomicStore(&lead_area, 0u);
         atomicStore(&lead_sum, 0u);
         atomicStore(&lead_flags, 0u);
+        atomicStore(&fl_lead, 0u);
+        atomicStore(&fl_area, 0u);
+        atomicStore(&fl_edges, 0u);
+        atomicStore(&fl_sharp, 0u);
+        atomicStore(&fl_flags, 0u);
+    }
+    workgroupBarrier();
+    let inside = g.x < P.width && g.y < P.height;
+    let i = g.y * w + g.x;
+    if (inside) {
+        atomicMax(&fl_lead, labels[n + i]);
     }
     workgroupBarrier();
     let leader = lead;
-    if (g.x < P.width && g.y < P.height) {
-        let i = g.y * w + g.x;
+    let fl_leader = atomicLoad(&fl_lead);
+    if (inside) {
         let border = select(0u, FLAG_BORDER, is_border_px(g.x, g.y));
         let b = labels[i];
         if (b != 0u && b == leader) {
@@ -45,42 +65,71 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
             atomicAdd(&lead_sum, ratio_fixed(ratio[i]));
             atomicOr(&lead_flags, border);
         } else if (b != 0u) {
-            let r = 3u * (b - 1u);
+            let r = stats_base(b - 1u);
             atomicAdd(&stats[r], 1u);
             atomicAdd(&stats[r + 1u], ratio_fixed(ratio[i]));
             if (border != 0u) {
-                atomicOr(&stats[r + 2u], border);
+                atomicOr(&stats[r], border);
             }
         }
         let f = labels[n + i];
         if (f != 0u) {
-            let r = fl_base(f - 1u);
-            atomicAdd(&stats[r], 1u);
-            if (border != 0u) {
-                atomicOr(&stats[r + 2u], border);
-            }
             let edge = (g.x > 0u && labels[n + i - 1u] != f) || (g.x + 1u < w && labels[n + i + 1u] != f)
                 || (g.y > 0u && labels[n + i - w] != f) || (g.y + 1u < P.height && labels[n + i + w] != f);
-            if (edge) {
-                atomicAdd(&stats[r + 1u], 1u);
-                if (border == 0u) {
-                    let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
-                    let gy = 0.5 * (ratio[i + w] - ratio[i - w]);
-                    if (gx * gx + gy * gy >= P.sharp_grad_px * P.sharp_grad_px) {
-                        atomicAdd(&stats[r + 3u], 1u);
-                    }
+            var sharp = false;
+            if (edge && border == 0u) {
+                let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
+                let gy = 0.5 * (ratio[i + w] - ratio[i - w]);
+                sharp = gx * gx + gy * gy >= P.sharp_grad_px * P.sharp_grad_px;
+            }
+            if (f == fl_leader) {
+                atomicAdd(&fl_area, 1u);
+                atomicOr(&fl_flags, border);
+                if (edge) {
+                    atomicAdd(&fl_edges, 1u);
+                }
+                if (sharp) {
+                    atomicAdd(&fl_sharp, 1u);
+                }
+            } else {
+                let r = stats_base(f - 1u);
+                atomicAdd(&stats[r], 1u);
+                if (border != 0u) {
+                    atomicOr(&stats[r], border);
+                }
+                if (edge) {
+                    atomicAdd(&stats[r + 1u], 1u);
+                }
+                if (sharp) {
+                    atomicAdd(&stats[r + 2u], 1u);
                 }
             }
         }
     }
     workgroupBarrier();
     if (li == 0u && leader != 0u) {
-        let r = 3u * (leader - 1u);
+        let r = stats_base(leader - 1u);
         atomicAdd(&stats[r], atomicLoad(&lead_area));
         atomicAdd(&stats[r + 1u], atomicLoad(&lead_sum));
         let flags = atomicLoad(&lead_flags);
         if (flags != 0u) {
-            atomicOr(&stats[r + 2u], flags);
+            atomicOr(&stats[r], flags);
+        }
+    }
+    if (li == 0u && fl_leader != 0u) {
+        let r = stats_base(fl_leader - 1u);
+        atomicAdd(&stats[r], atomicLoad(&fl_area));
+        let flags = atomicLoad(&fl_flags);
+        if (flags != 0u) {
+            atomicOr(&stats[r], flags);
+        }
+        let edges = atomicLoad(&fl_edges);
+        if (edges != 0u) {
+            atomicAdd(&stats[r + 1u], edges);
+        }
+        let sharp = atomicLoad(&fl_sharp);
+        if (sharp != 0u) {
+            atomicAdd(&stats[r + 2u], sharp);
         }
     }
 }
@@ -95,20 +144,35 @@ fn select_cores(@builtin(global_invocation_id) g: vec3<u32>) {
     if (labels[i] != i + 1u) {
         return;
     }
-    let area = atomicLoad(&stats[3u * i]);
-    let sum = atomicLoad(&stats[3u * i + 1u]);
-    let flags = atomicLoad(&stats[3u * i + 2u]);
-    let max_ratio = select(P.core_max_ratio, P.partial_core_max_ratio, (flags & FLAG_BORDER) != 0u);
+    let word = atomicLoad(&stats[stats_base(i)]);
+    let area = word & AREA_MASK;
+    let sum = atomicLoad(&stats[stats_base(i) + 1u]);
+    let max_ratio = select(P.core_max_ratio, P.partial_core_max_ratio, (word & FLAG_BORDER) != 0u);
     let is_core = f32(area) >= P.min_core_area && area * 3u <= n
         && f32(sum) < max_ratio * RATIO_FIXED * f32(area);
     if (!is_core) {
         return;
     }
-    let slot = atomicAdd(&table[0], 1u);
+    atomicOr(&stats[stats_base(i)], FLAG_CORE);
+    atomicAdd(&table[0], 1u);
+    atomicAdd(&table[T_ROWS + g.y], 1u);
+}
+
+@compute @workgroup_size(16, 16)
+fn assign_cores(@builtin(global_invocation_id) g: vec3<u32>) {
+    if (g.x >= P.width || g.y >= P.height) {
+        return;
+    }
+    let i = g.y * P.width + g.x;
+    let word = atomicLoad(&stats[stats_base(i)]);
+    if ((word & FLAG_CORE) == 0u) {
+        return;
+    }
+    let slot = raster_rank(i, FLAG_CORE, T_ROWS);
     if (slot < MAX_CORES) {
         slot_of_root[i] = slot + 1u;
         atomicStore(&table[slot_base(slot) + T_LABEL], i + 1u);
         atomicStore(&table[slot_base(slot) + T_KIND], 0u);
-        atomicStore(&table[slot_base(slot) + T_PARTIAL], select(0u, 1u, (flags & FLAG_BORDER) != 0u));
+        atomicStore(&table[slot_base(slot) + T_PARTIAL], select(0u, 1u, (word & FLAG_BORDER) != 0u));
     }
 }

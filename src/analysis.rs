@@ -251,6 +251,9 @@ impl StageTimings {
 #[derive(Clone, Debug, Default)]
 pub struct Segmentation {
     pub lesions: Vec<LesionStats>,
+    /// More cores than `MAX_CORES` or coreless lesions than `MAX_DIFFUSE` were found: the first by label
+    /// (raster order of their first pixel) were kept, on both backends.
+    pub truncated: bool,
     /// The fluorescence level this frame was cut at, and the background mode and noise it came from.
     pub background: FluoLevel,
     pub timings: StageTimings,
@@ -291,6 +294,8 @@ pub mod palette {
     pub const BOUNDARY: [u8; 3] = [255, 230, 0];
     pub const MARGIN_OK: [u8; 3] = [0, 220, 255];
     pub const MARGIN_WARN: [u8; 3] = [255, 50, 50];
+    /// Cores are tinted with it (20%).
+    pub const CORE_TINT: [u8; 3] = [120, 60, 200];
     pub const DIFFUSE: [u8; 3] = [255, 170, 40];
     pub const HOMOGENEOUS: [u8; 3] = [255, 90, 255];
     pub const TEXT: [u8; 3] = [255, 255, 255];
@@ -321,6 +326,50 @@ pub trait Analyzer: Send {
     /// and wound-bed checks, which look at any fluorescence, not only lesions), shared rather than
     /// copied: drop them before the next `segment`, or that frame pays for a copy.
     fn pixel_maps(&mut self) -> anyhow::Result<PixelMaps>;
+    /// The last frame's device-memory traffic by stage (GPU backends; `None` on the CPU).
+    fn traffic(&self) -> Option<Traffic> {
+        None
+    }
+    /// A fault drill: destroy the device the analysis runs on, as a driver reset would; false where
+    /// there is none (the CPU).
+    fn destroy_device(&mut self) -> bool {
+        false
+    }
+}
+
+/// Device-memory traffic of one frame, per stage, counted from the buffers each dispatch binds and its
+/// entry point's code uses (naga's reflection, calls followed): an upper bound, each such buffer counted
+/// whole, read once, and written once more where the binding is writable; plus uploads, clears, copies
+/// and readbacks at their sizes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Traffic(pub Vec<StageTraffic>);
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StageTraffic {
+    pub stage: String,
+    pub bytes: u64,
+    pub dispatches: u32,
+}
+
+impl Traffic {
+    /// Adds to `stage` (appended the first time it is seen).
+    pub fn add(&mut self, stage: &str, bytes: u64, dispatches: u32) {
+        match self.0.iter_mut().find(|s| s.stage == stage) {
+            Some(s) => {
+                s.bytes += bytes;
+                s.dispatches += dispatches;
+            }
+            None => self.0.push(StageTraffic { stage: stage.to_string(), bytes, dispatches }),
+        }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.0.iter().map(|s| s.bytes).sum()
+    }
+
+    pub fn dispatches(&self) -> u32 {
+        self.0.iter().map(|s| s.dispatches).sum()
+    }
 }
 
 #[cfg(test)]

@@ -66,6 +66,11 @@ pub struct FrameMetrics {
     /// The lesions of this frame (tracked IDs, figures smoothed over the last three frames).
     #[serde(default)]
     pub lesions: Vec<Lesion>,
+    /// The frame held more lesions than the per-frame table (64 cores, 32 coreless lesions): the first
+    /// by label (raster order) are reported, on both backends, and the overlay says `LESIONS TRUNCATED`.
+    /// Written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
     /// What the frame's ratio histogram said (`analyze`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nir: Option<NirStats>,
@@ -188,6 +193,7 @@ impl FrameMetrics {
     /// The lesions and the transection / wound-bed check of a processed frame.
     pub fn with_result(mut self, r: &FrameResult) -> Self {
         self.lesions = r.lesions.iter().map(rounded).collect();
+        self.truncated = r.truncated;
         if let Some(f) = &r.findings {
             self.mode = Some(f.mode);
             self.findings = Some(findings_record(f));

@@ -5,6 +5,9 @@
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
+/// Margin contours a frame draws at most (`--margins-mm`); the GPU's uniform holds this many.
+pub const MAX_MARGINS: usize = 4;
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct AnalysisParams {
     /// Scale of the image: millimetres a pixel (co-registered WL and NIR share it). Where no scale is
@@ -57,7 +60,8 @@ pub struct AnalysisParams {
     /// pixels have a ratio gradient of at least this, per mm; else it is the blurred glow of a deep,
     /// diffuse lesion. A count, not a mean, so that a glint on the edge does not decide.
     pub homogeneous_edge_gradient_per_mm: f32,
-    /// Margin contours drawn around each core, mm (the first is the radicality margin).
+    /// Margin contours drawn around each core, mm (the first is the radicality margin); at most
+    /// `MAX_MARGINS`, on both backends.
     pub margins_mm: Vec<f32>,
     /// Side of the square blocks whose medians feed the background fit, px.
     pub background_block_px: u32,
@@ -119,6 +123,9 @@ impl AnalysisParams {
         }
         if self.margins_mm.is_empty() || self.margins_mm.iter().any(|m| !(m.is_finite() && *m > 0.0)) {
             bail!("margins must be positive millimetres, got {:?}", self.margins_mm);
+        }
+        if self.margins_mm.len() > MAX_MARGINS {
+            bail!("--margins-mm: at most {MAX_MARGINS} margin contours, got {}", self.margins_mm.len());
         }
         if self.background_block_px < 8 {
             bail!("background block must be at least 8 px, got {}", self.background_block_px);

@@ -12,11 +12,14 @@ use anyhow::Result;
 use crate::analysis::{Analyzer, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
 use crate::frame::{NirFrame, Plane, RgbFrame};
 use crate::measure::figures::{Figures, RIM_COMPLETE, figures, significant};
-use crate::annotate::{Banner, annotate, banner_center, outline_region, palette, rect};
+use crate::annotate::{Banner, annotate, badge, banner_center, outline_region, palette, rect};
 use crate::measure::findings::{FindingsTracker, FrameFindings, Mode, Roi, SpotEvidence, find_spots};
 use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
 use crate::params::AnalysisParams;
+
+/// Drawn top right on a frame that held more lesions than the table (`FrameResult::truncated`).
+pub const TRUNCATED_BADGE: &str = "LESIONS TRUNCATED";
 
 #[derive(Clone, Debug)]
 pub struct FrameResult {
@@ -28,6 +31,8 @@ pub struct FrameResult {
     pub background: FluoLevel,
     /// Transection / wound-bed check of this frame (absent in survey mode).
     pub findings: Option<FrameFindings>,
+    /// More lesions than the table holds: the first by label are reported (`Segmentation::truncated`).
+    pub truncated: bool,
 }
 
 /// Settings of the transection and wound-bed checks.
@@ -168,6 +173,11 @@ impl FrameProcessor {
         &self.params
     }
 
+    /// The last frame's device-memory traffic by stage (`None` on the CPU backend).
+    pub fn traffic(&self) -> Option<crate::analysis::Traffic> {
+        self.analyzer.traffic()
+    }
+
     pub fn process(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<FrameResult> {
         let seg = self.analyzer.segment(wl, nir, want_classes)?;
         let mut timings = seg.timings;
@@ -189,6 +199,9 @@ impl FrameProcessor {
         let mut overlay = comp.overlay;
         let t = Instant::now();
         annotate(&mut overlay, &styles, &banner);
+        if seg.truncated {
+            badge(&mut overlay, TRUNCATED_BADGE);
+        }
         timings.push("annotate", t.elapsed().as_secs_f64() * 1e3);
         // The homogeneous outlines and the transection / wound-bed check read the same per-pixel maps:
         // fetch them once (a readback on a GPU), only on frames that need them.
@@ -220,7 +233,7 @@ impl FrameProcessor {
             }
         };
         self.frame += 1;
-        Ok(FrameResult { lesions, overlay, classes: comp.classes, timings, background: seg.background, findings })
+        Ok(FrameResult { lesions, overlay, classes: comp.classes, timings, background: seg.background, findings, truncated: seg.truncated })
     }
 
     /// The transection / wound-bed check: fluorescence in the ROI, the steady flag, drawn on `overlay`.

@@ -142,3 +142,99 @@ fn gpu_component_labels_equal_the_cpu_labels() {
         }
     }
 }
+
+/// A frame of `rows`×`cols` ring lesions (dark core, bright rim, 64 px apart) on a flat background.
+fn rings(cols: usize, rows: usize) -> (nirf_margin::frame::RgbFrame, nirf_margin::frame::NirFrame) {
+    let step = 64;
+    let (w, h) = (cols * step, rows * step);
+    let mut nir = vec![1000u16; w * h];
+    for gy in 0..rows {
+        for gx in 0..cols {
+            let (cx, cy) = ((gx * step + step / 2) as f32, (gy * step + step / 2) as f32);
+            for y in gy * step..(gy + 1) * step {
+                for x in gx * step..(gx + 1) * step {
+                    let d = (x as f32 + 0.5 - cx).hypot(y as f32 + 0.5 - cy);
+                    if d < 12.0 {
+                        nir[y * w + x] = 450;
+                    } else if d < 18.0 {
+                        nir[y * w + x] = 3000;
+                    }
+                }
+            }
+        }
+    }
+    (nirf_margin::frame::RgbFrame::from_vec(w, h, vec![90; 3 * w * h]).unwrap(), nirf_margin::frame::Plane::from_vec(w, h, nir).unwrap())
+}
+
+/// More cores than the lesion table holds (110 rings, 64 slots): both backends keep the same 64, the
+/// first by label (raster order of their first pixel), and both say the frame was truncated; 30 rings
+/// are not truncated on either.
+#[test]
+fn beyond_the_table_both_backends_keep_the_first_cores_by_label_and_say_so() {
+    let Some(ctx) = gpu_or_skip() else { return };
+    let params = AnalysisParams { min_rim_coverage: f32::INFINITY, fluo_low_ratio: f32::INFINITY, ..AnalysisParams::with_scale(0.08) };
+    let mut gpu = GpuAnalyzer::with_context(ctx, params.clone()).unwrap();
+    let mut cpu = CpuAnalyzer::new(params).unwrap();
+    let rims = |s: &nirf_margin::analysis::Segmentation| s.lesions.iter().filter(|l| l.kind == LesionKind::Rim).map(|l| l.label).collect::<Vec<_>>();
+    for (cols, rows, truncated) in [(11, 10, true), (6, 5, false)] {
+        let (wl, nir) = rings(cols, rows);
+        let sc = cpu.segment(&wl, &nir, false).unwrap();
+        let sg = gpu.segment(&wl, &nir, false).unwrap();
+        assert_eq!((sc.truncated, sg.truncated), (truncated, truncated), "{cols}x{rows} rings");
+        let (lc, lg) = (rims(&sc), rims(&sg));
+        assert_eq!(lc.len(), (cols * rows).min(nirf_margin::analysis::MAX_CORES), "{cols}x{rows} rings: CPU cores");
+        assert_eq!(lc, lg, "{cols}x{rows} rings: the cores kept");
+        if truncated {
+            // The first 64 in raster order: the first five rows of eleven and nine of the sixth.
+            let w = (cols * 64) as u32;
+            let last_row = lg.iter().map(|l| (l - 1) / w / 64).max().unwrap();
+            assert_eq!(last_row, 5, "cores kept from ring rows 0..=5 only");
+        }
+        let _ = cpu.composite(&wl, &[]).unwrap();
+        let _ = gpu.composite(&wl, &[]).unwrap();
+    }
+}
+
+/// What the adapter cannot do is a typed `GpuError::Limit` naming the limit (what `auto` falls back to
+/// the CPU on): a frame whose buffers exceed the adapter's binding size, and settings whose distance
+/// bound exceeds the GPU's rows.
+#[test]
+fn beyond_the_adapter_or_the_rows_is_a_limit_error_naming_it() {
+    use nirf_margin::gpu::{GpuError, context::Needs};
+    let Some(mut ctx) = gpu_or_skip() else { return };
+    let needs = Needs { largest_buffer_bytes: 1 << 50, ..nirf_margin::gpu::shaders::pipeline_needs() };
+    match ctx.ensure(needs, "a huge frame") {
+        Err(GpuError::Limit { limit, needed, available, .. }) => {
+            assert!(limit == "max_storage_buffer_binding_size" || limit == "max_buffer_size", "{limit}");
+            assert!(needed > available);
+        }
+        other => panic!("expected a limit error, got {other:?}"),
+    }
+    // The device is still the one it was and runs frames.
+    let frame = render(&PhantomConfig { width: 320, height: 240, frames: 1, seed: 5, mm_per_px: 0.1, fps: 30.0, options: SceneOptions::default() }.scene(), 0);
+    let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::with_scale(0.1)).unwrap();
+    assert!(!gpu.segment(&frame.wl, &frame.nir, false).unwrap().lesions.is_empty());
+    let Some(ctx) = gpu_or_skip() else { return };
+    let wide = AnalysisParams { margins_mm: vec![50.0], ..AnalysisParams::with_scale(0.05) };
+    let e = GpuAnalyzer::with_context(ctx, wide).err().expect("a 1000 px bound is over the rows' 384");
+    let g = nirf_margin::gpu::error::find(&e).expect("a typed error");
+    assert!(g.is_unsupported() && e.to_string().contains("distance bound"), "{e:#}");
+}
+
+/// A wait for the GPU is bounded: past its timeout the frame fails with `GpuError::Timeout`, which counts
+/// as a lost device (the live worker rebuilds it), and the analyzer then refuses further frames as lost
+/// instead of touching a device in an unknown state.
+#[test]
+fn a_wait_past_its_timeout_is_a_typed_timeout_and_counts_as_lost() {
+    use nirf_margin::gpu::GpuError;
+    let Some(ctx) = gpu_or_skip() else { return };
+    let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::with_scale(0.08)).unwrap();
+    // 1 µs: no adapter analyses a 1280×720 frame that fast (lavapipe takes about half a second).
+    gpu.set_wait_timeout(std::time::Duration::from_micros(1));
+    let frame = render(&PhantomConfig { width: 1280, height: 720, frames: 1, seed: 11, mm_per_px: 0.08, fps: 30.0, options: SceneOptions::default() }.scene(), 0);
+    let e = gpu.segment(&frame.wl, &frame.nir, false).expect_err("a 1 µs wait");
+    let g = nirf_margin::gpu::error::find(&e).unwrap_or_else(|| panic!("untyped: {e:#}"));
+    assert!(matches!(g, GpuError::Timeout { .. }) && g.is_lost(), "{g:?}");
+    let again = gpu.segment(&frame.wl, &frame.nir, false).expect_err("the device counts as lost");
+    assert!(matches!(nirf_margin::gpu::error::find(&again), Some(GpuError::DeviceLost { .. })), "{again:#}");
+}

@@ -226,3 +226,41 @@ fn a_slow_recording_drops_recorded_frames_never_display_frames() {
     let counts: Vec<u64> = lines.iter().map(|l| l.rec_dropped.as_ref().map_or(0, |r| r["wl.mkv"])).collect();
     assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
 }
+
+/// A real GPU device destroyed mid-run (`Device::destroy`, as a driver reset would lose it; lavapipe in
+/// CI): that frame goes out as plain white light with the fault badge, the analysis finds the device lost
+/// by itself (the loss callback's flag, a typed `GpuError::DeviceLost`), is rebuilt, and the overlay
+/// comes back. Skipped without an adapter unless NIRF_REQUIRE_GPU=1.
+#[test]
+fn a_destroyed_gpu_device_costs_its_frame_and_the_overlay_comes_back() {
+    let _serial = serial();
+    if gpu_or_skip().is_none() {
+        return;
+    }
+    let d = tmpdir();
+    phantom_on_disk(d.path(), 320, 240, 40, 53, 0.1);
+    let m = d.path().join("m.jsonl");
+    // 5 frames/s: lavapipe analyses a 320×240 frame well within the budget (160 ms); a rebuild (shader
+    // compilation) costs a few frames, which go out as timing fallbacks.
+    let o = run(&[
+        "live", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--fps", "5", "--mm-per-px", "0.1",
+        "--display", "fakesink", "--metrics", m.to_str().unwrap(), "--backend", "gpu", "--inject-fault", "destroy@10",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = read_metrics(&m);
+    assert_eq!(lines.len(), 40, "every input frame gives an output frame");
+    let story: Vec<String> = lines.iter().map(|l| l.reason.clone().unwrap_or_else(|| "on".into())).collect();
+    let before = lines[..10].iter().filter(|l| l.overlay == Some(nirf_margin::metrics::OverlayState::On)).count();
+    assert!(before >= 4, "the GPU overlay is on before the fault: {before} of 10: {story:?}");
+    let at = &lines[10];
+    assert_eq!(at.overlay, Some(nirf_margin::metrics::OverlayState::Off));
+    let reason = at.reason.clone().unwrap_or_default();
+    assert!(reason.contains("GPU device lost"), "frame 10 off for: {reason}: {story:?}");
+    for (f, l) in lines.iter().enumerate().filter(|(f, l)| *f != 10 && l.overlay == Some(nirf_margin::metrics::OverlayState::Off)) {
+        let r = l.reason.as_deref().unwrap_or("");
+        assert!(r == "over time budget" || r == "analysis busy", "frame {f} off for {r}: {story:?}");
+    }
+    let back: Vec<_> = lines[25..].iter().filter(|l| l.overlay == Some(nirf_margin::metrics::OverlayState::On)).collect();
+    assert!(back.len() >= 8, "the overlay comes back on a new device: on for {} of the last 15 frames: {story:?}", back.len());
+    assert!(back.iter().all(|l| !l.lesions.is_empty()));
+}

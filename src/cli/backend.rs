@@ -1,14 +1,20 @@
 //! `--backend auto|gpu|cpu`: which `Analyzer` a command gets. `auto` takes a hardware GPU adapter when
 //! one exists, else the CPU backend: a software adapter (Mesa's lavapipe) runs the shaders correctly but
 //! some sixty times slower than the CPU backend (about 750 ms against 12 ms a 1080p frame on the 2-core
-//! development machine), which in live use would keep the overlay off. `gpu` takes any adapter, lavapipe
-//! included (the tests run the shaders on it), and is an error with none.
+//! development machine), which in live use would keep the overlay off. `auto` also takes the CPU where
+//! the GPU cannot do the job (`GpuError::Limit`): settings that need a distance bound over the GPU's, or
+//! a frame size over the adapter's limits (found at the first frame of that size, which the CPU then
+//! analyses). `gpu` takes any adapter, lavapipe included (the tests run the shaders on it), and is an
+//! error with none or where it cannot do the job, naming the limit.
+
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 
-use crate::analysis::Analyzer;
-use crate::gpu::{GpuAnalyzer, GpuContext};
+use crate::analysis::{Analyzer, Composite, LesionStyle, PixelMaps, Segmentation, Traffic};
+use crate::frame::{NirFrame, RgbFrame};
+use crate::gpu::{GpuAnalyzer, GpuContext, error};
 use crate::params::AnalysisParams;
 use crate::reference::CpuAnalyzer;
 
@@ -20,12 +26,33 @@ pub enum BackendChoice {
     Cpu,
 }
 
+/// The analyzer for an offline command: a GPU wait is bounded by `gpu::context::OFFLINE_WAIT`.
 pub fn make_analyzer(choice: BackendChoice, params: &AnalysisParams) -> Result<Box<dyn Analyzer>> {
+    make_analyzer_waiting(choice, params, None)
+}
+
+/// As `make_analyzer`; `gpu_wait` bounds each wait for the GPU (live: a multiple of the frame budget),
+/// past which the device counts as lost.
+pub fn make_analyzer_waiting(choice: BackendChoice, params: &AnalysisParams, gpu_wait: Option<Duration>) -> Result<Box<dyn Analyzer>> {
+    let gpu = |ctx: GpuContext| -> Result<GpuAnalyzer> {
+        let mut g = GpuAnalyzer::with_context(ctx, params.clone())?;
+        if let Some(t) = gpu_wait {
+            g.set_wait_timeout(t);
+        }
+        Ok(g)
+    };
     match choice {
         BackendChoice::Cpu => Ok(Box::new(CpuAnalyzer::new(params.clone())?)),
-        BackendChoice::Gpu => Ok(Box::new(GpuAnalyzer::new(params.clone()).context("--backend gpu")?)),
+        BackendChoice::Gpu => Ok(Box::new(gpu(GpuContext::new().context("--backend gpu")?).context("--backend gpu")?)),
         BackendChoice::Auto => match GpuContext::new() {
-            Ok(ctx) if !ctx.is_software() => Ok(Box::new(GpuAnalyzer::with_context(ctx, params.clone())?)),
+            Ok(ctx) if !ctx.is_software() => match gpu(ctx) {
+                Ok(g) => Ok(Box::new(Fallback { gpu: Some(g), cpu: None, params: params.clone() })),
+                Err(e) if error::find(&e).is_some_and(|g| g.is_unsupported()) => {
+                    tracing::info!("{e:#}; using the CPU backend");
+                    Ok(Box::new(CpuAnalyzer::new(params.clone())?))
+                }
+                Err(e) => Err(e),
+            },
             Ok(ctx) => {
                 tracing::info!("only a software GPU adapter ({}): using the faster CPU backend (--backend gpu forces it)", ctx.describe());
                 Ok(Box::new(CpuAnalyzer::new(params.clone())?))
@@ -35,5 +62,59 @@ pub fn make_analyzer(choice: BackendChoice, params: &AnalysisParams) -> Result<B
                 Ok(Box::new(CpuAnalyzer::new(params.clone())?))
             }
         },
+    }
+}
+
+/// `auto` on a hardware GPU: the GPU until a frame it cannot hold (`GpuError::Limit`), then the CPU for
+/// the rest of the run, that frame included.
+struct Fallback {
+    gpu: Option<GpuAnalyzer>,
+    cpu: Option<CpuAnalyzer>,
+    params: AnalysisParams,
+}
+
+impl Fallback {
+    fn current(&mut self) -> &mut dyn Analyzer {
+        match (&mut self.gpu, &mut self.cpu) {
+            (Some(g), _) => g,
+            (None, Some(c)) => c,
+            (None, None) => unreachable!("one backend is always there"),
+        }
+    }
+}
+
+impl Analyzer for Fallback {
+    fn describe(&self) -> String {
+        self.gpu.as_ref().map_or_else(|| self.cpu.as_ref().map(|c| c.describe()).unwrap_or_default(), |g| g.describe())
+    }
+
+    fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<Segmentation> {
+        if let Some(g) = &mut self.gpu {
+            match g.segment(wl, nir, want_classes) {
+                Err(e) if error::find(&e).is_some_and(|g| g.is_unsupported()) => {
+                    tracing::warn!("{e:#}; using the CPU backend from here on");
+                    self.gpu = None;
+                    self.cpu = Some(CpuAnalyzer::new(self.params.clone())?);
+                }
+                r => return r,
+            }
+        }
+        self.current().segment(wl, nir, want_classes)
+    }
+
+    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle]) -> Result<Composite> {
+        self.current().composite(wl, styles)
+    }
+
+    fn pixel_maps(&mut self) -> Result<PixelMaps> {
+        self.current().pixel_maps()
+    }
+
+    fn traffic(&self) -> Option<Traffic> {
+        self.gpu.as_ref().and_then(|g| g.traffic())
+    }
+
+    fn destroy_device(&mut self) -> bool {
+        self.current().destroy_device()
     }
 }

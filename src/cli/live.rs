@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use crate::cli::backend::{BackendChoice, make_analyzer};
+use crate::cli::backend::{BackendChoice, make_analyzer_waiting};
 use crate::live::faults::{FaultPlan, FaultyAnalyzer};
 use crate::live::worker::LiveProcessor;
 use crate::live::{LiveConfig, run};
@@ -74,7 +74,7 @@ pub struct LiveArgs {
     /// The checks' settings; the mode switches while running by typing s, t or w and Enter.
     #[command(flatten)]
     pub checks: CheckArgs,
-    /// Fault drill: KIND@FRAME,... with KIND panic, error, slow or lost.
+    /// Fault drill: KIND@FRAME,... with KIND panic, error, slow, lost (simulated) or destroy (the real GPU device).
     #[arg(long)]
     pub inject_fault: Option<String>,
     /// Frames each recording may hold waiting for its encoder; when it is full, recorded frames are
@@ -85,6 +85,10 @@ pub struct LiveArgs {
     #[arg(long, hide = true)]
     pub inject_record_delay_ms: Option<u64>,
 }
+
+/// A wait for the GPU longer than this many frame budgets counts as a lost device (a hung GPU must not
+/// hold the analysis thread; the worker rebuilds it).
+pub const GPU_WAIT_BUDGETS: u32 = 30;
 
 /// The processor with the live frame index shared with its fault plan, and the mode the keys select.
 struct Drilled {
@@ -186,7 +190,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
     let mode = Arc::new(AtomicU8::new(MODES.iter().position(|m| *m == checks.mode).unwrap_or(0) as u8));
     spawn_mode_keys(mode.clone());
     let factory: crate::live::worker::Factory = Box::new(move || {
-        let analyzer = make_analyzer(backend, &factory_params)?;
+        let analyzer = make_analyzer_waiting(backend, &factory_params, Some(budget * GPU_WAIT_BUDGETS))?;
         let frame = Arc::new(AtomicU64::new(0));
         let analyzer = FaultyAnalyzer::new(analyzer, plan.clone(), budget * 3, frame.clone());
         let mut proc = FrameProcessor::new(Box::new(analyzer), factory_params.clone(), fps as f64);

@@ -115,6 +115,15 @@ pub fn rim_lesions(s: &str) -> Result<usize, String> {
     Ok(v)
 }
 
+/// `bench --tolerance`: a percentage, 0–1000.
+pub fn tolerance_pct(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if !(0.0..=1000.0).contains(&v) {
+        return Err(format!("must be a percentage from 0 to 1000, got {s}"));
+    }
+    Ok(v)
+}
+
 /// `WIDTHxHEIGHT`, each within 16–8192 px.
 pub fn size(s: &str) -> Result<(usize, usize), String> {
     let Some((w, h)) = s.split_once(['x', 'X']) else { return Err(format!("'{s}' is not WIDTHxHEIGHT (e.g. 1280x720)")) };

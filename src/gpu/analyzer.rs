@@ -5,6 +5,10 @@
 //! its per-lesion style table (a word a core slot, `analysis::style`), runs the composite and reads back
 //! the composited frame (and the class map when asked for). The overlay's text is drawn after, on the
 //! CPU, by the processor, whichever backend made the frame.
+//!
+//! Every dispatch goes through `run_stage`, which counts the bytes of the buffers it binds into the
+//! frame's `Traffic` (bench's `bytes_per_frame`); every wait is bounded (`GpuContext::wait`) and every
+//! failure a typed `GpuError`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,44 +16,36 @@ use std::time::Instant;
 use anyhow::{Result, anyhow, bail};
 use wgpu::util::DeviceExt;
 
-use super::context::GpuContext;
+use super::context::{GpuContext, Needs};
+use super::error::GpuError;
 use super::shaders::{self, Stage};
 use super::uniforms::{GpuParams, MAX_DISTANCE_BOUND};
 use crate::analysis::{
     Analyzer, COVERAGE_FIXED, FluoLevel, PixelMaps, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
-    Segmentation, StageTimings, THICKNESS_BINS,
+    Segmentation, StageTimings, THICKNESS_BINS, Traffic,
 };
 use crate::frame::{NirFrame, Plane, RgbFrame, check_pair};
 use crate::params::AnalysisParams;
 
-/// Layout of the lesion table (mirrors `shaders/common.wgsl`).
-mod table {
-    pub const HEADER: usize = 16;
-    /// Header words holding the fluorescence level, background mode and noise (f32 bits).
-    pub const FLUO_LEVEL: usize = 2;
-    pub const STRIDE: usize = 1400;
-    pub const LABEL: usize = 0;
-    pub const KIND: usize = 1;
-    pub const AREA: usize = 2;
-    pub const RIM_AREA: usize = 3;
-    pub const SX: usize = 4;
-    pub const SY: usize = 6;
-    pub const SUB: usize = 8;
-    pub const RATIO: usize = 16;
-    pub const PARTIAL: usize = 13;
-    pub const FERET: usize = 856;
-    pub const EDGE: usize = 888;
-    pub const SLOTS: usize = super::MAX_CORES + super::MAX_DIFFUSE;
-    pub const WORDS: usize = HEADER + SLOTS * STRIDE;
-}
+use super::prelude::table;
 
 struct StagePipelines {
+    stage: &'static Stage,
     layout: wgpu::BindGroupLayout,
     pipelines: Vec<wgpu::ComputePipeline>,
+    /// Per entry point, the bindings its code uses (`Stage::used_bindings`).
+    used: Vec<Vec<u32>>,
+}
+
+/// A bind group and, per entry point, the bytes a dispatch of it may move: each bound buffer its code
+/// uses read whole, and written whole again where the binding is writable (an upper bound).
+struct Bound {
+    group: wgpu::BindGroup,
+    bytes: Vec<u64>,
 }
 
 impl StagePipelines {
-    fn new(device: &wgpu::Device, stage: &Stage) -> Self {
+    fn new(device: &wgpu::Device, stage: &'static Stage) -> Self {
         let mut entries = vec![wgpu::BindGroupLayoutEntry {
             binding: 0,
             visibility: wgpu::ShaderStages::COMPUTE,
@@ -92,15 +88,28 @@ impl StagePipelines {
                 })
             })
             .collect();
-        Self { layout, pipelines }
+        // The registry's test validates every shader, so reflection cannot fail here; were it to, every
+        // binding counts (still an upper bound).
+        let all: Vec<u32> = (0..=stage.bindings.len() as u32).collect();
+        let used = stage.used_bindings().unwrap_or_else(|_| vec![all; stage.entries.len()]);
+        Self { stage, layout, pipelines, used }
     }
 
-    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+    /// The pipeline of the named entry point.
+    fn get(&self, entry: &str) -> (&wgpu::ComputePipeline, usize) {
+        let k = self.stage.entry(entry);
+        (&self.pipelines[k], k)
+    }
+
+    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer]) -> Bound {
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+        let mut sizes = vec![uniform.size()];
         for (k, b) in buffers.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry { binding: k as u32 + 1, resource: b.as_entire_binding() });
+            sizes.push(b.size() * if self.stage.bindings[k] { 2 } else { 1 });
         }
-        device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &self.layout, entries: &entries })
+        let bytes = self.used.iter().map(|u| u.iter().map(|&b| sizes[b as usize]).sum()).collect();
+        Bound { group: device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(self.stage.name), layout: &self.layout, entries: &entries }), bytes }
     }
 }
 
@@ -133,21 +142,49 @@ struct FrameResources {
     styles: wgpu::Buffer,
     overlay_read: wgpu::Buffer,
     classes_read: wgpu::Buffer,
-    bg_normalize: wgpu::BindGroup,
-    bg_threshold: wgpu::BindGroup,
-    bg_morph_ab: wgpu::BindGroup,
-    bg_morph_ba: wgpu::BindGroup,
-    bg_components: wgpu::BindGroup,
-    bg_regions: wgpu::BindGroup,
-    bg_distance: wgpu::BindGroup,
-    bg_reduce: wgpu::BindGroup,
-    bg_composite: wgpu::BindGroup,
+    bg_normalize: Bound,
+    bg_threshold: Bound,
+    bg_morph_ab: Bound,
+    bg_morph_ba: Bound,
+    bg_components: Bound,
+    bg_regions: Bound,
+    bg_distance: Bound,
+    bg_reduce: Bound,
+    bg_composite: Bound,
     upload: Vec<u8>,
     ratio: wgpu::Buffer,
     mask: wgpu::Buffer,
     labels: wgpu::Buffer,
     maps_read: Option<(wgpu::Buffer, wgpu::Buffer)>,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
+    /// This frame's traffic so far (segment, then composite).
+    traffic: Traffic,
+}
+
+/// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
+/// the binding size a frame needs (`Needs::largest_buffer_bytes`).
+fn frame_buffer_words(n: usize, height: usize) -> [(&'static str, usize); 12] {
+    [
+        ("nir_in", n.div_ceil(2)),
+        ("wl_in", (3 * n).div_ceil(4)),
+        ("ratio", n),
+        ("mask", n),
+        ("parent", n),
+        ("labels", 2 * n),
+        // One record a root (non-fluorescent and fluorescent roots are different pixels).
+        ("stats", 3 * n),
+        ("slot_of_root", n),
+        ("seeds", n),
+        ("col", 2 * n),
+        ("distfield", 2 * n),
+        ("table", table::buffer_words(height)),
+    ]
+}
+
+/// What a frame of this size needs of the device.
+fn frame_needs(width: usize, height: usize) -> Needs {
+    let largest = frame_buffer_words(width * height, height).iter().map(|(_, w)| *w).max().unwrap_or(0);
+    Needs { largest_buffer_bytes: largest as u64 * 4, ..shaders::pipeline_needs() }
 }
 
 const STAGE_NAMES: [&str; 8] = ["normalize", "threshold", "morphology", "components", "regions", "distance", "reduce", "composite"];
@@ -182,35 +219,30 @@ pub struct GpuAnalyzer {
     pending: bool,
 }
 
+fn build_pipelines(d: &wgpu::Device) -> Pipelines {
+    Pipelines {
+        normalize: StagePipelines::new(d, &shaders::NORMALIZE),
+        threshold: StagePipelines::new(d, &shaders::THRESHOLD),
+        morphology: StagePipelines::new(d, &shaders::MORPHOLOGY),
+        components: StagePipelines::new(d, &shaders::COMPONENTS),
+        regions: StagePipelines::new(d, &shaders::REGIONS),
+        distance: StagePipelines::new(d, &shaders::DISTANCE),
+        reduce: StagePipelines::new(d, &shaders::REDUCE),
+        composite: StagePipelines::new(d, &shaders::COMPOSITE),
+    }
+}
+
 impl GpuAnalyzer {
     pub fn new(params: AnalysisParams) -> Result<Self> {
         Self::with_context(GpuContext::new()?, params)
     }
 
+    /// `GpuError::Limit` when the settings need a distance bound over what the row pass holds.
     pub fn with_context(ctx: GpuContext, params: AnalysisParams) -> Result<Self> {
         params.validate()?;
-        if params.distance_bound_px().ceil() as u32 > MAX_DISTANCE_BOUND {
-            bail!(
-                "the GPU backend measures up to {MAX_DISTANCE_BOUND} px from a core; {} mm at {} mm/px needs {:.0} px (use --backend cpu)",
-                params.rim_search_mm.max(params.margins_mm.iter().cloned().fold(0.0, f32::max)),
-                params.mm_per_px,
-                params.distance_bound_px()
-            );
-        }
-        let d = &ctx.device;
-        let pipelines = Pipelines {
-            normalize: StagePipelines::new(d, &shaders::NORMALIZE),
-            threshold: StagePipelines::new(d, &shaders::THRESHOLD),
-            morphology: StagePipelines::new(d, &shaders::MORPHOLOGY),
-            components: StagePipelines::new(d, &shaders::COMPONENTS),
-            regions: StagePipelines::new(d, &shaders::REGIONS),
-            distance: StagePipelines::new(d, &shaders::DISTANCE),
-            reduce: StagePipelines::new(d, &shaders::REDUCE),
-            composite: StagePipelines::new(d, &shaders::COMPOSITE),
-        };
-        if let Some(e) = ctx.take_error() {
-            bail!("building the GPU pipelines on {}: {e}", ctx.describe());
-        }
+        check_distance_bound(&ctx, &params)?;
+        let pipelines = build_pipelines(&ctx.device);
+        ctx.check().map_err(|e| anyhow::Error::new(e).context(format!("building the GPU pipelines on {}", ctx.describe())))?;
         Ok(Self { ctx, pipelines, frame: None, params, slot_labels: Vec::new(), want_classes: false, pending: false })
     }
 
@@ -218,9 +250,15 @@ impl GpuAnalyzer {
         &self.ctx
     }
 
+    /// Longest wait for a submission before the device counts as lost (`GpuError::Timeout`).
+    pub fn set_wait_timeout(&mut self, timeout: std::time::Duration) {
+        self.ctx.wait_timeout = timeout;
+    }
+
     /// Change the parameters; buffers are rebuilt on the next frame, pipelines are kept.
     pub fn set_params(&mut self, params: AnalysisParams) -> Result<()> {
         params.validate()?;
+        check_distance_bound(&self.ctx, &params)?;
         self.params = params;
         self.frame = None;
         Ok(())
@@ -236,17 +274,24 @@ impl GpuAnalyzer {
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("labels") });
         enc.copy_buffer_to_buffer(&f.labels, 0, &read, 0, (2 * n * 4) as u64);
         ctx.queue.submit([enc.finish()]);
-        map_all(&ctx.device, &[&read])?;
+        map_checked(ctx, &[&read])?;
         let mut all = words(&read)?;
         let fl = all.split_off(n);
         Ok((Plane { width: f.width, height: f.height, data: all }, Plane { width: f.width, height: f.height, data: fl }))
     }
 
-    fn resources(&mut self, width: usize, height: usize) -> &mut FrameResources {
+    /// Buffers for this frame size, made when the size changes; a size the device's limits do not hold
+    /// reopens the device with raised limits (and remakes the pipelines), or is `GpuError::Limit`.
+    fn resources(&mut self, width: usize, height: usize) -> Result<()> {
         if self.frame.as_ref().is_none_or(|f| f.width != width || f.height != height) {
+            self.frame = None;
+            if self.ctx.ensure(frame_needs(width, height), &format!("a {width}x{height} frame"))? {
+                self.pipelines = build_pipelines(&self.ctx.device);
+            }
             self.frame = Some(self.build_resources(width, height));
+            self.ctx.check()?;
         }
-        self.frame.as_mut().expect("just built")
+        Ok(())
     }
 
     fn build_resources(&self, width: usize, height: usize) -> FrameResources {
@@ -260,21 +305,24 @@ impl GpuAnalyzer {
         });
         let none = wgpu::BufferUsages::empty();
         let src = wgpu::BufferUsages::COPY_SRC;
-        let nir_in = storage(d, "nir_in", n.div_ceil(2), none);
-        let wl_in = storage(d, "wl_in", (3 * n).div_ceil(4), none);
+        let sized = frame_buffer_words(n, height);
+        let words_of = |name: &str| sized.iter().find(|(k, _)| *k == name).map(|(_, w)| *w).expect("a frame buffer");
+        let buf = |name: &str, extra| storage(d, name, words_of(name), extra);
+        let nir_in = buf("nir_in", none);
+        let wl_in = buf("wl_in", none);
         let medians = storage(d, "medians", (params.grid_w * params.grid_h) as usize, none);
         let coeffs = storage(d, "coeffs", 8, none);
-        let ratio = storage(d, "ratio", n, src);
-        let mask_a = storage(d, "mask_a", n, src);
-        let mask_b = storage(d, "mask_b", n, none);
-        let parent = storage(d, "parent", n, none);
-        let labels = storage(d, "labels", 2 * n, src);
-        let stats = storage(d, "stats", 7 * n, none);
-        let slot_of_root = storage(d, "slot_of_root", n, none);
-        let seeds = storage(d, "seeds", n, none);
-        let col = storage(d, "col", 2 * n, none);
-        let distfield = storage(d, "distfield", 2 * n, none);
-        let table = storage(d, "table", table::WORDS, src);
+        let ratio = buf("ratio", src);
+        let mask_a = storage(d, "mask_a", words_of("mask"), src);
+        let mask_b = storage(d, "mask_b", words_of("mask"), none);
+        let parent = buf("parent", none);
+        let labels = buf("labels", src);
+        let stats = buf("stats", none);
+        let slot_of_root = buf("slot_of_root", none);
+        let seeds = buf("seeds", none);
+        let col = buf("col", none);
+        let distfield = buf("distfield", none);
+        let table = buf("table", src);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
         let overlay = storage(d, "overlay", (3 * n).div_ceil(4), src);
         let classes = storage(d, "classes", n.div_ceil(4), src);
@@ -323,8 +371,27 @@ impl GpuAnalyzer {
             labels,
             maps_read: None,
             timestamps,
+            traffic: Traffic::default(),
         }
     }
+}
+
+fn check_distance_bound(ctx: &GpuContext, params: &AnalysisParams) -> Result<(), GpuError> {
+    let needed = params.distance_bound_px().ceil() as u64;
+    if needed > MAX_DISTANCE_BOUND as u64 {
+        return Err(GpuError::Limit {
+            adapter: ctx.describe(),
+            what: format!(
+                "measuring {} mm from a core at {} mm/px (the GPU's distance rows hold {MAX_DISTANCE_BOUND} px; use --backend cpu)",
+                params.rim_search_mm.max(params.margins_mm.iter().cloned().fold(0.0, f32::max)),
+                params.mm_per_px
+            ),
+            limit: "distance bound (px)",
+            needed,
+            available: MAX_DISTANCE_BOUND as u64,
+        });
+    }
+    Ok(())
 }
 
 /// Dispatch helpers: 16×16 tiles over the frame, or a 1-D count of workgroups.
@@ -332,20 +399,9 @@ fn tiles(w: usize, h: usize) -> (u32, u32, u32) {
     ((w as u32).div_ceil(16), (h as u32).div_ceil(16), 1)
 }
 
-/// Maps `buffers` for reading after a submission, then fails with the device's error if the submission
-/// raised one, leaving no buffer mapped behind it.
+/// Maps `buffers` for reading after a submission, waiting at most the context's timeout; fails with the
+/// device's typed error (lost, timed out, out of memory, validation), leaving no buffer mapped behind.
 fn map_checked(ctx: &GpuContext, buffers: &[&wgpu::Buffer]) -> Result<()> {
-    map_all(&ctx.device, buffers)?;
-    if let Some(e) = ctx.take_error() {
-        for b in buffers {
-            b.unmap();
-        }
-        bail!("{}: {e}", ctx.describe());
-    }
-    Ok(())
-}
-
-fn map_all(device: &wgpu::Device, buffers: &[&wgpu::Buffer]) -> Result<()> {
     let (tx, rx) = std::sync::mpsc::channel();
     for (k, b) in buffers.iter().enumerate() {
         let tx = tx.clone();
@@ -354,10 +410,28 @@ fn map_all(device: &wgpu::Device, buffers: &[&wgpu::Buffer]) -> Result<()> {
         });
     }
     drop(tx);
-    device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| anyhow!("waiting for the GPU: {e}"))?;
+    let unmap_all = |got: &[usize]| {
+        for k in got {
+            buffers[*k].unmap();
+        }
+    };
+    ctx.wait()?;
+    let mut mapped = Vec::new();
+    let mut failed = None;
     for _ in buffers {
-        let (k, r) = rx.recv().map_err(|_| anyhow!("GPU readback was dropped"))?;
-        r.map_err(|e| anyhow!("mapping GPU buffer {k}: {e}"))?;
+        match rx.try_recv() {
+            Ok((k, Ok(()))) => mapped.push(k),
+            Ok((k, Err(e))) => failed = Some(anyhow!("mapping GPU buffer {}: {e}", buffers[k].size())),
+            Err(_) => failed = Some(anyhow!("GPU readback did not complete after the wait")),
+        }
+    }
+    if let Err(e) = ctx.check() {
+        unmap_all(&mapped);
+        return Err(e.into());
+    }
+    if let Some(e) = failed {
+        unmap_all(&mapped);
+        return Err(e);
     }
     Ok(())
 }
@@ -401,7 +475,8 @@ fn lesions_from_table(t: &[u32]) -> Vec<LesionStats> {
             }
         })
         .collect();
-    // Slots are taken in whatever order the GPU ran; report in the CPU's order: rims, then coreless, by label.
+    // Slots go by raster order of label within each kind (`raster_rank`); report in the CPU's order:
+    // rims, then coreless, by label.
     out.sort_by_key(|l| (l.kind != LesionKind::Rim, l.label));
     out
 }
@@ -413,12 +488,16 @@ impl Analyzer for GpuAnalyzer {
 
     fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<Segmentation> {
         check_pair(wl, nir)?;
+        // A device already lost (or timed out) is not touched again: the caller rebuilds.
+        self.ctx.check_lost()?;
         let started = Instant::now();
         let (w, h) = (wl.width, wl.height);
-        self.resources(w, h);
+        self.resources(w, h)?;
         let ctx = &self.ctx;
         let p = &self.pipelines;
         let f = self.frame.as_mut().expect("resources built");
+        f.traffic = Traffic::default();
+        let traffic = std::cell::RefCell::new(std::mem::take(&mut f.traffic));
 
         // Upload: NIR as packed u16, white light as packed RGB8, straight from the frames when their sizes
         // are whole words (any even pixel count for the NIR, a multiple of four for the white light), else
@@ -435,58 +514,77 @@ impl Analyzer for GpuAnalyzer {
         };
         upload(&f.nir_in, bytemuck::cast_slice(&nir.data), &mut f.upload);
         upload(&f.wl_in, &wl.data, &mut f.upload);
+        traffic.borrow_mut().add("upload", f.nir_in.size() + f.wl_in.size(), 0);
 
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
         for b in [&f.stats, &f.slot_of_root, &f.table, &f.level] {
             enc.clear_buffer(b, 0, None);
+            traffic.borrow_mut().add("clear", b.size(), 0);
         }
         let t = tiles(w, h);
         let gp = f.params;
-        let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[(&wgpu::ComputePipeline, &wgpu::BindGroup, (u32, u32, u32))]| {
+        let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[((&wgpu::ComputePipeline, usize), &Bound, (u32, u32, u32))]| {
             let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
                 query_set: qs,
                 beginning_of_pass_write_index: Some(2 * k as u32),
                 end_of_pass_write_index: Some(2 * k as u32 + 1),
             });
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(STAGE_NAMES[k]), timestamp_writes });
-            for (pipe, bg, (x, y, z)) in dispatches {
+            for ((pipe, entry), bg, (x, y, z)) in dispatches {
                 pass.set_pipeline(pipe);
-                pass.set_bind_group(0, Some(*bg), &[]);
+                pass.set_bind_group(0, Some(&bg.group), &[]);
                 pass.dispatch_workgroups(*x, *y, *z);
+                traffic.borrow_mut().add(STAGE_NAMES[k], bg.bytes[*entry], 1);
             }
         };
-        let np = &p.normalize.pipelines;
+        let np = &p.normalize;
         run_stage(&mut enc, 0, &[
-            (&np[0], &f.bg_normalize, (gp.grid_w, gp.grid_h, 1)),
-            (&np[1], &f.bg_normalize, (1, 1, 1)),
-            (&np[2], &f.bg_normalize, t),
+            (np.get("block_median"), &f.bg_normalize, (gp.grid_w, gp.grid_h, 1)),
+            (np.get("fit_background"), &f.bg_normalize, (1, 1, 1)),
+            (np.get("normalize"), &f.bg_normalize, t),
         ]);
-        let tp = &p.threshold.pipelines;
+        let tp = &p.threshold;
         let half_tiles = tiles(w.div_ceil(2), h.div_ceil(2));
-        run_stage(&mut enc, 1, &[(&tp[0], &f.bg_threshold, half_tiles), (&tp[1], &f.bg_threshold, (1, 1, 1)), (&tp[2], &f.bg_threshold, t)]);
-        let (erode, dilate) = (&p.morphology.pipelines[0], &p.morphology.pipelines[1]);
+        let tb = &f.bg_threshold;
+        run_stage(&mut enc, 1, &[(tp.get("ratio_hist"), tb, half_tiles), (tp.get("fluo_level"), tb, (1, 1, 1)), (tp.get("threshold"), tb, t)]);
+        let (erode, dilate) = (p.morphology.get("erode"), p.morphology.get("dilate"));
         // Opening (3×3) then closing (5×5, as two 3×3 passes each way): six passes, ending back in mask_a.
         let (ab, ba) = (&f.bg_morph_ab, &f.bg_morph_ba);
         run_stage(&mut enc, 2, &[(erode, ab, t), (dilate, ba, t), (dilate, ab, t), (dilate, ba, t), (erode, ab, t), (erode, ba, t)]);
-        let cp = &p.components.pipelines;
+        let cp = &p.components;
         let cb = &f.bg_components;
         // Tiles in workgroup memory, then the tile borders (both classes: their pixels are disjoint, so they
         // share one parent array), then labels.
-        run_stage(&mut enc, 3, &[(&cp[0], cb, t), (&cp[1], cb, t), (&cp[2], cb, t), (&cp[3], cb, t), (&cp[4], cb, t)]);
-        let rp = &p.regions.pipelines;
-        run_stage(&mut enc, 4, &[(&rp[0], &f.bg_regions, t), (&rp[1], &f.bg_regions, t)]);
-        let dp = &p.distance.pipelines;
-        run_stage(&mut enc, 5, &[
-            (&dp[0], &f.bg_distance, t),
-            (&dp[1], &f.bg_distance, ((w as u32).div_ceil(64), (h as u32).div_ceil(128), 1)),
-            (&dp[2], &f.bg_distance, ((w as u32).div_ceil(256), h as u32, 1)),
+        run_stage(&mut enc, 3, &[
+            (cp.get("local_merge"), cb, t),
+            (cp.get("merge_bg"), cb, t),
+            (cp.get("merge_fl"), cb, t),
+            (cp.get("compress_bg"), cb, t),
+            (cp.get("compress_fl"), cb, t),
         ]);
-        let up = &p.reduce.pipelines;
+        let rp = &p.regions;
+        let gb = &f.bg_regions;
+        run_stage(&mut enc, 4, &[(rp.get("region_stats"), gb, t), (rp.get("select_cores"), gb, t), (rp.get("assign_cores"), gb, t)]);
+        let dp = &p.distance;
+        run_stage(&mut enc, 5, &[
+            (dp.get("write_seeds"), &f.bg_distance, t),
+            (dp.get("columns"), &f.bg_distance, ((w as u32).div_ceil(64), (h as u32).div_ceil(128), 1)),
+            (dp.get("rows"), &f.bg_distance, ((w as u32).div_ceil(256), h as u32, 1)),
+        ]);
+        let up = &p.reduce;
         let rb = &f.bg_reduce;
-        run_stage(&mut enc, 6, &[(&up[0], rb, t), (&up[1], rb, t), (&up[2], rb, t), (&up[3], rb, (1, 1, 1)), (&up[4], rb, t)]);
+        run_stage(&mut enc, 6, &[
+            (up.get("mark_rims"), rb, t),
+            (up.get("select_diffuse"), rb, t),
+            (up.get("assign_diffuse"), rb, t),
+            (up.get("lesion_stats"), rb, t),
+            (up.get("levels"), rb, (1, 1, 1)),
+            (up.get("subpixel"), rb, t),
+        ]);
 
         enc.copy_buffer_to_buffer(&f.level, (LEVEL_BINS * 4) as u64, &f.table, (table::FLUO_LEVEL * 4) as u64, 12);
         enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);
+        traffic.borrow_mut().add("readback", 24 + 2 * (table::WORDS * 4) as u64, 0);
         // Every stage but the composite, which runs in `composite` once the styles are known.
         let segment_queries = 2 * (STAGE_NAMES.len() as u32 - 1);
         if let Some((qs, resolve, read)) = &f.timestamps {
@@ -517,10 +615,12 @@ impl Analyzer for GpuAnalyzer {
         let fl = |k: usize| f32::from_bits(t_words[table::FLUO_LEVEL + k]);
         let background = FluoLevel { level: fl(0), mode: fl(1), noise: fl(2) };
         let n_cores = (t_words[0] as usize).min(MAX_CORES);
+        let truncated = t_words[0] as usize > MAX_CORES || t_words[1] as usize > MAX_DIFFUSE;
         self.slot_labels = (0..n_cores).map(|s| t_words[table::HEADER + s * table::STRIDE + table::LABEL]).collect();
         self.want_classes = want_classes;
         self.pending = true;
-        Ok(Segmentation { lesions: lesions_from_table(&t_words), background, timings })
+        f.traffic = traffic.into_inner();
+        Ok(Segmentation { lesions: lesions_from_table(&t_words), truncated, background, timings })
     }
 
     fn pixel_maps(&mut self) -> Result<PixelMaps> {
@@ -532,7 +632,7 @@ impl Analyzer for GpuAnalyzer {
         enc.copy_buffer_to_buffer(&f.ratio, 0, rr, 0, (n * 4) as u64);
         enc.copy_buffer_to_buffer(&f.mask, 0, mr, 0, (n * 4) as u64);
         ctx.queue.submit([enc.finish()]);
-        map_all(&ctx.device, &[rr, mr])?;
+        map_checked(ctx, &[rr, mr])?;
         let ratio: Vec<f32> = words(rr)?.into_iter().map(f32::from_bits).collect();
         let mask: Vec<u8> = words(mr)?.into_iter().map(|v| v as u8).collect();
         Ok((Arc::new(Plane { width: f.width, height: f.height, data: ratio }), Arc::new(Plane { width: f.width, height: f.height, data: mask })))
@@ -568,13 +668,17 @@ impl Analyzer for GpuAnalyzer {
             // One invocation a run of four pixels; rows of at most 32768 workgroups.
             let groups = (n.div_ceil(4) as u32).div_ceil(256);
             let (gx, gy) = (groups.min(32768), groups.div_ceil(groups.min(32768)));
-            pass.set_pipeline(&self.pipelines.composite.pipelines[0]);
-            pass.set_bind_group(0, Some(&f.bg_composite), &[]);
+            pass.set_pipeline(self.pipelines.composite.get("composite").0);
+            pass.set_bind_group(0, Some(&f.bg_composite.group), &[]);
             pass.dispatch_workgroups(gx, gy, 1);
         }
+        f.traffic.add("upload", f.styles.size(), 0);
+        f.traffic.add("composite", f.bg_composite.bytes[self.pipelines.composite.get("composite").1], 1);
         enc.copy_buffer_to_buffer(&f.overlay, 0, &f.overlay_read, 0, ((3 * n).div_ceil(4) * 4) as u64);
+        f.traffic.add("readback", 2 * f.overlay_read.size(), 0);
         if self.want_classes {
             enc.copy_buffer_to_buffer(&f.classes, 0, &f.classes_read, 0, (n.div_ceil(4) * 4) as u64);
+            f.traffic.add("readback", 2 * f.classes_read.size(), 0);
         }
         if let Some((qs, resolve, read)) = &f.timestamps {
             // At the start of the buffers (a resolve offset must be 256-aligned): segment's are read already.
@@ -614,5 +718,14 @@ impl Analyzer for GpuAnalyzer {
         };
         timings.push("gpu_composite_frame", started.elapsed().as_secs_f64() * 1e3);
         Ok(Composite { overlay, classes, timings })
+    }
+
+    fn traffic(&self) -> Option<Traffic> {
+        self.frame.as_ref().map(|f| f.traffic.clone())
+    }
+
+    fn destroy_device(&mut self) -> bool {
+        self.ctx.destroy_device();
+        true
     }
 }

@@ -6,7 +6,10 @@
 pub mod shaders;
 pub mod analyzer;
 pub mod context;
+pub mod error;
+pub mod prelude;
 pub mod uniforms;
 
 pub use analyzer::GpuAnalyzer;
 pub use context::GpuContext;
+pub use error::GpuError;

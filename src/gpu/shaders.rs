@@ -2,6 +2,8 @@
 //! are compiled into the binary (`include_str!`), so an installed binary needs no `shaders/` folder.
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+/// Appended to the stages that hand out lesion slots by raster rank (`raster_rank`).
+pub const RANK: &str = include_str!("../../shaders/rank.wgsl");
 
 /// One WGSL file, its entry points and its bind-group layout.
 pub struct Stage {
@@ -10,69 +12,183 @@ pub struct Stage {
     pub entries: &'static [&'static str],
     /// Bindings after the uniform at 0: `true` where the shader writes.
     pub bindings: &'static [bool],
+    /// Shared snippets appended after the stage's own source.
+    pub includes: &'static [&'static str],
+    /// Workgroup memory its largest entry point declares, bytes (checked against naga below).
+    pub workgroup_bytes: u32,
 }
+
+// Workgroup memory of each stage's module (every `var<workgroup>` of the file, an upper bound for any one
+// of its entry points); the test below recomputes them with naga.
+const WG_NORMALIZE: u32 = 12324;
+const WG_THRESHOLD: u32 = 1024;
+const WG_MORPHOLOGY: u32 = 0;
+const WG_COMPONENTS: u32 = 2048;
+const WG_REGIONS: u32 = 36;
+const WG_DISTANCE: u32 = 8196;
+const WG_REDUCE: u32 = 16;
+const WG_COMPOSITE: u32 = 0;
 
 pub const NORMALIZE: Stage = Stage {
     name: "normalize",
     source: include_str!("../../shaders/normalize.wgsl"),
     entries: &["block_median", "fit_background", "normalize"],
     bindings: &[false, true, true, true],
+    includes: &[],
+    workgroup_bytes: WG_NORMALIZE,
 };
 pub const THRESHOLD: Stage = Stage {
     name: "threshold",
     source: include_str!("../../shaders/threshold.wgsl"),
     entries: &["ratio_hist", "fluo_level", "threshold"],
     bindings: &[false, false, true, true],
+    includes: &[],
+    workgroup_bytes: WG_THRESHOLD,
 };
 pub const MORPHOLOGY: Stage = Stage {
     name: "morphology",
     source: include_str!("../../shaders/morphology.wgsl"),
     entries: &["erode", "dilate"],
     bindings: &[false, true],
+    includes: &[],
+    workgroup_bytes: WG_MORPHOLOGY,
 };
 pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
     entries: &["local_merge", "merge_bg", "merge_fl", "compress_bg", "compress_fl"],
     bindings: &[false, true, true],
+    includes: &[],
+    workgroup_bytes: WG_COMPONENTS,
 };
 pub const REGIONS: Stage = Stage {
     name: "regions",
     source: include_str!("../../shaders/regions.wgsl"),
-    entries: &["region_stats", "select_cores"],
+    entries: &["region_stats", "select_cores", "assign_cores"],
     bindings: &[false, false, true, true, true],
+    includes: &[RANK],
+    workgroup_bytes: WG_REGIONS,
 };
 pub const DISTANCE: Stage = Stage {
     name: "distance",
     source: include_str!("../../shaders/distance.wgsl"),
     entries: &["write_seeds", "columns", "rows"],
     bindings: &[false, false, true, true, true],
+    includes: &[],
+    workgroup_bytes: WG_DISTANCE,
 };
 pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
-    entries: &["mark_rims", "select_diffuse", "lesion_stats", "levels", "subpixel"],
+    entries: &["mark_rims", "select_diffuse", "assign_diffuse", "lesion_stats", "levels", "subpixel"],
     bindings: &[false, false, false, false, true, true, false, true],
+    includes: &[RANK],
+    workgroup_bytes: WG_REDUCE,
 };
 pub const COMPOSITE: Stage = Stage {
     name: "composite",
     source: include_str!("../../shaders/composite.wgsl"),
     entries: &["composite"],
     bindings: &[false, false, false, false, false, false, true, true],
+    includes: &[],
+    workgroup_bytes: WG_COMPOSITE,
 };
 
 pub const ALL: [&Stage; 8] = [&NORMALIZE, &THRESHOLD, &MORPHOLOGY, &COMPONENTS, &REGIONS, &DISTANCE, &REDUCE, &COMPOSITE];
 
 impl Stage {
-    /// The stage's WGSL with the common declarations prepended.
+    /// The stage's WGSL: the prelude generated from Rust, the common declarations, the stage's own
+    /// source, its snippets.
     pub fn assembled(&self) -> String {
-        format!("{COMMON}\n{}", self.source)
+        let mut s = format!("{}\n{COMMON}\n{}", super::prelude::wgsl(), self.source);
+        for inc in self.includes {
+            s.push('\n');
+            s.push_str(inc);
+        }
+        s
+    }
+
+    /// For each entry point (in `entries` order), the bindings its code uses, its own and that of the
+    /// functions it calls, from naga's reflection of the assembled WGSL.
+    pub fn used_bindings(&self) -> Result<Vec<Vec<u32>>, String> {
+        let src = self.assembled();
+        let module = naga::front::wgsl::parse_str(&src).map_err(|e| format!("{}: {}", self.name, e.emit_to_string(&src)))?;
+        self.entries
+            .iter()
+            .map(|name| {
+                let ep = module.entry_points.iter().find(|e| e.name == *name).ok_or_else(|| format!("{}: no entry point {name}", self.name))?;
+                let mut globals = std::collections::BTreeSet::new();
+                let mut visited = std::collections::HashSet::new();
+                let mut stack = vec![&ep.function];
+                while let Some(f) = stack.pop() {
+                    for (_, e) in f.expressions.iter() {
+                        if let naga::Expression::GlobalVariable(g) = e {
+                            if let Some(b) = &module.global_variables[*g].binding {
+                                globals.insert(b.binding);
+                            }
+                        }
+                    }
+                    let mut calls = Vec::new();
+                    calls_in(&f.body, &mut calls);
+                    for h in calls {
+                        if visited.insert(h) {
+                            stack.push(&module.functions[h]);
+                        }
+                    }
+                }
+                Ok(globals.into_iter().collect())
+            })
+            .collect()
+    }
+
+    /// Index of a named entry point (the registry's order is the pipelines' order).
+    pub fn entry(&self, name: &str) -> usize {
+        self.entries.iter().position(|e| *e == name).unwrap_or_else(|| panic!("stage {} has no entry point {name}", self.name))
+    }
+}
+
+/// The functions a block calls, nested blocks included.
+fn calls_in(block: &naga::Block, out: &mut Vec<naga::Handle<naga::Function>>) {
+    for st in block.iter() {
+        match st {
+            naga::Statement::Call { function, .. } => out.push(*function),
+            naga::Statement::Block(b) => calls_in(b, out),
+            naga::Statement::If { accept, reject, .. } => {
+                calls_in(accept, out);
+                calls_in(reject, out);
+            }
+            naga::Statement::Loop { body, continuing, .. } => {
+                calls_in(body, out);
+                calls_in(continuing, out);
+            }
+            naga::Statement::Switch { cases, .. } => cases.iter().for_each(|c| calls_in(&c.body, out)),
+            _ => {}
+        }
+    }
+}
+
+/// What the pipelines need of any device, whatever the frame size.
+pub fn pipeline_needs() -> super::context::Needs {
+    super::context::Needs {
+        storage_buffers_per_stage: ALL.iter().map(|s| s.bindings.len() as u32).max().unwrap_or(0),
+        workgroup_storage_bytes: ALL.iter().map(|s| s.workgroup_bytes).max().unwrap_or(0),
+        largest_buffer_bytes: 0,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reflection sees through calls: `assign_cores` reads `table` and `stats` only inside
+    /// `raster_rank`, and the distance rows never touch the labels.
+    #[test]
+    fn used_bindings_follow_calls() {
+        let regions = REGIONS.used_bindings().unwrap();
+        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4, 5]);
+        let distance = DISTANCE.used_bindings().unwrap();
+        assert!(!distance[DISTANCE.entry("rows")].contains(&1), "{:?}", distance[DISTANCE.entry("rows")]);
+    }
 
     /// Every shader parses and validates with naga (no GPU needed), and declares the entry points and the
     /// bindings the registry says.
@@ -93,6 +209,22 @@ mod tests {
                 .filter_map(|(_, v)| v.binding.as_ref().map(|b| b.binding))
                 .collect();
             bindings.sort_unstable();
+            let wg: u32 = module
+                .global_variables
+                .iter()
+                .filter(|(_, v)| v.space == naga::AddressSpace::WorkGroup)
+                .map(|(_, v)| module.types[v.ty].inner.size(module.to_ctx()))
+                .sum();
+            assert_eq!(wg, stage.workgroup_bytes, "{}: workgroup memory", stage.name);
+            // The layout's access, binding by binding, is the WGSL's: read-only where it declares `read`.
+            for (_, v) in module.global_variables.iter() {
+                if let (Some(b), naga::AddressSpace::Storage { access }) = (&v.binding, v.space) {
+                    let writes = access.contains(naga::StorageAccess::STORE);
+                    assert_eq!(stage.bindings[b.binding as usize - 1], writes, "{}: binding {} access", stage.name, b.binding);
+                }
+            }
+            let used = stage.used_bindings().unwrap();
+            assert!(used.iter().all(|u| !u.is_empty()), "{}: an entry point binds nothing", stage.name);
             let expected: Vec<u32> = (0..=stage.bindings.len() as u32).collect();
             assert_eq!(bindings, expected, "{}: bindings", stage.name);
         }

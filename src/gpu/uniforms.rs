@@ -1,9 +1,10 @@
 //! The uniform block shared with every shader. Keep in sync with `struct Params` in
-//! `shaders/common.wgsl`; the test below checks the size, and the shaders' validation checks the rest.
+//! `shaders/common.wgsl`; the test below checks every member's name, offset and the size through naga's
+//! reflection.
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::params::{AnalysisParams, min_core_area_px};
+use crate::params::{AnalysisParams, MAX_MARGINS, min_core_area_px};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable, PartialEq)]
@@ -29,7 +30,7 @@ pub struct GpuParams {
     pub fluo_noise_sigmas: f32,
     pub partial_core_max_ratio: f32,
     pub _pad: f32,
-    pub margins: [f32; 4],
+    pub margins: [f32; MAX_MARGINS],
 }
 
 /// Largest distance bound (px) the row pass's workgroup window holds (256 + 2 × bound ≤ 1024).
@@ -38,7 +39,7 @@ pub const MAX_DISTANCE_BOUND: u32 = 384;
 impl GpuParams {
     pub fn new(p: &AnalysisParams, width: usize, height: usize) -> Self {
         let block = p.background_block_px;
-        let mut margins = [0.0; 4];
+        let mut margins = [0.0; MAX_MARGINS];
         let margins_px = p.margins_px();
         for (m, px) in margins.iter_mut().zip(&margins_px) {
             *m = *px;
@@ -52,7 +53,7 @@ impl GpuParams {
             grid_h: (height as u32).div_ceil(block),
             dist_bound_i: bound.ceil() as u32,
             glint_level: p.glint_level as u32,
-            n_margins: margins_px.len().min(4) as u32,
+            n_margins: margins_px.len().min(MAX_MARGINS) as u32,
             fluo_ratio: p.fluo_ratio,
             core_max_ratio: p.core_max_ratio,
             min_core_area: min_core_area_px(p),
@@ -77,16 +78,46 @@ mod tests {
     #[test]
     fn uniform_is_a_multiple_of_sixteen_bytes_and_matches_the_wgsl_layout() {
         assert_eq!(std::mem::size_of::<GpuParams>(), 96);
-        let src = crate::gpu::shaders::COMMON;
-        let module = naga::front::wgsl::parse_str(src).unwrap();
+        let src = format!("{}\n{}", crate::gpu::prelude::wgsl(), crate::gpu::shaders::COMMON);
+        let module = naga::front::wgsl::parse_str(&src).unwrap();
         let (_, ty) = module.types.iter().find(|(_, t)| t.name.as_deref() == Some("Params")).unwrap();
         assert_eq!(ty.inner.size(module.to_ctx()), 96);
+        let naga::TypeInner::Struct { members, .. } = &ty.inner else { panic!("Params is not a struct") };
+        let wgsl: Vec<(String, u32)> = members.iter().map(|m| (m.name.clone().unwrap_or_default(), m.offset)).collect();
+        use std::mem::offset_of;
+        let rust: Vec<(String, u32)> = [
+            ("width", offset_of!(GpuParams, width)),
+            ("height", offset_of!(GpuParams, height)),
+            ("block", offset_of!(GpuParams, block)),
+            ("grid_w", offset_of!(GpuParams, grid_w)),
+            ("grid_h", offset_of!(GpuParams, grid_h)),
+            ("dist_bound_i", offset_of!(GpuParams, dist_bound_i)),
+            ("glint_level", offset_of!(GpuParams, glint_level)),
+            ("n_margins", offset_of!(GpuParams, n_margins)),
+            ("fluo_ratio", offset_of!(GpuParams, fluo_ratio)),
+            ("core_max_ratio", offset_of!(GpuParams, core_max_ratio)),
+            ("min_core_area", offset_of!(GpuParams, min_core_area)),
+            ("rim_search_px", offset_of!(GpuParams, rim_search_px)),
+            ("min_diffuse_area", offset_of!(GpuParams, min_diffuse_area)),
+            ("min_diffuse_compactness", offset_of!(GpuParams, min_diffuse_compactness)),
+            ("dist_bound", offset_of!(GpuParams, dist_bound)),
+            ("_pad0", offset_of!(GpuParams, _pad0)),
+            ("sharp_grad_px", offset_of!(GpuParams, sharp_grad_px)),
+            ("fluo_noise_sigmas", offset_of!(GpuParams, fluo_noise_sigmas)),
+            ("partial_core_max_ratio", offset_of!(GpuParams, partial_core_max_ratio)),
+            ("_pad", offset_of!(GpuParams, _pad)),
+            ("margins", offset_of!(GpuParams, margins)),
+        ]
+        .into_iter()
+        .map(|(n, o)| (n.to_string(), o as u32))
+        .collect();
+        assert_eq!(wgsl, rust);
     }
 
     #[test]
     fn style_table_words_match_the_wgsl() {
         use crate::analysis::style;
-        let src = crate::gpu::shaders::COMMON;
+        let src = crate::gpu::prelude::wgsl();
         assert!(src.contains(&format!("const STYLE_DRAWN: u32 = {}u;", style::DRAWN)));
         assert!(src.contains(&format!("const STYLE_WARN: u32 = {}u;", style::WARN)));
     }

@@ -1,6 +1,8 @@
 //! Fault injection for the fail-safe tests and drills: an `Analyzer` wrapper that, at given frames,
-//! panics, returns an error, overruns its time budget, or behaves as a lost GPU device (every call
-//! fails until the analyzer is rebuilt). `--inject-fault panic@30,error@60,slow@90,lost@120`.
+//! panics, returns an error, overruns its time budget, behaves as a lost GPU device (every call fails
+//! with `GpuError::DeviceLost` until the analyzer is rebuilt), or destroys the real GPU device
+//! (`Device::destroy`, as a driver reset would; the analyzer then finds it lost by itself).
+//! `--inject-fault panic@30,error@60,slow@90,lost@120,destroy@150`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +12,7 @@ use anyhow::{Result, bail};
 
 use crate::analysis::{Analyzer, Composite, LesionStyle, Segmentation};
 use crate::frame::{NirFrame, RgbFrame};
+use crate::gpu::GpuError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -17,12 +20,12 @@ pub enum Fault {
     Error,
     Slow,
     DeviceLost,
+    DestroyDevice,
 }
 
-/// The analyzer is gone (a lost GPU device): the worker must build a new one.
-#[derive(Debug, thiserror::Error)]
-#[error("analysis device lost: {0}")]
-pub struct DeviceLost(pub String);
+fn injected_loss(reason: String) -> anyhow::Error {
+    GpuError::DeviceLost { adapter: "injected".into(), reason }.into()
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct FaultPlan(pub Vec<(u64, Fault)>);
@@ -37,7 +40,8 @@ impl FaultPlan {
                 "error" => Fault::Error,
                 "slow" => Fault::Slow,
                 "lost" => Fault::DeviceLost,
-                k => bail!("--inject-fault {item}: unknown fault '{k}' (panic, error, slow, lost)"),
+                "destroy" => Fault::DestroyDevice,
+                k => bail!("--inject-fault {item}: unknown fault '{k}' (panic, error, slow, lost, destroy)"),
             };
             let frame: u64 = at.parse().map_err(|_| anyhow::anyhow!("--inject-fault {item}: '{at}' is not a frame number"))?;
             plan.push((frame, fault));
@@ -72,7 +76,7 @@ impl Analyzer for FaultyAnalyzer {
 
     fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<Segmentation> {
         if self.lost {
-            return Err(DeviceLost("injected".into()).into());
+            return Err(injected_loss("injected".into()));
         }
         let frame = self.frame.load(Ordering::Relaxed);
         match self.plan.at(frame) {
@@ -81,7 +85,12 @@ impl Analyzer for FaultyAnalyzer {
             Some(Fault::Slow) => std::thread::sleep(self.slow),
             Some(Fault::DeviceLost) => {
                 self.lost = true;
-                return Err(DeviceLost(format!("injected at frame {frame}")).into());
+                return Err(injected_loss(format!("injected at frame {frame}")));
+            }
+            Some(Fault::DestroyDevice) => {
+                if !self.inner.destroy_device() {
+                    bail!("--inject-fault destroy@{frame}: the analysis runs on no GPU device");
+                }
             }
             None => {}
         }
@@ -94,5 +103,13 @@ impl Analyzer for FaultyAnalyzer {
 
     fn pixel_maps(&mut self) -> Result<crate::analysis::PixelMaps> {
         self.inner.pixel_maps()
+    }
+
+    fn traffic(&self) -> Option<crate::analysis::Traffic> {
+        self.inner.traffic()
+    }
+
+    fn destroy_device(&mut self) -> bool {
+        self.inner.destroy_device()
     }
 }

@@ -1,15 +1,18 @@
 //! The analysis thread of the live path. It takes at most one frame at a time (a one-slot channel: a
 //! frame that finds the worker busy is not queued), runs the processor under `catch_unwind`, and answers
-//! with the result or the reason it has none. After a panic or a lost device it rebuilds the processor
-//! (GPU re-init) before the next frame, so the overlay comes back by itself.
+//! with the result or the reason it has none. After a panic or a lost device (`GpuError::is_lost`: lost
+//! or timed out) it rebuilds the processor (GPU re-init), so the overlay comes back by itself: the first
+//! rebuild at the next frame, then, while rebuilds or the rebuilt processor keep failing, with an
+//! exponential backoff (`Backoff`) instead of at every frame.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::frame::{NirFrame, RgbFrame};
-use crate::live::faults::DeviceLost;
+use crate::gpu::error;
 use crate::processor::{FrameProcessor, FrameResult};
 
 /// A frame pair for the analysis thread, shared with the loop that keeps it for the passthrough and the
@@ -40,6 +43,43 @@ impl LiveProcessor for FrameProcessor {
     }
     fn describe(&self) -> String {
         FrameProcessor::describe(self)
+    }
+}
+
+/// When to try the next rebuild: at once after the first fault, then 0.25 s, 0.5 s, 1 s, … (at most
+/// `CAP`) after each further fault with no good frame between.
+#[derive(Clone, Debug, Default)]
+pub struct Backoff {
+    faults: u32,
+    last: Option<Instant>,
+}
+
+impl Backoff {
+    pub const FIRST: Duration = Duration::from_millis(250);
+    pub const CAP: Duration = Duration::from_secs(8);
+
+    /// The wait after the last fault before the next rebuild.
+    pub fn delay(&self) -> Duration {
+        match self.faults {
+            0 | 1 => Duration::ZERO,
+            k => Self::FIRST.saturating_mul(1 << (k - 2).min(16)).min(Self::CAP),
+        }
+    }
+
+    /// How long until a rebuild may be tried (zero: now).
+    pub fn wait_left(&self, now: Instant) -> Duration {
+        self.last.map_or(Duration::ZERO, |t| (t + self.delay()).saturating_duration_since(now))
+    }
+
+    /// A processor was lost or could not be built.
+    pub fn fault(&mut self, now: Instant) {
+        self.faults += 1;
+        self.last = Some(now);
+    }
+
+    /// A frame was analysed: the next fault rebuilds at once again.
+    pub fn good_frame(&mut self) {
+        *self = Self::default();
     }
 }
 
@@ -79,14 +119,25 @@ impl Worker {
                     }
                 };
                 let _ = ready_tx.send(());
+                let mut backoff = Backoff::default();
+                if proc.is_none() {
+                    backoff.fault(Instant::now());
+                }
                 for job in job_rx.iter() {
                     if proc.is_none() {
+                        let left = backoff.wait_left(Instant::now());
+                        if !left.is_zero() {
+                            let why = format!("analysis restarting: next try in {} ms", left.as_millis());
+                            let _ = ans_tx.send(Answer { index: job.index, result: Err(why) });
+                            continue;
+                        }
                         match factory() {
                             Ok(p) => {
                                 tracing::info!("analysis (re)started on {}", p.describe());
                                 proc = Some(p);
                             }
                             Err(e) => {
+                                backoff.fault(Instant::now());
                                 let _ = ans_tx.send(Answer { index: job.index, result: Err(format!("restarting analysis: {e:#}")) });
                                 continue;
                             }
@@ -98,15 +149,20 @@ impl Worker {
                         tracing::error!("analysis panicked at frame {}; restarting it", job.index);
                     }
                     let result = match out {
-                        Ok(Ok(r)) => Ok(r),
+                        Ok(Ok(r)) => {
+                            backoff.good_frame();
+                            Ok(r)
+                        }
                         Ok(Err(e)) => {
-                            if e.downcast_ref::<DeviceLost>().is_some() || format!("{e:#}").contains("device lost") {
+                            if error::find(&e).is_some_and(|g| g.is_lost()) {
                                 proc = None;
+                                backoff.fault(Instant::now());
                             }
                             Err(format!("{e:#}"))
                         }
                         Err(panic) => {
                             proc = None;
+                            backoff.fault(Instant::now());
                             Err(format!("analysis panicked: {}", panic_text(&*panic)))
                         }
                     };
@@ -149,5 +205,29 @@ impl Drop for Worker {
                 let _ = h.join();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rebuilds_back_off_exponentially_to_a_cap_and_reset_on_a_good_frame() {
+        let t0 = Instant::now();
+        let mut b = Backoff::default();
+        assert_eq!(b.wait_left(t0), Duration::ZERO);
+        b.fault(t0);
+        assert_eq!(b.wait_left(t0), Duration::ZERO, "the first rebuild is at once");
+        let mut delays = Vec::new();
+        for _ in 0..10 {
+            b.fault(t0);
+            delays.push(b.wait_left(t0).as_millis());
+        }
+        assert_eq!(delays, [250, 500, 1000, 2000, 4000, 8000, 8000, 8000, 8000, 8000]);
+        assert_eq!(b.wait_left(t0 + Duration::from_secs(8)), Duration::ZERO);
+        b.good_frame();
+        b.fault(t0);
+        assert_eq!(b.wait_left(t0), Duration::ZERO);
     }
 }

@@ -99,7 +99,7 @@ fn composite_pixel(inp: &CompositeInputs, by_label: &[(u32, u32)], margins_px: &
     let mut c = [src[0] as f32, src[1] as f32, src[2] as f32];
     mix(&mut c, palette::FLUORESCENCE, alpha);
     if inp.seeds.data[i] != 0 {
-        mix(&mut c, [120, 60, 200], 0.2);
+        mix(&mut c, palette::CORE_TINT, 0.2);
     } else {
         let l = inp.nearest.data[i];
         if l != 0 && inp.dist.data[i] < reach {

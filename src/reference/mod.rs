@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 
-use crate::analysis::{Analyzer, Composite, LesionStyle, PixelMaps, Segmentation, StageTimings, class};
+use crate::analysis::{Analyzer, Composite, LesionStyle, MAX_CORES, MAX_DIFFUSE, PixelMaps, Segmentation, StageTimings, class};
 use crate::frame::{NirFrame, Plane, RgbFrame, check_pair};
 use crate::params::AnalysisParams;
 use components::{Connectivity, label_components};
@@ -131,6 +131,10 @@ impl Analyzer for CpuAnalyzer {
             rects: &m.distance.rects,
         };
         reduce::mark_rims(&maps, &mut m.fluo_table);
+        // More lesions than the table holds: the first by label were kept (as on the GPU); say so.
+        let n = wl.width * wl.height;
+        let truncated = (0..m.bg_table.labels.len()).filter(|&r| regions::is_core(&m.bg_table, r, n, p)).count() > MAX_CORES
+            || (0..m.fluo_table.labels.len()).filter(|&r| reduce::coreless_kind(&m.fluo_table, r, p).is_some()).count() > MAX_DIFFUSE;
         let (mut lesions, core_hists) = reduce::lesion_stats(&maps, &cores, &m.bg_table, &m.fluo_table, p);
         let levels: Vec<reduce::Levels> = cores.iter().enumerate().map(|(s, _)| reduce::boundary_level(&lesions[s], &core_hists[s])).collect();
         for (st, (area, edges)) in lesions.iter_mut().zip(reduce::subpixel(&maps, &cores, &levels, &m.bg_table, p)) {
@@ -140,7 +144,7 @@ impl Analyzer for CpuAnalyzer {
         timings.push("reduce", ms(t));
 
         self.want_classes = want_classes;
-        Ok(Segmentation { lesions, background: level, timings })
+        Ok(Segmentation { lesions, truncated, background: level, timings })
     }
 
     fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle]) -> Result<Composite> {

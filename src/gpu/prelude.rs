@@ -1,0 +1,155 @@
+//! The WGSL prelude generated from Rust: every constant the shaders share with the CPU side (histogram
+//! bins, fixed-point scales, table sizes, Feret directions, style words), the lesion table's layout
+//! (`table`) and the overlay palette, each defined once here or in `analysis` and emitted as WGSL
+//! `const`s ahead of `shaders/common.wgsl`. A shader that redefined one would fail naga's validation.
+
+use std::fmt::Write;
+
+use crate::analysis::{
+    CORE_BIN, CORE_BINS, COVERAGE_FIXED, FERET_COS, FERET_DIRS, FERET_FIXED, FERET_OFFSET, FERET_SIN, LEVEL_BINS, LEVEL_LO, LEVEL_SCALE, MAX_CORES, MAX_DIFFUSE,
+    RATIO_BIN, RATIO_BINS, RATIO_FIXED, THICKNESS_BIN, THICKNESS_BINS, palette, style,
+};
+use crate::reference::threshold::MIN_LEVEL_SAMPLES;
+
+/// Layout of the lesion table, in words: a header of counters, then one record a slot (cores first,
+/// then coreless lesions), then per-row counts (`buffer_words`). Emitted as `T_*`.
+pub mod table {
+    use crate::analysis::{CORE_BINS, FERET_DIRS, MAX_CORES, MAX_DIFFUSE, RATIO_BINS, THICKNESS_BINS};
+
+    /// Header: 0 cores found, 1 coreless lesions found (all of them, beyond the table too), then the
+    /// fluorescence level, background mode and noise (f32 bits).
+    pub const HEADER: usize = 16;
+    pub const FLUO_LEVEL: usize = 2;
+    // A slot's record.
+    pub const LABEL: usize = 0;
+    pub const KIND: usize = 1;
+    pub const AREA: usize = 2;
+    pub const RIM_AREA: usize = 3;
+    /// 64-bit sums as (lo, hi) words.
+    pub const SX: usize = 4;
+    pub const SY: usize = 6;
+    pub const SUB: usize = 8;
+    pub const LEVEL: usize = 10;
+    pub const BAND: usize = 11;
+    pub const PARTIAL: usize = 13;
+    pub const OUTER: usize = 14;
+    pub const RATIO: usize = 16;
+    pub const CORE: usize = RATIO + RATIO_BINS;
+    pub const THICK: usize = CORE + CORE_BINS;
+    pub const FERET: usize = THICK + THICKNESS_BINS;
+    pub const EDGE: usize = FERET + 2 * FERET_DIRS;
+    pub const STRIDE: usize = EDGE + THICKNESS_BINS;
+    pub const SLOTS: usize = MAX_CORES + MAX_DIFFUSE;
+    /// The header and the slot records: what is read back.
+    pub const WORDS: usize = HEADER + SLOTS * STRIDE;
+    /// Then two counts a row (cores, coreless lesions) for the raster-order slots.
+    pub const ROWS: usize = WORDS;
+
+    pub fn buffer_words(height: usize) -> usize {
+        WORDS + 2 * height
+    }
+}
+
+fn f32_lit(v: f32) -> String {
+    let s = format!("{v:?}");
+    if s.contains(['.', 'e', 'E']) { s } else { format!("{s}.0") }
+}
+
+fn colour(c: [u8; 3]) -> String {
+    format!("vec3<f32>({}, {}, {})", f32_lit(c[0] as f32), f32_lit(c[1] as f32), f32_lit(c[2] as f32))
+}
+
+/// The prelude's WGSL.
+pub fn wgsl() -> String {
+    let mut s = String::from("// Generated from Rust (src/gpu/prelude.rs): shared constants, the lesion table's layout, the palette.\n");
+    let mut u = |name: &str, v: usize| writeln!(s, "const {name}: u32 = {v}u;").expect("a String");
+    u("LEVEL_BINS", LEVEL_BINS);
+    u("MIN_LEVEL_SAMPLES", MIN_LEVEL_SAMPLES as usize);
+    u("RATIO_BINS", RATIO_BINS);
+    u("CORE_BINS", CORE_BINS);
+    u("THICKNESS_BINS", THICKNESS_BINS);
+    u("MAX_CORES", MAX_CORES);
+    u("MAX_DIFFUSE", MAX_DIFFUSE);
+    u("FERET_DIRS", FERET_DIRS);
+    u("STYLE_DRAWN", style::DRAWN as usize);
+    u("STYLE_WARN", style::WARN as usize);
+    for (name, v) in [
+        ("T_HEADER", table::HEADER),
+        ("T_FLUO_LEVEL", table::FLUO_LEVEL),
+        ("T_LABEL", table::LABEL),
+        ("T_KIND", table::KIND),
+        ("T_AREA", table::AREA),
+        ("T_RIM_AREA", table::RIM_AREA),
+        ("T_SX_LO", table::SX),
+        ("T_SX_HI", table::SX + 1),
+        ("T_SY_LO", table::SY),
+        ("T_SY_HI", table::SY + 1),
+        ("T_SUB_LO", table::SUB),
+        ("T_SUB_HI", table::SUB + 1),
+        ("T_LEVEL", table::LEVEL),
+        ("T_BAND", table::BAND),
+        ("T_PARTIAL", table::PARTIAL),
+        ("T_OUTER", table::OUTER),
+        ("T_RATIO", table::RATIO),
+        ("T_CORE", table::CORE),
+        ("T_THICK", table::THICK),
+        ("T_FERET", table::FERET),
+        ("T_EDGE", table::EDGE),
+        ("T_STRIDE", table::STRIDE),
+        ("T_ROWS", table::ROWS),
+    ] {
+        u(name, v);
+    }
+    let mut f = |name: &str, v: f32| writeln!(s, "const {name}: f32 = {};", f32_lit(v)).expect("a String");
+    f("LEVEL_LO", LEVEL_LO);
+    f("LEVEL_SCALE", LEVEL_SCALE);
+    f("RATIO_BIN", RATIO_BIN);
+    f("CORE_BIN", CORE_BIN);
+    f("THICKNESS_BIN", THICKNESS_BIN);
+    f("RATIO_FIXED", RATIO_FIXED);
+    f("COVERAGE_FIXED", COVERAGE_FIXED);
+    f("FERET_FIXED", FERET_FIXED);
+    writeln!(s, "const FERET_OFFSET: i32 = {FERET_OFFSET};").expect("a String");
+    let arr = |v: &[f32]| v.iter().map(|x| f32_lit(*x)).collect::<Vec<_>>().join(", ");
+    writeln!(s, "const FERET_COS = array<f32, {FERET_DIRS}>({});", arr(&FERET_COS)).expect("a String");
+    writeln!(s, "const FERET_SIN = array<f32, {FERET_DIRS}>({});", arr(&FERET_SIN)).expect("a String");
+    for (name, c) in [
+        ("FLUORESCENCE", palette::FLUORESCENCE),
+        ("BOUNDARY", palette::BOUNDARY),
+        ("MARGIN_OK", palette::MARGIN_OK),
+        ("MARGIN_WARN", palette::MARGIN_WARN),
+        ("CORE_TINT", palette::CORE_TINT),
+    ] {
+        writeln!(s, "const {name} = {};", colour(c)).expect("a String");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The prelude parses, and the values the shaders see are Rust's (read back through naga's constant
+    /// evaluation, so a formatting slip in the emitted literals would show).
+    #[test]
+    fn the_prelude_holds_rusts_values() {
+        let src = format!("{}\n{}", wgsl(), super::super::shaders::COMMON);
+        let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{}", e.emit_to_string(&src)));
+        let value = |name: &str| -> naga::Literal {
+            let (_, c) = module.constants.iter().find(|(_, c)| c.name.as_deref() == Some(name)).unwrap_or_else(|| panic!("no const {name}"));
+            match module.global_expressions[c.init] {
+                naga::Expression::Literal(l) => l,
+                ref e => panic!("{name}: {e:?}"),
+            }
+        };
+        assert_eq!(value("MAX_CORES"), naga::Literal::U32(MAX_CORES as u32));
+        assert_eq!(value("T_STRIDE"), naga::Literal::U32(table::STRIDE as u32));
+        assert_eq!(value("T_EDGE"), naga::Literal::U32(table::EDGE as u32));
+        assert_eq!(value("RATIO_BIN"), naga::Literal::F32(RATIO_BIN));
+        assert_eq!(value("COVERAGE_FIXED"), naga::Literal::F32(COVERAGE_FIXED));
+        assert_eq!(value("FERET_OFFSET"), naga::Literal::I32(FERET_OFFSET as i32));
+        assert_eq!(value("STYLE_WARN"), naga::Literal::U32(style::WARN));
+        // The record's last field ends where the stride says.
+        assert_eq!(table::STRIDE, 1400);
+    }
+}
