@@ -99,6 +99,9 @@ pub struct RunRecord {
     /// The machine it ran on.
     #[serde(default)]
     pub host: String,
+    /// The Slurm job (`JOB_TASK` for an array task) it ran in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_job: Option<String>,
     #[serde(default)]
     pub frames: u64,
     /// Start, seconds since the epoch.
@@ -191,6 +194,15 @@ pub fn hash_input(role: &str, source: &str, files: &[PathBuf], previous: Option<
         out.push(FileRecord { name, bytes: meta.len(), mtime_ns, sha256 });
     }
     Ok(InputRecord { role: role.to_string(), source: source.to_string(), bytes, sha256: hex(&total.finalize()), files: out })
+}
+
+/// The Slurm job this process runs in: `ARRAYJOB_TASK` for an array task, else the job id.
+pub fn slurm_job() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (var("SLURM_ARRAY_JOB_ID"), var("SLURM_ARRAY_TASK_ID")) {
+        (Some(j), Some(t)) => Some(format!("{j}_{t}")),
+        _ => var("SLURM_JOB_ID"),
+    }
 }
 
 /// This machine's name (for the record: which node of a cluster ran it).

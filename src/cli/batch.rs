@@ -234,6 +234,7 @@ fn process(e: &Entry, manifest_path: &Path, out: &Path, force: bool, on_frame: &
         inputs,
         backend,
         host: record::host_name(),
+        slurm_job: record::slurm_job(),
         frames,
         started_unix_s,
         seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
