@@ -1,7 +1,7 @@
 //! `nirf-margin batch MANIFEST --out DIR`: analyse every recording of a manifest (`manifest`) through the
 //! same `analyze::execute` as `analyze`, each into `DIR/<id>/` (metrics, report, masks and overlay on
 //! request, findings in the checks' modes) with its run record (`archive::record`). A recording is
-//! analysed in a staging folder beside its own (`DIR/.<id>.partial-<pid>`) and swapped into place with
+//! analysed in a staging folder beside its own (`DIR/.<id>~partial-<pid>`) and swapped into place with
 //! its run record when complete, so `DIR/<id>/` is always a whole run: a batch killed at any point is
 //! resumed by running it again. A rerun skips each recording whose record is current (same inputs,
 //! settings and program) and redoes the missing, failed and stale ones (`--force`: all). A recording that
@@ -61,7 +61,7 @@ enum Done {
 
 /// Names inside `DIR` that are a recording's staging or replaced folder, not a recording.
 fn scratch_prefix(id: &str) -> [String; 2] {
-    [format!(".{id}.partial-"), format!(".{id}.old-")]
+    [format!(".{id}~partial-"), format!(".{id}~old-")]
 }
 
 /// Remove a recording's staging and replaced folders left by a run that was killed.
@@ -84,7 +84,7 @@ struct Staging {
 
 impl Staging {
     fn new(out: &Path, id: &str) -> Result<Self> {
-        let path = out.join(format!(".{id}.partial-{}", std::process::id()));
+        let path = out.join(format!(".{id}~partial-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).with_context(|| format!("--out {}: cannot create {}", out.display(), path.display()))?;
         Ok(Self { path, placed: false })
@@ -92,7 +92,7 @@ impl Staging {
 
     /// Replace `dir` by the staging folder: the old folder is renamed aside first, then removed.
     fn place(mut self, dir: &Path, id: &str) -> Result<()> {
-        let old = dir.with_file_name(format!(".{id}.old-{}", std::process::id()));
+        let old = dir.with_file_name(format!(".{id}~old-{}", std::process::id()));
         if dir.exists() {
             std::fs::rename(dir, &old).with_context(|| format!("moving {} aside", dir.display()))?;
         }
