@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -290,6 +290,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
     set_prefix(&counts.lock().map(|c| *c).unwrap_or_default());
     let failures: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
     let next = AtomicUsize::new(0);
+    let frames_done = AtomicU64::new(0);
     super::catch_stop_signals();
     let started = Instant::now();
     std::thread::scope(|scope| {
@@ -306,6 +307,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
                             bar.inc_length(1);
                         }
                         bar.inc(1);
+                        frames_done.fetch_add(1, Ordering::Relaxed);
                     };
                     // A skipped recording's frames leave the bar's length.
                     let on_known = |runs: bool| {
@@ -345,7 +347,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
     });
     bar.finish_and_clear();
     let (finished, ran, skipped, failed) = counts.into_inner().unwrap_or_default();
-    let frames = bar.position();
+    let frames = frames_done.into_inner();
     let wall = started.elapsed().as_secs_f64();
     println!(
         "batch summary: {} recordings: {ran} analysed, {skipped} current (skipped), {failed} failed; {frames} frames in {wall:.1} s ({:.1} frames/s)",
