@@ -289,7 +289,9 @@ fn histogram(title: &str, x_label: &str, values: &[f64]) -> Result<String> {
         let root = SVGBackend::with_string(&mut svg, (420, 220)).into_drawing_area();
         root.fill(&WHITE)?;
         let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-        let (lo, hi) = if lo.is_finite() { (lo, if hi > lo { hi } else { lo + 1.0 }) } else { (0.0, 1.0) };
+        // One value (every rim complete, say): a narrow range around it.
+        let pad = 0.05 * lo.abs().max(1.0);
+        let (lo, hi) = if !lo.is_finite() { (0.0, 1.0) } else if hi > lo { (lo, hi) } else { (lo - pad, lo + pad) };
         const BINS: usize = 10;
         let width = (hi - lo) / BINS as f64;
         let mut counts = [0u32; BINS];
