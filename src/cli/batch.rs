@@ -76,18 +76,22 @@ fn remove_scratch(out: &Path, id: &str) {
     }
 }
 
-/// A staging folder, removed on drop unless swapped into place.
+/// A staging folder, made by `create` once the recording is to be analysed (a current one touches
+/// nothing), removed on drop unless swapped into place.
 struct Staging {
     path: PathBuf,
     placed: bool,
 }
 
 impl Staging {
-    fn new(out: &Path, id: &str) -> Result<Self> {
-        let path = out.join(format!(".{id}~partial-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).with_context(|| format!("--out {}: cannot create {}", out.display(), path.display()))?;
-        Ok(Self { path, placed: false })
+    fn new(out: &Path, id: &str) -> Self {
+        Self { path: out.join(format!(".{id}~partial-{}", std::process::id())), placed: false }
+    }
+
+    /// Make the folder, empty.
+    fn create(&self) -> Result<()> {
+        let _ = std::fs::remove_dir_all(&self.path);
+        std::fs::create_dir_all(&self.path).with_context(|| format!("cannot create {}", self.path.display()))
     }
 
     /// Replace `dir` by the staging folder: the old folder is renamed aside first, then removed.
@@ -175,7 +179,7 @@ fn process(e: &Entry, manifest_path: &Path, out: &Path, force: bool, on_frame: &
     });
     let started = Instant::now();
     let started_unix_s = now_unix();
-    let staging = Staging::new(out, &e.id)?;
+    let staging = Staging::new(out, &e.id);
     let outcome = (|| -> Result<(u64, String, Vec<InputRecord>, bool)> {
         let job = job(e, &staging.path)?;
         let inputs = hash_inputs(e, &job, previous.as_ref())?;
@@ -195,6 +199,7 @@ fn process(e: &Entry, manifest_path: &Path, out: &Path, force: bool, on_frame: &
         }
         guard.output_folder("--out", &dir, |_| true).output_folder("--out", &staging.path, |_| true);
         guard.check()?;
+        staging.create()?;
         let o = analyze::execute(&job, on_frame)?;
         let metrics = staging.path.join("metrics.jsonl");
         let summary = crate::report::summarize(&metrics)?;
@@ -214,8 +219,7 @@ fn process(e: &Entry, manifest_path: &Path, out: &Path, force: bool, on_frame: &
                 bail!("stopped by {sig}");
             }
             // A failed run's folder holds its record only: nothing half-written passes for a result.
-            std::fs::remove_dir_all(&staging.path).ok();
-            std::fs::create_dir_all(&staging.path).with_context(|| format!("cannot create {}", staging.path.display()))?;
+            staging.create()?;
             (Status::Failed, Some(format!("{err:#}")), 0, None, Vec::new())
         }
     };
