@@ -4,7 +4,7 @@ DEMO_OUT ?= out/demo
 export XDG_RUNTIME_DIR ?= /tmp/nirf-margin-xdg
 export WGPU_BACKEND ?= vulkan
 
-.PHONY: demo test deps build bench clean
+.PHONY: demo test deps build bench clean slurm-test
 
 deps:
 	@bash scripts/install-deps.sh
@@ -29,6 +29,10 @@ test: deps
 	@mkdir -p out
 	NIRF_REQUIRE_GPU=1 NIRF_REQUIRE_BROWSER=1 bash -o pipefail -c '$(CARGO) test --locked 2>&1 | tee out/test.log'
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' out/test.log
+
+# The archive pipeline on a real single-node Slurm (installs and starts one; see README, "Archives").
+slurm-test: build
+	bash scripts/slurm-test.sh
 
 bench: deps
 	$(CARGO) bench --locked

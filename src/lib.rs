@@ -12,10 +12,12 @@
 //! - `processor`: one frame pair in, one result out; the only place the margin verdict is decided;
 //! - `metrics`: the one metrics schema (serde, versioned, with a JSON Schema file);
 //! - `media`: GStreamer sources and sinks; `live`: latency-first scheduling and fail-safe passthrough;
-//! - `report`: the HTML procedure report from a metrics file; `cli`: the command line (clap only here).
+//! - `report`: the HTML procedure report from a metrics file; `archive`: a batch's run records and the
+//!   cohort over them (table, distributions, comparison of two runs); `cli`: the command line (clap only here).
 
 pub mod analysis;
 pub mod annotate;
+pub mod archive;
 pub mod cli;
 pub mod frame;
 pub mod gpu;

@@ -11,6 +11,6 @@ fn main() {
     let cli = nirf_margin::cli::Cli::parse();
     if let Err(e) = nirf_margin::cli::run(cli) {
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        std::process::exit(nirf_margin::cli::exit_status(&e));
     }
 }

@@ -28,7 +28,7 @@ use crate::cli::options::{CheckArgs, ScaleArgs};
 use crate::measure::findings::Mode;
 use crate::metrics::FrameMetrics;
 use crate::stats::median;
-use crate::processor::{FrameProcessor, FrameResult};
+use crate::processor::{CheckSettings, FrameProcessor, FrameResult};
 
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
@@ -152,50 +152,121 @@ impl Outputs {
     }
 }
 
-pub fn run(a: AnalyzeArgs) -> Result<()> {
-    let params = a.scale.params()?;
-    if a.fps == 0 || a.fps > 1000 {
-        bail!("--fps must be between 1 and 1000, got {}", a.fps);
-    }
-    let wl = SourceSpec::parse(&a.wl, Channel::WhiteLight)?;
-    let nir = SourceSpec::parse(&a.nir, Channel::Nir)?;
-    // No output may be, overwrite or hold an input, nor write another output's file: checked before
-    // anything is opened for writing.
-    let mut guard = PathGuard::new();
-    guard.source("--wl", &wl).source("--nir", &nir);
-    if let Some(c) = &a.scale.calibration {
-        guard.input_file("--calibration", c);
-    }
-    for (flag, p) in [("--metrics", &a.metrics), ("--overlay", &a.overlay), ("--snapshot", &a.snapshot)] {
-        if let Some(p) = p {
-            guard.output_file(flag, p);
+/// One recording's analysis as plain settings: what `analyze` parses from its flags and `batch` from a
+/// manifest line. `execute` runs it.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The sources as given (for messages) and parsed.
+    pub wl_arg: String,
+    pub nir_arg: String,
+    pub wl: SourceSpec,
+    pub nir: SourceSpec,
+    /// A calibration file the scale came from (an input, guarded like the sources).
+    pub calibration: Option<PathBuf>,
+    pub params: AnalysisParams,
+    pub checks: CheckSettings,
+    pub fps: u32,
+    pub backend: BackendChoice,
+    pub metrics: Option<PathBuf>,
+    pub masks: Option<PathBuf>,
+    pub overlay: Option<PathBuf>,
+    pub snapshot: Option<PathBuf>,
+    pub findings: Option<PathBuf>,
+    pub overwrite: bool,
+}
+
+/// What a run measured, for the closing summary.
+pub struct Outcome {
+    pub frames: u64,
+    pub wall_s: f64,
+    /// Median analysis time a frame, ms.
+    pub frame_ms: f32,
+    /// The backend that ran (`Analyzer::describe`).
+    pub backend: String,
+    /// Inputs of unequal length: which gave how many frames.
+    pub unequal: Option<String>,
+    /// Transection / wound-bed runs: the verdict line (mode, verdict, ROI, TBR, frames checked).
+    pub checks_line: Option<String>,
+    per_lesion: BTreeMap<u32, LesionSummary>,
+}
+
+impl Job {
+    /// A job from `analyze`'s flags.
+    pub fn from_args(a: &AnalyzeArgs) -> Result<Self> {
+        if a.fps == 0 || a.fps > 1000 {
+            bail!("--fps must be between 1 and 1000, got {}", a.fps);
         }
+        Ok(Self {
+            params: a.scale.params()?,
+            wl: SourceSpec::parse(&a.wl, Channel::WhiteLight)?,
+            nir: SourceSpec::parse(&a.nir, Channel::Nir)?,
+            wl_arg: a.wl.clone(),
+            nir_arg: a.nir.clone(),
+            calibration: a.scale.calibration.clone(),
+            checks: a.checks.settings()?,
+            fps: a.fps,
+            backend: a.backend,
+            metrics: a.metrics.clone(),
+            masks: a.masks.clone(),
+            overlay: a.overlay.clone(),
+            snapshot: a.snapshot.clone(),
+            findings: a.findings.clone(),
+            overwrite: a.overwrite,
+        })
     }
-    if let Some(d) = &a.masks {
-        guard.output_folder("--masks", d, is_mask_frame);
+
+    /// Frames the inputs hold, where both know it before decoding (image sequences).
+    pub fn known_frames(&self) -> Option<u32> {
+        self.wl.known_frames().zip(self.nir.known_frames()).map(|(x, y)| x.min(y))
     }
-    if let Some(d) = &a.findings {
-        guard.output_folder("--findings", d, is_findings_file);
+
+    /// Refuse any output that is, overwrites or holds an input, or writes another output's file; and
+    /// (without `overwrite`) a masks or findings folder that already holds such files. Touches nothing.
+    pub fn check_paths(&self) -> Result<()> {
+        let mut guard = PathGuard::new();
+        guard.source("--wl", &self.wl).source("--nir", &self.nir);
+        if let Some(c) = &self.calibration {
+            guard.input_file("--calibration", c);
+        }
+        for (flag, p) in [("--metrics", &self.metrics), ("--overlay", &self.overlay), ("--snapshot", &self.snapshot)] {
+            if let Some(p) = p {
+                guard.output_file(flag, p);
+            }
+        }
+        if let Some(d) = &self.masks {
+            guard.output_folder("--masks", d, is_mask_frame);
+        }
+        if let Some(d) = &self.findings {
+            guard.output_folder("--findings", d, is_findings_file);
+        }
+        guard.check()?;
+        if let Some(d) = &self.masks {
+            refuse_existing("--masks", d, is_mask_frame, self.overwrite)?;
+        }
+        if let Some(d) = &self.findings {
+            refuse_existing("--findings", d, is_findings_file, self.overwrite)?;
+        }
+        Ok(())
     }
-    guard.check()?;
-    if let Some(d) = &a.masks {
-        refuse_existing("--masks", d, is_mask_frame, a.overwrite)?;
-    }
-    if let Some(d) = &a.findings {
-        refuse_existing("--findings", d, is_findings_file, a.overwrite)?;
-    }
-    let analyzer = make_analyzer(a.backend, &params)?;
-    let mut processor = FrameProcessor::new(analyzer, params.clone(), a.fps as f64);
-    let checks = a.checks.settings()?;
-    let mode = checks.mode;
-    let roi = checks.roi;
-    processor.set_checks(checks);
-    if let Some(d) = &a.findings {
+}
+
+/// Run one recording through the analysis and write its outputs (paths checked first, files staged and
+/// renamed into place; on an error what was written is flushed and closed). `on_frame` is called after
+/// each frame pair. Stops, as after an error, when a stop signal was caught (`catch_stop_signals`).
+pub fn execute(job: &Job, on_frame: &dyn Fn()) -> Result<Outcome> {
+    job.check_paths()?;
+    let params = &job.params;
+    let analyzer = make_analyzer(job.backend, params)?;
+    let mut processor = FrameProcessor::new(analyzer, params.clone(), job.fps as f64);
+    let mode = job.checks.mode;
+    let roi = job.checks.roi;
+    processor.set_checks(job.checks.clone());
+    if let Some(d) = &job.findings {
         std::fs::create_dir_all(d).with_context(|| format!("--findings {}: cannot create the directory", d.display()))?;
     }
     tracing::info!("backend: {}", processor.describe());
 
-    let metrics = match &a.metrics {
+    let metrics = match &job.metrics {
         Some(p) => {
             let staged = Staged::new("--metrics", p)?;
             let file = File::create(staged.path()).with_context(|| format!("--metrics {}: cannot create", p.display()))?;
@@ -203,28 +274,18 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
         }
         None => None,
     };
-    if let Some(d) = &a.masks {
+    if let Some(d) = &job.masks {
         std::fs::create_dir_all(d).with_context(|| format!("--masks {}: cannot create the directory", d.display()))?;
     }
     let mut out = Outputs {
         metrics,
-        masks: a.masks.clone(),
-        overlay: a.overlay.as_deref().map(|p| Staged::new("--overlay", p)).transpose()?,
+        masks: job.masks.clone(),
+        overlay: job.overlay.as_deref().map(|p| Staged::new("--overlay", p)).transpose()?,
         recorder: None,
-        snapshot: a.snapshot.as_deref().map(|p| Staged::new("--snapshot", p)).transpose()?,
+        snapshot: job.snapshot.as_deref().map(|p| Staged::new("--snapshot", p)).transpose()?,
         best: None,
-        fps: a.fps,
+        fps: job.fps,
     };
-
-    let total = wl.known_frames().zip(nir.known_frames()).map(|(x, y)| x.min(y));
-    let bar = match total {
-        Some(n) => ProgressBar::new(n as u64),
-        None => ProgressBar::new_spinner(),
-    }
-    .with_style(
-        ProgressStyle::with_template("analyze {bar:40} {pos}/{len} frames {per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
 
     let started = Instant::now();
     let mut frames = 0u64;
@@ -232,9 +293,8 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
     let mut frame_ms: Vec<f32> = Vec::new();
     let mut frame_size = (0, 0);
     let mut unequal: Option<String> = None;
-    super::catch_stop_signals();
     let result = (|| -> Result<()> {
-        let mut source = PairSource::open(&wl, &nir, a.fps)?;
+        let mut source = PairSource::open(&job.wl, &job.nir, job.fps)?;
         while let Some(pair) = source.next_pair()? {
             if let Some(sig) = super::stop_requested() {
                 bail!("stopped by {sig} after {frames} frames: the outputs hold the frames analysed before it");
@@ -242,14 +302,14 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
             if pair.index == 0 {
                 frame_size = (pair.wl.width, pair.wl.height);
                 if let Some(r) = &roi {
-                    values::roi_in_frame(r, pair.wl.width, pair.wl.height).with_context(|| format!("--wl {} and --nir {}", a.wl, a.nir))?;
+                    values::roi_in_frame(r, pair.wl.width, pair.wl.height).with_context(|| format!("--wl {} and --nir {}", job.wl_arg, job.nir_arg))?;
                 }
             }
             let t = Instant::now();
-            let r = processor.process(&pair.wl, &pair.nir, a.masks.is_some())?;
+            let r = processor.process(&pair.wl, &pair.nir, job.masks.is_some())?;
             frame_ms.push(t.elapsed().as_secs_f32() * 1e3);
-            out.write(pair.index, pair.pts_ns, &params, &r)?;
-            if let (Some(dir), Some(f)) = (&a.findings, &r.findings) {
+            out.write(pair.index, pair.pts_ns, params, &r)?;
+            if let (Some(dir), Some(f)) = (&job.findings, &r.findings) {
                 for id in &f.new_spots {
                     stills::write_rgb(&dir.join(format!("spot-{id:03}-frame-{:05}.png", pair.index)), &r.overlay)?;
                 }
@@ -264,28 +324,80 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
                 s.tbr.push(l.tbr);
             }
             frames += 1;
-            bar.inc(1);
+            on_frame();
         }
         unequal = source.unequal_lengths().map(str::to_string);
         if frames == 0 {
-            bail!("the inputs held no frame pair (--wl {}, --nir {})", a.wl, a.nir);
+            bail!("the inputs held no frame pair (--wl {}, --nir {})", job.wl_arg, job.nir_arg);
         }
         Ok(())
     })();
-    bar.finish_and_clear();
     let closed = out.close(result.is_ok());
     result?;
     closed?;
 
-    let wall = started.elapsed().as_secs_f64();
+    let mut checks_line = None;
+    if mode != Mode::Survey {
+        let f = processor.findings();
+        let roi = roi.unwrap_or_else(|| crate::measure::findings::Roi::central(frame_size.0, frame_size.1));
+        checks_line = Some(format!(
+            "{}: {} (ROI {},{},{},{}; TBR from {}; {frames} frames checked)",
+            mode.name(),
+            f.verdict(),
+            roi.x,
+            roi.y,
+            roi.w,
+            roi.h,
+            job.checks.min_tbr
+        ));
+        if let Some(dir) = &job.findings {
+            let doc = json!({
+                "mode": mode,
+                "min_tbr": job.checks.min_tbr,
+                "roi": [roi.x, roi.y, roi.w, roi.h],
+                "frames_checked": frames,
+                "verdict": f.verdict(),
+                "spots": f.confirmed(),
+            });
+            write_atomic("--findings", &dir.join("findings.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        }
+    }
+    Ok(Outcome {
+        frames,
+        wall_s: started.elapsed().as_secs_f64(),
+        frame_ms: median(&mut frame_ms).unwrap_or(0.0),
+        backend: processor.describe(),
+        unequal,
+        checks_line,
+        per_lesion,
+    })
+}
+
+pub fn run(a: AnalyzeArgs) -> Result<()> {
+    let job = Job::from_args(&a)?;
+    let bar = match job.known_frames() {
+        Some(n) => ProgressBar::new(n as u64),
+        None => ProgressBar::new_spinner(),
+    }
+    .with_style(
+        ProgressStyle::with_template("analyze {bar:40} {pos}/{len} frames {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    super::catch_stop_signals();
+    let result = execute(&job, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let mut o = result?;
+
+    let frames = o.frames;
     println!(
-        "{frames} frames in {wall:.1} s ({:.1} frames/s; analysis median {:.1} ms/frame) on {}",
-        frames as f64 / wall,
-        median(&mut frame_ms).unwrap_or(0.0),
-        processor.describe()
+        "{frames} frames in {:.1} s ({:.1} frames/s; analysis median {:.1} ms/frame) on {}",
+        o.wall_s,
+        frames as f64 / o.wall_s,
+        o.frame_ms,
+        o.backend
     );
     println!("{:>4}  {:<8} {:>6}  {:>12}  {:>13}  {:>13}  {:>5}", "id", "kind", "frames", "core_diam_mm", "rim_median_mm", "rim_min_mm", "TBR");
-    for (id, s) in per_lesion.iter_mut() {
+    for (id, s) in o.per_lesion.iter_mut() {
         // Lesions seen in under 5% of the frames are flickers; leave them out of the table.
         if (s.frames as u64) * 20 < frames {
             continue;
@@ -307,33 +419,11 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
             fmt_opt(median(&mut s.tbr))
         );
     }
-    if let Some(msg) = &unequal {
+    if let Some(msg) = &o.unequal {
         println!("inputs of unequal length: {msg}");
     }
-    if mode != Mode::Survey {
-        let f = processor.findings();
-        let roi = roi.unwrap_or_else(|| crate::measure::findings::Roi::central(frame_size.0, frame_size.1));
-        println!(
-            "{}: {} (ROI {},{},{},{}; TBR from {}; {frames} frames checked)",
-            mode.name(),
-            f.verdict(),
-            roi.x,
-            roi.y,
-            roi.w,
-            roi.h,
-            a.checks.tbr
-        );
-        if let Some(dir) = &a.findings {
-            let doc = json!({
-                "mode": mode,
-                "min_tbr": a.checks.tbr,
-                "roi": [roi.x, roi.y, roi.w, roi.h],
-                "frames_checked": frames,
-                "verdict": f.verdict(),
-                "spots": f.confirmed(),
-            });
-            write_atomic("--findings", &dir.join("findings.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
-        }
+    if let Some(line) = &o.checks_line {
+        println!("{line}");
     }
     for (flag, p) in [("metrics", &a.metrics), ("masks", &a.masks), ("overlay", &a.overlay), ("snapshot", &a.snapshot)] {
         if let Some(p) = p {

@@ -3,10 +3,13 @@
 
 pub mod analyze;
 pub mod backend;
+pub mod batch;
 pub mod bench;
 pub mod calibrate;
+pub mod cohort;
 pub mod evaluate;
 pub mod live;
+pub mod manifest;
 pub mod options;
 pub mod paths;
 pub mod phantom;
@@ -39,6 +42,15 @@ pub enum Command {
     Live(live::LiveArgs),
     /// A self-contained HTML report of a run's metrics.
     Report(report::ReportArgs),
+    /// Analyse every recording of a manifest into DIR/<id>/; a rerun redoes only what is missing, failed or stale.
+    Batch(batch::BatchArgs),
+    /// The cohort table and distributions of a batch's archive, and what changed since another run of it.
+    Cohort(cohort::CohortArgs),
+}
+
+/// The exit status of a failed command: 2 for a comparison that found differences, else 1.
+pub fn exit_status(e: &anyhow::Error) -> i32 {
+    if e.downcast_ref::<cohort::DifferencesFound>().is_some() { 2 } else { 1 }
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -50,6 +62,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Calibrate(a) => calibrate::run(a),
         Command::Live(a) => live::run_cli(a),
         Command::Report(a) => report::run(a),
+        Command::Batch(a) => batch::run(a),
+        Command::Cohort(a) => cohort::run(a),
     }
 }
 

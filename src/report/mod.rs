@@ -34,6 +34,8 @@ struct Track {
     thickness: Vec<(u64, f64)>,
     min_thickness: Vec<(u64, f64)>,
     tbr: Vec<(u64, f64)>,
+    coverage: Vec<f64>,
+    centroid: Vec<[f64; 2]>,
     partial: u32,
     /// Frames of each margin verdict, as the metrics recorded it.
     verdicts: BTreeMap<MarginVerdict, u32>,
@@ -135,7 +137,92 @@ fn chart(title: &str, y_label: &str, series: &[(String, Vec<(u64, f64)>)]) -> Re
     Ok(svg)
 }
 
+/// What a run's metrics say, gathered once: the settings recorded, each lesion's series, the checks'
+/// flags and a live run's latency. `render` draws it; the cohort report (`cohort`) tabulates it.
+pub struct RunSummary {
+    /// Frames in the metrics file.
+    pub frames: u64,
+    /// The scale recorded (mm/px), if any.
+    pub scale: Option<f64>,
+    pub scale_source: String,
+    /// The first (radicality) margin recorded, mm.
+    pub margin: Option<f32>,
+    /// The checks' mode recorded (`survey` when none).
+    pub mode: String,
+    tracks: BTreeMap<u64, Track>,
+    latency: Vec<(u64, f64)>,
+    flags: Vec<(u64, f64)>,
+    spot_area: Vec<(u64, f64)>,
+    off: u64,
+}
+
+/// One lesion over a run: its kind and the median of each figure over the frames it was seen on (mm
+/// where the scale is known, else px), and the margin verdict the processor recorded on most of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LesionRow {
+    pub id: u64,
+    pub kind: String,
+    /// Cut by the image border on most of its frames.
+    pub partial: bool,
+    pub frames: u64,
+    pub core_diameter: Option<f64>,
+    pub rim_thickness: Option<f64>,
+    pub min_rim_thickness: Option<f64>,
+    pub rim_coverage: Option<f64>,
+    pub tbr: Option<f64>,
+    /// Median centroid, px.
+    pub centroid_px: [f64; 2],
+    /// The verdict on most frames (a warning on a tie); `None` for coreless kinds and schema 0 files.
+    pub verdict: Option<MarginVerdict>,
+    /// Frames whose verdict warned.
+    pub warned_frames: u32,
+}
+
+impl Track {
+    fn row(&self, id: u64) -> LesionRow {
+        let med = |v: &Vec<(u64, f64)>| median(&mut v.iter().map(|p| p.1).collect::<Vec<_>>());
+        let axis = |k: usize| median(&mut self.centroid.iter().map(|c| c[k]).collect::<Vec<_>>()).unwrap_or(0.0);
+        LesionRow {
+            id,
+            kind: self.kind.clone(),
+            partial: self.partial as usize * 2 > self.frames.len(),
+            frames: self.frames.len() as u64,
+            core_diameter: med(&self.diameter),
+            rim_thickness: med(&self.thickness),
+            min_rim_thickness: med(&self.min_thickness),
+            rim_coverage: median(&mut self.coverage.clone()),
+            tbr: med(&self.tbr),
+            centroid_px: [axis(0), axis(1)],
+            verdict: self.verdicts.iter().max_by_key(|(v, n)| (**n, v.warns())).map(|(v, _)| *v),
+            warned_frames: self.verdicts.iter().filter(|(v, _)| v.warns()).map(|(_, n)| n).sum(),
+        }
+    }
+}
+
+impl RunSummary {
+    /// The lesions worth a row: those seen on at least 5% of the frames (fewer are flickers).
+    pub fn lesions(&self) -> Vec<LesionRow> {
+        self.shown().into_iter().map(|(id, t)| t.row(*id)).collect()
+    }
+
+    fn shown(&self) -> Vec<(&u64, &Track)> {
+        self.tracks.iter().filter(|(_, t)| t.frames.len() as u64 * 20 >= self.frames).collect()
+    }
+
+    /// Frames whose check raised the transection / wound-bed flag, of the frames checked.
+    pub fn flagged_frames(&self) -> Option<(usize, usize)> {
+        (!self.flags.is_empty()).then(|| (self.flags.iter().filter(|f| f.1 > 0.0).count(), self.flags.len()))
+    }
+}
+
+/// The report of a metrics file.
 pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
+    render_summary(&summarize(metrics)?, &metrics.display().to_string(), snapshots)
+}
+
+/// Read a metrics file (every schema version) into its summary; a line that is not a metrics line, or
+/// a figure out of range, is an error naming the file and line.
+pub fn summarize(metrics: &Path) -> Result<RunSummary> {
     let text = std::fs::read_to_string(metrics).with_context(|| format!("{}: cannot read the metrics", metrics.display()))?;
     let mut tracks: BTreeMap<u64, Track> = BTreeMap::new();
     let mut latency: Vec<(u64, f64)> = Vec::new();
@@ -193,6 +280,8 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
             put(l.rim_thickness_mm, l.rim_thickness_px, &mut t.thickness);
             put(l.min_rim_thickness_mm, l.min_rim_thickness_px, &mut t.min_thickness);
             put(Some(l.tbr), None, &mut t.tbr);
+            t.coverage.extend(l.rim_coverage.map(f64::from));
+            t.centroid.push([l.centroid_px[0] as f64, l.centroid_px[1] as f64]);
             if let Some(v) = l.verdict {
                 *t.verdicts.entry(v).or_default() += 1;
             }
@@ -201,9 +290,17 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
     if frames == 0 {
         bail!("{}: the metrics hold no frame", metrics.display());
     }
+    Ok(RunSummary { frames, scale, scale_source: source, margin, mode, tracks, latency, flags, spot_area, off })
+}
+
+/// The HTML page of a run; `label` names its metrics file on the page.
+pub fn render_summary(run: &RunSummary, label: &str, snapshots: Option<&Path>) -> Result<String> {
+    let RunSummary { frames, scale, scale_source: source, margin, mode, latency, flags, spot_area, off, .. } = run;
+    let (frames, scale, margin, off) = (*frames, *scale, *margin, *off);
+
     let unit = if scale.is_some() { "mm" } else { "px" };
     // Lesions seen in under 5% of the frames are flickers, not lesions worth a row.
-    let shown: Vec<(&u64, &Track)> = tracks.iter().filter(|(_, t)| t.frames.len() as u64 * 20 >= frames).collect();
+    let shown = run.shown();
 
     let mut html = String::new();
     let _ = write!(
@@ -220,11 +317,11 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
         html,
         "<h2>Settings</h2><table><tr><th>metrics</th><td>{}</td></tr><tr><th>frames</th><td>{frames}</td></tr>\
          <tr><th>scale</th><td>{}</td></tr><tr><th>scale source</th><td>{}</td></tr><tr><th>first margin</th><td>{}</td></tr><tr><th>mode</th><td>{}</td></tr></table>",
-        esc(&metrics.display().to_string()),
+        esc(label),
         scale.map_or("none: figures in px".to_string(), |s| format!("{s} mm/px")),
         margin.map_or("not recorded".to_string(), |m| format!("{m} mm")),
-        esc(&source),
-        esc(&mode)
+        esc(source),
+        esc(mode)
     );
     let _ = write!(
         html,
@@ -257,13 +354,13 @@ pub fn render(metrics: &Path, snapshots: Option<&Path>) -> Result<String> {
     html.push_str(&chart("Tumour-to-background ratio", "TBR", &series(|t| &t.tbr))?);
     if !flags.is_empty() {
         let _ = write!(html, "<h2>Transection / wound-bed findings</h2><p>flag raised on {} of {} frames</p>", flags.iter().filter(|f| f.1 > 0.0).count(), flags.len());
-        html.push_str(&chart("Fluorescence in the region of interest", if scale.is_some() { "mm²" } else { "px" }, &[("area".into(), spot_area)])?);
+        html.push_str(&chart("Fluorescence in the region of interest", if scale.is_some() { "mm²" } else { "px" }, &[("area".into(), spot_area.clone())])?);
     }
     if !latency.is_empty() {
         let mut l: Vec<f64> = latency.iter().map(|p| p.1).collect();
         let (p50, p99) = (percentile(&mut l, 0.5).unwrap_or(0.0), percentile(&mut l, 0.99).unwrap_or(0.0));
         let _ = write!(html, "<h2>Live</h2><p>added latency p50 {p50:.1} ms, p99 {p99:.1} ms; overlay off on {off} frames</p>");
-        html.push_str(&chart("Added latency", "ms", &[("latency".into(), latency)])?);
+        html.push_str(&chart("Added latency", "ms", &[("latency".into(), latency.clone())])?);
     }
     if let Some(dir) = snapshots {
         let mut files: Vec<_> = std::fs::read_dir(dir)
