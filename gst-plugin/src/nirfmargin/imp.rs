@@ -384,6 +384,32 @@ impl AggregatorImpl for NirfMargin {
         Ok(())
     }
 
+    /// Caps: the white light takes what downstream takes (the output is in its format, size and rate);
+    /// the NIR takes any size in its three formats, whatever downstream takes (it is never output).
+    fn sink_query(&self, pad: &gst_base::AggregatorPad, query: &mut gst::QueryRef) -> bool {
+        let allowed = || {
+            let templ = pad.pad_template_caps();
+            if pad.name() == "wl" { self.obj().src_pad().peer_query_caps(Some(&templ)) } else { templ }
+        };
+        match query.view_mut() {
+            gst::QueryViewMut::Caps(q) => {
+                let caps = allowed();
+                let caps = match q.filter() {
+                    Some(f) => f.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
+                    None => caps,
+                };
+                q.set_result(&caps);
+                true
+            }
+            gst::QueryViewMut::AcceptCaps(q) => {
+                let ok = q.caps().can_intersect(&allowed());
+                q.set_result(ok);
+                true
+            }
+            _ => self.parent_sink_query(pad, query),
+        }
+    }
+
     /// The src pad takes the white light's caps (format, size, frame rate); until they are known there is
     /// nothing to decide.
     fn update_src_caps(&self, caps: &gst::Caps) -> Result<gst::Caps, gst::FlowError> {
