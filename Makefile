@@ -32,7 +32,7 @@ test: deps
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' out/test.log
 
 bench: deps
-	$(CARGO) bench --locked
+	$(CARGO) bench --locked --workspace
 
 clean:
 	rm -rf out

@@ -336,12 +336,12 @@ fn frame_period(info: &gst_video::VideoInfo) -> Duration {
 
 impl AggregatorImpl for NirfMargin {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let config = self.settings.lock().unwrap().config().map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
+        let config = self.settings.lock().unwrap().config().map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
         let metrics = match &config.metrics {
             Some(p) => Some((
                 p.clone(),
                 BufWriter::new(File::create(p).map_err(|e| {
-                    gst::error_msg!(gst::ResourceError::OpenWrite, ["property metrics-location {}: cannot create: {}", p.display(), e])
+                    gst::error_msg!(gst::ResourceError::OpenWrite, ("property metrics-location {}: cannot create: {}", p.display(), e))
                 })?),
             )),
             None => None,
@@ -377,7 +377,7 @@ impl AggregatorImpl for NirfMargin {
         if let Some(mut state) = self.state.lock().unwrap().take() {
             if let Some((p, m)) = state.metrics.as_mut() {
                 if let Err(e) = m.flush() {
-                    gst::element_imp_warning!(self, gst::ResourceError::Write, ["metrics-location {}: {}", p.display(), e]);
+                    gst::element_imp_warning!(self, gst::ResourceError::Write, ("metrics-location {}: {}", p.display(), e));
                 }
             }
         }
@@ -432,7 +432,7 @@ impl AggregatorImpl for NirfMargin {
             if let Some(roi) = &state.roi {
                 if let Err(e) = values::roi_in_frame(roi, info.width() as usize, info.height() as usize) {
                     let e = format!("{e:#}").replace("--roi", "property roi");
-                    gst::element_imp_error!(self, gst::LibraryError::Settings, ["{}", e]);
+                    gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", e));
                     return Err(gst::loggable_error!(CAT, "{e}"));
                 }
             }
@@ -480,14 +480,26 @@ fn nir_frame(f: &VideoFrameRef<&gst::BufferRef>, width: usize, height: usize) ->
     Ok(if (w, h) != (width, height) { nir.resized(width, height) } else { nir })
 }
 
-/// Write a packed RGB frame into the output buffer laid out as `info` (RGB, RGBx or RGBA).
-fn write_out(out: &RgbFrame, outbuf: &mut gst::BufferRef, info: &gst_video::VideoInfo) -> anyhow::Result<()> {
+/// Whether an output of `info` is laid out as the library's packed RGB (rows of `3 × width` bytes).
+fn packed_rgb(info: &gst_video::VideoInfo) -> bool {
+    info.format() == VideoFormat::Rgb && info.stride()[0] as usize == info.width() as usize * 3 && info.offset()[0] == 0
+}
+
+/// Put a packed RGB frame into the output buffer laid out as `info` (RGB, RGBx or RGBA): where the
+/// layouts agree the frame's own bytes become the buffer's memory (the buffer came empty,
+/// `create_output_buffer`), no copy; else the rows are copied to the buffer's stride.
+fn write_out(out: RgbFrame, outbuf: &mut gst::BufferRef, info: &gst_video::VideoInfo) -> anyhow::Result<()> {
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    anyhow::ensure!((out.width, out.height) == (w, h), "frame of {}x{} for output of {w}x{h}", out.width, out.height);
+    if packed_rgb(info) && outbuf.size() == 0 {
+        outbuf.append_memory(gst::Memory::from_mut_slice(out.data));
+        return Ok(());
+    }
     let mut f = VideoFrameRef::from_buffer_ref_writable(outbuf, info).map_err(|_| anyhow::anyhow!("cannot map the output buffer"))?;
-    let (w, h) = (out.width.min(f.width() as usize), out.height.min(f.height() as usize));
     let (stride, bpp) = (f.plane_stride()[0] as usize, f.format_info().pixel_stride()[0] as usize);
     let data = f.plane_data_mut(0)?;
     for y in 0..h {
-        let src = &out.data[y * out.width * 3..(y * out.width + w) * 3];
+        let src = &out.data[y * w * 3..(y + 1) * w * 3];
         let dst = &mut data[y * stride..y * stride + w * bpp];
         if bpp == 3 {
             dst.copy_from_slice(src);
@@ -508,6 +520,12 @@ fn running_time(pad: &gst_video::VideoAggregatorPad, buffer: &gst::BufferRef) ->
 }
 
 impl VideoAggregatorImpl for NirfMargin {
+    /// An empty buffer where the overlay's own bytes can become its memory (packed RGB), else the pool's.
+    fn create_output_buffer(&self) -> Result<Option<gst::Buffer>, gst::FlowError> {
+        let packed = self.state.lock().unwrap().as_ref().and_then(|s| s.out_info.as_ref()).is_some_and(packed_rgb);
+        if packed { Ok(Some(gst::Buffer::new())) } else { self.parent_create_output_buffer() }
+    }
+
     fn aggregate_frames(&self, token: &AggregateFramesToken, outbuf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let started = Instant::now();
         let obj = self.obj();
@@ -522,7 +540,7 @@ impl VideoAggregatorImpl for NirfMargin {
             Some(f) => {
                 let rt = running_time(&wl_pad, f.buffer());
                 let frame = wl_frame(&f).map_err(|e| {
-                    gst::element_imp_error!(self, gst::StreamError::Format, ["white light (pad wl): {e:#}"]);
+                    gst::element_imp_error!(self, gst::StreamError::Format, ("white light (pad wl): {e:#}"));
                     gst::FlowError::Error
                 })?;
                 (frame, rt)
@@ -544,7 +562,7 @@ impl VideoAggregatorImpl for NirfMargin {
         let nir = match nir.map(|f| nir_frame(&f, width, height)).transpose() {
             Ok(n) => n.map(Arc::new),
             Err(e) => {
-                gst::element_imp_error!(self, gst::StreamError::Format, ["NIR (pad nir): {e:#}"]);
+                gst::element_imp_error!(self, gst::StreamError::Format, ("NIR (pad nir): {e:#}"));
                 return Err(gst::FlowError::Error);
             }
         };
@@ -552,8 +570,8 @@ impl VideoAggregatorImpl for NirfMargin {
         state.index += 1;
         let wl = Arc::new(wl);
         let Outcome { out, reason, result, process_ms } = state.failsafe.frame(index, &wl, nir);
-        write_out(&out, outbuf, &info).map_err(|e| {
-            gst::element_imp_error!(self, gst::CoreError::Failed, ["output: {e:#}"]);
+        write_out(out, outbuf, &info).map_err(|e| {
+            gst::element_imp_error!(self, gst::CoreError::Failed, ("output: {e:#}"));
             gst::FlowError::Error
         })?;
 
@@ -566,7 +584,7 @@ impl VideoAggregatorImpl for NirfMargin {
         if let Some((p, m)) = state.metrics.as_mut() {
             let written = serde_json::to_writer(&mut *m, &line).map_err(std::io::Error::from).and_then(|_| m.write_all(b"\n"));
             if let Err(e) = written {
-                gst::element_imp_warning!(self, gst::ResourceError::Write, ["metrics-location {}: {}; metrics off", p.display(), e]);
+                gst::element_imp_warning!(self, gst::ResourceError::Write, ("metrics-location {}: {}; metrics off", p.display(), e));
                 state.metrics = None;
             }
         }
