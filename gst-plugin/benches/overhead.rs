@@ -2,7 +2,8 @@
 //! each frame timed both ways in turn (push white light and NIR into `nirfmargin` through a Harness and
 //! pull the overlay, against `FrameProcessor::process` on the same pair), and, inside the element, its
 //! `element-ms` (all of `aggregate_frames`: conversions, hand-off, output, metrics) less its
-//! `process-ms` (the processor on the analysis thread). Medians over the run; prints, never asserts.
+//! `process-ms` (the processor on the analysis thread, so the difference includes the hand-over to that
+//! thread and back), and the input copies alone. Medians over the run; prints, never asserts.
 //! `cargo bench -p gst-plugin-nirfmargin --bench overhead [-- FRAMES [WIDTHxHEIGHT]]`.
 
 use gst::prelude::*;
@@ -74,6 +75,18 @@ fn main() {
         assert_eq!(s.get::<String>("overlay").unwrap(), "on", "frame {i}: the overlay must be on to compare");
         inside.push(s.get::<f64>("element-ms").unwrap() - s.get::<f64>("process-ms").unwrap());
     }
+    // The element's own copies alone: white light and NIR into reused frames (what `aggregate_frames`
+    // does before handing the pair over).
+    let (mut wl_copy, mut nir_copy) = (nirf_margin::frame::RgbFrame::default(), nirf_margin::frame::NirFrame::default());
+    let mut t_copy = Vec::new();
+    for i in 0..frames {
+        let (wl, nir) = &pairs[i % pairs.len()];
+        let nir_bytes: Vec<u8> = nir.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let t = std::time::Instant::now();
+        wl_copy.fill_from_strided(w, h, &wl.data, w * 3, 3).unwrap();
+        nir_copy.fill_from_strided_u16le(w, h, &nir_bytes, w * 2).unwrap();
+        t_copy.push(t.elapsed().as_secs_f64() * 1e3);
+    }
     // The first frames warm caches and allocations up: leave a quarter out.
     let skip = frames / 4;
     let (d, e, o) = (median(&mut t_direct[skip..]), median(&mut t_element[skip..]), median(&mut inside[skip..]));
@@ -81,4 +94,5 @@ fn main() {
     println!("  processor called directly      {d:8.2} ms");
     println!("  through the element (push→pull) {e:8.2} ms   difference {:+.2} ms", e - d);
     println!("  inside the element, element-ms − process-ms: {o:.2} ms");
+    println!("    of which copying the white light and the NIR in: {:.2} ms", median(&mut t_copy[skip..]));
 }

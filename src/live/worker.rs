@@ -98,8 +98,11 @@ impl Worker {
                     let started = std::time::Instant::now();
                     let out = catch_unwind(AssertUnwindSafe(|| p.process(job.index, &job.wl, &job.nir)));
                     let process_ms = started.elapsed().as_secs_f64() * 1e3;
+                    // The frames go back before the answer, so that the caller can reuse them.
+                    let index = job.index;
+                    drop(job);
                     if out.is_err() {
-                        tracing::error!("analysis panicked at frame {}; restarting it", job.index);
+                        tracing::error!("analysis panicked at frame {index}; restarting it");
                     }
                     let result = match out {
                         Ok(Ok(r)) => Ok(r),
@@ -114,7 +117,7 @@ impl Worker {
                             Err(format!("analysis panicked: {}", panic_text(&*panic)))
                         }
                     };
-                    if ans_tx.send(Answer { index: job.index, result, process_ms }).is_err() {
+                    if ans_tx.send(Answer { index, result, process_ms }).is_err() {
                         break;
                     }
                 }

@@ -143,6 +143,9 @@ struct State {
     period: Duration,
     index: u64,
     metrics: Option<(PathBuf, BufWriter<File>)>,
+    /// The last pair's frames, handed back by the analysis, refilled with the next pair (a fresh 1080p
+    /// frame costs its page faults on every frame).
+    spare: (Option<RgbFrame>, Option<NirFrame>),
 }
 
 #[derive(Default)]
@@ -368,6 +371,7 @@ impl AggregatorImpl for NirfMargin {
             period,
             index: 0,
             metrics,
+            spare: (None, None),
         });
         gst::info!(CAT, imp = self, "started");
         Ok(())
@@ -448,32 +452,36 @@ impl AggregatorImpl for NirfMargin {
     }
 }
 
-/// The white light as the library's packed RGB frame.
-fn wl_frame(f: &VideoFrameRef<&gst::BufferRef>) -> anyhow::Result<RgbFrame> {
+/// The white light as the library's packed RGB frame, filled into `into` (a frame the analysis handed
+/// back) where it has the size.
+fn wl_frame(f: &VideoFrameRef<&gst::BufferRef>, into: Option<RgbFrame>) -> anyhow::Result<RgbFrame> {
+    let mut out = into.unwrap_or_default();
     let bpp = f.format_info().pixel_stride()[0] as usize;
-    RgbFrame::from_strided(f.width() as usize, f.height() as usize, f.plane_data(0)?, f.plane_stride()[0] as usize, bpp)
+    out.fill_from_strided(f.width() as usize, f.height() as usize, f.plane_data(0)?, f.plane_stride()[0] as usize, bpp)?;
+    Ok(out)
 }
 
-/// The NIR frame as 16-bit samples (GRAY8 spread over the 16 bits), on the white light's grid.
-fn nir_frame(f: &VideoFrameRef<&gst::BufferRef>, width: usize, height: usize) -> anyhow::Result<NirFrame> {
+/// The NIR frame as 16-bit samples (GRAY8 spread over the 16 bits), on the white light's grid; filled
+/// into `into` where the NIR has the white light's size.
+fn nir_frame(f: &VideoFrameRef<&gst::BufferRef>, (width, height): (usize, usize), into: Option<NirFrame>) -> anyhow::Result<NirFrame> {
     let (w, h, stride) = (f.width() as usize, f.height() as usize, f.plane_stride()[0] as usize);
     let data = f.plane_data(0)?;
-    let nir = match f.format() {
-        VideoFormat::Gray16Le => NirFrame::from_strided_u16le(w, h, data, stride)?,
+    let mut nir = into.unwrap_or_default();
+    match f.format() {
+        VideoFormat::Gray16Le => nir.fill_from_strided_u16le(w, h, data, stride)?,
         VideoFormat::Gray8 | VideoFormat::Gray16Be => {
             let bytes = if f.format() == VideoFormat::Gray8 { 1 } else { 2 };
             anyhow::ensure!(data.len() >= stride * (h.max(1) - 1) + w * bytes, "NIR buffer too small for {w}x{h}");
-            let mut out = NirFrame::new(w, h);
+            nir.ensure_size(w, h);
             for y in 0..h {
                 let row = &data[y * stride..y * stride + w * bytes];
-                let dst = &mut out.data[y * w..(y + 1) * w];
+                let dst = &mut nir.data[y * w..(y + 1) * w];
                 if bytes == 1 {
                     dst.iter_mut().zip(row).for_each(|(d, &s)| *d = s as u16 * 257);
                 } else {
                     dst.iter_mut().zip(row.chunks_exact(2)).for_each(|(d, s)| *d = u16::from_be_bytes([s[0], s[1]]));
                 }
             }
-            out
         }
         other => anyhow::bail!("NIR format {other:?} is not GRAY8, GRAY16_LE or GRAY16_BE"),
     };
@@ -539,7 +547,7 @@ impl VideoAggregatorImpl for NirfMargin {
         let (wl, wl_rt) = match wl_pad.prepared_frame(token) {
             Some(f) => {
                 let rt = running_time(&wl_pad, f.buffer());
-                let frame = wl_frame(&f).map_err(|e| {
+                let frame = wl_frame(&f, state.spare.0.take()).map_err(|e| {
                     gst::element_imp_error!(self, gst::StreamError::Format, ("white light (pad wl): {e:#}"));
                     gst::FlowError::Error
                 })?;
@@ -559,7 +567,8 @@ impl VideoAggregatorImpl for NirfMargin {
             let stale = matches!((rt, wl_rt), (Some(n), Some(w)) if n + dur + period_ns / 2 < w);
             (!stale).then_some(f)
         });
-        let nir = match nir.map(|f| nir_frame(&f, width, height)).transpose() {
+        let spare_nir = state.spare.1.take();
+        let nir = match nir.map(|f| nir_frame(&f, (width, height), spare_nir)).transpose() {
             Ok(n) => n.map(Arc::new),
             Err(e) => {
                 gst::element_imp_error!(self, gst::StreamError::Format, ("NIR (pad nir): {e:#}"));
@@ -569,7 +578,9 @@ impl VideoAggregatorImpl for NirfMargin {
         let index = state.index;
         state.index += 1;
         let wl = Arc::new(wl);
-        let Outcome { out, reason, result, process_ms } = state.failsafe.frame(index, &wl, nir);
+        let Outcome { out, reason, result, process_ms } = state.failsafe.frame(index, &wl, nir.clone());
+        // The analysis is done with the frames (unless it overran): they take the next pair.
+        state.spare = (Arc::try_unwrap(wl).ok(), nir.and_then(|n| Arc::try_unwrap(n).ok()));
         write_out(out, outbuf, &info).map_err(|e| {
             gst::element_imp_error!(self, gst::CoreError::Failed, ("output: {e:#}"));
             gst::FlowError::Error
