@@ -287,7 +287,7 @@ fn the_latency_query_is_answered_with_the_budget() {
     assert!(r.el.static_pad("src").unwrap().query(&mut q));
     let (live, min, max) = q.result();
     assert!(live, "the harness sources are live");
-    assert_eq!(min, gst::ClockTime::from_mseconds(40));
+    assert_eq!(min, gst::ClockTime::from_mseconds(40 + 5), "the budget and the element's own 5 ms");
     assert!(max.is_none_or(|m| m >= min), "max {max:?}");
 }
 
@@ -302,6 +302,7 @@ fn an_invalid_property_stops_the_element_naming_it() {
         ("backend", "quantum", "property backend"),
         ("mode", "autopilot", "property mode"),
         ("inject-fault", "melt@3", "property inject-fault"),
+        ("metrics-location", "/nonexistent-folder/m.jsonl", "property metrics-location"),
     ] {
         let el = gst::ElementFactory::make("nirfmargin").property_from_str("backend", "cpu").build().unwrap();
         el.set_property_from_str(prop, value);
@@ -373,25 +374,29 @@ fn gst_launch_runs_the_element_from_the_plugin_path() {
     }
 }
 
-/// In a live pipeline into a video sink that syncs on the clock (fakevideosink with its defaults: sync, QoS,
-/// a max-lateness of 5 ms, stricter than waylandsink's or kmssink's 20 ms), the latency the element reports lets every frame be rendered in time.
+/// A live pipeline into a video sink that syncs on the clock (fakevideosink with its defaults: sync, QoS,
+/// a max-lateness of 5 ms, stricter than waylandsink's or kmssink's 20 ms), five frames of it drilled to
+/// overrun their budget (they go out with their badge, the next ones as "analysis busy"): the frames are
+/// rendered (at least four in five on a loaded machine), one message each. (The reported latency itself is
+/// checked by the latency-query test: with it set to zero this pipeline still rendered every frame, so this
+/// test does not catch a wrong latency.)
 #[test]
-fn a_live_pipeline_into_a_syncing_video_sink_renders_every_frame_in_time() {
+fn a_live_pipeline_into_a_syncing_video_sink_renders_its_frames_with_overruns() {
     init();
     let pipeline = gst::parse::launch(
         "videotestsrc is-live=true pattern=ball num-buffers=60 ! video/x-raw,format=RGB,width=320,height=180,framerate=30/1 \
-         ! nirfmargin name=m backend=cpu mm-per-px=0.16 ! fakevideosink name=sink \
+         ! nirfmargin name=m backend=cpu mm-per-px=0.16 budget-ms=20 inject-fault=slow@10,slow@20,slow@30,slow@40,slow@50 \
+         ! fakevideosink name=sink \
          videotestsrc is-live=true pattern=ball num-buffers=60 ! video/x-raw,format=GRAY16_LE,width=160,height=90,framerate=30/1 ! m.nir",
     )
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
     let sink = pipeline.by_name("sink").unwrap();
-    assert_eq!(sink.property::<bool>("sync"), true);
-    // Its default lateness (5 ms in GStreamer 1.22) is stricter than a real video sink's 20 ms.
+    assert!(sink.property::<bool>("sync"));
     let lateness = sink.property::<i64>("max-lateness");
     assert!(lateness > 0 && lateness <= 20_000_000, "max-lateness {lateness}");
-    let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut msgs = Vec::new();
     let bus = pipeline.bus().unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
     for m in bus.iter_timed(gst::ClockTime::from_seconds(30)) {
@@ -400,7 +405,7 @@ fn a_live_pipeline_into_a_syncing_video_sink_renders_every_frame_in_time() {
             gst::MessageView::Error(e) => panic!("{} {:?}", e.error(), e.debug()),
             gst::MessageView::Element(e) if e.structure().is_some_and(|s| s.name() == "nirf-margin/frame") => {
                 let s = e.structure().unwrap();
-                messages.lock().unwrap().push((s.get::<String>("overlay").unwrap(), s.get::<String>("reason").ok()));
+                msgs.push((s.get::<String>("overlay").unwrap(), s.get::<String>("reason").ok()));
             }
             _ => {}
         }
@@ -408,13 +413,14 @@ fn a_live_pipeline_into_a_syncing_video_sink_renders_every_frame_in_time() {
     let stats = sink.property::<gst::Structure>("stats");
     pipeline.set_state(gst::State::Null).unwrap();
     let (rendered, dropped) = (stats.get::<u64>("rendered").unwrap(), stats.get::<u64>("dropped").unwrap());
-    let msgs = messages.lock().unwrap();
-    // The two live sources start apart, so the output grid may hold one frame more than each input.
-    assert!(rendered >= 60, "every frame rendered: {rendered} ({dropped} dropped late)");
-    assert_eq!(dropped, 0, "none dropped late");
-    assert_eq!(msgs.len() as u64, rendered, "a message an output frame");
-    // On a loaded machine a frame may miss its analysis budget (then it goes out with its badge, in time).
-    let on = msgs.iter().filter(|(o, _)| o == "on").count();
+    let over = msgs.iter().filter(|(_, r)| r.as_deref() == Some("over time budget")).count();
+    // The drilled frames overran their budget (one may fall while the analysis is still busy with the
+    // previous overrun and is then not analysed; on a loaded machine other frames may overrun too).
+    assert!(over >= 3, "{over} frames over budget: {msgs:?}");
     assert!(msgs.iter().all(|(o, r)| o == "on" || r.as_deref() != Some("nir lost")), "no NIR lost: {msgs:?}");
-    assert!(on > 0, "the overlay is on: {msgs:?}");
+    // The two live sources start apart, so the output grid may hold one frame more than each input.
+    assert_eq!(msgs.len() as u64, rendered + dropped, "a message an output frame");
+    // A loaded 2-core machine makes some frames late on its own (up to 6 of 55 seen at a load of 10):
+    // a smoke test of timestamps and latency, not a timing figure.
+    assert!(rendered * 5 >= (rendered + dropped) * 4, "{dropped} of {} frames dropped late ({over} over budget)", rendered + dropped);
 }

@@ -12,7 +12,7 @@
 //!
 //! Every frame posts an element message `nirf-margin/frame`: the frame's metrics line (the lesions with
 //! their figures and margin verdict, the transection / wound-bed check, the overlay state and the reason
-//! it is off) plus `element-ms` and `process-ms`. The latency query is answered with the budget.
+//! it is off) plus `element-ms` and `process-ms`. The latency query is answered with the budget plus 5 ms for the element's own work.
 //!
 //! ```text
 //! gst-launch-1.0 -m filesrc location=wl.mkv ! decodebin ! videoconvert ! nirfmargin name=m mm-per-px=0.1 \
