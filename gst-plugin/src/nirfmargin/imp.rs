@@ -566,12 +566,13 @@ impl VideoAggregatorImpl for NirfMargin {
                     gst::element_imp_error!(self, gst::StreamError::Format, ("white light (pad wl): {e:#}"));
                     gst::FlowError::Error
                 })?;
-                (frame, rt)
+                (Some(frame), rt)
             }
             // The white light ended: so does the overlay.
             None if wl_pad.is_eos() => return Err(gst::FlowError::Eos),
-            // A live white light late past the aggregator's timeout: a black frame says so.
-            None => (passthrough(&RgbFrame::new(width, height), "NO WHITE LIGHT"), None),
+            // A live white light late past the aggregator's timeout: a black frame says so (nothing to
+            // analyse).
+            None => (None, None),
         };
         // The NIR frame the aggregator paired by running time, unless it is older than this white light
         // by more than a frame (a NIR camera that fell silent).
@@ -592,10 +593,21 @@ impl VideoAggregatorImpl for NirfMargin {
         };
         let index = state.index;
         state.index += 1;
-        let wl = Arc::new(wl);
-        let Outcome { out, reason, result, process_ms } = state.failsafe.frame(index, &wl, nir.clone());
-        // The analysis is done with the frames (unless it overran): they take the next pair.
-        state.spare = (Arc::try_unwrap(wl).ok(), nir.and_then(|n| Arc::try_unwrap(n).ok()));
+        let Outcome { out, reason, result, process_ms } = match wl {
+            Some(wl) => {
+                let wl = Arc::new(wl);
+                let outcome = state.failsafe.frame(index, &wl, nir.clone());
+                // The analysis is done with the frames (unless it overran): they take the next pair.
+                state.spare = (Arc::try_unwrap(wl).ok(), nir.and_then(|n| Arc::try_unwrap(n).ok()));
+                outcome
+            }
+            None => Outcome {
+                out: passthrough(&RgbFrame::new(width, height), "NO WHITE LIGHT"),
+                reason: Some("white light lost".into()),
+                result: None,
+                process_ms: None,
+            },
+        };
         write_out(out, outbuf, &info).map_err(|e| {
             gst::element_imp_error!(self, gst::CoreError::Failed, ("output: {e:#}"));
             gst::FlowError::Error
@@ -608,7 +620,8 @@ impl VideoAggregatorImpl for NirfMargin {
         line.overlay = Some(if reason.is_none() { OverlayState::On } else { OverlayState::Off });
         line.reason = reason;
         if let Some((p, m)) = state.metrics.as_mut() {
-            let written = serde_json::to_writer(&mut *m, &line).map_err(std::io::Error::from).and_then(|_| m.write_all(b"\n"));
+            // A line a frame, flushed: a run cut short keeps every frame it showed.
+            let written = serde_json::to_writer(&mut *m, &line).map_err(std::io::Error::from).and_then(|_| m.write_all(b"\n")).and_then(|_| m.flush());
             if let Err(e) = written {
                 gst::element_imp_warning!(self, gst::ResourceError::Write, ("metrics-location {}: {}; metrics off", p.display(), e));
                 state.metrics = None;

@@ -7,8 +7,10 @@
 //! the overlay when the analysis answers within `budget-ms`, else the white light as it is with a badge
 //! ("OVERLAY OFF (over time budget)", "OVERLAY OFF (analysis fault)"). A NIR input that falls silent in
 //! a live pipeline (the aggregator's timeout), that ended, or whose newest frame is older than the white
-//! light by more than a frame gives the white light with "NIR LOST". The white light ending ends the
-//! stream.
+//! light by more than a frame gives the white light with "NIR LOST". A live white light with no frame yet at
+//! the aggregator's timeout gives a black frame with "NO WHITE LIGHT" (nothing analysed); one that stops
+//! after its first frame is repeated by the aggregator (the `wl` pad's `max-last-buffer-repeat`, until EOS
+//! by default: not yet flagged); the white light ending ends the stream.
 //!
 //! Every frame posts an element message `nirf-margin/frame`: the frame's metrics line (the lesions with
 //! their figures and margin verdict, the transection / wound-bed check, the overlay state and the reason
