@@ -10,8 +10,9 @@ deps:
 	@bash scripts/install-deps.sh
 	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 0700 $(XDG_RUNTIME_DIR)
 
+# The CLI and the GStreamer plugin (target/release/libgstnirfmargin.so: GST_PLUGIN_PATH=target/release).
 build: deps
-	$(CARGO) build --release --locked
+	$(CARGO) build --release --locked --workspace
 
 # Analyse the bundled phantom clip: overlay video, per-frame metrics, masks, a snapshot and a report in out/demo/.
 # out/demo/ is the demo's own output, remade on every run: --overwrite lets the masks of the last run go.
@@ -25,9 +26,9 @@ demo: build
 # NIRF_REQUIRE_GPU=1 / NIRF_REQUIRE_BROWSER=1: the GPU and report-rendering tests fail, never skip, when no
 # adapter or no chromium is found (deps installs lavapipe and chromium).
 test: deps
-	$(CARGO) test --locked --benches --no-run  # the benches compile (they run with make bench)
+	$(CARGO) test --locked --workspace --benches --no-run  # the benches compile (they run with make bench)
 	@mkdir -p out
-	NIRF_REQUIRE_GPU=1 NIRF_REQUIRE_BROWSER=1 bash -o pipefail -c '$(CARGO) test --locked 2>&1 | tee out/test.log'
+	NIRF_REQUIRE_GPU=1 NIRF_REQUIRE_BROWSER=1 bash -o pipefail -c '$(CARGO) test --locked --workspace 2>&1 | tee out/test.log'
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' out/test.log
 
 # The archive pipeline on a real single-node Slurm (installs and starts one; see README, "Archives").
@@ -35,7 +36,7 @@ slurm-test: build
 	bash scripts/slurm-test.sh
 
 bench: deps
-	$(CARGO) bench --locked
+	$(CARGO) bench --locked --workspace
 
 clean:
 	rm -rf out

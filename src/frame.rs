@@ -109,13 +109,23 @@ impl RgbFrame {
 
     /// Copy from rows of `stride` bytes holding `bytes_per_pixel` bytes a pixel (3 = RGB, 4 = RGBx/RGBA).
     pub fn from_strided(width: usize, height: usize, src: &[u8], stride: usize, bytes_per_pixel: usize) -> Result<Self> {
+        let mut out = Self::default();
+        out.fill_from_strided(width, height, src, stride, bytes_per_pixel)?;
+        Ok(out)
+    }
+
+    /// `from_strided` into this frame, reusing its allocation when the size is the same (a stream's
+    /// frames: no fresh pages to fault in on every frame).
+    pub fn fill_from_strided(&mut self, width: usize, height: usize, src: &[u8], stride: usize, bytes_per_pixel: usize) -> Result<()> {
         if bytes_per_pixel < 3 || stride < width * bytes_per_pixel || src.len() < stride * (height.max(1) - 1) + width * bytes_per_pixel {
             bail!("RGB buffer too small for {width}x{height} with stride {stride}");
         }
-        let mut out = Self::new(width, height);
+        if (self.width, self.height, self.data.len()) != (width, height, width * height * 3) {
+            *self = Self::new(width, height);
+        }
         for y in 0..height {
             let row = &src[y * stride..y * stride + width * bytes_per_pixel];
-            let dst = &mut out.data[y * width * 3..(y + 1) * width * 3];
+            let dst = &mut self.data[y * width * 3..(y + 1) * width * 3];
             if bytes_per_pixel == 3 {
                 dst.copy_from_slice(row);
             } else {
@@ -124,24 +134,37 @@ impl RgbFrame {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
 impl NirFrame {
     /// Copy from rows of `stride` bytes of little-endian 16-bit samples.
     pub fn from_strided_u16le(width: usize, height: usize, src: &[u8], stride: usize) -> Result<Self> {
+        let mut out = Self::default();
+        out.fill_from_strided_u16le(width, height, src, stride)?;
+        Ok(out)
+    }
+
+    /// `from_strided_u16le` into this frame, reusing its allocation when the size is the same.
+    pub fn fill_from_strided_u16le(&mut self, width: usize, height: usize, src: &[u8], stride: usize) -> Result<()> {
         if stride < width * 2 || src.len() < stride * (height.max(1) - 1) + width * 2 {
             bail!("NIR buffer too small for {width}x{height} with stride {stride}");
         }
-        let mut out = Self::new(width, height);
+        self.ensure_size(width, height);
         for y in 0..height {
             let row = &src[y * stride..y * stride + width * 2];
-            for (d, s) in out.data[y * width..(y + 1) * width].iter_mut().zip(row.chunks_exact(2)) {
-                *d = u16::from_le_bytes([s[0], s[1]]);
+            let dst = &mut self.data[y * width..(y + 1) * width];
+            if cfg!(target_endian = "little") {
+                // The samples' bytes as they are in memory: a plain copy.
+                bytemuck::cast_slice_mut::<u16, u8>(dst).copy_from_slice(row);
+            } else {
+                for (d, s) in dst.iter_mut().zip(row.chunks_exact(2)) {
+                    *d = u16::from_le_bytes([s[0], s[1]]);
+                }
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -20,6 +20,7 @@ use crate::cli::paths::{PathGuard, RECORDINGS, refuse_existing};
 use crate::cli::values;
 use crate::media::source::{Channel, SourceSpec};
 use crate::measure::findings::Mode;
+use crate::params::AnalysisParams;
 use crate::processor::{CheckSettings, FrameProcessor};
 
 #[derive(Args, Debug)]
@@ -94,13 +95,38 @@ pub const GPU_WAIT_BUDGETS: u32 = 30;
 struct Drilled {
     proc: FrameProcessor,
     frame: Arc<AtomicU64>,
-    mode: Arc<AtomicU8>,
+    mode: ModeCell,
 }
 
-const MODES: [Mode; 3] = [Mode::Survey, Mode::Transection, Mode::WoundBed];
+/// The check mode shared with the analysis thread: the mode keys (or the element's `mode` property) set
+/// it, the processor reads it before each frame.
+#[derive(Clone, Debug)]
+pub struct ModeCell(Arc<AtomicU8>);
+
+impl Default for ModeCell {
+    fn default() -> Self {
+        Self::new(Mode::Survey)
+    }
+}
+
+impl ModeCell {
+    pub fn new(mode: Mode) -> Self {
+        let cell = Self(Arc::new(AtomicU8::new(0)));
+        cell.set(mode);
+        cell
+    }
+
+    pub fn set(&self, mode: Mode) {
+        self.0.store(Mode::ALL.iter().position(|m| *m == mode).unwrap_or(0) as u8, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> Mode {
+        Mode::ALL.get(self.0.load(Ordering::Relaxed) as usize).copied().unwrap_or(Mode::Survey)
+    }
+}
 
 /// Read mode keys (s, t, w + Enter) from standard input for as long as it is open.
-fn spawn_mode_keys(mode: Arc<AtomicU8>) {
+fn spawn_mode_keys(mode: ModeCell) {
     let _ = std::thread::Builder::new().name("nirf-keys".into()).spawn(move || {
         for line in std::io::stdin().lines() {
             let Ok(line) = line else { break };
@@ -111,9 +137,37 @@ fn spawn_mode_keys(mode: Arc<AtomicU8>) {
                 _ => continue,
             };
             tracing::info!("mode: {}", m.name());
-            mode.store(MODES.iter().position(|x| *x == m).unwrap_or(0) as u8, Ordering::Relaxed);
+            mode.set(m);
         }
     });
+}
+
+/// What the live analysis thread builds its processor from (at start and after a fault).
+#[derive(Clone, Debug)]
+pub struct LiveAnalysis {
+    pub backend: BackendChoice,
+    pub params: AnalysisParams,
+    pub checks: CheckSettings,
+    /// Fault drill: the plan counts live frames; a `slow` fault sleeps `slow`.
+    pub plan: FaultPlan,
+    pub slow: Duration,
+    /// How long a GPU wait may take before the device counts as lost (`GPU_WAIT_BUDGETS` budgets).
+    pub gpu_wait: Duration,
+    pub fps: f64,
+}
+
+impl LiveAnalysis {
+    /// The factory of the live analysis thread (`live::worker`); `mode` is read before each frame.
+    pub fn factory(self, mode: ModeCell) -> crate::live::worker::Factory {
+        Box::new(move || {
+            let analyzer = make_analyzer_waiting(self.backend, &self.params, Some(self.gpu_wait))?;
+            let frame = Arc::new(AtomicU64::new(0));
+            let analyzer = FaultyAnalyzer::new(analyzer, self.plan.clone(), self.slow, frame.clone());
+            let mut proc = FrameProcessor::new(Box::new(analyzer), self.params.clone(), self.fps);
+            proc.set_checks(CheckSettings { mode: mode.get(), ..self.checks.clone() });
+            Ok(Box::new(Drilled { proc, frame, mode: mode.clone() }) as Box<dyn LiveProcessor>)
+        })
+    }
 }
 
 pub fn run_cli(a: LiveArgs) -> Result<()> {
@@ -183,20 +237,11 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
     // than two frame periods apart.
     let budget = Duration::from_secs_f64(a.budget_ms.unwrap_or(0.8 * period_ms) / 1000.0);
     let roi = a.checks.roi;
-    let backend = a.backend;
-    let fps = a.fps;
-    let factory_params = params.clone();
     let checks = a.checks.settings()?;
-    let mode = Arc::new(AtomicU8::new(MODES.iter().position(|m| *m == checks.mode).unwrap_or(0) as u8));
+    let mode = ModeCell::new(checks.mode);
     spawn_mode_keys(mode.clone());
-    let factory: crate::live::worker::Factory = Box::new(move || {
-        let analyzer = make_analyzer_waiting(backend, &factory_params, Some(budget * GPU_WAIT_BUDGETS))?;
-        let frame = Arc::new(AtomicU64::new(0));
-        let analyzer = FaultyAnalyzer::new(analyzer, plan.clone(), budget * 3, frame.clone());
-        let mut proc = FrameProcessor::new(Box::new(analyzer), factory_params.clone(), fps as f64);
-        proc.set_checks(CheckSettings { mode: MODES[mode.load(Ordering::Relaxed) as usize % 3], ..checks.clone() });
-        Ok(Box::new(Drilled { proc, frame, mode: mode.clone() }) as Box<dyn LiveProcessor>)
-    });
+    let analysis = LiveAnalysis { backend: a.backend, params: params.clone(), checks, plan, slow: budget * 3, gpu_wait: budget * GPU_WAIT_BUDGETS, fps: a.fps as f64 };
+    let factory = analysis.factory(mode);
     // Ctrl-C or SIGTERM ends the run as --duration does: recordings and metrics closed, summary printed.
     super::catch_stop_signals();
     let display = if a.fullscreen { "waylandsink fullscreen=true".to_string() } else { a.display.clone() };
@@ -237,7 +282,7 @@ impl LiveProcessor for Drilled {
     fn process(&mut self, index: u64, wl: &crate::frame::RgbFrame, nir: &crate::frame::NirFrame) -> Result<crate::processor::FrameResult> {
         // The fault plan counts live frames: tell the wrapped analyzer which one this is.
         self.frame.store(index, Ordering::Relaxed);
-        let mode = MODES[self.mode.load(Ordering::Relaxed) as usize % 3];
+        let mode = self.mode.get();
         if mode != self.proc.mode() {
             self.proc.set_mode(mode);
         }

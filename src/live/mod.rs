@@ -1,11 +1,11 @@
 //! The live path: latency first, never a frozen monitor. For each white-light frame: pair the newest NIR
-//! frame by timestamp, hand the pair to the analysis thread if it is free, wait for it no longer than the
-//! frame's time budget, and push to the display either the overlay of that very frame or the white
-//! light as it is with a badge saying why ("OVERLAY OFF …", "NIR LOST"). Raw white light, raw NIR and
-//! the overlay are recorded at once; each frame's metrics line (`metrics::FrameMetrics`, with the added
-//! latency) is written as it goes. Owns scheduling, pairing and the fail-safe policy; the pipelines
-//! are `media::live`, the analysis `worker`.
+//! frame by timestamp, run the fail-safe policy (`failsafe`: the analysis within the frame's time
+//! budget, else the white light with a badge saying why) and push the result to the display. Raw white
+//! light, raw NIR and the overlay are recorded at once; each frame's metrics line
+//! (`metrics::FrameMetrics`, with the added latency) is written as it goes. Owns scheduling and
+//! pairing; the fail-safe policy is `failsafe`, the pipelines `media::live`, the analysis `worker`.
 
+pub mod failsafe;
 pub mod faults;
 pub mod recording;
 pub mod stats;
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::annotate::{badge, badge_bottom};
+use crate::annotate::badge_bottom;
 use crate::frame::{NirFrame, RgbFrame};
 use crate::media::live::{InputEvent, LiveDisplay, LiveInput, Timed};
 use crate::media::recorder::Recording;
@@ -27,7 +27,8 @@ use crate::metrics::{FrameMetrics, OverlayState};
 use crate::params::AnalysisParams;
 use recording::{RecFrame, RecorderThread};
 use stats::LatencyStats;
-use worker::{Factory, Job, Submit, Worker};
+use failsafe::FailSafe;
+use worker::Factory;
 
 /// A check of the settings against the frame's width and height.
 pub type FrameCheck = Box<dyn Fn(usize, usize) -> Result<()>>;
@@ -100,12 +101,6 @@ fn open_recorders(dir: &std::path::Path, w: usize, h: usize, (fps, q, delay): (u
     })
 }
 
-fn passthrough(wl: &RgbFrame, why: &str) -> RgbFrame {
-    let mut f = wl.clone();
-    badge(&mut f, why);
-    f
-}
-
 /// Panics on the analysis thread are caught and reported as faults; keep the default hook (message and
 /// backtrace on stderr) for every other thread.
 fn quiet_analysis_panics() {
@@ -122,8 +117,7 @@ fn quiet_analysis_panics() {
 pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
     quiet_analysis_panics();
     // The analysis is built before the input starts, so that no frame waits on its start-up.
-    let worker = Worker::spawn(factory);
-    worker.wait_ready(Duration::from_secs(30));
+    let mut failsafe = FailSafe::start(factory, cfg.budget, Duration::from_secs(30));
     let mut input = LiveInput::open(&cfg.description, &cfg.name, cfg.looping)?;
     let feed_size = cfg.feed.first().map(|(w, _)| (w.width, w.height));
     let _feeder = if cfg.feed.is_empty() { None } else { input.start_feeder(cfg.feed, cfg.fps)? };
@@ -157,7 +151,6 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
     let mut last_out: Option<Instant> = None;
     let mut longest_gap = Duration::ZERO;
     let mut last_pts: Option<u64> = None;
-    let mut outstanding: Option<u64> = None;
     let mut index = 0u64;
     let mut rec_dropped_seen = 0u64;
     let mut last_rec_drop: Option<u64> = None;
@@ -187,35 +180,7 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
         );
         // Shared with the analysis thread, not copied.
         let wl_frame = Arc::new(wl.frame);
-
-        // A late answer from an earlier frame frees the worker; its result is stale and dropped.
-        while let Ok(ans) = worker.answers().try_recv() {
-            if Some(ans.index) == outstanding {
-                outstanding = None;
-            }
-        }
-        let mut result = None;
-        let (out, reason): (RgbFrame, Option<String>) = match (&paired, outstanding) {
-            (None, _) => (passthrough(&wl_frame, "NIR LOST"), Some("nir lost".into())),
-            (Some(_), Some(_)) => (passthrough(&wl_frame, "OVERLAY OFF (analysis late)"), Some("analysis busy".into())),
-            (Some(n), None) => match worker.submit(Job { index, wl: wl_frame.clone(), nir: n.clone() }) {
-                Submit::Busy => (passthrough(&wl_frame, "OVERLAY OFF (analysis late)"), Some("analysis busy".into())),
-                Submit::Sent => match worker.answers().recv_timeout(cfg.budget) {
-                    Ok(ans) if ans.index == index => match ans.result {
-                        Ok(mut r) => {
-                            let overlay = std::mem::take(&mut r.overlay); // the rest is kept for the metrics
-                            result = Some(r);
-                            (overlay, None)
-                        }
-                        Err(e) => (passthrough(&wl_frame, "OVERLAY OFF (analysis fault)"), Some(e)),
-                    },
-                    _ => {
-                        outstanding = Some(index);
-                        (passthrough(&wl_frame, "OVERLAY OFF (over time budget)"), Some("over time budget".into()))
-                    }
-                },
-            },
-        };
+        let failsafe::Outcome { out, reason, result, .. } = failsafe.frame(index, &wl_frame, paired.clone());
 
         let (w, h) = (wl_frame.width, wl_frame.height);
         if let (0, Some(check)) = (index, &cfg.frame_check) {

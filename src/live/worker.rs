@@ -26,6 +26,8 @@ pub struct Job {
 pub struct Answer {
     pub index: u64,
     pub result: Result<FrameResult, String>,
+    /// How long the processor ran on this frame, ms (0 when it could not start).
+    pub process_ms: f64,
 }
 
 /// Builds a processor (called at start and after a fault); `frame` is the live frame index it will see.
@@ -138,15 +140,20 @@ impl Worker {
                             }
                             Err(e) => {
                                 backoff.fault(Instant::now());
-                                let _ = ans_tx.send(Answer { index: job.index, result: Err(format!("restarting analysis: {e:#}")) });
+                                let _ = ans_tx.send(Answer { index: job.index, result: Err(format!("restarting analysis: {e:#}")), process_ms: 0.0 });
                                 continue;
                             }
                         }
                     }
                     let p = proc.as_mut().expect("built above");
+                    let started = std::time::Instant::now();
                     let out = catch_unwind(AssertUnwindSafe(|| p.process(job.index, &job.wl, &job.nir)));
+                    let process_ms = started.elapsed().as_secs_f64() * 1e3;
+                    // The frames go back before the answer, so that the caller can reuse them.
+                    let index = job.index;
+                    drop(job);
                     if out.is_err() {
-                        tracing::error!("analysis panicked at frame {}; restarting it", job.index);
+                        tracing::error!("analysis panicked at frame {index}; restarting it");
                     }
                     let result = match out {
                         Ok(Ok(r)) => {
@@ -166,7 +173,7 @@ impl Worker {
                             Err(format!("analysis panicked: {}", panic_text(&*panic)))
                         }
                     };
-                    if ans_tx.send(Answer { index: job.index, result }).is_err() {
+                    if ans_tx.send(Answer { index, result, process_ms }).is_err() {
                         break;
                     }
                 }

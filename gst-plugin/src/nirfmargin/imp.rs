@@ -1,0 +1,640 @@
+//! The element's internals: properties (`Settings`, raw as set, validated into a `Config` when the
+//! element starts), streaming state (`State`, built on start and caps, cleared on stop), caps (the src
+//! pad takes the white light's), and one frame: convert, call the fail-safe analysis, write the output,
+//! post the message and the metrics line.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::AggregateFramesToken;
+use gst_video::subclass::prelude::*;
+use gst_video::{VideoFormat, VideoFrameRef};
+
+use nirf_margin::cli::backend::BackendChoice;
+use nirf_margin::cli::live::{LiveAnalysis, ModeCell};
+use nirf_margin::cli::options::ScaleArgs;
+use nirf_margin::cli::paths::PathGuard;
+use nirf_margin::cli::values;
+use nirf_margin::frame::{NirFrame, RgbFrame};
+use nirf_margin::live::failsafe::{FailSafe, Outcome, passthrough};
+use nirf_margin::live::faults::FaultPlan;
+use nirf_margin::measure::findings::{Mode, Roi};
+use nirf_margin::metrics::{FrameMetrics, OverlayState};
+use nirf_margin::params::AnalysisParams;
+use nirf_margin::processor::CheckSettings;
+
+static CAT: LazyLock<gst::DebugCategory> =
+    LazyLock::new(|| gst::DebugCategory::new("nirfmargin", gst::DebugColorFlags::empty(), Some("NIR-fluorescence margin overlay")));
+
+const WL_FORMATS: [VideoFormat; 3] = [VideoFormat::Rgb, VideoFormat::Rgbx, VideoFormat::Rgba];
+const NIR_FORMATS: [VideoFormat; 3] = [VideoFormat::Gray8, VideoFormat::Gray16Le, VideoFormat::Gray16Be];
+/// The element's own work on a frame besides waiting for its analysis (copies in, output, message): 1.4 ms
+/// a 1080p frame measured on a loaded 2-core machine (README), with room; part of the reported latency.
+const OWN_WORK: Duration = Duration::from_millis(5);
+/// The frame rate assumed until the white light's caps say otherwise (and for `0/1`, variable rate).
+const DEFAULT_FPS: f64 = 30.0;
+
+/// The properties as set; validated (each error naming its property) when the element starts.
+#[derive(Clone, Debug)]
+struct Settings {
+    mm_per_px: f64,
+    calibration: Option<String>,
+    margins_mm: String,
+    fluo_noise_sigmas: f64,
+    backend: String,
+    mode: String,
+    roi: Option<String>,
+    tbr: f64,
+    budget_ms: f64,
+    metrics_location: Option<String>,
+    inject_fault: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mm_per_px: 0.0,
+            calibration: None,
+            margins_mm: "1".into(),
+            fluo_noise_sigmas: AnalysisParams::default().fluo_noise_sigmas as f64,
+            backend: "auto".into(),
+            mode: Mode::Survey.name().into(),
+            roi: None,
+            tbr: CheckSettings::default().min_tbr as f64,
+            budget_ms: 0.0,
+            metrics_location: None,
+            inject_fault: None,
+        }
+    }
+}
+
+/// The settings, checked with the command line's own value parsers.
+struct Config {
+    params: AnalysisParams,
+    backend: BackendChoice,
+    checks: CheckSettings,
+    plan: FaultPlan,
+    /// `None`: 0.8 of the white light's frame period.
+    budget: Option<Duration>,
+    metrics: Option<PathBuf>,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    Mode::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
+        format!("property mode: '{s}' is not one of {}", Mode::ALL.map(Mode::name).join(", "))
+    })
+}
+
+impl Settings {
+    fn config(&self) -> Result<Config, String> {
+        fn prop(name: &'static str) -> impl Fn(String) -> String {
+            move |e| format!("property {name}: {e}")
+        }
+        let mm_per_px = match self.mm_per_px {
+            0.0 => None,
+            v => Some(values::mm_per_px(&v.to_string()).map_err(prop("mm-per-px"))?),
+        };
+        if mm_per_px.is_some() && self.calibration.is_some() {
+            return Err("properties mm-per-px and calibration exclude each other: set one".into());
+        }
+        let margins_mm = self
+            .margins_mm
+            .split(',')
+            .map(|m| values::margin_mm(m).map_err(prop("margins-mm")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let scale = ScaleArgs {
+            mm_per_px,
+            calibration: self.calibration.as_ref().map(PathBuf::from),
+            margins_mm,
+            fluo_noise_sigmas: values::noise_sigmas(&self.fluo_noise_sigmas.to_string()).map_err(prop("fluo-noise-sigmas"))?,
+        };
+        let params = scale.params().map_err(|e| format!("property calibration / mm-per-px / margins-mm: {e:#}"))?;
+        let backend = <BackendChoice as clap::ValueEnum>::from_str(&self.backend, true)
+            .map_err(|_| format!("property backend: '{}' is not one of auto, gpu, cpu", self.backend))?;
+        let roi: Option<Roi> = self.roi.as_deref().map(values::roi).transpose().map_err(prop("roi"))?;
+        let checks = CheckSettings {
+            mode: parse_mode(&self.mode)?,
+            roi,
+            min_tbr: values::tbr(&self.tbr.to_string()).map_err(prop("tbr"))?,
+        };
+        let budget = match self.budget_ms {
+            0.0 => None,
+            v => Some(Duration::from_secs_f64(values::budget_ms(&v.to_string()).map_err(prop("budget-ms"))? / 1e3)),
+        };
+        let plan = FaultPlan::parse(self.inject_fault.as_deref().unwrap_or("")).map_err(|e| format!("property inject-fault: {e:#}"))?;
+        let metrics = self.metrics_location.as_ref().map(PathBuf::from);
+        // The metrics file never overwrites the calibration it reads (the element knows no other input).
+        let mut guard = PathGuard::new();
+        if let Some(c) = &self.calibration {
+            guard.input_file("property calibration", std::path::Path::new(c));
+        }
+        if let Some(m) = &metrics {
+            guard.output_file("property metrics-location", m);
+        }
+        guard.check().map_err(|e| format!("{e:#}"))?;
+        Ok(Config { params, backend, checks, plan, budget, metrics })
+    }
+}
+
+/// Built when the element starts, cleared when it stops.
+struct State {
+    failsafe: FailSafe,
+    /// The budget property; `None`: 0.8 of the frame period.
+    budget: Option<Duration>,
+    params: AnalysisParams,
+    roi: Option<Roi>,
+    /// The src pad's video info (the white light's), once negotiated.
+    out_info: Option<gst_video::VideoInfo>,
+    period: Duration,
+    index: u64,
+    metrics: Option<(PathBuf, BufWriter<File>)>,
+    /// The last pair's frames, handed back by the analysis, refilled with the next pair (a fresh 1080p
+    /// frame costs its page faults on every frame).
+    spare: (Option<RgbFrame>, Option<NirFrame>),
+}
+
+#[derive(Default)]
+pub struct NirfMargin {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+    /// Shared with the analysis thread: the `mode` property switches it while playing.
+    mode: ModeCell,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for NirfMargin {
+    const NAME: &'static str = "GstNirfMargin";
+    type Type = super::NirfMargin;
+    type ParentType = gst_video::VideoAggregator;
+}
+
+impl ObjectImpl for NirfMargin {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let d = Settings::default();
+            vec![
+                glib::ParamSpecDouble::builder("mm-per-px")
+                    .nick("Image scale")
+                    .blurb("Millimetres a pixel (0.005-2); 0: no scale (figures in px, no margin contour). Excludes calibration")
+                    .minimum(0.0)
+                    .maximum(1000.0)
+                    .default_value(d.mm_per_px)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("calibration")
+                    .nick("Calibration file")
+                    .blurb("The scale from `nirf-margin calibrate` (JSON file). Excludes mm-per-px")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("margins-mm")
+                    .nick("Margins")
+                    .blurb("Margin contours in mm (each 0.1-50), comma-separated; the first is the radicality margin")
+                    .default_value(Some(d.margins_mm.as_str()))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("fluo-noise-sigmas")
+                    .nick("Fluorescence level noise sigmas")
+                    .blurb("Raise the fluorescence level above its ratio of 1.3 to the background mode plus this many noise sigmas (0-20; 0: off)")
+                    .minimum(0.0)
+                    .maximum(1000.0)
+                    .default_value(d.fluo_noise_sigmas)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("backend")
+                    .nick("Analysis backend")
+                    .blurb("auto (a hardware GPU when there is one, else the CPU), gpu (any adapter) or cpu")
+                    .default_value(Some(d.backend.as_str()))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("mode")
+                    .nick("Mode")
+                    .blurb("survey (lesions and margins), transection (flag fluorescence in the ROI) or wound-bed (also tally it); switchable while playing")
+                    .default_value(Some(d.mode.as_str()))
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("roi")
+                    .nick("Region of interest")
+                    .blurb("x,y,w,h in px inside the white-light frame, for transection / wound-bed (unset: the central 60%)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("tbr")
+                    .nick("Check TBR")
+                    .blurb("Fluorescence in the ROI counts from this tumour-to-background ratio on (above 1)")
+                    .minimum(0.0)
+                    .maximum(1000.0)
+                    .default_value(d.tbr)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("budget-ms")
+                    .nick("Time budget")
+                    .blurb("Longest wait for a frame's analysis, ms (0-10000; 0: 0.8 of the white light's frame period); over it the white light passes with a badge. Also the element's latency")
+                    .minimum(0.0)
+                    .maximum(10_000.0)
+                    .default_value(d.budget_ms)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("metrics-location")
+                    .nick("Metrics file")
+                    .blurb("Write each frame's metrics line (JSON lines, the nirf-margin metrics schema) to this file")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("inject-fault")
+                    .nick("Fault drill")
+                    .blurb("KIND@FRAME,... with KIND panic, error, slow or lost: the analysis fails at those frames (a drill of the fail-safe path)")
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        let text = || value.get::<Option<String>>().ok().flatten().filter(|v| !v.is_empty());
+        match pspec.name() {
+            "mm-per-px" => s.mm_per_px = value.get().unwrap_or(0.0),
+            "calibration" => s.calibration = text(),
+            "margins-mm" => s.margins_mm = text().unwrap_or_else(|| Settings::default().margins_mm),
+            "fluo-noise-sigmas" => s.fluo_noise_sigmas = value.get().unwrap_or(0.0),
+            "backend" => s.backend = text().unwrap_or_else(|| Settings::default().backend),
+            "mode" => {
+                s.mode = text().unwrap_or_else(|| Settings::default().mode);
+                match parse_mode(&s.mode) {
+                    Ok(m) => self.mode.set(m),
+                    // Refused when the element starts; while playing the mode stays as it was.
+                    Err(e) => gst::error!(CAT, imp = self, "{e}"),
+                }
+            }
+            "roi" => s.roi = text(),
+            "tbr" => s.tbr = value.get().unwrap_or(0.0),
+            "budget-ms" => s.budget_ms = value.get().unwrap_or(0.0),
+            "metrics-location" => s.metrics_location = text(),
+            "inject-fault" => s.inject_fault = text(),
+            other => gst::error!(CAT, imp = self, "no property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "mm-per-px" => s.mm_per_px.to_value(),
+            "calibration" => s.calibration.to_value(),
+            "margins-mm" => s.margins_mm.to_value(),
+            "fluo-noise-sigmas" => s.fluo_noise_sigmas.to_value(),
+            "backend" => s.backend.to_value(),
+            "mode" => s.mode.to_value(),
+            "roi" => s.roi.to_value(),
+            "tbr" => s.tbr.to_value(),
+            "budget-ms" => s.budget_ms.to_value(),
+            "metrics-location" => s.metrics_location.to_value(),
+            "inject-fault" => s.inject_fault.to_value(),
+            _ => None::<String>.to_value(),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        for name in ["wl", "nir"] {
+            let templ = obj.pad_template(name).expect("pad template declared below");
+            let pad = gst::PadBuilder::<gst_video::VideoAggregatorPad>::from_template(&templ).name(name).build();
+            obj.add_pad(&pad).expect("a new pad name");
+        }
+    }
+}
+
+impl GstObjectImpl for NirfMargin {}
+
+impl ElementImpl for NirfMargin {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "NIR-fluorescence margin overlay",
+                "Filter/Analyzer/Video",
+                "Pairs white light (pad wl) with NIR fluorescence (pad nir) by running time and draws the lesions, \
+                 their margins and the checks on the white light; posts a nirf-margin/frame element message a frame. \
+                 Decision support, validated on synthetic phantoms only",
+                "nirf-margin",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let wl = gst_video::VideoCapsBuilder::new().format_list(WL_FORMATS).build();
+            let nir = gst_video::VideoCapsBuilder::new().format_list(NIR_FORMATS).build();
+            let pad = gst_video::VideoAggregatorPad::static_type();
+            vec![
+                gst::PadTemplate::with_gtype("wl", gst::PadDirection::Sink, gst::PadPresence::Always, &wl, pad).unwrap(),
+                gst::PadTemplate::with_gtype("nir", gst::PadDirection::Sink, gst::PadPresence::Always, &nir, pad).unwrap(),
+                gst::PadTemplate::with_gtype("src", gst::PadDirection::Src, gst::PadPresence::Always, &wl, gst_base::AggregatorPad::static_type())
+                    .unwrap(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+fn frame_period(info: &gst_video::VideoInfo) -> Duration {
+    let fps = info.fps();
+    let fps = if fps.numer() > 0 && fps.denom() > 0 { fps.numer() as f64 / fps.denom() as f64 } else { DEFAULT_FPS };
+    Duration::from_secs_f64(1.0 / fps)
+}
+
+impl AggregatorImpl for NirfMargin {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let config = self.settings.lock().unwrap().config().map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
+        let metrics = match &config.metrics {
+            Some(p) => Some((
+                p.clone(),
+                BufWriter::new(File::create(p).map_err(|e| {
+                    gst::error_msg!(gst::ResourceError::OpenWrite, ("property metrics-location {}: cannot create: {}", p.display(), e))
+                })?),
+            )),
+            None => None,
+        };
+        let period = Duration::from_secs_f64(1.0 / DEFAULT_FPS);
+        let budget = config.budget.unwrap_or(period.mul_f64(0.8));
+        self.mode.set(config.checks.mode);
+        let analysis = LiveAnalysis {
+            backend: config.backend,
+            params: config.params.clone(),
+            checks: config.checks.clone(),
+            plan: config.plan,
+            // A drilled `slow` frame overruns any budget the frame rate allows.
+            slow: config.budget.map_or(Duration::from_millis(200), |b| b * 3),
+            gpu_wait: budget * nirf_margin::cli::live::GPU_WAIT_BUDGETS,
+            fps: DEFAULT_FPS,
+        };
+        let failsafe = FailSafe::start(analysis.factory(self.mode.clone()), budget, Duration::from_secs(30));
+        *self.state.lock().unwrap() = Some(State {
+            failsafe,
+            budget: config.budget,
+            params: config.params,
+            roi: config.checks.roi,
+            out_info: None,
+            period,
+            index: 0,
+            metrics,
+            spare: (None, None),
+        });
+        gst::info!(CAT, imp = self, "started");
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        if let Some(mut state) = self.state.lock().unwrap().take() {
+            if let Some((p, m)) = state.metrics.as_mut() {
+                if let Err(e) = m.flush() {
+                    gst::element_imp_warning!(self, gst::ResourceError::Write, ("metrics-location {}: {}", p.display(), e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Caps: the white light takes what downstream takes (the output is in its format, size and rate);
+    /// the NIR takes any size in its three formats, whatever downstream takes (it is never output).
+    fn sink_query(&self, pad: &gst_base::AggregatorPad, query: &mut gst::QueryRef) -> bool {
+        let allowed = || {
+            let templ = pad.pad_template_caps();
+            if pad.name() == "wl" { self.obj().src_pad().peer_query_caps(Some(&templ)) } else { templ }
+        };
+        match query.view_mut() {
+            gst::QueryViewMut::Caps(q) => {
+                let caps = allowed();
+                let caps = match q.filter() {
+                    Some(f) => f.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
+                    None => caps,
+                };
+                q.set_result(&caps);
+                true
+            }
+            gst::QueryViewMut::AcceptCaps(q) => {
+                let ok = q.caps().can_intersect(&allowed());
+                q.set_result(ok);
+                true
+            }
+            _ => self.parent_sink_query(pad, query),
+        }
+    }
+
+    /// The src pad takes the white light's caps (format, size, frame rate); until they are known there is
+    /// nothing to decide.
+    fn update_src_caps(&self, caps: &gst::Caps) -> Result<gst::Caps, gst::FlowError> {
+        let Some(wl) = self.obj().static_pad("wl").and_then(|p| p.current_caps()) else {
+            return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA);
+        };
+        if !wl.can_intersect(caps) {
+            gst::error!(CAT, imp = self, "downstream ({caps:?}) does not take the white light's caps ({wl:?})");
+            return Err(gst::FlowError::NotNegotiated);
+        }
+        Ok(wl)
+    }
+
+    fn negotiated_src_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        self.parent_negotiated_src_caps(caps)?;
+        let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| gst::loggable_error!(CAT, "src caps {caps:?} are not video"))?;
+        let budget = {
+            let mut guard = self.state.lock().unwrap();
+            let Some(state) = guard.as_mut() else { return Ok(()) };
+            if let Some(roi) = &state.roi {
+                if let Err(e) = values::roi_in_frame(roi, info.width() as usize, info.height() as usize) {
+                    let e = format!("{e:#}").replace("--roi", "property roi");
+                    gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", e));
+                    return Err(gst::loggable_error!(CAT, "{e}"));
+                }
+            }
+            state.period = frame_period(&info);
+            state.failsafe.budget = state.budget.unwrap_or(state.period.mul_f64(0.8));
+            state.out_info = Some(info);
+            state.failsafe.budget
+        };
+        // A frame leaves at most one budget (the wait for its analysis) plus the element's own work after
+        // both its inputs arrived.
+        let latency = gst::ClockTime::from_nseconds((budget + OWN_WORK).as_nanos() as u64);
+        self.obj().set_latency(latency, Some(latency));
+        Ok(())
+    }
+}
+
+/// The white light as the library's packed RGB frame, filled into `into` (a frame the analysis handed
+/// back) where it has the size.
+fn wl_frame(f: &VideoFrameRef<&gst::BufferRef>, into: Option<RgbFrame>) -> anyhow::Result<RgbFrame> {
+    let mut out = into.unwrap_or_default();
+    let bpp = f.format_info().pixel_stride()[0] as usize;
+    out.fill_from_strided(f.width() as usize, f.height() as usize, f.plane_data(0)?, f.plane_stride()[0] as usize, bpp)?;
+    Ok(out)
+}
+
+/// The NIR frame as 16-bit samples (GRAY8 spread over the 16 bits), on the white light's grid; filled
+/// into `into` where the NIR has the white light's size.
+fn nir_frame(f: &VideoFrameRef<&gst::BufferRef>, (width, height): (usize, usize), into: Option<NirFrame>) -> anyhow::Result<NirFrame> {
+    let (w, h, stride) = (f.width() as usize, f.height() as usize, f.plane_stride()[0] as usize);
+    let data = f.plane_data(0)?;
+    let mut nir = into.unwrap_or_default();
+    match f.format() {
+        VideoFormat::Gray16Le => nir.fill_from_strided_u16le(w, h, data, stride)?,
+        VideoFormat::Gray8 | VideoFormat::Gray16Be => {
+            let bytes = if f.format() == VideoFormat::Gray8 { 1 } else { 2 };
+            anyhow::ensure!(data.len() >= stride * (h.max(1) - 1) + w * bytes, "NIR buffer too small for {w}x{h}");
+            nir.ensure_size(w, h);
+            for y in 0..h {
+                let row = &data[y * stride..y * stride + w * bytes];
+                let dst = &mut nir.data[y * w..(y + 1) * w];
+                if bytes == 1 {
+                    dst.iter_mut().zip(row).for_each(|(d, &s)| *d = s as u16 * 257);
+                } else {
+                    dst.iter_mut().zip(row.chunks_exact(2)).for_each(|(d, s)| *d = u16::from_be_bytes([s[0], s[1]]));
+                }
+            }
+        }
+        other => anyhow::bail!("NIR format {other:?} is not GRAY8, GRAY16_LE or GRAY16_BE"),
+    };
+    Ok(if (w, h) != (width, height) { nir.resized(width, height) } else { nir })
+}
+
+/// Whether an output of `info` is laid out as the library's packed RGB (rows of `3 × width` bytes).
+fn packed_rgb(info: &gst_video::VideoInfo) -> bool {
+    info.format() == VideoFormat::Rgb && info.stride()[0] as usize == info.width() as usize * 3 && info.offset()[0] == 0
+}
+
+/// Put a packed RGB frame into the output buffer laid out as `info` (RGB, RGBx or RGBA): where the
+/// layouts agree the frame's own bytes become the buffer's memory (the buffer came empty,
+/// `create_output_buffer`), no copy; else the rows are copied to the buffer's stride.
+fn write_out(out: RgbFrame, outbuf: &mut gst::BufferRef, info: &gst_video::VideoInfo) -> anyhow::Result<()> {
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    anyhow::ensure!((out.width, out.height) == (w, h), "frame of {}x{} for output of {w}x{h}", out.width, out.height);
+    if packed_rgb(info) && outbuf.size() == 0 {
+        outbuf.append_memory(gst::Memory::from_mut_slice(out.data));
+        return Ok(());
+    }
+    let mut f = VideoFrameRef::from_buffer_ref_writable(outbuf, info).map_err(|_| anyhow::anyhow!("cannot map the output buffer"))?;
+    let (stride, bpp) = (f.plane_stride()[0] as usize, f.format_info().pixel_stride()[0] as usize);
+    let data = f.plane_data_mut(0)?;
+    for y in 0..h {
+        let src = &out.data[y * w * 3..(y + 1) * w * 3];
+        let dst = &mut data[y * stride..y * stride + w * bpp];
+        if bpp == 3 {
+            dst.copy_from_slice(src);
+        } else {
+            for (d, s) in dst.chunks_exact_mut(bpp).zip(src.chunks_exact(3)) {
+                d[..3].copy_from_slice(s);
+                d[3] = 255;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A buffer's start as running time on its pad, ns.
+fn running_time(pad: &gst_video::VideoAggregatorPad, buffer: &gst::BufferRef) -> Option<u64> {
+    let segment = pad.segment().downcast::<gst::ClockTime>().ok()?;
+    segment.to_running_time(buffer.pts()?).map(|t| t.nseconds())
+}
+
+impl VideoAggregatorImpl for NirfMargin {
+    /// An empty buffer where the overlay's own bytes can become its memory (packed RGB), else the pool's.
+    fn create_output_buffer(&self) -> Result<Option<gst::Buffer>, gst::FlowError> {
+        let packed = self.state.lock().unwrap().as_ref().and_then(|s| s.out_info.as_ref()).is_some_and(packed_rgb);
+        if packed { Ok(Some(gst::Buffer::new())) } else { self.parent_create_output_buffer() }
+    }
+
+    fn aggregate_frames(&self, token: &AggregateFramesToken, outbuf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let started = Instant::now();
+        let obj = self.obj();
+        let pad = |name: &str| obj.static_pad(name).and_then(|p| p.downcast::<gst_video::VideoAggregatorPad>().ok()).ok_or(gst::FlowError::Error);
+        let (wl_pad, nir_pad) = (pad("wl")?, pad("nir")?);
+        let mut guard = self.state.lock().unwrap();
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let info = state.out_info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let (width, height) = (info.width() as usize, info.height() as usize);
+
+        let (wl, wl_rt) = match wl_pad.prepared_frame(token) {
+            Some(f) => {
+                let rt = running_time(&wl_pad, f.buffer());
+                let frame = wl_frame(&f, state.spare.0.take()).map_err(|e| {
+                    gst::element_imp_error!(self, gst::StreamError::Format, ("white light (pad wl): {e:#}"));
+                    gst::FlowError::Error
+                })?;
+                (Some(frame), rt)
+            }
+            // The white light ended: so does the overlay.
+            None if wl_pad.is_eos() => return Err(gst::FlowError::Eos),
+            // A live white light late past the aggregator's timeout: a black frame says so (nothing to
+            // analyse).
+            None => (None, None),
+        };
+        // The NIR frame the aggregator paired by running time, unless it is older than this white light
+        // by more than a frame (a NIR camera that fell silent).
+        let period_ns = state.period.as_nanos() as u64;
+        let nir = nir_pad.prepared_frame(token).and_then(|f| {
+            let rt = running_time(&nir_pad, f.buffer());
+            let dur = f.buffer().duration().map_or(period_ns, |d| d.nseconds().max(period_ns));
+            let stale = matches!((rt, wl_rt), (Some(n), Some(w)) if n + dur + period_ns / 2 < w);
+            (!stale).then_some(f)
+        });
+        let spare_nir = state.spare.1.take();
+        let nir = match nir.map(|f| nir_frame(&f, (width, height), spare_nir)).transpose() {
+            Ok(n) => n.map(Arc::new),
+            Err(e) => {
+                gst::element_imp_error!(self, gst::StreamError::Format, ("NIR (pad nir): {e:#}"));
+                return Err(gst::FlowError::Error);
+            }
+        };
+        let index = state.index;
+        state.index += 1;
+        let Outcome { out, reason, result, process_ms } = match wl {
+            Some(wl) => {
+                let wl = Arc::new(wl);
+                let outcome = state.failsafe.frame(index, &wl, nir.clone());
+                // The analysis is done with the frames (unless it overran): they take the next pair.
+                state.spare = (Arc::try_unwrap(wl).ok(), nir.and_then(|n| Arc::try_unwrap(n).ok()));
+                outcome
+            }
+            None => Outcome {
+                out: passthrough(&RgbFrame::new(width, height), "NO WHITE LIGHT"),
+                reason: Some("white light lost".into()),
+                result: None,
+                process_ms: None,
+            },
+        };
+        write_out(out, outbuf, &info).map_err(|e| {
+            gst::element_imp_error!(self, gst::CoreError::Failed, ("output: {e:#}"));
+            gst::FlowError::Error
+        })?;
+
+        let mut line = FrameMetrics::new(index, outbuf.pts().map_or(0, |t| t.nseconds()), &state.params);
+        if let Some(r) = &result {
+            line = line.with_result(r);
+        }
+        line.overlay = Some(if reason.is_none() { OverlayState::On } else { OverlayState::Off });
+        line.reason = reason;
+        if let Some((p, m)) = state.metrics.as_mut() {
+            // A line a frame, flushed: a run cut short keeps every frame it showed.
+            let written = serde_json::to_writer(&mut *m, &line).map_err(std::io::Error::from).and_then(|_| m.write_all(b"\n")).and_then(|_| m.flush());
+            if let Err(e) = written {
+                gst::element_imp_warning!(self, gst::ResourceError::Write, ("metrics-location {}: {}; metrics off", p.display(), e));
+                state.metrics = None;
+            }
+        }
+        drop(guard);
+        let mut s = crate::message::frame_structure(&line);
+        s.set("element-ms", started.elapsed().as_secs_f64() * 1e3);
+        if let Some(ms) = process_ms {
+            s.set("process-ms", ms);
+        }
+        let _ = obj.post_message(gst::message::Element::builder(s).src(&*obj).build());
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

@@ -1,0 +1,35 @@
+//! Element `nirfmargin`: white light and NIR in, the margin overlay out.
+//!
+//! A `VideoAggregator` with two sink pads, `wl` (the white light: RGB, RGBx or RGBA) and `nir` (the NIR
+//! camera: GRAY8, GRAY16_LE or GRAY16_BE, any size: scaled onto the white light), and one src pad in the
+//! white light's format, size and frame rate. Frames pair by running time (the aggregator's); each pair
+//! goes to the analysis thread through the live path's fail-safe policy (`nirf_margin::live::failsafe`):
+//! the overlay when the analysis answers within `budget-ms`, else the white light as it is with a badge
+//! ("OVERLAY OFF (over time budget)", "OVERLAY OFF (analysis fault)"). A NIR input that falls silent in
+//! a live pipeline (the aggregator's timeout), that ended, or whose newest frame is older than the white
+//! light by more than a frame gives the white light with "NIR LOST". A live white light with no frame yet at
+//! the aggregator's timeout gives a black frame with "NO WHITE LIGHT" (nothing analysed); one that stops
+//! after its first frame is repeated by the aggregator (the `wl` pad's `max-last-buffer-repeat`, until EOS
+//! by default: not yet flagged); the white light ending ends the stream.
+//!
+//! Every frame posts an element message `nirf-margin/frame`: the frame's metrics line (the lesions with
+//! their figures and margin verdict, the transection / wound-bed check, the overlay state and the reason
+//! it is off) plus `element-ms` and `process-ms`. The latency query is answered with the budget plus 5 ms for the element's own work.
+//!
+//! ```text
+//! gst-launch-1.0 -m filesrc location=wl.mkv ! decodebin ! videoconvert ! nirfmargin name=m mm-per-px=0.1 \
+//!     ! videoconvert ! autovideosink  filesrc location=nir.mkv ! decodebin ! videoconvert ! m.nir
+//! ```
+
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+glib::wrapper! {
+    pub struct NirfMargin(ObjectSubclass<imp::NirfMargin>) @extends gst_video::VideoAggregator, gst_base::Aggregator, gst::Element, gst::Object;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(Some(plugin), "nirfmargin", gst::Rank::NONE, NirfMargin::static_type())
+}
