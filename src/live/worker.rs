@@ -130,7 +130,7 @@ impl Worker {
                         let left = backoff.wait_left(Instant::now());
                         if !left.is_zero() {
                             let why = format!("analysis restarting: next try in {} ms", left.as_millis());
-                            let _ = ans_tx.send(Answer { index: job.index, result: Err(why) });
+                            let _ = ans_tx.send(Answer { index: job.index, result: Err(why), process_ms: 0.0 });
                             continue;
                         }
                         match factory() {
