@@ -57,7 +57,12 @@ fn shade(i: u32) -> vec4<u32> {
             let style = styles[nl - 1u];
             if ((style & STYLE_DRAWN) != 0u) {
                 let warn = (style & STYLE_WARN) != 0u;
-                c = mixc(c, BOUNDARY, line_alpha(d, 1.0));
+                // Dashed where the boundary has no rim (as `reference::composite::boundary_drawn`).
+                let x = i % P.width;
+                let y = i / P.width;
+                if (fl || ((x / DASH_PX + y / DASH_PX) % 2u) == 0u) {
+                    c = mixc(c, BOUNDARY, line_alpha(d, 1.0));
+                }
                 for (var m = 0u; m < P.n_margins; m += 1u) {
                     var color = vec3<f32>(255.0, 255.0, 255.0);
                     var weight = 0.6;

@@ -48,14 +48,16 @@ fn broad_family_rims_are_found_and_texture_gives_few_false_lesions() {
         eprintln!("false detection: {:?} TBR {:.2} at {:?} diameter {:?} coverage {:?}", l.kind, l.tbr, l.centroid_px, l.core_diameter_mm, l.rim_coverage);
     }
     assert!(complete.true_positives + complete.false_negatives >= 8 && gap.true_positives + gap.false_negatives >= 4, "too few lesions to test");
-    // Floors under what the method reaches on this sample today (complete 24/26, gap 17/18, 0.25 false
-    // lesions a frame, core MAE 0.17 mm, thickness 0.10 mm, Dice core 0.957 and rim 0.891); issue 10's
-    // goals are higher where these are lower. A change that loses ground fails here.
-    assert!(complete.sensitivity() >= 0.90, "complete rims found: {}", complete.sensitivity());
+    // Floors under what the method reaches on this sample today (complete 26/26, gap 17/18, 0.08 false
+    // lesions a frame, core MAE 0.22 mm, thickness 0.15 mm, Dice core 0.960 and rim 0.898); issue 10's
+    // goals are higher where these are lower. A change that loses ground fails here. (The core MAE of this
+    // small sample rose from 0.17 mm when rims broken by texture began to be found, their cores cut
+    // across several gaps; on the 120 untouched frames of the README it fell, 0.147 -> 0.137 mm.)
+    assert!(complete.sensitivity() >= 0.95, "complete rims found: {}", complete.sensitivity());
     assert!(gap.sensitivity() >= 0.85, "rims with a gap found: {}", gap.sensitivity());
     assert!(all.precision() >= 0.95, "rim precision {}", all.precision());
-    assert!(all.false_lesions_per_frame() <= 0.3, "false lesions a frame: {}", all.false_lesions_per_frame());
-    assert!(complete.diameter_mae_mm().unwrap() <= 0.20, "core diameter MAE {:?}", complete.diameter_mae_mm());
+    assert!(all.false_lesions_per_frame() <= 0.2, "false lesions a frame: {}", all.false_lesions_per_frame());
+    assert!(complete.diameter_mae_mm().unwrap() <= 0.25, "core diameter MAE {:?}", complete.diameter_mae_mm());
     assert!(all.thickness_mae_mm().unwrap() <= 0.15, "rim thickness MAE {:?}", all.thickness_mae_mm());
     assert!(all.dice_core() >= 0.93 && all.dice_rim() >= 0.86, "Dice core {} rim {}", all.dice_core(), all.dice_rim());
 }

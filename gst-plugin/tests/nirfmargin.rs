@@ -319,11 +319,20 @@ fn an_invalid_property_stops_the_element_naming_it() {
     }
 }
 
-/// The build output holding `libgstnirfmargin.so`: the test binary is `target/<profile>/deps/…`.
-fn plugin_dir() -> PathBuf {
+/// A folder holding only the plugin (copied from the build output, where `cargo test` leaves it in
+/// `target/<profile>/deps` and `cargo build` in `target/<profile>`): a plugin path of its own, so that
+/// GStreamer scans no other shared object.
+fn plugin_dir(into: &Path) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    assert!(dir.join("libgstnirfmargin.so").is_file(), "no libgstnirfmargin.so in {} (cargo builds it with this test)", dir.display());
+    let deps = exe.parent().unwrap();
+    let so = [deps.to_path_buf(), deps.parent().unwrap().to_path_buf()]
+        .into_iter()
+        .map(|d| d.join("libgstnirfmargin.so"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("no libgstnirfmargin.so in {} or its parent (cargo builds it with this test)", deps.display()));
+    let dir = into.join("plugin");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&so, dir.join("libgstnirfmargin.so")).unwrap();
     dir
 }
 
@@ -343,7 +352,7 @@ fn gst_launch_runs_the_element_from_the_plugin_path() {
     );
     let o = Command::new("gst-launch-1.0")
         .args(line.split_whitespace())
-        .env("GST_PLUGIN_PATH", plugin_dir())
+        .env("GST_PLUGIN_PATH", plugin_dir(d.path()))
         .env("GST_REGISTRY", d.path().join("registry.bin"))
         .output()
         .expect("gst-launch-1.0 runs (gstreamer1.0-tools)");

@@ -97,6 +97,7 @@ pub fn wgsl() -> String {
         ("T_EDGE", table::EDGE),
         ("T_STRIDE", table::STRIDE),
         ("T_ROWS", table::ROWS),
+        ("DASH_PX", crate::reference::composite::DASH_PX),
     ] {
         u(name, v);
     }

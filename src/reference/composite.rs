@@ -32,6 +32,16 @@ pub fn fluorescence_alpha(ratio: f32, fluorescent: bool) -> f32 {
     if fluorescent { a.max(0.3) } else { a }
 }
 
+/// Where the core's boundary has no rim (the pixel is not fluorescent), its line is dashed: drawn on
+/// alternate cells of `DASH_PX`-pixel squares, so a gap in the rim shows as a dashed stretch of the line.
+pub const DASH_PX: usize = 3;
+
+/// Is the boundary line drawn at pixel (`x`, `y`): always where fluorescent, on alternate cells elsewhere.
+#[inline]
+pub fn boundary_drawn(x: usize, y: usize, fluorescent: bool) -> bool {
+    fluorescent || (x / DASH_PX + y / DASH_PX) % 2 == 0
+}
+
 /// Coverage of a 2-px line at `target` distance, for a pixel at distance `d`.
 #[inline]
 pub fn line_alpha(d: f32, target: f32) -> f32 {
@@ -106,7 +116,10 @@ fn composite_pixel(inp: &CompositeInputs, by_label: &[(u32, u32)], margins_px: &
             if let Ok(k) = by_label.binary_search_by_key(&l, |s| s.0) {
                 let d = inp.dist.data[i];
                 let warn = by_label[k].1 & style::WARN != 0;
-                mix(&mut c, palette::BOUNDARY, line_alpha(d, 1.0));
+                let w = inp.wl.width;
+                if boundary_drawn(i % w, i / w, inp.fluo.data[i] != 0) {
+                    mix(&mut c, palette::BOUNDARY, line_alpha(d, 1.0));
+                }
                 for (m, &mp) in margins_px.iter().enumerate() {
                     let color = match (m, warn) {
                         (0, true) => palette::MARGIN_WARN,
