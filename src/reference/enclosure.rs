@@ -1,16 +1,16 @@
 //! Cores whose rim has a gap. A tumour core is a non-fluorescent region enclosed by fluorescence on most
 //! of its boundary; a rim with a gap of 15–50° leaves it joined to the liver around it, so no
 //! labelling finds it as a component of its own. Here, for each fluorescent component large enough to
-//! hold a core, the non-fluorescent pixels inside the component's convex hull that belong to a
-//! background component reaching beyond the component's box are grouped (4-connected, within the hull).
-//! Such a group is a core when the component borders at least `min_rim_coverage` of its boundary and it
-//! opens to the rest of the hull only through a gap narrower than itself (a ring with a gap, not the bay
-//! of a bent duct). It is split off its background component as a component of its own (label: 1 + its first
-//! pixel's raster index), so that the core rules (`regions::select_cores`) and every later stage treat
-//! it as any core.
-//!
-//! Across the gap the core's boundary is interpolated (`cut_channel`), so that the gap's channel, out to
-//! the hull's chord, is not counted as core.
+//! hold a core, and then for each cluster of fragments (components within `FRAGMENT_LINK_MM`: texture
+//! breaks a rim into arcs), the non-fluorescent pixels inside the candidate's convex hull that belong to
+//! a background component reaching beyond its box are grouped (4-connected, within the hull and the
+//! component). Such a group is a core when the candidate borders at least `min_rim_coverage` of its
+//! boundary and each of its openings to the rest of the hull is narrower than itself (a ring with gaps,
+//! not the bay of a bent duct). Across each gap the core's boundary is then interpolated (`cut_channel`),
+//! so that the gap's channel, out to the hull's chord, is not counted as core; the cut group must be round
+//! and keep rim on `min_rim_coverage` of its boundary as the measurement reports it. It is split off its
+//! background component as a component of its own (label: 1 + its first pixel's raster index, or its
+//! last's), so that the core rules (`regions::select_cores`) and every later stage treat it as any core.
 //! CPU only so far: the GPU backend finds enclosed cores only (see README, "Backends").
 
 use crate::frame::Plane;
