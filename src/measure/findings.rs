@@ -20,6 +20,7 @@ use crate::frame::{NirFrame, Plane, RgbFrame};
 use crate::measure::figures::Figures;
 use crate::measure::tracking::Tracker;
 use crate::reference::components::{Connectivity, label_components};
+use crate::reference::threshold::is_glint;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -175,32 +176,37 @@ pub struct SpotEvidence<'a> {
 impl SpotEvidence<'_> {
     /// The NIR sensor's clipping level: the frame's top code when at least 3 pixels hold it (a clipped
     /// sensor repeats its top code; an unclipped frame's maximum is a lone pixel).
+    /// One pass over the frame, only when a candidate is a speck.
     fn clip_level(&self) -> Option<u16> {
-        let max = *self.nir.data.iter().max()?;
-        (self.nir.data.iter().filter(|&&v| v == max).count() >= 3).then_some(max)
+        let (max, count) = self.nir.data.iter().fold((0u16, 0u32), |(m, n), &v| match v.cmp(&m) {
+            std::cmp::Ordering::Greater => (v, 1),
+            std::cmp::Ordering::Equal => (m, n + 1),
+            std::cmp::Ordering::Less => (m, n),
+        });
+        (count >= 3).then_some(max)
     }
 
     /// Keeps the spots that stand out from the tissue around them and are not glints; each kept spot's
     /// `peak_tbr` becomes its peak over the local background.
     pub fn keep(&self, spots: Vec<Spot>, fluo: &Plane<u8>) -> Vec<Spot> {
-        let clip = self.clip_level();
-        spots.into_iter().filter_map(|s| self.judge(s, fluo, clip)).collect()
+        let clip = std::cell::OnceCell::new();
+        spots.into_iter().filter_map(|s| self.judge(s, fluo, &clip)).collect()
     }
 
-    fn judge(&self, mut s: Spot, fluo: &Plane<u8>, clip: Option<u16>) -> Option<Spot> {
+    fn judge(&self, mut s: Spot, fluo: &Plane<u8>, clip: &std::cell::OnceCell<Option<u16>>) -> Option<Spot> {
         let (w, h) = (self.ratio.width, self.ratio.height);
         let [x0, y0, x1, y1] = s.bbox;
         // The spot's fluorescent pixels in its box (a neighbour's pixels in the box count too: close).
         let spot_px = || (y0..y1).flat_map(move |y| (x0..x1).map(move |x| (x, y))).filter(|&(x, y)| fluo.get(x, y) != 0);
         // A NIR-only glint: a speck that clips.
         let speck = s.area_px <= GLINT_MAX_PX && self.mm_per_px.is_none_or(|m| s.area_px as f32 * m * m < GLINT_MAX_MM2);
-        if speck && clip.is_some_and(|c| spot_px().any(|(x, y)| self.nir.get(x, y) >= c)) {
+        if speck && clip.get_or_init(|| self.clip_level()).is_some_and(|c| spot_px().any(|(x, y)| self.nir.get(x, y) >= c)) {
             return None;
         }
         // A white-light glint's skirt: most of the spot lies next to glint pixels.
         let glint = |x: usize, y: usize| {
             let i = 3 * (y * w + x);
-            self.wl.data[i].min(self.wl.data[i + 1]).min(self.wl.data[i + 2]) >= self.glint_level
+            is_glint(&self.wl.data[i..i + 3], self.glint_level)
         };
         let r = GLINT_SKIRT_PX;
         let near_glint = |x: usize, y: usize| {

@@ -119,11 +119,11 @@ fn widest_gap(pts: &[(f32, f32)]) -> f32 {
             members.push(pts[k]);
             let (x, y) = key(&pts[k]);
             for (dx, dy) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
-                if let Some(&n) = index.get(&(x + dx, y + dy)) {
-                    if run[n] == usize::MAX {
-                        run[n] = start;
-                        stack.push(n);
-                    }
+                if let Some(&n) = index.get(&(x + dx, y + dy))
+                    && run[n] == usize::MAX
+                {
+                    run[n] = start;
+                    stack.push(n);
                 }
             }
         }
@@ -251,11 +251,11 @@ pub fn split_gapped_cores(
             }
         }
     }
-    for c in 0..fragments.len() {
-        let members: Vec<usize> = (0..fragments.len()).filter(|&k| root(&mut parent, k) == c).collect();
-        if members.len() < 2 {
-            continue;
-        }
+    let mut clusters: Vec<Vec<usize>> = vec![Vec::new(); fragments.len()];
+    for k in 0..fragments.len() {
+        clusters[root(&mut parent, k)].push(k);
+    }
+    for members in clusters.into_iter().filter(|m| m.len() >= 2) {
         let bbox = members.iter().map(|&k| fl.bbox[fragments[k].0]).reduce(|a, b| a.union(&b)).expect("members");
         let area: f32 = members.iter().map(|&k| fl.area[fragments[k].0] as f32).sum();
         if !holds_core(bbox, area) {

@@ -153,6 +153,13 @@ pub fn keep_strong(ratio: &Plane<f32>, high: f32, mask: &mut Plane<u8>, parent: 
     }
 }
 
+/// Is a white-light pixel (R, G, B) a specular glint: its darkest channel at least `glint_level`
+/// (speculars are white, liver is red)?
+#[inline]
+pub fn is_glint(rgb: &[u8], glint_level: u8) -> bool {
+    rgb[0].min(rgb[1]).min(rgb[2]) >= glint_level
+}
+
 /// Writes 1 for fluorescent pixels (ratio at least `level`, not a glint), 0 otherwise.
 pub fn threshold(ratio: &Plane<f32>, wl: &RgbFrame, level: f32, glint_level: u8, out: &mut Plane<u8>) {
     let w = ratio.width;
@@ -161,9 +168,7 @@ pub fn threshold(ratio: &Plane<f32>, wl: &RgbFrame, level: f32, glint_level: u8,
         let r = ratio.row(y);
         let px = &wl.data[y * w * 3..(y + 1) * w * 3];
         for x in 0..w {
-            let c = &px[x * 3..x * 3 + 3];
-            let glint = c[0].min(c[1]).min(c[2]) >= glint_level;
-            dst[x] = (r[x] >= level && !glint) as u8;
+            dst[x] = (r[x] >= level && !is_glint(&px[x * 3..x * 3 + 3], glint_level)) as u8;
         }
     });
 }
