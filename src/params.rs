@@ -56,6 +56,10 @@ pub struct AnalysisParams {
     pub min_diffuse_diameter_mm: f32,
     /// Compactness (4π area / boundary²) below which fluorescence is duct-like, not a lesion.
     pub min_diffuse_compactness: f32,
+    /// Radius of the disc whose opening separates a coreless lesion from a duct or vessel that touches
+    /// it, mm (`reference::blobs`): a duct narrower than twice this is cut off, a lesion wider than twice
+    /// this is kept. 0: off, as on the GPU backend, which has no twin of this stage yet.
+    pub blob_opening_mm: f32,
     /// A coreless fluorescent lesion is homogeneous (a sharp tumour edge) when at least half its boundary
     /// pixels have a ratio gradient of at least this, per mm; else it is the blurred glow of a deep,
     /// diffuse lesion. A count, not a mean, so that a glint on the edge does not decide.
@@ -88,6 +92,7 @@ impl Default for AnalysisParams {
             rim_search_mm: 6.0,
             min_diffuse_diameter_mm: 3.0,
             min_diffuse_compactness: 0.4,
+            blob_opening_mm: 1.0,
             homogeneous_edge_gradient_per_mm: 0.7,
             margins_mm: vec![1.0],
             background_block_px: 32,
@@ -127,6 +132,9 @@ impl AnalysisParams {
         if self.margins_mm.len() > MAX_MARGINS {
             bail!("--margins-mm: at most {MAX_MARGINS} margin contours, got {}", self.margins_mm.len());
         }
+        if !(self.blob_opening_mm >= 0.0 && self.blob_opening_mm.is_finite()) {
+            bail!("blob opening must be a radius of 0 mm (off) or more, got {}", self.blob_opening_mm);
+        }
         if self.background_block_px < 8 {
             bail!("background block must be at least 8 px, got {}", self.background_block_px);
         }
@@ -135,6 +143,32 @@ impl AnalysisParams {
 
     pub fn mm_to_px(&self, mm: f32) -> f32 {
         mm / self.mm_per_px
+    }
+
+    /// The stages these settings turn on that only the CPU backend has: the GPU backend has no twin of
+    /// them yet and analyses without them. Empty when both backends analyse alike.
+    pub fn cpu_only_stages(&self) -> Vec<&'static str> {
+        let mut stages = Vec::new();
+        if self.hysteresis() {
+            stages.push("hysteresis (fluo_low_ratio)");
+        }
+        if self.min_rim_coverage <= 1.0 {
+            stages.push("rims with a gap (min_rim_coverage)");
+        }
+        if self.blob_opening_mm > 0.0 {
+            stages.push("lesions cut from a touching duct (blob_opening_mm)");
+        }
+        stages
+    }
+
+    /// These settings with the CPU-only stages off: what both backends analyse alike.
+    pub fn without_cpu_only_stages(self) -> Self {
+        Self { fluo_low_ratio: f32::INFINITY, min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, ..self }
+    }
+
+    /// Is the threshold's hysteresis on (`fluo_low_ratio` under `fluo_ratio`)?
+    pub fn hysteresis(&self) -> bool {
+        self.fluo_low_ratio < self.fluo_ratio
     }
 
     /// The largest distance (px) the distance field must cover: rim search or the widest margin.

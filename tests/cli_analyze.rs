@@ -194,8 +194,8 @@ fn an_8_bit_nir_sequence_is_analysed_like_the_16_bit_one() {
 }
 
 /// `analyze --backend gpu` (lavapipe in CI) through the whole CLI gives the CPU backend's masks and figures
-/// on a phantom no other test uses; `--backend auto` with only a software adapter takes the CPU, which is
-/// some fifty times faster than lavapipe. Skipped without an adapter unless NIRF_REQUIRE_GPU=1.
+/// on a phantom no other test uses; `--backend auto` with only a software adapter (or with settings that use
+/// a stage only the CPU has) takes the CPU, which is some fifty times faster than lavapipe. Skipped without an adapter unless NIRF_REQUIRE_GPU=1.
 #[test]
 fn analyze_on_the_gpu_agrees_with_the_cpu_and_auto_skips_a_software_adapter() {
     let ctx = match nirf_margin::gpu::GpuContext::new() {
@@ -242,6 +242,8 @@ fn analyze_on_the_gpu_agrees_with_the_cpu_and_auto_skips_a_software_adapter() {
         }
     }
     let (_, auto_stdout) = analyze("auto");
-    let want = if ctx.is_software() { "cpu (" } else { "gpu: " };
+    // The CPU also while the default settings use stages the GPU has no twin of.
+    let cpu_only = !nirf_margin::params::AnalysisParams::default().cpu_only_stages().is_empty();
+    let want = if ctx.is_software() || cpu_only { "cpu (" } else { "gpu: " };
     assert!(auto_stdout.contains(want), "--backend auto with {} ran on: {auto_stdout}", ctx.describe());
 }

@@ -49,7 +49,8 @@ pub struct EvaluateArgs {
     /// Write the figures as JSON here too.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Write each missed lesion and each false detection here (JSON lines, with its scene's seed,
+    /// Write each missed lesion, each false detection and each rim lesion found with a figure far off
+    /// (core diameter off by more than 0.4 mm) here (JSON lines, with its scene's seed,
     /// scale and conditions): where to look when a figure falls short.
     #[arg(long)]
     pub misses: Option<PathBuf>,
@@ -61,6 +62,23 @@ pub struct EvaluateArgs {
     /// Analysis option: raise the fluorescence level with the frame's noise (see `analyze`).
     #[arg(long, default_value_t = AnalysisParams::default().fluo_noise_sigmas, value_parser = super::values::noise_sigmas, allow_hyphen_values = true)]
     pub fluo_noise_sigmas: f32,
+    /// Any other analysis parameter, by its name in `AnalysisParams` (the metrics' `params`), as
+    /// NAME=VALUE (a JSON value); repeatable. For tuning on seeds that no test and no README figure use.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+}
+
+/// `params` with each NAME=VALUE of `overrides` set (names and values checked against `AnalysisParams`).
+fn with_overrides(params: AnalysisParams, overrides: &[String]) -> Result<AnalysisParams> {
+    let mut v = serde_json::to_value(&params)?;
+    for o in overrides {
+        let (name, value) = o.split_once('=').with_context(|| format!("--param {o}: expected NAME=VALUE"))?;
+        let slot = v.get_mut(name).with_context(|| format!("--param {o}: no analysis parameter named {name:?}"))?;
+        *slot = serde_json::from_str(value).with_context(|| format!("--param {o}: {value:?} is not a JSON value"))?;
+    }
+    let out: AnalysisParams = serde_json::from_value(v).with_context(|| format!("--param {overrides:?}"))?;
+    out.validate()?;
+    Ok(out)
 }
 
 /// Analyse `frames` frames of a phantom and add them to `score`.
@@ -187,7 +205,10 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
         bail!("--scenes and --frames must be at least 1");
     }
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(a.seed);
-    let params_for = |mm: f32| AnalysisParams { fluo_noise_sigmas: a.fluo_noise_sigmas, ..AnalysisParams::with_scale(mm) };
+    with_overrides(AnalysisParams::default(), &a.params)?; // bad names and values fail before any work
+    let params_for = |mm: f32| {
+        with_overrides(AnalysisParams { fluo_noise_sigmas: a.fluo_noise_sigmas, ..AnalysisParams::with_scale(mm) }, &a.params).expect("checked above")
+    };
     let mut scores = ConditionScores::default();
     let mut misses = Vec::new();
     let bar = ProgressBar::new(a.scenes as u64);
@@ -210,6 +231,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
                     "variation": cfg.options.broad.then_some(&scene.variation), "level": res.background});
                 misses.extend(s.missed.iter().map(|t| json!({"missed": t, "scene": scene_info})));
                 misses.extend(s.false_detections.iter().map(|l| json!({"false": l, "scene": scene_info})));
+                misses.extend(s.large_errors.iter().map(|(t, l)| json!({"error": {"truth": t, "found": l}, "scene": scene_info})));
             }
         }
         bar.inc(1);
@@ -260,7 +282,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     }
     if let Some(p) = &a.json {
         let report = json!({
-            "scenes": a.scenes, "frames_per_scene": a.frames, "seed": a.seed, "family": format!("{:?}", a.family).to_lowercase(),
+            "scenes": a.scenes, "frames_per_scene": a.frames, "seed": a.seed, "param_overrides": a.params, "family": format!("{:?}", a.family).to_lowercase(),
             "sensitivity": score.sensitivity(), "precision": score.precision(),
             "true_positives": score.true_positives, "false_positives": score.false_positives, "false_negatives": score.false_negatives,
             "false_lesions_per_frame": score.false_lesions_per_frame(),

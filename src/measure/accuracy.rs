@@ -29,11 +29,18 @@ pub struct Score {
     pub missed: Vec<crate::phantom::TruthLesion>,
     #[serde(skip)]
     pub false_detections: Vec<Lesion>,
+    /// Rim lesions found with a figure far off the truth (core diameter off by more than
+    /// `LARGE_ERROR_MM`, or the thinnest rim by more than twice that), for diagnosis.
+    #[serde(skip)]
+    pub large_errors: Vec<(crate::phantom::TruthLesion, Lesion)>,
     pub core_intersection: u64,
     pub core_total: u64,
     pub rim_intersection: u64,
     pub rim_total: u64,
 }
+
+/// A core diameter error (mm) beyond which a found lesion is listed in `Score::large_errors`.
+pub const LARGE_ERROR_MM: f32 = 0.4;
 
 fn mean_abs(v: &[f32]) -> Option<f32> {
     (!v.is_empty()).then(|| v.iter().map(|e| e.abs()).sum::<f32>() / v.len() as f32)
@@ -82,6 +89,7 @@ impl Score {
         self.frames += o.frames;
         self.missed.extend(o.missed.iter().cloned());
         self.false_detections.extend(o.false_detections.iter().cloned());
+        self.large_errors.extend(o.large_errors.iter().cloned());
         self.core_intersection += o.core_intersection;
         self.core_total += o.core_total;
         self.rim_intersection += o.rim_intersection;
@@ -138,14 +146,20 @@ impl Score {
                     used[i] = true;
                     self.true_positives += 1;
                     let l = rims[i];
+                    let mut large = false;
                     if let (Some(d), Some(td)) = (l.core_diameter_mm, t.core_diameter_mm) {
                         self.diameter_errors_mm.push(d - td);
+                        large |= (d - td).abs() > LARGE_ERROR_MM;
                     }
                     if let (Some(r), Some(tr)) = (l.rim_thickness_mm, t.rim_thickness_mm) {
                         self.thickness_errors_mm.push(r - tr);
                     }
                     if let (Some(r), Some(tr)) = (l.min_rim_thickness_mm, t.min_rim_thickness_mm.or(t.rim_thickness_mm)) {
                         self.min_thickness_errors_mm.push(r - tr);
+                        large |= (r - tr).abs() > 2.0 * LARGE_ERROR_MM;
+                    }
+                    if large {
+                        self.large_errors.push((t.clone(), l.clone()));
                     }
                 }
                 (Some((i, _)), _) => used[i] = true, // a partial lesion: found or not, no claim either way

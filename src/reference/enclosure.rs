@@ -7,7 +7,9 @@
 //! component). Such a group is a core when the candidate borders at least `min_rim_coverage` of its
 //! boundary and each of its openings to the rest of the hull is narrower than itself (a ring with gaps,
 //! not the bay of a bent duct). Across each gap the core's boundary is then interpolated (`cut_channel`),
-//! so that the gap's channel, out to the hull's chord, is not counted as core; the cut group must be round
+//! so that the gap's channel, out to the hull's chord, is not counted as core, and what is left of a
+//! channel between long arms of the rim is dropped by an opening just wider than the gap (`open_core`);
+//! the cut group must be round
 //! and keep rim on `min_rim_coverage` of its boundary as the measurement reports it. It is split off its
 //! background component as a component of its own (label: 1 + its first pixel's raster index, or its
 //! last's), so that the core rules (`regions::select_cores`) and every later stage treat it as any core.
@@ -17,6 +19,10 @@ use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::regions::{FLAG_BORDER, RegionTable, min_core_area_px, ratio_fixed};
 use super::roi::Rect;
+
+/// The opening that drops a gap's channel is at most this wide (radius, mm): a channel is as wide as
+/// its gap; a disc much larger would round off the core itself.
+const MAX_CHANNEL_OPENING_MM: f32 = 1.0;
 
 /// A core with a gap is round at least this much (4π area / perimeter²; lobulated cores of the broad
 /// phantoms reach about 0.5-0.8 with their gap's channel; thin pockets beside a touching blob less).
@@ -69,6 +75,57 @@ fn cut_channel(g: &mut Group, w: usize) {
     g.pixels.retain(|&i| {
         let (x, y) = ((i % w) as f32 + 0.5, (i / w) as f32 + 0.5);
         (x - cx).hypot(y - cy) <= limit[bin(x, y)] + 1.0
+    });
+}
+
+/// Drops from a group the channel that its opening by a disc of `radius` px takes off: of what the
+/// opening removes, the 4-connected pieces that reach non-fluorescent pixels outside the group (the
+/// way out through the gap). The rest it removes (slivers between core and rim, the tips of lobes)
+/// stays: it lies against the rim.
+fn open_core(g: &mut Group, fluo: &Plane<u8>, radius: f32, s: &mut super::blobs::Scratch) {
+    use super::components::{Connectivity, label_components};
+    let (w, h) = (fluo.width, fluo.height);
+    if g.pixels.is_empty() || radius < 1.0 {
+        return;
+    }
+    let mut b = Rect::EMPTY;
+    for &i in &g.pixels {
+        b.include_span(i / w, i % w, i % w + 1);
+    }
+    // A local frame one pixel wider on each side.
+    let (lw, lh) = (b.x1 - b.x0 + 2, b.y1 - b.y0 + 2);
+    let local = |i: usize| (i / w + 1 - b.y0) * lw + i % w + 1 - b.x0;
+    let mut member = vec![false; lw * lh];
+    for &i in &g.pixels {
+        member[local(i)] = true;
+    }
+    if !super::blobs::opening(lw, lh, |x, y| member[y * lw + x], radius, s) {
+        return;
+    }
+    // What the opening removed, in pieces.
+    let removed: Vec<u8> = member.iter().zip(&s.opened.data).map(|(&m, &o)| (m && o == 0) as u8).collect();
+    let removed = Plane::from_vec(lw, lh, removed).expect("local frame");
+    let (mut parent, mut labels) = (Vec::new(), Plane::new(0, 0));
+    let pieces = label_components(&removed, 1, Connectivity::Four, &mut parent, &mut labels);
+    if pieces.is_empty() {
+        return;
+    }
+    let mut channel = vec![false; pieces.len()];
+    for &i in &g.pixels {
+        let l = labels.data[local(i)];
+        if l == 0 {
+            continue;
+        }
+        let (x, y) = (i % w, i / w);
+        let out = |j: usize| fluo.data[j] == 0 && !member[local(j)];
+        if (x > 0 && out(i - 1)) || (x + 1 < w && out(i + 1)) || (y > 0 && out(i - w)) || (y + 1 < h && out(i + w)) {
+            let k = pieces.binary_search_by_key(&l, |c| c.label).expect("a labelled piece");
+            channel[k] = true;
+        }
+    }
+    g.pixels.retain(|&i| {
+        let l = labels.data[local(i)];
+        l == 0 || !channel[pieces.binary_search_by_key(&l, |c| c.label).expect("a labelled piece")]
     });
 }
 
@@ -301,6 +358,7 @@ struct Scratch {
     seen: Vec<bool>,
     /// Membership of a group's pixels, for its perimeter.
     mark: std::collections::HashSet<usize>,
+    opened: super::blobs::Scratch,
 }
 
 /// The groups of non-fluorescent pixels that the fluorescent components `members` (sorted labels, within
@@ -325,7 +383,7 @@ fn enclosed_groups(
         return;
     }
     let (bw, bh) = (b.x1 - b.x0, b.y1 - b.y0);
-    let Scratch { inside, seen, mark } = scratch;
+    let Scratch { inside, seen, mark, opened } = scratch;
     inside.clear();
     inside.resize(bw * bh, false);
     for y in b.y0..b.y1 {
@@ -393,8 +451,12 @@ fn enclosed_groups(
             }
             if g.pixels.len() as f32 >= min_area && 3 * g.pixels.len() <= w * h {
                 let coverage = g.covered as f32 / (g.covered + g.open).max(1) as f32;
-                if coverage >= p.min_rim_coverage && widest_gap(&g.chord) <= eq_diameter(g.pixels.len()) {
+                let (gap, diameter) = (widest_gap(&g.chord), eq_diameter(g.pixels.len()));
+                if coverage >= p.min_rim_coverage && gap <= diameter {
                     cut_channel(&mut g, w);
+                    // A channel as wide as the gap left between the rim's arms (long arms run past the
+                    // cut) is not core either: an opening by a disc just wider than the gap drops it.
+                    open_core(&mut g, fluo, (0.5 * gap + 1.0).min(0.15 * diameter).min(p.mm_to_px(MAX_CHANNEL_OPENING_MM)), opened);
                     // Once cut, round as a core (the pocket between a rim and a blob or duct touching it is
                     // not), and still with rim on most of its boundary as the measurement will see it (a
                     // dark pocket of texture at a glow's edge is not).
@@ -448,6 +510,12 @@ mod tests {
     /// bent duct beside it: the ring's core is split off when the gap is a ring's, the duct's bay
     /// never is.
     fn scene(gap_deg: f32) -> (Plane<u8>, Plane<f32>) {
+        scene_with(gap_deg, false)
+    }
+
+    /// As `scene`; with `arms`, the ring's ends run on outwards as two arms to radius 56 (no duct): a
+    /// channel that widens from the gap to the arms' tips.
+    fn scene_with(gap_deg: f32, arms: bool) -> (Plane<u8>, Plane<f32>) {
         let (w, h) = (160usize, 120usize);
         let mut fluo = Plane::<u8>::new(w, h);
         for y in 0..h {
@@ -455,10 +523,11 @@ mod tests {
                 let (dx, dy) = (x as f32 + 0.5 - 60.0, y as f32 + 0.5 - 60.0);
                 let (r, a) = (dx.hypot(dy), dy.atan2(dx).to_degrees().rem_euclid(360.0));
                 let ring = (30.0..34.0).contains(&r) && a >= gap_deg;
+                let arm = arms && (34.0..56.0).contains(&r) && (a >= 360.0 - 8.0 || (gap_deg..gap_deg + 8.0).contains(&a));
                 // A shallow arc (a bent duct) on the right.
                 let (ex, ey) = (x as f32 - 145.0, y as f32 - 60.0);
-                let duct = (ex.hypot(ey) - 40.0).abs() < 1.5 && ex < -28.0;
-                fluo.data[y * w + x] = (ring || duct) as u8;
+                let duct = !arms && (ex.hypot(ey) - 40.0).abs() < 1.5 && ex < -28.0;
+                fluo.data[y * w + x] = (ring || arm || duct) as u8;
             }
         }
         let ratio = Plane::from_vec(w, h, fluo.data.iter().map(|&f| if f != 0 { 2.0 } else { 1.0 }).collect()).unwrap();
@@ -466,7 +535,10 @@ mod tests {
     }
 
     fn split(gap_deg: f32) -> (usize, Plane<u32>) {
-        let (fluo, ratio) = scene(gap_deg);
+        split_scene(scene(gap_deg))
+    }
+
+    fn split_scene((fluo, ratio): (Plane<u8>, Plane<f32>)) -> (usize, Plane<u32>) {
         let p = AnalysisParams { mm_per_px: 0.1, ..AnalysisParams::default() };
         let (mut parent, mut bl, mut fll) = (Vec::new(), Plane::new(0, 0), Plane::new(0, 0));
         let bgc = label_components(&fluo, 0, Connectivity::Four, &mut parent, &mut bl);
@@ -494,5 +566,18 @@ mod tests {
         }
         // Half a ring is no core.
         assert_eq!(split(180.0).0, 0);
+    }
+
+    #[test]
+    fn the_channel_between_a_gaps_long_arms_is_not_core() {
+        for gap in [15.0, 30.0, 45.0] {
+            let (n, labels) = split_scene(scene_with(gap, true));
+            assert_eq!(n, 1, "gap {gap}°");
+            let l = labels.get(60, 60);
+            let area = labels.data.iter().filter(|&&v| v == l).count() as f32;
+            let disc = std::f32::consts::PI * 30.0 * 30.0;
+            // The channel out to the arms' tips would add about a fifth of the disc at 45°.
+            assert!(area > 0.95 * disc && area < 1.05 * disc, "gap {gap}°: core of {area} px vs {disc}");
+        }
     }
 }

@@ -2,13 +2,16 @@
 //! same name. The same stages and the same results (tests/gpu_vs_cpu.rs), but not always the same
 //! algorithm: normalize, threshold, regions and composite follow their shaders closely; morphology
 //! (bit-packed), components (run union rather than block union-find), distance and reduce (worked in
-//! rectangles around the cores) are written for a CPU, and `enclosure` (rims with a gap) has no GPU
-//! twin yet. It is the oracle the GPU backend is tested against and the fallback where no GPU adapter
-//! exists. Owns the per-frame maps between `segment`
-//! and `composite`; knows nothing of GStreamer, files or the CLI.
+//! rectangles around the cores) are written for a CPU, and three stages have no GPU twin yet: the
+//! threshold's hysteresis (`threshold::keep_strong`), `enclosure` (rims with a gap) and `blobs`
+//! (coreless lesions cut from a touching duct); see `AnalysisParams::cpu_only_stages`. It is the
+//! oracle the GPU backend is tested against and the fallback where no GPU adapter exists. Owns the
+//! per-frame maps between `segment` and `composite`; knows nothing of GStreamer, files or the CLI.
 //!
-//! Stages: normalize → threshold → morphology → components → regions → distance → reduce → composite.
+//! Stages: normalize → threshold → morphology → components → regions → enclosure → distance → reduce
+//! (blobs within it) → composite.
 
+pub mod blobs;
 pub mod components;
 pub mod composite;
 pub mod distance;
@@ -48,6 +51,22 @@ pub struct FrameMaps {
     morph: morphology::MorphScratch,
     parent: Vec<u32>,
     parent_fl: Vec<u32>,
+}
+
+impl FrameMaps {
+    /// The maps `reduce` reads.
+    fn reduce_maps(&self) -> reduce::Maps<'_> {
+        reduce::Maps {
+            ratio: &self.ratio,
+            fluo: &self.fluo,
+            seeds: &self.seeds,
+            dist: &self.distance.dist,
+            nearest: &self.distance.nearest,
+            bg_labels: &self.bg_labels,
+            fluo_labels: &self.fluo_labels,
+            rects: &self.distance.rects,
+        }
+    }
 }
 
 pub struct CpuAnalyzer {
@@ -99,7 +118,7 @@ impl Analyzer for CpuAnalyzer {
         let fluo = Arc::make_mut(&mut m.fluo);
         let low = threshold::low_level(&level, p);
         threshold::threshold(&m.ratio, wl, low, p.glint_level, fluo);
-        if low < level.level {
+        if p.hysteresis() && low < level.level {
             threshold::keep_strong(&m.ratio, level.level, fluo, &mut m.parent, &mut m.fluo_labels);
         }
         morphology::clean_mask(fluo, &mut m.morph);
@@ -120,17 +139,11 @@ impl Analyzer for CpuAnalyzer {
         timings.push("distance", ms(t));
 
         let t = Instant::now();
-        let maps = reduce::Maps {
-            ratio: &m.ratio,
-            fluo: &m.fluo,
-            seeds: &m.seeds,
-            dist: &m.distance.dist,
-            nearest: &m.distance.nearest,
-            bg_labels: &m.bg_labels,
-            fluo_labels: &m.fluo_labels,
-            rects: &m.distance.rects,
-        };
-        reduce::mark_rims(&maps, &mut m.fluo_table);
+        let mut fluo_table = std::mem::take(&mut m.fluo_table);
+        reduce::mark_rims(&m.reduce_maps(), &mut fluo_table);
+        m.fluo_table = fluo_table;
+        blobs::split_blobs(&mut m.fluo_labels, &mut m.fluo_table, &m.ratio, p);
+        let maps = m.reduce_maps();
         // More lesions than the table holds: the first by label were kept (as on the GPU); say so.
         let n = wl.width * wl.height;
         let truncated = (0..m.bg_table.labels.len()).filter(|&r| regions::is_core(&m.bg_table, r, n, p)).count() > MAX_CORES

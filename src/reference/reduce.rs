@@ -123,12 +123,10 @@ pub fn mark_rims(maps: &Maps, fl: &mut RegionTable) {
 /// half its boundary is sharp (`homogeneous_edge_gradient_per_mm`), else diffuse.
 pub fn coreless_kind(fl: &RegionTable, r: usize, p: &AnalysisParams) -> Option<LesionKind> {
     let area = fl.area[r];
-    let min_area = std::f32::consts::FRAC_PI_4 * p.mm_to_px(p.min_diffuse_diameter_mm).powi(2);
-    let boundary = fl.aux[r].max(1) as f32;
     let lesion = area > 0
         && fl.flags[r] & (FLAG_BORDER | FLAG_HAS_RIM) == 0
-        && area as f32 >= min_area
-        && 4.0 * std::f32::consts::PI * area as f32 >= p.min_diffuse_compactness * boundary * boundary;
+        && area as f32 >= super::blobs::min_coreless_area_px(p)
+        && super::blobs::compact(area, fl.aux[r], p);
     if !lesion {
         return None;
     }
