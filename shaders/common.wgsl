@@ -48,6 +48,18 @@ fn stats_base(root: u32) -> u32 {
     return STATS_STRIDE * root;
 }
 const NONE: u32 = 0xffffffffu;
+// Component labels (components.wgsl): one word a pixel, 1 + the root's index, FL_TAG (prelude) set for a
+// fluorescent pixel's component (8-connected), clear for a non-fluorescent one's (4-connected).
+
+// The non-fluorescent label of a labels word (0 for a fluorescent pixel), the fluorescent one (0 for a
+// non-fluorescent pixel).
+fn bg_label(l: u32) -> u32 {
+    return select(l, 0u, (l & FL_TAG) != 0u);
+}
+
+fn fl_label(l: u32) -> u32 {
+    return select(0u, l & ~FL_TAG, (l & FL_TAG) != 0u);
+}
 // The composite's per-lesion style table (`analysis::style`, STYLE_* in the prelude): one word a core slot.
 // Lesion table: T_HEADER words of counters, then one record of T_STRIDE words a slot, then the per-row
 // counts at T_ROWS: cores (T_ROWS + y) and coreless lesions (T_ROWS + height + y) whose root lies in row
@@ -55,6 +67,30 @@ const NONE: u32 = 0xffffffffu;
 
 fn slot_base(slot: u32) -> u32 {
     return T_HEADER + slot * T_STRIDE;
+}
+
+// The fluorescence mask: 8-bit values packed four a word, each row padded to whole words, so that a tile
+// writes whole words (morphology.wgsl). Pixel (x, y) is byte x & 3 of word mask_index(x, y).
+fn mask_stride() -> u32 {
+    return (P.width + 3u) / 4u;
+}
+
+fn mask_index(x: u32, y: u32) -> u32 {
+    return y * mask_stride() + (x >> 2u);
+}
+
+fn mask_byte(word: u32, x: u32) -> u32 {
+    return (word >> (8u * (x & 3u))) & 255u;
+}
+
+// The labelled distance field (distance.wgsl): a word a pixel, the squared distance to the nearest core
+// pixel within the bound above FIELD_SHIFT, that core's slot + 1 below (FIELD_VALUE); 0 beyond the bound.
+fn field_dist(word: u32) -> f32 {
+    return select(inf(), sqrt(f32(word >> FIELD_SHIFT)), (word & FIELD_VALUE) != 0u);
+}
+
+fn field_near(word: u32) -> u32 {
+    return word & FIELD_VALUE;
 }
 
 fn n_pixels() -> u32 {

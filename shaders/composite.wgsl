@@ -40,16 +40,17 @@ fn mixc(c: vec3<f32>, k: vec3<f32>, a: f32) -> vec3<f32> {
 // The overlay colour (rounded) and class of pixel i.
 fn shade(i: u32) -> vec4<u32> {
     var c = vec3<f32>(f32(wl_byte(3u * i)), f32(wl_byte(3u * i + 1u)), f32(wl_byte(3u * i + 2u)));
-    let fl = fluo[i] != 0u;
+    let fl = mask_byte(fluo[mask_index(i % P.width, i / P.width)], i % P.width) != 0u;
     c = mixc(c, FLUORESCENCE, fluorescence_alpha(ratio[i], fl));
     var cls = select(0u, 3u, fl);
     if (seeds[i] != 0u) {
         c = mixc(c, CORE_TINT, 0.2);
         cls = 2u;
     } else {
-        let nl = distfield[2u * i + 1u];
+        let field = distfield[i];
+        let nl = field_near(field);
         if (nl != 0u) {
-            let d = bitcast<f32>(distfield[2u * i]);
+            let d = field_dist(field);
             if (fl && d <= P.rim_search_px) {
                 cls = 1u;
             }

@@ -1,10 +1,12 @@
 // distance.wgsl — CPU twin: src/reference/distance.rs
 // write_seeds: reads labels, slot_of_root; writes seeds[i] = core slot + 1 for core pixels, else 0.
-// columns:     reads seeds; writes col (per pixel: vertical distance to the nearest seed in its column
-//              within the bound, or NONE; and that seed's value). One thread a 128-row segment of a
+// columns:     reads seeds; writes col (a word a pixel: the vertical distance to the nearest seed in its
+//              column within the bound, shifted left by FIELD_SHIFT, or'ed with that seed's value; NONE
+//              when there is none). One thread a 128-row segment of a
 //              column, two sweeps reaching the bound beyond it.
-// rows:        reads col; writes distfield (per pixel: f32 distance bits, seed value; inf and 0 beyond the
-//              bound): the exact minimum of (x - q)² + g(q)² over the row window |x - q| <= bound, from
+// rows:        reads col; writes distfield (a word a pixel: the squared distance shifted left by
+//              FIELD_SHIFT, or'ed with the nearest seed's value; 0 beyond the bound: `field_*` in
+//              common.wgsl): the exact minimum of (x - q)² + g(q)² over the row window |x - q| <= bound, from
 //              workgroup memory. Equal to the lower envelope of the CPU twin.
 
 @group(0) @binding(1) var<storage, read> labels: array<u32>;
@@ -19,7 +21,7 @@ fn write_seeds(@builtin(global_invocation_id) g: vec3<u32>) {
         return;
     }
     let i = g.y * P.width + g.x;
-    let b = labels[i];
+    let b = bg_label(labels[i]);
     var s = 0u;
     if (b != 0u) {
         let sl = slot_of_root[b - 1u];
@@ -59,11 +61,9 @@ fn columns(@builtin(global_invocation_id) g: vec3<u32>) {
         if (y >= y0) {
             let i = y * w + x;
             if (last != NONE && y - last <= P.dist_bound_i) {
-                col[2u * i] = y - last;
-                col[2u * i + 1u] = last_v;
+                col[i] = ((y - last) << FIELD_SHIFT) | last_v;
             } else {
-                col[2u * i] = NONE;
-                col[2u * i + 1u] = 0u;
+                col[i] = NONE;
             }
         }
     }
@@ -80,9 +80,8 @@ fn columns(@builtin(global_invocation_id) g: vec3<u32>) {
         if (y < y1 && last != NONE) {
             let i = y * w + x;
             let d = last - y;
-            if (d <= P.dist_bound_i && d < col[2u * i]) {
-                col[2u * i] = d;
-                col[2u * i + 1u] = last_v;
+            if (d <= P.dist_bound_i && d < (col[i] >> FIELD_SHIFT)) {
+                col[i] = (d << FIELD_SHIFT) | last_v;
             }
         }
     }
@@ -113,8 +112,11 @@ fn rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         var lv = 0u;
         if (q >= 0 && q < i32(w)) {
             let i = y * w + u32(q);
-            gv = col[2u * i];
-            lv = col[2u * i + 1u];
+            let c = col[i];
+            if (c != NONE) {
+                gv = c >> FIELD_SHIFT;
+                lv = c & FIELD_VALUE;
+            }
         }
         wg_g[k] = gv;
         wg_l[k] = lv;
@@ -146,10 +148,8 @@ fn rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     let i = y * w + x;
     if (best != NONE && f32(best) <= P.dist_bound * P.dist_bound) {
-        distfield[2u * i] = bitcast<u32>(sqrt(f32(best)));
-        distfield[2u * i + 1u] = label;
+        distfield[i] = (best << FIELD_SHIFT) | label;
     } else {
-        distfield[2u * i] = bitcast<u32>(inf());
-        distfield[2u * i + 1u] = 0u;
+        distfield[i] = 0u;
     }
 }

@@ -23,12 +23,17 @@
 @group(0) @binding(7) var<storage, read> distfield: array<u32>;
 @group(0) @binding(8) var<storage, read_write> table: array<atomic<u32>>;
 
+fn fluo_at(i: u32) -> u32 {
+    let x = i % P.width;
+    return mask_byte(fluo[mask_index(x, i / P.width)], x);
+}
+
 fn dist_at(i: u32) -> f32 {
-    return bitcast<f32>(distfield[2u * i]);
+    return field_dist(distfield[i]);
 }
 
 fn near_at(i: u32) -> u32 {
-    return distfield[2u * i + 1u];
+    return field_near(distfield[i]);
 }
 
 fn add64(base: u32, lo: u32, v: u32) {
@@ -58,7 +63,7 @@ fn mark_rims(@builtin(global_invocation_id) g: vec3<u32>) {
     let n = n_pixels();
     let w = P.width;
     let i = g.y * w + g.x;
-    let f = labels[n + i];
+    let f = fl_label(labels[i]);
     if (f == 0u) {
         return;
     }
@@ -76,7 +81,7 @@ fn select_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
     }
     let n = n_pixels();
     let i = g.y * P.width + g.x;
-    if (labels[n + i] != i + 1u) {
+    if (labels[i] != ((i + 1u) | FL_TAG)) {
         return;
     }
     let r = stats_base(i);
@@ -114,7 +119,7 @@ fn assign_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
 }
 
 fn is_outside(j: u32) -> bool {
-    if (fluo[j] != 0u || seeds[j] != 0u) {
+    if (fluo_at(j) != 0u || seeds[j] != 0u) {
         return false;
     }
     let l = labels[j];
@@ -183,10 +188,10 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
         }
         return;
     }
-    if (fluo[i] == 0u) {
+    if (fluo_at(i) == 0u) {
         return;
     }
-    let f = labels[n + i];
+    let f = fl_label(labels[i]);
     if (f != 0u) {
         let ds = slot_of_root[f - 1u];
         if (ds > MAX_CORES) {
@@ -281,7 +286,7 @@ fn subpixel(@builtin(global_invocation_id) g: vec3<u32>) {
         let cov = u32(clamp(0.5 + (level - v) / grad, 0.0, 1.0) * COVERAGE_FIXED);
         add64(b, T_SUB_LO, cov);
     }
-    if (core == 0u && fluo[i] != 0u && d <= P.rim_search_px) {
+    if (core == 0u && fluo_at(i) != 0u && d <= P.rim_search_px) {
         if (is_outside(i - 1u) || is_outside(i + 1u) || is_outside(i - w) || is_outside(i + w)) {
             let outer = bitcast<f32>(atomicLoad(&table[b + T_OUTER]));
             let dr = d + clamp((v - outer) / grad, -3.0, 3.0);

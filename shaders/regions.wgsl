@@ -38,7 +38,7 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
     let w = P.width;
     let n = n_pixels();
     if (li == 0u) {
-        lead = labels[wg.y * 16u * w + wg.x * 16u];
+        lead = bg_label(labels[wg.y * 16u * w + wg.x * 16u]);
         atomicStore(&lead_area, 0u);
         atomicStore(&lead_sum, 0u);
         atomicStore(&lead_flags, 0u);
@@ -52,14 +52,14 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
     let inside = g.x < P.width && g.y < P.height;
     let i = g.y * w + g.x;
     if (inside) {
-        atomicMax(&fl_lead, labels[n + i]);
+        atomicMax(&fl_lead, fl_label(labels[i]));
     }
     workgroupBarrier();
     let leader = lead;
     let fl_leader = atomicLoad(&fl_lead);
     if (inside) {
         let border = select(0u, FLAG_BORDER, is_border_px(g.x, g.y));
-        let b = labels[i];
+        let b = bg_label(labels[i]);
         if (b != 0u && b == leader) {
             atomicAdd(&lead_area, 1u);
             atomicAdd(&lead_sum, ratio_fixed(ratio[i]));
@@ -72,10 +72,12 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
                 atomicOr(&stats[r], border);
             }
         }
-        let f = labels[n + i];
+        let f = fl_label(labels[i]);
         if (f != 0u) {
-            let edge = (g.x > 0u && labels[n + i - 1u] != f) || (g.x + 1u < w && labels[n + i + 1u] != f)
-                || (g.y > 0u && labels[n + i - w] != f) || (g.y + 1u < P.height && labels[n + i + w] != f);
+            // Any other word is another component (of either class: roots are distinct pixels).
+            let l = labels[i];
+            let edge = (g.x > 0u && labels[i - 1u] != l) || (g.x + 1u < w && labels[i + 1u] != l)
+                || (g.y > 0u && labels[i - w] != l) || (g.y + 1u < P.height && labels[i + w] != l);
             var sharp = false;
             if (edge && border == 0u) {
                 let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
@@ -141,6 +143,7 @@ fn select_cores(@builtin(global_invocation_id) g: vec3<u32>) {
     }
     let n = n_pixels();
     let i = g.y * P.width + g.x;
+    // A non-fluorescent root (an untagged label equal to itself).
     if (labels[i] != i + 1u) {
         return;
     }
