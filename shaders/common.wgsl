@@ -34,8 +34,10 @@ struct Params {
 
 // Per-root statistics, STATS_STRIDE words a root at stats_base(root) (non-fluorescent and fluorescent
 // roots are different pixels, so the two classes share one record array): word 0 the area (AREA_MASK)
-// with the FLAG_* bits above it; non-fluorescent roots: word 1 the fixed-point ratio sum; fluorescent
-// roots: word 1 boundary pixels, word 2 boundary pixels off the image edge whose ratio gradient is sharp.
+// with the FLAG_* bits above it; non-fluorescent roots: word 1 the fixed-point ratio sum, word 2 the
+// lesion slot + 1 of a core that has one (assign_cores), else 0; fluorescent roots: word 1 boundary
+// pixels, word 2 boundary pixels off the image edge whose ratio gradient is sharp, replaced for a coreless
+// lesion (FLAG_CORELESS) by its slot + 1, or 0 beyond the table (assign_diffuse).
 const STATS_STRIDE: u32 = 3u;
 const AREA_MASK: u32 = 0x0fffffffu;
 const FLAG_BORDER: u32 = 0x10000000u;
@@ -92,6 +94,8 @@ fn field_dist(word: u32) -> f32 {
 fn field_near(word: u32) -> u32 {
     return word & FIELD_VALUE;
 }
+
+// Core seeds (distance.wgsl): a core pixel's slot + 1, else 0, 8 bits a pixel in the mask's layout.
 
 fn n_pixels() -> u32 {
     return P.width * P.height;

@@ -1,5 +1,6 @@
 // distance.wgsl — CPU twin: src/reference/distance.rs
-// write_seeds: reads labels, slot_of_root; writes seeds[i] = core slot + 1 for core pixels, else 0.
+// write_seeds: reads labels, stats (a core's slot + 1 in its root's record); writes seeds: a core
+//              pixel's slot + 1, else 0, 8 bits a pixel in the mask's layout (one invocation a word).
 // columns:     reads seeds; writes col (a word a pixel: the vertical distance to the nearest seed in its
 //              column within the bound, shifted left by FIELD_SHIFT, or'ed with that seed's value; NONE
 //              when there is none). One thread a 128-row segment of a
@@ -10,26 +11,38 @@
 //              workgroup memory. Equal to the lower envelope of the CPU twin.
 
 @group(0) @binding(1) var<storage, read> labels: array<u32>;
-@group(0) @binding(2) var<storage, read> slot_of_root: array<u32>;
+@group(0) @binding(2) var<storage, read> stats: array<u32>;
 @group(0) @binding(3) var<storage, read_write> seeds: array<u32>;
 @group(0) @binding(4) var<storage, read_write> col: array<u32>;
 @group(0) @binding(5) var<storage, read_write> distfield: array<u32>;
 
+fn seed_of(x: u32, y: u32) -> u32 {
+    let b = bg_label(labels[y * P.width + x]);
+    if (b == 0u) {
+        return 0u;
+    }
+    let sl = stats[stats_base(b - 1u) + 2u];
+    return select(0u, sl, sl <= MAX_CORES);
+}
+
+fn seed_at(x: u32, y: u32) -> u32 {
+    return mask_byte(seeds[mask_index(x, y)], x);
+}
+
+// One invocation a word of seeds: four pixels of a row.
 @compute @workgroup_size(16, 16)
 fn write_seeds(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
+    if (g.x >= mask_stride() || g.y >= P.height) {
         return;
     }
-    let i = g.y * P.width + g.x;
-    let b = bg_label(labels[i]);
-    var s = 0u;
-    if (b != 0u) {
-        let sl = slot_of_root[b - 1u];
-        if (sl != 0u && sl <= MAX_CORES) {
-            s = sl;
+    var word = 0u;
+    for (var k = 0u; k < 4u; k += 1u) {
+        let x = 4u * g.x + k;
+        if (x < P.width) {
+            word |= seed_of(x, g.y) << (8u * k);
         }
     }
-    seeds[i] = s;
+    seeds[g.y * mask_stride() + g.x] = word;
 }
 
 // Rows a `columns` thread owns. Its sweeps start `dist_bound_i` rows beyond them (no seed farther away
@@ -53,7 +66,7 @@ fn columns(@builtin(global_invocation_id) g: vec3<u32>) {
     var last = NONE;
     var last_v = 0u;
     for (var y = select(0u, y0 - P.dist_bound_i, y0 > P.dist_bound_i); y < y1; y += 1u) {
-        let v = seeds[y * w + x];
+        let v = seed_at(x, y);
         if (v != 0u) {
             last = y;
             last_v = v;
@@ -72,7 +85,7 @@ fn columns(@builtin(global_invocation_id) g: vec3<u32>) {
     let top = min(y1 + P.dist_bound_i, h);
     for (var yy = 0u; yy < top - y0; yy += 1u) {
         let y = top - 1u - yy;
-        let v = seeds[y * w + x];
+        let v = seed_at(x, y);
         if (v != 0u) {
             last = y;
             last_v = v;

@@ -3,9 +3,9 @@
 // select_diffuse: reads labels, stats; compact fluorescent roots with no rim, off the border, are
 //                 coreless lesions: flagged (FLAG_CORELESS), counted (table[1]) with their row (T_ROWS).
 // assign_diffuse: each whose rank in raster order of label is under MAX_DIFFUSE takes that coreless slot
-//                 (slot_of_root, table), kind 2 (homogeneous) when at least half its boundary is sharp,
+//                 (word 2 of its stats record, table), kind 2 (homogeneous) when at least half its boundary is sharp,
 //                 else 1 (diffuse).
-// lesion_stats:   reads ratio, fluo, seeds, labels, stats, slot_of_root, distfield; adds per-slot area,
+// lesion_stats:   reads ratio, fluo, seeds, labels, stats, distfield; adds per-slot area,
 //                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
 //                 extents of the core's boundary pixels along the Feret directions (table).
 // levels:         per core slot: the boundary iso-level, the band searched for it, the rim's outer
@@ -19,9 +19,13 @@
 @group(0) @binding(3) var<storage, read> seeds: array<u32>;
 @group(0) @binding(4) var<storage, read> labels: array<u32>;
 @group(0) @binding(5) var<storage, read_write> stats: array<atomic<u32>>;
-@group(0) @binding(6) var<storage, read_write> slot_of_root: array<u32>;
-@group(0) @binding(7) var<storage, read> distfield: array<u32>;
-@group(0) @binding(8) var<storage, read_write> table: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read> distfield: array<u32>;
+@group(0) @binding(7) var<storage, read_write> table: array<atomic<u32>>;
+
+fn seed_i(i: u32) -> u32 {
+    let x = i % P.width;
+    return mask_byte(seeds[mask_index(x, i / P.width)], x);
+}
 
 fn fluo_at(i: u32) -> u32 {
     let x = i % P.width;
@@ -67,8 +71,8 @@ fn mark_rims(@builtin(global_invocation_id) g: vec3<u32>) {
     if (f == 0u) {
         return;
     }
-    let touches = (g.x > 0u && seeds[i - 1u] != 0u) || (g.x + 1u < w && seeds[i + 1u] != 0u)
-        || (g.y > 0u && seeds[i - w] != 0u) || (g.y + 1u < P.height && seeds[i + w] != 0u);
+    let touches = (g.x > 0u && seed_i(i - 1u) != 0u) || (g.x + 1u < w && seed_i(i + 1u) != 0u)
+        || (g.y > 0u && seed_i(i - w) != 0u) || (g.y + 1u < P.height && seed_i(i + w) != 0u);
     if (touches) {
         atomicOr(&stats[stats_base(f - 1u)], FLAG_HAS_RIM);
     }
@@ -109,17 +113,20 @@ fn assign_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
         return;
     }
     let slot = raster_rank(i, FLAG_CORELESS, T_ROWS + P.height);
+    // Word 2 (the sharp boundary count, read here last) becomes the slot + 1, or 0 beyond the table.
+    var slot_word = 0u;
     if (slot < MAX_DIFFUSE) {
         let kind = select(1u, 2u, 2u * atomicLoad(&stats[r + 2u]) >= atomicLoad(&stats[r + 1u]));
         let s = MAX_CORES + slot;
-        slot_of_root[i] = s + 1u;
+        slot_word = s + 1u;
         atomicStore(&table[slot_base(s) + T_LABEL], i + 1u);
         atomicStore(&table[slot_base(s) + T_KIND], kind);
     }
+    atomicStore(&stats[r + 2u], slot_word);
 }
 
 fn is_outside(j: u32) -> bool {
-    if (fluo_at(j) != 0u || seeds[j] != 0u) {
+    if (fluo_at(j) != 0u || seed_i(j) != 0u) {
         return false;
     }
     let l = labels[j];
@@ -135,7 +142,7 @@ fn lesion_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
     // A tile inside one core sums that core's area and coordinates in workgroup memory and adds them
     // once (integer sums: the same result as pixel by pixel, without a large core serialising).
     if (li == 0u) {
-        core_lead = seeds[wg.y * 16u * P.width + wg.x * 16u];
+        core_lead = seed_i(wg.y * 16u * P.width + wg.x * 16u);
         atomicStore(&lead_area, 0u);
         atomicStore(&lead_sx, 0u);
         atomicStore(&lead_sy, 0u);
@@ -164,7 +171,7 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
     let n = n_pixels();
     let i = y * w + x;
     let v = ratio[i];
-    let core = seeds[i];
+    let core = seed_i(i);
     if (core != 0u) {
         let b = slot_base(core - 1u);
         if (core == leader) {
@@ -178,7 +185,7 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
         }
         atomicAdd(&table[b + T_CORE + core_bin(v)], 1u);
         let boundary = x == 0u || y == 0u || x + 1u == w || y + 1u == P.height
-            || seeds[i - 1u] != core || seeds[i + 1u] != core || seeds[i - w] != core || seeds[i + w] != core;
+            || seed_i(i - 1u) != core || seed_i(i + 1u) != core || seed_i(i - w) != core || seed_i(i + w) != core;
         if (boundary) {
             for (var k = 0u; k < FERET_DIRS; k += 1u) {
                 let p = feret_word(x, y, k);
@@ -193,7 +200,8 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
     }
     let f = fl_label(labels[i]);
     if (f != 0u) {
-        let ds = slot_of_root[f - 1u];
+        let r = stats_base(f - 1u);
+        let ds = select(0u, atomicLoad(&stats[r + 2u]), (atomicLoad(&stats[r]) & FLAG_CORELESS) != 0u);
         if (ds > MAX_CORES) {
             let b = slot_base(ds - 1u);
             atomicAdd(&table[b + T_AREA], 1u);
@@ -271,7 +279,7 @@ fn subpixel(@builtin(global_invocation_id) g: vec3<u32>) {
         return;
     }
     let i = g.y * w + g.x;
-    let core = seeds[i];
+    let core = seed_i(i);
     let nl = near_at(i);
     if (core == 0u && nl == 0u) {
         return;

@@ -5,14 +5,13 @@
 //               under the core level (a dark one where it touches the border), is a core: flags it
 //               (FLAG_CORE), counts it (table[0]) and its row (T_ROWS).
 // assign_cores: each core whose rank in raster order of label is under MAX_CORES takes slot = rank (the
-//               CPU's order, whatever order the GPU ran in): writes slot_of_root[root] = slot + 1 and the
+//               CPU's order, whatever order the GPU ran in): writes slot + 1 in its stats record and the
 //               slot's label, kind and partial flag (the core touches the border) in table.
 
 @group(0) @binding(1) var<storage, read> ratio: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<atomic<u32>>;
-@group(0) @binding(4) var<storage, read_write> slot_of_root: array<u32>;
-@group(0) @binding(5) var<storage, read_write> table: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read_write> table: array<atomic<u32>>;
 
 fn ratio_fixed(v: f32) -> u32 {
     return u32(clamp(v, 0.0, 4.0) * RATIO_FIXED);
@@ -173,7 +172,7 @@ fn assign_cores(@builtin(global_invocation_id) g: vec3<u32>) {
     }
     let slot = raster_rank(i, FLAG_CORE, T_ROWS);
     if (slot < MAX_CORES) {
-        slot_of_root[i] = slot + 1u;
+        atomicStore(&stats[stats_base(i) + 2u], slot + 1u);
         atomicStore(&table[slot_base(slot) + T_LABEL], i + 1u);
         atomicStore(&table[slot_base(slot) + T_KIND], 0u);
         atomicStore(&table[slot_base(slot) + T_PARTIAL], select(0u, 1u, (word & FLAG_BORDER) != 0u));

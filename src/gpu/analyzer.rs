@@ -132,7 +132,6 @@ struct FrameResources {
     nir_in: wgpu::Buffer,
     wl_in: wgpu::Buffer,
     stats: wgpu::Buffer,
-    slot_of_root: wgpu::Buffer,
     table: wgpu::Buffer,
     level: wgpu::Buffer,
     overlay: wgpu::Buffer,
@@ -162,7 +161,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 12] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 11] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -175,8 +174,8 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 12
         ("labels", n),
         // One record a root (non-fluorescent and fluorescent roots are different pixels).
         ("stats", 3 * n),
-        ("slot_of_root", n),
-        ("seeds", n),
+        // 8 bits a pixel in the mask's layout.
+        ("seeds", mask_words(width, height)),
         // A word a pixel: distance and core slot (`FIELD_SHIFT`).
         ("col", n),
         ("distfield", n),
@@ -386,7 +385,6 @@ impl GpuAnalyzer {
         let parent = buf("parent", none);
         let labels = buf("labels", src);
         let stats = buf("stats", none);
-        let slot_of_root = buf("slot_of_root", none);
         let seeds = buf("seeds", none);
         let col = buf("col", none);
         let distfield = buf("distfield", none);
@@ -416,9 +414,9 @@ impl GpuAnalyzer {
             bg_threshold: p.threshold.bind(d, &uniform, &[&ratio, &level]),
             bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask]),
             bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &labels]),
-            bg_regions: p.regions.bind(d, &uniform, &[&ratio, &labels, &stats, &slot_of_root, &table]),
-            bg_distance: p.distance.bind(d, &uniform, &[&labels, &slot_of_root, &seeds, &col, &distfield]),
-            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &labels, &stats, &slot_of_root, &distfield, &table]),
+            bg_regions: p.regions.bind(d, &uniform, &[&ratio, &labels, &stats, &table]),
+            bg_distance: p.distance.bind(d, &uniform, &[&labels, &stats, &seeds, &col, &distfield]),
+            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &labels, &stats, &distfield, &table]),
             bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes]),
             table_read: readback(d, "table_read", table::WORDS * 4),
             overlay_read: readback(d, "overlay_read", (3 * n).div_ceil(4) * 4),
@@ -426,7 +424,6 @@ impl GpuAnalyzer {
             nir_in,
             wl_in,
             stats,
-            slot_of_root,
             table,
             styles,
             level,
@@ -592,7 +589,7 @@ impl Analyzer for GpuAnalyzer {
         traffic.borrow_mut().add("upload", f.nir_in.size() + f.wl_in.size(), 0);
 
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
-        for b in [&f.stats, &f.slot_of_root, &f.table, &f.level] {
+        for b in [&f.stats, &f.table, &f.level] {
             enc.clear_buffer(b, 0, None);
             traffic.borrow_mut().add("clear", b.size(), 0);
         }
@@ -634,7 +631,8 @@ impl Analyzer for GpuAnalyzer {
         run_stage(&mut enc, 4, &[(rp.get("region_stats"), gb, t), (rp.get("select_cores"), gb, t), (rp.get("assign_cores"), gb, t)]);
         let dp = &p.distance;
         run_stage(&mut enc, 5, &[
-            (dp.get("write_seeds"), &f.bg_distance, t),
+            // One invocation a word of seeds (four pixels).
+            (dp.get("write_seeds"), &f.bg_distance, tiles(w.div_ceil(4), h)),
             (dp.get("columns"), &f.bg_distance, ((w as u32).div_ceil(64), (h as u32).div_ceil(128), 1)),
             (dp.get("rows"), &f.bg_distance, ((w as u32).div_ceil(256), h as u32, 1)),
         ]);

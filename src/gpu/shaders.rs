@@ -65,7 +65,7 @@ pub const REGIONS: Stage = Stage {
     name: "regions",
     source: include_str!("../../shaders/regions.wgsl"),
     entries: &["region_stats", "select_cores", "assign_cores"],
-    bindings: &[false, false, true, true, true],
+    bindings: &[false, false, true, true],
     includes: &[RANK],
     workgroup_bytes: WG_REGIONS,
 };
@@ -81,7 +81,7 @@ pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
     entries: &["mark_rims", "select_diffuse", "assign_diffuse", "lesion_stats", "levels", "subpixel"],
-    bindings: &[false, false, false, false, true, true, false, true],
+    bindings: &[false, false, false, false, true, false, true],
     includes: &[RANK],
     workgroup_bytes: WG_REDUCE,
 };
@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn used_bindings_follow_calls() {
         let regions = REGIONS.used_bindings().unwrap();
-        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4, 5]);
+        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4]);
         let distance = DISTANCE.used_bindings().unwrap();
         assert!(!distance[DISTANCE.entry("rows")].contains(&1), "{:?}", distance[DISTANCE.entry("rows")]);
     }
