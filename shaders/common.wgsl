@@ -39,7 +39,10 @@ struct Params {
 // pixels, word 2 boundary pixels off the image edge whose ratio gradient is sharp, replaced for a coreless
 // lesion (FLAG_CORELESS) by its slot + 1, or 0 beyond the table (assign_diffuse).
 const STATS_STRIDE: u32 = 3u;
-const AREA_MASK: u32 = 0x0fffffffu;
+// Areas up to 2^27 - 1 pixels (frames are at most 8192 × 8192 = 2^26).
+const AREA_MASK: u32 = 0x07ffffffu;
+// A fluorescent root's record (so that the selecting passes tell roots and classes from the record alone).
+const FLAG_FL: u32 = 0x08000000u;
 const FLAG_BORDER: u32 = 0x10000000u;
 const FLAG_HAS_RIM: u32 = 0x20000000u;
 // Marked by the selecting passes (select_cores, select_diffuse): a core, a coreless lesion.
@@ -95,7 +98,8 @@ fn field_near(word: u32) -> u32 {
     return word & FIELD_VALUE;
 }
 
-// Core seeds (distance.wgsl): a core pixel's slot + 1, else 0, 8 bits a pixel in the mask's layout.
+// Core seeds (distance.wgsl): 8 bits a pixel in the mask's layout, a core pixel's slot + 1 (SEED_VALUE
+// bits), or SEED_OUTSIDE on a non-fluorescent pixel of a border-touching or core-sized component.
 
 fn n_pixels() -> u32 {
     return P.width * P.height;

@@ -43,7 +43,7 @@ fn shade(i: u32) -> vec4<u32> {
     let fl = mask_byte(fluo[mask_index(i % P.width, i / P.width)], i % P.width) != 0u;
     c = mixc(c, FLUORESCENCE, fluorescence_alpha(ratio[i], fl));
     var cls = select(0u, 3u, fl);
-    if (mask_byte(seeds[mask_index(i % P.width, i / P.width)], i % P.width) != 0u) {
+    if ((mask_byte(seeds[mask_index(i % P.width, i / P.width)], i % P.width) & SEED_VALUE) != 0u) {
         c = mixc(c, CORE_TINT, 0.2);
         cls = 2u;
     } else {

@@ -1,6 +1,8 @@
 // distance.wgsl — CPU twin: src/reference/distance.rs
-// write_seeds: reads labels, stats (a core's slot + 1 in its root's record); writes seeds: a core
-//              pixel's slot + 1, else 0, 8 bits a pixel in the mask's layout (one invocation a word).
+// write_seeds: reads labels, stats (a core's slot + 1 in its root's record); writes seeds, 8 bits a
+//              pixel in the mask's layout (one invocation a word): a core pixel's slot + 1; SEED_OUTSIDE
+//              on any other non-fluorescent pixel whose component touches the border or is as large as
+//              a core (reduce.wgsl's `is_outside`, so that its passes need not bind the stats); else 0.
 // columns:     reads seeds; writes col (a word a pixel: the vertical distance to the nearest seed in its
 //              column within the bound, shifted left by FIELD_SHIFT, or'ed with that seed's value; NONE
 //              when there is none). One thread a 128-row segment of a
@@ -21,12 +23,18 @@ fn seed_of(x: u32, y: u32) -> u32 {
     if (b == 0u) {
         return 0u;
     }
-    let sl = stats[stats_base(b - 1u) + 2u];
-    return select(0u, sl, sl <= MAX_CORES);
+    let r = stats_base(b - 1u);
+    let sl = stats[r + 2u];
+    if (sl != 0u && sl <= MAX_CORES) {
+        return sl;
+    }
+    let word = stats[r];
+    let outside = (word & FLAG_BORDER) != 0u || f32(word & AREA_MASK) >= P.min_core_area;
+    return select(0u, SEED_OUTSIDE, outside);
 }
 
 fn seed_at(x: u32, y: u32) -> u32 {
-    return mask_byte(seeds[mask_index(x, y)], x);
+    return mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE;
 }
 
 // One invocation a word of seeds: four pixels of a row.

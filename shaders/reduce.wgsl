@@ -1,6 +1,6 @@
 // reduce.wgsl — CPU twin: src/reference/reduce.rs
 // mark_rims:      reads labels, seeds; flags the fluorescent roots touching a core: they hold its rim (stats).
-// select_diffuse: reads labels, stats; compact fluorescent roots with no rim, off the border, are
+// select_diffuse: reads stats; compact fluorescent roots with no rim, off the border, are
 //                 coreless lesions: flagged (FLAG_CORELESS), counted (table[1]) with their row (T_ROWS).
 // assign_diffuse: each whose rank in raster order of label is under MAX_DIFFUSE takes that coreless slot
 //                 (word 2 of its stats record, table), kind 2 (homogeneous) when at least half its boundary is sharp,
@@ -22,9 +22,14 @@
 @group(0) @binding(6) var<storage, read> distfield: array<u32>;
 @group(0) @binding(7) var<storage, read_write> table: array<atomic<u32>>;
 
-fn seed_i(i: u32) -> u32 {
+fn seed_byte(i: u32) -> u32 {
     let x = i % P.width;
     return mask_byte(seeds[mask_index(x, i / P.width)], x);
+}
+
+// The core slot + 1 of pixel i, 0 off the kept cores.
+fn seed_i(i: u32) -> u32 {
+    return seed_byte(i) & SEED_VALUE;
 }
 
 fn fluo_at(i: u32) -> u32 {
@@ -83,14 +88,14 @@ fn select_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
     if (g.x >= P.width || g.y >= P.height) {
         return;
     }
-    let n = n_pixels();
     let i = g.y * P.width + g.x;
-    if (labels[i] != ((i + 1u) | FL_TAG)) {
-        return;
-    }
     let r = stats_base(i);
     let flags = atomicLoad(&stats[r]);
     let area = flags & AREA_MASK;
+    // Only a root's record has an area: a fluorescent root's.
+    if (area == 0u || (flags & FLAG_FL) == 0u) {
+        return;
+    }
     let boundary = f32(max(atomicLoad(&stats[r + 1u]), 1u));
     let ok = (flags & (FLAG_BORDER | FLAG_HAS_RIM)) == 0u && f32(area) >= P.min_diffuse_area
         && 4.0 * 3.14159265358979 * f32(area) >= P.min_diffuse_compactness * boundary * boundary;
@@ -125,16 +130,10 @@ fn assign_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
     atomicStore(&stats[r + 2u], slot_word);
 }
 
+// A non-fluorescent pixel outside the kept cores whose component touches the border or is as large as a
+// core (marked by write_seeds).
 fn is_outside(j: u32) -> bool {
-    if (fluo_at(j) != 0u || seed_i(j) != 0u) {
-        return false;
-    }
-    let l = labels[j];
-    if (l == 0u) {
-        return true;
-    }
-    let word = atomicLoad(&stats[stats_base(l - 1u)]);
-    return (word & FLAG_BORDER) != 0u || f32(word & AREA_MASK) >= P.min_core_area;
+    return (seed_byte(j) & SEED_OUTSIDE) != 0u;
 }
 
 @compute @workgroup_size(16, 16)

@@ -1,7 +1,7 @@
 // regions.wgsl — CPU twin: src/reference/regions.rs
 // region_stats: reads ratio, labels; adds to stats (the per-root records of common.wgsl: area and border
 //               flag; ratio sum, or boundary and sharp boundary pixels).
-// select_cores: reads labels, stats; each large enough non-fluorescent root that is not most of the frame,
+// select_cores: reads stats; each large enough non-fluorescent root that is not most of the frame,
 //               under the core level (a dark one where it touches the border), is a core: flags it
 //               (FLAG_CORE), counts it (table[0]) and its row (T_ROWS).
 // assign_cores: each core whose rank in raster order of label is under MAX_CORES takes slot = rank (the
@@ -95,9 +95,7 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
             } else {
                 let r = stats_base(f - 1u);
                 atomicAdd(&stats[r], 1u);
-                if (border != 0u) {
-                    atomicOr(&stats[r], border);
-                }
+                atomicOr(&stats[r], border | FLAG_FL);
                 if (edge) {
                     atomicAdd(&stats[r + 1u], 1u);
                 }
@@ -120,10 +118,7 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
     if (li == 0u && fl_leader != 0u) {
         let r = stats_base(fl_leader - 1u);
         atomicAdd(&stats[r], atomicLoad(&fl_area));
-        let flags = atomicLoad(&fl_flags);
-        if (flags != 0u) {
-            atomicOr(&stats[r], flags);
-        }
+        atomicOr(&stats[r], atomicLoad(&fl_flags) | FLAG_FL);
         let edges = atomicLoad(&fl_edges);
         if (edges != 0u) {
             atomicAdd(&stats[r + 1u], edges);
@@ -142,12 +137,12 @@ fn select_cores(@builtin(global_invocation_id) g: vec3<u32>) {
     }
     let n = n_pixels();
     let i = g.y * P.width + g.x;
-    // A non-fluorescent root (an untagged label equal to itself).
-    if (labels[i] != i + 1u) {
-        return;
-    }
     let word = atomicLoad(&stats[stats_base(i)]);
     let area = word & AREA_MASK;
+    // Only a root's record has an area: a non-fluorescent root's.
+    if (area == 0u || (word & FLAG_FL) != 0u) {
+        return;
+    }
     let sum = atomicLoad(&stats[stats_base(i) + 1u]);
     let max_ratio = select(P.core_max_ratio, P.partial_core_max_ratio, (word & FLAG_BORDER) != 0u);
     let is_core = f32(area) >= P.min_core_area && area * 3u <= n

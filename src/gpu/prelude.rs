@@ -64,6 +64,13 @@ const _: () = assert!(
     "a squared distance within the bound fits above FIELD_SHIFT"
 );
 
+/// The seeds byte (distance.wgsl, 8 bits a pixel): a core pixel's slot + 1 below this bit; this bit alone
+/// on a non-fluorescent pixel outside any kept core whose component touches the border or is as large as a
+/// core (what the rim's outer edge is measured against: `is_outside` in reduce.wgsl). Emitted as
+/// `SEED_OUTSIDE` and `SEED_VALUE` (the bits below it).
+pub const SEED_OUTSIDE: u32 = 0x80;
+const _: () = assert!(crate::analysis::MAX_CORES < SEED_OUTSIDE as usize, "a slot + 1 fits under SEED_OUTSIDE");
+
 fn f32_lit(v: f32) -> String {
     let s = format!("{v:?}");
     if s.contains(['.', 'e', 'E']) { s } else { format!("{s}.0") }
@@ -89,6 +96,8 @@ pub fn wgsl() -> String {
     u("STYLE_WARN", style::WARN as usize);
     u("FL_TAG", FL_TAG as usize);
     u("FIELD_SHIFT", FIELD_SHIFT as usize);
+    u("SEED_OUTSIDE", SEED_OUTSIDE as usize);
+    u("SEED_VALUE", SEED_OUTSIDE as usize - 1);
     u("FIELD_VALUE", (1usize << FIELD_SHIFT) - 1);
     for (name, v) in [
         ("T_HEADER", table::HEADER),
