@@ -22,19 +22,18 @@
 @group(0) @binding(6) var<storage, read> distfield: array<u32>;
 @group(0) @binding(7) var<storage, read_write> table: array<atomic<u32>>;
 
-fn seed_byte(i: u32) -> u32 {
-    let x = i % P.width;
-    return mask_byte(seeds[mask_index(x, i / P.width)], x);
+// Pixel (x, y)'s byte of the seeds and of the mask (8 bits a pixel, rows padded to whole words).
+fn seed_byte(x: u32, y: u32) -> u32 {
+    return mask_byte(seeds[mask_index(x, y)], x);
 }
 
-// The core slot + 1 of pixel i, 0 off the kept cores.
-fn seed_i(i: u32) -> u32 {
-    return seed_byte(i) & SEED_VALUE;
+// The core slot + 1 of pixel (x, y), 0 off the kept cores.
+fn seed_at(x: u32, y: u32) -> u32 {
+    return seed_byte(x, y) & SEED_VALUE;
 }
 
-fn fluo_at(i: u32) -> u32 {
-    let x = i % P.width;
-    return mask_byte(fluo[mask_index(x, i / P.width)], x);
+fn fluo_at(x: u32, y: u32) -> u32 {
+    return mask_byte(fluo[mask_index(x, y)], x);
 }
 
 fn dist_at(i: u32) -> f32 {
@@ -76,8 +75,8 @@ fn mark_rims(@builtin(global_invocation_id) g: vec3<u32>) {
     if (f == 0u) {
         return;
     }
-    let touches = (g.x > 0u && seed_i(i - 1u) != 0u) || (g.x + 1u < w && seed_i(i + 1u) != 0u)
-        || (g.y > 0u && seed_i(i - w) != 0u) || (g.y + 1u < P.height && seed_i(i + w) != 0u);
+    let touches = (g.x > 0u && seed_at(g.x - 1u, g.y) != 0u) || (g.x + 1u < w && seed_at(g.x + 1u, g.y) != 0u)
+        || (g.y > 0u && seed_at(g.x, g.y - 1u) != 0u) || (g.y + 1u < P.height && seed_at(g.x, g.y + 1u) != 0u);
     if (touches) {
         atomicOr(&stats[stats_base(f - 1u)], FLAG_HAS_RIM);
     }
@@ -132,8 +131,8 @@ fn assign_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
 
 // A non-fluorescent pixel outside the kept cores whose component touches the border or is as large as a
 // core (marked by write_seeds).
-fn is_outside(j: u32) -> bool {
-    return (seed_byte(j) & SEED_OUTSIDE) != 0u;
+fn is_outside(x: u32, y: u32) -> bool {
+    return (seed_byte(x, y) & SEED_OUTSIDE) != 0u;
 }
 
 @compute @workgroup_size(16, 16)
@@ -141,7 +140,7 @@ fn lesion_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
     // A tile inside one core sums that core's area and coordinates in workgroup memory and adds them
     // once (integer sums: the same result as pixel by pixel, without a large core serialising).
     if (li == 0u) {
-        core_lead = seed_i(wg.y * 16u * P.width + wg.x * 16u);
+        core_lead = seed_at(wg.x * 16u, wg.y * 16u);
         atomicStore(&lead_area, 0u);
         atomicStore(&lead_sx, 0u);
         atomicStore(&lead_sy, 0u);
@@ -170,7 +169,7 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
     let n = n_pixels();
     let i = y * w + x;
     let v = ratio[i];
-    let core = seed_i(i);
+    let core = seed_at(x, y);
     if (core != 0u) {
         let b = slot_base(core - 1u);
         if (core == leader) {
@@ -184,7 +183,7 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
         }
         atomicAdd(&table[b + T_CORE + core_bin(v)], 1u);
         let boundary = x == 0u || y == 0u || x + 1u == w || y + 1u == P.height
-            || seed_i(i - 1u) != core || seed_i(i + 1u) != core || seed_i(i - w) != core || seed_i(i + w) != core;
+            || seed_at(x - 1u, y) != core || seed_at(x + 1u, y) != core || seed_at(x, y - 1u) != core || seed_at(x, y + 1u) != core;
         if (boundary) {
             for (var k = 0u; k < FERET_DIRS; k += 1u) {
                 let p = feret_word(x, y, k);
@@ -194,7 +193,7 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
         }
         return;
     }
-    if (fluo_at(i) == 0u) {
+    if (fluo_at(x, y) == 0u) {
         return;
     }
     let f = fl_label(labels[i]);
@@ -221,8 +220,8 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
     if (v >= 1.0) {
         atomicAdd(&table[b + T_RATIO + ratio_bin(v)], 1u);
     }
-    let edge = (x > 0u && is_outside(i - 1u)) || (x + 1u < w && is_outside(i + 1u))
-        || (y > 0u && is_outside(i - w)) || (y + 1u < P.height && is_outside(i + w));
+    let edge = (x > 0u && is_outside(x - 1u, y)) || (x + 1u < w && is_outside(x + 1u, y))
+        || (y > 0u && is_outside(x, y - 1u)) || (y + 1u < P.height && is_outside(x, y + 1u));
     if (edge) {
         atomicAdd(&table[b + T_THICK + thickness_bin(d)], 1u);
     }
@@ -278,7 +277,7 @@ fn subpixel(@builtin(global_invocation_id) g: vec3<u32>) {
         return;
     }
     let i = g.y * w + g.x;
-    let core = seed_i(i);
+    let core = seed_at(g.x, g.y);
     let nl = near_at(i);
     if (core == 0u && nl == 0u) {
         return;
@@ -293,8 +292,8 @@ fn subpixel(@builtin(global_invocation_id) g: vec3<u32>) {
         let cov = u32(clamp(0.5 + (level - v) / grad, 0.0, 1.0) * COVERAGE_FIXED);
         add64(b, T_SUB_LO, cov);
     }
-    if (core == 0u && fluo_at(i) != 0u && d <= P.rim_search_px) {
-        if (is_outside(i - 1u) || is_outside(i + 1u) || is_outside(i - w) || is_outside(i + w)) {
+    if (core == 0u && fluo_at(g.x, g.y) != 0u && d <= P.rim_search_px) {
+        if (is_outside(g.x - 1u, g.y) || is_outside(g.x + 1u, g.y) || is_outside(g.x, g.y - 1u) || is_outside(g.x, g.y + 1u)) {
             let outer = bitcast<f32>(atomicLoad(&table[b + T_OUTER]));
             let dr = d + clamp((v - outer) / grad, -3.0, 3.0);
             atomicAdd(&table[b + T_EDGE + thickness_bin(max(dr, 0.0))], 1u);
