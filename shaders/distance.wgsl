@@ -10,7 +10,8 @@
 // rows:        reads col; writes distfield (a word a pixel: the squared distance shifted left by
 //              FIELD_SHIFT, or'ed with the nearest seed's value; 0 beyond the bound: `field_*` in
 //              common.wgsl): the exact minimum of (x - q)² + g(q)² over the row window |x - q| <= bound, from
-//              workgroup memory. Equal to the lower envelope of the CPU twin.
+//              workgroup memory, searched outwards from x and stopped once (x - q)² alone exceeds the best
+//              found. Equal to the lower envelope of the CPU twin.
 
 @group(0) @binding(1) var<storage, read> labels: array<u32>;
 @group(0) @binding(2) var<storage, read> stats: array<u32>;
@@ -154,17 +155,35 @@ fn rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var best = NONE;
     var label = 0u;
     if (has_seed != 0u) {
-        for (var k = 0u; k <= 2u * r; k += 1u) {
-            let gv = wg_g[li + k];
-            if (gv == NONE) {
-                continue;
+        // Outwards from the pixel, both sides at each offset, until the offset alone is past the best
+        // found: the same minimum of (squared distance, window index) as a scan of the whole window
+        // (ties go to the leftmost seed column), but a pixel near a core stops after a few entries.
+        var best_k = 0u;
+        for (var dx = 0u; dx <= r; dx += 1u) {
+            if (dx * dx > best) {
+                break;
             }
-            let dx = i32(k) - i32(r);
-            let d2 = u32(dx * dx) + gv * gv;
-            if (d2 < best) {
-                best = d2;
-                label = wg_l[li + k];
+            let kl = li + r - dx;
+            let gl = wg_g[kl];
+            if (gl != NONE) {
+                let d2 = dx * dx + gl * gl;
+                if (d2 < best || (d2 == best && kl < best_k)) {
+                    best = d2;
+                    best_k = kl;
+                }
             }
+            let kr = li + r + dx;
+            let gr = wg_g[kr];
+            if (dx > 0u && gr != NONE) {
+                let d2 = dx * dx + gr * gr;
+                if (d2 < best || (d2 == best && kr < best_k)) {
+                    best = d2;
+                    best_k = kr;
+                }
+            }
+        }
+        if (best != NONE) {
+            label = wg_l[best_k];
         }
     }
     let i = y * w + x;
