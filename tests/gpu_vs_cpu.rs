@@ -355,3 +355,46 @@ fn gpu_mask_stage_equals_its_cpu_twin_on_adversarial_maps() {
         }
     }
 }
+
+/// The distance stage alone (columns, then rows searched outwards from each pixel), fed adversarial seeds,
+/// gives the CPU twin's distances; where the nearest seed's value differs, the GPU's is a tie: a seed of
+/// that value at the same distance.
+#[test]
+fn gpu_distance_stage_equals_its_cpu_twin_on_adversarial_seeds() {
+    use nirf_margin::frame::Plane;
+    use nirf_margin::reference::distance::{LabeledDistance, distance_transform};
+    use nirf_margin::reference::roi::Rect;
+    let Some(ctx) = gpu_or_skip() else { return };
+    let params = AnalysisParams::with_scale(0.1);
+    let bound = params.distance_bound_px();
+    // Farther than a 16-pixel tile: seeds reach across tiles and across the rows pass's workgroups.
+    assert!(bound > 20.0, "a bound of {bound} px");
+    let mut gpu = GpuAnalyzer::with_context(ctx, params).unwrap();
+    for (w, h) in [(203, 117), (61, 130)] {
+        for (name, m) in adversarial_masks(w, h) {
+            // Seed values 1..=64 by 16×16 tile, so neighbouring tiles' seeds differ.
+            let seeds = Plane::from_vec(w, h, (0..w * h).map(|i| if m.data[i] == 1 { ((i % w / 16 + i / w / 16 * 7) % 64 + 1) as u32 } else { 0 }).collect()).unwrap();
+            let (dist, nearest) = gpu.run_distance_stage(&seeds).unwrap();
+            let mut want = LabeledDistance::default();
+            distance_transform(&seeds, &[Rect { x0: 0, y0: 0, x1: w, y1: h }], bound, &mut want);
+            let mut ties = 0;
+            for i in 0..w * h {
+                let (dc, dg) = (want.dist.data[i], dist.data[i]);
+                assert!(dc == dg || (dc - dg).abs() <= 1e-4 * dc, "{w}x{h} {name}: pixel {i}: distance {dg}, CPU {dc}");
+                if want.nearest.data[i] != nearest.data[i] {
+                    let (x, y) = ((i % w) as f32, (i / w) as f32);
+                    let tie = (0..w * h).any(|j| seeds.data[j] == nearest.data[i] && ((j % w) as f32 - x).hypot((j / w) as f32 - y) == dg);
+                    assert!(tie, "{w}x{h} {name}: pixel {i}: seed {} at {dg}, CPU {}", nearest.data[i], want.nearest.data[i]);
+                    ties += 1;
+                }
+            }
+            if name == "frame filled" {
+                assert!(dist.data.iter().all(|&d| d == 0.0), "{name}");
+            }
+            if name == "frame empty" {
+                assert!(dist.data.iter().all(|&d| d.is_infinite()), "{name}");
+            }
+            eprintln!("{w}x{h} {name}: {ties} ties resolved otherwise than the CPU");
+        }
+    }
+}

@@ -27,7 +27,7 @@ use crate::analysis::{
 use crate::frame::{NirFrame, Plane, RgbFrame, check_pair};
 use crate::params::AnalysisParams;
 
-use super::prelude::{FL_TAG, table};
+use super::prelude::{FIELD_SHIFT, FL_TAG, table};
 
 struct StagePipelines {
     stage: &'static Stage,
@@ -153,6 +153,8 @@ struct FrameResources {
     ratio: wgpu::Buffer,
     mask: wgpu::Buffer,
     labels: wgpu::Buffer,
+    seeds: wgpu::Buffer,
+    distfield: wgpu::Buffer,
     maps_read: Option<(wgpu::Buffer, wgpu::Buffer)>,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
     /// This frame's traffic so far (segment, then composite).
@@ -335,17 +337,43 @@ impl GpuAnalyzer {
         self.ctx.check_lost()?;
         let (w, h) = (mask.width, mask.height);
         self.resources(w, h)?;
-        let stride = w.div_ceil(4) * 4;
-        let mut packed = vec![0u8; stride * h];
-        for (dst, src) in packed.chunks_exact_mut(stride).zip(mask.data.chunks_exact(w)) {
-            dst[..w].copy_from_slice(src);
-        }
         let f = self.frame.as_ref().expect("resources built");
-        self.ctx.queue.write_buffer(&f.mask, 0, &packed);
+        self.ctx.queue.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
         let cp = &self.pipelines.components;
         let (t, g) = (tiles(w, h), &f.bg_components.group);
         self.run_alone(&[(cp.get("local_merge").0, g, t), (cp.get("merge").0, g, t), (cp.get("compress").0, g, t)])?;
         self.component_labels()
+    }
+
+    /// The distance stage's columns and rows alone on given seeds (a core slot + 1 a pixel, at most
+    /// `MAX_CORES`, 0 elsewhere): each pixel's distance to the nearest seed within the bound of these
+    /// settings and that seed's value; infinity and 0 beyond. Its CPU twin is
+    /// `reference::distance::distance_transform`.
+    pub fn run_distance_stage(&mut self, seeds: &Plane<u32>) -> Result<(Plane<f32>, Plane<u32>)> {
+        if let Some(v) = seeds.data.iter().find(|&&v| v as usize > MAX_CORES) {
+            bail!("seed value {v} is over the {MAX_CORES} core slots");
+        }
+        self.ctx.check_lost()?;
+        let (w, h) = (seeds.width, seeds.height);
+        self.resources(w, h)?;
+        let f = self.frame.as_ref().expect("resources built");
+        self.ctx.queue.write_buffer(&f.seeds, 0, &pack_rows(&seeds.data, w, |v| v as u8));
+        let dp = &self.pipelines.distance;
+        let g = &f.bg_distance.group;
+        self.run_alone(&[(dp.get("columns").0, g, column_groups(w, h)), (dp.get("rows").0, g, row_groups(w, h))])?;
+        let ctx = &self.ctx;
+        let read = readback(&ctx.device, "distfield_read", w * h * 4);
+        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("distfield") });
+        enc.copy_buffer_to_buffer(&f.distfield, 0, &read, 0, (w * h * 4) as u64);
+        ctx.queue.submit([enc.finish()]);
+        map_checked(ctx, &[&read])?;
+        let field = words(&read)?;
+        // The field's word: the squared distance above FIELD_SHIFT, the seed's value below (field_* in
+        // common.wgsl).
+        let value = |v: u32| v & ((1 << FIELD_SHIFT) - 1);
+        let dist = field.iter().map(|&v| if value(v) != 0 { ((v >> FIELD_SHIFT) as f32).sqrt() } else { f32::INFINITY }).collect();
+        let nearest = field.iter().map(|&v| value(v)).collect();
+        Ok((Plane { width: w, height: h, data: dist }, Plane { width: w, height: h, data: nearest }))
     }
 
     /// Buffers for this frame size, made when the size changes; a size the device's limits do not hold
@@ -387,7 +415,7 @@ impl GpuAnalyzer {
         let stats = buf("stats", none);
         let seeds = buf("seeds", none);
         let col = buf("col", none);
-        let distfield = buf("distfield", none);
+        let distfield = buf("distfield", src);
         let table = buf("table", src);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
         let overlay = storage(d, "overlay", (3 * n).div_ceil(4), src);
@@ -433,6 +461,8 @@ impl GpuAnalyzer {
             ratio,
             mask,
             labels,
+            seeds,
+            distfield,
             maps_read: None,
             timestamps,
             traffic: Traffic::default(),
@@ -473,6 +503,27 @@ fn upload_words(queue: &wgpu::Queue, buf: &wgpu::Buffer, bytes: &[u8], scratch: 
 /// Workgroups of the mask pass: a 16×52 tile each (morphology.wgsl).
 fn mask_tiles(w: usize, h: usize) -> (u32, u32, u32) {
     ((w as u32).div_ceil(16), (h as u32).div_ceil(52), 1)
+}
+
+/// Workgroups of the distance columns (64 columns by 128-row segments) and rows (256 pixels of a row).
+fn column_groups(w: usize, h: usize) -> (u32, u32, u32) {
+    ((w as u32).div_ceil(64), (h as u32).div_ceil(128), 1)
+}
+
+fn row_groups(w: usize, h: usize) -> (u32, u32, u32) {
+    ((w as u32).div_ceil(256), h as u32, 1)
+}
+
+/// A plane as 8 bits a pixel in the mask's layout (rows padded to whole words).
+fn pack_rows<T: Copy>(data: &[T], w: usize, byte: impl Fn(T) -> u8) -> Vec<u8> {
+    let stride = w.div_ceil(4) * 4;
+    let mut packed = vec![0u8; stride * (data.len() / w.max(1))];
+    for (dst, src) in packed.chunks_exact_mut(stride).zip(data.chunks_exact(w)) {
+        for (d, v) in dst.iter_mut().zip(src) {
+            *d = byte(*v);
+        }
+    }
+    packed
 }
 
 /// Dispatch helpers: 16×16 tiles over the frame, or a 1-D count of workgroups.
@@ -633,8 +684,8 @@ impl Analyzer for GpuAnalyzer {
         run_stage(&mut enc, 5, &[
             // One invocation a word of seeds (four pixels).
             (dp.get("write_seeds"), &f.bg_distance, tiles(w.div_ceil(4), h)),
-            (dp.get("columns"), &f.bg_distance, ((w as u32).div_ceil(64), (h as u32).div_ceil(128), 1)),
-            (dp.get("rows"), &f.bg_distance, ((w as u32).div_ceil(256), h as u32, 1)),
+            (dp.get("columns"), &f.bg_distance, column_groups(w, h)),
+            (dp.get("rows"), &f.bg_distance, row_groups(w, h)),
         ]);
         let up = &p.reduce;
         let rb = &f.bg_reduce;
