@@ -3,6 +3,8 @@
 //              pixel in the mask's layout (one invocation a word): a core pixel's slot + 1; SEED_OUTSIDE
 //              on any other non-fluorescent pixel whose component touches the border or is as large as
 //              a core (reduce.wgsl's `is_outside`, so that its passes need not bind the stats); else 0.
+//              And flags FLAG_HAS_RIM on the root of each fluorescent pixel with a kept core pixel among
+//              its four neighbours: that component holds a core's rim (CPU: reduce::mark_rims).
 // columns:     reads seeds; writes col (a word a pixel: the vertical distance to the nearest seed in its
 //              column within the bound, shifted left by FIELD_SHIFT, or'ed with that seed's value; NONE
 //              when there is none). One thread a 128-row segment of a
@@ -14,7 +16,7 @@
 //              found. Equal to the lower envelope of the CPU twin.
 
 @group(0) @binding(1) var<storage, read> labels: array<u32>;
-@group(0) @binding(2) var<storage, read> stats: array<u32>;
+@group(0) @binding(2) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read_write> seeds: array<u32>;
 @group(0) @binding(4) var<storage, read_write> col: array<u32>;
 @group(0) @binding(5) var<storage, read_write> distfield: array<u32>;
@@ -25,17 +27,34 @@ fn seed_of(x: u32, y: u32) -> u32 {
         return 0u;
     }
     let r = stats_base(b - 1u);
-    let sl = stats[r + 2u];
+    let sl = atomicLoad(&stats[r + 2u]);
     if (sl != 0u && sl <= MAX_CORES) {
         return sl;
     }
-    let word = stats[r];
+    let word = atomicLoad(&stats[r]);
     let outside = (word & FLAG_BORDER) != 0u || f32(word & AREA_MASK) >= P.min_core_area;
     return select(0u, SEED_OUTSIDE, outside);
 }
 
 fn seed_at(x: u32, y: u32) -> u32 {
     return mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE;
+}
+
+fn is_core(x: u32, y: u32) -> bool {
+    return (seed_of(x, y) & SEED_VALUE) != 0u;
+}
+
+// A fluorescent pixel next to a kept core's pixel: its component holds that core's rim.
+fn mark_rim(x: u32, y: u32) {
+    let f = fl_label(labels[y * P.width + x]);
+    if (f == 0u) {
+        return;
+    }
+    let touches = (x > 0u && is_core(x - 1u, y)) || (x + 1u < P.width && is_core(x + 1u, y))
+        || (y > 0u && is_core(x, y - 1u)) || (y + 1u < P.height && is_core(x, y + 1u));
+    if (touches) {
+        atomicOr(&stats[stats_base(f - 1u)], FLAG_HAS_RIM);
+    }
 }
 
 // One invocation a word of seeds: four pixels of a row.
@@ -49,6 +68,7 @@ fn write_seeds(@builtin(global_invocation_id) g: vec3<u32>) {
         let x = 4u * g.x + k;
         if (x < P.width) {
             word |= seed_of(x, g.y) << (8u * k);
+            mark_rim(x, g.y);
         }
     }
     seeds[g.y * mask_stride() + g.x] = word;

@@ -1,5 +1,5 @@
 // reduce.wgsl — CPU twin: src/reference/reduce.rs
-// mark_rims:      reads labels, seeds; flags the fluorescent roots touching a core: they hold its rim (stats).
+// (The fluorescent roots touching a kept core are flagged FLAG_HAS_RIM by write_seeds, distance.wgsl.)
 // select_diffuse: reads stats; compact fluorescent roots with no rim, off the border, are
 //                 coreless lesions: flagged (FLAG_CORELESS), counted (table[1]) with their row (T_ROWS).
 // assign_diffuse: each whose rank in raster order of label is under MAX_DIFFUSE takes that coreless slot
@@ -61,25 +61,6 @@ fn core_bin(v: f32) -> u32 {
 
 fn thickness_bin(d: f32) -> u32 {
     return min(u32(d / THICKNESS_BIN), THICKNESS_BINS - 1u);
-}
-
-@compute @workgroup_size(16, 16)
-fn mark_rims(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
-    }
-    let n = n_pixels();
-    let w = P.width;
-    let i = g.y * w + g.x;
-    let f = fl_label(labels[i]);
-    if (f == 0u) {
-        return;
-    }
-    let touches = (g.x > 0u && seed_at(g.x - 1u, g.y) != 0u) || (g.x + 1u < w && seed_at(g.x + 1u, g.y) != 0u)
-        || (g.y > 0u && seed_at(g.x, g.y - 1u) != 0u) || (g.y + 1u < P.height && seed_at(g.x, g.y + 1u) != 0u);
-    if (touches) {
-        atomicOr(&stats[stats_base(f - 1u)], FLAG_HAS_RIM);
-    }
 }
 
 @compute @workgroup_size(16, 16)

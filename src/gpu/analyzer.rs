@@ -690,7 +690,6 @@ impl Analyzer for GpuAnalyzer {
         let up = &p.reduce;
         let rb = &f.bg_reduce;
         run_stage(&mut enc, 6, &[
-            (up.get("mark_rims"), rb, t),
             (up.get("select_diffuse"), rb, t),
             (up.get("assign_diffuse"), rb, t),
             (up.get("lesion_stats"), rb, t),

@@ -73,14 +73,14 @@ pub const DISTANCE: Stage = Stage {
     name: "distance",
     source: include_str!("../../shaders/distance.wgsl"),
     entries: &["write_seeds", "columns", "rows"],
-    bindings: &[false, false, true, true, true],
+    bindings: &[false, true, true, true, true],
     includes: &[],
     workgroup_bytes: WG_DISTANCE,
 };
 pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
-    entries: &["mark_rims", "select_diffuse", "assign_diffuse", "lesion_stats", "levels", "subpixel"],
+    entries: &["select_diffuse", "assign_diffuse", "lesion_stats", "levels", "subpixel"],
     bindings: &[false, false, false, false, true, false, true],
     includes: &[RANK],
     workgroup_bytes: WG_REDUCE,
