@@ -34,10 +34,15 @@ struct Params {
 
 // Per-root statistics, STATS_STRIDE words a root at stats_base(root) (non-fluorescent and fluorescent
 // roots are different pixels, so the two classes share one record array): word 0 the area (AREA_MASK)
-// with the FLAG_* bits above it; non-fluorescent roots: word 1 the fixed-point ratio sum; fluorescent
-// roots: word 1 boundary pixels, word 2 boundary pixels off the image edge whose ratio gradient is sharp.
+// with the FLAG_* bits above it; non-fluorescent roots: word 1 the fixed-point ratio sum, word 2 the
+// lesion slot + 1 of a core that has one (assign_cores), else 0; fluorescent roots: word 1 boundary
+// pixels, word 2 boundary pixels off the image edge whose ratio gradient is sharp, replaced for a coreless
+// lesion (FLAG_CORELESS) by its slot + 1, or 0 beyond the table (assign_diffuse).
 const STATS_STRIDE: u32 = 3u;
-const AREA_MASK: u32 = 0x0fffffffu;
+// Areas up to 2^27 - 1 pixels (frames are at most 8192 × 8192 = 2^26).
+const AREA_MASK: u32 = 0x07ffffffu;
+// A fluorescent root's record (so that the selecting passes tell roots and classes from the record alone).
+const FLAG_FL: u32 = 0x08000000u;
 const FLAG_BORDER: u32 = 0x10000000u;
 const FLAG_HAS_RIM: u32 = 0x20000000u;
 // Marked by the selecting passes (select_cores, select_diffuse): a core, a coreless lesion.
@@ -48,6 +53,18 @@ fn stats_base(root: u32) -> u32 {
     return STATS_STRIDE * root;
 }
 const NONE: u32 = 0xffffffffu;
+// Component labels (components.wgsl): one word a pixel, 1 + the root's index, FL_TAG (prelude) set for a
+// fluorescent pixel's component (8-connected), clear for a non-fluorescent one's (4-connected).
+
+// The non-fluorescent label of a labels word (0 for a fluorescent pixel), the fluorescent one (0 for a
+// non-fluorescent pixel).
+fn bg_label(l: u32) -> u32 {
+    return select(l, 0u, (l & FL_TAG) != 0u);
+}
+
+fn fl_label(l: u32) -> u32 {
+    return select(0u, l & ~FL_TAG, (l & FL_TAG) != 0u);
+}
 // The composite's per-lesion style table (`analysis::style`, STYLE_* in the prelude): one word a core slot.
 // Lesion table: T_HEADER words of counters, then one record of T_STRIDE words a slot, then the per-row
 // counts at T_ROWS: cores (T_ROWS + y) and coreless lesions (T_ROWS + height + y) whose root lies in row
@@ -56,6 +73,33 @@ const NONE: u32 = 0xffffffffu;
 fn slot_base(slot: u32) -> u32 {
     return T_HEADER + slot * T_STRIDE;
 }
+
+// The fluorescence mask: 8-bit values packed four a word, each row padded to whole words, so that a tile
+// writes whole words (morphology.wgsl). Pixel (x, y) is byte x & 3 of word mask_index(x, y).
+fn mask_stride() -> u32 {
+    return (P.width + 3u) / 4u;
+}
+
+fn mask_index(x: u32, y: u32) -> u32 {
+    return y * mask_stride() + (x >> 2u);
+}
+
+fn mask_byte(word: u32, x: u32) -> u32 {
+    return (word >> (8u * (x & 3u))) & 255u;
+}
+
+// The labelled distance field (distance.wgsl): a word a pixel, the squared distance to the nearest core
+// pixel within the bound above FIELD_SHIFT, that core's slot + 1 below (FIELD_VALUE); 0 beyond the bound.
+fn field_dist(word: u32) -> f32 {
+    return select(inf(), sqrt(f32(word >> FIELD_SHIFT)), (word & FIELD_VALUE) != 0u);
+}
+
+fn field_near(word: u32) -> u32 {
+    return word & FIELD_VALUE;
+}
+
+// Core seeds (distance.wgsl): 8 bits a pixel in the mask's layout, a core pixel's slot + 1 (SEED_VALUE
+// bits), or SEED_OUTSIDE on a non-fluorescent pixel of a border-touching or core-sized component.
 
 fn n_pixels() -> u32 {
     return P.width * P.height;

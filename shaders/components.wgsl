@@ -4,15 +4,20 @@
 // local_merge: one 16×16 tile a workgroup: union-find of the tile in workgroup memory, both classes at
 //              once (mask 0 4-connected, mask 1 8-connected); writes parent[i] = image index of the
 //              tile-local root.
-// merge_bg:    non-fluorescent pixels (mask 0), 4-connected; merge_fl: fluorescent (mask 1), 8-connected;
-//              only the edges that cross a tile border are left to unite, in global memory.
-// compress_bg: writes labels[i]       = 1 + root for mask 0 pixels, else 0.
-// compress_fl: writes labels[N + i]   = 1 + root for mask 1 pixels, else 0.
+// merge:       the edges that cross a tile border, in global memory: non-fluorescent pixels (mask 0)
+//              4-connected, fluorescent ones (mask 1) 8-connected (their pixels are disjoint, so they
+//              share one parent array and one pass).
+// compress:    writes labels[i] = 1 + root, with FL_TAG set for fluorescent pixels (common.wgsl): one
+//              word a pixel for both classes.
 // The root of a component is its smallest raster index, so labels are canonical (equal to the CPU's).
 
 @group(0) @binding(1) var<storage, read> mask: array<u32>;
 @group(0) @binding(2) var<storage, read_write> parent: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read_write> labels: array<u32>;
+
+fn mask_at(x: u32, y: u32) -> u32 {
+    return mask_byte(mask[mask_index(x, y)], x);
+}
 
 fn find(i0: u32) -> u32 {
     var i = i0;
@@ -101,7 +106,7 @@ fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoc
     let inside = g.x < P.width && g.y < P.height;
     var v = 2u; // outside the image: joins nothing
     if (inside) {
-        v = mask[g.y * P.width + g.x];
+        v = mask_at(g.x, g.y);
     }
     tile_mask[li] = v;
     atomicStore(&tile_parent[li], li);
@@ -134,26 +139,26 @@ fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoc
 
 // The edges from pixel (x, y) to its left and upper neighbours that cross a tile border (the others were
 // united by local_merge).
-fn merge(x: u32, y: u32, value: u32, eight: bool) {
+fn merge_edges(x: u32, y: u32, value: u32, eight: bool) {
     let w = P.width;
     let i = y * w + x;
     let left_edge = x % TILE == 0u;
     let top_edge = y % TILE == 0u;
-    if (!(left_edge || top_edge || (eight && (x + 1u) % TILE == 0u)) || mask[i] != value) {
+    if (!(left_edge || top_edge || (eight && (x + 1u) % TILE == 0u)) || mask_at(x, y) != value) {
         return;
     }
-    if (left_edge && x > 0u && mask[i - 1u] == value) {
+    if (left_edge && x > 0u && mask_at(x - 1u, y) == value) {
         unite(i, i - 1u);
     }
     if (y > 0u) {
-        if (top_edge && mask[i - w] == value) {
+        if (top_edge && mask_at(x, y - 1u) == value) {
             unite(i, i - w);
         }
         if (eight) {
-            if ((left_edge || top_edge) && x > 0u && mask[i - w - 1u] == value) {
+            if ((left_edge || top_edge) && x > 0u && mask_at(x - 1u, y - 1u) == value) {
                 unite(i, i - w - 1u);
             }
-            if ((top_edge || (x + 1u) % TILE == 0u) && x + 1u < w && mask[i - w + 1u] == value) {
+            if ((top_edge || (x + 1u) % TILE == 0u) && x + 1u < w && mask_at(x + 1u, y - 1u) == value) {
                 unite(i, i - w + 1u);
             }
         }
@@ -161,16 +166,10 @@ fn merge(x: u32, y: u32, value: u32, eight: bool) {
 }
 
 @compute @workgroup_size(16, 16)
-fn merge_bg(@builtin(global_invocation_id) g: vec3<u32>) {
+fn merge(@builtin(global_invocation_id) g: vec3<u32>) {
     if (g.x < P.width && g.y < P.height) {
-        merge(g.x, g.y, 0u, false);
-    }
-}
-
-@compute @workgroup_size(16, 16)
-fn merge_fl(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x < P.width && g.y < P.height) {
-        merge(g.x, g.y, 1u, true);
+        let v = mask_at(g.x, g.y);
+        merge_edges(g.x, g.y, v, v == 1u);
     }
 }
 
@@ -181,19 +180,10 @@ fn root_of(i: u32) -> u32 {
 }
 
 @compute @workgroup_size(16, 16)
-fn compress_bg(@builtin(global_invocation_id) g: vec3<u32>) {
+fn compress(@builtin(global_invocation_id) g: vec3<u32>) {
     if (g.x >= P.width || g.y >= P.height) {
         return;
     }
     let i = g.y * P.width + g.x;
-    labels[i] = select(0u, root_of(i) + 1u, mask[i] == 0u);
-}
-
-@compute @workgroup_size(16, 16)
-fn compress_fl(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
-    }
-    let i = g.y * P.width + g.x;
-    labels[n_pixels() + i] = select(0u, root_of(i) + 1u, mask[i] == 1u);
+    labels[i] = (root_of(i) + 1u) | select(0u, FL_TAG, mask_at(g.x, g.y) == 1u);
 }

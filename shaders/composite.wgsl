@@ -40,16 +40,19 @@ fn mixc(c: vec3<f32>, k: vec3<f32>, a: f32) -> vec3<f32> {
 // The overlay colour (rounded) and class of pixel i.
 fn shade(i: u32) -> vec4<u32> {
     var c = vec3<f32>(f32(wl_byte(3u * i)), f32(wl_byte(3u * i + 1u)), f32(wl_byte(3u * i + 2u)));
-    let fl = fluo[i] != 0u;
+    let x = i % P.width;
+    let y = i / P.width;
+    let fl = mask_byte(fluo[mask_index(x, y)], x) != 0u;
     c = mixc(c, FLUORESCENCE, fluorescence_alpha(ratio[i], fl));
     var cls = select(0u, 3u, fl);
-    if (seeds[i] != 0u) {
+    if ((mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE) != 0u) {
         c = mixc(c, CORE_TINT, 0.2);
         cls = 2u;
     } else {
-        let nl = distfield[2u * i + 1u];
+        let field = distfield[i];
+        let nl = field_near(field);
         if (nl != 0u) {
-            let d = bitcast<f32>(distfield[2u * i]);
+            let d = field_dist(field);
             if (fl && d <= P.rim_search_px) {
                 cls = 1u;
             }
@@ -58,8 +61,6 @@ fn shade(i: u32) -> vec4<u32> {
             if ((style & STYLE_DRAWN) != 0u) {
                 let warn = (style & STYLE_WARN) != 0u;
                 // Dashed where the boundary has no rim (as `reference::composite::boundary_drawn`).
-                let x = i % P.width;
-                let y = i / P.width;
                 if (fl || ((x / DASH_PX + y / DASH_PX) % 2u) == 0u) {
                     c = mixc(c, BOUNDARY, line_alpha(d, 1.0));
                 }

@@ -1,33 +1,77 @@
 // distance.wgsl — CPU twin: src/reference/distance.rs
-// write_seeds: reads labels, slot_of_root; writes seeds[i] = core slot + 1 for core pixels, else 0.
-// columns:     reads seeds; writes col (per pixel: vertical distance to the nearest seed in its column
-//              within the bound, or NONE; and that seed's value). One thread a 128-row segment of a
+// write_seeds: reads labels, stats (a core's slot + 1 in its root's record); writes seeds, 8 bits a
+//              pixel in the mask's layout (one invocation a word): a core pixel's slot + 1; SEED_OUTSIDE
+//              on any other non-fluorescent pixel whose component touches the border or is as large as
+//              a core (reduce.wgsl's `is_outside`, so that its passes need not bind the stats); else 0.
+//              And flags FLAG_HAS_RIM on the root of each fluorescent pixel with a kept core pixel among
+//              its four neighbours: that component holds a core's rim (CPU: reduce::mark_rims).
+// columns:     reads seeds; writes col (a word a pixel: the vertical distance to the nearest seed in its
+//              column within the bound, shifted left by FIELD_SHIFT, or'ed with that seed's value; NONE
+//              when there is none). One thread a 128-row segment of a
 //              column, two sweeps reaching the bound beyond it.
-// rows:        reads col; writes distfield (per pixel: f32 distance bits, seed value; inf and 0 beyond the
-//              bound): the exact minimum of (x - q)² + g(q)² over the row window |x - q| <= bound, from
-//              workgroup memory. Equal to the lower envelope of the CPU twin.
+// rows:        reads col; writes distfield (a word a pixel: the squared distance shifted left by
+//              FIELD_SHIFT, or'ed with the nearest seed's value; 0 beyond the bound: `field_*` in
+//              common.wgsl): the exact minimum of (x - q)² + g(q)² over the row window |x - q| <= bound, from
+//              workgroup memory, searched outwards from x and stopped once (x - q)² alone exceeds the best
+//              found. Equal to the lower envelope of the CPU twin.
 
 @group(0) @binding(1) var<storage, read> labels: array<u32>;
-@group(0) @binding(2) var<storage, read> slot_of_root: array<u32>;
+@group(0) @binding(2) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read_write> seeds: array<u32>;
 @group(0) @binding(4) var<storage, read_write> col: array<u32>;
 @group(0) @binding(5) var<storage, read_write> distfield: array<u32>;
 
-@compute @workgroup_size(16, 16)
-fn write_seeds(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
+fn seed_of(x: u32, y: u32) -> u32 {
+    let b = bg_label(labels[y * P.width + x]);
+    if (b == 0u) {
+        return 0u;
+    }
+    let r = stats_base(b - 1u);
+    let sl = atomicLoad(&stats[r + 2u]);
+    if (sl != 0u && sl <= MAX_CORES) {
+        return sl;
+    }
+    let word = atomicLoad(&stats[r]);
+    let outside = (word & FLAG_BORDER) != 0u || f32(word & AREA_MASK) >= P.min_core_area;
+    return select(0u, SEED_OUTSIDE, outside);
+}
+
+fn seed_at(x: u32, y: u32) -> u32 {
+    return mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE;
+}
+
+fn is_core(x: u32, y: u32) -> bool {
+    return (seed_of(x, y) & SEED_VALUE) != 0u;
+}
+
+// A fluorescent pixel next to a kept core's pixel: its component holds that core's rim.
+fn mark_rim(x: u32, y: u32) {
+    let f = fl_label(labels[y * P.width + x]);
+    if (f == 0u) {
         return;
     }
-    let i = g.y * P.width + g.x;
-    let b = labels[i];
-    var s = 0u;
-    if (b != 0u) {
-        let sl = slot_of_root[b - 1u];
-        if (sl != 0u && sl <= MAX_CORES) {
-            s = sl;
+    let touches = (x > 0u && is_core(x - 1u, y)) || (x + 1u < P.width && is_core(x + 1u, y))
+        || (y > 0u && is_core(x, y - 1u)) || (y + 1u < P.height && is_core(x, y + 1u));
+    if (touches) {
+        atomicOr(&stats[stats_base(f - 1u)], FLAG_HAS_RIM);
+    }
+}
+
+// One invocation a word of seeds: four pixels of a row.
+@compute @workgroup_size(16, 16)
+fn write_seeds(@builtin(global_invocation_id) g: vec3<u32>) {
+    if (g.x >= mask_stride() || g.y >= P.height) {
+        return;
+    }
+    var word = 0u;
+    for (var k = 0u; k < 4u; k += 1u) {
+        let x = 4u * g.x + k;
+        if (x < P.width) {
+            word |= seed_of(x, g.y) << (8u * k);
+            mark_rim(x, g.y);
         }
     }
-    seeds[i] = s;
+    seeds[g.y * mask_stride() + g.x] = word;
 }
 
 // Rows a `columns` thread owns. Its sweeps start `dist_bound_i` rows beyond them (no seed farther away
@@ -51,7 +95,7 @@ fn columns(@builtin(global_invocation_id) g: vec3<u32>) {
     var last = NONE;
     var last_v = 0u;
     for (var y = select(0u, y0 - P.dist_bound_i, y0 > P.dist_bound_i); y < y1; y += 1u) {
-        let v = seeds[y * w + x];
+        let v = seed_at(x, y);
         if (v != 0u) {
             last = y;
             last_v = v;
@@ -59,11 +103,9 @@ fn columns(@builtin(global_invocation_id) g: vec3<u32>) {
         if (y >= y0) {
             let i = y * w + x;
             if (last != NONE && y - last <= P.dist_bound_i) {
-                col[2u * i] = y - last;
-                col[2u * i + 1u] = last_v;
+                col[i] = ((y - last) << FIELD_SHIFT) | last_v;
             } else {
-                col[2u * i] = NONE;
-                col[2u * i + 1u] = 0u;
+                col[i] = NONE;
             }
         }
     }
@@ -72,7 +114,7 @@ fn columns(@builtin(global_invocation_id) g: vec3<u32>) {
     let top = min(y1 + P.dist_bound_i, h);
     for (var yy = 0u; yy < top - y0; yy += 1u) {
         let y = top - 1u - yy;
-        let v = seeds[y * w + x];
+        let v = seed_at(x, y);
         if (v != 0u) {
             last = y;
             last_v = v;
@@ -80,9 +122,8 @@ fn columns(@builtin(global_invocation_id) g: vec3<u32>) {
         if (y < y1 && last != NONE) {
             let i = y * w + x;
             let d = last - y;
-            if (d <= P.dist_bound_i && d < col[2u * i]) {
-                col[2u * i] = d;
-                col[2u * i + 1u] = last_v;
+            if (d <= P.dist_bound_i && d < (col[i] >> FIELD_SHIFT)) {
+                col[i] = (d << FIELD_SHIFT) | last_v;
             }
         }
     }
@@ -113,8 +154,11 @@ fn rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         var lv = 0u;
         if (q >= 0 && q < i32(w)) {
             let i = y * w + u32(q);
-            gv = col[2u * i];
-            lv = col[2u * i + 1u];
+            let c = col[i];
+            if (c != NONE) {
+                gv = c >> FIELD_SHIFT;
+                lv = c & FIELD_VALUE;
+            }
         }
         wg_g[k] = gv;
         wg_l[k] = lv;
@@ -131,25 +175,41 @@ fn rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var best = NONE;
     var label = 0u;
     if (has_seed != 0u) {
-        for (var k = 0u; k <= 2u * r; k += 1u) {
-            let gv = wg_g[li + k];
-            if (gv == NONE) {
-                continue;
+        // Outwards from the pixel, both sides at each offset, until the offset alone is past the best
+        // found: the same minimum of (squared distance, window index) as a scan of the whole window
+        // (ties go to the leftmost seed column), but a pixel near a core stops after a few entries.
+        var best_k = 0u;
+        for (var dx = 0u; dx <= r; dx += 1u) {
+            if (dx * dx > best) {
+                break;
             }
-            let dx = i32(k) - i32(r);
-            let d2 = u32(dx * dx) + gv * gv;
-            if (d2 < best) {
-                best = d2;
-                label = wg_l[li + k];
+            let kl = li + r - dx;
+            let gl = wg_g[kl];
+            if (gl != NONE) {
+                let d2 = dx * dx + gl * gl;
+                if (d2 < best || (d2 == best && kl < best_k)) {
+                    best = d2;
+                    best_k = kl;
+                }
             }
+            let kr = li + r + dx;
+            let gr = wg_g[kr];
+            if (dx > 0u && gr != NONE) {
+                let d2 = dx * dx + gr * gr;
+                if (d2 < best || (d2 == best && kr < best_k)) {
+                    best = d2;
+                    best_k = kr;
+                }
+            }
+        }
+        if (best != NONE) {
+            label = wg_l[best_k];
         }
     }
     let i = y * w + x;
     if (best != NONE && f32(best) <= P.dist_bound * P.dist_bound) {
-        distfield[2u * i] = bitcast<u32>(sqrt(f32(best)));
-        distfield[2u * i + 1u] = label;
+        distfield[i] = (best << FIELD_SHIFT) | label;
     } else {
-        distfield[2u * i] = bitcast<u32>(inf());
-        distfield[2u * i + 1u] = 0u;
+        distfield[i] = 0u;
     }
 }

@@ -1,42 +1,95 @@
-// morphology.wgsl — CPU twin: src/reference/morphology.rs
-// erode / dilate: reads src, writes dst; 3×3 square; outside the image is neutral (foreground for
-// erosion, background for dilation). Run erode, dilate (3×3 opening), then dilate, dilate, erode, erode
-// (5×5 closing).
+// morphology.wgsl — CPU twins: src/reference/threshold.rs (`threshold`) and src/reference/morphology.rs
+// (`clean_mask`).
+// clean_mask: reads ratio, wl_in (packed RGB8), the fluorescence level (level[LEVEL_BINS], from the
+//             threshold stage); writes mask: 8-bit values packed four a word, rows padded to whole words
+//             (`mask_stride`), 1 where fluorescent after the clean-up. One pass: the threshold (ratio at
+//             least the level, not a glint), a 3×3 opening (erode, dilate), a 5×5 closing (dilate,
+//             dilate, erode, erode), all in workgroup memory on one tile and its halo of six pixels.
+//             Each tile row is a bit row (TILE_W + 2 × HALO = 28 bits): a 3-tap pass is two shifts and two
+//             ANDs or ORs along it, and three rows across. Pixels outside the image are neutral
+//             (foreground for erosion, background for dilation), as on the CPU.
 
-@group(0) @binding(1) var<storage, read> src: array<u32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<u32>;
+@group(0) @binding(1) var<storage, read> ratio: array<f32>;
+@group(0) @binding(2) var<storage, read> wl_in: array<u32>;
+@group(0) @binding(3) var<storage, read> level: array<u32>;
+@group(0) @binding(4) var<storage, read_write> mask: array<u32>;
 
-fn sample_or(x: i32, y: i32, outside: u32) -> u32 {
-    if (x < 0 || y < 0 || x >= i32(P.width) || y >= i32(P.height)) {
-        return outside;
-    }
-    return src[u32(y) * P.width + u32(x)];
+const HALO: u32 = 6u;
+const TILE_W: u32 = 16u;
+// One thread a tile row, halo included: 64 rows in, 52 out.
+const ROWS_IN: u32 = 64u;
+const TILE_H: u32 = 52u;
+
+var<workgroup> bits_a: array<u32, 64>;
+var<workgroup> bits_b: array<u32, 64>;
+var<workgroup> inside: array<u32, 64>;
+
+fn wl_byte(b: u32) -> u32 {
+    return (wl_in[b >> 2u] >> (8u * (b & 3u))) & 255u;
 }
 
-@compute @workgroup_size(16, 16)
-fn erode(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
-    }
-    var all_on = 1u;
-    for (var dy = -1; dy <= 1; dy += 1) {
-        for (var dx = -1; dx <= 1; dx += 1) {
-            all_on &= select(0u, 1u, sample_or(i32(g.x) + dx, i32(g.y) + dy, 1u) != 0u);
-        }
-    }
-    dst[g.y * P.width + g.x] = all_on;
+fn fluorescent(x: u32, y: u32, cut: f32) -> bool {
+    let i = y * P.width + x;
+    let darkest = min(wl_byte(3u * i), min(wl_byte(3u * i + 1u), wl_byte(3u * i + 2u)));
+    return ratio[i] >= cut && darkest < P.glint_level;
 }
 
-@compute @workgroup_size(16, 16)
-fn dilate(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
-    }
-    var any_on = 0u;
-    for (var dy = -1; dy <= 1; dy += 1) {
-        for (var dx = -1; dx <= 1; dx += 1) {
-            any_on |= select(0u, 1u, sample_or(i32(g.x) + dx, i32(g.y) + dy, 0u) != 0u);
+// One 3×3 pass from `bits_a` into `bits_b` (erode when `erode`), this thread's row r.
+fn pass3(r: u32, erode: bool) {
+    var acc = select(0u, 0xffffffffu, erode);
+    for (var dr = 0u; dr < 3u; dr += 1u) {
+        // Rows beyond the tile see the row itself: their results fall in the halo, never written out.
+        let rr = clamp(i32(r) + i32(dr) - 1, 0, i32(ROWS_IN) - 1);
+        // Outside the image: neutral.
+        let s = select(bits_a[rr] & inside[rr], bits_a[rr] | ~inside[rr], erode);
+        if (erode) {
+            acc &= s & (s << 1u) & (s >> 1u);
+        } else {
+            acc |= s | (s << 1u) | (s >> 1u);
         }
     }
-    dst[g.y * P.width + g.x] = any_on;
+    bits_b[r] = acc;
+}
+
+@compute @workgroup_size(64)
+fn clean_mask(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) r: u32) {
+    let x0 = i32(wg.x * TILE_W) - i32(HALO);
+    let y = i32(wg.y * TILE_H) + i32(r) - i32(HALO);
+    let cut = bitcast<f32>(level[LEVEL_BINS]);
+    var row = 0u;
+    var ins = 0u;
+    if (y >= 0 && y < i32(P.height)) {
+        for (var b = 0u; b < TILE_W + 2u * HALO; b += 1u) {
+            let x = x0 + i32(b);
+            if (x >= 0 && x < i32(P.width)) {
+                ins |= 1u << b;
+                if (fluorescent(u32(x), u32(y), cut)) {
+                    row |= 1u << b;
+                }
+            }
+        }
+    }
+    bits_a[r] = row;
+    inside[r] = ins;
+    workgroupBarrier();
+    // Opening, then closing: erode, dilate, dilate, dilate, erode, erode.
+    for (var k = 0u; k < 6u; k += 1u) {
+        pass3(r, k == 0u || k >= 4u);
+        workgroupBarrier();
+        bits_a[r] = bits_b[r];
+        workgroupBarrier();
+    }
+    if (r < HALO || r >= HALO + TILE_H || y >= i32(P.height)) {
+        return;
+    }
+    let out = (bits_a[r] & inside[r]) >> HALO;
+    let stride = mask_stride();
+    let first = wg.x * TILE_W / 4u;
+    for (var k = 0u; k < TILE_W / 4u; k += 1u) {
+        if (first + k < stride) {
+            let v = (out >> (4u * k)) & 15u;
+            let word = (v & 1u) | ((v & 2u) << 7u) | ((v & 4u) << 14u) | ((v & 8u) << 21u);
+            mask[u32(y) * stride + first + k] = word;
+        }
+    }
 }

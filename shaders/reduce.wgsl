@@ -1,11 +1,11 @@
 // reduce.wgsl — CPU twin: src/reference/reduce.rs
-// mark_rims:      reads labels, seeds; flags the fluorescent roots touching a core: they hold its rim (stats).
-// select_diffuse: reads labels, stats; compact fluorescent roots with no rim, off the border, are
+// (The fluorescent roots touching a kept core are flagged FLAG_HAS_RIM by write_seeds, distance.wgsl.)
+// select_diffuse: reads stats; compact fluorescent roots with no rim, off the border, are
 //                 coreless lesions: flagged (FLAG_CORELESS), counted (table[1]) with their row (T_ROWS).
 // assign_diffuse: each whose rank in raster order of label is under MAX_DIFFUSE takes that coreless slot
-//                 (slot_of_root, table), kind 2 (homogeneous) when at least half its boundary is sharp,
+//                 (word 2 of its stats record, table), kind 2 (homogeneous) when at least half its boundary is sharp,
 //                 else 1 (diffuse).
-// lesion_stats:   reads ratio, fluo, seeds, labels, stats, slot_of_root, distfield; adds per-slot area,
+// lesion_stats:   reads ratio, fluo, seeds, labels, stats, distfield; adds per-slot area,
 //                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
 //                 extents of the core's boundary pixels along the Feret directions (table).
 // levels:         per core slot: the boundary iso-level, the band searched for it, the rim's outer
@@ -19,16 +19,29 @@
 @group(0) @binding(3) var<storage, read> seeds: array<u32>;
 @group(0) @binding(4) var<storage, read> labels: array<u32>;
 @group(0) @binding(5) var<storage, read_write> stats: array<atomic<u32>>;
-@group(0) @binding(6) var<storage, read_write> slot_of_root: array<u32>;
-@group(0) @binding(7) var<storage, read> distfield: array<u32>;
-@group(0) @binding(8) var<storage, read_write> table: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read> distfield: array<u32>;
+@group(0) @binding(7) var<storage, read_write> table: array<atomic<u32>>;
+
+// Pixel (x, y)'s byte of the seeds and of the mask (8 bits a pixel, rows padded to whole words).
+fn seed_byte(x: u32, y: u32) -> u32 {
+    return mask_byte(seeds[mask_index(x, y)], x);
+}
+
+// The core slot + 1 of pixel (x, y), 0 off the kept cores.
+fn seed_at(x: u32, y: u32) -> u32 {
+    return seed_byte(x, y) & SEED_VALUE;
+}
+
+fn fluo_at(x: u32, y: u32) -> u32 {
+    return mask_byte(fluo[mask_index(x, y)], x);
+}
 
 fn dist_at(i: u32) -> f32 {
-    return bitcast<f32>(distfield[2u * i]);
+    return field_dist(distfield[i]);
 }
 
 fn near_at(i: u32) -> u32 {
-    return distfield[2u * i + 1u];
+    return field_near(distfield[i]);
 }
 
 fn add64(base: u32, lo: u32, v: u32) {
@@ -51,37 +64,18 @@ fn thickness_bin(d: f32) -> u32 {
 }
 
 @compute @workgroup_size(16, 16)
-fn mark_rims(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
-    }
-    let n = n_pixels();
-    let w = P.width;
-    let i = g.y * w + g.x;
-    let f = labels[n + i];
-    if (f == 0u) {
-        return;
-    }
-    let touches = (g.x > 0u && seeds[i - 1u] != 0u) || (g.x + 1u < w && seeds[i + 1u] != 0u)
-        || (g.y > 0u && seeds[i - w] != 0u) || (g.y + 1u < P.height && seeds[i + w] != 0u);
-    if (touches) {
-        atomicOr(&stats[stats_base(f - 1u)], FLAG_HAS_RIM);
-    }
-}
-
-@compute @workgroup_size(16, 16)
 fn select_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
     if (g.x >= P.width || g.y >= P.height) {
         return;
     }
-    let n = n_pixels();
     let i = g.y * P.width + g.x;
-    if (labels[n + i] != i + 1u) {
-        return;
-    }
     let r = stats_base(i);
     let flags = atomicLoad(&stats[r]);
     let area = flags & AREA_MASK;
+    // Only a root's record has an area: a fluorescent root's.
+    if (area == 0u || (flags & FLAG_FL) == 0u) {
+        return;
+    }
     let boundary = f32(max(atomicLoad(&stats[r + 1u]), 1u));
     let ok = (flags & (FLAG_BORDER | FLAG_HAS_RIM)) == 0u && f32(area) >= P.min_diffuse_area
         && 4.0 * 3.14159265358979 * f32(area) >= P.min_diffuse_compactness * boundary * boundary;
@@ -104,25 +98,22 @@ fn assign_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
         return;
     }
     let slot = raster_rank(i, FLAG_CORELESS, T_ROWS + P.height);
+    // Word 2 (the sharp boundary count, read here last) becomes the slot + 1, or 0 beyond the table.
+    var slot_word = 0u;
     if (slot < MAX_DIFFUSE) {
         let kind = select(1u, 2u, 2u * atomicLoad(&stats[r + 2u]) >= atomicLoad(&stats[r + 1u]));
         let s = MAX_CORES + slot;
-        slot_of_root[i] = s + 1u;
+        slot_word = s + 1u;
         atomicStore(&table[slot_base(s) + T_LABEL], i + 1u);
         atomicStore(&table[slot_base(s) + T_KIND], kind);
     }
+    atomicStore(&stats[r + 2u], slot_word);
 }
 
-fn is_outside(j: u32) -> bool {
-    if (fluo[j] != 0u || seeds[j] != 0u) {
-        return false;
-    }
-    let l = labels[j];
-    if (l == 0u) {
-        return true;
-    }
-    let word = atomicLoad(&stats[stats_base(l - 1u)]);
-    return (word & FLAG_BORDER) != 0u || f32(word & AREA_MASK) >= P.min_core_area;
+// A non-fluorescent pixel outside the kept cores whose component touches the border or is as large as a
+// core (marked by write_seeds).
+fn is_outside(x: u32, y: u32) -> bool {
+    return (seed_byte(x, y) & SEED_OUTSIDE) != 0u;
 }
 
 @compute @workgroup_size(16, 16)
@@ -130,7 +121,7 @@ fn lesion_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
     // A tile inside one core sums that core's area and coordinates in workgroup memory and adds them
     // once (integer sums: the same result as pixel by pixel, without a large core serialising).
     if (li == 0u) {
-        core_lead = seeds[wg.y * 16u * P.width + wg.x * 16u];
+        core_lead = seed_at(wg.x * 16u, wg.y * 16u);
         atomicStore(&lead_area, 0u);
         atomicStore(&lead_sx, 0u);
         atomicStore(&lead_sy, 0u);
@@ -159,7 +150,7 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
     let n = n_pixels();
     let i = y * w + x;
     let v = ratio[i];
-    let core = seeds[i];
+    let core = seed_at(x, y);
     if (core != 0u) {
         let b = slot_base(core - 1u);
         if (core == leader) {
@@ -173,7 +164,7 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
         }
         atomicAdd(&table[b + T_CORE + core_bin(v)], 1u);
         let boundary = x == 0u || y == 0u || x + 1u == w || y + 1u == P.height
-            || seeds[i - 1u] != core || seeds[i + 1u] != core || seeds[i - w] != core || seeds[i + w] != core;
+            || seed_at(x - 1u, y) != core || seed_at(x + 1u, y) != core || seed_at(x, y - 1u) != core || seed_at(x, y + 1u) != core;
         if (boundary) {
             for (var k = 0u; k < FERET_DIRS; k += 1u) {
                 let p = feret_word(x, y, k);
@@ -183,12 +174,13 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
         }
         return;
     }
-    if (fluo[i] == 0u) {
+    if (fluo_at(x, y) == 0u) {
         return;
     }
-    let f = labels[n + i];
+    let f = fl_label(labels[i]);
     if (f != 0u) {
-        let ds = slot_of_root[f - 1u];
+        let r = stats_base(f - 1u);
+        let ds = select(0u, atomicLoad(&stats[r + 2u]), (atomicLoad(&stats[r]) & FLAG_CORELESS) != 0u);
         if (ds > MAX_CORES) {
             let b = slot_base(ds - 1u);
             atomicAdd(&table[b + T_AREA], 1u);
@@ -209,8 +201,8 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
     if (v >= 1.0) {
         atomicAdd(&table[b + T_RATIO + ratio_bin(v)], 1u);
     }
-    let edge = (x > 0u && is_outside(i - 1u)) || (x + 1u < w && is_outside(i + 1u))
-        || (y > 0u && is_outside(i - w)) || (y + 1u < P.height && is_outside(i + w));
+    let edge = (x > 0u && is_outside(x - 1u, y)) || (x + 1u < w && is_outside(x + 1u, y))
+        || (y > 0u && is_outside(x, y - 1u)) || (y + 1u < P.height && is_outside(x, y + 1u));
     if (edge) {
         atomicAdd(&table[b + T_THICK + thickness_bin(d)], 1u);
     }
@@ -266,7 +258,7 @@ fn subpixel(@builtin(global_invocation_id) g: vec3<u32>) {
         return;
     }
     let i = g.y * w + g.x;
-    let core = seeds[i];
+    let core = seed_at(g.x, g.y);
     let nl = near_at(i);
     if (core == 0u && nl == 0u) {
         return;
@@ -281,8 +273,8 @@ fn subpixel(@builtin(global_invocation_id) g: vec3<u32>) {
         let cov = u32(clamp(0.5 + (level - v) / grad, 0.0, 1.0) * COVERAGE_FIXED);
         add64(b, T_SUB_LO, cov);
     }
-    if (core == 0u && fluo[i] != 0u && d <= P.rim_search_px) {
-        if (is_outside(i - 1u) || is_outside(i + 1u) || is_outside(i - w) || is_outside(i + w)) {
+    if (core == 0u && fluo_at(g.x, g.y) != 0u && d <= P.rim_search_px) {
+        if (is_outside(g.x - 1u, g.y) || is_outside(g.x + 1u, g.y) || is_outside(g.x, g.y - 1u) || is_outside(g.x, g.y + 1u)) {
             let outer = bitcast<f32>(atomicLoad(&table[b + T_OUTER]));
             let dr = d + clamp((v - outer) / grad, -3.0, 3.0);
             atomicAdd(&table[b + T_EDGE + thickness_bin(max(dr, 0.0))], 1u);

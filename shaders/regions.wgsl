@@ -1,18 +1,17 @@
 // regions.wgsl — CPU twin: src/reference/regions.rs
 // region_stats: reads ratio, labels; adds to stats (the per-root records of common.wgsl: area and border
 //               flag; ratio sum, or boundary and sharp boundary pixels).
-// select_cores: reads labels, stats; each large enough non-fluorescent root that is not most of the frame,
+// select_cores: reads stats; each large enough non-fluorescent root that is not most of the frame,
 //               under the core level (a dark one where it touches the border), is a core: flags it
 //               (FLAG_CORE), counts it (table[0]) and its row (T_ROWS).
 // assign_cores: each core whose rank in raster order of label is under MAX_CORES takes slot = rank (the
-//               CPU's order, whatever order the GPU ran in): writes slot_of_root[root] = slot + 1 and the
+//               CPU's order, whatever order the GPU ran in): writes slot + 1 in its stats record and the
 //               slot's label, kind and partial flag (the core touches the border) in table.
 
 @group(0) @binding(1) var<storage, read> ratio: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<atomic<u32>>;
-@group(0) @binding(4) var<storage, read_write> slot_of_root: array<u32>;
-@group(0) @binding(5) var<storage, read_write> table: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read_write> table: array<atomic<u32>>;
 
 fn ratio_fixed(v: f32) -> u32 {
     return u32(clamp(v, 0.0, 4.0) * RATIO_FIXED);
@@ -38,7 +37,7 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
     let w = P.width;
     let n = n_pixels();
     if (li == 0u) {
-        lead = labels[wg.y * 16u * w + wg.x * 16u];
+        lead = bg_label(labels[wg.y * 16u * w + wg.x * 16u]);
         atomicStore(&lead_area, 0u);
         atomicStore(&lead_sum, 0u);
         atomicStore(&lead_flags, 0u);
@@ -52,14 +51,14 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
     let inside = g.x < P.width && g.y < P.height;
     let i = g.y * w + g.x;
     if (inside) {
-        atomicMax(&fl_lead, labels[n + i]);
+        atomicMax(&fl_lead, fl_label(labels[i]));
     }
     workgroupBarrier();
     let leader = lead;
     let fl_leader = atomicLoad(&fl_lead);
     if (inside) {
         let border = select(0u, FLAG_BORDER, is_border_px(g.x, g.y));
-        let b = labels[i];
+        let b = bg_label(labels[i]);
         if (b != 0u && b == leader) {
             atomicAdd(&lead_area, 1u);
             atomicAdd(&lead_sum, ratio_fixed(ratio[i]));
@@ -72,10 +71,12 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
                 atomicOr(&stats[r], border);
             }
         }
-        let f = labels[n + i];
+        let f = fl_label(labels[i]);
         if (f != 0u) {
-            let edge = (g.x > 0u && labels[n + i - 1u] != f) || (g.x + 1u < w && labels[n + i + 1u] != f)
-                || (g.y > 0u && labels[n + i - w] != f) || (g.y + 1u < P.height && labels[n + i + w] != f);
+            // Any other word is another component (of either class: roots are distinct pixels).
+            let l = labels[i];
+            let edge = (g.x > 0u && labels[i - 1u] != l) || (g.x + 1u < w && labels[i + 1u] != l)
+                || (g.y > 0u && labels[i - w] != l) || (g.y + 1u < P.height && labels[i + w] != l);
             var sharp = false;
             if (edge && border == 0u) {
                 let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
@@ -94,9 +95,7 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
             } else {
                 let r = stats_base(f - 1u);
                 atomicAdd(&stats[r], 1u);
-                if (border != 0u) {
-                    atomicOr(&stats[r], border);
-                }
+                atomicOr(&stats[r], border | FLAG_FL);
                 if (edge) {
                     atomicAdd(&stats[r + 1u], 1u);
                 }
@@ -119,10 +118,7 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
     if (li == 0u && fl_leader != 0u) {
         let r = stats_base(fl_leader - 1u);
         atomicAdd(&stats[r], atomicLoad(&fl_area));
-        let flags = atomicLoad(&fl_flags);
-        if (flags != 0u) {
-            atomicOr(&stats[r], flags);
-        }
+        atomicOr(&stats[r], atomicLoad(&fl_flags) | FLAG_FL);
         let edges = atomicLoad(&fl_edges);
         if (edges != 0u) {
             atomicAdd(&stats[r + 1u], edges);
@@ -141,11 +137,12 @@ fn select_cores(@builtin(global_invocation_id) g: vec3<u32>) {
     }
     let n = n_pixels();
     let i = g.y * P.width + g.x;
-    if (labels[i] != i + 1u) {
-        return;
-    }
     let word = atomicLoad(&stats[stats_base(i)]);
     let area = word & AREA_MASK;
+    // Only a root's record has an area: a non-fluorescent root's.
+    if (area == 0u || (word & FLAG_FL) != 0u) {
+        return;
+    }
     let sum = atomicLoad(&stats[stats_base(i) + 1u]);
     let max_ratio = select(P.core_max_ratio, P.partial_core_max_ratio, (word & FLAG_BORDER) != 0u);
     let is_core = f32(area) >= P.min_core_area && area * 3u <= n
@@ -170,7 +167,7 @@ fn assign_cores(@builtin(global_invocation_id) g: vec3<u32>) {
     }
     let slot = raster_rank(i, FLAG_CORE, T_ROWS);
     if (slot < MAX_CORES) {
-        slot_of_root[i] = slot + 1u;
+        atomicStore(&stats[stats_base(i) + 2u], slot + 1u);
         atomicStore(&table[slot_base(slot) + T_LABEL], i + 1u);
         atomicStore(&table[slot_base(slot) + T_KIND], 0u);
         atomicStore(&table[slot_base(slot) + T_PARTIAL], select(0u, 1u, (word & FLAG_BORDER) != 0u));

@@ -5,12 +5,10 @@
 // fluo_level: reads level[0..LEVEL_BINS]; writes level[LEVEL_BINS..+3] = the fluorescence level, the
 //             background mode and its noise sigma (f32 bits): max(fluo_ratio, mode + sigmas * noise), the
 //             peak and its half-maximum width taken on the histogram summed over 5 bins.
-// threshold:  reads ratio, wl_in (packed RGB8), the level; writes mask (1 fluorescent and not a glint).
+// (The threshold itself runs in the morphology stage's one pass: morphology.wgsl.)
 
 @group(0) @binding(1) var<storage, read> ratio: array<f32>;
-@group(0) @binding(2) var<storage, read> wl_in: array<u32>;
-@group(0) @binding(3) var<storage, read_write> mask: array<u32>;
-@group(0) @binding(4) var<storage, read_write> level: array<atomic<u32>>;
+@group(0) @binding(2) var<storage, read_write> level: array<atomic<u32>>;
 
 var<workgroup> local_hist: array<atomic<u32>, 256>;
 
@@ -96,20 +94,4 @@ fn fluo_level() {
     atomicStore(&level[LEVEL_BINS], bitcast<u32>(max(P.fluo_ratio, mode + P.fluo_noise_sigmas * noise)));
     atomicStore(&level[LEVEL_BINS + 1u], bitcast<u32>(mode));
     atomicStore(&level[LEVEL_BINS + 2u], bitcast<u32>(noise));
-}
-
-fn wl_byte(b: u32) -> u32 {
-    return (wl_in[b >> 2u] >> (8u * (b & 3u))) & 255u;
-}
-
-@compute @workgroup_size(16, 16)
-fn threshold(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
-    }
-    let i = g.y * P.width + g.x;
-    let darkest = min(wl_byte(3u * i), min(wl_byte(3u * i + 1u), wl_byte(3u * i + 2u)));
-    let glint = darkest >= P.glint_level;
-    let cut = bitcast<f32>(atomicLoad(&level[LEVEL_BINS]));
-    mask[i] = select(0u, 1u, ratio[i] >= cut && !glint);
 }

@@ -237,3 +237,163 @@ fn a_wait_past_its_timeout_is_a_typed_timeout_and_counts_as_lost() {
     let again = gpu.segment(&frame.wl, &frame.nir, false).expect_err("the device counts as lost");
     assert!(matches!(nirf_margin::gpu::error::find(&again), Some(GpuError::DeviceLost { .. })), "{again:#}");
 }
+
+/// Adversarial masks for the stage tests, 0/1 a pixel: name and plane.
+fn adversarial_masks(w: usize, h: usize) -> Vec<(&'static str, nirf_margin::frame::Plane<u8>)> {
+    use nirf_margin::frame::Plane;
+    let plane = |f: &dyn Fn(usize, usize) -> bool| Plane::from_vec(w, h, (0..w * h).map(|i| f(i % w, i / w) as u8).collect()).unwrap();
+    // A one-pixel spiral, walls one pixel apart, from the frame's edge inwards.
+    let mut spiral = vec![0u8; w * h];
+    let (mut x0, mut y0, mut x1, mut y1) = (0i64, 0i64, w as i64 - 1, h as i64 - 1);
+    while x0 <= x1 && y0 <= y1 {
+        for x in x0..=x1 {
+            spiral[(y0 * w as i64 + x) as usize] = 1;
+        }
+        for y in y0..=y1 {
+            spiral[(y * w as i64 + x1) as usize] = 1;
+        }
+        if y1 > y0 + 1 {
+            for x in x0..=x1 {
+                spiral[(y1 * w as i64 + x) as usize] = 1;
+            }
+        }
+        // The left wall stops two rows under the top, where the next turn starts.
+        for y in (y0 + 2).min(y1)..=y1 {
+            spiral[(y * w as i64 + x0) as usize] = 1;
+        }
+        x0 += 2;
+        y0 += 2;
+        x1 -= 2;
+        y1 -= 2;
+        if x0 <= x1 && y0 <= y1 {
+            spiral[(y0 * w as i64 + x0 - 1) as usize] = 1;
+        }
+    }
+    // A serpentine through every tile: every other row full, joined at alternate ends.
+    let serpentine = plane(&|x, y| y % 2 == 0 || (y % 4 == 1 && x + 1 == w) || (y % 4 == 3 && x == 0));
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(13);
+    let noise = Plane::from_vec(w, h, (0..w * h).map(|_| rng.random_bool(0.5) as u8).collect()).unwrap();
+    vec![
+        ("one-pixel spiral", Plane::from_vec(w, h, spiral).unwrap()),
+        ("serpentine", serpentine),
+        ("frame filled", plane(&|_, _| true)),
+        ("frame empty", plane(&|_, _| false)),
+        ("checkerboard", plane(&|x, y| (x + y) % 2 == 0)),
+        // Single pixels on both sides of every 16×16 tile corner: diagonal pairs across tiles.
+        ("tile corners", plane(&|x, y| (x % 16 == 0 && y % 16 == 0) || (x % 16 == 15 && y % 16 == 15))),
+        // 100 square cores (10×10) in a grid, each with a one-pixel ring around it.
+        ("100 cores", plane(&|x, y| {
+            let (cx, cy) = (x * 10 / w, y * 10 / h);
+            let (lx, ly) = (x as i64 - (cx * w / 10) as i64, y as i64 - (cy * h / 10) as i64);
+            let d = lx.min(ly).min((w / 10) as i64 - 1 - lx).min((h / 10) as i64 - 1 - ly);
+            d == 1
+        })),
+        ("noise", noise),
+    ]
+}
+
+/// The labelling stage alone, fed adversarial masks, gives the CPU twin's canonical labels exactly, on
+/// sizes that are not multiples of the 16-pixel tiles nor of the mask's four pixels a word.
+#[test]
+fn gpu_labelling_stage_equals_its_cpu_twin_on_adversarial_masks() {
+    let Some(ctx) = gpu_or_skip() else { return };
+    let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::default()).unwrap();
+    for (w, h) in [(203, 117), (64, 48)] {
+        for (name, mask) in adversarial_masks(w, h) {
+            let (bg, fl) = gpu.run_components_stage(&mask).unwrap();
+            let (mut parent, mut want) = (Vec::new(), nirf_margin::frame::Plane::new(0, 0));
+            let n_bg = label_components(&mask, 0, Connectivity::Four, &mut parent, &mut want).len();
+            let off = bg.data.iter().zip(&want.data).filter(|(a, b)| a != b).count();
+            assert_eq!(off, 0, "{w}x{h} {name}: non-fluorescent labels differ at {off} pixels");
+            let n_fl = label_components(&mask, 1, Connectivity::Eight, &mut parent, &mut want).len();
+            let off = fl.data.iter().zip(&want.data).filter(|(a, b)| a != b).count();
+            assert_eq!(off, 0, "{w}x{h} {name}: fluorescent labels differ at {off} pixels");
+            match name {
+                "one-pixel spiral" => assert_eq!((n_fl, n_bg), (1, 1), "{name}"),
+                "serpentine" | "frame filled" => assert_eq!(n_fl, 1, "{name}"),
+                // 8-connected along the diagonals; every dark square alone (4-connected).
+                "checkerboard" => assert_eq!((n_fl, n_bg), (1, w * h / 2), "{name}"),
+                // Cells of 20×11 or more hold a dark inside: 100 of them and the space between.
+                "100 cores" if w == 203 => assert_eq!((n_fl, n_bg), (100, 101), "{name}"),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The mask stage alone (threshold, 3×3 opening, 5×5 closing in one pass in workgroup memory) equals its
+/// CPU twin pixel for pixel on adversarial maps: thin structures the opening erases, gaps the closing
+/// bridges, random noise, glints, blocks across tile corners, the frame's edges.
+#[test]
+fn gpu_mask_stage_equals_its_cpu_twin_on_adversarial_maps() {
+    use nirf_margin::frame::{Plane, RgbFrame};
+    use nirf_margin::reference::{morphology, threshold};
+    let Some(ctx) = gpu_or_skip() else { return };
+    let params = AnalysisParams::default();
+    let mut gpu = GpuAnalyzer::with_context(ctx, params.clone()).unwrap();
+    let mut scratch = morphology::MorphScratch::default();
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(31);
+    for (w, h) in [(203, 117), (61, 130)] {
+        let mut maps = adversarial_masks(w, h);
+        // Noise at other densities, and 3-pixel bars 2 pixels apart (the closing joins them).
+        for density in [0.3, 0.7, 0.85] {
+            maps.push(("noise", Plane::from_vec(w, h, (0..w * h).map(|_| rng.random_bool(density) as u8).collect()).unwrap()));
+        }
+        maps.push(("bars", Plane::from_vec(w, h, (0..w * h).map(|i| (i % w % 5 < 3) as u8).collect()).unwrap()));
+        for (name, m) in maps {
+            // Fluorescent pixels at ratio 1.5 or more, others under the cut of 1.2; a few glints.
+            let ratio = Plane::from_vec(w, h, m.data.iter().map(|&v| if v == 1 { rng.random_range(1.2..3.0) } else { rng.random_range(0.5..1.19) }).collect()).unwrap();
+            let wl: Vec<u8> = (0..w * h).flat_map(|_| if rng.random_bool(0.02) { [250, 250, 250] } else { [180, 60, 50] }).collect();
+            let wl = RgbFrame::from_vec(w, h, wl).unwrap();
+            let got = gpu.run_mask_stage(&ratio, &wl, 1.2).unwrap();
+            let mut want = Plane::new(0, 0);
+            threshold::threshold(&ratio, &wl, 1.2, params.glint_level, &mut want);
+            morphology::clean_mask(&mut want, &mut scratch);
+            let off = got.data.iter().zip(&want.data).filter(|(a, b)| a != b).count();
+            assert_eq!(off, 0, "{w}x{h} {name}: masks differ at {off} pixels");
+        }
+    }
+}
+
+/// The distance stage alone (columns, then rows searched outwards from each pixel), fed adversarial seeds,
+/// gives the CPU twin's distances; where the nearest seed's value differs, the GPU's is a tie: a seed of
+/// that value at the same distance.
+#[test]
+fn gpu_distance_stage_equals_its_cpu_twin_on_adversarial_seeds() {
+    use nirf_margin::frame::Plane;
+    use nirf_margin::reference::distance::{LabeledDistance, distance_transform};
+    use nirf_margin::reference::roi::Rect;
+    let Some(ctx) = gpu_or_skip() else { return };
+    let params = AnalysisParams::with_scale(0.1);
+    let bound = params.distance_bound_px();
+    // Farther than a 16-pixel tile: seeds reach across tiles and across the rows pass's workgroups.
+    assert!(bound > 20.0, "a bound of {bound} px");
+    let mut gpu = GpuAnalyzer::with_context(ctx, params).unwrap();
+    for (w, h) in [(203, 117), (61, 130)] {
+        for (name, m) in adversarial_masks(w, h) {
+            // Seed values 1..=64 by 16×16 tile, so neighbouring tiles' seeds differ.
+            let seeds = Plane::from_vec(w, h, (0..w * h).map(|i| if m.data[i] == 1 { ((i % w / 16 + i / w / 16 * 7) % 64 + 1) as u32 } else { 0 }).collect()).unwrap();
+            let (dist, nearest) = gpu.run_distance_stage(&seeds).unwrap();
+            let mut want = LabeledDistance::default();
+            distance_transform(&seeds, &[Rect { x0: 0, y0: 0, x1: w, y1: h }], bound, &mut want);
+            let mut ties = 0;
+            for i in 0..w * h {
+                let (dc, dg) = (want.dist.data[i], dist.data[i]);
+                assert!(dc == dg || (dc - dg).abs() <= 1e-4 * dc, "{w}x{h} {name}: pixel {i}: distance {dg}, CPU {dc}");
+                if want.nearest.data[i] != nearest.data[i] {
+                    let (x, y) = ((i % w) as f32, (i / w) as f32);
+                    let tie = (0..w * h).any(|j| seeds.data[j] == nearest.data[i] && ((j % w) as f32 - x).hypot((j / w) as f32 - y) == dg);
+                    assert!(tie, "{w}x{h} {name}: pixel {i}: seed {} at {dg}, CPU {}", nearest.data[i], want.nearest.data[i]);
+                    ties += 1;
+                }
+            }
+            if name == "frame filled" {
+                assert!(dist.data.iter().all(|&d| d == 0.0), "{name}");
+            }
+            if name == "frame empty" {
+                assert!(dist.data.iter().all(|&d| d.is_infinite()), "{name}");
+            }
+            eprintln!("{w}x{h} {name}: {ties} ties resolved otherwise than the CPU");
+        }
+    }
+}

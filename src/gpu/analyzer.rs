@@ -27,7 +27,7 @@ use crate::analysis::{
 use crate::frame::{NirFrame, Plane, RgbFrame, check_pair};
 use crate::params::AnalysisParams;
 
-use super::prelude::table;
+use super::prelude::{FIELD_SHIFT, FL_TAG, table};
 
 struct StagePipelines {
     stage: &'static Stage,
@@ -132,7 +132,6 @@ struct FrameResources {
     nir_in: wgpu::Buffer,
     wl_in: wgpu::Buffer,
     stats: wgpu::Buffer,
-    slot_of_root: wgpu::Buffer,
     table: wgpu::Buffer,
     level: wgpu::Buffer,
     overlay: wgpu::Buffer,
@@ -144,8 +143,7 @@ struct FrameResources {
     classes_read: wgpu::Buffer,
     bg_normalize: Bound,
     bg_threshold: Bound,
-    bg_morph_ab: Bound,
-    bg_morph_ba: Bound,
+    bg_morphology: Bound,
     bg_components: Bound,
     bg_regions: Bound,
     bg_distance: Bound,
@@ -155,6 +153,8 @@ struct FrameResources {
     ratio: wgpu::Buffer,
     mask: wgpu::Buffer,
     labels: wgpu::Buffer,
+    seeds: wgpu::Buffer,
+    distfield: wgpu::Buffer,
     maps_read: Option<(wgpu::Buffer, wgpu::Buffer)>,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
     /// This frame's traffic so far (segment, then composite).
@@ -163,27 +163,36 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(n: usize, height: usize) -> [(&'static str, usize); 12] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 11] {
+    let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
         ("wl_in", (3 * n).div_ceil(4)),
         ("ratio", n),
-        ("mask", n),
+        // 8-bit values, four a word, rows padded to whole words (`mask_words`).
+        ("mask", mask_words(width, height)),
         ("parent", n),
-        ("labels", 2 * n),
+        // Both classes, a word a pixel (FL_TAG in common.wgsl tells them apart).
+        ("labels", n),
         // One record a root (non-fluorescent and fluorescent roots are different pixels).
         ("stats", 3 * n),
-        ("slot_of_root", n),
-        ("seeds", n),
-        ("col", 2 * n),
-        ("distfield", 2 * n),
+        // 8 bits a pixel in the mask's layout.
+        ("seeds", mask_words(width, height)),
+        // A word a pixel: distance and core slot (`FIELD_SHIFT`).
+        ("col", n),
+        ("distfield", n),
         ("table", table::buffer_words(height)),
     ]
 }
 
+/// Words of the packed fluorescence mask (`mask_stride` in common.wgsl: a row padded to whole words).
+fn mask_words(width: usize, height: usize) -> usize {
+    width.div_ceil(4) * height
+}
+
 /// What a frame of this size needs of the device.
 fn frame_needs(width: usize, height: usize) -> Needs {
-    let largest = frame_buffer_words(width * height, height).iter().map(|(_, w)| *w).max().unwrap_or(0);
+    let largest = frame_buffer_words(width, height).iter().map(|(_, w)| *w).max().unwrap_or(0);
     Needs { largest_buffer_bytes: largest as u64 * 4, ..shaders::pipeline_needs() }
 }
 
@@ -270,14 +279,101 @@ impl GpuAnalyzer {
         let ctx = &self.ctx;
         let f = self.frame.as_ref().ok_or_else(|| anyhow!("no frame analysed yet"))?;
         let n = f.width * f.height;
-        let read = readback(&ctx.device, "labels_read", 2 * n * 4);
+        let read = readback(&ctx.device, "labels_read", n * 4);
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("labels") });
-        enc.copy_buffer_to_buffer(&f.labels, 0, &read, 0, (2 * n * 4) as u64);
+        enc.copy_buffer_to_buffer(&f.labels, 0, &read, 0, (n * 4) as u64);
         ctx.queue.submit([enc.finish()]);
         map_checked(ctx, &[&read])?;
-        let mut all = words(&read)?;
-        let fl = all.split_off(n);
-        Ok((Plane { width: f.width, height: f.height, data: all }, Plane { width: f.width, height: f.height, data: fl }))
+        // One word a pixel for both classes, the fluorescent ones tagged (FL_TAG in common.wgsl).
+        let all = words(&read)?;
+        let bg = all.iter().map(|&l| if l & FL_TAG == 0 { l } else { 0 }).collect();
+        let fl = all.iter().map(|&l| if l & FL_TAG != 0 { l & !FL_TAG } else { 0 }).collect();
+        Ok((Plane { width: f.width, height: f.height, data: bg }, Plane { width: f.width, height: f.height, data: fl }))
+    }
+
+    /// One stage alone, outside any frame's work (for the stage tests): its dispatches in one submission,
+    /// waited for.
+    fn run_alone(&self, dispatches: &[(&wgpu::ComputePipeline, &wgpu::BindGroup, (u32, u32, u32))]) -> Result<()> {
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("stage") });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("stage"), timestamp_writes: None });
+            for (pipe, group, (x, y, z)) in dispatches {
+                pass.set_pipeline(pipe);
+                pass.set_bind_group(0, Some(*group), &[]);
+                pass.dispatch_workgroups(*x, *y, *z);
+            }
+        }
+        self.ctx.queue.submit([enc.finish()]);
+        self.ctx.wait()?;
+        self.ctx.check()?;
+        Ok(())
+    }
+
+    /// The mask stage alone on given buffers: a ratio map and a white light cut at `cut` (fluorescent where
+    /// the ratio is at least `cut` and the pixel is no glint), opened and closed (`clean_mask` in
+    /// morphology.wgsl). Its CPU twin is `reference::threshold::threshold` then
+    /// `reference::morphology::clean_mask`.
+    pub fn run_mask_stage(&mut self, ratio: &Plane<f32>, wl: &RgbFrame, cut: f32) -> Result<Plane<u8>> {
+        if (ratio.width, ratio.height) != (wl.width, wl.height) {
+            bail!("the ratio map is {}x{}, the white light {}x{}", ratio.width, ratio.height, wl.width, wl.height);
+        }
+        self.ctx.check_lost()?;
+        let (w, h) = (ratio.width, ratio.height);
+        self.resources(w, h)?;
+        let f = self.frame.as_mut().expect("resources built");
+        let q = &self.ctx.queue;
+        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&ratio.data));
+        upload_words(q, &f.wl_in, &wl.data, &mut f.upload);
+        q.write_buffer(&f.level, (LEVEL_BINS * 4) as u64, bytemuck::bytes_of(&cut.to_bits()));
+        let f = self.frame.as_ref().expect("resources built");
+        self.run_alone(&[(self.pipelines.morphology.get("clean_mask").0, &f.bg_morphology.group, mask_tiles(w, h))])?;
+        let (_, mask) = self.pixel_maps()?;
+        Ok(Arc::unwrap_or_clone(mask))
+    }
+
+    /// The labelling stage alone on a given mask (0 non-fluorescent, 1 fluorescent): the labels of
+    /// `component_labels`. Its CPU twin is `reference::components::label_components`.
+    pub fn run_components_stage(&mut self, mask: &Plane<u8>) -> Result<(Plane<u32>, Plane<u32>)> {
+        self.ctx.check_lost()?;
+        let (w, h) = (mask.width, mask.height);
+        self.resources(w, h)?;
+        let f = self.frame.as_ref().expect("resources built");
+        self.ctx.queue.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
+        let cp = &self.pipelines.components;
+        let (t, g) = (tiles(w, h), &f.bg_components.group);
+        self.run_alone(&[(cp.get("local_merge").0, g, t), (cp.get("merge").0, g, t), (cp.get("compress").0, g, t)])?;
+        self.component_labels()
+    }
+
+    /// The distance stage's columns and rows alone on given seeds (a core slot + 1 a pixel, at most
+    /// `MAX_CORES`, 0 elsewhere): each pixel's distance to the nearest seed within the bound of these
+    /// settings and that seed's value; infinity and 0 beyond. Its CPU twin is
+    /// `reference::distance::distance_transform`.
+    pub fn run_distance_stage(&mut self, seeds: &Plane<u32>) -> Result<(Plane<f32>, Plane<u32>)> {
+        if let Some(v) = seeds.data.iter().find(|&&v| v as usize > MAX_CORES) {
+            bail!("seed value {v} is over the {MAX_CORES} core slots");
+        }
+        self.ctx.check_lost()?;
+        let (w, h) = (seeds.width, seeds.height);
+        self.resources(w, h)?;
+        let f = self.frame.as_ref().expect("resources built");
+        self.ctx.queue.write_buffer(&f.seeds, 0, &pack_rows(&seeds.data, w, |v| v as u8));
+        let dp = &self.pipelines.distance;
+        let g = &f.bg_distance.group;
+        self.run_alone(&[(dp.get("columns").0, g, column_groups(w, h)), (dp.get("rows").0, g, row_groups(w, h))])?;
+        let ctx = &self.ctx;
+        let read = readback(&ctx.device, "distfield_read", w * h * 4);
+        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("distfield") });
+        enc.copy_buffer_to_buffer(&f.distfield, 0, &read, 0, (w * h * 4) as u64);
+        ctx.queue.submit([enc.finish()]);
+        map_checked(ctx, &[&read])?;
+        let field = words(&read)?;
+        // The field's word: the squared distance above FIELD_SHIFT, the seed's value below (field_* in
+        // common.wgsl).
+        let value = |v: u32| v & ((1 << FIELD_SHIFT) - 1);
+        let dist = field.iter().map(|&v| if value(v) != 0 { ((v >> FIELD_SHIFT) as f32).sqrt() } else { f32::INFINITY }).collect();
+        let nearest = field.iter().map(|&v| value(v)).collect();
+        Ok((Plane { width: w, height: h, data: dist }, Plane { width: w, height: h, data: nearest }))
     }
 
     /// Buffers for this frame size, made when the size changes; a size the device's limits do not hold
@@ -305,7 +401,7 @@ impl GpuAnalyzer {
         });
         let none = wgpu::BufferUsages::empty();
         let src = wgpu::BufferUsages::COPY_SRC;
-        let sized = frame_buffer_words(n, height);
+        let sized = frame_buffer_words(width, height);
         let words_of = |name: &str| sized.iter().find(|(k, _)| *k == name).map(|(_, w)| *w).expect("a frame buffer");
         let buf = |name: &str, extra| storage(d, name, words_of(name), extra);
         let nir_in = buf("nir_in", none);
@@ -313,15 +409,13 @@ impl GpuAnalyzer {
         let medians = storage(d, "medians", (params.grid_w * params.grid_h) as usize, none);
         let coeffs = storage(d, "coeffs", 8, none);
         let ratio = buf("ratio", src);
-        let mask_a = storage(d, "mask_a", words_of("mask"), src);
-        let mask_b = storage(d, "mask_b", words_of("mask"), none);
+        let mask = buf("mask", src);
         let parent = buf("parent", none);
         let labels = buf("labels", src);
         let stats = buf("stats", none);
-        let slot_of_root = buf("slot_of_root", none);
         let seeds = buf("seeds", none);
         let col = buf("col", none);
-        let distfield = buf("distfield", none);
+        let distfield = buf("distfield", src);
         let table = buf("table", src);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
         let overlay = storage(d, "overlay", (3 * n).div_ceil(4), src);
@@ -345,21 +439,19 @@ impl GpuAnalyzer {
             height,
             params,
             bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio]),
-            bg_threshold: p.threshold.bind(d, &uniform, &[&ratio, &wl_in, &mask_a, &level]),
-            bg_morph_ab: p.morphology.bind(d, &uniform, &[&mask_a, &mask_b]),
-            bg_morph_ba: p.morphology.bind(d, &uniform, &[&mask_b, &mask_a]),
-            bg_components: p.components.bind(d, &uniform, &[&mask_a, &parent, &labels]),
-            bg_regions: p.regions.bind(d, &uniform, &[&ratio, &labels, &stats, &slot_of_root, &table]),
-            bg_distance: p.distance.bind(d, &uniform, &[&labels, &slot_of_root, &seeds, &col, &distfield]),
-            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask_a, &seeds, &labels, &stats, &slot_of_root, &distfield, &table]),
-            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask_a, &seeds, &distfield, &styles, &overlay, &classes]),
+            bg_threshold: p.threshold.bind(d, &uniform, &[&ratio, &level]),
+            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask]),
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &labels]),
+            bg_regions: p.regions.bind(d, &uniform, &[&ratio, &labels, &stats, &table]),
+            bg_distance: p.distance.bind(d, &uniform, &[&labels, &stats, &seeds, &col, &distfield]),
+            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &labels, &stats, &distfield, &table]),
+            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes]),
             table_read: readback(d, "table_read", table::WORDS * 4),
             overlay_read: readback(d, "overlay_read", (3 * n).div_ceil(4) * 4),
             classes_read: readback(d, "classes_read", n.div_ceil(4) * 4),
             nir_in,
             wl_in,
             stats,
-            slot_of_root,
             table,
             styles,
             level,
@@ -367,8 +459,10 @@ impl GpuAnalyzer {
             classes,
             upload: Vec::new(),
             ratio,
-            mask: mask_a,
+            mask,
             labels,
+            seeds,
+            distfield,
             maps_read: None,
             timestamps,
             traffic: Traffic::default(),
@@ -392,6 +486,44 @@ fn check_distance_bound(ctx: &GpuContext, params: &AnalysisParams) -> Result<(),
         });
     }
     Ok(())
+}
+
+/// Writes `bytes` at the start of `buf`, through `scratch` padded to whole words when it is not.
+fn upload_words(queue: &wgpu::Queue, buf: &wgpu::Buffer, bytes: &[u8], scratch: &mut Vec<u8>) {
+    if bytes.len() % 4 == 0 {
+        queue.write_buffer(buf, 0, bytes);
+    } else {
+        scratch.clear();
+        scratch.extend_from_slice(bytes);
+        scratch.resize(bytes.len().next_multiple_of(4), 0);
+        queue.write_buffer(buf, 0, scratch);
+    }
+}
+
+/// Workgroups of the mask pass: a 16×52 tile each (morphology.wgsl).
+fn mask_tiles(w: usize, h: usize) -> (u32, u32, u32) {
+    ((w as u32).div_ceil(16), (h as u32).div_ceil(52), 1)
+}
+
+/// Workgroups of the distance columns (64 columns by 128-row segments) and rows (256 pixels of a row).
+fn column_groups(w: usize, h: usize) -> (u32, u32, u32) {
+    ((w as u32).div_ceil(64), (h as u32).div_ceil(128), 1)
+}
+
+fn row_groups(w: usize, h: usize) -> (u32, u32, u32) {
+    ((w as u32).div_ceil(256), h as u32, 1)
+}
+
+/// A plane as 8 bits a pixel in the mask's layout (rows padded to whole words).
+fn pack_rows<T: Copy>(data: &[T], w: usize, byte: impl Fn(T) -> u8) -> Vec<u8> {
+    let stride = w.div_ceil(4) * 4;
+    let mut packed = vec![0u8; stride * (data.len() / w.max(1))];
+    for (dst, src) in packed.chunks_exact_mut(stride).zip(data.chunks_exact(w)) {
+        for (d, v) in dst.iter_mut().zip(src) {
+            *d = byte(*v);
+        }
+    }
+    packed
 }
 
 /// Dispatch helpers: 16×16 tiles over the frame, or a 1-D count of workgroups.
@@ -502,22 +634,13 @@ impl Analyzer for GpuAnalyzer {
         // Upload: NIR as packed u16, white light as packed RGB8, straight from the frames when their sizes
         // are whole words (any even pixel count for the NIR, a multiple of four for the white light), else
         // through a padded copy.
-        let upload = |buf: &wgpu::Buffer, bytes: &[u8], scratch: &mut Vec<u8>| {
-            if bytes.len() % 4 == 0 {
-                ctx.queue.write_buffer(buf, 0, bytes);
-            } else {
-                scratch.clear();
-                scratch.extend_from_slice(bytes);
-                scratch.resize(bytes.len().next_multiple_of(4), 0);
-                ctx.queue.write_buffer(buf, 0, scratch);
-            }
-        };
+        let upload = |buf: &wgpu::Buffer, bytes: &[u8], scratch: &mut Vec<u8>| upload_words(&ctx.queue, buf, bytes, scratch);
         upload(&f.nir_in, bytemuck::cast_slice(&nir.data), &mut f.upload);
         upload(&f.wl_in, &wl.data, &mut f.upload);
         traffic.borrow_mut().add("upload", f.nir_in.size() + f.wl_in.size(), 0);
 
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
-        for b in [&f.stats, &f.slot_of_root, &f.table, &f.level] {
+        for b in [&f.stats, &f.table, &f.level] {
             enc.clear_buffer(b, 0, None);
             traffic.borrow_mut().add("clear", b.size(), 0);
         }
@@ -546,35 +669,27 @@ impl Analyzer for GpuAnalyzer {
         let tp = &p.threshold;
         let half_tiles = tiles(w.div_ceil(2), h.div_ceil(2));
         let tb = &f.bg_threshold;
-        run_stage(&mut enc, 1, &[(tp.get("ratio_hist"), tb, half_tiles), (tp.get("fluo_level"), tb, (1, 1, 1)), (tp.get("threshold"), tb, t)]);
-        let (erode, dilate) = (p.morphology.get("erode"), p.morphology.get("dilate"));
-        // Opening (3×3) then closing (5×5, as two 3×3 passes each way): six passes, ending back in mask_a.
-        let (ab, ba) = (&f.bg_morph_ab, &f.bg_morph_ba);
-        run_stage(&mut enc, 2, &[(erode, ab, t), (dilate, ba, t), (dilate, ab, t), (dilate, ba, t), (erode, ab, t), (erode, ba, t)]);
+        run_stage(&mut enc, 1, &[(tp.get("ratio_hist"), tb, half_tiles), (tp.get("fluo_level"), tb, (1, 1, 1))]);
+        // The cut, the opening (3×3) and the closing (5×5) in one pass, a 16×52 tile a workgroup.
+        run_stage(&mut enc, 2, &[(p.morphology.get("clean_mask"), &f.bg_morphology, mask_tiles(w, h))]);
         let cp = &p.components;
         let cb = &f.bg_components;
-        // Tiles in workgroup memory, then the tile borders (both classes: their pixels are disjoint, so they
-        // share one parent array), then labels.
-        run_stage(&mut enc, 3, &[
-            (cp.get("local_merge"), cb, t),
-            (cp.get("merge_bg"), cb, t),
-            (cp.get("merge_fl"), cb, t),
-            (cp.get("compress_bg"), cb, t),
-            (cp.get("compress_fl"), cb, t),
-        ]);
+        // Tiles in workgroup memory, then the tile borders, then labels (both classes in each pass: their
+        // pixels are disjoint, so they share one parent array and one labels array).
+        run_stage(&mut enc, 3, &[(cp.get("local_merge"), cb, t), (cp.get("merge"), cb, t), (cp.get("compress"), cb, t)]);
         let rp = &p.regions;
         let gb = &f.bg_regions;
         run_stage(&mut enc, 4, &[(rp.get("region_stats"), gb, t), (rp.get("select_cores"), gb, t), (rp.get("assign_cores"), gb, t)]);
         let dp = &p.distance;
         run_stage(&mut enc, 5, &[
-            (dp.get("write_seeds"), &f.bg_distance, t),
-            (dp.get("columns"), &f.bg_distance, ((w as u32).div_ceil(64), (h as u32).div_ceil(128), 1)),
-            (dp.get("rows"), &f.bg_distance, ((w as u32).div_ceil(256), h as u32, 1)),
+            // One invocation a word of seeds (four pixels).
+            (dp.get("write_seeds"), &f.bg_distance, tiles(w.div_ceil(4), h)),
+            (dp.get("columns"), &f.bg_distance, column_groups(w, h)),
+            (dp.get("rows"), &f.bg_distance, row_groups(w, h)),
         ]);
         let up = &p.reduce;
         let rb = &f.bg_reduce;
         run_stage(&mut enc, 6, &[
-            (up.get("mark_rims"), rb, t),
             (up.get("select_diffuse"), rb, t),
             (up.get("assign_diffuse"), rb, t),
             (up.get("lesion_stats"), rb, t),
@@ -627,14 +742,19 @@ impl Analyzer for GpuAnalyzer {
         let ctx = &self.ctx;
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
         let n = f.width * f.height;
-        let (rr, mr) = f.maps_read.get_or_insert_with(|| (readback(&ctx.device, "ratio_read", n * 4), readback(&ctx.device, "mask_read", n * 4)));
+        let mask_bytes = mask_words(f.width, f.height) * 4;
+        let (rr, mr) = f.maps_read.get_or_insert_with(|| (readback(&ctx.device, "ratio_read", n * 4), readback(&ctx.device, "mask_read", mask_bytes)));
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pixel maps") });
         enc.copy_buffer_to_buffer(&f.ratio, 0, rr, 0, (n * 4) as u64);
-        enc.copy_buffer_to_buffer(&f.mask, 0, mr, 0, (n * 4) as u64);
+        enc.copy_buffer_to_buffer(&f.mask, 0, mr, 0, mask_bytes as u64);
         ctx.queue.submit([enc.finish()]);
         map_checked(ctx, &[rr, mr])?;
         let ratio: Vec<f32> = words(rr)?.into_iter().map(f32::from_bits).collect();
-        let mask: Vec<u8> = words(mr)?.into_iter().map(|v| v as u8).collect();
+        // Rows of the packed mask are padded to whole words: take each row's first `width` bytes.
+        let packed = words(mr)?;
+        let bytes: &[u8] = bytemuck::cast_slice(&packed);
+        let stride = f.width.div_ceil(4) * 4;
+        let mask: Vec<u8> = bytes.chunks_exact(stride).flat_map(|row| row[..f.width].iter().copied()).collect();
         Ok((Arc::new(Plane { width: f.width, height: f.height, data: ratio }), Arc::new(Plane { width: f.width, height: f.height, data: mask })))
     }
 

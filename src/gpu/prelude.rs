@@ -50,6 +50,27 @@ pub mod table {
     }
 }
 
+/// The bit of a component label (one word a pixel for both classes) that marks a fluorescent pixel's
+/// component; emitted as `FL_TAG`.
+pub const FL_TAG: u32 = 0x8000_0000;
+
+/// The labelled distance field and the column pass's words (distance.wgsl): a distance (squared in the
+/// field, vertical in the columns) above this shift, a core slot + 1 below it. Emitted as `FIELD_SHIFT`
+/// and `FIELD_VALUE` (the mask below it).
+pub const FIELD_SHIFT: u32 = 8;
+const _: () = assert!(crate::analysis::MAX_CORES < 1 << FIELD_SHIFT, "a slot + 1 fits under FIELD_SHIFT");
+const _: () = assert!(
+    2 * (super::uniforms::MAX_DISTANCE_BOUND as u64).pow(2) < 1 << (32 - FIELD_SHIFT),
+    "a squared distance within the bound fits above FIELD_SHIFT"
+);
+
+/// The seeds byte (distance.wgsl, 8 bits a pixel): a core pixel's slot + 1 below this bit; this bit alone
+/// on a non-fluorescent pixel outside any kept core whose component touches the border or is as large as a
+/// core (what the rim's outer edge is measured against: `is_outside` in reduce.wgsl). Emitted as
+/// `SEED_OUTSIDE` and `SEED_VALUE` (the bits below it).
+pub const SEED_OUTSIDE: u32 = 0x80;
+const _: () = assert!(crate::analysis::MAX_CORES < SEED_OUTSIDE as usize, "a slot + 1 fits under SEED_OUTSIDE");
+
 fn f32_lit(v: f32) -> String {
     let s = format!("{v:?}");
     if s.contains(['.', 'e', 'E']) { s } else { format!("{s}.0") }
@@ -73,6 +94,11 @@ pub fn wgsl() -> String {
     u("FERET_DIRS", FERET_DIRS);
     u("STYLE_DRAWN", style::DRAWN as usize);
     u("STYLE_WARN", style::WARN as usize);
+    u("FL_TAG", FL_TAG as usize);
+    u("FIELD_SHIFT", FIELD_SHIFT as usize);
+    u("SEED_OUTSIDE", SEED_OUTSIDE as usize);
+    u("SEED_VALUE", SEED_OUTSIDE as usize - 1);
+    u("FIELD_VALUE", (1usize << FIELD_SHIFT) - 1);
     for (name, v) in [
         ("T_HEADER", table::HEADER),
         ("T_FLUO_LEVEL", table::FLUO_LEVEL),
@@ -150,6 +176,7 @@ mod tests {
         assert_eq!(value("COVERAGE_FIXED"), naga::Literal::F32(COVERAGE_FIXED));
         assert_eq!(value("FERET_OFFSET"), naga::Literal::I32(FERET_OFFSET as i32));
         assert_eq!(value("STYLE_WARN"), naga::Literal::U32(style::WARN));
+        assert_eq!(value("FL_TAG"), naga::Literal::U32(FL_TAG));
         // The record's last field ends where the stride says.
         assert_eq!(table::STRIDE, 1400);
     }

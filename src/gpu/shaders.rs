@@ -22,7 +22,7 @@ pub struct Stage {
 // of its entry points); the test below recomputes them with naga.
 const WG_NORMALIZE: u32 = 12324;
 const WG_THRESHOLD: u32 = 1024;
-const WG_MORPHOLOGY: u32 = 0;
+const WG_MORPHOLOGY: u32 = 768;
 const WG_COMPONENTS: u32 = 2048;
 const WG_REGIONS: u32 = 36;
 const WG_DISTANCE: u32 = 8196;
@@ -40,23 +40,23 @@ pub const NORMALIZE: Stage = Stage {
 pub const THRESHOLD: Stage = Stage {
     name: "threshold",
     source: include_str!("../../shaders/threshold.wgsl"),
-    entries: &["ratio_hist", "fluo_level", "threshold"],
-    bindings: &[false, false, true, true],
+    entries: &["ratio_hist", "fluo_level"],
+    bindings: &[false, true],
     includes: &[],
     workgroup_bytes: WG_THRESHOLD,
 };
 pub const MORPHOLOGY: Stage = Stage {
     name: "morphology",
     source: include_str!("../../shaders/morphology.wgsl"),
-    entries: &["erode", "dilate"],
-    bindings: &[false, true],
+    entries: &["clean_mask"],
+    bindings: &[false, false, false, true],
     includes: &[],
     workgroup_bytes: WG_MORPHOLOGY,
 };
 pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
-    entries: &["local_merge", "merge_bg", "merge_fl", "compress_bg", "compress_fl"],
+    entries: &["local_merge", "merge", "compress"],
     bindings: &[false, true, true],
     includes: &[],
     workgroup_bytes: WG_COMPONENTS,
@@ -65,7 +65,7 @@ pub const REGIONS: Stage = Stage {
     name: "regions",
     source: include_str!("../../shaders/regions.wgsl"),
     entries: &["region_stats", "select_cores", "assign_cores"],
-    bindings: &[false, false, true, true, true],
+    bindings: &[false, false, true, true],
     includes: &[RANK],
     workgroup_bytes: WG_REGIONS,
 };
@@ -73,15 +73,15 @@ pub const DISTANCE: Stage = Stage {
     name: "distance",
     source: include_str!("../../shaders/distance.wgsl"),
     entries: &["write_seeds", "columns", "rows"],
-    bindings: &[false, false, true, true, true],
+    bindings: &[false, true, true, true, true],
     includes: &[],
     workgroup_bytes: WG_DISTANCE,
 };
 pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
-    entries: &["mark_rims", "select_diffuse", "assign_diffuse", "lesion_stats", "levels", "subpixel"],
-    bindings: &[false, false, false, false, true, true, false, true],
+    entries: &["select_diffuse", "assign_diffuse", "lesion_stats", "levels", "subpixel"],
+    bindings: &[false, false, false, false, true, false, true],
     includes: &[RANK],
     workgroup_bytes: WG_REDUCE,
 };
@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn used_bindings_follow_calls() {
         let regions = REGIONS.used_bindings().unwrap();
-        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4, 5]);
+        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4]);
         let distance = DISTANCE.used_bindings().unwrap();
         assert!(!distance[DISTANCE.entry("rows")].contains(&1), "{:?}", distance[DISTANCE.entry("rows")]);
     }
