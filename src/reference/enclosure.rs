@@ -570,14 +570,16 @@ mod tests {
 
     #[test]
     fn the_channel_between_a_gaps_long_arms_is_not_core() {
-        for gap in [15.0, 30.0, 45.0] {
+        // Gaps whose chord (up to 2.3 mm here at 0.1 mm/px) is within twice `MAX_CHANNEL_OPENING_MM`: a
+        // wider channel stays (its core is overestimated, as before the opening).
+        for gap in [15.0, 30.0, 36.0] {
             let (n, labels) = split_scene(scene_with(gap, true));
             assert_eq!(n, 1, "gap {gap}°");
             let l = labels.get(60, 60);
             let area = labels.data.iter().filter(|&&v| v == l).count() as f32;
             let disc = std::f32::consts::PI * 30.0 * 30.0;
-            // The channel out to the arms' tips would add about a fifth of the disc at 45°.
-            assert!(area > 0.95 * disc && area < 1.05 * disc, "gap {gap}°: core of {area} px vs {disc}");
+            // The channel out to the arms' tips would add a tenth of the disc at 45°.
+            assert!(area > 0.95 * disc && area < 1.04 * disc, "gap {gap}°: core of {area} px vs {disc}");
         }
     }
 }
