@@ -26,6 +26,27 @@ pub enum BackendChoice {
     Cpu,
 }
 
+impl BackendChoice {
+    pub const ALL: [BackendChoice; 3] = [BackendChoice::Auto, BackendChoice::Gpu, BackendChoice::Cpu];
+
+    /// The name as `--backend` takes it and run records keep it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Gpu => "gpu",
+            BackendChoice::Cpu => "cpu",
+        }
+    }
+}
+
+/// A backend by its name, without clap (the element's property, a run record's setting).
+impl std::str::FromStr for BackendChoice {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::ALL.into_iter().find(|b| b.name().eq_ignore_ascii_case(s.trim())).ok_or_else(|| format!("'{s}' is not one of auto, gpu, cpu"))
+    }
+}
+
 /// The analyzer for an offline command: a GPU wait is bounded by `gpu::context::OFFLINE_WAIT`.
 pub fn make_analyzer(choice: BackendChoice, params: &AnalysisParams) -> Result<Box<dyn Analyzer>> {
     make_analyzer_waiting(choice, params, None)

@@ -13,7 +13,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::cli::backend::{BackendChoice, make_analyzer};
-use crate::cli::values;
+use crate::values;
 use crate::params::AnalysisParams;
 use crate::phantom::{PhantomConfig, render};
 use crate::processor::FrameProcessor;
@@ -21,7 +21,7 @@ use crate::processor::FrameProcessor;
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Frame size, WIDTHxHEIGHT (16–8192 a side).
-    #[arg(long, default_value = "1920x1080", value_parser = values::size)]
+    #[arg(long, default_value = "1920x1080", )]
     pub size: (usize, usize),
     #[arg(long, default_value_t = 60, value_parser = values::frame_count)]
     pub frames: u32,
@@ -53,7 +53,7 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
-    let (width, height) = a.size;
+    let crate::frame::FrameSize { width, height } = a.size;
     if a.frames == 0 {
         bail!("--frames must be at least 1");
     }

@@ -37,8 +37,8 @@ pub struct EvaluateArgs {
     pub family: Family,
     /// Frame size of every scene; default: 1280x720 for the plain family, 1280x720 or 1920x1080 drawn per
     /// scene for the broad one.
-    #[arg(long, value_parser = super::values::size)]
-    pub size: Option<(usize, usize)>,
+    #[arg(long)]
+    pub size: Option<crate::frame::FrameSize>,
     /// Frames analysed a scene.
     #[arg(long, default_value_t = 4)]
     pub frames: u32,
@@ -56,10 +56,10 @@ pub struct EvaluateArgs {
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Multiplies the phantoms' NIR sensor noise (0-100).
-    #[arg(long, default_value_t = 1.0, value_parser = super::values::noise_gain, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::values::noise_gain, allow_hyphen_values = true)]
     pub nir_noise_gain: f32,
     /// Analysis option: raise the fluorescence level with the frame's noise (see `analyze`).
-    #[arg(long, default_value_t = AnalysisParams::default().fluo_noise_sigmas, value_parser = super::values::noise_sigmas, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = AnalysisParams::default().fluo_noise_sigmas, value_parser = crate::values::noise_sigmas, allow_hyphen_values = true)]
     pub fluo_noise_sigmas: f32,
 }
 
@@ -182,7 +182,7 @@ fn row(c: &str, v: &str, s: &Score, lesion_only: bool) -> String {
 }
 
 pub fn run(a: EvaluateArgs) -> Result<()> {
-    let size = a.size;
+    let size = a.size.map(|s| (s.width, s.height));
     if a.scenes == 0 || a.frames == 0 {
         bail!("--scenes and --frames must be at least 1");
     }

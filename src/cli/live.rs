@@ -17,7 +17,7 @@ use crate::live::{LiveConfig, run};
 use crate::media::live::{read_description, replay_source};
 use crate::cli::options::{CheckArgs, ScaleArgs};
 use crate::cli::paths::{PathGuard, RECORDINGS, refuse_existing};
-use crate::cli::values;
+use crate::values;
 use crate::media::source::{Channel, SourceSpec};
 use crate::measure::findings::Mode;
 use crate::params::AnalysisParams;
@@ -70,14 +70,14 @@ pub struct LiveArgs {
     pub backend: BackendChoice,
     /// Feed a phantom of this size (WxH), rendered into memory, as a live camera pair (implies
     /// --pipeline pipelines/phantom-live.pipeline and --loop).
-    #[arg(long, value_parser = values::size)]
-    pub phantom: Option<(usize, usize)>,
+    #[arg(long)]
+    pub phantom: Option<crate::frame::FrameSize>,
     /// The checks' settings; the mode switches while running by typing s, t or w and Enter.
     #[command(flatten)]
     pub checks: CheckArgs,
     /// Fault drill: KIND@FRAME,... with KIND panic, error, slow, lost (simulated) or destroy (the real GPU device).
     #[arg(long)]
-    pub inject_fault: Option<String>,
+    pub inject_fault: Option<FaultPlan>,
     /// Frames each recording may hold waiting for its encoder; when it is full, recorded frames are
     /// dropped (counted), never display frames.
     #[arg(long, default_value_t = crate::live::recording::QUEUE_FRAMES)]
@@ -210,7 +210,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         refuse_existing("--record", r, |n| RECORDINGS.contains(&n), a.overwrite)?;
     }
     let (pipeline, feed) = match a.phantom {
-        Some((w, h)) => {
+        Some(crate::frame::FrameSize { width: w, height: h }) => {
             let cfg = crate::phantom::PhantomConfig {
                 width: w,
                 height: h,
@@ -228,10 +228,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         None => (a.pipeline.clone(), Vec::new()),
     };
     let description = read_description(&pipeline, &vars)?;
-    let plan = match &a.inject_fault {
-        Some(s) => FaultPlan::parse(s)?,
-        None => FaultPlan::default(),
-    };
+    let plan = a.inject_fault.clone().unwrap_or_default();
     let period_ms = 1000.0 / a.fps as f64;
     // Below one period: a frame waits for its analysis at most this long, so two outputs are never more
     // than two frame periods apart.

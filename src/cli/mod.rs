@@ -1,20 +1,20 @@
 //! The command line: one file a subcommand, clap derive. Parses and validates arguments, wires sources,
 //! the frame processor and sinks together, reports progress and summaries. No analysis logic here.
 
-pub mod analyze;
+// Public: what the element (`gst-plugin/`) and the tests use.
+pub(crate) mod analyze;
 pub mod backend;
-pub mod batch;
-pub mod bench;
-pub mod calibrate;
-pub mod cohort;
+pub(crate) mod batch;
+pub(crate) mod bench;
+pub(crate) mod calibrate;
+pub(crate) mod cohort;
 pub mod evaluate;
 pub mod live;
-pub mod manifest;
+pub(crate) mod manifest;
 pub mod options;
 pub mod paths;
-pub mod phantom;
-pub mod report;
-pub mod values;
+pub(crate) mod phantom;
+pub(crate) mod report;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
