@@ -43,9 +43,9 @@ pub struct AnalyzeArgs {
     /// as many NIR towers record): a video file or an image sequence pattern. The NIR is its half's luma.
     #[arg(long, conflicts_with_all = ["wl", "nir"])]
     pub side_by_side: Option<String>,
-    /// The half of a --side-by-side frame that carries the NIR: left or right.
-    #[arg(long, default_value = "right", requires = "side_by_side")]
-    pub nir_side: NirSide,
+    /// The half of a --side-by-side frame that carries the NIR: left or right (default right).
+    #[arg(long)]
+    pub nir_side: Option<NirSide>,
     #[command(flatten)]
     pub scale: ScaleArgs,
     /// Frame rate of image sequences (1–1000).
@@ -202,7 +202,8 @@ impl Job {
             bail!("--fps must be between 1 and 1000, got {}", a.fps);
         }
         let inputs = match (&a.side_by_side, &a.wl, &a.nir) {
-            (Some(source), _, _) => Inputs::SideBySide { source: source.clone(), nir_side: a.nir_side },
+            (Some(source), _, _) => Inputs::SideBySide { source: source.clone(), nir_side: a.nir_side.unwrap_or_default() },
+            (None, _, _) if a.nir_side.is_some() => bail!("--nir-side is only for a --side-by-side source"),
             (None, Some(wl), Some(nir)) => Inputs::Pair { wl: wl.clone(), nir: nir.clone() },
             _ => bail!("give --wl and --nir, or --side-by-side"),
         };

@@ -342,7 +342,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
                     }
                     if let Err(err) = r {
                         if let Ok(mut f) = failures.lock() {
-                            f.push((e.id.clone(), format!("{err:#}")));
+                            f.push((e.id.clone(), format!("{err:#} (manifest line {})", e.line)));
                         }
                     }
                 }

@@ -22,7 +22,7 @@ use crate::processor::FrameProcessor;
 pub struct BenchArgs {
     /// Frame size, WIDTHxHEIGHT (16–8192 a side).
     #[arg(long, default_value = "1920x1080", )]
-    pub size: (usize, usize),
+    pub size: crate::frame::FrameSize,
     #[arg(long, default_value_t = 60, value_parser = values::frame_count)]
     pub frames: u32,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]

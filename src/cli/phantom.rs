@@ -18,7 +18,7 @@ pub struct PhantomArgs {
     pub frames: u32,
     /// Frame size, WIDTHxHEIGHT (16–8192 a side).
     #[arg(long, default_value = "1280x720", )]
-    pub size: (usize, usize),
+    pub size: crate::frame::FrameSize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Image scale, mm/px (0.005–2).
