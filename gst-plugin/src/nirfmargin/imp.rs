@@ -261,10 +261,10 @@ impl ObjectImpl for NirfMargin {
             "backend" => s.backend = text().unwrap_or_else(|| Settings::default().backend),
             "mode" => {
                 s.mode = text().unwrap_or_else(|| Settings::default().mode);
-                match parse_mode(&s.mode) {
+                match s.mode.parse::<Mode>() {
                     Ok(m) => self.mode.set(m),
                     // Refused when the element starts; while playing the mode stays as it was.
-                    Err(e) => gst::error!(CAT, imp = self, "{e}"),
+                    Err(e) => gst::error!(CAT, imp = self, "property mode: {e}"),
                 }
             }
             "roi" => s.roi = text(),
