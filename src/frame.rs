@@ -1,6 +1,8 @@
 //! Frame types shared by every stage: a white-light RGB8 image, a NIR 16-bit gray image and a generic
-//! row-major `Plane<T>` for intermediate maps. Owns the layout (tightly packed rows) and the conversions
-//! from stride-padded buffers; it knows nothing of GStreamer, PNG files or the analysis.
+//! row-major `Plane<T>` for intermediate maps. Owns the layout (tightly packed rows), the conversions
+//! from stride-padded buffers, the sizes analysed (`FrameSize`) and the split of a side-by-side frame
+//! into white light and NIR (`split_side_by_side`); it knows nothing of GStreamer, PNG files or the
+//! analysis.
 
 use anyhow::{Result, bail};
 
