@@ -1,4 +1,5 @@
-//! `nirf-margin analyze`: replay a recorded white-light + NIR pair through the analysis and write the
+//! `nirf-margin analyze`: replay a recorded white-light + NIR pair (two sources, or one side-by-side
+//! source: `media::source::Inputs`) through the analysis and write the
 //! metrics (JSONL), class masks (PNG), the overlay (Matroska) and a snapshot (PNG). Every output path is
 //! checked against the inputs and the other outputs before anything is written (`paths`); files are
 //! written under temporary names and renamed into place at the end. On an error what was written so

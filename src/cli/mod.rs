@@ -28,7 +28,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Analyse a recorded white-light + NIR pair: metrics, masks, overlay video, snapshot.
+    /// Analyse a recorded white-light + NIR pair (two files or one side-by-side): metrics, masks, overlay video, snapshot.
     Analyze(analyze::AnalyzeArgs),
     /// Generate a synthetic phantom sequence with ground truth.
     Phantom(phantom::PhantomArgs),

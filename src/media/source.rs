@@ -59,14 +59,6 @@ impl<S> Inputs<S> {
         }
     }
 
-    /// The same inputs with each source mapped (e.g. a manifest's relative paths resolved).
-    pub fn map<T>(&self, mut f: impl FnMut(&S) -> T) -> Inputs<T> {
-        match self {
-            Inputs::Pair { wl, nir } => Inputs::Pair { wl: f(wl), nir: f(nir) },
-            Inputs::SideBySide { source, nir_side } => Inputs::SideBySide { source: f(source), nir_side: *nir_side },
-        }
-    }
-
     pub fn nir_side(&self) -> Option<NirSide> {
         match self {
             Inputs::Pair { .. } => None,
@@ -447,7 +439,8 @@ fn spawn_sequence_reader(pattern: &str, start: u32, count: u32, channel: Channel
 fn decode_file(path: &Path, channel: Channel) -> Result<Decoded> {
     let img = image::ImageReader::open(path)?.with_guessed_format()?.decode()?;
     let (w, h) = (img.width() as usize, img.height() as usize);
-    check_frame_size(w, h)?;
+    // A side-by-side frame holds two frames of the sizes analysed (its width is checked when split).
+    check_frame_size(if channel == Channel::SideBySide { w / 2 } else { w }, h)?;
     Ok(match channel {
         Channel::WhiteLight | Channel::SideBySide => Decoded::Wl(RgbFrame::from_vec(w, h, img.into_rgb8().into_raw())?),
         Channel::Nir => Decoded::Nir(NirFrame::from_vec(w, h, img.into_luma16().into_raw())?),
