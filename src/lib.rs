@@ -12,19 +12,21 @@
 //! - `measure`: figures in mm, tracking, smoothing, the transection / wound-bed checks, scoring against
 //!   ground truth; `annotate`: everything drawn on the CPU after the composite (text, outlines, badges);
 //! - `processor`: one frame pair in, one result out; the only place the margin verdict is decided;
+//!   `backend`: which analyzer (`auto`, `gpu`, `cpu`) a command or the element gets;
 //! - `metrics`: the one metrics schema (serde, versioned, with a JSON Schema file);
 //! - `media`: GStreamer sources and sinks; `live`: latency-first scheduling and fail-safe passthrough;
 //! - `report`: the HTML procedure report from a metrics file; `archive`: a batch's run records and the
 //!   cohort over them (table, distributions, comparison of two runs); `cli`: the command line (clap only here).
 //!
 //! Public API: what the GStreamer element (`gst-plugin/`), the integration tests and the benches use —
-//! frames, params, values, the analysis contract and both backends, measure, the processor, metrics,
-//! media, live, phantom, report and `cli`'s `backend`, `live`, `options`, `paths` and `evaluate`. The rest
+//! frames, params, values, the analysis contract and both backends, `backend`, measure, the processor,
+//! metrics, media, live, phantom, report and `cli`'s `options`, `paths` and `evaluate`. The rest
 //! (`annotate`, `archive`, the other subcommands) is `pub(crate)`.
 
 pub mod analysis;
 pub(crate) mod annotate;
 pub(crate) mod archive;
+pub mod backend;
 pub mod cli;
 pub mod frame;
 pub mod gpu;

@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::analysis::LesionKind;
-use crate::cli::backend::{BackendChoice, make_analyzer};
+use crate::backend::{BackendChoice, make_analyzer};
 use crate::cli::paths::{PathGuard, Staged, is_findings_file, is_mask_frame, refuse_existing, write_atomic};
 use crate::values;
 use crate::media::recorder::VideoRecorder;
@@ -67,7 +67,7 @@ pub struct AnalyzeArgs {
     /// PNG of the overlay frame with the most rim lesions.
     #[arg(long)]
     pub snapshot: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, value_parser = crate::cli::options::backend_parser(), default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     #[command(flatten)]
     pub checks: CheckArgs,

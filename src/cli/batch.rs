@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::archive::record::{self, InputRecord, RUN_FILE, RunRecord, Status};
 use crate::cli::analyze::{self, Job};
-use crate::cli::backend::BackendChoice;
+use crate::backend::BackendChoice;
 use crate::cli::manifest::{self, Defaults, Entry};
 use crate::cli::options::{CheckArgs, ScaleArgs};
 use crate::cli::paths::{PathGuard, write_atomic};
@@ -49,7 +49,7 @@ pub struct BatchArgs {
     /// Write the overlay video and snapshot for recordings whose row does not say.
     #[arg(long)]
     pub overlay: bool,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, value_parser = crate::cli::options::backend_parser(), default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
 }
 

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
 
-use crate::cli::backend::{BackendChoice, make_analyzer};
+use crate::backend::{BackendChoice, make_analyzer};
 use crate::values;
 use crate::params::AnalysisParams;
 use crate::phantom::{PhantomConfig, render};
@@ -25,7 +25,7 @@ pub struct BenchArgs {
     pub size: crate::frame::FrameSize,
     #[arg(long, default_value_t = 60, value_parser = values::frame_count)]
     pub frames: u32,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, value_parser = crate::cli::options::backend_parser(), default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Image scale, mm/px (0.005–2).
     #[arg(long, default_value_t = 0.08, value_parser = values::mm_per_px, allow_hyphen_values = true)]

@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use crate::cli::backend::{BackendChoice, make_analyzer};
+use crate::backend::{BackendChoice, make_analyzer};
 use crate::measure::accuracy::Score;
 use crate::measure::conditions::{ConditionScores, scene_buckets};
 use crate::measure::findings::Mode;
@@ -53,7 +53,7 @@ pub struct EvaluateArgs {
     /// scale and conditions): where to look when a figure falls short.
     #[arg(long)]
     pub misses: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, value_parser = crate::cli::options::backend_parser(), default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Multiplies the phantoms' NIR sensor noise (0-100).
     #[arg(long, default_value_t = 1.0, value_parser = crate::values::noise_gain, allow_hyphen_values = true)]

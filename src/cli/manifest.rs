@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::archive::record::Settings;
-use crate::cli::backend::BackendChoice;
+use crate::backend::BackendChoice;
 use crate::values;
 use crate::frame::NirSide;
 use crate::measure::findings::{Mode, Roi};

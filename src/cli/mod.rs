@@ -3,13 +3,12 @@
 
 // Public: what the element (`gst-plugin/`) and the tests use.
 pub(crate) mod analyze;
-pub mod backend;
 pub(crate) mod batch;
 pub(crate) mod bench;
 pub(crate) mod calibrate;
 pub(crate) mod cohort;
 pub mod evaluate;
-pub mod live;
+pub(crate) mod live;
 pub(crate) mod manifest;
 pub mod options;
 pub mod paths;

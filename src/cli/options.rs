@@ -54,6 +54,12 @@ impl ScaleArgs {
     }
 }
 
+/// `--backend`: one of `BackendChoice::ALL` by name (clap lists them in the help and in its error).
+pub fn backend_parser() -> impl clap::builder::TypedValueParser<Value = crate::backend::BackendChoice> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(crate::backend::BackendChoice::ALL.map(crate::backend::BackendChoice::name)).try_map(|s| s.parse::<crate::backend::BackendChoice>())
+}
+
 /// `--mode`: one of `Mode::ALL` by name (clap lists them in the help and in its error).
 fn mode_parser() -> impl clap::builder::TypedValueParser<Value = Mode> {
     use clap::builder::TypedValueParser;

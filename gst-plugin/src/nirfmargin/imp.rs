@@ -19,8 +19,8 @@ use gst_video::subclass::AggregateFramesToken;
 use gst_video::subclass::prelude::*;
 use gst_video::{VideoFormat, VideoFrameRef};
 
-use nirf_margin::cli::backend::BackendChoice;
-use nirf_margin::cli::live::{LiveAnalysis, ModeCell};
+use nirf_margin::backend::BackendChoice;
+use nirf_margin::live::analysis::{GPU_WAIT_BUDGETS, LiveAnalysis, ModeCell};
 use nirf_margin::cli::options::ScaleArgs;
 use nirf_margin::cli::paths::PathGuard;
 use nirf_margin::values;
@@ -366,7 +366,7 @@ impl AggregatorImpl for NirfMargin {
             plan: config.plan,
             // A drilled `slow` frame overruns any budget the frame rate allows.
             slow: config.budget.map_or(Duration::from_millis(200), |b| b * 3),
-            gpu_wait: budget * nirf_margin::cli::live::GPU_WAIT_BUDGETS,
+            gpu_wait: budget * GPU_WAIT_BUDGETS,
             fps: DEFAULT_FPS,
         };
         let failsafe = FailSafe::start(analysis.factory(self.mode.clone()), budget, Duration::from_secs(30));

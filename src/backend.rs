@@ -1,4 +1,4 @@
-//! `--backend auto|gpu|cpu`: which `Analyzer` a command gets. `auto` takes a hardware GPU adapter when
+//! Which `Analyzer` a command or the element gets (`--backend auto|gpu|cpu`, the element's `backend`). `auto` takes a hardware GPU adapter when
 //! one exists, else the CPU backend: a software adapter (Mesa's lavapipe) runs the shaders correctly but
 //! some sixty times slower than the CPU backend (about 750 ms against 12 ms a 1080p frame on the 2-core
 //! development machine), which in live use would keep the overlay off. `auto` also takes the CPU where
@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::ValueEnum;
 
 use crate::analysis::{Analyzer, Composite, LesionStyle, PixelMaps, Segmentation, Traffic};
 use crate::frame::{NirFrame, RgbFrame};
@@ -18,7 +17,7 @@ use crate::gpu::{GpuAnalyzer, GpuContext, error};
 use crate::params::AnalysisParams;
 use crate::reference::CpuAnalyzer;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendChoice {
     /// A hardware GPU adapter when one exists, else the CPU (not a software adapter).
     Auto,
@@ -39,7 +38,13 @@ impl BackendChoice {
     }
 }
 
-/// A backend by its name, without clap (the element's property, a run record's setting).
+impl std::fmt::Display for BackendChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A backend by its name (`--backend`, the element's property, a run record's setting).
 impl std::str::FromStr for BackendChoice {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
