@@ -1,5 +1,6 @@
 //! Option groups shared by `analyze` and `live`: the image scale and the transection / wound-bed checks.
-//! Every value is checked when parsed (`values`), each error naming its flag.
+//! Every value is checked when parsed (`values`), each error naming its flag; the named choices (`--mode`,
+//! `--backend`) are parsed by their types' `FromStr`, clap listing the possible values.
 
 use std::path::PathBuf;
 
