@@ -1,6 +1,8 @@
 //! Frame types shared by every stage: a white-light RGB8 image, a NIR 16-bit gray image and a generic
-//! row-major `Plane<T>` for intermediate maps. Owns the layout (tightly packed rows) and the conversions
-//! from stride-padded buffers; it knows nothing of GStreamer, PNG files or the analysis.
+//! row-major `Plane<T>` for intermediate maps. Owns the layout (tightly packed rows), the conversions
+//! from stride-padded buffers, the sizes analysed (`FrameSize`) and the split of a side-by-side frame
+//! into white light and NIR (`split_side_by_side`); it knows nothing of GStreamer, PNG files or the
+//! analysis.
 
 use anyhow::{Result, bail};
 
@@ -193,6 +195,89 @@ impl NirFrame {
     }
 }
 
+/// A frame size the analysis takes, px: 16 to 8192 a side. Parsed from `WIDTHxHEIGHT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameSize {
+    pub width: usize,
+    pub height: usize,
+}
+
+impl FrameSize {
+    /// Smallest and largest side, px.
+    pub const LIMITS: (usize, usize) = (16, 8192);
+
+    /// The size, if the analysis takes it; else an error saying the limits.
+    pub fn checked(width: usize, height: usize) -> Result<Self> {
+        let (lo, hi) = Self::LIMITS;
+        if !(lo..=hi).contains(&width) || !(lo..=hi).contains(&height) {
+            bail!("{width}x{height} is outside the sizes analysed ({lo}x{lo} to {hi}x{hi})");
+        }
+        Ok(Self { width, height })
+    }
+}
+
+impl std::str::FromStr for FrameSize {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let Some((w, h)) = s.split_once(['x', 'X']) else { return Err(format!("'{s}' is not WIDTHxHEIGHT (e.g. 1280x720)")) };
+        let dim = |d: &str| d.trim().parse::<usize>().map_err(|_| format!("'{s}' is not WIDTHxHEIGHT (e.g. 1280x720): '{d}' is not a whole number"));
+        Self::checked(dim(w)?, dim(h)?).map_err(|e| e.to_string())
+    }
+}
+
+/// Which half of a side-by-side frame (white light and NIR in one picture, as many laparoscopic NIR
+/// towers record and output) carries the NIR; the other half is the white light.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NirSide {
+    Left,
+    #[default]
+    Right,
+}
+
+impl NirSide {
+    pub const ALL: [NirSide; 2] = [NirSide::Left, NirSide::Right];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NirSide::Left => "left",
+            NirSide::Right => "right",
+        }
+    }
+}
+
+impl std::str::FromStr for NirSide {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::ALL.into_iter().find(|n| n.name() == s.trim()).ok_or_else(|| format!("'{s}' is not left or right (the half that carries the NIR)"))
+    }
+}
+
+/// Split a side-by-side frame into its white-light half and its NIR half; the NIR is the luma of its
+/// half (BT.601 weights, 8 bits scaled to 16 as an 8-bit gray PNG is: gray `v` gives `v * 257`). An odd
+/// width has no two equal halves: an error.
+pub fn split_side_by_side(frame: &RgbFrame, nir_side: NirSide) -> Result<(RgbFrame, NirFrame)> {
+    if frame.width % 2 != 0 || frame.width == 0 {
+        bail!("a side-by-side frame must have an even width (two halves of one size), this one is {}x{}", frame.width, frame.height);
+    }
+    let half = frame.width / 2;
+    let (wl_x0, nir_x0) = match nir_side {
+        NirSide::Right => (0, half),
+        NirSide::Left => (half, 0),
+    };
+    let mut wl = RgbFrame::new(half, frame.height);
+    let mut nir = NirFrame::new(half, frame.height);
+    for y in 0..frame.height {
+        let row = &frame.data[y * frame.width * 3..(y + 1) * frame.width * 3];
+        wl.data[y * half * 3..(y + 1) * half * 3].copy_from_slice(&row[wl_x0 * 3..(wl_x0 + half) * 3]);
+        for (d, p) in nir.data[y * half..(y + 1) * half].iter_mut().zip(row[nir_x0 * 3..(nir_x0 + half) * 3].chunks_exact(3)) {
+            let luma = (77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8;
+            *d = (luma * 257) as u16;
+        }
+    }
+    Ok((wl, nir))
+}
+
 /// Checks both frames are non-empty and of one size.
 pub fn check_pair(wl: &RgbFrame, nir: &NirFrame) -> Result<()> {
     if wl.width != nir.width || wl.height != nir.height {
@@ -233,6 +318,41 @@ mod tests {
         assert_eq!(up.get(0, 0), 0);
         assert_eq!(up.get(7, 3), 300);
         assert!(up.row(1).windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn frame_sizes_parse_within_the_limits() {
+        assert_eq!("641x359".parse(), Ok(FrameSize { width: 641, height: 359 }));
+        assert_eq!("16X8192".parse(), Ok(FrameSize { width: 16, height: 8192 }));
+        for bad in ["abcx10", "15x100", "100x9000", "100", "x", "-5x10"] {
+            assert!(bad.parse::<FrameSize>().is_err(), "{bad}");
+        }
+        assert!("15x100".parse::<FrameSize>().unwrap_err().contains("16x16 to 8192x8192"));
+    }
+
+    #[test]
+    fn a_side_by_side_frame_splits_into_white_light_and_nir_luma() {
+        let mut f = RgbFrame::new(8, 2);
+        for y in 0..2 {
+            for x in 0..4 {
+                f.put(x, y, [200, 50, 40]); // white light on the left
+                f.put(4 + x, y, [100, 100, 100]); // gray NIR on the right
+            }
+        }
+        f.put(5, 1, [255, 0, 0]); // a red NIR pixel counts by its luma
+        let (wl, nir) = split_side_by_side(&f, NirSide::Right).unwrap();
+        assert_eq!((wl.width, wl.height, nir.width, nir.height), (4, 2, 4, 2));
+        assert!(wl.data.chunks(3).all(|p| p == [200, 50, 40]));
+        assert_eq!(nir.get(1, 1), ((77 * 255) >> 8) * 257);
+        assert!(nir.data.iter().enumerate().filter(|&(i, _)| i != 5).all(|(_, &v)| v == 100 * 257));
+        // The same picture read with the NIR on the left: the halves swap.
+        let (wl2, nir2) = split_side_by_side(&f, NirSide::Left).unwrap();
+        assert!(wl2.data.chunks(3).enumerate().all(|(i, p)| p == if i == 5 { [255, 0, 0] } else { [100, 100, 100] }));
+        assert_eq!(nir2.get(0, 0), ((77 * 200 + 150 * 50 + 29 * 40) >> 8) * 257);
+        let e = split_side_by_side(&RgbFrame::new(9, 2), NirSide::Right).unwrap_err().to_string();
+        assert!(e.contains("even width") && e.contains("9x2"), "{e}");
+        assert_eq!("left".parse(), Ok(NirSide::Left));
+        assert!("middle".parse::<NirSide>().is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! and scales (not the bundled clip): every rim lesion wholly in view is found, core diameters are
 //! within 0.5 mm, and the masks overlap the truth.
 
-use nirf_margin::cli::backend::BackendChoice;
+use nirf_margin::backend::BackendChoice;
 use nirf_margin::cli::evaluate::{score_phantom, static_jitter};
 use nirf_margin::measure::accuracy::Score;
 use nirf_margin::phantom::{PhantomConfig, SceneOptions};

@@ -228,3 +228,38 @@ fn cohort_matches_the_truth_and_compare_flags_a_changed_setting() {
     assert!(!text.lines().any(|l| l.starts_with("  r0:")), "{text}");
     assert!(std::fs::read_to_string(root.join("new.html")).unwrap().contains("margin verdict ok → under_margin"));
 }
+
+/// A manifest row giving one side-by-side recording (`side_by_side`, `nir_side`) is analysed as the same
+/// frames given as a pair: the same metrics; its run record names the input `side_by_side` and the NIR's
+/// half, and a rerun finds it current.
+#[test]
+fn a_side_by_side_row_gives_the_pair_rows_outputs() {
+    let d = tmpdir();
+    let root = d.path();
+    phantom_on_disk(&root.join("p"), SIZE.0, SIZE.1, 3, 17, SCALE);
+    let (sbs, nir8) = common::compose_side_by_side(&root.join("p"), 3, true, false);
+    let m = root.join("m.csv");
+    std::fs::write(&m, format!("id,wl,nir,side_by_side,nir_side,mm_per_px\npair,p/wl/%05d.png,{nir8},,,{SCALE}\nsbs,,,{sbs},left,{SCALE}\n")).unwrap();
+    let out = root.join("out");
+    let o = batch(&m, &out, &[]);
+    assert!(o.status.success(), "{}{}", stdout(&o), common::stderr(&o));
+    let untimed = |id: &str| {
+        common::read_jsonl(&out.join(id).join("metrics.jsonl"))
+            .into_iter()
+            .map(|mut v| {
+                v.as_object_mut().unwrap().remove("timings_ms");
+                v
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(untimed("sbs").len(), 3);
+    assert_eq!(untimed("sbs"), untimed("pair"));
+    let rec = run_json(&out.join("sbs"));
+    let roles: Vec<&str> = rec["inputs"].as_array().unwrap().iter().map(|i| i["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["side_by_side"]);
+    assert_eq!(rec["settings"]["nir_side"], "left");
+    assert!(run_json(&out.join("pair"))["settings"].get("nir_side").is_none());
+    let again = batch(&m, &out, &[]);
+    assert!(again.status.success());
+    assert!(stdout(&again).contains("2 current (skipped)"), "{}", stdout(&again));
+}

@@ -38,6 +38,9 @@ impl Program {
 /// makes the recording's outputs stale.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
+    /// For a side-by-side source: the half that carries the NIR (absent for a white-light and NIR pair).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nir_side: Option<crate::frame::NirSide>,
     /// `--mm-per-px`; `None` with a calibration file (an input, hashed) or no scale.
     pub mm_per_px: Option<f32>,
     pub margins_mm: Vec<f32>,

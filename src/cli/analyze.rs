@@ -1,4 +1,5 @@
-//! `nirf-margin analyze`: replay a recorded white-light + NIR pair through the analysis and write the
+//! `nirf-margin analyze`: replay a recorded white-light + NIR pair (two sources, or one side-by-side
+//! source: `media::source::Inputs`) through the analysis and write the
 //! metrics (JSONL), class masks (PNG), the overlay (Matroska) and a snapshot (PNG). Every output path is
 //! checked against the inputs and the other outputs before anything is written (`paths`); files are
 //! written under temporary names and renamed into place at the end. On an error what was written so
@@ -17,11 +18,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::analysis::LesionKind;
-use crate::cli::backend::{BackendChoice, make_analyzer};
+use crate::backend::{BackendChoice, make_analyzer};
 use crate::cli::paths::{PathGuard, Staged, is_findings_file, is_mask_frame, refuse_existing, write_atomic};
-use crate::cli::values;
+use crate::values;
 use crate::media::recorder::VideoRecorder;
-use crate::media::source::{Channel, PairSource, SourceSpec};
+use crate::frame::NirSide;
+use crate::media::source::{Inputs, PairSource};
 use crate::media::stills;
 use crate::params::AnalysisParams;
 use crate::cli::options::{CheckArgs, ScaleArgs};
@@ -33,11 +35,18 @@ use crate::processor::{CheckSettings, FrameProcessor, FrameResult};
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
     /// White-light source: a video file, or an image sequence pattern such as wl/%05d.png.
-    #[arg(long)]
-    pub wl: String,
+    #[arg(long, required_unless_present = "side_by_side", requires = "nir")]
+    pub wl: Option<String>,
     /// NIR source: a video file, or an image sequence pattern (8- or 16-bit gray PNG).
+    #[arg(long, required_unless_present = "side_by_side", requires = "wl")]
+    pub nir: Option<String>,
+    /// One source carrying both channels side by side (white light and NIR in one frame of even width,
+    /// as many NIR towers record): a video file or an image sequence pattern. The NIR is its half's luma.
+    #[arg(long, conflicts_with_all = ["wl", "nir"])]
+    pub side_by_side: Option<String>,
+    /// The half of a --side-by-side frame that carries the NIR: left or right (default right).
     #[arg(long)]
-    pub nir: String,
+    pub nir_side: Option<NirSide>,
     #[command(flatten)]
     pub scale: ScaleArgs,
     /// Frame rate of image sequences (1–1000).
@@ -58,7 +67,7 @@ pub struct AnalyzeArgs {
     /// PNG of the overlay frame with the most rim lesions.
     #[arg(long)]
     pub snapshot: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, value_parser = crate::cli::options::backend_parser(), default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     #[command(flatten)]
     pub checks: CheckArgs,
@@ -156,11 +165,8 @@ impl Outputs {
 /// manifest line. `execute` runs it.
 #[derive(Clone, Debug)]
 pub struct Job {
-    /// The sources as given (for messages) and parsed.
-    pub wl_arg: String,
-    pub nir_arg: String,
-    pub wl: SourceSpec,
-    pub nir: SourceSpec,
+    /// The sources, checked.
+    pub inputs: Inputs,
     /// A calibration file the scale came from (an input, guarded like the sources).
     pub calibration: Option<PathBuf>,
     pub params: AnalysisParams,
@@ -196,12 +202,15 @@ impl Job {
         if a.fps == 0 || a.fps > 1000 {
             bail!("--fps must be between 1 and 1000, got {}", a.fps);
         }
+        let inputs = match (&a.side_by_side, &a.wl, &a.nir) {
+            (Some(source), _, _) => Inputs::SideBySide { source: source.clone(), nir_side: a.nir_side.unwrap_or_default() },
+            (None, _, _) if a.nir_side.is_some() => bail!("--nir-side is only for a --side-by-side source"),
+            (None, Some(wl), Some(nir)) => Inputs::Pair { wl: wl.clone(), nir: nir.clone() },
+            _ => bail!("give --wl and --nir, or --side-by-side"),
+        };
         Ok(Self {
             params: a.scale.params()?,
-            wl: SourceSpec::parse(&a.wl, Channel::WhiteLight)?,
-            nir: SourceSpec::parse(&a.nir, Channel::Nir)?,
-            wl_arg: a.wl.clone(),
-            nir_arg: a.nir.clone(),
+            inputs: inputs.parse()?,
             calibration: a.scale.calibration.clone(),
             checks: a.checks.settings()?,
             fps: a.fps,
@@ -217,14 +226,16 @@ impl Job {
 
     /// Frames the inputs hold, where both know it before decoding (image sequences).
     pub fn known_frames(&self) -> Option<u32> {
-        self.wl.known_frames().zip(self.nir.known_frames()).map(|(x, y)| x.min(y))
+        self.inputs.known_frames()
     }
 
     /// Refuse any output that is, overwrites or holds an input, or writes another output's file; and
     /// (without `overwrite`) a masks or findings folder that already holds such files. Touches nothing.
     pub fn check_paths(&self) -> Result<()> {
         let mut guard = PathGuard::new();
-        guard.source("--wl", &self.wl).source("--nir", &self.nir);
+        for (channel, spec) in self.inputs.sources() {
+            guard.source(channel.flag(), spec);
+        }
         if let Some(c) = &self.calibration {
             guard.input_file("--calibration", c);
         }
@@ -294,7 +305,7 @@ pub fn execute(job: &Job, on_frame: &dyn Fn()) -> Result<Outcome> {
     let mut frame_size = (0, 0);
     let mut unequal: Option<String> = None;
     let result = (|| -> Result<()> {
-        let mut source = PairSource::open(&job.wl, &job.nir, job.fps)?;
+        let mut source = PairSource::open(&job.inputs, job.fps)?;
         while let Some(pair) = source.next_pair()? {
             if let Some(sig) = super::stop_requested() {
                 bail!("stopped by {sig} after {frames} frames: the outputs hold the frames analysed before it");
@@ -302,7 +313,7 @@ pub fn execute(job: &Job, on_frame: &dyn Fn()) -> Result<Outcome> {
             if pair.index == 0 {
                 frame_size = (pair.wl.width, pair.wl.height);
                 if let Some(r) = &roi {
-                    values::roi_in_frame(r, pair.wl.width, pair.wl.height).with_context(|| format!("--wl {} and --nir {}", job.wl_arg, job.nir_arg))?;
+                    values::roi_in_frame(r, pair.wl.width, pair.wl.height).with_context(|| job.inputs.describe())?;
                 }
             }
             let t = Instant::now();
@@ -328,7 +339,7 @@ pub fn execute(job: &Job, on_frame: &dyn Fn()) -> Result<Outcome> {
         }
         unequal = source.unequal_lengths().map(str::to_string);
         if frames == 0 {
-            bail!("the inputs held no frame pair (--wl {}, --nir {})", job.wl_arg, job.nir_arg);
+            bail!("the inputs held no frame pair ({})", job.inputs.describe());
         }
         Ok(())
     })();

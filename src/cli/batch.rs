@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::archive::record::{self, InputRecord, RUN_FILE, RunRecord, Status};
 use crate::cli::analyze::{self, Job};
-use crate::cli::backend::BackendChoice;
+use crate::backend::BackendChoice;
 use crate::cli::manifest::{self, Defaults, Entry};
 use crate::cli::options::{CheckArgs, ScaleArgs};
 use crate::cli::paths::{PathGuard, write_atomic};
@@ -49,7 +49,7 @@ pub struct BatchArgs {
     /// Write the overlay video and snapshot for recordings whose row does not say.
     #[arg(long)]
     pub overlay: bool,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, value_parser = crate::cli::options::backend_parser(), default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
 }
 
@@ -128,17 +128,10 @@ fn job(e: &Entry, dir: &Path) -> Result<Job> {
     let s = &e.settings;
     let scale = ScaleArgs { mm_per_px: s.mm_per_px, calibration: e.calibration.clone(), margins_mm: s.margins_mm.clone(), fluo_noise_sigmas: s.fluo_noise_sigmas };
     let checks = CheckArgs { mode: s.mode, roi: s.roi.map(|[x, y, w, h]| Roi { x, y, w, h }), tbr: s.tbr };
-    let backend = match s.backend.as_str() {
-        "cpu" => BackendChoice::Cpu,
-        "gpu" => BackendChoice::Gpu,
-        _ => BackendChoice::Auto,
-    };
+    let backend: BackendChoice = s.backend.parse().map_err(|e| anyhow::anyhow!("run settings: backend {e}"))?;
     Ok(Job {
         params: scale.params()?,
-        wl: SourceSpec::parse(&e.wl, Channel::WhiteLight)?,
-        nir: SourceSpec::parse(&e.nir, Channel::Nir)?,
-        wl_arg: e.wl.clone(),
-        nir_arg: e.nir.clone(),
+        inputs: e.inputs.parse()?,
         calibration: e.calibration.clone(),
         checks: checks.settings()?,
         fps: s.fps,
@@ -152,13 +145,23 @@ fn job(e: &Entry, dir: &Path) -> Result<Job> {
     })
 }
 
+/// An input's role in the run record: `wl`, `nir`, `side_by_side`.
+fn role(channel: Channel) -> &'static str {
+    match channel {
+        Channel::WhiteLight => "wl",
+        Channel::Nir => "nir",
+        Channel::SideBySide => "side_by_side",
+    }
+}
+
 /// The inputs' records, reusing the hashes of unchanged files from the previous record.
 fn hash_inputs(e: &Entry, job: &Job, previous: Option<&RunRecord>) -> Result<Vec<InputRecord>> {
     let prev = |role: &str| previous.and_then(|r| r.inputs.iter().find(|i| i.role == role));
-    let mut inputs = vec![
-        record::hash_input("wl", &e.wl, &source_files(&job.wl), prev("wl"))?,
-        record::hash_input("nir", &e.nir, &source_files(&job.nir), prev("nir"))?,
-    ];
+    let mut inputs = Vec::new();
+    for (channel, spec) in job.inputs.sources() {
+        let role = role(channel);
+        inputs.push(record::hash_input(role, &spec.describe(), &source_files(spec), prev(role))?);
+    }
     if let Some(c) = &e.calibration {
         inputs.push(record::hash_input("calibration", &c.display().to_string(), std::slice::from_ref(c), prev("calibration"))?);
     }
@@ -193,7 +196,10 @@ fn process(e: &Entry, manifest_path: &Path, out: &Path, force: bool, on_frame: &
         // The recording's folder is replaced as a whole: it must hold no input, and neither may its
         // staging folder; nor may it be the manifest.
         let mut guard = PathGuard::new();
-        guard.source("--wl", &job.wl).source("--nir", &job.nir).input_file("manifest", manifest_path);
+        for (channel, spec) in job.inputs.sources() {
+            guard.source(channel.flag(), spec);
+        }
+        guard.input_file("manifest", manifest_path);
         if let Some(c) = &e.calibration {
             guard.input_file("calibration", c);
         }
@@ -279,13 +285,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
     println!("batch: {} recordings{shard_text}, {jobs} at a time, into {}", entries.len(), a.out.display());
 
     // Frames each recording holds where known before decoding (image sequences), for the progress bar.
-    let known: Vec<Option<u64>> = entries
-        .iter()
-        .map(|e| {
-            let spec = |s: &str, c| SourceSpec::parse(s, c).ok().and_then(|s| s.known_frames());
-            spec(&e.wl, Channel::WhiteLight).zip(spec(&e.nir, Channel::Nir)).map(|(x, y)| x.min(y) as u64)
-        })
-        .collect();
+    let known: Vec<Option<u64>> = entries.iter().map(|e| e.inputs.parse().ok().and_then(|i| i.known_frames()).map(u64::from)).collect();
     let bar = ProgressBar::new(known.iter().flatten().sum()).with_style(
         ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} frames {per_sec} eta {eta} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
@@ -342,7 +342,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
                     }
                     if let Err(err) = r {
                         if let Ok(mut f) = failures.lock() {
-                            f.push((e.id.clone(), format!("{err:#}")));
+                            f.push((e.id.clone(), format!("{err:#} (manifest line {})", e.line)));
                         }
                     }
                 }

@@ -12,8 +12,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
 
-use crate::cli::backend::{BackendChoice, make_analyzer};
-use crate::cli::values;
+use crate::backend::{BackendChoice, make_analyzer};
+use crate::values;
 use crate::params::AnalysisParams;
 use crate::phantom::{PhantomConfig, render};
 use crate::processor::FrameProcessor;
@@ -21,11 +21,11 @@ use crate::processor::FrameProcessor;
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Frame size, WIDTHxHEIGHT (16–8192 a side).
-    #[arg(long, default_value = "1920x1080", value_parser = values::size)]
-    pub size: (usize, usize),
+    #[arg(long, default_value = "1920x1080", )]
+    pub size: crate::frame::FrameSize,
     #[arg(long, default_value_t = 60, value_parser = values::frame_count)]
     pub frames: u32,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, value_parser = crate::cli::options::backend_parser(), default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Image scale, mm/px (0.005–2).
     #[arg(long, default_value_t = 0.08, value_parser = values::mm_per_px, allow_hyphen_values = true)]
@@ -53,7 +53,7 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
-    let (width, height) = a.size;
+    let crate::frame::FrameSize { width, height } = a.size;
     if a.frames == 0 {
         bail!("--frames must be at least 1");
     }

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::cli::paths::{PathGuard, write_atomic};
-use crate::cli::values;
+use crate::values;
 use crate::frame::Plane;
 use crate::measure::calibration::calibrate_chessboard;
 

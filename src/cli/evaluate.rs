@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use crate::cli::backend::{BackendChoice, make_analyzer};
+use crate::backend::{BackendChoice, make_analyzer};
 use crate::measure::accuracy::Score;
 use crate::measure::conditions::{ConditionScores, scene_buckets};
 use crate::measure::findings::Mode;
@@ -37,8 +37,8 @@ pub struct EvaluateArgs {
     pub family: Family,
     /// Frame size of every scene; default: 1280x720 for the plain family, 1280x720 or 1920x1080 drawn per
     /// scene for the broad one.
-    #[arg(long, value_parser = super::values::size)]
-    pub size: Option<(usize, usize)>,
+    #[arg(long)]
+    pub size: Option<crate::frame::FrameSize>,
     /// Frames analysed a scene.
     #[arg(long, default_value_t = 4)]
     pub frames: u32,
@@ -54,13 +54,13 @@ pub struct EvaluateArgs {
     /// scale and conditions): where to look when a figure falls short.
     #[arg(long)]
     pub misses: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, value_parser = crate::cli::options::backend_parser(), default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Multiplies the phantoms' NIR sensor noise (0-100).
-    #[arg(long, default_value_t = 1.0, value_parser = super::values::noise_gain, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::values::noise_gain, allow_hyphen_values = true)]
     pub nir_noise_gain: f32,
     /// Analysis option: raise the fluorescence level with the frame's noise (see `analyze`).
-    #[arg(long, default_value_t = AnalysisParams::default().fluo_noise_sigmas, value_parser = super::values::noise_sigmas, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = AnalysisParams::default().fluo_noise_sigmas, value_parser = crate::values::noise_sigmas, allow_hyphen_values = true)]
     pub fluo_noise_sigmas: f32,
     /// Any other analysis parameter, by its name in `AnalysisParams` (the metrics' `params`), as
     /// NAME=VALUE (a JSON value); repeatable. For tuning on seeds that no test and no README figure use.
@@ -200,7 +200,7 @@ fn row(c: &str, v: &str, s: &Score, lesion_only: bool) -> String {
 }
 
 pub fn run(a: EvaluateArgs) -> Result<()> {
-    let size = a.size;
+    let size = a.size.map(|s| (s.width, s.height));
     if a.scenes == 0 || a.frames == 0 {
         bail!("--scenes and --frames must be at least 1");
     }

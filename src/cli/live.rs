@@ -3,25 +3,21 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::Args;
 
-use crate::cli::backend::{BackendChoice, make_analyzer_waiting};
-use crate::live::faults::{FaultPlan, FaultyAnalyzer};
-use crate::live::worker::LiveProcessor;
+use crate::backend::BackendChoice;
+use crate::live::analysis::{GPU_WAIT_BUDGETS, LiveAnalysis, ModeCell};
+use crate::live::faults::FaultPlan;
 use crate::live::{LiveConfig, run};
 use crate::media::live::{read_description, replay_source};
 use crate::cli::options::{CheckArgs, ScaleArgs};
 use crate::cli::paths::{PathGuard, RECORDINGS, refuse_existing};
-use crate::cli::values;
+use crate::values;
 use crate::media::source::{Channel, SourceSpec};
 use crate::measure::findings::Mode;
-use crate::params::AnalysisParams;
-use crate::processor::{CheckSettings, FrameProcessor};
 
 #[derive(Args, Debug)]
 pub struct LiveArgs {
@@ -66,18 +62,18 @@ pub struct LiveArgs {
     /// Longest wait for a frame's analysis, ms (default: 0.8 of a frame period).
     #[arg(long, value_parser = values::budget_ms, allow_hyphen_values = true)]
     pub budget_ms: Option<f64>,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, value_parser = crate::cli::options::backend_parser(), default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Feed a phantom of this size (WxH), rendered into memory, as a live camera pair (implies
     /// --pipeline pipelines/phantom-live.pipeline and --loop).
-    #[arg(long, value_parser = values::size)]
-    pub phantom: Option<(usize, usize)>,
+    #[arg(long)]
+    pub phantom: Option<crate::frame::FrameSize>,
     /// The checks' settings; the mode switches while running by typing s, t or w and Enter.
     #[command(flatten)]
     pub checks: CheckArgs,
     /// Fault drill: KIND@FRAME,... with KIND panic, error, slow, lost (simulated) or destroy (the real GPU device).
     #[arg(long)]
-    pub inject_fault: Option<String>,
+    pub inject_fault: Option<FaultPlan>,
     /// Frames each recording may hold waiting for its encoder; when it is full, recorded frames are
     /// dropped (counted), never display frames.
     #[arg(long, default_value_t = crate::live::recording::QUEUE_FRAMES)]
@@ -85,44 +81,6 @@ pub struct LiveArgs {
     /// Recording drill: every recorded frame waits this many ms in its recorder thread (a slow encoder).
     #[arg(long, hide = true)]
     pub inject_record_delay_ms: Option<u64>,
-}
-
-/// A wait for the GPU longer than this many frame budgets counts as a lost device (a hung GPU must not
-/// hold the analysis thread; the worker rebuilds it).
-pub const GPU_WAIT_BUDGETS: u32 = 30;
-
-/// The processor with the live frame index shared with its fault plan, and the mode the keys select.
-struct Drilled {
-    proc: FrameProcessor,
-    frame: Arc<AtomicU64>,
-    mode: ModeCell,
-}
-
-/// The check mode shared with the analysis thread: the mode keys (or the element's `mode` property) set
-/// it, the processor reads it before each frame.
-#[derive(Clone, Debug)]
-pub struct ModeCell(Arc<AtomicU8>);
-
-impl Default for ModeCell {
-    fn default() -> Self {
-        Self::new(Mode::Survey)
-    }
-}
-
-impl ModeCell {
-    pub fn new(mode: Mode) -> Self {
-        let cell = Self(Arc::new(AtomicU8::new(0)));
-        cell.set(mode);
-        cell
-    }
-
-    pub fn set(&self, mode: Mode) {
-        self.0.store(Mode::ALL.iter().position(|m| *m == mode).unwrap_or(0) as u8, Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> Mode {
-        Mode::ALL.get(self.0.load(Ordering::Relaxed) as usize).copied().unwrap_or(Mode::Survey)
-    }
 }
 
 /// Read mode keys (s, t, w + Enter) from standard input for as long as it is open.
@@ -140,34 +98,6 @@ fn spawn_mode_keys(mode: ModeCell) {
             mode.set(m);
         }
     });
-}
-
-/// What the live analysis thread builds its processor from (at start and after a fault).
-#[derive(Clone, Debug)]
-pub struct LiveAnalysis {
-    pub backend: BackendChoice,
-    pub params: AnalysisParams,
-    pub checks: CheckSettings,
-    /// Fault drill: the plan counts live frames; a `slow` fault sleeps `slow`.
-    pub plan: FaultPlan,
-    pub slow: Duration,
-    /// How long a GPU wait may take before the device counts as lost (`GPU_WAIT_BUDGETS` budgets).
-    pub gpu_wait: Duration,
-    pub fps: f64,
-}
-
-impl LiveAnalysis {
-    /// The factory of the live analysis thread (`live::worker`); `mode` is read before each frame.
-    pub fn factory(self, mode: ModeCell) -> crate::live::worker::Factory {
-        Box::new(move || {
-            let analyzer = make_analyzer_waiting(self.backend, &self.params, Some(self.gpu_wait))?;
-            let frame = Arc::new(AtomicU64::new(0));
-            let analyzer = FaultyAnalyzer::new(analyzer, self.plan.clone(), self.slow, frame.clone());
-            let mut proc = FrameProcessor::new(Box::new(analyzer), self.params.clone(), self.fps);
-            proc.set_checks(CheckSettings { mode: mode.get(), ..self.checks.clone() });
-            Ok(Box::new(Drilled { proc, frame, mode: mode.clone() }) as Box<dyn LiveProcessor>)
-        })
-    }
 }
 
 pub fn run_cli(a: LiveArgs) -> Result<()> {
@@ -210,7 +140,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         refuse_existing("--record", r, |n| RECORDINGS.contains(&n), a.overwrite)?;
     }
     let (pipeline, feed) = match a.phantom {
-        Some((w, h)) => {
+        Some(crate::frame::FrameSize { width: w, height: h }) => {
             let cfg = crate::phantom::PhantomConfig {
                 width: w,
                 height: h,
@@ -228,10 +158,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         None => (a.pipeline.clone(), Vec::new()),
     };
     let description = read_description(&pipeline, &vars)?;
-    let plan = match &a.inject_fault {
-        Some(s) => FaultPlan::parse(s)?,
-        None => FaultPlan::default(),
-    };
+    let plan = a.inject_fault.clone().unwrap_or_default();
     let period_ms = 1000.0 / a.fps as f64;
     // Below one period: a frame waits for its analysis at most this long, so two outputs are never more
     // than two frame periods apart.
@@ -276,19 +203,4 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         println!("recording {name}: {recorded} frames recorded, {dropped} dropped (encoder behind)");
     }
     Ok(())
-}
-
-impl LiveProcessor for Drilled {
-    fn process(&mut self, index: u64, wl: &crate::frame::RgbFrame, nir: &crate::frame::NirFrame) -> Result<crate::processor::FrameResult> {
-        // The fault plan counts live frames: tell the wrapped analyzer which one this is.
-        self.frame.store(index, Ordering::Relaxed);
-        let mode = self.mode.get();
-        if mode != self.proc.mode() {
-            self.proc.set_mode(mode);
-        }
-        self.proc.process(wl, nir, false)
-    }
-    fn describe(&self) -> String {
-        self.proc.describe()
-    }
 }

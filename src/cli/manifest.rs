@@ -1,9 +1,10 @@
 //! `batch`'s manifest: one recording a row, as CSV (a header row naming the columns) or JSON lines (one
-//! object a line, the same names as keys). Columns: `id`, `wl`, `nir` (required); `mm_per_px` or
+//! object a line, the same names as keys). Columns: `id` (required), the sources: `wl` and `nir`, or
+//! `side_by_side` (one source carrying both) with `nir_side` (`left`/`right`, default right); `mm_per_px` or
 //! `calibration`; `margins_mm` (`1,5` or a JSON array), `mode`, `roi` (`x,y,w,h` or an array), `tbr`,
 //! `fluo_noise_sigmas`, `fps`, `masks`, `overlay` (true/false). Every value is checked as the same flag
 //! of `analyze` is (`values`), and the whole manifest is checked before anything runs: an unknown
-//! column, a bad value, a missing source column or a repeated id is an error naming the line and
+//! column, a bad value, missing or mixed source columns or a repeated id is an error naming the line and
 //! column. Relative paths are taken from the manifest's folder. Blank lines and lines starting with `#`
 //! are skipped.
 
@@ -14,14 +15,16 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::archive::record::Settings;
-use crate::cli::backend::BackendChoice;
-use crate::cli::values;
-use crate::measure::findings::Mode;
+use crate::backend::BackendChoice;
+use crate::values;
+use crate::frame::NirSide;
+use crate::measure::findings::{Mode, Roi};
+use crate::media::source::Inputs;
 use crate::params::AnalysisParams;
 
 /// Every column a manifest may have.
-pub const COLUMNS: [&str; 13] =
-    ["id", "wl", "nir", "mm_per_px", "calibration", "margins_mm", "mode", "roi", "tbr", "fluo_noise_sigmas", "fps", "masks", "overlay"];
+pub const COLUMNS: [&str; 15] =
+    ["id", "wl", "nir", "side_by_side", "nir_side", "mm_per_px", "calibration", "margins_mm", "mode", "roi", "tbr", "fluo_noise_sigmas", "fps", "masks", "overlay"];
 
 /// One recording of the manifest, checked.
 #[derive(Clone, Debug)]
@@ -30,8 +33,7 @@ pub struct Entry {
     pub line: usize,
     pub id: String,
     /// The sources, resolved against the manifest's folder.
-    pub wl: String,
-    pub nir: String,
+    pub inputs: Inputs<String>,
     pub calibration: Option<PathBuf>,
     pub settings: Settings,
 }
@@ -159,23 +161,28 @@ fn entry(line: usize, row: &Row, base: &Path, d: Defaults) -> Result<Entry> {
         Some(m) => m.split(',').map(|x| values::margin_mm(x.trim()).map_err(|e| anyhow::anyhow!("column margins_mm: {e}"))).collect::<Result<Vec<_>>>()?,
         None => vec![1.0],
     };
-    let mode = match get("mode") {
-        Some(m) => Mode::ALL.into_iter().find(|x| x.name() == m).with_context(|| {
-            format!("column mode: '{m}' is not one of {}", Mode::ALL.map(Mode::name).join(", "))
-        })?,
-        None => Mode::Survey,
-    };
-    let roi = get("roi").map(|r| values::roi(r).map(|r| [r.x, r.y, r.w, r.h]).map_err(|e| anyhow::anyhow!("column roi: {e}"))).transpose()?;
+    let mode = get("mode").map(|m| m.parse::<Mode>().map_err(|e| anyhow::anyhow!("column mode: {e}"))).transpose()?.unwrap_or(Mode::Survey);
+    let roi = get("roi").map(|r| r.parse::<Roi>().map(|r| [r.x, r.y, r.w, r.h]).map_err(|e| anyhow::anyhow!("column roi: {e}"))).transpose()?;
     let fps = match get("fps") {
         Some(f) => f.parse::<u32>().ok().filter(|f| (1..=1000).contains(f)).with_context(|| format!("column fps: '{f}' is not a whole number of frames a second, 1–1000"))?,
         None => 30,
     };
-    let backend = match d.backend {
-        BackendChoice::Auto => "auto",
-        BackendChoice::Cpu => "cpu",
-        BackendChoice::Gpu => "gpu",
+    let nir_side = get("nir_side").map(|v| v.parse::<NirSide>().map_err(|e| anyhow::anyhow!("column nir_side: {e}"))).transpose()?;
+    let inputs = match (get("side_by_side"), get("wl"), get("nir")) {
+        (Some(sbs), None, None) => Inputs::SideBySide { source: path(sbs), nir_side: nir_side.unwrap_or_default() },
+        (Some(_), _, _) => bail!("columns side_by_side and wl/nir: give a side-by-side source or a white-light and NIR pair, not both"),
+        (None, wl, nir) => {
+            if nir_side.is_some() {
+                bail!("column nir_side: only for a side_by_side source");
+            }
+            let (Some(wl), Some(nir)) = (wl, nir) else {
+                bail!("column {} is missing or empty (give wl and nir, or side_by_side)", if wl.is_none() { "wl" } else { "nir" })
+            };
+            Inputs::Pair { wl: path(wl), nir: path(nir) }
+        }
     };
     let settings = Settings {
+        nir_side: inputs.nir_side(),
         mm_per_px,
         margins_mm,
         fluo_noise_sigmas: val("fluo_noise_sigmas", values::noise_sigmas)?.unwrap_or(AnalysisParams::default().fluo_noise_sigmas),
@@ -183,11 +190,11 @@ fn entry(line: usize, row: &Row, base: &Path, d: Defaults) -> Result<Entry> {
         roi,
         tbr: val("tbr", values::tbr)?.unwrap_or(1.5),
         fps,
-        backend: backend.to_string(),
+        backend: d.backend.name().to_string(),
         masks: get("masks").map(|v| flag("masks", v)).transpose()?.unwrap_or(d.masks),
         overlay: get("overlay").map(|v| flag("overlay", v)).transpose()?.unwrap_or(d.overlay),
     };
-    Ok(Entry { line, id, wl: path(need("wl")?), nir: path(need("nir")?), calibration, settings })
+    Ok(Entry { line, id, inputs, calibration, settings })
 }
 
 /// `--shard I/N`: the recordings at positions I, I+N, I+2N, ... of the manifest (I from 0).
@@ -233,12 +240,16 @@ mod tests {
         let (a, b) = (read(&csv, D).unwrap(), read(&jsonl, D).unwrap());
         assert_eq!(a.len(), 2);
         for (x, y) in a.iter().zip(&b) {
-            assert_eq!((&x.id, &x.wl, &x.nir, &x.settings), (&y.id, &y.wl, &y.nir, &y.settings));
+            assert_eq!((&x.id, &x.inputs, &x.settings), (&y.id, &y.inputs, &y.settings));
         }
         let s = &a[0].settings;
         assert_eq!((s.mm_per_px, s.margins_mm.as_slice(), s.mode, s.roi, s.tbr, s.masks), (Some(0.1), &[1.0, 5.0][..], Mode::WoundBed, Some([1, 2, 30, 40]), 2.0, true));
-        assert_eq!(a[0].wl, d.path().join("a/wl/%05d.png").to_string_lossy(), "relative to the manifest's folder");
-        assert_eq!((a[1].settings.mm_per_px, a[1].settings.mode, a[1].settings.tbr, a[1].wl.as_str()), (None, Mode::Survey, 1.5, "/x/wl.mkv"));
+        let wl = |e: &Entry| match &e.inputs {
+            Inputs::Pair { wl, .. } => wl.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(wl(&a[0]), d.path().join("a/wl/%05d.png").to_string_lossy(), "relative to the manifest's folder");
+        assert_eq!((a[1].settings.mm_per_px, a[1].settings.mode, a[1].settings.tbr, wl(&a[1]).as_str()), (None, Mode::Survey, 1.5, "/x/wl.mkv"));
         assert_eq!((a[0].line, a[1].line), (3, 4));
     }
 
@@ -252,15 +263,32 @@ mod tests {
         assert!(err("id,wl,nir\np1,a,b\np1,c,d\n").contains("id p1 is used twice"));
         assert!(err("id,wl,nir\n../up,a,b\n").contains("column id"));
         assert!(err("id,wl\np1,a\n").contains("column nir is missing"));
+        assert!(err("id,wl,nir,side_by_side\np1,a,b,c.mkv\n").contains("not both"));
+        assert!(err("id,wl,nir,nir_side\np1,a,b,left\n").contains("column nir_side"));
+        assert!(err("id,side_by_side,nir_side\np1,c.mkv,middle\n").contains("column nir_side"));
         assert!(err("id,wl,nir,mm_per_px,calibration\np1,a,b,0.1,c.json\n").contains("one scale"));
         assert!(err("id,wl,nir,mode\np1,a,b,cutting\n").contains("column mode"));
         assert!(err("id,wl,nir\n").contains("lists no recording"));
     }
 
     #[test]
+    fn a_side_by_side_row_reads_as_one_source() {
+        let d = tempfile::tempdir().unwrap();
+        let a = read(&write(d.path(), "m.csv", "id,side_by_side,nir_side\np1,a/sbs.mkv,left\np2,b/%05d.png,\n"), D).unwrap();
+        let j = read(&write(d.path(), "m.jsonl", "{\"id\":\"p1\",\"side_by_side\":\"a/sbs.mkv\",\"nir_side\":\"left\"}\n{\"id\":\"p2\",\"side_by_side\":\"b/%05d.png\"}\n"), D).unwrap();
+        let base = |p: &str| d.path().join(p).to_string_lossy().into_owned();
+        assert_eq!(a[0].inputs, Inputs::SideBySide { source: base("a/sbs.mkv"), nir_side: NirSide::Left });
+        assert_eq!(a[1].inputs, Inputs::SideBySide { source: base("b/%05d.png"), nir_side: NirSide::Right });
+        assert_eq!((a[0].settings.nir_side, a[1].settings.nir_side), (Some(NirSide::Left), Some(NirSide::Right)));
+        for (x, y) in a.iter().zip(&j) {
+            assert_eq!((&x.inputs, &x.settings), (&y.inputs, &y.settings));
+        }
+    }
+
+    #[test]
     fn shards_partition_the_manifest() {
         let entries: Vec<Entry> = (0..10)
-            .map(|k| Entry { line: k, id: format!("r{k}"), wl: String::new(), nir: String::new(), calibration: None, settings: read_one() })
+            .map(|k| Entry { line: k, id: format!("r{k}"), inputs: Inputs::Pair { wl: String::new(), nir: String::new() }, calibration: None, settings: read_one() })
             .collect();
         for n in 1..=4 {
             let mut ids: Vec<String> = (0..n).flat_map(|i| take_shard(entries.clone(), (i, n)).into_iter().map(|e| e.id)).collect();

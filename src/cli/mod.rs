@@ -1,20 +1,19 @@
 //! The command line: one file a subcommand, clap derive. Parses and validates arguments, wires sources,
 //! the frame processor and sinks together, reports progress and summaries. No analysis logic here.
 
-pub mod analyze;
-pub mod backend;
-pub mod batch;
-pub mod bench;
-pub mod calibrate;
-pub mod cohort;
+// Public: what the element (`gst-plugin/`) and the tests use.
+pub(crate) mod analyze;
+pub(crate) mod batch;
+pub(crate) mod bench;
+pub(crate) mod calibrate;
+pub(crate) mod cohort;
 pub mod evaluate;
-pub mod live;
-pub mod manifest;
+pub(crate) mod live;
+pub(crate) mod manifest;
 pub mod options;
 pub mod paths;
-pub mod phantom;
-pub mod report;
-pub mod values;
+pub(crate) mod phantom;
+pub(crate) mod report;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -28,7 +27,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Analyse a recorded white-light + NIR pair: metrics, masks, overlay video, snapshot.
+    /// Analyse a recorded white-light + NIR pair (two files or one side-by-side): metrics, masks, overlay video, snapshot.
     Analyze(analyze::AnalyzeArgs),
     /// Generate a synthetic phantom sequence with ground truth.
     Phantom(phantom::PhantomArgs),

@@ -1,12 +1,13 @@
 //! Option groups shared by `analyze` and `live`: the image scale and the transection / wound-bed checks.
-//! Every value is checked when parsed (`values`), each error naming its flag.
+//! Every value is checked when parsed (`values`), each error naming its flag; the named choices (`--mode`,
+//! `--backend`) are parsed by their types' `FromStr`, clap listing the possible values.
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
 
-use crate::cli::values;
+use crate::values;
 use crate::measure::calibration::Calibration;
 use crate::measure::findings::{Mode, Roi};
 use crate::params::AnalysisParams;
@@ -54,14 +55,26 @@ impl ScaleArgs {
     }
 }
 
+/// `--backend`: one of `BackendChoice::ALL` by name (clap lists them in the help and in its error).
+pub fn backend_parser() -> impl clap::builder::TypedValueParser<Value = crate::backend::BackendChoice> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(crate::backend::BackendChoice::ALL.map(crate::backend::BackendChoice::name)).try_map(|s| s.parse::<crate::backend::BackendChoice>())
+}
+
+/// `--mode`: one of `Mode::ALL` by name (clap lists them in the help and in its error).
+fn mode_parser() -> impl clap::builder::TypedValueParser<Value = Mode> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Mode::ALL.map(Mode::name)).try_map(|s| s.parse::<Mode>())
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct CheckArgs {
     /// survey (lesions and margins), transection (flag fluorescence in the ROI) or wound-bed (also tally it).
-    #[arg(long, value_parser = values::mode(), default_value = "survey")]
+    #[arg(long, value_parser = mode_parser(), default_value = "survey")]
     pub mode: Mode,
     /// Region of interest for transection / wound-bed, x,y,w,h in px, inside the frame (default: the
     /// central 60%).
-    #[arg(long, value_parser = values::roi)]
+    #[arg(long)]
     pub roi: Option<Roi>,
     /// Fluorescence in the ROI counts from this TBR on (a ratio above 1).
     #[arg(long, default_value_t = 1.5, value_parser = values::tbr, allow_hyphen_values = true)]

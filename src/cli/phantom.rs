@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::values;
+use crate::values;
 use crate::phantom::{PhantomConfig, write_sequence};
 
 #[derive(Args, Debug)]
@@ -17,8 +17,8 @@ pub struct PhantomArgs {
     #[arg(long, default_value_t = 60, value_parser = values::frame_count)]
     pub frames: u32,
     /// Frame size, WIDTHxHEIGHT (16–8192 a side).
-    #[arg(long, default_value = "1280x720", value_parser = values::size)]
-    pub size: (usize, usize),
+    #[arg(long, default_value = "1280x720", )]
+    pub size: crate::frame::FrameSize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Image scale, mm/px (0.005–2).
@@ -40,7 +40,7 @@ pub struct PhantomArgs {
 }
 
 pub fn run(a: PhantomArgs) -> Result<()> {
-    let (width, height) = a.size;
+    let crate::frame::FrameSize { width, height } = a.size;
     let options = match a.scene.as_str() {
         "survey" => crate::phantom::SceneOptions::default(),
         "cut" => crate::phantom::SceneOptions::cut_surface(1..=3),

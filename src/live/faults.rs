@@ -27,28 +27,32 @@ fn injected_loss(reason: String) -> anyhow::Error {
     GpuError::DeviceLost { adapter: "injected".into(), reason }.into()
 }
 
+/// Faults at frames, parsed from `KIND@FRAME,...` (KIND panic, error, slow, lost, destroy).
 #[derive(Clone, Debug, Default)]
 pub struct FaultPlan(pub Vec<(u64, Fault)>);
 
-impl FaultPlan {
-    pub fn parse(spec: &str) -> Result<Self> {
+impl std::str::FromStr for FaultPlan {
+    type Err = String;
+    fn from_str(spec: &str) -> std::result::Result<Self, String> {
         let mut plan = Vec::new();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let Some((kind, at)) = item.split_once('@') else { bail!("--inject-fault {item}: expected KIND@FRAME") };
+            let Some((kind, at)) = item.split_once('@') else { return Err(format!("{item}: expected KIND@FRAME")) };
             let fault = match kind {
                 "panic" => Fault::Panic,
                 "error" => Fault::Error,
                 "slow" => Fault::Slow,
                 "lost" => Fault::DeviceLost,
                 "destroy" => Fault::DestroyDevice,
-                k => bail!("--inject-fault {item}: unknown fault '{k}' (panic, error, slow, lost, destroy)"),
+                k => return Err(format!("{item}: unknown fault '{k}' (panic, error, slow, lost, destroy)")),
             };
-            let frame: u64 = at.parse().map_err(|_| anyhow::anyhow!("--inject-fault {item}: '{at}' is not a frame number"))?;
+            let frame: u64 = at.parse().map_err(|_| format!("{item}: '{at}' is not a frame number"))?;
             plan.push((frame, fault));
         }
         Ok(Self(plan))
     }
+}
 
+impl FaultPlan {
     pub fn at(&self, frame: u64) -> Option<Fault> {
         self.0.iter().find(|(f, _)| *f == frame).map(|(_, k)| *k)
     }
@@ -111,5 +115,22 @@ impl Analyzer for FaultyAnalyzer {
 
     fn destroy_device(&mut self) -> bool {
         self.inner.destroy_device()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_plans_parse_and_bad_ones_say_which_item() {
+        let plan: FaultPlan = "panic@30, error@60,slow@90,lost@120,destroy@150".parse().unwrap();
+        assert_eq!(plan.at(30), Some(Fault::Panic));
+        assert_eq!(plan.at(150), Some(Fault::DestroyDevice));
+        assert_eq!(plan.at(31), None);
+        assert!("".parse::<FaultPlan>().unwrap().0.is_empty());
+        assert!("melt@3".parse::<FaultPlan>().unwrap_err().contains("unknown fault 'melt'"));
+        assert!("panic".parse::<FaultPlan>().unwrap_err().contains("KIND@FRAME"));
+        assert!("panic@x".parse::<FaultPlan>().unwrap_err().contains("'x' is not a frame number"));
     }
 }

@@ -5,6 +5,7 @@
 //! (`metrics::FrameMetrics`, with the added latency) is written as it goes. Owns scheduling and
 //! pairing; the fail-safe policy is `failsafe`, the pipelines `media::live`, the analysis `worker`.
 
+pub mod analysis;
 pub mod failsafe;
 pub mod faults;
 pub mod recording;

@@ -13,7 +13,7 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
-use crate::frame::{NirFrame, RgbFrame};
+use crate::frame::{NirFrame, NirSide, RgbFrame, split_side_by_side};
 use crate::media::source::{sample_to_nir, sample_to_rgb};
 
 /// Fill `${VAR}` and `${VAR:-default}` from `vars`; an unknown variable without default is an error.
@@ -165,21 +165,6 @@ fn upstream_names(sink: &gst::Element) -> Vec<String> {
     names
 }
 
-fn split_side_by_side(frame: &RgbFrame) -> (RgbFrame, NirFrame) {
-    let half = frame.width / 2;
-    let mut wl = RgbFrame::new(half, frame.height);
-    let mut nir = NirFrame::new(half, frame.height);
-    for y in 0..frame.height {
-        for x in 0..half {
-            wl.put(x, y, frame.pixel(x, y));
-            let p = frame.pixel(half + x, y);
-            let luma = (77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8;
-            nir.set(x, y, (luma * 257) as u16);
-        }
-    }
-    (wl, nir)
-}
-
 impl LiveInput {
     pub fn open(description: &str, name: &str, looping: bool) -> Result<Self> {
         crate::media::init()?;
@@ -285,7 +270,7 @@ impl LiveInput {
         };
         let pts_ns = sample.buffer().and_then(|b| b.pts()).map(|t| t.nseconds()).unwrap_or(0);
         if self.sbs.is_some() {
-            let (wl, nir) = split_side_by_side(&sample_to_rgb(&sample).context("side-by-side frame")?);
+            let (wl, nir) = split_side_by_side(&sample_to_rgb(&sample).context("side-by-side frame")?, NirSide::Right).context("side-by-side frame")?;
             return Ok(InputEvent::Frame(Timed { frame: wl, pts_ns }, Some(Timed { frame: nir, pts_ns })));
         }
         let wl = sample_to_rgb(&sample).with_context(|| format!("{}: white-light frame", self.name))?;
@@ -468,21 +453,6 @@ impl Drop for LiveDisplay {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_side_by_side_frame_splits_into_white_light_and_nir() {
-        let mut f = RgbFrame::new(8, 2);
-        for y in 0..2 {
-            for x in 0..4 {
-                f.put(x, y, [200, 50, 40]); // white light on the left
-                f.put(4 + x, y, [100, 100, 100]); // gray NIR on the right
-            }
-        }
-        let (wl, nir) = split_side_by_side(&f);
-        assert_eq!((wl.width, wl.height, nir.width, nir.height), (4, 2, 4, 2));
-        assert!(wl.data.chunks(3).all(|p| p == [200, 50, 40]));
-        assert!(nir.data.iter().all(|&v| v == 100 * 257));
-    }
 
     #[test]
     fn variables_and_defaults_are_filled() {

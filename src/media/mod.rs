@@ -1,4 +1,5 @@
-//! GStreamer plumbing and still images: recorded sources paired frame by frame (`source`), Matroska
+//! GStreamer plumbing and still images: recorded sources paired frame by frame, two files or one
+//! side-by-side file (`source`), live capture and display (`live`), Matroska
 //! recording (`recorder`), PNG masks and snapshots (`stills`). Frames cross into the rest of the
 //! program as plain `RgbFrame`/`NirFrame`; nothing here knows about the analysis.
 

@@ -1,6 +1,7 @@
-//! Recorded inputs: a white-light and a NIR source, each a video file GStreamer can decode (played in
-//! one pipeline as fast as it decodes) or an image sequence (a file name holding one printf integer
-//! field such as `%05d`, decoded file by file on a reader thread), paired frame by frame. Owns input
+//! Recorded inputs (`Inputs`): a white-light and a NIR source, or one side-by-side source carrying both
+//! (split by `frame::split_side_by_side`), each a video file GStreamer can decode (played in one
+//! pipeline as fast as it decodes) or an image sequence (a file name holding one printf integer field
+//! such as `%05d`, decoded file by file on a reader thread), paired frame by frame. Owns input
 //! validation (clear errors that name the input and, for a sequence, the file and its index), the
 //! pipeline and the conversion of samples into plain frames.
 
@@ -13,13 +14,14 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
 
-use crate::frame::{NirFrame, RgbFrame};
+use crate::frame::{FrameSize, NirFrame, NirSide, RgbFrame, split_side_by_side};
 
-/// Which of the two inputs.
+/// Which input: white light, NIR, or one side-by-side source carrying both (decoded as RGB).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Channel {
     WhiteLight,
     Nir,
+    SideBySide,
 }
 
 impl Channel {
@@ -27,12 +29,65 @@ impl Channel {
         match self {
             Channel::WhiteLight => "--wl",
             Channel::Nir => "--nir",
+            Channel::SideBySide => "--side-by-side",
         }
     }
     fn element_prefix(self) -> &'static str {
         match self {
             Channel::WhiteLight => "wl",
             Channel::Nir => "nir",
+            Channel::SideBySide => "sbs",
+        }
+    }
+}
+
+/// What a recording is read from: a co-registered white-light and NIR pair, or one side-by-side source
+/// whose `nir_side` half is the NIR. `Inputs<String>` is as given (command line, manifest), `parse`
+/// checks it into `Inputs<SourceSpec>`, which `PairSource::open` plays.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Inputs<S = SourceSpec> {
+    Pair { wl: S, nir: S },
+    SideBySide { source: S, nir_side: NirSide },
+}
+
+impl<S> Inputs<S> {
+    /// Each source with its channel, in the order they are read.
+    pub fn sources(&self) -> Vec<(Channel, &S)> {
+        match self {
+            Inputs::Pair { wl, nir } => vec![(Channel::WhiteLight, wl), (Channel::Nir, nir)],
+            Inputs::SideBySide { source, .. } => vec![(Channel::SideBySide, source)],
+        }
+    }
+
+    pub fn nir_side(&self) -> Option<NirSide> {
+        match self {
+            Inputs::Pair { .. } => None,
+            Inputs::SideBySide { nir_side, .. } => Some(*nir_side),
+        }
+    }
+}
+
+impl Inputs<String> {
+    /// Classify and check each source (`SourceSpec::parse`), naming it in any error.
+    pub fn parse(&self) -> Result<Inputs<SourceSpec>> {
+        Ok(match self {
+            Inputs::Pair { wl, nir } => Inputs::Pair { wl: SourceSpec::parse(wl, Channel::WhiteLight)?, nir: SourceSpec::parse(nir, Channel::Nir)? },
+            Inputs::SideBySide { source, nir_side } => Inputs::SideBySide { source: SourceSpec::parse(source, Channel::SideBySide)?, nir_side: *nir_side },
+        })
+    }
+}
+
+impl Inputs<SourceSpec> {
+    /// Frame pairs the inputs hold, where known before decoding (image sequences).
+    pub fn known_frames(&self) -> Option<u32> {
+        self.sources().into_iter().map(|(_, s)| s.known_frames()).try_fold(u32::MAX, |n, k| k.map(|k| n.min(k)))
+    }
+
+    /// The inputs as flags, for messages: `--wl A and --nir B`, `--side-by-side C (NIR right)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Inputs::Pair { wl, nir } => format!("--wl {} and --nir {}", wl.describe(), nir.describe()),
+            Inputs::SideBySide { source, nir_side } => format!("--side-by-side {} (NIR {})", source.describe(), nir_side.name()),
         }
     }
 }
@@ -212,7 +267,8 @@ impl SourceSpec {
         }
     }
 
-    fn describe(&self) -> String {
+    /// The source as given: the pattern or the file's path.
+    pub fn describe(&self) -> String {
         match self {
             SourceSpec::ImageSequence { pattern, .. } => pattern.clone(),
             SourceSpec::VideoFile(p) => p.display().to_string(),
@@ -248,7 +304,7 @@ pub fn make_element(factory: &str, name: Option<&str>) -> Result<gst::Element> {
 fn add_branch(pipeline: &gst::Pipeline, spec: &SourceSpec, channel: Channel, fps: u32) -> Result<gst_app::AppSink> {
     let pre = channel.element_prefix();
     let format = match channel {
-        Channel::WhiteLight => gst_video::VideoFormat::Rgb,
+        Channel::WhiteLight | Channel::SideBySide => gst_video::VideoFormat::Rgb,
         Channel::Nir => gst_video::VideoFormat::Gray16Le,
     };
     let convert = make_element("videoconvert", Some(&format!("{pre}_convert")))?;
@@ -299,7 +355,7 @@ fn add_branch(pipeline: &gst::Pipeline, spec: &SourceSpec, channel: Channel, fps
     Ok(sink)
 }
 
-/// One decoded frame of either input.
+/// One decoded frame of an input (a side-by-side source's frames are RGB, split when paired).
 enum Decoded {
     Wl(RgbFrame),
     Nir(NirFrame),
@@ -334,12 +390,16 @@ impl Input {
     }
 }
 
-/// Plays both inputs and hands out frame pairs in order. Image sequences are decoded here (the `image`
+/// Plays the inputs and hands out frame pairs in order. Image sequences are decoded here (the `image`
 /// crate) so that a bad file stops the run naming that file and its index and can never shift the
-/// pairing; video files are decoded by GStreamer.
+/// pairing; video files are decoded by GStreamer. A side-by-side source is one input whose frames are
+/// split into the pair.
 pub struct PairSource {
     pipeline: Option<gst::Pipeline>,
-    inputs: [Input; 2],
+    /// White light and NIR, or the one side-by-side source.
+    inputs: Vec<Input>,
+    /// For a side-by-side source: the NIR's half.
+    nir_side: Option<NirSide>,
     fps: u32,
     next_index: u64,
     /// Why the pairs ended early, where one input gave more frames than the other.
@@ -379,23 +439,21 @@ fn spawn_sequence_reader(pattern: &str, start: u32, count: u32, channel: Channel
 fn decode_file(path: &Path, channel: Channel) -> Result<Decoded> {
     let img = image::ImageReader::open(path)?.with_guessed_format()?.decode()?;
     let (w, h) = (img.width() as usize, img.height() as usize);
-    check_frame_size(w, h)?;
+    // A side-by-side frame holds two frames of the sizes analysed (its width is checked when split).
+    check_frame_size(if channel == Channel::SideBySide { w / 2 } else { w }, h)?;
     Ok(match channel {
-        Channel::WhiteLight => Decoded::Wl(RgbFrame::from_vec(w, h, img.into_rgb8().into_raw())?),
+        Channel::WhiteLight | Channel::SideBySide => Decoded::Wl(RgbFrame::from_vec(w, h, img.into_rgb8().into_raw())?),
         Channel::Nir => Decoded::Nir(NirFrame::from_vec(w, h, img.into_luma16().into_raw())?),
     })
 }
 
-/// Frames the analysis takes: 16 to 8192 px a side.
+/// Frames the analysis takes (`FrameSize::LIMITS`).
 fn check_frame_size(w: usize, h: usize) -> Result<()> {
-    if !(16..=8192).contains(&w) || !(16..=8192).contains(&h) {
-        bail!("a frame of {w}x{h} is outside the sizes analysed (16x16 to 8192x8192)");
-    }
-    Ok(())
+    FrameSize::checked(w, h).map(|_| ()).context("a frame of this size")
 }
 
 impl PairSource {
-    pub fn open(wl: &SourceSpec, nir: &SourceSpec, fps: u32) -> Result<Self> {
+    pub fn open(sources: &Inputs, fps: u32) -> Result<Self> {
         let mut pipeline = None;
         let mut input = |spec: &SourceSpec, channel: Channel| -> Result<Input> {
             let feed = match spec {
@@ -408,8 +466,8 @@ impl PairSource {
             };
             Ok(Input { channel, spec: spec.clone(), name: spec.describe(), feed, pulled: 0, failed: None, waiting_since: None })
         };
-        let inputs = [input(wl, Channel::WhiteLight)?, input(nir, Channel::Nir)?];
-        let mut me = Self { pipeline, inputs, fps: fps.max(1), next_index: 0, ended_unequal: None };
+        let inputs = sources.sources().into_iter().map(|(channel, spec)| input(spec, channel)).collect::<Result<Vec<_>>>()?;
+        let mut me = Self { pipeline, inputs, nir_side: sources.nir_side(), fps: fps.max(1), next_index: 0, ended_unequal: None };
         if me.pipeline.as_ref().is_some_and(|p| p.set_state(gst::State::Playing).is_err()) {
             let general = me.collect_bus_errors();
             let e = general.or_else(|| me.inputs.iter_mut().find_map(|i| i.failed.take()));
@@ -426,11 +484,7 @@ impl PairSource {
             if let gst::MessageView::Error(err) = msg.view() {
                 let src = msg.src().map(|s| s.path_string().to_string()).unwrap_or_default();
                 let dbg = err.debug().map(|d| format!(" ({d})")).unwrap_or_default();
-                let k = if src.contains("nir_") {
-                    1
-                } else if src.contains("wl_") {
-                    0
-                } else {
+                let Some(k) = self.inputs.iter().position(|i| src.contains(&format!("{}_", i.channel.element_prefix()))) else {
                     return Some(anyhow!("input pipeline: {}{dbg}", err.error()));
                 };
                 let input = &mut self.inputs[k];
@@ -464,7 +518,7 @@ impl PairSource {
                         let pts = s.buffer().and_then(|b| b.pts()).map(|t| t.nseconds());
                         let at = input.pulled;
                         let frame = match input.channel {
-                            Channel::WhiteLight => sample_to_rgb(&s).map(Decoded::Wl),
+                            Channel::WhiteLight | Channel::SideBySide => sample_to_rgb(&s).map(Decoded::Wl),
                             Channel::Nir => sample_to_nir(&s).map(Decoded::Nir),
                         };
                         let frame = frame.with_context(|| format!("{} frame {at}", input.label()))?;
@@ -517,6 +571,13 @@ impl PairSource {
 
     /// The next pair, `None` at the end of either input.
     pub fn next_pair(&mut self) -> Result<Option<FramePair>> {
+        if let Some(side) = self.nir_side {
+            let Some((Decoded::Wl(frame), pts)) = self.pull(0)? else { return Ok(None) };
+            let at = || format!("{} frame {}", self.inputs[0].label(), self.next_index);
+            let (wl, nir) = split_side_by_side(&frame, side).with_context(at)?;
+            check_frame_size(wl.width, wl.height).context("each half").with_context(at)?;
+            return Ok(Some(self.pair(wl, nir, pts)));
+        }
         let wl = self.pull(0)?;
         let nir = if wl.is_some() { self.pull(1)? } else { None };
         let (Some((Decoded::Wl(wl_frame), wl_pts)), Some((Decoded::Nir(nir_frame), _))) = (wl, nir) else {
@@ -540,7 +601,6 @@ impl PairSource {
             }
             return Ok(None);
         };
-        let pts_ns = wl_pts.unwrap_or(self.next_index * 1_000_000_000 / self.fps as u64);
         if wl_frame.width != nir_frame.width || wl_frame.height != nir_frame.height {
             bail!(
                 "{} is {}x{} but {} is {}x{}: white light and NIR must be co-registered at one size",
@@ -548,9 +608,14 @@ impl PairSource {
             );
         }
         check_frame_size(wl_frame.width, wl_frame.height).with_context(|| format!("{} frame {}", self.inputs[0].label(), self.next_index))?;
+        Ok(Some(self.pair(wl_frame, nir_frame, wl_pts)))
+    }
+
+    /// Number the next pair; without a timestamp its time is its index over the frame rate.
+    fn pair(&mut self, wl: RgbFrame, nir: NirFrame, pts: Option<u64>) -> FramePair {
         let index = self.next_index;
         self.next_index += 1;
-        Ok(Some(FramePair { index, pts_ns, wl: wl_frame, nir: nir_frame }))
+        FramePair { index, pts_ns: pts.unwrap_or(index * 1_000_000_000 / self.fps as u64), wl, nir }
     }
 }
 

@@ -99,3 +99,33 @@ pub fn gpu_or_skip() -> Option<nirf_margin::gpu::context::GpuContext> {
         }
     }
 }
+
+/// The phantom's frames composed side by side into one RGB picture: white light on one half, the NIR at
+/// 8 bits as gray on the other (`nir_left` swaps the halves). Returns the pattern of the composed sequence
+/// and of the same 8-bit NIR as its own gray sequence.
+pub fn compose_side_by_side(dir: &Path, frames: u32, nir_left: bool, odd: bool) -> (String, String) {
+    let (sbs, nir8) = (dir.join(if nir_left { "sbs-left" } else { "sbs" }), dir.join("nir8"));
+    std::fs::create_dir_all(&sbs).unwrap();
+    std::fs::create_dir_all(&nir8).unwrap();
+    for i in 0..frames {
+        let name = format!("{i:05}.png");
+        let wl = image::open(dir.join("wl").join(&name)).unwrap().into_rgb8();
+        let nir = image::open(dir.join("nir").join(&name)).unwrap().into_luma16();
+        let (w, h) = wl.dimensions();
+        let gray = image::GrayImage::from_fn(w, h, |x, y| image::Luma([(nir.get_pixel(x, y)[0] >> 4).min(255) as u8]));
+        gray.save(nir8.join(&name)).unwrap();
+        let (wl_x0, nir_x0) = if nir_left { (w, 0) } else { (0, w) };
+        let both = image::RgbImage::from_fn(2 * w + odd as u32, h, |x, y| {
+            if (wl_x0..wl_x0 + w).contains(&x) {
+                *wl.get_pixel(x - wl_x0, y)
+            } else if (nir_x0..nir_x0 + w).contains(&x) {
+                let v = gray.get_pixel(x - nir_x0, y)[0];
+                image::Rgb([v, v, v])
+            } else {
+                image::Rgb([0, 0, 0])
+            }
+        });
+        both.save(sbs.join(&name)).unwrap();
+    }
+    (sbs.join("%05d.png").to_string_lossy().into_owned(), nir8.join("%05d.png").to_string_lossy().into_owned())
+}

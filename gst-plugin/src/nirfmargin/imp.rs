@@ -19,11 +19,11 @@ use gst_video::subclass::AggregateFramesToken;
 use gst_video::subclass::prelude::*;
 use gst_video::{VideoFormat, VideoFrameRef};
 
-use nirf_margin::cli::backend::BackendChoice;
-use nirf_margin::cli::live::{LiveAnalysis, ModeCell};
+use nirf_margin::backend::BackendChoice;
+use nirf_margin::live::analysis::{GPU_WAIT_BUDGETS, LiveAnalysis, ModeCell};
 use nirf_margin::cli::options::ScaleArgs;
 use nirf_margin::cli::paths::PathGuard;
-use nirf_margin::cli::values;
+use nirf_margin::values;
 use nirf_margin::frame::{NirFrame, RgbFrame};
 use nirf_margin::live::failsafe::{FailSafe, Outcome, passthrough};
 use nirf_margin::live::faults::FaultPlan;
@@ -88,12 +88,6 @@ struct Config {
     metrics: Option<PathBuf>,
 }
 
-fn parse_mode(s: &str) -> Result<Mode, String> {
-    Mode::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
-        format!("property mode: '{s}' is not one of {}", Mode::ALL.map(Mode::name).join(", "))
-    })
-}
-
 impl Settings {
     fn config(&self) -> Result<Config, String> {
         fn prop(name: &'static str) -> impl Fn(String) -> String {
@@ -118,11 +112,10 @@ impl Settings {
             fluo_noise_sigmas: values::noise_sigmas(&self.fluo_noise_sigmas.to_string()).map_err(prop("fluo-noise-sigmas"))?,
         };
         let params = scale.params().map_err(|e| format!("property calibration / mm-per-px / margins-mm: {e:#}"))?;
-        let backend = <BackendChoice as clap::ValueEnum>::from_str(&self.backend, true)
-            .map_err(|_| format!("property backend: '{}' is not one of auto, gpu, cpu", self.backend))?;
-        let roi: Option<Roi> = self.roi.as_deref().map(values::roi).transpose().map_err(prop("roi"))?;
+        let backend: BackendChoice = self.backend.parse().map_err(prop("backend"))?;
+        let roi: Option<Roi> = self.roi.as_deref().map(str::parse).transpose().map_err(prop("roi"))?;
         let checks = CheckSettings {
-            mode: parse_mode(&self.mode)?,
+            mode: self.mode.parse().map_err(prop("mode"))?,
             roi,
             min_tbr: values::tbr(&self.tbr.to_string()).map_err(prop("tbr"))?,
         };
@@ -130,7 +123,7 @@ impl Settings {
             0.0 => None,
             v => Some(Duration::from_secs_f64(values::budget_ms(&v.to_string()).map_err(prop("budget-ms"))? / 1e3)),
         };
-        let plan = FaultPlan::parse(self.inject_fault.as_deref().unwrap_or("")).map_err(|e| format!("property inject-fault: {e:#}"))?;
+        let plan: FaultPlan = self.inject_fault.as_deref().unwrap_or("").parse().map_err(prop("inject-fault"))?;
         let metrics = self.metrics_location.as_ref().map(PathBuf::from);
         // The metrics file never overwrites the calibration it reads (the element knows no other input).
         let mut guard = PathGuard::new();
@@ -268,10 +261,10 @@ impl ObjectImpl for NirfMargin {
             "backend" => s.backend = text().unwrap_or_else(|| Settings::default().backend),
             "mode" => {
                 s.mode = text().unwrap_or_else(|| Settings::default().mode);
-                match parse_mode(&s.mode) {
+                match s.mode.parse::<Mode>() {
                     Ok(m) => self.mode.set(m),
                     // Refused when the element starts; while playing the mode stays as it was.
-                    Err(e) => gst::error!(CAT, imp = self, "{e}"),
+                    Err(e) => gst::error!(CAT, imp = self, "property mode: {e}"),
                 }
             }
             "roi" => s.roi = text(),
@@ -373,7 +366,7 @@ impl AggregatorImpl for NirfMargin {
             plan: config.plan,
             // A drilled `slow` frame overruns any budget the frame rate allows.
             slow: config.budget.map_or(Duration::from_millis(200), |b| b * 3),
-            gpu_wait: budget * nirf_margin::cli::live::GPU_WAIT_BUDGETS,
+            gpu_wait: budget * GPU_WAIT_BUDGETS,
             fps: DEFAULT_FPS,
         };
         let failsafe = FailSafe::start(analysis.factory(self.mode.clone()), budget, Duration::from_secs(30));

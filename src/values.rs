@@ -1,7 +1,13 @@
-//! Clap value parsers for the numeric and structured settings: each value is checked when the command
-//! line is parsed, so that a bad one is an error naming its flag (clap adds "invalid value 'X' for
-//! '--flag'") before anything is read or written. Ranges are plausibility limits that also keep the
-//! analysis and the phantom generator bounded in time and memory.
+//! Settings given as text, parsed and checked once for every front end: the command line (each function
+//! is a clap value parser there, so clap adds "invalid value 'X' for '--flag'"), `batch`'s manifest
+//! columns and the GStreamer element's properties, each naming its flag, column or property around the
+//! plain message returned here. The scalar settings' plausible ranges (which also keep the analysis and
+//! the phantom generator bounded in time and memory), and `FromStr` for the region of interest and the
+//! mode (`measure::findings`' types); frame sizes (`frame::FrameSize`), the side-by-side layout
+//! (`frame::NirSide`) and fault drills (`live::faults::FaultPlan`) parse themselves beside their types.
+//! No clap here.
+
+use std::str::FromStr;
 
 use crate::measure::findings::{Mode, Roi};
 
@@ -9,8 +15,6 @@ use crate::measure::findings::{Mode, Roi};
 pub const MM_PER_PX: (f64, f64) = (0.005, 2.0);
 /// Margin contours, mm.
 pub const MARGIN_MM: (f64, f64) = (0.1, 50.0);
-/// Frame sizes, px a side.
-pub const SIZE: (usize, usize) = (16, 8192);
 /// Rim lesions in a bench phantom.
 pub const MAX_RIM_LESIONS: usize = 64;
 
@@ -35,13 +39,6 @@ fn within(s: &str, lo: f64, hi: f64, unit: &str) -> Result<f64, String> {
 }
 
 /// Image scale, mm/px.
-/// `--mode`: one of `Mode::ALL` by name (clap lists them in the help and in its error).
-pub fn mode() -> impl clap::builder::TypedValueParser<Value = Mode> {
-    use clap::builder::TypedValueParser;
-    clap::builder::PossibleValuesParser::new(Mode::ALL.map(Mode::name))
-        .map(|s| Mode::ALL.into_iter().find(|m| m.name() == s).unwrap_or(Mode::Survey))
-}
-
 pub fn mm_per_px(s: &str) -> Result<f32, String> {
     within(s, MM_PER_PX.0, MM_PER_PX.1, " mm/px").map(|v| v as f32)
 }
@@ -124,26 +121,26 @@ pub fn tolerance_pct(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-/// `WIDTHxHEIGHT`, each within 16–8192 px.
-pub fn size(s: &str) -> Result<(usize, usize), String> {
-    let Some((w, h)) = s.split_once(['x', 'X']) else { return Err(format!("'{s}' is not WIDTHxHEIGHT (e.g. 1280x720)")) };
-    let dim = |d: &str| d.trim().parse::<usize>().map_err(|_| format!("'{s}' is not WIDTHxHEIGHT (e.g. 1280x720): '{d}' is not a whole number"));
-    let (w, h) = (dim(w)?, dim(h)?);
-    if w < SIZE.0 || h < SIZE.0 || w > SIZE.1 || h > SIZE.1 {
-        return Err(format!("{w}x{h} is outside {0}x{0} .. {1}x{1}", SIZE.0, SIZE.1));
-    }
-    Ok((w, h))
-}
-
 /// A region of interest `x,y,w,h` in px; whether it lies in the frame is checked once the frame size is
 /// known (`roi_in_frame`).
-pub fn roi(s: &str) -> Result<Roi, String> {
-    let v: Vec<usize> = s.split(',').map(|p| p.trim().parse()).collect::<Result<_, _>>().map_err(|_| format!("'{s}': expected x,y,w,h in whole px"))?;
-    match *v.as_slice() {
-        // Bounded only against overflow here: whether it lies in the frame is checked with the frame.
-        [x, y, w, h] if w > 0 && h > 0 && [x, y, w, h].iter().all(|&v| v <= 1_000_000) => Ok(Roi { x, y, w, h }),
-        [_, _, _, _] => Err(format!("'{s}': expected x,y,w,h in px with a positive size, each at most 1000000")),
-        _ => Err(format!("'{s}': expected four numbers x,y,w,h")),
+impl FromStr for Roi {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let v: Vec<usize> = s.split(',').map(|p| p.trim().parse()).collect::<Result<_, _>>().map_err(|_| format!("'{s}': expected x,y,w,h in whole px"))?;
+        match *v.as_slice() {
+            // Bounded only against overflow here: whether it lies in the frame is checked with the frame.
+            [x, y, w, h] if w > 0 && h > 0 && [x, y, w, h].iter().all(|&v| v <= 1_000_000) => Ok(Roi { x, y, w, h }),
+            [_, _, _, _] => Err(format!("'{s}': expected x,y,w,h in px with a positive size, each at most 1000000")),
+            _ => Err(format!("'{s}': expected four numbers x,y,w,h")),
+        }
+    }
+}
+
+/// A mode by its name (`Mode::name`).
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Mode::ALL.into_iter().find(|m| m.name() == s.trim()).ok_or_else(|| format!("'{s}' is not one of {}", Mode::ALL.map(Mode::name).join(", ")))
     }
 }
 
@@ -183,19 +180,20 @@ mod tests {
     }
 
     #[test]
-    fn sizes_and_rois_parse() {
-        assert_eq!(size("641x359"), Ok((641, 359)));
-        for bad in ["abcx10", "15x100", "100x9000", "100", "x", "-5x10"] {
-            assert!(size(bad).is_err(), "{bad}");
-        }
+    fn rois_and_modes_parse() {
         assert_eq!(rim_lesions("64"), Ok(64));
         assert!(rim_lesions("18446744073709551615").is_err());
-        let r = roi("10,20,30,40").unwrap();
+        let r: Roi = "10,20,30,40".parse().unwrap();
+        assert_eq!((r.x, r.y, r.w, r.h), (10, 20, 30, 40));
         assert!(roi_in_frame(&r, 40, 60).is_ok());
         assert!(roi_in_frame(&r, 39, 60).is_err());
-        assert!(roi_in_frame(&roi("10000,10000,50,50").unwrap(), 640, 480).is_err());
+        assert!(roi_in_frame(&"10000,10000,50,50".parse().unwrap(), 640, 480).is_err());
         for bad in ["1,2,3", "1,2,0,4", "a,b,c,d", "1,2,3,4,5"] {
-            assert!(roi(bad).is_err(), "{bad}");
+            assert!(bad.parse::<Roi>().is_err(), "{bad}");
         }
+        for m in Mode::ALL {
+            assert_eq!(m.name().parse(), Ok(m));
+        }
+        assert!("autopilot".parse::<Mode>().unwrap_err().contains("wound-bed"));
     }
 }

@@ -1,7 +1,8 @@
-//! `--backend auto|gpu|cpu`: which `Analyzer` a command gets. `auto` takes the CPU backend when the
-//! settings use a stage only the CPU has (`AnalysisParams::cpu_only_stages`: the defaults do, so that
-//! both backends' users get the same, more accurate, results), else a hardware GPU adapter when one
-//! exists, else the CPU backend: a software adapter (Mesa's lavapipe) runs the shaders correctly but
+//! Which `Analyzer` a command or the element gets (`--backend auto|gpu|cpu`, the element's `backend`).
+//! `auto` takes the CPU backend when the settings use a stage only the CPU has
+//! (`AnalysisParams::cpu_only_stages`: the defaults do, so that every machine gets the same, more
+//! accurate, results), else a hardware GPU adapter when one exists, else the CPU backend: a software
+//! adapter (Mesa's lavapipe) runs the shaders correctly but
 //! some sixty times slower than the CPU backend (about 750 ms against 12 ms a 1080p frame on the 2-core
 //! development machine), which in live use would keep the overlay off. `auto` also takes the CPU where
 //! the GPU cannot do the job (`GpuError::Limit`): settings that need a distance bound over the GPU's, or
@@ -12,7 +13,6 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::ValueEnum;
 
 use crate::analysis::{Analyzer, Composite, LesionStyle, PixelMaps, Segmentation, Traffic};
 use crate::frame::{NirFrame, RgbFrame};
@@ -20,12 +20,39 @@ use crate::gpu::{GpuAnalyzer, GpuContext, error};
 use crate::params::AnalysisParams;
 use crate::reference::CpuAnalyzer;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendChoice {
     /// A hardware GPU adapter when one exists, else the CPU (not a software adapter).
     Auto,
     Gpu,
     Cpu,
+}
+
+impl BackendChoice {
+    pub const ALL: [BackendChoice; 3] = [BackendChoice::Auto, BackendChoice::Gpu, BackendChoice::Cpu];
+
+    /// The name as `--backend` takes it and run records keep it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Gpu => "gpu",
+            BackendChoice::Cpu => "cpu",
+        }
+    }
+}
+
+impl std::fmt::Display for BackendChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A backend by its name (`--backend`, the element's property, a run record's setting).
+impl std::str::FromStr for BackendChoice {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::ALL.into_iter().find(|b| b.name().eq_ignore_ascii_case(s.trim())).ok_or_else(|| format!("'{s}' is not one of auto, gpu, cpu"))
+    }
 }
 
 /// The analyzer for an offline command: a GPU wait is bounded by `gpu::context::OFFLINE_WAIT`.
