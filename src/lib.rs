@@ -19,6 +19,7 @@ pub mod analysis;
 pub mod annotate;
 pub mod archive;
 pub mod cli;
+pub mod element;
 pub mod frame;
 pub mod gpu;
 pub mod live;
