@@ -149,7 +149,25 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
     let mut notice_on = false;
     let m = p.element.clone();
     let mut ended = false;
-    let mut line_of = |mut line: FrameMetrics, stats: &mut LatencyStats| -> Result<()> {
+    // A line is written once the next one came (or at the end): by then its own overlay frame has gone
+    // to the overlay recording, so its `rec_dropped` counts that frame's fate too.
+    let mut pending: Option<FrameMetrics> = None;
+    let mut line_of = |next: Option<FrameMetrics>, stats: &mut LatencyStats| -> Result<()> {
+        let counts = |line: &mut FrameMetrics| {
+            if !recs.is_empty() {
+                line.rec_dropped = Some(recs.iter().map(|r| (r.name.clone(), r.dropped())).collect());
+            }
+        };
+        let Some(line) = next else {
+            // The end: the last line with the final counts.
+            if let (Some(mut last), Some(m)) = (pending.take(), metrics.as_mut()) {
+                counts(&mut last);
+                serde_json::to_writer(&mut *m, &last)?;
+                m.write_all(b"\n")?;
+                m.flush()?;
+            }
+            return Ok(());
+        };
         if let (Some(prev), Some(w)) = (last_wall, line.wall_ms) {
             longest_gap_ms = longest_gap_ms.max(w - prev);
         }
@@ -157,7 +175,6 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
         stats.add(line.latency_ms.unwrap_or(0.0), line.overlay == Some(OverlayState::On));
         stats.input_dropped = input.as_ref().map_or(0, |c| c.dropped());
         if !recs.is_empty() {
-            line.rec_dropped = Some(recs.iter().map(|r| (r.name.clone(), r.dropped())).collect());
             // "REC DROPPING" shows while a recording dropped a frame within the last second.
             let dropped: u64 = recs.iter().map(RecBranch::dropped).sum();
             if dropped > rec_dropped_seen {
@@ -170,8 +187,9 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
                 notice_on = on;
             }
         }
-        if let Some(m) = metrics.as_mut() {
-            serde_json::to_writer(&mut *m, &line)?;
+        if let (Some(mut prev), Some(m)) = (pending.replace(line), metrics.as_mut()) {
+            counts(&mut prev);
+            serde_json::to_writer(&mut *m, &prev)?;
             m.write_all(b"\n")?;
             m.flush()?;
         }
@@ -194,13 +212,13 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
         if p.poll()? == BusState::Ended {
             // Every frame has left the element: its lines are all in the channel.
             while let Ok(line) = frames.try_recv() {
-                line_of(line, &mut stats)?;
+                line_of(Some(line), &mut stats)?;
             }
             ended = true;
             break;
         }
         match frames.recv_timeout(Duration::from_millis(20)) {
-            Ok(line) => line_of(line, &mut stats)?,
+            Ok(line) => line_of(Some(line), &mut stats)?,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -212,8 +230,9 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
     element.set_frame_channel(None);
     // Lines of the frames that left while the run drained.
     while let Ok(line) = frames.try_recv() {
-        line_of(line, &mut stats)?;
+        line_of(Some(line), &mut stats)?;
     }
+    line_of(None, &mut stats)?;
     let recordings = recs.iter().map(|r| (r.name.clone(), r.recorded(), r.dropped())).collect();
     let (p50, p99) = stats.totals();
     Ok(LiveSummary {

@@ -195,9 +195,13 @@ impl LivePipeline {
         Ok(Self { pipeline, element: m, looping, name: name.to_string(), nir_branch, nir_failed: None })
     }
 
-    /// The elements in front of the element's pads (the input queues), where they are queues.
+    /// The leaky queue in front of the element's pad `pad`, where there is one (a replay's queues do not
+    /// leak: a full one waits, and its `overrun` is no drop).
     pub fn input_queue(&self, pad: &str) -> Option<gst::Element> {
-        feeding(&self.element, pad).filter(|e| e.factory().is_some_and(|f| f.name() == "queue"))
+        feeding(&self.element, pad).filter(|e| {
+            e.factory().is_some_and(|f| f.name() == "queue")
+                && gst::glib::EnumValue::from_value(&e.property_value("leaky")).is_some_and(|(_, v)| v.value() != 0)
+        })
     }
 
     pub fn play(&mut self) -> Result<()> {
