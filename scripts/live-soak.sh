@@ -2,15 +2,14 @@
 # Soak of the live path on the element: `live --phantom WxH` (a phantom fed as a live camera pair) for
 # SECONDS, with and without --record, at 1280x720 and 1920x1080, CPU backend, display fakevideosink (it
 # syncs on the pipeline clock and counts what it renders). Prints each run's summary lines and, per
-# recording, the frames the file plays back (gst-discoverer-free count through the project's own tests'
-# method: decode and count). Usage: scripts/live-soak.sh [SECONDS] [BIN]
+# recording, the frames the file plays back (decoded and counted at a fakesink).
 set -uo pipefail
 SECS=${1:-60}
 BIN=${2:-$(ls -t target/release/nirf-margin target/debug/nirf-margin 2>/dev/null | head -1)}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 count() { # frames that play back from a recording
-  gst-launch-1.0 -q filesrc location="$1" ! matroskademux ! decodebin ! fakesink name=s silent=false -v 2>/dev/null | grep -c "s: last-message = chain"
+  gst-launch-1.0 filesrc location="$1" ! matroskademux ! decodebin ! fakesink name=s silent=false -v 2>/dev/null | grep -c "s: last-message = chain"
 }
 echo "live-soak: ${SECS}s a run, $BIN, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 for size in 1280x720 1920x1080; do
