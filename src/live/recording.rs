@@ -20,6 +20,7 @@ use anyhow::{Result, anyhow};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
+use crate::media::live::quote;
 use crate::media::recorder::Recording;
 
 /// Frames a recording's queue may hold waiting for its encoder before the oldest are dropped: a third
@@ -33,10 +34,6 @@ pub const BRANCHES: [(&str, &str, Recording); 3] =
 /// A leaky queue of `frames` frames (no byte or time limit), named `name`, in gst-launch syntax.
 pub fn leaky_queue(name: &str, frames: usize) -> String {
     format!("queue name={name} max-size-buffers={} max-size-bytes=0 max-size-time=0 leaky=downstream", frames.max(1))
-}
-
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// The branch recording tee `tee` into `file` (gst-launch syntax, appended to the pipeline description).

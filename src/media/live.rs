@@ -103,7 +103,7 @@ pub fn read_description(path: &Path, vars: &HashMap<String, String>) -> Result<S
 }
 
 /// Quote a path for a gst-launch description.
-fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
