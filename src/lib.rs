@@ -28,6 +28,7 @@ pub(crate) mod annotate;
 pub(crate) mod archive;
 pub mod backend;
 pub mod cli;
+pub mod element;
 pub mod frame;
 pub mod gpu;
 pub mod live;

@@ -1,7 +1,9 @@
 //! The live path end to end on the hardware-free replay pipeline: injected faults (a panic, an error, an
 //! overrun, a lost device) each cost only their own frames, which go out as plain white light with a
 //! badge; every input frame gives an output frame, in order, with no stall; the overlay comes back by
-//! itself; and recordings survive `kill -9`.
+//! itself; recordings survive `kill -9`; a slow recording drops recorded frames, never display frames;
+//! and a display that syncs on the pipeline clock renders nearly every frame. `live` runs on the
+//! `nirfmargin` element (one pipeline): these are the element path's tests.
 
 mod common;
 
@@ -187,8 +189,8 @@ fn a_slow_recording_drops_recorded_frames_never_display_frames() {
     phantom_on_disk(d.path(), 320, 240, 40, 53, 0.1);
     let rec = d.path().join("rec");
     let m = d.path().join("m.jsonl");
-    // Every recorded frame waits 300 ms in its recorder thread: the recordings keep up with about a
-    // third of the 10 frames/s, with room for two frames each. When the display thread waited for the
+    // Every recorded frame waits 300 ms before its encoder: the recordings keep up with about a third
+    // of the 10 frames/s, each behind a leaky queue of two frames. When the display waited for the
     // recordings (before issue 12), each frame went out 300 ms late or more.
     let fps = 10.0;
     let o = run(&[
@@ -263,4 +265,29 @@ fn a_destroyed_gpu_device_costs_its_frame_and_the_overlay_comes_back() {
     let back: Vec<_> = lines[25..].iter().filter(|l| l.overlay == Some(nirf_margin::metrics::OverlayState::On)).collect();
     assert!(back.len() >= 8, "the overlay comes back on a new device: on for {} of the last 15 frames: {story:?}", back.len());
     assert!(back.iter().all(|l| !l.lesions.is_empty()));
+}
+
+/// The display branch synchronised on the pipeline clock: `fakevideosink` with its defaults (sync=true,
+/// QoS, its max-lateness) behind the element, a 1280×720 phantom fed as a live camera pair. The sink's
+/// own count of frames rendered and dropped late (its `stats`, which `live` prints): nearly every frame
+/// the element put out is rendered, so the timestamps, the element's latency and the clock agree.
+#[test]
+fn a_display_syncing_on_the_clock_renders_nearly_every_720p_frame() {
+    let _serial = serial();
+    let d = tmpdir();
+    let m = d.path().join("m.jsonl");
+    let o = run(&[
+        "live", "--phantom", "1280x720", "--mm-per-px", "0.05", "--display", "fakevideosink", "--duration", "6", "--backend", "cpu",
+        "--metrics", m.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    let display = stdout.lines().find_map(|l| l.strip_prefix("display: ")).unwrap_or_else(|| panic!("no display count: {stdout}"));
+    let nums: Vec<u64> = display.split(' ').filter_map(|w| w.parse().ok()).collect();
+    let (rendered, late) = (nums[0], nums[1]);
+    let frames = read_metrics(&m).len() as u64;
+    assert!(frames >= 90, "only {frames} frames in 6 s at 30 frames/s: {stdout}");
+    assert!(rendered + late <= frames, "the sink saw {} frames of {frames}", rendered + late);
+    // A loaded 2-core machine makes a few frames late on its own: nearly all, not all.
+    assert!(rendered * 10 >= frames * 9, "{rendered} of {frames} frames rendered ({late} late): {stdout}");
 }

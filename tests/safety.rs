@@ -323,7 +323,10 @@ fn odd_frame_sizes_give_a_true_overlay_and_full_recordings() {
         for (n, c) in ["wl.mkv", "nir.mkv", "overlay.mkv"].iter().zip(&counts) {
             assert!(c.0 >= 5 && (c.1, c.2) == (w as u32, h as u32), "{w}x{h} {n}: {c:?}");
         }
-        assert!(counts[1].0 + 2 >= counts[0].0 && counts[2].0 == counts[0].0, "{w}x{h}: frames recorded {counts:?}");
+        // The overlay holds an output frame for each white-light frame; the live element's output grid may
+        // start one frame earlier (its first timeout can come before the first white light: a black NO WHITE
+        // LIGHT frame), so it may hold one more, never fewer.
+        assert!(counts[1].0 + 2 >= counts[0].0 && (counts[0].0..=counts[0].0 + 1).contains(&counts[2].0), "{w}x{h}: frames recorded {counts:?}");
         let (_, _, first) = first_frame(&rec.join("wl.mkv"));
         let green = first.chunks(3).filter(|p| p[1] > 200 && p[0] < 40 && p[2] < 40).count();
         assert!(green * 2 < w * h, "{w}x{h}: the white-light recording is green");

@@ -1,15 +1,16 @@
-//! The `nirfmargin` GStreamer plugin: the nirf-margin analysis as an element that anyone can put in a
-//! pipeline (a `gst-launch-1.0` line, a recorder, a second display). The element only pairs frames,
-//! converts them to the library's plain frame types, calls the processor through the fail-safe policy
-//! of the live path and posts the results; the analysis itself is the `nirf-margin` library's.
+//! The `nirfmargin` GStreamer plugin: the element as a plugin file (`libgstnirfmargin.so`) for any
+//! GStreamer application (`gst-launch-1.0`, a recorder, a second display; `GST_PLUGIN_PATH`).
+//!
+//! The element itself is the `nirf-margin` library's (`nirf_margin::element`): the `live` command
+//! registers that same type in-process, and this crate only wraps it in a plugin. Why not the other way
+//! round (the binary depending on this crate): this crate depends on the library, and the binary lives in
+//! the library's package, so it could not; loading the plugin file at run time would make `live` depend
+//! on finding a file beside it, and on its version matching. One type, two ways to register it.
 
-mod message;
-mod nirfmargin;
-
-pub use message::frame_structure;
+pub use nirf_margin::element::{FRAME_MESSAGE, NirfMargin, frame_structure};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
-    nirfmargin::register(plugin)
+    nirf_margin::element::register(Some(plugin))
 }
 
 gst::plugin_define!(

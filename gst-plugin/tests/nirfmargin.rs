@@ -173,6 +173,27 @@ fn pairs_nir_by_running_time_and_outputs_what_the_processor_draws() {
     }
 }
 
+/// The `notice` property (what `live` sets to REC DROPPING while a recording drops frames): drawn at the
+/// bottom of the output while set, exactly as `annotate::badge_bottom` draws it on the overlay; gone
+/// when unset, while playing.
+#[test]
+fn a_notice_is_drawn_at_the_bottom_while_set() {
+    let f = phantom(3);
+    let (mut r, mut p) = started(&f);
+    r.el.set_property("notice", "REC DROPPING");
+    r.push_wl(&f[1].0, 1);
+    r.push_nir(&f[1].1, 1, 1);
+    let mut want = p.process(&f[1].0, &f[1].1, false).unwrap().overlay;
+    let plain = want.data.clone();
+    nirf_margin::annotate::badge_bottom(&mut want, "REC DROPPING");
+    assert_ne!(want.data, plain, "the badge changes the frame");
+    same(&r.pull(), &want.data, "frame 1 with the notice");
+    r.el.set_property("notice", None::<&str>);
+    r.push_wl(&f[2].0, 2);
+    r.push_nir(&f[2].1, 2, 1);
+    same(&r.pull(), &overlay(&mut p, &f[2].0, &f[2].1), "frame 2 without it");
+}
+
 #[test]
 fn a_silent_nir_camera_gives_white_light_with_nir_lost_then_the_overlay_comes_back() {
     let f = phantom(5);

@@ -9,7 +9,6 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use crate::backend::BackendChoice;
-use crate::live::analysis::{GPU_WAIT_BUDGETS, LiveAnalysis, ModeCell};
 use crate::live::faults::FaultPlan;
 use crate::live::{LiveConfig, run};
 use crate::media::live::{read_description, replay_source};
@@ -17,7 +16,6 @@ use crate::cli::options::{CheckArgs, ScaleArgs};
 use crate::cli::paths::{PathGuard, RECORDINGS, refuse_existing};
 use crate::values;
 use crate::media::source::{Channel, SourceSpec};
-use crate::measure::findings::Mode;
 
 #[derive(Args, Debug)]
 pub struct LiveArgs {
@@ -35,8 +33,9 @@ pub struct LiveArgs {
     /// Frame rate of the input (and of image-sequence replays).
     #[arg(long, default_value_t = 30)]
     pub fps: u32,
-    /// Display sink (any GStreamer sink description); `fakesink` for none.
-    #[arg(long, default_value = "autovideosink sync=false")]
+    /// Display sink (any GStreamer sink description); `fakesink` for none. It syncs on the pipeline's
+    /// clock by default (frames shown at their time, late ones dropped by the sink's QoS).
+    #[arg(long, default_value = "autovideosink")]
     pub display: String,
     /// Full screen on the monitor (Wayland; use --display kmssink on a bare console).
     #[arg(long)]
@@ -73,31 +72,20 @@ pub struct LiveArgs {
     pub checks: CheckArgs,
     /// Fault drill: KIND@FRAME,... with KIND panic, error, slow, lost (simulated) or destroy (the real GPU device).
     #[arg(long)]
-    pub inject_fault: Option<FaultPlan>,
-    /// Frames each recording may hold waiting for its encoder; when it is full, recorded frames are
-    /// dropped (counted), never display frames.
+    #[arg(long, value_parser = fault_spec)]
+    pub inject_fault: Option<String>,
+    /// Frames each recording's leaky queue holds waiting for its encoder; when it is full, recorded
+    /// frames are dropped (counted), never display frames.
     #[arg(long, default_value_t = crate::live::recording::QUEUE_FRAMES)]
     pub record_queue: usize,
-    /// Recording drill: every recorded frame waits this many ms in its recorder thread (a slow encoder).
+    /// Recording drill: every recorded frame waits this many ms before its encoder (a slow encoder).
     #[arg(long, hide = true)]
     pub inject_record_delay_ms: Option<u64>,
 }
 
-/// Read mode keys (s, t, w + Enter) from standard input for as long as it is open.
-fn spawn_mode_keys(mode: ModeCell) {
-    let _ = std::thread::Builder::new().name("nirf-keys".into()).spawn(move || {
-        for line in std::io::stdin().lines() {
-            let Ok(line) = line else { break };
-            let m = match line.trim() {
-                "s" | "survey" => Mode::Survey,
-                "t" | "transection" => Mode::Transection,
-                "w" | "wound-bed" => Mode::WoundBed,
-                _ => continue,
-            };
-            tracing::info!("mode: {}", m.name());
-            mode.set(m);
-        }
-    });
+/// `--inject-fault`: checked under its flag, kept as text for the element's `inject-fault`.
+fn fault_spec(s: &str) -> std::result::Result<String, String> {
+    s.parse::<FaultPlan>().map(|_| s.to_string())
 }
 
 pub fn run_cli(a: LiveArgs) -> Result<()> {
@@ -157,44 +145,33 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         }
         None => (a.pipeline.clone(), Vec::new()),
     };
+    let display = if a.fullscreen { "waylandsink fullscreen=true".to_string() } else { a.display.clone() };
+    vars.insert("DISPLAY".into(), display);
     let description = read_description(&pipeline, &vars)?;
-    let plan = a.inject_fault.clone().unwrap_or_default();
     let period_ms = 1000.0 / a.fps as f64;
     // Below one period: a frame waits for its analysis at most this long, so two outputs are never more
     // than two frame periods apart.
-    let budget = Duration::from_secs_f64(a.budget_ms.unwrap_or(0.8 * period_ms) / 1000.0);
-    let roi = a.checks.roi;
-    let checks = a.checks.settings()?;
-    let mode = ModeCell::new(checks.mode);
-    spawn_mode_keys(mode.clone());
-    let analysis = LiveAnalysis { backend: a.backend, params: params.clone(), checks, plan, slow: budget * 3, gpu_wait: budget * GPU_WAIT_BUDGETS, fps: a.fps as f64 };
-    let factory = analysis.factory(mode);
+    let budget_ms = a.budget_ms.unwrap_or(0.8 * period_ms);
+    a.checks.settings()?;
+    let element = element_properties(&a, budget_ms);
     // Ctrl-C or SIGTERM ends the run as --duration does: recordings and metrics closed, summary printed.
     super::catch_stop_signals();
-    let display = if a.fullscreen { "waylandsink fullscreen=true".to_string() } else { a.display.clone() };
-    let summary = run(
-        LiveConfig {
-            description,
-            name: pipeline.display().to_string(),
-            looping: a.looping,
-            display,
-            fps: a.fps,
-            budget,
-            nir_tolerance: Duration::from_secs_f64(period_ms * 0.5 / 1000.0),
-            record_dir: a.record.clone(),
-            metrics: a.metrics.clone(),
-            params: params.clone(),
-            stats: a.stats,
-            duration: a.duration.map(Duration::from_secs_f64),
-            stop: Some(|| super::stop_requested().is_some()),
-            max_frames: None,
-            feed,
-            frame_check: roi.map(|r| Box::new(move |w, h| values::roi_in_frame(&r, w, h)) as crate::live::FrameCheck),
-            record_queue: a.record_queue,
-            record_delay: a.inject_record_delay_ms.map(Duration::from_millis),
-        },
-        factory,
-    )?;
+    let summary = run(LiveConfig {
+        description,
+        name: pipeline.display().to_string(),
+        looping: a.looping,
+        fps: a.fps,
+        element,
+        record_dir: a.record.clone(),
+        metrics: a.metrics.clone(),
+        stats: a.stats,
+        duration: a.duration.map(Duration::from_secs_f64),
+        stop: Some(|| super::stop_requested().is_some()),
+        feed,
+        record_queue: a.record_queue,
+        record_delay: a.inject_record_delay_ms.map(Duration::from_millis),
+        mode_keys: true,
+    })?;
     println!(
         "{} frames; added latency p50 {:.1} ms, p99 {:.1} ms; overlay off on {} frames; {} input frames dropped; longest gap between output frames {:.1} ms",
         summary.frames, summary.latency_p50_ms, summary.latency_p99_ms, summary.overlay_off, summary.input_dropped, summary.longest_gap_ms
@@ -202,5 +179,33 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
     for (name, recorded, dropped) in &summary.recordings {
         println!("recording {name}: {recorded} frames recorded, {dropped} dropped (encoder behind)");
     }
+    if let Some((rendered, late)) = summary.display {
+        println!("display: {rendered} frames rendered, {late} dropped late by the sink");
+    }
     Ok(())
+}
+
+/// The `nirfmargin` properties of the command line's settings (each already checked under its flag).
+fn element_properties(a: &LiveArgs, budget_ms: f64) -> Vec<(&'static str, gstreamer::glib::SendValue)> {
+    use gstreamer::prelude::ToSendValue;
+    let num = |v: f32| v.to_string().parse::<f64>().unwrap_or(v as f64);
+    let mut props = vec![
+        ("mm-per-px", a.scale.mm_per_px.map_or(0.0, num).to_send_value()),
+        ("margins-mm", a.scale.margins_mm.iter().map(f32::to_string).collect::<Vec<_>>().join(",").to_send_value()),
+        ("fluo-noise-sigmas", num(a.scale.fluo_noise_sigmas).to_send_value()),
+        ("backend", a.backend.name().to_send_value()),
+        ("mode", a.checks.mode.name().to_send_value()),
+        ("tbr", num(a.checks.tbr).to_send_value()),
+        ("budget-ms", budget_ms.to_send_value()),
+    ];
+    if let Some(c) = &a.scale.calibration {
+        props.push(("calibration", c.to_string_lossy().to_string().to_send_value()));
+    }
+    if let Some(r) = &a.checks.roi {
+        props.push(("roi", format!("{},{},{},{}", r.x, r.y, r.w, r.h).to_send_value()));
+    }
+    if let Some(f) = &a.inject_fault {
+        props.push(("inject-fault", f.to_send_value()));
+    }
+    props
 }

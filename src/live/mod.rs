@@ -1,9 +1,12 @@
-//! The live path: latency first, never a frozen monitor. For each white-light frame: pair the newest NIR
-//! frame by timestamp, run the fail-safe policy (`failsafe`: the analysis within the frame's time
-//! budget, else the white light with a badge saying why) and push the result to the display. Raw white
-//! light, raw NIR and the overlay are recorded at once; each frame's metrics line
-//! (`metrics::FrameMetrics`, with the added latency) is written as it goes. Owns scheduling and
-//! pairing; the fail-safe policy is `failsafe`, the pipelines `media::live`, the analysis `worker`.
+//! The live path: latency first, never a frozen monitor. `live` is an application of the `nirfmargin`
+//! element: one pipeline on one clock (`media::live::LivePipeline`): camera sources → `nirfmargin`
+//! (pairing by running time, the fail-safe analysis, the badges) → `tee` → the display, with the raw
+//! white light and NIR recorded from their own tees before the element and the overlay from the tee
+//! after it, each recording behind a leaky queue (`recording`: a slow encoder drops recorded frames,
+//! counted, never display frames). Here: the pipeline assembled and run, the element's settings, each
+//! frame's metrics line (the element's, with the recordings' drops added) written as it comes, the
+//! "REC DROPPING" notice, the mode keys, the statistics and the summary. The analysis policy is
+//! `failsafe` (the element calls it), the analysis thread `worker`.
 
 pub mod analysis;
 pub mod failsafe;
@@ -15,91 +18,58 @@ pub mod worker;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use crossbeam_channel::RecvTimeoutError;
+use gstreamer as gst;
+use gstreamer::prelude::*;
 
-use crate::annotate::badge_bottom;
+use crate::element::NirfMargin;
 use crate::frame::{NirFrame, RgbFrame};
-use crate::media::live::{InputEvent, LiveDisplay, LiveInput, Timed};
-use crate::media::recorder::Recording;
+use crate::measure::findings::Mode;
+use crate::media::live::{BusState, LivePipeline};
 use crate::metrics::{FrameMetrics, OverlayState};
-use crate::params::AnalysisParams;
-use recording::{RecFrame, RecorderThread};
+use recording::{QueueCounts, RecBranch};
 use stats::LatencyStats;
-use failsafe::FailSafe;
-use worker::Factory;
-
-/// A check of the settings against the frame's width and height.
-pub type FrameCheck = Box<dyn Fn(usize, usize) -> Result<()>>;
 
 pub struct LiveConfig {
-    /// Input pipeline description (already substituted) and a name for messages.
+    /// Pipeline description (already substituted; the shape of `pipelines/*.pipeline`) and a name for messages.
     pub description: String,
     pub name: String,
     pub looping: bool,
-    /// Display sink description (`fakesink` when headless).
-    pub display: String,
-    /// Nominal frame rate (frame period for budgets, pairing and stall detection).
+    /// Nominal frame rate (the recordings' key frames, the REC DROPPING notice's second).
     pub fps: u32,
-    /// Longest wait for the analysis of a frame.
-    pub budget: Duration,
-    /// NIR may be this far from the white light in time and still be paired.
-    pub nir_tolerance: Duration,
+    /// The `nirfmargin` element's properties, as the command line sets them.
+    pub element: Vec<(&'static str, gst::glib::SendValue)>,
     pub record_dir: Option<PathBuf>,
     pub metrics: Option<PathBuf>,
-    /// The analysis settings, recorded on every metrics line (scale, margins).
-    pub params: AnalysisParams,
     pub stats: bool,
     pub duration: Option<Duration>,
     /// Asked before each frame: true ends the run cleanly (a stop signal).
     pub stop: Option<fn() -> bool>,
-    pub max_frames: Option<u64>,
     /// Frames to feed a pipeline with `wl_feed`/`nir_feed` appsrcs (a phantom as a camera pair).
     pub feed: Vec<(RgbFrame, NirFrame)>,
-    /// Checks the settings against the frame size once it is known (e.g. a ROI inside the frame); an
-    /// error stops the run before any output is opened.
-    pub frame_check: Option<FrameCheck>,
-    /// Frames each recording may hold waiting for its encoder (`recording::QUEUE_FRAMES`).
+    /// Frames each recording's leaky queue holds (`recording::QUEUE_FRAMES`).
     pub record_queue: usize,
-    /// A drill: every recorded frame waits this long in its recorder thread (a slow encoder).
+    /// A drill: every recorded frame waits this long before its encoder (a slow encoder).
     pub record_delay: Option<Duration>,
+    /// Read mode keys (s, t, w + Enter) from standard input.
+    pub mode_keys: bool,
 }
 
 pub struct LiveSummary {
     pub frames: u64,
     pub overlay_off: u64,
+    /// Input frames the queues in front of the element dropped (the analysis behind the cameras).
     pub input_dropped: u64,
     pub latency_p50_ms: f64,
     pub latency_p99_ms: f64,
     pub longest_gap_ms: f64,
     /// Per recording (file name): frames recorded and frames dropped because it was behind.
     pub recordings: Vec<(String, u64, u64)>,
-}
-
-struct Recorders {
-    wl: RecorderThread,
-    nir: RecorderThread,
-    overlay: RecorderThread,
-}
-
-impl Recorders {
-    fn all(&self) -> [&RecorderThread; 3] {
-        [&self.wl, &self.nir, &self.overlay]
-    }
-
-    fn dropped(&self) -> u64 {
-        self.all().iter().map(|r| r.dropped).sum()
-    }
-}
-
-fn open_recorders(dir: &std::path::Path, w: usize, h: usize, (fps, q, delay): (u32, usize, Option<Duration>)) -> Result<Recorders> {
-    Ok(Recorders {
-        wl: RecorderThread::start(&dir.join("wl.mkv"), w, h, fps, Recording::RgbLossless, q, delay)?,
-        nir: RecorderThread::start(&dir.join("nir.mkv"), w, h, fps, Recording::Gray16Lossless, q, delay)?,
-        overlay: RecorderThread::start(&dir.join("overlay.mkv"), w, h, fps, Recording::OverlayH264, q, delay)?,
-    })
+    /// The display sink's own count, where it keeps one (`stats`): frames rendered, dropped late.
+    pub display: Option<(u64, u64)>,
 }
 
 /// Panics on the analysis thread are caught and reported as faults; keep the default hook (message and
@@ -115,156 +85,156 @@ fn quiet_analysis_panics() {
     }));
 }
 
-pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
+/// Read mode keys (s, t, w + Enter) from standard input for as long as it is open: each sets the
+/// element's `mode` property (switchable while playing).
+fn spawn_mode_keys(element: gst::Element) {
+    let _ = std::thread::Builder::new().name("nirf-keys".into()).spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            let m = match line.trim() {
+                "s" | "survey" => Mode::Survey,
+                "t" | "transection" => Mode::Transection,
+                "w" | "wound-bed" => Mode::WoundBed,
+                _ => continue,
+            };
+            tracing::info!("mode: {}", m.name());
+            element.set_property("mode", m.name());
+        }
+    });
+}
+
+/// How long the end of a run may take to drain the pipeline (the encoders finishing their queues).
+const DRAIN: Duration = Duration::from_secs(10);
+
+pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
     quiet_analysis_panics();
-    // The analysis is built before the input starts, so that no frame waits on its start-up.
-    let mut failsafe = FailSafe::start(factory, cfg.budget, Duration::from_secs(30));
-    let mut input = LiveInput::open(&cfg.description, &cfg.name, cfg.looping)?;
-    let feed_size = cfg.feed.first().map(|(w, _)| (w.width, w.height));
-    let _feeder = if cfg.feed.is_empty() { None } else { input.start_feeder(cfg.feed, cfg.fps)? };
-    let period = Duration::from_secs_f64(1.0 / cfg.fps.max(1) as f64);
-    let period_ns = period.as_nanos() as u64;
-    let mut display: Option<LiveDisplay> = None;
-    let mut recorders: Option<Recorders> = None;
-    // Outputs are started before the first frame flows where its size is known (a replay), so that no
-    // frame is dropped while they start; a live capture starts them on its first frame.
-    if let Some(d) = &cfg.record_dir {
-        std::fs::create_dir_all(d).with_context(|| format!("--record {}: cannot create", d.display()))?;
-    }
-    let known_size = feed_size.or_else(|| input.preroll_size());
-    if let (Some((w, h)), Some(check)) = (known_size, &cfg.frame_check) {
-        check(w, h)?;
-    }
-    if let Some((w, h)) = known_size {
-        display = Some(LiveDisplay::open(&cfg.display, w, h, cfg.fps)?);
-        if let Some(dir) = &cfg.record_dir {
-            recorders = Some(open_recorders(dir, w, h, (cfg.fps, cfg.record_queue, cfg.record_delay))?);
+    let mut description = cfg.description.clone();
+    if let Some(dir) = &cfg.record_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("--record {}: cannot create", dir.display()))?;
+        for (tee, file, kind) in recording::BRANCHES {
+            description.push(' ');
+            description.push_str(&recording::branch(tee, &dir.join(file), kind, cfg.fps, cfg.record_queue, cfg.record_delay));
         }
     }
-    input.play()?;
+    let mut p = LivePipeline::parse(&description, &cfg.name, cfg.looping)?;
+    for (name, value) in &cfg.element {
+        p.element.set_property_from_value(name, value);
+    }
+    let (tx, frames) = crossbeam_channel::unbounded::<FrameMetrics>();
+    let element = p.element.clone().downcast::<NirfMargin>().map_err(|_| anyhow::anyhow!("{}: m is not the nirfmargin element", cfg.name))?;
+    element.set_frame_channel(Some(tx));
+    let recs: Vec<RecBranch> = if cfg.record_dir.is_some() {
+        recording::BRANCHES.iter().map(|(tee, file, _)| RecBranch::attach(&p.pipeline, tee, file)).collect::<Result<_>>()?
+    } else {
+        Vec::new()
+    };
+    // Input frames dropped in front of the element: the white light's queue (the output follows it).
+    let input = p.input_queue("wl").map(|q| QueueCounts::attach(&q)).transpose()?;
+    let feeder = if cfg.feed.is_empty() { None } else { p.start_feeder(cfg.feed, cfg.fps)? };
     let mut metrics = match &cfg.metrics {
-        Some(p) => Some(BufWriter::new(File::create(p).with_context(|| format!("--metrics {}: cannot create", p.display()))?)),
+        Some(path) => Some(BufWriter::new(File::create(path).with_context(|| format!("--metrics {}: cannot create", path.display()))?)),
         None => None,
     };
+    p.play()?;
+    if cfg.mode_keys {
+        spawn_mode_keys(p.element.clone());
+    }
+
     let mut stats = LatencyStats::default();
     let started = Instant::now();
     let mut last_stats = Instant::now();
-    let mut last_out: Option<Instant> = None;
-    let mut longest_gap = Duration::ZERO;
-    let mut last_pts: Option<u64> = None;
-    let mut index = 0u64;
+    let mut last_wall: Option<f64> = None;
+    let mut longest_gap_ms = 0.0f64;
     let mut rec_dropped_seen = 0u64;
     let mut last_rec_drop: Option<u64> = None;
-    loop {
-        if cfg.duration.is_some_and(|d| started.elapsed() >= d) || cfg.max_frames.is_some_and(|m| index >= m) || cfg.stop.is_some_and(|f| f()) {
-            break;
-        }
-        let tolerance_ns = cfg.nir_tolerance.as_nanos() as u64;
-        let (wl, nir) = match input.next(2 * period.as_millis() as u64 + 20, tolerance_ns, cfg.nir_tolerance.as_millis() as u64)? {
-            InputEvent::Frame(wl, nir) => (wl, nir),
-            InputEvent::Timeout => continue,
-            InputEvent::Ended => break,
+    let mut notice_on = false;
+    let m = p.element.clone();
+    let mut ended = false;
+    // A line is written once the next one came (or at the end): by then its own overlay frame has gone
+    // to the overlay recording, so its `rec_dropped` counts that frame's fate too.
+    let mut pending: Option<FrameMetrics> = None;
+    let mut line_of = |next: Option<FrameMetrics>, stats: &mut LatencyStats| -> Result<()> {
+        let counts = |line: &mut FrameMetrics| {
+            if !recs.is_empty() {
+                line.rec_dropped = Some(recs.iter().map(|r| (r.name.clone(), r.dropped())).collect());
+            }
         };
-        if let Some(prev) = last_pts {
-            if wl.pts_ns > prev {
-                let missed = ((wl.pts_ns - prev) as f64 / period_ns as f64).round() as u64;
-                stats.input_dropped += missed.saturating_sub(1);
+        let Some(line) = next else {
+            // The end: the last line with the final counts.
+            if let (Some(mut last), Some(m)) = (pending.take(), metrics.as_mut()) {
+                counts(&mut last);
+                serde_json::to_writer(&mut *m, &last)?;
+                m.write_all(b"\n")?;
+                m.flush()?;
             }
+            return Ok(());
+        };
+        if let (Some(prev), Some(w)) = (last_wall, line.wall_ms) {
+            longest_gap_ms = longest_gap_ms.max(w - prev);
         }
-        last_pts = Some(wl.pts_ns);
-
-        // Pair the NIR frame nearest in time; scale it onto the white-light grid.
-        let paired: Option<Arc<NirFrame>> = nir.filter(|n| n.pts_ns.abs_diff(wl.pts_ns) <= cfg.nir_tolerance.as_nanos() as u64).map(
-            |Timed { frame, .. }| {
-                Arc::new(if (frame.width, frame.height) != (wl.frame.width, wl.frame.height) { frame.resized(wl.frame.width, wl.frame.height) } else { frame })
-            },
-        );
-        // Shared with the analysis thread, not copied.
-        let wl_frame = Arc::new(wl.frame);
-        let failsafe::Outcome { out, reason, result, .. } = failsafe.frame(index, &wl_frame, paired.clone());
-
-        let (w, h) = (wl_frame.width, wl_frame.height);
-        if let (0, Some(check)) = (index, &cfg.frame_check) {
-            check(w, h)?;
-        }
-        // The recordings get the frames without waiting (a recording that is behind loses recorded
-        // frames, counted); then the overlay goes to the display. "REC DROPPING" shows while a
-        // recording dropped a frame within the last second.
-        if let Some(dir) = &cfg.record_dir {
-            if recorders.is_none() {
-                recorders = Some(open_recorders(dir, w, h, (cfg.fps, cfg.record_queue, cfg.record_delay))?);
-            }
-        }
-        let mut out = out;
-        if let Some(r) = &recorders {
-            let dropped = r.dropped();
+        last_wall = line.wall_ms.or(last_wall);
+        stats.add(line.latency_ms.unwrap_or(0.0), line.overlay == Some(OverlayState::On));
+        stats.input_dropped = input.as_ref().map_or(0, |c| c.dropped());
+        if !recs.is_empty() {
+            // "REC DROPPING" shows while a recording dropped a frame within the last second.
+            let dropped: u64 = recs.iter().map(RecBranch::dropped).sum();
             if dropped > rec_dropped_seen {
                 rec_dropped_seen = dropped;
-                last_rec_drop = Some(index);
+                last_rec_drop = Some(line.frame);
             }
-            if last_rec_drop.is_some_and(|f| index - f < cfg.fps.max(1) as u64) {
-                badge_bottom(&mut out, "REC DROPPING");
-            }
-        }
-        let out = Arc::new(out);
-        if let Some(r) = recorders.as_mut() {
-            r.wl.offer(RecFrame::Rgb(wl_frame.clone()), wl.pts_ns);
-            if let Some(n) = &paired {
-                r.nir.offer(RecFrame::Gray16(n.clone()), wl.pts_ns);
-            }
-            r.overlay.offer(RecFrame::Rgb(out.clone()), wl.pts_ns);
-        }
-        if display.is_none() {
-            display = Some(LiveDisplay::open(&cfg.display, w, h, cfg.fps)?);
-        }
-        if let Some(d) = display.as_ref() {
-            if let Err(e) = d.push_shared(out, wl.pts_ns) {
-                tracing::warn!("{e:#}");
+            let on = last_rec_drop.is_some_and(|f| line.frame.saturating_sub(f) < cfg.fps.max(1) as u64);
+            if on != notice_on {
+                m.set_property("notice", if on { Some("REC DROPPING") } else { None::<&str> });
+                notice_on = on;
             }
         }
-        let now = Instant::now();
-        if let Some(prev) = last_out {
-            longest_gap = longest_gap.max(now - prev);
-        }
-        last_out = Some(now);
-        let latency_ms = input.running_time_ns().map_or(0.0, |t| t.saturating_sub(wl.pts_ns) as f64 / 1e6);
-        stats.add(latency_ms, reason.is_none());
-
-        if let Some(m) = metrics.as_mut() {
-            let mut line = FrameMetrics::new(index, wl.pts_ns, &cfg.params);
-            if let Some(r) = &result {
-                line = line.with_result(r);
-            }
-            line.overlay = Some(if reason.is_none() { OverlayState::On } else { OverlayState::Off });
-            line.reason = reason;
-            line.latency_ms = Some((latency_ms * 1000.0).round() / 1000.0);
-            line.wall_ms = Some((started.elapsed().as_secs_f64() * 1e6).round() / 1e3);
-            if let Some(r) = &recorders {
-                line.rec_dropped = Some(r.all().iter().map(|t| (t.name().to_string(), t.dropped)).collect());
-            }
-            serde_json::to_writer(&mut *m, &line)?;
+        if let (Some(mut prev), Some(m)) = (pending.replace(line), metrics.as_mut()) {
+            counts(&mut prev);
+            serde_json::to_writer(&mut *m, &prev)?;
             m.write_all(b"\n")?;
             m.flush()?;
         }
         if cfg.stats && last_stats.elapsed() >= Duration::from_secs(1) {
-            let rec = recorders.as_ref().map_or(String::new(), |r| {
-                let each: Vec<String> = r.all().iter().map(|t| format!("{} {}", t.name(), t.dropped)).collect();
+            let rec = if recs.is_empty() {
+                String::new()
+            } else {
+                let each: Vec<String> = recs.iter().map(|r| format!("{} {}", r.name, r.dropped())).collect();
                 format!("  recorded frames dropped: {}", each.join(", "))
-            });
+            };
             eprintln!("live: {}{rec}", stats.window_line());
             last_stats = Instant::now();
         }
-        index += 1;
-    }
-    let mut recordings = Vec::new();
-    if let Some(r) = recorders.take() {
-        for rec in [r.wl, r.nir, r.overlay] {
-            recordings.push((rec.name().to_string(), rec.recorded, rec.dropped));
-            if let Err(e) = rec.finish() {
-                tracing::warn!("{e:#}");
+        Ok(())
+    };
+    loop {
+        if cfg.duration.is_some_and(|d| started.elapsed() >= d) || cfg.stop.is_some_and(|f| f()) {
+            break;
+        }
+        if p.poll()? == BusState::Ended {
+            // Every frame has left the element: its lines are all in the channel.
+            while let Ok(line) = frames.try_recv() {
+                line_of(Some(line), &mut stats)?;
             }
+            ended = true;
+            break;
+        }
+        match frames.recv_timeout(Duration::from_millis(20)) {
+            Ok(line) => line_of(Some(line), &mut stats)?,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
         }
     }
+    drop(feeder);
+    p.finish(DRAIN, ended)?;
+    let display = p.display_stats();
+    p.stop()?;
+    element.set_frame_channel(None);
+    // Lines of the frames that left while the run drained.
+    while let Ok(line) = frames.try_recv() {
+        line_of(Some(line), &mut stats)?;
+    }
+    line_of(None, &mut stats)?;
+    let recordings = recs.iter().map(|r| (r.name.clone(), r.recorded(), r.dropped())).collect();
     let (p50, p99) = stats.totals();
     Ok(LiveSummary {
         frames: stats.frames,
@@ -272,7 +242,8 @@ pub fn run(cfg: LiveConfig, factory: Factory) -> Result<LiveSummary> {
         input_dropped: stats.input_dropped,
         latency_p50_ms: p50,
         latency_p99_ms: p99,
-        longest_gap_ms: longest_gap.as_secs_f64() * 1e3,
+        longest_gap_ms,
         recordings,
+        display,
     })
 }

@@ -1,123 +1,109 @@
-//! Recording off the display thread. Each recording (raw white light, raw NIR, overlay) has its own
-//! thread that owns its encoder pipeline (`media::recorder`); the display loop offers it a frame through
-//! a bounded channel with `try_send` and never waits. A recording that cannot keep up loses recorded
-//! frames (counted, per recording), never display frames.
+//! The recording branches of the live pipeline. Each recording (raw white light from the `wl` tee, raw
+//! NIR from the `nir` tee, the overlay from the `overlay` tee) is a branch of the one pipeline behind its
+//! own leaky queue: `queue leaky=downstream max-size-buffers=N ! ENCODER ! matroskamux streamable=true !
+//! filesink buffer-mode=unbuffered`. A slow encoder fills its queue, and from then on the queue drops its
+//! oldest frame for each new one: recorded frames are lost (counted), the tee never waits, so neither
+//! does the display nor the analysis. The Matroska file is written as it goes through an unbuffered sink,
+//! so what was written plays back even after `kill -9`.
 //!
-//! Why a channel and a thread rather than `appsrc block=false` with a leaky queue: the per-frame work
-//! that the display thread used to do for the recordings (the 16-bit NIR turned into bytes, rows laid
-//! out at the caps' stride, a copy into a buffer) moves to the recorder thread as well; frames are handed
-//! over as shared `Arc`s (no copy on the display thread, except the overlay, copied only when its
-//! recording has room); and a drop is counted exactly where it happens, on the display thread, without
-//! watching a queue's `overrun` signal from a streaming thread. The appsrc behind the thread still
-//! blocks, which is what a recorder thread may do: it only delays its own recording.
+//! Counting: the queue's `overrun` signal is emitted once for each frame that finds it full, and with
+//! only a buffer limit (bytes and time limits off) a downstream leak then drops exactly one frame: the
+//! signal count is the drop count, monotone and exact. Frames leaving the queue for the encoder are
+//! counted by a probe on its src pad (recorded).
 
 use std::path::Path;
 use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::Result;
-use crossbeam_channel::{Sender, TrySendError, bounded};
+use anyhow::{Result, anyhow};
+use gstreamer as gst;
+use gstreamer::prelude::*;
 
-use crate::frame::{NirFrame, RgbFrame};
-use crate::media::recorder::{Recording, VideoRecorder};
+use crate::media::live::quote;
+use crate::media::recorder::Recording;
 
-/// Frames a recording may hold waiting for its encoder before new ones are dropped: a third of a second
-/// at 30 frames/s absorbs a hiccup of the encoder; a recording slower than the camera drops anyway.
+/// Frames a recording's queue may hold waiting for its encoder before the oldest are dropped: a third
+/// of a second at 30 frames/s absorbs a hiccup of the encoder; a recording slower than the camera drops anyway.
 pub const QUEUE_FRAMES: usize = 10;
 
-/// A frame for a recording, shared with the display loop.
-pub enum RecFrame {
-    Rgb(Arc<RgbFrame>),
-    Gray16(Arc<NirFrame>),
+/// What `live --record` records: the tee it takes from, the file (`cli::paths::RECORDINGS`), the coding.
+pub const BRANCHES: [(&str, &str, Recording); 3] =
+    [("wl", "wl.mkv", Recording::RgbLossless), ("nir", "nir.mkv", Recording::Gray16Lossless), ("overlay", "overlay.mkv", Recording::OverlayH264)];
+
+/// A leaky queue of `frames` frames (no byte or time limit), named `name`, in gst-launch syntax.
+pub fn leaky_queue(name: &str, frames: usize) -> String {
+    format!("queue name={name} max-size-buffers={} max-size-bytes=0 max-size-time=0 leaky=downstream", frames.max(1))
 }
 
-/// One recording on its own thread.
-pub struct RecorderThread {
-    name: String,
-    tx: Option<Sender<(RecFrame, u64)>>,
-    handle: Option<JoinHandle<Result<()>>>,
-    /// Frames offered and taken, and offered and dropped because the recording was behind.
-    pub recorded: u64,
-    pub dropped: u64,
+/// The branch recording tee `tee` into `file` (gst-launch syntax, appended to the pipeline description).
+/// `delay` is a drill: every recorded frame waits that long before its encoder (a slow encoder).
+pub fn branch(tee: &str, file: &Path, kind: Recording, fps: u32, queue: usize, delay: Option<Duration>) -> String {
+    let slow = delay.map_or(String::new(), |d| format!(" ! identity sleep-time={}", d.as_micros()));
+    format!(
+        "{tee}. ! {}{slow} ! {} ! matroskamux streamable=true ! filesink name=rec_{tee} location={} buffer-mode=unbuffered",
+        leaky_queue(&format!("rec_{tee}_queue"), queue),
+        kind.encoder(fps),
+        quote(&file.to_string_lossy()),
+    )
 }
 
-impl RecorderThread {
-    /// Open the recording (its pipeline is started here, so that an error shows before the run) and
-    /// start its thread. `delay` is a drill: every recorded frame waits that long first (a slow encoder).
-    pub fn start(path: &Path, w: usize, h: usize, fps: u32, kind: Recording, queue: usize, delay: Option<Duration>) -> Result<Self> {
-        let mut rec = VideoRecorder::create_kind(path, w, h, fps, kind)?;
-        let (tx, rx) = bounded::<(RecFrame, u64)>(queue.max(1));
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
-        let handle = std::thread::Builder::new().name(format!("nirf-rec-{name}")).spawn(move || -> Result<()> {
-            let mut run = || -> Result<()> {
-                for (frame, pts) in rx.iter() {
-                    if let Some(d) = delay {
-                        std::thread::sleep(d);
-                    }
-                    match &frame {
-                        RecFrame::Rgb(f) => rec.push_rgb_at(f, pts)?,
-                        RecFrame::Gray16(f) => rec.push_gray16_at(f, pts)?,
-                    }
-                }
-                Ok(())
-            };
-            let pushed = run();
-            if let Err(e) = &pushed {
-                tracing::error!("{e:#}");
-            }
-            // Close the file either way, so that what was recorded stays playable.
-            let finished = rec.finish();
-            pushed.and(finished)
-        })?;
-        Ok(Self { name, tx: Some(tx), handle: Some(handle), recorded: 0, dropped: 0 })
+/// Frames a leaky queue passed and dropped, counted as they go.
+#[derive(Default, Debug)]
+pub struct QueueCounts {
+    passed: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl QueueCounts {
+    /// Count the frames `queue` drops (its `overrun` signal) and passes (a probe on its src pad).
+    pub fn attach(queue: &gst::Element) -> Result<Arc<Self>> {
+        let counts = Arc::new(Self::default());
+        let c = counts.clone();
+        queue.set_property("silent", false);
+        queue.connect("overrun", false, move |_| {
+            c.dropped.fetch_add(1, Ordering::Relaxed);
+            None
+        });
+        let c = counts.clone();
+        let src = queue.static_pad("src").ok_or_else(|| anyhow!("{}: a queue without src pad", queue.name()))?;
+        src.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            c.passed.fetch_add(1, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
+        Ok(counts)
     }
 
-    /// Offer a frame; never blocks. False (and counted) when the recording is behind or has failed.
-    pub fn offer(&mut self, frame: RecFrame, pts_ns: u64) -> bool {
-        let Some(tx) = &self.tx else {
-            self.dropped += 1;
-            return false;
-        };
-        match tx.try_send((frame, pts_ns)) {
-            Ok(()) => {
-                self.recorded += 1;
-                true
-            }
-            Err(TrySendError::Full(_)) => {
-                self.dropped += 1;
-                false
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                // The thread stopped on an error: say so once, and count what is lost from here on.
-                tracing::error!("recording {} stopped on an error; the display goes on, its frames are counted as dropped", self.name);
-                self.tx = None;
-                self.dropped += 1;
-                false
-            }
-        }
+    pub fn passed(&self) -> u64 {
+        self.passed.load(Ordering::Relaxed)
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Close the channel, let the thread encode what it holds, and wait for the file to be closed.
-    pub fn finish(mut self) -> Result<()> {
-        self.tx.take();
-        match self.handle.take().map(|h| h.join()) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err(anyhow::anyhow!("recording {}: the recorder thread panicked", self.name)),
-            None => Ok(()),
-        }
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 }
 
-impl Drop for RecorderThread {
-    fn drop(&mut self) {
-        self.tx.take();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+/// One recording branch of a running pipeline.
+pub struct RecBranch {
+    /// The file's name (`wl.mkv`, …), as the metrics and the summary name it.
+    pub name: String,
+    pub counts: Arc<QueueCounts>,
+}
+
+impl RecBranch {
+    /// Find the branch `branch` put in `pipeline` for tee `tee` and start counting.
+    pub fn attach(pipeline: &gst::Pipeline, tee: &str, file: &str) -> Result<Self> {
+        let queue = pipeline.by_name(&format!("rec_{tee}_queue")).ok_or_else(|| anyhow!("no recording queue for {file}"))?;
+        Ok(Self { name: file.to_string(), counts: QueueCounts::attach(&queue)? })
+    }
+
+    /// Frames handed to the encoder (in the file once the pipeline has finished).
+    pub fn recorded(&self) -> u64 {
+        self.counts.passed()
+    }
+
+    /// Frames dropped because the encoder was behind.
+    pub fn dropped(&self) -> u64 {
+        self.counts.dropped()
     }
 }

@@ -1,8 +1,9 @@
-//! Live GStreamer plumbing: the input pipeline from a `pipelines/*.pipeline` description (gst-launch
-//! syntax, `${VAR}` and `${VAR:-default}` filled in), whose appsinks keep only the newest frame
-//! (`max-buffers=1 drop=true`: stale frames are dropped, never queued), and the display output
-//! (`appsrc ! videoconvert ! DISPLAY`). Frames cross as plain `RgbFrame`/`NirFrame` with their
-//! timestamps; nothing here knows about the analysis.
+//! Live GStreamer plumbing: the one live pipeline from a `pipelines/*.pipeline` description (gst-launch
+//! syntax, `${VAR}` and `${VAR:-default}` filled in): camera sources into tees `wl` and `nir`, through
+//! leaky queues into the `nirfmargin` element `m` (registered in-process), its overlay into tee `overlay`
+//! and the display; `live` appends the recording branches. One pipeline, one clock: the element pairs by
+//! running time and the display sink syncs on the same clock. Here: parsing, the bus (errors, the end, a
+//! NIR branch that fails), looping a replay, feeding a phantom, and the end of the run.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,8 +14,7 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
-use crate::frame::{NirFrame, NirSide, RgbFrame, split_side_by_side};
-use crate::media::source::{sample_to_nir, sample_to_rgb};
+use crate::frame::{NirFrame, RgbFrame};
 
 /// Fill `${VAR}` and `${VAR:-default}` from `vars`; an unknown variable without default is an error.
 pub fn substitute(text: &str, vars: &HashMap<String, String>) -> Result<String> {
@@ -103,7 +103,7 @@ pub fn read_description(path: &Path, vars: &HashMap<String, String>) -> Result<S
 }
 
 /// Quote a path for a gst-launch description.
-fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
@@ -120,37 +120,10 @@ pub fn replay_source(spec: &crate::media::source::SourceSpec, fps: u32, looping:
     }
 }
 
-/// A frame with its presentation time on the pipeline's running-time axis.
-pub struct Timed<T> {
-    pub frame: T,
-    pub pts_ns: u64,
-}
-
-pub enum InputEvent {
-    Frame(Timed<RgbFrame>, Option<Timed<NirFrame>>),
-    /// No white-light frame within the wait.
-    Timeout,
-    /// The input ended (a replay without --loop).
-    Ended,
-}
-
-pub struct LiveInput {
-    pipeline: gst::Pipeline,
-    wl: Option<gst_app::AppSink>,
-    nir: Option<gst_app::AppSink>,
-    sbs: Option<gst_app::AppSink>,
-    latest_nir: Option<Timed<NirFrame>>,
-    looping: bool,
-    name: String,
-    /// Names of the elements upstream of the NIR appsink: their errors cost the NIR, not the video.
-    nir_branch: Vec<String>,
-    nir_failed: Option<String>,
-}
-
-/// Names of `sink` and every element upstream of it.
-fn upstream_names(sink: &gst::Element) -> Vec<String> {
+/// Names of `element` and every element upstream of it.
+fn upstream_names(element: &gst::Element) -> Vec<String> {
     let mut names = Vec::new();
-    let mut todo = vec![sink.clone()];
+    let mut todo = vec![element.clone()];
     while let Some(e) = todo.pop() {
         if names.contains(&e.name().to_string()) {
             continue;
@@ -165,9 +138,36 @@ fn upstream_names(sink: &gst::Element) -> Vec<String> {
     names
 }
 
-impl LiveInput {
-    pub fn open(description: &str, name: &str, looping: bool) -> Result<Self> {
+/// The element upstream of `element`'s sink pad `pad`.
+fn feeding(element: &gst::Element, pad: &str) -> Option<gst::Element> {
+    element.static_pad(pad)?.peer()?.parent_element()
+}
+
+/// The running pipeline and the state of its bus.
+pub struct LivePipeline {
+    pub pipeline: gst::Pipeline,
+    /// The `nirfmargin` element (named `m`).
+    pub element: gst::Element,
+    looping: bool,
+    name: String,
+    /// Elements feeding only the NIR: their errors cost the NIR, not the video.
+    nir_branch: Vec<String>,
+    nir_failed: Option<String>,
+}
+
+/// What the bus said since the last look.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BusState {
+    Running,
+    /// The input ended (a replay without --loop): every frame has left the pipeline.
+    Ended,
+}
+
+impl LivePipeline {
+    /// Parse the description (the element registered in-process first) and check its shape.
+    pub fn parse(description: &str, name: &str, looping: bool) -> Result<Self> {
         crate::media::init()?;
+        crate::element::register_once()?;
         let mut ctx = gst::ParseContext::new();
         let element = gst::parse::launch_full(description, Some(&mut ctx), gst::ParseFlags::FATAL_ERRORS).map_err(|e| {
             let missing = ctx.missing_elements();
@@ -181,56 +181,82 @@ impl LiveInput {
             }
         })?;
         let pipeline = element.downcast::<gst::Pipeline>().map_err(|_| anyhow!("{name}: not a pipeline"))?;
-        let sink = |n: &str| pipeline.by_name(n).and_then(|e| e.downcast::<gst_app::AppSink>().ok());
-        let (wl, nir, sbs) = (sink("wl_sink"), sink("nir_sink"), sink("sbs_sink"));
-        if sbs.is_none() && wl.is_none() {
-            bail!("{name}: the pipeline has neither an appsink named wl_sink nor one named sbs_sink");
-        }
-        let nir_branch = nir.as_ref().map(|n| upstream_names(n.upcast_ref())).unwrap_or_default();
-        let mut me = Self { pipeline, wl, nir, sbs, latest_nir: None, looping, name: name.to_string(), nir_branch, nir_failed: None };
-        let started = me.pipeline.set_state(gst::State::Paused).map_err(|_| me.bus_error().unwrap_or_else(|| anyhow!("{name}: could not start")))?;
-        if started != gst::StateChangeSuccess::NoPreroll {
-            // Wait for the first frames (a replay prerolls; live capture does not).
-            let (res, _, _) = me.pipeline.state(gst::ClockTime::from_seconds(10));
-            if res.is_err() {
-                return Err(me.bus_error().unwrap_or_else(|| anyhow!("{name}: the input did not start")));
+        let m = pipeline
+            .by_name("m")
+            .filter(|e| e.factory().is_some_and(|f| f.name() == "nirfmargin"))
+            .ok_or_else(|| anyhow!("{name}: the pipeline has no nirfmargin element named m (see pipelines/phantom-live.pipeline)"))?;
+        for tee in ["wl", "nir", "overlay"] {
+            if pipeline.by_name(tee).is_none() {
+                bail!("{name}: the pipeline has no element named {tee} (a tee; see pipelines/phantom-live.pipeline)");
             }
         }
-        Ok(me)
+        let wl_side = feeding(&m, "wl").map(|e| upstream_names(&e)).unwrap_or_default();
+        let nir_branch = feeding(&m, "nir").map(|e| upstream_names(&e)).unwrap_or_default().into_iter().filter(|n| !wl_side.contains(n)).collect();
+        Ok(Self { pipeline, element: m, looping, name: name.to_string(), nir_branch, nir_failed: None })
     }
 
-    /// Frame size of the white light, where known before playing (from the prerolled frame).
-    pub fn preroll_size(&self) -> Option<(usize, usize)> {
-        let main = self.sbs.as_ref().or(self.wl.as_ref())?;
-        let sample = main.pull_preroll().ok()?;
-        let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
-        let w = info.width() as usize;
-        Some(if self.sbs.is_some() { (w / 2, info.height() as usize) } else { (w, info.height() as usize) })
+    /// The leaky queue in front of the element's pad `pad`, where there is one (a replay's queues do not
+    /// leak: a full one waits, and its `overrun` is no drop).
+    pub fn input_queue(&self, pad: &str) -> Option<gst::Element> {
+        feeding(&self.element, pad).filter(|e| {
+            e.factory().is_some_and(|f| f.name() == "queue")
+                && gst::glib::EnumValue::from_value(&e.property_value("leaky")).is_some_and(|(_, v)| v.value() != 0)
+        })
     }
 
     pub fn play(&mut self) -> Result<()> {
-        self.pipeline.set_state(gst::State::Playing).map_err(|_| self.bus_error().unwrap_or_else(|| anyhow!("{}: could not play", self.name)))?;
+        if self.pipeline.set_state(gst::State::Playing).is_err() {
+            return Err(self.bus_error().unwrap_or_else(|| anyhow!("{}: could not start", self.name)));
+        }
         Ok(())
     }
 
-    /// The first error on the bus that stops the video. An error of the NIR branch is recorded
-    /// instead (`nir_failure`): the white light goes on without it.
+    /// An error's text, in the command line's words where it names an element property.
+    fn error_text(&self, msg: &gst::MessageRef, e: &gst::message::Error) -> anyhow::Error {
+        let src = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
+        let text = e.error().to_string();
+        if src == self.element.name() {
+            // The element's settings are the command line's: say --roi, not property roi.
+            return anyhow!("{}: {}", self.name, text.replace("property ", "--"));
+        }
+        anyhow!("{} ({src}): {text}", self.name)
+    }
+
+    /// An error that stops the video, or `None` for one of the NIR branch: that ends the NIR input
+    /// instead (EOS into its tee: the element passes the white light with NIR LOST, the NIR recording
+    /// closes); the white light goes on.
+    fn on_error(&mut self, msg: &gst::MessageRef, e: &gst::message::Error) -> Option<anyhow::Error> {
+        let src = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
+        if self.nir_branch.contains(&src) {
+            if self.nir_failed.is_none() {
+                tracing::error!("{} ({src}): NIR input failed: {}; white light goes on", self.name, e.error());
+                self.end_nir();
+            }
+            self.nir_failed = Some(e.error().to_string());
+            return None;
+        }
+        Some(self.error_text(msg, e))
+    }
+
+    /// The first error on the bus that stops the video (other messages are let go: `pop_filtered`
+    /// would drop them too, and with them an EOS).
     fn bus_error(&mut self) -> Option<anyhow::Error> {
         let bus = self.pipeline.bus()?;
-        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+        while let Some(msg) = bus.pop() {
             if let gst::MessageView::Error(e) = msg.view() {
-                let src = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
-                if self.nir_branch.contains(&src) {
-                    if self.nir_failed.is_none() {
-                        tracing::error!("{} ({src}): NIR input failed: {}; white light goes on", self.name, e.error());
-                    }
-                    self.nir_failed = Some(e.error().to_string());
-                    continue;
+                if let Some(err) = self.on_error(&msg, e) {
+                    return Some(err);
                 }
-                return Some(anyhow!("{} ({src}): {}", self.name, e.error()));
             }
         }
         None
+    }
+
+    fn end_nir(&self) {
+        let pad = self.pipeline.by_name("nir").and_then(|t| t.static_pad("sink")).or_else(|| self.element.static_pad("nir"));
+        if let Some(p) = pad {
+            p.send_event(gst::event::Eos::new());
+        }
     }
 
     /// Why the NIR input stopped, if it did.
@@ -238,61 +264,79 @@ impl LiveInput {
         self.nir_failed.as_deref()
     }
 
-    /// Current running time of the pipeline (the axis of the frames' timestamps).
-    pub fn running_time_ns(&self) -> Option<u64> {
-        let clock = self.pipeline.clock()?;
-        let base = self.pipeline.base_time()?;
-        Some(clock.time().checked_sub(base)?.nseconds())
-    }
-
-    fn restart(&mut self) -> Result<()> {
-        self.pipeline
-            .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, gst::ClockTime::ZERO)
-            .map_err(|_| anyhow!("{}: could not loop the replay", self.name))
-    }
-
-    /// The newest white-light frame (waiting up to `wait_ms`) and the newest NIR frame, waiting up to
-    /// `pair_wait_ms` for one not older than the white light by more than `pair_tolerance_ns`.
-    pub fn next(&mut self, wait_ms: u64, pair_tolerance_ns: u64, pair_wait_ms: u64) -> Result<InputEvent> {
-        if let Some(e) = self.bus_error() {
-            return Err(e);
-        }
-        let main = self.sbs.as_ref().or(self.wl.as_ref()).expect("checked at open");
-        let Some(sample) = main.try_pull_sample(gst::ClockTime::from_mseconds(wait_ms)) else {
-            if main.is_eos() {
-                if self.looping {
-                    self.restart()?;
-                    return Ok(InputEvent::Timeout);
+    /// Look at the bus: an error ends the run (but the NIR branch's, see `bus_error`); the end of a
+    /// replay loops it (`--loop`) or ends the run.
+    pub fn poll(&mut self) -> Result<BusState> {
+        let bus = self.pipeline.bus().context("pipeline without bus")?;
+        // Every message is taken (the element's per-frame messages too, so that none pile up).
+        while let Some(msg) = bus.pop() {
+            match msg.view() {
+                gst::MessageView::Error(e) => {
+                    if let Some(err) = self.on_error(&msg, e) {
+                        return Err(err);
+                    }
                 }
-                return Ok(InputEvent::Ended);
-            }
-            return Ok(InputEvent::Timeout);
-        };
-        let pts_ns = sample.buffer().and_then(|b| b.pts()).map(|t| t.nseconds()).unwrap_or(0);
-        if self.sbs.is_some() {
-            let (wl, nir) = split_side_by_side(&sample_to_rgb(&sample).context("side-by-side frame")?, NirSide::Right).context("side-by-side frame")?;
-            return Ok(InputEvent::Frame(Timed { frame: wl, pts_ns }, Some(Timed { frame: nir, pts_ns })));
-        }
-        let wl = sample_to_rgb(&sample).with_context(|| format!("{}: white-light frame", self.name))?;
-        if let Some(nir_sink) = &self.nir {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(pair_wait_ms);
-            loop {
-                let fresh = self.latest_nir.as_ref().is_some_and(|n| n.pts_ns + pair_tolerance_ns >= pts_ns);
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                // Take what is there; wait (briefly) only while the NIR is behind the white light.
-                let wait = if fresh { gst::ClockTime::ZERO } else { gst::ClockTime::from_nseconds(left.as_nanos() as u64) };
-                let Some(s) = nir_sink.try_pull_sample(wait) else { break };
-                let pts = s.buffer().and_then(|b| b.pts()).map(|t| t.nseconds()).unwrap_or(0);
-                if let Ok(frame) = sample_to_nir(&s) {
-                    self.latest_nir = Some(Timed { frame, pts_ns: pts });
+                gst::MessageView::Eos(_) => {
+                    if !self.looping {
+                        return Ok(BusState::Ended);
+                    }
+                    self.pipeline
+                        .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, gst::ClockTime::ZERO)
+                        .map_err(|_| anyhow!("{}: could not loop the replay", self.name))?;
                 }
-                if left.is_zero() && !fresh {
-                    break;
-                }
+                _ => {}
             }
         }
-        let nir = self.latest_nir.as_ref().map(|n| Timed { frame: n.frame.clone(), pts_ns: n.pts_ns });
-        Ok(InputEvent::Frame(Timed { frame: wl, pts_ns }, nir))
+        Ok(BusState::Running)
+    }
+
+    /// End the run: EOS from every source, wait (at most `wait`) until it has reached every sink, so
+    /// that the recordings are closed (`ended`: it already has).
+    pub fn finish(&mut self, wait: std::time::Duration, ended: bool) -> Result<()> {
+        if !ended {
+            for e in self.pipeline.iterate_sources().into_iter().flatten() {
+                e.send_event(gst::event::Eos::new());
+            }
+            if self.nir_failed.is_some() {
+                self.end_nir();
+            }
+            let bus = self.pipeline.bus().context("pipeline without bus")?;
+            let got = bus.timed_pop_filtered(gst::ClockTime::from_nseconds(wait.as_nanos() as u64), &[gst::MessageType::Eos, gst::MessageType::Error]);
+            if got.is_none() {
+                tracing::warn!("{}: the pipeline did not drain within {} s; recordings closed as they are", self.name, wait.as_secs());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn stop(&mut self) -> Result<()> {
+        self.pipeline.set_state(gst::State::Null).map_err(|_| anyhow!("{}: could not stop", self.name))?;
+        Ok(())
+    }
+
+    /// The display sink's own count (`stats`: rendered and dropped late), for a sink that keeps one.
+    pub fn display_stats(&self) -> Option<(u64, u64)> {
+        let overlay = self.pipeline.by_name("overlay")?;
+        let mut todo = vec![overlay];
+        while let Some(e) = todo.pop() {
+            if e.name().starts_with("rec_") {
+                continue;
+            }
+            let is_sink = e.src_pads().is_empty();
+            if is_sink && e.find_property("stats").is_some() {
+                let s = e.property::<gst::Structure>("stats");
+                return Some((s.get::<u64>("rendered").ok()?, s.get::<u64>("dropped").ok()?));
+            }
+            if let Ok(bin) = e.clone().downcast::<gst::Bin>() {
+                todo.extend(bin.iterate_sinks().into_iter().flatten());
+            }
+            for pad in e.src_pads() {
+                if let Some(next) = pad.peer().and_then(|p| p.parent_element()) {
+                    todo.push(next);
+                }
+            }
+        }
+        None
     }
 }
 
@@ -303,7 +347,7 @@ pub struct Feeder {
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
-impl LiveInput {
+impl LivePipeline {
     /// Start feeding `frames` if the pipeline has feed appsrcs; `None` if it has none.
     pub fn start_feeder(&self, frames: Vec<(RgbFrame, NirFrame)>, fps: u32) -> Result<Option<Feeder>> {
         let src = |n: &str| self.pipeline.by_name(n).and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
@@ -338,7 +382,14 @@ impl LiveInput {
             let mut k: u64 = 0;
             while !flag.load(std::sync::atomic::Ordering::Relaxed) {
                 let (wl, nir) = &frames[(k as usize) % frames.len()];
-                if wl_src.push_buffer(gst::Buffer::from_slice(wl.clone())).is_err() || nir_src.push_buffer(gst::Buffer::from_slice(nir.clone())).is_err() {
+                // A duration as a camera's buffers carry: the element can use a frame as soon as it
+                // arrives (without one, an aggregator waits for the next frame to know where it ends).
+                let timed = |bytes: &SharedBytes| {
+                    let mut b = gst::Buffer::from_slice(bytes.clone());
+                    b.get_mut().expect("new buffer").set_duration(gst::ClockTime::from_nseconds(period.as_nanos() as u64));
+                    b
+                };
+                if wl_src.push_buffer(timed(wl)).is_err() || nir_src.push_buffer(timed(nir)).is_err() {
                     break;
                 }
                 k += 1;
@@ -359,14 +410,12 @@ impl Drop for Feeder {
     }
 }
 
-impl Drop for LiveInput {
+impl Drop for LivePipeline {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
     }
 }
 
-/// The monitor: `appsrc ! videoconvert ! DISPLAY` (any sink description, e.g. `autovideosink`,
-/// `waylandsink fullscreen=true`, `kmssink`, or `fakesink` headless).
 /// Frame bytes shared between the buffers that carry them (GRAY16_LE is the NIR's in-memory layout on
 /// the little-endian machines this runs on).
 #[derive(Clone)]
@@ -375,78 +424,6 @@ struct SharedBytes(std::sync::Arc<Vec<u8>>);
 impl AsRef<[u8]> for SharedBytes {
     fn as_ref(&self) -> &[u8] {
         &self.0
-    }
-}
-
-pub struct LiveDisplay {
-    pipeline: gst::Pipeline,
-    src: gst_app::AppSrc,
-    info: gst_video::VideoInfo,
-    size: (usize, usize),
-}
-
-impl LiveDisplay {
-    pub fn open(display: &str, width: usize, height: usize, fps: u32) -> Result<Self> {
-        let desc = format!(
-            "appsrc name=out is-live=true format=time do-timestamp=false ! videoconvert ! queue max-size-buffers=2 leaky=downstream ! {display}"
-        );
-        let mut ctx = gst::ParseContext::new();
-        let pipeline = gst::parse::launch_full(&desc, Some(&mut ctx), gst::ParseFlags::empty())
-            .map_err(|e| anyhow!("--display {display}: {e} {:?}", ctx.missing_elements()))?
-            .downcast::<gst::Pipeline>()
-            .map_err(|_| anyhow!("--display {display}: not a pipeline"))?;
-        let src = pipeline.by_name("out").and_then(|e| e.downcast::<gst_app::AppSrc>().ok()).context("display appsrc")?;
-        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, width as u32, height as u32)
-            .fps(gst::Fraction::new(fps as i32, 1))
-            .build()?;
-        src.set_caps(Some(&info.to_caps()?));
-        pipeline.set_state(gst::State::Playing).map_err(|_| anyhow!("--display {display}: could not start"))?;
-        Ok(Self { pipeline, src, info, size: (width, height) })
-    }
-
-    /// Hands the frame to the display (its bytes become the buffer's: no copy where the rows need no
-    /// padding).
-    pub fn push(&self, frame: RgbFrame, pts_ns: u64) -> Result<()> {
-        if (frame.width, frame.height) != self.size {
-            bail!("display: frame of {}x{} in a {}x{} stream", frame.width, frame.height, self.size.0, self.size.1);
-        }
-        let mut buffer = gst::Buffer::from_mut_slice(crate::media::packed_to_layout(&self.info, frame.data).context("display")?);
-        buffer.get_mut().expect("new buffer").set_pts(gst::ClockTime::from_nseconds(pts_ns));
-        self.src.push_buffer(buffer).map_err(|e| anyhow!("display: {e:?}"))?;
-        Ok(())
-    }
-
-    /// Hands a frame shared with the recordings to the display: the buffer borrows its bytes (no copy)
-    /// where the rows need no padding, and copies them once where they do.
-    pub fn push_shared(&self, frame: std::sync::Arc<RgbFrame>, pts_ns: u64) -> Result<()> {
-        if (frame.width, frame.height) != self.size {
-            bail!("display: frame of {}x{} in a {}x{} stream", frame.width, frame.height, self.size.0, self.size.1);
-        }
-        let packed = self.info.stride()[0] as usize == frame.width * 3 && self.info.offset()[0] == 0 && self.info.size() == frame.data.len();
-        let mut buffer = if packed {
-            gst::Buffer::from_slice(SharedFrame(frame))
-        } else {
-            gst::Buffer::from_mut_slice(crate::media::packed_to_layout(&self.info, frame.data.clone()).context("display")?)
-        };
-        buffer.get_mut().expect("new buffer").set_pts(gst::ClockTime::from_nseconds(pts_ns));
-        self.src.push_buffer(buffer).map_err(|e| anyhow!("display: {e:?}"))?;
-        Ok(())
-    }
-}
-
-/// An RGB frame's bytes lent to a buffer.
-struct SharedFrame(std::sync::Arc<RgbFrame>);
-
-impl AsRef<[u8]> for SharedFrame {
-    fn as_ref(&self) -> &[u8] {
-        &self.0.data
-    }
-}
-
-impl Drop for LiveDisplay {
-    fn drop(&mut self) {
-        let _ = self.src.end_of_stream();
-        let _ = self.pipeline.set_state(gst::State::Null);
     }
 }
 

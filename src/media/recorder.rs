@@ -41,6 +41,21 @@ pub struct VideoRecorder {
     finished: bool,
 }
 
+impl Recording {
+    /// The encoder chain of this recording from raw video of its format (gst-launch syntax; the one
+    /// definition, used by `VideoRecorder` and by `live`'s recording branches). The codecs were chosen by
+    /// measurement (`scripts/codec-bench.sh`, README "Recording codecs").
+    pub fn encoder(self, fps: u32) -> String {
+        match self {
+            Recording::OverlayH264 => {
+                format!("videoconvert ! x264enc speed-preset=ultrafast tune=zerolatency key-int-max={} bitrate=8000", fps.max(1))
+            }
+            Recording::RgbLossless => "videoconvert ! avenc_huffyuv".into(),
+            Recording::Gray16Lossless => "videoconvert ! avenc_ffv1".into(),
+        }
+    }
+}
+
 impl VideoRecorder {
     pub fn create(path: &Path, width: usize, height: usize, fps: u32) -> Result<Self> {
         Self::create_kind(path, width, height, fps, Recording::OverlayH264)
@@ -61,27 +76,16 @@ impl VideoRecorder {
             .block(true)
             .max_bytes(info.size() as u64 * 4)
             .build();
-        let convert = make_element("videoconvert", None)?;
-        let enc = match kind {
-            Recording::OverlayH264 => {
-                let enc = make_element("x264enc", None)?;
-                enc.set_property_from_str("speed-preset", "veryfast");
-                enc.set_property_from_str("tune", "zerolatency");
-                enc.set_property("key-int-max", fps.max(1));
-                enc.set_property("bitrate", 8000u32);
-                enc
-            }
-            Recording::RgbLossless => make_element("avenc_huffyuv", None)?,
-            Recording::Gray16Lossless => make_element("avenc_ffv1", None)?,
-        };
+        let enc = gst::parse::bin_from_description(&kind.encoder(fps), true)
+            .map_err(|e| anyhow!("recording {}: the encoder does not start: {e} (scripts/install-deps.sh installs it)", path.display()))?;
         let mux = make_element("matroskamux", None)?;
         mux.set_property("streamable", true);
         let sink = make_element("filesink", None)?;
         sink.set_property("location", path.to_string_lossy().as_ref());
         sink.set_property_from_str("buffer-mode", "unbuffered");
         let pipeline = gst::Pipeline::new();
-        pipeline.add_many([src.upcast_ref(), &convert, &enc, &mux, &sink])?;
-        gst::Element::link_many([src.upcast_ref(), &convert, &enc, &mux, &sink])?;
+        pipeline.add_many([src.upcast_ref(), enc.upcast_ref(), &mux, &sink])?;
+        gst::Element::link_many([src.upcast_ref(), enc.upcast_ref(), &mux, &sink])?;
         let me = Self {
             pipeline,
             src,

@@ -9,6 +9,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
+use gstreamer as gst;
+use gstreamer_base as gst_base;
+use gstreamer_video as gst_video;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -19,18 +22,20 @@ use gst_video::subclass::AggregateFramesToken;
 use gst_video::subclass::prelude::*;
 use gst_video::{VideoFormat, VideoFrameRef};
 
-use nirf_margin::backend::BackendChoice;
-use nirf_margin::live::analysis::{GPU_WAIT_BUDGETS, LiveAnalysis, ModeCell};
-use nirf_margin::cli::options::ScaleArgs;
-use nirf_margin::cli::paths::PathGuard;
-use nirf_margin::values;
-use nirf_margin::frame::{NirFrame, RgbFrame};
-use nirf_margin::live::failsafe::{FailSafe, Outcome, passthrough};
-use nirf_margin::live::faults::FaultPlan;
-use nirf_margin::measure::findings::{Mode, Roi};
-use nirf_margin::metrics::{FrameMetrics, OverlayState};
-use nirf_margin::params::AnalysisParams;
-use nirf_margin::processor::CheckSettings;
+use crate::backend::BackendChoice;
+use crate::live::analysis::{GPU_WAIT_BUDGETS, LiveAnalysis, ModeCell};
+use crate::cli::options::ScaleArgs;
+use crate::cli::paths::PathGuard;
+use crate::values;
+use crate::frame::{NirFrame, RgbFrame};
+use crate::live::failsafe::{FailSafe, Outcome, passthrough};
+use crate::live::faults::FaultPlan;
+use crate::measure::findings::{Mode, Roi};
+use crate::metrics::{FrameMetrics, OverlayState};
+use crate::params::AnalysisParams;
+use crate::processor::CheckSettings;
+use crate::annotate::badge_bottom;
+use crossbeam_channel::Sender;
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("nirfmargin", gst::DebugColorFlags::empty(), Some("NIR-fluorescence margin overlay")));
@@ -57,6 +62,7 @@ struct Settings {
     budget_ms: f64,
     metrics_location: Option<String>,
     inject_fault: Option<String>,
+    notice: Option<String>,
 }
 
 impl Default for Settings {
@@ -73,6 +79,7 @@ impl Default for Settings {
             budget_ms: 0.0,
             metrics_location: None,
             inject_fault: None,
+            notice: None,
         }
     }
 }
@@ -150,6 +157,8 @@ struct State {
     period: Duration,
     index: u64,
     metrics: Option<(PathBuf, BufWriter<File>)>,
+    /// When the element started (the metrics lines' `wall_ms`).
+    started: Instant,
     /// The last pair's frames, handed back by the analysis, refilled with the next pair (a fresh 1080p
     /// frame costs its page faults on every frame).
     spare: (Option<RgbFrame>, Option<NirFrame>),
@@ -161,6 +170,14 @@ pub struct NirfMargin {
     state: Mutex<Option<State>>,
     /// Shared with the analysis thread: the `mode` property switches it while playing.
     mode: ModeCell,
+    /// An application linked with the library gets each frame's metrics line here as well (`live`).
+    frames: Mutex<Option<Sender<FrameMetrics>>>,
+}
+
+impl NirfMargin {
+    pub(super) fn set_frame_channel(&self, tx: Option<Sender<FrameMetrics>>) {
+        *self.frames.lock().unwrap() = tx;
+    }
 }
 
 #[glib::object_subclass]
@@ -240,6 +257,11 @@ impl ObjectImpl for NirfMargin {
                     .blurb("Write each frame's metrics line (JSON lines, the nirf-margin metrics schema) to this file")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("notice")
+                    .nick("Notice")
+                    .blurb("A line drawn at the bottom of every output frame while set (an application's state, e.g. REC DROPPING); switchable while playing")
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecString::builder("inject-fault")
                     .nick("Fault drill")
                     .blurb("KIND@FRAME,... with KIND panic, error, slow or lost: the analysis fails at those frames (a drill of the fail-safe path)")
@@ -272,6 +294,7 @@ impl ObjectImpl for NirfMargin {
             "budget-ms" => s.budget_ms = value.get().unwrap_or(0.0),
             "metrics-location" => s.metrics_location = text(),
             "inject-fault" => s.inject_fault = text(),
+            "notice" => s.notice = text(),
             other => gst::error!(CAT, imp = self, "no property {other}"),
         }
     }
@@ -290,6 +313,7 @@ impl ObjectImpl for NirfMargin {
             "budget-ms" => s.budget_ms.to_value(),
             "metrics-location" => s.metrics_location.to_value(),
             "inject-fault" => s.inject_fault.to_value(),
+            "notice" => s.notice.to_value(),
             _ => None::<String>.to_value(),
         }
     }
@@ -380,6 +404,7 @@ impl AggregatorImpl for NirfMargin {
             index: 0,
             metrics,
             spare: (None, None),
+            started: Instant::now(),
         });
         gst::info!(CAT, imp = self, "started");
         Ok(())
@@ -602,6 +627,10 @@ impl VideoAggregatorImpl for NirfMargin {
                 process_ms: None,
             },
         };
+        let mut out = out;
+        if let Some(n) = self.settings.lock().unwrap().notice.as_deref() {
+            badge_bottom(&mut out, n);
+        }
         write_out(out, outbuf, &info).map_err(|e| {
             gst::element_imp_error!(self, gst::CoreError::Failed, ("output: {e:#}"));
             gst::FlowError::Error
@@ -613,6 +642,11 @@ impl VideoAggregatorImpl for NirfMargin {
         }
         line.overlay = Some(if reason.is_none() { OverlayState::On } else { OverlayState::Off });
         line.reason = reason;
+        // Added latency: the pipeline's running time as the frame leaves, less the white light's.
+        if let (Some(now), Some(rt)) = (obj.current_running_time(), wl_rt) {
+            line.latency_ms = Some((now.nseconds().saturating_sub(rt) as f64 / 1e3).round() / 1e3);
+        }
+        line.wall_ms = Some((state.started.elapsed().as_secs_f64() * 1e6).round() / 1e3);
         if let Some((p, m)) = state.metrics.as_mut() {
             // A line a frame, flushed: a run cut short keeps every frame it showed.
             let written = serde_json::to_writer(&mut *m, &line).map_err(std::io::Error::from).and_then(|_| m.write_all(b"\n")).and_then(|_| m.flush());
@@ -622,7 +656,10 @@ impl VideoAggregatorImpl for NirfMargin {
             }
         }
         drop(guard);
-        let mut s = crate::message::frame_structure(&line);
+        if let Some(tx) = self.frames.lock().unwrap().as_ref() {
+            let _ = tx.send(line.clone());
+        }
+        let mut s = super::message::frame_structure(&line);
         s.set("element-ms", started.elapsed().as_secs_f64() * 1e3);
         if let Some(ms) = process_ms {
             s.set("process-ms", ms);

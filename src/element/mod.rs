@@ -3,7 +3,7 @@
 //! A `VideoAggregator` with two sink pads, `wl` (the white light: RGB, RGBx or RGBA) and `nir` (the NIR
 //! camera: GRAY8, GRAY16_LE or GRAY16_BE, any size: scaled onto the white light), and one src pad in the
 //! white light's format, size and frame rate. Frames pair by running time (the aggregator's); each pair
-//! goes to the analysis thread through the live path's fail-safe policy (`nirf_margin::live::failsafe`):
+//! goes to the analysis thread through the live path's fail-safe policy (`crate::live::failsafe`):
 //! the overlay when the analysis answers within `budget-ms`, else the white light as it is with a badge
 //! ("OVERLAY OFF (over time budget)", "OVERLAY OFF (analysis fault)"). A NIR input that falls silent in
 //! a live pipeline (the aggregator's timeout), that ended, or whose newest frame is older than the white
@@ -21,15 +21,38 @@
 //!     ! videoconvert ! autovideosink  filesrc location=nir.mkv ! decodebin ! videoconvert ! m.nir
 //! ```
 
+use gstreamer as gst;
+use gstreamer_base as gst_base;
+use gstreamer_video as gst_video;
 use gst::glib;
 use gst::prelude::*;
+use gst::subclass::prelude::ObjectSubclassIsExt;
 
 mod imp;
+pub mod message;
+
+pub use message::{FRAME_MESSAGE, frame_structure};
 
 glib::wrapper! {
     pub struct NirfMargin(ObjectSubclass<imp::NirfMargin>) @extends gst_video::VideoAggregator, gst_base::Aggregator, gst::Element, gst::Object;
 }
 
-pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    gst::Element::register(Some(plugin), "nirfmargin", gst::Rank::NONE, NirfMargin::static_type())
+impl NirfMargin {
+    /// Each frame's metrics line, as it leaves the element (the same line the bus message carries), on
+    /// a channel that never blocks the element: for an application linked with this library.
+    pub fn set_frame_channel(&self, tx: Option<crossbeam_channel::Sender<crate::metrics::FrameMetrics>>) {
+        self.imp().set_frame_channel(tx);
+    }
+}
+
+/// Register the element for this process (an application linked with this library; a second call is
+/// a no-op: GStreamer keeps the first registration of a name for the same type).
+pub fn register_once() -> Result<(), glib::BoolError> {
+    register(None)
+}
+
+/// Register the element with a plugin (the `gstnirfmargin` cdylib does), or with none: in-process, for
+/// an application linked with this library (`live` does; `None` registers it for this process only).
+pub fn register(plugin: Option<&gst::Plugin>) -> Result<(), glib::BoolError> {
+    gst::Element::register(plugin, "nirfmargin", gst::Rank::NONE, NirfMargin::static_type())
 }

@@ -1,8 +1,9 @@
 //! The per-frame element message: a `nirf-margin/frame` structure holding the frame's metrics line
-//! (`nirf_margin::metrics::FrameMetrics`, the one schema, converted field by field: numbers, strings,
+//! (`crate::metrics::FrameMetrics`, the one schema, converted field by field: numbers, strings,
 //! booleans; objects as structures named by their field; lists as arrays; null fields left out) plus
 //! the element's own timings. An application reads it from the bus; nothing is defined twice.
 
+use gstreamer as gst;
 use serde_json::Value;
 
 /// The structure an element message carries for one frame.
@@ -43,6 +44,6 @@ pub fn to_structure(name: &str, v: &Value) -> gst::Structure {
 }
 
 /// The `nirf-margin/frame` structure of one frame's metrics line.
-pub fn frame_structure(line: &nirf_margin::metrics::FrameMetrics) -> gst::Structure {
+pub fn frame_structure(line: &crate::metrics::FrameMetrics) -> gst::Structure {
     to_structure(FRAME_MESSAGE, &serde_json::to_value(line).unwrap_or(Value::Null))
 }

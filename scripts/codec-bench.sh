@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Which lossless coding of the raw recordings keeps up at 1080p30 on this machine: each candidate encodes
+# the same 1920x1080 phantom frames (white light as RGB, NIR as 16-bit gray, read from raw files so that
+# decoding costs nothing), muxed into Matroska as `live --record` writes them. Prints, per candidate, the
+# CPU seconds (user + system) one second of 30 frames/s video costs (1.0 = a whole core; 2 cores here,
+# shared with the analysis and the display), the wall time, and the bitrate.
+# Usage: scripts/codec-bench.sh [FRAMES] [WIDTHxHEIGHT]   (needs target/*/nirf-margin for the phantom)
+set -euo pipefail
+N=${1:-90}
+SIZE=${2:-1920x1080}
+W=${SIZE%x*}; H=${SIZE#*x}
+BIN=${BIN:-$(ls -t target/release/nirf-margin target/debug/nirf-margin 2>/dev/null | head -1)}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+"$BIN" phantom --out "$T/ph" --size "$SIZE" --frames 30 --seed 7 --mm-per-px 0.05 >/dev/null
+# Raw frames once: RGB and GRAY16_LE, as the camera pair delivers them to the recordings.
+gst-launch-1.0 -q multifilesrc location="$T/ph/wl/%05d.png" index=0 stop-index=29 caps=image/png,framerate=30/1 ! pngdec ! videoconvert ! video/x-raw,format=RGB ! filesink location="$T/wl.raw"
+gst-launch-1.0 -q multifilesrc location="$T/ph/nir/%05d.png" index=0 stop-index=29 caps=image/png,framerate=30/1 ! pngdec ! videoconvert ! video/x-raw,format=GRAY16_LE ! filesink location="$T/nir.raw"
+# N frames of each: the 30 phantom frames repeated.
+for f in wl nir; do for _ in $(seq $(( (N + 29) / 30 ))); do cat "$T/$f.raw"; done > "$T/$f.n.raw"; done
+src() { # $1 raw file, $2 format
+  local bpp=2 fmt=gray16-le
+  if [ "$2" = RGB ]; then bpp=3 fmt=rgb; fi
+  echo "filesrc location=$T/${1%.raw}.n.raw blocksize=$(( W * H * bpp )) num-buffers=$N ! rawvideoparse width=$W height=$H format=$fmt framerate=30/1"
+}
+run() { # name, raw, format, encoder chain
+  local out="$T/out.mkv"
+  local t
+  if ! t=$( { /usr/bin/time -f "%U %S %e" gst-launch-1.0 -q $(src "$2" "$3") ! $4 ! matroskamux ! filesink location="$out" >/dev/null; } 2>&1 | tail -1); then
+    printf "%-34s does not run here (%s)\n" "$1" "$t"; return 0
+  fi
+  read -r u s e <<<"$t"
+  local bytes; bytes=$(stat -c %s "$out")
+  awk -v n="$1" -v u="$u" -v s="$s" -v e="$e" -v b="$bytes" -v N="$N" -v base="${BASE:-0}" 'BEGIN {
+    cpu = (u + s - base) / (N / 30.0);
+    printf "%-34s %6.2f cpu-s per video s  wall %5.1f s for %d frames  %7.1f Mbit/s\n", n, cpu, e, N, b * 8 / (N / 30.0) / 1e6 }'
+  rm -f "$out"
+}
+# The reading alone (subtracted from every figure below).
+BASE=0
+t=$( { /usr/bin/time -f "%U %S" gst-launch-1.0 -q $(src wl.raw RGB) ! fakesink >/dev/null; } 2>&1 | tail -1); read -r u s <<<"$t"
+BASE=$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')
+echo "codec-bench: $SIZE, $N frames, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); reading costs $BASE cpu-s (subtracted)"
+# Only codecs that Matroska carries (the recordings are streamable Matroska, playable after kill -9):
+# raw video there is 8-bit only (RGB yes, GRAY16 no), so 16-bit NIR needs FFV1.
+echo "white light (RGB):"
+run "  raw RGB in Matroska"            wl.raw RGB "identity"
+run "  HuffYUV (avenc_huffyuv, RGB)"   wl.raw RGB "videoconvert ! avenc_huffyuv"
+run "  FFV1 (avenc_ffv1, rice)"        wl.raw RGB "videoconvert ! avenc_ffv1"
+
+echo "NIR (GRAY16_LE):"
+run "  FFV1 (avenc_ffv1, rice)"        nir.raw GRAY16_LE "avenc_ffv1"
+# (avenc_ffv1 slices=4 threads=0 writes a byte-identical file here: no slice threading reachable)
+run "  FFV1 range coder"               nir.raw GRAY16_LE "avenc_ffv1 coder=range_def"
+echo "overlay (RGB), lossy:"
+run "  H.264 x264 ultrafast zerolatency" wl.raw RGB "videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=8000 key-int-max=30"
+run "  H.264 x264 veryfast zerolatency"  wl.raw RGB "videoconvert ! x264enc tune=zerolatency speed-preset=veryfast bitrate=8000 key-int-max=30"
