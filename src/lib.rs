@@ -20,11 +20,12 @@
 //!
 //! Public API: what the GStreamer element (`gst-plugin/`), the integration tests and the benches use —
 //! frames, params, values, the analysis contract and both backends, `backend`, measure, the processor,
-//! metrics, media, live, phantom, report and `cli`'s `options`, `paths` and `evaluate`. The rest
-//! (`annotate`, `archive`, the other subcommands) is `pub(crate)`.
+//! metrics, media, live, the element, phantom, report, `annotate` (the element's tests draw the badge they
+//! expect with it) and `cli`'s `options`, `paths` and `evaluate`. The rest (`archive`, the other
+//! subcommands) is `pub(crate)`.
 
 pub mod analysis;
-pub(crate) mod annotate;
+pub mod annotate;
 pub(crate) mod archive;
 pub mod backend;
 pub mod cli;
