@@ -49,6 +49,9 @@ pub fn split_blobs(fluo_labels: &mut Plane<u32>, fl: &mut RegionTable, ratio: &P
         .collect();
     let mut scratch = Scratch::default();
     for (label, b) in candidates {
+        if !square_fits(fluo_labels, label, b, radius) {
+            continue; // no disc fits: a duct or vessel alone (most candidates), at the cost of one pass
+        }
         let pieces = compact_pieces(fluo_labels, label, b, radius, min_area, p, &mut scratch);
         if pieces.len() != 1 {
             continue;
@@ -70,6 +73,33 @@ pub fn split_blobs(fluo_labels: &mut Plane<u32>, fl: &mut RegionTable, ratio: &P
             recount(fluo_labels, fl, l, b, ratio, p);
         }
     }
+}
+
+/// Does component `label` (box `b`) hold an axis-aligned square inscribed in a disc of `radius` (side
+/// radius·√2, less a pixel for the discs' digitisation)? Needed for the disc to fit, found in one pass over
+/// the box (the largest square ending at each pixel, from its row's and the row above's), where the
+/// opening takes two distance transforms.
+fn square_fits(fluo_labels: &Plane<u32>, label: u32, b: Rect, radius: f32) -> bool {
+    let need = ((radius * std::f32::consts::SQRT_2) as u32).saturating_sub(1).max(1);
+    let bw = b.x1 - b.x0;
+    let (mut above, mut here) = (vec![0u32; bw], vec![0u32; bw]);
+    for y in b.y0..b.y1 {
+        let row = &fluo_labels.row(y)[b.x0..b.x1];
+        for x in 0..bw {
+            here[x] = if row[x] != label {
+                0
+            } else if x == 0 {
+                1
+            } else {
+                above[x].min(above[x - 1]).min(here[x - 1]) + 1
+            };
+            if here[x] >= need {
+                return true;
+            }
+        }
+        std::mem::swap(&mut above, &mut here);
+    }
+    false
 }
 
 /// Buffers reused between openings.
