@@ -2,12 +2,13 @@
 //! touches is one component, and a blob with a bile duct through it is not compact, so
 //! `reduce::coreless_kind` would report neither. The opening by a disc of radius `blob_opening_mm`
 //! keeps what such a disc fits in (a lesion at least twice that wide) and drops what it does not (a
-//! duct narrower than the disc); each compact piece it leaves, of a lesion's size, becomes a
-//! fluorescent component of its own with its own area, box, boundary and sharp-edge counts, and the
-//! rest keeps the old label. Only components that no core touches and that are not compact are
-//! tried, so a lesion alone is unchanged; and only one piece a component is cut off (a lesion on a
-//! duct), since several compact pieces are the thick stretches of a rim whose core was not found. CPU only: the GPU backend has no twin of this yet
-//! (`AnalysisParams::cpu_only_stages`).
+//! duct narrower than the disc). When it leaves exactly one compact piece of a lesion's size, cut from
+//! the rest on at most `MAX_CUT_SHARE` of its outline, that piece becomes a fluorescent component of its
+//! own with its own area, box, boundary and sharp-edge counts, and the rest keeps the old label. Several
+//! pieces are the thick stretches of a rim whose core was not found, a piece cut on most of its outline
+//! the crossing of two ducts: nothing is cut then. Only components that no core touches and that are
+//! not compact are tried, so a lesion alone is unchanged. CPU only: the GPU backend has no twin of this
+//! yet (`AnalysisParams::cpu_only_stages`).
 
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
@@ -31,8 +32,8 @@ pub fn min_coreless_area_px(p: &AnalysisParams) -> f32 {
     std::f32::consts::FRAC_PI_4 * p.mm_to_px(p.min_diffuse_diameter_mm).powi(2)
 }
 
-/// Splits the compact pieces that an opening leaves of each non-compact fluorescent component without
-/// a rim off into components of their own (in `fluo_labels` and the table, kept in label order).
+/// Cuts the one compact piece that an opening leaves of a non-compact fluorescent component without a
+/// rim off into a component of its own (in `fluo_labels` and the table, kept in label order).
 pub fn split_blobs(fluo_labels: &mut Plane<u32>, fl: &mut RegionTable, ratio: &Plane<f32>, p: &AnalysisParams) {
     if !(p.blob_opening_mm > 0.0) {
         return;
@@ -50,7 +51,7 @@ pub fn split_blobs(fluo_labels: &mut Plane<u32>, fl: &mut RegionTable, ratio: &P
     let mut scratch = Scratch::default();
     for (label, b) in candidates {
         if !square_fits(fluo_labels, label, b, radius) {
-            continue; // no disc fits: a duct or vessel alone (most candidates), at the cost of one pass
+            continue; // no disc fits (a thin duct or vessel alone): one pass instead of the opening
         }
         let pieces = compact_pieces(fluo_labels, label, b, radius, min_area, p, &mut scratch);
         if pieces.len() != 1 {
