@@ -53,24 +53,18 @@ pub fn split_blobs(fluo_labels: &mut Plane<u32>, fl: &mut RegionTable, ratio: &P
         if !square_fits(fluo_labels, label, b, radius) {
             continue; // no disc fits (a thin duct or vessel alone): one pass instead of the opening
         }
-        let pieces = compact_pieces(fluo_labels, label, b, radius, min_area, p, &mut scratch);
-        if pieces.len() != 1 {
-            continue;
+        let Ok([piece]) = <[Vec<usize>; 1]>::try_from(compact_pieces(fluo_labels, label, b, radius, min_area, p, &mut scratch)) else {
+            continue; // none, or several: nothing is cut
+        };
+        let new = relabel(fluo_labels, label, &piece);
+        let at = fl.labels.partition_point(|&x| x < new);
+        debug_assert_ne!(fl.labels.get(at), Some(&new), "a split blob's label is no other component's");
+        fl.labels.insert(at, new);
+        for v in [&mut fl.area, &mut fl.aux, &mut fl.flags, &mut fl.sharp] {
+            v.insert(at, 0);
         }
-        let mut labels = vec![label];
-        for piece in pieces {
-            labels.push(relabel(fluo_labels, label, &piece));
-        }
-        for &l in &labels[1..] {
-            let at = fl.labels.partition_point(|&x| x < l);
-            debug_assert_ne!(fl.labels.get(at), Some(&l), "a split blob's label is no other component's");
-            fl.labels.insert(at, l);
-            for v in [&mut fl.area, &mut fl.aux, &mut fl.flags, &mut fl.sharp] {
-                v.insert(at, 0);
-            }
-            fl.bbox.insert(at, Rect::EMPTY);
-        }
-        for l in labels {
+        fl.bbox.insert(at, Rect::EMPTY);
+        for l in [label, new] {
             recount(fluo_labels, fl, l, b, ratio, p);
         }
     }
