@@ -143,7 +143,8 @@ fn scene_config(a: &EvaluateArgs, s: u32, size: Option<(usize, usize)>, rng: &mu
 
 /// Wound beds: (frames of clean beds flagged, frames of clean beds, frames with residual spots flagged,
 /// frames with residual spots), the first two frames of each bed aside (the steady flag needs two).
-pub fn wound_beds(a: &EvaluateArgs, params_for: impl Fn(f32) -> AnalysisParams) -> Result<[u32; 4]> {
+/// Each clean bed frame flagged is added to `misses` (its scene and the spots seen).
+pub fn wound_beds(a: &EvaluateArgs, params_for: impl Fn(f32) -> AnalysisParams, misses: &mut Vec<serde_json::Value>) -> Result<[u32; 4]> {
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(a.seed ^ 0xbed5);
     let mut out = [0u32; 4];
     for b in 0..a.beds {
@@ -161,7 +162,12 @@ pub fn wound_beds(a: &EvaluateArgs, params_for: impl Fn(f32) -> AnalysisParams) 
             let r = render(&scene, f);
             let res = proc.process(&r.wl, &r.nir, false)?;
             if f >= 2 {
-                let flag = res.findings.is_some_and(|x| x.flag) as u32;
+                let flag = res.findings.as_ref().is_some_and(|x| x.flag) as u32;
+                if flag == 1 && !spots {
+                    let seen = res.findings.as_ref().map(|x| &x.spots);
+                    misses.push(json!({"bed_flagged": {"seed": cfg.seed, "frame": f, "size": [cfg.width, cfg.height], "mm_per_px": cfg.mm_per_px,
+                        "variation": &scene.variation, "spots": seen}}));
+                }
                 let k = if spots { 2 } else { 0 };
                 out[k] += flag;
                 out[k + 1] += 1;
@@ -237,7 +243,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let beds = wound_beds(&a, params_for)?;
+    let beds = wound_beds(&a, params_for, &mut misses)?;
     let jitter_cfg = PhantomConfig {
         width: 1280,
         height: 720,

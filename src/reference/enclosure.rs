@@ -2,7 +2,8 @@
 //! of its boundary; a rim with a gap of 15–50° leaves it joined to the liver around it, so no
 //! labelling finds it as a component of its own. Here, for each fluorescent component large enough to
 //! hold a core, and then for each cluster of fragments (components within `FRAGMENT_LINK_MM`: texture
-//! breaks a rim into arcs), the non-fluorescent pixels inside the candidate's convex hull that belong to
+//! breaks a rim into arcs; or the fragments that wall one significant basin of the ratio, `basins`,
+//! however far apart), the non-fluorescent pixels inside the candidate's convex hull that belong to
 //! a background component reaching beyond its box are grouped (4-connected, within the hull and the
 //! component). Such a group is a core when the candidate borders at least `min_rim_coverage` of its
 //! boundary and each of its openings to the rest of the hull is narrower than itself (a ring with gaps,
@@ -18,7 +19,9 @@
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::regions::{FLAG_BORDER, RegionTable, min_core_area_px, ratio_fixed};
+use super::basins;
 use super::roi::Rect;
+use crate::analysis::FluoLevel;
 
 /// The opening that drops a gap's channel is at most this wide (radius, mm): a channel is as wide as
 /// its gap; a disc much larger would round off the core itself.
@@ -262,6 +265,7 @@ pub fn split_gapped_cores(
     bg_labels: &mut Plane<u32>,
     bg: &mut RegionTable,
     ratio: &Plane<f32>,
+    level: &FluoLevel,
     p: &AnalysisParams,
 ) -> usize {
     let min_area = min_core_area_px(p);
@@ -311,6 +315,32 @@ pub fn split_gapped_cores(
     let mut clusters: Vec<Vec<usize>> = vec![Vec::new(); fragments.len()];
     for k in 0..fragments.len() {
         clusters[root(&mut parent, k)].push(k);
+    }
+    // Clusters of fragments that wall the same significant basin of the ratio (`basins`): texture dims
+    // a faint rim along stretches longer than the link, and its arcs lie far apart around a core that
+    // the ratio still encloses. Tried after the clusters above (a core split off there is no group here).
+    if fragments.len() >= 2 {
+        let lakes = basins::enclosed_lakes(ratio, level, p);
+        if lakes.count > 0 {
+            let mut walls: Vec<Vec<usize>> = vec![Vec::new(); lakes.count];
+            for (k, (r, _)) in fragments.iter().enumerate() {
+                let (b, label) = (fl.bbox[*r], fl.labels[*r]);
+                let mut seen_lakes: Vec<u32> = Vec::new();
+                for y in b.y0..b.y1 {
+                    for (x, &l) in fluo_labels.row(y)[b.x0..b.x1].iter().enumerate() {
+                        let lake = if l == label { lakes.near_pixel(b.x0 + x, y) } else { 0 };
+                        if lake != 0 && !seen_lakes.contains(&lake) {
+                            seen_lakes.push(lake);
+                        }
+                    }
+                }
+                for lake in seen_lakes {
+                    walls[lake as usize - 1].push(k);
+                }
+            }
+            let known: Vec<Vec<usize>> = clusters.iter().filter(|m| m.len() >= 2).cloned().collect();
+            clusters.extend(walls.into_iter().filter(|m| m.len() >= 2 && !known.contains(m)));
+        }
     }
     for members in clusters.into_iter().filter(|m| m.len() >= 2) {
         let bbox = members.iter().map(|&k| fl.bbox[fragments[k].0]).reduce(|a, b| a.union(&b)).expect("members");
@@ -545,7 +575,7 @@ mod tests {
         let flc = label_components(&fluo, 1, Connectivity::Eight, &mut parent, &mut fll);
         let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
         region_stats(&bl, &bgc, &fll, &flc, &fluo, &ratio, &p, &mut bg, &mut fl);
-        let n = split_gapped_cores(&fluo, &fll, &fl, &mut bl, &mut bg, &ratio, &p);
+        let n = split_gapped_cores(&fluo, &fll, &fl, &mut bl, &mut bg, &ratio, &crate::analysis::FluoLevel { level: 1.3, mode: 1.0, noise: 0.05 }, &p);
         // The table stays consistent with the labels.
         for (r, &l) in bg.labels.iter().enumerate() {
             assert_eq!(bl.data.iter().filter(|&&v| v == l).count() as u32, bg.area[r], "label {l}");
@@ -581,5 +611,42 @@ mod tests {
             // The channel out to the arms' tips would add a tenth of the disc at 45°.
             assert!(area > 0.95 * disc && area < 1.04 * disc, "gap {gap}°: core of {area} px vs {disc}");
         }
+    }
+
+    /// A ring dimmed below the level on two stretches of 70° (texture over a faint rim): two arcs whose
+    /// ends lie 3.4 mm apart, beyond `FRAGMENT_LINK_MM`, so no cluster by distance holds them; the ratio
+    /// still encloses the core (dim stretches at 1.15 over a core at 0.7), so the arcs wall one basin
+    /// and are tried as one rim. The same arcs around tissue as bright as the liver, with the liver's
+    /// level across their gaps, enclose nothing.
+    #[test]
+    fn arcs_of_a_dimmed_ring_wall_one_basin() {
+        let (w, h) = (160usize, 120usize);
+        let build = |core_level: f32, dim_level: f32| {
+            let mut fluo = Plane::<u8>::new(w, h);
+            let mut ratio = Plane::<f32>::new(w, h);
+            for y in 0..h {
+                for x in 0..w {
+                    let (dx, dy) = (x as f32 + 0.5 - 60.0, y as f32 + 0.5 - 60.0);
+                    let (r, a) = (dx.hypot(dy), dy.atan2(dx).to_degrees().rem_euclid(360.0));
+                    let dim = (10.0..80.0).contains(&a) || (190.0..260.0).contains(&a);
+                    let i = y * w + x;
+                    (fluo.data[i], ratio.data[i]) = match r {
+                        r if r < 30.0 => (0, core_level),
+                        r if r < 36.0 && dim => (0, dim_level),
+                        r if r < 36.0 => (1, 1.8),
+                        _ => (0, 1.0),
+                    };
+                }
+            }
+            (fluo, ratio)
+        };
+        let (n, labels) = split_scene(build(0.7, 1.15));
+        assert_eq!(n, 1, "the dimmed ring's core");
+        let l = labels.get(60, 60);
+        let area = labels.data.iter().filter(|&&v| v == l).count() as f32;
+        let disc = std::f32::consts::PI * 30.0 * 30.0;
+        assert!(area > 0.9 * disc && area < 1.1 * disc, "core of {area} px vs {disc}");
+        // Arcs around tissue at the background's level, the gaps open at it too: nothing is enclosed.
+        assert_eq!(split_scene(build(1.0, 1.0)).0, 0, "arcs with open gaps");
     }
 }

@@ -3,7 +3,8 @@
 //! algorithm: normalize, threshold, regions and composite follow their shaders closely; morphology
 //! (bit-packed), components (run union rather than block union-find), distance and reduce (worked in
 //! rectangles around the cores) are written for a CPU, and three stages have no GPU twin yet: the
-//! threshold's hysteresis (`threshold::keep_strong`), `enclosure` (rims with a gap) and `blobs`
+//! threshold's hysteresis (`threshold::keep_strong`), `enclosure` (rims with a gap, with `basins`: the
+//! ratio's enclosed dark basins, which tell the arcs of a texture-broken rim apart) and `blobs`
 //! (coreless lesions cut from a touching duct); see `AnalysisParams::cpu_only_stages`. It is the
 //! oracle the GPU backend is tested against and the fallback where no GPU adapter exists. Owns the
 //! per-frame maps between `segment` and `composite`; knows nothing of GStreamer, files or the CLI.
@@ -11,6 +12,7 @@
 //! Stages: normalize → threshold → morphology → components → regions → enclosure → distance → reduce
 //! (blobs within it) → composite.
 
+pub mod basins;
 pub mod blobs;
 pub mod components;
 pub mod composite;
@@ -130,7 +132,7 @@ impl Analyzer for CpuAnalyzer {
             || label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent_fl, &mut m.fluo_labels),
         );
         regions::region_stats(&m.bg_labels, &bg_components, &m.fluo_labels, &fl_components, &m.fluo, &m.ratio, p, &mut m.bg_table, &mut m.fluo_table);
-        enclosure::split_gapped_cores(&m.fluo, &m.fluo_labels, &m.fluo_table, &mut m.bg_labels, &mut m.bg_table, &m.ratio, p);
+        enclosure::split_gapped_cores(&m.fluo, &m.fluo_labels, &m.fluo_table, &mut m.bg_labels, &mut m.bg_table, &m.ratio, &level, p);
         let cores = regions::select_cores(&m.bg_labels, &mut m.bg_table, p, &mut m.seeds, &mut m.seed_boxes);
         timings.push("components", ms(t));
 
