@@ -9,7 +9,8 @@
 //! it) and `SPOT_MIN_SIGMAS` local spreads above it, so that the bright grains of textured liver are not
 //! spots while residual fluorescence at TBR 1.8 on it is. Specular glints are not spots: the blurred
 //! skirt of a white-light glint (its core is excluded from the mask already), and a NIR-only glint by its
-//! own signature, a speck of at most `GLINT_MAX_PX` pixels that reaches the sensor's clipping level.
+//! own signature, a speck of at most `GLINT_MAX_PX` pixels that reaches the sensor's clipping level (where
+//! such a speck lies inside a larger spot, the spot is judged on its pixels away from the speck).
 
 use std::collections::VecDeque;
 
@@ -200,8 +201,23 @@ impl SpotEvidence<'_> {
         let spot_px = || (y0..y1).flat_map(move |y| (x0..x1).map(move |x| (x, y))).filter(|&(x, y)| fluo.get(x, y) != 0);
         // A NIR-only glint: a speck that clips.
         let speck = s.area_px <= GLINT_MAX_PX && self.mm_per_px.is_none_or(|m| s.area_px as f32 * m * m < GLINT_MAX_MM2);
-        if speck && clip.get_or_init(|| self.clip_level()).is_some_and(|c| spot_px().any(|(x, y)| self.nir.get(x, y) >= c)) {
-            return None;
+        // A NIR-only glint inside a larger spot (a speck that clips, on a bright grain of the tissue or
+        // in its own scatter): the spot is judged on its pixels away from the clipped speck, whose
+        // brightness is the glint's, not fluorescence.
+        if let Some(c) = *clip.get_or_init(|| self.clip_level()) {
+            let clipped: Vec<(usize, usize)> = spot_px().filter(|&(x, y)| self.nir.get(x, y) >= c).collect();
+            if !clipped.is_empty() && speck {
+                return None;
+            }
+            if !clipped.is_empty() && clipped.len() as u32 <= GLINT_MAX_PX {
+                let r = GLINT_SKIRT_PX;
+                let away = |x: usize, y: usize| clipped.iter().all(|&(cx, cy)| cx.abs_diff(x) > r || cy.abs_diff(y) > r);
+                let peak = spot_px().filter(|&(x, y)| away(x, y)).map(|(x, y)| self.ratio.get(x, y)).fold(f32::NEG_INFINITY, f32::max);
+                if peak < self.min_tbr {
+                    return None;
+                }
+                s.peak_tbr = peak;
+            }
         }
         // A white-light glint's skirt: most of the spot lies next to glint pixels.
         let glint = |x: usize, y: usize| {
@@ -509,5 +525,39 @@ mod tests {
         let kept = evidence.keep(candidates, &fluo);
         assert_eq!(kept.iter().map(at).collect::<Vec<_>>(), vec![(20, 20)], "{kept:?}");
         assert!((kept[0].peak_tbr - 2.2).abs() < 0.05, "local TBR {}", kept[0].peak_tbr);
+    }
+
+    /// A NIR-only glint on a bright grain of tissue: the grain (1.6, under the check's TBR of 1.8) with a
+    /// clipped 3×3 speck in it is no spot, though the speck's ratio is 6; a residual spot (2.4) with
+    /// the same speck in it stays one, at its own peak.
+    #[test]
+    fn a_clipped_speck_inside_a_spot_is_judged_apart() {
+        let (w, h) = (140usize, 60usize);
+        let mut ratio = Plane::from_vec(w, h, (0..w * h).map(|i| 1.0 + 0.05 * (((i * 7919) % 13) as f32 / 6.0 - 1.0)).collect()).unwrap();
+        let mut nir = NirFrame::new(w, h);
+        nir.data.iter_mut().for_each(|v| *v = 1000);
+        let wl = {
+            let mut f = RgbFrame::new(w, h);
+            f.data.chunks_mut(3).for_each(|p| p.copy_from_slice(&[150, 60, 50]));
+            f
+        };
+        for (x0, level) in [(20usize, 1.6f32), (80, 2.4)] {
+            for y in 20..32 {
+                for x in x0..x0 + 12 {
+                    let speck = (x0 + 4..x0 + 7).contains(&x) && (24..27).contains(&y);
+                    ratio.data[y * w + x] = if speck { 6.0 } else { level };
+                    if speck {
+                        nir.data[y * w + x] = 4095;
+                    }
+                }
+            }
+        }
+        let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.5) as u8).collect()).unwrap();
+        let candidates = find_spots(&ratio, &fluo, Roi { x: 0, y: 0, w, h }, 1.8, 9);
+        assert_eq!(candidates.len(), 2, "both reach 1.8 at the speck: {candidates:?}");
+        let evidence = SpotEvidence { ratio: &ratio, wl: &wl, nir: &nir, glint_level: 235, min_tbr: 1.8, mm_per_px: Some(0.1) };
+        let kept = evidence.keep(candidates, &fluo);
+        assert_eq!(kept.iter().map(|s| s.bbox[0]).collect::<Vec<_>>(), vec![80], "{kept:?}");
+        assert!((kept[0].peak_tbr - 2.4).abs() < 0.1, "local TBR {}", kept[0].peak_tbr);
     }
 }
