@@ -25,7 +25,6 @@
 //! subcommands) is `pub(crate)`.
 
 pub mod analysis;
-pub mod annotate;
 pub(crate) mod archive;
 pub mod backend;
 pub mod cli;
@@ -36,7 +35,9 @@ pub mod live;
 pub mod measure;
 pub mod media;
 pub mod metrics;
+pub mod overlay;
 pub mod params;
+pub(crate) mod paths;
 pub mod phantom;
 pub mod processor;
 pub mod reference;

@@ -11,7 +11,6 @@ pub mod evaluate;
 pub(crate) mod live;
 pub(crate) mod manifest;
 pub mod options;
-pub mod paths;
 pub(crate) mod phantom;
 pub(crate) mod report;
 
