@@ -43,4 +43,4 @@ pub mod processor;
 pub mod reference;
 pub mod report;
 pub mod stats;
-pub mod values;
+pub(crate) mod values;

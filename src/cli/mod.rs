@@ -10,7 +10,7 @@ pub(crate) mod cohort;
 pub mod evaluate;
 pub(crate) mod live;
 pub(crate) mod manifest;
-pub mod options;
+pub(crate) mod options;
 pub(crate) mod phantom;
 pub(crate) mod report;
 

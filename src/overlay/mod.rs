@@ -13,9 +13,9 @@
 //! distance transform (`reference::distance`), so `text`, `outline` and `draw` sit above the backends,
 //! below the processor. No file imports one that imports it back.
 
-pub mod lines;
+pub(crate) mod lines;
 mod outline;
-pub mod palette;
+pub(crate) mod palette;
 mod text;
 
 use crate::analysis::LesionStyle;
