@@ -52,3 +52,46 @@ pub mod reference;
 pub mod report;
 pub mod stats;
 pub(crate) mod values;
+
+#[cfg(test)]
+mod layering {
+    use std::path::{Path, PathBuf};
+
+    fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                sources(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The code (comments left out) of every library file but the command line's (and this one, which
+    /// declares it).
+    fn outside_cli() -> Vec<(PathBuf, String)> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        sources(&src, &mut files);
+        files
+            .into_iter()
+            .filter(|p| !p.starts_with(src.join("cli")) && *p != src.join("main.rs") && *p != src.join("lib.rs"))
+            .map(|p| {
+                let code = std::fs::read_to_string(&p).unwrap().lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+                (p, code)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_the_command_line_knows_the_command_line_and_clap() {
+        let files = outside_cli();
+        assert!(files.len() > 50, "{} files", files.len());
+        for (p, code) in files {
+            for word in ["crate::cli", "clap::", "use clap"] {
+                assert!(!code.contains(word), "{} uses {word}", p.display());
+            }
+        }
+    }
+}
