@@ -7,7 +7,7 @@
 //            fluorescence within the rim search distance of a core). One invocation a run of four
 //            pixels (in raster order): three overlay words and one classes word, no atomics.
 // Fluorescence in pseudo-colour, cores tinted, each core's boundary and margin contours anti-aliased from
-// the distance field. Text is drawn after readback (src/annotate.rs).
+// the distance field. Text and every other mark are drawn after readback (src/overlay/).
 
 @group(0) @binding(1) var<storage, read> wl_in: array<u32>;
 @group(0) @binding(2) var<storage, read> ratio: array<f32>;
@@ -18,7 +18,7 @@
 @group(0) @binding(7) var<storage, read_write> overlay: array<u32>;
 @group(0) @binding(8) var<storage, read_write> classes: array<u32>;
 
-// Colours: FLUORESCENCE, BOUNDARY, MARGIN_OK, MARGIN_WARN, CORE_TINT from the prelude (`analysis::palette`).
+// Colours: FLUORESCENCE, BOUNDARY, MARGIN_OK, MARGIN_WARN, CORE_TINT from the prelude (`overlay::palette`).
 
 fn wl_byte(b: u32) -> u32 {
     return (wl_in[b >> 2u] >> (8u * (b & 3u))) & 255u;
@@ -60,7 +60,7 @@ fn shade(i: u32) -> vec4<u32> {
             let style = styles[nl - 1u];
             if ((style & STYLE_DRAWN) != 0u) {
                 let warn = (style & STYLE_WARN) != 0u;
-                // Dashed where the boundary has no rim (as `reference::composite::boundary_drawn`).
+                // Dashed where the boundary has no rim (as `overlay::lines::boundary_drawn`).
                 if (fl || ((x / DASH_PX + y / DASH_PX) % 2u) == 0u) {
                     c = mixc(c, BOUNDARY, line_alpha(d, 1.0));
                 }

@@ -288,20 +288,6 @@ impl LesionStyle {
     }
 }
 
-/// Colours of the overlay: the composite stage's (both backends) and the text's (`annotate`).
-pub mod palette {
-    pub const FLUORESCENCE: [u8; 3] = [40, 255, 90];
-    pub const BOUNDARY: [u8; 3] = [255, 230, 0];
-    pub const MARGIN_OK: [u8; 3] = [0, 220, 255];
-    pub const MARGIN_WARN: [u8; 3] = [255, 50, 50];
-    /// Cores are tinted with it (20%).
-    pub const CORE_TINT: [u8; 3] = [120, 60, 200];
-    pub const DIFFUSE: [u8; 3] = [255, 170, 40];
-    pub const HOMOGENEOUS: [u8; 3] = [255, 90, 255];
-    pub const TEXT: [u8; 3] = [255, 255, 255];
-    pub const BADGE: [u8; 3] = [255, 200, 0];
-}
-
 #[derive(Clone, Debug)]
 pub struct Composite {
     pub overlay: RgbFrame,
@@ -314,8 +300,8 @@ pub type PixelMaps = (std::sync::Arc<Plane<f32>>, std::sync::Arc<Plane<u8>>);
 
 /// A per-frame analysis backend. Call `segment` then `composite` for the same frame (the same `wl`):
 /// `segment` finds the lesions; `composite` draws the fluorescence, cores and contours from the
-/// processor's style table (`LesionStyle`, one a lesion; nothing is decided there). Text and every
-/// other mark are drawn after, on the CPU, by the processor (`annotate`).
+/// processor's style table (`LesionStyle`, one a lesion; nothing is decided there) in the colours of
+/// `overlay::palette`. Text and every other mark are drawn after, on the CPU, by `overlay`.
 pub trait Analyzer: Send {
     /// Backend and device, e.g. "cpu" or "gpu: llvmpipe (Vulkan)".
     fn describe(&self) -> String;
@@ -326,6 +312,10 @@ pub trait Analyzer: Send {
     /// and wound-bed checks, which look at any fluorescence, not only lesions), shared rather than
     /// copied: drop them before the next `segment`, or that frame pays for a copy.
     fn pixel_maps(&mut self) -> anyhow::Result<PixelMaps>;
+    /// The last segmented frame's fluorescent component labels (8-connected, after any cut; 0 off
+    /// fluorescence): a coreless lesion is the pixels holding its `label`. The overlay outlines
+    /// homogeneous lesions from them. Shared as `pixel_maps`' are: drop them before the next `segment`.
+    fn fluo_labels(&mut self) -> anyhow::Result<std::sync::Arc<Plane<u32>>>;
     /// The last frame's device-memory traffic by stage (GPU backends; `None` on the CPU).
     fn traffic(&self) -> Option<Traffic> {
         None

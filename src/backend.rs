@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::analysis::{Analyzer, Composite, LesionStyle, PixelMaps, Segmentation, Traffic};
-use crate::frame::{NirFrame, RgbFrame};
+use crate::frame::{NirFrame, Plane, RgbFrame};
 use crate::gpu::{GpuAnalyzer, GpuContext, error};
 use crate::params::AnalysisParams;
 use crate::reference::CpuAnalyzer;
@@ -150,6 +150,10 @@ impl Analyzer for Fallback {
 
     fn pixel_maps(&mut self) -> Result<PixelMaps> {
         self.current().pixel_maps()
+    }
+
+    fn fluo_labels(&mut self) -> Result<std::sync::Arc<Plane<u32>>> {
+        self.current().fluo_labels()
     }
 
     fn traffic(&self) -> Option<Traffic> {

@@ -1,9 +1,10 @@
 //! One frame pair in, one `FrameResult` out: composes a backend (`Analyzer`), the measurement
 //! (`measure::figures`), lesion tracking and smoothing, the margin verdict (`margin_verdict`, decided
 //! here only, from the smoothed figures: it sets each lesion's `verdict` and the style table the
-//! backend composites from) and everything drawn after the composite (`annotate`: labels, banners,
-//! homogeneous outlines, the checks' ROI box). The media and CLI layers call only this; it knows
-//! nothing of where frames come from or go.
+//! backend composites from) and what is drawn after the composite: it gathers the frame's marks
+//! (labels, banners, homogeneous outlines from the backend's component labels, the checks' boxes and
+//! banner, the truncation badge) and has `overlay::draw` put them on in one call. The media and CLI
+//! layers call only this; it knows nothing of where frames come from or go.
 
 use std::time::Instant;
 
@@ -12,10 +13,10 @@ use anyhow::Result;
 use crate::analysis::{Analyzer, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
 use crate::frame::{NirFrame, Plane, RgbFrame};
 use crate::measure::figures::{Figures, RIM_COMPLETE, figures, significant};
-use crate::annotate::{Banner, annotate, badge, banner_center, outline_region, palette, rect};
 use crate::measure::findings::{FindingsTracker, FrameFindings, Mode, Roi, SpotEvidence, find_spots};
 use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
+use crate::overlay::{self, Banner, CheckMarks, Marks, Outlines};
 use crate::params::AnalysisParams;
 
 /// Drawn top right on a frame that held more lesions than the table (`FrameResult::truncated`).
@@ -190,54 +191,52 @@ impl FrameProcessor {
         let lesions: Vec<Lesion> =
             figs.iter().zip(&ids).map(|(f, &id)| Lesion { verdict: margin_verdict(f, &self.params), ..f.to_lesion(id, scale) }).collect();
         timings.push("measure", t.elapsed().as_secs_f64() * 1e3);
-        let banner = Banner {
-            top_left: vec![self.scale_note.clone()],
-            bottom_left: vec!["decision support - validated on synthetic phantoms only".into()],
-        };
         let comp = self.analyzer.composite(wl, &styles)?;
         timings.0.extend(comp.timings.0);
         let mut overlay = comp.overlay;
-        let t = Instant::now();
-        annotate(&mut overlay, &styles, &banner);
-        if seg.truncated {
-            badge(&mut overlay, TRUNCATED_BADGE);
-        }
-        timings.push("annotate", t.elapsed().as_secs_f64() * 1e3);
-        // The homogeneous outlines and the transection / wound-bed check read the same per-pixel maps:
-        // fetch them once (a readback on a GPU), only on frames that need them.
-        let homogeneous = figs.iter().any(|f| f.kind == LesionKind::Homogeneous);
-        let maps = if homogeneous || self.checks.mode != Mode::Survey {
-            let t = Instant::now();
-            let maps = self.analyzer.pixel_maps()?;
-            timings.push("pixel_maps", t.elapsed().as_secs_f64() * 1e3);
-            Some(maps)
-        } else {
+        // A homogeneous lesion's edge is its tumour boundary: it is outlined from the component labels.
+        let homogeneous: Vec<u32> = figs.iter().filter(|f| f.kind == LesionKind::Homogeneous).map(|f| f.label).collect();
+        let labels = if homogeneous.is_empty() {
             None
-        };
-        // A homogeneous lesion's edge is its tumour boundary: outline it and draw its margins.
-        if let (true, Some((_, fluo))) = (homogeneous, &maps) {
+        } else {
             let t = Instant::now();
-            let margins = self.params.margins_px();
-            for f in figs.iter().filter(|f| f.kind == LesionKind::Homogeneous) {
-                outline_region(&mut overlay, fluo, f.centroid_px, &margins, palette::HOMOGENEOUS);
-            }
-            timings.push("outline", t.elapsed().as_secs_f64() * 1e3);
-        }
-        let findings = match (self.checks.mode, &maps) {
-            (Mode::Survey, _) | (_, None) => None,
-            (_, Some((ratio, fluo))) => {
-                let t = Instant::now();
-                let f = self.check(wl, nir, ratio, fluo, &mut overlay);
-                timings.push("checks", t.elapsed().as_secs_f64() * 1e3);
-                Some(f)
-            }
+            let labels = self.analyzer.fluo_labels()?;
+            timings.push("labels", t.elapsed().as_secs_f64() * 1e3);
+            Some(labels)
         };
+        // The transection / wound-bed check reads the per-pixel maps (a readback on a GPU): only then.
+        let (findings, check) = if self.checks.mode == Mode::Survey {
+            (None, None)
+        } else {
+            let t = Instant::now();
+            let (ratio, fluo) = self.analyzer.pixel_maps()?;
+            timings.push("pixel_maps", t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            let (f, marks) = self.check(wl, nir, &ratio, &fluo);
+            timings.push("checks", t.elapsed().as_secs_f64() * 1e3);
+            (Some(f), Some(marks))
+        };
+        let t = Instant::now();
+        let margins_px = self.params.margins_px();
+        let marks = Marks {
+            styles: &styles,
+            banner: Banner {
+                top_left: vec![self.scale_note.clone()],
+                bottom_left: vec!["decision support - validated on synthetic phantoms only".into()],
+            },
+            outlines: labels.as_deref().map(|labels| Outlines { labels, lesions: &homogeneous, margins_px: &margins_px }),
+            check,
+            badge: seg.truncated.then_some(TRUNCATED_BADGE),
+        };
+        overlay::draw(&mut overlay, &marks);
+        timings.push("overlay", t.elapsed().as_secs_f64() * 1e3);
         self.frame += 1;
         Ok(FrameResult { lesions, overlay, classes: comp.classes, timings, background: seg.background, findings, truncated: seg.truncated })
     }
 
-    /// The transection / wound-bed check: fluorescence in the ROI, the steady flag, drawn on `overlay`.
-    fn check(&mut self, wl: &RgbFrame, nir: &NirFrame, ratio: &Plane<f32>, fluo: &Plane<u8>, overlay: &mut RgbFrame) -> FrameFindings {
+    /// The transection / wound-bed check: fluorescence in the ROI and the steady flag, with the marks
+    /// that show it (the ROI, the spots' boxes, the banner).
+    fn check(&mut self, wl: &RgbFrame, nir: &NirFrame, ratio: &Plane<f32>, fluo: &Plane<u8>) -> (FrameFindings, CheckMarks) {
         let (w, h) = (fluo.width, fluo.height);
         let roi = self.checks.roi.unwrap_or_else(|| Roi::central(w, h)).clamp_to(w, h);
         let scale = self.params.scale_known.then_some(self.params.mm_per_px);
@@ -249,20 +248,16 @@ impl FrameProcessor {
         let evidence = SpotEvidence { ratio, wl, nir, glint_level: self.params.glint_level, min_tbr: self.checks.min_tbr, mm_per_px: scale };
         let spots = evidence.keep(candidates, fluo);
         let f = self.findings.update(self.frame, spots, scale);
-        rect(overlay, roi.x, roi.y, roi.x + roi.w, roi.y + roi.h, 1, [255, 255, 255]);
-        for s in &f.spots {
-            rect(overlay, s.bbox[0].saturating_sub(3), s.bbox[1].saturating_sub(3), s.bbox[2] + 3, s.bbox[3] + 3, 2, palette::MARGIN_WARN);
-        }
         let mode = self.checks.mode.name().to_uppercase();
-        if f.flag {
+        let text = if f.flag {
             let area: f32 = f.spots.iter().map(|s| s.area_mm2.unwrap_or(s.area_px as f32)).sum();
             let unit = if scale.is_some() { "mm2" } else { "px" };
             let peak = f.spots.iter().map(|s| s.peak_tbr).fold(0.0f32, f32::max);
-            let text = format!("{mode}: FLUORESCENCE IN ROI  {area:.1} {unit}  peak TBR {peak:.1}");
-            banner_center(overlay, &text, palette::MARGIN_WARN);
+            format!("{mode}: FLUORESCENCE IN ROI  {area:.1} {unit}  peak TBR {peak:.1}")
         } else {
-            banner_center(overlay, &format!("{mode}: no fluorescence above TBR {}", self.checks.min_tbr), palette::TEXT);
-        }
-        f
+            format!("{mode}: no fluorescence above TBR {}", self.checks.min_tbr)
+        };
+        let marks = CheckMarks { roi: [roi.x, roi.y, roi.x + roi.w, roi.y + roi.h], spots: f.spots.iter().map(|s| s.bbox).collect(), text, alarm: f.flag };
+        (f, marks)
     }
 }

@@ -2,14 +2,11 @@
 //! is a clap value parser there, so clap adds "invalid value 'X' for '--flag'"), `batch`'s manifest
 //! columns and the GStreamer element's properties, each naming its flag, column or property around the
 //! plain message returned here. The scalar settings' plausible ranges (which also keep the analysis and
-//! the phantom generator bounded in time and memory), and `FromStr` for the region of interest and the
-//! mode (`measure::findings`' types); frame sizes (`frame::FrameSize`), the side-by-side layout
-//! (`frame::NirSide`) and fault drills (`live::faults::FaultPlan`) parse themselves beside their types.
-//! No clap here.
-
-use std::str::FromStr;
-
-use crate::measure::findings::{Mode, Roi};
+//! the phantom generator bounded in time and memory). Named and structured settings parse themselves
+//! beside their types (`FromStr`): frame sizes (`frame::FrameSize`), the side-by-side layout
+//! (`frame::NirSide`), the region of interest and the mode (`measure::findings::{Roi, Mode}`), the
+//! backend (`backend::BackendChoice`) and fault drills (`live::faults::FaultPlan`). No clap here, and
+//! nothing of the crate: every layer may use it.
 
 /// Plausible image scales, mm a pixel: 5 µm/px (microscopy) to 2 mm/px (a wide view).
 pub const MM_PER_PX: (f64, f64) = (0.005, 2.0);
@@ -121,41 +118,6 @@ pub fn tolerance_pct(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-/// A region of interest `x,y,w,h` in px; whether it lies in the frame is checked once the frame size is
-/// known (`roi_in_frame`).
-impl FromStr for Roi {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let v: Vec<usize> = s.split(',').map(|p| p.trim().parse()).collect::<Result<_, _>>().map_err(|_| format!("'{s}': expected x,y,w,h in whole px"))?;
-        match *v.as_slice() {
-            // Bounded only against overflow here: whether it lies in the frame is checked with the frame.
-            [x, y, w, h] if w > 0 && h > 0 && [x, y, w, h].iter().all(|&v| v <= 1_000_000) => Ok(Roi { x, y, w, h }),
-            [_, _, _, _] => Err(format!("'{s}': expected x,y,w,h in px with a positive size, each at most 1000000")),
-            _ => Err(format!("'{s}': expected four numbers x,y,w,h")),
-        }
-    }
-}
-
-/// A mode by its name (`Mode::name`).
-impl FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Mode::ALL.into_iter().find(|m| m.name() == s.trim()).ok_or_else(|| format!("'{s}' is not one of {}", Mode::ALL.map(Mode::name).join(", ")))
-    }
-}
-
-/// The ROI lies wholly inside a `width`×`height` frame: an error otherwise (never a verdict on a region
-/// that is not in the picture).
-pub fn roi_in_frame(roi: &Roi, width: usize, height: usize) -> anyhow::Result<()> {
-    if roi.x + roi.w > width || roi.y + roi.h > height {
-        anyhow::bail!(
-            "--roi {},{},{},{} reaches outside the {width}x{height} frame (x+w must be at most {width}, y+h at most {height})",
-            roi.x, roi.y, roi.w, roi.h
-        );
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,20 +142,8 @@ mod tests {
     }
 
     #[test]
-    fn rois_and_modes_parse() {
+    fn counts_are_bounded() {
         assert_eq!(rim_lesions("64"), Ok(64));
         assert!(rim_lesions("18446744073709551615").is_err());
-        let r: Roi = "10,20,30,40".parse().unwrap();
-        assert_eq!((r.x, r.y, r.w, r.h), (10, 20, 30, 40));
-        assert!(roi_in_frame(&r, 40, 60).is_ok());
-        assert!(roi_in_frame(&r, 39, 60).is_err());
-        assert!(roi_in_frame(&"10000,10000,50,50".parse().unwrap(), 640, 480).is_err());
-        for bad in ["1,2,3", "1,2,0,4", "a,b,c,d", "1,2,3,4,5"] {
-            assert!(bad.parse::<Roi>().is_err(), "{bad}");
-        }
-        for m in Mode::ALL {
-            assert_eq!(m.name().parse(), Ok(m));
-        }
-        assert!("autopilot".parse::<Mode>().unwrap_err().contains("wound-bed"));
     }
 }

@@ -397,3 +397,61 @@ fn gpu_distance_stage_equals_its_cpu_twin_on_adversarial_seeds() {
         }
     }
 }
+
+/// A homogeneous lesion's edge is its tumour boundary: the processor outlines it from the backend's
+/// component labels (`Analyzer::fluo_labels`), on either backend. On phantoms with homogeneous lesions
+/// and a duct, every pixel just outside each homogeneous lesion found (4-adjacent to its label, by the
+/// CPU's labels) is drawn in the outline colour on both overlays, but where a label's text covers it.
+#[test]
+fn homogeneous_lesions_are_outlined_from_either_backends_labels() {
+    use nirf_margin::processor::FrameProcessor;
+    if gpu_or_skip().is_none() {
+        return;
+    }
+    const OUTLINE: [u8; 3] = [255, 90, 255];
+    let mut outlined = 0;
+    for seed in [31u64, 32] {
+        let options = SceneOptions { rim_lesions: 1..=1, diffuse_lesions: 0..=0, ducts: 1..=1, glints: 0..=0, homogeneous: 2..=2, camera_motion: false, ..SceneOptions::default() };
+        let cfg = PhantomConfig { width: 480, height: 360, frames: 1, seed, mm_per_px: 0.1, fps: 30.0, options };
+        let f = render(&cfg.scene(), 0);
+        let params = AnalysisParams::with_scale(cfg.mm_per_px).without_cpu_only_stages();
+        let mut cpu = CpuAnalyzer::new(params.clone()).unwrap();
+        let seg = cpu.segment(&f.wl, &f.nir, false).unwrap();
+        let labels = cpu.maps().fluo_labels.clone();
+        let g = GpuAnalyzer::with_context(gpu_or_skip().unwrap(), params.clone()).unwrap();
+        let rc = FrameProcessor::new(Box::new(cpu), params.clone(), 30.0).process(&f.wl, &f.nir, false).unwrap();
+        let mut pg = FrameProcessor::new(Box::new(g), params.clone(), 30.0);
+        let rg = pg.process(&f.wl, &f.nir, false).unwrap();
+        let centroids = |r: &nirf_margin::processor::FrameResult| -> Vec<[f32; 2]> {
+            r.lesions.iter().filter(|l| l.kind == LesionKind::Homogeneous).map(|l| l.centroid_px).collect()
+        };
+        let (cc, cg) = (centroids(&rc), centroids(&rg));
+        assert_eq!(cc.len(), cg.len(), "seed {seed}: the same homogeneous lesions: {cc:?} vs {cg:?}");
+        // The labels of the lesions the processor reported (its figures carry no label: by centroid).
+        let homogeneous: Vec<u32> = seg
+            .lesions
+            .iter()
+            .filter(|s| s.kind == LesionKind::Homogeneous && cc.iter().any(|c| (c[0] - s.centroid()[0]).hypot(c[1] - s.centroid()[1]) < 1.0))
+            .map(|s| s.label)
+            .collect();
+        assert_eq!(homogeneous.len(), cc.len(), "seed {seed}");
+        for &label in &homogeneous {
+            let (w, h) = (labels.width, labels.height);
+            let mut edge = Vec::new();
+            for y in 1..h - 1 {
+                for x in 1..w - 1 {
+                    let i = y * w + x;
+                    if labels.data[i] != label && [i - 1, i + 1, i - w, i + w].iter().any(|&j| labels.data[j] == label) {
+                        edge.push((x, y));
+                    }
+                }
+            }
+            for (name, r) in [("cpu", &rc), ("gpu", &rg)] {
+                let drawn = edge.iter().filter(|&&(x, y)| r.overlay.pixel(x, y) == OUTLINE).count();
+                assert!(drawn as f64 >= 0.8 * edge.len() as f64, "seed {seed} lesion {label} on the {name}: {drawn} of {} edge pixels outlined", edge.len());
+            }
+            outlined += 1;
+        }
+    }
+    assert!(outlined >= 2, "{outlined} homogeneous lesions found");
+}

@@ -174,7 +174,7 @@ fn pairs_nir_by_running_time_and_outputs_what_the_processor_draws() {
 }
 
 /// The `notice` property (what `live` sets to REC DROPPING while a recording drops frames): drawn at the
-/// bottom of the output while set, exactly as `annotate::badge_bottom` draws it on the overlay; gone
+/// bottom of the output while set, exactly as `overlay::badge_bottom` draws it on the overlay; gone
 /// when unset, while playing.
 #[test]
 fn a_notice_is_drawn_at_the_bottom_while_set() {
@@ -185,7 +185,7 @@ fn a_notice_is_drawn_at_the_bottom_while_set() {
     r.push_nir(&f[1].1, 1, 1);
     let mut want = p.process(&f[1].0, &f[1].1, false).unwrap().overlay;
     let plain = want.data.clone();
-    nirf_margin::annotate::badge_bottom(&mut want, "REC DROPPING");
+    nirf_margin::overlay::badge_bottom(&mut want, "REC DROPPING");
     assert_ne!(want.data, plain, "the badge changes the frame");
     same(&r.pull(), &want.data, "frame 1 with the notice");
     r.el.set_property("notice", None::<&str>);

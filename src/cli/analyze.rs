@@ -19,8 +19,7 @@ use serde_json::json;
 
 use crate::analysis::LesionKind;
 use crate::backend::{BackendChoice, make_analyzer};
-use crate::cli::paths::{PathGuard, Staged, is_findings_file, is_mask_frame, refuse_existing, write_atomic};
-use crate::values;
+use crate::paths::{PathGuard, Staged, is_findings_file, is_mask_frame, refuse_existing, write_atomic};
 use crate::media::recorder::VideoRecorder;
 use crate::frame::NirSide;
 use crate::media::source::{Inputs, PairSource};
@@ -313,7 +312,7 @@ pub fn execute(job: &Job, on_frame: &dyn Fn()) -> Result<Outcome> {
             if pair.index == 0 {
                 frame_size = (pair.wl.width, pair.wl.height);
                 if let Some(r) = &roi {
-                    values::roi_in_frame(r, pair.wl.width, pair.wl.height).with_context(|| job.inputs.describe())?;
+                    r.in_frame(pair.wl.width, pair.wl.height).with_context(|| job.inputs.describe())?;
                 }
             }
             let t = Instant::now();

@@ -22,8 +22,9 @@ use crate::archive::record::{self, InputRecord, RUN_FILE, RunRecord, Status};
 use crate::cli::analyze::{self, Job};
 use crate::backend::BackendChoice;
 use crate::cli::manifest::{self, Defaults, Entry};
-use crate::cli::options::{CheckArgs, ScaleArgs};
-use crate::cli::paths::{PathGuard, write_atomic};
+use crate::cli::options::CheckArgs;
+use crate::measure::calibration::ScaleSettings;
+use crate::paths::{PathGuard, write_atomic};
 use crate::measure::findings::{Mode, Roi};
 use crate::media::source::{Channel, SourceSpec, expand_pattern};
 
@@ -126,7 +127,7 @@ fn source_files(spec: &SourceSpec) -> Vec<PathBuf> {
 /// The analysis job of a manifest entry, its outputs in `dir`.
 fn job(e: &Entry, dir: &Path) -> Result<Job> {
     let s = &e.settings;
-    let scale = ScaleArgs { mm_per_px: s.mm_per_px, calibration: e.calibration.clone(), margins_mm: s.margins_mm.clone(), fluo_noise_sigmas: s.fluo_noise_sigmas };
+    let scale = ScaleSettings { mm_per_px: s.mm_per_px, calibration: e.calibration.clone(), margins_mm: s.margins_mm.clone(), fluo_noise_sigmas: s.fluo_noise_sigmas };
     let checks = CheckArgs { mode: s.mode, roi: s.roi.map(|[x, y, w, h]| Roi { x, y, w, h }), tbr: s.tbr };
     let backend: BackendChoice = s.backend.parse().map_err(|e| anyhow::anyhow!("run settings: backend {e}"))?;
     Ok(Job {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::cli::paths::{PathGuard, write_atomic};
+use crate::paths::{PathGuard, write_atomic};
 use crate::values;
 use crate::frame::Plane;
 use crate::measure::calibration::calibrate_chessboard;

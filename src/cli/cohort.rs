@@ -10,7 +10,7 @@ use clap::Args;
 
 use crate::archive::cohort::{self, Tolerances};
 use crate::archive::record::RUN_FILE;
-use crate::cli::paths::{PathGuard, write_atomic};
+use crate::paths::{PathGuard, write_atomic};
 
 #[derive(Args, Debug)]
 pub struct CohortArgs {

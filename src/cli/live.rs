@@ -13,7 +13,7 @@ use crate::live::faults::FaultPlan;
 use crate::live::{LiveConfig, run};
 use crate::media::live::{read_description, replay_source};
 use crate::cli::options::{CheckArgs, ScaleArgs};
-use crate::cli::paths::{PathGuard, RECORDINGS, refuse_existing};
+use crate::paths::{PathGuard, RECORDINGS, refuse_existing};
 use crate::values;
 use crate::media::source::{Channel, SourceSpec};
 

@@ -1,7 +1,7 @@
 //! The command line: one file a subcommand, clap derive. Parses and validates arguments, wires sources,
 //! the frame processor and sinks together, reports progress and summaries. No analysis logic here.
 
-// Public: what the element (`gst-plugin/`) and the tests use.
+// Public: `evaluate` (the accuracy tests score with it); the rest is the binary's, through `run`.
 pub(crate) mod analyze;
 pub(crate) mod batch;
 pub(crate) mod bench;
@@ -10,8 +10,7 @@ pub(crate) mod cohort;
 pub mod evaluate;
 pub(crate) mod live;
 pub(crate) mod manifest;
-pub mod options;
-pub mod paths;
+pub(crate) mod options;
 pub(crate) mod phantom;
 pub(crate) mod report;
 

@@ -1,14 +1,15 @@
-//! Option groups shared by `analyze` and `live`: the image scale and the transection / wound-bed checks.
+//! Option groups shared by `analyze` and `live`: the image scale (the flags of `ScaleSettings`) and the
+//! transection / wound-bed checks.
 //! Every value is checked when parsed (`values`), each error naming its flag; the named choices (`--mode`,
 //! `--backend`) are parsed by their types' `FromStr`, clap listing the possible values.
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 
 use crate::values;
-use crate::measure::calibration::Calibration;
+use crate::measure::calibration::ScaleSettings;
 use crate::measure::findings::{Mode, Roi};
 use crate::params::AnalysisParams;
 use crate::processor::CheckSettings;
@@ -31,27 +32,19 @@ pub struct ScaleArgs {
 }
 
 impl ScaleArgs {
+    /// The scale these flags give.
+    pub fn settings(&self) -> ScaleSettings {
+        ScaleSettings {
+            mm_per_px: self.mm_per_px,
+            calibration: self.calibration.clone(),
+            margins_mm: self.margins_mm.clone(),
+            fluo_noise_sigmas: self.fluo_noise_sigmas,
+        }
+    }
+
     /// Analysis parameters with the scale given (or none), validated.
     pub fn params(&self) -> Result<AnalysisParams> {
-        let base = match (&self.mm_per_px, &self.calibration) {
-            (Some(s), _) => AnalysisParams::with_scale(*s),
-            (None, Some(path)) => {
-                let cal = Calibration::load(path)?;
-                // The file's scale must be as plausible as one given on the command line.
-                if values::mm_per_px(&cal.mm_per_px.to_string()).is_err() {
-                    let (lo, hi) = values::MM_PER_PX;
-                    bail!("--calibration {}: field mm_per_px is {}, outside {lo}–{hi} mm/px", path.display(), cal.mm_per_px);
-                }
-                AnalysisParams { scale_source: format!("calibration {}", path.display()), ..AnalysisParams::with_scale(cal.mm_per_px) }
-            }
-            (None, None) => {
-                tracing::warn!("no --mm-per-px or --calibration: figures are in px and no margin contour is drawn");
-                AnalysisParams::without_scale()
-            }
-        };
-        let params = AnalysisParams { margins_mm: self.margins_mm.clone(), fluo_noise_sigmas: self.fluo_noise_sigmas, ..base };
-        params.validate()?;
-        Ok(params)
+        self.settings().params()
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::cli::paths::{PathGuard, write_atomic};
+use crate::paths::{PathGuard, write_atomic};
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {

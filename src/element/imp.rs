@@ -24,8 +24,8 @@ use gst_video::{VideoFormat, VideoFrameRef};
 
 use crate::backend::BackendChoice;
 use crate::live::analysis::{GPU_WAIT_BUDGETS, LiveAnalysis, ModeCell};
-use crate::cli::options::ScaleArgs;
-use crate::cli::paths::PathGuard;
+use crate::measure::calibration::ScaleSettings;
+use crate::paths::PathGuard;
 use crate::values;
 use crate::frame::{NirFrame, RgbFrame};
 use crate::live::failsafe::{FailSafe, Outcome, passthrough};
@@ -34,7 +34,7 @@ use crate::measure::findings::{Mode, Roi};
 use crate::metrics::{FrameMetrics, OverlayState};
 use crate::params::AnalysisParams;
 use crate::processor::CheckSettings;
-use crate::annotate::badge_bottom;
+use crate::overlay::badge_bottom;
 use crossbeam_channel::Sender;
 
 static CAT: LazyLock<gst::DebugCategory> =
@@ -112,7 +112,7 @@ impl Settings {
             .split(',')
             .map(|m| values::margin_mm(m).map_err(prop("margins-mm")))
             .collect::<Result<Vec<_>, _>>()?;
-        let scale = ScaleArgs {
+        let scale = ScaleSettings {
             mm_per_px,
             calibration: self.calibration.as_ref().map(PathBuf::from),
             margins_mm,
@@ -467,7 +467,7 @@ impl AggregatorImpl for NirfMargin {
             let mut guard = self.state.lock().unwrap();
             let Some(state) = guard.as_mut() else { return Ok(()) };
             if let Some(roi) = &state.roi {
-                if let Err(e) = values::roi_in_frame(roi, info.width() as usize, info.height() as usize) {
+                if let Err(e) = roi.in_frame(info.width() as usize, info.height() as usize) {
                     let e = format!("{e:#}").replace("--roi", "property roi");
                     gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", e));
                     return Err(gst::loggable_error!(CAT, "{e}"));

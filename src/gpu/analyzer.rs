@@ -758,6 +758,10 @@ impl Analyzer for GpuAnalyzer {
         Ok((Arc::new(Plane { width: f.width, height: f.height, data: ratio }), Arc::new(Plane { width: f.width, height: f.height, data: mask })))
     }
 
+    fn fluo_labels(&mut self) -> Result<Arc<Plane<u32>>> {
+        Ok(Arc::new(self.component_labels()?.1))
+    }
+
     fn composite(&mut self, _wl: &RgbFrame, styles: &[LesionStyle]) -> Result<Composite> {
         let started = Instant::now();
         // One composite a segment: the maps on the GPU are those of the last segmented frame.

@@ -7,8 +7,8 @@ pub mod shaders;
 pub mod analyzer;
 pub mod context;
 pub mod error;
-pub mod prelude;
-pub mod uniforms;
+pub(crate) mod prelude;
+pub(crate) mod uniforms;
 
 pub use analyzer::GpuAnalyzer;
 pub use context::GpuContext;

@@ -1,14 +1,17 @@
 //! The WGSL prelude generated from Rust: every constant the shaders share with the CPU side (histogram
 //! bins, fixed-point scales, table sizes, Feret directions, style words), the lesion table's layout
-//! (`table`) and the overlay palette, each defined once here or in `analysis` and emitted as WGSL
+//! (`table`), the overlay palette and dash (`overlay::{palette, lines}`), each defined once here, in
+//! `analysis` or in `overlay` and emitted as WGSL
 //! `const`s ahead of `shaders/common.wgsl`. A shader that redefined one would fail naga's validation.
 
 use std::fmt::Write;
 
 use crate::analysis::{
     CORE_BIN, CORE_BINS, COVERAGE_FIXED, FERET_COS, FERET_DIRS, FERET_FIXED, FERET_OFFSET, FERET_SIN, LEVEL_BINS, LEVEL_LO, LEVEL_SCALE, MAX_CORES, MAX_DIFFUSE,
-    RATIO_BIN, RATIO_BINS, RATIO_FIXED, THICKNESS_BIN, THICKNESS_BINS, palette, style,
+    RATIO_BIN, RATIO_BINS, RATIO_FIXED, THICKNESS_BIN, THICKNESS_BINS, style,
 };
+use crate::overlay::lines::DASH_PX;
+use crate::overlay::palette;
 use crate::reference::threshold::MIN_LEVEL_SAMPLES;
 
 /// Layout of the lesion table, in words: a header of counters, then one record a slot (cores first,
@@ -123,7 +126,7 @@ pub fn wgsl() -> String {
         ("T_EDGE", table::EDGE),
         ("T_STRIDE", table::STRIDE),
         ("T_ROWS", table::ROWS),
-        ("DASH_PX", crate::reference::composite::DASH_PX),
+        ("DASH_PX", DASH_PX),
     ] {
         u(name, v);
     }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::annotate::badge;
+use crate::overlay::badge;
 use crate::frame::{NirFrame, RgbFrame};
 use crate::live::worker::{Factory, Job, Submit, Worker};
 use crate::processor::FrameResult;

@@ -109,6 +109,10 @@ impl Analyzer for FaultyAnalyzer {
         self.inner.pixel_maps()
     }
 
+    fn fluo_labels(&mut self) -> Result<std::sync::Arc<crate::frame::Plane<u32>>> {
+        self.inner.fluo_labels()
+    }
+
     fn traffic(&self) -> Option<crate::analysis::Traffic> {
         self.inner.traffic()
     }

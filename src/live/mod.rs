@@ -8,11 +8,11 @@
 //! "REC DROPPING" notice, the mode keys, the statistics and the summary. The analysis policy is
 //! `failsafe` (the element calls it), the analysis thread `worker`.
 
-pub mod analysis;
+pub(crate) mod analysis;
 pub mod failsafe;
-pub mod faults;
-pub mod recording;
-pub mod stats;
+pub(crate) mod faults;
+pub(crate) mod recording;
+pub(crate) mod stats;
 pub mod worker;
 
 use std::fs::File;

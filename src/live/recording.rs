@@ -27,7 +27,7 @@ use crate::media::recorder::Recording;
 /// of a second at 30 frames/s absorbs a hiccup of the encoder; a recording slower than the camera drops anyway.
 pub const QUEUE_FRAMES: usize = 10;
 
-/// What `live --record` records: the tee it takes from, the file (`cli::paths::RECORDINGS`), the coding.
+/// What `live --record` records: the tee it takes from, the file (`paths::RECORDINGS`), the coding.
 pub const BRANCHES: [(&str, &str, Recording); 3] =
     [("wl", "wl.mkv", Recording::RgbLossless), ("nir", "nir.mkv", Recording::Gray16Lossless), ("overlay", "overlay.mkv", Recording::OverlayH264)];
 

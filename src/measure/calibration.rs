@@ -3,9 +3,10 @@
 //! scale, shift) fitted from the board to the image (`estimateAffinePartial2D`). Its scale is the image's
 //! px/mm at the board's distance; the RMS distance between the fitted and found corners is the residual.
 //! One fronto-parallel view: it assumes the board lies where the tissue will be and that lens
-//! distortion is small across the board.
+//! distortion is small across the board. `ScaleSettings`: the scale a command, a manifest line or the
+//! element is given (a figure, a calibration file or none), turned into analysis parameters.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use opencv::core::{Mat, Point2f, Size, TermCriteria, TermCriteria_COUNT, TermCriteria_EPS, Vector};
@@ -14,6 +15,8 @@ use opencv::{calib3d, imgproc};
 use serde::{Deserialize, Serialize};
 
 use crate::frame::Plane;
+use crate::params::AnalysisParams;
+use crate::values;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
@@ -36,6 +39,44 @@ impl Calibration {
             bail!("--calibration {}: mm_per_px {} is not a positive scale", path.display(), c.mm_per_px);
         }
         Ok(c)
+    }
+}
+
+/// The image scale as given, with the margins and the fluorescence level's noise sigmas: the
+/// `--mm-per-px`/`--calibration`/`--margins-mm`/`--fluo-noise-sigmas` flags (`cli::options::ScaleArgs`),
+/// a manifest line's settings or the element's properties.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScaleSettings {
+    /// mm a pixel (checked against `values::MM_PER_PX`); excludes `calibration`.
+    pub mm_per_px: Option<f32>,
+    /// A file written by `nirf-margin calibrate`.
+    pub calibration: Option<PathBuf>,
+    pub margins_mm: Vec<f32>,
+    pub fluo_noise_sigmas: f32,
+}
+
+impl ScaleSettings {
+    /// Analysis parameters with the scale given (or none), validated; a calibration file is read and
+    /// its scale held to the same range as a figure given directly.
+    pub fn params(&self) -> Result<AnalysisParams> {
+        let base = match (&self.mm_per_px, &self.calibration) {
+            (Some(s), _) => AnalysisParams::with_scale(*s),
+            (None, Some(path)) => {
+                let cal = Calibration::load(path)?;
+                if values::mm_per_px(&cal.mm_per_px.to_string()).is_err() {
+                    let (lo, hi) = values::MM_PER_PX;
+                    bail!("--calibration {}: field mm_per_px is {}, outside {lo}–{hi} mm/px", path.display(), cal.mm_per_px);
+                }
+                AnalysisParams { scale_source: format!("calibration {}", path.display()), ..AnalysisParams::with_scale(cal.mm_per_px) }
+            }
+            (None, None) => {
+                tracing::warn!("no --mm-per-px or --calibration: figures are in px and no margin contour is drawn");
+                AnalysisParams::without_scale()
+            }
+        };
+        let params = AnalysisParams { margins_mm: self.margins_mm.clone(), fluo_noise_sigmas: self.fluo_noise_sigmas, ..base };
+        params.validate()?;
+        Ok(params)
     }
 }
 

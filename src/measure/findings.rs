@@ -13,6 +13,7 @@
 //! such a speck lies inside a larger spot, the spot is judged on its pixels away from the speck).
 
 use std::collections::VecDeque;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -62,12 +63,16 @@ impl Roi {
         Self { x: width / 5, y: height / 5, w: width * 3 / 5, h: height * 3 / 5 }
     }
 
-    pub fn parse(s: &str) -> anyhow::Result<Self> {
-        let v: Vec<usize> = s.split(',').map(|p| p.trim().parse()).collect::<Result<_, _>>().map_err(|_| anyhow::anyhow!("--roi {s}: expected x,y,w,h in px"))?;
-        match v.as_slice() {
-            &[x, y, w, h] if w > 0 && h > 0 => Ok(Self { x, y, w, h }),
-            _ => anyhow::bail!("--roi {s}: expected x,y,w,h in px with positive size"),
+    /// The ROI lies wholly inside a `width`×`height` frame: an error otherwise (never a verdict on a
+    /// region that is not in the picture).
+    pub fn in_frame(&self, width: usize, height: usize) -> anyhow::Result<()> {
+        if self.x + self.w > width || self.y + self.h > height {
+            anyhow::bail!(
+                "--roi {},{},{},{} reaches outside the {width}x{height} frame (x+w must be at most {width}, y+h at most {height})",
+                self.x, self.y, self.w, self.h
+            );
         }
+        Ok(())
     }
 
     pub fn clamp_to(self, width: usize, height: usize) -> Self {
@@ -78,6 +83,29 @@ impl Roi {
 
     pub fn contains(&self, x: usize, y: usize) -> bool {
         x >= self.x && y >= self.y && x < self.x + self.w && y < self.y + self.h
+    }
+}
+
+/// A region of interest `x,y,w,h` in px; whether it lies in the frame is checked once the frame size is
+/// known (`in_frame`).
+impl FromStr for Roi {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let v: Vec<usize> = s.split(',').map(|p| p.trim().parse()).collect::<Result<_, _>>().map_err(|_| format!("'{s}': expected x,y,w,h in whole px"))?;
+        match *v.as_slice() {
+            // Bounded only against overflow here: whether it lies in the frame is checked with the frame.
+            [x, y, w, h] if w > 0 && h > 0 && [x, y, w, h].iter().all(|&v| v <= 1_000_000) => Ok(Roi { x, y, w, h }),
+            [_, _, _, _] => Err(format!("'{s}': expected x,y,w,h in px with a positive size, each at most 1000000")),
+            _ => Err(format!("'{s}': expected four numbers x,y,w,h")),
+        }
+    }
+}
+
+/// A mode by its name (`Mode::name`).
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Mode::ALL.into_iter().find(|m| m.name() == s.trim()).ok_or_else(|| format!("'{s}' is not one of {}", Mode::ALL.map(Mode::name).join(", ")))
     }
 }
 
@@ -379,6 +407,22 @@ impl FindingsTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rois_and_modes_parse() {
+        let r: Roi = "10,20,30,40".parse().unwrap();
+        assert_eq!((r.x, r.y, r.w, r.h), (10, 20, 30, 40));
+        assert!(r.in_frame(40, 60).is_ok());
+        assert!(r.in_frame(39, 60).is_err());
+        assert!("10000,10000,50,50".parse::<Roi>().unwrap().in_frame(640, 480).is_err());
+        for bad in ["1,2,3", "1,2,0,4", "a,b,c,d", "1,2,3,4,5"] {
+            assert!(bad.parse::<Roi>().is_err(), "{bad}");
+        }
+        for m in Mode::ALL {
+            assert_eq!(m.name().parse(), Ok(m));
+        }
+        assert!("autopilot".parse::<Mode>().unwrap_err().contains("wound-bed"));
+    }
 
     /// Spots equal a pixel flood fill (8-connected, inside the ROI only) on a random mask: areas,
     /// centroids, boxes, peaks, and which pass the size and TBR limits.

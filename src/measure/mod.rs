@@ -9,5 +9,5 @@ pub mod calibration;
 pub mod conditions;
 pub mod figures;
 pub mod findings;
-pub mod smoothing;
-pub mod tracking;
+pub(crate) mod smoothing;
+pub(crate) mod tracking;

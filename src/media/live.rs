@@ -259,11 +259,6 @@ impl LivePipeline {
         }
     }
 
-    /// Why the NIR input stopped, if it did.
-    pub fn nir_failure(&self) -> Option<&str> {
-        self.nir_failed.as_deref()
-    }
-
     /// Look at the bus: an error ends the run (but the NIR branch's, see `bus_error`); the end of a
     /// replay loops it (`--loop`) or ends the run.
     pub fn poll(&mut self) -> Result<BusState> {

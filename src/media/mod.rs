@@ -3,8 +3,8 @@
 //! recording (`recorder`), PNG masks and snapshots (`stills`). Frames cross into the rest of the
 //! program as plain `RgbFrame`/`NirFrame`; nothing here knows about the analysis.
 
-pub mod live;
-pub mod recorder;
+pub(crate) mod live;
+pub(crate) mod recorder;
 pub mod source;
 pub mod stills;
 

@@ -124,17 +124,6 @@ impl VideoRecorder {
         self.push_bytes(frame.width, frame.height, frame.data.clone(), pts_ns)
     }
 
-    pub fn push_gray16_at(&mut self, frame: &crate::frame::NirFrame, pts_ns: u64) -> Result<()> {
-        if self.kind != Recording::Gray16Lossless {
-            bail!("recording {}: a gray frame in an RGB recording", self.path);
-        }
-        let mut bytes = Vec::with_capacity(frame.data.len() * 2);
-        for v in &frame.data {
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-        self.push_bytes(frame.width, frame.height, bytes, pts_ns)
-    }
-
     fn push_bytes(&mut self, width: usize, height: usize, data: Vec<u8>, pts_ns: u64) -> Result<()> {
         if width != self.width || height != self.height {
             bail!("recording {}: frame of {}x{} in a {}x{} stream", self.path, width, height, self.width, self.height);

@@ -2,11 +2,14 @@
 //! pseudo-colour (green, opacity rising with the background ratio), tumour cores lightly tinted, each
 //! core's boundary (yellow) and its margin contours (the first in cyan, red when the processor's style
 //! table says the lesion's verdict warns; further ones in white), anti-aliased from the distance field,
-//! for the lesions the table holds. Nothing is decided here. Text is added after by `annotate`.
+//! for the lesions the table holds, in the colours and line coverage of `overlay::{palette, lines}`.
+//! Nothing is decided here. Text and every other mark are added after by `overlay`.
 
 use rayon::prelude::*;
 
-use crate::analysis::{LesionStyle, palette, style};
+use crate::analysis::{LesionStyle, style};
+use crate::overlay::lines::{boundary_drawn, fluorescence_alpha, line_alpha};
+use crate::overlay::palette;
 use crate::frame::{Plane, RgbFrame};
 use super::roi::row_spans;
 use super::roi::Rect;
@@ -21,31 +24,6 @@ pub struct CompositeInputs<'a> {
     pub nearest: &'a Plane<u32>,
     /// The distance transform's rectangles: outside them there are no cores and no nearest core.
     pub rects: &'a [Rect],
-}
-
-/// Opacity of the fluorescence colour at a background ratio (0 at and below 1.15, 0.65 from 2.65 up;
-/// `composite` relies on the 0 below 1.15);
-/// fluorescent pixels get at least 0.3.
-#[inline]
-pub fn fluorescence_alpha(ratio: f32, fluorescent: bool) -> f32 {
-    let a = ((ratio - 1.15) / 1.5).clamp(0.0, 0.65);
-    if fluorescent { a.max(0.3) } else { a }
-}
-
-/// Where the core's boundary has no rim (the pixel is not fluorescent), its line is dashed: drawn on
-/// alternate cells of `DASH_PX`-pixel squares, so a gap in the rim shows as a dashed stretch of the line.
-pub const DASH_PX: usize = 3;
-
-/// Is the boundary line drawn at pixel (`x`, `y`): always where fluorescent, on alternate cells elsewhere.
-#[inline]
-pub fn boundary_drawn(x: usize, y: usize, fluorescent: bool) -> bool {
-    fluorescent || (x / DASH_PX + y / DASH_PX) % 2 == 0
-}
-
-/// Coverage of a 2-px line at `target` distance, for a pixel at distance `d`.
-#[inline]
-pub fn line_alpha(d: f32, target: f32) -> f32 {
-    (1.5 - (d - target).abs()).clamp(0.0, 1.0)
 }
 
 #[inline]
@@ -124,7 +102,7 @@ fn composite_pixel(inp: &CompositeInputs, by_label: &[(u32, u32)], margins_px: &
                     let color = match (m, warn) {
                         (0, true) => palette::MARGIN_WARN,
                         (0, false) => palette::MARGIN_OK,
-                        _ => [255, 255, 255],
+                        _ => palette::WHITE,
                     };
                     let a = line_alpha(d, mp + 0.5) * if m == 0 { 1.0 } else { 0.6 };
                     mix(&mut c, color, a);

@@ -43,7 +43,8 @@ pub struct FrameMaps {
     pub ratio: Arc<Plane<f32>>,
     pub fluo: Arc<Plane<u8>>,
     pub bg_labels: Plane<u32>,
-    pub fluo_labels: Plane<u32>,
+    /// Shared with `fluo_labels`' callers, as `ratio` and `fluo` with `pixel_maps`'.
+    pub fluo_labels: Arc<Plane<u32>>,
     pub seeds: Plane<u32>,
     /// Boxes of this frame's cores (where `seeds` is non-zero).
     pub seed_boxes: Vec<roi::Rect>,
@@ -121,7 +122,7 @@ impl Analyzer for CpuAnalyzer {
         let low = threshold::low_level(&level, p);
         threshold::threshold(&m.ratio, wl, low, p.glint_level, fluo);
         if p.hysteresis() && low < level.level {
-            threshold::keep_strong(&m.ratio, level.level, fluo, &mut m.parent, &mut m.fluo_labels);
+            threshold::keep_strong(&m.ratio, level.level, fluo, &mut m.parent, Arc::make_mut(&mut m.fluo_labels));
         }
         morphology::clean_mask(fluo, &mut m.morph);
         timings.push("threshold", ms(t));
@@ -129,7 +130,7 @@ impl Analyzer for CpuAnalyzer {
         let t = Instant::now();
         let (bg_components, fl_components) = rayon::join(
             || label_components(&m.fluo, 0, Connectivity::Four, &mut m.parent, &mut m.bg_labels),
-            || label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent_fl, &mut m.fluo_labels),
+            || label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent_fl, Arc::make_mut(&mut m.fluo_labels)),
         );
         regions::region_stats(&m.bg_labels, &bg_components, &m.fluo_labels, &fl_components, &m.fluo, &m.ratio, p, &mut m.bg_table, &mut m.fluo_table);
         enclosure::split_gapped_cores(&m.fluo, &m.fluo_labels, &m.fluo_table, &mut m.bg_labels, &mut m.bg_table, &m.ratio, &level, p);
@@ -144,7 +145,7 @@ impl Analyzer for CpuAnalyzer {
         let mut fluo_table = std::mem::take(&mut m.fluo_table);
         reduce::mark_rims(&m.reduce_maps(), &mut fluo_table);
         m.fluo_table = fluo_table;
-        blobs::split_blobs(&mut m.fluo_labels, &mut m.fluo_table, &m.ratio, p);
+        blobs::split_blobs(Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &m.ratio, p);
         let maps = m.reduce_maps();
         // More lesions than the table holds: the first by label were kept (as on the GPU); say so.
         let n = wl.width * wl.height;
@@ -189,6 +190,10 @@ impl Analyzer for CpuAnalyzer {
 
     fn pixel_maps(&mut self) -> Result<PixelMaps> {
         Ok((self.maps.ratio.clone(), self.maps.fluo.clone()))
+    }
+
+    fn fluo_labels(&mut self) -> Result<Arc<Plane<u32>>> {
+        Ok(self.maps.fluo_labels.clone())
     }
 }
 

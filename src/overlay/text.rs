@@ -1,28 +1,22 @@
-//! Everything drawn on the composited frame after a backend's composite, on the CPU, whichever backend
-//! made it: per-lesion labels, corner banners and badges (the public-domain 8×8 bitmap font of
-//! `font8x8`), a homogeneous lesion's outline and margins, rectangles. Called by the processor (and by
-//! `live` for its badges on plain white light); the backends never call it. Colours: `analysis::palette`.
+//! Text on the overlay, in the public-domain 8×8 bitmap font of `font8x8` on a dark box: per-lesion
+//! labels, the corner banners, the centred banner of the transection / wound-bed check and the state
+//! badges ("NIR LOST", "OVERLAY OFF", "LESIONS TRUNCATED" top right; "REC DROPPING" bottom right).
 
 use font8x8::UnicodeFonts;
 
+use super::lines::blend;
+use super::palette;
 use crate::analysis::{LesionKind, LesionStyle};
 use crate::frame::RgbFrame;
 
+/// Glyph size in pixels at scale 1.
 pub const GLYPH: i64 = 8;
-
-pub use crate::analysis::palette;
 
 /// Text drawn in the frame's corners (scale, mode, state badges).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Banner {
     pub top_left: Vec<String>,
     pub bottom_left: Vec<String>,
-}
-
-fn blend(dst: &mut [u8], c: [u8; 3], a: f32) {
-    for k in 0..3 {
-        dst[k] = (dst[k] as f32 * (1.0 - a) + c[k] as f32 * a).round() as u8;
-    }
 }
 
 /// Text size in pixels at `scale`.
@@ -98,81 +92,6 @@ pub fn badge_bottom(frame: &mut RgbFrame, text: &str) {
     draw_text(frame, x, y, text, s, palette::MARGIN_WARN);
 }
 
-/// Boundary and margin contours of a homogeneous lesion, whose own edge is the tumour boundary: the
-/// fluorescent region holding `seed_px` (in the cleaned mask `fluo`), and lines at `margins_px` outside
-/// it, anti-aliased from its distance field as the composite stage draws a core's. Both backends' frames
-/// get it here, on the CPU, from the same mask.
-pub fn outline_region(frame: &mut RgbFrame, fluo: &crate::frame::Plane<u8>, seed_px: [f32; 2], margins_px: &[f32], color: [u8; 3]) {
-    use crate::reference::composite::line_alpha;
-    let (w, h) = (fluo.width, fluo.height);
-    let (sx, sy) = (seed_px[0] as usize, seed_px[1] as usize);
-    if sx >= w || sy >= h || fluo.get(sx, sy) == 0 {
-        return;
-    }
-    // Flood fill the region (4-connected), keeping its bounding box.
-    let mut inside = vec![false; w * h];
-    let mut stack = vec![sy * w + sx];
-    inside[sy * w + sx] = true;
-    let (mut x0, mut y0, mut x1, mut y1) = (sx, sy, sx, sy);
-    while let Some(i) = stack.pop() {
-        let (x, y) = (i % w, i / w);
-        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-        for (nx, ny) in [(x.wrapping_sub(1), y), (x + 1, y), (x, y.wrapping_sub(1)), (x, y + 1)] {
-            if nx < w && ny < h && !inside[ny * w + nx] && fluo.get(nx, ny) != 0 {
-                inside[ny * w + nx] = true;
-                stack.push(ny * w + nx);
-            }
-        }
-    }
-    let reach = margins_px.iter().cloned().fold(2.0f32, f32::max).ceil() as usize + 2;
-    let (cx0, cy0) = (x0.saturating_sub(reach), y0.saturating_sub(reach));
-    let (cx1, cy1) = ((x1 + reach + 1).min(w), (y1 + reach + 1).min(h));
-    let (cw, ch) = (cx1 - cx0, cy1 - cy0);
-    let mut seeds = crate::frame::Plane::<u32>::new(cw, ch);
-    for y in 0..ch {
-        for x in 0..cw {
-            if inside[(cy0 + y) * w + cx0 + x] {
-                seeds.set(x, y, 1);
-            }
-        }
-    }
-    let mut field = crate::reference::distance::LabeledDistance::default();
-    crate::reference::distance::distance_transform(&seeds, &[crate::reference::roi::Rect::full(cw, ch)], reach as f32, &mut field);
-    for y in 0..ch {
-        for x in 0..cw {
-            let d = field.dist.get(x, y);
-            if d == 0.0 || !d.is_finite() {
-                continue;
-            }
-            let mut a = line_alpha(d, 1.0);
-            let mut c = color;
-            for &m in margins_px {
-                let am = line_alpha(d, m + 0.5);
-                if am > a {
-                    (a, c) = (am, palette::MARGIN_OK);
-                }
-            }
-            if a > 0.0 {
-                let i = ((cy0 + y) * frame.width + cx0 + x) * 3;
-                blend(&mut frame.data[i..i + 3], c, a);
-            }
-        }
-    }
-}
-
-/// Outline of a rectangle [x0, x1) × [y0, y1), `thick` px wide, clipped to the frame.
-pub fn rect(frame: &mut RgbFrame, x0: usize, y0: usize, x1: usize, y1: usize, thick: usize, color: [u8; 3]) {
-    let (w, h) = (frame.width, frame.height);
-    for y in y0..y1.min(h) {
-        for x in x0..x1.min(w) {
-            let edge = x < x0 + thick || y < y0 + thick || x + thick >= x1 || y + thick >= y1;
-            if edge {
-                frame.put(x, y, color);
-            }
-        }
-    }
-}
-
 /// A line of text centred at the top of the frame, below the corner badges.
 pub fn banner_center(frame: &mut RgbFrame, text: &str, color: [u8; 3]) {
     let s = fitting_scale(frame, text);
@@ -181,8 +100,9 @@ pub fn banner_center(frame: &mut RgbFrame, text: &str, color: [u8; 3]) {
     draw_text(frame, (frame.width as i64 - tw) / 2, top.max(2 * th), text, s, color);
 }
 
-/// Lesion labels and banners.
-pub fn annotate(frame: &mut RgbFrame, styles: &[LesionStyle], banner: &Banner) {
+/// Each lesion's label above it, in its kind's colour (a rim lesion's in the warning colour when its
+/// verdict warns).
+pub fn labels(frame: &mut RgbFrame, styles: &[LesionStyle]) {
     let s = scale_for(frame.width);
     for st in styles {
         let color = match (st.kind, st.warn) {
@@ -196,6 +116,11 @@ pub fn annotate(frame: &mut RgbFrame, styles: &[LesionStyle], banner: &Banner) {
         let y = (st.anchor_px[1] as i64 - th).clamp(2, (frame.height as i64 - th - 2).max(2));
         draw_text(frame, x, y, &st.text, s, color);
     }
+}
+
+/// The corner banners: `top_left` in the badge colour, `bottom_left` in the text colour.
+pub fn corners(frame: &mut RgbFrame, banner: &Banner) {
+    let s = scale_for(frame.width);
     let line = GLYPH * s + 4 * s;
     for (k, t) in banner.top_left.iter().enumerate() {
         draw_text(frame, 4 * s, 4 * s + k as i64 * line, t, s, palette::BADGE);

@@ -1,0 +1,68 @@
+//! How a line looks, defined once: the coverage of an anti-aliased contour at a distance, the dashes of
+//! a boundary without rim, the fluorescence colour's opacity (all three used by both backends'
+//! composites, the GPU's through `gpu::prelude`'s constants and the WGSL twins in
+//! `shaders/composite.wgsl`, and by `overlay::outline`), a pixel blended with a colour, and rectangles.
+//! Imports only `frame`.
+
+use crate::frame::RgbFrame;
+
+/// Opacity of the fluorescence colour at a background ratio (0 at and below 1.15, 0.65 from 2.65 up;
+/// the CPU composite relies on the 0 below 1.15); fluorescent pixels get at least 0.3.
+#[inline]
+pub fn fluorescence_alpha(ratio: f32, fluorescent: bool) -> f32 {
+    let a = ((ratio - 1.15) / 1.5).clamp(0.0, 0.65);
+    if fluorescent { a.max(0.3) } else { a }
+}
+
+/// Where the core's boundary has no rim (the pixel is not fluorescent), its line is dashed: drawn on
+/// alternate cells of `DASH_PX`-pixel squares, so a gap in the rim shows as a dashed stretch of the line.
+pub const DASH_PX: usize = 3;
+
+/// Is the boundary line drawn at pixel (`x`, `y`): always where fluorescent, on alternate cells elsewhere.
+#[inline]
+pub fn boundary_drawn(x: usize, y: usize, fluorescent: bool) -> bool {
+    fluorescent || (x / DASH_PX + y / DASH_PX) % 2 == 0
+}
+
+/// Coverage of a 2-px line at `target` distance, for a pixel at distance `d` (0 from 1.5 px off).
+#[inline]
+pub fn line_alpha(d: f32, target: f32) -> f32 {
+    (1.5 - (d - target).abs()).clamp(0.0, 1.0)
+}
+
+/// An RGB pixel blended with `c` at opacity `a`, rounded.
+pub fn blend(dst: &mut [u8], c: [u8; 3], a: f32) {
+    for k in 0..3 {
+        dst[k] = (dst[k] as f32 * (1.0 - a) + c[k] as f32 * a).round() as u8;
+    }
+}
+
+/// Outline of a rectangle [x0, x1) × [y0, y1), `thick` px wide, clipped to the frame.
+pub fn rect(frame: &mut RgbFrame, [x0, y0, x1, y1]: [usize; 4], thick: usize, color: [u8; 3]) {
+    let (w, h) = (frame.width, frame.height);
+    for y in y0..y1.min(h) {
+        for x in x0..x1.min(w) {
+            let edge = x < x0 + thick || y < y0 + thick || x + thick >= x1 || y + thick >= y1;
+            if edge {
+                frame.put(x, y, color);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rectangle_is_its_edge_only() {
+        let mut f = RgbFrame::new(20, 10);
+        rect(&mut f, [2, 3, 12, 9], 1, [9, 9, 9]);
+        for y in 0..10 {
+            for x in 0..20 {
+                let on_edge = (2..12).contains(&x) && (3..9).contains(&y) && (x == 2 || x == 11 || y == 3 || y == 8);
+                assert_eq!(f.pixel(x, y) == [9, 9, 9], on_edge, "({x}, {y})");
+            }
+        }
+    }
+}
