@@ -1,6 +1,8 @@
 //! The shader registry: every stage's WGSL, assembled with `common.wgsl`, and its entry points. Shaders
 //! are compiled into the binary (`include_str!`), so an installed binary needs no `shaders/` folder.
 
+use std::collections::BTreeSet;
+
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// Appended to the stages that hand out lesion slots by raster rank (`raster_rank`).
 pub const RANK: &str = include_str!("../../shaders/rank.wgsl");
@@ -23,7 +25,7 @@ pub struct Stage {
 const WG_NORMALIZE: u32 = 12324;
 const WG_THRESHOLD: u32 = 1024;
 const WG_MORPHOLOGY: u32 = 768;
-const WG_COMPONENTS: u32 = 2048;
+const WG_COMPONENTS: u32 = 3072;
 const WG_REGIONS: u32 = 36;
 const WG_DISTANCE: u32 = 8196;
 const WG_REDUCE: u32 = 16;
@@ -56,8 +58,8 @@ pub const MORPHOLOGY: Stage = Stage {
 pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
-    entries: &["local_merge", "merge", "compress"],
-    bindings: &[false, true, true],
+    entries: &["local_merge", "merge", "count_roots", "scan_rows", "assign_ids", "compress"],
+    bindings: &[false, true, true, true, true, true],
     includes: &[],
     workgroup_bytes: WG_COMPONENTS,
 };
@@ -65,7 +67,7 @@ pub const REGIONS: Stage = Stage {
     name: "regions",
     source: include_str!("../../shaders/regions.wgsl"),
     entries: &["region_stats", "select_cores", "assign_cores"],
-    bindings: &[false, false, true, true],
+    bindings: &[false, false, true, true, false],
     includes: &[RANK],
     workgroup_bytes: WG_REGIONS,
 };
@@ -81,7 +83,7 @@ pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
     entries: &["select_diffuse", "assign_diffuse", "lesion_stats", "levels", "subpixel"],
-    bindings: &[false, false, false, false, true, false, true],
+    bindings: &[false, false, false, false, true, false, true, false],
     includes: &[RANK],
     workgroup_bytes: WG_REDUCE,
 };
@@ -111,21 +113,49 @@ impl Stage {
     /// For each entry point (in `entries` order), the bindings its code uses, its own and that of the
     /// functions it calls, from naga's reflection of the assembled WGSL.
     pub fn used_bindings(&self) -> Result<Vec<Vec<u32>>, String> {
+        Ok(self.reflect()?.into_iter().map(|(used, _)| used.into_iter().collect()).collect())
+    }
+
+    /// For each entry point, the bindings its code (calls followed) may write: a store or an atomic
+    /// operation whose pointer leads to the binding. An entry point that binds a writable buffer but
+    /// only loads from it moves it once, not twice (bench's traffic). A pointer reached through a
+    /// function argument could be any binding: then every binding the entry point uses counts as written.
+    pub fn written_bindings(&self) -> Result<Vec<Vec<u32>>, String> {
+        Ok(self.reflect()?.into_iter().map(|(_, written)| written.into_iter().collect()).collect())
+    }
+
+    /// Per entry point: (bindings used, bindings written).
+    fn reflect(&self) -> Result<Vec<(BTreeSet<u32>, BTreeSet<u32>)>, String> {
         let src = self.assembled();
         let module = naga::front::wgsl::parse_str(&src).map_err(|e| format!("{}: {}", self.name, e.emit_to_string(&src)))?;
         self.entries
             .iter()
             .map(|name| {
                 let ep = module.entry_points.iter().find(|e| e.name == *name).ok_or_else(|| format!("{}: no entry point {name}", self.name))?;
-                let mut globals = std::collections::BTreeSet::new();
+                let mut used = BTreeSet::new();
+                let mut written = BTreeSet::new();
+                let mut any_written = false;
                 let mut visited = std::collections::HashSet::new();
                 let mut stack = vec![&ep.function];
                 while let Some(f) = stack.pop() {
                     for (_, e) in f.expressions.iter() {
                         if let naga::Expression::GlobalVariable(g) = e {
                             if let Some(b) = &module.global_variables[*g].binding {
-                                globals.insert(b.binding);
+                                used.insert(b.binding);
                             }
+                        }
+                    }
+                    let mut pointers = Vec::new();
+                    stores_in(&f.body, &mut pointers);
+                    for p in pointers {
+                        match pointer_root(f, p) {
+                            PointerRoot::Global(g) => {
+                                if let Some(b) = &module.global_variables[g].binding {
+                                    written.insert(b.binding);
+                                }
+                            }
+                            PointerRoot::Local => {}
+                            PointerRoot::Unknown => any_written = true,
                         }
                     }
                     let mut calls = Vec::new();
@@ -136,7 +166,10 @@ impl Stage {
                         }
                     }
                 }
-                Ok(globals.into_iter().collect())
+                if any_written {
+                    written = used.clone();
+                }
+                Ok((used, written))
             })
             .collect()
     }
@@ -167,6 +200,45 @@ fn calls_in(block: &naga::Block, out: &mut Vec<naga::Handle<naga::Function>>) {
     }
 }
 
+/// Where a pointer expression leads: a global variable, a function's own variable, or (through an
+/// argument) somewhere unknown.
+enum PointerRoot {
+    Global(naga::Handle<naga::GlobalVariable>),
+    Local,
+    Unknown,
+}
+
+fn pointer_root(f: &naga::Function, mut p: naga::Handle<naga::Expression>) -> PointerRoot {
+    loop {
+        match f.expressions[p] {
+            naga::Expression::Access { base, .. } | naga::Expression::AccessIndex { base, .. } => p = base,
+            naga::Expression::GlobalVariable(g) => return PointerRoot::Global(g),
+            naga::Expression::LocalVariable(_) => return PointerRoot::Local,
+            _ => return PointerRoot::Unknown,
+        }
+    }
+}
+
+/// The pointers a block stores through or operates on atomically, nested blocks included.
+fn stores_in(block: &naga::Block, out: &mut Vec<naga::Handle<naga::Expression>>) {
+    for st in block.iter() {
+        match st {
+            naga::Statement::Store { pointer, .. } | naga::Statement::Atomic { pointer, .. } => out.push(*pointer),
+            naga::Statement::Block(b) => stores_in(b, out),
+            naga::Statement::If { accept, reject, .. } => {
+                stores_in(accept, out);
+                stores_in(reject, out);
+            }
+            naga::Statement::Loop { body, continuing, .. } => {
+                stores_in(body, out);
+                stores_in(continuing, out);
+            }
+            naga::Statement::Switch { cases, .. } => cases.iter().for_each(|c| stores_in(&c.body, out)),
+            _ => {}
+        }
+    }
+}
+
 /// What the pipelines need of any device, whatever the frame size.
 pub fn pipeline_needs() -> super::context::Needs {
     super::context::Needs {
@@ -185,9 +257,30 @@ mod tests {
     #[test]
     fn used_bindings_follow_calls() {
         let regions = REGIONS.used_bindings().unwrap();
-        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4]);
+        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4, 5]);
         let distance = DISTANCE.used_bindings().unwrap();
         assert!(!distance[DISTANCE.entry("rows")].contains(&1), "{:?}", distance[DISTANCE.entry("rows")]);
+    }
+
+    /// Writes are told from loads: `count_roots` only loads the parent array (atomicLoad) and stores to
+    /// the table; `compress` stores to both (path compression, labels); `select_cores` writes the stats
+    /// and the table but only reads the roots.
+    #[test]
+    fn written_bindings_are_the_stores_and_atomics() {
+        let c = COMPONENTS.written_bindings().unwrap();
+        assert_eq!(c[COMPONENTS.entry("count_roots")], vec![6]);
+        assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 3]);
+        assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![3, 4, 5]);
+        let r = REGIONS.written_bindings().unwrap();
+        assert_eq!(r[REGIONS.entry("select_cores")], vec![3, 4]);
+        // Every written binding is declared writable in the registry.
+        for stage in ALL {
+            for (k, written) in stage.written_bindings().unwrap().iter().enumerate() {
+                for b in written {
+                    assert!(*b > 0 && stage.bindings[*b as usize - 1], "{}: {} writes binding {b}", stage.name, stage.entries[k]);
+                }
+            }
+        }
     }
 
     /// Every shader parses and validates with naga (no GPU needed), and declares the entry points and the
