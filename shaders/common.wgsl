@@ -40,16 +40,7 @@ struct Params {
 // lesion slot + 1 of a core that has one (assign_cores), else 0; fluorescent roots: word 1 boundary
 // pixels, word 2 boundary pixels off the image edge whose ratio gradient is sharp, replaced for a coreless
 // lesion (FLAG_CORELESS) by its slot + 1, or 0 beyond the table (assign_diffuse).
-const STATS_STRIDE: u32 = 3u;
-// Areas up to 2^27 - 1 pixels (frames are at most 8192 × 8192 = 2^26).
-const AREA_MASK: u32 = 0x07ffffffu;
-// A fluorescent root's record (so that the selecting passes tell roots and classes from the record alone).
-const FLAG_FL: u32 = 0x08000000u;
-const FLAG_BORDER: u32 = 0x10000000u;
-const FLAG_HAS_RIM: u32 = 0x20000000u;
-// Marked by the selecting passes (select_cores, select_diffuse): a core, a coreless lesion.
-const FLAG_CORE: u32 = 0x40000000u;
-const FLAG_CORELESS: u32 = 0x80000000u;
+// (STATS_STRIDE, AREA_MASK and the FLAG_* bits: prelude, `gpu::prelude::record`.)
 
 fn stats_base(root: u32) -> u32 {
     return STATS_STRIDE * root;

@@ -397,3 +397,69 @@ fn gpu_distance_stage_equals_its_cpu_twin_on_adversarial_seeds() {
         }
     }
 }
+
+/// The regions stage alone (labelling, dense ids by root compaction, per-component statistics with the
+/// tiles' leading components pre-aggregated, the choice of cores and their slots), fed adversarial
+/// masks and a ratio map whose level changes in bands across the components, equals its CPU twin
+/// (`region_stats`, `select_cores`): every component's area, border contact, ratio sum (those of a
+/// core's size, the only ones the CPU sums) or boundary and sharp-boundary counts, and the same cores
+/// in the same slots.
+#[test]
+fn gpu_regions_stage_equals_its_cpu_twin_on_adversarial_masks() {
+    use nirf_margin::frame::Plane;
+    use nirf_margin::reference::regions::{FLAG_BORDER, RegionTable, is_core, region_stats, select_cores};
+    let Some(ctx) = gpu_or_skip() else { return };
+    // 0.25 mm/px: a core is 28 px or more, so the 100 cores' insides (112 px at 203×117) qualify.
+    let params = AnalysisParams::with_scale(0.25).without_cpu_only_stages();
+    let mut gpu = GpuAnalyzer::with_context(ctx, params.clone()).unwrap();
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+    let mut cores_seen = 0;
+    for (w, h) in [(203, 117), (64, 48)] {
+        for (name, mask) in adversarial_masks(w, h) {
+            // Dark bands (0.2 to 1.6) over the non-fluorescent pixels, so some components are under the
+            // core level and some not; random fluorescence (1 to 3), so some boundaries are sharp.
+            let ratio = Plane::from_vec(w, h, (0..w * h).map(|i| {
+                let (x, y) = (i % w, i / w);
+                if mask.data[i] == 1 { rng.random_range(1.0..3.0) } else { 0.2 + 1.4 * ((x / 13 + y / 9) % 4) as f32 / 3.0 + rng.random_range(0.0..0.1) }
+            }).collect()).unwrap();
+            let got = gpu.run_regions_stage(&mask, &ratio).unwrap();
+            let (mut parent, mut bg_labels, mut fl_labels) = (Vec::new(), Plane::new(0, 0), Plane::new(0, 0));
+            let bg_c = label_components(&mask, 0, Connectivity::Four, &mut parent, &mut bg_labels);
+            let fl_c = label_components(&mask, 1, Connectivity::Eight, &mut parent, &mut fl_labels);
+            let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
+            region_stats(&bg_labels, &bg_c, &fl_labels, &fl_c, &mask, &ratio, &params, &mut bg, &mut fl);
+            let n = w * h;
+            let cores_found = (0..bg.labels.len()).filter(|&r| is_core(&bg, r, n, &params)).count();
+            let (mut seeds, mut boxes) = (Plane::new(0, 0), Vec::new());
+            let cores = select_cores(&bg_labels, &mut bg, &params, &mut seeds, &mut boxes);
+            // Both classes' components, by label (dense ids go by raster order of roots).
+            let gpu_bg: Vec<_> = got.components.iter().filter(|c| !c.fluorescent).collect();
+            let gpu_fl: Vec<_> = got.components.iter().filter(|c| c.fluorescent).collect();
+            assert_eq!(gpu_bg.len(), bg.labels.len(), "{w}x{h} {name}: non-fluorescent components");
+            assert_eq!(gpu_fl.len(), fl.labels.len(), "{w}x{h} {name}: fluorescent components");
+            assert!(got.components.windows(2).all(|p| p[0].label < p[1].label), "{w}x{h} {name}: ids out of label order");
+            for (r, g) in gpu_bg.iter().enumerate() {
+                let border = bg.flags[r] & FLAG_BORDER != 0;
+                assert_eq!((g.label, g.area, g.border), (bg.labels[r], bg.area[r], border), "{w}x{h} {name}: component {r}");
+                if bg.aux[r] != 0 {
+                    assert_eq!(g.aux, bg.aux[r], "{w}x{h} {name}: ratio sum of {}", g.label);
+                }
+                assert_eq!(g.core, is_core(&bg, r, n, &params), "{w}x{h} {name}: core {}", g.label);
+            }
+            for (r, g) in gpu_fl.iter().enumerate() {
+                let border = fl.flags[r] & FLAG_BORDER != 0;
+                let want = (fl.labels[r], fl.area[r], border, fl.aux[r], fl.sharp[r]);
+                assert_eq!((g.label, g.area, g.border, g.aux, g.sharp), want, "{w}x{h} {name}: fluorescent component {r}");
+            }
+            assert_eq!(got.cores_found as usize, cores_found, "{w}x{h} {name}: cores found");
+            let want_cores: Vec<(u32, bool)> =
+                cores.iter().map(|&l| (l, bg.flags[bg.index(l)] & FLAG_BORDER != 0)).collect();
+            assert_eq!(got.cores, want_cores, "{w}x{h} {name}: cores in slot order");
+            cores_seen += cores.len();
+            if name == "100 cores" && w == 203 {
+                assert!(cores.len() >= 20, "{name}: {} cores", cores.len());
+            }
+        }
+    }
+    assert!(cores_seen > 0);
+}

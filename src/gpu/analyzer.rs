@@ -176,6 +176,7 @@ struct FrameResources {
     mask: wgpu::Buffer,
     labels: wgpu::Buffer,
     roots: wgpu::Buffer,
+    stats: wgpu::Buffer,
     seeds: wgpu::Buffer,
     distfield: wgpu::Buffer,
     maps_read: Option<(wgpu::Buffer, wgpu::Buffer)>,
@@ -211,6 +212,31 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 12
     ]
 }
 
+/// One component's statistics after the regions stage (`GpuAnalyzer::run_regions_stage`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegionRecord {
+    /// The CPU's label: 1 + the raster index of the component's first pixel.
+    pub label: u32,
+    pub fluorescent: bool,
+    pub area: u32,
+    pub border: bool,
+    /// Chosen as a core (FLAG_CORE), all of them, beyond the table too.
+    pub core: bool,
+    /// Non-fluorescent: the fixed-point ratio sum; fluorescent: boundary pixels.
+    pub aux: u32,
+    /// Fluorescent: boundary pixels off the image edge with a sharp ratio gradient.
+    pub sharp: u32,
+}
+
+/// What the regions stage leaves: every component's record in label order (dense ids go by it), the
+/// number of cores found, and the cores given slots (label, partial) in slot order.
+#[derive(Clone, Debug)]
+pub struct RegionsStage {
+    pub components: Vec<RegionRecord>,
+    pub cores_found: u32,
+    pub cores: Vec<(u32, bool)>,
+}
+
 /// Words of the packed fluorescence mask (`mask_stride` in common.wgsl: a row padded to whole words).
 fn mask_words(width: usize, height: usize) -> usize {
     width.div_ceil(4) * height
@@ -222,8 +248,8 @@ fn frame_needs(width: usize, height: usize) -> Needs {
     Needs { largest_buffer_bytes: largest as u64 * 4, ..shaders::pipeline_needs() }
 }
 
-/// Words of a component's statistics record (`STATS_STRIDE` in common.wgsl).
-const STATS_WORDS: usize = 3;
+/// Words of a component's statistics record (`STATS_STRIDE` in the prelude).
+const STATS_WORDS: usize = super::prelude::record::STRIDE;
 
 const STAGE_NAMES: [&str; 8] = ["normalize", "threshold", "morphology", "components", "regions", "distance", "reduce", "composite"];
 
@@ -387,6 +413,77 @@ impl GpuAnalyzer {
         self.component_labels()
     }
 
+    /// The labelling and regions stages alone on a given mask (0 non-fluorescent, 1 fluorescent) and
+    /// ratio map: each component's statistics record, in the CPU's label order, and the cores chosen, in
+    /// slot order. Its CPU twin is `reference::regions::region_stats` then `select_cores`.
+    pub fn run_regions_stage(&mut self, mask: &Plane<u8>, ratio: &Plane<f32>) -> Result<RegionsStage> {
+        if (ratio.width, ratio.height) != (mask.width, mask.height) {
+            bail!("the ratio map is {}x{}, the mask {}x{}", ratio.width, ratio.height, mask.width, mask.height);
+        }
+        self.ctx.check_lost()?;
+        let (w, h) = (mask.width, mask.height);
+        self.resources(w, h)?;
+        let f = self.frame.as_ref().expect("resources built");
+        let q = &self.ctx.queue;
+        q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
+        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&ratio.data));
+        q.write_buffer(&f.table, 0, &vec![0u8; f.table.size() as usize]);
+        let (cp, rp) = (&self.pipelines.components, &self.pipelines.regions);
+        let (t, rows, ids) = (tiles(w, h), (h as u32, 1, 1), (COMPONENT_GROUPS, 1, 1));
+        let (c, r) = (&f.bg_components.group, &f.bg_regions.group);
+        self.run_alone(&[
+            (cp.get("local_merge").0, c, t),
+            (cp.get("merge").0, c, t),
+            (cp.get("count_roots").0, c, rows),
+            (cp.get("scan_rows").0, c, (1, 1, 1)),
+            (cp.get("assign_ids").0, c, rows),
+            (cp.get("compress").0, c, t),
+            (rp.get("region_stats").0, r, t),
+            (rp.get("select_cores").0, r, ids),
+            (rp.get("assign_cores").0, r, ids),
+        ])?;
+        let table_words = self.read_back(&f.table, table::WORDS)?;
+        let count = table_words[table::COMPONENTS] as usize;
+        let stats = self.read_back(&f.stats, STATS_WORDS * count)?;
+        let roots = self.read_back(&f.roots, count)?;
+        use super::prelude::record::{AREA_MASK, FLAG_BORDER, FLAG_CORE, FLAG_FL};
+        let components = (0..count)
+            .map(|id| {
+                let r = &stats[STATS_WORDS * id..STATS_WORDS * (id + 1)];
+                let fluorescent = r[0] & FLAG_FL != 0;
+                RegionRecord {
+                    label: roots[id] + 1,
+                    fluorescent,
+                    area: r[0] & AREA_MASK,
+                    border: r[0] & FLAG_BORDER != 0,
+                    core: r[0] & FLAG_CORE != 0,
+                    aux: r[1],
+                    sharp: if fluorescent { r[2] } else { 0 },
+                }
+            })
+            .collect();
+        let n_cores = (table_words[0] as usize).min(MAX_CORES);
+        let slot = |s: usize, k: usize| table_words[table::HEADER + s * table::STRIDE + k];
+        Ok(RegionsStage {
+            components,
+            cores_found: table_words[0],
+            cores: (0..n_cores).map(|s| (slot(s, table::LABEL), slot(s, table::PARTIAL) != 0)).collect(),
+        })
+    }
+
+    /// The first `words` words of `buf`, copied out after the work submitted so far.
+    fn read_back(&self, buf: &wgpu::Buffer, words_wanted: usize) -> Result<Vec<u32>> {
+        let ctx = &self.ctx;
+        let read = readback(&ctx.device, "stage_read", words_wanted * 4);
+        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("stage readback") });
+        enc.copy_buffer_to_buffer(buf, 0, &read, 0, (words_wanted * 4) as u64);
+        ctx.queue.submit([enc.finish()]);
+        map_checked(ctx, &[&read])?;
+        let mut out = words(&read)?;
+        out.truncate(words_wanted);
+        Ok(out)
+    }
+
     /// The distance stage's columns and rows alone on given seeds (a core slot + 1 a pixel, at most
     /// `MAX_CORES`, 0 elsewhere): each pixel's distance to the nearest seed within the bound of these
     /// settings and that seed's value; infinity and 0 beyond. Its CPU twin is
@@ -454,7 +551,7 @@ impl GpuAnalyzer {
         let mask = buf("mask", src);
         let parent = buf("parent", none);
         let labels = buf("labels", src);
-        let stats = buf("stats", none);
+        let stats = buf("stats", src);
         let roots = buf("roots", src);
         let seeds = buf("seeds", none);
         let col = buf("col", none);
@@ -505,6 +602,7 @@ impl GpuAnalyzer {
             mask,
             labels,
             roots,
+            stats,
             seeds,
             distfield,
             maps_read: None,

@@ -58,6 +58,22 @@ pub mod table {
     }
 }
 
+/// A component's statistics record (common.wgsl: `stats_base`), indexed by dense component id: `STRIDE`
+/// words; word 0 holds the area (`AREA_MASK`) and the flags above it. Emitted as `STATS_STRIDE`,
+/// `AREA_MASK` and `FLAG_*`.
+pub mod record {
+    pub const STRIDE: usize = 3;
+    /// Areas up to 2^27 - 1 pixels (frames are at most 8192 × 8192 = 2^26).
+    pub const AREA_MASK: u32 = 0x07ff_ffff;
+    /// A fluorescent component's record.
+    pub const FLAG_FL: u32 = 0x0800_0000;
+    pub const FLAG_BORDER: u32 = 0x1000_0000;
+    pub const FLAG_HAS_RIM: u32 = 0x2000_0000;
+    /// Set by the selecting passes: a core, a coreless lesion.
+    pub const FLAG_CORE: u32 = 0x4000_0000;
+    pub const FLAG_CORELESS: u32 = 0x8000_0000;
+}
+
 /// Workgroups (of 256 invocations) of the passes over dense component ids (select_cores, assign_cores,
 /// select_diffuse, assign_diffuse): each invocation strides over the ids by 256 × this, so the dispatch
 /// does not depend on the frame's component count, which stays on the GPU. Emitted as `COMPONENT_GROUPS`.
@@ -117,6 +133,13 @@ pub fn wgsl() -> String {
         ("T_FLUO_LEVEL", table::FLUO_LEVEL),
         ("T_COMPONENTS", table::COMPONENTS),
         ("COMPONENT_GROUPS", COMPONENT_GROUPS as usize),
+        ("STATS_STRIDE", record::STRIDE),
+        ("AREA_MASK", record::AREA_MASK as usize),
+        ("FLAG_FL", record::FLAG_FL as usize),
+        ("FLAG_BORDER", record::FLAG_BORDER as usize),
+        ("FLAG_HAS_RIM", record::FLAG_HAS_RIM as usize),
+        ("FLAG_CORE", record::FLAG_CORE as usize),
+        ("FLAG_CORELESS", record::FLAG_CORELESS as usize),
         ("T_LABEL", table::LABEL),
         ("T_KIND", table::KIND),
         ("T_AREA", table::AREA),
