@@ -413,6 +413,27 @@ impl GpuAnalyzer {
         self.component_labels()
     }
 
+    /// The normalize stage alone on a given NIR frame: block medians, the background fit, the smoothed
+    /// ratio to the background. Its CPU twin is `reference::normalize::block_medians`, `fit_background`,
+    /// then `normalize`.
+    pub fn run_normalize_stage(&mut self, nir: &NirFrame) -> Result<Plane<f32>> {
+        self.ctx.check_lost()?;
+        let (w, h) = (nir.width, nir.height);
+        self.resources(w, h)?;
+        let f = self.frame.as_mut().expect("resources built");
+        upload_words(&self.ctx.queue, &f.nir_in, bytemuck::cast_slice(&nir.data), &mut f.upload);
+        let f = self.frame.as_ref().expect("resources built");
+        let np = &self.pipelines.normalize;
+        let g = &f.bg_normalize.group;
+        self.run_alone(&[
+            (np.get("block_median").0, g, (f.params.grid_w, f.params.grid_h, 1)),
+            (np.get("fit_background").0, g, (1, 1, 1)),
+            (np.get("normalize").0, g, tiles(w, h)),
+        ])?;
+        let ratio = self.read_back(&f.ratio, w * h)?;
+        Ok(Plane { width: w, height: h, data: ratio.into_iter().map(f32::from_bits).collect() })
+    }
+
     /// The labelling and regions stages alone on a given mask (0 non-fluorescent, 1 fluorescent) and
     /// ratio map: each component's statistics record, in the CPU's label order, and the cores chosen, in
     /// slot order. Its CPU twin is `reference::regions::region_stats` then `select_cores`.
