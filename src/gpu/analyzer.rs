@@ -37,10 +37,11 @@ struct StagePipelines {
     /// (`Stage::written_bindings`).
     used: Vec<Vec<u32>>,
     written: Vec<Vec<u32>>,
+    read: Vec<Vec<u32>>,
 }
 
 /// A bind group and, per entry point, the bytes a dispatch of it may move: each bound buffer its code
-/// uses read whole, and written whole again where its code may write it (an upper bound). Buffers
+/// uses counted whole once if its code may read it and once more if it may write it (an upper bound). Buffers
 /// indexed by dense component id (`stats`, `roots`) count only the records of the frame's components
 /// (`per_component`, multiplied once the frame's count is read back): ids at or beyond the count are
 /// never addressed.
@@ -98,8 +99,9 @@ impl StagePipelines {
         // binding counts (still an upper bound).
         let all: Vec<u32> = (0..=stage.bindings.len() as u32).collect();
         let used = stage.used_bindings().unwrap_or_else(|_| vec![all.clone(); stage.entries.len()]);
-        let written = stage.written_bindings().unwrap_or_else(|_| vec![all; stage.entries.len()]);
-        Self { stage, layout, pipelines, used, written }
+        let written = stage.written_bindings().unwrap_or_else(|_| vec![all.clone(); stage.entries.len()]);
+        let read = stage.read_bindings().unwrap_or_else(|_| vec![all; stage.entries.len()]);
+        Self { stage, layout, pipelines, used, written, read }
     }
 
     /// The pipeline of the named entry point.
@@ -120,12 +122,13 @@ impl StagePipelines {
                 None => (b.size(), 0),
             });
         }
-        // Read once, and once more where the entry point's code writes it.
+        // Once where the entry point's code reads it, once more where it writes it.
         let sum = |f: fn(&(u64, u64)) -> u64| {
-            self.used
-                .iter()
-                .zip(&self.written)
-                .map(|(u, w)| u.iter().map(|&b| f(&sizes[b as usize]) * if w.contains(&b) { 2 } else { 1 }).sum())
+            (0..self.used.len())
+                .map(|k| {
+                    let times = |b: u32| self.read[k].contains(&b) as u64 + self.written[k].contains(&b) as u64;
+                    self.used[k].iter().map(|&b| f(&sizes[b as usize]) * times(b)).sum()
+                })
                 .collect()
         };
         Bound {

@@ -113,7 +113,7 @@ impl Stage {
     /// For each entry point (in `entries` order), the bindings its code uses, its own and that of the
     /// functions it calls, from naga's reflection of the assembled WGSL.
     pub fn used_bindings(&self) -> Result<Vec<Vec<u32>>, String> {
-        Ok(self.reflect()?.into_iter().map(|(used, _)| used.into_iter().collect()).collect())
+        Ok(self.reflect()?.into_iter().map(|(used, _, _)| used.into_iter().collect()).collect())
     }
 
     /// For each entry point, the bindings its code (calls followed) may write: a store or an atomic
@@ -121,11 +121,18 @@ impl Stage {
     /// only loads from it moves it once, not twice (bench's traffic). A pointer reached through a
     /// function argument could be any binding: then every binding the entry point uses counts as written.
     pub fn written_bindings(&self) -> Result<Vec<Vec<u32>>, String> {
-        Ok(self.reflect()?.into_iter().map(|(_, written)| written.into_iter().collect()).collect())
+        Ok(self.reflect()?.into_iter().map(|(_, written, _)| written.into_iter().collect()).collect())
     }
 
-    /// Per entry point: (bindings used, bindings written).
-    fn reflect(&self) -> Result<Vec<(BTreeSet<u32>, BTreeSet<u32>)>, String> {
+    /// For each entry point, the bindings its code may read: a load (`atomicLoad` included) or an atomic
+    /// operation whose pointer leads to the binding, or a use that is neither a load nor a store
+    /// (counted as a read). A binding only stored to (the ratio map `normalize` writes) is not read.
+    pub fn read_bindings(&self) -> Result<Vec<Vec<u32>>, String> {
+        Ok(self.reflect()?.into_iter().map(|(_, _, read)| read.into_iter().collect()).collect())
+    }
+
+    /// Per entry point: (bindings used, bindings written, bindings read).
+    fn reflect(&self) -> Result<Vec<(BTreeSet<u32>, BTreeSet<u32>, BTreeSet<u32>)>, String> {
         let src = self.assembled();
         let module = naga::front::wgsl::parse_str(&src).map_err(|e| format!("{}: {}", self.name, e.emit_to_string(&src)))?;
         self.entries
@@ -134,6 +141,10 @@ impl Stage {
                 let ep = module.entry_points.iter().find(|e| e.name == *name).ok_or_else(|| format!("{}: no entry point {name}", self.name))?;
                 let mut used = BTreeSet::new();
                 let mut written = BTreeSet::new();
+                let mut read = BTreeSet::new();
+                // Bindings whose every use in the code is the pointer of a store.
+                let mut stored_only_candidates = BTreeSet::new();
+                let mut other_use = BTreeSet::new();
                 let mut any_written = false;
                 let mut visited = std::collections::HashSet::new();
                 let mut stack = vec![&ep.function];
@@ -145,17 +156,45 @@ impl Stage {
                             }
                         }
                     }
-                    let mut pointers = Vec::new();
-                    stores_in(&f.body, &mut pointers);
-                    for p in pointers {
-                        match pointer_root(f, p) {
-                            PointerRoot::Global(g) => {
-                                if let Some(b) = &module.global_variables[g].binding {
-                                    written.insert(b.binding);
+                    let binding_of = |p| match pointer_root(f, p) {
+                        PointerRoot::Global(g) => Ok(module.global_variables[g].binding.as_ref().map(|b| b.binding)),
+                        PointerRoot::Local => Ok(None),
+                        PointerRoot::Unknown => Err(()),
+                    };
+                    let mut stores = Vec::new();
+                    let mut atomics = Vec::new();
+                    stores_in(&f.body, &mut stores, &mut atomics);
+                    for (p, loads_too) in stores.iter().map(|p| (*p, false)).chain(atomics.iter().map(|p| (*p, true))) {
+                        match binding_of(p) {
+                            Ok(Some(b)) => {
+                                written.insert(b);
+                                if loads_too {
+                                    read.insert(b);
+                                } else {
+                                    stored_only_candidates.insert(b);
                                 }
                             }
-                            PointerRoot::Local => {}
-                            PointerRoot::Unknown => any_written = true,
+                            Ok(None) => {}
+                            Err(()) => any_written = true,
+                        }
+                    }
+                    for (_, e) in f.expressions.iter() {
+                        match e {
+                            naga::Expression::Load { pointer } => match binding_of(*pointer) {
+                                Ok(Some(b)) => {
+                                    read.insert(b);
+                                }
+                                Ok(None) => {}
+                                Err(()) => any_written = true,
+                            },
+                            // A use other than through a load, a store or an atomic (arrayLength):
+                            // counted as a read.
+                            naga::Expression::ArrayLength(p) => {
+                                if let Ok(Some(b)) = binding_of(*p) {
+                                    other_use.insert(b);
+                                }
+                            }
+                            _ => {}
                         }
                     }
                     let mut calls = Vec::new();
@@ -168,8 +207,15 @@ impl Stage {
                 }
                 if any_written {
                     written = used.clone();
+                    read = used.clone();
                 }
-                Ok((used, written))
+                // A used binding never stored to is read (the uniform, buffers read through a load).
+                for b in &used {
+                    if !stored_only_candidates.contains(b) || other_use.contains(b) {
+                        read.insert(*b);
+                    }
+                }
+                Ok((used, written, read))
             })
             .collect()
     }
@@ -219,21 +265,23 @@ fn pointer_root(f: &naga::Function, mut p: naga::Handle<naga::Expression>) -> Po
     }
 }
 
-/// The pointers a block stores through or operates on atomically, nested blocks included.
-fn stores_in(block: &naga::Block, out: &mut Vec<naga::Handle<naga::Expression>>) {
+/// The pointers a block stores through, and those it operates on atomically (a read and a write),
+/// nested blocks included.
+fn stores_in(block: &naga::Block, stores: &mut Vec<naga::Handle<naga::Expression>>, atomics: &mut Vec<naga::Handle<naga::Expression>>) {
     for st in block.iter() {
         match st {
-            naga::Statement::Store { pointer, .. } | naga::Statement::Atomic { pointer, .. } => out.push(*pointer),
-            naga::Statement::Block(b) => stores_in(b, out),
+            naga::Statement::Store { pointer, .. } => stores.push(*pointer),
+            naga::Statement::Atomic { pointer, .. } => atomics.push(*pointer),
+            naga::Statement::Block(b) => stores_in(b, stores, atomics),
             naga::Statement::If { accept, reject, .. } => {
-                stores_in(accept, out);
-                stores_in(reject, out);
+                stores_in(accept, stores, atomics);
+                stores_in(reject, stores, atomics);
             }
             naga::Statement::Loop { body, continuing, .. } => {
-                stores_in(body, out);
-                stores_in(continuing, out);
+                stores_in(body, stores, atomics);
+                stores_in(continuing, stores, atomics);
             }
-            naga::Statement::Switch { cases, .. } => cases.iter().for_each(|c| stores_in(&c.body, out)),
+            naga::Statement::Switch { cases, .. } => cases.iter().for_each(|c| stores_in(&c.body, stores, atomics)),
             _ => {}
         }
     }
@@ -273,6 +321,13 @@ mod tests {
         assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![3, 4, 5]);
         let r = REGIONS.written_bindings().unwrap();
         assert_eq!(r[REGIONS.entry("select_cores")], vec![3, 4]);
+        // Reads: local_merge stores the parent array without loading it; normalize stores the ratio.
+        let read = COMPONENTS.read_bindings().unwrap();
+        assert_eq!(read[COMPONENTS.entry("local_merge")], vec![0, 1]);
+        // count_roots loads the parent array and only stores its row count to the table.
+        assert_eq!(read[COMPONENTS.entry("count_roots")], vec![0, 2]);
+        let n = NORMALIZE.read_bindings().unwrap();
+        assert!(!n[NORMALIZE.entry("normalize")].contains(&4), "{:?}", n[NORMALIZE.entry("normalize")]);
         // Every written binding is declared writable in the registry.
         for stage in ALL {
             for (k, written) in stage.written_bindings().unwrap().iter().enumerate() {
