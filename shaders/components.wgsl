@@ -226,13 +226,24 @@ fn roots_in(y: u32, span: vec2<u32>) -> u32 {
     return c;
 }
 
+var<workgroup> row_roots: atomic<u32>;
+
+// A sum, not a scan: one workgroup atomic an invocation and two barriers (barriers are what a CPU
+// emulating a GPU pays most for).
 @compute @workgroup_size(256)
 fn count_roots(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let y = wg.x;
-    part[li] = roots_in(y, chunk_of(li, P.width));
-    scan_part(li);
-    if (li == 255u) {
-        atomicStore(&table[ids_base() + y], part[255]);
+    if (li == 0u) {
+        atomicStore(&row_roots, 0u);
+    }
+    workgroupBarrier();
+    let mine = roots_in(y, chunk_of(li, P.width));
+    if (mine != 0u) {
+        atomicAdd(&row_roots, mine);
+    }
+    workgroupBarrier();
+    if (li == 0u) {
+        atomicStore(&table[ids_base() + y], atomicLoad(&row_roots));
     }
 }
 

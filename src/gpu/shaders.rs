@@ -25,7 +25,7 @@ pub struct Stage {
 const WG_NORMALIZE: u32 = 12324;
 const WG_THRESHOLD: u32 = 1024;
 const WG_MORPHOLOGY: u32 = 768;
-const WG_COMPONENTS: u32 = 3072;
+const WG_COMPONENTS: u32 = 3076;
 const WG_REGIONS: u32 = 36;
 const WG_DISTANCE: u32 = 8196;
 const WG_REDUCE: u32 = 16;
