@@ -32,29 +32,24 @@ struct Params {
 // fluorescence level, background mode and noise (f32 bits, copied from the level buffer after the
 // threshold stage) at T_FLUO_LEVEL.
 
-// Per-root statistics, STATS_STRIDE words a root at stats_base(root) (non-fluorescent and fluorescent
-// roots are different pixels, so the two classes share one record array): word 0 the area (AREA_MASK)
+// Per-component statistics, STATS_STRIDE words a component at stats_base(id), indexed by the dense
+// component id (label - 1: components.wgsl's assign_ids numbers the roots of both classes in raster
+// order and zeroes their records, so a frame touches as many records as it has components; the table's
+// T_COMPONENTS word holds how many): word 0 the area (AREA_MASK)
 // with the FLAG_* bits above it; non-fluorescent roots: word 1 the fixed-point ratio sum, word 2 the
 // lesion slot + 1 of a core that has one (assign_cores), else 0; fluorescent roots: word 1 boundary
 // pixels, word 2 boundary pixels off the image edge whose ratio gradient is sharp, replaced for a coreless
 // lesion (FLAG_CORELESS) by its slot + 1, or 0 beyond the table (assign_diffuse).
-const STATS_STRIDE: u32 = 3u;
-// Areas up to 2^27 - 1 pixels (frames are at most 8192 × 8192 = 2^26).
-const AREA_MASK: u32 = 0x07ffffffu;
-// A fluorescent root's record (so that the selecting passes tell roots and classes from the record alone).
-const FLAG_FL: u32 = 0x08000000u;
-const FLAG_BORDER: u32 = 0x10000000u;
-const FLAG_HAS_RIM: u32 = 0x20000000u;
-// Marked by the selecting passes (select_cores, select_diffuse): a core, a coreless lesion.
-const FLAG_CORE: u32 = 0x40000000u;
-const FLAG_CORELESS: u32 = 0x80000000u;
+// (STATS_STRIDE, AREA_MASK and the FLAG_* bits: prelude, `gpu::prelude::record`.)
 
 fn stats_base(root: u32) -> u32 {
     return STATS_STRIDE * root;
 }
 const NONE: u32 = 0xffffffffu;
-// Component labels (components.wgsl): one word a pixel, 1 + the root's index, FL_TAG (prelude) set for a
-// fluorescent pixel's component (8-connected), clear for a non-fluorescent one's (4-connected).
+// Component labels (components.wgsl): one word a pixel, 1 + the component's dense id (the rank of its
+// root, its first pixel, in raster order among all roots of both classes; `roots` maps an id back to its
+// root's raster index, the CPU's label - 1), FL_TAG (prelude) set for a fluorescent pixel's component
+// (8-connected), clear for a non-fluorescent one's (4-connected).
 
 // The non-fluorescent label of a labels word (0 for a fluorescent pixel), the fluorescent one (0 for a
 // non-fluorescent pixel).
@@ -68,7 +63,12 @@ fn fl_label(l: u32) -> u32 {
 // The composite's per-lesion style table (`analysis::style`, STYLE_* in the prelude): one word a core slot.
 // Lesion table: T_HEADER words of counters, then one record of T_STRIDE words a slot, then the per-row
 // counts at T_ROWS: cores (T_ROWS + y) and coreless lesions (T_ROWS + height + y) whose root lies in row
-// y, counted by the selecting passes so that slots go by raster order of label.
+// y, counted by the selecting passes so that slots go by raster order of label; then at ids_base() the
+// first dense component id of each row (height words) and the total.
+
+fn ids_base() -> u32 {
+    return T_ROWS + 2u * P.height;
+}
 
 fn slot_base(slot: u32) -> u32 {
     return T_HEADER + slot * T_STRIDE;

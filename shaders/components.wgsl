@@ -7,13 +7,22 @@
 // merge:       the edges that cross a tile border, in global memory: non-fluorescent pixels (mask 0)
 //              4-connected, fluorescent ones (mask 1) 8-connected (their pixels are disjoint, so they
 //              share one parent array and one pass).
-// compress:    writes labels[i] = 1 + root, with FL_TAG set for fluorescent pixels (common.wgsl): one
-//              word a pixel for both classes.
-// The root of a component is its smallest raster index, so labels are canonical (equal to the CPU's).
+// count_roots: one workgroup a row: its roots (parent[i] == i) counted into the table's ids (ids_base).
+// scan_rows:   one workgroup: the exclusive prefix sum of those counts, so ids_base() + y holds the
+//              first dense id of row y; the total at ids_base() + height and T_COMPONENTS.
+// assign_ids:  one workgroup a row: each root takes the next dense id in raster order (a prefix sum over
+//              the row's chunks): labels[root] = 1 + id (FL_TAG for a fluorescent root), roots[id] = its
+//              raster index, and its statistics record zeroed (so no clear of a frame-sized array).
+// compress:    writes labels[i] = labels[root of i]: one word a pixel for both classes.
+// The root of a component is its smallest raster index and ids go by raster order of roots, so ids are
+// deterministic and in the CPU's label order (its label is roots[id] + 1).
 
 @group(0) @binding(1) var<storage, read> mask: array<u32>;
 @group(0) @binding(2) var<storage, read_write> parent: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read_write> labels: array<u32>;
+@group(0) @binding(4) var<storage, read_write> roots: array<u32>;
+@group(0) @binding(5) var<storage, read_write> stats: array<u32>;
+@group(0) @binding(6) var<storage, read_write> table: array<atomic<u32>>;
 
 fn mask_at(x: u32, y: u32) -> u32 {
     return mask_byte(mask[mask_index(x, y)], x);
@@ -179,11 +188,116 @@ fn root_of(i: u32) -> u32 {
     return r;
 }
 
+// A workgroup's 256 partial counts, scanned in place (inclusive, Hillis–Steele: eight steps).
+var<workgroup> part: array<u32, 256>;
+
+fn scan_part(li: u32) {
+    for (var o = 1u; o < 256u; o <<= 1u) {
+        workgroupBarrier();
+        var v = part[li];
+        if (li >= o) {
+            v += part[li - o];
+        }
+        workgroupBarrier();
+        part[li] = v;
+    }
+    workgroupBarrier();
+}
+
+// Invocation li's contiguous chunk of a row of `len` entries: [start, end).
+fn chunk_of(li: u32, len: u32) -> vec2<u32> {
+    let c = (len + 255u) / 256u;
+    let start = min(li * c, len);
+    return vec2<u32>(start, min(start + c, len));
+}
+
+fn is_root(i: u32) -> bool {
+    return atomicLoad(&parent[i]) == i;
+}
+
+fn roots_in(y: u32, span: vec2<u32>) -> u32 {
+    var c = 0u;
+    for (var x = span.x; x < span.y; x++) {
+        let i = y * P.width + x;
+        if (is_root(i)) {
+            c += 1u;
+        }
+    }
+    return c;
+}
+
+var<workgroup> row_roots: atomic<u32>;
+
+// A sum, not a scan: one workgroup atomic an invocation and two barriers (barriers are what a CPU
+// emulating a GPU pays most for).
+@compute @workgroup_size(256)
+fn count_roots(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let y = wg.x;
+    if (li == 0u) {
+        atomicStore(&row_roots, 0u);
+    }
+    workgroupBarrier();
+    let mine = roots_in(y, chunk_of(li, P.width));
+    if (mine != 0u) {
+        atomicAdd(&row_roots, mine);
+    }
+    workgroupBarrier();
+    if (li == 0u) {
+        atomicStore(&table[ids_base() + y], atomicLoad(&row_roots));
+    }
+}
+
+@compute @workgroup_size(256)
+fn scan_rows(@builtin(local_invocation_index) li: u32) {
+    let span = chunk_of(li, P.height);
+    var sum = 0u;
+    for (var y = span.x; y < span.y; y++) {
+        sum += atomicLoad(&table[ids_base() + y]);
+    }
+    part[li] = sum;
+    scan_part(li);
+    var acc = part[li] - sum;
+    for (var y = span.x; y < span.y; y++) {
+        let c = atomicLoad(&table[ids_base() + y]);
+        atomicStore(&table[ids_base() + y], acc);
+        acc += c;
+    }
+    if (li == 255u) {
+        atomicStore(&table[ids_base() + P.height], part[255]);
+        atomicStore(&table[T_COMPONENTS], part[255]);
+    }
+}
+
+@compute @workgroup_size(256)
+fn assign_ids(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let y = wg.x;
+    let span = chunk_of(li, P.width);
+    let mine = roots_in(y, span);
+    part[li] = mine;
+    scan_part(li);
+    var id = atomicLoad(&table[ids_base() + y]) + part[li] - mine;
+    for (var x = span.x; x < span.y; x++) {
+        let i = y * P.width + x;
+        if (is_root(i)) {
+            labels[i] = (id + 1u) | select(0u, FL_TAG, mask_at(x, y) == 1u);
+            roots[id] = i;
+            for (var k = 0u; k < STATS_STRIDE; k++) {
+                stats[stats_base(id) + k] = 0u;
+            }
+            id += 1u;
+        }
+    }
+}
+
 @compute @workgroup_size(16, 16)
 fn compress(@builtin(global_invocation_id) g: vec3<u32>) {
     if (g.x >= P.width || g.y >= P.height) {
         return;
     }
     let i = g.y * P.width + g.x;
-    labels[i] = (root_of(i) + 1u) | select(0u, FL_TAG, mask_at(g.x, g.y) == 1u);
+    let r = root_of(i);
+    // A root's word was written by assign_ids (an earlier dispatch); only roots' words are read here.
+    if (r != i) {
+        labels[i] = labels[r];
+    }
 }

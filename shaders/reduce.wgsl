@@ -1,7 +1,8 @@
 // reduce.wgsl — CPU twin: src/reference/reduce.rs
 // (The fluorescent roots touching a kept core are flagged FLAG_HAS_RIM by write_seeds, distance.wgsl.)
-// select_diffuse: reads stats; compact fluorescent roots with no rim, off the border, are
-//                 coreless lesions: flagged (FLAG_CORELESS), counted (table[1]) with their row (T_ROWS).
+// select_diffuse: over the dense component ids (as select_cores): compact fluorescent components with no
+//                 rim, off the border, are coreless lesions: flagged (FLAG_CORELESS), counted (table[1])
+//                 with their root's row (T_ROWS).
 // assign_diffuse: each whose rank in raster order of label is under MAX_DIFFUSE takes that coreless slot
 //                 (word 2 of its stats record, table), kind 2 (homogeneous) when at least half its boundary is sharp,
 //                 else 1 (diffuse).
@@ -21,6 +22,7 @@
 @group(0) @binding(5) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(6) var<storage, read> distfield: array<u32>;
 @group(0) @binding(7) var<storage, read_write> table: array<atomic<u32>>;
+@group(0) @binding(8) var<storage, read> roots: array<u32>;
 
 // Pixel (x, y)'s byte of the seeds and of the mask (8 bits a pixel, rows padded to whole words).
 fn seed_byte(x: u32, y: u32) -> u32 {
@@ -63,17 +65,19 @@ fn thickness_bin(d: f32) -> u32 {
     return min(u32(d / THICKNESS_BIN), THICKNESS_BINS - 1u);
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(256)
 fn select_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
+    let count = atomicLoad(&table[T_COMPONENTS]);
+    for (var id = g.x; id < count; id += 256u * COMPONENT_GROUPS) {
+        select_coreless(id);
     }
-    let i = g.y * P.width + g.x;
-    let r = stats_base(i);
+}
+
+fn select_coreless(id: u32) {
+    let r = stats_base(id);
     let flags = atomicLoad(&stats[r]);
     let area = flags & AREA_MASK;
-    // Only a root's record has an area: a fluorescent root's.
-    if (area == 0u || (flags & FLAG_FL) == 0u) {
+    if ((flags & FLAG_FL) == 0u) {
         return;
     }
     let boundary = f32(max(atomicLoad(&stats[r + 1u]), 1u));
@@ -84,27 +88,30 @@ fn select_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
     }
     atomicOr(&stats[r], FLAG_CORELESS);
     atomicAdd(&table[1], 1u);
-    atomicAdd(&table[T_ROWS + P.height + g.y], 1u);
+    atomicAdd(&table[T_ROWS + P.height + roots[id] / P.width], 1u);
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(256)
 fn assign_diffuse(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
+    let count = atomicLoad(&table[T_COMPONENTS]);
+    for (var id = g.x; id < count; id += 256u * COMPONENT_GROUPS) {
+        assign_coreless(id);
     }
-    let i = g.y * P.width + g.x;
-    let r = stats_base(i);
+}
+
+fn assign_coreless(id: u32) {
+    let r = stats_base(id);
     if ((atomicLoad(&stats[r]) & FLAG_CORELESS) == 0u) {
         return;
     }
-    let slot = raster_rank(i, FLAG_CORELESS, T_ROWS + P.height);
+    let slot = raster_rank(id, FLAG_CORELESS, T_ROWS + P.height);
     // Word 2 (the sharp boundary count, read here last) becomes the slot + 1, or 0 beyond the table.
     var slot_word = 0u;
     if (slot < MAX_DIFFUSE) {
         let kind = select(1u, 2u, 2u * atomicLoad(&stats[r + 2u]) >= atomicLoad(&stats[r + 1u]));
         let s = MAX_CORES + slot;
         slot_word = s + 1u;
-        atomicStore(&table[slot_base(s) + T_LABEL], i + 1u);
+        atomicStore(&table[slot_base(s) + T_LABEL], roots[id] + 1u);
         atomicStore(&table[slot_base(s) + T_KIND], kind);
     }
     atomicStore(&stats[r + 2u], slot_word);

@@ -1,17 +1,20 @@
 // regions.wgsl — CPU twin: src/reference/regions.rs
-// region_stats: reads ratio, labels; adds to stats (the per-root records of common.wgsl: area and border
-//               flag; ratio sum, or boundary and sharp boundary pixels).
-// select_cores: reads stats; each large enough non-fluorescent root that is not most of the frame,
-//               under the core level (a dark one where it touches the border), is a core: flags it
-//               (FLAG_CORE), counts it (table[0]) and its row (T_ROWS).
+// region_stats: reads ratio, labels; adds to stats (the per-component records of common.wgsl, by dense
+//               id: area and border flag; ratio sum, or boundary and sharp boundary pixels).
+// select_cores: over the dense ids (T_COMPONENTS of them, COMPONENT_GROUPS workgroups striding): each
+//               large enough non-fluorescent component that is not most of the frame, under the core
+//               level (a dark one where it touches the border), is a core: flags it (FLAG_CORE), counts
+//               it (table[0]) and its root's row (T_ROWS).
 // assign_cores: each core whose rank in raster order of label is under MAX_CORES takes slot = rank (the
 //               CPU's order, whatever order the GPU ran in): writes slot + 1 in its stats record and the
-//               slot's label, kind and partial flag (the core touches the border) in table.
+//               slot's label (its root's raster index + 1, the CPU's label), kind and partial flag (the
+//               core touches the border) in table.
 
 @group(0) @binding(1) var<storage, read> ratio: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(4) var<storage, read_write> table: array<atomic<u32>>;
+@group(0) @binding(5) var<storage, read> roots: array<u32>;
 
 fn ratio_fixed(v: f32) -> u32 {
     return u32(clamp(v, 0.0, 4.0) * RATIO_FIXED);
@@ -130,45 +133,50 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
     }
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(256)
 fn select_cores(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
+    let count = atomicLoad(&table[T_COMPONENTS]);
+    for (var id = g.x; id < count; id += 256u * COMPONENT_GROUPS) {
+        select_core(id);
     }
+}
+
+fn select_core(id: u32) {
     let n = n_pixels();
-    let i = g.y * P.width + g.x;
-    let word = atomicLoad(&stats[stats_base(i)]);
+    let word = atomicLoad(&stats[stats_base(id)]);
     let area = word & AREA_MASK;
-    // Only a root's record has an area: a non-fluorescent root's.
-    if (area == 0u || (word & FLAG_FL) != 0u) {
+    if ((word & FLAG_FL) != 0u) {
         return;
     }
-    let sum = atomicLoad(&stats[stats_base(i) + 1u]);
+    let sum = atomicLoad(&stats[stats_base(id) + 1u]);
     let max_ratio = select(P.core_max_ratio, P.partial_core_max_ratio, (word & FLAG_BORDER) != 0u);
     let is_core = f32(area) >= P.min_core_area && area * 3u <= n
         && f32(sum) < max_ratio * RATIO_FIXED * f32(area);
     if (!is_core) {
         return;
     }
-    atomicOr(&stats[stats_base(i)], FLAG_CORE);
+    atomicOr(&stats[stats_base(id)], FLAG_CORE);
     atomicAdd(&table[0], 1u);
-    atomicAdd(&table[T_ROWS + g.y], 1u);
+    atomicAdd(&table[T_ROWS + roots[id] / P.width], 1u);
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(256)
 fn assign_cores(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
+    let count = atomicLoad(&table[T_COMPONENTS]);
+    for (var id = g.x; id < count; id += 256u * COMPONENT_GROUPS) {
+        assign_core(id);
     }
-    let i = g.y * P.width + g.x;
-    let word = atomicLoad(&stats[stats_base(i)]);
+}
+
+fn assign_core(id: u32) {
+    let word = atomicLoad(&stats[stats_base(id)]);
     if ((word & FLAG_CORE) == 0u) {
         return;
     }
-    let slot = raster_rank(i, FLAG_CORE, T_ROWS);
+    let slot = raster_rank(id, FLAG_CORE, T_ROWS);
     if (slot < MAX_CORES) {
-        atomicStore(&stats[stats_base(i) + 2u], slot + 1u);
-        atomicStore(&table[slot_base(slot) + T_LABEL], i + 1u);
+        atomicStore(&stats[stats_base(id) + 2u], slot + 1u);
+        atomicStore(&table[slot_base(slot) + T_LABEL], roots[id] + 1u);
         atomicStore(&table[slot_base(slot) + T_KIND], 0u);
         atomicStore(&table[slot_base(slot) + T_PARTIAL], select(0u, 1u, (word & FLAG_BORDER) != 0u));
     }

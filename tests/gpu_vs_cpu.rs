@@ -455,3 +455,106 @@ fn homogeneous_lesions_are_outlined_from_either_backends_labels() {
     }
     assert!(outlined >= 2, "{outlined} homogeneous lesions found");
 }
+
+/// The regions stage alone (labelling, dense ids by root compaction, per-component statistics with the
+/// tiles' leading components pre-aggregated, the choice of cores and their slots), fed adversarial
+/// masks and a ratio map whose level changes in bands across the components, equals its CPU twin
+/// (`region_stats`, `select_cores`): every component's area, border contact, ratio sum (those of a
+/// core's size, the only ones the CPU sums) or boundary and sharp-boundary counts, and the same cores
+/// in the same slots.
+#[test]
+fn gpu_regions_stage_equals_its_cpu_twin_on_adversarial_masks() {
+    use nirf_margin::frame::Plane;
+    use nirf_margin::reference::regions::{FLAG_BORDER, RegionTable, is_core, region_stats, select_cores};
+    let Some(ctx) = gpu_or_skip() else { return };
+    // 0.25 mm/px: a core is 28 px or more, so the 100 cores' insides (112 px at 203×117) qualify.
+    let params = AnalysisParams::with_scale(0.25).without_cpu_only_stages();
+    let mut gpu = GpuAnalyzer::with_context(ctx, params.clone()).unwrap();
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+    let mut cores_seen = 0;
+    for (w, h) in [(203, 117), (64, 48)] {
+        for (name, mask) in adversarial_masks(w, h) {
+            // Dark bands (0.2 to 1.6) over the non-fluorescent pixels, so some components are under the
+            // core level and some not; random fluorescence (1 to 3), so some boundaries are sharp.
+            let ratio = Plane::from_vec(w, h, (0..w * h).map(|i| {
+                let (x, y) = (i % w, i / w);
+                if mask.data[i] == 1 { rng.random_range(1.0..3.0) } else { 0.2 + 1.4 * ((x / 13 + y / 9) % 4) as f32 / 3.0 + rng.random_range(0.0..0.1) }
+            }).collect()).unwrap();
+            let got = gpu.run_regions_stage(&mask, &ratio).unwrap();
+            let (mut parent, mut bg_labels, mut fl_labels) = (Vec::new(), Plane::new(0, 0), Plane::new(0, 0));
+            let bg_c = label_components(&mask, 0, Connectivity::Four, &mut parent, &mut bg_labels);
+            let fl_c = label_components(&mask, 1, Connectivity::Eight, &mut parent, &mut fl_labels);
+            let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
+            region_stats(&bg_labels, &bg_c, &fl_labels, &fl_c, &mask, &ratio, &params, &mut bg, &mut fl);
+            let n = w * h;
+            let cores_found = (0..bg.labels.len()).filter(|&r| is_core(&bg, r, n, &params)).count();
+            let (mut seeds, mut boxes) = (Plane::new(0, 0), Vec::new());
+            let cores = select_cores(&bg_labels, &mut bg, &params, &mut seeds, &mut boxes);
+            // Both classes' components, by label (dense ids go by raster order of roots).
+            let gpu_bg: Vec<_> = got.components.iter().filter(|c| !c.fluorescent).collect();
+            let gpu_fl: Vec<_> = got.components.iter().filter(|c| c.fluorescent).collect();
+            assert_eq!(gpu_bg.len(), bg.labels.len(), "{w}x{h} {name}: non-fluorescent components");
+            assert_eq!(gpu_fl.len(), fl.labels.len(), "{w}x{h} {name}: fluorescent components");
+            assert!(got.components.windows(2).all(|p| p[0].label < p[1].label), "{w}x{h} {name}: ids out of label order");
+            for (r, g) in gpu_bg.iter().enumerate() {
+                let border = bg.flags[r] & FLAG_BORDER != 0;
+                assert_eq!((g.label, g.area, g.border), (bg.labels[r], bg.area[r], border), "{w}x{h} {name}: component {r}");
+                if bg.aux[r] != 0 {
+                    assert_eq!(g.aux, bg.aux[r], "{w}x{h} {name}: ratio sum of {}", g.label);
+                }
+                assert_eq!(g.core, is_core(&bg, r, n, &params), "{w}x{h} {name}: core {}", g.label);
+            }
+            for (r, g) in gpu_fl.iter().enumerate() {
+                let border = fl.flags[r] & FLAG_BORDER != 0;
+                let want = (fl.labels[r], fl.area[r], border, fl.aux[r], fl.sharp[r]);
+                assert_eq!((g.label, g.area, g.border, g.aux, g.sharp), want, "{w}x{h} {name}: fluorescent component {r}");
+            }
+            assert_eq!(got.cores_found as usize, cores_found, "{w}x{h} {name}: cores found");
+            let want_cores: Vec<(u32, bool)> =
+                cores.iter().map(|&l| (l, bg.flags[bg.index(l)] & FLAG_BORDER != 0)).collect();
+            assert_eq!(got.cores, want_cores, "{w}x{h} {name}: cores in slot order");
+            cores_seen += cores.len();
+            if name == "100 cores" && w == 203 {
+                assert!(cores.len() >= 20, "{name}: {} cores", cores.len());
+            }
+        }
+    }
+    assert!(cores_seen > 0);
+}
+
+/// The normalize stage alone (block medians by radix select, the log-quadratic background fit, the
+/// smoothed ratio) equals its CPU twin within float rounding (1e-4 relative; 1.8e-5 the worst seen on
+/// lavapipe) on NIR frames made from the adversarial
+/// masks: fluorescence three times the background in one-pixel walls, a checkerboard, a frame filled
+/// with it, single pixels at tile corners, over a background that falls off towards the corners, with
+/// noise and saturated pixels, at sizes that are not multiples of the blocks or of two.
+#[test]
+fn gpu_normalize_stage_equals_its_cpu_twin_on_adversarial_frames() {
+    use nirf_margin::frame::{NirFrame, Plane};
+    use nirf_margin::reference::normalize::{block_medians, fit_background, normalize};
+    let Some(ctx) = gpu_or_skip() else { return };
+    let params = AnalysisParams::default();
+    let mut gpu = GpuAnalyzer::with_context(ctx, params.clone()).unwrap();
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(11);
+    let block = params.background_block_px as usize;
+    for (w, h) in [(203, 117), (331, 190)] {
+        for (name, mask) in adversarial_masks(w, h) {
+            let nir: NirFrame = Plane::from_vec(w, h, (0..w * h).map(|i| {
+                let (x, y) = ((i % w) as f32 / w as f32 - 0.5, (i / w) as f32 / h as f32 - 0.5);
+                let bg = 9000.0 * (1.0 - 1.2 * (x * x + y * y));
+                if rng.random_bool(0.002) {
+                    return u16::MAX;
+                }
+                (bg * (1.0 + 2.0 * mask.data[i] as f32) + rng.random_range(-300.0..300.0)).clamp(0.0, 65535.0) as u16
+            }).collect()).unwrap();
+            let got = gpu.run_normalize_stage(&nir).unwrap();
+            let medians = block_medians(&nir, block);
+            let model = fit_background(&medians, block, w, h);
+            let mut want = Plane::new(0, 0);
+            normalize(&nir, &model, &mut want);
+            let worst = got.data.iter().zip(&want.data).map(|(g, c)| (g - c).abs() / c.abs().max(1e-3)).fold(0.0f32, f32::max);
+            assert!(worst <= 1e-4, "{w}x{h} {name}: ratios differ by up to {:.2e} (relative)", worst);
+            eprintln!("{w}x{h} {name}: ratios within {worst:.1e} (relative)");
+        }
+    }
+}

@@ -27,21 +27,28 @@ use crate::analysis::{
 use crate::frame::{NirFrame, Plane, RgbFrame, check_pair};
 use crate::params::AnalysisParams;
 
-use super::prelude::{FIELD_SHIFT, FL_TAG, table};
+use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, table};
 
 struct StagePipelines {
     stage: &'static Stage,
     layout: wgpu::BindGroupLayout,
     pipelines: Vec<wgpu::ComputePipeline>,
-    /// Per entry point, the bindings its code uses (`Stage::used_bindings`).
+    /// Per entry point, the bindings its code uses (`Stage::used_bindings`) and may write
+    /// (`Stage::written_bindings`).
     used: Vec<Vec<u32>>,
+    written: Vec<Vec<u32>>,
+    read: Vec<Vec<u32>>,
 }
 
 /// A bind group and, per entry point, the bytes a dispatch of it may move: each bound buffer its code
-/// uses read whole, and written whole again where the binding is writable (an upper bound).
+/// uses counted whole once if its code may read it and once more if it may write it (an upper bound). Buffers
+/// indexed by dense component id (`stats`, `roots`) count only the records of the frame's components
+/// (`per_component`, multiplied once the frame's count is read back): ids at or beyond the count are
+/// never addressed.
 struct Bound {
     group: wgpu::BindGroup,
     bytes: Vec<u64>,
+    per_component: Vec<u64>,
 }
 
 impl StagePipelines {
@@ -91,8 +98,10 @@ impl StagePipelines {
         // The registry's test validates every shader, so reflection cannot fail here; were it to, every
         // binding counts (still an upper bound).
         let all: Vec<u32> = (0..=stage.bindings.len() as u32).collect();
-        let used = stage.used_bindings().unwrap_or_else(|_| vec![all; stage.entries.len()]);
-        Self { stage, layout, pipelines, used }
+        let used = stage.used_bindings().unwrap_or_else(|_| vec![all.clone(); stage.entries.len()]);
+        let written = stage.written_bindings().unwrap_or_else(|_| vec![all.clone(); stage.entries.len()]);
+        let read = stage.read_bindings().unwrap_or_else(|_| vec![all; stage.entries.len()]);
+        Self { stage, layout, pipelines, used, written, read }
     }
 
     /// The pipeline of the named entry point.
@@ -101,15 +110,32 @@ impl StagePipelines {
         (&self.pipelines[k], k)
     }
 
-    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer]) -> Bound {
+    /// `dense`: the bound buffers indexed by dense component id, with their bytes a component.
+    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer], dense: &[(&wgpu::Buffer, u64)]) -> Bound {
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
-        let mut sizes = vec![uniform.size()];
+        // Per binding: (whole bytes, bytes a component).
+        let mut sizes = vec![(uniform.size(), 0)];
         for (k, b) in buffers.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry { binding: k as u32 + 1, resource: b.as_entire_binding() });
-            sizes.push(b.size() * if self.stage.bindings[k] { 2 } else { 1 });
+            sizes.push(match dense.iter().find(|(d, _)| d == b) {
+                Some((_, per)) => (0, *per),
+                None => (b.size(), 0),
+            });
         }
-        let bytes = self.used.iter().map(|u| u.iter().map(|&b| sizes[b as usize]).sum()).collect();
-        Bound { group: device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(self.stage.name), layout: &self.layout, entries: &entries }), bytes }
+        // Once where the entry point's code reads it, once more where it writes it.
+        let sum = |f: fn(&(u64, u64)) -> u64| {
+            (0..self.used.len())
+                .map(|k| {
+                    let times = |b: u32| self.read[k].contains(&b) as u64 + self.written[k].contains(&b) as u64;
+                    self.used[k].iter().map(|&b| f(&sizes[b as usize]) * times(b)).sum()
+                })
+                .collect()
+        };
+        Bound {
+            group: device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(self.stage.name), layout: &self.layout, entries: &entries }),
+            bytes: sum(|s| s.0),
+            per_component: sum(|s| s.1),
+        }
     }
 }
 
@@ -131,7 +157,6 @@ struct FrameResources {
     params: GpuParams,
     nir_in: wgpu::Buffer,
     wl_in: wgpu::Buffer,
-    stats: wgpu::Buffer,
     table: wgpu::Buffer,
     level: wgpu::Buffer,
     overlay: wgpu::Buffer,
@@ -153,6 +178,8 @@ struct FrameResources {
     ratio: wgpu::Buffer,
     mask: wgpu::Buffer,
     labels: wgpu::Buffer,
+    roots: wgpu::Buffer,
+    stats: wgpu::Buffer,
     seeds: wgpu::Buffer,
     distfield: wgpu::Buffer,
     maps_read: Option<(wgpu::Buffer, wgpu::Buffer)>,
@@ -163,7 +190,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 11] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 12] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -174,8 +201,11 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 11
         ("parent", n),
         // Both classes, a word a pixel (FL_TAG in common.wgsl tells them apart).
         ("labels", n),
-        // One record a root (non-fluorescent and fluorescent roots are different pixels).
-        ("stats", 3 * n),
+        // One record a component, by dense id (at most a component a pixel: a frame uses as many records
+        // as it has components, `Bound::per_component`).
+        ("stats", STATS_WORDS * n),
+        // Each dense id's root (its raster index).
+        ("roots", n),
         // 8 bits a pixel in the mask's layout.
         ("seeds", mask_words(width, height)),
         // A word a pixel: distance and core slot (`FIELD_SHIFT`).
@@ -183,6 +213,31 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 11
         ("distfield", n),
         ("table", table::buffer_words(height)),
     ]
+}
+
+/// One component's statistics after the regions stage (`GpuAnalyzer::run_regions_stage`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegionRecord {
+    /// The CPU's label: 1 + the raster index of the component's first pixel.
+    pub label: u32,
+    pub fluorescent: bool,
+    pub area: u32,
+    pub border: bool,
+    /// Chosen as a core (FLAG_CORE), all of them, beyond the table too.
+    pub core: bool,
+    /// Non-fluorescent: the fixed-point ratio sum; fluorescent: boundary pixels.
+    pub aux: u32,
+    /// Fluorescent: boundary pixels off the image edge with a sharp ratio gradient.
+    pub sharp: u32,
+}
+
+/// What the regions stage leaves: every component's record in label order (dense ids go by it), the
+/// number of cores found, and the cores given slots (label, partial) in slot order.
+#[derive(Clone, Debug)]
+pub struct RegionsStage {
+    pub components: Vec<RegionRecord>,
+    pub cores_found: u32,
+    pub cores: Vec<(u32, bool)>,
 }
 
 /// Words of the packed fluorescence mask (`mask_stride` in common.wgsl: a row padded to whole words).
@@ -195,6 +250,9 @@ fn frame_needs(width: usize, height: usize) -> Needs {
     let largest = frame_buffer_words(width, height).iter().map(|(_, w)| *w).max().unwrap_or(0);
     Needs { largest_buffer_bytes: largest as u64 * 4, ..shaders::pipeline_needs() }
 }
+
+/// Words of a component's statistics record (`STATS_STRIDE` in the prelude).
+const STATS_WORDS: usize = super::prelude::record::STRIDE;
 
 const STAGE_NAMES: [&str; 8] = ["normalize", "threshold", "morphology", "components", "regions", "distance", "reduce", "composite"];
 
@@ -280,14 +338,19 @@ impl GpuAnalyzer {
         let f = self.frame.as_ref().ok_or_else(|| anyhow!("no frame analysed yet"))?;
         let n = f.width * f.height;
         let read = readback(&ctx.device, "labels_read", n * 4);
+        let roots_read = readback(&ctx.device, "roots_read", n * 4);
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("labels") });
         enc.copy_buffer_to_buffer(&f.labels, 0, &read, 0, (n * 4) as u64);
+        enc.copy_buffer_to_buffer(&f.roots, 0, &roots_read, 0, (n * 4) as u64);
         ctx.queue.submit([enc.finish()]);
-        map_checked(ctx, &[&read])?;
-        // One word a pixel for both classes, the fluorescent ones tagged (FL_TAG in common.wgsl).
+        map_checked(ctx, &[&read, &roots_read])?;
+        // One word a pixel for both classes, 1 + the dense id, the fluorescent ones tagged (FL_TAG in
+        // common.wgsl); the CPU's label is 1 + the id's root (`roots`).
         let all = words(&read)?;
-        let bg = all.iter().map(|&l| if l & FL_TAG == 0 { l } else { 0 }).collect();
-        let fl = all.iter().map(|&l| if l & FL_TAG != 0 { l & !FL_TAG } else { 0 }).collect();
+        let roots = words(&roots_read)?;
+        let canonical = |l: u32| roots.get((l & !FL_TAG) as usize - 1).map_or(u32::MAX, |r| r + 1);
+        let bg = all.iter().map(|&l| if l & FL_TAG == 0 && l != 0 { canonical(l) } else { 0 }).collect();
+        let fl = all.iter().map(|&l| if l & FL_TAG != 0 { canonical(l) } else { 0 }).collect();
         Ok((Plane { width: f.width, height: f.height, data: bg }, Plane { width: f.width, height: f.height, data: fl }))
     }
 
@@ -341,8 +404,108 @@ impl GpuAnalyzer {
         self.ctx.queue.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
         let cp = &self.pipelines.components;
         let (t, g) = (tiles(w, h), &f.bg_components.group);
-        self.run_alone(&[(cp.get("local_merge").0, g, t), (cp.get("merge").0, g, t), (cp.get("compress").0, g, t)])?;
+        let rows = (h as u32, 1, 1);
+        self.run_alone(&[
+            (cp.get("local_merge").0, g, t),
+            (cp.get("merge").0, g, t),
+            (cp.get("count_roots").0, g, rows),
+            (cp.get("scan_rows").0, g, (1, 1, 1)),
+            (cp.get("assign_ids").0, g, rows),
+            (cp.get("compress").0, g, t),
+        ])?;
         self.component_labels()
+    }
+
+    /// The normalize stage alone on a given NIR frame: block medians, the background fit, the smoothed
+    /// ratio to the background. Its CPU twin is `reference::normalize::block_medians`, `fit_background`,
+    /// then `normalize`.
+    pub fn run_normalize_stage(&mut self, nir: &NirFrame) -> Result<Plane<f32>> {
+        self.ctx.check_lost()?;
+        let (w, h) = (nir.width, nir.height);
+        self.resources(w, h)?;
+        let f = self.frame.as_mut().expect("resources built");
+        upload_words(&self.ctx.queue, &f.nir_in, bytemuck::cast_slice(&nir.data), &mut f.upload);
+        let f = self.frame.as_ref().expect("resources built");
+        let np = &self.pipelines.normalize;
+        let g = &f.bg_normalize.group;
+        self.run_alone(&[
+            (np.get("block_median").0, g, (f.params.grid_w, f.params.grid_h, 1)),
+            (np.get("fit_background").0, g, (1, 1, 1)),
+            (np.get("normalize").0, g, tiles(w, h)),
+        ])?;
+        let ratio = self.read_back(&f.ratio, w * h)?;
+        Ok(Plane { width: w, height: h, data: ratio.into_iter().map(f32::from_bits).collect() })
+    }
+
+    /// The labelling and regions stages alone on a given mask (0 non-fluorescent, 1 fluorescent) and
+    /// ratio map: each component's statistics record, in the CPU's label order, and the cores chosen, in
+    /// slot order. Its CPU twin is `reference::regions::region_stats` then `select_cores`.
+    pub fn run_regions_stage(&mut self, mask: &Plane<u8>, ratio: &Plane<f32>) -> Result<RegionsStage> {
+        if (ratio.width, ratio.height) != (mask.width, mask.height) {
+            bail!("the ratio map is {}x{}, the mask {}x{}", ratio.width, ratio.height, mask.width, mask.height);
+        }
+        self.ctx.check_lost()?;
+        let (w, h) = (mask.width, mask.height);
+        self.resources(w, h)?;
+        let f = self.frame.as_ref().expect("resources built");
+        let q = &self.ctx.queue;
+        q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
+        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&ratio.data));
+        q.write_buffer(&f.table, 0, &vec![0u8; f.table.size() as usize]);
+        let (cp, rp) = (&self.pipelines.components, &self.pipelines.regions);
+        let (t, rows, ids) = (tiles(w, h), (h as u32, 1, 1), (COMPONENT_GROUPS, 1, 1));
+        let (c, r) = (&f.bg_components.group, &f.bg_regions.group);
+        self.run_alone(&[
+            (cp.get("local_merge").0, c, t),
+            (cp.get("merge").0, c, t),
+            (cp.get("count_roots").0, c, rows),
+            (cp.get("scan_rows").0, c, (1, 1, 1)),
+            (cp.get("assign_ids").0, c, rows),
+            (cp.get("compress").0, c, t),
+            (rp.get("region_stats").0, r, t),
+            (rp.get("select_cores").0, r, ids),
+            (rp.get("assign_cores").0, r, ids),
+        ])?;
+        let table_words = self.read_back(&f.table, table::WORDS)?;
+        let count = table_words[table::COMPONENTS] as usize;
+        let stats = self.read_back(&f.stats, STATS_WORDS * count)?;
+        let roots = self.read_back(&f.roots, count)?;
+        use super::prelude::record::{AREA_MASK, FLAG_BORDER, FLAG_CORE, FLAG_FL};
+        let components = (0..count)
+            .map(|id| {
+                let r = &stats[STATS_WORDS * id..STATS_WORDS * (id + 1)];
+                let fluorescent = r[0] & FLAG_FL != 0;
+                RegionRecord {
+                    label: roots[id] + 1,
+                    fluorescent,
+                    area: r[0] & AREA_MASK,
+                    border: r[0] & FLAG_BORDER != 0,
+                    core: r[0] & FLAG_CORE != 0,
+                    aux: r[1],
+                    sharp: if fluorescent { r[2] } else { 0 },
+                }
+            })
+            .collect();
+        let n_cores = (table_words[0] as usize).min(MAX_CORES);
+        let slot = |s: usize, k: usize| table_words[table::HEADER + s * table::STRIDE + k];
+        Ok(RegionsStage {
+            components,
+            cores_found: table_words[0],
+            cores: (0..n_cores).map(|s| (slot(s, table::LABEL), slot(s, table::PARTIAL) != 0)).collect(),
+        })
+    }
+
+    /// The first `words` words of `buf`, copied out after the work submitted so far.
+    fn read_back(&self, buf: &wgpu::Buffer, words_wanted: usize) -> Result<Vec<u32>> {
+        let ctx = &self.ctx;
+        let read = readback(&ctx.device, "stage_read", words_wanted * 4);
+        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("stage readback") });
+        enc.copy_buffer_to_buffer(buf, 0, &read, 0, (words_wanted * 4) as u64);
+        ctx.queue.submit([enc.finish()]);
+        map_checked(ctx, &[&read])?;
+        let mut out = words(&read)?;
+        out.truncate(words_wanted);
+        Ok(out)
     }
 
     /// The distance stage's columns and rows alone on given seeds (a core slot + 1 a pixel, at most
@@ -412,7 +575,8 @@ impl GpuAnalyzer {
         let mask = buf("mask", src);
         let parent = buf("parent", none);
         let labels = buf("labels", src);
-        let stats = buf("stats", none);
+        let stats = buf("stats", src);
+        let roots = buf("roots", src);
         let seeds = buf("seeds", none);
         let col = buf("col", none);
         let distfield = buf("distfield", src);
@@ -421,6 +585,7 @@ impl GpuAnalyzer {
         let overlay = storage(d, "overlay", (3 * n).div_ceil(4), src);
         let classes = storage(d, "classes", n.div_ceil(4), src);
         let styles = storage(d, "styles", MAX_CORES, none);
+        let dense = [(&stats, (STATS_WORDS * 4) as u64), (&roots, 4)];
         let p = &self.pipelines;
         let timestamps = self.ctx.timestamps.then(|| {
             let count = 2 * STAGE_NAMES.len() as u32;
@@ -438,20 +603,19 @@ impl GpuAnalyzer {
             width,
             height,
             params,
-            bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio]),
-            bg_threshold: p.threshold.bind(d, &uniform, &[&ratio, &level]),
-            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask]),
-            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &labels]),
-            bg_regions: p.regions.bind(d, &uniform, &[&ratio, &labels, &stats, &table]),
-            bg_distance: p.distance.bind(d, &uniform, &[&labels, &stats, &seeds, &col, &distfield]),
-            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &labels, &stats, &distfield, &table]),
-            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes]),
+            bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio], &[]),
+            bg_threshold: p.threshold.bind(d, &uniform, &[&ratio, &level], &[]),
+            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask], &[]),
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &labels, &roots, &stats, &table], &dense),
+            bg_regions: p.regions.bind(d, &uniform, &[&ratio, &labels, &stats, &table, &roots], &dense),
+            bg_distance: p.distance.bind(d, &uniform, &[&labels, &stats, &seeds, &col, &distfield], &dense),
+            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &labels, &stats, &distfield, &table, &roots], &dense),
+            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes], &[]),
             table_read: readback(d, "table_read", table::WORDS * 4),
             overlay_read: readback(d, "overlay_read", (3 * n).div_ceil(4) * 4),
             classes_read: readback(d, "classes_read", n.div_ceil(4) * 4),
             nir_in,
             wl_in,
-            stats,
             table,
             styles,
             level,
@@ -461,6 +625,8 @@ impl GpuAnalyzer {
             ratio,
             mask,
             labels,
+            roots,
+            stats,
             seeds,
             distfield,
             maps_read: None,
@@ -640,12 +806,15 @@ impl Analyzer for GpuAnalyzer {
         traffic.borrow_mut().add("upload", f.nir_in.size() + f.wl_in.size(), 0);
 
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
-        for b in [&f.stats, &f.table, &f.level] {
+        // The statistics records need no clear: `assign_ids` zeroes each component's.
+        for b in [&f.table, &f.level] {
             enc.clear_buffer(b, 0, None);
             traffic.borrow_mut().add("clear", b.size(), 0);
         }
         let t = tiles(w, h);
         let gp = f.params;
+        // Bytes a component this frame's dispatches may move, per stage (counted once the count is read).
+        let per_component = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[((&wgpu::ComputePipeline, usize), &Bound, (u32, u32, u32))]| {
             let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
                 query_set: qs,
@@ -658,6 +827,7 @@ impl Analyzer for GpuAnalyzer {
                 pass.set_bind_group(0, Some(&bg.group), &[]);
                 pass.dispatch_workgroups(*x, *y, *z);
                 traffic.borrow_mut().add(STAGE_NAMES[k], bg.bytes[*entry], 1);
+                per_component.borrow_mut()[k] += bg.per_component[*entry];
             }
         };
         let np = &p.normalize;
@@ -674,12 +844,21 @@ impl Analyzer for GpuAnalyzer {
         run_stage(&mut enc, 2, &[(p.morphology.get("clean_mask"), &f.bg_morphology, mask_tiles(w, h))]);
         let cp = &p.components;
         let cb = &f.bg_components;
-        // Tiles in workgroup memory, then the tile borders, then labels (both classes in each pass: their
-        // pixels are disjoint, so they share one parent array and one labels array).
-        run_stage(&mut enc, 3, &[(cp.get("local_merge"), cb, t), (cp.get("merge"), cb, t), (cp.get("compress"), cb, t)]);
+        // Tiles in workgroup memory, then the tile borders, then dense ids for the roots (a prefix sum in
+        // raster order), then labels (both classes in each pass: their pixels are disjoint, so they share
+        // one parent array and one labels array).
+        run_stage(&mut enc, 3, &[
+            (cp.get("local_merge"), cb, t),
+            (cp.get("merge"), cb, t),
+            (cp.get("count_roots"), cb, (h as u32, 1, 1)),
+            (cp.get("scan_rows"), cb, (1, 1, 1)),
+            (cp.get("assign_ids"), cb, (h as u32, 1, 1)),
+            (cp.get("compress"), cb, t),
+        ]);
+        let ids = (COMPONENT_GROUPS, 1, 1);
         let rp = &p.regions;
         let gb = &f.bg_regions;
-        run_stage(&mut enc, 4, &[(rp.get("region_stats"), gb, t), (rp.get("select_cores"), gb, t), (rp.get("assign_cores"), gb, t)]);
+        run_stage(&mut enc, 4, &[(rp.get("region_stats"), gb, t), (rp.get("select_cores"), gb, ids), (rp.get("assign_cores"), gb, ids)]);
         let dp = &p.distance;
         run_stage(&mut enc, 5, &[
             // One invocation a word of seeds (four pixels).
@@ -690,8 +869,8 @@ impl Analyzer for GpuAnalyzer {
         let up = &p.reduce;
         let rb = &f.bg_reduce;
         run_stage(&mut enc, 6, &[
-            (up.get("select_diffuse"), rb, t),
-            (up.get("assign_diffuse"), rb, t),
+            (up.get("select_diffuse"), rb, ids),
+            (up.get("assign_diffuse"), rb, ids),
             (up.get("lesion_stats"), rb, t),
             (up.get("levels"), rb, (1, 1, 1)),
             (up.get("subpixel"), rb, t),
@@ -714,6 +893,10 @@ impl Analyzer for GpuAnalyzer {
         }
         map_checked(ctx, &to_map)?;
         let t_words = words(&f.table_read)?;
+        let components = t_words[table::COMPONENTS] as u64;
+        for (k, bytes) in per_component.into_inner().iter().enumerate() {
+            traffic.borrow_mut().add(STAGE_NAMES[k], components * bytes, 0);
+        }
         let mut timings = StageTimings::default();
         if let Some((_, _, read)) = &f.timestamps {
             let view = read.get_mapped_range(..).map_err(|e| anyhow!("reading GPU timestamps: {e:?}"))?;

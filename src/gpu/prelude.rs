@@ -20,9 +20,11 @@ pub mod table {
     use crate::analysis::{CORE_BINS, FERET_DIRS, MAX_CORES, MAX_DIFFUSE, RATIO_BINS, THICKNESS_BINS};
 
     /// Header: 0 cores found, 1 coreless lesions found (all of them, beyond the table too), then the
-    /// fluorescence level, background mode and noise (f32 bits).
+    /// fluorescence level, background mode and noise (f32 bits), then the frame's number of components
+    /// (both classes: the dense ids handed out by `assign_ids`, components.wgsl).
     pub const HEADER: usize = 16;
     pub const FLUO_LEVEL: usize = 2;
+    pub const COMPONENTS: usize = 5;
     // A slot's record.
     pub const LABEL: usize = 0;
     pub const KIND: usize = 1;
@@ -45,13 +47,40 @@ pub mod table {
     pub const SLOTS: usize = MAX_CORES + MAX_DIFFUSE;
     /// The header and the slot records: what is read back.
     pub const WORDS: usize = HEADER + SLOTS * STRIDE;
-    /// Then two counts a row (cores, coreless lesions) for the raster-order slots.
+    /// Then two counts a row (cores, coreless lesions) for the raster-order slots, then the first dense
+    /// component id of each row and the total (`ids`: height + 1 words).
     pub const ROWS: usize = WORDS;
 
+    /// Where the per-row first component ids start (`ids_base()` in common.wgsl).
+    pub fn ids(height: usize) -> usize {
+        ROWS + 2 * height
+    }
+
     pub fn buffer_words(height: usize) -> usize {
-        WORDS + 2 * height
+        ids(height) + height + 1
     }
 }
+
+/// A component's statistics record (common.wgsl: `stats_base`), indexed by dense component id: `STRIDE`
+/// words; word 0 holds the area (`AREA_MASK`) and the flags above it. Emitted as `STATS_STRIDE`,
+/// `AREA_MASK` and `FLAG_*`.
+pub mod record {
+    pub const STRIDE: usize = 3;
+    /// Areas up to 2^27 - 1 pixels (frames are at most 8192 × 8192 = 2^26).
+    pub const AREA_MASK: u32 = 0x07ff_ffff;
+    /// A fluorescent component's record.
+    pub const FLAG_FL: u32 = 0x0800_0000;
+    pub const FLAG_BORDER: u32 = 0x1000_0000;
+    pub const FLAG_HAS_RIM: u32 = 0x2000_0000;
+    /// Set by the selecting passes: a core, a coreless lesion.
+    pub const FLAG_CORE: u32 = 0x4000_0000;
+    pub const FLAG_CORELESS: u32 = 0x8000_0000;
+}
+
+/// Workgroups (of 256 invocations) of the passes over dense component ids (select_cores, assign_cores,
+/// select_diffuse, assign_diffuse): each invocation strides over the ids by 256 × this, so the dispatch
+/// does not depend on the frame's component count, which stays on the GPU. Emitted as `COMPONENT_GROUPS`.
+pub const COMPONENT_GROUPS: u32 = 64;
 
 /// The bit of a component label (one word a pixel for both classes) that marks a fluorescent pixel's
 /// component; emitted as `FL_TAG`.
@@ -105,6 +134,15 @@ pub fn wgsl() -> String {
     for (name, v) in [
         ("T_HEADER", table::HEADER),
         ("T_FLUO_LEVEL", table::FLUO_LEVEL),
+        ("T_COMPONENTS", table::COMPONENTS),
+        ("COMPONENT_GROUPS", COMPONENT_GROUPS as usize),
+        ("STATS_STRIDE", record::STRIDE),
+        ("AREA_MASK", record::AREA_MASK as usize),
+        ("FLAG_FL", record::FLAG_FL as usize),
+        ("FLAG_BORDER", record::FLAG_BORDER as usize),
+        ("FLAG_HAS_RIM", record::FLAG_HAS_RIM as usize),
+        ("FLAG_CORE", record::FLAG_CORE as usize),
+        ("FLAG_CORELESS", record::FLAG_CORELESS as usize),
         ("T_LABEL", table::LABEL),
         ("T_KIND", table::KIND),
         ("T_AREA", table::AREA),

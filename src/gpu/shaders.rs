@@ -1,6 +1,8 @@
 //! The shader registry: every stage's WGSL, assembled with `common.wgsl`, and its entry points. Shaders
 //! are compiled into the binary (`include_str!`), so an installed binary needs no `shaders/` folder.
 
+use std::collections::BTreeSet;
+
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// Appended to the stages that hand out lesion slots by raster rank (`raster_rank`).
 pub const RANK: &str = include_str!("../../shaders/rank.wgsl");
@@ -23,7 +25,7 @@ pub struct Stage {
 const WG_NORMALIZE: u32 = 12324;
 const WG_THRESHOLD: u32 = 1024;
 const WG_MORPHOLOGY: u32 = 768;
-const WG_COMPONENTS: u32 = 2048;
+const WG_COMPONENTS: u32 = 3076;
 const WG_REGIONS: u32 = 36;
 const WG_DISTANCE: u32 = 8196;
 const WG_REDUCE: u32 = 16;
@@ -56,8 +58,8 @@ pub const MORPHOLOGY: Stage = Stage {
 pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
-    entries: &["local_merge", "merge", "compress"],
-    bindings: &[false, true, true],
+    entries: &["local_merge", "merge", "count_roots", "scan_rows", "assign_ids", "compress"],
+    bindings: &[false, true, true, true, true, true],
     includes: &[],
     workgroup_bytes: WG_COMPONENTS,
 };
@@ -65,7 +67,7 @@ pub const REGIONS: Stage = Stage {
     name: "regions",
     source: include_str!("../../shaders/regions.wgsl"),
     entries: &["region_stats", "select_cores", "assign_cores"],
-    bindings: &[false, false, true, true],
+    bindings: &[false, false, true, true, false],
     includes: &[RANK],
     workgroup_bytes: WG_REGIONS,
 };
@@ -81,7 +83,7 @@ pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
     entries: &["select_diffuse", "assign_diffuse", "lesion_stats", "levels", "subpixel"],
-    bindings: &[false, false, false, false, true, false, true],
+    bindings: &[false, false, false, false, true, false, true, false],
     includes: &[RANK],
     workgroup_bytes: WG_REDUCE,
 };
@@ -111,21 +113,88 @@ impl Stage {
     /// For each entry point (in `entries` order), the bindings its code uses, its own and that of the
     /// functions it calls, from naga's reflection of the assembled WGSL.
     pub fn used_bindings(&self) -> Result<Vec<Vec<u32>>, String> {
+        Ok(self.reflect()?.into_iter().map(|(used, _, _)| used.into_iter().collect()).collect())
+    }
+
+    /// For each entry point, the bindings its code (calls followed) may write: a store or an atomic
+    /// operation whose pointer leads to the binding. An entry point that binds a writable buffer but
+    /// only loads from it moves it once, not twice (bench's traffic). A pointer reached through a
+    /// function argument could be any binding: then every binding the entry point uses counts as written.
+    pub fn written_bindings(&self) -> Result<Vec<Vec<u32>>, String> {
+        Ok(self.reflect()?.into_iter().map(|(_, written, _)| written.into_iter().collect()).collect())
+    }
+
+    /// For each entry point, the bindings its code may read: a load (`atomicLoad` included) or an atomic
+    /// operation whose pointer leads to the binding, or a use that is neither a load nor a store
+    /// (counted as a read). A binding only stored to (the ratio map `normalize` writes) is not read.
+    pub fn read_bindings(&self) -> Result<Vec<Vec<u32>>, String> {
+        Ok(self.reflect()?.into_iter().map(|(_, _, read)| read.into_iter().collect()).collect())
+    }
+
+    /// Per entry point: (bindings used, bindings written, bindings read).
+    fn reflect(&self) -> Result<Vec<(BTreeSet<u32>, BTreeSet<u32>, BTreeSet<u32>)>, String> {
         let src = self.assembled();
         let module = naga::front::wgsl::parse_str(&src).map_err(|e| format!("{}: {}", self.name, e.emit_to_string(&src)))?;
         self.entries
             .iter()
             .map(|name| {
                 let ep = module.entry_points.iter().find(|e| e.name == *name).ok_or_else(|| format!("{}: no entry point {name}", self.name))?;
-                let mut globals = std::collections::BTreeSet::new();
+                let mut used = BTreeSet::new();
+                let mut written = BTreeSet::new();
+                let mut read = BTreeSet::new();
+                // Bindings whose every use in the code is the pointer of a store.
+                let mut stored_only_candidates = BTreeSet::new();
+                let mut other_use = BTreeSet::new();
+                let mut any_written = false;
                 let mut visited = std::collections::HashSet::new();
                 let mut stack = vec![&ep.function];
                 while let Some(f) = stack.pop() {
                     for (_, e) in f.expressions.iter() {
                         if let naga::Expression::GlobalVariable(g) = e {
                             if let Some(b) = &module.global_variables[*g].binding {
-                                globals.insert(b.binding);
+                                used.insert(b.binding);
                             }
+                        }
+                    }
+                    let binding_of = |p| match pointer_root(f, p) {
+                        PointerRoot::Global(g) => Ok(module.global_variables[g].binding.as_ref().map(|b| b.binding)),
+                        PointerRoot::Local => Ok(None),
+                        PointerRoot::Unknown => Err(()),
+                    };
+                    let mut stores = Vec::new();
+                    let mut atomics = Vec::new();
+                    stores_in(&f.body, &mut stores, &mut atomics);
+                    for (p, loads_too) in stores.iter().map(|p| (*p, false)).chain(atomics.iter().map(|p| (*p, true))) {
+                        match binding_of(p) {
+                            Ok(Some(b)) => {
+                                written.insert(b);
+                                if loads_too {
+                                    read.insert(b);
+                                } else {
+                                    stored_only_candidates.insert(b);
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(()) => any_written = true,
+                        }
+                    }
+                    for (_, e) in f.expressions.iter() {
+                        match e {
+                            naga::Expression::Load { pointer } => match binding_of(*pointer) {
+                                Ok(Some(b)) => {
+                                    read.insert(b);
+                                }
+                                Ok(None) => {}
+                                Err(()) => any_written = true,
+                            },
+                            // A use other than through a load, a store or an atomic (arrayLength):
+                            // counted as a read.
+                            naga::Expression::ArrayLength(p) => {
+                                if let Ok(Some(b)) = binding_of(*p) {
+                                    other_use.insert(b);
+                                }
+                            }
+                            _ => {}
                         }
                     }
                     let mut calls = Vec::new();
@@ -136,7 +205,17 @@ impl Stage {
                         }
                     }
                 }
-                Ok(globals.into_iter().collect())
+                if any_written {
+                    written = used.clone();
+                    read = used.clone();
+                }
+                // A used binding never stored to is read (the uniform, buffers read through a load).
+                for b in &used {
+                    if !stored_only_candidates.contains(b) || other_use.contains(b) {
+                        read.insert(*b);
+                    }
+                }
+                Ok((used, written, read))
             })
             .collect()
     }
@@ -167,6 +246,47 @@ fn calls_in(block: &naga::Block, out: &mut Vec<naga::Handle<naga::Function>>) {
     }
 }
 
+/// Where a pointer expression leads: a global variable, a function's own variable, or (through an
+/// argument) somewhere unknown.
+enum PointerRoot {
+    Global(naga::Handle<naga::GlobalVariable>),
+    Local,
+    Unknown,
+}
+
+fn pointer_root(f: &naga::Function, mut p: naga::Handle<naga::Expression>) -> PointerRoot {
+    loop {
+        match f.expressions[p] {
+            naga::Expression::Access { base, .. } | naga::Expression::AccessIndex { base, .. } => p = base,
+            naga::Expression::GlobalVariable(g) => return PointerRoot::Global(g),
+            naga::Expression::LocalVariable(_) => return PointerRoot::Local,
+            _ => return PointerRoot::Unknown,
+        }
+    }
+}
+
+/// The pointers a block stores through, and those it operates on atomically (a read and a write),
+/// nested blocks included.
+fn stores_in(block: &naga::Block, stores: &mut Vec<naga::Handle<naga::Expression>>, atomics: &mut Vec<naga::Handle<naga::Expression>>) {
+    for st in block.iter() {
+        match st {
+            naga::Statement::Store { pointer, .. } => stores.push(*pointer),
+            naga::Statement::Atomic { pointer, .. } => atomics.push(*pointer),
+            naga::Statement::Block(b) => stores_in(b, stores, atomics),
+            naga::Statement::If { accept, reject, .. } => {
+                stores_in(accept, stores, atomics);
+                stores_in(reject, stores, atomics);
+            }
+            naga::Statement::Loop { body, continuing, .. } => {
+                stores_in(body, stores, atomics);
+                stores_in(continuing, stores, atomics);
+            }
+            naga::Statement::Switch { cases, .. } => cases.iter().for_each(|c| stores_in(&c.body, stores, atomics)),
+            _ => {}
+        }
+    }
+}
+
 /// What the pipelines need of any device, whatever the frame size.
 pub fn pipeline_needs() -> super::context::Needs {
     super::context::Needs {
@@ -185,9 +305,37 @@ mod tests {
     #[test]
     fn used_bindings_follow_calls() {
         let regions = REGIONS.used_bindings().unwrap();
-        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4]);
+        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4, 5]);
         let distance = DISTANCE.used_bindings().unwrap();
         assert!(!distance[DISTANCE.entry("rows")].contains(&1), "{:?}", distance[DISTANCE.entry("rows")]);
+    }
+
+    /// Writes are told from loads: `count_roots` only loads the parent array (atomicLoad) and stores to
+    /// the table; `compress` stores to both (path compression, labels); `select_cores` writes the stats
+    /// and the table but only reads the roots.
+    #[test]
+    fn written_bindings_are_the_stores_and_atomics() {
+        let c = COMPONENTS.written_bindings().unwrap();
+        assert_eq!(c[COMPONENTS.entry("count_roots")], vec![6]);
+        assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 3]);
+        assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![3, 4, 5]);
+        let r = REGIONS.written_bindings().unwrap();
+        assert_eq!(r[REGIONS.entry("select_cores")], vec![3, 4]);
+        // Reads: local_merge stores the parent array without loading it; normalize stores the ratio.
+        let read = COMPONENTS.read_bindings().unwrap();
+        assert_eq!(read[COMPONENTS.entry("local_merge")], vec![0, 1]);
+        // count_roots loads the parent array and only stores its row count to the table.
+        assert_eq!(read[COMPONENTS.entry("count_roots")], vec![0, 2]);
+        let n = NORMALIZE.read_bindings().unwrap();
+        assert!(!n[NORMALIZE.entry("normalize")].contains(&4), "{:?}", n[NORMALIZE.entry("normalize")]);
+        // Every written binding is declared writable in the registry.
+        for stage in ALL {
+            for (k, written) in stage.written_bindings().unwrap().iter().enumerate() {
+                for b in written {
+                    assert!(*b > 0 && stage.bindings[*b as usize - 1], "{}: {} writes binding {b}", stage.name, stage.entries[k]);
+                }
+            }
+        }
     }
 
     /// Every shader parses and validates with naga (no GPU needed), and declares the entry points and the

@@ -1,5 +1,5 @@
 //! CPU twin of `shaders/regions.wgsl`: per-component sums and the choice of tumour cores. Region
-//! tables are packed in label order (the GPU indexes them by root pixel), and sums use the same integer
+//! tables are packed in label order (the GPU by dense component id, also in label order), and sums use the same integer
 //! fixed-point arithmetic, so both backends decide alike.
 //!
 //! `region_stats`: per non-fluorescent component its area, border contact, box and (for those of a
@@ -23,7 +23,7 @@ pub const FLAG_HAS_RIM: u32 = 2;
 /// Set on the roots `select_cores` chose.
 pub const FLAG_CORE: u32 = 4;
 
-/// Per-component sums. The GPU indexes them by root pixel; here they are packed in label order, with
+/// Per-component sums. Packed in label order (the GPU indexes them by dense component id, the same order), with
 /// `labels` to find a component's row.
 #[derive(Default)]
 pub struct RegionTable {
