@@ -3,8 +3,12 @@
 # SECONDS, with and without --record, at 1280x720 and 1920x1080, CPU backend, display fakevideosink (it
 # syncs on the pipeline clock and counts what it renders). Prints each run's summary lines and, per
 # recording, the frames the file plays back (decoded and counted at a fakesink).
+# REC_SECS caps the --record runs (the recordings are large: about 90 MB/s of HuffYUV white light at 1080p;
+# mind the disk), SIZES and MODES select the runs. Each run prints the load average (1, 5, 15 min) before it
+# and the 1-min load after it: the figures are only as good as the machine was idle.
 set -uo pipefail
 SECS=${1:-60}
+REC_SECS=${REC_SECS:-$SECS}
 BIN=${2:-$(ls -t target/release/nirf-margin target/debug/nirf-margin 2>/dev/null | head -1)}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -12,14 +16,17 @@ count() { # frames that play back from a recording
   gst-launch-1.0 filesrc location="$1" ! matroskademux ! decodebin ! fakesink name=s silent=false -v 2>/dev/null | grep -c "s: last-message = chain"
 }
 echo "live-soak: ${SECS}s a run, $BIN, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
-for size in 1280x720 1920x1080; do
-  for mode in survey transection; do
+for size in ${SIZES:-1280x720 1920x1080}; do
+  for mode in ${MODES:-survey transection}; do
     [ "$size" = 1280x720 ] && [ "$mode" = transection ] && continue
     for rec in no yes; do
-      args=(live --phantom "$size" --mm-per-px 0.05 --duration "$SECS" --display fakevideosink --backend cpu --mode "$mode")
+      secs=$SECS
+      [ "$rec" = yes ] && secs=$REC_SECS
+      args=(live --phantom "$size" --mm-per-px 0.05 --duration "$secs" --display fakevideosink --backend cpu --mode "$mode")
       [ "$rec" = yes ] && args+=(--record "$OUT/rec-$size-$mode" --overwrite)
-      echo "== $size $mode --record $rec (load $(cut -d' ' -f1 /proc/loadavg))"
+      echo "== $size $mode --record $rec, ${secs}s, $(date -u +%TZ) (load before $(cut -d' ' -f1-3 /proc/loadavg))"
       "$BIN" "${args[@]}" 2>/dev/null | sed 's/^/   /'
+      echo "   (1-min load after: $(cut -d' ' -f1 /proc/loadavg))"
       if [ "$rec" = yes ]; then
         for f in wl nir overlay; do echo "   $f.mkv plays back $(count "$OUT/rec-$size-$mode/$f.mkv") frames, $(du -m "$OUT/rec-$size-$mode/$f.mkv" | cut -f1) MB"; done
         rm -rf "$OUT/rec-$size-$mode"

@@ -52,7 +52,9 @@ pub struct FrameMetrics {
     /// Live runs: why the overlay is off ("nir lost", "analysis busy", "over time budget", a fault).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Live runs: input timestamp to display push, on the pipeline clock, ms.
+    /// Live runs (the element): added latency, ms: from the earlier of the white light's running time and
+    /// the moment the element took the pair, to the moment the frame leaves the element (live: capture to
+    /// output on the pipeline clock; a replay, which runs ahead of the clock: the element's time on it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
     /// Live runs: wall time since the start, ms.

@@ -22,9 +22,9 @@ const W: usize = 320;
 const H: usize = 180;
 const MM_PER_PX: f32 = 0.16;
 
-/// Frame `at` of a 30 frames/s stream, ns: the output grid the aggregator computes (rounded down).
-fn at_ns(at: u64) -> u64 {
-    at * 1_000_000_000 / 30
+/// Frame `at` of a `rate` frames/s stream, ns: the output grid the aggregator computes (rounded down).
+fn at_ns(at: u64, rate: u64) -> u64 {
+    at * 1_000_000_000 / rate
 }
 
 /// Equal frames, or a failure that says how many bytes differ (not the bytes).
@@ -62,14 +62,25 @@ struct Rig {
     wl: Harness,
     nir: Harness,
     bus: gst::Bus,
+    /// The white light's frame rate, frames/s (timestamps at 30 for a variable rate).
+    rate: u64,
 }
 
 fn caps(format: gst_video::VideoFormat, w: usize, h: usize) -> gst::Caps {
-    gst_video::VideoInfo::builder(format, w as u32, h as u32).fps(gst::Fraction::new(30, 1)).build().unwrap().to_caps().unwrap()
+    caps_at(format, w, h, gst::Fraction::new(30, 1))
+}
+
+fn caps_at(format: gst_video::VideoFormat, w: usize, h: usize, fps: gst::Fraction) -> gst::Caps {
+    gst_video::VideoInfo::builder(format, w as u32, h as u32).fps(fps).build().unwrap().to_caps().unwrap()
 }
 
 /// The element with a generous budget (timing is not what these tests check) and `props`.
 fn rig(props: &[(&str, &str)]) -> Rig {
+    rig_at(props, gst::Fraction::new(30, 1))
+}
+
+/// As `rig`, the white light's caps at `fps`.
+fn rig_at(props: &[(&str, &str)], fps: gst::Fraction) -> Rig {
     init();
     let el = gst::ElementFactory::make("nirfmargin").build().unwrap();
     for (k, v) in [("backend", "cpu"), ("mm-per-px", "0.16"), ("budget-ms", "5000")].iter().chain(props) {
@@ -79,30 +90,31 @@ fn rig(props: &[(&str, &str)]) -> Rig {
     el.set_bus(Some(&bus));
     let mut wl = Harness::with_element(&el, Some("wl"), Some("src"));
     let mut nir = Harness::with_element(&el, Some("nir"), None);
-    wl.set_src_caps(caps(gst_video::VideoFormat::Rgb, W, H));
+    wl.set_src_caps(caps_at(gst_video::VideoFormat::Rgb, W, H, fps));
     nir.set_src_caps(caps(gst_video::VideoFormat::Gray16Le, W, H));
     wl.play();
     nir.play();
-    Rig { el, wl, nir, bus }
+    let rate = if fps.numer() > 0 { (fps.numer() / fps.denom()) as u64 } else { 30 };
+    Rig { el, wl, nir, bus, rate }
 }
 
-fn buffer(data: Vec<u8>, at: u64, frames: u64) -> gst::Buffer {
+fn buffer(data: Vec<u8>, at: u64, frames: u64, rate: u64) -> gst::Buffer {
     let mut b = gst::Buffer::from_mut_slice(data);
     let r = b.get_mut().unwrap();
-    r.set_pts(gst::ClockTime::from_nseconds(at_ns(at)));
-    r.set_duration(gst::ClockTime::from_nseconds(at_ns(at + frames) - at_ns(at)));
+    r.set_pts(gst::ClockTime::from_nseconds(at_ns(at, rate)));
+    r.set_duration(gst::ClockTime::from_nseconds(at_ns(at + frames, rate) - at_ns(at, rate)));
     b
 }
 
 impl Rig {
     fn push_wl(&mut self, f: &RgbFrame, at: u64) {
-        assert_eq!(self.wl.push(buffer(f.data.clone(), at, 1)), Ok(gst::FlowSuccess::Ok));
+        assert_eq!(self.wl.push(buffer(f.data.clone(), at, 1, self.rate)), Ok(gst::FlowSuccess::Ok));
     }
 
     /// A NIR frame as GRAY16_LE lasting `frames` white-light periods.
     fn push_nir(&mut self, f: &NirFrame, at: u64, frames: u64) {
         let bytes = f.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        assert_eq!(self.nir.push(buffer(bytes, at, frames)), Ok(gst::FlowSuccess::Ok));
+        assert_eq!(self.nir.push(buffer(bytes, at, frames, self.rate)), Ok(gst::FlowSuccess::Ok));
     }
 
     fn pull(&mut self) -> Vec<u8> {
@@ -224,7 +236,7 @@ fn a_nir_size_and_format_change_mid_stream_is_scaled_onto_the_white_light() {
     let gray8: Vec<u8> = small.data.iter().map(|v| (v >> 4).min(255) as u8).collect();
     r.nir.set_src_caps(caps(gst_video::VideoFormat::Gray8, W / 2, H / 2));
     r.push_wl(&f[1].0, 1);
-    assert_eq!(r.nir.push(buffer(gray8.clone(), 1, 1)), Ok(gst::FlowSuccess::Ok));
+    assert_eq!(r.nir.push(buffer(gray8.clone(), 1, 1, 30)), Ok(gst::FlowSuccess::Ok));
     // A caps change makes the aggregator renegotiate and then wait for its timeout (the harness clock).
     r.wl.crank_single_clock_wait().unwrap();
     let as16 = NirFrame::from_vec(W / 2, H / 2, gray8.iter().map(|&v| v as u16 * 257).collect()).unwrap();
@@ -233,7 +245,7 @@ fn a_nir_size_and_format_change_mid_stream_is_scaled_onto_the_white_light() {
     let big = f[2].1.resized(W * 2, H * 2);
     r.nir.set_src_caps(caps(gst_video::VideoFormat::Gray16Be, W * 2, H * 2));
     r.push_wl(&f[2].0, 2);
-    assert_eq!(r.nir.push(buffer(big.data.iter().flat_map(|v| v.to_be_bytes()).collect(), 2, 1)), Ok(gst::FlowSuccess::Ok));
+    assert_eq!(r.nir.push(buffer(big.data.iter().flat_map(|v| v.to_be_bytes()).collect(), 2, 1, 30)), Ok(gst::FlowSuccess::Ok));
     r.wl.crank_single_clock_wait().unwrap();
     same(&r.pull(), &overlay(&mut p, &f[2].0, &big.resized(W, H)), "GRAY16_BE at double size, scaled");
     assert!((0..3).all(|_| overlay_state(&r.message()).0 == "on"));
@@ -270,13 +282,46 @@ fn nir_eos_keeps_the_white_light_flowing_and_white_light_eos_ends_the_stream() {
     assert!(r.nir.push_event(gst::event::Eos::new()));
     r.push_wl(&f[1].0, 1);
     r.push_wl(&f[2].0, 2);
-    // Frame 1 is within half a frame of the last NIR frame's end: paired with it, or white light.
-    let one = r.pull();
-    let lost = passthrough(&f[1].0, "NIR LOST").data;
-    assert!(one == lost || one == overlay(&mut p, &f[1].0, &f[0].1), "frame 1: neither the overlay with NIR 0 nor NIR LOST");
+    // Frame 1 is within half a frame of the last NIR frame's end: paired with it (the NIR's last frame
+    // stays after its EOS); frame 2 is not.
+    same(&r.pull(), &overlay(&mut p, &f[1].0, &f[0].1), "frame 1 pairs with the NIR's last frame");
     same(&r.pull(), &passthrough(&f[2].0, "NIR LOST").data, "frame 2 after the NIR ended");
     assert!(r.wl.push_event(gst::event::Eos::new()));
     until_eos(&mut r.wl);
+}
+
+/// The end of a run: both inputs end (the NIR's EOS first, its last frame a frame before the white
+/// light's), or a live run is stopped and the aggregator's timeout comes before the white light's EOS
+/// (it repeats the white light's last frame). Neither puts out a "NIR LOST" frame, and after the white
+/// light's EOS nothing more comes.
+#[test]
+fn the_end_of_a_run_gives_no_spurious_nir_lost_frame() {
+    let f = phantom(3);
+    // Both end: frame 2 of the white light after the NIR's last frame 1 and its EOS.
+    let (mut r, mut p) = started(&f);
+    r.push_nir(&f[1].1, 1, 1);
+    r.push_wl(&f[1].0, 1);
+    same(&r.pull(), &overlay(&mut p, &f[1].0, &f[1].1), "frame 1");
+    assert!(r.nir.push_event(gst::event::Eos::new()));
+    r.push_wl(&f[2].0, 2);
+    same(&r.pull(), &overlay(&mut p, &f[2].0, &f[1].1), "the white light's last frame pairs with the NIR's last");
+    assert!(r.wl.push_event(gst::event::Eos::new()));
+    until_eos(&mut r.wl);
+    assert_eq!(r.wl.buffers_in_queue(), 0, "nothing after the white light ended");
+    let states: Vec<_> = (0..3).map(|_| overlay_state(&r.message())).collect();
+    assert!(states.iter().all(|s| s.0 == "on"), "{states:?}");
+
+    // A stopped live run: the NIR ends; before the white light's EOS arrives the aggregator's timeout
+    // (the harness clock) puts out the white light's last frame once more, paired with the NIR's last.
+    let (mut r, mut p) = started(&f);
+    assert!(r.nir.push_event(gst::event::Eos::new()));
+    r.wl.crank_single_clock_wait().unwrap();
+    same(&r.pull(), &overlay(&mut p, &f[0].0, &f[0].1), "the timeout's repeated frame");
+    assert!(r.wl.push_event(gst::event::Eos::new()));
+    until_eos(&mut r.wl);
+    assert_eq!(r.wl.buffers_in_queue(), 0, "nothing after the white light ended");
+    let states: Vec<_> = (0..2).map(|_| overlay_state(&r.message())).collect();
+    assert!(states.iter().all(|s| s.0 == "on"), "{states:?}");
 }
 
 /// Pull events from the src pad until EOS (a failure after the harness's 60 s wait).
@@ -310,6 +355,79 @@ fn the_latency_query_is_answered_with_the_budget() {
     assert!(live, "the harness sources are live");
     assert_eq!(min, gst::ClockTime::from_mseconds(40 + 5), "the budget and the element's own 5 ms");
     assert!(max.is_none_or(|m| m >= min), "max {max:?}");
+}
+
+/// The frame period comes from the white light's caps: the budget (0.8 of it) and so the latency the
+/// element reports, and the analysis's rate (its tracker keeps an unseen lesion's ID for one second of
+/// frames: at 10 frames/s a lesion gone for 12 frames comes back with a new ID, at 30 it keeps its own).
+/// Caps of 0/1 (a variable rate) take 30 frames/s.
+#[test]
+fn the_frame_rate_comes_from_the_caps() {
+    let f = phantom(2);
+    for (fps, budget) in [(gst::Fraction::new(10, 1), 80.0), (gst::Fraction::new(0, 1), 80.0 / 3.0)] {
+        let mut r = rig_at(&[("budget-ms", "0")], fps);
+        r.push_wl(&f[0].0, 0);
+        r.push_nir(&f[0].1, 0, 1);
+        r.pull();
+        let mut q = gst::query::Latency::new();
+        assert!(r.el.static_pad("src").unwrap().query(&mut q));
+        let want = gst::ClockTime::from_nseconds(((budget + 5.0) * 1e6) as u64);
+        assert!(q.result().1.nseconds().abs_diff(want.nseconds()) < 1000, "{fps:?}: latency {} for {want}", q.result().1);
+    }
+
+    // Tracking at 10 frames/s: the lesions vanish (a NIR frame without fluorescence) for 12 frames.
+    let mut r = rig_at(&[], gst::Fraction::new(10, 1));
+    let params = AnalysisParams { margins_mm: vec![1.0], ..AnalysisParams::with_scale(MM_PER_PX) };
+    let processor = |fps| FrameProcessor::new(Box::new(CpuAnalyzer::new(params.clone()).unwrap()), params.clone(), fps);
+    let (mut at10, mut at30) = (processor(10.0), processor(30.0));
+    // A flat NIR frame: background only.
+    let dark = NirFrame::from_vec(W, H, vec![400; W * H]).unwrap();
+    let mut last = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..14u64 {
+        let nir = if i == 0 || i == 13 { &f[0].1 } else { &dark };
+        r.push_wl(&f[0].0, i);
+        r.push_nir(nir, i, 1);
+        last = (r.pull(), overlay(&mut at10, &f[0].0, nir), overlay(&mut at30, &f[0].0, nir));
+    }
+    assert_ne!(last.1, last.2, "the two rates draw different IDs (else this test cannot tell them apart)");
+    same(&last.0, &last.1, "the lesions back after 12 frames: drawn as a processor at 10 frames/s draws them");
+}
+
+/// A replay (a pipeline that is not live) runs ahead of the clock, so the time since a frame's running
+/// time is nothing: the added latency it reports is the element's time on the frame, input to output,
+/// never less than the analysis's own time, and a frame drilled to overrun its budget waited the budget.
+#[test]
+fn a_replay_reports_the_element_s_time_as_its_latency() {
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=6 pattern=ball ! video/x-raw,format=RGB,width=320,height=180,framerate=30/1 \
+         ! nirfmargin name=m backend=cpu mm-per-px=0.16 budget-ms=100 inject-fault=slow@3 ! fakesink sync=false \
+         videotestsrc num-buffers=6 pattern=ball ! video/x-raw,format=GRAY16_LE,width=320,height=180,framerate=30/1 ! m.nir",
+    )
+    .unwrap();
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut frames = Vec::new();
+    for m in bus.iter_timed(gst::ClockTime::from_seconds(30)) {
+        match m.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{} {:?}", e.error(), e.debug()),
+            gst::MessageView::Element(e) if e.structure().is_some_and(|s| s.name() == "nirf-margin/frame") => {
+                let s = e.structure().unwrap();
+                frames.push((s.get::<f64>("latency_ms").unwrap(), s.get::<f64>("process-ms").ok(), s.get::<f64>("element-ms").unwrap()));
+            }
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(frames.len(), 6, "{frames:?}");
+    for (i, (latency, process, element)) in frames.iter().enumerate() {
+        assert!(*latency > 0.0, "frame {i}: latency {latency} ms (element {element} ms)");
+        if let Some(p) = process {
+            assert!(latency >= p, "frame {i}: latency {latency} ms under the analysis's {p} ms");
+        }
+    }
+    assert!(frames[3].0 >= 100.0, "the drilled frame waited its 100-ms budget: {} ms", frames[3].0);
 }
 
 #[test]

@@ -45,7 +45,7 @@ const NIR_FORMATS: [VideoFormat; 3] = [VideoFormat::Gray8, VideoFormat::Gray16Le
 /// The element's own work on a frame besides waiting for its analysis (copies in, output, message): 1.4 ms
 /// a 1080p frame measured on a loaded 2-core machine (README), with room; part of the reported latency.
 const OWN_WORK: Duration = Duration::from_millis(5);
-/// The frame rate assumed until the white light's caps say otherwise (and for `0/1`, variable rate).
+/// The frame rate assumed until the white light's caps give one, and kept for caps of `0/1` (variable rate).
 const DEFAULT_FPS: f64 = 30.0;
 
 /// The properties as set; validated (each error naming its property) when the element starts.
@@ -148,12 +148,16 @@ impl Settings {
 /// Built when the element starts, cleared when it stops.
 struct State {
     failsafe: FailSafe,
+    /// What the analysis thread is built from; rebuilt for the white light's frame rate once negotiated.
+    analysis: LiveAnalysis,
     /// The budget property; `None`: 0.8 of the frame period.
     budget: Option<Duration>,
     params: AnalysisParams,
     roi: Option<Roi>,
     /// The src pad's video info (the white light's), once negotiated.
     out_info: Option<gst_video::VideoInfo>,
+    /// The white light's frame period (`DEFAULT_FPS` until negotiated, and for a variable rate); the
+    /// analysis thread runs at this rate (`analysis.fps`).
     period: Duration,
     index: u64,
     metrics: Option<(PathBuf, BufWriter<File>)>,
@@ -324,6 +328,13 @@ impl ObjectImpl for NirfMargin {
         for name in ["wl", "nir"] {
             let templ = obj.pad_template(name).expect("pad template declared below");
             let pad = gst::PadBuilder::<gst_video::VideoAggregatorPad>::from_template(&templ).name(name).build();
+            if name == "nir" {
+                // The NIR's last frame stays after its EOS, so that the white light's last frames pair with
+                // it while it is recent (the staleness rule of `aggregate_frames`): when both inputs end, or
+                // a run is stopped by an EOS into each source, the NIR's EOS arriving first gives no
+                // spurious "NIR LOST" frame at the end; a NIR that ended long before still gives it.
+                pad.set_property("repeat-after-eos", true);
+            }
             obj.add_pad(&pad).expect("a new pad name");
         }
     }
@@ -362,10 +373,22 @@ impl ElementImpl for NirfMargin {
     }
 }
 
-fn frame_period(info: &gst_video::VideoInfo) -> Duration {
+/// The frame rate of negotiated caps; `DEFAULT_FPS` for `0/1` (a variable rate).
+fn frame_rate(info: &gst_video::VideoInfo) -> f64 {
     let fps = info.fps();
-    let fps = if fps.numer() > 0 && fps.denom() > 0 { fps.numer() as f64 / fps.denom() as f64 } else { DEFAULT_FPS };
-    Duration::from_secs_f64(1.0 / fps)
+    if fps.numer() > 0 && fps.denom() > 0 { fps.numer() as f64 / fps.denom() as f64 } else { DEFAULT_FPS }
+}
+
+impl NirfMargin {
+    /// The analysis thread for `fps` (its lesion tracker keeps an unseen lesion's ID for one second of
+    /// frames; a GPU wait longer than `GPU_WAIT_BUDGETS` budgets counts as a lost device), ready to take
+    /// a frame (a backend's start-up waited for, up to 30 s).
+    fn start_analysis(&self, template: &LiveAnalysis, budget: Option<Duration>, fps: f64) -> FailSafe {
+        let budget = budget.unwrap_or(Duration::from_secs_f64(0.8 / fps));
+        let analysis = LiveAnalysis { fps, gpu_wait: budget * GPU_WAIT_BUDGETS, ..template.clone() };
+        gst::info!(CAT, imp = self, "analysis at {fps} frames/s, budget {budget:?}");
+        FailSafe::start(analysis.factory(self.mode.clone()), budget, Duration::from_secs(30))
+    }
 }
 
 impl AggregatorImpl for NirfMargin {
@@ -380,8 +403,6 @@ impl AggregatorImpl for NirfMargin {
             )),
             None => None,
         };
-        let period = Duration::from_secs_f64(1.0 / DEFAULT_FPS);
-        let budget = config.budget.unwrap_or(period.mul_f64(0.8));
         self.mode.set(config.checks.mode);
         let analysis = LiveAnalysis {
             backend: config.backend,
@@ -390,17 +411,21 @@ impl AggregatorImpl for NirfMargin {
             plan: config.plan,
             // A drilled `slow` frame overruns any budget the frame rate allows.
             slow: config.budget.map_or(Duration::from_millis(200), |b| b * 3),
-            gpu_wait: budget * GPU_WAIT_BUDGETS,
+            // Both set by `start_analysis` for the rate it builds for.
+            gpu_wait: Duration::ZERO,
             fps: DEFAULT_FPS,
         };
-        let failsafe = FailSafe::start(analysis.factory(self.mode.clone()), budget, Duration::from_secs(30));
+        // Built now, at the usual rate, so that no frame waits on its start-up; rebuilt when the white
+        // light's caps give another rate.
+        let failsafe = self.start_analysis(&analysis, config.budget, DEFAULT_FPS);
         *self.state.lock().unwrap() = Some(State {
             failsafe,
+            analysis,
             budget: config.budget,
             params: config.params,
             roi: config.checks.roi,
             out_info: None,
-            period,
+            period: Duration::from_secs_f64(1.0 / DEFAULT_FPS),
             index: 0,
             metrics,
             spare: (None, None),
@@ -473,8 +498,14 @@ impl AggregatorImpl for NirfMargin {
                     return Err(gst::loggable_error!(CAT, "{e}"));
                 }
             }
-            state.period = frame_period(&info);
-            state.failsafe.budget = state.budget.unwrap_or(state.period.mul_f64(0.8));
+            let fps = frame_rate(&info);
+            state.period = Duration::from_secs_f64(1.0 / fps);
+            if fps != state.analysis.fps {
+                // Before the first frame (caps come first): nothing analysed is lost; mid-stream the
+                // lesion IDs start afresh.
+                state.failsafe = self.start_analysis(&state.analysis, state.budget, fps);
+                state.analysis.fps = fps;
+            }
             state.out_info = Some(info);
             state.failsafe.budget
         };
@@ -642,9 +673,18 @@ impl VideoAggregatorImpl for NirfMargin {
         }
         line.overlay = Some(if reason.is_none() { OverlayState::On } else { OverlayState::Off });
         line.reason = reason;
-        // Added latency: the pipeline's running time as the frame leaves, less the white light's.
-        if let (Some(now), Some(rt)) = (obj.current_running_time(), wl_rt) {
-            line.latency_ms = Some((now.nseconds().saturating_sub(rt) as f64 / 1e3).round() / 1e3);
+        // Added latency: from the earlier of the white light's running time (when it was due) and the
+        // moment the element took the pair, to the moment the frame leaves. Live, a frame is due before
+        // the element takes it: its running time on the pipeline clock to leaving (capture, transit,
+        // pairing, analysis). A replay runs ahead of the clock (it is paced after the element), so a frame
+        // is taken before it is due: the element's own time on it, input to output.
+        if wl_rt.is_some() {
+            let since_due = match (obj.current_running_time(), wl_rt) {
+                (Some(now), Some(rt)) => Duration::from_nanos(now.nseconds().saturating_sub(rt)),
+                _ => Duration::ZERO,
+            };
+            let ms = since_due.max(started.elapsed()).as_secs_f64() * 1e3;
+            line.latency_ms = Some((ms * 1e3).round() / 1e3);
         }
         line.wall_ms = Some((state.started.elapsed().as_secs_f64() * 1e6).round() / 1e3);
         if let Some((p, m)) = state.metrics.as_mut() {

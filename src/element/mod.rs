@@ -6,15 +6,22 @@
 //! goes to the analysis thread through the live path's fail-safe policy (`crate::live::failsafe`):
 //! the overlay when the analysis answers within `budget-ms`, else the white light as it is with a badge
 //! ("OVERLAY OFF (over time budget)", "OVERLAY OFF (analysis fault)"). A NIR input that falls silent in
-//! a live pipeline (the aggregator's timeout), that ended, or whose newest frame is older than the white
-//! light by more than a frame gives the white light with "NIR LOST". A live white light with no frame yet at
+//! a live pipeline (the aggregator's timeout), or whose newest frame is older than the white light by
+//! more than a frame gives the white light with "NIR LOST"; a NIR that ended is such a frame (its last
+//! frame is kept after its EOS: the white light's last frame pairs with it when both end together, and
+//! a run stopped by an EOS into each source ends without a spurious "NIR LOST"). The frame period, and
+//! so the default budget and the analysis's tracking rate, come from the white light's caps (30
+//! frames/s for a variable rate, `0/1`). A live white light with no frame yet at
 //! the aggregator's timeout gives a black frame with "NO WHITE LIGHT" (nothing analysed); one that stops
 //! after its first frame is repeated by the aggregator (the `wl` pad's `max-last-buffer-repeat`, until EOS
 //! by default: not yet flagged); the white light ending ends the stream.
 //!
 //! Every frame posts an element message `nirf-margin/frame`: the frame's metrics line (the lesions with
 //! their figures and margin verdict, the transection / wound-bed check, the overlay state and the reason
-//! it is off) plus `element-ms` and `process-ms`. The latency query is answered with the budget plus 5 ms for the element's own work.
+//! it is off) plus `element-ms` and `process-ms`; its `latency_ms` counts from the earlier of the white
+//! light's running time and the moment the element took the pair (live: capture to output; a replay,
+//! ahead of the clock: the element's time on the frame). The latency query is answered with the budget
+//! plus 5 ms for the element's own work.
 //!
 //! ```text
 //! gst-launch-1.0 -m filesrc location=wl.mkv ! decodebin ! videoconvert ! nirfmargin name=m mm-per-px=0.1 \

@@ -1,5 +1,5 @@
-//! Latency and drop statistics of the live path: added latency per frame (input timestamp to overlay
-//! push, on the pipeline clock), summarised as p50/p99 over a window and over the whole run.
+//! Latency and drop statistics of the live path: added latency per frame (the metrics line's
+//! `latency_ms`), summarised as p50/p99 over a window and over the whole run.
 
 #[derive(Default, Clone, Debug)]
 pub struct LatencyStats {
