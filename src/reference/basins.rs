@@ -9,17 +9,21 @@
 //! small ones. The lake around each significant basin (the water's whole extent), widened by
 //! `LAKE_REACH_MM`, says which fluorescent fragments wall it: `enclosure` tries those as one rim.
 //!
-//! Worked in cells of about `CELL_MM` (block means of the ratio: the relief at the scale of cores and
-//! rims, pixel noise averaged away). CPU only (the enclosure it serves has no GPU twin yet).
+//! Worked in cells of about `CELL_MM` (the smoothed ratio sampled at each cell's quarter points: the
+//! relief at the scale of cores and rims, a few loads a cell). CPU only (the enclosure it serves has no
+//! GPU twin yet).
 
 use std::collections::VecDeque;
+
+use rayon::prelude::*;
 
 use crate::analysis::FluoLevel;
 use crate::frame::Plane;
 use crate::params::{AnalysisParams, min_core_area_px};
+use super::roi::Rect;
 
 /// The cell the relief is worked in: about this wide (mm), at least 2 pixels.
-pub const CELL_MM: f32 = 0.2;
+pub const CELL_MM: f32 = 0.3;
 
 /// A significant basin's water stands at least this many background noise sigmas deep.
 pub const BASIN_SIGMAS: f32 = 2.0;
@@ -33,11 +37,14 @@ pub const LAKE_REACH_MM: f32 = 1.0;
 const LEVELS_PER_UNIT: f32 = 256.0;
 const MAX_RATIO: f32 = 8.0;
 
-/// The lakes of a frame's significant basins, at cell resolution.
+/// The lakes of a frame's significant basins, at cell resolution, over a box of the frame.
 #[derive(Clone, Debug, Default)]
 pub struct Lakes {
     /// Cell side in pixels.
     pub cell: usize,
+    /// The box's first pixel (its first cell's corner).
+    pub x0: usize,
+    pub y0: usize,
     /// Grid size in cells.
     pub width: usize,
     pub height: usize,
@@ -50,27 +57,32 @@ pub struct Lakes {
 impl Lakes {
     /// The lake (1-based) pixel (x, y) lies in or within reach of, 0 for none.
     pub fn near_pixel(&self, x: usize, y: usize) -> u32 {
-        self.near[(y / self.cell) * self.width + x / self.cell]
+        let (Some(dx), Some(dy)) = (x.checked_sub(self.x0), y.checked_sub(self.y0)) else { return 0 };
+        let (cx, cy) = (dx / self.cell, dy / self.cell);
+        if cx < self.width && cy < self.height { self.near[cy * self.width + cx] } else { 0 }
     }
 }
 
-/// Block means of `ratio` over `cell`×`cell` pixels (partial blocks at the right and bottom edges are
-/// averaged over the pixels they hold), quantised.
-fn relief(ratio: &Plane<f32>, cell: usize) -> (Vec<u16>, usize, usize) {
-    let (w, h) = (ratio.width, ratio.height);
-    let (cw, ch) = (w.div_ceil(cell), h.div_ceil(cell));
-    let mut sum = vec![0f32; cw * ch];
-    let mut n = vec![0u32; cw * ch];
-    for y in 0..h {
-        let row = ratio.row(y);
-        let base = (y / cell) * cw;
-        for (x, &v) in row.iter().enumerate() {
-            sum[base + x / cell] += v;
-            n[base + x / cell] += 1;
-        }
-    }
-    let top = (MAX_RATIO * LEVELS_PER_UNIT) as f32 - 1.0;
-    let q = sum.iter().zip(&n).map(|(&s, &k)| (s / k.max(1) as f32 * LEVELS_PER_UNIT).clamp(0.0, top) as u16).collect();
+/// The relief on the cell grid: each cell's ratio as the mean of four samples at its quarter points
+/// (the ratio is smoothed already; a cell is sampled, not summed, so that the relief costs a few loads a
+/// cell rather than a pass over the frame), quantised.
+fn relief(ratio: &Plane<f32>, b: Rect, cell: usize) -> (Vec<u16>, usize, usize) {
+    let (w, h) = (b.x1, b.y1);
+    let (cw, ch) = ((b.x1 - b.x0).div_ceil(cell), (b.y1 - b.y0).div_ceil(cell));
+    let top = (MAX_RATIO * LEVELS_PER_UNIT) - 1.0;
+    let (qa, qb, bx) = (cell / 4, (3 * cell) / 4, b);
+    let q = (0..ch)
+        .into_par_iter()
+        .flat_map_iter(|cy| {
+            let (ya, yb) = ((bx.y0 + cy * cell + qa).min(h - 1), (bx.y0 + cy * cell + qb).min(h - 1));
+            let (ra, rb) = (ratio.row(ya), ratio.row(yb));
+            (0..cw).map(move |cx| {
+                let (xa, xb) = ((bx.x0 + cx * cell + qa).min(w - 1), (bx.x0 + cx * cell + qb).min(w - 1));
+                let mean = 0.25 * (ra[xa] + ra[xb] + rb[xa] + rb[xb]);
+                (mean * LEVELS_PER_UNIT).clamp(0.0, top) as u16
+            })
+        })
+        .collect();
     (q, cw, ch)
 }
 
@@ -141,13 +153,14 @@ fn flood(start: usize, w: usize, h: usize, inside: impl Fn(usize) -> bool, seen:
     out
 }
 
-/// The lakes of the significant basins of `ratio` (see the module's doc); `level` gives the
-/// background's noise.
-pub fn enclosed_lakes(ratio: &Plane<f32>, level: &FluoLevel, p: &AnalysisParams) -> Lakes {
+/// The lakes of the significant basins of `ratio` within box `within` (its edge drains: a basin must lie
+/// inside it), see the module's doc; `level` gives the background's noise.
+pub fn enclosed_lakes(ratio: &Plane<f32>, within: Rect, level: &FluoLevel, p: &AnalysisParams) -> Lakes {
     let cell = (p.mm_to_px(CELL_MM).round() as usize).max(2);
-    let (q, w, h) = relief(ratio, cell);
+    let (x0, y0) = (within.x0, within.y0);
+    let (q, w, h) = relief(ratio, within, cell);
     if w < 3 || h < 3 {
-        return Lakes { cell, width: w, height: h, near: vec![0; w * h], count: 0 };
+        return Lakes { cell, x0, y0, width: w, height: h, near: vec![0; w * h], count: 0 };
     }
     let fill = spill_levels(&q, w, h);
     let deep = ((BASIN_SIGMAS * level.noise * LEVELS_PER_UNIT).ceil() as u16).max(1);
@@ -198,7 +211,7 @@ pub fn enclosed_lakes(ratio: &Plane<f32>, level: &FluoLevel, p: &AnalysisParams)
             }
         }
     }
-    Lakes { cell, width: w, height: h, near, count: count as usize }
+    Lakes { cell, x0, y0, width: w, height: h, near, count: count as usize }
 }
 
 #[cfg(test)]
@@ -232,7 +245,7 @@ mod tests {
         }
         let p = AnalysisParams { mm_per_px: 0.1, ..AnalysisParams::default() };
         let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.05 };
-        let lakes = enclosed_lakes(&ratio, &level, &p);
+        let lakes = enclosed_lakes(&ratio, Rect::full(w, h), &level, &p);
         assert_eq!(lakes.count, 1, "the ring's core is the one significant lake");
         assert_eq!(lakes.near_pixel(60, 60), 1, "the core lies in it");
         assert_eq!(lakes.near_pixel(60 + 27, 60), 1, "the bright arc's inner edge is within reach");

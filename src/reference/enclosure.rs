@@ -18,7 +18,7 @@
 
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
-use super::regions::{FLAG_BORDER, RegionTable, min_core_area_px, ratio_fixed};
+use super::regions::{FLAG_BORDER, RegionTable, is_core, min_core_area_px, ratio_fixed};
 use super::basins;
 use super::roi::Rect;
 use crate::analysis::FluoLevel;
@@ -319,8 +319,16 @@ pub fn split_gapped_cores(
     // Clusters of fragments that wall the same significant basin of the ratio (`basins`): texture dims
     // a faint rim along stretches longer than the link, and its arcs lie far apart around a core that
     // the ratio still encloses. Tried after the clusters above (a core split off there is no group here).
-    if fragments.len() >= 2 {
-        let lakes = basins::enclosed_lakes(ratio, level, p);
+    // Only where at least two fragments enclose no core (a ring that closed, or one split above, holds
+    // its core within its box): the common frame of closed rims pays nothing for the relief.
+    let cores: Vec<Rect> = (0..bg.labels.len()).filter(|&r| is_core(bg, r, w * h, p)).map(|r| bg.bbox[r]).collect();
+    let holds_a_core = |b: Rect| cores.iter().any(|c| c.x0 >= b.x0 && c.y0 >= b.y0 && c.x1 <= b.x1 && c.y1 <= b.y1);
+    let open: Vec<Rect> = fragments.iter().map(|(r, _)| fl.bbox[*r]).filter(|&b| !holds_a_core(b)).collect();
+    if open.len() >= 2 {
+        // The relief over the open fragments' box (and a margin: a basin they wall lies within it).
+        let margin = p.mm_to_px(basins::LAKE_REACH_MM + 2.0 * basins::CELL_MM).ceil() as usize;
+        let within = open.iter().copied().reduce(|a, b| a.union(&b)).expect("two boxes").expand(margin, w, h);
+        let lakes = basins::enclosed_lakes(ratio, within, level, p);
         if lakes.count > 0 {
             let mut walls: Vec<Vec<usize>> = vec![Vec::new(); lakes.count];
             for (k, (r, _)) in fragments.iter().enumerate() {
