@@ -50,16 +50,16 @@ pub const THRESHOLD: Stage = Stage {
 pub const MORPHOLOGY: Stage = Stage {
     name: "morphology",
     source: include_str!("../../shaders/morphology.wgsl"),
-    entries: &["clean_mask"],
-    bindings: &[false, false, false, true],
+    entries: &["clean_mask", "low_mask", "clean_mask_strong"],
+    bindings: &[false, false, false, true, false],
     includes: &[],
     workgroup_bytes: WG_MORPHOLOGY,
 };
 pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
-    entries: &["local_merge", "merge", "count_roots", "scan_rows", "assign_ids", "compress"],
-    bindings: &[false, true, true, true, true, true],
+    entries: &["local_merge", "merge", "count_roots", "scan_rows", "assign_ids", "compress", "mark_strong"],
+    bindings: &[false, true, true, true, true, true, false, false],
     includes: &[],
     workgroup_bytes: WG_COMPONENTS,
 };

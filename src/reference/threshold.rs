@@ -10,7 +10,8 @@
 //! `fluo_ratio` and the mode plus `fluo_noise_sigmas` noise sigmas. On a clean frame that is
 //! `fluo_ratio`; on a noisy one (low excitation, high gain) it rises so that noise and texture do not
 //! pass as fluorescence. `keep_strong` adds hysteresis: fluorescence down to `low_level` counts where
-//! it is connected to fluorescence at the level (CPU only so far; the GPU cuts at the level alone).
+//! it is connected to fluorescence at the level (the GPU's twin: `low_mask`, the labelling's
+//! `local_merge` and `merge`, `mark_strong`, then `clean_mask_strong`; see morphology.wgsl).
 
 use rayon::prelude::*;
 
@@ -110,8 +111,13 @@ pub fn fluo_level(hist: &[u32], p: &AnalysisParams) -> FluoLevel {
 }
 
 /// The hysteresis level: fluorescence connected to a pixel at the level counts down to this (the larger
-/// of `fluo_low_ratio` and the mode plus `fluo_low_sigmas` noise sigmas, at most the level).
+/// of `fluo_low_ratio` and the mode plus `fluo_low_sigmas` noise sigmas, at most the level); the level
+/// itself when hysteresis is off (`AnalysisParams::hysteresis`). `fluo_level` in threshold.wgsl computes
+/// the same in the same order.
 pub fn low_level(level: &FluoLevel, p: &AnalysisParams) -> f32 {
+    if !p.hysteresis() {
+        return level.level;
+    }
     p.fluo_low_ratio.max(level.mode + p.fluo_low_sigmas * level.noise).min(level.level)
 }
 
