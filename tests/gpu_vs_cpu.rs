@@ -141,8 +141,8 @@ fn gpu_hysteresis_equals_the_cpus_on_faint_rims() {
     use nirf_margin::reference::threshold::low_level;
     let Some(ctx) = gpu_or_skip() else { return };
     let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::default()).unwrap();
-    let (mut added, mut cleared, mut lesions) = (0, 0, 0);
-    let cases = [(true, 41u64, 0.08), (true, 42, 0.06), (true, 43, 0.1), (true, 44, 0.05), (false, 45, 0.08)];
+    let (mut added, mut cleared, mut lesions, mut active) = (0, 0, 0, 0);
+    let cases = [(true, 41u64, 0.08), (true, 42, 0.06), (true, 43, 0.1), (true, 44, 0.05), (true, 46, 0.07), (true, 47, 0.09), (false, 45, 0.08), (false, 48, 0.06)];
     for (broad, seed, mm_per_px) in cases {
         let options = if broad { SceneOptions::broad() } else { SceneOptions::default() };
         let cfg = PhantomConfig { width: 640, height: 400, frames: 1, seed, mm_per_px, fps: 30.0, options };
@@ -156,7 +156,8 @@ fn gpu_hysteresis_equals_the_cpus_on_faint_rims() {
         let what = format!("seed {seed} ({})", if broad { "broad" } else { "plain" });
         let (ratio, mask) = gpu.pixel_maps().unwrap();
         let (level, low) = (sg.background.level, low_level(&sg.background, &params));
-        assert!(low < level, "{what}: hysteresis off (low {low}, level {level})");
+        // Where texture raises the level (mode + 2.5 sigmas over 1.3), the low level is raised alike.
+        active += (low < level) as usize;
         let twin = cpu_hysteresis_mask(&ratio, &frame.wl, level, low, params.glint_level, false);
         let off = count_where(&mask, &twin, |a, b| a != b);
         assert_eq!(off, 0, "{what}: the GPU's mask and its CPU twin's differ at {off} pixels");
@@ -166,12 +167,13 @@ fn gpu_hysteresis_equals_the_cpus_on_faint_rims() {
         cleared += count_where(&all_low, &mask, |a, b| a == 1 && b == 0);
         let (_, cpu_mask) = cpu.pixel_maps().unwrap();
         let differ = count_where(&mask, &cpu_mask, |a, b| a != b);
-        eprintln!("{what}: low {low:.3}, level {level:.3}; masks differ at {differ} pixels; {} lesions", sc.lesions.len());
+        eprintln!("{what}: low {low:.3}, level {level:.3}; masks differ at {differ} pixels; {} lesions; kept {added}, cleared {cleared} so far", sc.lesions.len());
         assert!(differ as f64 <= 0.001 * mask.data.len() as f64, "{what}: masks differ at {differ} pixels");
         assert_same_lesions(&sc, &sg, mm_per_px, &what);
         lesions += sc.lesions.len();
     }
-    eprintln!("hysteresis kept {added} pixels under the level and cleared {cleared}");
+    eprintln!("hysteresis on {active} of {} frames: kept {added} pixels under the level and cleared {cleared}", cases.len());
+    assert!(active >= 3, "the low level was under the level on {active} frames only");
     assert!(added > 0 && cleared > 0, "the hysteresis changed nothing: kept {added}, cleared {cleared}");
     assert!(lesions >= 5, "only {lesions} lesions");
 }
@@ -216,7 +218,7 @@ fn gpu_hysteresis_stage_equals_its_cpu_twin_on_adversarial_maps() {
                 1.0
             }
         }).collect()).unwrap();
-        maps.push(("serpentine".into(), serp));
+        maps.push(("wide serpentine".into(), serp));
         for scale in [0.2f32, 0.3, 0.4] {
             let bw = w.div_ceil(4);
             let blocks: Vec<f32> = (0..bw * h.div_ceil(4)).map(|_| rng.random_range(0.0..1.0)).collect();
@@ -232,14 +234,14 @@ fn gpu_hysteresis_stage_equals_its_cpu_twin_on_adversarial_maps() {
             }).collect()).unwrap()));
         }
         for (name, ratio) in maps {
-            let glints = name != "serpentine";
+            let glints = name != "wide serpentine";
             let wl: Vec<u8> = (0..w * h).flat_map(|_| if glints && rng.random_bool(0.01) { [250, 250, 250] } else { [180, 60, 50] }).collect();
             let wl = RgbFrame::from_vec(w, h, wl).unwrap();
             let got = gpu.run_hysteresis_stage(&ratio, &wl, level, low).unwrap();
             let want = cpu_hysteresis_mask(&ratio, &wl, level, low, params.glint_level, false);
             let off = count_where(&got, &want, |a, b| a != b);
             assert_eq!(off, 0, "{w}x{h} {name}: masks differ at {off} pixels");
-            if name == "serpentine" {
+            if name == "wide serpentine" {
                 // Kept whole, however far its start from the strong pixel; the square without one cleared.
                 let kept = (0..w * h).filter(|&i| in_serpentine(i % w, i / w) && got.data[i] == 1).count();
                 let all = (0..w * h).filter(|&i| in_serpentine(i % w, i / w)).count();

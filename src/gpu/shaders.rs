@@ -301,13 +301,17 @@ mod tests {
     use super::*;
 
     /// The reflection sees through calls: `assign_cores` reads `table` and `stats` only inside
-    /// `raster_rank`, and the distance rows never touch the labels.
+    /// `raster_rank`, the distance rows never touch the labels, and only the hysteresis's mask pass the parents.
     #[test]
     fn used_bindings_follow_calls() {
         let regions = REGIONS.used_bindings().unwrap();
         assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4, 5]);
         let distance = DISTANCE.used_bindings().unwrap();
         assert!(!distance[DISTANCE.entry("rows")].contains(&1), "{:?}", distance[DISTANCE.entry("rows")]);
+        // The parent array (binding 5) is the hysteresis's alone: the plain mask pass does not count it.
+        let morphology = MORPHOLOGY.used_bindings().unwrap();
+        assert!(!morphology[MORPHOLOGY.entry("clean_mask")].contains(&5), "{:?}", morphology[MORPHOLOGY.entry("clean_mask")]);
+        assert!(morphology[MORPHOLOGY.entry("clean_mask_strong")].contains(&5));
     }
 
     /// Writes are told from loads: `count_roots` only loads the parent array (atomicLoad) and stores to
