@@ -19,7 +19,7 @@
 // The threshold's hysteresis (CPU twin: `threshold::keep_strong`) runs local_merge and merge on the
 // low-level mask (morphology.wgsl's low_mask), then
 // mark_strong: each pixel of the low mask points straight at its root (parent[i] = root) and each one at
-//              the level (ratio at least level[LEVEL_BINS]) sets STRONG_ROOT on its root's word; find
+//              the level (STRONG_PX in its mask byte) sets STRONG_ROOT on its root's word; find
 //              reads parent words through parent_index, so the mark does not disturb the walks. The
 //              morphology's clean_mask_strong keeps the low components whose root is marked; the
 //              labelling proper starts afresh (local_merge rewrites every parent word).
@@ -30,11 +30,10 @@
 @group(0) @binding(4) var<storage, read_write> roots: array<u32>;
 @group(0) @binding(5) var<storage, read_write> stats: array<u32>;
 @group(0) @binding(6) var<storage, read_write> table: array<atomic<u32>>;
-@group(0) @binding(7) var<storage, read> ratio: array<f32>;
-@group(0) @binding(8) var<storage, read> level: array<u32>;
 
+// The mask's class (0 or 1). The hysteresis's low mask also carries STRONG_PX on pixels at the level.
 fn mask_at(x: u32, y: u32) -> u32 {
-    return mask_byte(mask[mask_index(x, y)], x);
+    return mask_byte(mask[mask_index(x, y)], x) & 1u;
 }
 
 fn find(i0: u32) -> u32 {
@@ -322,7 +321,7 @@ fn mark_strong(@builtin(global_invocation_id) g: vec3<u32>) {
     if (r != i) {
         atomicStore(&parent[i], r);
     }
-    if (ratio[i] >= bitcast<f32>(level[LEVEL_BINS])) {
+    if ((mask_byte(mask[mask_index(g.x, g.y)], g.x) & STRONG_PX) != 0u) {
         atomicOr(&parent[r], STRONG_ROOT);
     }
 }

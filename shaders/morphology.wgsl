@@ -10,7 +10,8 @@
 //             (foreground for erosion, background for dilation), as on the CPU.
 // Hysteresis (`threshold::keep_strong`), when on:
 // low_mask:   one invocation a mask word: the cut alone at the hysteresis level (level[LEVEL_BINS + 3]),
-//             for the labelling's local_merge, merge and mark_strong (components.wgsl).
+//             1 a pixel, with STRONG_PX added where the ratio also reaches the level, for the labelling's
+//             local_merge, merge (which read the class bit alone) and mark_strong (components.wgsl).
 // clean_mask_strong: clean_mask cut at the hysteresis level, keeping only the pixels whose low component
 //             holds a pixel at the level (their root's parent word carries STRONG_ROOT); reads parent.
 
@@ -136,11 +137,12 @@ fn low_mask(@builtin(global_invocation_id) g: vec3<u32>) {
         return;
     }
     let low = bitcast<f32>(level[LEVEL_BINS + 3u]);
+    let high = bitcast<f32>(level[LEVEL_BINS]);
     var word = 0u;
     for (var k = 0u; k < 4u; k += 1u) {
         let x = 4u * g.x + k;
         if (x < P.width && fluorescent(x, g.y, low)) {
-            word |= 1u << (8u * k);
+            word |= select(1u, 1u | STRONG_PX, ratio[g.y * P.width + x] >= high) << (8u * k);
         }
     }
     mask[g.y * stride + g.x] = word;

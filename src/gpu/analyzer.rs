@@ -641,7 +641,7 @@ impl GpuAnalyzer {
             bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio], &[]),
             bg_threshold: p.threshold.bind(d, &uniform, &[&ratio, &level], &[]),
             bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &parent], &[]),
-            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &labels, &roots, &stats, &table, &ratio, &level], &dense),
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &labels, &roots, &stats, &table], &dense),
             bg_regions: p.regions.bind(d, &uniform, &[&ratio, &labels, &stats, &table, &roots], &dense),
             bg_distance: p.distance.bind(d, &uniform, &[&labels, &stats, &seeds, &col, &distfield], &dense),
             bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &labels, &stats, &distfield, &table, &roots], &dense),

@@ -95,6 +95,10 @@ const _: () = {
     assert!(side * side <= STRONG_ROOT as usize, "a raster index of the largest frame stays under STRONG_ROOT");
 };
 
+/// The bit of a low-level mask byte (the hysteresis's `low_mask`, morphology.wgsl) on a pixel whose ratio
+/// reaches the level; the labelling reads the class bit (1) alone. Emitted as `STRONG_PX`.
+pub const STRONG_PX: u32 = 2;
+
 /// The labelled distance field and the column pass's words (distance.wgsl): a distance (squared in the
 /// field, vertical in the columns) above this shift, a core slot + 1 below it. Emitted as `FIELD_SHIFT`
 /// and `FIELD_VALUE` (the mask below it).
@@ -137,6 +141,7 @@ pub fn wgsl() -> String {
     u("STYLE_WARN", style::WARN as usize);
     u("FL_TAG", FL_TAG as usize);
     u("STRONG_ROOT", STRONG_ROOT as usize);
+    u("STRONG_PX", STRONG_PX as usize);
     u("FIELD_SHIFT", FIELD_SHIFT as usize);
     u("SEED_OUTSIDE", SEED_OUTSIDE as usize);
     u("SEED_VALUE", SEED_OUTSIDE as usize - 1);

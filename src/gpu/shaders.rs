@@ -59,7 +59,7 @@ pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
     entries: &["local_merge", "merge", "count_roots", "scan_rows", "assign_ids", "compress", "mark_strong"],
-    bindings: &[false, true, true, true, true, true, false, false],
+    bindings: &[false, true, true, true, true, true],
     includes: &[],
     workgroup_bytes: WG_COMPONENTS,
 };
