@@ -1,4 +1,4 @@
-// morphology.wgsl — CPU twins: src/reference/threshold.rs (`threshold`) and src/reference/morphology.rs
+// morphology.wgsl — CPU twins: src/reference/threshold.rs (`threshold`, `keep_strong`) and src/reference/morphology.rs
 // (`clean_mask`).
 // clean_mask: reads ratio, wl_in (packed RGB8), the fluorescence level (level[LEVEL_BINS], from the
 //             threshold stage); writes mask: 8-bit values packed four a word, rows padded to whole words

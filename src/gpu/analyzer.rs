@@ -377,21 +377,7 @@ impl GpuAnalyzer {
     /// morphology.wgsl). Its CPU twin is `reference::threshold::threshold` then
     /// `reference::morphology::clean_mask`.
     pub fn run_mask_stage(&mut self, ratio: &Plane<f32>, wl: &RgbFrame, cut: f32) -> Result<Plane<u8>> {
-        if (ratio.width, ratio.height) != (wl.width, wl.height) {
-            bail!("the ratio map is {}x{}, the white light {}x{}", ratio.width, ratio.height, wl.width, wl.height);
-        }
-        self.ctx.check_lost()?;
-        let (w, h) = (ratio.width, ratio.height);
-        self.resources(w, h)?;
-        let f = self.frame.as_mut().expect("resources built");
-        let q = &self.ctx.queue;
-        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&ratio.data));
-        upload_words(q, &f.wl_in, &wl.data, &mut f.upload);
-        q.write_buffer(&f.level, (LEVEL_BINS * 4) as u64, bytemuck::bytes_of(&cut.to_bits()));
-        let f = self.frame.as_ref().expect("resources built");
-        self.run_alone(&[(self.pipelines.morphology.get("clean_mask").0, &f.bg_morphology.group, mask_tiles(w, h))])?;
-        let (_, mask) = self.pixel_maps()?;
-        Ok(Arc::unwrap_or_clone(mask))
+        self.mask_stage(ratio, wl, cut, None)
     }
 
     /// The threshold's hysteresis and the mask stage alone on given buffers: a ratio map and a white
@@ -400,11 +386,16 @@ impl GpuAnalyzer {
     /// `merge`, `mark_strong`, `clean_mask_strong`). Its CPU twin is `reference::threshold::threshold`
     /// at `low`, `keep_strong` at `level`, then `reference::morphology::clean_mask`.
     pub fn run_hysteresis_stage(&mut self, ratio: &Plane<f32>, wl: &RgbFrame, level: f32, low: f32) -> Result<Plane<u8>> {
-        if (ratio.width, ratio.height) != (wl.width, wl.height) {
-            bail!("the ratio map is {}x{}, the white light {}x{}", ratio.width, ratio.height, wl.width, wl.height);
-        }
         if !(low <= level) {
             bail!("the hysteresis level {low} is above the level {level}");
+        }
+        self.mask_stage(ratio, wl, level, Some(low))
+    }
+
+    /// The mask stage alone, cut at `level`, or with hysteresis down to `low`.
+    fn mask_stage(&mut self, ratio: &Plane<f32>, wl: &RgbFrame, level: f32, low: Option<f32>) -> Result<Plane<u8>> {
+        if (ratio.width, ratio.height) != (wl.width, wl.height) {
+            bail!("the ratio map is {}x{}, the white light {}x{}", ratio.width, ratio.height, wl.width, wl.height);
         }
         self.ctx.check_lost()?;
         let (w, h) = (ratio.width, ratio.height);
@@ -414,17 +405,22 @@ impl GpuAnalyzer {
         q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&ratio.data));
         upload_words(q, &f.wl_in, &wl.data, &mut f.upload);
         q.write_buffer(&f.level, (LEVEL_BINS * 4) as u64, bytemuck::bytes_of(&level.to_bits()));
-        q.write_buffer(&f.level, ((LEVEL_BINS + 3) * 4) as u64, bytemuck::bytes_of(&low.to_bits()));
         let f = self.frame.as_ref().expect("resources built");
         let (mp, cp) = (&self.pipelines.morphology, &self.pipelines.components);
         let (m, c, t) = (&f.bg_morphology.group, &f.bg_components.group, tiles(w, h));
-        self.run_alone(&[
-            (mp.get("low_mask").0, m, tiles(w.div_ceil(4), h)),
-            (cp.get("local_merge").0, c, t),
-            (cp.get("merge").0, c, t),
-            (cp.get("mark_strong").0, c, t),
-            (mp.get("clean_mask_strong").0, m, mask_tiles(w, h)),
-        ])?;
+        match low {
+            None => self.run_alone(&[(mp.get("clean_mask").0, m, mask_tiles(w, h))])?,
+            Some(low) => {
+                q.write_buffer(&f.level, ((LEVEL_BINS + 3) * 4) as u64, bytemuck::bytes_of(&low.to_bits()));
+                self.run_alone(&[
+                    (mp.get("low_mask").0, m, tiles(w.div_ceil(4), h)),
+                    (cp.get("local_merge").0, c, t),
+                    (cp.get("merge").0, c, t),
+                    (cp.get("mark_strong").0, c, t),
+                    (mp.get("clean_mask_strong").0, m, mask_tiles(w, h)),
+                ])?
+            }
+        }
         let (_, mask) = self.pixel_maps()?;
         Ok(Arc::unwrap_or_clone(mask))
     }
