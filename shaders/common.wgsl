@@ -18,11 +18,11 @@ struct Params {
     min_diffuse_area: f32,
     min_diffuse_compactness: f32,
     dist_bound: f32,
-    _pad0: f32,
+    fluo_low_ratio: f32,
     sharp_grad_px: f32,
     fluo_noise_sigmas: f32,
     partial_core_max_ratio: f32,
-    _pad: f32,
+    fluo_low_sigmas: f32,
     margins: vec4<f32>,
 }
 
@@ -59,6 +59,13 @@ fn bg_label(l: u32) -> u32 {
 
 fn fl_label(l: u32) -> u32 {
     return select(0u, l & ~FL_TAG, (l & FL_TAG) != 0u);
+}
+
+// The labelling's parent array (components.wgsl) holds a raster index a pixel; during the threshold's
+// hysteresis a root's word also carries STRONG_ROOT (prelude) when its component holds a pixel at the
+// level (`mark_strong`). The index of a parent word:
+fn parent_index(word: u32) -> u32 {
+    return word & ~STRONG_ROOT;
 }
 // The composite's per-lesion style table (`analysis::style`, STYLE_* in the prelude): one word a core slot.
 // Lesion table: T_HEADER words of counters, then one record of T_STRIDE words a slot, then the per-row

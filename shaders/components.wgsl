@@ -16,6 +16,13 @@
 // compress:    writes labels[i] = labels[root of i]: one word a pixel for both classes.
 // The root of a component is its smallest raster index and ids go by raster order of roots, so ids are
 // deterministic and in the CPU's label order (its label is roots[id] + 1).
+// The threshold's hysteresis (CPU twin: `threshold::keep_strong`) runs local_merge and merge on the
+// low-level mask (morphology.wgsl's low_mask), then
+// mark_strong: each pixel of the low mask points straight at its root (parent[i] = root) and each one at
+//              the level (STRONG_PX in its mask byte) sets STRONG_ROOT on its root's word; find
+//              reads parent words through parent_index, so the mark does not disturb the walks. The
+//              morphology's clean_mask_strong keeps the low components whose root is marked; the
+//              labelling proper starts afresh (local_merge rewrites every parent word).
 
 @group(0) @binding(1) var<storage, read> mask: array<u32>;
 @group(0) @binding(2) var<storage, read_write> parent: array<atomic<u32>>;
@@ -24,18 +31,19 @@
 @group(0) @binding(5) var<storage, read_write> stats: array<u32>;
 @group(0) @binding(6) var<storage, read_write> table: array<atomic<u32>>;
 
+// The mask's class (0 or 1). The hysteresis's low mask also carries STRONG_PX on pixels at the level.
 fn mask_at(x: u32, y: u32) -> u32 {
-    return mask_byte(mask[mask_index(x, y)], x);
+    return mask_byte(mask[mask_index(x, y)], x) & 1u;
 }
 
 fn find(i0: u32) -> u32 {
     var i = i0;
     loop {
-        let p = atomicLoad(&parent[i]);
+        let p = parent_index(atomicLoad(&parent[i]));
         if (p == i) {
             break;
         }
-        let gp = atomicLoad(&parent[p]);
+        let gp = parent_index(atomicLoad(&parent[p]));
         if (gp < p) {
             atomicMin(&parent[i], gp);
         }
@@ -299,5 +307,21 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>) {
     // A root's word was written by assign_ids (an earlier dispatch); only roots' words are read here.
     if (r != i) {
         labels[i] = labels[r];
+    }
+}
+
+@compute @workgroup_size(16, 16)
+fn mark_strong(@builtin(global_invocation_id) g: vec3<u32>) {
+    if (g.x >= P.width || g.y >= P.height || mask_at(g.x, g.y) != 1u) {
+        return;
+    }
+    let i = g.y * P.width + g.x;
+    let r = find(i);
+    // A root's own word is left to the marks (a store would erase one).
+    if (r != i) {
+        atomicStore(&parent[i], r);
+    }
+    if ((mask_byte(mask[mask_index(g.x, g.y)], g.x) & STRONG_PX) != 0u) {
+        atomicOr(&parent[r], STRONG_ROOT);
     }
 }

@@ -1,4 +1,4 @@
-// morphology.wgsl — CPU twins: src/reference/threshold.rs (`threshold`) and src/reference/morphology.rs
+// morphology.wgsl — CPU twins: src/reference/threshold.rs (`threshold`, `keep_strong`) and src/reference/morphology.rs
 // (`clean_mask`).
 // clean_mask: reads ratio, wl_in (packed RGB8), the fluorescence level (level[LEVEL_BINS], from the
 //             threshold stage); writes mask: 8-bit values packed four a word, rows padded to whole words
@@ -8,11 +8,18 @@
 //             Each tile row is a bit row (TILE_W + 2 × HALO = 28 bits): a 3-tap pass is two shifts and two
 //             ANDs or ORs along it, and three rows across. Pixels outside the image are neutral
 //             (foreground for erosion, background for dilation), as on the CPU.
+// Hysteresis (`threshold::keep_strong`), when on:
+// low_mask:   one invocation a mask word: the cut alone at the hysteresis level (level[LEVEL_BINS + 3]),
+//             1 a pixel, with STRONG_PX added where the ratio also reaches the level, for the labelling's
+//             local_merge, merge (which read the class bit alone) and mark_strong (components.wgsl).
+// clean_mask_strong: clean_mask cut at the hysteresis level, keeping only the pixels whose low component
+//             holds a pixel at the level (their root's parent word carries STRONG_ROOT); reads parent.
 
 @group(0) @binding(1) var<storage, read> ratio: array<f32>;
 @group(0) @binding(2) var<storage, read> wl_in: array<u32>;
 @group(0) @binding(3) var<storage, read> level: array<u32>;
 @group(0) @binding(4) var<storage, read_write> mask: array<u32>;
+@group(0) @binding(5) var<storage, read> parent: array<u32>;
 
 const HALO: u32 = 6u;
 const TILE_W: u32 = 16u;
@@ -51,11 +58,10 @@ fn pass3(r: u32, erode: bool) {
     bits_b[r] = acc;
 }
 
-@compute @workgroup_size(64)
-fn clean_mask(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) r: u32) {
+// Row r of the tile and its halo cut at `cut` (bit b: pixel x0 + b); sets inside[r].
+fn tile_row(wg: vec3<u32>, r: u32, cut: f32) -> u32 {
     let x0 = i32(wg.x * TILE_W) - i32(HALO);
     let y = i32(wg.y * TILE_H) + i32(r) - i32(HALO);
-    let cut = bitcast<f32>(level[LEVEL_BINS]);
     var row = 0u;
     var ins = 0u;
     if (y >= 0 && y < i32(P.height)) {
@@ -69,8 +75,12 @@ fn clean_mask(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
             }
         }
     }
-    bits_a[r] = row;
     inside[r] = ins;
+    return row;
+}
+
+// The opening and closing of the tile's rows (bits_a, row r this thread's), and the tile's words out.
+fn open_close_store(wg: vec3<u32>, r: u32) {
     workgroupBarrier();
     // Opening, then closing: erode, dilate, dilate, dilate, erode, erode.
     for (var k = 0u; k < 6u; k += 1u) {
@@ -79,6 +89,7 @@ fn clean_mask(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
         bits_a[r] = bits_b[r];
         workgroupBarrier();
     }
+    let y = i32(wg.y * TILE_H) + i32(r) - i32(HALO);
     if (r < HALO || r >= HALO + TILE_H || y >= i32(P.height)) {
         return;
     }
@@ -92,4 +103,47 @@ fn clean_mask(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
             mask[u32(y) * stride + first + k] = word;
         }
     }
+}
+
+@compute @workgroup_size(64)
+fn clean_mask(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) r: u32) {
+    bits_a[r] = tile_row(wg, r, bitcast<f32>(level[LEVEL_BINS]));
+    open_close_store(wg, r);
+}
+
+// Does the low component of fluorescent pixel i hold a pixel at the level (its root marked)?
+fn strong(i: u32) -> bool {
+    return (parent[parent_index(parent[i])] & STRONG_ROOT) != 0u;
+}
+
+@compute @workgroup_size(64)
+fn clean_mask_strong(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) r: u32) {
+    var row = tile_row(wg, r, bitcast<f32>(level[LEVEL_BINS + 3u]));
+    let x0 = i32(wg.x * TILE_W) - i32(HALO);
+    let y = i32(wg.y * TILE_H) + i32(r) - i32(HALO);
+    for (var b = 0u; b < TILE_W + 2u * HALO; b += 1u) {
+        if ((row & (1u << b)) != 0u && !strong(u32(y) * P.width + u32(x0 + i32(b)))) {
+            row &= ~(1u << b);
+        }
+    }
+    bits_a[r] = row;
+    open_close_store(wg, r);
+}
+
+@compute @workgroup_size(16, 16)
+fn low_mask(@builtin(global_invocation_id) g: vec3<u32>) {
+    let stride = mask_stride();
+    if (g.x >= stride || g.y >= P.height) {
+        return;
+    }
+    let low = bitcast<f32>(level[LEVEL_BINS + 3u]);
+    let high = bitcast<f32>(level[LEVEL_BINS]);
+    var word = 0u;
+    for (var k = 0u; k < 4u; k += 1u) {
+        let x = 4u * g.x + k;
+        if (x < P.width && fluorescent(x, g.y, low)) {
+            word |= select(1u, 1u | STRONG_PX, ratio[g.y * P.width + x] >= high) << (8u * k);
+        }
+    }
+    mask[g.y * stride + g.x] = word;
 }

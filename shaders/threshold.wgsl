@@ -4,8 +4,12 @@
 //             non-empty bin, so a dark, uniform frame does not serialise on one global counter.
 // fluo_level: reads level[0..LEVEL_BINS]; writes level[LEVEL_BINS..+3] = the fluorescence level, the
 //             background mode and its noise sigma (f32 bits): max(fluo_ratio, mode + sigmas * noise), the
-//             peak and its half-maximum width taken on the histogram summed over 5 bins.
-// (The threshold itself runs in the morphology stage's one pass: morphology.wgsl.)
+//             peak and its half-maximum width taken on the histogram summed over 5 bins; and at
+//             level[LEVEL_BINS + 3] the hysteresis level (`threshold::low_level`: the larger of
+//             fluo_low_ratio and mode + fluo_low_sigmas * noise, at most the level; the level when
+//             hysteresis is off).
+// (The threshold itself runs in the morphology stage's one pass, after the hysteresis's passes when it
+// is on: morphology.wgsl.)
 
 @group(0) @binding(1) var<storage, read> ratio: array<f32>;
 @group(0) @binding(2) var<storage, read_write> level: array<atomic<u32>>;
@@ -43,6 +47,17 @@ fn bin(k: u32) -> f32 {
     return f32(acc);
 }
 
+fn store_level(lvl: f32, mode: f32, noise: f32) {
+    atomicStore(&level[LEVEL_BINS], bitcast<u32>(lvl));
+    atomicStore(&level[LEVEL_BINS + 1u], bitcast<u32>(mode));
+    atomicStore(&level[LEVEL_BINS + 2u], bitcast<u32>(noise));
+    var low = lvl;
+    if (P.fluo_low_ratio < P.fluo_ratio) {
+        low = min(max(P.fluo_low_ratio, mode + P.fluo_low_sigmas * noise), lvl);
+    }
+    atomicStore(&level[LEVEL_BINS + 3u], bitcast<u32>(low));
+}
+
 @compute @workgroup_size(1)
 fn fluo_level() {
     var total = 0u;
@@ -50,9 +65,7 @@ fn fluo_level() {
         total += atomicLoad(&level[k]);
     }
     if (total < MIN_LEVEL_SAMPLES) {
-        atomicStore(&level[LEVEL_BINS], bitcast<u32>(P.fluo_ratio));
-        atomicStore(&level[LEVEL_BINS + 1u], bitcast<u32>(1.0));
-        atomicStore(&level[LEVEL_BINS + 2u], 0u);
+        store_level(P.fluo_ratio, 1.0, 0.0);
         return;
     }
     // The peak of the smoothed histogram (the first of equal ones).
@@ -91,7 +104,5 @@ fn fluo_level() {
     let sigma_bins = min(left, right) / 1.1774100;
     let box_var = f32(LEVEL_SMOOTH * LEVEL_SMOOTH - 1u) / 12.0;
     let noise = sqrt(max(sigma_bins * sigma_bins - box_var, 0.0)) / LEVEL_SCALE;
-    atomicStore(&level[LEVEL_BINS], bitcast<u32>(max(P.fluo_ratio, mode + P.fluo_noise_sigmas * noise)));
-    atomicStore(&level[LEVEL_BINS + 1u], bitcast<u32>(mode));
-    atomicStore(&level[LEVEL_BINS + 2u], bitcast<u32>(noise));
+    store_level(max(P.fluo_ratio, mode + P.fluo_noise_sigmas * noise), mode, noise);
 }

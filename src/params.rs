@@ -27,7 +27,7 @@ pub struct AnalysisParams {
     pub fluo_noise_sigmas: f32,
     /// Hysteresis: fluorescence connected to a pixel at the level counts down to the larger of this ratio
     /// and the mode plus `fluo_low_sigmas` noise sigmas (a rim dipping below the level along its length
-    /// stays whole). At or above `fluo_ratio`: off, as on the GPU backend (no twin of this yet).
+    /// stays whole). At or above `fluo_ratio`: off (the cut is the level alone). Both backends.
     pub fluo_low_ratio: f32,
     pub fluo_low_sigmas: f32,
     /// An enclosed non-fluorescent region is a tumour core only if its mean ratio is below this. By the
@@ -149,9 +149,6 @@ impl AnalysisParams {
     /// them yet and analyses without them. Empty when both backends analyse alike.
     pub fn cpu_only_stages(&self) -> Vec<&'static str> {
         let mut stages = Vec::new();
-        if self.hysteresis() {
-            stages.push("hysteresis (fluo_low_ratio)");
-        }
         if self.min_rim_coverage <= 1.0 {
             stages.push("rims with a gap (min_rim_coverage)");
         }
@@ -163,7 +160,7 @@ impl AnalysisParams {
 
     /// These settings with the CPU-only stages off: what both backends analyse alike.
     pub fn without_cpu_only_stages(self) -> Self {
-        Self { fluo_low_ratio: f32::INFINITY, min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, ..self }
+        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, ..self }
     }
 
     /// Is the threshold's hysteresis on (`fluo_low_ratio` under `fluo_ratio`)?

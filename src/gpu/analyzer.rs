@@ -377,6 +377,23 @@ impl GpuAnalyzer {
     /// morphology.wgsl). Its CPU twin is `reference::threshold::threshold` then
     /// `reference::morphology::clean_mask`.
     pub fn run_mask_stage(&mut self, ratio: &Plane<f32>, wl: &RgbFrame, cut: f32) -> Result<Plane<u8>> {
+        self.mask_stage(ratio, wl, cut, None)
+    }
+
+    /// The threshold's hysteresis and the mask stage alone on given buffers: a ratio map and a white
+    /// light cut at `low` (as `run_mask_stage`), of which only the 8-connected components holding a pixel
+    /// at `level` are kept, then opened and closed (`low_mask`, the labelling's `local_merge` and
+    /// `merge`, `mark_strong`, `clean_mask_strong`). Its CPU twin is `reference::threshold::threshold`
+    /// at `low`, `keep_strong` at `level`, then `reference::morphology::clean_mask`.
+    pub fn run_hysteresis_stage(&mut self, ratio: &Plane<f32>, wl: &RgbFrame, level: f32, low: f32) -> Result<Plane<u8>> {
+        if !(low <= level) {
+            bail!("the hysteresis level {low} is above the level {level}");
+        }
+        self.mask_stage(ratio, wl, level, Some(low))
+    }
+
+    /// The mask stage alone, cut at `level`, or with hysteresis down to `low`.
+    fn mask_stage(&mut self, ratio: &Plane<f32>, wl: &RgbFrame, level: f32, low: Option<f32>) -> Result<Plane<u8>> {
         if (ratio.width, ratio.height) != (wl.width, wl.height) {
             bail!("the ratio map is {}x{}, the white light {}x{}", ratio.width, ratio.height, wl.width, wl.height);
         }
@@ -387,9 +404,23 @@ impl GpuAnalyzer {
         let q = &self.ctx.queue;
         q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&ratio.data));
         upload_words(q, &f.wl_in, &wl.data, &mut f.upload);
-        q.write_buffer(&f.level, (LEVEL_BINS * 4) as u64, bytemuck::bytes_of(&cut.to_bits()));
+        q.write_buffer(&f.level, (LEVEL_BINS * 4) as u64, bytemuck::bytes_of(&level.to_bits()));
         let f = self.frame.as_ref().expect("resources built");
-        self.run_alone(&[(self.pipelines.morphology.get("clean_mask").0, &f.bg_morphology.group, mask_tiles(w, h))])?;
+        let (mp, cp) = (&self.pipelines.morphology, &self.pipelines.components);
+        let (m, c, t) = (&f.bg_morphology.group, &f.bg_components.group, tiles(w, h));
+        match low {
+            None => self.run_alone(&[(mp.get("clean_mask").0, m, mask_tiles(w, h))])?,
+            Some(low) => {
+                q.write_buffer(&f.level, ((LEVEL_BINS + 3) * 4) as u64, bytemuck::bytes_of(&low.to_bits()));
+                self.run_alone(&[
+                    (mp.get("low_mask").0, m, tiles(w.div_ceil(4), h)),
+                    (cp.get("local_merge").0, c, t),
+                    (cp.get("merge").0, c, t),
+                    (cp.get("mark_strong").0, c, t),
+                    (mp.get("clean_mask_strong").0, m, mask_tiles(w, h)),
+                ])?
+            }
+        }
         let (_, mask) = self.pixel_maps()?;
         Ok(Arc::unwrap_or_clone(mask))
     }
@@ -605,7 +636,7 @@ impl GpuAnalyzer {
             params,
             bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio], &[]),
             bg_threshold: p.threshold.bind(d, &uniform, &[&ratio, &level], &[]),
-            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask], &[]),
+            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &parent], &[]),
             bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &labels, &roots, &stats, &table], &dense),
             bg_regions: p.regions.bind(d, &uniform, &[&ratio, &labels, &stats, &table, &roots], &dense),
             bg_distance: p.distance.bind(d, &uniform, &[&labels, &stats, &seeds, &col, &distfield], &dense),
@@ -839,11 +870,30 @@ impl Analyzer for GpuAnalyzer {
         let tp = &p.threshold;
         let half_tiles = tiles(w.div_ceil(2), h.div_ceil(2));
         let tb = &f.bg_threshold;
-        run_stage(&mut enc, 1, &[(tp.get("ratio_hist"), tb, half_tiles), (tp.get("fluo_level"), tb, (1, 1, 1))]);
-        // The cut, the opening (3×3) and the closing (5×5) in one pass, a 16×52 tile a workgroup.
-        run_stage(&mut enc, 2, &[(p.morphology.get("clean_mask"), &f.bg_morphology, mask_tiles(w, h))]);
         let cp = &p.components;
         let cb = &f.bg_components;
+        let mp = &p.morphology;
+        let mb = &f.bg_morphology;
+        let hysteresis = self.params.hysteresis();
+        let level_passes = [(tp.get("ratio_hist"), tb, half_tiles), (tp.get("fluo_level"), tb, (1, 1, 1))];
+        if hysteresis {
+            // The cut at the hysteresis level, its 8-connected components (the labelling's tile and border
+            // passes), each root marked when its component holds a pixel at the level.
+            run_stage(&mut enc, 1, &[
+                level_passes[0],
+                level_passes[1],
+                (mp.get("low_mask"), mb, tiles(w.div_ceil(4), h)),
+                (cp.get("local_merge"), cb, t),
+                (cp.get("merge"), cb, t),
+                (cp.get("mark_strong"), cb, t),
+            ]);
+        } else {
+            run_stage(&mut enc, 1, &level_passes);
+        }
+        // The cut (kept where marked, with hysteresis), the opening (3×3) and the closing (5×5) in one
+        // pass, a 16×52 tile a workgroup.
+        let clean = if hysteresis { "clean_mask_strong" } else { "clean_mask" };
+        run_stage(&mut enc, 2, &[(mp.get(clean), mb, mask_tiles(w, h))]);
         // Tiles in workgroup memory, then the tile borders, then dense ids for the roots (a prefix sum in
         // raster order), then labels (both classes in each pass: their pixels are disjoint, so they share
         // one parent array and one labels array).

@@ -86,6 +86,19 @@ pub const COMPONENT_GROUPS: u32 = 64;
 /// component; emitted as `FL_TAG`.
 pub const FL_TAG: u32 = 0x8000_0000;
 
+/// The bit of a parent word (components.wgsl) that marks, during the threshold's hysteresis, a root whose
+/// low-level component holds a pixel at the level (`mark_strong`); raster indices stay below it. Emitted
+/// as `STRONG_ROOT`.
+pub const STRONG_ROOT: u32 = 0x8000_0000;
+const _: () = {
+    let side = crate::frame::FrameSize::LIMITS.1;
+    assert!(side * side <= STRONG_ROOT as usize, "a raster index of the largest frame stays under STRONG_ROOT");
+};
+
+/// The bit of a low-level mask byte (the hysteresis's `low_mask`, morphology.wgsl) on a pixel whose ratio
+/// reaches the level; the labelling reads the class bit (1) alone. Emitted as `STRONG_PX`.
+pub const STRONG_PX: u32 = 2;
+
 /// The labelled distance field and the column pass's words (distance.wgsl): a distance (squared in the
 /// field, vertical in the columns) above this shift, a core slot + 1 below it. Emitted as `FIELD_SHIFT`
 /// and `FIELD_VALUE` (the mask below it).
@@ -127,6 +140,8 @@ pub fn wgsl() -> String {
     u("STYLE_DRAWN", style::DRAWN as usize);
     u("STYLE_WARN", style::WARN as usize);
     u("FL_TAG", FL_TAG as usize);
+    u("STRONG_ROOT", STRONG_ROOT as usize);
+    u("STRONG_PX", STRONG_PX as usize);
     u("FIELD_SHIFT", FIELD_SHIFT as usize);
     u("SEED_OUTSIDE", SEED_OUTSIDE as usize);
     u("SEED_VALUE", SEED_OUTSIDE as usize - 1);

@@ -50,15 +50,15 @@ pub const THRESHOLD: Stage = Stage {
 pub const MORPHOLOGY: Stage = Stage {
     name: "morphology",
     source: include_str!("../../shaders/morphology.wgsl"),
-    entries: &["clean_mask"],
-    bindings: &[false, false, false, true],
+    entries: &["clean_mask", "low_mask", "clean_mask_strong"],
+    bindings: &[false, false, false, true, false],
     includes: &[],
     workgroup_bytes: WG_MORPHOLOGY,
 };
 pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
-    entries: &["local_merge", "merge", "count_roots", "scan_rows", "assign_ids", "compress"],
+    entries: &["local_merge", "merge", "count_roots", "scan_rows", "assign_ids", "compress", "mark_strong"],
     bindings: &[false, true, true, true, true, true],
     includes: &[],
     workgroup_bytes: WG_COMPONENTS,
@@ -301,13 +301,17 @@ mod tests {
     use super::*;
 
     /// The reflection sees through calls: `assign_cores` reads `table` and `stats` only inside
-    /// `raster_rank`, and the distance rows never touch the labels.
+    /// `raster_rank`, the distance rows never touch the labels, and only the hysteresis's mask pass the parents.
     #[test]
     fn used_bindings_follow_calls() {
         let regions = REGIONS.used_bindings().unwrap();
         assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4, 5]);
         let distance = DISTANCE.used_bindings().unwrap();
         assert!(!distance[DISTANCE.entry("rows")].contains(&1), "{:?}", distance[DISTANCE.entry("rows")]);
+        // The parent array (binding 5) is the hysteresis's alone: the plain mask pass does not count it.
+        let morphology = MORPHOLOGY.used_bindings().unwrap();
+        assert!(!morphology[MORPHOLOGY.entry("clean_mask")].contains(&5), "{:?}", morphology[MORPHOLOGY.entry("clean_mask")]);
+        assert!(morphology[MORPHOLOGY.entry("clean_mask_strong")].contains(&5));
     }
 
     /// Writes are told from loads: `count_roots` only loads the parent array (atomicLoad) and stores to

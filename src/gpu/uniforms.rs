@@ -24,12 +24,12 @@ pub struct GpuParams {
     pub min_diffuse_area: f32,
     pub min_diffuse_compactness: f32,
     pub dist_bound: f32,
-    /// Was the first margin for a per-frame warning in `reduce.wgsl`; the processor decides it now.
-    pub _pad0: f32,
+    /// The threshold's hysteresis (`threshold::low_level`): on when `fluo_low_ratio < fluo_ratio`.
+    pub fluo_low_ratio: f32,
     pub sharp_grad_px: f32,
     pub fluo_noise_sigmas: f32,
     pub partial_core_max_ratio: f32,
-    pub _pad: f32,
+    pub fluo_low_sigmas: f32,
     pub margins: [f32; MAX_MARGINS],
 }
 
@@ -61,11 +61,11 @@ impl GpuParams {
             min_diffuse_area: std::f32::consts::FRAC_PI_4 * p.mm_to_px(p.min_diffuse_diameter_mm).powi(2),
             min_diffuse_compactness: p.min_diffuse_compactness,
             dist_bound: bound,
-            _pad0: 0.0,
+            fluo_low_ratio: p.fluo_low_ratio,
             sharp_grad_px: p.homogeneous_edge_gradient_per_mm * p.mm_per_px,
             fluo_noise_sigmas: p.fluo_noise_sigmas,
             partial_core_max_ratio: p.partial_core_max_ratio,
-            _pad: 0.0,
+            fluo_low_sigmas: p.fluo_low_sigmas,
             margins,
         }
     }
@@ -101,11 +101,11 @@ mod tests {
             ("min_diffuse_area", offset_of!(GpuParams, min_diffuse_area)),
             ("min_diffuse_compactness", offset_of!(GpuParams, min_diffuse_compactness)),
             ("dist_bound", offset_of!(GpuParams, dist_bound)),
-            ("_pad0", offset_of!(GpuParams, _pad0)),
+            ("fluo_low_ratio", offset_of!(GpuParams, fluo_low_ratio)),
             ("sharp_grad_px", offset_of!(GpuParams, sharp_grad_px)),
             ("fluo_noise_sigmas", offset_of!(GpuParams, fluo_noise_sigmas)),
             ("partial_core_max_ratio", offset_of!(GpuParams, partial_core_max_ratio)),
-            ("_pad", offset_of!(GpuParams, _pad)),
+            ("fluo_low_sigmas", offset_of!(GpuParams, fluo_low_sigmas)),
             ("margins", offset_of!(GpuParams, margins)),
         ]
         .into_iter()

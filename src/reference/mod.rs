@@ -2,8 +2,9 @@
 //! same name. The same stages and the same results (tests/gpu_vs_cpu.rs), but not always the same
 //! algorithm: normalize, threshold, regions and composite follow their shaders closely; morphology
 //! (bit-packed), components (run union rather than block union-find), distance and reduce (worked in
-//! rectangles around the cores) are written for a CPU, and three stages have no GPU twin yet: the
-//! threshold's hysteresis (`threshold::keep_strong`), `enclosure` (rims with a gap, with `basins`: the
+//! rectangles around the cores) are written for a CPU; the threshold's hysteresis
+//! (`threshold::keep_strong`: run union-find here, the block labelling's passes on the GPU) has its
+//! twin, and two stages have no GPU twin yet: `enclosure` (rims with a gap, with `basins`: the
 //! ratio's enclosed dark basins, which tell the arcs of a texture-broken rim apart) and `blobs`
 //! (coreless lesions cut from a touching duct); see `AnalysisParams::cpu_only_stages`. It is the
 //! oracle the GPU backend is tested against and the fallback where no GPU adapter exists. Owns the
@@ -121,7 +122,7 @@ impl Analyzer for CpuAnalyzer {
         let fluo = Arc::make_mut(&mut m.fluo);
         let low = threshold::low_level(&level, p);
         threshold::threshold(&m.ratio, wl, low, p.glint_level, fluo);
-        if p.hysteresis() && low < level.level {
+        if low < level.level {
             threshold::keep_strong(&m.ratio, level.level, fluo, &mut m.parent, Arc::make_mut(&mut m.fluo_labels));
         }
         morphology::clean_mask(fluo, &mut m.morph);

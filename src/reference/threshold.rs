@@ -10,7 +10,8 @@
 //! `fluo_ratio` and the mode plus `fluo_noise_sigmas` noise sigmas. On a clean frame that is
 //! `fluo_ratio`; on a noisy one (low excitation, high gain) it rises so that noise and texture do not
 //! pass as fluorescence. `keep_strong` adds hysteresis: fluorescence down to `low_level` counts where
-//! it is connected to fluorescence at the level (CPU only so far; the GPU cuts at the level alone).
+//! it is connected to fluorescence at the level (the GPU's twin: `low_mask`, the labelling's
+//! `local_merge` and `merge`, `mark_strong`, then `clean_mask_strong`; see morphology.wgsl).
 
 use rayon::prelude::*;
 
@@ -110,8 +111,13 @@ pub fn fluo_level(hist: &[u32], p: &AnalysisParams) -> FluoLevel {
 }
 
 /// The hysteresis level: fluorescence connected to a pixel at the level counts down to this (the larger
-/// of `fluo_low_ratio` and the mode plus `fluo_low_sigmas` noise sigmas, at most the level).
+/// of `fluo_low_ratio` and the mode plus `fluo_low_sigmas` noise sigmas, at most the level); the level
+/// itself when hysteresis is off (`AnalysisParams::hysteresis`). `fluo_level` in threshold.wgsl computes
+/// the same in the same order.
 pub fn low_level(level: &FluoLevel, p: &AnalysisParams) -> f32 {
+    if !p.hysteresis() {
+        return level.level;
+    }
     p.fluo_low_ratio.max(level.mode + p.fluo_low_sigmas * level.noise).min(level.level)
 }
 
@@ -176,6 +182,24 @@ pub fn threshold(ratio: &Plane<f32>, wl: &RgbFrame, level: f32, glint_level: u8,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hysteresis level: down to `fluo_low_ratio` on a clean frame, raised with the noise like the
+    /// level, never above it; with the hysteresis off, the level itself, even where `fluo_low_sigmas`
+    /// under `fluo_noise_sigmas` would put the low level lower (the cut is then at the level, as on the
+    /// GPU's `fluo_level`).
+    #[test]
+    fn low_level_is_the_level_when_the_hysteresis_is_off() {
+        let p = AnalysisParams::default();
+        let clean = FluoLevel { level: 1.3, mode: 1.0, noise: 0.02 };
+        assert_eq!(low_level(&clean, &p), p.fluo_low_ratio);
+        let textured = FluoLevel { level: 1.0 + 2.5 * 0.2, mode: 1.0, noise: 0.2 };
+        assert_eq!(low_level(&textured, &p), textured.level);
+        let off = AnalysisParams { fluo_low_ratio: p.fluo_ratio, fluo_low_sigmas: 1.0, ..p.clone() };
+        assert!(!off.hysteresis());
+        assert_eq!(low_level(&textured, &off), textured.level);
+        let on = AnalysisParams { fluo_low_sigmas: 1.5, ..p };
+        assert!((low_level(&textured, &on) - 1.3).abs() < 1e-6);
+    }
 
     /// On Gaussian noise of known sigma around 1 (plus a bright tail the size of a few rims), the
     /// histogram finds the mode and the sigma, and the level follows the noise above the floor.
