@@ -268,6 +268,9 @@ pub fn split_gapped_cores(
     level: &FluoLevel,
     p: &AnalysisParams,
 ) -> usize {
+    if p.min_rim_coverage > 1.0 {
+        return 0; // the stage is off (`AnalysisParams::cpu_only_stages`): no relief, no clusters
+    }
     let min_area = min_core_area_px(p);
     let min_side = p.mm_to_px(p.min_core_diameter_mm);
     let holds_core = |b: Rect, area: f32| area >= min_area && ((b.x1 - b.x0) as f32) >= min_side + 2.0 && ((b.y1 - b.y0) as f32) >= min_side + 2.0;
