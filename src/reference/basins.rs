@@ -2,9 +2,9 @@
 //! texture (a rim dims wherever the texture does), the mask no longer encloses its core, but the ratio
 //! still does at a lower level. Seen as a relief, the core is a basin: water poured into it rises to the
 //! lowest point of the ring around it (its spill level) before it escapes. Grey-level hole filling (the
-//! reconstruction by erosion from the image border, Soille, computed here as a priority flood with a
-//! bucket queue) gives every pixel its spill level; the depth of the water over a pixel is its spill
-//! level less its ratio. A basin is significant when its water stands `BASIN_SIGMAS` background noise
+//! reconstruction by erosion from the border of the box worked in, Soille, computed here as a priority
+//! flood with a bucket queue) gives every cell its spill level; the depth of the water over a cell is
+//! its spill level less its ratio. A basin is significant when its water stands `BASIN_SIGMAS` background noise
 //! sigmas deep over an area a core's size: the grains of liver texture make basins too, but shallow or
 //! small ones. The lake around each significant basin (the water's whole extent), widened by
 //! `LAKE_REACH_MM`, says which fluorescent fragments wall it: `enclosure` tries those as one rim.
