@@ -4,8 +4,8 @@
 //! lowest point of the ring around it (its spill level) before it escapes. Grey-level hole filling (the
 //! reconstruction by erosion from the border of the box worked in, Soille, computed here as a priority
 //! flood with a bucket queue) gives every cell its spill level; the depth of the water over a cell is
-//! its spill level less its ratio. A basin is significant when its water stands `BASIN_SIGMAS` background noise
-//! sigmas deep over an area a core's size: the grains of liver texture make basins too, but shallow or
+//! its spill level less its ratio. A basin is significant when its water stands `BASIN_SIGMAS`
+//! background noise sigmas deep over an area a core's size: the grains of liver texture make basins too, but shallow or
 //! small ones. The lake around each significant basin (the water's whole extent), widened by
 //! `LAKE_REACH_MM`, says which fluorescent fragments wall it: `enclosure` tries those as one rim.
 //!
@@ -70,14 +70,14 @@ fn relief(ratio: &Plane<f32>, b: Rect, cell: usize) -> (Vec<u16>, usize, usize) 
     let (w, h) = (b.x1, b.y1);
     let (cw, ch) = ((b.x1 - b.x0).div_ceil(cell), (b.y1 - b.y0).div_ceil(cell));
     let top = (MAX_RATIO * LEVELS_PER_UNIT) - 1.0;
-    let (qa, qb, bx) = (cell / 4, (3 * cell) / 4, b);
+    let (qa, qb) = (cell / 4, (3 * cell) / 4);
     let q = (0..ch)
         .into_par_iter()
         .flat_map_iter(|cy| {
-            let (ya, yb) = ((bx.y0 + cy * cell + qa).min(h - 1), (bx.y0 + cy * cell + qb).min(h - 1));
+            let (ya, yb) = ((b.y0 + cy * cell + qa).min(h - 1), (b.y0 + cy * cell + qb).min(h - 1));
             let (ra, rb) = (ratio.row(ya), ratio.row(yb));
             (0..cw).map(move |cx| {
-                let (xa, xb) = ((bx.x0 + cx * cell + qa).min(w - 1), (bx.x0 + cx * cell + qb).min(w - 1));
+                let (xa, xb) = ((b.x0 + cx * cell + qa).min(w - 1), (b.x0 + cx * cell + qb).min(w - 1));
                 let mean = 0.25 * (ra[xa] + ra[xb] + rb[xa] + rb[xb]);
                 (mean * LEVELS_PER_UNIT).clamp(0.0, top) as u16
             })
@@ -88,7 +88,7 @@ fn relief(ratio: &Plane<f32>, b: Rect, cell: usize) -> (Vec<u16>, usize, usize) 
 
 /// Spill level of every cell: grey-level hole filling by a priority flood from the grid's border
 /// (4-connected water, as background components are), in one pass with a bucket queue.
-pub fn spill_levels(q: &[u16], w: usize, h: usize) -> Vec<u16> {
+fn spill_levels(q: &[u16], w: usize, h: usize) -> Vec<u16> {
     let levels = (MAX_RATIO * LEVELS_PER_UNIT) as usize;
     let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); levels];
     let mut fill = vec![u16::MAX; q.len()];
