@@ -60,6 +60,13 @@ pub struct AnalysisParams {
     /// it, mm (`reference::blobs`): a duct narrower than twice this is cut off, a lesion wider than twice
     /// this is kept. 0: off, as on the GPU backend, which has no twin of this stage yet.
     pub blob_opening_mm: f32,
+    /// The core's edge is located direction by direction, halfway between the core's level and the
+    /// rim's local peak, where the rim rises at least this many noise sigmas above the core
+    /// (`reference::edges`: liver texture dims a rim in stretches, and one level for the whole core put
+    /// its edge out in them). 0: off (one level for the whole core), as on the GPU backend, which has no
+    /// twin of this stage yet.
+    #[serde(default = "default_core_edge_rise_sigmas")]
+    pub core_edge_rise_sigmas: f32,
     /// A coreless fluorescent lesion is homogeneous (a sharp tumour edge) when at least half its boundary
     /// pixels have a ratio gradient of at least this, per mm; else it is the blurred glow of a deep,
     /// diffuse lesion. A count, not a mean, so that a glint on the edge does not decide.
@@ -71,6 +78,10 @@ pub struct AnalysisParams {
     pub background_block_px: u32,
     /// White-light pixels whose darkest channel reaches this are specular glints, excluded from the NIR analysis.
     pub glint_level: u8,
+}
+
+fn default_core_edge_rise_sigmas() -> f32 {
+    2.0
 }
 
 impl Default for AnalysisParams {
@@ -93,6 +104,7 @@ impl Default for AnalysisParams {
             min_diffuse_diameter_mm: 3.0,
             min_diffuse_compactness: 0.4,
             blob_opening_mm: 1.0,
+            core_edge_rise_sigmas: default_core_edge_rise_sigmas(),
             homogeneous_edge_gradient_per_mm: 0.7,
             margins_mm: vec![1.0],
             background_block_px: 32,
@@ -135,6 +147,9 @@ impl AnalysisParams {
         if !(self.blob_opening_mm >= 0.0 && self.blob_opening_mm.is_finite()) {
             bail!("blob opening must be a radius of 0 mm (off) or more, got {}", self.blob_opening_mm);
         }
+        if !(self.core_edge_rise_sigmas >= 0.0 && self.core_edge_rise_sigmas.is_finite()) {
+            bail!("core edge rise must be 0 sigmas (off) or more, got {}", self.core_edge_rise_sigmas);
+        }
         if self.background_block_px < 8 {
             bail!("background block must be at least 8 px, got {}", self.background_block_px);
         }
@@ -155,12 +170,15 @@ impl AnalysisParams {
         if self.blob_opening_mm > 0.0 {
             stages.push("lesions cut from a touching duct (blob_opening_mm)");
         }
+        if self.core_edge_rise_sigmas > 0.0 {
+            stages.push("core edges located direction by direction (core_edge_rise_sigmas)");
+        }
         stages
     }
 
     /// These settings with the CPU-only stages off: what both backends analyse alike.
     pub fn without_cpu_only_stages(self) -> Self {
-        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, ..self }
+        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, core_edge_rise_sigmas: 0.0, ..self }
     }
 
     /// Is the threshold's hysteresis on (`fluo_low_ratio` under `fluo_ratio`)?

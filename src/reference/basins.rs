@@ -180,8 +180,9 @@ pub fn enclosed_lakes(ratio: &Plane<f32>, within: Rect, level: &FluoLevel, p: &A
             continue;
         }
         let lake = flood(s, w, h, |j| depth(j) > 0, &mut lake_seen);
-        if 3 * lake.len() > w * h {
-            continue; // water over a third of the view is no core's
+        if 3 * lake.len() * cell * cell > ratio.width * ratio.height {
+            continue; // water over a third of the view is no core's (of the view, not of the box: the
+            // box may be one large rim's, its core most of it)
         }
         count += 1;
         for &i in &lake {

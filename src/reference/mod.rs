@@ -4,20 +4,21 @@
 //! (bit-packed), components (run union rather than block union-find), distance and reduce (worked in
 //! rectangles around the cores) are written for a CPU; the threshold's hysteresis
 //! (`threshold::keep_strong`: run union-find here, the block labelling's passes on the GPU) has its
-//! twin, and two stages have no GPU twin yet: `enclosure` (rims with a gap, with `basins`: the
-//! ratio's enclosed dark basins, which tell the arcs of a texture-broken rim apart) and `blobs`
-//! (coreless lesions cut from a touching duct); see `AnalysisParams::cpu_only_stages`. It is the
+//! twin, and three stages have no GPU twin yet: `enclosure` (rims with a gap, with `basins`: the
+//! ratio's enclosed dark basins, which tell the arcs of a texture-broken rim apart), `blobs`
+//! (coreless lesions cut from a touching duct) and `edges` (the core's edge direction by direction); see `AnalysisParams::cpu_only_stages`. It is the
 //! oracle the GPU backend is tested against and the fallback where no GPU adapter exists. Owns the
 //! per-frame maps between `segment` and `composite`; knows nothing of GStreamer, files or the CLI.
 //!
 //! Stages: normalize → threshold → morphology → components → regions → enclosure → distance → reduce
-//! (blobs within it) → composite.
+//! (blobs within it; the core's edges direction by direction after it, `edges`) → composite.
 
 pub mod basins;
 pub mod blobs;
 pub mod components;
 pub mod composite;
 pub mod distance;
+pub mod edges;
 pub mod enclosure;
 pub mod morphology;
 pub mod normalize;
@@ -154,8 +155,17 @@ impl Analyzer for CpuAnalyzer {
             || (0..m.fluo_table.labels.len()).filter(|&r| reduce::coreless_kind(&m.fluo_table, r, p).is_some()).count() > MAX_DIFFUSE;
         let (mut lesions, core_hists) = reduce::lesion_stats(&maps, &cores, &m.bg_table, &m.fluo_table, p);
         let levels: Vec<reduce::Levels> = cores.iter().enumerate().map(|(s, _)| reduce::boundary_level(&lesions[s], &core_hists[s])).collect();
-        for (st, (area, edges)) in lesions.iter_mut().zip(reduce::subpixel(&maps, &cores, &levels, &m.bg_table, p)) {
-            st.core_area_subpx = area;
+        // The core's edge direction by direction where the stage is on (else one level a core).
+        let by_direction = if p.core_edge_rise_sigmas > 0.0 {
+            let queries: Vec<edges::CoreEdgeQuery> =
+                cores.iter().zip(&levels).map(|(&label, lv)| edges::query(label, m.bg_table.bbox[m.bg_table.index(label)], lv)).collect();
+            let edge_maps = edges::EdgeMaps { ratio: &m.ratio, seeds: &m.seeds, nearest: &m.distance.nearest };
+            edges::core_areas(&edge_maps, &queries, p.core_edge_rise_sigmas * level.noise)
+        } else {
+            vec![None; cores.len()]
+        };
+        for ((st, (area, edges)), direct) in lesions.iter_mut().zip(reduce::subpixel(&maps, &cores, &levels, &m.bg_table, p)).zip(by_direction) {
+            st.core_area_subpx = direct.unwrap_or(area);
             st.thickness_hist = edges; // the refined outer edge replaces the threshold's
         }
         timings.push("reduce", ms(t));

@@ -277,13 +277,16 @@ pub struct Levels {
     pub band: f32,
     /// Iso-level of the rim's outer edge: halfway between background (1) and the rim's 90th percentile.
     pub outer: f32,
+    /// The core's median ratio and the median (threshold) rim thickness, px, that these derive from.
+    pub core_median: f32,
+    pub rim_px: f32,
 }
 
 pub fn boundary_level(st: &LesionStats, core_hist: &[u32]) -> Levels {
     let rim = hist_quantile(&st.ratio_hist, 9, 10, RATIO_BIN, 1.0).unwrap_or(1.0 + RATIO_BIN);
     let core = hist_quantile(core_hist, 1, 2, CORE_BIN, 0.0).unwrap_or(0.5);
     let thick = hist_quantile(&st.thickness_hist, 1, 2, THICKNESS_BIN, 0.0).unwrap_or(3.0);
-    Levels { core: 0.5 * (core + rim), band: (0.5 * thick).clamp(1.5, 4.0), outer: 0.5 * (1.0 + rim) }
+    Levels { core: 0.5 * (core + rim), band: (0.5 * thick).clamp(1.5, 4.0), outer: 0.5 * (1.0 + rim), core_median: core, rim_px: thick }
 }
 
 /// Central-difference gradient magnitude of the ratio at interior pixel `i` (at least 1e-3).
