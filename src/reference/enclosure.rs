@@ -203,7 +203,7 @@ fn chord_length(pts: &[(f32, f32)]) -> f32 {
 }
 
 /// Convex hull (Andrew's monotone chain) of points, counter-clockwise, without collinear points.
-fn convex_hull(mut pts: Vec<(f32, f32)>) -> Vec<(f32, f32)> {
+pub(super) fn convex_hull(mut pts: Vec<(f32, f32)>) -> Vec<(f32, f32)> {
     pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
     pts.dedup();
     if pts.len() < 3 {

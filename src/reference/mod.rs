@@ -4,14 +4,15 @@
 //! (bit-packed), components (run union rather than block union-find), distance and reduce (worked in
 //! rectangles around the cores) are written for a CPU; the threshold's hysteresis
 //! (`threshold::keep_strong`: run union-find here, the block labelling's passes on the GPU) has its
-//! twin, and three stages have no GPU twin yet: `enclosure` (rims with a gap, with `basins`: the
+//! twin, and four stages have no GPU twin yet: `enclosure` (rims with a gap, with `basins`: the
 //! ratio's enclosed dark basins, which tell the arcs of a texture-broken rim apart), `blobs`
-//! (coreless lesions cut from a touching duct) and `edges` (the core's edge direction by direction); see `AnalysisParams::cpu_only_stages`. It is the
+//! (coreless lesions cut from a touching duct), `shape` (arcs and strips are no homogeneous lesions) and
+//! `edges` (the core's edge direction by direction); see `AnalysisParams::cpu_only_stages`. It is the
 //! oracle the GPU backend is tested against and the fallback where no GPU adapter exists. Owns the
 //! per-frame maps between `segment` and `composite`; knows nothing of GStreamer, files or the CLI.
 //!
 //! Stages: normalize → threshold → morphology → components → regions → enclosure → distance → reduce
-//! (blobs within it; the core's edges direction by direction after it, `edges`) → composite.
+//! (blobs and shape within it: arcs and strips are no homogeneous lesions; the core's edges direction by direction after it, `edges`) → composite.
 
 pub mod basins;
 pub mod blobs;
@@ -25,6 +26,7 @@ pub mod normalize;
 pub mod reduce;
 pub mod regions;
 pub mod roi;
+pub mod shape;
 pub mod threshold;
 
 use std::sync::Arc;
@@ -148,6 +150,7 @@ impl Analyzer for CpuAnalyzer {
         reduce::mark_rims(&m.reduce_maps(), &mut fluo_table);
         m.fluo_table = fluo_table;
         blobs::split_blobs(Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &m.ratio, p);
+        shape::flag_shapeless(&m.fluo_labels, &mut m.fluo_table, p);
         let maps = m.reduce_maps();
         // More lesions than the table holds: the first by label were kept (as on the GPU); say so.
         let n = wl.width * wl.height;

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
-use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, RegionTable, min_core_area_px};
+use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_NOT_SOLID, RegionTable, min_core_area_px};
 use crate::stats::hist_quantile;
 use super::roi::{Rect, row_bands};
 
@@ -124,7 +124,7 @@ pub fn mark_rims(maps: &Maps, fl: &mut RegionTable) {
 pub fn coreless_kind(fl: &RegionTable, r: usize, p: &AnalysisParams) -> Option<LesionKind> {
     let area = fl.area[r];
     let lesion = area > 0
-        && fl.flags[r] & (FLAG_BORDER | FLAG_HAS_RIM) == 0
+        && fl.flags[r] & (FLAG_BORDER | FLAG_HAS_RIM | FLAG_NOT_SOLID) == 0
         && area as f32 >= super::blobs::min_coreless_area_px(p)
         && super::blobs::compact(area, fl.aux[r], p);
     if !lesion {

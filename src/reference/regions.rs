@@ -22,6 +22,8 @@ pub const FLAG_BORDER: u32 = 1;
 pub const FLAG_HAS_RIM: u32 = 2;
 /// Set on the roots `select_cores` chose.
 pub const FLAG_CORE: u32 = 4;
+/// A fluorescent component not shaped as a coreless lesion is (an arc, a strip): `shape`.
+pub const FLAG_NOT_SOLID: u32 = 8;
 
 /// Per-component sums. Packed in label order (the GPU indexes them by dense component id, the same order), with
 /// `labels` to find a component's row.
