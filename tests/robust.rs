@@ -33,13 +33,14 @@ fn broad_family_rims_are_found_and_texture_gives_few_false_lesions() {
     let rim = |band: &str| scores.lesion.get("rim").and_then(|m| m.get(band)).cloned().unwrap_or_default();
     let (complete, gap) = (rim("complete"), rim("gap 15-50 deg"));
     eprintln!(
-        "complete {}/{}, gap {}/{}, false lesions/frame {:.2}, core MAE (complete) {:?}, thickness MAE {:?}, Dice core {:.3} rim {:.3}",
+        "complete {}/{}, gap {}/{}, false lesions/frame {:.2}, core MAE (complete) {:?} (gap) {:?}, thickness MAE {:?}, Dice core {:.3} rim {:.3}",
         complete.true_positives,
         complete.true_positives + complete.false_negatives,
         gap.true_positives,
         gap.true_positives + gap.false_negatives,
         all.false_lesions_per_frame(),
         complete.diameter_mae_mm(),
+        gap.diameter_mae_mm(),
         all.thickness_mae_mm(),
         all.dice_core(),
         all.dice_rim()
@@ -49,15 +50,16 @@ fn broad_family_rims_are_found_and_texture_gives_few_false_lesions() {
     }
     assert!(complete.true_positives + complete.false_negatives >= 8 && gap.true_positives + gap.false_negatives >= 4, "too few lesions to test");
     // Floors under what the method reaches on this sample today (complete 26/26, gap 17/18, 0.08 false
-    // lesions a frame, core MAE 0.22 mm, thickness 0.15 mm, Dice core 0.960 and rim 0.898); issue 10's
-    // goals are higher where these are lower. A change that loses ground fails here. (The core MAE of this
-    // small sample rose from 0.17 mm when rims broken by texture began to be found, their cores cut
-    // across several gaps; on the 120 untouched frames of the README it fell, 0.147 -> 0.137 mm.)
+    // lesions a frame, core MAE 0.043 mm complete and 0.068 mm with a gap, thickness 0.14 mm, Dice core
+    // 0.960 and rim 0.899); issue 10's goals are higher where these are lower. A change that loses ground
+    // fails here. (Core MAE of the complete rims was 0.22 mm before the core's edge was located direction by
+    // direction, `reference::edges`: one level for the whole core put it out in the rim's dim stretches.)
     assert!(complete.sensitivity() >= 0.95, "complete rims found: {}", complete.sensitivity());
     assert!(gap.sensitivity() >= 0.85, "rims with a gap found: {}", gap.sensitivity());
     assert!(all.precision() >= 0.95, "rim precision {}", all.precision());
     assert!(all.false_lesions_per_frame() <= 0.2, "false lesions a frame: {}", all.false_lesions_per_frame());
-    assert!(complete.diameter_mae_mm().unwrap() <= 0.25, "core diameter MAE {:?}", complete.diameter_mae_mm());
+    assert!(complete.diameter_mae_mm().unwrap() <= 0.10, "core diameter MAE {:?}", complete.diameter_mae_mm());
+    assert!(gap.diameter_mae_mm().unwrap() <= 0.15, "core diameter MAE (rims with a gap) {:?}", gap.diameter_mae_mm());
     assert!(all.thickness_mae_mm().unwrap() <= 0.15, "rim thickness MAE {:?}", all.thickness_mae_mm());
     assert!(all.dice_core() >= 0.93 && all.dice_rim() >= 0.86, "Dice core {} rim {}", all.dice_core(), all.dice_rim());
 }
