@@ -104,7 +104,7 @@ impl Default for AnalysisParams {
             fluo_noise_sigmas: 2.5,
             fluo_low_ratio: 1.2,
             fluo_low_sigmas: 2.5,
-            coreless_min_sigmas: 3.5,
+            coreless_min_sigmas: 4.0,
             coreless_min_tbr: 1.5,
             core_max_ratio: 1.3,
             partial_core_max_ratio: 0.85,

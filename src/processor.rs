@@ -245,7 +245,15 @@ impl FrameProcessor {
         // Candidates at the frame's level (the peak ratio to the fitted background), then judged against
         // the tissue around each and the glint signatures.
         let candidates = find_spots(ratio, fluo, roi, self.checks.min_tbr, min_area);
-        let evidence = SpotEvidence { ratio, wl, nir, glint_level: self.params.glint_level, min_tbr: self.checks.min_tbr, mm_per_px: scale };
+        let evidence = SpotEvidence {
+            ratio,
+            wl,
+            nir,
+            glint_level: self.params.glint_level,
+            min_tbr: self.checks.min_tbr,
+            mm_per_px: scale,
+            sharp_per_px: self.params.homogeneous_edge_gradient_per_mm * self.params.mm_per_px,
+        };
         let spots = evidence.keep(candidates, fluo);
         let f = self.findings.update(self.frame, spots, scale);
         let mode = self.checks.mode.name().to_uppercase();

@@ -7,7 +7,10 @@
 //! A spot must stand out from the tissue around it, not only from the frame's background level
 //! (`spot_evidence`): its peak reaches `min_tbr` times the local background (the median of a ring around
 //! it) and `SPOT_MIN_SIGMAS` local spreads above it, so that the bright grains of textured liver are not
-//! spots while residual fluorescence at TBR 1.8 on it is. Specular glints are not spots: the blurred
+//! spots while residual fluorescence at TBR 1.8 on it is; and it must have the sharp edge of fluorescent
+//! tissue on at least half its boundary (`AnalysisParams::homogeneous_edge_gradient_per_mm`): a grain's
+//! flank is gentle, and where the grain is coarse the ring holds few grains and the local test alone lets a
+//! grain through. Specular glints are not spots: the blurred
 //! skirt of a white-light glint (its core is excluded from the mask already), and a NIR-only glint by its
 //! own signature, a speck of at most `GLINT_MAX_PX` pixels that reaches the sensor's clipping level (where
 //! such a speck lies inside a larger spot, the spot is judged on its pixels away from the speck).
@@ -200,6 +203,8 @@ pub struct SpotEvidence<'a> {
     pub min_tbr: f32,
     /// The image scale, when known (mm a pixel).
     pub mm_per_px: Option<f32>,
+    /// A sharp edge's ratio gradient, per px (`AnalysisParams::homogeneous_edge_gradient_per_mm`).
+    pub sharp_per_px: f32,
 }
 
 impl SpotEvidence<'_> {
@@ -220,6 +225,27 @@ impl SpotEvidence<'_> {
     pub fn keep(&self, spots: Vec<Spot>, fluo: &Plane<u8>) -> Vec<Spot> {
         let clip = std::cell::OnceCell::new();
         spots.into_iter().filter_map(|s| self.judge(s, fluo, &clip)).collect()
+    }
+
+    /// At least half the spot's boundary pixels (its fluorescent pixels with a 4-neighbour that is not,
+    /// off the image's outermost rows and columns) have a ratio gradient of at least `sharp_per_px`.
+    fn sharp_edged(&self, s: &Spot, fluo: &Plane<u8>) -> bool {
+        let (w, h) = (fluo.width, fluo.height);
+        let [x0, y0, x1, y1] = s.bbox;
+        let r = &self.ratio.data;
+        let (mut boundary, mut sharp) = (0u32, 0u32);
+        for y in y0.max(1)..y1.min(h - 1) {
+            for x in x0.max(1)..x1.min(w - 1) {
+                let i = y * w + x;
+                if fluo.data[i] == 0 || [i - 1, i + 1, i - w, i + w].iter().all(|&j| fluo.data[j] != 0) {
+                    continue;
+                }
+                boundary += 1;
+                let (gx, gy) = (0.5 * (r[i + 1] - r[i - 1]), 0.5 * (r[i + w] - r[i - w]));
+                sharp += (gx * gx + gy * gy >= self.sharp_per_px * self.sharp_per_px) as u32;
+            }
+        }
+        2 * sharp >= boundary
     }
 
     fn judge(&self, mut s: Spot, fluo: &Plane<u8>, clip: &std::cell::OnceCell<Option<u16>>) -> Option<Spot> {
@@ -276,6 +302,12 @@ impl SpotEvidence<'_> {
         let spread = 1.4826 * crate::stats::median(&mut dev).unwrap_or(0.0);
         let local_tbr = s.peak_tbr / median.max(1e-3);
         if local_tbr < self.min_tbr || s.peak_tbr - median < SPOT_MIN_SIGMAS * spread {
+            return None;
+        }
+        // Fluorescent tissue has a sharp edge; a grain of the texture a gentle flank (tens of times less
+        // steep), and where the grain is coarse the ring holds few grains, so that its spread reads low and
+        // a grain can pass the test above.
+        if !self.sharp_edged(&s, fluo) {
             return None;
         }
         s.peak_tbr = local_tbr;
@@ -565,10 +597,48 @@ mod tests {
         let candidates: Vec<Spot> = find_spots(&ratio, &fluo, roi, 1.5, 9);
         let at = |s: &Spot| (s.bbox[0], s.bbox[1]);
         assert!(candidates.iter().any(|s| at(s) == (70, 20)) && candidates.iter().any(|s| at(s) == (120, 20)), "{candidates:?}");
-        let evidence = SpotEvidence { ratio: &ratio, wl: &wl, nir: &nir, glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1) };
+        let evidence = SpotEvidence { ratio: &ratio, wl: &wl, nir: &nir, glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
         let kept = evidence.keep(candidates, &fluo);
         assert_eq!(kept.iter().map(at).collect::<Vec<_>>(), vec![(20, 20)], "{kept:?}");
         assert!((kept[0].peak_tbr - 2.2).abs() < 0.05, "local TBR {}", kept[0].peak_tbr);
+    }
+
+    /// A coarse grain: around a smooth hill peaking at 2.0 the ring is smooth, so the hill passes the
+    /// local test, but its flank is gentle and it is no spot; a sharp-edged disc at 1.8 is one.
+    #[test]
+    fn a_coarse_grain_is_no_spot_and_a_sharp_residual_is() {
+        let (w, h) = (200usize, 100usize);
+        let mut ratio = Plane::<f32>::filled(w, h, 1.0);
+        for y in 0..h {
+            for x in 0..w {
+                let (gx, gy) = (x as f32 - 50.0, y as f32 - 50.0);
+                let (dx, dy) = (x as f32 - 150.0, y as f32 - 50.0);
+                let hill = 1.0 + 1.0 * (-(gx * gx + gy * gy) / (2.0 * 12.0 * 12.0)).exp();
+                let disc = if dx.hypot(dy) < 8.0 { 1.8 } else { 1.0 };
+                // A faint ripple so that the ring's spread is not zero.
+                ratio.data[y * w + x] = hill.max(disc) + 0.01 * (((x * 31 + y * 17) % 7) as f32 / 3.0 - 1.0);
+            }
+        }
+        let nir = {
+            let mut n = NirFrame::new(w, h);
+            n.data.iter_mut().for_each(|v| *v = 1000);
+            n
+        };
+        let wl = {
+            let mut f = RgbFrame::new(w, h);
+            f.data.chunks_mut(3).for_each(|p| p.copy_from_slice(&[150, 60, 50]));
+            f
+        };
+        let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.5) as u8).collect()).unwrap();
+        let candidates = find_spots(&ratio, &fluo, Roi { x: 0, y: 0, w, h }, 1.5, 9);
+        assert_eq!(candidates.len(), 2, "{candidates:?}");
+        let evidence = SpotEvidence { ratio: &ratio, wl: &wl, nir: &nir, glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
+        let kept = evidence.keep(candidates.clone(), &fluo);
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert!(kept[0].centroid_px[0] > 140.0, "the disc is kept: {kept:?}");
+        // Without the edge test (any gradient sharp) the hill passes: the local test alone lets it through.
+        let blunt = SpotEvidence { sharp_per_px: 0.0, ..evidence };
+        assert_eq!(blunt.keep(candidates, &fluo).len(), 2);
     }
 
     /// A NIR-only glint on a bright grain of tissue: the grain (1.6, under the check's TBR of 1.8) with a
@@ -599,7 +669,7 @@ mod tests {
         let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.5) as u8).collect()).unwrap();
         let candidates = find_spots(&ratio, &fluo, Roi { x: 0, y: 0, w, h }, 1.8, 9);
         assert_eq!(candidates.len(), 2, "both reach 1.8 at the speck: {candidates:?}");
-        let evidence = SpotEvidence { ratio: &ratio, wl: &wl, nir: &nir, glint_level: 235, min_tbr: 1.8, mm_per_px: Some(0.1) };
+        let evidence = SpotEvidence { ratio: &ratio, wl: &wl, nir: &nir, glint_level: 235, min_tbr: 1.8, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
         let kept = evidence.keep(candidates, &fluo);
         assert_eq!(kept.iter().map(|s| s.bbox[0]).collect::<Vec<_>>(), vec![80], "{kept:?}");
         assert!((kept[0].peak_tbr - 2.4).abs() < 0.1, "local TBR {}", kept[0].peak_tbr);
