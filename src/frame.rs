@@ -1,8 +1,10 @@
 //! Frame types shared by every stage: a white-light RGB8 image, a NIR 16-bit gray image and a generic
-//! row-major `Plane<T>` for intermediate maps. Owns the layout (tightly packed rows), the conversions
-//! from stride-padded buffers, the sizes analysed (`FrameSize`) and the split of a side-by-side frame
-//! into white light and NIR (`split_side_by_side`); it knows nothing of GStreamer, PNG files or the
-//! analysis.
+//! row-major `Plane<T>` for intermediate maps, and their borrowed twins (`RgbView`, `PlaneView`), which
+//! are what the analysis reads: an owned frame lends one, and so can another layer's buffer of the same
+//! layout, without a copy (`LendRgb`, `LendNir`: the `nirfmargin` element lends its mapped inputs).
+//! Owns the layout (tightly packed rows), the conversions from stride-padded buffers, the sizes analysed
+//! (`FrameSize`) and the split of a side-by-side frame into white light and NIR (`split_side_by_side`);
+//! it knows nothing of GStreamer, PNG files or the analysis.
 
 use anyhow::{Result, bail};
 
@@ -67,9 +69,57 @@ impl<T: Copy + Default> Plane<T> {
     }
 }
 
+/// A borrowed, tightly packed, row-major single-channel image: what a stage reads (an owned `Plane`
+/// lends one, `Plane::view`; so does a mapped buffer of the same layout).
+#[derive(Clone, Copy, Debug)]
+pub struct PlaneView<'a, T> {
+    pub width: usize,
+    pub height: usize,
+    pub data: &'a [T],
+}
+
+impl<'a, T: Copy> PlaneView<'a, T> {
+    /// A view of `data` as `width`×`height` packed rows; an error if the sample count differs.
+    pub fn new(width: usize, height: usize, data: &'a [T]) -> Result<Self> {
+        if data.len() != width * height {
+            bail!("plane data has {} samples, {}x{} needs {}", data.len(), width, height, width * height);
+        }
+        Ok(Self { width, height, data })
+    }
+
+    #[inline]
+    pub fn get(&self, x: usize, y: usize) -> T {
+        self.data[y * self.width + x]
+    }
+
+    pub fn row(&self, y: usize) -> &'a [T] {
+        &self.data[y * self.width..(y + 1) * self.width]
+    }
+
+    /// An owned copy.
+    pub fn to_plane(&self) -> Plane<T> {
+        Plane { width: self.width, height: self.height, data: self.data.to_vec() }
+    }
+}
+
+impl<T> Plane<T> {
+    pub fn view(&self) -> PlaneView<'_, T> {
+        PlaneView { width: self.width, height: self.height, data: &self.data }
+    }
+}
+
+impl<'a, T> From<&'a Plane<T>> for PlaneView<'a, T> {
+    fn from(p: &'a Plane<T>) -> Self {
+        p.view()
+    }
+}
+
 /// NIR frame: one 16-bit sample a pixel. The bit depth of the sensor (8 to 16) does not matter to the
 /// analysis, which works on ratios to the local background.
 pub type NirFrame = Plane<u16>;
+
+/// A borrowed NIR frame: what the analysis reads.
+pub type NirView<'a> = PlaneView<'a, u16>;
 
 /// White-light frame: packed RGB8, `3 * width` bytes a row.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,6 +127,65 @@ pub struct RgbFrame {
     pub width: usize,
     pub height: usize,
     pub data: Vec<u8>,
+}
+
+/// A borrowed white-light frame, packed RGB8 as `RgbFrame`: what the analysis reads (an `RgbFrame`
+/// lends one, `RgbFrame::view`; so does a mapped buffer of the same layout).
+#[derive(Clone, Copy, Debug)]
+pub struct RgbView<'a> {
+    pub width: usize,
+    pub height: usize,
+    pub data: &'a [u8],
+}
+
+impl<'a> RgbView<'a> {
+    /// A view of `data` as `width`×`height` packed RGB rows; an error if the byte count differs.
+    pub fn new(width: usize, height: usize, data: &'a [u8]) -> Result<Self> {
+        if data.len() != width * height * 3 {
+            bail!("RGB frame has {} bytes, {}x{} needs {}", data.len(), width, height, width * height * 3);
+        }
+        Ok(Self { width, height, data })
+    }
+
+    #[inline]
+    pub fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * self.width + x) * 3;
+        [self.data[i], self.data[i + 1], self.data[i + 2]]
+    }
+
+    /// An owned copy.
+    pub fn to_frame(&self) -> RgbFrame {
+        RgbFrame { width: self.width, height: self.height, data: self.data.to_vec() }
+    }
+}
+
+impl<'a> From<&'a RgbFrame> for RgbView<'a> {
+    fn from(f: &'a RgbFrame) -> Self {
+        f.view()
+    }
+}
+
+/// Something that lends a white-light view and may be shared with the analysis thread: an owned
+/// `RgbFrame`, or another layer's buffer in its layout (lent as it is, no copy).
+pub trait LendRgb: Send + Sync {
+    fn view(&self) -> RgbView<'_>;
+}
+
+/// The NIR twin of `LendRgb`.
+pub trait LendNir: Send + Sync {
+    fn view(&self) -> NirView<'_>;
+}
+
+impl LendRgb for RgbFrame {
+    fn view(&self) -> RgbView<'_> {
+        RgbFrame::view(self)
+    }
+}
+
+impl LendNir for NirFrame {
+    fn view(&self) -> NirView<'_> {
+        Plane::view(self)
+    }
 }
 
 impl Default for RgbFrame {
@@ -95,6 +204,10 @@ impl RgbFrame {
             bail!("RGB frame has {} bytes, {}x{} needs {}", data.len(), width, height, width * height * 3);
         }
         Ok(Self { width, height, data })
+    }
+
+    pub fn view(&self) -> RgbView<'_> {
+        RgbView { width: self.width, height: self.height, data: &self.data }
     }
 
     #[inline]
@@ -279,7 +392,8 @@ pub fn split_side_by_side(frame: &RgbFrame, nir_side: NirSide) -> Result<(RgbFra
 }
 
 /// Checks both frames are non-empty and of one size.
-pub fn check_pair(wl: &RgbFrame, nir: &NirFrame) -> Result<()> {
+pub fn check_pair<'a>(wl: impl Into<RgbView<'a>>, nir: impl Into<NirView<'a>>) -> Result<()> {
+    let (wl, nir) = (wl.into(), nir.into());
     if wl.width != nir.width || wl.height != nir.height {
         bail!(
             "white-light frame is {}x{} but NIR frame is {}x{}: the inputs must be co-registered at one size",
