@@ -1,13 +1,14 @@
 //! The element's own cost against calling the processor directly, on 1080p phantom frames (CPU backend),
-//! with an A/B of the inputs in the same run: each frame is timed three ways in turn (the two elements in
-//! alternating order), the processor called directly (`FrameProcessor::process`), and two `nirfmargin` elements (Harness: push white light and NIR,
-//! pull the overlay): one fed packed rows (RGB, GRAY16_LE: the element lends the mapped buffers to the
-//! analysis as they are, no copy) and one fed the same frames with rows padded by 64 bytes (a `VideoMeta`
-//! stride: the element converts them into frames of its own, a copy of each input, as it did for every
-//! frame before it lent them). Inside each element, its `element-ms` (all of `aggregate_frames`: inputs,
-//! hand-over to the analysis thread and back, output, message) less its `process-ms` (the processor on
-//! the analysis thread). Median and best over the frames after a quarter of warm-up; prints, never
-//! asserts. `cargo bench -p gst-plugin-nirfmargin --bench overhead [-- FRAMES [WIDTHxHEIGHT]]`.
+//! with an A/B of the inputs in the same run. Each frame is timed three ways in turn: the processor called
+//! directly (`FrameProcessor::process`), and two `nirfmargin` elements in alternating order (a Harness a
+//! pad: push white light and NIR, pull the overlay), one fed packed rows (RGB, GRAY16_LE: the element
+//! lends the mapped buffers to the analysis as they are, no copy), the other the same frames with rows
+//! padded by 64 bytes (a `VideoMeta` stride: the element converts them into frames of its own, a copy of
+//! each input, as it did for every frame before it lent them). Inside each element: its `element-ms` (all
+//! of `aggregate_frames`: inputs, hand-over to the analysis thread and back, output, message) less its
+//! `process-ms` (the processor on the analysis thread). Median and best over the frames after a quarter
+//! of warm-up; prints, never asserts.
+//! `cargo bench -p gst-plugin-nirfmargin --bench overhead [-- FRAMES [WIDTHxHEIGHT]]`.
 
 use gst::prelude::*;
 use gst_check::Harness;
