@@ -6,7 +6,8 @@
 //! padded by 64 bytes (a `VideoMeta` stride: the element converts them into frames of its own, a copy of
 //! each input, as it did for every frame before it lent them). Inside each element: its `element-ms` (all
 //! of `aggregate_frames`: inputs, hand-over to the analysis thread and back, output, message) less its
-//! `process-ms` (the processor on the analysis thread). Median and best over the frames after a quarter
+//! `process-ms` (the processor on the analysis thread); and a third element fed the NIR at half the size,
+//! which it converts and scales up (its own time only). Median and best over the frames after a quarter
 //! of warm-up; prints, never asserts.
 //! `cargo bench -p gst-plugin-nirfmargin --bench overhead [-- FRAMES [WIDTHxHEIGHT]]`.
 
@@ -37,7 +38,8 @@ struct Rig {
 }
 
 impl Rig {
-    fn new(w: usize, h: usize, mm: f64) -> Self {
+    /// White light at `w`×`h`, NIR at `nir_size`.
+    fn new(w: usize, h: usize, nir_size: (usize, usize), mm: f64) -> Self {
         let el = gst::ElementFactory::make("nirfmargin")
             .property_from_str("backend", "cpu")
             .property("mm-per-px", mm)
@@ -48,9 +50,11 @@ impl Rig {
         el.set_bus(Some(&bus));
         let mut wl = Harness::with_element(&el, Some("wl"), Some("src"));
         let mut nir = Harness::with_element(&el, Some("nir"), None);
-        let caps = |f| gst_video::VideoInfo::builder(f, w as u32, h as u32).fps(gst::Fraction::new(30, 1)).build().unwrap().to_caps().unwrap();
-        wl.set_src_caps(caps(gst_video::VideoFormat::Rgb));
-        nir.set_src_caps(caps(gst_video::VideoFormat::Gray16Le));
+        let caps = |f, w: usize, h: usize| {
+            gst_video::VideoInfo::builder(f, w as u32, h as u32).fps(gst::Fraction::new(30, 1)).build().unwrap().to_caps().unwrap()
+        };
+        wl.set_src_caps(caps(gst_video::VideoFormat::Rgb, w, h));
+        nir.set_src_caps(caps(gst_video::VideoFormat::Gray16Le, nir_size.0, nir_size.1));
         wl.play();
         nir.play();
         Self { wl, nir, bus }
@@ -105,13 +109,17 @@ fn main() {
     let cfg = PhantomConfig { width: w, height: h, frames: 8, seed: 7, mm_per_px: mm, fps: 30.0, ..Default::default() };
     let scene = cfg.scene();
     let pairs: Vec<_> = (0..cfg.frames).map(|f| render(&scene, f)).map(|r| (r.wl, r.nir)).collect();
-    let nir_bytes: Vec<Vec<u8>> = pairs.iter().map(|(_, n)| n.data.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    let le = |n: &nirf_margin::frame::NirFrame| -> Vec<u8> { n.data.iter().flat_map(|v| v.to_le_bytes()).collect() };
+    let nir_bytes: Vec<Vec<u8>> = pairs.iter().map(|(_, n)| le(n)).collect();
+    // The NIR camera at half the white light's size (each side), which the element scales up.
+    let half = (w / 2, h / 2);
+    let nir_half: Vec<Vec<u8>> = pairs.iter().map(|(_, n)| le(&n.resized(half.0, half.1))).collect();
 
     let params = AnalysisParams { margins_mm: vec![1.0], ..AnalysisParams::with_scale(mm) };
     let mut direct = FrameProcessor::new(Box::new(CpuAnalyzer::new(params.clone()).unwrap()), params, 30.0);
-    let (mut lent, mut copied) = (Rig::new(w, h, mm as f64), Rig::new(w, h, mm as f64));
+    let (mut lent, mut copied, mut scaled) = (Rig::new(w, h, (w, h), mm as f64), Rig::new(w, h, (w, h), mm as f64), Rig::new(w, h, half, mm as f64));
 
-    let [mut t_direct, mut t_lent, mut t_copied, mut in_lent, mut in_copied, mut p_lent, mut p_copied] = [(); 7].map(|_| Vec::new());
+    let [mut t_direct, mut t_lent, mut t_copied, mut in_lent, mut in_copied, mut p_lent, mut p_copied, mut in_scaled] = [(); 8].map(|_| Vec::new());
     for i in 0..frames {
         let k = i % pairs.len();
         let (wl, nir) = &pairs[k];
@@ -133,6 +141,9 @@ fn main() {
             inside.push(own);
             process.push(on_thread);
         }
+        // A half-size NIR (its overlay differs from the direct call's: only the element's own time counts).
+        let (_, own, _) = scaled.frame(buffer(&wl.data, w * 3, i, None), buffer(&nir_half[k], half.0 * 2, i, None), i);
+        in_scaled.push(own);
     }
     // The first frames warm caches and allocations up: leave a quarter out.
     let skip = frames / 4;
@@ -155,5 +166,6 @@ fn main() {
     row("processor on the copied element's thread", &mut p_copied);
     row("inside, lent: element-ms - process-ms", &mut in_lent);
     row("inside, copied: element-ms - process-ms", &mut in_copied);
+    row(&format!("inside, NIR {}x{} scaled up (lent WL)", half.0, half.1), &mut in_scaled);
     println!("  push -> pull less direct, same frame (median): lent {d_lent:+.2} ms, copied {d_copied:+.2} ms");
 }

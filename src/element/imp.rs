@@ -168,6 +168,8 @@ struct State {
     /// The last pair's frames, handed back by the analysis, refilled with the next pair (a fresh 1080p
     /// frame costs its page faults on every frame).
     spare: (Option<RgbFrame>, Option<NirFrame>),
+    /// A NIR of another size than the white light, read before it is scaled (kept for the next frame).
+    nir_native: NirFrame,
 }
 
 #[derive(Default)]
@@ -431,6 +433,7 @@ impl AggregatorImpl for NirfMargin {
             index: 0,
             metrics,
             spare: (None, None),
+            nir_native: NirFrame::default(),
             started: Instant::now(),
         });
         gst::info!(CAT, imp = self, "started");
@@ -584,13 +587,14 @@ fn nir_input(
     f: &VideoFrameRef<&gst::BufferRef>,
     size: (usize, usize),
     spare: Option<NirFrame>,
+    native: &mut NirFrame,
 ) -> anyhow::Result<(Arc<dyn LendNir>, Option<Arc<NirFrame>>)> {
     if f.format() == VideoFormat::Gray16Le && cfg!(target_endian = "little") && (f.width() as usize, f.height() as usize) == size {
         if let Some(lent) = Lent::packed(f, 2).filter(|l| bytemuck::try_cast_slice::<u8, u16>(l.bytes(2)).is_ok()) {
             return Ok((Arc::new(LentNir(lent)), None));
         }
     }
-    let own = Arc::new(nir_frame(f, size, spare)?);
+    let own = Arc::new(nir_frame(f, size, spare, native)?);
     Ok((own.clone(), Some(own)))
 }
 
@@ -603,12 +607,20 @@ fn wl_frame(f: &VideoFrameRef<&gst::BufferRef>, into: Option<RgbFrame>) -> anyho
     Ok(out)
 }
 
-/// The NIR frame as 16-bit samples (GRAY8 spread over the 16 bits), on the white light's grid; filled
-/// into `into` where the NIR has the white light's size.
-fn nir_frame(f: &VideoFrameRef<&gst::BufferRef>, (width, height): (usize, usize), into: Option<NirFrame>) -> anyhow::Result<NirFrame> {
+/// The NIR frame as 16-bit samples (GRAY8 spread over the 16 bits), on the white light's grid, filled
+/// into `into` (a frame the analysis handed back); a NIR of another size is read into `native` first
+/// and scaled from there (both allocations kept from frame to frame).
+fn nir_frame(
+    f: &VideoFrameRef<&gst::BufferRef>,
+    (width, height): (usize, usize),
+    into: Option<NirFrame>,
+    native: &mut NirFrame,
+) -> anyhow::Result<NirFrame> {
     let (w, h, stride) = (f.width() as usize, f.height() as usize, f.plane_stride()[0] as usize);
     let data = f.plane_data(0)?;
-    let mut nir = into.unwrap_or_default();
+    let mut out = into.unwrap_or_default();
+    // A NIR of another size is read into `native` (kept from frame to frame), then scaled into `out`.
+    let nir = if (w, h) == (width, height) { &mut out } else { &mut *native };
     match f.format() {
         VideoFormat::Gray16Le => nir.fill_from_strided_u16le(w, h, data, stride)?,
         VideoFormat::Gray8 | VideoFormat::Gray16Be => {
@@ -627,7 +639,10 @@ fn nir_frame(f: &VideoFrameRef<&gst::BufferRef>, (width, height): (usize, usize)
         }
         other => anyhow::bail!("NIR format {other:?} is not GRAY8, GRAY16_LE or GRAY16_BE"),
     };
-    Ok(if (w, h) != (width, height) { nir.resized(width, height) } else { nir })
+    if (w, h) != (width, height) {
+        native.resize_into(width, height, &mut out);
+    }
+    Ok(out)
 }
 
 /// Whether an output of `info` is laid out as the library's packed RGB (rows of `3 × width` bytes).
@@ -711,7 +726,7 @@ impl VideoAggregatorImpl for NirfMargin {
             (!stale).then_some(f)
         });
         let spare_nir = state.spare.1.take();
-        let (nir, nir_own) = match nir.map(|f| nir_input(&f, (width, height), spare_nir)).transpose() {
+        let (nir, nir_own) = match nir.map(|f| nir_input(&f, (width, height), spare_nir, &mut state.nir_native)).transpose() {
             Ok(n) => n.map_or((None, None), |(lent, own)| (Some(lent), own)),
             Err(e) => {
                 gst::element_imp_error!(self, gst::StreamError::Format, ("NIR (pad nir): {e:#}"));
