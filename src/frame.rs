@@ -79,14 +79,6 @@ pub struct PlaneView<'a, T> {
 }
 
 impl<'a, T: Copy> PlaneView<'a, T> {
-    /// A view of `data` as `width`×`height` packed rows; an error if the sample count differs.
-    pub fn new(width: usize, height: usize, data: &'a [T]) -> Result<Self> {
-        if data.len() != width * height {
-            bail!("plane data has {} samples, {}x{} needs {}", data.len(), width, height, width * height);
-        }
-        Ok(Self { width, height, data })
-    }
-
     #[inline]
     pub fn get(&self, x: usize, y: usize) -> T {
         self.data[y * self.width + x]
@@ -94,11 +86,6 @@ impl<'a, T: Copy> PlaneView<'a, T> {
 
     pub fn row(&self, y: usize) -> &'a [T] {
         &self.data[y * self.width..(y + 1) * self.width]
-    }
-
-    /// An owned copy.
-    pub fn to_plane(&self) -> Plane<T> {
-        Plane { width: self.width, height: self.height, data: self.data.to_vec() }
     }
 }
 
@@ -138,21 +125,7 @@ pub struct RgbView<'a> {
     pub data: &'a [u8],
 }
 
-impl<'a> RgbView<'a> {
-    /// A view of `data` as `width`×`height` packed RGB rows; an error if the byte count differs.
-    pub fn new(width: usize, height: usize, data: &'a [u8]) -> Result<Self> {
-        if data.len() != width * height * 3 {
-            bail!("RGB frame has {} bytes, {}x{} needs {}", data.len(), width, height, width * height * 3);
-        }
-        Ok(Self { width, height, data })
-    }
-
-    #[inline]
-    pub fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
-        let i = (y * self.width + x) * 3;
-        [self.data[i], self.data[i + 1], self.data[i + 2]]
-    }
-
+impl RgbView<'_> {
     /// An owned copy.
     pub fn to_frame(&self) -> RgbFrame {
         RgbFrame { width: self.width, height: self.height, data: self.data.to_vec() }
