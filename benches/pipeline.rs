@@ -25,7 +25,7 @@ fn cpu_stages(c: &mut Criterion) {
     for (w, h) in SIZES {
         let (f, p) = frame(w, h);
         let mut cpu = CpuAnalyzer::new(p.clone()).unwrap();
-        cpu.segment(&f.wl, &f.nir, false).unwrap();
+        cpu.segment(f.wl.view(), f.nir.view(), false).unwrap();
         let m = cpu.maps();
         let id = format!("{w}x{h}");
         g.bench_function(BenchmarkId::new("normalize", &id), |b| {
@@ -59,7 +59,7 @@ fn cpu_stages(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("composite", &id), |b| {
             let mut out = nirf_margin::frame::RgbFrame::new(w, h);
             let inputs = composite::CompositeInputs {
-                wl: &f.wl,
+                wl: f.wl.view(),
                 ratio: &m.ratio,
                 fluo: &m.fluo,
                 seeds: &m.seeds,

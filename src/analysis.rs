@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::frame::{NirFrame, Plane, RgbFrame};
+use crate::frame::{NirView, Plane, RgbFrame, RgbView};
 
 /// Classes written to the mask PNGs.
 pub mod class {
@@ -306,8 +306,8 @@ pub trait Analyzer: Send {
     /// Backend and device, e.g. "cpu" or "gpu: llvmpipe (Vulkan)".
     fn describe(&self) -> String;
     /// `want_classes`: also produce the class map for this frame.
-    fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> anyhow::Result<Segmentation>;
-    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle]) -> anyhow::Result<Composite>;
+    fn segment(&mut self, wl: RgbView<'_>, nir: NirView<'_>, want_classes: bool) -> anyhow::Result<Segmentation>;
+    fn composite(&mut self, wl: RgbView<'_>, styles: &[LesionStyle]) -> anyhow::Result<Composite>;
     /// The last segmented frame's background ratio and cleaned fluorescence mask (for the transection
     /// and wound-bed checks, which look at any fluorescence, not only lesions), shared rather than
     /// copied: drop them before the next `segment`, or that frame pays for a copy.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::analysis::{Analyzer, Composite, LesionStyle, PixelMaps, Segmentation, Traffic};
-use crate::frame::{NirFrame, Plane, RgbFrame};
+use crate::frame::{NirView, Plane, RgbView};
 use crate::gpu::{GpuAnalyzer, GpuContext, error};
 use crate::params::AnalysisParams;
 use crate::reference::CpuAnalyzer;
@@ -130,7 +130,7 @@ impl Analyzer for Fallback {
         self.gpu.as_ref().map_or_else(|| self.cpu.as_ref().map(|c| c.describe()).unwrap_or_default(), |g| g.describe())
     }
 
-    fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<Segmentation> {
+    fn segment(&mut self, wl: RgbView<'_>, nir: NirView<'_>, want_classes: bool) -> Result<Segmentation> {
         if let Some(g) = &mut self.gpu {
             match g.segment(wl, nir, want_classes) {
                 Err(e) if error::find(&e).is_some_and(|g| g.is_unsupported()) => {
@@ -144,7 +144,7 @@ impl Analyzer for Fallback {
         self.current().segment(wl, nir, want_classes)
     }
 
-    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle]) -> Result<Composite> {
+    fn composite(&mut self, wl: RgbView<'_>, styles: &[LesionStyle]) -> Result<Composite> {
         self.current().composite(wl, styles)
     }
 

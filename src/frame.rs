@@ -1,8 +1,10 @@
 //! Frame types shared by every stage: a white-light RGB8 image, a NIR 16-bit gray image and a generic
-//! row-major `Plane<T>` for intermediate maps. Owns the layout (tightly packed rows), the conversions
-//! from stride-padded buffers, the sizes analysed (`FrameSize`) and the split of a side-by-side frame
-//! into white light and NIR (`split_side_by_side`); it knows nothing of GStreamer, PNG files or the
-//! analysis.
+//! row-major `Plane<T>` for intermediate maps, and their borrowed twins (`RgbView`, `PlaneView`), which
+//! are what the analysis reads: an owned frame lends one, and so can another layer's buffer of the same
+//! layout, without a copy (`LendRgb`, `LendNir`: the `nirfmargin` element lends its mapped inputs).
+//! Owns the layout (tightly packed rows), the conversions from stride-padded buffers, the sizes analysed
+//! (`FrameSize`) and the split of a side-by-side frame into white light and NIR (`split_side_by_side`);
+//! it knows nothing of GStreamer, PNG files or the analysis.
 
 use anyhow::{Result, bail};
 
@@ -67,9 +69,44 @@ impl<T: Copy + Default> Plane<T> {
     }
 }
 
+/// A borrowed, tightly packed, row-major single-channel image: what a stage reads (an owned `Plane`
+/// lends one, `Plane::view`; so does a mapped buffer of the same layout).
+#[derive(Clone, Copy, Debug)]
+pub struct PlaneView<'a, T> {
+    pub width: usize,
+    pub height: usize,
+    pub data: &'a [T],
+}
+
+impl<'a, T: Copy> PlaneView<'a, T> {
+    #[inline]
+    pub fn get(&self, x: usize, y: usize) -> T {
+        self.data[y * self.width + x]
+    }
+
+    pub fn row(&self, y: usize) -> &'a [T] {
+        &self.data[y * self.width..(y + 1) * self.width]
+    }
+}
+
+impl<T> Plane<T> {
+    pub fn view(&self) -> PlaneView<'_, T> {
+        PlaneView { width: self.width, height: self.height, data: &self.data }
+    }
+}
+
+impl<'a, T> From<&'a Plane<T>> for PlaneView<'a, T> {
+    fn from(p: &'a Plane<T>) -> Self {
+        p.view()
+    }
+}
+
 /// NIR frame: one 16-bit sample a pixel. The bit depth of the sensor (8 to 16) does not matter to the
 /// analysis, which works on ratios to the local background.
 pub type NirFrame = Plane<u16>;
+
+/// A borrowed NIR frame: what the analysis reads.
+pub type NirView<'a> = PlaneView<'a, u16>;
 
 /// White-light frame: packed RGB8, `3 * width` bytes a row.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,6 +114,51 @@ pub struct RgbFrame {
     pub width: usize,
     pub height: usize,
     pub data: Vec<u8>,
+}
+
+/// A borrowed white-light frame, packed RGB8 as `RgbFrame`: what the analysis reads (an `RgbFrame`
+/// lends one, `RgbFrame::view`; so does a mapped buffer of the same layout).
+#[derive(Clone, Copy, Debug)]
+pub struct RgbView<'a> {
+    pub width: usize,
+    pub height: usize,
+    pub data: &'a [u8],
+}
+
+impl RgbView<'_> {
+    /// An owned copy.
+    pub fn to_frame(&self) -> RgbFrame {
+        RgbFrame { width: self.width, height: self.height, data: self.data.to_vec() }
+    }
+}
+
+impl<'a> From<&'a RgbFrame> for RgbView<'a> {
+    fn from(f: &'a RgbFrame) -> Self {
+        f.view()
+    }
+}
+
+/// Something that lends a white-light view and may be shared with the analysis thread: an owned
+/// `RgbFrame`, or another layer's buffer in its layout (lent as it is, no copy).
+pub trait LendRgb: Send + Sync {
+    fn view(&self) -> RgbView<'_>;
+}
+
+/// The NIR twin of `LendRgb`.
+pub trait LendNir: Send + Sync {
+    fn view(&self) -> NirView<'_>;
+}
+
+impl LendRgb for RgbFrame {
+    fn view(&self) -> RgbView<'_> {
+        RgbFrame::view(self)
+    }
+}
+
+impl LendNir for NirFrame {
+    fn view(&self) -> NirView<'_> {
+        Plane::view(self)
+    }
 }
 
 impl Default for RgbFrame {
@@ -95,6 +177,10 @@ impl RgbFrame {
             bail!("RGB frame has {} bytes, {}x{} needs {}", data.len(), width, height, width * height * 3);
         }
         Ok(Self { width, height, data })
+    }
+
+    pub fn view(&self) -> RgbView<'_> {
+        RgbView { width: self.width, height: self.height, data: &self.data }
     }
 
     #[inline]
@@ -173,25 +259,37 @@ impl NirFrame {
 impl NirFrame {
     /// Bilinear resize to `width`×`height` (NIR scaled onto the white-light grid), pixel centres aligned.
     pub fn resized(&self, width: usize, height: usize) -> NirFrame {
-        if (width, height) == (self.width, self.height) {
-            return self.clone();
-        }
-        let mut out = NirFrame::new(width, height);
-        let (sx, sy) = (self.width as f32 / width as f32, self.height as f32 / height as f32);
-        for y in 0..height {
-            let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, (self.height - 1) as f32);
-            let (y0, ty) = (fy.floor() as usize, fy.fract());
-            let y1 = (y0 + 1).min(self.height - 1);
-            for x in 0..width {
-                let fx = ((x as f32 + 0.5) * sx - 0.5).clamp(0.0, (self.width - 1) as f32);
-                let (x0, tx) = (fx.floor() as usize, fx.fract());
-                let x1 = (x0 + 1).min(self.width - 1);
-                let a = self.get(x0, y0) as f32 * (1.0 - tx) + self.get(x1, y0) as f32 * tx;
-                let b = self.get(x0, y1) as f32 * (1.0 - tx) + self.get(x1, y1) as f32 * tx;
-                out.set(x, y, (a * (1.0 - ty) + b * ty).round() as u16);
-            }
-        }
+        let mut out = NirFrame::default();
+        self.resize_into(width, height, &mut out);
         out
+    }
+
+    /// `resized` into `out`, reusing its allocation (a stream's frames: no fresh pages each frame). The
+    /// columns' source pixels and weights are worked out once, the rows in parallel.
+    pub fn resize_into(&self, width: usize, height: usize, out: &mut NirFrame) {
+        use rayon::prelude::*;
+        out.ensure_size(width, height);
+        if (width, height) == (self.width, self.height) {
+            out.data.copy_from_slice(&self.data);
+            return;
+        }
+        // A source coordinate: its two neighbours and the weight of the second.
+        let taps = |i: usize, scale: f32, last: usize| {
+            let f = ((i as f32 + 0.5) * scale - 0.5).clamp(0.0, last as f32);
+            let i0 = f.floor() as usize;
+            (i0, (i0 + 1).min(last), f.fract())
+        };
+        let (sx, sy) = (self.width as f32 / width as f32, self.height as f32 / height as f32);
+        let cols: Vec<(usize, usize, f32)> = (0..width).map(|x| taps(x, sx, self.width - 1)).collect();
+        out.data.par_chunks_mut(width).enumerate().for_each(|(y, row)| {
+            let (y0, y1, ty) = taps(y, sy, self.height - 1);
+            let (r0, r1) = (self.row(y0), self.row(y1));
+            for (d, &(x0, x1, tx)) in row.iter_mut().zip(&cols) {
+                let a = r0[x0] as f32 * (1.0 - tx) + r0[x1] as f32 * tx;
+                let b = r1[x0] as f32 * (1.0 - tx) + r1[x1] as f32 * tx;
+                *d = (a * (1.0 - ty) + b * ty).round() as u16;
+            }
+        });
     }
 }
 
@@ -279,7 +377,8 @@ pub fn split_side_by_side(frame: &RgbFrame, nir_side: NirSide) -> Result<(RgbFra
 }
 
 /// Checks both frames are non-empty and of one size.
-pub fn check_pair(wl: &RgbFrame, nir: &NirFrame) -> Result<()> {
+pub fn check_pair<'a>(wl: impl Into<RgbView<'a>>, nir: impl Into<NirView<'a>>) -> Result<()> {
+    let (wl, nir) = (wl.into(), nir.into());
     if wl.width != nir.width || wl.height != nir.height {
         bail!(
             "white-light frame is {}x{} but NIR frame is {}x{}: the inputs must be co-registered at one size",
@@ -318,6 +417,32 @@ mod tests {
         assert_eq!(up.get(0, 0), 0);
         assert_eq!(up.get(7, 3), 300);
         assert!(up.row(1).windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    /// The resize is bilinear with pixel centres aligned: each output pixel is the blend of its four
+    /// source neighbours, computed here pixel by pixel, up and down, into a frame of another size.
+    #[test]
+    fn resize_into_is_the_bilinear_blend_of_the_four_neighbours() {
+        let src = NirFrame::from_vec(37, 23, (0..37 * 23).map(|i| ((i * 7919) % 4096) as u16).collect()).unwrap();
+        let mut out = NirFrame::new(5, 5);
+        for (w, h) in [(64, 40), (19, 11), (37, 23), (37, 50)] {
+            src.resize_into(w, h, &mut out);
+            assert_eq!((out.width, out.height, out.data.len()), (w, h, w * h));
+            let (sx, sy) = (37.0 / w as f32, 23.0 / h as f32);
+            for y in 0..h {
+                let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, 22.0);
+                let (y0, ty) = (fy.floor() as usize, fy.fract());
+                for x in 0..w {
+                    let fx = ((x as f32 + 0.5) * sx - 0.5).clamp(0.0, 36.0);
+                    let (x0, tx) = (fx.floor() as usize, fx.fract());
+                    let p = |x: usize, y: usize| src.get(x.min(36), y.min(22)) as f32;
+                    let a = p(x0, y0) * (1.0 - tx) + p(x0 + 1, y0) * tx;
+                    let b = p(x0, y0 + 1) * (1.0 - tx) + p(x0 + 1, y0 + 1) * tx;
+                    assert_eq!(out.get(x, y), (a * (1.0 - ty) + b * ty).round() as u16, "{w}x{h} at ({x}, {y})");
+                }
+            }
+        }
+        assert_eq!(src.resized(37, 23), src, "the same size is a copy");
     }
 
     #[test]

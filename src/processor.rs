@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::analysis::{Analyzer, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
-use crate::frame::{NirFrame, Plane, RgbFrame};
+use crate::frame::{NirView, Plane, RgbFrame, RgbView};
 use crate::measure::figures::{Figures, RIM_COMPLETE, figures, significant};
 use crate::measure::findings::{FindingsTracker, FrameFindings, Mode, Roi, SpotEvidence, find_spots};
 use crate::measure::smoothing::Smoother;
@@ -179,7 +179,10 @@ impl FrameProcessor {
         self.analyzer.traffic()
     }
 
-    pub fn process(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<FrameResult> {
+    /// One frame pair: an owned `RgbFrame` / `NirFrame` lends its view, or a view of another layer's
+    /// buffer comes as it is (no copy).
+    pub fn process<'a>(&mut self, wl: impl Into<RgbView<'a>>, nir: impl Into<NirView<'a>>, want_classes: bool) -> Result<FrameResult> {
+        let (wl, nir) = (wl.into(), nir.into());
         let seg = self.analyzer.segment(wl, nir, want_classes)?;
         let mut timings = seg.timings;
         let t = Instant::now();
@@ -236,7 +239,7 @@ impl FrameProcessor {
 
     /// The transection / wound-bed check: fluorescence in the ROI and the steady flag, with the marks
     /// that show it (the ROI, the spots' boxes, the banner).
-    fn check(&mut self, wl: &RgbFrame, nir: &NirFrame, ratio: &Plane<f32>, fluo: &Plane<u8>) -> (FrameFindings, CheckMarks) {
+    fn check(&mut self, wl: RgbView<'_>, nir: NirView<'_>, ratio: &Plane<f32>, fluo: &Plane<u8>) -> (FrameFindings, CheckMarks) {
         let (w, h) = (fluo.width, fluo.height);
         let roi = self.checks.roi.unwrap_or_else(|| Roi::central(w, h)).clamp_to(w, h);
         let scale = self.params.scale_known.then_some(self.params.mm_per_px);

@@ -53,8 +53,8 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
         gpu.set_params(params.clone()).unwrap();
         let mut cpu = CpuAnalyzer::new(params.clone()).unwrap();
         let frame = render(&cfg.scene(), 0);
-        let sc = cpu.segment(&frame.wl, &frame.nir, true).unwrap();
-        let sg = gpu.segment(&frame.wl, &frame.nir, true).unwrap();
+        let sc = cpu.segment(frame.wl.view(), frame.nir.view(), true).unwrap();
+        let sg = gpu.segment(frame.wl.view(), frame.nir.view(), true).unwrap();
         // The ratio histogram (privatised per workgroup on the GPU) gives the same background and level
         // (the ratios differ in the last bits, which may move the mode of a flat peak by a bin; on 60 other
         // phantoms the largest differences were 1 bin, 4.2% of the noise and 0.021 of the raised level).
@@ -70,8 +70,8 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
             .iter()
             .map(|l| LesionStyle { text: String::new(), ..lesion_style(&figures(l), 0, &params) })
             .collect();
-        let cc = cpu.composite(&frame.wl, &styles).unwrap();
-        let cg = gpu.composite(&frame.wl, &styles).unwrap();
+        let cc = cpu.composite(frame.wl.view(), &styles).unwrap();
+        let cg = gpu.composite(frame.wl.view(), &styles).unwrap();
         let (mc, mg) = (cc.classes.unwrap(), cg.classes.unwrap());
         let differ = mc.data.iter().zip(&mg.data).filter(|(a, b)| a != b).count();
         let frac = differ as f64 / mc.data.len() as f64;
@@ -151,8 +151,8 @@ fn gpu_hysteresis_equals_the_cpus_on_faint_rims() {
         gpu.set_params(params.clone()).unwrap();
         let mut cpu = CpuAnalyzer::new(params.clone()).unwrap();
         let frame = render(&cfg.scene(), 0);
-        let sc = cpu.segment(&frame.wl, &frame.nir, false).unwrap();
-        let sg = gpu.segment(&frame.wl, &frame.nir, false).unwrap();
+        let sc = cpu.segment(frame.wl.view(), frame.nir.view(), false).unwrap();
+        let sg = gpu.segment(frame.wl.view(), frame.nir.view(), false).unwrap();
         let what = format!("seed {seed} ({})", if broad { "broad" } else { "plain" });
         let (ratio, mask) = gpu.pixel_maps().unwrap();
         let (level, low) = (sg.background.level, low_level(&sg.background, &params));
@@ -274,7 +274,7 @@ fn gpu_component_labels_equal_the_cpu_labels() {
         // Cut low and not raised with the noise: a fragmented mask of many components.
         gpu.set_params(AnalysisParams { fluo_ratio, fluo_noise_sigmas: 0.0, ..AnalysisParams::with_scale(0.08) }).unwrap();
         let frame = render(&cfg.scene(), 0);
-        gpu.segment(&frame.wl, &frame.nir, false).unwrap();
+        gpu.segment(frame.wl.view(), frame.nir.view(), false).unwrap();
         let (_, mask) = gpu.pixel_maps().unwrap();
         let (bg, fl) = gpu.component_labels().unwrap();
         let (mut parent, mut want) = (Vec::new(), nirf_margin::frame::Plane::new(0, 0));
@@ -324,8 +324,8 @@ fn beyond_the_table_both_backends_keep_the_first_cores_by_label_and_say_so() {
     let rims = |s: &nirf_margin::analysis::Segmentation| s.lesions.iter().filter(|l| l.kind == LesionKind::Rim).map(|l| l.label).collect::<Vec<_>>();
     for (cols, rows, truncated) in [(11, 10, true), (6, 5, false)] {
         let (wl, nir) = rings(cols, rows);
-        let sc = cpu.segment(&wl, &nir, false).unwrap();
-        let sg = gpu.segment(&wl, &nir, false).unwrap();
+        let sc = cpu.segment(wl.view(), nir.view(), false).unwrap();
+        let sg = gpu.segment(wl.view(), nir.view(), false).unwrap();
         assert_eq!((sc.truncated, sg.truncated), (truncated, truncated), "{cols}x{rows} rings");
         let (lc, lg) = (rims(&sc), rims(&sg));
         assert_eq!(lc.len(), (cols * rows).min(nirf_margin::analysis::MAX_CORES), "{cols}x{rows} rings: CPU cores");
@@ -336,8 +336,8 @@ fn beyond_the_table_both_backends_keep_the_first_cores_by_label_and_say_so() {
             let last_row = lg.iter().map(|l| (l - 1) / w / 64).max().unwrap();
             assert_eq!(last_row, 5, "cores kept from ring rows 0..=5 only");
         }
-        let _ = cpu.composite(&wl, &[]).unwrap();
-        let _ = gpu.composite(&wl, &[]).unwrap();
+        let _ = cpu.composite(wl.view(), &[]).unwrap();
+        let _ = gpu.composite(wl.view(), &[]).unwrap();
     }
 }
 
@@ -359,7 +359,7 @@ fn beyond_the_adapter_or_the_rows_is_a_limit_error_naming_it() {
     // The device is still the one it was and runs frames.
     let frame = render(&PhantomConfig { width: 320, height: 240, frames: 1, seed: 5, mm_per_px: 0.1, fps: 30.0, options: SceneOptions::default() }.scene(), 0);
     let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::with_scale(0.1)).unwrap();
-    assert!(!gpu.segment(&frame.wl, &frame.nir, false).unwrap().lesions.is_empty());
+    assert!(!gpu.segment(frame.wl.view(), frame.nir.view(), false).unwrap().lesions.is_empty());
     let Some(ctx) = gpu_or_skip() else { return };
     let wide = AnalysisParams { margins_mm: vec![50.0], ..AnalysisParams::with_scale(0.05) };
     let e = GpuAnalyzer::with_context(ctx, wide).err().expect("a 1000 px bound is over the rows' 384");
@@ -378,10 +378,10 @@ fn a_wait_past_its_timeout_is_a_typed_timeout_and_counts_as_lost() {
     // 1 µs: no adapter analyses a 1280×720 frame that fast (lavapipe takes about half a second).
     gpu.set_wait_timeout(std::time::Duration::from_micros(1));
     let frame = render(&PhantomConfig { width: 1280, height: 720, frames: 1, seed: 11, mm_per_px: 0.08, fps: 30.0, options: SceneOptions::default() }.scene(), 0);
-    let e = gpu.segment(&frame.wl, &frame.nir, false).expect_err("a 1 µs wait");
+    let e = gpu.segment(frame.wl.view(), frame.nir.view(), false).expect_err("a 1 µs wait");
     let g = nirf_margin::gpu::error::find(&e).unwrap_or_else(|| panic!("untyped: {e:#}"));
     assert!(matches!(g, GpuError::Timeout { .. }) && g.is_lost(), "{g:?}");
-    let again = gpu.segment(&frame.wl, &frame.nir, false).expect_err("the device counts as lost");
+    let again = gpu.segment(frame.wl.view(), frame.nir.view(), false).expect_err("the device counts as lost");
     assert!(matches!(nirf_margin::gpu::error::find(&again), Some(GpuError::DeviceLost { .. })), "{again:#}");
 }
 
@@ -563,7 +563,7 @@ fn homogeneous_lesions_are_outlined_from_either_backends_labels() {
         let f = render(&cfg.scene(), 0);
         let params = AnalysisParams::with_scale(cfg.mm_per_px).without_cpu_only_stages();
         let mut cpu = CpuAnalyzer::new(params.clone()).unwrap();
-        let seg = cpu.segment(&f.wl, &f.nir, false).unwrap();
+        let seg = cpu.segment(f.wl.view(), f.nir.view(), false).unwrap();
         let labels = cpu.maps().fluo_labels.clone();
         let g = GpuAnalyzer::with_context(gpu_or_skip().unwrap(), params.clone()).unwrap();
         let rc = FrameProcessor::new(Box::new(cpu), params.clone(), 30.0).process(&f.wl, &f.nir, false).unwrap();

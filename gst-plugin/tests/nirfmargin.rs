@@ -42,7 +42,11 @@ fn init() {
 }
 
 fn phantom(frames: u32) -> Vec<(RgbFrame, NirFrame)> {
-    let cfg = PhantomConfig { width: W, height: H, frames, seed: 7, mm_per_px: MM_PER_PX, fps: 30.0, ..Default::default() };
+    phantom_at(W, H, frames)
+}
+
+fn phantom_at(width: usize, height: usize, frames: u32) -> Vec<(RgbFrame, NirFrame)> {
+    let cfg = PhantomConfig { width, height, frames, seed: 7, mm_per_px: MM_PER_PX, fps: 30.0, ..Default::default() };
     let scene = cfg.scene();
     (0..frames).map(|f| render(&scene, f)).map(|r| (r.wl, r.nir)).collect()
 }
@@ -81,7 +85,13 @@ fn rig(props: &[(&str, &str)]) -> Rig {
 
 /// As `rig`, the white light's caps at `fps`.
 fn rig_at(props: &[(&str, &str)], fps: gst::Fraction) -> Rig {
+    rig_caps(props, caps_at(gst_video::VideoFormat::Rgb, W, H, fps), caps(gst_video::VideoFormat::Gray16Le, W, H))
+}
+
+/// As `rig`, with the white light's and the NIR's caps as given.
+fn rig_caps(props: &[(&str, &str)], wl_caps: gst::Caps, nir_caps: gst::Caps) -> Rig {
     init();
+    let fps = gst_video::VideoInfo::from_caps(&wl_caps).unwrap().fps();
     let el = gst::ElementFactory::make("nirfmargin").build().unwrap();
     for (k, v) in [("backend", "cpu"), ("mm-per-px", "0.16"), ("budget-ms", "5000")].iter().chain(props) {
         el.set_property_from_str(k, v);
@@ -90,8 +100,8 @@ fn rig_at(props: &[(&str, &str)], fps: gst::Fraction) -> Rig {
     el.set_bus(Some(&bus));
     let mut wl = Harness::with_element(&el, Some("wl"), Some("src"));
     let mut nir = Harness::with_element(&el, Some("nir"), None);
-    wl.set_src_caps(caps_at(gst_video::VideoFormat::Rgb, W, H, fps));
-    nir.set_src_caps(caps(gst_video::VideoFormat::Gray16Le, W, H));
+    wl.set_src_caps(wl_caps);
+    nir.set_src_caps(nir_caps);
     wl.play();
     nir.play();
     let rate = if fps.numer() > 0 { (fps.numer() / fps.denom()) as u64 } else { 30 };
@@ -249,6 +259,53 @@ fn a_nir_size_and_format_change_mid_stream_is_scaled_onto_the_white_light() {
     r.wl.crank_single_clock_wait().unwrap();
     same(&r.pull(), &overlay(&mut p, &f[2].0, &big.resized(W, H)), "GRAY16_BE at double size, scaled");
     assert!((0..3).all(|_| overlay_state(&r.message()).0 == "on"));
+}
+
+/// Rows of `row` bytes laid out at `stride` (GStreamer pads rows to 4 bytes), and back.
+fn strided(rows: &[u8], row: usize, stride: usize) -> Vec<u8> {
+    let mut out = vec![0u8; rows.len() / row * stride];
+    out.chunks_exact_mut(stride).zip(rows.chunks_exact(row)).for_each(|(d, s)| d[..row].copy_from_slice(s));
+    out
+}
+
+fn packed(data: &[u8], row: usize, stride: usize) -> Vec<u8> {
+    data.chunks(stride).flat_map(|r| &r[..row]).copied().collect()
+}
+
+/// Packed RGB and GRAY16_LE (the other tests) are lent to the analysis as they are; inputs in another
+/// layout are converted first, and the output is written in the white light's layout: a white light in
+/// RGBx (the output is RGBx, its fourth byte 255), and rows padded to 4 bytes at an odd width (RGB and
+/// GRAY16_LE at 321 px, as GStreamer lays them out). Each output is the processor's overlay of the pair.
+#[test]
+fn inputs_in_other_layouts_are_converted_and_give_the_processor_s_overlay() {
+    use gst_video::VideoFormat::{Gray16Le, Rgb, Rgbx};
+    let f = phantom(2);
+    let mut r = rig_caps(&[], caps(Rgbx, W, H), caps(Gray16Le, W, H));
+    let mut p = reference();
+    for (i, (wl, nir)) in f.iter().enumerate() {
+        let rgbx: Vec<u8> = wl.data.chunks_exact(3).flat_map(|c| [c[0], c[1], c[2], 0]).collect();
+        assert_eq!(r.wl.push(buffer(rgbx, i as u64, 1, 30)), Ok(gst::FlowSuccess::Ok));
+        r.push_nir(nir, i as u64, 1);
+        let want: Vec<u8> = overlay(&mut p, wl, nir).chunks_exact(3).flat_map(|c| [c[0], c[1], c[2], 255]).collect();
+        same(&r.pull(), &want, &format!("RGBx frame {i}"));
+    }
+
+    let w = W + 1;
+    let f = phantom_at(w, H, 2);
+    let [wl_info, nir_info] = [Rgb, Gray16Le].map(|format| gst_video::VideoInfo::builder(format, w as u32, H as u32).build().unwrap());
+    let (wl_stride, nir_stride) = (wl_info.stride()[0] as usize, nir_info.stride()[0] as usize);
+    assert!(wl_stride > w * 3 && nir_stride > w * 2, "rows at 321 px are padded");
+    let mut r = rig_caps(&[], caps(Rgb, w, H), caps(Gray16Le, w, H));
+    let mut p = reference();
+    for (i, (wl, nir)) in f.iter().enumerate() {
+        assert_eq!(r.wl.push(buffer(strided(&wl.data, w * 3, wl_stride), i as u64, 1, 30)), Ok(gst::FlowSuccess::Ok));
+        let nir_bytes: Vec<u8> = nir.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(r.nir.push(buffer(strided(&nir_bytes, w * 2, nir_stride), i as u64, 1, 30)), Ok(gst::FlowSuccess::Ok));
+        let out = r.pull();
+        assert_eq!(out.len(), wl_stride * H, "the output in the white light's layout");
+        same(&packed(&out, w * 3, wl_stride), &overlay(&mut p, wl, nir), &format!("{w} px frame {i}"));
+    }
+    assert!((0..2).all(|_| overlay_state(&r.message()).0 == "on"));
 }
 
 #[test]
@@ -519,6 +576,34 @@ fn gst_launch_runs_the_element_from_the_plugin_path() {
             });
             assert!(found, "frame {}: rim lesion {} at {c:?} not found", line.frame, l["id"]);
         }
+    }
+}
+
+/// `gst-inspect-1.0 nirfmargin`, with the plugin file on `GST_PLUGIN_PATH`, documents each pad with its
+/// formats and each of the element's own properties with its description.
+#[test]
+fn gst_inspect_documents_every_pad_and_property() {
+    init();
+    let d = tempfile::tempdir().unwrap();
+    let o = Command::new("gst-inspect-1.0")
+        .arg("nirfmargin")
+        .env("GST_PLUGIN_PATH", plugin_dir(d.path()))
+        .env("GST_REGISTRY", d.path().join("registry.bin"))
+        .output()
+        .expect("gst-inspect-1.0 runs (gstreamer1.0-tools)");
+    assert!(o.status.success(), "gst-inspect-1.0 failed: {}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    for pad in ["SINK template: 'wl'", "SINK template: 'nir'", "SRC template: 'src'", "GRAY16_BE", "RGBx"] {
+        assert!(text.contains(pad), "no {pad:?} in:\n{text}");
+    }
+    let el = gst::ElementFactory::make("nirfmargin").build().unwrap();
+    let own: Vec<_> = el.list_properties().into_iter().filter(|p| p.owner_type() == el.type_()).collect();
+    assert_eq!(own.len(), 12, "the element's own properties");
+    for p in own {
+        let blurb = p.blurb().expect("a description");
+        let start: String = blurb.chars().take(40).collect();
+        let line = text.lines().find(|l| l.trim_start().starts_with(&format!("{} ", p.name())));
+        assert!(line.is_some_and(|l| l.contains(&start)), "property {} not documented as {start:?}...", p.name());
     }
 }
 

@@ -1,6 +1,7 @@
 //! The element's internals: properties (`Settings`, raw as set, validated into a `Config` when the
 //! element starts), streaming state (`State`, built on start and caps, cleared on stop), caps (the src
-//! pad takes the white light's), and one frame: convert, call the fail-safe analysis, write the output,
+//! pad takes the white light's), and one frame: lend the inputs to the analysis as they are (packed RGB,
+//! GRAY16_LE of the white light's size) or convert them, call the fail-safe analysis, write the output,
 //! post the message and the metrics line.
 
 use std::fs::File;
@@ -27,7 +28,7 @@ use crate::live::analysis::{GPU_WAIT_BUDGETS, LiveAnalysis, ModeCell};
 use crate::measure::calibration::ScaleSettings;
 use crate::paths::PathGuard;
 use crate::values;
-use crate::frame::{NirFrame, RgbFrame};
+use crate::frame::{LendNir, LendRgb, NirFrame, NirView, PlaneView, RgbFrame, RgbView};
 use crate::live::failsafe::{FailSafe, Outcome, passthrough};
 use crate::live::faults::FaultPlan;
 use crate::measure::findings::{Mode, Roi};
@@ -42,8 +43,9 @@ static CAT: LazyLock<gst::DebugCategory> =
 
 const WL_FORMATS: [VideoFormat; 3] = [VideoFormat::Rgb, VideoFormat::Rgbx, VideoFormat::Rgba];
 const NIR_FORMATS: [VideoFormat; 3] = [VideoFormat::Gray8, VideoFormat::Gray16Le, VideoFormat::Gray16Be];
-/// The element's own work on a frame besides waiting for its analysis (copies in, output, message): 1.4 ms
-/// a 1080p frame measured on a loaded 2-core machine (README), with room; part of the reported latency.
+/// The element's own work on a frame besides waiting for its analysis (hand-over, output, message; the
+/// inputs are lent, not copied, when packed: README), with room for a loaded machine; part of the
+/// reported latency.
 const OWN_WORK: Duration = Duration::from_millis(5);
 /// The frame rate assumed until the white light's caps give one, and kept for caps of `0/1` (variable rate).
 const DEFAULT_FPS: f64 = 30.0;
@@ -166,6 +168,8 @@ struct State {
     /// The last pair's frames, handed back by the analysis, refilled with the next pair (a fresh 1080p
     /// frame costs its page faults on every frame).
     spare: (Option<RgbFrame>, Option<NirFrame>),
+    /// A NIR of another size than the white light, read before it is scaled (kept for the next frame).
+    nir_native: NirFrame,
 }
 
 #[derive(Default)]
@@ -429,6 +433,7 @@ impl AggregatorImpl for NirfMargin {
             index: 0,
             metrics,
             spare: (None, None),
+            nir_native: NirFrame::default(),
             started: Instant::now(),
         });
         gst::info!(CAT, imp = self, "started");
@@ -517,6 +522,82 @@ impl AggregatorImpl for NirfMargin {
     }
 }
 
+/// An input buffer lent to the analysis as it is, mapped (a reference: upstream's other branches, such
+/// as the raw recordings, read the same buffer): its first plane is packed rows in one memory.
+struct Lent {
+    map: gst::MappedBuffer<gst::buffer::Readable>,
+    offset: usize,
+    width: usize,
+    height: usize,
+}
+
+impl Lent {
+    /// The buffer of `f` when its first plane is packed rows of `bpp` bytes a pixel in a single memory
+    /// (what the analysis reads as it is), else `None` (it is converted: `wl_frame`, `nir_frame`).
+    fn packed(f: &VideoFrameRef<&gst::BufferRef>, bpp: usize) -> Option<Self> {
+        let (width, height) = (f.width() as usize, f.height() as usize);
+        if f.plane_stride()[0] as usize != width * bpp || f.buffer().n_memory() != 1 {
+            return None;
+        }
+        let offset = f.info().offset()[0];
+        let map = f.buffer().to_owned().into_mapped_buffer_readable().ok()?;
+        (map.len() >= offset + width * height * bpp).then_some(Self { map, offset, width, height })
+    }
+
+    fn bytes(&self, bpp: usize) -> &[u8] {
+        &self.map[self.offset..self.offset + self.width * self.height * bpp]
+    }
+}
+
+/// The white light's buffer lent as packed RGB.
+struct LentWl(Lent);
+
+impl LendRgb for LentWl {
+    fn view(&self) -> RgbView<'_> {
+        RgbView { width: self.0.width, height: self.0.height, data: self.0.bytes(3) }
+    }
+}
+
+/// The NIR's buffer lent as 16-bit samples: GRAY16_LE on a little-endian machine, with 2-byte aligned
+/// samples (checked when lent).
+struct LentNir(Lent);
+
+impl LendNir for LentNir {
+    fn view(&self) -> NirView<'_> {
+        PlaneView { width: self.0.width, height: self.0.height, data: bytemuck::cast_slice(self.0.bytes(2)) }
+    }
+}
+
+/// The white light for the analysis: its buffer lent as it is where it is packed RGB (no copy), else
+/// converted into the element's frame `spare` (a frame the analysis handed back: no fresh pages); the
+/// converted frame is also returned, to be taken back when the analysis is done with it.
+fn wl_input(f: &VideoFrameRef<&gst::BufferRef>, spare: Option<RgbFrame>) -> anyhow::Result<(Arc<dyn LendRgb>, Option<Arc<RgbFrame>>)> {
+    if f.format() == VideoFormat::Rgb {
+        if let Some(lent) = Lent::packed(f, 3) {
+            return Ok((Arc::new(LentWl(lent)), None));
+        }
+    }
+    let own = Arc::new(wl_frame(f, spare)?);
+    Ok((own.clone(), Some(own)))
+}
+
+/// The NIR for the analysis, on the white light's grid: lent as it is where it is GRAY16_LE of the white
+/// light's size on a little-endian machine (no copy), else converted as `wl_input` does.
+fn nir_input(
+    f: &VideoFrameRef<&gst::BufferRef>,
+    size: (usize, usize),
+    spare: Option<NirFrame>,
+    native: &mut NirFrame,
+) -> anyhow::Result<(Arc<dyn LendNir>, Option<Arc<NirFrame>>)> {
+    if f.format() == VideoFormat::Gray16Le && cfg!(target_endian = "little") && (f.width() as usize, f.height() as usize) == size {
+        if let Some(lent) = Lent::packed(f, 2).filter(|l| bytemuck::try_cast_slice::<u8, u16>(l.bytes(2)).is_ok()) {
+            return Ok((Arc::new(LentNir(lent)), None));
+        }
+    }
+    let own = Arc::new(nir_frame(f, size, spare, native)?);
+    Ok((own.clone(), Some(own)))
+}
+
 /// The white light as the library's packed RGB frame, filled into `into` (a frame the analysis handed
 /// back) where it has the size.
 fn wl_frame(f: &VideoFrameRef<&gst::BufferRef>, into: Option<RgbFrame>) -> anyhow::Result<RgbFrame> {
@@ -526,12 +607,20 @@ fn wl_frame(f: &VideoFrameRef<&gst::BufferRef>, into: Option<RgbFrame>) -> anyho
     Ok(out)
 }
 
-/// The NIR frame as 16-bit samples (GRAY8 spread over the 16 bits), on the white light's grid; filled
-/// into `into` where the NIR has the white light's size.
-fn nir_frame(f: &VideoFrameRef<&gst::BufferRef>, (width, height): (usize, usize), into: Option<NirFrame>) -> anyhow::Result<NirFrame> {
+/// The NIR frame as 16-bit samples (GRAY8 spread over the 16 bits), on the white light's grid, filled
+/// into `into` (a frame the analysis handed back); a NIR of another size is read into `native` first
+/// and scaled from there (both allocations kept from frame to frame).
+fn nir_frame(
+    f: &VideoFrameRef<&gst::BufferRef>,
+    (width, height): (usize, usize),
+    into: Option<NirFrame>,
+    native: &mut NirFrame,
+) -> anyhow::Result<NirFrame> {
     let (w, h, stride) = (f.width() as usize, f.height() as usize, f.plane_stride()[0] as usize);
     let data = f.plane_data(0)?;
-    let mut nir = into.unwrap_or_default();
+    let mut out = into.unwrap_or_default();
+    // A NIR of another size is read into `native` (kept from frame to frame), then scaled into `out`.
+    let nir = if (w, h) == (width, height) { &mut out } else { &mut *native };
     match f.format() {
         VideoFormat::Gray16Le => nir.fill_from_strided_u16le(w, h, data, stride)?,
         VideoFormat::Gray8 | VideoFormat::Gray16Be => {
@@ -550,7 +639,10 @@ fn nir_frame(f: &VideoFrameRef<&gst::BufferRef>, (width, height): (usize, usize)
         }
         other => anyhow::bail!("NIR format {other:?} is not GRAY8, GRAY16_LE or GRAY16_BE"),
     };
-    Ok(if (w, h) != (width, height) { nir.resized(width, height) } else { nir })
+    if (w, h) != (width, height) {
+        native.resize_into(width, height, &mut out);
+    }
+    Ok(out)
 }
 
 /// Whether an output of `info` is laid out as the library's packed RGB (rows of `3 × width` bytes).
@@ -612,11 +704,11 @@ impl VideoAggregatorImpl for NirfMargin {
         let (wl, wl_rt) = match wl_pad.prepared_frame(token) {
             Some(f) => {
                 let rt = running_time(&wl_pad, f.buffer());
-                let frame = wl_frame(&f, state.spare.0.take()).map_err(|e| {
+                let input = wl_input(&f, state.spare.0.take()).map_err(|e| {
                     gst::element_imp_error!(self, gst::StreamError::Format, ("white light (pad wl): {e:#}"));
                     gst::FlowError::Error
                 })?;
-                (Some(frame), rt)
+                (Some(input), rt)
             }
             // The white light ended: so does the overlay.
             None if wl_pad.is_eos() => return Err(gst::FlowError::Eos),
@@ -634,8 +726,8 @@ impl VideoAggregatorImpl for NirfMargin {
             (!stale).then_some(f)
         });
         let spare_nir = state.spare.1.take();
-        let nir = match nir.map(|f| nir_frame(&f, (width, height), spare_nir)).transpose() {
-            Ok(n) => n.map(Arc::new),
+        let (nir, nir_own) = match nir.map(|f| nir_input(&f, (width, height), spare_nir, &mut state.nir_native)).transpose() {
+            Ok(n) => n.map_or((None, None), |(lent, own)| (Some(lent), own)),
             Err(e) => {
                 gst::element_imp_error!(self, gst::StreamError::Format, ("NIR (pad nir): {e:#}"));
                 return Err(gst::FlowError::Error);
@@ -644,11 +736,11 @@ impl VideoAggregatorImpl for NirfMargin {
         let index = state.index;
         state.index += 1;
         let Outcome { out, reason, result, process_ms } = match wl {
-            Some(wl) => {
-                let wl = Arc::new(wl);
-                let outcome = state.failsafe.frame(index, &wl, nir.clone());
-                // The analysis is done with the frames (unless it overran): they take the next pair.
-                state.spare = (Arc::try_unwrap(wl).ok(), nir.and_then(|n| Arc::try_unwrap(n).ok()));
+            Some((wl, wl_own)) => {
+                let outcome = state.failsafe.frame(index, &wl, nir);
+                drop(wl);
+                // The analysis is done with converted frames (unless it overran): they take the next pair.
+                state.spare = (wl_own.and_then(|f| Arc::try_unwrap(f).ok()), nir_own.and_then(|n| Arc::try_unwrap(n).ok()));
                 outcome
             }
             None => Outcome {

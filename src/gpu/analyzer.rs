@@ -24,7 +24,7 @@ use crate::analysis::{
     Analyzer, COVERAGE_FIXED, FluoLevel, PixelMaps, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
     Segmentation, StageTimings, THICKNESS_BINS, Traffic,
 };
-use crate::frame::{NirFrame, Plane, RgbFrame, check_pair};
+use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
 use crate::params::AnalysisParams;
 
 use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, table};
@@ -376,8 +376,8 @@ impl GpuAnalyzer {
     /// the ratio is at least `cut` and the pixel is no glint), opened and closed (`clean_mask` in
     /// morphology.wgsl). Its CPU twin is `reference::threshold::threshold` then
     /// `reference::morphology::clean_mask`.
-    pub fn run_mask_stage(&mut self, ratio: &Plane<f32>, wl: &RgbFrame, cut: f32) -> Result<Plane<u8>> {
-        self.mask_stage(ratio, wl, cut, None)
+    pub fn run_mask_stage<'a>(&mut self, ratio: &Plane<f32>, wl: impl Into<RgbView<'a>>, cut: f32) -> Result<Plane<u8>> {
+        self.mask_stage(ratio, wl.into(), cut, None)
     }
 
     /// The threshold's hysteresis and the mask stage alone on given buffers: a ratio map and a white
@@ -385,15 +385,15 @@ impl GpuAnalyzer {
     /// at `level` are kept, then opened and closed (`low_mask`, the labelling's `local_merge` and
     /// `merge`, `mark_strong`, `clean_mask_strong`). Its CPU twin is `reference::threshold::threshold`
     /// at `low`, `keep_strong` at `level`, then `reference::morphology::clean_mask`.
-    pub fn run_hysteresis_stage(&mut self, ratio: &Plane<f32>, wl: &RgbFrame, level: f32, low: f32) -> Result<Plane<u8>> {
+    pub fn run_hysteresis_stage<'a>(&mut self, ratio: &Plane<f32>, wl: impl Into<RgbView<'a>>, level: f32, low: f32) -> Result<Plane<u8>> {
         if !(low <= level) {
             bail!("the hysteresis level {low} is above the level {level}");
         }
-        self.mask_stage(ratio, wl, level, Some(low))
+        self.mask_stage(ratio, wl.into(), level, Some(low))
     }
 
     /// The mask stage alone, cut at `level`, or with hysteresis down to `low`.
-    fn mask_stage(&mut self, ratio: &Plane<f32>, wl: &RgbFrame, level: f32, low: Option<f32>) -> Result<Plane<u8>> {
+    fn mask_stage(&mut self, ratio: &Plane<f32>, wl: RgbView<'_>, level: f32, low: Option<f32>) -> Result<Plane<u8>> {
         if (ratio.width, ratio.height) != (wl.width, wl.height) {
             bail!("the ratio map is {}x{}, the white light {}x{}", ratio.width, ratio.height, wl.width, wl.height);
         }
@@ -403,7 +403,7 @@ impl GpuAnalyzer {
         let f = self.frame.as_mut().expect("resources built");
         let q = &self.ctx.queue;
         q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&ratio.data));
-        upload_words(q, &f.wl_in, &wl.data, &mut f.upload);
+        upload_words(q, &f.wl_in, wl.data, &mut f.upload);
         q.write_buffer(&f.level, (LEVEL_BINS * 4) as u64, bytemuck::bytes_of(&level.to_bits()));
         let f = self.frame.as_ref().expect("resources built");
         let (mp, cp) = (&self.pipelines.morphology, &self.pipelines.components);
@@ -450,12 +450,13 @@ impl GpuAnalyzer {
     /// The normalize stage alone on a given NIR frame: block medians, the background fit, the smoothed
     /// ratio to the background. Its CPU twin is `reference::normalize::block_medians`, `fit_background`,
     /// then `normalize`.
-    pub fn run_normalize_stage(&mut self, nir: &NirFrame) -> Result<Plane<f32>> {
+    pub fn run_normalize_stage<'a>(&mut self, nir: impl Into<NirView<'a>>) -> Result<Plane<f32>> {
+        let nir = nir.into();
         self.ctx.check_lost()?;
         let (w, h) = (nir.width, nir.height);
         self.resources(w, h)?;
         let f = self.frame.as_mut().expect("resources built");
-        upload_words(&self.ctx.queue, &f.nir_in, bytemuck::cast_slice(&nir.data), &mut f.upload);
+        upload_words(&self.ctx.queue, &f.nir_in, bytemuck::cast_slice(nir.data), &mut f.upload);
         let f = self.frame.as_ref().expect("resources built");
         let np = &self.pipelines.normalize;
         let g = &f.bg_normalize.group;
@@ -815,7 +816,7 @@ impl Analyzer for GpuAnalyzer {
         self.ctx.describe()
     }
 
-    fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<Segmentation> {
+    fn segment(&mut self, wl: RgbView<'_>, nir: NirView<'_>, want_classes: bool) -> Result<Segmentation> {
         check_pair(wl, nir)?;
         // A device already lost (or timed out) is not touched again: the caller rebuilds.
         self.ctx.check_lost()?;
@@ -832,8 +833,8 @@ impl Analyzer for GpuAnalyzer {
         // are whole words (any even pixel count for the NIR, a multiple of four for the white light), else
         // through a padded copy.
         let upload = |buf: &wgpu::Buffer, bytes: &[u8], scratch: &mut Vec<u8>| upload_words(&ctx.queue, buf, bytes, scratch);
-        upload(&f.nir_in, bytemuck::cast_slice(&nir.data), &mut f.upload);
-        upload(&f.wl_in, &wl.data, &mut f.upload);
+        upload(&f.nir_in, bytemuck::cast_slice(nir.data), &mut f.upload);
+        upload(&f.wl_in, wl.data, &mut f.upload);
         traffic.borrow_mut().add("upload", f.nir_in.size() + f.wl_in.size(), 0);
 
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
@@ -995,7 +996,7 @@ impl Analyzer for GpuAnalyzer {
         Ok(Arc::new(self.component_labels()?.1))
     }
 
-    fn composite(&mut self, _wl: &RgbFrame, styles: &[LesionStyle]) -> Result<Composite> {
+    fn composite(&mut self, _wl: RgbView<'_>, styles: &[LesionStyle]) -> Result<Composite> {
         let started = Instant::now();
         // One composite a segment: the maps on the GPU are those of the last segmented frame.
         if !std::mem::take(&mut self.pending) {

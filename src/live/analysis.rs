@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::backend::{BackendChoice, make_analyzer_waiting};
+use crate::frame::{NirView, RgbView};
 use crate::live::faults::{FaultPlan, FaultyAnalyzer};
 use crate::live::worker::LiveProcessor;
 use crate::measure::findings::Mode;
@@ -82,7 +83,7 @@ impl LiveAnalysis {
 }
 
 impl LiveProcessor for Drilled {
-    fn process(&mut self, index: u64, wl: &crate::frame::RgbFrame, nir: &crate::frame::NirFrame) -> Result<crate::processor::FrameResult> {
+    fn process(&mut self, index: u64, wl: RgbView<'_>, nir: NirView<'_>) -> Result<crate::processor::FrameResult> {
         // The fault plan counts live frames: tell the wrapped analyzer which one this is.
         self.frame.store(index, Ordering::Relaxed);
         let mode = self.mode.get();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::overlay::badge;
-use crate::frame::{NirFrame, RgbFrame};
+use crate::frame::{LendNir, LendRgb, RgbFrame, RgbView};
 use crate::live::worker::{Factory, Job, Submit, Worker};
 use crate::processor::FrameResult;
 
@@ -24,9 +24,9 @@ pub struct Outcome {
     pub process_ms: Option<f64>,
 }
 
-/// The white light as it is, with a badge saying why it has no overlay.
-pub fn passthrough(wl: &RgbFrame, why: &str) -> RgbFrame {
-    let mut f = wl.clone();
+/// The white light as it is (a copy), with a badge saying why it has no overlay.
+pub fn passthrough<'a>(wl: impl Into<RgbView<'a>>, why: &str) -> RgbFrame {
+    let mut f = wl.into().to_frame();
     badge(&mut f, why);
     f
 }
@@ -47,15 +47,17 @@ impl FailSafe {
         Self { worker, outstanding: None, budget }
     }
 
-    /// One frame: `nir` is `None` when no NIR frame pairs with this white light.
-    pub fn frame(&mut self, index: u64, wl: &Arc<RgbFrame>, nir: Option<Arc<NirFrame>>) -> Outcome {
+    /// One frame: `nir` is `None` when no NIR frame pairs with this white light. The frames are shared
+    /// with the analysis thread (which may keep them past the budget), never copied, except the white
+    /// light into the output frame when the overlay is off.
+    pub fn frame(&mut self, index: u64, wl: &Arc<dyn LendRgb>, nir: Option<Arc<dyn LendNir>>) -> Outcome {
         // A late answer from an earlier frame frees the worker; its result is stale and dropped.
         while let Ok(ans) = self.worker.answers().try_recv() {
             if Some(ans.index) == self.outstanding {
                 self.outstanding = None;
             }
         }
-        let off = |why: &str, reason: String| Outcome { out: passthrough(wl, why), reason: Some(reason), result: None, process_ms: None };
+        let off = |why: &str, reason: String| Outcome { out: passthrough(wl.view(), why), reason: Some(reason), result: None, process_ms: None };
         let Some(nir) = nir else { return off("NIR LOST", "nir lost".into()) };
         if self.outstanding.is_some() {
             return off("OVERLAY OFF (analysis late)", "analysis busy".into());

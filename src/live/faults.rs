@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use crate::analysis::{Analyzer, Composite, LesionStyle, Segmentation};
-use crate::frame::{NirFrame, RgbFrame};
+use crate::frame::{NirView, RgbView};
 use crate::gpu::GpuError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +78,7 @@ impl Analyzer for FaultyAnalyzer {
         self.inner.describe()
     }
 
-    fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<Segmentation> {
+    fn segment(&mut self, wl: RgbView<'_>, nir: NirView<'_>, want_classes: bool) -> Result<Segmentation> {
         if self.lost {
             return Err(injected_loss("injected".into()));
         }
@@ -101,7 +101,7 @@ impl Analyzer for FaultyAnalyzer {
         self.inner.segment(wl, nir, want_classes)
     }
 
-    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle]) -> Result<Composite> {
+    fn composite(&mut self, wl: RgbView<'_>, styles: &[LesionStyle]) -> Result<Composite> {
         self.inner.composite(wl, styles)
     }
 

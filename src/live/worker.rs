@@ -6,21 +6,22 @@
 //! exponential backoff (`Backoff`) instead of at every frame.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::frame::{NirFrame, RgbFrame};
+use crate::frame::{LendNir, LendRgb, NirView, RgbView};
 use crate::gpu::error;
 use crate::processor::{FrameProcessor, FrameResult};
 
-/// A frame pair for the analysis thread, shared with the loop that keeps it for the passthrough and the
-/// recordings (no copy).
+/// A frame pair for the analysis thread, shared with the caller that keeps it for the passthrough (no
+/// copy): owned frames, or buffers of another layer lent as they are (the element's mapped inputs).
 pub struct Job {
     pub index: u64,
-    pub wl: std::sync::Arc<RgbFrame>,
-    pub nir: std::sync::Arc<NirFrame>,
+    pub wl: Arc<dyn LendRgb>,
+    pub nir: Arc<dyn LendNir>,
 }
 
 pub struct Answer {
@@ -35,12 +36,12 @@ pub type Factory = Box<dyn FnMut() -> anyhow::Result<Box<dyn LiveProcessor>> + S
 
 /// A processor as the worker drives it: told the frame index first (for fault plans), then run.
 pub trait LiveProcessor: Send {
-    fn process(&mut self, index: u64, wl: &RgbFrame, nir: &NirFrame) -> anyhow::Result<FrameResult>;
+    fn process(&mut self, index: u64, wl: RgbView<'_>, nir: NirView<'_>) -> anyhow::Result<FrameResult>;
     fn describe(&self) -> String;
 }
 
 impl LiveProcessor for FrameProcessor {
-    fn process(&mut self, _index: u64, wl: &RgbFrame, nir: &NirFrame) -> anyhow::Result<FrameResult> {
+    fn process(&mut self, _index: u64, wl: RgbView<'_>, nir: NirView<'_>) -> anyhow::Result<FrameResult> {
         FrameProcessor::process(self, wl, nir, false)
     }
     fn describe(&self) -> String {
@@ -147,7 +148,7 @@ impl Worker {
                     }
                     let p = proc.as_mut().expect("built above");
                     let started = std::time::Instant::now();
-                    let out = catch_unwind(AssertUnwindSafe(|| p.process(job.index, &job.wl, &job.nir)));
+                    let out = catch_unwind(AssertUnwindSafe(|| p.process(job.index, job.wl.view(), job.nir.view())));
                     let process_ms = started.elapsed().as_secs_f64() * 1e3;
                     // The frames go back before the answer, so that the caller can reuse them.
                     let index = job.index;

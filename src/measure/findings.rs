@@ -21,7 +21,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::LesionKind;
-use crate::frame::{NirFrame, Plane, RgbFrame};
+use crate::frame::{NirView, Plane, RgbView};
 use crate::measure::figures::Figures;
 use crate::measure::tracking::Tracker;
 use crate::reference::components::{Connectivity, label_components};
@@ -196,8 +196,8 @@ pub const GLINT_SKIRT_PX: usize = 4;
 /// The evidence that decides whether a candidate spot is fluorescence (see the module's doc).
 pub struct SpotEvidence<'a> {
     pub ratio: &'a Plane<f32>,
-    pub wl: &'a RgbFrame,
-    pub nir: &'a NirFrame,
+    pub wl: RgbView<'a>,
+    pub nir: NirView<'a>,
     /// White-light pixels whose darkest channel reaches this are specular glints.
     pub glint_level: u8,
     pub min_tbr: f32,
@@ -439,6 +439,7 @@ impl FindingsTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::{NirFrame, RgbFrame};
 
     #[test]
     fn rois_and_modes_parse() {
@@ -597,7 +598,7 @@ mod tests {
         let candidates: Vec<Spot> = find_spots(&ratio, &fluo, roi, 1.5, 9);
         let at = |s: &Spot| (s.bbox[0], s.bbox[1]);
         assert!(candidates.iter().any(|s| at(s) == (70, 20)) && candidates.iter().any(|s| at(s) == (120, 20)), "{candidates:?}");
-        let evidence = SpotEvidence { ratio: &ratio, wl: &wl, nir: &nir, glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
+        let evidence = SpotEvidence { ratio: &ratio, wl: wl.view(), nir: nir.view(), glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
         let kept = evidence.keep(candidates, &fluo);
         assert_eq!(kept.iter().map(at).collect::<Vec<_>>(), vec![(20, 20)], "{kept:?}");
         assert!((kept[0].peak_tbr - 2.2).abs() < 0.05, "local TBR {}", kept[0].peak_tbr);
@@ -632,7 +633,7 @@ mod tests {
         let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.5) as u8).collect()).unwrap();
         let candidates = find_spots(&ratio, &fluo, Roi { x: 0, y: 0, w, h }, 1.5, 9);
         assert_eq!(candidates.len(), 2, "{candidates:?}");
-        let evidence = SpotEvidence { ratio: &ratio, wl: &wl, nir: &nir, glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
+        let evidence = SpotEvidence { ratio: &ratio, wl: wl.view(), nir: nir.view(), glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
         let kept = evidence.keep(candidates.clone(), &fluo);
         assert_eq!(kept.len(), 1, "{kept:?}");
         assert!(kept[0].centroid_px[0] > 140.0, "the disc is kept: {kept:?}");
@@ -669,7 +670,7 @@ mod tests {
         let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.5) as u8).collect()).unwrap();
         let candidates = find_spots(&ratio, &fluo, Roi { x: 0, y: 0, w, h }, 1.8, 9);
         assert_eq!(candidates.len(), 2, "both reach 1.8 at the speck: {candidates:?}");
-        let evidence = SpotEvidence { ratio: &ratio, wl: &wl, nir: &nir, glint_level: 235, min_tbr: 1.8, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
+        let evidence = SpotEvidence { ratio: &ratio, wl: wl.view(), nir: nir.view(), glint_level: 235, min_tbr: 1.8, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
         let kept = evidence.keep(candidates, &fluo);
         assert_eq!(kept.iter().map(|s| s.bbox[0]).collect::<Vec<_>>(), vec![80], "{kept:?}");
         assert!((kept[0].peak_tbr - 2.4).abs() < 0.1, "local TBR {}", kept[0].peak_tbr);

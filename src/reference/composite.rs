@@ -10,13 +10,13 @@ use rayon::prelude::*;
 use crate::analysis::{LesionStyle, style};
 use crate::overlay::lines::{boundary_drawn, fluorescence_alpha, line_alpha};
 use crate::overlay::palette;
-use crate::frame::{Plane, RgbFrame};
+use crate::frame::{Plane, RgbFrame, RgbView};
 use super::roi::row_spans;
 use super::roi::Rect;
 
 /// Per-pixel inputs of the composite.
 pub struct CompositeInputs<'a> {
-    pub wl: &'a RgbFrame,
+    pub wl: RgbView<'a>,
     pub ratio: &'a Plane<f32>,
     pub fluo: &'a Plane<u8>,
     pub seeds: &'a Plane<u32>,

@@ -35,7 +35,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 
 use crate::analysis::{Analyzer, Composite, LesionStyle, MAX_CORES, MAX_DIFFUSE, PixelMaps, Segmentation, StageTimings, class};
-use crate::frame::{NirFrame, Plane, RgbFrame, check_pair};
+use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
 use crate::params::AnalysisParams;
 use components::{Connectivity, label_components};
 use distance::LabeledDistance;
@@ -107,7 +107,7 @@ impl Analyzer for CpuAnalyzer {
         format!("cpu ({} threads)", rayon::current_num_threads())
     }
 
-    fn segment(&mut self, wl: &RgbFrame, nir: &NirFrame, want_classes: bool) -> Result<Segmentation> {
+    fn segment(&mut self, wl: RgbView<'_>, nir: NirView<'_>, want_classes: bool) -> Result<Segmentation> {
         check_pair(wl, nir)?;
         let p = &self.params;
         let m = &mut self.maps;
@@ -177,7 +177,7 @@ impl Analyzer for CpuAnalyzer {
         Ok(Segmentation { lesions, truncated, background: level, timings })
     }
 
-    fn composite(&mut self, wl: &RgbFrame, styles: &[LesionStyle]) -> Result<Composite> {
+    fn composite(&mut self, wl: RgbView<'_>, styles: &[LesionStyle]) -> Result<Composite> {
         let m = &self.maps;
         if (wl.width, wl.height) != (m.ratio.width, m.ratio.height) {
             bail!("composite of a {}x{} frame after segmenting a {}x{} one", wl.width, wl.height, m.ratio.width, m.ratio.height);

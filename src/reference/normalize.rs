@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use crate::frame::{NirFrame, Plane};
+use crate::frame::{NirView, Plane};
 
 /// Background level as `exp(c0 + c1 u + c2 v + c3 u² + c4 uv + c5 v²)` with `u = (x - cx) / s`,
 /// `v = (y - cy) / s` in pixel-centre coordinates.
@@ -50,7 +50,8 @@ pub const TRIM_SCHEDULE: [f32; 6] = [1.0, 0.6, 0.4, 0.3, 0.2, 0.2];
 /// Median of each `block`×`block` tile (partial tiles at the right and bottom edges included), taken over
 /// the tile's pixels with x + y even: a checkerboard holds half the pixels, spread evenly, and estimates
 /// the background as well for half the work.
-pub fn block_medians(nir: &NirFrame, block: usize) -> Plane<f32> {
+pub fn block_medians<'a>(nir: impl Into<NirView<'a>>, block: usize) -> Plane<f32> {
+    let nir = nir.into();
     let gw = nir.width.div_ceil(block);
     let gh = nir.height.div_ceil(block);
     let data: Vec<f32> = (0..gw * gh)
@@ -187,7 +188,8 @@ const LANES: usize = 8;
 /// Along a row the log-level is a quadratic in x, so the background is stepped by multiplication (in
 /// f64, to stay within 1e-9 of a per-pixel `exp`), `LANES` columns apart in independent chains; the
 /// smoothing is separable (a vertical 1-2-1 sum, then a horizontal one).
-pub fn normalize(nir: &NirFrame, model: &BackgroundModel, out: &mut Plane<f32>) {
+pub fn normalize<'a>(nir: impl Into<NirView<'a>>, model: &BackgroundModel, out: &mut Plane<f32>) {
+    let nir = nir.into();
     let (w, h) = (nir.width, nir.height);
     out.ensure_size(w, h);
     let c = model.coeffs.map(|v| v as f64);
@@ -237,6 +239,7 @@ pub fn normalize(nir: &NirFrame, model: &BackgroundModel, out: &mut Plane<f32>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::NirFrame;
 
     /// A `w`×`h` frame of 12-bit values from a linear congruential generator at `state`.
     fn random_nir(w: usize, h: usize, state: &mut u32) -> NirFrame {

@@ -16,7 +16,7 @@
 use rayon::prelude::*;
 
 use crate::analysis::{FluoLevel, LEVEL_BINS, LEVEL_LO, LEVEL_SCALE};
-use crate::frame::{Plane, RgbFrame};
+use crate::frame::{Plane, RgbView};
 use crate::params::AnalysisParams;
 
 /// Histogram bin of a ratio (floor((v - 0.5) * 256), as the shader), if within the histogram's range.
@@ -167,7 +167,8 @@ pub fn is_glint(rgb: &[u8], glint_level: u8) -> bool {
 }
 
 /// Writes 1 for fluorescent pixels (ratio at least `level`, not a glint), 0 otherwise.
-pub fn threshold(ratio: &Plane<f32>, wl: &RgbFrame, level: f32, glint_level: u8, out: &mut Plane<u8>) {
+pub fn threshold<'a>(ratio: &Plane<f32>, wl: impl Into<RgbView<'a>>, level: f32, glint_level: u8, out: &mut Plane<u8>) {
+    let wl = wl.into();
     let w = ratio.width;
     out.ensure_size(w, ratio.height);
     out.data.par_chunks_mut(w).enumerate().for_each(|(y, dst)| {
