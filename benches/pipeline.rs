@@ -9,7 +9,7 @@ use nirf_margin::params::AnalysisParams;
 use nirf_margin::phantom::{PhantomConfig, render};
 use nirf_margin::processor::FrameProcessor;
 use nirf_margin::reference::components::{Connectivity, label_components};
-use nirf_margin::reference::distance::{LabeledDistance, distance_transform};
+use nirf_margin::raster::distance::{LabeledDistance, distance_transform};
 use nirf_margin::reference::{CpuAnalyzer, composite, morphology, normalize, regions, threshold};
 
 const SIZES: [(usize, usize); 3] = [(1280, 720), (1920, 1080), (3840, 2160)];

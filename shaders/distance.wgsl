@@ -1,4 +1,4 @@
-// distance.wgsl — CPU twin: src/reference/distance.rs
+// distance.wgsl — CPU twin: src/raster/distance.rs
 // write_seeds: reads labels, stats (a core's slot + 1 in its component's record); writes seeds, 8 bits a
 //              pixel in the mask's layout (one invocation a word): a core pixel's slot + 1; SEED_OUTSIDE
 //              on any other non-fluorescent pixel whose component touches the border or is as large as

@@ -35,8 +35,6 @@ fn ratio_hist(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
     }
 }
 
-const LEVEL_SMOOTH: u32 = 5u;
-
 // Sum of the LEVEL_SMOOTH bins centred on bin k (bins past the ends count 0), as f32.
 fn bin(k: u32) -> f32 {
     let r = LEVEL_SMOOTH / 2u;

@@ -122,6 +122,12 @@ pub const THICKNESS_BINS: usize = 512;
 pub const LEVEL_BINS: usize = 256;
 pub const LEVEL_LO: f32 = 0.5;
 pub const LEVEL_SCALE: f32 = 256.0;
+/// Fewer samples than this in the level histogram and the level stays at `fluo_ratio` (both backends).
+pub const MIN_LEVEL_SAMPLES: u32 = 64;
+/// Bins summed around each bin of the level histogram before its peak is looked for (both backends):
+/// the argmax of a raw histogram jumps between near-equal bins with a few samples; of the summed one it
+/// does not.
+pub const LEVEL_SMOOTH: usize = 5;
 /// What a frame's ratio histogram says of the background, and the fluorescence level taken from it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FluoLevel {

@@ -46,9 +46,13 @@ pub struct CheckSettings {
     pub min_tbr: f32,
 }
 
+/// The TBR from which fluorescence in the region of interest counts, unless told otherwise (the command
+/// line, a `batch` manifest and the element share it).
+pub const DEFAULT_MIN_TBR: f32 = 1.5;
+
 impl Default for CheckSettings {
     fn default() -> Self {
-        Self { mode: Mode::Survey, roi: None, min_tbr: 1.5 }
+        Self { mode: Mode::Survey, roi: None, min_tbr: DEFAULT_MIN_TBR }
     }
 }
 

@@ -5,7 +5,7 @@
 //! the phantom generator bounded in time and memory). Named and structured settings parse themselves
 //! beside their types (`FromStr`): frame sizes (`frame::FrameSize`), the side-by-side layout
 //! (`frame::NirSide`), the region of interest and the mode (`measure::findings::{Roi, Mode}`), the
-//! backend (`backend::BackendChoice`) and fault drills (`live::faults::FaultPlan`). No clap here, and
+//! backend (`backend::BackendChoice`) and fault drills (`element::faults::FaultPlan`). No clap here, and
 //! nothing of the crate: every layer may use it.
 
 /// Plausible image scales, mm a pixel: 5 µm/px (microscopy) to 2 mm/px (a wide view).

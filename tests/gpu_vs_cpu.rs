@@ -508,8 +508,8 @@ fn gpu_mask_stage_equals_its_cpu_twin_on_adversarial_maps() {
 #[test]
 fn gpu_distance_stage_equals_its_cpu_twin_on_adversarial_seeds() {
     use nirf_margin::frame::Plane;
-    use nirf_margin::reference::distance::{LabeledDistance, distance_transform};
-    use nirf_margin::reference::roi::Rect;
+    use nirf_margin::raster::distance::{LabeledDistance, distance_transform};
+    use nirf_margin::raster::rect::Rect;
     let Some(ctx) = gpu_or_skip() else { return };
     let params = AnalysisParams::with_scale(0.1);
     let bound = params.distance_bound_px();

@@ -12,7 +12,7 @@ use gst::prelude::*;
 use gst_check::Harness;
 
 use nirf_margin::frame::{NirFrame, RgbFrame};
-use nirf_margin::live::failsafe::passthrough;
+use nirf_margin::element::failsafe::passthrough;
 use nirf_margin::params::AnalysisParams;
 use nirf_margin::phantom::{PhantomConfig, render};
 use nirf_margin::processor::FrameProcessor;

@@ -306,7 +306,7 @@ pub fn execute(job: &Job, on_frame: &dyn Fn()) -> Result<Outcome> {
     let result = (|| -> Result<()> {
         let mut source = PairSource::open(&job.inputs, job.fps)?;
         while let Some(pair) = source.next_pair()? {
-            if let Some(sig) = super::stop_requested() {
+            if let Some(sig) = super::signals::stop_requested() {
                 bail!("stopped by {sig} after {frames} frames: the outputs hold the frames analysed before it");
             }
             if pair.index == 0 {
@@ -393,7 +393,7 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
         ProgressStyle::with_template("analyze {bar:40} {pos}/{len} frames {per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    super::catch_stop_signals();
+    super::signals::catch_stop_signals();
     let result = execute(&job, &|| bar.inc(1));
     bar.finish_and_clear();
     let mut o = result?;

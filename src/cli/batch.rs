@@ -221,7 +221,7 @@ fn process(e: &Entry, manifest_path: &Path, out: &Path, force: bool, on_frame: &
         }
         Ok((frames, backend, inputs, false)) => (Status::Ok, None, frames, Some(backend), inputs),
         Err(err) => {
-            if let Some(sig) = super::stop_requested() {
+            if let Some(sig) = super::signals::stop_requested() {
                 // Stopped, not failed: the recording's folder stays as it was, the rerun redoes it.
                 bail!("stopped by {sig}");
             }
@@ -296,13 +296,13 @@ pub fn run(a: BatchArgs) -> Result<()> {
     let failures: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
     let next = AtomicUsize::new(0);
     let frames_done = AtomicU64::new(0);
-    super::catch_stop_signals();
+    super::signals::catch_stop_signals();
     let started = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(entries.len()) {
             scope.spawn(|| {
                 loop {
-                    if super::stop_requested().is_some() {
+                    if super::signals::stop_requested().is_some() {
                         break;
                     }
                     let k = next.fetch_add(1, Ordering::SeqCst);
@@ -323,7 +323,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
                         }
                     };
                     let r = process(e, &a.manifest, &a.out, a.force, &on_frame, &on_known);
-                    if super::stop_requested().is_some() && r.is_err() {
+                    if super::signals::stop_requested().is_some() && r.is_err() {
                         break;
                     }
                     let line = match &r {
@@ -363,7 +363,7 @@ pub fn run(a: BatchArgs) -> Result<()> {
     for (id, why) in &failures {
         println!("  failed: {id}: {why}");
     }
-    if let Some(sig) = super::stop_requested() {
+    if let Some(sig) = super::signals::stop_requested() {
         bail!("stopped by {sig} after {finished} of {} recordings: run the same command again to resume", entries.len());
     }
     if failed > 0 {

@@ -9,9 +9,9 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use crate::backend::BackendChoice;
-use crate::live::faults::FaultPlan;
+use crate::element::faults::FaultPlan;
 use crate::live::{LiveConfig, run};
-use crate::media::live::{read_description, replay_source};
+use crate::live::pipeline::{read_description, replay_source};
 use crate::cli::options::{CheckArgs, ScaleArgs};
 use crate::paths::{PathGuard, RECORDINGS, refuse_existing};
 use crate::values;
@@ -155,7 +155,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
     a.checks.settings()?;
     let element = element_properties(&a, budget_ms);
     // Ctrl-C or SIGTERM ends the run as --duration does: recordings and metrics closed, summary printed.
-    super::catch_stop_signals();
+    super::signals::catch_stop_signals();
     let summary = run(LiveConfig {
         description,
         name: pipeline.display().to_string(),
@@ -166,7 +166,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         metrics: a.metrics.clone(),
         stats: a.stats,
         duration: a.duration.map(Duration::from_secs_f64),
-        stop: Some(|| super::stop_requested().is_some()),
+        stop: Some(|| super::signals::stop_requested().is_some()),
         feed,
         record_queue: a.record_queue,
         record_delay: a.inject_record_delay_ms.map(Duration::from_millis),

@@ -21,6 +21,7 @@ use crate::frame::NirSide;
 use crate::measure::findings::{Mode, Roi};
 use crate::media::source::Inputs;
 use crate::params::AnalysisParams;
+use crate::processor::DEFAULT_MIN_TBR;
 
 /// Every column a manifest may have.
 pub const COLUMNS: [&str; 15] =
@@ -188,7 +189,7 @@ fn entry(line: usize, row: &Row, base: &Path, d: Defaults) -> Result<Entry> {
         fluo_noise_sigmas: val("fluo_noise_sigmas", values::noise_sigmas)?.unwrap_or(AnalysisParams::default().fluo_noise_sigmas),
         mode,
         roi,
-        tbr: val("tbr", values::tbr)?.unwrap_or(1.5),
+        tbr: val("tbr", values::tbr)?.unwrap_or(DEFAULT_MIN_TBR),
         fps,
         backend: d.backend.name().to_string(),
         masks: get("masks").map(|v| flag("masks", v)).transpose()?.unwrap_or(d.masks),

@@ -12,7 +12,7 @@ use crate::values;
 use crate::measure::calibration::ScaleSettings;
 use crate::measure::findings::{Mode, Roi};
 use crate::params::AnalysisParams;
-use crate::processor::CheckSettings;
+use crate::processor::{CheckSettings, DEFAULT_MIN_TBR};
 
 #[derive(Args, Debug, Clone)]
 pub struct ScaleArgs {
@@ -70,7 +70,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub roi: Option<Roi>,
     /// Fluorescence in the ROI counts from this TBR on (a ratio above 1).
-    #[arg(long, default_value_t = 1.5, value_parser = values::tbr, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = DEFAULT_MIN_TBR, value_parser = values::tbr, allow_hyphen_values = true)]
     pub tbr: f32,
 }
 

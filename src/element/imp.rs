@@ -24,19 +24,19 @@ use gst_video::subclass::prelude::*;
 use gst_video::{VideoFormat, VideoFrameRef};
 
 use crate::backend::BackendChoice;
-use crate::live::analysis::{GPU_WAIT_BUDGETS, LiveAnalysis, ModeCell};
 use crate::measure::calibration::ScaleSettings;
 use crate::paths::PathGuard;
 use crate::values;
 use crate::frame::{LendNir, LendRgb, NirFrame, NirView, PlaneView, RgbFrame, RgbView};
-use crate::live::failsafe::{FailSafe, Outcome, passthrough};
-use crate::live::faults::FaultPlan;
 use crate::measure::findings::{Mode, Roi};
 use crate::metrics::{FrameMetrics, OverlayState};
 use crate::params::AnalysisParams;
 use crate::processor::CheckSettings;
 use crate::overlay::badge_bottom;
 use crossbeam_channel::Sender;
+use super::analysis::{GPU_WAIT_BUDGETS, LiveAnalysis, ModeCell};
+use super::failsafe::{FailSafe, Outcome, passthrough};
+use super::faults::FaultPlan;
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("nirfmargin", gst::DebugColorFlags::empty(), Some("NIR-fluorescence margin overlay")));

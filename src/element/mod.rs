@@ -3,7 +3,8 @@
 //! A `VideoAggregator` with two sink pads, `wl` (the white light: RGB, RGBx or RGBA) and `nir` (the NIR
 //! camera: GRAY8, GRAY16_LE or GRAY16_BE, any size: scaled onto the white light), and one src pad in the
 //! white light's format, size and frame rate. Frames pair by running time (the aggregator's); each pair
-//! goes to the analysis thread through the live path's fail-safe policy (`crate::live::failsafe`):
+//! goes to the analysis thread (`worker`, built from `analysis::LiveAnalysis`, with `faults` for the
+//! drills) through the fail-safe policy (`failsafe`):
 //! the overlay when the analysis answers within `budget-ms`, else the white light as it is with a badge
 //! ("OVERLAY OFF (over time budget)", "OVERLAY OFF (analysis fault)"). A NIR input that falls silent in
 //! a live pipeline (the aggregator's timeout), or whose newest frame is older than the white light by
@@ -35,8 +36,12 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::ObjectSubclassIsExt;
 
+pub(crate) mod analysis;
+pub mod failsafe;
+pub(crate) mod faults;
 mod imp;
 pub mod message;
+pub mod worker;
 
 pub use message::{FRAME_MESSAGE, frame_structure};
 

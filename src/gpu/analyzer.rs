@@ -543,7 +543,7 @@ impl GpuAnalyzer {
     /// The distance stage's columns and rows alone on given seeds (a core slot + 1 a pixel, at most
     /// `MAX_CORES`, 0 elsewhere): each pixel's distance to the nearest seed within the bound of these
     /// settings and that seed's value; infinity and 0 beyond. Its CPU twin is
-    /// `reference::distance::distance_transform`.
+    /// `raster::distance::distance_transform`.
     pub fn run_distance_stage(&mut self, seeds: &Plane<u32>) -> Result<(Plane<f32>, Plane<u32>)> {
         if let Some(v) = seeds.data.iter().find(|&&v| v as usize > MAX_CORES) {
             bail!("seed value {v} is over the {MAX_CORES} core slots");

@@ -1,7 +1,8 @@
 //! Adapter and device: which GPU the analysis runs on, with which limits, and what has gone wrong with it.
 //! `auto` prefers a hardware adapter, then a software one (Mesa's lavapipe), and reports none if neither
 //! exists. The device starts from `Limits::downlevel_defaults()` raised only by what the pipelines need
-//! (`Needs::pipelines`); a frame size that needs more raises them again (`ensure`), or fails with
+//! (`Needs`, given by the shader registry: `shaders::pipeline_needs`; this file knows no shader); a
+//! frame size that needs more raises them again (`ensure`), or fails with
 //! `GpuError::Limit` naming the limit. Uncaptured errors and device loss are recorded by the device's
 //! callbacks (loss as a flag) and returned as typed `GpuError`s; waits are bounded (`wait`).
 
@@ -78,12 +79,8 @@ pub struct GpuContext {
 
 impl GpuContext {
     /// The best adapter (a discrete or integrated GPU if any, else a software one) with a device opened
-    /// for what the pipelines need (`shaders::pipeline_needs`).
-    pub fn new() -> Result<Self> {
-        Self::with_needs(super::shaders::pipeline_needs())
-    }
-
-    /// As `new`, the device opened for `needs`; an adapter that cannot meet them is `GpuError::Limit`.
+    /// for `needs`; an adapter that cannot meet them is `GpuError::Limit`. `GpuContext::new` (in
+    /// `shaders`, which knows the pipelines) opens it for what the pipelines need.
     pub fn with_needs(needs: Needs) -> Result<Self> {
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         // Vulkan/Metal/DX12 unless WGPU_BACKEND says otherwise: the GL probe only adds noise and no compute.

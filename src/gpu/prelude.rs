@@ -7,12 +7,11 @@
 use std::fmt::Write;
 
 use crate::analysis::{
-    CORE_BIN, CORE_BINS, COVERAGE_FIXED, FERET_COS, FERET_DIRS, FERET_FIXED, FERET_OFFSET, FERET_SIN, LEVEL_BINS, LEVEL_LO, LEVEL_SCALE, MAX_CORES, MAX_DIFFUSE,
-    RATIO_BIN, RATIO_BINS, RATIO_FIXED, THICKNESS_BIN, THICKNESS_BINS, style,
+    CORE_BIN, CORE_BINS, COVERAGE_FIXED, FERET_COS, FERET_DIRS, FERET_FIXED, FERET_OFFSET, FERET_SIN, LEVEL_BINS, LEVEL_LO, LEVEL_SCALE, LEVEL_SMOOTH,
+    MAX_CORES, MAX_DIFFUSE, MIN_LEVEL_SAMPLES, RATIO_BIN, RATIO_BINS, RATIO_FIXED, THICKNESS_BIN, THICKNESS_BINS, style,
 };
 use crate::overlay::lines::DASH_PX;
 use crate::overlay::palette;
-use crate::reference::threshold::MIN_LEVEL_SAMPLES;
 
 /// Layout of the lesion table, in words: a header of counters, then one record a slot (cores first,
 /// then coreless lesions), then per-row counts (`buffer_words`). Emitted as `T_*`.
@@ -131,6 +130,7 @@ pub fn wgsl() -> String {
     let mut u = |name: &str, v: usize| writeln!(s, "const {name}: u32 = {v}u;").expect("a String");
     u("LEVEL_BINS", LEVEL_BINS);
     u("MIN_LEVEL_SAMPLES", MIN_LEVEL_SAMPLES as usize);
+    u("LEVEL_SMOOTH", LEVEL_SMOOTH);
     u("RATIO_BINS", RATIO_BINS);
     u("CORE_BINS", CORE_BINS);
     u("THICKNESS_BINS", THICKNESS_BINS);

@@ -1,7 +1,11 @@
 //! The shader registry: every stage's WGSL, assembled with `common.wgsl`, and its entry points. Shaders
 //! are compiled into the binary (`include_str!`), so an installed binary needs no `shaders/` folder.
+//! Also what the pipelines need of a device (`pipeline_needs`) and the context opened for it
+//! (`GpuContext::new`).
 
 use std::collections::BTreeSet;
+
+use super::context::{GpuContext, Needs};
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// Appended to the stages that hand out lesion slots by raster rank (`raster_rank`).
@@ -288,11 +292,20 @@ fn stores_in(block: &naga::Block, stores: &mut Vec<naga::Handle<naga::Expression
 }
 
 /// What the pipelines need of any device, whatever the frame size.
-pub fn pipeline_needs() -> super::context::Needs {
-    super::context::Needs {
+pub fn pipeline_needs() -> Needs {
+    Needs {
         storage_buffers_per_stage: ALL.iter().map(|s| s.bindings.len() as u32).max().unwrap_or(0),
         workgroup_storage_bytes: ALL.iter().map(|s| s.workgroup_bytes).max().unwrap_or(0),
         largest_buffer_bytes: 0,
+    }
+}
+
+impl GpuContext {
+    /// The best adapter (a discrete or integrated GPU if any, else a software one) with a device opened
+    /// for what the pipelines need (`pipeline_needs`). Here rather than in `context`, which knows no
+    /// shader: the registry depends on the context, never the other way round.
+    pub fn new() -> anyhow::Result<Self> {
+        Self::with_needs(pipeline_needs())
     }
 }
 

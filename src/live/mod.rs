@@ -1,19 +1,17 @@
-//! The live path: latency first, never a frozen monitor. `live` is an application of the `nirfmargin`
-//! element: one pipeline on one clock (`media::live::LivePipeline`): camera sources → `nirfmargin`
-//! (pairing by running time, the fail-safe analysis, the badges) → `tee` → the display, with the raw
-//! white light and NIR recorded from their own tees before the element and the overlay from the tee
+//! The `live` command: latency first, never a frozen monitor. It is an application of the
+//! `nirfmargin` element (`crate::element`, which pairs the frames by running time, runs the fail-safe
+//! analysis and draws the badges): one pipeline on one clock (`pipeline::LivePipeline`, from a
+//! `pipelines/*.pipeline` description): camera sources → `nirfmargin` → `tee` → the display, with the
+//! raw white light and NIR recorded from their own tees before the element and the overlay from the tee
 //! after it, each recording behind a leaky queue (`recording`: a slow encoder drops recorded frames,
 //! counted, never display frames). Here: the pipeline assembled and run, the element's settings, each
 //! frame's metrics line (the element's, with the recordings' drops added) written as it comes, the
-//! "REC DROPPING" notice, the mode keys, the statistics and the summary. The analysis policy is
-//! `failsafe` (the element calls it), the analysis thread `worker`.
+//! "REC DROPPING" notice, the mode keys, the statistics (`stats`) and the summary. The analysis policy
+//! (`element::failsafe`) and the analysis thread (`element::worker`) are the element's.
 
-pub(crate) mod analysis;
-pub mod failsafe;
-pub(crate) mod faults;
+pub(crate) mod pipeline;
 pub(crate) mod recording;
 pub(crate) mod stats;
-pub mod worker;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -28,8 +26,8 @@ use gstreamer::prelude::*;
 use crate::element::NirfMargin;
 use crate::frame::{NirFrame, RgbFrame};
 use crate::measure::findings::Mode;
-use crate::media::live::{BusState, LivePipeline};
 use crate::metrics::{FrameMetrics, OverlayState};
+use pipeline::{BusState, LivePipeline};
 use recording::{QueueCounts, RecBranch};
 use stats::LatencyStats;
 

@@ -20,7 +20,7 @@ use anyhow::{Result, anyhow};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use crate::media::live::quote;
+use super::pipeline::quote;
 use crate::media::recorder::Recording;
 
 /// Frames a recording's queue may hold waiting for its encoder before the oldest are dropped: a third

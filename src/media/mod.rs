@@ -1,9 +1,8 @@
 //! GStreamer plumbing and still images: recorded sources paired frame by frame, two files or one
-//! side-by-side file (`source`), live capture and display (`live`), Matroska
-//! recording (`recorder`), PNG masks and snapshots (`stills`). Frames cross into the rest of the
-//! program as plain `RgbFrame`/`NirFrame`; nothing here knows about the analysis.
+//! side-by-side file (`source`), Matroska recording (`recorder`), PNG masks and snapshots (`stills`).
+//! Frames cross into the rest of the program as plain `RgbFrame`/`NirFrame`; nothing here knows about
+//! the analysis or the `nirfmargin` element (the live pipeline around the element is `live::pipeline`).
 
-pub(crate) mod live;
 pub(crate) mod recorder;
 pub mod source;
 pub mod stills;

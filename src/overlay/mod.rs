@@ -9,9 +9,10 @@
 //!   all of a frame's marks on it in one call, made by the processor. `live` and the element draw only
 //!   their badges on plain white light (`badge`, `badge_bottom`).
 //!
-//! Layering: `palette` and `lines` import nothing above `frame`; `outline` uses the CPU backend's
-//! distance transform (`reference::distance`), so `text`, `outline` and `draw` sit above the backends,
-//! below the processor. No file imports one that imports it back.
+//! Layering: the overlay imports only `frame`, `raster` (the distance transform `outline` draws from,
+//! the one the CPU backend's distance stage uses) and `analysis` (the style table), so it sits below
+//! both backends, whose composites use `palette` and `lines`, and below the processor, which calls
+//! `draw`. No file imports one that imports it back (tests/layers.rs).
 
 pub(crate) mod lines;
 mod outline;

@@ -2,14 +2,14 @@
 //! label image the backend segmented (8-connected, after any cut from a touching duct): a lesion is the
 //! pixels holding its label, wherever its centroid lies and whatever fluorescence touches it. Each gets
 //! its boundary line and its margin lines outside it, anti-aliased from its distance field as the
-//! composite draws a core's (`lines::line_alpha`); the field is the CPU backend's exact transform
-//! (`reference::distance`), worked in the lesion's box grown by the farthest line.
+//! composite draws a core's (`lines::line_alpha`); the field is the exact transform the CPU backend's
+//! distance stage uses (`raster::distance`), worked in the lesion's box grown by the farthest line.
 
 use super::lines::{blend, line_alpha};
 use super::palette;
 use crate::frame::{Plane, RgbFrame};
-use crate::reference::distance::{LabeledDistance, distance_transform};
-use crate::reference::roi::Rect;
+use crate::raster::distance::{LabeledDistance, distance_transform};
+use crate::raster::rect::Rect;
 
 /// The bounding boxes [x0, y0, x1, y1) of `wanted` labels in `labels`, in one pass (`None`: not there).
 fn boxes(labels: &Plane<u32>, wanted: &[u32]) -> Vec<Option<[usize; 4]>> {

@@ -76,7 +76,7 @@ pub struct GroundTruth {
     pub nir_bits: u32,
     /// The broad family's conditions for this sequence (absent for the plain family).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variation: Option<crate::phantom::Variation>,
+    pub variation: Option<super::variation::Variation>,
     pub frames: Vec<TruthFrame>,
 }
 

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::analysis::FluoLevel;
 use crate::frame::Plane;
 use crate::params::{AnalysisParams, min_core_area_px};
-use super::roi::Rect;
+use crate::raster::rect::Rect;
 
 /// The cell the relief is worked in: about this wide (mm), at least 2 pixels.
 pub const CELL_MM: f32 = 0.3;

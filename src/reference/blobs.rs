@@ -13,9 +13,9 @@
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::components::{Connectivity, label_components};
-use super::distance::{LabeledDistance, distance_transform};
+use crate::raster::distance::{LabeledDistance, distance_transform};
 use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, RegionTable, sharp_edge};
-use super::roi::Rect;
+use crate::raster::rect::Rect;
 
 /// At most this share of a piece's outline may be cut from the rest of its component (a 3 mm lesion
 /// crossed by a 1.4 mm duct: 0.3; the junction of two crossing ducts: most of its outline).

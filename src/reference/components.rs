@@ -4,7 +4,7 @@
 //! segments) rather than pixels: union-find over runs, then each run is filled with its root's label.
 
 use crate::frame::Plane;
-use super::roi::Rect;
+use crate::raster::rect::Rect;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Connectivity {

@@ -11,8 +11,8 @@ use crate::analysis::{LesionStyle, style};
 use crate::overlay::lines::{boundary_drawn, fluorescence_alpha, line_alpha};
 use crate::overlay::palette;
 use crate::frame::{Plane, RgbFrame, RgbView};
-use super::roi::row_spans;
-use super::roi::Rect;
+use crate::raster::rect::row_spans;
+use crate::raster::rect::Rect;
 
 /// Per-pixel inputs of the composite.
 pub struct CompositeInputs<'a> {

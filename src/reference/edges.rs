@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::frame::Plane;
 use super::reduce::Levels;
-use super::roi::Rect;
+use crate::raster::rect::Rect;
 
 /// Directions are about this long (px) of arc at the core's boundary: enough pixels a radius to
 /// average the texture down, short enough to follow a lobulated core.

@@ -20,7 +20,7 @@ use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::regions::{FLAG_BORDER, RegionTable, is_core, min_core_area_px, ratio_fixed};
 use super::basins;
-use super::roi::Rect;
+use crate::raster::rect::Rect;
 use crate::analysis::FluoLevel;
 
 /// The opening that drops a gap's channel is at most this wide (radius, mm): a channel is as wide as

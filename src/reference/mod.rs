@@ -12,20 +12,21 @@
 //! per-frame maps between `segment` and `composite`; knows nothing of GStreamer, files or the CLI.
 //!
 //! Stages: normalize → threshold → morphology → components → regions → enclosure → distance → reduce
-//! (blobs and shape within it: arcs and strips are no homogeneous lesions; the core's edges direction by direction after it, `edges`) → composite.
+//! (blobs and shape within it: arcs and strips are no homogeneous lesions; the core's edges direction by
+//! direction after it, `edges`) → composite. The distance stage's twin of `shaders/distance.wgsl` and the
+//! rectangles the stages work in are `crate::raster` (`raster::distance`, `raster::rect`), a layer
+//! below, since the overlay's outlines use the same transform.
 
 pub mod basins;
 pub mod blobs;
 pub mod components;
 pub mod composite;
-pub mod distance;
 pub mod edges;
 pub mod enclosure;
 pub mod morphology;
 pub mod normalize;
 pub mod reduce;
 pub mod regions;
-pub mod roi;
 pub mod shape;
 pub mod threshold;
 
@@ -37,8 +38,9 @@ use anyhow::{Result, bail};
 use crate::analysis::{Analyzer, Composite, LesionStyle, MAX_CORES, MAX_DIFFUSE, PixelMaps, Segmentation, StageTimings, class};
 use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
 use crate::params::AnalysisParams;
+use crate::raster::distance::{LabeledDistance, distance_transform};
+use crate::raster::rect::Rect;
 use components::{Connectivity, label_components};
-use distance::LabeledDistance;
 
 /// The per-pixel maps of one frame, kept between `segment` and `composite` and reused across frames.
 #[derive(Default)]
@@ -51,7 +53,7 @@ pub struct FrameMaps {
     pub fluo_labels: Arc<Plane<u32>>,
     pub seeds: Plane<u32>,
     /// Boxes of this frame's cores (where `seeds` is non-zero).
-    pub seed_boxes: Vec<roi::Rect>,
+    pub seed_boxes: Vec<Rect>,
     pub distance: LabeledDistance,
     pub bg_table: regions::RegionTable,
     pub fluo_table: regions::RegionTable,
@@ -142,7 +144,7 @@ impl Analyzer for CpuAnalyzer {
         timings.push("components", ms(t));
 
         let t = Instant::now();
-        distance::distance_transform(&m.seeds, &m.seed_boxes, p.distance_bound_px(), &mut m.distance);
+        distance_transform(&m.seeds, &m.seed_boxes, p.distance_bound_px(), &mut m.distance);
         timings.push("distance", ms(t));
 
         let t = Instant::now();

@@ -1,5 +1,5 @@
 //! CPU twin of `shaders/reduce.wgsl`: per-lesion statistics, after the labelled distance transform from
-//! the cores (`distance`) and the region tables (`regions`).
+//! the cores (`raster::distance`) and the region tables (`regions`).
 //!
 //! `mark_rims`/`coreless_kind`: compact fluorescent components holding no core's rim, off the border,
 //! are coreless lesions (ducts are not compact): homogeneous with a sharp edge, diffuse with a blurred one. `lesion_stats`: core pixels give a rim lesion's area and
@@ -21,7 +21,7 @@ use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_NOT_SOLID, RegionTable, min_core_area_px};
 use crate::stats::hist_quantile;
-use super::roi::{Rect, row_bands};
+use crate::raster::rect::{Rect, row_bands};
 
 /// Rows a unit of parallel work holds.
 const BAND_ROWS: usize = 16;

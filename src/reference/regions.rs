@@ -16,7 +16,7 @@ use crate::analysis::{MAX_CORES, RATIO_FIXED};
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::components::Component;
-use super::roi::Rect;
+use crate::raster::rect::Rect;
 
 pub const FLAG_BORDER: u32 = 1;
 pub const FLAG_HAS_RIM: u32 = 2;

@@ -14,7 +14,7 @@ use crate::params::AnalysisParams;
 use super::enclosure::convex_hull;
 use super::reduce::coreless_kind;
 use super::regions::{FLAG_NOT_SOLID, RegionTable};
-use super::roi::Rect;
+use crate::raster::rect::Rect;
 
 /// A lesion is at most this elongated (major over minor axis of its second moments; the broad phantoms'
 /// homogeneous lesions reach 1.4, motion blur adds to it).

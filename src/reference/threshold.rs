@@ -15,7 +15,7 @@
 
 use rayon::prelude::*;
 
-use crate::analysis::{FluoLevel, LEVEL_BINS, LEVEL_LO, LEVEL_SCALE};
+use crate::analysis::{FluoLevel, LEVEL_BINS, LEVEL_LO, LEVEL_SCALE, LEVEL_SMOOTH, MIN_LEVEL_SAMPLES};
 use crate::frame::{Plane, RgbView};
 use crate::params::AnalysisParams;
 
@@ -49,13 +49,6 @@ pub fn ratio_histogram(ratio: &Plane<f32>) -> Vec<u32> {
             a
         })
 }
-
-/// Fewer samples than this in the histogram and the level stays at `fluo_ratio`.
-pub const MIN_LEVEL_SAMPLES: u32 = 64;
-
-/// Bins summed around each bin before the peak is looked for: the argmax of a raw histogram jumps
-/// between near-equal bins with a few samples; of the summed one it does not.
-pub const LEVEL_SMOOTH: usize = 5;
 
 /// Sum of the `LEVEL_SMOOTH` bins centred on bin `k` (bins past the ends count 0).
 #[inline]

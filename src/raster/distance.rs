@@ -2,17 +2,18 @@
 //! pixel: the distance (px, centre to centre) to the nearest seed pixel (label != 0) and that seed's
 //! label, or `f32::INFINITY` and 0 beyond `bound`. Separable: a column pass finds the nearest seed in
 //! each column, a row pass takes the lower envelope of parabolas (Felzenszwalb & Huttenlocher 2012).
-
+//! The CPU backend's distance stage (`reference`), and the field the overlay draws a homogeneous
+//! lesion's outline and margins from (`overlay::outline`).
 //!
 //! The CPU works only inside rectangles around the seeds (their boxes grown by the bound, overlapping
-//! ones merged, see `roi`): no pixel outside them is within the bound of a seed, and inside one the
+//! ones merged, see `rect`): no pixel outside them is within the bound of a seed, and inside one the
 //! nearest seed within the bound is always one of the rectangle's own, so the answer is the same as
 //! over the whole frame. Pixels of the last frame's rectangles are reset; the rest are never touched.
 
 use rayon::prelude::*;
 
 use crate::frame::Plane;
-use super::roi::{Rect, disjoint_cover};
+use super::rect::{Rect, disjoint_cover};
 
 /// Distance field with the label of the nearest seed.
 #[derive(Clone, Debug, Default)]

@@ -1,6 +1,6 @@
-//! The live analysis thread's processor: what it is built from (`LiveAnalysis`: backend, settings, fault
-//! drill, GPU wait bound) and the check mode it reads before each frame (`ModeCell`, set by `live`'s mode
-//! keys or the element's `mode` property). Shared by `nirf-margin live` and the `nirfmargin` element.
+//! The element's analysis thread's processor: what it is built from (`LiveAnalysis`: backend, settings,
+//! fault drill, GPU wait bound) and the check mode it reads before each frame (`ModeCell`, set by the
+//! element's `mode` property, which `nirf-margin live`'s mode keys set).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -10,8 +10,8 @@ use anyhow::Result;
 
 use crate::backend::{BackendChoice, make_analyzer_waiting};
 use crate::frame::{NirView, RgbView};
-use crate::live::faults::{FaultPlan, FaultyAnalyzer};
-use crate::live::worker::LiveProcessor;
+use super::faults::{FaultPlan, FaultyAnalyzer};
+use super::worker::LiveProcessor;
 use crate::measure::findings::Mode;
 use crate::params::AnalysisParams;
 use crate::processor::{CheckSettings, FrameProcessor};
@@ -69,8 +69,8 @@ pub struct LiveAnalysis {
 }
 
 impl LiveAnalysis {
-    /// The factory of the live analysis thread (`live::worker`); `mode` is read before each frame.
-    pub fn factory(self, mode: ModeCell) -> crate::live::worker::Factory {
+    /// The factory of the live analysis thread (`worker`); `mode` is read before each frame.
+    pub fn factory(self, mode: ModeCell) -> super::worker::Factory {
         Box::new(move || {
             let analyzer = make_analyzer_waiting(self.backend, &self.params, Some(self.gpu_wait))?;
             let frame = Arc::new(AtomicU64::new(0));

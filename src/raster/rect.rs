@@ -1,7 +1,8 @@
-//! Regions of interest of the CPU backend: axis-aligned rectangles around the lesions, so that the
-//! stages after connected components (distance, reduce, composite) visit only pixels that can hold a
-//! result instead of the whole frame. Owns the rectangle type and the clustering of overlapping
-//! rectangles into disjoint ones; knows nothing of what the stages compute inside them.
+//! Rectangles of pixels, and the regions of interest the CPU backend works in: axis-aligned
+//! rectangles around the lesions, so that the stages after connected components (distance, reduce,
+//! composite) visit only pixels that can hold a result instead of the whole frame. Owns the rectangle
+//! type, the clustering of overlapping rectangles into disjoint ones, and their rows and bands; knows
+//! nothing of what the stages compute inside them.
 //!
 //! The GPU has no use for this (every pixel gets its own invocation there); the CPU results are the
 //! same with or without it, since outside these rectangles every stage's answer is its empty value.

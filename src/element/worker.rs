@@ -1,4 +1,4 @@
-//! The analysis thread of the live path. It takes at most one frame at a time (a one-slot channel: a
+//! The element's analysis thread (the live path's). It takes at most one frame at a time (a one-slot channel: a
 //! frame that finds the worker busy is not queued), runs the processor under `catch_unwind`, and answers
 //! with the result or the reason it has none. After a panic or a lost device (`GpuError::is_lost`: lost
 //! or timed out) it rebuilds the processor (GPU re-init), so the overlay comes back by itself: the first

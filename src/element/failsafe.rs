@@ -1,5 +1,5 @@
 //! The fail-safe policy of one frame, called by the `nirfmargin` GStreamer element (and so by `live`, an
-//! application of it): hand the pair to the analysis thread if it is free, wait for it no longer than the time budget, and give back
+//! application of it) on its analysis thread (`worker`): hand the pair to the analysis thread if it is free, wait for it no longer than the time budget, and give back
 //! either the overlay of that very frame or the white light as it is with a badge saying why ("NIR
 //! LOST", "OVERLAY OFF …"). A frame whose analysis overran leaves the worker busy; its late answer is
 //! dropped when the next frame comes.
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::overlay::badge;
 use crate::frame::{LendNir, LendRgb, RgbFrame, RgbView};
-use crate::live::worker::{Factory, Job, Submit, Worker};
+use super::worker::{Factory, Job, Submit, Worker};
 use crate::processor::FrameResult;
 
 /// What goes out for one frame.
