@@ -18,7 +18,8 @@
 //!   settings, scoring against ground truth;
 //! - `processor`: one frame pair in, one result out; the only place the margin verdict is decided and
 //!   the one caller of `overlay::draw`; `backend`: which analyzer (`auto`, `gpu`, `cpu`) a command or
-//!   the element gets;
+//!   the element gets; `evaluation`: a phantom run scored against its truth (`evaluate`'s engine and the
+//!   accuracy tests');
 //! - `metrics`: the one metrics schema (serde, versioned, with a JSON Schema file);
 //! - `media`: GStreamer sources and sinks; `paths`: output-path safety and atomic writes; `element`: the
 //!   `nirfmargin` GStreamer element, with its latency-first analysis thread and fail-safe passthrough;
@@ -30,8 +31,8 @@
 //! Public API: what the GStreamer element's crate (`gst-plugin/`), the integration tests, the benches and
 //! the binary use — frames, params, stats, raster, the analysis contract and both backends, `backend`,
 //! measure, the processor, metrics, `overlay` (the element's tests draw the badge they expect with it),
-//! media's sources and stills, the element (and its `failsafe`), phantom, report, and `cli` (`run` for
-//! the binary, `evaluate` for the accuracy tests). The rest is `pub(crate)`: `values`, `paths`,
+//! media's sources and stills, the element (and its `failsafe`), phantom, `evaluation`, report, and `cli`
+//! (`run`, for the binary; no test imports it). The rest is `pub(crate)`: `values`, `paths`,
 //! `archive`, `live`, the subcommands and option groups, overlay's palette and lines, the element's
 //! analysis factory and faults, live's pipeline, recording and statistics, media's recorder, measure's
 //! smoothing and tracking, gpu's prelude and uniform.
@@ -41,6 +42,7 @@ pub(crate) mod archive;
 pub mod backend;
 pub mod cli;
 pub mod element;
+pub mod evaluation;
 pub mod frame;
 pub mod gpu;
 pub(crate) mod live;

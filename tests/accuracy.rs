@@ -3,7 +3,7 @@
 //! within 0.5 mm, and the masks overlap the truth.
 
 use nirf_margin::backend::BackendChoice;
-use nirf_margin::cli::evaluate::{score_phantom, static_jitter};
+use nirf_margin::evaluation::{score_phantom, static_jitter};
 use nirf_margin::measure::accuracy::Score;
 use nirf_margin::phantom::{PhantomConfig, SceneOptions};
 

@@ -25,6 +25,7 @@ const LAYERS: &[&[&str]] = &[
     &["measure"],
     &["processor"],
     &["backend"],
+    &["evaluation"],
     &["metrics"],
     &["media"],
     &["paths"],

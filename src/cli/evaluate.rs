@@ -15,6 +15,7 @@ use crate::measure::conditions::{ConditionScores, scene_buckets};
 use crate::measure::findings::Mode;
 use crate::params::AnalysisParams;
 use crate::phantom::{PhantomConfig, SceneOptions, render};
+use crate::evaluation::static_jitter;
 use crate::processor::{CheckSettings, FrameProcessor};
 
 /// Which phantom family `evaluate` draws from.
@@ -79,50 +80,6 @@ fn with_overrides(params: AnalysisParams, overrides: &[String]) -> Result<Analys
     let out: AnalysisParams = serde_json::from_value(v).with_context(|| format!("--param {overrides:?}"))?;
     out.validate()?;
     Ok(out)
-}
-
-/// Analyse `frames` frames of a phantom and add them to `score`.
-pub fn score_phantom(cfg: &PhantomConfig, backend: BackendChoice, score: &mut Score) -> Result<()> {
-    score_phantom_with(cfg, backend, AnalysisParams::with_scale(cfg.mm_per_px), score)
-}
-
-/// `score_phantom` with the analysis parameters given.
-pub fn score_phantom_with(cfg: &PhantomConfig, backend: BackendChoice, params: AnalysisParams, score: &mut Score) -> Result<()> {
-    let scene = cfg.scene();
-    let mut proc = FrameProcessor::new(make_analyzer(backend, &params)?, params, cfg.fps as f64);
-    for f in 0..cfg.frames {
-        let r = render(&scene, f);
-        let res = proc.process(&r.wl, &r.nir, true)?;
-        score.add_lesions(&res.lesions, &r.truth, cfg.mm_per_px);
-        score.add_masks(res.classes.as_ref().context("classes requested")?, &r.classes);
-    }
-    Ok(())
-}
-
-/// Centroid jitter on a static scene (no camera motion; noise and glints still change every frame): the
-/// largest RMS deviation of a rim lesion's centroid from its mean over `cfg.frames` frames, px.
-pub fn static_jitter(cfg: &PhantomConfig, backend: BackendChoice) -> Result<f32> {
-    let cfg = PhantomConfig { options: SceneOptions { camera_motion: false, ..cfg.options.clone() }, ..cfg.clone() };
-    let scene = cfg.scene();
-    let params = AnalysisParams::with_scale(cfg.mm_per_px);
-    let mut proc = FrameProcessor::new(make_analyzer(backend, &params)?, params, cfg.fps as f64);
-    let mut tracks: std::collections::BTreeMap<u32, Vec<[f32; 2]>> = Default::default();
-    for f in 0..cfg.frames {
-        let r = render(&scene, f);
-        for l in proc.process(&r.wl, &r.nir, false)?.lesions {
-            if l.kind == crate::analysis::LesionKind::Rim && !l.partial {
-                tracks.entry(l.id).or_default().push(l.centroid_px);
-            }
-        }
-    }
-    let mut worst = 0.0f32;
-    for c in tracks.values().filter(|c| c.len() as u32 == cfg.frames) {
-        let n = c.len() as f32;
-        let (mx, my) = (c.iter().map(|p| p[0]).sum::<f32>() / n, c.iter().map(|p| p[1]).sum::<f32>() / n);
-        let rms = (c.iter().map(|p| (p[0] - mx).powi(2) + (p[1] - my).powi(2)).sum::<f32>() / n).sqrt();
-        worst = worst.max(rms);
-    }
-    Ok(worst)
 }
 
 /// The phantom of scene `s` of an evaluation: its size, scale and family drawn from `rng`.
