@@ -46,19 +46,20 @@ fn stats_base(root: u32) -> u32 {
     return STATS_STRIDE * root;
 }
 const NONE: u32 = 0xffffffffu;
-// Component labels (components.wgsl): one word a pixel, 1 + the component's dense id (the rank of its
-// root, its first pixel, in raster order among all roots of both classes; `roots` maps an id back to its
-// root's raster index, the CPU's label - 1), FL_TAG (prelude) set for a fluorescent pixel's component
-// (8-connected), clear for a non-fluorescent one's (4-connected).
+// Component labels (components.wgsl): after the labelling, the parent array holds one word a pixel, 1 +
+// the component's dense id (the rank of its root, its first pixel, in raster order among all roots of both
+// classes; `roots` maps an id back to its root's raster index, the CPU's label - 1), with LABELLED (prelude)
+// set, and FL_TAG set for a fluorescent pixel's component (8-connected), clear for a non-fluorescent
+// one's (4-connected). ID_MASK leaves 1 + the id.
 
 // The non-fluorescent label of a labels word (0 for a fluorescent pixel), the fluorescent one (0 for a
-// non-fluorescent pixel).
+// non-fluorescent pixel): 1 + the dense id.
 fn bg_label(l: u32) -> u32 {
-    return select(l, 0u, (l & FL_TAG) != 0u);
+    return select(l & ID_MASK, 0u, (l & FL_TAG) != 0u);
 }
 
 fn fl_label(l: u32) -> u32 {
-    return select(0u, l & ~FL_TAG, (l & FL_TAG) != 0u);
+    return select(0u, l & ID_MASK, (l & FL_TAG) != 0u);
 }
 
 // The labelling's parent array (components.wgsl) holds a raster index a pixel; during the threshold's

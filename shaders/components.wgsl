@@ -3,21 +3,27 @@
 // atomicMin, path halving in find): a fixed sequence of passes, no convergence flag read back.
 // local_merge: one 16×16 tile a workgroup: union-find of the tile in workgroup memory, both classes at
 //              once (mask 0 4-connected, mask 1 8-connected); writes parent[i] = image index of the
-//              tile-local root.
+//              tile-local root, and adds each row's tile-local roots to its root count in the table's
+//              ids (ids_base() + y; the table is cleared before the frame).
 // merge:       the edges that cross a tile border, in global memory: non-fluorescent pixels (mask 0)
 //              4-connected, fluorescent ones (mask 1) 8-connected (their pixels are disjoint, so they
-//              share one parent array and one pass).
-// count_roots: one workgroup a row: its roots (parent[i] == i) counted into the table's ids (ids_base).
+//              share one parent array and one pass); each root it hangs under another is taken off its
+//              row's count, so the counts are the rows' roots (parent[i] == i) when it ends: roots are
+//              only ever lost, one successful atomicMin on a root's own word each, and no pass over the
+//              parent array is needed to count them.
 // scan_rows:   one workgroup: the exclusive prefix sum of those counts, so ids_base() + y holds the
 //              first dense id of row y; the total at ids_base() + height and T_COMPONENTS.
 // assign_ids:  one workgroup a row: each root takes the next dense id in raster order (a prefix sum over
-//              the row's chunks): labels[root] = 1 + id (FL_TAG for a fluorescent root), roots[id] = its
-//              raster index, and its statistics record zeroed (so no clear of a frame-sized array).
-// compress:    writes labels[i] = labels[root of i]: one word a pixel for both classes.
+//              the row's chunks): its own parent word becomes its label, LABELLED | (1 + id) (FL_TAG for
+//              a fluorescent root), roots[id] = its raster index, and its statistics record zeroed (so no
+//              clear of a frame-sized array).
+// compress:    every pixel's parent word becomes its component's label (`label_of`): the parent array is
+//              then the labels array, one word a pixel for both classes (common.wgsl), read by the
+//              regions, distance and reduce stages; no second frame-sized array is written.
 // The root of a component is its smallest raster index and ids go by raster order of roots, so ids are
 // deterministic and in the CPU's label order (its label is roots[id] + 1).
-// The threshold's hysteresis (CPU twin: `threshold::keep_strong`) runs local_merge and merge on the
-// low-level mask (morphology.wgsl's low_mask), then
+// The threshold's hysteresis (CPU twin: `threshold::keep_strong`) runs local_merge_low and merge_low
+// (local_merge and merge without the root counts) on the low-level mask (morphology.wgsl's low_mask), then
 // mark_strong: each pixel of the low mask points straight at its root (parent[i] = root) and each one at
 //              the level (STRONG_PX in its mask byte) sets STRONG_ROOT on its root's word; find
 //              reads parent words through parent_index, so the mark does not disturb the walks. The
@@ -26,10 +32,9 @@
 
 @group(0) @binding(1) var<storage, read> mask: array<u32>;
 @group(0) @binding(2) var<storage, read_write> parent: array<atomic<u32>>;
-@group(0) @binding(3) var<storage, read_write> labels: array<u32>;
-@group(0) @binding(4) var<storage, read_write> roots: array<u32>;
-@group(0) @binding(5) var<storage, read_write> stats: array<u32>;
-@group(0) @binding(6) var<storage, read_write> table: array<atomic<u32>>;
+@group(0) @binding(3) var<storage, read_write> roots: array<u32>;
+@group(0) @binding(4) var<storage, read_write> stats: array<u32>;
+@group(0) @binding(5) var<storage, read_write> table: array<atomic<u32>>;
 
 // The mask's class (0 or 1). The hysteresis's low mask also carries STRONG_PX on pixels at the level.
 fn mask_at(x: u32, y: u32) -> u32 {
@@ -52,7 +57,8 @@ fn find(i0: u32) -> u32 {
     return i;
 }
 
-fn unite(a0: u32, b0: u32) {
+// With `count`, a root hung under another is taken off its row's root count.
+fn unite(a0: u32, b0: u32, count: bool) {
     var a = find(a0);
     var b = find(b0);
     loop {
@@ -67,6 +73,9 @@ fn unite(a0: u32, b0: u32) {
         // a > b: hang a under b, if a is still a root.
         let old = atomicMin(&parent[a], b);
         if (old == a) {
+            if (count) {
+                atomicSub(&table[ids_base() + a / P.width], 1u);
+            }
             break;
         }
         a = find(old);
@@ -78,6 +87,8 @@ const TILE: u32 = 16u;
 
 var<workgroup> tile_mask: array<u32, 256>;
 var<workgroup> tile_parent: array<atomic<u32>, 256>;
+// Tile-local roots a row of the tile.
+var<workgroup> tile_roots: array<atomic<u32>, 16>;
 
 fn local_find(i0: u32) -> u32 {
     var i = i0;
@@ -118,9 +129,12 @@ fn local_unite(a0: u32, b0: u32) {
 
 // Within a tile, local raster order is image raster order, so the local root (smallest local index) is
 // the smallest image index of the tile's part of the component: parent[i] <= i holds as before.
-@compute @workgroup_size(16, 16)
-fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+// With `count`, each row's tile-local roots are added to its root count.
+fn tile_merge(g: vec3<u32>, l: vec3<u32>, li: u32, count: bool) {
     let inside = g.x < P.width && g.y < P.height;
+    if (li < TILE) {
+        atomicStore(&tile_roots[li], 0u);
+    }
     var v = 2u; // outside the image: joins nothing
     if (inside) {
         v = mask_at(g.x, g.y);
@@ -151,12 +165,33 @@ fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoc
         let r = local_find(li);
         let root = (g.y - l.y + r / TILE) * P.width + (g.x - l.x + r % TILE);
         atomicStore(&parent[g.y * P.width + g.x], root);
+        if (r == li) {
+            atomicAdd(&tile_roots[l.y], 1u);
+        }
     }
+    workgroupBarrier();
+    let y = g.y - l.y + li;
+    if (count && li < TILE && y < P.height) {
+        let c = atomicLoad(&tile_roots[li]);
+        if (c != 0u) {
+            atomicAdd(&table[ids_base() + y], c);
+        }
+    }
+}
+
+@compute @workgroup_size(16, 16)
+fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    tile_merge(g, l, li, true);
+}
+
+@compute @workgroup_size(16, 16)
+fn local_merge_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    tile_merge(g, l, li, false);
 }
 
 // The edges from pixel (x, y) to its left and upper neighbours that cross a tile border (the others were
 // united by local_merge).
-fn merge_edges(x: u32, y: u32, value: u32, eight: bool) {
+fn merge_edges(x: u32, y: u32, value: u32, eight: bool, count: bool) {
     let w = P.width;
     let i = y * w + x;
     let left_edge = x % TILE == 0u;
@@ -165,18 +200,18 @@ fn merge_edges(x: u32, y: u32, value: u32, eight: bool) {
         return;
     }
     if (left_edge && x > 0u && mask_at(x - 1u, y) == value) {
-        unite(i, i - 1u);
+        unite(i, i - 1u, count);
     }
     if (y > 0u) {
         if (top_edge && mask_at(x, y - 1u) == value) {
-            unite(i, i - w);
+            unite(i, i - w, count);
         }
         if (eight) {
             if ((left_edge || top_edge) && x > 0u && mask_at(x - 1u, y - 1u) == value) {
-                unite(i, i - w - 1u);
+                unite(i, i - w - 1u, count);
             }
             if ((top_edge || (x + 1u) % TILE == 0u) && x + 1u < w && mask_at(x + 1u, y - 1u) == value) {
-                unite(i, i - w + 1u);
+                unite(i, i - w + 1u, count);
             }
         }
     }
@@ -186,14 +221,40 @@ fn merge_edges(x: u32, y: u32, value: u32, eight: bool) {
 fn merge(@builtin(global_invocation_id) g: vec3<u32>) {
     if (g.x < P.width && g.y < P.height) {
         let v = mask_at(g.x, g.y);
-        merge_edges(g.x, g.y, v, v == 1u);
+        merge_edges(g.x, g.y, v, v == 1u, true);
     }
 }
 
-fn root_of(i: u32) -> u32 {
-    let r = find(i);
-    atomicStore(&parent[i], r);
-    return r;
+@compute @workgroup_size(16, 16)
+fn merge_low(@builtin(global_invocation_id) g: vec3<u32>) {
+    if (g.x < P.width && g.y < P.height) {
+        let v = mask_at(g.x, g.y);
+        merge_edges(g.x, g.y, v, v == 1u, false);
+    }
+}
+
+// The label of pixel i0's component: the first labelled word on its path to the root (the root's, set by
+// assign_ids, or that of a pixel of the same component this pass has labelled already). The path is
+// halved on the way with a compare-exchange, which leaves a word alone once it is a label (a plain
+// atomicMin could put a pointer back over it).
+fn label_of(i0: u32) -> u32 {
+    var i = i0;
+    var label = 0u;
+    loop {
+        let p = atomicLoad(&parent[i]);
+        if ((p & LABELLED) != 0u) {
+            label = p;
+            break;
+        }
+        let gp = atomicLoad(&parent[p]);
+        if ((gp & LABELLED) != 0u) {
+            label = gp;
+            break;
+        }
+        _ = atomicCompareExchangeWeak(&parent[i], p, gp);
+        i = gp;
+    }
+    return label;
 }
 
 // A workgroup's 256 partial counts, scanned in place (inclusive, Hillis–Steele: eight steps).
@@ -234,27 +295,6 @@ fn roots_in(y: u32, span: vec2<u32>) -> u32 {
     return c;
 }
 
-var<workgroup> row_roots: atomic<u32>;
-
-// A sum, not a scan: one workgroup atomic an invocation and two barriers (barriers are what a CPU
-// emulating a GPU pays most for).
-@compute @workgroup_size(256)
-fn count_roots(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let y = wg.x;
-    if (li == 0u) {
-        atomicStore(&row_roots, 0u);
-    }
-    workgroupBarrier();
-    let mine = roots_in(y, chunk_of(li, P.width));
-    if (mine != 0u) {
-        atomicAdd(&row_roots, mine);
-    }
-    workgroupBarrier();
-    if (li == 0u) {
-        atomicStore(&table[ids_base() + y], atomicLoad(&row_roots));
-    }
-}
-
 @compute @workgroup_size(256)
 fn scan_rows(@builtin(local_invocation_index) li: u32) {
     let span = chunk_of(li, P.height);
@@ -287,7 +327,7 @@ fn assign_ids(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
     for (var x = span.x; x < span.y; x++) {
         let i = y * P.width + x;
         if (is_root(i)) {
-            labels[i] = (id + 1u) | select(0u, FL_TAG, mask_at(x, y) == 1u);
+            atomicStore(&parent[i], LABELLED | (id + 1u) | select(0u, FL_TAG, mask_at(x, y) == 1u));
             roots[id] = i;
             for (var k = 0u; k < STATS_STRIDE; k++) {
                 stats[stats_base(id) + k] = 0u;
@@ -303,11 +343,9 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>) {
         return;
     }
     let i = g.y * P.width + g.x;
-    let r = root_of(i);
-    // A root's word was written by assign_ids (an earlier dispatch); only roots' words are read here.
-    if (r != i) {
-        labels[i] = labels[r];
-    }
+    // A root's word is its label already (assign_ids, an earlier dispatch).
+    let l = label_of(i);
+    atomicStore(&parent[i], l);
 }
 
 @compute @workgroup_size(16, 16)

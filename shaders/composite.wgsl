@@ -6,6 +6,8 @@
 //            classes packed four a word: 0 background, 1 rim, 2 core, 3 other fluorescence; a rim pixel is
 //            fluorescence within the rim search distance of a core). One invocation a run of four
 //            pixels (in raster order): three overlay words and one classes word, no atomics.
+//            `composite` writes the overlay alone, `composite_classes` the class map too (only a frame
+//            that asked for it pays for it).
 // Fluorescence in pseudo-colour, cores tinted, each core's boundary and margin contours anti-aliased from
 // the distance field. Text and every other mark are drawn after readback (src/overlay/).
 
@@ -79,13 +81,9 @@ fn shade(i: u32) -> vec4<u32> {
     return vec4<u32>(vec3<u32>(floor(c + vec3<f32>(0.5))), cls);
 }
 
-@compute @workgroup_size(256)
-fn composite(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-    let q = g.y * nw.x * 256u + g.x; // quad index (the dispatch may be folded into rows of workgroups)
+// Quad q's three overlay words written; its classes word returned.
+fn shade_quad(q: u32) -> u32 {
     let n = n_pixels();
-    if (4u * q >= n) {
-        return;
-    }
     // Bytes 12q..12q+11 of the RGB8 frame are pixels 4q..4q+3.
     var bytes: array<u32, 12>;
     var cls = 0u;
@@ -105,5 +103,27 @@ fn composite(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroup
             overlay[3u * q + j] = bytes[4u * j] | (bytes[4u * j + 1u] << 8u) | (bytes[4u * j + 2u] << 16u) | (bytes[4u * j + 3u] << 24u);
         }
     }
-    classes[q] = cls;
+    return cls;
+}
+
+// The quad index of an invocation (the dispatch may be folded into rows of workgroups).
+fn quad(g: vec3<u32>, nw: vec3<u32>) -> u32 {
+    return g.y * nw.x * 256u + g.x;
+}
+
+@compute @workgroup_size(256)
+fn composite(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+    let q = quad(g, nw);
+    if (4u * q < n_pixels()) {
+        _ = shade_quad(q);
+    }
+}
+
+// The composite and the class map, for a frame whose class map was asked for (`segment(.., true)`).
+@compute @workgroup_size(256)
+fn composite_classes(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+    let q = quad(g, nw);
+    if (4u * q < n_pixels()) {
+        classes[q] = shade_quad(q);
+    }
 }

@@ -5,10 +5,12 @@
 //              a core (reduce.wgsl's `is_outside`, so that its passes need not bind the stats); else 0.
 //              And flags FLAG_HAS_RIM on the root of each fluorescent pixel with a kept core pixel among
 //              its four neighbours: that component holds a core's rim (CPU: reduce::mark_rims).
-// columns:     reads seeds; writes col (a word a pixel: the vertical distance to the nearest seed in its
-//              column within the bound, shifted left by FIELD_SHIFT, or'ed with that seed's value; NONE
-//              when there is none). One thread a 128-row segment of a
-//              column, two sweeps reaching the bound beyond it.
+// columns:     reads seeds; writes col (a half-word a pixel, two a word, rows padded to whole words
+//              (`col_stride`): the vertical distance to the nearest seed in its column within the bound,
+//              shifted left by COL_SHIFT, or'ed with that seed's value, ties to the seed above; COL_NONE
+//              when there is none). One thread a 128-row segment of two neighbouring columns, one
+//              downward sweep each: the nearest seed above is carried along, the nearest below looked
+//              ahead for (each row read once more at most), so col is written once and never read back.
 // rows:        reads col; writes distfield (a word a pixel: the squared distance shifted left by
 //              FIELD_SHIFT, or'ed with the nearest seed's value; 0 beyond the bound: `field_*` in
 //              common.wgsl): the exact minimum of (x - q)² + g(q)² over the row window |x - q| <= bound, from
@@ -74,58 +76,95 @@ fn write_seeds(@builtin(global_invocation_id) g: vec3<u32>) {
     seeds[g.y * mask_stride() + g.x] = word;
 }
 
-// Rows a `columns` thread owns. Its sweeps start `dist_bound_i` rows beyond them (no seed farther away
-// counts), so a column is worked by many threads at once instead of one over the full height.
+// Rows a `columns` thread owns. Its sweep starts `dist_bound_i` rows above them and looks ahead as far
+// below (no seed farther away counts), so a column is worked by many threads at once instead of one over
+// the full height.
 const COL_SEGMENT: u32 = 128u;
 
+// Words of a row of col: two pixels a word.
+fn col_stride() -> u32 {
+    return (P.width + 1u) / 2u;
+}
+
+// One column's sweep: the nearest seed at or above the row (`last`, its value), the nearest at or below
+// (`next`, NONE if none within the bound), the first row not yet looked at for `next`, and the row's value.
+struct Sweep {
+    last: u32,
+    last_v: u32,
+    next: u32,
+    next_v: u32,
+    scan: u32,
+    out: u32,
+}
+
+fn sweep_start(x: u32, y0: u32) -> Sweep {
+    var s = Sweep(NONE, 0u, NONE, 0u, y0, COL_NONE);
+    if (x < P.width) {
+        for (var y = select(0u, y0 - P.dist_bound_i, y0 > P.dist_bound_i); y < y0; y += 1u) {
+            let v = seed_at(x, y);
+            if (v != 0u) {
+                s.last = y;
+                s.last_v = v;
+            }
+        }
+    }
+    return s;
+}
+
+// Row y of column x (rows in order): its value in `out`.
+fn sweep_step(s0: Sweep, x: u32, y: u32) -> Sweep {
+    var s = s0;
+    s.out = COL_NONE;
+    if (x >= P.width) {
+        return s;
+    }
+    if (s.next == NONE || s.next < y) {
+        // Look ahead for the nearest seed at or below y within the bound, from where the last look stopped.
+        s.next = NONE;
+        let end = min(P.height, y + P.dist_bound_i + 1u);
+        var q = max(s.scan, y);
+        while (q < end) {
+            let v = seed_at(x, q);
+            if (v != 0u) {
+                s.next = q;
+                s.next_v = v;
+                break;
+            }
+            q += 1u;
+        }
+        s.scan = select(q, q + 1u, s.next != NONE);
+    }
+    // Every row up to `next` was looked at: a seed on this row is `next`.
+    if (s.next == y) {
+        s.last = y;
+        s.last_v = s.next_v;
+    }
+    if (s.last != NONE && y - s.last <= P.dist_bound_i) {
+        s.out = ((y - s.last) << COL_SHIFT) | s.last_v;
+    }
+    // The seed below when strictly nearer (ties go to the seed above, as on the CPU).
+    if (s.next != NONE && (s.out == COL_NONE || s.next - y < y - s.last)) {
+        s.out = ((s.next - y) << COL_SHIFT) | s.next_v;
+    }
+    return s;
+}
+
+// One invocation a pair of columns (a word of col a row).
 @compute @workgroup_size(64)
 fn columns(@builtin(global_invocation_id) g: vec3<u32>) {
-    let x = g.x;
-    if (x >= P.width) {
-        return;
-    }
-    let w = P.width;
-    let h = P.height;
+    let stride = col_stride();
     let y0 = g.y * COL_SEGMENT;
-    let y1 = min(y0 + COL_SEGMENT, h);
-    if (y0 >= h) {
+    if (g.x >= stride || y0 >= P.height) {
         return;
     }
-    // Down: the nearest seed above (or on) each row.
-    var last = NONE;
-    var last_v = 0u;
-    for (var y = select(0u, y0 - P.dist_bound_i, y0 > P.dist_bound_i); y < y1; y += 1u) {
-        let v = seed_at(x, y);
-        if (v != 0u) {
-            last = y;
-            last_v = v;
-        }
-        if (y >= y0) {
-            let i = y * w + x;
-            if (last != NONE && y - last <= P.dist_bound_i) {
-                col[i] = ((y - last) << FIELD_SHIFT) | last_v;
-            } else {
-                col[i] = NONE;
-            }
-        }
-    }
-    // Up: a seed below replaces it when strictly nearer (ties go to the seed above, as on the CPU).
-    last = NONE;
-    let top = min(y1 + P.dist_bound_i, h);
-    for (var yy = 0u; yy < top - y0; yy += 1u) {
-        let y = top - 1u - yy;
-        let v = seed_at(x, y);
-        if (v != 0u) {
-            last = y;
-            last_v = v;
-        }
-        if (y < y1 && last != NONE) {
-            let i = y * w + x;
-            let d = last - y;
-            if (d <= P.dist_bound_i && d < (col[i] >> FIELD_SHIFT)) {
-                col[i] = (d << FIELD_SHIFT) | last_v;
-            }
-        }
+    let y1 = min(y0 + COL_SEGMENT, P.height);
+    let xa = 2u * g.x;
+    var a = sweep_start(xa, y0);
+    var b = sweep_start(xa + 1u, y0);
+    for (var y = y0; y < y1; y += 1u) {
+        a = sweep_step(a, xa, y);
+        b = sweep_step(b, xa + 1u, y);
+        col[y * stride + g.x] = a.out | (b.out << 16u);
     }
 }
 
@@ -153,11 +192,10 @@ fn rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         var gv = NONE;
         var lv = 0u;
         if (q >= 0 && q < i32(w)) {
-            let i = y * w + u32(q);
-            let c = col[i];
-            if (c != NONE) {
-                gv = c >> FIELD_SHIFT;
-                lv = c & FIELD_VALUE;
+            let c = (col[y * col_stride() + (u32(q) >> 1u)] >> (16u * (u32(q) & 1u))) & 0xffffu;
+            if (c != COL_NONE) {
+                gv = c >> COL_SHIFT;
+                lv = c & COL_VALUE;
             }
         }
         wg_g[k] = gv;

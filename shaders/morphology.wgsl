@@ -10,16 +10,20 @@
 //             (foreground for erosion, background for dilation), as on the CPU.
 // Hysteresis (`threshold::keep_strong`), when on:
 // low_mask:   one invocation a mask word: the cut alone at the hysteresis level (level[LEVEL_BINS + 3]),
-//             1 a pixel, with STRONG_PX added where the ratio also reaches the level, for the labelling's
+//             1 a pixel, with STRONG_PX added where the ratio also reaches the level, into `low_cut` (the
+//             seeds' buffer, free until the distance stage; the mask's layout), for the labelling's
 //             local_merge, merge (which read the class bit alone) and mark_strong (components.wgsl).
-// clean_mask_strong: clean_mask cut at the hysteresis level, keeping only the pixels whose low component
-//             holds a pixel at the level (their root's parent word carries STRONG_ROOT); reads parent.
+// clean_mask_strong: clean_mask on the low mask's cut (its class bit: the cut at the hysteresis level,
+//             made once by low_mask, so neither the ratio nor the white light is read again), keeping only
+//             the pixels whose low component holds a pixel at the level (their root's parent word carries
+//             STRONG_ROOT); reads low_cut and parent.
 
 @group(0) @binding(1) var<storage, read> ratio: array<f32>;
 @group(0) @binding(2) var<storage, read> wl_in: array<u32>;
 @group(0) @binding(3) var<storage, read> level: array<u32>;
 @group(0) @binding(4) var<storage, read_write> mask: array<u32>;
 @group(0) @binding(5) var<storage, read> parent: array<u32>;
+@group(0) @binding(6) var<storage, read_write> low_cut: array<u32>;
 
 const HALO: u32 = 6u;
 const TILE_W: u32 = 16u;
@@ -116,17 +120,32 @@ fn strong(i: u32) -> bool {
     return (parent[parent_index(parent[i])] & STRONG_ROOT) != 0u;
 }
 
-@compute @workgroup_size(64)
-fn clean_mask_strong(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) r: u32) {
-    var row = tile_row(wg, r, bitcast<f32>(level[LEVEL_BINS + 3u]));
+// Row r of the tile and its halo from the low mask, each pixel kept where its low component is marked;
+// sets inside[r] (as tile_row).
+fn strong_row(wg: vec3<u32>, r: u32) -> u32 {
     let x0 = i32(wg.x * TILE_W) - i32(HALO);
     let y = i32(wg.y * TILE_H) + i32(r) - i32(HALO);
-    for (var b = 0u; b < TILE_W + 2u * HALO; b += 1u) {
-        if ((row & (1u << b)) != 0u && !strong(u32(y) * P.width + u32(x0 + i32(b)))) {
-            row &= ~(1u << b);
+    var row = 0u;
+    var ins = 0u;
+    if (y >= 0 && y < i32(P.height)) {
+        for (var b = 0u; b < TILE_W + 2u * HALO; b += 1u) {
+            let x = x0 + i32(b);
+            if (x >= 0 && x < i32(P.width)) {
+                ins |= 1u << b;
+                let cut = (mask_byte(low_cut[mask_index(u32(x), u32(y))], u32(x)) & 1u) != 0u;
+                if (cut && strong(u32(y) * P.width + u32(x))) {
+                    row |= 1u << b;
+                }
+            }
         }
     }
-    bits_a[r] = row;
+    inside[r] = ins;
+    return row;
+}
+
+@compute @workgroup_size(64)
+fn clean_mask_strong(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) r: u32) {
+    bits_a[r] = strong_row(wg, r);
     open_close_store(wg, r);
 }
 
@@ -145,5 +164,5 @@ fn low_mask(@builtin(global_invocation_id) g: vec3<u32>) {
             word |= select(1u, 1u | STRONG_PX, ratio[g.y * P.width + x] >= high) << (8u * k);
         }
     }
-    mask[g.y * stride + g.x] = word;
+    low_cut[g.y * stride + g.x] = word;
 }

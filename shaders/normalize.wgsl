@@ -2,12 +2,18 @@
 // block_median:   reads nir_in; writes medians (one workgroup a block, exact radix select on 16 bits, of
 //                 the block's pixels with x + y even: a checkerboard, half the work, the same estimate).
 // fit_background: reads medians; writes coeffs (one workgroup: trimmed least squares of a log-quadratic).
-// normalize:      reads nir_in, coeffs; writes ratio (3×3 binomial smoothing / background).
+// normalize:      reads nir_in, coeffs; writes ratio (3×3 binomial smoothing / background), and adds the
+//                 ratios at even rows and columns to the threshold's histogram, level[0..LEVEL_BINS] (bins
+//                 of 1/256 from 0.5; threshold.wgsl's fluo_level reads it): each workgroup counts in its own
+//                 workgroup-memory histogram first, then one atomic a non-empty bin, so a dark, uniform
+//                 frame does not serialise on one global counter. Counted here, from the value stored, the
+//                 ratio map is not read again for it.
 
 @group(0) @binding(1) var<storage, read> nir_in: array<u32>;
 @group(0) @binding(2) var<storage, read_write> medians: array<f32>;
 @group(0) @binding(3) var<storage, read_write> coeffs: array<f32>;
 @group(0) @binding(4) var<storage, read_write> ratio: array<f32>;
+@group(0) @binding(5) var<storage, read_write> level: array<atomic<u32>>;
 
 fn nir_at(i: u32) -> u32 {
     let w = nir_in[i >> 1u];
@@ -244,16 +250,12 @@ fn fit_background(@builtin(local_invocation_index) li: u32) {
     }
 }
 
-@compute @workgroup_size(16, 16)
-fn normalize(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
-    }
+// The smoothed ratio to the background at (x, y).
+fn ratio_at(x: u32, y: u32) -> f32 {
     let w = P.width;
-    let x = g.x;
     let xl = select(x - 1u, 0u, x == 0u);
     let xr = min(x + 1u, w - 1u);
-    let ys = array<u32, 3>(select(g.y - 1u, 0u, g.y == 0u), g.y, min(g.y + 1u, P.height - 1u));
+    let ys = array<u32, 3>(select(y - 1u, 0u, y == 0u), y, min(y + 1u, P.height - 1u));
     let wy = array<u32, 3>(1u, 2u, 1u);
     var acc = 0u;
     for (var k = 0u; k < 3u; k += 1u) {
@@ -263,8 +265,30 @@ fn normalize(@builtin(global_invocation_id) g: vec3<u32>) {
     let smoothed = f32(acc) * (1.0 / 16.0);
     let m = model_center();
     let u = (f32(x) + 0.5 - m.x) * m.z;
-    let v = (f32(g.y) + 0.5 - m.y) * m.z;
+    let v = (f32(y) + 0.5 - m.y) * m.z;
     let c0 = coeffs[0];
     let ll = c0 + coeffs[1] * u + coeffs[2] * v + coeffs[3] * u * u + coeffs[4] * u * v + coeffs[5] * v * v;
-    ratio[g.y * w + x] = smoothed / exp(ll);
+    return smoothed / exp(ll);
+}
+
+// `hist` (block_median's) serves as the tile's level histogram: LEVEL_BINS == 256 bins, one an invocation.
+@compute @workgroup_size(16, 16)
+fn normalize(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    atomicStore(&hist[li], 0u);
+    workgroupBarrier();
+    if (g.x < P.width && g.y < P.height) {
+        let r = ratio_at(g.x, g.y);
+        ratio[g.y * P.width + g.x] = r;
+        if ((g.x & 1u) == 0u && (g.y & 1u) == 0u) {
+            let b = floor((r - LEVEL_LO) * LEVEL_SCALE);
+            if (b >= 0.0 && b < f32(LEVEL_BINS)) {
+                atomicAdd(&hist[u32(b)], 1u);
+            }
+        }
+    }
+    workgroupBarrier();
+    let c = atomicLoad(&hist[li]);
+    if (c != 0u) {
+        atomicAdd(&level[li], c);
+    }
 }

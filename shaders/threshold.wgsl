@@ -1,7 +1,6 @@
 // threshold.wgsl — CPU twin: src/reference/threshold.rs
-// ratio_hist: reads ratio at even rows and columns; adds to level[0..LEVEL_BINS] (bins of 1/256 from 0.5),
-//             each workgroup counting in its own workgroup-memory histogram first, then one atomic a
-//             non-empty bin, so a dark, uniform frame does not serialise on one global counter.
+// (The ratio histogram, level[0..LEVEL_BINS], is counted by the normalize stage as it writes the ratio:
+// normalize.wgsl.)
 // fluo_level: reads level[0..LEVEL_BINS]; writes level[LEVEL_BINS..+3] = the fluorescence level, the
 //             background mode and its noise sigma (f32 bits): max(fluo_ratio, mode + sigmas * noise), the
 //             peak and its half-maximum width taken on the histogram summed over 5 bins; and at
@@ -11,29 +10,7 @@
 // (The threshold itself runs in the morphology stage's one pass, after the hysteresis's passes when it
 // is on: morphology.wgsl.)
 
-@group(0) @binding(1) var<storage, read> ratio: array<f32>;
-@group(0) @binding(2) var<storage, read_write> level: array<atomic<u32>>;
-
-var<workgroup> local_hist: array<atomic<u32>, 256>;
-
-@compute @workgroup_size(16, 16)
-fn ratio_hist(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    atomicStore(&local_hist[li], 0u);
-    workgroupBarrier();
-    let x = 2u * g.x;
-    let y = 2u * g.y;
-    if (x < P.width && y < P.height) {
-        let b = floor((ratio[y * P.width + x] - LEVEL_LO) * LEVEL_SCALE);
-        if (b >= 0.0 && b < f32(LEVEL_BINS)) {
-            atomicAdd(&local_hist[u32(b)], 1u);
-        }
-    }
-    workgroupBarrier();
-    let c = atomicLoad(&local_hist[li]);
-    if (c != 0u) {
-        atomicAdd(&level[li], c);
-    }
-}
+@group(0) @binding(1) var<storage, read_write> level: array<atomic<u32>>;
 
 // Sum of the LEVEL_SMOOTH bins centred on bin k (bins past the ends count 0), as f32.
 fn bin(k: u32) -> f32 {

@@ -705,3 +705,120 @@ fn gpu_normalize_stage_equals_its_cpu_twin_on_adversarial_frames() {
         }
     }
 }
+
+/// The CPU twin of the stages after the mask (labelling, regions, distance, reduce) on a given mask and
+/// ratio map: the lesions (rims by label, then coreless lesions by label) and whether the table was short.
+fn cpu_after_mask(mask: &nirf_margin::frame::Plane<u8>, ratio: &nirf_margin::frame::Plane<f32>, params: &AnalysisParams) -> (Vec<nirf_margin::analysis::LesionStats>, bool) {
+    use nirf_margin::analysis::{MAX_CORES, MAX_DIFFUSE};
+    use nirf_margin::frame::Plane;
+    use nirf_margin::reference::distance::{LabeledDistance, distance_transform};
+    use nirf_margin::reference::reduce;
+    use nirf_margin::reference::regions::{RegionTable, is_core, region_stats, select_cores};
+    let (mut parent, mut bg_labels, mut fl_labels) = (Vec::new(), Plane::new(0, 0), Plane::new(0, 0));
+    let bg_c = label_components(mask, 0, Connectivity::Four, &mut parent, &mut bg_labels);
+    let fl_c = label_components(mask, 1, Connectivity::Eight, &mut parent, &mut fl_labels);
+    let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
+    region_stats(&bg_labels, &bg_c, &fl_labels, &fl_c, mask, ratio, params, &mut bg, &mut fl);
+    let (mut seeds, mut boxes) = (Plane::new(0, 0), Vec::new());
+    let cores = select_cores(&bg_labels, &mut bg, params, &mut seeds, &mut boxes);
+    let mut dist = LabeledDistance::default();
+    distance_transform(&seeds, &boxes, params.distance_bound_px(), &mut dist);
+    let maps = reduce::Maps { ratio, fluo: mask, seeds: &seeds, dist: &dist.dist, nearest: &dist.nearest, bg_labels: &bg_labels, fluo_labels: &fl_labels, rects: &dist.rects };
+    reduce::mark_rims(&maps, &mut fl);
+    let n = mask.width * mask.height;
+    let truncated = (0..bg.labels.len()).filter(|&r| is_core(&bg, r, n, params)).count() > MAX_CORES
+        || (0..fl.labels.len()).filter(|&r| reduce::coreless_kind(&fl, r, params).is_some()).count() > MAX_DIFFUSE;
+    let (mut lesions, core_hists) = reduce::lesion_stats(&maps, &cores, &bg, &fl, params);
+    let levels: Vec<_> = cores.iter().enumerate().map(|(s, _)| reduce::boundary_level(&lesions[s], &core_hists[s])).collect();
+    for (st, (area, edges)) in lesions.iter_mut().zip(reduce::subpixel(&maps, &cores, &levels, &bg, params)) {
+        st.core_area_subpx = area;
+        st.thickness_hist = edges;
+    }
+    (lesions, truncated)
+}
+
+/// The reduce stage (with the stages after the mask it reads: labelling, regions, distance), fed a given
+/// mask and ratio map, equals its CPU twin: the same lesions, kinds and labels (cores beyond the table's
+/// 64 dropped alike and said so), each core's area, centroid sums, border contact and Feret extents
+/// exactly; each coreless lesion's area, sums and ratio histogram exactly; the rims' areas, ratio and
+/// refined thickness histograms and the cores' sub-pixel areas within float rounding (the GPU's division
+/// and square root are not correctly rounded, so a value on a bin's edge may fall in the next bin). Where
+/// a pixel may lie at the same distance from two cores (the serpentine's rows between two dark rows, a
+/// ring between its cell's core and the dark space around the cells) the backends may give it to either,
+/// so on the adversarial masks the rims are compared summed over the lesions, and lesion by lesion on the
+/// phantoms (cores apart). Inputs: the adversarial masks with dark bands under the non-fluorescent pixels (so some
+/// components are cores and some not) and the masks and ratio maps of phantoms with rims, diffuse and
+/// homogeneous lesions, as the CPU analysed them.
+#[test]
+fn gpu_reduce_stage_equals_its_cpu_twin_on_adversarial_masks() {
+    use nirf_margin::frame::Plane;
+    let Some(ctx) = gpu_or_skip() else { return };
+    let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::default()).unwrap();
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(17);
+    // (name, mask, ratio, parameters, rims compared lesion by lesion)
+    let mut cases = Vec::new();
+    let banded = AnalysisParams::with_scale(0.25).without_cpu_only_stages();
+    for (w, h) in [(203, 117), (64, 48)] {
+        for (name, mask) in adversarial_masks(w, h) {
+            let ratio = Plane::from_vec(w, h, (0..w * h).map(|i| {
+                let (x, y) = (i % w, i / w);
+                if mask.data[i] == 1 { rng.random_range(1.0..3.0) } else { 0.2 + 1.4 * ((x / 13 + y / 9) % 4) as f32 / 3.0 + rng.random_range(0.0..0.1) }
+            }).collect()).unwrap();
+            if name == "100 cores" {
+                // All dark: every cell's inside a core, more than the table's 64.
+                let dark = Plane::from_vec(w, h, mask.data.iter().map(|&v| if v == 1 { 2.0 } else { 0.3 }).collect()).unwrap();
+                cases.push((format!("{w}x{h} {name}, all dark"), mask.clone(), dark, banded.clone(), false));
+            }
+            cases.push((format!("{w}x{h} {name}"), mask, ratio, banded.clone(), false));
+        }
+    }
+    for seed in [41u64, 42, 43] {
+        let options = SceneOptions { rim_lesions: 2..=3, diffuse_lesions: 1..=2, homogeneous: 1..=1, ..SceneOptions::default() };
+        let cfg = PhantomConfig { width: 480, height: 360, frames: 1, seed, mm_per_px: 0.1, fps: 30.0, options };
+        let f = render(&cfg.scene(), 0);
+        let params = AnalysisParams::with_scale(cfg.mm_per_px).without_cpu_only_stages();
+        let mut cpu = CpuAnalyzer::new(params.clone()).unwrap();
+        cpu.segment(&f.wl, &f.nir, false).unwrap();
+        let (ratio, mask) = cpu.pixel_maps().unwrap();
+        cases.push((format!("phantom {seed}"), (*mask).clone(), (*ratio).clone(), params, true));
+    }
+    let (mut rims, mut coreless, mut truncated_seen) = (0, 0, false);
+    for (what, mask, ratio, params, by_lesion) in cases {
+        gpu.set_params(params.clone()).unwrap();
+        let (got, got_truncated) = gpu.run_reduce_stage(&mask, &ratio).unwrap();
+        let (want, want_truncated) = cpu_after_mask(&mask, &ratio, &params);
+        assert_eq!(got_truncated, want_truncated, "{what}: truncated");
+        truncated_seen |= want_truncated;
+        assert_eq!(got.len(), want.len(), "{what}: lesions");
+        let hist_off = |a: &[u32], b: &[u32]| a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).sum::<u32>();
+        let near = |a: f64, b: f64| (a - b).abs() <= 0.005 * a.abs().max(b.abs()) + 1.0;
+        for (g, c) in got.iter().zip(&want) {
+            assert_eq!((g.kind, g.label, g.area_px, g.sum_x, g.sum_y), (c.kind, c.label, c.area_px, c.sum_x, c.sum_y), "{what}: lesion {}", c.label);
+            if c.kind == LesionKind::Rim {
+                rims += 1;
+                assert_eq!((g.partial, &g.feret), (c.partial, &c.feret), "{what}: core {}", c.label);
+                if by_lesion {
+                    assert!(near(g.rim_area_px as f64, c.rim_area_px as f64), "{what}: rim of {}: {} px vs {}", c.label, g.rim_area_px, c.rim_area_px);
+                    let total: u32 = c.ratio_hist.iter().sum();
+                    assert!(hist_off(&g.ratio_hist, &c.ratio_hist) as f64 <= 0.01 * total as f64 + 2.0, "{what}: rim ratios of {}", c.label);
+                    let edges: u32 = c.thickness_hist.iter().sum();
+                    assert!(hist_off(&g.thickness_hist, &c.thickness_hist) as f64 <= 0.02 * edges as f64 + 2.0, "{what}: thickness of {}", c.label);
+                    assert!(near(g.core_area_subpx as f64, c.core_area_subpx as f64), "{what}: sub-pixel core of {}: {} vs {}", c.label, g.core_area_subpx, c.core_area_subpx);
+                }
+            } else {
+                coreless += 1;
+                assert!(hist_off(&g.ratio_hist, &c.ratio_hist) <= 2, "{what}: ratios of coreless lesion {}", c.label);
+            }
+        }
+        // Summed over the rims, ties do not move anything.
+        let sum = |v: &[nirf_margin::analysis::LesionStats], f: &dyn Fn(&nirf_margin::analysis::LesionStats) -> f64| {
+            v.iter().filter(|l| l.kind == LesionKind::Rim).map(f).sum::<f64>()
+        };
+        let rim_px = |l: &nirf_margin::analysis::LesionStats| l.rim_area_px as f64;
+        assert!(near(sum(&got, &rim_px), sum(&want, &rim_px)), "{what}: rim pixels in all");
+        let sub = |l: &nirf_margin::analysis::LesionStats| l.core_area_subpx as f64;
+        assert!(near(sum(&got, &sub), sum(&want, &sub)), "{what}: sub-pixel core areas in all");
+    }
+    assert!(rims >= 30 && coreless >= 2, "{rims} rim lesions, {coreless} coreless ones compared");
+    assert!(truncated_seen, "no input had more cores than the table holds");
+}

@@ -27,7 +27,7 @@ use crate::analysis::{
 use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
 use crate::params::AnalysisParams;
 
-use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, table};
+use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, table};
 
 struct StagePipelines {
     stage: &'static Stage,
@@ -170,6 +170,8 @@ struct FrameResources {
     bg_threshold: Bound,
     bg_morphology: Bound,
     bg_components: Bound,
+    /// The labelling's passes on the hysteresis's low mask (in the seeds' buffer: morphology.wgsl).
+    bg_components_low: Bound,
     bg_regions: Bound,
     bg_distance: Bound,
     bg_reduce: Bound,
@@ -177,7 +179,8 @@ struct FrameResources {
     upload: Vec<u8>,
     ratio: wgpu::Buffer,
     mask: wgpu::Buffer,
-    labels: wgpu::Buffer,
+    /// The union-find's parents, then the component labels (`compress`).
+    parent: wgpu::Buffer,
     roots: wgpu::Buffer,
     stats: wgpu::Buffer,
     seeds: wgpu::Buffer,
@@ -190,7 +193,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 12] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 11] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -198,18 +201,19 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 12
         ("ratio", n),
         // 8-bit values, four a word, rows padded to whole words (`mask_words`).
         ("mask", mask_words(width, height)),
+        // The labelling's union-find, then (after `compress`) the labels of both classes, a word a pixel
+        // (FL_TAG tells them apart: common.wgsl).
         ("parent", n),
-        // Both classes, a word a pixel (FL_TAG in common.wgsl tells them apart).
-        ("labels", n),
         // One record a component, by dense id (at most a component a pixel: a frame uses as many records
         // as it has components, `Bound::per_component`).
         ("stats", STATS_WORDS * n),
         // Each dense id's root (its raster index).
         ("roots", n),
-        // 8 bits a pixel in the mask's layout.
+        // 8 bits a pixel in the mask's layout (before the distance stage: the hysteresis's low mask).
         ("seeds", mask_words(width, height)),
+        // Half a word a pixel, rows padded to whole words: vertical distance and core slot (`COL_SHIFT`).
+        ("col", width.div_ceil(2) * height),
         // A word a pixel: distance and core slot (`FIELD_SHIFT`).
-        ("col", n),
         ("distfield", n),
         ("table", table::buffer_words(height)),
     ]
@@ -340,23 +344,23 @@ impl GpuAnalyzer {
         let read = readback(&ctx.device, "labels_read", n * 4);
         let roots_read = readback(&ctx.device, "roots_read", n * 4);
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("labels") });
-        enc.copy_buffer_to_buffer(&f.labels, 0, &read, 0, (n * 4) as u64);
+        enc.copy_buffer_to_buffer(&f.parent, 0, &read, 0, (n * 4) as u64);
         enc.copy_buffer_to_buffer(&f.roots, 0, &roots_read, 0, (n * 4) as u64);
         ctx.queue.submit([enc.finish()]);
         map_checked(ctx, &[&read, &roots_read])?;
-        // One word a pixel for both classes, 1 + the dense id, the fluorescent ones tagged (FL_TAG in
-        // common.wgsl); the CPU's label is 1 + the id's root (`roots`).
+        // One word a pixel for both classes, LABELLED | (1 + the dense id), the fluorescent ones tagged
+        // (FL_TAG; common.wgsl); the CPU's label is 1 + the id's root (`roots`).
         let all = words(&read)?;
         let roots = words(&roots_read)?;
-        let canonical = |l: u32| roots.get((l & !FL_TAG) as usize - 1).map_or(u32::MAX, |r| r + 1);
-        let bg = all.iter().map(|&l| if l & FL_TAG == 0 && l != 0 { canonical(l) } else { 0 }).collect();
+        let canonical = |l: u32| roots.get((l & ID_MASK) as usize - 1).map_or(u32::MAX, |r| r + 1);
+        let bg = all.iter().map(|&l| if l & FL_TAG == 0 && l & ID_MASK != 0 { canonical(l) } else { 0 }).collect();
         let fl = all.iter().map(|&l| if l & FL_TAG != 0 { canonical(l) } else { 0 }).collect();
         Ok((Plane { width: f.width, height: f.height, data: bg }, Plane { width: f.width, height: f.height, data: fl }))
     }
 
     /// One stage alone, outside any frame's work (for the stage tests): its dispatches in one submission,
     /// waited for.
-    fn run_alone(&self, dispatches: &[(&wgpu::ComputePipeline, &wgpu::BindGroup, (u32, u32, u32))]) -> Result<()> {
+    fn run_alone(&self, dispatches: &[Dispatch<'_>]) -> Result<()> {
         let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("stage") });
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("stage"), timestamp_writes: None });
@@ -407,15 +411,15 @@ impl GpuAnalyzer {
         q.write_buffer(&f.level, (LEVEL_BINS * 4) as u64, bytemuck::bytes_of(&level.to_bits()));
         let f = self.frame.as_ref().expect("resources built");
         let (mp, cp) = (&self.pipelines.morphology, &self.pipelines.components);
-        let (m, c, t) = (&f.bg_morphology.group, &f.bg_components.group, tiles(w, h));
+        let (m, c, t) = (&f.bg_morphology.group, &f.bg_components_low.group, tiles(w, h));
         match low {
             None => self.run_alone(&[(mp.get("clean_mask").0, m, mask_tiles(w, h))])?,
             Some(low) => {
                 q.write_buffer(&f.level, ((LEVEL_BINS + 3) * 4) as u64, bytemuck::bytes_of(&low.to_bits()));
                 self.run_alone(&[
                     (mp.get("low_mask").0, m, tiles(w.div_ceil(4), h)),
-                    (cp.get("local_merge").0, c, t),
-                    (cp.get("merge").0, c, t),
+                    (cp.get("local_merge_low").0, c, t),
+                    (cp.get("merge_low").0, c, t),
                     (cp.get("mark_strong").0, c, t),
                     (mp.get("clean_mask_strong").0, m, mask_tiles(w, h)),
                 ])?
@@ -433,17 +437,9 @@ impl GpuAnalyzer {
         self.resources(w, h)?;
         let f = self.frame.as_ref().expect("resources built");
         self.ctx.queue.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
-        let cp = &self.pipelines.components;
-        let (t, g) = (tiles(w, h), &f.bg_components.group);
-        let rows = (h as u32, 1, 1);
-        self.run_alone(&[
-            (cp.get("local_merge").0, g, t),
-            (cp.get("merge").0, g, t),
-            (cp.get("count_roots").0, g, rows),
-            (cp.get("scan_rows").0, g, (1, 1, 1)),
-            (cp.get("assign_ids").0, g, rows),
-            (cp.get("compress").0, g, t),
-        ])?;
+        // The row counts of roots start at 0 (local_merge adds to them).
+        self.ctx.queue.write_buffer(&f.table, 0, &vec![0u8; f.table.size() as usize]);
+        self.run_alone(&labelling_dispatches(&self.pipelines, f))?;
         self.component_labels()
     }
 
@@ -469,35 +465,29 @@ impl GpuAnalyzer {
         Ok(Plane { width: w, height: h, data: ratio.into_iter().map(f32::from_bits).collect() })
     }
 
-    /// The labelling and regions stages alone on a given mask (0 non-fluorescent, 1 fluorescent) and
-    /// ratio map: each component's statistics record, in the CPU's label order, and the cores chosen, in
-    /// slot order. Its CPU twin is `reference::regions::region_stats` then `select_cores`.
-    pub fn run_regions_stage(&mut self, mask: &Plane<u8>, ratio: &Plane<f32>) -> Result<RegionsStage> {
+    /// A given mask (0 non-fluorescent, 1 fluorescent) and ratio map into the frame's buffers, the lesion
+    /// table cleared: the inputs of the stages after the mask.
+    fn load_mask_and_ratio(&mut self, mask: &Plane<u8>, ratio: &Plane<f32>) -> Result<()> {
         if (ratio.width, ratio.height) != (mask.width, mask.height) {
             bail!("the ratio map is {}x{}, the mask {}x{}", ratio.width, ratio.height, mask.width, mask.height);
         }
         self.ctx.check_lost()?;
-        let (w, h) = (mask.width, mask.height);
-        self.resources(w, h)?;
+        self.resources(mask.width, mask.height)?;
         let f = self.frame.as_ref().expect("resources built");
         let q = &self.ctx.queue;
-        q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
+        q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, mask.width, |v| v));
         q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&ratio.data));
         q.write_buffer(&f.table, 0, &vec![0u8; f.table.size() as usize]);
-        let (cp, rp) = (&self.pipelines.components, &self.pipelines.regions);
-        let (t, rows, ids) = (tiles(w, h), (h as u32, 1, 1), (COMPONENT_GROUPS, 1, 1));
-        let (c, r) = (&f.bg_components.group, &f.bg_regions.group);
-        self.run_alone(&[
-            (cp.get("local_merge").0, c, t),
-            (cp.get("merge").0, c, t),
-            (cp.get("count_roots").0, c, rows),
-            (cp.get("scan_rows").0, c, (1, 1, 1)),
-            (cp.get("assign_ids").0, c, rows),
-            (cp.get("compress").0, c, t),
-            (rp.get("region_stats").0, r, t),
-            (rp.get("select_cores").0, r, ids),
-            (rp.get("assign_cores").0, r, ids),
-        ])?;
+        Ok(())
+    }
+
+    /// The labelling and regions stages alone on a given mask (0 non-fluorescent, 1 fluorescent) and
+    /// ratio map: each component's statistics record, in the CPU's label order, and the cores chosen, in
+    /// slot order. Its CPU twin is `reference::regions::region_stats` then `select_cores`.
+    pub fn run_regions_stage(&mut self, mask: &Plane<u8>, ratio: &Plane<f32>) -> Result<RegionsStage> {
+        self.load_mask_and_ratio(mask, ratio)?;
+        let f = self.frame.as_ref().expect("resources built");
+        self.run_alone(&regions_dispatches(&self.pipelines, f))?;
         let table_words = self.read_back(&f.table, table::WORDS)?;
         let count = table_words[table::COMPONENTS] as usize;
         let stats = self.read_back(&f.stats, STATS_WORDS * count)?;
@@ -525,6 +515,38 @@ impl GpuAnalyzer {
             cores_found: table_words[0],
             cores: (0..n_cores).map(|s| (slot(s, table::LABEL), slot(s, table::PARTIAL) != 0)).collect(),
         })
+    }
+
+    /// The stages after the mask alone on a given mask (0 non-fluorescent, 1 fluorescent) and ratio map:
+    /// the labelling and regions stages (as `run_regions_stage`), the distance stage (`write_seeds`, which
+    /// also flags the rims' components, `columns`, `rows`) and the reduce stage (`select_diffuse`,
+    /// `assign_diffuse`, `lesion_stats`, `levels`, `subpixel`): the lesions of the table read back, and
+    /// whether the table was short of slots. Its CPU twin is `reference::regions::region_stats`,
+    /// `select_cores`, `reference::distance::distance_transform`, then `reference::reduce::mark_rims`,
+    /// `lesion_stats`, `boundary_level` and `subpixel`.
+    pub fn run_reduce_stage(&mut self, mask: &Plane<u8>, ratio: &Plane<f32>) -> Result<(Vec<LesionStats>, bool)> {
+        self.load_mask_and_ratio(mask, ratio)?;
+        let (w, h) = (mask.width, mask.height);
+        let f = self.frame.as_ref().expect("resources built");
+        let p = &self.pipelines;
+        let (dp, up) = (&p.distance, &p.reduce);
+        let (t, ids) = (tiles(w, h), (COMPONENT_GROUPS, 1, 1));
+        let (d, u) = (&f.bg_distance.group, &f.bg_reduce.group);
+        let mut dispatches = regions_dispatches(p, f);
+        dispatches.extend([
+            (dp.get("write_seeds").0, d, tiles(w.div_ceil(4), h)),
+            (dp.get("columns").0, d, column_groups(w, h)),
+            (dp.get("rows").0, d, row_groups(w, h)),
+            (up.get("select_diffuse").0, u, ids),
+            (up.get("assign_diffuse").0, u, ids),
+            (up.get("lesion_stats").0, u, t),
+            (up.get("levels").0, u, (1, 1, 1)),
+            (up.get("subpixel").0, u, t),
+        ]);
+        self.run_alone(&dispatches)?;
+        let t_words = self.read_back(&f.table, table::WORDS)?;
+        let truncated = t_words[0] as usize > MAX_CORES || t_words[1] as usize > MAX_DIFFUSE;
+        Ok((lesions_from_table(&t_words), truncated))
     }
 
     /// The first `words` words of `buf`, copied out after the work submitted so far.
@@ -605,8 +627,7 @@ impl GpuAnalyzer {
         let coeffs = storage(d, "coeffs", 8, none);
         let ratio = buf("ratio", src);
         let mask = buf("mask", src);
-        let parent = buf("parent", none);
-        let labels = buf("labels", src);
+        let parent = buf("parent", src);
         let stats = buf("stats", src);
         let roots = buf("roots", src);
         let seeds = buf("seeds", none);
@@ -635,13 +656,17 @@ impl GpuAnalyzer {
             width,
             height,
             params,
-            bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio], &[]),
-            bg_threshold: p.threshold.bind(d, &uniform, &[&ratio, &level], &[]),
-            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &parent], &[]),
-            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &labels, &roots, &stats, &table], &dense),
-            bg_regions: p.regions.bind(d, &uniform, &[&ratio, &labels, &stats, &table, &roots], &dense),
-            bg_distance: p.distance.bind(d, &uniform, &[&labels, &stats, &seeds, &col, &distfield], &dense),
-            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &labels, &stats, &distfield, &table, &roots], &dense),
+            bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio, &level], &[]),
+            bg_threshold: p.threshold.bind(d, &uniform, &[&level], &[]),
+            // The hysteresis's low mask goes to the seeds' buffer (free until the distance stage), so the
+            // mask pass reads it while writing the mask.
+            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &parent, &seeds], &[]),
+            bg_components_low: p.components.bind(d, &uniform, &[&seeds, &parent, &roots, &stats, &table], &dense),
+            // After the labelling the parent array holds the labels (`compress`, components.wgsl).
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table], &dense),
+            bg_regions: p.regions.bind(d, &uniform, &[&ratio, &parent, &stats, &table, &roots], &dense),
+            bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield], &dense),
+            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots], &dense),
             bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes], &[]),
             table_read: readback(d, "table_read", table::WORDS * 4),
             overlay_read: readback(d, "overlay_read", (3 * n).div_ceil(4) * 4),
@@ -656,7 +681,7 @@ impl GpuAnalyzer {
             upload: Vec::new(),
             ratio,
             mask,
-            labels,
+            parent,
             roots,
             stats,
             seeds,
@@ -686,6 +711,31 @@ fn check_distance_bound(ctx: &GpuContext, params: &AnalysisParams) -> Result<(),
     Ok(())
 }
 
+/// A dispatch run alone (`GpuAnalyzer::run_alone`): pipeline, bind group, workgroups.
+type Dispatch<'a> = (&'a wgpu::ComputePipeline, &'a wgpu::BindGroup, (u32, u32, u32));
+
+/// The labelling's dispatches on the frame's mask, for the stage runners (as `segment` runs them).
+fn labelling_dispatches<'a>(p: &'a Pipelines, f: &'a FrameResources) -> Vec<Dispatch<'a>> {
+    let (cp, g) = (&p.components, &f.bg_components.group);
+    let (t, rows) = (tiles(f.width, f.height), (f.height as u32, 1, 1));
+    vec![
+        (cp.get("local_merge").0, g, t),
+        (cp.get("merge").0, g, t),
+        (cp.get("scan_rows").0, g, (1, 1, 1)),
+        (cp.get("assign_ids").0, g, rows),
+        (cp.get("compress").0, g, t),
+    ]
+}
+
+/// The labelling's, then the regions stage's dispatches (statistics, the cores and their slots).
+fn regions_dispatches<'a>(p: &'a Pipelines, f: &'a FrameResources) -> Vec<Dispatch<'a>> {
+    let (rp, r) = (&p.regions, &f.bg_regions.group);
+    let ids = (COMPONENT_GROUPS, 1, 1);
+    let mut d = labelling_dispatches(p, f);
+    d.extend([(rp.get("region_stats").0, r, tiles(f.width, f.height)), (rp.get("select_cores").0, r, ids), (rp.get("assign_cores").0, r, ids)]);
+    d
+}
+
 /// Writes `bytes` at the start of `buf`, through `scratch` padded to whole words when it is not.
 fn upload_words(queue: &wgpu::Queue, buf: &wgpu::Buffer, bytes: &[u8], scratch: &mut Vec<u8>) {
     if bytes.len() % 4 == 0 {
@@ -703,9 +753,10 @@ fn mask_tiles(w: usize, h: usize) -> (u32, u32, u32) {
     ((w as u32).div_ceil(16), (h as u32).div_ceil(52), 1)
 }
 
-/// Workgroups of the distance columns (64 columns by 128-row segments) and rows (256 pixels of a row).
+/// Workgroups of the distance columns (64 pairs of columns by 128-row segments) and rows (256 pixels of a
+/// row).
 fn column_groups(w: usize, h: usize) -> (u32, u32, u32) {
-    ((w as u32).div_ceil(64), (h as u32).div_ceil(128), 1)
+    ((w as u32).div_ceil(2).div_ceil(64), (h as u32).div_ceil(128), 1)
 }
 
 fn row_groups(w: usize, h: usize) -> (u32, u32, u32) {
@@ -869,39 +920,37 @@ impl Analyzer for GpuAnalyzer {
             (np.get("normalize"), &f.bg_normalize, t),
         ]);
         let tp = &p.threshold;
-        let half_tiles = tiles(w.div_ceil(2), h.div_ceil(2));
         let tb = &f.bg_threshold;
         let cp = &p.components;
         let cb = &f.bg_components;
         let mp = &p.morphology;
         let mb = &f.bg_morphology;
         let hysteresis = self.params.hysteresis();
-        let level_passes = [(tp.get("ratio_hist"), tb, half_tiles), (tp.get("fluo_level"), tb, (1, 1, 1))];
+        // The level from the ratio histogram (counted by the normalize pass).
+        let level_pass = (tp.get("fluo_level"), tb, (1, 1, 1));
         if hysteresis {
             // The cut at the hysteresis level, its 8-connected components (the labelling's tile and border
             // passes), each root marked when its component holds a pixel at the level.
             run_stage(&mut enc, 1, &[
-                level_passes[0],
-                level_passes[1],
+                level_pass,
                 (mp.get("low_mask"), mb, tiles(w.div_ceil(4), h)),
-                (cp.get("local_merge"), cb, t),
-                (cp.get("merge"), cb, t),
-                (cp.get("mark_strong"), cb, t),
+                (cp.get("local_merge_low"), &f.bg_components_low, t),
+                (cp.get("merge_low"), &f.bg_components_low, t),
+                (cp.get("mark_strong"), &f.bg_components_low, t),
             ]);
         } else {
-            run_stage(&mut enc, 1, &level_passes);
+            run_stage(&mut enc, 1, &[level_pass]);
         }
         // The cut (kept where marked, with hysteresis), the opening (3×3) and the closing (5×5) in one
         // pass, a 16×52 tile a workgroup.
         let clean = if hysteresis { "clean_mask_strong" } else { "clean_mask" };
         run_stage(&mut enc, 2, &[(mp.get(clean), mb, mask_tiles(w, h))]);
-        // Tiles in workgroup memory, then the tile borders, then dense ids for the roots (a prefix sum in
-        // raster order), then labels (both classes in each pass: their pixels are disjoint, so they share
-        // one parent array and one labels array).
+        // Tiles in workgroup memory, then the tile borders (the two keep each row's count of roots), then
+        // dense ids for the roots (a prefix sum in raster order), then labels (both classes in each pass: their pixels are disjoint, so they share
+        // one parent array, which `compress` turns into their labels).
         run_stage(&mut enc, 3, &[
             (cp.get("local_merge"), cb, t),
             (cp.get("merge"), cb, t),
-            (cp.get("count_roots"), cb, (h as u32, 1, 1)),
             (cp.get("scan_rows"), cb, (1, 1, 1)),
             (cp.get("assign_ids"), cb, (h as u32, 1, 1)),
             (cp.get("compress"), cb, t),
@@ -1016,6 +1065,8 @@ impl Analyzer for GpuAnalyzer {
         ctx.queue.write_buffer(&f.styles, 0, bytemuck::cast_slice(&words_by_slot));
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("composite") });
         let k = STAGE_NAMES.len() as u32 - 1;
+        // The class map is written only for a frame that asked for it.
+        let entry = if self.want_classes { "composite_classes" } else { "composite" };
         {
             let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
                 query_set: qs,
@@ -1026,12 +1077,12 @@ impl Analyzer for GpuAnalyzer {
             // One invocation a run of four pixels; rows of at most 32768 workgroups.
             let groups = (n.div_ceil(4) as u32).div_ceil(256);
             let (gx, gy) = (groups.min(32768), groups.div_ceil(groups.min(32768)));
-            pass.set_pipeline(self.pipelines.composite.get("composite").0);
+            pass.set_pipeline(self.pipelines.composite.get(entry).0);
             pass.set_bind_group(0, Some(&f.bg_composite.group), &[]);
             pass.dispatch_workgroups(gx, gy, 1);
         }
         f.traffic.add("upload", f.styles.size(), 0);
-        f.traffic.add("composite", f.bg_composite.bytes[self.pipelines.composite.get("composite").1], 1);
+        f.traffic.add("composite", f.bg_composite.bytes[self.pipelines.composite.get(entry).1], 1);
         enc.copy_buffer_to_buffer(&f.overlay, 0, &f.overlay_read, 0, ((3 * n).div_ceil(4) * 4) as u64);
         f.traffic.add("readback", 2 * f.overlay_read.size(), 0);
         if self.want_classes {

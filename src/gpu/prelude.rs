@@ -85,6 +85,21 @@ pub const COMPONENT_GROUPS: u32 = 64;
 /// component; emitted as `FL_TAG`.
 pub const FL_TAG: u32 = 0x8000_0000;
 
+// The normalize pass counts the level histogram in workgroup memory, a bin an invocation of its 16×16 tile.
+const _: () = assert!(LEVEL_BINS == 256, "one level bin an invocation of normalize.wgsl's 16×16 tile");
+
+/// The bit of a parent word (components.wgsl) that marks it a component label rather than a raster index:
+/// `assign_ids` writes each root's label into its own word and `compress` every pixel's, so after the
+/// labelling the parent array is the labels array (one word a pixel for both classes, no second buffer).
+/// Raster indices and dense ids + 1 stay below it. Emitted as `LABELLED`; `ID_MASK` clears it and
+/// `FL_TAG` from a label, leaving 1 + the dense id.
+pub const LABELLED: u32 = 0x4000_0000;
+pub const ID_MASK: u32 = !(FL_TAG | LABELLED);
+const _: () = {
+    let side = crate::frame::FrameSize::LIMITS.1;
+    assert!(side * side < LABELLED as usize, "a raster index and a dense id + 1 stay under LABELLED");
+};
+
 /// The bit of a parent word (components.wgsl) that marks, during the threshold's hysteresis, a root whose
 /// low-level component holds a pixel at the level (`mark_strong`); raster indices stay below it. Emitted
 /// as `STRONG_ROOT`.
@@ -106,6 +121,17 @@ const _: () = assert!(crate::analysis::MAX_CORES < 1 << FIELD_SHIFT, "a slot + 1
 const _: () = assert!(
     2 * (super::uniforms::MAX_DISTANCE_BOUND as u64).pow(2) < 1 << (32 - FIELD_SHIFT),
     "a squared distance within the bound fits above FIELD_SHIFT"
+);
+
+/// The distance columns' half-words (distance.wgsl, two pixels a word): the vertical distance to the nearest
+/// seed above this shift, that seed's value (a core slot + 1) below it; `COL_NONE` (all ones) where no seed
+/// lies within the bound. Emitted as `COL_SHIFT`, `COL_VALUE` (the bits below it) and `COL_NONE`.
+pub const COL_SHIFT: u32 = 7;
+pub const COL_NONE: u32 = 0xffff;
+const _: () = assert!(crate::analysis::MAX_CORES < 1 << COL_SHIFT, "a slot + 1 fits under COL_SHIFT");
+const _: () = assert!(
+    ((super::uniforms::MAX_DISTANCE_BOUND << COL_SHIFT) | ((1 << COL_SHIFT) - 1)) < COL_NONE,
+    "a vertical distance within the bound and a slot + 1 fit in a half-word under COL_NONE"
 );
 
 /// The seeds byte (distance.wgsl, 8 bits a pixel): a core pixel's slot + 1 below this bit; this bit alone
@@ -140,12 +166,17 @@ pub fn wgsl() -> String {
     u("STYLE_DRAWN", style::DRAWN as usize);
     u("STYLE_WARN", style::WARN as usize);
     u("FL_TAG", FL_TAG as usize);
+    u("LABELLED", LABELLED as usize);
+    u("ID_MASK", ID_MASK as usize);
     u("STRONG_ROOT", STRONG_ROOT as usize);
     u("STRONG_PX", STRONG_PX as usize);
     u("FIELD_SHIFT", FIELD_SHIFT as usize);
     u("SEED_OUTSIDE", SEED_OUTSIDE as usize);
     u("SEED_VALUE", SEED_OUTSIDE as usize - 1);
     u("FIELD_VALUE", (1usize << FIELD_SHIFT) - 1);
+    u("COL_SHIFT", COL_SHIFT as usize);
+    u("COL_VALUE", (1usize << COL_SHIFT) - 1);
+    u("COL_NONE", COL_NONE as usize);
     for (name, v) in [
         ("T_HEADER", table::HEADER),
         ("T_FLUO_LEVEL", table::FLUO_LEVEL),

@@ -27,9 +27,9 @@ pub struct Stage {
 // Workgroup memory of each stage's module (every `var<workgroup>` of the file, an upper bound for any one
 // of its entry points); the test below recomputes them with naga.
 const WG_NORMALIZE: u32 = 12324;
-const WG_THRESHOLD: u32 = 1024;
+const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
-const WG_COMPONENTS: u32 = 3076;
+const WG_COMPONENTS: u32 = 3136;
 const WG_REGIONS: u32 = 36;
 const WG_DISTANCE: u32 = 8196;
 const WG_REDUCE: u32 = 16;
@@ -39,15 +39,15 @@ pub const NORMALIZE: Stage = Stage {
     name: "normalize",
     source: include_str!("../../shaders/normalize.wgsl"),
     entries: &["block_median", "fit_background", "normalize"],
-    bindings: &[false, true, true, true],
+    bindings: &[false, true, true, true, true],
     includes: &[],
     workgroup_bytes: WG_NORMALIZE,
 };
 pub const THRESHOLD: Stage = Stage {
     name: "threshold",
     source: include_str!("../../shaders/threshold.wgsl"),
-    entries: &["ratio_hist", "fluo_level"],
-    bindings: &[false, true],
+    entries: &["fluo_level"],
+    bindings: &[true],
     includes: &[],
     workgroup_bytes: WG_THRESHOLD,
 };
@@ -55,15 +55,15 @@ pub const MORPHOLOGY: Stage = Stage {
     name: "morphology",
     source: include_str!("../../shaders/morphology.wgsl"),
     entries: &["clean_mask", "low_mask", "clean_mask_strong"],
-    bindings: &[false, false, false, true, false],
+    bindings: &[false, false, false, true, false, true],
     includes: &[],
     workgroup_bytes: WG_MORPHOLOGY,
 };
 pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
-    entries: &["local_merge", "merge", "count_roots", "scan_rows", "assign_ids", "compress", "mark_strong"],
-    bindings: &[false, true, true, true, true, true],
+    entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress", "local_merge_low", "merge_low", "mark_strong"],
+    bindings: &[false, true, true, true, true],
     includes: &[],
     workgroup_bytes: WG_COMPONENTS,
 };
@@ -94,7 +94,7 @@ pub const REDUCE: Stage = Stage {
 pub const COMPOSITE: Stage = Stage {
     name: "composite",
     source: include_str!("../../shaders/composite.wgsl"),
-    entries: &["composite"],
+    entries: &["composite", "composite_classes"],
     bindings: &[false, false, false, false, false, false, true, true],
     includes: &[],
     workgroup_bytes: WG_COMPOSITE,
@@ -325,24 +325,26 @@ mod tests {
         let morphology = MORPHOLOGY.used_bindings().unwrap();
         assert!(!morphology[MORPHOLOGY.entry("clean_mask")].contains(&5), "{:?}", morphology[MORPHOLOGY.entry("clean_mask")]);
         assert!(morphology[MORPHOLOGY.entry("clean_mask_strong")].contains(&5));
+        // The hysteresis's mask pass cuts nothing itself: it reads the low mask, not the ratio (1) nor the
+        // white light (2).
+        assert_eq!(morphology[MORPHOLOGY.entry("clean_mask_strong")], vec![0, 4, 5, 6]);
     }
 
-    /// Writes are told from loads: `count_roots` only loads the parent array (atomicLoad) and stores to
-    /// the table; `compress` stores to both (path compression, labels); `select_cores` writes the stats
-    /// and the table but only reads the roots.
+    /// Writes are told from loads: `assign_ids` only loads the mask; `compress` stores the labels into the
+    /// parent array; `select_cores` writes the stats and the table but only reads the roots.
     #[test]
     fn written_bindings_are_the_stores_and_atomics() {
         let c = COMPONENTS.written_bindings().unwrap();
-        assert_eq!(c[COMPONENTS.entry("count_roots")], vec![6]);
-        assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 3]);
-        assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![3, 4, 5]);
+        // compress writes the labels into the parent array itself: no second frame-sized array.
+        assert_eq!(c[COMPONENTS.entry("compress")], vec![2]);
+        assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![2, 3, 4]);
         let r = REGIONS.written_bindings().unwrap();
         assert_eq!(r[REGIONS.entry("select_cores")], vec![3, 4]);
-        // Reads: local_merge stores the parent array without loading it; normalize stores the ratio.
+        // Reads: local_merge stores the parent array without loading it (and adds its roots to the
+        // table's row counts); normalize stores the ratio.
         let read = COMPONENTS.read_bindings().unwrap();
-        assert_eq!(read[COMPONENTS.entry("local_merge")], vec![0, 1]);
-        // count_roots loads the parent array and only stores its row count to the table.
-        assert_eq!(read[COMPONENTS.entry("count_roots")], vec![0, 2]);
+        assert_eq!(read[COMPONENTS.entry("local_merge")], vec![0, 1, 5]);
+        assert_eq!(c[COMPONENTS.entry("local_merge")], vec![2, 5]);
         let n = NORMALIZE.read_bindings().unwrap();
         assert!(!n[NORMALIZE.entry("normalize")].contains(&4), "{:?}", n[NORMALIZE.entry("normalize")]);
         // Every written binding is declared writable in the registry.
