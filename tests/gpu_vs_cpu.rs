@@ -711,7 +711,7 @@ fn gpu_normalize_stage_equals_its_cpu_twin_on_adversarial_frames() {
 fn cpu_after_mask(mask: &nirf_margin::frame::Plane<u8>, ratio: &nirf_margin::frame::Plane<f32>, params: &AnalysisParams) -> (Vec<nirf_margin::analysis::LesionStats>, bool) {
     use nirf_margin::analysis::{MAX_CORES, MAX_DIFFUSE};
     use nirf_margin::frame::Plane;
-    use nirf_margin::reference::distance::{LabeledDistance, distance_transform};
+    use nirf_margin::raster::distance::{LabeledDistance, distance_transform};
     use nirf_margin::reference::reduce;
     use nirf_margin::reference::regions::{RegionTable, is_core, region_stats, select_cores};
     let (mut parent, mut bg_labels, mut fl_labels) = (Vec::new(), Plane::new(0, 0), Plane::new(0, 0));
@@ -778,7 +778,7 @@ fn gpu_reduce_stage_equals_its_cpu_twin_on_adversarial_masks() {
         let f = render(&cfg.scene(), 0);
         let params = AnalysisParams::with_scale(cfg.mm_per_px).without_cpu_only_stages();
         let mut cpu = CpuAnalyzer::new(params.clone()).unwrap();
-        cpu.segment(&f.wl, &f.nir, false).unwrap();
+        cpu.segment(f.wl.view(), f.nir.view(), false).unwrap();
         let (ratio, mask) = cpu.pixel_maps().unwrap();
         cases.push((format!("phantom {seed}"), (*mask).clone(), (*ratio).clone(), params, true));
     }

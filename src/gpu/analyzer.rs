@@ -522,7 +522,7 @@ impl GpuAnalyzer {
     /// also flags the rims' components, `columns`, `rows`) and the reduce stage (`select_diffuse`,
     /// `assign_diffuse`, `lesion_stats`, `levels`, `subpixel`): the lesions of the table read back, and
     /// whether the table was short of slots. Its CPU twin is `reference::regions::region_stats`,
-    /// `select_cores`, `reference::distance::distance_transform`, then `reference::reduce::mark_rims`,
+    /// `select_cores`, `raster::distance::distance_transform`, then `reference::reduce::mark_rims`,
     /// `lesion_stats`, `boundary_level` and `subpixel`.
     pub fn run_reduce_stage(&mut self, mask: &Plane<u8>, ratio: &Plane<f32>) -> Result<(Vec<LesionStats>, bool)> {
         self.load_mask_and_ratio(mask, ratio)?;
