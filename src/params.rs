@@ -71,8 +71,8 @@ pub struct AnalysisParams {
     /// `reference::shape::MAX_ELONGATION` times as long as wide: an arc is a rim's stretch whose core was
     /// not found, a strip a duct's widest stretch, neither a lesion. 0: off, as on the GPU backend, which
     /// has no twin of this stage yet.
-    #[serde(default = "default_coreless_min_solidity")]
-    pub coreless_min_solidity: f32,
+    #[serde(default = "default_homogeneous_min_solidity")]
+    pub homogeneous_min_solidity: f32,
     /// A coreless fluorescent lesion is homogeneous (a sharp tumour edge) when at least half its boundary
     /// pixels have a ratio gradient of at least this, per mm; else it is the blurred glow of a deep,
     /// diffuse lesion. A count, not a mean, so that a glint on the edge does not decide.
@@ -90,7 +90,7 @@ fn default_core_edge_rise_sigmas() -> f32 {
     2.0
 }
 
-fn default_coreless_min_solidity() -> f32 {
+fn default_homogeneous_min_solidity() -> f32 {
     0.7
 }
 
@@ -115,7 +115,7 @@ impl Default for AnalysisParams {
             min_diffuse_compactness: 0.4,
             blob_opening_mm: 1.0,
             core_edge_rise_sigmas: default_core_edge_rise_sigmas(),
-            coreless_min_solidity: default_coreless_min_solidity(),
+            homogeneous_min_solidity: default_homogeneous_min_solidity(),
             homogeneous_edge_gradient_per_mm: 0.7,
             margins_mm: vec![1.0],
             background_block_px: 32,
@@ -161,8 +161,8 @@ impl AnalysisParams {
         if !(self.core_edge_rise_sigmas >= 0.0 && self.core_edge_rise_sigmas.is_finite()) {
             bail!("core edge rise must be 0 sigmas (off) or more, got {}", self.core_edge_rise_sigmas);
         }
-        if !(0.0..=1.0).contains(&self.coreless_min_solidity) {
-            bail!("coreless lesion solidity must be within 0 (off) and 1, got {}", self.coreless_min_solidity);
+        if !(0.0..=1.0).contains(&self.homogeneous_min_solidity) {
+            bail!("homogeneous lesion solidity must be within 0 (off) and 1, got {}", self.homogeneous_min_solidity);
         }
         if self.background_block_px < 8 {
             bail!("background block must be at least 8 px, got {}", self.background_block_px);
@@ -184,8 +184,8 @@ impl AnalysisParams {
         if self.blob_opening_mm > 0.0 {
             stages.push("lesions cut from a touching duct (blob_opening_mm)");
         }
-        if self.coreless_min_solidity > 0.0 {
-            stages.push("arcs and strips are no homogeneous lesions (coreless_min_solidity)");
+        if self.homogeneous_min_solidity > 0.0 {
+            stages.push("arcs and strips are no homogeneous lesions (homogeneous_min_solidity)");
         }
         if self.core_edge_rise_sigmas > 0.0 {
             stages.push("core edges located direction by direction (core_edge_rise_sigmas)");
@@ -195,7 +195,7 @@ impl AnalysisParams {
 
     /// These settings with the CPU-only stages off: what both backends analyse alike.
     pub fn without_cpu_only_stages(self) -> Self {
-        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, core_edge_rise_sigmas: 0.0, coreless_min_solidity: 0.0, ..self }
+        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, core_edge_rise_sigmas: 0.0, homogeneous_min_solidity: 0.0, ..self }
     }
 
     /// Is the threshold's hysteresis on (`fluo_low_ratio` under `fluo_ratio`)?

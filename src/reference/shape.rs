@@ -3,7 +3,7 @@
 //! little, and it is not tested). An arc is not: it is the stretch of a rim whose core was not found (texture
 //! or a faint side broke the ring), or the bend of a duct; nor is a strip a few times longer than wide
 //! (the widest stretch of a tapering duct, which the opening of `blobs` keeps). A candidate whose area
-//! fills less than `AnalysisParams::coreless_min_solidity` of its convex hull, or whose second moments
+//! fills less than `AnalysisParams::homogeneous_min_solidity` of its convex hull, or whose second moments
 //! give an elongation (major over minor axis) above `MAX_ELONGATION`, is flagged `FLAG_NOT_SOLID` and
 //! `reduce::coreless_kind` does not report it. CPU only (no GPU twin yet;
 //! `AnalysisParams::cpu_only_stages`).
@@ -22,7 +22,7 @@ pub const MAX_ELONGATION: f32 = 2.5;
 
 /// Flags the homogeneous-lesion candidates of `fl` that are not solid and roundish (see the module's doc).
 pub fn flag_shapeless(fluo_labels: &Plane<u32>, fl: &mut RegionTable, p: &AnalysisParams) {
-    if !(p.coreless_min_solidity > 0.0) {
+    if !(p.homogeneous_min_solidity > 0.0) {
         return;
     }
     for r in 0..fl.labels.len() {
@@ -30,7 +30,7 @@ pub fn flag_shapeless(fluo_labels: &Plane<u32>, fl: &mut RegionTable, p: &Analys
             continue; // a diffuse glow's outline is a level line of a blur, ragged in texture
         }
         let (solidity, elongation) = solidity_and_elongation(fluo_labels, fl.labels[r], fl.bbox[r]);
-        if solidity < p.coreless_min_solidity || elongation > MAX_ELONGATION {
+        if solidity < p.homogeneous_min_solidity || elongation > MAX_ELONGATION {
             fl.flags[r] |= FLAG_NOT_SOLID;
         }
     }
