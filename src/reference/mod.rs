@@ -160,7 +160,9 @@ impl Analyzer for CpuAnalyzer {
             || (0..m.fluo_table.labels.len()).filter(|&r| reduce::coreless_kind(&m.fluo_table, r, p).is_some()).count() > MAX_DIFFUSE;
         let (mut lesions, core_hists) = reduce::lesion_stats(&maps, &cores, &m.bg_table, &m.fluo_table, p);
         let levels: Vec<reduce::Levels> = cores.iter().enumerate().map(|(s, _)| reduce::boundary_level(&lesions[s], &core_hists[s])).collect();
-        // The core's edge direction by direction where the stage is on (else one level a core).
+        // The core's edge direction by direction where the stage is on (else one level a core); timed
+        // apart from `reduce`.
+        let te = Instant::now();
         let by_direction = if p.core_edge_rise_sigmas > 0.0 {
             let queries: Vec<edges::CoreEdgeQuery> =
                 cores.iter().zip(&levels).map(|(&label, lv)| edges::query(label, m.bg_table.bbox[m.bg_table.index(label)], lv)).collect();
@@ -169,11 +171,13 @@ impl Analyzer for CpuAnalyzer {
         } else {
             vec![None; cores.len()]
         };
+        let edges_ms = ms(te);
         for ((st, (area, edges)), direct) in lesions.iter_mut().zip(reduce::subpixel(&maps, &cores, &levels, &m.bg_table, p)).zip(by_direction) {
             st.core_area_subpx = direct.unwrap_or(area);
             st.thickness_hist = edges; // the refined outer edge replaces the threshold's
         }
-        timings.push("reduce", ms(t));
+        timings.push("reduce", ms(t) - edges_ms);
+        timings.push("edges", edges_ms);
 
         self.want_classes = want_classes;
         Ok(Segmentation { lesions, truncated, background: level, timings })
