@@ -385,6 +385,17 @@ fn a_wait_past_its_timeout_is_a_typed_timeout_and_counts_as_lost() {
     assert!(matches!(nirf_margin::gpu::error::find(&again), Some(GpuError::DeviceLost { .. })), "{again:#}");
 }
 
+/// A ratio map for an adversarial mask: dark bands (0.2 to 1.6) over the non-fluorescent pixels, so that
+/// some components are under the core level and some not; random fluorescence (1 to 3), so that some
+/// boundaries are sharp.
+fn banded_ratio(mask: &nirf_margin::frame::Plane<u8>, rng: &mut impl Rng) -> nirf_margin::frame::Plane<f32> {
+    let (w, h) = (mask.width, mask.height);
+    nirf_margin::frame::Plane::from_vec(w, h, (0..w * h).map(|i| {
+        let (x, y) = (i % w, i / w);
+        if mask.data[i] == 1 { rng.random_range(1.0..3.0) } else { 0.2 + 1.4 * ((x / 13 + y / 9) % 4) as f32 / 3.0 + rng.random_range(0.0..0.1) }
+    }).collect()).unwrap()
+}
+
 /// Adversarial masks for the stage tests, 0/1 a pixel: name and plane.
 fn adversarial_masks(w: usize, h: usize) -> Vec<(&'static str, nirf_margin::frame::Plane<u8>)> {
     use nirf_margin::frame::Plane;
@@ -621,12 +632,7 @@ fn gpu_regions_stage_equals_its_cpu_twin_on_adversarial_masks() {
     let mut cores_seen = 0;
     for (w, h) in [(203, 117), (64, 48)] {
         for (name, mask) in adversarial_masks(w, h) {
-            // Dark bands (0.2 to 1.6) over the non-fluorescent pixels, so some components are under the
-            // core level and some not; random fluorescence (1 to 3), so some boundaries are sharp.
-            let ratio = Plane::from_vec(w, h, (0..w * h).map(|i| {
-                let (x, y) = (i % w, i / w);
-                if mask.data[i] == 1 { rng.random_range(1.0..3.0) } else { 0.2 + 1.4 * ((x / 13 + y / 9) % 4) as f32 / 3.0 + rng.random_range(0.0..0.1) }
-            }).collect()).unwrap();
+            let ratio = banded_ratio(&mask, &mut rng);
             let got = gpu.run_regions_stage(&mask, &ratio).unwrap();
             let (mut parent, mut bg_labels, mut fl_labels) = (Vec::new(), Plane::new(0, 0), Plane::new(0, 0));
             let bg_c = label_components(&mask, 0, Connectivity::Four, &mut parent, &mut bg_labels);
@@ -760,10 +766,7 @@ fn gpu_reduce_stage_equals_its_cpu_twin_on_adversarial_masks() {
     let banded = AnalysisParams::with_scale(0.25).without_cpu_only_stages();
     for (w, h) in [(203, 117), (64, 48)] {
         for (name, mask) in adversarial_masks(w, h) {
-            let ratio = Plane::from_vec(w, h, (0..w * h).map(|i| {
-                let (x, y) = (i % w, i / w);
-                if mask.data[i] == 1 { rng.random_range(1.0..3.0) } else { 0.2 + 1.4 * ((x / 13 + y / 9) % 4) as f32 / 3.0 + rng.random_range(0.0..0.1) }
-            }).collect()).unwrap();
+            let ratio = banded_ratio(&mask, &mut rng);
             if name == "100 cores" {
                 // All dark: every cell's inside a core, more than the table's 64.
                 let dark = Plane::from_vec(w, h, mask.data.iter().map(|&v| if v == 1 { 2.0 } else { 0.3 }).collect()).unwrap();
