@@ -25,6 +25,7 @@ use crate::frame::{NirView, Plane, RgbView};
 use crate::measure::figures::Figures;
 use crate::measure::tracking::Tracker;
 use crate::reference::components::{Connectivity, label_components};
+use crate::reference::regions::sharp_edge;
 use crate::reference::threshold::is_glint;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -241,8 +242,7 @@ impl SpotEvidence<'_> {
                     continue;
                 }
                 boundary += 1;
-                let (gx, gy) = (0.5 * (r[i + 1] - r[i - 1]), 0.5 * (r[i + w] - r[i - w]));
-                sharp += (gx * gx + gy * gy >= self.sharp_per_px * self.sharp_per_px) as u32;
+                sharp += sharp_edge(r, w, i, self.sharp_per_px) as u32;
             }
         }
         2 * sharp >= boundary

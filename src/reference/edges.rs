@@ -12,6 +12,7 @@
 use rayon::prelude::*;
 
 use crate::frame::Plane;
+use crate::analysis::LesionStats;
 use super::reduce::Levels;
 use crate::raster::rect::Rect;
 
@@ -19,20 +20,24 @@ use crate::raster::rect::Rect;
 /// average the texture down, short enough to follow a lobulated core.
 const ARC_PX: f32 = 8.0;
 
-/// One core to locate: its label in `seeds`, its box, its level (the median ratio of its pixels), and
-/// how far out from its mask its rim is looked for (px).
+/// One core to locate: its label in `seeds`, its box, its pixels' count and centroid (pixel centres),
+/// its level (the median ratio of its pixels), and how far out from its mask its rim is looked for (px).
 #[derive(Clone, Copy, Debug)]
 pub struct CoreEdgeQuery {
     pub label: u32,
     pub bbox: Rect,
+    pub area_px: u32,
+    pub centroid: [f32; 2],
     pub level: f32,
     /// Median (threshold) rim thickness, px: the rim's peak lies within this of the core's mask.
     pub rim_px: f32,
 }
 
-/// The query for core `label` (box `bbox`) from the levels `reduce` measured for it.
-pub fn query(label: u32, bbox: Rect, levels: &Levels) -> CoreEdgeQuery {
-    CoreEdgeQuery { label, bbox, level: levels.core_median, rim_px: levels.rim_px }
+/// The query for core `label` (box `bbox`) from the statistics and levels `reduce` measured for it.
+pub fn query(label: u32, bbox: Rect, st: &LesionStats, levels: &Levels) -> CoreEdgeQuery {
+    let n = st.area_px.max(1) as f64;
+    let centroid = [(st.sum_x as f64 / n + 0.5) as f32, (st.sum_y as f64 / n + 0.5) as f32];
+    CoreEdgeQuery { label, bbox, area_px: st.area_px, centroid, level: levels.core_median, rim_px: levels.rim_px }
 }
 
 /// The maps the edges are read from: the ratio, the cores (`seeds`) and each pixel's nearest core.
@@ -55,22 +60,11 @@ fn core_area(maps: &EdgeMaps, q: &CoreEdgeQuery, min_rise: f32) -> Option<f32> {
     if b.x0 == 0 || b.y0 == 0 || b.x1 >= w || b.y1 >= h {
         return None; // only part of the core is in view
     }
-    // Centroid and equivalent radius of the mask.
-    let (mut n, mut sx, mut sy) = (0usize, 0.0f64, 0.0f64);
-    for y in b.y0..b.y1 {
-        for (x, &s) in maps.seeds.row(y)[b.x0..b.x1].iter().enumerate() {
-            if s == q.label {
-                n += 1;
-                sx += (b.x0 + x) as f64 + 0.5;
-                sy += y as f64 + 0.5;
-            }
-        }
-    }
-    if n == 0 {
+    if q.area_px == 0 {
         return None;
     }
-    let (cx, cy) = ((sx / n as f64) as f32, (sy / n as f64) as f32);
-    let r_eq = (n as f32 / std::f32::consts::PI).sqrt();
+    let [cx, cy] = q.centroid;
+    let r_eq = (q.area_px as f32 / std::f32::consts::PI).sqrt();
     let bins = ((std::f32::consts::TAU * r_eq / ARC_PX).round() as usize).clamp(12, 64);
     let reach = (q.rim_px + 3.0).ceil() as usize;
     let bx = Rect { x0: b.x0.saturating_sub(reach), y0: b.y0.saturating_sub(reach), x1: (b.x1 + reach).min(w), y1: (b.y1 + reach).min(h) };
@@ -198,8 +192,11 @@ mod tests {
         }
         let nearest = Plane { width: w, height: h, data: vec![1u32; w * h] };
         let maps = EdgeMaps { ratio: &ratio, seeds: &seeds, nearest: &nearest };
-        let mask = seeds.data.iter().filter(|&&s| s == 1).count() as f32;
-        (core_areas(&maps, &[CoreEdgeQuery { label: 1, bbox, level: core, rim_px: 12.0 }], 0.1)[0], mask)
+        let inside: Vec<(f32, f32)> = (0..w * h).filter(|&i| seeds.data[i] == 1).map(|i| ((i % w) as f32 + 0.5, (i / w) as f32 + 0.5)).collect();
+        let n = inside.len() as f32;
+        let centroid = [inside.iter().map(|p| p.0).sum::<f32>() / n, inside.iter().map(|p| p.1).sum::<f32>() / n];
+        let q = CoreEdgeQuery { label: 1, bbox, area_px: inside.len() as u32, centroid, level: core, rim_px: 12.0 };
+        (core_areas(&maps, &[q], 0.1)[0], n)
     }
 
     fn radius(area: f32) -> f32 {

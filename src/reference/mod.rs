@@ -165,7 +165,7 @@ impl Analyzer for CpuAnalyzer {
         let te = Instant::now();
         let by_direction = if p.core_edge_rise_sigmas > 0.0 {
             let queries: Vec<edges::CoreEdgeQuery> =
-                cores.iter().zip(&levels).map(|(&label, lv)| edges::query(label, m.bg_table.bbox[m.bg_table.index(label)], lv)).collect();
+                cores.iter().zip(&lesions).zip(&levels).map(|((&label, st), lv)| edges::query(label, m.bg_table.bbox[m.bg_table.index(label)], st, lv)).collect();
             let edge_maps = edges::EdgeMaps { ratio: &m.ratio, seeds: &m.seeds, nearest: &m.distance.nearest };
             edges::core_areas(&edge_maps, &queries, p.core_edge_rise_sigmas * level.noise)
         } else {
