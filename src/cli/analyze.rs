@@ -54,7 +54,7 @@ pub struct AnalyzeArgs {
     /// Per-frame metrics, one JSON object a line.
     #[arg(long)]
     pub metrics: Option<PathBuf>,
-    /// Directory for per-frame class masks (00000.png, ...: 0 background, 1 fluorescent, 2 core).
+    /// Directory for per-frame class masks (00000.png, ...: 0 background, 1 rim, 2 core, 3 other fluorescence).
     #[arg(long)]
     pub masks: Option<PathBuf>,
     /// Replace masks (or findings) already in their folder; without it such a folder is an error.
