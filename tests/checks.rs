@@ -70,3 +70,36 @@ fn the_wound_bed_verdict_counts_the_spots_that_were_there() {
     assert!((measured - largest).abs() <= 0.4 * largest + 0.5, "largest spot {measured} mm² vs {largest} mm²");
     assert!(proc.findings().verdict().starts_with(&format!("{n} fluorescent spot")));
 }
+
+/// A NIR-only glint with a soft skirt (a Gaussian of sigma 6 px, three times over the sensor's range at
+/// its centre: clipped over 150 px, its skirt above TBR 1.5 over about 600) on a clean wound bed is no
+/// spot, whatever its size; a residual disc at TBR 2.2 beside it is one.
+#[test]
+fn a_nir_only_glint_is_no_spot_whatever_its_size() {
+    let (w, h) = (320usize, 240usize);
+    let frame = |residual: bool| {
+        let mut state = 11u64;
+        let nir: Vec<u16> = (0..w * h)
+            .map(|i| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let noise = ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.02;
+                let (x, y) = ((i % w) as f32 + 0.5, (i / w) as f32 + 0.5);
+                let glint = 3.0 * 4095.0 * (-0.5 * ((x - 130.0).powi(2) + (y - 120.0).powi(2)) / 36.0).exp();
+                let spot = if residual && (x - 200.0).hypot(y - 120.0) < 12.0 { 2.2 } else { 1.0 };
+                (1000.0 * spot * (1.0 + noise) + glint).round().clamp(0.0, 4095.0) as u16
+            })
+            .collect();
+        let wl = (0..w * h).flat_map(|_| [150u8, 62, 50]).collect();
+        (nirf_margin::frame::RgbFrame::from_vec(w, h, wl).unwrap(), nirf_margin::frame::NirFrame::from_vec(w, h, nir).unwrap())
+    };
+    for residual in [false, true] {
+        let (wl, nir) = frame(residual);
+        let mut proc = processor(0.1, Mode::WoundBed);
+        for _ in 0..3 {
+            let spots = proc.process(&wl, &nir, false).unwrap().findings.unwrap().spots;
+            let near = |cx: f32| spots.iter().filter(|s| (s.centroid_px[0] - cx).abs() < 15.0 && (s.centroid_px[1] - 120.0).abs() < 15.0).count();
+            assert_eq!(near(130.0), 0, "the glint is a spot: {spots:?}");
+            assert_eq!(near(200.0), residual as usize, "residual {residual}: {spots:?}");
+        }
+    }
+}

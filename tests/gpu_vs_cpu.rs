@@ -729,7 +729,7 @@ fn cpu_after_mask(mask: &nirf_margin::frame::Plane<u8>, ratio: &nirf_margin::fra
     let cores = select_cores(&bg_labels, &mut bg, params, &mut seeds, &mut boxes);
     let mut dist = LabeledDistance::default();
     distance_transform(&seeds, &boxes, params.distance_bound_px(), &mut dist);
-    let maps = reduce::Maps { ratio, fluo: mask, seeds: &seeds, dist: &dist.dist, nearest: &dist.nearest, bg_labels: &bg_labels, fluo_labels: &fl_labels, rects: &dist.rects };
+    let maps = reduce::Maps { ratio, fluo: mask, seeds: &seeds, dist: &dist.dist, nearest: &dist.nearest, bg_labels: &bg_labels, fluo_labels: &fl_labels, rects: &dist.rects, rim_labels: None };
     reduce::mark_rims(&maps, &mut fl);
     let n = mask.width * mask.height;
     let truncated = (0..bg.labels.len()).filter(|&r| is_core(&bg, r, n, params)).count() > MAX_CORES

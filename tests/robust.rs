@@ -117,3 +117,85 @@ fn a_rim_with_a_gap_is_reported_incomplete() {
     }
     assert!(checked >= 1);
 }
+
+/// A synthetic pair of `w`×`h`: the NIR is 1000 counts of a 12-bit sensor times `ratio(x, y)` (clipped
+/// at 4095) with 1% of deterministic noise, the white light plain liver.
+fn synthetic(w: usize, h: usize, ratio: impl Fn(f32, f32) -> f32) -> (nirf_margin::frame::RgbFrame, nirf_margin::frame::NirFrame) {
+    let mut state = 7u64;
+    let nir = (0..w * h)
+        .map(|i| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let noise = ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.02;
+            let (x, y) = ((i % w) as f32 + 0.5, (i / w) as f32 + 0.5);
+            (1000.0 * ratio(x, y) * (1.0 + noise)).round().clamp(0.0, 4095.0) as u16
+        })
+        .collect();
+    let wl = (0..w * h).flat_map(|_| [150u8, 62, 50]).collect();
+    (nirf_margin::frame::RgbFrame::from_vec(w, h, wl).unwrap(), nirf_margin::frame::NirFrame::from_vec(w, h, nir).unwrap())
+}
+
+fn process_with(p: AnalysisParams, wl: &nirf_margin::frame::RgbFrame, nir: &nirf_margin::frame::NirFrame) -> Vec<nirf_margin::analysis::Lesion> {
+    let mut proc = FrameProcessor::new(Box::new(CpuAnalyzer::new(p.clone()).unwrap()), p, 30.0);
+    proc.process(wl, nir, false).unwrap().lesions
+}
+
+/// A ring (radii 20 and 28 px at 0.1 mm/px: 0.8 mm thick) with ten specks of fluorescence (textured
+/// liver's grains, a duct's stray bits) 4.5 mm from its centre, within the rim search but apart from the
+/// ring: the rim is the fluorescence touching the core, so the thickness is the ring's; counting every
+/// fluorescent pixel within reach (`rim_touches_core` off) reads it thicker.
+#[test]
+fn specks_beside_a_rim_are_not_its_rim() {
+    let (wl, nir) = synthetic(240, 200, |x, y| {
+        let r = (x - 120.0).hypot(y - 100.0);
+        let speck = (0..10).any(|k| {
+            let a = k as f32 * std::f32::consts::TAU / 10.0;
+            (x - 120.0 - 45.0 * a.cos()).hypot(y - 100.0 - 45.0 * a.sin()) < 3.5
+        });
+        if r < 20.0 { 0.6 } else if r < 28.0 || speck { 2.5 } else { 1.0 }
+    });
+    let thickness = |p: AnalysisParams| {
+        let lesions = process_with(p, &wl, &nir);
+        let rims: Vec<_> = lesions.iter().filter(|l| l.kind == LesionKind::Rim).collect();
+        assert_eq!(rims.len(), 1, "{lesions:?}");
+        rims[0].rim_thickness_mm.unwrap()
+    };
+    let touching = thickness(AnalysisParams::with_scale(0.1));
+    let reach = thickness(AnalysisParams { rim_touches_core: false, ..AnalysisParams::with_scale(0.1) });
+    assert!((touching - 0.8).abs() <= 0.12, "rim thickness {touching} mm against 0.8");
+    assert!(reach > touching + 0.2, "the specks do not move the figure that counts them ({reach} against {touching}): the test shows nothing");
+}
+
+/// A small core inside a bright rim, lifted by scatter and haze to 1.7 times the background (above the
+/// fluorescence level: the mask is solid) is carved out of the fluorescence as a core (`filled`): the
+/// lesion is a rim lesion with its core's size; without the stage it would read as homogeneous.
+#[test]
+fn a_core_filled_above_the_level_is_a_core() {
+    let (wl, nir) = synthetic(240, 200, |x, y| {
+        let r = (x - 120.0).hypot(y - 100.0);
+        if r < 15.0 { 1.7 } else if r < 27.0 { 3.0 } else { 1.0 }
+    });
+    let lesions = process_with(AnalysisParams::with_scale(0.1), &wl, &nir);
+    let rim = lesions.iter().find(|l| l.kind == LesionKind::Rim).unwrap_or_else(|| panic!("no rim lesion: {lesions:?}"));
+    let d = rim.core_diameter_mm.unwrap();
+    assert!((d - 3.0).abs() <= 0.25, "core diameter {d} mm against 3.0");
+    let off = process_with(AnalysisParams { filled_core_sigmas: 0.0, ..AnalysisParams::with_scale(0.1) }, &wl, &nir);
+    assert!(off.iter().all(|l| l.kind != LesionKind::Rim), "without the stage a filled core is found anyway: the test shows nothing ({off:?})");
+}
+
+/// A dark pocket ringed by fluorescence at TBR 1.4 (textured liver's grains around a pocket between
+/// them) is enclosed but no lesion (`rim_min_tbr`); the same ring at TBR 1.8 is.
+#[test]
+fn a_faint_enclosure_is_no_rim_lesion() {
+    let ring = |tbr: f32| {
+        synthetic(240, 200, move |x, y| {
+            let r = (x - 120.0).hypot(y - 100.0);
+            if r < 20.0 { 0.8 } else if r < 27.0 { tbr } else { 1.0 }
+        })
+    };
+    let (wl, nir) = ring(1.4);
+    let faint = process_with(AnalysisParams::with_scale(0.1), &wl, &nir);
+    assert!(faint.iter().all(|l| l.kind != LesionKind::Rim), "{faint:?}");
+    let (wl, nir) = ring(1.8);
+    let rims = process_with(AnalysisParams::with_scale(0.1), &wl, &nir).into_iter().filter(|l| l.kind == LesionKind::Rim).count();
+    assert_eq!(rims, 1);
+}

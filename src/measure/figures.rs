@@ -90,10 +90,14 @@ pub fn figures(st: &LesionStats) -> Figures {
 }
 
 /// Is a lesion significant against the frame's own background? A coreless lesion's TBR must stand
-/// `coreless_min_sigmas` noise sigmas above the background's mode, and reach `coreless_min_tbr` (rim
-/// lesions are vouched for by their enclosure).
+/// `coreless_min_sigmas` noise sigmas above the background's mode, and reach `coreless_min_tbr`; a rim
+/// lesion, vouched for by its enclosure, need only reach `rim_min_tbr` (a dark pocket of textured liver
+/// ringed by brighter grains is enclosed too, at TBR 1.3–1.5).
 pub fn significant(f: &Figures, background: &crate::analysis::FluoLevel, p: &crate::params::AnalysisParams) -> bool {
-    f.kind == LesionKind::Rim || f.tbr >= p.coreless_min_tbr.max(background.mode + p.coreless_min_sigmas * background.noise)
+    if f.kind == LesionKind::Rim {
+        return f.tbr >= p.rim_min_tbr;
+    }
+    f.tbr >= p.coreless_min_tbr.max(background.mode + p.coreless_min_sigmas * background.noise)
 }
 
 impl Figures {

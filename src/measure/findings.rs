@@ -12,8 +12,10 @@
 //! flank is gentle, and where the grain is coarse the ring holds few grains and the local test alone lets a
 //! grain through. Specular glints are not spots: the blurred
 //! skirt of a white-light glint (its core is excluded from the mask already), and a NIR-only glint by its
-//! own signature, a speck of at most `GLINT_MAX_PX` pixels that reaches the sensor's clipping level (where
-//! such a speck lies inside a larger spot, the spot is judged on its pixels away from the speck).
+//! own signature, a speck of at most `GLINT_MAX_PX` pixels that reaches the sensor's clipping level, or
+//! clipped pixels at `GLINT_MIN_RATIO` times the background or more, whatever their extent (where such a
+//! glint lies inside a larger spot, its own skirt or a grain, the spot is judged on its pixels beyond the
+//! glint's radius).
 
 use std::collections::VecDeque;
 use std::str::FromStr;
@@ -190,6 +192,12 @@ pub const SPOT_MIN_SIGMAS: f32 = 4.0;
 pub const GLINT_MAX_PX: u32 = 96;
 pub const GLINT_MAX_MM2: f32 = 2.0;
 
+/// NIR that clips where clipping means at least this ratio to the background is a reflection (a glint),
+/// whatever its size: residual ICG and rims stand 1.5–4 times their background, a specular highlight far
+/// over the sensor's range. Where the gain lifts the background so that fluorescence itself clips, the
+/// clipped ratio stays under this and the rule does not apply.
+pub const GLINT_MIN_RATIO: f32 = 4.0;
+
 /// Pixels within this many of a white-light glint are its skirt (the glint's edge blurred by motion
 /// or optics, still bright in the NIR image while no longer white in the white light).
 pub const GLINT_SKIRT_PX: usize = 4;
@@ -255,17 +263,24 @@ impl SpotEvidence<'_> {
         let spot_px = || (y0..y1).flat_map(move |y| (x0..x1).map(move |x| (x, y))).filter(|&(x, y)| fluo.get(x, y) != 0);
         // A NIR-only glint: a speck that clips.
         let speck = s.area_px <= GLINT_MAX_PX && self.mm_per_px.is_none_or(|m| s.area_px as f32 * m * m < GLINT_MAX_MM2);
-        // A NIR-only glint inside a larger spot (a speck that clips, on a bright grain of the tissue or
-        // in its own scatter): the spot is judged on its pixels away from the clipped speck, whose
-        // brightness is the glint's, not fluorescence.
+        // A NIR-only glint inside a larger spot (its own blurred skirt, or a bright grain of the tissue
+        // around it): the spot is judged on its pixels away from the glint's clipped core, whose
+        // brightness is the glint's, not fluorescence. The core is the clipped pixels where clipping
+        // means `GLINT_MIN_RATIO` times the background (reflection, whatever its size), else a clipped
+        // speck of at most `GLINT_MAX_PX`; "away" is beyond the core's own radius (optics and motion
+        // spread a glint in proportion to its size), and at least `GLINT_SKIRT_PX`.
         if let Some(c) = *clip.get_or_init(|| self.clip_level()) {
             let clipped: Vec<(usize, usize)> = spot_px().filter(|&(x, y)| self.nir.get(x, y) >= c).collect();
             if !clipped.is_empty() && speck {
                 return None;
             }
-            if !clipped.is_empty() && clipped.len() as u32 <= GLINT_MAX_PX {
-                let r = GLINT_SKIRT_PX;
-                let away = |x: usize, y: usize| clipped.iter().all(|&(cx, cy)| cx.abs_diff(x) > r || cy.abs_diff(y) > r);
+            let over: Vec<(usize, usize)> = clipped.iter().copied().filter(|&(x, y)| self.ratio.get(x, y) >= GLINT_MIN_RATIO).collect();
+            let core = if !over.is_empty() { over } else if clipped.len() as u32 <= GLINT_MAX_PX { clipped } else { Vec::new() };
+            if !core.is_empty() {
+                let reach = GLINT_SKIRT_PX.max((core.len() as f32 / std::f32::consts::PI).sqrt().ceil() as usize);
+                let (cx0, cy0) = core.iter().fold((usize::MAX, usize::MAX), |(a, b), &(x, y)| (a.min(x), b.min(y)));
+                let (cx1, cy1) = core.iter().fold((0, 0), |(a, b), &(x, y)| (a.max(x), b.max(y)));
+                let away = |x: usize, y: usize| x + reach < cx0 || x > cx1 + reach || y + reach < cy0 || y > cy1 + reach;
                 let peak = spot_px().filter(|&(x, y)| away(x, y)).map(|(x, y)| self.ratio.get(x, y)).fold(f32::NEG_INFINITY, f32::max);
                 if peak < self.min_tbr {
                     return None;

@@ -153,24 +153,57 @@ fn flood(start: usize, w: usize, h: usize, inside: impl Fn(usize) -> bool, seen:
     out
 }
 
-/// The lakes of the significant basins of `ratio` within box `within` (its edge drains: a basin must lie
-/// inside it), see the module's doc; `level` gives the background's noise.
-pub fn enclosed_lakes(ratio: &Plane<f32>, within: Rect, level: &FluoLevel, p: &AnalysisParams) -> Lakes {
+/// One significant basin: its lake (the cells under water, in the grid of `Basins`), the ratio its
+/// water spills at (the lowest point of the ring around it) and its floor (its lowest cell's ratio).
+#[derive(Clone, Debug)]
+pub struct Basin {
+    pub lake: Vec<usize>,
+    pub spill: f32,
+    pub floor: f32,
+}
+
+/// The significant basins of the relief over a box of the frame, at cell resolution.
+#[derive(Clone, Debug, Default)]
+pub struct Basins {
+    /// Cell side in pixels.
+    pub cell: usize,
+    /// The box's first pixel (its first cell's corner).
+    pub x0: usize,
+    pub y0: usize,
+    /// Grid size in cells.
+    pub width: usize,
+    pub height: usize,
+    pub basins: Vec<Basin>,
+}
+
+impl Basins {
+    /// The cell (index in the grid) of pixel (x, y), if it lies in the grid.
+    pub fn cell_of(&self, x: usize, y: usize) -> Option<usize> {
+        let (dx, dy) = (x.checked_sub(self.x0)?, y.checked_sub(self.y0)?);
+        let (cx, cy) = (dx / self.cell, dy / self.cell);
+        (cx < self.width && cy < self.height).then_some(cy * self.width + cx)
+    }
+}
+
+/// The basins of `ratio` within box `within` (its edge drains: a basin must lie inside it) whose water
+/// stands at least `sigmas` background noise sigmas deep over a core's area (see the module's doc);
+/// `level` gives the background's noise. Water over a third of the view is no core's (of the view, not
+/// of the box: the box may be one large rim's, its core most of it).
+pub fn significant_basins(ratio: &Plane<f32>, within: Rect, sigmas: f32, level: &FluoLevel, p: &AnalysisParams) -> Basins {
     let cell = (p.mm_to_px(CELL_MM).round() as usize).max(2);
     let (x0, y0) = (within.x0, within.y0);
     let (q, w, h) = relief(ratio, within, cell);
+    let mut out = Basins { cell, x0, y0, width: w, height: h, basins: Vec::new() };
     if w < 3 || h < 3 {
-        return Lakes { cell, x0, y0, width: w, height: h, near: vec![0; w * h], count: 0 };
+        return out;
     }
     let fill = spill_levels(&q, w, h);
-    let deep = ((BASIN_SIGMAS * level.noise * LEVELS_PER_UNIT).ceil() as u16).max(1);
+    let deep = ((sigmas * level.noise * LEVELS_PER_UNIT).ceil() as u16).max(1);
     let min_cells = (min_core_area_px(p) / (cell * cell) as f32).max(1.0);
     let depth = |i: usize| fill[i] - q[i];
     // Significant basins: 4-connected runs of deep water a core's size; each names its lake.
     let mut seen = vec![false; w * h];
     let mut lake_seen = vec![false; w * h];
-    let mut near = vec![0u32; w * h];
-    let mut count = 0u32;
     for s in 0..w * h {
         if seen[s] || depth(s) < deep {
             continue;
@@ -181,14 +214,26 @@ pub fn enclosed_lakes(ratio: &Plane<f32>, within: Rect, level: &FluoLevel, p: &A
         }
         let lake = flood(s, w, h, |j| depth(j) > 0, &mut lake_seen);
         if 3 * lake.len() * cell * cell > ratio.width * ratio.height {
-            continue; // water over a third of the view is no core's (of the view, not of the box: the
-            // box may be one large rim's, its core most of it)
+            continue;
         }
-        count += 1;
-        for &i in &lake {
-            near[i] = count;
+        let floor = lake.iter().map(|&i| q[i]).min().expect("a lake has cells");
+        out.basins.push(Basin { spill: fill[s] as f32 / LEVELS_PER_UNIT, floor: floor as f32 / LEVELS_PER_UNIT, lake });
+    }
+    out
+}
+
+/// The lakes of the significant basins of `ratio` within box `within` (`BASIN_SIGMAS` deep, see
+/// `significant_basins`), each widened by `LAKE_REACH_MM`.
+pub fn enclosed_lakes(ratio: &Plane<f32>, within: Rect, level: &FluoLevel, p: &AnalysisParams) -> Lakes {
+    let found = significant_basins(ratio, within, BASIN_SIGMAS, level, p);
+    let Basins { cell, x0, y0, width: w, height: h, basins } = found;
+    let mut near = vec![0u32; w * h];
+    for (k, b) in basins.iter().enumerate() {
+        for &i in &b.lake {
+            near[i] = k as u32 + 1;
         }
     }
+    let count = basins.len() as u32;
     // Widen each lake by its reach (Chebyshev, a breadth-first ring at a time; the first lake to
     // reach a cell keeps it).
     let reach = (p.mm_to_px(LAKE_REACH_MM) / cell as f32).ceil() as usize;

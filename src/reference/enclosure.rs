@@ -18,7 +18,7 @@
 
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
-use super::regions::{FLAG_BORDER, RegionTable, is_core, min_core_area_px, ratio_fixed};
+use super::regions::{RegionTable, holds_core, is_core, min_core_area_px, split_off};
 use super::basins;
 use crate::raster::rect::Rect;
 use crate::analysis::FluoLevel;
@@ -26,6 +26,12 @@ use crate::analysis::FluoLevel;
 /// The opening that drops a gap's channel is at most this wide (radius, mm): a channel is as wide as
 /// its gap; a disc much larger would round off the core itself.
 const MAX_CHANNEL_OPENING_MM: f32 = 1.0;
+
+/// A core with a gap is at most this wide (equivalent diameter, mm): the broad phantoms' cores reach 30
+/// mm; a larger non-fluorescent bay half-enclosed by fluorescence is the inside of a bent duct or vein,
+/// and cutting and opening a group that size cost seconds a frame (measured on an independent phantom
+/// with a long bent duct: 5 s a 1080p frame before this bound).
+const MAX_GAPPED_CORE_MM: f32 = 40.0;
 
 /// A core with a gap is round at least this much (4π area / perimeter²; lobulated cores of the broad
 /// phantoms reach about 0.5-0.8 with their gap's channel; thin pockets beside a touching blob less).
@@ -141,14 +147,15 @@ fn eq_diameter(area: usize) -> f32 {
 /// pixel edges (4/π of its length on average over directions; near 1 for a disc), and its rim coverage
 /// as the measurement reports it (`LesionStats::rim_coverage`: the share of its boundary pixels off the
 /// image edge whose every neighbour outside it is fluorescent).
-fn shape(pixels: &[usize], fluo: &Plane<u8>, mark: &mut std::collections::HashSet<usize>) -> (f32, f32) {
+fn shape(pixels: &[usize], fluo: &Plane<u8>, mark: &mut Vec<bool>) -> (f32, f32) {
     let (w, h) = (fluo.width, fluo.height);
-    mark.clear();
-    mark.extend(pixels.iter().copied());
+    mark.resize(w * h, false);
+    pixels.iter().for_each(|&i| mark[i] = true);
+    let member = |i: usize| mark[i];
     let (mut edges, mut boundary, mut covered) = (0usize, 0u32, 0u32);
     for &i in pixels {
         let (x, y) = (i % w, i / w);
-        let out = [x == 0 || !mark.contains(&(i - 1)), x + 1 == w || !mark.contains(&(i + 1)), y == 0 || !mark.contains(&(i - w)), y + 1 == h || !mark.contains(&(i + w))];
+        let out = [x == 0 || !member(i - 1), x + 1 == w || !member(i + 1), y == 0 || !member(i - w), y + 1 == h || !member(i + w)];
         let n = out.iter().filter(|&&e| e).count();
         edges += n;
         if n > 0 && x > 0 && y > 0 && x + 1 < w && y + 1 < h {
@@ -157,6 +164,7 @@ fn shape(pixels: &[usize], fluo: &Plane<u8>, mark: &mut std::collections::HashSe
             covered += nbrs.iter().zip(out).all(|(&j, o)| !o || fluo.data[j] != 0) as u32;
         }
     }
+    pixels.iter().for_each(|&i| mark[i] = false);
     let perimeter = edges as f32 * std::f32::consts::FRAC_PI_4;
     let compactness = 4.0 * std::f32::consts::PI * pixels.len() as f32 / (perimeter * perimeter).max(1.0);
     (compactness, if boundary == 0 { 1.0 } else { covered as f32 / boundary as f32 })
@@ -272,8 +280,7 @@ pub fn split_gapped_cores(
         return 0; // the stage is off (`AnalysisParams::cpu_only_stages`): no relief, no clusters
     }
     let min_area = min_core_area_px(p);
-    let min_side = p.mm_to_px(p.min_core_diameter_mm);
-    let holds_core = |b: Rect, area: f32| area >= min_area && ((b.x1 - b.x0) as f32) >= min_side + 2.0 && ((b.y1 - b.y0) as f32) >= min_side + 2.0;
+    let holds_core = |b: Rect, area: f32| holds_core(b, area, p);
     let mut scratch = Scratch::default();
     // Fragments: components that could be part of a rim; their outline points (leftmost and rightmost
     // pixel of each row: their hull is the component's).
@@ -289,7 +296,7 @@ pub fn split_gapped_cores(
     }
     n += groups.len();
     for g in groups.drain(..) {
-        split_off(g, bg_labels, bg, ratio);
+        split_off(&g.pixels, 0, bg_labels, bg, ratio);
     }
     // Clusters of fragments, linked when their outlines come within `FRAGMENT_LINK_MM` (union-find).
     let link = p.mm_to_px(FRAGMENT_LINK_MM);
@@ -365,7 +372,7 @@ pub fn split_gapped_cores(
         enclosed_groups(&labels, bbox, pts, fluo, fluo_labels, bg_labels, bg, p, &mut scratch, &mut groups);
         n += groups.len();
         for g in groups.drain(..) {
-            split_off(g, bg_labels, bg, ratio);
+            split_off(&g.pixels, 0, bg_labels, bg, ratio);
         }
     }
     n
@@ -397,8 +404,8 @@ struct Scratch {
     /// Hull membership within a candidate's box.
     inside: Vec<bool>,
     seen: Vec<bool>,
-    /// Membership of a group's pixels, for its perimeter.
-    mark: std::collections::HashSet<usize>,
+    /// Membership of a group's pixels, for its perimeter: a frame's worth, all false between groups.
+    mark: Vec<bool>,
     opened: super::blobs::Scratch,
 }
 
@@ -490,7 +497,7 @@ fn enclosed_groups(
                     }
                 }
             }
-            if g.pixels.len() as f32 >= min_area && 3 * g.pixels.len() <= w * h {
+            if g.pixels.len() as f32 >= min_area && 3 * g.pixels.len() <= w * h && eq_diameter(g.pixels.len()) <= p.mm_to_px(MAX_GAPPED_CORE_MM) {
                 let coverage = g.covered as f32 / (g.covered + g.open).max(1) as f32;
                 let (gap, diameter) = (widest_gap(&g.chord), eq_diameter(g.pixels.len()));
                 if coverage >= p.min_rim_coverage && gap <= diameter {
@@ -509,36 +516,6 @@ fn enclosed_groups(
             }
         }
     }
-}
-
-/// Makes a group a background component of its own: relabelled, its area and ratio sum moved from its
-/// old component's row to a new row. A group lies within one component (the flood stays in its label).
-/// Its label is 1 + its first pixel's raster index, or its last's when its first pixel is its old
-/// component's first (whose label the rest of that component keeps).
-fn split_off(g: Group, bg_labels: &mut Plane<u32>, bg: &mut RegionTable, ratio: &Plane<f32>) {
-    let w = bg_labels.width;
-    let first = *g.pixels.iter().min().expect("a group has pixels");
-    let label = if bg_labels.data[first] == first as u32 + 1 { *g.pixels.iter().max().expect("a group has pixels") as u32 + 1 } else { first as u32 + 1 };
-    let (mut bbox, mut sum, mut border) = (Rect::EMPTY, 0u32, false);
-    for &i in &g.pixels {
-        let (x, y) = (i % w, i / w);
-        bbox.include_span(y, x, x + 1);
-        border |= x == 0 || y == 0 || x + 1 == w || y + 1 == bg_labels.height;
-        let old = bg.index(bg_labels.data[i]);
-        bg.area[old] = bg.area[old].saturating_sub(1);
-        let v = ratio_fixed(ratio.data[i]);
-        bg.aux[old] = bg.aux[old].saturating_sub(v);
-        sum = sum.saturating_add(v);
-        bg_labels.data[i] = label;
-    }
-    let at = bg.labels.partition_point(|&l| l < label);
-    debug_assert_ne!(bg.labels.get(at), Some(&label), "a split core's label is no other component's");
-    bg.labels.insert(at, label);
-    bg.area.insert(at, g.pixels.len() as u32);
-    bg.aux.insert(at, sum);
-    bg.flags.insert(at, if border { FLAG_BORDER } else { 0 });
-    bg.sharp.insert(at, 0);
-    bg.bbox.insert(at, bbox);
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub mod components;
 pub mod composite;
 pub mod edges;
 pub mod enclosure;
+pub mod filled;
 pub mod morphology;
 pub mod normalize;
 pub mod reduce;
@@ -54,6 +55,8 @@ pub struct FrameMaps {
     pub seeds: Plane<u32>,
     /// Boxes of this frame's cores (where `seeds` is non-zero).
     pub seed_boxes: Vec<Rect>,
+    /// The fluorescent components that touch a core (`reduce::rim_labels`), when only they are rim.
+    pub rim_labels: Option<Vec<u32>>,
     pub distance: LabeledDistance,
     pub bg_table: regions::RegionTable,
     pub fluo_table: regions::RegionTable,
@@ -74,6 +77,7 @@ impl FrameMaps {
             bg_labels: &self.bg_labels,
             fluo_labels: &self.fluo_labels,
             rects: &self.distance.rects,
+            rim_labels: self.rim_labels.as_deref(),
         }
     }
 }
@@ -140,6 +144,7 @@ impl Analyzer for CpuAnalyzer {
         );
         regions::region_stats(&m.bg_labels, &bg_components, &m.fluo_labels, &fl_components, &m.fluo, &m.ratio, p, &mut m.bg_table, &mut m.fluo_table);
         enclosure::split_gapped_cores(&m.fluo, &m.fluo_labels, &m.fluo_table, &mut m.bg_labels, &mut m.bg_table, &m.ratio, &level, p);
+        filled::carve_filled_cores(Arc::make_mut(&mut m.fluo), Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &mut m.bg_labels, &mut m.bg_table, &m.ratio, &level, p);
         let cores = regions::select_cores(&m.bg_labels, &mut m.bg_table, p, &mut m.seeds, &mut m.seed_boxes);
         timings.push("components", ms(t));
 
@@ -150,6 +155,7 @@ impl Analyzer for CpuAnalyzer {
         let t = Instant::now();
         let mut fluo_table = std::mem::take(&mut m.fluo_table);
         reduce::mark_rims(&m.reduce_maps(), &mut fluo_table);
+        m.rim_labels = p.rim_touches_core.then(|| reduce::rim_labels(&fluo_table));
         m.fluo_table = fluo_table;
         blobs::split_blobs(Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &m.ratio, p);
         shape::flag_shapeless(&m.fluo_labels, &mut m.fluo_table, p);
@@ -204,7 +210,7 @@ impl Analyzer for CpuAnalyzer {
         let mut overlay = RgbFrame::new(wl.width, wl.height);
         composite::composite(&inputs, styles, &margins_px, &mut overlay);
         timings.push("composite", ms(t));
-        let classes = self.want_classes.then(|| class_map(&m.fluo, &m.seeds, &m.distance, self.params.mm_to_px(self.params.rim_search_mm)));
+        let classes = self.want_classes.then(|| class_map(&m.reduce_maps(), self.params.mm_to_px(self.params.rim_search_mm)));
         Ok(Composite { overlay, classes, timings })
     }
 
@@ -218,15 +224,17 @@ impl Analyzer for CpuAnalyzer {
 }
 
 /// The mask PNG's classes (those of the phantom's truth): cores from the seeds, rims where fluorescence
-/// lies within `search_px` of a core, other fluorescence elsewhere.
-pub fn class_map(fluo: &Plane<u8>, seeds: &Plane<u32>, distance: &LabeledDistance, search_px: f32) -> Plane<u8> {
+/// that counts as rim (`reduce::Maps::rim_pixel`) lies within `search_px` of a core, other fluorescence
+/// elsewhere.
+pub fn class_map(maps: &reduce::Maps, search_px: f32) -> Plane<u8> {
+    let fluo = maps.fluo;
     let data = (0..fluo.data.len())
         .map(|i| {
-            if seeds.data[i] != 0 {
+            if maps.seeds.data[i] != 0 {
                 class::CORE
             } else if fluo.data[i] == 0 {
                 class::BACKGROUND
-            } else if distance.nearest.data.get(i).is_some_and(|&n| n != 0) && distance.dist.data[i] <= search_px {
+            } else if maps.nearest.data.get(i).is_some_and(|&n| n != 0) && maps.dist.data[i] <= search_px && maps.rim_pixel(i) {
                 class::RIM
             } else {
                 class::OTHER

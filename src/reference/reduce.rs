@@ -56,6 +56,22 @@ pub struct Maps<'a> {
     /// Disjoint rectangles holding every seed and every pixel within the distance bound of one (the
     /// distance transform's), outside which `dist` is infinite and `nearest` 0.
     pub rects: &'a [Rect],
+    /// The labels (ascending) of the fluorescent components that touch a core, when only they are rim
+    /// (`AnalysisParams::rim_touches_core`); `None`: any fluorescence within reach of a core is its rim.
+    pub rim_labels: Option<&'a [u32]>,
+}
+
+impl Maps<'_> {
+    /// Does fluorescent pixel `i` count as rim (see `rim_labels`)?
+    #[inline]
+    pub fn rim_pixel(&self, i: usize) -> bool {
+        self.rim_labels.is_none_or(|l| l.binary_search(&self.fluo_labels.data[i]).is_ok())
+    }
+}
+
+/// The labels (ascending) of the fluorescent components `mark_rims` found touching a core.
+pub fn rim_labels(fl: &RegionTable) -> Vec<u32> {
+    fl.labels.iter().zip(&fl.flags).filter(|&(_, f)| f & FLAG_HAS_RIM != 0).map(|(&l, _)| l).collect()
 }
 
 /// Is a pixel background outside a rim (not fluorescent, not a core, not a small enclosed hole)? Keeps
@@ -253,7 +269,7 @@ fn accumulate_rim_pixel(
         return;
     }
     let d = maps.dist.data[i];
-    if d > search {
+    if d > search || !maps.rim_pixel(i) {
         return;
     }
     let Ok(s) = cores.binary_search(&maps.nearest.data[i]) else { return };
@@ -344,7 +360,7 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
                     if seed != 0 || d <= levels[s].band {
                         acc[s] += coverage_fixed(r, w, h, i, levels[s].core) as u64;
                     }
-                    if seed == 0 && maps.fluo.data[i] != 0 && d <= search {
+                    if seed == 0 && maps.fluo.data[i] != 0 && d <= search && maps.rim_pixel(i) {
                         let edge = outside.test(i - 1) || outside.test(i + 1) || outside.test(i - w) || outside.test(i + w);
                         if edge {
                             let dr = refined_edge_distance(d, r[i], levels[s].outer, gradient(r, w, i));

@@ -24,6 +24,9 @@ pub const FLAG_HAS_RIM: u32 = 2;
 pub const FLAG_CORE: u32 = 4;
 /// A fluorescent component not shaped as a coreless lesion is (an arc, a strip): `shape`.
 pub const FLAG_NOT_SOLID: u32 = 8;
+/// A core carved out of fluorescence that scatter, haze or blur lifted above the level (`filled`): its
+/// depth under its rim decided, not its level, so `core_max_ratio` does not apply.
+pub const FLAG_FILLED: u32 = 16;
 
 /// Per-component sums. Packed in label order (the GPU indexes them by dense component id, the same order), with
 /// `labels` to find a component's row.
@@ -180,7 +183,47 @@ pub use crate::params::min_core_area_px;
 pub fn is_core(bg: &RegionTable, r: usize, n_pixels: usize, p: &AnalysisParams) -> bool {
     let area = bg.area[r];
     let max_ratio = if bg.flags[r] & FLAG_BORDER != 0 { p.partial_core_max_ratio } else { p.core_max_ratio };
-    core_sized(area, n_pixels, p) && (bg.aux[r] as f32) < max_ratio * RATIO_FIXED * area as f32
+    core_sized(area, n_pixels, p) && (bg.flags[r] & FLAG_FILLED != 0 || (bg.aux[r] as f32) < max_ratio * RATIO_FIXED * area as f32)
+}
+
+/// Could a fluorescent component (or cluster of them) with this box and area hold a core: as much area
+/// as the smallest core, and a box wider and taller than it by a pixel each side?
+pub fn holds_core(b: Rect, area: f32, p: &AnalysisParams) -> bool {
+    let min_side = p.mm_to_px(p.min_core_diameter_mm);
+    area >= min_core_area_px(p) && ((b.x1 - b.x0) as f32) >= min_side + 2.0 && ((b.y1 - b.y0) as f32) >= min_side + 2.0
+}
+
+/// Makes `pixels` a non-fluorescent component of their own (a core split off its background component,
+/// or carved out of fluorescence), with `flags` (`FLAG_BORDER` added where it touches the image edge).
+/// Its label is 1 + its first pixel's raster index, or its last's when the first already names the
+/// component it came from; the rows of the components its pixels leave (label 0: fluorescence, no row)
+/// lose their area and ratio sums.
+pub fn split_off(pixels: &[usize], flags: u32, bg_labels: &mut Plane<u32>, bg: &mut RegionTable, ratio: &Plane<f32>) {
+    let w = bg_labels.width;
+    let first = *pixels.iter().min().expect("a split region has pixels");
+    let label = if bg_labels.data[first] == first as u32 + 1 { *pixels.iter().max().expect("a split region has pixels") as u32 + 1 } else { first as u32 + 1 };
+    let (mut bbox, mut sum, mut border) = (Rect::EMPTY, 0u32, false);
+    for &i in pixels {
+        let (x, y) = (i % w, i / w);
+        bbox.include_span(y, x, x + 1);
+        border |= x == 0 || y == 0 || x + 1 == w || y + 1 == bg_labels.height;
+        let v = ratio_fixed(ratio.data[i]);
+        if bg_labels.data[i] != 0 {
+            let old = bg.index(bg_labels.data[i]);
+            bg.area[old] = bg.area[old].saturating_sub(1);
+            bg.aux[old] = bg.aux[old].saturating_sub(v);
+        }
+        sum = sum.saturating_add(v);
+        bg_labels.data[i] = label;
+    }
+    let at = bg.labels.partition_point(|&l| l < label);
+    debug_assert_ne!(bg.labels.get(at), Some(&label), "a split region's label is no other component's");
+    bg.labels.insert(at, label);
+    bg.area.insert(at, pixels.len() as u32);
+    bg.aux.insert(at, sum);
+    bg.flags.insert(at, flags | if border { FLAG_BORDER } else { 0 });
+    bg.sharp.insert(at, 0);
+    bg.bbox.insert(at, bbox);
 }
 
 /// Core labels in ascending order (the first `MAX_CORES`); writes each core pixel's label into `seeds`,
