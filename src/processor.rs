@@ -13,7 +13,7 @@ use anyhow::Result;
 use crate::analysis::{Analyzer, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
 use crate::frame::{NirView, Plane, RgbFrame, RgbView};
 use crate::measure::figures::{Figures, RIM_COMPLETE, figures, significant};
-use crate::measure::findings::{FindingsTracker, FrameFindings, Mode, Roi, SpotEvidence, find_spots};
+use crate::measure::findings::{FindingsTracker, FrameFindings, GlintCheck, Mode, Roi, SpotEvidence, clip_level, find_spots, without_glint};
 use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
 use crate::overlay::{self, Banner, CheckMarks, Marks, Outlines};
@@ -191,6 +191,7 @@ impl FrameProcessor {
         let mut timings = seg.timings;
         let t = Instant::now();
         let figs: Vec<Figures> = seg.lesions.iter().map(figures).filter(|f| significant(f, &seg.background, &self.params)).collect();
+        let figs = self.drop_glints(figs, nir, &seg.background)?;
         let ids = self.tracker.update(&figs);
         let figs = self.smoother.update(&ids, &figs);
         let styles: Vec<LesionStyle> = figs.iter().zip(&ids).map(|(f, &id)| lesion_style(f, id, &self.params)).collect();
@@ -239,6 +240,36 @@ impl FrameProcessor {
         timings.push("overlay", t.elapsed().as_secs_f64() * 1e3);
         self.frame += 1;
         Ok(FrameResult { lesions, overlay, classes: comp.classes, timings, background: seg.background, findings, truncated: seg.truncated })
+    }
+
+    /// Drops the coreless lesions that are NIR-only glints (`findings::without_glint`: a clipped core far
+    /// over the background and only its skirt beyond it; in the white light such a glint has no twin, so
+    /// the threshold's white-light test cannot exclude it). Reads the labels and the ratio map (a
+    /// readback on a GPU) only where a coreless lesion stands on a frame that clips.
+    fn drop_glints(&mut self, figs: Vec<Figures>, nir: NirView<'_>, background: &FluoLevel) -> Result<Vec<Figures>> {
+        if figs.iter().all(|f| f.kind == LesionKind::Rim) {
+            return Ok(figs);
+        }
+        let Some(clip) = clip_level(nir) else { return Ok(figs) };
+        let labels = self.analyzer.fluo_labels()?;
+        let (ratio, _) = self.analyzer.pixel_maps()?;
+        let p = &self.params;
+        let min_tbr = p.coreless_min_tbr.max(background.mode + p.coreless_min_sigmas * background.noise);
+        let (w, h) = (labels.width, labels.height);
+        Ok(figs
+            .into_iter()
+            .filter(|f| {
+                if f.kind == LesionKind::Rim {
+                    return true;
+                }
+                // A coreless lesion is compact: its pixels lie within a few radii of its centroid.
+                let reach = 4.0 * f.radius_px + 2.0;
+                let (x0, x1) = ((f.centroid_px[0] - reach).max(0.0) as usize, ((f.centroid_px[0] + reach).max(0.0) as usize).min(w));
+                let (y0, y1) = ((f.centroid_px[1] - reach).max(0.0) as usize, ((f.centroid_px[1] + reach).max(0.0) as usize).min(h));
+                let pixels = || (y0..y1).flat_map(move |y| (x0..x1).map(move |x| (x, y))).filter(|&(x, y)| labels.get(x, y) == f.label);
+                without_glint(nir, &ratio, Some(clip), pixels, false, min_tbr) != GlintCheck::Glint
+            })
+            .collect())
     }
 
     /// The transection / wound-bed check: fluorescence in the ROI and the steady flag, with the marks

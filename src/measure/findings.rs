@@ -202,6 +202,54 @@ pub const GLINT_MIN_RATIO: f32 = 4.0;
 /// or optics, still bright in the NIR image while no longer white in the white light).
 pub const GLINT_SKIRT_PX: usize = 4;
 
+/// The NIR sensor's clipping level: the frame's top code when at least 3 pixels hold it (a clipped
+/// sensor repeats its top code; an unclipped frame's maximum is a lone pixel). One pass over the frame,
+/// only when a candidate needs it.
+pub fn clip_level(nir: NirView<'_>) -> Option<u16> {
+    let (max, count) = nir.data.iter().fold((0u16, 0u32), |(m, n), &v| match v.cmp(&m) {
+        std::cmp::Ordering::Greater => (v, 1),
+        std::cmp::Ordering::Equal => (m, n + 1),
+        std::cmp::Ordering::Less => (m, n),
+    });
+    (count >= 3).then_some(max)
+}
+
+/// What a NIR-only glint makes of a fluorescent region.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum GlintCheck {
+    /// The region is a glint: a clipped speck, or nothing beyond its glint's clipped core reaches the TBR.
+    Glint,
+    /// A glint lies inside it: its peak ratio beyond the glint's reach, which decides instead.
+    Beside(f32),
+    /// No glint in it.
+    None,
+}
+
+/// The NIR-only glint test of a fluorescent region (`pixels` lists its pixels; `speck`: it is small
+/// enough to be a glint whole) against the frame's clipping level `clip`: a clipped speck is a glint;
+/// otherwise the glint's core is its clipped pixels where clipping means `GLINT_MIN_RATIO` times the
+/// background (reflection, whatever its size), else a clipped speck of at most `GLINT_MAX_PX`, and the
+/// region is judged on its pixels beyond the core's own radius (optics and motion spread a glint in
+/// proportion to its size), and at least `GLINT_SKIRT_PX`: below `min_tbr` there, it is the glint's skirt.
+pub fn without_glint<I: Iterator<Item = (usize, usize)>>(nir: NirView<'_>, ratio: &Plane<f32>, clip: Option<u16>, pixels: impl Fn() -> I, speck: bool, min_tbr: f32) -> GlintCheck {
+    let Some(c) = clip else { return GlintCheck::None };
+    let clipped: Vec<(usize, usize)> = pixels().filter(|&(x, y)| nir.get(x, y) >= c).collect();
+    if clipped.is_empty() {
+        return GlintCheck::None;
+    }
+    if speck {
+        return GlintCheck::Glint;
+    }
+    let over: Vec<(usize, usize)> = clipped.iter().copied().filter(|&(x, y)| ratio.get(x, y) >= GLINT_MIN_RATIO).collect();
+    let core = if !over.is_empty() { over } else if clipped.len() as u32 <= GLINT_MAX_PX { clipped } else { return GlintCheck::None };
+    let reach = GLINT_SKIRT_PX.max((core.len() as f32 / std::f32::consts::PI).sqrt().ceil() as usize);
+    let (cx0, cy0) = core.iter().fold((usize::MAX, usize::MAX), |(a, b), &(x, y)| (a.min(x), b.min(y)));
+    let (cx1, cy1) = core.iter().fold((0, 0), |(a, b), &(x, y)| (a.max(x), b.max(y)));
+    let away = |x: usize, y: usize| x + reach < cx0 || x > cx1 + reach || y + reach < cy0 || y > cy1 + reach;
+    let peak = pixels().filter(|&(x, y)| away(x, y)).map(|(x, y)| ratio.get(x, y)).fold(f32::NEG_INFINITY, f32::max);
+    if peak < min_tbr { GlintCheck::Glint } else { GlintCheck::Beside(peak) }
+}
+
 /// The evidence that decides whether a candidate spot is fluorescence (see the module's doc).
 pub struct SpotEvidence<'a> {
     pub ratio: &'a Plane<f32>,
@@ -217,18 +265,6 @@ pub struct SpotEvidence<'a> {
 }
 
 impl SpotEvidence<'_> {
-    /// The NIR sensor's clipping level: the frame's top code when at least 3 pixels hold it (a clipped
-    /// sensor repeats its top code; an unclipped frame's maximum is a lone pixel).
-    /// One pass over the frame, only when a candidate is a speck.
-    fn clip_level(&self) -> Option<u16> {
-        let (max, count) = self.nir.data.iter().fold((0u16, 0u32), |(m, n), &v| match v.cmp(&m) {
-            std::cmp::Ordering::Greater => (v, 1),
-            std::cmp::Ordering::Equal => (m, n + 1),
-            std::cmp::Ordering::Less => (m, n),
-        });
-        (count >= 3).then_some(max)
-    }
-
     /// Keeps the spots that stand out from the tissue around them and are not glints; each kept spot's
     /// `peak_tbr` becomes its peak over the local background.
     pub fn keep(&self, spots: Vec<Spot>, fluo: &Plane<u8>) -> Vec<Spot> {
@@ -261,32 +297,13 @@ impl SpotEvidence<'_> {
         let [x0, y0, x1, y1] = s.bbox;
         // The spot's fluorescent pixels in its box (a neighbour's pixels in the box count too: close).
         let spot_px = || (y0..y1).flat_map(move |y| (x0..x1).map(move |x| (x, y))).filter(|&(x, y)| fluo.get(x, y) != 0);
-        // A NIR-only glint: a speck that clips.
+        // A NIR-only glint: a speck that clips, or a clipped core with its own skirt.
         let speck = s.area_px <= GLINT_MAX_PX && self.mm_per_px.is_none_or(|m| s.area_px as f32 * m * m < GLINT_MAX_MM2);
-        // A NIR-only glint inside a larger spot (its own blurred skirt, or a bright grain of the tissue
-        // around it): the spot is judged on its pixels away from the glint's clipped core, whose
-        // brightness is the glint's, not fluorescence. The core is the clipped pixels where clipping
-        // means `GLINT_MIN_RATIO` times the background (reflection, whatever its size), else a clipped
-        // speck of at most `GLINT_MAX_PX`; "away" is beyond the core's own radius (optics and motion
-        // spread a glint in proportion to its size), and at least `GLINT_SKIRT_PX`.
-        if let Some(c) = *clip.get_or_init(|| self.clip_level()) {
-            let clipped: Vec<(usize, usize)> = spot_px().filter(|&(x, y)| self.nir.get(x, y) >= c).collect();
-            if !clipped.is_empty() && speck {
-                return None;
-            }
-            let over: Vec<(usize, usize)> = clipped.iter().copied().filter(|&(x, y)| self.ratio.get(x, y) >= GLINT_MIN_RATIO).collect();
-            let core = if !over.is_empty() { over } else if clipped.len() as u32 <= GLINT_MAX_PX { clipped } else { Vec::new() };
-            if !core.is_empty() {
-                let reach = GLINT_SKIRT_PX.max((core.len() as f32 / std::f32::consts::PI).sqrt().ceil() as usize);
-                let (cx0, cy0) = core.iter().fold((usize::MAX, usize::MAX), |(a, b), &(x, y)| (a.min(x), b.min(y)));
-                let (cx1, cy1) = core.iter().fold((0, 0), |(a, b), &(x, y)| (a.max(x), b.max(y)));
-                let away = |x: usize, y: usize| x + reach < cx0 || x > cx1 + reach || y + reach < cy0 || y > cy1 + reach;
-                let peak = spot_px().filter(|&(x, y)| away(x, y)).map(|(x, y)| self.ratio.get(x, y)).fold(f32::NEG_INFINITY, f32::max);
-                if peak < self.min_tbr {
-                    return None;
-                }
-                s.peak_tbr = peak;
-            }
+        let clip = *clip.get_or_init(|| clip_level(self.nir));
+        match without_glint(self.nir, self.ratio, clip, spot_px, speck, self.min_tbr) {
+            GlintCheck::Glint => return None,
+            GlintCheck::Beside(peak) => s.peak_tbr = peak,
+            GlintCheck::None => {}
         }
         // A white-light glint's skirt: most of the spot lies next to glint pixels.
         let glint = |x: usize, y: usize| {

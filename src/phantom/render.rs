@@ -370,8 +370,8 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
         let v = (y as f32 + 0.5) / h as f32 * 2.0 - 1.0 - scene.falloff_center[1];
         (-k * 0.5 * (u * u + v * v)).exp()
     };
-    // Glint strength at a pixel: 1 inside, a soft skirt outside (`hard`: none, a saturated NIR speck).
-    let glint_at = |glints: &[Glint], x: usize, y: usize, hard: bool| -> f32 {
+    // Glint strength at a pixel: 1 inside, a soft skirt outside.
+    let glint_at = |glints: &[Glint], x: usize, y: usize| -> f32 {
         let mut g: f32 = 0.0;
         for gl in glints {
             let cx = gl.pos[0] + gl.vel[0] * frame as f32;
@@ -380,7 +380,7 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
             let dx = (x as f32 + 0.5 - cx) / gl.radius_px[0];
             let dy = (y as f32 + 0.5 - cy) / gl.radius_px[1];
             let r2 = dx * dx + dy * dy;
-            g = g.max(if r2 <= 1.0 { 1.0 } else if hard { 0.0 } else { (-(r2 - 1.0) * 2.0).exp() * 0.6 });
+            g = g.max(if r2 <= 1.0 { 1.0 } else { (-(r2 - 1.0) * 2.0).exp() * 0.6 });
         }
         g
     };
@@ -401,7 +401,7 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
                 let lrows = [r0, r1, r2];
                 for x in 0..w {
                     let e = excitation(x, y);
-                    let g = glint_at(&scene.glints, x, y, false);
+                    let g = glint_at(&scene.glints, x, y);
                     let a = 1.0 - absorb.get(x, y);
                     let sh = shaft.get(x, y);
                     let mut sig = background * e * blurred.get(x, y) * a;
@@ -413,7 +413,7 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
                     }
                     let g = g.max(if sh == 2 { 1.0 } else { 0.0 });
                     let sig = sig + (specular(g) * NIR_MAX - sig).max(0.0) * g;
-                    let gn = glint_at(&scene.nir_glints, x, y, true);
+                    let gn = glint_at(&scene.nir_glints, x, y);
                     nrow[x] = sig + (specular(gn) * NIR_MAX - sig).max(0.0) * gn;
 
                     let centre = [cam[0] + (x as f32 + 0.5) * mmpp, cam[1] + (y as f32 + 0.5) * mmpp];

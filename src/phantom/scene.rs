@@ -403,7 +403,9 @@ impl Scene {
                 .flatten()
                 .into_iter()
                 .collect();
-            let nir_glints = (0..rng2.random_range(0..=4)).map(|_| Glint::draw(&mut rng2, width, height, 1.0..3.0, 0.5..1.0)).collect();
+            // NIR-only glints from a speck to 8 px across the clipped core, with the soft skirt of optics and
+            // blur (an independent phantom set's soft, larger glints were called spots and lesions).
+            let nir_glints = (0..rng2.random_range(0..=4)).map(|_| Glint::draw(&mut rng2, width, height, 1.0..8.0, 0.5..1.0)).collect();
             (variation, veins, shafts, blobs, nir_glints)
         } else {
             Default::default()

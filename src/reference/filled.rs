@@ -4,7 +4,8 @@
 //! the fluorescence level: the mask is solid, no non-fluorescent region is enclosed, and the lesion would
 //! read as a homogeneous one. Yet the ratio still encloses the core: seen as a relief, it is a basin of
 //! the fluorescent region (`basins`). The enclosure by brighter fluorescence is the signature, not the
-//! darkness; so here, within each fluorescent component large enough to hold a core, a basin is a core
+//! darkness; so here, within each fluorescent component large enough to hold a core (and whose box holds
+//! no core the mask shows), a basin is a core
 //! when it is significant against the frame's texture (its water `filled_core_sigmas` noise sigmas deep
 //! over a core's area) and deep against its own rim (its floor at least `MIN_DEPTH_SHARE` of the way
 //! down from its spill level to the background's mode: a dip of liver texture inside a homogeneous
@@ -48,11 +49,14 @@ pub fn carve_filled_cores(
     let min_area = min_core_area_px(p);
     // A basin within a cell or two of the component's edge still lies inside the box.
     let margin = (2.0 * p.mm_to_px(basins::CELL_MM)).ceil() as usize + 2;
+    // A component whose box holds a core the mask shows is that core's rim (its basin is that core): the
+    // common frame's rims pay nothing for the relief.
+    let cores: Vec<crate::raster::rect::Rect> = (0..bg.labels.len()).filter(|&r| is_core(bg, r, w * h, p)).map(|r| bg.bbox[r]).collect();
     let mut carved = 0;
     let mut region: Vec<usize> = Vec::new();
     for r in 0..fl.labels.len() {
         let (b, label) = (fl.bbox[r], fl.labels[r]);
-        if !holds_core(b, fl.area[r] as f32, p) {
+        if !holds_core(b, fl.area[r] as f32, p) || cores.iter().any(|c| c.x0 >= b.x0 && c.y0 >= b.y0 && c.x1 <= b.x1 && c.y1 <= b.y1) {
             continue;
         }
         let found = basins::significant_basins(ratio, b.expand(margin, w, h), p.filled_core_sigmas, level, p);
