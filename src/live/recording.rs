@@ -31,6 +31,11 @@ pub const QUEUE_FRAMES: usize = 10;
 pub const BRANCHES: [(&str, &str, Recording); 3] =
     [("wl", "wl.mkv", Recording::RgbLossless), ("nir", "nir.mkv", Recording::Gray16Lossless), ("overlay", "overlay.mkv", Recording::OverlayH264)];
 
+/// The name of the leaky queue at the head of tee `tee`'s recording branch.
+pub fn queue_name(tee: &str) -> String {
+    format!("rec_{tee}_queue")
+}
+
 /// A leaky queue of `frames` frames (no byte or time limit), named `name`, in gst-launch syntax.
 pub fn leaky_queue(name: &str, frames: usize) -> String {
     format!("queue name={name} max-size-buffers={} max-size-bytes=0 max-size-time=0 leaky=downstream", frames.max(1))
@@ -42,7 +47,7 @@ pub fn branch(tee: &str, file: &Path, kind: Recording, fps: u32, queue: usize, d
     let slow = delay.map_or(String::new(), |d| format!(" ! identity sleep-time={}", d.as_micros()));
     format!(
         "{tee}. ! {}{slow} ! {} ! matroskamux streamable=true ! filesink name=rec_{tee} location={} buffer-mode=unbuffered",
-        leaky_queue(&format!("rec_{tee}_queue"), queue),
+        leaky_queue(&queue_name(tee), queue),
         kind.encoder(fps),
         quote(&file.to_string_lossy()),
     )
@@ -93,7 +98,7 @@ pub struct RecBranch {
 impl RecBranch {
     /// Find the branch `branch` put in `pipeline` for tee `tee` and start counting.
     pub fn attach(pipeline: &gst::Pipeline, tee: &str, file: &str) -> Result<Self> {
-        let queue = pipeline.by_name(&format!("rec_{tee}_queue")).ok_or_else(|| anyhow!("no recording queue for {file}"))?;
+        let queue = pipeline.by_name(&queue_name(tee)).ok_or_else(|| anyhow!("no recording queue for {file}"))?;
         Ok(Self { name: file.to_string(), counts: QueueCounts::attach(&queue)? })
     }
 
