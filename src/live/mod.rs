@@ -126,7 +126,7 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
     let element = p.element.clone().downcast::<NirfMargin>().map_err(|_| anyhow::anyhow!("{}: m is not the nirfmargin element", cfg.name))?;
     element.set_frame_channel(Some(tx));
     let recs: Vec<RecBranch> = if cfg.record_dir.is_some() {
-        let queues = recording::BRANCHES.iter().map(|(tee, _, _)| recording::queue_name(tee)).collect();
+        let queues = recording::BRANCHES.iter().map(|(tee, _, _)| recording::encoder_queue_name(tee)).collect();
         priority::lower_tasks_of(&p.pipeline, queues, cfg.record_nice)?;
         recording::BRANCHES.iter().map(|(tee, file, _)| RecBranch::attach(&p.pipeline, tee, file)).collect::<Result<_>>()?
     } else {

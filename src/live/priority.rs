@@ -5,14 +5,19 @@
 //! are short, the scheduler gives them what the analysis, the element and the display leave, so the
 //! recordings degrade (their queues drop frames, counted) before the monitor does.
 //!
+//! No thread of the cameras, the element or the display ever waits on a low-priority thread (under load
+//! such a thread may not run for a second): the low-priority thread is the one of a one-frame queue
+//! behind each recording's leaky queue, whose own thread (normal priority) is the only one that hands
+//! frames to it; and the leaky queue answers serialized queries (an upstream allocation query through
+//! the tees) at once instead of queueing them behind the frames waiting for the encoder
+//! (`answer_serialized_queries`).
+//!
 //! How: the pipeline's bus sync handler sees each streaming task created (`STREAM_STATUS` `CREATE`,
-//! posted before the task starts) and gives the recording queues' tasks a task pool of their own,
+//! posted before the task starts) and gives the encoder queues' tasks a task pool of their own,
 //! `LowPriorityPool`, which runs each task on a new thread of its own that lowers its priority first
 //! and ends with the task. A thread of GStreamer's shared pool is never reniced: such a thread goes back
 //! to the pool and may later run another element's task, and an unprivileged thread cannot raise its
 //! priority again.
-
-use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 use gstreamer as gst;
@@ -114,20 +119,34 @@ impl LowPriorityPool {
     }
 }
 
-/// Run the streaming tasks of the elements named `owners` (the recording queues) at nice `nice` (0:
+/// A queue answers a serialized query (allocation, drain) only once its thread has pushed every frame
+/// before it, so the thread that asked (a camera's, through a tee) waits for the recording's encoder.
+/// `queue` (a recording's leaky queue) answers them at once: nothing proposed for allocation (the
+/// recording allocates nothing upstream: the tee's other branches decide), nothing to drain (its frames
+/// may be dropped anyway).
+pub fn answer_serialized_queries(queue: &gst::Element) -> Result<()> {
+    let sink = queue.static_pad("sink").ok_or_else(|| anyhow!("{}: a queue without sink pad", queue.name()))?;
+    sink.add_probe(gst::PadProbeType::QUERY_DOWNSTREAM, |_, info| match info.query() {
+        Some(q) if q.is_serialized() => gst::PadProbeReturn::Handled,
+        _ => gst::PadProbeReturn::Ok,
+    });
+    Ok(())
+}
+
+/// Run the streaming tasks of the elements named `owners` (the recordings' encoder queues) at nice `nice` (0:
 /// as every other thread). Call before the pipeline starts: it installs the bus's sync handler.
 pub fn lower_tasks_of(pipeline: &gst::Pipeline, owners: Vec<String>, nice: i32) -> Result<()> {
     if nice == 0 || owners.is_empty() {
         return Ok(());
     }
     let bus = pipeline.bus().ok_or_else(|| anyhow!("pipeline without bus"))?;
-    let pool = Arc::new(LowPriorityPool::new(nice));
+    let pool = LowPriorityPool::new(nice);
     bus.set_sync_handler(move |_, msg| {
         if let gst::MessageView::StreamStatus(s) = msg.view() {
             let (kind, owner) = s.get();
             if kind == gst::StreamStatusType::Create && owners.iter().any(|o| *o == owner.name()) {
                 if let Some(task) = s.stream_status_object().and_then(|v| v.get::<gst::Task>().ok()) {
-                    task.set_pool(&*pool);
+                    task.set_pool(&pool);
                 }
             }
         }
@@ -138,7 +157,7 @@ pub fn lower_tasks_of(pipeline: &gst::Pipeline, owners: Vec<String>, nice: i32) 
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     use super::*;
 
@@ -180,5 +199,50 @@ mod tests {
             assert!(of("rec").iter().all(|s| s.1 == 19.max(base) && s.2.as_deref() == Some("nirf-recording")), "{seen:?}");
             assert!(of("disp").iter().all(|s| s.1 == base && s.2.as_deref() != Some("nirf-recording")), "{seen:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod query_tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// An allocation query into a recording's leaky queue is answered while its thread is stuck on a frame
+    /// (here a probe holding it, as a starved encoder would): the asking thread does not wait.
+    #[test]
+    fn a_serialized_query_is_answered_while_the_queue_s_thread_is_stuck() {
+        crate::media::init().unwrap();
+        let pipeline = gst::parse::launch("appsrc name=src format=time ! queue name=q ! fakesink").unwrap().downcast::<gst::Pipeline>().unwrap();
+        let q = pipeline.by_name("q").unwrap();
+        answer_serialized_queries(&q).unwrap();
+        let holding = Arc::new(AtomicBool::new(false));
+        let (stuck_tx, stuck_rx) = std::sync::mpsc::channel::<()>();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let release_rx = Mutex::new(release_rx);
+        let h = holding.clone();
+        q.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            h.store(true, Ordering::SeqCst);
+            let _ = stuck_tx.send(());
+            let _ = release_rx.lock().unwrap().recv_timeout(Duration::from_secs(20));
+            h.store(false, Ordering::SeqCst);
+            gst::PadProbeReturn::Ok
+        });
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let src = pipeline.by_name("src").unwrap().downcast::<gstreamer_app::AppSrc>().unwrap();
+        let caps = gst::Caps::builder("video/x-raw").field("format", "GRAY8").field("width", 4).field("height", 4).field("framerate", gst::Fraction::new(30, 1)).build();
+        src.set_caps(Some(&caps));
+        for _ in 0..3 {
+            src.push_buffer(gst::Buffer::with_size(16).unwrap()).unwrap();
+        }
+        stuck_rx.recv_timeout(Duration::from_secs(30)).expect("the queue's thread took a frame");
+        let mut query = gst::query::Allocation::new(Some(&caps), true);
+        assert!(q.static_pad("sink").unwrap().query(&mut query), "answered");
+        // Queued behind the stuck frame, the answer would have come only once the probe let go.
+        assert!(holding.load(Ordering::SeqCst), "answered while the queue's thread is still stuck on its frame");
+        release_tx.send(()).unwrap();
+        pipeline.set_state(gst::State::Null).unwrap();
     }
 }
