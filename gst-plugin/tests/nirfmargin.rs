@@ -75,6 +75,7 @@ fn caps(format: gst_video::VideoFormat, w: usize, h: usize) -> gst::Caps {
 }
 
 fn caps_at(format: gst_video::VideoFormat, w: usize, h: usize, fps: gst::Fraction) -> gst::Caps {
+    init();
     gst_video::VideoInfo::builder(format, w as u32, h as u32).fps(fps).build().unwrap().to_caps().unwrap()
 }
 
@@ -234,6 +235,28 @@ fn a_silent_nir_camera_gives_white_light_with_nir_lost_then_the_overlay_comes_ba
     same(&r.pull(), &overlay(&mut p, &f[3].0, &f[3].1), "the overlay comes back with the NIR");
     let states: Vec<_> = (0..4).map(|_| overlay_state(&r.message())).collect();
     assert_eq!(states[2], ("off".to_string(), Some("nir lost".to_string())));
+    assert_eq!(states[3].0, "on");
+}
+
+/// A white light that stops delivering while the NIR goes on: the aggregator repeats its last frame;
+/// once more is within half a frame of its end (analysed as usual), after that the frozen picture goes
+/// out with "WHITE LIGHT FROZEN" and nothing analysed; the overlay comes back with the white light.
+#[test]
+fn a_frozen_white_light_is_flagged_and_not_analysed_then_the_overlay_comes_back() {
+    let f = phantom(4);
+    let (mut r, mut p) = started(&f);
+    r.push_nir(&f[1].1, 1, 1);
+    r.push_nir(&f[2].1, 2, 1);
+    r.wl.crank_single_clock_wait().unwrap();
+    same(&r.pull(), &overlay(&mut p, &f[0].0, &f[1].1), "frame 1: the white light's last frame repeated once");
+    r.wl.crank_single_clock_wait().unwrap();
+    same(&r.pull(), &passthrough(&f[0].0, "WHITE LIGHT FROZEN").data, "frame 2: the frozen picture with the badge");
+    r.push_wl(&f[3].0, 3);
+    r.push_nir(&f[3].1, 3, 1);
+    same(&r.pull(), &overlay(&mut p, &f[3].0, &f[3].1), "the overlay comes back with the white light");
+    let states: Vec<_> = (0..4).map(|_| overlay_state(&r.message())).collect();
+    assert_eq!(states[1].0, "on");
+    assert_eq!(states[2], ("off".to_string(), Some("white light frozen".to_string())));
     assert_eq!(states[3].0, "on");
 }
 
@@ -417,15 +440,20 @@ fn the_latency_query_is_answered_with_the_budget() {
 /// The frame period comes from the white light's caps: the budget (0.8 of it) and so the latency the
 /// element reports, and the analysis's rate (its tracker keeps an unseen lesion's ID for one second of
 /// frames: at 10 frames/s a lesion gone for 12 frames comes back with a new ID, at 30 it keeps its own).
-/// Caps of 0/1 (a variable rate) take 30 frames/s.
+/// Caps of 0/1 (a variable rate) take 30 frames/s, and so does the output: its caps are fixed at 30/1
+/// (the aggregator derives its own latency from the output rate, which must not be zero).
 #[test]
 fn the_frame_rate_comes_from_the_caps() {
     let f = phantom(2);
-    for (fps, budget) in [(gst::Fraction::new(10, 1), 80.0), (gst::Fraction::new(0, 1), 80.0 / 3.0)] {
+    for (fps, budget, out) in
+        [(gst::Fraction::new(10, 1), 80.0, gst::Fraction::new(10, 1)), (gst::Fraction::new(0, 1), 80.0 / 3.0, gst::Fraction::new(30, 1))]
+    {
         let mut r = rig_at(&[("budget-ms", "0")], fps);
         r.push_wl(&f[0].0, 0);
         r.push_nir(&f[0].1, 0, 1);
         r.pull();
+        let caps = r.el.static_pad("src").unwrap().current_caps().unwrap();
+        assert_eq!(caps.structure(0).unwrap().get::<gst::Fraction>("framerate").unwrap(), out, "{fps:?} in");
         let mut q = gst::query::Latency::new();
         assert!(r.el.static_pad("src").unwrap().query(&mut q));
         let want = gst::ClockTime::from_nseconds(((budget + 5.0) * 1e6) as u64);

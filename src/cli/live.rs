@@ -78,6 +78,11 @@ pub struct LiveArgs {
     /// frames are dropped (counted), never display frames.
     #[arg(long, default_value_t = crate::live::recording::QUEUE_FRAMES)]
     pub record_queue: usize,
+    /// Nice value (0-19) of the recording branches' threads (encoders, muxers, file writers): at 19 they
+    /// get what the analysis and the display leave of the cores, so a recording drops frames (counted)
+    /// before the monitor is slowed; 0 runs them at the analysis's priority.
+    #[arg(long, default_value_t = crate::live::priority::RECORD_NICE, value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub record_nice: i32,
     /// Recording drill: every recorded frame waits this many ms before its encoder (a slow encoder).
     #[arg(long, hide = true)]
     pub inject_record_delay_ms: Option<u64>,
@@ -170,6 +175,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         feed,
         record_queue: a.record_queue,
         record_delay: a.inject_record_delay_ms.map(Duration::from_millis),
+        record_nice: a.record_nice,
         mode_keys: true,
     })?;
     println!(

@@ -377,6 +377,13 @@ impl ElementImpl for NirfMargin {
     }
 }
 
+/// A frame at running time `rt`, lasting `duration` (at least a frame period), is stale at running time
+/// `now` when `now` is more than half a frame period past its end.
+fn stale(rt: Option<u64>, duration: Option<gst::ClockTime>, now: Option<u64>, period_ns: u64) -> bool {
+    let dur = duration.map_or(period_ns, |d| d.nseconds().max(period_ns));
+    matches!((rt, now), (Some(t), Some(n)) if t + dur + period_ns / 2 < n)
+}
+
 /// The frame rate of negotiated caps; `DEFAULT_FPS` for `0/1` (a variable rate).
 fn frame_rate(info: &gst_video::VideoInfo) -> f64 {
     let fps = info.fps();
@@ -478,11 +485,17 @@ impl AggregatorImpl for NirfMargin {
     }
 
     /// The src pad takes the white light's caps (format, size, frame rate); until they are known there is
-    /// nothing to decide.
+    /// nothing to decide. A variable rate (`0/1`) is fixed at `DEFAULT_FPS`, as GStreamer's own
+    /// aggregators fix it (`VideoAggregator`'s default fixation takes 25/1): the aggregator produces its
+    /// output on the output rate's grid and derives its latency from that rate, which must not be zero.
     fn update_src_caps(&self, caps: &gst::Caps) -> Result<gst::Caps, gst::FlowError> {
-        let Some(wl) = self.obj().static_pad("wl").and_then(|p| p.current_caps()) else {
+        let Some(mut wl) = self.obj().static_pad("wl").and_then(|p| p.current_caps()) else {
             return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA);
         };
+        let variable = wl.structure(0).and_then(|s| s.get::<gst::Fraction>("framerate").ok()).is_some_and(|f| f.numer() <= 0);
+        if variable {
+            wl.make_mut().set("framerate", gst::Fraction::new(DEFAULT_FPS as i32, 1));
+        }
         if !wl.can_intersect(caps) {
             gst::error!(CAT, imp = self, "downstream ({caps:?}) does not take the white light's caps ({wl:?})");
             return Err(gst::FlowError::NotNegotiated);
@@ -701,30 +714,34 @@ impl VideoAggregatorImpl for NirfMargin {
         let info = state.out_info.clone().ok_or(gst::FlowError::NotNegotiated)?;
         let (width, height) = (info.width() as usize, info.height() as usize);
 
-        let (wl, wl_rt) = match wl_pad.prepared_frame(token) {
+        let (wl, wl_rt, wl_duration) = match wl_pad.prepared_frame(token) {
             Some(f) => {
                 let rt = running_time(&wl_pad, f.buffer());
+                let duration = f.buffer().duration();
                 let input = wl_input(&f, state.spare.0.take()).map_err(|e| {
                     gst::element_imp_error!(self, gst::StreamError::Format, ("white light (pad wl): {e:#}"));
                     gst::FlowError::Error
                 })?;
-                (Some(input), rt)
+                (Some(input), rt, duration)
             }
             // The white light ended: so does the overlay.
             None if wl_pad.is_eos() => return Err(gst::FlowError::Eos),
             // A live white light late past the aggregator's timeout: a black frame says so (nothing to
             // analyse).
-            None => (None, None),
+            None => (None, None, None),
         };
         // The NIR frame the aggregator paired by running time, unless it is older than this white light
         // by more than a frame (a NIR camera that fell silent).
         let period_ns = state.period.as_nanos() as u64;
         let nir = nir_pad.prepared_frame(token).and_then(|f| {
             let rt = running_time(&nir_pad, f.buffer());
-            let dur = f.buffer().duration().map_or(period_ns, |d| d.nseconds().max(period_ns));
-            let stale = matches!((rt, wl_rt), (Some(n), Some(w)) if n + dur + period_ns / 2 < w);
-            (!stale).then_some(f)
+            (!stale(rt, f.buffer().duration(), wl_rt, period_ns)).then_some(f)
         });
+        // A white light that stopped delivering (a frozen grabber) while the output goes on: the
+        // aggregator repeats its last frame (the `wl` pad's `max-last-buffer-repeat`); from half a frame
+        // past that frame's end it is frozen.
+        let out_rt = outbuf.pts().and_then(|t| obj.src_pad().segment().downcast_ref::<gst::ClockTime>()?.to_running_time(t)).map(|t| t.nseconds());
+        let wl_frozen = stale(wl_rt, wl_duration, out_rt, period_ns);
         let spare_nir = state.spare.1.take();
         let (nir, nir_own) = match nir.map(|f| nir_input(&f, (width, height), spare_nir, &mut state.nir_native)).transpose() {
             Ok(n) => n.map_or((None, None), |(lent, own)| (Some(lent), own)),
@@ -736,6 +753,14 @@ impl VideoAggregatorImpl for NirfMargin {
         let index = state.index;
         state.index += 1;
         let Outcome { out, reason, result, process_ms } = match wl {
+            // An old picture under a new NIR would put the margins where the tissue no longer is:
+            // nothing is analysed, the frozen picture says so.
+            Some((wl, _)) if wl_frozen => Outcome {
+                out: passthrough(wl.view(), "WHITE LIGHT FROZEN"),
+                reason: Some("white light frozen".into()),
+                result: None,
+                process_ms: None,
+            },
             Some((wl, wl_own)) => {
                 let outcome = state.failsafe.frame(index, &wl, nir);
                 drop(wl);

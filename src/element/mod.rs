@@ -14,8 +14,9 @@
 //! so the default budget and the analysis's tracking rate, come from the white light's caps (30
 //! frames/s for a variable rate, `0/1`). A live white light with no frame yet at
 //! the aggregator's timeout gives a black frame with "NO WHITE LIGHT" (nothing analysed); one that stops
-//! after its first frame is repeated by the aggregator (the `wl` pad's `max-last-buffer-repeat`, until EOS
-//! by default: not yet flagged); the white light ending ends the stream.
+//! delivering has its last frame repeated by the aggregator (the `wl` pad's `max-last-buffer-repeat`,
+//! until EOS by default), from half a frame past its end with "WHITE LIGHT FROZEN" (nothing analysed);
+//! the white light ending ends the stream. A variable rate (`0/1`) gives output caps of 30/1.
 //!
 //! Every frame posts an element message `nirf-margin/frame`: the frame's metrics line (the lesions with
 //! their figures and margin verdict, the transection / wound-bed check, the overlay state and the reason

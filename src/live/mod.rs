@@ -10,6 +10,7 @@
 //! (`element::failsafe`) and the analysis thread (`element::worker`) are the element's.
 
 pub(crate) mod pipeline;
+pub(crate) mod priority;
 pub(crate) mod recording;
 pub(crate) mod stats;
 
@@ -52,6 +53,9 @@ pub struct LiveConfig {
     pub record_queue: usize,
     /// A drill: every recorded frame waits this long before its encoder (a slow encoder).
     pub record_delay: Option<Duration>,
+    /// The nice value of the recording branches' threads (`priority`; 0: the same priority as the
+    /// analysis and the display).
+    pub record_nice: i32,
     /// Read mode keys (s, t, w + Enter) from standard input.
     pub mode_keys: bool,
 }
@@ -122,6 +126,8 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
     let element = p.element.clone().downcast::<NirfMargin>().map_err(|_| anyhow::anyhow!("{}: m is not the nirfmargin element", cfg.name))?;
     element.set_frame_channel(Some(tx));
     let recs: Vec<RecBranch> = if cfg.record_dir.is_some() {
+        let queues = recording::BRANCHES.iter().map(|(tee, _, _)| recording::encoder_queue_name(tee)).collect();
+        priority::lower_tasks_of(&p.pipeline, queues, cfg.record_nice)?;
         recording::BRANCHES.iter().map(|(tee, file, _)| RecBranch::attach(&p.pipeline, tee, file)).collect::<Result<_>>()?
     } else {
         Vec::new()

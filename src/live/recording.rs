@@ -1,8 +1,9 @@
 //! The recording branches of the live pipeline. Each recording (raw white light from the `wl` tee, raw
 //! NIR from the `nir` tee, the overlay from the `overlay` tee) is a branch of the one pipeline behind its
-//! own leaky queue: `queue leaky=downstream max-size-buffers=N ! ENCODER ! matroskamux streamable=true !
-//! filesink buffer-mode=unbuffered`. A slow encoder fills its queue, and from then on the queue drops its
-//! oldest frame for each new one: recorded frames are lost (counted), the tee never waits, so neither
+//! own leaky queue: `queue leaky=downstream max-size-buffers=N ! queue max-size-buffers=1 ! ENCODER !
+//! matroskamux streamable=true ! filesink buffer-mode=unbuffered` (the second queue's thread runs the
+//! encoder at a lower priority, `super::priority`; the leaky queue's own thread only hands frames over).
+//! A slow encoder fills the leaky queue, and from then on it drops its oldest frame for each new one: recorded frames are lost (counted), the tee never waits, so neither
 //! does the display nor the analysis. The Matroska file is written as it goes through an unbuffered sink,
 //! so what was written plays back even after `kill -9`.
 //!
@@ -31,6 +32,17 @@ pub const QUEUE_FRAMES: usize = 10;
 pub const BRANCHES: [(&str, &str, Recording); 3] =
     [("wl", "wl.mkv", Recording::RgbLossless), ("nir", "nir.mkv", Recording::Gray16Lossless), ("overlay", "overlay.mkv", Recording::OverlayH264)];
 
+/// The name of the leaky queue at the head of tee `tee`'s recording branch.
+pub fn queue_name(tee: &str) -> String {
+    format!("rec_{tee}_queue")
+}
+
+/// The name of the one-frame queue behind it whose thread runs the encoder, muxer and file sink (at a
+/// lower priority: `super::priority`).
+pub fn encoder_queue_name(tee: &str) -> String {
+    format!("rec_{tee}_encoder")
+}
+
 /// A leaky queue of `frames` frames (no byte or time limit), named `name`, in gst-launch syntax.
 pub fn leaky_queue(name: &str, frames: usize) -> String {
     format!("queue name={name} max-size-buffers={} max-size-bytes=0 max-size-time=0 leaky=downstream", frames.max(1))
@@ -41,8 +53,9 @@ pub fn leaky_queue(name: &str, frames: usize) -> String {
 pub fn branch(tee: &str, file: &Path, kind: Recording, fps: u32, queue: usize, delay: Option<Duration>) -> String {
     let slow = delay.map_or(String::new(), |d| format!(" ! identity sleep-time={}", d.as_micros()));
     format!(
-        "{tee}. ! {}{slow} ! {} ! matroskamux streamable=true ! filesink name=rec_{tee} location={} buffer-mode=unbuffered",
-        leaky_queue(&format!("rec_{tee}_queue"), queue),
+        "{tee}. ! {} ! queue name={} max-size-buffers=1 max-size-bytes=0 max-size-time=0{slow} ! {} ! matroskamux streamable=true ! filesink name=rec_{tee} location={} buffer-mode=unbuffered",
+        leaky_queue(&queue_name(tee), queue),
+        encoder_queue_name(tee),
         kind.encoder(fps),
         quote(&file.to_string_lossy()),
     )
@@ -93,7 +106,8 @@ pub struct RecBranch {
 impl RecBranch {
     /// Find the branch `branch` put in `pipeline` for tee `tee` and start counting.
     pub fn attach(pipeline: &gst::Pipeline, tee: &str, file: &str) -> Result<Self> {
-        let queue = pipeline.by_name(&format!("rec_{tee}_queue")).ok_or_else(|| anyhow!("no recording queue for {file}"))?;
+        let queue = pipeline.by_name(&queue_name(tee)).ok_or_else(|| anyhow!("no recording queue for {file}"))?;
+        super::priority::answer_serialized_queries(&queue)?;
         Ok(Self { name: file.to_string(), counts: QueueCounts::attach(&queue)? })
     }
 
