@@ -21,7 +21,7 @@ use super::error::GpuError;
 use super::shaders::{self, Stage};
 use super::uniforms::{GpuParams, MAX_DISTANCE_BOUND};
 use crate::analysis::{
-    Analyzer, COVERAGE_FIXED, FluoLevel, PixelMaps, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
+    Analyzer, COVERAGE_FIXED, ratio_code, ratio_value, FluoLevel, PixelMaps, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
     Segmentation, StageTimings, THICKNESS_BINS, Traffic,
 };
 use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
@@ -198,7 +198,8 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 11
     [
         ("nir_in", n.div_ceil(2)),
         ("wl_in", (3 * n).div_ceil(4)),
-        ("ratio", n),
+        // 16-bit codes, two a word, rows padded to whole words (`ratio_words`).
+        ("ratio", ratio_words(width, height)),
         // 8-bit values, four a word, rows padded to whole words (`mask_words`).
         ("mask", mask_words(width, height)),
         // The labelling's union-find, then (after `compress`) the labels of both classes, a word a pixel
@@ -242,6 +243,33 @@ pub struct RegionsStage {
     pub components: Vec<RegionRecord>,
     pub cores_found: u32,
     pub cores: Vec<(u32, bool)>,
+}
+
+/// Words of the ratio map: 16-bit codes two a word, each row padded to whole words (`ratio_index` in
+/// common.wgsl).
+fn ratio_words(width: usize, height: usize) -> usize {
+    width.div_ceil(2) * height
+}
+
+/// A ratio map as the GPU holds it: each pixel's 16-bit code (`analysis::ratio_code`), two a word, rows
+/// padded to whole words. A ratio off the codes' grid is rounded to it, as the normalize stage rounds.
+fn pack_ratio(ratio: &Plane<f32>) -> Vec<u16> {
+    let stride = ratio.width.div_ceil(2) * 2;
+    let mut packed = vec![0u16; stride * ratio.height];
+    for (dst, src) in packed.chunks_exact_mut(stride).zip(ratio.data.chunks_exact(ratio.width.max(1))) {
+        for (d, &r) in dst.iter_mut().zip(src) {
+            *d = ratio_code(r) as u16;
+        }
+    }
+    packed
+}
+
+/// The ratio map back from its packed codes (`pack_ratio`'s layout).
+fn unpack_ratio(packed: &[u32], width: usize, height: usize) -> Plane<f32> {
+    let codes: &[u16] = bytemuck::cast_slice(packed);
+    let stride = width.div_ceil(2) * 2;
+    let data = codes.chunks_exact(stride).take(height).flat_map(|row| row[..width].iter().map(|&c| ratio_value(c as u32))).collect();
+    Plane { width, height, data }
 }
 
 /// Words of the packed fluorescence mask (`mask_stride` in common.wgsl: a row padded to whole words).
@@ -406,7 +434,7 @@ impl GpuAnalyzer {
         self.resources(w, h)?;
         let f = self.frame.as_mut().expect("resources built");
         let q = &self.ctx.queue;
-        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&ratio.data));
+        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
         upload_words(q, &f.wl_in, wl.data, &mut f.upload);
         q.write_buffer(&f.level, (LEVEL_BINS * 4) as u64, bytemuck::bytes_of(&level.to_bits()));
         let f = self.frame.as_ref().expect("resources built");
@@ -461,8 +489,27 @@ impl GpuAnalyzer {
             (np.get("fit_background").0, g, (1, 1, 1)),
             (np.get("normalize").0, g, tiles(w, h)),
         ])?;
-        let ratio = self.read_back(&f.ratio, w * h)?;
-        Ok(Plane { width: w, height: h, data: ratio.into_iter().map(f32::from_bits).collect() })
+        let codes = self.read_back(&f.ratio, ratio_words(w, h))?;
+        Ok(unpack_ratio(&codes, w, h))
+    }
+
+    /// The level stage alone on a given ratio histogram (`LEVEL_BINS` counts, as the normalize stage
+    /// counts them): the fluorescence level, the background's mode and noise, and the hysteresis level
+    /// (`fluo_level` in threshold.wgsl). Its CPU twin is `reference::threshold::fluo_level` then
+    /// `low_level`. `width`×`height` is any frame size the settings allow (the stage reads only the
+    /// histogram).
+    pub fn run_level_stage(&mut self, hist: &[u32], width: usize, height: usize) -> Result<(FluoLevel, f32)> {
+        if hist.len() != LEVEL_BINS {
+            bail!("a level histogram has {LEVEL_BINS} bins, not {}", hist.len());
+        }
+        self.ctx.check_lost()?;
+        self.resources(width, height)?;
+        let f = self.frame.as_ref().expect("resources built");
+        self.ctx.queue.write_buffer(&f.level, 0, bytemuck::cast_slice(hist));
+        self.run_alone(&[(self.pipelines.threshold.get("fluo_level").0, &f.bg_threshold.group, (1, 1, 1))])?;
+        let out = self.read_back(&f.level, LEVEL_BINS + 4)?;
+        let v = |k: usize| f32::from_bits(out[LEVEL_BINS + k]);
+        Ok((FluoLevel { level: v(0), mode: v(1), noise: v(2) }, v(3)))
     }
 
     /// A given mask (0 non-fluorescent, 1 fluorescent) and ratio map into the frame's buffers, the lesion
@@ -476,7 +523,7 @@ impl GpuAnalyzer {
         let f = self.frame.as_ref().expect("resources built");
         let q = &self.ctx.queue;
         q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, mask.width, |v| v));
-        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&ratio.data));
+        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
         q.write_buffer(&f.table, 0, &vec![0u8; f.table.size() as usize]);
         Ok(())
     }
@@ -1024,21 +1071,21 @@ impl Analyzer for GpuAnalyzer {
     fn pixel_maps(&mut self) -> Result<PixelMaps> {
         let ctx = &self.ctx;
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
-        let n = f.width * f.height;
+        let ratio_bytes = ratio_words(f.width, f.height) * 4;
         let mask_bytes = mask_words(f.width, f.height) * 4;
-        let (rr, mr) = f.maps_read.get_or_insert_with(|| (readback(&ctx.device, "ratio_read", n * 4), readback(&ctx.device, "mask_read", mask_bytes)));
+        let (rr, mr) = f.maps_read.get_or_insert_with(|| (readback(&ctx.device, "ratio_read", ratio_bytes), readback(&ctx.device, "mask_read", mask_bytes)));
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pixel maps") });
-        enc.copy_buffer_to_buffer(&f.ratio, 0, rr, 0, (n * 4) as u64);
+        enc.copy_buffer_to_buffer(&f.ratio, 0, rr, 0, ratio_bytes as u64);
         enc.copy_buffer_to_buffer(&f.mask, 0, mr, 0, mask_bytes as u64);
         ctx.queue.submit([enc.finish()]);
         map_checked(ctx, &[rr, mr])?;
-        let ratio: Vec<f32> = words(rr)?.into_iter().map(f32::from_bits).collect();
+        let ratio = unpack_ratio(&words(rr)?, f.width, f.height);
         // Rows of the packed mask are padded to whole words: take each row's first `width` bytes.
         let packed = words(mr)?;
         let bytes: &[u8] = bytemuck::cast_slice(&packed);
         let stride = f.width.div_ceil(4) * 4;
         let mask: Vec<u8> = bytes.chunks_exact(stride).flat_map(|row| row[..f.width].iter().copied()).collect();
-        Ok((Arc::new(Plane { width: f.width, height: f.height, data: ratio }), Arc::new(Plane { width: f.width, height: f.height, data: mask })))
+        Ok((Arc::new(ratio), Arc::new(Plane { width: f.width, height: f.height, data: mask })))
     }
 
     fn fluo_labels(&mut self) -> Result<Arc<Plane<u32>>> {

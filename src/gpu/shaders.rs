@@ -26,7 +26,7 @@ pub struct Stage {
 
 // Workgroup memory of each stage's module (every `var<workgroup>` of the file, an upper bound for any one
 // of its entry points); the test below recomputes them with naga.
-const WG_NORMALIZE: u32 = 12324;
+const WG_NORMALIZE: u32 = 13348;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
 const WG_COMPONENTS: u32 = 3136;
