@@ -182,6 +182,8 @@ struct FrameResources {
     /// The union-find's parents, then the component labels (`compress`).
     parent: wgpu::Buffer,
     roots: wgpu::Buffer,
+    /// The labelling's root bits and each bit word's first id (components.wgsl), cleared a frame.
+    root_bits: wgpu::Buffer,
     stats: wgpu::Buffer,
     seeds: wgpu::Buffer,
     distfield: wgpu::Buffer,
@@ -193,7 +195,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 11] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 12] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -210,6 +212,9 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 11
         ("stats", STATS_WORDS * n),
         // Each dense id's root (its raster index).
         ("roots", n),
+        // The labelling's root bits, a bit a pixel, rows padded to whole words, then each word's first
+        // dense id (components.wgsl's `root_bits`).
+        ("root_bits", 2 * bits_words(width, height)),
         // 8 bits a pixel in the mask's layout (before the distance stage: the hysteresis's low mask).
         ("seeds", mask_words(width, height)),
         // Half a word a pixel, rows padded to whole words: vertical distance and core slot (`COL_SHIFT`).
@@ -244,6 +249,15 @@ pub struct RegionsStage {
     pub cores_found: u32,
     pub cores: Vec<(u32, bool)>,
 }
+
+/// Words of the labelling's root bits (`bits_index` in components.wgsl): a bit a pixel, rows padded to
+/// whole words.
+fn bits_words(width: usize, height: usize) -> usize {
+    width.div_ceil(32) * height
+}
+
+/// The widest frame: `assign_ids` (components.wgsl) gives a row's root bits one invocation a word, 256.
+const MAX_WIDTH: usize = 32 * 256;
 
 /// Words of the ratio map: 16-bit codes two a word, each row padded to whole words (`ratio_index` in
 /// common.wgsl).
@@ -467,6 +481,7 @@ impl GpuAnalyzer {
         self.ctx.queue.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
         // The row counts of roots start at 0 (local_merge adds to them).
         self.ctx.queue.write_buffer(&f.table, 0, &vec![0u8; f.table.size() as usize]);
+        self.ctx.queue.write_buffer(&f.root_bits, 0, &vec![0u8; f.root_bits.size() as usize]);
         self.run_alone(&labelling_dispatches(&self.pipelines, f))?;
         self.component_labels()
     }
@@ -525,6 +540,7 @@ impl GpuAnalyzer {
         q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, mask.width, |v| v));
         q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
         q.write_buffer(&f.table, 0, &vec![0u8; f.table.size() as usize]);
+        q.write_buffer(&f.root_bits, 0, &vec![0u8; f.root_bits.size() as usize]);
         Ok(())
     }
 
@@ -645,6 +661,16 @@ impl GpuAnalyzer {
     fn resources(&mut self, width: usize, height: usize) -> Result<()> {
         if self.frame.as_ref().is_none_or(|f| f.width != width || f.height != height) {
             self.frame = None;
+            if width > MAX_WIDTH {
+                return Err(GpuError::Limit {
+                    adapter: self.ctx.describe(),
+                    what: format!("a {width}x{height} frame (the labelling numbers a row's roots 32 a word, 256 words a row)"),
+                    limit: "frame width",
+                    needed: width as u64,
+                    available: MAX_WIDTH as u64,
+                }
+                .into());
+            }
             if self.ctx.ensure(frame_needs(width, height), &format!("a {width}x{height} frame"))? {
                 self.pipelines = build_pipelines(&self.ctx.device);
             }
@@ -677,6 +703,10 @@ impl GpuAnalyzer {
         let parent = buf("parent", src);
         let stats = buf("stats", src);
         let roots = buf("roots", src);
+        let root_bits = buf("root_bits", none);
+        // The hysteresis's labelling passes count no roots (`count` false in components.wgsl): they never
+        // touch the root bits, and bind a word in their place.
+        let no_root_bits = storage(d, "no_root_bits", 1, none);
         let seeds = buf("seeds", none);
         let col = buf("col", none);
         let distfield = buf("distfield", src);
@@ -708,9 +738,9 @@ impl GpuAnalyzer {
             // The hysteresis's low mask goes to the seeds' buffer (free until the distance stage), so the
             // mask pass reads it while writing the mask.
             bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &parent, &seeds], &[]),
-            bg_components_low: p.components.bind(d, &uniform, &[&seeds, &parent, &roots, &stats, &table], &dense),
+            bg_components_low: p.components.bind(d, &uniform, &[&seeds, &parent, &roots, &stats, &table, &no_root_bits], &dense),
             // After the labelling the parent array holds the labels (`compress`, components.wgsl).
-            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table], &dense),
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits], &dense),
             bg_regions: p.regions.bind(d, &uniform, &[&ratio, &parent, &stats, &table, &roots], &dense),
             bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield], &dense),
             bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots], &dense),
@@ -730,6 +760,7 @@ impl GpuAnalyzer {
             mask,
             parent,
             roots,
+            root_bits,
             stats,
             seeds,
             distfield,
@@ -941,6 +972,10 @@ impl Analyzer for GpuAnalyzer {
             enc.clear_buffer(b, 0, None);
             traffic.borrow_mut().add("clear", b.size(), 0);
         }
+        // The root bits (the labelling sets and clears them); `assign_ids` writes every word's first id.
+        let bits_bytes = (bits_words(w, h) * 4) as u64;
+        enc.clear_buffer(&f.root_bits, 0, Some(bits_bytes));
+        traffic.borrow_mut().add("clear", bits_bytes, 0);
         let t = tiles(w, h);
         let gp = f.params;
         // Bytes a component this frame's dispatches may move, per stage (counted once the count is read).

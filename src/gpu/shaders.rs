@@ -63,7 +63,7 @@ pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
     entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress", "local_merge_low", "merge_low", "mark_strong"],
-    bindings: &[false, true, true, true, true],
+    bindings: &[false, true, true, true, true, true],
     includes: &[],
     workgroup_bytes: WG_COMPONENTS,
 };
