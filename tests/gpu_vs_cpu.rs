@@ -785,6 +785,77 @@ fn gpu_level_stage_equals_its_cpu_twin_on_adversarial_histograms() {
     }
 }
 
+/// The composite stage alone (the distance stage's field from given seeds, then the overlay: fluorescence
+/// in pseudo-colour, cores tinted, boundary and margin lines by the style table) equals its CPU twin,
+/// within 2 of 255 a sample (float rounding), wherever the two distance fields name the same nearest core
+/// (elsewhere the GPU took another core at the same distance, whose style may differ): the adversarial
+/// masks as fluorescence over banded ratios, square cores and single-pixel cores at tile corners, every
+/// slot's style drawn, warning or not drawn, glints in the white light. The styles' lines are drawn (the
+/// CPU's overlay without any style differs).
+#[test]
+fn gpu_composite_stage_equals_its_cpu_twin_on_adversarial_maps() {
+    use nirf_margin::analysis::style;
+    use nirf_margin::frame::{Plane, RgbFrame};
+    use nirf_margin::raster::distance::{LabeledDistance, distance_transform};
+    use nirf_margin::raster::rect::Rect;
+    use nirf_margin::reference::composite::{CompositeInputs, composite};
+    let Some(ctx) = gpu_or_skip() else { return };
+    let params = AnalysisParams::with_scale(0.1);
+    let (bound, margins_px) = (params.distance_bound_px(), params.margins_px());
+    let mut gpu = GpuAnalyzer::with_context(ctx, params).unwrap();
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(17);
+    let mut lined = 0;
+    for (w, h) in [(203, 117), (61, 130)] {
+        for (name, m) in adversarial_masks(w, h) {
+            let ratio = banded_ratio(&m, &mut rng);
+            // 6×6 cores every 40 pixels, slots by position; one-pixel cores at some tile corners.
+            let seeds = Plane::from_vec(w, h, (0..w * h).map(|i| {
+                let (x, y) = (i % w, i / w);
+                if x % 40 >= 17 && x % 40 < 23 && y % 40 >= 17 && y % 40 < 23 {
+                    ((x / 40 + 5 * (y / 40)) % 64 + 1) as u32
+                } else if x % 16 == 0 && y % 32 == 0 {
+                    ((x / 16 + y) % 64 + 1) as u32
+                } else {
+                    0
+                }
+            }).collect()).unwrap();
+            let words: Vec<u32> = (0..64).map(|_| [0, style::DRAWN, style::DRAWN | style::WARN][rng.random_range(0..3)]).collect();
+            let styles: Vec<LesionStyle> = words.iter().enumerate().filter(|(_, w)| **w != 0).map(|(s, &word)| LesionStyle {
+                label: s as u32 + 1,
+                kind: LesionKind::Rim,
+                warn: word & style::WARN != 0,
+                text: String::new(),
+                anchor_px: [0.0, 0.0],
+            }).collect();
+            let wl = RgbFrame::from_vec(w, h, (0..w * h).flat_map(|_| if rng.random_bool(0.01) { [250, 250, 250] } else { [rng.random_range(100..200), 60, 50] }).collect()).unwrap();
+            let got = gpu.run_composite_stage(&wl, &ratio, &m, &seeds, &words).unwrap();
+            let (_, gpu_nearest) = gpu.run_distance_stage(&seeds).unwrap();
+            let mut field = LabeledDistance::default();
+            distance_transform(&seeds, &[Rect { x0: 0, y0: 0, x1: w, y1: h }], bound, &mut field);
+            let inputs = CompositeInputs { wl: wl.view(), ratio: &ratio, fluo: &m, seeds: &seeds, dist: &field.dist, nearest: &field.nearest, rects: &field.rects };
+            let mut want = RgbFrame::new(w, h);
+            composite(&inputs, &styles, &margins_px, &mut want);
+            let mut plain = RgbFrame::new(w, h);
+            composite(&inputs, &[], &margins_px, &mut plain);
+            lined += want.data.chunks_exact(3).zip(plain.data.chunks_exact(3)).filter(|(a, b)| a != b).count();
+            let (mut off, mut ties) = (0, 0);
+            for i in 0..w * h {
+                if gpu_nearest.data[i] != field.nearest.data[i] {
+                    ties += 1;
+                    continue;
+                }
+                let (g, c) = (got.pixel(i % w, i / w), want.pixel(i % w, i / w));
+                if (0..3).any(|k| g[k].abs_diff(c[k]) > 2) {
+                    off += 1;
+                }
+            }
+            assert_eq!(off, 0, "{w}x{h} {name}: overlays differ at {off} pixels ({ties} ties left out)");
+            assert!(ties * 20 <= w * h, "{w}x{h} {name}: {ties} pixels with another nearest core");
+        }
+    }
+    assert!(lined > 1000, "the styles drew lines at {lined} pixels only");
+}
+
 /// The CPU twin of the stages after the mask (labelling, regions, distance, reduce) on a given mask and
 /// ratio map: the lesions (rims by label, then coreless lesions by label) and whether the table was short.
 fn cpu_after_mask(mask: &nirf_margin::frame::Plane<u8>, ratio: &nirf_margin::frame::Plane<f32>, params: &AnalysisParams) -> (Vec<nirf_margin::analysis::LesionStats>, bool) {

@@ -656,6 +656,49 @@ impl GpuAnalyzer {
         Ok((Plane { width: w, height: h, data: dist }, Plane { width: w, height: h, data: nearest }))
     }
 
+    /// The composite stage alone on given buffers: the white light, a ratio map, a mask (0 or 1), core
+    /// seeds (a core slot + 1 a pixel, at most `MAX_CORES`, 0 elsewhere; the distance stage's columns and
+    /// rows make their field first) and the style table by slot (`LesionStyle::word`, 0 for a lesion not
+    /// drawn): the overlay (`composite` in composite.wgsl). Its CPU twin is `raster::distance::
+    /// distance_transform` then `reference::composite::composite`, the seeds' values standing for labels.
+    pub fn run_composite_stage<'a>(&mut self, wl: impl Into<RgbView<'a>>, ratio: &Plane<f32>, mask: &Plane<u8>, seeds: &Plane<u32>, styles: &[u32]) -> Result<RgbFrame> {
+        let wl = wl.into();
+        let (w, h) = (wl.width, wl.height);
+        for (what, size) in [("ratio map", (ratio.width, ratio.height)), ("mask", (mask.width, mask.height)), ("seeds", (seeds.width, seeds.height))] {
+            if size != (w, h) {
+                bail!("the {what} is {}x{}, the white light {w}x{h}", size.0, size.1);
+            }
+        }
+        if let Some(v) = seeds.data.iter().find(|&&v| v as usize > MAX_CORES) {
+            bail!("seed value {v} is over the {MAX_CORES} core slots");
+        }
+        if styles.len() > MAX_CORES {
+            bail!("{} styles for {MAX_CORES} core slots", styles.len());
+        }
+        self.ctx.check_lost()?;
+        self.resources(w, h)?;
+        let f = self.frame.as_mut().expect("resources built");
+        let q = &self.ctx.queue;
+        upload_words(q, &f.wl_in, wl.data, &mut f.upload);
+        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
+        q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
+        q.write_buffer(&f.seeds, 0, &pack_rows(&seeds.data, w, |v| v as u8));
+        let mut by_slot = [0u32; MAX_CORES];
+        by_slot[..styles.len()].copy_from_slice(styles);
+        q.write_buffer(&f.styles, 0, bytemuck::cast_slice(&by_slot));
+        let f = self.frame.as_ref().expect("resources built");
+        let (dp, cp) = (&self.pipelines.distance, &self.pipelines.composite);
+        let (d, c) = (&f.bg_distance.group, &f.bg_composite.group);
+        self.run_alone(&[
+            (dp.get("columns").0, d, column_groups(w, h)),
+            (dp.get("rows").0, d, row_groups(w, h)),
+            (cp.get("composite").0, c, composite_groups(w * h)),
+        ])?;
+        let words = self.read_back(&f.overlay, (3 * w * h).div_ceil(4))?;
+        let bytes: &[u8] = bytemuck::cast_slice(&words);
+        RgbFrame::from_vec(w, h, bytes[..3 * w * h].to_vec())
+    }
+
     /// Buffers for this frame size, made when the size changes; a size the device's limits do not hold
     /// reopens the device with raised limits (and remakes the pipelines), or is `GpuError::Limit`.
     fn resources(&mut self, width: usize, height: usize) -> Result<()> {
@@ -851,6 +894,12 @@ fn pack_rows<T: Copy>(data: &[T], w: usize, byte: impl Fn(T) -> u8) -> Vec<u8> {
         }
     }
     packed
+}
+
+/// Workgroups of the composite: one invocation a run of four pixels, rows of at most 32768 workgroups.
+fn composite_groups(n: usize) -> (u32, u32, u32) {
+    let groups = (n.div_ceil(4) as u32).div_ceil(256);
+    (groups.min(32768), groups.div_ceil(groups.min(32768)), 1)
 }
 
 /// Dispatch helpers: 16×16 tiles over the frame, or a 1-D count of workgroups.
@@ -1156,12 +1205,10 @@ impl Analyzer for GpuAnalyzer {
                 end_of_pass_write_index: Some(2 * k + 1),
             });
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("composite"), timestamp_writes });
-            // One invocation a run of four pixels; rows of at most 32768 workgroups.
-            let groups = (n.div_ceil(4) as u32).div_ceil(256);
-            let (gx, gy) = (groups.min(32768), groups.div_ceil(groups.min(32768)));
+            let (gx, gy, gz) = composite_groups(n);
             pass.set_pipeline(self.pipelines.composite.get(entry).0);
             pass.set_bind_group(0, Some(&f.bg_composite.group), &[]);
-            pass.dispatch_workgroups(gx, gy, 1);
+            pass.dispatch_workgroups(gx, gy, gz);
         }
         f.traffic.add("upload", f.styles.size(), 0);
         f.traffic.add("composite", f.bg_composite.bytes[self.pipelines.composite.get(entry).1], 1);
