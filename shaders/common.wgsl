@@ -109,6 +109,23 @@ fn field_near(word: u32) -> u32 {
 // Core seeds (distance.wgsl): 8 bits a pixel in the mask's layout, a core pixel's slot + 1 (SEED_VALUE
 // bits), or SEED_OUTSIDE on a non-fluorescent pixel of a border-touching or core-sized component.
 
+// The ratio map (normalize.wgsl): a 16-bit code a pixel, the ratio times RATIO_STEPS rounded
+// (`analysis::quantise_ratio`; RATIO_STEPS, RATIO_MAX from the prelude), two a word (pixel x in the half
+// x & 1), each row padded to whole words. Each stage that binds it reads pixel (x, y) as
+// ratio_decode(ratio[ratio_index(x, y)], x).
+fn ratio_index(x: u32, y: u32) -> u32 {
+    return y * ((P.width + 1u) / 2u) + (x >> 1u);
+}
+
+fn ratio_decode(word: u32, x: u32) -> f32 {
+    return f32((word >> (16u * (x & 1u))) & 0xffffu) * (1.0 / RATIO_STEPS);
+}
+
+// round() rounds ties to even, as `analysis::quantise_ratio`.
+fn ratio_encode(r: f32) -> u32 {
+    return u32(round(clamp(r, 0.0, RATIO_MAX) * RATIO_STEPS));
+}
+
 fn n_pixels() -> u32 {
     return P.width * P.height;
 }

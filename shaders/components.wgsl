@@ -3,23 +3,27 @@
 // atomicMin, path halving in find): a fixed sequence of passes, no convergence flag read back.
 // local_merge: one 16×16 tile a workgroup: union-find of the tile in workgroup memory, both classes at
 //              once (mask 0 4-connected, mask 1 8-connected); writes parent[i] = image index of the
-//              tile-local root, and adds each row's tile-local roots to its root count in the table's
-//              ids (ids_base() + y; the table is cleared before the frame).
+//              tile-local root, sets each tile-local root's bit in `root_bits` (a bit a pixel, rows
+//              padded to whole words: `bits_index`; cleared before the frame), and adds each row's
+//              tile-local roots to its root count in the table's ids (ids_base() + y; the table is
+//              cleared before the frame).
 // merge:       the edges that cross a tile border, in global memory: non-fluorescent pixels (mask 0)
 //              4-connected, fluorescent ones (mask 1) 8-connected (their pixels are disjoint, so they
 //              share one parent array and one pass); each root it hangs under another is taken off its
-//              row's count, so the counts are the rows' roots (parent[i] == i) when it ends: roots are
-//              only ever lost, one successful atomicMin on a root's own word each, and no pass over the
-//              parent array is needed to count them.
+//              row's count and its bit cleared, so the counts and the bits are the rows' roots
+//              (parent[i] == i) when it ends: roots are only ever lost, one successful atomicMin on a
+//              root's own word each, and no pass over the parent array is needed to find them.
 // scan_rows:   one workgroup: the exclusive prefix sum of those counts, so ids_base() + y holds the
 //              first dense id of row y; the total at ids_base() + height and T_COMPONENTS.
-// assign_ids:  one workgroup a row: each root takes the next dense id in raster order (a prefix sum over
-//              the row's chunks): its own parent word becomes its label, LABELLED | (1 + id) (FL_TAG for
-//              a fluorescent root), roots[id] = its raster index, and its statistics record zeroed (so no
-//              clear of a frame-sized array).
-// compress:    every pixel's parent word becomes its component's label (`label_of`): the parent array is
-//              then the labels array, one word a pixel for both classes (common.wgsl), read by the
-//              regions, distance and reduce stages; no second frame-sized array is written.
+// assign_ids:  one workgroup a row, an invocation a word of the row's root bits: each root takes the
+//              next dense id in raster order (a prefix sum over the row's words): the id of each word's
+//              first root goes to `word_ids`, roots[id] = the root's raster index, and its statistics
+//              record is zeroed (so no clear of a frame-sized array). The parent array is not read.
+// compress:    every pixel's parent word becomes its component's label (`label_of`), LABELLED | (1 +
+//              id) (FL_TAG for a fluorescent one), a root's id being its word's first id plus the roots
+//              before it in the word (`root_label`): the parent array is then the labels array, one word
+//              a pixel for both classes (common.wgsl), read by the regions, distance and reduce stages;
+//              no second frame-sized array is written.
 // The root of a component is its smallest raster index and ids go by raster order of roots, so ids are
 // deterministic and in the CPU's label order (its label is roots[id] + 1).
 // The threshold's hysteresis (CPU twin: `threshold::keep_strong`) runs local_merge_low and merge_low
@@ -35,6 +39,21 @@
 @group(0) @binding(3) var<storage, read_write> roots: array<u32>;
 @group(0) @binding(4) var<storage, read_write> stats: array<u32>;
 @group(0) @binding(5) var<storage, read_write> table: array<atomic<u32>>;
+// The roots' bits (a bit a pixel), then from word bits_words() on, each bit word's first dense id.
+@group(0) @binding(6) var<storage, read_write> root_bits: array<atomic<u32>>;
+
+// Words of a row of root bits, and the word of pixel (x, y).
+fn bits_stride() -> u32 {
+    return (P.width + 31u) / 32u;
+}
+
+fn bits_index(x: u32, y: u32) -> u32 {
+    return y * bits_stride() + (x >> 5u);
+}
+
+fn bits_words() -> u32 {
+    return bits_stride() * P.height;
+}
 
 // The mask's class (0 or 1). The hysteresis's low mask also carries STRONG_PX on pixels at the level.
 fn mask_at(x: u32, y: u32) -> u32 {
@@ -74,7 +93,10 @@ fn unite(a0: u32, b0: u32, count: bool) {
         let old = atomicMin(&parent[a], b);
         if (old == a) {
             if (count) {
-                atomicSub(&table[ids_base() + a / P.width], 1u);
+                let ay = a / P.width;
+                let ax = a - ay * P.width;
+                atomicSub(&table[ids_base() + ay], 1u);
+                atomicAnd(&root_bits[bits_index(ax, ay)], ~(1u << (ax & 31u)));
             }
             break;
         }
@@ -167,6 +189,9 @@ fn tile_merge(g: vec3<u32>, l: vec3<u32>, li: u32, count: bool) {
         atomicStore(&parent[g.y * P.width + g.x], root);
         if (r == li) {
             atomicAdd(&tile_roots[l.y], 1u);
+            if (count) {
+                atomicOr(&root_bits[bits_index(g.x, g.y)], 1u << (g.x & 31u));
+            }
         }
     }
     workgroupBarrier();
@@ -233,10 +258,21 @@ fn merge_low(@builtin(global_invocation_id) g: vec3<u32>) {
     }
 }
 
-// The label of pixel i0's component: the first labelled word on its path to the root (the root's, set by
-// assign_ids, or that of a pixel of the same component this pass has labelled already). The path is
-// halved on the way with a compare-exchange, which leaves a word alone once it is a label (a plain
-// atomicMin could put a pointer back over it).
+// The label of root r: LABELLED | (1 + its dense id), FL_TAG for a fluorescent one; its id is its bit
+// word's first id (assign_ids) plus the roots before it in the word.
+fn root_label(r: u32) -> u32 {
+    let y = r / P.width;
+    let x = r - y * P.width;
+    let k = bits_index(x, y);
+    let before = atomicLoad(&root_bits[k]) & ((1u << (x & 31u)) - 1u);
+    let id = atomicLoad(&root_bits[bits_words() + k]) + countOneBits(before);
+    return LABELLED | (id + 1u) | select(0u, FL_TAG, mask_at(x, y) == 1u);
+}
+
+// The label of pixel i0's component: the first labelled word on its path to the root (that of a pixel
+// of the same component this pass has labelled already, the root's own included), else the root's
+// (`root_label`). The path is halved on the way with a compare-exchange, which leaves a word alone once
+// it is a label (a plain atomicMin could put a pointer back over it).
 fn label_of(i0: u32) -> u32 {
     var i = i0;
     var label = 0u;
@@ -246,9 +282,17 @@ fn label_of(i0: u32) -> u32 {
             label = p;
             break;
         }
+        if (p == i) {
+            label = root_label(i);
+            break;
+        }
         let gp = atomicLoad(&parent[p]);
         if ((gp & LABELLED) != 0u) {
             label = gp;
+            break;
+        }
+        if (gp == p) {
+            label = root_label(p);
             break;
         }
         _ = atomicCompareExchangeWeak(&parent[i], p, gp);
@@ -280,21 +324,6 @@ fn chunk_of(li: u32, len: u32) -> vec2<u32> {
     return vec2<u32>(start, min(start + c, len));
 }
 
-fn is_root(i: u32) -> bool {
-    return atomicLoad(&parent[i]) == i;
-}
-
-fn roots_in(y: u32, span: vec2<u32>) -> u32 {
-    var c = 0u;
-    for (var x = span.x; x < span.y; x++) {
-        let i = y * P.width + x;
-        if (is_root(i)) {
-            c += 1u;
-        }
-    }
-    return c;
-}
-
 @compute @workgroup_size(256)
 fn scan_rows(@builtin(local_invocation_index) li: u32) {
     let span = chunk_of(li, P.height);
@@ -319,21 +348,27 @@ fn scan_rows(@builtin(local_invocation_index) li: u32) {
 @compute @workgroup_size(256)
 fn assign_ids(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let y = wg.x;
-    let span = chunk_of(li, P.width);
-    let mine = roots_in(y, span);
+    // A row has at most 256 words of bits (P.width <= 8192, `GpuParams::new`).
+    let k = bits_index(32u * li, y);
+    var bits = 0u;
+    if (li < bits_stride()) {
+        bits = atomicLoad(&root_bits[k]);
+    }
+    let mine = countOneBits(bits);
     part[li] = mine;
     scan_part(li);
     var id = atomicLoad(&table[ids_base() + y]) + part[li] - mine;
-    for (var x = span.x; x < span.y; x++) {
-        let i = y * P.width + x;
-        if (is_root(i)) {
-            atomicStore(&parent[i], LABELLED | (id + 1u) | select(0u, FL_TAG, mask_at(x, y) == 1u));
-            roots[id] = i;
-            for (var k = 0u; k < STATS_STRIDE; k++) {
-                stats[stats_base(id) + k] = 0u;
-            }
-            id += 1u;
+    if (li < bits_stride()) {
+        atomicStore(&root_bits[bits_words() + k], id);
+    }
+    while (bits != 0u) {
+        let b = firstTrailingBit(bits);
+        bits &= bits - 1u;
+        roots[id] = y * P.width + 32u * li + b;
+        for (var j = 0u; j < STATS_STRIDE; j++) {
+            stats[stats_base(id) + j] = 0u;
         }
+        id += 1u;
     }
 }
 
@@ -343,7 +378,6 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>) {
         return;
     }
     let i = g.y * P.width + g.x;
-    // A root's word is its label already (assign_ids, an earlier dispatch).
     let l = label_of(i);
     atomicStore(&parent[i], l);
 }

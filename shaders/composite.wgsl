@@ -12,7 +12,7 @@
 // the distance field. Text and every other mark are drawn after readback (src/overlay/).
 
 @group(0) @binding(1) var<storage, read> wl_in: array<u32>;
-@group(0) @binding(2) var<storage, read> ratio: array<f32>;
+@group(0) @binding(2) var<storage, read> ratio: array<u32>;
 @group(0) @binding(3) var<storage, read> fluo: array<u32>;
 @group(0) @binding(4) var<storage, read> seeds: array<u32>;
 @group(0) @binding(5) var<storage, read> distfield: array<u32>;
@@ -45,7 +45,7 @@ fn shade(i: u32) -> vec4<u32> {
     let x = i % P.width;
     let y = i / P.width;
     let fl = mask_byte(fluo[mask_index(x, y)], x) != 0u;
-    c = mixc(c, FLUORESCENCE, fluorescence_alpha(ratio[i], fl));
+    c = mixc(c, FLUORESCENCE, fluorescence_alpha(ratio_decode(ratio[ratio_index(x, y)], x), fl));
     var cls = select(0u, 3u, fl);
     if ((mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE) != 0u) {
         c = mixc(c, CORE_TINT, 0.2);

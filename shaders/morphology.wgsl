@@ -18,7 +18,7 @@
 //             the pixels whose low component holds a pixel at the level (their root's parent word carries
 //             STRONG_ROOT); reads low_cut and parent.
 
-@group(0) @binding(1) var<storage, read> ratio: array<f32>;
+@group(0) @binding(1) var<storage, read> ratio: array<u32>;
 @group(0) @binding(2) var<storage, read> wl_in: array<u32>;
 @group(0) @binding(3) var<storage, read> level: array<u32>;
 @group(0) @binding(4) var<storage, read_write> mask: array<u32>;
@@ -39,10 +39,14 @@ fn wl_byte(b: u32) -> u32 {
     return (wl_in[b >> 2u] >> (8u * (b & 3u))) & 255u;
 }
 
+fn ratio_px(x: u32, y: u32) -> f32 {
+    return ratio_decode(ratio[ratio_index(x, y)], x);
+}
+
 fn fluorescent(x: u32, y: u32, cut: f32) -> bool {
     let i = y * P.width + x;
     let darkest = min(wl_byte(3u * i), min(wl_byte(3u * i + 1u), wl_byte(3u * i + 2u)));
-    return ratio[i] >= cut && darkest < P.glint_level;
+    return ratio_px(x, y) >= cut && darkest < P.glint_level;
 }
 
 // One 3×3 pass from `bits_a` into `bits_b` (erode when `erode`), this thread's row r.
@@ -62,25 +66,24 @@ fn pass3(r: u32, erode: bool) {
     bits_b[r] = acc;
 }
 
-// Row r of the tile and its halo cut at `cut` (bit b: pixel x0 + b); sets inside[r].
-fn tile_row(wg: vec3<u32>, r: u32, cut: f32) -> u32 {
+// Row r of the tile and its halo: its first pixel (x0, y) and the bits of the pixels inside the image (bit
+// b: pixel x0 + b), also left in inside[r]. Both mask passes cut their rows over these bits, each with its
+// own test (`fluorescent`, or the low mask's `kept_low`): one loop with a switch between the two would bind
+// the other's buffers to each pass, and the traffic counted from reflection would charge them.
+fn row_span(wg: vec3<u32>, r: u32) -> vec3<i32> {
     let x0 = i32(wg.x * TILE_W) - i32(HALO);
     let y = i32(wg.y * TILE_H) + i32(r) - i32(HALO);
-    var row = 0u;
     var ins = 0u;
     if (y >= 0 && y < i32(P.height)) {
         for (var b = 0u; b < TILE_W + 2u * HALO; b += 1u) {
             let x = x0 + i32(b);
             if (x >= 0 && x < i32(P.width)) {
                 ins |= 1u << b;
-                if (fluorescent(u32(x), u32(y), cut)) {
-                    row |= 1u << b;
-                }
             }
         }
     }
     inside[r] = ins;
-    return row;
+    return vec3<i32>(x0, y, i32(ins));
 }
 
 // The opening and closing of the tile's rows (bits_a, row r this thread's), and the tile's words out.
@@ -111,7 +114,15 @@ fn open_close_store(wg: vec3<u32>, r: u32) {
 
 @compute @workgroup_size(64)
 fn clean_mask(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) r: u32) {
-    bits_a[r] = tile_row(wg, r, bitcast<f32>(level[LEVEL_BINS]));
+    let span = row_span(wg, r);
+    let cut = bitcast<f32>(level[LEVEL_BINS]);
+    var row = 0u;
+    for (var b = 0u; b < TILE_W + 2u * HALO; b += 1u) {
+        if (((u32(span.z) >> b) & 1u) != 0u && fluorescent(u32(span.x + i32(b)), u32(span.y), cut)) {
+            row |= 1u << b;
+        }
+    }
+    bits_a[r] = row;
     open_close_store(wg, r);
 }
 
@@ -120,32 +131,21 @@ fn strong(i: u32) -> bool {
     return (parent[parent_index(parent[i])] & STRONG_ROOT) != 0u;
 }
 
-// Row r of the tile and its halo from the low mask, each pixel kept where its low component is marked;
-// sets inside[r] (as tile_row).
-fn strong_row(wg: vec3<u32>, r: u32) -> u32 {
-    let x0 = i32(wg.x * TILE_W) - i32(HALO);
-    let y = i32(wg.y * TILE_H) + i32(r) - i32(HALO);
-    var row = 0u;
-    var ins = 0u;
-    if (y >= 0 && y < i32(P.height)) {
-        for (var b = 0u; b < TILE_W + 2u * HALO; b += 1u) {
-            let x = x0 + i32(b);
-            if (x >= 0 && x < i32(P.width)) {
-                ins |= 1u << b;
-                let cut = (mask_byte(low_cut[mask_index(u32(x), u32(y))], u32(x)) & 1u) != 0u;
-                if (cut && strong(u32(y) * P.width + u32(x))) {
-                    row |= 1u << b;
-                }
-            }
-        }
-    }
-    inside[r] = ins;
-    return row;
+// A pixel of the low mask kept: cut at the hysteresis level, and its low component marked.
+fn kept_low(x: u32, y: u32) -> bool {
+    return (mask_byte(low_cut[mask_index(x, y)], x) & 1u) != 0u && strong(y * P.width + x);
 }
 
 @compute @workgroup_size(64)
 fn clean_mask_strong(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) r: u32) {
-    bits_a[r] = strong_row(wg, r);
+    let span = row_span(wg, r);
+    var row = 0u;
+    for (var b = 0u; b < TILE_W + 2u * HALO; b += 1u) {
+        if (((u32(span.z) >> b) & 1u) != 0u && kept_low(u32(span.x + i32(b)), u32(span.y))) {
+            row |= 1u << b;
+        }
+    }
+    bits_a[r] = row;
     open_close_store(wg, r);
 }
 
@@ -161,7 +161,7 @@ fn low_mask(@builtin(global_invocation_id) g: vec3<u32>) {
     for (var k = 0u; k < 4u; k += 1u) {
         let x = 4u * g.x + k;
         if (x < P.width && fluorescent(x, g.y, low)) {
-            word |= select(1u, 1u | STRONG_PX, ratio[g.y * P.width + x] >= high) << (8u * k);
+            word |= select(1u, 1u | STRONG_PX, ratio_px(x, g.y) >= high) << (8u * k);
         }
     }
     low_cut[g.y * stride + g.x] = word;

@@ -2,7 +2,8 @@
 // block_median:   reads nir_in; writes medians (one workgroup a block, exact radix select on 16 bits, of
 //                 the block's pixels with x + y even: a checkerboard, half the work, the same estimate).
 // fit_background: reads medians; writes coeffs (one workgroup: trimmed least squares of a log-quadratic).
-// normalize:      reads nir_in, coeffs; writes ratio (3×3 binomial smoothing / background), and adds the
+// normalize:      reads nir_in, coeffs; writes ratio (3×3 binomial smoothing / background, as 16-bit codes
+//                 two a word: `ratio_encode`, common.wgsl), and adds the
 //                 ratios at even rows and columns to the threshold's histogram, level[0..LEVEL_BINS] (bins
 //                 of 1/256 from 0.5; threshold.wgsl's fluo_level reads it): each workgroup counts in its own
 //                 workgroup-memory histogram first, then one atomic a non-empty bin, so a dark, uniform
@@ -12,7 +13,7 @@
 @group(0) @binding(1) var<storage, read> nir_in: array<u32>;
 @group(0) @binding(2) var<storage, read_write> medians: array<f32>;
 @group(0) @binding(3) var<storage, read_write> coeffs: array<f32>;
-@group(0) @binding(4) var<storage, read_write> ratio: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ratio: array<u32>;
 @group(0) @binding(5) var<storage, read_write> level: array<atomic<u32>>;
 
 fn nir_at(i: u32) -> u32 {
@@ -271,14 +272,21 @@ fn ratio_at(x: u32, y: u32) -> f32 {
     return smoothed / exp(ll);
 }
 
+// Each invocation's ratio code, so that the even column stores the pair's word.
+var<workgroup> codes: array<u32, 256>;
+
 // `hist` (block_median's) serves as the tile's level histogram: LEVEL_BINS == 256 bins, one an invocation.
+// The ratio is rounded to its 16-bit code before it is stored and counted (the CPU's normalize rounds
+// alike), and the tile's even columns store two codes a word (a tile starts on an even column).
 @compute @workgroup_size(16, 16)
 fn normalize(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     atomicStore(&hist[li], 0u);
+    codes[li] = 0u;
     workgroupBarrier();
     if (g.x < P.width && g.y < P.height) {
-        let r = ratio_at(g.x, g.y);
-        ratio[g.y * P.width + g.x] = r;
+        let code = ratio_encode(ratio_at(g.x, g.y));
+        codes[li] = code;
+        let r = f32(code) * (1.0 / RATIO_STEPS);
         if ((g.x & 1u) == 0u && (g.y & 1u) == 0u) {
             let b = floor((r - LEVEL_LO) * LEVEL_SCALE);
             if (b >= 0.0 && b < f32(LEVEL_BINS)) {
@@ -287,6 +295,9 @@ fn normalize(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocat
         }
     }
     workgroupBarrier();
+    if ((g.x & 1u) == 0u && g.x < P.width && g.y < P.height) {
+        ratio[ratio_index(g.x, g.y)] = codes[li] | (codes[li + 1u] << 16u);
+    }
     let c = atomicLoad(&hist[li]);
     if (c != 0u) {
         atomicAdd(&level[li], c);

@@ -15,7 +15,7 @@
 // subpixel:       per pixel near a core: fixed-point coverage of the core side of the iso-line; per rim
 //                 outer-edge pixel: its distance refined to the outer iso-level, histogrammed (table).
 
-@group(0) @binding(1) var<storage, read> ratio: array<f32>;
+@group(0) @binding(1) var<storage, read> ratio: array<u32>;
 @group(0) @binding(2) var<storage, read> fluo: array<u32>;
 @group(0) @binding(3) var<storage, read> seeds: array<u32>;
 @group(0) @binding(4) var<storage, read> labels: array<u32>;
@@ -25,6 +25,10 @@
 @group(0) @binding(8) var<storage, read> roots: array<u32>;
 
 // Pixel (x, y)'s byte of the seeds and of the mask (8 bits a pixel, rows padded to whole words).
+fn ratio_px(x: u32, y: u32) -> f32 {
+    return ratio_decode(ratio[ratio_index(x, y)], x);
+}
+
 fn seed_byte(x: u32, y: u32) -> u32 {
     return mask_byte(seeds[mask_index(x, y)], x);
 }
@@ -156,7 +160,7 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
     let w = P.width;
     let n = n_pixels();
     let i = y * w + x;
-    let v = ratio[i];
+    let v = ratio_px(x, y);
     let core = seed_at(x, y);
     if (core != 0u) {
         let b = slot_base(core - 1u);
@@ -250,10 +254,9 @@ fn levels(@builtin(global_invocation_id) g: vec3<u32>) {
     atomicStore(&table[b + T_BAND], bitcast<u32>(clamp(0.5 * thick, 1.5, 4.0)));
 }
 
-fn gradient(i: u32) -> f32 {
-    let w = P.width;
-    let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
-    let gy = 0.5 * (ratio[i + w] - ratio[i - w]);
+fn gradient(x: u32, y: u32) -> f32 {
+    let gx = 0.5 * (ratio_px(x + 1u, y) - ratio_px(x - 1u, y));
+    let gy = 0.5 * (ratio_px(x, y + 1u) - ratio_px(x, y - 1u));
     return max(sqrt(gx * gx + gy * gy), 1e-3);
 }
 
@@ -273,8 +276,8 @@ fn subpixel(@builtin(global_invocation_id) g: vec3<u32>) {
     let slot = select(nl - 1u, core - 1u, core != 0u);
     let b = slot_base(slot);
     let d = dist_at(i);
-    let v = ratio[i];
-    let grad = gradient(i);
+    let v = ratio_px(g.x, g.y);
+    let grad = gradient(g.x, g.y);
     if (core != 0u || d <= bitcast<f32>(atomicLoad(&table[b + T_BAND]))) {
         let level = bitcast<f32>(atomicLoad(&table[b + T_LEVEL]));
         let cov = u32(clamp(0.5 + (level - v) / grad, 0.0, 1.0) * COVERAGE_FIXED);

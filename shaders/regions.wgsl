@@ -10,11 +10,15 @@
 //               slot's label (its root's raster index + 1, the CPU's label), kind and partial flag (the
 //               core touches the border) in table.
 
-@group(0) @binding(1) var<storage, read> ratio: array<f32>;
+@group(0) @binding(1) var<storage, read> ratio: array<u32>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(4) var<storage, read_write> table: array<atomic<u32>>;
 @group(0) @binding(5) var<storage, read> roots: array<u32>;
+
+fn ratio_px(x: u32, y: u32) -> f32 {
+    return ratio_decode(ratio[ratio_index(x, y)], x);
+}
 
 fn ratio_fixed(v: f32) -> u32 {
     return u32(clamp(v, 0.0, 4.0) * RATIO_FIXED);
@@ -64,12 +68,12 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
         let b = bg_label(labels[i]);
         if (b != 0u && b == leader) {
             atomicAdd(&lead_area, 1u);
-            atomicAdd(&lead_sum, ratio_fixed(ratio[i]));
+            atomicAdd(&lead_sum, ratio_fixed(ratio_px(g.x, g.y)));
             atomicOr(&lead_flags, border);
         } else if (b != 0u) {
             let r = stats_base(b - 1u);
             atomicAdd(&stats[r], 1u);
-            atomicAdd(&stats[r + 1u], ratio_fixed(ratio[i]));
+            atomicAdd(&stats[r + 1u], ratio_fixed(ratio_px(g.x, g.y)));
             if (border != 0u) {
                 atomicOr(&stats[r], border);
             }
@@ -82,8 +86,8 @@ fn region_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_
                 || (g.y > 0u && labels[i - w] != l) || (g.y + 1u < P.height && labels[i + w] != l);
             var sharp = false;
             if (edge && border == 0u) {
-                let gx = 0.5 * (ratio[i + 1u] - ratio[i - 1u]);
-                let gy = 0.5 * (ratio[i + w] - ratio[i - w]);
+                let gx = 0.5 * (ratio_px(g.x + 1u, g.y) - ratio_px(g.x - 1u, g.y));
+                let gy = 0.5 * (ratio_px(g.x, g.y + 1u) - ratio_px(g.x, g.y - 1u));
                 sharp = gx * gx + gy * gy >= P.sharp_grad_px * P.sharp_grad_px;
             }
             if (f == fl_leader) {

@@ -161,6 +161,37 @@ pub fn feret_word(x: u32, y: u32, k: usize) -> u32 {
     (floor + FERET_OFFSET) as u32
 }
 
+/// The ratio map's 16-bit fixed point, on both backends: a ratio to background is kept as the code
+/// `clamp(r, 0, RATIO_MAX) × RATIO_STEPS` rounded to the nearest integer, ties to even (a step of 1/4096, up
+/// to just under 16: the rims' histogram ends at 11), so the GPU stores the map two pixels a word, half the
+/// bytes of an f32 map, and the CPU rounds its own alike (`reference::normalize`): the backends threshold and
+/// sum the same values.
+pub const RATIO_STEPS: f32 = 4096.0;
+pub const RATIO_CODE_MAX: u32 = 0xffff;
+pub const RATIO_MAX: f32 = RATIO_CODE_MAX as f32 / RATIO_STEPS;
+
+/// `r` rounded to the ratio map's fixed point (`ratio_encode` in common.wgsl: WGSL's `round`, ties to
+/// even). Adding and taking off 2^23 rounds a value under 2^23 to an integer, ties to even, in plain f32
+/// additions: no float-to-integer conversion and no library call, so the CPU's normalize loop stays vector
+/// code.
+#[inline]
+pub fn quantise_ratio(r: f32) -> f32 {
+    const ROUND: f32 = 8_388_608.0;
+    ((r.clamp(0.0, RATIO_MAX) * RATIO_STEPS + ROUND) - ROUND) * (1.0 / RATIO_STEPS)
+}
+
+/// The 16-bit code of ratio `r` (`quantise_ratio`'s value in steps).
+#[inline]
+pub fn ratio_code(r: f32) -> u32 {
+    (quantise_ratio(r) * RATIO_STEPS) as u32
+}
+
+/// The ratio a code stands for (exact: RATIO_STEPS is a power of two).
+#[inline]
+pub fn ratio_value(code: u32) -> f32 {
+    code as f32 * (1.0 / RATIO_STEPS)
+}
+
 /// Fixed-point scales shared with the shaders (integer atomics): ratio sums and sub-pixel coverage.
 pub const RATIO_FIXED: f32 = 256.0;
 pub const COVERAGE_FIXED: f32 = 1024.0;

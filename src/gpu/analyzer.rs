@@ -21,7 +21,7 @@ use super::error::GpuError;
 use super::shaders::{self, Stage};
 use super::uniforms::{GpuParams, MAX_DISTANCE_BOUND};
 use crate::analysis::{
-    Analyzer, COVERAGE_FIXED, FluoLevel, PixelMaps, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
+    Analyzer, COVERAGE_FIXED, ratio_code, ratio_value, FluoLevel, PixelMaps, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
     Segmentation, StageTimings, THICKNESS_BINS, Traffic,
 };
 use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
@@ -182,6 +182,8 @@ struct FrameResources {
     /// The union-find's parents, then the component labels (`compress`).
     parent: wgpu::Buffer,
     roots: wgpu::Buffer,
+    /// The labelling's root bits and each bit word's first id (components.wgsl), cleared a frame.
+    root_bits: wgpu::Buffer,
     stats: wgpu::Buffer,
     seeds: wgpu::Buffer,
     distfield: wgpu::Buffer,
@@ -193,12 +195,13 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 11] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 12] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
         ("wl_in", (3 * n).div_ceil(4)),
-        ("ratio", n),
+        // 16-bit codes, two a word, rows padded to whole words (`ratio_words`).
+        ("ratio", ratio_words(width, height)),
         // 8-bit values, four a word, rows padded to whole words (`mask_words`).
         ("mask", mask_words(width, height)),
         // The labelling's union-find, then (after `compress`) the labels of both classes, a word a pixel
@@ -209,6 +212,9 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 11
         ("stats", STATS_WORDS * n),
         // Each dense id's root (its raster index).
         ("roots", n),
+        // The labelling's root bits, a bit a pixel, rows padded to whole words, then each word's first
+        // dense id (components.wgsl's `root_bits`).
+        ("root_bits", 2 * bits_words(width, height)),
         // 8 bits a pixel in the mask's layout (before the distance stage: the hysteresis's low mask).
         ("seeds", mask_words(width, height)),
         // Half a word a pixel, rows padded to whole words: vertical distance and core slot (`COL_SHIFT`).
@@ -242,6 +248,42 @@ pub struct RegionsStage {
     pub components: Vec<RegionRecord>,
     pub cores_found: u32,
     pub cores: Vec<(u32, bool)>,
+}
+
+/// Words of the labelling's root bits (`bits_index` in components.wgsl): a bit a pixel, rows padded to
+/// whole words.
+fn bits_words(width: usize, height: usize) -> usize {
+    width.div_ceil(32) * height
+}
+
+/// The widest frame: `assign_ids` (components.wgsl) gives a row's root bits one invocation a word, 256.
+const MAX_WIDTH: usize = 32 * 256;
+
+/// Words of the ratio map: 16-bit codes two a word, each row padded to whole words (`ratio_index` in
+/// common.wgsl).
+fn ratio_words(width: usize, height: usize) -> usize {
+    width.div_ceil(2) * height
+}
+
+/// A ratio map as the GPU holds it: each pixel's 16-bit code (`analysis::ratio_code`), two a word, rows
+/// padded to whole words. A ratio off the codes' grid is rounded to it, as the normalize stage rounds.
+fn pack_ratio(ratio: &Plane<f32>) -> Vec<u16> {
+    let stride = ratio.width.div_ceil(2) * 2;
+    let mut packed = vec![0u16; stride * ratio.height];
+    for (dst, src) in packed.chunks_exact_mut(stride).zip(ratio.data.chunks_exact(ratio.width.max(1))) {
+        for (d, &r) in dst.iter_mut().zip(src) {
+            *d = ratio_code(r) as u16;
+        }
+    }
+    packed
+}
+
+/// The ratio map back from its packed codes (`pack_ratio`'s layout).
+fn unpack_ratio(packed: &[u32], width: usize, height: usize) -> Plane<f32> {
+    let codes: &[u16] = bytemuck::cast_slice(packed);
+    let stride = width.div_ceil(2) * 2;
+    let data = codes.chunks_exact(stride).take(height).flat_map(|row| row[..width].iter().map(|&c| ratio_value(c as u32))).collect();
+    Plane { width, height, data }
 }
 
 /// Words of the packed fluorescence mask (`mask_stride` in common.wgsl: a row padded to whole words).
@@ -406,7 +448,7 @@ impl GpuAnalyzer {
         self.resources(w, h)?;
         let f = self.frame.as_mut().expect("resources built");
         let q = &self.ctx.queue;
-        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&ratio.data));
+        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
         upload_words(q, &f.wl_in, wl.data, &mut f.upload);
         q.write_buffer(&f.level, (LEVEL_BINS * 4) as u64, bytemuck::bytes_of(&level.to_bits()));
         let f = self.frame.as_ref().expect("resources built");
@@ -439,6 +481,7 @@ impl GpuAnalyzer {
         self.ctx.queue.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
         // The row counts of roots start at 0 (local_merge adds to them).
         self.ctx.queue.write_buffer(&f.table, 0, &vec![0u8; f.table.size() as usize]);
+        self.ctx.queue.write_buffer(&f.root_bits, 0, &vec![0u8; f.root_bits.size() as usize]);
         self.run_alone(&labelling_dispatches(&self.pipelines, f))?;
         self.component_labels()
     }
@@ -461,8 +504,27 @@ impl GpuAnalyzer {
             (np.get("fit_background").0, g, (1, 1, 1)),
             (np.get("normalize").0, g, tiles(w, h)),
         ])?;
-        let ratio = self.read_back(&f.ratio, w * h)?;
-        Ok(Plane { width: w, height: h, data: ratio.into_iter().map(f32::from_bits).collect() })
+        let codes = self.read_back(&f.ratio, ratio_words(w, h))?;
+        Ok(unpack_ratio(&codes, w, h))
+    }
+
+    /// The level stage alone on a given ratio histogram (`LEVEL_BINS` counts, as the normalize stage
+    /// counts them): the fluorescence level, the background's mode and noise, and the hysteresis level
+    /// (`fluo_level` in threshold.wgsl). Its CPU twin is `reference::threshold::fluo_level` then
+    /// `low_level`. `width`×`height` is any frame size the settings allow (the stage reads only the
+    /// histogram).
+    pub fn run_level_stage(&mut self, hist: &[u32], width: usize, height: usize) -> Result<(FluoLevel, f32)> {
+        if hist.len() != LEVEL_BINS {
+            bail!("a level histogram has {LEVEL_BINS} bins, not {}", hist.len());
+        }
+        self.ctx.check_lost()?;
+        self.resources(width, height)?;
+        let f = self.frame.as_ref().expect("resources built");
+        self.ctx.queue.write_buffer(&f.level, 0, bytemuck::cast_slice(hist));
+        self.run_alone(&[(self.pipelines.threshold.get("fluo_level").0, &f.bg_threshold.group, (1, 1, 1))])?;
+        let out = self.read_back(&f.level, LEVEL_BINS + 4)?;
+        let v = |k: usize| f32::from_bits(out[LEVEL_BINS + k]);
+        Ok((FluoLevel { level: v(0), mode: v(1), noise: v(2) }, v(3)))
     }
 
     /// A given mask (0 non-fluorescent, 1 fluorescent) and ratio map into the frame's buffers, the lesion
@@ -476,8 +538,9 @@ impl GpuAnalyzer {
         let f = self.frame.as_ref().expect("resources built");
         let q = &self.ctx.queue;
         q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, mask.width, |v| v));
-        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&ratio.data));
+        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
         q.write_buffer(&f.table, 0, &vec![0u8; f.table.size() as usize]);
+        q.write_buffer(&f.root_bits, 0, &vec![0u8; f.root_bits.size() as usize]);
         Ok(())
     }
 
@@ -593,11 +656,64 @@ impl GpuAnalyzer {
         Ok((Plane { width: w, height: h, data: dist }, Plane { width: w, height: h, data: nearest }))
     }
 
+    /// The composite stage alone on given buffers: the white light, a ratio map, a mask (0 or 1), core
+    /// seeds (a core slot + 1 a pixel, at most `MAX_CORES`, 0 elsewhere; the distance stage's columns and
+    /// rows make their field first) and the style table by slot (`LesionStyle::word`, 0 for a lesion not
+    /// drawn): the overlay (`composite` in composite.wgsl). Its CPU twin is `raster::distance::
+    /// distance_transform` then `reference::composite::composite`, the seeds' values standing for labels.
+    pub fn run_composite_stage<'a>(&mut self, wl: impl Into<RgbView<'a>>, ratio: &Plane<f32>, mask: &Plane<u8>, seeds: &Plane<u32>, styles: &[u32]) -> Result<RgbFrame> {
+        let wl = wl.into();
+        let (w, h) = (wl.width, wl.height);
+        for (what, size) in [("ratio map", (ratio.width, ratio.height)), ("mask", (mask.width, mask.height)), ("seeds", (seeds.width, seeds.height))] {
+            if size != (w, h) {
+                bail!("the {what} is {}x{}, the white light {w}x{h}", size.0, size.1);
+            }
+        }
+        if let Some(v) = seeds.data.iter().find(|&&v| v as usize > MAX_CORES) {
+            bail!("seed value {v} is over the {MAX_CORES} core slots");
+        }
+        if styles.len() > MAX_CORES {
+            bail!("{} styles for {MAX_CORES} core slots", styles.len());
+        }
+        self.ctx.check_lost()?;
+        self.resources(w, h)?;
+        let f = self.frame.as_mut().expect("resources built");
+        let q = &self.ctx.queue;
+        upload_words(q, &f.wl_in, wl.data, &mut f.upload);
+        q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
+        q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
+        q.write_buffer(&f.seeds, 0, &pack_rows(&seeds.data, w, |v| v as u8));
+        let mut by_slot = [0u32; MAX_CORES];
+        by_slot[..styles.len()].copy_from_slice(styles);
+        q.write_buffer(&f.styles, 0, bytemuck::cast_slice(&by_slot));
+        let f = self.frame.as_ref().expect("resources built");
+        let (dp, cp) = (&self.pipelines.distance, &self.pipelines.composite);
+        let (d, c) = (&f.bg_distance.group, &f.bg_composite.group);
+        self.run_alone(&[
+            (dp.get("columns").0, d, column_groups(w, h)),
+            (dp.get("rows").0, d, row_groups(w, h)),
+            (cp.get("composite").0, c, composite_groups(w * h)),
+        ])?;
+        let words = self.read_back(&f.overlay, (3 * w * h).div_ceil(4))?;
+        let bytes: &[u8] = bytemuck::cast_slice(&words);
+        RgbFrame::from_vec(w, h, bytes[..3 * w * h].to_vec())
+    }
+
     /// Buffers for this frame size, made when the size changes; a size the device's limits do not hold
     /// reopens the device with raised limits (and remakes the pipelines), or is `GpuError::Limit`.
     fn resources(&mut self, width: usize, height: usize) -> Result<()> {
         if self.frame.as_ref().is_none_or(|f| f.width != width || f.height != height) {
             self.frame = None;
+            if width > MAX_WIDTH {
+                return Err(GpuError::Limit {
+                    adapter: self.ctx.describe(),
+                    what: format!("a {width}x{height} frame (the labelling numbers a row's roots 32 a word, 256 words a row)"),
+                    limit: "frame width",
+                    needed: width as u64,
+                    available: MAX_WIDTH as u64,
+                }
+                .into());
+            }
             if self.ctx.ensure(frame_needs(width, height), &format!("a {width}x{height} frame"))? {
                 self.pipelines = build_pipelines(&self.ctx.device);
             }
@@ -630,6 +746,10 @@ impl GpuAnalyzer {
         let parent = buf("parent", src);
         let stats = buf("stats", src);
         let roots = buf("roots", src);
+        let root_bits = buf("root_bits", none);
+        // The hysteresis's labelling passes count no roots (`count` false in components.wgsl): they never
+        // touch the root bits, and bind a word in their place.
+        let no_root_bits = storage(d, "no_root_bits", 1, none);
         let seeds = buf("seeds", none);
         let col = buf("col", none);
         let distfield = buf("distfield", src);
@@ -661,9 +781,9 @@ impl GpuAnalyzer {
             // The hysteresis's low mask goes to the seeds' buffer (free until the distance stage), so the
             // mask pass reads it while writing the mask.
             bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &parent, &seeds], &[]),
-            bg_components_low: p.components.bind(d, &uniform, &[&seeds, &parent, &roots, &stats, &table], &dense),
+            bg_components_low: p.components.bind(d, &uniform, &[&seeds, &parent, &roots, &stats, &table, &no_root_bits], &dense),
             // After the labelling the parent array holds the labels (`compress`, components.wgsl).
-            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table], &dense),
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits], &dense),
             bg_regions: p.regions.bind(d, &uniform, &[&ratio, &parent, &stats, &table, &roots], &dense),
             bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield], &dense),
             bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots], &dense),
@@ -683,6 +803,7 @@ impl GpuAnalyzer {
             mask,
             parent,
             roots,
+            root_bits,
             stats,
             seeds,
             distfield,
@@ -773,6 +894,12 @@ fn pack_rows<T: Copy>(data: &[T], w: usize, byte: impl Fn(T) -> u8) -> Vec<u8> {
         }
     }
     packed
+}
+
+/// Workgroups of the composite: one invocation a run of four pixels, rows of at most 32768 workgroups.
+fn composite_groups(n: usize) -> (u32, u32, u32) {
+    let groups = (n.div_ceil(4) as u32).div_ceil(256);
+    (groups.min(32768), groups.div_ceil(groups.min(32768)), 1)
 }
 
 /// Dispatch helpers: 16×16 tiles over the frame, or a 1-D count of workgroups.
@@ -894,6 +1021,10 @@ impl Analyzer for GpuAnalyzer {
             enc.clear_buffer(b, 0, None);
             traffic.borrow_mut().add("clear", b.size(), 0);
         }
+        // The root bits (the labelling sets and clears them); `assign_ids` writes every word's first id.
+        let bits_bytes = (bits_words(w, h) * 4) as u64;
+        enc.clear_buffer(&f.root_bits, 0, Some(bits_bytes));
+        traffic.borrow_mut().add("clear", bits_bytes, 0);
         let t = tiles(w, h);
         let gp = f.params;
         // Bytes a component this frame's dispatches may move, per stage (counted once the count is read).
@@ -1024,21 +1155,21 @@ impl Analyzer for GpuAnalyzer {
     fn pixel_maps(&mut self) -> Result<PixelMaps> {
         let ctx = &self.ctx;
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
-        let n = f.width * f.height;
+        let ratio_bytes = ratio_words(f.width, f.height) * 4;
         let mask_bytes = mask_words(f.width, f.height) * 4;
-        let (rr, mr) = f.maps_read.get_or_insert_with(|| (readback(&ctx.device, "ratio_read", n * 4), readback(&ctx.device, "mask_read", mask_bytes)));
+        let (rr, mr) = f.maps_read.get_or_insert_with(|| (readback(&ctx.device, "ratio_read", ratio_bytes), readback(&ctx.device, "mask_read", mask_bytes)));
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pixel maps") });
-        enc.copy_buffer_to_buffer(&f.ratio, 0, rr, 0, (n * 4) as u64);
+        enc.copy_buffer_to_buffer(&f.ratio, 0, rr, 0, ratio_bytes as u64);
         enc.copy_buffer_to_buffer(&f.mask, 0, mr, 0, mask_bytes as u64);
         ctx.queue.submit([enc.finish()]);
         map_checked(ctx, &[rr, mr])?;
-        let ratio: Vec<f32> = words(rr)?.into_iter().map(f32::from_bits).collect();
+        let ratio = unpack_ratio(&words(rr)?, f.width, f.height);
         // Rows of the packed mask are padded to whole words: take each row's first `width` bytes.
         let packed = words(mr)?;
         let bytes: &[u8] = bytemuck::cast_slice(&packed);
         let stride = f.width.div_ceil(4) * 4;
         let mask: Vec<u8> = bytes.chunks_exact(stride).flat_map(|row| row[..f.width].iter().copied()).collect();
-        Ok((Arc::new(Plane { width: f.width, height: f.height, data: ratio }), Arc::new(Plane { width: f.width, height: f.height, data: mask })))
+        Ok((Arc::new(ratio), Arc::new(Plane { width: f.width, height: f.height, data: mask })))
     }
 
     fn fluo_labels(&mut self) -> Result<Arc<Plane<u32>>> {
@@ -1074,12 +1205,10 @@ impl Analyzer for GpuAnalyzer {
                 end_of_pass_write_index: Some(2 * k + 1),
             });
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("composite"), timestamp_writes });
-            // One invocation a run of four pixels; rows of at most 32768 workgroups.
-            let groups = (n.div_ceil(4) as u32).div_ceil(256);
-            let (gx, gy) = (groups.min(32768), groups.div_ceil(groups.min(32768)));
+            let (gx, gy, gz) = composite_groups(n);
             pass.set_pipeline(self.pipelines.composite.get(entry).0);
             pass.set_bind_group(0, Some(&f.bg_composite.group), &[]);
-            pass.dispatch_workgroups(gx, gy, 1);
+            pass.dispatch_workgroups(gx, gy, gz);
         }
         f.traffic.add("upload", f.styles.size(), 0);
         f.traffic.add("composite", f.bg_composite.bytes[self.pipelines.composite.get(entry).1], 1);

@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use crate::analysis::{
     CORE_BIN, CORE_BINS, COVERAGE_FIXED, FERET_COS, FERET_DIRS, FERET_FIXED, FERET_OFFSET, FERET_SIN, LEVEL_BINS, LEVEL_LO, LEVEL_SCALE, LEVEL_SMOOTH,
-    MAX_CORES, MAX_DIFFUSE, MIN_LEVEL_SAMPLES, RATIO_BIN, RATIO_BINS, RATIO_FIXED, THICKNESS_BIN, THICKNESS_BINS, style,
+    MAX_CORES, MAX_DIFFUSE, MIN_LEVEL_SAMPLES, RATIO_BIN, RATIO_BINS, RATIO_CODE_MAX, RATIO_FIXED, RATIO_MAX, RATIO_STEPS, THICKNESS_BIN, THICKNESS_BINS, style,
 };
 use crate::overlay::lines::DASH_PX;
 use crate::overlay::palette;
@@ -158,6 +158,7 @@ pub fn wgsl() -> String {
     u("MIN_LEVEL_SAMPLES", MIN_LEVEL_SAMPLES as usize);
     u("LEVEL_SMOOTH", LEVEL_SMOOTH);
     u("RATIO_BINS", RATIO_BINS);
+    u("RATIO_CODE_MAX", RATIO_CODE_MAX as usize);
     u("CORE_BINS", CORE_BINS);
     u("THICKNESS_BINS", THICKNESS_BINS);
     u("MAX_CORES", MAX_CORES);
@@ -221,6 +222,8 @@ pub fn wgsl() -> String {
     f("CORE_BIN", CORE_BIN);
     f("THICKNESS_BIN", THICKNESS_BIN);
     f("RATIO_FIXED", RATIO_FIXED);
+    f("RATIO_STEPS", RATIO_STEPS);
+    f("RATIO_MAX", RATIO_MAX);
     f("COVERAGE_FIXED", COVERAGE_FIXED);
     f("FERET_FIXED", FERET_FIXED);
     writeln!(s, "const FERET_OFFSET: i32 = {FERET_OFFSET};").expect("a String");
@@ -260,6 +263,8 @@ mod tests {
         assert_eq!(value("T_STRIDE"), naga::Literal::U32(table::STRIDE as u32));
         assert_eq!(value("T_EDGE"), naga::Literal::U32(table::EDGE as u32));
         assert_eq!(value("RATIO_BIN"), naga::Literal::F32(RATIO_BIN));
+        assert_eq!(value("RATIO_MAX"), naga::Literal::F32(RATIO_MAX));
+        assert_eq!(value("RATIO_CODE_MAX"), naga::Literal::U32(RATIO_CODE_MAX));
         assert_eq!(value("COVERAGE_FIXED"), naga::Literal::F32(COVERAGE_FIXED));
         assert_eq!(value("FERET_OFFSET"), naga::Literal::I32(FERET_OFFSET as i32));
         assert_eq!(value("STYLE_WARN"), naga::Literal::U32(style::WARN));

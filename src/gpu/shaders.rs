@@ -26,7 +26,7 @@ pub struct Stage {
 
 // Workgroup memory of each stage's module (every `var<workgroup>` of the file, an upper bound for any one
 // of its entry points); the test below recomputes them with naga.
-const WG_NORMALIZE: u32 = 12324;
+const WG_NORMALIZE: u32 = 13348;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
 const WG_COMPONENTS: u32 = 3136;
@@ -63,7 +63,7 @@ pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
     entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress", "local_merge_low", "merge_low", "mark_strong"],
-    bindings: &[false, true, true, true, true],
+    bindings: &[false, true, true, true, true, true],
     includes: &[],
     workgroup_bytes: WG_COMPONENTS,
 };
@@ -330,21 +330,23 @@ mod tests {
         assert_eq!(morphology[MORPHOLOGY.entry("clean_mask_strong")], vec![0, 4, 5, 6]);
     }
 
-    /// Writes are told from loads: `assign_ids` only loads the mask; `compress` stores the labels into the
-    /// parent array; `select_cores` writes the stats and the table but only reads the roots.
+    /// Writes are told from loads: `assign_ids` writes the roots, the records and the root bits' ids and
+    /// neither reads nor writes the parent array; `compress` stores the labels into the parent array;
+    /// `select_cores` writes the stats and the table but only reads the roots.
     #[test]
     fn written_bindings_are_the_stores_and_atomics() {
         let c = COMPONENTS.written_bindings().unwrap();
         // compress writes the labels into the parent array itself: no second frame-sized array.
         assert_eq!(c[COMPONENTS.entry("compress")], vec![2]);
-        assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![2, 3, 4]);
+        assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![3, 4, 6]);
+        assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("assign_ids")].contains(&2));
         let r = REGIONS.written_bindings().unwrap();
         assert_eq!(r[REGIONS.entry("select_cores")], vec![3, 4]);
         // Reads: local_merge stores the parent array without loading it (and adds its roots to the
-        // table's row counts); normalize stores the ratio.
+        // table's row counts and sets their bits, both atomics); normalize stores the ratio.
         let read = COMPONENTS.read_bindings().unwrap();
-        assert_eq!(read[COMPONENTS.entry("local_merge")], vec![0, 1, 5]);
-        assert_eq!(c[COMPONENTS.entry("local_merge")], vec![2, 5]);
+        assert_eq!(read[COMPONENTS.entry("local_merge")], vec![0, 1, 5, 6]);
+        assert_eq!(c[COMPONENTS.entry("local_merge")], vec![2, 5, 6]);
         let n = NORMALIZE.read_bindings().unwrap();
         assert!(!n[NORMALIZE.entry("normalize")].contains(&4), "{:?}", n[NORMALIZE.entry("normalize")]);
         // Every written binding is declared writable in the registry.

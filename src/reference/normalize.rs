@@ -8,6 +8,7 @@
 
 use rayon::prelude::*;
 
+use crate::analysis::quantise_ratio;
 use crate::frame::{NirView, Plane};
 
 /// Background level as `exp(c0 + c1 u + c2 v + c3 u² + c4 uv + c5 v²)` with `u = (x - cx) / s`,
@@ -187,7 +188,8 @@ const LANES: usize = 8;
 /// Ratio of the 3×3 binomial-smoothed NIR signal to the background model. Edge pixels replicate.
 /// Along a row the log-level is a quadratic in x, so the background is stepped by multiplication (in
 /// f64, to stay within 1e-9 of a per-pixel `exp`), `LANES` columns apart in independent chains; the
-/// smoothing is separable (a vertical 1-2-1 sum, then a horizontal one).
+/// smoothing is separable (a vertical 1-2-1 sum, then a horizontal one). Each ratio is rounded to the
+/// ratio map's 16-bit fixed point (`analysis::quantise_ratio`), as the GPU twin stores it.
 pub fn normalize<'a>(nir: impl Into<NirView<'a>>, model: &BackgroundModel, out: &mut Plane<f32>) {
     let nir = nir.into();
     let (w, h) = (nir.width, nir.height);
@@ -225,12 +227,12 @@ pub fn normalize<'a>(nir: impl Into<NirView<'a>>, model: &BackgroundModel, out: 
                 }
             }
             let hsum = |l: u32, m: u32, r: u32| (l + 2 * m + r) as f64 * (1.0 / 16.0);
-            dst[0] = (hsum(vsum[0], vsum[0], vsum[1.min(w - 1)]) * inv_bg[0]) as f32;
+            dst[0] = quantise_ratio((hsum(vsum[0], vsum[0], vsum[1.min(w - 1)]) * inv_bg[0]) as f32);
             if w > 1 {
                 for ((d, win), &inv) in dst[1..w - 1].iter_mut().zip(vsum.windows(3)).zip(&inv_bg[1..]) {
-                    *d = (hsum(win[0], win[1], win[2]) * inv) as f32;
+                    *d = quantise_ratio((hsum(win[0], win[1], win[2]) * inv) as f32);
                 }
-                dst[w - 1] = (hsum(vsum[w - 2], vsum[w - 1], vsum[w - 1]) * inv_bg[w - 1]) as f32;
+                dst[w - 1] = quantise_ratio((hsum(vsum[w - 2], vsum[w - 1], vsum[w - 1]) * inv_bg[w - 1]) as f32);
             }
         },
     );
@@ -306,7 +308,10 @@ mod tests {
                     let level = (c[0] + c[1] * u + c[2] * v + c[3] * u * u + c[4] * u * v + c[5] * v * v).exp();
                     let want = (acc / 16.0 / level) as f32;
                     let g = got.get(x, y);
-                    assert!((g - want).abs() <= 1e-6 * want.abs().max(1.0), "{w}x{h} ({x},{y}): {g} vs {want}");
+                    // Rounded to the 16-bit fixed point: within half a step, plus the stepping's 1e-6.
+                    let half_step = 0.5 / crate::analysis::RATIO_STEPS;
+                    assert!(g == crate::analysis::quantise_ratio(g), "{w}x{h} ({x},{y}): {g} is off the ratio's grid");
+                    assert!((g - want.min(crate::analysis::RATIO_MAX)).abs() <= half_step + 1e-6 * want.abs().max(1.0), "{w}x{h} ({x},{y}): {g} vs {want}");
                 }
             }
         }
