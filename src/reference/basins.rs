@@ -133,8 +133,9 @@ fn spill_levels(q: &[u16], w: usize, h: usize) -> Vec<u16> {
     fill
 }
 
-/// 4-connected component of the cells where `inside` holds, from `start`; marks `seen`.
-fn flood(start: usize, w: usize, h: usize, inside: impl Fn(usize) -> bool, seen: &mut [bool]) -> Vec<usize> {
+/// 4-connected component of the cells (or pixels) of a `w`×`h` grid where `inside` holds, from `start`;
+/// marks `seen`.
+pub(super) fn flood(start: usize, w: usize, h: usize, inside: impl Fn(usize) -> bool, seen: &mut [bool]) -> Vec<usize> {
     let mut out = vec![start];
     seen[start] = true;
     let mut k = 0;

@@ -53,7 +53,8 @@ pub fn carve_filled_cores(
     // common frame's rims pay nothing for the relief.
     let cores: Vec<crate::raster::rect::Rect> = (0..bg.labels.len()).filter(|&r| is_core(bg, r, w * h, p)).map(|r| bg.bbox[r]).collect();
     let mut carved = 0;
-    let mut region: Vec<usize> = Vec::new();
+    // Membership of the basin's pixels being carved: a frame's worth, all false between basins.
+    let mut seen: Vec<bool> = Vec::new();
     for r in 0..fl.labels.len() {
         let (b, label) = (fl.bbox[r], fl.labels[r]);
         if !holds_core(b, fl.area[r] as f32, p) || cores.iter().any(|c| c.x0 >= b.x0 && c.y0 >= b.y0 && c.x1 <= b.x1 && c.y1 <= b.y1) {
@@ -83,36 +84,24 @@ pub fn carve_filled_cores(
             if ratio.data[seed] >= half {
                 continue;
             }
-            region.clear();
-            region.push(seed);
-            let mut member = std::collections::HashSet::from([seed]);
-            let mut k = 0;
-            while k < region.len() {
-                let i = region[k];
-                k += 1;
-                let (x, y) = (i % w, i / w);
-                let nbrs = [(x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)];
-                for j in nbrs.into_iter().flatten() {
-                    if ratio.data[j] < half && lake_cell(j) && member.insert(j) {
-                        region.push(j);
-                    }
-                }
-            }
-            if (region.len() as f32) < min_area || !carvable(&region, label, fluo, fluo_labels, bg_labels, bg, b, w * h, p) {
-                continue;
-            }
+            seen.resize(w * h, false);
+            let region = basins::flood(seed, w, h, |j| ratio.data[j] < half && lake_cell(j), &mut seen);
+            // Round: 4π area / perimeter², the perimeter from the region's pixel edges.
+            let member = |i: usize| seen[i];
             let edges: usize = region
                 .iter()
                 .map(|&i| {
                     let (x, y) = (i % w, i / w);
-                    [x == 0 || !member.contains(&(i - 1)), x + 1 == w || !member.contains(&(i + 1)), y == 0 || !member.contains(&(i - w)), y + 1 == h || !member.contains(&(i + w))]
+                    [x == 0 || !member(i - 1), x + 1 == w || !member(i + 1), y == 0 || !member(i - w), y + 1 == h || !member(i + w)]
                         .iter()
                         .filter(|&&e| e)
                         .count()
                 })
                 .sum();
+            region.iter().for_each(|&i| seen[i] = false);
             let perimeter = edges as f32 * std::f32::consts::FRAC_PI_4;
-            if 4.0 * std::f32::consts::PI * region.len() as f32 / (perimeter * perimeter).max(1.0) < MIN_COMPACTNESS {
+            let round = 4.0 * std::f32::consts::PI * region.len() as f32 / (perimeter * perimeter).max(1.0) >= MIN_COMPACTNESS;
+            if (region.len() as f32) < min_area || !round || !carvable(&region, label, fluo, fluo_labels, bg_labels, bg, b, w * h, p) {
                 continue;
             }
             for &i in &region {
