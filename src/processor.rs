@@ -6,13 +6,14 @@
 //! banner, the truncation badge) and has `overlay::draw` put them on in one call. The media and CLI
 //! layers call only this; it knows nothing of where frames come from or go.
 
+use std::cell::OnceCell;
 use std::time::Instant;
 
 use anyhow::Result;
 
 use crate::analysis::{Analyzer, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
 use crate::frame::{NirView, Plane, RgbFrame, RgbView};
-use crate::measure::figures::{Figures, RIM_COMPLETE, figures, significant};
+use crate::measure::figures::{Figures, RIM_COMPLETE, coreless_min_tbr, figures, significant};
 use crate::measure::findings::{FindingsTracker, FrameFindings, GlintCheck, Mode, Roi, SpotEvidence, clip_level, find_spots, without_glint};
 use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
@@ -191,7 +192,9 @@ impl FrameProcessor {
         let mut timings = seg.timings;
         let t = Instant::now();
         let figs: Vec<Figures> = seg.lesions.iter().map(figures).filter(|f| significant(f, &seg.background, &self.params)).collect();
-        let figs = self.drop_glints(figs, nir, &seg.background)?;
+        // The NIR's clipping level, measured at most once a frame, when a glint test first needs it.
+        let clip = OnceCell::new();
+        let figs = self.drop_glints(figs, nir, &seg.background, &clip)?;
         let ids = self.tracker.update(&figs);
         let figs = self.smoother.update(&ids, &figs);
         let styles: Vec<LesionStyle> = figs.iter().zip(&ids).map(|(f, &id)| lesion_style(f, id, &self.params)).collect();
@@ -220,7 +223,7 @@ impl FrameProcessor {
             let (ratio, fluo) = self.analyzer.pixel_maps()?;
             timings.push("pixel_maps", t.elapsed().as_secs_f64() * 1e3);
             let t = Instant::now();
-            let (f, marks) = self.check(wl, nir, &ratio, &fluo);
+            let (f, marks) = self.check(wl, nir, &ratio, &fluo, &clip);
             timings.push("checks", t.elapsed().as_secs_f64() * 1e3);
             (Some(f), Some(marks))
         };
@@ -246,15 +249,15 @@ impl FrameProcessor {
     /// over the background and only its skirt beyond it; in the white light such a glint has no twin, so
     /// the threshold's white-light test cannot exclude it). Reads the labels and the ratio map (a
     /// readback on a GPU) only where a coreless lesion stands on a frame that clips.
-    fn drop_glints(&mut self, figs: Vec<Figures>, nir: NirView<'_>, background: &FluoLevel) -> Result<Vec<Figures>> {
+    fn drop_glints(&mut self, figs: Vec<Figures>, nir: NirView<'_>, background: &FluoLevel, clip: &OnceCell<Option<u16>>) -> Result<Vec<Figures>> {
         if figs.iter().all(|f| f.kind == LesionKind::Rim) {
             return Ok(figs);
         }
-        let Some(clip) = clip_level(nir) else { return Ok(figs) };
+        let Some(clip) = *clip.get_or_init(|| clip_level(nir)) else { return Ok(figs) };
         let labels = self.analyzer.fluo_labels()?;
         let (ratio, _) = self.analyzer.pixel_maps()?;
         let p = &self.params;
-        let min_tbr = p.coreless_min_tbr.max(background.mode + p.coreless_min_sigmas * background.noise);
+        let min_tbr = coreless_min_tbr(background, p);
         let (w, h) = (labels.width, labels.height);
         Ok(figs
             .into_iter()
@@ -274,7 +277,7 @@ impl FrameProcessor {
 
     /// The transection / wound-bed check: fluorescence in the ROI and the steady flag, with the marks
     /// that show it (the ROI, the spots' boxes, the banner).
-    fn check(&mut self, wl: RgbView<'_>, nir: NirView<'_>, ratio: &Plane<f32>, fluo: &Plane<u8>) -> (FrameFindings, CheckMarks) {
+    fn check(&mut self, wl: RgbView<'_>, nir: NirView<'_>, ratio: &Plane<f32>, fluo: &Plane<u8>, clip: &OnceCell<Option<u16>>) -> (FrameFindings, CheckMarks) {
         let (w, h) = (fluo.width, fluo.height);
         let roi = self.checks.roi.unwrap_or_else(|| Roi::central(w, h)).clamp_to(w, h);
         let scale = self.params.scale_known.then_some(self.params.mm_per_px);
@@ -292,7 +295,7 @@ impl FrameProcessor {
             mm_per_px: scale,
             sharp_per_px: self.params.homogeneous_edge_gradient_per_mm * self.params.mm_per_px,
         };
-        let spots = evidence.keep(candidates, fluo);
+        let spots = evidence.keep(candidates, fluo, clip);
         let f = self.findings.update(self.frame, spots, scale);
         let mode = self.checks.mode.name().to_uppercase();
         let text = if f.flag {

@@ -17,6 +17,7 @@
 //! glint lies inside a larger spot, its own skirt or a grain, the spot is judged on its pixels beyond the
 //! glint's radius).
 
+use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::str::FromStr;
 
@@ -220,7 +221,7 @@ pub enum GlintCheck {
     /// A glint lies inside it: its peak ratio beyond the glint's reach, which decides instead.
     Beside(f32),
     /// No glint in it.
-    None,
+    NoGlint,
 }
 
 /// The NIR-only glint test of a fluorescent region (`pixels` lists its pixels; `speck`: it is small
@@ -230,16 +231,16 @@ pub enum GlintCheck {
 /// region is judged on its pixels beyond the core's own radius (optics and motion spread a glint in
 /// proportion to its size), and at least `GLINT_SKIRT_PX`: below `min_tbr` there, it is the glint's skirt.
 pub fn without_glint<I: Iterator<Item = (usize, usize)>>(nir: NirView<'_>, ratio: &Plane<f32>, clip: Option<u16>, pixels: impl Fn() -> I, speck: bool, min_tbr: f32) -> GlintCheck {
-    let Some(c) = clip else { return GlintCheck::None };
+    let Some(c) = clip else { return GlintCheck::NoGlint };
     let clipped: Vec<(usize, usize)> = pixels().filter(|&(x, y)| nir.get(x, y) >= c).collect();
     if clipped.is_empty() {
-        return GlintCheck::None;
+        return GlintCheck::NoGlint;
     }
     if speck {
         return GlintCheck::Glint;
     }
     let over: Vec<(usize, usize)> = clipped.iter().copied().filter(|&(x, y)| ratio.get(x, y) >= GLINT_MIN_RATIO).collect();
-    let core = if !over.is_empty() { over } else if clipped.len() as u32 <= GLINT_MAX_PX { clipped } else { return GlintCheck::None };
+    let core = if !over.is_empty() { over } else if clipped.len() as u32 <= GLINT_MAX_PX { clipped } else { return GlintCheck::NoGlint };
     let reach = GLINT_SKIRT_PX.max((core.len() as f32 / std::f32::consts::PI).sqrt().ceil() as usize);
     let (cx0, cy0) = core.iter().fold((usize::MAX, usize::MAX), |(a, b), &(x, y)| (a.min(x), b.min(y)));
     let (cx1, cy1) = core.iter().fold((0, 0), |(a, b), &(x, y)| (a.max(x), b.max(y)));
@@ -264,10 +265,10 @@ pub struct SpotEvidence<'a> {
 
 impl SpotEvidence<'_> {
     /// Keeps the spots that stand out from the tissue around them and are not glints; each kept spot's
-    /// `peak_tbr` becomes its peak over the local background.
-    pub fn keep(&self, spots: Vec<Spot>, fluo: &Plane<u8>) -> Vec<Spot> {
-        let clip = std::cell::OnceCell::new();
-        spots.into_iter().filter_map(|s| self.judge(s, fluo, &clip)).collect()
+    /// `peak_tbr` becomes its peak over the local background. `clip` holds the frame's `clip_level` once
+    /// measured (by this or another test of the same frame), measured here only when a candidate needs it.
+    pub fn keep(&self, spots: Vec<Spot>, fluo: &Plane<u8>, clip: &OnceCell<Option<u16>>) -> Vec<Spot> {
+        spots.into_iter().filter_map(|s| self.judge(s, fluo, clip)).collect()
     }
 
     /// At least half the spot's boundary pixels (its fluorescent pixels with a 4-neighbour that is not,
@@ -290,7 +291,7 @@ impl SpotEvidence<'_> {
         2 * sharp >= boundary
     }
 
-    fn judge(&self, mut s: Spot, fluo: &Plane<u8>, clip: &std::cell::OnceCell<Option<u16>>) -> Option<Spot> {
+    fn judge(&self, mut s: Spot, fluo: &Plane<u8>, clip: &OnceCell<Option<u16>>) -> Option<Spot> {
         let (w, h) = (self.ratio.width, self.ratio.height);
         let [x0, y0, x1, y1] = s.bbox;
         // The spot's fluorescent pixels in its box (a neighbour's pixels in the box count too: close).
@@ -301,7 +302,7 @@ impl SpotEvidence<'_> {
         match without_glint(self.nir, self.ratio, clip, spot_px, speck, self.min_tbr) {
             GlintCheck::Glint => return None,
             GlintCheck::Beside(peak) => s.peak_tbr = peak,
-            GlintCheck::None => {}
+            GlintCheck::NoGlint => {}
         }
         // A white-light glint's skirt: most of the spot lies next to glint pixels.
         let glint = |x: usize, y: usize| {
@@ -629,7 +630,7 @@ mod tests {
         let at = |s: &Spot| (s.bbox[0], s.bbox[1]);
         assert!(candidates.iter().any(|s| at(s) == (70, 20)) && candidates.iter().any(|s| at(s) == (120, 20)), "{candidates:?}");
         let evidence = SpotEvidence { ratio: &ratio, wl: wl.view(), nir: nir.view(), glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
-        let kept = evidence.keep(candidates, &fluo);
+        let kept = evidence.keep(candidates, &fluo, &OnceCell::new());
         assert_eq!(kept.iter().map(at).collect::<Vec<_>>(), vec![(20, 20)], "{kept:?}");
         assert!((kept[0].peak_tbr - 2.2).abs() < 0.05, "local TBR {}", kept[0].peak_tbr);
     }
@@ -664,12 +665,12 @@ mod tests {
         let candidates = find_spots(&ratio, &fluo, Roi { x: 0, y: 0, w, h }, 1.5, 9);
         assert_eq!(candidates.len(), 2, "{candidates:?}");
         let evidence = SpotEvidence { ratio: &ratio, wl: wl.view(), nir: nir.view(), glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
-        let kept = evidence.keep(candidates.clone(), &fluo);
+        let kept = evidence.keep(candidates.clone(), &fluo, &OnceCell::new());
         assert_eq!(kept.len(), 1, "{kept:?}");
         assert!(kept[0].centroid_px[0] > 140.0, "the disc is kept: {kept:?}");
         // Without the edge test (any gradient sharp) the hill passes: the local test alone lets it through.
         let blunt = SpotEvidence { sharp_per_px: 0.0, ..evidence };
-        assert_eq!(blunt.keep(candidates, &fluo).len(), 2);
+        assert_eq!(blunt.keep(candidates, &fluo, &OnceCell::new()).len(), 2);
     }
 
     /// A NIR-only glint on a bright grain of tissue: the grain (1.6, under the check's TBR of 1.8) with a
@@ -701,7 +702,7 @@ mod tests {
         let candidates = find_spots(&ratio, &fluo, Roi { x: 0, y: 0, w, h }, 1.8, 9);
         assert_eq!(candidates.len(), 2, "both reach 1.8 at the speck: {candidates:?}");
         let evidence = SpotEvidence { ratio: &ratio, wl: wl.view(), nir: nir.view(), glint_level: 235, min_tbr: 1.8, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
-        let kept = evidence.keep(candidates, &fluo);
+        let kept = evidence.keep(candidates, &fluo, &OnceCell::new());
         assert_eq!(kept.iter().map(|s| s.bbox[0]).collect::<Vec<_>>(), vec![80], "{kept:?}");
         assert!((kept[0].peak_tbr - 2.4).abs() < 0.1, "local TBR {}", kept[0].peak_tbr);
     }

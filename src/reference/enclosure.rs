@@ -18,7 +18,7 @@
 
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
-use super::regions::{RegionTable, holds_core, is_core, min_core_area_px, split_off};
+use super::regions::{RegionTable, core_boxes, holds_core, min_core_area_px, split_off};
 use super::basins;
 use crate::raster::rect::Rect;
 use crate::analysis::FluoLevel;
@@ -331,8 +331,8 @@ pub fn split_gapped_cores(
     // the ratio still encloses. Tried after the clusters above (a core split off there is no group here).
     // Only where at least two fragments enclose no core (a ring that closed, or one split above, holds
     // its core within its box): the common frame of closed rims pays nothing for the relief.
-    let cores: Vec<Rect> = (0..bg.labels.len()).filter(|&r| is_core(bg, r, w * h, p)).map(|r| bg.bbox[r]).collect();
-    let holds_a_core = |b: Rect| cores.iter().any(|c| c.x0 >= b.x0 && c.y0 >= b.y0 && c.x1 <= b.x1 && c.y1 <= b.y1);
+    let cores = core_boxes(bg, w * h, p);
+    let holds_a_core = |b: Rect| cores.iter().any(|c| b.contains(c));
     let open: Vec<Rect> = fragments.iter().map(|(r, _)| fl.bbox[*r]).filter(|&b| !holds_a_core(b)).collect();
     if open.len() >= 2 {
         // The relief over the open fragments' box (and a margin: a basin they wall lies within it).
@@ -443,10 +443,7 @@ fn enclosed_groups(
     }
     // Non-fluorescent pixels in the hull whose background component reaches beyond the box: the
     // candidates (a component wholly inside the box is enclosed already).
-    let open_component = |l: u32| {
-        let cb = bg.bbox[bg.index(l)];
-        cb.x0 < b.x0 || cb.y0 < b.y0 || cb.x1 > b.x1 || cb.y1 > b.y1
-    };
+    let open_component = |l: u32| !b.contains(&bg.bbox[bg.index(l)]);
     seen.clear();
     seen.resize(bw * bh, false);
     for y in b.y0..b.y1 {

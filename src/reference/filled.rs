@@ -20,7 +20,7 @@ use crate::analysis::FluoLevel;
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::basins;
-use super::regions::{FLAG_FILLED, RegionTable, holds_core, is_core, min_core_area_px, split_off};
+use super::regions::{FLAG_FILLED, RegionTable, core_boxes, holds_core, is_core, min_core_area_px, split_off};
 
 /// A filled core's floor lies at least this share of the way down from its spill level to the
 /// background's mode.
@@ -51,13 +51,13 @@ pub fn carve_filled_cores(
     let margin = (2.0 * p.mm_to_px(basins::CELL_MM)).ceil() as usize + 2;
     // A component whose box holds a core the mask shows is that core's rim (its basin is that core): the
     // common frame's rims pay nothing for the relief.
-    let cores: Vec<crate::raster::rect::Rect> = (0..bg.labels.len()).filter(|&r| is_core(bg, r, w * h, p)).map(|r| bg.bbox[r]).collect();
+    let cores = core_boxes(bg, w * h, p);
     let mut carved = 0;
     // Membership of the basin's pixels being carved: a frame's worth, all false between basins.
     let mut seen: Vec<bool> = Vec::new();
     for r in 0..fl.labels.len() {
         let (b, label) = (fl.bbox[r], fl.labels[r]);
-        if !holds_core(b, fl.area[r] as f32, p) || cores.iter().any(|c| c.x0 >= b.x0 && c.y0 >= b.y0 && c.x1 <= b.x1 && c.y1 <= b.y1) {
+        if !holds_core(b, fl.area[r] as f32, p) || cores.iter().any(|c| b.contains(c)) {
             continue;
         }
         let found = basins::significant_basins(ratio, b.expand(margin, w, h), p.filled_core_sigmas, level, p);
@@ -141,8 +141,7 @@ fn carvable(
             }
         } else {
             let r = bg.index(bg_labels.data[i]);
-            let pb = bg.bbox[r];
-            if is_core(bg, r, n_pixels, p) || pb.x0 < b.x0 || pb.y0 < b.y0 || pb.x1 > b.x1 || pb.y1 > b.y1 {
+            if is_core(bg, r, n_pixels, p) || !b.contains(&bg.bbox[r]) {
                 return false;
             }
         }

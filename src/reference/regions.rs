@@ -186,6 +186,11 @@ pub fn is_core(bg: &RegionTable, r: usize, n_pixels: usize, p: &AnalysisParams) 
     core_sized(area, n_pixels, p) && (bg.flags[r] & FLAG_FILLED != 0 || (bg.aux[r] as f32) < max_ratio * RATIO_FIXED * area as f32)
 }
 
+/// The boxes of the non-fluorescent components that are cores (`is_core`) of an `n_pixels` frame.
+pub fn core_boxes(bg: &RegionTable, n_pixels: usize, p: &AnalysisParams) -> Vec<Rect> {
+    (0..bg.labels.len()).filter(|&r| is_core(bg, r, n_pixels, p)).map(|r| bg.bbox[r]).collect()
+}
+
 /// Could a fluorescent component (or cluster of them) with this box and area hold a core: as much area
 /// as the smallest core, and a box wider and taller than it by a pixel each side?
 pub fn holds_core(b: Rect, area: f32, p: &AnalysisParams) -> bool {
