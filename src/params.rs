@@ -90,6 +90,11 @@ pub struct AnalysisParams {
     /// has no twin of this stage yet.
     #[serde(default = "default_homogeneous_min_solidity")]
     pub homogeneous_min_solidity: f32,
+    /// A coreless lesion is reported only when it stands out among the frame's own texture blobs: when
+    /// textured liver this frame would make one as large and bright with a probability under this
+    /// (`reference::texture`). 0: off, as on the GPU backend, which has no twin of this stage yet.
+    #[serde(default = "default_texture_alpha")]
+    pub texture_alpha: f32,
     /// A coreless fluorescent lesion is homogeneous (a sharp tumour edge) when at least half its boundary
     /// pixels have a ratio gradient of at least this, per mm; else it is the blurred glow of a deep,
     /// diffuse lesion. A count, not a mean, so that a glint on the edge does not decide.
@@ -117,6 +122,10 @@ fn default_rim_touches_core() -> bool {
 
 fn default_filled_core_sigmas() -> f32 {
     4.0
+}
+
+fn default_texture_alpha() -> f32 {
+    0.05
 }
 
 fn default_homogeneous_min_solidity() -> f32 {
@@ -148,6 +157,7 @@ impl Default for AnalysisParams {
             filled_core_sigmas: default_filled_core_sigmas(),
             rim_touches_core: default_rim_touches_core(),
             homogeneous_min_solidity: default_homogeneous_min_solidity(),
+            texture_alpha: default_texture_alpha(),
             homogeneous_edge_gradient_per_mm: 0.7,
             margins_mm: vec![1.0],
             background_block_px: 32,
@@ -196,6 +206,9 @@ impl AnalysisParams {
         if !(self.filled_core_sigmas >= 0.0 && self.filled_core_sigmas.is_finite()) {
             bail!("filled core depth must be 0 sigmas (off) or more, got {}", self.filled_core_sigmas);
         }
+        if !(0.0..1.0).contains(&self.texture_alpha) {
+            bail!("texture alpha (a probability) must be within 0 (off) and 1, got {}", self.texture_alpha);
+        }
         if !(0.0..=1.0).contains(&self.homogeneous_min_solidity) {
             bail!("homogeneous lesion solidity must be within 0 (off) and 1, got {}", self.homogeneous_min_solidity);
         }
@@ -228,6 +241,9 @@ impl AnalysisParams {
         if self.filled_core_sigmas > 0.0 {
             stages.push("cores filled above the level (filled_core_sigmas)");
         }
+        if self.texture_alpha > 0.0 {
+            stages.push("coreless lesions tested against the frame's texture (texture_alpha)");
+        }
         if self.homogeneous_min_solidity > 0.0 {
             stages.push("arcs and strips are no homogeneous lesions (homogeneous_min_solidity)");
         }
@@ -239,7 +255,7 @@ impl AnalysisParams {
 
     /// These settings with the CPU-only stages off: what both backends analyse alike.
     pub fn without_cpu_only_stages(self) -> Self {
-        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, core_edge_rise_sigmas: 0.0, filled_core_sigmas: 0.0, rim_touches_core: false, homogeneous_min_solidity: 0.0, ..self }
+        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, core_edge_rise_sigmas: 0.0, filled_core_sigmas: 0.0, rim_touches_core: false, homogeneous_min_solidity: 0.0, texture_alpha: 0.0, ..self }
     }
 
     /// Is the threshold's hysteresis on (`fluo_low_ratio` under `fluo_ratio`)?

@@ -52,7 +52,9 @@ fn broad_family_rims_are_found_and_texture_gives_few_false_lesions() {
     // Floors under what the method reaches on this sample today (complete 26/26, gap 17/18, 0.08 false
     // lesions a frame, core MAE 0.043 mm complete and 0.068 mm with a gap, thickness 0.14 mm, Dice core
     // 0.960 and rim 0.899); issue 10's goals are higher where these are lower. A change that loses ground
-    // fails here. (Core MAE of the complete rims was 0.22 mm before the core's edge was located direction by
+    // fails here. (Thickness MAE rose to 0.160 mm when half the broad family's scenes got a texture skewed
+    // to bright grains, `Variation::skewed`: grains touching a rim widen its outer edge; the floor is
+    // 0.17 on this sample since.) (Core MAE of the complete rims was 0.22 mm before the core's edge was located direction by
     // direction, `reference::edges`: one level for the whole core put it out in the rim's dim stretches.)
     assert!(complete.sensitivity() >= 0.95, "complete rims found: {}", complete.sensitivity());
     assert!(gap.sensitivity() >= 0.85, "rims with a gap found: {}", gap.sensitivity());
@@ -60,7 +62,7 @@ fn broad_family_rims_are_found_and_texture_gives_few_false_lesions() {
     assert!(all.false_lesions_per_frame() <= 0.2, "false lesions a frame: {}", all.false_lesions_per_frame());
     assert!(complete.diameter_mae_mm().unwrap() <= 0.10, "core diameter MAE {:?}", complete.diameter_mae_mm());
     assert!(gap.diameter_mae_mm().unwrap() <= 0.15, "core diameter MAE (rims with a gap) {:?}", gap.diameter_mae_mm());
-    assert!(all.thickness_mae_mm().unwrap() <= 0.15, "rim thickness MAE {:?}", all.thickness_mae_mm());
+    assert!(all.thickness_mae_mm().unwrap() <= 0.17, "rim thickness MAE {:?}", all.thickness_mae_mm());
     assert!(all.dice_core() >= 0.93 && all.dice_rim() >= 0.86, "Dice core {} rim {}", all.dice_core(), all.dice_rim());
 }
 
@@ -198,4 +200,43 @@ fn a_faint_enclosure_is_no_rim_lesion() {
     let (wl, nir) = ring(1.8);
     let rims = process_with(AnalysisParams::with_scale(0.1), &wl, &nir).into_iter().filter(|l| l.kind == LesionKind::Rim).count();
     assert_eq!(rims, 1);
+}
+
+/// Liver whose texture is skewed to bright grains: 40 grains of 1.7–2.1 times the background, 3–4 mm
+/// across, each of which passes every fixed bar for a (diffuse) lesion, with a homogeneous lesion (6 mm,
+/// TBR 2.6) and a deep lesion's glow (peak 2, sigma 3.5 mm) among them. Both lesions are found and no
+/// grain is reported, because a lesion is judged against the frame's own grains (`reference::texture`);
+/// with that stage off, the grains are reported as lesions.
+#[test]
+fn grains_of_textured_liver_are_no_lesions_but_lesions_among_them_are() {
+    let mm = 0.1;
+    let (homogeneous, glow) = ([300.0f32, 360.0f32], [900.0f32, 360.0f32]);
+    // Grains on a jittered lattice, away from the two lesions; peak and width vary from grain to grain.
+    let mut grains = Vec::new();
+    for k in 0..60u32 {
+        let h = k.wrapping_mul(2_654_435_761);
+        let (x, y) = (60.0 + (k % 10) as f32 * 120.0 + (h % 40) as f32, 60.0 + (k / 10) as f32 * 110.0 + (h / 40 % 40) as f32);
+        if [homogeneous, glow].iter().all(|c| (x - c[0]).hypot(y - c[1]) > 140.0) {
+            grains.push((x, y, 1.7 + 0.1 * (h % 5) as f32, (11.0 + (h / 7 % 5) as f32) / (mm * 10.0)));
+        }
+    }
+    assert!(grains.len() >= 30, "{} grains", grains.len());
+    let (wl, nir) = synthetic(1280, 720, |x, y| {
+        let bump = |cx: f32, cy: f32, peak: f32, sigma: f32| (peak - 1.0) * (-((x - cx).powi(2) + (y - cy).powi(2)) / (2.0 * sigma * sigma)).exp();
+        let grain: f32 = grains.iter().map(|&(cx, cy, peak, sigma)| bump(cx, cy, peak, sigma)).sum();
+        let disc = if (x - homogeneous[0]).hypot(y - homogeneous[1]) < 30.0 { 1.6 } else { 0.0 };
+        1.0 + grain + disc + bump(glow[0], glow[1], 2.0, 35.0)
+    });
+    let near = |l: &nirf_margin::analysis::Lesion, c: [f32; 2]| (l.centroid_px[0] - c[0]).hypot(l.centroid_px[1] - c[1]) < 20.0;
+    let judge = |p: AnalysisParams| {
+        let lesions = process_with(p, &wl, &nir);
+        let found = [homogeneous, glow].iter().filter(|&&c| lesions.iter().any(|l| near(l, c))).count();
+        (found, lesions.iter().filter(|l| !near(l, homogeneous) && !near(l, glow)).count())
+    };
+    let (found, false_lesions) = judge(AnalysisParams::with_scale(mm));
+    let (_, false_without) = judge(AnalysisParams { texture_alpha: 0.0, ..AnalysisParams::with_scale(mm) });
+    eprintln!("found {found}/2, false {false_lesions}; without the stage {false_without} false");
+    assert_eq!(found, 2, "the homogeneous lesion and the glow among the grains");
+    assert_eq!(false_lesions, 0, "grains reported as lesions");
+    assert!(false_without >= 10, "without the texture test the grains pass the fixed bars ({false_without} false): the test shows nothing");
 }

@@ -59,12 +59,19 @@ const VALUE_NOISE_STD: f32 = 0.428_9;
 const TWO_OCTAVE_STD: f32 = VALUE_NOISE_STD * 1.118_034;
 
 /// Liver texture (multiplicative, around 1). The plain family: lobule-scale and larger-scale variation
-/// of about 3% in all. The broad family: `texture` (standard deviation over mean) at `grain_mm`.
+/// of about 3% in all. The broad family: `texture` (standard deviation over mean) at `grain_mm`,
+/// symmetric around 1 or log-normal (`Variation::skewed`: exp(s·n − s²/2) with s² = ln(1 + texture²),
+/// the same standard deviation over mean, skewed to bright grains).
 fn texture(p: [f32; 2], seed: u32, v: &Variation) -> f32 {
     if v.texture > 0.0 {
         let g = v.grain_mm;
         let n = value_noise(p[0] / g, p[1] / g, seed) + 0.5 * value_noise(2.0 * p[0] / g, 2.0 * p[1] / g, seed ^ 0x9e37);
-        return (1.0 + v.texture * n / TWO_OCTAVE_STD).max(0.3);
+        let n = n / TWO_OCTAVE_STD;
+        if v.skewed {
+            let s2 = (1.0 + v.texture * v.texture).ln();
+            return (s2.sqrt() * n - 0.5 * s2).exp();
+        }
+        return (1.0 + v.texture * n).max(0.3);
     }
     1.0 + 0.06 * value_noise(p[0] / 0.9, p[1] / 0.9, seed) + 0.05 * value_noise(p[0] / 3.5, p[1] / 3.5, seed ^ 0x9e37)
 }

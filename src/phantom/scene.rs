@@ -370,6 +370,9 @@ impl Scene {
         }
         let (variation, veins, shafts, blobs, nir_glints) = if broad {
             let mut variation = Variation::draw(&mut rng2);
+            // The texture's law from the texture seed's own top bit, so that no other draw of the
+            // family moves: half the scenes symmetric, half skewed to bright grains.
+            variation.skewed = texture_seed >> 31 == 1u32;
             // Gain up to saturating the bright rims, not the liver: the background stays under half
             // of the sensor's range (a rim of TBR 2 or more then clips).
             variation.gain = variation.gain.min(MAX_BACKGROUND_COUNTS / background_counts).max(1.0);

@@ -29,6 +29,7 @@ pub mod normalize;
 pub mod reduce;
 pub mod regions;
 pub mod shape;
+pub mod texture;
 pub mod threshold;
 
 use std::sync::Arc;
@@ -159,6 +160,7 @@ impl Analyzer for CpuAnalyzer {
         m.fluo_table = fluo_table;
         blobs::split_blobs(Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &m.ratio, p);
         shape::flag_shapeless(&m.fluo_labels, &mut m.fluo_table, p);
+        texture::flag_texture(&m.fluo_labels, &mut m.fluo_table, &m.ratio, &level, p);
         let maps = m.reduce_maps();
         // More lesions than the table holds: the first by label were kept (as on the GPU); say so.
         let n = wl.width * wl.height;

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
-use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_NOT_SOLID, RegionTable, min_core_area_px};
+use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_NOT_SOLID, FLAG_TEXTURE, RegionTable, min_core_area_px};
 use crate::stats::hist_quantile;
 use crate::raster::rect::{Rect, row_bands};
 
@@ -140,7 +140,7 @@ pub fn mark_rims(maps: &Maps, fl: &mut RegionTable) {
 pub fn coreless_kind(fl: &RegionTable, r: usize, p: &AnalysisParams) -> Option<LesionKind> {
     let area = fl.area[r];
     let lesion = area > 0
-        && fl.flags[r] & (FLAG_BORDER | FLAG_HAS_RIM | FLAG_NOT_SOLID) == 0
+        && fl.flags[r] & (FLAG_BORDER | FLAG_HAS_RIM | FLAG_NOT_SOLID | FLAG_TEXTURE) == 0
         && area as f32 >= super::blobs::min_coreless_area_px(p)
         && super::blobs::compact(area, fl.aux[r], p);
     if !lesion {

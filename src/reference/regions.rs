@@ -27,6 +27,8 @@ pub const FLAG_NOT_SOLID: u32 = 8;
 /// A core carved out of fluorescence that scatter, haze or blur lifted above the level (`filled`): its
 /// depth under its rim decided, not its level, so `core_max_ratio` does not apply.
 pub const FLAG_FILLED: u32 = 16;
+/// A coreless candidate that is no outlier among the frame's texture blobs (`texture`).
+pub const FLAG_TEXTURE: u32 = 32;
 
 /// Per-component sums. Packed in label order (the GPU indexes them by dense component id, the same order), with
 /// `labels` to find a component's row.
