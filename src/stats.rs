@@ -1,7 +1,9 @@
 //! Order statistics, written once for every layer: the median and percentile of samples (live latency,
 //! the report's and `analyze`'s summaries, the 3-frame smoothing) and the quantile of a fixed-bin
-//! histogram (the per-lesion figures; `shaders/reduce.wgsl`'s `quantile` is its GPU twin). Plain
-//! functions on plain numbers; knows nothing else of the crate.
+//! histogram (the per-lesion figures; `shaders/reduce.wgsl`'s `quantile` is its GPU twin), and the
+//! robust outlier bar of a frame's samples with the normal quantile behind it (coreless lesions judged
+//! against the frame's texture grains). Plain functions on plain numbers; knows nothing
+//! else of the crate.
 
 /// The sample at rank round(q (n - 1)) of `v` (sorted in place; NaN last); `None` for no sample.
 pub fn percentile<T: Copy + PartialOrd>(v: &mut [T], q: f64) -> Option<T> {
@@ -35,6 +37,63 @@ pub fn hist_quantile(hist: &[u32], num: u64, den: u64, bin: f32, origin: f32) ->
     None
 }
 
+/// Fewer grains than this: a frame's texture is not judged by them (the median absolute deviation of
+/// fewer is too loose a sigma, and a few ducts or lesions among them set the bar; at 8 an independent
+/// phantom set lost a homogeneous lesion among 8 samples, at 16 none).
+pub const MIN_GRAINS: usize = 16;
+
+/// Which of a frame's blobs (each an excess mass over the background, and an area) stand out from the
+/// rest, which are taken for the frame's texture grains: an outlier's log mass or log mean excess (mass
+/// over area) reaches `outlier_bar` at α/2 each (a deep lesion's glow stands out by its mass, a
+/// tumour's own fluorescence by its mean where the grains are as large). `None` with
+/// fewer than `MIN_GRAINS` blobs or no spread: nothing is judged.
+pub fn stand_out_of_grains(mass: &[f32], area: &[f32], alpha: f32) -> Option<Vec<bool>> {
+    if mass.len() < MIN_GRAINS {
+        return None;
+    }
+    let log_mass: Vec<f32> = mass.iter().map(|m| m.max(1.0).ln()).collect();
+    let log_mean: Vec<f32> = mass.iter().zip(area).map(|(m, a)| (m.max(1.0) / a.max(1.0)).max(1e-3).ln()).collect();
+    let (mass_bar, mean_bar) = (outlier_bar(&log_mass, 0.5 * alpha)?, outlier_bar(&log_mean, 0.5 * alpha)?);
+    Some(log_mass.iter().zip(&log_mean).map(|(&m, &e)| m >= mass_bar || e >= mean_bar).collect())
+}
+
+/// The value a sample must reach to be an outlier among `samples`: their median plus z robust sigmas
+/// (1.4826 median absolute deviations), z the normal quantile of 1 − α/n, so that n samples of a normal
+/// reach it with probability α in all. `None` when the samples have no spread.
+pub fn outlier_bar(samples: &[f32], alpha: f32) -> Option<f32> {
+    let mut v = samples.to_vec();
+    let mid = median(&mut v)?;
+    let mut dev: Vec<f32> = samples.iter().map(|m| (m - mid).abs()).collect();
+    let sigma = 1.4826 * median(&mut dev)?;
+    if !(sigma > 0.0) {
+        return None;
+    }
+    let tail = (alpha as f64 / samples.len() as f64).clamp(1e-12, 0.5);
+    Some(mid + normal_quantile(1.0 - tail) as f32 * sigma)
+}
+
+/// Φ⁻¹(q), the standard normal quantile, for q in (0, 1): P. J. Acklam's rational approximation
+/// (relative error under 1.2e-9).
+pub fn normal_quantile(q: f64) -> f64 {
+    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
+    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    let tail = |t: f64| {
+        let s = (-2.0 * t.ln()).sqrt();
+        (((((C[0] * s + C[1]) * s + C[2]) * s + C[3]) * s + C[4]) * s + C[5]) / ((((D[0] * s + D[1]) * s + D[2]) * s + D[3]) * s + 1.0)
+    };
+    if q < 0.02425 {
+        tail(q)
+    } else if q > 1.0 - 0.02425 {
+        -tail(1.0 - q)
+    } else {
+        let t = q - 0.5;
+        let s = t * t;
+        (((((A[0] * s + A[1]) * s + A[2]) * s + A[3]) * s + A[4]) * s + A[5]) * t / (((((B[0] * s + B[1]) * s + B[2]) * s + B[3]) * s + B[4]) * s + 1.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +108,24 @@ mod tests {
         let mut v: Vec<f64> = (0..101).map(|x| x as f64).collect();
         assert_eq!(percentile(&mut v, 0.99), Some(99.0));
         assert_eq!(hist_quantile(&[0, 2, 2], 1, 2, 0.5, 1.0), Some(1.75));
+    }
+
+    #[test]
+    fn normal_quantiles_match_the_tables() {
+        for (q, z) in [(0.5, 0.0), (0.975, 1.959964), (0.999, 3.090232), (1.0 - 1e-6, 4.753424), (0.01, -2.326348)] {
+            assert!((normal_quantile(q) - z).abs() < 1e-5, "Φ⁻¹({q}) = {} not {z}", normal_quantile(q));
+        }
+    }
+
+    #[test]
+    fn the_bar_of_normal_samples_is_the_family_wise_quantile() {
+        // n samples at the normal's quantiles: median 0, robust sigma 1, so the bar is Φ⁻¹(1 − α/n), and
+        // it rises with n (more grains, a higher largest grain).
+        let normal = |n: usize| (0..n).map(|i| normal_quantile((i as f64 + 0.5) / n as f64) as f32).collect::<Vec<f32>>();
+        for (n, z) in [(200, 3.4806), (1000, 3.8906)] {
+            let bar = outlier_bar(&normal(n), 0.05).unwrap();
+            assert!((bar - z).abs() < 0.05, "bar for {n} normal samples {bar}, not {z}");
+        }
+        assert!(outlier_bar(&[2.0; 20], 0.05).is_none(), "samples without spread set no bar");
     }
 }
