@@ -26,13 +26,8 @@
 //              no second frame-sized array is written.
 // The root of a component is its smallest raster index and ids go by raster order of roots, so ids are
 // deterministic and in the CPU's label order (its label is roots[id] + 1).
-// The threshold's hysteresis (CPU twin: `threshold::keep_strong`) runs local_merge_low and merge_low
-// (local_merge and merge without the root counts) on the low-level mask (morphology.wgsl's low_mask), then
-// mark_strong: each pixel of the low mask points straight at its root (parent[i] = root) and each one at
-//              the level (STRONG_PX in its mask byte) sets STRONG_ROOT on its root's word; find
-//              reads parent words through parent_index, so the mark does not disturb the walks. The
-//              morphology's clean_mask_strong keeps the low components whose root is marked; the
-//              labelling proper starts afresh (local_merge rewrites every parent word).
+// The union-find's find and unite and the tile's union-find in workgroup memory: tile_union.wgsl
+// (appended). The threshold's hysteresis labels its low mask with the same tile passes: hysteresis.wgsl.
 
 @group(0) @binding(1) var<storage, read> mask: array<u32>;
 @group(0) @binding(2) var<storage, read_write> parent: array<atomic<u32>>;
@@ -55,104 +50,27 @@ fn bits_words() -> u32 {
     return bits_stride() * P.height;
 }
 
-// The mask's class (0 or 1). The hysteresis's low mask also carries STRONG_PX on pixels at the level.
+// The mask's class (0 or 1).
 fn mask_at(x: u32, y: u32) -> u32 {
     return mask_byte(mask[mask_index(x, y)], x) & 1u;
 }
 
-fn find(i0: u32) -> u32 {
-    var i = i0;
-    loop {
-        let p = parent_index(atomicLoad(&parent[i]));
-        if (p == i) {
-            break;
-        }
-        let gp = parent_index(atomicLoad(&parent[p]));
-        if (gp < p) {
-            atomicMin(&parent[i], gp);
-        }
-        i = p;
-    }
-    return i;
+// A root hung under another (tile_union.wgsl's unite) is taken off its row's root count and its bit cleared.
+fn root_lost(a: u32) {
+    let ay = a / P.width;
+    let ax = a - ay * P.width;
+    atomicSub(&table[ids_base() + ay], 1u);
+    atomicAnd(&root_bits[bits_index(ax, ay)], ~(1u << (ax & 31u)));
 }
 
-// With `count`, a root hung under another is taken off its row's root count.
-fn unite(a0: u32, b0: u32, count: bool) {
-    var a = find(a0);
-    var b = find(b0);
-    loop {
-        if (a == b) {
-            break;
-        }
-        if (a < b) {
-            let t = a;
-            a = b;
-            b = t;
-        }
-        // a > b: hang a under b, if a is still a root.
-        let old = atomicMin(&parent[a], b);
-        if (old == a) {
-            if (count) {
-                let ay = a / P.width;
-                let ax = a - ay * P.width;
-                atomicSub(&table[ids_base() + ay], 1u);
-                atomicAnd(&root_bits[bits_index(ax, ay)], ~(1u << (ax & 31u)));
-            }
-            break;
-        }
-        a = find(old);
-        b = find(b);
-    }
-}
-
-const TILE: u32 = 16u;
-
-var<workgroup> tile_mask: array<u32, 256>;
-var<workgroup> tile_parent: array<atomic<u32>, 256>;
 // Tile-local roots a row of the tile.
 var<workgroup> tile_roots: array<atomic<u32>, 16>;
 
-fn local_find(i0: u32) -> u32 {
-    var i = i0;
-    loop {
-        let p = atomicLoad(&tile_parent[i]);
-        if (p == i) {
-            break;
-        }
-        let gp = atomicLoad(&tile_parent[p]);
-        if (gp < p) {
-            atomicMin(&tile_parent[i], gp);
-        }
-        i = p;
-    }
-    return i;
-}
-
-fn local_unite(a0: u32, b0: u32) {
-    var a = local_find(a0);
-    var b = local_find(b0);
-    loop {
-        if (a == b) {
-            break;
-        }
-        if (a < b) {
-            let t = a;
-            a = b;
-            b = t;
-        }
-        let old = atomicMin(&tile_parent[a], b);
-        if (old == a) {
-            break;
-        }
-        a = local_find(old);
-        b = local_find(b);
-    }
-}
-
 // Within a tile, local raster order is image raster order, so the local root (smallest local index) is
-// the smallest image index of the tile's part of the component: parent[i] <= i holds as before.
-// With `count`, each row's tile-local roots are added to its root count.
-fn tile_merge(g: vec3<u32>, l: vec3<u32>, li: u32, count: bool) {
+// the smallest image index of the tile's part of the component: parent[i] <= i holds as before. Each
+// row's tile-local roots are added to its root count.
+@compute @workgroup_size(16, 16)
+fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let inside = g.x < P.width && g.y < P.height;
     if (li < TILE) {
         atomicStore(&tile_roots[li], 0u);
@@ -164,24 +82,7 @@ fn tile_merge(g: vec3<u32>, l: vec3<u32>, li: u32, count: bool) {
     tile_mask[li] = v;
     atomicStore(&tile_parent[li], li);
     workgroupBarrier();
-    if (v != 2u) {
-        if (l.x > 0u && tile_mask[li - 1u] == v) {
-            local_unite(li, li - 1u);
-        }
-        if (l.y > 0u) {
-            if (tile_mask[li - TILE] == v) {
-                local_unite(li, li - TILE);
-            }
-            if (v == 1u) {
-                if (l.x > 0u && tile_mask[li - TILE - 1u] == v) {
-                    local_unite(li, li - TILE - 1u);
-                }
-                if (l.x + 1u < TILE && tile_mask[li - TILE + 1u] == v) {
-                    local_unite(li, li - TILE + 1u);
-                }
-            }
-        }
-    }
+    tile_unions(l, li);
     workgroupBarrier();
     if (inside) {
         let r = local_find(li);
@@ -189,14 +90,12 @@ fn tile_merge(g: vec3<u32>, l: vec3<u32>, li: u32, count: bool) {
         atomicStore(&parent[g.y * P.width + g.x], root);
         if (r == li) {
             atomicAdd(&tile_roots[l.y], 1u);
-            if (count) {
-                atomicOr(&root_bits[bits_index(g.x, g.y)], 1u << (g.x & 31u));
-            }
+            atomicOr(&root_bits[bits_index(g.x, g.y)], 1u << (g.x & 31u));
         }
     }
     workgroupBarrier();
     let y = g.y - l.y + li;
-    if (count && li < TILE && y < P.height) {
+    if (li < TILE && y < P.height) {
         let c = atomicLoad(&tile_roots[li]);
         if (c != 0u) {
             atomicAdd(&table[ids_base() + y], c);
@@ -204,19 +103,9 @@ fn tile_merge(g: vec3<u32>, l: vec3<u32>, li: u32, count: bool) {
     }
 }
 
-@compute @workgroup_size(16, 16)
-fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    tile_merge(g, l, li, true);
-}
-
-@compute @workgroup_size(16, 16)
-fn local_merge_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    tile_merge(g, l, li, false);
-}
-
 // The edges from pixel (x, y) to its left and upper neighbours that cross a tile border (the others were
 // united by local_merge).
-fn merge_edges(x: u32, y: u32, value: u32, eight: bool, count: bool) {
+fn merge_edges(x: u32, y: u32, value: u32, eight: bool) {
     let w = P.width;
     let i = y * w + x;
     let left_edge = x % TILE == 0u;
@@ -225,18 +114,18 @@ fn merge_edges(x: u32, y: u32, value: u32, eight: bool, count: bool) {
         return;
     }
     if (left_edge && x > 0u && mask_at(x - 1u, y) == value) {
-        unite(i, i - 1u, count);
+        unite(i, i - 1u);
     }
     if (y > 0u) {
         if (top_edge && mask_at(x, y - 1u) == value) {
-            unite(i, i - w, count);
+            unite(i, i - w);
         }
         if (eight) {
             if ((left_edge || top_edge) && x > 0u && mask_at(x - 1u, y - 1u) == value) {
-                unite(i, i - w - 1u, count);
+                unite(i, i - w - 1u);
             }
             if ((top_edge || (x + 1u) % TILE == 0u) && x + 1u < w && mask_at(x + 1u, y - 1u) == value) {
-                unite(i, i - w + 1u, count);
+                unite(i, i - w + 1u);
             }
         }
     }
@@ -246,15 +135,7 @@ fn merge_edges(x: u32, y: u32, value: u32, eight: bool, count: bool) {
 fn merge(@builtin(global_invocation_id) g: vec3<u32>) {
     if (g.x < P.width && g.y < P.height) {
         let v = mask_at(g.x, g.y);
-        merge_edges(g.x, g.y, v, v == 1u, true);
-    }
-}
-
-@compute @workgroup_size(16, 16)
-fn merge_low(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x < P.width && g.y < P.height) {
-        let v = mask_at(g.x, g.y);
-        merge_edges(g.x, g.y, v, v == 1u, false);
+        merge_edges(g.x, g.y, v, v == 1u);
     }
 }
 
@@ -380,20 +261,4 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>) {
     let i = g.y * P.width + g.x;
     let l = label_of(i);
     atomicStore(&parent[i], l);
-}
-
-@compute @workgroup_size(16, 16)
-fn mark_strong(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height || mask_at(g.x, g.y) != 1u) {
-        return;
-    }
-    let i = g.y * P.width + g.x;
-    let r = find(i);
-    // A root's own word is left to the marks (a store would erase one).
-    if (r != i) {
-        atomicStore(&parent[i], r);
-    }
-    if ((mask_byte(mask[mask_index(g.x, g.y)], g.x) & STRONG_PX) != 0u) {
-        atomicOr(&parent[r], STRONG_ROOT);
-    }
 }

@@ -11,12 +11,11 @@
 // Hysteresis (`threshold::keep_strong`), when on:
 // low_mask:   one invocation a mask word: the cut alone at the hysteresis level (level[LEVEL_BINS + 3]),
 //             1 a pixel, with STRONG_PX added where the ratio also reaches the level, into `low_cut` (the
-//             seeds' buffer, free until the distance stage; the mask's layout), for the labelling's
-//             local_merge, merge (which read the class bit alone) and mark_strong (components.wgsl).
+//             seeds' buffer, free until the distance stage; the mask's layout), for hysteresis.wgsl.
 // clean_mask_strong: clean_mask on the low mask's cut (its class bit: the cut at the hysteresis level,
 //             made once by low_mask, so neither the ratio nor the white light is read again), keeping only
-//             the pixels whose low component holds a pixel at the level (their root's parent word carries
-//             STRONG_ROOT); reads low_cut and parent.
+//             the pixels whose low component holds a pixel at the level (`kept_low`); reads low_cut (as
+//             hysteresis.wgsl's local_low rewrote it) and the hysteresis's border array (`parent`).
 
 @group(0) @binding(1) var<storage, read> ratio: array<u32>;
 @group(0) @binding(2) var<storage, read> wl_in: array<u32>;
@@ -126,14 +125,22 @@ fn clean_mask(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
     open_close_store(wg, r);
 }
 
-// Does the low component of fluorescent pixel i hold a pixel at the level (its root marked)?
-fn strong(i: u32) -> bool {
-    return (parent[parent_index(parent[i])] & STRONG_ROOT) != 0u;
-}
-
-// A pixel of the low mask kept: cut at the hysteresis level, and its low component marked.
+// A pixel of the low mask kept: cut at the hysteresis level, and its low component holding a pixel at the
+// level: its tile-local part does (STRONG_PX in its byte, rewritten by hysteresis.wgsl's local_low), or
+// the root of its tile-local part's representative in the border array (`parent`) is marked.
 fn kept_low(x: u32, y: u32) -> bool {
-    return (mask_byte(low_cut[mask_index(x, y)], x) & 1u) != 0u && strong(y * P.width + x);
+    let b = mask_byte(low_cut[mask_index(x, y)], x);
+    if ((b & 1u) == 0u) {
+        return false;
+    }
+    if ((b & STRONG_PX) != 0u) {
+        return true;
+    }
+    let rep = b >> LOW_REP_SHIFT;
+    if (rep == LOW_NO_REP) {
+        return false;
+    }
+    return (parent[parent_index(parent[low_slot(x, y, rep)])] & STRONG_ROOT) != 0u;
 }
 
 @compute @workgroup_size(64)

@@ -10,6 +10,8 @@ use super::context::{GpuContext, Needs};
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// Appended to the stages that hand out lesion slots by raster rank (`raster_rank`).
 pub const RANK: &str = include_str!("../../shaders/rank.wgsl");
+/// Appended to the stages that label with a tile's union-find in workgroup memory.
+pub const TILE_UNION: &str = include_str!("../../shaders/tile_union.wgsl");
 
 /// One WGSL file, its entry points and its bind-group layout.
 pub struct Stage {
@@ -30,6 +32,7 @@ const WG_NORMALIZE: u32 = 13348;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
 const WG_COMPONENTS: u32 = 3136;
+const WG_HYSTERESIS: u32 = 4104;
 const WG_REGIONS: u32 = 36;
 const WG_DISTANCE: u32 = 8196;
 const WG_REDUCE: u32 = 16;
@@ -62,10 +65,18 @@ pub const MORPHOLOGY: Stage = Stage {
 pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
-    entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress", "local_merge_low", "merge_low", "mark_strong"],
+    entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress"],
     bindings: &[false, true, true, true, true, true],
-    includes: &[],
+    includes: &[TILE_UNION],
     workgroup_bytes: WG_COMPONENTS,
+};
+pub const HYSTERESIS: Stage = Stage {
+    name: "hysteresis",
+    source: include_str!("../../shaders/hysteresis.wgsl"),
+    entries: &["local_low", "merge_low", "mark_strong"],
+    bindings: &[true, true],
+    includes: &[TILE_UNION],
+    workgroup_bytes: WG_HYSTERESIS,
 };
 pub const REGIONS: Stage = Stage {
     name: "regions",
@@ -100,7 +111,7 @@ pub const COMPOSITE: Stage = Stage {
     workgroup_bytes: WG_COMPOSITE,
 };
 
-pub const ALL: [&Stage; 8] = [&NORMALIZE, &THRESHOLD, &MORPHOLOGY, &COMPONENTS, &REGIONS, &DISTANCE, &REDUCE, &COMPOSITE];
+pub const ALL: [&Stage; 9] = [&NORMALIZE, &THRESHOLD, &MORPHOLOGY, &HYSTERESIS, &COMPONENTS, &REGIONS, &DISTANCE, &REDUCE, &COMPOSITE];
 
 impl Stage {
     /// The stage's WGSL: the prelude generated from Rust, the common declarations, the stage's own
