@@ -7,7 +7,7 @@
 //              padded to whole words: `bits_index`; cleared before the frame), and adds each row's
 //              tile-local roots to its root count in the table's ids (ids_base() + y; the table is
 //              cleared before the frame).
-// merge:       the edges that cross a tile border, in global memory: non-fluorescent pixels (mask 0)
+// merge:       an invocation a pixel of a tile's perimeter: the edges that cross a tile border, in global memory: non-fluorescent pixels (mask 0)
 //              4-connected, fluorescent ones (mask 1) 8-connected (their pixels are disjoint, so they
 //              share one parent array and one pass); each root it hangs under another is taken off its
 //              row's count and its bit cleared, so the counts and the bits are the rows' roots
@@ -131,11 +131,19 @@ fn merge_edges(x: u32, y: u32, value: u32, eight: bool) {
     }
 }
 
-@compute @workgroup_size(16, 16)
-fn merge(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x < P.width && g.y < P.height) {
-        let v = mask_at(g.x, g.y);
-        merge_edges(g.x, g.y, v, v == 1u);
+// An invocation a pixel of the tile's perimeter (tile_union.wgsl's border slots): only they have edges
+// that cross a tile border.
+@compute @workgroup_size(64)
+fn merge(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    if (li >= LOW_BORDER) {
+        return;
+    }
+    let p = slot_pixel(li);
+    let x = wg.x * TILE + p.x;
+    let y = wg.y * TILE + p.y;
+    if (x < P.width && y < P.height) {
+        let v = mask_at(x, y);
+        merge_edges(x, y, v, v == 1u);
     }
 }
 

@@ -1,11 +1,11 @@
 // hysteresis.wgsl — CPU twin: src/reference/threshold.rs (`keep_strong`)
-// The threshold's hysteresis: which 8-connected components of the low mask (morphology.wgsl's low_mask:
-// the cut at the hysteresis level, 1 a pixel, STRONG_PX where the ratio reaches the level) hold a pixel
-// at the level. Only the tiles' borders go to a global union-find: a tile's components that touch no
+// The threshold's hysteresis: which 8-connected components of the low mask (the cut at the hysteresis
+// level, level[LEVEL_BINS + 3]: cut.wgsl's `fluorescent`) hold a pixel at the level (level[LEVEL_BINS]). Only the tiles' borders go to a global union-find: a tile's components that touch no
 // other tile are settled in workgroup memory, and the low mask's bytes say to which border pixel each
 // pixel's tile-local component answers.
-// local_low:   one 16×16 tile a workgroup: the union-find of the tile's low pixels in workgroup memory
-//              (tile_union.wgsl); each low pixel's byte is rewritten as 1 | STRONG_PX where its tile-local
+// local_low:   one 16×16 tile a workgroup: the cut at the hysteresis level, the union-find of the
+//              tile's low pixels in workgroup memory (tile_union.wgsl); each low pixel's byte in `low_cut`
+//              (the seeds' buffer, free until the distance stage; the mask's layout) is 1 | STRONG_PX where its tile-local
 //              component holds a pixel at the level | its representative << LOW_REP_SHIFT: the smallest
 //              border slot (a pixel of the tile's perimeter, `border_slot`, LOW_BORDER of them) of the
 //              component, or LOW_NO_REP when it touches no tile border. The tile's LOW_SLOTS words of the
@@ -17,49 +17,21 @@
 // mark_strong: an invocation a border slot: each representative points straight at its root, and a
 //              strong one sets STRONG_ROOT on its root's word.
 // morphology.wgsl's clean_mask_strong then keeps a low pixel whose byte carries STRONG_PX or whose
-// representative's root is marked. Traffic: the low mask's bytes (read, rewritten once) and a quarter word
-// a pixel of border array, where a word-a-pixel parent array was read and written four times.
+// representative's root is marked. Traffic: the ratio and the white light read once, the low mask's bytes
+// written once, and a quarter word a pixel of border array, where a separate cut pass wrote the bytes and
+// a word-a-pixel parent array was read and written four times.
 
-@group(0) @binding(1) var<storage, read_write> low_cut: array<u32>;
-@group(0) @binding(2) var<storage, read_write> parent: array<atomic<u32>>;
+@group(0) @binding(1) var<storage, read> ratio: array<u32>;
+@group(0) @binding(2) var<storage, read> wl_in: array<u32>;
+@group(0) @binding(3) var<storage, read> level: array<u32>;
+@group(0) @binding(4) var<storage, read_write> low_cut: array<u32>;
+@group(0) @binding(5) var<storage, read_write> parent: array<atomic<u32>>;
 
 // A word of the border array that no union ever addresses (a slot that is no representative).
 const LOW_NOT_REP: u32 = 0x7fffffffu;
 
 // The hysteresis counts no roots.
 fn root_lost(a: u32) {
-}
-
-// The border slot of tile pixel (lx, ly): the top row 0..15, the bottom row 16..31, the left column's
-// other pixels 32..45, the right column's 46..59; LOW_BORDER inside the tile.
-fn border_slot(lx: u32, ly: u32) -> u32 {
-    if (ly == 0u) {
-        return lx;
-    }
-    if (ly == TILE - 1u) {
-        return TILE + lx;
-    }
-    if (lx == 0u) {
-        return 2u * TILE + ly - 1u;
-    }
-    if (lx == TILE - 1u) {
-        return 3u * TILE - 2u + ly - 1u;
-    }
-    return LOW_BORDER;
-}
-
-// The tile pixel of border slot s (the inverse of border_slot).
-fn slot_pixel(s: u32) -> vec2<u32> {
-    if (s < TILE) {
-        return vec2<u32>(s, 0u);
-    }
-    if (s < 2u * TILE) {
-        return vec2<u32>(s - TILE, TILE - 1u);
-    }
-    if (s < 3u * TILE - 2u) {
-        return vec2<u32>(0u, s - 2u * TILE + 1u);
-    }
-    return vec2<u32>(TILE - 1u, s - (3u * TILE - 2u) + 1u);
 }
 
 fn low_byte(x: u32, y: u32) -> u32 {
@@ -75,11 +47,8 @@ var<workgroup> strong_reps: array<atomic<u32>, 2>;
 @compute @workgroup_size(16, 16)
 fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
     let inside = g.x < P.width && g.y < P.height;
-    var byte = 0u;
-    if (inside) {
-        byte = low_byte(g.x, g.y);
-    }
-    let low = (byte & 1u) != 0u;
+    let low = inside && fluorescent(g.x, g.y, bitcast<f32>(level[LEVEL_BINS + 3u]));
+    let strong_px = low && ratio_px(g.x, g.y) >= bitcast<f32>(level[LEVEL_BINS]);
     // Only the low pixels are labelled, 8-connected.
     tile_mask[li] = select(2u, 1u, low);
     atomicStore(&tile_parent[li], li);
@@ -94,7 +63,7 @@ fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocat
     let r = local_find(li);
     let s = border_slot(l.x, l.y);
     if (low) {
-        if ((byte & STRONG_PX) != 0u) {
+        if (strong_px) {
             atomicStore(&tile_strong[r], STRONG_PX);
         }
         if (s < LOW_BORDER) {

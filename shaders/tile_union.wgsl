@@ -2,7 +2,8 @@
 // workgroup memory (local_find, local_unite, tile_unions), and the union-find over the includer's global
 // `parent` array (find, unite: link the larger root under the smaller with atomicMin, path halving; words
 // read through parent_index). The includer defines `root_lost(a)`, told of each root `unite` hangs under
-// another.
+// another. Also the numbering of a tile's perimeter (border_slot, slot_pixel), for the passes that run
+// an invocation a border pixel.
 
 const TILE: u32 = 16u;
 
@@ -10,6 +11,39 @@ const TILE: u32 = 16u;
 // the includer does not label).
 var<workgroup> tile_mask: array<u32, 256>;
 var<workgroup> tile_parent: array<atomic<u32>, 256>;
+
+// The border slot of tile pixel (lx, ly): the top row 0..15, the bottom row 16..31, the left column's
+// other pixels 32..45, the right column's 46..59 (LOW_BORDER of them, prelude); LOW_BORDER inside the
+// tile.
+fn border_slot(lx: u32, ly: u32) -> u32 {
+    if (ly == 0u) {
+        return lx;
+    }
+    if (ly == TILE - 1u) {
+        return TILE + lx;
+    }
+    if (lx == 0u) {
+        return 2u * TILE + ly - 1u;
+    }
+    if (lx == TILE - 1u) {
+        return 3u * TILE - 2u + ly - 1u;
+    }
+    return LOW_BORDER;
+}
+
+// The tile pixel of border slot s (the inverse of border_slot).
+fn slot_pixel(s: u32) -> vec2<u32> {
+    if (s < TILE) {
+        return vec2<u32>(s, 0u);
+    }
+    if (s < 2u * TILE) {
+        return vec2<u32>(s - TILE, TILE - 1u);
+    }
+    if (s < 3u * TILE - 2u) {
+        return vec2<u32>(0u, s - 2u * TILE + 1u);
+    }
+    return vec2<u32>(TILE - 1u, s - (3u * TILE - 2u) + 1u);
+}
 
 fn local_find(i0: u32) -> u32 {
     var i = i0;

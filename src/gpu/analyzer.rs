@@ -432,7 +432,7 @@ impl GpuAnalyzer {
 
     /// The threshold's hysteresis and the mask stage alone on given buffers: a ratio map and a white
     /// light cut at `low` (as `run_mask_stage`), of which only the 8-connected components holding a pixel
-    /// at `level` are kept, then opened and closed (`low_mask`, hysteresis.wgsl's `local_low`,
+    /// at `level` are kept, then opened and closed (hysteresis.wgsl's `local_low`,
     /// `merge_low` and `mark_strong`, `clean_mask_strong`). Its CPU twin is `reference::threshold::threshold`
     /// at `low`, `keep_strong` at `level`, then `reference::morphology::clean_mask`.
     pub fn run_hysteresis_stage<'a>(&mut self, ratio: &Plane<f32>, wl: impl Into<RgbView<'a>>, level: f32, low: f32) -> Result<Plane<u8>> {
@@ -463,7 +463,6 @@ impl GpuAnalyzer {
             Some(low) => {
                 q.write_buffer(&f.level, ((LEVEL_BINS + 3) * 4) as u64, bytemuck::bytes_of(&low.to_bits()));
                 self.run_alone(&[
-                    (mp.get("low_mask").0, m, tiles(w.div_ceil(4), h)),
                     (hp.get("local_low").0, c, t),
                     (hp.get("merge_low").0, c, t),
                     (hp.get("mark_strong").0, c, t),
@@ -783,7 +782,7 @@ impl GpuAnalyzer {
             // The hysteresis's low mask goes to the seeds' buffer (free until the distance stage), so the
             // mask pass reads it while writing the mask.
             bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[]),
-            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&seeds, &low_parent], &[]),
+            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[]),
             // After the labelling the parent array holds the labels (`compress`, components.wgsl).
             bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits], &dense),
             bg_regions: p.regions.bind(d, &uniform, &[&ratio, &parent, &stats, &table, &roots], &dense),
@@ -1068,7 +1067,6 @@ impl Analyzer for GpuAnalyzer {
             let (hp, hb) = (&p.hysteresis, &f.bg_hysteresis);
             run_stage(&mut enc, 1, &[
                 level_pass,
-                (mp.get("low_mask"), mb, tiles(w.div_ceil(4), h)),
                 (hp.get("local_low"), hb, t),
                 (hp.get("merge_low"), hb, t),
                 (hp.get("mark_strong"), hb, t),

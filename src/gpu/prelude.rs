@@ -109,9 +109,8 @@ const _: () = {
     assert!(side * side <= STRONG_ROOT as usize, "a raster index of the largest frame stays under STRONG_ROOT");
 };
 
-/// The bit of a low-level mask byte (the hysteresis's `low_mask`, morphology.wgsl) on a pixel whose ratio
-/// reaches the level; once hysteresis.wgsl's `local_low` has rewritten the bytes, on a pixel whose
-/// tile-local component holds one. Emitted as `STRONG_PX`.
+/// The bit of a low-level mask byte (written by hysteresis.wgsl's `local_low`) on a pixel whose tile-local
+/// component holds a pixel at the level. Emitted as `STRONG_PX`.
 pub const STRONG_PX: u32 = 2;
 
 /// The hysteresis's border array (hysteresis.wgsl): a 16×16 tile's words (`LOW_SLOTS`), the first

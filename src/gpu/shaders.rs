@@ -12,6 +12,8 @@ pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 pub const RANK: &str = include_str!("../../shaders/rank.wgsl");
 /// Appended to the stages that label with a tile's union-find in workgroup memory.
 pub const TILE_UNION: &str = include_str!("../../shaders/tile_union.wgsl");
+/// Appended to the stages that cut the ratio map and the white light at a level.
+pub const CUT: &str = include_str!("../../shaders/cut.wgsl");
 
 /// One WGSL file, its entry points and its bind-group layout.
 pub struct Stage {
@@ -57,9 +59,9 @@ pub const THRESHOLD: Stage = Stage {
 pub const MORPHOLOGY: Stage = Stage {
     name: "morphology",
     source: include_str!("../../shaders/morphology.wgsl"),
-    entries: &["clean_mask", "low_mask", "clean_mask_strong"],
-    bindings: &[false, false, false, true, false, true],
-    includes: &[],
+    entries: &["clean_mask", "clean_mask_strong"],
+    bindings: &[false, false, false, true, false, false],
+    includes: &[CUT],
     workgroup_bytes: WG_MORPHOLOGY,
 };
 pub const COMPONENTS: Stage = Stage {
@@ -74,8 +76,8 @@ pub const HYSTERESIS: Stage = Stage {
     name: "hysteresis",
     source: include_str!("../../shaders/hysteresis.wgsl"),
     entries: &["local_low", "merge_low", "mark_strong"],
-    bindings: &[true, true],
-    includes: &[TILE_UNION],
+    bindings: &[false, false, false, true, true],
+    includes: &[TILE_UNION, CUT],
     workgroup_bytes: WG_HYSTERESIS,
 };
 pub const REGIONS: Stage = Stage {
