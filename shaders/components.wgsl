@@ -22,8 +22,11 @@
 // compress:    every pixel's parent word becomes its component's label (`label_of`), LABELLED | (1 +
 //              id) (FL_TAG for a fluorescent one), a root's id being its word's first id plus the roots
 //              before it in the word (`root_label`): the parent array is then the labels array, one word
-//              a pixel for both classes (common.wgsl), read by the regions, distance and reduce stages;
-//              no second frame-sized array is written.
+//              a pixel for both classes (common.wgsl), read by the distance and reduce stages; no second
+//              frame-sized array is written. As it labels, it adds each pixel to its component's
+//              statistics record (by dense id: area and border flag; ratio sum, or boundary and sharp
+//              boundary pixels; the tile's leading components summed in workgroup memory first), so
+//              the labels are not read again for them.
 // The root of a component is its smallest raster index and ids go by raster order of roots, so ids are
 // deterministic and in the CPU's label order (its label is roots[id] + 1).
 // The union-find's find and unite and the tile's union-find in workgroup memory: tile_union.wgsl
@@ -32,10 +35,11 @@
 @group(0) @binding(1) var<storage, read> mask: array<u32>;
 @group(0) @binding(2) var<storage, read_write> parent: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read_write> roots: array<u32>;
-@group(0) @binding(4) var<storage, read_write> stats: array<u32>;
+@group(0) @binding(4) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(5) var<storage, read_write> table: array<atomic<u32>>;
 // The roots' bits (a bit a pixel), then from word bits_words() on, each bit word's first dense id.
 @group(0) @binding(6) var<storage, read_write> root_bits: array<atomic<u32>>;
+@group(0) @binding(7) var<storage, read> ratio: array<u32>;
 
 // Words of a row of root bits, and the word of pixel (x, y).
 fn bits_stride() -> u32 {
@@ -255,18 +259,134 @@ fn assign_ids(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
         bits &= bits - 1u;
         roots[id] = y * P.width + 32u * li + b;
         for (var j = 0u; j < STATS_STRIDE; j++) {
-            stats[stats_base(id) + j] = 0u;
+            atomicStore(&stats[stats_base(id) + j], 0u);
         }
         id += 1u;
     }
 }
 
+fn ratio_px(x: u32, y: u32) -> f32 {
+    return ratio_decode(ratio[ratio_index(x, y)], x);
+}
+
+fn ratio_fixed(v: f32) -> u32 {
+    return u32(clamp(v, 0.0, 4.0) * RATIO_FIXED);
+}
+
+// Most pixels of a tile belong to one non-fluorescent component (the liver background above all), and
+// most fluorescent pixels of a tile to one fluorescent component: the tile sums each leading component's
+// pixels in workgroup memory and adds them once, so a frame does not serialise on a large component's
+// counters. Integer sums: the result is the same as pixel by pixel.
+var<workgroup> lead: u32;
+var<workgroup> lead_area: atomic<u32>;
+var<workgroup> lead_sum: atomic<u32>;
+var<workgroup> lead_flags: atomic<u32>;
+// The fluorescent leader: the tile's largest fluorescent label (any present one would do).
+var<workgroup> fl_lead: atomic<u32>;
+var<workgroup> fl_area: atomic<u32>;
+var<workgroup> fl_edges: atomic<u32>;
+var<workgroup> fl_sharp: atomic<u32>;
+var<workgroup> fl_flags: atomic<u32>;
+
+// Each pixel's label (into the parent array), and its component's statistics (CPU twin:
+// src/reference/regions.rs's `region_stats`).
 @compute @workgroup_size(16, 16)
-fn compress(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
+fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let w = P.width;
+    let inside = g.x < w && g.y < P.height;
+    let i = g.y * w + g.x;
+    var l = 0u;
+    if (inside) {
+        l = label_of(i);
+        atomicStore(&parent[i], l);
     }
-    let i = g.y * P.width + g.x;
-    let l = label_of(i);
-    atomicStore(&parent[i], l);
+    if (li == 0u) {
+        // The tile's first pixel is always inside the image.
+        lead = bg_label(l);
+        atomicStore(&lead_area, 0u);
+        atomicStore(&lead_sum, 0u);
+        atomicStore(&lead_flags, 0u);
+        atomicStore(&fl_lead, 0u);
+        atomicStore(&fl_area, 0u);
+        atomicStore(&fl_edges, 0u);
+        atomicStore(&fl_sharp, 0u);
+        atomicStore(&fl_flags, 0u);
+    }
+    workgroupBarrier();
+    atomicMax(&fl_lead, fl_label(l));
+    workgroupBarrier();
+    let leader = lead;
+    let fl_leader = atomicLoad(&fl_lead);
+    if (inside) {
+        let border = select(0u, FLAG_BORDER, is_border_px(g.x, g.y));
+        let b = bg_label(l);
+        if (b != 0u && b == leader) {
+            atomicAdd(&lead_area, 1u);
+            atomicAdd(&lead_sum, ratio_fixed(ratio_px(g.x, g.y)));
+            atomicOr(&lead_flags, border);
+        } else if (b != 0u) {
+            let r = stats_base(b - 1u);
+            atomicAdd(&stats[r], 1u);
+            atomicAdd(&stats[r + 1u], ratio_fixed(ratio_px(g.x, g.y)));
+            if (border != 0u) {
+                atomicOr(&stats[r], border);
+            }
+        }
+        let f = fl_label(l);
+        if (f != 0u) {
+            // A 4-neighbour in the fluorescent mask is of the same (8-connected) component, any other of
+            // another: the pixel is on its component's boundary where a 4-neighbour is not fluorescent.
+            let edge = (g.x > 0u && mask_at(g.x - 1u, g.y) == 0u) || (g.x + 1u < w && mask_at(g.x + 1u, g.y) == 0u)
+                || (g.y > 0u && mask_at(g.x, g.y - 1u) == 0u) || (g.y + 1u < P.height && mask_at(g.x, g.y + 1u) == 0u);
+            var sharp = false;
+            if (edge && border == 0u) {
+                let gx = 0.5 * (ratio_px(g.x + 1u, g.y) - ratio_px(g.x - 1u, g.y));
+                let gy = 0.5 * (ratio_px(g.x, g.y + 1u) - ratio_px(g.x, g.y - 1u));
+                sharp = gx * gx + gy * gy >= P.sharp_grad_px * P.sharp_grad_px;
+            }
+            if (f == fl_leader) {
+                atomicAdd(&fl_area, 1u);
+                atomicOr(&fl_flags, border);
+                if (edge) {
+                    atomicAdd(&fl_edges, 1u);
+                }
+                if (sharp) {
+                    atomicAdd(&fl_sharp, 1u);
+                }
+            } else {
+                let r = stats_base(f - 1u);
+                atomicAdd(&stats[r], 1u);
+                atomicOr(&stats[r], border | FLAG_FL);
+                if (edge) {
+                    atomicAdd(&stats[r + 1u], 1u);
+                }
+                if (sharp) {
+                    atomicAdd(&stats[r + 2u], 1u);
+                }
+            }
+        }
+    }
+    workgroupBarrier();
+    if (li == 0u && leader != 0u) {
+        let r = stats_base(leader - 1u);
+        atomicAdd(&stats[r], atomicLoad(&lead_area));
+        atomicAdd(&stats[r + 1u], atomicLoad(&lead_sum));
+        let flags = atomicLoad(&lead_flags);
+        if (flags != 0u) {
+            atomicOr(&stats[r], flags);
+        }
+    }
+    if (li == 0u && fl_leader != 0u) {
+        let r = stats_base(fl_leader - 1u);
+        atomicAdd(&stats[r], atomicLoad(&fl_area));
+        atomicOr(&stats[r], atomicLoad(&fl_flags) | FLAG_FL);
+        let edges = atomicLoad(&fl_edges);
+        if (edges != 0u) {
+            atomicAdd(&stats[r + 1u], edges);
+        }
+        let sharp = atomicLoad(&fl_sharp);
+        if (sharp != 0u) {
+            atomicAdd(&stats[r + 2u], sharp);
+        }
+    }
 }

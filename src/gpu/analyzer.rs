@@ -784,8 +784,8 @@ impl GpuAnalyzer {
             bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[]),
             bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[]),
             // After the labelling the parent array holds the labels (`compress`, components.wgsl).
-            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits], &dense),
-            bg_regions: p.regions.bind(d, &uniform, &[&ratio, &parent, &stats, &table, &roots], &dense),
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio], &dense),
+            bg_regions: p.regions.bind(d, &uniform, &[&stats, &table, &roots], &dense),
             bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield], &dense),
             bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots], &dense),
             bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes], &[]),
@@ -854,7 +854,7 @@ fn regions_dispatches<'a>(p: &'a Pipelines, f: &'a FrameResources) -> Vec<Dispat
     let (rp, r) = (&p.regions, &f.bg_regions.group);
     let ids = (COMPONENT_GROUPS, 1, 1);
     let mut d = labelling_dispatches(p, f);
-    d.extend([(rp.get("region_stats").0, r, tiles(f.width, f.height)), (rp.get("select_cores").0, r, ids), (rp.get("assign_cores").0, r, ids)]);
+    d.extend([(rp.get("select_cores").0, r, ids), (rp.get("assign_cores").0, r, ids)]);
     d
 }
 
@@ -1091,7 +1091,7 @@ impl Analyzer for GpuAnalyzer {
         let ids = (COMPONENT_GROUPS, 1, 1);
         let rp = &p.regions;
         let gb = &f.bg_regions;
-        run_stage(&mut enc, 4, &[(rp.get("region_stats"), gb, t), (rp.get("select_cores"), gb, ids), (rp.get("assign_cores"), gb, ids)]);
+        run_stage(&mut enc, 4, &[(rp.get("select_cores"), gb, ids), (rp.get("assign_cores"), gb, ids)]);
         let dp = &p.distance;
         run_stage(&mut enc, 5, &[
             // One invocation a word of seeds (four pixels).

@@ -33,9 +33,9 @@ pub struct Stage {
 const WG_NORMALIZE: u32 = 13348;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
-const WG_COMPONENTS: u32 = 3136;
+const WG_COMPONENTS: u32 = 3172;
 const WG_HYSTERESIS: u32 = 4104;
-const WG_REGIONS: u32 = 36;
+const WG_REGIONS: u32 = 0;
 const WG_DISTANCE: u32 = 8196;
 const WG_REDUCE: u32 = 16;
 const WG_COMPOSITE: u32 = 0;
@@ -68,7 +68,7 @@ pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
     entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress"],
-    bindings: &[false, true, true, true, true, true],
+    bindings: &[false, true, true, true, true, true, false],
     includes: &[TILE_UNION],
     workgroup_bytes: WG_COMPONENTS,
 };
@@ -83,8 +83,8 @@ pub const HYSTERESIS: Stage = Stage {
 pub const REGIONS: Stage = Stage {
     name: "regions",
     source: include_str!("../../shaders/regions.wgsl"),
-    entries: &["region_stats", "select_cores", "assign_cores"],
-    bindings: &[false, false, true, true, false],
+    entries: &["select_cores", "assign_cores"],
+    bindings: &[true, true, false],
     includes: &[RANK],
     workgroup_bytes: WG_REGIONS,
 };
@@ -331,7 +331,7 @@ mod tests {
     #[test]
     fn used_bindings_follow_calls() {
         let regions = REGIONS.used_bindings().unwrap();
-        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4, 5]);
+        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 1, 2, 3]);
         let distance = DISTANCE.used_bindings().unwrap();
         assert!(!distance[DISTANCE.entry("rows")].contains(&1), "{:?}", distance[DISTANCE.entry("rows")]);
         // The parent array (binding 5) is the hysteresis's alone: the plain mask pass does not count it.
@@ -350,11 +350,12 @@ mod tests {
     fn written_bindings_are_the_stores_and_atomics() {
         let c = COMPONENTS.written_bindings().unwrap();
         // compress writes the labels into the parent array itself: no second frame-sized array.
-        assert_eq!(c[COMPONENTS.entry("compress")], vec![2]);
+        // and adds each pixel to its component's statistics (4).
+        assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 4]);
         assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![3, 4, 6]);
         assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("assign_ids")].contains(&2));
         let r = REGIONS.written_bindings().unwrap();
-        assert_eq!(r[REGIONS.entry("select_cores")], vec![3, 4]);
+        assert_eq!(r[REGIONS.entry("select_cores")], vec![1, 2]);
         // Reads: local_merge stores the parent array without loading it (and adds its roots to the
         // table's row counts and sets their bits, both atomics); normalize stores the ratio.
         let read = COMPONENTS.read_bindings().unwrap();
