@@ -62,11 +62,22 @@ fn fl_label(l: u32) -> u32 {
     return select(0u, l & ID_MASK, (l & FL_TAG) != 0u);
 }
 
-// The labelling's parent array (components.wgsl) holds a raster index a pixel; during the threshold's
-// hysteresis a root's word also carries STRONG_ROOT (prelude) when its component holds a pixel at the
-// level (`mark_strong`). The index of a parent word:
+// A union-find's parent word: the labelling's parent array (components.wgsl) holds a raster index a
+// pixel; the hysteresis's border array (hysteresis.wgsl) a border slot a word, a root's word carrying
+// STRONG_ROOT (prelude) when its component holds a pixel at the level (`mark_strong`). The index of a
+// parent word:
 fn parent_index(word: u32) -> u32 {
     return word & ~STRONG_ROOT;
+}
+
+// The hysteresis's border array (hysteresis.wgsl): LOW_SLOTS words a 16×16 tile, tiles in raster order;
+// the word of representative `rep` (a border slot, from a low pixel's byte) of pixel (x, y)'s tile.
+fn low_tiles_x() -> u32 {
+    return (P.width + 15u) / 16u;
+}
+
+fn low_slot(x: u32, y: u32, rep: u32) -> u32 {
+    return ((y >> 4u) * low_tiles_x() + (x >> 4u)) * LOW_SLOTS + rep;
 }
 // The composite's per-lesion style table (`analysis::style`, STYLE_* in the prelude): one word a core slot.
 // Lesion table: T_HEADER words of counters, then one record of T_STRIDE words a slot, then the per-row

@@ -7,7 +7,7 @@
 //              padded to whole words: `bits_index`; cleared before the frame), and adds each row's
 //              tile-local roots to its root count in the table's ids (ids_base() + y; the table is
 //              cleared before the frame).
-// merge:       the edges that cross a tile border, in global memory: non-fluorescent pixels (mask 0)
+// merge:       an invocation a pixel of a tile's perimeter: the edges that cross a tile border, in global memory: non-fluorescent pixels (mask 0)
 //              4-connected, fluorescent ones (mask 1) 8-connected (their pixels are disjoint, so they
 //              share one parent array and one pass); each root it hangs under another is taken off its
 //              row's count and its bit cleared, so the counts and the bits are the rows' roots
@@ -22,25 +22,24 @@
 // compress:    every pixel's parent word becomes its component's label (`label_of`), LABELLED | (1 +
 //              id) (FL_TAG for a fluorescent one), a root's id being its word's first id plus the roots
 //              before it in the word (`root_label`): the parent array is then the labels array, one word
-//              a pixel for both classes (common.wgsl), read by the regions, distance and reduce stages;
-//              no second frame-sized array is written.
+//              a pixel for both classes (common.wgsl), read by the distance and reduce stages; no second
+//              frame-sized array is written. As it labels, it adds each pixel to its component's
+//              statistics record (by dense id: area and border flag; ratio sum, or boundary and sharp
+//              boundary pixels; the tile's leading components summed in workgroup memory first), so
+//              the labels are not read again for them.
 // The root of a component is its smallest raster index and ids go by raster order of roots, so ids are
 // deterministic and in the CPU's label order (its label is roots[id] + 1).
-// The threshold's hysteresis (CPU twin: `threshold::keep_strong`) runs local_merge_low and merge_low
-// (local_merge and merge without the root counts) on the low-level mask (morphology.wgsl's low_mask), then
-// mark_strong: each pixel of the low mask points straight at its root (parent[i] = root) and each one at
-//              the level (STRONG_PX in its mask byte) sets STRONG_ROOT on its root's word; find
-//              reads parent words through parent_index, so the mark does not disturb the walks. The
-//              morphology's clean_mask_strong keeps the low components whose root is marked; the
-//              labelling proper starts afresh (local_merge rewrites every parent word).
+// The union-find's find and unite and the tile's union-find in workgroup memory: tile_union.wgsl
+// (appended). The threshold's hysteresis labels its low mask with the same tile passes: hysteresis.wgsl.
 
 @group(0) @binding(1) var<storage, read> mask: array<u32>;
 @group(0) @binding(2) var<storage, read_write> parent: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read_write> roots: array<u32>;
-@group(0) @binding(4) var<storage, read_write> stats: array<u32>;
+@group(0) @binding(4) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(5) var<storage, read_write> table: array<atomic<u32>>;
 // The roots' bits (a bit a pixel), then from word bits_words() on, each bit word's first dense id.
 @group(0) @binding(6) var<storage, read_write> root_bits: array<atomic<u32>>;
+@group(0) @binding(7) var<storage, read> ratio: array<u32>;
 
 // Words of a row of root bits, and the word of pixel (x, y).
 fn bits_stride() -> u32 {
@@ -55,104 +54,27 @@ fn bits_words() -> u32 {
     return bits_stride() * P.height;
 }
 
-// The mask's class (0 or 1). The hysteresis's low mask also carries STRONG_PX on pixels at the level.
+// The mask's class (0 or 1).
 fn mask_at(x: u32, y: u32) -> u32 {
     return mask_byte(mask[mask_index(x, y)], x) & 1u;
 }
 
-fn find(i0: u32) -> u32 {
-    var i = i0;
-    loop {
-        let p = parent_index(atomicLoad(&parent[i]));
-        if (p == i) {
-            break;
-        }
-        let gp = parent_index(atomicLoad(&parent[p]));
-        if (gp < p) {
-            atomicMin(&parent[i], gp);
-        }
-        i = p;
-    }
-    return i;
+// A root hung under another (tile_union.wgsl's unite) is taken off its row's root count and its bit cleared.
+fn root_lost(a: u32) {
+    let ay = a / P.width;
+    let ax = a - ay * P.width;
+    atomicSub(&table[ids_base() + ay], 1u);
+    atomicAnd(&root_bits[bits_index(ax, ay)], ~(1u << (ax & 31u)));
 }
 
-// With `count`, a root hung under another is taken off its row's root count.
-fn unite(a0: u32, b0: u32, count: bool) {
-    var a = find(a0);
-    var b = find(b0);
-    loop {
-        if (a == b) {
-            break;
-        }
-        if (a < b) {
-            let t = a;
-            a = b;
-            b = t;
-        }
-        // a > b: hang a under b, if a is still a root.
-        let old = atomicMin(&parent[a], b);
-        if (old == a) {
-            if (count) {
-                let ay = a / P.width;
-                let ax = a - ay * P.width;
-                atomicSub(&table[ids_base() + ay], 1u);
-                atomicAnd(&root_bits[bits_index(ax, ay)], ~(1u << (ax & 31u)));
-            }
-            break;
-        }
-        a = find(old);
-        b = find(b);
-    }
-}
-
-const TILE: u32 = 16u;
-
-var<workgroup> tile_mask: array<u32, 256>;
-var<workgroup> tile_parent: array<atomic<u32>, 256>;
 // Tile-local roots a row of the tile.
 var<workgroup> tile_roots: array<atomic<u32>, 16>;
 
-fn local_find(i0: u32) -> u32 {
-    var i = i0;
-    loop {
-        let p = atomicLoad(&tile_parent[i]);
-        if (p == i) {
-            break;
-        }
-        let gp = atomicLoad(&tile_parent[p]);
-        if (gp < p) {
-            atomicMin(&tile_parent[i], gp);
-        }
-        i = p;
-    }
-    return i;
-}
-
-fn local_unite(a0: u32, b0: u32) {
-    var a = local_find(a0);
-    var b = local_find(b0);
-    loop {
-        if (a == b) {
-            break;
-        }
-        if (a < b) {
-            let t = a;
-            a = b;
-            b = t;
-        }
-        let old = atomicMin(&tile_parent[a], b);
-        if (old == a) {
-            break;
-        }
-        a = local_find(old);
-        b = local_find(b);
-    }
-}
-
 // Within a tile, local raster order is image raster order, so the local root (smallest local index) is
-// the smallest image index of the tile's part of the component: parent[i] <= i holds as before.
-// With `count`, each row's tile-local roots are added to its root count.
-fn tile_merge(g: vec3<u32>, l: vec3<u32>, li: u32, count: bool) {
+// the smallest image index of the tile's part of the component: parent[i] <= i holds as before. Each
+// row's tile-local roots are added to its root count.
+@compute @workgroup_size(16, 16)
+fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let inside = g.x < P.width && g.y < P.height;
     if (li < TILE) {
         atomicStore(&tile_roots[li], 0u);
@@ -164,24 +86,7 @@ fn tile_merge(g: vec3<u32>, l: vec3<u32>, li: u32, count: bool) {
     tile_mask[li] = v;
     atomicStore(&tile_parent[li], li);
     workgroupBarrier();
-    if (v != 2u) {
-        if (l.x > 0u && tile_mask[li - 1u] == v) {
-            local_unite(li, li - 1u);
-        }
-        if (l.y > 0u) {
-            if (tile_mask[li - TILE] == v) {
-                local_unite(li, li - TILE);
-            }
-            if (v == 1u) {
-                if (l.x > 0u && tile_mask[li - TILE - 1u] == v) {
-                    local_unite(li, li - TILE - 1u);
-                }
-                if (l.x + 1u < TILE && tile_mask[li - TILE + 1u] == v) {
-                    local_unite(li, li - TILE + 1u);
-                }
-            }
-        }
-    }
+    tile_unions(l, li);
     workgroupBarrier();
     if (inside) {
         let r = local_find(li);
@@ -189,14 +94,12 @@ fn tile_merge(g: vec3<u32>, l: vec3<u32>, li: u32, count: bool) {
         atomicStore(&parent[g.y * P.width + g.x], root);
         if (r == li) {
             atomicAdd(&tile_roots[l.y], 1u);
-            if (count) {
-                atomicOr(&root_bits[bits_index(g.x, g.y)], 1u << (g.x & 31u));
-            }
+            atomicOr(&root_bits[bits_index(g.x, g.y)], 1u << (g.x & 31u));
         }
     }
     workgroupBarrier();
     let y = g.y - l.y + li;
-    if (count && li < TILE && y < P.height) {
+    if (li < TILE && y < P.height) {
         let c = atomicLoad(&tile_roots[li]);
         if (c != 0u) {
             atomicAdd(&table[ids_base() + y], c);
@@ -204,19 +107,9 @@ fn tile_merge(g: vec3<u32>, l: vec3<u32>, li: u32, count: bool) {
     }
 }
 
-@compute @workgroup_size(16, 16)
-fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    tile_merge(g, l, li, true);
-}
-
-@compute @workgroup_size(16, 16)
-fn local_merge_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    tile_merge(g, l, li, false);
-}
-
 // The edges from pixel (x, y) to its left and upper neighbours that cross a tile border (the others were
 // united by local_merge).
-fn merge_edges(x: u32, y: u32, value: u32, eight: bool, count: bool) {
+fn merge_edges(x: u32, y: u32, value: u32, eight: bool) {
     let w = P.width;
     let i = y * w + x;
     let left_edge = x % TILE == 0u;
@@ -225,36 +118,36 @@ fn merge_edges(x: u32, y: u32, value: u32, eight: bool, count: bool) {
         return;
     }
     if (left_edge && x > 0u && mask_at(x - 1u, y) == value) {
-        unite(i, i - 1u, count);
+        unite(i, i - 1u);
     }
     if (y > 0u) {
         if (top_edge && mask_at(x, y - 1u) == value) {
-            unite(i, i - w, count);
+            unite(i, i - w);
         }
         if (eight) {
             if ((left_edge || top_edge) && x > 0u && mask_at(x - 1u, y - 1u) == value) {
-                unite(i, i - w - 1u, count);
+                unite(i, i - w - 1u);
             }
             if ((top_edge || (x + 1u) % TILE == 0u) && x + 1u < w && mask_at(x + 1u, y - 1u) == value) {
-                unite(i, i - w + 1u, count);
+                unite(i, i - w + 1u);
             }
         }
     }
 }
 
-@compute @workgroup_size(16, 16)
-fn merge(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x < P.width && g.y < P.height) {
-        let v = mask_at(g.x, g.y);
-        merge_edges(g.x, g.y, v, v == 1u, true);
+// An invocation a pixel of the tile's perimeter (tile_union.wgsl's border slots): only they have edges
+// that cross a tile border.
+@compute @workgroup_size(64)
+fn merge(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    if (li >= LOW_BORDER) {
+        return;
     }
-}
-
-@compute @workgroup_size(16, 16)
-fn merge_low(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x < P.width && g.y < P.height) {
-        let v = mask_at(g.x, g.y);
-        merge_edges(g.x, g.y, v, v == 1u, false);
+    let p = slot_pixel(li);
+    let x = wg.x * TILE + p.x;
+    let y = wg.y * TILE + p.y;
+    if (x < P.width && y < P.height) {
+        let v = mask_at(x, y);
+        merge_edges(x, y, v, v == 1u);
     }
 }
 
@@ -366,34 +259,134 @@ fn assign_ids(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
         bits &= bits - 1u;
         roots[id] = y * P.width + 32u * li + b;
         for (var j = 0u; j < STATS_STRIDE; j++) {
-            stats[stats_base(id) + j] = 0u;
+            atomicStore(&stats[stats_base(id) + j], 0u);
         }
         id += 1u;
     }
 }
 
-@compute @workgroup_size(16, 16)
-fn compress(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height) {
-        return;
-    }
-    let i = g.y * P.width + g.x;
-    let l = label_of(i);
-    atomicStore(&parent[i], l);
+fn ratio_px(x: u32, y: u32) -> f32 {
+    return ratio_decode(ratio[ratio_index(x, y)], x);
 }
 
+fn ratio_fixed(v: f32) -> u32 {
+    return u32(clamp(v, 0.0, 4.0) * RATIO_FIXED);
+}
+
+// Most pixels of a tile belong to one non-fluorescent component (the liver background above all), and
+// most fluorescent pixels of a tile to one fluorescent component: the tile sums each leading component's
+// pixels in workgroup memory and adds them once, so a frame does not serialise on a large component's
+// counters. Integer sums: the result is the same as pixel by pixel.
+var<workgroup> lead: u32;
+var<workgroup> lead_area: atomic<u32>;
+var<workgroup> lead_sum: atomic<u32>;
+var<workgroup> lead_flags: atomic<u32>;
+// The fluorescent leader: the tile's largest fluorescent label (any present one would do).
+var<workgroup> fl_lead: atomic<u32>;
+var<workgroup> fl_area: atomic<u32>;
+var<workgroup> fl_edges: atomic<u32>;
+var<workgroup> fl_sharp: atomic<u32>;
+var<workgroup> fl_flags: atomic<u32>;
+
+// Each pixel's label (into the parent array), and its component's statistics (CPU twin:
+// src/reference/regions.rs's `region_stats`).
 @compute @workgroup_size(16, 16)
-fn mark_strong(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= P.width || g.y >= P.height || mask_at(g.x, g.y) != 1u) {
-        return;
+fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let w = P.width;
+    let inside = g.x < w && g.y < P.height;
+    let i = g.y * w + g.x;
+    var l = 0u;
+    if (inside) {
+        l = label_of(i);
+        atomicStore(&parent[i], l);
     }
-    let i = g.y * P.width + g.x;
-    let r = find(i);
-    // A root's own word is left to the marks (a store would erase one).
-    if (r != i) {
-        atomicStore(&parent[i], r);
+    if (li == 0u) {
+        // The tile's first pixel is always inside the image.
+        lead = bg_label(l);
+        atomicStore(&lead_area, 0u);
+        atomicStore(&lead_sum, 0u);
+        atomicStore(&lead_flags, 0u);
+        atomicStore(&fl_lead, 0u);
+        atomicStore(&fl_area, 0u);
+        atomicStore(&fl_edges, 0u);
+        atomicStore(&fl_sharp, 0u);
+        atomicStore(&fl_flags, 0u);
     }
-    if ((mask_byte(mask[mask_index(g.x, g.y)], g.x) & STRONG_PX) != 0u) {
-        atomicOr(&parent[r], STRONG_ROOT);
+    workgroupBarrier();
+    atomicMax(&fl_lead, fl_label(l));
+    workgroupBarrier();
+    let leader = lead;
+    let fl_leader = atomicLoad(&fl_lead);
+    if (inside) {
+        let border = select(0u, FLAG_BORDER, is_border_px(g.x, g.y));
+        let b = bg_label(l);
+        if (b != 0u && b == leader) {
+            atomicAdd(&lead_area, 1u);
+            atomicAdd(&lead_sum, ratio_fixed(ratio_px(g.x, g.y)));
+            atomicOr(&lead_flags, border);
+        } else if (b != 0u) {
+            let r = stats_base(b - 1u);
+            atomicAdd(&stats[r], 1u);
+            atomicAdd(&stats[r + 1u], ratio_fixed(ratio_px(g.x, g.y)));
+            if (border != 0u) {
+                atomicOr(&stats[r], border);
+            }
+        }
+        let f = fl_label(l);
+        if (f != 0u) {
+            // A 4-neighbour in the fluorescent mask is of the same (8-connected) component, any other of
+            // another: the pixel is on its component's boundary where a 4-neighbour is not fluorescent.
+            let edge = (g.x > 0u && mask_at(g.x - 1u, g.y) == 0u) || (g.x + 1u < w && mask_at(g.x + 1u, g.y) == 0u)
+                || (g.y > 0u && mask_at(g.x, g.y - 1u) == 0u) || (g.y + 1u < P.height && mask_at(g.x, g.y + 1u) == 0u);
+            var sharp = false;
+            if (edge && border == 0u) {
+                let gx = 0.5 * (ratio_px(g.x + 1u, g.y) - ratio_px(g.x - 1u, g.y));
+                let gy = 0.5 * (ratio_px(g.x, g.y + 1u) - ratio_px(g.x, g.y - 1u));
+                sharp = gx * gx + gy * gy >= P.sharp_grad_px * P.sharp_grad_px;
+            }
+            if (f == fl_leader) {
+                atomicAdd(&fl_area, 1u);
+                atomicOr(&fl_flags, border);
+                if (edge) {
+                    atomicAdd(&fl_edges, 1u);
+                }
+                if (sharp) {
+                    atomicAdd(&fl_sharp, 1u);
+                }
+            } else {
+                let r = stats_base(f - 1u);
+                atomicAdd(&stats[r], 1u);
+                atomicOr(&stats[r], border | FLAG_FL);
+                if (edge) {
+                    atomicAdd(&stats[r + 1u], 1u);
+                }
+                if (sharp) {
+                    atomicAdd(&stats[r + 2u], 1u);
+                }
+            }
+        }
+    }
+    workgroupBarrier();
+    if (li == 0u && leader != 0u) {
+        let r = stats_base(leader - 1u);
+        atomicAdd(&stats[r], atomicLoad(&lead_area));
+        atomicAdd(&stats[r + 1u], atomicLoad(&lead_sum));
+        let flags = atomicLoad(&lead_flags);
+        if (flags != 0u) {
+            atomicOr(&stats[r], flags);
+        }
+    }
+    if (li == 0u && fl_leader != 0u) {
+        let r = stats_base(fl_leader - 1u);
+        atomicAdd(&stats[r], atomicLoad(&fl_area));
+        atomicOr(&stats[r], atomicLoad(&fl_flags) | FLAG_FL);
+        let edges = atomicLoad(&fl_edges);
+        if (edges != 0u) {
+            atomicAdd(&stats[r + 1u], edges);
+        }
+        let sharp = atomicLoad(&fl_sharp);
+        if (sharp != 0u) {
+            atomicAdd(&stats[r + 2u], sharp);
+        }
     }
 }

@@ -1,5 +1,6 @@
 // morphology.wgsl — CPU twins: src/reference/threshold.rs (`threshold`, `keep_strong`) and src/reference/morphology.rs
 // (`clean_mask`).
+// The cut (`fluorescent`): cut.wgsl, appended.
 // clean_mask: reads ratio, wl_in (packed RGB8), the fluorescence level (level[LEVEL_BINS], from the
 //             threshold stage); writes mask: 8-bit values packed four a word, rows padded to whole words
 //             (`mask_stride`), 1 where fluorescent after the clean-up. One pass: the threshold (ratio at
@@ -8,22 +9,18 @@
 //             Each tile row is a bit row (TILE_W + 2 × HALO = 28 bits): a 3-tap pass is two shifts and two
 //             ANDs or ORs along it, and three rows across. Pixels outside the image are neutral
 //             (foreground for erosion, background for dilation), as on the CPU.
-// Hysteresis (`threshold::keep_strong`), when on:
-// low_mask:   one invocation a mask word: the cut alone at the hysteresis level (level[LEVEL_BINS + 3]),
-//             1 a pixel, with STRONG_PX added where the ratio also reaches the level, into `low_cut` (the
-//             seeds' buffer, free until the distance stage; the mask's layout), for the labelling's
-//             local_merge, merge (which read the class bit alone) and mark_strong (components.wgsl).
+// Hysteresis (`threshold::keep_strong`), when on (hysteresis.wgsl cuts the low mask and labels it):
 // clean_mask_strong: clean_mask on the low mask's cut (its class bit: the cut at the hysteresis level,
-//             made once by low_mask, so neither the ratio nor the white light is read again), keeping only
-//             the pixels whose low component holds a pixel at the level (their root's parent word carries
-//             STRONG_ROOT); reads low_cut and parent.
+//             made once by hysteresis.wgsl's local_low, so neither the ratio nor the white light is read again), keeping only
+//             the pixels whose low component holds a pixel at the level (`kept_low`); reads low_cut (as
+//             hysteresis.wgsl's local_low rewrote it) and the hysteresis's border array (`parent`).
 
 @group(0) @binding(1) var<storage, read> ratio: array<u32>;
 @group(0) @binding(2) var<storage, read> wl_in: array<u32>;
 @group(0) @binding(3) var<storage, read> level: array<u32>;
 @group(0) @binding(4) var<storage, read_write> mask: array<u32>;
 @group(0) @binding(5) var<storage, read> parent: array<u32>;
-@group(0) @binding(6) var<storage, read_write> low_cut: array<u32>;
+@group(0) @binding(6) var<storage, read> low_cut: array<u32>;
 
 const HALO: u32 = 6u;
 const TILE_W: u32 = 16u;
@@ -34,20 +31,6 @@ const TILE_H: u32 = 52u;
 var<workgroup> bits_a: array<u32, 64>;
 var<workgroup> bits_b: array<u32, 64>;
 var<workgroup> inside: array<u32, 64>;
-
-fn wl_byte(b: u32) -> u32 {
-    return (wl_in[b >> 2u] >> (8u * (b & 3u))) & 255u;
-}
-
-fn ratio_px(x: u32, y: u32) -> f32 {
-    return ratio_decode(ratio[ratio_index(x, y)], x);
-}
-
-fn fluorescent(x: u32, y: u32, cut: f32) -> bool {
-    let i = y * P.width + x;
-    let darkest = min(wl_byte(3u * i), min(wl_byte(3u * i + 1u), wl_byte(3u * i + 2u)));
-    return ratio_px(x, y) >= cut && darkest < P.glint_level;
-}
 
 // One 3×3 pass from `bits_a` into `bits_b` (erode when `erode`), this thread's row r.
 fn pass3(r: u32, erode: bool) {
@@ -126,14 +109,22 @@ fn clean_mask(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
     open_close_store(wg, r);
 }
 
-// Does the low component of fluorescent pixel i hold a pixel at the level (its root marked)?
-fn strong(i: u32) -> bool {
-    return (parent[parent_index(parent[i])] & STRONG_ROOT) != 0u;
-}
-
-// A pixel of the low mask kept: cut at the hysteresis level, and its low component marked.
+// A pixel of the low mask kept: cut at the hysteresis level, and its low component holding a pixel at the
+// level: its tile-local part does (STRONG_PX in its byte, rewritten by hysteresis.wgsl's local_low), or
+// the root of its tile-local part's representative in the border array (`parent`) is marked.
 fn kept_low(x: u32, y: u32) -> bool {
-    return (mask_byte(low_cut[mask_index(x, y)], x) & 1u) != 0u && strong(y * P.width + x);
+    let b = mask_byte(low_cut[mask_index(x, y)], x);
+    if ((b & 1u) == 0u) {
+        return false;
+    }
+    if ((b & STRONG_PX) != 0u) {
+        return true;
+    }
+    let rep = b >> LOW_REP_SHIFT;
+    if (rep == LOW_NO_REP) {
+        return false;
+    }
+    return (parent[parent_index(parent[low_slot(x, y, rep)])] & STRONG_ROOT) != 0u;
 }
 
 @compute @workgroup_size(64)
@@ -147,22 +138,4 @@ fn clean_mask_strong(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invoca
     }
     bits_a[r] = row;
     open_close_store(wg, r);
-}
-
-@compute @workgroup_size(16, 16)
-fn low_mask(@builtin(global_invocation_id) g: vec3<u32>) {
-    let stride = mask_stride();
-    if (g.x >= stride || g.y >= P.height) {
-        return;
-    }
-    let low = bitcast<f32>(level[LEVEL_BINS + 3u]);
-    let high = bitcast<f32>(level[LEVEL_BINS]);
-    var word = 0u;
-    for (var k = 0u; k < 4u; k += 1u) {
-        let x = 4u * g.x + k;
-        if (x < P.width && fluorescent(x, g.y, low)) {
-            word |= select(1u, 1u | STRONG_PX, ratio_px(x, g.y) >= high) << (8u * k);
-        }
-    }
-    low_cut[g.y * stride + g.x] = word;
 }

@@ -219,6 +219,34 @@ fn gpu_hysteresis_stage_equals_its_cpu_twin_on_adversarial_maps() {
             }
         }).collect()).unwrap();
         maps.push(("wide serpentine".into(), serp));
+        // One-pixel staircases down the diagonal and up the anti-diagonal (8-connected only through the
+        // tiles' corners where they cross them), each with a 6×6 low square at one end and its one strong
+        // pixel at the other; squares inside single tiles (touching no tile border: settled in workgroup
+        // memory), one with a strong pixel and one without.
+        let steps = w.min(top);
+        let inner_y = (top / 16 + 1) * 16 + 4;
+        let inner = |x: usize, y: usize| (inner_y..inner_y + 8).contains(&y) && ((36..44).contains(&x) || (52..60).contains(&x));
+        maps.push(("diagonal through tile corners".into(), Plane::from_vec(w, h, (0..w * h).map(|i| {
+            let (x, y) = (i % w, i / w);
+            if (x == y && x + 1 == steps) || (x, y) == (40, inner_y + 4) {
+                1.5
+            } else if (x == y && x < steps) || (x < 6 && y < 6) || inner(x, y) {
+                1.25
+            } else {
+                1.0
+            }
+        }).collect()).unwrap()));
+        let far = w.min(64) - 1;
+        maps.push(("anti-diagonal through tile corners".into(), Plane::from_vec(w, h, (0..w * h).map(|i| {
+            let (x, y) = (i % w, i / w);
+            if (x, y) == (far, 63 - far) {
+                1.5
+            } else if (x + y == 63 && x <= far) || (x < 6 && (58..64).contains(&y)) {
+                1.25
+            } else {
+                1.0
+            }
+        }).collect()).unwrap()));
         for scale in [0.2f32, 0.3, 0.4] {
             let bw = w.div_ceil(4);
             let blocks: Vec<f32> = (0..bw * h.div_ceil(4)).map(|_| rng.random_range(0.0..1.0)).collect();
@@ -235,7 +263,7 @@ fn gpu_hysteresis_stage_equals_its_cpu_twin_on_adversarial_maps() {
         }
         for (name, ratio) in maps {
             let ratio = on_grid(ratio);
-            let glints = name != "wide serpentine";
+            let glints = !(name == "wide serpentine" || name.ends_with("through tile corners"));
             let wl: Vec<u8> = (0..w * h).flat_map(|_| if glints && rng.random_bool(0.01) { [250, 250, 250] } else { [180, 60, 50] }).collect();
             let wl = RgbFrame::from_vec(w, h, wl).unwrap();
             let got = gpu.run_hysteresis_stage(&ratio, &wl, level, low).unwrap();
@@ -249,6 +277,16 @@ fn gpu_hysteresis_stage_equals_its_cpu_twin_on_adversarial_maps() {
                 assert_eq!(kept, all, "{w}x{h}: {kept} of the serpentine's {all} pixels kept");
                 assert_eq!(got.get(10, top + 12), 0, "{w}x{h}: the square without a strong pixel kept");
                 assert_eq!(got.get(30, top + 12), 1, "{w}x{h}: the square with a strong pixel cleared");
+            }
+            if name.ends_with("through tile corners") {
+                // The opening erases the one-pixel staircases, not the squares: the one at a staircase's end
+                // is kept through every corner it crosses; those inside single tiles stay or go whole.
+                let (sx, sy) = if name.starts_with("diagonal") { (2, 2) } else { (2, 60) };
+                assert_eq!(got.get(sx, sy), 1, "{w}x{h} {name}: the square joined to the strong pixel cleared");
+                if name.starts_with("diagonal") {
+                    assert_eq!(got.get(40, inner_y + 2), 1, "{w}x{h}: the tile-inner square with a strong pixel cleared");
+                    assert_eq!(got.get(56, inner_y + 2), 0, "{w}x{h}: the tile-inner square without one kept");
+                }
             }
         }
     }

@@ -27,7 +27,7 @@ use crate::analysis::{
 use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
 use crate::params::AnalysisParams;
 
-use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, table};
+use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, LOW_SLOTS, table};
 
 struct StagePipelines {
     stage: &'static Stage,
@@ -143,6 +143,7 @@ struct Pipelines {
     normalize: StagePipelines,
     threshold: StagePipelines,
     morphology: StagePipelines,
+    hysteresis: StagePipelines,
     components: StagePipelines,
     regions: StagePipelines,
     distance: StagePipelines,
@@ -170,8 +171,8 @@ struct FrameResources {
     bg_threshold: Bound,
     bg_morphology: Bound,
     bg_components: Bound,
-    /// The labelling's passes on the hysteresis's low mask (in the seeds' buffer: morphology.wgsl).
-    bg_components_low: Bound,
+    /// The hysteresis's passes on its low mask (in the seeds' buffer: morphology.wgsl) and border array.
+    bg_hysteresis: Bound,
     bg_regions: Bound,
     bg_distance: Bound,
     bg_reduce: Bound,
@@ -195,7 +196,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 12] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 13] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -217,6 +218,8 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 12
         ("root_bits", 2 * bits_words(width, height)),
         // 8 bits a pixel in the mask's layout (before the distance stage: the hysteresis's low mask).
         ("seeds", mask_words(width, height)),
+        // The hysteresis's border array: LOW_SLOTS words a 16×16 tile (hysteresis.wgsl).
+        ("low_parent", width.div_ceil(16) * height.div_ceil(16) * LOW_SLOTS),
         // Half a word a pixel, rows padded to whole words: vertical distance and core slot (`COL_SHIFT`).
         ("col", width.div_ceil(2) * height),
         // A word a pixel: distance and core slot (`FIELD_SHIFT`).
@@ -337,6 +340,7 @@ fn build_pipelines(d: &wgpu::Device) -> Pipelines {
         normalize: StagePipelines::new(d, &shaders::NORMALIZE),
         threshold: StagePipelines::new(d, &shaders::THRESHOLD),
         morphology: StagePipelines::new(d, &shaders::MORPHOLOGY),
+        hysteresis: StagePipelines::new(d, &shaders::HYSTERESIS),
         components: StagePipelines::new(d, &shaders::COMPONENTS),
         regions: StagePipelines::new(d, &shaders::REGIONS),
         distance: StagePipelines::new(d, &shaders::DISTANCE),
@@ -428,8 +432,8 @@ impl GpuAnalyzer {
 
     /// The threshold's hysteresis and the mask stage alone on given buffers: a ratio map and a white
     /// light cut at `low` (as `run_mask_stage`), of which only the 8-connected components holding a pixel
-    /// at `level` are kept, then opened and closed (`low_mask`, the labelling's `local_merge` and
-    /// `merge`, `mark_strong`, `clean_mask_strong`). Its CPU twin is `reference::threshold::threshold`
+    /// at `level` are kept, then opened and closed (hysteresis.wgsl's `local_low`,
+    /// `merge_low` and `mark_strong`, `clean_mask_strong`). Its CPU twin is `reference::threshold::threshold`
     /// at `low`, `keep_strong` at `level`, then `reference::morphology::clean_mask`.
     pub fn run_hysteresis_stage<'a>(&mut self, ratio: &Plane<f32>, wl: impl Into<RgbView<'a>>, level: f32, low: f32) -> Result<Plane<u8>> {
         if !(low <= level) {
@@ -452,17 +456,16 @@ impl GpuAnalyzer {
         upload_words(q, &f.wl_in, wl.data, &mut f.upload);
         q.write_buffer(&f.level, (LEVEL_BINS * 4) as u64, bytemuck::bytes_of(&level.to_bits()));
         let f = self.frame.as_ref().expect("resources built");
-        let (mp, cp) = (&self.pipelines.morphology, &self.pipelines.components);
-        let (m, c, t) = (&f.bg_morphology.group, &f.bg_components_low.group, tiles(w, h));
+        let (mp, hp) = (&self.pipelines.morphology, &self.pipelines.hysteresis);
+        let (m, c, t) = (&f.bg_morphology.group, &f.bg_hysteresis.group, tiles(w, h));
         match low {
             None => self.run_alone(&[(mp.get("clean_mask").0, m, mask_tiles(w, h))])?,
             Some(low) => {
                 q.write_buffer(&f.level, ((LEVEL_BINS + 3) * 4) as u64, bytemuck::bytes_of(&low.to_bits()));
                 self.run_alone(&[
-                    (mp.get("low_mask").0, m, tiles(w.div_ceil(4), h)),
-                    (cp.get("local_merge_low").0, c, t),
-                    (cp.get("merge_low").0, c, t),
-                    (cp.get("mark_strong").0, c, t),
+                    (hp.get("local_low").0, c, t),
+                    (hp.get("merge_low").0, c, t),
+                    (hp.get("mark_strong").0, c, t),
                     (mp.get("clean_mask_strong").0, m, mask_tiles(w, h)),
                 ])?
             }
@@ -747,10 +750,8 @@ impl GpuAnalyzer {
         let stats = buf("stats", src);
         let roots = buf("roots", src);
         let root_bits = buf("root_bits", none);
-        // The hysteresis's labelling passes count no roots (`count` false in components.wgsl): they never
-        // touch the root bits, and bind a word in their place.
-        let no_root_bits = storage(d, "no_root_bits", 1, none);
         let seeds = buf("seeds", none);
+        let low_parent = buf("low_parent", none);
         let col = buf("col", none);
         let distfield = buf("distfield", src);
         let table = buf("table", src);
@@ -780,11 +781,11 @@ impl GpuAnalyzer {
             bg_threshold: p.threshold.bind(d, &uniform, &[&level], &[]),
             // The hysteresis's low mask goes to the seeds' buffer (free until the distance stage), so the
             // mask pass reads it while writing the mask.
-            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &parent, &seeds], &[]),
-            bg_components_low: p.components.bind(d, &uniform, &[&seeds, &parent, &roots, &stats, &table, &no_root_bits], &dense),
+            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[]),
+            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[]),
             // After the labelling the parent array holds the labels (`compress`, components.wgsl).
-            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits], &dense),
-            bg_regions: p.regions.bind(d, &uniform, &[&ratio, &parent, &stats, &table, &roots], &dense),
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio], &dense),
+            bg_regions: p.regions.bind(d, &uniform, &[&stats, &table, &roots], &dense),
             bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield], &dense),
             bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots], &dense),
             bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes], &[]),
@@ -853,7 +854,7 @@ fn regions_dispatches<'a>(p: &'a Pipelines, f: &'a FrameResources) -> Vec<Dispat
     let (rp, r) = (&p.regions, &f.bg_regions.group);
     let ids = (COMPONENT_GROUPS, 1, 1);
     let mut d = labelling_dispatches(p, f);
-    d.extend([(rp.get("region_stats").0, r, tiles(f.width, f.height)), (rp.get("select_cores").0, r, ids), (rp.get("assign_cores").0, r, ids)]);
+    d.extend([(rp.get("select_cores").0, r, ids), (rp.get("assign_cores").0, r, ids)]);
     d
 }
 
@@ -1060,14 +1061,15 @@ impl Analyzer for GpuAnalyzer {
         // The level from the ratio histogram (counted by the normalize pass).
         let level_pass = (tp.get("fluo_level"), tb, (1, 1, 1));
         if hysteresis {
-            // The cut at the hysteresis level, its 8-connected components (the labelling's tile and border
-            // passes), each root marked when its component holds a pixel at the level.
+            // The cut at the hysteresis level, its 8-connected components (tiles in workgroup memory, then
+            // their borders' union-find), each border root marked when its component holds a pixel at the
+            // level (hysteresis.wgsl).
+            let (hp, hb) = (&p.hysteresis, &f.bg_hysteresis);
             run_stage(&mut enc, 1, &[
                 level_pass,
-                (mp.get("low_mask"), mb, tiles(w.div_ceil(4), h)),
-                (cp.get("local_merge_low"), &f.bg_components_low, t),
-                (cp.get("merge_low"), &f.bg_components_low, t),
-                (cp.get("mark_strong"), &f.bg_components_low, t),
+                (hp.get("local_low"), hb, t),
+                (hp.get("merge_low"), hb, t),
+                (hp.get("mark_strong"), hb, t),
             ]);
         } else {
             run_stage(&mut enc, 1, &[level_pass]);
@@ -1089,7 +1091,7 @@ impl Analyzer for GpuAnalyzer {
         let ids = (COMPONENT_GROUPS, 1, 1);
         let rp = &p.regions;
         let gb = &f.bg_regions;
-        run_stage(&mut enc, 4, &[(rp.get("region_stats"), gb, t), (rp.get("select_cores"), gb, ids), (rp.get("assign_cores"), gb, ids)]);
+        run_stage(&mut enc, 4, &[(rp.get("select_cores"), gb, ids), (rp.get("assign_cores"), gb, ids)]);
         let dp = &p.distance;
         run_stage(&mut enc, 5, &[
             // One invocation a word of seeds (four pixels).

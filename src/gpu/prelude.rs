@@ -100,18 +100,34 @@ const _: () = {
     assert!(side * side < LABELLED as usize, "a raster index and a dense id + 1 stay under LABELLED");
 };
 
-/// The bit of a parent word (components.wgsl) that marks, during the threshold's hysteresis, a root whose
-/// low-level component holds a pixel at the level (`mark_strong`); raster indices stay below it. Emitted
-/// as `STRONG_ROOT`.
+/// The bit of a word of the hysteresis's border array (hysteresis.wgsl) that marks a root whose low-level
+/// component holds a pixel at the level (`mark_strong`); slot indices stay below it. Emitted as
+/// `STRONG_ROOT`.
 pub const STRONG_ROOT: u32 = 0x8000_0000;
 const _: () = {
     let side = crate::frame::FrameSize::LIMITS.1;
     assert!(side * side <= STRONG_ROOT as usize, "a raster index of the largest frame stays under STRONG_ROOT");
 };
 
-/// The bit of a low-level mask byte (the hysteresis's `low_mask`, morphology.wgsl) on a pixel whose ratio
-/// reaches the level; the labelling reads the class bit (1) alone. Emitted as `STRONG_PX`.
+/// The bit of a low-level mask byte (written by hysteresis.wgsl's `local_low`) on a pixel whose tile-local
+/// component holds a pixel at the level. Emitted as `STRONG_PX`.
 pub const STRONG_PX: u32 = 2;
+
+/// The hysteresis's border array (hysteresis.wgsl): a 16×16 tile's words (`LOW_SLOTS`), the first
+/// `LOW_BORDER` a slot each for the pixels of the tile's perimeter, the next two a bit a slot. A low
+/// pixel's byte holds its tile-local component's representative (a slot, or `LOW_NO_REP`) above
+/// `LOW_REP_SHIFT`. Emitted under these names.
+pub const LOW_SLOTS: usize = 64;
+pub const LOW_BORDER: usize = 4 * 16 - 4;
+pub const LOW_REP_SHIFT: u32 = 2;
+pub const LOW_NO_REP: u32 = (1 << (8 - LOW_REP_SHIFT)) - 1;
+const _: () = assert!(STRONG_PX < 1 << LOW_REP_SHIFT, "the class and strong bits lie under the representative");
+const _: () = assert!(LOW_BORDER < LOW_NO_REP as usize, "a border slot fits under LOW_NO_REP");
+const _: () = assert!(LOW_BORDER + 2 <= LOW_SLOTS, "the strong bits' two words follow the slots");
+const _: () = {
+    let side = crate::frame::FrameSize::LIMITS.1;
+    assert!(side.div_ceil(16) * side.div_ceil(16) * LOW_SLOTS < 0x7fff_ffff, "a slot index stays under LOW_NOT_REP");
+};
 
 /// The labelled distance field and the column pass's words (distance.wgsl): a distance (squared in the
 /// field, vertical in the columns) above this shift, a core slot + 1 below it. Emitted as `FIELD_SHIFT`
@@ -171,6 +187,10 @@ pub fn wgsl() -> String {
     u("ID_MASK", ID_MASK as usize);
     u("STRONG_ROOT", STRONG_ROOT as usize);
     u("STRONG_PX", STRONG_PX as usize);
+    u("LOW_SLOTS", LOW_SLOTS);
+    u("LOW_BORDER", LOW_BORDER);
+    u("LOW_REP_SHIFT", LOW_REP_SHIFT as usize);
+    u("LOW_NO_REP", LOW_NO_REP as usize);
     u("FIELD_SHIFT", FIELD_SHIFT as usize);
     u("SEED_OUTSIDE", SEED_OUTSIDE as usize);
     u("SEED_VALUE", SEED_OUTSIDE as usize - 1);

@@ -10,6 +10,10 @@ use super::context::{GpuContext, Needs};
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// Appended to the stages that hand out lesion slots by raster rank (`raster_rank`).
 pub const RANK: &str = include_str!("../../shaders/rank.wgsl");
+/// Appended to the stages that label with a tile's union-find in workgroup memory.
+pub const TILE_UNION: &str = include_str!("../../shaders/tile_union.wgsl");
+/// Appended to the stages that cut the ratio map and the white light at a level.
+pub const CUT: &str = include_str!("../../shaders/cut.wgsl");
 
 /// One WGSL file, its entry points and its bind-group layout.
 pub struct Stage {
@@ -29,8 +33,9 @@ pub struct Stage {
 const WG_NORMALIZE: u32 = 13348;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
-const WG_COMPONENTS: u32 = 3136;
-const WG_REGIONS: u32 = 36;
+const WG_COMPONENTS: u32 = 3172;
+const WG_HYSTERESIS: u32 = 4104;
+const WG_REGIONS: u32 = 0;
 const WG_DISTANCE: u32 = 8196;
 const WG_REDUCE: u32 = 16;
 const WG_COMPOSITE: u32 = 0;
@@ -54,24 +59,32 @@ pub const THRESHOLD: Stage = Stage {
 pub const MORPHOLOGY: Stage = Stage {
     name: "morphology",
     source: include_str!("../../shaders/morphology.wgsl"),
-    entries: &["clean_mask", "low_mask", "clean_mask_strong"],
-    bindings: &[false, false, false, true, false, true],
-    includes: &[],
+    entries: &["clean_mask", "clean_mask_strong"],
+    bindings: &[false, false, false, true, false, false],
+    includes: &[CUT],
     workgroup_bytes: WG_MORPHOLOGY,
 };
 pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
-    entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress", "local_merge_low", "merge_low", "mark_strong"],
-    bindings: &[false, true, true, true, true, true],
-    includes: &[],
+    entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress"],
+    bindings: &[false, true, true, true, true, true, false],
+    includes: &[TILE_UNION],
     workgroup_bytes: WG_COMPONENTS,
+};
+pub const HYSTERESIS: Stage = Stage {
+    name: "hysteresis",
+    source: include_str!("../../shaders/hysteresis.wgsl"),
+    entries: &["local_low", "merge_low", "mark_strong"],
+    bindings: &[false, false, false, true, true],
+    includes: &[TILE_UNION, CUT],
+    workgroup_bytes: WG_HYSTERESIS,
 };
 pub const REGIONS: Stage = Stage {
     name: "regions",
     source: include_str!("../../shaders/regions.wgsl"),
-    entries: &["region_stats", "select_cores", "assign_cores"],
-    bindings: &[false, false, true, true, false],
+    entries: &["select_cores", "assign_cores"],
+    bindings: &[true, true, false],
     includes: &[RANK],
     workgroup_bytes: WG_REGIONS,
 };
@@ -100,7 +113,7 @@ pub const COMPOSITE: Stage = Stage {
     workgroup_bytes: WG_COMPOSITE,
 };
 
-pub const ALL: [&Stage; 8] = [&NORMALIZE, &THRESHOLD, &MORPHOLOGY, &COMPONENTS, &REGIONS, &DISTANCE, &REDUCE, &COMPOSITE];
+pub const ALL: [&Stage; 9] = [&NORMALIZE, &THRESHOLD, &MORPHOLOGY, &HYSTERESIS, &COMPONENTS, &REGIONS, &DISTANCE, &REDUCE, &COMPOSITE];
 
 impl Stage {
     /// The stage's WGSL: the prelude generated from Rust, the common declarations, the stage's own
@@ -318,7 +331,7 @@ mod tests {
     #[test]
     fn used_bindings_follow_calls() {
         let regions = REGIONS.used_bindings().unwrap();
-        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 3, 4, 5]);
+        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 1, 2, 3]);
         let distance = DISTANCE.used_bindings().unwrap();
         assert!(!distance[DISTANCE.entry("rows")].contains(&1), "{:?}", distance[DISTANCE.entry("rows")]);
         // The parent array (binding 5) is the hysteresis's alone: the plain mask pass does not count it.
@@ -337,11 +350,12 @@ mod tests {
     fn written_bindings_are_the_stores_and_atomics() {
         let c = COMPONENTS.written_bindings().unwrap();
         // compress writes the labels into the parent array itself: no second frame-sized array.
-        assert_eq!(c[COMPONENTS.entry("compress")], vec![2]);
+        // and adds each pixel to its component's statistics (4).
+        assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 4]);
         assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![3, 4, 6]);
         assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("assign_ids")].contains(&2));
         let r = REGIONS.written_bindings().unwrap();
-        assert_eq!(r[REGIONS.entry("select_cores")], vec![3, 4]);
+        assert_eq!(r[REGIONS.entry("select_cores")], vec![1, 2]);
         // Reads: local_merge stores the parent array without loading it (and adds its roots to the
         // table's row counts and sets their bits, both atomics); normalize stores the ratio.
         let read = COMPONENTS.read_bindings().unwrap();

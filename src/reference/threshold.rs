@@ -10,8 +10,8 @@
 //! `fluo_ratio` and the mode plus `fluo_noise_sigmas` noise sigmas. On a clean frame that is
 //! `fluo_ratio`; on a noisy one (low excitation, high gain) it rises so that noise and texture do not
 //! pass as fluorescence. `keep_strong` adds hysteresis: fluorescence down to `low_level` counts where
-//! it is connected to fluorescence at the level (the GPU's twin: `low_mask`, the labelling's
-//! `local_merge` and `merge`, `mark_strong`, then `clean_mask_strong`; see morphology.wgsl).
+//! it is connected to fluorescence at the level (the GPU's twin: hysteresis.wgsl's
+//! `local_low`, `merge_low` and `mark_strong`, then `clean_mask_strong`; see morphology.wgsl).
 
 use rayon::prelude::*;
 

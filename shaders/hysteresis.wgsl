@@ -1,0 +1,170 @@
+// hysteresis.wgsl — CPU twin: src/reference/threshold.rs (`keep_strong`)
+// The threshold's hysteresis: which 8-connected components of the low mask (the cut at the hysteresis
+// level, level[LEVEL_BINS + 3]: cut.wgsl's `fluorescent`) hold a pixel at the level (level[LEVEL_BINS]). Only the tiles' borders go to a global union-find: a tile's components that touch no
+// other tile are settled in workgroup memory, and the low mask's bytes say to which border pixel each
+// pixel's tile-local component answers.
+// local_low:   one 16×16 tile a workgroup: the cut at the hysteresis level, the union-find of the
+//              tile's low pixels in workgroup memory (tile_union.wgsl); each low pixel's byte in `low_cut`
+//              (the seeds' buffer, free until the distance stage; the mask's layout) is 1 | STRONG_PX where its tile-local
+//              component holds a pixel at the level | its representative << LOW_REP_SHIFT: the smallest
+//              border slot (a pixel of the tile's perimeter, `border_slot`, LOW_BORDER of them) of the
+//              component, or LOW_NO_REP when it touches no tile border. The tile's LOW_SLOTS words of the
+//              border array (`parent`, at `low_slot`): each representative's slot its own root, any other
+//              slot LOW_NOT_REP; words LOW_BORDER and LOW_BORDER + 1, a bit a slot, the representatives
+//              whose component is strong.
+// merge_low:   an invocation a border slot: the edges to the left and upper neighbours (8-connected) that
+//              cross a tile border, between the two pixels' representatives.
+// mark_strong: an invocation a border slot: each representative points straight at its root, and a
+//              strong one sets STRONG_ROOT on its root's word.
+// morphology.wgsl's clean_mask_strong then keeps a low pixel whose byte carries STRONG_PX or whose
+// representative's root is marked. Traffic: the ratio and the white light read once, the low mask's bytes
+// written once, and a quarter word a pixel of border array, where a separate cut pass wrote the bytes and
+// a word-a-pixel parent array was read and written four times.
+
+@group(0) @binding(1) var<storage, read> ratio: array<u32>;
+@group(0) @binding(2) var<storage, read> wl_in: array<u32>;
+@group(0) @binding(3) var<storage, read> level: array<u32>;
+@group(0) @binding(4) var<storage, read_write> low_cut: array<u32>;
+@group(0) @binding(5) var<storage, read_write> parent: array<atomic<u32>>;
+
+// A word of the border array that no union ever addresses (a slot that is no representative).
+const LOW_NOT_REP: u32 = 0x7fffffffu;
+
+// The hysteresis counts no roots.
+fn root_lost(a: u32) {
+}
+
+fn low_byte(x: u32, y: u32) -> u32 {
+    return mask_byte(low_cut[mask_index(x, y)], x);
+}
+
+// Tile-local: each component's smallest border slot and whether it holds a pixel at the level (by the
+// component's tile-local root); the strong representatives, a bit a slot.
+var<workgroup> tile_rep: array<atomic<u32>, 256>;
+var<workgroup> tile_strong: array<atomic<u32>, 256>;
+var<workgroup> strong_reps: array<atomic<u32>, 2>;
+
+@compute @workgroup_size(16, 16)
+fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+    let inside = g.x < P.width && g.y < P.height;
+    let low = inside && fluorescent(g.x, g.y, bitcast<f32>(level[LEVEL_BINS + 3u]));
+    let strong_px = low && ratio_px(g.x, g.y) >= bitcast<f32>(level[LEVEL_BINS]);
+    // Only the low pixels are labelled, 8-connected.
+    tile_mask[li] = select(2u, 1u, low);
+    atomicStore(&tile_parent[li], li);
+    atomicStore(&tile_rep[li], LOW_NO_REP);
+    atomicStore(&tile_strong[li], 0u);
+    if (li < 2u) {
+        atomicStore(&strong_reps[li], 0u);
+    }
+    workgroupBarrier();
+    tile_unions(l, li);
+    workgroupBarrier();
+    let r = local_find(li);
+    let s = border_slot(l.x, l.y);
+    if (low) {
+        if (strong_px) {
+            atomicStore(&tile_strong[r], STRONG_PX);
+        }
+        if (s < LOW_BORDER) {
+            atomicMin(&tile_rep[r], s);
+        }
+    }
+    workgroupBarrier();
+    var out = 0u;
+    let rep = atomicLoad(&tile_rep[r]);
+    let strong = atomicLoad(&tile_strong[r]);
+    if (low) {
+        out = 1u | strong | (rep << LOW_REP_SHIFT);
+    }
+    // tile_mask is read no more (the unions are done): it takes the bytes out.
+    tile_mask[li] = out;
+    let t = wg.y * low_tiles_x() + wg.x;
+    if (s < LOW_BORDER) {
+        var word = LOW_NOT_REP;
+        if (low && rep == s) {
+            word = t * LOW_SLOTS + s;
+            if (strong != 0u) {
+                atomicOr(&strong_reps[s >> 5u], 1u << (s & 31u));
+            }
+        }
+        atomicStore(&parent[t * LOW_SLOTS + s], word);
+    }
+    workgroupBarrier();
+    // The tile's bytes out, a word (four pixels of a row) an invocation.
+    if (li < TILE * TILE / 4u) {
+        let ly = li / 4u;
+        let lx = 4u * (li % 4u);
+        let y = wg.y * TILE + ly;
+        let x = wg.x * TILE + lx;
+        if (y < P.height && x < P.width) {
+            let k = ly * TILE + lx;
+            low_cut[mask_index(x, y)] = tile_mask[k] | (tile_mask[k + 1u] << 8u) | (tile_mask[k + 2u] << 16u) | (tile_mask[k + 3u] << 24u);
+        }
+    }
+    if (li < 2u) {
+        atomicStore(&parent[t * LOW_SLOTS + LOW_BORDER + li], atomicLoad(&strong_reps[li]));
+    }
+}
+
+// Unites border slot `me` with the component of low pixel (x, y) of a neighbouring tile, if it is low.
+fn join(me: u32, x: u32, y: u32) {
+    let b = low_byte(x, y);
+    if ((b & 1u) != 0u) {
+        unite(me, low_slot(x, y, b >> LOW_REP_SHIFT));
+    }
+}
+
+@compute @workgroup_size(64)
+fn merge_low(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    if (li >= LOW_BORDER) {
+        return;
+    }
+    let p = slot_pixel(li);
+    let x = wg.x * TILE + p.x;
+    let y = wg.y * TILE + p.y;
+    if (x >= P.width || y >= P.height) {
+        return;
+    }
+    let b = low_byte(x, y);
+    if ((b & 1u) == 0u) {
+        return;
+    }
+    let me = low_slot(x, y, b >> LOW_REP_SHIFT);
+    let left_edge = p.x == 0u;
+    let top_edge = p.y == 0u;
+    if (left_edge && x > 0u) {
+        join(me, x - 1u, y);
+    }
+    if (y > 0u) {
+        if (top_edge) {
+            join(me, x, y - 1u);
+        }
+        if ((left_edge || top_edge) && x > 0u) {
+            join(me, x - 1u, y - 1u);
+        }
+        if ((top_edge || p.x == TILE - 1u) && x + 1u < P.width) {
+            join(me, x + 1u, y - 1u);
+        }
+    }
+}
+
+@compute @workgroup_size(64)
+fn mark_strong(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    if (li >= LOW_BORDER) {
+        return;
+    }
+    let t = wg.y * low_tiles_x() + wg.x;
+    let i = t * LOW_SLOTS + li;
+    if (atomicLoad(&parent[i]) == LOW_NOT_REP) {
+        return;
+    }
+    let r = find(i);
+    // A root's own word is left to the marks (a store would erase one).
+    if (r != i) {
+        atomicStore(&parent[i], r);
+    }
+    if (((atomicLoad(&parent[t * LOW_SLOTS + LOW_BORDER + (li >> 5u)]) >> (li & 31u)) & 1u) != 0u) {
+        atomicOr(&parent[r], STRONG_ROOT);
+    }
+}
