@@ -274,3 +274,8 @@ impl AnalysisParams {
 pub fn min_core_area_px(p: &AnalysisParams) -> f32 {
     std::f32::consts::FRAC_PI_4 * p.mm_to_px(p.min_core_diameter_mm).powi(2)
 }
+
+/// The smallest coreless lesion, px²: a disc of `min_diffuse_diameter_mm`.
+pub fn min_coreless_area_px(p: &AnalysisParams) -> f32 {
+    std::f32::consts::FRAC_PI_4 * p.mm_to_px(p.min_diffuse_diameter_mm).powi(2)
+}

@@ -240,3 +240,23 @@ fn grains_of_textured_liver_are_no_lesions_but_lesions_among_them_are() {
     assert_eq!(false_lesions, 0, "grains reported as lesions");
     assert!(false_without >= 10, "without the texture test the grains pass the fixed bars ({false_without} false): the test shows nothing");
 }
+
+/// A NIR-only glint (a plateau clipped at the sensor's top, 4 times the background, with a soft skirt)
+/// whose skirt joins a grain of textured liver is no lesion: beyond the glint's reach only the grain is
+/// left, smaller than a lesion. A homogeneous lesion (6 mm, TBR 2.6) with a glint on it stays a lesion:
+/// beyond the glint lies the lesion itself.
+#[test]
+fn a_glint_joined_to_a_grain_is_no_lesion_but_a_lesion_with_a_glint_is() {
+    let (glint, grain, lesion) = ([400.0f32, 360.0f32], [424.0f32, 360.0f32], [900.0f32, 360.0f32]);
+    let (wl, nir) = synthetic(1280, 720, |x, y| {
+        let d = |c: [f32; 2]| (x - c[0]).hypot(y - c[1]);
+        let reflection = |c: [f32; 2], r: f32| if d(c) < r { 7.0 } else { 6.0 * (-(d(c) - r).powi(2) / 32.0).exp() };
+        let g = 0.9 * (-d(grain).powi(2) / 200.0).exp();
+        let disc = if d(lesion) < 30.0 { 1.6 } else { 0.0 };
+        1.0 + g + disc + reflection(glint, 10.0) + reflection([lesion[0] + 8.0, lesion[1]], 5.0)
+    });
+    let lesions = process_with(AnalysisParams::with_scale(0.1), &wl, &nir);
+    let near = |c: [f32; 2]| lesions.iter().filter(|l| (l.centroid_px[0] - c[0]).hypot(l.centroid_px[1] - c[1]) < 25.0).count();
+    assert_eq!(near(lesion), 1, "the lesion with a glint on it: {lesions:?}");
+    assert_eq!(lesions.len(), 1, "the glint and its grain reported: {lesions:?}");
+}

@@ -218,8 +218,9 @@ pub fn clip_level(nir: NirView<'_>) -> Option<u16> {
 pub enum GlintCheck {
     /// The region is a glint: a clipped speck, or nothing beyond its glint's clipped core reaches the TBR.
     Glint,
-    /// A glint lies inside it: its peak ratio beyond the glint's reach, which decides instead.
-    Beside(f32),
+    /// A glint lies inside it: its peak ratio beyond the glint's reach, which decides instead, and how
+    /// many of its pixels there reach the TBR (what of it is more than the glint's skirt).
+    Beside { peak: f32, area_px: u32 },
     /// No glint in it.
     NoGlint,
 }
@@ -245,8 +246,11 @@ pub fn without_glint<I: Iterator<Item = (usize, usize)>>(nir: NirView<'_>, ratio
     let (cx0, cy0) = core.iter().fold((usize::MAX, usize::MAX), |(a, b), &(x, y)| (a.min(x), b.min(y)));
     let (cx1, cy1) = core.iter().fold((0, 0), |(a, b), &(x, y)| (a.max(x), b.max(y)));
     let away = |x: usize, y: usize| x + reach < cx0 || x > cx1 + reach || y + reach < cy0 || y > cy1 + reach;
-    let peak = pixels().filter(|&(x, y)| away(x, y)).map(|(x, y)| ratio.get(x, y)).fold(f32::NEG_INFINITY, f32::max);
-    if peak < min_tbr { GlintCheck::Glint } else { GlintCheck::Beside(peak) }
+    let (peak, area_px) = pixels()
+        .filter(|&(x, y)| away(x, y))
+        .map(|(x, y)| ratio.get(x, y))
+        .fold((f32::NEG_INFINITY, 0u32), |(m, n), v| (m.max(v), n + (v >= min_tbr) as u32));
+    if peak < min_tbr { GlintCheck::Glint } else { GlintCheck::Beside { peak, area_px } }
 }
 
 /// The evidence that decides whether a candidate spot is fluorescence (see the module's doc).
@@ -301,7 +305,7 @@ impl SpotEvidence<'_> {
         let clip = *clip.get_or_init(|| clip_level(self.nir));
         match without_glint(self.nir, self.ratio, clip, spot_px, speck, self.min_tbr) {
             GlintCheck::Glint => return None,
-            GlintCheck::Beside(peak) => s.peak_tbr = peak,
+            GlintCheck::Beside { peak, .. } => s.peak_tbr = peak,
             GlintCheck::NoGlint => {}
         }
         // A white-light glint's skirt: most of the spot lies next to glint pixels.

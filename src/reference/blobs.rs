@@ -27,10 +27,7 @@ pub fn compact(area: u32, boundary: u32, p: &AnalysisParams) -> bool {
     4.0 * std::f32::consts::PI * area as f32 >= p.min_diffuse_compactness * b * b
 }
 
-/// Smallest coreless lesion, px (a disc of `min_diffuse_diameter_mm`).
-pub fn min_coreless_area_px(p: &AnalysisParams) -> f32 {
-    std::f32::consts::FRAC_PI_4 * p.mm_to_px(p.min_diffuse_diameter_mm).powi(2)
-}
+pub use crate::params::min_coreless_area_px;
 
 /// Cuts the one compact piece that an opening leaves of a non-compact fluorescent component without a
 /// rim off into a component of its own (in `fluo_labels` and the table, kept in label order).
