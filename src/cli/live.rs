@@ -43,7 +43,7 @@ pub struct LiveArgs {
     /// Record raw white light, raw NIR and the overlay (Matroska) in this directory.
     #[arg(long)]
     pub record: Option<PathBuf>,
-    /// Replace recordings (wl.mkv, nir.mkv, overlay.mkv) already in the --record folder.
+    /// Replace recordings (wl.mkv, nir.mov, overlay.mkv) already in the --record folder.
     #[arg(long)]
     pub overwrite: bool,
     /// Per-frame metrics (JSON lines), including the added latency.
