@@ -80,8 +80,8 @@ pub struct LiveArgs {
     pub record_queue: usize,
     /// Nice value (0-19) of the recording branches' threads (encoders, muxers, file writers): at 19 they
     /// get what the analysis and the display leave of the cores, so a recording drops frames (counted)
-    /// before the monitor is slowed; 0 (the default, until the camera stalls seen in some nice-19 soaks
-    /// are understood) runs them at the analysis's priority.
+    /// before the monitor is slowed; 0 (the default: measured, the recordings keep their frames and the
+    /// overlay loses little) runs them at the analysis's priority.
     #[arg(long, default_value_t = crate::live::priority::RECORD_NICE, value_parser = clap::value_parser!(i32).range(0..=19))]
     pub record_nice: i32,
     /// Recording drill: every recorded frame waits this many ms before its encoder (a slow encoder).
