@@ -40,7 +40,7 @@ pub struct LiveArgs {
     /// Full screen on the monitor (Wayland; use --display kmssink on a bare console).
     #[arg(long)]
     pub fullscreen: bool,
-    /// Record raw white light, raw NIR and the overlay (Matroska) in this directory.
+    /// Record raw white light (wl.mkv), raw NIR (nir.mov) and the overlay (overlay.mkv) in this directory.
     #[arg(long)]
     pub record: Option<PathBuf>,
     /// Replace recordings (wl.mkv, nir.mov, overlay.mkv) already in the --record folder.
