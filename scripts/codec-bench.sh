@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Which lossless coding of the raw recordings keeps up at 1080p30 on this machine: each candidate encodes
 # the same 1920x1080 phantom frames (white light as RGB, NIR as 16-bit gray, read from raw files so that
-# decoding costs nothing), muxed into Matroska as `live --record` writes them. Prints, per candidate, the
+# decoding costs nothing), muxed as `live --record` writes them (Matroska, or fragmented QuickTime for PNG,
+# which Matroska does not take). Prints, per candidate, the
 # CPU seconds (user + system) one second of 30 frames/s video costs (1.0 = a whole core; 2 cores here,
 # shared with the analysis and the display), the wall time, and the bitrate.
-# Usage: scripts/codec-bench.sh [FRAMES] [WIDTHxHEIGHT]   (needs target/*/nirf-margin for the phantom)
+# Usage: scripts/codec-bench.sh [FRAMES] [WIDTHxHEIGHT]   (needs target/*/nirf-margin for the phantom, or BIN=...)
+# FILTER=REGEX runs only the candidates whose name it matches. In use (src/media/recorder.rs): HuffYUV, 16-bit
+# PNG stored in fragmented QuickTime, x264 ultrafast/zerolatency.
 set -euo pipefail
 N=${1:-90}
 SIZE=${2:-1920x1080}
@@ -72,7 +75,8 @@ run "  raw GRAY16, GDP stream (gdppay)"  nir.raw GRAY16_LE "gdppay" none "gdpdep
 # PNG takes GRAY16_BE (a byte swap first; without the caps videoconvert picks 8-bit RGBA: lossy); Matroska
 # takes no PNG here, fragmented QuickTime does.
 run "  PNG 16-bit pngenc level 1, QT frag" nir.raw GRAY16_LE "videoconvert ! video/x-raw,format=GRAY16_BE ! pngenc compression-level=1" "qtmux fragment-duration=1000" "qtdemux ! pngdec ! videoconvert"
-run "  PNG 16-bit pngenc level 0 (stored)" nir.raw GRAY16_LE "videoconvert ! video/x-raw,format=GRAY16_BE ! pngenc compression-level=0" "qtmux fragment-duration=1000"
+run "  PNG 16-bit pngenc level 0 (stored)" nir.raw GRAY16_LE "videoconvert ! video/x-raw,format=GRAY16_BE ! pngenc compression-level=0" "qtmux fragment-duration=1000" "qtdemux ! pngdec ! videoconvert"
+run "  PNG 16-bit avenc_png none, stored"  nir.raw GRAY16_LE "videoconvert ! video/x-raw,format=GRAY16_BE ! avenc_png pred=none compression-level=0" "qtmux fragment-duration=1000" "qtdemux ! pngdec ! videoconvert"
 run "  PNG 16-bit avenc_png pred=sub lv1"  nir.raw GRAY16_LE "videoconvert ! video/x-raw,format=GRAY16_BE ! avenc_png pred=sub compression-level=1" "qtmux fragment-duration=1000" "qtdemux ! pngdec ! videoconvert"
 # No container of GStreamer 1.22 takes these: their cost alone (written to a file as the bare stream).
 run "  FFVHuff GRAY16 (no container here)" nir.raw GRAY16_LE "avenc_ffvhuff" none
@@ -83,3 +87,7 @@ fi
 echo "overlay (RGB), lossy:"
 run "  H.264 x264 ultrafast zerolatency" wl.raw RGB "videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=8000 key-int-max=30"
 run "  H.264 x264 veryfast zerolatency"  wl.raw RGB "videoconvert ! x264enc tune=zerolatency speed-preset=veryfast bitrate=8000 key-int-max=30"
+# Threads: x264enc's default (threads=0: as many as x264 picks, sliced with zerolatency) against one and two.
+run "  H.264 ultrafast zerolatency thr 1" wl.raw RGB "videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=8000 key-int-max=30 threads=1"
+run "  H.264 ultrafast zerolatency thr 2" wl.raw RGB "videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=8000 key-int-max=30 threads=2"
+run "  H.264 ultrafast zerolat. 4 Mbit/s" wl.raw RGB "videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=4000 key-int-max=30"

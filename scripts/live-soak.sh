@@ -17,7 +17,7 @@ OUT=$(mktemp -d /tmp/soak-XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 read -ra EXTRA_ARGS <<< "${EXTRA:-}"
 count() { # frames that play back from a recording
-  gst-launch-1.0 filesrc location="$1" ! matroskademux ! decodebin ! fakesink name=s silent=false -v 2>/dev/null | grep -c "s: last-message = chain"
+  gst-launch-1.0 filesrc location="$1" ! decodebin ! fakesink name=s silent=false -v 2>/dev/null | grep -c "s: last-message = chain"
 }
 echo "live-soak: ${SECS}s a run, $BIN, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 for size in ${SIZES:-1280x720 1920x1080}; do
@@ -36,7 +36,7 @@ for size in ${SIZES:-1280x720 1920x1080}; do
       "$BIN" "${args[@]}" 2>/dev/null | sed 's/^/   /'
       echo "   (1-min load after: $(cut -d' ' -f1 /proc/loadavg))"
       if [ "$rec" = yes ]; then
-        for f in wl nir overlay; do echo "   $f.mkv plays back $(count "$OUT/rec-$size-$mode/$f.mkv") frames, $(du -m "$OUT/rec-$size-$mode/$f.mkv" | cut -f1) MB"; done
+        for f in wl.mkv nir.mov overlay.mkv; do echo "   $f plays back $(count "$OUT/rec-$size-$mode/$f") frames, $(du -m "$OUT/rec-$size-$mode/$f" | cut -f1) MB"; done
         rm -rf "$OUT/rec-$size-$mode"
       fi
     done

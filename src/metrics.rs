@@ -61,7 +61,7 @@ pub struct FrameMetrics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wall_ms: Option<f64>,
     /// Live runs with `--record`: recorded frames dropped so far, per recording file (`wl.mkv`,
-    /// `nir.mkv`, `overlay.mkv`), because its encoder was behind; display frames are never dropped for
+    /// `nir.mov`, `overlay.mkv`), because its encoder was behind; display frames are never dropped for
     /// a recording.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rec_dropped: Option<IndexMap<String, u64>>,

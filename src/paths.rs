@@ -99,7 +99,7 @@ pub fn is_findings_file(name: &str) -> bool {
 }
 
 /// Names written by `live --record`.
-pub const RECORDINGS: [&str; 3] = ["wl.mkv", "nir.mkv", "overlay.mkv"];
+pub const RECORDINGS: [&str; 3] = ["wl.mkv", "nir.mov", "overlay.mkv"];
 
 impl PathGuard {
     pub fn new() -> Self {

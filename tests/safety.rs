@@ -319,8 +319,8 @@ fn odd_frame_sizes_give_a_true_overlay_and_full_recordings() {
             Duration::from_secs(60),
         );
         assert!(o.status.success(), "{w}x{h}: {}", stderr(&o));
-        let counts: Vec<_> = ["wl.mkv", "nir.mkv", "overlay.mkv"].iter().map(|n| count_video_frames(&rec.join(n))).collect();
-        for (n, c) in ["wl.mkv", "nir.mkv", "overlay.mkv"].iter().zip(&counts) {
+        let counts: Vec<_> = ["wl.mkv", "nir.mov", "overlay.mkv"].iter().map(|n| count_video_frames(&rec.join(n))).collect();
+        for (n, c) in ["wl.mkv", "nir.mov", "overlay.mkv"].iter().zip(&counts) {
             assert!(c.0 >= 5 && (c.1, c.2) == (w as u32, h as u32), "{w}x{h} {n}: {c:?}");
         }
         // The overlay holds an output frame for each white-light frame; the live element's output grid may

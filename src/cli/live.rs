@@ -40,10 +40,10 @@ pub struct LiveArgs {
     /// Full screen on the monitor (Wayland; use --display kmssink on a bare console).
     #[arg(long)]
     pub fullscreen: bool,
-    /// Record raw white light, raw NIR and the overlay (Matroska) in this directory.
+    /// Record raw white light (wl.mkv), raw NIR (nir.mov) and the overlay (overlay.mkv) in this directory.
     #[arg(long)]
     pub record: Option<PathBuf>,
-    /// Replace recordings (wl.mkv, nir.mkv, overlay.mkv) already in the --record folder.
+    /// Replace recordings (wl.mkv, nir.mov, overlay.mkv) already in the --record folder.
     #[arg(long)]
     pub overwrite: bool,
     /// Per-frame metrics (JSON lines), including the added latency.
@@ -80,8 +80,8 @@ pub struct LiveArgs {
     pub record_queue: usize,
     /// Nice value (0-19) of the recording branches' threads (encoders, muxers, file writers): at 19 they
     /// get what the analysis and the display leave of the cores, so a recording drops frames (counted)
-    /// before the monitor is slowed; 0 (the default, until the camera stalls seen in some nice-19 soaks
-    /// are understood) runs them at the analysis's priority.
+    /// before the monitor is slowed; 0 (the default: measured, the recordings keep their frames and the
+    /// overlay loses little) runs them at the analysis's priority.
     #[arg(long, default_value_t = crate::live::priority::RECORD_NICE, value_parser = clap::value_parser!(i32).range(0..=19))]
     pub record_nice: i32,
     /// Recording drill: every recorded frame waits this many ms before its encoder (a slow encoder).

@@ -25,10 +25,13 @@ use gstreamer::glib;
 use gstreamer::prelude::*;
 use gstreamer::subclass::prelude::*;
 
-/// The nice value of the recording threads by default: 0, the analysis's priority, until the camera
-/// stalls seen in 3 of 9 soak runs at nice 19 (none of 6 at 0; README, "Live") are understood: a frozen
-/// monitor is worse than a badged frame. 19, the lowest priority short of `SCHED_IDLE` (the scheduler's
-/// weight of nice 19 is 15 against 1024 for nice 0: about 1.5% of a contended core), is `--record-nice 19`.
+/// The nice value of the recording threads by default: 0, the analysis's priority. With the recordings'
+/// codings of now (about 0.55 of a core at 720p30) the encoders at nice 0 kept 97-100% of every
+/// recording's frames in three 30-s 720p soaks under load, against 65-91% at nice 19, which bought the
+/// overlay 5-8 frames in a hundred (README, "Live"). 19, the lowest priority short of `SCHED_IDLE` (the
+/// scheduler's weight of nice 19 is 15 against 1024 for nice 0: about 1.5% of a contended core), is
+/// `--record-nice 19`. (The camera stalls once seen at nice 19 were the pipeline waiting for a starved
+/// recording's first frame; the recording file sinks no longer take part in state changes.)
 pub const RECORD_NICE: i32 = 0;
 
 /// Lower the calling thread's priority to `nice` (0: leave it). Linux only (elsewhere a no-op): nice is

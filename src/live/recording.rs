@@ -1,11 +1,11 @@
 //! The recording branches of the live pipeline. Each recording (raw white light from the `wl` tee, raw
 //! NIR from the `nir` tee, the overlay from the `overlay` tee) is a branch of the one pipeline behind its
 //! own leaky queue: `queue leaky=downstream max-size-buffers=N ! queue max-size-buffers=1 ! ENCODER !
-//! matroskamux streamable=true ! filesink buffer-mode=unbuffered` (the second queue's thread runs the
+//! MUXER ! filesink buffer-mode=unbuffered` (`Recording`'s coding; the second queue's thread runs the
 //! encoder at a lower priority, `super::priority`; the leaky queue's own thread only hands frames over).
 //! A slow encoder fills the leaky queue, and from then on it drops its oldest frame for each new one: recorded frames are lost (counted), the tee never waits, so neither
-//! does the display nor the analysis. The Matroska file is written as it goes through an unbuffered sink,
-//! so what was written plays back even after `kill -9`.
+//! does the display nor the analysis. Each file is written as it goes through an unbuffered sink,
+//! so what was written plays back even after `kill -9` (`Recording::muxer`).
 //!
 //! Counting: the queue's `overrun` signal is emitted once for each frame that finds it full, and with
 //! only a buffer limit (bytes and time limits off) a downstream leak then drops exactly one frame: the
@@ -30,7 +30,7 @@ pub const QUEUE_FRAMES: usize = 10;
 
 /// What `live --record` records: the tee it takes from, the file (`paths::RECORDINGS`), the coding.
 pub const BRANCHES: [(&str, &str, Recording); 3] =
-    [("wl", "wl.mkv", Recording::RgbLossless), ("nir", "nir.mkv", Recording::Gray16Lossless), ("overlay", "overlay.mkv", Recording::OverlayH264)];
+    [("wl", "wl.mkv", Recording::RgbLossless), ("nir", "nir.mov", Recording::Gray16Lossless), ("overlay", "overlay.mkv", Recording::OverlayH264)];
 
 /// The name of the leaky queue at the head of tee `tee`'s recording branch.
 pub fn queue_name(tee: &str) -> String {
@@ -53,10 +53,11 @@ pub fn leaky_queue(name: &str, frames: usize) -> String {
 pub fn branch(tee: &str, file: &Path, kind: Recording, fps: u32, queue: usize, delay: Option<Duration>) -> String {
     let slow = delay.map_or(String::new(), |d| format!(" ! identity sleep-time={}", d.as_micros()));
     format!(
-        "{tee}. ! {} ! queue name={} max-size-buffers=1 max-size-bytes=0 max-size-time=0{slow} ! {} ! matroskamux streamable=true ! filesink name=rec_{tee} location={} buffer-mode=unbuffered",
+        "{tee}. ! {} ! queue name={} max-size-buffers=1 max-size-bytes=0 max-size-time=0{slow} ! {} ! {} ! filesink name=rec_{tee} location={} buffer-mode=unbuffered async=false",
         leaky_queue(&queue_name(tee), queue),
         encoder_queue_name(tee),
         kind.encoder(fps),
+        kind.muxer(),
         quote(&file.to_string_lossy()),
     )
 }

@@ -1,10 +1,12 @@
-//! Matroska recording through `appsrc ! videoconvert ! ENCODER ! matroskamux ! filesink`: the overlay as
-//! H.264, raw white light losslessly as HuffYUV (RGB as is: about 5 times cheaper to encode than FFV1,
-//! 2.5 times bigger; FFV1 does not keep up at 1080p30 on 2 cores, see the README), NIR losslessly as
-//! FFV1 (it keeps its 16 bits). Owns the encoder pipeline;
-//! frames arrive as plain frames with their timestamp. The muxer writes a streamable file through an
-//! unbuffered sink, so what was written plays back even if the process is killed; `finish` sends EOS and
-//! waits for the muxer to close the file.
+//! Video recording through `appsrc ! ENCODER ! MUXER ! filesink`, and the one definition of each
+//! recording's coding (`Recording`, used by `live`'s recording branches too): the overlay as H.264, raw
+//! white light losslessly as HuffYUV (RGB as is: about 5 times cheaper to encode than FFV1, 2.5 times
+//! bigger), both in Matroska; NIR losslessly as 16-bit PNG, stored (no deflate), in fragmented QuickTime
+//! (FFV1 kept the 16 bits at 2.5 times less disk but took 1.4 cores at 720p30 and 3.2 at 1080p30, more
+//! than the machine has; see the README, "Recording codecs"). Owns the encoder pipeline; frames arrive as
+//! plain frames with their timestamp. The muxers write files that play back even if the process is killed
+//! (streamable Matroska through an unbuffered sink; QuickTime in half-second fragments: a kill loses at
+//! most the fragment being filled); `finish` sends EOS and waits for the muxer to close the file.
 
 use std::path::Path;
 
@@ -24,7 +26,7 @@ pub enum Recording {
     OverlayH264,
     /// RGB frames, lossless HuffYUV.
     RgbLossless,
-    /// 16-bit gray frames, lossless FFV1.
+    /// 16-bit gray frames, lossless: 16-bit PNG, stored, in fragmented QuickTime.
     Gray16Lossless,
 }
 
@@ -51,7 +53,18 @@ impl Recording {
                 format!("videoconvert ! x264enc speed-preset=ultrafast tune=zerolatency key-int-max={} bitrate=8000", fps.max(1))
             }
             Recording::RgbLossless => "videoconvert ! avenc_huffyuv".into(),
-            Recording::Gray16Lossless => "videoconvert ! avenc_ffv1".into(),
+            // PNG's 16-bit samples are big-endian (without these caps videoconvert would pick 8-bit
+            // RGBA: lossy). Level 0 stores the rows: 0.14 of a core at 720p30 against 0.9 at level 1.
+            Recording::Gray16Lossless => "videoconvert ! video/x-raw,format=GRAY16_BE ! pngenc compression-level=0".into(),
+        }
+    }
+
+    /// The muxer after the encoder (gst-launch syntax): what survives a `kill -9`. Matroska in this
+    /// GStreamer (1.22) takes no PNG and no 16-bit raw video, fragmented QuickTime takes PNG.
+    pub fn muxer(self) -> &'static str {
+        match self {
+            Recording::OverlayH264 | Recording::RgbLossless => "matroskamux streamable=true",
+            Recording::Gray16Lossless => "qtmux fragment-duration=500",
         }
     }
 }
@@ -78,8 +91,7 @@ impl VideoRecorder {
             .build();
         let enc = gst::parse::bin_from_description(&kind.encoder(fps), true)
             .map_err(|e| anyhow!("recording {}: the encoder does not start: {e} (scripts/install-deps.sh installs it)", path.display()))?;
-        let mux = make_element("matroskamux", None)?;
-        mux.set_property("streamable", true);
+        let mux = gst::parse::launch(kind.muxer()).map_err(|e| anyhow!("recording {}: the muxer does not start: {e}", path.display()))?;
         let sink = make_element("filesink", None)?;
         sink.set_property("location", path.to_string_lossy().as_ref());
         sink.set_property_from_str("buffer-mode", "unbuffered");

@@ -292,7 +292,7 @@ pub fn make_element(factory: &str, name: Option<&str>) -> Result<gst::Element> {
     b.build().map_err(|_| {
         let hint = match factory {
             "x264enc" => " (Debian package gstreamer1.0-plugins-ugly)",
-            "matroskamux" | "matroskademux" | "pngdec" | "pngenc" | "multifilesrc" => " (Debian package gstreamer1.0-plugins-good)",
+            "matroskamux" | "matroskademux" | "qtmux" | "qtdemux" | "pngdec" | "pngenc" | "multifilesrc" => " (Debian package gstreamer1.0-plugins-good)",
             "avdec_h264" | "avenc_ffv1" | "avenc_huffyuv" => " (Debian package gstreamer1.0-libav)",
             _ => " (Debian packages gstreamer1.0-plugins-base/good/bad)",
         };
