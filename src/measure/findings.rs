@@ -231,6 +231,7 @@ pub enum GlintCheck {
 /// background (reflection, whatever its size), else a clipped speck of at most `GLINT_MAX_PX`, and the
 /// region is judged on its pixels beyond the core's own radius (optics and motion spread a glint in
 /// proportion to its size), and at least `GLINT_SKIRT_PX`: below `min_tbr` there, it is the glint's skirt.
+/// A core that fills less than a quarter of its box is scattered, not a plateau: no glint.
 pub fn without_glint<I: Iterator<Item = (usize, usize)>>(nir: NirView<'_>, ratio: &Plane<f32>, clip: Option<u16>, pixels: impl Fn() -> I, speck: bool, min_tbr: f32) -> GlintCheck {
     let Some(c) = clip else { return GlintCheck::NoGlint };
     let clipped: Vec<(usize, usize)> = pixels().filter(|&(x, y)| nir.get(x, y) >= c).collect();
@@ -245,6 +246,11 @@ pub fn without_glint<I: Iterator<Item = (usize, usize)>>(nir: NirView<'_>, ratio
     let reach = GLINT_SKIRT_PX.max((core.len() as f32 / std::f32::consts::PI).sqrt().ceil() as usize);
     let (cx0, cy0) = core.iter().fold((usize::MAX, usize::MAX), |(a, b), &(x, y)| (a.min(x), b.min(y)));
     let (cx1, cy1) = core.iter().fold((0, 0), |(a, b), &(x, y)| (a.max(x), b.max(y)));
+    if 4 * core.len() < (cx1 + 1 - cx0) * (cy1 + 1 - cy0) {
+        // A glint's core is a solid clipped plateau; pixels at the frame's top code scattered over a
+        // bright, flat region (a 12-bit frame's maximum repeated by quantisation) are none.
+        return GlintCheck::NoGlint;
+    }
     let away = |x: usize, y: usize| x + reach < cx0 || x > cx1 + reach || y + reach < cy0 || y > cy1 + reach;
     let (peak, area_px) = pixels()
         .filter(|&(x, y)| away(x, y))
