@@ -1,8 +1,8 @@
 //! The broad phantom family: what a scene may hold beyond the plain family, so that a set of seeds spans
 //! the conditions patients show rather than the one this project's method was first tuned on. Drawn per
 //! scene from its own random stream (the plain family's draws are untouched): liver texture of 5–25% at a
-//! grain of 1–5 mm (symmetric or skewed to bright grains), lobulated and irregular cores, rim thickness varying by up to ±50% around a lesion,
-//! rim gaps of 15–50°, core levels of 0.3–1.05 of the background, a scatter halo, dark veins, blobs
+//! grain of 1–5 mm (symmetric or skewed to bright grains), lobulated and irregular cores, rim thickness
+//! varying by up to ±50% around a lesion, rim gaps of 15–50°, core levels of 0.3–1.05 of the background, a scatter halo, dark veins, blobs
 //! touching rims, instrument shafts with a specular line, NIR-only glints, motion blur, haze and gain up
 //! to saturation. The ground truth stays geometric: the shapes drawn here, never what an algorithm sees.
 
@@ -17,7 +17,8 @@ pub struct Variation {
     /// Grain of that texture (the lattice spacing of its coarser octave), mm.
     pub grain_mm: f32,
     /// The texture's law: symmetric (false: value noise around 1) or log-normal (true: skewed towards
-    /// bright grains, up to about twice the background at 25%, as sinusoids that keep some ICG look).
+    /// bright grains, up to about twice the background at 25%; an independent phantom set's texture is
+    /// skewed so, and ours was symmetric only until the seventh session).
     #[serde(default)]
     pub skewed: bool,
     /// Scatter halo: this fraction of the fluorescence spread as a glow of Gaussian sigma `halo_mm`.

@@ -4,16 +4,18 @@
 //! (bit-packed), components (run union rather than block union-find), distance and reduce (worked in
 //! rectangles around the cores) are written for a CPU; the threshold's hysteresis
 //! (`threshold::keep_strong`: run union-find here, the block labelling's passes on the GPU) has its
-//! twin, and four stages have no GPU twin yet: `enclosure` (rims with a gap, with `basins`: the
-//! ratio's enclosed dark basins, which tell the arcs of a texture-broken rim apart), `blobs`
-//! (coreless lesions cut from a touching duct), `shape` (arcs and strips are no homogeneous lesions) and
-//! `edges` (the core's edge direction by direction); see `AnalysisParams::cpu_only_stages`. It is the
+//! twin, and these stages have none yet: `enclosure` (rims with a gap, with `basins`: the ratio's
+//! enclosed dark basins, which tell the arcs of a texture-broken rim apart), `filled` (cores that
+//! scatter lifted above the level), `blobs` (coreless lesions cut from a touching duct), `shape` (arcs
+//! and strips are no homogeneous lesions), `texture` (coreless lesions judged against the frame's own
+//! grains), `edges` (the core's edge direction by direction) and the rim as the fluorescence touching
+//! its core (in `reduce`); see `AnalysisParams::cpu_only_stages`. It is the
 //! oracle the GPU backend is tested against and the fallback where no GPU adapter exists. Owns the
 //! per-frame maps between `segment` and `composite`; knows nothing of GStreamer, files or the CLI.
 //!
 //! Stages: normalize → threshold → morphology → components → regions → enclosure → distance → reduce
-//! (blobs and shape within it: arcs and strips are no homogeneous lesions; the core's edges direction by
-//! direction after it, `edges`) → composite. The distance stage's twin of `shaders/distance.wgsl` and the
+//! (blobs, shape and texture within it: arcs and strips are no homogeneous lesions, nor grains of the
+//! frame's texture; the core's edges direction by direction after it, `edges`) → composite. The distance stage's twin of `shaders/distance.wgsl` and the
 //! rectangles the stages work in are `crate::raster` (`raster::distance`, `raster::rect`), a layer
 //! below, since the overlay's outlines use the same transform.
 
