@@ -264,6 +264,25 @@ pub fn without_glint<I: Iterator<Item = (usize, usize)>>(nir: NirView<'_>, ratio
     if peak < min_tbr { GlintCheck::Glint } else { GlintCheck::Beside { peak, area_px } }
 }
 
+/// The boundary pixels (indices) of the fluorescence in box `b` (x0, y0, x1, y1): fluorescent pixels at
+/// least `margin` (1 or more) from the frame's edge with a 4-neighbour that is not fluorescent.
+fn boundary_pixels(fluo: &Plane<u8>, b: [usize; 4], margin: usize) -> impl Iterator<Item = usize> + '_ {
+    let (w, h) = (fluo.width, fluo.height);
+    let [x0, y0, x1, y1] = b;
+    (y0.max(margin)..y1.min(h.saturating_sub(margin)))
+        .flat_map(move |y| (x0.max(margin)..x1.min(w.saturating_sub(margin))).map(move |x| y * w + x))
+        .filter(move |&i| fluo.data[i] != 0 && [i - 1, i + 1, i - w, i + w].iter().any(|&j| fluo.data[j] == 0))
+}
+
+/// Every other pixel (x + y even) of the box `ring` that lies at least `clear` px outside the spot's box
+/// `b`: the tissue around a spot.
+fn ring_pixels(b: [usize; 4], ring: [usize; 4], clear: usize) -> impl Iterator<Item = (usize, usize)> {
+    let ([x0, y0, x1, y1], [rx0, ry0, rx1, ry1]) = (b, ring);
+    (ry0..ry1)
+        .flat_map(move |y| (rx0..rx1).map(move |x| (x, y)))
+        .filter(move |&(x, y)| (x + y) % 2 == 0 && !(x + clear >= x0 && x < x1 + clear && y + clear >= y0 && y < y1 + clear))
+}
+
 /// The evidence that decides whether a candidate spot is fluorescence (see the module's doc).
 pub struct SpotEvidence<'a> {
     pub ratio: &'a Plane<f32>,
@@ -289,20 +308,8 @@ impl SpotEvidence<'_> {
     /// At least half the spot's boundary pixels (its fluorescent pixels with a 4-neighbour that is not,
     /// off the image's outermost rows and columns) have a ratio gradient of at least `sharp_per_px`.
     fn sharp_edged(&self, s: &Spot, fluo: &Plane<u8>) -> bool {
-        let (w, h) = (fluo.width, fluo.height);
-        let [x0, y0, x1, y1] = s.bbox;
-        let r = &self.ratio.data;
-        let (mut boundary, mut sharp) = (0u32, 0u32);
-        for y in y0.max(1)..y1.min(h - 1) {
-            for x in x0.max(1)..x1.min(w - 1) {
-                let i = y * w + x;
-                if fluo.data[i] == 0 || [i - 1, i + 1, i - w, i + w].iter().all(|&j| fluo.data[j] != 0) {
-                    continue;
-                }
-                boundary += 1;
-                sharp += sharp_edge(r, w, i, self.sharp_per_px) as u32;
-            }
-        }
+        let (boundary, sharp) = boundary_pixels(fluo, s.bbox, 1)
+            .fold((0u32, 0u32), |(n, k), i| (n + 1, k + sharp_edge(&self.ratio.data, fluo.width, i, self.sharp_per_px) as u32));
         2 * sharp >= boundary
     }
 
@@ -312,8 +319,6 @@ impl SpotEvidence<'_> {
     /// clear of the box, where the smoothed slope no longer sees the spot's own edge).
     fn steeper_than_texture(&self, s: &Spot, fluo: &Plane<u8>, ring: [usize; 4]) -> bool {
         let (w, h) = (fluo.width, fluo.height);
-        let [x0, y0, x1, y1] = s.bbox;
-        let [rx0, ry0, rx1, ry1] = ring;
         let r = &self.ratio.data;
         // On the ratio smoothed by a 3×3 box: pixel noise has steep slopes of its own, a texture's flank and
         // an edge keep theirs.
@@ -323,17 +328,9 @@ impl SpotEvidence<'_> {
             let gy = 0.5 * (boxed(i + w) - boxed(i - w));
             (gx * gx + gy * gy).sqrt() / boxed(i).max(1e-3)
         };
-        let inside = |x: usize, y: usize| (2..w.saturating_sub(2)).contains(&x) && (2..h.saturating_sub(2)).contains(&y);
-        let mut edge: Vec<f32> = (y0..y1)
-            .flat_map(|y| (x0..x1).map(move |x| (x, y)))
-            .filter(|&(x, y)| inside(x, y))
-            .map(|(x, y)| y * w + x)
-            .filter(|&i| fluo.data[i] != 0 && [i - 1, i + 1, i - w, i + w].iter().any(|&j| fluo.data[j] == 0))
-            .map(slope)
-            .collect();
-        let mut around: Vec<f32> = (ry0..ry1)
-            .flat_map(|y| (rx0..rx1).map(move |x| (x, y)))
-            .filter(|&(x, y)| inside(x, y) && (x + y) % 2 == 0 && !(x + 3 >= x0 && x < x1 + 3 && y + 3 >= y0 && y < y1 + 3))
+        let mut edge: Vec<f32> = boundary_pixels(fluo, s.bbox, 2).map(slope).collect();
+        let mut around: Vec<f32> = ring_pixels(s.bbox, ring, 3)
+            .filter(|&(x, y)| (2..w.saturating_sub(2)).contains(&x) && (2..h.saturating_sub(2)).contains(&y))
             .map(|(x, y)| slope(y * w + x))
             .collect();
         match (crate::stats::median(&mut edge), crate::stats::percentile(&mut around, 0.9)) {
@@ -372,11 +369,7 @@ impl SpotEvidence<'_> {
         // least 8 px), every other pixel; its median and robust spread (1.4826 MAD).
         let side = (x1 - x0).max(y1 - y0).max(8);
         let (rx0, ry0, rx1, ry1) = (x0.saturating_sub(side), y0.saturating_sub(side), (x1 + side).min(w), (y1 + side).min(h));
-        let mut ring: Vec<f32> = (ry0..ry1)
-            .flat_map(|y| (rx0..rx1).map(move |x| (x, y)))
-            .filter(|&(x, y)| (x + y) % 2 == 0 && !(x >= x0 && x < x1 && y >= y0 && y < y1))
-            .map(|(x, y)| self.ratio.get(x, y))
-            .collect();
+        let mut ring: Vec<f32> = ring_pixels(s.bbox, [rx0, ry0, rx1, ry1], 0).map(|(x, y)| self.ratio.get(x, y)).collect();
         let Some(median) = crate::stats::median(&mut ring).filter(|_| ring.len() >= 8) else {
             return Some(s); // no room around it to judge: kept
         };
