@@ -15,7 +15,7 @@
 //! own signature, a speck of at most `GLINT_MAX_PX` pixels that reaches the sensor's clipping level, or
 //! clipped pixels at `GLINT_MIN_RATIO` times the background or more, whatever their extent (where such a
 //! glint lies inside a larger spot, its own skirt or a grain, the spot is judged on its pixels beyond the
-//! glint's radius).
+//! glint core's half-width along each axis).
 
 use std::cell::OnceCell;
 use std::collections::VecDeque;
@@ -234,8 +234,9 @@ pub enum GlintCheck {
 /// enough to be a glint whole) against the frame's clipping level `clip`: a clipped speck is a glint;
 /// otherwise the glint's core is its clipped pixels where clipping means `GLINT_MIN_RATIO` times the
 /// background (reflection, whatever its size), else a clipped speck of at most `GLINT_MAX_PX`, and the
-/// region is judged on its pixels beyond the core's own radius (optics and motion spread a glint in
-/// proportion to its size), and at least `GLINT_SKIRT_PX`: below `min_tbr` there, it is the glint's skirt.
+/// region is judged on its pixels beyond the core's own half-width along each axis (optics and motion
+/// spread a glint in proportion to its size, and along a streak), and at least `GLINT_SKIRT_PX`: below
+/// `min_tbr` there, it is the glint's skirt.
 /// A core that fills less than a quarter of its box is scattered, not a plateau: no glint.
 pub fn without_glint<I: Iterator<Item = (usize, usize)>>(nir: NirView<'_>, ratio: &Plane<f32>, clip: Option<u16>, pixels: impl Fn() -> I, speck: bool, min_tbr: f32) -> GlintCheck {
     let Some(c) = clip else { return GlintCheck::NoGlint };
@@ -248,7 +249,6 @@ pub fn without_glint<I: Iterator<Item = (usize, usize)>>(nir: NirView<'_>, ratio
     }
     let over: Vec<(usize, usize)> = clipped.iter().copied().filter(|&(x, y)| ratio.get(x, y) >= GLINT_MIN_RATIO).collect();
     let core = if !over.is_empty() { over } else if clipped.len() as u32 <= GLINT_MAX_PX { clipped } else { return GlintCheck::NoGlint };
-    let reach = GLINT_SKIRT_PX.max((core.len() as f32 / std::f32::consts::PI).sqrt().ceil() as usize);
     let (cx0, cy0) = core.iter().fold((usize::MAX, usize::MAX), |(a, b), &(x, y)| (a.min(x), b.min(y)));
     let (cx1, cy1) = core.iter().fold((0, 0), |(a, b), &(x, y)| (a.max(x), b.max(y)));
     if 4 * core.len() < (cx1 + 1 - cx0) * (cy1 + 1 - cy0) {
@@ -256,7 +256,10 @@ pub fn without_glint<I: Iterator<Item = (usize, usize)>>(nir: NirView<'_>, ratio
         // bright, flat region (a 12-bit frame's maximum repeated by quantisation) are none.
         return GlintCheck::NoGlint;
     }
-    let away = |x: usize, y: usize| x + reach < cx0 || x > cx1 + reach || y + reach < cy0 || y > cy1 + reach;
+    // The reach along each axis is the core's own half-width there: an oval or motion-streaked glint's
+    // skirt runs as far beyond its long axis as its core does.
+    let (reach_x, reach_y) = (GLINT_SKIRT_PX.max((cx1 + 2 - cx0) / 2), GLINT_SKIRT_PX.max((cy1 + 2 - cy0) / 2));
+    let away = |x: usize, y: usize| x + reach_x < cx0 || x > cx1 + reach_x || y + reach_y < cy0 || y > cy1 + reach_y;
     let (peak, area_px) = pixels()
         .filter(|&(x, y)| away(x, y))
         .map(|(x, y)| ratio.get(x, y))
