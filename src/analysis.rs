@@ -139,6 +139,14 @@ pub struct FluoLevel {
     pub noise: f32,
 }
 
+impl FluoLevel {
+    /// The TBR a coreless lesion must reach: `coreless_min_tbr`, and `coreless_min_sigmas` noise sigmas
+    /// above the background's mode.
+    pub fn coreless_min_tbr(&self, p: &crate::params::AnalysisParams) -> f32 {
+        p.coreless_min_tbr.max(self.mode + p.coreless_min_sigmas * self.noise)
+    }
+}
+
 /// Rim lesions (cores) and diffuse lesions reported a frame at most.
 pub const MAX_CORES: usize = 64;
 pub const MAX_DIFFUSE: usize = 32;

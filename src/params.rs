@@ -95,6 +95,18 @@ pub struct AnalysisParams {
     /// (`reference::texture`). 0: off, as on the GPU backend, which has no twin of this stage yet.
     #[serde(default = "default_texture_alpha")]
     pub texture_alpha: f32,
+    /// Where the texture is judged (`texture_alpha` above 0), a rim lesion's core must be no smaller than
+    /// the frame's typical grain, less this many robust sigmas of the grains' log area, unless its rim
+    /// stands out of the grains (`reference::texture::drop_texture_pockets`): the pockets between
+    /// grains are smaller than the grains that wall them.
+    #[serde(default = "default_texture_pocket_sigmas")]
+    pub texture_pocket_sigmas: f32,
+    /// Deep lesions are also looked for on the ratio median-filtered over a square this wide, mm
+    /// (`reference::glow`): at the pixel scale a broad glow is as ragged as the texture over it, and the
+    /// median drops glints, ducts and rings narrower than half of it. 0: off, as on the GPU backend,
+    /// which has no twin of this stage yet.
+    #[serde(default = "default_glow_window_mm")]
+    pub glow_window_mm: f32,
     /// A coreless fluorescent lesion is homogeneous (a sharp tumour edge) when at least half its boundary
     /// pixels have a ratio gradient of at least this, per mm; else it is the blurred glow of a deep,
     /// diffuse lesion. A count, not a mean, so that a glint on the edge does not decide.
@@ -128,6 +140,14 @@ fn default_texture_alpha() -> f32 {
     0.05
 }
 
+fn default_texture_pocket_sigmas() -> f32 {
+    1.0
+}
+
+fn default_glow_window_mm() -> f32 {
+    5.0
+}
+
 fn default_homogeneous_min_solidity() -> f32 {
     0.7
 }
@@ -158,6 +178,8 @@ impl Default for AnalysisParams {
             rim_touches_core: default_rim_touches_core(),
             homogeneous_min_solidity: default_homogeneous_min_solidity(),
             texture_alpha: default_texture_alpha(),
+            texture_pocket_sigmas: default_texture_pocket_sigmas(),
+            glow_window_mm: default_glow_window_mm(),
             homogeneous_edge_gradient_per_mm: 0.7,
             margins_mm: vec![1.0],
             background_block_px: 32,
@@ -206,6 +228,12 @@ impl AnalysisParams {
         if !(self.filled_core_sigmas >= 0.0 && self.filled_core_sigmas.is_finite()) {
             bail!("filled core depth must be 0 sigmas (off) or more, got {}", self.filled_core_sigmas);
         }
+        if !(self.glow_window_mm.is_finite() && (0.0..=30.0).contains(&self.glow_window_mm)) {
+            bail!("glow window must be within 0 (off) and 30 mm, got {}", self.glow_window_mm);
+        }
+        if !(self.texture_pocket_sigmas.is_finite() && self.texture_pocket_sigmas >= 0.0) {
+            bail!("texture pocket sigmas must be a finite number of sigmas, 0 or more, got {}", self.texture_pocket_sigmas);
+        }
         if !(0.0..1.0).contains(&self.texture_alpha) {
             bail!("texture alpha (a probability) must be within 0 (off) and 1, got {}", self.texture_alpha);
         }
@@ -242,7 +270,10 @@ impl AnalysisParams {
             stages.push("cores filled above the level (filled_core_sigmas)");
         }
         if self.texture_alpha > 0.0 {
-            stages.push("coreless lesions tested against the frame's texture (texture_alpha)");
+            stages.push("coreless lesions and small rim cores tested against the frame's texture (texture_alpha)");
+        }
+        if self.glow_window_mm > 0.0 {
+            stages.push("deep lesions found on the median-filtered ratio (glow_window_mm)");
         }
         if self.homogeneous_min_solidity > 0.0 {
             stages.push("arcs and strips are no homogeneous lesions (homogeneous_min_solidity)");
@@ -255,7 +286,7 @@ impl AnalysisParams {
 
     /// These settings with the CPU-only stages off: what both backends analyse alike.
     pub fn without_cpu_only_stages(self) -> Self {
-        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, core_edge_rise_sigmas: 0.0, filled_core_sigmas: 0.0, rim_touches_core: false, homogeneous_min_solidity: 0.0, texture_alpha: 0.0, ..self }
+        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, core_edge_rise_sigmas: 0.0, filled_core_sigmas: 0.0, rim_touches_core: false, homogeneous_min_solidity: 0.0, texture_alpha: 0.0, glow_window_mm: 0.0, ..self }
     }
 
     /// Is the threshold's hysteresis on (`fluo_low_ratio` under `fluo_ratio`)?

@@ -13,7 +13,7 @@ use anyhow::Result;
 
 use crate::analysis::{Analyzer, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
 use crate::frame::{NirView, Plane, RgbFrame, RgbView};
-use crate::measure::figures::{Figures, RIM_COMPLETE, coreless_min_tbr, figures, significant};
+use crate::measure::figures::{Figures, RIM_COMPLETE, figures, significant};
 use crate::measure::findings::{FindingsTracker, FrameFindings, GlintCheck, Mode, Roi, SpotEvidence, clip_level, find_spots, without_glint};
 use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
@@ -257,7 +257,7 @@ impl FrameProcessor {
         let labels = self.analyzer.fluo_labels()?;
         let (ratio, _) = self.analyzer.pixel_maps()?;
         let p = &self.params;
-        let min_tbr = coreless_min_tbr(background, p);
+        let min_tbr = background.coreless_min_tbr(p);
         let min_area = crate::params::min_coreless_area_px(p);
         let (w, h) = (labels.width, labels.height);
         Ok(figs

@@ -61,15 +61,19 @@ pub fn stand_out_of_grains(mass: &[f32], area: &[f32], alpha: f32) -> Option<Vec
 /// (1.4826 median absolute deviations), z the normal quantile of 1 − α/n, so that n samples of a normal
 /// reach it with probability α in all. `None` when the samples have no spread.
 pub fn outlier_bar(samples: &[f32], alpha: f32) -> Option<f32> {
+    let (mid, sigma) = robust_spread(samples)?;
+    let tail = (alpha as f64 / samples.len() as f64).clamp(1e-12, 0.5);
+    Some(mid + normal_quantile(1.0 - tail) as f32 * sigma)
+}
+
+/// The samples' median and robust sigma (1.4826 median absolute deviations); `None` when they are
+/// empty or have no spread.
+pub fn robust_spread(samples: &[f32]) -> Option<(f32, f32)> {
     let mut v = samples.to_vec();
     let mid = median(&mut v)?;
     let mut dev: Vec<f32> = samples.iter().map(|m| (m - mid).abs()).collect();
     let sigma = 1.4826 * median(&mut dev)?;
-    if !(sigma > 0.0) {
-        return None;
-    }
-    let tail = (alpha as f64 / samples.len() as f64).clamp(1e-12, 0.5);
-    Some(mid + normal_quantile(1.0 - tail) as f32 * sigma)
+    (sigma > 0.0).then_some((mid, sigma))
 }
 
 /// Φ⁻¹(q), the standard normal quantile, for q in (0, 1): P. J. Acklam's rational approximation

@@ -97,13 +97,7 @@ pub fn significant(f: &Figures, background: &crate::analysis::FluoLevel, p: &cra
     if f.kind == LesionKind::Rim {
         return f.tbr >= p.rim_min_tbr;
     }
-    f.tbr >= coreless_min_tbr(background, p)
-}
-
-/// The TBR a coreless lesion must reach: `coreless_min_tbr`, and `coreless_min_sigmas` noise sigmas above
-/// the background's mode.
-pub fn coreless_min_tbr(background: &crate::analysis::FluoLevel, p: &crate::params::AnalysisParams) -> f32 {
-    p.coreless_min_tbr.max(background.mode + p.coreless_min_sigmas * background.noise)
+    f.tbr >= background.coreless_min_tbr(p)
 }
 
 impl Figures {

@@ -286,7 +286,9 @@ impl Scene {
         let mut diffuse = Vec::new();
         for _ in 0..rng.random_range(opts.diffuse_lesions.clone()) {
             for _attempt in 0..60 {
-                let sigma_mm = rng.random_range(1.5..3.5f32).min(0.12 * view_h);
+                // The broad family's glows reach a deeper lesion's breadth and a fainter TBR (the same draws).
+                let (sigmas, tbrs) = if broad { (1.5..6.0f32, 1.5..3.0f32) } else { (1.5..3.5f32, 1.8..3.0f32) };
+                let sigma_mm = rng.random_range(sigmas).min(0.12 * view_h);
                 let r = 2.5 * sigma_mm;
                 if 2.0 * r > view_w.min(view_h) {
                     break;
@@ -296,7 +298,7 @@ impl Scene {
                     continue;
                 }
                 placed.push((c, r));
-                diffuse.push(DiffuseLesion { id: next_id, center: c, sigma_mm, tbr: rng.random_range(1.8..3.0) });
+                diffuse.push(DiffuseLesion { id: next_id, center: c, sigma_mm, tbr: rng.random_range(tbrs) });
                 next_id += 1;
                 break;
             }

@@ -7,15 +7,16 @@
 //! twin, and these stages have none yet: `enclosure` (rims with a gap, with `basins`: the ratio's
 //! enclosed dark basins, which tell the arcs of a texture-broken rim apart), `filled` (cores that
 //! scatter lifted above the level), `blobs` (coreless lesions cut from a touching duct), `shape` (arcs
-//! and strips are no homogeneous lesions), `texture` (coreless lesions judged against the frame's own
-//! grains), `edges` (the core's edge direction by direction) and the rim as the fluorescence touching
+//! and strips are no homogeneous lesions), `texture` (coreless lesions and small rim cores judged
+//! against the frame's own grains), `glow` (deep lesions found on the median-filtered ratio), `edges` (the core's edge direction by direction) and the rim as the fluorescence touching
 //! its core (in `reduce`); see `AnalysisParams::cpu_only_stages`. It is the
 //! oracle the GPU backend is tested against and the fallback where no GPU adapter exists. Owns the
 //! per-frame maps between `segment` and `composite`; knows nothing of GStreamer, files or the CLI.
 //!
 //! Stages: normalize → threshold → morphology → components → regions → enclosure → distance → reduce
 //! (blobs, shape and texture within it: arcs and strips are no homogeneous lesions, nor grains of the
-//! frame's texture; the core's edges direction by direction after it, `edges`) → composite. The distance stage's twin of `shaders/distance.wgsl` and the
+//! frame's texture; the core's edges direction by direction after it, `edges`; then the texture's
+//! pockets dropped and the deep glows found, `glow`) → composite. The distance stage's twin of `shaders/distance.wgsl` and the
 //! rectangles the stages work in are `crate::raster` (`raster::distance`, `raster::rect`), a layer
 //! below, since the overlay's outlines use the same transform.
 
@@ -26,6 +27,7 @@ pub mod composite;
 pub mod edges;
 pub mod enclosure;
 pub mod filled;
+pub mod glow;
 pub mod morphology;
 pub mod normalize;
 pub mod reduce;
@@ -162,7 +164,17 @@ impl Analyzer for CpuAnalyzer {
         m.fluo_table = fluo_table;
         blobs::split_blobs(Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &m.ratio, p);
         shape::flag_shapeless(&m.fluo_labels, &mut m.fluo_table, p);
-        texture::flag_texture(&m.fluo_labels, &mut m.fluo_table, &m.ratio, &level, p);
+        let grains = texture::Grains::of(&m.fluo_labels, &m.fluo_table, &m.ratio, &level, p);
+        texture::flag_texture(&grains, &mut m.fluo_table, p);
+        if std::env::var_os("NIRF_DEBUG_BLOBS").is_some() {
+            let fl = &m.fluo_table;
+            for r in 0..fl.labels.len() {
+                if fl.area[r] as f32 >= blobs::min_coreless_area_px(p) * 0.5 {
+                    let b = fl.bbox[r];
+                    eprintln!("BLOB box {}..{} x {}..{} area {} aux {} sharp {} flags {} kind {:?} compact {}", b.x0, b.x1, b.y0, b.y1, fl.area[r], fl.aux[r], fl.sharp[r], fl.flags[r], reduce::coreless_kind(fl, r, p), blobs::compact(fl.area[r], fl.aux[r], p));
+                }
+            }
+        }
         let maps = m.reduce_maps();
         // More lesions than the table holds: the first by label were kept (as on the GPU); say so.
         let n = wl.width * wl.height;
@@ -186,6 +198,8 @@ impl Analyzer for CpuAnalyzer {
             st.core_area_subpx = direct.unwrap_or(area);
             st.thickness_hist = edges; // the refined outer edge replaces the threshold's
         }
+        texture::drop_texture_pockets(&grains, &mut lesions, &level, p);
+        glow::find_glows(&m.ratio, &level, &mut lesions, p);
         timings.push("reduce", ms(t) - edges_ms);
         timings.push("edges", edges_ms);
 

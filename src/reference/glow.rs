@@ -1,0 +1,263 @@
+//! Deep lesions found at their own scale. A metastasis under the liver's surface shows as a broad glow
+//! (a Gaussian of 1.5–6 mm sigma at a TBR of 1.5–3): smooth, but at the pixel scale its fluorescence
+//! mask is as ragged as the texture that multiplies it, veins cut across it and texture dips inside it
+//! are walled like cores, so the component-by-component rules (`reduce::coreless_kind`: compact, no rim)
+//! miss it. Here the ratio is averaged over blocks of about `GLOW_BLOCK_MM` and then median-filtered
+//! over a square of `AnalysisParams::glow_window_mm`: a median keeps what fills more than half its
+//! window (a glow) and drops what fills less (a glint, a duct, a vein, a rim's ring, a texture grain
+//! smaller than the window). The filtered map's components over the coreless level
+//! (`FluoLevel::coreless_min_tbr`) are the glow candidates. A candidate is a deep lesion when
+//! it is compact (`min_diffuse_compactness`), of a lesion's size, clear of the image border, overlaps
+//! no lesion already found (or only rim lesions much smaller than itself: dips of the glow walled by
+//! brighter texture, which are dropped), and, where the map has candidates enough to judge by, stands
+//! out of them by mass or mean (`stats::stand_out_of_grains`, as `texture` does at the pixel scale).
+//! Its statistics are those of the full-resolution pixels under its blocks. CPU only (no GPU twin yet;
+//! `AnalysisParams::cpu_only_stages`).
+
+use crate::analysis::{FluoLevel, LesionKind, LesionStats};
+use crate::frame::Plane;
+use crate::params::{AnalysisParams, min_coreless_area_px};
+use crate::stats::stand_out_of_grains;
+use super::components::{Connectivity, label_components};
+use super::reduce::ratio_bin;
+use super::shape::MAX_ELONGATION;
+
+/// The blocks the ratio is averaged over are about this wide (mm), and at least 2 px: a glow's sigma
+/// is several millimetres, so little of it is lost, and the median works on a map 50–600 times smaller
+/// than the frame.
+const GLOW_BLOCK_MM: f32 = 1.0;
+
+/// A lesion found before is taken to reach this far (mm) beyond the disc of its area (core and rim).
+const LESION_REACH_MM: f32 = 1.0;
+
+/// Ratios are clipped here before averaging, so that a saturated glint (7× and more) does not make a
+/// glow of its own out of a few pixels.
+const RATIO_CLIP: f32 = 4.0;
+
+/// A rim lesion that a glow candidate overlaps is a dip of the glow, not a lesion of its own that the
+/// median kept, when the candidate is at least this many times as large as the rim lesion's core and
+/// rim together (its rim: the fluorescence within `rim_search_mm` of its core, all of it inside a
+/// glow). The median keeps no more of a lesion alone than its own extent.
+const DIP_SHARE: f32 = 1.5;
+
+/// A glow candidate of the filtered map, in blocks.
+struct Candidate {
+    blocks: Vec<usize>,
+    perimeter: u32,
+    mass: f32,
+    border: bool,
+}
+
+/// The deep lesions this stage adds to `lesions` (the frame's lesions found so far, whose rim lesions
+/// inside a glow are dropped as its dips), as diffuse lesion statistics.
+pub fn find_glows(ratio: &Plane<f32>, level: &FluoLevel, lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
+    if !(p.glow_window_mm > 0.0) {
+        return;
+    }
+    let (w, h) = (ratio.width, ratio.height);
+    let b = (p.mm_to_px(GLOW_BLOCK_MM).round() as usize).max(2);
+    let (lw, lh) = (w.div_ceil(b), h.div_ceil(b));
+    let side = ((p.glow_window_mm / (b as f32 * p.mm_per_px)).round() as usize) | 1;
+    if lw < side || lh < side {
+        return;
+    }
+    let filtered = median_filter(&block_means(ratio, b, lw, lh), side / 2);
+    let bar = level.coreless_min_tbr(p);
+    let mask = Plane { width: lw, height: lh, data: filtered.data.iter().map(|&v| u8::from(v >= bar)).collect() };
+    let mut labels = Plane { width: lw, height: lh, data: vec![0u32; lw * lh] };
+    if label_components(&mask, 1, Connectivity::Eight, &mut Vec::new(), &mut labels).is_empty() {
+        return;
+    }
+    // What a median keeps fills at least half its window: smaller components are the filter's noise.
+    let min_blocks = (min_coreless_area_px(p) / (b * b) as f32).max(0.5 * (side * side) as f32);
+    let candidates = candidates(&labels, &filtered, level.mode, min_blocks);
+    if candidates.is_empty() {
+        return;
+    }
+    let mass: Vec<f32> = candidates.iter().map(|c| c.mass).collect();
+    let area: Vec<f32> = candidates.iter().map(|c| c.blocks.len() as f32).collect();
+    let stand_out = stand_out_of_grains(&mass, &area, p.texture_alpha.max(f32::MIN_POSITIVE)).unwrap_or_else(|| vec![true; candidates.len()]);
+    let reach = p.mm_to_px(LESION_REACH_MM);
+    for (c, out) in candidates.iter().zip(stand_out) {
+        let compact = 4.0 * std::f32::consts::PI * c.blocks.len() as f32 >= p.min_diffuse_compactness * (c.perimeter as f32).powi(2)
+            && elongation(&c.blocks, lw) <= MAX_ELONGATION;
+        if !out || !compact || c.border {
+            continue;
+        }
+        // The lesions found before that this candidate overlaps: a block centre within the disc of a
+        // lesion's area, widened by `LESION_REACH_MM`.
+        let overlapped: Vec<usize> = (0..lesions.len())
+            .filter(|&k| {
+                let st = &lesions[k];
+                let [cx, cy] = st.centroid();
+                let r = ((st.area_px + st.rim_area_px) as f32 / std::f32::consts::PI).sqrt() + reach;
+                c.blocks.iter().any(|&i| (((i % lw) * b) as f32 + 0.5 * b as f32 - cx).hypot(((i / lw) * b) as f32 + 0.5 * b as f32 - cy) <= r)
+            })
+            .collect();
+        let glow_px = (c.blocks.len() * b * b) as f32;
+        let dips = overlapped.iter().all(|&k| lesions[k].kind == LesionKind::Rim && DIP_SHARE * (lesions[k].area_px + lesions[k].rim_area_px) as f32 <= glow_px);
+        if !dips {
+            continue;
+        }
+        for &k in overlapped.iter().rev() {
+            lesions.remove(k);
+        }
+        lesions.push(glow_stats(ratio, &labels, c, b));
+    }
+}
+
+/// The median of each `(2 radius + 1)`² window of `src`, clipped at its edges.
+fn median_filter(src: &Plane<f32>, radius: usize) -> Plane<f32> {
+    let (w, h) = (src.width, src.height);
+    let mut window = Vec::with_capacity((2 * radius + 1).pow(2));
+    let mut data = vec![0f32; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            window.clear();
+            for yy in y.saturating_sub(radius)..(y + radius + 1).min(h) {
+                window.extend_from_slice(&src.row(yy)[x.saturating_sub(radius)..(x + radius + 1).min(w)]);
+            }
+            let mid = window.len() / 2;
+            data[y * w + x] = *window.select_nth_unstable_by(mid, f32::total_cmp).1;
+        }
+    }
+    Plane { width: w, height: h, data }
+}
+
+/// Major over minor axis of the blocks' second moments (a glow is round or oval, the wide stretch of a
+/// duct that the median kept is a strip).
+fn elongation(blocks: &[usize], lw: usize) -> f32 {
+    let n = blocks.len() as f32;
+    let (mx, my) = blocks.iter().fold((0f32, 0f32), |(sx, sy), &i| (sx + (i % lw) as f32, sy + (i / lw) as f32));
+    let (mx, my) = (mx / n, my / n);
+    let (mut sxx, mut syy, mut sxy) = (0f32, 0f32, 0f32);
+    for &i in blocks {
+        let (dx, dy) = ((i % lw) as f32 - mx, (i / lw) as f32 - my);
+        sxx += dx * dx;
+        syy += dy * dy;
+        sxy += dx * dy;
+    }
+    let (a, d) = (0.5 * (sxx + syy), (0.25 * (sxx - syy).powi(2) + sxy * sxy).sqrt());
+    ((a + d) / (a - d).max(1e-6)).sqrt()
+}
+
+/// Block means of the clipped ratio.
+fn block_means(ratio: &Plane<f32>, b: usize, lw: usize, lh: usize) -> Plane<f32> {
+    let mut sum = vec![0f32; lw * lh];
+    let mut count = vec![0u32; lw * lh];
+    for y in 0..ratio.height {
+        let row = ratio.row(y);
+        let base = (y / b) * lw;
+        for (x, &v) in row.iter().enumerate() {
+            sum[base + x / b] += v.min(RATIO_CLIP);
+            count[base + x / b] += 1;
+        }
+    }
+    Plane { width: lw, height: lh, data: sum.iter().zip(&count).map(|(s, &n)| s / n.max(1) as f32).collect() }
+}
+
+/// The filtered map's components of a lesion's size (`min_blocks`), with their perimeter (blocks with a
+/// 4-neighbour outside), excess mass over `mode` and whether they reach the map's edge.
+fn candidates(labels: &Plane<u32>, filtered: &Plane<f32>, mode: f32, min_blocks: f32) -> Vec<Candidate> {
+    let (lw, lh) = (labels.width, labels.height);
+    let mut by_label: std::collections::BTreeMap<u32, Candidate> = std::collections::BTreeMap::new();
+    for y in 0..lh {
+        for x in 0..lw {
+            let i = y * lw + x;
+            let l = labels.data[i];
+            if l == 0 {
+                continue;
+            }
+            let c = by_label.entry(l).or_insert_with(|| Candidate { blocks: Vec::new(), perimeter: 0, mass: 0.0, border: false });
+            c.blocks.push(i);
+            c.mass += (filtered.data[i] - mode).max(0.0);
+            let edge = x == 0 || y == 0 || x + 1 == lw || y + 1 == lh;
+            c.border |= edge;
+            if edge || labels.data[i - 1] != l || labels.data[i + 1] != l || labels.data[i - lw] != l || labels.data[i + lw] != l {
+                c.perimeter += 1;
+            }
+        }
+    }
+    by_label.into_values().filter(|c| c.blocks.len() as f32 >= min_blocks).collect()
+}
+
+/// A glow's diffuse-lesion statistics from the full-resolution pixels under its blocks.
+fn glow_stats(ratio: &Plane<f32>, labels: &Plane<u32>, c: &Candidate, b: usize) -> LesionStats {
+    let (w, h, lw) = (ratio.width, ratio.height, labels.width);
+    let first = c.blocks[0];
+    let mut st = LesionStats::empty(LesionKind::Diffuse, 1 + ((first / lw) * b * w + (first % lw) * b) as u32);
+    for &i in &c.blocks {
+        let (bx, by) = (i % lw, i / lw);
+        for y in by * b..((by + 1) * b).min(h) {
+            for x in bx * b..((bx + 1) * b).min(w) {
+                st.area_px += 1;
+                st.sum_x += x as u64;
+                st.sum_y += y as u64;
+                if let Some(k) = ratio_bin(ratio.data[y * w + x]) {
+                    st.ratio_hist[k] += 1;
+                }
+            }
+        }
+    }
+    st
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 480×360 frame at 0.1 mm/px: ragged texture (±20% at a 2 mm grain, and pixel noise) over the
+    /// background, with a deep glow (sigma 4 mm, TBR 2) crossed by a dark vein, a saturated 1.5 mm glint
+    /// and a 2 mm wide duct at TBR 2.5.
+    fn frame() -> Plane<f32> {
+        let (w, h) = (480usize, 360usize);
+        let mut data = vec![0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (fx, fy) = (x as f32, y as f32);
+                let hash = ((x * 7919 + y * 104_729) % 1000) as f32 / 1000.0 - 0.5;
+                let texture = (1.0 + 0.2 * (fx / 6.0).sin() * (fy / 7.0).sin()) * (1.0 + 0.1 * hash);
+                let glow = 1.0 + (-((fx - 150.0).powi(2) + (fy - 180.0).powi(2)) / (2.0 * 40.0f32.powi(2))).exp();
+                let vein = if (fx - fy + 20.0).abs() < 6.0 { 0.6 } else { 1.0 };
+                let mut v = glow * texture * vein;
+                if (fx - 380.0).hypot(fy - 80.0) < 8.5 {
+                    v = 7.0;
+                }
+                if (290.0..310.0).contains(&fy) && (60.0..360.0).contains(&fx) {
+                    v = 2.5 * texture;
+                }
+                data[y * w + x] = v;
+            }
+        }
+        Plane { width: w, height: h, data }
+    }
+
+    fn rim_at(x: f32, y: f32, core_px: u32) -> LesionStats {
+        let mut st = LesionStats { area_px: core_px, rim_area_px: 3 * core_px, ..LesionStats::empty(LesionKind::Rim, 1 + core_px) };
+        st.sum_x = (x * core_px as f32) as u64;
+        st.sum_y = (y * core_px as f32) as u64;
+        st
+    }
+
+    /// The glow is found where it is, as one diffuse lesion; the glint and the duct are not; a small
+    /// rim lesion on the glow's flank (a dip walled by texture) is dropped, and a rim lesion elsewhere
+    /// is kept. With the stage off nothing changes.
+    #[test]
+    fn a_ragged_glow_is_one_deep_lesion_and_a_glint_or_duct_none() {
+        let p = AnalysisParams::with_scale(0.1);
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
+        let ratio = frame();
+        let mut lesions = vec![rim_at(175.0, 150.0, 300), rim_at(420.0, 200.0, 900)];
+        find_glows(&ratio, &level, &mut lesions, &p);
+        let glows: Vec<&LesionStats> = lesions.iter().filter(|st| st.kind == LesionKind::Diffuse).collect();
+        assert_eq!(glows.len(), 1, "one glow: {:?}", lesions.iter().map(|st| (st.kind, st.centroid())).collect::<Vec<_>>());
+        let [cx, cy] = glows[0].centroid();
+        assert!((cx - 150.0).hypot(cy - 180.0) < 20.0, "the glow's centroid ({cx}, {cy}) is 2 mm or less from its centre");
+        let rims: Vec<[f32; 2]> = lesions.iter().filter(|st| st.kind == LesionKind::Rim).map(|st| st.centroid()).collect();
+        assert_eq!(rims.len(), 1, "the dip on the glow's flank is dropped, the other rim lesion kept: {rims:?}");
+        assert!((rims[0][0] - 420.0).abs() < 1.0);
+        let mut untouched = vec![rim_at(175.0, 150.0, 300)];
+        find_glows(&ratio, &level, &mut untouched, &AnalysisParams { glow_window_mm: 0.0, ..p });
+        assert_eq!(untouched.len(), 1);
+    }
+}
