@@ -14,6 +14,8 @@
 //! Its statistics are those of the full-resolution pixels under its blocks. CPU only (no GPU twin yet;
 //! `AnalysisParams::cpu_only_stages`).
 
+use rayon::prelude::*;
+
 use crate::analysis::{FluoLevel, LesionKind, LesionStats};
 use crate::frame::Plane;
 use crate::params::{AnalysisParams, min_coreless_area_px};
@@ -109,18 +111,20 @@ pub fn find_glows(ratio: &Plane<f32>, level: &FluoLevel, lesions: &mut Vec<Lesio
 /// The median of each `(2 radius + 1)`² window of `src`, clipped at its edges.
 fn median_filter(src: &Plane<f32>, radius: usize) -> Plane<f32> {
     let (w, h) = (src.width, src.height);
-    let mut window = Vec::with_capacity((2 * radius + 1).pow(2));
     let mut data = vec![0f32; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            window.clear();
-            for yy in y.saturating_sub(radius)..(y + radius + 1).min(h) {
-                window.extend_from_slice(&src.row(yy)[x.saturating_sub(radius)..(x + radius + 1).min(w)]);
+    data.par_chunks_mut(w).enumerate().for_each_init(
+        || Vec::with_capacity((2 * radius + 1).pow(2)),
+        |window, (y, row)| {
+            for (x, out) in row.iter_mut().enumerate() {
+                window.clear();
+                for yy in y.saturating_sub(radius)..(y + radius + 1).min(h) {
+                    window.extend_from_slice(&src.row(yy)[x.saturating_sub(radius)..(x + radius + 1).min(w)]);
+                }
+                let mid = window.len() / 2;
+                *out = *window.select_nth_unstable_by(mid, |a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal)).1;
             }
-            let mid = window.len() / 2;
-            data[y * w + x] = *window.select_nth_unstable_by(mid, f32::total_cmp).1;
-        }
-    }
+        },
+    );
     Plane { width: w, height: h, data }
 }
 
@@ -141,19 +145,23 @@ fn elongation(blocks: &[usize], lw: usize) -> f32 {
     ((a + d) / (a - d).max(1e-6)).sqrt()
 }
 
-/// Block means of the clipped ratio.
+/// Block means of the clipped ratio, a band of block rows a task.
 fn block_means(ratio: &Plane<f32>, b: usize, lw: usize, lh: usize) -> Plane<f32> {
-    let mut sum = vec![0f32; lw * lh];
-    let mut count = vec![0u32; lw * lh];
-    for y in 0..ratio.height {
-        let row = ratio.row(y);
-        let base = (y / b) * lw;
-        for (x, &v) in row.iter().enumerate() {
-            sum[base + x / b] += v.min(RATIO_CLIP);
-            count[base + x / b] += 1;
-        }
-    }
-    Plane { width: lw, height: lh, data: sum.iter().zip(&count).map(|(s, &n)| s / n.max(1) as f32).collect() }
+    let data: Vec<f32> = (0..lh)
+        .into_par_iter()
+        .flat_map_iter(|by| {
+            let mut sum = vec![0f32; lw];
+            let mut count = vec![0u32; lw];
+            for y in by * b..((by + 1) * b).min(ratio.height) {
+                for ((s, n), chunk) in sum.iter_mut().zip(count.iter_mut()).zip(ratio.row(y).chunks(b)) {
+                    *s += chunk.iter().map(|v| v.min(RATIO_CLIP)).sum::<f32>();
+                    *n += chunk.len() as u32;
+                }
+            }
+            sum.into_iter().zip(count).map(|(s, n)| s / n.max(1) as f32)
+        })
+        .collect();
+    Plane { width: lw, height: lh, data }
 }
 
 /// The filtered map's components of a lesion's size (`min_blocks`), with their perimeter (blocks with a
