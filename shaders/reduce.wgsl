@@ -23,6 +23,12 @@
 @group(0) @binding(6) var<storage, read> distfield: array<u32>;
 @group(0) @binding(7) var<storage, read_write> table: array<atomic<u32>>;
 @group(0) @binding(8) var<storage, read> roots: array<u32>;
+// The tiles near a core (near.wgsl): the field is read there only, and the sub-pixel pass works there only.
+@group(0) @binding(9) var<storage, read> near: array<u32>;
+
+fn near_word(i: u32) -> u32 {
+    return near[i];
+}
 
 // Pixel (x, y)'s byte of the seeds and of the mask (8 bits a pixel, rows padded to whole words).
 fn ratio_px(x: u32, y: u32) -> f32 {
@@ -42,12 +48,13 @@ fn fluo_at(x: u32, y: u32) -> u32 {
     return mask_byte(fluo[mask_index(x, y)], x);
 }
 
-fn dist_at(i: u32) -> f32 {
-    return field_dist(distfield[i]);
-}
-
-fn near_at(i: u32) -> u32 {
-    return field_near(distfield[i]);
+// Pixel (x, y)'s word of the distance field; 0 (beyond every core's bound) in a tile not near a core,
+// which the distance rows did not write.
+fn field_at(x: u32, y: u32) -> u32 {
+    if (!near_active(x, y)) {
+        return 0u;
+    }
+    return distfield[y * P.width + x];
 }
 
 fn add64(base: u32, lo: u32, v: u32) {
@@ -202,8 +209,9 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
             }
         }
     }
-    let d = dist_at(i);
-    let nl = near_at(i);
+    let field = field_at(x, y);
+    let d = field_dist(field);
+    let nl = field_near(field);
     if (d > P.rim_search_px || nl == 0u) {
         return;
     }
@@ -267,15 +275,19 @@ fn subpixel(@builtin(global_invocation_id) g: vec3<u32>) {
     if (g.x == 0u || g.y == 0u || g.x + 1u >= w || g.y + 1u >= h) {
         return;
     }
-    let i = g.y * w + g.x;
+    // Only pixels near a core have work (a core pixel, or a nearest core within the bound).
+    if (!near_active(g.x, g.y)) {
+        return;
+    }
     let core = seed_at(g.x, g.y);
-    let nl = near_at(i);
+    let field = field_at(g.x, g.y);
+    let nl = field_near(field);
     if (core == 0u && nl == 0u) {
         return;
     }
     let slot = select(nl - 1u, core - 1u, core != 0u);
     let b = slot_base(slot);
-    let d = dist_at(i);
+    let d = field_dist(field);
     let v = ratio_px(g.x, g.y);
     let grad = gradient(g.x, g.y);
     if (core != 0u || d <= bitcast<f32>(atomicLoad(&table[b + T_BAND]))) {

@@ -27,7 +27,7 @@ use crate::analysis::{
 use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
 use crate::params::AnalysisParams;
 
-use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, LOW_SLOTS, table};
+use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, LOW_SLOTS, near, table};
 
 struct StagePipelines {
     stage: &'static Stage,
@@ -44,11 +44,15 @@ struct StagePipelines {
 /// uses counted whole once if its code may read it and once more if it may write it (an upper bound). Buffers
 /// indexed by dense component id (`stats`, `roots`) count only the records of the frame's components
 /// (`per_component`, multiplied once the frame's count is read back): ids at or beyond the count are
-/// never addressed.
+/// never addressed. Buffers an entry point addresses on the tiles near a core only (`near_only`: the
+/// distance field and the columns where the distance passes write or read them, everything the sub-pixel
+/// pass reads) count in `near_bytes`, as if every tile were near a core, scaled by the frame's share of
+/// such tiles once it is read back.
 struct Bound {
     group: wgpu::BindGroup,
     bytes: Vec<u64>,
     per_component: Vec<u64>,
+    near_bytes: Vec<u64>,
 }
 
 impl StagePipelines {
@@ -111,7 +115,9 @@ impl StagePipelines {
     }
 
     /// `dense`: the bound buffers indexed by dense component id, with their bytes a component.
-    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer], dense: &[(&wgpu::Buffer, u64)]) -> Bound {
+    /// `near_only`: (entry point, buffer) pairs where that entry point addresses the buffer on the tiles
+    /// near a core only (near.wgsl).
+    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer], dense: &[(&wgpu::Buffer, u64)], near_only: &[(&str, &wgpu::Buffer)]) -> Bound {
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
         // Per binding: (whole bytes, bytes a component).
         let mut sizes = vec![(uniform.size(), 0)];
@@ -122,19 +128,30 @@ impl StagePipelines {
                 None => (b.size(), 0),
             });
         }
-        // Once where the entry point's code reads it, once more where it writes it.
-        let sum = |f: fn(&(u64, u64)) -> u64| {
+        // Per entry point, the bindings it addresses near the cores only.
+        let near_of = |k: usize| -> Vec<u32> {
+            near_only
+                .iter()
+                .filter(|(e, _)| self.stage.entry(e) == k)
+                .filter_map(|(_, b)| buffers.iter().position(|x| x == b).map(|p| p as u32 + 1))
+                .collect()
+        };
+        // Once where the entry point's code reads it, once more where it writes it; `near`: the bindings
+        // addressed near the cores only (true) or everywhere (false).
+        let sum = |f: fn(&(u64, u64)) -> u64, near: bool| {
             (0..self.used.len())
                 .map(|k| {
                     let times = |b: u32| self.read[k].contains(&b) as u64 + self.written[k].contains(&b) as u64;
-                    self.used[k].iter().map(|&b| f(&sizes[b as usize]) * times(b)).sum()
+                    let restricted = near_of(k);
+                    self.used[k].iter().filter(|b| restricted.contains(b) == near).map(|&b| f(&sizes[b as usize]) * times(b)).sum()
                 })
                 .collect()
         };
         Bound {
             group: device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(self.stage.name), layout: &self.layout, entries: &entries }),
-            bytes: sum(|s| s.0),
-            per_component: sum(|s| s.1),
+            bytes: sum(|s| s.0, false),
+            per_component: sum(|s| s.1, false),
+            near_bytes: sum(|s| s.0, true),
         }
     }
 }
@@ -188,6 +205,10 @@ struct FrameResources {
     stats: wgpu::Buffer,
     seeds: wgpu::Buffer,
     distfield: wgpu::Buffer,
+    /// The tiles near a core (`prelude::near`): the cores' boxes, their count, a word a tile.
+    near: wgpu::Buffer,
+    /// The last segmented frame's share of tiles near a core (for the composite's traffic).
+    near_share: f64,
     maps_read: Option<(wgpu::Buffer, wgpu::Buffer)>,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
     /// This frame's traffic so far (segment, then composite).
@@ -196,7 +217,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 13] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 14] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -225,6 +246,8 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 13
         // A word a pixel: distance and core slot (`FIELD_SHIFT`).
         ("distfield", n),
         ("table", table::buffer_words(height)),
+        // The cores' boxes, then a word a 16×16 tile: near a core or not.
+        ("near", near::buffer_words(width, height)),
     ]
 }
 
@@ -544,6 +567,7 @@ impl GpuAnalyzer {
         q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
         q.write_buffer(&f.table, 0, &vec![0u8; f.table.size() as usize]);
         q.write_buffer(&f.root_bits, 0, &vec![0u8; f.root_bits.size() as usize]);
+        q.write_buffer(&f.near, 0, &[0u8; NEAR_HEAD_BYTES as usize]);
         Ok(())
     }
 
@@ -599,10 +623,9 @@ impl GpuAnalyzer {
         let (t, ids) = (tiles(w, h), (COMPONENT_GROUPS, 1, 1));
         let (d, u) = (&f.bg_distance.group, &f.bg_reduce.group);
         let mut dispatches = regions_dispatches(p, f);
+        dispatches.push((dp.get("write_seeds").0, d, tiles(w.div_ceil(4), h)));
+        dispatches.extend(field_dispatches(p, f));
         dispatches.extend([
-            (dp.get("write_seeds").0, d, tiles(w.div_ceil(4), h)),
-            (dp.get("columns").0, d, column_groups(w, h)),
-            (dp.get("rows").0, d, row_groups(w, h)),
             (up.get("select_diffuse").0, u, ids),
             (up.get("assign_diffuse").0, u, ids),
             (up.get("lesion_stats").0, u, t),
@@ -641,9 +664,8 @@ impl GpuAnalyzer {
         self.resources(w, h)?;
         let f = self.frame.as_ref().expect("resources built");
         self.ctx.queue.write_buffer(&f.seeds, 0, &pack_rows(&seeds.data, w, |v| v as u8));
-        let dp = &self.pipelines.distance;
-        let g = &f.bg_distance.group;
-        self.run_alone(&[(dp.get("columns").0, g, column_groups(w, h)), (dp.get("rows").0, g, row_groups(w, h))])?;
+        self.ctx.queue.write_buffer(&f.near, 0, &[0u8; NEAR_HEAD_BYTES as usize]);
+        self.run_alone(&field_dispatches(&self.pipelines, f))?;
         let ctx = &self.ctx;
         let read = readback(&ctx.device, "distfield_read", w * h * 4);
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("distfield") });
@@ -686,17 +708,15 @@ impl GpuAnalyzer {
         q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
         q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
         q.write_buffer(&f.seeds, 0, &pack_rows(&seeds.data, w, |v| v as u8));
+        q.write_buffer(&f.near, 0, &[0u8; NEAR_HEAD_BYTES as usize]);
         let mut by_slot = [0u32; MAX_CORES];
         by_slot[..styles.len()].copy_from_slice(styles);
         q.write_buffer(&f.styles, 0, bytemuck::cast_slice(&by_slot));
         let f = self.frame.as_ref().expect("resources built");
-        let (dp, cp) = (&self.pipelines.distance, &self.pipelines.composite);
-        let (d, c) = (&f.bg_distance.group, &f.bg_composite.group);
-        self.run_alone(&[
-            (dp.get("columns").0, d, column_groups(w, h)),
-            (dp.get("rows").0, d, row_groups(w, h)),
-            (cp.get("composite").0, c, composite_groups(w * h)),
-        ])?;
+        let cp = &self.pipelines.composite;
+        let mut dispatches = field_dispatches(&self.pipelines, f);
+        dispatches.push((cp.get("composite").0, &f.bg_composite.group, composite_groups(w * h)));
+        self.run_alone(&dispatches)?;
         let words = self.read_back(&f.overlay, (3 * w * h).div_ceil(4))?;
         let bytes: &[u8] = bytemuck::cast_slice(&words);
         RgbFrame::from_vec(w, h, bytes[..3 * w * h].to_vec())
@@ -754,6 +774,7 @@ impl GpuAnalyzer {
         let low_parent = buf("low_parent", none);
         let col = buf("col", none);
         let distfield = buf("distfield", src);
+        let near = buf("near", src);
         let table = buf("table", src);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
         let overlay = storage(d, "overlay", (3 * n).div_ceil(4), src);
@@ -777,18 +798,35 @@ impl GpuAnalyzer {
             width,
             height,
             params,
-            bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio, &level], &[]),
-            bg_threshold: p.threshold.bind(d, &uniform, &[&level], &[]),
+            bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio, &level], &[], &[]),
+            bg_threshold: p.threshold.bind(d, &uniform, &[&level], &[], &[]),
             // The hysteresis's low mask goes to the seeds' buffer (free until the distance stage), so the
             // mask pass reads it while writing the mask.
-            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[]),
-            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[]),
+            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[], &[]),
+            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[], &[]),
             // After the labelling the parent array holds the labels (`compress`, components.wgsl).
-            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio], &dense),
-            bg_regions: p.regions.bind(d, &uniform, &[&stats, &table, &roots], &dense),
-            bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield], &dense),
-            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots], &dense),
-            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes], &[]),
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio], &dense, &[]),
+            bg_regions: p.regions.bind(d, &uniform, &[&stats, &table, &roots], &dense, &[]),
+            // The columns and rows write (and the rows read the columns) on the tiles near a core only;
+            // the columns read the seeds up to the bound beyond them (counted whole).
+            bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield, &near], &dense, &[
+                ("columns", &col),
+                ("rows", &col),
+                ("rows", &distfield),
+            ]),
+            // lesion_stats reads the field near the cores only; subpixel works there only (the neighbours
+            // it reads are within the bound + 1 of a core, inside the tiles' reach).
+            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots, &near], &dense, &[
+                ("lesion_stats", &distfield),
+                ("subpixel", &ratio),
+                ("subpixel", &mask),
+                ("subpixel", &seeds),
+                ("subpixel", &distfield),
+            ]),
+            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes, &near], &[], &[
+                ("composite", &distfield),
+                ("composite_classes", &distfield),
+            ]),
             table_read: readback(d, "table_read", table::WORDS * 4),
             overlay_read: readback(d, "overlay_read", (3 * n).div_ceil(4) * 4),
             classes_read: readback(d, "classes_read", n.div_ceil(4) * 4),
@@ -808,6 +846,8 @@ impl GpuAnalyzer {
             stats,
             seeds,
             distfield,
+            near,
+            near_share: 1.0,
             maps_read: None,
             timestamps,
             traffic: Traffic::default(),
@@ -858,6 +898,20 @@ fn regions_dispatches<'a>(p: &'a Pipelines, f: &'a FrameResources) -> Vec<Dispat
     d
 }
 
+/// The distance field from the frame's seeds, for the stage runners (as `segment` runs it): the cores'
+/// boxes, the tiles near them, the columns and rows on those tiles. The boxes and the count must be
+/// cleared before (`NEAR_HEAD_BYTES`).
+fn field_dispatches<'a>(p: &'a Pipelines, f: &'a FrameResources) -> Vec<Dispatch<'a>> {
+    let (dp, g) = (&p.distance, &f.bg_distance.group);
+    let (w, h) = (f.width, f.height);
+    vec![
+        (dp.get("core_boxes").0, g, tiles(w.div_ceil(4), h)),
+        (dp.get("activate").0, g, near_groups(w, h)),
+        (dp.get("columns").0, g, column_groups(w, h)),
+        (dp.get("rows").0, g, row_groups(w, h)),
+    ]
+}
+
 /// Writes `bytes` at the start of `buf`, through `scratch` padded to whole words when it is not.
 fn upload_words(queue: &wgpu::Queue, buf: &wgpu::Buffer, bytes: &[u8], scratch: &mut Vec<u8>) {
     if bytes.len() % 4 == 0 {
@@ -880,6 +934,14 @@ fn mask_tiles(w: usize, h: usize) -> (u32, u32, u32) {
 fn column_groups(w: usize, h: usize) -> (u32, u32, u32) {
     ((w as u32).div_ceil(2).div_ceil(64), (h as u32).div_ceil(128), 1)
 }
+
+/// Workgroups of `activate`: an invocation a 16×16 tile, 64 a workgroup.
+fn near_groups(w: usize, h: usize) -> (u32, u32, u32) {
+    ((near::tiles(w, h) as u32).div_ceil(64), 1, 1)
+}
+
+/// Bytes of the tiles-near-a-core buffer cleared before each frame: the cores' boxes and the count.
+const NEAR_HEAD_BYTES: u64 = (near::TILES * 4) as u64;
 
 fn row_groups(w: usize, h: usize) -> (u32, u32, u32) {
     ((w as u32).div_ceil(256), h as u32, 1)
@@ -1026,10 +1088,15 @@ impl Analyzer for GpuAnalyzer {
         let bits_bytes = (bits_words(w, h) * 4) as u64;
         enc.clear_buffer(&f.root_bits, 0, Some(bits_bytes));
         traffic.borrow_mut().add("clear", bits_bytes, 0);
+        // The cores' boxes and the count of tiles near them (`activate` writes every tile's word).
+        enc.clear_buffer(&f.near, 0, Some(NEAR_HEAD_BYTES));
+        traffic.borrow_mut().add("clear", NEAR_HEAD_BYTES, 0);
         let t = tiles(w, h);
         let gp = f.params;
         // Bytes a component this frame's dispatches may move, per stage (counted once the count is read).
         let per_component = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
+        // And as if every tile were near a core (scaled once their count is read).
+        let per_near = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[((&wgpu::ComputePipeline, usize), &Bound, (u32, u32, u32))]| {
             let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
                 query_set: qs,
@@ -1043,6 +1110,7 @@ impl Analyzer for GpuAnalyzer {
                 pass.dispatch_workgroups(*x, *y, *z);
                 traffic.borrow_mut().add(STAGE_NAMES[k], bg.bytes[*entry], 1);
                 per_component.borrow_mut()[k] += bg.per_component[*entry];
+                per_near.borrow_mut()[k] += bg.near_bytes[*entry];
             }
         };
         let np = &p.normalize;
@@ -1096,6 +1164,9 @@ impl Analyzer for GpuAnalyzer {
         run_stage(&mut enc, 5, &[
             // One invocation a word of seeds (four pixels).
             (dp.get("write_seeds"), &f.bg_distance, tiles(w.div_ceil(4), h)),
+            // The cores' boxes, the tiles near them; the field on those tiles only.
+            (dp.get("core_boxes"), &f.bg_distance, tiles(w.div_ceil(4), h)),
+            (dp.get("activate"), &f.bg_distance, near_groups(w, h)),
             (dp.get("columns"), &f.bg_distance, column_groups(w, h)),
             (dp.get("rows"), &f.bg_distance, row_groups(w, h)),
         ]);
@@ -1110,8 +1181,9 @@ impl Analyzer for GpuAnalyzer {
         ]);
 
         enc.copy_buffer_to_buffer(&f.level, (LEVEL_BINS * 4) as u64, &f.table, (table::FLUO_LEVEL * 4) as u64, 12);
+        enc.copy_buffer_to_buffer(&f.near, (near::COUNT * 4) as u64, &f.table, (table::NEAR_TILES * 4) as u64, 4);
         enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);
-        traffic.borrow_mut().add("readback", 24 + 2 * (table::WORDS * 4) as u64, 0);
+        traffic.borrow_mut().add("readback", 24 + 8 + 2 * (table::WORDS * 4) as u64, 0);
         // Every stage but the composite, which runs in `composite` once the styles are known.
         let segment_queries = 2 * (STAGE_NAMES.len() as u32 - 1);
         if let Some((qs, resolve, read)) = &f.timestamps {
@@ -1129,6 +1201,10 @@ impl Analyzer for GpuAnalyzer {
         let components = t_words[table::COMPONENTS] as u64;
         for (k, bytes) in per_component.into_inner().iter().enumerate() {
             traffic.borrow_mut().add(STAGE_NAMES[k], components * bytes, 0);
+        }
+        f.near_share = t_words[table::NEAR_TILES] as f64 / near::tiles(w, h) as f64;
+        for (k, bytes) in per_near.into_inner().iter().enumerate() {
+            traffic.borrow_mut().add(STAGE_NAMES[k], (*bytes as f64 * f.near_share).ceil() as u64, 0);
         }
         let mut timings = StageTimings::default();
         if let Some((_, _, read)) = &f.timestamps {
@@ -1213,7 +1289,9 @@ impl Analyzer for GpuAnalyzer {
             pass.dispatch_workgroups(gx, gy, gz);
         }
         f.traffic.add("upload", f.styles.size(), 0);
-        f.traffic.add("composite", f.bg_composite.bytes[self.pipelines.composite.get(entry).1], 1);
+        let k_entry = self.pipelines.composite.get(entry).1;
+        let near_bytes = (f.bg_composite.near_bytes[k_entry] as f64 * f.near_share).ceil() as u64;
+        f.traffic.add("composite", f.bg_composite.bytes[k_entry] + near_bytes, 1);
         enc.copy_buffer_to_buffer(&f.overlay, 0, &f.overlay_read, 0, ((3 * n).div_ceil(4) * 4) as u64);
         f.traffic.add("readback", 2 * f.overlay_read.size(), 0);
         if self.want_classes {

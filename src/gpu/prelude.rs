@@ -24,6 +24,9 @@ pub mod table {
     pub const HEADER: usize = 16;
     pub const FLUO_LEVEL: usize = 2;
     pub const COMPONENTS: usize = 5;
+    /// The number of 16×16 tiles near a core (`near::COUNT`, copied in before the readback): what the
+    /// passes restricted to them address (the traffic count).
+    pub const NEAR_TILES: usize = 6;
     // A slot's record.
     pub const LABEL: usize = 0;
     pub const KIND: usize = 1;
@@ -57,6 +60,29 @@ pub mod table {
 
     pub fn buffer_words(height: usize) -> usize {
         ids(height) + height + 1
+    }
+}
+
+/// The tiles near a core (distance.wgsl's `core_boxes` and `activate`; `near_active` in near.wgsl): a
+/// box a core slot (`BOX_WORDS` words: the largest of `!x0`, `!y0`, `x1 + 1`, `y1 + 1` over the slot's
+/// seed pixels, all 0 for a slot with none), the count of the tiles near a core at `COUNT`, then from
+/// `TILES` on a word a 16×16 tile in raster order, 1 where the tile is within the distance bound + 2 of a
+/// core's box (and so of every pixel the distance field can reach). Emitted as `NEAR_*`.
+pub mod near {
+    use crate::analysis::MAX_CORES;
+
+    pub const BOX_WORDS: usize = 4;
+    pub const BOXES: usize = BOX_WORDS * MAX_CORES;
+    pub const COUNT: usize = BOXES;
+    pub const TILES: usize = COUNT + 1;
+
+    /// 16×16 tiles of a `width`×`height` frame.
+    pub fn tiles(width: usize, height: usize) -> usize {
+        width.div_ceil(16) * height.div_ceil(16)
+    }
+
+    pub fn buffer_words(width: usize, height: usize) -> usize {
+        TILES + tiles(width, height)
     }
 }
 
@@ -232,6 +258,9 @@ pub fn wgsl() -> String {
         ("T_STRIDE", table::STRIDE),
         ("T_ROWS", table::ROWS),
         ("DASH_PX", DASH_PX),
+        ("NEAR_BOXES", near::BOXES),
+        ("NEAR_COUNT", near::COUNT),
+        ("NEAR_TILES", near::TILES),
     ] {
         u(name, v);
     }

@@ -14,6 +14,8 @@ pub const RANK: &str = include_str!("../../shaders/rank.wgsl");
 pub const TILE_UNION: &str = include_str!("../../shaders/tile_union.wgsl");
 /// Appended to the stages that cut the ratio map and the white light at a level.
 pub const CUT: &str = include_str!("../../shaders/cut.wgsl");
+/// Appended to the stages that work on, or read the distance field of, the tiles near a core only.
+pub const NEAR: &str = include_str!("../../shaders/near.wgsl");
 
 /// One WGSL file, its entry points and its bind-group layout.
 pub struct Stage {
@@ -36,7 +38,7 @@ const WG_MORPHOLOGY: u32 = 768;
 const WG_COMPONENTS: u32 = 3172;
 const WG_HYSTERESIS: u32 = 4104;
 const WG_REGIONS: u32 = 0;
-const WG_DISTANCE: u32 = 8196;
+const WG_DISTANCE: u32 = 9220;
 const WG_REDUCE: u32 = 16;
 const WG_COMPOSITE: u32 = 0;
 
@@ -91,25 +93,25 @@ pub const REGIONS: Stage = Stage {
 pub const DISTANCE: Stage = Stage {
     name: "distance",
     source: include_str!("../../shaders/distance.wgsl"),
-    entries: &["write_seeds", "columns", "rows"],
-    bindings: &[false, true, true, true, true],
-    includes: &[],
+    entries: &["write_seeds", "core_boxes", "activate", "columns", "rows"],
+    bindings: &[false, true, true, true, true, true],
+    includes: &[NEAR],
     workgroup_bytes: WG_DISTANCE,
 };
 pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
     entries: &["select_diffuse", "assign_diffuse", "lesion_stats", "levels", "subpixel"],
-    bindings: &[false, false, false, false, true, false, true, false],
-    includes: &[RANK],
+    bindings: &[false, false, false, false, true, false, true, false, false],
+    includes: &[RANK, NEAR],
     workgroup_bytes: WG_REDUCE,
 };
 pub const COMPOSITE: Stage = Stage {
     name: "composite",
     source: include_str!("../../shaders/composite.wgsl"),
     entries: &["composite", "composite_classes"],
-    bindings: &[false, false, false, false, false, false, true, true],
-    includes: &[],
+    bindings: &[false, false, false, false, false, false, true, true, false],
+    includes: &[NEAR],
     workgroup_bytes: WG_COMPOSITE,
 };
 
