@@ -602,6 +602,73 @@ fn gpu_distance_stage_equals_its_cpu_twin_on_adversarial_seeds() {
     }
 }
 
+/// Sparse seeds for the distance field made on the tiles near a core only (near.wgsl): a seed at each
+/// corner of the frame, seeds whose reach (the bound + 2) ends exactly on a tile's edge or one pixel past
+/// it, single pixels on both sides of a tile corner, and 64 seeds scattered over the frame.
+fn sparse_seeds(w: usize, h: usize, bound: usize) -> Vec<(&'static str, nirf_margin::frame::Plane<u32>)> {
+    use nirf_margin::frame::Plane;
+    let place = |pts: &[(usize, usize)]| {
+        let mut p = Plane::from_vec(w, h, vec![0u32; w * h]).unwrap();
+        for (k, &(x, y)) in pts.iter().enumerate() {
+            p.data[y.min(h - 1) * w + x.min(w - 1)] = (k % 64 + 1) as u32;
+        }
+        p
+    };
+    // The first tile edge past 3 × the bound, and seeds whose reach ends on it or one pixel past it.
+    let edge = (3 * bound).next_multiple_of(16);
+    let reach = bound + 2;
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(29);
+    let scattered: Vec<(usize, usize)> = (0..64).map(|_| (rng.random_range(0..w), rng.random_range(0..h))).collect();
+    vec![
+        ("top-left pixel", place(&[(0, 0)])),
+        ("bottom-right pixel", place(&[(w - 1, h - 1)])),
+        ("four corners", place(&[(0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1)])),
+        ("reach to a tile edge", place(&[(edge - reach, edge - reach), (edge + 15 + reach, edge + 15 + reach)])),
+        ("reach a pixel past a tile edge", place(&[(edge - reach - 1, edge), (edge, edge - reach - 1)])),
+        ("tile corner pair", place(&[(edge - 1, edge - 1), (edge, edge)])),
+        ("64 scattered", place(&scattered)),
+    ]
+}
+
+/// The distance field on the tiles near a core only equals the CPU's whole-frame field on sparse seeds,
+/// after a frame whose field filled every tile (a tile read where it should not be would show that
+/// frame's distances), on sizes that are not multiples of the tiles; and most of the frame is beyond
+/// the bound in some of them (the restriction is exercised).
+#[test]
+fn gpu_distance_field_near_the_cores_equals_the_cpus_on_sparse_seeds() {
+    use nirf_margin::frame::Plane;
+    use nirf_margin::raster::distance::{LabeledDistance, distance_transform};
+    use nirf_margin::raster::rect::Rect;
+    let Some(ctx) = gpu_or_skip() else { return };
+    let params = AnalysisParams::with_scale(0.1);
+    let bound = params.distance_bound_px();
+    let mut gpu = GpuAnalyzer::with_context(ctx, params).unwrap();
+    let mut mostly_beyond = 0;
+    for (w, h) in [(389, 301), (250, 513)] {
+        for (name, seeds) in sparse_seeds(w, h, bound.ceil() as usize) {
+            // Every tile near a seed first: a field everywhere.
+            let dense = Plane::from_vec(w, h, (0..w * h).map(|i| (i % 7 == 0) as u32 * 5).collect()).unwrap();
+            gpu.run_distance_stage(&dense).unwrap();
+            let (dist, nearest) = gpu.run_distance_stage(&seeds).unwrap();
+            let mut want = LabeledDistance::default();
+            distance_transform(&seeds, &[Rect { x0: 0, y0: 0, x1: w, y1: h }], bound, &mut want);
+            for i in 0..w * h {
+                let (dc, dg) = (want.dist.data[i], dist.data[i]);
+                assert!(dc == dg || (dc - dg).abs() <= 1e-4 * dc, "{w}x{h} {name}: pixel {i}: distance {dg}, CPU {dc}");
+                if want.nearest.data[i] != nearest.data[i] {
+                    let (x, y) = ((i % w) as f32, (i / w) as f32);
+                    let tie = (0..w * h).any(|j| seeds.data[j] == nearest.data[i] && ((j % w) as f32 - x).hypot((j / w) as f32 - y) == dg);
+                    assert!(tie, "{w}x{h} {name}: pixel {i}: seed {} at {dg}, CPU {}", nearest.data[i], want.nearest.data[i]);
+                }
+            }
+            if want.dist.data.iter().filter(|d| d.is_infinite()).count() * 2 > w * h {
+                mostly_beyond += 1;
+            }
+        }
+    }
+    assert!(mostly_beyond >= 8, "only {mostly_beyond} inputs left most of the frame beyond the bound");
+}
+
 /// A homogeneous lesion's edge is its tumour boundary: the processor outlines it from the backend's
 /// component labels (`Analyzer::fluo_labels`), on either backend. On phantoms with homogeneous lesions
 /// and a duct, every pixel just outside each homogeneous lesion found (4-adjacent to its label, by the

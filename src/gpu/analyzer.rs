@@ -653,8 +653,8 @@ impl GpuAnalyzer {
 
     /// The distance stage's columns and rows alone on given seeds (a core slot + 1 a pixel, at most
     /// `MAX_CORES`, 0 elsewhere): each pixel's distance to the nearest seed within the bound of these
-    /// settings and that seed's value; infinity and 0 beyond. Its CPU twin is
-    /// `raster::distance::distance_transform`.
+    /// settings and that seed's value; infinity and 0 beyond (as everywhere outside the tiles near a
+    /// core, where the field is not written). Its CPU twin is `raster::distance::distance_transform`.
     pub fn run_distance_stage(&mut self, seeds: &Plane<u32>) -> Result<(Plane<f32>, Plane<u32>)> {
         if let Some(v) = seeds.data.iter().find(|&&v| v as usize > MAX_CORES) {
             bail!("seed value {v} is over the {MAX_CORES} core slots");
@@ -672,7 +672,15 @@ impl GpuAnalyzer {
         enc.copy_buffer_to_buffer(&f.distfield, 0, &read, 0, (w * h * 4) as u64);
         ctx.queue.submit([enc.finish()]);
         map_checked(ctx, &[&read])?;
-        let field = words(&read)?;
+        let mut field = words(&read)?;
+        // Beyond the tiles near a core the field is 0 (not written there: near.wgsl), as its readers take it.
+        let near_words = self.read_back(&f.near, near::buffer_words(w, h))?;
+        let tiles_x = w.div_ceil(16);
+        for (i, v) in field.iter_mut().enumerate() {
+            if near_words[near::TILES + (i / w / 16) * tiles_x + (i % w) / 16] == 0 {
+                *v = 0;
+            }
+        }
         // The field's word: the squared distance above FIELD_SHIFT, the seed's value below (field_* in
         // common.wgsl).
         let value = |v: u32| v & ((1 << FIELD_SHIFT) - 1);
