@@ -53,7 +53,8 @@ fn shade(i: u32) -> vec4<u32> {
     let fl = mask_byte(fluo[mask_index(x, y)], x) != 0u;
     c = mixc(c, FLUORESCENCE, fluorescence_alpha(ratio_decode(ratio[ratio_index(x, y)], x), fl));
     var cls = select(0u, 3u, fl);
-    if ((mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE) != 0u) {
+    // Core pixels lie in the tiles near a core only: the seeds are read there only.
+    if (near_active(x, y) && (mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE) != 0u) {
         c = mixc(c, CORE_TINT, 0.2);
         cls = 2u;
     } else {

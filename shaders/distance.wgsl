@@ -49,7 +49,11 @@ fn seed_of(x: u32, y: u32) -> u32 {
     return select(0u, SEED_OUTSIDE, outside);
 }
 
+// The columns' seed: none in a tile not near a core (no core pixel lies there), which is not read.
 fn seed_at(x: u32, y: u32) -> u32 {
+    if (!near_active(x, y)) {
+        return 0u;
+    }
     return mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE;
 }
 

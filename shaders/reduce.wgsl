@@ -35,7 +35,12 @@ fn ratio_px(x: u32, y: u32) -> f32 {
     return ratio_decode(ratio[ratio_index(x, y)], x);
 }
 
+// 0 in a tile not near a core, which is not read: no core pixel lies there, and the outside marks
+// (SEED_OUTSIDE) are asked for beside a core's rim only.
 fn seed_byte(x: u32, y: u32) -> u32 {
+    if (!near_active(x, y)) {
+        return 0u;
+    }
     return mask_byte(seeds[mask_index(x, y)], x);
 }
 

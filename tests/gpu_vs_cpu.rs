@@ -910,9 +910,11 @@ fn gpu_composite_stage_equals_its_cpu_twin_on_adversarial_maps() {
     let mut gpu = GpuAnalyzer::with_context(ctx, params).unwrap();
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(17);
     let mut lined = 0;
+    // (size, name, mask, seeds): the adversarial masks with dense seeds, then sparse seeds (most tiles
+    // beyond every core's bound: neither seeds nor field read there) over noise, each after a dense one.
+    let mut cases = Vec::new();
     for (w, h) in [(203, 117), (61, 130)] {
         for (name, m) in adversarial_masks(w, h) {
-            let ratio = banded_ratio(&m, &mut rng);
             // 6×6 cores every 40 pixels, slots by position; one-pixel cores at some tile corners.
             let seeds = Plane::from_vec(w, h, (0..w * h).map(|i| {
                 let (x, y) = (i % w, i / w);
@@ -924,6 +926,19 @@ fn gpu_composite_stage_equals_its_cpu_twin_on_adversarial_maps() {
                     0
                 }
             }).collect()).unwrap();
+            cases.push((w, h, name, m, seeds));
+        }
+    }
+    let (w, h) = (389, 301);
+    let noise = adversarial_masks(w, h).into_iter().find(|(n, _)| *n == "noise").unwrap().1;
+    for (name, seeds) in sparse_seeds(w, h, bound.ceil() as usize) {
+        let dense = Plane::from_vec(w, h, (0..w * h).map(|i| (i % 7 == 0) as u32 * 5).collect()).unwrap();
+        cases.push((w, h, "noise, dense seeds", noise.clone(), dense));
+        cases.push((w, h, name, noise.clone(), seeds));
+    }
+    for (w, h, name, m, seeds) in cases {
+        {
+            let ratio = banded_ratio(&m, &mut rng);
             let words: Vec<u32> = (0..64).map(|_| [0, style::DRAWN, style::DRAWN | style::WARN][rng.random_range(0..3)]).collect();
             let styles: Vec<LesionStyle> = words.iter().enumerate().filter(|(_, w)| **w != 0).map(|(s, &word)| LesionStyle {
                 label: s as u32 + 1,

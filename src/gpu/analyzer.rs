@@ -815,9 +815,10 @@ impl GpuAnalyzer {
             // After the labelling the parent array holds the labels (`compress`, components.wgsl).
             bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio], &dense, &[]),
             bg_regions: p.regions.bind(d, &uniform, &[&stats, &table, &roots], &dense, &[]),
-            // The columns and rows write (and the rows read the columns) on the tiles near a core only;
-            // the columns read the seeds up to the bound beyond them (counted whole).
+            // The columns read the seeds and write their words, and the rows read those and write the
+            // field, on the tiles near a core only.
             bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield, &near], &dense, &[
+                ("columns", &seeds),
                 ("columns", &col),
                 ("rows", &col),
                 ("rows", &distfield),
@@ -826,6 +827,7 @@ impl GpuAnalyzer {
             // it reads are within the bound + 1 of a core, inside the tiles' reach).
             bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots, &near], &dense, &[
                 ("lesion_stats", &distfield),
+                ("lesion_stats", &seeds),
                 ("subpixel", &ratio),
                 ("subpixel", &mask),
                 ("subpixel", &seeds),
@@ -833,7 +835,9 @@ impl GpuAnalyzer {
             ]),
             bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes, &near], &[], &[
                 ("composite", &distfield),
+                ("composite", &seeds),
                 ("composite_classes", &distfield),
+                ("composite_classes", &seeds),
             ]),
             table_read: readback(d, "table_read", table::WORDS * 4),
             overlay_read: readback(d, "overlay_read", (3 * n).div_ceil(4) * 4),
