@@ -45,6 +45,18 @@ struct Params {
 fn stats_base(root: u32) -> u32 {
     return STATS_STRIDE * root;
 }
+
+// A non-fluorescent component's bands (word STATS_BANDS, compress): the frame cut into BANDS column bands
+// and BANDS row bands; bit b for each column band b a pixel of it lies in, bit 16 + b for each row band
+// (or'ed, so one word holds both extents). Column band b is the columns x with floor(x * BANDS / width)
+// = b: [band_start(b, width), band_start(b + 1, width)).
+fn bands_of(x: u32, y: u32) -> u32 {
+    return (1u << (x * BANDS / P.width)) | (1u << (16u + y * BANDS / P.height));
+}
+
+fn band_start(b: u32, size: u32) -> u32 {
+    return (b * size + BANDS - 1u) / BANDS;
+}
 const NONE: u32 = 0xffffffffu;
 // Component labels (components.wgsl): after the labelling, the parent array holds one word a pixel, 1 +
 // the component's dense id (the rank of its root, its first pixel, in raster order among all roots of both

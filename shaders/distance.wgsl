@@ -1,15 +1,17 @@
 // distance.wgsl — CPU twin: src/raster/distance.rs
-// write_seeds: reads labels, stats (a core's slot + 1 in its component's record); writes seeds, 8 bits a
+// write_seeds: (on the tiles near a core only) reads labels, stats (a core's slot + 1 in its component's record); writes seeds, 8 bits a
 //              pixel in the mask's layout (one invocation a word): a core pixel's slot + 1; SEED_OUTSIDE
 //              on any other non-fluorescent pixel whose component touches the border or is as large as
 //              a core (reduce.wgsl's `is_outside`, so that its passes need not bind the stats); else 0.
 //              And flags FLAG_HAS_RIM on the root of each fluorescent pixel with a kept core pixel among
 //              its four neighbours: that component holds a core's rim (CPU: reduce::mark_rims).
-// core_boxes:  reads seeds; each core slot's box (the largest !x0, !y0, x1 + 1, y1 + 1 of its seed
-//              pixels, a workgroup's first in workgroup memory) into `near` (its boxes cleared before).
 // activate:    an invocation a 16×16 tile: marks the tile in `near` where it lies within the distance
-//              bound + 2 of a core slot's box, and counts it (near.wgsl). The field can be non-zero only
-//              there, so columns, rows and every reader of the field work on those tiles only.
+//              bound + 2 of a core slot's box (regions.wgsl's assign_cores writes them), and counts it
+//              (near.wgsl). Seeds and field can be non-zero only there, so write_seeds, columns, rows and
+//              every reader of the seeds and the field work on those tiles only.
+// core_boxes:  the stage runners' stand-in for assign_cores' boxes, from given seeds: each slot's box (the
+//              largest !x0, !y0, x1 + 1, y1 + 1 of its seed pixels, a workgroup's first in workgroup
+//              memory; a core's seeds are its pixels, so a box inside assign_cores'); boxes cleared before.
 // columns:     reads seeds; writes col (a half-word a pixel, two a word, rows padded to whole words
 //              (`col_stride`): the vertical distance to the nearest seed in its column within the bound,
 //              shifted left by COL_SHIFT, or'ed with that seed's value, ties to the seed above; COL_NONE
@@ -57,8 +59,9 @@ fn seed_at(x: u32, y: u32) -> u32 {
     return mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE;
 }
 
+// Every core pixel lies in a tile near a core.
 fn is_core(x: u32, y: u32) -> bool {
-    return (seed_of(x, y) & SEED_VALUE) != 0u;
+    return near_active(x, y) && (seed_of(x, y) & SEED_VALUE) != 0u;
 }
 
 // A fluorescent pixel next to a kept core's pixel: its component holds that core's rim.
@@ -77,7 +80,8 @@ fn mark_rim(x: u32, y: u32) {
 // One invocation a word of seeds: four pixels of a row.
 @compute @workgroup_size(16, 16)
 fn write_seeds(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= mask_stride() || g.y >= P.height) {
+    // A word's four pixels lie in one tile.
+    if (g.x >= mask_stride() || g.y >= P.height || !near_active(4u * g.x, g.y)) {
         return;
     }
     var word = 0u;

@@ -736,6 +736,7 @@ fn homogeneous_lesions_are_outlined_from_either_backends_labels() {
 #[test]
 fn gpu_regions_stage_equals_its_cpu_twin_on_adversarial_masks() {
     use nirf_margin::frame::Plane;
+    use nirf_margin::raster::rect::Rect;
     use nirf_margin::reference::regions::{FLAG_BORDER, RegionTable, is_core, region_stats, select_cores};
     let Some(ctx) = gpu_or_skip() else { return };
     // 0.25 mm/px: a core is 28 px or more, so the 100 cores' insides (112 px at 203×117) qualify.
@@ -779,6 +780,17 @@ fn gpu_regions_stage_equals_its_cpu_twin_on_adversarial_masks() {
             let want_cores: Vec<(u32, bool)> =
                 cores.iter().map(|&l| (l, bg.flags[bg.index(l)] & FLAG_BORDER != 0)).collect();
             assert_eq!(got.cores, want_cores, "{w}x{h} {name}: cores in slot order");
+            // Each core's box for the distance stage: its first row, and its columns and last row
+            // widened to the 16 bands a side its pixels lie in.
+            let start = |b: usize, size: usize| (b * size).div_ceil(16);
+            let want_boxes: Vec<Rect> = boxes.iter().map(|b| Rect {
+                x0: start(b.x0 * 16 / w, w),
+                y0: b.y0,
+                x1: start((b.x1 - 1) * 16 / w + 1, w),
+                y1: start((b.y1 - 1) * 16 / h + 1, h),
+            }).collect();
+            assert!(want_boxes.iter().zip(&boxes).all(|(g, b)| g.contains(b)));
+            assert_eq!(got.core_boxes, want_boxes, "{w}x{h} {name}: the cores' boxes");
             cores_seen += cores.len();
             if name == "100 cores" && w == 203 {
                 assert!(cores.len() >= 20, "{name}: {} cores", cores.len());

@@ -268,12 +268,15 @@ pub struct RegionRecord {
 }
 
 /// What the regions stage leaves: every component's record in label order (dense ids go by it), the
-/// number of cores found, and the cores given slots (label, partial) in slot order.
+/// number of cores found, the cores given slots (label, partial) in slot order, and each slotted core's
+/// box as handed to the distance stage (its rows from its root's, its columns and its last row to whole
+/// bands: `bands_of` in common.wgsl).
 #[derive(Clone, Debug)]
 pub struct RegionsStage {
     pub components: Vec<RegionRecord>,
     pub cores_found: u32,
     pub cores: Vec<(u32, bool)>,
+    pub core_boxes: Vec<crate::raster::rect::Rect>,
 }
 
 /// Words of the labelling's root bits (`bits_index` in components.wgsl): a bit a pixel, rows padded to
@@ -600,10 +603,14 @@ impl GpuAnalyzer {
             .collect();
         let n_cores = (table_words[0] as usize).min(MAX_CORES);
         let slot = |s: usize, k: usize| table_words[table::HEADER + s * table::STRIDE + k];
+        // The boxes' words: !x0, !y0, x1, y1 (`prelude::near`).
+        let boxes = self.read_back(&f.near, near::BOXES)?;
+        let b = |s: usize, k: usize| boxes[near::BOX_WORDS * s + k] as usize;
         Ok(RegionsStage {
             components,
             cores_found: table_words[0],
             cores: (0..n_cores).map(|s| (slot(s, table::LABEL), slot(s, table::PARTIAL) != 0)).collect(),
+            core_boxes: (0..n_cores).map(|s| crate::raster::rect::Rect { x0: !b(s, 0) as u32 as usize, y0: !b(s, 1) as u32 as usize, x1: b(s, 2), y1: b(s, 3) }).collect(),
         })
     }
 
@@ -623,9 +630,11 @@ impl GpuAnalyzer {
         let (t, ids) = (tiles(w, h), (COMPONENT_GROUPS, 1, 1));
         let (d, u) = (&f.bg_distance.group, &f.bg_reduce.group);
         let mut dispatches = regions_dispatches(p, f);
-        dispatches.push((dp.get("write_seeds").0, d, tiles(w.div_ceil(4), h)));
-        dispatches.extend(field_dispatches(p, f));
         dispatches.extend([
+            (dp.get("activate").0, d, near_groups(w, h)),
+            (dp.get("write_seeds").0, d, tiles(w.div_ceil(4), h)),
+            (dp.get("columns").0, d, column_groups(w, h)),
+            (dp.get("rows").0, d, row_groups(w, h)),
             (up.get("select_diffuse").0, u, ids),
             (up.get("assign_diffuse").0, u, ids),
             (up.get("lesion_stats").0, u, t),
@@ -814,10 +823,13 @@ impl GpuAnalyzer {
             bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[], &[]),
             // After the labelling the parent array holds the labels (`compress`, components.wgsl).
             bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio], &dense, &[]),
-            bg_regions: p.regions.bind(d, &uniform, &[&stats, &table, &roots], &dense, &[]),
-            // The columns read the seeds and write their words, and the rows read those and write the
-            // field, on the tiles near a core only.
+            bg_regions: p.regions.bind(d, &uniform, &[&stats, &table, &roots, &near], &dense, &[]),
+            // write_seeds reads the labels and writes the seeds, the columns read the seeds and write
+            // their words, and the rows read those and write the field, on the tiles near a core only
+            // (core_boxes, the stage runners' stand-in for the regions stage's boxes, reads all seeds).
             bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield, &near], &dense, &[
+                ("write_seeds", &parent),
+                ("write_seeds", &seeds),
                 ("columns", &seeds),
                 ("columns", &col),
                 ("rows", &col),
@@ -910,9 +922,9 @@ fn regions_dispatches<'a>(p: &'a Pipelines, f: &'a FrameResources) -> Vec<Dispat
     d
 }
 
-/// The distance field from the frame's seeds, for the stage runners (as `segment` runs it): the cores'
-/// boxes, the tiles near them, the columns and rows on those tiles. The boxes and the count must be
-/// cleared before (`NEAR_HEAD_BYTES`).
+/// The distance field from given seeds, for the stage runners: the seeds' boxes (`core_boxes`, standing
+/// for those the regions stage writes in a frame), the tiles near them, the columns and rows on those
+/// tiles. The boxes and the count must be cleared before (`NEAR_HEAD_BYTES`).
 fn field_dispatches<'a>(p: &'a Pipelines, f: &'a FrameResources) -> Vec<Dispatch<'a>> {
     let (dp, g) = (&p.distance, &f.bg_distance.group);
     let (w, h) = (f.width, f.height);
@@ -1175,10 +1187,10 @@ impl Analyzer for GpuAnalyzer {
         let dp = &p.distance;
         run_stage(&mut enc, 5, &[
             // One invocation a word of seeds (four pixels).
-            (dp.get("write_seeds"), &f.bg_distance, tiles(w.div_ceil(4), h)),
-            // The cores' boxes, the tiles near them; the field on those tiles only.
-            (dp.get("core_boxes"), &f.bg_distance, tiles(w.div_ceil(4), h)),
+            // The tiles near the cores' boxes (assign_cores wrote them); the seeds and the field on
+            // those tiles only.
             (dp.get("activate"), &f.bg_distance, near_groups(w, h)),
+            (dp.get("write_seeds"), &f.bg_distance, tiles(w.div_ceil(4), h)),
             (dp.get("columns"), &f.bg_distance, column_groups(w, h)),
             (dp.get("rows"), &f.bg_distance, row_groups(w, h)),
         ]);

@@ -90,7 +90,14 @@ pub mod near {
 /// words; word 0 holds the area (`AREA_MASK`) and the flags above it. Emitted as `STATS_STRIDE`,
 /// `AREA_MASK` and `FLAG_*`.
 pub mod record {
-    pub const STRIDE: usize = 3;
+    /// Four words: at 3840×2160 a record a pixel still fits the common 128 MiB binding limit.
+    pub const STRIDE: usize = 4;
+    /// A non-fluorescent component's bands (compress): bit `b` where a pixel lies in column band `b`,
+    /// bit `16 + b` in row band `b` (`BANDS` bands a side, `band_of` in components.wgsl), so that
+    /// assign_cores can hand a core's box, to whole bands, to the distance stage without a word for each
+    /// side (a record a pixel of four words fits 4K frames in a 128 MiB binding, not of six).
+    pub const BANDS_WORD: usize = 3;
+    pub const BANDS: usize = 16;
     /// Areas up to 2^27 - 1 pixels (frames are at most 8192 × 8192 = 2^26).
     pub const AREA_MASK: u32 = 0x07ff_ffff;
     /// A fluorescent component's record.
@@ -230,6 +237,8 @@ pub fn wgsl() -> String {
         ("T_COMPONENTS", table::COMPONENTS),
         ("COMPONENT_GROUPS", COMPONENT_GROUPS as usize),
         ("STATS_STRIDE", record::STRIDE),
+        ("STATS_BANDS", record::BANDS_WORD),
+        ("BANDS", record::BANDS),
         ("AREA_MASK", record::AREA_MASK as usize),
         ("FLAG_FL", record::FLAG_FL as usize),
         ("FLAG_BORDER", record::FLAG_BORDER as usize),

@@ -86,14 +86,14 @@ pub const REGIONS: Stage = Stage {
     name: "regions",
     source: include_str!("../../shaders/regions.wgsl"),
     entries: &["select_cores", "assign_cores"],
-    bindings: &[true, true, false],
+    bindings: &[true, true, false, true],
     includes: &[RANK],
     workgroup_bytes: WG_REGIONS,
 };
 pub const DISTANCE: Stage = Stage {
     name: "distance",
     source: include_str!("../../shaders/distance.wgsl"),
-    entries: &["write_seeds", "core_boxes", "activate", "columns", "rows"],
+    entries: &["activate", "write_seeds", "columns", "rows", "core_boxes"],
     bindings: &[false, true, true, true, true, true],
     includes: &[NEAR],
     workgroup_bytes: WG_DISTANCE,
