@@ -35,7 +35,7 @@ pub struct Stage {
 const WG_NORMALIZE: u32 = 13348;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
-const WG_COMPONENTS: u32 = 3172;
+const WG_COMPONENTS: u32 = 3176;
 const WG_HYSTERESIS: u32 = 4104;
 const WG_REGIONS: u32 = 0;
 const WG_DISTANCE: u32 = 9220;
@@ -329,11 +329,13 @@ mod tests {
     use super::*;
 
     /// The reflection sees through calls: `assign_cores` reads `table` and `stats` only inside
-    /// `raster_rank`, the distance rows never touch the labels, and only the hysteresis's mask pass the parents.
+    /// `raster_rank` (and writes the cores' boxes, 4), `select_cores` never touches the boxes, the distance
+    /// rows never touch the labels, and only the hysteresis's mask pass the parents.
     #[test]
     fn used_bindings_follow_calls() {
         let regions = REGIONS.used_bindings().unwrap();
-        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 1, 2, 3]);
+        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 1, 2, 3, 4]);
+        assert!(!regions[REGIONS.entry("select_cores")].contains(&4));
         let distance = DISTANCE.used_bindings().unwrap();
         assert!(!distance[DISTANCE.entry("rows")].contains(&1), "{:?}", distance[DISTANCE.entry("rows")]);
         // The parent array (binding 5) is the hysteresis's alone: the plain mask pass does not count it.
