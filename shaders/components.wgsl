@@ -25,7 +25,7 @@
 //              a pixel for both classes (common.wgsl), read by the distance and reduce stages; no second
 //              frame-sized array is written. As it labels, it adds each pixel to its component's
 //              statistics record (by dense id: area and border flag; ratio sum, or boundary and sharp
-//              boundary pixels; a non-fluorescent one's bands, STATS_BANDS: common.wgsl's `bands_of`;
+//              boundary pixels; its bands, STATS_BANDS: common.wgsl's `bands_of`;
 //              the tile's leading components summed in workgroup memory first), so
 //              the labels are not read again for them.
 // The root of a component is its smallest raster index and ids go by raster order of roots, so ids are
@@ -290,6 +290,7 @@ var<workgroup> fl_area: atomic<u32>;
 var<workgroup> fl_edges: atomic<u32>;
 var<workgroup> fl_sharp: atomic<u32>;
 var<workgroup> fl_flags: atomic<u32>;
+var<workgroup> fl_bands: atomic<u32>;
 
 // Each pixel's label (into the parent array), and its component's statistics (CPU twin:
 // src/reference/regions.rs's `region_stats`).
@@ -315,6 +316,7 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
         atomicStore(&fl_edges, 0u);
         atomicStore(&fl_sharp, 0u);
         atomicStore(&fl_flags, 0u);
+        atomicStore(&fl_bands, 0u);
     }
     workgroupBarrier();
     atomicMax(&fl_lead, fl_label(l));
@@ -353,6 +355,7 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
             if (f == fl_leader) {
                 atomicAdd(&fl_area, 1u);
                 atomicOr(&fl_flags, border);
+                atomicOr(&fl_bands, bands_of(g.x, g.y));
                 if (edge) {
                     atomicAdd(&fl_edges, 1u);
                 }
@@ -363,6 +366,7 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
                 let r = stats_base(f - 1u);
                 atomicAdd(&stats[r], 1u);
                 atomicOr(&stats[r], border | FLAG_FL);
+                atomicOr(&stats[r + STATS_BANDS], bands_of(g.x, g.y));
                 if (edge) {
                     atomicAdd(&stats[r + 1u], 1u);
                 }
@@ -387,6 +391,7 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
         let r = stats_base(fl_leader - 1u);
         atomicAdd(&stats[r], atomicLoad(&fl_area));
         atomicOr(&stats[r], atomicLoad(&fl_flags) | FLAG_FL);
+        atomicOr(&stats[r + STATS_BANDS], atomicLoad(&fl_bands));
         let edges = atomicLoad(&fl_edges);
         if (edges != 0u) {
             atomicAdd(&stats[r + 1u], edges);

@@ -131,27 +131,14 @@ fn core_boxes(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
 // core's box grown by the bound + 2 (every pixel within the bound of a core pixel, and its neighbours).
 @compute @workgroup_size(64)
 fn activate(@builtin(global_invocation_id) g: vec3<u32>) {
-    let tx = near_tiles_x();
     let t = g.x;
-    if (t >= tx * ((P.height + 15u) / 16u)) {
+    if (t >= near_tiles()) {
         return;
     }
-    let x0 = 16u * (t % tx);
-    let y0 = 16u * (t / tx);
-    let x1 = min(x0 + 16u, P.width);
-    let y1 = min(y0 + 16u, P.height);
-    let reach = P.dist_bound_i + 2u;
     var on = 0u;
     for (var s = 0u; s < MAX_CORES; s += 1u) {
-        let bx1 = atomicLoad(&near[4u * s + 2u]);
-        if (bx1 == 0u) {
-            continue;
-        }
-        let bx0 = ~atomicLoad(&near[4u * s]);
-        let by0 = ~atomicLoad(&near[4u * s + 1u]);
-        let by1 = atomicLoad(&near[4u * s + 3u]);
-        if (x0 < bx1 + reach && bx0 < x1 + reach && y0 < by1 + reach && by0 < y1 + reach) {
-            on = 1u;
+        if (box_meets_tile(4u * s, t, P.dist_bound_i + 2u)) {
+            on = NEAR_CORE;
             break;
         }
     }

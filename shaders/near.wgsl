@@ -10,6 +10,30 @@ fn near_tiles_x() -> u32 {
     return (P.width + 15u) / 16u;
 }
 
+fn near_tile(x: u32, y: u32) -> u32 {
+    return NEAR_TILES + (y >> 4u) * near_tiles_x() + (x >> 4u);
+}
+
 fn near_active(x: u32, y: u32) -> bool {
-    return near_word(NEAR_TILES + (y >> 4u) * near_tiles_x() + (x >> 4u)) != 0u;
+    return (near_word(near_tile(x, y)) & NEAR_CORE) != 0u;
+}
+
+// A box [x0, x1) × [y0, y1) of `near` (the slot's words at b, `gpu::prelude::near`) grown by `reach` meets
+// tile t's pixels [16 tx, 16 tx + 16) × [16 ty, 16 ty + 16), clipped to the frame.
+fn box_meets_tile(b: u32, t: u32, reach: u32) -> bool {
+    let bx1 = near_word(b + 2u);
+    if (bx1 == 0u) {
+        return false;
+    }
+    let tx = near_tiles_x();
+    let x0 = 16u * (t % tx);
+    let y0 = 16u * (t / tx);
+    let x1 = min(x0 + 16u, P.width);
+    let y1 = min(y0 + 16u, P.height);
+    return x0 < bx1 + reach && ~near_word(b) < x1 + reach && y0 < near_word(b + 3u) + reach && ~near_word(b + 1u) < y1 + reach;
+}
+
+// Tiles of the frame.
+fn near_tiles() -> u32 {
+    return near_tiles_x() * ((P.height + 15u) / 16u);
 }

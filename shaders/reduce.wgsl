@@ -5,7 +5,9 @@
 //                 with their root's row (T_ROWS).
 // assign_diffuse: each whose rank in raster order of label is under MAX_DIFFUSE takes that coreless slot
 //                 (word 2 of its stats record, table), kind 2 (homogeneous) when at least half its boundary is sharp,
-//                 else 1 (diffuse).
+//                 else 1 (diffuse); and its box (its bands', `band_box`) in `near`.
+// mark_coreless:  an invocation a 16×16 tile: marks the tiles that meet a coreless lesion's box
+//                 (NEAR_CORELESS), so that lesion_stats reads the labels there only.
 // lesion_stats:   reads ratio, fluo, seeds, labels, stats, distfield; adds per-slot area,
 //                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
 //                 extents of the core's boundary pixels along the Feret directions (table).
@@ -23,11 +25,12 @@
 @group(0) @binding(6) var<storage, read> distfield: array<u32>;
 @group(0) @binding(7) var<storage, read_write> table: array<atomic<u32>>;
 @group(0) @binding(8) var<storage, read> roots: array<u32>;
-// The tiles near a core (near.wgsl): the field is read there only, and the sub-pixel pass works there only.
-@group(0) @binding(9) var<storage, read> near: array<u32>;
+// The tiles near a core (near.wgsl): the field is read there only, and the sub-pixel pass works there only;
+// assign_diffuse writes the coreless lesions' boxes and mark_coreless marks their tiles.
+@group(0) @binding(9) var<storage, read_write> near: array<atomic<u32>>;
 
 fn near_word(i: u32) -> u32 {
-    return near[i];
+    return atomicLoad(&near[i]);
 }
 
 // Pixel (x, y)'s byte of the seeds and of the mask (8 bits a pixel, rows padded to whole words).
@@ -129,8 +132,33 @@ fn assign_coreless(id: u32) {
         slot_word = s + 1u;
         atomicStore(&table[slot_base(s) + T_LABEL], roots[id] + 1u);
         atomicStore(&table[slot_base(s) + T_KIND], kind);
+        let b = band_box(atomicLoad(&stats[r + STATS_BANDS]), roots[id]);
+        for (var k = 0u; k < 4u; k += 1u) {
+            atomicStore(&near[4u * s + k], b[k]);
+        }
     }
     atomicStore(&stats[r + 2u], slot_word);
+}
+
+// An invocation a tile: NEAR_CORELESS where the tile meets a coreless lesion's box (assign_diffuse's), and
+// the count of the tiles marked either way (what lesion_stats addresses of the labels).
+@compute @workgroup_size(64)
+fn mark_coreless(@builtin(global_invocation_id) g: vec3<u32>) {
+    let t = g.x;
+    if (t >= near_tiles()) {
+        return;
+    }
+    var word = near_word(NEAR_TILES + t);
+    for (var s = MAX_CORES; s < MAX_CORES + MAX_DIFFUSE; s += 1u) {
+        if (box_meets_tile(4u * s, t, 0u)) {
+            word |= NEAR_CORELESS;
+            atomicStore(&near[NEAR_TILES + t], word);
+            break;
+        }
+    }
+    if (word != 0u) {
+        atomicAdd(&near[NEAR_COUNT_MARKED], 1u);
+    }
 }
 
 // A non-fluorescent pixel outside the kept cores whose component touches the border or is as large as a
@@ -200,7 +228,11 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
     if (fluo_at(x, y) == 0u) {
         return;
     }
-    let f = fl_label(labels[i]);
+    // A slotted coreless lesion's pixels lie in the tiles of its box: elsewhere no label is read.
+    var f = 0u;
+    if ((near_word(near_tile(x, y)) & NEAR_CORELESS) != 0u) {
+        f = fl_label(labels[i]);
+    }
     if (f != 0u) {
         let r = stats_base(f - 1u);
         let ds = select(0u, atomicLoad(&stats[r + 2u]), (atomicLoad(&stats[r]) & FLAG_CORELESS) != 0u);

@@ -64,12 +64,9 @@ fn assign_core(id: u32) {
         atomicStore(&table[slot_base(slot) + T_KIND], 0u);
         atomicStore(&table[slot_base(slot) + T_PARTIAL], select(0u, 1u, (word & FLAG_BORDER) != 0u));
         // The box [x0, x1) × [y0, y1): the first and past the last band of each side the core touches.
-        let bands = atomicLoad(&stats[stats_base(id) + STATS_BANDS]);
-        let cols = bands & 0xffffu;
-        let rows = bands >> 16u;
-        near[4u * slot] = ~band_start(firstTrailingBit(cols), P.width);
-        near[4u * slot + 1u] = ~(roots[id] / P.width);
-        near[4u * slot + 2u] = band_start(firstLeadingBit(cols) + 1u, P.width);
-        near[4u * slot + 3u] = band_start(firstLeadingBit(rows) + 1u, P.height);
+        let b = band_box(atomicLoad(&stats[stats_base(id) + STATS_BANDS]), roots[id]);
+        for (var k = 0u; k < 4u; k += 1u) {
+            near[4u * slot + k] = b[k];
+        }
     }
 }

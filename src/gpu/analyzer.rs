@@ -44,16 +44,29 @@ struct StagePipelines {
 /// uses counted whole once if its code may read it and once more if it may write it (an upper bound). Buffers
 /// indexed by dense component id (`stats`, `roots`) count only the records of the frame's components
 /// (`per_component`, multiplied once the frame's count is read back): ids at or beyond the count are
-/// never addressed. Buffers an entry point addresses on the tiles near a core only (`near_only`: the
-/// distance field and the columns where the distance passes write or read them, everything the sub-pixel
-/// pass reads) count in `near_bytes`, as if every tile were near a core, scaled by the frame's share of
-/// such tiles once it is read back.
+/// never addressed. Buffers an entry point addresses on some tiles only (`Restricted`: the seeds, the
+/// columns and the field on the tiles near a core, everything the sub-pixel pass reads, the labels
+/// `lesion_stats` reads on the tiles near a core or in a coreless lesion's box) count in `near_bytes` or
+/// `marked_bytes`, as if every tile were such, scaled by the frame's share of such tiles once it is read
+/// back.
 struct Bound {
     group: wgpu::BindGroup,
     bytes: Vec<u64>,
     per_component: Vec<u64>,
     near_bytes: Vec<u64>,
+    marked_bytes: Vec<u64>,
 }
+
+/// Which tiles an entry point addresses a buffer on (`prelude::near`): those near a core, or those near
+/// a core or in a coreless lesion's box.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tiles {
+    Near,
+    Marked,
+}
+
+/// (entry point, buffer, the tiles it addresses the buffer on).
+type Restricted<'a> = (&'a str, &'a wgpu::Buffer, Tiles);
 
 impl StagePipelines {
     fn new(device: &wgpu::Device, stage: &'static Stage) -> Self {
@@ -115,9 +128,8 @@ impl StagePipelines {
     }
 
     /// `dense`: the bound buffers indexed by dense component id, with their bytes a component.
-    /// `near_only`: (entry point, buffer) pairs where that entry point addresses the buffer on the tiles
-    /// near a core only (near.wgsl).
-    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer], dense: &[(&wgpu::Buffer, u64)], near_only: &[(&str, &wgpu::Buffer)]) -> Bound {
+    /// `restricted`: where an entry point addresses a buffer on some tiles only (near.wgsl).
+    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer], dense: &[(&wgpu::Buffer, u64)], restricted: &[Restricted<'_>]) -> Bound {
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
         // Per binding: (whole bytes, bytes a component).
         let mut sizes = vec![(uniform.size(), 0)];
@@ -128,30 +140,29 @@ impl StagePipelines {
                 None => (b.size(), 0),
             });
         }
-        // Per entry point, the bindings it addresses near the cores only.
-        let near_of = |k: usize| -> Vec<u32> {
-            near_only
+        // Entry point k's binding b: addressed on which tiles only (None: everywhere).
+        let tiles_of = |k: usize, b: u32| -> Option<Tiles> {
+            restricted
                 .iter()
-                .filter(|(e, _)| self.stage.entry(e) == k)
-                .filter_map(|(_, b)| buffers.iter().position(|x| x == b).map(|p| p as u32 + 1))
-                .collect()
+                .find(|(e, buf, _)| self.stage.entry(e) == k && buffers.iter().position(|x| x == buf).map(|p| p as u32 + 1) == Some(b))
+                .map(|r| r.2)
         };
-        // Once where the entry point's code reads it, once more where it writes it; `near`: the bindings
-        // addressed near the cores only (true) or everywhere (false).
-        let sum = |f: fn(&(u64, u64)) -> u64, near: bool| {
+        // Once where the entry point's code reads it, once more where it writes it; of the bindings it
+        // addresses on `tiles`.
+        let sum = |f: fn(&(u64, u64)) -> u64, tiles: Option<Tiles>| {
             (0..self.used.len())
                 .map(|k| {
                     let times = |b: u32| self.read[k].contains(&b) as u64 + self.written[k].contains(&b) as u64;
-                    let restricted = near_of(k);
-                    self.used[k].iter().filter(|b| restricted.contains(b) == near).map(|&b| f(&sizes[b as usize]) * times(b)).sum()
+                    self.used[k].iter().filter(|&&b| tiles_of(k, b) == tiles).map(|&b| f(&sizes[b as usize]) * times(b)).sum()
                 })
                 .collect()
         };
         Bound {
             group: device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(self.stage.name), layout: &self.layout, entries: &entries }),
-            bytes: sum(|s| s.0, false),
-            per_component: sum(|s| s.1, false),
-            near_bytes: sum(|s| s.0, true),
+            bytes: sum(|s| s.0, None),
+            per_component: sum(|s| s.1, None),
+            near_bytes: sum(|s| s.0, Some(Tiles::Near)),
+            marked_bytes: sum(|s| s.0, Some(Tiles::Marked)),
         }
     }
 }
@@ -637,6 +648,7 @@ impl GpuAnalyzer {
             (dp.get("rows").0, d, row_groups(w, h)),
             (up.get("select_diffuse").0, u, ids),
             (up.get("assign_diffuse").0, u, ids),
+            (up.get("mark_coreless").0, u, near_groups(w, h)),
             (up.get("lesion_stats").0, u, t),
             (up.get("levels").0, u, (1, 1, 1)),
             (up.get("subpixel").0, u, t),
@@ -828,28 +840,30 @@ impl GpuAnalyzer {
             // their words, and the rows read those and write the field, on the tiles near a core only
             // (core_boxes, the stage runners' stand-in for the regions stage's boxes, reads all seeds).
             bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield, &near], &dense, &[
-                ("write_seeds", &parent),
-                ("write_seeds", &seeds),
-                ("columns", &seeds),
-                ("columns", &col),
-                ("rows", &col),
-                ("rows", &distfield),
+                ("write_seeds", &parent, Tiles::Near),
+                ("write_seeds", &seeds, Tiles::Near),
+                ("columns", &seeds, Tiles::Near),
+                ("columns", &col, Tiles::Near),
+                ("rows", &col, Tiles::Near),
+                ("rows", &distfield, Tiles::Near),
             ]),
-            // lesion_stats reads the field near the cores only; subpixel works there only (the neighbours
-            // it reads are within the bound + 1 of a core, inside the tiles' reach).
+            // lesion_stats reads the field and the seeds near the cores only, and the labels there and in
+            // the coreless lesions' boxes; subpixel works near the cores only (the neighbours it reads are
+            // within the bound + 1 of a core, inside the tiles' reach).
             bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots, &near], &dense, &[
-                ("lesion_stats", &distfield),
-                ("lesion_stats", &seeds),
-                ("subpixel", &ratio),
-                ("subpixel", &mask),
-                ("subpixel", &seeds),
-                ("subpixel", &distfield),
+                ("lesion_stats", &distfield, Tiles::Near),
+                ("lesion_stats", &seeds, Tiles::Near),
+                ("lesion_stats", &parent, Tiles::Marked),
+                ("subpixel", &ratio, Tiles::Near),
+                ("subpixel", &mask, Tiles::Near),
+                ("subpixel", &seeds, Tiles::Near),
+                ("subpixel", &distfield, Tiles::Near),
             ]),
             bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes, &near], &[], &[
-                ("composite", &distfield),
-                ("composite", &seeds),
-                ("composite_classes", &distfield),
-                ("composite_classes", &seeds),
+                ("composite", &distfield, Tiles::Near),
+                ("composite", &seeds, Tiles::Near),
+                ("composite_classes", &distfield, Tiles::Near),
+                ("composite_classes", &seeds, Tiles::Near),
             ]),
             table_read: readback(d, "table_read", table::WORDS * 4),
             overlay_read: readback(d, "overlay_read", (3 * n).div_ceil(4) * 4),
@@ -1121,6 +1135,7 @@ impl Analyzer for GpuAnalyzer {
         let per_component = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         // And as if every tile were near a core (scaled once their count is read).
         let per_near = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
+        let per_marked = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[((&wgpu::ComputePipeline, usize), &Bound, (u32, u32, u32))]| {
             let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
                 query_set: qs,
@@ -1135,6 +1150,7 @@ impl Analyzer for GpuAnalyzer {
                 traffic.borrow_mut().add(STAGE_NAMES[k], bg.bytes[*entry], 1);
                 per_component.borrow_mut()[k] += bg.per_component[*entry];
                 per_near.borrow_mut()[k] += bg.near_bytes[*entry];
+                per_marked.borrow_mut()[k] += bg.marked_bytes[*entry];
             }
         };
         let np = &p.normalize;
@@ -1199,15 +1215,17 @@ impl Analyzer for GpuAnalyzer {
         run_stage(&mut enc, 6, &[
             (up.get("select_diffuse"), rb, ids),
             (up.get("assign_diffuse"), rb, ids),
+            (up.get("mark_coreless"), rb, near_groups(w, h)),
             (up.get("lesion_stats"), rb, t),
             (up.get("levels"), rb, (1, 1, 1)),
             (up.get("subpixel"), rb, t),
         ]);
 
         enc.copy_buffer_to_buffer(&f.level, (LEVEL_BINS * 4) as u64, &f.table, (table::FLUO_LEVEL * 4) as u64, 12);
-        enc.copy_buffer_to_buffer(&f.near, (near::COUNT * 4) as u64, &f.table, (table::NEAR_TILES * 4) as u64, 4);
+        const _: () = assert!(near::COUNT_MARKED == near::COUNT + 1 && table::MARKED_TILES == table::NEAR_TILES + 1);
+        enc.copy_buffer_to_buffer(&f.near, (near::COUNT * 4) as u64, &f.table, (table::NEAR_TILES * 4) as u64, 8);
         enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);
-        traffic.borrow_mut().add("readback", 24 + 8 + 2 * (table::WORDS * 4) as u64, 0);
+        traffic.borrow_mut().add("readback", 24 + 16 + 2 * (table::WORDS * 4) as u64, 0);
         // Every stage but the composite, which runs in `composite` once the styles are known.
         let segment_queries = 2 * (STAGE_NAMES.len() as u32 - 1);
         if let Some((qs, resolve, read)) = &f.timestamps {
@@ -1227,8 +1245,10 @@ impl Analyzer for GpuAnalyzer {
             traffic.borrow_mut().add(STAGE_NAMES[k], components * bytes, 0);
         }
         f.near_share = t_words[table::NEAR_TILES] as f64 / near::tiles(w, h) as f64;
-        for (k, bytes) in per_near.into_inner().iter().enumerate() {
-            traffic.borrow_mut().add(STAGE_NAMES[k], (*bytes as f64 * f.near_share).ceil() as u64, 0);
+        let marked_share = t_words[table::MARKED_TILES] as f64 / near::tiles(w, h) as f64;
+        for (k, (near_bytes, marked_bytes)) in per_near.into_inner().iter().zip(per_marked.into_inner()).enumerate() {
+            let bytes = *near_bytes as f64 * f.near_share + marked_bytes as f64 * marked_share;
+            traffic.borrow_mut().add(STAGE_NAMES[k], bytes.ceil() as u64, 0);
         }
         let mut timings = StageTimings::default();
         if let Some((_, _, read)) = &f.timestamps {

@@ -27,6 +27,9 @@ pub mod table {
     /// The number of 16×16 tiles near a core (`near::COUNT`, copied in before the readback): what the
     /// passes restricted to them address (the traffic count).
     pub const NEAR_TILES: usize = 6;
+    /// The number of tiles near a core or in a coreless lesion's box (`near::COUNT_MARKED`, copied in with
+    /// `NEAR_TILES`): what lesion_stats addresses of the labels.
+    pub const MARKED_TILES: usize = 7;
     // A slot's record.
     pub const LABEL: usize = 0;
     pub const KIND: usize = 1;
@@ -63,18 +66,23 @@ pub mod table {
     }
 }
 
-/// The tiles near a core (distance.wgsl's `core_boxes` and `activate`; `near_active` in near.wgsl): a
-/// box a core slot (`BOX_WORDS` words: the largest of `!x0`, `!y0`, `x1 + 1`, `y1 + 1` over the slot's
-/// seed pixels, all 0 for a slot with none), the count of the tiles near a core at `COUNT`, then from
-/// `TILES` on a word a 16×16 tile in raster order, 1 where the tile is within the distance bound + 2 of a
-/// core's box (and so of every pixel the distance field can reach). Emitted as `NEAR_*`.
+/// The tiles near a core (distance.wgsl's `activate`; `near_active` in near.wgsl) and those of the
+/// coreless lesions (reduce.wgsl's `mark_coreless`): a box a lesion slot, by the table's slot numbers
+/// (`BOX_WORDS` words: `!x0`, `!y0`, `x1`, `y1` of a box `[x0, x1) × [y0, y1)` holding the lesion, all 0
+/// for a slot with none), the count of the tiles near a core at `COUNT`, that of the tiles marked either
+/// way at `COUNT_MARKED`, then from `TILES` on a word a 16×16 tile in raster order: bit `NEAR_CORE`
+/// where the tile is within the distance bound + 2 of a core's box (and so of every pixel the distance
+/// field can reach), bit `NEAR_CORELESS` where it meets a coreless lesion's box. Emitted as `NEAR_*`.
 pub mod near {
-    use crate::analysis::MAX_CORES;
+    use crate::analysis::{MAX_CORES, MAX_DIFFUSE};
 
     pub const BOX_WORDS: usize = 4;
-    pub const BOXES: usize = BOX_WORDS * MAX_CORES;
+    pub const BOXES: usize = BOX_WORDS * (MAX_CORES + MAX_DIFFUSE);
     pub const COUNT: usize = BOXES;
-    pub const TILES: usize = COUNT + 1;
+    pub const COUNT_MARKED: usize = COUNT + 1;
+    pub const TILES: usize = COUNT_MARKED + 1;
+    pub const CORE: u32 = 1;
+    pub const CORELESS: u32 = 2;
 
     /// 16×16 tiles of a `width`×`height` frame.
     pub fn tiles(width: usize, height: usize) -> usize {
@@ -92,7 +100,7 @@ pub mod near {
 pub mod record {
     /// Four words: at 3840×2160 a record a pixel still fits the common 128 MiB binding limit.
     pub const STRIDE: usize = 4;
-    /// A non-fluorescent component's bands (compress): bit `b` where a pixel lies in column band `b`,
+    /// A component's bands (compress): bit `b` where a pixel lies in column band `b`,
     /// bit `16 + b` in row band `b` (`BANDS` bands a side, `band_of` in components.wgsl), so that
     /// assign_cores can hand a core's box, to whole bands, to the distance stage without a word for each
     /// side (a record a pixel of four words fits 4K frames in a 128 MiB binding, not of six).
@@ -269,7 +277,10 @@ pub fn wgsl() -> String {
         ("DASH_PX", DASH_PX),
         ("NEAR_BOXES", near::BOXES),
         ("NEAR_COUNT", near::COUNT),
+        ("NEAR_COUNT_MARKED", near::COUNT_MARKED),
         ("NEAR_TILES", near::TILES),
+        ("NEAR_CORE", near::CORE as usize),
+        ("NEAR_CORELESS", near::CORELESS as usize),
     ] {
         u(name, v);
     }

@@ -35,7 +35,7 @@ pub struct Stage {
 const WG_NORMALIZE: u32 = 13348;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
-const WG_COMPONENTS: u32 = 3176;
+const WG_COMPONENTS: u32 = 3180;
 const WG_HYSTERESIS: u32 = 4104;
 const WG_REGIONS: u32 = 0;
 const WG_DISTANCE: u32 = 9220;
@@ -101,8 +101,8 @@ pub const DISTANCE: Stage = Stage {
 pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
-    entries: &["select_diffuse", "assign_diffuse", "lesion_stats", "levels", "subpixel"],
-    bindings: &[false, false, false, false, true, false, true, false, false],
+    entries: &["select_diffuse", "assign_diffuse", "mark_coreless", "lesion_stats", "levels", "subpixel"],
+    bindings: &[false, false, false, false, true, false, true, false, true],
     includes: &[RANK, NEAR],
     workgroup_bytes: WG_REDUCE,
 };
