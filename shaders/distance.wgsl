@@ -95,12 +95,14 @@ fn write_seeds(@builtin(global_invocation_id) g: vec3<u32>) {
     seeds[g.y * mask_stride() + g.x] = word;
 }
 
-var<workgroup> wg_box: array<atomic<u32>, NEAR_BOXES>;
+// The core slots' boxes (the first of `near`'s boxes; the coreless lesions' follow).
+const CORE_BOXES: u32 = 4u * MAX_CORES;
+var<workgroup> wg_box: array<atomic<u32>, CORE_BOXES>;
 
 // One invocation a word of seeds (four pixels), as write_seeds.
 @compute @workgroup_size(16, 16)
 fn core_boxes(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    for (var k = li; k < NEAR_BOXES; k += 256u) {
+    for (var k = li; k < CORE_BOXES; k += 256u) {
         atomicStore(&wg_box[k], 0u);
     }
     workgroupBarrier();
@@ -119,7 +121,7 @@ fn core_boxes(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
         }
     }
     workgroupBarrier();
-    for (var k = li; k < NEAR_BOXES; k += 256u) {
+    for (var k = li; k < CORE_BOXES; k += 256u) {
         let v = atomicLoad(&wg_box[k]);
         if (v != 0u) {
             atomicMax(&near[k], v);
