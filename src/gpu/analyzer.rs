@@ -216,7 +216,7 @@ struct FrameResources {
     stats: wgpu::Buffer,
     seeds: wgpu::Buffer,
     distfield: wgpu::Buffer,
-    /// The tiles near a core (`prelude::near`): the cores' boxes, their count, a word a tile.
+    /// The tiles that can hold a result (`prelude::near`): the lesions' boxes, the counts, a word a tile.
     near: wgpu::Buffer,
     /// The last segmented frame's share of tiles near a core (for the composite's traffic).
     near_share: f64,
@@ -257,7 +257,7 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 14
         // A word a pixel: distance and core slot (`FIELD_SHIFT`).
         ("distfield", n),
         ("table", table::buffer_words(height)),
-        // The cores' boxes, then a word a 16×16 tile: near a core or not.
+        // The lesions' boxes and two counts, then a word a 16×16 tile: near a core, in a coreless lesion's box.
         ("near", near::buffer_words(width, height)),
     ]
 }
@@ -698,7 +698,7 @@ impl GpuAnalyzer {
         let near_words = self.read_back(&f.near, near::buffer_words(w, h))?;
         let tiles_x = w.div_ceil(16);
         for (i, v) in field.iter_mut().enumerate() {
-            if near_words[near::TILES + (i / w / 16) * tiles_x + (i % w) / 16] == 0 {
+            if near_words[near::TILES + (i / w / 16) * tiles_x + (i % w) / 16] & near::CORE == 0 {
                 *v = 0;
             }
         }
@@ -978,7 +978,7 @@ fn near_groups(w: usize, h: usize) -> (u32, u32, u32) {
     ((near::tiles(w, h) as u32).div_ceil(64), 1, 1)
 }
 
-/// Bytes of the tiles-near-a-core buffer cleared before each frame: the cores' boxes and the count.
+/// Bytes of the tiles-near-a-core buffer cleared before each frame: the lesions' boxes and the counts.
 const NEAR_HEAD_BYTES: u64 = (near::TILES * 4) as u64;
 
 fn row_groups(w: usize, h: usize) -> (u32, u32, u32) {
