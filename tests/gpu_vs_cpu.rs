@@ -559,14 +559,36 @@ fn gpu_mask_stage_equals_its_cpu_twin_on_adversarial_maps() {
     }
 }
 
+/// The distance stage alone on `seeds` against the CPU twin's whole-frame field: the same distances, and
+/// where the nearest seed's value differs, the GPU's is a tie (a seed of that value at the same distance).
+/// The GPU's distances, the CPU's field and the ties.
+fn field_equals_the_cpus(gpu: &mut GpuAnalyzer, seeds: &nirf_margin::frame::Plane<u32>, bound: f32, name: &str) -> (nirf_margin::frame::Plane<f32>, nirf_margin::raster::distance::LabeledDistance, usize) {
+    use nirf_margin::raster::distance::{LabeledDistance, distance_transform};
+    use nirf_margin::raster::rect::Rect;
+    let (w, h) = (seeds.width, seeds.height);
+    let (dist, nearest) = gpu.run_distance_stage(seeds).unwrap();
+    let mut want = LabeledDistance::default();
+    distance_transform(seeds, &[Rect { x0: 0, y0: 0, x1: w, y1: h }], bound, &mut want);
+    let mut ties = 0;
+    for i in 0..w * h {
+        let (dc, dg) = (want.dist.data[i], dist.data[i]);
+        assert!(dc == dg || (dc - dg).abs() <= 1e-4 * dc, "{w}x{h} {name}: pixel {i}: distance {dg}, CPU {dc}");
+        if want.nearest.data[i] != nearest.data[i] {
+            let (x, y) = ((i % w) as f32, (i / w) as f32);
+            let tie = (0..w * h).any(|j| seeds.data[j] == nearest.data[i] && ((j % w) as f32 - x).hypot((j / w) as f32 - y) == dg);
+            assert!(tie, "{w}x{h} {name}: pixel {i}: seed {} at {dg}, CPU {}", nearest.data[i], want.nearest.data[i]);
+            ties += 1;
+        }
+    }
+    (dist, want, ties)
+}
+
 /// The distance stage alone (columns, then rows searched outwards from each pixel), fed adversarial seeds,
 /// gives the CPU twin's distances; where the nearest seed's value differs, the GPU's is a tie: a seed of
 /// that value at the same distance.
 #[test]
 fn gpu_distance_stage_equals_its_cpu_twin_on_adversarial_seeds() {
     use nirf_margin::frame::Plane;
-    use nirf_margin::raster::distance::{LabeledDistance, distance_transform};
-    use nirf_margin::raster::rect::Rect;
     let Some(ctx) = gpu_or_skip() else { return };
     let params = AnalysisParams::with_scale(0.1);
     let bound = params.distance_bound_px();
@@ -577,20 +599,7 @@ fn gpu_distance_stage_equals_its_cpu_twin_on_adversarial_seeds() {
         for (name, m) in adversarial_masks(w, h) {
             // Seed values 1..=64 by 16×16 tile, so neighbouring tiles' seeds differ.
             let seeds = Plane::from_vec(w, h, (0..w * h).map(|i| if m.data[i] == 1 { ((i % w / 16 + i / w / 16 * 7) % 64 + 1) as u32 } else { 0 }).collect()).unwrap();
-            let (dist, nearest) = gpu.run_distance_stage(&seeds).unwrap();
-            let mut want = LabeledDistance::default();
-            distance_transform(&seeds, &[Rect { x0: 0, y0: 0, x1: w, y1: h }], bound, &mut want);
-            let mut ties = 0;
-            for i in 0..w * h {
-                let (dc, dg) = (want.dist.data[i], dist.data[i]);
-                assert!(dc == dg || (dc - dg).abs() <= 1e-4 * dc, "{w}x{h} {name}: pixel {i}: distance {dg}, CPU {dc}");
-                if want.nearest.data[i] != nearest.data[i] {
-                    let (x, y) = ((i % w) as f32, (i / w) as f32);
-                    let tie = (0..w * h).any(|j| seeds.data[j] == nearest.data[i] && ((j % w) as f32 - x).hypot((j / w) as f32 - y) == dg);
-                    assert!(tie, "{w}x{h} {name}: pixel {i}: seed {} at {dg}, CPU {}", nearest.data[i], want.nearest.data[i]);
-                    ties += 1;
-                }
-            }
+            let (dist, _, ties) = field_equals_the_cpus(&mut gpu, &seeds, bound, name);
             if name == "frame filled" {
                 assert!(dist.data.iter().all(|&d| d == 0.0), "{name}");
             }
@@ -637,8 +646,6 @@ fn sparse_seeds(w: usize, h: usize, bound: usize) -> Vec<(&'static str, nirf_mar
 #[test]
 fn gpu_distance_field_near_the_cores_equals_the_cpus_on_sparse_seeds() {
     use nirf_margin::frame::Plane;
-    use nirf_margin::raster::distance::{LabeledDistance, distance_transform};
-    use nirf_margin::raster::rect::Rect;
     let Some(ctx) = gpu_or_skip() else { return };
     let params = AnalysisParams::with_scale(0.1);
     let bound = params.distance_bound_px();
@@ -649,18 +656,7 @@ fn gpu_distance_field_near_the_cores_equals_the_cpus_on_sparse_seeds() {
             // Every tile near a seed first: a field everywhere.
             let dense = Plane::from_vec(w, h, (0..w * h).map(|i| (i % 7 == 0) as u32 * 5).collect()).unwrap();
             gpu.run_distance_stage(&dense).unwrap();
-            let (dist, nearest) = gpu.run_distance_stage(&seeds).unwrap();
-            let mut want = LabeledDistance::default();
-            distance_transform(&seeds, &[Rect { x0: 0, y0: 0, x1: w, y1: h }], bound, &mut want);
-            for i in 0..w * h {
-                let (dc, dg) = (want.dist.data[i], dist.data[i]);
-                assert!(dc == dg || (dc - dg).abs() <= 1e-4 * dc, "{w}x{h} {name}: pixel {i}: distance {dg}, CPU {dc}");
-                if want.nearest.data[i] != nearest.data[i] {
-                    let (x, y) = ((i % w) as f32, (i / w) as f32);
-                    let tie = (0..w * h).any(|j| seeds.data[j] == nearest.data[i] && ((j % w) as f32 - x).hypot((j / w) as f32 - y) == dg);
-                    assert!(tie, "{w}x{h} {name}: pixel {i}: seed {} at {dg}, CPU {}", nearest.data[i], want.nearest.data[i]);
-                }
-            }
+            let (_, want, _) = field_equals_the_cpus(&mut gpu, &seeds, bound, name);
             if want.dist.data.iter().filter(|d| d.is_infinite()).count() * 2 > w * h {
                 mostly_beyond += 1;
             }
