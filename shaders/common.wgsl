@@ -45,6 +45,27 @@ struct Params {
 fn stats_base(root: u32) -> u32 {
     return STATS_STRIDE * root;
 }
+
+// A component's bands (word STATS_BANDS, compress): the frame cut into BANDS column bands
+// and BANDS row bands; bit b for each column band b a pixel of it lies in, bit 16 + b for each row band
+// (or'ed, so one word holds both extents). Column band b is the columns x with floor(x * BANDS / width)
+// = b: [band_start(b, width), band_start(b + 1, width)).
+fn bands_of(x: u32, y: u32) -> u32 {
+    return (1u << (x * BANDS / P.width)) | (1u << (16u + y * BANDS / P.height));
+}
+
+fn band_start(b: u32, size: u32) -> u32 {
+    return (b * size + BANDS - 1u) / BANDS;
+}
+
+// The box words (`gpu::prelude::near`: !x0, !y0, x1, y1) of a component from its bands (word STATS_BANDS)
+// and its root (raster index): its first row, its columns and last row to whole bands.
+fn band_box(bands: u32, root: u32) -> vec4<u32> {
+    let cols = bands & 0xffffu;
+    let rows = bands >> 16u;
+    return vec4<u32>(~band_start(firstTrailingBit(cols), P.width), ~(root / P.width),
+        band_start(firstLeadingBit(cols) + 1u, P.width), band_start(firstLeadingBit(rows) + 1u, P.height));
+}
 const NONE: u32 = 0xffffffffu;
 // Component labels (components.wgsl): after the labelling, the parent array holds one word a pixel, 1 +
 // the component's dense id (the rank of its root, its first pixel, in raster order among all roots of both

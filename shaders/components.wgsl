@@ -25,7 +25,8 @@
 //              a pixel for both classes (common.wgsl), read by the distance and reduce stages; no second
 //              frame-sized array is written. As it labels, it adds each pixel to its component's
 //              statistics record (by dense id: area and border flag; ratio sum, or boundary and sharp
-//              boundary pixels; the tile's leading components summed in workgroup memory first), so
+//              boundary pixels; its bands, STATS_BANDS: common.wgsl's `bands_of`;
+//              the tile's leading components summed in workgroup memory first), so
 //              the labels are not read again for them.
 // The root of a component is its smallest raster index and ids go by raster order of roots, so ids are
 // deterministic and in the CPU's label order (its label is roots[id] + 1).
@@ -281,12 +282,15 @@ var<workgroup> lead: u32;
 var<workgroup> lead_area: atomic<u32>;
 var<workgroup> lead_sum: atomic<u32>;
 var<workgroup> lead_flags: atomic<u32>;
+// The leader's bands (STATS_BANDS).
+var<workgroup> lead_bands: atomic<u32>;
 // The fluorescent leader: the tile's largest fluorescent label (any present one would do).
 var<workgroup> fl_lead: atomic<u32>;
 var<workgroup> fl_area: atomic<u32>;
 var<workgroup> fl_edges: atomic<u32>;
 var<workgroup> fl_sharp: atomic<u32>;
 var<workgroup> fl_flags: atomic<u32>;
+var<workgroup> fl_bands: atomic<u32>;
 
 // Each pixel's label (into the parent array), and its component's statistics (CPU twin:
 // src/reference/regions.rs's `region_stats`).
@@ -306,11 +310,13 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
         atomicStore(&lead_area, 0u);
         atomicStore(&lead_sum, 0u);
         atomicStore(&lead_flags, 0u);
+        atomicStore(&lead_bands, 0u);
         atomicStore(&fl_lead, 0u);
         atomicStore(&fl_area, 0u);
         atomicStore(&fl_edges, 0u);
         atomicStore(&fl_sharp, 0u);
         atomicStore(&fl_flags, 0u);
+        atomicStore(&fl_bands, 0u);
     }
     workgroupBarrier();
     atomicMax(&fl_lead, fl_label(l));
@@ -324,10 +330,12 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
             atomicAdd(&lead_area, 1u);
             atomicAdd(&lead_sum, ratio_fixed(ratio_px(g.x, g.y)));
             atomicOr(&lead_flags, border);
+            atomicOr(&lead_bands, bands_of(g.x, g.y));
         } else if (b != 0u) {
             let r = stats_base(b - 1u);
             atomicAdd(&stats[r], 1u);
             atomicAdd(&stats[r + 1u], ratio_fixed(ratio_px(g.x, g.y)));
+            atomicOr(&stats[r + STATS_BANDS], bands_of(g.x, g.y));
             if (border != 0u) {
                 atomicOr(&stats[r], border);
             }
@@ -347,6 +355,7 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
             if (f == fl_leader) {
                 atomicAdd(&fl_area, 1u);
                 atomicOr(&fl_flags, border);
+                atomicOr(&fl_bands, bands_of(g.x, g.y));
                 if (edge) {
                     atomicAdd(&fl_edges, 1u);
                 }
@@ -357,6 +366,7 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
                 let r = stats_base(f - 1u);
                 atomicAdd(&stats[r], 1u);
                 atomicOr(&stats[r], border | FLAG_FL);
+                atomicOr(&stats[r + STATS_BANDS], bands_of(g.x, g.y));
                 if (edge) {
                     atomicAdd(&stats[r + 1u], 1u);
                 }
@@ -375,11 +385,13 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
         if (flags != 0u) {
             atomicOr(&stats[r], flags);
         }
+        atomicOr(&stats[r + STATS_BANDS], atomicLoad(&lead_bands));
     }
     if (li == 0u && fl_leader != 0u) {
         let r = stats_base(fl_leader - 1u);
         atomicAdd(&stats[r], atomicLoad(&fl_area));
         atomicOr(&stats[r], atomicLoad(&fl_flags) | FLAG_FL);
+        atomicOr(&stats[r + STATS_BANDS], atomicLoad(&fl_bands));
         let edges = atomicLoad(&fl_edges);
         if (edges != 0u) {
             atomicAdd(&stats[r + 1u], edges);

@@ -19,6 +19,12 @@
 @group(0) @binding(6) var<storage, read> styles: array<u32>;
 @group(0) @binding(7) var<storage, read_write> overlay: array<u32>;
 @group(0) @binding(8) var<storage, read_write> classes: array<u32>;
+// The tiles near a core (near.wgsl): the field is read there only.
+@group(0) @binding(9) var<storage, read> near: array<u32>;
+
+fn near_word(i: u32) -> u32 {
+    return near[i];
+}
 
 // Colours: FLUORESCENCE, BOUNDARY, MARGIN_OK, MARGIN_WARN, CORE_TINT from the prelude (`overlay::palette`).
 
@@ -47,11 +53,16 @@ fn shade(i: u32) -> vec4<u32> {
     let fl = mask_byte(fluo[mask_index(x, y)], x) != 0u;
     c = mixc(c, FLUORESCENCE, fluorescence_alpha(ratio_decode(ratio[ratio_index(x, y)], x), fl));
     var cls = select(0u, 3u, fl);
-    if ((mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE) != 0u) {
+    // Core pixels lie in the tiles near a core only: the seeds are read there only.
+    if (near_active(x, y) && (mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE) != 0u) {
         c = mixc(c, CORE_TINT, 0.2);
         cls = 2u;
     } else {
-        let field = distfield[i];
+        // Beyond every core's bound (a tile not near a core, not written by the distance rows) the field is 0.
+        var field = 0u;
+        if (near_active(x, y)) {
+            field = distfield[i];
+        }
         let nl = field_near(field);
         if (nl != 0u) {
             let d = field_dist(field);

@@ -1,10 +1,17 @@
 // distance.wgsl — CPU twin: src/raster/distance.rs
-// write_seeds: reads labels, stats (a core's slot + 1 in its component's record); writes seeds, 8 bits a
+// write_seeds: (on the tiles near a core only) reads labels, stats (a core's slot + 1 in its component's record); writes seeds, 8 bits a
 //              pixel in the mask's layout (one invocation a word): a core pixel's slot + 1; SEED_OUTSIDE
 //              on any other non-fluorescent pixel whose component touches the border or is as large as
 //              a core (reduce.wgsl's `is_outside`, so that its passes need not bind the stats); else 0.
 //              And flags FLAG_HAS_RIM on the root of each fluorescent pixel with a kept core pixel among
 //              its four neighbours: that component holds a core's rim (CPU: reduce::mark_rims).
+// activate:    an invocation a 16×16 tile: marks the tile in `near` where it lies within the distance
+//              bound + 2 of a core slot's box (regions.wgsl's assign_cores writes them), and counts it
+//              (near.wgsl). Seeds and field can be non-zero only there, so write_seeds, columns, rows and
+//              every reader of the seeds and the field work on those tiles only.
+// core_boxes:  the stage runners' stand-in for assign_cores' boxes, from given seeds: each slot's box (the
+//              largest !x0, !y0, x1 + 1, y1 + 1 of its seed pixels, a workgroup's first in workgroup
+//              memory; a core's seeds are its pixels, so a box inside assign_cores'); boxes cleared before.
 // columns:     reads seeds; writes col (a half-word a pixel, two a word, rows padded to whole words
 //              (`col_stride`): the vertical distance to the nearest seed in its column within the bound,
 //              shifted left by COL_SHIFT, or'ed with that seed's value, ties to the seed above; COL_NONE
@@ -22,6 +29,12 @@
 @group(0) @binding(3) var<storage, read_write> seeds: array<u32>;
 @group(0) @binding(4) var<storage, read_write> col: array<u32>;
 @group(0) @binding(5) var<storage, read_write> distfield: array<u32>;
+// The tiles near a core (near.wgsl): the cores' boxes, the count, a word a tile.
+@group(0) @binding(6) var<storage, read_write> near: array<atomic<u32>>;
+
+fn near_word(i: u32) -> u32 {
+    return atomicLoad(&near[i]);
+}
 
 fn seed_of(x: u32, y: u32) -> u32 {
     let b = bg_label(labels[y * P.width + x]);
@@ -38,12 +51,17 @@ fn seed_of(x: u32, y: u32) -> u32 {
     return select(0u, SEED_OUTSIDE, outside);
 }
 
+// The columns' seed: none in a tile not near a core (no core pixel lies there), which is not read.
 fn seed_at(x: u32, y: u32) -> u32 {
+    if (!near_active(x, y)) {
+        return 0u;
+    }
     return mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE;
 }
 
+// Every core pixel lies in a tile near a core.
 fn is_core(x: u32, y: u32) -> bool {
-    return (seed_of(x, y) & SEED_VALUE) != 0u;
+    return near_active(x, y) && (seed_of(x, y) & SEED_VALUE) != 0u;
 }
 
 // A fluorescent pixel next to a kept core's pixel: its component holds that core's rim.
@@ -62,7 +80,8 @@ fn mark_rim(x: u32, y: u32) {
 // One invocation a word of seeds: four pixels of a row.
 @compute @workgroup_size(16, 16)
 fn write_seeds(@builtin(global_invocation_id) g: vec3<u32>) {
-    if (g.x >= mask_stride() || g.y >= P.height) {
+    // A word's four pixels lie in one tile.
+    if (g.x >= mask_stride() || g.y >= P.height || !near_active(4u * g.x, g.y)) {
         return;
     }
     var word = 0u;
@@ -74,6 +93,61 @@ fn write_seeds(@builtin(global_invocation_id) g: vec3<u32>) {
         }
     }
     seeds[g.y * mask_stride() + g.x] = word;
+}
+
+// The core slots' boxes (the first of `near`'s boxes; the coreless lesions' follow).
+const CORE_BOXES: u32 = 4u * MAX_CORES;
+var<workgroup> wg_box: array<atomic<u32>, CORE_BOXES>;
+
+// One invocation a word of seeds (four pixels), as write_seeds.
+@compute @workgroup_size(16, 16)
+fn core_boxes(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    for (var k = li; k < CORE_BOXES; k += 256u) {
+        atomicStore(&wg_box[k], 0u);
+    }
+    workgroupBarrier();
+    if (g.x < mask_stride() && g.y < P.height) {
+        let word = seeds[g.y * mask_stride() + g.x];
+        for (var k = 0u; k < 4u; k += 1u) {
+            let x = 4u * g.x + k;
+            let v = (word >> (8u * k)) & SEED_VALUE;
+            if (x < P.width && v != 0u) {
+                let b = 4u * (v - 1u);
+                atomicMax(&wg_box[b], ~x);
+                atomicMax(&wg_box[b + 1u], ~g.y);
+                atomicMax(&wg_box[b + 2u], x + 1u);
+                atomicMax(&wg_box[b + 3u], g.y + 1u);
+            }
+        }
+    }
+    workgroupBarrier();
+    for (var k = li; k < CORE_BOXES; k += 256u) {
+        let v = atomicLoad(&wg_box[k]);
+        if (v != 0u) {
+            atomicMax(&near[k], v);
+        }
+    }
+}
+
+// An invocation a tile (tiles in raster order): near a core where the tile [x0, x1) × [y0, y1) meets a
+// core's box grown by the bound + 2 (every pixel within the bound of a core pixel, and its neighbours).
+@compute @workgroup_size(64)
+fn activate(@builtin(global_invocation_id) g: vec3<u32>) {
+    let t = g.x;
+    if (t >= near_tiles()) {
+        return;
+    }
+    var on = 0u;
+    for (var s = 0u; s < MAX_CORES; s += 1u) {
+        if (box_meets_tile(4u * s, t, P.dist_bound_i + 2u)) {
+            on = NEAR_CORE;
+            break;
+        }
+    }
+    atomicStore(&near[NEAR_TILES + t], on);
+    if (on != 0u) {
+        atomicAdd(&near[NEAR_COUNT], 1u);
+    }
 }
 
 // Rows a `columns` thread owns. Its sweep starts `dist_bound_i` rows above them and looks ahead as far
@@ -159,12 +233,23 @@ fn columns(@builtin(global_invocation_id) g: vec3<u32>) {
     }
     let y1 = min(y0 + COL_SEGMENT, P.height);
     let xa = 2u * g.x;
+    // Only the tiles near a core are written (both columns lie in one tile column): a segment with none
+    // is not swept.
+    var any = false;
+    for (var y = y0; y < y1; y += 16u) {
+        any = any || near_active(xa, y);
+    }
+    if (!any) {
+        return;
+    }
     var a = sweep_start(xa, y0);
     var b = sweep_start(xa + 1u, y0);
     for (var y = y0; y < y1; y += 1u) {
         a = sweep_step(a, xa, y);
         b = sweep_step(b, xa + 1u, y);
-        col[y * stride + g.x] = a.out | (b.out << 16u);
+        if (near_active(xa, y)) {
+            col[y * stride + g.x] = a.out | (b.out << 16u);
+        }
     }
 }
 
@@ -191,7 +276,8 @@ fn rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let q = start + i32(k);
         var gv = NONE;
         var lv = 0u;
-        if (q >= 0 && q < i32(w)) {
+        // A tile not near a core has no seed within the bound in its columns (and no col written).
+        if (q >= 0 && q < i32(w) && near_active(u32(q), y)) {
             let c = (col[y * col_stride() + (u32(q) >> 1u)] >> (16u * (u32(q) & 1u))) & 0xffffu;
             if (c != COL_NONE) {
                 gv = c >> COL_SHIFT;
@@ -207,7 +293,7 @@ fn rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
     let has_seed = atomicLoad(&wg_any);
     let x = x0 + li;
-    if (x >= w) {
+    if (x >= w || !near_active(x, y)) {
         return;
     }
     var best = NONE;

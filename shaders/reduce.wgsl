@@ -5,7 +5,9 @@
 //                 with their root's row (T_ROWS).
 // assign_diffuse: each whose rank in raster order of label is under MAX_DIFFUSE takes that coreless slot
 //                 (word 2 of its stats record, table), kind 2 (homogeneous) when at least half its boundary is sharp,
-//                 else 1 (diffuse).
+//                 else 1 (diffuse); and its box (its bands', `band_box`) in `near`.
+// mark_coreless:  an invocation a 16×16 tile: marks the tiles that meet a coreless lesion's box
+//                 (NEAR_CORELESS), so that lesion_stats reads the labels there only.
 // lesion_stats:   reads ratio, fluo, seeds, labels, stats, distfield; adds per-slot area,
 //                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
 //                 extents of the core's boundary pixels along the Feret directions (table).
@@ -23,13 +25,25 @@
 @group(0) @binding(6) var<storage, read> distfield: array<u32>;
 @group(0) @binding(7) var<storage, read_write> table: array<atomic<u32>>;
 @group(0) @binding(8) var<storage, read> roots: array<u32>;
+// The tiles near a core (near.wgsl): the field is read there only, and the sub-pixel pass works there only;
+// assign_diffuse writes the coreless lesions' boxes and mark_coreless marks their tiles.
+@group(0) @binding(9) var<storage, read_write> near: array<atomic<u32>>;
+
+fn near_word(i: u32) -> u32 {
+    return atomicLoad(&near[i]);
+}
 
 // Pixel (x, y)'s byte of the seeds and of the mask (8 bits a pixel, rows padded to whole words).
 fn ratio_px(x: u32, y: u32) -> f32 {
     return ratio_decode(ratio[ratio_index(x, y)], x);
 }
 
+// 0 in a tile not near a core, which is not read: no core pixel lies there, and the outside marks
+// (SEED_OUTSIDE) are asked for beside a core's rim only.
 fn seed_byte(x: u32, y: u32) -> u32 {
+    if (!near_active(x, y)) {
+        return 0u;
+    }
     return mask_byte(seeds[mask_index(x, y)], x);
 }
 
@@ -42,12 +56,13 @@ fn fluo_at(x: u32, y: u32) -> u32 {
     return mask_byte(fluo[mask_index(x, y)], x);
 }
 
-fn dist_at(i: u32) -> f32 {
-    return field_dist(distfield[i]);
-}
-
-fn near_at(i: u32) -> u32 {
-    return field_near(distfield[i]);
+// Pixel (x, y)'s word of the distance field; 0 (beyond every core's bound) in a tile not near a core,
+// which the distance rows did not write.
+fn field_at(x: u32, y: u32) -> u32 {
+    if (!near_active(x, y)) {
+        return 0u;
+    }
+    return distfield[y * P.width + x];
 }
 
 fn add64(base: u32, lo: u32, v: u32) {
@@ -117,8 +132,33 @@ fn assign_coreless(id: u32) {
         slot_word = s + 1u;
         atomicStore(&table[slot_base(s) + T_LABEL], roots[id] + 1u);
         atomicStore(&table[slot_base(s) + T_KIND], kind);
+        let b = band_box(atomicLoad(&stats[r + STATS_BANDS]), roots[id]);
+        for (var k = 0u; k < 4u; k += 1u) {
+            atomicStore(&near[4u * s + k], b[k]);
+        }
     }
     atomicStore(&stats[r + 2u], slot_word);
+}
+
+// An invocation a tile: NEAR_CORELESS where the tile meets a coreless lesion's box (assign_diffuse's), and
+// the count of the tiles marked either way (what lesion_stats addresses of the labels).
+@compute @workgroup_size(64)
+fn mark_coreless(@builtin(global_invocation_id) g: vec3<u32>) {
+    let t = g.x;
+    if (t >= near_tiles()) {
+        return;
+    }
+    var word = near_word(NEAR_TILES + t);
+    for (var s = MAX_CORES; s < MAX_CORES + MAX_DIFFUSE; s += 1u) {
+        if (box_meets_tile(4u * s, t, 0u)) {
+            word |= NEAR_CORELESS;
+            atomicStore(&near[NEAR_TILES + t], word);
+            break;
+        }
+    }
+    if (word != 0u) {
+        atomicAdd(&near[NEAR_COUNT_MARKED], 1u);
+    }
 }
 
 // A non-fluorescent pixel outside the kept cores whose component touches the border or is as large as a
@@ -188,7 +228,11 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
     if (fluo_at(x, y) == 0u) {
         return;
     }
-    let f = fl_label(labels[i]);
+    // A slotted coreless lesion's pixels lie in the tiles of its box: elsewhere no label is read.
+    var f = 0u;
+    if ((near_word(near_tile(x, y)) & NEAR_CORELESS) != 0u) {
+        f = fl_label(labels[i]);
+    }
     if (f != 0u) {
         let r = stats_base(f - 1u);
         let ds = select(0u, atomicLoad(&stats[r + 2u]), (atomicLoad(&stats[r]) & FLAG_CORELESS) != 0u);
@@ -202,8 +246,9 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
             }
         }
     }
-    let d = dist_at(i);
-    let nl = near_at(i);
+    let field = field_at(x, y);
+    let d = field_dist(field);
+    let nl = field_near(field);
     if (d > P.rim_search_px || nl == 0u) {
         return;
     }
@@ -267,15 +312,19 @@ fn subpixel(@builtin(global_invocation_id) g: vec3<u32>) {
     if (g.x == 0u || g.y == 0u || g.x + 1u >= w || g.y + 1u >= h) {
         return;
     }
-    let i = g.y * w + g.x;
+    // Only pixels near a core have work (a core pixel, or a nearest core within the bound).
+    if (!near_active(g.x, g.y)) {
+        return;
+    }
     let core = seed_at(g.x, g.y);
-    let nl = near_at(i);
+    let field = field_at(g.x, g.y);
+    let nl = field_near(field);
     if (core == 0u && nl == 0u) {
         return;
     }
     let slot = select(nl - 1u, core - 1u, core != 0u);
     let b = slot_base(slot);
-    let d = dist_at(i);
+    let d = field_dist(field);
     let v = ratio_px(g.x, g.y);
     let grad = gradient(g.x, g.y);
     if (core != 0u || d <= bitcast<f32>(atomicLoad(&table[b + T_BAND]))) {

@@ -7,11 +7,15 @@
 // assign_cores: each core whose rank in raster order of label is under MAX_CORES takes slot = rank (the
 //               CPU's order, whatever order the GPU ran in): writes slot + 1 in its stats record and the
 //               slot's label (its root's raster index + 1, the CPU's label), kind and partial flag (the
-//               core touches the border) in table.
+//               core touches the border) in table; and a box holding the core (its first row its root's,
+//               the rest to whole bands, `bands_of`) as the slot's box in `near`, from which the distance
+//               stage marks the tiles near a core (`activate`).
 
 @group(0) @binding(1) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(2) var<storage, read_write> table: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read> roots: array<u32>;
+// The tiles near a core (near.wgsl, `gpu::prelude::near`): assign_cores writes each slot's box.
+@group(0) @binding(4) var<storage, read_write> near: array<u32>;
 
 @compute @workgroup_size(256)
 fn select_cores(@builtin(global_invocation_id) g: vec3<u32>) {
@@ -59,5 +63,10 @@ fn assign_core(id: u32) {
         atomicStore(&table[slot_base(slot) + T_LABEL], roots[id] + 1u);
         atomicStore(&table[slot_base(slot) + T_KIND], 0u);
         atomicStore(&table[slot_base(slot) + T_PARTIAL], select(0u, 1u, (word & FLAG_BORDER) != 0u));
+        // The box [x0, x1) × [y0, y1): the first and past the last band of each side the core touches.
+        let b = band_box(atomicLoad(&stats[stats_base(id) + STATS_BANDS]), roots[id]);
+        for (var k = 0u; k < 4u; k += 1u) {
+            near[4u * slot + k] = b[k];
+        }
     }
 }

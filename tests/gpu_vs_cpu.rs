@@ -559,14 +559,36 @@ fn gpu_mask_stage_equals_its_cpu_twin_on_adversarial_maps() {
     }
 }
 
+/// The distance stage alone on `seeds` against the CPU twin's whole-frame field: the same distances, and
+/// where the nearest seed's value differs, the GPU's is a tie (a seed of that value at the same distance).
+/// The GPU's distances, the CPU's field and the ties.
+fn field_equals_the_cpus(gpu: &mut GpuAnalyzer, seeds: &nirf_margin::frame::Plane<u32>, bound: f32, name: &str) -> (nirf_margin::frame::Plane<f32>, nirf_margin::raster::distance::LabeledDistance, usize) {
+    use nirf_margin::raster::distance::{LabeledDistance, distance_transform};
+    use nirf_margin::raster::rect::Rect;
+    let (w, h) = (seeds.width, seeds.height);
+    let (dist, nearest) = gpu.run_distance_stage(seeds).unwrap();
+    let mut want = LabeledDistance::default();
+    distance_transform(seeds, &[Rect { x0: 0, y0: 0, x1: w, y1: h }], bound, &mut want);
+    let mut ties = 0;
+    for i in 0..w * h {
+        let (dc, dg) = (want.dist.data[i], dist.data[i]);
+        assert!(dc == dg || (dc - dg).abs() <= 1e-4 * dc, "{w}x{h} {name}: pixel {i}: distance {dg}, CPU {dc}");
+        if want.nearest.data[i] != nearest.data[i] {
+            let (x, y) = ((i % w) as f32, (i / w) as f32);
+            let tie = (0..w * h).any(|j| seeds.data[j] == nearest.data[i] && ((j % w) as f32 - x).hypot((j / w) as f32 - y) == dg);
+            assert!(tie, "{w}x{h} {name}: pixel {i}: seed {} at {dg}, CPU {}", nearest.data[i], want.nearest.data[i]);
+            ties += 1;
+        }
+    }
+    (dist, want, ties)
+}
+
 /// The distance stage alone (columns, then rows searched outwards from each pixel), fed adversarial seeds,
 /// gives the CPU twin's distances; where the nearest seed's value differs, the GPU's is a tie: a seed of
 /// that value at the same distance.
 #[test]
 fn gpu_distance_stage_equals_its_cpu_twin_on_adversarial_seeds() {
     use nirf_margin::frame::Plane;
-    use nirf_margin::raster::distance::{LabeledDistance, distance_transform};
-    use nirf_margin::raster::rect::Rect;
     let Some(ctx) = gpu_or_skip() else { return };
     let params = AnalysisParams::with_scale(0.1);
     let bound = params.distance_bound_px();
@@ -577,20 +599,7 @@ fn gpu_distance_stage_equals_its_cpu_twin_on_adversarial_seeds() {
         for (name, m) in adversarial_masks(w, h) {
             // Seed values 1..=64 by 16×16 tile, so neighbouring tiles' seeds differ.
             let seeds = Plane::from_vec(w, h, (0..w * h).map(|i| if m.data[i] == 1 { ((i % w / 16 + i / w / 16 * 7) % 64 + 1) as u32 } else { 0 }).collect()).unwrap();
-            let (dist, nearest) = gpu.run_distance_stage(&seeds).unwrap();
-            let mut want = LabeledDistance::default();
-            distance_transform(&seeds, &[Rect { x0: 0, y0: 0, x1: w, y1: h }], bound, &mut want);
-            let mut ties = 0;
-            for i in 0..w * h {
-                let (dc, dg) = (want.dist.data[i], dist.data[i]);
-                assert!(dc == dg || (dc - dg).abs() <= 1e-4 * dc, "{w}x{h} {name}: pixel {i}: distance {dg}, CPU {dc}");
-                if want.nearest.data[i] != nearest.data[i] {
-                    let (x, y) = ((i % w) as f32, (i / w) as f32);
-                    let tie = (0..w * h).any(|j| seeds.data[j] == nearest.data[i] && ((j % w) as f32 - x).hypot((j / w) as f32 - y) == dg);
-                    assert!(tie, "{w}x{h} {name}: pixel {i}: seed {} at {dg}, CPU {}", nearest.data[i], want.nearest.data[i]);
-                    ties += 1;
-                }
-            }
+            let (dist, _, ties) = field_equals_the_cpus(&mut gpu, &seeds, bound, name);
             if name == "frame filled" {
                 assert!(dist.data.iter().all(|&d| d == 0.0), "{name}");
             }
@@ -600,6 +609,60 @@ fn gpu_distance_stage_equals_its_cpu_twin_on_adversarial_seeds() {
             eprintln!("{w}x{h} {name}: {ties} ties resolved otherwise than the CPU");
         }
     }
+}
+
+/// Sparse seeds for the distance field made on the tiles near a core only (near.wgsl): a seed at each
+/// corner of the frame, seeds whose reach (the bound + 2) ends exactly on a tile's edge or one pixel past
+/// it, single pixels on both sides of a tile corner, and 64 seeds scattered over the frame.
+fn sparse_seeds(w: usize, h: usize, bound: usize) -> Vec<(&'static str, nirf_margin::frame::Plane<u32>)> {
+    use nirf_margin::frame::Plane;
+    let place = |pts: &[(usize, usize)]| {
+        let mut p = Plane::from_vec(w, h, vec![0u32; w * h]).unwrap();
+        for (k, &(x, y)) in pts.iter().enumerate() {
+            p.data[y.min(h - 1) * w + x.min(w - 1)] = (k % 64 + 1) as u32;
+        }
+        p
+    };
+    // The first tile edge past 3 × the bound, and seeds whose reach ends on it or one pixel past it.
+    let edge = (3 * bound).next_multiple_of(16);
+    let reach = bound + 2;
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(29);
+    let scattered: Vec<(usize, usize)> = (0..64).map(|_| (rng.random_range(0..w), rng.random_range(0..h))).collect();
+    vec![
+        ("top-left pixel", place(&[(0, 0)])),
+        ("bottom-right pixel", place(&[(w - 1, h - 1)])),
+        ("four corners", place(&[(0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1)])),
+        ("reach to a tile edge", place(&[(edge - reach, edge - reach), (edge + 15 + reach, edge + 15 + reach)])),
+        ("reach a pixel past a tile edge", place(&[(edge - reach - 1, edge), (edge, edge - reach - 1)])),
+        ("tile corner pair", place(&[(edge - 1, edge - 1), (edge, edge)])),
+        ("64 scattered", place(&scattered)),
+    ]
+}
+
+/// The distance field on the tiles near a core only equals the CPU's whole-frame field on sparse seeds,
+/// after a frame whose field filled every tile (a tile read where it should not be would show that
+/// frame's distances), on sizes that are not multiples of the tiles; and most of the frame is beyond
+/// the bound in some of them (the restriction is exercised).
+#[test]
+fn gpu_distance_field_near_the_cores_equals_the_cpus_on_sparse_seeds() {
+    use nirf_margin::frame::Plane;
+    let Some(ctx) = gpu_or_skip() else { return };
+    let params = AnalysisParams::with_scale(0.1);
+    let bound = params.distance_bound_px();
+    let mut gpu = GpuAnalyzer::with_context(ctx, params).unwrap();
+    let mut mostly_beyond = 0;
+    for (w, h) in [(389, 301), (250, 513)] {
+        for (name, seeds) in sparse_seeds(w, h, bound.ceil() as usize) {
+            // Every tile near a seed first: a field everywhere.
+            let dense = Plane::from_vec(w, h, (0..w * h).map(|i| (i % 7 == 0) as u32 * 5).collect()).unwrap();
+            gpu.run_distance_stage(&dense).unwrap();
+            let (_, want, _) = field_equals_the_cpus(&mut gpu, &seeds, bound, name);
+            if want.dist.data.iter().filter(|d| d.is_infinite()).count() * 2 > w * h {
+                mostly_beyond += 1;
+            }
+        }
+    }
+    assert!(mostly_beyond >= 8, "only {mostly_beyond} inputs left most of the frame beyond the bound");
 }
 
 /// A homogeneous lesion's edge is its tumour boundary: the processor outlines it from the backend's
@@ -669,6 +732,7 @@ fn homogeneous_lesions_are_outlined_from_either_backends_labels() {
 #[test]
 fn gpu_regions_stage_equals_its_cpu_twin_on_adversarial_masks() {
     use nirf_margin::frame::Plane;
+    use nirf_margin::raster::rect::Rect;
     use nirf_margin::reference::regions::{FLAG_BORDER, RegionTable, is_core, region_stats, select_cores};
     let Some(ctx) = gpu_or_skip() else { return };
     // 0.25 mm/px: a core is 28 px or more, so the 100 cores' insides (112 px at 203×117) qualify.
@@ -712,6 +776,17 @@ fn gpu_regions_stage_equals_its_cpu_twin_on_adversarial_masks() {
             let want_cores: Vec<(u32, bool)> =
                 cores.iter().map(|&l| (l, bg.flags[bg.index(l)] & FLAG_BORDER != 0)).collect();
             assert_eq!(got.cores, want_cores, "{w}x{h} {name}: cores in slot order");
+            // Each core's box for the distance stage: its first row, and its columns and last row
+            // widened to the 16 bands a side its pixels lie in.
+            let start = |b: usize, size: usize| (b * size).div_ceil(16);
+            let want_boxes: Vec<Rect> = boxes.iter().map(|b| Rect {
+                x0: start(b.x0 * 16 / w, w),
+                y0: b.y0,
+                x1: start((b.x1 - 1) * 16 / w + 1, w),
+                y1: start((b.y1 - 1) * 16 / h + 1, h),
+            }).collect();
+            assert!(want_boxes.iter().zip(&boxes).all(|(g, b)| g.contains(b)));
+            assert_eq!(got.core_boxes, want_boxes, "{w}x{h} {name}: the cores' boxes");
             cores_seen += cores.len();
             if name == "100 cores" && w == 203 {
                 assert!(cores.len() >= 20, "{name}: {} cores", cores.len());
@@ -843,9 +918,11 @@ fn gpu_composite_stage_equals_its_cpu_twin_on_adversarial_maps() {
     let mut gpu = GpuAnalyzer::with_context(ctx, params).unwrap();
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(17);
     let mut lined = 0;
+    // (size, name, mask, seeds): the adversarial masks with dense seeds, then sparse seeds (most tiles
+    // beyond every core's bound: neither seeds nor field read there) over noise, each after a dense one.
+    let mut cases = Vec::new();
     for (w, h) in [(203, 117), (61, 130)] {
         for (name, m) in adversarial_masks(w, h) {
-            let ratio = banded_ratio(&m, &mut rng);
             // 6×6 cores every 40 pixels, slots by position; one-pixel cores at some tile corners.
             let seeds = Plane::from_vec(w, h, (0..w * h).map(|i| {
                 let (x, y) = (i % w, i / w);
@@ -857,6 +934,19 @@ fn gpu_composite_stage_equals_its_cpu_twin_on_adversarial_maps() {
                     0
                 }
             }).collect()).unwrap();
+            cases.push((w, h, name, m, seeds));
+        }
+    }
+    let (w, h) = (389, 301);
+    let noise = adversarial_masks(w, h).into_iter().find(|(n, _)| *n == "noise").unwrap().1;
+    for (name, seeds) in sparse_seeds(w, h, bound.ceil() as usize) {
+        let dense = Plane::from_vec(w, h, (0..w * h).map(|i| (i % 7 == 0) as u32 * 5).collect()).unwrap();
+        cases.push((w, h, "noise, dense seeds", noise.clone(), dense));
+        cases.push((w, h, name, noise.clone(), seeds));
+    }
+    for (w, h, name, m, seeds) in cases {
+        {
+            let ratio = banded_ratio(&m, &mut rng);
             let words: Vec<u32> = (0..64).map(|_| [0, style::DRAWN, style::DRAWN | style::WARN][rng.random_range(0..3)]).collect();
             let styles: Vec<LesionStyle> = words.iter().enumerate().filter(|(_, w)| **w != 0).map(|(s, &word)| LesionStyle {
                 label: s as u32 + 1,

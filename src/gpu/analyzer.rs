@@ -27,7 +27,7 @@ use crate::analysis::{
 use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
 use crate::params::AnalysisParams;
 
-use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, LOW_SLOTS, table};
+use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, LOW_SLOTS, near, table};
 
 struct StagePipelines {
     stage: &'static Stage,
@@ -44,12 +44,29 @@ struct StagePipelines {
 /// uses counted whole once if its code may read it and once more if it may write it (an upper bound). Buffers
 /// indexed by dense component id (`stats`, `roots`) count only the records of the frame's components
 /// (`per_component`, multiplied once the frame's count is read back): ids at or beyond the count are
-/// never addressed.
+/// never addressed. Buffers an entry point addresses on some tiles only (`Restricted`: the seeds, the
+/// columns and the field on the tiles near a core, everything the sub-pixel pass reads, the labels
+/// `lesion_stats` reads on the tiles near a core or in a coreless lesion's box) count in `near_bytes` or
+/// `marked_bytes`, as if every tile were such, scaled by the frame's share of such tiles once it is read
+/// back.
 struct Bound {
     group: wgpu::BindGroup,
     bytes: Vec<u64>,
     per_component: Vec<u64>,
+    near_bytes: Vec<u64>,
+    marked_bytes: Vec<u64>,
 }
+
+/// Which tiles an entry point addresses a buffer on (`prelude::near`): those near a core, or those near
+/// a core or in a coreless lesion's box.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tiles {
+    Near,
+    Marked,
+}
+
+/// (entry point, buffer, the tiles it addresses the buffer on).
+type Restricted<'a> = (&'a str, &'a wgpu::Buffer, Tiles);
 
 impl StagePipelines {
     fn new(device: &wgpu::Device, stage: &'static Stage) -> Self {
@@ -111,7 +128,8 @@ impl StagePipelines {
     }
 
     /// `dense`: the bound buffers indexed by dense component id, with their bytes a component.
-    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer], dense: &[(&wgpu::Buffer, u64)]) -> Bound {
+    /// `restricted`: where an entry point addresses a buffer on some tiles only (near.wgsl).
+    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer], dense: &[(&wgpu::Buffer, u64)], restricted: &[Restricted<'_>]) -> Bound {
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
         // Per binding: (whole bytes, bytes a component).
         let mut sizes = vec![(uniform.size(), 0)];
@@ -122,19 +140,29 @@ impl StagePipelines {
                 None => (b.size(), 0),
             });
         }
-        // Once where the entry point's code reads it, once more where it writes it.
-        let sum = |f: fn(&(u64, u64)) -> u64| {
+        // Entry point k's binding b: addressed on which tiles only (None: everywhere).
+        let tiles_of = |k: usize, b: u32| -> Option<Tiles> {
+            restricted
+                .iter()
+                .find(|(e, buf, _)| self.stage.entry(e) == k && buffers.iter().position(|x| x == buf).map(|p| p as u32 + 1) == Some(b))
+                .map(|r| r.2)
+        };
+        // Once where the entry point's code reads it, once more where it writes it; of the bindings it
+        // addresses on `tiles`.
+        let sum = |f: fn(&(u64, u64)) -> u64, tiles: Option<Tiles>| {
             (0..self.used.len())
                 .map(|k| {
                     let times = |b: u32| self.read[k].contains(&b) as u64 + self.written[k].contains(&b) as u64;
-                    self.used[k].iter().map(|&b| f(&sizes[b as usize]) * times(b)).sum()
+                    self.used[k].iter().filter(|&&b| tiles_of(k, b) == tiles).map(|&b| f(&sizes[b as usize]) * times(b)).sum()
                 })
                 .collect()
         };
         Bound {
             group: device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(self.stage.name), layout: &self.layout, entries: &entries }),
-            bytes: sum(|s| s.0),
-            per_component: sum(|s| s.1),
+            bytes: sum(|s| s.0, None),
+            per_component: sum(|s| s.1, None),
+            near_bytes: sum(|s| s.0, Some(Tiles::Near)),
+            marked_bytes: sum(|s| s.0, Some(Tiles::Marked)),
         }
     }
 }
@@ -188,6 +216,10 @@ struct FrameResources {
     stats: wgpu::Buffer,
     seeds: wgpu::Buffer,
     distfield: wgpu::Buffer,
+    /// The tiles that can hold a result (`prelude::near`): the lesions' boxes, the counts, a word a tile.
+    near: wgpu::Buffer,
+    /// The last segmented frame's share of tiles near a core (for the composite's traffic).
+    near_share: f64,
     maps_read: Option<(wgpu::Buffer, wgpu::Buffer)>,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
     /// This frame's traffic so far (segment, then composite).
@@ -196,7 +228,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 13] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 14] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -225,6 +257,8 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 13
         // A word a pixel: distance and core slot (`FIELD_SHIFT`).
         ("distfield", n),
         ("table", table::buffer_words(height)),
+        // The lesions' boxes and two counts, then a word a 16×16 tile: near a core, in a coreless lesion's box.
+        ("near", near::buffer_words(width, height)),
     ]
 }
 
@@ -245,12 +279,15 @@ pub struct RegionRecord {
 }
 
 /// What the regions stage leaves: every component's record in label order (dense ids go by it), the
-/// number of cores found, and the cores given slots (label, partial) in slot order.
+/// number of cores found, the cores given slots (label, partial) in slot order, and each slotted core's
+/// box as handed to the distance stage (its rows from its root's, its columns and its last row to whole
+/// bands: `bands_of` in common.wgsl).
 #[derive(Clone, Debug)]
 pub struct RegionsStage {
     pub components: Vec<RegionRecord>,
     pub cores_found: u32,
     pub cores: Vec<(u32, bool)>,
+    pub core_boxes: Vec<crate::raster::rect::Rect>,
 }
 
 /// Words of the labelling's root bits (`bits_index` in components.wgsl): a bit a pixel, rows padded to
@@ -544,6 +581,7 @@ impl GpuAnalyzer {
         q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
         q.write_buffer(&f.table, 0, &vec![0u8; f.table.size() as usize]);
         q.write_buffer(&f.root_bits, 0, &vec![0u8; f.root_bits.size() as usize]);
+        q.write_buffer(&f.near, 0, &[0u8; NEAR_HEAD_BYTES as usize]);
         Ok(())
     }
 
@@ -576,10 +614,14 @@ impl GpuAnalyzer {
             .collect();
         let n_cores = (table_words[0] as usize).min(MAX_CORES);
         let slot = |s: usize, k: usize| table_words[table::HEADER + s * table::STRIDE + k];
+        // The boxes' words: !x0, !y0, x1, y1 (`prelude::near`).
+        let boxes = self.read_back(&f.near, near::BOXES)?;
+        let b = |s: usize, k: usize| boxes[near::BOX_WORDS * s + k] as usize;
         Ok(RegionsStage {
             components,
             cores_found: table_words[0],
             cores: (0..n_cores).map(|s| (slot(s, table::LABEL), slot(s, table::PARTIAL) != 0)).collect(),
+            core_boxes: (0..n_cores).map(|s| crate::raster::rect::Rect { x0: !b(s, 0) as u32 as usize, y0: !b(s, 1) as u32 as usize, x1: b(s, 2), y1: b(s, 3) }).collect(),
         })
     }
 
@@ -600,11 +642,13 @@ impl GpuAnalyzer {
         let (d, u) = (&f.bg_distance.group, &f.bg_reduce.group);
         let mut dispatches = regions_dispatches(p, f);
         dispatches.extend([
+            (dp.get("activate").0, d, near_groups(w, h)),
             (dp.get("write_seeds").0, d, tiles(w.div_ceil(4), h)),
             (dp.get("columns").0, d, column_groups(w, h)),
             (dp.get("rows").0, d, row_groups(w, h)),
             (up.get("select_diffuse").0, u, ids),
             (up.get("assign_diffuse").0, u, ids),
+            (up.get("mark_coreless").0, u, near_groups(w, h)),
             (up.get("lesion_stats").0, u, t),
             (up.get("levels").0, u, (1, 1, 1)),
             (up.get("subpixel").0, u, t),
@@ -630,8 +674,8 @@ impl GpuAnalyzer {
 
     /// The distance stage's columns and rows alone on given seeds (a core slot + 1 a pixel, at most
     /// `MAX_CORES`, 0 elsewhere): each pixel's distance to the nearest seed within the bound of these
-    /// settings and that seed's value; infinity and 0 beyond. Its CPU twin is
-    /// `raster::distance::distance_transform`.
+    /// settings and that seed's value; infinity and 0 beyond (as everywhere outside the tiles near a
+    /// core, where the field is not written). Its CPU twin is `raster::distance::distance_transform`.
     pub fn run_distance_stage(&mut self, seeds: &Plane<u32>) -> Result<(Plane<f32>, Plane<u32>)> {
         if let Some(v) = seeds.data.iter().find(|&&v| v as usize > MAX_CORES) {
             bail!("seed value {v} is over the {MAX_CORES} core slots");
@@ -641,16 +685,23 @@ impl GpuAnalyzer {
         self.resources(w, h)?;
         let f = self.frame.as_ref().expect("resources built");
         self.ctx.queue.write_buffer(&f.seeds, 0, &pack_rows(&seeds.data, w, |v| v as u8));
-        let dp = &self.pipelines.distance;
-        let g = &f.bg_distance.group;
-        self.run_alone(&[(dp.get("columns").0, g, column_groups(w, h)), (dp.get("rows").0, g, row_groups(w, h))])?;
+        self.ctx.queue.write_buffer(&f.near, 0, &[0u8; NEAR_HEAD_BYTES as usize]);
+        self.run_alone(&field_dispatches(&self.pipelines, f))?;
         let ctx = &self.ctx;
         let read = readback(&ctx.device, "distfield_read", w * h * 4);
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("distfield") });
         enc.copy_buffer_to_buffer(&f.distfield, 0, &read, 0, (w * h * 4) as u64);
         ctx.queue.submit([enc.finish()]);
         map_checked(ctx, &[&read])?;
-        let field = words(&read)?;
+        let mut field = words(&read)?;
+        // Beyond the tiles near a core the field is 0 (not written there: near.wgsl), as its readers take it.
+        let near_words = self.read_back(&f.near, near::buffer_words(w, h))?;
+        let tiles_x = w.div_ceil(16);
+        for (i, v) in field.iter_mut().enumerate() {
+            if near_words[near::TILES + (i / w / 16) * tiles_x + (i % w) / 16] & near::CORE == 0 {
+                *v = 0;
+            }
+        }
         // The field's word: the squared distance above FIELD_SHIFT, the seed's value below (field_* in
         // common.wgsl).
         let value = |v: u32| v & ((1 << FIELD_SHIFT) - 1);
@@ -686,17 +737,15 @@ impl GpuAnalyzer {
         q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
         q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
         q.write_buffer(&f.seeds, 0, &pack_rows(&seeds.data, w, |v| v as u8));
+        q.write_buffer(&f.near, 0, &[0u8; NEAR_HEAD_BYTES as usize]);
         let mut by_slot = [0u32; MAX_CORES];
         by_slot[..styles.len()].copy_from_slice(styles);
         q.write_buffer(&f.styles, 0, bytemuck::cast_slice(&by_slot));
         let f = self.frame.as_ref().expect("resources built");
-        let (dp, cp) = (&self.pipelines.distance, &self.pipelines.composite);
-        let (d, c) = (&f.bg_distance.group, &f.bg_composite.group);
-        self.run_alone(&[
-            (dp.get("columns").0, d, column_groups(w, h)),
-            (dp.get("rows").0, d, row_groups(w, h)),
-            (cp.get("composite").0, c, composite_groups(w * h)),
-        ])?;
+        let cp = &self.pipelines.composite;
+        let mut dispatches = field_dispatches(&self.pipelines, f);
+        dispatches.push((cp.get("composite").0, &f.bg_composite.group, composite_groups(w * h)));
+        self.run_alone(&dispatches)?;
         let words = self.read_back(&f.overlay, (3 * w * h).div_ceil(4))?;
         let bytes: &[u8] = bytemuck::cast_slice(&words);
         RgbFrame::from_vec(w, h, bytes[..3 * w * h].to_vec())
@@ -754,6 +803,7 @@ impl GpuAnalyzer {
         let low_parent = buf("low_parent", none);
         let col = buf("col", none);
         let distfield = buf("distfield", src);
+        let near = buf("near", src);
         let table = buf("table", src);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
         let overlay = storage(d, "overlay", (3 * n).div_ceil(4), src);
@@ -777,18 +827,44 @@ impl GpuAnalyzer {
             width,
             height,
             params,
-            bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio, &level], &[]),
-            bg_threshold: p.threshold.bind(d, &uniform, &[&level], &[]),
+            bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio, &level], &[], &[]),
+            bg_threshold: p.threshold.bind(d, &uniform, &[&level], &[], &[]),
             // The hysteresis's low mask goes to the seeds' buffer (free until the distance stage), so the
             // mask pass reads it while writing the mask.
-            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[]),
-            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[]),
+            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[], &[]),
+            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[], &[]),
             // After the labelling the parent array holds the labels (`compress`, components.wgsl).
-            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio], &dense),
-            bg_regions: p.regions.bind(d, &uniform, &[&stats, &table, &roots], &dense),
-            bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield], &dense),
-            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots], &dense),
-            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes], &[]),
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio], &dense, &[]),
+            bg_regions: p.regions.bind(d, &uniform, &[&stats, &table, &roots, &near], &dense, &[]),
+            // write_seeds reads the labels and writes the seeds, the columns read the seeds and write
+            // their words, and the rows read those and write the field, on the tiles near a core only
+            // (core_boxes, the stage runners' stand-in for the regions stage's boxes, reads all seeds).
+            bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield, &near], &dense, &[
+                ("write_seeds", &parent, Tiles::Near),
+                ("write_seeds", &seeds, Tiles::Near),
+                ("columns", &seeds, Tiles::Near),
+                ("columns", &col, Tiles::Near),
+                ("rows", &col, Tiles::Near),
+                ("rows", &distfield, Tiles::Near),
+            ]),
+            // lesion_stats reads the field and the seeds near the cores only, and the labels there and in
+            // the coreless lesions' boxes; subpixel works near the cores only (the neighbours it reads are
+            // within the bound + 1 of a core, inside the tiles' reach).
+            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots, &near], &dense, &[
+                ("lesion_stats", &distfield, Tiles::Near),
+                ("lesion_stats", &seeds, Tiles::Near),
+                ("lesion_stats", &parent, Tiles::Marked),
+                ("subpixel", &ratio, Tiles::Near),
+                ("subpixel", &mask, Tiles::Near),
+                ("subpixel", &seeds, Tiles::Near),
+                ("subpixel", &distfield, Tiles::Near),
+            ]),
+            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes, &near], &[], &[
+                ("composite", &distfield, Tiles::Near),
+                ("composite", &seeds, Tiles::Near),
+                ("composite_classes", &distfield, Tiles::Near),
+                ("composite_classes", &seeds, Tiles::Near),
+            ]),
             table_read: readback(d, "table_read", table::WORDS * 4),
             overlay_read: readback(d, "overlay_read", (3 * n).div_ceil(4) * 4),
             classes_read: readback(d, "classes_read", n.div_ceil(4) * 4),
@@ -808,6 +884,8 @@ impl GpuAnalyzer {
             stats,
             seeds,
             distfield,
+            near,
+            near_share: 1.0,
             maps_read: None,
             timestamps,
             traffic: Traffic::default(),
@@ -858,6 +936,20 @@ fn regions_dispatches<'a>(p: &'a Pipelines, f: &'a FrameResources) -> Vec<Dispat
     d
 }
 
+/// The distance field from given seeds, for the stage runners: the seeds' boxes (`core_boxes`, standing
+/// for those the regions stage writes in a frame), the tiles near them, the columns and rows on those
+/// tiles. The boxes and the count must be cleared before (`NEAR_HEAD_BYTES`).
+fn field_dispatches<'a>(p: &'a Pipelines, f: &'a FrameResources) -> Vec<Dispatch<'a>> {
+    let (dp, g) = (&p.distance, &f.bg_distance.group);
+    let (w, h) = (f.width, f.height);
+    vec![
+        (dp.get("core_boxes").0, g, tiles(w.div_ceil(4), h)),
+        (dp.get("activate").0, g, near_groups(w, h)),
+        (dp.get("columns").0, g, column_groups(w, h)),
+        (dp.get("rows").0, g, row_groups(w, h)),
+    ]
+}
+
 /// Writes `bytes` at the start of `buf`, through `scratch` padded to whole words when it is not.
 fn upload_words(queue: &wgpu::Queue, buf: &wgpu::Buffer, bytes: &[u8], scratch: &mut Vec<u8>) {
     if bytes.len() % 4 == 0 {
@@ -880,6 +972,14 @@ fn mask_tiles(w: usize, h: usize) -> (u32, u32, u32) {
 fn column_groups(w: usize, h: usize) -> (u32, u32, u32) {
     ((w as u32).div_ceil(2).div_ceil(64), (h as u32).div_ceil(128), 1)
 }
+
+/// Workgroups of `activate`: an invocation a 16×16 tile, 64 a workgroup.
+fn near_groups(w: usize, h: usize) -> (u32, u32, u32) {
+    ((near::tiles(w, h) as u32).div_ceil(64), 1, 1)
+}
+
+/// Bytes of the tiles-near-a-core buffer cleared before each frame: the lesions' boxes and the counts.
+const NEAR_HEAD_BYTES: u64 = (near::TILES * 4) as u64;
 
 fn row_groups(w: usize, h: usize) -> (u32, u32, u32) {
     ((w as u32).div_ceil(256), h as u32, 1)
@@ -1026,10 +1126,16 @@ impl Analyzer for GpuAnalyzer {
         let bits_bytes = (bits_words(w, h) * 4) as u64;
         enc.clear_buffer(&f.root_bits, 0, Some(bits_bytes));
         traffic.borrow_mut().add("clear", bits_bytes, 0);
+        // The cores' boxes and the count of tiles near them (`activate` writes every tile's word).
+        enc.clear_buffer(&f.near, 0, Some(NEAR_HEAD_BYTES));
+        traffic.borrow_mut().add("clear", NEAR_HEAD_BYTES, 0);
         let t = tiles(w, h);
         let gp = f.params;
         // Bytes a component this frame's dispatches may move, per stage (counted once the count is read).
         let per_component = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
+        // And as if every tile were near a core (scaled once their count is read).
+        let per_near = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
+        let per_marked = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[((&wgpu::ComputePipeline, usize), &Bound, (u32, u32, u32))]| {
             let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
                 query_set: qs,
@@ -1043,6 +1149,8 @@ impl Analyzer for GpuAnalyzer {
                 pass.dispatch_workgroups(*x, *y, *z);
                 traffic.borrow_mut().add(STAGE_NAMES[k], bg.bytes[*entry], 1);
                 per_component.borrow_mut()[k] += bg.per_component[*entry];
+                per_near.borrow_mut()[k] += bg.near_bytes[*entry];
+                per_marked.borrow_mut()[k] += bg.marked_bytes[*entry];
             }
         };
         let np = &p.normalize;
@@ -1095,6 +1203,9 @@ impl Analyzer for GpuAnalyzer {
         let dp = &p.distance;
         run_stage(&mut enc, 5, &[
             // One invocation a word of seeds (four pixels).
+            // The tiles near the cores' boxes (assign_cores wrote them); the seeds and the field on
+            // those tiles only.
+            (dp.get("activate"), &f.bg_distance, near_groups(w, h)),
             (dp.get("write_seeds"), &f.bg_distance, tiles(w.div_ceil(4), h)),
             (dp.get("columns"), &f.bg_distance, column_groups(w, h)),
             (dp.get("rows"), &f.bg_distance, row_groups(w, h)),
@@ -1104,14 +1215,17 @@ impl Analyzer for GpuAnalyzer {
         run_stage(&mut enc, 6, &[
             (up.get("select_diffuse"), rb, ids),
             (up.get("assign_diffuse"), rb, ids),
+            (up.get("mark_coreless"), rb, near_groups(w, h)),
             (up.get("lesion_stats"), rb, t),
             (up.get("levels"), rb, (1, 1, 1)),
             (up.get("subpixel"), rb, t),
         ]);
 
         enc.copy_buffer_to_buffer(&f.level, (LEVEL_BINS * 4) as u64, &f.table, (table::FLUO_LEVEL * 4) as u64, 12);
+        const _: () = assert!(near::COUNT_MARKED == near::COUNT + 1 && table::MARKED_TILES == table::NEAR_TILES + 1);
+        enc.copy_buffer_to_buffer(&f.near, (near::COUNT * 4) as u64, &f.table, (table::NEAR_TILES * 4) as u64, 8);
         enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);
-        traffic.borrow_mut().add("readback", 24 + 2 * (table::WORDS * 4) as u64, 0);
+        traffic.borrow_mut().add("readback", 24 + 16 + 2 * (table::WORDS * 4) as u64, 0);
         // Every stage but the composite, which runs in `composite` once the styles are known.
         let segment_queries = 2 * (STAGE_NAMES.len() as u32 - 1);
         if let Some((qs, resolve, read)) = &f.timestamps {
@@ -1129,6 +1243,12 @@ impl Analyzer for GpuAnalyzer {
         let components = t_words[table::COMPONENTS] as u64;
         for (k, bytes) in per_component.into_inner().iter().enumerate() {
             traffic.borrow_mut().add(STAGE_NAMES[k], components * bytes, 0);
+        }
+        f.near_share = t_words[table::NEAR_TILES] as f64 / near::tiles(w, h) as f64;
+        let marked_share = t_words[table::MARKED_TILES] as f64 / near::tiles(w, h) as f64;
+        for (k, (near_bytes, marked_bytes)) in per_near.into_inner().iter().zip(per_marked.into_inner()).enumerate() {
+            let bytes = *near_bytes as f64 * f.near_share + marked_bytes as f64 * marked_share;
+            traffic.borrow_mut().add(STAGE_NAMES[k], bytes.ceil() as u64, 0);
         }
         let mut timings = StageTimings::default();
         if let Some((_, _, read)) = &f.timestamps {
@@ -1213,7 +1333,9 @@ impl Analyzer for GpuAnalyzer {
             pass.dispatch_workgroups(gx, gy, gz);
         }
         f.traffic.add("upload", f.styles.size(), 0);
-        f.traffic.add("composite", f.bg_composite.bytes[self.pipelines.composite.get(entry).1], 1);
+        let k_entry = self.pipelines.composite.get(entry).1;
+        let near_bytes = (f.bg_composite.near_bytes[k_entry] as f64 * f.near_share).ceil() as u64;
+        f.traffic.add("composite", f.bg_composite.bytes[k_entry] + near_bytes, 1);
         enc.copy_buffer_to_buffer(&f.overlay, 0, &f.overlay_read, 0, ((3 * n).div_ceil(4) * 4) as u64);
         f.traffic.add("readback", 2 * f.overlay_read.size(), 0);
         if self.want_classes {

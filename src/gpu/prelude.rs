@@ -24,6 +24,12 @@ pub mod table {
     pub const HEADER: usize = 16;
     pub const FLUO_LEVEL: usize = 2;
     pub const COMPONENTS: usize = 5;
+    /// The number of 16×16 tiles near a core (`near::COUNT`, copied in before the readback): what the
+    /// passes restricted to them address (the traffic count).
+    pub const NEAR_TILES: usize = 6;
+    /// The number of tiles near a core or in a coreless lesion's box (`near::COUNT_MARKED`, copied in with
+    /// `NEAR_TILES`): what lesion_stats addresses of the labels.
+    pub const MARKED_TILES: usize = 7;
     // A slot's record.
     pub const LABEL: usize = 0;
     pub const KIND: usize = 1;
@@ -60,11 +66,46 @@ pub mod table {
     }
 }
 
+/// The tiles near a core (distance.wgsl's `activate`; `near_active` in near.wgsl) and those of the
+/// coreless lesions (reduce.wgsl's `mark_coreless`): a box a lesion slot, by the table's slot numbers
+/// (`BOX_WORDS` words: `!x0`, `!y0`, `x1`, `y1` of a box `[x0, x1) × [y0, y1)` holding the lesion, all 0
+/// for a slot with none), the count of the tiles near a core at `COUNT`, that of the tiles marked either
+/// way at `COUNT_MARKED`, then from `TILES` on a word a 16×16 tile in raster order: bit `NEAR_CORE`
+/// where the tile is within the distance bound + 2 of a core's box (and so of every pixel the distance
+/// field can reach), bit `NEAR_CORELESS` where it meets a coreless lesion's box. Emitted as `NEAR_*`.
+pub mod near {
+    use crate::analysis::{MAX_CORES, MAX_DIFFUSE};
+
+    pub const BOX_WORDS: usize = 4;
+    pub const BOXES: usize = BOX_WORDS * (MAX_CORES + MAX_DIFFUSE);
+    pub const COUNT: usize = BOXES;
+    pub const COUNT_MARKED: usize = COUNT + 1;
+    pub const TILES: usize = COUNT_MARKED + 1;
+    pub const CORE: u32 = 1;
+    pub const CORELESS: u32 = 2;
+
+    /// 16×16 tiles of a `width`×`height` frame.
+    pub fn tiles(width: usize, height: usize) -> usize {
+        width.div_ceil(16) * height.div_ceil(16)
+    }
+
+    pub fn buffer_words(width: usize, height: usize) -> usize {
+        TILES + tiles(width, height)
+    }
+}
+
 /// A component's statistics record (common.wgsl: `stats_base`), indexed by dense component id: `STRIDE`
 /// words; word 0 holds the area (`AREA_MASK`) and the flags above it. Emitted as `STATS_STRIDE`,
 /// `AREA_MASK` and `FLAG_*`.
 pub mod record {
-    pub const STRIDE: usize = 3;
+    /// Four words: at 3840×2160 a record a pixel still fits the common 128 MiB binding limit.
+    pub const STRIDE: usize = 4;
+    /// A component's bands (compress): bit `b` where a pixel lies in column band `b`,
+    /// bit `16 + b` in row band `b` (`BANDS` bands a side, `band_of` in components.wgsl), so that
+    /// assign_cores can hand a core's box, to whole bands, to the distance stage without a word for each
+    /// side (a record a pixel of four words fits 4K frames in a 128 MiB binding, not of six).
+    pub const BANDS_WORD: usize = 3;
+    pub const BANDS: usize = 16;
     /// Areas up to 2^27 - 1 pixels (frames are at most 8192 × 8192 = 2^26).
     pub const AREA_MASK: u32 = 0x07ff_ffff;
     /// A fluorescent component's record.
@@ -204,6 +245,8 @@ pub fn wgsl() -> String {
         ("T_COMPONENTS", table::COMPONENTS),
         ("COMPONENT_GROUPS", COMPONENT_GROUPS as usize),
         ("STATS_STRIDE", record::STRIDE),
+        ("STATS_BANDS", record::BANDS_WORD),
+        ("BANDS", record::BANDS),
         ("AREA_MASK", record::AREA_MASK as usize),
         ("FLAG_FL", record::FLAG_FL as usize),
         ("FLAG_BORDER", record::FLAG_BORDER as usize),
@@ -232,6 +275,12 @@ pub fn wgsl() -> String {
         ("T_STRIDE", table::STRIDE),
         ("T_ROWS", table::ROWS),
         ("DASH_PX", DASH_PX),
+        ("NEAR_BOXES", near::BOXES),
+        ("NEAR_COUNT", near::COUNT),
+        ("NEAR_COUNT_MARKED", near::COUNT_MARKED),
+        ("NEAR_TILES", near::TILES),
+        ("NEAR_CORE", near::CORE as usize),
+        ("NEAR_CORELESS", near::CORELESS as usize),
     ] {
         u(name, v);
     }

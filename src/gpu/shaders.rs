@@ -14,6 +14,8 @@ pub const RANK: &str = include_str!("../../shaders/rank.wgsl");
 pub const TILE_UNION: &str = include_str!("../../shaders/tile_union.wgsl");
 /// Appended to the stages that cut the ratio map and the white light at a level.
 pub const CUT: &str = include_str!("../../shaders/cut.wgsl");
+/// Appended to the stages that work on, or read the distance field of, the tiles near a core only.
+pub const NEAR: &str = include_str!("../../shaders/near.wgsl");
 
 /// One WGSL file, its entry points and its bind-group layout.
 pub struct Stage {
@@ -33,10 +35,10 @@ pub struct Stage {
 const WG_NORMALIZE: u32 = 13348;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
-const WG_COMPONENTS: u32 = 3172;
+const WG_COMPONENTS: u32 = 3180;
 const WG_HYSTERESIS: u32 = 4104;
 const WG_REGIONS: u32 = 0;
-const WG_DISTANCE: u32 = 8196;
+const WG_DISTANCE: u32 = 9220;
 const WG_REDUCE: u32 = 16;
 const WG_COMPOSITE: u32 = 0;
 
@@ -84,32 +86,32 @@ pub const REGIONS: Stage = Stage {
     name: "regions",
     source: include_str!("../../shaders/regions.wgsl"),
     entries: &["select_cores", "assign_cores"],
-    bindings: &[true, true, false],
+    bindings: &[true, true, false, true],
     includes: &[RANK],
     workgroup_bytes: WG_REGIONS,
 };
 pub const DISTANCE: Stage = Stage {
     name: "distance",
     source: include_str!("../../shaders/distance.wgsl"),
-    entries: &["write_seeds", "columns", "rows"],
-    bindings: &[false, true, true, true, true],
-    includes: &[],
+    entries: &["activate", "write_seeds", "columns", "rows", "core_boxes"],
+    bindings: &[false, true, true, true, true, true],
+    includes: &[NEAR],
     workgroup_bytes: WG_DISTANCE,
 };
 pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
-    entries: &["select_diffuse", "assign_diffuse", "lesion_stats", "levels", "subpixel"],
-    bindings: &[false, false, false, false, true, false, true, false],
-    includes: &[RANK],
+    entries: &["select_diffuse", "assign_diffuse", "mark_coreless", "lesion_stats", "levels", "subpixel"],
+    bindings: &[false, false, false, false, true, false, true, false, true],
+    includes: &[RANK, NEAR],
     workgroup_bytes: WG_REDUCE,
 };
 pub const COMPOSITE: Stage = Stage {
     name: "composite",
     source: include_str!("../../shaders/composite.wgsl"),
     entries: &["composite", "composite_classes"],
-    bindings: &[false, false, false, false, false, false, true, true],
-    includes: &[],
+    bindings: &[false, false, false, false, false, false, true, true, false],
+    includes: &[NEAR],
     workgroup_bytes: WG_COMPOSITE,
 };
 
@@ -327,11 +329,13 @@ mod tests {
     use super::*;
 
     /// The reflection sees through calls: `assign_cores` reads `table` and `stats` only inside
-    /// `raster_rank`, the distance rows never touch the labels, and only the hysteresis's mask pass the parents.
+    /// `raster_rank` (and writes the cores' boxes, 4), `select_cores` never touches the boxes, the distance
+    /// rows never touch the labels, and only the hysteresis's mask pass the parents.
     #[test]
     fn used_bindings_follow_calls() {
         let regions = REGIONS.used_bindings().unwrap();
-        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 1, 2, 3]);
+        assert_eq!(regions[REGIONS.entry("assign_cores")], vec![0, 1, 2, 3, 4]);
+        assert!(!regions[REGIONS.entry("select_cores")].contains(&4));
         let distance = DISTANCE.used_bindings().unwrap();
         assert!(!distance[DISTANCE.entry("rows")].contains(&1), "{:?}", distance[DISTANCE.entry("rows")]);
         // The parent array (binding 5) is the hysteresis's alone: the plain mask pass does not count it.
