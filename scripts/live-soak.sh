@@ -21,6 +21,10 @@ count() { # frames that play back from a recording
 }
 echo "live-soak: ${SECS}s a run, $BIN, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 for size in ${SIZES:-1280x720 1920x1080}; do
+  # The analysis alone at the runs' scale and this load (bench's default scale, 0.08 mm/px, puts 2.6
+  # times fewer pixels in the lesions and costs about half): its median against the budget (0.8 of a
+  # frame period, 26.7 ms at 30 frames/s) says whether the overlay can be on at all.
+  echo "== bench $size --mm-per-px 0.05 --backend cpu (load $(cut -d' ' -f1 /proc/loadavg)): $("$BIN" bench --size "$size" --mm-per-px 0.05 --backend cpu --frames 60 2>/dev/null | head -2 | tail -1)"
   for mode in ${MODES:-survey transection}; do
     [ "$size" = 1280x720 ] && [ "$mode" = transection ] && continue
     for rec in ${RECORD:-no yes}; do

@@ -343,6 +343,39 @@ pub struct Composite {
 /// A frame's background ratio and cleaned fluorescence mask, shared with the backend that made them.
 pub type PixelMaps = (std::sync::Arc<Plane<f32>>, std::sync::Arc<Plane<u8>>);
 
+/// A frame's analysis called off by its caller: the live path sets it when the frame's time budget
+/// has passed (its result would be dropped), so that the analysis stops at its next stage boundary and
+/// the CPU goes to the next frame (and the recordings) instead of a result nobody shows. Shared with
+/// the thread that sets it; cheap to check.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+/// The error of an analysis stopped by its `Cancel`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("analysis called off (its frame's time budget had passed)")]
+pub struct Cancelled;
+
+impl Cancel {
+    /// Call the analysis off.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `Err(Cancelled)` once called off: a stage boundary's `?`.
+    pub fn check(&self) -> Result<(), Cancelled> {
+        if self.is_cancelled() { Err(Cancelled) } else { Ok(()) }
+    }
+}
+
+/// Is `e` (or what it wraps) an analysis stopped by its `Cancel`?
+pub fn is_cancelled(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<Cancelled>().is_some())
+}
+
 /// A per-frame analysis backend. Call `segment` then `composite` for the same frame (the same `wl`):
 /// `segment` finds the lesions; `composite` draws the fluorescence, cores and contours from the
 /// processor's style table (`LesionStyle`, one a lesion; nothing is decided there) in the colours of
@@ -370,6 +403,10 @@ pub trait Analyzer: Send {
     fn destroy_device(&mut self) -> bool {
         false
     }
+    /// Watch `cancel` during the next calls (`None`: stop watching): a backend that honours it stops
+    /// `segment` at a stage boundary with `Cancelled` once it is set. The default ignores it (a GPU
+    /// frame's work is submitted at once and short).
+    fn set_cancel(&mut self, _cancel: Option<Cancel>) {}
 }
 
 /// Device-memory traffic of one frame, per stage, counted from the buffers each dispatch binds and its

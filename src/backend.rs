@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::analysis::{Analyzer, Composite, LesionStyle, PixelMaps, Segmentation, Traffic};
+use crate::analysis::{Analyzer, Cancel, Composite, LesionStyle, PixelMaps, Segmentation, Traffic};
 use crate::frame::{NirView, Plane, RgbView};
 use crate::gpu::{GpuAnalyzer, GpuContext, error};
 use crate::params::AnalysisParams;
@@ -162,5 +162,9 @@ impl Analyzer for Fallback {
 
     fn destroy_device(&mut self) -> bool {
         self.current().destroy_device()
+    }
+
+    fn set_cancel(&mut self, cancel: Option<Cancel>) {
+        self.current().set_cancel(cancel)
     }
 }

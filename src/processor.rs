@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::analysis::{Analyzer, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
+use crate::analysis::{Analyzer, Cancel, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
 use crate::frame::{NirView, Plane, RgbFrame, RgbView};
 use crate::measure::figures::{Figures, RIM_COMPLETE, figures, significant};
 use crate::measure::findings::{FindingsTracker, FrameFindings, GlintCheck, Mode, Roi, SpotEvidence, clip_level, find_spots, without_glint};
@@ -187,8 +187,25 @@ impl FrameProcessor {
     /// One frame pair: an owned `RgbFrame` / `NirFrame` lends its view, or a view of another layer's
     /// buffer comes as it is (no copy).
     pub fn process<'a>(&mut self, wl: impl Into<RgbView<'a>>, nir: impl Into<NirView<'a>>, want_classes: bool) -> Result<FrameResult> {
-        let (wl, nir) = (wl.into(), nir.into());
+        self.run(wl.into(), nir.into(), want_classes, None)
+    }
+
+    /// As `process`, but called off by `cancel` (the live path's budget passed): it stops with
+    /// `analysis::Cancelled` at the backend's next stage boundary (the CPU's) or once the segmentation
+    /// is done, before the measurement, so that the tracking and smoothing never see a frame that was
+    /// not shown.
+    pub fn process_cancellable<'a>(&mut self, wl: impl Into<RgbView<'a>>, nir: impl Into<NirView<'a>>, want_classes: bool, cancel: &Cancel) -> Result<FrameResult> {
+        self.analyzer.set_cancel(Some(cancel.clone()));
+        let out = self.run(wl.into(), nir.into(), want_classes, Some(cancel));
+        self.analyzer.set_cancel(None);
+        out
+    }
+
+    fn run(&mut self, wl: RgbView<'_>, nir: NirView<'_>, want_classes: bool, cancel: Option<&Cancel>) -> Result<FrameResult> {
         let seg = self.analyzer.segment(wl, nir, want_classes)?;
+        if let Some(c) = cancel {
+            c.check()?;
+        }
         let mut timings = seg.timings;
         let t = Instant::now();
         let figs: Vec<Figures> = seg.lesions.iter().map(figures).filter(|f| significant(f, &seg.background, &self.params)).collect();
@@ -316,5 +333,37 @@ impl FrameProcessor {
         };
         let marks = CheckMarks { roi: [roi.x, roi.y, roi.x + roi.w, roi.y + roi.h], spots: f.spots.iter().map(|s| s.bbox).collect(), text, alarm: f.flag };
         (f, marks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::is_cancelled;
+    use crate::phantom::{PhantomConfig, render};
+    use crate::reference::CpuAnalyzer;
+
+    /// A frame called off stops with `Cancelled` and leaves no trace: the frames after it come out as
+    /// from a processor that never saw it (tracking, smoothing, the half-made maps all as if it had
+    /// never come).
+    #[test]
+    fn a_called_off_frame_stops_and_leaves_no_trace() {
+        let cfg = PhantomConfig { width: 320, height: 240, frames: 3, seed: 5, mm_per_px: 0.1, ..Default::default() };
+        let scene = cfg.scene();
+        let frames: Vec<_> = (0..3).map(|f| render(&scene, f)).collect();
+        let p = AnalysisParams::with_scale(0.1);
+        let make = || FrameProcessor::new(Box::new(CpuAnalyzer::new(p.clone()).unwrap()), p.clone(), 30.0);
+        let (mut called_off, mut never) = (make(), make());
+        let off = Cancel::default();
+        off.cancel();
+        let e = called_off.process_cancellable(&frames[0].wl, &frames[0].nir, false, &off).unwrap_err();
+        assert!(is_cancelled(&e), "{e:#}");
+        for r in &frames[1..] {
+            let a = called_off.process_cancellable(&r.wl, &r.nir, false, &Cancel::default()).unwrap();
+            let b = never.process(&r.wl, &r.nir, false).unwrap();
+            assert!(!b.lesions.is_empty(), "the phantom has lesions");
+            assert_eq!(a.lesions, b.lesions);
+            assert_eq!(a.overlay, b.overlay);
+        }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::analysis::Cancel;
 use crate::backend::{BackendChoice, make_analyzer_waiting};
 use crate::frame::{NirView, RgbView};
 use super::faults::{FaultPlan, FaultyAnalyzer};
@@ -83,14 +84,14 @@ impl LiveAnalysis {
 }
 
 impl LiveProcessor for Drilled {
-    fn process(&mut self, index: u64, wl: RgbView<'_>, nir: NirView<'_>) -> Result<crate::processor::FrameResult> {
+    fn process(&mut self, index: u64, wl: RgbView<'_>, nir: NirView<'_>, cancel: &Cancel) -> Result<crate::processor::FrameResult> {
         // The fault plan counts live frames: tell the wrapped analyzer which one this is.
         self.frame.store(index, Ordering::Relaxed);
         let mode = self.mode.get();
         if mode != self.proc.mode() {
             self.proc.set_mode(mode);
         }
-        self.proc.process(wl, nir, false)
+        self.proc.process_cancellable(wl, nir, false, cancel)
     }
     fn describe(&self) -> String {
         self.proc.describe()

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use crate::analysis::{Analyzer, Composite, LesionStyle, Segmentation};
+use crate::analysis::{Analyzer, Cancel, Composite, LesionStyle, Segmentation};
 use crate::frame::{NirView, RgbView};
 use crate::gpu::GpuError;
 
@@ -65,11 +65,13 @@ pub struct FaultyAnalyzer {
     pub frame: Arc<AtomicU64>,
     pub slow: Duration,
     lost: bool,
+    /// A `slow` frame's sleep ends early when its analysis is called off (as a real stage would stop).
+    cancel: Option<Cancel>,
 }
 
 impl FaultyAnalyzer {
     pub fn new(inner: Box<dyn Analyzer>, plan: FaultPlan, slow: Duration, frame: Arc<AtomicU64>) -> Self {
-        Self { inner, plan, frame, slow, lost: false }
+        Self { inner, plan, frame, slow, lost: false, cancel: None }
     }
 }
 
@@ -86,7 +88,12 @@ impl Analyzer for FaultyAnalyzer {
         match self.plan.at(frame) {
             Some(Fault::Panic) => panic!("injected panic at frame {frame}"),
             Some(Fault::Error) => bail!("injected processing error at frame {frame}"),
-            Some(Fault::Slow) => std::thread::sleep(self.slow),
+            Some(Fault::Slow) => {
+                let until = std::time::Instant::now() + self.slow;
+                while std::time::Instant::now() < until && !self.cancel.as_ref().is_some_and(Cancel::is_cancelled) {
+                    std::thread::sleep(Duration::from_millis(1).min(until.saturating_duration_since(std::time::Instant::now())));
+                }
+            }
             Some(Fault::DeviceLost) => {
                 self.lost = true;
                 return Err(injected_loss(format!("injected at frame {frame}")));
@@ -119,6 +126,10 @@ impl Analyzer for FaultyAnalyzer {
 
     fn destroy_device(&mut self) -> bool {
         self.inner.destroy_device()
+    }
+    fn set_cancel(&mut self, cancel: Option<Cancel>) {
+        self.cancel = cancel.clone();
+        self.inner.set_cancel(cancel);
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use crate::analysis::Cancel;
 use crate::frame::{LendNir, LendRgb, NirView, RgbView};
 use crate::gpu::error;
 use crate::processor::{FrameProcessor, FrameResult};
@@ -22,6 +23,9 @@ pub struct Job {
     pub index: u64,
     pub wl: Arc<dyn LendRgb>,
     pub nir: Arc<dyn LendNir>,
+    /// Set by the caller once the frame's budget has passed: the analysis stops at its next stage
+    /// boundary (or does not start), and the thread is free for the next frame.
+    pub cancel: Cancel,
 }
 
 pub struct Answer {
@@ -36,13 +40,14 @@ pub type Factory = Box<dyn FnMut() -> anyhow::Result<Box<dyn LiveProcessor>> + S
 
 /// A processor as the worker drives it: told the frame index first (for fault plans), then run.
 pub trait LiveProcessor: Send {
-    fn process(&mut self, index: u64, wl: RgbView<'_>, nir: NirView<'_>) -> anyhow::Result<FrameResult>;
+    /// Stops early with `analysis::Cancelled` once `cancel` is set (`FrameProcessor::process_cancellable`).
+    fn process(&mut self, index: u64, wl: RgbView<'_>, nir: NirView<'_>, cancel: &Cancel) -> anyhow::Result<FrameResult>;
     fn describe(&self) -> String;
 }
 
 impl LiveProcessor for FrameProcessor {
-    fn process(&mut self, _index: u64, wl: RgbView<'_>, nir: NirView<'_>) -> anyhow::Result<FrameResult> {
-        FrameProcessor::process(self, wl, nir, false)
+    fn process(&mut self, _index: u64, wl: RgbView<'_>, nir: NirView<'_>, cancel: &Cancel) -> anyhow::Result<FrameResult> {
+        FrameProcessor::process_cancellable(self, wl, nir, false, cancel)
     }
     fn describe(&self) -> String {
         FrameProcessor::describe(self)
@@ -127,6 +132,11 @@ impl Worker {
                     backoff.fault(Instant::now());
                 }
                 for job in job_rx.iter() {
+                    if job.cancel.is_cancelled() {
+                        // Its budget passed while it waited for the previous frame to stop: not begun.
+                        let _ = ans_tx.send(Answer { index: job.index, result: Err(crate::analysis::Cancelled.to_string()), process_ms: 0.0 });
+                        continue;
+                    }
                     if proc.is_none() {
                         let left = backoff.wait_left(Instant::now());
                         if !left.is_zero() {
@@ -148,7 +158,7 @@ impl Worker {
                     }
                     let p = proc.as_mut().expect("built above");
                     let started = std::time::Instant::now();
-                    let out = catch_unwind(AssertUnwindSafe(|| p.process(job.index, job.wl.view(), job.nir.view())));
+                    let out = catch_unwind(AssertUnwindSafe(|| p.process(job.index, job.wl.view(), job.nir.view(), &job.cancel)));
                     let process_ms = started.elapsed().as_secs_f64() * 1e3;
                     // The frames go back before the answer, so that the caller can reuse them.
                     let index = job.index;

@@ -41,7 +41,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 
-use crate::analysis::{Analyzer, Composite, LesionStyle, MAX_CORES, MAX_DIFFUSE, PixelMaps, Segmentation, StageTimings, class};
+use crate::analysis::{Analyzer, Cancel, Composite, LesionStyle, MAX_CORES, MAX_DIFFUSE, PixelMaps, Segmentation, StageTimings, class};
 use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
 use crate::params::AnalysisParams;
 use crate::raster::distance::{LabeledDistance, distance_transform};
@@ -91,6 +91,8 @@ pub struct CpuAnalyzer {
     params: AnalysisParams,
     maps: FrameMaps,
     want_classes: bool,
+    /// Checked between the stages of `segment` (`Analyzer::set_cancel`).
+    cancel: Option<Cancel>,
 }
 
 fn ms(t: Instant) -> f64 {
@@ -100,7 +102,7 @@ fn ms(t: Instant) -> f64 {
 impl CpuAnalyzer {
     pub fn new(params: AnalysisParams) -> Result<Self> {
         params.validate()?;
-        Ok(Self { params, maps: FrameMaps::default(), want_classes: false })
+        Ok(Self { params, maps: FrameMaps::default(), want_classes: false, cancel: None })
     }
 
     pub fn params(&self) -> &AnalysisParams {
@@ -118,8 +120,14 @@ impl Analyzer for CpuAnalyzer {
         format!("cpu ({} threads)", rayon::current_num_threads())
     }
 
+    fn set_cancel(&mut self, cancel: Option<Cancel>) {
+        self.cancel = cancel;
+    }
+
     fn segment(&mut self, wl: RgbView<'_>, nir: NirView<'_>, want_classes: bool) -> Result<Segmentation> {
         check_pair(wl, nir)?;
+        // Called off between stages: the maps are left half made, and the next frame remakes them.
+        let cancel = self.cancel.clone().unwrap_or_default();
         let p = &self.params;
         let m = &mut self.maps;
         let mut timings = StageTimings::default();
@@ -130,6 +138,7 @@ impl Analyzer for CpuAnalyzer {
         let model = normalize::fit_background(&medians, block, nir.width, nir.height);
         normalize::normalize(nir, &model, Arc::make_mut(&mut m.ratio));
         timings.push("normalize", ms(t));
+        cancel.check()?;
 
         let t = Instant::now();
         let level = threshold::fluo_level(&threshold::ratio_histogram(&m.ratio), p);
@@ -141,6 +150,7 @@ impl Analyzer for CpuAnalyzer {
         }
         morphology::clean_mask(fluo, &mut m.morph);
         timings.push("threshold", ms(t));
+        cancel.check()?;
 
         let t = Instant::now();
         let (bg_components, fl_components) = rayon::join(
@@ -152,10 +162,12 @@ impl Analyzer for CpuAnalyzer {
         filled::carve_filled_cores(Arc::make_mut(&mut m.fluo), Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &mut m.bg_labels, &mut m.bg_table, &m.ratio, &level, p);
         let cores = regions::select_cores(&m.bg_labels, &mut m.bg_table, p, &mut m.seeds, &mut m.seed_boxes);
         timings.push("components", ms(t));
+        cancel.check()?;
 
         let t = Instant::now();
         distance_transform(&m.seeds, &m.seed_boxes, p.distance_bound_px(), &mut m.distance);
         timings.push("distance", ms(t));
+        cancel.check()?;
 
         let t = Instant::now();
         let mut fluo_table = std::mem::take(&mut m.fluo_table);
@@ -182,6 +194,7 @@ impl Analyzer for CpuAnalyzer {
             || (0..m.fluo_table.labels.len()).filter(|&r| reduce::coreless_kind(&m.fluo_table, r, p).is_some()).count() > MAX_DIFFUSE;
         let (mut lesions, core_hists) = reduce::lesion_stats(&maps, &cores, &m.bg_table, &m.fluo_table, p);
         let levels: Vec<reduce::Levels> = cores.iter().enumerate().map(|(s, _)| reduce::boundary_level(&lesions[s], &core_hists[s])).collect();
+        cancel.check()?;
         // The core's edge direction by direction where the stage is on (else one level a core); timed
         // apart from `reduce`.
         let te = Instant::now();
