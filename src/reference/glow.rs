@@ -78,7 +78,8 @@ pub fn find_glows(ratio: &Plane<f32>, level: &FluoLevel, lesions: &mut Vec<Lesio
     }
     let mass: Vec<f32> = candidates.iter().map(|c| c.mass).collect();
     let area: Vec<f32> = candidates.iter().map(|c| c.blocks.len() as f32).collect();
-    let stand_out = stand_out_of_grains(&mass, &area, p.texture_alpha.max(f32::MIN_POSITIVE)).unwrap_or_else(|| vec![true; candidates.len()]);
+    // Judged against the others only where the texture test is on (`texture_alpha`).
+    let stand_out = (p.texture_alpha > 0.0).then(|| stand_out_of_grains(&mass, &area, p.texture_alpha)).flatten().unwrap_or_else(|| vec![true; candidates.len()]);
     let reach = p.mm_to_px(LESION_REACH_MM);
     for (c, out) in candidates.iter().zip(stand_out) {
         let compact = 4.0 * std::f32::consts::PI * c.blocks.len() as f32 >= p.min_diffuse_compactness * (c.perimeter as f32).powi(2)
