@@ -178,15 +178,6 @@ impl Analyzer for CpuAnalyzer {
         shape::flag_shapeless(&m.fluo_labels, &mut m.fluo_table, p);
         let grains = texture::Grains::of(&m.fluo_labels, &m.fluo_table, &m.ratio, &level, p);
         texture::flag_texture(&grains, &mut m.fluo_table, p);
-        if std::env::var_os("NIRF_DEBUG_BLOBS").is_some() {
-            let fl = &m.fluo_table;
-            for r in 0..fl.labels.len() {
-                if fl.area[r] as f32 >= blobs::min_coreless_area_px(p) * 0.5 {
-                    let b = fl.bbox[r];
-                    eprintln!("BLOB box {}..{} x {}..{} area {} aux {} sharp {} flags {} kind {:?} compact {}", b.x0, b.x1, b.y0, b.y1, fl.area[r], fl.aux[r], fl.sharp[r], fl.flags[r], reduce::coreless_kind(fl, r, p), blobs::compact(fl.area[r], fl.aux[r], p));
-                }
-            }
-        }
         let maps = m.reduce_maps();
         // More lesions than the table holds: the first by label were kept (as on the GPU); say so.
         let n = wl.width * wl.height;
