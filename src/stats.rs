@@ -54,9 +54,14 @@ pub fn stand_out_of_grains(mass: &[f32], area: &[f32], alpha: f32) -> Option<Vec
         return None;
     }
     let log_mass: Vec<f32> = mass.iter().map(|m| m.max(1.0).ln()).collect();
-    let log_mean: Vec<f32> = mass.iter().zip(area).map(|(m, a)| (m.max(1.0) / a.max(1.0)).max(1e-3).ln()).collect();
+    let log_mean: Vec<f32> = mass.iter().zip(area).map(|(&m, &a)| log_mean_excess(m, a)).collect();
     let (mass_bar, mean_bar) = (outlier_bar(&log_mass, 0.5 * alpha)?, outlier_bar(&log_mean, 0.5 * alpha)?);
     Some(log_mass.iter().zip(&log_mean).map(|(&m, &e)| m >= mass_bar || e >= mean_bar).collect())
+}
+
+/// A blob's log mean excess (its excess mass over its area, floored so that the log stays finite).
+pub fn log_mean_excess(mass: f32, area: f32) -> f32 {
+    (mass.max(1.0) / area.max(1.0)).max(1e-3).ln()
 }
 
 /// The value a sample must reach to be an outlier among `samples`: their median plus z robust sigmas

@@ -82,8 +82,7 @@ pub fn find_glows(ratio: &Plane<f32>, level: &FluoLevel, lesions: &mut Vec<Lesio
     let stand_out = (p.texture_alpha > 0.0).then(|| stand_out_of_grains(&mass, &area, p.texture_alpha)).flatten().unwrap_or_else(|| vec![true; candidates.len()]);
     let reach = p.mm_to_px(LESION_REACH_MM);
     for (c, out) in candidates.iter().zip(stand_out) {
-        let compact = 4.0 * std::f32::consts::PI * c.blocks.len() as f32 >= p.min_diffuse_compactness * (c.perimeter as f32).powi(2)
-            && elongation(&c.blocks, lw) <= MAX_ELONGATION;
+        let compact = super::blobs::compact(c.blocks.len() as u32, c.perimeter, p) && elongation(&c.blocks, lw) <= MAX_ELONGATION;
         if !out || !compact || c.border {
             continue;
         }

@@ -26,7 +26,7 @@
 use crate::analysis::{FluoLevel, LesionKind, LesionStats, RATIO_BIN};
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
-use crate::stats::{MIN_GRAINS, outlier_bar, robust_spread, stand_out_of_grains};
+use crate::stats::{MIN_GRAINS, log_mean_excess, outlier_bar, robust_spread, stand_out_of_grains};
 use super::blobs::min_coreless_area_px;
 use super::reduce::coreless_kind;
 use super::regions::{FLAG_HAS_RIM, FLAG_TEXTURE, RegionTable};
@@ -43,6 +43,9 @@ pub struct Grains {
 impl Grains {
     /// The grains of a frame whose rims are marked (`reduce::mark_rims`).
     pub fn of(fluo_labels: &Plane<u32>, fl: &RegionTable, ratio: &Plane<f32>, level: &FluoLevel, p: &AnalysisParams) -> Self {
+        if !(p.texture_alpha > 0.0) {
+            return Self { regions: Vec::new(), mass: Vec::new(), area: Vec::new() }; // the texture is not judged
+        }
         let min_area = min_coreless_area_px(p);
         let regions: Vec<usize> = (0..fl.labels.len()).filter(|&r| fl.flags[r] & FLAG_HAS_RIM == 0 && fl.area[r] as f32 >= min_area).collect();
         let mass = regions.iter().map(|&r| excess_mass(fluo_labels, fl, r, ratio, level.mode)).collect();
@@ -78,7 +81,7 @@ pub fn drop_texture_pockets(grains: &Grains, lesions: &mut Vec<LesionStats>, lev
         return;
     }
     let log_area: Vec<f32> = grains.area.iter().map(|a| a.max(1.0).ln()).collect();
-    let log_mean: Vec<f32> = grains.mass.iter().zip(&grains.area).map(|(m, a)| (m.max(1.0) / a.max(1.0)).max(1e-3).ln()).collect();
+    let log_mean: Vec<f32> = grains.mass.iter().zip(&grains.area).map(|(&m, &a)| log_mean_excess(m, a)).collect();
     let (Some((mid, sigma)), Some(mean_bar)) = (robust_spread(&log_area), outlier_bar(&log_mean, 0.5 * p.texture_alpha)) else { return };
     let area_bar = mid - p.texture_pocket_sigmas * sigma;
     lesions.retain(|st| {
