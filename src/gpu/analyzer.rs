@@ -208,7 +208,7 @@ struct FrameResources {
     upload: Vec<u8>,
     ratio: wgpu::Buffer,
     mask: wgpu::Buffer,
-    /// The union-find's parents, then the component labels (`compress`).
+    /// The component labels (`compress`), a word a pixel.
     parent: wgpu::Buffer,
     roots: wgpu::Buffer,
     /// The labelling's root bits and each bit word's first id (components.wgsl), cleared a frame.
@@ -228,7 +228,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 14] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 15] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -237,8 +237,7 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 14
         ("ratio", ratio_words(width, height)),
         // 8-bit values, four a word, rows padded to whole words (`mask_words`).
         ("mask", mask_words(width, height)),
-        // The labelling's union-find, then (after `compress`) the labels of both classes, a word a pixel
-        // (FL_TAG tells them apart: common.wgsl).
+        // The labels of both classes (`compress`), a word a pixel (FL_TAG tells them apart: common.wgsl).
         ("parent", n),
         // One record a component, by dense id (at most a component a pixel: a frame uses as many records
         // as it has components, `Bound::per_component`).
@@ -250,8 +249,10 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 14
         ("root_bits", 2 * bits_words(width, height)),
         // 8 bits a pixel in the mask's layout (before the distance stage: the hysteresis's low mask).
         ("seeds", mask_words(width, height)),
-        // The hysteresis's border array: LOW_SLOTS words a 16×16 tile (hysteresis.wgsl).
+        // The border array: LOW_SLOTS words a 16×16 tile (hysteresis.wgsl's, then components.wgsl's).
         ("low_parent", width.div_ceil(16) * height.div_ceil(16) * LOW_SLOTS),
+        // Each border slot's key (components.wgsl): its tile-local root's raster index and class.
+        ("border_key", width.div_ceil(16) * height.div_ceil(16) * LOW_SLOTS),
         // Half a word a pixel, rows padded to whole words: vertical distance and core slot (`COL_SHIFT`).
         ("col", width.div_ceil(2) * height),
         // A word a pixel: distance and core slot (`FIELD_SHIFT`).
@@ -801,6 +802,7 @@ impl GpuAnalyzer {
         let root_bits = buf("root_bits", none);
         let seeds = buf("seeds", none);
         let low_parent = buf("low_parent", none);
+        let border_key = buf("border_key", none);
         let col = buf("col", none);
         let distfield = buf("distfield", src);
         let near = buf("near", src);
@@ -833,8 +835,9 @@ impl GpuAnalyzer {
             // mask pass reads it while writing the mask.
             bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[], &[]),
             bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[], &[]),
-            // After the labelling the parent array holds the labels (`compress`, components.wgsl).
-            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio], &dense, &[]),
+            // The labelling writes the labels into the parent buffer (`compress`, components.wgsl); its
+            // border array is the hysteresis's (free once the morphology pass has read it).
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio, &low_parent, &border_key], &dense, &[]),
             bg_regions: p.regions.bind(d, &uniform, &[&stats, &table, &roots, &near], &dense, &[]),
             // write_seeds reads the labels and writes the seeds, the columns read the seeds and write
             // their words, and the rows read those and write the field, on the tiles near a core only

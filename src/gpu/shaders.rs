@@ -35,7 +35,7 @@ pub struct Stage {
 const WG_NORMALIZE: u32 = 13348;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
-const WG_COMPONENTS: u32 = 3180;
+const WG_COMPONENTS: u32 = 5228;
 const WG_HYSTERESIS: u32 = 4104;
 const WG_REGIONS: u32 = 0;
 const WG_DISTANCE: u32 = 9220;
@@ -70,7 +70,7 @@ pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
     entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress"],
-    bindings: &[false, true, true, true, true, true, false],
+    bindings: &[false, true, true, true, true, true, false, true, true],
     includes: &[TILE_UNION],
     workgroup_bytes: WG_COMPONENTS,
 };
@@ -348,13 +348,12 @@ mod tests {
     }
 
     /// Writes are told from loads: `assign_ids` writes the roots, the records and the root bits' ids and
-    /// neither reads nor writes the parent array; `compress` stores the labels into the parent array;
+    /// neither reads nor writes the labels; `compress` stores the labels into the parent buffer;
     /// `select_cores` writes the stats and the table but only reads the roots.
     #[test]
     fn written_bindings_are_the_stores_and_atomics() {
         let c = COMPONENTS.written_bindings().unwrap();
-        // compress writes the labels into the parent array itself: no second frame-sized array.
-        // and adds each pixel to its component's statistics (4).
+        // compress writes the labels (2) and adds each pixel to its component's statistics (4).
         assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 4]);
         assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![3, 4, 6]);
         assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("assign_ids")].contains(&2));
@@ -364,7 +363,13 @@ mod tests {
         // table's row counts and sets their bits, both atomics); normalize stores the ratio.
         let read = COMPONENTS.read_bindings().unwrap();
         assert_eq!(read[COMPONENTS.entry("local_merge")], vec![0, 1, 5, 6]);
-        assert_eq!(c[COMPONENTS.entry("local_merge")], vec![2, 5, 6]);
+        // local_merge writes the border array (8) and its keys (9), no word a pixel.
+        assert_eq!(c[COMPONENTS.entry("local_merge")], vec![5, 6, 8, 9]);
+        // merge works on the border array alone: neither the mask (1) nor the labels (2).
+        assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("merge")].iter().any(|b| *b == 1 || *b == 2));
+        // compress reads the border array without writing it, and stores the labels without loading them.
+        assert!(!read[COMPONENTS.entry("compress")].contains(&2), "{:?}", read[COMPONENTS.entry("compress")]);
+        assert!(read[COMPONENTS.entry("compress")].contains(&8));
         let n = NORMALIZE.read_bindings().unwrap();
         assert!(!n[NORMALIZE.entry("normalize")].contains(&4), "{:?}", n[NORMALIZE.entry("normalize")]);
         // Every written binding is declared writable in the registry.
