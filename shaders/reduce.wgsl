@@ -8,7 +8,8 @@
 //                 else 1 (diffuse); and its box (its bands', `band_box`) in `near`.
 // mark_coreless:  an invocation a 16×16 tile: marks the tiles that meet a coreless lesion's box
 //                 (NEAR_CORELESS), so that lesion_stats reads the labels there only.
-// lesion_stats:   reads ratio, fluo, seeds, labels, stats, distfield; adds per-slot area,
+// lesion_stats:   on the tiles marked by activate or mark_coreless only: reads ratio, fluo, seeds,
+//                 labels, stats, distfield; adds per-slot area,
 //                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
 //                 extents of the core's boundary pixels along the Feret directions (table).
 // levels:         per core slot: the boundary iso-level, the band searched for it, the rim's outer
@@ -197,6 +198,11 @@ var<workgroup> lead_sx: atomic<u32>;
 var<workgroup> lead_sy: atomic<u32>;
 
 fn pixel_stats(x: u32, y: u32, leader: u32) {
+    // A tile neither near a core nor in a coreless lesion's box holds no core pixel, no slotted coreless
+    // lesion's pixel and no field: nothing of it is read.
+    if (near_word(near_tile(x, y)) == 0u) {
+        return;
+    }
     let w = P.width;
     let n = n_pixels();
     let i = y * w + x;

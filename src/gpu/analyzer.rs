@@ -850,13 +850,15 @@ impl GpuAnalyzer {
                 ("rows", &col, Tiles::Near),
                 ("rows", &distfield, Tiles::Near),
             ]),
-            // lesion_stats reads the field and the seeds near the cores only, and the labels there and in
-            // the coreless lesions' boxes; subpixel works near the cores only (the neighbours it reads are
+            // lesion_stats reads the field and the seeds near the cores only, and the labels, the ratio
+            // and the mask there and in the coreless lesions' boxes; subpixel works near the cores only (the neighbours it reads are
             // within the bound + 1 of a core, inside the tiles' reach).
             bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots, &near], &dense, &[
                 ("lesion_stats", &distfield, Tiles::Near),
                 ("lesion_stats", &seeds, Tiles::Near),
                 ("lesion_stats", &parent, Tiles::Marked),
+                ("lesion_stats", &ratio, Tiles::Marked),
+                ("lesion_stats", &mask, Tiles::Marked),
                 ("subpixel", &ratio, Tiles::Near),
                 ("subpixel", &mask, Tiles::Near),
                 ("subpixel", &seeds, Tiles::Near),

@@ -367,6 +367,8 @@ mod tests {
         assert_eq!(c[COMPONENTS.entry("local_merge")], vec![5, 6, 8, 9]);
         // merge works on the border array alone: neither the mask (1) nor the labels (2).
         assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("merge")].iter().any(|b| *b == 1 || *b == 2));
+        // The hysteresis's border merge reads the border array (5) alone, not the low mask's bytes (4).
+        assert_eq!(HYSTERESIS.used_bindings().unwrap()[HYSTERESIS.entry("merge_low")], vec![0, 5]);
         // compress reads the border array without writing it, and stores the labels without loading them.
         assert!(!read[COMPONENTS.entry("compress")].contains(&2), "{:?}", read[COMPONENTS.entry("compress")]);
         assert!(read[COMPONENTS.entry("compress")].contains(&8));
