@@ -34,7 +34,8 @@
 //              statistics record (by dense id: area and border flag; ratio sum, or boundary and sharp
 //              boundary pixels; its bands, STATS_BANDS: common.wgsl's `bands_of`;
 //              the tile's leading components summed in workgroup memory first), so
-//              the labels are not read again for them.
+//              the labels are not read again for them; and marks the tile drawn (`drawn`) where it holds
+//              a fluorescent pixel.
 // The root of a component is its smallest raster index and ids go by raster order of roots, so ids are
 // deterministic and in the CPU's label order (its label is roots[id] + 1).
 // The tile's union-find in workgroup memory and the border slots: tile_union.wgsl (appended; its global
@@ -55,6 +56,8 @@
 @group(0) @binding(8) var<storage, read_write> border: array<atomic<u32>>;
 // A word a border slot: its tile-local root's raster index, KEY_CLASS for a fluorescent pixel.
 @group(0) @binding(9) var<storage, read_write> border_key: array<u32>;
+// The tiles the composite draws (`gpu::prelude::drawn`): compress marks a tile holding a fluorescent pixel.
+@group(0) @binding(10) var<storage, read_write> drawn: array<u32>;
 
 const KEY_CLASS: u32 = 0x80000000u;
 // A tile-local component that touches no tile border.
@@ -471,6 +474,8 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
         atomicOr(&stats[r + STATS_BANDS], atomicLoad(&lead_bands));
     }
     if (li == 0u && fl_leader != 0u) {
+        // A fluorescent pixel in the tile: the composite draws it.
+        drawn[tile_of(wg)] = 1u;
         let r = stats_base(fl_leader - 1u);
         atomicAdd(&stats[r], atomicLoad(&fl_area));
         atomicOr(&stats[r], atomicLoad(&fl_flags) | FLAG_FL);

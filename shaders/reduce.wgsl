@@ -7,7 +7,8 @@
 //                 (word 2 of its stats record, table), kind 2 (homogeneous) when at least half its boundary is sharp,
 //                 else 1 (diffuse); and its box (its bands', `band_box`) in `near`.
 // mark_coreless:  an invocation a 16×16 tile: marks the tiles that meet a coreless lesion's box
-//                 (NEAR_CORELESS), so that lesion_stats reads the labels there only.
+//                 (NEAR_CORELESS), so that lesion_stats reads the labels there only; and lists the tiles
+//                 the composite draws (`drawn`: those near a core, or marked by normalize or compress).
 // lesion_stats:   on the tiles marked by activate or mark_coreless only: reads ratio, fluo, seeds,
 //                 labels, stats, distfield; adds per-slot area,
 //                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
@@ -29,6 +30,8 @@
 // The tiles near a core (near.wgsl): the field is read there only, and the sub-pixel pass works there only;
 // assign_diffuse writes the coreless lesions' boxes and mark_coreless marks their tiles.
 @group(0) @binding(9) var<storage, read_write> near: array<atomic<u32>>;
+// The tiles the composite draws (`gpu::prelude::drawn`): mark_coreless lists them.
+@group(0) @binding(10) var<storage, read_write> drawn: array<u32>;
 
 fn near_word(i: u32) -> u32 {
     return atomicLoad(&near[i]);
@@ -159,6 +162,10 @@ fn mark_coreless(@builtin(global_invocation_id) g: vec3<u32>) {
     }
     if (word != 0u) {
         atomicAdd(&near[NEAR_COUNT_MARKED], 1u);
+    }
+    // Drawn: a tile near a core (its tint and lines) or holding the fluorescence colour.
+    if ((word & NEAR_CORE) != 0u || drawn[t] != 0u) {
+        drawn[near_tiles() + atomicAdd(&near[NEAR_COUNT_DRAWN], 1u)] = t;
     }
 }
 

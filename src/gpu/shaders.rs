@@ -32,7 +32,7 @@ pub struct Stage {
 
 // Workgroup memory of each stage's module (every `var<workgroup>` of the file, an upper bound for any one
 // of its entry points); the test below recomputes them with naga.
-const WG_NORMALIZE: u32 = 13348;
+const WG_NORMALIZE: u32 = 13352;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
 const WG_COMPONENTS: u32 = 5228;
@@ -46,7 +46,7 @@ pub const NORMALIZE: Stage = Stage {
     name: "normalize",
     source: include_str!("../../shaders/normalize.wgsl"),
     entries: &["block_median", "fit_background", "normalize"],
-    bindings: &[false, true, true, true, true],
+    bindings: &[false, true, true, true, true, true],
     includes: &[],
     workgroup_bytes: WG_NORMALIZE,
 };
@@ -70,7 +70,7 @@ pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
     entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress"],
-    bindings: &[false, true, true, true, true, true, false, true, true],
+    bindings: &[false, true, true, true, true, true, false, true, true, true],
     includes: &[TILE_UNION],
     workgroup_bytes: WG_COMPONENTS,
 };
@@ -102,7 +102,7 @@ pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
     entries: &["select_diffuse", "assign_diffuse", "mark_coreless", "lesion_stats", "levels", "subpixel"],
-    bindings: &[false, false, false, false, true, false, true, false, true],
+    bindings: &[false, false, false, false, true, false, true, false, true, true],
     includes: &[RANK, NEAR],
     workgroup_bytes: WG_REDUCE,
 };
@@ -110,7 +110,7 @@ pub const COMPOSITE: Stage = Stage {
     name: "composite",
     source: include_str!("../../shaders/composite.wgsl"),
     entries: &["composite", "composite_classes"],
-    bindings: &[false, false, false, false, false, false, true, true, false],
+    bindings: &[false, false, false, false, false, false, true, true, false, false],
     includes: &[NEAR],
     workgroup_bytes: WG_COMPOSITE,
 };
@@ -353,8 +353,9 @@ mod tests {
     #[test]
     fn written_bindings_are_the_stores_and_atomics() {
         let c = COMPONENTS.written_bindings().unwrap();
-        // compress writes the labels (2) and adds each pixel to its component's statistics (4).
-        assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 4]);
+        // compress writes the labels (2), adds each pixel to its component's statistics (4) and marks
+        // its tile drawn where it holds fluorescence (10).
+        assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 4, 10]);
         assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![3, 4, 6]);
         assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("assign_ids")].contains(&2));
         let r = REGIONS.written_bindings().unwrap();
