@@ -374,25 +374,7 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
     let w = P.width;
     let inside = g.x < w && g.y < P.height;
     let i = g.y * w + g.x;
-    let lr = tile_parts(g, lid, li);
-    // Each tile-local root: its component's first pixel's label.
-    if (inside && lr == li) {
-        let rep = atomicLoad(&tile_rep[li]);
-        var first = i;
-        if (rep != NO_REP) {
-            first = key_of(root_slot(tile_of(wg) * LOW_SLOTS + rep));
-        }
-        tile_label[li] = root_label(first, tile_mask[li] == 1u);
-    }
-    workgroupBarrier();
-    var l = 0u;
-    if (inside) {
-        l = tile_label[lr];
-        atomicStore(&parent[i], l);
-    }
     if (li == 0u) {
-        // The tile's first pixel is always inside the image.
-        lead = bg_label(l);
         atomicStore(&lead_area, 0u);
         atomicStore(&lead_sum, 0u);
         atomicStore(&lead_flags, 0u);
@@ -404,9 +386,29 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
         atomicStore(&fl_flags, 0u);
         atomicStore(&fl_bands, 0u);
     }
+    let lr = tile_parts(g, lid, li);
+    // Each tile-local root: its component's first pixel's label; the leaders from the roots' labels (every
+    // pixel's label is its root's): the non-fluorescent one the tile's first pixel's (always inside the
+    // image, and its own tile-local root), the fluorescent one the largest.
+    if (inside && lr == li) {
+        let rep = atomicLoad(&tile_rep[li]);
+        var first = i;
+        if (rep != NO_REP) {
+            first = key_of(root_slot(tile_of(wg) * LOW_SLOTS + rep));
+        }
+        let label = root_label(first, tile_mask[li] == 1u);
+        tile_label[li] = label;
+        atomicMax(&fl_lead, fl_label(label));
+        if (li == 0u) {
+            lead = bg_label(label);
+        }
+    }
     workgroupBarrier();
-    atomicMax(&fl_lead, fl_label(l));
-    workgroupBarrier();
+    var l = 0u;
+    if (inside) {
+        l = tile_label[lr];
+        atomicStore(&parent[i], l);
+    }
     let leader = lead;
     let fl_leader = atomicLoad(&fl_lead);
     if (inside) {
