@@ -28,9 +28,12 @@
 //              word a pixel stored and read back); each tile-local root finds its component's first pixel
 //              (its own, or the key of its representative's root in the border array) and that pixel's
 //              label, LABELLED | (1 + id) (FL_TAG for a fluorescent one), a root's id being its word's
-//              first id plus the roots before it in the word (`root_label`). Every pixel's label is written
-//              to `parent`, the labels array, one word a pixel for both classes (common.wgsl), read by the
-//              distance and reduce stages. As it labels, it adds each pixel to its component's
+//              first id plus the roots before it in the word (`root_label`). Each root's label is written
+//              to `parent`, the labels array, at 256 t + r (tile t, the root's index r in the tile), and
+//              each pixel's tile-local root r to `local_roots`, a byte a pixel in the mask's layout: the
+//              distance and reduce stages read a pixel's label as its root's (labels.wgsl), so the labels
+//              cost a byte a pixel and a word a tile-local root, not a word a pixel; the roots are counted
+//              (T_LOCAL_ROOTS) for the traffic count. As it labels, it adds each pixel to its component's
 //              statistics record (by dense id: area and border flag; ratio sum, or boundary and sharp
 //              boundary pixels; its bands, STATS_BANDS: common.wgsl's `bands_of`;
 //              the tile's leading components summed in workgroup memory first), so
@@ -43,8 +46,8 @@
 // labels its low mask with the same tile passes: hysteresis.wgsl.
 
 @group(0) @binding(1) var<storage, read> mask: array<u32>;
-// The labels (compress), a word a pixel. (Named as tile_union.wgsl's global union-find expects, which this
-// stage does not call.)
+// The labels (compress): a word a tile-local root, at 256 t + r for root r of tile t (labels.wgsl). (Named
+// as tile_union.wgsl's global union-find expects, which this stage does not call.)
 @group(0) @binding(2) var<storage, read_write> parent: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read_write> roots: array<u32>;
 @group(0) @binding(4) var<storage, read_write> stats: array<atomic<u32>>;
@@ -58,6 +61,8 @@
 @group(0) @binding(9) var<storage, read_write> border_key: array<u32>;
 // The tiles the composite draws (`gpu::prelude::drawn`): compress marks a tile holding a fluorescent pixel.
 @group(0) @binding(10) var<storage, read_write> drawn: array<u32>;
+// Each pixel's tile-local root, a byte a pixel in the mask's layout (compress; labels.wgsl).
+@group(0) @binding(11) var<storage, read_write> local_roots: array<u32>;
 
 const KEY_CLASS: u32 = 0x80000000u;
 // A tile-local component that touches no tile border.
@@ -351,8 +356,10 @@ fn ratio_fixed(v: f32) -> u32 {
 // most fluorescent pixels of a tile to one fluorescent component: the tile sums each leading component's
 // pixels in workgroup memory and adds them once, so a frame does not serialise on a large component's
 // counters. Integer sums: the result is the same as pixel by pixel.
-// Each tile-local root's label (compress).
+// Each tile-local root's label, each pixel's tile-local root, the tile's count of roots (compress).
 var<workgroup> tile_label: array<u32, 256>;
+var<workgroup> tile_lr: array<u32, 256>;
+var<workgroup> tile_root_count: atomic<u32>;
 var<workgroup> lead: u32;
 var<workgroup> lead_area: atomic<u32>;
 var<workgroup> lead_sum: atomic<u32>;
@@ -375,6 +382,7 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
     let inside = g.x < w && g.y < P.height;
     let i = g.y * w + g.x;
     if (li == 0u) {
+        atomicStore(&tile_root_count, 0u);
         atomicStore(&lead_area, 0u);
         atomicStore(&lead_sum, 0u);
         atomicStore(&lead_flags, 0u);
@@ -398,16 +406,25 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
         }
         let label = root_label(first, tile_mask[li] == 1u);
         tile_label[li] = label;
+        atomicStore(&parent[256u * tile_of(wg) + li], label);
+        atomicAdd(&tile_root_count, 1u);
         atomicMax(&fl_lead, fl_label(label));
         if (li == 0u) {
             lead = bg_label(label);
         }
     }
+    tile_lr[li] = lr;
     workgroupBarrier();
     var l = 0u;
     if (inside) {
         l = tile_label[lr];
-        atomicStore(&parent[i], l);
+    }
+    // The tile's bytes of tile-local roots, a word (four pixels of a row) an invocation.
+    if (inside && (lid.x & 3u) == 0u) {
+        local_roots[mask_index(g.x, g.y)] = tile_lr[li] | (tile_lr[li + 1u] << 8u) | (tile_lr[li + 2u] << 16u) | (tile_lr[li + 3u] << 24u);
+    }
+    if (li == 0u) {
+        atomicAdd(&table[T_LOCAL_ROOTS], atomicLoad(&tile_root_count));
     }
     let leader = lead;
     let fl_leader = atomicLoad(&fl_lead);

@@ -10,7 +10,7 @@
 //                 (NEAR_CORELESS), so that lesion_stats reads the labels there only; and lists the tiles
 //                 the composite draws (`drawn`: those near a core, or marked by normalize or compress).
 // lesion_stats:   on the tiles marked by activate or mark_coreless only: reads ratio, fluo, seeds,
-//                 labels, stats, distfield; adds per-slot area,
+//                 labels (labels.wgsl), stats, distfield; adds per-slot area,
 //                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
 //                 extents of the core's boundary pixels along the Feret directions (table).
 // levels:         per core slot: the boundary iso-level, the band searched for it, the rim's outer
@@ -32,6 +32,8 @@
 @group(0) @binding(9) var<storage, read_write> near: array<atomic<u32>>;
 // The tiles the composite draws (`gpu::prelude::drawn`): mark_coreless lists them.
 @group(0) @binding(10) var<storage, read_write> drawn: array<u32>;
+// Each pixel's tile-local root (labels.wgsl's `label_at`).
+@group(0) @binding(11) var<storage, read> local_roots: array<u32>;
 
 fn near_word(i: u32) -> u32 {
     return atomicLoad(&near[i]);
@@ -244,7 +246,7 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
     // A slotted coreless lesion's pixels lie in the tiles of its box: elsewhere no label is read.
     var f = 0u;
     if ((near_word(near_tile(x, y)) & NEAR_CORELESS) != 0u) {
-        f = fl_label(labels[i]);
+        f = fl_label(label_at(x, y));
     }
     if (f != 0u) {
         let r = stats_base(f - 1u);

@@ -46,7 +46,8 @@ struct StagePipelines {
 /// uses counted whole once if its code may read it and once more if it may write it (an upper bound). Buffers
 /// indexed by dense component id (`stats`, `roots`) count only the records of the frame's components
 /// (`per_component`, multiplied once the frame's count is read back): ids at or beyond the count are
-/// never addressed. Buffers an entry point addresses on some tiles only (`Restricted`: the seeds, the
+/// never addressed; the labels, a word a tile-local root, count only the frame's tile-local roots
+/// (`per_local_root`, likewise). Buffers an entry point addresses on some tiles only (`Restricted`: the seeds, the
 /// columns and the field on the tiles near a core, everything the sub-pixel pass reads, the labels
 /// `lesion_stats` reads on the tiles near a core or in a coreless lesion's box) count in `near_bytes` or
 /// `marked_bytes`, as if every tile were such, scaled by the frame's share of such tiles once it is read
@@ -55,6 +56,7 @@ struct Bound {
     group: wgpu::BindGroup,
     bytes: Vec<u64>,
     per_component: Vec<u64>,
+    per_local_root: Vec<u64>,
     near_bytes: Vec<u64>,
     marked_bytes: Vec<u64>,
     drawn_bytes: Vec<u64>,
@@ -72,6 +74,14 @@ enum Tiles {
 
 /// (entry point, buffer, the tiles it addresses the buffer on).
 type Restricted<'a> = (&'a str, &'a wgpu::Buffer, Tiles);
+
+/// What a buffer counted by its records holds a record of: a component (by dense id), or a tile-local
+/// root (the labels).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Per {
+    Component,
+    LocalRoot,
+}
 
 impl StagePipelines {
     fn new(device: &wgpu::Device, stage: &'static Stage) -> Self {
@@ -132,17 +142,19 @@ impl StagePipelines {
         (&self.pipelines[k], k)
     }
 
-    /// `dense`: the bound buffers indexed by dense component id, with their bytes a component.
+    /// `dense`: the bound buffers counted by their records (a component's, by dense id, or a tile-local
+    /// root's), with their bytes a record.
     /// `restricted`: where an entry point addresses a buffer on some tiles only (near.wgsl).
-    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer], dense: &[(&wgpu::Buffer, u64)], restricted: &[Restricted<'_>]) -> Bound {
+    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer], dense: &[(&wgpu::Buffer, u64, Per)], restricted: &[Restricted<'_>]) -> Bound {
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
-        // Per binding: (whole bytes, bytes a component).
-        let mut sizes = vec![(uniform.size(), 0)];
+        // Per binding: (whole bytes, bytes a component, bytes a tile-local root).
+        let mut sizes = vec![(uniform.size(), 0, 0)];
         for (k, b) in buffers.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry { binding: k as u32 + 1, resource: b.as_entire_binding() });
-            sizes.push(match dense.iter().find(|(d, _)| d == b) {
-                Some((_, per)) => (0, *per),
-                None => (b.size(), 0),
+            sizes.push(match dense.iter().find(|(d, _, _)| d == b) {
+                Some((_, bytes, Per::Component)) => (0, *bytes, 0),
+                Some((_, bytes, Per::LocalRoot)) => (0, 0, *bytes),
+                None => (b.size(), 0, 0),
             });
         }
         // Entry point k's binding b: addressed on which tiles only (None: everywhere).
@@ -154,7 +166,7 @@ impl StagePipelines {
         };
         // Once where the entry point's code reads it, once more where it writes it; of the bindings it
         // addresses on `tiles`.
-        let sum = |f: fn(&(u64, u64)) -> u64, tiles: Option<Tiles>| {
+        let sum = |f: fn(&(u64, u64, u64)) -> u64, tiles: Option<Tiles>| {
             (0..self.used.len())
                 .map(|k| {
                     let times = |b: u32| self.read[k].contains(&b) as u64 + self.written[k].contains(&b) as u64;
@@ -166,6 +178,7 @@ impl StagePipelines {
             group: device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(self.stage.name), layout: &self.layout, entries: &entries }),
             bytes: sum(|s| s.0, None),
             per_component: sum(|s| s.1, None),
+            per_local_root: sum(|s| s.2, None),
             near_bytes: sum(|s| s.0, Some(Tiles::Near)),
             marked_bytes: sum(|s| s.0, Some(Tiles::Marked)),
             drawn_bytes: sum(|s| s.0, Some(Tiles::Drawn)),
@@ -214,8 +227,10 @@ struct FrameResources {
     upload: Vec<u8>,
     ratio: wgpu::Buffer,
     mask: wgpu::Buffer,
-    /// The component labels (`compress`), a word a pixel.
+    /// The component labels (`compress`), a word a tile-local root (labels.wgsl).
     parent: wgpu::Buffer,
+    /// Each pixel's tile-local root, a byte a pixel (labels.wgsl).
+    local_roots: wgpu::Buffer,
     roots: wgpu::Buffer,
     /// The labelling's root bits and each bit word's first id (components.wgsl), cleared a frame.
     root_bits: wgpu::Buffer,
@@ -239,7 +254,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 16] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 17] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -248,8 +263,11 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 16
         ("ratio", ratio_words(width, height)),
         // 8-bit values, four a word, rows padded to whole words (`mask_words`).
         ("mask", mask_words(width, height)),
-        // The labels of both classes (`compress`), a word a pixel (FL_TAG tells them apart: common.wgsl).
-        ("parent", n),
+        // The labels of both classes (`compress`), a word a tile-local root, 256 a 16×16 tile (FL_TAG tells
+        // the classes apart: common.wgsl; labels.wgsl).
+        ("parent", 256 * near::tiles(width, height)),
+        // Each pixel's tile-local root: 8 bits a pixel in the mask's layout (labels.wgsl).
+        ("local_roots", mask_words(width, height)),
         // One record a component, by dense id (at most a component a pixel: a frame uses as many records
         // as it has components, `Bound::per_component`).
         ("stats", STATS_WORDS * n),
@@ -437,17 +455,25 @@ impl GpuAnalyzer {
     pub fn component_labels(&mut self) -> Result<(Plane<u32>, Plane<u32>)> {
         let ctx = &self.ctx;
         let f = self.frame.as_ref().ok_or_else(|| anyhow!("no frame analysed yet"))?;
-        let n = f.width * f.height;
-        let read = readback(&ctx.device, "labels_read", n * 4);
+        let (w, h) = (f.width, f.height);
+        let n = w * h;
+        let read = readback(&ctx.device, "labels_read", f.parent.size() as usize);
+        let local_read = readback(&ctx.device, "local_roots_read", f.local_roots.size() as usize);
         let roots_read = readback(&ctx.device, "roots_read", n * 4);
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("labels") });
-        enc.copy_buffer_to_buffer(&f.parent, 0, &read, 0, (n * 4) as u64);
+        enc.copy_buffer_to_buffer(&f.parent, 0, &read, 0, f.parent.size());
+        enc.copy_buffer_to_buffer(&f.local_roots, 0, &local_read, 0, f.local_roots.size());
         enc.copy_buffer_to_buffer(&f.roots, 0, &roots_read, 0, (n * 4) as u64);
         ctx.queue.submit([enc.finish()]);
-        map_checked(ctx, &[&read, &roots_read])?;
-        // One word a pixel for both classes, LABELLED | (1 + the dense id), the fluorescent ones tagged
-        // (FL_TAG; common.wgsl); the CPU's label is 1 + the id's root (`roots`).
-        let all = words(&read)?;
+        map_checked(ctx, &[&read, &local_read, &roots_read])?;
+        // A word a tile-local root for both classes, LABELLED | (1 + the dense id), the fluorescent ones
+        // tagged (FL_TAG; common.wgsl), a pixel's its root's (labels.wgsl's `label_at`); the CPU's label is
+        // 1 + the id's root (`roots`).
+        let by_root = words(&read)?;
+        let local = words(&local_read)?;
+        let local: &[u8] = bytemuck::cast_slice(&local);
+        let (stride, tx) = (w.div_ceil(4) * 4, w.div_ceil(16));
+        let all: Vec<u32> = (0..n).map(|i| by_root[256 * ((i / w / 16) * tx + i % w / 16) + local[(i / w) * stride + i % w] as usize]).collect();
         let roots = words(&roots_read)?;
         let canonical = |l: u32| roots.get((l & ID_MASK) as usize - 1).map_or(u32::MAX, |r| r + 1);
         let bg = all.iter().map(|&l| if l & FL_TAG == 0 && l & ID_MASK != 0 { canonical(l) } else { 0 }).collect();
@@ -821,6 +847,7 @@ impl GpuAnalyzer {
         let seeds = buf("seeds", none);
         let low_parent = buf("low_parent", none);
         let border_key = buf("border_key", none);
+        let local_roots = buf("local_roots", src);
         let col = buf("col", none);
         let distfield = buf("distfield", src);
         let near = buf("near", src);
@@ -832,7 +859,8 @@ impl GpuAnalyzer {
         let overlay = storage(d, "overlay", tiles_n * DRAWN_TILE_BYTES / 4, src);
         let classes = storage(d, "classes", tiles_n * TILE_PIXELS / 4, src);
         let styles = storage(d, "styles", MAX_CORES, none);
-        let dense = [(&stats, (STATS_WORDS * 4) as u64), (&roots, 4)];
+        // The labels: a word a tile-local root (components.wgsl's compress, labels.wgsl).
+        let dense = [(&stats, (STATS_WORDS * 4) as u64, Per::Component), (&roots, 4, Per::Component), (&parent, 4, Per::LocalRoot)];
         let p = &self.pipelines;
         let timestamps = self.ctx.timestamps.then(|| {
             let count = 2 * STAGE_NAMES.len() as u32;
@@ -858,13 +886,13 @@ impl GpuAnalyzer {
             bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[], &[]),
             // The labelling writes the labels into the parent buffer (`compress`, components.wgsl); its
             // border array is the hysteresis's (free once the morphology pass has read it).
-            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio, &low_parent, &border_key, &drawn], &dense, &[]),
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio, &low_parent, &border_key, &drawn, &local_roots], &dense, &[]),
             bg_regions: p.regions.bind(d, &uniform, &[&stats, &table, &roots, &near], &dense, &[]),
             // write_seeds reads the labels and writes the seeds, the columns read the seeds and write
             // their words, and the rows read those and write the field, on the tiles near a core only
             // (core_boxes, the stage runners' stand-in for the regions stage's boxes, reads all seeds).
-            bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield, &near], &dense, &[
-                ("write_seeds", &parent, Tiles::Near),
+            bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield, &near, &local_roots], &dense, &[
+                ("write_seeds", &local_roots, Tiles::Near),
                 ("write_seeds", &seeds, Tiles::Near),
                 ("columns", &seeds, Tiles::Near),
                 ("columns", &col, Tiles::Near),
@@ -874,10 +902,10 @@ impl GpuAnalyzer {
             // lesion_stats reads the field and the seeds near the cores only, and the labels, the ratio
             // and the mask there and in the coreless lesions' boxes; subpixel works near the cores only (the neighbours it reads are
             // within the bound + 1 of a core, inside the tiles' reach).
-            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots, &near, &drawn], &dense, &[
+            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots, &near, &drawn, &local_roots], &dense, &[
                 ("lesion_stats", &distfield, Tiles::Near),
                 ("lesion_stats", &seeds, Tiles::Near),
-                ("lesion_stats", &parent, Tiles::Marked),
+                ("lesion_stats", &local_roots, Tiles::Marked),
                 ("lesion_stats", &ratio, Tiles::Marked),
                 ("lesion_stats", &mask, Tiles::Marked),
                 ("subpixel", &ratio, Tiles::Near),
@@ -923,6 +951,7 @@ impl GpuAnalyzer {
             seeds,
             distfield,
             near,
+            local_roots,
             near_share: 1.0,
             drawn,
             drawn_count: 0,
@@ -1191,6 +1220,7 @@ impl Analyzer for GpuAnalyzer {
         let gp = f.params;
         // Bytes a component this frame's dispatches may move, per stage (counted once the count is read).
         let per_component = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
+        let per_local_root = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         // And as if every tile were near a core (scaled once their count is read).
         let per_near = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let per_marked = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
@@ -1207,6 +1237,7 @@ impl Analyzer for GpuAnalyzer {
                 pass.dispatch_workgroups(*x, *y, *z);
                 traffic.borrow_mut().add(STAGE_NAMES[k], bg.bytes[*entry], 1);
                 per_component.borrow_mut()[k] += bg.per_component[*entry];
+                per_local_root.borrow_mut()[k] += bg.per_local_root[*entry];
                 per_near.borrow_mut()[k] += bg.near_bytes[*entry];
                 per_marked.borrow_mut()[k] += bg.marked_bytes[*entry];
             }
@@ -1304,8 +1335,9 @@ impl Analyzer for GpuAnalyzer {
         map_checked(ctx, &to_map)?;
         let t_words = words(&f.table_read)?;
         let components = t_words[table::COMPONENTS] as u64;
-        for (k, bytes) in per_component.into_inner().iter().enumerate() {
-            traffic.borrow_mut().add(STAGE_NAMES[k], components * bytes, 0);
+        let local_roots = t_words[table::LOCAL_ROOTS] as u64;
+        for (k, (bytes, root_bytes)) in per_component.into_inner().iter().zip(per_local_root.into_inner()).enumerate() {
+            traffic.borrow_mut().add(STAGE_NAMES[k], components * bytes + local_roots * root_bytes, 0);
         }
         f.near_share = t_words[table::NEAR_TILES] as f64 / near::tiles(w, h) as f64;
         let marked_share = t_words[table::MARKED_TILES] as f64 / near::tiles(w, h) as f64;

@@ -32,6 +32,9 @@ pub mod table {
     pub const MARKED_TILES: usize = 7;
     /// The number of tiles the composite draws (`near::COUNT_DRAWN`, copied in with `NEAR_TILES`).
     pub const DRAWN_TILES: usize = 8;
+    /// The number of tile-local roots (components.wgsl's compress writes a label for each): the words of
+    /// the labels array written and read (the traffic count).
+    pub const LOCAL_ROOTS: usize = 9;
     // A slot's record.
     pub const LABEL: usize = 0;
     pub const KIND: usize = 1;
@@ -263,6 +266,7 @@ pub fn wgsl() -> String {
         ("T_HEADER", table::HEADER),
         ("T_FLUO_LEVEL", table::FLUO_LEVEL),
         ("T_COMPONENTS", table::COMPONENTS),
+        ("T_LOCAL_ROOTS", table::LOCAL_ROOTS),
         ("COMPONENT_GROUPS", COMPONENT_GROUPS as usize),
         ("STATS_STRIDE", record::STRIDE),
         ("STATS_BANDS", record::BANDS_WORD),

@@ -16,6 +16,8 @@ pub const TILE_UNION: &str = include_str!("../../shaders/tile_union.wgsl");
 pub const CUT: &str = include_str!("../../shaders/cut.wgsl");
 /// Appended to the stages that work on, or read the distance field of, the tiles near a core only.
 pub const NEAR: &str = include_str!("../../shaders/near.wgsl");
+/// Appended to the stages that read the component labels (`label_at`).
+pub const LABELS: &str = include_str!("../../shaders/labels.wgsl");
 
 /// One WGSL file, its entry points and its bind-group layout.
 pub struct Stage {
@@ -35,7 +37,7 @@ pub struct Stage {
 const WG_NORMALIZE: u32 = 13352;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
-const WG_COMPONENTS: u32 = 5228;
+const WG_COMPONENTS: u32 = 6256;
 const WG_HYSTERESIS: u32 = 4104;
 const WG_REGIONS: u32 = 0;
 const WG_DISTANCE: u32 = 9220;
@@ -70,7 +72,7 @@ pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
     entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress"],
-    bindings: &[false, true, true, true, true, true, false, true, true, true],
+    bindings: &[false, true, true, true, true, true, false, true, true, true, true],
     includes: &[TILE_UNION],
     workgroup_bytes: WG_COMPONENTS,
 };
@@ -94,16 +96,16 @@ pub const DISTANCE: Stage = Stage {
     name: "distance",
     source: include_str!("../../shaders/distance.wgsl"),
     entries: &["activate", "write_seeds", "columns", "rows", "core_boxes"],
-    bindings: &[false, true, true, true, true, true],
-    includes: &[NEAR],
+    bindings: &[false, true, true, true, true, true, false],
+    includes: &[NEAR, LABELS],
     workgroup_bytes: WG_DISTANCE,
 };
 pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
     entries: &["select_diffuse", "assign_diffuse", "mark_coreless", "lesion_stats", "levels", "subpixel"],
-    bindings: &[false, false, false, false, true, false, true, false, true, true],
-    includes: &[RANK, NEAR],
+    bindings: &[false, false, false, false, true, false, true, false, true, true, false],
+    includes: &[RANK, NEAR, LABELS],
     workgroup_bytes: WG_REDUCE,
 };
 pub const COMPOSITE: Stage = Stage {
@@ -353,9 +355,10 @@ mod tests {
     #[test]
     fn written_bindings_are_the_stores_and_atomics() {
         let c = COMPONENTS.written_bindings().unwrap();
-        // compress writes the labels (2), adds each pixel to its component's statistics (4) and marks
-        // its tile drawn where it holds fluorescence (10).
-        assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 4, 10]);
+        // compress writes the labels (2), adds each pixel to its component's statistics (4), counts the
+        // tile-local roots (5), marks its tile drawn where it holds fluorescence (10) and writes each
+        // pixel's tile-local root (11).
+        assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 4, 5, 10, 11]);
         assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![3, 4, 6]);
         assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("assign_ids")].contains(&2));
         let r = REGIONS.written_bindings().unwrap();
