@@ -6,10 +6,11 @@
 // pixels are disjoint, so they share the arrays). A fixed sequence of passes, no convergence flag read back.
 // local_merge: one 16×16 tile a workgroup: the tile's union-find (`tile_parts`); each tile-local
 //              component that touches the tile's perimeter is represented by its smallest border slot
-//              (`border_slot`, LOW_BORDER of them a tile). Each perimeter pixel's slot of the border array
-//              (`border`) points at its representative's (a representative at itself) and its word of
-//              `border_key` holds the raster index of its tile-local root (the part's smallest pixel), with
-//              KEY_CLASS set for a fluorescent pixel. Every tile-local root sets its bit in `root_bits` (a bit
+//              (`border_slot`, LOW_BORDER of them a tile). Each perimeter pixel's word of the border array
+//              (`border`) points at its representative's slot; a representative's word is a root's:
+//              SLOT_ROOT | the index in the tile of its tile-local root (the part's smallest pixel), whose
+//              raster index, with the slot's tile, is the root's key (`root_key`); SLOT_CLASS is set in
+//              every word of a fluorescent pixel's slot. Every tile-local root sets its bit in `root_bits` (a bit
 //              a pixel, rows padded to whole words: `bits_index`; cleared before the frame) and adds to its
 //              row's root count in the table's ids (ids_base() + y; the table is cleared before the frame).
 // merge:       an invocation a border slot: the edges that cross a tile border (non-fluorescent pixels
@@ -55,16 +56,18 @@
 // The roots' bits (a bit a pixel), then from word bits_words() on, each bit word's first dense id.
 @group(0) @binding(6) var<storage, read_write> root_bits: array<atomic<u32>>;
 @group(0) @binding(7) var<storage, read> ratio: array<u32>;
-// The border array: a word a border slot (LOW_SLOTS a tile, `low_slot`), its parent slot.
+// The border array: a word a border slot (LOW_SLOTS a tile, `low_slot`): its parent slot, or SLOT_ROOT and
+// its tile-local root's index in the tile; SLOT_CLASS for a fluorescent pixel's slot.
 @group(0) @binding(8) var<storage, read_write> border: array<atomic<u32>>;
-// A word a border slot: its tile-local root's raster index, KEY_CLASS for a fluorescent pixel.
-@group(0) @binding(9) var<storage, read_write> border_key: array<u32>;
 // The tiles the composite draws (`gpu::prelude::drawn`): compress marks a tile holding a fluorescent pixel.
-@group(0) @binding(10) var<storage, read_write> drawn: array<u32>;
+@group(0) @binding(9) var<storage, read_write> drawn: array<u32>;
 // Each pixel's tile-local root, a byte a pixel in the mask's layout (compress; labels.wgsl).
-@group(0) @binding(11) var<storage, read_write> local_roots: array<u32>;
+@group(0) @binding(10) var<storage, read_write> local_roots: array<u32>;
 
-const KEY_CLASS: u32 = 0x80000000u;
+const SLOT_CLASS: u32 = 0x80000000u;
+const SLOT_ROOT: u32 = 0x40000000u;
+// A non-root word's parent slot.
+const SLOT_INDEX: u32 = 0x3fffffffu;
 // A tile-local component that touches no tile border.
 const NO_REP: u32 = 0xffffffffu;
 
@@ -142,9 +145,9 @@ fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoc
         let s = border_slot(l.x, l.y);
         if (s < LOW_BORDER) {
             let base = tile_of(wg) * LOW_SLOTS;
-            atomicStore(&border[base + s], base + atomicLoad(&tile_rep[r]));
-            let root = (g.y - l.y + r / TILE) * P.width + (g.x - l.x + r % TILE);
-            border_key[base + s] = root | select(0u, KEY_CLASS, tile_mask[li] == 1u);
+            let rep = atomicLoad(&tile_rep[r]);
+            let cls = select(0u, SLOT_CLASS, tile_mask[li] == 1u);
+            atomicStore(&border[base + s], cls | select(base + rep, SLOT_ROOT | r, rep == s));
         }
     }
     workgroupBarrier();
@@ -157,40 +160,45 @@ fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoc
     }
 }
 
-// Border slot s's key: the raster index of its tile-local root.
-fn key_of(s: u32) -> u32 {
-    return border_key[s] & ~KEY_CLASS;
+// The key of root slot s, whose word is w: the raster index of its tile-local root (its index in the tile
+// in w's low byte, the tile from the slot).
+fn root_key(s: u32, w: u32) -> u32 {
+    let t = s / LOW_SLOTS;
+    let tx = low_tiles_x();
+    let r = w & 255u;
+    return (TILE * (t / tx) + r / TILE) * P.width + TILE * (t % tx) + r % TILE;
 }
 
 // The root slot of border slot i0, halving the path on the way (a compare-exchange: a word is only ever
-// pointed further up its own path).
+// pointed further up its own path; a root's word changes only when it is hung, in unite_slots).
 fn find_slot(i0: u32) -> u32 {
     var i = i0;
     loop {
-        let p = atomicLoad(&border[i]);
-        if (p == i) {
+        let w = atomicLoad(&border[i]);
+        if ((w & SLOT_ROOT) != 0u) {
             break;
         }
-        let gp = atomicLoad(&border[p]);
-        if (gp != p) {
-            _ = atomicCompareExchangeWeak(&border[i], p, gp);
+        let p = w & SLOT_INDEX;
+        let wp = atomicLoad(&border[p]);
+        if ((wp & SLOT_ROOT) == 0u) {
+            _ = atomicCompareExchangeWeak(&border[i], w, (w & SLOT_CLASS) | (wp & SLOT_INDEX));
         }
         i = p;
     }
     return i;
 }
 
-// The root slot of border slot i0, the array left as it is.
-fn root_slot(i0: u32) -> u32 {
+// The key of border slot i0's root (its component's first pixel), the array left as it is.
+fn first_pixel(i0: u32) -> u32 {
     var i = i0;
     loop {
-        let p = atomicLoad(&border[i]);
-        if (p == i) {
-            break;
+        let w = atomicLoad(&border[i]);
+        if ((w & SLOT_ROOT) != 0u) {
+            return root_key(i, w);
         }
-        i = p;
+        i = w & SLOT_INDEX;
     }
-    return i;
+    return 0u;
 }
 
 // Unites the components of border slots a0 and b0: the root of larger key is hung under the other, if it
@@ -202,13 +210,24 @@ fn unite_slots(a0: u32, b0: u32) {
         if (a == b) {
             break;
         }
-        if (key_of(a) < key_of(b)) {
+        var wa = atomicLoad(&border[a]);
+        var wb = atomicLoad(&border[b]);
+        if ((wa & wb & SLOT_ROOT) == 0u) {
+            // Hung meanwhile: up to the roots again.
+            a = find_slot(a);
+            b = find_slot(b);
+            continue;
+        }
+        if (root_key(a, wa) < root_key(b, wb)) {
             let t = a;
             a = b;
             b = t;
+            let tw = wa;
+            wa = wb;
+            wb = tw;
         }
-        if (atomicCompareExchangeWeak(&border[a], a, b).exchanged) {
-            root_lost(key_of(a));
+        if (atomicCompareExchangeWeak(&border[a], wa, (wa & SLOT_CLASS) | b).exchanged) {
+            root_lost(root_key(a, wa));
             break;
         }
         a = find_slot(a);
@@ -220,7 +239,7 @@ fn unite_slots(a0: u32, b0: u32) {
 // of the same class.
 fn join(me: u32, cls: u32, x: u32, y: u32) {
     let o = low_slot(x, y, border_slot(x % TILE, y % TILE));
-    if ((border_key[o] & KEY_CLASS) == cls) {
+    if ((atomicLoad(&border[o]) & SLOT_CLASS) == cls) {
         unite_slots(me, o);
     }
 }
@@ -240,7 +259,7 @@ fn merge(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
         return;
     }
     let me = tile_of(wg) * LOW_SLOTS + li;
-    let cls = border_key[me] & KEY_CLASS;
+    let cls = atomicLoad(&border[me]) & SLOT_CLASS;
     let left_edge = p.x == 0u;
     let top_edge = p.y == 0u;
     if (left_edge && x > 0u) {
@@ -402,7 +421,7 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
         let rep = atomicLoad(&tile_rep[li]);
         var first = i;
         if (rep != NO_REP) {
-            first = key_of(root_slot(tile_of(wg) * LOW_SLOTS + rep));
+            first = first_pixel(tile_of(wg) * LOW_SLOTS + rep);
         }
         let label = root_label(first, tile_mask[li] == 1u);
         tile_label[li] = label;

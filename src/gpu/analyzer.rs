@@ -254,7 +254,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 17] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 16] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -280,8 +280,6 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 17
         ("seeds", mask_words(width, height)),
         // The border array: LOW_SLOTS words a 16×16 tile (hysteresis.wgsl's, then components.wgsl's).
         ("low_parent", width.div_ceil(16) * height.div_ceil(16) * LOW_SLOTS),
-        // Each border slot's key (components.wgsl): its tile-local root's raster index and class.
-        ("border_key", width.div_ceil(16) * height.div_ceil(16) * LOW_SLOTS),
         // Half a word a pixel, rows padded to whole words: vertical distance and core slot (`COL_SHIFT`).
         ("col", width.div_ceil(2) * height),
         // A word a pixel: distance and core slot (`FIELD_SHIFT`).
@@ -846,7 +844,6 @@ impl GpuAnalyzer {
         let root_bits = buf("root_bits", none);
         let seeds = buf("seeds", none);
         let low_parent = buf("low_parent", none);
-        let border_key = buf("border_key", none);
         let local_roots = buf("local_roots", src);
         let col = buf("col", none);
         let distfield = buf("distfield", src);
@@ -886,7 +883,7 @@ impl GpuAnalyzer {
             bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[], &[]),
             // The labelling writes the labels into the parent buffer (`compress`, components.wgsl); its
             // border array is the hysteresis's (free once the morphology pass has read it).
-            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio, &low_parent, &border_key, &drawn, &local_roots], &dense, &[]),
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio, &low_parent, &drawn, &local_roots], &dense, &[]),
             bg_regions: p.regions.bind(d, &uniform, &[&stats, &table, &roots, &near], &dense, &[]),
             // write_seeds reads the labels and writes the seeds, the columns read the seeds and write
             // their words, and the rows read those and write the field, on the tiles near a core only

@@ -72,7 +72,7 @@ pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
     entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress"],
-    bindings: &[false, true, true, true, true, true, false, true, true, true, true],
+    bindings: &[false, true, true, true, true, true, false, true, true, true],
     includes: &[TILE_UNION],
     workgroup_bytes: WG_COMPONENTS,
 };
@@ -356,9 +356,9 @@ mod tests {
     fn written_bindings_are_the_stores_and_atomics() {
         let c = COMPONENTS.written_bindings().unwrap();
         // compress writes the labels (2), adds each pixel to its component's statistics (4), counts the
-        // tile-local roots (5), marks its tile drawn where it holds fluorescence (10) and writes each
-        // pixel's tile-local root (11).
-        assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 4, 5, 10, 11]);
+        // tile-local roots (5), marks its tile drawn where it holds fluorescence (9) and writes each
+        // pixel's tile-local root (10).
+        assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 4, 5, 9, 10]);
         assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![3, 4, 6]);
         assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("assign_ids")].contains(&2));
         let r = REGIONS.written_bindings().unwrap();
@@ -367,8 +367,8 @@ mod tests {
         // table's row counts and sets their bits, both atomics); normalize stores the ratio.
         let read = COMPONENTS.read_bindings().unwrap();
         assert_eq!(read[COMPONENTS.entry("local_merge")], vec![0, 1, 5, 6]);
-        // local_merge writes the border array (8) and its keys (9), no word a pixel.
-        assert_eq!(c[COMPONENTS.entry("local_merge")], vec![5, 6, 8, 9]);
+        // local_merge writes the border array (8), no word a pixel.
+        assert_eq!(c[COMPONENTS.entry("local_merge")], vec![5, 6, 8]);
         // merge works on the border array alone: neither the mask (1) nor the labels (2).
         assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("merge")].iter().any(|b| *b == 1 || *b == 2));
         // The hysteresis's border merge reads the border array (5) alone, not the low mask's bytes (4).
