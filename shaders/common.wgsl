@@ -67,8 +67,8 @@ fn band_box(bands: u32, root: u32) -> vec4<u32> {
         band_start(firstLeadingBit(cols) + 1u, P.width), band_start(firstLeadingBit(rows) + 1u, P.height));
 }
 const NONE: u32 = 0xffffffffu;
-// Component labels (components.wgsl): after the labelling, the parent array holds one word a pixel, 1 +
-// the component's dense id (the rank of its root, its first pixel, in raster order among all roots of both
+// Component labels (components.wgsl): after the labelling, the labels array holds a word a tile-local root
+// (a pixel's is its root's: labels.wgsl's `label_at`), 1 + the component's dense id (the rank of its root, its first pixel, in raster order among all roots of both
 // classes; `roots` maps an id back to its root's raster index, the CPU's label - 1), with LABELLED (prelude)
 // set, and FL_TAG set for a fluorescent pixel's component (8-connected), clear for a non-fluorescent
 // one's (4-connected). ID_MASK leaves 1 + the id.

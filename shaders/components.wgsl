@@ -1,39 +1,54 @@
 // components.wgsl — CPU twin: src/reference/components.rs
-// Connected-component labelling by block-based concurrent union-find (link to the smaller root with
-// atomicMin, path halving in find): a fixed sequence of passes, no convergence flag read back.
-// local_merge: one 16×16 tile a workgroup: union-find of the tile in workgroup memory, both classes at
-//              once (mask 0 4-connected, mask 1 8-connected); writes parent[i] = image index of the
-//              tile-local root, sets each tile-local root's bit in `root_bits` (a bit a pixel, rows
-//              padded to whole words: `bits_index`; cleared before the frame), and adds each row's
-//              tile-local roots to its root count in the table's ids (ids_base() + y; the table is
-//              cleared before the frame).
-// merge:       an invocation a pixel of a tile's perimeter: the edges that cross a tile border, in global memory: non-fluorescent pixels (mask 0)
-//              4-connected, fluorescent ones (mask 1) 8-connected (their pixels are disjoint, so they
-//              share one parent array and one pass); each root it hangs under another is taken off its
-//              row's count and its bit cleared, so the counts and the bits are the rows' roots
-//              (parent[i] == i) when it ends: roots are only ever lost, one successful atomicMin on a
-//              root's own word each, and no pass over the parent array is needed to find them.
+// Connected-component labelling by block-based union-find: each 16×16 tile's union-find in workgroup
+// memory, and only the tiles' perimeters in global memory (the border array, LOW_SLOTS words a tile, the
+// hysteresis's: hysteresis.wgsl uses it before the morphology pass, this stage after), so no word-a-pixel
+// parent array is written or read. Both classes at once: mask 0 4-connected, mask 1 8-connected (their
+// pixels are disjoint, so they share the arrays). A fixed sequence of passes, no convergence flag read back.
+// local_merge: one 16×16 tile a workgroup: the tile's union-find (`tile_parts`); each tile-local
+//              component that touches the tile's perimeter is represented by its smallest border slot
+//              (`border_slot`, LOW_BORDER of them a tile). Each perimeter pixel's word of the border array
+//              (`border`) points at its representative's slot; a representative's word is a root's:
+//              SLOT_ROOT | the index in the tile of its tile-local root (the part's smallest pixel), whose
+//              raster index, with the slot's tile, is the root's key (`root_key`); SLOT_CLASS is set in
+//              every word of a fluorescent pixel's slot. Every tile-local root sets its bit in `root_bits` (a bit
+//              a pixel, rows padded to whole words: `bits_index`; cleared before the frame) and adds to its
+//              row's root count in the table's ids (ids_base() + y; the table is cleared before the frame).
+// merge:       an invocation a border slot: the edges that cross a tile border (non-fluorescent pixels
+//              4-connected, fluorescent ones 8-connected), slot to slot (a neighbour across a tile border
+//              is on its own tile's perimeter). A root is hung under the root of smaller key (compare-
+//              exchange), so a component's root is the part holding its smallest pixel, as on the CPU; each
+//              root hung under another is taken off its row's count and its key pixel's bit cleared, so the
+//              counts and the bits are the components' first pixels when it ends.
 // scan_rows:   one workgroup: the exclusive prefix sum of those counts, so ids_base() + y holds the
 //              first dense id of row y; the total at ids_base() + height and T_COMPONENTS.
 // assign_ids:  one workgroup a row, an invocation a word of the row's root bits: each root takes the
 //              next dense id in raster order (a prefix sum over the row's words): the id of each word's
 //              first root goes to `word_ids`, roots[id] = the root's raster index, and its statistics
-//              record is zeroed (so no clear of a frame-sized array). The parent array is not read.
-// compress:    every pixel's parent word becomes its component's label (`label_of`), LABELLED | (1 +
-//              id) (FL_TAG for a fluorescent one), a root's id being its word's first id plus the roots
-//              before it in the word (`root_label`): the parent array is then the labels array, one word
-//              a pixel for both classes (common.wgsl), read by the distance and reduce stages; no second
-//              frame-sized array is written. As it labels, it adds each pixel to its component's
+//              record is zeroed (so no clear of a frame-sized array).
+// compress:    one tile a workgroup: the tile's union-find again, in workgroup memory (cheaper than a
+//              word a pixel stored and read back); each tile-local root finds its component's first pixel
+//              (its own, or the key of its representative's root in the border array) and that pixel's
+//              label, LABELLED | (1 + id) (FL_TAG for a fluorescent one), a root's id being its word's
+//              first id plus the roots before it in the word (`root_label`). Each root's label is written
+//              to `parent`, the labels array, at 256 t + r (tile t, the root's index r in the tile), and
+//              each pixel's tile-local root r to `local_roots`, a byte a pixel in the mask's layout: the
+//              distance and reduce stages read a pixel's label as its root's (labels.wgsl), so the labels
+//              cost a byte a pixel and a word a tile-local root, not a word a pixel; the roots are counted
+//              (T_LOCAL_ROOTS) for the traffic count. As it labels, it adds each pixel to its component's
 //              statistics record (by dense id: area and border flag; ratio sum, or boundary and sharp
 //              boundary pixels; its bands, STATS_BANDS: common.wgsl's `bands_of`;
 //              the tile's leading components summed in workgroup memory first), so
-//              the labels are not read again for them.
+//              the labels are not read again for them; and marks the tile drawn (`drawn`) where it holds
+//              a fluorescent pixel.
 // The root of a component is its smallest raster index and ids go by raster order of roots, so ids are
 // deterministic and in the CPU's label order (its label is roots[id] + 1).
-// The union-find's find and unite and the tile's union-find in workgroup memory: tile_union.wgsl
-// (appended). The threshold's hysteresis labels its low mask with the same tile passes: hysteresis.wgsl.
+// The tile's union-find in workgroup memory and the border slots: tile_union.wgsl (appended; its global
+// find and unite, by index, are the hysteresis's: this stage's go by key). The threshold's hysteresis
+// labels its low mask with the same tile passes: hysteresis.wgsl.
 
 @group(0) @binding(1) var<storage, read> mask: array<u32>;
+// The labels (compress): a word a tile-local root, at 256 t + r for root r of tile t (labels.wgsl). (Named
+// as tile_union.wgsl's global union-find expects, which this stage does not call.)
 @group(0) @binding(2) var<storage, read_write> parent: array<atomic<u32>>;
 @group(0) @binding(3) var<storage, read_write> roots: array<u32>;
 @group(0) @binding(4) var<storage, read_write> stats: array<atomic<u32>>;
@@ -41,6 +56,20 @@
 // The roots' bits (a bit a pixel), then from word bits_words() on, each bit word's first dense id.
 @group(0) @binding(6) var<storage, read_write> root_bits: array<atomic<u32>>;
 @group(0) @binding(7) var<storage, read> ratio: array<u32>;
+// The border array: a word a border slot (LOW_SLOTS a tile, `low_slot`): its parent slot, or SLOT_ROOT and
+// its tile-local root's index in the tile; SLOT_CLASS for a fluorescent pixel's slot.
+@group(0) @binding(8) var<storage, read_write> border: array<atomic<u32>>;
+// The tiles the composite draws (`gpu::prelude::drawn`): compress marks a tile holding a fluorescent pixel.
+@group(0) @binding(9) var<storage, read_write> drawn: array<u32>;
+// Each pixel's tile-local root, a byte a pixel in the mask's layout (compress; labels.wgsl).
+@group(0) @binding(10) var<storage, read_write> local_roots: array<u32>;
+
+const SLOT_CLASS: u32 = 0x80000000u;
+const SLOT_ROOT: u32 = 0x40000000u;
+// A non-root word's parent slot.
+const SLOT_INDEX: u32 = 0x3fffffffu;
+// A tile-local component that touches no tile border.
+const NO_REP: u32 = 0xffffffffu;
 
 // Words of a row of root bits, and the word of pixel (x, y).
 fn bits_stride() -> u32 {
@@ -60,7 +89,7 @@ fn mask_at(x: u32, y: u32) -> u32 {
     return mask_byte(mask[mask_index(x, y)], x) & 1u;
 }
 
-// A root hung under another (tile_union.wgsl's unite) is taken off its row's root count and its bit cleared.
+// A root (raster index a) hung under another is taken off its row's root count and its bit cleared.
 fn root_lost(a: u32) {
     let ay = a / P.width;
     let ax = a - ay * P.width;
@@ -70,32 +99,55 @@ fn root_lost(a: u32) {
 
 // Tile-local roots a row of the tile.
 var<workgroup> tile_roots: array<atomic<u32>, 16>;
+// Each tile-local root's representative: its component's smallest border slot, or NO_REP.
+var<workgroup> tile_rep: array<atomic<u32>, 256>;
 
-// Within a tile, local raster order is image raster order, so the local root (smallest local index) is
-// the smallest image index of the tile's part of the component: parent[i] <= i holds as before. Each
-// row's tile-local roots are added to its root count.
-@compute @workgroup_size(16, 16)
-fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+// The tile's union-find (tile_union.wgsl) on the mask, and each tile-local root's representative; returns
+// the tile-local root of pixel li. Within a tile, local raster order is image raster order, so the local
+// root (smallest local index) is the tile part's smallest pixel. Called in uniform control flow.
+fn tile_parts(g: vec3<u32>, l: vec3<u32>, li: u32) -> u32 {
     let inside = g.x < P.width && g.y < P.height;
-    if (li < TILE) {
-        atomicStore(&tile_roots[li], 0u);
-    }
     var v = 2u; // outside the image: joins nothing
     if (inside) {
         v = mask_at(g.x, g.y);
     }
     tile_mask[li] = v;
     atomicStore(&tile_parent[li], li);
+    atomicStore(&tile_rep[li], NO_REP);
     workgroupBarrier();
     tile_unions(l, li);
     workgroupBarrier();
+    let r = local_find(li);
+    let s = border_slot(l.x, l.y);
+    if (inside && s < LOW_BORDER) {
+        atomicMin(&tile_rep[r], s);
+    }
+    workgroupBarrier();
+    return r;
+}
+
+fn tile_of(wg: vec3<u32>) -> u32 {
+    return wg.y * low_tiles_x() + wg.x;
+}
+
+@compute @workgroup_size(16, 16)
+fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+    let inside = g.x < P.width && g.y < P.height;
+    if (li < TILE) {
+        atomicStore(&tile_roots[li], 0u);
+    }
+    let r = tile_parts(g, l, li);
     if (inside) {
-        let r = local_find(li);
-        let root = (g.y - l.y + r / TILE) * P.width + (g.x - l.x + r % TILE);
-        atomicStore(&parent[g.y * P.width + g.x], root);
         if (r == li) {
             atomicAdd(&tile_roots[l.y], 1u);
             atomicOr(&root_bits[bits_index(g.x, g.y)], 1u << (g.x & 31u));
+        }
+        let s = border_slot(l.x, l.y);
+        if (s < LOW_BORDER) {
+            let base = tile_of(wg) * LOW_SLOTS;
+            let rep = atomicLoad(&tile_rep[r]);
+            let cls = select(0u, SLOT_CLASS, tile_mask[li] == 1u);
+            atomicStore(&border[base + s], cls | select(base + rep, SLOT_ROOT | r, rep == s));
         }
     }
     workgroupBarrier();
@@ -108,36 +160,93 @@ fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoc
     }
 }
 
-// The edges from pixel (x, y) to its left and upper neighbours that cross a tile border (the others were
-// united by local_merge).
-fn merge_edges(x: u32, y: u32, value: u32, eight: bool) {
-    let w = P.width;
-    let i = y * w + x;
-    let left_edge = x % TILE == 0u;
-    let top_edge = y % TILE == 0u;
-    if (!(left_edge || top_edge || (eight && (x + 1u) % TILE == 0u)) || mask_at(x, y) != value) {
-        return;
-    }
-    if (left_edge && x > 0u && mask_at(x - 1u, y) == value) {
-        unite(i, i - 1u);
-    }
-    if (y > 0u) {
-        if (top_edge && mask_at(x, y - 1u) == value) {
-            unite(i, i - w);
+// The key of root slot s, whose word is w: the raster index of its tile-local root (its index in the tile
+// in w's low byte, the tile from the slot).
+fn root_key(s: u32, w: u32) -> u32 {
+    let t = s / LOW_SLOTS;
+    let tx = low_tiles_x();
+    let r = w & 255u;
+    return (TILE * (t / tx) + r / TILE) * P.width + TILE * (t % tx) + r % TILE;
+}
+
+// The root slot of border slot i0, halving the path on the way (a compare-exchange: a word is only ever
+// pointed further up its own path; a root's word changes only when it is hung, in unite_slots).
+fn find_slot(i0: u32) -> u32 {
+    var i = i0;
+    loop {
+        let w = atomicLoad(&border[i]);
+        if ((w & SLOT_ROOT) != 0u) {
+            break;
         }
-        if (eight) {
-            if ((left_edge || top_edge) && x > 0u && mask_at(x - 1u, y - 1u) == value) {
-                unite(i, i - w - 1u);
-            }
-            if ((top_edge || (x + 1u) % TILE == 0u) && x + 1u < w && mask_at(x + 1u, y - 1u) == value) {
-                unite(i, i - w + 1u);
-            }
+        let p = w & SLOT_INDEX;
+        let wp = atomicLoad(&border[p]);
+        if ((wp & SLOT_ROOT) == 0u) {
+            _ = atomicCompareExchangeWeak(&border[i], w, (w & SLOT_CLASS) | (wp & SLOT_INDEX));
         }
+        i = p;
+    }
+    return i;
+}
+
+// The key of border slot i0's root (its component's first pixel), the array left as it is.
+fn first_pixel(i0: u32) -> u32 {
+    var i = i0;
+    loop {
+        let w = atomicLoad(&border[i]);
+        if ((w & SLOT_ROOT) != 0u) {
+            return root_key(i, w);
+        }
+        i = w & SLOT_INDEX;
+    }
+    return 0u;
+}
+
+// Unites the components of border slots a0 and b0: the root of larger key is hung under the other, if it
+// is still a root (keys are distinct and never change, so no two roots are ever hung under each other).
+fn unite_slots(a0: u32, b0: u32) {
+    var a = find_slot(a0);
+    var b = find_slot(b0);
+    loop {
+        if (a == b) {
+            break;
+        }
+        var wa = atomicLoad(&border[a]);
+        var wb = atomicLoad(&border[b]);
+        if ((wa & wb & SLOT_ROOT) == 0u) {
+            // Hung meanwhile: up to the roots again.
+            a = find_slot(a);
+            b = find_slot(b);
+            continue;
+        }
+        if (root_key(a, wa) < root_key(b, wb)) {
+            let t = a;
+            a = b;
+            b = t;
+            let tw = wa;
+            wa = wb;
+            wb = tw;
+        }
+        if (atomicCompareExchangeWeak(&border[a], wa, (wa & SLOT_CLASS) | b).exchanged) {
+            root_lost(root_key(a, wa));
+            break;
+        }
+        a = find_slot(a);
+        b = find_slot(b);
+    }
+}
+
+// Border slot `me` (of class `cls`) and pixel (x, y) of a neighbouring tile, on its perimeter: united when
+// of the same class.
+fn join(me: u32, cls: u32, x: u32, y: u32) {
+    let o = low_slot(x, y, border_slot(x % TILE, y % TILE));
+    if ((atomicLoad(&border[o]) & SLOT_CLASS) == cls) {
+        unite_slots(me, o);
     }
 }
 
 // An invocation a pixel of the tile's perimeter (tile_union.wgsl's border slots): only they have edges
-// that cross a tile border.
+// that cross a tile border; to the left and upper neighbours (fluorescent pixels also the two upper
+// diagonals).
 @compute @workgroup_size(64)
 fn merge(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     if (li >= LOW_BORDER) {
@@ -146,53 +255,41 @@ fn merge(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
     let p = slot_pixel(li);
     let x = wg.x * TILE + p.x;
     let y = wg.y * TILE + p.y;
-    if (x < P.width && y < P.height) {
-        let v = mask_at(x, y);
-        merge_edges(x, y, v, v == 1u);
+    if (x >= P.width || y >= P.height) {
+        return;
+    }
+    let me = tile_of(wg) * LOW_SLOTS + li;
+    let cls = atomicLoad(&border[me]) & SLOT_CLASS;
+    let left_edge = p.x == 0u;
+    let top_edge = p.y == 0u;
+    if (left_edge && x > 0u) {
+        join(me, cls, x - 1u, y);
+    }
+    if (y > 0u) {
+        if (top_edge) {
+            join(me, cls, x, y - 1u);
+        }
+        if (cls != 0u) {
+            if ((left_edge || top_edge) && x > 0u) {
+                join(me, cls, x - 1u, y - 1u);
+            }
+            if ((top_edge || p.x == TILE - 1u) && x + 1u < P.width) {
+                join(me, cls, x + 1u, y - 1u);
+            }
+        }
     }
 }
 
-// The label of root r: LABELLED | (1 + its dense id), FL_TAG for a fluorescent one; its id is its bit
-// word's first id (assign_ids) plus the roots before it in the word.
-fn root_label(r: u32) -> u32 {
+// The label of root r (a raster index), of a fluorescent component when `fl`: LABELLED | (1 + its dense
+// id), FL_TAG for a fluorescent one; its id is its bit word's first id (assign_ids) plus the roots before
+// it in the word.
+fn root_label(r: u32, fl: bool) -> u32 {
     let y = r / P.width;
     let x = r - y * P.width;
     let k = bits_index(x, y);
     let before = atomicLoad(&root_bits[k]) & ((1u << (x & 31u)) - 1u);
     let id = atomicLoad(&root_bits[bits_words() + k]) + countOneBits(before);
-    return LABELLED | (id + 1u) | select(0u, FL_TAG, mask_at(x, y) == 1u);
-}
-
-// The label of pixel i0's component: the first labelled word on its path to the root (that of a pixel
-// of the same component this pass has labelled already, the root's own included), else the root's
-// (`root_label`). The path is halved on the way with a compare-exchange, which leaves a word alone once
-// it is a label (a plain atomicMin could put a pointer back over it).
-fn label_of(i0: u32) -> u32 {
-    var i = i0;
-    var label = 0u;
-    loop {
-        let p = atomicLoad(&parent[i]);
-        if ((p & LABELLED) != 0u) {
-            label = p;
-            break;
-        }
-        if (p == i) {
-            label = root_label(i);
-            break;
-        }
-        let gp = atomicLoad(&parent[p]);
-        if ((gp & LABELLED) != 0u) {
-            label = gp;
-            break;
-        }
-        if (gp == p) {
-            label = root_label(p);
-            break;
-        }
-        _ = atomicCompareExchangeWeak(&parent[i], p, gp);
-        i = gp;
-    }
-    return label;
+    return LABELLED | (id + 1u) | select(0u, FL_TAG, fl);
 }
 
 // A workgroup's 256 partial counts, scanned in place (inclusive, Hillis–Steele: eight steps).
@@ -278,6 +375,10 @@ fn ratio_fixed(v: f32) -> u32 {
 // most fluorescent pixels of a tile to one fluorescent component: the tile sums each leading component's
 // pixels in workgroup memory and adds them once, so a frame does not serialise on a large component's
 // counters. Integer sums: the result is the same as pixel by pixel.
+// Each tile-local root's label, each pixel's tile-local root, the tile's count of roots (compress).
+var<workgroup> tile_label: array<u32, 256>;
+var<workgroup> tile_lr: array<u32, 256>;
+var<workgroup> tile_root_count: atomic<u32>;
 var<workgroup> lead: u32;
 var<workgroup> lead_area: atomic<u32>;
 var<workgroup> lead_sum: atomic<u32>;
@@ -295,18 +396,12 @@ var<workgroup> fl_bands: atomic<u32>;
 // Each pixel's label (into the parent array), and its component's statistics (CPU twin:
 // src/reference/regions.rs's `region_stats`).
 @compute @workgroup_size(16, 16)
-fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
     let w = P.width;
     let inside = g.x < w && g.y < P.height;
     let i = g.y * w + g.x;
-    var l = 0u;
-    if (inside) {
-        l = label_of(i);
-        atomicStore(&parent[i], l);
-    }
     if (li == 0u) {
-        // The tile's first pixel is always inside the image.
-        lead = bg_label(l);
+        atomicStore(&tile_root_count, 0u);
         atomicStore(&lead_area, 0u);
         atomicStore(&lead_sum, 0u);
         atomicStore(&lead_flags, 0u);
@@ -318,9 +413,38 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
         atomicStore(&fl_flags, 0u);
         atomicStore(&fl_bands, 0u);
     }
+    let lr = tile_parts(g, lid, li);
+    // Each tile-local root: its component's first pixel's label; the leaders from the roots' labels (every
+    // pixel's label is its root's): the non-fluorescent one the tile's first pixel's (always inside the
+    // image, and its own tile-local root), the fluorescent one the largest.
+    if (inside && lr == li) {
+        let rep = atomicLoad(&tile_rep[li]);
+        var first = i;
+        if (rep != NO_REP) {
+            first = first_pixel(tile_of(wg) * LOW_SLOTS + rep);
+        }
+        let label = root_label(first, tile_mask[li] == 1u);
+        tile_label[li] = label;
+        atomicStore(&parent[256u * tile_of(wg) + li], label);
+        atomicAdd(&tile_root_count, 1u);
+        atomicMax(&fl_lead, fl_label(label));
+        if (li == 0u) {
+            lead = bg_label(label);
+        }
+    }
+    tile_lr[li] = lr;
     workgroupBarrier();
-    atomicMax(&fl_lead, fl_label(l));
-    workgroupBarrier();
+    var l = 0u;
+    if (inside) {
+        l = tile_label[lr];
+    }
+    // The tile's bytes of tile-local roots, a word (four pixels of a row) an invocation.
+    if (inside && (lid.x & 3u) == 0u) {
+        local_roots[mask_index(g.x, g.y)] = tile_lr[li] | (tile_lr[li + 1u] << 8u) | (tile_lr[li + 2u] << 16u) | (tile_lr[li + 3u] << 24u);
+    }
+    if (li == 0u) {
+        atomicAdd(&table[T_LOCAL_ROOTS], atomicLoad(&tile_root_count));
+    }
     let leader = lead;
     let fl_leader = atomicLoad(&fl_lead);
     if (inside) {
@@ -388,6 +512,8 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
         atomicOr(&stats[r + STATS_BANDS], atomicLoad(&lead_bands));
     }
     if (li == 0u && fl_leader != 0u) {
+        // A fluorescent pixel in the tile: the composite draws it.
+        drawn[tile_of(wg)] = 1u;
         let r = stats_base(fl_leader - 1u);
         atomicAdd(&stats[r], atomicLoad(&fl_area));
         atomicOr(&stats[r], atomicLoad(&fl_flags) | FLAG_FL);

@@ -1,13 +1,16 @@
 // composite.wgsl — CPU twin: src/reference/composite.rs
 // composite: reads wl_in, ratio, fluo, seeds, distfield, styles (the processor's per-lesion style table:
 //            one word a core slot, STYLE_DRAWN | STYLE_WARN, uploaded after the figures are smoothed and the
-//            margin verdict decided on the CPU; nothing is decided here); writes overlay (packed
-//            RGB8, the white light's layout, so the readback is the frame as it is) and classes (8-bit
-//            classes packed four a word: 0 background, 1 rim, 2 core, 3 other fluorescence; a rim pixel is
-//            fluorescence within the rim search distance of a core). One invocation a run of four
-//            pixels (in raster order): three overlay words and one classes word, no atomics.
-//            `composite` writes the overlay alone, `composite_classes` the class map too (only a frame
-//            that asked for it pays for it).
+//            margin verdict decided on the CPU; nothing is decided here), on the tiles listed in `drawn`
+//            only (`gpu::prelude::drawn`: those near a core or holding the fluorescence colour; elsewhere
+//            the overlay is the white light as it is); writes overlay (packed RGB8, a listed tile after
+//            another: 16 rows of 16 pixels, DRAWN_TILE_WORDS words, rows and pixels beyond the frame 0)
+//            and classes (8-bit classes packed four a word, a listed tile after another: 0 background,
+//            1 rim, 2 core, 3 other fluorescence; a rim pixel is fluorescence within the rim search
+//            distance of a core). One workgroup a listed tile, one invocation a run of four pixels of a
+//            tile row: three overlay words and one classes word, no atomics. `composite` writes the
+//            overlay alone, `composite_classes` the class map too (only a frame that asked for it pays
+//            for it). The CPU lays the tiles over the white light (`GpuAnalyzer::composite`).
 // Fluorescence in pseudo-colour, cores tinted, each core's boundary and margin contours anti-aliased from
 // the distance field. Text and every other mark are drawn after readback (src/overlay/).
 
@@ -21,6 +24,11 @@
 @group(0) @binding(8) var<storage, read_write> classes: array<u32>;
 // The tiles near a core (near.wgsl): the field is read there only.
 @group(0) @binding(9) var<storage, read> near: array<u32>;
+// The tiles drawn: their list from word near_tiles() on, near[NEAR_COUNT_DRAWN] of them.
+@group(0) @binding(10) var<storage, read> drawn: array<u32>;
+
+// Overlay words of a drawn tile: 256 pixels of three bytes.
+const DRAWN_TILE_WORDS: u32 = 192u;
 
 fn near_word(i: u32) -> u32 {
     return near[i];
@@ -33,7 +41,7 @@ fn wl_byte(b: u32) -> u32 {
 }
 
 fn fluorescence_alpha(r: f32, fluorescent: bool) -> f32 {
-    let a = clamp((r - 1.15) / 1.5, 0.0, 0.65);
+    let a = clamp((r - TINT_FROM) / 1.5, 0.0, 0.65);
     return select(a, max(a, 0.3), fluorescent);
 }
 
@@ -92,49 +100,49 @@ fn shade(i: u32) -> vec4<u32> {
     return vec4<u32>(vec3<u32>(floor(c + vec3<f32>(0.5))), cls);
 }
 
-// Quad q's three overlay words written; its classes word returned.
-fn shade_quad(q: u32) -> u32 {
-    let n = n_pixels();
-    // Bytes 12q..12q+11 of the RGB8 frame are pixels 4q..4q+3.
+// The run of four pixels of invocation li (row li / 4, columns 4 (li % 4) ..) of the k-th drawn tile:
+// its three overlay words written; its classes word returned.
+fn shade_run(k: u32, li: u32) -> u32 {
+    let t = drawn[near_tiles() + k];
+    let tx = near_tiles_x();
+    let y = 16u * (t / tx) + li / 4u;
+    let x0 = 16u * (t % tx) + 4u * (li % 4u);
     var bytes: array<u32, 12>;
     var cls = 0u;
-    for (var k = 0u; k < 4u; k += 1u) {
+    for (var j = 0u; j < 4u; j += 1u) {
         var px = vec4<u32>(0u);
-        if (4u * q + k < n) {
-            px = shade(4u * q + k);
+        if (x0 + j < P.width && y < P.height) {
+            px = shade(y * P.width + x0 + j);
         }
-        bytes[3u * k] = px.x;
-        bytes[3u * k + 1u] = px.y;
-        bytes[3u * k + 2u] = px.z;
-        cls |= px.w << (8u * k);
+        bytes[3u * j] = px.x;
+        bytes[3u * j + 1u] = px.y;
+        bytes[3u * j + 2u] = px.z;
+        cls |= px.w << (8u * j);
     }
-    let words = (3u * n + 3u) / 4u;
     for (var j = 0u; j < 3u; j += 1u) {
-        if (3u * q + j < words) {
-            overlay[3u * q + j] = bytes[4u * j] | (bytes[4u * j + 1u] << 8u) | (bytes[4u * j + 2u] << 16u) | (bytes[4u * j + 3u] << 24u);
-        }
+        overlay[k * DRAWN_TILE_WORDS + 3u * li + j] = bytes[4u * j] | (bytes[4u * j + 1u] << 8u) | (bytes[4u * j + 2u] << 16u) | (bytes[4u * j + 3u] << 24u);
     }
     return cls;
 }
 
-// The quad index of an invocation (the dispatch may be folded into rows of workgroups).
-fn quad(g: vec3<u32>, nw: vec3<u32>) -> u32 {
-    return g.y * nw.x * 256u + g.x;
+// The drawn tile of a workgroup (the dispatch may be folded into rows of workgroups), or one past the list.
+fn drawn_index(wg: vec3<u32>, nw: vec3<u32>) -> u32 {
+    return wg.y * nw.x + wg.x;
 }
 
-@compute @workgroup_size(256)
-fn composite(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-    let q = quad(g, nw);
-    if (4u * q < n_pixels()) {
-        _ = shade_quad(q);
+@compute @workgroup_size(64)
+fn composite(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let k = drawn_index(wg, nw);
+    if (k < near_word(NEAR_COUNT_DRAWN)) {
+        _ = shade_run(k, li);
     }
 }
 
 // The composite and the class map, for a frame whose class map was asked for (`segment(.., true)`).
-@compute @workgroup_size(256)
-fn composite_classes(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-    let q = quad(g, nw);
-    if (4u * q < n_pixels()) {
-        classes[q] = shade_quad(q);
+@compute @workgroup_size(64)
+fn composite_classes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let k = drawn_index(wg, nw);
+    if (k < near_word(NEAR_COUNT_DRAWN)) {
+        classes[64u * k + li] = shade_run(k, li);
     }
 }

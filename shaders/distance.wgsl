@@ -1,5 +1,5 @@
 // distance.wgsl — CPU twin: src/raster/distance.rs
-// write_seeds: (on the tiles near a core only) reads labels, stats (a core's slot + 1 in its component's record); writes seeds, 8 bits a
+// write_seeds: (on the tiles near a core only) reads labels (labels.wgsl), stats (a core's slot + 1 in its component's record); writes seeds, 8 bits a
 //              pixel in the mask's layout (one invocation a word): a core pixel's slot + 1; SEED_OUTSIDE
 //              on any other non-fluorescent pixel whose component touches the border or is as large as
 //              a core (reduce.wgsl's `is_outside`, so that its passes need not bind the stats); else 0.
@@ -31,13 +31,15 @@
 @group(0) @binding(5) var<storage, read_write> distfield: array<u32>;
 // The tiles near a core (near.wgsl): the cores' boxes, the count, a word a tile.
 @group(0) @binding(6) var<storage, read_write> near: array<atomic<u32>>;
+// Each pixel's tile-local root (labels.wgsl's `label_at`).
+@group(0) @binding(7) var<storage, read> local_roots: array<u32>;
 
 fn near_word(i: u32) -> u32 {
     return atomicLoad(&near[i]);
 }
 
 fn seed_of(x: u32, y: u32) -> u32 {
-    let b = bg_label(labels[y * P.width + x]);
+    let b = bg_label(label_at(x, y));
     if (b == 0u) {
         return 0u;
     }
@@ -66,7 +68,7 @@ fn is_core(x: u32, y: u32) -> bool {
 
 // A fluorescent pixel next to a kept core's pixel: its component holds that core's rim.
 fn mark_rim(x: u32, y: u32) {
-    let f = fl_label(labels[y * P.width + x]);
+    let f = fl_label(label_at(x, y));
     if (f == 0u) {
         return;
     }

@@ -9,13 +9,14 @@
 //              component holds a pixel at the level | its representative << LOW_REP_SHIFT: the smallest
 //              border slot (a pixel of the tile's perimeter, `border_slot`, LOW_BORDER of them) of the
 //              component, or LOW_NO_REP when it touches no tile border. The tile's LOW_SLOTS words of the
-//              border array (`parent`, at `low_slot`): each representative's slot its own root, any other
-//              slot LOW_NOT_REP; words LOW_BORDER and LOW_BORDER + 1, a bit a slot, the representatives
-//              whose component is strong.
+//              border array (`parent`, at `low_slot`): each low perimeter pixel's slot points at its
+//              representative's (a representative is its own root), any other slot is LOW_NOT_REP; words
+//              LOW_BORDER and LOW_BORDER + 1, a bit a slot, the representatives whose component is strong.
 // merge_low:   an invocation a border slot: the edges to the left and upper neighbours (8-connected) that
-//              cross a tile border, between the two pixels' representatives.
-// mark_strong: an invocation a border slot: each representative points straight at its root, and a
-//              strong one sets STRONG_ROOT on its root's word.
+//              cross a tile border, slot to slot (a neighbour across a tile border is on its own tile's
+//              perimeter), from the border array alone: the low mask's bytes are not read.
+// mark_strong: an invocation a border slot: each low one points straight at its root, and a strong
+//              representative sets STRONG_ROOT on its root's word.
 // morphology.wgsl's clean_mask_strong then keeps a low pixel whose byte carries STRONG_PX or whose
 // representative's root is marked. Traffic: the ratio and the white light read once, the low mask's bytes
 // written once, and a quarter word a pixel of border array, where a separate cut pass wrote the bytes and
@@ -27,15 +28,11 @@
 @group(0) @binding(4) var<storage, read_write> low_cut: array<u32>;
 @group(0) @binding(5) var<storage, read_write> parent: array<atomic<u32>>;
 
-// A word of the border array that no union ever addresses (a slot that is no representative).
+// A word of the border array that no union ever addresses (the slot of a pixel that is not low).
 const LOW_NOT_REP: u32 = 0x7fffffffu;
 
 // The hysteresis counts no roots.
 fn root_lost(a: u32) {
-}
-
-fn low_byte(x: u32, y: u32) -> u32 {
-    return mask_byte(low_cut[mask_index(x, y)], x);
 }
 
 // Tile-local: each component's smallest border slot and whether it holds a pixel at the level (by the
@@ -82,9 +79,10 @@ fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocat
     let t = wg.y * low_tiles_x() + wg.x;
     if (s < LOW_BORDER) {
         var word = LOW_NOT_REP;
-        if (low && rep == s) {
-            word = t * LOW_SLOTS + s;
-            if (strong != 0u) {
+        if (low) {
+            // Under its representative (smaller: parent[i] <= i holds), a representative its own root.
+            word = t * LOW_SLOTS + rep;
+            if (rep == s && strong != 0u) {
                 atomicOr(&strong_reps[s >> 5u], 1u << (s & 31u));
             }
         }
@@ -107,11 +105,16 @@ fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocat
     }
 }
 
-// Unites border slot `me` with the component of low pixel (x, y) of a neighbouring tile, if it is low.
+// The border slot of pixel (x, y), on its tile's perimeter.
+fn perimeter_slot(x: u32, y: u32) -> u32 {
+    return low_slot(x, y, border_slot(x % TILE, y % TILE));
+}
+
+// Unites border slot `me` with pixel (x, y) of a neighbouring tile (on that tile's perimeter), if it is low.
 fn join(me: u32, x: u32, y: u32) {
-    let b = low_byte(x, y);
-    if ((b & 1u) != 0u) {
-        unite(me, low_slot(x, y, b >> LOW_REP_SHIFT));
+    let o = perimeter_slot(x, y);
+    if (atomicLoad(&parent[o]) != LOW_NOT_REP) {
+        unite(me, o);
     }
 }
 
@@ -126,11 +129,10 @@ fn merge_low(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     if (x >= P.width || y >= P.height) {
         return;
     }
-    let b = low_byte(x, y);
-    if ((b & 1u) == 0u) {
+    let me = perimeter_slot(x, y);
+    if (atomicLoad(&parent[me]) == LOW_NOT_REP) {
         return;
     }
-    let me = low_slot(x, y, b >> LOW_REP_SHIFT);
     let left_edge = p.x == 0u;
     let top_edge = p.y == 0u;
     if (left_edge && x > 0u) {

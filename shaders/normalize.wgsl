@@ -8,13 +8,17 @@
 //                 of 1/256 from 0.5; threshold.wgsl's fluo_level reads it): each workgroup counts in its own
 //                 workgroup-memory histogram first, then one atomic a non-empty bin, so a dark, uniform
 //                 frame does not serialise on one global counter. Counted here, from the value stored, the
-//                 ratio map is not read again for it.
+//                 ratio map is not read again for it. Also each tile's word of `drawn`: whether a ratio
+//                 stored is over TINT_FROM (the composite's fluorescence colour shows there).
 
 @group(0) @binding(1) var<storage, read> nir_in: array<u32>;
 @group(0) @binding(2) var<storage, read_write> medians: array<f32>;
 @group(0) @binding(3) var<storage, read_write> coeffs: array<f32>;
 @group(0) @binding(4) var<storage, read_write> ratio: array<u32>;
 @group(0) @binding(5) var<storage, read_write> level: array<atomic<u32>>;
+// The tiles the composite draws (`gpu::prelude::drawn`): normalize writes each tile's word, non-zero where a
+// ratio is over TINT_FROM.
+@group(0) @binding(6) var<storage, read_write> drawn: array<u32>;
 
 fn nir_at(i: u32) -> u32 {
     let w = nir_in[i >> 1u];
@@ -274,19 +278,28 @@ fn ratio_at(x: u32, y: u32) -> f32 {
 
 // Each invocation's ratio code, so that the even column stores the pair's word.
 var<workgroup> codes: array<u32, 256>;
+// Whether a ratio of the tile is over TINT_FROM.
+var<workgroup> tinted: atomic<u32>;
 
 // `hist` (block_median's) serves as the tile's level histogram: LEVEL_BINS == 256 bins, one an invocation.
 // The ratio is rounded to its 16-bit code before it is stored and counted (the CPU's normalize rounds
 // alike), and the tile's even columns store two codes a word (a tile starts on an even column).
 @compute @workgroup_size(16, 16)
-fn normalize(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+fn normalize(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
     atomicStore(&hist[li], 0u);
     codes[li] = 0u;
+    if (li == 0u) {
+        atomicStore(&tinted, 0u);
+    }
     workgroupBarrier();
     if (g.x < P.width && g.y < P.height) {
         let code = ratio_encode(ratio_at(g.x, g.y));
         codes[li] = code;
+        // As the composite decodes it (`ratio_decode`).
         let r = f32(code) * (1.0 / RATIO_STEPS);
+        if (r > TINT_FROM) {
+            atomicOr(&tinted, 1u);
+        }
         if ((g.x & 1u) == 0u && (g.y & 1u) == 0u) {
             let b = floor((r - LEVEL_LO) * LEVEL_SCALE);
             if (b >= 0.0 && b < f32(LEVEL_BINS)) {
@@ -301,5 +314,8 @@ fn normalize(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocat
     let c = atomicLoad(&hist[li]);
     if (c != 0u) {
         atomicAdd(&level[li], c);
+    }
+    if (li == 0u) {
+        drawn[wg.y * ((P.width + 15u) / 16u) + wg.x] = atomicLoad(&tinted);
     }
 }

@@ -7,8 +7,10 @@
 //                 (word 2 of its stats record, table), kind 2 (homogeneous) when at least half its boundary is sharp,
 //                 else 1 (diffuse); and its box (its bands', `band_box`) in `near`.
 // mark_coreless:  an invocation a 16×16 tile: marks the tiles that meet a coreless lesion's box
-//                 (NEAR_CORELESS), so that lesion_stats reads the labels there only.
-// lesion_stats:   reads ratio, fluo, seeds, labels, stats, distfield; adds per-slot area,
+//                 (NEAR_CORELESS), so that lesion_stats reads the labels there only; and lists the tiles
+//                 the composite draws (`drawn`: those near a core, or marked by normalize or compress).
+// lesion_stats:   on the tiles marked by activate or mark_coreless only: reads ratio, fluo, seeds,
+//                 labels (labels.wgsl), stats, distfield; adds per-slot area,
 //                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
 //                 extents of the core's boundary pixels along the Feret directions (table).
 // levels:         per core slot: the boundary iso-level, the band searched for it, the rim's outer
@@ -28,6 +30,10 @@
 // The tiles near a core (near.wgsl): the field is read there only, and the sub-pixel pass works there only;
 // assign_diffuse writes the coreless lesions' boxes and mark_coreless marks their tiles.
 @group(0) @binding(9) var<storage, read_write> near: array<atomic<u32>>;
+// The tiles the composite draws (`gpu::prelude::drawn`): mark_coreless lists them.
+@group(0) @binding(10) var<storage, read_write> drawn: array<u32>;
+// Each pixel's tile-local root (labels.wgsl's `label_at`).
+@group(0) @binding(11) var<storage, read> local_roots: array<u32>;
 
 fn near_word(i: u32) -> u32 {
     return atomicLoad(&near[i]);
@@ -159,6 +165,10 @@ fn mark_coreless(@builtin(global_invocation_id) g: vec3<u32>) {
     if (word != 0u) {
         atomicAdd(&near[NEAR_COUNT_MARKED], 1u);
     }
+    // Drawn: a tile near a core (its tint and lines) or holding the fluorescence colour.
+    if ((word & NEAR_CORE) != 0u || drawn[t] != 0u) {
+        drawn[near_tiles() + atomicAdd(&near[NEAR_COUNT_DRAWN], 1u)] = t;
+    }
 }
 
 // A non-fluorescent pixel outside the kept cores whose component touches the border or is as large as a
@@ -197,6 +207,11 @@ var<workgroup> lead_sx: atomic<u32>;
 var<workgroup> lead_sy: atomic<u32>;
 
 fn pixel_stats(x: u32, y: u32, leader: u32) {
+    // A tile neither near a core nor in a coreless lesion's box holds no core pixel, no slotted coreless
+    // lesion's pixel and no field: nothing of it is read.
+    if (near_word(near_tile(x, y)) == 0u) {
+        return;
+    }
     let w = P.width;
     let n = n_pixels();
     let i = y * w + x;
@@ -231,7 +246,7 @@ fn pixel_stats(x: u32, y: u32, leader: u32) {
     // A slotted coreless lesion's pixels lie in the tiles of its box: elsewhere no label is read.
     var f = 0u;
     if ((near_word(near_tile(x, y)) & NEAR_CORELESS) != 0u) {
-        f = fl_label(labels[i]);
+        f = fl_label(label_at(x, y));
     }
     if (f != 0u) {
         let r = stats_base(f - 1u);

@@ -81,6 +81,17 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
         // The composited overlays agree too (the labels' text is left out).
         let off = cc.overlay.data.iter().zip(&cg.overlay.data).filter(|(a, b)| a.abs_diff(**b) > 2).count();
         assert!((off as f64) <= 0.01 * cc.overlay.data.len() as f64, "{w}x{h}: overlays differ in {off} samples");
+        // The GPU shades only the tiles it lists as drawn and leaves the white light elsewhere: no pixel
+        // that its own ratio and mask colour is left as the white light (the fluorescence colour alone, from
+        // the composite stage run on every tile without cores, is the oracle).
+        let (ratio, mask) = gpu.pixel_maps().unwrap();
+        let no_cores = nirf_margin::frame::Plane { width: w, height: h, data: vec![0u32; w * h] };
+        let tinted = gpu.run_composite_stage(frame.wl.view(), &ratio, &mask, &no_cores, &[]).unwrap();
+        let px = |f: &[u8], i: usize| [f[3 * i], f[3 * i + 1], f[3 * i + 2]];
+        let skipped = (0..w * h)
+            .filter(|&i| px(&tinted.data, i) != px(&frame.wl.data, i) && px(&cg.overlay.data, i) == px(&frame.wl.data, i))
+            .count();
+        assert_eq!(skipped, 0, "{w}x{h}: {skipped} coloured pixels left as the white light");
     }
     assert!(total_lesions >= 20, "the phantoms held only {total_lesions} rim lesions");
     assert!(raised >= 2, "the noisy phantoms raised the level on only {raised} frames");

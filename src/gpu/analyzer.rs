@@ -2,9 +2,11 @@
 //! groups once per frame size. A frame is two submissions: `segment` uploads the pair (NIR, white
 //! light), runs every stage up to the reductions and reads back the per-lesion table; the processor
 //! then measures, smooths and decides each lesion's margin verdict on the CPU, and `composite` uploads
-//! its per-lesion style table (a word a core slot, `analysis::style`), runs the composite and reads back
-//! the composited frame (and the class map when asked for). The overlay's text is drawn after, on the
-//! CPU, by the processor, whichever backend made the frame.
+//! its per-lesion style table (a word a core slot, `analysis::style`), runs the composite on the tiles
+//! the segment listed as drawn (`prelude::drawn`: near a core or holding the fluorescence colour) and reads
+//! back those tiles (and their class map when asked for), which it lays over the white light: elsewhere
+//! the overlay is the white light as it is. The overlay's text is drawn after, on the CPU, by the
+//! processor, whichever backend made the frame.
 //!
 //! Every dispatch goes through `run_stage`, which counts the bytes of the buffers it binds into the
 //! frame's `Traffic` (bench's `bytes_per_frame`); every wait is bounded (`GpuContext::wait`) and every
@@ -27,7 +29,7 @@ use crate::analysis::{
 use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
 use crate::params::AnalysisParams;
 
-use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, LOW_SLOTS, near, table};
+use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, LOW_SLOTS, drawn, near, table};
 
 struct StagePipelines {
     stage: &'static Stage,
@@ -44,7 +46,8 @@ struct StagePipelines {
 /// uses counted whole once if its code may read it and once more if it may write it (an upper bound). Buffers
 /// indexed by dense component id (`stats`, `roots`) count only the records of the frame's components
 /// (`per_component`, multiplied once the frame's count is read back): ids at or beyond the count are
-/// never addressed. Buffers an entry point addresses on some tiles only (`Restricted`: the seeds, the
+/// never addressed; the labels, a word a tile-local root, count only the frame's tile-local roots
+/// (`per_local_root`, likewise). Buffers an entry point addresses on some tiles only (`Restricted`: the seeds, the
 /// columns and the field on the tiles near a core, everything the sub-pixel pass reads, the labels
 /// `lesion_stats` reads on the tiles near a core or in a coreless lesion's box) count in `near_bytes` or
 /// `marked_bytes`, as if every tile were such, scaled by the frame's share of such tiles once it is read
@@ -53,20 +56,32 @@ struct Bound {
     group: wgpu::BindGroup,
     bytes: Vec<u64>,
     per_component: Vec<u64>,
+    per_local_root: Vec<u64>,
     near_bytes: Vec<u64>,
     marked_bytes: Vec<u64>,
+    drawn_bytes: Vec<u64>,
 }
 
-/// Which tiles an entry point addresses a buffer on (`prelude::near`): those near a core, or those near
-/// a core or in a coreless lesion's box.
+/// Which tiles an entry point addresses a buffer on (`prelude::near`): those near a core, those near
+/// a core or in a coreless lesion's box, or those the composite draws (`prelude::drawn`; a buffer it
+/// writes a drawn tile after another counts the same).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tiles {
     Near,
     Marked,
+    Drawn,
 }
 
 /// (entry point, buffer, the tiles it addresses the buffer on).
 type Restricted<'a> = (&'a str, &'a wgpu::Buffer, Tiles);
+
+/// What a buffer counted by its records holds a record of: a component (by dense id), or a tile-local
+/// root (the labels).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Per {
+    Component,
+    LocalRoot,
+}
 
 impl StagePipelines {
     fn new(device: &wgpu::Device, stage: &'static Stage) -> Self {
@@ -127,17 +142,19 @@ impl StagePipelines {
         (&self.pipelines[k], k)
     }
 
-    /// `dense`: the bound buffers indexed by dense component id, with their bytes a component.
+    /// `dense`: the bound buffers counted by their records (a component's, by dense id, or a tile-local
+    /// root's), with their bytes a record.
     /// `restricted`: where an entry point addresses a buffer on some tiles only (near.wgsl).
-    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer], dense: &[(&wgpu::Buffer, u64)], restricted: &[Restricted<'_>]) -> Bound {
+    fn bind(&self, device: &wgpu::Device, uniform: &wgpu::Buffer, buffers: &[&wgpu::Buffer], dense: &[(&wgpu::Buffer, u64, Per)], restricted: &[Restricted<'_>]) -> Bound {
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
-        // Per binding: (whole bytes, bytes a component).
-        let mut sizes = vec![(uniform.size(), 0)];
+        // Per binding: (whole bytes, bytes a component, bytes a tile-local root).
+        let mut sizes = vec![(uniform.size(), 0, 0)];
         for (k, b) in buffers.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry { binding: k as u32 + 1, resource: b.as_entire_binding() });
-            sizes.push(match dense.iter().find(|(d, _)| d == b) {
-                Some((_, per)) => (0, *per),
-                None => (b.size(), 0),
+            sizes.push(match dense.iter().find(|(d, _, _)| d == b) {
+                Some((_, bytes, Per::Component)) => (0, *bytes, 0),
+                Some((_, bytes, Per::LocalRoot)) => (0, 0, *bytes),
+                None => (b.size(), 0, 0),
             });
         }
         // Entry point k's binding b: addressed on which tiles only (None: everywhere).
@@ -149,7 +166,7 @@ impl StagePipelines {
         };
         // Once where the entry point's code reads it, once more where it writes it; of the bindings it
         // addresses on `tiles`.
-        let sum = |f: fn(&(u64, u64)) -> u64, tiles: Option<Tiles>| {
+        let sum = |f: fn(&(u64, u64, u64)) -> u64, tiles: Option<Tiles>| {
             (0..self.used.len())
                 .map(|k| {
                     let times = |b: u32| self.read[k].contains(&b) as u64 + self.written[k].contains(&b) as u64;
@@ -161,8 +178,10 @@ impl StagePipelines {
             group: device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(self.stage.name), layout: &self.layout, entries: &entries }),
             bytes: sum(|s| s.0, None),
             per_component: sum(|s| s.1, None),
+            per_local_root: sum(|s| s.2, None),
             near_bytes: sum(|s| s.0, Some(Tiles::Near)),
             marked_bytes: sum(|s| s.0, Some(Tiles::Marked)),
+            drawn_bytes: sum(|s| s.0, Some(Tiles::Drawn)),
         }
     }
 }
@@ -208,8 +227,10 @@ struct FrameResources {
     upload: Vec<u8>,
     ratio: wgpu::Buffer,
     mask: wgpu::Buffer,
-    /// The union-find's parents, then the component labels (`compress`).
+    /// The component labels (`compress`), a word a tile-local root (labels.wgsl).
     parent: wgpu::Buffer,
+    /// Each pixel's tile-local root, a byte a pixel (labels.wgsl).
+    local_roots: wgpu::Buffer,
     roots: wgpu::Buffer,
     /// The labelling's root bits and each bit word's first id (components.wgsl), cleared a frame.
     root_bits: wgpu::Buffer,
@@ -220,6 +241,11 @@ struct FrameResources {
     near: wgpu::Buffer,
     /// The last segmented frame's share of tiles near a core (for the composite's traffic).
     near_share: f64,
+    /// The tiles the composite draws (`prelude::drawn`): their list, its readback, and the last segmented
+    /// frame's count of them.
+    drawn: wgpu::Buffer,
+    drawn_read: wgpu::Buffer,
+    drawn_count: usize,
     maps_read: Option<(wgpu::Buffer, wgpu::Buffer)>,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
     /// This frame's traffic so far (segment, then composite).
@@ -228,7 +254,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 14] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 16] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -237,9 +263,11 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 14
         ("ratio", ratio_words(width, height)),
         // 8-bit values, four a word, rows padded to whole words (`mask_words`).
         ("mask", mask_words(width, height)),
-        // The labelling's union-find, then (after `compress`) the labels of both classes, a word a pixel
-        // (FL_TAG tells them apart: common.wgsl).
-        ("parent", n),
+        // The labels of both classes (`compress`), a word a tile-local root, 256 a 16×16 tile (FL_TAG tells
+        // the classes apart: common.wgsl; labels.wgsl).
+        ("parent", 256 * near::tiles(width, height)),
+        // Each pixel's tile-local root: 8 bits a pixel in the mask's layout (labels.wgsl).
+        ("local_roots", mask_words(width, height)),
         // One record a component, by dense id (at most a component a pixel: a frame uses as many records
         // as it has components, `Bound::per_component`).
         ("stats", STATS_WORDS * n),
@@ -250,7 +278,7 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 14
         ("root_bits", 2 * bits_words(width, height)),
         // 8 bits a pixel in the mask's layout (before the distance stage: the hysteresis's low mask).
         ("seeds", mask_words(width, height)),
-        // The hysteresis's border array: LOW_SLOTS words a 16×16 tile (hysteresis.wgsl).
+        // The border array: LOW_SLOTS words a 16×16 tile (hysteresis.wgsl's, then components.wgsl's).
         ("low_parent", width.div_ceil(16) * height.div_ceil(16) * LOW_SLOTS),
         // Half a word a pixel, rows padded to whole words: vertical distance and core slot (`COL_SHIFT`).
         ("col", width.div_ceil(2) * height),
@@ -259,6 +287,8 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 14
         ("table", table::buffer_words(height)),
         // The lesions' boxes and two counts, then a word a 16×16 tile: near a core, in a coreless lesion's box.
         ("near", near::buffer_words(width, height)),
+        // A word a 16×16 tile, then the list of the tiles drawn.
+        ("drawn", drawn::buffer_words(width, height)),
     ]
 }
 
@@ -423,17 +453,25 @@ impl GpuAnalyzer {
     pub fn component_labels(&mut self) -> Result<(Plane<u32>, Plane<u32>)> {
         let ctx = &self.ctx;
         let f = self.frame.as_ref().ok_or_else(|| anyhow!("no frame analysed yet"))?;
-        let n = f.width * f.height;
-        let read = readback(&ctx.device, "labels_read", n * 4);
+        let (w, h) = (f.width, f.height);
+        let n = w * h;
+        let read = readback(&ctx.device, "labels_read", f.parent.size() as usize);
+        let local_read = readback(&ctx.device, "local_roots_read", f.local_roots.size() as usize);
         let roots_read = readback(&ctx.device, "roots_read", n * 4);
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("labels") });
-        enc.copy_buffer_to_buffer(&f.parent, 0, &read, 0, (n * 4) as u64);
+        enc.copy_buffer_to_buffer(&f.parent, 0, &read, 0, f.parent.size());
+        enc.copy_buffer_to_buffer(&f.local_roots, 0, &local_read, 0, f.local_roots.size());
         enc.copy_buffer_to_buffer(&f.roots, 0, &roots_read, 0, (n * 4) as u64);
         ctx.queue.submit([enc.finish()]);
-        map_checked(ctx, &[&read, &roots_read])?;
-        // One word a pixel for both classes, LABELLED | (1 + the dense id), the fluorescent ones tagged
-        // (FL_TAG; common.wgsl); the CPU's label is 1 + the id's root (`roots`).
-        let all = words(&read)?;
+        map_checked(ctx, &[&read, &local_read, &roots_read])?;
+        // A word a tile-local root for both classes, LABELLED | (1 + the dense id), the fluorescent ones
+        // tagged (FL_TAG; common.wgsl), a pixel's its root's (labels.wgsl's `label_at`); the CPU's label is
+        // 1 + the id's root (`roots`).
+        let by_root = words(&read)?;
+        let local = words(&local_read)?;
+        let local: &[u8] = bytemuck::cast_slice(&local);
+        let (stride, tx) = (w.div_ceil(4) * 4, w.div_ceil(16));
+        let all: Vec<u32> = (0..n).map(|i| by_root[256 * ((i / w / 16) * tx + i % w / 16) + local[(i / w) * stride + i % w] as usize]).collect();
         let roots = words(&roots_read)?;
         let canonical = |l: u32| roots.get((l & ID_MASK) as usize - 1).map_or(u32::MAX, |r| r + 1);
         let bg = all.iter().map(|&l| if l & FL_TAG == 0 && l & ID_MASK != 0 { canonical(l) } else { 0 }).collect();
@@ -738,17 +776,23 @@ impl GpuAnalyzer {
         q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
         q.write_buffer(&f.seeds, 0, &pack_rows(&seeds.data, w, |v| v as u8));
         q.write_buffer(&f.near, 0, &[0u8; NEAR_HEAD_BYTES as usize]);
+        // Every tile drawn, in raster order (in a frame, those mark_coreless lists).
+        let tiles_n = near::tiles(w, h);
+        q.write_buffer(&f.near, (near::COUNT_DRAWN * 4) as u64, bytemuck::bytes_of(&(tiles_n as u32)));
+        let list: Vec<u32> = (0..tiles_n as u32).collect();
+        q.write_buffer(&f.drawn, (tiles_n * 4) as u64, bytemuck::cast_slice(&list));
         let mut by_slot = [0u32; MAX_CORES];
         by_slot[..styles.len()].copy_from_slice(styles);
         q.write_buffer(&f.styles, 0, bytemuck::cast_slice(&by_slot));
         let f = self.frame.as_ref().expect("resources built");
         let cp = &self.pipelines.composite;
         let mut dispatches = field_dispatches(&self.pipelines, f);
-        dispatches.push((cp.get("composite").0, &f.bg_composite.group, composite_groups(w * h)));
+        dispatches.push((cp.get("composite").0, &f.bg_composite.group, composite_groups(tiles_n)));
         self.run_alone(&dispatches)?;
-        let words = self.read_back(&f.overlay, (3 * w * h).div_ceil(4))?;
-        let bytes: &[u8] = bytemuck::cast_slice(&words);
-        RgbFrame::from_vec(w, h, bytes[..3 * w * h].to_vec())
+        let words = self.read_back(&f.overlay, tiles_n * DRAWN_TILE_BYTES / 4)?;
+        let mut out = vec![0u8; 3 * w * h];
+        lay_tiles(&mut out, w, h, 3, &list, bytemuck::cast_slice(&words));
+        RgbFrame::from_vec(w, h, out)
     }
 
     /// Buffers for this frame size, made when the size changes; a size the device's limits do not hold
@@ -777,7 +821,6 @@ impl GpuAnalyzer {
 
     fn build_resources(&self, width: usize, height: usize) -> FrameResources {
         let d = &self.ctx.device;
-        let n = width * height;
         let params = GpuParams::new(&self.params, width, height);
         let uniform = d.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("params"),
@@ -801,15 +844,20 @@ impl GpuAnalyzer {
         let root_bits = buf("root_bits", none);
         let seeds = buf("seeds", none);
         let low_parent = buf("low_parent", none);
+        let local_roots = buf("local_roots", src);
         let col = buf("col", none);
         let distfield = buf("distfield", src);
         let near = buf("near", src);
         let table = buf("table", src);
+        let drawn = buf("drawn", src);
+        let tiles_n = near::tiles(width, height);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
-        let overlay = storage(d, "overlay", (3 * n).div_ceil(4), src);
-        let classes = storage(d, "classes", n.div_ceil(4), src);
+        // A drawn tile after another (composite.wgsl).
+        let overlay = storage(d, "overlay", tiles_n * DRAWN_TILE_BYTES / 4, src);
+        let classes = storage(d, "classes", tiles_n * TILE_PIXELS / 4, src);
         let styles = storage(d, "styles", MAX_CORES, none);
-        let dense = [(&stats, (STATS_WORDS * 4) as u64), (&roots, 4)];
+        // The labels: a word a tile-local root (components.wgsl's compress, labels.wgsl).
+        let dense = [(&stats, (STATS_WORDS * 4) as u64, Per::Component), (&roots, 4, Per::Component), (&parent, 4, Per::LocalRoot)];
         let p = &self.pipelines;
         let timestamps = self.ctx.timestamps.then(|| {
             let count = 2 * STAGE_NAMES.len() as u32;
@@ -827,47 +875,62 @@ impl GpuAnalyzer {
             width,
             height,
             params,
-            bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio, &level], &[], &[]),
+            bg_normalize: p.normalize.bind(d, &uniform, &[&nir_in, &medians, &coeffs, &ratio, &level, &drawn], &[], &[]),
             bg_threshold: p.threshold.bind(d, &uniform, &[&level], &[], &[]),
             // The hysteresis's low mask goes to the seeds' buffer (free until the distance stage), so the
             // mask pass reads it while writing the mask.
             bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[], &[]),
             bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[], &[]),
-            // After the labelling the parent array holds the labels (`compress`, components.wgsl).
-            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio], &dense, &[]),
+            // The labelling writes the labels into the parent buffer (`compress`, components.wgsl); its
+            // border array is the hysteresis's (free once the morphology pass has read it).
+            bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio, &low_parent, &drawn, &local_roots], &dense, &[]),
             bg_regions: p.regions.bind(d, &uniform, &[&stats, &table, &roots, &near], &dense, &[]),
             // write_seeds reads the labels and writes the seeds, the columns read the seeds and write
             // their words, and the rows read those and write the field, on the tiles near a core only
             // (core_boxes, the stage runners' stand-in for the regions stage's boxes, reads all seeds).
-            bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield, &near], &dense, &[
-                ("write_seeds", &parent, Tiles::Near),
+            bg_distance: p.distance.bind(d, &uniform, &[&parent, &stats, &seeds, &col, &distfield, &near, &local_roots], &dense, &[
+                ("write_seeds", &local_roots, Tiles::Near),
                 ("write_seeds", &seeds, Tiles::Near),
                 ("columns", &seeds, Tiles::Near),
                 ("columns", &col, Tiles::Near),
                 ("rows", &col, Tiles::Near),
                 ("rows", &distfield, Tiles::Near),
             ]),
-            // lesion_stats reads the field and the seeds near the cores only, and the labels there and in
-            // the coreless lesions' boxes; subpixel works near the cores only (the neighbours it reads are
+            // lesion_stats reads the field and the seeds near the cores only, and the labels, the ratio
+            // and the mask there and in the coreless lesions' boxes; subpixel works near the cores only (the neighbours it reads are
             // within the bound + 1 of a core, inside the tiles' reach).
-            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots, &near], &dense, &[
+            bg_reduce: p.reduce.bind(d, &uniform, &[&ratio, &mask, &seeds, &parent, &stats, &distfield, &table, &roots, &near, &drawn, &local_roots], &dense, &[
                 ("lesion_stats", &distfield, Tiles::Near),
                 ("lesion_stats", &seeds, Tiles::Near),
-                ("lesion_stats", &parent, Tiles::Marked),
+                ("lesion_stats", &local_roots, Tiles::Marked),
+                ("lesion_stats", &ratio, Tiles::Marked),
+                ("lesion_stats", &mask, Tiles::Marked),
                 ("subpixel", &ratio, Tiles::Near),
                 ("subpixel", &mask, Tiles::Near),
                 ("subpixel", &seeds, Tiles::Near),
                 ("subpixel", &distfield, Tiles::Near),
             ]),
-            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes, &near], &[], &[
+            // The composite works on the drawn tiles only (a subset of them near a core, where it reads
+            // the field and the seeds), and writes the overlay and the classes a drawn tile after another.
+            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes, &near, &drawn], &[], &[
                 ("composite", &distfield, Tiles::Near),
                 ("composite", &seeds, Tiles::Near),
+                ("composite", &wl_in, Tiles::Drawn),
+                ("composite", &ratio, Tiles::Drawn),
+                ("composite", &mask, Tiles::Drawn),
+                ("composite", &overlay, Tiles::Drawn),
                 ("composite_classes", &distfield, Tiles::Near),
                 ("composite_classes", &seeds, Tiles::Near),
+                ("composite_classes", &wl_in, Tiles::Drawn),
+                ("composite_classes", &ratio, Tiles::Drawn),
+                ("composite_classes", &mask, Tiles::Drawn),
+                ("composite_classes", &overlay, Tiles::Drawn),
+                ("composite_classes", &classes, Tiles::Drawn),
             ]),
             table_read: readback(d, "table_read", table::WORDS * 4),
-            overlay_read: readback(d, "overlay_read", (3 * n).div_ceil(4) * 4),
-            classes_read: readback(d, "classes_read", n.div_ceil(4) * 4),
+            overlay_read: readback(d, "overlay_read", tiles_n * DRAWN_TILE_BYTES),
+            classes_read: readback(d, "classes_read", tiles_n * TILE_PIXELS),
+            drawn_read: readback(d, "drawn_read", tiles_n * 4),
             nir_in,
             wl_in,
             table,
@@ -885,7 +948,10 @@ impl GpuAnalyzer {
             seeds,
             distfield,
             near,
+            local_roots,
             near_share: 1.0,
+            drawn,
+            drawn_count: 0,
             maps_read: None,
             timestamps,
             traffic: Traffic::default(),
@@ -997,10 +1063,28 @@ fn pack_rows<T: Copy>(data: &[T], w: usize, byte: impl Fn(T) -> u8) -> Vec<u8> {
     packed
 }
 
-/// Workgroups of the composite: one invocation a run of four pixels, rows of at most 32768 workgroups.
-fn composite_groups(n: usize) -> (u32, u32, u32) {
-    let groups = (n.div_ceil(4) as u32).div_ceil(256);
-    (groups.min(32768), groups.div_ceil(groups.min(32768)), 1)
+/// Workgroups of the composite: one a drawn tile, rows of at most 32768 workgroups.
+fn composite_groups(drawn: usize) -> (u32, u32, u32) {
+    let groups = drawn as u32;
+    (groups.clamp(1, 32768), groups.div_ceil(groups.clamp(1, 32768)), 1)
+}
+
+/// Pixels of a 16×16 tile, and the bytes of a drawn tile of the overlay (composite.wgsl).
+const TILE_PIXELS: usize = 256;
+const DRAWN_TILE_BYTES: usize = 3 * TILE_PIXELS;
+
+/// Lays the drawn tiles (`list[k]` the raster index of the k-th, its pixels at `tiles[k * 256 * px..]`,
+/// `px` bytes a pixel, 16 rows of 16) over `frame` (`width` pixels a row, `px` bytes a pixel).
+fn lay_tiles(frame: &mut [u8], width: usize, height: usize, px: usize, list: &[u32], tiles: &[u8]) {
+    let tx = width.div_ceil(16);
+    for (k, &t) in list.iter().enumerate() {
+        let (x0, y0) = (16 * (t as usize % tx), 16 * (t as usize / tx));
+        let cols = 16.min(width - x0) * px;
+        for ly in 0..16.min(height - y0) {
+            let src = &tiles[(k * TILE_PIXELS + 16 * ly) * px..][..cols];
+            frame[((y0 + ly) * width + x0) * px..][..cols].copy_from_slice(src);
+        }
+    }
 }
 
 /// Dispatch helpers: 16×16 tiles over the frame, or a 1-D count of workgroups.
@@ -1133,6 +1217,7 @@ impl Analyzer for GpuAnalyzer {
         let gp = f.params;
         // Bytes a component this frame's dispatches may move, per stage (counted once the count is read).
         let per_component = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
+        let per_local_root = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         // And as if every tile were near a core (scaled once their count is read).
         let per_near = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let per_marked = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
@@ -1149,6 +1234,7 @@ impl Analyzer for GpuAnalyzer {
                 pass.dispatch_workgroups(*x, *y, *z);
                 traffic.borrow_mut().add(STAGE_NAMES[k], bg.bytes[*entry], 1);
                 per_component.borrow_mut()[k] += bg.per_component[*entry];
+                per_local_root.borrow_mut()[k] += bg.per_local_root[*entry];
                 per_near.borrow_mut()[k] += bg.near_bytes[*entry];
                 per_marked.borrow_mut()[k] += bg.marked_bytes[*entry];
             }
@@ -1222,10 +1308,15 @@ impl Analyzer for GpuAnalyzer {
         ]);
 
         enc.copy_buffer_to_buffer(&f.level, (LEVEL_BINS * 4) as u64, &f.table, (table::FLUO_LEVEL * 4) as u64, 12);
-        const _: () = assert!(near::COUNT_MARKED == near::COUNT + 1 && table::MARKED_TILES == table::NEAR_TILES + 1);
-        enc.copy_buffer_to_buffer(&f.near, (near::COUNT * 4) as u64, &f.table, (table::NEAR_TILES * 4) as u64, 8);
+        const _: () = assert!(
+            near::COUNT_MARKED == near::COUNT + 1
+                && near::COUNT_DRAWN == near::COUNT + 2
+                && table::MARKED_TILES == table::NEAR_TILES + 1
+                && table::DRAWN_TILES == table::NEAR_TILES + 2
+        );
+        enc.copy_buffer_to_buffer(&f.near, (near::COUNT * 4) as u64, &f.table, (table::NEAR_TILES * 4) as u64, 12);
         enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);
-        traffic.borrow_mut().add("readback", 24 + 16 + 2 * (table::WORDS * 4) as u64, 0);
+        traffic.borrow_mut().add("readback", 24 + 24 + 2 * (table::WORDS * 4) as u64, 0);
         // Every stage but the composite, which runs in `composite` once the styles are known.
         let segment_queries = 2 * (STAGE_NAMES.len() as u32 - 1);
         if let Some((qs, resolve, read)) = &f.timestamps {
@@ -1241,11 +1332,13 @@ impl Analyzer for GpuAnalyzer {
         map_checked(ctx, &to_map)?;
         let t_words = words(&f.table_read)?;
         let components = t_words[table::COMPONENTS] as u64;
-        for (k, bytes) in per_component.into_inner().iter().enumerate() {
-            traffic.borrow_mut().add(STAGE_NAMES[k], components * bytes, 0);
+        let local_roots = t_words[table::LOCAL_ROOTS] as u64;
+        for (k, (bytes, root_bytes)) in per_component.into_inner().iter().zip(per_local_root.into_inner()).enumerate() {
+            traffic.borrow_mut().add(STAGE_NAMES[k], components * bytes + local_roots * root_bytes, 0);
         }
         f.near_share = t_words[table::NEAR_TILES] as f64 / near::tiles(w, h) as f64;
         let marked_share = t_words[table::MARKED_TILES] as f64 / near::tiles(w, h) as f64;
+        f.drawn_count = (t_words[table::DRAWN_TILES] as usize).min(near::tiles(w, h));
         for (k, (near_bytes, marked_bytes)) in per_near.into_inner().iter().zip(per_marked.into_inner()).enumerate() {
             let bytes = *near_bytes as f64 * f.near_share + marked_bytes as f64 * marked_share;
             traffic.borrow_mut().add(STAGE_NAMES[k], bytes.ceil() as u64, 0);
@@ -1298,7 +1391,8 @@ impl Analyzer for GpuAnalyzer {
         Ok(Arc::new(self.component_labels()?.1))
     }
 
-    fn composite(&mut self, _wl: RgbView<'_>, styles: &[LesionStyle]) -> Result<Composite> {
+    /// `wl`: the segmented frame's white light, which the drawn tiles are laid over.
+    fn composite(&mut self, wl: RgbView<'_>, styles: &[LesionStyle]) -> Result<Composite> {
         let started = Instant::now();
         // One composite a segment: the maps on the GPU are those of the last segmented frame.
         if !std::mem::take(&mut self.pending) {
@@ -1308,6 +1402,11 @@ impl Analyzer for GpuAnalyzer {
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
         let (w, h) = (f.width, f.height);
         let n = w * h;
+        if (wl.width, wl.height) != (w, h) || wl.data.len() < 3 * n {
+            bail!("GPU composite: the white light is {}x{}, the segmented frame {w}x{h}", wl.width, wl.height);
+        }
+        let drawn_n = f.drawn_count;
+        let tiles_n = near::tiles(w, h);
         // The processor's style table, placed by slot: a word for each styled core, 0 (not drawn) else.
         let mut words_by_slot = [0u32; MAX_CORES];
         for (slot, label) in self.slot_labels.iter().enumerate() {
@@ -1327,20 +1426,29 @@ impl Analyzer for GpuAnalyzer {
                 end_of_pass_write_index: Some(2 * k + 1),
             });
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("composite"), timestamp_writes });
-            let (gx, gy, gz) = composite_groups(n);
-            pass.set_pipeline(self.pipelines.composite.get(entry).0);
-            pass.set_bind_group(0, Some(&f.bg_composite.group), &[]);
-            pass.dispatch_workgroups(gx, gy, gz);
+            if drawn_n > 0 {
+                let (gx, gy, gz) = composite_groups(drawn_n);
+                pass.set_pipeline(self.pipelines.composite.get(entry).0);
+                pass.set_bind_group(0, Some(&f.bg_composite.group), &[]);
+                pass.dispatch_workgroups(gx, gy, gz);
+            }
         }
         f.traffic.add("upload", f.styles.size(), 0);
-        let k_entry = self.pipelines.composite.get(entry).1;
-        let near_bytes = (f.bg_composite.near_bytes[k_entry] as f64 * f.near_share).ceil() as u64;
-        f.traffic.add("composite", f.bg_composite.bytes[k_entry] + near_bytes, 1);
-        enc.copy_buffer_to_buffer(&f.overlay, 0, &f.overlay_read, 0, ((3 * n).div_ceil(4) * 4) as u64);
-        f.traffic.add("readback", 2 * f.overlay_read.size(), 0);
-        if self.want_classes {
-            enc.copy_buffer_to_buffer(&f.classes, 0, &f.classes_read, 0, (n.div_ceil(4) * 4) as u64);
-            f.traffic.add("readback", 2 * f.classes_read.size(), 0);
+        if drawn_n > 0 {
+            let k_entry = self.pipelines.composite.get(entry).1;
+            let drawn_share = drawn_n as f64 / tiles_n as f64;
+            let near_bytes = f.bg_composite.near_bytes[k_entry] as f64 * f.near_share + f.bg_composite.drawn_bytes[k_entry] as f64 * drawn_share;
+            f.traffic.add("composite", f.bg_composite.bytes[k_entry] + near_bytes.ceil() as u64, 1);
+            // The drawn tiles and their list, read and written once each.
+            let copy = |enc: &mut wgpu::CommandEncoder, from: &wgpu::Buffer, offset: usize, to: &wgpu::Buffer, bytes: usize, traffic: &mut Traffic| {
+                enc.copy_buffer_to_buffer(from, offset as u64, to, 0, bytes as u64);
+                traffic.add("readback", 2 * bytes as u64, 0);
+            };
+            copy(&mut enc, &f.overlay, 0, &f.overlay_read, drawn_n * DRAWN_TILE_BYTES, &mut f.traffic);
+            copy(&mut enc, &f.drawn, tiles_n * 4, &f.drawn_read, drawn_n * 4, &mut f.traffic);
+            if self.want_classes {
+                copy(&mut enc, &f.classes, 0, &f.classes_read, drawn_n * TILE_PIXELS, &mut f.traffic);
+            }
         }
         if let Some((qs, resolve, read)) = &f.timestamps {
             // At the start of the buffers (a resolve offset must be 256-aligned): segment's are read already.
@@ -1348,9 +1456,12 @@ impl Analyzer for GpuAnalyzer {
             enc.copy_buffer_to_buffer(resolve, 0, read, 0, 16);
         }
         ctx.queue.submit([enc.finish()]);
-        let mut to_map: Vec<&wgpu::Buffer> = vec![&f.overlay_read];
-        if self.want_classes {
-            to_map.push(&f.classes_read);
+        let mut to_map: Vec<&wgpu::Buffer> = Vec::new();
+        if drawn_n > 0 {
+            to_map.extend([&f.overlay_read, &f.drawn_read]);
+            if self.want_classes {
+                to_map.push(&f.classes_read);
+            }
         }
         if let Some((_, _, read)) = &f.timestamps {
             to_map.push(read);
@@ -1365,19 +1476,25 @@ impl Analyzer for GpuAnalyzer {
             let dt = ticks[1].saturating_sub(ticks[0]) as f64 * ctx.timestamp_period_ns as f64 / 1e6;
             timings.push("gpu_composite", dt);
         }
-        // The overlay comes back in the frame's own layout: one copy out of the mapped buffer.
-        let overlay = {
-            let view = f.overlay_read.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU overlay: {e:?}"))?;
-            RgbFrame::from_vec(w, h, view[..3 * n].to_vec())?
-        };
-        f.overlay_read.unmap();
-        let classes = if self.want_classes {
-            let c = words(&f.classes_read)?;
-            let bytes: &[u8] = bytemuck::cast_slice(&c);
-            Some(Plane { width: w, height: h, data: bytes[..n].to_vec() })
-        } else {
-            None
-        };
+        // The drawn tiles laid over the white light (elsewhere the overlay is the white light), and over a
+        // class map of background (the drawn tiles hold every pixel of another class).
+        let mut overlay = RgbFrame::from_vec(w, h, wl.data[..3 * n].to_vec())?;
+        let mut classes = self.want_classes.then(|| Plane { width: w, height: h, data: vec![0u8; n] });
+        if drawn_n > 0 {
+            let list = words(&f.drawn_read)?;
+            let list = &list[..drawn_n];
+            let lay = |buf: &wgpu::Buffer, px: usize, frame: &mut [u8], what: &str| -> Result<()> {
+                let view = buf.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU {what}: {e:?}"))?;
+                lay_tiles(frame, w, h, px, list, &view);
+                drop(view);
+                buf.unmap();
+                Ok(())
+            };
+            lay(&f.overlay_read, 3, &mut overlay.data, "overlay")?;
+            if let Some(c) = classes.as_mut() {
+                lay(&f.classes_read, 1, &mut c.data, "class map")?;
+            }
+        }
         timings.push("gpu_composite_frame", started.elapsed().as_secs_f64() * 1e3);
         Ok(Composite { overlay, classes, timings })
     }

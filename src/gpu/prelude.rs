@@ -30,6 +30,11 @@ pub mod table {
     /// The number of tiles near a core or in a coreless lesion's box (`near::COUNT_MARKED`, copied in with
     /// `NEAR_TILES`): what lesion_stats addresses of the labels.
     pub const MARKED_TILES: usize = 7;
+    /// The number of tiles the composite draws (`near::COUNT_DRAWN`, copied in with `NEAR_TILES`).
+    pub const DRAWN_TILES: usize = 8;
+    /// The number of tile-local roots (components.wgsl's compress writes a label for each): the words of
+    /// the labels array written and read (the traffic count).
+    pub const LOCAL_ROOTS: usize = 9;
     // A slot's record.
     pub const LABEL: usize = 0;
     pub const KIND: usize = 1;
@@ -70,7 +75,7 @@ pub mod table {
 /// coreless lesions (reduce.wgsl's `mark_coreless`): a box a lesion slot, by the table's slot numbers
 /// (`BOX_WORDS` words: `!x0`, `!y0`, `x1`, `y1` of a box `[x0, x1) × [y0, y1)` holding the lesion, all 0
 /// for a slot with none), the count of the tiles near a core at `COUNT`, that of the tiles marked either
-/// way at `COUNT_MARKED`, then from `TILES` on a word a 16×16 tile in raster order: bit `NEAR_CORE`
+/// way at `COUNT_MARKED`, that of the tiles the composite draws at `COUNT_DRAWN` (`drawn`), then from `TILES` on a word a 16×16 tile in raster order: bit `NEAR_CORE`
 /// where the tile is within the distance bound + 2 of a core's box (and so of every pixel the distance
 /// field can reach), bit `NEAR_CORELESS` where it meets a coreless lesion's box. Emitted as `NEAR_*`.
 pub mod near {
@@ -80,7 +85,9 @@ pub mod near {
     pub const BOXES: usize = BOX_WORDS * (MAX_CORES + MAX_DIFFUSE);
     pub const COUNT: usize = BOXES;
     pub const COUNT_MARKED: usize = COUNT + 1;
-    pub const TILES: usize = COUNT_MARKED + 1;
+    /// The number of tiles listed in the drawn buffer (`drawn`).
+    pub const COUNT_DRAWN: usize = COUNT_MARKED + 1;
+    pub const TILES: usize = COUNT_DRAWN + 1;
     pub const CORE: u32 = 1;
     pub const CORELESS: u32 = 2;
 
@@ -91,6 +98,22 @@ pub mod near {
 
     pub fn buffer_words(width: usize, height: usize) -> usize {
         TILES + tiles(width, height)
+    }
+}
+
+/// The tiles the composite draws: a word a 16×16 tile in raster order, non-zero where the overlay can
+/// differ from the white light through the fluorescence colour (a ratio over `TINT_FROM`: normalize.wgsl;
+/// a fluorescent pixel: components.wgsl's compress), then the list of the tiles drawn (those, and the
+/// tiles near a core: reduce.wgsl's mark_coreless), `near::COUNT_DRAWN` of them, in no set order. The
+/// composite (composite.wgsl) shades the listed tiles only, into the overlay a tile after another, and
+/// the CPU lays them over the white light: elsewhere the overlay is the white light as it is.
+pub mod drawn {
+    /// The ratio above which the fluorescence colour has any opacity (`overlay::lines::
+    /// fluorescence_alpha`, checked below). Emitted as `TINT_FROM`.
+    pub const TINT_FROM: f32 = 1.15;
+
+    pub fn buffer_words(width: usize, height: usize) -> usize {
+        2 * super::near::tiles(width, height)
     }
 }
 
@@ -243,6 +266,7 @@ pub fn wgsl() -> String {
         ("T_HEADER", table::HEADER),
         ("T_FLUO_LEVEL", table::FLUO_LEVEL),
         ("T_COMPONENTS", table::COMPONENTS),
+        ("T_LOCAL_ROOTS", table::LOCAL_ROOTS),
         ("COMPONENT_GROUPS", COMPONENT_GROUPS as usize),
         ("STATS_STRIDE", record::STRIDE),
         ("STATS_BANDS", record::BANDS_WORD),
@@ -278,6 +302,7 @@ pub fn wgsl() -> String {
         ("NEAR_BOXES", near::BOXES),
         ("NEAR_COUNT", near::COUNT),
         ("NEAR_COUNT_MARKED", near::COUNT_MARKED),
+        ("NEAR_COUNT_DRAWN", near::COUNT_DRAWN),
         ("NEAR_TILES", near::TILES),
         ("NEAR_CORE", near::CORE as usize),
         ("NEAR_CORELESS", near::CORELESS as usize),
@@ -286,6 +311,7 @@ pub fn wgsl() -> String {
     }
     let mut f = |name: &str, v: f32| writeln!(s, "const {name}: f32 = {};", f32_lit(v)).expect("a String");
     f("LEVEL_LO", LEVEL_LO);
+    f("TINT_FROM", drawn::TINT_FROM);
     f("LEVEL_SCALE", LEVEL_SCALE);
     f("RATIO_BIN", RATIO_BIN);
     f("CORE_BIN", CORE_BIN);
@@ -338,6 +364,10 @@ mod tests {
         assert_eq!(value("FERET_OFFSET"), naga::Literal::I32(FERET_OFFSET as i32));
         assert_eq!(value("STYLE_WARN"), naga::Literal::U32(style::WARN));
         assert_eq!(value("FL_TAG"), naga::Literal::U32(FL_TAG));
+        assert_eq!(value("TINT_FROM"), naga::Literal::F32(drawn::TINT_FROM));
+        // No fluorescence colour at TINT_FROM, some just above: the tiles left undrawn are the white light.
+        assert_eq!(crate::overlay::lines::fluorescence_alpha(drawn::TINT_FROM, false), 0.0);
+        assert!(crate::overlay::lines::fluorescence_alpha(drawn::TINT_FROM.next_up(), false) > 0.0);
         // The record's last field ends where the stride says.
         assert_eq!(table::STRIDE, 1400);
     }

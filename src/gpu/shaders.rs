@@ -16,6 +16,8 @@ pub const TILE_UNION: &str = include_str!("../../shaders/tile_union.wgsl");
 pub const CUT: &str = include_str!("../../shaders/cut.wgsl");
 /// Appended to the stages that work on, or read the distance field of, the tiles near a core only.
 pub const NEAR: &str = include_str!("../../shaders/near.wgsl");
+/// Appended to the stages that read the component labels (`label_at`).
+pub const LABELS: &str = include_str!("../../shaders/labels.wgsl");
 
 /// One WGSL file, its entry points and its bind-group layout.
 pub struct Stage {
@@ -32,10 +34,10 @@ pub struct Stage {
 
 // Workgroup memory of each stage's module (every `var<workgroup>` of the file, an upper bound for any one
 // of its entry points); the test below recomputes them with naga.
-const WG_NORMALIZE: u32 = 13348;
+const WG_NORMALIZE: u32 = 13352;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
-const WG_COMPONENTS: u32 = 3180;
+const WG_COMPONENTS: u32 = 6256;
 const WG_HYSTERESIS: u32 = 4104;
 const WG_REGIONS: u32 = 0;
 const WG_DISTANCE: u32 = 9220;
@@ -46,7 +48,7 @@ pub const NORMALIZE: Stage = Stage {
     name: "normalize",
     source: include_str!("../../shaders/normalize.wgsl"),
     entries: &["block_median", "fit_background", "normalize"],
-    bindings: &[false, true, true, true, true],
+    bindings: &[false, true, true, true, true, true],
     includes: &[],
     workgroup_bytes: WG_NORMALIZE,
 };
@@ -70,7 +72,7 @@ pub const COMPONENTS: Stage = Stage {
     name: "components",
     source: include_str!("../../shaders/components.wgsl"),
     entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress"],
-    bindings: &[false, true, true, true, true, true, false],
+    bindings: &[false, true, true, true, true, true, false, true, true, true],
     includes: &[TILE_UNION],
     workgroup_bytes: WG_COMPONENTS,
 };
@@ -94,23 +96,23 @@ pub const DISTANCE: Stage = Stage {
     name: "distance",
     source: include_str!("../../shaders/distance.wgsl"),
     entries: &["activate", "write_seeds", "columns", "rows", "core_boxes"],
-    bindings: &[false, true, true, true, true, true],
-    includes: &[NEAR],
+    bindings: &[false, true, true, true, true, true, false],
+    includes: &[NEAR, LABELS],
     workgroup_bytes: WG_DISTANCE,
 };
 pub const REDUCE: Stage = Stage {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
     entries: &["select_diffuse", "assign_diffuse", "mark_coreless", "lesion_stats", "levels", "subpixel"],
-    bindings: &[false, false, false, false, true, false, true, false, true],
-    includes: &[RANK, NEAR],
+    bindings: &[false, false, false, false, true, false, true, false, true, true, false],
+    includes: &[RANK, NEAR, LABELS],
     workgroup_bytes: WG_REDUCE,
 };
 pub const COMPOSITE: Stage = Stage {
     name: "composite",
     source: include_str!("../../shaders/composite.wgsl"),
     entries: &["composite", "composite_classes"],
-    bindings: &[false, false, false, false, false, false, true, true, false],
+    bindings: &[false, false, false, false, false, false, true, true, false, false],
     includes: &[NEAR],
     workgroup_bytes: WG_COMPOSITE,
 };
@@ -348,14 +350,15 @@ mod tests {
     }
 
     /// Writes are told from loads: `assign_ids` writes the roots, the records and the root bits' ids and
-    /// neither reads nor writes the parent array; `compress` stores the labels into the parent array;
+    /// neither reads nor writes the labels; `compress` stores the labels into the parent buffer;
     /// `select_cores` writes the stats and the table but only reads the roots.
     #[test]
     fn written_bindings_are_the_stores_and_atomics() {
         let c = COMPONENTS.written_bindings().unwrap();
-        // compress writes the labels into the parent array itself: no second frame-sized array.
-        // and adds each pixel to its component's statistics (4).
-        assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 4]);
+        // compress writes the labels (2), adds each pixel to its component's statistics (4), counts the
+        // tile-local roots (5), marks its tile drawn where it holds fluorescence (9) and writes each
+        // pixel's tile-local root (10).
+        assert_eq!(c[COMPONENTS.entry("compress")], vec![2, 4, 5, 9, 10]);
         assert_eq!(c[COMPONENTS.entry("assign_ids")], vec![3, 4, 6]);
         assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("assign_ids")].contains(&2));
         let r = REGIONS.written_bindings().unwrap();
@@ -364,7 +367,15 @@ mod tests {
         // table's row counts and sets their bits, both atomics); normalize stores the ratio.
         let read = COMPONENTS.read_bindings().unwrap();
         assert_eq!(read[COMPONENTS.entry("local_merge")], vec![0, 1, 5, 6]);
-        assert_eq!(c[COMPONENTS.entry("local_merge")], vec![2, 5, 6]);
+        // local_merge writes the border array (8), no word a pixel.
+        assert_eq!(c[COMPONENTS.entry("local_merge")], vec![5, 6, 8]);
+        // merge works on the border array alone: neither the mask (1) nor the labels (2).
+        assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("merge")].iter().any(|b| *b == 1 || *b == 2));
+        // The hysteresis's border merge reads the border array (5) alone, not the low mask's bytes (4).
+        assert_eq!(HYSTERESIS.used_bindings().unwrap()[HYSTERESIS.entry("merge_low")], vec![0, 5]);
+        // compress reads the border array without writing it, and stores the labels without loading them.
+        assert!(!read[COMPONENTS.entry("compress")].contains(&2), "{:?}", read[COMPONENTS.entry("compress")]);
+        assert!(read[COMPONENTS.entry("compress")].contains(&8));
         let n = NORMALIZE.read_bindings().unwrap();
         assert!(!n[NORMALIZE.entry("normalize")].contains(&4), "{:?}", n[NORMALIZE.entry("normalize")]);
         // Every written binding is declared writable in the registry.
