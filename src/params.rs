@@ -68,8 +68,11 @@ pub struct AnalysisParams {
     /// The core's edge is located direction by direction, halfway between the core's level and the
     /// rim's local peak, where the rim rises at least this many noise sigmas above the core
     /// (`reference::edges`: liver texture dims a rim in stretches, and one level for the whole core put
-    /// its edge out in them). 0: off (one level for the whole core), as on the GPU backend, which has no
-    /// twin of this stage yet.
+    /// its edge out in them). With it the rim's thickness is taken direction by direction too, one
+    /// median a sector (`reduce::RIM_DIRECTIONS`: a duct joined to the rim holds a few sectors, where
+    /// its long edges outnumber the ring's pixel by pixel). 0: off (one level for the whole core, the
+    /// thickness from every outer-edge pixel), as on the GPU backend, which has no twin of this stage
+    /// yet.
     #[serde(default = "default_core_edge_rise_sigmas")]
     pub core_edge_rise_sigmas: f32,
     /// A rim is the fluorescence that touches its core (the fluorescent components bordering it), not
@@ -279,7 +282,7 @@ impl AnalysisParams {
             stages.push("arcs and strips are no homogeneous lesions (homogeneous_min_solidity)");
         }
         if self.core_edge_rise_sigmas > 0.0 {
-            stages.push("core edges located direction by direction (core_edge_rise_sigmas)");
+            stages.push("core edges and rim thickness located direction by direction (core_edge_rise_sigmas)");
         }
         stages
     }

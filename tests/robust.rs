@@ -162,9 +162,34 @@ fn specks_beside_a_rim_are_not_its_rim() {
         rims[0].rim_thickness_mm.unwrap()
     };
     let touching = thickness(AnalysisParams::with_scale(0.1));
-    let reach = thickness(AnalysisParams { rim_touches_core: false, ..AnalysisParams::with_scale(0.1) });
+    // Counted pixel by pixel: taken direction by direction, ten specks hold ten sectors of 72 and
+    // would not move the figure either.
+    let reach = thickness(AnalysisParams { rim_touches_core: false, core_edge_rise_sigmas: 0.0, ..AnalysisParams::with_scale(0.1) });
     assert!((touching - 0.8).abs() <= 0.12, "rim thickness {touching} mm against 0.8");
     assert!(reach > touching + 0.2, "the specks do not move the figure that counts them ({reach} against {touching}): the test shows nothing");
+}
+
+/// A ring (radii 20 and 28 px at 0.1 mm/px: 0.8 mm thick) with a duct 1.2 mm wide running past it,
+/// joined to its outer edge: the duct's long edges lie within the rim search, so counted pixel by pixel
+/// they outnumber the ring's outer edge and thicken the rim; taken direction by direction about the
+/// core (one median a sector of 5°), the duct holds a few sectors and the thickness is the ring's.
+#[test]
+fn a_duct_joined_to_a_rim_does_not_thicken_it() {
+    let (wl, nir) = synthetic(320, 200, |x, y| {
+        let r = (x - 100.0).hypot(y - 100.0);
+        let duct = (127.0..139.0).contains(&y);
+        if r < 20.0 { 0.6 } else if r < 28.0 || duct { 2.5 } else { 1.0 }
+    });
+    let thickness = |p: AnalysisParams| {
+        let lesions = process_with(p, &wl, &nir);
+        let rims: Vec<_> = lesions.iter().filter(|l| l.kind == LesionKind::Rim).collect();
+        assert_eq!(rims.len(), 1, "{lesions:?}");
+        rims[0].rim_thickness_mm.unwrap()
+    };
+    let by_direction = thickness(AnalysisParams::with_scale(0.1));
+    let by_pixel = thickness(AnalysisParams { core_edge_rise_sigmas: 0.0, ..AnalysisParams::with_scale(0.1) });
+    assert!((by_direction - 0.8).abs() <= 0.12, "rim thickness {by_direction} mm against 0.8");
+    assert!(by_pixel > by_direction + 0.2, "the duct does not move the figure counted by pixel ({by_pixel} against {by_direction}): the test shows nothing");
 }
 
 /// A small core inside a bright rim, lifted by scatter and haze to 1.7 times the background (above the

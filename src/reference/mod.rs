@@ -198,7 +198,10 @@ impl Analyzer for CpuAnalyzer {
             vec![None; cores.len()]
         };
         let edges_ms = ms(te);
-        for ((st, (area, edges)), direct) in lesions.iter_mut().zip(reduce::subpixel(&maps, &cores, &levels, &m.bg_table, p)).zip(by_direction) {
+        // Where the edges are located direction by direction, so is the rim's thickness.
+        let centres: Option<Vec<[f32; 2]>> = (p.core_edge_rise_sigmas > 0.0).then(|| lesions[..cores.len()].iter().map(|l| l.centroid()).collect());
+        let subpixel = reduce::subpixel(&maps, &cores, &levels, &m.bg_table, centres.as_deref(), p);
+        for ((st, (area, edges)), direct) in lesions.iter_mut().zip(subpixel).zip(by_direction) {
             st.core_area_subpx = direct.unwrap_or(area);
             st.thickness_hist = edges; // the refined outer edge replaces the threshold's
         }

@@ -4,7 +4,9 @@
 //! `mark_rims`/`coreless_kind`: compact fluorescent components holding no core's rim, off the border,
 //! are coreless lesions (ducts are not compact): homogeneous with a sharp edge, diffuse with a blurred one. `lesion_stats`: core pixels give a rim lesion's area and
 //! centroid; fluorescent pixels within `rim_search_mm` of a core are its rim (ratio histogram) and the
-//! rim's outer-edge pixels sample its thickness. `boundary_level` and `subpixel`: the core's
+//! rim's outer-edge pixels sample its thickness (in `subpixel`, refined to the outer iso-level, and
+//! with the core's edges located direction by direction one median a sector about the core's
+//! centroid, `RIM_DIRECTIONS`). `boundary_level` and `subpixel`: the core's
 //! area at the iso-level halfway between core and rim, each pixel near the iso-line counted by the
 //! fraction on the core side.
 //!
@@ -284,6 +286,21 @@ fn accumulate_rim_pixel(
     }
 }
 
+/// Sectors (of 5°) about a core's centroid in which its rim's thickness is taken on its own when the
+/// edges are located direction by direction (`subpixel` with centres).
+pub const RIM_DIRECTIONS: usize = 72;
+
+/// The thickness histograms from the outer edge's samples (sector index `core slot × RIM_DIRECTIONS +
+/// sector`, refined distance): one sample a sector, its median. A duct or blob joined to the rim holds
+/// a few sectors whatever its length, where counted pixel by pixel its long edges outweigh the ring's.
+fn by_direction(mut samples: Vec<(u32, f32)>, edges: &mut [Vec<u32>]) {
+    samples.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    for run in samples.chunk_by(|a, b| a.0 == b.0) {
+        let slot = run[0].0 as usize / RIM_DIRECTIONS;
+        edges[slot][thickness_bin(run[run.len() / 2].1)] += 1;
+    }
+}
+
 /// Per-lesion levels for the sub-pixel pass.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Levels {
@@ -333,19 +350,19 @@ pub fn coverage_fixed(r: &[f32], w: usize, h: usize, i: usize, level: f32) -> u3
 
 /// Sub-pixel pass for the rim lesions (`cores`, with their `levels`): the core area (px²) at its
 /// iso-level, and a histogram of the rim's outer-edge distances refined to the outer iso-level.
-pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable, p: &AnalysisParams) -> Vec<(f32, Vec<u32>)> {
+pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable, centres: Option<&[[f32; 2]]>, p: &AnalysisParams) -> Vec<(f32, Vec<u32>)> {
     let (w, h) = (maps.ratio.width, maps.ratio.height);
     if cores.is_empty() {
         return Vec::new();
     }
     let search = p.mm_to_px(p.rim_search_mm);
     let r = &maps.ratio.data;
-    let empty = || (vec![0u64; cores.len()], vec![vec![0u32; THICKNESS_BINS]; cores.len()]);
+    let empty = || (vec![0u64; cores.len()], vec![vec![0u32; THICKNESS_BINS]; cores.len()], Vec::new());
     // Only pixels in a core or with a nearest core count: inside the rectangles.
-    let (acc, edges) = row_bands(maps.rects, BAND_ROWS)
+    let (acc, edges, samples) = row_bands(maps.rects, BAND_ROWS)
         .into_par_iter()
         .map(|rect| {
-            let (mut acc, mut edges) = empty();
+            let (mut acc, mut edges, mut samples): (Vec<u64>, Vec<Vec<u32>>, Vec<(u32, f32)>) = empty();
             let mut outside = Outside::new(maps, bg, p);
             for y in rect.y0.max(1)..rect.y1.min(h - 1) {
                 for x in rect.x0.max(1)..rect.x1.min(w - 1) {
@@ -363,20 +380,32 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
                     if seed == 0 && maps.fluo.data[i] != 0 && d <= search && maps.rim_pixel(i) {
                         let edge = outside.test(i - 1) || outside.test(i + 1) || outside.test(i - w) || outside.test(i + w);
                         if edge {
-                            let dr = refined_edge_distance(d, r[i], levels[s].outer, gradient(r, w, i));
-                            edges[s][thickness_bin(dr.max(0.0))] += 1;
+                            let dr = refined_edge_distance(d, r[i], levels[s].outer, gradient(r, w, i)).max(0.0);
+                            match centres {
+                                // The edge's direction from its core's centroid, in `RIM_DIRECTIONS` sectors.
+                                Some(c) => {
+                                    let [cx, cy] = c[s];
+                                    let turn = (y as f32 + 0.5 - cy).atan2(x as f32 + 0.5 - cx) / std::f32::consts::TAU + 0.5;
+                                    let sector = (turn * RIM_DIRECTIONS as f32) as usize % RIM_DIRECTIONS;
+                                    samples.push(((s * RIM_DIRECTIONS + sector) as u32, dr));
+                                }
+                                None => edges[s][thickness_bin(dr)] += 1,
+                            }
                         }
                     }
                 }
             }
-            (acc, edges)
+            (acc, edges, samples)
         })
-        .reduce(empty, |(mut a, mut ae), (b, be)| {
+        .reduce(empty, |(mut a, mut ae, mut asam), (b, be, bsam)| {
             a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
             for (x, y) in ae.iter_mut().zip(&be) {
                 x.iter_mut().zip(y).for_each(|(u, v)| *u += v);
             }
-            (a, ae)
+            asam.extend(bsam);
+            (a, ae, asam)
         });
+    let mut edges = edges;
+    by_direction(samples, &mut edges);
     acc.iter().zip(edges).map(|(&a, e)| (a as f32 / COVERAGE_FIXED, e)).collect()
 }
