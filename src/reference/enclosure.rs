@@ -443,7 +443,14 @@ fn enclosed_groups(
     }
     // Non-fluorescent pixels in the hull whose background component reaches beyond the box: the
     // candidates (a component wholly inside the box is enclosed already).
-    let open_component = |l: u32| !b.contains(&bg.bbox[bg.index(l)]);
+    // The last label's answer kept: a hull's pixels are nearly all of one or two components.
+    let mut last: (u32, bool) = (0, false);
+    let mut open_component = |l: u32| {
+        if l != last.0 || l == 0 {
+            last = (l, !b.contains(&bg.bbox[bg.index(l)]));
+        }
+        last.1
+    };
     seen.clear();
     seen.resize(bw * bh, false);
     for y in b.y0..b.y1 {

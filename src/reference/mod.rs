@@ -42,7 +42,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 
 use crate::analysis::{Analyzer, Cancel, Composite, LesionStyle, MAX_CORES, MAX_DIFFUSE, PixelMaps, Segmentation, StageTimings, class};
-use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
+use crate::frame::{NirView, Plane, RgbView, check_pair};
 use crate::params::AnalysisParams;
 use crate::raster::distance::{LabeledDistance, distance_transform};
 use crate::raster::rect::Rect;
@@ -229,8 +229,7 @@ impl Analyzer for CpuAnalyzer {
             rects: &m.distance.rects,
         };
         // The frame is handed out, so it is a new one each time (a kept buffer would only be copied).
-        let mut overlay = RgbFrame::new(wl.width, wl.height);
-        composite::composite(&inputs, styles, &margins_px, &mut overlay);
+        let overlay = composite::composite(&inputs, styles, &margins_px);
         timings.push("composite", ms(t));
         let classes = self.want_classes.then(|| class_map(&m.reduce_maps(), self.params.mm_to_px(self.params.rim_search_mm)));
         Ok(Composite { overlay, classes, timings })
