@@ -37,7 +37,9 @@ fn mix(dst: &mut [f32; 3], c: [u8; 3], a: f32) {
 pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f32]) -> RgbFrame {
     let (w, h) = (inp.wl.width, inp.wl.height);
     // The white light first (copied, not zeroed then copied): a pixel nothing is drawn on keeps it.
-    let mut out = RgbFrame { width: w, height: h, data: inp.wl.data[..w * h * 3].to_vec() };
+    let mut data = Vec::new();
+    inp.wl.data[..w * h * 3].par_iter().copied().collect_into_vec(&mut data);
+    let mut out = RgbFrame { width: w, height: h, data };
     // The style table: a word a styled lesion (`analysis::style`), by label.
     let mut by_label: Vec<(u32, u32)> = styles.iter().map(|s| (s.label, s.word())).collect();
     by_label.sort_unstable();

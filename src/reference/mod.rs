@@ -171,7 +171,7 @@ impl Analyzer for CpuAnalyzer {
 
         let t = Instant::now();
         let mut fluo_table = std::mem::take(&mut m.fluo_table);
-        reduce::mark_rims(&m.reduce_maps(), &mut fluo_table);
+        reduce::mark_rims(&m.reduce_maps(), &m.seed_boxes, &mut fluo_table);
         m.rim_labels = p.rim_touches_core.then(|| reduce::rim_labels(&fluo_table));
         m.fluo_table = fluo_table;
         blobs::split_blobs(Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &m.ratio, p);

@@ -106,11 +106,13 @@ impl<'a> Outside<'a> {
 }
 
 /// Flag fluorescent components that hold some core's rim: those touching a core (4-adjacent). Such
-/// pixels lie next to a seed, so inside the rectangles.
-pub fn mark_rims(maps: &Maps, fl: &mut RegionTable) {
+/// pixels lie next to a seed, so within a pixel of `seed_boxes` (boxes holding every seed, as the
+/// distance transform's): only those boxes, grown by one, are visited.
+pub fn mark_rims(maps: &Maps, seed_boxes: &[Rect], fl: &mut RegionTable) {
     let (w, h) = (maps.fluo.width, maps.fluo.height);
     let seeds = &maps.seeds.data;
-    let touching: Vec<u32> = row_bands(maps.rects, BAND_ROWS)
+    let near_seeds: Vec<Rect> = seed_boxes.iter().map(|b| b.expand(1, w, h)).collect();
+    let touching: Vec<u32> = row_bands(&near_seeds, BAND_ROWS)
         .into_par_iter()
         .flat_map_iter(|r| {
             let mut labels = Vec::new();
