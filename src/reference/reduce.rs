@@ -304,8 +304,11 @@ pub fn boundary_level(st: &LesionStats, core_hist: &[u32]) -> Levels {
     let rim = hist_quantile(&st.ratio_hist, 9, 10, RATIO_BIN, 1.0).unwrap_or(1.0 + RATIO_BIN);
     let core = hist_quantile(core_hist, 1, 2, CORE_BIN, 0.0).unwrap_or(0.5);
     let thick = hist_quantile(&st.thickness_hist, 1, 2, THICKNESS_BIN, 0.0).unwrap_or(3.0);
-    Levels { core: 0.5 * (core + rim), band: (0.5 * thick).clamp(1.5, 4.0), outer: 0.5 * (1.0 + rim), core_median: core, rim_px: thick }
+    Levels { core: 0.5 * (core + rim), band: (0.5 * thick).clamp(1.5, MAX_BAND), outer: 0.5 * (1.0 + rim), core_median: core, rim_px: thick }
 }
+
+/// The widest `Levels::band`, px.
+const MAX_BAND: f32 = 4.0;
 
 /// Central-difference gradient magnitude of the ratio at interior pixel `i` (at least 1e-3).
 #[inline]
@@ -357,8 +360,13 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
                     if seed == 0 && near == 0 {
                         continue;
                     }
-                    let Ok(s) = cores.binary_search(if seed != 0 { &seed } else { &near }) else { continue };
                     let d = maps.dist.data[i];
+                    // Neither core, nor within any core's band (at most 4 px), nor fluorescent: nothing
+                    // to add (most of the rectangles at a fine scale), without looking its core up.
+                    if seed == 0 && d > MAX_BAND && maps.fluo.data[i] == 0 {
+                        continue;
+                    }
+                    let Ok(s) = cores.binary_search(if seed != 0 { &seed } else { &near }) else { continue };
                     if seed != 0 || d <= levels[s].band {
                         acc[s] += coverage_fixed(r, w, h, i, levels[s].core) as u64;
                     }
