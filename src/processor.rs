@@ -10,7 +10,6 @@ use std::cell::OnceCell;
 use std::time::Instant;
 
 use anyhow::Result;
-use rayon::prelude::*;
 
 use crate::analysis::{Analyzer, Cancel, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
 use crate::frame::{NirView, Plane, RgbFrame, RgbView};
@@ -288,13 +287,10 @@ impl FrameProcessor {
                 let reach = 4.0 * f.radius_px + 2.0;
                 let (x0, x1) = ((f.centroid_px[0] - reach).max(0.0) as usize, ((f.centroid_px[0] + reach).max(0.0) as usize).min(w));
                 let (y0, y1) = ((f.centroid_px[1] - reach).max(0.0) as usize, ((f.centroid_px[1] + reach).max(0.0) as usize).min(h));
-                // Its pixels, listed once in row order (rows scanned in parallel): the glint test walks them
-                // up to twice, and a large lesion's box at a fine scale is much of the frame.
-                let listed: Vec<(usize, usize)> = (y0..y1)
-                    .into_par_iter()
-                    .flat_map_iter(|y| labels.row(y)[x0.min(x1)..x1].iter().enumerate().filter(|&(_, &l)| l == f.label).map(move |(k, _)| (x0 + k, y)))
-                    .collect();
-                let pixels = || listed.iter().copied();
+                let (x0, labels) = (x0.min(x1), &*labels);
+                let pixels = || {
+                    (y0..y1).flat_map(move |y| labels.row(y)[x0..x1].iter().enumerate().filter(move |&(_, &l)| l == f.label).map(move |(k, _)| (x0 + k, y)))
+                };
                 // Beside a glint, what lies beyond its reach must be a lesion of its own size: a clipped
                 // reflection's skirt joined to a grain or two of textured liver is not (an independent
                 // phantom set: glints of 9-10 mm² clipped at 7 times the background, 17 in 144 frames).
