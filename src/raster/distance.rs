@@ -266,6 +266,34 @@ mod tests {
         }
     }
 
+    /// A frame after one whose rectangles the new ones only partly cover (a lesion that moved): the
+    /// same field as on a fresh start, nothing left of the frame before in or out of the new rectangles.
+    #[test]
+    fn a_moved_lesion_leaves_nothing_behind() {
+        let (w, h) = (120, 90);
+        let disc = |cx: f32, cy: f32, r: f32, label: u32| {
+            let mut s = Plane::<u32>::new(w, h);
+            for y in 0..h {
+                for x in 0..w {
+                    if (x as f32 - cx).hypot(y as f32 - cy) <= r {
+                        s.set(x, y, label);
+                    }
+                }
+            }
+            s
+        };
+        let (before, after) = (disc(40.0, 40.0, 8.0, 3), disc(55.0, 48.0, 6.0, 5));
+        let mut reused = LabeledDistance::default();
+        distance_transform(&before, &seed_boxes(&before), 20.0, &mut reused);
+        let old = reused.rects.clone();
+        distance_transform(&after, &seed_boxes(&after), 20.0, &mut reused);
+        assert!(old.iter().any(|o| reused.rects.iter().any(|n| n.overlaps(o) && !n.contains(o))), "{old:?} vs {:?}", reused.rects);
+        let mut fresh = LabeledDistance::default();
+        distance_transform(&after, &seed_boxes(&after), 20.0, &mut fresh);
+        assert_eq!(reused.dist, fresh.dist);
+        assert_eq!(reused.nearest, fresh.nearest);
+    }
+
     /// Several separate clusters of seeds, worked in their own rectangles: the same field as one
     /// whole-frame pass, and nothing left over from the frame before.
     #[test]
