@@ -57,7 +57,6 @@ fn cpu_stages(c: &mut Criterion) {
             b.iter(|| distance_transform(&m.seeds, &m.seed_boxes, p.distance_bound_px(), &mut out))
         });
         g.bench_function(BenchmarkId::new("composite", &id), |b| {
-            let mut out = nirf_margin::frame::RgbFrame::new(w, h);
             let inputs = composite::CompositeInputs {
                 wl: f.wl.view(),
                 ratio: &m.ratio,
@@ -67,7 +66,7 @@ fn cpu_stages(c: &mut Criterion) {
                 nearest: &m.distance.nearest,
                 rects: &m.distance.rects,
             };
-            b.iter(|| composite::composite(&inputs, &[], &[p.mm_to_px(1.0)], &mut out))
+            b.iter(|| composite::composite(&inputs, &[], &[p.mm_to_px(1.0)]))
         });
     }
     g.finish();

@@ -287,7 +287,10 @@ impl FrameProcessor {
                 let reach = 4.0 * f.radius_px + 2.0;
                 let (x0, x1) = ((f.centroid_px[0] - reach).max(0.0) as usize, ((f.centroid_px[0] + reach).max(0.0) as usize).min(w));
                 let (y0, y1) = ((f.centroid_px[1] - reach).max(0.0) as usize, ((f.centroid_px[1] + reach).max(0.0) as usize).min(h));
-                let pixels = || (y0..y1).flat_map(move |y| (x0..x1).map(move |x| (x, y))).filter(|&(x, y)| labels.get(x, y) == f.label);
+                let (x0, labels) = (x0.min(x1), &*labels);
+                let pixels = || {
+                    (y0..y1).flat_map(move |y| labels.row(y)[x0..x1].iter().enumerate().filter(move |&(_, &l)| l == f.label).map(move |(k, _)| (x0 + k, y)))
+                };
                 // Beside a glint, what lies beyond its reach must be a lesion of its own size: a clipped
                 // reflection's skirt joined to a grain or two of textured liver is not (an independent
                 // phantom set: glints of 9-10 mm² clipped at 7 times the background, 17 in 144 frames).

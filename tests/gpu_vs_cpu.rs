@@ -972,10 +972,8 @@ fn gpu_composite_stage_equals_its_cpu_twin_on_adversarial_maps() {
             let mut field = LabeledDistance::default();
             distance_transform(&seeds, &[Rect { x0: 0, y0: 0, x1: w, y1: h }], bound, &mut field);
             let inputs = CompositeInputs { wl: wl.view(), ratio: &ratio, fluo: &m, seeds: &seeds, dist: &field.dist, nearest: &field.nearest, rects: &field.rects };
-            let mut want = RgbFrame::new(w, h);
-            composite(&inputs, &styles, &margins_px, &mut want);
-            let mut plain = RgbFrame::new(w, h);
-            composite(&inputs, &[], &margins_px, &mut plain);
+            let want = composite(&inputs, &styles, &margins_px);
+            let plain = composite(&inputs, &[], &margins_px);
             lined += want.data.chunks_exact(3).zip(plain.data.chunks_exact(3)).filter(|(a, b)| a != b).count();
             let (mut off, mut ties) = (0, 0);
             for i in 0..w * h {
@@ -1013,7 +1011,7 @@ fn cpu_after_mask(mask: &nirf_margin::frame::Plane<u8>, ratio: &nirf_margin::fra
     let mut dist = LabeledDistance::default();
     distance_transform(&seeds, &boxes, params.distance_bound_px(), &mut dist);
     let maps = reduce::Maps { ratio, fluo: mask, seeds: &seeds, dist: &dist.dist, nearest: &dist.nearest, bg_labels: &bg_labels, fluo_labels: &fl_labels, rects: &dist.rects, rim_labels: None };
-    reduce::mark_rims(&maps, &mut fl);
+    reduce::mark_rims(&maps, &boxes, &mut fl);
     let n = mask.width * mask.height;
     let truncated = (0..bg.labels.len()).filter(|&r| is_core(&bg, r, n, params)).count() > MAX_CORES
         || (0..fl.labels.len()).filter(|&r| reduce::coreless_kind(&fl, r, params).is_some()).count() > MAX_DIFFUSE;

@@ -7,25 +7,36 @@
 
 use super::lines::{blend, line_alpha};
 use super::palette;
+use rayon::prelude::*;
+
 use crate::frame::{Plane, RgbFrame};
 use crate::raster::distance::{LabeledDistance, distance_transform};
 use crate::raster::rect::Rect;
 
-/// The bounding boxes [x0, y0, x1, y1) of `wanted` labels in `labels`, in one pass (`None`: not there).
+/// The bounding boxes [x0, y0, x1, y1) of `wanted` labels in `labels`, in one pass (`None`: not there);
+/// bands of rows in parallel, their boxes joined.
 fn boxes(labels: &Plane<u32>, wanted: &[u32]) -> Vec<Option<[usize; 4]>> {
-    let mut out = vec![None; wanted.len()];
-    for y in 0..labels.height {
-        for (x, &l) in labels.row(y).iter().enumerate() {
-            if l == 0 {
-                continue;
-            }
-            if let Some(k) = wanted.iter().position(|&w| w == l) {
-                let b = out[k].get_or_insert([x, y, x + 1, y + 1]);
-                *b = [b[0].min(x), b[1].min(y), b[2].max(x + 1), b[3].max(y + 1)];
-            }
-        }
-    }
-    out
+    let join = |a: Option<[usize; 4]>, b: Option<[usize; 4]>| match (a, b) {
+        (Some(a), Some(b)) => Some([a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]),
+        (a, b) => a.or(b),
+    };
+    (0..labels.height)
+        .into_par_iter()
+        .fold(
+            || vec![None; wanted.len()],
+            |mut out: Vec<Option<[usize; 4]>>, y| {
+                for (x, &l) in labels.row(y).iter().enumerate() {
+                    if l == 0 {
+                        continue;
+                    }
+                    if let Some(k) = wanted.iter().position(|&w| w == l) {
+                        out[k] = join(out[k], Some([x, y, x + 1, y + 1]));
+                    }
+                }
+                out
+            },
+        )
+        .reduce(|| vec![None; wanted.len()], |a, b| a.into_iter().zip(b).map(|(a, b)| join(a, b)).collect())
 }
 
 /// Draws the boundary of each lesion in `lesions` (component labels of `labels`) in `color`, and its

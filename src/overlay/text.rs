@@ -29,10 +29,17 @@ pub fn draw_text(frame: &mut RgbFrame, x: i64, y: i64, text: &str, scale: i64, c
     let (tw, th) = text_size(text, scale);
     let (w, h) = (frame.width as i64, frame.height as i64);
     let pad = scale * 2;
+    // The dark box: one blend of a channel's value, looked up (the same `blend`, 256 values).
+    let dark: [u8; 256] = std::array::from_fn(|v| {
+        let mut px = [v as u8; 3];
+        blend(&mut px, [0, 0, 0], 0.55);
+        px[0]
+    });
+    let (bx0, bx1) = ((x - pad).max(0), (x + tw + pad).min(w));
     for yy in (y - pad).max(0)..(y + th + pad).min(h) {
-        for xx in (x - pad).max(0)..(x + tw + pad).min(w) {
-            let i = ((yy * w + xx) * 3) as usize;
-            blend(&mut frame.data[i..i + 3], [0, 0, 0], 0.55);
+        if bx0 < bx1 {
+            let row = ((yy * w + bx0) * 3) as usize..((yy * w + bx1) * 3) as usize;
+            frame.data[row].iter_mut().for_each(|c| *c = dark[*c as usize]);
         }
     }
     for (n, ch) in text.chars().enumerate() {

@@ -8,12 +8,13 @@
 //! The CPU works only inside rectangles around the seeds (their boxes grown by the bound, overlapping
 //! ones merged, see `rect`): no pixel outside them is within the bound of a seed, and inside one the
 //! nearest seed within the bound is always one of the rectangle's own, so the answer is the same as
-//! over the whole frame. Pixels of the last frame's rectangles are reset; the rest are never touched.
+//! over the whole frame. Every pixel of the rectangles is written; those of the last frame's that this
+//! frame's do not cover are reset; the rest are never touched.
 
 use rayon::prelude::*;
 
 use crate::frame::Plane;
-use super::rect::{Rect, disjoint_cover};
+use super::rect::{Rect, disjoint_cover, row_spans};
 
 /// Distance field with the label of the nearest seed.
 #[derive(Clone, Debug, Default)]
@@ -35,19 +36,34 @@ const NONE: u32 = u32::MAX;
 pub fn distance_transform(seeds: &Plane<u32>, seed_boxes: &[Rect], bound: f32, out: &mut LabeledDistance) {
     let (w, h) = (seeds.width, seeds.height);
     let bound_i = bound.ceil() as u32;
+    let grown: Vec<Rect> = seed_boxes.iter().map(|b| b.expand(bound_i as usize, w, h)).collect();
+    let rects = disjoint_cover(&grown);
     if out.dist.width != w || out.dist.height != h || out.nearest.width != w || out.nearest.height != h {
         out.dist = Plane::filled(w, h, f32::INFINITY);
         out.nearest = Plane::new(w, h);
-    } else {
-        for r in &out.rects {
-            for y in r.y0..r.y1 {
-                out.dist.data[y * w + r.x0..y * w + r.x1].fill(f32::INFINITY);
-                out.nearest.data[y * w + r.x0..y * w + r.x1].fill(0);
+    } else if !out.rects.is_empty() {
+        // The last frame's rectangles are reset where this frame's do not cover them (the row pass
+        // writes every pixel of this frame's), rows in parallel.
+        let (old, new) = (&out.rects, &rects);
+        out.dist.data.par_chunks_mut(w).zip(out.nearest.data.par_chunks_mut(w)).enumerate().for_each(|(y, (drow, lrow))| {
+            let covered: Vec<(usize, usize)> = row_spans(new, y).collect();
+            for (a, b) in row_spans(old, y) {
+                let mut x = a;
+                for &(c, d) in covered.iter().filter(|&&(c, d)| d > a && c < b) {
+                    if c > x {
+                        drow[x..c].fill(f32::INFINITY);
+                        lrow[x..c].fill(0);
+                    }
+                    x = x.max(d);
+                }
+                if x < b {
+                    drow[x..b].fill(f32::INFINITY);
+                    lrow[x..b].fill(0);
+                }
             }
-        }
+        });
     }
-    let grown: Vec<Rect> = seed_boxes.iter().map(|b| b.expand(bound_i as usize, w, h)).collect();
-    out.rects = disjoint_cover(&grown);
+    out.rects = rects;
     for i in 0..out.rects.len() {
         let rect = out.rects[i];
         transform_rect(seeds, rect, bound, bound_i, out);
@@ -158,7 +174,9 @@ fn transform_rect(seeds: &Plane<u32>, rect: Rect, bound: f32, bound_i: u32, out:
                     }
                 }
                 if v.is_empty() {
-                    return; // already infinite and 0
+                    drow.fill(f32::INFINITY);
+                    lrow.fill(0);
+                    return;
                 }
                 let mut e = 0;
                 for k in 0..rw {
@@ -169,10 +187,7 @@ fn transform_rect(seeds: &Plane<u32>, rect: Rect, bound: f32, bound_i: u32, out:
                     let j = v[e];
                     let dx = x - (rect.x0 + j) as i64;
                     let d2 = (dx * dx + f(j)) as f32;
-                    if d2 <= bound2 {
-                        drow[k] = d2.sqrt();
-                        lrow[k] = labels[j];
-                    }
+                    (drow[k], lrow[k]) = if d2 <= bound2 { (d2.sqrt(), labels[j]) } else { (f32::INFINITY, 0) };
                 }
             },
         );
@@ -249,6 +264,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A frame after one whose rectangles the new ones only partly cover (a lesion that moved): the
+    /// same field as on a fresh start, nothing left of the frame before in or out of the new rectangles.
+    #[test]
+    fn a_moved_lesion_leaves_nothing_behind() {
+        let (w, h) = (120, 90);
+        let disc = |cx: f32, cy: f32, r: f32, label: u32| {
+            let mut s = Plane::<u32>::new(w, h);
+            for y in 0..h {
+                for x in 0..w {
+                    if (x as f32 - cx).hypot(y as f32 - cy) <= r {
+                        s.set(x, y, label);
+                    }
+                }
+            }
+            s
+        };
+        let (before, after) = (disc(40.0, 40.0, 8.0, 3), disc(55.0, 48.0, 6.0, 5));
+        let mut reused = LabeledDistance::default();
+        distance_transform(&before, &seed_boxes(&before), 20.0, &mut reused);
+        let old = reused.rects.clone();
+        distance_transform(&after, &seed_boxes(&after), 20.0, &mut reused);
+        assert!(old.iter().any(|o| reused.rects.iter().any(|n| n.overlaps(o) && !n.contains(o))), "{old:?} vs {:?}", reused.rects);
+        let mut fresh = LabeledDistance::default();
+        distance_transform(&after, &seed_boxes(&after), 20.0, &mut fresh);
+        assert_eq!(reused.dist, fresh.dist);
+        assert_eq!(reused.nearest, fresh.nearest);
     }
 
     /// Several separate clusters of seeds, worked in their own rectangles: the same field as one

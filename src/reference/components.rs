@@ -3,6 +3,8 @@
 //! make the CPU and GPU partitions comparable label for label. The CPU labels runs (maximal horizontal
 //! segments) rather than pixels: union-find over runs, then each run is filled with its root's label.
 
+use rayon::prelude::*;
+
 use crate::frame::Plane;
 use crate::raster::rect::Rect;
 
@@ -76,21 +78,31 @@ pub struct Component {
 /// `parent` is scratch reused between frames.
 pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent: &mut Vec<u32>, out: &mut Plane<u32>) -> Vec<Component> {
     let (w, h) = (mask.width, mask.height);
-    let mut runs: Vec<Run> = Vec::new();
-    let mut row_start = vec![0usize; h + 1];
-    for y in 0..h {
-        row_start[y] = runs.len();
-        let row = mask.row(y);
-        let mut x = 0;
-        loop {
-            x = skip(row, x, |c| !has_byte(c, value), |v| v != value);
-            if x >= w {
-                break;
+    // The runs, bands of rows in parallel, in raster order.
+    let row_runs: Vec<Vec<Run>> = (0..h)
+        .into_par_iter()
+        .with_min_len(16)
+        .map(|y| {
+            let row = mask.row(y);
+            let mut runs = Vec::new();
+            let mut x = 0;
+            loop {
+                x = skip(row, x, |c| !has_byte(c, value), |v| v != value);
+                if x >= w {
+                    break;
+                }
+                let x0 = x;
+                x = skip(row, x, |c| c == u64::from_ne_bytes([value; 8]), |v| v == value);
+                runs.push(Run { y: y as u32, x0: x0 as u32, x1: x as u32 });
             }
-            let x0 = x;
-            x = skip(row, x, |c| c == u64::from_ne_bytes([value; 8]), |v| v == value);
-            runs.push(Run { y: y as u32, x0: x0 as u32, x1: x as u32 });
-        }
+            runs
+        })
+        .collect();
+    let mut runs: Vec<Run> = Vec::with_capacity(row_runs.iter().map(Vec::len).sum());
+    let mut row_start = vec![0usize; h + 1];
+    for (y, r) in row_runs.iter().enumerate() {
+        row_start[y] = runs.len();
+        runs.extend_from_slice(r);
     }
     row_start[h] = runs.len();
     parent.clear();
@@ -131,8 +143,10 @@ pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent:
         c.bbox.include_span(r.y as usize, r.x0 as usize, r.x1 as usize);
         c.border |= r.y == 0 || r.y as usize + 1 == h || r.x0 == 0 || r.x1 as usize == w;
     }
-    // Each row written once: its runs with their labels, the gaps between them with 0.
-    for (y, row) in out.data.chunks_mut(w).enumerate() {
+    // Each row written once: its runs with their labels, the gaps between them with 0 (rows in parallel).
+    let (runs, slot, components_ref) = (&runs, &slot, &components);
+    out.data.par_chunks_mut(w.max(1)).with_min_len(16).enumerate().for_each(|(y, row)| {
+        let components = components_ref;
         let mut x = 0;
         for i in row_start[y]..row_start[y + 1] {
             let r = runs[i];
@@ -141,7 +155,7 @@ pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent:
             x = r.x1 as usize;
         }
         row[x..].fill(0);
-    }
+    });
     components
 }
 

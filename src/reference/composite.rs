@@ -33,20 +33,21 @@ fn mix(dst: &mut [f32; 3], c: [u8; 3], a: f32) {
     }
 }
 
-pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f32], out: &mut RgbFrame) {
+/// The overlay: a copy of the white light with every layer drawn on it.
+pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f32]) -> RgbFrame {
     let (w, h) = (inp.wl.width, inp.wl.height);
-    if out.width != w || out.height != h {
-        *out = RgbFrame::new(w, h);
-    }
+    // The white light first (copied, not zeroed then copied): a pixel nothing is drawn on keeps it.
+    let mut data = Vec::new();
+    inp.wl.data[..w * h * 3].par_iter().copied().collect_into_vec(&mut data);
+    let mut out = RgbFrame { width: w, height: h, data };
     // The style table: a word a styled lesion (`analysis::style`), by label.
     let mut by_label: Vec<(u32, u32)> = styles.iter().map(|s| (s.label, s.word())).collect();
     by_label.sort_unstable();
     // Beyond this distance from a core no line has coverage (`line_alpha` is 0 from 1.5 px off its target).
     let reach = margins_px.iter().fold(1.0f32, |a, &m| a.max(m + 0.5)) + 1.5;
     out.data.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
-        // The white light first; outside the rectangles only the fluorescence colour can apply (where the
-        // ratio is over 1.15 or the mask is set), inside them every layer.
-        row.copy_from_slice(&inp.wl.data[y * w * 3..(y + 1) * w * 3]);
+        // Outside the rectangles only the fluorescence colour can apply (where the ratio is over 1.15 or
+        // the mask is set), inside them every layer.
         let (ratio, fluo) = (inp.ratio.row(y), inp.fluo.row(y));
         let mut x = 0;
         for (s0, s1) in row_spans(inp.rects, y).chain([(w, w)]) {
@@ -64,6 +65,7 @@ pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f3
             x = s1;
         }
     });
+    out
 }
 
 /// floor(c + 0.5), as the shader (WGSL's round() rounds halves to even); c >= 0, so the truncating
@@ -80,8 +82,9 @@ fn store(dst: &mut [u8], c: [f32; 3]) {
 fn composite_pixel(inp: &CompositeInputs, by_label: &[(u32, u32)], margins_px: &[f32], reach: f32, i: usize, dst: &mut [u8]) {
     let src = &inp.wl.data[i * 3..i * 3 + 3];
     let alpha = fluorescence_alpha(inp.ratio.data[i], inp.fluo.data[i] != 0);
-    if alpha == 0.0 && inp.seeds.data[i] == 0 && inp.nearest.data[i] == 0 {
-        dst.copy_from_slice(src); // nothing drawn here: the white light as it is
+    // Nothing drawn here (no fluorescence, no core, no line within reach): `dst` holds the white light
+    // as it is (what mixing at opacity 0 and storing would give).
+    if alpha == 0.0 && inp.seeds.data[i] == 0 && (inp.nearest.data[i] == 0 || !(inp.dist.data[i] < reach)) {
         return;
     }
     let mut c = [src[0] as f32, src[1] as f32, src[2] as f32];

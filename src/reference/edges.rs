@@ -74,16 +74,56 @@ fn core_area(maps: &EdgeMaps, q: &CoreEdgeQuery, min_rise: f32) -> Option<f32> {
     let mut count = vec![0u32; bins * radii];
     let mut mask_r = vec![0.0f32; bins];
     let bin = |dx: f32, dy: f32| ((dy.atan2(dx) / std::f32::consts::TAU + 0.5) * bins as f32) as usize % bins;
-    for y in bx.y0..bx.y1 {
-        let (rr, sr, nr) = (maps.ratio.row(y), maps.seeds.row(y), maps.nearest.row(y));
-        for x in bx.x0..bx.x1 {
-            let own = sr[x] == q.label;
-            if !own && (sr[x] != 0 || nr[x] != q.label) {
-                continue; // another core, or nearer another core (or out of every core's reach)
+    // Each pixel's direction and radius (`SKIP`: another core's, or nearer another core, or out of every
+    // core's reach), rows in parallel; then summed in row order below, as one pass would. First the radii
+    // and the core's own pixels' directions: no profile is read beyond radius `hi_max` (the farthest own
+    // pixel's, plus the rim's width and 2: every direction's `hi` below is at most that), so a
+    // neighbour farther out adds nothing read and needs no direction (atan2, the stage's main cost).
+    const SKIP: u32 = u32::MAX;
+    const PENDING: u32 = u32::MAX - 1;
+    let bw = bx.x1 - bx.x0;
+    let mut polar = vec![(SKIP, 0.0f32); bw * (bx.y1 - bx.y0)];
+    let own_r = polar
+        .par_chunks_mut(bw.max(1))
+        .enumerate()
+        .map(|(row, out)| {
+            let y = bx.y0 + row;
+            let (sr, nr) = (maps.seeds.row(y), maps.nearest.row(y));
+            let mut own_r = 0.0f32;
+            for (x, o) in (bx.x0..bx.x1).zip(out.iter_mut()) {
+                if sr[x] == q.label || (sr[x] == 0 && nr[x] == q.label) {
+                    let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+                    let r = dx.hypot(dy);
+                    if sr[x] == q.label {
+                        own_r = own_r.max(r);
+                        *o = (bin(dx, dy) as u32, r);
+                    } else {
+                        *o = (PENDING, r);
+                    }
+                }
             }
-            let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
-            let r = dx.hypot(dy);
-            let k = bin(dx, dy);
+            own_r
+        })
+        .reduce(|| 0.0f32, f32::max);
+    let hi_max = ((own_r + q.rim_px + 2.0) as usize).min(radii - 1);
+    polar.par_chunks_mut(bw.max(1)).enumerate().for_each(|(row, out)| {
+        let dy = (bx.y0 + row) as f32 + 0.5 - cy;
+        for (x, o) in (bx.x0..bx.x1).zip(out.iter_mut()) {
+            if o.0 == PENDING {
+                o.0 = if (o.1 as usize) <= hi_max { bin(x as f32 + 0.5 - cx, dy) as u32 } else { SKIP };
+            }
+        }
+    });
+    for y in bx.y0..bx.y1 {
+        let (rr, sr) = (maps.ratio.row(y), maps.seeds.row(y));
+        let polar = &polar[(y - bx.y0) * bw..(y - bx.y0 + 1) * bw];
+        for x in bx.x0..bx.x1 {
+            let (k, r) = polar[x - bx.x0];
+            if k == SKIP {
+                continue;
+            }
+            let own = sr[x] == q.label;
+            let k = k as usize;
             let j = r as usize;
             if j < radii {
                 sum[k * radii + j] += rr[x];

@@ -21,6 +21,8 @@
 //! any core.
 //! CPU only so far: the GPU backend finds enclosed cores only (see README, "Backends").
 
+use rayon::prelude::*;
+
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::regions::{RegionTable, core_boxes, holds_core, is_core, min_core_area_px, split_off};
@@ -447,16 +449,28 @@ pub fn split_gapped_cores(
     let mut scratch = Scratch::default();
     // Fragments: components that could be part of a rim; their outline points (leftmost and rightmost
     // pixel of each row: their hull is the component's).
-    let fragments: Vec<(usize, Vec<(f32, f32)>)> =
-        (0..fl.labels.len()).filter(|&r| fl.area[r] as f32 >= FRAGMENT_AREA * min_area).map(|r| (r, outline(fluo_labels, fl.labels[r], fl.bbox[r]))).collect();
+    let fragments: Vec<(usize, Vec<(f32, f32)>)> = (0..fl.labels.len())
+        .into_par_iter()
+        .filter(|&r| fl.area[r] as f32 >= FRAGMENT_AREA * min_area)
+        .map(|r| (r, outline(fluo_labels, fl.labels[r], fl.bbox[r])))
+        .collect();
     let mut n = 0;
-    // Each component alone.
-    let mut groups = Vec::new();
-    for (r, pts) in &fragments {
-        if holds_core(fl.bbox[*r], fl.area[*r] as f32) {
-            enclosed_groups(&[fl.labels[*r]], fl.bbox[*r], pts.clone(), fluo, fluo_labels, bg_labels, bg, p, &mut scratch, &mut groups);
-        }
-    }
+    // Each component alone (the labels are only read until every group is found: components in
+    // parallel, their groups in component order).
+    let mut groups: Vec<Group> = {
+        let bg_labels = &*bg_labels;
+        let bg = &*bg;
+        fragments
+            .par_iter()
+            .filter(|(r, _)| holds_core(fl.bbox[*r], fl.area[*r] as f32))
+            .map_init(Scratch::default, |scratch, (r, pts)| {
+                let mut found = Vec::new();
+                enclosed_groups(&[fl.labels[*r]], fl.bbox[*r], pts.clone(), fluo, fluo_labels, bg_labels, bg, p, scratch, &mut found);
+                found
+            })
+            .flatten_iter()
+            .collect()
+    };
     drop_borrowed(&mut groups, fluo, bg_labels, bg, p, &mut scratch);
     n += groups.len();
     for g in groups.drain(..) {
@@ -505,17 +519,24 @@ pub fn split_gapped_cores(
         let lakes = basins::enclosed_lakes(ratio, within, level, p);
         if lakes.count > 0 {
             let mut walls: Vec<Vec<usize>> = vec![Vec::new(); lakes.count];
-            for (k, (r, _)) in fragments.iter().enumerate() {
-                let (b, label) = (fl.bbox[*r], fl.labels[*r]);
-                let mut seen_lakes: Vec<u32> = Vec::new();
-                for y in b.y0..b.y1 {
-                    for (x, &l) in fluo_labels.row(y)[b.x0..b.x1].iter().enumerate() {
-                        let lake = if l == label { lakes.near_pixel(b.x0 + x, y) } else { 0 };
-                        if lake != 0 && !seen_lakes.contains(&lake) {
-                            seen_lakes.push(lake);
+            // The lakes each fragment walls (fragments in parallel), in the order its pixels meet them.
+            let walled: Vec<Vec<u32>> = fragments
+                .par_iter()
+                .map(|(r, _)| {
+                    let (b, label) = (fl.bbox[*r], fl.labels[*r]);
+                    let mut seen_lakes: Vec<u32> = Vec::new();
+                    for y in b.y0..b.y1 {
+                        for (x, &l) in fluo_labels.row(y)[b.x0..b.x1].iter().enumerate() {
+                            let lake = if l == label { lakes.near_pixel(b.x0 + x, y) } else { 0 };
+                            if lake != 0 && !seen_lakes.contains(&lake) {
+                                seen_lakes.push(lake);
+                            }
                         }
                     }
-                }
+                    seen_lakes
+                })
+                .collect();
+            for (k, seen_lakes) in walled.into_iter().enumerate() {
                 for lake in seen_lakes {
                     walls[lake as usize - 1].push(k);
                 }
@@ -683,7 +704,14 @@ fn enclosed_groups(
     }
     // Non-fluorescent pixels in the hull whose background component reaches beyond the box: the
     // candidates (a component wholly inside the box is enclosed already).
-    let open_component = |l: u32| !b.contains(&bg.bbox[bg.index(l)]);
+    // The last label's answer kept: a hull's pixels are nearly all of one or two components.
+    let mut last: (u32, bool) = (0, false);
+    let mut open_component = |l: u32| {
+        if l != last.0 || l == 0 {
+            last = (l, !b.contains(&bg.bbox[bg.index(l)]));
+        }
+        last.1
+    };
     seen.clear();
     seen.resize(bw * bh, false);
     for y in b.y0..b.y1 {

@@ -42,7 +42,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 
 use crate::analysis::{Analyzer, Cancel, Composite, LesionStyle, MAX_CORES, MAX_DIFFUSE, PixelMaps, Segmentation, StageTimings, class};
-use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
+use crate::frame::{NirView, Plane, RgbView, check_pair};
 use crate::params::AnalysisParams;
 use crate::raster::distance::{LabeledDistance, distance_transform};
 use crate::raster::rect::Rect;
@@ -171,7 +171,7 @@ impl Analyzer for CpuAnalyzer {
 
         let t = Instant::now();
         let mut fluo_table = std::mem::take(&mut m.fluo_table);
-        reduce::mark_rims(&m.reduce_maps(), &mut fluo_table);
+        reduce::mark_rims(&m.reduce_maps(), &m.seed_boxes, &mut fluo_table);
         m.rim_labels = p.rim_touches_core.then(|| reduce::rim_labels(&fluo_table));
         m.fluo_table = fluo_table;
         blobs::split_blobs(Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &m.ratio, p);
@@ -232,8 +232,7 @@ impl Analyzer for CpuAnalyzer {
             rects: &m.distance.rects,
         };
         // The frame is handed out, so it is a new one each time (a kept buffer would only be copied).
-        let mut overlay = RgbFrame::new(wl.width, wl.height);
-        composite::composite(&inputs, styles, &margins_px, &mut overlay);
+        let overlay = composite::composite(&inputs, styles, &margins_px);
         timings.push("composite", ms(t));
         let classes = self.want_classes.then(|| class_map(&m.reduce_maps(), self.params.mm_to_px(self.params.rim_search_mm)));
         Ok(Composite { overlay, classes, timings })

@@ -108,11 +108,13 @@ impl<'a> Outside<'a> {
 }
 
 /// Flag fluorescent components that hold some core's rim: those touching a core (4-adjacent). Such
-/// pixels lie next to a seed, so inside the rectangles.
-pub fn mark_rims(maps: &Maps, fl: &mut RegionTable) {
+/// pixels lie next to a seed, so within a pixel of `seed_boxes` (boxes holding every seed, as the
+/// distance transform's): only those boxes, grown by one, are visited.
+pub fn mark_rims(maps: &Maps, seed_boxes: &[Rect], fl: &mut RegionTable) {
     let (w, h) = (maps.fluo.width, maps.fluo.height);
     let seeds = &maps.seeds.data;
-    let touching: Vec<u32> = row_bands(maps.rects, BAND_ROWS)
+    let near_seeds: Vec<Rect> = seed_boxes.iter().map(|b| b.expand(1, w, h)).collect();
+    let touching: Vec<u32> = row_bands(&near_seeds, BAND_ROWS)
         .into_par_iter()
         .flat_map_iter(|r| {
             let mut labels = Vec::new();
@@ -319,8 +321,11 @@ pub fn boundary_level(st: &LesionStats, core_hist: &[u32]) -> Levels {
     let rim = hist_quantile(&st.ratio_hist, 9, 10, RATIO_BIN, 1.0).unwrap_or(1.0 + RATIO_BIN);
     let core = hist_quantile(core_hist, 1, 2, CORE_BIN, 0.0).unwrap_or(0.5);
     let thick = hist_quantile(&st.thickness_hist, 1, 2, THICKNESS_BIN, 0.0).unwrap_or(3.0);
-    Levels { core: 0.5 * (core + rim), band: (0.5 * thick).clamp(1.5, 4.0), outer: 0.5 * (1.0 + rim), core_median: core, rim_px: thick }
+    Levels { core: 0.5 * (core + rim), band: (0.5 * thick).clamp(1.5, MAX_BAND), outer: 0.5 * (1.0 + rim), core_median: core, rim_px: thick }
 }
+
+/// The widest `Levels::band`, px.
+const MAX_BAND: f32 = 4.0;
 
 /// Central-difference gradient magnitude of the ratio at interior pixel `i` (at least 1e-3).
 #[inline]
@@ -372,8 +377,13 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
                     if seed == 0 && near == 0 {
                         continue;
                     }
-                    let Ok(s) = cores.binary_search(if seed != 0 { &seed } else { &near }) else { continue };
                     let d = maps.dist.data[i];
+                    // Neither core, nor within any core's band (at most 4 px), nor fluorescent: nothing
+                    // to add (most of the rectangles at a fine scale), without looking its core up.
+                    if seed == 0 && d > MAX_BAND && maps.fluo.data[i] == 0 {
+                        continue;
+                    }
+                    let Ok(s) = cores.binary_search(if seed != 0 { &seed } else { &near }) else { continue };
                     if seed != 0 || d <= levels[s].band {
                         acc[s] += coverage_fixed(r, w, h, i, levels[s].core) as u64;
                     }
