@@ -1017,7 +1017,7 @@ fn cpu_after_mask(mask: &nirf_margin::frame::Plane<u8>, ratio: &nirf_margin::fra
         || (0..fl.labels.len()).filter(|&r| reduce::coreless_kind(&fl, r, params).is_some()).count() > MAX_DIFFUSE;
     let (mut lesions, core_hists) = reduce::lesion_stats(&maps, &cores, &bg, &fl, params);
     let levels: Vec<_> = cores.iter().enumerate().map(|(s, _)| reduce::boundary_level(&lesions[s], &core_hists[s])).collect();
-    for (st, (area, edges)) in lesions.iter_mut().zip(reduce::subpixel(&maps, &cores, &levels, &bg, params)) {
+    for (st, (area, edges)) in lesions.iter_mut().zip(reduce::subpixel(&maps, &cores, &levels, &bg, None, params)) {
         st.core_area_subpx = area;
         st.thickness_hist = edges;
     }

@@ -141,6 +141,14 @@ fn process_with(p: AnalysisParams, wl: &nirf_margin::frame::RgbFrame, nir: &nirf
     proc.process(wl, nir, false).unwrap().lesions
 }
 
+/// The median rim thickness (mm) of the one rim lesion the CPU finds in a pair.
+fn one_rim_thickness(p: AnalysisParams, wl: &nirf_margin::frame::RgbFrame, nir: &nirf_margin::frame::NirFrame) -> f32 {
+    let lesions = process_with(p, wl, nir);
+    let rims: Vec<_> = lesions.iter().filter(|l| l.kind == LesionKind::Rim).collect();
+    assert_eq!(rims.len(), 1, "{lesions:?}");
+    rims[0].rim_thickness_mm.unwrap()
+}
+
 /// A ring (radii 20 and 28 px at 0.1 mm/px: 0.8 mm thick) with ten specks of fluorescence (textured
 /// liver's grains, a duct's stray bits) 4.5 mm from its centre, within the rim search but apart from the
 /// ring: the rim is the fluorescence touching the core, so the thickness is the ring's; counting every
@@ -155,12 +163,7 @@ fn specks_beside_a_rim_are_not_its_rim() {
         });
         if r < 20.0 { 0.6 } else if r < 28.0 || speck { 2.5 } else { 1.0 }
     });
-    let thickness = |p: AnalysisParams| {
-        let lesions = process_with(p, &wl, &nir);
-        let rims: Vec<_> = lesions.iter().filter(|l| l.kind == LesionKind::Rim).collect();
-        assert_eq!(rims.len(), 1, "{lesions:?}");
-        rims[0].rim_thickness_mm.unwrap()
-    };
+    let thickness = |p: AnalysisParams| one_rim_thickness(p, &wl, &nir);
     let touching = thickness(AnalysisParams::with_scale(0.1));
     // Counted pixel by pixel: taken direction by direction, ten specks hold ten sectors of 72 and
     // would not move the figure either.
@@ -180,12 +183,7 @@ fn a_duct_joined_to_a_rim_does_not_thicken_it() {
         let duct = (127.0..139.0).contains(&y);
         if r < 20.0 { 0.6 } else if r < 28.0 || duct { 2.5 } else { 1.0 }
     });
-    let thickness = |p: AnalysisParams| {
-        let lesions = process_with(p, &wl, &nir);
-        let rims: Vec<_> = lesions.iter().filter(|l| l.kind == LesionKind::Rim).collect();
-        assert_eq!(rims.len(), 1, "{lesions:?}");
-        rims[0].rim_thickness_mm.unwrap()
-    };
+    let thickness = |p: AnalysisParams| one_rim_thickness(p, &wl, &nir);
     let by_direction = thickness(AnalysisParams::with_scale(0.1));
     let by_pixel = thickness(AnalysisParams { core_edge_rise_sigmas: 0.0, ..AnalysisParams::with_scale(0.1) });
     assert!((by_direction - 0.8).abs() <= 0.12, "rim thickness {by_direction} mm against 0.8");

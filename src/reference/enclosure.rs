@@ -55,11 +55,11 @@ struct Group {
     rim_side: Vec<(f32, f32)>,
 }
 
-/// Cuts the gap's channel off a group: seen from `centre` (the group's centroid, or a pole), the core's radius where it has
-/// rim is the distance of its nearest pixel bordering the rim; across the gap (angles with no such pixel)
-/// it is interpolated from both sides; pixels beyond it (the channel, and any pocket between the rim
-/// and a duct or blob touching it) are dropped. A core is star-shaped about its centroid, lobulated
-/// ones included.
+/// Cuts the gap's channel off a group: seen from `centre` (the group's centroid, or a pole), the core's
+/// radius where it has rim is the distance of its nearest pixel bordering the rim; across the gap
+/// (angles with no such pixel) it is interpolated from both sides; pixels beyond it (the channel, and
+/// any pocket between the rim and a duct or blob touching it) are dropped. A core is star-shaped about
+/// its centre, lobulated ones included.
 fn cut_channel(g: &mut Group, w: usize, (cx, cy): (f32, f32)) {
     let bins = (g.rim_side.len() / 3).clamp(16, 360);
     let bin = |x: f32, y: f32| (((y - cy).atan2(x - cx) / std::f32::consts::TAU + 0.5) * bins as f32) as usize % bins;
@@ -135,11 +135,14 @@ fn around_poles(g: Group, fluo: &Plane<u8>, p: &AnalysisParams, opened: &mut sup
     let w = fluo.width;
     let min_radius = 0.5 * p.mm_to_px(p.min_core_diameter_mm);
     let mut out: Vec<Group> = Vec::new();
+    // Too little rim to ring even the smallest core but for its gap: no pole to look from.
+    if (g.rim_side.len() as f32) < (1.0 - MAX_GAP_DEG / 360.0) * std::f32::consts::TAU * min_radius {
+        return out;
+    }
     for (pole, radius) in poles(&g.pixels, w, min_radius) {
         let (cx, cy) = ((pole % w) as f32 + 0.5, (pole / w) as f32 + 0.5);
         let reach = POLE_REACH * radius;
         let near = |x: f32, y: f32| (x - cx).hypot(y - cy) <= reach;
-        let pixels: Vec<usize> = g.pixels.iter().copied().filter(|&i| near((i % w) as f32 + 0.5, (i / w) as f32 + 0.5) && !out.iter().any(|o| o.pixels.binary_search(&i).is_ok())).collect();
         let rim_side: Vec<(f32, f32)> = g.rim_side.iter().copied().filter(|&(x, y)| near(x, y)).collect();
         // Seen from the pole, the ring lies in every direction but its gap's.
         let mut seen = [false; RING_DIRECTIONS];
@@ -149,6 +152,7 @@ fn around_poles(g: Group, fluo: &Plane<u8>, p: &AnalysisParams, opened: &mut sup
         if (seen.iter().filter(|&&s| s).count() as f32) < (1.0 - MAX_GAP_DEG / 360.0) * RING_DIRECTIONS as f32 {
             continue;
         }
+        let pixels: Vec<usize> = g.pixels.iter().copied().filter(|&i| near((i % w) as f32 + 0.5, (i / w) as f32 + 0.5) && !out.iter().any(|o| o.pixels.binary_search(&i).is_ok())).collect();
         let mut sub = Group { pixels, covered: 0, open: 0, chord: Vec::new(), rim_side };
         cut_channel(&mut sub, w, (cx, cy));
         // Its openings now: its boundary pixels beside a non-fluorescent pixel not its own.
