@@ -44,19 +44,32 @@ pub fn hist_quantile(hist: &[u32], num: u64, den: u64, bin: f32, origin: f32) ->
 /// 11 false coreless lesions of tuning seed 9200 and 27 of the independent set's.
 pub const MIN_GRAINS: usize = 12;
 
-/// Which of a frame's blobs (each an excess mass over the background, and an area) stand out from the
-/// rest, which are taken for the frame's texture grains: an outlier's log mass or log mean excess (mass
-/// over area) reaches `outlier_bar` at α/2 each (a deep lesion's glow stands out by its mass, a
-/// tumour's own fluorescence by its mean where the grains are as large). `None` with
-/// fewer than `MIN_GRAINS` blobs or no spread: nothing is judged.
-pub fn stand_out_of_grains(mass: &[f32], area: &[f32], alpha: f32) -> Option<Vec<bool>> {
+/// The bars a blob must reach to stand out from a frame's blobs (each an excess mass over the
+/// background, and an area), which are taken for the frame's texture grains: `outlier_bar` at α/2 of
+/// their log mass and of their log mean excess (mass over area; a deep lesion's glow stands out by its
+/// mass, a tumour's own fluorescence by its mean where the grains are as large). `None` with fewer than
+/// `MIN_GRAINS` blobs or no spread: nothing is judged.
+pub fn grain_bars(mass: &[f32], area: &[f32], alpha: f32) -> Option<GrainBars> {
     if mass.len() < MIN_GRAINS {
         return None;
     }
     let log_mass: Vec<f32> = mass.iter().map(|m| m.max(1.0).ln()).collect();
     let log_mean: Vec<f32> = mass.iter().zip(area).map(|(&m, &a)| log_mean_excess(m, a)).collect();
-    let (mass_bar, mean_bar) = (outlier_bar(&log_mass, 0.5 * alpha)?, outlier_bar(&log_mean, 0.5 * alpha)?);
-    Some(log_mass.iter().zip(&log_mean).map(|(&m, &e)| m >= mass_bar || e >= mean_bar).collect())
+    Some(GrainBars { log_mass: outlier_bar(&log_mass, 0.5 * alpha)?, log_mean: outlier_bar(&log_mean, 0.5 * alpha)? })
+}
+
+/// See `grain_bars`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GrainBars {
+    pub log_mass: f32,
+    pub log_mean: f32,
+}
+
+/// Which of a frame's blobs stand out from the rest (`grain_bars`): an outlier's log mass or log mean
+/// excess reaches its bar. `None` where `grain_bars` is.
+pub fn stand_out_of_grains(mass: &[f32], area: &[f32], alpha: f32) -> Option<Vec<bool>> {
+    let bars = grain_bars(mass, area, alpha)?;
+    Some(mass.iter().zip(area).map(|(&m, &a)| m.max(1.0).ln() >= bars.log_mass || log_mean_excess(m, a) >= bars.log_mean).collect())
 }
 
 /// A blob's log mean excess (its excess mass over its area, floored so that the log stays finite).

@@ -26,7 +26,7 @@
 use crate::analysis::{FluoLevel, LesionKind, LesionStats, RATIO_BIN};
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
-use crate::stats::{MIN_GRAINS, log_mean_excess, outlier_bar, robust_spread, stand_out_of_grains};
+use crate::stats::{grain_bars, robust_spread, stand_out_of_grains};
 use super::blobs::min_coreless_area_px;
 use super::reduce::coreless_kind;
 use super::regions::{FLAG_HAS_RIM, FLAG_TEXTURE, RegionTable};
@@ -52,11 +52,6 @@ impl Grains {
         let area = regions.iter().map(|&r| fl.area[r] as f32).collect();
         Self { regions, mass, area }
     }
-
-    /// Too few grains to judge the frame's texture by (`stats::MIN_GRAINS`).
-    fn too_few(&self) -> bool {
-        self.regions.len() < MIN_GRAINS
-    }
 }
 
 /// Flags the coreless candidates of `fl` that are no outliers among the frame's texture grains (see the
@@ -77,15 +72,15 @@ pub fn flag_texture(grains: &Grains, fl: &mut RegionTable, p: &AnalysisParams) {
 /// the grains that wall such pockets, with a rim no brighter than they are. A lesion cut by the image
 /// border is kept (its core's area is not all in view).
 pub fn drop_texture_pockets(grains: &Grains, lesions: &mut Vec<LesionStats>, level: &FluoLevel, p: &AnalysisParams) {
-    if !(p.texture_alpha > 0.0) || grains.too_few() {
+    if !(p.texture_alpha > 0.0) {
         return;
     }
+    let Some(bars) = grain_bars(&grains.mass, &grains.area, p.texture_alpha) else { return };
     let log_area: Vec<f32> = grains.area.iter().map(|a| a.max(1.0).ln()).collect();
-    let log_mean: Vec<f32> = grains.mass.iter().zip(&grains.area).map(|(&m, &a)| log_mean_excess(m, a)).collect();
-    let (Some((mid, sigma)), Some(mean_bar)) = (robust_spread(&log_area), outlier_bar(&log_mean, 0.5 * p.texture_alpha)) else { return };
+    let Some((mid, sigma)) = robust_spread(&log_area) else { return };
     let area_bar = mid - p.texture_pocket_sigmas * sigma;
     lesions.retain(|st| {
-        st.kind != LesionKind::Rim || st.partial || (st.area_px.max(1) as f32).ln() >= area_bar || rim_mean_excess(st, level.mode).max(1e-3).ln() >= mean_bar
+        st.kind != LesionKind::Rim || st.partial || (st.area_px.max(1) as f32).ln() >= area_bar || rim_mean_excess(st, level.mode).max(1e-3).ln() >= bars.log_mean
     });
 }
 
@@ -111,7 +106,7 @@ fn excess_mass(fluo_labels: &Plane<u32>, fl: &RegionTable, r: usize, ratio: &Pla
 mod tests {
     use super::*;
     use crate::analysis::FluoLevel;
-    use crate::stats::normal_quantile;
+    use crate::stats::{MIN_GRAINS, normal_quantile};
     use super::super::reduce::ratio_bin;
 
     /// `n` grains of median area 500 px (log area spread 0.3) and median mean excess 0.4 (spread 0.15).
