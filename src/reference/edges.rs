@@ -73,7 +73,7 @@ fn core_area(maps: &EdgeMaps, q: &CoreEdgeQuery, min_rise: f32) -> Option<f32> {
     let mut sum = vec![0.0f32; bins * radii];
     let mut count = vec![0u32; bins * radii];
     let mut mask_r = vec![0.0f32; bins];
-    let bin = |dx: f32, dy: f32| ((dy.atan2(dx) / std::f32::consts::TAU + 0.5) * bins as f32) as usize % bins;
+    let bin = |dx: f32, dy: f32| crate::raster::sector(dx, dy, bins);
     // Each pixel's direction and radius (`SKIP`: another core's, or nearer another core, or out of every
     // core's reach), rows in parallel; then summed in row order below, as one pass would. First the radii
     // and the core's own pixels' directions: no profile is read beyond radius `hi_max` (the farthest own

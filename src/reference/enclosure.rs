@@ -28,6 +28,7 @@ use crate::params::AnalysisParams;
 use super::regions::{RegionTable, core_boxes, holds_core, is_core, min_core_area_px, split_off};
 use super::basins;
 use crate::raster::rect::Rect;
+use crate::raster::sector;
 use crate::analysis::FluoLevel;
 
 /// The opening that drops a gap's channel is at most this wide (radius, mm): a channel is as wide as
@@ -62,7 +63,7 @@ struct Group {
 /// its centre, lobulated ones included.
 fn cut_channel(g: &mut Group, w: usize, (cx, cy): (f32, f32)) {
     let bins = (g.rim_side.len() / 3).clamp(16, 360);
-    let bin = |x: f32, y: f32| (((y - cy).atan2(x - cx) / std::f32::consts::TAU + 0.5) * bins as f32) as usize % bins;
+    let bin = |x: f32, y: f32| sector(x - cx, y - cy, bins);
     let mut radius = vec![f32::NAN; bins];
     for &(x, y) in &g.rim_side {
         let b = bin(x, y);
@@ -147,7 +148,7 @@ fn around_poles(g: Group, fluo: &Plane<u8>, p: &AnalysisParams, opened: &mut sup
         // Seen from the pole, the ring lies in every direction but its gap's.
         let mut seen = [false; RING_DIRECTIONS];
         for &(x, y) in &rim_side {
-            seen[(((y - cy).atan2(x - cx) / std::f32::consts::TAU + 0.5) * RING_DIRECTIONS as f32) as usize % RING_DIRECTIONS] = true;
+            seen[sector(x - cx, y - cy, RING_DIRECTIONS)] = true;
         }
         if (seen.iter().filter(|&&s| s).count() as f32) < (1.0 - MAX_GAP_DEG / 360.0) * RING_DIRECTIONS as f32 {
             continue;
@@ -227,28 +228,41 @@ fn poles(pixels: &[usize], w: usize, min_radius: f32) -> Vec<(usize, f32)> {
 /// Of a set of pixels' boundary pixels (off the image edge), how many have only fluorescence beside
 /// them outside the set, and the centres of those that have a non-fluorescent pixel there (its openings).
 fn boundary_sides(pixels: &[usize], fluo: &Plane<u8>, mark: &mut Vec<bool>) -> (usize, Vec<(f32, f32)>) {
+    let w = fluo.width;
+    let (mut covered, mut open) = (0usize, Vec::new());
+    for_each_boundary(pixels, fluo, mark, |e| if e.covered { covered += 1 } else { open.push(((e.i % w) as f32 + 0.5, (e.i / w) as f32 + 0.5)) });
+    (covered, open)
+}
+
+/// A boundary pixel of a set of pixels (`for_each_boundary`).
+struct Edge {
+    i: usize,
+    /// Its sides facing out of the set (the image's edge counts as out).
+    out_sides: usize,
+    /// It lies on the image's outermost rows or columns.
+    at_image_edge: bool,
+    /// Off the image's edge, every neighbour of it outside the set is fluorescent.
+    covered: bool,
+}
+
+/// Calls `f` for each pixel of `pixels` with a side facing out of them (`mark`: a frame's worth of
+/// scratch, all false before and after).
+fn for_each_boundary(pixels: &[usize], fluo: &Plane<u8>, mark: &mut Vec<bool>, mut f: impl FnMut(Edge)) {
     let (w, h) = (fluo.width, fluo.height);
     mark.resize(w * h, false);
     pixels.iter().for_each(|&i| mark[i] = true);
-    let (mut covered, mut open) = (0usize, Vec::new());
     for &i in pixels {
         let (x, y) = (i % w, i / w);
-        if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
-            open.push((x as f32 + 0.5, y as f32 + 0.5));
+        let out = [x == 0 || !mark[i - 1], x + 1 == w || !mark[i + 1], y == 0 || !mark[i - w], y + 1 == h || !mark[i + w]];
+        let out_sides = out.iter().filter(|&&o| o).count();
+        if out_sides == 0 {
             continue;
         }
-        let nbrs = [i - 1, i + 1, i - w, i + w];
-        if nbrs.iter().all(|&j| mark[j]) {
-            continue;
-        }
-        if nbrs.iter().all(|&j| mark[j] || fluo.data[j] != 0) {
-            covered += 1;
-        } else {
-            open.push((x as f32 + 0.5, y as f32 + 0.5));
-        }
+        let at_image_edge = x == 0 || y == 0 || x + 1 == w || y + 1 == h;
+        let covered = !at_image_edge && [i - 1, i + 1, i - w, i + w].iter().zip(out).all(|(&j, o)| !o || fluo.data[j] != 0);
+        f(Edge { i, out_sides, at_image_edge, covered });
     }
     pixels.iter().for_each(|&i| mark[i] = false);
-    (covered, open)
 }
 
 /// Drops from a group the channel that its opening by a disc of `radius` px takes off: of what the
@@ -312,23 +326,14 @@ fn eq_diameter(area: usize) -> f32 {
 /// as the measurement reports it (`LesionStats::rim_coverage`: the share of its boundary pixels off the
 /// image edge whose every neighbour outside it is fluorescent).
 fn shape(pixels: &[usize], fluo: &Plane<u8>, mark: &mut Vec<bool>) -> (f32, f32) {
-    let (w, h) = (fluo.width, fluo.height);
-    mark.resize(w * h, false);
-    pixels.iter().for_each(|&i| mark[i] = true);
-    let member = |i: usize| mark[i];
     let (mut edges, mut boundary, mut covered) = (0usize, 0u32, 0u32);
-    for &i in pixels {
-        let (x, y) = (i % w, i / w);
-        let out = [x == 0 || !member(i - 1), x + 1 == w || !member(i + 1), y == 0 || !member(i - w), y + 1 == h || !member(i + w)];
-        let n = out.iter().filter(|&&e| e).count();
-        edges += n;
-        if n > 0 && x > 0 && y > 0 && x + 1 < w && y + 1 < h {
+    for_each_boundary(pixels, fluo, mark, |e| {
+        edges += e.out_sides;
+        if !e.at_image_edge {
             boundary += 1;
-            let nbrs = [i - 1, i + 1, i - w, i + w];
-            covered += nbrs.iter().zip(out).all(|(&j, o)| !o || fluo.data[j] != 0) as u32;
+            covered += e.covered as u32;
         }
-    }
-    pixels.iter().for_each(|&i| mark[i] = false);
+    });
     let perimeter = edges as f32 * std::f32::consts::FRAC_PI_4;
     let compactness = 4.0 * std::f32::consts::PI * pixels.len() as f32 / (perimeter * perimeter).max(1.0);
     (compactness, if boundary == 0 { 1.0 } else { covered as f32 / boundary as f32 })
@@ -617,22 +622,13 @@ fn drop_borrowed(groups: &mut Vec<Group>, fluo: &Plane<u8>, bg_labels: &Plane<u3
             }
             false
         };
-        mark.resize(w * h, false);
-        g.pixels.iter().for_each(|&i| mark[i] = true);
         let (mut boundary, mut own) = (0u32, 0u32);
-        for &i in &g.pixels {
-            let (x, y) = (i % w, i / w);
-            if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
-                continue;
+        for_each_boundary(&g.pixels, fluo, mark, |e| {
+            if !e.at_image_edge {
+                boundary += 1;
+                own += (e.covered && !shared(e.i % w, e.i / w)) as u32;
             }
-            let nbrs = [i - 1, i + 1, i - w, i + w];
-            if nbrs.iter().all(|&j| mark[j]) {
-                continue;
-            }
-            boundary += 1;
-            own += (nbrs.iter().all(|&j| mark[j] || fluo.data[j] != 0) && !shared(x, y)) as u32;
-        }
-        g.pixels.iter().for_each(|&i| mark[i] = false);
+        });
         if boundary == 0 || own as f32 >= p.min_rim_coverage * boundary as f32 {
             g.pixels.iter().for_each(|&i| taken[i] = true);
             groups.push(g);

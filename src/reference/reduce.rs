@@ -364,7 +364,7 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
     let r = &maps.ratio.data;
     let empty = || (vec![0u64; cores.len()], vec![vec![0u32; THICKNESS_BINS]; cores.len()], Vec::new());
     // Only pixels in a core or with a nearest core count: inside the rectangles.
-    let (acc, edges, samples) = row_bands(maps.rects, BAND_ROWS)
+    let (acc, mut edges, samples) = row_bands(maps.rects, BAND_ROWS)
         .into_par_iter()
         .map(|rect| {
             let (mut acc, mut edges, mut samples): (Vec<u64>, Vec<Vec<u32>>, Vec<(u32, f32)>) = empty();
@@ -395,8 +395,7 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
                                 // The edge's direction from its core's centroid, in `RIM_DIRECTIONS` sectors.
                                 Some(c) => {
                                     let [cx, cy] = c[s];
-                                    let turn = (y as f32 + 0.5 - cy).atan2(x as f32 + 0.5 - cx) / std::f32::consts::TAU + 0.5;
-                                    let sector = (turn * RIM_DIRECTIONS as f32) as usize % RIM_DIRECTIONS;
+                                    let sector = crate::raster::sector(x as f32 + 0.5 - cx, y as f32 + 0.5 - cy, RIM_DIRECTIONS);
                                     samples.push(((s * RIM_DIRECTIONS + sector) as u32, dr));
                                 }
                                 None => edges[s][thickness_bin(dr)] += 1,
@@ -415,7 +414,6 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
             asam.extend(bsam);
             (a, ae, asam)
         });
-    let mut edges = edges;
     by_direction(samples, &mut edges);
     acc.iter().zip(edges).map(|(&a, e)| (a as f32 / COVERAGE_FIXED, e)).collect()
 }
