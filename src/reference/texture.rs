@@ -21,12 +21,17 @@
 //! their log area, or when its rim's mean excess reaches the bar a coreless lesion's must (a small
 //! tumour with a bright rim). Measured on an independent phantom set: the texture's pockets lay 2–6
 //! sigmas under the grains' median, every true core of a textured frame above it.
+//! Where the texture's bright parts join into a network (lobule walls) there are few grains to judge
+//! by, and the pockets are many: a frame then holds a crowd of rim lesions alike in size and rim
+//! brightness, and one lesion among them is kept only when it stands out of the crowd by its core's
+//! area or its rim's mean excess (`drop_pocket_crowds`, the same family-wise bar). A patient's view
+//! holds a few tumours, not a dozen alike.
 //! CPU only (no GPU twin yet; `AnalysisParams::cpu_only_stages`).
 
 use crate::analysis::{FluoLevel, LesionKind, LesionStats, RATIO_BIN};
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
-use crate::stats::{grain_bars, robust_spread, stand_out_of_grains};
+use crate::stats::{MIN_GRAINS, grain_bars, outlier_bar, robust_spread, stand_out_of_grains};
 use super::blobs::min_coreless_area_px;
 use super::reduce::coreless_kind;
 use super::regions::{FLAG_HAS_RIM, FLAG_TEXTURE, RegionTable};
@@ -84,6 +89,24 @@ pub fn drop_texture_pockets(grains: &Grains, lesions: &mut Vec<LesionStats>, lev
     });
 }
 
+/// Drops the rim lesions that are the typical member of a crowd of them (see the module's doc): where a
+/// frame holds at least `MIN_GRAINS` rim lesions clear of the image border, a lesion among them is kept
+/// only when its core's log area or its rim's log mean excess is an outlier among theirs
+/// (`stats::outlier_bar` at α/2 each). Lesions cut by the image border are kept and not counted.
+pub fn drop_pocket_crowds(lesions: &mut Vec<LesionStats>, level: &FluoLevel, p: &AnalysisParams) {
+    if !(p.texture_alpha > 0.0) {
+        return;
+    }
+    let crowd = |st: &LesionStats| st.kind == LesionKind::Rim && !st.partial;
+    let (log_area, log_excess): (Vec<f32>, Vec<f32>) =
+        lesions.iter().filter(|st| crowd(st)).map(|st| ((st.area_px.max(1) as f32).ln(), rim_mean_excess(st, level.mode).max(1e-3).ln())).unzip();
+    if log_area.len() < MIN_GRAINS {
+        return;
+    }
+    let (Some(area_bar), Some(excess_bar)) = (outlier_bar(&log_area, 0.5 * p.texture_alpha), outlier_bar(&log_excess, 0.5 * p.texture_alpha)) else { return };
+    lesions.retain(|st| !crowd(st) || (st.area_px.max(1) as f32).ln() >= area_bar || rim_mean_excess(st, level.mode).max(1e-3).ln() >= excess_bar);
+}
+
 /// The rim's mean ratio above the background's mode, from its histogram (bin centres).
 fn rim_mean_excess(st: &LesionStats, mode: f32) -> f32 {
     let n: u32 = st.ratio_hist.iter().sum();
@@ -121,6 +144,26 @@ mod tests {
         let mut st = LesionStats { area_px: core_px, rim_area_px: 400, partial, ..LesionStats::empty(LesionKind::Rim, core_px) };
         st.ratio_hist[ratio_bin(rim_ratio).unwrap()] = 400;
         st
+    }
+
+    /// Twenty pockets of 80–120 px walled at 1.4–1.5 times the background, with a 1500 px core, a
+    /// 100 px core in a rim at 3 and a pocket cut by the image border: the crowd's typical members
+    /// are dropped, the outliers and the cut one kept. Below `MIN_GRAINS` rim lesions nothing is.
+    #[test]
+    fn the_typical_member_of_a_crowd_of_rim_lesions_is_a_pocket() {
+        let p = AnalysisParams::with_scale(0.1);
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
+        let crowd = |n: usize| -> Vec<LesionStats> {
+            let mut v: Vec<LesionStats> = (0..n).map(|i| rim(80 + 2 * i as u32, 1.4 + 0.005 * i as f32, false)).collect();
+            v.extend([rim(1500, 1.45, false), rim(101, 3.0, false), rim(103, 1.42, true)]);
+            v
+        };
+        let mut kept = crowd(20);
+        drop_pocket_crowds(&mut kept, &level, &p);
+        assert_eq!(kept.iter().map(|st| st.label).collect::<Vec<_>>(), vec![1500, 101, 103], "the outliers and the cut pocket are kept");
+        let mut kept = crowd(MIN_GRAINS - 3);
+        drop_pocket_crowds(&mut kept, &level, &p);
+        assert_eq!(kept.len(), MIN_GRAINS, "fewer than MIN_GRAINS rim lesions clear of the border: nothing judged");
     }
 
     /// Among grains of 500 px, a 100 px core walled at the grains' own brightness is a pocket of the
