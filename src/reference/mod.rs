@@ -206,7 +206,8 @@ impl Analyzer for CpuAnalyzer {
             st.thickness_hist = edges; // the refined outer edge replaces the threshold's
         }
         texture::drop_texture_pockets(&grains, &mut lesions, &level, p);
-        texture::drop_pocket_crowds(&mut lesions, &level, p);
+        let holes = texture::Holes::of(&m.bg_labels, &m.bg_table, &m.fluo, &m.ratio, &level, p);
+        texture::drop_pocket_crowds(&holes, &mut lesions, p);
         glow::find_glows(&m.ratio, &level, &mut lesions, p);
         timings.push("reduce", ms(t) - edges_ms);
         timings.push("edges", edges_ms);

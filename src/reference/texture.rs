@@ -22,10 +22,11 @@
 //! tumour with a bright rim). Measured on an independent phantom set: the texture's pockets lay 2–6
 //! sigmas under the grains' median, every true core of a textured frame above it.
 //! Where the texture's bright parts join into a network (lobule walls) there are few grains to judge
-//! by, and the pockets are many: a frame then holds a crowd of rim lesions alike in size and rim
-//! brightness, and one lesion among them is kept only when it stands out of the crowd by its core's
-//! area or its rim's mean excess (`drop_pocket_crowds`, the same family-wise bar). A patient's view
-//! holds a few tumours, not a dozen alike.
+//! by, and the pockets are many: a frame then holds a crowd of holes (non-fluorescent components
+//! enclosed by fluorescence, of a core's size; `Holes`) alike in area and in the brightness of their
+//! walls, and a rim lesion is kept only when its core stands out of the crowd by its area or by its
+//! wall's mean excess (`drop_pocket_crowds`, the same family-wise bar). A patient's view holds a few
+//! tumours, not a dozen alike.
 //! CPU only (no GPU twin yet; `AnalysisParams::cpu_only_stages`).
 
 use crate::analysis::{FluoLevel, LesionKind, LesionStats, RATIO_BIN};
@@ -33,8 +34,9 @@ use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use crate::stats::{MIN_GRAINS, grain_bars, outlier_bar, robust_spread, stand_out_of_grains};
 use super::blobs::min_coreless_area_px;
+use crate::params::min_core_area_px;
 use super::reduce::coreless_kind;
-use super::regions::{FLAG_HAS_RIM, FLAG_TEXTURE, RegionTable};
+use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_TEXTURE, RegionTable};
 
 /// The frame's texture grains: its fluorescent components of a lesion's size that are no rim.
 pub struct Grains {
@@ -89,22 +91,64 @@ pub fn drop_texture_pockets(grains: &Grains, lesions: &mut Vec<LesionStats>, lev
     });
 }
 
-/// Drops the rim lesions that are the typical member of a crowd of them (see the module's doc): where a
-/// frame holds at least `MIN_GRAINS` rim lesions clear of the image border, a lesion among them is kept
-/// only when its core's log area or its rim's log mean excess is an outlier among theirs
-/// (`stats::outlier_bar` at α/2 each). Lesions cut by the image border are kept and not counted.
-pub fn drop_pocket_crowds(lesions: &mut Vec<LesionStats>, level: &FluoLevel, p: &AnalysisParams) {
-    if !(p.texture_alpha > 0.0) {
+/// The frame's holes: its non-fluorescent components of a core's size (`min_core_area_px`) clear of
+/// the image border, each enclosed by fluorescence (a core, with or without a gap, is one after the
+/// enclosure stage), with their log area and the log mean excess over the background's mode of the
+/// fluorescent pixels that wall them (4-neighbours).
+pub struct Holes {
+    labels: Vec<u32>,
+    log_area: Vec<f32>,
+    log_wall: Vec<f32>,
+}
+
+impl Holes {
+    pub fn of(bg_labels: &Plane<u32>, bg: &RegionTable, fluo: &Plane<u8>, ratio: &Plane<f32>, level: &FluoLevel, p: &AnalysisParams) -> Self {
+        let mut holes = Self { labels: Vec::new(), log_area: Vec::new(), log_wall: Vec::new() };
+        if !(p.texture_alpha > 0.0) {
+            return holes; // the texture is not judged
+        }
+        let (w, min_area) = (bg_labels.width, min_core_area_px(p));
+        for r in 0..bg.labels.len() {
+            if bg.flags[r] & FLAG_BORDER != 0 || (bg.area[r] as f32) < min_area {
+                continue;
+            }
+            let (label, b) = (bg.labels[r], bg.bbox[r]);
+            let (mut sum, mut n) = (0f32, 0u32);
+            // Clear of the image border, so every pixel has its four neighbours.
+            for y in b.y0..b.y1 {
+                for x in b.x0..b.x1 {
+                    let i = y * w + x;
+                    if bg_labels.data[i] != label {
+                        continue;
+                    }
+                    for j in [i - 1, i + 1, i - w, i + w] {
+                        if fluo.data[j] != 0 && bg_labels.data[j] != label {
+                            sum += ratio.data[j] - level.mode;
+                            n += 1;
+                        }
+                    }
+                }
+            }
+            holes.labels.push(label);
+            holes.log_area.push((bg.area[r] as f32).ln());
+            holes.log_wall.push((sum / n.max(1) as f32).max(1e-3).ln());
+        }
+        holes
+    }
+}
+
+/// Drops the rim lesions whose core is the typical hole of a crowd of them (see the module's doc):
+/// where a frame holds at least `MIN_GRAINS` holes, a rim lesion is kept only when its core's log area
+/// or its wall's log mean excess is an outlier among the holes' (`stats::outlier_bar` at α/2 each).
+/// Lesions cut by the image border are kept.
+pub fn drop_pocket_crowds(holes: &Holes, lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
+    if !(p.texture_alpha > 0.0) || holes.labels.len() < MIN_GRAINS {
         return;
     }
-    let crowd = |st: &LesionStats| st.kind == LesionKind::Rim && !st.partial;
-    let (log_area, log_excess): (Vec<f32>, Vec<f32>) =
-        lesions.iter().filter(|st| crowd(st)).map(|st| ((st.area_px.max(1) as f32).ln(), rim_mean_excess(st, level.mode).max(1e-3).ln())).unzip();
-    if log_area.len() < MIN_GRAINS {
-        return;
-    }
-    let (Some(area_bar), Some(excess_bar)) = (outlier_bar(&log_area, 0.5 * p.texture_alpha), outlier_bar(&log_excess, 0.5 * p.texture_alpha)) else { return };
-    lesions.retain(|st| !crowd(st) || (st.area_px.max(1) as f32).ln() >= area_bar || rim_mean_excess(st, level.mode).max(1e-3).ln() >= excess_bar);
+    let (Some(area_bar), Some(wall_bar)) = (outlier_bar(&holes.log_area, 0.5 * p.texture_alpha), outlier_bar(&holes.log_wall, 0.5 * p.texture_alpha)) else { return };
+    lesions.retain(|st| {
+        st.kind != LesionKind::Rim || st.partial || holes.labels.iter().position(|&l| l == st.label).is_none_or(|k| holes.log_area[k] >= area_bar || holes.log_wall[k] >= wall_bar)
+    });
 }
 
 /// The rim's mean ratio above the background's mode, from its histogram (bin centres).
@@ -146,24 +190,58 @@ mod tests {
         st
     }
 
-    /// Twenty pockets of 80–120 px walled at 1.4–1.5 times the background, with a 1500 px core, a
-    /// 100 px core in a rim at 3 and a pocket cut by the image border: the crowd's typical members
-    /// are dropped, the outliers and the cut one kept. Below `MIN_GRAINS` rim lesions nothing is.
+    /// A 480×300 frame at 0.1 mm/px, fluorescent at 1.5 times the background (mode 1) but for square
+    /// holes at the background's level: `pockets` of 14–18 px a side walled at 1.45–1.51, one of 60 (a
+    /// core of 6 mm) and one of 16 walled at 4 (a small core in a bright rim). Each hole is a rim
+    /// lesion of its own.
+    fn holes_frame(pockets: usize) -> (Plane<u32>, RegionTable, Plane<u8>, Plane<f32>, Vec<LesionStats>) {
+        let (w, h) = (480usize, 300usize);
+        let mut bg_labels = Plane { width: w, height: h, data: vec![0u32; w * h] };
+        let mut fluo = Plane { width: w, height: h, data: vec![1u8; w * h] };
+        let mut ratio = Plane { width: w, height: h, data: vec![1.5f32; w * h] };
+        let mut bg = RegionTable::default();
+        let mut lesions = Vec::new();
+        let squares = (0..pockets).map(|i| (10 + 24 * (i % 10), 10 + 24 * (i / 10), 14 + i % 5, 1.45 + 0.01 * (i % 7) as f32)).chain([(300, 150, 60, 1.5), (400, 200, 16, 4.0)]);
+        for (x0, y0, side, wall) in squares {
+            let label = 1 + (y0 * w + x0) as u32;
+            for y in y0 - 1..y0 + side + 1 {
+                ratio.data[y * w + x0 - 1..y * w + x0 + side + 1].fill(wall);
+            }
+            for y in y0..y0 + side {
+                bg_labels.data[y * w + x0..y * w + x0 + side].fill(label);
+                fluo.data[y * w + x0..y * w + x0 + side].fill(0);
+                ratio.data[y * w + x0..y * w + x0 + side].fill(1.0);
+            }
+            let area = (side * side) as u32;
+            bg.labels.push(label);
+            bg.area.push(area);
+            bg.aux.push(0);
+            bg.flags.push(0);
+            bg.sharp.push(0);
+            bg.bbox.push(crate::raster::rect::Rect { x0, y0, x1: x0 + side, y1: y0 + side });
+            lesions.push(LesionStats { area_px: area, ..LesionStats::empty(LesionKind::Rim, label) });
+        }
+        (bg_labels, bg, fluo, ratio, lesions)
+    }
+
+    /// Among twenty alike holes the typical ones are the texture's pockets: they are dropped, the
+    /// large core and the bright-walled one kept, and so is a pocket cut by the image border. Below
+    /// `MIN_GRAINS` holes nothing is judged.
     #[test]
-    fn the_typical_member_of_a_crowd_of_rim_lesions_is_a_pocket() {
+    fn the_typical_hole_of_a_crowd_is_a_pocket() {
         let p = AnalysisParams::with_scale(0.1);
         let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
-        let crowd = |n: usize| -> Vec<LesionStats> {
-            let mut v: Vec<LesionStats> = (0..n).map(|i| rim(80 + 2 * i as u32, 1.4 + 0.005 * i as f32, false)).collect();
-            v.extend([rim(1500, 1.45, false), rim(101, 3.0, false), rim(103, 1.42, true)]);
-            v
-        };
-        let mut kept = crowd(20);
-        drop_pocket_crowds(&mut kept, &level, &p);
-        assert_eq!(kept.iter().map(|st| st.label).collect::<Vec<_>>(), vec![1500, 101, 103], "the outliers and the cut pocket are kept");
-        let mut kept = crowd(MIN_GRAINS - 3);
-        drop_pocket_crowds(&mut kept, &level, &p);
-        assert_eq!(kept.len(), MIN_GRAINS, "fewer than MIN_GRAINS rim lesions clear of the border: nothing judged");
+        let (bg_labels, bg, fluo, ratio, mut lesions) = holes_frame(20);
+        let (large, bright) = (lesions[20].label, lesions[21].label);
+        lesions[0].partial = true;
+        let cut = lesions[0].label;
+        let holes = Holes::of(&bg_labels, &bg, &fluo, &ratio, &level, &p);
+        drop_pocket_crowds(&holes, &mut lesions, &p);
+        assert_eq!(lesions.iter().map(|st| st.label).collect::<Vec<_>>(), vec![cut, large, bright], "the outliers and the cut pocket are kept");
+        let (bg_labels, bg, fluo, ratio, mut lesions) = holes_frame(MIN_GRAINS - 3);
+        let holes = Holes::of(&bg_labels, &bg, &fluo, &ratio, &level, &p);
+        drop_pocket_crowds(&holes, &mut lesions, &p);
+        assert_eq!(lesions.len(), MIN_GRAINS - 1, "fewer than MIN_GRAINS holes: nothing judged");
     }
 
     /// Among grains of 500 px, a 100 px core walled at the grains' own brightness is a pocket of the
