@@ -37,6 +37,9 @@ pub struct PhantomArgs {
     /// background's, scatter halo, veins, instruments, motion blur, haze, gain, NIR-only glints).
     #[arg(long)]
     pub broad: bool,
+    /// With --broad: the liver texture as lobules with bright walls.
+    #[arg(long, requires = "broad")]
+    pub lobular: bool,
 }
 
 pub fn run(a: PhantomArgs) -> Result<()> {
@@ -47,7 +50,7 @@ pub fn run(a: PhantomArgs) -> Result<()> {
         "clean-cut" => crate::phantom::SceneOptions::cut_surface(0..=0),
         s => bail!("--scene {s}: expected survey, cut or clean-cut"),
     };
-    let options = crate::phantom::SceneOptions { nir_noise_gain: a.nir_noise_gain, broad: a.broad, ..options };
+    let options = crate::phantom::SceneOptions { nir_noise_gain: a.nir_noise_gain, broad: a.broad, lobular: a.lobular, ..options };
     let cfg = PhantomConfig { width, height, frames: a.frames, seed: a.seed, mm_per_px: a.mm_per_px, fps: a.fps, options };
     let bar = ProgressBar::new(a.frames as u64)
         .with_style(ProgressStyle::with_template("phantom {bar:40} {pos}/{len} frames {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));

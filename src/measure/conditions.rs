@@ -28,7 +28,7 @@ pub fn scene_buckets(variation: Option<&Variation>, width: usize, height: usize,
         Some(v) => {
             out.push(b("family", "broad"));
             out.push(b("texture", if v.texture < 0.10 { "05-10%" } else if v.texture < 0.18 { "10-18%" } else { "18-25%" }));
-            out.push(b("texture law", if v.skewed { "skewed (log-normal)" } else { "symmetric" }));
+            out.push(b("texture law", if v.lobular { "lobules (bright walls)" } else if v.skewed { "skewed (log-normal)" } else { "symmetric" }));
             out.push(b("scatter halo", if v.halo > 0.0 { "5-25%" } else { "none" }));
             out.push(b("motion blur", if v.motion_blur_px > 0.0 { "1-5 px" } else { "none" }));
             out.push(b("haze", if v.haze > 0.0 { "5-25%" } else { "none" }));

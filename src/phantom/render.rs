@@ -58,11 +58,57 @@ fn value_noise(x: f32, y: f32, seed: u32) -> f32 {
 const VALUE_NOISE_STD: f32 = 0.428_9;
 const TWO_OCTAVE_STD: f32 = VALUE_NOISE_STD * 1.118_034;
 
+/// Half the width of a lobule's bright wall, in cell widths (the gap between the distances to the
+/// nearest and second-nearest cell centres at which the wall has fallen to 1/e).
+const LOBULE_WALL: f32 = 0.12;
+
+/// Each lobule's own level, against its wall's 1.
+const LOBULE_CELL: f32 = 0.35;
+
+/// Liver lobules in cell units: cells around centres jittered off a unit lattice, each at its own
+/// level (`LOBULE_CELL` of a uniform draw), plus a bright wall where two cells meet. Skewed to bright
+/// values: the walls are a minority of the area.
+fn lobules(x: f32, y: f32, seed: u32) -> f32 {
+    let (ix, iy) = (x.floor() as i32, y.floor() as i32);
+    let (mut d1, mut d2, mut level) = (f32::INFINITY, f32::INFINITY, 0.0);
+    for jy in iy - 1..=iy + 1 {
+        for jx in ix - 1..=ix + 1 {
+            let cx = jx as f32 + 0.5 + 0.4 * hash(jx, jy, seed ^ 0x10b1);
+            let cy = jy as f32 + 0.5 + 0.4 * hash(jx, jy, seed ^ 0x10b2);
+            let d = (x - cx).hypot(y - cy);
+            if d < d1 {
+                (d2, d1, level) = (d1, d, hash(jx, jy, seed ^ 0x10b3));
+            } else if d < d2 {
+                d2 = d;
+            }
+        }
+    }
+    (-((d2 - d1) / LOBULE_WALL).powi(2)).exp() + LOBULE_CELL * level
+}
+
+/// Mean and standard deviation of `lobules` over a large area (sampled once), so that a lobular
+/// texture has the scene's standard deviation over mean as the others do.
+fn lobule_moments() -> (f32, f32) {
+    static MOMENTS: std::sync::OnceLock<(f32, f32)> = std::sync::OnceLock::new();
+    *MOMENTS.get_or_init(|| {
+        let n = 400usize;
+        let samples: Vec<f64> = (0..n * n).map(|i| lobules((i % n) as f32 * 0.1 + 0.05, (i / n) as f32 * 0.1 + 0.05, 0x5eed) as f64).collect();
+        let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+        let var = samples.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / samples.len() as f64;
+        (mean as f32, var.sqrt() as f32)
+    })
+}
+
 /// Liver texture (multiplicative, around 1). The plain family: lobule-scale and larger-scale variation
 /// of about 3% in all. The broad family: `texture` (standard deviation over mean) at `grain_mm`,
-/// symmetric around 1 or log-normal (`Variation::skewed`: exp(s·n − s²/2) with s² = ln(1 + texture²),
-/// the same standard deviation over mean, skewed to bright grains).
+/// symmetric around 1, log-normal (`Variation::skewed`: exp(s·n − s²/2) with s² = ln(1 + texture²),
+/// the same standard deviation over mean, skewed to bright grains) or lobules (`Variation::lobular`,
+/// `lobules` scaled to the same standard deviation over mean).
 fn texture(p: [f32; 2], seed: u32, v: &Variation) -> f32 {
+    if v.texture > 0.0 && v.lobular {
+        let (mean, std) = lobule_moments();
+        return (1.0 + v.texture * (lobules(p[0] / v.grain_mm, p[1] / v.grain_mm, seed) - mean) / std).max(0.3);
+    }
     if v.texture > 0.0 {
         let g = v.grain_mm;
         let n = value_noise(p[0] / g, p[1] / g, seed) + 0.5 * value_noise(2.0 * p[0] / g, 2.0 * p[1] / g, seed ^ 0x9e37);
@@ -361,7 +407,9 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
                     acc += f;
                     ex += (f - 1.0).max(0.0);
                 }
-                frow[x] = 0.25 * acc * texture(centre, scene.texture_seed, var);
+                // A tumour has no lobules: the lobular texture is the liver's (rim and background).
+                let liver = if var.lobular && c.class == truth_class::CORE { 1.0 } else { texture(centre, scene.texture_seed, var) };
+                frow[x] = 0.25 * acc * liver;
                 erow[x] = 0.25 * ex;
             }
         });
@@ -510,4 +558,33 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
         .map(|r| TruthSpot { centroid_px: [(r.center[0] - cam[0]) / mmpp, (r.center[1] - cam[1]) / mmpp], area_mm2: r.area_mm2(), tbr: r.tbr })
         .collect();
     RenderedFrame { wl, nir, classes, truth: TruthFrame { frame, lesions, spots } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mean, standard deviation over mean and third standardised moment of a texture over 200 mm
+    /// square, sampled every 0.1 mm.
+    fn moments(v: &Variation) -> (f64, f64, f64) {
+        let n = 2000usize;
+        let t: Vec<f64> = (0..n * n).map(|i| texture([(i % n) as f32 * 0.1, (i / n) as f32 * 0.1], 77, v) as f64).collect();
+        let mean = t.iter().sum::<f64>() / t.len() as f64;
+        let var = t.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / t.len() as f64;
+        let skew = t.iter().map(|x| (x - mean).powi(3)).sum::<f64>() / t.len() as f64 / var.powf(1.5);
+        (mean, var.sqrt() / mean, skew)
+    }
+
+    /// Each texture law gives the scene's standard deviation over mean around a mean of 1; the
+    /// skewed and lobular laws lean to bright values (grains, walls), the symmetric one does not.
+    #[test]
+    fn every_texture_law_has_the_drawn_spread() {
+        let base = Variation { texture: 0.2, grain_mm: 2.0, ..Variation::default() };
+        for (v, skewed) in [(base.clone(), false), (Variation { skewed: true, ..base.clone() }, true), (Variation { lobular: true, ..base.clone() }, true)] {
+            let (mean, cv, skew) = moments(&v);
+            assert!((mean - 1.0).abs() < 0.03, "{v:?}: mean {mean}");
+            assert!((cv - 0.2).abs() < 0.03, "{v:?}: standard deviation over mean {cv}, drawn 0.2");
+            assert_eq!(skew > 0.3, skewed, "{v:?}: skewness {skew}");
+        }
+    }
 }

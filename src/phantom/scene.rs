@@ -187,18 +187,21 @@ pub struct SceneOptions {
     /// Draw from the broad family (`variation`): textures, shapes, gaps, halos, veins, instruments, blur,
     /// haze, gain and NIR-only glints as patients show them. Off: the plain family.
     pub broad: bool,
+    /// The broad family's liver texture as lobules with bright walls (`Variation::lobular`), every scene:
+    /// a condition measured apart (`evaluate --family lobular`) while the method does not hold on it.
+    pub lobular: bool,
 }
 
 impl Default for SceneOptions {
     fn default() -> Self {
-        Self { rim_lesions: 2..=4, diffuse_lesions: 0..=1, ducts: 1..=2, glints: 2..=6, residuals: 0..=0, homogeneous: 0..=1, camera_motion: true, nir_noise_gain: 1.0, broad: false }
+        Self { rim_lesions: 2..=4, diffuse_lesions: 0..=1, ducts: 1..=2, glints: 2..=6, residuals: 0..=0, homogeneous: 0..=1, camera_motion: true, nir_noise_gain: 1.0, broad: false, lobular: false }
     }
 }
 
 impl SceneOptions {
     /// A transection plane or wound bed: no lesions or ducts; `residuals` fluorescent spots (0 for a clean one).
     pub fn cut_surface(residuals: std::ops::RangeInclusive<usize>) -> Self {
-        Self { rim_lesions: 0..=0, diffuse_lesions: 0..=0, ducts: 0..=0, glints: 2..=6, residuals, homogeneous: 0..=0, camera_motion: true, nir_noise_gain: 1.0, broad: false }
+        Self { rim_lesions: 0..=0, diffuse_lesions: 0..=0, ducts: 0..=0, glints: 2..=6, residuals, homogeneous: 0..=0, camera_motion: true, nir_noise_gain: 1.0, broad: false, lobular: false }
     }
 
     /// The broad family with the plain family's lesion counts.
@@ -375,6 +378,7 @@ impl Scene {
             // The texture's law from the texture seed's own top bit, so that no other draw of the
             // family moves: half the scenes symmetric, half skewed to bright grains.
             variation.skewed = texture_seed >> 31 == 1u32;
+            variation.lobular = opts.lobular;
             // Gain up to saturating the bright rims, not the liver: the background stays under half
             // of the sensor's range (a rim of TBR 2 or more then clips).
             variation.gain = variation.gain.min(MAX_BACKGROUND_COUNTS / background_counts).max(1.0);

@@ -1,7 +1,7 @@
 //! The broad phantom family: what a scene may hold beyond the plain family, so that a set of seeds spans
 //! the conditions patients show rather than the one this project's method was first tuned on. Drawn per
 //! scene from its own random stream (the plain family's draws are untouched): liver texture of 5–25% at a
-//! grain of 1–5 mm (symmetric or skewed to bright grains), lobulated and irregular cores, rim thickness
+//! grain of 1–5 mm (symmetric, skewed to bright grains, or lobules with bright walls), lobulated and irregular cores, rim thickness
 //! varying by up to ±50% around a lesion, rim gaps of 15–50°, core levels of 0.3–1.05 of the background, a scatter halo, dark veins, blobs
 //! touching rims, instrument shafts with a specular line, NIR-only glints, motion blur, haze and gain up
 //! to saturation. The ground truth stays geometric: the shapes drawn here, never what an algorithm sees.
@@ -21,6 +21,12 @@ pub struct Variation {
     /// skewed so, and ours was symmetric only until the seventh session).
     #[serde(default)]
     pub skewed: bool,
+    /// The texture is liver lobules (overrides `skewed`): cells of about `grain_mm` across, each at its
+    /// own level, with brighter walls where cells meet, joined into a network (an independent phantom
+    /// set's lobule texture, which walls dozens of dark pockets a frame like cores, and the pattern
+    /// hepatic lobules give in NIRF). Drawn only where asked (`SceneOptions::lobular`).
+    #[serde(default)]
+    pub lobular: bool,
     /// Scatter halo: this fraction of the fluorescence spread as a glow of Gaussian sigma `halo_mm`.
     pub halo: f32,
     pub halo_mm: f32,
@@ -223,7 +229,7 @@ impl Variation {
         let motion_angle = rng.random_range(0.0..std::f32::consts::PI);
         let haze = if rng.random_bool(0.3) { rng.random_range(0.05..0.25) } else { 0.0 };
         let gain = if rng.random_bool(0.25) { rng.random_range(1.5..4.0) } else { 1.0 };
-        Variation { texture, grain_mm, skewed: false, halo, halo_mm, motion_blur_px, motion_angle, haze, gain }
+        Variation { texture, grain_mm, skewed: false, lobular: false, halo, halo_mm, motion_blur_px, motion_angle, haze, gain }
     }
 }
 
