@@ -29,7 +29,9 @@ use crate::analysis::{
 use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
 use crate::params::AnalysisParams;
 
-use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, LOW_SLOTS, drawn, near, table};
+use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, LOW_SLOTS, drawn, near, spots, table};
+use crate::analysis::SpotQuery;
+use crate::measure::findings::Spot;
 
 struct StagePipelines {
     stage: &'static Stage,
@@ -247,6 +249,12 @@ struct FrameResources {
     drawn_read: wgpu::Buffer,
     drawn_count: usize,
     maps_read: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    /// The check's spot table (spots.wgsl) and its readback.
+    spot_table: wgpu::Buffer,
+    spot_read: wgpu::Buffer,
+    /// The maps the check reads, filled on the rows around the last frame's candidate spots only
+    /// (`SpotQuery::reach`): kept from frame to frame, so that only those rows are written.
+    spot_maps: Option<PixelMaps>,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
     /// This frame's traffic so far (segment, then composite).
     traffic: Traffic,
@@ -254,7 +262,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 16] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 17] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -289,6 +297,8 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 16
         ("near", near::buffer_words(width, height)),
         // A word a 16×16 tile, then the list of the tiles drawn.
         ("drawn", drawn::buffer_words(width, height)),
+        // The check's spots: a header, then a record a component (`prelude::spots`).
+        ("spot_table", spots::buffer_words()),
     ]
 }
 
@@ -370,7 +380,10 @@ fn frame_needs(width: usize, height: usize) -> Needs {
 /// Words of a component's statistics record (`STATS_STRIDE` in the prelude).
 const STATS_WORDS: usize = super::prelude::record::STRIDE;
 
-const STAGE_NAMES: [&str; 8] = ["normalize", "threshold", "morphology", "components", "regions", "distance", "reduce", "composite"];
+/// The stages, each a compute pass of its own; "spots" (the transection / wound-bed check's) runs only
+/// when asked for (`Analyzer::set_spot_query`), the composite in `composite`.
+const STAGE_NAMES: [&str; 9] = ["normalize", "threshold", "morphology", "components", "regions", "distance", "reduce", "spots", "composite"];
+const SPOTS_STAGE: usize = 7;
 
 fn storage(device: &wgpu::Device, label: &str, words: usize, extra: wgpu::BufferUsages) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
@@ -400,6 +413,12 @@ pub struct GpuAnalyzer {
     /// The last `segment` asked for the class map; `composite` has not run for it yet.
     want_classes: bool,
     pending: bool,
+    /// What the next frames' check asks for (`Analyzer::set_spot_query`).
+    spot_query: Option<SpotQuery>,
+    /// The last segmented frame's candidate spots and the query they answer (None: not asked, or more
+    /// components than the table holds), and whether the maps around them have been read back.
+    spot_found: Option<(SpotQuery, Vec<Spot>)>,
+    spot_maps_ready: bool,
 }
 
 fn build_pipelines(d: &wgpu::Device) -> Pipelines {
@@ -427,7 +446,18 @@ impl GpuAnalyzer {
         check_distance_bound(&ctx, &params)?;
         let pipelines = build_pipelines(&ctx.device);
         ctx.check().map_err(|e| anyhow::Error::new(e).context(format!("building the GPU pipelines on {}", ctx.describe())))?;
-        Ok(Self { ctx, pipelines, frame: None, params, slot_labels: Vec::new(), want_classes: false, pending: false })
+        Ok(Self {
+            ctx,
+            pipelines,
+            frame: None,
+            params,
+            slot_labels: Vec::new(),
+            want_classes: false,
+            pending: false,
+            spot_query: None,
+            spot_found: None,
+            spot_maps_ready: false,
+        })
     }
 
     pub fn context(&self) -> &GpuContext {
@@ -697,6 +727,24 @@ impl GpuAnalyzer {
         Ok((lesions_from_table(&t_words), truncated))
     }
 
+    /// The check's spot stage alone on a given mask (0 non-fluorescent, 1 fluorescent) and ratio map:
+    /// the candidate spots of `query` (spots.wgsl's `spot_local`, hysteresis.wgsl's `merge_low`,
+    /// `spot_flatten`, `spot_stats`, as `segment` runs them when asked). Its CPU twin is
+    /// `measure::findings::find_spots`. A frame with more components than the table holds is an error
+    /// here (in a frame, the spots are then found on the CPU).
+    pub fn run_spots_stage(&mut self, mask: &Plane<u8>, ratio: &Plane<f32>, query: &SpotQuery) -> Result<Vec<Spot>> {
+        query.roi.in_frame(mask.width, mask.height)?;
+        self.load_mask_and_ratio(mask, ratio)?;
+        let (w, h) = (mask.width, mask.height);
+        let f = self.frame.as_ref().expect("resources built");
+        write_spot_head(&self.ctx.queue, &f.spot_table, query);
+        let (hp, g, t) = (&self.pipelines.hysteresis, &f.bg_hysteresis.group, tiles(w, h));
+        self.run_alone(&[(hp.get("spot_local").0, g, t), (hp.get("merge_low").0, g, t), (hp.get("spot_flatten").0, g, t), (hp.get("spot_stats").0, g, t)])?;
+        let table_words = self.read_back(&f.spot_table, spots::buffer_words())?;
+        spots_from_table(&table_words, query)
+            .ok_or_else(|| anyhow!("{} components in the region of interest: the spot table holds {}", table_words[spots::COUNT], spots::CAPACITY))
+    }
+
     /// The first `words` words of `buf`, copied out after the work submitted so far.
     fn read_back(&self, buf: &wgpu::Buffer, words_wanted: usize) -> Result<Vec<u32>> {
         let ctx = &self.ctx;
@@ -850,6 +898,7 @@ impl GpuAnalyzer {
         let near = buf("near", src);
         let table = buf("table", src);
         let drawn = buf("drawn", src);
+        let spot_table = buf("spot_table", src);
         let tiles_n = near::tiles(width, height);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
         // A drawn tile after another (composite.wgsl).
@@ -880,7 +929,8 @@ impl GpuAnalyzer {
             // The hysteresis's low mask goes to the seeds' buffer (free until the distance stage), so the
             // mask pass reads it while writing the mask.
             bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[], &[]),
-            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[], &[]),
+            // The check's spots are labelled in the same border array (free once `compress` has run).
+            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent, &mask, &spot_table], &[], &[]),
             // The labelling writes the labels into the parent buffer (`compress`, components.wgsl); its
             // border array is the hysteresis's (free once the morphology pass has read it).
             bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio, &low_parent, &drawn, &local_roots], &dense, &[]),
@@ -953,6 +1003,9 @@ impl GpuAnalyzer {
             drawn,
             drawn_count: 0,
             maps_read: None,
+            spot_read: readback(d, "spot_read", spots::buffer_words() * 4),
+            spot_table,
+            spot_maps: None,
             timestamps,
             traffic: Traffic::default(),
         }
@@ -1137,6 +1190,108 @@ fn words(buf: &wgpu::Buffer) -> Result<Vec<u32>> {
     Ok(out)
 }
 
+/// The spot table's header for `q` (`prelude::spots`): no record handed out yet, the ROI, the least area.
+fn write_spot_head(queue: &wgpu::Queue, table: &wgpu::Buffer, q: &SpotQuery) {
+    let mut head = [0u32; spots::HEAD];
+    head[spots::ROI..spots::ROI + 4].copy_from_slice(&[q.roi.x, q.roi.y, q.roi.x + q.roi.w, q.roi.y + q.roi.h].map(|v| v as u32));
+    head[spots::MIN_AREA] = q.min_area;
+    queue.write_buffer(table, 0, bytemuck::cast_slice(&head));
+}
+
+/// The candidate spots of query `q` from the spot table (`prelude::spots`), filtered and ordered as
+/// `find_spots` (by their first pixel in raster order, the label order of the ROI's labelling); `None`
+/// when the frame had more components than the table holds.
+fn spots_from_table(t: &[u32], q: &SpotQuery) -> Option<Vec<Spot>> {
+    let n = t[spots::COUNT] as usize;
+    if n > spots::CAPACITY {
+        return None;
+    }
+    let mut found: Vec<(u32, Spot)> = (0..n)
+        .map(|k| &t[spots::HEAD + k * spots::STRIDE..][..spots::STRIDE])
+        .filter(|r| r[spots::AREA] >= q.min_area && ratio_value(r[spots::PEAK]) >= q.min_tbr)
+        .map(|r| {
+            let area = r[spots::AREA] as f64;
+            // The sum of the pixels' centres (x + 0.5): exact in f64, as the CPU's.
+            let centre = |k: usize| (((r[k] as u64 | (r[k + 1] as u64) << 32) as f64 + 0.5 * area) / area) as f32;
+            let spot = Spot {
+                id: 0,
+                centroid_px: [centre(spots::SX), centre(spots::SY)],
+                area_px: r[spots::AREA],
+                area_mm2: None,
+                peak_tbr: ratio_value(r[spots::PEAK]),
+                bbox: [r[spots::X0], r[spots::Y0], r[spots::X1] + 1, r[spots::Y1] + 1].map(|v| v as usize),
+            };
+            (r[spots::FIRST], spot)
+        })
+        .collect();
+    found.sort_by_key(|(first, _)| *first);
+    Some(found.into_iter().map(|(_, s)| s).collect())
+}
+
+/// The rows of a `height`-row frame the check reads around `found` (`SpotQuery::reach`), as disjoint
+/// ranges in order.
+fn spot_rows(found: &[Spot], height: usize) -> Vec<(usize, usize)> {
+    let mut rows: Vec<(usize, usize)> = found.iter().map(|s| SpotQuery::reach(s, height)).collect();
+    rows.sort();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in rows {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
+}
+
+/// Bytes a row of the ratio map and of the mask (`ratio_words`, `mask_words`: rows padded to whole words).
+fn map_row_bytes(width: usize) -> (usize, usize) {
+    (width.div_ceil(2) * 4, width.div_ceil(4) * 4)
+}
+
+/// Copies `rows` of the ratio map and the mask into their readbacks (at the same offsets), counting the
+/// bytes into `traffic`'s readback.
+fn copy_map_rows(enc: &mut wgpu::CommandEncoder, maps: (&wgpu::Buffer, &wgpu::Buffer), width: usize, reads: &(wgpu::Buffer, wgpu::Buffer), rows: &[(usize, usize)], traffic: &mut Traffic) {
+    let (rb, mb) = map_row_bytes(width);
+    for &(a, b) in rows {
+        for (src, dst, bytes) in [(maps.0, &reads.0, rb), (maps.1, &reads.1, mb)] {
+            enc.copy_buffer_to_buffer(src, (a * bytes) as u64, dst, (a * bytes) as u64, ((b - a) * bytes) as u64);
+            traffic.add("readback", 2 * ((b - a) * bytes) as u64, 0);
+        }
+    }
+}
+
+/// The readbacks of the ratio map and the mask (made the first time a frame of this size needs them).
+fn maps_read<'a>(device: &wgpu::Device, f: &'a mut FrameResources) -> &'a (wgpu::Buffer, wgpu::Buffer) {
+    let (ratio_bytes, mask_bytes) = (ratio_words(f.width, f.height) * 4, mask_words(f.width, f.height) * 4);
+    f.maps_read.get_or_insert_with(|| (readback(device, "ratio_read", ratio_bytes), readback(device, "mask_read", mask_bytes)))
+}
+
+/// Writes `rows` of the mapped readbacks into the check's maps (kept from frame to frame: elsewhere they
+/// hold what earlier frames left) and unmaps them.
+fn lay_map_rows(f: &mut FrameResources, rows: &[(usize, usize)]) -> Result<()> {
+    let (w, h) = (f.width, f.height);
+    let (rb, mb) = map_row_bytes(w);
+    let maps = f.spot_maps.get_or_insert_with(|| (Arc::new(Plane::new(w, h)), Arc::new(Plane::new(w, h))));
+    let (ratio, mask) = (Arc::make_mut(&mut maps.0), Arc::make_mut(&mut maps.1));
+    let (rr, mr) = f.maps_read.as_ref().expect("copied into");
+    {
+        let rv = rr.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU ratio map: {e:?}"))?;
+        let mv = mr.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU mask: {e:?}"))?;
+        for &(a, b) in rows {
+            for y in a..b {
+                let codes: &[u16] = bytemuck::cast_slice(&rv[y * rb..(y + 1) * rb]);
+                for (d, &c) in ratio.data[y * w..(y + 1) * w].iter_mut().zip(codes) {
+                    *d = ratio_value(c as u32);
+                }
+                mask.data[y * w..(y + 1) * w].copy_from_slice(&mv[y * mb..y * mb + w]);
+            }
+        }
+    }
+    rr.unmap();
+    mr.unmap();
+    Ok(())
+}
+
 fn lesions_from_table(t: &[u32]) -> Vec<LesionStats> {
     let n_cores = (t[0] as usize).min(MAX_CORES);
     let n_diffuse = (t[1] as usize).min(MAX_DIFFUSE);
@@ -1188,6 +1343,7 @@ impl Analyzer for GpuAnalyzer {
         self.resources(w, h)?;
         let ctx = &self.ctx;
         let p = &self.pipelines;
+        let spot_query = self.spot_query;
         let f = self.frame.as_mut().expect("resources built");
         f.traffic = Traffic::default();
         let traffic = std::cell::RefCell::new(std::mem::take(&mut f.traffic));
@@ -1306,6 +1462,20 @@ impl Analyzer for GpuAnalyzer {
             (up.get("levels"), rb, (1, 1, 1)),
             (up.get("subpixel"), rb, t),
         ]);
+        // The check's candidate spots, read back with the table (spots.wgsl).
+        if let Some(q) = spot_query {
+            write_spot_head(&ctx.queue, &f.spot_table, &q);
+            traffic.borrow_mut().add("upload", (spots::HEAD * 4) as u64, 0);
+            let (hp, hb) = (&p.hysteresis, &f.bg_hysteresis);
+            run_stage(&mut enc, SPOTS_STAGE, &[
+                (hp.get("spot_local"), hb, t),
+                (hp.get("merge_low"), hb, t),
+                (hp.get("spot_flatten"), hb, t),
+                (hp.get("spot_stats"), hb, t),
+            ]);
+            enc.copy_buffer_to_buffer(&f.spot_table, 0, &f.spot_read, 0, f.spot_table.size());
+            traffic.borrow_mut().add("readback", 2 * f.spot_table.size(), 0);
+        }
 
         enc.copy_buffer_to_buffer(&f.level, (LEVEL_BINS * 4) as u64, &f.table, (table::FLUO_LEVEL * 4) as u64, 12);
         const _: () = assert!(
@@ -1326,22 +1496,34 @@ impl Analyzer for GpuAnalyzer {
         ctx.queue.submit([enc.finish()]);
 
         let mut to_map: Vec<&wgpu::Buffer> = vec![&f.table_read];
+        if spot_query.is_some() {
+            to_map.push(&f.spot_read);
+        }
         if let Some((_, _, read)) = &f.timestamps {
             to_map.push(read);
         }
         map_checked(ctx, &to_map)?;
         let t_words = words(&f.table_read)?;
+        let spot_found = match spot_query {
+            Some(q) => spots_from_table(&words(&f.spot_read)?, &q).map(|found| (q, found)),
+            None => None,
+        };
         let components = t_words[table::COMPONENTS] as u64;
         let local_roots = t_words[table::LOCAL_ROOTS] as u64;
         for (k, (bytes, root_bytes)) in per_component.into_inner().iter().zip(per_local_root.into_inner()).enumerate() {
-            traffic.borrow_mut().add(STAGE_NAMES[k], components * bytes + local_roots * root_bytes, 0);
+            let bytes = components * bytes + local_roots * root_bytes;
+            if bytes > 0 {
+                traffic.borrow_mut().add(STAGE_NAMES[k], bytes, 0);
+            }
         }
         f.near_share = t_words[table::NEAR_TILES] as f64 / near::tiles(w, h) as f64;
         let marked_share = t_words[table::MARKED_TILES] as f64 / near::tiles(w, h) as f64;
         f.drawn_count = (t_words[table::DRAWN_TILES] as usize).min(near::tiles(w, h));
         for (k, (near_bytes, marked_bytes)) in per_near.into_inner().iter().zip(per_marked.into_inner()).enumerate() {
-            let bytes = *near_bytes as f64 * f.near_share + marked_bytes as f64 * marked_share;
-            traffic.borrow_mut().add(STAGE_NAMES[k], bytes.ceil() as u64, 0);
+            let bytes = (*near_bytes as f64 * f.near_share + marked_bytes as f64 * marked_share).ceil() as u64;
+            if bytes > 0 {
+                traffic.borrow_mut().add(STAGE_NAMES[k], bytes, 0);
+            }
         }
         let mut timings = StageTimings::default();
         if let Some((_, _, read)) = &f.timestamps {
@@ -1351,6 +1533,9 @@ impl Analyzer for GpuAnalyzer {
             read.unmap();
             let period = ctx.timestamp_period_ns as f64;
             for (k, name) in STAGE_NAMES[..STAGE_NAMES.len() - 1].iter().enumerate() {
+                if k == SPOTS_STAGE && spot_query.is_none() {
+                    continue;
+                }
                 let dt = ticks[2 * k + 1].saturating_sub(ticks[2 * k]) as f64 * period / 1e6;
                 timings.push(&format!("gpu_{name}"), dt);
             }
@@ -1363,6 +1548,8 @@ impl Analyzer for GpuAnalyzer {
         self.slot_labels = (0..n_cores).map(|s| t_words[table::HEADER + s * table::STRIDE + table::LABEL]).collect();
         self.want_classes = want_classes;
         self.pending = true;
+        self.spot_found = spot_found;
+        self.spot_maps_ready = false;
         f.traffic = traffic.into_inner();
         Ok(Segmentation { lesions: lesions_from_table(&t_words), truncated, background, timings })
     }
@@ -1372,7 +1559,8 @@ impl Analyzer for GpuAnalyzer {
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
         let ratio_bytes = ratio_words(f.width, f.height) * 4;
         let mask_bytes = mask_words(f.width, f.height) * 4;
-        let (rr, mr) = f.maps_read.get_or_insert_with(|| (readback(&ctx.device, "ratio_read", ratio_bytes), readback(&ctx.device, "mask_read", mask_bytes)));
+        maps_read(&ctx.device, f);
+        let (rr, mr) = f.maps_read.as_ref().expect("made");
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pixel maps") });
         enc.copy_buffer_to_buffer(&f.ratio, 0, rr, 0, ratio_bytes as u64);
         enc.copy_buffer_to_buffer(&f.mask, 0, mr, 0, mask_bytes as u64);
@@ -1389,6 +1577,40 @@ impl Analyzer for GpuAnalyzer {
 
     fn fluo_labels(&mut self) -> Result<Arc<Plane<u32>>> {
         Ok(Arc::new(self.component_labels()?.1))
+    }
+
+    fn set_spot_query(&mut self, query: Option<SpotQuery>) {
+        self.spot_query = query;
+    }
+
+    /// The candidates found with the segmentation, and the maps' rows around them read back with the
+    /// composite (read here, in a submission of their own, when no composite has run since); a query the
+    /// segmentation was not asked, or a frame with more components than the spot table holds, is answered
+    /// on the whole maps, as the CPU does.
+    fn spots(&mut self, query: &SpotQuery) -> Result<(Vec<Spot>, PixelMaps)> {
+        let found = match self.spot_found.take() {
+            Some((asked, found)) if asked == *query => found,
+            _ => {
+                let (ratio, fluo) = self.pixel_maps()?;
+                let found = crate::measure::findings::find_spots(&ratio, &fluo, query.roi, query.min_tbr, query.min_area);
+                return Ok((found, (ratio, fluo)));
+            }
+        };
+        let ctx = &self.ctx;
+        let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
+        let rows = spot_rows(&found, f.height);
+        if !self.spot_maps_ready && !rows.is_empty() {
+            maps_read(&ctx.device, f);
+            let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("spot maps") });
+            copy_map_rows(&mut enc, (&f.ratio, &f.mask), f.width, f.maps_read.as_ref().expect("made"), &rows, &mut f.traffic);
+            ctx.queue.submit([enc.finish()]);
+            let (rr, mr) = f.maps_read.as_ref().expect("made");
+            map_checked(ctx, &[rr, mr])?;
+            lay_map_rows(f, &rows)?;
+        }
+        let (w, h) = (f.width, f.height);
+        let maps = f.spot_maps.get_or_insert_with(|| (Arc::new(Plane::new(w, h)), Arc::new(Plane::new(w, h))));
+        Ok((found, (maps.0.clone(), maps.1.clone())))
     }
 
     /// `wl`: the segmented frame's white light, which the drawn tiles are laid over.
@@ -1450,6 +1672,12 @@ impl Analyzer for GpuAnalyzer {
                 copy(&mut enc, &f.classes, 0, &f.classes_read, drawn_n * TILE_PIXELS, &mut f.traffic);
             }
         }
+        // The maps' rows around the check's candidate spots, read back with the overlay.
+        let spot_rows = self.spot_found.as_ref().map(|(_, found)| spot_rows(found, h)).unwrap_or_default();
+        if !spot_rows.is_empty() {
+            maps_read(&ctx.device, f);
+            copy_map_rows(&mut enc, (&f.ratio, &f.mask), w, f.maps_read.as_ref().expect("made"), &spot_rows, &mut f.traffic);
+        }
         if let Some((qs, resolve, read)) = &f.timestamps {
             // At the start of the buffers (a resolve offset must be 256-aligned): segment's are read already.
             enc.resolve_query_set(qs, 2 * k..2 * k + 2, resolve, 0);
@@ -1466,7 +1694,14 @@ impl Analyzer for GpuAnalyzer {
         if let Some((_, _, read)) = &f.timestamps {
             to_map.push(read);
         }
+        if let (false, Some((rr, mr))) = (spot_rows.is_empty(), &f.maps_read) {
+            to_map.extend([rr, mr]);
+        }
         map_checked(ctx, &to_map)?;
+        if !spot_rows.is_empty() {
+            lay_map_rows(f, &spot_rows)?;
+        }
+        self.spot_maps_ready = true;
         let mut timings = StageTimings::default();
         if let Some((_, _, read)) = &f.timestamps {
             let view = read.get_mapped_range(..).map_err(|e| anyhow!("reading GPU timestamps: {e:?}"))?;
