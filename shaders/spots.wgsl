@@ -6,7 +6,8 @@
 // (`spot_table`, layout in `gpu::prelude::spots`) holds the ROI and the least area, written by the CPU.
 // spot_local:   one 16×16 tile a workgroup: the tile's spot pixels' union-find in workgroup memory; each
 //               perimeter slot of the border array points at its component's representative (its smallest
-//               border slot) or is LOW_NOT_REP (not a spot pixel). Then hysteresis.wgsl's merge_low joins the
+//               border slot) or is LOW_NOT_REP (not a spot pixel); a tile with no spot pixel on its
+//               perimeter writes only its flag in `low_tiles`, as local_low. Then hysteresis.wgsl's merge_low joins the
 //               slots across the tile borders.
 // spot_flatten: an invocation a border slot: each spot slot points straight at its root, and each root
 //               takes a record (STRONG_ROOT | its index into the table, or SPOT_CAPACITY where the table is
@@ -55,10 +56,22 @@ fn spot_tile(on: bool, l: vec3<u32>, li: u32) {
 @compute @workgroup_size(16, 16)
 fn spot_local(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
     let on = spot_px(g.x, g.y);
+    if (li == 0u) {
+        atomicStore(&tile_any, 0u);
+    }
     spot_tile(on, l, li);
     let s = border_slot(l.x, l.y);
-    if (s < LOW_BORDER) {
-        let t = wg.y * low_tiles_x() + wg.x;
+    if (on && s < LOW_BORDER) {
+        atomicStore(&tile_any, 1u);
+    }
+    workgroupBarrier();
+    // As local_low: a tile with no spot pixel on its perimeter writes its flag alone (not counted).
+    let any = atomicLoad(&tile_any);
+    let t = wg.y * low_tiles_x() + wg.x;
+    if (li == 0u) {
+        atomicStore(&low_tiles[1u + t], any);
+    }
+    if (s < LOW_BORDER && any != 0u) {
         var word = LOW_NOT_REP;
         if (on) {
             // Under its representative (smaller: parent[i] <= i holds), a representative its own root.
@@ -102,8 +115,9 @@ fn spot_flatten(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     if (li >= LOW_BORDER) {
         return;
     }
-    let i = (wg.y * low_tiles_x() + wg.x) * LOW_SLOTS + li;
-    if (atomicLoad(&parent[i]) == LOW_NOT_REP) {
+    let t = wg.y * low_tiles_x() + wg.x;
+    let i = t * LOW_SLOTS + li;
+    if (atomicLoad(&low_tiles[1u + t]) == 0u || atomicLoad(&parent[i]) == LOW_NOT_REP) {
         return;
     }
     let r = spot_root(i);

@@ -62,6 +62,7 @@ struct Bound {
     near_bytes: Vec<u64>,
     marked_bytes: Vec<u64>,
     drawn_bytes: Vec<u64>,
+    low_bytes: Vec<u64>,
 }
 
 /// Which tiles an entry point addresses a buffer on (`prelude::near`): those near a core, those near
@@ -72,6 +73,8 @@ enum Tiles {
     Near,
     Marked,
     Drawn,
+    /// The tiles with a low pixel on their perimeter (hysteresis.wgsl's `low_tiles`).
+    Low,
 }
 
 /// (entry point, buffer, the tiles it addresses the buffer on).
@@ -184,6 +187,7 @@ impl StagePipelines {
             near_bytes: sum(|s| s.0, Some(Tiles::Near)),
             marked_bytes: sum(|s| s.0, Some(Tiles::Marked)),
             drawn_bytes: sum(|s| s.0, Some(Tiles::Drawn)),
+            low_bytes: sum(|s| s.0, Some(Tiles::Low)),
         }
     }
 }
@@ -255,6 +259,8 @@ struct FrameResources {
     /// The maps the check reads, filled on the rows around the last frame's candidate spots only
     /// (`SpotQuery::reach`): kept from frame to frame, so that only those rows are written.
     spot_maps: Option<PixelMaps>,
+    /// The hysteresis's tiles with a low pixel on their perimeter: their count, then a flag a tile.
+    low_tiles: wgpu::Buffer,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
     /// This frame's traffic so far (segment, then composite).
     traffic: Traffic,
@@ -262,7 +268,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 17] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 18] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -297,6 +303,8 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 17
         ("near", near::buffer_words(width, height)),
         // A word a 16×16 tile, then the list of the tiles drawn.
         ("drawn", drawn::buffer_words(width, height)),
+        // Hysteresis.wgsl's count of tiles with a low pixel on their perimeter, then a flag a 16×16 tile.
+        ("low_tiles", 1 + near::tiles(width, height)),
         // The check's spots: a header, then a record a component (`prelude::spots`).
         ("spot_table", spots::buffer_words()),
     ]
@@ -899,6 +907,7 @@ impl GpuAnalyzer {
         let table = buf("table", src);
         let drawn = buf("drawn", src);
         let spot_table = buf("spot_table", src);
+        let low_tiles = buf("low_tiles", src);
         let tiles_n = near::tiles(width, height);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
         // A drawn tile after another (composite.wgsl).
@@ -928,9 +937,17 @@ impl GpuAnalyzer {
             bg_threshold: p.threshold.bind(d, &uniform, &[&level], &[], &[]),
             // The hysteresis's low mask goes to the seeds' buffer (free until the distance stage), so the
             // mask pass reads it while writing the mask.
-            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[], &[]),
+            // clean_mask_strong reads the border words of the tiles with a low pixel on their perimeter only.
+            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[], &[("clean_mask_strong", &low_parent, Tiles::Low)]),
             // The check's spots are labelled in the same border array (free once `compress` has run).
-            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent, &mask, &spot_table], &[], &[]),
+            // The hysteresis's passes write and read the border words of the tiles with a low pixel on their
+            // perimeter only (the others write their flag alone; the spots' passes count as if every tile
+            // were such: `segment`).
+            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent, &mask, &spot_table, &low_tiles], &[], &[
+                ("local_low", &low_parent, Tiles::Low),
+                ("merge_low", &low_parent, Tiles::Low),
+                ("mark_strong", &low_parent, Tiles::Low),
+            ]),
             // The labelling writes the labels into the parent buffer (`compress`, components.wgsl); its
             // border array is the hysteresis's (free once the morphology pass has read it).
             bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio, &low_parent, &drawn, &local_roots], &dense, &[]),
@@ -1006,6 +1023,7 @@ impl GpuAnalyzer {
             spot_read: readback(d, "spot_read", spots::buffer_words() * 4),
             spot_table,
             spot_maps: None,
+            low_tiles,
             timestamps,
             traffic: Traffic::default(),
         }
@@ -1369,6 +1387,9 @@ impl Analyzer for GpuAnalyzer {
         // The cores' boxes and the count of tiles near them (`activate` writes every tile's word).
         enc.clear_buffer(&f.near, 0, Some(NEAR_HEAD_BYTES));
         traffic.borrow_mut().add("clear", NEAR_HEAD_BYTES, 0);
+        // The hysteresis's count of tiles with a low pixel on their perimeter (`local_low` writes every flag).
+        enc.clear_buffer(&f.low_tiles, 0, Some(4));
+        traffic.borrow_mut().add("clear", 4, 0);
         let t = tiles(w, h);
         let gp = f.params;
         // Bytes a component this frame's dispatches may move, per stage (counted once the count is read).
@@ -1377,6 +1398,7 @@ impl Analyzer for GpuAnalyzer {
         // And as if every tile were near a core (scaled once their count is read).
         let per_near = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let per_marked = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
+        let per_low = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[((&wgpu::ComputePipeline, usize), &Bound, (u32, u32, u32))]| {
             let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
                 query_set: qs,
@@ -1393,6 +1415,7 @@ impl Analyzer for GpuAnalyzer {
                 per_local_root.borrow_mut()[k] += bg.per_local_root[*entry];
                 per_near.borrow_mut()[k] += bg.near_bytes[*entry];
                 per_marked.borrow_mut()[k] += bg.marked_bytes[*entry];
+                per_low.borrow_mut()[k] += bg.low_bytes[*entry];
             }
         };
         let np = &p.normalize;
@@ -1485,8 +1508,9 @@ impl Analyzer for GpuAnalyzer {
                 && table::DRAWN_TILES == table::NEAR_TILES + 2
         );
         enc.copy_buffer_to_buffer(&f.near, (near::COUNT * 4) as u64, &f.table, (table::NEAR_TILES * 4) as u64, 12);
+        enc.copy_buffer_to_buffer(&f.low_tiles, 0, &f.table, (table::LOW_TILES * 4) as u64, 4);
         enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);
-        traffic.borrow_mut().add("readback", 24 + 24 + 2 * (table::WORDS * 4) as u64, 0);
+        traffic.borrow_mut().add("readback", 24 + 24 + 8 + 2 * (table::WORDS * 4) as u64, 0);
         // Every stage but the composite, which runs in `composite` once the styles are known.
         let segment_queries = 2 * (STAGE_NAMES.len() as u32 - 1);
         if let Some((qs, resolve, read)) = &f.timestamps {
@@ -1519,6 +1543,14 @@ impl Analyzer for GpuAnalyzer {
         f.near_share = t_words[table::NEAR_TILES] as f64 / near::tiles(w, h) as f64;
         let marked_share = t_words[table::MARKED_TILES] as f64 / near::tiles(w, h) as f64;
         f.drawn_count = (t_words[table::DRAWN_TILES] as usize).min(near::tiles(w, h));
+        // The spots' passes share merge_low's count, as if every tile had a spot pixel on its perimeter.
+        let low_share = t_words[table::LOW_TILES] as f64 / near::tiles(w, h) as f64;
+        for (k, low_bytes) in per_low.into_inner().iter().enumerate() {
+            let bytes = (*low_bytes as f64 * if k == SPOTS_STAGE { 1.0 } else { low_share }).ceil() as u64;
+            if bytes > 0 {
+                traffic.borrow_mut().add(STAGE_NAMES[k], bytes, 0);
+            }
+        }
         for (k, (near_bytes, marked_bytes)) in per_near.into_inner().iter().zip(per_marked.into_inner()).enumerate() {
             let bytes = (*near_bytes as f64 * f.near_share + marked_bytes as f64 * marked_share).ceil() as u64;
             if bytes > 0 {

@@ -35,6 +35,10 @@ pub mod table {
     /// The number of tile-local roots (components.wgsl's compress writes a label for each): the words of
     /// the labels array written and read (the traffic count).
     pub const LOCAL_ROOTS: usize = 9;
+    /// The number of tiles with a low pixel on their perimeter (hysteresis.wgsl's `low_tiles`, copied in
+    /// before the readback): the tiles whose words of the border array the hysteresis addresses (the
+    /// traffic count).
+    pub const LOW_TILES: usize = 10;
     // A slot's record.
     pub const LABEL: usize = 0;
     pub const KIND: usize = 1;

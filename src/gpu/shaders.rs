@@ -41,7 +41,7 @@ const WG_NORMALIZE: u32 = 13352;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
 const WG_COMPONENTS: u32 = 6256;
-const WG_HYSTERESIS: u32 = 13320;
+const WG_HYSTERESIS: u32 = 13324;
 const WG_REGIONS: u32 = 0;
 const WG_DISTANCE: u32 = 9220;
 const WG_REDUCE: u32 = 16;
@@ -83,7 +83,7 @@ pub const HYSTERESIS: Stage = Stage {
     name: "hysteresis",
     source: include_str!("../../shaders/hysteresis.wgsl"),
     entries: &["local_low", "merge_low", "mark_strong", "spot_local", "spot_flatten", "spot_stats"],
-    bindings: &[false, false, false, true, true, false, true],
+    bindings: &[false, false, false, true, true, false, true, true],
     includes: &[TILE_UNION, CUT, SPOTS],
     workgroup_bytes: WG_HYSTERESIS,
 };
