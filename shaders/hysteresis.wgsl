@@ -18,12 +18,12 @@
 // mark_strong: an invocation a border slot: each low one points straight at its root, and a strong
 //              representative sets STRONG_ROOT on its root's word.
 // morphology.wgsl's clean_mask_strong then keeps a low pixel whose byte carries STRONG_PX or whose
-// representative's root is marked. Traffic: the ratio and the white light read once, the low mask's bytes
+// representative's root is marked. Traffic: the ratio and the glint bits read once, the low mask's bytes
 // written once, and a quarter word a pixel of border array, where a separate cut pass wrote the bytes and
 // a word-a-pixel parent array was read and written four times.
 
 @group(0) @binding(1) var<storage, read> ratio: array<u32>;
-@group(0) @binding(2) var<storage, read> wl_in: array<u32>;
+@group(0) @binding(2) var<storage, read> glint: array<u32>;
 @group(0) @binding(3) var<storage, read> level: array<u32>;
 @group(0) @binding(4) var<storage, read_write> low_cut: array<u32>;
 @group(0) @binding(5) var<storage, read_write> parent: array<atomic<u32>>;

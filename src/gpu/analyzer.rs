@@ -210,7 +210,13 @@ struct FrameResources {
     height: usize,
     params: GpuParams,
     nir_in: wgpu::Buffer,
+    /// The drawn tiles' white light, uploaded by `composite` (composite.wgsl).
     wl_in: wgpu::Buffer,
+    /// The white light's glint bits (cut.wgsl), uploaded by `segment`, and their words on the CPU.
+    glint: wgpu::Buffer,
+    glint_words: Vec<u32>,
+    /// The last segmented frame's drawn tiles (`drawn_count` of them), read back with the table.
+    drawn_list: Vec<u32>,
     table: wgpu::Buffer,
     level: wgpu::Buffer,
     overlay: wgpu::Buffer,
@@ -268,11 +274,14 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 18] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 19] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
-        ("wl_in", (3 * n).div_ceil(4)),
+        // The drawn tiles' white light, a tile after another (composite.wgsl): at most every tile.
+        ("wl_in", near::tiles(width, height) * DRAWN_TILE_BYTES / 4),
+        // The white light's glint bits, a bit a pixel, rows padded to whole words (cut.wgsl).
+        ("glint", bits_words(width, height)),
         // 16-bit codes, two a word, rows padded to whole words (`ratio_words`).
         ("ratio", ratio_words(width, height)),
         // 8-bit values, four a word, rows padded to whole words (`mask_words`).
@@ -566,7 +575,8 @@ impl GpuAnalyzer {
         let f = self.frame.as_mut().expect("resources built");
         let q = &self.ctx.queue;
         q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
-        upload_words(q, &f.wl_in, wl.data, &mut f.upload);
+        glint_bits(wl, self.params.glint_level, &mut f.glint_words);
+        q.write_buffer(&f.glint, 0, bytemuck::cast_slice(&f.glint_words));
         q.write_buffer(&f.level, (LEVEL_BINS * 4) as u64, bytemuck::bytes_of(&level.to_bits()));
         let f = self.frame.as_ref().expect("resources built");
         let (mp, hp) = (&self.pipelines.morphology, &self.pipelines.hysteresis);
@@ -827,13 +837,14 @@ impl GpuAnalyzer {
         self.resources(w, h)?;
         let f = self.frame.as_mut().expect("resources built");
         let q = &self.ctx.queue;
-        upload_words(q, &f.wl_in, wl.data, &mut f.upload);
         q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
         q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
         q.write_buffer(&f.seeds, 0, &pack_rows(&seeds.data, w, |v| v as u8));
         q.write_buffer(&f.near, 0, &[0u8; NEAR_HEAD_BYTES as usize]);
-        // Every tile drawn, in raster order (in a frame, those mark_coreless lists).
+        // Every tile drawn, in raster order (in a frame, those mark_coreless lists), and its white light.
         let tiles_n = near::tiles(w, h);
+        gather_tiles(wl.data, w, h, 3, &(0..tiles_n as u32).collect::<Vec<_>>(), &mut f.upload);
+        q.write_buffer(&f.wl_in, 0, &f.upload);
         q.write_buffer(&f.near, (near::COUNT_DRAWN * 4) as u64, bytemuck::bytes_of(&(tiles_n as u32)));
         let list: Vec<u32> = (0..tiles_n as u32).collect();
         q.write_buffer(&f.drawn, (tiles_n * 4) as u64, bytemuck::cast_slice(&list));
@@ -890,6 +901,7 @@ impl GpuAnalyzer {
         let buf = |name: &str, extra| storage(d, name, words_of(name), extra);
         let nir_in = buf("nir_in", none);
         let wl_in = buf("wl_in", none);
+        let glint = buf("glint", none);
         let medians = storage(d, "medians", (params.grid_w * params.grid_h) as usize, none);
         let coeffs = storage(d, "coeffs", 8, none);
         let ratio = buf("ratio", src);
@@ -938,12 +950,12 @@ impl GpuAnalyzer {
             // The hysteresis's low mask goes to the seeds' buffer (free until the distance stage), so the
             // mask pass reads it while writing the mask.
             // clean_mask_strong reads the border words of the tiles with a low pixel on their perimeter only.
-            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[], &[("clean_mask_strong", &low_parent, Tiles::Low)]),
+            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &glint, &level, &mask, &low_parent, &seeds], &[], &[("clean_mask_strong", &low_parent, Tiles::Low)]),
             // The check's spots are labelled in the same border array (free once `compress` has run).
             // The hysteresis's passes write and read the border words of the tiles with a low pixel on their
             // perimeter only (the others write their flag alone; the spots' passes count as if every tile
             // were such: `segment`).
-            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent, &mask, &spot_table, &low_tiles], &[], &[
+            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &glint, &level, &seeds, &low_parent, &mask, &spot_table, &low_tiles], &[], &[
                 ("local_low", &low_parent, Tiles::Low),
                 ("merge_low", &low_parent, Tiles::Low),
                 ("mark_strong", &low_parent, Tiles::Low),
@@ -1000,6 +1012,9 @@ impl GpuAnalyzer {
             drawn_read: readback(d, "drawn_read", tiles_n * 4),
             nir_in,
             wl_in,
+            glint,
+            glint_words: Vec::new(),
+            drawn_list: Vec::new(),
             table,
             styles,
             level,
@@ -1154,6 +1169,38 @@ fn lay_tiles(frame: &mut [u8], width: usize, height: usize, px: usize, list: &[u
         for ly in 0..16.min(height - y0) {
             let src = &tiles[(k * TILE_PIXELS + 16 * ly) * px..][..cols];
             frame[((y0 + ly) * width + x0) * px..][..cols].copy_from_slice(src);
+        }
+    }
+}
+
+/// The inverse of `lay_tiles`: the tiles of `frame` listed in `list`, a tile after another (16 rows of 16
+/// pixels, `px` bytes a pixel, 0 beyond the frame), into `out`.
+fn gather_tiles(frame: &[u8], width: usize, height: usize, px: usize, list: &[u32], out: &mut Vec<u8>) {
+    let tx = width.div_ceil(16);
+    out.clear();
+    out.resize(list.len() * TILE_PIXELS * px, 0);
+    for (k, &t) in list.iter().enumerate() {
+        let (x0, y0) = (16 * (t as usize % tx), 16 * (t as usize / tx));
+        let cols = 16.min(width - x0) * px;
+        for ly in 0..16.min(height - y0) {
+            out[(k * TILE_PIXELS + 16 * ly) * px..][..cols].copy_from_slice(&frame[((y0 + ly) * width + x0) * px..][..cols]);
+        }
+    }
+}
+
+/// The white light's glint bits (cut.wgsl): a bit a pixel, set where it is a glint
+/// (`reference::threshold::is_glint`), 32 a word, rows padded to whole words.
+fn glint_bits(wl: RgbView<'_>, glint_level: u8, out: &mut Vec<u32>) {
+    let (w, h) = (wl.width, wl.height);
+    let stride = w.div_ceil(32);
+    out.clear();
+    out.resize(stride * h, 0);
+    if w == 0 {
+        return;
+    }
+    for (row, bits) in wl.data.chunks_exact(3 * w).take(h).zip(out.chunks_exact_mut(stride)) {
+        for (px, word) in row.chunks(96).zip(bits.iter_mut()) {
+            *word = px.chunks_exact(3).enumerate().fold(0, |acc, (k, rgb)| acc | (crate::reference::threshold::is_glint(rgb, glint_level) as u32) << k);
         }
     }
 }
@@ -1371,8 +1418,11 @@ impl Analyzer for GpuAnalyzer {
         // through a padded copy.
         let upload = |buf: &wgpu::Buffer, bytes: &[u8], scratch: &mut Vec<u8>| upload_words(&ctx.queue, buf, bytes, scratch);
         upload(&f.nir_in, bytemuck::cast_slice(nir.data), &mut f.upload);
-        upload(&f.wl_in, wl.data, &mut f.upload);
-        traffic.borrow_mut().add("upload", f.nir_in.size() + f.wl_in.size(), 0);
+        // The white light goes as its glint bits (the threshold's glint test), and its drawn tiles with the
+        // composite.
+        glint_bits(wl, self.params.glint_level, &mut f.glint_words);
+        ctx.queue.write_buffer(&f.glint, 0, bytemuck::cast_slice(&f.glint_words));
+        traffic.borrow_mut().add("upload", f.nir_in.size() + f.glint.size(), 0);
 
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
         // The statistics records need no clear: `assign_ids` zeroes each component's.
@@ -1510,6 +1560,10 @@ impl Analyzer for GpuAnalyzer {
         enc.copy_buffer_to_buffer(&f.near, (near::COUNT * 4) as u64, &f.table, (table::NEAR_TILES * 4) as u64, 12);
         enc.copy_buffer_to_buffer(&f.low_tiles, 0, &f.table, (table::LOW_TILES * 4) as u64, 4);
         enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);
+        // The list of the tiles drawn (its count in the table), for the composite's white light.
+        let tiles_n = near::tiles(w, h);
+        enc.copy_buffer_to_buffer(&f.drawn, (tiles_n * 4) as u64, &f.drawn_read, 0, (tiles_n * 4) as u64);
+        traffic.borrow_mut().add("readback", 2 * (tiles_n * 4) as u64, 0);
         traffic.borrow_mut().add("readback", 24 + 24 + 8 + 2 * (table::WORDS * 4) as u64, 0);
         // Every stage but the composite, which runs in `composite` once the styles are known.
         let segment_queries = 2 * (STAGE_NAMES.len() as u32 - 1);
@@ -1519,7 +1573,7 @@ impl Analyzer for GpuAnalyzer {
         }
         ctx.queue.submit([enc.finish()]);
 
-        let mut to_map: Vec<&wgpu::Buffer> = vec![&f.table_read];
+        let mut to_map: Vec<&wgpu::Buffer> = vec![&f.table_read, &f.drawn_read];
         if spot_query.is_some() {
             to_map.push(&f.spot_read);
         }
@@ -1528,6 +1582,7 @@ impl Analyzer for GpuAnalyzer {
         }
         map_checked(ctx, &to_map)?;
         let t_words = words(&f.table_read)?;
+        let drawn_words = words(&f.drawn_read)?;
         let spot_found = match spot_query {
             Some(q) => spots_from_table(&words(&f.spot_read)?, &q).map(|found| (q, found)),
             None => None,
@@ -1543,6 +1598,8 @@ impl Analyzer for GpuAnalyzer {
         f.near_share = t_words[table::NEAR_TILES] as f64 / near::tiles(w, h) as f64;
         let marked_share = t_words[table::MARKED_TILES] as f64 / near::tiles(w, h) as f64;
         f.drawn_count = (t_words[table::DRAWN_TILES] as usize).min(near::tiles(w, h));
+        f.drawn_list = drawn_words;
+        f.drawn_list.truncate(f.drawn_count);
         // The spots' passes share merge_low's count, as if every tile had a spot pixel on its perimeter.
         let low_share = t_words[table::LOW_TILES] as f64 / near::tiles(w, h) as f64;
         for (k, low_bytes) in per_low.into_inner().iter().enumerate() {
@@ -1669,6 +1726,12 @@ impl Analyzer for GpuAnalyzer {
             }
         }
         ctx.queue.write_buffer(&f.styles, 0, bytemuck::cast_slice(&words_by_slot));
+        // The drawn tiles' white light, a tile after another as the composite writes the overlay's.
+        if drawn_n > 0 {
+            gather_tiles(wl.data, w, h, 3, &f.drawn_list, &mut f.upload);
+            ctx.queue.write_buffer(&f.wl_in, 0, &f.upload);
+            f.traffic.add("upload", f.upload.len() as u64, 0);
+        }
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("composite") });
         let k = STAGE_NAMES.len() as u32 - 1;
         // The class map is written only for a frame that asked for it.
@@ -1693,13 +1756,12 @@ impl Analyzer for GpuAnalyzer {
             let drawn_share = drawn_n as f64 / tiles_n as f64;
             let near_bytes = f.bg_composite.near_bytes[k_entry] as f64 * f.near_share + f.bg_composite.drawn_bytes[k_entry] as f64 * drawn_share;
             f.traffic.add("composite", f.bg_composite.bytes[k_entry] + near_bytes.ceil() as u64, 1);
-            // The drawn tiles and their list, read and written once each.
+            // The drawn tiles, read and written once each.
             let copy = |enc: &mut wgpu::CommandEncoder, from: &wgpu::Buffer, offset: usize, to: &wgpu::Buffer, bytes: usize, traffic: &mut Traffic| {
                 enc.copy_buffer_to_buffer(from, offset as u64, to, 0, bytes as u64);
                 traffic.add("readback", 2 * bytes as u64, 0);
             };
             copy(&mut enc, &f.overlay, 0, &f.overlay_read, drawn_n * DRAWN_TILE_BYTES, &mut f.traffic);
-            copy(&mut enc, &f.drawn, tiles_n * 4, &f.drawn_read, drawn_n * 4, &mut f.traffic);
             if self.want_classes {
                 copy(&mut enc, &f.classes, 0, &f.classes_read, drawn_n * TILE_PIXELS, &mut f.traffic);
             }
@@ -1718,7 +1780,7 @@ impl Analyzer for GpuAnalyzer {
         ctx.queue.submit([enc.finish()]);
         let mut to_map: Vec<&wgpu::Buffer> = Vec::new();
         if drawn_n > 0 {
-            to_map.extend([&f.overlay_read, &f.drawn_read]);
+            to_map.push(&f.overlay_read);
             if self.want_classes {
                 to_map.push(&f.classes_read);
             }
@@ -1748,8 +1810,7 @@ impl Analyzer for GpuAnalyzer {
         let mut overlay = RgbFrame::from_vec(w, h, wl.data[..3 * n].to_vec())?;
         let mut classes = self.want_classes.then(|| Plane { width: w, height: h, data: vec![0u8; n] });
         if drawn_n > 0 {
-            let list = words(&f.drawn_read)?;
-            let list = &list[..drawn_n];
+            let list = &f.drawn_list[..];
             let lay = |buf: &wgpu::Buffer, px: usize, frame: &mut [u8], what: &str| -> Result<()> {
                 let view = buf.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU {what}: {e:?}"))?;
                 lay_tiles(frame, w, h, px, list, &view);
