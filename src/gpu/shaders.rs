@@ -348,7 +348,7 @@ mod tests {
         assert!(!morphology[MORPHOLOGY.entry("clean_mask")].contains(&5), "{:?}", morphology[MORPHOLOGY.entry("clean_mask")]);
         assert!(morphology[MORPHOLOGY.entry("clean_mask_strong")].contains(&5));
         // The hysteresis's mask pass cuts nothing itself: it reads the low mask, not the ratio (1) nor the
-        // white light (2).
+        // glint bits (2).
         assert_eq!(morphology[MORPHOLOGY.entry("clean_mask_strong")], vec![0, 4, 5, 6]);
     }
 
@@ -374,8 +374,9 @@ mod tests {
         assert_eq!(c[COMPONENTS.entry("local_merge")], vec![5, 6, 8]);
         // merge works on the border array alone: neither the mask (1) nor the labels (2).
         assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("merge")].iter().any(|b| *b == 1 || *b == 2));
-        // The hysteresis's border merge reads the border array (5) alone, not the low mask's bytes (4).
-        assert_eq!(HYSTERESIS.used_bindings().unwrap()[HYSTERESIS.entry("merge_low")], vec![0, 5]);
+        // The hysteresis's border merge reads the border array (5) and the tiles' flags (8), not the low
+        // mask's bytes (4).
+        assert_eq!(HYSTERESIS.used_bindings().unwrap()[HYSTERESIS.entry("merge_low")], vec![0, 5, 8]);
         // compress reads the border array without writing it, and stores the labels without loading them.
         assert!(!read[COMPONENTS.entry("compress")].contains(&2), "{:?}", read[COMPONENTS.entry("compress")]);
         assert!(read[COMPONENTS.entry("compress")].contains(&8));
