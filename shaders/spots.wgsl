@@ -70,6 +70,9 @@ fn spot_local(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
     let t = wg.y * low_tiles_x() + wg.x;
     if (li == 0u) {
         atomicStore(&low_tiles[1u + t], any);
+        if (any != 0u) {
+            atomicAdd(&spot_table[SPOT_TILES], 1u);
+        }
     }
     if (s < LOW_BORDER && any != 0u) {
         var word = LOW_NOT_REP;

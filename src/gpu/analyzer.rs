@@ -63,6 +63,7 @@ struct Bound {
     marked_bytes: Vec<u64>,
     drawn_bytes: Vec<u64>,
     low_bytes: Vec<u64>,
+    roi_bytes: Vec<u64>,
 }
 
 /// Which tiles an entry point addresses a buffer on (`prelude::near`): those near a core, those near
@@ -73,8 +74,11 @@ enum Tiles {
     Near,
     Marked,
     Drawn,
-    /// The tiles with a low pixel on their perimeter (hysteresis.wgsl's `low_tiles`).
+    /// The tiles with a low pixel on their perimeter (hysteresis.wgsl's `low_tiles`; in the spots'
+    /// passes, with a spot pixel on their perimeter).
     Low,
+    /// The tiles of the check's region of interest (spots.wgsl reads no pixel outside it).
+    Roi,
 }
 
 /// (entry point, buffer, the tiles it addresses the buffer on).
@@ -188,6 +192,7 @@ impl StagePipelines {
             marked_bytes: sum(|s| s.0, Some(Tiles::Marked)),
             drawn_bytes: sum(|s| s.0, Some(Tiles::Drawn)),
             low_bytes: sum(|s| s.0, Some(Tiles::Low)),
+            roi_bytes: sum(|s| s.0, Some(Tiles::Roi)),
         }
     }
 }
@@ -953,12 +958,18 @@ impl GpuAnalyzer {
             bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &glint, &level, &mask, &low_parent, &seeds], &[], &[("clean_mask_strong", &low_parent, Tiles::Low)]),
             // The check's spots are labelled in the same border array (free once `compress` has run).
             // The hysteresis's passes write and read the border words of the tiles with a low pixel on their
-            // perimeter only (the others write their flag alone; the spots' passes count as if every tile
-            // were such: `segment`).
+            // perimeter only (the others write their flag alone), the spots' likewise with a spot pixel;
+            // the spots' passes read the mask and the ratio in the region of interest only.
             bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &glint, &level, &seeds, &low_parent, &mask, &spot_table, &low_tiles], &[], &[
                 ("local_low", &low_parent, Tiles::Low),
                 ("merge_low", &low_parent, Tiles::Low),
                 ("mark_strong", &low_parent, Tiles::Low),
+                ("spot_local", &low_parent, Tiles::Low),
+                ("spot_flatten", &low_parent, Tiles::Low),
+                ("spot_stats", &low_parent, Tiles::Low),
+                ("spot_local", &mask, Tiles::Roi),
+                ("spot_stats", &mask, Tiles::Roi),
+                ("spot_stats", &ratio, Tiles::Roi),
             ]),
             // The labelling writes the labels into the parent buffer (`compress`, components.wgsl); its
             // border array is the hysteresis's (free once the morphology pass has read it).
@@ -1497,6 +1508,7 @@ impl Analyzer for GpuAnalyzer {
         let per_near = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let per_marked = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let per_low = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
+        let per_roi = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[((&wgpu::ComputePipeline, usize), &Bound, (u32, u32, u32))]| {
             let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
                 query_set: qs,
@@ -1514,6 +1526,7 @@ impl Analyzer for GpuAnalyzer {
                 per_near.borrow_mut()[k] += bg.near_bytes[*entry];
                 per_marked.borrow_mut()[k] += bg.marked_bytes[*entry];
                 per_low.borrow_mut()[k] += bg.low_bytes[*entry];
+                per_roi.borrow_mut()[k] += bg.roi_bytes[*entry];
             }
         };
         let np = &p.normalize;
@@ -1631,8 +1644,17 @@ impl Analyzer for GpuAnalyzer {
         map_checked(ctx, &to_map)?;
         let t_words = words(&f.table_read)?;
         let drawn_words = words(&f.drawn_read)?;
+        // And the spots' share of the tiles: those with a spot pixel on their perimeter, those of the ROI.
+        let (mut spot_share, mut roi_share) = (0.0, 0.0);
         let spot_found = match spot_query {
-            Some(q) => spots_from_table(&words(&f.spot_read)?, &q).map(|found| (q, found)),
+            Some(q) => {
+                let spot_words = words(&f.spot_read)?;
+                let tiles_n = near::tiles(w, h) as f64;
+                spot_share = spot_words[spots::TILES] as f64 / tiles_n;
+                let span = |a: usize, len: usize| ((a + len).div_ceil(16) - a / 16) as f64;
+                roi_share = span(q.roi.x, q.roi.w) * span(q.roi.y, q.roi.h) / tiles_n;
+                spots_from_table(&spot_words, &q).map(|found| (q, found))
+            }
             None => None,
         };
         let components = t_words[table::COMPONENTS] as u64;
@@ -1648,10 +1670,10 @@ impl Analyzer for GpuAnalyzer {
         f.drawn_count = (t_words[table::DRAWN_TILES] as usize).min(near::tiles(w, h));
         f.drawn_list = drawn_words;
         f.drawn_list.truncate(f.drawn_count);
-        // The spots' passes share merge_low's count, as if every tile had a spot pixel on its perimeter.
         let low_share = t_words[table::LOW_TILES] as f64 / near::tiles(w, h) as f64;
-        for (k, low_bytes) in per_low.into_inner().iter().enumerate() {
-            let bytes = (*low_bytes as f64 * if k == SPOTS_STAGE { 1.0 } else { low_share }).ceil() as u64;
+        for (k, (low_bytes, roi_bytes)) in per_low.into_inner().iter().zip(per_roi.into_inner()).enumerate() {
+            let share = if k == SPOTS_STAGE { spot_share } else { low_share };
+            let bytes = (*low_bytes as f64 * share + roi_bytes as f64 * roi_share).ceil() as u64;
             if bytes > 0 {
                 traffic.borrow_mut().add(STAGE_NAMES[k], bytes, 0);
             }

@@ -201,7 +201,8 @@ const _: () = {
 /// mask within the region of interest, labelled as the hysteresis labels (tiles in workgroup memory, the
 /// tiles' perimeters in its border array), summed into records read back with the lesion table. The
 /// buffer: a header (the records handed out, which may pass `CAPACITY`: then the frame's spots are found
-/// on the CPU; the ROI's x0, y0, x1, y1, exclusive; the least area), then `CAPACITY` records of
+/// on the CPU; the ROI's x0, y0, x1, y1, exclusive; the least area; the tiles with a spot pixel on their
+/// perimeter), then `CAPACITY` records of
 /// `STRIDE` words: the area, the box (x0, y0, last x, last y), the sums of x and y (two words each, low
 /// first), the peak ratio code and the raster index of the first pixel. A record is handed to every
 /// component that crosses a tile border and to every other as large as the least area. Emitted as
@@ -210,6 +211,9 @@ pub mod spots {
     pub const COUNT: usize = 0;
     pub const ROI: usize = 1;
     pub const MIN_AREA: usize = 5;
+    /// The tiles with a spot pixel on their perimeter (`spot_local` counts them): the tiles whose border
+    /// words the spots' passes address (the traffic count).
+    pub const TILES: usize = 6;
     pub const HEAD: usize = 8;
     pub const AREA: usize = 0;
     pub const X0: usize = 1;
@@ -344,6 +348,7 @@ pub fn wgsl() -> String {
         ("SPOT_COUNT", spots::COUNT),
         ("SPOT_ROI", spots::ROI),
         ("SPOT_MIN_AREA", spots::MIN_AREA),
+        ("SPOT_TILES", spots::TILES),
         ("SPOT_HEAD", spots::HEAD),
         ("SPOT_AREA", spots::AREA),
         ("SPOT_X0", spots::X0),
