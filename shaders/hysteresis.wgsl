@@ -12,6 +12,9 @@
 //              border array (`parent`, at `low_slot`): each low perimeter pixel's slot points at its
 //              representative's (a representative is its own root), any other slot is LOW_NOT_REP; words
 //              LOW_BORDER and LOW_BORDER + 1, a bit a slot, the representatives whose component is strong.
+//              A tile with no low pixel on its perimeter writes none of its words, only its flag in
+//              `low_tiles` (and the count of flagged tiles): the passes below look at a tile's flag
+//              before its words, so that only the flagged tiles' words are written and read.
 // merge_low:   an invocation a border slot: the edges to the left and upper neighbours (8-connected) that
 //              cross a tile border, slot to slot (a neighbour across a tile border is on its own tile's
 //              perimeter), from the border array alone: the low mask's bytes are not read.
@@ -176,16 +179,24 @@ fn merge_low(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     }
 }
 
+// The border slot of invocation li of tile wg's workgroup (an invocation a slot), or NONE where it is not
+// a slot, or not one of the union-find's (its tile unflagged, or its pixel not labelled).
+fn labelled_slot(wg: vec3<u32>, li: u32) -> u32 {
+    let t = wg.y * low_tiles_x() + wg.x;
+    let i = t * LOW_SLOTS + li;
+    if (li >= LOW_BORDER || atomicLoad(&low_tiles[1u + t]) == 0u || atomicLoad(&parent[i]) == LOW_NOT_REP) {
+        return NONE;
+    }
+    return i;
+}
+
 @compute @workgroup_size(64)
 fn mark_strong(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    if (li >= LOW_BORDER) {
+    let i = labelled_slot(wg, li);
+    if (i == NONE) {
         return;
     }
     let t = wg.y * low_tiles_x() + wg.x;
-    let i = t * LOW_SLOTS + li;
-    if (atomicLoad(&low_tiles[1u + t]) == 0u || atomicLoad(&parent[i]) == LOW_NOT_REP) {
-        return;
-    }
     let r = find(i);
     // A root's own word is left to the marks (a store would erase one).
     if (r != i) {

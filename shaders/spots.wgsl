@@ -115,12 +115,8 @@ fn spot_record() -> u32 {
 
 @compute @workgroup_size(64)
 fn spot_flatten(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    if (li >= LOW_BORDER) {
-        return;
-    }
-    let t = wg.y * low_tiles_x() + wg.x;
-    let i = t * LOW_SLOTS + li;
-    if (atomicLoad(&low_tiles[1u + t]) == 0u || atomicLoad(&parent[i]) == LOW_NOT_REP) {
+    let i = labelled_slot(wg, li);
+    if (i == NONE) {
         return;
     }
     let r = spot_root(i);
