@@ -407,9 +407,9 @@ pub trait Analyzer: Send {
     /// `want_classes`: also produce the class map for this frame.
     fn segment(&mut self, wl: RgbView<'_>, nir: NirView<'_>, want_classes: bool) -> anyhow::Result<Segmentation>;
     fn composite(&mut self, wl: RgbView<'_>, styles: &[LesionStyle]) -> anyhow::Result<Composite>;
-    /// The last segmented frame's background ratio and cleaned fluorescence mask (for the transection
-    /// and wound-bed checks, which look at any fluorescence, not only lesions), shared rather than
-    /// copied: drop them before the next `segment`, or that frame pays for a copy.
+    /// The last segmented frame's background ratio and cleaned fluorescence mask, whole (the coreless
+    /// lesions' glint test; `spots`' default), shared rather than copied: drop them before the next
+    /// `segment`, or that frame pays for a copy.
     fn pixel_maps(&mut self) -> anyhow::Result<PixelMaps>;
     /// The last segmented frame's fluorescent component labels (8-connected, after any cut; 0 off
     /// fluorescence): a coreless lesion is the pixels holding its `label`. The overlay outlines
