@@ -1,5 +1,6 @@
 // composite.wgsl — CPU twin: src/reference/composite.rs
-// composite: reads wl_in, ratio, fluo, seeds, distfield, styles (the processor's per-lesion style table:
+// composite: reads wl_in (the drawn tiles' white light, packed RGB8, a listed tile after another as the
+//            overlay's tiles: uploaded by `composite` for those tiles only), ratio, fluo, seeds, distfield, styles (the processor's per-lesion style table:
 //            one word a core slot, STYLE_DRAWN | STYLE_WARN, uploaded after the figures are smoothed and the
 //            margin verdict decided on the CPU; nothing is decided here), on the tiles listed in `drawn`
 //            only (`gpu::prelude::drawn`: those near a core or holding the fluorescence colour; elsewhere
@@ -53,9 +54,9 @@ fn mixc(c: vec3<f32>, k: vec3<f32>, a: f32) -> vec3<f32> {
     return c * (1.0 - a) + k * a;
 }
 
-// The overlay colour (rounded) and class of pixel i.
-fn shade(i: u32) -> vec4<u32> {
-    var c = vec3<f32>(f32(wl_byte(3u * i)), f32(wl_byte(3u * i + 1u)), f32(wl_byte(3u * i + 2u)));
+// The overlay colour (rounded) and class of pixel i, whose white light is at byte wb of wl_in.
+fn shade(i: u32, wb: u32) -> vec4<u32> {
+    var c = vec3<f32>(f32(wl_byte(wb)), f32(wl_byte(wb + 1u)), f32(wl_byte(wb + 2u)));
     let x = i % P.width;
     let y = i / P.width;
     let fl = mask_byte(fluo[mask_index(x, y)], x) != 0u;
@@ -112,7 +113,7 @@ fn shade_run(k: u32, li: u32) -> u32 {
     for (var j = 0u; j < 4u; j += 1u) {
         var px = vec4<u32>(0u);
         if (x0 + j < P.width && y < P.height) {
-            px = shade(y * P.width + x0 + j);
+            px = shade(y * P.width + x0 + j, 4u * (k * DRAWN_TILE_WORDS + 3u * li) + 3u * j);
         }
         bytes[3u * j] = px.x;
         bytes[3u * j + 1u] = px.y;

@@ -12,21 +12,28 @@
 //              border array (`parent`, at `low_slot`): each low perimeter pixel's slot points at its
 //              representative's (a representative is its own root), any other slot is LOW_NOT_REP; words
 //              LOW_BORDER and LOW_BORDER + 1, a bit a slot, the representatives whose component is strong.
+//              A tile with no low pixel on its perimeter writes none of its words, only its flag in
+//              `low_tiles` (and the count of flagged tiles): the passes below look at a tile's flag
+//              before its words, so that only the flagged tiles' words are written and read.
 // merge_low:   an invocation a border slot: the edges to the left and upper neighbours (8-connected) that
 //              cross a tile border, slot to slot (a neighbour across a tile border is on its own tile's
 //              perimeter), from the border array alone: the low mask's bytes are not read.
 // mark_strong: an invocation a border slot: each low one points straight at its root, and a strong
 //              representative sets STRONG_ROOT on its root's word.
 // morphology.wgsl's clean_mask_strong then keeps a low pixel whose byte carries STRONG_PX or whose
-// representative's root is marked. Traffic: the ratio and the white light read once, the low mask's bytes
+// representative's root is marked. Traffic: the ratio and the glint bits read once, the low mask's bytes
 // written once, and a quarter word a pixel of border array, where a separate cut pass wrote the bytes and
 // a word-a-pixel parent array was read and written four times.
 
 @group(0) @binding(1) var<storage, read> ratio: array<u32>;
-@group(0) @binding(2) var<storage, read> wl_in: array<u32>;
+@group(0) @binding(2) var<storage, read> glint: array<u32>;
 @group(0) @binding(3) var<storage, read> level: array<u32>;
 @group(0) @binding(4) var<storage, read_write> low_cut: array<u32>;
 @group(0) @binding(5) var<storage, read_write> parent: array<atomic<u32>>;
+// Word 0: the tiles with a low pixel on their perimeter (the traffic count: only theirs of the border
+// array are written and read); word 1 + t: whether tile t is one (its border words are written only then,
+// and read only where this says so).
+@group(0) @binding(8) var<storage, read_write> low_tiles: array<atomic<u32>>;
 
 // A word of the border array that no union ever addresses (the slot of a pixel that is not low).
 const LOW_NOT_REP: u32 = 0x7fffffffu;
@@ -40,6 +47,12 @@ fn root_lost(a: u32) {
 var<workgroup> tile_rep: array<atomic<u32>, 256>;
 var<workgroup> tile_strong: array<atomic<u32>, 256>;
 var<workgroup> strong_reps: array<atomic<u32>, 2>;
+var<workgroup> tile_any: atomic<u32>;
+
+// Whether the tile of pixel (x, y) has a low pixel on its perimeter (its border words are written).
+fn low_tile(x: u32, y: u32) -> bool {
+    return atomicLoad(&low_tiles[1u + (y >> 4u) * low_tiles_x() + (x >> 4u)]) != 0u;
+}
 
 @compute @workgroup_size(16, 16)
 fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
@@ -54,6 +67,9 @@ fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocat
     if (li < 2u) {
         atomicStore(&strong_reps[li], 0u);
     }
+    if (li == 0u) {
+        atomicStore(&tile_any, 0u);
+    }
     workgroupBarrier();
     tile_unions(l, li);
     workgroupBarrier();
@@ -65,6 +81,7 @@ fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocat
         }
         if (s < LOW_BORDER) {
             atomicMin(&tile_rep[r], s);
+            atomicStore(&tile_any, 1u);
         }
     }
     workgroupBarrier();
@@ -77,7 +94,15 @@ fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocat
     // tile_mask is read no more (the unions are done): it takes the bytes out.
     tile_mask[li] = out;
     let t = wg.y * low_tiles_x() + wg.x;
-    if (s < LOW_BORDER) {
+    // A tile with no low pixel on its perimeter writes its flag alone: no other tile's pixel joins it.
+    let any = atomicLoad(&tile_any);
+    if (li == 0u) {
+        atomicStore(&low_tiles[1u + t], any);
+        if (any != 0u) {
+            atomicAdd(&low_tiles[0], 1u);
+        }
+    }
+    if (s < LOW_BORDER && any != 0u) {
         var word = LOW_NOT_REP;
         if (low) {
             // Under its representative (smaller: parent[i] <= i holds), a representative its own root.
@@ -100,7 +125,7 @@ fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocat
             low_cut[mask_index(x, y)] = tile_mask[k] | (tile_mask[k + 1u] << 8u) | (tile_mask[k + 2u] << 16u) | (tile_mask[k + 3u] << 24u);
         }
     }
-    if (li < 2u) {
+    if (li < 2u && any != 0u) {
         atomicStore(&parent[t * LOW_SLOTS + LOW_BORDER + li], atomicLoad(&strong_reps[li]));
     }
 }
@@ -112,6 +137,9 @@ fn perimeter_slot(x: u32, y: u32) -> u32 {
 
 // Unites border slot `me` with pixel (x, y) of a neighbouring tile (on that tile's perimeter), if it is low.
 fn join(me: u32, x: u32, y: u32) {
+    if (!low_tile(x, y)) {
+        return;
+    }
     let o = perimeter_slot(x, y);
     if (atomicLoad(&parent[o]) != LOW_NOT_REP) {
         unite(me, o);
@@ -126,7 +154,7 @@ fn merge_low(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     let p = slot_pixel(li);
     let x = wg.x * TILE + p.x;
     let y = wg.y * TILE + p.y;
-    if (x >= P.width || y >= P.height) {
+    if (x >= P.width || y >= P.height || !low_tile(x, y)) {
         return;
     }
     let me = perimeter_slot(x, y);
@@ -151,16 +179,24 @@ fn merge_low(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     }
 }
 
+// The border slot of invocation li of tile wg's workgroup (an invocation a slot), or NONE where it is not
+// a slot, or not one of the union-find's (its tile unflagged, or its pixel not labelled).
+fn labelled_slot(wg: vec3<u32>, li: u32) -> u32 {
+    let t = wg.y * low_tiles_x() + wg.x;
+    let i = t * LOW_SLOTS + li;
+    if (li >= LOW_BORDER || atomicLoad(&low_tiles[1u + t]) == 0u || atomicLoad(&parent[i]) == LOW_NOT_REP) {
+        return NONE;
+    }
+    return i;
+}
+
 @compute @workgroup_size(64)
 fn mark_strong(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    if (li >= LOW_BORDER) {
+    let i = labelled_slot(wg, li);
+    if (i == NONE) {
         return;
     }
     let t = wg.y * low_tiles_x() + wg.x;
-    let i = t * LOW_SLOTS + li;
-    if (atomicLoad(&parent[i]) == LOW_NOT_REP) {
-        return;
-    }
     let r = find(i);
     // A root's own word is left to the marks (a store would erase one).
     if (r != i) {

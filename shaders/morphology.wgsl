@@ -1,7 +1,7 @@
 // morphology.wgsl — CPU twins: src/reference/threshold.rs (`threshold`, `keep_strong`) and src/reference/morphology.rs
 // (`clean_mask`).
 // The cut (`fluorescent`): cut.wgsl, appended.
-// clean_mask: reads ratio, wl_in (packed RGB8), the fluorescence level (level[LEVEL_BINS], from the
+// clean_mask: reads ratio, glint (the white light's glint bits: cut.wgsl), the fluorescence level (level[LEVEL_BINS], from the
 //             threshold stage); writes mask: 8-bit values packed four a word, rows padded to whole words
 //             (`mask_stride`), 1 where fluorescent after the clean-up. One pass: the threshold (ratio at
 //             least the level, not a glint), a 3×3 opening (erode, dilate), a 5×5 closing (dilate,
@@ -11,12 +11,12 @@
 //             (foreground for erosion, background for dilation), as on the CPU.
 // Hysteresis (`threshold::keep_strong`), when on (hysteresis.wgsl cuts the low mask and labels it):
 // clean_mask_strong: clean_mask on the low mask's cut (its class bit: the cut at the hysteresis level,
-//             made once by hysteresis.wgsl's local_low, so neither the ratio nor the white light is read again), keeping only
+//             made once by hysteresis.wgsl's local_low, so neither the ratio nor the glint bits are read again), keeping only
 //             the pixels whose low component holds a pixel at the level (`kept_low`); reads low_cut (as
 //             hysteresis.wgsl's local_low rewrote it) and the hysteresis's border array (`parent`).
 
 @group(0) @binding(1) var<storage, read> ratio: array<u32>;
-@group(0) @binding(2) var<storage, read> wl_in: array<u32>;
+@group(0) @binding(2) var<storage, read> glint: array<u32>;
 @group(0) @binding(3) var<storage, read> level: array<u32>;
 @group(0) @binding(4) var<storage, read_write> mask: array<u32>;
 @group(0) @binding(5) var<storage, read> parent: array<u32>;

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::frame::{NirView, Plane, RgbFrame, RgbView};
+use crate::measure::findings::{Roi, Spot, find_spots};
 
 /// Classes written to the mask PNGs.
 pub mod class {
@@ -340,6 +341,26 @@ pub struct Composite {
     pub timings: StageTimings,
 }
 
+/// What the transection / wound-bed check asks of a frame: the fluorescent regions in `roi` (within the
+/// frame) whose peak ratio reaches `min_tbr` and whose area reaches `min_area` (`find_spots`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpotQuery {
+    pub roi: Roi,
+    pub min_tbr: f32,
+    pub min_area: u32,
+}
+
+impl SpotQuery {
+    /// The rows of a `height`-row frame whose maps the check reads for `spot` (`SpotEvidence::judge`: the
+    /// ring around the spot's box, as wide as the box's larger side and at least 8 px, and the 3×3 box
+    /// and central differences taken on the ring and the boundary, 2 px more): [y0, y1).
+    pub fn reach(spot: &Spot, height: usize) -> (usize, usize) {
+        let [x0, y0, x1, y1] = spot.bbox;
+        let side = (x1 - x0).max(y1 - y0).max(8) + 3;
+        (y0.saturating_sub(side), (y1 + side).min(height))
+    }
+}
+
 /// A frame's background ratio and cleaned fluorescence mask, shared with the backend that made them.
 pub type PixelMaps = (std::sync::Arc<Plane<f32>>, std::sync::Arc<Plane<u8>>);
 
@@ -386,14 +407,27 @@ pub trait Analyzer: Send {
     /// `want_classes`: also produce the class map for this frame.
     fn segment(&mut self, wl: RgbView<'_>, nir: NirView<'_>, want_classes: bool) -> anyhow::Result<Segmentation>;
     fn composite(&mut self, wl: RgbView<'_>, styles: &[LesionStyle]) -> anyhow::Result<Composite>;
-    /// The last segmented frame's background ratio and cleaned fluorescence mask (for the transection
-    /// and wound-bed checks, which look at any fluorescence, not only lesions), shared rather than
-    /// copied: drop them before the next `segment`, or that frame pays for a copy.
+    /// The last segmented frame's background ratio and cleaned fluorescence mask, whole (the coreless
+    /// lesions' glint test; `spots`' default), shared rather than copied: drop them before the next
+    /// `segment`, or that frame pays for a copy.
     fn pixel_maps(&mut self) -> anyhow::Result<PixelMaps>;
     /// The last segmented frame's fluorescent component labels (8-connected, after any cut; 0 off
     /// fluorescence): a coreless lesion is the pixels holding its `label`. The overlay outlines
     /// homogeneous lesions from them. Shared as `pixel_maps`' are: drop them before the next `segment`.
     fn fluo_labels(&mut self) -> anyhow::Result<std::sync::Arc<Plane<u32>>>;
+    /// What the next `segment`s are to find for the transection / wound-bed check (`None`: nothing, the
+    /// survey). A backend may find the spots with the segmentation (the GPU, so that the check reads back
+    /// a table instead of the maps); the default finds them when `spots` is called.
+    fn set_spot_query(&mut self, _query: Option<SpotQuery>) {}
+    /// The last segmented frame's candidate spots of `query` (`measure::findings::find_spots`, the same
+    /// spots in the same order on every backend) and its maps, which hold the frame's values at least
+    /// within `SpotQuery::reach` of each candidate (what `SpotEvidence::keep` reads), shared as
+    /// `pixel_maps`' are. The default finds them on the maps.
+    fn spots(&mut self, query: &SpotQuery) -> anyhow::Result<(Vec<Spot>, PixelMaps)> {
+        let (ratio, fluo) = self.pixel_maps()?;
+        let spots = find_spots(&ratio, &fluo, query.roi, query.min_tbr, query.min_area);
+        Ok((spots, (ratio, fluo)))
+    }
     /// The last frame's device-memory traffic by stage (GPU backends; `None` on the CPU).
     fn traffic(&self) -> Option<Traffic> {
         None

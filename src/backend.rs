@@ -152,6 +152,14 @@ impl Analyzer for Fallback {
         self.current().pixel_maps()
     }
 
+    fn set_spot_query(&mut self, query: Option<crate::analysis::SpotQuery>) {
+        self.current().set_spot_query(query)
+    }
+
+    fn spots(&mut self, query: &crate::analysis::SpotQuery) -> Result<(Vec<crate::measure::findings::Spot>, crate::analysis::PixelMaps)> {
+        self.current().spots(query)
+    }
+
     fn fluo_labels(&mut self) -> Result<std::sync::Arc<Plane<u32>>> {
         self.current().fluo_labels()
     }

@@ -11,10 +11,10 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::analysis::{Analyzer, Cancel, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
+use crate::analysis::{Analyzer, Cancel, SpotQuery, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
 use crate::frame::{NirView, Plane, RgbFrame, RgbView};
 use crate::measure::figures::{Figures, RIM_COMPLETE, figures, significant};
-use crate::measure::findings::{FindingsTracker, FrameFindings, GlintCheck, Mode, Roi, SpotEvidence, clip_level, find_spots, without_glint};
+use crate::measure::findings::{FindingsTracker, FrameFindings, GlintCheck, Mode, Roi, Spot, SpotEvidence, clip_level, without_glint};
 use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
 use crate::overlay::{self, Banner, CheckMarks, Marks, Outlines};
@@ -202,6 +202,9 @@ impl FrameProcessor {
     }
 
     fn run(&mut self, wl: RgbView<'_>, nir: NirView<'_>, want_classes: bool, cancel: Option<&Cancel>) -> Result<FrameResult> {
+        // The check's spots are asked for before the segmentation (a GPU finds them with it).
+        let query = (self.checks.mode != Mode::Survey).then(|| self.spot_query(wl.width, wl.height));
+        self.analyzer.set_spot_query(query);
         let seg = self.analyzer.segment(wl, nir, want_classes)?;
         if let Some(c) = cancel {
             c.check()?;
@@ -232,17 +235,19 @@ impl FrameProcessor {
             timings.push("labels", t.elapsed().as_secs_f64() * 1e3);
             Some(labels)
         };
-        // The transection / wound-bed check reads the per-pixel maps (a readback on a GPU): only then.
-        let (findings, check) = if self.checks.mode == Mode::Survey {
-            (None, None)
-        } else {
-            let t = Instant::now();
-            let (ratio, fluo) = self.analyzer.pixel_maps()?;
-            timings.push("pixel_maps", t.elapsed().as_secs_f64() * 1e3);
-            let t = Instant::now();
-            let (f, marks) = self.check(wl, nir, &ratio, &fluo, &clip);
-            timings.push("checks", t.elapsed().as_secs_f64() * 1e3);
-            (Some(f), Some(marks))
+        // The transection / wound-bed check: the candidate spots and the maps around them (on a GPU
+        // found with the segmentation, the maps read back with the composite).
+        let (findings, check) = match query {
+            None => (None, None),
+            Some(query) => {
+                let t = Instant::now();
+                let (candidates, (ratio, fluo)) = self.analyzer.spots(&query)?;
+                timings.push("spots", t.elapsed().as_secs_f64() * 1e3);
+                let t = Instant::now();
+                let (f, marks) = self.check(wl, nir, &query, candidates, &ratio, &fluo, &clip);
+                timings.push("checks", t.elapsed().as_secs_f64() * 1e3);
+                (Some(f), Some(marks))
+            }
         };
         let t = Instant::now();
         let margins_px = self.params.margins_px();
@@ -303,17 +308,23 @@ impl FrameProcessor {
             .collect())
     }
 
-    /// The transection / wound-bed check: fluorescence in the ROI and the steady flag, with the marks
-    /// that show it (the ROI, the spots' boxes, the banner).
-    fn check(&mut self, wl: RgbView<'_>, nir: NirView<'_>, ratio: &Plane<f32>, fluo: &Plane<u8>, clip: &OnceCell<Option<u16>>) -> (FrameFindings, CheckMarks) {
-        let (w, h) = (fluo.width, fluo.height);
+    /// What the check asks of a `w`×`h` frame: its ROI, TBR and least area.
+    fn spot_query(&self, w: usize, h: usize) -> SpotQuery {
         let roi = self.checks.roi.unwrap_or_else(|| Roi::central(w, h)).clamp_to(w, h);
         let scale = self.params.scale_known.then_some(self.params.mm_per_px);
         // Specks under 0.5 mm² (4 px without a scale) are noise, not findings.
         let min_area = scale.map_or(4, |s| ((0.5 / (s * s)).ceil() as u32).max(4));
-        // Candidates at the frame's level (the peak ratio to the fitted background), then judged against
-        // the tissue around each and the glint signatures.
-        let candidates = find_spots(ratio, fluo, roi, self.checks.min_tbr, min_area);
+        SpotQuery { roi, min_tbr: self.checks.min_tbr, min_area }
+    }
+
+    /// The transection / wound-bed check: fluorescence in the ROI and the steady flag, with the marks
+    /// that show it (the ROI, the spots' boxes, the banner). `candidates`: the query's spots at the
+    /// frame's level (the peak ratio to the fitted background), judged here against the tissue around
+    /// each and the glint signatures.
+    #[allow(clippy::too_many_arguments)]
+    fn check(&mut self, wl: RgbView<'_>, nir: NirView<'_>, query: &SpotQuery, candidates: Vec<Spot>, ratio: &Plane<f32>, fluo: &Plane<u8>, clip: &OnceCell<Option<u16>>) -> (FrameFindings, CheckMarks) {
+        let roi = query.roi;
+        let scale = self.params.scale_known.then_some(self.params.mm_per_px);
         let evidence = SpotEvidence {
             ratio,
             wl,

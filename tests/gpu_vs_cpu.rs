@@ -1106,3 +1106,85 @@ fn gpu_reduce_stage_equals_its_cpu_twin_on_adversarial_masks() {
     assert!(rims >= 30 && coreless >= 2, "{rims} rim lesions, {coreless} coreless ones compared");
     assert!(truncated_seen, "no input had more cores than the table holds");
 }
+
+/// The check's spot stage alone (the mask's 8-connected components within the region of interest, their
+/// areas, boxes, centroids and peak ratios) gives its CPU twin's candidate spots exactly, in the same
+/// order, on adversarial masks: region-of-interest edges that cut the spiral and the serpentine into many
+/// spots (a component that leaves the region and comes back is two), the whole frame, least areas of 1 and
+/// 4 px, sizes that are not multiples of the 16-pixel tiles.
+#[test]
+fn gpu_spot_stage_equals_its_cpu_twin_on_adversarial_masks() {
+    use nirf_margin::analysis::SpotQuery;
+    use nirf_margin::measure::findings::{Roi, find_spots};
+    let Some(ctx) = gpu_or_skip() else { return };
+    let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::default()).unwrap();
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(21);
+    let mut seen = 0;
+    for (w, h) in [(203, 117), (64, 48)] {
+        let rois = [Roi::central(w, h), Roi { x: 0, y: 0, w, h }, Roi { x: 7, y: 5, w: w - 20, h: h - 13 }, Roi { x: 17, y: 16, w: 1, h: h - 16 }];
+        for (name, mask) in adversarial_masks(w, h) {
+            let ratio = banded_ratio(&mask, &mut rng);
+            for roi in rois {
+                for (min_tbr, min_area) in [(1.5, 4), (0.0, 1), (2.9, 1)] {
+                    let query = SpotQuery { roi, min_tbr, min_area };
+                    let got = gpu.run_spots_stage(&mask, &ratio, &query).unwrap();
+                    let want = find_spots(&ratio, &mask, roi, min_tbr, min_area);
+                    assert_eq!(got, want, "{w}x{h} {name} {roi:?} TBR {min_tbr} area {min_area}");
+                    seen += want.len();
+                }
+            }
+        }
+    }
+    assert!(seen > 1000, "the masks make many spots ({seen})");
+}
+
+/// In a frame, the GPU finds the check's candidate spots with the segmentation and reads back the maps
+/// only on the rows around them (with the overlay): the candidates equal `find_spots` on the GPU's whole
+/// maps, and the evidence that judges them (`SpotEvidence::keep`: the glint tests, the ring around each
+/// spot, its edges) reads nothing outside those rows: the spots kept are the same as on the whole maps.
+/// Cut surfaces with residual spots and glints, broad-family textures, three ROIs.
+#[test]
+fn gpu_check_reads_back_only_the_rows_around_its_spots() {
+    use nirf_margin::analysis::SpotQuery;
+    use nirf_margin::measure::findings::{Roi, SpotEvidence, find_spots};
+    use std::cell::OnceCell;
+    let Some(ctx) = gpu_or_skip() else { return };
+    let p = AnalysisParams::with_scale(0.1).without_cpu_only_stages();
+    let mut gpu = GpuAnalyzer::with_context(ctx, p.clone()).unwrap();
+    let (mut candidates, mut kept) = (0, 0);
+    for seed in 0..6u64 {
+        let options = SceneOptions { broad: seed % 2 == 1, ..SceneOptions::cut_surface(1..=4) };
+        let cfg = PhantomConfig { width: 320, height: 240, frames: 2, seed: 950 + seed, mm_per_px: 0.1, options, ..Default::default() };
+        let scene = cfg.scene();
+        for f in 0..cfg.frames {
+            let r = render(&scene, f);
+            let (w, h) = (r.wl.width, r.wl.height);
+            let roi = [Roi::central(w, h), Roi { x: 0, y: 0, w, h }, Roi { x: 31, y: 100, w: 200, h: 40 }][(seed as usize + f as usize) % 3];
+            let query = SpotQuery { roi, min_tbr: 1.5, min_area: 50 };
+            gpu.set_spot_query(Some(query));
+            gpu.segment((&r.wl).into(), (&r.nir).into(), false).unwrap();
+            gpu.composite((&r.wl).into(), &[]).unwrap();
+            let (found, (ratio, fluo)) = gpu.spots(&query).unwrap();
+            let (whole_ratio, whole_fluo) = gpu.pixel_maps().unwrap();
+            let what = format!("seed {} frame {f} {roi:?}", cfg.seed);
+            assert_eq!(found, find_spots(&whole_ratio, &whole_fluo, roi, 1.5, 50), "{what}");
+            let judge = |ratio: &nirf_margin::frame::Plane<f32>, fluo: &nirf_margin::frame::Plane<u8>| {
+                let evidence = SpotEvidence {
+                    ratio,
+                    wl: (&r.wl).into(),
+                    nir: (&r.nir).into(),
+                    glint_level: p.glint_level,
+                    min_tbr: 1.5,
+                    mm_per_px: Some(0.1),
+                    sharp_per_px: p.homogeneous_edge_gradient_per_mm * 0.1,
+                };
+                evidence.keep(found.clone(), fluo, &OnceCell::new())
+            };
+            let k = judge(&ratio, &fluo);
+            assert_eq!(k, judge(&whole_ratio, &whole_fluo), "{what}");
+            candidates += found.len();
+            kept += k.len();
+        }
+    }
+    assert!(candidates >= 10 && kept >= 5, "the scenes hold spots ({candidates} candidates, {kept} kept)");
+}

@@ -116,6 +116,14 @@ impl Analyzer for FaultyAnalyzer {
         self.inner.pixel_maps()
     }
 
+    fn set_spot_query(&mut self, query: Option<crate::analysis::SpotQuery>) {
+        self.inner.set_spot_query(query)
+    }
+
+    fn spots(&mut self, query: &crate::analysis::SpotQuery) -> Result<(Vec<crate::measure::findings::Spot>, crate::analysis::PixelMaps)> {
+        self.inner.spots(query)
+    }
+
     fn fluo_labels(&mut self) -> Result<std::sync::Arc<crate::frame::Plane<u32>>> {
         self.inner.fluo_labels()
     }

@@ -29,7 +29,9 @@ use crate::analysis::{
 use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
 use crate::params::AnalysisParams;
 
-use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, LOW_SLOTS, drawn, near, table};
+use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, LOW_SLOTS, drawn, near, spots, table};
+use crate::analysis::SpotQuery;
+use crate::measure::findings::Spot;
 
 struct StagePipelines {
     stage: &'static Stage,
@@ -60,6 +62,8 @@ struct Bound {
     near_bytes: Vec<u64>,
     marked_bytes: Vec<u64>,
     drawn_bytes: Vec<u64>,
+    low_bytes: Vec<u64>,
+    roi_bytes: Vec<u64>,
 }
 
 /// Which tiles an entry point addresses a buffer on (`prelude::near`): those near a core, those near
@@ -70,6 +74,11 @@ enum Tiles {
     Near,
     Marked,
     Drawn,
+    /// The tiles with a low pixel on their perimeter (hysteresis.wgsl's `low_tiles`; in the spots'
+    /// passes, with a spot pixel on their perimeter).
+    Low,
+    /// The tiles of the check's region of interest (spots.wgsl reads no pixel outside it).
+    Roi,
 }
 
 /// (entry point, buffer, the tiles it addresses the buffer on).
@@ -182,6 +191,8 @@ impl StagePipelines {
             near_bytes: sum(|s| s.0, Some(Tiles::Near)),
             marked_bytes: sum(|s| s.0, Some(Tiles::Marked)),
             drawn_bytes: sum(|s| s.0, Some(Tiles::Drawn)),
+            low_bytes: sum(|s| s.0, Some(Tiles::Low)),
+            roi_bytes: sum(|s| s.0, Some(Tiles::Roi)),
         }
     }
 }
@@ -204,7 +215,13 @@ struct FrameResources {
     height: usize,
     params: GpuParams,
     nir_in: wgpu::Buffer,
+    /// The drawn tiles' white light, uploaded by `composite` (composite.wgsl).
     wl_in: wgpu::Buffer,
+    /// The white light's glint bits (cut.wgsl), uploaded by `segment`, and their words on the CPU.
+    glint: wgpu::Buffer,
+    glint_words: Vec<u32>,
+    /// The last segmented frame's drawn tiles (`drawn_count` of them), read back with the table.
+    drawn_list: Vec<u32>,
     table: wgpu::Buffer,
     level: wgpu::Buffer,
     overlay: wgpu::Buffer,
@@ -247,6 +264,14 @@ struct FrameResources {
     drawn_read: wgpu::Buffer,
     drawn_count: usize,
     maps_read: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    /// The check's spot table (spots.wgsl) and its readback.
+    spot_table: wgpu::Buffer,
+    spot_read: wgpu::Buffer,
+    /// The maps the check reads, filled on the rows around the last frame's candidate spots only
+    /// (`SpotQuery::reach`): kept from frame to frame, so that only those rows are written.
+    spot_maps: Option<PixelMaps>,
+    /// The hysteresis's tiles with a low pixel on their perimeter: their count, then a flag a tile.
+    low_tiles: wgpu::Buffer,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
     /// This frame's traffic so far (segment, then composite).
     traffic: Traffic,
@@ -254,11 +279,14 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 16] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 19] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
-        ("wl_in", (3 * n).div_ceil(4)),
+        // The drawn tiles' white light, a tile after another (composite.wgsl): at most every tile.
+        ("wl_in", near::tiles(width, height) * DRAWN_TILE_BYTES / 4),
+        // The white light's glint bits, a bit a pixel, rows padded to whole words (cut.wgsl).
+        ("glint", bits_words(width, height)),
         // 16-bit codes, two a word, rows padded to whole words (`ratio_words`).
         ("ratio", ratio_words(width, height)),
         // 8-bit values, four a word, rows padded to whole words (`mask_words`).
@@ -289,6 +317,10 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 16
         ("near", near::buffer_words(width, height)),
         // A word a 16×16 tile, then the list of the tiles drawn.
         ("drawn", drawn::buffer_words(width, height)),
+        // Hysteresis.wgsl's count of tiles with a low pixel on their perimeter, then a flag a 16×16 tile.
+        ("low_tiles", 1 + near::tiles(width, height)),
+        // The check's spots: a header, then a record a component (`prelude::spots`).
+        ("spot_table", spots::buffer_words()),
     ]
 }
 
@@ -370,7 +402,10 @@ fn frame_needs(width: usize, height: usize) -> Needs {
 /// Words of a component's statistics record (`STATS_STRIDE` in the prelude).
 const STATS_WORDS: usize = super::prelude::record::STRIDE;
 
-const STAGE_NAMES: [&str; 8] = ["normalize", "threshold", "morphology", "components", "regions", "distance", "reduce", "composite"];
+/// The stages, each a compute pass of its own; "spots" (the transection / wound-bed check's) runs only
+/// when asked for (`Analyzer::set_spot_query`), the composite in `composite`.
+const STAGE_NAMES: [&str; 9] = ["normalize", "threshold", "morphology", "components", "regions", "distance", "reduce", "spots", "composite"];
+const SPOTS_STAGE: usize = 7;
 
 fn storage(device: &wgpu::Device, label: &str, words: usize, extra: wgpu::BufferUsages) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
@@ -400,6 +435,12 @@ pub struct GpuAnalyzer {
     /// The last `segment` asked for the class map; `composite` has not run for it yet.
     want_classes: bool,
     pending: bool,
+    /// What the next frames' check asks for (`Analyzer::set_spot_query`).
+    spot_query: Option<SpotQuery>,
+    /// The last segmented frame's candidate spots and the query they answer (None: not asked, or more
+    /// components than the table holds), and whether the maps around them have been read back.
+    spot_found: Option<(SpotQuery, Vec<Spot>)>,
+    spot_maps_ready: bool,
 }
 
 fn build_pipelines(d: &wgpu::Device) -> Pipelines {
@@ -427,7 +468,18 @@ impl GpuAnalyzer {
         check_distance_bound(&ctx, &params)?;
         let pipelines = build_pipelines(&ctx.device);
         ctx.check().map_err(|e| anyhow::Error::new(e).context(format!("building the GPU pipelines on {}", ctx.describe())))?;
-        Ok(Self { ctx, pipelines, frame: None, params, slot_labels: Vec::new(), want_classes: false, pending: false })
+        Ok(Self {
+            ctx,
+            pipelines,
+            frame: None,
+            params,
+            slot_labels: Vec::new(),
+            want_classes: false,
+            pending: false,
+            spot_query: None,
+            spot_found: None,
+            spot_maps_ready: false,
+        })
     }
 
     pub fn context(&self) -> &GpuContext {
@@ -528,7 +580,8 @@ impl GpuAnalyzer {
         let f = self.frame.as_mut().expect("resources built");
         let q = &self.ctx.queue;
         q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
-        upload_words(q, &f.wl_in, wl.data, &mut f.upload);
+        glint_bits(wl, self.params.glint_level, &mut f.glint_words);
+        q.write_buffer(&f.glint, 0, bytemuck::cast_slice(&f.glint_words));
         q.write_buffer(&f.level, (LEVEL_BINS * 4) as u64, bytemuck::bytes_of(&level.to_bits()));
         let f = self.frame.as_ref().expect("resources built");
         let (mp, hp) = (&self.pipelines.morphology, &self.pipelines.hysteresis);
@@ -697,6 +750,24 @@ impl GpuAnalyzer {
         Ok((lesions_from_table(&t_words), truncated))
     }
 
+    /// The check's spot stage alone on a given mask (0 non-fluorescent, 1 fluorescent) and ratio map:
+    /// the candidate spots of `query` (spots.wgsl's `spot_local`, hysteresis.wgsl's `merge_low`,
+    /// `spot_flatten`, `spot_stats`, as `segment` runs them when asked). Its CPU twin is
+    /// `measure::findings::find_spots`. A frame with more components than the table holds is an error
+    /// here (in a frame, the spots are then found on the CPU).
+    pub fn run_spots_stage(&mut self, mask: &Plane<u8>, ratio: &Plane<f32>, query: &SpotQuery) -> Result<Vec<Spot>> {
+        query.roi.in_frame(mask.width, mask.height)?;
+        self.load_mask_and_ratio(mask, ratio)?;
+        let (w, h) = (mask.width, mask.height);
+        let f = self.frame.as_ref().expect("resources built");
+        write_spot_head(&self.ctx.queue, &f.spot_table, query);
+        let (hp, g, t) = (&self.pipelines.hysteresis, &f.bg_hysteresis.group, tiles(w, h));
+        self.run_alone(&[(hp.get("spot_local").0, g, t), (hp.get("merge_low").0, g, t), (hp.get("spot_flatten").0, g, t), (hp.get("spot_stats").0, g, t)])?;
+        let table_words = self.read_back(&f.spot_table, spots::buffer_words())?;
+        spots_from_table(&table_words, query)
+            .ok_or_else(|| anyhow!("{} components in the region of interest: the spot table holds {}", table_words[spots::COUNT], spots::CAPACITY))
+    }
+
     /// The first `words` words of `buf`, copied out after the work submitted so far.
     fn read_back(&self, buf: &wgpu::Buffer, words_wanted: usize) -> Result<Vec<u32>> {
         let ctx = &self.ctx;
@@ -771,13 +842,14 @@ impl GpuAnalyzer {
         self.resources(w, h)?;
         let f = self.frame.as_mut().expect("resources built");
         let q = &self.ctx.queue;
-        upload_words(q, &f.wl_in, wl.data, &mut f.upload);
         q.write_buffer(&f.ratio, 0, bytemuck::cast_slice(&pack_ratio(ratio)));
         q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
         q.write_buffer(&f.seeds, 0, &pack_rows(&seeds.data, w, |v| v as u8));
         q.write_buffer(&f.near, 0, &[0u8; NEAR_HEAD_BYTES as usize]);
-        // Every tile drawn, in raster order (in a frame, those mark_coreless lists).
+        // Every tile drawn, in raster order (in a frame, those mark_coreless lists), and its white light.
         let tiles_n = near::tiles(w, h);
+        gather_tiles(wl.data, w, h, 3, &(0..tiles_n as u32).collect::<Vec<_>>(), &mut f.upload);
+        q.write_buffer(&f.wl_in, 0, &f.upload);
         q.write_buffer(&f.near, (near::COUNT_DRAWN * 4) as u64, bytemuck::bytes_of(&(tiles_n as u32)));
         let list: Vec<u32> = (0..tiles_n as u32).collect();
         q.write_buffer(&f.drawn, (tiles_n * 4) as u64, bytemuck::cast_slice(&list));
@@ -834,6 +906,7 @@ impl GpuAnalyzer {
         let buf = |name: &str, extra| storage(d, name, words_of(name), extra);
         let nir_in = buf("nir_in", none);
         let wl_in = buf("wl_in", none);
+        let glint = buf("glint", none);
         let medians = storage(d, "medians", (params.grid_w * params.grid_h) as usize, none);
         let coeffs = storage(d, "coeffs", 8, none);
         let ratio = buf("ratio", src);
@@ -850,6 +923,8 @@ impl GpuAnalyzer {
         let near = buf("near", src);
         let table = buf("table", src);
         let drawn = buf("drawn", src);
+        let spot_table = buf("spot_table", src);
+        let low_tiles = buf("low_tiles", src);
         let tiles_n = near::tiles(width, height);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
         // A drawn tile after another (composite.wgsl).
@@ -879,8 +954,23 @@ impl GpuAnalyzer {
             bg_threshold: p.threshold.bind(d, &uniform, &[&level], &[], &[]),
             // The hysteresis's low mask goes to the seeds' buffer (free until the distance stage), so the
             // mask pass reads it while writing the mask.
-            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &wl_in, &level, &mask, &low_parent, &seeds], &[], &[]),
-            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &wl_in, &level, &seeds, &low_parent], &[], &[]),
+            // clean_mask_strong reads the border words of the tiles with a low pixel on their perimeter only.
+            bg_morphology: p.morphology.bind(d, &uniform, &[&ratio, &glint, &level, &mask, &low_parent, &seeds], &[], &[("clean_mask_strong", &low_parent, Tiles::Low)]),
+            // The check's spots are labelled in the same border array (free once `compress` has run).
+            // The hysteresis's passes write and read the border words of the tiles with a low pixel on their
+            // perimeter only (the others write their flag alone), the spots' likewise with a spot pixel;
+            // the spots' passes read the mask and the ratio in the region of interest only.
+            bg_hysteresis: p.hysteresis.bind(d, &uniform, &[&ratio, &glint, &level, &seeds, &low_parent, &mask, &spot_table, &low_tiles], &[], &[
+                ("local_low", &low_parent, Tiles::Low),
+                ("merge_low", &low_parent, Tiles::Low),
+                ("mark_strong", &low_parent, Tiles::Low),
+                ("spot_local", &low_parent, Tiles::Low),
+                ("spot_flatten", &low_parent, Tiles::Low),
+                ("spot_stats", &low_parent, Tiles::Low),
+                ("spot_local", &mask, Tiles::Roi),
+                ("spot_stats", &mask, Tiles::Roi),
+                ("spot_stats", &ratio, Tiles::Roi),
+            ]),
             // The labelling writes the labels into the parent buffer (`compress`, components.wgsl); its
             // border array is the hysteresis's (free once the morphology pass has read it).
             bg_components: p.components.bind(d, &uniform, &[&mask, &parent, &roots, &stats, &table, &root_bits, &ratio, &low_parent, &drawn, &local_roots], &dense, &[]),
@@ -933,6 +1023,9 @@ impl GpuAnalyzer {
             drawn_read: readback(d, "drawn_read", tiles_n * 4),
             nir_in,
             wl_in,
+            glint,
+            glint_words: Vec::new(),
+            drawn_list: Vec::new(),
             table,
             styles,
             level,
@@ -953,6 +1046,10 @@ impl GpuAnalyzer {
             drawn,
             drawn_count: 0,
             maps_read: None,
+            spot_read: readback(d, "spot_read", spots::buffer_words() * 4),
+            spot_table,
+            spot_maps: None,
+            low_tiles,
             timestamps,
             traffic: Traffic::default(),
         }
@@ -1087,6 +1184,86 @@ fn lay_tiles(frame: &mut [u8], width: usize, height: usize, px: usize, list: &[u
     }
 }
 
+/// The inverse of `lay_tiles`: the tiles of `frame` listed in `list`, a tile after another (16 rows of 16
+/// pixels, `px` bytes a pixel, 0 beyond the frame), into `out`.
+fn gather_tiles(frame: &[u8], width: usize, height: usize, px: usize, list: &[u32], out: &mut Vec<u8>) {
+    let tx = width.div_ceil(16);
+    out.clear();
+    out.resize(list.len() * TILE_PIXELS * px, 0);
+    for (k, &t) in list.iter().enumerate() {
+        let (x0, y0) = (16 * (t as usize % tx), 16 * (t as usize / tx));
+        let cols = 16.min(width - x0) * px;
+        for ly in 0..16.min(height - y0) {
+            out[(k * TILE_PIXELS + 16 * ly) * px..][..cols].copy_from_slice(&frame[((y0 + ly) * width + x0) * px..][..cols]);
+        }
+    }
+}
+
+/// The white light's glint bits (cut.wgsl): a bit a pixel, set where it is a glint
+/// (`reference::threshold::is_glint`: every channel at or over `glint_level`), 32 a word, rows padded to
+/// whole words. Made row by row on all cores, 24 channels (8 pixels) at a time: each channel's test a
+/// byte (a loop the compiler vectorises), eight bytes to eight bits by a multiplication, a pixel's three
+/// bits and'ed, every third bit gathered by table (`EVERY_THIRD`): about 4 ms a 3840×2160 frame on one
+/// core, where a test a pixel took 12 (the unit test below checks it against `is_glint`).
+fn glint_bits(wl: RgbView<'_>, glint_level: u8, out: &mut Vec<u32>) {
+    use rayon::prelude::*;
+    let (w, h) = (wl.width, wl.height);
+    let stride = w.div_ceil(32);
+    out.clear();
+    out.resize(stride * h, 0);
+    if w == 0 {
+        return;
+    }
+    let rows = wl.data.par_chunks_exact(3 * w).take(h).zip(out.par_chunks_exact_mut(stride));
+    rows.for_each_init(
+        // Past a row's last channel the bytes stay 0 (every row is as long): the padding's bits are clear.
+        || vec![0u8; stride * 96],
+        |channels, (row, bits)| {
+            for (c, &v) in channels.iter_mut().zip(row) {
+                *c = (v >= glint_level) as u8;
+            }
+            for (word, c) in bits.iter_mut().zip(channels.chunks_exact(96)) {
+                let mut acc = 0u32;
+                for (g, c24) in c.chunks_exact(24).enumerate() {
+                    let mut q = 0u32;
+                    for (j, c8) in c24.chunks_exact(8).enumerate() {
+                        let x = u64::from_le_bytes(c8.try_into().expect("eight bytes"));
+                        q |= ((x.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32) << (8 * j);
+                    }
+                    let q = q & (q >> 1) & (q >> 2);
+                    let px = EVERY_THIRD[0][(q & 0xff) as usize] as u32
+                        | EVERY_THIRD[1][((q >> 8) & 0xff) as usize] as u32
+                        | EVERY_THIRD[2][((q >> 16) & 0xff) as usize] as u32;
+                    acc |= px << (8 * g);
+                }
+                *word = acc;
+            }
+        },
+    );
+}
+
+/// For each byte k of a 24-bit group of channel bits (three pixels and a third to a byte), its bits at
+/// the pixels' first channels (0, 3, 6, .. of the group) as pixel bits: k = 0 pixels 0–2, 1 pixels 3–5,
+/// 2 pixels 6–7.
+const EVERY_THIRD: [[u8; 256]; 3] = [every_third(0), every_third(1), every_third(2)];
+
+const fn every_third(byte: u32) -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut v = 0;
+    while v < 256 {
+        let mut k = 0;
+        while k < 8 {
+            let bit = 8 * byte + k;
+            if bit % 3 == 0 && (v >> k) & 1 == 1 {
+                t[v as usize] |= 1 << (bit / 3);
+            }
+            k += 1;
+        }
+        v += 1;
+    }
+    t
+}
+
 /// Dispatch helpers: 16×16 tiles over the frame, or a 1-D count of workgroups.
 fn tiles(w: usize, h: usize) -> (u32, u32, u32) {
     ((w as u32).div_ceil(16), (h as u32).div_ceil(16), 1)
@@ -1135,6 +1312,108 @@ fn words(buf: &wgpu::Buffer) -> Result<Vec<u32>> {
     drop(view);
     buf.unmap();
     Ok(out)
+}
+
+/// The spot table's header for `q` (`prelude::spots`): no record handed out yet, the ROI, the least area.
+fn write_spot_head(queue: &wgpu::Queue, table: &wgpu::Buffer, q: &SpotQuery) {
+    let mut head = [0u32; spots::HEAD];
+    head[spots::ROI..spots::ROI + 4].copy_from_slice(&[q.roi.x, q.roi.y, q.roi.x + q.roi.w, q.roi.y + q.roi.h].map(|v| v as u32));
+    head[spots::MIN_AREA] = q.min_area;
+    queue.write_buffer(table, 0, bytemuck::cast_slice(&head));
+}
+
+/// The candidate spots of query `q` from the spot table (`prelude::spots`), filtered and ordered as
+/// `find_spots` (by their first pixel in raster order, the label order of the ROI's labelling); `None`
+/// when the frame had more components than the table holds.
+fn spots_from_table(t: &[u32], q: &SpotQuery) -> Option<Vec<Spot>> {
+    let n = t[spots::COUNT] as usize;
+    if n > spots::CAPACITY {
+        return None;
+    }
+    let mut found: Vec<(u32, Spot)> = (0..n)
+        .map(|k| &t[spots::HEAD + k * spots::STRIDE..][..spots::STRIDE])
+        .filter(|r| r[spots::AREA] >= q.min_area && ratio_value(r[spots::PEAK]) >= q.min_tbr)
+        .map(|r| {
+            let area = r[spots::AREA] as f64;
+            // The sum of the pixels' centres (x + 0.5): exact in f64, as the CPU's.
+            let centre = |k: usize| (((r[k] as u64 | (r[k + 1] as u64) << 32) as f64 + 0.5 * area) / area) as f32;
+            let spot = Spot {
+                id: 0,
+                centroid_px: [centre(spots::SX), centre(spots::SY)],
+                area_px: r[spots::AREA],
+                area_mm2: None,
+                peak_tbr: ratio_value(r[spots::PEAK]),
+                bbox: [r[spots::X0], r[spots::Y0], r[spots::X1] + 1, r[spots::Y1] + 1].map(|v| v as usize),
+            };
+            (r[spots::FIRST], spot)
+        })
+        .collect();
+    found.sort_by_key(|(first, _)| *first);
+    Some(found.into_iter().map(|(_, s)| s).collect())
+}
+
+/// The rows of a `height`-row frame the check reads around `found` (`SpotQuery::reach`), as disjoint
+/// ranges in order.
+fn spot_rows(found: &[Spot], height: usize) -> Vec<(usize, usize)> {
+    let mut rows: Vec<(usize, usize)> = found.iter().map(|s| SpotQuery::reach(s, height)).collect();
+    rows.sort();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in rows {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
+}
+
+/// Bytes a row of the ratio map and of the mask (`ratio_words`, `mask_words`: rows padded to whole words).
+fn map_row_bytes(width: usize) -> (usize, usize) {
+    (width.div_ceil(2) * 4, width.div_ceil(4) * 4)
+}
+
+/// Copies `rows` of the ratio map and the mask into their readbacks (at the same offsets), counting the
+/// bytes into `traffic`'s readback.
+fn copy_map_rows(enc: &mut wgpu::CommandEncoder, maps: (&wgpu::Buffer, &wgpu::Buffer), width: usize, reads: &(wgpu::Buffer, wgpu::Buffer), rows: &[(usize, usize)], traffic: &mut Traffic) {
+    let (rb, mb) = map_row_bytes(width);
+    for &(a, b) in rows {
+        for (src, dst, bytes) in [(maps.0, &reads.0, rb), (maps.1, &reads.1, mb)] {
+            enc.copy_buffer_to_buffer(src, (a * bytes) as u64, dst, (a * bytes) as u64, ((b - a) * bytes) as u64);
+            traffic.add("readback", 2 * ((b - a) * bytes) as u64, 0);
+        }
+    }
+}
+
+/// The readbacks of the ratio map and the mask (made the first time a frame of this size needs them).
+fn maps_read<'a>(device: &wgpu::Device, f: &'a mut FrameResources) -> &'a (wgpu::Buffer, wgpu::Buffer) {
+    let (ratio_bytes, mask_bytes) = (ratio_words(f.width, f.height) * 4, mask_words(f.width, f.height) * 4);
+    f.maps_read.get_or_insert_with(|| (readback(device, "ratio_read", ratio_bytes), readback(device, "mask_read", mask_bytes)))
+}
+
+/// Writes `rows` of the mapped readbacks into the check's maps (kept from frame to frame: elsewhere they
+/// hold what earlier frames left) and unmaps them.
+fn lay_map_rows(f: &mut FrameResources, rows: &[(usize, usize)]) -> Result<()> {
+    let (w, h) = (f.width, f.height);
+    let (rb, mb) = map_row_bytes(w);
+    let maps = f.spot_maps.get_or_insert_with(|| (Arc::new(Plane::new(w, h)), Arc::new(Plane::new(w, h))));
+    let (ratio, mask) = (Arc::make_mut(&mut maps.0), Arc::make_mut(&mut maps.1));
+    let (rr, mr) = f.maps_read.as_ref().expect("copied into");
+    {
+        let rv = rr.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU ratio map: {e:?}"))?;
+        let mv = mr.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU mask: {e:?}"))?;
+        for &(a, b) in rows {
+            for y in a..b {
+                let codes: &[u16] = bytemuck::cast_slice(&rv[y * rb..(y + 1) * rb]);
+                for (d, &c) in ratio.data[y * w..(y + 1) * w].iter_mut().zip(codes) {
+                    *d = ratio_value(c as u32);
+                }
+                mask.data[y * w..(y + 1) * w].copy_from_slice(&mv[y * mb..y * mb + w]);
+            }
+        }
+    }
+    rr.unmap();
+    mr.unmap();
+    Ok(())
 }
 
 fn lesions_from_table(t: &[u32]) -> Vec<LesionStats> {
@@ -1188,6 +1467,7 @@ impl Analyzer for GpuAnalyzer {
         self.resources(w, h)?;
         let ctx = &self.ctx;
         let p = &self.pipelines;
+        let spot_query = self.spot_query;
         let f = self.frame.as_mut().expect("resources built");
         f.traffic = Traffic::default();
         let traffic = std::cell::RefCell::new(std::mem::take(&mut f.traffic));
@@ -1197,8 +1477,11 @@ impl Analyzer for GpuAnalyzer {
         // through a padded copy.
         let upload = |buf: &wgpu::Buffer, bytes: &[u8], scratch: &mut Vec<u8>| upload_words(&ctx.queue, buf, bytes, scratch);
         upload(&f.nir_in, bytemuck::cast_slice(nir.data), &mut f.upload);
-        upload(&f.wl_in, wl.data, &mut f.upload);
-        traffic.borrow_mut().add("upload", f.nir_in.size() + f.wl_in.size(), 0);
+        // The white light goes as its glint bits (the threshold's glint test), and its drawn tiles with the
+        // composite.
+        glint_bits(wl, self.params.glint_level, &mut f.glint_words);
+        ctx.queue.write_buffer(&f.glint, 0, bytemuck::cast_slice(&f.glint_words));
+        traffic.borrow_mut().add("upload", f.nir_in.size() + f.glint.size(), 0);
 
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
         // The statistics records need no clear: `assign_ids` zeroes each component's.
@@ -1213,6 +1496,9 @@ impl Analyzer for GpuAnalyzer {
         // The cores' boxes and the count of tiles near them (`activate` writes every tile's word).
         enc.clear_buffer(&f.near, 0, Some(NEAR_HEAD_BYTES));
         traffic.borrow_mut().add("clear", NEAR_HEAD_BYTES, 0);
+        // The hysteresis's count of tiles with a low pixel on their perimeter (`local_low` writes every flag).
+        enc.clear_buffer(&f.low_tiles, 0, Some(4));
+        traffic.borrow_mut().add("clear", 4, 0);
         let t = tiles(w, h);
         let gp = f.params;
         // Bytes a component this frame's dispatches may move, per stage (counted once the count is read).
@@ -1221,6 +1507,8 @@ impl Analyzer for GpuAnalyzer {
         // And as if every tile were near a core (scaled once their count is read).
         let per_near = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let per_marked = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
+        let per_low = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
+        let per_roi = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[((&wgpu::ComputePipeline, usize), &Bound, (u32, u32, u32))]| {
             let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
                 query_set: qs,
@@ -1237,6 +1525,8 @@ impl Analyzer for GpuAnalyzer {
                 per_local_root.borrow_mut()[k] += bg.per_local_root[*entry];
                 per_near.borrow_mut()[k] += bg.near_bytes[*entry];
                 per_marked.borrow_mut()[k] += bg.marked_bytes[*entry];
+                per_low.borrow_mut()[k] += bg.low_bytes[*entry];
+                per_roi.borrow_mut()[k] += bg.roi_bytes[*entry];
             }
         };
         let np = &p.normalize;
@@ -1306,6 +1596,20 @@ impl Analyzer for GpuAnalyzer {
             (up.get("levels"), rb, (1, 1, 1)),
             (up.get("subpixel"), rb, t),
         ]);
+        // The check's candidate spots, read back with the table (spots.wgsl).
+        if let Some(q) = spot_query {
+            write_spot_head(&ctx.queue, &f.spot_table, &q);
+            traffic.borrow_mut().add("upload", (spots::HEAD * 4) as u64, 0);
+            let (hp, hb) = (&p.hysteresis, &f.bg_hysteresis);
+            run_stage(&mut enc, SPOTS_STAGE, &[
+                (hp.get("spot_local"), hb, t),
+                (hp.get("merge_low"), hb, t),
+                (hp.get("spot_flatten"), hb, t),
+                (hp.get("spot_stats"), hb, t),
+            ]);
+            enc.copy_buffer_to_buffer(&f.spot_table, 0, &f.spot_read, 0, f.spot_table.size());
+            traffic.borrow_mut().add("readback", 2 * f.spot_table.size(), 0);
+        }
 
         enc.copy_buffer_to_buffer(&f.level, (LEVEL_BINS * 4) as u64, &f.table, (table::FLUO_LEVEL * 4) as u64, 12);
         const _: () = assert!(
@@ -1315,8 +1619,13 @@ impl Analyzer for GpuAnalyzer {
                 && table::DRAWN_TILES == table::NEAR_TILES + 2
         );
         enc.copy_buffer_to_buffer(&f.near, (near::COUNT * 4) as u64, &f.table, (table::NEAR_TILES * 4) as u64, 12);
+        enc.copy_buffer_to_buffer(&f.low_tiles, 0, &f.table, (table::LOW_TILES * 4) as u64, 4);
         enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);
-        traffic.borrow_mut().add("readback", 24 + 24 + 2 * (table::WORDS * 4) as u64, 0);
+        // The list of the tiles drawn (its count in the table), for the composite's white light.
+        let tiles_n = near::tiles(w, h);
+        enc.copy_buffer_to_buffer(&f.drawn, (tiles_n * 4) as u64, &f.drawn_read, 0, (tiles_n * 4) as u64);
+        traffic.borrow_mut().add("readback", 2 * (tiles_n * 4) as u64, 0);
+        traffic.borrow_mut().add("readback", 24 + 24 + 8 + 2 * (table::WORDS * 4) as u64, 0);
         // Every stage but the composite, which runs in `composite` once the styles are known.
         let segment_queries = 2 * (STAGE_NAMES.len() as u32 - 1);
         if let Some((qs, resolve, read)) = &f.timestamps {
@@ -1325,23 +1634,55 @@ impl Analyzer for GpuAnalyzer {
         }
         ctx.queue.submit([enc.finish()]);
 
-        let mut to_map: Vec<&wgpu::Buffer> = vec![&f.table_read];
+        let mut to_map: Vec<&wgpu::Buffer> = vec![&f.table_read, &f.drawn_read];
+        if spot_query.is_some() {
+            to_map.push(&f.spot_read);
+        }
         if let Some((_, _, read)) = &f.timestamps {
             to_map.push(read);
         }
         map_checked(ctx, &to_map)?;
         let t_words = words(&f.table_read)?;
+        let drawn_words = words(&f.drawn_read)?;
+        // And the spots' share of the tiles: those with a spot pixel on their perimeter, those of the ROI.
+        let (mut spot_share, mut roi_share) = (0.0, 0.0);
+        let spot_found = match spot_query {
+            Some(q) => {
+                let spot_words = words(&f.spot_read)?;
+                let tiles_n = near::tiles(w, h) as f64;
+                spot_share = spot_words[spots::TILES] as f64 / tiles_n;
+                let span = |a: usize, len: usize| ((a + len).div_ceil(16) - a / 16) as f64;
+                roi_share = span(q.roi.x, q.roi.w) * span(q.roi.y, q.roi.h) / tiles_n;
+                spots_from_table(&spot_words, &q).map(|found| (q, found))
+            }
+            None => None,
+        };
         let components = t_words[table::COMPONENTS] as u64;
         let local_roots = t_words[table::LOCAL_ROOTS] as u64;
         for (k, (bytes, root_bytes)) in per_component.into_inner().iter().zip(per_local_root.into_inner()).enumerate() {
-            traffic.borrow_mut().add(STAGE_NAMES[k], components * bytes + local_roots * root_bytes, 0);
+            let bytes = components * bytes + local_roots * root_bytes;
+            if bytes > 0 {
+                traffic.borrow_mut().add(STAGE_NAMES[k], bytes, 0);
+            }
         }
         f.near_share = t_words[table::NEAR_TILES] as f64 / near::tiles(w, h) as f64;
         let marked_share = t_words[table::MARKED_TILES] as f64 / near::tiles(w, h) as f64;
         f.drawn_count = (t_words[table::DRAWN_TILES] as usize).min(near::tiles(w, h));
+        f.drawn_list = drawn_words;
+        f.drawn_list.truncate(f.drawn_count);
+        let low_share = t_words[table::LOW_TILES] as f64 / near::tiles(w, h) as f64;
+        for (k, (low_bytes, roi_bytes)) in per_low.into_inner().iter().zip(per_roi.into_inner()).enumerate() {
+            let share = if k == SPOTS_STAGE { spot_share } else { low_share };
+            let bytes = (*low_bytes as f64 * share + roi_bytes as f64 * roi_share).ceil() as u64;
+            if bytes > 0 {
+                traffic.borrow_mut().add(STAGE_NAMES[k], bytes, 0);
+            }
+        }
         for (k, (near_bytes, marked_bytes)) in per_near.into_inner().iter().zip(per_marked.into_inner()).enumerate() {
-            let bytes = *near_bytes as f64 * f.near_share + marked_bytes as f64 * marked_share;
-            traffic.borrow_mut().add(STAGE_NAMES[k], bytes.ceil() as u64, 0);
+            let bytes = (*near_bytes as f64 * f.near_share + marked_bytes as f64 * marked_share).ceil() as u64;
+            if bytes > 0 {
+                traffic.borrow_mut().add(STAGE_NAMES[k], bytes, 0);
+            }
         }
         let mut timings = StageTimings::default();
         if let Some((_, _, read)) = &f.timestamps {
@@ -1351,6 +1692,9 @@ impl Analyzer for GpuAnalyzer {
             read.unmap();
             let period = ctx.timestamp_period_ns as f64;
             for (k, name) in STAGE_NAMES[..STAGE_NAMES.len() - 1].iter().enumerate() {
+                if k == SPOTS_STAGE && spot_query.is_none() {
+                    continue;
+                }
                 let dt = ticks[2 * k + 1].saturating_sub(ticks[2 * k]) as f64 * period / 1e6;
                 timings.push(&format!("gpu_{name}"), dt);
             }
@@ -1363,6 +1707,8 @@ impl Analyzer for GpuAnalyzer {
         self.slot_labels = (0..n_cores).map(|s| t_words[table::HEADER + s * table::STRIDE + table::LABEL]).collect();
         self.want_classes = want_classes;
         self.pending = true;
+        self.spot_found = spot_found;
+        self.spot_maps_ready = false;
         f.traffic = traffic.into_inner();
         Ok(Segmentation { lesions: lesions_from_table(&t_words), truncated, background, timings })
     }
@@ -1372,7 +1718,8 @@ impl Analyzer for GpuAnalyzer {
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
         let ratio_bytes = ratio_words(f.width, f.height) * 4;
         let mask_bytes = mask_words(f.width, f.height) * 4;
-        let (rr, mr) = f.maps_read.get_or_insert_with(|| (readback(&ctx.device, "ratio_read", ratio_bytes), readback(&ctx.device, "mask_read", mask_bytes)));
+        maps_read(&ctx.device, f);
+        let (rr, mr) = f.maps_read.as_ref().expect("made");
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pixel maps") });
         enc.copy_buffer_to_buffer(&f.ratio, 0, rr, 0, ratio_bytes as u64);
         enc.copy_buffer_to_buffer(&f.mask, 0, mr, 0, mask_bytes as u64);
@@ -1389,6 +1736,40 @@ impl Analyzer for GpuAnalyzer {
 
     fn fluo_labels(&mut self) -> Result<Arc<Plane<u32>>> {
         Ok(Arc::new(self.component_labels()?.1))
+    }
+
+    fn set_spot_query(&mut self, query: Option<SpotQuery>) {
+        self.spot_query = query;
+    }
+
+    /// The candidates found with the segmentation, and the maps' rows around them read back with the
+    /// composite (read here, in a submission of their own, when no composite has run since); a query the
+    /// segmentation was not asked, or a frame with more components than the spot table holds, is answered
+    /// on the whole maps, as the CPU does.
+    fn spots(&mut self, query: &SpotQuery) -> Result<(Vec<Spot>, PixelMaps)> {
+        let found = match self.spot_found.take() {
+            Some((asked, found)) if asked == *query => found,
+            _ => {
+                let (ratio, fluo) = self.pixel_maps()?;
+                let found = crate::measure::findings::find_spots(&ratio, &fluo, query.roi, query.min_tbr, query.min_area);
+                return Ok((found, (ratio, fluo)));
+            }
+        };
+        let ctx = &self.ctx;
+        let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
+        let rows = spot_rows(&found, f.height);
+        if !self.spot_maps_ready && !rows.is_empty() {
+            maps_read(&ctx.device, f);
+            let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("spot maps") });
+            copy_map_rows(&mut enc, (&f.ratio, &f.mask), f.width, f.maps_read.as_ref().expect("made"), &rows, &mut f.traffic);
+            ctx.queue.submit([enc.finish()]);
+            let (rr, mr) = f.maps_read.as_ref().expect("made");
+            map_checked(ctx, &[rr, mr])?;
+            lay_map_rows(f, &rows)?;
+        }
+        let (w, h) = (f.width, f.height);
+        let maps = f.spot_maps.get_or_insert_with(|| (Arc::new(Plane::new(w, h)), Arc::new(Plane::new(w, h))));
+        Ok((found, (maps.0.clone(), maps.1.clone())))
     }
 
     /// `wl`: the segmented frame's white light, which the drawn tiles are laid over.
@@ -1415,6 +1796,12 @@ impl Analyzer for GpuAnalyzer {
             }
         }
         ctx.queue.write_buffer(&f.styles, 0, bytemuck::cast_slice(&words_by_slot));
+        // The drawn tiles' white light, a tile after another as the composite writes the overlay's.
+        if drawn_n > 0 {
+            gather_tiles(wl.data, w, h, 3, &f.drawn_list, &mut f.upload);
+            ctx.queue.write_buffer(&f.wl_in, 0, &f.upload);
+            f.traffic.add("upload", f.upload.len() as u64, 0);
+        }
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("composite") });
         let k = STAGE_NAMES.len() as u32 - 1;
         // The class map is written only for a frame that asked for it.
@@ -1439,16 +1826,21 @@ impl Analyzer for GpuAnalyzer {
             let drawn_share = drawn_n as f64 / tiles_n as f64;
             let near_bytes = f.bg_composite.near_bytes[k_entry] as f64 * f.near_share + f.bg_composite.drawn_bytes[k_entry] as f64 * drawn_share;
             f.traffic.add("composite", f.bg_composite.bytes[k_entry] + near_bytes.ceil() as u64, 1);
-            // The drawn tiles and their list, read and written once each.
+            // The drawn tiles, read and written once each.
             let copy = |enc: &mut wgpu::CommandEncoder, from: &wgpu::Buffer, offset: usize, to: &wgpu::Buffer, bytes: usize, traffic: &mut Traffic| {
                 enc.copy_buffer_to_buffer(from, offset as u64, to, 0, bytes as u64);
                 traffic.add("readback", 2 * bytes as u64, 0);
             };
             copy(&mut enc, &f.overlay, 0, &f.overlay_read, drawn_n * DRAWN_TILE_BYTES, &mut f.traffic);
-            copy(&mut enc, &f.drawn, tiles_n * 4, &f.drawn_read, drawn_n * 4, &mut f.traffic);
             if self.want_classes {
                 copy(&mut enc, &f.classes, 0, &f.classes_read, drawn_n * TILE_PIXELS, &mut f.traffic);
             }
+        }
+        // The maps' rows around the check's candidate spots, read back with the overlay.
+        let spot_rows = self.spot_found.as_ref().map(|(_, found)| spot_rows(found, h)).unwrap_or_default();
+        if !spot_rows.is_empty() {
+            maps_read(&ctx.device, f);
+            copy_map_rows(&mut enc, (&f.ratio, &f.mask), w, f.maps_read.as_ref().expect("made"), &spot_rows, &mut f.traffic);
         }
         if let Some((qs, resolve, read)) = &f.timestamps {
             // At the start of the buffers (a resolve offset must be 256-aligned): segment's are read already.
@@ -1458,7 +1850,7 @@ impl Analyzer for GpuAnalyzer {
         ctx.queue.submit([enc.finish()]);
         let mut to_map: Vec<&wgpu::Buffer> = Vec::new();
         if drawn_n > 0 {
-            to_map.extend([&f.overlay_read, &f.drawn_read]);
+            to_map.push(&f.overlay_read);
             if self.want_classes {
                 to_map.push(&f.classes_read);
             }
@@ -1466,7 +1858,14 @@ impl Analyzer for GpuAnalyzer {
         if let Some((_, _, read)) = &f.timestamps {
             to_map.push(read);
         }
+        if let (false, Some((rr, mr))) = (spot_rows.is_empty(), &f.maps_read) {
+            to_map.extend([rr, mr]);
+        }
         map_checked(ctx, &to_map)?;
+        if !spot_rows.is_empty() {
+            lay_map_rows(f, &spot_rows)?;
+        }
+        self.spot_maps_ready = true;
         let mut timings = StageTimings::default();
         if let Some((_, _, read)) = &f.timestamps {
             let view = read.get_mapped_range(..).map_err(|e| anyhow!("reading GPU timestamps: {e:?}"))?;
@@ -1481,8 +1880,7 @@ impl Analyzer for GpuAnalyzer {
         let mut overlay = RgbFrame::from_vec(w, h, wl.data[..3 * n].to_vec())?;
         let mut classes = self.want_classes.then(|| Plane { width: w, height: h, data: vec![0u8; n] });
         if drawn_n > 0 {
-            let list = words(&f.drawn_read)?;
-            let list = &list[..drawn_n];
+            let list = &f.drawn_list[..];
             let lay = |buf: &wgpu::Buffer, px: usize, frame: &mut [u8], what: &str| -> Result<()> {
                 let view = buf.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU {what}: {e:?}"))?;
                 lay_tiles(frame, w, h, px, list, &view);
@@ -1506,5 +1904,41 @@ impl Analyzer for GpuAnalyzer {
     fn destroy_device(&mut self) -> bool {
         self.ctx.destroy_device();
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The glint bits are `is_glint`'s answer, pixel for pixel, at the levels' extremes and on widths
+    /// that are not whole words; the padding's bits are clear.
+    #[test]
+    fn glint_bits_are_is_glints_answers() {
+        use crate::reference::threshold::is_glint;
+        let mut seed = 7u64;
+        let mut byte = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let v = (seed >> 56) as u8;
+            // Many values at and around the levels tried.
+            if v > 160 { 250 + v % 6 } else { v }
+        };
+        let data: Vec<u8> = (0..3 * 203 * 117).map(|_| byte()).collect();
+        let mut bits = Vec::new();
+        for (w, h) in [(203usize, 117usize), (64, 3), (33, 5), (1, 7), (31, 2)] {
+            for level in [0u8, 1, 128, 250, 251, 255] {
+                let wl = RgbView { width: w, height: h, data: &data[..3 * w * h] };
+                glint_bits(wl, level, &mut bits);
+                let stride = w.div_ceil(32);
+                assert_eq!(bits.len(), stride * h);
+                for y in 0..h {
+                    for x in 0..stride * 32 {
+                        let got = bits[y * stride + x / 32] >> (x % 32) & 1 == 1;
+                        let want = x < w && is_glint(&data[3 * (y * w + x)..][..3], level);
+                        assert_eq!(got, want, "{w}x{h} level {level} at ({x},{y})");
+                    }
+                }
+            }
+        }
     }
 }

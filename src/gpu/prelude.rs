@@ -35,6 +35,10 @@ pub mod table {
     /// The number of tile-local roots (components.wgsl's compress writes a label for each): the words of
     /// the labels array written and read (the traffic count).
     pub const LOCAL_ROOTS: usize = 9;
+    /// The number of tiles with a low pixel on their perimeter (hysteresis.wgsl's `low_tiles`, copied in
+    /// before the readback): the tiles whose words of the border array the hysteresis addresses (the
+    /// traffic count).
+    pub const LOW_TILES: usize = 10;
     // A slot's record.
     pub const LABEL: usize = 0;
     pub const KIND: usize = 1;
@@ -193,6 +197,41 @@ const _: () = {
     assert!(side.div_ceil(16) * side.div_ceil(16) * LOW_SLOTS < 0x7fff_ffff, "a slot index stays under LOW_NOT_REP");
 };
 
+/// The transection / wound-bed check's candidate spots (spots.wgsl): the 8-connected components of the
+/// mask within the region of interest, labelled as the hysteresis labels (tiles in workgroup memory, the
+/// tiles' perimeters in its border array), summed into records read back with the lesion table. The
+/// buffer: a header (the records handed out, which may pass `CAPACITY`: then the frame's spots are found
+/// on the CPU; the ROI's x0, y0, x1, y1, exclusive; the least area; the tiles with a spot pixel on their
+/// perimeter), then `CAPACITY` records of
+/// `STRIDE` words: the area, the box (x0, y0, last x, last y), the sums of x and y (two words each, low
+/// first), the peak ratio code and the raster index of the first pixel. A record is handed to every
+/// component that crosses a tile border and to every other as large as the least area. Emitted as
+/// `SPOT_*`.
+pub mod spots {
+    pub const COUNT: usize = 0;
+    pub const ROI: usize = 1;
+    pub const MIN_AREA: usize = 5;
+    /// The tiles with a spot pixel on their perimeter (`spot_local` counts them): the tiles whose border
+    /// words the spots' passes address (the traffic count).
+    pub const TILES: usize = 6;
+    pub const HEAD: usize = 8;
+    pub const AREA: usize = 0;
+    pub const X0: usize = 1;
+    pub const Y0: usize = 2;
+    pub const X1: usize = 3;
+    pub const Y1: usize = 4;
+    pub const SX: usize = 5;
+    pub const SY: usize = 7;
+    pub const PEAK: usize = 9;
+    pub const FIRST: usize = 10;
+    pub const STRIDE: usize = 12;
+    pub const CAPACITY: usize = 4096;
+
+    pub fn buffer_words() -> usize {
+        HEAD + CAPACITY * STRIDE
+    }
+}
+
 /// The labelled distance field and the column pass's words (distance.wgsl): a distance (squared in the
 /// field, vertical in the columns) above this shift, a core slot + 1 below it. Emitted as `FIELD_SHIFT`
 /// and `FIELD_VALUE` (the mask below it).
@@ -306,6 +345,22 @@ pub fn wgsl() -> String {
         ("NEAR_TILES", near::TILES),
         ("NEAR_CORE", near::CORE as usize),
         ("NEAR_CORELESS", near::CORELESS as usize),
+        ("SPOT_COUNT", spots::COUNT),
+        ("SPOT_ROI", spots::ROI),
+        ("SPOT_MIN_AREA", spots::MIN_AREA),
+        ("SPOT_TILES", spots::TILES),
+        ("SPOT_HEAD", spots::HEAD),
+        ("SPOT_AREA", spots::AREA),
+        ("SPOT_X0", spots::X0),
+        ("SPOT_Y0", spots::Y0),
+        ("SPOT_X1", spots::X1),
+        ("SPOT_Y1", spots::Y1),
+        ("SPOT_SX", spots::SX),
+        ("SPOT_SY", spots::SY),
+        ("SPOT_PEAK", spots::PEAK),
+        ("SPOT_FIRST", spots::FIRST),
+        ("SPOT_STRIDE", spots::STRIDE),
+        ("SPOT_CAPACITY", spots::CAPACITY),
     ] {
         u(name, v);
     }

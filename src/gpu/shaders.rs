@@ -16,6 +16,9 @@ pub const TILE_UNION: &str = include_str!("../../shaders/tile_union.wgsl");
 pub const CUT: &str = include_str!("../../shaders/cut.wgsl");
 /// Appended to the stages that work on, or read the distance field of, the tiles near a core only.
 pub const NEAR: &str = include_str!("../../shaders/near.wgsl");
+/// Appended to the hysteresis stage: the transection / wound-bed check's spots, labelled as the
+/// hysteresis labels (its border array and `merge_low`).
+pub const SPOTS: &str = include_str!("../../shaders/spots.wgsl");
 /// Appended to the stages that read the component labels (`label_at`).
 pub const LABELS: &str = include_str!("../../shaders/labels.wgsl");
 
@@ -38,7 +41,7 @@ const WG_NORMALIZE: u32 = 13352;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
 const WG_COMPONENTS: u32 = 6256;
-const WG_HYSTERESIS: u32 = 4104;
+const WG_HYSTERESIS: u32 = 13324;
 const WG_REGIONS: u32 = 0;
 const WG_DISTANCE: u32 = 9220;
 const WG_REDUCE: u32 = 16;
@@ -79,9 +82,9 @@ pub const COMPONENTS: Stage = Stage {
 pub const HYSTERESIS: Stage = Stage {
     name: "hysteresis",
     source: include_str!("../../shaders/hysteresis.wgsl"),
-    entries: &["local_low", "merge_low", "mark_strong"],
-    bindings: &[false, false, false, true, true],
-    includes: &[TILE_UNION, CUT],
+    entries: &["local_low", "merge_low", "mark_strong", "spot_local", "spot_flatten", "spot_stats"],
+    bindings: &[false, false, false, true, true, false, true, true],
+    includes: &[TILE_UNION, CUT, SPOTS],
     workgroup_bytes: WG_HYSTERESIS,
 };
 pub const REGIONS: Stage = Stage {
@@ -345,7 +348,7 @@ mod tests {
         assert!(!morphology[MORPHOLOGY.entry("clean_mask")].contains(&5), "{:?}", morphology[MORPHOLOGY.entry("clean_mask")]);
         assert!(morphology[MORPHOLOGY.entry("clean_mask_strong")].contains(&5));
         // The hysteresis's mask pass cuts nothing itself: it reads the low mask, not the ratio (1) nor the
-        // white light (2).
+        // glint bits (2).
         assert_eq!(morphology[MORPHOLOGY.entry("clean_mask_strong")], vec![0, 4, 5, 6]);
     }
 
@@ -371,8 +374,9 @@ mod tests {
         assert_eq!(c[COMPONENTS.entry("local_merge")], vec![5, 6, 8]);
         // merge works on the border array alone: neither the mask (1) nor the labels (2).
         assert!(!COMPONENTS.used_bindings().unwrap()[COMPONENTS.entry("merge")].iter().any(|b| *b == 1 || *b == 2));
-        // The hysteresis's border merge reads the border array (5) alone, not the low mask's bytes (4).
-        assert_eq!(HYSTERESIS.used_bindings().unwrap()[HYSTERESIS.entry("merge_low")], vec![0, 5]);
+        // The hysteresis's border merge reads the border array (5) and the tiles' flags (8), not the low
+        // mask's bytes (4).
+        assert_eq!(HYSTERESIS.used_bindings().unwrap()[HYSTERESIS.entry("merge_low")], vec![0, 5, 8]);
         // compress reads the border array without writing it, and stores the labels without loading them.
         assert!(!read[COMPONENTS.entry("compress")].contains(&2), "{:?}", read[COMPONENTS.entry("compress")]);
         assert!(read[COMPONENTS.entry("compress")].contains(&8));

@@ -1,0 +1,188 @@
+// spots.wgsl — appended to hysteresis.wgsl. CPU twin: src/measure/findings.rs (`find_spots`).
+// The transection / wound-bed check's candidate spots: the 8-connected components of the cleaned mask
+// within the region of interest, each one's area, box, centroid sums, peak ratio and first pixel, so that
+// the check reads back a table instead of the maps. Labelled as the hysteresis labels (its border array,
+// `parent`, free once the labelling's `compress` has run, and its `merge_low`); the table
+// (`spot_table`, layout in `gpu::prelude::spots`) holds the ROI and the least area, written by the CPU.
+// spot_local:   one 16×16 tile a workgroup: the tile's spot pixels' union-find in workgroup memory; each
+//               perimeter slot of the border array points at its component's representative (its smallest
+//               border slot) or is LOW_NOT_REP (not a spot pixel); a tile with no spot pixel on its
+//               perimeter writes only its flag in `low_tiles`, as local_low. Then hysteresis.wgsl's merge_low joins the
+//               slots across the tile borders.
+// spot_flatten: an invocation a border slot: each spot slot points straight at its root, and each root
+//               takes a record (STRONG_ROOT | its index into the table, or SPOT_CAPACITY where the table is
+//               full: the CPU then finds the frame's spots itself).
+// spot_stats:   one 16×16 tile a workgroup: the tile's components again, each summed in workgroup memory,
+//               then added to its root's record (a component that crosses a tile border) or, as large as
+//               the least area and settled in the tile, given a record of its own.
+
+@group(0) @binding(6) var<storage, read> mask: array<u32>;
+@group(0) @binding(7) var<storage, read_write> spot_table: array<atomic<u32>>;
+
+// A tile's components' sums (by tile-local root).
+var<workgroup> spot_area: array<atomic<u32>, 256>;
+var<workgroup> spot_x0: array<atomic<u32>, 256>;
+var<workgroup> spot_y0: array<atomic<u32>, 256>;
+var<workgroup> spot_x1: array<atomic<u32>, 256>;
+var<workgroup> spot_y1: array<atomic<u32>, 256>;
+var<workgroup> spot_sx: array<atomic<u32>, 256>;
+var<workgroup> spot_sy: array<atomic<u32>, 256>;
+var<workgroup> spot_peak: array<atomic<u32>, 256>;
+var<workgroup> spot_first: array<atomic<u32>, 256>;
+
+fn spot_px(x: u32, y: u32) -> bool {
+    let roi = SPOT_ROI;
+    let inside = x < P.width && y < P.height && x >= atomicLoad(&spot_table[roi]) && y >= atomicLoad(&spot_table[roi + 1u])
+        && x < atomicLoad(&spot_table[roi + 2u]) && y < atomicLoad(&spot_table[roi + 3u]);
+    return inside && (mask_byte(mask[mask_index(x, y)], x) & 1u) != 0u;
+}
+
+// The tile's spot pixels labelled, 8-connected, and each component's smallest border slot in tile_rep (by
+// its tile-local root; LOW_NO_REP for one that touches no tile border). Called by every invocation.
+fn spot_tile(on: bool, l: vec3<u32>, li: u32) {
+    tile_mask[li] = select(2u, 1u, on);
+    atomicStore(&tile_parent[li], li);
+    atomicStore(&tile_rep[li], LOW_NO_REP);
+    workgroupBarrier();
+    tile_unions(l, li);
+    workgroupBarrier();
+    let s = border_slot(l.x, l.y);
+    if (on && s < LOW_BORDER) {
+        atomicMin(&tile_rep[local_find(li)], s);
+    }
+    workgroupBarrier();
+}
+
+@compute @workgroup_size(16, 16)
+fn spot_local(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+    let on = spot_px(g.x, g.y);
+    if (li == 0u) {
+        atomicStore(&tile_any, 0u);
+    }
+    spot_tile(on, l, li);
+    let s = border_slot(l.x, l.y);
+    if (on && s < LOW_BORDER) {
+        atomicStore(&tile_any, 1u);
+    }
+    workgroupBarrier();
+    // As local_low: a tile with no spot pixel on its perimeter writes its flag alone (not counted).
+    let any = atomicLoad(&tile_any);
+    let t = wg.y * low_tiles_x() + wg.x;
+    if (li == 0u) {
+        atomicStore(&low_tiles[1u + t], any);
+        if (any != 0u) {
+            atomicAdd(&spot_table[SPOT_TILES], 1u);
+        }
+    }
+    if (s < LOW_BORDER && any != 0u) {
+        var word = LOW_NOT_REP;
+        if (on) {
+            // Under its representative (smaller: parent[i] <= i holds), a representative its own root.
+            word = t * LOW_SLOTS + atomicLoad(&tile_rep[local_find(li)]);
+        }
+        atomicStore(&parent[t * LOW_SLOTS + s], word);
+    }
+}
+
+// The root of border slot i: a word that points at itself, or one spot_flatten has given a record.
+fn spot_root(i0: u32) -> u32 {
+    var i = i0;
+    loop {
+        let w = atomicLoad(&parent[i]);
+        if (w == i || (w & STRONG_ROOT) != 0u) {
+            break;
+        }
+        i = w;
+    }
+    return i;
+}
+
+// A new record: the next in the table, its box and first pixel empty (SPOT_CAPACITY where it is full).
+fn spot_record() -> u32 {
+    let id = atomicAdd(&spot_table[SPOT_COUNT], 1u);
+    if (id >= SPOT_CAPACITY) {
+        return SPOT_CAPACITY;
+    }
+    let b = SPOT_HEAD + id * SPOT_STRIDE;
+    for (var k = 0u; k < SPOT_STRIDE; k++) {
+        atomicStore(&spot_table[b + k], 0u);
+    }
+    atomicStore(&spot_table[b + SPOT_X0], NONE);
+    atomicStore(&spot_table[b + SPOT_Y0], NONE);
+    atomicStore(&spot_table[b + SPOT_FIRST], NONE);
+    return id;
+}
+
+@compute @workgroup_size(64)
+fn spot_flatten(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let i = labelled_slot(wg, li);
+    if (i == NONE) {
+        return;
+    }
+    let r = spot_root(i);
+    if (r == i) {
+        atomicStore(&parent[i], STRONG_ROOT | spot_record());
+    } else {
+        atomicStore(&parent[i], r);
+    }
+}
+
+// Adds v to the 64-bit sum whose low word is at k (its high word follows).
+fn spot_add64(k: u32, v: u32) {
+    let old = atomicAdd(&spot_table[k], v);
+    if (old + v < old) {
+        atomicAdd(&spot_table[k + 1u], 1u);
+    }
+}
+
+@compute @workgroup_size(16, 16)
+fn spot_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+    let on = spot_px(g.x, g.y);
+    atomicStore(&spot_area[li], 0u);
+    atomicStore(&spot_x0[li], NONE);
+    atomicStore(&spot_y0[li], NONE);
+    atomicStore(&spot_x1[li], 0u);
+    atomicStore(&spot_y1[li], 0u);
+    atomicStore(&spot_sx[li], 0u);
+    atomicStore(&spot_sy[li], 0u);
+    atomicStore(&spot_peak[li], 0u);
+    atomicStore(&spot_first[li], NONE);
+    spot_tile(on, l, li);
+    let r = local_find(li);
+    if (on) {
+        atomicAdd(&spot_area[r], 1u);
+        atomicMin(&spot_x0[r], g.x);
+        atomicMin(&spot_y0[r], g.y);
+        atomicMax(&spot_x1[r], g.x);
+        atomicMax(&spot_y1[r], g.y);
+        atomicAdd(&spot_sx[r], g.x);
+        atomicAdd(&spot_sy[r], g.y);
+        atomicMax(&spot_peak[r], (ratio[ratio_index(g.x, g.y)] >> (16u * (g.x & 1u))) & 0xffffu);
+        atomicMin(&spot_first[r], g.y * P.width + g.x);
+    }
+    workgroupBarrier();
+    if (!on || r != li) {
+        return;
+    }
+    let area = atomicLoad(&spot_area[li]);
+    let rep = atomicLoad(&tile_rep[li]);
+    var id = SPOT_CAPACITY;
+    if (rep != LOW_NO_REP) {
+        id = atomicLoad(&parent[spot_root((wg.y * low_tiles_x() + wg.x) * LOW_SLOTS + rep)]) & ~STRONG_ROOT;
+    } else if (area >= atomicLoad(&spot_table[SPOT_MIN_AREA])) {
+        id = spot_record();
+    }
+    if (id >= SPOT_CAPACITY) {
+        return;
+    }
+    let b = SPOT_HEAD + id * SPOT_STRIDE;
+    atomicAdd(&spot_table[b + SPOT_AREA], area);
+    atomicMin(&spot_table[b + SPOT_X0], atomicLoad(&spot_x0[li]));
+    atomicMin(&spot_table[b + SPOT_Y0], atomicLoad(&spot_y0[li]));
+    atomicMax(&spot_table[b + SPOT_X1], atomicLoad(&spot_x1[li]));
+    atomicMax(&spot_table[b + SPOT_Y1], atomicLoad(&spot_y1[li]));
+    spot_add64(b + SPOT_SX, atomicLoad(&spot_sx[li]));
+    spot_add64(b + SPOT_SY, atomicLoad(&spot_sy[li]));
+    atomicMax(&spot_table[b + SPOT_PEAK], atomicLoad(&spot_peak[li]));
+    atomicMin(&spot_table[b + SPOT_FIRST], atomicLoad(&spot_first[li]));
+}
