@@ -56,7 +56,7 @@ fn finds_every_rim_lesion_and_measures_cores_within_half_a_millimetre() {
 #[test]
 fn a_clean_liver_with_only_confounders_has_no_rim_lesion() {
     let mut c = cfg(640, 480, 21, 0.08, 3);
-    c.options = SceneOptions { rim_lesions: 0..=0, diffuse_lesions: 1..=1, ducts: 2..=2, glints: 6..=6, residuals: 0..=0, homogeneous: 0..=0, camera_motion: true, nir_noise_gain: 1.0, broad: false };
+    c.options = SceneOptions { rim_lesions: 0..=0, diffuse_lesions: 1..=1, ducts: 2..=2, glints: 6..=6, residuals: 0..=0, homogeneous: 0..=0, camera_motion: true, nir_noise_gain: 1.0, broad: false, lobular: false };
     let mut s = Score::default();
     score_phantom(&c, BackendChoice::Cpu, &mut s).unwrap();
     assert_eq!(s.false_positives, 0);
@@ -126,7 +126,7 @@ fn homogeneous_and_diffuse_lesions_are_told_apart() {
     let mut diameter_errors = Vec::new();
     for k in 0..10u64 {
         let mut c = cfg(640, 480, 500 + k, 0.06 + 0.005 * k as f32, 2);
-        c.options = SceneOptions { rim_lesions: 1..=2, diffuse_lesions: 1..=1, ducts: 1..=1, glints: 2..=4, residuals: 0..=0, homogeneous: 1..=1, camera_motion: true, nir_noise_gain: 1.0, broad: false };
+        c.options = SceneOptions { rim_lesions: 1..=2, diffuse_lesions: 1..=1, ducts: 1..=1, glints: 2..=4, residuals: 0..=0, homogeneous: 1..=1, camera_motion: true, nir_noise_gain: 1.0, broad: false, lobular: false };
         let scene = c.scene();
         let params = nirf_margin::params::AnalysisParams::with_scale(c.mm_per_px);
         let mut p = nirf_margin::processor::FrameProcessor::new(Box::new(nirf_margin::reference::CpuAnalyzer::new(params.clone()).unwrap()), params, 30.0);
