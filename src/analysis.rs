@@ -6,7 +6,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::frame::{NirView, Plane, RgbFrame, RgbView};
-use crate::measure::findings::{Roi, Spot, find_spots};
 
 /// Classes written to the mask PNGs.
 pub mod class {
@@ -341,6 +340,78 @@ pub struct Composite {
     pub timings: StageTimings,
 }
 
+/// Region of interest in px: x, y, width, height.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Roi {
+    pub x: usize,
+    pub y: usize,
+    pub w: usize,
+    pub h: usize,
+}
+
+impl Roi {
+    /// The central 60% of the view.
+    pub fn central(width: usize, height: usize) -> Self {
+        Self { x: width / 5, y: height / 5, w: width * 3 / 5, h: height * 3 / 5 }
+    }
+
+    /// The ROI lies wholly inside a `width`×`height` frame: an error otherwise (never a verdict on a
+    /// region that is not in the picture).
+    pub fn in_frame(&self, width: usize, height: usize) -> anyhow::Result<()> {
+        if self.x + self.w > width || self.y + self.h > height {
+            anyhow::bail!(
+                "--roi {},{},{},{} reaches outside the {width}x{height} frame (x+w must be at most {width}, y+h at most {height})",
+                self.x, self.y, self.w, self.h
+            );
+        }
+        Ok(())
+    }
+
+    pub fn clamp_to(self, width: usize, height: usize) -> Self {
+        let x = self.x.min(width.saturating_sub(1));
+        let y = self.y.min(height.saturating_sub(1));
+        Self { x, y, w: self.w.min(width - x), h: self.h.min(height - y) }
+    }
+
+    pub fn contains(&self, x: usize, y: usize) -> bool {
+        x >= self.x && y >= self.y && x < self.x + self.w && y < self.y + self.h
+    }
+}
+
+/// A region of interest `x,y,w,h` in px; whether it lies in the frame is checked once the frame size is
+/// known (`in_frame`).
+impl std::str::FromStr for Roi {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let v: Vec<usize> = s.split(',').map(|p| p.trim().parse()).collect::<Result<_, _>>().map_err(|_| format!("'{s}': expected x,y,w,h in whole px"))?;
+        match *v.as_slice() {
+            // Bounded only against overflow here: whether it lies in the frame is checked with the frame.
+            [x, y, w, h] if w > 0 && h > 0 && [x, y, w, h].iter().all(|&v| v <= 1_000_000) => Ok(Roi { x, y, w, h }),
+            [_, _, _, _] => Err(format!("'{s}': expected x,y,w,h in px with a positive size, each at most 1000000")),
+            _ => Err(format!("'{s}': expected four numbers x,y,w,h")),
+        }
+    }
+}
+
+/// A candidate spot of the transection / wound-bed check (`measure::findings::find_spots`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Spot {
+    pub id: u32,
+    pub centroid_px: [f32; 2],
+    pub area_px: u32,
+    pub area_mm2: Option<f32>,
+    pub peak_tbr: f32,
+    /// Bounding box x0, y0, x1, y1 (exclusive), px.
+    pub bbox: [usize; 4],
+}
+
+/// Is a white-light pixel (R, G, B) a specular glint: its darkest channel at least `glint_level`
+/// (speculars are white, liver is red)? The one definition both backends' glint tests follow.
+#[inline]
+pub fn is_glint(rgb: &[u8], glint_level: u8) -> bool {
+    rgb[0].min(rgb[1]).min(rgb[2]) >= glint_level
+}
+
 /// What the transection / wound-bed check asks of a frame: the fluorescent regions in `roi` (within the
 /// frame) whose peak ratio reaches `min_tbr` and whose area reaches `min_area` (`find_spots`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -408,7 +479,7 @@ pub trait Analyzer: Send {
     fn segment(&mut self, wl: RgbView<'_>, nir: NirView<'_>, want_classes: bool) -> anyhow::Result<Segmentation>;
     fn composite(&mut self, wl: RgbView<'_>, styles: &[LesionStyle]) -> anyhow::Result<Composite>;
     /// The last segmented frame's background ratio and cleaned fluorescence mask, whole (the coreless
-    /// lesions' glint test; `spots`' default), shared rather than copied: drop them before the next
+    /// lesions' glint test; the spots where `spots` has none), shared rather than copied: drop them before the next
     /// `segment`, or that frame pays for a copy.
     fn pixel_maps(&mut self) -> anyhow::Result<PixelMaps>;
     /// The last segmented frame's fluorescent component labels (8-connected, after any cut; 0 off
@@ -419,14 +490,13 @@ pub trait Analyzer: Send {
     /// survey). A backend may find the spots with the segmentation (the GPU, so that the check reads back
     /// a table instead of the maps); the default finds them when `spots` is called.
     fn set_spot_query(&mut self, _query: Option<SpotQuery>) {}
-    /// The last segmented frame's candidate spots of `query` (`measure::findings::find_spots`, the same
-    /// spots in the same order on every backend) and its maps, which hold the frame's values at least
-    /// within `SpotQuery::reach` of each candidate (what `SpotEvidence::keep` reads), shared as
-    /// `pixel_maps`' are. The default finds them on the maps.
-    fn spots(&mut self, query: &SpotQuery) -> anyhow::Result<(Vec<Spot>, PixelMaps)> {
-        let (ratio, fluo) = self.pixel_maps()?;
-        let spots = find_spots(&ratio, &fluo, query.roi, query.min_tbr, query.min_area);
-        Ok((spots, (ratio, fluo)))
+    /// The last segmented frame's candidate spots of `query` where the backend found them with the
+    /// segmentation (the same spots in the same order as `measure::findings::find_spots` on the maps),
+    /// and its maps, which hold the frame's values at least within `SpotQuery::reach` of each candidate
+    /// (what `SpotEvidence::keep` reads), shared as `pixel_maps`' are. `None` (the default, and a GPU
+    /// frame whose query or table did not serve): the caller finds them on `pixel_maps`.
+    fn spots(&mut self, _query: &SpotQuery) -> anyhow::Result<Option<(Vec<Spot>, PixelMaps)>> {
+        Ok(None)
     }
     /// The last frame's device-memory traffic by stage (GPU backends; `None` on the CPU).
     fn traffic(&self) -> Option<Traffic> {

@@ -156,7 +156,7 @@ impl Analyzer for Fallback {
         self.current().set_spot_query(query)
     }
 
-    fn spots(&mut self, query: &crate::analysis::SpotQuery) -> Result<(Vec<crate::measure::findings::Spot>, crate::analysis::PixelMaps)> {
+    fn spots(&mut self, query: &crate::analysis::SpotQuery) -> Result<Option<(Vec<crate::analysis::Spot>, crate::analysis::PixelMaps)>> {
         self.current().spots(query)
     }
 

@@ -14,7 +14,7 @@ use anyhow::Result;
 use crate::analysis::{Analyzer, Cancel, SpotQuery, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
 use crate::frame::{NirView, Plane, RgbFrame, RgbView};
 use crate::measure::figures::{Figures, RIM_COMPLETE, figures, significant};
-use crate::measure::findings::{FindingsTracker, FrameFindings, GlintCheck, Mode, Roi, Spot, SpotEvidence, clip_level, without_glint};
+use crate::measure::findings::{FindingsTracker, FrameFindings, GlintCheck, Mode, Roi, Spot, SpotEvidence, clip_level, find_spots, without_glint};
 use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
 use crate::overlay::{self, Banner, CheckMarks, Marks, Outlines};
@@ -241,7 +241,13 @@ impl FrameProcessor {
             None => (None, None),
             Some(query) => {
                 let t = Instant::now();
-                let (candidates, (ratio, fluo)) = self.analyzer.spots(&query)?;
+                let (candidates, (ratio, fluo)) = match self.analyzer.spots(&query)? {
+                    Some(found) => found,
+                    None => {
+                        let (ratio, fluo) = self.analyzer.pixel_maps()?;
+                        (find_spots(&ratio, &fluo, query.roi, query.min_tbr, query.min_area), (ratio, fluo))
+                    }
+                };
                 timings.push("spots", t.elapsed().as_secs_f64() * 1e3);
                 let t = Instant::now();
                 let (f, marks) = self.check(wl, nir, &query, candidates, &ratio, &fluo, &clip);

@@ -1164,9 +1164,9 @@ fn gpu_check_reads_back_only_the_rows_around_its_spots() {
             gpu.set_spot_query(Some(query));
             gpu.segment((&r.wl).into(), (&r.nir).into(), false).unwrap();
             gpu.composite((&r.wl).into(), &[]).unwrap();
-            let (found, (ratio, fluo)) = gpu.spots(&query).unwrap();
-            let (whole_ratio, whole_fluo) = gpu.pixel_maps().unwrap();
             let what = format!("seed {} frame {f} {roi:?}", cfg.seed);
+            let (found, (ratio, fluo)) = gpu.spots(&query).unwrap().unwrap_or_else(|| panic!("{what}: the spots were not found with the segmentation"));
+            let (whole_ratio, whole_fluo) = gpu.pixel_maps().unwrap();
             assert_eq!(found, find_spots(&whole_ratio, &whole_fluo, roi, 1.5, 50), "{what}");
             let judge = |ratio: &nirf_margin::frame::Plane<f32>, fluo: &nirf_margin::frame::Plane<u8>| {
                 let evidence = SpotEvidence {

@@ -31,7 +31,7 @@ use crate::params::AnalysisParams;
 
 use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, LOW_SLOTS, drawn, near, spots, table};
 use crate::analysis::SpotQuery;
-use crate::measure::findings::Spot;
+use crate::analysis::Spot;
 
 struct StagePipelines {
     stage: &'static Stage,
@@ -1200,7 +1200,7 @@ fn gather_tiles(frame: &[u8], width: usize, height: usize, px: usize, list: &[u3
 }
 
 /// The white light's glint bits (cut.wgsl): a bit a pixel, set where it is a glint
-/// (`reference::threshold::is_glint`: every channel at or over `glint_level`), 32 a word, rows padded to
+/// (`analysis::is_glint`: every channel at or over `glint_level`), 32 a word, rows padded to
 /// whole words. Made row by row on all cores, 24 channels (8 pixels) at a time: each channel's test a
 /// byte (a loop the compiler vectorises), eight bytes to eight bits by a multiplication, a pixel's three
 /// bits and'ed, every third bit gathered by table (`EVERY_THIRD`): about 4 ms a 3840×2160 frame on one
@@ -1744,16 +1744,12 @@ impl Analyzer for GpuAnalyzer {
 
     /// The candidates found with the segmentation, and the maps' rows around them read back with the
     /// composite (read here, in a submission of their own, when no composite has run since); a query the
-    /// segmentation was not asked, or a frame with more components than the spot table holds, is answered
-    /// on the whole maps, as the CPU does.
-    fn spots(&mut self, query: &SpotQuery) -> Result<(Vec<Spot>, PixelMaps)> {
+    /// segmentation was not asked, or a frame with more components than the spot table holds, has none
+    /// (the caller finds them on the whole maps, as on the CPU).
+    fn spots(&mut self, query: &SpotQuery) -> Result<Option<(Vec<Spot>, PixelMaps)>> {
         let found = match self.spot_found.take() {
             Some((asked, found)) if asked == *query => found,
-            _ => {
-                let (ratio, fluo) = self.pixel_maps()?;
-                let found = crate::measure::findings::find_spots(&ratio, &fluo, query.roi, query.min_tbr, query.min_area);
-                return Ok((found, (ratio, fluo)));
-            }
+            _ => return Ok(None),
         };
         let ctx = &self.ctx;
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
@@ -1769,7 +1765,7 @@ impl Analyzer for GpuAnalyzer {
         }
         let (w, h) = (f.width, f.height);
         let maps = f.spot_maps.get_or_insert_with(|| (Arc::new(Plane::new(w, h)), Arc::new(Plane::new(w, h))));
-        Ok((found, (maps.0.clone(), maps.1.clone())))
+        Ok(Some((found, (maps.0.clone(), maps.1.clone()))))
     }
 
     /// `wl`: the segmented frame's white light, which the drawn tiles are laid over.
@@ -1915,7 +1911,7 @@ mod tests {
     /// that are not whole words; the padding's bits are clear.
     #[test]
     fn glint_bits_are_is_glints_answers() {
-        use crate::reference::threshold::is_glint;
+        use crate::analysis::is_glint;
         let mut seed = 7u64;
         let mut byte = || {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

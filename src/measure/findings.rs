@@ -29,7 +29,8 @@ use crate::measure::figures::Figures;
 use crate::measure::tracking::Tracker;
 use crate::reference::components::{Connectivity, label_components};
 use crate::reference::regions::sharp_edge;
-use crate::reference::threshold::is_glint;
+use crate::analysis::is_glint;
+pub use crate::analysis::{Roi, Spot};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -55,76 +56,12 @@ impl Mode {
     }
 }
 
-/// Region of interest in px: x, y, width, height.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Roi {
-    pub x: usize,
-    pub y: usize,
-    pub w: usize,
-    pub h: usize,
-}
-
-impl Roi {
-    /// The central 60% of the view.
-    pub fn central(width: usize, height: usize) -> Self {
-        Self { x: width / 5, y: height / 5, w: width * 3 / 5, h: height * 3 / 5 }
-    }
-
-    /// The ROI lies wholly inside a `width`×`height` frame: an error otherwise (never a verdict on a
-    /// region that is not in the picture).
-    pub fn in_frame(&self, width: usize, height: usize) -> anyhow::Result<()> {
-        if self.x + self.w > width || self.y + self.h > height {
-            anyhow::bail!(
-                "--roi {},{},{},{} reaches outside the {width}x{height} frame (x+w must be at most {width}, y+h at most {height})",
-                self.x, self.y, self.w, self.h
-            );
-        }
-        Ok(())
-    }
-
-    pub fn clamp_to(self, width: usize, height: usize) -> Self {
-        let x = self.x.min(width.saturating_sub(1));
-        let y = self.y.min(height.saturating_sub(1));
-        Self { x, y, w: self.w.min(width - x), h: self.h.min(height - y) }
-    }
-
-    pub fn contains(&self, x: usize, y: usize) -> bool {
-        x >= self.x && y >= self.y && x < self.x + self.w && y < self.y + self.h
-    }
-}
-
-/// A region of interest `x,y,w,h` in px; whether it lies in the frame is checked once the frame size is
-/// known (`in_frame`).
-impl FromStr for Roi {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let v: Vec<usize> = s.split(',').map(|p| p.trim().parse()).collect::<Result<_, _>>().map_err(|_| format!("'{s}': expected x,y,w,h in whole px"))?;
-        match *v.as_slice() {
-            // Bounded only against overflow here: whether it lies in the frame is checked with the frame.
-            [x, y, w, h] if w > 0 && h > 0 && [x, y, w, h].iter().all(|&v| v <= 1_000_000) => Ok(Roi { x, y, w, h }),
-            [_, _, _, _] => Err(format!("'{s}': expected x,y,w,h in px with a positive size, each at most 1000000")),
-            _ => Err(format!("'{s}': expected four numbers x,y,w,h")),
-        }
-    }
-}
-
 /// A mode by its name (`Mode::name`).
 impl FromStr for Mode {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Mode::ALL.into_iter().find(|m| m.name() == s.trim()).ok_or_else(|| format!("'{s}' is not one of {}", Mode::ALL.map(Mode::name).join(", ")))
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Spot {
-    pub id: u32,
-    pub centroid_px: [f32; 2],
-    pub area_px: u32,
-    pub area_mm2: Option<f32>,
-    pub peak_tbr: f32,
-    /// Bounding box x0, y0, x1, y1 (exclusive), px.
-    pub bbox: [usize; 4],
 }
 
 /// Fluorescent regions inside the ROI whose peak ratio reaches `min_tbr` and whose area reaches

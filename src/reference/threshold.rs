@@ -152,12 +152,7 @@ pub fn keep_strong(ratio: &Plane<f32>, high: f32, mask: &mut Plane<u8>, parent: 
     }
 }
 
-/// Is a white-light pixel (R, G, B) a specular glint: its darkest channel at least `glint_level`
-/// (speculars are white, liver is red)?
-#[inline]
-pub fn is_glint(rgb: &[u8], glint_level: u8) -> bool {
-    rgb[0].min(rgb[1]).min(rgb[2]) >= glint_level
-}
+pub use crate::analysis::is_glint;
 
 /// Writes 1 for fluorescent pixels (ratio at least `level`, not a glint), 0 otherwise.
 pub fn threshold<'a>(ratio: &Plane<f32>, wl: impl Into<RgbView<'a>>, level: f32, glint_level: u8, out: &mut Plane<u8>) {
