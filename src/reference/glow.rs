@@ -9,8 +9,9 @@
 //! (`FluoLevel::coreless_min_tbr`) are the glow candidates. A candidate is a deep lesion when
 //! it is compact (`min_diffuse_compactness`), of a lesion's size, clear of the image border, overlaps
 //! no lesion already found (or only rim lesions much smaller than itself, or whose core it is not
-//! centred on: dips of the glow walled by brighter texture, which are dropped), and, where the map has candidates enough to judge by, stands
-//! out of them by mass or mean (`stats::stand_out_of_grains`, as `texture` does at the pixel scale).
+//! centred on: dips of the glow walled by brighter texture, which are dropped), and, where the map has
+//! candidates enough to judge by, stands out of them by mass or mean (`stats::stand_out_of_grains`, as
+//! `texture` does at the pixel scale).
 //! Its statistics are those of the full-resolution pixels under its blocks. CPU only (no GPU twin yet;
 //! `AnalysisParams::cpu_only_stages`).
 
