@@ -127,10 +127,16 @@ pub fn find_glows(ratio: &Plane<f32>, level: &FluoLevel, lesions: &mut Vec<Lesio
 impl Candidate {
     /// The centroid of its blocks' centres, px.
     fn centre(&self, lw: usize, b: usize) -> [f32; 2] {
-        let n = self.blocks.len() as f32;
-        let (sx, sy) = self.blocks.iter().fold((0f32, 0f32), |(sx, sy), &i| (sx + (i % lw) as f32, sy + (i / lw) as f32));
-        [(sx / n + 0.5) * b as f32, (sy / n + 0.5) * b as f32]
+        let (mx, my) = block_mean(&self.blocks, lw);
+        [(mx + 0.5) * b as f32, (my + 0.5) * b as f32]
     }
+}
+
+/// The mean column and row of `blocks` (indices into a map `lw` blocks wide).
+fn block_mean(blocks: &[usize], lw: usize) -> (f32, f32) {
+    let n = blocks.len() as f32;
+    let (sx, sy) = blocks.iter().fold((0f32, 0f32), |(sx, sy), &i| (sx + (i % lw) as f32, sy + (i / lw) as f32));
+    (sx / n, sy / n)
 }
 
 /// The median of each `(2 radius + 1)`² window of `src`, clipped at its edges.
@@ -156,9 +162,7 @@ fn median_filter(src: &Plane<f32>, radius: usize) -> Plane<f32> {
 /// Major over minor axis of the blocks' second moments (a glow is round or oval, the wide stretch of a
 /// duct that the median kept is a strip).
 fn elongation(blocks: &[usize], lw: usize) -> f32 {
-    let n = blocks.len() as f32;
-    let (mx, my) = blocks.iter().fold((0f32, 0f32), |(sx, sy), &i| (sx + (i % lw) as f32, sy + (i / lw) as f32));
-    let (mx, my) = (mx / n, my / n);
+    let (mx, my) = block_mean(blocks, lw);
     let (mut sxx, mut syy, mut sxy) = (0f32, 0f32, 0f32);
     for &i in blocks {
         let (dx, dy) = ((i % lw) as f32 - mx, (i / lw) as f32 - my);

@@ -31,10 +31,9 @@
 
 use crate::analysis::{FluoLevel, LesionKind, LesionStats, RATIO_BIN};
 use crate::frame::Plane;
-use crate::params::AnalysisParams;
+use crate::params::{AnalysisParams, min_core_area_px};
 use crate::stats::{MIN_GRAINS, grain_bars, outlier_bar, robust_spread, stand_out_of_grains};
 use super::blobs::min_coreless_area_px;
-use crate::params::min_core_area_px;
 use super::reduce::coreless_kind;
 use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_TEXTURE, RegionTable};
 
