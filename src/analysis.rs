@@ -405,6 +405,15 @@ pub struct Spot {
     pub bbox: [usize; 4],
 }
 
+impl Spot {
+    /// How far around its box the check looks for the local background: the box's larger side, at
+    /// least 8 px (`SpotEvidence::judge`'s ring; `SpotQuery::reach`).
+    pub fn ring_side(&self) -> usize {
+        let [x0, y0, x1, y1] = self.bbox;
+        (x1 - x0).max(y1 - y0).max(8)
+    }
+}
+
 /// Is a white-light pixel (R, G, B) a specular glint: its darkest channel at least `glint_level`
 /// (speculars are white, liver is red)? The one definition both backends' glint tests follow.
 #[inline]
@@ -426,8 +435,8 @@ impl SpotQuery {
     /// ring around the spot's box, as wide as the box's larger side and at least 8 px, and the 3×3 box
     /// and central differences taken on the ring and the boundary, 2 px more): [y0, y1).
     pub fn reach(spot: &Spot, height: usize) -> (usize, usize) {
-        let [x0, y0, x1, y1] = spot.bbox;
-        let side = (x1 - x0).max(y1 - y0).max(8) + 3;
+        let [_, y0, _, y1] = spot.bbox;
+        let side = spot.ring_side() + 3;
         (y0.saturating_sub(side), (y1 + side).min(height))
     }
 }

@@ -307,7 +307,7 @@ impl SpotEvidence<'_> {
         }
         // The local background: the ring of pixels around the box (as wide as the box's larger side, at
         // least 8 px), every other pixel; its median and robust spread (1.4826 MAD).
-        let side = (x1 - x0).max(y1 - y0).max(8);
+        let side = s.ring_side();
         let (rx0, ry0, rx1, ry1) = (x0.saturating_sub(side), y0.saturating_sub(side), (x1 + side).min(w), (y1 + side).min(h));
         let mut ring: Vec<f32> = ring_pixels(s.bbox, [rx0, ry0, rx1, ry1], 0).map(|(x, y)| self.ratio.get(x, y)).collect();
         let Some(median) = crate::stats::median(&mut ring).filter(|_| ring.len() >= 8) else {
