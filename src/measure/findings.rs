@@ -15,7 +15,9 @@
 //! own signature, a speck of at most `GLINT_MAX_PX` pixels that reaches the sensor's clipping level, or
 //! clipped pixels at `GLINT_MIN_RATIO` times the background or more, whatever their extent (where such a
 //! glint lies inside a larger spot, its own skirt or a grain, the spot is judged on its pixels beyond the
-//! glint core's half-width along each axis).
+//! glint core's half-width along each axis). Nor is a highlight on an instrument (a shaft's specular
+//! line, blurred so that it is white in neither image): a spot whose surroundings lie in an opaque
+//! object's shadow, darker than any tissue (`SHADOW_MAX_RATIO`), is dropped.
 
 use std::cell::OnceCell;
 use std::collections::VecDeque;
@@ -128,6 +130,16 @@ pub const SPOT_MIN_SIGMAS: f32 = 4.0;
 /// tissue around it: tuning beds 9300 at skewed texture flagged 42 of 144 clean frames, 6 at 1.5 or 2,
 /// every spotted frame still flagged.
 pub const SPOT_EDGE_OVER_TEXTURE: f32 = 2.0;
+
+/// Tissue is never darker than this ratio to its background (a tumour's core keeps at least 0.3 of it;
+/// haze lifts every level); an opaque instrument, lit by stray light only, is (0.05–0.24 on this
+/// project's phantoms, 0.10–0.27 on an independent set, haze included). A spot surrounded by such
+/// darkness is a reflection on the instrument.
+pub const SHADOW_MAX_RATIO: f32 = 0.3;
+
+/// How far out from a spot's boundary its surroundings are read: beyond the skirt that optics and motion
+/// blur give a bright highlight (2–4 px of it still read 0.3–0.7 on the independent set's shafts).
+pub const SHADOW_REACH_PX: std::ops::RangeInclusive<isize> = 5..=8;
 
 /// A NIR-only glint is a speck: at most this many pixels with its blur (a specular highlight's size is
 /// optical, a few pixels across whatever the scale), and under `GLINT_MAX_MM2` where the scale is known:
@@ -245,6 +257,31 @@ impl SpotEvidence<'_> {
         spots.into_iter().filter_map(|s| self.judge(s, fluo, clip)).collect()
     }
 
+    /// Most of the spot's surroundings (the non-fluorescent pixels `SHADOW_REACH_PX` out from its boundary
+    /// along the axes) are under `SHADOW_MAX_RATIO` of the background: it lies on an opaque object, not
+    /// in tissue.
+    fn in_shadow(&self, s: &Spot, fluo: &Plane<u8>) -> bool {
+        let (w, h) = (fluo.width as isize, fluo.height as isize);
+        let (mut n, mut dark) = (0u32, 0u32);
+        for i in boundary_pixels(fluo, s.bbox, 1) {
+            let (x, y) = ((i % fluo.width) as isize, (i / fluo.width) as isize);
+            for (dx, dy) in [(1, 0), (-1, 0), (0, 1), (0, -1)] {
+                for d in SHADOW_REACH_PX {
+                    let (xx, yy) = (x + d * dx, y + d * dy);
+                    if !(0..w).contains(&xx) || !(0..h).contains(&yy) {
+                        continue;
+                    }
+                    let j = (yy * w + xx) as usize;
+                    if fluo.data[j] == 0 {
+                        n += 1;
+                        dark += (self.ratio.data[j] < SHADOW_MAX_RATIO) as u32;
+                    }
+                }
+            }
+        }
+        2 * dark > n
+    }
+
     /// At least half the spot's boundary pixels (its fluorescent pixels with a 4-neighbour that is not,
     /// off the image's outermost rows and columns) have a ratio gradient of at least `sharp_per_px`.
     fn sharp_edged(&self, s: &Spot, fluo: &Plane<u8>) -> bool {
@@ -303,6 +340,12 @@ impl SpotEvidence<'_> {
         };
         let (n, skirt) = spot_px().fold((0u32, 0u32), |(n, k), (x, y)| (n + 1, k + near_glint(x, y) as u32));
         if 2 * skirt >= n {
+            return None;
+        }
+        // A reflection on an instrument (a shaft's specular line, white in neither image once blurred):
+        // fluorescence lies in tissue, whose NIR stays a sizeable part of the background (a tumour's core
+        // at 0.3 of it), while a highlight on an opaque shaft lies in the shaft's shadow.
+        if self.in_shadow(&s, fluo) {
             return None;
         }
         // The local background: the ring of pixels around the box (as wide as the box's larger side, at
@@ -697,6 +740,33 @@ mod tests {
         // the tissue around it (`steeper_than_texture`): either test alone drops it.
         let blunt = SpotEvidence { sharp_per_px: 0.0, ..evidence };
         assert_eq!(blunt.keep(candidates, &fluo, &OnceCell::new()).len(), 1);
+    }
+
+    /// A shaft's specular line, not white in the white light (blurred), bright in the NIR: on the dark
+    /// shaft it is no spot; the same line on tissue, and a residual spot beside the shaft (the shaft on
+    /// one side of it), are spots.
+    #[test]
+    fn a_highlight_on_an_instrument_is_no_spot() {
+        let (w, h) = (200usize, 120usize);
+        let mut ratio = Plane::<f32>::new(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                let shaft = (40..60).contains(&y) && x < 150;
+                let line = (48..50).contains(&y) && (20..120).contains(&x) || (98..100).contains(&y) && (20..120).contains(&x);
+                let residual = (x as f32 - 170.0).hypot(y as f32 - 50.0) < 7.0;
+                let tissue = 1.0 + 0.03 * (((x * 31 + y * 17) % 7) as f32 / 3.0 - 1.0);
+                ratio.data[y * w + x] = if line || residual { 2.5 } else if shaft { 0.05 } else { tissue };
+            }
+        }
+        let nir = NirFrame::from_vec(w, h, ratio.data.iter().map(|&v| (1000.0 * v) as u16).collect()).unwrap();
+        let wl = RgbFrame::from_vec(w, h, (0..w * h).flat_map(|_| [150u8, 62, 50]).collect()).unwrap();
+        let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.5) as u8).collect()).unwrap();
+        let candidates = find_spots(&ratio, &fluo, Roi { x: 0, y: 0, w, h }, 1.5, 9);
+        assert_eq!(candidates.len(), 3, "{candidates:?}");
+        let evidence = SpotEvidence { ratio: &ratio, wl: wl.view(), nir: nir.view(), glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
+        let mut kept: Vec<[usize; 2]> = evidence.keep(candidates, &fluo, &OnceCell::new()).iter().map(|s| [s.bbox[0], s.bbox[1]]).collect();
+        kept.sort();
+        assert_eq!(kept, vec![[20, 98], [164, 44]], "the line on tissue and the residual beside the shaft stay");
     }
 
     /// A NIR-only glint on a bright grain of tissue: the grain (1.6, under the check's TBR of 1.8) with a
