@@ -25,8 +25,9 @@
 //! by, and the pockets are many: a frame then holds a crowd of holes (non-fluorescent components
 //! enclosed by fluorescence, of a core's size; `Holes`) alike in area and in the brightness of their
 //! walls, and a rim lesion is kept only when its core stands out of the crowd by its area or by its
-//! wall's mean excess (`drop_pocket_crowds`, the same family-wise bar). A patient's view holds a few
-//! tumours, not a dozen alike.
+//! wall's median excess (`drop_pocket_crowds`, the same family-wise bar; the median, as a duct along
+//! one side of a pocket raises its wall's mean, not its median). A patient's view holds a few tumours,
+//! not a dozen alike.
 //! CPU only (no GPU twin yet; `AnalysisParams::cpu_only_stages`).
 
 use crate::analysis::{FluoLevel, LesionKind, LesionStats, RATIO_BIN};
@@ -92,8 +93,9 @@ pub fn drop_texture_pockets(grains: &Grains, lesions: &mut Vec<LesionStats>, lev
 
 /// The frame's holes: its non-fluorescent components of a core's size (`min_core_area_px`) clear of
 /// the image border, each enclosed by fluorescence (a core, with or without a gap, is one after the
-/// enclosure stage), with their log area and the log mean excess over the background's mode of the
-/// fluorescent pixels that wall them (4-neighbours).
+/// enclosure stage), with their log area and the log median excess over the background's mode of the
+/// fluorescent pixels that wall them (4-neighbours): the median, so that a duct or a neighbour's rim
+/// along one side does not make a pocket's wall stand out.
 pub struct Holes {
     labels: Vec<u32>,
     log_area: Vec<f32>,
@@ -107,12 +109,13 @@ impl Holes {
             return holes; // the texture is not judged
         }
         let (w, min_area) = (bg_labels.width, min_core_area_px(p));
+        let mut wall = Vec::new();
         for r in 0..bg.labels.len() {
             if bg.flags[r] & FLAG_BORDER != 0 || (bg.area[r] as f32) < min_area {
                 continue;
             }
             let (label, b) = (bg.labels[r], bg.bbox[r]);
-            let (mut sum, mut n) = (0f32, 0u32);
+            wall.clear();
             // Clear of the image border, so every pixel has its four neighbours.
             for y in b.y0..b.y1 {
                 for x in b.x0..b.x1 {
@@ -122,15 +125,14 @@ impl Holes {
                     }
                     for j in [i - 1, i + 1, i - w, i + w] {
                         if fluo.data[j] != 0 && bg_labels.data[j] != label {
-                            sum += ratio.data[j] - level.mode;
-                            n += 1;
+                            wall.push(ratio.data[j] - level.mode);
                         }
                     }
                 }
             }
             holes.labels.push(label);
             holes.log_area.push((bg.area[r] as f32).ln());
-            holes.log_wall.push((sum / n.max(1) as f32).max(1e-3).ln());
+            holes.log_wall.push(crate::stats::median(&mut wall).unwrap_or(0.0).max(1e-3).ln());
         }
         holes
     }
@@ -138,7 +140,7 @@ impl Holes {
 
 /// Drops the rim lesions whose core is the typical hole of a crowd of them (see the module's doc):
 /// where a frame holds at least `MIN_GRAINS` holes, a rim lesion is kept only when its core's log area
-/// or its wall's log mean excess is an outlier among the holes' (`stats::outlier_bar` at α/2 each).
+/// or its wall's log median excess is an outlier among the holes' (`stats::outlier_bar` at α/2 each).
 /// Lesions cut by the image border are kept.
 pub fn drop_pocket_crowds(holes: &Holes, lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
     if !(p.texture_alpha > 0.0) || holes.labels.len() < MIN_GRAINS {
@@ -223,14 +225,16 @@ mod tests {
         (bg_labels, bg, fluo, ratio, lesions)
     }
 
-    /// Among twenty alike holes the typical ones are the texture's pockets: they are dropped, the
-    /// large core and the bright-walled one kept, and so is a pocket cut by the image border. Below
-    /// `MIN_GRAINS` holes nothing is judged.
+    /// Among twenty alike holes the typical ones are the texture's pockets: they are dropped (one with a
+    /// duct along its top side too), the large core and the bright-walled one kept, and so is a pocket
+    /// cut by the image border. Below `MIN_GRAINS` holes nothing is judged.
     #[test]
     fn the_typical_hole_of_a_crowd_is_a_pocket() {
         let p = AnalysisParams::with_scale(0.1);
         let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
-        let (bg_labels, bg, fluo, ratio, mut lesions) = holes_frame(20);
+        let (bg_labels, bg, fluo, mut ratio, mut lesions) = holes_frame(20);
+        // A duct along pocket 5's top side (x 130–143, y 10): a quarter of its wall at 4.0.
+        ratio.data[9 * 480 + 129..9 * 480 + 145].fill(4.0);
         let (large, bright) = (lesions[20].label, lesions[21].label);
         lesions[0].partial = true;
         let cut = lesions[0].label;
