@@ -156,13 +156,16 @@ fn row(c: &str, v: &str, s: &Score, lesion_only: bool) -> String {
         )
     };
     format!(
-        "| {c} | {v} | {}/{rims} | {:.3} | {} | {fp} | {} | {} | {} | {dice} | {homog} | {diffuse} |",
+        "| {c} | {v} | {}/{rims} | {:.3} | {} | {fp} | {} | {} | {} | {} | {}/{} | {dice} | {homog} | {diffuse} |",
         s.true_positives,
         s.sensitivity(),
         if lesion_only { "-".into() } else { format!("{:.3}", s.precision()) },
         opt(s.diameter_mae_mm(), 3),
         opt(s.thickness_mae_mm(), 3),
         opt(s.min_thickness_mae_mm(), 3),
+        opt(s.coverage_mae(), 3),
+        s.complete_read_incomplete,
+        s.complete_found,
     )
 }
 
@@ -224,6 +227,8 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     println!("core diameter MAE        {} mm", opt(score.diameter_mae_mm(), 3));
     println!("rim thickness MAE        {} mm", opt(score.thickness_mae_mm(), 3));
     println!("thinnest rim MAE         {} mm", opt(score.min_thickness_mae_mm(), 3));
+    println!("rim coverage MAE         {} (rims with a gap)", opt(score.coverage_mae(), 3));
+    println!("complete rims read incomplete {}/{}", score.complete_read_incomplete, score.complete_found);
     println!("Dice core                {:.3}", score.dice_core());
     println!("Dice rim                 {:.3}", score.dice_rim());
     println!("centroid jitter (static) {jitter:.3} px");
@@ -231,8 +236,8 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
         println!("wound beds: clean frames flagged {}/{}, frames with residual spots flagged {}/{}", beds[0], beds[1], beds[2], beds[3]);
     }
     println!();
-    println!("| condition | band | rims found | sensitivity | precision | false lesions/frame | core MAE mm | thickness MAE mm | thinnest MAE mm | Dice core | Dice rim | homogeneous found | diffuse found |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| condition | band | rims found | sensitivity | precision | false lesions/frame | core MAE mm | thickness MAE mm | thinnest MAE mm | coverage MAE | complete read incomplete | Dice core | Dice rim | homogeneous found | diffuse found |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (c, bands) in &scores.scene {
         for (v, s) in bands {
             println!("{}", row(c, v, s, false));
@@ -256,6 +261,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
             "homogeneous_found": score.coreless_sensitivity(0), "diffuse_found": score.coreless_sensitivity(1),
             "core_diameter_mae_mm": score.diameter_mae_mm(), "rim_thickness_mae_mm": score.thickness_mae_mm(),
             "min_rim_thickness_mae_mm": score.min_thickness_mae_mm(),
+            "rim_coverage_mae": score.coverage_mae(), "complete_rims_read_incomplete": score.complete_read_incomplete, "complete_rims_found": score.complete_found,
             "dice_core": score.dice_core(), "dice_rim": score.dice_rim(),
             "centroid_jitter_px": jitter,
             "wound_beds": {"clean_flagged": beds[0], "clean_frames": beds[1], "spots_flagged": beds[2], "spot_frames": beds[3]},

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::analysis::{Lesion, LesionKind, class};
 use crate::frame::Plane;
+use crate::measure::figures::RIM_COMPLETE;
 use crate::phantom::{InView, TruthFrame, truth_class};
 
 /// Running totals over any number of frames.
@@ -17,6 +18,13 @@ pub struct Score {
     pub thickness_errors_mm: Vec<f32>,
     /// Thinnest rim (5th percentile) against the truth's, for rim lesions found.
     pub min_thickness_errors_mm: Vec<f32>,
+    /// Rim coverage (the share of the core's boundary with rim) against the truth's, for found rim
+    /// lesions whose rim has a gap.
+    pub coverage_errors: Vec<f32>,
+    /// Found rim lesions whose rim is complete in the truth: all of them, and those the analysis read
+    /// as incomplete (coverage under `RIM_COMPLETE`: the margin verdict says "rim incomplete").
+    pub complete_found: u32,
+    pub complete_read_incomplete: u32,
     /// Coreless lesions wholly in view: found with the right kind, or missed; [homogeneous, diffuse].
     pub coreless_found: [u32; 2],
     pub coreless_missed: [u32; 2],
@@ -64,6 +72,9 @@ impl Score {
     pub fn min_thickness_mae_mm(&self) -> Option<f32> {
         mean_abs(&self.min_thickness_errors_mm)
     }
+    pub fn coverage_mae(&self) -> Option<f32> {
+        mean_abs(&self.coverage_errors)
+    }
     /// Share of the coreless lesions of `kind` (homogeneous 0, diffuse 1) found with that kind.
     pub fn coreless_sensitivity(&self, k: usize) -> Option<f32> {
         let n = self.coreless_found[k] + self.coreless_missed[k];
@@ -81,6 +92,9 @@ impl Score {
         self.diameter_errors_mm.extend(&o.diameter_errors_mm);
         self.thickness_errors_mm.extend(&o.thickness_errors_mm);
         self.min_thickness_errors_mm.extend(&o.min_thickness_errors_mm);
+        self.coverage_errors.extend(&o.coverage_errors);
+        self.complete_found += o.complete_found;
+        self.complete_read_incomplete += o.complete_read_incomplete;
         for k in 0..2 {
             self.coreless_found[k] += o.coreless_found[k];
             self.coreless_missed[k] += o.coreless_missed[k];
@@ -157,6 +171,14 @@ impl Score {
                     if let (Some(r), Some(tr)) = (l.min_rim_thickness_mm, t.min_rim_thickness_mm.or(t.rim_thickness_mm)) {
                         self.min_thickness_errors_mm.push(r - tr);
                         large |= (r - tr).abs() > 2.0 * LARGE_ERROR_MM;
+                    }
+                    match (l.rim_coverage, t.rim_coverage) {
+                        (Some(c), Some(tc)) if tc < 1.0 => self.coverage_errors.push(c - tc),
+                        (Some(c), _) => {
+                            self.complete_found += 1;
+                            self.complete_read_incomplete += (c < RIM_COMPLETE) as u32;
+                        }
+                        _ => {}
                     }
                     if large {
                         self.large_errors.push((t.clone(), l.clone()));
