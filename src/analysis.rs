@@ -53,11 +53,12 @@ pub struct LesionStats {
     /// Extents of the core's boundary pixels along `FERET_DIRS` directions, as `feret_word` stores them:
     /// word 2k holds `MAX - min` and word 2k+1 the max of the fixed-point projection on direction k.
     pub feret: Vec<u32>,
-    /// Core boundary pixels (off the image edge), and those whose every neighbour outside the core is
-    /// fluorescent: their ratio is the rim's coverage. Both 0 where a backend finds enclosed cores only
-    /// (a core enclosed by its rim is covered all round by construction).
-    pub boundary_px: u32,
-    pub covered_px: u32,
+    /// Direction sectors about the core's centroid that hold its boundary (off the image edge), and
+    /// those in which the rim covers it (`reference::reduce::coverage_by_direction`): their ratio is the
+    /// rim's coverage. Both 0 where a backend finds enclosed cores only (a core enclosed by its rim is
+    /// covered all round by construction).
+    pub boundary_sectors: u32,
+    pub covered_sectors: u32,
 }
 
 impl LesionStats {
@@ -74,14 +75,14 @@ impl LesionStats {
             thickness_hist: vec![0; THICKNESS_BINS],
             partial: false,
             feret: vec![0; 2 * FERET_DIRS],
-            boundary_px: 0,
-            covered_px: 0,
+            boundary_sectors: 0,
+            covered_sectors: 0,
         }
     }
 
     /// Fraction of the core's boundary with rim (1 for a core enclosed all round).
     pub fn rim_coverage(&self) -> f32 {
-        if self.boundary_px == 0 { 1.0 } else { self.covered_px as f32 / self.boundary_px as f32 }
+        if self.boundary_sectors == 0 { 1.0 } else { self.covered_sectors as f32 / self.boundary_sectors as f32 }
     }
 
     /// Minimum and maximum caliper (Feret) widths of the core in px: extents of the boundary pixels'

@@ -85,8 +85,8 @@ fn a_core_as_bright_as_the_liver_is_a_core() {
     }
 }
 
-/// A rim with a gap: its lesion is found, its coverage says how much of the boundary has rim, and its
-/// verdict is "rim incomplete" (no thinnest-rim figure vouches for the gap).
+/// A rim with a gap: its lesion is found, its coverage says how much of the boundary has rim (within 0.1
+/// of the truth's), and its verdict is "rim incomplete" (no thinnest-rim figure vouches for the gap).
 #[test]
 fn a_rim_with_a_gap_is_reported_incomplete() {
     let cfg = PhantomConfig { width: 800, height: 600, frames: 1, seed: 62, mm_per_px: 0.08, options: SceneOptions { rim_lesions: 2..=3, ..SceneOptions::broad() }, ..Default::default() };
@@ -112,8 +112,9 @@ fn a_rim_with_a_gap_is_reported_incomplete() {
             .iter()
             .find(|l| l.kind == LesionKind::Rim && (l.centroid_px[0] - t.centroid_px[0]).hypot(l.centroid_px[1] - t.centroid_px[1]) < 0.3 * t.core_diameter_mm.unwrap() / cfg.mm_per_px)
             .unwrap_or_else(|| panic!("lesion {} with a 40° gap not found", t.id));
-        let c = l.rim_coverage.unwrap();
-        assert!(c < 0.97 && c > 0.6, "lesion {}: coverage {c} (truth {:?})", t.id, t.rim_coverage);
+        let (c, truth) = (l.rim_coverage.unwrap(), t.rim_coverage.unwrap());
+        // Coverage by direction: 0.81 against the truth's 0.89 here (the rim's blurred ends read as gap).
+        assert!(c < 0.97 && (c - truth).abs() <= 0.1, "lesion {}: coverage {c} (truth {truth})", t.id);
         assert!(l.min_rim_thickness_mm.is_none(), "lesion {}: a thinnest rim claimed across a gap", t.id);
         checked += 1;
     }

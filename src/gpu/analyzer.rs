@@ -1442,8 +1442,8 @@ fn lesions_from_table(t: &[u32]) -> Vec<LesionStats> {
                 partial: r[table::PARTIAL] != 0,
                 feret: r[table::FERET..table::FERET + 2 * FERET_DIRS].to_vec(),
                 // The GPU finds enclosed cores only: covered all round.
-                boundary_px: 0,
-                covered_px: 0,
+                boundary_sectors: 0,
+                covered_sectors: 0,
             }
         })
         .collect();

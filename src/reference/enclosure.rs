@@ -10,8 +10,8 @@
 //! not the bay of a bent duct). Across each gap the core's boundary is then interpolated (`cut_channel`),
 //! so that the gap's channel, out to the hull's chord, is not counted as core, and what is left of a
 //! channel between long arms of the rim is dropped by an opening just wider than the gap (`open_core`);
-//! the cut group must be round and keep rim on `min_rim_coverage` of its boundary as the measurement
-//! reports it. A group that fails as a whole (a duct or blob joined to the ring holds more of the hull
+//! the cut group must be round and keep rim on `min_rim_coverage` of its boundary counted pixel by
+//! pixel (`shape`). A group that fails as a whole (a duct or blob joined to the ring holds more of the hull
 //! than the ring does, so the group runs on through the gap into the tissue beside it) is tried again
 //! around its poles (`around_poles`): its deepest points that see the ring in every direction but one
 //! gap of at most `MAX_GAP_DEG`. A group whose rim is mostly another core's (a pocket beside a ring,
@@ -323,8 +323,9 @@ fn eq_diameter(area: usize) -> f32 {
 
 /// Shape of a cut group: its compactness, 4π area / perimeter² with the perimeter from its boundary's
 /// pixel edges (4/π of its length on average over directions; near 1 for a disc), and its rim coverage
-/// as the measurement reports it (`LesionStats::rim_coverage`: the share of its boundary pixels off the
-/// image edge whose every neighbour outside it is fluorescent).
+/// pixel by pixel: the share of its boundary pixels off the image edge whose every neighbour outside it
+/// is fluorescent (stricter on a gap than the measurement's coverage by direction,
+/// `reduce::coverage_by_direction`, as the cut's boundary runs out through the gap).
 fn shape(pixels: &[usize], fluo: &Plane<u8>, mark: &mut Vec<bool>) -> (f32, f32) {
     let (mut edges, mut boundary, mut covered) = (0usize, 0u32, 0u32);
     for_each_boundary(pixels, fluo, mark, |e| {
