@@ -93,6 +93,13 @@ pub struct AnalysisParams {
     /// has no twin of this stage yet.
     #[serde(default = "default_homogeneous_min_solidity")]
     pub homogeneous_min_solidity: f32,
+    /// A coreless candidate whose outline is mostly gentle is a homogeneous lesion still when, at half its
+    /// own height over the background, its edge rises over at most this width (mm): an optical edge
+    /// blurred by the optics and motion, where a deep glow's flank is as wide as its diffusion
+    /// (`reference::shape::flag_sharp_plateaus`). 0: off, as on the GPU backend, which has no twin of
+    /// this stage yet.
+    #[serde(default = "default_plateau_edge_mm")]
+    pub plateau_edge_mm: f32,
     /// A coreless lesion is reported only when it stands out among the frame's own texture blobs: when
     /// textured liver this frame would make one as large and bright with a probability under this
     /// (`reference::texture`). 0: off, as on the GPU backend, which has no twin of this stage yet.
@@ -155,6 +162,10 @@ fn default_homogeneous_min_solidity() -> f32 {
     0.7
 }
 
+fn default_plateau_edge_mm() -> f32 {
+    1.2
+}
+
 impl Default for AnalysisParams {
     fn default() -> Self {
         Self {
@@ -180,6 +191,7 @@ impl Default for AnalysisParams {
             filled_core_sigmas: default_filled_core_sigmas(),
             rim_touches_core: default_rim_touches_core(),
             homogeneous_min_solidity: default_homogeneous_min_solidity(),
+            plateau_edge_mm: default_plateau_edge_mm(),
             texture_alpha: default_texture_alpha(),
             texture_pocket_sigmas: default_texture_pocket_sigmas(),
             glow_window_mm: default_glow_window_mm(),
@@ -243,6 +255,9 @@ impl AnalysisParams {
         if !(0.0..=1.0).contains(&self.homogeneous_min_solidity) {
             bail!("homogeneous lesion solidity must be within 0 (off) and 1, got {}", self.homogeneous_min_solidity);
         }
+        if !(self.plateau_edge_mm.is_finite() && (0.0..=10.0).contains(&self.plateau_edge_mm)) {
+            bail!("plateau edge width must be within 0 (off) and 10 mm, got {}", self.plateau_edge_mm);
+        }
         if !(self.rim_min_tbr >= 1.0 && self.rim_min_tbr.is_finite()) {
             bail!("rim lesions' least TBR must be 1 or more, got {}", self.rim_min_tbr);
         }
@@ -281,6 +296,9 @@ impl AnalysisParams {
         if self.homogeneous_min_solidity > 0.0 {
             stages.push("arcs and strips are no homogeneous lesions (homogeneous_min_solidity)");
         }
+        if self.plateau_edge_mm > 0.0 {
+            stages.push("homogeneous lesions' edges judged at half their height (plateau_edge_mm)");
+        }
         if self.core_edge_rise_sigmas > 0.0 {
             stages.push("core edges and rim thickness located direction by direction (core_edge_rise_sigmas)");
         }
@@ -289,7 +307,7 @@ impl AnalysisParams {
 
     /// These settings with the CPU-only stages off: what both backends analyse alike.
     pub fn without_cpu_only_stages(self) -> Self {
-        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, core_edge_rise_sigmas: 0.0, filled_core_sigmas: 0.0, rim_touches_core: false, homogeneous_min_solidity: 0.0, texture_alpha: 0.0, glow_window_mm: 0.0, ..self }
+        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, core_edge_rise_sigmas: 0.0, filled_core_sigmas: 0.0, rim_touches_core: false, homogeneous_min_solidity: 0.0, plateau_edge_mm: 0.0, texture_alpha: 0.0, glow_window_mm: 0.0, ..self }
     }
 
     /// Is the threshold's hysteresis on (`fluo_low_ratio` under `fluo_ratio`)?

@@ -176,6 +176,7 @@ impl Analyzer for CpuAnalyzer {
         m.fluo_table = fluo_table;
         blobs::split_blobs(Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &m.ratio, p);
         shape::flag_shapeless(&m.fluo_labels, &mut m.fluo_table, p);
+        shape::flag_sharp_plateaus(&m.fluo_labels, &mut m.fluo_table, &m.ratio, &level, p);
         let grains = texture::Grains::of(&m.fluo_labels, &m.fluo_table, &m.ratio, &level, p);
         texture::flag_texture(&grains, &mut m.fluo_table, p);
         let maps = m.reduce_maps();

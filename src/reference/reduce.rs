@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
-use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_NOT_SOLID, FLAG_TEXTURE, RegionTable, min_core_area_px};
+use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_NOT_SOLID, FLAG_SHARP_PLATEAU, FLAG_TEXTURE, RegionTable, min_core_area_px};
 use crate::stats::hist_quantile;
 use crate::raster::rect::{Rect, row_bands};
 
@@ -140,7 +140,8 @@ pub fn mark_rims(maps: &Maps, seed_boxes: &[Rect], fl: &mut RegionTable) {
 }
 
 /// The kind of a compact, coreless fluorescent component (`None`: not a lesion): homogeneous when at least
-/// half its boundary is sharp (`homogeneous_edge_gradient_per_mm`), else diffuse.
+/// half its boundary is sharp (`homogeneous_edge_gradient_per_mm`) or its edge at half its height is
+/// (`FLAG_SHARP_PLATEAU`), else diffuse.
 pub fn coreless_kind(fl: &RegionTable, r: usize, p: &AnalysisParams) -> Option<LesionKind> {
     let area = fl.area[r];
     let lesion = area > 0
@@ -150,7 +151,7 @@ pub fn coreless_kind(fl: &RegionTable, r: usize, p: &AnalysisParams) -> Option<L
     if !lesion {
         return None;
     }
-    Some(if 2 * fl.sharp[r] >= fl.aux[r] { LesionKind::Homogeneous } else { LesionKind::Diffuse })
+    Some(if 2 * fl.sharp[r] >= fl.aux[r] || fl.flags[r] & FLAG_SHARP_PLATEAU != 0 { LesionKind::Homogeneous } else { LesionKind::Diffuse })
 }
 
 /// Per-lesion statistics: rim lesions (one per core, in label order) then diffuse lesions.

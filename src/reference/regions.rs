@@ -29,6 +29,9 @@ pub const FLAG_NOT_SOLID: u32 = 8;
 pub const FLAG_FILLED: u32 = 16;
 /// A coreless candidate that is no outlier among the frame's texture blobs (`texture`).
 pub const FLAG_TEXTURE: u32 = 32;
+/// A coreless candidate whose edge at half its height is an optical edge, however gentle its outline
+/// (`shape::flag_sharp_plateaus`): homogeneous.
+pub const FLAG_SHARP_PLATEAU: u32 = 64;
 
 /// Per-component sums. Packed in label order (the GPU indexes them by dense component id, the same order), with
 /// `labels` to find a component's row.

@@ -5,15 +5,23 @@
 //! (the widest stretch of a tapering duct, which the opening of `blobs` keeps). A candidate whose area
 //! fills less than `AnalysisParams::homogeneous_min_solidity` of its convex hull, or whose second moments
 //! give an elongation (major over minor axis) above `MAX_ELONGATION`, is flagged `FLAG_NOT_SOLID` and
-//! `reduce::coreless_kind` does not report it. CPU only (no GPU twin yet;
-//! `AnalysisParams::cpu_only_stages`).
+//! `reduce::coreless_kind` does not report it.
+//!
+//! A homogeneous lesion's own edge is judged at half its height (`flag_sharp_plateaus`): where the
+//! scatter halo joins the lesion to a blotch of textured liver, half its outline is the blotch's gentle
+//! flank and the outline test calls it a diffuse glow; at half the lesion's height over the background
+//! the blotch falls away and the lesion's edge is what optics and motion blur make of a step (rising over
+//! under `AnalysisParams::plateau_edge_mm`), where a deep glow's flank is as wide as its diffusion (a
+//! Gaussian of sigma s rises at most 0.6/s of its height a mm: 0.4 at s = 1.5 mm). Such a candidate is
+//! flagged `FLAG_SHARP_PLATEAU` (homogeneous) when its part over half its height is solid and roundish too.
+//! CPU only (no GPU twin yet; `AnalysisParams::cpu_only_stages`).
 
-use crate::analysis::LesionKind;
+use crate::analysis::{FluoLevel, LesionKind};
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::enclosure::convex_hull;
-use super::reduce::coreless_kind;
-use super::regions::{FLAG_NOT_SOLID, RegionTable};
+use super::reduce::{coreless_kind, gradient};
+use super::regions::{FLAG_NOT_SOLID, FLAG_SHARP_PLATEAU, RegionTable};
 use crate::raster::rect::Rect;
 
 /// A lesion is at most this elongated (major over minor axis of its second moments; the broad phantoms'
@@ -29,24 +37,70 @@ pub fn flag_shapeless(fluo_labels: &Plane<u32>, fl: &mut RegionTable, p: &Analys
         if coreless_kind(fl, r, p) != Some(LesionKind::Homogeneous) {
             continue; // a diffuse glow's outline is a level line of a blur, ragged in texture
         }
-        let (solidity, elongation) = solidity_and_elongation(fluo_labels, fl.labels[r], fl.bbox[r]);
+        let label = fl.labels[r];
+        let (solidity, elongation) = solidity_and_elongation(|i| fluo_labels.data[i] == label, fluo_labels.width, fl.bbox[r]);
         if solidity < p.homogeneous_min_solidity || elongation > MAX_ELONGATION {
             fl.flags[r] |= FLAG_NOT_SOLID;
         }
     }
 }
 
-/// The component's area over its convex hull's (the hull of its pixels' corners), and the ratio of the
-/// major to the minor axis of its second moments.
-fn solidity_and_elongation(fluo_labels: &Plane<u32>, label: u32, b: Rect) -> (f32, f32) {
+/// Flags the diffuse candidates of `fl` whose edge at half their height is an optical edge (see the
+/// module's doc): the height is the 90th percentile of the candidate's ratio over the background's mode;
+/// at least half the boundary pixels of its part over half that height (off the image's outermost rows
+/// and columns) rise by the height over `plateau_edge_mm` or less (central differences of the ratio), and
+/// that part is solid and roundish (`homogeneous_min_solidity`, `MAX_ELONGATION`).
+pub fn flag_sharp_plateaus(fluo_labels: &Plane<u32>, fl: &mut RegionTable, ratio: &Plane<f32>, level: &FluoLevel, p: &AnalysisParams) {
+    if !(p.plateau_edge_mm > 0.0) {
+        return;
+    }
+    let (w, h) = (ratio.width, ratio.height);
+    for r in 0..fl.labels.len() {
+        if coreless_kind(fl, r, p) != Some(LesionKind::Diffuse) {
+            continue;
+        }
+        let (label, b) = (fl.labels[r], fl.bbox[r]);
+        let of_it = |i: usize| fluo_labels.data[i] == label;
+        let mut values: Vec<f32> = (b.y0..b.y1).flat_map(|y| (b.x0..b.x1).map(move |x| y * w + x)).filter(|&i| of_it(i)).map(|i| ratio.data[i]).collect();
+        let Some(top) = crate::stats::percentile(&mut values, 0.9) else { continue };
+        let height = top - level.mode;
+        if !(height > 0.0) {
+            continue;
+        }
+        let half = level.mode + 0.5 * height;
+        let plateau = |i: usize| of_it(i) && ratio.data[i] >= half;
+        let min_slope_px = height * p.mm_per_px / p.plateau_edge_mm;
+        let (mut boundary, mut sharp) = (0u32, 0u32);
+        for y in b.y0.max(1)..b.y1.min(h - 1) {
+            for x in b.x0.max(1)..b.x1.min(w - 1) {
+                let i = y * w + x;
+                if plateau(i) && [i - 1, i + 1, i - w, i + w].iter().any(|&j| !plateau(j)) {
+                    boundary += 1;
+                    sharp += (gradient(&ratio.data, w, i) >= min_slope_px) as u32;
+                }
+            }
+        }
+        if boundary == 0 || 2 * sharp < boundary {
+            continue;
+        }
+        let (solidity, elongation) = solidity_and_elongation(plateau, w, b);
+        if solidity >= p.homogeneous_min_solidity && elongation <= MAX_ELONGATION {
+            fl.flags[r] |= FLAG_SHARP_PLATEAU;
+        }
+    }
+}
+
+/// The area of the pixels `inside` box `b` (of a `width`-px frame; by index) over their convex hull's
+/// (the hull of their corners), and the ratio of the major to the minor axis of their second moments.
+fn solidity_and_elongation(inside: impl Fn(usize) -> bool, width: usize, b: Rect) -> (f32, f32) {
     let mut corners = Vec::new();
     let (mut n, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
     for y in b.y0..b.y1 {
-        let row = &fluo_labels.row(y)[b.x0..b.x1];
-        let (Some(l), Some(r)) = (row.iter().position(|&v| v == label), row.iter().rposition(|&v| v == label)) else { continue };
+        let row: Vec<bool> = (b.x0..b.x1).map(|x| inside(y * width + x)).collect();
+        let (Some(l), Some(r)) = (row.iter().position(|&v| v), row.iter().rposition(|&v| v)) else { continue };
         let (xl, xr, yf) = ((b.x0 + l) as f32, (b.x0 + r + 1) as f32, y as f32);
         corners.extend([(xl, yf), (xl, yf + 1.0), (xr, yf), (xr, yf + 1.0)]);
-        for (x, _) in row.iter().enumerate().skip(l).take(r + 1 - l).filter(|&(_, &v)| v == label) {
+        for (x, _) in row.iter().enumerate().skip(l).take(r + 1 - l).filter(|&(_, &v)| v) {
             let (fx, fy) = ((b.x0 + x) as f64, y as f64);
             n += 1.0;
             sx += fx;
@@ -92,24 +146,73 @@ mod tests {
         (p, b)
     }
 
+    /// One fluorescent component (ratio ≥ 1.3) of `ratio` on a 200×200 frame as the only row of a region
+    /// table, its outline counted as gentle (no sharp boundary pixel), so that the outline test calls it
+    /// diffuse.
+    fn one_candidate(ratio: &Plane<f32>) -> (Plane<u32>, RegionTable) {
+        let (w, h) = (ratio.width, ratio.height);
+        let mut labels = Plane::<u32>::new(w, h);
+        let (mut b, mut area, mut boundary) = (Rect::EMPTY, 0u32, 0u32);
+        let fluo = |i: usize| ratio.data[i] >= 1.3;
+        for y in 1..h - 1 {
+            for x in 1..w - 1 {
+                let i = y * w + x;
+                if fluo(i) {
+                    labels.data[i] = 1;
+                    b.include_span(y, x, x + 1);
+                    area += 1;
+                    boundary += [i - 1, i + 1, i - w, i + w].iter().any(|&j| !fluo(j)) as u32;
+                }
+            }
+        }
+        let fl = RegionTable { labels: vec![1], area: vec![area], aux: vec![boundary], flags: vec![0], sharp: vec![0], bbox: vec![b] };
+        (labels, fl)
+    }
+
+    /// A homogeneous lesion (a disc of radius 4 mm at 2.5 times the background, its edge blurred over
+    /// 0.2 mm) joined by a scatter halo to a blotch of texture (a broad bump at 1.45) is called diffuse by
+    /// its gentle outline; at half its height its edge is sharp: homogeneous. A deep glow (a Gaussian of
+    /// sigma 1.5 mm, twice the background at its peak) stays diffuse.
+    #[test]
+    fn a_lesion_joined_to_a_blotch_keeps_its_edge_at_half_height() {
+        let p = AnalysisParams::with_scale(0.1);
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
+        let frame = |f: &dyn Fn(f32, f32) -> f32| Plane::from_vec(200, 200, (0..200 * 200).map(|i| f((i % 200) as f32 + 0.5, (i / 200) as f32 + 0.5)).collect()).unwrap();
+        let lesion = frame(&|x, y| {
+            let r = (x - 90.0).hypot(y - 100.0);
+            let disc = 1.0 + 1.5 / (1.0 + ((r - 40.0) / 0.6).exp());
+            let halo = 0.35 * (-((r - 40.0).max(0.0) / 15.0)).exp();
+            let blotch = 0.45 * (-((x - 150.0).powi(2) + (y - 100.0).powi(2)) / (2.0 * 14.0 * 14.0)).exp();
+            disc.max(1.0 + halo + blotch)
+        });
+        let (labels, mut fl) = one_candidate(&lesion);
+        assert_eq!(coreless_kind(&fl, 0, &p), Some(LesionKind::Diffuse), "the outline test alone calls it diffuse");
+        flag_sharp_plateaus(&labels, &mut fl, &lesion, &level, &p);
+        assert_eq!(coreless_kind(&fl, 0, &p), Some(LesionKind::Homogeneous));
+        let glow = frame(&|x, y| 1.0 + (-((x - 100.0).powi(2) + (y - 100.0).powi(2)) / (2.0 * 15.0 * 15.0)).exp());
+        let (labels, mut fl) = one_candidate(&glow);
+        flag_sharp_plateaus(&labels, &mut fl, &glow, &level, &p);
+        assert_eq!(coreless_kind(&fl, 0, &p), Some(LesionKind::Diffuse), "a glow's flank is no edge");
+    }
+
     /// A disc and a 1.4:1 ellipse are solid and roundish; the half of a ring 6 px wide around a
     /// 30 px core (a rim's stretch) is not solid; a 10×40 px strip (a duct's) is too elongated.
     #[test]
     fn arcs_and_strips_are_not_lesion_shaped() {
         let (disc, b) = plane(100, 100, |x, y| (x - 50.0).hypot(y - 50.0) < 20.0);
-        let (s, e) = solidity_and_elongation(&disc, 1, b);
+        let (s, e) = solidity_and_elongation(|i| disc.data[i] == 1, 100, b);
         assert!(s > 0.9 && e < 1.1, "disc: solidity {s}, elongation {e}");
         let (ellipse, b) = plane(100, 100, |x, y| ((x - 50.0) / 24.0).powi(2) + ((y - 50.0) / 17.0).powi(2) < 1.0);
-        let (s, e) = solidity_and_elongation(&ellipse, 1, b);
+        let (s, e) = solidity_and_elongation(|i| ellipse.data[i] == 1, 100, b);
         assert!(s > 0.9 && (1.3..1.5).contains(&e), "ellipse: solidity {s}, elongation {e}");
         let (arc, b) = plane(100, 100, |x, y| {
             let r = (x - 50.0).hypot(y - 50.0);
             r > 30.0 && r < 36.0 && y > 50.0
         });
-        let (s, _) = solidity_and_elongation(&arc, 1, b);
+        let (s, _) = solidity_and_elongation(|i| arc.data[i] == 1, 100, b);
         assert!(s < 0.5, "arc: solidity {s}");
         let (strip, b) = plane(100, 100, |x, y| (30.0..70.0).contains(&x) && (45.0..55.0).contains(&y));
-        let (s, e) = solidity_and_elongation(&strip, 1, b);
+        let (s, e) = solidity_and_elongation(|i| strip.data[i] == 1, 100, b);
         assert!(s > 0.95 && e > 3.5, "strip: solidity {s}, elongation {e}");
     }
 }
