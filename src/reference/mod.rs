@@ -186,7 +186,7 @@ impl Analyzer for CpuAnalyzer {
             || (0..m.fluo_table.labels.len()).filter(|&r| reduce::coreless_kind(&m.fluo_table, r, p).is_some()).count() > MAX_DIFFUSE;
         let (mut lesions, core_hists) = reduce::lesion_stats(&maps, &cores, &m.bg_table, &m.fluo_table, p);
         let core_boxes: Vec<Rect> = cores.iter().map(|&l| m.bg_table.bbox[m.bg_table.index(l)]).collect();
-        reduce::coverage_by_direction(&m.seeds, &m.fluo, &core_boxes, &mut lesions[..cores.len()]);
+        reduce::coverage_by_direction(&m.ratio, &m.seeds, &m.fluo, level.mode, &core_boxes, &mut lesions[..cores.len()], p);
         let levels: Vec<reduce::Levels> = cores.iter().enumerate().map(|(s, _)| reduce::boundary_level(&lesions[s], &core_hists[s])).collect();
         cancel.check()?;
         // The core's edge direction by direction where the stage is on (else one level a core); timed

@@ -288,18 +288,38 @@ pub const RIM_DIRECTIONS: usize = 72;
 
 /// Each rim lesion's coverage by direction (`LesionStats::boundary_sectors`, `covered_sectors`): the
 /// core's boundary pixels (off the image's outermost rows and columns) binned in `RIM_DIRECTIONS`
-/// sectors about its centroid, a sector covered when at least half of its boundary pixels have
-/// fluorescence (or the core) on every side. By direction a gap counts by its angle, as the truth's
-/// coverage does: counted pixel by pixel it counted by the length of the core's boundary in it, and
-/// where a gapped core is cut from the background outside, that boundary runs out through the gap and
-/// back (an independent set's gapped rims read 0.15 too little coverage, median); and a pinhole in a
-/// complete rim no longer reads as a gap.
-/// `boxes`: each core's bounding box; `lesions`: their statistics with the centroid's sums.
-pub fn coverage_by_direction(seeds: &Plane<u32>, fluo: &Plane<u8>, boxes: &[Rect], lesions: &mut [LesionStats]) {
+/// sectors about its centroid, a sector covered when at least half of its boundary pixels have the rim
+/// beside them: fluorescence (or the core) on every side, or else, along the ray from the centroid
+/// within `COVERAGE_REACH_MM` (at least 3 px) beyond the core, a ratio halfway from the background's
+/// mode up to the rim's TBR (its 80th percentile): where the rim is faint, its mask breaks away from
+/// the core and the core's cut leaves a strip between them, while the rim still stands there in the
+/// ratio. By direction a gap counts by its angle, as the truth's coverage does: counted pixel by pixel
+/// it counted by the length of the core's boundary in it, and where a gapped core is cut from the
+/// background outside, that boundary runs out through the gap and back (an independent set's gapped
+/// rims read 0.15 too little coverage, median); and a pinhole in a complete rim no longer reads as a
+/// gap. `boxes`: each core's bounding box; `lesions`: their statistics with the centroid's sums and the
+/// rim's ratio histogram.
+pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plane<u8>, mode: f32, boxes: &[Rect], lesions: &mut [LesionStats], p: &AnalysisParams) {
     let (w, h) = (seeds.width, seeds.height);
     let (fl, seeds) = (&fluo.data, &seeds.data);
+    let reach = p.mm_to_px(COVERAGE_REACH_MM).max(3.0);
     lesions.par_iter_mut().zip(boxes.par_iter()).for_each(|(st, &b)| {
         let (core, [cx, cy]) = (st.label, st.centroid());
+        let tbr = hist_quantile(&st.ratio_hist, 4, 5, RATIO_BIN, 1.0).unwrap_or(1.0);
+        let bar = mode + 0.5 * (tbr - mode);
+        // Does the ratio reach the bar along the ray from the centroid through (x, y), beyond the core?
+        let rim_beyond = |x: usize, y: usize| {
+            let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+            let len = dx.hypot(dy).max(1e-3);
+            (1..=reach as usize).any(|k| {
+                let (xx, yy) = ((x as f32 + 0.5 + dx / len * k as f32).floor(), (y as f32 + 0.5 + dy / len * k as f32).floor());
+                if xx < 0.0 || yy < 0.0 || xx >= w as f32 || yy >= h as f32 {
+                    return false;
+                }
+                let j = yy as usize * w + xx as usize;
+                seeds[j] != core && ratio.data[j] >= bar
+            })
+        };
         let mut sectors = [(0u32, 0u32); RIM_DIRECTIONS];
         for y in b.y0.max(1)..b.y1.min(h - 1) {
             for x in b.x0.max(1)..b.x1.min(w - 1) {
@@ -311,13 +331,17 @@ pub fn coverage_by_direction(seeds: &Plane<u32>, fluo: &Plane<u8>, boxes: &[Rect
                 let turn = (y as f32 + 0.5 - cy).atan2(x as f32 + 0.5 - cx) / std::f32::consts::TAU;
                 let k = ((turn + 1.0) * RIM_DIRECTIONS as f32) as usize % RIM_DIRECTIONS;
                 sectors[k].0 += 1;
-                sectors[k].1 += around.iter().all(|&j| seeds[j] == core || fl[j] != 0) as u32;
+                sectors[k].1 += (around.iter().all(|&j| seeds[j] == core || fl[j] != 0) || rim_beyond(x, y)) as u32;
             }
         }
         st.boundary_sectors = sectors.iter().filter(|s| s.0 > 0).count() as u32;
         st.covered_sectors = sectors.iter().filter(|s| s.0 > 0 && 2 * s.1 >= s.0).count() as u32;
     });
 }
+
+/// How far beyond a core's boundary the rim is looked for in the ratio where its mask does not touch
+/// the core (`coverage_by_direction`): the strip a faint rim's broken mask leaves, not the next grain.
+pub const COVERAGE_REACH_MM: f32 = 0.5;
 
 /// The thickness histograms from the outer edge's samples (sector index `core slot × RIM_DIRECTIONS +
 /// sector`, refined distance): one sample a sector, its median. A duct or blob joined to the rim holds
@@ -457,6 +481,7 @@ mod tests {
         let mut seeds = Plane::<u32>::new(w, h);
         let mut fluo = Plane::<u8>::new(w, h);
         let mut st = LesionStats::empty(LesionKind::Rim, label);
+        st.ratio_hist[20] = 100; // a rim at twice the background (`ratio_of`)
         for y in 0..h {
             for x in 0..w {
                 let (dx, dy) = (x as f32 + 0.5 - c, y as f32 + 0.5 - c);
@@ -483,6 +508,11 @@ mod tests {
         (seeds, fluo, Rect { x0: 55, y0: 55, x1: 175, y1: 145 }, st)
     }
 
+    /// A ratio map of a binary mask: 2 on the fluorescence, 1 elsewhere.
+    fn ratio_of(fluo: &Plane<u8>) -> Plane<f32> {
+        Plane::from_vec(fluo.width, fluo.height, fluo.data.iter().map(|&v| if v != 0 { 2.0 } else { 1.0 }).collect()).unwrap()
+    }
+
     /// The coverage counted pixel by pixel, as it was: the share of the core's boundary pixels whose
     /// every neighbour outside the core is fluorescent.
     fn by_pixel(seeds: &Plane<u32>, fluo: &Plane<u8>, label: u32) -> f32 {
@@ -504,20 +534,34 @@ mod tests {
     /// Coverage by direction reads a gap of 45° as the share of directions it takes (0.875, within a
     /// sector), though the core's boundary runs out through it and back (counted pixel by pixel, under
     /// 0.8); a complete ring reads 1, and with six pinholes on its inner edge loses at most a sector
-    /// or two (pixel by pixel it read under 0.97, a rim incomplete).
+    /// or two (pixel by pixel it read under 0.97, a rim incomplete); a stretch whose mask broke away
+    /// from the core by 3 px (0.3 mm) is covered by the rim beyond it.
     #[test]
     fn a_gap_covers_its_angle_however_the_core_runs_out_through_it() {
         let sector = 1.0 / RIM_DIRECTIONS as f32;
         let (seeds, fluo, b, mut st) = ring(true, 0);
-        coverage_by_direction(&seeds, &fluo, &[b], std::slice::from_mut(&mut st));
+        coverage_by_direction(&ratio_of(&fluo), &seeds, &fluo, 1.0, &[b], std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
         assert!((st.rim_coverage() - 0.875).abs() <= sector + 1e-6, "gapped ring: coverage {}", st.rim_coverage());
         assert!(by_pixel(&seeds, &fluo, st.label) < 0.8, "the channel makes the pixel count read low");
         let (seeds, fluo, b, mut st) = ring(false, 0);
-        coverage_by_direction(&seeds, &fluo, &[b], std::slice::from_mut(&mut st));
+        coverage_by_direction(&ratio_of(&fluo), &seeds, &fluo, 1.0, &[b], std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
         assert_eq!(st.rim_coverage(), 1.0, "complete ring");
         let (seeds, fluo, b, mut st) = ring(false, 6);
-        coverage_by_direction(&seeds, &fluo, &[b], std::slice::from_mut(&mut st));
+        coverage_by_direction(&ratio_of(&fluo), &seeds, &fluo, 1.0, &[b], std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
         assert!(st.rim_coverage() >= 1.0 - 2.0 * sector, "complete ring with pinholes: coverage {}", st.rim_coverage());
         assert!(by_pixel(&seeds, &fluo, st.label) < 0.97, "pixel by pixel the pinholes read as gaps");
+        // A faint stretch whose mask broke away from the core: a strip of 3 px between them over 60°.
+        let (seeds, mut fluo, b, mut st) = ring(false, 0);
+        for y in 0..fluo.height {
+            for x in 0..fluo.width {
+                let (dx, dy) = (x as f32 + 0.5 - 100.0, y as f32 + 0.5 - 100.0);
+                if dx.hypot(dy) < 43.0 && (90.0..150.0).contains(&dy.atan2(dx).to_degrees()) {
+                    fluo.data[y * fluo.width + x] = 0;
+                }
+            }
+        }
+        coverage_by_direction(&ratio_of(&fluo), &seeds, &fluo, 1.0, &[b], std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
+        assert_eq!(st.rim_coverage(), 1.0, "the rim beyond the strip covers it");
+        assert!(by_pixel(&seeds, &fluo, st.label) < 0.9, "pixel by pixel the strip reads as a gap");
     }
 }
