@@ -350,6 +350,13 @@ pub fn coverage_fixed(r: &[f32], w: usize, h: usize, i: usize, level: f32) -> u3
     if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
         return 0;
     }
+    interior_coverage_fixed(r, w, i, level)
+}
+
+/// `coverage_fixed` at a pixel known to be interior (not on the outermost rows or columns): without
+/// the division that finds its row and column.
+#[inline]
+fn interior_coverage_fixed(r: &[f32], w: usize, i: usize, level: f32) -> u32 {
     ((0.5 + (level - r[i]) / gradient(r, w, i)).clamp(0.0, 1.0) * COVERAGE_FIXED) as u32
 }
 
@@ -385,7 +392,7 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
                     }
                     let Ok(s) = cores.binary_search(if seed != 0 { &seed } else { &near }) else { continue };
                     if seed != 0 || d <= levels[s].band {
-                        acc[s] += coverage_fixed(r, w, h, i, levels[s].core) as u64;
+                        acc[s] += interior_coverage_fixed(r, w, i, levels[s].core) as u64; // x, y interior here
                     }
                     if seed == 0 && maps.fluo.data[i] != 0 && d <= search && maps.rim_pixel(i) {
                         let edge = outside.test(i - 1) || outside.test(i + 1) || outside.test(i - w) || outside.test(i + w);
