@@ -176,8 +176,9 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
     let diffuse_boxes: Vec<Rect> = diffuse.iter().map(|&l| fl.bbox[fl.index(l)]).collect();
     let diffuse_work: Vec<(usize, Rect)> =
         diffuse_boxes.iter().enumerate().flat_map(|(k, b)| row_bands(std::slice::from_ref(b), BAND_ROWS).into_iter().map(move |r| (k, r))).collect();
-    let rim_part = rim_work.par_iter().map(|r| {
-        let (mut out, mut core_hists) = empty();
+    // Each worker's sums carry over from band to band (`fold`): all are counts, sums of integers and
+    // maxima, the same in any order, and one table a worker rather than one a band.
+    let rim_part = rim_work.par_iter().fold(empty, |(mut out, mut core_hists), r| {
         let mut outside = Outside::new(maps, bg, p);
         for y in r.y0..r.y1 {
             for x in r.x0..r.x1 {
@@ -186,8 +187,7 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
         }
         (out, core_hists)
     });
-    let diffuse_part = diffuse_work.par_iter().map(|&(k, r)| {
-        let (mut out, core_hists) = empty();
+    let diffuse_part = diffuse_work.par_iter().fold(empty, |(mut out, core_hists), &(k, r)| {
         let (w, label) = (maps.ratio.width, diffuse[k]);
         let st = &mut out[cores.len() + k];
         for y in r.y0..r.y1 {
@@ -371,10 +371,10 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
     let r = &maps.ratio.data;
     let empty = || (vec![0u64; cores.len()], vec![vec![0u32; THICKNESS_BINS]; cores.len()], Vec::new());
     // Only pixels in a core or with a nearest core count: inside the rectangles.
+    // Sums carried from band to band by each worker (`fold`; the samples are sorted before use).
     let (acc, mut edges, samples) = row_bands(maps.rects, BAND_ROWS)
         .into_par_iter()
-        .map(|rect| {
-            let (mut acc, mut edges, mut samples): (Vec<u64>, Vec<Vec<u32>>, Vec<(u32, f32)>) = empty();
+        .fold(empty, |(mut acc, mut edges, mut samples): (Vec<u64>, Vec<Vec<u32>>, Vec<(u32, f32)>), rect| {
             let mut outside = Outside::new(maps, bg, p);
             for y in rect.y0.max(1)..rect.y1.min(h - 1) {
                 for x in rect.x0.max(1)..rect.x1.min(w - 1) {
