@@ -26,6 +26,9 @@ pub struct CompositeInputs<'a> {
     pub rects: &'a [Rect],
 }
 
+/// Pixels outside the rectangles tested at once for having no colour to take.
+const CHUNK: usize = 16;
+
 #[inline]
 fn mix(dst: &mut [f32; 3], c: [u8; 3], a: f32) {
     for k in 0..3 {
@@ -51,12 +54,19 @@ pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f3
         let (ratio, fluo) = (inp.ratio.row(y), inp.fluo.row(y));
         let mut x = 0;
         for (s0, s1) in row_spans(inp.rects, y).chain([(w, w)]) {
-            for x in x..s0 {
-                if ratio[x] > 1.15 || fluo[x] != 0 {
-                    let dst = &mut row[x * 3..x * 3 + 3];
-                    let mut c = [dst[0] as f32, dst[1] as f32, dst[2] as f32];
-                    mix(&mut c, palette::FLUORESCENCE, fluorescence_alpha(ratio[x], fluo[x] != 0));
-                    store(dst, c);
+            for c0 in (x..s0).step_by(CHUNK) {
+                let c1 = (c0 + CHUNK).min(s0);
+                // Chunks with no pixel to colour go by in one test.
+                if !ratio[c0..c1].iter().zip(&fluo[c0..c1]).fold(false, |a, (&r, &f)| a | (r > 1.15) | (f != 0)) {
+                    continue;
+                }
+                for x in c0..c1 {
+                    if ratio[x] > 1.15 || fluo[x] != 0 {
+                        let dst = &mut row[x * 3..x * 3 + 3];
+                        let mut c = [dst[0] as f32, dst[1] as f32, dst[2] as f32];
+                        mix(&mut c, palette::FLUORESCENCE, fluorescence_alpha(ratio[x], fluo[x] != 0));
+                        store(dst, c);
+                    }
                 }
             }
             let (seeds, nearest, dist) = (&inp.seeds.row(y)[s0..s1], &inp.nearest.row(y)[s0..s1], &inp.dist.row(y)[s0..s1]);

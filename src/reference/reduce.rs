@@ -28,6 +28,9 @@ use crate::raster::rect::{Rect, row_bands};
 /// Rows a unit of parallel work holds.
 const BAND_ROWS: usize = 16;
 
+/// Pixels of a row tested at once for having nothing to add (one vector test instead of a branch each).
+const CHUNK: usize = 16;
+
 #[inline]
 pub fn ratio_bin(v: f32) -> Option<usize> {
     if v < 1.0 {
@@ -181,8 +184,16 @@ pub fn lesion_stats(maps: &Maps, cores: &[u32], bg: &RegionTable, fl: &RegionTab
     let rim_part = rim_work.par_iter().fold(empty, |(mut out, mut core_hists), r| {
         let mut outside = Outside::new(maps, bg, p);
         for y in r.y0..r.y1 {
-            for x in r.x0..r.x1 {
-                accumulate_rim_pixel(maps, cores, &mut outside, search, x, y, &mut out, &mut core_hists);
+            let (seeds, fluo) = (maps.seeds.row(y), maps.fluo.row(y));
+            for x0 in (r.x0..r.x1).step_by(CHUNK) {
+                let x1 = (x0 + CHUNK).min(r.x1);
+                // A pixel neither core nor fluorescent adds nothing: such chunks go by in one test.
+                if seeds[x0..x1].iter().zip(&fluo[x0..x1]).fold(0, |a, (&s, &f)| a | s | f as u32) == 0 {
+                    continue;
+                }
+                for x in x0..x1 {
+                    accumulate_rim_pixel(maps, cores, &mut outside, search, x, y, &mut out, &mut core_hists);
+                }
             }
         }
         (out, core_hists)
@@ -377,35 +388,46 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
         .fold(empty, |(mut acc, mut edges, mut samples): (Vec<u64>, Vec<Vec<u32>>, Vec<(u32, f32)>), rect| {
             let mut outside = Outside::new(maps, bg, p);
             for y in rect.y0.max(1)..rect.y1.min(h - 1) {
-                for x in rect.x0.max(1)..rect.x1.min(w - 1) {
-                    let i = y * w + x;
-                    let seed = maps.seeds.data[i];
-                    let near = maps.nearest.data[i];
-                    if seed == 0 && near == 0 {
+                let (seeds, dist, fluo) = (maps.seeds.row(y), maps.dist.row(y), maps.fluo.row(y));
+                let (x0, x1) = (rect.x0.max(1), rect.x1.min(w - 1));
+                for c0 in (x0..x1).step_by(CHUNK) {
+                    let c1 = (c0 + CHUNK).min(x1);
+                    // Chunks of pixels with nothing to add (below: no core, no core within the widest
+                    // band, not fluorescent; a pixel with no nearest core is infinitely far) go by in one test.
+                    let busy = seeds[c0..c1].iter().zip(&dist[c0..c1]).zip(&fluo[c0..c1]).fold(false, |a, ((&s, &d), &f)| a | (s != 0) | (d <= MAX_BAND) | (f != 0));
+                    if !busy {
                         continue;
                     }
-                    let d = maps.dist.data[i];
-                    // Neither core, nor within any core's band (at most 4 px), nor fluorescent: nothing
-                    // to add (most of the rectangles at a fine scale), without looking its core up.
-                    if seed == 0 && d > MAX_BAND && maps.fluo.data[i] == 0 {
-                        continue;
-                    }
-                    let Ok(s) = cores.binary_search(if seed != 0 { &seed } else { &near }) else { continue };
-                    if seed != 0 || d <= levels[s].band {
-                        acc[s] += interior_coverage_fixed(r, w, i, levels[s].core) as u64; // x, y interior here
-                    }
-                    if seed == 0 && maps.fluo.data[i] != 0 && d <= search && maps.rim_pixel(i) {
-                        let edge = outside.test(i - 1) || outside.test(i + 1) || outside.test(i - w) || outside.test(i + w);
-                        if edge {
-                            let dr = refined_edge_distance(d, r[i], levels[s].outer, gradient(r, w, i)).max(0.0);
-                            match centres {
-                                // The edge's direction from its core's centroid, in `RIM_DIRECTIONS` sectors.
-                                Some(c) => {
-                                    let [cx, cy] = c[s];
-                                    let sector = crate::raster::sector(x as f32 + 0.5 - cx, y as f32 + 0.5 - cy, RIM_DIRECTIONS);
-                                    samples.push(((s * RIM_DIRECTIONS + sector) as u32, dr));
+                    for x in c0..c1 {
+                        let i = y * w + x;
+                        let seed = maps.seeds.data[i];
+                        let near = maps.nearest.data[i];
+                        if seed == 0 && near == 0 {
+                            continue;
+                        }
+                        let d = maps.dist.data[i];
+                        // Neither core, nor within any core's band (at most 4 px), nor fluorescent: nothing
+                        // to add (most of the rectangles at a fine scale), without looking its core up.
+                        if seed == 0 && d > MAX_BAND && maps.fluo.data[i] == 0 {
+                            continue;
+                        }
+                        let Ok(s) = cores.binary_search(if seed != 0 { &seed } else { &near }) else { continue };
+                        if seed != 0 || d <= levels[s].band {
+                            acc[s] += interior_coverage_fixed(r, w, i, levels[s].core) as u64; // x, y interior here
+                        }
+                        if seed == 0 && maps.fluo.data[i] != 0 && d <= search && maps.rim_pixel(i) {
+                            let edge = outside.test(i - 1) || outside.test(i + 1) || outside.test(i - w) || outside.test(i + w);
+                            if edge {
+                                let dr = refined_edge_distance(d, r[i], levels[s].outer, gradient(r, w, i)).max(0.0);
+                                match centres {
+                                    // The edge's direction from its core's centroid, in `RIM_DIRECTIONS` sectors.
+                                    Some(c) => {
+                                        let [cx, cy] = c[s];
+                                        let sector = crate::raster::sector(x as f32 + 0.5 - cx, y as f32 + 0.5 - cy, RIM_DIRECTIONS);
+                                        samples.push(((s * RIM_DIRECTIONS + sector) as u32, dr));
+                                    }
+                                    None => edges[s][thickness_bin(dr)] += 1,
                                 }
-                                None => edges[s][thickness_bin(dr)] += 1,
                             }
                         }
                     }
