@@ -74,16 +74,20 @@ impl Sectors {
 mod tests {
     use super::*;
 
+    /// Uniform numbers in [0, 1) from a linear congruential generator seeded with `state`.
+    fn uniform(mut state: u32) -> impl FnMut() -> f32 {
+        move || {
+            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+            (state >> 8) as f32 / (1u32 << 24) as f32
+        }
+    }
+
     /// Pixel centres about fractional centres, near and far, every sector count the stages use: the
     /// same sector as `sector`'s arctangent, row by row as the stages ask, and by single directions
     /// placed on and around each boundary.
     #[test]
     fn sectors_answer_as_sector() {
-        let mut state = 7u32;
-        let mut next = || {
-            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
-            (state >> 8) as f32 / (1u32 << 24) as f32
-        };
+        let mut next = uniform(7);
         for n in (12..=64).chain([72, 5, 3]) {
             for _ in 0..3 {
                 let (cx, cy) = (200.0 * next(), 200.0 * next());
@@ -114,11 +118,7 @@ mod tests {
 
     #[test]
     fn hypot_is_glibcs() {
-        let mut state = 11u32;
-        let mut next = || {
-            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
-            (state >> 8) as f32 / (1u32 << 24) as f32
-        };
+        let mut next = uniform(11);
         for _ in 0..200_000 {
             let (dx, dy) = (1000.0 * (next() - 0.5), 1000.0 * (next() - 0.5));
             assert_eq!(hypot(dx, dy).to_bits(), dx.hypot(dy).to_bits(), "({dx}, {dy})");
