@@ -25,12 +25,24 @@ fn boxes(labels: &Plane<u32>, wanted: &[u32]) -> Vec<Option<[usize; 4]>> {
         .fold(
             || vec![None; wanted.len()],
             |mut out: Vec<Option<[usize; 4]>>, y| {
-                for (x, &l) in labels.row(y).iter().enumerate() {
-                    if l == 0 {
+                // A row's labelled pixels come in runs of one label: its place in `wanted` is looked up once a run.
+                // Chunks of unlabelled pixels go by in one test.
+                let mut last: (u32, Option<usize>) = (0, None);
+                for (c, chunk) in labels.row(y).chunks(16).enumerate() {
+                    if chunk.iter().fold(0, |a, &l| a | l) == 0 {
                         continue;
                     }
-                    if let Some(k) = wanted.iter().position(|&w| w == l) {
-                        out[k] = join(out[k], Some([x, y, x + 1, y + 1]));
+                    for (j, &l) in chunk.iter().enumerate() {
+                        if l == 0 {
+                            continue;
+                        }
+                        if l != last.0 {
+                            last = (l, wanted.iter().position(|&w| w == l));
+                        }
+                        if let Some(k) = last.1 {
+                            let x = 16 * c + j;
+                            out[k] = join(out[k], Some([x, y, x + 1, y + 1]));
+                        }
                     }
                 }
                 out

@@ -88,31 +88,32 @@ fn transform_rect(seeds: &Plane<u32>, rect: Rect, bound: f32, bound_i: u32, out:
         dy.resize(bw * rh, NONE);
         lab.clear();
         lab.resize(bw * rh, 0);
-        let mut last = [NONE; COL_BLOCK]; // row (within the rectangle) of the last seed seen in each column
+        // Row (within the rectangle) and label of the last seed seen in each column.
+        let (mut last, mut last_label) = ([NONE; COL_BLOCK], [0u32; COL_BLOCK]);
         for y in 0..rh {
             let srow = &seeds.row(rect.y0 + y)[x0..x0 + bw];
+            let (dy, lab) = (&mut dy[y * bw..(y + 1) * bw], &mut lab[y * bw..(y + 1) * bw]);
             for x in 0..bw {
                 if srow[x] != 0 {
-                    last[x] = y as u32;
+                    (last[x], last_label[x]) = (y as u32, srow[x]);
                 }
                 if last[x] != NONE && y as u32 - last[x] <= bound_i {
-                    dy[y * bw + x] = y as u32 - last[x];
-                    lab[y * bw + x] = seeds.data[(rect.y0 + last[x] as usize) * w + x0 + x];
+                    (dy[x], lab[x]) = (y as u32 - last[x], last_label[x]);
                 }
             }
         }
         last.fill(NONE);
         for y in (0..rh).rev() {
             let srow = &seeds.row(rect.y0 + y)[x0..x0 + bw];
+            let (dy, lab) = (&mut dy[y * bw..(y + 1) * bw], &mut lab[y * bw..(y + 1) * bw]);
             for x in 0..bw {
                 if srow[x] != 0 {
-                    last[x] = y as u32;
+                    (last[x], last_label[x]) = (y as u32, srow[x]);
                 }
                 if last[x] != NONE {
                     let d = last[x] - y as u32;
-                    if d < dy[y * bw + x] && d <= bound_i {
-                        dy[y * bw + x] = d;
-                        lab[y * bw + x] = seeds.data[(rect.y0 + last[x] as usize) * w + x0 + x];
+                    if d < dy[x] && d <= bound_i {
+                        (dy[x], lab[x]) = (d, last_label[x]);
                     }
                 }
             }

@@ -26,6 +26,9 @@ pub struct CompositeInputs<'a> {
     pub rects: &'a [Rect],
 }
 
+/// Pixels outside the rectangles tested at once for having no colour to take.
+const CHUNK: usize = 16;
+
 #[inline]
 fn mix(dst: &mut [f32; 3], c: [u8; 3], a: f32) {
     for k in 0..3 {
@@ -51,16 +54,25 @@ pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f3
         let (ratio, fluo) = (inp.ratio.row(y), inp.fluo.row(y));
         let mut x = 0;
         for (s0, s1) in row_spans(inp.rects, y).chain([(w, w)]) {
-            for x in x..s0 {
-                if ratio[x] > 1.15 || fluo[x] != 0 {
-                    let dst = &mut row[x * 3..x * 3 + 3];
-                    let mut c = [dst[0] as f32, dst[1] as f32, dst[2] as f32];
-                    mix(&mut c, palette::FLUORESCENCE, fluorescence_alpha(ratio[x], fluo[x] != 0));
-                    store(dst, c);
+            for c0 in (x..s0).step_by(CHUNK) {
+                let c1 = (c0 + CHUNK).min(s0);
+                // Chunks with no pixel to colour go by in one test.
+                if !ratio[c0..c1].iter().zip(&fluo[c0..c1]).fold(false, |a, (&r, &f)| a | (r > 1.15) | (f != 0)) {
+                    continue;
+                }
+                for x in c0..c1 {
+                    if ratio[x] > 1.15 || fluo[x] != 0 {
+                        let dst = &mut row[x * 3..x * 3 + 3];
+                        let mut c = [dst[0] as f32, dst[1] as f32, dst[2] as f32];
+                        mix(&mut c, palette::FLUORESCENCE, fluorescence_alpha(ratio[x], fluo[x] != 0));
+                        store(dst, c);
+                    }
                 }
             }
-            for x in s0..s1 {
-                composite_pixel(inp, &by_label, margins_px, reach, y * w + x, &mut row[x * 3..x * 3 + 3]);
+            let (seeds, nearest, dist) = (&inp.seeds.row(y)[s0..s1], &inp.nearest.row(y)[s0..s1], &inp.dist.row(y)[s0..s1]);
+            for (k, x) in (s0..s1).enumerate() {
+                let px = Pixel { x, y, ratio: ratio[x], fluo: fluo[x], seed: seeds[k], nearest: nearest[k], dist: dist[k] };
+                composite_pixel(&px, &by_label, margins_px, reach, &mut row[x * 3..x * 3 + 3]);
             }
             x = s1;
         }
@@ -77,28 +89,38 @@ fn store(dst: &mut [u8], c: [f32; 3]) {
     dst[2] = (c[2] + 0.5) as u8;
 }
 
-/// Every layer at pixel `i`: fluorescence, core tint, boundary and margin lines.
+/// What `composite_pixel` reads of a pixel in the rectangles: its position and its maps' values.
+struct Pixel {
+    x: usize,
+    y: usize,
+    ratio: f32,
+    fluo: u8,
+    seed: u32,
+    nearest: u32,
+    dist: f32,
+}
+
+/// Every layer at pixel `p`, on `dst`, which holds its white light: fluorescence, core tint, boundary
+/// and margin lines.
 #[inline]
-fn composite_pixel(inp: &CompositeInputs, by_label: &[(u32, u32)], margins_px: &[f32], reach: f32, i: usize, dst: &mut [u8]) {
-    let src = &inp.wl.data[i * 3..i * 3 + 3];
-    let alpha = fluorescence_alpha(inp.ratio.data[i], inp.fluo.data[i] != 0);
+fn composite_pixel(p: &Pixel, by_label: &[(u32, u32)], margins_px: &[f32], reach: f32, dst: &mut [u8]) {
+    let alpha = fluorescence_alpha(p.ratio, p.fluo != 0);
     // Nothing drawn here (no fluorescence, no core, no line within reach): `dst` holds the white light
     // as it is (what mixing at opacity 0 and storing would give).
-    if alpha == 0.0 && inp.seeds.data[i] == 0 && (inp.nearest.data[i] == 0 || !(inp.dist.data[i] < reach)) {
+    if alpha == 0.0 && p.seed == 0 && (p.nearest == 0 || !(p.dist < reach)) {
         return;
     }
-    let mut c = [src[0] as f32, src[1] as f32, src[2] as f32];
+    let mut c = [dst[0] as f32, dst[1] as f32, dst[2] as f32];
     mix(&mut c, palette::FLUORESCENCE, alpha);
-    if inp.seeds.data[i] != 0 {
+    if p.seed != 0 {
         mix(&mut c, palette::CORE_TINT, 0.2);
     } else {
-        let l = inp.nearest.data[i];
-        if l != 0 && inp.dist.data[i] < reach {
+        let l = p.nearest;
+        if l != 0 && p.dist < reach {
             if let Ok(k) = by_label.binary_search_by_key(&l, |s| s.0) {
-                let d = inp.dist.data[i];
+                let d = p.dist;
                 let warn = by_label[k].1 & style::WARN != 0;
-                let w = inp.wl.width;
-                if boundary_drawn(i % w, i / w, inp.fluo.data[i] != 0) {
+                if boundary_drawn(p.x, p.y, p.fluo != 0) {
                     mix(&mut c, palette::BOUNDARY, line_alpha(d, 1.0));
                 }
                 for (m, &mp) in margins_px.iter().enumerate() {

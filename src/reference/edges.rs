@@ -15,6 +15,7 @@ use crate::frame::Plane;
 use crate::analysis::LesionStats;
 use super::reduce::Levels;
 use crate::raster::rect::Rect;
+use crate::raster::{Sectors, hypot};
 
 /// Directions are about this long (px) of arc at the core's boundary: enough pixels a radius to
 /// average the texture down, short enough to follow a lobulated core.
@@ -73,12 +74,13 @@ fn core_area(maps: &EdgeMaps, q: &CoreEdgeQuery, min_rise: f32) -> Option<f32> {
     let mut sum = vec![0.0f32; bins * radii];
     let mut count = vec![0u32; bins * radii];
     let mut mask_r = vec![0.0f32; bins];
-    let bin = |dx: f32, dy: f32| crate::raster::sector(dx, dy, bins);
     // Each pixel's direction and radius (`SKIP`: another core's, or nearer another core, or out of every
     // core's reach), rows in parallel; then summed in row order below, as one pass would. First the radii
     // and the core's own pixels' directions: no profile is read beyond radius `hi_max` (the farthest own
     // pixel's, plus the rim's width and 2: every direction's `hi` below is at most that), so a
-    // neighbour farther out adds nothing read and needs no direction (atan2, the stage's main cost).
+    // neighbour farther out adds nothing read and needs no direction (the stage's main cost; a row's
+    // pixels mostly share their neighbour's, which `Sectors` answers without an arctangent).
+    let sectors = Sectors::new(bins);
     const SKIP: u32 = u32::MAX;
     const PENDING: u32 = u32::MAX - 1;
     let bw = bx.x1 - bx.x0;
@@ -90,13 +92,14 @@ fn core_area(maps: &EdgeMaps, q: &CoreEdgeQuery, min_rise: f32) -> Option<f32> {
             let y = bx.y0 + row;
             let (sr, nr) = (maps.seeds.row(y), maps.nearest.row(y));
             let mut own_r = 0.0f32;
+            let mut last = 0;
             for (x, o) in (bx.x0..bx.x1).zip(out.iter_mut()) {
                 if sr[x] == q.label || (sr[x] == 0 && nr[x] == q.label) {
                     let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
-                    let r = dx.hypot(dy);
+                    let r = hypot(dx, dy);
                     if sr[x] == q.label {
                         own_r = own_r.max(r);
-                        *o = (bin(dx, dy) as u32, r);
+                        *o = (sectors.of(dx, dy, &mut last) as u32, r);
                     } else {
                         *o = (PENDING, r);
                     }
@@ -108,9 +111,10 @@ fn core_area(maps: &EdgeMaps, q: &CoreEdgeQuery, min_rise: f32) -> Option<f32> {
     let hi_max = ((own_r + q.rim_px + 2.0) as usize).min(radii - 1);
     polar.par_chunks_mut(bw.max(1)).enumerate().for_each(|(row, out)| {
         let dy = (bx.y0 + row) as f32 + 0.5 - cy;
+        let mut last = 0;
         for (x, o) in (bx.x0..bx.x1).zip(out.iter_mut()) {
             if o.0 == PENDING {
-                o.0 = if (o.1 as usize) <= hi_max { bin(x as f32 + 0.5 - cx, dy) as u32 } else { SKIP };
+                o.0 = if (o.1 as usize) <= hi_max { sectors.of(x as f32 + 0.5 - cx, dy, &mut last) as u32 } else { SKIP };
             }
         }
     });
