@@ -101,8 +101,9 @@ impl GpuContext {
         adapters.sort_by_key(|a| (rank(a), backend_rank(a)));
         let adapter = adapters
             .into_iter()
-            .find(|a| a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS))
-            .ok_or_else(|| anyhow!("no GPU adapter with compute shaders (install mesa-vulkan-drivers for the software one)"))?;
+            // The composite is dispatched indirectly, from the drawn tiles' count the segmentation leaves.
+            .find(|a| a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS | wgpu::DownlevelFlags::INDIRECT_EXECUTION))
+            .ok_or_else(|| anyhow!("no GPU adapter with compute shaders and indirect dispatch (install mesa-vulkan-drivers for the software one)"))?;
         let info = adapter.get_info();
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         let (device, queue, faults) = open(&adapter, &info, timestamps, &needs, "the GPU pipelines")?;
