@@ -519,7 +519,7 @@ impl GpuAnalyzer {
         enc.copy_buffer_to_buffer(&f.parent, 0, &read, 0, f.parent.size());
         enc.copy_buffer_to_buffer(&f.local_roots, 0, &local_read, 0, f.local_roots.size());
         enc.copy_buffer_to_buffer(&f.roots, 0, &roots_read, 0, (n * 4) as u64);
-        ctx.queue.submit([enc.finish()]);
+        ctx.submit(enc.finish());
         map_checked(ctx, &[&read, &local_read, &roots_read])?;
         // A word a tile-local root for both classes, LABELLED | (1 + the dense id), the fluorescent ones
         // tagged (FL_TAG; common.wgsl), a pixel's its root's (labels.wgsl's `label_at`); the CPU's label is
@@ -548,7 +548,7 @@ impl GpuAnalyzer {
                 pass.dispatch_workgroups(*x, *y, *z);
             }
         }
-        self.ctx.queue.submit([enc.finish()]);
+        self.ctx.submit(enc.finish());
         self.ctx.wait()?;
         self.ctx.check()?;
         Ok(())
@@ -779,7 +779,7 @@ impl GpuAnalyzer {
         let read = readback(&ctx.device, "stage_read", words_wanted * 4);
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("stage readback") });
         enc.copy_buffer_to_buffer(buf, 0, &read, 0, (words_wanted * 4) as u64);
-        ctx.queue.submit([enc.finish()]);
+        ctx.submit(enc.finish());
         map_checked(ctx, &[&read])?;
         let mut out = words(&read)?;
         out.truncate(words_wanted);
@@ -805,7 +805,7 @@ impl GpuAnalyzer {
         let read = readback(&ctx.device, "distfield_read", w * h * 4);
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("distfield") });
         enc.copy_buffer_to_buffer(&f.distfield, 0, &read, 0, (w * h * 4) as u64);
-        ctx.queue.submit([enc.finish()]);
+        ctx.submit(enc.finish());
         map_checked(ctx, &[&read])?;
         let mut field = words(&read)?;
         // Beyond the tiles near a core the field is 0 (not written there: near.wgsl), as its readers take it.
@@ -1657,7 +1657,7 @@ impl Analyzer for GpuAnalyzer {
             enc.resolve_query_set(qs, 0..queries, resolve, 0);
             enc.copy_buffer_to_buffer(resolve, 0, read, 0, queries as u64 * 8);
         }
-        ctx.queue.submit([enc.finish()]);
+        ctx.submit(enc.finish());
 
         let mut to_map: Vec<&wgpu::Buffer> = vec![&f.table_read, &f.drawn_read, &f.marks_read];
         if want_classes {
@@ -1714,7 +1714,7 @@ impl Analyzer for GpuAnalyzer {
             if want_classes {
                 copy(&mut enc, &f.classes, &f.classes_read, capacity * TILE_PIXELS..drawn_n * TILE_PIXELS, &mut t);
             }
-            ctx.queue.submit([enc.finish()]);
+            ctx.submit(enc.finish());
             let mut to_map = vec![&f.marks_read];
             if want_classes {
                 to_map.push(&f.classes_read);
@@ -1783,7 +1783,7 @@ impl Analyzer for GpuAnalyzer {
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pixel maps") });
         enc.copy_buffer_to_buffer(&f.ratio, 0, rr, 0, ratio_bytes as u64);
         enc.copy_buffer_to_buffer(&f.mask, 0, mr, 0, mask_bytes as u64);
-        ctx.queue.submit([enc.finish()]);
+        ctx.submit(enc.finish());
         map_checked(ctx, &[rr, mr])?;
         let ratio = unpack_ratio(&words(rr)?, f.width, f.height);
         // Rows of the packed mask are padded to whole words: take each row's first `width` bytes.
@@ -1818,7 +1818,7 @@ impl Analyzer for GpuAnalyzer {
             maps_read(&ctx.device, f);
             let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("spot maps") });
             copy_map_rows(&mut enc, (&f.ratio, &f.mask), f.width, f.maps_read.as_ref().expect("made"), &rows, &mut f.traffic);
-            ctx.queue.submit([enc.finish()]);
+            ctx.submit(enc.finish());
             let (rr, mr) = f.maps_read.as_ref().expect("made");
             map_checked(ctx, &[rr, mr])?;
             lay_map_rows(f, &rows)?;
