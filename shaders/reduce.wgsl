@@ -8,7 +8,8 @@
 //                 else 1 (diffuse); and its box (its bands', `band_box`) in `near`.
 // mark_coreless:  an invocation a 16×16 tile: marks the tiles that meet a coreless lesion's box
 //                 (NEAR_CORELESS), so that lesion_stats reads the labels there only; and lists the tiles
-//                 the composite draws (`drawn`: those near a core, or marked by normalize or compress).
+//                 the composite draws (`drawn`: those near a core, or marked by normalize or compress),
+//                 and sets the composite's indirect dispatch from the list's length.
 // lesion_stats:   on the tiles marked by activate or mark_coreless only: reads ratio, fluo, seeds,
 //                 labels (labels.wgsl), stats, distfield; adds per-slot area,
 //                 coordinate sums (64-bit as lo/hi words), core/ratio/thickness histograms, and the
@@ -30,8 +31,9 @@
 // The tiles near a core (near.wgsl): the field is read there only, and the sub-pixel pass works there only;
 // assign_diffuse writes the coreless lesions' boxes and mark_coreless marks their tiles.
 @group(0) @binding(9) var<storage, read_write> near: array<atomic<u32>>;
-// The tiles the composite draws (`gpu::prelude::drawn`): mark_coreless lists them.
-@group(0) @binding(10) var<storage, read_write> drawn: array<u32>;
+// The tiles the composite draws (`gpu::prelude::drawn`): mark_coreless lists them and sets the
+// composite's dispatch.
+@group(0) @binding(10) var<storage, read_write> drawn: array<atomic<u32>>;
 // Each pixel's tile-local root (labels.wgsl's `label_at`).
 @group(0) @binding(11) var<storage, read> local_roots: array<u32>;
 
@@ -166,8 +168,15 @@ fn mark_coreless(@builtin(global_invocation_id) g: vec3<u32>) {
         atomicAdd(&near[NEAR_COUNT_MARKED], 1u);
     }
     // Drawn: a tile near a core (its tint and lines) or holding the fluorescence colour.
-    if ((word & NEAR_CORE) != 0u || drawn[t] != 0u) {
-        drawn[near_tiles() + atomicAdd(&near[NEAR_COUNT_DRAWN], 1u)] = t;
+    // The composite's indirect dispatch after the list (`gpu::prelude::drawn`, cleared a frame): a
+    // workgroup a listed tile, in rows of DRAWN_ROW_GROUPS.
+    if ((word & NEAR_CORE) != 0u || atomicLoad(&drawn[t]) != 0u) {
+        let k = atomicAdd(&near[NEAR_COUNT_DRAWN], 1u);
+        atomicStore(&drawn[near_tiles() + k], t);
+        let args = 2u * near_tiles();
+        atomicMax(&drawn[args], min(k + 1u, DRAWN_ROW_GROUPS));
+        atomicMax(&drawn[args + 1u], k / DRAWN_ROW_GROUPS + 1u);
+        atomicStore(&drawn[args + 2u], 1u);
     }
 }
 

@@ -97,6 +97,42 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
     assert!(raised >= 2, "the noisy phantoms raised the level on only {raised} frames");
 }
 
+/// One submission and one readback a frame: a GPU frame as the processor makes it (the segmentation,
+/// then the composite by the styles decided after it) submits once, the composite none of its own. The
+/// marks are read back for as many drawn tiles as the last frame had and an eighth more: the first frame
+/// of a size, which draws more tiles than the first guess, reads the rest in a second submission, and its
+/// overlay and class map are those of the same frame analysed again (one submission), pixel for pixel.
+#[test]
+fn a_gpu_frame_is_one_submission_and_an_overflow_of_its_marks_changes_nothing() {
+    let Some(ctx) = gpu_or_skip() else { return };
+    let cfg = PhantomConfig { width: 640, height: 480, frames: 3, seed: 41, mm_per_px: 0.08, fps: 30.0, options: SceneOptions::default() };
+    let params = AnalysisParams::with_scale(cfg.mm_per_px).without_cpu_only_stages();
+    let mut gpu = GpuAnalyzer::with_context(ctx, params.clone()).unwrap();
+    let scene = cfg.scene();
+    let frame = |gpu: &mut GpuAnalyzer, f: u32| {
+        let r = render(&scene, f);
+        let before = gpu.context().submissions();
+        let seg = gpu.segment(r.wl.view(), r.nir.view(), true).unwrap();
+        let styles: Vec<_> = seg.lesions.iter().map(|l| lesion_style(&figures(l), 0, &params)).collect();
+        assert!(!styles.is_empty(), "frame {f}: the phantom has lesions");
+        let after_segment = gpu.context().submissions();
+        let c = gpu.composite(r.wl.view(), &styles).unwrap();
+        assert_eq!(gpu.context().submissions(), after_segment, "frame {f}: the composite submitted work");
+        let lined = c.overlay.data.iter().zip(&r.wl.data).filter(|(a, b)| a != b).count();
+        assert!(lined > 1000, "frame {f}: only {lined} samples drawn");
+        (c.overlay, c.classes.unwrap(), after_segment - before)
+    };
+    let (overflowed, classes, first) = frame(&mut gpu, 0);
+    assert_eq!(first, 2, "the first frame's drawn tiles fit the first guess: the test does not overflow");
+    let (again, classes_again, second) = frame(&mut gpu, 0);
+    assert_eq!(second, 1, "the same frame again");
+    assert!(overflowed == again, "the overlay of an overflowing frame differs from the same frame's");
+    assert!(classes == classes_again, "the class map of an overflowing frame differs from the same frame's");
+    for f in 1..3 {
+        assert_eq!(frame(&mut gpu, f).2, 1, "frame {f}");
+    }
+}
+
 /// Both backends found the same lesions, of the same kinds, and their figures agree within 0.1 mm
 /// (centroids within half a pixel, TBR within 0.051).
 fn assert_same_lesions(sc: &nirf_margin::analysis::Segmentation, sg: &nirf_margin::analysis::Segmentation, s: f32, what: &str) {

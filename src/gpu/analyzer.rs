@@ -1,12 +1,14 @@
 //! `GpuAnalyzer`: the whole per-frame analysis on the GPU. Pipelines are built once; buffers and bind
-//! groups once per frame size. A frame is two submissions: `segment` uploads the pair (NIR, white
-//! light), runs every stage up to the reductions and reads back the per-lesion table; the processor
-//! then measures, smooths and decides each lesion's margin verdict on the CPU, and `composite` uploads
-//! its per-lesion style table (a word a core slot, `analysis::style`), runs the composite on the tiles
-//! the segment listed as drawn (`prelude::drawn`: near a core or holding the fluorescence colour) and reads
-//! back those tiles (and their class map when asked for), which it lays over the white light: elsewhere
-//! the overlay is the white light as it is. The overlay's text is drawn after, on the CPU, by the
-//! processor, whichever backend made the frame.
+//! groups once per frame size. A frame is one submission and one readback: `segment` uploads the NIR and
+//! the white light's glint bits, runs every stage, the composite included (on the tiles the reductions
+//! list as drawn, `prelude::drawn`: near a core or holding the fluorescence colour; dispatched
+//! indirectly from their count), and reads back the per-lesion table, the drawn tiles' list and their
+//! marks (`prelude::mark`; and their class map when asked for). The processor then measures, smooths and
+//! decides each lesion's margin verdict on the CPU, and `composite` colours the marks over the white
+//! light by its style table (`gpu::marks`, on the CPU: the device never waits for the styles);
+//! elsewhere the overlay is the white light as it is. The overlay's text is drawn after, on the CPU, by
+//! the processor, whichever backend made the frame. The marks are read back for as many tiles as the
+//! last frame drew and an eighth more; a frame that draws more reads the rest in a second submission.
 //!
 //! Every dispatch goes through `run_stage`, which counts the bytes of the buffers it binds into the
 //! frame's `Traffic` (bench's `bytes_per_frame`); every wait is bounded (`GpuContext::wait`) and every
@@ -29,6 +31,7 @@ use crate::analysis::{
 use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
 use crate::params::AnalysisParams;
 
+use super::marks::{self, TILE_PIXELS};
 use super::prelude::{COMPONENT_GROUPS, FIELD_SHIFT, FL_TAG, ID_MASK, LOW_SLOTS, drawn, near, spots, table};
 use crate::analysis::SpotQuery;
 use crate::analysis::Spot;
@@ -215,8 +218,6 @@ struct FrameResources {
     height: usize,
     params: GpuParams,
     nir_in: wgpu::Buffer,
-    /// The drawn tiles' white light, uploaded by `composite` (composite.wgsl).
-    wl_in: wgpu::Buffer,
     /// The white light's glint bits (cut.wgsl), uploaded by `segment`, and their words on the CPU.
     glint: wgpu::Buffer,
     glint_words: Vec<u32>,
@@ -224,13 +225,18 @@ struct FrameResources {
     drawn_list: Vec<u32>,
     table: wgpu::Buffer,
     level: wgpu::Buffer,
-    overlay: wgpu::Buffer,
+    /// The composite's marks and class map, a drawn tile after another (composite.wgsl), their
+    /// readbacks, and the last segmented frame's (on the CPU).
+    marks: wgpu::Buffer,
     classes: wgpu::Buffer,
     table_read: wgpu::Buffer,
-    /// The processor's style table, a word a core slot (`analysis::style`).
-    styles: wgpu::Buffer,
-    overlay_read: wgpu::Buffer,
+    marks_read: wgpu::Buffer,
     classes_read: wgpu::Buffer,
+    mark_words: Vec<u32>,
+    class_bytes: Vec<u8>,
+    /// Drawn tiles whose marks the segmentation's submission reads back: the last frame's count and an
+    /// eighth more (`marks_capacity`).
+    marks_capacity: usize,
     bg_normalize: Bound,
     bg_threshold: Bound,
     bg_morphology: Bound,
@@ -273,7 +279,7 @@ struct FrameResources {
     /// The hysteresis's tiles with a low pixel on their perimeter: their count, then a flag a tile.
     low_tiles: wgpu::Buffer,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
-    /// This frame's traffic so far (segment, then composite).
+    /// This frame's traffic.
     traffic: Traffic,
 }
 
@@ -283,8 +289,8 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 19
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
-        // The drawn tiles' white light, a tile after another (composite.wgsl): at most every tile.
-        ("wl_in", near::tiles(width, height) * DRAWN_TILE_BYTES / 4),
+        // The composite's marks, a word a pixel of a drawn tile, a tile after another: at most every tile.
+        ("marks", near::tiles(width, height) * TILE_PIXELS),
         // The white light's glint bits, a bit a pixel, rows padded to whole words (cut.wgsl).
         ("glint", bits_words(width, height)),
         // 16-bit codes, two a word, rows padded to whole words (`ratio_words`).
@@ -315,7 +321,7 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 19
         ("table", table::buffer_words(height)),
         // The lesions' boxes and two counts, then a word a 16×16 tile: near a core, in a coreless lesion's box.
         ("near", near::buffer_words(width, height)),
-        // A word a 16×16 tile, then the list of the tiles drawn.
+        // A word a 16×16 tile, then the list of the tiles drawn, then the composite's indirect dispatch.
         ("drawn", drawn::buffer_words(width, height)),
         // Hysteresis.wgsl's count of tiles with a low pixel on their perimeter, then a flag a 16×16 tile.
         ("low_tiles", 1 + near::tiles(width, height)),
@@ -403,9 +409,10 @@ fn frame_needs(width: usize, height: usize) -> Needs {
 const STATS_WORDS: usize = super::prelude::record::STRIDE;
 
 /// The stages, each a compute pass of its own; "spots" (the transection / wound-bed check's) runs only
-/// when asked for (`Analyzer::set_spot_query`), the composite in `composite`.
+/// when asked for (`Analyzer::set_spot_query`).
 const STAGE_NAMES: [&str; 9] = ["normalize", "threshold", "morphology", "components", "regions", "distance", "reduce", "spots", "composite"];
 const SPOTS_STAGE: usize = 7;
+const COMPOSITE_STAGE: usize = 8;
 
 fn storage(device: &wgpu::Device, label: &str, words: usize, extra: wgpu::BufferUsages) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
@@ -438,9 +445,8 @@ pub struct GpuAnalyzer {
     /// What the next frames' check asks for (`Analyzer::set_spot_query`).
     spot_query: Option<SpotQuery>,
     /// The last segmented frame's candidate spots and the query they answer (None: not asked, or more
-    /// components than the table holds), and whether the maps around them have been read back.
+    /// components than the table holds).
     spot_found: Option<(SpotQuery, Vec<Spot>)>,
-    spot_maps_ready: bool,
 }
 
 fn build_pipelines(d: &wgpu::Device) -> Pipelines {
@@ -478,7 +484,6 @@ impl GpuAnalyzer {
             pending: false,
             spot_query: None,
             spot_found: None,
-            spot_maps_ready: false,
         })
     }
 
@@ -514,7 +519,7 @@ impl GpuAnalyzer {
         enc.copy_buffer_to_buffer(&f.parent, 0, &read, 0, f.parent.size());
         enc.copy_buffer_to_buffer(&f.local_roots, 0, &local_read, 0, f.local_roots.size());
         enc.copy_buffer_to_buffer(&f.roots, 0, &roots_read, 0, (n * 4) as u64);
-        ctx.queue.submit([enc.finish()]);
+        ctx.submit(enc.finish());
         map_checked(ctx, &[&read, &local_read, &roots_read])?;
         // A word a tile-local root for both classes, LABELLED | (1 + the dense id), the fluorescent ones
         // tagged (FL_TAG; common.wgsl), a pixel's its root's (labels.wgsl's `label_at`); the CPU's label is
@@ -543,7 +548,7 @@ impl GpuAnalyzer {
                 pass.dispatch_workgroups(*x, *y, *z);
             }
         }
-        self.ctx.queue.submit([enc.finish()]);
+        self.ctx.submit(enc.finish());
         self.ctx.wait()?;
         self.ctx.check()?;
         Ok(())
@@ -774,7 +779,7 @@ impl GpuAnalyzer {
         let read = readback(&ctx.device, "stage_read", words_wanted * 4);
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("stage readback") });
         enc.copy_buffer_to_buffer(buf, 0, &read, 0, (words_wanted * 4) as u64);
-        ctx.queue.submit([enc.finish()]);
+        ctx.submit(enc.finish());
         map_checked(ctx, &[&read])?;
         let mut out = words(&read)?;
         out.truncate(words_wanted);
@@ -800,7 +805,7 @@ impl GpuAnalyzer {
         let read = readback(&ctx.device, "distfield_read", w * h * 4);
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("distfield") });
         enc.copy_buffer_to_buffer(&f.distfield, 0, &read, 0, (w * h * 4) as u64);
-        ctx.queue.submit([enc.finish()]);
+        ctx.submit(enc.finish());
         map_checked(ctx, &[&read])?;
         let mut field = words(&read)?;
         // Beyond the tiles near a core the field is 0 (not written there: near.wgsl), as its readers take it.
@@ -822,8 +827,9 @@ impl GpuAnalyzer {
     /// The composite stage alone on given buffers: the white light, a ratio map, a mask (0 or 1), core
     /// seeds (a core slot + 1 a pixel, at most `MAX_CORES`, 0 elsewhere; the distance stage's columns and
     /// rows make their field first) and the style table by slot (`LesionStyle::word`, 0 for a lesion not
-    /// drawn): the overlay (`composite` in composite.wgsl). Its CPU twin is `raster::distance::
-    /// distance_transform` then `reference::composite::composite`, the seeds' values standing for labels.
+    /// drawn): the overlay (`composite` in composite.wgsl, every tile listed, its marks finished on the
+    /// CPU by the styles, `gpu::marks`). Its CPU twin is `raster::distance::distance_transform` then
+    /// `reference::composite::composite`, the seeds' values standing for labels.
     pub fn run_composite_stage<'a>(&mut self, wl: impl Into<RgbView<'a>>, ratio: &Plane<f32>, mask: &Plane<u8>, seeds: &Plane<u32>, styles: &[u32]) -> Result<RgbFrame> {
         let wl = wl.into();
         let (w, h) = (wl.width, wl.height);
@@ -846,24 +852,23 @@ impl GpuAnalyzer {
         q.write_buffer(&f.mask, 0, &pack_rows(&mask.data, w, |v| v));
         q.write_buffer(&f.seeds, 0, &pack_rows(&seeds.data, w, |v| v as u8));
         q.write_buffer(&f.near, 0, &[0u8; NEAR_HEAD_BYTES as usize]);
-        // Every tile drawn, in raster order (in a frame, those mark_coreless lists), and its white light.
+        // Every tile drawn, in raster order (in a frame, those mark_coreless lists).
         let tiles_n = near::tiles(w, h);
-        gather_tiles(wl.data, w, h, 3, &(0..tiles_n as u32).collect::<Vec<_>>(), &mut f.upload);
-        q.write_buffer(&f.wl_in, 0, &f.upload);
         q.write_buffer(&f.near, (near::COUNT_DRAWN * 4) as u64, bytemuck::bytes_of(&(tiles_n as u32)));
         let list: Vec<u32> = (0..tiles_n as u32).collect();
         q.write_buffer(&f.drawn, (tiles_n * 4) as u64, bytemuck::cast_slice(&list));
         let mut by_slot = [0u32; MAX_CORES];
         by_slot[..styles.len()].copy_from_slice(styles);
-        q.write_buffer(&f.styles, 0, bytemuck::cast_slice(&by_slot));
         let f = self.frame.as_ref().expect("resources built");
         let cp = &self.pipelines.composite;
         let mut dispatches = field_dispatches(&self.pipelines, f);
         dispatches.push((cp.get("composite").0, &f.bg_composite.group, composite_groups(tiles_n)));
         self.run_alone(&dispatches)?;
-        let words = self.read_back(&f.overlay, tiles_n * DRAWN_TILE_BYTES / 4)?;
+        let marks = self.read_back(&f.marks, tiles_n * TILE_PIXELS)?;
+        let mut tiles = Vec::new();
+        marks::finish_tiles(wl.data, w, h, &list, &marks, &by_slot, f.params.margins_px(), &mut tiles);
         let mut out = vec![0u8; 3 * w * h];
-        lay_tiles(&mut out, w, h, 3, &list, bytemuck::cast_slice(&words));
+        lay_tiles(&mut out, w, h, 3, &list, &tiles);
         RgbFrame::from_vec(w, h, out)
     }
 
@@ -905,7 +910,6 @@ impl GpuAnalyzer {
         let words_of = |name: &str| sized.iter().find(|(k, _)| *k == name).map(|(_, w)| *w).expect("a frame buffer");
         let buf = |name: &str, extra| storage(d, name, words_of(name), extra);
         let nir_in = buf("nir_in", none);
-        let wl_in = buf("wl_in", none);
         let glint = buf("glint", none);
         let medians = storage(d, "medians", (params.grid_w * params.grid_h) as usize, none);
         let coeffs = storage(d, "coeffs", 8, none);
@@ -922,15 +926,15 @@ impl GpuAnalyzer {
         let distfield = buf("distfield", src);
         let near = buf("near", src);
         let table = buf("table", src);
-        let drawn = buf("drawn", src);
+        // Its tail is the composite's indirect dispatch.
+        let drawn = buf("drawn", src | wgpu::BufferUsages::INDIRECT);
         let spot_table = buf("spot_table", src);
         let low_tiles = buf("low_tiles", src);
         let tiles_n = near::tiles(width, height);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
         // A drawn tile after another (composite.wgsl).
-        let overlay = storage(d, "overlay", tiles_n * DRAWN_TILE_BYTES / 4, src);
+        let marks = buf("marks", src);
         let classes = storage(d, "classes", tiles_n * TILE_PIXELS / 4, src);
-        let styles = storage(d, "styles", MAX_CORES, none);
         // The labels: a word a tile-local root (components.wgsl's compress, labels.wgsl).
         let dense = [(&stats, (STATS_WORDS * 4) as u64, Per::Component), (&roots, 4, Per::Component), (&parent, 4, Per::LocalRoot)];
         let p = &self.pipelines;
@@ -1001,36 +1005,36 @@ impl GpuAnalyzer {
                 ("subpixel", &distfield, Tiles::Near),
             ]),
             // The composite works on the drawn tiles only (a subset of them near a core, where it reads
-            // the field and the seeds), and writes the overlay and the classes a drawn tile after another.
-            bg_composite: p.composite.bind(d, &uniform, &[&wl_in, &ratio, &mask, &seeds, &distfield, &styles, &overlay, &classes, &near, &drawn], &[], &[
+            // the field and the seeds), and writes the marks and the classes a drawn tile after another.
+            bg_composite: p.composite.bind(d, &uniform, &[&ratio, &mask, &seeds, &distfield, &marks, &classes, &near, &drawn], &[], &[
                 ("composite", &distfield, Tiles::Near),
                 ("composite", &seeds, Tiles::Near),
-                ("composite", &wl_in, Tiles::Drawn),
                 ("composite", &ratio, Tiles::Drawn),
                 ("composite", &mask, Tiles::Drawn),
-                ("composite", &overlay, Tiles::Drawn),
+                ("composite", &marks, Tiles::Drawn),
                 ("composite_classes", &distfield, Tiles::Near),
                 ("composite_classes", &seeds, Tiles::Near),
-                ("composite_classes", &wl_in, Tiles::Drawn),
                 ("composite_classes", &ratio, Tiles::Drawn),
                 ("composite_classes", &mask, Tiles::Drawn),
-                ("composite_classes", &overlay, Tiles::Drawn),
+                ("composite_classes", &marks, Tiles::Drawn),
                 ("composite_classes", &classes, Tiles::Drawn),
             ]),
             table_read: readback(d, "table_read", table::WORDS * 4),
-            overlay_read: readback(d, "overlay_read", tiles_n * DRAWN_TILE_BYTES),
+            marks_read: readback(d, "marks_read", tiles_n * TILE_PIXELS * 4),
             classes_read: readback(d, "classes_read", tiles_n * TILE_PIXELS),
             drawn_read: readback(d, "drawn_read", tiles_n * 4),
             nir_in,
-            wl_in,
             glint,
             glint_words: Vec::new(),
             drawn_list: Vec::new(),
             table,
-            styles,
             level,
-            overlay,
+            marks,
             classes,
+            mark_words: Vec::new(),
+            class_bytes: Vec::new(),
+            // Before a frame has drawn any: a sixteenth of the tiles.
+            marks_capacity: tiles_n / 16 + 16,
             upload: Vec::new(),
             ratio,
             mask,
@@ -1160,15 +1164,12 @@ fn pack_rows<T: Copy>(data: &[T], w: usize, byte: impl Fn(T) -> u8) -> Vec<u8> {
     packed
 }
 
-/// Workgroups of the composite: one a drawn tile, rows of at most 32768 workgroups.
+/// Workgroups of the composite: one a drawn tile, rows of at most `drawn::ROW_GROUPS` workgroups (as
+/// mark_coreless sets its indirect dispatch in a frame).
 fn composite_groups(drawn: usize) -> (u32, u32, u32) {
-    let groups = drawn as u32;
-    (groups.clamp(1, 32768), groups.div_ceil(groups.clamp(1, 32768)), 1)
+    let (groups, row) = (drawn as u32, drawn::ROW_GROUPS as u32);
+    (groups.clamp(1, row), groups.div_ceil(groups.clamp(1, row)), 1)
 }
-
-/// Pixels of a 16×16 tile, and the bytes of a drawn tile of the overlay (composite.wgsl).
-const TILE_PIXELS: usize = 256;
-const DRAWN_TILE_BYTES: usize = 3 * TILE_PIXELS;
 
 /// Lays the drawn tiles (`list[k]` the raster index of the k-th, its pixels at `tiles[k * 256 * px..]`,
 /// `px` bytes a pixel, 16 rows of 16) over `frame` (`width` pixels a row, `px` bytes a pixel).
@@ -1180,21 +1181,6 @@ fn lay_tiles(frame: &mut [u8], width: usize, height: usize, px: usize, list: &[u
         for ly in 0..16.min(height - y0) {
             let src = &tiles[(k * TILE_PIXELS + 16 * ly) * px..][..cols];
             frame[((y0 + ly) * width + x0) * px..][..cols].copy_from_slice(src);
-        }
-    }
-}
-
-/// The inverse of `lay_tiles`: the tiles of `frame` listed in `list`, a tile after another (16 rows of 16
-/// pixels, `px` bytes a pixel, 0 beyond the frame), into `out`.
-fn gather_tiles(frame: &[u8], width: usize, height: usize, px: usize, list: &[u32], out: &mut Vec<u8>) {
-    let tx = width.div_ceil(16);
-    out.clear();
-    out.resize(list.len() * TILE_PIXELS * px, 0);
-    for (k, &t) in list.iter().enumerate() {
-        let (x0, y0) = (16 * (t as usize % tx), 16 * (t as usize / tx));
-        let cols = 16.min(width - x0) * px;
-        for ly in 0..16.min(height - y0) {
-            out[(k * TILE_PIXELS + 16 * ly) * px..][..cols].copy_from_slice(&frame[((y0 + ly) * width + x0) * px..][..cols]);
         }
     }
 }
@@ -1312,6 +1298,16 @@ fn words(buf: &wgpu::Buffer) -> Result<Vec<u32>> {
     drop(view);
     buf.unmap();
     Ok(out)
+}
+
+/// Appends the bytes `range` of the mapped `buf` to `out` (as `T`s), and unmaps it.
+fn append_mapped<T: bytemuck::Pod>(buf: &wgpu::Buffer, range: std::ops::Range<usize>, out: &mut Vec<T>) -> Result<()> {
+    if !range.is_empty() {
+        let view = buf.get_mapped_range(range.start as u64..range.end as u64).map_err(|e| anyhow!("reading a GPU buffer: {e:?}"))?;
+        out.extend_from_slice(bytemuck::cast_slice(&view));
+    }
+    buf.unmap();
+    Ok(())
 }
 
 /// The spot table's header for `q` (`prelude::spots`): no record handed out yet, the ROI, the least area.
@@ -1499,6 +1495,10 @@ impl Analyzer for GpuAnalyzer {
         // The hysteresis's count of tiles with a low pixel on their perimeter (`local_low` writes every flag).
         enc.clear_buffer(&f.low_tiles, 0, Some(4));
         traffic.borrow_mut().add("clear", 4, 0);
+        // The composite's indirect dispatch (mark_coreless raises it as it lists the drawn tiles).
+        let dispatch_at = (drawn::dispatch(w, h) * 4) as u64;
+        enc.clear_buffer(&f.drawn, dispatch_at, Some(12));
+        traffic.borrow_mut().add("clear", 12, 0);
         let t = tiles(w, h);
         let gp = f.params;
         // Bytes a component this frame's dispatches may move, per stage (counted once the count is read).
@@ -1610,6 +1610,33 @@ impl Analyzer for GpuAnalyzer {
             enc.copy_buffer_to_buffer(&f.spot_table, 0, &f.spot_read, 0, f.spot_table.size());
             traffic.borrow_mut().add("readback", 2 * f.spot_table.size(), 0);
         }
+        // The composite's marks on the drawn tiles, a workgroup a tile (the class map too when asked for).
+        let composite_entry = p.composite.get(if want_classes { "composite_classes" } else { "composite" });
+        {
+            let k = COMPOSITE_STAGE as u32;
+            let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
+                query_set: qs,
+                beginning_of_pass_write_index: Some(2 * k),
+                end_of_pass_write_index: Some(2 * k + 1),
+            });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("composite"), timestamp_writes });
+            pass.set_pipeline(composite_entry.0);
+            pass.set_bind_group(0, Some(&f.bg_composite.group), &[]);
+            pass.dispatch_workgroups_indirect(&f.drawn, dispatch_at);
+        }
+        traffic.borrow_mut().add("composite", f.bg_composite.bytes[composite_entry.1], 1);
+        // The marks (and classes) of as many drawn tiles as the last frame had and an eighth more, read
+        // and written once each; a frame with more reads the rest below.
+        let tiles_n = near::tiles(w, h);
+        let capacity = f.marks_capacity.min(tiles_n);
+        let copy = |enc: &mut wgpu::CommandEncoder, from: &wgpu::Buffer, to: &wgpu::Buffer, range: std::ops::Range<usize>, traffic: &mut Traffic| {
+            enc.copy_buffer_to_buffer(from, range.start as u64, to, range.start as u64, range.len() as u64);
+            traffic.add("readback", 2 * range.len() as u64, 0);
+        };
+        copy(&mut enc, &f.marks, &f.marks_read, 0..capacity * TILE_PIXELS * 4, &mut traffic.borrow_mut());
+        if want_classes {
+            copy(&mut enc, &f.classes, &f.classes_read, 0..capacity * TILE_PIXELS, &mut traffic.borrow_mut());
+        }
 
         enc.copy_buffer_to_buffer(&f.level, (LEVEL_BINS * 4) as u64, &f.table, (table::FLUO_LEVEL * 4) as u64, 12);
         const _: () = assert!(
@@ -1621,20 +1648,21 @@ impl Analyzer for GpuAnalyzer {
         enc.copy_buffer_to_buffer(&f.near, (near::COUNT * 4) as u64, &f.table, (table::NEAR_TILES * 4) as u64, 12);
         enc.copy_buffer_to_buffer(&f.low_tiles, 0, &f.table, (table::LOW_TILES * 4) as u64, 4);
         enc.copy_buffer_to_buffer(&f.table, 0, &f.table_read, 0, (table::WORDS * 4) as u64);
-        // The list of the tiles drawn (its count in the table), for the composite's white light.
-        let tiles_n = near::tiles(w, h);
+        // The list of the tiles drawn (its count in the table), to lay their marks.
         enc.copy_buffer_to_buffer(&f.drawn, (tiles_n * 4) as u64, &f.drawn_read, 0, (tiles_n * 4) as u64);
         traffic.borrow_mut().add("readback", 2 * (tiles_n * 4) as u64, 0);
         traffic.borrow_mut().add("readback", 24 + 24 + 8 + 2 * (table::WORDS * 4) as u64, 0);
-        // Every stage but the composite, which runs in `composite` once the styles are known.
-        let segment_queries = 2 * (STAGE_NAMES.len() as u32 - 1);
         if let Some((qs, resolve, read)) = &f.timestamps {
-            enc.resolve_query_set(qs, 0..segment_queries, resolve, 0);
-            enc.copy_buffer_to_buffer(resolve, 0, read, 0, segment_queries as u64 * 8);
+            let queries = 2 * STAGE_NAMES.len() as u32;
+            enc.resolve_query_set(qs, 0..queries, resolve, 0);
+            enc.copy_buffer_to_buffer(resolve, 0, read, 0, queries as u64 * 8);
         }
-        ctx.queue.submit([enc.finish()]);
+        ctx.submit(enc.finish());
 
-        let mut to_map: Vec<&wgpu::Buffer> = vec![&f.table_read, &f.drawn_read];
+        let mut to_map: Vec<&wgpu::Buffer> = vec![&f.table_read, &f.drawn_read, &f.marks_read];
+        if want_classes {
+            to_map.push(&f.classes_read);
+        }
         if spot_query.is_some() {
             to_map.push(&f.spot_read);
         }
@@ -1667,9 +1695,42 @@ impl Analyzer for GpuAnalyzer {
         }
         f.near_share = t_words[table::NEAR_TILES] as f64 / near::tiles(w, h) as f64;
         let marked_share = t_words[table::MARKED_TILES] as f64 / near::tiles(w, h) as f64;
-        f.drawn_count = (t_words[table::DRAWN_TILES] as usize).min(near::tiles(w, h));
+        f.drawn_count = (t_words[table::DRAWN_TILES] as usize).min(tiles_n);
         f.drawn_list = drawn_words;
         f.drawn_list.truncate(f.drawn_count);
+        let drawn_n = f.drawn_count;
+        let read = drawn_n.min(capacity);
+        f.mark_words.clear();
+        f.class_bytes.clear();
+        append_mapped(&f.marks_read, 0..read * TILE_PIXELS * 4, &mut f.mark_words)?;
+        if want_classes {
+            append_mapped(&f.classes_read, 0..read * TILE_PIXELS, &mut f.class_bytes)?;
+        }
+        if drawn_n > capacity {
+            // More tiles drawn than read back: the rest, in a submission of its own.
+            let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("marks") });
+            let mut t = traffic.borrow_mut();
+            copy(&mut enc, &f.marks, &f.marks_read, capacity * TILE_PIXELS * 4..drawn_n * TILE_PIXELS * 4, &mut t);
+            if want_classes {
+                copy(&mut enc, &f.classes, &f.classes_read, capacity * TILE_PIXELS..drawn_n * TILE_PIXELS, &mut t);
+            }
+            ctx.submit(enc.finish());
+            let mut to_map = vec![&f.marks_read];
+            if want_classes {
+                to_map.push(&f.classes_read);
+            }
+            map_checked(ctx, &to_map)?;
+            append_mapped(&f.marks_read, capacity * TILE_PIXELS * 4..drawn_n * TILE_PIXELS * 4, &mut f.mark_words)?;
+            if want_classes {
+                append_mapped(&f.classes_read, capacity * TILE_PIXELS..drawn_n * TILE_PIXELS, &mut f.class_bytes)?;
+            }
+        }
+        f.marks_capacity = drawn_n + drawn_n / 8 + 16;
+        // The composite's reads and writes on the drawn tiles (and the field and seeds near the cores).
+        let drawn_share = drawn_n as f64 / tiles_n as f64;
+        let k = composite_entry.1;
+        let composite_bytes = f.bg_composite.near_bytes[k] as f64 * f.near_share + f.bg_composite.drawn_bytes[k] as f64 * drawn_share;
+        traffic.borrow_mut().add("composite", composite_bytes.ceil() as u64, 0);
         let low_share = t_words[table::LOW_TILES] as f64 / near::tiles(w, h) as f64;
         for (k, (low_bytes, roi_bytes)) in per_low.into_inner().iter().zip(per_roi.into_inner()).enumerate() {
             let share = if k == SPOTS_STAGE { spot_share } else { low_share };
@@ -1691,7 +1752,7 @@ impl Analyzer for GpuAnalyzer {
             drop(view);
             read.unmap();
             let period = ctx.timestamp_period_ns as f64;
-            for (k, name) in STAGE_NAMES[..STAGE_NAMES.len() - 1].iter().enumerate() {
+            for (k, name) in STAGE_NAMES.iter().enumerate() {
                 if k == SPOTS_STAGE && spot_query.is_none() {
                     continue;
                 }
@@ -1708,7 +1769,6 @@ impl Analyzer for GpuAnalyzer {
         self.want_classes = want_classes;
         self.pending = true;
         self.spot_found = spot_found;
-        self.spot_maps_ready = false;
         f.traffic = traffic.into_inner();
         Ok(Segmentation { lesions: lesions_from_table(&t_words), truncated, background, timings })
     }
@@ -1723,7 +1783,7 @@ impl Analyzer for GpuAnalyzer {
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pixel maps") });
         enc.copy_buffer_to_buffer(&f.ratio, 0, rr, 0, ratio_bytes as u64);
         enc.copy_buffer_to_buffer(&f.mask, 0, mr, 0, mask_bytes as u64);
-        ctx.queue.submit([enc.finish()]);
+        ctx.submit(enc.finish());
         map_checked(ctx, &[rr, mr])?;
         let ratio = unpack_ratio(&words(rr)?, f.width, f.height);
         // Rows of the packed mask are padded to whole words: take each row's first `width` bytes.
@@ -1742,10 +1802,10 @@ impl Analyzer for GpuAnalyzer {
         self.spot_query = query;
     }
 
-    /// The candidates found with the segmentation, and the maps' rows around them read back with the
-    /// composite (read here, in a submission of their own, when no composite has run since); a query the
-    /// segmentation was not asked, or a frame with more components than the spot table holds, has none
-    /// (the caller finds them on the whole maps, as on the CPU).
+    /// The candidates found with the segmentation, and the maps' rows around them, read here in a
+    /// submission of their own (none on a frame without candidates); a query the segmentation was not
+    /// asked, or a frame with more components than the spot table holds, has none (the caller finds them
+    /// on the whole maps, as on the CPU).
     fn spots(&mut self, query: &SpotQuery) -> Result<Option<(Vec<Spot>, PixelMaps)>> {
         let found = match self.spot_found.take() {
             Some((asked, found)) if asked == *query => found,
@@ -1754,11 +1814,11 @@ impl Analyzer for GpuAnalyzer {
         let ctx = &self.ctx;
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
         let rows = spot_rows(&found, f.height);
-        if !self.spot_maps_ready && !rows.is_empty() {
+        if !rows.is_empty() {
             maps_read(&ctx.device, f);
             let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("spot maps") });
             copy_map_rows(&mut enc, (&f.ratio, &f.mask), f.width, f.maps_read.as_ref().expect("made"), &rows, &mut f.traffic);
-            ctx.queue.submit([enc.finish()]);
+            ctx.submit(enc.finish());
             let (rr, mr) = f.maps_read.as_ref().expect("made");
             map_checked(ctx, &[rr, mr])?;
             lay_map_rows(f, &rows)?;
@@ -1768,22 +1828,20 @@ impl Analyzer for GpuAnalyzer {
         Ok(Some((found, (maps.0.clone(), maps.1.clone()))))
     }
 
-    /// `wl`: the segmented frame's white light, which the drawn tiles are laid over.
+    /// `wl`: the segmented frame's white light, which the drawn tiles are laid over. No GPU work: the
+    /// marks came back with the segmentation; they are coloured here by the styles (`gpu::marks`).
     fn composite(&mut self, wl: RgbView<'_>, styles: &[LesionStyle]) -> Result<Composite> {
         let started = Instant::now();
-        // One composite a segment: the maps on the GPU are those of the last segmented frame.
+        // One composite a segment: the marks are those of the last segmented frame.
         if !std::mem::take(&mut self.pending) {
             bail!("GPU composite without a new segmented frame");
         }
-        let ctx = &self.ctx;
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
         let (w, h) = (f.width, f.height);
         let n = w * h;
         if (wl.width, wl.height) != (w, h) || wl.data.len() < 3 * n {
             bail!("GPU composite: the white light is {}x{}, the segmented frame {w}x{h}", wl.width, wl.height);
         }
-        let drawn_n = f.drawn_count;
-        let tiles_n = near::tiles(w, h);
         // The processor's style table, placed by slot: a word for each styled core, 0 (not drawn) else.
         let mut words_by_slot = [0u32; MAX_CORES];
         for (slot, label) in self.slot_labels.iter().enumerate() {
@@ -1791,105 +1849,19 @@ impl Analyzer for GpuAnalyzer {
                 words_by_slot[slot] = st.word();
             }
         }
-        ctx.queue.write_buffer(&f.styles, 0, bytemuck::cast_slice(&words_by_slot));
-        // The drawn tiles' white light, a tile after another as the composite writes the overlay's.
-        if drawn_n > 0 {
-            gather_tiles(wl.data, w, h, 3, &f.drawn_list, &mut f.upload);
-            ctx.queue.write_buffer(&f.wl_in, 0, &f.upload);
-            f.traffic.add("upload", f.upload.len() as u64, 0);
-        }
-        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("composite") });
-        let k = STAGE_NAMES.len() as u32 - 1;
-        // The class map is written only for a frame that asked for it.
-        let entry = if self.want_classes { "composite_classes" } else { "composite" };
-        {
-            let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
-                query_set: qs,
-                beginning_of_pass_write_index: Some(2 * k),
-                end_of_pass_write_index: Some(2 * k + 1),
-            });
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("composite"), timestamp_writes });
-            if drawn_n > 0 {
-                let (gx, gy, gz) = composite_groups(drawn_n);
-                pass.set_pipeline(self.pipelines.composite.get(entry).0);
-                pass.set_bind_group(0, Some(&f.bg_composite.group), &[]);
-                pass.dispatch_workgroups(gx, gy, gz);
-            }
-        }
-        f.traffic.add("upload", f.styles.size(), 0);
-        if drawn_n > 0 {
-            let k_entry = self.pipelines.composite.get(entry).1;
-            let drawn_share = drawn_n as f64 / tiles_n as f64;
-            let near_bytes = f.bg_composite.near_bytes[k_entry] as f64 * f.near_share + f.bg_composite.drawn_bytes[k_entry] as f64 * drawn_share;
-            f.traffic.add("composite", f.bg_composite.bytes[k_entry] + near_bytes.ceil() as u64, 1);
-            // The drawn tiles, read and written once each.
-            let copy = |enc: &mut wgpu::CommandEncoder, from: &wgpu::Buffer, offset: usize, to: &wgpu::Buffer, bytes: usize, traffic: &mut Traffic| {
-                enc.copy_buffer_to_buffer(from, offset as u64, to, 0, bytes as u64);
-                traffic.add("readback", 2 * bytes as u64, 0);
-            };
-            copy(&mut enc, &f.overlay, 0, &f.overlay_read, drawn_n * DRAWN_TILE_BYTES, &mut f.traffic);
-            if self.want_classes {
-                copy(&mut enc, &f.classes, 0, &f.classes_read, drawn_n * TILE_PIXELS, &mut f.traffic);
-            }
-        }
-        // The maps' rows around the check's candidate spots, read back with the overlay.
-        let spot_rows = self.spot_found.as_ref().map(|(_, found)| spot_rows(found, h)).unwrap_or_default();
-        if !spot_rows.is_empty() {
-            maps_read(&ctx.device, f);
-            copy_map_rows(&mut enc, (&f.ratio, &f.mask), w, f.maps_read.as_ref().expect("made"), &spot_rows, &mut f.traffic);
-        }
-        if let Some((qs, resolve, read)) = &f.timestamps {
-            // At the start of the buffers (a resolve offset must be 256-aligned): segment's are read already.
-            enc.resolve_query_set(qs, 2 * k..2 * k + 2, resolve, 0);
-            enc.copy_buffer_to_buffer(resolve, 0, read, 0, 16);
-        }
-        ctx.queue.submit([enc.finish()]);
-        let mut to_map: Vec<&wgpu::Buffer> = Vec::new();
-        if drawn_n > 0 {
-            to_map.push(&f.overlay_read);
-            if self.want_classes {
-                to_map.push(&f.classes_read);
-            }
-        }
-        if let Some((_, _, read)) = &f.timestamps {
-            to_map.push(read);
-        }
-        if let (false, Some((rr, mr))) = (spot_rows.is_empty(), &f.maps_read) {
-            to_map.extend([rr, mr]);
-        }
-        map_checked(ctx, &to_map)?;
-        if !spot_rows.is_empty() {
-            lay_map_rows(f, &spot_rows)?;
-        }
-        self.spot_maps_ready = true;
-        let mut timings = StageTimings::default();
-        if let Some((_, _, read)) = &f.timestamps {
-            let view = read.get_mapped_range(..).map_err(|e| anyhow!("reading GPU timestamps: {e:?}"))?;
-            let ticks: Vec<u64> = bytemuck::cast_slice::<u8, u64>(&view).to_vec();
-            drop(view);
-            read.unmap();
-            let dt = ticks[1].saturating_sub(ticks[0]) as f64 * ctx.timestamp_period_ns as f64 / 1e6;
-            timings.push("gpu_composite", dt);
-        }
-        // The drawn tiles laid over the white light (elsewhere the overlay is the white light), and over a
-        // class map of background (the drawn tiles hold every pixel of another class).
+        // The drawn tiles finished and laid over the white light (elsewhere the overlay is the white
+        // light), and over a class map of background (the drawn tiles hold every pixel of another class).
+        let list = &f.drawn_list[..];
         let mut overlay = RgbFrame::from_vec(w, h, wl.data[..3 * n].to_vec())?;
-        let mut classes = self.want_classes.then(|| Plane { width: w, height: h, data: vec![0u8; n] });
-        if drawn_n > 0 {
-            let list = &f.drawn_list[..];
-            let lay = |buf: &wgpu::Buffer, px: usize, frame: &mut [u8], what: &str| -> Result<()> {
-                let view = buf.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU {what}: {e:?}"))?;
-                lay_tiles(frame, w, h, px, list, &view);
-                drop(view);
-                buf.unmap();
-                Ok(())
-            };
-            lay(&f.overlay_read, 3, &mut overlay.data, "overlay")?;
-            if let Some(c) = classes.as_mut() {
-                lay(&f.classes_read, 1, &mut c.data, "class map")?;
-            }
-        }
-        timings.push("gpu_composite_frame", started.elapsed().as_secs_f64() * 1e3);
+        marks::finish_tiles(wl.data, w, h, list, &f.mark_words, &words_by_slot, f.params.margins_px(), &mut f.upload);
+        lay_tiles(&mut overlay.data, w, h, 3, list, &f.upload);
+        let classes = self.want_classes.then(|| {
+            let mut c = Plane { width: w, height: h, data: vec![0u8; n] };
+            lay_tiles(&mut c.data, w, h, 1, list, &f.class_bytes);
+            c
+        });
+        let mut timings = StageTimings::default();
+        timings.push("gpu_composite_marks", started.elapsed().as_secs_f64() * 1e3);
         Ok(Composite { overlay, classes, timings })
     }
 

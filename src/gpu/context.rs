@@ -75,6 +75,8 @@ pub struct GpuContext {
     faults: Arc<Faults>,
     /// Longest wait for a submission; past it the device counts as lost.
     pub wait_timeout: Duration,
+    /// Command buffers submitted through `submit` so far.
+    submissions: std::sync::atomic::AtomicUsize,
 }
 
 impl GpuContext {
@@ -101,13 +103,14 @@ impl GpuContext {
         adapters.sort_by_key(|a| (rank(a), backend_rank(a)));
         let adapter = adapters
             .into_iter()
-            .find(|a| a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS))
-            .ok_or_else(|| anyhow!("no GPU adapter with compute shaders (install mesa-vulkan-drivers for the software one)"))?;
+            // The composite is dispatched indirectly, from the drawn tiles' count the segmentation leaves.
+            .find(|a| a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS | wgpu::DownlevelFlags::INDIRECT_EXECUTION))
+            .ok_or_else(|| anyhow!("no GPU adapter with compute shaders and indirect dispatch (install mesa-vulkan-drivers for the software one)"))?;
         let info = adapter.get_info();
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         let (device, queue, faults) = open(&adapter, &info, timestamps, &needs, "the GPU pipelines")?;
         let timestamp_period_ns = queue.get_timestamp_period();
-        Ok(Self { adapter, device, queue, info, timestamps, timestamp_period_ns, needs, faults, wait_timeout: OFFLINE_WAIT })
+        Ok(Self { adapter, device, queue, info, timestamps, timestamp_period_ns, needs, faults, wait_timeout: OFFLINE_WAIT, submissions: Default::default() })
     }
 
     /// Makes sure the device meets `needs` (`what` names the request in the error): reopens it with
@@ -161,6 +164,17 @@ impl GpuContext {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Submits `commands` to the queue, counted (`submissions`).
+    pub fn submit(&self, commands: wgpu::CommandBuffer) {
+        self.submissions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.queue.submit([commands]);
+    }
+
+    /// Submissions made through `submit` since the context was opened (a frame of the analysis is one).
+    pub fn submissions(&self) -> usize {
+        self.submissions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits for the submissions so far, at most `wait_timeout`; a timeout marks the device lost (its

@@ -1,5 +1,5 @@
 //! The WGSL prelude generated from Rust: every constant the shaders share with the CPU side (histogram
-//! bins, fixed-point scales, table sizes, Feret directions, style words), the lesion table's layout
+//! bins, fixed-point scales, table sizes, Feret directions, the composite's marks), the lesion table's layout
 //! (`table`), the overlay palette and dash (`overlay::{palette, lines}`), each defined once here, in
 //! `analysis` or in `overlay` and emitted as WGSL
 //! `const`s ahead of `shaders/common.wgsl`. A shader that redefined one would fail naga's validation.
@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use crate::analysis::{
     CORE_BIN, CORE_BINS, COVERAGE_FIXED, FERET_COS, FERET_DIRS, FERET_FIXED, FERET_OFFSET, FERET_SIN, LEVEL_BINS, LEVEL_LO, LEVEL_SCALE, LEVEL_SMOOTH,
-    MAX_CORES, MAX_DIFFUSE, MIN_LEVEL_SAMPLES, RATIO_BIN, RATIO_BINS, RATIO_CODE_MAX, RATIO_FIXED, RATIO_MAX, RATIO_STEPS, THICKNESS_BIN, THICKNESS_BINS, style,
+    MAX_CORES, MAX_DIFFUSE, MIN_LEVEL_SAMPLES, RATIO_BIN, RATIO_BINS, RATIO_CODE_MAX, RATIO_FIXED, RATIO_MAX, RATIO_STEPS, THICKNESS_BIN, THICKNESS_BINS,
 };
 use crate::overlay::lines::DASH_PX;
 use crate::overlay::palette;
@@ -111,14 +111,61 @@ pub mod near {
 /// tiles near a core: reduce.wgsl's mark_coreless), `near::COUNT_DRAWN` of them, in no set order. The
 /// composite (composite.wgsl) shades the listed tiles only, into the overlay a tile after another, and
 /// the CPU lays them over the white light: elsewhere the overlay is the white light as it is.
+/// After the list, at `dispatch`, the composite's indirect dispatch (x, y, z workgroups: the list's
+/// length in rows of at most `ROW_GROUPS` workgroups, `GpuAnalyzer`'s `composite_groups`), raised by
+/// mark_coreless as it lists each tile (cleared a frame), so that the composite runs in the
+/// segmentation's submission.
 pub mod drawn {
     /// The ratio above which the fluorescence colour has any opacity (`overlay::lines::
     /// fluorescence_alpha`, checked below). Emitted as `TINT_FROM`.
     pub const TINT_FROM: f32 = 1.15;
+    /// Workgroups a row of the composite's dispatch. Emitted as `DRAWN_ROW_GROUPS`.
+    pub const ROW_GROUPS: usize = 32768;
 
-    pub fn buffer_words(width: usize, height: usize) -> usize {
+    /// The word of the indirect dispatch's first argument.
+    pub fn dispatch(width: usize, height: usize) -> usize {
         2 * super::near::tiles(width, height)
     }
+
+    pub fn buffer_words(width: usize, height: usize) -> usize {
+        dispatch(width, height) + 3
+    }
+}
+
+/// The composite's mark of a drawn pixel (composite.wgsl writes one a pixel, a drawn tile after another;
+/// `gpu::marks` finishes them on the CPU by the processor's style table, over the white light): all a
+/// pixel's colour depends on but the white light and the styles, which the device sees neither of.
+/// Bits from `ALPHA_SHIFT`: the fluorescence colour's opacity (`overlay::lines::fluorescence_alpha`) times
+/// `ALPHA_SCALE`, rounded; `FL`: the pixel is fluorescent (the boundary is solid there); from
+/// `SLOT_SHIFT`: `CORE` on a core pixel (tinted), else the nearest core's slot + 1 where one of its lines
+/// (boundary or margin) has coverage, 0 where none has; from `LINE_SHIFT`: the nearest such line (0 the
+/// boundary, 1 + m margin m); from `OFFSET_SHIFT`: the pixel's distance less that line's, times
+/// `OFFSET_SCALE`, rounded, plus `OFFSET_ZERO` (so the CPU has the distance to 1/1024 px wherever a line
+/// covers the pixel, every line's coverage from it). Emitted as `MARK_*`.
+pub mod mark {
+    pub const ALPHA_SHIFT: u32 = 0;
+    pub const ALPHA_MASK: u32 = 0x3ff;
+    pub const ALPHA_SCALE: f32 = 1536.0;
+    pub const FL: u32 = 1 << 10;
+    pub const SLOT_SHIFT: u32 = 11;
+    pub const SLOT_MASK: u32 = 0x7f;
+    pub const CORE: u32 = SLOT_MASK;
+    pub const LINE_SHIFT: u32 = 18;
+    pub const LINE_MASK: u32 = 0x7;
+    pub const OFFSET_SHIFT: u32 = 21;
+    pub const OFFSET_MASK: u32 = 0x7ff;
+    pub const OFFSET_SCALE: f32 = 512.0;
+    pub const OFFSET_ZERO: u32 = 768;
+    /// A line has coverage from 1.5 px off it (`overlay::lines::line_alpha`).
+    pub const LINE_REACH: f32 = 1.5;
+
+    const _: () = assert!(0.65 * ALPHA_SCALE < ALPHA_MASK as f32 && ALPHA_MASK < FL && FL < 1 << SLOT_SHIFT, "the opacity fits under FL");
+    const _: () = assert!(crate::analysis::MAX_CORES < CORE as usize && SLOT_MASK << SLOT_SHIFT < 1 << LINE_SHIFT, "a slot + 1 fits under CORE");
+    const _: () = assert!(crate::params::MAX_MARGINS < LINE_MASK as usize && LINE_MASK << LINE_SHIFT < 1 << OFFSET_SHIFT, "a margin's line fits");
+    const _: () = assert!(
+        (OFFSET_ZERO as f32) >= LINE_REACH * OFFSET_SCALE && (OFFSET_ZERO as f32 + LINE_REACH * OFFSET_SCALE) < OFFSET_MASK as f32 && OFFSET_MASK as u64 * (1 << OFFSET_SHIFT) < 1 << 32,
+        "an offset within the reach fits in the top bits"
+    );
 }
 
 /// A component's statistics record (common.wgsl: `stats_base`), indexed by dense component id: `STRIDE`
@@ -283,8 +330,6 @@ pub fn wgsl() -> String {
     u("MAX_CORES", MAX_CORES);
     u("MAX_DIFFUSE", MAX_DIFFUSE);
     u("FERET_DIRS", FERET_DIRS);
-    u("STYLE_DRAWN", style::DRAWN as usize);
-    u("STYLE_WARN", style::WARN as usize);
     u("FL_TAG", FL_TAG as usize);
     u("LABELLED", LABELLED as usize);
     u("ID_MASK", ID_MASK as usize);
@@ -342,6 +387,14 @@ pub fn wgsl() -> String {
         ("NEAR_COUNT", near::COUNT),
         ("NEAR_COUNT_MARKED", near::COUNT_MARKED),
         ("NEAR_COUNT_DRAWN", near::COUNT_DRAWN),
+        ("DRAWN_ROW_GROUPS", drawn::ROW_GROUPS),
+        ("MARK_ALPHA_SHIFT", mark::ALPHA_SHIFT as usize),
+        ("MARK_FL", mark::FL as usize),
+        ("MARK_SLOT_SHIFT", mark::SLOT_SHIFT as usize),
+        ("MARK_CORE", mark::CORE as usize),
+        ("MARK_LINE_SHIFT", mark::LINE_SHIFT as usize),
+        ("MARK_OFFSET_SHIFT", mark::OFFSET_SHIFT as usize),
+        ("MARK_OFFSET_ZERO", mark::OFFSET_ZERO as usize),
         ("NEAR_TILES", near::TILES),
         ("NEAR_CORE", near::CORE as usize),
         ("NEAR_CORELESS", near::CORELESS as usize),
@@ -367,6 +420,9 @@ pub fn wgsl() -> String {
     let mut f = |name: &str, v: f32| writeln!(s, "const {name}: f32 = {};", f32_lit(v)).expect("a String");
     f("LEVEL_LO", LEVEL_LO);
     f("TINT_FROM", drawn::TINT_FROM);
+    f("MARK_ALPHA_SCALE", mark::ALPHA_SCALE);
+    f("MARK_OFFSET_SCALE", mark::OFFSET_SCALE);
+    f("MARK_LINE_REACH", mark::LINE_REACH);
     f("LEVEL_SCALE", LEVEL_SCALE);
     f("RATIO_BIN", RATIO_BIN);
     f("CORE_BIN", CORE_BIN);
@@ -417,9 +473,12 @@ mod tests {
         assert_eq!(value("RATIO_CODE_MAX"), naga::Literal::U32(RATIO_CODE_MAX));
         assert_eq!(value("COVERAGE_FIXED"), naga::Literal::F32(COVERAGE_FIXED));
         assert_eq!(value("FERET_OFFSET"), naga::Literal::I32(FERET_OFFSET as i32));
-        assert_eq!(value("STYLE_WARN"), naga::Literal::U32(style::WARN));
         assert_eq!(value("FL_TAG"), naga::Literal::U32(FL_TAG));
         assert_eq!(value("TINT_FROM"), naga::Literal::F32(drawn::TINT_FROM));
+        assert_eq!(value("MARK_OFFSET_SCALE"), naga::Literal::F32(mark::OFFSET_SCALE));
+        assert_eq!(value("MARK_OFFSET_SHIFT"), naga::Literal::U32(mark::OFFSET_SHIFT));
+        // A line's coverage ends at the mark's reach.
+        assert_eq!(crate::overlay::lines::line_alpha(1.0 + mark::LINE_REACH, 1.0), 0.0);
         // No fluorescence colour at TINT_FROM, some just above: the tiles left undrawn are the white light.
         assert_eq!(crate::overlay::lines::fluorescence_alpha(drawn::TINT_FROM, false), 0.0);
         assert!(crate::overlay::lines::fluorescence_alpha(drawn::TINT_FROM.next_up(), false) > 0.0);

@@ -115,7 +115,7 @@ pub const COMPOSITE: Stage = Stage {
     name: "composite",
     source: include_str!("../../shaders/composite.wgsl"),
     entries: &["composite", "composite_classes"],
-    bindings: &[false, false, false, false, false, false, true, true, false, false],
+    bindings: &[false, false, false, false, true, true, false, false],
     includes: &[NEAR],
     workgroup_bytes: WG_COMPOSITE,
 };

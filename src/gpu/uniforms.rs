@@ -37,6 +37,11 @@ pub struct GpuParams {
 pub const MAX_DISTANCE_BOUND: u32 = 384;
 
 impl GpuParams {
+    /// The margins' distances the composite draws (as many as the uniform holds).
+    pub fn margins_px(&self) -> &[f32] {
+        &self.margins[..self.n_margins as usize]
+    }
+
     pub fn new(p: &AnalysisParams, width: usize, height: usize) -> Self {
         let block = p.background_block_px;
         let mut margins = [0.0; MAX_MARGINS];
@@ -112,13 +117,5 @@ mod tests {
         .map(|(n, o)| (n.to_string(), o as u32))
         .collect();
         assert_eq!(wgsl, rust);
-    }
-
-    #[test]
-    fn style_table_words_match_the_wgsl() {
-        use crate::analysis::style;
-        let src = crate::gpu::prelude::wgsl();
-        assert!(src.contains(&format!("const STYLE_DRAWN: u32 = {}u;", style::DRAWN)));
-        assert!(src.contains(&format!("const STYLE_WARN: u32 = {}u;", style::WARN)));
     }
 }

@@ -1,9 +1,10 @@
 //! How a line looks, defined once: the coverage of an anti-aliased contour at a distance, the dashes of
 //! a boundary without rim, the fluorescence colour's opacity (all three used by both backends'
 //! composites, the GPU's through `gpu::prelude`'s constants and the WGSL twins in
-//! `shaders/composite.wgsl`, and by `overlay::outline`), a pixel blended with a colour, and rectangles.
-//! Imports only `frame`.
+//! `shaders/composite.wgsl`, and by `overlay::outline`), a composite pixel's colour from them (`shade`),
+//! a pixel blended with a colour, and rectangles. Imports only `frame` and `overlay::palette`.
 
+use super::palette;
 use crate::frame::RgbFrame;
 
 /// Opacity of the fluorescence colour at a background ratio (0 at and below 1.15, 0.65 from 2.65 up;
@@ -28,6 +29,49 @@ pub fn boundary_drawn(x: usize, y: usize, fluorescent: bool) -> bool {
 #[inline]
 pub fn line_alpha(d: f32, target: f32) -> f32 {
     (1.5 - (d - target).abs()).clamp(0.0, 1.0)
+}
+
+/// The lines a composite pixel gets from its nearest core where the processor styled that core's lesion:
+/// its distance `d` to the core, whether the boundary is drawn there (`boundary_drawn`), whether the
+/// first margin is in the warning colour, and the margins' distances.
+pub struct Lines<'a> {
+    pub d: f32,
+    pub boundary: bool,
+    pub warn: bool,
+    pub margins_px: &'a [f32],
+}
+
+/// A composite pixel's colour (the GPU's marks are finished with it, `gpu::marks`): the white light `wl`
+/// under the fluorescence colour at opacity `alpha`, then on a core pixel the core tint (20%), else the
+/// nearest core's `lines`: the boundary at 1 px, the first margin at its distance + 0.5 px in cyan (red
+/// when it warns), further ones in white at 60%. Mixed in f32 and stored as floor(c + 0.5), as
+/// `reference::composite` does.
+#[inline]
+pub fn shade(wl: [u8; 3], alpha: f32, core: bool, lines: Option<Lines<'_>>) -> [u8; 3] {
+    let mut c = wl.map(|v| v as f32);
+    let mut mix = |k: [u8; 3], a: f32| {
+        for i in 0..3 {
+            c[i] = c[i] * (1.0 - a) + k[i] as f32 * a;
+        }
+    };
+    mix(palette::FLUORESCENCE, alpha);
+    if core {
+        mix(palette::CORE_TINT, 0.2);
+    } else if let Some(l) = lines {
+        if l.boundary {
+            mix(palette::BOUNDARY, line_alpha(l.d, 1.0));
+        }
+        for (m, &mp) in l.margins_px.iter().enumerate() {
+            let (color, weight) = match (m, l.warn) {
+                (0, true) => (palette::MARGIN_WARN, 1.0),
+                (0, false) => (palette::MARGIN_OK, 1.0),
+                _ => (palette::WHITE, 0.6),
+            };
+            mix(color, line_alpha(l.d, mp + 0.5) * weight);
+        }
+    }
+    // c >= 0: the truncating cast is the floor.
+    c.map(|v| (v + 0.5) as u8)
 }
 
 /// An RGB pixel blended with `c` at opacity `a`, rounded.
