@@ -669,6 +669,16 @@ mod tests {
         assert!((kept[0].peak_tbr - 2.2).abs() < 0.05, "local TBR {}", kept[0].peak_tbr);
     }
 
+    /// The frames a ratio map stands for: NIR at 1000 counts a unit of ratio, plain liver in the white
+    /// light, and the fluorescence at 1.5.
+    fn frames_of(ratio: &Plane<f32>) -> (NirFrame, RgbFrame, Plane<u8>) {
+        let (w, h) = (ratio.width, ratio.height);
+        let nir = NirFrame::from_vec(w, h, ratio.data.iter().map(|&v| (1000.0 * v) as u16).collect()).unwrap();
+        let wl = RgbFrame::from_vec(w, h, (0..w * h).flat_map(|_| [150u8, 62, 50]).collect()).unwrap();
+        let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.5) as u8).collect()).unwrap();
+        (nir, wl, fluo)
+    }
+
     /// Liver whose texture is skewed to bright grains: a grain at 2.2 times its tissue has a flank as
     /// steep as the fixed edge test asks (its slope grows with its brightness), but no steeper than twice
     /// the texture's steepest tenth around it: no spot. A residual spot (2.0 times the same tissue, a
@@ -690,9 +700,7 @@ mod tests {
                 .collect(),
         )
         .unwrap();
-        let nir = NirFrame::from_vec(w, h, ratio.data.iter().map(|&v| (1000.0 * v) as u16).collect()).unwrap();
-        let wl = RgbFrame::from_vec(w, h, (0..w * h).flat_map(|_| [150u8, 62, 50]).collect()).unwrap();
-        let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.5) as u8).collect()).unwrap();
+        let (nir, wl, fluo) = frames_of(&ratio);
         let candidates = find_spots(&ratio, &fluo, Roi { x: 0, y: 0, w, h }, 1.5, 9);
         assert_eq!(candidates.len(), 2, "{candidates:?}");
         let evidence = SpotEvidence { ratio: &ratio, wl: wl.view(), nir: nir.view(), glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
@@ -758,9 +766,7 @@ mod tests {
                 ratio.data[y * w + x] = if line || residual { 2.5 } else if shaft { 0.05 } else { tissue };
             }
         }
-        let nir = NirFrame::from_vec(w, h, ratio.data.iter().map(|&v| (1000.0 * v) as u16).collect()).unwrap();
-        let wl = RgbFrame::from_vec(w, h, (0..w * h).flat_map(|_| [150u8, 62, 50]).collect()).unwrap();
-        let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.5) as u8).collect()).unwrap();
+        let (nir, wl, fluo) = frames_of(&ratio);
         let candidates = find_spots(&ratio, &fluo, Roi { x: 0, y: 0, w, h }, 1.5, 9);
         assert_eq!(candidates.len(), 3, "{candidates:?}");
         let evidence = SpotEvidence { ratio: &ratio, wl: wl.view(), nir: nir.view(), glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1), sharp_per_px: 0.07 };

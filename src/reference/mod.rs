@@ -7,7 +7,7 @@
 //! twin, and these stages have none yet: `enclosure` (rims with a gap, with `basins`: the ratio's
 //! enclosed dark basins, which tell the arcs of a texture-broken rim apart), `filled` (cores that
 //! scatter lifted above the level), `blobs` (coreless lesions cut from a touching duct), `shape` (arcs
-//! and strips are no homogeneous lesions), `texture` (coreless lesions and small rim cores judged
+//! and strips are no homogeneous lesions; a homogeneous lesion's edge judged at half its height), `texture` (coreless lesions and small rim cores judged
 //! against the frame's own grains, rim cores against its crowd of holes), `glow` (deep lesions found on the median-filtered ratio), `edges` (the core's edge direction by direction, with the rim's thickness by sector in `reduce::subpixel`) and the rim as the fluorescence touching
 //! its core (in `reduce`); see `AnalysisParams::cpu_only_stages`. It is the
 //! oracle the GPU backend is tested against and the fallback where no GPU adapter exists. Owns the
@@ -15,7 +15,8 @@
 //!
 //! Stages: normalize → threshold → morphology → components → regions → enclosure → distance → reduce
 //! (blobs, shape and texture within it: arcs and strips are no homogeneous lesions, nor grains of the
-//! frame's texture; the core's edges direction by direction after it, `edges`; then the texture's
+//! frame's texture; the rim's coverage by direction, `reduce::coverage_by_direction`; the core's edges
+//! direction by direction after it, `edges`; then the texture's
 //! pockets dropped and the deep glows found, `glow`) → composite. The distance stage's twin of `shaders/distance.wgsl` and the
 //! rectangles the stages work in are `crate::raster` (`raster::distance`, `raster::rect`), a layer
 //! below, since the overlay's outlines use the same transform.
