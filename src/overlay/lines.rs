@@ -44,8 +44,9 @@ pub struct Lines<'a> {
 /// A composite pixel's colour (the GPU's marks are finished with it, `gpu::marks`): the white light `wl`
 /// under the fluorescence colour at opacity `alpha`, then on a core pixel the core tint (20%), else the
 /// nearest core's `lines`: the boundary at 1 px, the first margin at its distance + 0.5 px in cyan (red
-/// when it warns), further ones in white at 60%. Mixed in f32 and stored as floor(c + 0.5), as
-/// `reference::composite` does.
+/// when it warns), further ones in white at 60%. Mixed in f32 and stored as floor(c + 0.5), as the
+/// shader does (WGSL's round() rounds halves to even). The CPU backend's composite
+/// (`reference::composite`) colours each pixel with it.
 #[inline]
 pub fn shade(wl: [u8; 3], alpha: f32, core: bool, lines: Option<Lines<'_>>) -> [u8; 3] {
     let mut c = wl.map(|v| v as f32);

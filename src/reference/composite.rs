@@ -8,8 +8,7 @@
 use rayon::prelude::*;
 
 use crate::analysis::{LesionStyle, style};
-use crate::overlay::lines::{boundary_drawn, fluorescence_alpha, line_alpha};
-use crate::overlay::palette;
+use crate::overlay::lines::{Lines, boundary_drawn, fluorescence_alpha, shade};
 use crate::frame::{Plane, RgbFrame, RgbView};
 use crate::raster::rect::row_spans;
 use crate::raster::rect::Rect;
@@ -28,13 +27,6 @@ pub struct CompositeInputs<'a> {
 
 /// Pixels outside the rectangles tested at once for having no colour to take.
 const CHUNK: usize = 16;
-
-#[inline]
-fn mix(dst: &mut [f32; 3], c: [u8; 3], a: f32) {
-    for k in 0..3 {
-        dst[k] = dst[k] * (1.0 - a) + c[k] as f32 * a;
-    }
-}
 
 /// The overlay: a copy of the white light with every layer drawn on it.
 pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f32]) -> RgbFrame {
@@ -63,9 +55,8 @@ pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f3
                 for x in c0..c1 {
                     if ratio[x] > 1.15 || fluo[x] != 0 {
                         let dst = &mut row[x * 3..x * 3 + 3];
-                        let mut c = [dst[0] as f32, dst[1] as f32, dst[2] as f32];
-                        mix(&mut c, palette::FLUORESCENCE, fluorescence_alpha(ratio[x], fluo[x] != 0));
-                        store(dst, c);
+                        let c = shade([dst[0], dst[1], dst[2]], fluorescence_alpha(ratio[x], fluo[x] != 0), false, None);
+                        dst.copy_from_slice(&c);
                     }
                 }
             }
@@ -78,15 +69,6 @@ pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f3
         }
     });
     out
-}
-
-/// floor(c + 0.5), as the shader (WGSL's round() rounds halves to even); c >= 0, so the truncating
-/// cast is the floor (without SSE4.1 a `floor()` is a library call).
-#[inline]
-fn store(dst: &mut [u8], c: [f32; 3]) {
-    dst[0] = (c[0] + 0.5) as u8;
-    dst[1] = (c[1] + 0.5) as u8;
-    dst[2] = (c[2] + 0.5) as u8;
 }
 
 /// What `composite_pixel` reads of a pixel in the rectangles: its position and its maps' values.
@@ -110,30 +92,9 @@ fn composite_pixel(p: &Pixel, by_label: &[(u32, u32)], margins_px: &[f32], reach
     if alpha == 0.0 && p.seed == 0 && (p.nearest == 0 || !(p.dist < reach)) {
         return;
     }
-    let mut c = [dst[0] as f32, dst[1] as f32, dst[2] as f32];
-    mix(&mut c, palette::FLUORESCENCE, alpha);
-    if p.seed != 0 {
-        mix(&mut c, palette::CORE_TINT, 0.2);
-    } else {
-        let l = p.nearest;
-        if l != 0 && p.dist < reach {
-            if let Ok(k) = by_label.binary_search_by_key(&l, |s| s.0) {
-                let d = p.dist;
-                let warn = by_label[k].1 & style::WARN != 0;
-                if boundary_drawn(p.x, p.y, p.fluo != 0) {
-                    mix(&mut c, palette::BOUNDARY, line_alpha(d, 1.0));
-                }
-                for (m, &mp) in margins_px.iter().enumerate() {
-                    let color = match (m, warn) {
-                        (0, true) => palette::MARGIN_WARN,
-                        (0, false) => palette::MARGIN_OK,
-                        _ => palette::WHITE,
-                    };
-                    let a = line_alpha(d, mp + 0.5) * if m == 0 { 1.0 } else { 0.6 };
-                    mix(&mut c, color, a);
-                }
-            }
-        }
-    }
-    store(dst, c);
+    // The nearest core's lines, where the style table holds its lesion.
+    let styled = (p.seed == 0 && p.nearest != 0 && p.dist < reach).then(|| by_label.binary_search_by_key(&p.nearest, |s| s.0).ok()).flatten();
+    let lines = styled.map(|k| Lines { d: p.dist, boundary: boundary_drawn(p.x, p.y, p.fluo != 0), warn: by_label[k].1 & style::WARN != 0, margins_px });
+    let c = shade([dst[0], dst[1], dst[2]], alpha, p.seed != 0, lines);
+    dst.copy_from_slice(&c);
 }
