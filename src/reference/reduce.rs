@@ -339,8 +339,7 @@ pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plan
                 if seeds[i] != core || around.iter().all(|&j| seeds[j] == core) {
                     continue;
                 }
-                let turn = (y as f32 + 0.5 - cy).atan2(x as f32 + 0.5 - cx) / std::f32::consts::TAU;
-                let k = ((turn + 1.0) * RIM_DIRECTIONS as f32) as usize % RIM_DIRECTIONS;
+                let k = crate::raster::sector(x as f32 + 0.5 - cx, y as f32 + 0.5 - cy, RIM_DIRECTIONS);
                 sectors[k].0 += 1;
                 sectors[k].1 += (around.iter().all(|&j| seeds[j] == core || fl[j] != 0) || rim_beyond(x, y)) as u32;
             }
