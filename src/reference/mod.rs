@@ -63,6 +63,9 @@ pub struct FrameMaps {
     pub seed_boxes: Vec<Rect>,
     /// The fluorescent components that touch a core (`reduce::rim_labels`), when only they are rim.
     pub rim_labels: Option<Vec<u32>>,
+    /// The labels (ascending) of the cores whose lesions were reported: a core the texture stages
+    /// dropped (a pocket) keeps its seed for the distance field, but is no core in the class map.
+    pub reported_cores: Vec<u32>,
     pub distance: LabeledDistance,
     pub bg_table: regions::RegionTable,
     pub fluo_table: regions::RegionTable,
@@ -213,6 +216,7 @@ impl Analyzer for CpuAnalyzer {
         let holes = texture::Holes::of(&m.bg_labels, &m.bg_table, &m.fluo, &m.ratio, &level, p);
         texture::drop_pocket_crowds(&holes, &mut lesions, p);
         glow::find_glows(&m.ratio, &level, &mut lesions, p);
+        m.reported_cores = cores.iter().copied().filter(|&l| lesions.iter().any(|st| st.label == l)).collect();
         timings.push("reduce", ms(t) - edges_ms);
         timings.push("edges", edges_ms);
 
@@ -240,7 +244,7 @@ impl Analyzer for CpuAnalyzer {
         // The frame is handed out, so it is a new one each time (a kept buffer would only be copied).
         let overlay = composite::composite(&inputs, styles, &margins_px);
         timings.push("composite", ms(t));
-        let classes = self.want_classes.then(|| class_map(&m.reduce_maps(), self.params.mm_to_px(self.params.rim_search_mm)));
+        let classes = self.want_classes.then(|| class_map(&m.reduce_maps(), &m.reported_cores, self.params.mm_to_px(self.params.rim_search_mm)));
         Ok(Composite { overlay, classes, timings })
     }
 
@@ -253,18 +257,22 @@ impl Analyzer for CpuAnalyzer {
     }
 }
 
-/// The mask PNG's classes (those of the phantom's truth): cores from the seeds, rims where fluorescence
-/// that counts as rim (`reduce::Maps::rim_pixel`) lies within `search_px` of a core, other fluorescence
-/// elsewhere.
-pub fn class_map(maps: &reduce::Maps, search_px: f32) -> Plane<u8> {
+/// The mask PNG's classes (those of the phantom's truth): the cores of reported lesions (`reported`,
+/// ascending labels) from the seeds, rims where fluorescence that counts as rim
+/// (`reduce::Maps::rim_pixel`) lies within `search_px` of such a core, other fluorescence elsewhere. A
+/// seed whose lesion was not reported (a pocket of the texture) is background, its wall other
+/// fluorescence: the mask shows what the metrics report.
+pub fn class_map(maps: &reduce::Maps, reported: &[u32], search_px: f32) -> Plane<u8> {
     let fluo = maps.fluo;
+    let is_reported = |l: u32| reported.binary_search(&l).is_ok();
     let data = (0..fluo.data.len())
         .map(|i| {
-            if maps.seeds.data[i] != 0 {
+            let seed = maps.seeds.data[i];
+            if seed != 0 && is_reported(seed) {
                 class::CORE
             } else if fluo.data[i] == 0 {
                 class::BACKGROUND
-            } else if maps.nearest.data.get(i).is_some_and(|&n| n != 0) && maps.dist.data[i] <= search_px && maps.rim_pixel(i) {
+            } else if maps.nearest.data.get(i).is_some_and(|&n| n != 0 && is_reported(n)) && maps.dist.data[i] <= search_px && maps.rim_pixel(i) {
                 class::RIM
             } else {
                 class::OTHER
@@ -272,4 +280,43 @@ pub fn class_map(maps: &reduce::Maps, search_px: f32) -> Plane<u8> {
         })
         .collect();
     Plane { width: fluo.width, height: fluo.height, data }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two cores side by side, each in a ring: the class map shows the reported one's core and rim, and
+    /// the other (a pocket the texture stages dropped) as background in a wall of other fluorescence.
+    #[test]
+    fn the_class_map_shows_only_reported_cores() {
+        let (w, h) = (40usize, 20usize);
+        let plane = |f: &dyn Fn(usize, usize) -> u32| Plane { width: w, height: h, data: (0..w * h).map(|i| f(i % w, i / w)).collect::<Vec<u32>>() };
+        let core = |x: usize, y: usize| (5..=8).contains(&y) && ((5..=8).contains(&x) || (25..=28).contains(&x));
+        let ring = |x: usize, y: usize| !core(x, y) && (3..=10).contains(&y) && ((3..=10).contains(&x) || (23..=30).contains(&x));
+        let label = |x: usize, _: usize| if x < 20 { 1 + (5 * w + 5) as u32 } else { 1 + (5 * w + 25) as u32 };
+        let seeds = plane(&|x, y| if core(x, y) { label(x, y) } else { 0 });
+        let fluo = Plane { width: w, height: h, data: (0..w * h).map(|i| ring(i % w, i / w) as u8).collect() };
+        let nearest = plane(&|x, y| if core(x, y) || ring(x, y) { label(x, y) } else { 0 });
+        let dist = Plane { width: w, height: h, data: vec![1.0f32; w * h] };
+        let ratio = Plane { width: w, height: h, data: vec![1.0f32; w * h] };
+        let zeros = plane(&|_, _| 0);
+        let maps = reduce::Maps {
+            ratio: &ratio,
+            fluo: &fluo,
+            seeds: &seeds,
+            dist: &dist,
+            nearest: &nearest,
+            bg_labels: &zeros,
+            fluo_labels: &zeros,
+            rects: &[],
+            rim_labels: None,
+        };
+        let reported = [label(5, 5)];
+        let classes = class_map(&maps, &reported, 10.0);
+        let at = |x: usize, y: usize| classes.data[y * w + x];
+        assert_eq!((at(6, 6), at(3, 3)), (class::CORE, class::RIM), "the reported lesion");
+        assert_eq!((at(26, 6), at(23, 3)), (class::BACKGROUND, class::OTHER), "the dropped pocket");
+        assert_eq!(at(15, 15), class::BACKGROUND);
+    }
 }
