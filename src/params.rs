@@ -81,6 +81,13 @@ pub struct AnalysisParams {
     /// within reach, as on the GPU backend, which has no twin of this yet.
     #[serde(default = "default_rim_touches_core")]
     pub rim_touches_core: bool,
+    /// When a frame holds more cores than the table (`MAX_CORES`), the largest are kept
+    /// (`regions::select_cores`), not the first in raster order: liver whose lobule walls fluoresce is
+    /// enclosed pockets from edge to edge, hundreds of a core's size, and the first rows of them filled
+    /// the table before a tumour lower in the view was reached. False: the first by label, as on the
+    /// GPU backend, which has no twin of this yet.
+    #[serde(default = "default_largest_cores_first")]
+    pub largest_cores_first: bool,
     /// A basin of the ratio inside fluorescence is a core that scatter, haze or blur lifted above the
     /// level (`reference::filled`) when its water stands this many noise sigmas deep over a core's area
     /// and its floor lies at least halfway down from its rim to the background. 0: off, as on the GPU
@@ -166,6 +173,10 @@ fn default_plateau_edge_mm() -> f32 {
     1.2
 }
 
+fn default_largest_cores_first() -> bool {
+    true
+}
+
 impl Default for AnalysisParams {
     fn default() -> Self {
         Self {
@@ -190,6 +201,7 @@ impl Default for AnalysisParams {
             core_edge_rise_sigmas: default_core_edge_rise_sigmas(),
             filled_core_sigmas: default_filled_core_sigmas(),
             rim_touches_core: default_rim_touches_core(),
+            largest_cores_first: default_largest_cores_first(),
             homogeneous_min_solidity: default_homogeneous_min_solidity(),
             plateau_edge_mm: default_plateau_edge_mm(),
             texture_alpha: default_texture_alpha(),
@@ -284,6 +296,9 @@ impl AnalysisParams {
         if self.rim_touches_core {
             stages.push("rims as the fluorescence touching the core (rim_touches_core)");
         }
+        if self.largest_cores_first {
+            stages.push("the largest cores kept where more than the table holds (largest_cores_first)");
+        }
         if self.filled_core_sigmas > 0.0 {
             stages.push("cores filled above the level (filled_core_sigmas)");
         }
@@ -307,7 +322,7 @@ impl AnalysisParams {
 
     /// These settings with the CPU-only stages off: what both backends analyse alike.
     pub fn without_cpu_only_stages(self) -> Self {
-        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, core_edge_rise_sigmas: 0.0, filled_core_sigmas: 0.0, rim_touches_core: false, homogeneous_min_solidity: 0.0, plateau_edge_mm: 0.0, texture_alpha: 0.0, glow_window_mm: 0.0, ..self }
+        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, core_edge_rise_sigmas: 0.0, filled_core_sigmas: 0.0, rim_touches_core: false, largest_cores_first: false, homogeneous_min_solidity: 0.0, plateau_edge_mm: 0.0, texture_alpha: 0.0, glow_window_mm: 0.0, ..self }
     }
 
     /// Is the threshold's hysteresis on (`fluo_low_ratio` under `fluo_ratio`)?

@@ -35,7 +35,7 @@ pub const FLAG_SHARP_PLATEAU: u32 = 64;
 
 /// Per-component sums. Packed in label order (the GPU indexes them by dense component id, the same order), with
 /// `labels` to find a component's row.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct RegionTable {
     pub labels: Vec<u32>,
     pub area: Vec<u32>,
@@ -236,12 +236,19 @@ pub fn split_off(pixels: &[usize], flags: u32, bg_labels: &mut Plane<u32>, bg: &
     bg.bbox.insert(at, bbox);
 }
 
-/// Core labels in ascending order (the first `MAX_CORES`); writes each core pixel's label into `seeds`,
-/// 0 elsewhere. `seed_boxes` holds the boxes the last frame's seeds were written in (cleared here) and
+/// Core labels in ascending order (`MAX_CORES` at most: the largest where
+/// `AnalysisParams::largest_cores_first`, ties to the lower label, else the first); writes each core
+/// pixel's label into `seeds`, 0 elsewhere. `seed_boxes` holds the boxes the last frame's seeds were written in (cleared here) and
 /// comes back with this frame's.
 pub fn select_cores(bg_labels: &Plane<u32>, bg: &mut RegionTable, p: &AnalysisParams, seeds: &mut Plane<u32>, seed_boxes: &mut Vec<Rect>) -> Vec<u32> {
     let (w, h) = (bg_labels.width, bg_labels.height);
-    let rows: Vec<usize> = (0..bg.labels.len()).filter(|&r| is_core(bg, r, w * h, p)).take(MAX_CORES).collect();
+    let mut rows: Vec<usize> = (0..bg.labels.len()).filter(|&r| is_core(bg, r, w * h, p)).collect();
+    if rows.len() > MAX_CORES && p.largest_cores_first {
+        rows.sort_by_key(|&r| (std::cmp::Reverse(bg.area[r]), r)); // rows are in label order
+        rows.truncate(MAX_CORES);
+        rows.sort_unstable();
+    }
+    rows.truncate(MAX_CORES);
     for &r in &rows {
         bg.flags[r] |= FLAG_CORE;
     }
@@ -268,4 +275,44 @@ pub fn select_cores(bg_labels: &Plane<u32>, bg: &mut RegionTable, p: &AnalysisPa
         seed_boxes.push(b);
     }
     rows.iter().map(|&r| bg.labels[r]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 70 dark squares of 10×10 px in raster order (cores of 1.1 mm at 0.1 mm/px), then one of 40×40
+    /// below them: more cores than the table holds. The largest kept first keeps the large one (and the
+    /// first 63 small ones); the first by label leaves it out.
+    #[test]
+    fn the_largest_cores_are_kept_where_the_table_overflows() {
+        let (w, h) = (400usize, 200usize);
+        let mut bg_labels = Plane { width: w, height: h, data: vec![0u32; w * h] };
+        let mut bg = RegionTable::default();
+        let squares = (0..70).map(|i| (5 + 20 * (i % 18), 5 + 20 * (i / 18), 10)).chain([(200, 120, 40)]);
+        for (x0, y0, side) in squares {
+            let label = 1 + (y0 * w + x0) as u32;
+            for y in y0..y0 + side {
+                bg_labels.data[y * w + x0..y * w + x0 + side].fill(label);
+            }
+            let area = (side * side) as u32;
+            bg.labels.push(label);
+            bg.area.push(area);
+            bg.aux.push((0.5 * RATIO_FIXED * area as f32) as u32);
+            bg.flags.push(0);
+            bg.sharp.push(0);
+            bg.bbox.push(Rect { x0, y0, x1: x0 + side, y1: y0 + side });
+        }
+        let large = 1 + (120 * w + 200) as u32;
+        let p = AnalysisParams { min_core_diameter_mm: 1.0, ..AnalysisParams::with_scale(0.1) };
+        let (mut seeds, mut boxes) = (Plane::default(), Vec::new());
+        let cores = select_cores(&bg_labels, &mut bg.clone(), &p, &mut seeds, &mut boxes);
+        assert_eq!(cores.len(), MAX_CORES);
+        assert!(cores.contains(&large) && cores.windows(2).all(|c| c[0] < c[1]), "the large core kept, labels ascending");
+        assert_eq!(seeds.data[130 * w + 210], large);
+        let first = AnalysisParams { largest_cores_first: false, ..p };
+        let cores = select_cores(&bg_labels, &mut bg, &first, &mut seeds, &mut boxes);
+        assert_eq!(cores.len(), MAX_CORES);
+        assert!(!cores.contains(&large), "the first by label fill the table");
+    }
 }

@@ -92,7 +92,7 @@ pub fn flag_sharp_plateaus(fluo_labels: &Plane<u32>, fl: &mut RegionTable, ratio
 
 /// The area of the pixels `inside` box `b` (of a `width`-px frame; by index) over their convex hull's
 /// (the hull of their corners), and the ratio of the major to the minor axis of their second moments.
-fn solidity_and_elongation(inside: impl Fn(usize) -> bool, width: usize, b: Rect) -> (f32, f32) {
+pub(super) fn solidity_and_elongation(inside: impl Fn(usize) -> bool, width: usize, b: Rect) -> (f32, f32) {
     let mut corners = Vec::new();
     let (mut n, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
     for y in b.y0..b.y1 {

@@ -26,8 +26,9 @@
 //! enclosed by fluorescence, of a core's size; `Holes`) alike in area and in the brightness of their
 //! walls, and a rim lesion is kept only when its core stands out of the crowd by its area or by its
 //! wall's median excess (`drop_pocket_crowds`, the same family-wise bar; the median, as a duct along
-//! one side of a pocket raises its wall's mean, not its median). A patient's view holds a few tumours,
-//! not a dozen alike.
+//! one side of a pocket raises its wall's mean, not its median), both in the whole frame's crowd and in
+//! its neighbours' (lobules vary in size across a view). A patient's view holds a few tumours, not a
+//! dozen alike.
 //! CPU only (no GPU twin yet; `AnalysisParams::cpu_only_stages`).
 
 use crate::analysis::{FluoLevel, LesionKind, LesionStats, RATIO_BIN};
@@ -36,7 +37,19 @@ use crate::params::{AnalysisParams, min_core_area_px};
 use crate::stats::{MIN_GRAINS, grain_bars, outlier_bar, robust_spread, stand_out_of_grains};
 use super::blobs::min_coreless_area_px;
 use super::reduce::coreless_kind;
+use super::shape::solidity_and_elongation;
 use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_TEXTURE, RegionTable};
+
+/// A hole that stands out of its crowd by its area alone must be at least this solid (its area over its
+/// convex hull's) to be a core: lobules merged where the walls between them fell under the level (blur,
+/// a dim stretch of liver) are as large as a tumour's core but as ragged as the walls that broke; a
+/// tumour's core, lobulated or not, is compact (0.89 and over on an independent phantom set's truth,
+/// 0.43–0.89 the merged lobules of a blurred lobular frame of our own).
+const MERGED_MAX_SOLIDITY: f32 = 0.8;
+
+/// The neighbourhood a hole is judged in among its neighbours (`drop_pocket_crowds`): the holes whose
+/// centres lie within this many of its own diameters (about 36 lobules of its size).
+const NEIGHBOURHOOD_DIAMETERS: f32 = 3.0;
 
 /// The frame's texture grains: its fluorescent components of a lesion's size that are no rim.
 pub struct Grains {
@@ -100,11 +113,15 @@ pub struct Holes {
     labels: Vec<u32>,
     log_area: Vec<f32>,
     log_wall: Vec<f32>,
+    /// The centre of each hole's box, px.
+    centre: Vec<[f32; 2]>,
+    /// Each hole's area over its convex hull's.
+    solidity: Vec<f32>,
 }
 
 impl Holes {
     pub fn of(bg_labels: &Plane<u32>, bg: &RegionTable, fluo: &Plane<u8>, ratio: &Plane<f32>, level: &FluoLevel, p: &AnalysisParams) -> Self {
-        let mut holes = Self { labels: Vec::new(), log_area: Vec::new(), log_wall: Vec::new() };
+        let mut holes = Self { labels: Vec::new(), log_area: Vec::new(), log_wall: Vec::new(), centre: Vec::new(), solidity: Vec::new() };
         if !(p.texture_alpha > 0.0) {
             return holes; // the texture is not judged
         }
@@ -133,22 +150,48 @@ impl Holes {
             holes.labels.push(label);
             holes.log_area.push((bg.area[r] as f32).ln());
             holes.log_wall.push(crate::stats::median(&mut wall).unwrap_or(0.0).max(1e-3).ln());
+            holes.centre.push([0.5 * (b.x0 + b.x1) as f32, 0.5 * (b.y0 + b.y1) as f32]);
+            holes.solidity.push(solidity_and_elongation(|i| bg_labels.data[i] == label, w, b).0);
         }
         holes
     }
 }
 
 /// Drops the rim lesions whose core is the typical hole of a crowd of them (see the module's doc):
-/// where a frame holds at least `MIN_GRAINS` holes, a rim lesion is kept only when its core's log area
-/// or its wall's log median excess is an outlier among the holes' (`stats::outlier_bar` at α/2 each).
-/// Lesions cut by the image border are kept.
+/// where a frame holds at least `MIN_GRAINS` holes, a rim lesion is kept only when its wall's log median
+/// excess, or its core's log area with a compact outline (`MERGED_MAX_SOLIDITY`), is an outlier among
+/// the holes' (`stats::outlier_bar` at α/2 each),
+/// both among the frame's and among its neighbours' (the holes within `NEIGHBOURHOOD_DIAMETERS` of its
+/// own diameter, itself included, where they are `MIN_GRAINS` or more). Lobules vary in size across a
+/// view, so the largest of one stretch of liver stand out of the frame's crowd; they do not stand out
+/// of the lobules around them, and a tumour does. Lesions cut by the image border are kept.
 pub fn drop_pocket_crowds(holes: &Holes, lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
     if !(p.texture_alpha > 0.0) || holes.labels.len() < MIN_GRAINS {
         return;
     }
-    let (Some(area_bar), Some(wall_bar)) = (outlier_bar(&holes.log_area, 0.5 * p.texture_alpha), outlier_bar(&holes.log_wall, 0.5 * p.texture_alpha)) else { return };
+    let alpha = 0.5 * p.texture_alpha;
+    // Does hole `k` stand out of the holes `among` by its wall, or by its area with a tumour's compact
+    // outline? `None`: nothing to judge by.
+    let stands_out = |k: usize, among: &[usize]| -> Option<bool> {
+        if among.len() < MIN_GRAINS {
+            return None;
+        }
+        let area: Vec<f32> = among.iter().map(|&j| holes.log_area[j]).collect();
+        let wall: Vec<f32> = among.iter().map(|&j| holes.log_wall[j]).collect();
+        let (area_bar, wall_bar) = (outlier_bar(&area, alpha)?, outlier_bar(&wall, alpha)?);
+        Some(holes.log_wall[k] >= wall_bar || (holes.log_area[k] >= area_bar && holes.solidity[k] >= MERGED_MAX_SOLIDITY))
+    };
+    let all: Vec<usize> = (0..holes.labels.len()).collect();
     lesions.retain(|st| {
-        st.kind != LesionKind::Rim || st.partial || holes.labels.iter().position(|&l| l == st.label).is_none_or(|k| holes.log_area[k] >= area_bar || holes.log_wall[k] >= wall_bar)
+        if st.kind != LesionKind::Rim || st.partial {
+            return true;
+        }
+        let Some(k) = holes.labels.iter().position(|&l| l == st.label) else { return true };
+        let Some(in_frame) = stands_out(k, &all) else { return true };
+        let reach = NEIGHBOURHOOD_DIAMETERS * 2.0 * (holes.log_area[k].exp() / std::f32::consts::PI).sqrt();
+        let c = holes.centre[k];
+        let around: Vec<usize> = all.iter().copied().filter(|&j| (holes.centre[j][0] - c[0]).hypot(holes.centre[j][1] - c[1]) <= reach).collect();
+        in_frame && stands_out(k, &around).unwrap_or(true)
     });
 }
 
@@ -245,6 +288,31 @@ mod tests {
         let holes = Holes::of(&bg_labels, &bg, &fluo, &ratio, &level, &p);
         drop_pocket_crowds(&holes, &mut lesions, &p);
         assert_eq!(lesions.len(), MIN_GRAINS - 1, "fewer than MIN_GRAINS holes: nothing judged");
+    }
+
+    /// Among twenty alike holes, a large one as ragged as merged lobules (a U: 2000 px over a 3600 px
+    /// hull) is no core, though its area stands out; compact, it was one (above).
+    #[test]
+    fn a_large_but_ragged_hole_among_a_crowd_is_merged_lobules() {
+        let p = AnalysisParams::with_scale(0.1);
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
+        let (mut bg_labels, mut bg, mut fluo, mut ratio, mut lesions) = holes_frame(20);
+        let (large, bright) = (lesions[20].label, lesions[21].label);
+        let w = bg_labels.width;
+        for y in 150..190 {
+            for x in 310..350 {
+                bg_labels.data[y * w + x] = 0;
+                fluo.data[y * w + x] = 1;
+                ratio.data[y * w + x] = 1.5;
+            }
+        }
+        let r = bg.labels.iter().position(|&l| l == large).unwrap();
+        bg.area[r] -= 1600;
+        lesions[20].area_px -= 1600;
+        let holes = Holes::of(&bg_labels, &bg, &fluo, &ratio, &level, &p);
+        assert!(holes.solidity[holes.labels.iter().position(|&l| l == large).unwrap()] < MERGED_MAX_SOLIDITY);
+        drop_pocket_crowds(&holes, &mut lesions, &p);
+        assert_eq!(lesions.iter().map(|st| st.label).collect::<Vec<_>>(), vec![bright], "only the bright-walled core is kept");
     }
 
     /// Among grains of 500 px, a 100 px core walled at the grains' own brightness is a pocket of the
