@@ -68,8 +68,6 @@ const SLOT_CLASS: u32 = 0x80000000u;
 const SLOT_ROOT: u32 = 0x40000000u;
 // A non-root word's parent slot.
 const SLOT_INDEX: u32 = 0x3fffffffu;
-// A tile-local component that touches no tile border.
-const NO_REP: u32 = 0xffffffffu;
 
 // Words of a row of root bits, and the word of pixel (x, y).
 fn bits_stride() -> u32 {
@@ -99,31 +97,20 @@ fn root_lost(a: u32) {
 
 // Tile-local roots a row of the tile.
 var<workgroup> tile_roots: array<atomic<u32>, 16>;
-// Each tile-local root's representative: its component's smallest border slot, or NO_REP.
-var<workgroup> tile_rep: array<atomic<u32>, 256>;
 
-// The tile's union-find (tile_union.wgsl) on the mask, and each tile-local root's representative; returns
-// the tile-local root of pixel li. Within a tile, local raster order is image raster order, so the local
-// root (smallest local index) is the tile part's smallest pixel. Called in uniform control flow.
+// The tile's labelling (tile_union.wgsl) on the mask, each tile-local root's representative in tile_rep;
+// returns the tile-local root of pixel li. Within a tile, local raster order is image raster order, so the
+// local root (smallest local index) is the tile part's smallest pixel. Called in uniform control flow.
 fn tile_parts(g: vec3<u32>, l: vec3<u32>, li: u32) -> u32 {
-    let inside = g.x < P.width && g.y < P.height;
-    var v = 2u; // outside the image: joins nothing
-    if (inside) {
-        v = mask_at(g.x, g.y);
-    }
-    tile_mask[li] = v;
-    atomicStore(&tile_parent[li], li);
-    atomicStore(&tile_rep[li], NO_REP);
-    workgroupBarrier();
-    tile_unions(l, li);
-    workgroupBarrier();
-    let r = local_find(li);
-    let s = border_slot(l.x, l.y);
-    if (inside && s < LOW_BORDER) {
-        atomicMin(&tile_rep[r], s);
+    if (g.x < P.width && g.y < P.height) {
+        tile_mark(l, mask_at(g.x, g.y));
     }
     workgroupBarrier();
-    return r;
+    if (li == 0u) {
+        label_tile();
+    }
+    workgroupBarrier();
+    return tile_root(l, li);
 }
 
 fn tile_of(wg: vec3<u32>) -> u32 {
@@ -145,8 +132,8 @@ fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoc
         let s = border_slot(l.x, l.y);
         if (s < LOW_BORDER) {
             let base = tile_of(wg) * LOW_SLOTS;
-            let rep = atomicLoad(&tile_rep[r]);
-            let cls = select(0u, SLOT_CLASS, tile_mask[li] == 1u);
+            let rep = tile_rep[r];
+            let cls = select(0u, SLOT_CLASS, tile_class(l) == 1u);
             atomicStore(&border[base + s], cls | select(base + rep, SLOT_ROOT | r, rep == s));
         }
     }
@@ -418,12 +405,12 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
     // pixel's label is its root's): the non-fluorescent one the tile's first pixel's (always inside the
     // image, and its own tile-local root), the fluorescent one the largest.
     if (inside && lr == li) {
-        let rep = atomicLoad(&tile_rep[li]);
+        let rep = tile_rep[li];
         var first = i;
-        if (rep != NO_REP) {
+        if (rep != LOW_NO_REP) {
             first = first_pixel(tile_of(wg) * LOW_SLOTS + rep);
         }
-        let label = root_label(first, tile_mask[li] == 1u);
+        let label = root_label(first, tile_class(lid) == 1u);
         tile_label[li] = label;
         atomicStore(&parent[256u * tile_of(wg) + li], label);
         atomicAdd(&tile_root_count, 1u);
