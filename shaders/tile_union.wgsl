@@ -73,113 +73,210 @@ fn tile_class(l: vec3<u32>) -> u32 {
     return 2u;
 }
 
-// The bits of the runs of row m (16 bits) that hold a bit of s: s spread both ways through m (a
-// Kogge–Stone fill, four steps a way, so no loop depends on the data).
-fn tile_fill(m: u32, s: u32) -> u32 {
-    var up = s & m;
-    var down = up;
-    var pu = m;
-    var pd = m;
+// A tile's pixels as 256 bits in registers: word k of the eight (lo.x..lo.w, hi.x..hi.w) holds rows 2k
+// (bits 0..15, bit x column x) and 2k + 1 (bits 16..31); bit b of word k is tile pixel 32 k + b.
+struct Plane {
+    lo: vec4<u32>,
+    hi: vec4<u32>,
+}
+
+fn plane_and(a: Plane, b: Plane) -> Plane {
+    return Plane(a.lo & b.lo, a.hi & b.hi);
+}
+
+fn plane_or(a: Plane, b: Plane) -> Plane {
+    return Plane(a.lo | b.lo, a.hi | b.hi);
+}
+
+fn plane_same(a: Plane, b: Plane) -> bool {
+    return all(a.lo == b.lo) && all(a.hi == b.hi);
+}
+
+// Every bit moved k columns right (towards higher columns; k of 1, 2, 4, 8), none across a row's end.
+fn plane_right(a: Plane, k: u32) -> Plane {
+    let keep = vec4<u32>(((0xffffu << k) & 0xffffu) * 0x10001u);
+    return Plane((a.lo << vec4<u32>(k)) & keep, (a.hi << vec4<u32>(k)) & keep);
+}
+
+fn plane_left(a: Plane, k: u32) -> Plane {
+    let keep = vec4<u32>((0xffffu >> k) * 0x10001u);
+    return Plane((a.lo >> vec4<u32>(k)) & keep, (a.hi >> vec4<u32>(k)) & keep);
+}
+
+// Every bit moved one row down (towards higher rows), and one row up.
+fn plane_down(a: Plane) -> Plane {
+    let s = vec4<u32>(16u);
+    return Plane((a.lo << s) | (vec4<u32>(0u, a.lo.xyz) >> s), (a.hi << s) | (vec4<u32>(a.lo.w, a.hi.xyz) >> s));
+}
+
+fn plane_up(a: Plane) -> Plane {
+    let s = vec4<u32>(16u);
+    return Plane((a.lo >> s) | (vec4<u32>(a.lo.yzw, a.hi.x) << s), (a.hi >> s) | (vec4<u32>(a.hi.yzw, 0u) << s));
+}
+
+// Two, four and eight rows down and up (whole words).
+fn plane_down_words(a: Plane, k: u32) -> Plane {
+    if (k == 1u) {
+        return Plane(vec4<u32>(0u, a.lo.xyz), vec4<u32>(a.lo.w, a.hi.xyz));
+    }
+    if (k == 2u) {
+        return Plane(vec4<u32>(0u, 0u, a.lo.xy), vec4<u32>(a.lo.zw, a.hi.xy));
+    }
+    return Plane(vec4<u32>(0u), a.lo);
+}
+
+fn plane_up_words(a: Plane, k: u32) -> Plane {
+    if (k == 1u) {
+        return Plane(vec4<u32>(a.lo.yzw, a.hi.x), vec4<u32>(a.hi.yzw, 0u));
+    }
+    if (k == 2u) {
+        return Plane(vec4<u32>(a.lo.zw, a.hi.xy), vec4<u32>(a.hi.zw, 0u, 0u));
+    }
+    return Plane(a.hi, vec4<u32>(0u));
+}
+
+// The runs of m (a row's, and a column's) that hold a bit of s: s spread through m along the rows, then
+// along the columns (Kogge–Stone fills, four steps a way: no loop depends on the data).
+fn plane_fill_rows(m: Plane, s: Plane) -> Plane {
+    var r = plane_and(s, m);
+    var l = r;
+    var pr = m;
+    var pl = m;
     for (var k = 1u; k < TILE; k <<= 1u) {
-        up |= pu & (up << k);
-        pu &= pu << k;
-        down |= pd & (down >> k);
-        pd &= pd >> k;
+        r = plane_or(r, plane_and(pr, plane_right(r, k)));
+        pr = plane_and(pr, plane_right(pr, k));
+        l = plane_or(l, plane_and(pl, plane_left(l, k)));
+        pl = plane_and(pl, plane_left(pl, k));
     }
-    return up | down;
+    return plane_or(r, l);
 }
 
-// The pixels of a row next to a row's bits: the same columns (4-connected), and the diagonal ones too
-// (8-connected).
-fn tile_spread(row: u32, eight: bool) -> u32 {
-    if (eight) {
-        return (row | (row << 1u) | (row >> 1u)) & 0xffffu;
+fn plane_fill_columns(m: Plane, s: Plane) -> Plane {
+    var d = plane_and(s, m);
+    var u = d;
+    // One row.
+    var pd = plane_and(m, plane_down(m));
+    var pu = plane_and(m, plane_up(m));
+    d = plane_or(d, plane_and(m, plane_down(d)));
+    u = plane_or(u, plane_and(m, plane_up(u)));
+    // Two, four, eight rows: whole words.
+    for (var k = 1u; k < 8u; k <<= 1u) {
+        d = plane_or(d, plane_and(pd, plane_down_words(d, k)));
+        pd = plane_and(pd, plane_down_words(pd, k));
+        u = plane_or(u, plane_and(pu, plane_up_words(u, k)));
+        pu = plane_and(pu, plane_up_words(pu, k));
     }
-    return row;
+    return plane_or(d, u);
 }
 
-// The tile's labelling, by one invocation, in registers and bit rows, with no atomics or barriers in its
-// loops (a union-find over workgroup atomics runs invocation by invocation on a CPU's Vulkan, lavapipe):
-// each class's components in raster order of their first pixels, each flooded from its first pixel row
-// by row (the runs of a row that touch the component's bits in the row above, or below: down and up
-// sweeps until a sweep adds nothing); writes each run's root (`tile_run_root`) and each root's
-// representative (`tile_rep`). Call after tile_mark and a barrier; read after another barrier.
+// The pixels next to a's diagonally.
+fn plane_diagonals(a: Plane) -> Plane {
+    let h = plane_or(plane_right(a, 1u), plane_left(a, 1u));
+    return plane_or(plane_down(h), plane_up(h));
+}
+
+// The component of m (8-connected when `eight`, else 4-connected) that holds the bits of `seed`: runs
+// along the rows and the columns (and for 8-connected ones diagonal steps) until nothing is added.
+fn plane_component(m: Plane, seed: Plane, eight: bool) -> Plane {
+    var c = plane_fill_rows(m, seed);
+    loop {
+        var n = plane_fill_columns(m, c);
+        if (eight) {
+            n = plane_or(n, plane_and(m, plane_diagonals(n)));
+        }
+        n = plane_fill_rows(m, n);
+        if (plane_same(n, c)) {
+            break;
+        }
+        c = n;
+    }
+    return c;
+}
+
+// Word k of a plane.
+fn plane_word(a: Plane, k: u32) -> u32 {
+    if (k < 4u) {
+        return a.lo[k];
+    }
+    return a.hi[k - 4u];
+}
+
+// Column x of a plane as 16 bits (bit y: row y).
+fn plane_column(a: Plane, x: u32) -> u32 {
+    let lo = ((a.lo >> vec4<u32>(x)) & vec4<u32>(1u)) | (((a.lo >> vec4<u32>(16u + x)) & vec4<u32>(1u)) << vec4<u32>(1u));
+    let hi = ((a.hi >> vec4<u32>(x)) & vec4<u32>(1u)) | (((a.hi >> vec4<u32>(16u + x)) & vec4<u32>(1u)) << vec4<u32>(1u));
+    return lo.x | (lo.y << 2u) | (lo.z << 4u) | (lo.w << 6u) | (hi.x << 8u) | (hi.y << 10u) | (hi.z << 12u) | (hi.w << 14u);
+}
+
+// The smallest border slot (`border_slot`) of a component: its top row's first pixel, else its bottom
+// row's, else its left column's, else its right column's; LOW_NO_REP when it touches none.
+fn plane_rep(c: Plane) -> u32 {
+    let top = c.lo.x & 0xffffu;
+    if (top != 0u) {
+        return firstTrailingBit(top);
+    }
+    let bottom = c.hi.w >> 16u;
+    if (bottom != 0u) {
+        return TILE + firstTrailingBit(bottom);
+    }
+    // Rows 1..14 (the corners are the top and bottom rows').
+    let inner = 0x7ffeu;
+    let left = plane_column(c, 0u) & inner;
+    if (left != 0u) {
+        return border_slot(0u, firstTrailingBit(left));
+    }
+    let right = plane_column(c, TILE - 1u) & inner;
+    if (right != 0u) {
+        return border_slot(TILE - 1u, firstTrailingBit(right));
+    }
+    return LOW_NO_REP;
+}
+
+// The tile's labelling, by one invocation, on the tile as 256 bits in registers (`Plane`), with no
+// workgroup atomics, barriers or memory in its loops (a union-find over workgroup atomics runs
+// invocation by invocation on a CPU's Vulkan, lavapipe): each class's components in raster order of
+// their first pixels, each grown from its first pixel by whole runs (`plane_component`); writes each
+// run's root (`tile_run_root`) and each root's representative (`tile_rep`). Call after tile_mark and a
+// barrier; read after another barrier.
 fn label_tile() {
     for (var c = 0u; c < 2u; c++) {
         let eight = c == 0u;
-        var rem: array<u32, 16>;
-        for (var y = 0u; y < TILE; y++) {
-            rem[y] = atomicLoad(&tile_rows[c * TILE + y]);
+        var m: Plane;
+        for (var k = 0u; k < 4u; k++) {
+            let b = c * TILE + 2u * k;
+            m.lo[k] = atomicLoad(&tile_rows[b]) | (atomicLoad(&tile_rows[b + 1u]) << 16u);
+            m.hi[k] = atomicLoad(&tile_rows[b + 8u]) | (atomicLoad(&tile_rows[b + 9u]) << 16u);
         }
-        for (var y0 = 0u; y0 < TILE; y0++) {
-            loop {
-                let top = rem[y0];
-                if (top == 0u) {
-                    break;
+        var rem = m;
+        var k = 0u;
+        loop {
+            // The first word that still has a pixel; its first pixel is the next component's root.
+            while (k < 8u && plane_word(rem, k) == 0u) {
+                k++;
+            }
+            if (k == 8u) {
+                break;
+            }
+            let w = plane_word(rem, k);
+            let bit = firstTrailingBit(w);
+            var seed = Plane(vec4<u32>(0u), vec4<u32>(0u));
+            if (k < 4u) {
+                seed.lo[k] = 1u << bit;
+            } else {
+                seed.hi[k - 4u] = 1u << bit;
+            }
+            let comp = plane_component(rem, seed, eight);
+            rem = Plane(rem.lo & ~comp.lo, rem.hi & ~comp.hi);
+            let root = 32u * k + bit;
+            tile_rep[root] = plane_rep(comp);
+            // A component holds whole runs: its bits' run starts are its runs'.
+            let starts = Plane(comp.lo & ~plane_right(comp, 1u).lo, comp.hi & ~plane_right(comp, 1u).hi);
+            for (var j = k; j < 8u; j++) {
+                var s = plane_word(starts, j);
+                while (s != 0u) {
+                    tile_run_root[32u * j + firstTrailingBit(s)] = root;
+                    s &= s - 1u;
                 }
-                // The component's first pixel: the first of the first row that still has one (the rows
-                // above hold none: their components are done).
-                let seed = top & (0u - top);
-                var comp: array<u32, 16>;
-                comp[y0] = tile_fill(top, seed);
-                var last = y0;
-                var down = true;
-                loop {
-                    var grew = false;
-                    if (down) {
-                        for (var y = y0 + 1u; y < TILE && y <= last + 1u; y++) {
-                            let n = tile_spread(comp[y - 1u], eight) & rem[y] & ~comp[y];
-                            if (n != 0u) {
-                                comp[y] = tile_fill(rem[y], comp[y] | n);
-                                grew = true;
-                                last = max(last, y);
-                            }
-                        }
-                    } else {
-                        for (var y = last; y > y0; y--) {
-                            let n = tile_spread(comp[y], eight) & rem[y - 1u] & ~comp[y - 1u];
-                            if (n != 0u) {
-                                comp[y - 1u] = tile_fill(rem[y - 1u], comp[y - 1u] | n);
-                                grew = true;
-                            }
-                        }
-                    }
-                    // A sweep that adds nothing: closed both ways (the sweep before it closed the other).
-                    if (!grew) {
-                        break;
-                    }
-                    down = !down;
-                }
-                let root = y0 * TILE + firstTrailingBit(seed);
-                var left = LOW_NO_REP;
-                var right = LOW_NO_REP;
-                for (var y = y0; y <= last; y++) {
-                    let row = comp[y];
-                    rem[y] &= ~row;
-                    // A component holds whole runs: its bits' run starts are the class's.
-                    var starts = row & ~(row << 1u);
-                    while (starts != 0u) {
-                        tile_run_root[y * TILE + firstTrailingBit(starts)] = root;
-                        starts &= starts - 1u;
-                    }
-                    if (y > 0u && y + 1u < TILE) {
-                        if (left == LOW_NO_REP && (row & 1u) != 0u) {
-                            left = border_slot(0u, y);
-                        }
-                        if (right == LOW_NO_REP && (row >> (TILE - 1u)) != 0u) {
-                            right = border_slot(TILE - 1u, y);
-                        }
-                    }
-                }
-                // The smallest border slot: the top row's, the bottom row's, the left column's, the right's.
-                var rep = min(left, right);
-                if (comp[TILE - 1u] != 0u) {
-                    rep = border_slot(firstTrailingBit(comp[TILE - 1u]), TILE - 1u);
-                }
-                if (comp[0] != 0u) {
-                    rep = border_slot(firstTrailingBit(comp[0]), 0u);
-                }
-                tile_rep[root] = rep;
             }
         }
     }
