@@ -4,7 +4,7 @@
 // hysteresis's: hysteresis.wgsl uses it before the morphology pass, this stage after), so no word-a-pixel
 // parent array is written or read. Both classes at once: mask 0 4-connected, mask 1 8-connected (their
 // pixels are disjoint, so they share the arrays). A fixed sequence of passes, no convergence flag read back.
-// local_merge: one 16×16 tile a workgroup: the tile's union-find (`tile_parts`); each tile-local
+// local_merge: one 16×16 tile a workgroup: the tile's labelling (`tile_parts`); each tile-local
 //              component that touches the tile's perimeter is represented by its smallest border slot
 //              (`border_slot`, LOW_BORDER of them a tile). Each perimeter pixel's word of the border array
 //              (`border`) points at its representative's slot; a representative's word is a root's:
@@ -98,19 +98,15 @@ fn root_lost(a: u32) {
 // Tile-local roots a row of the tile.
 var<workgroup> tile_roots: array<atomic<u32>, 16>;
 
-// The tile's labelling (tile_union.wgsl) on the mask, each tile-local root's representative in tile_rep;
-// returns the tile-local root of pixel li. Within a tile, local raster order is image raster order, so the
-// local root (smallest local index) is the tile part's smallest pixel. Called in uniform control flow.
-fn tile_parts(g: vec3<u32>, l: vec3<u32>, li: u32) -> u32 {
+// The tile's labelling (tile_union.wgsl) on the mask: pixel li's tile-local root and its component's
+// representative (`tile_part`). Within a tile, local raster order is image raster order, so the local
+// root (smallest local index) is the tile part's smallest pixel. Called in uniform control flow.
+fn tile_parts(g: vec3<u32>, l: vec3<u32>, li: u32) -> vec2<u32> {
     if (g.x < P.width && g.y < P.height) {
         tile_mark(l, mask_at(g.x, g.y));
     }
     workgroupBarrier();
-    if (li == 0u) {
-        label_tile();
-    }
-    workgroupBarrier();
-    return tile_root(l, li);
+    return tile_part(l, li);
 }
 
 fn tile_of(wg: vec3<u32>) -> u32 {
@@ -123,7 +119,8 @@ fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoc
     if (li < TILE) {
         atomicStore(&tile_roots[li], 0u);
     }
-    let r = tile_parts(g, l, li);
+    let part = tile_parts(g, l, li);
+    let r = part.x;
     if (inside) {
         if (r == li) {
             atomicAdd(&tile_roots[l.y], 1u);
@@ -132,7 +129,7 @@ fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoc
         let s = border_slot(l.x, l.y);
         if (s < LOW_BORDER) {
             let base = tile_of(wg) * LOW_SLOTS;
-            let rep = tile_rep[r];
+            let rep = part.y;
             let cls = select(0u, SLOT_CLASS, tile_class(l) == 1u);
             atomicStore(&border[base + s], cls | select(base + rep, SLOT_ROOT | r, rep == s));
         }
@@ -400,12 +397,13 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
         atomicStore(&fl_flags, 0u);
         atomicStore(&fl_bands, 0u);
     }
-    let lr = tile_parts(g, lid, li);
+    let part = tile_parts(g, lid, li);
+    let lr = part.x;
     // Each tile-local root: its component's first pixel's label; the leaders from the roots' labels (every
     // pixel's label is its root's): the non-fluorescent one the tile's first pixel's (always inside the
     // image, and its own tile-local root), the fluorescent one the largest.
     if (inside && lr == li) {
-        let rep = tile_rep[li];
+        let rep = part.y;
         var first = i;
         if (rep != LOW_NO_REP) {
             first = first_pixel(tile_of(wg) * LOW_SLOTS + rep);

@@ -62,11 +62,8 @@ fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocat
     // Only the low pixels are labelled, 8-connected (workgroup memory starts zeroed).
     tile_mark(l, select(2u, 1u, low));
     workgroupBarrier();
-    if (li == 0u) {
-        label_tile();
-    }
-    workgroupBarrier();
-    let r = tile_root(l, li);
+    let part = tile_part(l, li);
+    let r = part.x;
     let s = border_slot(l.x, l.y);
     if (low) {
         if (strong_px) {
@@ -81,7 +78,7 @@ fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocat
     var rep = LOW_NO_REP;
     var strong = 0u;
     if (low) {
-        rep = tile_rep[r];
+        rep = part.y;
         strong = atomicLoad(&tile_strong[r]);
         out = 1u | strong | (rep << LOW_REP_SHIFT);
     }

@@ -37,23 +37,20 @@ fn spot_px(x: u32, y: u32) -> bool {
     return inside && (mask_byte(mask[mask_index(x, y)], x) & 1u) != 0u;
 }
 
-// The tile's spot pixels labelled, 8-connected (tile_union.wgsl; workgroup memory starts zeroed), and each
-// component's smallest border slot in tile_rep (by its tile-local root; LOW_NO_REP for one that touches no
-// tile border); returns pixel li's tile-local root. Called by every invocation.
-fn spot_tile(on: bool, l: vec3<u32>, li: u32) -> u32 {
+// The tile's spot pixels labelled, 8-connected (tile_union.wgsl; workgroup memory starts zeroed): pixel
+// li's tile-local root and its component's smallest border slot (LOW_NO_REP for one that touches no tile
+// border). Called by every invocation.
+fn spot_tile(on: bool, l: vec3<u32>, li: u32) -> vec2<u32> {
     tile_mark(l, select(2u, 1u, on));
     workgroupBarrier();
-    if (li == 0u) {
-        label_tile();
-    }
-    workgroupBarrier();
-    return tile_root(l, li);
+    return tile_part(l, li);
 }
 
 @compute @workgroup_size(16, 16)
 fn spot_local(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
     let on = spot_px(g.x, g.y);
-    let r = spot_tile(on, l, li);
+    let part = spot_tile(on, l, li);
+    let r = part.x;
     let s = border_slot(l.x, l.y);
     if (on && s < LOW_BORDER) {
         atomicStore(&tile_any, 1u);
@@ -72,7 +69,7 @@ fn spot_local(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
         var word = LOW_NOT_REP;
         if (on) {
             // Under its representative (smaller: parent[i] <= i holds), a representative its own root.
-            word = t * LOW_SLOTS + tile_rep[r];
+            word = t * LOW_SLOTS + part.y;
         }
         atomicStore(&parent[t * LOW_SLOTS + s], word);
     }
@@ -141,7 +138,8 @@ fn spot_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
     atomicStore(&spot_sy[li], 0u);
     atomicStore(&spot_peak[li], 0u);
     atomicStore(&spot_first[li], NONE);
-    let r = spot_tile(on, l, li);
+    let part = spot_tile(on, l, li);
+    let r = part.x;
     if (on) {
         atomicAdd(&spot_area[r], 1u);
         atomicMin(&spot_x0[r], g.x);
@@ -158,7 +156,7 @@ fn spot_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
         return;
     }
     let area = atomicLoad(&spot_area[li]);
-    let rep = tile_rep[li];
+    let rep = part.y;
     var id = SPOT_CAPACITY;
     if (rep != LOW_NO_REP) {
         id = atomicLoad(&parent[spot_root((wg.y * low_tiles_x() + wg.x) * LOW_SLOTS + rep)]) & ~STRONG_ROOT;

@@ -1,5 +1,5 @@
-// tile_union.wgsl — appended to components.wgsl and hysteresis.wgsl: a 16×16 tile's labelling in
-// workgroup memory (tile_mark, label_tile, tile_root: bit rows flooded by one invocation), and the union-find over the includer's global
+// tile_union.wgsl — appended to components.wgsl and hysteresis.wgsl: a 16×16 tile's labelling (tile_mark,
+// tile_part: each invocation grows its pixel's component on the tile's bit rows, in registers), and the union-find over the includer's global
 // `parent` array (find, unite: link the larger root under the smaller with atomicMin, path halving; words
 // read through parent_index). The includer defines `root_lost(a)`, told of each root `unite` hangs under
 // another. Also the numbering of a tile's perimeter (border_slot, slot_pixel), for the passes that run
@@ -42,16 +42,9 @@ fn slot_pixel(s: u32) -> vec2<u32> {
 
 // The tile's labelled pixels as bit rows (bit x of row y: tile pixel (x, y)): rows 0..15 the 8-connected
 // class, rows 16..31 the 4-connected one (disjoint from it). Each invocation sets its pixel's bit
-// (`tile_mark`; workgroup memory starts zeroed), then after a barrier one invocation labels the tile
-// (`label_tile`), and after another every invocation reads its pixel's tile-local root (`tile_root`).
+// (`tile_mark`; workgroup memory starts zeroed), then after a barrier finds its pixel's component
+// (`tile_part`).
 var<workgroup> tile_rows: array<atomic<u32>, 32>;
-// At the first pixel of each run (a row's pixels of one class between pixels of neither or the other),
-// the tile-local root of the run's component: the component's first pixel in raster order (its smallest
-// index in the tile: within a tile, local raster order is image raster order).
-var<workgroup> tile_run_root: array<u32, 256>;
-// Each tile-local root's representative: its component's smallest border slot (`border_slot`), or
-// LOW_NO_REP when it touches no pixel of the tile's perimeter.
-var<workgroup> tile_rep: array<u32, 256>;
 
 // Tile pixel l of class v: 1 (8-connected), 0 (4-connected), 2 (joins nothing: outside the image, or a
 // pixel the includer does not label).
@@ -232,69 +225,53 @@ fn plane_rep(c: Plane) -> u32 {
     return LOW_NO_REP;
 }
 
-// The tile's labelling, by one invocation, on the tile as 256 bits in registers (`Plane`), with no
-// workgroup atomics, barriers or memory in its loops (a union-find over workgroup atomics runs
-// invocation by invocation on a CPU's Vulkan, lavapipe): each class's components in raster order of
-// their first pixels, each grown from its first pixel by whole runs (`plane_component`); writes each
-// run's root (`tile_run_root`) and each root's representative (`tile_rep`). Call after tile_mark and a
-// barrier; read after another barrier.
-fn label_tile() {
-    for (var c = 0u; c < 2u; c++) {
-        let eight = c == 0u;
-        var m: Plane;
-        for (var k = 0u; k < 4u; k++) {
-            let b = c * TILE + 2u * k;
-            m.lo[k] = atomicLoad(&tile_rows[b]) | (atomicLoad(&tile_rows[b + 1u]) << 16u);
-            m.hi[k] = atomicLoad(&tile_rows[b + 8u]) | (atomicLoad(&tile_rows[b + 9u]) << 16u);
-        }
-        var rem = m;
-        var k = 0u;
-        loop {
-            // The first word that still has a pixel; its first pixel is the next component's root.
-            while (k < 8u && plane_word(rem, k) == 0u) {
-                k++;
-            }
-            if (k == 8u) {
-                break;
-            }
-            let w = plane_word(rem, k);
-            let bit = firstTrailingBit(w);
-            var seed = Plane(vec4<u32>(0u), vec4<u32>(0u));
-            if (k < 4u) {
-                seed.lo[k] = 1u << bit;
-            } else {
-                seed.hi[k - 4u] = 1u << bit;
-            }
-            let comp = plane_component(rem, seed, eight);
-            rem = Plane(rem.lo & ~comp.lo, rem.hi & ~comp.hi);
-            let root = 32u * k + bit;
-            tile_rep[root] = plane_rep(comp);
-            // A component holds whole runs: its bits' run starts are its runs'.
-            let starts = Plane(comp.lo & ~plane_right(comp, 1u).lo, comp.hi & ~plane_right(comp, 1u).hi);
-            for (var j = k; j < 8u; j++) {
-                var s = plane_word(starts, j);
-                while (s != 0u) {
-                    tile_run_root[32u * j + firstTrailingBit(s)] = root;
-                    s &= s - 1u;
-                }
-            }
+// The first pixel of a plane (its smallest tile index; a plane with one at least).
+fn plane_first(a: Plane) -> u32 {
+    for (var k = 0u; k < 7u; k++) {
+        let w = plane_word(a, k);
+        if (w != 0u) {
+            return 32u * k + firstTrailingBit(w);
         }
     }
+    return 32u * 7u + firstTrailingBit(a.hi.w);
 }
 
-// The tile-local root of tile pixel l (local index li), once labelled: its run's (li itself for a pixel
-// not labelled).
-fn tile_root(l: vec3<u32>, li: u32) -> u32 {
-    let bit = 1u << l.x;
-    var row = atomicLoad(&tile_rows[l.y]);
-    if ((row & bit) == 0u) {
-        row = atomicLoad(&tile_rows[TILE + l.y]);
-        if ((row & bit) == 0u) {
-            return li;
-        }
+// Tile pixel l's (local index li) tile-local component, found by the invocation itself on the tile as 256
+// bits in registers (`Plane`), with no workgroup atomics, barriers or memory in its loops (a union-find
+// over workgroup atomics runs invocation by invocation on a CPU's Vulkan, lavapipe, and a labelling by
+// one invocation leaves the others to wait): the component grown from the pixel by whole runs
+// (`plane_component`). Returns its tile-local root, its first pixel in raster order (its smallest index
+// in the tile: within a tile, local raster order is image raster order), and its representative, its
+// smallest border slot (`border_slot`, LOW_NO_REP when it touches no pixel of the tile's perimeter); for
+// a pixel not labelled, li and LOW_NO_REP. Call after tile_mark and a barrier.
+fn tile_part(l: vec3<u32>, li: u32) -> vec2<u32> {
+    let cls = tile_class(l);
+    if (cls == 2u) {
+        return vec2<u32>(li, LOW_NO_REP);
     }
-    let starts = row & ~(row << 1u) & ((bit << 1u) - 1u);
-    return tile_run_root[l.y * TILE + firstLeadingBit(starts)];
+    let base = (1u - cls) * TILE;
+    var m: Plane;
+    for (var k = 0u; k < 4u; k++) {
+        let b = base + 2u * k;
+        m.lo[k] = atomicLoad(&tile_rows[b]) | (atomicLoad(&tile_rows[b + 1u]) << 16u);
+        m.hi[k] = atomicLoad(&tile_rows[b + 8u]) | (atomicLoad(&tile_rows[b + 9u]) << 16u);
+    }
+    var seed = Plane(vec4<u32>(0u), vec4<u32>(0u));
+    let k = li / 32u;
+    if (k < 4u) {
+        seed.lo[k] = 1u << (li % 32u);
+    } else {
+        seed.hi[k - 4u] = 1u << (li % 32u);
+    }
+    // Most tiles are one class of pixels throughout (their inside part, a rectangle from the tile's
+    // corner, in full rows): one component, no growing.
+    let row0 = m.lo.x & 0xffffu;
+    let full = vec4<u32>(row0 | (row0 << 16u));
+    var comp = m;
+    if (!(all(m.lo == full) && all(m.hi == full) && (row0 & (row0 + 1u)) == 0u)) {
+        comp = plane_component(m, seed, cls == 1u);
+    }
+    return vec2<u32>(plane_first(comp), plane_rep(comp));
 }
 
 fn find(i0: u32) -> u32 {
