@@ -1,5 +1,5 @@
 // components.wgsl — CPU twin: src/reference/components.rs
-// Connected-component labelling by block-based union-find: each 16×16 tile's union-find in workgroup
+// Connected-component labelling by block-based union-find: each 16×16 tile's components in workgroup
 // memory, and only the tiles' perimeters in global memory (the border array, LOW_SLOTS words a tile, the
 // hysteresis's: hysteresis.wgsl uses it before the morphology pass, this stage after), so no word-a-pixel
 // parent array is written or read. Both classes at once: mask 0 4-connected, mask 1 8-connected (their
@@ -25,7 +25,7 @@
 //              next dense id in raster order (a prefix sum over the row's words): the id of each word's
 //              first root goes to `word_ids`, roots[id] = the root's raster index, and its statistics
 //              record is zeroed (so no clear of a frame-sized array).
-// compress:    one tile a workgroup: the tile's union-find again, in workgroup memory (cheaper than a
+// compress:    one tile a workgroup: the tile's labelling again, in workgroup memory (cheaper than a
 //              word a pixel stored and read back); each tile-local root finds its component's first pixel
 //              (its own, or the key of its representative's root in the border array) and that pixel's
 //              label, LABELLED | (1 + id) (FL_TAG for a fluorescent one), a root's id being its word's
@@ -42,7 +42,7 @@
 //              a fluorescent pixel.
 // The root of a component is its smallest raster index and ids go by raster order of roots, so ids are
 // deterministic and in the CPU's label order (its label is roots[id] + 1).
-// The tile's union-find in workgroup memory and the border slots: tile_union.wgsl (appended; its global
+// The tile's labelling in workgroup memory and the border slots: tile_union.wgsl (appended; its global
 // find and unite, by index, are the hysteresis's: this stage's go by key). The threshold's hysteresis
 // labels its low mask with the same tile passes: hysteresis.wgsl.
 
