@@ -1,10 +1,10 @@
 // components.wgsl — CPU twin: src/reference/components.rs
-// Connected-component labelling by block-based union-find: each 16×16 tile's union-find in workgroup
+// Connected-component labelling by block-based union-find: each 16×16 tile's components in workgroup
 // memory, and only the tiles' perimeters in global memory (the border array, LOW_SLOTS words a tile, the
 // hysteresis's: hysteresis.wgsl uses it before the morphology pass, this stage after), so no word-a-pixel
 // parent array is written or read. Both classes at once: mask 0 4-connected, mask 1 8-connected (their
 // pixels are disjoint, so they share the arrays). A fixed sequence of passes, no convergence flag read back.
-// local_merge: one 16×16 tile a workgroup: the tile's union-find (`tile_parts`); each tile-local
+// local_merge: one 16×16 tile a workgroup: the tile's labelling (`tile_parts`); each tile-local
 //              component that touches the tile's perimeter is represented by its smallest border slot
 //              (`border_slot`, LOW_BORDER of them a tile). Each perimeter pixel's word of the border array
 //              (`border`) points at its representative's slot; a representative's word is a root's:
@@ -25,7 +25,7 @@
 //              next dense id in raster order (a prefix sum over the row's words): the id of each word's
 //              first root goes to `word_ids`, roots[id] = the root's raster index, and its statistics
 //              record is zeroed (so no clear of a frame-sized array).
-// compress:    one tile a workgroup: the tile's union-find again, in workgroup memory (cheaper than a
+// compress:    one tile a workgroup: the tile's labelling again, in workgroup memory (cheaper than a
 //              word a pixel stored and read back); each tile-local root finds its component's first pixel
 //              (its own, or the key of its representative's root in the border array) and that pixel's
 //              label, LABELLED | (1 + id) (FL_TAG for a fluorescent one), a root's id being its word's
@@ -42,7 +42,7 @@
 //              a fluorescent pixel.
 // The root of a component is its smallest raster index and ids go by raster order of roots, so ids are
 // deterministic and in the CPU's label order (its label is roots[id] + 1).
-// The tile's union-find in workgroup memory and the border slots: tile_union.wgsl (appended; its global
+// The tile's labelling in workgroup memory and the border slots: tile_union.wgsl (appended; its global
 // find and unite, by index, are the hysteresis's: this stage's go by key). The threshold's hysteresis
 // labels its low mask with the same tile passes: hysteresis.wgsl.
 
@@ -68,8 +68,6 @@ const SLOT_CLASS: u32 = 0x80000000u;
 const SLOT_ROOT: u32 = 0x40000000u;
 // A non-root word's parent slot.
 const SLOT_INDEX: u32 = 0x3fffffffu;
-// A tile-local component that touches no tile border.
-const NO_REP: u32 = 0xffffffffu;
 
 // Words of a row of root bits, and the word of pixel (x, y).
 fn bits_stride() -> u32 {
@@ -99,31 +97,16 @@ fn root_lost(a: u32) {
 
 // Tile-local roots a row of the tile.
 var<workgroup> tile_roots: array<atomic<u32>, 16>;
-// Each tile-local root's representative: its component's smallest border slot, or NO_REP.
-var<workgroup> tile_rep: array<atomic<u32>, 256>;
 
-// The tile's union-find (tile_union.wgsl) on the mask, and each tile-local root's representative; returns
-// the tile-local root of pixel li. Within a tile, local raster order is image raster order, so the local
+// The tile's labelling (tile_union.wgsl) on the mask: pixel li's tile-local root and its component's
+// representative (`tile_part`). Within a tile, local raster order is image raster order, so the local
 // root (smallest local index) is the tile part's smallest pixel. Called in uniform control flow.
-fn tile_parts(g: vec3<u32>, l: vec3<u32>, li: u32) -> u32 {
-    let inside = g.x < P.width && g.y < P.height;
-    var v = 2u; // outside the image: joins nothing
-    if (inside) {
-        v = mask_at(g.x, g.y);
-    }
-    tile_mask[li] = v;
-    atomicStore(&tile_parent[li], li);
-    atomicStore(&tile_rep[li], NO_REP);
-    workgroupBarrier();
-    tile_unions(l, li);
-    workgroupBarrier();
-    let r = local_find(li);
-    let s = border_slot(l.x, l.y);
-    if (inside && s < LOW_BORDER) {
-        atomicMin(&tile_rep[r], s);
+fn tile_parts(g: vec3<u32>, l: vec3<u32>, li: u32) -> vec2<u32> {
+    if (g.x < P.width && g.y < P.height) {
+        tile_mark(l, mask_at(g.x, g.y));
     }
     workgroupBarrier();
-    return r;
+    return tile_part(l, li);
 }
 
 fn tile_of(wg: vec3<u32>) -> u32 {
@@ -136,7 +119,8 @@ fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoc
     if (li < TILE) {
         atomicStore(&tile_roots[li], 0u);
     }
-    let r = tile_parts(g, l, li);
+    let part = tile_parts(g, l, li);
+    let r = part.x;
     if (inside) {
         if (r == li) {
             atomicAdd(&tile_roots[l.y], 1u);
@@ -145,8 +129,8 @@ fn local_merge(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoc
         let s = border_slot(l.x, l.y);
         if (s < LOW_BORDER) {
             let base = tile_of(wg) * LOW_SLOTS;
-            let rep = atomicLoad(&tile_rep[r]);
-            let cls = select(0u, SLOT_CLASS, tile_mask[li] == 1u);
+            let rep = part.y;
+            let cls = select(0u, SLOT_CLASS, tile_class(l) == 1u);
             atomicStore(&border[base + s], cls | select(base + rep, SLOT_ROOT | r, rep == s));
         }
     }
@@ -413,17 +397,18 @@ fn compress(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocati
         atomicStore(&fl_flags, 0u);
         atomicStore(&fl_bands, 0u);
     }
-    let lr = tile_parts(g, lid, li);
+    let part = tile_parts(g, lid, li);
+    let lr = part.x;
     // Each tile-local root: its component's first pixel's label; the leaders from the roots' labels (every
     // pixel's label is its root's): the non-fluorescent one the tile's first pixel's (always inside the
     // image, and its own tile-local root), the fluorescent one the largest.
     if (inside && lr == li) {
-        let rep = atomicLoad(&tile_rep[li]);
+        let rep = part.y;
         var first = i;
-        if (rep != NO_REP) {
+        if (rep != LOW_NO_REP) {
             first = first_pixel(tile_of(wg) * LOW_SLOTS + rep);
         }
-        let label = root_label(first, tile_mask[li] == 1u);
+        let label = root_label(first, tile_class(lid) == 1u);
         tile_label[li] = label;
         atomicStore(&parent[256u * tile_of(wg) + li], label);
         atomicAdd(&tile_root_count, 1u);

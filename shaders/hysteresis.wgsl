@@ -3,7 +3,7 @@
 // level, level[LEVEL_BINS + 3]: cut.wgsl's `fluorescent`) hold a pixel at the level (level[LEVEL_BINS]). Only the tiles' borders go to a global union-find: a tile's components that touch no
 // other tile are settled in workgroup memory, and the low mask's bytes say to which border pixel each
 // pixel's tile-local component answers.
-// local_low:   one 16×16 tile a workgroup: the cut at the hysteresis level, the union-find of the
+// local_low:   one 16×16 tile a workgroup: the cut at the hysteresis level, the labelling of the
 //              tile's low pixels in workgroup memory (tile_union.wgsl); each low pixel's byte in `low_cut`
 //              (the seeds' buffer, free until the distance stage; the mask's layout) is 1 | STRONG_PX where its tile-local
 //              component holds a pixel at the level | its representative << LOW_REP_SHIFT: the smallest
@@ -42,12 +42,12 @@ const LOW_NOT_REP: u32 = 0x7fffffffu;
 fn root_lost(a: u32) {
 }
 
-// Tile-local: each component's smallest border slot and whether it holds a pixel at the level (by the
-// component's tile-local root); the strong representatives, a bit a slot.
-var<workgroup> tile_rep: array<atomic<u32>, 256>;
+// Tile-local: whether each component holds a pixel at the level (by the component's tile-local root); the
+// strong representatives, a bit a slot; each pixel's byte, to be written a word (four pixels) an invocation.
 var<workgroup> tile_strong: array<atomic<u32>, 256>;
 var<workgroup> strong_reps: array<atomic<u32>, 2>;
 var<workgroup> tile_any: atomic<u32>;
+var<workgroup> tile_bytes: array<u32, 256>;
 
 // Whether the tile of pixel (x, y) has a low pixel on its perimeter (its border words are written).
 fn low_tile(x: u32, y: u32) -> bool {
@@ -59,40 +59,30 @@ fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocat
     let inside = g.x < P.width && g.y < P.height;
     let low = inside && fluorescent(g.x, g.y, bitcast<f32>(level[LEVEL_BINS + 3u]));
     let strong_px = low && ratio_px(g.x, g.y) >= bitcast<f32>(level[LEVEL_BINS]);
-    // Only the low pixels are labelled, 8-connected.
-    tile_mask[li] = select(2u, 1u, low);
-    atomicStore(&tile_parent[li], li);
-    atomicStore(&tile_rep[li], LOW_NO_REP);
-    atomicStore(&tile_strong[li], 0u);
-    if (li < 2u) {
-        atomicStore(&strong_reps[li], 0u);
-    }
-    if (li == 0u) {
-        atomicStore(&tile_any, 0u);
-    }
+    // Only the low pixels are labelled, 8-connected (workgroup memory starts zeroed).
+    tile_mark(l, select(2u, 1u, low));
     workgroupBarrier();
-    tile_unions(l, li);
-    workgroupBarrier();
-    let r = local_find(li);
+    let part = tile_part(l, li);
+    let r = part.x;
     let s = border_slot(l.x, l.y);
     if (low) {
         if (strong_px) {
             atomicStore(&tile_strong[r], STRONG_PX);
         }
         if (s < LOW_BORDER) {
-            atomicMin(&tile_rep[r], s);
             atomicStore(&tile_any, 1u);
         }
     }
     workgroupBarrier();
     var out = 0u;
-    let rep = atomicLoad(&tile_rep[r]);
-    let strong = atomicLoad(&tile_strong[r]);
+    var rep = LOW_NO_REP;
+    var strong = 0u;
     if (low) {
+        rep = part.y;
+        strong = atomicLoad(&tile_strong[r]);
         out = 1u | strong | (rep << LOW_REP_SHIFT);
     }
-    // tile_mask is read no more (the unions are done): it takes the bytes out.
-    tile_mask[li] = out;
+    tile_bytes[li] = out;
     let t = wg.y * low_tiles_x() + wg.x;
     // A tile with no low pixel on its perimeter writes its flag alone: no other tile's pixel joins it.
     let any = atomicLoad(&tile_any);
@@ -122,7 +112,7 @@ fn local_low(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocat
         let x = wg.x * TILE + lx;
         if (y < P.height && x < P.width) {
             let k = ly * TILE + lx;
-            low_cut[mask_index(x, y)] = tile_mask[k] | (tile_mask[k + 1u] << 8u) | (tile_mask[k + 2u] << 16u) | (tile_mask[k + 3u] << 24u);
+            low_cut[mask_index(x, y)] = tile_bytes[k] | (tile_bytes[k + 1u] << 8u) | (tile_bytes[k + 2u] << 16u) | (tile_bytes[k + 3u] << 24u);
         }
     }
     if (li < 2u && any != 0u) {

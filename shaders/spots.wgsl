@@ -4,7 +4,7 @@
 // the check reads back a table instead of the maps. Labelled as the hysteresis labels (its border array,
 // `parent`, free once the labelling's `compress` has run, and its `merge_low`); the table
 // (`spot_table`, layout in `gpu::prelude::spots`) holds the ROI and the least area, written by the CPU.
-// spot_local:   one 16×16 tile a workgroup: the tile's spot pixels' union-find in workgroup memory; each
+// spot_local:   one 16×16 tile a workgroup: the tile's spot pixels labelled in workgroup memory; each
 //               perimeter slot of the border array points at its component's representative (its smallest
 //               border slot) or is LOW_NOT_REP (not a spot pixel); a tile with no spot pixel on its
 //               perimeter writes only its flag in `low_tiles`, as local_low. Then hysteresis.wgsl's merge_low joins the
@@ -37,29 +37,20 @@ fn spot_px(x: u32, y: u32) -> bool {
     return inside && (mask_byte(mask[mask_index(x, y)], x) & 1u) != 0u;
 }
 
-// The tile's spot pixels labelled, 8-connected, and each component's smallest border slot in tile_rep (by
-// its tile-local root; LOW_NO_REP for one that touches no tile border). Called by every invocation.
-fn spot_tile(on: bool, l: vec3<u32>, li: u32) {
-    tile_mask[li] = select(2u, 1u, on);
-    atomicStore(&tile_parent[li], li);
-    atomicStore(&tile_rep[li], LOW_NO_REP);
+// The tile's spot pixels labelled, 8-connected (tile_union.wgsl; workgroup memory starts zeroed): pixel
+// li's tile-local root and its component's smallest border slot (LOW_NO_REP for one that touches no tile
+// border). Called by every invocation.
+fn spot_tile(on: bool, l: vec3<u32>, li: u32) -> vec2<u32> {
+    tile_mark(l, select(2u, 1u, on));
     workgroupBarrier();
-    tile_unions(l, li);
-    workgroupBarrier();
-    let s = border_slot(l.x, l.y);
-    if (on && s < LOW_BORDER) {
-        atomicMin(&tile_rep[local_find(li)], s);
-    }
-    workgroupBarrier();
+    return tile_part(l, li);
 }
 
 @compute @workgroup_size(16, 16)
 fn spot_local(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
     let on = spot_px(g.x, g.y);
-    if (li == 0u) {
-        atomicStore(&tile_any, 0u);
-    }
-    spot_tile(on, l, li);
+    let part = spot_tile(on, l, li);
+    let r = part.x;
     let s = border_slot(l.x, l.y);
     if (on && s < LOW_BORDER) {
         atomicStore(&tile_any, 1u);
@@ -78,7 +69,7 @@ fn spot_local(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
         var word = LOW_NOT_REP;
         if (on) {
             // Under its representative (smaller: parent[i] <= i holds), a representative its own root.
-            word = t * LOW_SLOTS + atomicLoad(&tile_rep[local_find(li)]);
+            word = t * LOW_SLOTS + part.y;
         }
         atomicStore(&parent[t * LOW_SLOTS + s], word);
     }
@@ -147,8 +138,8 @@ fn spot_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
     atomicStore(&spot_sy[li], 0u);
     atomicStore(&spot_peak[li], 0u);
     atomicStore(&spot_first[li], NONE);
-    spot_tile(on, l, li);
-    let r = local_find(li);
+    let part = spot_tile(on, l, li);
+    let r = part.x;
     if (on) {
         atomicAdd(&spot_area[r], 1u);
         atomicMin(&spot_x0[r], g.x);
@@ -165,7 +156,7 @@ fn spot_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
         return;
     }
     let area = atomicLoad(&spot_area[li]);
-    let rep = atomicLoad(&tile_rep[li]);
+    let rep = part.y;
     var id = SPOT_CAPACITY;
     if (rep != LOW_NO_REP) {
         id = atomicLoad(&parent[spot_root((wg.y * low_tiles_x() + wg.x) * LOW_SLOTS + rep)]) & ~STRONG_ROOT;

@@ -40,8 +40,8 @@ pub struct Stage {
 const WG_NORMALIZE: u32 = 13352;
 const WG_THRESHOLD: u32 = 0;
 const WG_MORPHOLOGY: u32 = 768;
-const WG_COMPONENTS: u32 = 6256;
-const WG_HYSTERESIS: u32 = 13324;
+const WG_COMPONENTS: u32 = 3312;
+const WG_HYSTERESIS: u32 = 11404;
 const WG_REGIONS: u32 = 0;
 const WG_DISTANCE: u32 = 9220;
 const WG_REDUCE: u32 = 16;
