@@ -138,28 +138,18 @@ mod tests {
                 .map(|(k, l)| LesionStyle { label: l.label, kind: LesionKind::Rim, warn: k % 2 == 1, text: String::new(), anchor_px: [0.0; 2] })
                 .collect();
             assert!(!styles.is_empty(), "seed {seed}: a phantom with lesions");
-            let m = cpu.maps();
-            let inputs = CompositeInputs {
-                wl: f.wl.view(),
-                ratio: &m.ratio,
-                fluo: &m.fluo,
-                seeds: &m.seeds,
-                dist: &m.distance.dist,
-                nearest: &m.distance.nearest,
-                rects: &m.distance.rects,
-            };
-            let margins = p.margins_px();
-            let fast = composite(&inputs, &styles, &margins);
+            let fast = cpu.composite(f.wl.view(), &styles).unwrap().overlay;
+            let (m, margins) = (cpu.maps(), p.margins_px());
             let mut by_label: Vec<(u32, u32)> = styles.iter().map(|s| (s.label, s.word())).collect();
             by_label.sort_unstable();
-            let reach = margins.iter().fold(1.0f32, |a, &m| a.max(m + 0.5)) + 1.5;
+            let reach = margins.iter().fold(1.0f32, |a, &mg| a.max(mg + 0.5)) + 1.5;
             let (w, h) = (f.wl.width, f.wl.height);
             let mut slow = f.wl.data[..w * h * 3].to_vec();
             for y in 0..h {
                 for x in 0..w {
                     let i = y * w + x;
                     let dst = &mut slow[i * 3..i * 3 + 3];
-                    if inputs.rects.iter().any(|r| (r.x0..r.x1).contains(&x) && (r.y0..r.y1).contains(&y)) {
+                    if m.distance.rects.iter().any(|r| (r.x0..r.x1).contains(&x) && (r.y0..r.y1).contains(&y)) {
                         let px = Pixel { x, y, ratio: m.ratio.data[i], fluo: m.fluo.data[i], seed: m.seeds.data[i], nearest: m.distance.nearest.data[i], dist: m.distance.dist.data[i] };
                         composite_pixel(&px, &by_label, &margins, reach, dst);
                     } else if m.ratio.data[i] > 1.15 || m.fluo.data[i] != 0 {
