@@ -70,11 +70,33 @@ pub fn block_medians<'a>(nir: impl Into<NirView<'a>>, block: usize) -> Plane<f32
             if buf.is_empty() {
                 buf.push(nir.get(x0, by * block)); // a lone pixel with x + y odd stands for itself
             }
-            let mid = buf.len() / 2;
-            *buf.select_nth_unstable(mid).1 as f32
+            nth_smallest(buf, buf.len() / 2) as f32
         })
         .collect();
     Plane { width: gw, height: gh, data }
+}
+
+/// The `k`-th smallest of `values` (from 0; `k < values.len()`), what `select_nth_unstable(k)` picks:
+/// a histogram of 256 bins over the values' range finds the bin that holds it, and only that bin's
+/// values are then selected among (a block's background spans a few hundred levels: often each bin is
+/// one level and the bin is the answer). `values` is reordered.
+fn nth_smallest(values: &mut Vec<u16>, k: usize) -> u16 {
+    let (lo, hi) = values.iter().fold((u16::MAX, 0u16), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let shift = 32 - ((hi - lo) as u32 >> 8).leading_zeros(); // (hi - lo) >> shift < 256
+    let mut hist = [0u32; 256];
+    for &v in values.iter() {
+        hist[((v - lo) as u32 >> shift) as usize] += 1;
+    }
+    let (mut below, mut bin) = (0usize, 0usize);
+    while below + hist[bin] as usize <= k {
+        below += hist[bin] as usize;
+        bin += 1;
+    }
+    if shift == 0 {
+        return lo + bin as u16;
+    }
+    values.retain(|&v| ((v - lo) as u32 >> shift) as usize == bin);
+    *values.select_nth_unstable(k - below).1
 }
 
 /// Fit the log-quadratic background to block medians, trimming outliers each iteration.
@@ -252,6 +274,29 @@ mod tests {
             })
             .collect();
         NirFrame::from_vec(w, h, data).unwrap()
+    }
+
+    /// `nth_smallest` picks what sorting does, whatever the values' spread (one level, a background's
+    /// few hundred, the whole 16-bit range) and rank, extremes too.
+    #[test]
+    fn nth_smallest_is_the_sorted_rank() {
+        let mut state = 7u32;
+        for spread in [1u32, 3, 200, 255, 256, 257, 4096, 65536] {
+            for len in [1usize, 2, 5, 512] {
+                let values: Vec<u16> = (0..len)
+                    .map(|_| {
+                        state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+                        (1000 + (state >> 8) % spread).min(65535) as u16
+                    })
+                    .collect();
+                let mut sorted = values.clone();
+                sorted.sort_unstable();
+                for k in [0, len / 2, len - 1] {
+                    assert_eq!(nth_smallest(&mut values.clone(), k), sorted[k], "spread {spread}, {len} values, rank {k}");
+                }
+            }
+        }
+        assert_eq!(nth_smallest(&mut vec![0, 65535, 65535, 0, 1, 256, 255], 3), 255);
     }
 
     #[test]
