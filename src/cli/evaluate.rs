@@ -54,8 +54,9 @@ pub struct EvaluateArgs {
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Write each missed lesion, each false detection and each rim lesion found with a figure far off
-    /// (core diameter off by more than 0.4 mm, or the thinnest rim by more than 0.8 mm) here (JSON lines,
-    /// with its scene's seed, scale and conditions): where to look when a figure falls short.
+    /// (core diameter off by more than 0.4 mm, the thinnest rim by more than 0.8 mm, or a complete rim read
+    /// incomplete) here (JSON lines, with its scene's seed, scale and conditions): where to look when a
+    /// figure falls short.
     #[arg(long)]
     pub misses: Option<PathBuf>,
     #[arg(long, value_parser = crate::cli::options::backend_parser(), default_value_t = BackendChoice::Auto)]

@@ -38,7 +38,8 @@ pub struct Score {
     #[serde(skip)]
     pub false_detections: Vec<Lesion>,
     /// Rim lesions found with a figure far off the truth (core diameter off by more than
-    /// `LARGE_ERROR_MM`, or the thinnest rim by more than twice that), for diagnosis.
+    /// `LARGE_ERROR_MM`, the thinnest rim by more than twice that, or a complete rim read incomplete),
+    /// for diagnosis.
     #[serde(skip)]
     pub large_errors: Vec<(crate::phantom::TruthLesion, Lesion)>,
     pub core_intersection: u64,
@@ -177,6 +178,7 @@ impl Score {
                         (Some(c), _) => {
                             self.complete_found += 1;
                             self.complete_read_incomplete += (c < RIM_COMPLETE) as u32;
+                            large |= c < RIM_COMPLETE;
                         }
                         _ => {}
                     }

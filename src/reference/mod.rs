@@ -8,8 +8,9 @@
 //! enclosed dark basins, which tell the arcs of a texture-broken rim apart), `filled` (cores that
 //! scatter lifted above the level), `blobs` (coreless lesions cut from a touching duct), `shape` (arcs
 //! and strips are no homogeneous lesions; a homogeneous lesion's edge judged at half its height), `texture` (coreless lesions and small rim cores judged
-//! against the frame's own grains, rim cores against its crowd of holes), `glow` (deep lesions found on the median-filtered ratio), `edges` (the core's edge direction by direction, with the rim's thickness by sector in `reduce::subpixel`) and the rim as the fluorescence touching
-//! its core (in `reduce`); see `AnalysisParams::cpu_only_stages`. It is the
+//! against the frame's own grains, rim cores against its crowd of holes), `glow` (deep lesions found on the median-filtered ratio), `edges` (the core's edge direction by direction, with the rim's thickness by sector in `reduce::subpixel`), the rim as the fluorescence touching
+//! its core (in `reduce`) and the largest cores kept where the table overflows (in `regions`); see
+//! `AnalysisParams::cpu_only_stages`. The class map shows the reported lesions' cores only (`class_map`). It is the
 //! oracle the GPU backend is tested against and the fallback where no GPU adapter exists. Owns the
 //! per-frame maps between `segment` and `composite`; knows nothing of GStreamer, files or the CLI.
 //!
