@@ -8,7 +8,8 @@
 //! `select_cores`: large enough non-fluorescent components that are not most of the frame are tumour
 //! cores: enclosed by fluorescence at any level under the fluorescence floor (`core_max_ratio`), or
 //! partial where they touch the image border, then only if dark (`partial_core_max_ratio`); their labels
-//! seed the distance transform.
+//! seed the distance transform. Where more than the table holds, the first by label (as the GPU), or the
+//! largest (`largest_cores_first`, CPU only).
 
 use rayon::prelude::*;
 
@@ -238,8 +239,8 @@ pub fn split_off(pixels: &[usize], flags: u32, bg_labels: &mut Plane<u32>, bg: &
 
 /// Core labels in ascending order (`MAX_CORES` at most: the largest where
 /// `AnalysisParams::largest_cores_first`, ties to the lower label, else the first); writes each core
-/// pixel's label into `seeds`, 0 elsewhere. `seed_boxes` holds the boxes the last frame's seeds were written in (cleared here) and
-/// comes back with this frame's.
+/// pixel's label into `seeds`, 0 elsewhere. `seed_boxes` holds the boxes the last frame's seeds were
+/// written in (cleared here) and comes back with this frame's.
 pub fn select_cores(bg_labels: &Plane<u32>, bg: &mut RegionTable, p: &AnalysisParams, seeds: &mut Plane<u32>, seed_boxes: &mut Vec<Rect>) -> Vec<u32> {
     let (w, h) = (bg_labels.width, bg_labels.height);
     let mut rows: Vec<usize> = (0..bg.labels.len()).filter(|&r| is_core(bg, r, w * h, p)).collect();

@@ -24,10 +24,11 @@
 //! Where the texture's bright parts join into a network (lobule walls) there are few grains to judge
 //! by, and the pockets are many: a frame then holds a crowd of holes (non-fluorescent components
 //! enclosed by fluorescence, of a core's size; `Holes`) alike in area and in the brightness of their
-//! walls, and a rim lesion is kept only when its core stands out of the crowd by its area or by its
-//! wall's median excess (`drop_pocket_crowds`, the same family-wise bar; the median, as a duct along
-//! one side of a pocket raises its wall's mean, not its median), both in the whole frame's crowd and in
-//! its neighbours' (lobules vary in size across a view). A patient's view holds a few tumours, not a
+//! walls, and a rim lesion is kept only when its core stands out of the crowd by its area (with a
+//! compact outline: merged lobules are large but ragged) or by its wall's median excess
+//! (`drop_pocket_crowds`, the same family-wise bar; the median, as a duct along one side of a pocket
+//! raises its wall's mean, not its median), both in the whole frame's crowd and in its neighbours'
+//! (lobules vary in size across a view). A patient's view holds a few tumours, not a
 //! dozen alike.
 //! CPU only (no GPU twin yet; `AnalysisParams::cpu_only_stages`).
 
@@ -43,9 +44,10 @@ use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_TEXTURE, RegionTable};
 /// A hole that stands out of its crowd by its area alone must be at least this solid (its area over its
 /// convex hull's) to be a core: lobules merged where the walls between them fell under the level (blur,
 /// a dim stretch of liver) are as large as a tumour's core but as ragged as the walls that broke; a
-/// tumour's core, lobulated or not, is compact (0.89 and over on an independent phantom set's truth,
-/// 0.43–0.89 the merged lobules of a blurred lobular frame of our own).
-const MERGED_MAX_SOLIDITY: f32 = 0.8;
+/// tumour's core, lobulated or not, is compact. Measured: 0.89 and over for the true cores of an
+/// independent phantom set; 0.43–0.89 for the merged lobules of a blurred lobular frame of our own (20 of
+/// 29 under 0.8).
+const CORE_MIN_SOLIDITY: f32 = 0.8;
 
 /// The neighbourhood a hole is judged in among its neighbours (`drop_pocket_crowds`): the holes whose
 /// centres lie within this many of its own diameters (about 36 lobules of its size).
@@ -159,10 +161,10 @@ impl Holes {
 
 /// Drops the rim lesions whose core is the typical hole of a crowd of them (see the module's doc):
 /// where a frame holds at least `MIN_GRAINS` holes, a rim lesion is kept only when its wall's log median
-/// excess, or its core's log area with a compact outline (`MERGED_MAX_SOLIDITY`), is an outlier among
-/// the holes' (`stats::outlier_bar` at α/2 each),
-/// both among the frame's and among its neighbours' (the holes within `NEIGHBOURHOOD_DIAMETERS` of its
-/// own diameter, itself included, where they are `MIN_GRAINS` or more). Lobules vary in size across a
+/// excess, or its core's log area with a compact outline (`CORE_MIN_SOLIDITY`), is an outlier among
+/// the holes' (`stats::outlier_bar` at α/2 each), both among the frame's and among its neighbours' (the
+/// holes within `NEIGHBOURHOOD_DIAMETERS` of its own diameter, itself included, where they are
+/// `MIN_GRAINS` or more). Lobules vary in size across a
 /// view, so the largest of one stretch of liver stand out of the frame's crowd; they do not stand out
 /// of the lobules around them, and a tumour does. Lesions cut by the image border are kept.
 pub fn drop_pocket_crowds(holes: &Holes, lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
@@ -179,7 +181,7 @@ pub fn drop_pocket_crowds(holes: &Holes, lesions: &mut Vec<LesionStats>, p: &Ana
         let area: Vec<f32> = among.iter().map(|&j| holes.log_area[j]).collect();
         let wall: Vec<f32> = among.iter().map(|&j| holes.log_wall[j]).collect();
         let (area_bar, wall_bar) = (outlier_bar(&area, alpha)?, outlier_bar(&wall, alpha)?);
-        Some(holes.log_wall[k] >= wall_bar || (holes.log_area[k] >= area_bar && holes.solidity[k] >= MERGED_MAX_SOLIDITY))
+        Some(holes.log_wall[k] >= wall_bar || (holes.log_area[k] >= area_bar && holes.solidity[k] >= CORE_MIN_SOLIDITY))
     };
     let all: Vec<usize> = (0..holes.labels.len()).collect();
     lesions.retain(|st| {
@@ -310,7 +312,7 @@ mod tests {
         bg.area[r] -= 1600;
         lesions[20].area_px -= 1600;
         let holes = Holes::of(&bg_labels, &bg, &fluo, &ratio, &level, &p);
-        assert!(holes.solidity[holes.labels.iter().position(|&l| l == large).unwrap()] < MERGED_MAX_SOLIDITY);
+        assert!(holes.solidity[holes.labels.iter().position(|&l| l == large).unwrap()] < CORE_MIN_SOLIDITY);
         drop_pocket_crowds(&holes, &mut lesions, &p);
         assert_eq!(lesions.iter().map(|st| st.label).collect::<Vec<_>>(), vec![bright], "only the bright-walled core is kept");
     }
