@@ -96,12 +96,12 @@ pub(super) fn solidity_and_elongation(inside: impl Fn(usize) -> bool, width: usi
     let mut corners = Vec::new();
     let (mut n, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
     for y in b.y0..b.y1 {
-        let row: Vec<bool> = (b.x0..b.x1).map(|x| inside(y * width + x)).collect();
-        let (Some(l), Some(r)) = (row.iter().position(|&v| v), row.iter().rposition(|&v| v)) else { continue };
-        let (xl, xr, yf) = ((b.x0 + l) as f32, (b.x0 + r + 1) as f32, y as f32);
+        let of_row = |x: usize| inside(y * width + x);
+        let (Some(l), Some(r)) = ((b.x0..b.x1).find(|&x| of_row(x)), (b.x0..b.x1).rev().find(|&x| of_row(x))) else { continue };
+        let (xl, xr, yf) = (l as f32, (r + 1) as f32, y as f32);
         corners.extend([(xl, yf), (xl, yf + 1.0), (xr, yf), (xr, yf + 1.0)]);
-        for (x, _) in row.iter().enumerate().skip(l).take(r + 1 - l).filter(|&(_, &v)| v) {
-            let (fx, fy) = ((b.x0 + x) as f64, y as f64);
+        for x in (l..=r).filter(|&x| of_row(x)) {
+            let (fx, fy) = (x as f64, y as f64);
             n += 1.0;
             sx += fx;
             sy += fy;

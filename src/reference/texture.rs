@@ -32,9 +32,12 @@
 //! dozen alike.
 //! CPU only (no GPU twin yet; `AnalysisParams::cpu_only_stages`).
 
+use std::cell::OnceCell;
+
 use crate::analysis::{FluoLevel, LesionKind, LesionStats, RATIO_BIN};
 use crate::frame::Plane;
 use crate::params::{AnalysisParams, min_core_area_px};
+use crate::raster::rect::Rect;
 use crate::stats::{MIN_GRAINS, grain_bars, outlier_bar, robust_spread, stand_out_of_grains};
 use super::blobs::min_coreless_area_px;
 use super::reduce::coreless_kind;
@@ -115,15 +118,20 @@ pub struct Holes {
     labels: Vec<u32>,
     log_area: Vec<f32>,
     log_wall: Vec<f32>,
-    /// The centre of each hole's box, px.
-    centre: Vec<[f32; 2]>,
-    /// Each hole's area over its convex hull's.
-    solidity: Vec<f32>,
+    bbox: Vec<Rect>,
+}
+
+impl Holes {
+    /// The centre of hole `k`'s box, px.
+    fn centre(&self, k: usize) -> [f32; 2] {
+        let b = self.bbox[k];
+        [0.5 * (b.x0 + b.x1) as f32, 0.5 * (b.y0 + b.y1) as f32]
+    }
 }
 
 impl Holes {
     pub fn of(bg_labels: &Plane<u32>, bg: &RegionTable, fluo: &Plane<u8>, ratio: &Plane<f32>, level: &FluoLevel, p: &AnalysisParams) -> Self {
-        let mut holes = Self { labels: Vec::new(), log_area: Vec::new(), log_wall: Vec::new(), centre: Vec::new(), solidity: Vec::new() };
+        let mut holes = Self { labels: Vec::new(), log_area: Vec::new(), log_wall: Vec::new(), bbox: Vec::new() };
         if !(p.texture_alpha > 0.0) {
             return holes; // the texture is not judged
         }
@@ -152,8 +160,7 @@ impl Holes {
             holes.labels.push(label);
             holes.log_area.push((bg.area[r] as f32).ln());
             holes.log_wall.push(crate::stats::median(&mut wall).unwrap_or(0.0).max(1e-3).ln());
-            holes.centre.push([0.5 * (b.x0 + b.x1) as f32, 0.5 * (b.y0 + b.y1) as f32]);
-            holes.solidity.push(solidity_and_elongation(|i| bg_labels.data[i] == label, w, b).0);
+            holes.bbox.push(b);
         }
         holes
     }
@@ -167,21 +174,28 @@ impl Holes {
 /// `MIN_GRAINS` or more). Lobules vary in size across a
 /// view, so the largest of one stretch of liver stand out of the frame's crowd; they do not stand out
 /// of the lobules around them, and a tumour does. Lesions cut by the image border are kept.
-pub fn drop_pocket_crowds(holes: &Holes, lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
+/// `bg_labels`: the non-fluorescent components' labels the holes were taken from (`Holes::of`); a
+/// hole's outline is read from it only when its area alone stands out.
+pub fn drop_pocket_crowds(holes: &Holes, bg_labels: &Plane<u32>, lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
     if !(p.texture_alpha > 0.0) || holes.labels.len() < MIN_GRAINS {
         return;
     }
     let alpha = 0.5 * p.texture_alpha;
+    // Is hole `k`'s outline compact, as a tumour's core is? Read once a hole, and only for the holes
+    // that stand out by their area alone.
+    let compact = |k: usize, known: &OnceCell<bool>| {
+        *known.get_or_init(|| solidity_and_elongation(|i| bg_labels.data[i] == holes.labels[k], bg_labels.width, holes.bbox[k]).0 >= CORE_MIN_SOLIDITY)
+    };
     // Does hole `k` stand out of the holes `among` by its wall, or by its area with a tumour's compact
     // outline? `None`: nothing to judge by.
-    let stands_out = |k: usize, among: &[usize]| -> Option<bool> {
+    let stands_out = |k: usize, among: &[usize], known: &OnceCell<bool>| -> Option<bool> {
         if among.len() < MIN_GRAINS {
             return None;
         }
         let area: Vec<f32> = among.iter().map(|&j| holes.log_area[j]).collect();
         let wall: Vec<f32> = among.iter().map(|&j| holes.log_wall[j]).collect();
         let (area_bar, wall_bar) = (outlier_bar(&area, alpha)?, outlier_bar(&wall, alpha)?);
-        Some(holes.log_wall[k] >= wall_bar || (holes.log_area[k] >= area_bar && holes.solidity[k] >= CORE_MIN_SOLIDITY))
+        Some(holes.log_wall[k] >= wall_bar || (holes.log_area[k] >= area_bar && compact(k, known)))
     };
     let all: Vec<usize> = (0..holes.labels.len()).collect();
     lesions.retain(|st| {
@@ -189,11 +203,12 @@ pub fn drop_pocket_crowds(holes: &Holes, lesions: &mut Vec<LesionStats>, p: &Ana
             return true;
         }
         let Some(k) = holes.labels.iter().position(|&l| l == st.label) else { return true };
-        let Some(in_frame) = stands_out(k, &all) else { return true };
+        let known = OnceCell::new();
+        let Some(in_frame) = stands_out(k, &all, &known) else { return true };
         let reach = NEIGHBOURHOOD_DIAMETERS * 2.0 * (holes.log_area[k].exp() / std::f32::consts::PI).sqrt();
-        let c = holes.centre[k];
-        let around: Vec<usize> = all.iter().copied().filter(|&j| (holes.centre[j][0] - c[0]).hypot(holes.centre[j][1] - c[1]) <= reach).collect();
-        in_frame && stands_out(k, &around).unwrap_or(true)
+        let c = holes.centre(k);
+        let around: Vec<usize> = all.iter().copied().filter(|&j| (holes.centre(j)[0] - c[0]).hypot(holes.centre(j)[1] - c[1]) <= reach).collect();
+        in_frame && stands_out(k, &around, &known).unwrap_or(true)
     });
 }
 
@@ -284,11 +299,11 @@ mod tests {
         lesions[0].partial = true;
         let cut = lesions[0].label;
         let holes = Holes::of(&bg_labels, &bg, &fluo, &ratio, &level, &p);
-        drop_pocket_crowds(&holes, &mut lesions, &p);
+        drop_pocket_crowds(&holes, &bg_labels, &mut lesions, &p);
         assert_eq!(lesions.iter().map(|st| st.label).collect::<Vec<_>>(), vec![cut, large, bright], "the outliers and the cut pocket are kept");
         let (bg_labels, bg, fluo, ratio, mut lesions) = holes_frame(MIN_GRAINS - 3);
         let holes = Holes::of(&bg_labels, &bg, &fluo, &ratio, &level, &p);
-        drop_pocket_crowds(&holes, &mut lesions, &p);
+        drop_pocket_crowds(&holes, &bg_labels, &mut lesions, &p);
         assert_eq!(lesions.len(), MIN_GRAINS - 1, "fewer than MIN_GRAINS holes: nothing judged");
     }
 
@@ -312,8 +327,8 @@ mod tests {
         bg.area[r] -= 1600;
         lesions[20].area_px -= 1600;
         let holes = Holes::of(&bg_labels, &bg, &fluo, &ratio, &level, &p);
-        assert!(holes.solidity[holes.labels.iter().position(|&l| l == large).unwrap()] < CORE_MIN_SOLIDITY);
-        drop_pocket_crowds(&holes, &mut lesions, &p);
+        assert!(solidity_and_elongation(|i| bg_labels.data[i] == large, w, bg.bbox[r]).0 < CORE_MIN_SOLIDITY);
+        drop_pocket_crowds(&holes, &bg_labels, &mut lesions, &p);
         assert_eq!(lesions.iter().map(|st| st.label).collect::<Vec<_>>(), vec![bright], "only the bright-walled core is kept");
     }
 
