@@ -105,7 +105,8 @@ fn scene_config(a: &EvaluateArgs, s: u32, size: Option<(usize, usize)>, rng: &mu
 
 /// Wound beds: (frames of clean beds flagged, frames of clean beds, frames with residual spots flagged,
 /// frames with residual spots), the first two frames of each bed aside (the steady flag needs two).
-/// Each clean bed frame flagged is added to `misses` (its scene and the spots seen).
+/// Each clean bed frame flagged, and each frame with residual spots not flagged, is added to `misses` (its
+/// scene, the true residual spots and the spots seen).
 pub fn wound_beds(a: &EvaluateArgs, params_for: impl Fn(f32) -> AnalysisParams, misses: &mut Vec<serde_json::Value>) -> Result<[u32; 4]> {
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(a.seed ^ 0xbed5);
     let mut out = [0u32; 4];
@@ -129,6 +130,12 @@ pub fn wound_beds(a: &EvaluateArgs, params_for: impl Fn(f32) -> AnalysisParams, 
                     let seen = res.findings.as_ref().map(|x| &x.spots);
                     misses.push(json!({"bed_flagged": {"seed": cfg.seed, "frame": f, "size": [cfg.width, cfg.height], "mm_per_px": cfg.mm_per_px,
                         "variation": &scene.variation, "spots": seen}}));
+                }
+                if flag == 0 && spots {
+                    let truth: Vec<_> = scene.residuals.iter().map(|r| json!({"center_mm": r.center, "radius_mm": r.radius_mm, "arc": r.arc, "tbr": r.tbr})).collect();
+                    let seen = res.findings.as_ref().map(|x| &x.spots);
+                    misses.push(json!({"bed_missed": {"seed": cfg.seed, "frame": f, "size": [cfg.width, cfg.height], "mm_per_px": cfg.mm_per_px,
+                        "variation": &scene.variation, "residuals": truth, "spots": seen}}));
                 }
                 let k = if spots { 2 } else { 0 };
                 out[k] += flag;

@@ -11,8 +11,10 @@
 //! tissue on at least half its boundary (`AnalysisParams::homogeneous_edge_gradient_per_mm`): a grain's
 //! flank is gentle, and where the grain is coarse the ring holds few grains and the local test alone lets a
 //! grain through. Specular glints are not spots: the blurred
-//! skirt of a white-light glint (its core is excluded from the mask already), and a NIR-only glint by its
-//! own signature, a speck of at most `GLINT_MAX_PX` pixels that reaches the sensor's clipping level, or
+//! skirt of a white-light glint (its core is excluded from the mask already; where the skirt joins other
+//! fluorescence or a grain, the spot is judged on its pixels beyond the skirt), and a NIR-only glint by its
+//! own signature, a speck of optical size (under 2 mm² where the scale is known, `GLINT_OPTICAL_MAX_PX`;
+//! `GLINT_MAX_PX` where it is not) that reaches the sensor's clipping level, or
 //! clipped pixels at `GLINT_MIN_RATIO` times the background or more, whatever their extent (where such a
 //! glint lies inside a larger spot, its own skirt or a grain, the spot is judged on its pixels beyond the
 //! glint core's half-width along each axis). Nor is a highlight on an instrument (a shaft's specular
@@ -141,10 +143,14 @@ pub const SHADOW_MAX_RATIO: f32 = 0.3;
 /// blur give a bright highlight (2–4 px of it still read 0.3–0.7 on the independent set's shafts).
 pub const SHADOW_REACH_PX: std::ops::RangeInclusive<isize> = 5..=8;
 
-/// A NIR-only glint is a speck: at most this many pixels with its blur (a specular highlight's size is
-/// optical, a few pixels across whatever the scale), and under `GLINT_MAX_MM2` where the scale is known:
-/// a residual spot of the size the check promises to flag is never taken for a glint.
+/// A NIR-only glint is a speck. A specular highlight's size is optical, whatever the scale: up to about 8 px
+/// across its clipped core, as much again with the skirt of optics and blur (`GLINT_OPTICAL_MAX_PX` in all).
+/// Where the scale is known, a clipped region of that size is a speck when it is also under
+/// `GLINT_MAX_MM2`, the smallest residual spot the check promises to flag (tuning beds 9100 flagged such
+/// glints of 150 px at 0.08 mm/px); where it is not, only one of at most `GLINT_MAX_PX` pixels is. In NIR
+/// alone, fluorescence that clips under 2 mm² is indistinguishable from a glint and is taken for one.
 pub const GLINT_MAX_PX: u32 = 96;
+pub const GLINT_OPTICAL_MAX_PX: u32 = 320;
 pub const GLINT_MAX_MM2: f32 = 2.0;
 
 /// NIR that clips where clipping means at least this ratio to the background is a reflection (a glint),
@@ -322,7 +328,10 @@ impl SpotEvidence<'_> {
         // The spot's fluorescent pixels in its box (a neighbour's pixels in the box count too: close).
         let spot_px = || (y0..y1).flat_map(move |y| (x0..x1).map(move |x| (x, y))).filter(|&(x, y)| fluo.get(x, y) != 0);
         // A NIR-only glint: a speck that clips, or a clipped core with its own skirt.
-        let speck = s.area_px <= GLINT_MAX_PX && self.mm_per_px.is_none_or(|m| s.area_px as f32 * m * m < GLINT_MAX_MM2);
+        let speck = match self.mm_per_px {
+            Some(m) => s.area_px <= GLINT_OPTICAL_MAX_PX && (s.area_px as f32) * m * m < GLINT_MAX_MM2,
+            None => s.area_px <= GLINT_MAX_PX,
+        };
         let clip = *clip.get_or_init(|| clip_level(self.nir));
         match without_glint(self.nir, self.ratio, clip, spot_px, speck, self.min_tbr) {
             GlintCheck::Glint => return None,
@@ -338,9 +347,17 @@ impl SpotEvidence<'_> {
         let near_glint = |x: usize, y: usize| {
             (y.saturating_sub(r)..(y + r + 1).min(h)).any(|yy| (x.saturating_sub(r)..(x + r + 1).min(w)).any(|xx| glint(xx, yy)))
         };
-        let (n, skirt) = spot_px().fold((0u32, 0u32), |(n, k), (x, y)| (n + 1, k + near_glint(x, y) as u32));
-        if 2 * skirt >= n {
+        // Where a glint lies in the spot (a grain of the texture or a duct touching the skirt), the spot is
+        // judged on its pixels beyond the skirt, as for a NIR-only glint: the skirt's own ratio is no
+        // evidence of fluorescence.
+        let (n, skirt, beyond) = spot_px().fold((0u32, 0u32, f32::NEG_INFINITY), |(n, k, m), (x, y)| {
+            if near_glint(x, y) { (n + 1, k + 1, m) } else { (n + 1, k, m.max(self.ratio.get(x, y))) }
+        });
+        if 2 * skirt >= n || (skirt > 0 && beyond < self.min_tbr) {
             return None;
+        }
+        if skirt > 0 {
+            s.peak_tbr = s.peak_tbr.min(beyond);
         }
         // A reflection on an instrument (a shaft's specular line, white in neither image once blurred):
         // fluorescence lies in tissue, whose NIR stays a sizeable part of the background (a tumour's core
@@ -669,11 +686,19 @@ mod tests {
         assert!((kept[0].peak_tbr - 2.2).abs() < 0.05, "local TBR {}", kept[0].peak_tbr);
     }
 
-    /// The frames a ratio map stands for: NIR at 1000 counts a unit of ratio, plain liver in the white
-    /// light, and the fluorescence at 1.5.
+    /// A NIR frame that does not clip: a real sensor's noise leaves its top code on a lone pixel, while
+    /// these noise-free frames repeat it over every plateau (`clip_level` would read that as clipping).
+    fn unclipped(mut nir: NirFrame) -> NirFrame {
+        let top = nir.data.iter().copied().max().unwrap_or(0);
+        nir.data[0] = top + 1;
+        nir
+    }
+
+    /// The frames a ratio map stands for: NIR at 1000 counts a unit of ratio (no pixel clipped), plain
+    /// liver in the white light, and the fluorescence at 1.5.
     fn frames_of(ratio: &Plane<f32>) -> (NirFrame, RgbFrame, Plane<u8>) {
         let (w, h) = (ratio.width, ratio.height);
-        let nir = NirFrame::from_vec(w, h, ratio.data.iter().map(|&v| (1000.0 * v) as u16).collect()).unwrap();
+        let nir = unclipped(NirFrame::from_vec(w, h, ratio.data.iter().map(|&v| (1000.0 * v) as u16).collect()).unwrap());
         let wl = RgbFrame::from_vec(w, h, (0..w * h).flat_map(|_| [150u8, 62, 50]).collect()).unwrap();
         let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.5) as u8).collect()).unwrap();
         (nir, wl, fluo)
@@ -730,7 +755,7 @@ mod tests {
         let nir = {
             let mut n = NirFrame::new(w, h);
             n.data.iter_mut().for_each(|v| *v = 1000);
-            n
+            unclipped(n)
         };
         let wl = {
             let mut f = RgbFrame::new(w, h);
@@ -789,10 +814,11 @@ mod tests {
             f.data.chunks_mut(3).for_each(|p| p.copy_from_slice(&[150, 60, 50]));
             f
         };
+        // 16×16 px at 0.1 mm/px: 2.56 mm², a spot of the size the check promises to flag.
         for (x0, level) in [(20usize, 1.6f32), (80, 2.4)] {
-            for y in 20..32 {
-                for x in x0..x0 + 12 {
-                    let speck = (x0 + 4..x0 + 7).contains(&x) && (24..27).contains(&y);
+            for y in 20..36 {
+                for x in x0..x0 + 16 {
+                    let speck = (x0 + 6..x0 + 9).contains(&x) && (26..29).contains(&y);
                     ratio.data[y * w + x] = if speck { 6.0 } else { level };
                     if speck {
                         nir.data[y * w + x] = 4095;
@@ -806,6 +832,62 @@ mod tests {
         let evidence = SpotEvidence { ratio: &ratio, wl: wl.view(), nir: nir.view(), glint_level: 235, min_tbr: 1.8, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
         let kept = evidence.keep(candidates, &fluo, &OnceCell::new());
         assert_eq!(kept.iter().map(|s| s.bbox[0]).collect::<Vec<_>>(), vec![80], "{kept:?}");
+        assert!((kept[0].peak_tbr - 2.4).abs() < 0.1, "local TBR {}", kept[0].peak_tbr);
+    }
+    /// A white-light glint's skirt joined to a bright grain of tissue (1.6, under the check's TBR of 1.8),
+    /// the joined region mostly grain: no spot, though the skirt reads 3.0. A residual spot (2.4) joined
+    /// to the same skirt stays one, at its own peak. And a clipped NIR-only glint of 150 px at 0.08 mm/px
+    /// (a 10-px core in an 14-px skirt: 1 mm²) is no spot, while fluorescence clipping over 2.6 mm² is judged as
+    /// fluorescence.
+    #[test]
+    fn glint_skirts_are_no_evidence_and_glints_are_optical_in_size() {
+        let (w, h) = (220usize, 60usize);
+        let mut ratio = Plane::from_vec(w, h, (0..w * h).map(|i| 1.0 + 0.05 * (((i * 7919) % 13) as f32 / 6.0 - 1.0)).collect()).unwrap();
+        let mut nir = NirFrame::new(w, h);
+        nir.data.iter_mut().for_each(|v| *v = 1000);
+        let mut wl = RgbFrame::new(w, h);
+        wl.data.chunks_mut(3).for_each(|p| p.copy_from_slice(&[150, 60, 50]));
+        let mut fill = |ratio: &mut Plane<f32>, x0: usize, y0: usize, x1: usize, y1: usize, v: f32| {
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    ratio.data[y * w + x] = v;
+                }
+            }
+        };
+        for (x0, level) in [(10usize, 1.6f32), (70, 2.4)] {
+            // The skirt (9×9 at 3.0, its white core excluded from the mask as the analysis does) and,
+            // touching it, a region 16×12 at `level`.
+            fill(&mut ratio, x0, 20, x0 + 9, 29, 3.0);
+            fill(&mut ratio, x0 + 9, 18, x0 + 25, 30, level);
+            for y in 23..26 {
+                for x in x0 + 3..x0 + 6 {
+                    wl.data[3 * (y * w + x)..3 * (y * w + x) + 3].copy_from_slice(&[255, 255, 255]);
+                    ratio.data[y * w + x] = 1.0;
+                }
+            }
+        }
+        // A NIR-only glint: a clipped core 10×10 inside a skirt 12×12 (144 px).
+        fill(&mut ratio, 130, 20, 142, 32, 2.5);
+        for y in 21..31 {
+            for x in 131..141 {
+                nir.data[y * w + x] = 4095;
+                ratio.data[y * w + x] = 3.5;
+            }
+        }
+        // Fluorescence that clips, 18×18 at 0.08 mm/px: 2.1 mm², with a clipped plateau 14×14.
+        fill(&mut ratio, 180, 20, 198, 38, 2.5);
+        for y in 22..36 {
+            for x in 182..196 {
+                nir.data[y * w + x] = 4095;
+                ratio.data[y * w + x] = 3.5;
+            }
+        }
+        let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.5) as u8).collect()).unwrap();
+        let candidates = find_spots(&ratio, &fluo, Roi { x: 0, y: 0, w, h }, 1.8, 9);
+        assert_eq!(candidates.len(), 4, "each reaches 1.8: {candidates:?}");
+        let evidence = SpotEvidence { ratio: &ratio, wl: wl.view(), nir: nir.view(), glint_level: 235, min_tbr: 1.8, mm_per_px: Some(0.08), sharp_per_px: 0.07 };
+        let kept = evidence.keep(candidates, &fluo, &OnceCell::new());
+        assert_eq!(kept.iter().map(|s| s.bbox[0]).collect::<Vec<_>>(), vec![70, 180], "{kept:?}");
         assert!((kept[0].peak_tbr - 2.4).abs() < 0.1, "local TBR {}", kept[0].peak_tbr);
     }
 }
