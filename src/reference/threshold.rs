@@ -30,28 +30,24 @@ pub fn level_bin(v: f32) -> Option<usize> {
 /// Counts of the ratios at even rows and columns, `LEVEL_BINS` bins.
 pub fn ratio_histogram(ratio: &Plane<f32>) -> Vec<u32> {
     let w = ratio.width;
-    // Samples go round `SUB` histograms, added up at the end: neighbours mostly fall in one bin, and
-    // in one histogram each count would wait for the one before.
-    const SUB: usize = 4;
-    let sub = ratio
+    ratio
         .data
         .par_chunks(2 * w)
         .fold(
-            || vec![[0u32; SUB]; LEVEL_BINS],
+            || vec![0u32; LEVEL_BINS],
             |mut hist, rows| {
-                for (k, v) in rows[..w].chunks(2).map(|pair| pair[0]).enumerate() {
+                for &v in rows[..w].iter().step_by(2) {
                     if let Some(b) = level_bin(v) {
-                        hist[b][k % SUB] += 1;
+                        hist[b] += 1;
                     }
                 }
                 hist
             },
         )
-        .reduce(|| vec![[0u32; SUB]; LEVEL_BINS], |mut a, b| {
-            a.iter_mut().zip(b).for_each(|(x, y)| x.iter_mut().zip(y).for_each(|(x, y)| *x += y));
+        .reduce(|| vec![0u32; LEVEL_BINS], |mut a, b| {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
             a
-        });
-    sub.iter().map(|counts| counts.iter().sum()).collect()
+        })
 }
 
 /// Sum of the `LEVEL_SMOOTH` bins centred on bin `k` (bins past the ends count 0).
