@@ -5,13 +5,14 @@
 //! against the frame's texture grains). Plain functions on plain numbers; knows nothing
 //! else of the crate.
 
-/// The sample at rank round(q (n - 1)) of `v` (sorted in place; NaN last); `None` for no sample.
+/// The sample at rank round(q (n - 1)) of `v` in ascending order (NaN last); `None` for no sample.
+/// `v` is reordered (selected, not sorted: the sample is the one sorting would put at that rank).
 pub fn percentile<T: Copy + PartialOrd>(v: &mut [T], q: f64) -> Option<T> {
     if v.is_empty() {
         return None;
     }
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or_else(|| (a != a).cmp(&(b != b))));
-    Some(v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)])
+    let rank = ((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1);
+    Some(*v.select_nth_unstable_by(rank, |a, b| a.partial_cmp(b).unwrap_or_else(|| (a != a).cmp(&(b != b)))).1)
 }
 
 /// The median as everything here takes it: the sample at rank n/2 (the upper one of an even count),

@@ -166,7 +166,7 @@ fn cpu_hysteresis_mask(ratio: &nirf_margin::frame::Plane<f32>, wl: &nirf_margin:
     let mut mask = Plane::new(0, 0);
     threshold::threshold(ratio, wl, low, glint_level, &mut mask);
     if !keep_all {
-        threshold::keep_strong(ratio, level, &mut mask, &mut Vec::new(), &mut Plane::new(0, 0));
+        threshold::keep_strong(ratio, level, &mut mask, &mut Vec::new());
     }
     morphology::clean_mask(&mut mask, &mut morphology::MorphScratch::default());
     mask

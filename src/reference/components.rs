@@ -74,9 +74,15 @@ pub struct Component {
     pub border: bool,
 }
 
-/// Label the components of pixels equal to `value`; returns the components in ascending label order.
-/// `parent` is scratch reused between frames.
-pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent: &mut Vec<u32>, out: &mut Plane<u32>) -> Vec<Component> {
+/// The runs of pixels equal to `value` in raster order, and where each row's begin (`row_start[y]`, with
+/// `row_start[h]` = the number of runs), joined into components: `parent` (union-find over run indices)
+/// leads each run to its component's first run.
+struct JoinedRuns {
+    runs: Vec<Run>,
+    row_start: Vec<usize>,
+}
+
+fn join_runs(mask: &Plane<u8>, value: u8, conn: Connectivity, parent: &mut Vec<u32>) -> JoinedRuns {
     let (w, h) = (mask.width, mask.height);
     // The runs, bands of rows in parallel, in raster order.
     let row_runs: Vec<Vec<Run>> = (0..h)
@@ -124,6 +130,40 @@ pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent:
             }
         }
     }
+    JoinedRuns { runs, row_start }
+}
+
+/// Keeps the components of pixels equal to `value` of which some run (row `y`, columns `xs`) passes
+/// `keep`, and sets the others' pixels to 0 (`value` must not be 0). The components are those
+/// `label_components` finds, but no label is written: `keep` looks at runs in parallel, a component's
+/// first run gathers its runs' answers, and only the runs of components cleared are written.
+pub fn retain_components(mask: &mut Plane<u8>, value: u8, conn: Connectivity, parent: &mut Vec<u32>, keep: impl Fn(usize, std::ops::Range<usize>) -> bool + Sync) {
+    debug_assert_ne!(value, 0);
+    let JoinedRuns { runs, .. } = join_runs(mask, value, conn, parent);
+    let passed: Vec<bool> = runs.par_iter().with_min_len(256).map(|r| keep(r.y as usize, r.x0 as usize..r.x1 as usize)).collect();
+    // A root is its component's first run (root <= i): after one pass in run order each root holds
+    // its component's answer.
+    let roots: Vec<u32> = (0..runs.len() as u32).map(|i| find(parent, i)).collect();
+    let mut kept = passed;
+    for (i, &root) in roots.iter().enumerate() {
+        if kept[i] {
+            kept[root as usize] = true;
+        }
+    }
+    let w = mask.width;
+    for (r, &root) in runs.iter().zip(&roots) {
+        if !kept[root as usize] {
+            let row = r.y as usize * w;
+            mask.data[row + r.x0 as usize..row + r.x1 as usize].fill(0);
+        }
+    }
+}
+
+/// Label the components of pixels equal to `value`; returns the components in ascending label order.
+/// `parent` is scratch reused between frames.
+pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent: &mut Vec<u32>, out: &mut Plane<u32>) -> Vec<Component> {
+    let (w, h) = (mask.width, mask.height);
+    let JoinedRuns { runs, row_start } = join_runs(mask, value, conn, parent);
     out.ensure_size(w, h);
     // Roots first (a root is its component's first run), then every run adds itself to its root's entry.
     let mut components: Vec<Component> = Vec::new();
@@ -230,6 +270,30 @@ mod tests {
                 }
                 assert_eq!((c.area, c.bbox, c.border), (area, bbox, border), "component {}", c.label);
             }
+        }
+    }
+
+    /// `retain_components` keeps exactly the components (as `label_components` finds them) holding a
+    /// marked pixel, on random masks, both connectivities.
+    #[test]
+    fn retained_components_are_those_holding_a_marked_pixel() {
+        let (w, h) = (53, 37);
+        let mut state = 11u32;
+        let mut next = || {
+            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+            state >> 24
+        };
+        let mask = Plane::from_vec(w, h, (0..w * h).map(|_| (next() % 5 < 2) as u8).collect()).unwrap();
+        let marked: Vec<bool> = (0..w * h).map(|_| next() % 40 == 0).collect();
+        for conn in [Connectivity::Four, Connectivity::Eight] {
+            let (mut p, mut labels) = (Vec::new(), Plane::new(0, 0));
+            label_components(&mask, 1, conn, &mut p, &mut labels);
+            let holding: Vec<u32> = (0..w * h).filter(|&i| marked[i] && labels.data[i] != 0).map(|i| labels.data[i]).collect();
+            let want: Vec<u8> = labels.data.iter().map(|l| (*l != 0 && holding.contains(l)) as u8).collect();
+            let mut got = mask.clone();
+            retain_components(&mut got, 1, conn, &mut p, |y, xs| xs.into_iter().any(|x| marked[y * w + x]));
+            assert_eq!(got.data, want, "{conn:?}");
+            assert!(want.iter().any(|&v| v == 1) && want.iter().zip(&mask.data).any(|(a, b)| a != b), "the case keeps some and clears some");
         }
     }
 

@@ -488,6 +488,9 @@ pub fn split_gapped_cores(
     }
     // Clusters of fragments, linked when their outlines come within `FRAGMENT_LINK_MM` (union-find).
     let link = p.mm_to_px(FRAGMENT_LINK_MM);
+    // Pairs of points farther apart than this squared distance are not within `link` (a margin of a
+    // pixel over the rounding): most pairs go by without a `hypot`.
+    let beyond_sq = (link + 1.0) * (link + 1.0);
     let mut parent: Vec<usize> = (0..fragments.len()).collect();
     fn root(parent: &mut [usize], mut i: usize) -> usize {
         while parent[i] != i {
@@ -503,7 +506,12 @@ pub fn split_gapped_cores(
             if !ba.overlaps(&fl.bbox[fragments[b].0]) || root(&mut parent, a) == root(&mut parent, b) {
                 continue;
             }
-            let near = fragments[a].1.iter().any(|&(xa, ya)| fragments[b].1.iter().any(|&(xb, yb)| (xa - xb).hypot(ya - yb) <= link));
+            let near = fragments[a].1.iter().any(|&(xa, ya)| {
+                fragments[b].1.iter().any(|&(xb, yb)| {
+                    let (dx, dy) = (xa - xb, ya - yb);
+                    dx * dx + dy * dy <= beyond_sq && dx.hypot(dy) <= link
+                })
+            });
             if near {
                 let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
                 parent[ra.max(rb)] = ra.min(rb);

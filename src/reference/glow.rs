@@ -139,24 +139,112 @@ fn block_mean(blocks: &[usize], lw: usize) -> (f32, f32) {
     (sx / n, sy / n)
 }
 
-/// The median of each `(2 radius + 1)`² window of `src`, clipped at its edges.
+/// The median of each `(2 radius + 1)`² window of `src`, clipped at its edges: the `len / 2`-th
+/// smallest of the window's values (the upper middle where a clipped window holds an even count).
+/// Windows inside the map go `LANES` at a time through a sorting network (`MedianNetwork`), those the
+/// edges clip one at a time by selection; both give the same value. `src` holds no NaN (block means of
+/// ratios clipped by `f32::min`, which drops a NaN).
 fn median_filter(src: &Plane<f32>, radius: usize) -> Plane<f32> {
     let (w, h) = (src.width, src.height);
+    let side = 2 * radius + 1;
+    let network = MedianNetwork::new(side * side);
     let mut data = vec![0f32; w * h];
     data.par_chunks_mut(w).enumerate().for_each_init(
-        || Vec::with_capacity((2 * radius + 1).pow(2)),
-        |window, (y, row)| {
-            for (x, out) in row.iter_mut().enumerate() {
+        || (Vec::with_capacity(side * side), network.scratch()),
+        |(window, lanes), (y, row)| {
+            let interior_row = y >= radius && y + radius < h;
+            let mut x = 0;
+            while x < w {
+                if interior_row && x >= radius && x + radius + LANES <= w {
+                    // `LANES` windows side by side: element (dy, dx) of lane l is src[y + dy][x + l + dx].
+                    for (e, lane) in lanes.iter_mut().take(side * side).enumerate() {
+                        let (yy, xx) = (y + e / side - radius, x + e % side - radius);
+                        lane.copy_from_slice(&src.row(yy)[xx..xx + LANES]);
+                    }
+                    row[x..x + LANES].copy_from_slice(&network.median(lanes));
+                    x += LANES;
+                    continue;
+                }
                 window.clear();
                 for yy in y.saturating_sub(radius)..(y + radius + 1).min(h) {
                     window.extend_from_slice(&src.row(yy)[x.saturating_sub(radius)..(x + radius + 1).min(w)]);
                 }
                 let mid = window.len() / 2;
-                *out = *window.select_nth_unstable_by(mid, |a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal)).1;
+                row[x] = *window.select_nth_unstable_by(mid, |a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal)).1;
+                x += 1;
             }
         },
     );
     Plane { width: w, height: h, data }
+}
+
+/// Windows whose medians `MedianNetwork` finds at once (one value of each in a row of lanes).
+const LANES: usize = 8;
+
+/// The comparators of Batcher's odd–even merge sort over `n` inputs padded with +∞ to a power of two,
+/// less those that cannot move the middle input's final value (`n / 2`, from 0): after them that slot
+/// holds the median of the `n` values, for any values without NaN (a comparator puts the smaller of
+/// its two slots' values in the first: sorting networks only ever move values, so the result is one of
+/// the inputs, exactly).
+struct MedianNetwork {
+    n: usize,
+    padded: usize,
+    pairs: Vec<(usize, usize)>,
+}
+
+impl MedianNetwork {
+    fn new(n: usize) -> Self {
+        let padded = n.next_power_of_two();
+        let mut pairs = Vec::new();
+        let mut p = 1;
+        while p < padded {
+            let mut k = p;
+            while k >= 1 {
+                for j in (k % p..padded - k).step_by(2 * k) {
+                    for i in 0..k.min(padded - j - k) {
+                        if (i + j) / (2 * p) == (i + j + k) / (2 * p) {
+                            pairs.push((i + j, i + j + k));
+                        }
+                    }
+                }
+                k /= 2;
+            }
+            p *= 2;
+        }
+        // Backwards from the output: a comparator matters when it touches a slot that matters later.
+        let mut needed = vec![false; padded];
+        needed[n / 2] = true;
+        let mut kept: Vec<(usize, usize)> = Vec::new();
+        for &(a, b) in pairs.iter().rev() {
+            if needed[a] || needed[b] {
+                needed[a] = true;
+                needed[b] = true;
+                kept.push((a, b));
+            }
+        }
+        kept.reverse();
+        Self { n, padded, pairs: kept }
+    }
+
+    /// Slots for `median`.
+    fn scratch(&self) -> Vec<[f32; LANES]> {
+        vec![[f32::INFINITY; LANES]; self.padded]
+    }
+
+    /// The median of each lane's `n` values in the first `n` of `slots` (which it reorders, padding
+    /// included).
+    fn median(&self, slots: &mut [[f32; LANES]]) -> [f32; LANES] {
+        slots[self.n..].fill([f32::INFINITY; LANES]);
+        for &(a, b) in &self.pairs {
+            let (x, y) = (slots[a], slots[b]);
+            for l in 0..LANES {
+                let lower = x[l] < y[l];
+                slots[a][l] = if lower { x[l] } else { y[l] };
+                slots[b][l] = if lower { y[l] } else { x[l] };
+            }
+        }
+        slots[self.n / 2]
+    }
 }
 
 /// Major over minor axis of the blocks' second moments (a glow is round or oval, the wide stretch of a
@@ -274,6 +362,35 @@ mod tests {
         st.sum_x = (x * core_px as f32) as u64;
         st.sum_y = (y * core_px as f32) as u64;
         st
+    }
+
+    /// The median filter equals a median taken by sorting each window, at the map's edges and inside,
+    /// on values with many ties, for several window sizes and maps narrower than a window or the lanes.
+    #[test]
+    fn median_filter_is_the_sorted_windows_middle() {
+        let mut state = 5u32;
+        for (w, h, radius) in [(40usize, 23usize, 2usize), (17, 9, 1), (31, 30, 3), (5, 4, 2), (12, 7, 2), (64, 3, 1)] {
+            let data = (0..w * h)
+                .map(|_| {
+                    state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+                    ((state >> 24) % 23) as f32 * 0.125
+                })
+                .collect();
+            let src = Plane { width: w, height: h, data };
+            let got = median_filter(&src, radius);
+            for y in 0..h {
+                for x in 0..w {
+                    let mut v: Vec<f32> = Vec::new();
+                    for yy in y.saturating_sub(radius)..(y + radius + 1).min(h) {
+                        for xx in x.saturating_sub(radius)..(x + radius + 1).min(w) {
+                            v.push(src.get(xx, yy));
+                        }
+                    }
+                    v.sort_by(f32::total_cmp);
+                    assert_eq!(got.get(x, y), v[v.len() / 2], "{w}x{h}, radius {radius}, at ({x}, {y})");
+                }
+            }
+        }
     }
 
     /// The glow is found where it is, as one diffuse lesion; the glint and the duct are not; a small

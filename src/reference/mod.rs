@@ -151,7 +151,7 @@ impl Analyzer for CpuAnalyzer {
         let low = threshold::low_level(&level, p);
         threshold::threshold(&m.ratio, wl, low, p.glint_level, fluo);
         if low < level.level {
-            threshold::keep_strong(&m.ratio, level.level, fluo, &mut m.parent, Arc::make_mut(&mut m.fluo_labels));
+            threshold::keep_strong(&m.ratio, level.level, fluo, &mut m.parent);
         }
         morphology::clean_mask(fluo, &mut m.morph);
         timings.push("threshold", ms(t));

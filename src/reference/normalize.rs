@@ -64,7 +64,9 @@ pub fn block_medians<'a>(nir: impl Into<NirView<'a>>, block: usize) -> Plane<f32
             for y in by * block..((by + 1) * block).min(nir.height) {
                 let start = x0 + ((x0 + y) & 1);
                 if start < x1 {
-                    buf.extend(nir.row(y)[start..x1].iter().step_by(2));
+                    // Every other pixel: the first of each pair (an exact-size iterator, unlike `step_by`'s,
+                    // so the copy is a plain loop).
+                    buf.extend(nir.row(y)[start..x1].chunks(2).map(|pair| pair[0]));
                 }
             }
             if buf.is_empty() {
@@ -219,11 +221,12 @@ pub fn normalize<'a>(nir: impl Into<NirView<'a>>, model: &BackgroundModel, out: 
     let c = model.coeffs.map(|v| v as f64);
     let (cx, cy, s) = (model.cx as f64, model.cy as f64, model.inv_s as f64);
     out.data.par_chunks_mut(w).enumerate().for_each_init(
-        || (Vec::<u32>::new(), Vec::<f64>::new()),
+        || (Vec::<i32>::new(), Vec::<f64>::new()),
         |(vsum, inv_bg), (y, dst)| {
             let (r0, r1, r2) = (nir.row(y.saturating_sub(1)), nir.row(y), nir.row((y + 1).min(h - 1)));
             vsum.clear();
-            vsum.extend(r0.iter().zip(r1).zip(r2).map(|((&a, &b), &c)| a as u32 + 2 * b as u32 + c as u32));
+            // i32 (at most 4 × 65535): its conversion to f64 vectorises, a u32's does not.
+            vsum.extend(r0.iter().zip(r1).zip(r2).map(|((&a, &b), &c)| a as i32 + 2 * b as i32 + c as i32));
             // log L(u) = a + b u + c3 u², u = (x + 0.5 - cx) s. Lane j starts at column j; from column x to
             // x + LANES, 1/L is multiplied by exp(-(b LANES s + c3 (2 LANES s u + (LANES s)²))), and that
             // step by exp(-2 c3 (LANES s)²) each time.
@@ -248,11 +251,13 @@ pub fn normalize<'a>(nir: impl Into<NirView<'a>>, model: &BackgroundModel, out: 
                     step[j] *= step_step;
                 }
             }
-            let hsum = |l: u32, m: u32, r: u32| (l + 2 * m + r) as f64 * (1.0 / 16.0);
+            let hsum = |l: i32, m: i32, r: i32| (l + 2 * m + r) as f64 * (1.0 / 16.0);
             dst[0] = quantise_ratio((hsum(vsum[0], vsum[0], vsum[1.min(w - 1)]) * inv_bg[0]) as f32);
             if w > 1 {
-                for ((d, win), &inv) in dst[1..w - 1].iter_mut().zip(vsum.windows(3)).zip(&inv_bg[1..]) {
-                    *d = quantise_ratio((hsum(win[0], win[1], win[2]) * inv) as f32);
+                // Three shifted slices rather than `windows(3)`: the loop vectorises.
+                let (l, m, r) = (&vsum[..w - 2], &vsum[1..w - 1], &vsum[2..]);
+                for ((((d, &l), &m), &r), &inv) in dst[1..w - 1].iter_mut().zip(l).zip(m).zip(r).zip(&inv_bg[1..]) {
+                    *d = quantise_ratio((hsum(l, m, r) * inv) as f32);
                 }
                 dst[w - 1] = quantise_ratio((hsum(vsum[w - 2], vsum[w - 1], vsum[w - 1]) * inv_bg[w - 1]) as f32);
             }

@@ -16,6 +16,8 @@
 //! flagged `FLAG_SHARP_PLATEAU` (homogeneous) when its part over half its height is solid and roundish too.
 //! CPU only (no GPU twin yet; `AnalysisParams::cpu_only_stages`).
 
+use rayon::prelude::*;
+
 use crate::analysis::{FluoLevel, LesionKind};
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
@@ -55,17 +57,19 @@ pub fn flag_sharp_plateaus(fluo_labels: &Plane<u32>, fl: &mut RegionTable, ratio
         return;
     }
     let (w, h) = (ratio.width, ratio.height);
-    for r in 0..fl.labels.len() {
-        if coreless_kind(fl, r, p) != Some(LesionKind::Diffuse) {
-            continue;
+    // The candidates judged in parallel (each reads only its own pixels and row), flagged after.
+    let table = &*fl;
+    let sharp: Vec<usize> = (0..fl.labels.len()).into_par_iter().filter(|&r| {
+        if coreless_kind(table, r, p) != Some(LesionKind::Diffuse) {
+            return false;
         }
-        let (label, b) = (fl.labels[r], fl.bbox[r]);
+        let (label, b) = (table.labels[r], table.bbox[r]);
         let of_it = |i: usize| fluo_labels.data[i] == label;
         let mut values: Vec<f32> = (b.y0..b.y1).flat_map(|y| (b.x0..b.x1).map(move |x| y * w + x)).filter(|&i| of_it(i)).map(|i| ratio.data[i]).collect();
-        let Some(top) = crate::stats::percentile(&mut values, 0.9) else { continue };
+        let Some(top) = crate::stats::percentile(&mut values, 0.9) else { return false };
         let height = top - level.mode;
         if !(height > 0.0) {
-            continue;
+            return false;
         }
         let half = level.mode + 0.5 * height;
         let plateau = |i: usize| of_it(i) && ratio.data[i] >= half;
@@ -81,12 +85,13 @@ pub fn flag_sharp_plateaus(fluo_labels: &Plane<u32>, fl: &mut RegionTable, ratio
             }
         }
         if boundary == 0 || 2 * sharp < boundary {
-            continue;
+            return false;
         }
         let (solidity, elongation) = solidity_and_elongation(plateau, w, b);
-        if solidity >= p.homogeneous_min_solidity && elongation <= MAX_ELONGATION {
-            fl.flags[r] |= FLAG_SHARP_PLATEAU;
-        }
+        solidity >= p.homogeneous_min_solidity && elongation <= MAX_ELONGATION
+    }).collect();
+    for r in sharp {
+        fl.flags[r] |= FLAG_SHARP_PLATEAU;
     }
 }
 

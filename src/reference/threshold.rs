@@ -117,39 +117,11 @@ pub fn low_level(level: &FluoLevel, p: &AnalysisParams) -> f32 {
 /// Hysteresis: of the mask's 8-connected components (pixels at the low level), keeps those holding a
 /// pixel whose ratio reaches `high`; clears the others. A rim whose brightness dips below the level
 /// along its length (texture, a faint stretch) stays one ring; texture alone does not start one.
-pub fn keep_strong(ratio: &Plane<f32>, high: f32, mask: &mut Plane<u8>, parent: &mut Vec<u32>, labels: &mut Plane<u32>) {
-    use super::components::{Connectivity, label_components};
-    let comps = label_components(mask, 1, Connectivity::Eight, parent, labels);
-    // Labels holding a pixel at `high`, found in bands of rows in parallel.
-    let w = mask.width;
-    let found: Vec<u32> = labels
-        .data
-        .par_chunks(64 * w)
-        .zip(ratio.data.par_chunks(64 * w))
-        .flat_map_iter(|(ls, rs)| {
-            let mut out: Vec<u32> = Vec::new();
-            for (&l, &v) in ls.iter().zip(rs) {
-                if l != 0 && v >= high && out.last() != Some(&l) {
-                    out.push(l);
-                }
-            }
-            out
-        })
-        .collect();
-    let mut strong = vec![false; comps.len()];
-    for l in found {
-        strong[comps.binary_search_by_key(&l, |c| c.label).expect("a labelled component")] = true;
-    }
-    for (c, _) in comps.iter().zip(&strong).filter(|(_, s)| !**s) {
-        let b = c.bbox;
-        for y in b.y0..b.y1 {
-            for x in b.x0..b.x1 {
-                if labels.data[y * w + x] == c.label {
-                    mask.data[y * w + x] = 0;
-                }
-            }
-        }
-    }
+/// Worked on the mask's runs (`components::retain_components`): no label plane is written, and only the
+/// mask's own pixels are looked at.
+pub fn keep_strong(ratio: &Plane<f32>, high: f32, mask: &mut Plane<u8>, parent: &mut Vec<u32>) {
+    use super::components::{Connectivity, retain_components};
+    retain_components(mask, 1, Connectivity::Eight, parent, |y, xs| ratio.row(y)[xs].iter().any(|&v| v >= high));
 }
 
 pub use crate::analysis::is_glint;
@@ -160,10 +132,19 @@ pub fn threshold<'a>(ratio: &Plane<f32>, wl: impl Into<RgbView<'a>>, level: f32,
     let w = ratio.width;
     out.ensure_size(w, ratio.height);
     out.data.par_chunks_mut(w).enumerate().for_each(|(y, dst)| {
-        let r = ratio.row(y);
+        // The level first (a comparison a pixel, no branch), then the glint test only in words of
+        // eight pixels where some passed: most of a frame is under the level.
+        for (d, &r) in dst.iter_mut().zip(ratio.row(y)) {
+            *d = (r >= level) as u8;
+        }
         let px = &wl.data[y * w * 3..(y + 1) * w * 3];
-        for x in 0..w {
-            dst[x] = (r[x] >= level && !is_glint(&px[x * 3..x * 3 + 3], glint_level)) as u8;
+        for (d8, px8) in dst.chunks_mut(8).zip(px.chunks(24)) {
+            if d8.iter().fold(0, |a, &d| a | d) == 0 {
+                continue;
+            }
+            for (d, rgb) in d8.iter_mut().zip(px8.chunks_exact(3)) {
+                *d &= !is_glint(rgb, glint_level) as u8;
+            }
         }
     });
 }
