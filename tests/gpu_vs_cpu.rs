@@ -1147,15 +1147,17 @@ fn gpu_reduce_stage_equals_its_cpu_twin_on_adversarial_masks() {
 /// areas, boxes, centroids and peak ratios) gives its CPU twin's candidate spots exactly, in the same
 /// order, on adversarial masks: region-of-interest edges that cut the spiral and the serpentine into many
 /// spots (a component that leaves the region and comes back is two), the whole frame, least areas of 1 and
-/// 4 px, sizes that are not multiples of the 16-pixel tiles.
+/// 4 px, TBRs that keep all, some or none of them, sizes that are not multiples of the 16-pixel tiles.
+/// And the rows it copies out for the check's evidence are those within `SpotQuery::reach` of the CPU's
+/// spots, each holding the maps' row (the runner leaves the others 0).
 #[test]
 fn gpu_spot_stage_equals_its_cpu_twin_on_adversarial_masks() {
-    use nirf_margin::analysis::SpotQuery;
+    use nirf_margin::analysis::{SpotQuery, ratio_code, ratio_value};
     use nirf_margin::measure::findings::{Roi, find_spots};
     let Some(ctx) = gpu_or_skip() else { return };
     let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::default()).unwrap();
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(21);
-    let mut seen = 0;
+    let (mut seen, mut rows_seen) = (0, 0);
     for (w, h) in [(203, 117), (64, 48)] {
         let rois = [Roi::central(w, h), Roi { x: 0, y: 0, w, h }, Roi { x: 7, y: 5, w: w - 20, h: h - 13 }, Roi { x: 17, y: 16, w: 1, h: h - 16 }];
         for (name, mask) in adversarial_masks(w, h) {
@@ -1163,15 +1165,27 @@ fn gpu_spot_stage_equals_its_cpu_twin_on_adversarial_masks() {
             for roi in rois {
                 for (min_tbr, min_area) in [(1.5, 4), (0.0, 1), (2.9, 1)] {
                     let query = SpotQuery { roi, min_tbr, min_area };
-                    let got = gpu.run_spots_stage(&mask, &ratio, &query).unwrap();
+                    let (got, got_ratio, got_mask) = gpu.run_spots_stage(&mask, &ratio, &query).unwrap();
                     let want = find_spots(&ratio, &mask, roi, min_tbr, min_area);
-                    assert_eq!(got, want, "{w}x{h} {name} {roi:?} TBR {min_tbr} area {min_area}");
+                    let what = format!("{w}x{h} {name} {roi:?} TBR {min_tbr} area {min_area}");
+                    assert_eq!(got, want, "{what}");
+                    let reached = |y: usize| want.iter().any(|s| (SpotQuery::reach(s, h).0..SpotQuery::reach(s, h).1).contains(&y));
+                    for y in 0..h {
+                        let (rr, rm) = (&got_ratio.data[y * w..(y + 1) * w], &got_mask.data[y * w..(y + 1) * w]);
+                        if reached(y) {
+                            let want_r: Vec<f32> = ratio.data[y * w..(y + 1) * w].iter().map(|&r| ratio_value(ratio_code(r))).collect();
+                            assert!(rr == want_r.as_slice() && rm == &mask.data[y * w..(y + 1) * w], "{what}: row {y} copied wrong");
+                            rows_seen += 1;
+                        } else {
+                            assert!(rr.iter().all(|&v| v == 0.0) && rm.iter().all(|&v| v == 0), "{what}: row {y} copied out of reach");
+                        }
+                    }
                     seen += want.len();
                 }
             }
         }
     }
-    assert!(seen > 1000, "the masks make many spots ({seen})");
+    assert!(seen > 1000 && rows_seen > 1000, "the masks make many spots ({seen}) and rows around them ({rows_seen})");
 }
 
 /// In a frame, the GPU finds the check's candidate spots with the segmentation and reads back the maps
@@ -1223,4 +1237,61 @@ fn gpu_check_reads_back_only_the_rows_around_its_spots() {
         }
     }
     assert!(candidates >= 10 && kept >= 5, "the scenes hold spots ({candidates} candidates, {kept} kept)");
+}
+
+/// One submission and one readback a frame in the check modes too: the candidate spots and the maps on
+/// the rows within their reach come back with the segmentation, and `spots` submits nothing. The rows are
+/// read back for as many as the last frame's and an eighth more: a first frame whose spots reach more
+/// rows than the first guess reads the rest in a second submission, and the rows laid are the frame's
+/// (equal to the whole maps' there) either way; the same frame again, and the frames after it, are one
+/// submission each. Cut surfaces with residual spots and glints (a frame's processor adds a submission
+/// only for a homogeneous lesion's outline or a coreless lesion's glint test, which these scenes' check
+/// does not ask for).
+#[test]
+fn a_gpu_check_frame_is_one_submission_with_its_spots_and_their_rows() {
+    use nirf_margin::analysis::SpotQuery;
+    use nirf_margin::measure::findings::{Roi, find_spots};
+    let Some(ctx) = gpu_or_skip() else { return };
+    let p = AnalysisParams::with_scale(0.1).without_cpu_only_stages();
+    let mut gpu = GpuAnalyzer::with_context(ctx, p.clone()).unwrap();
+    let (w, h) = (320, 240);
+    let query = SpotQuery { roi: Roi::central(w, h), min_tbr: 1.5, min_area: 50 };
+    // A frame as the processor makes it in a check mode: its submissions, and the rows its spots reach.
+    let frame = |gpu: &mut GpuAnalyzer, r: &nirf_margin::phantom::RenderedFrame, what: &str| -> (usize, usize) {
+        gpu.set_spot_query(Some(query));
+        let before = gpu.context().submissions();
+        gpu.segment((&r.wl).into(), (&r.nir).into(), false).unwrap();
+        gpu.composite((&r.wl).into(), &[]).unwrap();
+        let (found, (ratio, fluo)) = gpu.spots(&query).unwrap().unwrap_or_else(|| panic!("{what}: no spots with the segmentation"));
+        let submitted = gpu.context().submissions() - before;
+        let (whole_ratio, whole_fluo) = gpu.pixel_maps().unwrap();
+        assert_eq!(found, find_spots(&whole_ratio, &whole_fluo, query.roi, query.min_tbr, query.min_area), "{what}");
+        let rows: std::collections::BTreeSet<usize> = found.iter().flat_map(|s| { let (a, b) = SpotQuery::reach(s, h); a..b }).collect();
+        for &y in &rows {
+            let row = |v: usize| y * w..y * w + v;
+            assert!(ratio.data[row(w)] == whole_ratio.data[row(w)] && fluo.data[row(w)] == whole_fluo.data[row(w)], "{what}: row {y} differs from the frame's");
+        }
+        (submitted, rows.len())
+    };
+    let mut checked = false;
+    for seed in 950..980u64 {
+        // Fresh buffers: the first guesses of the rows and the drawn tiles.
+        gpu.set_params(p.clone()).unwrap();
+        let cfg = PhantomConfig { width: w, height: h, frames: 4, seed, mm_per_px: 0.1, options: SceneOptions::cut_surface(1..=4), ..Default::default() };
+        let scene = cfg.scene();
+        let first = render(&scene, 0);
+        let (submitted, rows) = frame(&mut gpu, &first, &format!("seed {seed} frame 0"));
+        if rows <= 32 {
+            continue; // the first guess holds them: not the frame this test needs
+        }
+        assert!(submitted >= 2, "seed {seed}: {rows} rows in one submission with the first guess");
+        assert_eq!(frame(&mut gpu, &first, &format!("seed {seed} frame 0 again")).0, 1, "seed {seed}: the same frame again");
+        for f in 1..cfg.frames {
+            let (submitted, rows) = frame(&mut gpu, &render(&scene, f), &format!("seed {seed} frame {f}"));
+            assert_eq!(submitted, 1, "seed {seed} frame {f} ({rows} rows)");
+        }
+        checked = true;
+        break;
+    }
+    assert!(checked, "no scene's spots reach more rows than the first guess");
 }
