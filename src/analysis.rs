@@ -439,13 +439,14 @@ impl SpotQuery {
     /// on the ring's and the boundary's pixels.
     pub const REACH_BEYOND_RING_PX: usize = 3;
 
-    /// The rows of a `height`-row frame whose maps the check reads for `spot` (`SpotEvidence::judge`: the
-    /// ring around the spot's box, as wide as the box's larger side and at least `Spot::RING_MIN_PX`, and
-    /// `REACH_BEYOND_RING_PX` more): [y0, y1). The GPU's twin is spot_rows.wgsl's `spot_reach`.
-    pub fn reach(spot: &Spot, height: usize) -> (usize, usize) {
-        let [_, y0, _, y1] = spot.bbox;
+    /// The box of a `width`×`height` frame whose maps the check reads for `spot` (`SpotEvidence::judge`:
+    /// the ring around the spot's box, as wide as the box's larger side and at least `Spot::RING_MIN_PX`,
+    /// and `REACH_BEYOND_RING_PX` more): x0, y0, x1, y1 (exclusive). The GPU's twin is spot_rows.wgsl's
+    /// `spot_reach`.
+    pub fn reach(spot: &Spot, width: usize, height: usize) -> [usize; 4] {
+        let [x0, y0, x1, y1] = spot.bbox;
         let side = spot.ring_side() + Self::REACH_BEYOND_RING_PX;
-        (y0.saturating_sub(side), (y1 + side).min(height))
+        [x0.saturating_sub(side), y0.saturating_sub(side), (x1 + side).min(width), (y1 + side).min(height)]
     }
 }
 

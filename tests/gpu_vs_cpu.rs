@@ -1148,8 +1148,9 @@ fn gpu_reduce_stage_equals_its_cpu_twin_on_adversarial_masks() {
 /// order, on adversarial masks: region-of-interest edges that cut the spiral and the serpentine into many
 /// spots (a component that leaves the region and comes back is two), the whole frame, least areas of 1 and
 /// 4 px, TBRs that keep all, some or none of them, sizes that are not multiples of the 16-pixel tiles.
-/// And the rows it copies out for the check's evidence are those within `SpotQuery::reach` of the CPU's
-/// spots, each holding the maps' row (the runner leaves the others 0).
+/// And the maps it copies out for the check's evidence are those within `SpotQuery::reach` of the CPU's
+/// spots, a row's span from the first to the last column a reach holds there (the runner leaves the
+/// others 0).
 #[test]
 fn gpu_spot_stage_equals_its_cpu_twin_on_adversarial_masks() {
     use nirf_margin::analysis::{SpotQuery, ratio_code, ratio_value};
@@ -1157,7 +1158,7 @@ fn gpu_spot_stage_equals_its_cpu_twin_on_adversarial_masks() {
     let Some(ctx) = gpu_or_skip() else { return };
     let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::default()).unwrap();
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(21);
-    let (mut seen, mut rows_seen) = (0, 0);
+    let (mut seen, mut px_seen) = (0, 0);
     for (w, h) in [(203, 117), (64, 48)] {
         let rois = [Roi::central(w, h), Roi { x: 0, y: 0, w, h }, Roi { x: 7, y: 5, w: w - 20, h: h - 13 }, Roi { x: 17, y: 16, w: 1, h: h - 16 }];
         for (name, mask) in adversarial_masks(w, h) {
@@ -1169,15 +1170,20 @@ fn gpu_spot_stage_equals_its_cpu_twin_on_adversarial_masks() {
                     let want = find_spots(&ratio, &mask, roi, min_tbr, min_area);
                     let what = format!("{w}x{h} {name} {roi:?} TBR {min_tbr} area {min_area}");
                     assert_eq!(got, want, "{what}");
-                    let reached = |y: usize| want.iter().any(|s| (SpotQuery::reach(s, h).0..SpotQuery::reach(s, h).1).contains(&y));
+                    // Each row's span: the columns from the first to the last a spot's reach holds there.
+                    let boxes: Vec<[usize; 4]> = want.iter().map(|s| SpotQuery::reach(s, w, h)).collect();
                     for y in 0..h {
-                        let (rr, rm) = (&got_ratio.data[y * w..(y + 1) * w], &got_mask.data[y * w..(y + 1) * w]);
-                        if reached(y) {
-                            let want_r: Vec<f32> = ratio.data[y * w..(y + 1) * w].iter().map(|&r| ratio_value(ratio_code(r))).collect();
-                            assert!(rr == want_r.as_slice() && rm == &mask.data[y * w..(y + 1) * w], "{what}: row {y} copied wrong");
-                            rows_seen += 1;
-                        } else {
-                            assert!(rr.iter().all(|&v| v == 0.0) && rm.iter().all(|&v| v == 0), "{what}: row {y} copied out of reach");
+                        let on = boxes.iter().filter(|b| (b[1]..b[3]).contains(&y));
+                        let (x0, x1) = on.fold((w, 0), |(a, b), r| (a.min(r[0]), b.max(r[2])));
+                        for x in 0..w {
+                            let i = y * w + x;
+                            if (x0..x1).contains(&x) {
+                                let want_r = ratio_value(ratio_code(ratio.data[i]));
+                                assert!(got_ratio.data[i] == want_r && got_mask.data[i] == mask.data[i], "{what}: ({x}, {y}) copied wrong");
+                                px_seen += 1;
+                            } else {
+                                assert!(got_ratio.data[i] == 0.0 && got_mask.data[i] == 0, "{what}: ({x}, {y}) copied out of reach");
+                            }
                         }
                     }
                     seen += want.len();
@@ -1185,16 +1191,17 @@ fn gpu_spot_stage_equals_its_cpu_twin_on_adversarial_masks() {
             }
         }
     }
-    assert!(seen > 1000 && rows_seen > 1000, "the masks make many spots ({seen}) and rows around them ({rows_seen})");
+    assert!(seen > 1000 && px_seen > 100_000, "the masks make many spots ({seen}) and pixels around them ({px_seen})");
 }
 
 /// In a frame, the GPU finds the check's candidate spots with the segmentation and reads back the maps
-/// only on the rows around them (with the overlay): the candidates equal `find_spots` on the GPU's whole
-/// maps, and the evidence that judges them (`SpotEvidence::keep`: the glint tests, the ring around each
-/// spot, its edges) reads nothing outside those rows: the spots kept are the same as on the whole maps.
+/// only within their reach (with the overlay; `SpotQuery::reach`, a span of columns a row): the
+/// candidates equal `find_spots` on the GPU's whole maps, and the evidence that judges them
+/// (`SpotEvidence::keep`: the glint tests, the ring around each spot, its edges) reads nothing outside
+/// that reach: the spots kept are the same as on the whole maps.
 /// Cut surfaces with residual spots and glints, broad-family textures, three ROIs.
 #[test]
-fn gpu_check_reads_back_only_the_rows_around_its_spots() {
+fn gpu_check_reads_back_only_the_maps_around_its_spots() {
     use nirf_margin::analysis::SpotQuery;
     use nirf_margin::measure::findings::{Roi, SpotEvidence, find_spots};
     use std::cell::OnceCell;
@@ -1239,16 +1246,16 @@ fn gpu_check_reads_back_only_the_rows_around_its_spots() {
     assert!(candidates >= 10 && kept >= 5, "the scenes hold spots ({candidates} candidates, {kept} kept)");
 }
 
-/// One submission and one readback a frame in the check modes too: the candidate spots and the maps on
-/// the rows within their reach come back with the segmentation, and `spots` submits nothing. The rows are
+/// One submission and one readback a frame in the check modes too: the candidate spots and the maps
+/// within their reach come back with the segmentation, and `spots` submits nothing. The maps' words are
 /// read back for as many as the last frame's and an eighth more: a first frame whose spots reach more
-/// rows than the first guess reads the rest in a second submission, and the rows laid are the frame's
-/// (equal to the whole maps' there) either way; the same frame again, and the frames after it, are one
+/// than the first guess reads the rest in a second submission, and the maps laid are the frame's (equal
+/// to the whole maps' within reach) either way; the same frame again, and the frames after it, are one
 /// submission each. Cut surfaces with residual spots and glints (a frame's processor adds a submission
 /// only for a homogeneous lesion's outline or a coreless lesion's glint test, which these scenes' check
 /// does not ask for).
 #[test]
-fn a_gpu_check_frame_is_one_submission_with_its_spots_and_their_rows() {
+fn a_gpu_check_frame_is_one_submission_with_its_spots_and_the_maps_around_them() {
     use nirf_margin::analysis::SpotQuery;
     use nirf_margin::measure::findings::{Roi, find_spots};
     let Some(ctx) = gpu_or_skip() else { return };
@@ -1266,12 +1273,18 @@ fn a_gpu_check_frame_is_one_submission_with_its_spots_and_their_rows() {
         let submitted = gpu.context().submissions() - before;
         let (whole_ratio, whole_fluo) = gpu.pixel_maps().unwrap();
         assert_eq!(found, find_spots(&whole_ratio, &whole_fluo, query.roi, query.min_tbr, query.min_area), "{what}");
-        let rows: std::collections::BTreeSet<usize> = found.iter().flat_map(|s| { let (a, b) = SpotQuery::reach(s, h); a..b }).collect();
-        for &y in &rows {
-            let row = |v: usize| y * w..y * w + v;
-            assert!(ratio.data[row(w)] == whole_ratio.data[row(w)] && fluo.data[row(w)] == whole_fluo.data[row(w)], "{what}: row {y} differs from the frame's");
+        // The pixels copied out: a row's span from the first to the last column a reach holds there.
+        let mut spans = std::collections::BTreeMap::new();
+        for s in &found {
+            let [x0, y0, x1, y1] = SpotQuery::reach(s, w, h);
+            for y in y0..y1 {
+                let span = y * w + x0..y * w + x1;
+                assert!(ratio.data[span.clone()] == whole_ratio.data[span.clone()] && fluo.data[span.clone()] == whole_fluo.data[span], "{what}: row {y} differs from the frame's");
+                let e = spans.entry(y).or_insert((x0, x1));
+                *e = (e.0.min(x0), e.1.max(x1));
+            }
         }
-        (submitted, rows.len())
+        (submitted, spans.values().map(|(a, b)| b - a).sum::<usize>())
     };
     let mut checked = false;
     for seed in 950..980u64 {
@@ -1280,18 +1293,19 @@ fn a_gpu_check_frame_is_one_submission_with_its_spots_and_their_rows() {
         let cfg = PhantomConfig { width: w, height: h, frames: 4, seed, mm_per_px: 0.1, options: SceneOptions::cut_surface(1..=4), ..Default::default() };
         let scene = cfg.scene();
         let first = render(&scene, 0);
-        let (submitted, rows) = frame(&mut gpu, &first, &format!("seed {seed} frame 0"));
-        if rows <= 32 {
-            continue; // the first guess holds them: not the frame this test needs
+        let (submitted, pixels) = frame(&mut gpu, &first, &format!("seed {seed} frame 0"));
+        // The first guess, 2,048 words, holds 2,730 pixels at most (three quarters of a word a pixel).
+        if pixels < 4096 {
+            continue; // not the frame this test needs
         }
-        assert!(submitted >= 2, "seed {seed}: {rows} rows in one submission with the first guess");
+        assert!(submitted >= 2, "seed {seed}: {pixels} pixels in one submission with the first guess");
         assert_eq!(frame(&mut gpu, &first, &format!("seed {seed} frame 0 again")).0, 1, "seed {seed}: the same frame again");
         for f in 1..cfg.frames {
-            let (submitted, rows) = frame(&mut gpu, &render(&scene, f), &format!("seed {seed} frame {f}"));
-            assert_eq!(submitted, 1, "seed {seed} frame {f} ({rows} rows)");
+            let (submitted, pixels) = frame(&mut gpu, &render(&scene, f), &format!("seed {seed} frame {f}"));
+            assert_eq!(submitted, 1, "seed {seed} frame {f} ({pixels} pixels)");
         }
         checked = true;
         break;
     }
-    assert!(checked, "no scene's spots reach more rows than the first guess");
+    assert!(checked, "no scene's spots reach more pixels than the first guess holds");
 }

@@ -9,6 +9,9 @@
 //! elsewhere the overlay is the white light as it is. The overlay's text is drawn after, on the CPU, by
 //! the processor, whichever backend made the frame. The marks are read back for as many tiles as the
 //! last frame drew and an eighth more; a frame that draws more reads the rest in a second submission.
+//! In the transection and wound-bed modes the same submission finds the check's candidate spots
+//! (spots.wgsl) and copies out the maps within their reach (spot_rows.wgsl: a span of columns a row),
+//! read back with the table likewise: as many words as the last frame's and an eighth more.
 //!
 //! Every dispatch goes through `run_stage`, which counts the bytes of the buffers it binds into the
 //! frame's `Traffic` (bench's `bytes_per_frame`); every wait is bounded (`GpuContext::wait`) and every
@@ -83,8 +86,8 @@ enum Tiles {
     Low,
     /// The tiles of the check's region of interest (spots.wgsl reads no pixel outside it).
     Roi,
-    /// Not tiles but rows: those within reach of the check's candidate spots (spot_rows.wgsl copies
-    /// those rows alone).
+    /// Not tiles but the spans of the rows within reach of the check's candidate spots (spot_rows.wgsl
+    /// copies those alone): counted by the share of the maps' words they hold.
     SpotRows,
 }
 
@@ -279,15 +282,15 @@ struct FrameResources {
     /// The check's spot table (spots.wgsl) and its readback.
     spot_table: wgpu::Buffer,
     spot_read: wgpu::Buffer,
-    /// The rows within reach of the check's candidates (spot_rows.wgsl): their counts and places, the
-    /// maps on those rows a row after another, and their readback (made with a frame's first query).
+    /// The spans within reach of the check's candidates (spot_rows.wgsl): a row's span and place, the
+    /// maps on those spans a row after another, and their readback (made with a frame's first query).
     spot_rows: wgpu::Buffer,
     row_maps: wgpu::Buffer,
     row_maps_read: Option<wgpu::Buffer>,
     bg_spot_rows: Bound,
-    /// Rows whose maps the segmentation's submission reads back: the last frame's count and an eighth
-    /// more (a frame with more reads the rest in a second submission).
-    spot_rows_capacity: usize,
+    /// Words of the maps around the check's spots that the segmentation's submission reads back: the
+    /// last frame's count and an eighth more (a frame with more reads the rest in a second submission).
+    spot_words_capacity: usize,
     /// The maps the check reads, filled on the rows around the last frame's candidate spots only
     /// (`SpotQuery::reach`): kept from frame to frame, so that only those rows are written.
     spot_maps: Option<PixelMaps>,
@@ -342,9 +345,9 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 21
         ("low_tiles", 1 + near::tiles(width, height)),
         // The check's spots: a header, then a record a component (`prelude::spots`).
         ("spot_table", spots::buffer_words()),
-        // The rows within reach of the check's candidates: counts and places (`prelude::spots::rows_words`).
+        // The spans within reach of the check's candidates and their places (`prelude::spots::rows_words`).
         ("spot_rows", spots::rows_words(height)),
-        // Those rows of the ratio map and the mask, a row after another: at most every row.
+        // Those spans of the ratio map and the mask, a row after another: at most every row whole.
         ("row_maps", spot_row_words(width) * height),
     ]
 }
@@ -782,19 +785,19 @@ impl GpuAnalyzer {
 
     /// The check's spot stage alone on a given mask (0 non-fluorescent, 1 fluorescent) and ratio map:
     /// the candidate spots of `query` (spots.wgsl's `spot_local`, hysteresis.wgsl's `merge_low`,
-    /// `spot_flatten`, `spot_stats`) and the maps on the rows within their reach (spot_rows.wgsl's
-    /// `spot_reach`, `spot_row_index`, `spot_copy_rows`), as `segment` runs them when asked; the maps
-    /// returned hold those rows, 0 elsewhere. Its CPU twin is `measure::findings::find_spots`, then
-    /// `SpotQuery::reach` of each spot. A frame with more components than the table holds, or rows
+    /// `spot_flatten`, `spot_stats`) and the maps within their reach (spot_rows.wgsl's `spot_reach`,
+    /// `spot_row_index`, `spot_copy_rows`), as `segment` runs them when asked; the maps returned hold
+    /// those spans, 0 elsewhere. Its CPU twin is `measure::findings::find_spots`, then
+    /// `SpotQuery::reach` of each spot. A frame with more components than the table holds, or spans
     /// copied that are not the spots' reach, is an error here (in a frame, the spots are then found on
-    /// the CPU; the rows, an error too).
+    /// the CPU; the spans, an error too).
     pub fn run_spots_stage(&mut self, mask: &Plane<u8>, ratio: &Plane<f32>, query: &SpotQuery) -> Result<(Vec<Spot>, Plane<f32>, Plane<u8>)> {
         query.roi.in_frame(mask.width, mask.height)?;
         self.load_mask_and_ratio(mask, ratio)?;
         let (w, h) = (mask.width, mask.height);
         let f = self.frame.as_ref().expect("resources built");
         write_spot_head(&self.ctx.queue, &f.spot_table, query);
-        self.ctx.queue.write_buffer(&f.spot_rows, 0, &vec![0u8; (h + 1) * 4]);
+        self.ctx.queue.write_buffer(&f.spot_rows, 0, &vec![0u8; 2 * h * 4]);
         let (hp, g, t) = (&self.pipelines.hysteresis, &f.bg_hysteresis.group, tiles(w, h));
         let (sp, sg) = (&self.pipelines.spot_rows, &f.bg_spot_rows.group);
         self.run_alone(&[
@@ -810,20 +813,13 @@ impl GpuAnalyzer {
         let found = spots_from_table(&table_words, query)
             .ok_or_else(|| anyhow!("{} components in the region of interest: the spot table holds {}", table_words[spots::COUNT], spots::CAPACITY))?;
         let copied = self.read_back(&f.spot_rows, spots::rows_words(h))?[spots::rows_total(h)] as usize;
-        let rows: Vec<usize> = spot_rows(&found, h).into_iter().flat_map(|(a, b)| a..b).collect();
-        if rows.len() != copied {
-            bail!("the GPU copied {copied} rows around the spots where their reach holds {}", rows.len());
+        let spans = spot_spans(&found, w, h);
+        if spans_words(&spans) != copied {
+            bail!("the GPU copied {copied} words around the spots where their reach holds {}", spans_words(&spans));
         }
-        let row_words = spot_row_words(w);
-        let copies = self.read_back(&f.row_maps, row_words * copied)?;
+        let copies = self.read_back(&f.row_maps, copied)?;
         let (mut r, mut m) = (Plane::new(w, h), Plane::new(w, h));
-        for (row, &y) in copies.chunks_exact(row_words.max(1)).zip(&rows) {
-            let (codes, bytes): (&[u16], &[u8]) = (bytemuck::cast_slice(&row[..ratio_words(w, 1)]), bytemuck::cast_slice(&row[ratio_words(w, 1)..]));
-            for x in 0..w {
-                r.data[y * w + x] = ratio_value(codes[x] as u32);
-                m.data[y * w + x] = bytes[x];
-            }
-        }
+        lay_spans(&copies, &spans, &mut r, &mut m);
         Ok((found, r, m))
     }
 
@@ -1075,7 +1071,7 @@ impl GpuAnalyzer {
                 ("composite_classes", &marks, Tiles::Drawn),
                 ("composite_classes", &classes, Tiles::Drawn),
             ]),
-            // The copy pass reads and writes the rows within reach of a candidate only.
+            // The copy pass reads and writes the spans within reach of a candidate only.
             bg_spot_rows: p.spot_rows.bind(d, &uniform, &[&spot_table, &ratio, &mask, &spot_rows, &row_maps], &[], &[
                 ("spot_copy_rows", &ratio, Tiles::SpotRows),
                 ("spot_copy_rows", &mask, Tiles::SpotRows),
@@ -1117,8 +1113,8 @@ impl GpuAnalyzer {
             spot_rows,
             row_maps,
             row_maps_read: None,
-            // Before a frame has had candidates: the rows of a small one (its box and its ring).
-            spot_rows_capacity: SPOT_ROWS_SLACK,
+            // Before a frame has had candidates: the words of a few small ones' reach.
+            spot_words_capacity: SPOT_WORDS_SLACK,
             spot_maps: None,
             low_tiles,
             timestamps,
@@ -1394,9 +1390,10 @@ fn least_peak_code(min_tbr: f32) -> u32 {
     if c.is_nan() { RATIO_CODE_MAX + 1 } else { c.clamp(0.0, (RATIO_CODE_MAX + 1) as f32) as u32 }
 }
 
-/// Rows the segmentation's submission reads back beyond the last frame's rows around its candidates
-/// (and before any frame had them): a small candidate's box and its ring, `SpotQuery::reach`.
-const SPOT_ROWS_SLACK: usize = 32;
+/// Words of the maps the segmentation's submission reads back beyond the last frame's around its
+/// candidates (and before any frame had them): a few small candidates' reach (`SpotQuery::reach`: 30×30
+/// px, 690 words, for an 8 px spot).
+const SPOT_WORDS_SLACK: usize = 2048;
 
 /// The candidate spots of query `q` from the spot table (`prelude::spots`), filtered and ordered as
 /// `find_spots` (by their first pixel in raster order, the label order of the ROI's labelling); `None`
@@ -1428,19 +1425,47 @@ fn spots_from_table(t: &[u32], q: &SpotQuery) -> Option<Vec<Spot>> {
     Some(found.into_iter().map(|(_, s)| s).collect())
 }
 
-/// The rows of a `height`-row frame the check reads around `found` (`SpotQuery::reach`), as disjoint
-/// ranges in order: spot_rows.wgsl's rows, in the order it copies them out.
-fn spot_rows(found: &[Spot], height: usize) -> Vec<(usize, usize)> {
-    let mut rows: Vec<(usize, usize)> = found.iter().map(|s| SpotQuery::reach(s, height)).collect();
-    rows.sort();
-    let mut merged: Vec<(usize, usize)> = Vec::new();
-    for (a, b) in rows {
-        match merged.last_mut() {
-            Some(last) if a <= last.1 => last.1 = last.1.max(b),
-            _ => merged.push((a, b)),
+/// The spans of a `width`×`height` frame the check reads around `found` (`SpotQuery::reach`): each row
+/// that a candidate's reach holds, in order, with the columns from the first to the last that one holds
+/// there, [x0, x1): spot_rows.wgsl's spans, in the order it copies them out.
+fn spot_spans(found: &[Spot], width: usize, height: usize) -> Vec<(usize, usize, usize)> {
+    let mut hull = vec![(usize::MAX, 0); height];
+    for s in found {
+        let [x0, y0, x1, y1] = SpotQuery::reach(s, width, height);
+        for h in &mut hull[y0..y1] {
+            *h = (h.0.min(x0), h.1.max(x1));
         }
     }
-    merged
+    hull.into_iter().enumerate().filter(|(_, (_, x1))| *x1 != 0).map(|(y, (x0, x1))| (y, x0, x1)).collect()
+}
+
+/// The words of the ratio map's row, then of the mask's, that hold columns [x0, x1) (spot_rows.wgsl's
+/// `ratio_words_of`, `mask_words_of`): each one's first and end.
+fn span_words(x0: usize, x1: usize) -> ((usize, usize), (usize, usize)) {
+    ((x0 / 2, x1.div_ceil(2)), (x0 / 4, x1.div_ceil(4)))
+}
+
+/// Words spot_rows.wgsl copies out for `spans`.
+fn spans_words(spans: &[(usize, usize, usize)]) -> usize {
+    spans.iter().map(|&(_, x0, x1)| { let ((a, b), (c, d)) = span_words(x0, x1); b - a + d - c }).sum()
+}
+
+/// Lays `spans` (`spot_spans`), copied out a span after another from `words` (spot_rows.wgsl's
+/// `row_maps`: each row's ratio words, then its mask words), into `ratio` and `mask` (elsewhere
+/// untouched).
+fn lay_spans(words: &[u32], spans: &[(usize, usize, usize)], ratio: &mut Plane<f32>, mask: &mut Plane<u8>) {
+    let w = ratio.width;
+    let mut at = 0;
+    for &(y, x0, x1) in spans {
+        let ((a, b), (c, d)) = span_words(x0, x1);
+        let codes: &[u16] = bytemuck::cast_slice(&words[at..at + b - a]);
+        let bytes: &[u8] = bytemuck::cast_slice(&words[at + b - a..at + b - a + d - c]);
+        for x in x0..x1 {
+            ratio.data[y * w + x] = ratio_value(codes[x - 2 * a] as u32);
+            mask.data[y * w + x] = bytes[x - 4 * c];
+        }
+        at += b - a + d - c;
+    }
 }
 
 /// The readbacks of the ratio map and the mask (made the first time a frame of this size needs them).
@@ -1449,27 +1474,16 @@ fn maps_read<'a>(device: &wgpu::Device, f: &'a mut FrameResources) -> &'a (wgpu:
     f.maps_read.get_or_insert_with(|| (readback(device, "ratio_read", ratio_bytes), readback(device, "mask_read", mask_bytes)))
 }
 
-/// Lays the rows copied out by spot_rows.wgsl at `places` (in the mapped `row_maps_read`, a row after
-/// another: the ratio codes, then the mask bytes) into the check's maps (kept from frame to frame:
-/// elsewhere they hold what earlier frames left) at the frame rows `rows` lists for those places, and
-/// unmaps the readback.
-fn lay_spot_rows(f: &mut FrameResources, rows: &[usize], places: std::ops::Range<usize>) -> Result<()> {
+/// Lays `spans` (`spot_spans`) from the mapped `row_maps_read` into the check's maps (kept from frame
+/// to frame: elsewhere they hold what earlier frames left), and unmaps the readback.
+fn lay_spot_spans(f: &mut FrameResources, spans: &[(usize, usize, usize)], words: usize) -> Result<()> {
     let (w, h) = (f.width, f.height);
-    let (rb, row_bytes) = (ratio_words(w, 1) * 4, spot_row_words(w) * 4);
     let maps = f.spot_maps.get_or_insert_with(|| (Arc::new(Plane::new(w, h)), Arc::new(Plane::new(w, h))));
     let (ratio, mask) = (Arc::make_mut(&mut maps.0), Arc::make_mut(&mut maps.1));
     let read = f.row_maps_read.as_ref().expect("copied into");
-    if !places.is_empty() {
-        let view = read
-            .get_mapped_range((places.start * row_bytes) as u64..(places.end * row_bytes) as u64)
-            .map_err(|e| anyhow!("reading the check's rows: {e:?}"))?;
-        for (row, &y) in view.chunks_exact(row_bytes).zip(&rows[places]) {
-            let codes: &[u16] = bytemuck::cast_slice(&row[..rb]);
-            for (d, &c) in ratio.data[y * w..(y + 1) * w].iter_mut().zip(codes) {
-                *d = ratio_value(c as u32);
-            }
-            mask.data[y * w..(y + 1) * w].copy_from_slice(&row[rb..rb + w]);
-        }
+    if words > 0 {
+        let view = read.get_mapped_range(..(words * 4) as u64).map_err(|e| anyhow!("reading the check's maps: {e:?}"))?;
+        lay_spans(bytemuck::cast_slice(&view), spans, ratio, mask);
     }
     read.unmap();
     Ok(())
@@ -1664,15 +1678,15 @@ impl Analyzer for GpuAnalyzer {
             (up.get("levels"), rb, (1, 1, 1)),
             (up.get("subpixel"), rb, t),
         ]);
-        // The check's candidate spots (spots.wgsl) and the maps on the rows within their reach
-        // (spot_rows.wgsl), read back with the table: as many rows as the last frame's and an eighth
-        // more; a frame with more reads the rest below.
-        let spot_rows_capacity = f.spot_rows_capacity.min(h);
+        // The check's candidate spots (spots.wgsl) and the maps within their reach (spot_rows.wgsl),
+        // read back with the table: as many words as the last frame's and an eighth more; a frame with
+        // more reads the rest below.
+        let spot_words_capacity = f.spot_words_capacity.min(spot_row_words(w) * h);
         if let Some(q) = spot_query {
             write_spot_head(&ctx.queue, &f.spot_table, &q);
             traffic.borrow_mut().add("upload", (spots::HEAD * 4) as u64, 0);
-            // The rows' counts (spot_reach adds to them).
-            let counts = ((h + 1) * 4) as u64;
+            // The rows' spans (spot_reach widens them).
+            let counts = (2 * h * 4) as u64;
             enc.clear_buffer(&f.spot_rows, 0, Some(counts));
             traffic.borrow_mut().add("clear", counts, 0);
             let (hp, hb) = (&p.hysteresis, &f.bg_hysteresis);
@@ -1688,7 +1702,7 @@ impl Analyzer for GpuAnalyzer {
             ]);
             enc.copy_buffer_to_buffer(&f.spot_rows, (spots::rows_total(h) * 4) as u64, &f.spot_table, (spots::ROWS * 4) as u64, 4);
             enc.copy_buffer_to_buffer(&f.spot_table, 0, &f.spot_read, 0, f.spot_table.size());
-            let row_bytes = (spot_rows_capacity * spot_row_words(w) * 4) as u64;
+            let row_bytes = (spot_words_capacity * 4) as u64;
             enc.copy_buffer_to_buffer(&f.row_maps, 0, f.row_maps_read.as_ref().expect("made above"), 0, row_bytes);
             traffic.borrow_mut().add("readback", 8 + 2 * f.spot_table.size() + 2 * row_bytes, 0);
         }
@@ -1765,33 +1779,32 @@ impl Analyzer for GpuAnalyzer {
                 let span = |a: usize, len: usize| ((a + len).div_ceil(16) - a / 16) as f64;
                 roi_share = span(q.roi.x, q.roi.w) * span(q.roi.y, q.roi.h) / tiles_n;
                 let copied = spot_words[spots::ROWS] as usize;
-                rows_share = copied as f64 / h as f64;
+                rows_share = copied as f64 / (spot_row_words(w) * h) as f64;
                 let found = spots_from_table(&spot_words, &q);
                 match &found {
                     Some(found) => {
-                        // The rows the candidates' evidence reads, in the order the GPU copied them.
-                        let rows: Vec<usize> = spot_rows(found, h).into_iter().flat_map(|(a, b)| a..b).collect();
-                        if rows.len() != copied {
+                        // The spans the candidates' evidence reads, in the order the GPU copied them.
+                        let spans = spot_spans(found, w, h);
+                        if spans_words(&spans) != copied {
                             f.row_maps_read.as_ref().expect("mapped").unmap();
-                            bail!("the GPU copied {copied} rows around the check's spots where their reach holds {}", rows.len());
+                            bail!("the GPU copied {copied} words around the check's spots where their reach holds {}", spans_words(&spans));
                         }
-                        let read = copied.min(spot_rows_capacity);
-                        lay_spot_rows(f, &rows, 0..read)?;
-                        if copied > read {
-                            // More rows than read back: the rest, in a submission of its own.
-                            let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("spot rows") });
-                            let (from, to) = ((read * spot_row_words(w) * 4) as u64, (copied * spot_row_words(w) * 4) as u64);
+                        if copied > spot_words_capacity {
+                            // More words than read back: the rest, in a submission of its own.
                             let dst = f.row_maps_read.as_ref().expect("made above");
+                            dst.unmap();
+                            let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("spot spans") });
+                            let (from, to) = ((spot_words_capacity * 4) as u64, (copied * 4) as u64);
                             enc.copy_buffer_to_buffer(&f.row_maps, from, dst, from, to - from);
                             traffic.borrow_mut().add("readback", 2 * (to - from), 0);
                             ctx.submit(enc.finish());
                             map_checked(ctx, &[dst])?;
-                            lay_spot_rows(f, &rows, read..copied)?;
                         }
+                        lay_spot_spans(f, &spans, copied)?;
                     }
                     None => f.row_maps_read.as_ref().expect("mapped").unmap(),
                 }
-                f.spot_rows_capacity = copied + copied / 8 + SPOT_ROWS_SLACK;
+                f.spot_words_capacity = copied + copied / 8 + SPOT_WORDS_SLACK;
                 found.map(|found| (q, found))
             }
             None => None,
@@ -1914,7 +1927,7 @@ impl Analyzer for GpuAnalyzer {
         self.spot_query = query;
     }
 
-    /// The candidates found with the segmentation, and the maps on the rows around them, read back with
+    /// The candidates found with the segmentation, and the maps within their reach, read back with
     /// it: no GPU work here. A query the segmentation was not asked, or a frame with more components than
     /// the spot table holds, has none (the caller finds them on the whole maps, as on the CPU).
     fn spots(&mut self, query: &SpotQuery) -> Result<Option<(Vec<Spot>, PixelMaps)>> {

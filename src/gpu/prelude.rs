@@ -249,8 +249,8 @@ const _: () = {
 /// tiles' perimeters in its border array), summed into records read back with the lesion table. The
 /// buffer: a header (the records handed out, which may pass `CAPACITY`: then the frame's spots are found
 /// on the CPU; the ROI's x0, y0, x1, y1, exclusive; the least area; the tiles with a spot pixel on their
-/// perimeter; the least peak ratio code, the code of the least TBR; the rows around the candidates, copied
-/// from the rows buffer below), then `CAPACITY` records of
+/// perimeter; the least peak ratio code, the code of the least TBR; the words of the maps copied out around
+/// the candidates, from the rows buffer below), then `CAPACITY` records of
 /// `STRIDE` words: the area, the box (x0, y0, last x, last y), the sums of x and y (two words each, low
 /// first), the peak ratio code and the raster index of the first pixel. A record is handed to every
 /// component that crosses a tile border and to every other as large as the least area. Emitted as
@@ -264,7 +264,7 @@ pub mod spots {
     pub const TILES: usize = 6;
     /// The least peak ratio code of a candidate (`SpotQuery::min_tbr` as the least code that reaches it).
     pub const MIN_PEAK: usize = 7;
-    /// The rows around the candidates (`SpotQuery::reach`), copied from the rows buffer's total.
+    /// The words copied out around the candidates (`SpotQuery::reach`), from the rows buffer's total.
     pub const ROWS: usize = 8;
     pub const HEAD: usize = 10;
     pub const AREA: usize = 0;
@@ -283,16 +283,16 @@ pub mod spots {
         HEAD + CAPACITY * STRIDE
     }
 
-    /// The rows buffer of spot_rows.wgsl, for a `height`-row frame: `height + 1` words counting the
-    /// candidates whose reach starts (+1) and ends (-1, wrapping) at each row, then each row's place among
-    /// the rows copied out (`NONE` for a row out of every candidate's reach), then how many are copied
-    /// (`rows_total`).
+    /// The rows buffer of spot_rows.wgsl, for a `height`-row frame: a word a row with the bitwise not
+    /// of the first column any candidate's reach holds there (0: none), a word a row with the column past
+    /// the last (0: none), then each row's place in words among the spans copied out (`NONE` for a row out
+    /// of every candidate's reach), then how many words are copied (`rows_total`).
     pub fn rows_words(height: usize) -> usize {
-        2 * height + 2
+        3 * height + 1
     }
 
     pub fn rows_total(height: usize) -> usize {
-        2 * height + 1
+        3 * height
     }
 }
 
