@@ -1198,7 +1198,8 @@ fn gpu_spot_stage_equals_its_cpu_twin_on_adversarial_masks() {
 /// only within their reach (with the overlay; `SpotQuery::reach`, a span of columns a row): the
 /// candidates equal `find_spots` on the GPU's whole maps, and the evidence that judges them
 /// (`SpotEvidence::keep`: the glint tests, the ring around each spot, its edges) reads nothing outside
-/// that reach: the spots kept are the same as on the whole maps.
+/// that reach: the spots kept are the same as on the whole maps, and as on maps poisoned beyond it (this
+/// fails with `SpotQuery::REACH_BEYOND_RING_PX` at 1 or 0, passes at 2: the slopes' box and differences).
 /// Cut surfaces with residual spots and glints, broad-family textures, three ROIs.
 #[test]
 fn gpu_check_reads_back_only_the_maps_around_its_spots() {
@@ -1239,6 +1240,20 @@ fn gpu_check_reads_back_only_the_maps_around_its_spots() {
             };
             let k = judge(&ratio, &fluo);
             assert_eq!(k, judge(&whole_ratio, &whole_fluo), "{what}");
+            // And the reach holds all the evidence reads: beyond it, maps poisoned with a checkerboard of
+            // dark and bright fluorescence (shadows, steep slopes, a shifted ring) keep the same spots.
+            let (mut poisoned_ratio, mut poisoned_fluo) = ((*whole_ratio).clone(), (*whole_fluo).clone());
+            let boxes: Vec<[usize; 4]> = found.iter().map(|s| SpotQuery::reach(s, w, h)).collect();
+            for y in 0..h {
+                for x in 0..w {
+                    if !boxes.iter().any(|b| (b[0]..b[2]).contains(&x) && (b[1]..b[3]).contains(&y)) {
+                        let odd = (x + y) % 2 == 1;
+                        poisoned_ratio.data[y * w + x] = if odd { 8.0 } else { 0.05 };
+                        poisoned_fluo.data[y * w + x] = odd as u8;
+                    }
+                }
+            }
+            assert_eq!(k, judge(&poisoned_ratio, &poisoned_fluo), "{what}: the evidence reads beyond the reach");
             candidates += found.len();
             kept += k.len();
         }
