@@ -145,8 +145,12 @@ fn field_near(word: u32) -> u32 {
 // (`analysis::quantise_ratio`; RATIO_STEPS, RATIO_MAX from the prelude), two a word (pixel x in the half
 // x & 1), each row padded to whole words. Each stage that binds it reads pixel (x, y) as
 // ratio_decode(ratio[ratio_index(x, y)], x).
+fn ratio_stride() -> u32 {
+    return (P.width + 1u) / 2u;
+}
+
 fn ratio_index(x: u32, y: u32) -> u32 {
-    return y * ((P.width + 1u) / 2u) + (x >> 1u);
+    return y * ratio_stride() + (x >> 1u);
 }
 
 fn ratio_decode(word: u32, x: u32) -> f32 {

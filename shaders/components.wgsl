@@ -276,29 +276,6 @@ fn root_label(r: u32, fl: bool) -> u32 {
     return LABELLED | (id + 1u) | select(0u, FL_TAG, fl);
 }
 
-// A workgroup's 256 partial counts, scanned in place (inclusive, Hillis–Steele: eight steps).
-var<workgroup> part: array<u32, 256>;
-
-fn scan_part(li: u32) {
-    for (var o = 1u; o < 256u; o <<= 1u) {
-        workgroupBarrier();
-        var v = part[li];
-        if (li >= o) {
-            v += part[li - o];
-        }
-        workgroupBarrier();
-        part[li] = v;
-    }
-    workgroupBarrier();
-}
-
-// Invocation li's contiguous chunk of a row of `len` entries: [start, end).
-fn chunk_of(li: u32, len: u32) -> vec2<u32> {
-    let c = (len + 255u) / 256u;
-    let start = min(li * c, len);
-    return vec2<u32>(start, min(start + c, len));
-}
-
 @compute @workgroup_size(256)
 fn scan_rows(@builtin(local_invocation_index) li: u32) {
     let span = chunk_of(li, P.height);

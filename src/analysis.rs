@@ -407,11 +407,14 @@ pub struct Spot {
 }
 
 impl Spot {
+    /// The least side of the ring around a spot's box (`ring_side`).
+    pub const RING_MIN_PX: usize = 8;
+
     /// How far around its box the check looks for the local background: the box's larger side, at
-    /// least 8 px (`SpotEvidence::judge`'s ring; `SpotQuery::reach`).
+    /// least `RING_MIN_PX` (`SpotEvidence::judge`'s ring; `SpotQuery::reach`).
     pub fn ring_side(&self) -> usize {
         let [x0, y0, x1, y1] = self.bbox;
-        (x1 - x0).max(y1 - y0).max(8)
+        (x1 - x0).max(y1 - y0).max(Self::RING_MIN_PX)
     }
 }
 
@@ -432,13 +435,18 @@ pub struct SpotQuery {
 }
 
 impl SpotQuery {
-    /// The rows of a `height`-row frame whose maps the check reads for `spot` (`SpotEvidence::judge`: the
-    /// ring around the spot's box, as wide as the box's larger side and at least 8 px, and the 3×3 box
-    /// and central differences taken on the ring and the boundary, 2 px more): [y0, y1).
-    pub fn reach(spot: &Spot, height: usize) -> (usize, usize) {
-        let [_, y0, _, y1] = spot.bbox;
-        let side = spot.ring_side() + 3;
-        (y0.saturating_sub(side), (y1 + side).min(height))
+    /// How far beyond the ring the check reads (`reach`): the 3×3 box and the central differences taken
+    /// on the ring's and the boundary's pixels.
+    pub const REACH_BEYOND_RING_PX: usize = 3;
+
+    /// The box of a `width`×`height` frame whose maps the check reads for `spot` (`SpotEvidence::judge`:
+    /// the ring around the spot's box, as wide as the box's larger side and at least `Spot::RING_MIN_PX`,
+    /// and `REACH_BEYOND_RING_PX` more): x0, y0, x1, y1 (exclusive). The GPU's twin is spot_rows.wgsl's
+    /// `spot_reach`.
+    pub fn reach(spot: &Spot, width: usize, height: usize) -> [usize; 4] {
+        let [x0, y0, x1, y1] = spot.bbox;
+        let side = spot.ring_side() + Self::REACH_BEYOND_RING_PX;
+        [x0.saturating_sub(side), y0.saturating_sub(side), (x1 + side).min(width), (y1 + side).min(height)]
     }
 }
 

@@ -1147,15 +1147,18 @@ fn gpu_reduce_stage_equals_its_cpu_twin_on_adversarial_masks() {
 /// areas, boxes, centroids and peak ratios) gives its CPU twin's candidate spots exactly, in the same
 /// order, on adversarial masks: region-of-interest edges that cut the spiral and the serpentine into many
 /// spots (a component that leaves the region and comes back is two), the whole frame, least areas of 1 and
-/// 4 px, sizes that are not multiples of the 16-pixel tiles.
+/// 4 px, TBRs that keep all, some or none of them, sizes that are not multiples of the 16-pixel tiles.
+/// And the maps it copies out for the check's evidence are those within `SpotQuery::reach` of the CPU's
+/// spots, a row's span from the first to the last column a reach holds there (the runner leaves the
+/// others 0).
 #[test]
 fn gpu_spot_stage_equals_its_cpu_twin_on_adversarial_masks() {
-    use nirf_margin::analysis::SpotQuery;
+    use nirf_margin::analysis::{SpotQuery, ratio_code, ratio_value};
     use nirf_margin::measure::findings::{Roi, find_spots};
     let Some(ctx) = gpu_or_skip() else { return };
     let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::default()).unwrap();
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(21);
-    let mut seen = 0;
+    let (mut seen, mut px_seen) = (0, 0);
     for (w, h) in [(203, 117), (64, 48)] {
         let rois = [Roi::central(w, h), Roi { x: 0, y: 0, w, h }, Roi { x: 7, y: 5, w: w - 20, h: h - 13 }, Roi { x: 17, y: 16, w: 1, h: h - 16 }];
         for (name, mask) in adversarial_masks(w, h) {
@@ -1163,24 +1166,43 @@ fn gpu_spot_stage_equals_its_cpu_twin_on_adversarial_masks() {
             for roi in rois {
                 for (min_tbr, min_area) in [(1.5, 4), (0.0, 1), (2.9, 1)] {
                     let query = SpotQuery { roi, min_tbr, min_area };
-                    let got = gpu.run_spots_stage(&mask, &ratio, &query).unwrap();
+                    let (got, got_ratio, got_mask) = gpu.run_spots_stage(&mask, &ratio, &query).unwrap();
                     let want = find_spots(&ratio, &mask, roi, min_tbr, min_area);
-                    assert_eq!(got, want, "{w}x{h} {name} {roi:?} TBR {min_tbr} area {min_area}");
+                    let what = format!("{w}x{h} {name} {roi:?} TBR {min_tbr} area {min_area}");
+                    assert_eq!(got, want, "{what}");
+                    // Each row's span: the columns from the first to the last a spot's reach holds there.
+                    let boxes: Vec<[usize; 4]> = want.iter().map(|s| SpotQuery::reach(s, w, h)).collect();
+                    for y in 0..h {
+                        let on = boxes.iter().filter(|b| (b[1]..b[3]).contains(&y));
+                        let (x0, x1) = on.fold((w, 0), |(a, b), r| (a.min(r[0]), b.max(r[2])));
+                        for x in 0..w {
+                            let i = y * w + x;
+                            if (x0..x1).contains(&x) {
+                                let want_r = ratio_value(ratio_code(ratio.data[i]));
+                                assert!(got_ratio.data[i] == want_r && got_mask.data[i] == mask.data[i], "{what}: ({x}, {y}) copied wrong");
+                                px_seen += 1;
+                            } else {
+                                assert!(got_ratio.data[i] == 0.0 && got_mask.data[i] == 0, "{what}: ({x}, {y}) copied out of reach");
+                            }
+                        }
+                    }
                     seen += want.len();
                 }
             }
         }
     }
-    assert!(seen > 1000, "the masks make many spots ({seen})");
+    assert!(seen > 1000 && px_seen > 100_000, "the masks make many spots ({seen}) and pixels around them ({px_seen})");
 }
 
 /// In a frame, the GPU finds the check's candidate spots with the segmentation and reads back the maps
-/// only on the rows around them (with the overlay): the candidates equal `find_spots` on the GPU's whole
-/// maps, and the evidence that judges them (`SpotEvidence::keep`: the glint tests, the ring around each
-/// spot, its edges) reads nothing outside those rows: the spots kept are the same as on the whole maps.
+/// only within their reach (with the overlay; `SpotQuery::reach`, a span of columns a row): the
+/// candidates equal `find_spots` on the GPU's whole maps, and the evidence that judges them
+/// (`SpotEvidence::keep`: the glint tests, the ring around each spot, its edges) reads nothing outside
+/// that reach: the spots kept are the same as on the whole maps, and as on maps poisoned beyond it (this
+/// fails with `SpotQuery::REACH_BEYOND_RING_PX` at 1 or 0, passes at 2: the slopes' box and differences).
 /// Cut surfaces with residual spots and glints, broad-family textures, three ROIs.
 #[test]
-fn gpu_check_reads_back_only_the_rows_around_its_spots() {
+fn gpu_check_reads_back_only_the_maps_around_its_spots() {
     use nirf_margin::analysis::SpotQuery;
     use nirf_margin::measure::findings::{Roi, SpotEvidence, find_spots};
     use std::cell::OnceCell;
@@ -1218,9 +1240,87 @@ fn gpu_check_reads_back_only_the_rows_around_its_spots() {
             };
             let k = judge(&ratio, &fluo);
             assert_eq!(k, judge(&whole_ratio, &whole_fluo), "{what}");
+            // And the reach holds all the evidence reads: beyond it, maps poisoned with a checkerboard of
+            // dark and bright fluorescence (shadows, steep slopes, a shifted ring) keep the same spots.
+            let (mut poisoned_ratio, mut poisoned_fluo) = ((*whole_ratio).clone(), (*whole_fluo).clone());
+            let boxes: Vec<[usize; 4]> = found.iter().map(|s| SpotQuery::reach(s, w, h)).collect();
+            for y in 0..h {
+                for x in 0..w {
+                    if !boxes.iter().any(|b| (b[0]..b[2]).contains(&x) && (b[1]..b[3]).contains(&y)) {
+                        let odd = (x + y) % 2 == 1;
+                        poisoned_ratio.data[y * w + x] = if odd { 8.0 } else { 0.05 };
+                        poisoned_fluo.data[y * w + x] = odd as u8;
+                    }
+                }
+            }
+            assert_eq!(k, judge(&poisoned_ratio, &poisoned_fluo), "{what}: the evidence reads beyond the reach");
             candidates += found.len();
             kept += k.len();
         }
     }
     assert!(candidates >= 10 && kept >= 5, "the scenes hold spots ({candidates} candidates, {kept} kept)");
+}
+
+/// One submission and one readback a frame in the check modes too: the candidate spots and the maps
+/// within their reach come back with the segmentation, and `spots` submits nothing. The maps' words are
+/// read back for as many as the last frame's and an eighth more: a first frame whose spots reach more
+/// than the first guess reads the rest in a second submission, and the maps laid are the frame's (equal
+/// to the whole maps' within reach) either way; the same frame again, and the frames after it, are one
+/// submission each. Cut surfaces with residual spots and glints (a frame's processor adds a submission
+/// only for a homogeneous lesion's outline or a coreless lesion's glint test, which these scenes' check
+/// does not ask for).
+#[test]
+fn a_gpu_check_frame_is_one_submission_with_its_spots_and_the_maps_around_them() {
+    use nirf_margin::analysis::SpotQuery;
+    use nirf_margin::measure::findings::{Roi, find_spots};
+    let Some(ctx) = gpu_or_skip() else { return };
+    let p = AnalysisParams::with_scale(0.1).without_cpu_only_stages();
+    let mut gpu = GpuAnalyzer::with_context(ctx, p.clone()).unwrap();
+    let (w, h) = (320, 240);
+    let query = SpotQuery { roi: Roi::central(w, h), min_tbr: 1.5, min_area: 50 };
+    // A frame as the processor makes it in a check mode: its submissions, and the rows its spots reach.
+    let frame = |gpu: &mut GpuAnalyzer, r: &nirf_margin::phantom::RenderedFrame, what: &str| -> (usize, usize) {
+        gpu.set_spot_query(Some(query));
+        let before = gpu.context().submissions();
+        gpu.segment((&r.wl).into(), (&r.nir).into(), false).unwrap();
+        gpu.composite((&r.wl).into(), &[]).unwrap();
+        let (found, (ratio, fluo)) = gpu.spots(&query).unwrap().unwrap_or_else(|| panic!("{what}: no spots with the segmentation"));
+        let submitted = gpu.context().submissions() - before;
+        let (whole_ratio, whole_fluo) = gpu.pixel_maps().unwrap();
+        assert_eq!(found, find_spots(&whole_ratio, &whole_fluo, query.roi, query.min_tbr, query.min_area), "{what}");
+        // The pixels copied out: a row's span from the first to the last column a reach holds there.
+        let mut spans = std::collections::BTreeMap::new();
+        for s in &found {
+            let [x0, y0, x1, y1] = SpotQuery::reach(s, w, h);
+            for y in y0..y1 {
+                let span = y * w + x0..y * w + x1;
+                assert!(ratio.data[span.clone()] == whole_ratio.data[span.clone()] && fluo.data[span.clone()] == whole_fluo.data[span], "{what}: row {y} differs from the frame's");
+                let e = spans.entry(y).or_insert((x0, x1));
+                *e = (e.0.min(x0), e.1.max(x1));
+            }
+        }
+        (submitted, spans.values().map(|(a, b)| b - a).sum::<usize>())
+    };
+    let mut checked = false;
+    for seed in 950..980u64 {
+        // Fresh buffers: the first guesses of the rows and the drawn tiles.
+        gpu.set_params(p.clone()).unwrap();
+        let cfg = PhantomConfig { width: w, height: h, frames: 4, seed, mm_per_px: 0.1, options: SceneOptions::cut_surface(1..=4), ..Default::default() };
+        let scene = cfg.scene();
+        let first = render(&scene, 0);
+        let (submitted, pixels) = frame(&mut gpu, &first, &format!("seed {seed} frame 0"));
+        // The first guess, 2,048 words, holds 2,730 pixels at most (three quarters of a word a pixel).
+        if pixels < 4096 {
+            continue; // not the frame this test needs
+        }
+        assert!(submitted >= 2, "seed {seed}: {pixels} pixels in one submission with the first guess");
+        assert_eq!(frame(&mut gpu, &first, &format!("seed {seed} frame 0 again")).0, 1, "seed {seed}: the same frame again");
+        for f in 1..cfg.frames {
+            let (submitted, pixels) = frame(&mut gpu, &render(&scene, f), &format!("seed {seed} frame {f}"));
+            assert_eq!(submitted, 1, "seed {seed} frame {f} ({pixels} pixels)");
+        }
+        checked = true;
+        break;
+    }
+    assert!(checked, "no scene's spots reach more pixels than the first guess holds");
 }

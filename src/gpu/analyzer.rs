@@ -9,6 +9,9 @@
 //! elsewhere the overlay is the white light as it is. The overlay's text is drawn after, on the CPU, by
 //! the processor, whichever backend made the frame. The marks are read back for as many tiles as the
 //! last frame drew and an eighth more; a frame that draws more reads the rest in a second submission.
+//! In the transection and wound-bed modes the same submission finds the check's candidate spots
+//! (spots.wgsl) and copies out the maps within their reach (spot_rows.wgsl: a span of columns a row),
+//! read back with the table likewise: as many words as the last frame's and an eighth more.
 //!
 //! Every dispatch goes through `run_stage`, which counts the bytes of the buffers it binds into the
 //! frame's `Traffic` (bench's `bytes_per_frame`); every wait is bounded (`GpuContext::wait`) and every
@@ -25,7 +28,7 @@ use super::error::GpuError;
 use super::shaders::{self, Stage};
 use super::uniforms::{GpuParams, MAX_DISTANCE_BOUND};
 use crate::analysis::{
-    Analyzer, COVERAGE_FIXED, ratio_code, ratio_value, FluoLevel, PixelMaps, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
+    Analyzer, COVERAGE_FIXED, RATIO_CODE_MAX, RATIO_STEPS, ratio_code, ratio_value, FluoLevel, PixelMaps, LEVEL_BINS, FERET_DIRS, Composite, LesionKind, LesionStats, LesionStyle, MAX_CORES, MAX_DIFFUSE, RATIO_BINS,
     Segmentation, StageTimings, THICKNESS_BINS, Traffic,
 };
 use crate::frame::{NirView, Plane, RgbFrame, RgbView, check_pair};
@@ -67,6 +70,7 @@ struct Bound {
     drawn_bytes: Vec<u64>,
     low_bytes: Vec<u64>,
     roi_bytes: Vec<u64>,
+    spot_row_bytes: Vec<u64>,
 }
 
 /// Which tiles an entry point addresses a buffer on (`prelude::near`): those near a core, those near
@@ -82,6 +86,9 @@ enum Tiles {
     Low,
     /// The tiles of the check's region of interest (spots.wgsl reads no pixel outside it).
     Roi,
+    /// Not tiles but the spans of the rows within reach of the check's candidate spots (spot_rows.wgsl
+    /// copies those alone): counted by the share of the maps' words they hold.
+    SpotRows,
 }
 
 /// (entry point, buffer, the tiles it addresses the buffer on).
@@ -196,6 +203,7 @@ impl StagePipelines {
             drawn_bytes: sum(|s| s.0, Some(Tiles::Drawn)),
             low_bytes: sum(|s| s.0, Some(Tiles::Low)),
             roi_bytes: sum(|s| s.0, Some(Tiles::Roi)),
+            spot_row_bytes: sum(|s| s.0, Some(Tiles::SpotRows)),
         }
     }
 }
@@ -209,6 +217,7 @@ struct Pipelines {
     regions: StagePipelines,
     distance: StagePipelines,
     reduce: StagePipelines,
+    spot_rows: StagePipelines,
     composite: StagePipelines,
 }
 
@@ -273,6 +282,15 @@ struct FrameResources {
     /// The check's spot table (spots.wgsl) and its readback.
     spot_table: wgpu::Buffer,
     spot_read: wgpu::Buffer,
+    /// The spans within reach of the check's candidates (spot_rows.wgsl): a row's span and place, the
+    /// maps on those spans a row after another, and their readback (made with a frame's first query).
+    spot_rows: wgpu::Buffer,
+    row_maps: wgpu::Buffer,
+    row_maps_read: Option<wgpu::Buffer>,
+    bg_spot_rows: Bound,
+    /// Words of the maps around the check's spots that the segmentation's submission reads back: the
+    /// last frame's count and an eighth more (a frame with more reads the rest in a second submission).
+    spot_words_capacity: usize,
     /// The maps the check reads, filled on the rows around the last frame's candidate spots only
     /// (`SpotQuery::reach`): kept from frame to frame, so that only those rows are written.
     spot_maps: Option<PixelMaps>,
@@ -285,7 +303,7 @@ struct FrameResources {
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
 /// the binding size a frame needs (`Needs::largest_buffer_bytes`).
-fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 19] {
+fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 21] {
     let n = width * height;
     [
         ("nir_in", n.div_ceil(2)),
@@ -327,6 +345,10 @@ fn frame_buffer_words(width: usize, height: usize) -> [(&'static str, usize); 19
         ("low_tiles", 1 + near::tiles(width, height)),
         // The check's spots: a header, then a record a component (`prelude::spots`).
         ("spot_table", spots::buffer_words()),
+        // The spans within reach of the check's candidates and their places (`prelude::spots::rows_words`).
+        ("spot_rows", spots::rows_words(height)),
+        // Those spans of the ratio map and the mask, a row after another: at most every row whole.
+        ("row_maps", spot_row_words(width) * height),
     ]
 }
 
@@ -399,6 +421,11 @@ fn mask_words(width: usize, height: usize) -> usize {
     width.div_ceil(4) * height
 }
 
+/// Words of a row that spot_rows.wgsl copies out: the ratio map's row, then the mask's.
+fn spot_row_words(width: usize) -> usize {
+    ratio_words(width, 1) + mask_words(width, 1)
+}
+
 /// What a frame of this size needs of the device.
 fn frame_needs(width: usize, height: usize) -> Needs {
     let largest = frame_buffer_words(width, height).iter().map(|(_, w)| *w).max().unwrap_or(0);
@@ -459,6 +486,7 @@ fn build_pipelines(d: &wgpu::Device) -> Pipelines {
         regions: StagePipelines::new(d, &shaders::REGIONS),
         distance: StagePipelines::new(d, &shaders::DISTANCE),
         reduce: StagePipelines::new(d, &shaders::REDUCE),
+        spot_rows: StagePipelines::new(d, &shaders::SPOT_ROWS),
         composite: StagePipelines::new(d, &shaders::COMPOSITE),
     }
 }
@@ -757,20 +785,42 @@ impl GpuAnalyzer {
 
     /// The check's spot stage alone on a given mask (0 non-fluorescent, 1 fluorescent) and ratio map:
     /// the candidate spots of `query` (spots.wgsl's `spot_local`, hysteresis.wgsl's `merge_low`,
-    /// `spot_flatten`, `spot_stats`, as `segment` runs them when asked). Its CPU twin is
-    /// `measure::findings::find_spots`. A frame with more components than the table holds is an error
-    /// here (in a frame, the spots are then found on the CPU).
-    pub fn run_spots_stage(&mut self, mask: &Plane<u8>, ratio: &Plane<f32>, query: &SpotQuery) -> Result<Vec<Spot>> {
+    /// `spot_flatten`, `spot_stats`) and the maps within their reach (spot_rows.wgsl's `spot_reach`,
+    /// `spot_row_index`, `spot_copy_rows`), as `segment` runs them when asked; the maps returned hold
+    /// those spans, 0 elsewhere. Its CPU twin is `measure::findings::find_spots`, then
+    /// `SpotQuery::reach` of each spot. A frame with more components than the table holds, or spans
+    /// copied that are not the spots' reach, is an error here (in a frame, the spots are then found on
+    /// the CPU; the spans, an error too).
+    pub fn run_spots_stage(&mut self, mask: &Plane<u8>, ratio: &Plane<f32>, query: &SpotQuery) -> Result<(Vec<Spot>, Plane<f32>, Plane<u8>)> {
         query.roi.in_frame(mask.width, mask.height)?;
         self.load_mask_and_ratio(mask, ratio)?;
         let (w, h) = (mask.width, mask.height);
         let f = self.frame.as_ref().expect("resources built");
         write_spot_head(&self.ctx.queue, &f.spot_table, query);
+        self.ctx.queue.write_buffer(&f.spot_rows, 0, &vec![0u8; 2 * h * 4]);
         let (hp, g, t) = (&self.pipelines.hysteresis, &f.bg_hysteresis.group, tiles(w, h));
-        self.run_alone(&[(hp.get("spot_local").0, g, t), (hp.get("merge_low").0, g, t), (hp.get("spot_flatten").0, g, t), (hp.get("spot_stats").0, g, t)])?;
+        let (sp, sg) = (&self.pipelines.spot_rows, &f.bg_spot_rows.group);
+        self.run_alone(&[
+            (hp.get("spot_local").0, g, t),
+            (hp.get("merge_low").0, g, t),
+            (hp.get("spot_flatten").0, g, t),
+            (hp.get("spot_stats").0, g, t),
+            (sp.get("spot_reach").0, sg, ((spots::CAPACITY as u32).div_ceil(64), 1, 1)),
+            (sp.get("spot_row_index").0, sg, (1, 1, 1)),
+            (sp.get("spot_copy_rows").0, sg, (h as u32, 1, 1)),
+        ])?;
         let table_words = self.read_back(&f.spot_table, spots::buffer_words())?;
-        spots_from_table(&table_words, query)
-            .ok_or_else(|| anyhow!("{} components in the region of interest: the spot table holds {}", table_words[spots::COUNT], spots::CAPACITY))
+        let found = spots_from_table(&table_words, query)
+            .ok_or_else(|| anyhow!("{} components in the region of interest: the spot table holds {}", table_words[spots::COUNT], spots::CAPACITY))?;
+        let copied = self.read_back(&f.spot_rows, spots::rows_words(h))?[spots::rows_total(h)] as usize;
+        let spans = spot_spans(&found, w, h);
+        if spans_words(&spans) != copied {
+            bail!("the GPU copied {copied} words around the spots where their reach holds {}", spans_words(&spans));
+        }
+        let copies = self.read_back(&f.row_maps, copied)?;
+        let (mut r, mut m) = (Plane::new(w, h), Plane::new(w, h));
+        lay_spans(&copies, &spans, &mut r, &mut m);
+        Ok((found, r, m))
     }
 
     /// The first `words` words of `buf`, copied out after the work submitted so far.
@@ -929,6 +979,8 @@ impl GpuAnalyzer {
         // Its tail is the composite's indirect dispatch.
         let drawn = buf("drawn", src | wgpu::BufferUsages::INDIRECT);
         let spot_table = buf("spot_table", src);
+        let spot_rows = buf("spot_rows", src);
+        let row_maps = buf("row_maps", src);
         let low_tiles = buf("low_tiles", src);
         let tiles_n = near::tiles(width, height);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
@@ -1019,6 +1071,12 @@ impl GpuAnalyzer {
                 ("composite_classes", &marks, Tiles::Drawn),
                 ("composite_classes", &classes, Tiles::Drawn),
             ]),
+            // The copy pass reads and writes the spans within reach of a candidate only.
+            bg_spot_rows: p.spot_rows.bind(d, &uniform, &[&spot_table, &ratio, &mask, &spot_rows, &row_maps], &[], &[
+                ("spot_copy_rows", &ratio, Tiles::SpotRows),
+                ("spot_copy_rows", &mask, Tiles::SpotRows),
+                ("spot_copy_rows", &row_maps, Tiles::SpotRows),
+            ]),
             table_read: readback(d, "table_read", table::WORDS * 4),
             marks_read: readback(d, "marks_read", tiles_n * TILE_PIXELS * 4),
             classes_read: readback(d, "classes_read", tiles_n * TILE_PIXELS),
@@ -1052,6 +1110,11 @@ impl GpuAnalyzer {
             maps_read: None,
             spot_read: readback(d, "spot_read", spots::buffer_words() * 4),
             spot_table,
+            spot_rows,
+            row_maps,
+            row_maps_read: None,
+            // Before a frame has had candidates: the words of a few small ones' reach.
+            spot_words_capacity: SPOT_WORDS_SLACK,
             spot_maps: None,
             low_tiles,
             timestamps,
@@ -1310,13 +1373,27 @@ fn append_mapped<T: bytemuck::Pod>(buf: &wgpu::Buffer, range: std::ops::Range<us
     Ok(())
 }
 
-/// The spot table's header for `q` (`prelude::spots`): no record handed out yet, the ROI, the least area.
+/// The spot table's header for `q` (`prelude::spots`): no record handed out yet, the ROI, the least area,
+/// the least peak code (the least code whose ratio reaches the TBR: `spots_from_table`'s filter).
 fn write_spot_head(queue: &wgpu::Queue, table: &wgpu::Buffer, q: &SpotQuery) {
     let mut head = [0u32; spots::HEAD];
     head[spots::ROI..spots::ROI + 4].copy_from_slice(&[q.roi.x, q.roi.y, q.roi.x + q.roi.w, q.roi.y + q.roi.h].map(|v| v as u32));
     head[spots::MIN_AREA] = q.min_area;
+    head[spots::MIN_PEAK] = least_peak_code(q.min_tbr);
     queue.write_buffer(table, 0, bytemuck::cast_slice(&head));
 }
+
+/// The least ratio code whose value reaches `min_tbr` (one past the codes where none does, or for NaN):
+/// the codes' values are exact multiples of a power of two, so the product's ceiling is it.
+fn least_peak_code(min_tbr: f32) -> u32 {
+    let c = (min_tbr * RATIO_STEPS).ceil();
+    if c.is_nan() { RATIO_CODE_MAX + 1 } else { c.clamp(0.0, (RATIO_CODE_MAX + 1) as f32) as u32 }
+}
+
+/// Words of the maps the segmentation's submission reads back beyond the last frame's around its
+/// candidates (and before any frame had them): a few small candidates' reach (`SpotQuery::reach`: 30×30
+/// px, 690 words, for an 8 px spot).
+const SPOT_WORDS_SLACK: usize = 2048;
 
 /// The candidate spots of query `q` from the spot table (`prelude::spots`), filtered and ordered as
 /// `find_spots` (by their first pixel in raster order, the label order of the ROI's labelling); `None`
@@ -1348,35 +1425,46 @@ fn spots_from_table(t: &[u32], q: &SpotQuery) -> Option<Vec<Spot>> {
     Some(found.into_iter().map(|(_, s)| s).collect())
 }
 
-/// The rows of a `height`-row frame the check reads around `found` (`SpotQuery::reach`), as disjoint
-/// ranges in order.
-fn spot_rows(found: &[Spot], height: usize) -> Vec<(usize, usize)> {
-    let mut rows: Vec<(usize, usize)> = found.iter().map(|s| SpotQuery::reach(s, height)).collect();
-    rows.sort();
-    let mut merged: Vec<(usize, usize)> = Vec::new();
-    for (a, b) in rows {
-        match merged.last_mut() {
-            Some(last) if a <= last.1 => last.1 = last.1.max(b),
-            _ => merged.push((a, b)),
+/// The spans of a `width`×`height` frame the check reads around `found` (`SpotQuery::reach`): each row
+/// that a candidate's reach holds, in order, with the columns from the first to the last that one holds
+/// there, [x0, x1): spot_rows.wgsl's spans, in the order it copies them out.
+fn spot_spans(found: &[Spot], width: usize, height: usize) -> Vec<(usize, usize, usize)> {
+    let mut hull = vec![(usize::MAX, 0); height];
+    for s in found {
+        let [x0, y0, x1, y1] = SpotQuery::reach(s, width, height);
+        for h in &mut hull[y0..y1] {
+            *h = (h.0.min(x0), h.1.max(x1));
         }
     }
-    merged
+    hull.into_iter().enumerate().filter(|(_, (_, x1))| *x1 != 0).map(|(y, (x0, x1))| (y, x0, x1)).collect()
 }
 
-/// Bytes a row of the ratio map and of the mask (`ratio_words`, `mask_words`: rows padded to whole words).
-fn map_row_bytes(width: usize) -> (usize, usize) {
-    (width.div_ceil(2) * 4, width.div_ceil(4) * 4)
+/// The words of the ratio map's row, then of the mask's, that hold columns [x0, x1) (spot_rows.wgsl's
+/// `ratio_words_of`, `mask_words_of`): each one's first and end.
+fn span_words(x0: usize, x1: usize) -> ((usize, usize), (usize, usize)) {
+    ((x0 / 2, x1.div_ceil(2)), (x0 / 4, x1.div_ceil(4)))
 }
 
-/// Copies `rows` of the ratio map and the mask into their readbacks (at the same offsets), counting the
-/// bytes into `traffic`'s readback.
-fn copy_map_rows(enc: &mut wgpu::CommandEncoder, maps: (&wgpu::Buffer, &wgpu::Buffer), width: usize, reads: &(wgpu::Buffer, wgpu::Buffer), rows: &[(usize, usize)], traffic: &mut Traffic) {
-    let (rb, mb) = map_row_bytes(width);
-    for &(a, b) in rows {
-        for (src, dst, bytes) in [(maps.0, &reads.0, rb), (maps.1, &reads.1, mb)] {
-            enc.copy_buffer_to_buffer(src, (a * bytes) as u64, dst, (a * bytes) as u64, ((b - a) * bytes) as u64);
-            traffic.add("readback", 2 * ((b - a) * bytes) as u64, 0);
+/// Words spot_rows.wgsl copies out for `spans`.
+fn spans_words(spans: &[(usize, usize, usize)]) -> usize {
+    spans.iter().map(|&(_, x0, x1)| { let ((a, b), (c, d)) = span_words(x0, x1); b - a + d - c }).sum()
+}
+
+/// Lays `spans` (`spot_spans`), copied out a span after another from `words` (spot_rows.wgsl's
+/// `row_maps`: each row's ratio words, then its mask words), into `ratio` and `mask` (elsewhere
+/// untouched).
+fn lay_spans(words: &[u32], spans: &[(usize, usize, usize)], ratio: &mut Plane<f32>, mask: &mut Plane<u8>) {
+    let w = ratio.width;
+    let mut at = 0;
+    for &(y, x0, x1) in spans {
+        let ((a, b), (c, d)) = span_words(x0, x1);
+        let codes: &[u16] = bytemuck::cast_slice(&words[at..at + b - a]);
+        let bytes: &[u8] = bytemuck::cast_slice(&words[at + b - a..at + b - a + d - c]);
+        for x in x0..x1 {
+            ratio.data[y * w + x] = ratio_value(codes[x - 2 * a] as u32);
+            mask.data[y * w + x] = bytes[x - 4 * c];
         }
+        at += b - a + d - c;
     }
 }
 
@@ -1386,29 +1474,18 @@ fn maps_read<'a>(device: &wgpu::Device, f: &'a mut FrameResources) -> &'a (wgpu:
     f.maps_read.get_or_insert_with(|| (readback(device, "ratio_read", ratio_bytes), readback(device, "mask_read", mask_bytes)))
 }
 
-/// Writes `rows` of the mapped readbacks into the check's maps (kept from frame to frame: elsewhere they
-/// hold what earlier frames left) and unmaps them.
-fn lay_map_rows(f: &mut FrameResources, rows: &[(usize, usize)]) -> Result<()> {
+/// Lays `spans` (`spot_spans`) from the mapped `row_maps_read` into the check's maps (kept from frame
+/// to frame: elsewhere they hold what earlier frames left), and unmaps the readback.
+fn lay_spot_spans(f: &mut FrameResources, spans: &[(usize, usize, usize)], words: usize) -> Result<()> {
     let (w, h) = (f.width, f.height);
-    let (rb, mb) = map_row_bytes(w);
     let maps = f.spot_maps.get_or_insert_with(|| (Arc::new(Plane::new(w, h)), Arc::new(Plane::new(w, h))));
     let (ratio, mask) = (Arc::make_mut(&mut maps.0), Arc::make_mut(&mut maps.1));
-    let (rr, mr) = f.maps_read.as_ref().expect("copied into");
-    {
-        let rv = rr.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU ratio map: {e:?}"))?;
-        let mv = mr.get_mapped_range(..).map_err(|e| anyhow!("reading the GPU mask: {e:?}"))?;
-        for &(a, b) in rows {
-            for y in a..b {
-                let codes: &[u16] = bytemuck::cast_slice(&rv[y * rb..(y + 1) * rb]);
-                for (d, &c) in ratio.data[y * w..(y + 1) * w].iter_mut().zip(codes) {
-                    *d = ratio_value(c as u32);
-                }
-                mask.data[y * w..(y + 1) * w].copy_from_slice(&mv[y * mb..y * mb + w]);
-            }
-        }
+    let read = f.row_maps_read.as_ref().expect("copied into");
+    if words > 0 {
+        let view = read.get_mapped_range(..(words * 4) as u64).map_err(|e| anyhow!("reading the check's maps: {e:?}"))?;
+        lay_spans(bytemuck::cast_slice(&view), spans, ratio, mask);
     }
-    rr.unmap();
-    mr.unmap();
+    read.unmap();
     Ok(())
 }
 
@@ -1465,6 +1542,9 @@ impl Analyzer for GpuAnalyzer {
         let p = &self.pipelines;
         let spot_query = self.spot_query;
         let f = self.frame.as_mut().expect("resources built");
+        if spot_query.is_some() && f.row_maps_read.is_none() {
+            f.row_maps_read = Some(readback(&ctx.device, "row_maps_read", spot_row_words(w) * h * 4));
+        }
         f.traffic = Traffic::default();
         let traffic = std::cell::RefCell::new(std::mem::take(&mut f.traffic));
 
@@ -1509,6 +1589,7 @@ impl Analyzer for GpuAnalyzer {
         let per_marked = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let per_low = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let per_roi = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
+        let per_spot_row = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[((&wgpu::ComputePipeline, usize), &Bound, (u32, u32, u32))]| {
             let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
                 query_set: qs,
@@ -1527,6 +1608,7 @@ impl Analyzer for GpuAnalyzer {
                 per_marked.borrow_mut()[k] += bg.marked_bytes[*entry];
                 per_low.borrow_mut()[k] += bg.low_bytes[*entry];
                 per_roi.borrow_mut()[k] += bg.roi_bytes[*entry];
+                per_spot_row.borrow_mut()[k] += bg.spot_row_bytes[*entry];
             }
         };
         let np = &p.normalize;
@@ -1596,19 +1678,33 @@ impl Analyzer for GpuAnalyzer {
             (up.get("levels"), rb, (1, 1, 1)),
             (up.get("subpixel"), rb, t),
         ]);
-        // The check's candidate spots, read back with the table (spots.wgsl).
+        // The check's candidate spots (spots.wgsl) and the maps within their reach (spot_rows.wgsl),
+        // read back with the table: as many words as the last frame's and an eighth more; a frame with
+        // more reads the rest below.
+        let spot_words_capacity = f.spot_words_capacity.min(spot_row_words(w) * h);
         if let Some(q) = spot_query {
             write_spot_head(&ctx.queue, &f.spot_table, &q);
             traffic.borrow_mut().add("upload", (spots::HEAD * 4) as u64, 0);
+            // The rows' spans (spot_reach widens them).
+            let counts = (2 * h * 4) as u64;
+            enc.clear_buffer(&f.spot_rows, 0, Some(counts));
+            traffic.borrow_mut().add("clear", counts, 0);
             let (hp, hb) = (&p.hysteresis, &f.bg_hysteresis);
+            let (sp, sb) = (&p.spot_rows, &f.bg_spot_rows);
             run_stage(&mut enc, SPOTS_STAGE, &[
                 (hp.get("spot_local"), hb, t),
                 (hp.get("merge_low"), hb, t),
                 (hp.get("spot_flatten"), hb, t),
                 (hp.get("spot_stats"), hb, t),
+                (sp.get("spot_reach"), sb, ((spots::CAPACITY as u32).div_ceil(64), 1, 1)),
+                (sp.get("spot_row_index"), sb, (1, 1, 1)),
+                (sp.get("spot_copy_rows"), sb, (h as u32, 1, 1)),
             ]);
+            enc.copy_buffer_to_buffer(&f.spot_rows, (spots::rows_total(h) * 4) as u64, &f.spot_table, (spots::ROWS * 4) as u64, 4);
             enc.copy_buffer_to_buffer(&f.spot_table, 0, &f.spot_read, 0, f.spot_table.size());
-            traffic.borrow_mut().add("readback", 2 * f.spot_table.size(), 0);
+            let row_bytes = (spot_words_capacity * 4) as u64;
+            enc.copy_buffer_to_buffer(&f.row_maps, 0, f.row_maps_read.as_ref().expect("made above"), 0, row_bytes);
+            traffic.borrow_mut().add("readback", 8 + 2 * f.spot_table.size() + 2 * row_bytes, 0);
         }
         // The composite's marks on the drawn tiles, a workgroup a tile (the class map too when asked for).
         let composite_entry = p.composite.get(if want_classes { "composite_classes" } else { "composite" });
@@ -1665,6 +1761,7 @@ impl Analyzer for GpuAnalyzer {
         }
         if spot_query.is_some() {
             to_map.push(&f.spot_read);
+            to_map.push(f.row_maps_read.as_ref().expect("made above"));
         }
         if let Some((_, _, read)) = &f.timestamps {
             to_map.push(read);
@@ -1673,7 +1770,7 @@ impl Analyzer for GpuAnalyzer {
         let t_words = words(&f.table_read)?;
         let drawn_words = words(&f.drawn_read)?;
         // And the spots' share of the tiles: those with a spot pixel on their perimeter, those of the ROI.
-        let (mut spot_share, mut roi_share) = (0.0, 0.0);
+        let (mut spot_share, mut roi_share, mut rows_share) = (0.0, 0.0, 0.0);
         let spot_found = match spot_query {
             Some(q) => {
                 let spot_words = words(&f.spot_read)?;
@@ -1681,7 +1778,34 @@ impl Analyzer for GpuAnalyzer {
                 spot_share = spot_words[spots::TILES] as f64 / tiles_n;
                 let span = |a: usize, len: usize| ((a + len).div_ceil(16) - a / 16) as f64;
                 roi_share = span(q.roi.x, q.roi.w) * span(q.roi.y, q.roi.h) / tiles_n;
-                spots_from_table(&spot_words, &q).map(|found| (q, found))
+                let copied = spot_words[spots::ROWS] as usize;
+                rows_share = copied as f64 / (spot_row_words(w) * h) as f64;
+                let found = spots_from_table(&spot_words, &q);
+                match &found {
+                    Some(found) => {
+                        // The spans the candidates' evidence reads, in the order the GPU copied them.
+                        let spans = spot_spans(found, w, h);
+                        if spans_words(&spans) != copied {
+                            f.row_maps_read.as_ref().expect("mapped").unmap();
+                            bail!("the GPU copied {copied} words around the check's spots where their reach holds {}", spans_words(&spans));
+                        }
+                        if copied > spot_words_capacity {
+                            // More words than read back: the rest, in a submission of its own.
+                            let dst = f.row_maps_read.as_ref().expect("made above");
+                            dst.unmap();
+                            let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("spot spans") });
+                            let (from, to) = ((spot_words_capacity * 4) as u64, (copied * 4) as u64);
+                            enc.copy_buffer_to_buffer(&f.row_maps, from, dst, from, to - from);
+                            traffic.borrow_mut().add("readback", 2 * (to - from), 0);
+                            ctx.submit(enc.finish());
+                            map_checked(ctx, &[dst])?;
+                        }
+                        lay_spot_spans(f, &spans, copied)?;
+                    }
+                    None => f.row_maps_read.as_ref().expect("mapped").unmap(),
+                }
+                f.spot_words_capacity = copied + copied / 8 + SPOT_WORDS_SLACK;
+                found.map(|found| (q, found))
             }
             None => None,
         };
@@ -1732,9 +1856,10 @@ impl Analyzer for GpuAnalyzer {
         let composite_bytes = f.bg_composite.near_bytes[k] as f64 * f.near_share + f.bg_composite.drawn_bytes[k] as f64 * drawn_share;
         traffic.borrow_mut().add("composite", composite_bytes.ceil() as u64, 0);
         let low_share = t_words[table::LOW_TILES] as f64 / near::tiles(w, h) as f64;
+        let per_spot_row = per_spot_row.into_inner();
         for (k, (low_bytes, roi_bytes)) in per_low.into_inner().iter().zip(per_roi.into_inner()).enumerate() {
             let share = if k == SPOTS_STAGE { spot_share } else { low_share };
-            let bytes = (*low_bytes as f64 * share + roi_bytes as f64 * roi_share).ceil() as u64;
+            let bytes = (*low_bytes as f64 * share + roi_bytes as f64 * roi_share + per_spot_row[k] as f64 * rows_share).ceil() as u64;
             if bytes > 0 {
                 traffic.borrow_mut().add(STAGE_NAMES[k], bytes, 0);
             }
@@ -1802,27 +1927,15 @@ impl Analyzer for GpuAnalyzer {
         self.spot_query = query;
     }
 
-    /// The candidates found with the segmentation, and the maps' rows around them, read here in a
-    /// submission of their own (none on a frame without candidates); a query the segmentation was not
-    /// asked, or a frame with more components than the spot table holds, has none (the caller finds them
-    /// on the whole maps, as on the CPU).
+    /// The candidates found with the segmentation, and the maps within their reach, read back with
+    /// it: no GPU work here. A query the segmentation was not asked, or a frame with more components than
+    /// the spot table holds, has none (the caller finds them on the whole maps, as on the CPU).
     fn spots(&mut self, query: &SpotQuery) -> Result<Option<(Vec<Spot>, PixelMaps)>> {
         let found = match self.spot_found.take() {
             Some((asked, found)) if asked == *query => found,
             _ => return Ok(None),
         };
-        let ctx = &self.ctx;
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
-        let rows = spot_rows(&found, f.height);
-        if !rows.is_empty() {
-            maps_read(&ctx.device, f);
-            let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("spot maps") });
-            copy_map_rows(&mut enc, (&f.ratio, &f.mask), f.width, f.maps_read.as_ref().expect("made"), &rows, &mut f.traffic);
-            ctx.submit(enc.finish());
-            let (rr, mr) = f.maps_read.as_ref().expect("made");
-            map_checked(ctx, &[rr, mr])?;
-            lay_map_rows(f, &rows)?;
-        }
         let (w, h) = (f.width, f.height);
         let maps = f.spot_maps.get_or_insert_with(|| (Arc::new(Plane::new(w, h)), Arc::new(Plane::new(w, h))));
         Ok(Some((found, (maps.0.clone(), maps.1.clone()))))

@@ -249,7 +249,8 @@ const _: () = {
 /// tiles' perimeters in its border array), summed into records read back with the lesion table. The
 /// buffer: a header (the records handed out, which may pass `CAPACITY`: then the frame's spots are found
 /// on the CPU; the ROI's x0, y0, x1, y1, exclusive; the least area; the tiles with a spot pixel on their
-/// perimeter), then `CAPACITY` records of
+/// perimeter; the least peak ratio code, the code of the least TBR; the words of the maps copied out around
+/// the candidates, from the rows buffer below), then `CAPACITY` records of
 /// `STRIDE` words: the area, the box (x0, y0, last x, last y), the sums of x and y (two words each, low
 /// first), the peak ratio code and the raster index of the first pixel. A record is handed to every
 /// component that crosses a tile border and to every other as large as the least area. Emitted as
@@ -261,7 +262,11 @@ pub mod spots {
     /// The tiles with a spot pixel on their perimeter (`spot_local` counts them): the tiles whose border
     /// words the spots' passes address (the traffic count).
     pub const TILES: usize = 6;
-    pub const HEAD: usize = 8;
+    /// The least peak ratio code of a candidate (`SpotQuery::min_tbr` as the least code that reaches it).
+    pub const MIN_PEAK: usize = 7;
+    /// The words copied out around the candidates (`SpotQuery::reach`), from the rows buffer's total.
+    pub const ROWS: usize = 8;
+    pub const HEAD: usize = 10;
     pub const AREA: usize = 0;
     pub const X0: usize = 1;
     pub const Y0: usize = 2;
@@ -276,6 +281,18 @@ pub mod spots {
 
     pub fn buffer_words() -> usize {
         HEAD + CAPACITY * STRIDE
+    }
+
+    /// The rows buffer of spot_rows.wgsl, for a `height`-row frame: a word a row with the bitwise not
+    /// of the first column any candidate's reach holds there (0: none), a word a row with the column past
+    /// the last (0: none), then each row's place in words among the spans copied out (`NONE` for a row out
+    /// of every candidate's reach), then how many words are copied (`rows_total`).
+    pub fn rows_words(height: usize) -> usize {
+        3 * height + 1
+    }
+
+    pub fn rows_total(height: usize) -> usize {
+        3 * height
     }
 }
 
@@ -402,6 +419,9 @@ pub fn wgsl() -> String {
         ("SPOT_ROI", spots::ROI),
         ("SPOT_MIN_AREA", spots::MIN_AREA),
         ("SPOT_TILES", spots::TILES),
+        ("SPOT_MIN_PEAK", spots::MIN_PEAK),
+        ("SPOT_RING_MIN", crate::analysis::Spot::RING_MIN_PX),
+        ("SPOT_REACH_BEYOND", crate::analysis::SpotQuery::REACH_BEYOND_RING_PX),
         ("SPOT_HEAD", spots::HEAD),
         ("SPOT_AREA", spots::AREA),
         ("SPOT_X0", spots::X0),

@@ -21,6 +21,8 @@ pub const NEAR: &str = include_str!("../../shaders/near.wgsl");
 pub const SPOTS: &str = include_str!("../../shaders/spots.wgsl");
 /// Appended to the stages that read the component labels (`label_at`).
 pub const LABELS: &str = include_str!("../../shaders/labels.wgsl");
+/// Appended to the stages that number rows or roots with a one-workgroup prefix sum.
+pub const SCAN: &str = include_str!("../../shaders/scan.wgsl");
 
 /// One WGSL file, its entry points and its bind-group layout.
 pub struct Stage {
@@ -46,6 +48,7 @@ const WG_REGIONS: u32 = 0;
 const WG_DISTANCE: u32 = 9220;
 const WG_REDUCE: u32 = 16;
 const WG_COMPOSITE: u32 = 0;
+const WG_SPOT_ROWS: u32 = 1024;
 
 pub const NORMALIZE: Stage = Stage {
     name: "normalize",
@@ -76,7 +79,7 @@ pub const COMPONENTS: Stage = Stage {
     source: include_str!("../../shaders/components.wgsl"),
     entries: &["local_merge", "merge", "scan_rows", "assign_ids", "compress"],
     bindings: &[false, true, true, true, true, true, false, true, true, true],
-    includes: &[TILE_UNION],
+    includes: &[TILE_UNION, SCAN],
     workgroup_bytes: WG_COMPONENTS,
 };
 pub const HYSTERESIS: Stage = Stage {
@@ -120,7 +123,18 @@ pub const COMPOSITE: Stage = Stage {
     workgroup_bytes: WG_COMPOSITE,
 };
 
-pub const ALL: [&Stage; 9] = [&NORMALIZE, &THRESHOLD, &MORPHOLOGY, &HYSTERESIS, &COMPONENTS, &REGIONS, &DISTANCE, &REDUCE, &COMPOSITE];
+/// The check's maps on the rows around its candidate spots, copied out with the segmentation (after
+/// the spot table: spots.wgsl).
+pub const SPOT_ROWS: Stage = Stage {
+    name: "spot_rows",
+    source: include_str!("../../shaders/spot_rows.wgsl"),
+    entries: &["spot_reach", "spot_row_index", "spot_copy_rows"],
+    bindings: &[false, false, false, true, true],
+    includes: &[SCAN],
+    workgroup_bytes: WG_SPOT_ROWS,
+};
+
+pub const ALL: [&Stage; 10] = [&NORMALIZE, &THRESHOLD, &MORPHOLOGY, &HYSTERESIS, &COMPONENTS, &REGIONS, &DISTANCE, &REDUCE, &SPOT_ROWS, &COMPOSITE];
 
 impl Stage {
     /// The stage's WGSL: the prelude generated from Rust, the common declarations, the stage's own
