@@ -847,7 +847,7 @@ mod tests {
         nir.data.iter_mut().for_each(|v| *v = 1000);
         let mut wl = RgbFrame::new(w, h);
         wl.data.chunks_mut(3).for_each(|p| p.copy_from_slice(&[150, 60, 50]));
-        let mut fill = |ratio: &mut Plane<f32>, x0: usize, y0: usize, x1: usize, y1: usize, v: f32| {
+        let fill = |ratio: &mut Plane<f32>, x0: usize, y0: usize, x1: usize, y1: usize, v: f32| {
             for y in y0..y1 {
                 for x in x0..x1 {
                     ratio.data[y * w + x] = v;

@@ -587,12 +587,13 @@ pub fn split_gapped_cores(
 const SEPTUM_MM: f32 = 3.0;
 
 /// Drops the groups whose rim is mostly another core's: a dark pocket beside a ring (walled by that ring
-/// on one side, by texture, a duct or a blob on the others) borrows the ring as its own rim. Seen from a
-/// group's centroid, a covered boundary pixel's rim is shared when the fluorescence beyond it, no
-/// thicker than `SEPTUM_MM`, has another core behind it: an enclosed core (`regions::is_core`), or a
-/// group kept before it. Groups are judged in order of their coverage (the ring's own core first),
-/// and one keeps its place when its rim that is not shared still covers `min_rim_coverage` of its
-/// boundary.
+/// on one side, by texture, a duct or a blob on the others) borrows the ring as its own rim. A covered
+/// boundary pixel's rim is shared when another core lies within `SEPTUM_MM` of it, seen across
+/// fluorescence only (not across the group): an enclosed core (`regions::is_core`) at least as large as
+/// the group, or a group kept before it. (Rays from the group's centroid, as before, graze a round
+/// ring where a flat pocket hugs it and miss its core: tuning seed 9222 kept such a pocket.) Groups are
+/// judged in order of their coverage (the ring's own core first), and one keeps its place when its rim
+/// that is not shared still covers `min_rim_coverage` of its boundary.
 fn drop_borrowed(groups: &mut Vec<Group>, fluo: &Plane<u8>, bg_labels: &Plane<u32>, bg: &RegionTable, p: &AnalysisParams, scratch: &mut Scratch) {
     if groups.is_empty() {
         return;
@@ -601,43 +602,62 @@ fn drop_borrowed(groups: &mut Vec<Group>, fluo: &Plane<u8>, bg_labels: &Plane<u3
     let reach = p.mm_to_px(SEPTUM_MM);
     let Scratch { mark, taken, .. } = scratch;
     taken.resize(w * h, false);
+    mark.resize(w * h, false);
+    let mut near: Vec<(f32, f32)> = Vec::new();
     let mut judged: Vec<(f32, Group)> = groups.drain(..).map(|g| (shape(&g.pixels, fluo, mark).1, g)).collect();
     judged.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (_, g) in judged {
-        let (cx, cy) = centroid(&g.pixels, w);
         let label = bg_labels.data[g.pixels[0]];
+        // A septum between two cores is the larger's: a pocket of textured liver beside a tumour borrows
+        // the tumour's rim, while a tumour beside the pockets of lobular liver keeps its own.
         let other_core = |j: usize| {
             taken[j] || {
                 let l = bg_labels.data[j];
-                l != 0 && l != label && fluo.data[j] == 0 && is_core(bg, bg.index(l), w * h, p)
+                l != 0 && l != label && fluo.data[j] == 0 && {
+                    let r = bg.index(l);
+                    bg.area[r] as usize >= g.pixels.len() && is_core(bg, r, w * h, p)
+                }
             }
         };
-        // Beyond boundary pixel (x, y), along the ray from the centroid: fluorescence, then another core?
-        let shared = |x: usize, y: usize| {
-            let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
-            let len = (px - cx).hypot(py - cy).max(1e-3);
-            let (dx, dy) = ((px - cx) / len, (py - cy) / len);
-            let mut t = 1.0;
-            while t <= reach + 1.0 {
-                let (qx, qy) = (px + t * dx, py + t * dy);
-                if qx < 0.0 || qy < 0.0 || qx >= w as f32 || qy >= h as f32 {
-                    return false;
+        // The other cores' pixels that border fluorescence, within a septum's reach of the group's box.
+        let mut b = Rect::EMPTY;
+        g.pixels.iter().for_each(|&i| b.include_span(i / w, i % w, i % w + 1));
+        let r = reach.ceil() as usize + 1;
+        let (x0, y0, x1, y1) = (b.x0.saturating_sub(r), b.y0.saturating_sub(r), (b.x1 + r).min(w), (b.y1 + r).min(h));
+        near.clear();
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let j = y * w + x;
+                let edge = (x > 0 && fluo.data[j - 1] != 0) || (x + 1 < w && fluo.data[j + 1] != 0) || (y > 0 && fluo.data[j - w] != 0) || (y + 1 < h && fluo.data[j + w] != 0);
+                if edge && other_core(j) {
+                    near.push((x as f32, y as f32));
                 }
-                let j = qy as usize * w + qx as usize;
-                if fluo.data[j] == 0 {
-                    return other_core(j);
-                }
-                t += 1.0;
             }
-            false
-        };
-        let (mut boundary, mut own) = (0u32, 0u32);
+        }
+        let mut edges = Vec::new();
         for_each_boundary(&g.pixels, fluo, mark, |e| {
             if !e.at_image_edge {
-                boundary += 1;
-                own += (e.covered && !shared(e.i % w, e.i / w)) as u32;
+                edges.push((e.i, e.covered));
             }
         });
+        // Is the fluorescence beside boundary pixel `i` a septum: another core within `reach` of it, seen
+        // across fluorescence only (not across the group itself)?
+        g.pixels.iter().for_each(|&i| mark[i] = true);
+        let shared = |i: usize| {
+            let (px, py) = ((i % w) as f32, (i / w) as f32);
+            near.iter().any(|&(qx, qy)| {
+                let d = (qx - px).hypot(qy - py);
+                d <= reach
+                    && (1..d.ceil() as usize).all(|k| {
+                        let t = k as f32 / d;
+                        let (sx, sy) = ((px + t * (qx - px)).round() as usize, (py + t * (qy - py)).round() as usize);
+                        !mark[sy * w + sx]
+                    })
+            })
+        };
+        let boundary = edges.len() as u32;
+        let own = edges.iter().filter(|&&(i, covered)| covered && !shared(i)).count() as u32;
+        g.pixels.iter().for_each(|&i| mark[i] = false);
         if boundary == 0 || own as f32 >= p.min_rim_coverage * boundary as f32 {
             g.pixels.iter().for_each(|&i| taken[i] = true);
             groups.push(g);
@@ -828,13 +848,20 @@ mod tests {
         split_scene(scene(gap_deg))
     }
 
+    /// The labels and tables of a mask's non-fluorescent (4-connected) and fluorescent (8-connected)
+    /// components, as the analysis makes them before the enclosure stage.
+    fn tables(fluo: &Plane<u8>, ratio: &Plane<f32>, p: &AnalysisParams) -> (Plane<u32>, Plane<u32>, RegionTable, RegionTable) {
+        let (mut parent, mut bl, mut fll) = (Vec::new(), Plane::new(0, 0), Plane::new(0, 0));
+        let bgc = label_components(fluo, 0, Connectivity::Four, &mut parent, &mut bl);
+        let flc = label_components(fluo, 1, Connectivity::Eight, &mut parent, &mut fll);
+        let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
+        region_stats(&bl, &bgc, &fll, &flc, fluo, ratio, p, &mut bg, &mut fl);
+        (bl, fll, bg, fl)
+    }
+
     fn split_scene((fluo, ratio): (Plane<u8>, Plane<f32>)) -> (usize, Plane<u32>) {
         let p = AnalysisParams { mm_per_px: 0.1, ..AnalysisParams::default() };
-        let (mut parent, mut bl, mut fll) = (Vec::new(), Plane::new(0, 0), Plane::new(0, 0));
-        let bgc = label_components(&fluo, 0, Connectivity::Four, &mut parent, &mut bl);
-        let flc = label_components(&fluo, 1, Connectivity::Eight, &mut parent, &mut fll);
-        let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
-        region_stats(&bl, &bgc, &fll, &flc, &fluo, &ratio, &p, &mut bg, &mut fl);
+        let (mut bl, fll, mut bg, fl) = tables(&fluo, &ratio, &p);
         let n = split_gapped_cores(&fluo, &fll, &fl, &mut bl, &mut bg, &ratio, &crate::analysis::FluoLevel { level: 1.3, mode: 1.0, noise: 0.05 }, &p);
         // The table stays consistent with the labels.
         for (r, &l) in bg.labels.iter().enumerate() {
@@ -974,5 +1001,32 @@ mod tests {
         let (n, labels) = split_scene(drawn(160, 120, |x, y| gapped(x, y, 60.0, 180.0) || gapped(x, y, 99.0, 0.0)));
         assert_eq!(n, 2, "two gapped rings");
         assert_ne!(labels.get(60, 60), labels.get(99, 60));
+    }
+
+    /// A crescent pocket hugging a complete ring from below (radius 24-34 about its centre, 30-150°),
+    /// walled on its far side by an arc of texture (45-135°): seen from the pocket's centroid, the rays to
+    /// its wall on the ring near its ends leave the ring outside its core, but every stretch of that
+    /// wall lies within a septum of the ring's core. The ring's side is shared, the arc alone walls too
+    /// little of it: the pocket is dropped.
+    #[test]
+    fn a_crescent_beside_a_ring_borrows_its_rim_all_along() {
+        let p = AnalysisParams { mm_per_px: 0.1, ..AnalysisParams::default() };
+        let ring = |x: f32, y: f32| (20.0..24.0).contains(&polar(x, y, 80.0, 40.0).0);
+        let arc = |x: f32, y: f32| {
+            let (r, a) = polar(x, y, 80.0, 40.0);
+            (34.0..38.0).contains(&r) && (45.0..=135.0).contains(&a)
+        };
+        let (fluo, ratio) = drawn(160, 100, |x, y| ring(x, y) || arc(x, y));
+        let (bl, _, bg, _) = tables(&fluo, &ratio, &p);
+        assert!(is_core(&bg, bg.index(bl.get(80, 40)), 160 * 100, &p), "the ring's core is enclosed");
+        let pixels: Vec<usize> = (0..160 * 100)
+            .filter(|&i| {
+                let (r, a) = polar((i % 160) as f32 + 0.5, (i / 160) as f32 + 0.5, 80.0, 40.0);
+                fluo.data[i] == 0 && (24.0..34.0).contains(&r) && (30.0..=150.0).contains(&a)
+            })
+            .collect();
+        let mut groups = vec![Group { pixels, covered: 0, open: 0, chord: Vec::new(), rim_side: Vec::new() }];
+        drop_borrowed(&mut groups, &fluo, &bl, &bg, &p, &mut Scratch::default());
+        assert!(groups.is_empty(), "the crescent borrows the ring's rim");
     }
 }

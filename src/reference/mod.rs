@@ -213,6 +213,7 @@ impl Analyzer for CpuAnalyzer {
             st.core_area_subpx = direct.unwrap_or(area);
             st.thickness_hist = edges; // the refined outer edge replaces the threshold's
         }
+        shape::trim_to_plateau(&m.fluo_labels, &m.fluo_table, &m.ratio, &level, &mut lesions, p);
         texture::drop_texture_pockets(&grains, &mut lesions, &level, p);
         let holes = texture::Holes::of(&m.bg_labels, &m.bg_table, &m.fluo, &m.ratio, &level, p);
         texture::drop_pocket_crowds(&holes, &m.bg_labels, &mut lesions, p);
