@@ -123,6 +123,28 @@ pub fn normal_quantile(q: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// Selecting gives the sample sorting would put at the rank, ties and NaN (last) included, on
+    /// shuffled samples at every quantile.
+    #[test]
+    fn percentile_selects_what_sorting_would() {
+        let mut state = 12345u32;
+        let mut next = || {
+            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+            state >> 8
+        };
+        for n in [1usize, 2, 7, 64, 301] {
+            let v: Vec<f32> = (0..n).map(|_| match next() % 10 { 0 => f32::NAN, 1 => 0.5, k => k as f32 * 0.25 }).collect();
+            let mut sorted = v.clone();
+            sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or_else(|| a.is_nan().cmp(&b.is_nan())));
+            for q in [0.0, 0.1, 0.5, 0.9, 0.99, 1.0] {
+                let mut w = v.clone();
+                let got = percentile(&mut w, q).unwrap();
+                let want = sorted[((q * (n - 1) as f64).round() as usize).min(n - 1)];
+                assert!(got == want || (got.is_nan() && want.is_nan()), "n {n} q {q}: {got} vs {want}");
+            }
+        }
+    }
+
     #[test]
     fn median_is_the_upper_middle_and_percentile_rounds_its_rank() {
         for n in 1..12usize {

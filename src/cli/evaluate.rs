@@ -53,10 +53,11 @@ pub struct EvaluateArgs {
     /// Write the figures as JSON here too.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Write each missed lesion, each false detection and each rim lesion found with a figure far off
-    /// (core diameter off by more than 0.4 mm, the thinnest rim by more than 0.8 mm, or a complete rim read
-    /// incomplete) here (JSON lines, with its scene's seed, scale and conditions): where to look when a
-    /// figure falls short.
+    /// Write each missed lesion, each false detection, each rim lesion found with a figure far off (core
+    /// diameter off by more than 0.4 mm, the thinnest rim by more than 0.8 mm, or a complete rim read
+    /// incomplete), each clean wound-bed frame flagged (`bed_flagged`) and each frame with residual spots
+    /// left unflagged (`bed_missed`) here (JSON lines, with its scene's seed, scale and conditions): where
+    /// to look when a figure falls short.
     #[arg(long)]
     pub misses: Option<PathBuf>,
     #[arg(long, value_parser = crate::cli::options::backend_parser(), default_value_t = BackendChoice::Auto)]

@@ -834,11 +834,12 @@ mod tests {
         assert_eq!(kept.iter().map(|s| s.bbox[0]).collect::<Vec<_>>(), vec![80], "{kept:?}");
         assert!((kept[0].peak_tbr - 2.4).abs() < 0.1, "local TBR {}", kept[0].peak_tbr);
     }
+
     /// A white-light glint's skirt joined to a bright grain of tissue (1.6, under the check's TBR of 1.8),
     /// the joined region mostly grain: no spot, though the skirt reads 3.0. A residual spot (2.4) joined
-    /// to the same skirt stays one, at its own peak. And a clipped NIR-only glint of 150 px at 0.08 mm/px
-    /// (a 10-px core in an 14-px skirt: 1 mm²) is no spot, while fluorescence clipping over 2.6 mm² is judged as
-    /// fluorescence.
+    /// to the same skirt stays one, at its own peak. And a clipped NIR-only glint of 144 px at 0.08 mm/px
+    /// (a 10×10 px core in a 12×12 px skirt: 0.92 mm²) is no spot, while fluorescence clipping over 18×18 px
+    /// (2.07 mm², the check's promise starts at 2) is judged as fluorescence.
     #[test]
     fn glint_skirts_are_no_evidence_and_glints_are_optical_in_size() {
         let (w, h) = (220usize, 60usize);

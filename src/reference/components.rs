@@ -2,6 +2,8 @@
 //! value gets the label `1 + (raster index of its component's first pixel)`, others 0. Canonical labels
 //! make the CPU and GPU partitions comparable label for label. The CPU labels runs (maximal horizontal
 //! segments) rather than pixels: union-find over runs, then each run is filled with its root's label.
+//! The same union-find keeps, without labelling, the components that hold a marked pixel
+//! (`retain_components`: the hysteresis's CPU side, the twin of `shaders/hysteresis.wgsl`).
 
 use rayon::prelude::*;
 
@@ -46,7 +48,7 @@ fn has_byte(c: u64, value: u8) -> bool {
 /// for the whole word, then byte by byte. Masks are mostly long runs of one value, so most of a row goes
 /// by in words.
 #[inline]
-fn skip(row: &[u8], mut x: usize, keep8: impl Fn(u64) -> bool, keep: impl Fn(u8) -> bool) -> usize {
+pub(super) fn skip(row: &[u8], mut x: usize, keep8: impl Fn(u64) -> bool, keep: impl Fn(u8) -> bool) -> usize {
     while x + 8 <= row.len() && keep8(u64::from_ne_bytes(row[x..x + 8].try_into().expect("8 bytes"))) {
         x += 8;
     }
@@ -74,7 +76,7 @@ pub struct Component {
     pub border: bool,
 }
 
-/// The runs of pixels equal to `value` in raster order, and where each row's begin (`row_start[y]`, with
+/// The runs of pixels equal to `value` in raster order, and where each row's runs begin (`row_start[y]`, with
 /// `row_start[h]` = the number of runs), joined into components: `parent` (union-find over run indices)
 /// leads each run to its component's first run.
 struct JoinedRuns {

@@ -150,12 +150,7 @@ pub fn region_stats(
                 while x < w {
                     if row[x] == 0 {
                         // Background goes by eight pixels at a time, then pixel by pixel.
-                        while x + 8 <= w && u64::from_ne_bytes(row[x..x + 8].try_into().expect("8 bytes")) == 0 {
-                            x += 8;
-                        }
-                        while x < w && row[x] == 0 {
-                            x += 1;
-                        }
+                        x = super::components::skip(row, x, |v| v == 0, |c| c == 0);
                         continue;
                     }
                     let x0 = x;
