@@ -586,11 +586,16 @@ pub fn split_gapped_cores(
 /// (0.5-2 mm in most patients) with its scatter.
 const SEPTUM_MM: f32 = 3.0;
 
+/// A septum between two cores is not the smaller's where the larger is this many times its area: a
+/// tumour beside the pockets of lobular liver (a tumour's core is 3-30 mm across, a lobule 1-2 mm) keeps
+/// its rim, while pockets of textured liver of like sizes borrow each other's walls.
+const SEPTUM_OWNER_AREA: f32 = 4.0;
+
 /// Drops the groups whose rim is mostly another core's: a dark pocket beside a ring (walled by that ring
 /// on one side, by texture, a duct or a blob on the others) borrows the ring as its own rim. A covered
 /// boundary pixel's rim is shared when another core lies within `SEPTUM_MM` of it, seen across
-/// fluorescence only (not across the group): an enclosed core (`regions::is_core`) at least as large as
-/// the group, or a group kept before it. (Rays from the group's centroid, as before, graze a round
+/// fluorescence only (not across the group): an enclosed core (`regions::is_core`) not much smaller than
+/// the group (`SEPTUM_OWNER_AREA`), or a group kept before it. (Rays from the group's centroid, as before, graze a round
 /// ring where a flat pocket hugs it and miss its core: tuning seed 9222 kept such a pocket.) Groups are
 /// judged in order of their coverage (the ring's own core first), and one keeps its place when its rim
 /// that is not shared still covers `min_rim_coverage` of its boundary.
@@ -608,14 +613,13 @@ fn drop_borrowed(groups: &mut Vec<Group>, fluo: &Plane<u8>, bg_labels: &Plane<u3
     judged.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (_, g) in judged {
         let label = bg_labels.data[g.pixels[0]];
-        // A septum between two cores is the larger's: a pocket of textured liver beside a tumour borrows
-        // the tumour's rim, while a tumour beside the pockets of lobular liver keeps its own.
+        // A septum between two cores is not the one much smaller's (`SEPTUM_OWNER_AREA`).
         let other_core = |j: usize| {
             taken[j] || {
                 let l = bg_labels.data[j];
                 l != 0 && l != label && fluo.data[j] == 0 && {
                     let r = bg.index(l);
-                    bg.area[r] as usize >= g.pixels.len() && is_core(bg, r, w * h, p)
+                    SEPTUM_OWNER_AREA * bg.area[r] as f32 >= g.pixels.len() as f32 && is_core(bg, r, w * h, p)
                 }
             }
         };
