@@ -642,10 +642,7 @@ mod tests {
             (0..4).map(|k| ((state.rotate_left(8 * k) >> 8) as f32 / (1u32 << 24) as f32) - 0.5).sum::<f32>() * 0.173
         };
         let mut ratio = Plane::from_vec(w, h, (0..w * h).map(|_| 1.0 + noise()).collect()).unwrap();
-        let mut nir = NirFrame::new(w, h);
-        nir.data.iter_mut().for_each(|v| *v = 1000);
-        let mut wl = RgbFrame::new(w, h);
-        wl.data.chunks_mut(3).for_each(|p| p.copy_from_slice(&[150, 60, 50]));
+        let (mut nir, mut wl) = liver_frames(w, h);
         let mut square = |x0: usize, y0: usize, n: usize, v: f32| {
             for y in y0..y0 + n {
                 for x in x0..x0 + n {
@@ -684,6 +681,15 @@ mod tests {
         let kept = evidence.keep(candidates, &fluo, &OnceCell::new());
         assert_eq!(kept.iter().map(at).collect::<Vec<_>>(), vec![(20, 20)], "{kept:?}");
         assert!((kept[0].peak_tbr - 2.2).abs() < 0.05, "local TBR {}", kept[0].peak_tbr);
+    }
+
+    /// Flat frames of `w`×`h`: NIR at 1000 counts, liver in the white light.
+    fn liver_frames(w: usize, h: usize) -> (NirFrame, RgbFrame) {
+        let mut nir = NirFrame::new(w, h);
+        nir.data.iter_mut().for_each(|v| *v = 1000);
+        let mut wl = RgbFrame::new(w, h);
+        wl.data.chunks_mut(3).for_each(|p| p.copy_from_slice(&[150, 60, 50]));
+        (nir, wl)
     }
 
     /// A NIR frame that does not clip: a real sensor's noise leaves its top code on a lone pixel, while
@@ -752,16 +758,8 @@ mod tests {
                 ratio.data[y * w + x] = hill.max(disc) + 0.01 * (((x * 31 + y * 17) % 7) as f32 / 3.0 - 1.0);
             }
         }
-        let nir = {
-            let mut n = NirFrame::new(w, h);
-            n.data.iter_mut().for_each(|v| *v = 1000);
-            unclipped(n)
-        };
-        let wl = {
-            let mut f = RgbFrame::new(w, h);
-            f.data.chunks_mut(3).for_each(|p| p.copy_from_slice(&[150, 60, 50]));
-            f
-        };
+        let (nir, wl) = liver_frames(w, h);
+        let nir = unclipped(nir);
         let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.5) as u8).collect()).unwrap();
         let candidates = find_spots(&ratio, &fluo, Roi { x: 0, y: 0, w, h }, 1.5, 9);
         assert_eq!(candidates.len(), 2, "{candidates:?}");
@@ -807,13 +805,7 @@ mod tests {
     fn a_clipped_speck_inside_a_spot_is_judged_apart() {
         let (w, h) = (140usize, 60usize);
         let mut ratio = Plane::from_vec(w, h, (0..w * h).map(|i| 1.0 + 0.05 * (((i * 7919) % 13) as f32 / 6.0 - 1.0)).collect()).unwrap();
-        let mut nir = NirFrame::new(w, h);
-        nir.data.iter_mut().for_each(|v| *v = 1000);
-        let wl = {
-            let mut f = RgbFrame::new(w, h);
-            f.data.chunks_mut(3).for_each(|p| p.copy_from_slice(&[150, 60, 50]));
-            f
-        };
+        let (mut nir, wl) = liver_frames(w, h);
         // 16×16 px at 0.1 mm/px: 2.56 mm², a spot of the size the check promises to flag.
         for (x0, level) in [(20usize, 1.6f32), (80, 2.4)] {
             for y in 20..36 {
@@ -844,10 +836,7 @@ mod tests {
     fn glint_skirts_are_no_evidence_and_glints_are_optical_in_size() {
         let (w, h) = (220usize, 60usize);
         let mut ratio = Plane::from_vec(w, h, (0..w * h).map(|i| 1.0 + 0.05 * (((i * 7919) % 13) as f32 / 6.0 - 1.0)).collect()).unwrap();
-        let mut nir = NirFrame::new(w, h);
-        nir.data.iter_mut().for_each(|v| *v = 1000);
-        let mut wl = RgbFrame::new(w, h);
-        wl.data.chunks_mut(3).for_each(|p| p.copy_from_slice(&[150, 60, 50]));
+        let (mut nir, mut wl) = liver_frames(w, h);
         let fill = |ratio: &mut Plane<f32>, x0: usize, y0: usize, x1: usize, y1: usize, v: f32| {
             for y in y0..y1 {
                 for x in x0..x1 {
