@@ -294,10 +294,12 @@ struct FrameResources {
     /// The maps the check reads, filled on the rows around the last frame's candidate spots only
     /// (`SpotQuery::reach`): kept from frame to frame, so that only those rows are written.
     spot_maps: Option<PixelMaps>,
+    /// The words of the maps around the check's spots read back, before they are laid into `spot_maps`.
+    row_words: Vec<u32>,
     /// The hysteresis's tiles with a low pixel on their perimeter: their count, then a flag a tile.
     low_tiles: wgpu::Buffer,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
-    /// This frame's traffic.
+    /// The traffic of the last frame segmented without error.
     traffic: Traffic,
 }
 
@@ -474,6 +476,9 @@ pub struct GpuAnalyzer {
     /// The last segmented frame's candidate spots and the query they answer (None: not asked, or more
     /// components than the table holds).
     spot_found: Option<(SpotQuery, Vec<Spot>)>,
+    /// Words added to what the check's spans should hold, so that a test sees `segment` fail there.
+    #[cfg(test)]
+    spans_fault: usize,
 }
 
 fn build_pipelines(d: &wgpu::Device) -> Pipelines {
@@ -512,6 +517,8 @@ impl GpuAnalyzer {
             pending: false,
             spot_query: None,
             spot_found: None,
+            #[cfg(test)]
+            spans_fault: 0,
         })
     }
 
@@ -1116,6 +1123,7 @@ impl GpuAnalyzer {
             // Before a frame has had candidates: the words of a few small ones' reach.
             spot_words_capacity: SPOT_WORDS_SLACK,
             spot_maps: None,
+            row_words: Vec::new(),
             low_tiles,
             timestamps,
             traffic: Traffic::default(),
@@ -1355,21 +1363,37 @@ fn map_checked(ctx: &GpuContext, buffers: &[&wgpu::Buffer]) -> Result<()> {
     Ok(())
 }
 
+/// Maps `buffers` (`map_checked`), lets `read` copy out of them, then unmaps them all whatever `read`
+/// returned: no path leaves a buffer mapped (the next frame copies into them).
+fn read_mapped<T>(ctx: &GpuContext, buffers: &[&wgpu::Buffer], read: impl FnOnce() -> Result<T>) -> Result<T> {
+    map_checked(ctx, buffers)?;
+    let out = read();
+    for b in buffers {
+        b.unmap();
+    }
+    out
+}
+
+/// The words of the mapped `buf`, which is then unmapped.
 fn words(buf: &wgpu::Buffer) -> Result<Vec<u32>> {
-    let view = buf.get_mapped_range(..).map_err(|e| anyhow!("reading a GPU buffer: {e:?}"))?;
-    let out = bytemuck::cast_slice::<u8, u32>(&view).to_vec();
-    drop(view);
+    let out = mapped_words(buf);
     buf.unmap();
+    out
+}
+
+/// The words of the mapped `buf`, which stays mapped.
+fn mapped_words(buf: &wgpu::Buffer) -> Result<Vec<u32>> {
+    let mut out = Vec::new();
+    append_mapped(buf, 0..buf.size() as usize, &mut out)?;
     Ok(out)
 }
 
-/// Appends the bytes `range` of the mapped `buf` to `out` (as `T`s), and unmaps it.
+/// Appends the bytes `range` of the mapped `buf` to `out` (as `T`s); `buf` stays mapped.
 fn append_mapped<T: bytemuck::Pod>(buf: &wgpu::Buffer, range: std::ops::Range<usize>, out: &mut Vec<T>) -> Result<()> {
     if !range.is_empty() {
         let view = buf.get_mapped_range(range.start as u64..range.end as u64).map_err(|e| anyhow!("reading a GPU buffer: {e:?}"))?;
         out.extend_from_slice(bytemuck::cast_slice(&view));
     }
-    buf.unmap();
     Ok(())
 }
 
@@ -1474,19 +1498,9 @@ fn maps_read<'a>(device: &wgpu::Device, f: &'a mut FrameResources) -> &'a (wgpu:
     f.maps_read.get_or_insert_with(|| (readback(device, "ratio_read", ratio_bytes), readback(device, "mask_read", mask_bytes)))
 }
 
-/// Lays `spans` (`spot_spans`) from the mapped `row_maps_read` into the check's maps (kept from frame
-/// to frame: elsewhere they hold what earlier frames left), and unmaps the readback.
-fn lay_spot_spans(f: &mut FrameResources, spans: &[(usize, usize, usize)], words: usize) -> Result<()> {
-    let (w, h) = (f.width, f.height);
-    let maps = f.spot_maps.get_or_insert_with(|| (Arc::new(Plane::new(w, h)), Arc::new(Plane::new(w, h))));
-    let (ratio, mask) = (Arc::make_mut(&mut maps.0), Arc::make_mut(&mut maps.1));
-    let read = f.row_maps_read.as_ref().expect("copied into");
-    if words > 0 {
-        let view = read.get_mapped_range(..(words * 4) as u64).map_err(|e| anyhow!("reading the check's maps: {e:?}"))?;
-        lay_spans(bytemuck::cast_slice(&view), spans, ratio, mask);
-    }
-    read.unmap();
-    Ok(())
+/// The check's maps of a `width`×`height` frame, kept from frame to frame (made blank the first time).
+fn spot_maps(maps: &mut Option<PixelMaps>, width: usize, height: usize) -> &mut PixelMaps {
+    maps.get_or_insert_with(|| (Arc::new(Plane::new(width, height)), Arc::new(Plane::new(width, height))))
 }
 
 fn lesions_from_table(t: &[u32]) -> Vec<LesionStats> {
@@ -1535,6 +1549,9 @@ impl Analyzer for GpuAnalyzer {
         check_pair(wl, nir)?;
         // A device already lost (or timed out) is not touched again: the caller rebuilds.
         self.ctx.check_lost()?;
+        // Nothing of the last frame is left to composite or to check should this one fail.
+        self.pending = false;
+        self.spot_found = None;
         let started = Instant::now();
         let (w, h) = (wl.width, wl.height);
         self.resources(w, h)?;
@@ -1545,8 +1562,8 @@ impl Analyzer for GpuAnalyzer {
         if spot_query.is_some() && f.row_maps_read.is_none() {
             f.row_maps_read = Some(readback(&ctx.device, "row_maps_read", spot_row_words(w) * h * 4));
         }
-        f.traffic = Traffic::default();
-        let traffic = std::cell::RefCell::new(std::mem::take(&mut f.traffic));
+        // Counted apart, and kept only when the frame is done (a frame that fails leaves the last one's).
+        let traffic = std::cell::RefCell::new(Traffic::default());
 
         // Upload: NIR as packed u16, white light as packed RGB8, straight from the frames when their sizes
         // are whole words (any even pixel count for the NIR, a multiple of four for the white light), else
@@ -1766,14 +1783,38 @@ impl Analyzer for GpuAnalyzer {
         if let Some((_, _, read)) = &f.timestamps {
             to_map.push(read);
         }
-        map_checked(ctx, &to_map)?;
-        let t_words = words(&f.table_read)?;
-        let drawn_words = words(&f.drawn_read)?;
+        // Everything the submission read back is copied out and unmapped before any of it is judged, so
+        // that no error below leaves a buffer mapped.
+        let (t_words, drawn_words, spot_words, ticks) = read_mapped(ctx, &to_map, || {
+            let t_words = mapped_words(&f.table_read)?;
+            let drawn_words = mapped_words(&f.drawn_read)?;
+            let read = (t_words[table::DRAWN_TILES] as usize).min(tiles_n).min(capacity);
+            f.mark_words.clear();
+            f.class_bytes.clear();
+            append_mapped(&f.marks_read, 0..read * TILE_PIXELS * 4, &mut f.mark_words)?;
+            if want_classes {
+                append_mapped(&f.classes_read, 0..read * TILE_PIXELS, &mut f.class_bytes)?;
+            }
+            f.row_words.clear();
+            let spot_words = match spot_query {
+                Some(_) => {
+                    let spot_words = mapped_words(&f.spot_read)?;
+                    let read = (spot_words[spots::ROWS] as usize).min(spot_words_capacity);
+                    append_mapped(f.row_maps_read.as_ref().expect("made above"), 0..read * 4, &mut f.row_words)?;
+                    Some(spot_words)
+                }
+                None => None,
+            };
+            let mut ticks: Vec<u64> = Vec::new();
+            if let Some((_, _, read)) = &f.timestamps {
+                append_mapped(read, 0..read.size() as usize, &mut ticks)?;
+            }
+            Ok((t_words, drawn_words, spot_words, ticks))
+        })?;
         // And the spots' share of the tiles: those with a spot pixel on their perimeter, those of the ROI.
         let (mut spot_share, mut roi_share, mut rows_share) = (0.0, 0.0, 0.0);
-        let spot_found = match spot_query {
-            Some(q) => {
-                let spot_words = words(&f.spot_read)?;
+        let spot_found = match (spot_query, spot_words) {
+            (Some(q), Some(spot_words)) => {
                 let tiles_n = near::tiles(w, h) as f64;
                 spot_share = spot_words[spots::TILES] as f64 / tiles_n;
                 let span = |a: usize, len: usize| ((a + len).div_ceil(16) - a / 16) as f64;
@@ -1781,33 +1822,35 @@ impl Analyzer for GpuAnalyzer {
                 let copied = spot_words[spots::ROWS] as usize;
                 rows_share = copied as f64 / (spot_row_words(w) * h) as f64;
                 let found = spots_from_table(&spot_words, &q);
-                match &found {
-                    Some(found) => {
-                        // The spans the candidates' evidence reads, in the order the GPU copied them.
-                        let spans = spot_spans(found, w, h);
-                        if spans_words(&spans) != copied {
-                            f.row_maps_read.as_ref().expect("mapped").unmap();
-                            bail!("the GPU copied {copied} words around the check's spots where their reach holds {}", spans_words(&spans));
-                        }
-                        if copied > spot_words_capacity {
-                            // More words than read back: the rest, in a submission of its own.
-                            let dst = f.row_maps_read.as_ref().expect("made above");
-                            dst.unmap();
-                            let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("spot spans") });
-                            let (from, to) = ((spot_words_capacity * 4) as u64, (copied * 4) as u64);
-                            enc.copy_buffer_to_buffer(&f.row_maps, from, dst, from, to - from);
-                            traffic.borrow_mut().add("readback", 2 * (to - from), 0);
-                            ctx.submit(enc.finish());
-                            map_checked(ctx, &[dst])?;
-                        }
-                        lay_spot_spans(f, &spans, copied)?;
+                if let Some(found) = &found {
+                    // The spans the candidates' evidence reads, in the order the GPU copied them.
+                    let spans = spot_spans(found, w, h);
+                    let expected = spans_words(&spans);
+                    #[cfg(test)]
+                    let expected = expected + self.spans_fault;
+                    if expected != copied {
+                        bail!("the GPU copied {copied} words around the check's spots where their reach holds {expected}");
                     }
-                    None => f.row_maps_read.as_ref().expect("mapped").unmap(),
+                    if copied > spot_words_capacity {
+                        // More words than read back: the rest, in a submission of its own.
+                        let dst = f.row_maps_read.as_ref().expect("made above");
+                        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("spot spans") });
+                        let (from, to) = ((spot_words_capacity * 4) as u64, (copied * 4) as u64);
+                        enc.copy_buffer_to_buffer(&f.row_maps, from, dst, from, to - from);
+                        traffic.borrow_mut().add("readback", 2 * (to - from), 0);
+                        ctx.submit(enc.finish());
+                        // All of them again: a mapped range starts at a multiple of 8 bytes.
+                        f.row_words.clear();
+                        read_mapped(ctx, &[dst], || append_mapped(dst, 0..to as usize, &mut f.row_words))?;
+                    }
+                    // Laid into the maps kept from frame to frame: elsewhere they hold what earlier frames left.
+                    let maps = spot_maps(&mut f.spot_maps, w, h);
+                    lay_spans(&f.row_words, &spans, Arc::make_mut(&mut maps.0), Arc::make_mut(&mut maps.1));
                 }
                 f.spot_words_capacity = copied + copied / 8 + SPOT_WORDS_SLACK;
                 found.map(|found| (q, found))
             }
-            None => None,
+            _ => None,
         };
         let components = t_words[table::COMPONENTS] as u64;
         let local_roots = t_words[table::LOCAL_ROOTS] as u64;
@@ -1823,13 +1866,6 @@ impl Analyzer for GpuAnalyzer {
         f.drawn_list = drawn_words;
         f.drawn_list.truncate(f.drawn_count);
         let drawn_n = f.drawn_count;
-        let read = drawn_n.min(capacity);
-        f.mark_words.clear();
-        f.class_bytes.clear();
-        append_mapped(&f.marks_read, 0..read * TILE_PIXELS * 4, &mut f.mark_words)?;
-        if want_classes {
-            append_mapped(&f.classes_read, 0..read * TILE_PIXELS, &mut f.class_bytes)?;
-        }
         if drawn_n > capacity {
             // More tiles drawn than read back: the rest, in a submission of its own.
             let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("marks") });
@@ -1843,11 +1879,13 @@ impl Analyzer for GpuAnalyzer {
             if want_classes {
                 to_map.push(&f.classes_read);
             }
-            map_checked(ctx, &to_map)?;
-            append_mapped(&f.marks_read, capacity * TILE_PIXELS * 4..drawn_n * TILE_PIXELS * 4, &mut f.mark_words)?;
-            if want_classes {
-                append_mapped(&f.classes_read, capacity * TILE_PIXELS..drawn_n * TILE_PIXELS, &mut f.class_bytes)?;
-            }
+            read_mapped(ctx, &to_map, || {
+                append_mapped(&f.marks_read, capacity * TILE_PIXELS * 4..drawn_n * TILE_PIXELS * 4, &mut f.mark_words)?;
+                if want_classes {
+                    append_mapped(&f.classes_read, capacity * TILE_PIXELS..drawn_n * TILE_PIXELS, &mut f.class_bytes)?;
+                }
+                Ok(())
+            })?;
         }
         f.marks_capacity = drawn_n + drawn_n / 8 + 16;
         // The composite's reads and writes on the drawn tiles (and the field and seeds near the cores).
@@ -1871,11 +1909,7 @@ impl Analyzer for GpuAnalyzer {
             }
         }
         let mut timings = StageTimings::default();
-        if let Some((_, _, read)) = &f.timestamps {
-            let view = read.get_mapped_range(..).map_err(|e| anyhow!("reading GPU timestamps: {e:?}"))?;
-            let ticks: Vec<u64> = bytemuck::cast_slice::<u8, u64>(&view).to_vec();
-            drop(view);
-            read.unmap();
+        if f.timestamps.is_some() {
             let period = ctx.timestamp_period_ns as f64;
             for (k, name) in STAGE_NAMES.iter().enumerate() {
                 if k == SPOTS_STAGE && spot_query.is_none() {
@@ -1937,7 +1971,7 @@ impl Analyzer for GpuAnalyzer {
         };
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
         let (w, h) = (f.width, f.height);
-        let maps = f.spot_maps.get_or_insert_with(|| (Arc::new(Plane::new(w, h)), Arc::new(Plane::new(w, h))));
+        let maps = spot_maps(&mut f.spot_maps, w, h);
         Ok(Some((found, (maps.0.clone(), maps.1.clone()))))
     }
 
@@ -1991,6 +2025,41 @@ impl Analyzer for GpuAnalyzer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A check frame that fails after its readback was mapped (the spans' count forced off by a word)
+    /// leaves the analyzer usable: the next frame is analysed, with the same lesions, spots, maps and
+    /// overlay as before the failure (a buffer left mapped would fail its copy).
+    #[test]
+    fn a_check_frame_that_fails_leaves_the_analyzer_usable() {
+        use crate::analysis::Roi;
+        use crate::phantom::{PhantomConfig, SceneOptions, render};
+        let ctx = match GpuContext::new() {
+            Ok(c) => c,
+            Err(e) if std::env::var("NIRF_REQUIRE_GPU").as_deref() == Ok("1") => panic!("NIRF_REQUIRE_GPU=1 but no adapter: {e:#}"),
+            Err(e) => return eprintln!("SKIPPED: no GPU adapter ({e:#})"),
+        };
+        let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::with_scale(0.1).without_cpu_only_stages()).unwrap();
+        let (w, h) = (320, 240);
+        let cfg = PhantomConfig { width: w, height: h, frames: 1, seed: 951, mm_per_px: 0.1, options: SceneOptions::cut_surface(1..=4), ..Default::default() };
+        let r = render(&cfg.scene(), 0);
+        let query = SpotQuery { roi: Roi::central(w, h), min_tbr: 1.5, min_area: 50 };
+        gpu.set_spot_query(Some(query));
+        let analyse = |gpu: &mut GpuAnalyzer| -> Result<_> {
+            let s = gpu.segment((&r.wl).into(), (&r.nir).into(), true)?;
+            let c = gpu.composite((&r.wl).into(), &[])?;
+            let (spots, (ratio, mask)) = gpu.spots(&query)?.expect("spots with the segmentation");
+            Ok((s.lesions, spots, ratio.data.clone(), mask.data.clone(), c.overlay.data, c.classes))
+        };
+        let before = analyse(&mut gpu).unwrap();
+        assert!(!before.1.is_empty(), "the scene has candidate spots");
+        gpu.spans_fault = 1;
+        let err = gpu.segment((&r.wl).into(), (&r.nir).into(), true).unwrap_err();
+        assert!(format!("{err:#}").contains("around the check's spots"), "{err:#}");
+        assert!(gpu.spots(&query).unwrap().is_none(), "no spots from the failed frame");
+        gpu.spans_fault = 0;
+        let after = analyse(&mut gpu).unwrap();
+        assert!(before == after, "the frame after the failure differs from the one before it");
+    }
 
     /// The glint bits are `is_glint`'s answer, pixel for pixel, at the levels' extremes and on widths
     /// that are not whole words; the padding's bits are clear.
