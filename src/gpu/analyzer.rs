@@ -11,7 +11,8 @@
 //! last frame drew and an eighth more; a frame that draws more reads the rest in a second submission.
 //! In the transection and wound-bed modes the same submission finds the check's candidate spots
 //! (spots.wgsl) and copies out the maps within their reach (spot_rows.wgsl: a span of columns a row),
-//! read back with the table likewise: as many words as the last frame's and an eighth more.
+//! read back with the table likewise: as many words as the last frame's, an eighth more and
+//! `SPOT_WORDS_SLACK`.
 //!
 //! Every dispatch goes through `run_stage`, which counts the bytes of the buffers it binds into the
 //! frame's `Traffic` (bench's `bytes_per_frame`); every wait is bounded (`GpuContext::wait`) and every
@@ -289,10 +290,12 @@ struct FrameResources {
     row_maps_read: Option<wgpu::Buffer>,
     bg_spot_rows: Bound,
     /// Words of the maps around the check's spots that the segmentation's submission reads back: the
-    /// last frame's count and an eighth more (a frame with more reads the rest in a second submission).
+    /// last frame's count, an eighth more and `SPOT_WORDS_SLACK` (a frame with more reads the rest in a
+    /// second submission).
     spot_words_capacity: usize,
-    /// The maps the check reads, filled on the rows around the last frame's candidate spots only
-    /// (`SpotQuery::reach`): kept from frame to frame, so that only those rows are written.
+    /// The maps the check reads, filled on the spans within reach of the last frame's candidate spots
+    /// only (`SpotQuery::reach`, `spot_spans`: a span of columns a row): kept from frame to frame, so that
+    /// only those spans are written.
     spot_maps: Option<PixelMaps>,
     /// The words of the maps around the check's spots read back, before they are laid into `spot_maps`.
     row_words: Vec<u32>,
@@ -1696,7 +1699,8 @@ impl Analyzer for GpuAnalyzer {
             (up.get("subpixel"), rb, t),
         ]);
         // The check's candidate spots (spots.wgsl) and the maps within their reach (spot_rows.wgsl),
-        // read back with the table: as many words as the last frame's and an eighth more; a frame with
+        // read back with the table: as many words as the last frame's, an eighth more and
+        // SPOT_WORDS_SLACK; a frame with
         // more reads the rest below.
         let spot_words_capacity = f.spot_words_capacity.min(spot_row_words(w) * h);
         if let Some(q) = spot_query {
