@@ -577,7 +577,15 @@ impl GpuAnalyzer {
     /// One stage alone, outside any frame's work (for the stage tests): its dispatches in one submission,
     /// waited for.
     fn run_alone(&self, dispatches: &[Dispatch<'_>]) -> Result<()> {
+        self.run_alone_cleared(&[], dispatches)
+    }
+
+    /// `run_alone`, after clearing the first bytes of each of `clears` (as a frame clears them).
+    fn run_alone_cleared(&self, clears: &[(&wgpu::Buffer, u64)], dispatches: &[Dispatch<'_>]) -> Result<()> {
         let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("stage") });
+        for (buf, bytes) in clears {
+            enc.clear_buffer(buf, 0, Some(*bytes));
+        }
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("stage"), timestamp_writes: None });
             for (pipe, group, (x, y, z)) in dispatches {
@@ -807,18 +815,9 @@ impl GpuAnalyzer {
         let (w, h) = (mask.width, mask.height);
         let f = self.frame.as_ref().expect("resources built");
         write_spot_head(&self.ctx.queue, &f.spot_table, query);
-        self.ctx.queue.write_buffer(&f.spot_rows, 0, &vec![0u8; 2 * h * 4]);
-        let (hp, g, t) = (&self.pipelines.hysteresis, &f.bg_hysteresis.group, tiles(w, h));
-        let (sp, sg) = (&self.pipelines.spot_rows, &f.bg_spot_rows.group);
-        self.run_alone(&[
-            (hp.get("spot_local").0, g, t),
-            (hp.get("merge_low").0, g, t),
-            (hp.get("spot_flatten").0, g, t),
-            (hp.get("spot_stats").0, g, t),
-            (sp.get("spot_reach").0, sg, ((spots::CAPACITY as u32).div_ceil(64), 1, 1)),
-            (sp.get("spot_row_index").0, sg, (1, 1, 1)),
-            (sp.get("spot_copy_rows").0, sg, (h as u32, 1, 1)),
-        ])?;
+        let (clear, dispatches) = spot_stage(&self.pipelines, f);
+        let dispatches: Vec<Dispatch<'_>> = dispatches.into_iter().map(|((pipe, _), bound, groups)| (pipe, &bound.group, groups)).collect();
+        self.run_alone_cleared(&[(&f.spot_rows, clear)], &dispatches)?;
         let table_words = self.read_back(&f.spot_table, spots::buffer_words())?;
         let found = spots_from_table(&table_words, query)
             .ok_or_else(|| anyhow!("{} components in the region of interest: the spot table holds {}", table_words[spots::COUNT], spots::CAPACITY))?;
@@ -1189,6 +1188,29 @@ fn field_dispatches<'a>(p: &'a Pipelines, f: &'a FrameResources) -> Vec<Dispatch
         (dp.get("columns").0, g, column_groups(w, h)),
         (dp.get("rows").0, g, row_groups(w, h)),
     ]
+}
+
+/// A dispatch of a frame's stage: its pipeline with the entry point's index (for the bytes its bind group
+/// counts, `Bound`), the bind group and the workgroups.
+type FrameDispatch<'a> = ((&'a wgpu::ComputePipeline, usize), &'a Bound, (u32, u32, u32));
+
+/// The check's spot stage, for `segment` and `run_spots_stage` alike: the bytes at the start of
+/// `spot_rows` to clear before it (each row's span, which `spot_reach` widens), and its dispatches: the
+/// candidate spots (spots.wgsl's passes with hysteresis.wgsl's `merge_low`) and the maps within their
+/// reach (spot_rows.wgsl). The spot table's header is written before (`write_spot_head`).
+fn spot_stage<'a>(p: &'a Pipelines, f: &'a FrameResources) -> (u64, Vec<FrameDispatch<'a>>) {
+    let (hp, hb, t) = (&p.hysteresis, &f.bg_hysteresis, tiles(f.width, f.height));
+    let (sp, sb) = (&p.spot_rows, &f.bg_spot_rows);
+    let dispatches = vec![
+        (hp.get("spot_local"), hb, t),
+        (hp.get("merge_low"), hb, t),
+        (hp.get("spot_flatten"), hb, t),
+        (hp.get("spot_stats"), hb, t),
+        (sp.get("spot_reach"), sb, ((spots::CAPACITY as u32).div_ceil(64), 1, 1)),
+        (sp.get("spot_row_index"), sb, (1, 1, 1)),
+        (sp.get("spot_copy_rows"), sb, (f.height as u32, 1, 1)),
+    ];
+    ((2 * f.height * 4) as u64, dispatches)
 }
 
 /// Writes `bytes` at the start of `buf`, through `scratch` padded to whole words when it is not.
@@ -1610,7 +1632,7 @@ impl Analyzer for GpuAnalyzer {
         let per_low = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let per_roi = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let per_spot_row = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
-        let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[((&wgpu::ComputePipeline, usize), &Bound, (u32, u32, u32))]| {
+        let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[FrameDispatch<'_>]| {
             let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
                 query_set: qs,
                 beginning_of_pass_write_index: Some(2 * k as u32),
@@ -1706,21 +1728,10 @@ impl Analyzer for GpuAnalyzer {
         if let Some(q) = spot_query {
             write_spot_head(&ctx.queue, &f.spot_table, &q);
             traffic.borrow_mut().add("upload", (spots::HEAD * 4) as u64, 0);
-            // The rows' spans (spot_reach widens them).
-            let counts = (2 * h * 4) as u64;
+            let (counts, dispatches) = spot_stage(p, f);
             enc.clear_buffer(&f.spot_rows, 0, Some(counts));
             traffic.borrow_mut().add("clear", counts, 0);
-            let (hp, hb) = (&p.hysteresis, &f.bg_hysteresis);
-            let (sp, sb) = (&p.spot_rows, &f.bg_spot_rows);
-            run_stage(&mut enc, SPOTS_STAGE, &[
-                (hp.get("spot_local"), hb, t),
-                (hp.get("merge_low"), hb, t),
-                (hp.get("spot_flatten"), hb, t),
-                (hp.get("spot_stats"), hb, t),
-                (sp.get("spot_reach"), sb, ((spots::CAPACITY as u32).div_ceil(64), 1, 1)),
-                (sp.get("spot_row_index"), sb, (1, 1, 1)),
-                (sp.get("spot_copy_rows"), sb, (h as u32, 1, 1)),
-            ]);
+            run_stage(&mut enc, SPOTS_STAGE, &dispatches);
             enc.copy_buffer_to_buffer(&f.spot_rows, (spots::rows_total(h) * 4) as u64, &f.spot_table, (spots::ROWS * 4) as u64, 4);
             enc.copy_buffer_to_buffer(&f.spot_table, 0, &f.spot_read, 0, f.spot_table.size());
             let row_bytes = (spot_words_capacity * 4) as u64;
