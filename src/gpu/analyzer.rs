@@ -283,12 +283,13 @@ struct FrameResources {
     /// The check's spot table (spots.wgsl) and its readback.
     spot_table: wgpu::Buffer,
     spot_read: wgpu::Buffer,
-    /// The spans within reach of the check's candidates (spot_rows.wgsl): a row's span and place, the
-    /// maps on those spans a row after another, and their readback (made with a frame's first query).
+    /// The spans within reach of the check's candidates (spot_rows.wgsl): a row's span and place.
     spot_rows: wgpu::Buffer,
-    row_maps: wgpu::Buffer,
-    row_maps_read: Option<wgpu::Buffer>,
-    bg_spot_rows: Bound,
+    /// The maps on those spans, their readback and the copy's bind group: made with a frame size's first
+    /// query (`row_maps`), as only the check modes use them.
+    row_maps: Option<RowMaps>,
+    /// The frame's settings (binding 0 of every stage), kept to bind `row_maps` when it is made.
+    uniform: wgpu::Buffer,
     /// Words of the maps around the check's spots that the segmentation's submission reads back: the
     /// last frame's count, an eighth more and `SPOT_WORDS_SLACK` (a frame with more reads the rest in a
     /// second submission).
@@ -304,6 +305,31 @@ struct FrameResources {
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
     /// The traffic of the last frame segmented without error.
     traffic: Traffic,
+}
+
+/// The maps within reach of the check's candidates (spot_rows.wgsl's `row_maps`: each reached row's span
+/// of the ratio map's words, then of the mask's, a row after another; at most every row whole), their
+/// readback and spot_rows.wgsl's bind group.
+struct RowMaps {
+    maps: wgpu::Buffer,
+    read: wgpu::Buffer,
+    bound: Bound,
+}
+
+/// `f`'s `RowMaps`, made the first time a frame of this size is asked for the check's spots.
+fn row_maps<'a>(d: &wgpu::Device, p: &Pipelines, f: &'a mut FrameResources) -> &'a RowMaps {
+    let (uniform, spot_table, ratio, mask, spot_rows) = (&f.uniform, &f.spot_table, &f.ratio, &f.mask, &f.spot_rows);
+    let words = frame_buffer_words(f.width, f.height).iter().find(|(k, _)| *k == "row_maps").map(|(_, w)| *w).expect("a frame buffer");
+    f.row_maps.get_or_insert_with(|| {
+        let maps = storage(d, "row_maps", words, wgpu::BufferUsages::COPY_SRC);
+        // The copy pass reads and writes the spans within reach of a candidate only.
+        let bound = p.spot_rows.bind(d, uniform, &[spot_table, ratio, mask, spot_rows, &maps], &[], &[
+            ("spot_copy_rows", ratio, Tiles::SpotRows),
+            ("spot_copy_rows", mask, Tiles::SpotRows),
+            ("spot_copy_rows", &maps, Tiles::SpotRows),
+        ]);
+        RowMaps { read: readback(d, "row_maps_read", words * 4), maps, bound }
+    })
 }
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
@@ -813,6 +839,7 @@ impl GpuAnalyzer {
         query.roi.in_frame(mask.width, mask.height)?;
         self.load_mask_and_ratio(mask, ratio)?;
         let (w, h) = (mask.width, mask.height);
+        row_maps(&self.ctx.device, &self.pipelines, self.frame.as_mut().expect("resources built"));
         let f = self.frame.as_ref().expect("resources built");
         write_spot_head(&self.ctx.queue, &f.spot_table, query);
         let (clear, dispatches) = spot_stage(&self.pipelines, f);
@@ -826,7 +853,7 @@ impl GpuAnalyzer {
         if spans_words(&spans) != copied {
             bail!("the GPU copied {copied} words around the spots where their reach holds {}", spans_words(&spans));
         }
-        let copies = self.read_back(&f.row_maps, copied)?;
+        let copies = self.read_back(&f.row_maps.as_ref().expect("made above").maps, copied)?;
         let (mut r, mut m) = (Plane::new(w, h), Plane::new(w, h));
         lay_spans(&copies, &spans, &mut r, &mut m);
         Ok((found, r, m))
@@ -989,7 +1016,6 @@ impl GpuAnalyzer {
         let drawn = buf("drawn", src | wgpu::BufferUsages::INDIRECT);
         let spot_table = buf("spot_table", src);
         let spot_rows = buf("spot_rows", src);
-        let row_maps = buf("row_maps", src);
         let low_tiles = buf("low_tiles", src);
         let tiles_n = near::tiles(width, height);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
@@ -1080,12 +1106,6 @@ impl GpuAnalyzer {
                 ("composite_classes", &marks, Tiles::Drawn),
                 ("composite_classes", &classes, Tiles::Drawn),
             ]),
-            // The copy pass reads and writes the spans within reach of a candidate only.
-            bg_spot_rows: p.spot_rows.bind(d, &uniform, &[&spot_table, &ratio, &mask, &spot_rows, &row_maps], &[], &[
-                ("spot_copy_rows", &ratio, Tiles::SpotRows),
-                ("spot_copy_rows", &mask, Tiles::SpotRows),
-                ("spot_copy_rows", &row_maps, Tiles::SpotRows),
-            ]),
             table_read: readback(d, "table_read", table::WORDS * 4),
             marks_read: readback(d, "marks_read", tiles_n * TILE_PIXELS * 4),
             classes_read: readback(d, "classes_read", tiles_n * TILE_PIXELS),
@@ -1120,8 +1140,8 @@ impl GpuAnalyzer {
             spot_read: readback(d, "spot_read", spots::buffer_words() * 4),
             spot_table,
             spot_rows,
-            row_maps,
-            row_maps_read: None,
+            row_maps: None,
+            uniform,
             // Before a frame has had candidates: the words of a few small ones' reach.
             spot_words_capacity: SPOT_WORDS_SLACK,
             spot_maps: None,
@@ -1200,7 +1220,7 @@ type FrameDispatch<'a> = ((&'a wgpu::ComputePipeline, usize), &'a Bound, (u32, u
 /// reach (spot_rows.wgsl). The spot table's header is written before (`write_spot_head`).
 fn spot_stage<'a>(p: &'a Pipelines, f: &'a FrameResources) -> (u64, Vec<FrameDispatch<'a>>) {
     let (hp, hb, t) = (&p.hysteresis, &f.bg_hysteresis, tiles(f.width, f.height));
-    let (sp, sb) = (&p.spot_rows, &f.bg_spot_rows);
+    let (sp, sb) = (&p.spot_rows, &f.row_maps.as_ref().expect("made with the query").bound);
     let dispatches = vec![
         (hp.get("spot_local"), hb, t),
         (hp.get("merge_low"), hb, t),
@@ -1584,8 +1604,8 @@ impl Analyzer for GpuAnalyzer {
         let p = &self.pipelines;
         let spot_query = self.spot_query;
         let f = self.frame.as_mut().expect("resources built");
-        if spot_query.is_some() && f.row_maps_read.is_none() {
-            f.row_maps_read = Some(readback(&ctx.device, "row_maps_read", spot_row_words(w) * h * 4));
+        if spot_query.is_some() {
+            row_maps(&ctx.device, p, f);
         }
         // Counted apart, and kept only when the frame is done (a frame that fails leaves the last one's).
         let traffic = std::cell::RefCell::new(Traffic::default());
@@ -1735,7 +1755,8 @@ impl Analyzer for GpuAnalyzer {
             enc.copy_buffer_to_buffer(&f.spot_rows, (spots::rows_total(h) * 4) as u64, &f.spot_table, (spots::ROWS * 4) as u64, 4);
             enc.copy_buffer_to_buffer(&f.spot_table, 0, &f.spot_read, 0, f.spot_table.size());
             let row_bytes = (spot_words_capacity * 4) as u64;
-            enc.copy_buffer_to_buffer(&f.row_maps, 0, f.row_maps_read.as_ref().expect("made above"), 0, row_bytes);
+            let rows = f.row_maps.as_ref().expect("made above");
+            enc.copy_buffer_to_buffer(&rows.maps, 0, &rows.read, 0, row_bytes);
             traffic.borrow_mut().add("readback", 8 + 2 * f.spot_table.size() + 2 * row_bytes, 0);
         }
         // The composite's marks on the drawn tiles, a workgroup a tile (the class map too when asked for).
@@ -1793,7 +1814,7 @@ impl Analyzer for GpuAnalyzer {
         }
         if spot_query.is_some() {
             to_map.push(&f.spot_read);
-            to_map.push(f.row_maps_read.as_ref().expect("made above"));
+            to_map.push(&f.row_maps.as_ref().expect("made above").read);
         }
         if let Some((_, _, read)) = &f.timestamps {
             to_map.push(read);
@@ -1815,7 +1836,7 @@ impl Analyzer for GpuAnalyzer {
                 Some(_) => {
                     let spot_words = mapped_words(&f.spot_read)?;
                     let read = (spot_words[spots::ROWS] as usize).min(spot_words_capacity);
-                    append_mapped(f.row_maps_read.as_ref().expect("made above"), 0..read * 4, &mut f.row_words)?;
+                    append_mapped(&f.row_maps.as_ref().expect("made above").read, 0..read * 4, &mut f.row_words)?;
                     Some(spot_words)
                 }
                 None => None,
@@ -1848,10 +1869,11 @@ impl Analyzer for GpuAnalyzer {
                     }
                     if copied > spot_words_capacity {
                         // More words than read back: the rest, in a submission of its own.
-                        let dst = f.row_maps_read.as_ref().expect("made above");
+                        let rows = f.row_maps.as_ref().expect("made above");
+                        let dst = &rows.read;
                         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("spot spans") });
                         let (from, to) = ((spot_words_capacity * 4) as u64, (copied * 4) as u64);
-                        enc.copy_buffer_to_buffer(&f.row_maps, from, dst, from, to - from);
+                        enc.copy_buffer_to_buffer(&rows.maps, from, dst, from, to - from);
                         traffic.borrow_mut().add("readback", 2 * (to - from), 0);
                         ctx.submit(enc.finish());
                         // All of them again: a mapped range starts at a multiple of 8 bytes.
