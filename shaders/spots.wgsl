@@ -3,7 +3,8 @@
 // within the region of interest, each one's area, box, centroid sums, peak ratio and first pixel, so that
 // the check reads back a table instead of the maps. Labelled as the hysteresis labels (its border array,
 // `parent`, free once the labelling's `compress` has run, and its `merge_low`); the table
-// (`spot_table`, layout in `gpu::prelude::spots`) holds the ROI and the least area, written by the CPU.
+// (`spot_table`, layout in `gpu::prelude::spots`) holds the ROI, the least area and the least peak code,
+// written by the CPU.
 // spot_local:   one 16×16 tile a workgroup: the tile's spot pixels labelled in workgroup memory; each
 //               perimeter slot of the border array points at its component's representative (its smallest
 //               border slot) or is LOW_NOT_REP (not a spot pixel); a tile with no spot pixel on its

@@ -11,7 +11,8 @@
 //! last frame drew and an eighth more; a frame that draws more reads the rest in a second submission.
 //! In the transection and wound-bed modes the same submission finds the check's candidate spots
 //! (spots.wgsl) and copies out the maps within their reach (spot_rows.wgsl: a span of columns a row),
-//! read back with the table likewise: as many words as the last frame's and an eighth more.
+//! read back with the table likewise: as many words as the last frame's, an eighth more and
+//! `SPOT_WORDS_SLACK`.
 //!
 //! Every dispatch goes through `run_stage`, which counts the bytes of the buffers it binds into the
 //! frame's `Traffic` (bench's `bytes_per_frame`); every wait is bounded (`GpuContext::wait`) and every
@@ -282,23 +283,53 @@ struct FrameResources {
     /// The check's spot table (spots.wgsl) and its readback.
     spot_table: wgpu::Buffer,
     spot_read: wgpu::Buffer,
-    /// The spans within reach of the check's candidates (spot_rows.wgsl): a row's span and place, the
-    /// maps on those spans a row after another, and their readback (made with a frame's first query).
+    /// The spans within reach of the check's candidates (spot_rows.wgsl): a row's span and place.
     spot_rows: wgpu::Buffer,
-    row_maps: wgpu::Buffer,
-    row_maps_read: Option<wgpu::Buffer>,
-    bg_spot_rows: Bound,
+    /// The maps on those spans, their readback and the copy's bind group: made with a frame size's first
+    /// query (`row_maps`), as only the check modes use them.
+    row_maps: Option<RowMaps>,
+    /// The frame's settings (binding 0 of every stage), kept to bind `row_maps` when it is made.
+    uniform: wgpu::Buffer,
     /// Words of the maps around the check's spots that the segmentation's submission reads back: the
-    /// last frame's count and an eighth more (a frame with more reads the rest in a second submission).
+    /// last frame's count, an eighth more and `SPOT_WORDS_SLACK` (a frame with more reads the rest in a
+    /// second submission).
     spot_words_capacity: usize,
-    /// The maps the check reads, filled on the rows around the last frame's candidate spots only
-    /// (`SpotQuery::reach`): kept from frame to frame, so that only those rows are written.
+    /// The maps the check reads, filled on the spans within reach of the last frame's candidate spots
+    /// only (`SpotQuery::reach`, `spot_spans`: a span of columns a row): kept from frame to frame, so that
+    /// only those spans are written.
     spot_maps: Option<PixelMaps>,
+    /// The words of the maps around the check's spots read back, before they are laid into `spot_maps`.
+    row_words: Vec<u32>,
     /// The hysteresis's tiles with a low pixel on their perimeter: their count, then a flag a tile.
     low_tiles: wgpu::Buffer,
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
-    /// This frame's traffic.
+    /// The traffic of the last frame segmented without error.
     traffic: Traffic,
+}
+
+/// The maps within reach of the check's candidates (spot_rows.wgsl's `row_maps`: each reached row's span
+/// of the ratio map's words, then of the mask's, a row after another; at most every row whole), their
+/// readback and spot_rows.wgsl's bind group.
+struct RowMaps {
+    maps: wgpu::Buffer,
+    read: wgpu::Buffer,
+    bound: Bound,
+}
+
+/// `f`'s `RowMaps`, made the first time a frame of this size is asked for the check's spots.
+fn row_maps<'a>(d: &wgpu::Device, p: &Pipelines, f: &'a mut FrameResources) -> &'a RowMaps {
+    let (uniform, spot_table, ratio, mask, spot_rows) = (&f.uniform, &f.spot_table, &f.ratio, &f.mask, &f.spot_rows);
+    let words = frame_buffer_words(f.width, f.height).iter().find(|(k, _)| *k == "row_maps").map(|(_, w)| *w).expect("a frame buffer");
+    f.row_maps.get_or_insert_with(|| {
+        let maps = storage(d, "row_maps", words, wgpu::BufferUsages::COPY_SRC);
+        // The copy pass reads and writes the spans within reach of a candidate only.
+        let bound = p.spot_rows.bind(d, uniform, &[spot_table, ratio, mask, spot_rows, &maps], &[], &[
+            ("spot_copy_rows", ratio, Tiles::SpotRows),
+            ("spot_copy_rows", mask, Tiles::SpotRows),
+            ("spot_copy_rows", &maps, Tiles::SpotRows),
+        ]);
+        RowMaps { read: readback(d, "row_maps_read", words * 4), maps, bound }
+    })
 }
 
 /// Words of each buffer that scales with the frame, for `n` pixels and `height` rows: the largest sets
@@ -474,6 +505,9 @@ pub struct GpuAnalyzer {
     /// The last segmented frame's candidate spots and the query they answer (None: not asked, or more
     /// components than the table holds).
     spot_found: Option<(SpotQuery, Vec<Spot>)>,
+    /// Words added to what the check's spans should hold, so that a test sees `segment` fail there.
+    #[cfg(test)]
+    spans_fault: usize,
 }
 
 fn build_pipelines(d: &wgpu::Device) -> Pipelines {
@@ -512,6 +546,8 @@ impl GpuAnalyzer {
             pending: false,
             spot_query: None,
             spot_found: None,
+            #[cfg(test)]
+            spans_fault: 0,
         })
     }
 
@@ -567,7 +603,15 @@ impl GpuAnalyzer {
     /// One stage alone, outside any frame's work (for the stage tests): its dispatches in one submission,
     /// waited for.
     fn run_alone(&self, dispatches: &[Dispatch<'_>]) -> Result<()> {
+        self.run_alone_cleared(&[], dispatches)
+    }
+
+    /// `run_alone`, after clearing the first bytes of each of `clears` (as a frame clears them).
+    fn run_alone_cleared(&self, clears: &[(&wgpu::Buffer, u64)], dispatches: &[Dispatch<'_>]) -> Result<()> {
         let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("stage") });
+        for (buf, bytes) in clears {
+            enc.clear_buffer(buf, 0, Some(*bytes));
+        }
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("stage"), timestamp_writes: None });
             for (pipe, group, (x, y, z)) in dispatches {
@@ -795,20 +839,12 @@ impl GpuAnalyzer {
         query.roi.in_frame(mask.width, mask.height)?;
         self.load_mask_and_ratio(mask, ratio)?;
         let (w, h) = (mask.width, mask.height);
+        row_maps(&self.ctx.device, &self.pipelines, self.frame.as_mut().expect("resources built"));
         let f = self.frame.as_ref().expect("resources built");
         write_spot_head(&self.ctx.queue, &f.spot_table, query);
-        self.ctx.queue.write_buffer(&f.spot_rows, 0, &vec![0u8; 2 * h * 4]);
-        let (hp, g, t) = (&self.pipelines.hysteresis, &f.bg_hysteresis.group, tiles(w, h));
-        let (sp, sg) = (&self.pipelines.spot_rows, &f.bg_spot_rows.group);
-        self.run_alone(&[
-            (hp.get("spot_local").0, g, t),
-            (hp.get("merge_low").0, g, t),
-            (hp.get("spot_flatten").0, g, t),
-            (hp.get("spot_stats").0, g, t),
-            (sp.get("spot_reach").0, sg, ((spots::CAPACITY as u32).div_ceil(64), 1, 1)),
-            (sp.get("spot_row_index").0, sg, (1, 1, 1)),
-            (sp.get("spot_copy_rows").0, sg, (h as u32, 1, 1)),
-        ])?;
+        let (clear, dispatches) = spot_stage(&self.pipelines, f);
+        let dispatches: Vec<Dispatch<'_>> = dispatches.into_iter().map(|((pipe, _), bound, groups)| (pipe, &bound.group, groups)).collect();
+        self.run_alone_cleared(&[(&f.spot_rows, clear)], &dispatches)?;
         let table_words = self.read_back(&f.spot_table, spots::buffer_words())?;
         let found = spots_from_table(&table_words, query)
             .ok_or_else(|| anyhow!("{} components in the region of interest: the spot table holds {}", table_words[spots::COUNT], spots::CAPACITY))?;
@@ -817,7 +853,7 @@ impl GpuAnalyzer {
         if spans_words(&spans) != copied {
             bail!("the GPU copied {copied} words around the spots where their reach holds {}", spans_words(&spans));
         }
-        let copies = self.read_back(&f.row_maps, copied)?;
+        let copies = self.read_back(&f.row_maps.as_ref().expect("made above").maps, copied)?;
         let (mut r, mut m) = (Plane::new(w, h), Plane::new(w, h));
         lay_spans(&copies, &spans, &mut r, &mut m);
         Ok((found, r, m))
@@ -980,7 +1016,6 @@ impl GpuAnalyzer {
         let drawn = buf("drawn", src | wgpu::BufferUsages::INDIRECT);
         let spot_table = buf("spot_table", src);
         let spot_rows = buf("spot_rows", src);
-        let row_maps = buf("row_maps", src);
         let low_tiles = buf("low_tiles", src);
         let tiles_n = near::tiles(width, height);
         let level = storage(d, "level", LEVEL_BINS + 4, src);
@@ -1071,12 +1106,6 @@ impl GpuAnalyzer {
                 ("composite_classes", &marks, Tiles::Drawn),
                 ("composite_classes", &classes, Tiles::Drawn),
             ]),
-            // The copy pass reads and writes the spans within reach of a candidate only.
-            bg_spot_rows: p.spot_rows.bind(d, &uniform, &[&spot_table, &ratio, &mask, &spot_rows, &row_maps], &[], &[
-                ("spot_copy_rows", &ratio, Tiles::SpotRows),
-                ("spot_copy_rows", &mask, Tiles::SpotRows),
-                ("spot_copy_rows", &row_maps, Tiles::SpotRows),
-            ]),
             table_read: readback(d, "table_read", table::WORDS * 4),
             marks_read: readback(d, "marks_read", tiles_n * TILE_PIXELS * 4),
             classes_read: readback(d, "classes_read", tiles_n * TILE_PIXELS),
@@ -1111,11 +1140,12 @@ impl GpuAnalyzer {
             spot_read: readback(d, "spot_read", spots::buffer_words() * 4),
             spot_table,
             spot_rows,
-            row_maps,
-            row_maps_read: None,
+            row_maps: None,
+            uniform,
             // Before a frame has had candidates: the words of a few small ones' reach.
             spot_words_capacity: SPOT_WORDS_SLACK,
             spot_maps: None,
+            row_words: Vec::new(),
             low_tiles,
             timestamps,
             traffic: Traffic::default(),
@@ -1178,6 +1208,29 @@ fn field_dispatches<'a>(p: &'a Pipelines, f: &'a FrameResources) -> Vec<Dispatch
         (dp.get("columns").0, g, column_groups(w, h)),
         (dp.get("rows").0, g, row_groups(w, h)),
     ]
+}
+
+/// A dispatch of a frame's stage: its pipeline with the entry point's index (for the bytes its bind group
+/// counts, `Bound`), the bind group and the workgroups.
+type FrameDispatch<'a> = ((&'a wgpu::ComputePipeline, usize), &'a Bound, (u32, u32, u32));
+
+/// The check's spot stage, for `segment` and `run_spots_stage` alike: the bytes at the start of
+/// `spot_rows` to clear before it (each row's span, which `spot_reach` widens), and its dispatches: the
+/// candidate spots (spots.wgsl's passes with hysteresis.wgsl's `merge_low`) and the maps within their
+/// reach (spot_rows.wgsl). The spot table's header is written before (`write_spot_head`).
+fn spot_stage<'a>(p: &'a Pipelines, f: &'a FrameResources) -> (u64, Vec<FrameDispatch<'a>>) {
+    let (hp, hb, t) = (&p.hysteresis, &f.bg_hysteresis, tiles(f.width, f.height));
+    let (sp, sb) = (&p.spot_rows, &f.row_maps.as_ref().expect("made with the query").bound);
+    let dispatches = vec![
+        (hp.get("spot_local"), hb, t),
+        (hp.get("merge_low"), hb, t),
+        (hp.get("spot_flatten"), hb, t),
+        (hp.get("spot_stats"), hb, t),
+        (sp.get("spot_reach"), sb, ((spots::CAPACITY as u32).div_ceil(64), 1, 1)),
+        (sp.get("spot_row_index"), sb, (1, 1, 1)),
+        (sp.get("spot_copy_rows"), sb, (f.height as u32, 1, 1)),
+    ];
+    ((2 * f.height * 4) as u64, dispatches)
 }
 
 /// Writes `bytes` at the start of `buf`, through `scratch` padded to whole words when it is not.
@@ -1355,21 +1408,37 @@ fn map_checked(ctx: &GpuContext, buffers: &[&wgpu::Buffer]) -> Result<()> {
     Ok(())
 }
 
+/// Maps `buffers` (`map_checked`), lets `read` copy out of them, then unmaps them all whatever `read`
+/// returned: no path leaves a buffer mapped (the next frame copies into them).
+fn read_mapped<T>(ctx: &GpuContext, buffers: &[&wgpu::Buffer], read: impl FnOnce() -> Result<T>) -> Result<T> {
+    map_checked(ctx, buffers)?;
+    let out = read();
+    for b in buffers {
+        b.unmap();
+    }
+    out
+}
+
+/// The words of the mapped `buf`, which is then unmapped.
 fn words(buf: &wgpu::Buffer) -> Result<Vec<u32>> {
-    let view = buf.get_mapped_range(..).map_err(|e| anyhow!("reading a GPU buffer: {e:?}"))?;
-    let out = bytemuck::cast_slice::<u8, u32>(&view).to_vec();
-    drop(view);
+    let out = mapped_words(buf);
     buf.unmap();
+    out
+}
+
+/// The words of the mapped `buf`, which stays mapped.
+fn mapped_words(buf: &wgpu::Buffer) -> Result<Vec<u32>> {
+    let mut out = Vec::new();
+    append_mapped(buf, 0..buf.size() as usize, &mut out)?;
     Ok(out)
 }
 
-/// Appends the bytes `range` of the mapped `buf` to `out` (as `T`s), and unmaps it.
+/// Appends the bytes `range` of the mapped `buf` to `out` (as `T`s); `buf` stays mapped.
 fn append_mapped<T: bytemuck::Pod>(buf: &wgpu::Buffer, range: std::ops::Range<usize>, out: &mut Vec<T>) -> Result<()> {
     if !range.is_empty() {
         let view = buf.get_mapped_range(range.start as u64..range.end as u64).map_err(|e| anyhow!("reading a GPU buffer: {e:?}"))?;
         out.extend_from_slice(bytemuck::cast_slice(&view));
     }
-    buf.unmap();
     Ok(())
 }
 
@@ -1474,19 +1543,9 @@ fn maps_read<'a>(device: &wgpu::Device, f: &'a mut FrameResources) -> &'a (wgpu:
     f.maps_read.get_or_insert_with(|| (readback(device, "ratio_read", ratio_bytes), readback(device, "mask_read", mask_bytes)))
 }
 
-/// Lays `spans` (`spot_spans`) from the mapped `row_maps_read` into the check's maps (kept from frame
-/// to frame: elsewhere they hold what earlier frames left), and unmaps the readback.
-fn lay_spot_spans(f: &mut FrameResources, spans: &[(usize, usize, usize)], words: usize) -> Result<()> {
-    let (w, h) = (f.width, f.height);
-    let maps = f.spot_maps.get_or_insert_with(|| (Arc::new(Plane::new(w, h)), Arc::new(Plane::new(w, h))));
-    let (ratio, mask) = (Arc::make_mut(&mut maps.0), Arc::make_mut(&mut maps.1));
-    let read = f.row_maps_read.as_ref().expect("copied into");
-    if words > 0 {
-        let view = read.get_mapped_range(..(words * 4) as u64).map_err(|e| anyhow!("reading the check's maps: {e:?}"))?;
-        lay_spans(bytemuck::cast_slice(&view), spans, ratio, mask);
-    }
-    read.unmap();
-    Ok(())
+/// The check's maps of a `width`×`height` frame, kept from frame to frame (made blank the first time).
+fn spot_maps(maps: &mut Option<PixelMaps>, width: usize, height: usize) -> &mut PixelMaps {
+    maps.get_or_insert_with(|| (Arc::new(Plane::new(width, height)), Arc::new(Plane::new(width, height))))
 }
 
 fn lesions_from_table(t: &[u32]) -> Vec<LesionStats> {
@@ -1535,6 +1594,9 @@ impl Analyzer for GpuAnalyzer {
         check_pair(wl, nir)?;
         // A device already lost (or timed out) is not touched again: the caller rebuilds.
         self.ctx.check_lost()?;
+        // Nothing of the last frame is left to composite or to check should this one fail.
+        self.pending = false;
+        self.spot_found = None;
         let started = Instant::now();
         let (w, h) = (wl.width, wl.height);
         self.resources(w, h)?;
@@ -1542,11 +1604,11 @@ impl Analyzer for GpuAnalyzer {
         let p = &self.pipelines;
         let spot_query = self.spot_query;
         let f = self.frame.as_mut().expect("resources built");
-        if spot_query.is_some() && f.row_maps_read.is_none() {
-            f.row_maps_read = Some(readback(&ctx.device, "row_maps_read", spot_row_words(w) * h * 4));
+        if spot_query.is_some() {
+            row_maps(&ctx.device, p, f);
         }
-        f.traffic = Traffic::default();
-        let traffic = std::cell::RefCell::new(std::mem::take(&mut f.traffic));
+        // Counted apart, and kept only when the frame is done (a frame that fails leaves the last one's).
+        let traffic = std::cell::RefCell::new(Traffic::default());
 
         // Upload: NIR as packed u16, white light as packed RGB8, straight from the frames when their sizes
         // are whole words (any even pixel count for the NIR, a multiple of four for the white light), else
@@ -1590,7 +1652,7 @@ impl Analyzer for GpuAnalyzer {
         let per_low = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let per_roi = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
         let per_spot_row = std::cell::RefCell::new([0u64; STAGE_NAMES.len()]);
-        let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[((&wgpu::ComputePipeline, usize), &Bound, (u32, u32, u32))]| {
+        let run_stage = |enc: &mut wgpu::CommandEncoder, k: usize, dispatches: &[FrameDispatch<'_>]| {
             let timestamp_writes = f.timestamps.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
                 query_set: qs,
                 beginning_of_pass_write_index: Some(2 * k as u32),
@@ -1679,31 +1741,22 @@ impl Analyzer for GpuAnalyzer {
             (up.get("subpixel"), rb, t),
         ]);
         // The check's candidate spots (spots.wgsl) and the maps within their reach (spot_rows.wgsl),
-        // read back with the table: as many words as the last frame's and an eighth more; a frame with
+        // read back with the table: as many words as the last frame's, an eighth more and
+        // SPOT_WORDS_SLACK; a frame with
         // more reads the rest below.
         let spot_words_capacity = f.spot_words_capacity.min(spot_row_words(w) * h);
         if let Some(q) = spot_query {
             write_spot_head(&ctx.queue, &f.spot_table, &q);
             traffic.borrow_mut().add("upload", (spots::HEAD * 4) as u64, 0);
-            // The rows' spans (spot_reach widens them).
-            let counts = (2 * h * 4) as u64;
+            let (counts, dispatches) = spot_stage(p, f);
             enc.clear_buffer(&f.spot_rows, 0, Some(counts));
             traffic.borrow_mut().add("clear", counts, 0);
-            let (hp, hb) = (&p.hysteresis, &f.bg_hysteresis);
-            let (sp, sb) = (&p.spot_rows, &f.bg_spot_rows);
-            run_stage(&mut enc, SPOTS_STAGE, &[
-                (hp.get("spot_local"), hb, t),
-                (hp.get("merge_low"), hb, t),
-                (hp.get("spot_flatten"), hb, t),
-                (hp.get("spot_stats"), hb, t),
-                (sp.get("spot_reach"), sb, ((spots::CAPACITY as u32).div_ceil(64), 1, 1)),
-                (sp.get("spot_row_index"), sb, (1, 1, 1)),
-                (sp.get("spot_copy_rows"), sb, (h as u32, 1, 1)),
-            ]);
+            run_stage(&mut enc, SPOTS_STAGE, &dispatches);
             enc.copy_buffer_to_buffer(&f.spot_rows, (spots::rows_total(h) * 4) as u64, &f.spot_table, (spots::ROWS * 4) as u64, 4);
             enc.copy_buffer_to_buffer(&f.spot_table, 0, &f.spot_read, 0, f.spot_table.size());
             let row_bytes = (spot_words_capacity * 4) as u64;
-            enc.copy_buffer_to_buffer(&f.row_maps, 0, f.row_maps_read.as_ref().expect("made above"), 0, row_bytes);
+            let rows = f.row_maps.as_ref().expect("made above");
+            enc.copy_buffer_to_buffer(&rows.maps, 0, &rows.read, 0, row_bytes);
             traffic.borrow_mut().add("readback", 8 + 2 * f.spot_table.size() + 2 * row_bytes, 0);
         }
         // The composite's marks on the drawn tiles, a workgroup a tile (the class map too when asked for).
@@ -1761,19 +1814,43 @@ impl Analyzer for GpuAnalyzer {
         }
         if spot_query.is_some() {
             to_map.push(&f.spot_read);
-            to_map.push(f.row_maps_read.as_ref().expect("made above"));
+            to_map.push(&f.row_maps.as_ref().expect("made above").read);
         }
         if let Some((_, _, read)) = &f.timestamps {
             to_map.push(read);
         }
-        map_checked(ctx, &to_map)?;
-        let t_words = words(&f.table_read)?;
-        let drawn_words = words(&f.drawn_read)?;
+        // Everything the submission read back is copied out and unmapped before any of it is judged, so
+        // that no error below leaves a buffer mapped.
+        let (t_words, drawn_words, spot_words, ticks) = read_mapped(ctx, &to_map, || {
+            let t_words = mapped_words(&f.table_read)?;
+            let drawn_words = mapped_words(&f.drawn_read)?;
+            let read = (t_words[table::DRAWN_TILES] as usize).min(tiles_n).min(capacity);
+            f.mark_words.clear();
+            f.class_bytes.clear();
+            append_mapped(&f.marks_read, 0..read * TILE_PIXELS * 4, &mut f.mark_words)?;
+            if want_classes {
+                append_mapped(&f.classes_read, 0..read * TILE_PIXELS, &mut f.class_bytes)?;
+            }
+            f.row_words.clear();
+            let spot_words = match spot_query {
+                Some(_) => {
+                    let spot_words = mapped_words(&f.spot_read)?;
+                    let read = (spot_words[spots::ROWS] as usize).min(spot_words_capacity);
+                    append_mapped(&f.row_maps.as_ref().expect("made above").read, 0..read * 4, &mut f.row_words)?;
+                    Some(spot_words)
+                }
+                None => None,
+            };
+            let mut ticks: Vec<u64> = Vec::new();
+            if let Some((_, _, read)) = &f.timestamps {
+                append_mapped(read, 0..read.size() as usize, &mut ticks)?;
+            }
+            Ok((t_words, drawn_words, spot_words, ticks))
+        })?;
         // And the spots' share of the tiles: those with a spot pixel on their perimeter, those of the ROI.
         let (mut spot_share, mut roi_share, mut rows_share) = (0.0, 0.0, 0.0);
-        let spot_found = match spot_query {
-            Some(q) => {
-                let spot_words = words(&f.spot_read)?;
+        let spot_found = match (spot_query, spot_words) {
+            (Some(q), Some(spot_words)) => {
                 let tiles_n = near::tiles(w, h) as f64;
                 spot_share = spot_words[spots::TILES] as f64 / tiles_n;
                 let span = |a: usize, len: usize| ((a + len).div_ceil(16) - a / 16) as f64;
@@ -1781,33 +1858,36 @@ impl Analyzer for GpuAnalyzer {
                 let copied = spot_words[spots::ROWS] as usize;
                 rows_share = copied as f64 / (spot_row_words(w) * h) as f64;
                 let found = spots_from_table(&spot_words, &q);
-                match &found {
-                    Some(found) => {
-                        // The spans the candidates' evidence reads, in the order the GPU copied them.
-                        let spans = spot_spans(found, w, h);
-                        if spans_words(&spans) != copied {
-                            f.row_maps_read.as_ref().expect("mapped").unmap();
-                            bail!("the GPU copied {copied} words around the check's spots where their reach holds {}", spans_words(&spans));
-                        }
-                        if copied > spot_words_capacity {
-                            // More words than read back: the rest, in a submission of its own.
-                            let dst = f.row_maps_read.as_ref().expect("made above");
-                            dst.unmap();
-                            let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("spot spans") });
-                            let (from, to) = ((spot_words_capacity * 4) as u64, (copied * 4) as u64);
-                            enc.copy_buffer_to_buffer(&f.row_maps, from, dst, from, to - from);
-                            traffic.borrow_mut().add("readback", 2 * (to - from), 0);
-                            ctx.submit(enc.finish());
-                            map_checked(ctx, &[dst])?;
-                        }
-                        lay_spot_spans(f, &spans, copied)?;
+                if let Some(found) = &found {
+                    // The spans the candidates' evidence reads, in the order the GPU copied them.
+                    let spans = spot_spans(found, w, h);
+                    let expected = spans_words(&spans);
+                    #[cfg(test)]
+                    let expected = expected + self.spans_fault;
+                    if expected != copied {
+                        bail!("the GPU copied {copied} words around the check's spots where their reach holds {expected}");
                     }
-                    None => f.row_maps_read.as_ref().expect("mapped").unmap(),
+                    if copied > spot_words_capacity {
+                        // More words than read back: the rest, in a submission of its own.
+                        let rows = f.row_maps.as_ref().expect("made above");
+                        let dst = &rows.read;
+                        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("spot spans") });
+                        let (from, to) = ((spot_words_capacity * 4) as u64, (copied * 4) as u64);
+                        enc.copy_buffer_to_buffer(&rows.maps, from, dst, from, to - from);
+                        traffic.borrow_mut().add("readback", 2 * (to - from), 0);
+                        ctx.submit(enc.finish());
+                        // All of them again: a mapped range starts at a multiple of 8 bytes.
+                        f.row_words.clear();
+                        read_mapped(ctx, &[dst], || append_mapped(dst, 0..to as usize, &mut f.row_words))?;
+                    }
+                    // Laid into the maps kept from frame to frame: elsewhere they hold what earlier frames left.
+                    let maps = spot_maps(&mut f.spot_maps, w, h);
+                    lay_spans(&f.row_words, &spans, Arc::make_mut(&mut maps.0), Arc::make_mut(&mut maps.1));
                 }
                 f.spot_words_capacity = copied + copied / 8 + SPOT_WORDS_SLACK;
                 found.map(|found| (q, found))
             }
-            None => None,
+            _ => None,
         };
         let components = t_words[table::COMPONENTS] as u64;
         let local_roots = t_words[table::LOCAL_ROOTS] as u64;
@@ -1823,13 +1903,6 @@ impl Analyzer for GpuAnalyzer {
         f.drawn_list = drawn_words;
         f.drawn_list.truncate(f.drawn_count);
         let drawn_n = f.drawn_count;
-        let read = drawn_n.min(capacity);
-        f.mark_words.clear();
-        f.class_bytes.clear();
-        append_mapped(&f.marks_read, 0..read * TILE_PIXELS * 4, &mut f.mark_words)?;
-        if want_classes {
-            append_mapped(&f.classes_read, 0..read * TILE_PIXELS, &mut f.class_bytes)?;
-        }
         if drawn_n > capacity {
             // More tiles drawn than read back: the rest, in a submission of its own.
             let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("marks") });
@@ -1843,11 +1916,13 @@ impl Analyzer for GpuAnalyzer {
             if want_classes {
                 to_map.push(&f.classes_read);
             }
-            map_checked(ctx, &to_map)?;
-            append_mapped(&f.marks_read, capacity * TILE_PIXELS * 4..drawn_n * TILE_PIXELS * 4, &mut f.mark_words)?;
-            if want_classes {
-                append_mapped(&f.classes_read, capacity * TILE_PIXELS..drawn_n * TILE_PIXELS, &mut f.class_bytes)?;
-            }
+            read_mapped(ctx, &to_map, || {
+                append_mapped(&f.marks_read, capacity * TILE_PIXELS * 4..drawn_n * TILE_PIXELS * 4, &mut f.mark_words)?;
+                if want_classes {
+                    append_mapped(&f.classes_read, capacity * TILE_PIXELS..drawn_n * TILE_PIXELS, &mut f.class_bytes)?;
+                }
+                Ok(())
+            })?;
         }
         f.marks_capacity = drawn_n + drawn_n / 8 + 16;
         // The composite's reads and writes on the drawn tiles (and the field and seeds near the cores).
@@ -1871,11 +1946,7 @@ impl Analyzer for GpuAnalyzer {
             }
         }
         let mut timings = StageTimings::default();
-        if let Some((_, _, read)) = &f.timestamps {
-            let view = read.get_mapped_range(..).map_err(|e| anyhow!("reading GPU timestamps: {e:?}"))?;
-            let ticks: Vec<u64> = bytemuck::cast_slice::<u8, u64>(&view).to_vec();
-            drop(view);
-            read.unmap();
+        if f.timestamps.is_some() {
             let period = ctx.timestamp_period_ns as f64;
             for (k, name) in STAGE_NAMES.iter().enumerate() {
                 if k == SPOTS_STAGE && spot_query.is_none() {
@@ -1937,7 +2008,7 @@ impl Analyzer for GpuAnalyzer {
         };
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
         let (w, h) = (f.width, f.height);
-        let maps = f.spot_maps.get_or_insert_with(|| (Arc::new(Plane::new(w, h)), Arc::new(Plane::new(w, h))));
+        let maps = spot_maps(&mut f.spot_maps, w, h);
         Ok(Some((found, (maps.0.clone(), maps.1.clone()))))
     }
 
@@ -1991,6 +2062,41 @@ impl Analyzer for GpuAnalyzer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A check frame that fails after its readback was mapped (the spans' count forced off by a word)
+    /// leaves the analyzer usable: the next frame is analysed, with the same lesions, spots, maps and
+    /// overlay as before the failure (a buffer left mapped would fail its copy).
+    #[test]
+    fn a_check_frame_that_fails_leaves_the_analyzer_usable() {
+        use crate::analysis::Roi;
+        use crate::phantom::{PhantomConfig, SceneOptions, render};
+        let ctx = match GpuContext::new() {
+            Ok(c) => c,
+            Err(e) if std::env::var("NIRF_REQUIRE_GPU").as_deref() == Ok("1") => panic!("NIRF_REQUIRE_GPU=1 but no adapter: {e:#}"),
+            Err(e) => return eprintln!("SKIPPED: no GPU adapter ({e:#})"),
+        };
+        let mut gpu = GpuAnalyzer::with_context(ctx, AnalysisParams::with_scale(0.1).without_cpu_only_stages()).unwrap();
+        let (w, h) = (320, 240);
+        let cfg = PhantomConfig { width: w, height: h, frames: 1, seed: 951, mm_per_px: 0.1, options: SceneOptions::cut_surface(1..=4), ..Default::default() };
+        let r = render(&cfg.scene(), 0);
+        let query = SpotQuery { roi: Roi::central(w, h), min_tbr: 1.5, min_area: 50 };
+        gpu.set_spot_query(Some(query));
+        let analyse = |gpu: &mut GpuAnalyzer| -> Result<_> {
+            let s = gpu.segment((&r.wl).into(), (&r.nir).into(), true)?;
+            let c = gpu.composite((&r.wl).into(), &[])?;
+            let (spots, (ratio, mask)) = gpu.spots(&query)?.expect("spots with the segmentation");
+            Ok((s.lesions, spots, ratio.data.clone(), mask.data.clone(), c.overlay.data, c.classes))
+        };
+        let before = analyse(&mut gpu).unwrap();
+        assert!(!before.1.is_empty(), "the scene has candidate spots");
+        gpu.spans_fault = 1;
+        let err = gpu.segment((&r.wl).into(), (&r.nir).into(), true).unwrap_err();
+        assert!(format!("{err:#}").contains("around the check's spots"), "{err:#}");
+        assert!(gpu.spots(&query).unwrap().is_none(), "no spots from the failed frame");
+        gpu.spans_fault = 0;
+        let after = analyse(&mut gpu).unwrap();
+        assert!(before == after, "the frame after the failure differs from the one before it");
+    }
 
     /// The glint bits are `is_glint`'s answer, pixel for pixel, at the levels' extremes and on widths
     /// that are not whole words; the padding's bits are clear.

@@ -247,10 +247,11 @@ const _: () = {
 /// The transection / wound-bed check's candidate spots (spots.wgsl): the 8-connected components of the
 /// mask within the region of interest, labelled as the hysteresis labels (tiles in workgroup memory, the
 /// tiles' perimeters in its border array), summed into records read back with the lesion table. The
-/// buffer: a header (the records handed out, which may pass `CAPACITY`: then the frame's spots are found
-/// on the CPU; the ROI's x0, y0, x1, y1, exclusive; the least area; the tiles with a spot pixel on their
-/// perimeter; the least peak ratio code, the code of the least TBR; the words of the maps copied out around
-/// the candidates, from the rows buffer below), then `CAPACITY` records of
+/// buffer: a header of `HEAD` words (the records handed out, which may pass `CAPACITY`: then the frame's
+/// spots are found on the CPU; the ROI's x0, y0, x1, y1, exclusive; the least area; the tiles with a spot
+/// pixel on their perimeter; the least peak ratio code, i.e. the least code whose ratio reaches the TBR;
+/// the words of the maps copied out around the candidates, from the rows buffer below; word 9 is spare,
+/// kept 0), then `CAPACITY` records of
 /// `STRIDE` words: the area, the box (x0, y0, last x, last y), the sums of x and y (two words each, low
 /// first), the peak ratio code and the raster index of the first pixel. A record is handed to every
 /// component that crosses a tile border and to every other as large as the least area. Emitted as
@@ -266,6 +267,7 @@ pub mod spots {
     pub const MIN_PEAK: usize = 7;
     /// The words copied out around the candidates (`SpotQuery::reach`), from the rows buffer's total.
     pub const ROWS: usize = 8;
+    /// Words of the header: `ROWS` is the last one used, word 9 is spare (written 0 with the header).
     pub const HEAD: usize = 10;
     pub const AREA: usize = 0;
     pub const X0: usize = 1;
