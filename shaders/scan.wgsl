@@ -1,5 +1,5 @@
 // scan.wgsl — appended to the stages that number rows or roots with a one-workgroup prefix sum
-// (components.wgsl's `scan_rows` and `assign_ids`, spot_rows.wgsl's `spot_row_index`).
+// (components.wgsl's `scan_rows` and `assign_ids`).
 // A workgroup's 256 partial counts, scanned in place (inclusive, Hillis–Steele: eight steps).
 var<workgroup> part: array<u32, 256>;
 

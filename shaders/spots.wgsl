@@ -4,18 +4,20 @@
 // the check reads back a table instead of the maps. Labelled as the hysteresis labels (its border array,
 // `parent`, free once the labelling's `compress` has run, and its `merge_low`); the table
 // (`spot_table`, layout in `gpu::prelude::spots`) holds the ROI, the least area and the least peak code,
-// written by the CPU.
+// written by the CPU, and its records cleared to 0 before (a record's least column, row and first pixel
+// are kept as their bitwise not, so that 0 is none and atomicMax takes the least).
 // spot_local:   one 16×16 tile a workgroup: the tile's spot pixels labelled in workgroup memory; each
 //               perimeter slot of the border array points at its component's representative (its smallest
 //               border slot) or is LOW_NOT_REP (not a spot pixel); a tile with no spot pixel on its
 //               perimeter writes only its flag in `low_tiles`, as local_low. Then hysteresis.wgsl's merge_low joins the
 //               slots across the tile borders.
-// spot_flatten: an invocation a border slot: each spot slot points straight at its root, and each root
-//               takes a record (STRONG_ROOT | its index into the table, or SPOT_CAPACITY where the table is
-//               full: the CPU then finds the frame's spots itself).
 // spot_stats:   one 16×16 tile a workgroup: the tile's components again, each summed in workgroup memory,
-//               then added to its root's record (a component that crosses a tile border) or, as large as
-//               the least area and settled in the tile, given a record of its own.
+//               then added to its root's record (a component that crosses a tile border: the first of its
+//               tiles to get there claims a record for the root, STRONG_ROOT | its index in the root's word,
+//               by a compare-exchange; a tile that loses the race leaves the record it took empty, area 0,
+//               which the readers pass over) or, as large as the least area and settled in the tile, given
+//               a record of its own. A full table (SPOT_CAPACITY) is left to the CPU, which then finds the
+//               frame's spots itself.
 
 @group(0) @binding(6) var<storage, read> mask: array<u32>;
 @group(0) @binding(7) var<storage, read_write> spot_table: array<atomic<u32>>;
@@ -76,7 +78,7 @@ fn spot_local(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
     }
 }
 
-// The root of border slot i: a word that points at itself, or one spot_flatten has given a record.
+// The root of border slot i: a word that points at itself, or one spot_stats has given a record.
 fn spot_root(i0: u32) -> u32 {
     var i = i0;
     loop {
@@ -89,34 +91,31 @@ fn spot_root(i0: u32) -> u32 {
     return i;
 }
 
-// A new record: the next in the table, its box and first pixel empty (SPOT_CAPACITY where it is full).
+// A new record, cleared before the pass (SPOT_CAPACITY where the table is full).
 fn spot_record() -> u32 {
-    let id = atomicAdd(&spot_table[SPOT_COUNT], 1u);
-    if (id >= SPOT_CAPACITY) {
-        return SPOT_CAPACITY;
-    }
-    let b = SPOT_HEAD + id * SPOT_STRIDE;
-    for (var k = 0u; k < SPOT_STRIDE; k++) {
-        atomicStore(&spot_table[b + k], 0u);
-    }
-    atomicStore(&spot_table[b + SPOT_X0], NONE);
-    atomicStore(&spot_table[b + SPOT_Y0], NONE);
-    atomicStore(&spot_table[b + SPOT_FIRST], NONE);
-    return id;
+    return min(atomicAdd(&spot_table[SPOT_COUNT], 1u), SPOT_CAPACITY);
 }
 
-@compute @workgroup_size(64)
-fn spot_flatten(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let i = labelled_slot(wg, li);
-    if (i == NONE) {
-        return;
+// The record of the component whose root is border slot r: the one its word holds, else a new one
+// that the root's word is made to hold, unless another tile's got there first.
+fn spot_root_record(r: u32) -> u32 {
+    let w = atomicLoad(&parent[r]);
+    if ((w & STRONG_ROOT) != 0u) {
+        return w & ~STRONG_ROOT;
     }
-    let r = spot_root(i);
-    if (r == i) {
-        atomicStore(&parent[i], STRONG_ROOT | spot_record());
-    } else {
-        atomicStore(&parent[i], r);
+    var id = spot_record();
+    loop {
+        let res = atomicCompareExchangeWeak(&parent[r], r, STRONG_ROOT | id);
+        if (res.exchanged) {
+            break;
+        }
+        // Another tile's record (else a spurious failure: again).
+        if (res.old_value != r) {
+            id = res.old_value & ~STRONG_ROOT;
+            break;
+        }
     }
+    return id;
 }
 
 // Adds v to the 64-bit sum whose low word is at k (its high word follows).
@@ -160,7 +159,7 @@ fn spot_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
     let rep = part.y;
     var id = SPOT_CAPACITY;
     if (rep != LOW_NO_REP) {
-        id = atomicLoad(&parent[spot_root((wg.y * low_tiles_x() + wg.x) * LOW_SLOTS + rep)]) & ~STRONG_ROOT;
+        id = spot_root_record(spot_root((wg.y * low_tiles_x() + wg.x) * LOW_SLOTS + rep));
     } else if (area >= atomicLoad(&spot_table[SPOT_MIN_AREA])) {
         id = spot_record();
     }
@@ -169,12 +168,12 @@ fn spot_stats(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invoca
     }
     let b = SPOT_HEAD + id * SPOT_STRIDE;
     atomicAdd(&spot_table[b + SPOT_AREA], area);
-    atomicMin(&spot_table[b + SPOT_X0], atomicLoad(&spot_x0[li]));
-    atomicMin(&spot_table[b + SPOT_Y0], atomicLoad(&spot_y0[li]));
+    atomicMax(&spot_table[b + SPOT_X0], ~atomicLoad(&spot_x0[li]));
+    atomicMax(&spot_table[b + SPOT_Y0], ~atomicLoad(&spot_y0[li]));
     atomicMax(&spot_table[b + SPOT_X1], atomicLoad(&spot_x1[li]));
     atomicMax(&spot_table[b + SPOT_Y1], atomicLoad(&spot_y1[li]));
     spot_add64(b + SPOT_SX, atomicLoad(&spot_sx[li]));
     spot_add64(b + SPOT_SY, atomicLoad(&spot_sy[li]));
     atomicMax(&spot_table[b + SPOT_PEAK], atomicLoad(&spot_peak[li]));
-    atomicMin(&spot_table[b + SPOT_FIRST], atomicLoad(&spot_first[li]));
+    atomicMax(&spot_table[b + SPOT_FIRST], ~atomicLoad(&spot_first[li]));
 }

@@ -442,7 +442,7 @@ impl SpotQuery {
     /// The box of a `width`×`height` frame whose maps the check reads for `spot` (`SpotEvidence::judge`:
     /// the ring around the spot's box, as wide as the box's larger side and at least `Spot::RING_MIN_PX`,
     /// and `REACH_BEYOND_RING_PX` more): x0, y0, x1, y1 (exclusive). The GPU's twin is spot_rows.wgsl's
-    /// `spot_reach`.
+    /// `spot_copy_rows`.
     pub fn reach(spot: &Spot, width: usize, height: usize) -> [usize; 4] {
         let [x0, y0, x1, y1] = spot.bbox;
         let side = spot.ring_side() + Self::REACH_BEYOND_RING_PX;

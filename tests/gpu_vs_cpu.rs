@@ -1268,7 +1268,8 @@ fn gpu_check_reads_back_only_the_maps_around_its_spots() {
 /// to the whole maps' within reach) either way; the same frame again, and the frames after it, are one
 /// submission each. Cut surfaces with residual spots and glints (a frame's processor adds a submission
 /// only for a homogeneous lesion's outline or a coreless lesion's glint test, which these scenes' check
-/// does not ask for).
+/// does not ask for). And every check frame is at most 30 dispatches (issue 13's target): the survey's
+/// and the spots' four, as the backend counts them (`Analyzer::traffic`).
 #[test]
 fn a_gpu_check_frame_is_one_submission_with_its_spots_and_the_maps_around_them() {
     use nirf_margin::analysis::SpotQuery;
@@ -1278,11 +1279,25 @@ fn a_gpu_check_frame_is_one_submission_with_its_spots_and_the_maps_around_them()
     let mut gpu = GpuAnalyzer::with_context(ctx, p.clone()).unwrap();
     let (w, h) = (320, 240);
     let query = SpotQuery { roi: Roi::central(w, h), min_tbr: 1.5, min_area: 50 };
+    // The dispatches of a frame in the survey (no check).
+    let survey = |gpu: &mut GpuAnalyzer, r: &nirf_margin::phantom::RenderedFrame| -> u32 {
+        gpu.set_spot_query(None);
+        gpu.segment((&r.wl).into(), (&r.nir).into(), false).unwrap();
+        gpu.composite((&r.wl).into(), &[]).unwrap();
+        gpu.traffic().expect("a GPU frame's traffic").dispatches()
+    };
+    let mut checked_dispatches = 0;
     // A frame as the processor makes it in a check mode: its submissions, and the rows its spots reach.
-    let frame = |gpu: &mut GpuAnalyzer, r: &nirf_margin::phantom::RenderedFrame, what: &str| -> (usize, usize) {
+    let mut frame = |gpu: &mut GpuAnalyzer, r: &nirf_margin::phantom::RenderedFrame, what: &str| -> (usize, usize) {
+        let survey_dispatches = survey(gpu, r);
         gpu.set_spot_query(Some(query));
         let before = gpu.context().submissions();
         gpu.segment((&r.wl).into(), (&r.nir).into(), false).unwrap();
+        let traffic = gpu.traffic().expect("a GPU frame's traffic");
+        let spots_dispatches = traffic.0.iter().find(|s| s.stage == "spots").map_or(0, |s| s.dispatches);
+        assert_eq!((traffic.dispatches(), spots_dispatches), (survey_dispatches + 4, 4), "{what}: the check's dispatches");
+        assert!(traffic.dispatches() <= 30, "{what}: {} dispatches", traffic.dispatches());
+        checked_dispatches += 1;
         gpu.composite((&r.wl).into(), &[]).unwrap();
         let (found, (ratio, fluo)) = gpu.spots(&query).unwrap().unwrap_or_else(|| panic!("{what}: no spots with the segmentation"));
         let submitted = gpu.context().submissions() - before;
@@ -1323,4 +1338,5 @@ fn a_gpu_check_frame_is_one_submission_with_its_spots_and_the_maps_around_them()
         break;
     }
     assert!(checked, "no scene's spots reach more pixels than the first guess holds");
+    assert!(checked_dispatches >= 5, "{checked_dispatches} frames' dispatches counted");
 }

@@ -10,9 +10,9 @@
 //! the processor, whichever backend made the frame. The marks are read back for as many tiles as the
 //! last frame drew and an eighth more; a frame that draws more reads the rest in a second submission.
 //! In the transection and wound-bed modes the same submission finds the check's candidate spots
-//! (spots.wgsl) and copies out the maps within their reach (spot_rows.wgsl: a span of columns a row),
-//! read back with the table likewise: as many words as the last frame's, an eighth more and
-//! `SPOT_WORDS_SLACK`.
+//! (spots.wgsl) and copies out the maps within their reach (spot_rows.wgsl: a span of columns a row,
+//! where the row's place says), read back with the table likewise: as many words as the last frame's,
+//! an eighth more and `SPOT_WORDS_SLACK`. Four dispatches more than the survey's.
 //!
 //! Every dispatch goes through `run_stage`, which counts the bytes of the buffers it binds into the
 //! frame's `Traffic` (bench's `bytes_per_frame`); every wait is bounded (`GpuContext::wait`) and every
@@ -606,11 +606,11 @@ impl GpuAnalyzer {
         self.run_alone_cleared(&[], dispatches)
     }
 
-    /// `run_alone`, after clearing the first bytes of each of `clears` (as a frame clears them).
-    fn run_alone_cleared(&self, clears: &[(&wgpu::Buffer, u64)], dispatches: &[Dispatch<'_>]) -> Result<()> {
+    /// `run_alone`, after clearing each of `clears` (as a frame clears them).
+    fn run_alone_cleared(&self, clears: &[Clear<'_>], dispatches: &[Dispatch<'_>]) -> Result<()> {
         let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("stage") });
-        for (buf, bytes) in clears {
-            enc.clear_buffer(buf, 0, Some(*bytes));
+        for (buf, range) in clears {
+            enc.clear_buffer(buf, range.start, Some(range.end - range.start));
         }
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("stage"), timestamp_writes: None });
@@ -829,8 +829,8 @@ impl GpuAnalyzer {
 
     /// The check's spot stage alone on a given mask (0 non-fluorescent, 1 fluorescent) and ratio map:
     /// the candidate spots of `query` (spots.wgsl's `spot_local`, hysteresis.wgsl's `merge_low`,
-    /// `spot_flatten`, `spot_stats`) and the maps within their reach (spot_rows.wgsl's `spot_reach`,
-    /// `spot_row_index`, `spot_copy_rows`), as `segment` runs them when asked; the maps returned hold
+    /// spots.wgsl's `spot_stats`) and the maps within their reach (spot_rows.wgsl's `spot_copy_rows`),
+    /// as `segment` runs them when asked; the maps returned hold
     /// those spans, 0 elsewhere. Its CPU twin is `measure::findings::find_spots`, then
     /// `SpotQuery::reach` of each spot. A frame with more components than the table holds, or spans
     /// copied that are not the spots' reach, is an error here (in a frame, the spots are then found on
@@ -842,20 +842,18 @@ impl GpuAnalyzer {
         row_maps(&self.ctx.device, &self.pipelines, self.frame.as_mut().expect("resources built"));
         let f = self.frame.as_ref().expect("resources built");
         write_spot_head(&self.ctx.queue, &f.spot_table, query);
-        let (clear, dispatches) = spot_stage(&self.pipelines, f);
+        let (clears, dispatches) = spot_stage(&self.pipelines, f);
         let dispatches: Vec<Dispatch<'_>> = dispatches.into_iter().map(|((pipe, _), bound, groups)| (pipe, &bound.group, groups)).collect();
-        self.run_alone_cleared(&[(&f.spot_rows, clear)], &dispatches)?;
+        self.run_alone_cleared(&clears, &dispatches)?;
         let table_words = self.read_back(&f.spot_table, spots::buffer_words())?;
         let found = spots_from_table(&table_words, query)
             .ok_or_else(|| anyhow!("{} components in the region of interest: the spot table holds {}", table_words[spots::COUNT], spots::CAPACITY))?;
-        let copied = self.read_back(&f.spot_rows, spots::rows_words(h))?[spots::rows_total(h)] as usize;
+        let rows = self.read_back(&f.spot_rows, spots::rows_words(h))?;
         let spans = spot_spans(&found, w, h);
-        if spans_words(&spans) != copied {
-            bail!("the GPU copied {copied} words around the spots where their reach holds {}", spans_words(&spans));
-        }
-        let copies = self.read_back(&f.row_maps.as_ref().expect("made above").maps, copied)?;
+        let places = span_places(&rows, &spans, 0)?;
+        let copies = self.read_back(&f.row_maps.as_ref().expect("made above").maps, rows[spots::rows_total(h)] as usize)?;
         let (mut r, mut m) = (Plane::new(w, h), Plane::new(w, h));
-        lay_spans(&copies, &spans, &mut r, &mut m);
+        lay_spans(&copies, &spans, &places, &mut r, &mut m);
         Ok((found, r, m))
     }
 
@@ -1056,7 +1054,6 @@ impl GpuAnalyzer {
                 ("merge_low", &low_parent, Tiles::Low),
                 ("mark_strong", &low_parent, Tiles::Low),
                 ("spot_local", &low_parent, Tiles::Low),
-                ("spot_flatten", &low_parent, Tiles::Low),
                 ("spot_stats", &low_parent, Tiles::Low),
                 ("spot_local", &mask, Tiles::Roi),
                 ("spot_stats", &mask, Tiles::Roi),
@@ -1137,7 +1134,8 @@ impl GpuAnalyzer {
             drawn,
             drawn_count: 0,
             maps_read: None,
-            spot_read: readback(d, "spot_read", spots::buffer_words() * 4),
+            // The spot table, then the rows buffer.
+            spot_read: readback(d, "spot_read", (spots::buffer_words() + spots::rows_words(height)) * 4),
             spot_table,
             spot_rows,
             row_maps: None,
@@ -1214,24 +1212,26 @@ fn field_dispatches<'a>(p: &'a Pipelines, f: &'a FrameResources) -> Vec<Dispatch
 /// counts, `Bound`), the bind group and the workgroups.
 type FrameDispatch<'a> = ((&'a wgpu::ComputePipeline, usize), &'a Bound, (u32, u32, u32));
 
-/// The check's spot stage, for `segment` and `run_spots_stage` alike: the bytes at the start of
-/// `spot_rows` to clear before it (each row's span, which `spot_reach` widens), and its dispatches: the
+/// The check's spot stage, for `segment` and `run_spots_stage` alike: the byte ranges to clear before
+/// it (the spot table's records and the rows buffer's count, `rows_total`), and its dispatches: the
 /// candidate spots (spots.wgsl's passes with hysteresis.wgsl's `merge_low`) and the maps within their
 /// reach (spot_rows.wgsl). The spot table's header is written before (`write_spot_head`).
-fn spot_stage<'a>(p: &'a Pipelines, f: &'a FrameResources) -> (u64, Vec<FrameDispatch<'a>>) {
+fn spot_stage<'a>(p: &'a Pipelines, f: &'a FrameResources) -> ([Clear<'a>; 2], Vec<FrameDispatch<'a>>) {
     let (hp, hb, t) = (&p.hysteresis, &f.bg_hysteresis, tiles(f.width, f.height));
     let (sp, sb) = (&p.spot_rows, &f.row_maps.as_ref().expect("made with the query").bound);
     let dispatches = vec![
         (hp.get("spot_local"), hb, t),
         (hp.get("merge_low"), hb, t),
-        (hp.get("spot_flatten"), hb, t),
         (hp.get("spot_stats"), hb, t),
-        (sp.get("spot_reach"), sb, ((spots::CAPACITY as u32).div_ceil(64), 1, 1)),
-        (sp.get("spot_row_index"), sb, (1, 1, 1)),
         (sp.get("spot_copy_rows"), sb, (f.height as u32, 1, 1)),
     ];
-    ((2 * f.height * 4) as u64, dispatches)
+    let records = (spots::HEAD * 4) as u64..(spots::buffer_words() * 4) as u64;
+    let total = (spots::rows_total(f.height) * 4) as u64;
+    ([(&f.spot_table, records), (&f.spot_rows, total..total + 4)], dispatches)
 }
+
+/// A buffer's byte range cleared before a stage.
+type Clear<'a> = (&'a wgpu::Buffer, std::ops::Range<u64>);
 
 /// Writes `bytes` at the start of `buf`, through `scratch` padded to whole words when it is not.
 fn upload_words(queue: &wgpu::Queue, buf: &wgpu::Buffer, bytes: &[u8], scratch: &mut Vec<u8>) {
@@ -1474,7 +1474,7 @@ fn spots_from_table(t: &[u32], q: &SpotQuery) -> Option<Vec<Spot>> {
     }
     let mut found: Vec<(u32, Spot)> = (0..n)
         .map(|k| &t[spots::HEAD + k * spots::STRIDE..][..spots::STRIDE])
-        .filter(|r| r[spots::AREA] >= q.min_area && ratio_value(r[spots::PEAK]) >= q.min_tbr)
+        .filter(|r| r[spots::AREA] > 0 && r[spots::AREA] >= q.min_area && ratio_value(r[spots::PEAK]) >= q.min_tbr)
         .map(|r| {
             let area = r[spots::AREA] as f64;
             // The sum of the pixels' centres (x + 0.5): exact in f64, as the CPU's.
@@ -1485,9 +1485,9 @@ fn spots_from_table(t: &[u32], q: &SpotQuery) -> Option<Vec<Spot>> {
                 area_px: r[spots::AREA],
                 area_mm2: None,
                 peak_tbr: ratio_value(r[spots::PEAK]),
-                bbox: [r[spots::X0], r[spots::Y0], r[spots::X1] + 1, r[spots::Y1] + 1].map(|v| v as usize),
+                bbox: [!r[spots::X0], !r[spots::Y0], r[spots::X1] + 1, r[spots::Y1] + 1].map(|v| v as usize),
             };
-            (r[spots::FIRST], spot)
+            (!r[spots::FIRST], spot)
         })
         .collect();
     found.sort_by_key(|(first, _)| *first);
@@ -1514,18 +1514,46 @@ fn span_words(x0: usize, x1: usize) -> ((usize, usize), (usize, usize)) {
     ((x0 / 2, x1.div_ceil(2)), (x0 / 4, x1.div_ceil(4)))
 }
 
-/// Words spot_rows.wgsl copies out for `spans`.
-fn spans_words(spans: &[(usize, usize, usize)]) -> usize {
-    spans.iter().map(|&(_, x0, x1)| { let ((a, b), (c, d)) = span_words(x0, x1); b - a + d - c }).sum()
+/// Words spot_rows.wgsl copies out for the span [x0, x1) of a row.
+fn span_len(x0: usize, x1: usize) -> usize {
+    let ((a, b), (c, d)) = span_words(x0, x1);
+    b - a + d - c
 }
 
-/// Lays `spans` (`spot_spans`), copied out a span after another from `words` (spot_rows.wgsl's
+/// Words spot_rows.wgsl copies out for `spans`.
+fn spans_words(spans: &[(usize, usize, usize)]) -> usize {
+    spans.iter().map(|&(_, x0, x1)| span_len(x0, x1)).sum()
+}
+
+/// Where spot_rows.wgsl copied each of `spans` (`spot_spans`) among the words it copied out, from its
+/// rows buffer (`rows`: a place a row, `u32::MAX` for none, then the count of words; `fault` words more
+/// expected, for a test): an error unless it counted the spans' words and placed their rows, and no
+/// other, within the count.
+fn span_places(rows: &[u32], spans: &[(usize, usize, usize)], fault: usize) -> Result<Vec<usize>> {
+    let height = rows.len() - 1;
+    let copied = rows[spots::rows_total(height)] as usize;
+    let expected = spans_words(spans) + fault;
+    if expected != copied {
+        bail!("the GPU copied {copied} words around the check's spots where their reach holds {expected}");
+    }
+    let mut spans = spans.iter().peekable();
+    let mut places = Vec::with_capacity(spans.len());
+    for (y, &place) in rows[..height].iter().enumerate() {
+        match (spans.next_if(|s| s.0 == y), place) {
+            (None, u32::MAX) => {}
+            (Some(&(_, x0, x1)), at) if at != u32::MAX && at as usize + span_len(x0, x1) <= copied => places.push(at as usize),
+            (span, at) => bail!("the GPU placed row {y}'s words around the check's spots at {at:#x}, where the spots' reach {} it", if span.is_some() { "holds" } else { "misses" }),
+        }
+    }
+    Ok(places)
+}
+
+/// Lays `spans` (`spot_spans`), copied out from `words` at `places` (`span_places`; spot_rows.wgsl's
 /// `row_maps`: each row's ratio words, then its mask words), into `ratio` and `mask` (elsewhere
 /// untouched).
-fn lay_spans(words: &[u32], spans: &[(usize, usize, usize)], ratio: &mut Plane<f32>, mask: &mut Plane<u8>) {
+fn lay_spans(words: &[u32], spans: &[(usize, usize, usize)], places: &[usize], ratio: &mut Plane<f32>, mask: &mut Plane<u8>) {
     let w = ratio.width;
-    let mut at = 0;
-    for &(y, x0, x1) in spans {
+    for (&(y, x0, x1), &at) in spans.iter().zip(places) {
         let ((a, b), (c, d)) = span_words(x0, x1);
         let codes: &[u16] = bytemuck::cast_slice(&words[at..at + b - a]);
         let bytes: &[u8] = bytemuck::cast_slice(&words[at + b - a..at + b - a + d - c]);
@@ -1533,7 +1561,6 @@ fn lay_spans(words: &[u32], spans: &[(usize, usize, usize)], ratio: &mut Plane<f
             ratio.data[y * w + x] = ratio_value(codes[x - 2 * a] as u32);
             mask.data[y * w + x] = bytes[x - 4 * c];
         }
-        at += b - a + d - c;
     }
 }
 
@@ -1748,16 +1775,19 @@ impl Analyzer for GpuAnalyzer {
         if let Some(q) = spot_query {
             write_spot_head(&ctx.queue, &f.spot_table, &q);
             traffic.borrow_mut().add("upload", (spots::HEAD * 4) as u64, 0);
-            let (counts, dispatches) = spot_stage(p, f);
-            enc.clear_buffer(&f.spot_rows, 0, Some(counts));
-            traffic.borrow_mut().add("clear", counts, 0);
+            let (clears, dispatches) = spot_stage(p, f);
+            for (buf, range) in &clears {
+                enc.clear_buffer(buf, range.start, Some(range.end - range.start));
+                traffic.borrow_mut().add("clear", range.end - range.start, 0);
+            }
             run_stage(&mut enc, SPOTS_STAGE, &dispatches);
-            enc.copy_buffer_to_buffer(&f.spot_rows, (spots::rows_total(h) * 4) as u64, &f.spot_table, (spots::ROWS * 4) as u64, 4);
+            // The table, then the rows' places and the count of words copied.
             enc.copy_buffer_to_buffer(&f.spot_table, 0, &f.spot_read, 0, f.spot_table.size());
+            enc.copy_buffer_to_buffer(&f.spot_rows, 0, &f.spot_read, f.spot_table.size(), f.spot_rows.size());
             let row_bytes = (spot_words_capacity * 4) as u64;
             let rows = f.row_maps.as_ref().expect("made above");
             enc.copy_buffer_to_buffer(&rows.maps, 0, &rows.read, 0, row_bytes);
-            traffic.borrow_mut().add("readback", 8 + 2 * f.spot_table.size() + 2 * row_bytes, 0);
+            traffic.borrow_mut().add("readback", 2 * (f.spot_table.size() + f.spot_rows.size() + row_bytes), 0);
         }
         // The composite's marks on the drawn tiles, a workgroup a tile (the class map too when asked for).
         let composite_entry = p.composite.get(if want_classes { "composite_classes" } else { "composite" });
@@ -1835,7 +1865,7 @@ impl Analyzer for GpuAnalyzer {
             let spot_words = match spot_query {
                 Some(_) => {
                     let spot_words = mapped_words(&f.spot_read)?;
-                    let read = (spot_words[spots::ROWS] as usize).min(spot_words_capacity);
+                    let read = (spot_words[spots::buffer_words() + spots::rows_total(h)] as usize).min(spot_words_capacity);
                     append_mapped(&f.row_maps.as_ref().expect("made above").read, 0..read * 4, &mut f.row_words)?;
                     Some(spot_words)
                 }
@@ -1855,18 +1885,18 @@ impl Analyzer for GpuAnalyzer {
                 spot_share = spot_words[spots::TILES] as f64 / tiles_n;
                 let span = |a: usize, len: usize| ((a + len).div_ceil(16) - a / 16) as f64;
                 roi_share = span(q.roi.x, q.roi.w) * span(q.roi.y, q.roi.h) / tiles_n;
-                let copied = spot_words[spots::ROWS] as usize;
+                let rows = &spot_words[spots::buffer_words()..];
+                let copied = rows[spots::rows_total(h)] as usize;
                 rows_share = copied as f64 / (spot_row_words(w) * h) as f64;
                 let found = spots_from_table(&spot_words, &q);
                 if let Some(found) = &found {
-                    // The spans the candidates' evidence reads, in the order the GPU copied them.
+                    // The spans the candidates' evidence reads, and where the GPU copied each.
                     let spans = spot_spans(found, w, h);
-                    let expected = spans_words(&spans);
+                    #[cfg(not(test))]
+                    let fault = 0;
                     #[cfg(test)]
-                    let expected = expected + self.spans_fault;
-                    if expected != copied {
-                        bail!("the GPU copied {copied} words around the check's spots where their reach holds {expected}");
-                    }
+                    let fault = self.spans_fault;
+                    let places = span_places(rows, &spans, fault)?;
                     if copied > spot_words_capacity {
                         // More words than read back: the rest, in a submission of its own.
                         let rows = f.row_maps.as_ref().expect("made above");
@@ -1882,7 +1912,7 @@ impl Analyzer for GpuAnalyzer {
                     }
                     // Laid into the maps kept from frame to frame: elsewhere they hold what earlier frames left.
                     let maps = spot_maps(&mut f.spot_maps, w, h);
-                    lay_spans(&f.row_words, &spans, Arc::make_mut(&mut maps.0), Arc::make_mut(&mut maps.1));
+                    lay_spans(&f.row_words, &spans, &places, Arc::make_mut(&mut maps.0), Arc::make_mut(&mut maps.1));
                 }
                 f.spot_words_capacity = copied + copied / 8 + SPOT_WORDS_SLACK;
                 found.map(|found| (q, found))

@@ -250,12 +250,12 @@ const _: () = {
 /// buffer: a header of `HEAD` words (the records handed out, which may pass `CAPACITY`: then the frame's
 /// spots are found on the CPU; the ROI's x0, y0, x1, y1, exclusive; the least area; the tiles with a spot
 /// pixel on their perimeter; the least peak ratio code, i.e. the least code whose ratio reaches the TBR;
-/// the words of the maps copied out around the candidates, from the rows buffer below; word 9 is spare,
-/// kept 0), then `CAPACITY` records of
-/// `STRIDE` words: the area, the box (x0, y0, last x, last y), the sums of x and y (two words each, low
-/// first), the peak ratio code and the raster index of the first pixel. A record is handed to every
-/// component that crosses a tile border and to every other as large as the least area. Emitted as
-/// `SPOT_*`.
+/// words 8 and 9 are spare, kept 0), then `CAPACITY` records of `STRIDE` words, cleared before the
+/// passes: the area, the box (the bitwise not of x0 and of y0, then last x, last y: 0 is none in each),
+/// the sums of x and y (two words each, low first), the peak ratio code and the bitwise not of the raster
+/// index of the first pixel. A record is handed to every component that crosses a tile border (one
+/// handed out but left empty, area 0, where two of its tiles raced for it) and to every other as large as
+/// the least area. Emitted as `SPOT_*`.
 pub mod spots {
     pub const COUNT: usize = 0;
     pub const ROI: usize = 1;
@@ -265,9 +265,8 @@ pub mod spots {
     pub const TILES: usize = 6;
     /// The least peak ratio code of a candidate (`SpotQuery::min_tbr` as the least code that reaches it).
     pub const MIN_PEAK: usize = 7;
-    /// The words copied out around the candidates (`SpotQuery::reach`), from the rows buffer's total.
-    pub const ROWS: usize = 8;
-    /// Words of the header: `ROWS` is the last one used, word 9 is spare (written 0 with the header).
+    /// Words of the header: `MIN_PEAK` is the last one used, words 8 and 9 are spare (written 0 with the
+    /// header).
     pub const HEAD: usize = 10;
     pub const AREA: usize = 0;
     pub const X0: usize = 1;
@@ -285,16 +284,15 @@ pub mod spots {
         HEAD + CAPACITY * STRIDE
     }
 
-    /// The rows buffer of spot_rows.wgsl, for a `height`-row frame: a word a row with the bitwise not
-    /// of the first column any candidate's reach holds there (0: none), a word a row with the column past
-    /// the last (0: none), then each row's place in words among the spans copied out (`NONE` for a row out
-    /// of every candidate's reach), then how many words are copied (`rows_total`).
+    /// The rows buffer of spot_rows.wgsl, for a `height`-row frame: each row's place in words among the
+    /// spans copied out (`NONE` for a row out of every candidate's reach), then how many words are
+    /// copied (`rows_total`, the only word cleared before the pass).
     pub fn rows_words(height: usize) -> usize {
-        3 * height + 1
+        height + 1
     }
 
     pub fn rows_total(height: usize) -> usize {
-        3 * height
+        height
     }
 }
 

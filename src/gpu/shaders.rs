@@ -48,7 +48,7 @@ const WG_REGIONS: u32 = 0;
 const WG_DISTANCE: u32 = 9220;
 const WG_REDUCE: u32 = 16;
 const WG_COMPOSITE: u32 = 0;
-const WG_SPOT_ROWS: u32 = 1024;
+const WG_SPOT_ROWS: u32 = 12;
 
 pub const NORMALIZE: Stage = Stage {
     name: "normalize",
@@ -85,7 +85,7 @@ pub const COMPONENTS: Stage = Stage {
 pub const HYSTERESIS: Stage = Stage {
     name: "hysteresis",
     source: include_str!("../../shaders/hysteresis.wgsl"),
-    entries: &["local_low", "merge_low", "mark_strong", "spot_local", "spot_flatten", "spot_stats"],
+    entries: &["local_low", "merge_low", "mark_strong", "spot_local", "spot_stats"],
     bindings: &[false, false, false, true, true, false, true, true],
     includes: &[TILE_UNION, CUT, SPOTS],
     workgroup_bytes: WG_HYSTERESIS,
@@ -128,9 +128,9 @@ pub const COMPOSITE: Stage = Stage {
 pub const SPOT_ROWS: Stage = Stage {
     name: "spot_rows",
     source: include_str!("../../shaders/spot_rows.wgsl"),
-    entries: &["spot_reach", "spot_row_index", "spot_copy_rows"],
+    entries: &["spot_copy_rows"],
     bindings: &[false, false, false, true, true],
-    includes: &[SCAN],
+    includes: &[],
     workgroup_bytes: WG_SPOT_ROWS,
 };
 
