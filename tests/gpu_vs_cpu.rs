@@ -712,6 +712,41 @@ fn gpu_distance_field_near_the_cores_equals_the_cpus_on_sparse_seeds() {
     assert!(mostly_beyond >= 8, "only {mostly_beyond} inputs left most of the frame beyond the bound");
 }
 
+/// The processor may ask a frame's labels and maps more than once (the coreless lesions' glint test, the
+/// homogeneous lesions' outlines, the check's spots when the backend has none): each is read back once a
+/// frame, in one submission, and the labels (the frame's components' records only) equal the CPU's
+/// canonical labels of the GPU's own mask; the next frame, of the same size, reads its own. Phantoms with
+/// homogeneous lesions.
+#[test]
+fn a_gpu_frames_labels_and_maps_are_read_back_once_a_frame() {
+    let Some(ctx) = gpu_or_skip() else { return };
+    let params = AnalysisParams::with_scale(0.1).without_cpu_only_stages();
+    let mut gpu = GpuAnalyzer::with_context(ctx, params).unwrap();
+    for seed in [31u64, 32] {
+        let options = SceneOptions { rim_lesions: 1..=1, diffuse_lesions: 0..=0, ducts: 1..=1, glints: 0..=0, homogeneous: 2..=2, camera_motion: false, ..SceneOptions::default() };
+        let cfg = PhantomConfig { width: 480, height: 360, frames: 1, seed, mm_per_px: 0.1, fps: 30.0, options };
+        let r = render(&cfg.scene(), 0);
+        let seg = gpu.segment(r.wl.view(), r.nir.view(), false).unwrap();
+        assert!(seg.lesions.iter().any(|l| l.kind == LesionKind::Homogeneous), "seed {seed}: no homogeneous lesion");
+        let before = gpu.context().submissions();
+        let labels = gpu.fluo_labels().unwrap();
+        let (_, mask) = gpu.pixel_maps().unwrap();
+        assert_eq!(gpu.context().submissions() - before, 2, "seed {seed}: the labels and the maps");
+        let (again, (_, mask_again)) = (gpu.fluo_labels().unwrap(), gpu.pixel_maps().unwrap());
+        assert_eq!(gpu.context().submissions() - before, 2, "seed {seed}: the labels and the maps asked again");
+        assert!(again.data == labels.data && mask_again.data == mask.data, "seed {seed}: asked again, other labels or maps");
+        let (mut parent, mut want) = (Vec::new(), nirf_margin::frame::Plane::new(0, 0));
+        let n = label_components(&mask, 1, Connectivity::Eight, &mut parent, &mut want).len();
+        assert!(n >= 3, "seed {seed}: {n} fluorescent components");
+        assert!(labels.data == want.data, "seed {seed}: labels differ at {} pixels", labels.data.iter().zip(&want.data).filter(|(a, b)| a != b).count());
+        // And they are this frame's: each homogeneous lesion of its table is its label's pixels.
+        for l in seg.lesions.iter().filter(|l| l.kind == LesionKind::Homogeneous) {
+            let (area, sum_x) = labels.data.iter().enumerate().filter(|&(_, &v)| v == l.label).fold((0, 0), |(a, s), (i, _)| (a + 1, s + (i % labels.width) as u64));
+            assert_eq!((area, sum_x), (l.area_px, l.sum_x), "seed {seed}: lesion {}", l.label);
+        }
+    }
+}
+
 /// A homogeneous lesion's edge is its tumour boundary: the processor outlines it from the backend's
 /// component labels (`Analyzer::fluo_labels`), on either backend. On phantoms with homogeneous lesions
 /// and a duct, every pixel just outside each homogeneous lesion found (4-adjacent to its label, by the

@@ -305,6 +305,14 @@ struct FrameResources {
     timestamps: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
     /// The traffic of the last frame segmented without error.
     traffic: Traffic,
+    /// The last frame's components (its table's count): the records of `roots` that `component_labels`
+    /// reads back (all of them after a stage runner, which counts none).
+    components: Option<usize>,
+    /// The last frame's fluorescent labels and maps once read back (`fluo_labels`, `pixel_maps`: the
+    /// glint test, the outlines and the check may each ask), until the buffers are next written (every
+    /// frame and stage runner starts with `resources`, which drops them).
+    labels_cached: Option<Arc<Plane<u32>>>,
+    maps_cached: Option<PixelMaps>,
 }
 
 /// The maps within reach of the check's candidates (spot_rows.wgsl's `row_maps`: each reached row's span
@@ -578,11 +586,14 @@ impl GpuAnalyzer {
         let n = w * h;
         let read = readback(&ctx.device, "labels_read", f.parent.size() as usize);
         let local_read = readback(&ctx.device, "local_roots_read", f.local_roots.size() as usize);
-        let roots_read = readback(&ctx.device, "roots_read", n * 4);
+        // The frame's components' records only (no id beyond their count is addressed).
+        let records = f.components.map_or(n, |c| c.min(n));
+        let roots_bytes = (records.max(1) * 4) as u64;
+        let roots_read = readback(&ctx.device, "roots_read", roots_bytes as usize);
         let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("labels") });
         enc.copy_buffer_to_buffer(&f.parent, 0, &read, 0, f.parent.size());
         enc.copy_buffer_to_buffer(&f.local_roots, 0, &local_read, 0, f.local_roots.size());
-        enc.copy_buffer_to_buffer(&f.roots, 0, &roots_read, 0, (n * 4) as u64);
+        enc.copy_buffer_to_buffer(&f.roots, 0, &roots_read, 0, roots_bytes);
         ctx.submit(enc.finish());
         map_checked(ctx, &[&read, &local_read, &roots_read])?;
         // A word a tile-local root for both classes, LABELLED | (1 + the dense id), the fluorescent ones
@@ -593,7 +604,8 @@ impl GpuAnalyzer {
         let local: &[u8] = bytemuck::cast_slice(&local);
         let (stride, tx) = (w.div_ceil(4) * 4, w.div_ceil(16));
         let all: Vec<u32> = (0..n).map(|i| by_root[256 * ((i / w / 16) * tx + i % w / 16) + local[(i / w) * stride + i % w] as usize]).collect();
-        let roots = words(&roots_read)?;
+        let mut roots = words(&roots_read)?;
+        roots.truncate(records);
         let canonical = |l: u32| roots.get((l & ID_MASK) as usize - 1).map_or(u32::MAX, |r| r + 1);
         let bg = all.iter().map(|&l| if l & FL_TAG == 0 && l & ID_MASK != 0 { canonical(l) } else { 0 }).collect();
         let fl = all.iter().map(|&l| if l & FL_TAG != 0 { canonical(l) } else { 0 }).collect();
@@ -959,6 +971,10 @@ impl GpuAnalyzer {
     /// Buffers for this frame size, made when the size changes; a size the device's limits do not hold
     /// reopens the device with raised limits (and remakes the pipelines), or is `GpuError::Limit`.
     fn resources(&mut self, width: usize, height: usize) -> Result<()> {
+        // Whoever asks is about to write the buffers: what was read back of them is stale.
+        if let Some(f) = self.frame.as_mut() {
+            (f.labels_cached, f.maps_cached, f.components) = (None, None, None);
+        }
         if self.frame.as_ref().is_none_or(|f| f.width != width || f.height != height) {
             self.frame = None;
             if width > MAX_WIDTH {
@@ -1147,6 +1163,9 @@ impl GpuAnalyzer {
             low_tiles,
             timestamps,
             traffic: Traffic::default(),
+            components: None,
+            labels_cached: None,
+            maps_cached: None,
         }
     }
 }
@@ -1927,6 +1946,7 @@ impl Analyzer for GpuAnalyzer {
                 traffic.borrow_mut().add(STAGE_NAMES[k], bytes, 0);
             }
         }
+        f.components = Some(t_words[table::COMPONENTS] as usize);
         f.near_share = t_words[table::NEAR_TILES] as f64 / near::tiles(w, h) as f64;
         let marked_share = t_words[table::MARKED_TILES] as f64 / near::tiles(w, h) as f64;
         f.drawn_count = (t_words[table::DRAWN_TILES] as usize).min(tiles_n);
@@ -2002,6 +2022,9 @@ impl Analyzer for GpuAnalyzer {
     fn pixel_maps(&mut self) -> Result<PixelMaps> {
         let ctx = &self.ctx;
         let f = self.frame.as_mut().ok_or_else(|| anyhow!("no frame analysed yet"))?;
+        if let Some((ratio, mask)) = &f.maps_cached {
+            return Ok((ratio.clone(), mask.clone()));
+        }
         let ratio_bytes = ratio_words(f.width, f.height) * 4;
         let mask_bytes = mask_words(f.width, f.height) * 4;
         maps_read(&ctx.device, f);
@@ -2017,11 +2040,18 @@ impl Analyzer for GpuAnalyzer {
         let bytes: &[u8] = bytemuck::cast_slice(&packed);
         let stride = f.width.div_ceil(4) * 4;
         let mask: Vec<u8> = bytes.chunks_exact(stride).flat_map(|row| row[..f.width].iter().copied()).collect();
-        Ok((Arc::new(ratio), Arc::new(Plane { width: f.width, height: f.height, data: mask })))
+        let maps = (Arc::new(ratio), Arc::new(Plane { width: f.width, height: f.height, data: mask }));
+        f.maps_cached = Some(maps.clone());
+        Ok(maps)
     }
 
     fn fluo_labels(&mut self) -> Result<Arc<Plane<u32>>> {
-        Ok(Arc::new(self.component_labels()?.1))
+        if let Some(labels) = self.frame.as_ref().and_then(|f| f.labels_cached.clone()) {
+            return Ok(labels);
+        }
+        let labels = Arc::new(self.component_labels()?.1);
+        self.frame.as_mut().expect("labels read back").labels_cached = Some(labels.clone());
+        Ok(labels)
     }
 
     fn set_spot_query(&mut self, query: Option<SpotQuery>) {
