@@ -652,9 +652,16 @@ fn drop_borrowed(groups: &mut Vec<Group>, fluo: &Plane<u8>, bg_labels: &Plane<u3
         // Is the fluorescence beside boundary pixel `i` a septum: another core within `reach` of it, seen
         // across fluorescence only (not across the group itself)?
         g.pixels.iter().for_each(|&i| mark[i] = true);
+        let far_sq = (reach as f64 * 1.001).powi(2);
         let shared = |i: usize| {
             let (px, py) = ((i % w) as f32, (i / w) as f32);
             near.iter().any(|&(qx, qy)| {
+                // Pixels far beyond the reach go by on the exact squared distance (whole pixels: exact in
+                // f64), with a slack that the rounded `hypot` cannot cross; the rest are judged as ever.
+                let (dx, dy) = ((qx - px) as f64, (qy - py) as f64);
+                if dx * dx + dy * dy > far_sq {
+                    return false;
+                }
                 let d = (qx - px).hypot(qy - py);
                 d <= reach
                     && (1..d.ceil() as usize).all(|k| {
