@@ -242,18 +242,43 @@ mod tests {
         assert_eq!(l.data, vec![1, 0, 0, 0, 1, 0, 0, 0, 1]);
     }
 
-    /// Labels equal those of a plain pixel flood fill on random masks, both connectivities.
-    #[test]
-    fn runs_match_a_pixel_flood_fill() {
-        let (w, h) = (41, 29);
-        let mut state = 7u32;
-        let data: Vec<u8> = (0..w * h)
+    /// A `w`×`h` mask, three quarters of it 1, from a linear congruential generator at `state`.
+    fn random_mask(w: usize, h: usize, mut state: u32) -> Plane<u8> {
+        let data = (0..w * h)
             .map(|_| {
                 state = state.wrapping_mul(1664525).wrapping_add(1013904223);
                 (state >> 30 != 0) as u8
             })
             .collect();
-        let m = Plane::from_vec(w, h, data).unwrap();
+        Plane::from_vec(w, h, data).unwrap()
+    }
+
+    /// A crop's components and runs (`component_runs`) are those of labelling a copy of the crop: the same
+    /// components in the same order, and the runs cover exactly the labelled pixels, each with its label.
+    #[test]
+    fn component_runs_of_a_crop_are_the_labelling_of_its_copy() {
+        let (w, h) = (53, 37);
+        let m = random_mask(w, h, 11);
+        for (area, conn) in [(Rect { x0: 7, y0: 5, x1: 40, y1: 30 }, Connectivity::Eight), (Rect { x0: 0, y0: 3, x1: 53, y1: 37 }, Connectivity::Four), (Rect::full(w, h), Connectivity::Eight)] {
+            let (cw, ch) = (area.x1 - area.x0, area.y1 - area.y0);
+            let crop = Plane::from_vec(cw, ch, (area.y0..area.y1).flat_map(|y| m.row(y)[area.x0..area.x1].to_vec()).collect()).unwrap();
+            let (mut p, mut labels) = (Vec::new(), Plane::new(0, 0));
+            let expected = label_components(&crop, 1, conn, &mut p, &mut labels);
+            let (comps, runs) = component_runs(&m, area, 1, conn, &mut p);
+            assert_eq!(comps, expected, "{area:?}");
+            let mut painted = vec![0u32; cw * ch];
+            for r in &runs {
+                painted[r.y * cw + r.xs.start..r.y * cw + r.xs.end].fill(comps[r.component].label);
+            }
+            assert_eq!(painted, labels.data, "{area:?}");
+        }
+    }
+
+    /// Labels equal those of a plain pixel flood fill on random masks, both connectivities.
+    #[test]
+    fn runs_match_a_pixel_flood_fill() {
+        let (w, h) = (41, 29);
+        let m = random_mask(w, h, 7);
         for (value, conn) in [(0u8, Connectivity::Four), (1, Connectivity::Eight), (1, Connectivity::Four)] {
             let (mut p, mut l) = (Vec::new(), Plane::filled(3, 3, 9u32)); // stale contents must go
             let comps = label_components(&m, value, conn, &mut p, &mut l);
