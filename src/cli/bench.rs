@@ -34,6 +34,9 @@ pub struct BenchArgs {
     /// work for the CPU backend, which visits only the pixels around them.
     #[arg(long, value_parser = values::rim_lesions)]
     pub rim_lesions: Option<usize>,
+    /// The mode (`--mode transection` or `wound-bed` adds the check of the ROI to each frame), ROI and TBR.
+    #[command(flatten)]
+    pub checks: crate::cli::options::CheckArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -70,6 +73,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let inputs: Vec<_> = (0..4).map(|f| render(&scene, f)).collect();
     let params = AnalysisParams::with_scale(a.mm_per_px);
     let mut proc = FrameProcessor::new(make_analyzer(a.backend, &params)?, params, 30.0);
+    proc.set_checks(a.checks.settings()?);
     for r in inputs.iter().take(3) {
         proc.process(&r.wl, &r.nir, false)?; // warm-up: shader compilation, allocations
     }
@@ -102,6 +106,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let adapter = describe.split_once(": ").map_or(describe.clone(), |(_, rest)| rest.to_string());
     let report = json!({
         "backend": backend,
+        "mode": a.checks.mode.name(),
         "scene_rim_lesions": scene.rims.len(),
         "adapter": adapter,
         "width": width,
@@ -121,7 +126,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if a.json {
         println!("{report}");
     } else {
-        println!("{describe}: {width}x{height}, {} frames", a.frames);
+        println!("{describe}: {width}x{height}, {} frames, {}", a.frames, a.checks.mode.name());
         println!("median {median:.2} ms ({:.1} frames/s), p99 {:.2} ms", 1000.0 / median, percentile(&mut totals, 0.99));
         for (k, v) in report["stages_ms"].as_object().into_iter().flatten() {
             println!("  {k:<16} {v} ms");
@@ -148,9 +153,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// The baseline entry (a line of JSON lines, or a whole-file object) of the same backend and frame size.
+/// The baseline entry (a line of JSON lines, or a whole-file object) of the same backend, frame size and
+/// mode (an entry without a mode is a survey's: baselines from before `--mode`).
 fn find_baseline(text: &str, run: &serde_json::Value) -> Result<serde_json::Value> {
-    let key = |v: &serde_json::Value| (v["backend"].clone(), v["width"].clone(), v["height"].clone());
+    let mode = |v: &serde_json::Value| v["mode"].as_str().unwrap_or("survey").to_string();
+    let key = |v: &serde_json::Value| (v["backend"].clone(), v["width"].clone(), v["height"].clone(), mode(v));
     let entries: Vec<serde_json::Value> = match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Array(v)) => v,
         Ok(v) => vec![v],
@@ -162,7 +169,7 @@ fn find_baseline(text: &str, run: &serde_json::Value) -> Result<serde_json::Valu
             .collect::<Result<_>>()?,
     };
     entries.into_iter().find(|e| key(e) == key(run)).with_context(|| {
-        format!("no entry for backend {} at {}x{} (refresh the baseline with bench --json)", run["backend"], run["width"], run["height"])
+        format!("no entry for backend {} at {}x{} in {} mode (refresh the baseline with bench --json)", run["backend"], run["width"], run["height"], mode(run))
     })
 }
 
@@ -232,5 +239,11 @@ mod tests {
         assert_eq!(found["ms_median"], 10.0);
         let other = json!({"backend": "gpu", "width": 3840, "height": 2160});
         assert!(find_baseline(&text, &other).unwrap_err().to_string().contains("3840x2160"));
+        // An entry without a mode is a survey's; a check's run wants an entry of its own mode.
+        let mut check = run(11.0, 2.0, 5);
+        check["mode"] = json!("transection");
+        assert!(find_baseline(&text, &check).unwrap_err().to_string().contains("transection"));
+        let text = format!("{text}{}\n", json!({"backend": "gpu", "width": 1920, "height": 1080, "mode": "transection", "ms_median": 12.0}));
+        assert_eq!(find_baseline(&text, &check).unwrap()["ms_median"], 12.0);
     }
 }

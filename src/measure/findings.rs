@@ -31,7 +31,7 @@ use crate::analysis::LesionKind;
 use crate::frame::{NirView, Plane, RgbView};
 use crate::measure::figures::Figures;
 use crate::measure::tracking::Tracker;
-use crate::reference::components::{Connectivity, label_components};
+use crate::reference::components::{ComponentRun, Connectivity, component_runs};
 use crate::reference::regions::sharp_edge;
 use crate::analysis::is_glint;
 pub use crate::analysis::{Roi, Spot};
@@ -75,39 +75,22 @@ pub fn find_spots(ratio: &Plane<f32>, fluo: &Plane<u8>, roi: Roi, min_tbr: f32, 
     if rw == 0 || rh == 0 {
         return Vec::new();
     }
-    // Label the ROI's crop of the mask: its components are the spots' candidates, with their areas and
-    // boxes; one pass over their runs adds the centroid sums and the peak ratio of those big enough.
-    let mut inside = Plane::<u8>::new(rw, rh);
-    for (y, row) in inside.data.chunks_mut(rw).enumerate() {
-        row.copy_from_slice(&fluo.row(roi.y + y)[roi.x..roi.x + rw]);
-    }
-    let (mut parent, mut labels) = (Vec::new(), Plane::new(0, 0));
-    let comps = label_components(&inside, 1, Connectivity::Eight, &mut parent, &mut labels);
+    // The components of the ROI's crop of the mask are the spots' candidates, with their areas and boxes;
+    // one pass over their runs adds the centroid sums and the peak ratio of those big enough.
+    let mut parent = Vec::new();
+    let area = crate::raster::rect::Rect { x0: roi.x, y0: roi.y, x1: roi.x + rw, y1: roi.y + rh };
+    let (comps, runs) = component_runs(fluo, area, 1, Connectivity::Eight, &mut parent);
     let mut acc: Vec<(f64, f64, f32)> = vec![(0.0, 0.0, 0.0); comps.len()];
-    for y in 0..rh {
-        let (lrow, rrow) = (labels.row(y), &ratio.row(roi.y + y)[roi.x..roi.x + rw]);
-        let mut x = 0;
-        while x < rw {
-            let l = lrow[x];
-            if l == 0 {
-                x += 1;
-                continue;
-            }
-            let x0 = x;
-            while x < rw && lrow[x] == l {
-                x += 1;
-            }
-            let k = comps.binary_search_by_key(&l, |c| c.label).expect("a labelled component");
-            if comps[k].area < min_area_px {
-                continue;
-            }
-            // Pixel centres (x + 0.5, y + 0.5) in frame coordinates, summed over the run.
-            let (n, fx0) = ((x - x0) as f64, (roi.x + x0) as f64);
-            let a = &mut acc[k];
-            a.0 += n * (fx0 + 0.5) + n * (n - 1.0) / 2.0;
-            a.1 += n * ((roi.y + y) as f64 + 0.5);
-            a.2 = rrow[x0..x].iter().fold(a.2, |m, &v| m.max(v));
+    for ComponentRun { y, xs, component: k } in runs {
+        if comps[k].area < min_area_px {
+            continue;
         }
+        // Pixel centres (x + 0.5, y + 0.5) in frame coordinates, summed over the run.
+        let (n, fx0) = (xs.len() as f64, (roi.x + xs.start) as f64);
+        let a = &mut acc[k];
+        a.0 += n * (fx0 + 0.5) + n * (n - 1.0) / 2.0;
+        a.1 += n * ((roi.y + y) as f64 + 0.5);
+        a.2 = ratio.row(roi.y + y)[roi.x + xs.start..roi.x + xs.end].iter().fold(a.2, |m, &v| m.max(v));
     }
     comps
         .iter()
@@ -241,6 +224,36 @@ fn ring_pixels(b: [usize; 4], ring: [usize; 4], clear: usize) -> impl Iterator<I
         .filter(move |&(x, y)| (x + y) % 2 == 0 && !(x + clear >= x0 && x < x1 + clear && y + clear >= y0 && y < y1 + clear))
 }
 
+/// The ratio smoothed by a 3×3 box (the nine values summed in raster order, then divided by 9) over the
+/// box `b` (x0, y0, x1, y1), which lies at least 1 px inside the frame: a row at a time, so the sums
+/// vectorise, each value what summing the nine around that pixel gives.
+struct BoxedRatio {
+    x0: usize,
+    y0: usize,
+    width: usize,
+    data: Vec<f32>,
+}
+
+impl BoxedRatio {
+    fn new(ratio: &Plane<f32>, b: [usize; 4]) -> Self {
+        let [x0, y0, x1, y1] = b;
+        let (w, n) = (ratio.width, x1 - x0);
+        let mut data = Vec::with_capacity(n * (y1 - y0));
+        for y in y0..y1 {
+            // The nine neighbours of the row's pixels x0..x1 as nine shifted slices.
+            let at = |dy: usize, dx: usize| &ratio.data[(y + dy - 1) * w + x0 + dx - 1..][..n];
+            let (a, b, c, d, e, f, g, hh, i) = (at(0, 0), at(0, 1), at(0, 2), at(1, 0), at(1, 1), at(1, 2), at(2, 0), at(2, 1), at(2, 2));
+            data.extend((0..n).map(|k| (a[k] + b[k] + c[k] + d[k] + e[k] + f[k] + g[k] + hh[k] + i[k]) / 9.0));
+        }
+        Self { x0, y0, width: n, data }
+    }
+
+    #[inline]
+    fn at(&self, x: usize, y: usize) -> f32 {
+        self.data[(y - self.y0) * self.width + x - self.x0]
+    }
+}
+
 /// The evidence that decides whether a candidate spot is fluorescence (see the module's doc).
 pub struct SpotEvidence<'a> {
     pub ratio: &'a Plane<f32>,
@@ -302,19 +315,24 @@ impl SpotEvidence<'_> {
     /// clear of the box, where the smoothed slope no longer sees the spot's own edge).
     fn steeper_than_texture(&self, s: &Spot, fluo: &Plane<u8>, ring: [usize; 4]) -> bool {
         let (w, h) = (fluo.width, fluo.height);
-        let r = &self.ratio.data;
+        // Slopes are read at pixels 2 px or more inside the frame, in the ring's box.
+        let (sx0, sy0, sx1, sy1) = (ring[0].max(2), ring[1].max(2), ring[2].min(w.saturating_sub(2)), ring[3].min(h.saturating_sub(2)));
+        if sx0 >= sx1 || sy0 >= sy1 {
+            return true; // no edge and no tissue to compare: the other tests decide
+        }
         // On the ratio smoothed by a 3×3 box: pixel noise has steep slopes of its own, a texture's flank and
-        // an edge keep theirs.
-        let boxed = |i: usize| (r[i - w - 1] + r[i - w] + r[i - w + 1] + r[i - 1] + r[i] + r[i + 1] + r[i + w - 1] + r[i + w] + r[i + w + 1]) / 9.0;
-        let slope = |i: usize| {
-            let gx = 0.5 * (boxed(i + 1) - boxed(i - 1));
-            let gy = 0.5 * (boxed(i + w) - boxed(i - w));
-            (gx * gx + gy * gy).sqrt() / boxed(i).max(1e-3)
+        // an edge keep theirs. Each smoothed value is taken once (`BoxedRatio`) rather than by each of the
+        // up to five slopes that read it.
+        let boxed = BoxedRatio::new(self.ratio, [sx0 - 1, sy0 - 1, sx1 + 1, sy1 + 1]);
+        let slope = |x: usize, y: usize| {
+            let gx = 0.5 * (boxed.at(x + 1, y) - boxed.at(x - 1, y));
+            let gy = 0.5 * (boxed.at(x, y + 1) - boxed.at(x, y - 1));
+            (gx * gx + gy * gy).sqrt() / boxed.at(x, y).max(1e-3)
         };
-        let mut edge: Vec<f32> = boundary_pixels(fluo, s.bbox, 2).map(slope).collect();
+        let mut edge: Vec<f32> = boundary_pixels(fluo, s.bbox, 2).map(|i| slope(i % w, i / w)).collect();
         let mut around: Vec<f32> = ring_pixels(s.bbox, ring, 3)
             .filter(|&(x, y)| (2..w.saturating_sub(2)).contains(&x) && (2..h.saturating_sub(2)).contains(&y))
-            .map(|(x, y)| slope(y * w + x))
+            .map(|(x, y)| slope(x, y))
             .collect();
         match (crate::stats::median(&mut edge), crate::stats::percentile(&mut around, 0.9)) {
             (Some(e), Some(t)) => e >= SPOT_EDGE_OVER_TEXTURE * t,

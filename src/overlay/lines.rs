@@ -84,13 +84,15 @@ pub fn blend(dst: &mut [u8], c: [u8; 3], a: f32) {
 
 /// Outline of a rectangle [x0, x1) × [y0, y1), `thick` px wide, clipped to the frame.
 pub fn rect(frame: &mut RgbFrame, [x0, y0, x1, y1]: [usize; 4], thick: usize, color: [u8; 3]) {
-    let (w, h) = (frame.width, frame.height);
-    for y in y0..y1.min(h) {
-        for x in x0..x1.min(w) {
-            let edge = x < x0 + thick || y < y0 + thick || x + thick >= x1 || y + thick >= y1;
-            if edge {
-                frame.put(x, y, color);
-            }
+    let (xe, ye) = (x1.min(frame.width), y1.min(frame.height));
+    // The edge's pixels only (x < x0 + thick, y < y0 + thick, x + thick >= x1 or y + thick >= y1): whole
+    // rows in the top and bottom bands, the two side bands' columns between them, not the inside.
+    for y in y0..ye {
+        if y < y0 + thick || y + thick >= y1 {
+            (x0..xe).for_each(|x| frame.put(x, y, color));
+        } else {
+            (x0..(x0 + thick).min(xe)).for_each(|x| frame.put(x, y, color));
+            (x1.saturating_sub(thick).max(x0)..xe).for_each(|x| frame.put(x, y, color));
         }
     }
 }
@@ -101,12 +103,17 @@ mod tests {
 
     #[test]
     fn a_rectangle_is_its_edge_only() {
-        let mut f = RgbFrame::new(20, 10);
-        rect(&mut f, [2, 3, 12, 9], 1, [9, 9, 9]);
-        for y in 0..10 {
-            for x in 0..20 {
-                let on_edge = (2..12).contains(&x) && (3..9).contains(&y) && (x == 2 || x == 11 || y == 3 || y == 8);
-                assert_eq!(f.pixel(x, y) == [9, 9, 9], on_edge, "({x}, {y})");
+        // One pixel thick inside the frame, two thick and cut by the frame's right and bottom edges,
+        // thicker than the box: against the edge's definition pixel by pixel.
+        for (b, thick) in [([2, 3, 12, 9], 1), ([5, 4, 25, 14], 2), ([1, 1, 4, 9], 2), ([0, 0, 0, 0], 1)] {
+            let [x0, y0, x1, y1] = b;
+            let mut f = RgbFrame::new(20, 10);
+            rect(&mut f, b, thick, [9, 9, 9]);
+            for y in 0..10 {
+                for x in 0..20 {
+                    let on_edge = (x0..x1).contains(&x) && (y0..y1).contains(&y) && (x < x0 + thick || y < y0 + thick || x + thick >= x1 || y + thick >= y1);
+                    assert_eq!(f.pixel(x, y) == [9, 9, 9], on_edge, "{b:?} thick {thick}: ({x}, {y})");
+                }
             }
         }
     }

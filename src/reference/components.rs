@@ -84,14 +84,15 @@ struct JoinedRuns {
     row_start: Vec<usize>,
 }
 
-fn join_runs(mask: &Plane<u8>, value: u8, conn: Connectivity, parent: &mut Vec<u32>) -> JoinedRuns {
-    let (w, h) = (mask.width, mask.height);
+/// Over the box `area` of `mask` (run coordinates relative to it, as if the box were the mask).
+fn join_runs(mask: &Plane<u8>, area: Rect, value: u8, conn: Connectivity, parent: &mut Vec<u32>) -> JoinedRuns {
+    let (w, h) = (area.x1 - area.x0, area.y1 - area.y0);
     // The runs, bands of rows in parallel, in raster order.
     let row_runs: Vec<Vec<Run>> = (0..h)
         .into_par_iter()
         .with_min_len(16)
         .map(|y| {
-            let row = mask.row(y);
+            let row = &mask.row(area.y0 + y)[area.x0..area.x1];
             let mut runs = Vec::new();
             let mut x = 0;
             loop {
@@ -141,7 +142,7 @@ fn join_runs(mask: &Plane<u8>, value: u8, conn: Connectivity, parent: &mut Vec<u
 /// first run gathers its runs' answers, and only the runs of components cleared are written.
 pub fn retain_components(mask: &mut Plane<u8>, value: u8, conn: Connectivity, parent: &mut Vec<u32>, keep: impl Fn(usize, std::ops::Range<usize>) -> bool + Sync) {
     debug_assert_ne!(value, 0);
-    let JoinedRuns { runs, .. } = join_runs(mask, value, conn, parent);
+    let JoinedRuns { runs, .. } = join_runs(mask, Rect::full(mask.width, mask.height), value, conn, parent);
     let passed: Vec<bool> = runs.par_iter().with_min_len(256).map(|r| keep(r.y as usize, r.x0 as usize..r.x1 as usize)).collect();
     // A root is its component's first run (root <= i): after one pass in run order each root holds
     // its component's answer.
@@ -161,13 +162,10 @@ pub fn retain_components(mask: &mut Plane<u8>, value: u8, conn: Connectivity, pa
     }
 }
 
-/// Label the components of pixels equal to `value`; returns the components in ascending label order.
-/// `parent` is scratch reused between frames.
-pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent: &mut Vec<u32>, out: &mut Plane<u32>) -> Vec<Component> {
-    let (w, h) = (mask.width, mask.height);
-    let JoinedRuns { runs, row_start } = join_runs(mask, value, conn, parent);
-    out.ensure_size(w, h);
-    // Roots first (a root is its component's first run), then every run adds itself to its root's entry.
+/// The components of the joined runs of a `w`×`h` mask in ascending label order, and each run's index
+/// among them. A root is its component's first run: roots first, then every run adds itself to its
+/// root's entry.
+fn components_of(runs: &[Run], parent: &mut [u32], w: usize, h: usize) -> (Vec<Component>, Vec<u32>) {
     let mut components: Vec<Component> = Vec::new();
     let mut slot = vec![0u32; runs.len()];
     for i in 0..runs.len() {
@@ -185,6 +183,16 @@ pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent:
         c.bbox.include_span(r.y as usize, r.x0 as usize, r.x1 as usize);
         c.border |= r.y == 0 || r.y as usize + 1 == h || r.x0 == 0 || r.x1 as usize == w;
     }
+    (components, slot)
+}
+
+/// Label the components of pixels equal to `value`; returns the components in ascending label order.
+/// `parent` is scratch reused between frames.
+pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent: &mut Vec<u32>, out: &mut Plane<u32>) -> Vec<Component> {
+    let (w, h) = (mask.width, mask.height);
+    let JoinedRuns { runs, row_start } = join_runs(mask, Rect::full(w, h), value, conn, parent);
+    out.ensure_size(w, h);
+    let (components, slot) = components_of(&runs, parent, w, h);
     // Each row written once: its runs with their labels, the gaps between them with 0 (rows in parallel).
     let (runs, slot, components_ref) = (&runs, &slot, &components);
     out.data.par_chunks_mut(w.max(1)).with_min_len(16).enumerate().for_each(|(y, row)| {
@@ -201,6 +209,25 @@ pub fn label_components(mask: &Plane<u8>, value: u8, conn: Connectivity, parent:
     components
 }
 
+/// A run of a component (`component_runs`): row, columns, the component's index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComponentRun {
+    pub y: usize,
+    pub xs: std::ops::Range<usize>,
+    pub component: usize,
+}
+
+/// The components `label_components` finds on the crop `area` of `mask` (labels, boxes and border
+/// relative to the crop), and their runs in raster order, each with its component's index: what a
+/// labelling of the crop tells, without copying the crop or writing a label plane.
+pub fn component_runs(mask: &Plane<u8>, area: Rect, value: u8, conn: Connectivity, parent: &mut Vec<u32>) -> (Vec<Component>, Vec<ComponentRun>) {
+    let (w, h) = (area.x1 - area.x0, area.y1 - area.y0);
+    let JoinedRuns { runs, .. } = join_runs(mask, area, value, conn, parent);
+    let (components, slot) = components_of(&runs, parent, w, h);
+    let runs = runs.iter().zip(slot).map(|(r, k)| ComponentRun { y: r.y as usize, xs: r.x0 as usize..r.x1 as usize, component: k as usize }).collect();
+    (components, runs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,18 +242,43 @@ mod tests {
         assert_eq!(l.data, vec![1, 0, 0, 0, 1, 0, 0, 0, 1]);
     }
 
-    /// Labels equal those of a plain pixel flood fill on random masks, both connectivities.
-    #[test]
-    fn runs_match_a_pixel_flood_fill() {
-        let (w, h) = (41, 29);
-        let mut state = 7u32;
-        let data: Vec<u8> = (0..w * h)
+    /// A `w`×`h` mask, three quarters of it 1, from a linear congruential generator at `state`.
+    fn random_mask(w: usize, h: usize, mut state: u32) -> Plane<u8> {
+        let data = (0..w * h)
             .map(|_| {
                 state = state.wrapping_mul(1664525).wrapping_add(1013904223);
                 (state >> 30 != 0) as u8
             })
             .collect();
-        let m = Plane::from_vec(w, h, data).unwrap();
+        Plane::from_vec(w, h, data).unwrap()
+    }
+
+    /// A crop's components and runs (`component_runs`) are those of labelling a copy of the crop: the same
+    /// components in the same order, and the runs cover exactly the labelled pixels, each with its label.
+    #[test]
+    fn component_runs_of_a_crop_are_the_labelling_of_its_copy() {
+        let (w, h) = (53, 37);
+        let m = random_mask(w, h, 11);
+        for (area, conn) in [(Rect { x0: 7, y0: 5, x1: 40, y1: 30 }, Connectivity::Eight), (Rect { x0: 0, y0: 3, x1: 53, y1: 37 }, Connectivity::Four), (Rect::full(w, h), Connectivity::Eight)] {
+            let (cw, ch) = (area.x1 - area.x0, area.y1 - area.y0);
+            let crop = Plane::from_vec(cw, ch, (area.y0..area.y1).flat_map(|y| m.row(y)[area.x0..area.x1].to_vec()).collect()).unwrap();
+            let (mut p, mut labels) = (Vec::new(), Plane::new(0, 0));
+            let expected = label_components(&crop, 1, conn, &mut p, &mut labels);
+            let (comps, runs) = component_runs(&m, area, 1, conn, &mut p);
+            assert_eq!(comps, expected, "{area:?}");
+            let mut painted = vec![0u32; cw * ch];
+            for r in &runs {
+                painted[r.y * cw + r.xs.start..r.y * cw + r.xs.end].fill(comps[r.component].label);
+            }
+            assert_eq!(painted, labels.data, "{area:?}");
+        }
+    }
+
+    /// Labels equal those of a plain pixel flood fill on random masks, both connectivities.
+    #[test]
+    fn runs_match_a_pixel_flood_fill() {
+        let (w, h) = (41, 29);
+        let m = random_mask(w, h, 7);
         for (value, conn) in [(0u8, Connectivity::Four), (1, Connectivity::Eight), (1, Connectivity::Four)] {
             let (mut p, mut l) = (Vec::new(), Plane::filled(3, 3, 9u32)); // stale contents must go
             let comps = label_components(&m, value, conn, &mut p, &mut l);

@@ -169,6 +169,15 @@ fn around_poles(g: Group, fluo: &Plane<u8>, p: &AnalysisParams, opened: &mut sup
     out
 }
 
+/// The bounding box of pixels given by index in a frame `w` wide.
+fn pixel_box(pixels: &[usize], w: usize) -> Rect {
+    let mut b = Rect::EMPTY;
+    for &i in pixels {
+        b.include_span(i / w, i % w, i % w + 1);
+    }
+    b
+}
+
 /// Up to `MAX_POLES` poles of a set of pixels: its point farthest from every pixel outside it, then
 /// the farthest at least `POLE_REACH` such radii from those before, each with its distance (px); only
 /// those at least `min_radius` deep. Worked on cells of a third of `min_radius` (a cell is inside
@@ -176,10 +185,7 @@ fn around_poles(g: Group, fluo: &Plane<u8>, p: &AnalysisParams, opened: &mut sup
 /// and a group can hold most of a frame.
 fn poles(pixels: &[usize], w: usize, min_radius: f32) -> Vec<(usize, f32)> {
     let k = ((min_radius / 3.0) as usize).max(1);
-    let mut b = Rect::EMPTY;
-    for &i in pixels {
-        b.include_span(i / w, i % w, i % w + 1);
-    }
+    let b = pixel_box(pixels, w);
     // Cells of k×k pixels, with a ring of outside cells around them.
     let (cw, ch) = ((b.x1 - b.x0).div_ceil(k) + 2, (b.y1 - b.y0).div_ceil(k) + 2);
     let mut d = vec![0u32; cw * ch];
@@ -275,10 +281,7 @@ fn open_core(g: &mut Group, fluo: &Plane<u8>, radius: f32, s: &mut super::blobs:
     if g.pixels.is_empty() || radius < 1.0 {
         return;
     }
-    let mut b = Rect::EMPTY;
-    for &i in &g.pixels {
-        b.include_span(i / w, i % w, i % w + 1);
-    }
+    let b = pixel_box(&g.pixels, w);
     // A local frame one pixel wider on each side.
     let (lw, lh) = (b.x1 - b.x0 + 2, b.y1 - b.y0 + 2);
     let local = |i: usize| (i / w + 1 - b.y0) * lw + i % w + 1 - b.x0;
@@ -607,7 +610,6 @@ fn drop_borrowed(groups: &mut Vec<Group>, fluo: &Plane<u8>, bg_labels: &Plane<u3
     let reach = p.mm_to_px(SEPTUM_MM);
     let Scratch { mark, taken, .. } = scratch;
     taken.resize(w * h, false);
-    mark.resize(w * h, false);
     let mut near: Vec<(f32, f32)> = Vec::new();
     let mut judged: Vec<(f32, Group)> = groups.drain(..).map(|g| (shape(&g.pixels, fluo, mark).1, g)).collect();
     judged.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -624,14 +626,17 @@ fn drop_borrowed(groups: &mut Vec<Group>, fluo: &Plane<u8>, bg_labels: &Plane<u3
             }
         };
         // The other cores' pixels that border fluorescence, within a septum's reach of the group's box.
-        let mut b = Rect::EMPTY;
-        g.pixels.iter().for_each(|&i| b.include_span(i / w, i % w, i % w + 1));
+        let b = pixel_box(&g.pixels, w);
         let r = reach.ceil() as usize + 1;
         let (x0, y0, x1, y1) = (b.x0.saturating_sub(r), b.y0.saturating_sub(r), (b.x1 + r).min(w), (b.y1 + r).min(h));
         near.clear();
         for y in y0..y1 {
             for x in x0..x1 {
                 let j = y * w + x;
+                // Cores and kept groups are not fluorescent: fluorescence goes by before the tables.
+                if fluo.data[j] != 0 {
+                    continue;
+                }
                 let edge = (x > 0 && fluo.data[j - 1] != 0) || (x + 1 < w && fluo.data[j + 1] != 0) || (y > 0 && fluo.data[j - w] != 0) || (y + 1 < h && fluo.data[j + w] != 0);
                 if edge && other_core(j) {
                     near.push((x as f32, y as f32));
@@ -647,9 +652,16 @@ fn drop_borrowed(groups: &mut Vec<Group>, fluo: &Plane<u8>, bg_labels: &Plane<u3
         // Is the fluorescence beside boundary pixel `i` a septum: another core within `reach` of it, seen
         // across fluorescence only (not across the group itself)?
         g.pixels.iter().for_each(|&i| mark[i] = true);
+        let far_sq = (reach as f64 * 1.001).powi(2);
         let shared = |i: usize| {
             let (px, py) = ((i % w) as f32, (i / w) as f32);
             near.iter().any(|&(qx, qy)| {
+                // Pixels far beyond the reach go by on the exact squared distance (whole pixels: exact in
+                // f64), with a slack that the rounded `hypot` cannot cross; the rest are judged as ever.
+                let (dx, dy) = ((qx - px) as f64, (qy - py) as f64);
+                if dx * dx + dy * dy > far_sq {
+                    return false;
+                }
                 let d = (qx - px).hypot(qy - py);
                 d <= reach
                     && (1..d.ceil() as usize).all(|k| {

@@ -220,49 +220,89 @@ pub fn normalize<'a>(nir: impl Into<NirView<'a>>, model: &BackgroundModel, out: 
     out.ensure_size(w, h);
     let c = model.coeffs.map(|v| v as f64);
     let (cx, cy, s) = (model.cx as f64, model.cy as f64, model.inv_s as f64);
+    // The same arithmetic in wider vectors where the CPU has them (the build targets baseline x86-64):
+    // IEEE operations round alike at any width, and nothing is fused, so the ratios are the same.
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
+    let row = RatioRow { nir, c, cx, cy, s };
     out.data.par_chunks_mut(w).enumerate().for_each_init(
         || (Vec::<i32>::new(), Vec::<f64>::new()),
         |(vsum, inv_bg), (y, dst)| {
-            let (r0, r1, r2) = (nir.row(y.saturating_sub(1)), nir.row(y), nir.row((y + 1).min(h - 1)));
-            vsum.clear();
-            // i32 (at most 4 × 65535): its conversion to f64 vectorises, a u32's does not.
-            vsum.extend(r0.iter().zip(r1).zip(r2).map(|((&a, &b), &c)| a as i32 + 2 * b as i32 + c as i32));
-            // log L(u) = a + b u + c3 u², u = (x + 0.5 - cx) s. Lane j starts at column j; from column x to
-            // x + LANES, 1/L is multiplied by exp(-(b LANES s + c3 (2 LANES s u + (LANES s)²))), and that
-            // step by exp(-2 c3 (LANES s)²) each time.
-            let v = (y as f64 + 0.5 - cy) * s;
-            let a = c[0] + c[2] * v + c[5] * v * v;
-            let b = c[1] + c[4] * v;
-            let ls = LANES as f64 * s;
-            let mut level = [0f64; LANES];
-            let mut step = [0f64; LANES];
-            for j in 0..LANES {
-                let u = (j as f64 + 0.5 - cx) * s;
-                level[j] = (-(a + b * u + c[3] * u * u)).exp();
-                step[j] = (-(b * ls + c[3] * (2.0 * ls * u + ls * ls))).exp();
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: the CPU has AVX2 (detected above).
+                unsafe { row.fill_avx2(y, dst, vsum, inv_bg) };
+                return;
             }
-            let step_step = (-(2.0 * c[3] * ls * ls)).exp();
-            inv_bg.clear();
-            inv_bg.resize(w.next_multiple_of(LANES), 0.0);
-            for chunk in inv_bg.chunks_exact_mut(LANES) {
-                for j in 0..LANES {
-                    chunk[j] = level[j];
-                    level[j] *= step[j];
-                    step[j] *= step_step;
-                }
-            }
-            let hsum = |l: i32, m: i32, r: i32| (l + 2 * m + r) as f64 * (1.0 / 16.0);
-            dst[0] = quantise_ratio((hsum(vsum[0], vsum[0], vsum[1.min(w - 1)]) * inv_bg[0]) as f32);
-            if w > 1 {
-                // Three shifted slices rather than `windows(3)`: the loop vectorises.
-                let (l, m, r) = (&vsum[..w - 2], &vsum[1..w - 1], &vsum[2..]);
-                for ((((d, &l), &m), &r), &inv) in dst[1..w - 1].iter_mut().zip(l).zip(m).zip(r).zip(&inv_bg[1..]) {
-                    *d = quantise_ratio((hsum(l, m, r) * inv) as f32);
-                }
-                dst[w - 1] = quantise_ratio((hsum(vsum[w - 2], vsum[w - 1], vsum[w - 1]) * inv_bg[w - 1]) as f32);
-            }
+            let _ = avx2;
+            row.fill(y, dst, vsum, inv_bg);
         },
     );
+}
+
+/// What each row of `normalize` reads: the NIR and the background model's coefficients in f64.
+struct RatioRow<'a> {
+    nir: NirView<'a>,
+    c: [f64; 6],
+    cx: f64,
+    cy: f64,
+    s: f64,
+}
+
+impl RatioRow<'_> {
+    /// `fill` compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn fill_avx2(&self, y: usize, dst: &mut [f32], vsum: &mut Vec<i32>, inv_bg: &mut Vec<f64>) {
+        self.fill(y, dst, vsum, inv_bg)
+    }
+
+    /// Row `y`'s ratios into `dst` (`vsum`, `inv_bg`: scratch).
+    #[inline(always)]
+    fn fill(&self, y: usize, dst: &mut [f32], vsum: &mut Vec<i32>, inv_bg: &mut Vec<f64>) {
+        let (nir, c, cx, cy, s) = (self.nir, self.c, self.cx, self.cy, self.s);
+        let (w, h) = (nir.width, nir.height);
+        let (r0, r1, r2) = (nir.row(y.saturating_sub(1)), nir.row(y), nir.row((y + 1).min(h - 1)));
+        vsum.clear();
+        // i32 (at most 4 × 65535): its conversion to f64 vectorises, a u32's does not.
+        vsum.extend(r0.iter().zip(r1).zip(r2).map(|((&a, &b), &c)| a as i32 + 2 * b as i32 + c as i32));
+        // log L(u) = a + b u + c3 u², u = (x + 0.5 - cx) s. Lane j starts at column j; from column x to
+        // x + LANES, 1/L is multiplied by exp(-(b LANES s + c3 (2 LANES s u + (LANES s)²))), and that
+        // step by exp(-2 c3 (LANES s)²) each time.
+        let v = (y as f64 + 0.5 - cy) * s;
+        let a = c[0] + c[2] * v + c[5] * v * v;
+        let b = c[1] + c[4] * v;
+        let ls = LANES as f64 * s;
+        let mut level = [0f64; LANES];
+        let mut step = [0f64; LANES];
+        for j in 0..LANES {
+            let u = (j as f64 + 0.5 - cx) * s;
+            level[j] = (-(a + b * u + c[3] * u * u)).exp();
+            step[j] = (-(b * ls + c[3] * (2.0 * ls * u + ls * ls))).exp();
+        }
+        let step_step = (-(2.0 * c[3] * ls * ls)).exp();
+        inv_bg.clear();
+        inv_bg.resize(w.next_multiple_of(LANES), 0.0);
+        for chunk in inv_bg.chunks_exact_mut(LANES) {
+            for j in 0..LANES {
+                chunk[j] = level[j];
+                level[j] *= step[j];
+                step[j] *= step_step;
+            }
+        }
+        let hsum = |l: i32, m: i32, r: i32| (l + 2 * m + r) as f64 * (1.0 / 16.0);
+        dst[0] = quantise_ratio((hsum(vsum[0], vsum[0], vsum[1.min(w - 1)]) * inv_bg[0]) as f32);
+        if w > 1 {
+            // Three shifted slices rather than `windows(3)`: the loop vectorises.
+            let (l, m, r) = (&vsum[..w - 2], &vsum[1..w - 1], &vsum[2..]);
+            for ((((d, &l), &m), &r), &inv) in dst[1..w - 1].iter_mut().zip(l).zip(m).zip(r).zip(&inv_bg[1..]) {
+                *d = quantise_ratio((hsum(l, m, r) * inv) as f32);
+            }
+            dst[w - 1] = quantise_ratio((hsum(vsum[w - 2], vsum[w - 1], vsum[w - 1]) * inv_bg[w - 1]) as f32);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -302,6 +342,32 @@ mod tests {
             }
         }
         assert_eq!(nth_smallest(&mut vec![0, 65535, 65535, 0, 1, 256, 255], 3), 255);
+    }
+
+    /// The AVX2 copy of a row's ratios is the baseline copy's bit for bit (where the CPU has AVX2), on
+    /// random 16-bit NIR and a tilted, curved background, rows of widths around the lanes.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_rows_are_the_baseline_rows() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let mut state = 3u32;
+        for (w, h) in [(1usize, 3usize), (2, 2), (9, 4), (67, 5), (1920, 3)] {
+            let nir = random_nir(w, h, &mut state);
+            let mut model = BackgroundModel::for_size(w, h);
+            model.coeffs = [6.5, 0.1, -0.05, -0.6, 0.02, -0.5];
+            let c = model.coeffs.map(|v| v as f64);
+            let row = RatioRow { nir: nir.view(), c, cx: model.cx as f64, cy: model.cy as f64, s: model.inv_s as f64 };
+            let (mut a, mut b) = (vec![0f32; w], vec![0f32; w]);
+            let (mut vs, mut ib) = (Vec::new(), Vec::new());
+            for y in 0..h {
+                row.fill(y, &mut a, &mut vs, &mut ib);
+                // SAFETY: AVX2 detected above.
+                unsafe { row.fill_avx2(y, &mut b, &mut vs, &mut ib) };
+                assert_eq!(a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{w}x{h}, row {y}");
+            }
+        }
     }
 
     #[test]
