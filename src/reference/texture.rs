@@ -2,14 +2,16 @@
 //! puts many blobs over any fixed level, and their brightness says little: a strongly textured frame
 //! has grains at 1.8–2.2 times its background, as bright as a deep lesion's glow. What tells a lesion
 //! from a grain is that it is an outlier among the frame's own blobs. Every fluorescent component of a
-//! lesion's size that is no rim is a sample of the frame's texture; its excess mass (the sum of its
-//! ratio above the background's mode: area and brightness together) is measured, and the texture's
-//! distribution of log excess mass, and of log mean excess (mass over area), is estimated robustly
+//! lesion's size that is no rim is a sample of the frame's texture; its excess (its median ratio above the
+//! background's mode) and its excess mass (that times its area: area and brightness together) are
+//! measured, the median rather than the mean, so that a duct through a piece of texture (`blobs` cuts
+//! such pieces off ducts) lends it neither, and the texture's
+//! distribution of log excess mass, and of log excess, is estimated robustly
 //! (median, and the median absolute deviation as a sigma) so that the few lesions among the samples do
 //! not move it. A coreless candidate is reported only if one of the two stands above its median by the
 //! normal quantile that `n` texture samples reach with probability α/2 a frame (a family-wise bound:
 //! z = Φ⁻¹(1 − α/2n), α = `AnalysisParams::texture_alpha`; `stats::stand_out_of_grains`): a deep lesion's glow stands out by its mass, a tumour's own fluorescence by its
-//! mean where the frame's grains are as large.
+//! excess where the frame's grains are as large.
 //! With fewer than `stats::MIN_GRAINS` samples the frame's texture makes too few blobs to judge by, and the
 //! fixed bars (`measure::figures::significant`) decide alone. Candidates that fail are flagged
 //! `FLAG_TEXTURE` and `reduce::coreless_kind` does not report them.
@@ -18,7 +20,7 @@
 //! dark pockets between them are walled by fluorescence on most of their boundary, as a core by its
 //! rim; but a pocket is smaller than the grains that wall it. A rim lesion is kept when its core is no
 //! smaller than the grains' median area less `AnalysisParams::texture_pocket_sigmas` robust sigmas of
-//! their log area, or when its rim's mean excess reaches the bar a coreless lesion's must (a small
+//! their log area, or when its rim's median excess reaches the bar a coreless lesion's must (a small
 //! tumour with a bright rim). Measured on an independent phantom set: the texture's pockets lay 2–6
 //! sigmas under the grains' median, every true core of a textured frame above it.
 //! Where the texture's bright parts join into a network (lobule walls) there are few grains to judge
@@ -60,7 +62,8 @@ const NEIGHBOURHOOD_DIAMETERS: f32 = 3.0;
 pub struct Grains {
     /// Their indices in the fluorescent region table.
     regions: Vec<usize>,
-    /// Excess mass (Σ ratio − mode, px) and area (px) of each.
+    /// Robust excess mass (area × median excess of the ratio over the background's mode, px) and
+    /// area (px) of each.
     mass: Vec<f32>,
     area: Vec<f32>,
 }
@@ -73,7 +76,12 @@ impl Grains {
         }
         let min_area = min_coreless_area_px(p);
         let regions: Vec<usize> = (0..fl.labels.len()).filter(|&r| fl.flags[r] & FLAG_HAS_RIM == 0 && fl.area[r] as f32 >= min_area).collect();
-        let mass = regions.iter().map(|&r| excess_mass(fluo_labels, fl, r, ratio, level.mode)).collect();
+        let mut scratch = Vec::new();
+        let mut mass = Vec::with_capacity(regions.len());
+        for &r in &regions {
+            let values = ratios_of(fluo_labels, fl, r, ratio, &mut scratch);
+            mass.push(fl.area[r] as f32 * (crate::stats::median(values).unwrap_or(0.0) - level.mode).max(0.0));
+        }
         let area = regions.iter().map(|&r| fl.area[r] as f32).collect();
         Self { regions, mass, area }
     }
@@ -105,7 +113,7 @@ pub fn drop_texture_pockets(grains: &Grains, lesions: &mut Vec<LesionStats>, lev
     let Some((mid, sigma)) = robust_spread(&log_area) else { return };
     let area_bar = mid - p.texture_pocket_sigmas * sigma;
     lesions.retain(|st| {
-        st.kind != LesionKind::Rim || st.partial || (st.area_px.max(1) as f32).ln() >= area_bar || rim_mean_excess(st, level.mode).max(1e-3).ln() >= bars.log_mean
+        st.kind != LesionKind::Rim || st.partial || (st.area_px.max(1) as f32).ln() >= area_bar || rim_median_excess(st, level.mode).max(1e-3).ln() >= bars.log_mean
     });
 }
 
@@ -212,22 +220,20 @@ pub fn drop_pocket_crowds(holes: &Holes, bg_labels: &Plane<u32>, lesions: &mut V
     });
 }
 
-/// The rim's mean ratio above the background's mode, from its histogram (bin centres).
-fn rim_mean_excess(st: &LesionStats, mode: f32) -> f32 {
-    let n: u32 = st.ratio_hist.iter().sum();
-    let sum: f32 = st.ratio_hist.iter().enumerate().map(|(i, &c)| c as f32 * (1.0 + (i as f32 + 0.5) * RATIO_BIN)).sum();
-    sum / n.max(1) as f32 - mode
+/// The rim's median ratio above the background's mode, from its histogram (bin centres).
+fn rim_median_excess(st: &LesionStats, mode: f32) -> f32 {
+    crate::stats::hist_quantile(&st.ratio_hist, 1, 2, RATIO_BIN, 1.0).map_or(0.0, |m| m - mode)
 }
 
-/// Σ (ratio − mode) over the component's pixels, px (ratio units).
-fn excess_mass(fluo_labels: &Plane<u32>, fl: &RegionTable, r: usize, ratio: &Plane<f32>, mode: f32) -> f32 {
+/// The ratios of the component's pixels (in `values`, reused).
+fn ratios_of<'a>(fluo_labels: &Plane<u32>, fl: &RegionTable, r: usize, ratio: &Plane<f32>, values: &'a mut Vec<f32>) -> &'a mut [f32] {
     let (b, label) = (fl.bbox[r], fl.labels[r]);
-    let mut sum = 0f32;
+    values.clear();
     for y in b.y0..b.y1 {
         let (lrow, rrow) = (&fluo_labels.row(y)[b.x0..b.x1], &ratio.row(y)[b.x0..b.x1]);
-        sum += lrow.iter().zip(rrow).filter(|(l, _)| **l == label).map(|(_, &v)| (v - mode).max(0.0)).sum::<f32>();
+        values.extend(lrow.iter().zip(rrow).filter(|(l, _)| **l == label).map(|(_, &v)| v));
     }
-    sum
+    values
 }
 
 #[cfg(test)]
@@ -283,6 +289,73 @@ mod tests {
             lesions.push(LesionStats { area_px: area, ..LesionStats::empty(LesionKind::Rim, label) });
         }
         (bg_labels, bg, fluo, ratio, lesions)
+    }
+
+    /// Flags `flag_texture` sets on the candidates of a ratio map thresholded at 1.3 (mode 1, noise
+    /// 0.01, 0.1 mm/px): for each point of `at`, whether the candidate holding it is flagged (`None`: no
+    /// candidate holds it), and the number of grains.
+    fn texture_flags(ratio: &Plane<f32>, at: &[(f32, f32)]) -> (Vec<Option<bool>>, usize) {
+        use super::super::components::{Connectivity, label_components};
+        use super::super::regions::region_stats;
+        let p = AnalysisParams::with_scale(0.1);
+        let fluo = Plane { width: ratio.width, height: ratio.height, data: ratio.data.iter().map(|&v| u8::from(v >= 1.3)).collect() };
+        let (mut parent, mut bl, mut fll) = (Vec::new(), Plane::new(0, 0), Plane::new(0, 0));
+        let bgc = label_components(&fluo, 0, Connectivity::Four, &mut parent, &mut bl);
+        let flc = label_components(&fluo, 1, Connectivity::Eight, &mut parent, &mut fll);
+        let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
+        region_stats(&bl, &bgc, &fll, &flc, &fluo, ratio, &p, &mut bg, &mut fl);
+        let grains = Grains::of(&fll, &fl, ratio, &FluoLevel { level: 1.3, mode: 1.0, noise: 0.01 }, &p);
+        flag_texture(&grains, &mut fl, &p);
+        let flags = at
+            .iter()
+            .map(|&(x, y)| {
+                let l = fll.data[y as usize * ratio.width + x as usize];
+                (l != 0).then(|| fl.index(l)).filter(|&r| coreless_kind(&fl, r, &p).is_some() || fl.flags[r] & FLAG_TEXTURE != 0).map(|r| fl.flags[r] & FLAG_TEXTURE != 0)
+            })
+            .collect();
+        (flags, grains.regions.len())
+    }
+
+    /// A ratio map of `w`×`h` from `f(x, y, background)`, the background drawn from a log-normal of
+    /// sigma `texture_sigma` about 1 (i.i.d. pixels, kept under the level of 1.3).
+    fn textured(w: usize, h: usize, texture_sigma: f32, f: impl Fn(f32, f32, f32) -> f32) -> Plane<f32> {
+        let mut state = 11u64;
+        let mut u = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 + 0.5) / (1u64 << 24) as f32
+        };
+        let data = (0..w * h)
+            .map(|i| {
+                let z = (-2.0 * u().ln()).sqrt() * (std::f32::consts::TAU * u()).cos(); // Box–Muller
+                f((i % w) as f32 + 0.5, (i / w) as f32 + 0.5, (texture_sigma * z).exp().min(1.25))
+            })
+            .collect();
+        Plane { width: w, height: h, data }
+    }
+
+    /// Twenty grains (discs of 20 px at 1.55–1.65) and one more crossed by a duct (3 px at 4 times the
+    /// background, inside it), with a lesion at 2.6: the grain with the duct is a grain, judged by its
+    /// median (its mean excess would stand out of the grains'), and the lesion is not.
+    #[test]
+    fn a_duct_through_a_grain_lends_it_no_excess() {
+        let centre = |k: usize| (40.0 + 60.0 * (k % 10) as f32, 40.0 + 80.0 * (k / 10) as f32);
+        let (ducted, lesion) = (centre(20), (400.0f32, 300.0f32));
+        let ratio = textured(640, 360, 0.01, |x, y, bg| {
+            if (x - lesion.0).hypot(y - lesion.1) < 30.0 {
+                return 2.6;
+            }
+            match (0..21).find(|&k| (x - centre(k).0).hypot(y - centre(k).1) < 20.0) {
+                Some(20) if (y - ducted.1).abs() < 1.5 => 4.0,
+                Some(k) => 1.55 + 0.01 * (k % 11) as f32,
+                None => bg,
+            }
+        });
+        let mut at: Vec<(f32, f32)> = (0..21).map(centre).map(|(x, y)| (x, y + 5.0)).collect();
+        at.push(lesion);
+        let (flags, grains) = texture_flags(&ratio, &at);
+        assert!(grains >= MIN_GRAINS, "{grains} grains");
+        assert!(flags[..21].iter().all(|&f| f == Some(true)), "grains (the last with the duct): {flags:?}");
+        assert_eq!(flags[21], Some(false), "the lesion");
     }
 
     /// Among twenty alike holes the typical ones are the texture's pockets: they are dropped (one with a
