@@ -186,6 +186,18 @@ pub fn region_stats(
 
 pub use crate::params::min_core_area_px;
 
+/// The ratios of region `r`'s pixels (of `labels`, the labelling `table` was taken from), in raster
+/// order, into `values` (reused).
+pub fn component_ratios<'a>(labels: &Plane<u32>, table: &RegionTable, r: usize, ratio: &Plane<f32>, values: &'a mut Vec<f32>) -> &'a mut [f32] {
+    let (b, label) = (table.bbox[r], table.labels[r]);
+    values.clear();
+    for y in b.y0..b.y1 {
+        let (lrow, rrow) = (&labels.row(y)[b.x0..b.x1], &ratio.row(y)[b.x0..b.x1]);
+        values.extend(lrow.iter().zip(rrow).filter(|(l, _)| **l == label).map(|(_, &v)| v));
+    }
+    values
+}
+
 /// Is the non-fluorescent component in row `r` of the table a tumour core?
 pub fn is_core(bg: &RegionTable, r: usize, n_pixels: usize, p: &AnalysisParams) -> bool {
     let area = bg.area[r];

@@ -23,7 +23,7 @@ use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::enclosure::convex_hull;
 use super::reduce::{coreless_kind, gradient};
-use super::regions::{FLAG_NOT_SOLID, FLAG_SHARP_PLATEAU, RegionTable};
+use super::regions::{FLAG_NOT_SOLID, FLAG_SHARP_PLATEAU, RegionTable, component_ratios};
 use crate::raster::rect::Rect;
 
 /// A lesion is at most this elongated (major over minor axis of its second moments; the broad phantoms'
@@ -107,11 +107,12 @@ pub fn trim_to_plateau(fluo_labels: &Plane<u32>, fl: &RegionTable, ratio: &Plane
         return;
     }
     let w = ratio.width;
+    let mut values = Vec::new();
     for st in lesions.iter_mut().filter(|st| st.kind == LesionKind::Homogeneous) {
-        let (label, b) = (st.label, fl.bbox[fl.index(st.label)]);
+        let (label, r) = (st.label, fl.index(st.label));
+        let b = fl.bbox[r];
         let pixels = || (b.y0..b.y1).flat_map(move |y| (b.x0..b.x1).map(move |x| y * w + x)).filter(|&i| fluo_labels.data[i] == label);
-        let mut values: Vec<f32> = pixels().map(|i| ratio.data[i]).collect();
-        let Some(top) = crate::stats::percentile(&mut values, 0.9) else { continue };
+        let Some(top) = crate::stats::percentile(component_ratios(fluo_labels, fl, r, ratio, &mut values), 0.9) else { continue };
         let half = level.mode + 0.5 * (top - level.mode);
         let (mut n, mut sx, mut sy) = (0u32, 0u64, 0u64);
         for i in pixels().filter(|&i| ratio.data[i] >= half) {

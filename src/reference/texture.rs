@@ -44,7 +44,7 @@ use crate::stats::{MIN_GRAINS, grain_bars, outlier_bar, robust_spread, stand_out
 use super::blobs::min_coreless_area_px;
 use super::reduce::coreless_kind;
 use super::shape::solidity_and_elongation;
-use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_TEXTURE, RegionTable};
+use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_TEXTURE, RegionTable, component_ratios};
 
 /// A hole that stands out of its crowd by its area alone must be at least this solid (its area over its
 /// convex hull's) to be a core: lobules merged where the walls between them fell under the level (blur,
@@ -79,7 +79,7 @@ impl Grains {
         let mut scratch = Vec::new();
         let mut mass = Vec::with_capacity(regions.len());
         for &r in &regions {
-            let values = ratios_of(fluo_labels, fl, r, ratio, &mut scratch);
+            let values = component_ratios(fluo_labels, fl, r, ratio, &mut scratch);
             mass.push(fl.area[r] as f32 * (crate::stats::median(values).unwrap_or(0.0) - level.mode).max(0.0));
         }
         let area = regions.iter().map(|&r| fl.area[r] as f32).collect();
@@ -223,17 +223,6 @@ pub fn drop_pocket_crowds(holes: &Holes, bg_labels: &Plane<u32>, lesions: &mut V
 /// The rim's median ratio above the background's mode, from its histogram (bin centres).
 fn rim_median_excess(st: &LesionStats, mode: f32) -> f32 {
     crate::stats::hist_quantile(&st.ratio_hist, 1, 2, RATIO_BIN, 1.0).map_or(0.0, |m| m - mode)
-}
-
-/// The ratios of the component's pixels (in `values`, reused).
-fn ratios_of<'a>(fluo_labels: &Plane<u32>, fl: &RegionTable, r: usize, ratio: &Plane<f32>, values: &'a mut Vec<f32>) -> &'a mut [f32] {
-    let (b, label) = (fl.bbox[r], fl.labels[r]);
-    values.clear();
-    for y in b.y0..b.y1 {
-        let (lrow, rrow) = (&fluo_labels.row(y)[b.x0..b.x1], &ratio.row(y)[b.x0..b.x1]);
-        values.extend(lrow.iter().zip(rrow).filter(|(l, _)| **l == label).map(|(_, &v)| v));
-    }
-    values
 }
 
 #[cfg(test)]
