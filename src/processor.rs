@@ -14,7 +14,7 @@ use anyhow::Result;
 use crate::analysis::{Analyzer, Cancel, SpotQuery, FluoLevel, Lesion, LesionKind, LesionStyle, MarginVerdict, StageTimings};
 use crate::frame::{NirView, Plane, RgbFrame, RgbView};
 use crate::measure::figures::{Figures, RIM_COMPLETE, figures, significant};
-use crate::measure::findings::{FindingsTracker, FrameFindings, GlintCheck, Mode, Roi, Spot, SpotEvidence, clip_level, find_spots, without_glint};
+use crate::measure::findings::{FindingsTracker, FrameFindings, GlintCheck, Mode, Roi, Spot, SpotEvidence, clip_level, find_spots, min_spot_area_px, without_glint};
 use crate::measure::smoothing::Smoother;
 use crate::measure::tracking::Tracker;
 use crate::overlay::{self, Banner, CheckMarks, Marks, Outlines};
@@ -318,8 +318,7 @@ impl FrameProcessor {
     fn spot_query(&self, w: usize, h: usize) -> SpotQuery {
         let roi = self.checks.roi.unwrap_or_else(|| Roi::central(w, h)).clamp_to(w, h);
         let scale = self.params.scale_known.then_some(self.params.mm_per_px);
-        // Specks under 0.5 mm² (4 px without a scale) are noise, not findings.
-        let min_area = scale.map_or(4, |s| ((0.5 / (s * s)).ceil() as u32).max(4));
+        let min_area = min_spot_area_px(scale);
         SpotQuery { roi, min_tbr: self.checks.min_tbr, min_area }
     }
 

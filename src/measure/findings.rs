@@ -107,6 +107,11 @@ pub fn find_spots(ratio: &Plane<f32>, fluo: &Plane<u8>, roi: Roi, min_tbr: f32, 
         .collect()
 }
 
+/// The least area of a spot, px: specks under 0.5 mm² (4 px without a scale) are noise, not findings.
+pub fn min_spot_area_px(mm_per_px: Option<f32>) -> u32 {
+    mm_per_px.map_or(4, |s| ((0.5 / (s * s)).ceil() as u32).max(4))
+}
+
 /// A spot's peak stands this many local spreads (robust sigmas of the ring around it) above the local
 /// background: a 4-sigma excursion, which the grains of textured liver (5-25 %) do not reach.
 pub const SPOT_MIN_SIGMAS: f32 = 4.0;
@@ -272,8 +277,88 @@ impl SpotEvidence<'_> {
     /// Keeps the spots that stand out from the tissue around them and are not glints; each kept spot's
     /// `peak_tbr` becomes its peak over the local background. `clip` holds the frame's `clip_level` once
     /// measured (by this or another test of the same frame), measured here only when a candidate needs it.
+    /// A candidate that fails as a whole is searched for the spots it holds (`peaks_within`).
     pub fn keep(&self, spots: Vec<Spot>, fluo: &Plane<u8>, clip: &OnceCell<Option<u16>>) -> Vec<Spot> {
-        spots.into_iter().filter_map(|s| self.judge(s, fluo, clip)).collect()
+        let mut scratch = None;
+        let mut kept = Vec::new();
+        for s in spots {
+            match self.judge(s.clone(), fluo, clip) {
+                Some(k) => kept.push(k),
+                None => kept.extend(self.peaks_within(&s, fluo, clip, &mut scratch)),
+            }
+        }
+        kept
+    }
+
+    /// The local background around box `b`: the ring of pixels around it (as wide as the box's larger
+    /// side, at least `Spot::RING_MIN_PX`), every other pixel; its median, its robust spread (1.4826 MAD)
+    /// and the ring's outer box. `None`: too few pixels around it to judge.
+    fn local_background(&self, s: &Spot) -> Option<(f32, f32, [usize; 4])> {
+        let (w, h) = (self.ratio.width, self.ratio.height);
+        let [x0, y0, x1, y1] = s.bbox;
+        let side = s.ring_side();
+        let ring_box = [x0.saturating_sub(side), y0.saturating_sub(side), (x1 + side).min(w), (y1 + side).min(h)];
+        let mut ring: Vec<f32> = ring_pixels(s.bbox, ring_box, 0).map(|(x, y)| self.ratio.get(x, y)).collect();
+        let median = crate::stats::median(&mut ring).filter(|_| ring.len() >= 8)?;
+        let mut dev: Vec<f32> = ring.iter().map(|v| (v - median).abs()).collect();
+        Some((median, 1.4826 * crate::stats::median(&mut dev).unwrap_or(0.0), ring_box))
+    }
+
+    /// The spots inside a candidate that failed as a whole: residual fluorescence on textured tissue joins
+    /// the grains around it at the frame's level, and the joined region has the grains' gentle flanks
+    /// and their spread. Its parts that reach the bar a spot's peak must clear over the candidate's own
+    /// surroundings (`min_tbr` times their median and `SPOT_MIN_SIGMAS` spreads above it) are each
+    /// judged as a spot of their own, on the mask of those parts: a spot's sharp edge stands at that
+    /// level too, a grain's peak there is still a gentle flank. Parts where the NIR clips are left to
+    /// the candidate's glint tests.
+    fn peaks_within(&self, s: &Spot, fluo: &Plane<u8>, clip: &OnceCell<Option<u16>>, scratch: &mut Option<Plane<u8>>) -> Vec<Spot> {
+        let Some((median, spread, _)) = self.local_background(s) else { return Vec::new() };
+        let bar = (self.min_tbr * median).max(median + SPOT_MIN_SIGMAS * spread);
+        if s.peak_tbr < bar {
+            return Vec::new();
+        }
+        let (w, h) = (fluo.width, fluo.height);
+        let parts = scratch.get_or_insert_with(|| Plane::new(w, h));
+        let [x0, y0, x1, y1] = s.bbox;
+        for y in y0..y1 {
+            let (f, r, m) = (&fluo.row(y)[x0..x1], &self.ratio.row(y)[x0..x1], &mut parts.data[y * w + x0..y * w + x1]);
+            for ((m, &f), &r) in m.iter_mut().zip(f).zip(r) {
+                *m = (f != 0 && r >= bar) as u8;
+            }
+        }
+        let area = crate::raster::rect::Rect { x0, y0, x1, y1 };
+        let (comps, runs) = component_runs(parts, area, 1, Connectivity::Eight, &mut Vec::new());
+        let min_area = min_spot_area_px(self.mm_per_px);
+        // A part where the sensor clips was judged with its candidate by the glint tests (a glint's
+        // skirt, blurred, reaches the bar too): only parts that do not clip are judged alone.
+        let top = clip.get_or_init(|| clip_level(self.nir)).unwrap_or(u16::MAX);
+        let mut acc: Vec<(f64, f64, f32, bool)> = vec![(0.0, 0.0, 0.0, false); comps.len()];
+        for ComponentRun { y, xs, component: k } in runs {
+            let (n, fx0) = (xs.len() as f64, (x0 + xs.start) as f64);
+            let a = &mut acc[k];
+            a.0 += n * (fx0 + 0.5) + n * (n - 1.0) / 2.0;
+            a.1 += n * ((y0 + y) as f64 + 0.5);
+            a.2 = self.ratio.row(y0 + y)[x0 + xs.start..x0 + xs.end].iter().fold(a.2, |m, &v| m.max(v));
+            a.3 |= self.nir.data[(y0 + y) * w + x0 + xs.start..(y0 + y) * w + x0 + xs.end].iter().any(|&v| v >= top);
+        }
+        let candidates: Vec<Spot> = comps
+            .iter()
+            .zip(acc)
+            .filter(|(c, a)| c.area >= min_area && !a.3)
+            .map(|(c, (sx, sy, peak, _))| Spot {
+                id: 0,
+                centroid_px: [(sx / c.area as f64) as f32, (sy / c.area as f64) as f32],
+                area_px: c.area,
+                area_mm2: None,
+                peak_tbr: peak,
+                bbox: [x0 + c.bbox.x0, y0 + c.bbox.y0, x0 + c.bbox.x1, y0 + c.bbox.y1],
+            })
+            .collect();
+        let kept = candidates.into_iter().filter_map(|c| self.judge(c, parts, clip)).collect();
+        for y in y0..y1 {
+            parts.data[y * w + x0..y * w + x1].fill(0);
+        }
+        kept
     }
 
     /// Most of the spot's surroundings (the non-fluorescent pixels `SHADOW_REACH_PX` out from its boundary
@@ -383,16 +468,10 @@ impl SpotEvidence<'_> {
         if self.in_shadow(&s, fluo) {
             return None;
         }
-        // The local background: the ring of pixels around the box (as wide as the box's larger side, at
-        // least 8 px), every other pixel; its median and robust spread (1.4826 MAD).
-        let side = s.ring_side();
-        let (rx0, ry0, rx1, ry1) = (x0.saturating_sub(side), y0.saturating_sub(side), (x1 + side).min(w), (y1 + side).min(h));
-        let mut ring: Vec<f32> = ring_pixels(s.bbox, [rx0, ry0, rx1, ry1], 0).map(|(x, y)| self.ratio.get(x, y)).collect();
-        let Some(median) = crate::stats::median(&mut ring).filter(|_| ring.len() >= 8) else {
+        // The local background (`local_background`).
+        let Some((median, spread, ring_box)) = self.local_background(&s) else {
             return Some(s); // no room around it to judge: kept
         };
-        let mut dev: Vec<f32> = ring.iter().map(|v| (v - median).abs()).collect();
-        let spread = 1.4826 * crate::stats::median(&mut dev).unwrap_or(0.0);
         let local_tbr = s.peak_tbr / median.max(1e-3);
         if local_tbr < self.min_tbr || s.peak_tbr - median < SPOT_MIN_SIGMAS * spread {
             return None;
@@ -407,7 +486,7 @@ impl SpotEvidence<'_> {
         // with their brightness (a grain at twice the background has twice the slope), so that a bright
         // grain passes the fixed gradient; its flank is still a flank of the texture, while fluorescent
         // tissue's edge is steeper than the texture's steepest tenth by far.
-        if !self.steeper_than_texture(&s, fluo, [rx0, ry0, rx1, ry1]) {
+        if !self.steeper_than_texture(&s, fluo, ring_box) {
             return None;
         }
         s.peak_tbr = local_tbr;
@@ -897,5 +976,42 @@ mod tests {
         let kept = evidence.keep(candidates, &fluo, &OnceCell::new());
         assert_eq!(kept.iter().map(|s| s.bbox[0]).collect::<Vec<_>>(), vec![70, 180], "{kept:?}");
         assert!((kept[0].peak_tbr - 2.4).abs() < 0.1, "local TBR {}", kept[0].peak_tbr);
+    }
+
+    /// Residual fluorescence (a disc of 5 px at 3.4-3.5) on the flank of a grain of textured tissue (a
+    /// gentle bump peaking at 1.7), joined to it at the frame's level: the joined region has the grain's
+    /// gentle flank and is no spot as a whole, but the disc inside it is one; a brighter grain (2.6) alone
+    /// holds none.
+    #[test]
+    fn a_spot_joined_to_a_grain_is_found_inside_it() {
+        let (w, h) = (240usize, 90usize);
+        let (mut nir, wl) = liver_frames(w, h);
+        let bump = |x: usize, y: usize, cx: f32, peak: f32| (peak - 1.0) * (-((x as f32 - cx).powi(2) + (y as f32 - 45.0).powi(2)) / (2.0 * 15.0 * 15.0)).exp();
+        let ratio = Plane::from_vec(
+            w,
+            h,
+            (0..w * h)
+                .map(|i| {
+                    let (x, y) = (i % w, i / w);
+                    let tissue = 1.0 + 0.05 * (((i * 7919) % 13) as f32 / 6.0 - 1.0) + bump(x, y, 60.0, 1.7) + bump(x, y, 170.0, 2.6);
+                    let d = (x as f32 - 79.0).hypot(y as f32 - 45.0);
+                    if d <= 5.0 { 3.4 + 0.02 * (5.0 - d) } else { tissue }
+                })
+                .collect(),
+        )
+        .unwrap();
+        // The NIR image as the ratio says (unclipped: its maximum is the disc's centre alone).
+        nir.data.iter_mut().zip(&ratio.data).for_each(|(n, &r)| *n = (1000.0 * r) as u16);
+        let fluo = Plane::from_vec(w, h, ratio.data.iter().map(|&v| (v >= 1.3) as u8).collect()).unwrap();
+        let candidates = find_spots(&ratio, &fluo, Roi { x: 0, y: 0, w, h }, 1.5, 9);
+        assert_eq!(candidates.len(), 2, "the disc joins its grain: {candidates:?}");
+        let evidence = SpotEvidence { ratio: &ratio, wl: wl.view(), nir: nir.view(), glint_level: 235, min_tbr: 1.5, mm_per_px: Some(0.1), sharp_per_px: 0.07 };
+        let clip = OnceCell::new();
+        assert!(candidates.iter().all(|c| evidence.judge(c.clone(), &fluo, &clip).is_none()), "each fails as a whole");
+        let kept = evidence.keep(candidates, &fluo, &clip);
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        let [cx, cy] = kept[0].centroid_px;
+        assert!((cx - 79.5).abs() < 1.0 && (cy - 45.5).abs() < 1.0, "the disc's centre: {kept:?}");
+        assert!(kept[0].peak_tbr > 2.0, "local TBR {}", kept[0].peak_tbr);
     }
 }
