@@ -60,7 +60,7 @@ pub fn shade(wl: [u8; 3], alpha: f32, core: bool, lines: Option<Lines<'_>>) -> [
         mix(palette::CORE_TINT, 0.2);
     } else if let Some(l) = lines {
         if l.boundary {
-            mix(palette::BOUNDARY, line_alpha(l.d, 1.0));
+            mix(palette::BOUNDARY, line_alpha(l.d, BOUNDARY_AT_PX));
         }
         for (m, &mp) in l.margins_px.iter().enumerate() {
             let (color, weight) = match (m, l.warn) {
@@ -68,11 +68,27 @@ pub fn shade(wl: [u8; 3], alpha: f32, core: bool, lines: Option<Lines<'_>>) -> [
                 (0, false) => (palette::MARGIN_OK, 1.0),
                 _ => (palette::WHITE, 0.6),
             };
-            mix(color, line_alpha(l.d, mp + 0.5) * weight);
+            mix(color, line_alpha(l.d, margin_line_at(mp)) * weight);
         }
     }
     // c >= 0: the truncating cast is the floor.
     c.map(|v| (v + 0.5) as u8)
+}
+
+/// Where `shade` draws the boundary line: at this distance from the core.
+const BOUNDARY_AT_PX: f32 = 1.0;
+
+/// Where `shade` draws a margin line of `margin_px`: half a pixel beyond it.
+#[inline]
+fn margin_line_at(margin_px: f32) -> f32 {
+    margin_px + 0.5
+}
+
+/// Whether any of `shade`'s lines (the boundary, the margins) has coverage at distance `d`. Where none
+/// has and the fluorescence opacity is 0 off a core, `shade` gives the white light back as it is.
+#[inline]
+pub fn any_line_covers(d: f32, margins_px: &[f32]) -> bool {
+    line_alpha(d, BOUNDARY_AT_PX) > 0.0 || margins_px.iter().any(|&m| line_alpha(d, margin_line_at(m)) > 0.0)
 }
 
 /// An RGB pixel blended with `c` at opacity `a`, rounded.

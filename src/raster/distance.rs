@@ -146,8 +146,12 @@ fn transform_rect(seeds: &Plane<u32>, rect: Rect, bound: f32, bound_i: u32, out:
                 v.clear();
                 z.clear();
                 let f = |k: usize| g[k] as i64 * g[k] as i64;
+                // A seed with seeds either side on its row (inside a core) is nearest only to itself: its
+                // neighbours are strictly nearer to every other pixel. It is left out of the envelope,
+                // and every seed pixel takes distance 0 and its own label after.
+                let inner = |k: usize| g[k] == 0 && k > 0 && k + 1 < rw && g[k - 1] == 0 && g[k + 1] == 0;
                 for k in 0..rw {
-                    if g[k] == NONE {
+                    if g[k] == NONE || inner(k) {
                         continue;
                     }
                     let q = (rect.x0 + k) as i64;
@@ -179,19 +183,63 @@ fn transform_rect(seeds: &Plane<u32>, rect: Rect, bound: f32, bound_i: u32, out:
                     lrow.fill(0);
                     return;
                 }
-                let mut e = 0;
-                for k in 0..rw {
+                // The envelope segment by segment: parabola `v[e]` is the lowest on the run of pixels up to
+                // its right breakpoint, each run filled in one loop the compiler vectorises.
+                let exact_f32 = exact_in_f32(rw, bound_i);
+                let (mut k, mut e) = (0, 0);
+                while k < rw {
                     let x = (rect.x0 + k) as i64;
                     while e + 1 < v.len() && z[e + 1].0 < x * z[e + 1].1 {
                         e += 1;
                     }
+                    // The first pixel past the breakpoint num / den (den > 0): x > num / den.
+                    let end = match z.get(e + 1) {
+                        Some(&(zn, zd)) => (zn.div_euclid(zd) + 1 - rect.x0 as i64).clamp(k as i64 + 1, rw as i64) as usize,
+                        None => rw,
+                    };
                     let j = v[e];
-                    let dx = x - (rect.x0 + j) as i64;
-                    let d2 = (dx * dx + f(j)) as f32;
-                    (drow[k], lrow[k]) = if d2 <= bound2 { (d2.sqrt(), labels[j]) } else { (f32::INFINITY, 0) };
+                    fill_run(&mut drow[k..end], &mut lrow[k..end], k as i64 - j as i64, f(j), labels[j], bound2, exact_f32);
+                    k = end;
+                }
+                for ((d, l), (&gk, &label)) in drow.iter_mut().zip(lrow.iter_mut()).zip(g.iter().zip(labels.iter())) {
+                    if gk == 0 {
+                        (*d, *l) = (0.0, label);
+                    }
                 }
             },
         );
+}
+
+/// Whether every squared distance of a rectangle `rw` wide with column offsets up to `bound_i` is an
+/// integer below 2^24, so that f32 arithmetic on it is exact (the same value as the integer's).
+fn exact_in_f32(rw: usize, bound_i: u32) -> bool {
+    let (dx, g) = (rw as u64, bound_i as u64);
+    dx * dx + g * g < 1 << 24
+}
+
+/// One run of a row from one parabola: pixel `k` of the run is `dx0 + k` columns from the seed column
+/// whose squared vertical offset is `g2`; distance and `label` within `bound2` (squared), else none.
+/// With `exact_f32` the squared distance is worked in f32 (vectorised), else as an integer; the values
+/// are the same.
+#[inline]
+fn fill_run(drow: &mut [f32], lrow: &mut [u32], dx0: i64, g2: i64, label: u32, bound2: f32, exact_f32: bool) {
+    if exact_f32 {
+        let (dx0, g2) = (dx0 as f32, g2 as f32);
+        for (k, d) in drow.iter_mut().enumerate() {
+            let dx = dx0 + k as f32;
+            let d2 = dx * dx + g2;
+            *d = if d2 <= bound2 { d2.sqrt() } else { f32::INFINITY };
+        }
+    } else {
+        for (k, d) in drow.iter_mut().enumerate() {
+            let dx = dx0 + k as i64;
+            let d2 = (dx * dx + g2) as f32;
+            *d = if d2 <= bound2 { d2.sqrt() } else { f32::INFINITY };
+        }
+    }
+    for (l, &d) in lrow.iter_mut().zip(drow.iter()) {
+        *l = if d.is_finite() { label } else { 0 };
+    }
 }
 
 #[cfg(test)]
