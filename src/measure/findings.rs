@@ -32,7 +32,8 @@ use crate::analysis::LesionKind;
 use crate::frame::{NirView, Plane, RgbView};
 use crate::measure::figures::Figures;
 use crate::measure::tracking::Tracker;
-use crate::reference::components::{ComponentRun, Connectivity, component_runs};
+use crate::raster::rect::Rect;
+use crate::reference::components::{Component, ComponentRun, Connectivity, component_runs};
 use crate::reference::regions::sharp_edge;
 use crate::analysis::is_glint;
 pub use crate::analysis::{Roi, Spot};
@@ -79,31 +80,44 @@ pub fn find_spots(ratio: &Plane<f32>, fluo: &Plane<u8>, roi: Roi, min_tbr: f32, 
     // The components of the ROI's crop of the mask are the spots' candidates, with their areas and boxes;
     // one pass over their runs adds the centroid sums and the peak ratio of those big enough.
     let mut parent = Vec::new();
-    let area = crate::raster::rect::Rect { x0: roi.x, y0: roi.y, x1: roi.x + rw, y1: roi.y + rh };
+    let area = Rect { x0: roi.x, y0: roi.y, x1: roi.x + rw, y1: roi.y + rh };
     let (comps, runs) = component_runs(fluo, area, 1, Connectivity::Eight, &mut parent);
-    let mut acc: Vec<(f64, f64, f32)> = vec![(0.0, 0.0, 0.0); comps.len()];
+    spots_of_runs(&comps, runs, ratio, area, min_area_px, |_, _| false).into_iter().filter(|(s, _)| s.peak_tbr >= min_tbr).map(|(s, _)| s).collect()
+}
+
+/// The spots that the components `comps` of the crop `area` (their runs `runs`, as `component_runs`
+/// gives them) of at least `min_area_px` pixels make: area, box, centroid and peak ratio in frame
+/// coordinates, each with whether `flag` held for any of its runs (frame row, frame columns).
+fn spots_of_runs(comps: &[Component], runs: Vec<ComponentRun>, ratio: &Plane<f32>, area: Rect, min_area_px: u32, mut flag: impl FnMut(usize, std::ops::Range<usize>) -> bool) -> Vec<(Spot, bool)> {
+    // One pass over the runs adds the centroid sums and the peak ratio of the components big enough.
+    let mut acc: Vec<(f64, f64, f32, bool)> = vec![(0.0, 0.0, 0.0, false); comps.len()];
     for ComponentRun { y, xs, component: k } in runs {
         if comps[k].area < min_area_px {
             continue;
         }
         // Pixel centres (x + 0.5, y + 0.5) in frame coordinates, summed over the run.
-        let (n, fx0) = (xs.len() as f64, (roi.x + xs.start) as f64);
+        let (y, xs) = (area.y0 + y, area.x0 + xs.start..area.x0 + xs.end);
+        let (n, fx0) = (xs.len() as f64, xs.start as f64);
         let a = &mut acc[k];
         a.0 += n * (fx0 + 0.5) + n * (n - 1.0) / 2.0;
-        a.1 += n * ((roi.y + y) as f64 + 0.5);
-        a.2 = ratio.row(roi.y + y)[roi.x + xs.start..roi.x + xs.end].iter().fold(a.2, |m, &v| m.max(v));
+        a.1 += n * (y as f64 + 0.5);
+        a.2 = ratio.row(y)[xs.clone()].iter().fold(a.2, |m, &v| m.max(v));
+        a.3 = a.3 || flag(y, xs);
     }
     comps
         .iter()
         .zip(acc)
-        .filter(|(c, a)| c.area >= min_area_px && a.2 >= min_tbr)
-        .map(|(c, (sx, sy, peak))| Spot {
-            id: 0,
-            centroid_px: [(sx / c.area as f64) as f32, (sy / c.area as f64) as f32],
-            area_px: c.area,
-            area_mm2: None,
-            peak_tbr: peak,
-            bbox: [roi.x + c.bbox.x0, roi.y + c.bbox.y0, roi.x + c.bbox.x1, roi.y + c.bbox.y1],
+        .filter(|(c, _)| c.area >= min_area_px)
+        .map(|(c, (sx, sy, peak, flagged))| {
+            let spot = Spot {
+                id: 0,
+                centroid_px: [(sx / c.area as f64) as f32, (sy / c.area as f64) as f32],
+                area_px: c.area,
+                area_mm2: None,
+                peak_tbr: peak,
+                bbox: [area.x0 + c.bbox.x0, area.y0 + c.bbox.y0, area.x0 + c.bbox.x1, area.y0 + c.bbox.y1],
+            };
+            (spot, flagged)
         })
         .collect()
 }
@@ -342,34 +356,14 @@ impl SpotEvidence<'_> {
                 *m = (f != 0 && r >= bar) as u8;
             }
         }
-        let area = crate::raster::rect::Rect { x0, y0, x1, y1 };
+        let area = Rect { x0, y0, x1, y1 };
         let (comps, runs) = component_runs(parts, area, 1, Connectivity::Eight, &mut Vec::new());
-        let min_area = min_spot_area_px(self.mm_per_px);
         // A part where the sensor clips was judged with its candidate by the glint tests (a glint's
         // skirt, blurred, reaches the bar too): only parts that do not clip are judged alone.
         let top = clip.get_or_init(|| clip_level(self.nir)).unwrap_or(u16::MAX);
-        let mut acc: Vec<(f64, f64, f32, bool)> = vec![(0.0, 0.0, 0.0, false); comps.len()];
-        for ComponentRun { y, xs, component: k } in runs {
-            let (n, fx0) = (xs.len() as f64, (x0 + xs.start) as f64);
-            let a = &mut acc[k];
-            a.0 += n * (fx0 + 0.5) + n * (n - 1.0) / 2.0;
-            a.1 += n * ((y0 + y) as f64 + 0.5);
-            a.2 = self.ratio.row(y0 + y)[x0 + xs.start..x0 + xs.end].iter().fold(a.2, |m, &v| m.max(v));
-            a.3 |= self.nir.data[(y0 + y) * w + x0 + xs.start..(y0 + y) * w + x0 + xs.end].iter().any(|&v| v >= top);
-        }
-        let candidates: Vec<Spot> = comps
-            .iter()
-            .zip(acc)
-            .filter(|(c, a)| c.area >= min_area && !a.3)
-            .map(|(c, (sx, sy, peak, _))| Spot {
-                id: 0,
-                centroid_px: [(sx / c.area as f64) as f32, (sy / c.area as f64) as f32],
-                area_px: c.area,
-                area_mm2: None,
-                peak_tbr: peak,
-                bbox: [x0 + c.bbox.x0, y0 + c.bbox.y0, x0 + c.bbox.x1, y0 + c.bbox.y1],
-            })
-            .collect();
+        let clips = |y: usize, xs: std::ops::Range<usize>| self.nir.data[y * w + xs.start..y * w + xs.end].iter().any(|&v| v >= top);
+        let candidates: Vec<Spot> =
+            spots_of_runs(&comps, runs, self.ratio, area, min_spot_area_px(self.mm_per_px), clips).into_iter().filter(|(_, clipped)| !clipped).map(|(s, _)| s).collect();
         let kept = candidates.into_iter().filter_map(|c| self.judge(c, parts, clip)).collect();
         for y in y0..y1 {
             parts.data[y * w + x0..y * w + x1].fill(0);
