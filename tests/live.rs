@@ -188,7 +188,7 @@ fn nir_of_another_size_is_scaled_to_the_white_light() {
 fn a_slow_recording_drops_recorded_frames_never_display_frames() {
     let _serial = serial();
     let d = tmpdir();
-    phantom_on_disk(d.path(), 320, 240, 40, 53, 0.1);
+    phantom_on_disk(d.path(), 320, 240, 32, 53, 0.1);
     let rec = d.path().join("rec");
     let m = d.path().join("m.jsonl");
     // Every recorded frame waits 300 ms before its encoder: the recordings keep up with about a third
@@ -202,7 +202,7 @@ fn a_slow_recording_drops_recorded_frames_never_display_frames() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let lines = read_metrics(&m);
-    assert_eq!(lines.len(), 40, "every input frame gives a display frame");
+    assert_eq!(lines.len(), 32, "every input frame gives a display frame");
     let mut last_wall: Option<f64> = None;
     for (i, l) in lines.iter().enumerate() {
         assert_eq!(l.frame, i as u64);
@@ -242,20 +242,22 @@ fn a_destroyed_gpu_device_costs_its_frame_and_the_overlay_comes_back() {
         return;
     }
     let d = tmpdir();
-    phantom_on_disk(d.path(), 320, 240, 40, 53, 0.1);
+    phantom_on_disk(d.path(), 320, 240, 32, 53, 0.1);
     let m = d.path().join("m.jsonl");
-    // 5 frames/s: lavapipe analyses a 320×240 frame well within the budget (160 ms); a rebuild (shader
-    // compilation) costs a few frames, which go out as timing fallbacks.
+    // 2 frames/s: lavapipe analyses a 320×240 frame well within the budget even on a loaded 2-core
+    // machine (at 5 frames/s, two busy processes beside it put most frames over budget: CI failed on
+    // the "on before the fault" count); a rebuild (shader compilation) costs a few frames, which go out
+    // as timing fallbacks.
     let o = run(&[
-        "live", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--fps", "5", "--mm-per-px", "0.1",
+        "live", "--wl", &pattern(d.path(), "wl"), "--nir", &pattern(d.path(), "nir"), "--fps", "2", "--mm-per-px", "0.1",
         "--display", "fakesink", "--metrics", m.to_str().unwrap(), "--backend", "gpu", "--inject-fault", "destroy@10",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let lines = read_metrics(&m);
-    assert_eq!(lines.len(), 40, "every input frame gives an output frame");
+    assert_eq!(lines.len(), 32, "every input frame gives an output frame");
     let story: Vec<String> = lines.iter().map(|l| l.reason.clone().unwrap_or_else(|| "on".into())).collect();
     let before = lines[..10].iter().filter(|l| l.overlay == Some(nirf_margin::metrics::OverlayState::On)).count();
-    assert!(before >= 4, "the GPU overlay is on before the fault: {before} of 10: {story:?}");
+    assert!(before >= 6, "the GPU overlay is on before the fault: {before} of 10: {story:?}");
     let at = &lines[10];
     assert_eq!(at.overlay, Some(nirf_margin::metrics::OverlayState::Off));
     let reason = at.reason.clone().unwrap_or_default();
@@ -264,8 +266,8 @@ fn a_destroyed_gpu_device_costs_its_frame_and_the_overlay_comes_back() {
         let r = l.reason.as_deref().unwrap_or("");
         assert!(r == "over time budget" || r == "analysis busy", "frame {f} off for {r}: {story:?}");
     }
-    let back: Vec<_> = lines[25..].iter().filter(|l| l.overlay == Some(nirf_margin::metrics::OverlayState::On)).collect();
-    assert!(back.len() >= 8, "the overlay comes back on a new device: on for {} of the last 15 frames: {story:?}", back.len());
+    let back: Vec<_> = lines[20..].iter().filter(|l| l.overlay == Some(nirf_margin::metrics::OverlayState::On)).collect();
+    assert!(back.len() >= 8, "the overlay comes back on a new device: on for {} of the last 12 frames: {story:?}", back.len());
     assert!(back.iter().all(|l| !l.lesions.is_empty()));
 }
 
