@@ -25,6 +25,11 @@ impl Rect {
     /// An empty rectangle that grows to the first point included.
     pub const EMPTY: Rect = Rect { x0: usize::MAX, y0: usize::MAX, x1: 0, y1: 0 };
 
+    /// The box's centre, px.
+    pub fn centre(&self) -> [f32; 2] {
+        [0.5 * (self.x0 + self.x1) as f32, 0.5 * (self.y0 + self.y1) as f32]
+    }
+
     pub fn is_empty(&self) -> bool {
         self.x0 >= self.x1 || self.y0 >= self.y1
     }

@@ -11,7 +11,8 @@
 //! no lesion already found (or only rim lesions much smaller than itself, or whose core it is not
 //! centred on: dips of the glow walled by brighter texture, which are dropped), and, where the map has
 //! candidates enough to judge by, stands out of them by mass or mean (`stats::stand_out_of_grains`, as
-//! `texture` does at the pixel scale).
+//! `texture` does at the pixel scale), and stands out of the frame's texture at its own size
+//! (`scale_texture`).
 //! Its statistics are those of the full-resolution pixels under its blocks. CPU only (no GPU twin yet;
 //! `AnalysisParams::cpu_only_stages`).
 
@@ -23,6 +24,8 @@ use crate::params::{AnalysisParams, min_coreless_area_px};
 use crate::stats::stand_out_of_grains;
 use super::components::{Connectivity, label_components};
 use super::reduce::ratio_bin;
+use super::scale_texture::ScaleTexture;
+use crate::raster::rect::Rect;
 use super::shape::MAX_ELONGATION;
 
 /// The blocks the ratio is averaged over are about this wide (mm), and at least 2 px: a glow's sigma
@@ -62,7 +65,7 @@ struct Candidate {
 
 /// The deep lesions this stage adds to `lesions` (the frame's lesions found so far, whose rim lesions
 /// inside a glow are dropped as its dips), as diffuse lesion statistics.
-pub fn find_glows(ratio: &Plane<f32>, level: &FluoLevel, lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
+pub fn find_glows(ratio: &Plane<f32>, level: &FluoLevel, scale: Option<&ScaleTexture>, lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
     if !(p.glow_window_mm > 0.0) {
         return;
     }
@@ -93,7 +96,9 @@ pub fn find_glows(ratio: &Plane<f32>, level: &FluoLevel, lesions: &mut Vec<Lesio
     let reach = p.mm_to_px(LESION_REACH_MM);
     for (c, out) in candidates.iter().zip(stand_out) {
         let compact = super::blobs::compact(c.blocks.len() as u32, c.perimeter, p) && elongation(&c.blocks, lw) <= MAX_ELONGATION;
-        if !out || !compact || c.border {
+        let glow_px = (c.blocks.len() * b * b) as f32;
+        let [gx, gy] = c.centre(lw, b);
+        if !out || !compact || c.border || scale.is_some_and(|s| !s.stands_out([gx, gy], glow_px, c.bbox(lw, b, w, h), p.texture_alpha)) {
             continue;
         }
         // The lesions found before that this candidate overlaps: a block centre within the disc of a
@@ -106,8 +111,6 @@ pub fn find_glows(ratio: &Plane<f32>, level: &FluoLevel, lesions: &mut Vec<Lesio
                 c.blocks.iter().any(|&i| (((i % lw) * b) as f32 + 0.5 * b as f32 - cx).hypot(((i / lw) * b) as f32 + 0.5 * b as f32 - cy) <= r)
             })
             .collect();
-        let glow_px = (c.blocks.len() * b * b) as f32;
-        let [gx, gy] = c.centre(lw, b);
         let dip = |st: &LesionStats| {
             let [cx, cy] = st.centroid();
             let off_core = (gx - cx).hypot(gy - cy) > OFF_CORE * (st.area_px as f32 / std::f32::consts::PI).sqrt();
@@ -125,6 +128,16 @@ pub fn find_glows(ratio: &Plane<f32>, level: &FluoLevel, lesions: &mut Vec<Lesio
 }
 
 impl Candidate {
+    /// The box of its blocks, px (within a `w`×`h` frame).
+    fn bbox(&self, lw: usize, b: usize, w: usize, h: usize) -> Rect {
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        for &i in &self.blocks {
+            let (bx, by) = (i % lw, i / lw);
+            (x0, y0, x1, y1) = (x0.min(bx), y0.min(by), x1.max(bx + 1), y1.max(by + 1));
+        }
+        Rect { x0: x0 * b, y0: y0 * b, x1: (x1 * b).min(w), y1: (y1 * b).min(h) }
+    }
+
     /// The centroid of its blocks' centres, px.
     fn centre(&self, lw: usize, b: usize) -> [f32; 2] {
         let (mx, my) = block_mean(&self.blocks, lw);
@@ -403,7 +416,7 @@ mod tests {
         let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
         let ratio = frame();
         let mut lesions = vec![rim_at(175.0, 150.0, 300), rim_at(420.0, 200.0, 900)];
-        find_glows(&ratio, &level, &mut lesions, &p);
+        find_glows(&ratio, &level, Some(&ScaleTexture::of(&ratio, Vec::new())), &mut lesions, &p);
         let glows: Vec<&LesionStats> = lesions.iter().filter(|st| st.kind == LesionKind::Diffuse).collect();
         assert_eq!(glows.len(), 1, "one glow: {:?}", lesions.iter().map(|st| (st.kind, st.centroid())).collect::<Vec<_>>());
         let [cx, cy] = glows[0].centroid();
@@ -416,13 +429,13 @@ mod tests {
         // centred on (the median of its own thick ring) is kept and the glow not reported over it.
         let wide_rim = |x, y, core_px| LesionStats { rim_area_px: 12_000, ..rim_at(x, y, core_px) };
         let mut flank = vec![wide_rim(185.0, 150.0, 300)];
-        find_glows(&ratio, &level, &mut flank, &p);
+        find_glows(&ratio, &level, Some(&ScaleTexture::of(&ratio, Vec::new())), &mut flank, &p);
         assert_eq!(flank.iter().map(|st| st.kind).collect::<Vec<_>>(), vec![LesionKind::Diffuse], "the dip off the glow's centre is dropped");
         let mut centred = vec![wide_rim(152.0, 178.0, 2000)];
-        find_glows(&ratio, &level, &mut centred, &p);
+        find_glows(&ratio, &level, Some(&ScaleTexture::of(&ratio, Vec::new())), &mut centred, &p);
         assert_eq!(centred.iter().map(|st| st.kind).collect::<Vec<_>>(), vec![LesionKind::Rim], "a core the glow is centred on is kept");
         let mut untouched = vec![rim_at(175.0, 150.0, 300)];
-        find_glows(&ratio, &level, &mut untouched, &AnalysisParams { glow_window_mm: 0.0, ..p });
+        find_glows(&ratio, &level, Some(&ScaleTexture::of(&ratio, Vec::new())), &mut untouched, &AnalysisParams { glow_window_mm: 0.0, ..p });
         assert_eq!(untouched.len(), 1);
     }
 }

@@ -34,6 +34,7 @@ pub mod morphology;
 pub mod normalize;
 pub mod reduce;
 pub mod regions;
+pub mod scale_texture;
 pub mod shape;
 pub mod texture;
 pub mod threshold;
@@ -183,7 +184,12 @@ impl Analyzer for CpuAnalyzer {
         shape::flag_shapeless(&m.fluo_labels, &mut m.fluo_table, p);
         shape::flag_sharp_plateaus(&m.fluo_labels, &mut m.fluo_table, &m.ratio, &level, p);
         let grains = texture::Grains::of(&m.fluo_labels, &m.fluo_table, &m.ratio, &level, p);
-        texture::flag_texture(&grains, &mut m.fluo_table, p);
+        let scale_texture = (p.texture_alpha > 0.0).then(|| {
+            let reach = p.mm_to_px(p.rim_search_mm).ceil() as usize;
+            let lesions = cores.iter().map(|&l| m.bg_table.bbox[m.bg_table.index(l)].expand(reach, wl.width, wl.height)).collect();
+            scale_texture::ScaleTexture::of(&m.ratio, lesions)
+        });
+        texture::flag_texture(&grains, scale_texture.as_ref(), &mut m.fluo_table, p);
         let maps = m.reduce_maps();
         // More lesions than the table holds: the first by label were kept (as on the GPU); say so.
         let n = wl.width * wl.height;
@@ -217,7 +223,7 @@ impl Analyzer for CpuAnalyzer {
         texture::drop_texture_pockets(&grains, &mut lesions, &level, p);
         let holes = texture::Holes::of(&m.bg_labels, &m.bg_table, &m.fluo, &m.ratio, &level, p);
         texture::drop_pocket_crowds(&holes, &m.bg_labels, &mut lesions, p);
-        glow::find_glows(&m.ratio, &level, &mut lesions, p);
+        glow::find_glows(&m.ratio, &level, scale_texture.as_ref(), &mut lesions, p);
         m.reported_cores = cores.iter().copied().filter(|&l| lesions.iter().any(|st| st.label == l)).collect();
         timings.push("reduce", ms(t) - edges_ms);
         timings.push("edges", edges_ms);

@@ -43,6 +43,7 @@ use crate::raster::rect::Rect;
 use crate::stats::{MIN_GRAINS, grain_bars, outlier_bar, robust_spread, stand_out_of_grains};
 use super::blobs::min_coreless_area_px;
 use super::reduce::coreless_kind;
+use super::scale_texture::ScaleTexture;
 use super::shape::solidity_and_elongation;
 use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_TEXTURE, RegionTable, component_ratios};
 
@@ -88,14 +89,22 @@ impl Grains {
 }
 
 /// Flags the coreless candidates of `fl` that are no outliers among the frame's texture grains (see the
-/// module's doc).
-pub fn flag_texture(grains: &Grains, fl: &mut RegionTable, p: &AnalysisParams) {
+/// module's doc), or, where `scale` is given, that do not stand out of the frame's texture at their own
+/// scale (`scale_texture`; judged whatever the count of grains).
+pub fn flag_texture(grains: &Grains, scale: Option<&ScaleTexture>, fl: &mut RegionTable, p: &AnalysisParams) {
     if !(p.texture_alpha > 0.0) {
         return;
     }
-    let Some(stand_out) = stand_out_of_grains(&grains.mass, &grains.area, p.texture_alpha) else { return };
-    for (&r, out) in grains.regions.iter().zip(stand_out) {
-        if !out && coreless_kind(fl, r, p).is_some() {
+    if let Some(stand_out) = stand_out_of_grains(&grains.mass, &grains.area, p.texture_alpha) {
+        for (&r, out) in grains.regions.iter().zip(stand_out) {
+            if !out && coreless_kind(fl, r, p).is_some() {
+                fl.flags[r] |= FLAG_TEXTURE;
+            }
+        }
+    }
+    let Some(scale) = scale else { return };
+    for r in 0..fl.labels.len() {
+        if coreless_kind(fl, r, p).is_some() && !scale.stands_out(fl.bbox[r].centre(), fl.area[r] as f32, fl.bbox[r], p.texture_alpha) {
             fl.flags[r] |= FLAG_TEXTURE;
         }
     }
@@ -132,8 +141,7 @@ pub struct Holes {
 impl Holes {
     /// The centre of hole `k`'s box, px.
     fn centre(&self, k: usize) -> [f32; 2] {
-        let b = self.bbox[k];
-        [0.5 * (b.x0 + b.x1) as f32, 0.5 * (b.y0 + b.y1) as f32]
+        self.bbox[k].centre()
     }
 }
 
@@ -294,7 +302,7 @@ mod tests {
         let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
         region_stats(&bl, &bgc, &fll, &flc, &fluo, ratio, &p, &mut bg, &mut fl);
         let grains = Grains::of(&fll, &fl, ratio, &FluoLevel { level: 1.3, mode: 1.0, noise: 0.01 }, &p);
-        flag_texture(&grains, &mut fl, &p);
+        flag_texture(&grains, None, &mut fl, &p);
         let flags = at
             .iter()
             .map(|&(x, y)| {

@@ -1,0 +1,159 @@
+//! The frame's texture at a candidate's own scale. A coreless candidate (a homogeneous lesion, a deep
+//! glow) is fluorescence only where it is brighter than the liver around it is anywhere in the frame at
+//! its own size: the ratio's mean over a square of the candidate's area, centred on it, must be an
+//! outlier among the means of such squares laid over the whole frame (`stats::upper_outlier_bar` at
+//! `AnalysisParams::texture_alpha`, as many tries as squares laid: a candidate's square sits where the
+//! fluorescence is brightest, so every place a square could take is a try).
+//! Unlike the grain test (`texture`), which needs `stats::MIN_GRAINS` fluorescent components of a
+//! lesion's size to judge by, this needs none: coarse texture at a fine scale makes a few large bright
+//! patches and no crowd of grains (tuning seed 9700: 5 grains, two of them reported as diffuse lesions
+//! at TBR 1.5–1.7). Skewed (log-normal) texture has a long bright tail, so the squares' spread is taken
+//! from the upper half of their means, which is what a bright patch is drawn from. Squares' means are
+//! read from a summed-area table of the ratio, clipped at `RATIO_CLIP` so that a glint's few saturated
+//! pixels do not make a square bright. CPU only (`AnalysisParams::cpu_only_stages`).
+
+use std::cell::OnceCell;
+
+use crate::frame::Plane;
+use crate::raster::rect::Rect;
+use crate::stats::upper_outlier_bar;
+
+/// Ratios are clipped here before summing (a saturated glint reads 7× and more).
+const RATIO_CLIP: f32 = 4.0;
+
+/// Fewer squares than this clear of the candidate: the frame is not judged at that scale.
+const MIN_SQUARES: usize = 16;
+
+/// The squares laid over the frame step by this fraction of their side (a square's mean changes
+/// little over a shorter step).
+const STEP_FRACTION: usize = 2;
+
+/// The frame's ratio and its summed-area table, made at the first question (most frames have no
+/// candidate to judge, and at 1080p the table costs a few milliseconds).
+pub struct ScaleTexture<'a> {
+    ratio: &'a Plane<f32>,
+    /// Boxes of the lesions found with a core (each grown by its rim's reach): squares meeting them are
+    /// no sample of the texture (several large rim lesions in a frame would be much of it).
+    lesions: Vec<Rect>,
+    width: usize,
+    height: usize,
+    /// (width + 1) × (height + 1) sums of the clipped ratio; row 0 and column 0 are zero.
+    sums: OnceCell<Vec<f64>>,
+}
+
+impl<'a> ScaleTexture<'a> {
+    pub fn of(ratio: &'a Plane<f32>, lesions: Vec<Rect>) -> Self {
+        Self { ratio, lesions, width: ratio.width, height: ratio.height, sums: OnceCell::new() }
+    }
+
+    fn sums(&self) -> &[f64] {
+        self.sums.get_or_init(|| {
+            let w = self.width;
+            let mut sums = vec![0f64; (w + 1) * (self.height + 1)];
+            for y in 0..self.height {
+                let mut row = 0f64;
+                let (above, here) = sums.split_at_mut((y + 1) * (w + 1));
+                let above = &above[y * (w + 1)..];
+                for (x, &v) in self.ratio.row(y).iter().enumerate() {
+                    row += v.min(RATIO_CLIP) as f64;
+                    here[x + 1] = above[x + 1] + row;
+                }
+            }
+            sums
+        })
+    }
+
+    /// The mean ratio over the square of side `side` whose top-left corner is (x0, y0) (inside the frame).
+    fn mean(&self, x0: usize, y0: usize, side: usize) -> f32 {
+        let sums = self.sums();
+        let s = |x: usize, y: usize| sums[y * (self.width + 1) + x];
+        let (x1, y1) = (x0 + side, y0 + side);
+        ((s(x1, y1) - s(x0, y1) - s(x1, y0) + s(x0, y0)) / (side * side) as f64) as f32
+    }
+
+    /// The side (px) of the square of `area_px`, within the frame; `None` if the frame holds too few
+    /// such squares to judge by.
+    fn side(&self, area_px: f32) -> Option<usize> {
+        let side = (area_px.max(1.0).sqrt().round() as usize).max(2);
+        (self.width / side >= 3 && self.height / side >= 3).then_some(side)
+    }
+
+    /// Does a candidate of `area_px` centred at `centre`, lying in box `own`, stand out of the frame's
+    /// texture at its own scale (see the module's doc)? The squares meeting `own` are left out of the
+    /// texture's sample (a large lesion in a small frame would otherwise be much of it), and so are those
+    /// meeting the lesions found with a core. `true` where the frame is too small to judge by.
+    pub fn stands_out(&self, centre: [f32; 2], area_px: f32, own: Rect, alpha: f32) -> bool {
+        let Some(side) = self.side(area_px) else { return true };
+        let step = (side / STEP_FRACTION).max(1);
+        let samples: Vec<f32> = (0..=self.height - side)
+            .step_by(step)
+            .flat_map(|y| (0..=self.width - side).step_by(step).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let square = Rect { x0: x, y0: y, x1: x + side, y1: y + side };
+                !own.overlaps(&square) && !self.lesions.iter().any(|l| l.overlaps(&square))
+            })
+            .map(|(x, y)| self.mean(x, y, side))
+            .collect();
+        if samples.len() < MIN_SQUARES {
+            return true;
+        }
+        let Some(bar) = upper_outlier_bar(&samples, samples.len(), alpha) else { return true };
+        let clamp = |c: f32, n: usize| ((c - 0.5 * side as f32).round().max(0.0) as usize).min(n - side);
+        self.mean(clamp(centre[0], self.width), clamp(centre[1], self.height), side) >= bar
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 400×300 frame of log-normal texture (a 12 px grain, 20% spread) with one disc of 15 px radius
+    /// at 1.8 times the background: the disc stands out at its scale; the texture's brightest square of
+    /// the disc's area, away from the disc, does not.
+    #[test]
+    fn a_lesion_stands_out_of_skewed_texture_and_its_brightest_patch_does_not() {
+        let (w, h) = (400usize, 300usize);
+        let hash = |a: usize, b: usize| {
+            let mut x = (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (b as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+            x ^= x >> 31;
+            x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x ^= x >> 29;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        // Grain values on a 12 px lattice, bilinearly interpolated: smooth texture of that grain.
+        let g = 12usize;
+        let lattice = |i: usize, j: usize| {
+            let z = crate::stats::normal_quantile(hash(i, j).clamp(1e-6, 1.0 - 1e-6)) as f32;
+            (0.2 * z).exp()
+        };
+        let mut data = vec![0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (i, j, fx, fy) = (x / g, y / g, (x % g) as f32 / g as f32, (y % g) as f32 / g as f32);
+                let v = lattice(i, j) * (1.0 - fx) * (1.0 - fy) + lattice(i + 1, j) * fx * (1.0 - fy) + lattice(i, j + 1) * (1.0 - fx) * fy + lattice(i + 1, j + 1) * fx * fy;
+                data[y * w + x] = v;
+            }
+        }
+        for y in 0..h {
+            for x in 0..w {
+                if ((x as f32 - 120.0).powi(2) + (y as f32 - 180.0).powi(2)).sqrt() <= 15.0 {
+                    data[y * w + x] = 1.8 * data[y * w + x].max(1.0);
+                }
+            }
+        }
+        let ratio = Plane { width: w, height: h, data };
+        let t = ScaleTexture::of(&ratio, Vec::new());
+        let disc_area = std::f32::consts::PI * 15.0 * 15.0;
+        let disc_box = Rect { x0: 105, y0: 165, x1: 136, y1: 196 };
+        assert!(t.stands_out([120.0, 180.0], disc_area, disc_box, 0.05), "the lesion at 1.8");
+        let side = disc_area.sqrt().round() as usize;
+        let (mean, x, y) = (0..h - side)
+            .flat_map(|y| (160..w - side).map(move |x| (x, y)))
+            .map(|(x, y)| (t.mean(x, y, side), x, y))
+            .fold((0f32, 0, 0), |a, b| if b.0 > a.0 { b } else { a });
+        assert!(mean > 1.2, "the texture has bright patches ({mean})");
+        let centre = [x as f32 + 0.5 * side as f32, y as f32 + 0.5 * side as f32];
+        let patch = Rect { x0: x, y0: y, x1: x + side, y1: y + side };
+        assert!(!t.stands_out(centre, disc_area, patch, 0.05), "the texture's brightest square at {centre:?}, mean {mean}");
+    }
+}
