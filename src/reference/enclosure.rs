@@ -765,12 +765,26 @@ fn outline(fluo_labels: &Plane<u32>, label: u32, b: Rect) -> Vec<(f32, f32)> {
     pts
 }
 
+/// What a pixel of a candidate's box is to its flood (`enclosed_groups`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Fluorescence of the candidate's components: its rim.
+    Member,
+    /// Other fluorescence.
+    Other,
+    /// Not fluorescent, outside the hull.
+    OutOfHull,
+    /// Not fluorescent, inside the hull, not yet flooded.
+    Candidate,
+    /// Not fluorescent, inside the hull, flooded.
+    Flooded,
+}
+
 /// Buffers reused between candidates.
 #[derive(Default)]
 struct Scratch {
-    /// Hull membership within a candidate's box.
-    inside: Vec<bool>,
-    seen: Vec<bool>,
+    /// Each pixel's `Class` within a candidate's box.
+    class: Vec<Class>,
     /// Membership of a group's pixels, for its perimeter: a frame's worth, all false between groups.
     mark: Vec<bool>,
     /// The pixels of the groups kept so far by `drop_borrowed`: a frame's worth, all false between calls.
@@ -801,15 +815,27 @@ fn enclosed_groups(
         return;
     }
     let (bw, bh) = (b.x1 - b.x0, b.y1 - b.y0);
-    let Scratch { inside, seen, mark, opened, judged, .. } = scratch;
-    inside.clear();
-    inside.resize(bw * bh, false);
+    let Scratch { class, mark, opened, judged, .. } = scratch;
+    // Each box pixel's class (`Class`), so that the flood learns most of a neighbour in one load.
+    let is_member = |l: u32| members.binary_search(&l).is_ok();
+    class.clear();
+    class.reserve(bw * bh);
     for y in b.y0..b.y1 {
-        if let Some((x0, x1)) = hull_span(&hull, y, w) {
-            for x in x0.max(b.x0)..x1.min(b.x1) {
-                inside[(y - b.y0) * bw + x - b.x0] = true;
+        let (x0, x1) = hull_span(&hull, y, w).map_or((b.x0, b.x0), |(x0, x1)| (x0.clamp(b.x0, b.x1), x1.clamp(b.x0, b.x1)));
+        let (frow, lrow) = (&fluo.row(y)[b.x0..b.x1], &fluo_labels.row(y)[b.x0..b.x1]);
+        let mut last: (u32, Class) = (0, Class::Other);
+        class.extend((b.x0..b.x1).zip(frow.iter().zip(lrow)).map(|(x, (&f, &l))| {
+            if f != 0 {
+                if l != last.0 {
+                    last = (l, if is_member(l) { Class::Member } else { Class::Other });
+                }
+                last.1
+            } else if (x0..x1).contains(&x) {
+                Class::Candidate
+            } else {
+                Class::OutOfHull
             }
-        }
+        }));
     }
     // Non-fluorescent pixels in the hull whose background component reaches beyond the box: the
     // candidates (a component wholly inside the box is enclosed already).
@@ -821,19 +847,17 @@ fn enclosed_groups(
         }
         last.1
     };
-    seen.clear();
-    seen.resize(bw * bh, false);
     for y in b.y0..b.y1 {
         for x in b.x0..b.x1 {
             let k = (y - b.y0) * bw + x - b.x0;
             let i = y * w + x;
-            if seen[k] || !inside[k] || fluo.data[i] != 0 || !open_component(bg_labels.data[i]) {
+            if class[k] != Class::Candidate || !open_component(bg_labels.data[i]) {
                 continue;
             }
             // Flood the group within the hull.
             let mut g = Group { pixels: Vec::new(), covered: 0, open: 0, chord: Vec::new(), rim_side: Vec::new() };
             let mut stack = vec![(x, y)];
-            seen[k] = true;
+            class[k] = Class::Flooded;
             let start_label = bg_labels.data[i];
             while let Some((px, py)) = stack.pop() {
                 g.pixels.push(py * w + px);
@@ -845,29 +869,34 @@ fn enclosed_groups(
                         continue;
                     }
                     let ni = ny * w + nx;
-                    if fluo.data[ni] != 0 {
-                        if members.binary_search(&fluo_labels.data[ni]).is_ok() {
-                            g.covered += 1;
-                            g.rim_side.push((px as f32 + 0.5, py as f32 + 0.5));
-                        } else {
-                            g.open += 1;
-                        }
-                        continue;
-                    }
                     let in_box = nx >= b.x0 && nx < b.x1 && ny >= b.y0 && ny < b.y1;
                     let nk = if in_box { (ny - b.y0) * bw + nx - b.x0 } else { usize::MAX };
-                    if bg_labels.data[ni] != start_label {
-                        g.open += 1; // a core split off already
-                        continue;
-                    }
-                    if !in_box || !inside[nk] {
-                        g.open += 1; // out of the hull: across the gap
-                        g.chord.push((px as f32 + 0.5, py as f32 + 0.5));
-                        continue;
-                    }
-                    if !seen[nk] {
-                        seen[nk] = true;
-                        stack.push((nx, ny));
+                    // Out of the box it is out of the hull: its class from the maps.
+                    let c = if in_box {
+                        class[nk]
+                    } else if fluo.data[ni] == 0 {
+                        Class::OutOfHull
+                    } else if is_member(fluo_labels.data[ni]) {
+                        Class::Member
+                    } else {
+                        Class::Other
+                    };
+                    match c {
+                        Class::Member => {
+                            g.covered += 1;
+                            g.rim_side.push((px as f32 + 0.5, py as f32 + 0.5));
+                        }
+                        Class::Other => g.open += 1,
+                        _ if bg_labels.data[ni] != start_label => g.open += 1, // a core split off already
+                        Class::OutOfHull => {
+                            g.open += 1; // out of the hull: across the gap
+                            g.chord.push((px as f32 + 0.5, py as f32 + 0.5));
+                        }
+                        Class::Candidate => {
+                            class[nk] = Class::Flooded;
+                            stack.push((nx, ny));
+                        }
+                        Class::Flooded => {}
                     }
                 }
             }
