@@ -768,10 +768,8 @@ fn outline(fluo_labels: &Plane<u32>, label: u32, b: Rect) -> Vec<(f32, f32)> {
 /// What a pixel of a candidate's box is to its flood (`enclosed_groups`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Class {
-    /// Fluorescence of the candidate's components: its rim.
-    Member,
-    /// Other fluorescence.
-    Other,
+    /// Fluorescent (its rim where it is of the candidate's components).
+    Fluorescent,
     /// Not fluorescent, outside the hull.
     OutOfHull,
     /// Not fluorescent, inside the hull, not yet flooded.
@@ -822,20 +820,11 @@ fn enclosed_groups(
     class.reserve(bw * bh);
     for y in b.y0..b.y1 {
         let (x0, x1) = hull_span(&hull, y, w).map_or((b.x0, b.x0), |(x0, x1)| (x0.clamp(b.x0, b.x1), x1.clamp(b.x0, b.x1)));
-        let (frow, lrow) = (&fluo.row(y)[b.x0..b.x1], &fluo_labels.row(y)[b.x0..b.x1]);
-        let mut last: (u32, Class) = (0, Class::Other);
-        class.extend((b.x0..b.x1).zip(frow.iter().zip(lrow)).map(|(x, (&f, &l))| {
-            if f != 0 {
-                if l != last.0 {
-                    last = (l, if is_member(l) { Class::Member } else { Class::Other });
-                }
-                last.1
-            } else if (x0..x1).contains(&x) {
-                Class::Candidate
-            } else {
-                Class::OutOfHull
-            }
-        }));
+        let frow = &fluo.row(y)[b.x0..b.x1];
+        let outside = |f: &u8| if *f != 0 { Class::Fluorescent } else { Class::OutOfHull };
+        class.extend(frow[..x0 - b.x0].iter().map(outside));
+        class.extend(frow[x0 - b.x0..x1 - b.x0].iter().map(|&f| if f != 0 { Class::Fluorescent } else { Class::Candidate }));
+        class.extend(frow[x1 - b.x0..].iter().map(outside));
     }
     // Non-fluorescent pixels in the hull whose background component reaches beyond the box: the
     // candidates (a component wholly inside the box is enclosed already).
@@ -871,22 +860,20 @@ fn enclosed_groups(
                     let ni = ny * w + nx;
                     let in_box = nx >= b.x0 && nx < b.x1 && ny >= b.y0 && ny < b.y1;
                     let nk = if in_box { (ny - b.y0) * bw + nx - b.x0 } else { usize::MAX };
-                    // Out of the box it is out of the hull: its class from the maps.
+                    // Out of the box it is out of the hull.
                     let c = if in_box {
                         class[nk]
                     } else if fluo.data[ni] == 0 {
                         Class::OutOfHull
-                    } else if is_member(fluo_labels.data[ni]) {
-                        Class::Member
                     } else {
-                        Class::Other
+                        Class::Fluorescent
                     };
                     match c {
-                        Class::Member => {
+                        Class::Fluorescent if is_member(fluo_labels.data[ni]) => {
                             g.covered += 1;
                             g.rim_side.push((px as f32 + 0.5, py as f32 + 0.5));
                         }
-                        Class::Other => g.open += 1,
+                        Class::Fluorescent => g.open += 1,
                         _ if bg_labels.data[ni] != start_label => g.open += 1, // a core split off already
                         Class::OutOfHull => {
                             g.open += 1; // out of the hull: across the gap
