@@ -84,13 +84,6 @@ fn margin_line_at(margin_px: f32) -> f32 {
     margin_px + 0.5
 }
 
-/// Whether any of `shade`'s lines (the boundary, the margins) has coverage at distance `d`. Where none
-/// has and the fluorescence opacity is 0 off a core, `shade` gives the white light back as it is.
-#[inline]
-pub fn any_line_covers(d: f32, margins_px: &[f32]) -> bool {
-    line_alpha(d, BOUNDARY_AT_PX) > 0.0 || margins_px.iter().any(|&m| line_alpha(d, margin_line_at(m)) > 0.0)
-}
-
 /// An RGB pixel blended with `c` at opacity `a`, rounded.
 pub fn blend(dst: &mut [u8], c: [u8; 3], a: f32) {
     for k in 0..3 {

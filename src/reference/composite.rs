@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use crate::analysis::{LesionStyle, style};
-use crate::overlay::lines::{Lines, any_line_covers, boundary_drawn, fluorescence_alpha, shade};
+use crate::overlay::lines::{Lines, boundary_drawn, fluorescence_alpha, shade};
 use crate::frame::{Plane, RgbFrame, RgbView};
 use crate::raster::rect::row_spans;
 use crate::raster::rect::Rect;
@@ -101,8 +101,7 @@ fn composite_pixel(p: &Pixel, by_label: &[(u32, u32)], margins_px: &[f32], reach
     let alpha = fluorescence_alpha(p.ratio, p.fluo != 0);
     // Nothing drawn here (no fluorescence, no core, no line within reach): `dst` holds the white light
     // as it is (what mixing at opacity 0 and storing would give).
-    // Nor where no line covers it (between the boundary and the margins): every mix would be at opacity 0.
-    if alpha == 0.0 && p.seed == 0 && (p.nearest == 0 || !(p.dist < reach) || !any_line_covers(p.dist, margins_px)) {
+    if alpha == 0.0 && p.seed == 0 && (p.nearest == 0 || !(p.dist < reach)) {
         return;
     }
     // The nearest core's lines, where the style table holds its lesion.

@@ -28,7 +28,7 @@ use crate::params::AnalysisParams;
 use super::regions::{RegionTable, core_boxes, holds_core, is_core, min_core_area_px, split_off};
 use super::basins;
 use crate::raster::rect::Rect;
-use crate::raster::sector;
+use crate::raster::{Sectors, hypot, sector};
 use crate::analysis::FluoLevel;
 
 /// The opening that drops a gap's channel is at most this wide (radius, mm): a channel is as wide as
@@ -46,6 +46,7 @@ const MAX_GAPPED_CORE_MM: f32 = 40.0;
 const MIN_COMPACTNESS: f32 = 0.4;
 
 /// A group split off: its pixels' indices.
+#[derive(Clone, PartialEq)]
 struct Group {
     pixels: Vec<usize>,
     covered: u32,
@@ -56,6 +57,41 @@ struct Group {
     rim_side: Vec<(f32, f32)>,
 }
 
+/// The groups judged this frame that yielded no core. A group's judgement (`enclosed_groups`: its
+/// tests, then `cut_core` or `around_poles`) reads nothing but the group (its pixels, counts, chord and
+/// rim side, in their order) and the mask, so a group met again just as it was (the same pixels of the
+/// same background component in another cluster's hull, walled by the same rim) yields none again.
+/// Large groups in a frame-wide hull recur in cluster after cluster (tuning-style broad 1080p frames:
+/// one of 126,000 pixels judged five times).
+#[derive(Default)]
+struct Judged {
+    by_key: std::collections::HashMap<u64, Vec<Group>>,
+}
+
+impl Judged {
+    /// A hash of everything the judgement reads.
+    fn key(g: &Group) -> u64 {
+        let mix = |h: u64, v: u64| (h.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+        let pts = |h: u64, pts: &[(f32, f32)]| pts.iter().fold(mix(h, pts.len() as u64), |h, &(x, y)| mix(h, (x.to_bits() as u64) << 32 | y.to_bits() as u64));
+        let h = g.pixels.iter().fold(mix(g.covered as u64, g.open as u64), |h, &i| mix(h, i as u64));
+        pts(pts(h, &g.chord), &g.rim_side)
+    }
+
+    fn contains(&self, g: &Group) -> bool {
+        self.by_key.get(&Self::key(g)).is_some_and(|gs| gs.contains(g))
+    }
+
+    fn insert(&mut self, g: Group) {
+        self.by_key.entry(Self::key(&g)).or_default().push(g);
+    }
+
+    fn merge(&mut self, other: Judged) {
+        for (k, gs) in other.by_key {
+            self.by_key.entry(k).or_default().extend(gs);
+        }
+    }
+}
+
 /// Cuts the gap's channel off a group: seen from `centre` (the group's centroid, or a pole), the core's
 /// radius where it has rim is the distance of its nearest pixel bordering the rim; across the gap
 /// (angles with no such pixel) it is interpolated from both sides; pixels beyond it (the channel, and
@@ -63,11 +99,12 @@ struct Group {
 /// its centre, lobulated ones included.
 fn cut_channel(g: &mut Group, w: usize, (cx, cy): (f32, f32)) {
     let bins = (g.rim_side.len() / 3).clamp(16, 360);
-    let bin = |x: f32, y: f32| sector(x - cx, y - cy, bins);
+    // Pixels come in flood order, mostly beside the one before: `Sectors` spares most an arctangent.
+    let (sectors, mut last) = (Sectors::new(bins), 0);
     let mut radius = vec![f32::NAN; bins];
     for &(x, y) in &g.rim_side {
-        let b = bin(x, y);
-        let r = (x - cx).hypot(y - cy);
+        let b = sectors.of(x - cx, y - cy, &mut last);
+        let r = hypot(x - cx, y - cy);
         radius[b] = if radius[b].is_nan() { r } else { radius[b].min(r) };
     }
     let filled: Vec<usize> = (0..bins).filter(|&b| !radius[b].is_nan()).collect();
@@ -86,9 +123,14 @@ fn cut_channel(g: &mut Group, w: usize, (cx, cy): (f32, f32)) {
         let t = (b as isize - before) as f32 / (after as isize - before) as f32;
         limit[b] = rb + t * (ra - rb);
     }
+    // A pixel within the least bound stays and one beyond the greatest goes, whichever its direction:
+    // only those between are asked their sector.
+    let bound: Vec<f32> = limit.iter().map(|&l| l + 1.0).collect();
+    let (least, greatest) = bound.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &b| (lo.min(b), hi.max(b)));
     g.pixels.retain(|&i| {
-        let (x, y) = ((i % w) as f32 + 0.5, (i / w) as f32 + 0.5);
-        (x - cx).hypot(y - cy) <= limit[bin(x, y)] + 1.0
+        let (dx, dy) = ((i % w) as f32 + 0.5 - cx, (i / w) as f32 + 0.5 - cy);
+        let r = hypot(dx, dy);
+        r <= least || (r <= greatest && r <= bound[sectors.of(dx, dy, &mut last)])
     });
 }
 
@@ -143,7 +185,7 @@ fn around_poles(g: Group, fluo: &Plane<u8>, p: &AnalysisParams, opened: &mut sup
     for (pole, radius) in poles(&g.pixels, w, min_radius) {
         let (cx, cy) = ((pole % w) as f32 + 0.5, (pole / w) as f32 + 0.5);
         let reach = POLE_REACH * radius;
-        let near = |x: f32, y: f32| (x - cx).hypot(y - cy) <= reach;
+        let near = |x: f32, y: f32| hypot(x - cx, y - cy) <= reach;
         let rim_side: Vec<(f32, f32)> = g.rim_side.iter().copied().filter(|&(x, y)| near(x, y)).collect();
         // Seen from the pole, the ring lies in every direction but its gap's.
         let mut seen = [false; RING_DIRECTIONS];
@@ -479,9 +521,14 @@ pub fn split_gapped_cores(
             .map_init(Scratch::default, |scratch, (r, pts)| {
                 let mut found = Vec::new();
                 enclosed_groups(&[fl.labels[*r]], fl.bbox[*r], pts.clone(), fluo, fluo_labels, bg_labels, bg, p, scratch, &mut found);
+                (found, std::mem::take(&mut scratch.judged))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flat_map(|(found, judged)| {
+                scratch.judged.merge(judged);
                 found
             })
-            .flatten_iter()
             .collect()
     };
     drop_borrowed(&mut groups, fluo, bg_labels, bg, p, &mut scratch);
@@ -509,8 +556,12 @@ pub fn split_gapped_cores(
             if !ba.overlaps(&fl.bbox[fragments[b].0]) || root(&mut parent, a) == root(&mut parent, b) {
                 continue;
             }
+            // Outline points come row by row: of b's, only those of rows within the link of a's point's
+            // can be within the link of it (a `hypot` is no shorter than its vertical leg).
+            let pb = &fragments[b].1;
             let near = fragments[a].1.iter().any(|&(xa, ya)| {
-                fragments[b].1.iter().any(|&(xb, yb)| {
+                let rows = pb.partition_point(|q| q.1 < ya - link - 1.0)..pb.partition_point(|q| q.1 <= ya + link + 1.0);
+                pb[rows].iter().any(|&(xb, yb)| {
                     let (dx, dy) = (xa - xb, ya - yb);
                     dx * dx + dy * dy <= beyond_sq && dx.hypot(dy) <= link
                 })
@@ -566,6 +617,10 @@ pub fn split_gapped_cores(
             clusters.extend(walls.into_iter().filter(|m| m.len() >= 2 && !known.contains(m)));
         }
     }
+    // The clusters tried that split nothing off, with the count of cores split when they were: tried
+    // again before another core is split (two lakes walled by the same fragments), one reads the same
+    // labels and tables and splits nothing again.
+    let mut fruitless: Vec<(Vec<u32>, usize)> = Vec::new();
     for members in clusters.into_iter().filter(|m| m.len() >= 2) {
         let bbox = members.iter().map(|&k| fl.bbox[fragments[k].0]).reduce(|a, b| a.union(&b)).expect("members");
         let area: f32 = members.iter().map(|&k| fl.area[fragments[k].0] as f32).sum();
@@ -574,10 +629,16 @@ pub fn split_gapped_cores(
         }
         let mut labels: Vec<u32> = members.iter().map(|&k| fl.labels[fragments[k].0]).collect();
         labels.sort_unstable();
+        if fruitless.iter().any(|(l, at)| *l == labels && *at == n) {
+            continue;
+        }
         let pts = members.iter().flat_map(|&k| fragments[k].1.iter().copied()).collect();
         enclosed_groups(&labels, bbox, pts, fluo, fluo_labels, bg_labels, bg, p, &mut scratch, &mut groups);
         drop_borrowed(&mut groups, fluo, bg_labels, bg, p, &mut scratch);
         n += groups.len();
+        if groups.is_empty() {
+            fruitless.push((labels, n));
+        }
         for g in groups.drain(..) {
             split_off(&g.pixels, 0, bg_labels, bg, ratio);
         }
@@ -704,17 +765,30 @@ fn outline(fluo_labels: &Plane<u32>, label: u32, b: Rect) -> Vec<(f32, f32)> {
     pts
 }
 
+/// What a pixel of a candidate's box is to its flood (`enclosed_groups`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Fluorescent (its rim where it is of the candidate's components).
+    Fluorescent,
+    /// Not fluorescent, outside the hull.
+    OutOfHull,
+    /// Not fluorescent, inside the hull, not yet flooded.
+    Candidate,
+    /// Not fluorescent, inside the hull, flooded.
+    Flooded,
+}
+
 /// Buffers reused between candidates.
 #[derive(Default)]
 struct Scratch {
-    /// Hull membership within a candidate's box.
-    inside: Vec<bool>,
-    seen: Vec<bool>,
+    /// Each pixel's `Class` within a candidate's box.
+    class: Vec<Class>,
     /// Membership of a group's pixels, for its perimeter: a frame's worth, all false between groups.
     mark: Vec<bool>,
     /// The pixels of the groups kept so far by `drop_borrowed`: a frame's worth, all false between calls.
     taken: Vec<bool>,
     opened: super::blobs::Scratch,
+    judged: Judged,
 }
 
 /// The groups of non-fluorescent pixels that the fluorescent components `members` (sorted labels, within
@@ -739,15 +813,18 @@ fn enclosed_groups(
         return;
     }
     let (bw, bh) = (b.x1 - b.x0, b.y1 - b.y0);
-    let Scratch { inside, seen, mark, opened, .. } = scratch;
-    inside.clear();
-    inside.resize(bw * bh, false);
+    let Scratch { class, mark, opened, judged, .. } = scratch;
+    // Each box pixel's class (`Class`), so that the flood learns most of a neighbour in one load.
+    let is_member = |l: u32| members.binary_search(&l).is_ok();
+    class.clear();
+    class.reserve(bw * bh);
     for y in b.y0..b.y1 {
-        if let Some((x0, x1)) = hull_span(&hull, y, w) {
-            for x in x0.max(b.x0)..x1.min(b.x1) {
-                inside[(y - b.y0) * bw + x - b.x0] = true;
-            }
-        }
+        let (x0, x1) = hull_span(&hull, y, w).map_or((b.x0, b.x0), |(x0, x1)| (x0.clamp(b.x0, b.x1), x1.clamp(b.x0, b.x1)));
+        let frow = &fluo.row(y)[b.x0..b.x1];
+        let outside = |f: &u8| if *f != 0 { Class::Fluorescent } else { Class::OutOfHull };
+        class.extend(frow[..x0 - b.x0].iter().map(outside));
+        class.extend(frow[x0 - b.x0..x1 - b.x0].iter().map(|&f| if f != 0 { Class::Fluorescent } else { Class::Candidate }));
+        class.extend(frow[x1 - b.x0..].iter().map(outside));
     }
     // Non-fluorescent pixels in the hull whose background component reaches beyond the box: the
     // candidates (a component wholly inside the box is enclosed already).
@@ -759,19 +836,17 @@ fn enclosed_groups(
         }
         last.1
     };
-    seen.clear();
-    seen.resize(bw * bh, false);
     for y in b.y0..b.y1 {
         for x in b.x0..b.x1 {
             let k = (y - b.y0) * bw + x - b.x0;
             let i = y * w + x;
-            if seen[k] || !inside[k] || fluo.data[i] != 0 || !open_component(bg_labels.data[i]) {
+            if class[k] != Class::Candidate || !open_component(bg_labels.data[i]) {
                 continue;
             }
             // Flood the group within the hull.
             let mut g = Group { pixels: Vec::new(), covered: 0, open: 0, chord: Vec::new(), rim_side: Vec::new() };
             let mut stack = vec![(x, y)];
-            seen[k] = true;
+            class[k] = Class::Flooded;
             let start_label = bg_labels.data[i];
             while let Some((px, py)) = stack.pop() {
                 g.pixels.push(py * w + px);
@@ -783,35 +858,39 @@ fn enclosed_groups(
                         continue;
                     }
                     let ni = ny * w + nx;
-                    if fluo.data[ni] != 0 {
-                        if members.binary_search(&fluo_labels.data[ni]).is_ok() {
-                            g.covered += 1;
-                            g.rim_side.push((px as f32 + 0.5, py as f32 + 0.5));
-                        } else {
-                            g.open += 1;
-                        }
-                        continue;
-                    }
                     let in_box = nx >= b.x0 && nx < b.x1 && ny >= b.y0 && ny < b.y1;
                     let nk = if in_box { (ny - b.y0) * bw + nx - b.x0 } else { usize::MAX };
-                    if bg_labels.data[ni] != start_label {
-                        g.open += 1; // a core split off already
-                        continue;
-                    }
-                    if !in_box || !inside[nk] {
-                        g.open += 1; // out of the hull: across the gap
-                        g.chord.push((px as f32 + 0.5, py as f32 + 0.5));
-                        continue;
-                    }
-                    if !seen[nk] {
-                        seen[nk] = true;
-                        stack.push((nx, ny));
+                    // Out of the box it is out of the hull.
+                    let c = if in_box {
+                        class[nk]
+                    } else if fluo.data[ni] == 0 {
+                        Class::OutOfHull
+                    } else {
+                        Class::Fluorescent
+                    };
+                    match c {
+                        Class::Fluorescent if is_member(fluo_labels.data[ni]) => {
+                            g.covered += 1;
+                            g.rim_side.push((px as f32 + 0.5, py as f32 + 0.5));
+                        }
+                        Class::Fluorescent => g.open += 1,
+                        _ if bg_labels.data[ni] != start_label => g.open += 1, // a core split off already
+                        Class::OutOfHull => {
+                            g.open += 1; // out of the hull: across the gap
+                            g.chord.push((px as f32 + 0.5, py as f32 + 0.5));
+                        }
+                        Class::Candidate => {
+                            class[nk] = Class::Flooded;
+                            stack.push((nx, ny));
+                        }
+                        Class::Flooded => {}
                     }
                 }
             }
-            if (g.pixels.len() as f32) < min_area {
+            if (g.pixels.len() as f32) < min_area || judged.contains(&g) {
                 continue;
             }
+            let (before, copy) = (groups.len(), g.clone());
             let diameter = eq_diameter(g.pixels.len());
             let coverage = g.covered as f32 / (g.covered + g.open).max(1) as f32;
             let gap = widest_gap(&g.chord);
@@ -823,6 +902,9 @@ fn enclosed_groups(
                 // ring holds more of the hull than the ring does): a core is still the well-enclosed
                 // part around one of its poles.
                 groups.extend(around_poles(g, fluo, p, opened, mark));
+            }
+            if groups.len() == before {
+                judged.insert(copy);
             }
         }
     }
