@@ -188,7 +188,7 @@ fn nir_of_another_size_is_scaled_to_the_white_light() {
 fn a_slow_recording_drops_recorded_frames_never_display_frames() {
     let _serial = serial();
     let d = tmpdir();
-    phantom_on_disk(d.path(), 320, 240, 32, 53, 0.1);
+    phantom_on_disk(d.path(), 320, 240, 40, 53, 0.1);
     let rec = d.path().join("rec");
     let m = d.path().join("m.jsonl");
     // Every recorded frame waits 300 ms before its encoder: the recordings keep up with about a third
@@ -202,7 +202,7 @@ fn a_slow_recording_drops_recorded_frames_never_display_frames() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let lines = read_metrics(&m);
-    assert_eq!(lines.len(), 32, "every input frame gives a display frame");
+    assert_eq!(lines.len(), 40, "every input frame gives a display frame");
     let mut last_wall: Option<f64> = None;
     for (i, l) in lines.iter().enumerate() {
         assert_eq!(l.frame, i as u64);
