@@ -87,18 +87,16 @@ pub fn outlier_bar(samples: &[f32], alpha: f32) -> Option<f32> {
     Some(mid + normal_quantile(1.0 - tail) as f32 * sigma)
 }
 
-/// The value a sample must reach to be an outlier in the upper tail of `samples`, of which
-/// `independent` are independent (overlapping windows sample one texture several times over): their
-/// median plus z upper sigmas (1.4826 medians of the deviations above the median), z the normal
-/// quantile of 1 − α/independent. The upper half's own spread, because a bright outlier is judged against
-/// the bright side: skewed texture's long tail makes it wider than the lower half's. `None` when there
-/// are no samples or no spread above the median.
-pub fn upper_outlier_bar(samples: &[f32], independent: usize, alpha: f32) -> Option<f32> {
+/// The value a sample must reach to be an outlier in the upper tail of `samples`: as `outlier_bar`, but
+/// the sigma is the upper half's own (1.4826 medians of the deviations above the median), because a
+/// bright outlier is judged against the bright side: skewed texture's long tail makes it wider than the
+/// lower half's. `None` when there are no samples or no spread above the median.
+pub fn upper_outlier_bar(samples: &[f32], alpha: f32) -> Option<f32> {
     let mut v = samples.to_vec();
     let mid = median(&mut v)?;
     let mut up: Vec<f32> = samples.iter().filter(|&&x| x > mid).map(|&x| x - mid).collect();
     let sigma = 1.4826 * median(&mut up)?;
-    let tail = (alpha as f64 / independent.max(1) as f64).clamp(1e-12, 0.5);
+    let tail = (alpha as f64 / samples.len() as f64).clamp(1e-12, 0.5);
     (sigma > 0.0).then(|| mid + normal_quantile(1.0 - tail) as f32 * sigma)
 }
 
@@ -195,16 +193,17 @@ mod tests {
     fn the_upper_bar_follows_the_bright_tail() {
         // Normal samples: the upper half's spread is the whole's, so the bar is the family-wise quantile.
         let z: Vec<f32> = (0..1000).map(|i| normal_quantile((i as f64 + 0.5) / 1000.0) as f32).collect();
-        let bar = upper_outlier_bar(&z, 1000, 0.05).unwrap();
+        let bar = upper_outlier_bar(&z, 0.05).unwrap();
         assert!((bar - 3.8906).abs() < 0.05, "normal: {bar}");
         // Log-normal samples (sigma 0.5): the bright tail is longer than the dark one, and the upper bar sits
         // above the symmetric one, near the law's own quantile exp(0.5 z).
         let skewed: Vec<f32> = z.iter().map(|&z| (0.5 * z).exp()).collect();
-        let (upper, symmetric) = (upper_outlier_bar(&skewed, 1000, 0.05).unwrap(), outlier_bar(&skewed, 0.05).unwrap());
+        let (upper, symmetric) = (upper_outlier_bar(&skewed, 0.05).unwrap(), outlier_bar(&skewed, 0.05).unwrap());
         assert!(upper > symmetric + 0.3, "upper {upper}, symmetric {symmetric}");
         assert!(upper <= (0.5f32 * 3.8906).exp(), "upper {upper} over the law's own quantile");
-        // Fewer independent tries, a lower bar.
-        assert!(upper_outlier_bar(&skewed, 100, 0.05).unwrap() < upper);
-        assert!(upper_outlier_bar(&[2.0; 20], 20, 0.05).is_none(), "no spread above the median, no bar");
+        // Fewer tries (every tenth sample: the same law), a lower bar.
+        let fewer: Vec<f32> = skewed.iter().copied().step_by(10).collect();
+        assert!(upper_outlier_bar(&fewer, 0.05).unwrap() < upper);
+        assert!(upper_outlier_bar(&[2.0; 20], 0.05).is_none(), "no spread above the median, no bar");
     }
 }

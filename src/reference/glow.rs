@@ -415,8 +415,9 @@ mod tests {
         let p = AnalysisParams::with_scale(0.1);
         let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
         let ratio = frame();
+        let scale = ScaleTexture::of(&ratio, Vec::new());
         let mut lesions = vec![rim_at(175.0, 150.0, 300), rim_at(420.0, 200.0, 900)];
-        find_glows(&ratio, &level, Some(&ScaleTexture::of(&ratio, Vec::new())), &mut lesions, &p);
+        find_glows(&ratio, &level, Some(&scale), &mut lesions, &p);
         let glows: Vec<&LesionStats> = lesions.iter().filter(|st| st.kind == LesionKind::Diffuse).collect();
         assert_eq!(glows.len(), 1, "one glow: {:?}", lesions.iter().map(|st| (st.kind, st.centroid())).collect::<Vec<_>>());
         let [cx, cy] = glows[0].centroid();
@@ -429,13 +430,13 @@ mod tests {
         // centred on (the median of its own thick ring) is kept and the glow not reported over it.
         let wide_rim = |x, y, core_px| LesionStats { rim_area_px: 12_000, ..rim_at(x, y, core_px) };
         let mut flank = vec![wide_rim(185.0, 150.0, 300)];
-        find_glows(&ratio, &level, Some(&ScaleTexture::of(&ratio, Vec::new())), &mut flank, &p);
+        find_glows(&ratio, &level, Some(&scale), &mut flank, &p);
         assert_eq!(flank.iter().map(|st| st.kind).collect::<Vec<_>>(), vec![LesionKind::Diffuse], "the dip off the glow's centre is dropped");
         let mut centred = vec![wide_rim(152.0, 178.0, 2000)];
-        find_glows(&ratio, &level, Some(&ScaleTexture::of(&ratio, Vec::new())), &mut centred, &p);
+        find_glows(&ratio, &level, Some(&scale), &mut centred, &p);
         assert_eq!(centred.iter().map(|st| st.kind).collect::<Vec<_>>(), vec![LesionKind::Rim], "a core the glow is centred on is kept");
         let mut untouched = vec![rim_at(175.0, 150.0, 300)];
-        find_glows(&ratio, &level, Some(&ScaleTexture::of(&ratio, Vec::new())), &mut untouched, &AnalysisParams { glow_window_mm: 0.0, ..p });
+        find_glows(&ratio, &level, Some(&scale), &mut untouched, &AnalysisParams { glow_window_mm: 0.0, ..p });
         assert_eq!(untouched.len(), 1);
     }
 }

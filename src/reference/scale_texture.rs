@@ -97,7 +97,7 @@ impl<'a> ScaleTexture<'a> {
         if samples.len() < MIN_SQUARES {
             return true;
         }
-        let Some(bar) = upper_outlier_bar(&samples, samples.len(), alpha) else { return true };
+        let Some(bar) = upper_outlier_bar(&samples, alpha) else { return true };
         let clamp = |c: f32, n: usize| ((c - 0.5 * side as f32).round().max(0.0) as usize).min(n - side);
         self.mean(clamp(centre[0], self.width), clamp(centre[1], self.height), side) >= bar
     }
