@@ -223,6 +223,9 @@ impl Analyzer for CpuAnalyzer {
         texture::drop_texture_pockets(&grains, &mut lesions, &level, p);
         let holes = texture::Holes::of(&m.bg_labels, &m.bg_table, &m.fluo, &m.ratio, &level, p);
         texture::drop_pocket_crowds(&holes, &m.bg_labels, &mut lesions, p);
+        if let Some(scale) = &scale_texture {
+            texture::drop_faint_rings(scale, &m.bg_table, &mut lesions, p);
+        }
         glow::find_glows(&m.ratio, &level, scale_texture.as_ref(), &mut lesions, p);
         m.reported_cores = cores.iter().copied().filter(|&l| lesions.iter().any(|st| st.label == l)).collect();
         timings.push("reduce", ms(t) - edges_ms);

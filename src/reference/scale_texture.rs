@@ -63,12 +63,22 @@ impl<'a> ScaleTexture<'a> {
         })
     }
 
-    /// The mean ratio over the square of side `side` whose top-left corner is (x0, y0) (inside the frame).
-    fn mean(&self, x0: usize, y0: usize, side: usize) -> f32 {
+    /// The sum of the ratio over the square of side `side` whose top-left corner is (x0, y0).
+    fn sum(&self, x0: usize, y0: usize, side: usize) -> f64 {
         let sums = self.sums();
         let s = |x: usize, y: usize| sums[y * (self.width + 1) + x];
         let (x1, y1) = (x0 + side, y0 + side);
-        ((s(x1, y1) - s(x0, y1) - s(x1, y0) + s(x0, y0)) / (side * side) as f64) as f32
+        s(x1, y1) - s(x0, y1) - s(x1, y0) + s(x0, y0)
+    }
+
+    /// The mean ratio over window `win` whose top-left corner is (x0, y0) (inside the frame).
+    fn mean(&self, x0: usize, y0: usize, win: Window) -> f32 {
+        let mut sum = self.sum(x0, y0, win.side);
+        if win.hole > 0 {
+            let off = (win.side - win.hole) / 2;
+            sum -= self.sum(x0 + off, y0 + off, win.hole);
+        }
+        (sum / (win.side * win.side - win.hole * win.hole) as f64) as f32
     }
 
     /// The side (px) of the square of `area_px`, within the frame; `None` if the frame holds too few
@@ -84,34 +94,62 @@ impl<'a> ScaleTexture<'a> {
     /// meeting the lesions found with a core. `true` where the frame is too small to judge by.
     pub fn stands_out(&self, centre: [f32; 2], area_px: f32, own: Rect, alpha: f32) -> bool {
         let Some(side) = self.side(area_px) else { return true };
+        self.window_stands_out(centre, Window { side, hole: 0 }, own, &self.lesions, alpha)
+    }
+
+    /// Does a rim lesion's ring (its core's area `core_px` and its rim's `rim_px`, centred at `centre`,
+    /// lying in box `own`) stand out of the frame's texture at its own scale: the mean over the square
+    /// of core and rim less the square of the core, against such square rings laid over the frame? A
+    /// true rim's ring is its fluorescence; a pocket of the texture is walled by grains no brighter than
+    /// the texture's brightest rings. Only `own` is left out (the frame's other cores may be pockets).
+    pub fn ring_stands_out(&self, centre: [f32; 2], core_px: f32, rim_px: f32, own: Rect, alpha: f32) -> bool {
+        let Some(win) = self.ring_window(core_px, rim_px) else { return true };
+        self.window_stands_out(centre, win, own, &[], alpha)
+    }
+
+    /// The square ring of a core of `core_px` and a rim of `rim_px` (`None`: too large for the frame to
+    /// judge by).
+    fn ring_window(&self, core_px: f32, rim_px: f32) -> Option<Window> {
+        let side = self.side(core_px + rim_px)?;
+        let hole = (core_px.max(0.0).sqrt().round() as usize).min(side.saturating_sub(2));
+        Some(Window { side, hole: hole.saturating_sub((side - hole) % 2) }) // centred on whole pixels
+    }
+
+    fn window_stands_out(&self, centre: [f32; 2], win: Window, own: Rect, leave_out: &[Rect], alpha: f32) -> bool {
+        let side = win.side;
         let step = (side / STEP_FRACTION).max(1);
         let samples: Vec<f32> = (0..=self.height - side)
             .step_by(step)
             .flat_map(|y| (0..=self.width - side).step_by(step).map(move |x| (x, y)))
             .filter(|&(x, y)| {
                 let square = Rect { x0: x, y0: y, x1: x + side, y1: y + side };
-                !own.overlaps(&square) && !self.lesions.iter().any(|l| l.overlaps(&square))
+                !own.overlaps(&square) && !leave_out.iter().any(|l| l.overlaps(&square))
             })
-            .map(|(x, y)| self.mean(x, y, side))
+            .map(|(x, y)| self.mean(x, y, win))
             .collect();
         if samples.len() < MIN_SQUARES {
             return true;
         }
         let Some(bar) = upper_outlier_bar(&samples, alpha) else { return true };
         let clamp = |c: f32, n: usize| ((c - 0.5 * side as f32).round().max(0.0) as usize).min(n - side);
-        self.mean(clamp(centre[0], self.width), clamp(centre[1], self.height), side) >= bar
+        self.mean(clamp(centre[0], self.width), clamp(centre[1], self.height), win) >= bar
     }
+}
+
+/// A square of `side` px, less a centred square of `hole` px (0: none).
+#[derive(Clone, Copy)]
+struct Window {
+    side: usize,
+    hole: usize,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A 400×300 frame of log-normal texture (a 12 px grain, 20% spread) with one disc of 15 px radius
-    /// at 1.8 times the background: the disc stands out at its scale; the texture's brightest square of
-    /// the disc's area, away from the disc, does not.
-    #[test]
-    fn a_lesion_stands_out_of_skewed_texture_and_its_brightest_patch_does_not() {
+    /// A 400×300 frame of log-normal texture (a 12 px grain, 20% spread): lattice values bilinearly
+    /// interpolated.
+    fn skewed_texture() -> (usize, usize, Vec<f32>) {
         let (w, h) = (400usize, 300usize);
         let hash = |a: usize, b: usize| {
             let mut x = (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (b as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
@@ -120,7 +158,6 @@ mod tests {
             x ^= x >> 29;
             (x >> 11) as f64 / (1u64 << 53) as f64
         };
-        // Grain values on a 12 px lattice, bilinearly interpolated: smooth texture of that grain.
         let g = 12usize;
         let lattice = |i: usize, j: usize| {
             let z = crate::stats::normal_quantile(hash(i, j).clamp(1e-6, 1.0 - 1e-6)) as f32;
@@ -130,10 +167,27 @@ mod tests {
         for y in 0..h {
             for x in 0..w {
                 let (i, j, fx, fy) = (x / g, y / g, (x % g) as f32 / g as f32, (y % g) as f32 / g as f32);
-                let v = lattice(i, j) * (1.0 - fx) * (1.0 - fy) + lattice(i + 1, j) * fx * (1.0 - fy) + lattice(i, j + 1) * (1.0 - fx) * fy + lattice(i + 1, j + 1) * fx * fy;
-                data[y * w + x] = v;
+                data[y * w + x] = lattice(i, j) * (1.0 - fx) * (1.0 - fy) + lattice(i + 1, j) * fx * (1.0 - fy) + lattice(i, j + 1) * (1.0 - fx) * fy + lattice(i + 1, j + 1) * fx * fy;
             }
         }
+        (w, h, data)
+    }
+
+    /// The brightest window `win` of `t` with its left edge at `x_from` or beyond: its mean and centre.
+    fn brightest(t: &ScaleTexture, win: Window, x_from: usize) -> (f32, [f32; 2], Rect) {
+        let (mean, x, y) = (0..t.height - win.side)
+            .flat_map(|y| (x_from..t.width - win.side).map(move |x| (x, y)))
+            .map(|(x, y)| (t.mean(x, y, win), x, y))
+            .fold((0f32, 0, 0), |a, b| if b.0 > a.0 { b } else { a });
+        let half = 0.5 * win.side as f32;
+        (mean, [x as f32 + half, y as f32 + half], Rect { x0: x, y0: y, x1: x + win.side, y1: y + win.side })
+    }
+
+    /// Skewed texture with one disc of 15 px radius at 1.8 times the background: the disc stands out at
+    /// its scale; the texture's brightest square of the disc's area, away from the disc, does not.
+    #[test]
+    fn a_lesion_stands_out_of_skewed_texture_and_its_brightest_patch_does_not() {
+        let (w, h, mut data) = skewed_texture();
         for y in 0..h {
             for x in 0..w {
                 if ((x as f32 - 120.0).powi(2) + (y as f32 - 180.0).powi(2)).sqrt() <= 15.0 {
@@ -147,13 +201,34 @@ mod tests {
         let disc_box = Rect { x0: 105, y0: 165, x1: 136, y1: 196 };
         assert!(t.stands_out([120.0, 180.0], disc_area, disc_box, 0.05), "the lesion at 1.8");
         let side = disc_area.sqrt().round() as usize;
-        let (mean, x, y) = (0..h - side)
-            .flat_map(|y| (160..w - side).map(move |x| (x, y)))
-            .map(|(x, y)| (t.mean(x, y, side), x, y))
-            .fold((0f32, 0, 0), |a, b| if b.0 > a.0 { b } else { a });
+        let (mean, centre, patch) = brightest(&t, Window { side, hole: 0 }, 160);
         assert!(mean > 1.2, "the texture has bright patches ({mean})");
-        let centre = [x as f32 + 0.5 * side as f32, y as f32 + 0.5 * side as f32];
-        let patch = Rect { x0: x, y0: y, x1: x + side, y1: y + side };
         assert!(!t.stands_out(centre, disc_area, patch, 0.05), "the texture's brightest square at {centre:?}, mean {mean}");
+    }
+
+    /// Skewed texture with one rim lesion (a core of 12 px radius at 0.8, a rim to 20 px at 1.6): its
+    /// ring stands out; the texture's brightest ring of the same size, away from it, does not.
+    #[test]
+    fn a_rim_stands_out_of_skewed_texture_and_its_brightest_ring_does_not() {
+        let (w, h, mut data) = skewed_texture();
+        for y in 0..h {
+            for x in 0..w {
+                let r = ((x as f32 - 120.0).powi(2) + (y as f32 - 150.0).powi(2)).sqrt();
+                if r <= 12.0 {
+                    data[y * w + x] = 0.8;
+                } else if r <= 20.0 {
+                    data[y * w + x] = 1.6 * data[y * w + x].max(1.0);
+                }
+            }
+        }
+        let ratio = Plane { width: w, height: h, data };
+        let t = ScaleTexture::of(&ratio, Vec::new());
+        let pi = std::f32::consts::PI;
+        let (core, rim) = (pi * 12.0 * 12.0, pi * (20.0 * 20.0 - 12.0 * 12.0));
+        let core_box = Rect { x0: 108, y0: 138, x1: 133, y1: 163 };
+        assert!(t.ring_stands_out([120.0, 150.0], core, rim, core_box, 0.05), "the rim at 1.6");
+        let (mean, centre, ring) = brightest(&t, t.ring_window(core, rim).unwrap(), 180);
+        assert!(mean > 1.15, "the texture has bright rings ({mean})");
+        assert!(!t.ring_stands_out(centre, core, rim, ring, 0.05), "the texture's brightest ring at {centre:?}, mean {mean}");
     }
 }

@@ -126,6 +126,19 @@ pub fn drop_texture_pockets(grains: &Grains, lesions: &mut Vec<LesionStats>, lev
     });
 }
 
+/// Drops the rim lesions whose ring does not stand out of the frame's texture at its own scale
+/// (`ScaleTexture::ring_stands_out`). A lesion cut by the image border is kept.
+pub fn drop_faint_rings(scale: &ScaleTexture, bg: &RegionTable, lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
+    if !(p.texture_alpha > 0.0) {
+        return;
+    }
+    lesions.retain(|st| {
+        st.kind != LesionKind::Rim
+            || st.partial
+            || scale.ring_stands_out(st.centroid(), st.area_px as f32, st.rim_area_px as f32, bg.bbox[bg.index(st.label)], p.texture_alpha)
+    });
+}
+
 /// The frame's holes: its non-fluorescent components of a core's size (`min_core_area_px`) clear of
 /// the image border, each enclosed by fluorescence (a core, with or without a gap, is one after the
 /// enclosure stage), with their log area and the log median excess over the background's mode of the
