@@ -72,6 +72,10 @@ pub struct EvaluateArgs {
     /// NAME=VALUE (a JSON value); repeatable. For tuning on seeds that no test and no README figure use.
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
+    /// Analyse only the scenes with these seeds (comma-separated; a `--misses` file names them), drawn
+    /// exactly as in the whole run: re-checks what a run found wrong, quickly. Figures are the subset's.
+    #[arg(long, value_delimiter = ',', value_name = "SEEDS")]
+    pub only: Vec<u64>,
 }
 
 /// `params` with each NAME=VALUE of `overrides` set (names and values checked against `AnalysisParams`).
@@ -193,6 +197,10 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     let bar = ProgressBar::new(a.scenes as u64);
     for s in 0..a.scenes {
         let cfg = scene_config(&a, s, size, &mut rng);
+        if !a.only.is_empty() && !a.only.contains(&cfg.seed) {
+            bar.inc(1);
+            continue;
+        }
         let params = params_for(cfg.mm_per_px);
         params.validate()?;
         let scene = cfg.scene();
