@@ -237,4 +237,20 @@ mod tests {
         assert!(upper_outlier_bar(&fewer, 0.05).unwrap() < upper);
         assert!(upper_outlier_bar(&[2.0; 20], 0.05).is_none(), "no spread above the median, no bar");
     }
+
+    #[test]
+    fn clipping_sets_aside_what_is_not_the_texture() {
+        // 1000 normal samples and k far outliers (other fluorescence): the plain upper bar widens with k,
+        // the clipped one stays at the clean samples' family-wise quantile for all n = 1000 + k tries.
+        let z: Vec<f32> = (0..1000).map(|i| normal_quantile((i as f64 + 0.5) / 1000.0) as f32).collect();
+        for k in [60, 150, 300] {
+            let mut s = z.clone();
+            s.extend(std::iter::repeat_n(20.0f32, k));
+            let clean = normal_quantile(1.0 - 0.05 / s.len() as f64) as f32;
+            let (plain, clipped) = (upper_outlier_bar(&s, 0.05).unwrap(), clipped_upper_outlier_bar(&s, 0.05).unwrap());
+            assert!(plain > clean + 0.4, "k {k}: plain {plain}");
+            assert!((clipped - clean).abs() < 0.05, "k {k}: clipped {clipped}, clean {clean}");
+        }
+        assert_eq!(clipped_upper_outlier_bar(&z, 0.05), upper_outlier_bar(&z, 0.05), "nothing to set aside");
+    }
 }
