@@ -13,7 +13,11 @@
 //! candidates enough to judge by, stands out of them by mass or mean (`stats::stand_out_of_grains`, as
 //! `texture` does at the pixel scale), and stands out of the frame's texture at its own size
 //! (`scale_texture`).
-//! Its statistics are those of the full-resolution pixels under its blocks. CPU only (no GPU twin yet;
+//! Its statistics are those of the full-resolution pixels under its blocks. A candidate whose part over
+//! half its height has an optical edge and is solid and roundish (`sharp_plateau_of`, the test
+//! `shape::flag_sharp_plateaus` makes of a component) is a homogeneous lesion whose component was joined
+//! to something at the fluorescence level: it is reported homogeneous, with that part's area and
+//! centroid (as `shape::trim_to_plateau` gives a component's). CPU only (no GPU twin yet;
 //! `AnalysisParams::cpu_only_stages`).
 
 use rayon::prelude::*;
@@ -26,7 +30,7 @@ use super::components::{Connectivity, label_components};
 use super::reduce::ratio_bin;
 use super::scale_texture::ScaleTexture;
 use crate::raster::rect::Rect;
-use super::shape::MAX_ELONGATION;
+use super::shape::{MAX_ELONGATION, sharp_plateau};
 
 /// The blocks the ratio is averaged over are about this wide (mm), and at least 2 px: a glow's sigma
 /// is several millimetres, so little of it is lost, and the median works on a map 50–600 times smaller
@@ -123,7 +127,11 @@ pub fn find_glows(ratio: &Plane<f32>, level: &FluoLevel, scale: Option<&ScaleTex
         for &k in overlapped.iter().rev() {
             lesions.remove(k);
         }
-        lesions.push(glow_stats(ratio, &labels, c, b));
+        let mut st = glow_stats(ratio, &labels, c, b);
+        if let Some((area, sum_x, sum_y)) = sharp_plateau_of(ratio, level, c, lw, b, side / 2, p) {
+            (st.kind, st.area_px, st.sum_x, st.sum_y) = (LesionKind::Homogeneous, area, sum_x, sum_y);
+        }
+        lesions.push(st);
     }
 }
 
@@ -143,6 +151,78 @@ impl Candidate {
         let (mx, my) = block_mean(&self.blocks, lw);
         [(mx + 0.5) * b as f32, (my + 0.5) * b as f32]
     }
+}
+
+/// The area and pixel sums of a glow candidate's part over half its own level, when that part is bounded
+/// by an optical edge and solid and roundish (`shape::sharp_plateau`): a homogeneous lesion whose
+/// component something joined at the fluorescence level (texture reaching the image border, a texture
+/// pocket taken for a core, a duct), so that `reduce::coreless_kind` did not report it. Its height and
+/// the edge's least rise are those `shape::flag_sharp_plateaus` takes of a component (the 90th
+/// percentile of the ratio, here under the candidate's blocks, over the background's mode); but the part
+/// is cut at half its own level (the median under its blocks over the mode): the median filter keeps of
+/// a lesion its inside, so that median is the lesion's level, where texture, which multiplies the
+/// lesion's fluorescence too, pulls a high percentile far over it (skewed texture most) and half of that
+/// falls on the shoulder of the blurred edge, not on its steep middle (tuning seed 9623: 0.46 of the
+/// outline steep enough when cut at half the 90th percentile, 0.89 at half the median). The part is the
+/// largest (8-connected) piece at or over that level among the pixels within `reach` blocks (half the
+/// median's window: what the median may have eroded of a disc) of the candidate's blocks; where it runs
+/// on beyond them (a blotch of texture over the level), that stretch of its outline is no edge.
+fn sharp_plateau_of(ratio: &Plane<f32>, level: &FluoLevel, c: &Candidate, lw: usize, b: usize, reach: usize, p: &AnalysisParams) -> Option<(u32, u64, u64)> {
+    if !(p.plateau_edge_mm > 0.0) {
+        return None;
+    }
+    let (w, h) = (ratio.width, ratio.height);
+    let lh = h.div_ceil(b);
+    let mut values: Vec<f32> = Vec::new();
+    for &i in &c.blocks {
+        let (bx, by) = (i % lw, i / lw);
+        for y in by * b..((by + 1) * b).min(h) {
+            values.extend_from_slice(&ratio.row(y)[bx * b..((bx + 1) * b).min(w)]);
+        }
+    }
+    let height = crate::stats::percentile(&mut values, 0.9)? - level.mode;
+    let half = level.mode + 0.5 * (crate::stats::median(&mut values)? - level.mode);
+    if !(height > 0.0 && half > level.mode) {
+        return None;
+    }
+    // The blocks within `reach` of the candidate's, in the box of blocks around them.
+    let (mut bx0, mut by0, mut bx1, mut by1) = (usize::MAX, usize::MAX, 0, 0);
+    for &i in &c.blocks {
+        let (bx, by) = (i % lw, i / lw);
+        (bx0, by0, bx1, by1) = (bx0.min(bx.saturating_sub(reach)), by0.min(by.saturating_sub(reach)), bx1.max((bx + reach + 1).min(lw)), by1.max((by + reach + 1).min(lh)));
+    }
+    let (nw, nh) = (bx1 - bx0, by1 - by0);
+    let mut near = vec![false; nw * nh];
+    for &i in &c.blocks {
+        let (bx, by) = (i % lw - bx0, i / lw - by0);
+        for ny in by.saturating_sub(reach)..(by + reach + 1).min(nh) {
+            near[ny * nw + bx.saturating_sub(reach)..ny * nw + (bx + reach + 1).min(nw)].fill(true);
+        }
+    }
+    // Pixels over half the height there, in a local frame, and their largest piece.
+    let area = Rect { x0: bx0 * b, y0: by0 * b, x1: (bx1 * b).min(w), y1: (by1 * b).min(h) };
+    let (aw, ah) = (area.x1 - area.x0, area.y1 - area.y0);
+    let mask = Plane {
+        width: aw,
+        height: ah,
+        data: (0..aw * ah)
+            .map(|k| {
+                let (x, y) = (area.x0 + k % aw, area.y0 + k / aw);
+                u8::from(near[(y / b - by0) * nw + x / b - bx0] && ratio.data[y * w + x] >= half)
+            })
+            .collect(),
+    };
+    let mut labels = Plane { width: aw, height: ah, data: vec![0u32; aw * ah] };
+    let piece = label_components(&mask, 1, Connectivity::Eight, &mut Vec::new(), &mut labels).into_iter().max_by_key(|k| k.area)?;
+    if (piece.area as f32) < min_coreless_area_px(p) {
+        return None;
+    }
+    let of_piece = |i: usize| {
+        let (x, y) = (i % w, i / w);
+        (area.x0..area.x1).contains(&x) && (area.y0..area.y1).contains(&y) && labels.data[(y - area.y0) * aw + x - area.x0] == piece.label
+    };
+    let bbox = Rect { x0: area.x0 + piece.bbox.x0, y0: area.y0 + piece.bbox.y0, x1: area.x0 + piece.bbox.x1, y1: area.y0 + piece.bbox.y1 };
+    sharp_plateau(of_piece, height, bbox, ratio, p).map(|part| part.sums())
 }
 
 /// The mean column and row of `blocks` (indices into a map `lw` blocks wide).
@@ -353,8 +433,7 @@ mod tests {
         for y in 0..h {
             for x in 0..w {
                 let (fx, fy) = (x as f32, y as f32);
-                let hash = ((x * 7919 + y * 104_729) % 1000) as f32 / 1000.0 - 0.5;
-                let texture = (1.0 + 0.2 * (fx / 6.0).sin() * (fy / 7.0).sin()) * (1.0 + 0.1 * hash);
+                let texture = texture(x, y);
                 let glow = 1.0 + (-((fx - 150.0).powi(2) + (fy - 180.0).powi(2)) / (2.0 * 40.0f32.powi(2))).exp();
                 let vein = if (fx - fy + 20.0).abs() < 6.0 { 0.6 } else { 1.0 };
                 let mut v = glow * texture * vein;
@@ -375,6 +454,79 @@ mod tests {
         st.sum_x = (x * core_px as f32) as u64;
         st.sum_y = (y * core_px as f32) as u64;
         st
+    }
+
+    /// The test frames' texture at pixel (x, y), at 0.1 mm/px: ±20% in a pattern of period 3.8–4.4 mm,
+    /// and ±5% pixel noise.
+    fn texture(x: usize, y: usize) -> f32 {
+        let hash = ((x * 7919 + y * 104_729) % 1000) as f32 / 1000.0 - 0.5;
+        (1.0 + 0.2 * (x as f32 / 6.0).sin() * (y as f32 / 7.0).sin()) * (1.0 + 0.1 * hash)
+    }
+
+    /// A 480×360 frame at 0.1 mm/px of `lift` (the fluorescence over the background, by pixel centre)
+    /// multiplied by the `texture`: texture multiplies a lesion's fluorescence as the liver's.
+    fn textured(lift: impl Fn(f32, f32) -> f32) -> Plane<f32> {
+        let (w, h) = (480usize, 360usize);
+        let data = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                (1.0 + lift(x as f32 + 0.5, y as f32 + 0.5)) * texture(x, y)
+            })
+            .collect();
+        Plane { width: w, height: h, data }
+    }
+
+    /// The homogeneous disc of `a_disc_joined_to_the_border_is_homogeneous_and_a_glow_diffuse`: 6 mm
+    /// across at (150, 200) px, 2.5 times the background, its edge blurred over 0.2 mm.
+    fn disc(x: f32, y: f32) -> f32 {
+        1.5 / (1.0 + (((x - 150.0).hypot(y - 200.0) - 30.0) / 0.6).exp())
+    }
+
+    /// A homogeneous lesion (a sharp-edged disc) joined by a bright band of texture to the image's top
+    /// border, so that its fluorescent component touches the border and is no coreless lesion, is found
+    /// by its glow and reported homogeneous, with the disc's centroid and diameter; a deep glow (sigma
+    /// 4 mm, twice the background at its peak) in the same frame stays diffuse.
+    #[test]
+    fn a_disc_joined_to_the_border_is_homogeneous_and_a_glow_diffuse() {
+        let p = AnalysisParams::with_scale(0.1);
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
+        let ratio = textured(|x, y| {
+            let band = if (140.0..160.0).contains(&x) && y < 200.0 { 0.6 } else { 0.0 };
+            let glow = (-((x - 360.0).powi(2) + (y - 200.0).powi(2)) / (2.0 * 40.0f32.powi(2))).exp();
+            disc(x, y).max(band) + glow
+        });
+        let scale = ScaleTexture::of(&ratio, Vec::new());
+        let mut lesions = Vec::new();
+        find_glows(&ratio, &level, Some(&scale), &mut lesions, &p);
+        let found: Vec<(LesionKind, [f32; 2])> = lesions.iter().map(|st| (st.kind, st.centroid())).collect();
+        let near = |x: f32, y: f32| lesions.iter().find(|st| (st.centroid()[0] - x).hypot(st.centroid()[1] - y) < 20.0);
+        let disc_lesion = near(150.0, 200.0).unwrap_or_else(|| panic!("the disc is found: {found:?}"));
+        assert_eq!(disc_lesion.kind, LesionKind::Homogeneous, "{found:?}");
+        let [cx, cy] = disc_lesion.centroid();
+        assert!((cx - 150.0).hypot(cy - 200.0) < 3.0, "the disc's centroid, not the band's: ({cx}, {cy})");
+        let d = 2.0 * (disc_lesion.area_px as f32 / std::f32::consts::PI).sqrt();
+        assert!((d - 60.0).abs() < 4.0, "diameter {d} px, the disc's 60");
+        assert_eq!(near(360.0, 200.0).map(|st| st.kind), Some(LesionKind::Diffuse), "the deep glow: {found:?}");
+        // Without the plateau test (`plateau_edge_mm` 0) the disc is a glow as any other.
+        let mut off = Vec::new();
+        find_glows(&ratio, &level, Some(&scale), &mut off, &AnalysisParams { plateau_edge_mm: 0.0, ..p });
+        assert!(off.iter().all(|st| st.kind == LesionKind::Diffuse), "{:?}", off.iter().map(|st| st.kind).collect::<Vec<_>>());
+    }
+
+    /// A blotch of textured liver (a broad lift to 1.8 times the background over 1.5 cm, its flank
+    /// falling over 2 mm, with the texture's grains on it) is found as a glow, and it is no homogeneous
+    /// lesion: its flank at half its height is no optical edge.
+    #[test]
+    fn a_textured_blotch_is_no_homogeneous_lesion() {
+        let p = AnalysisParams::with_scale(0.1);
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
+        let ratio = textured(|x, y| 0.8 / (1.0 + (((x - 240.0).hypot(y - 180.0) - 75.0) / 8.0).exp()));
+        let scale = ScaleTexture::of(&ratio, Vec::new());
+        let mut lesions = Vec::new();
+        find_glows(&ratio, &level, Some(&scale), &mut lesions, &p);
+        let found: Vec<(LesionKind, [f32; 2])> = lesions.iter().map(|st| (st.kind, st.centroid())).collect();
+        assert!(lesions.iter().any(|st| (st.centroid()[0] - 240.0).hypot(st.centroid()[1] - 180.0) < 20.0), "the blotch is a glow candidate: {found:?}");
+        assert!(lesions.iter().all(|st| st.kind == LesionKind::Diffuse), "{found:?}");
     }
 
     /// The median filter equals a median taken by sorting each window, at the map's edges and inside,

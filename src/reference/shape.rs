@@ -20,7 +20,8 @@ use rayon::prelude::*;
 
 use crate::analysis::{FluoLevel, LesionKind, LesionStats};
 use crate::frame::Plane;
-use crate::params::AnalysisParams;
+use crate::params::{AnalysisParams, min_core_area_px};
+use super::components::{Connectivity, label_components};
 use super::enclosure::convex_hull;
 use super::reduce::{coreless_kind, gradient};
 use super::regions::{FLAG_NOT_SOLID, FLAG_SHARP_PLATEAU, RegionTable, component_ratios};
@@ -56,7 +57,7 @@ pub fn flag_sharp_plateaus(fluo_labels: &Plane<u32>, fl: &mut RegionTable, ratio
     if !(p.plateau_edge_mm > 0.0) {
         return;
     }
-    let (w, h) = (ratio.width, ratio.height);
+    let w = ratio.width;
     // The candidates judged in parallel (each reads only its own pixels and row), flagged after.
     let table = &*fl;
     let sharp: Vec<usize> = (0..fl.labels.len()).into_par_iter().filter(|&r| {
@@ -72,27 +73,88 @@ pub fn flag_sharp_plateaus(fluo_labels: &Plane<u32>, fl: &mut RegionTable, ratio
             return false;
         }
         let half = level.mode + 0.5 * height;
-        let plateau = |i: usize| of_it(i) && ratio.data[i] >= half;
-        let min_slope_px = height * p.mm_per_px / p.plateau_edge_mm;
-        let (mut boundary, mut sharp) = (0u32, 0u32);
-        for y in b.y0.max(1)..b.y1.min(h - 1) {
-            for x in b.x0.max(1)..b.x1.min(w - 1) {
-                let i = y * w + x;
-                if plateau(i) && [i - 1, i + 1, i - w, i + w].iter().any(|&j| !plateau(j)) {
-                    boundary += 1;
-                    sharp += (gradient(&ratio.data, w, i) >= min_slope_px) as u32;
-                }
-            }
-        }
-        if boundary == 0 || 2 * sharp < boundary {
-            return false;
-        }
-        let (solidity, elongation) = solidity_and_elongation(plateau, w, b);
-        solidity >= p.homogeneous_min_solidity && elongation <= MAX_ELONGATION
+        sharp_plateau(|i| of_it(i) && ratio.data[i] >= half, height, b, ratio, p).is_some()
     }).collect();
     for r in sharp {
         fl.flags[r] |= FLAG_SHARP_PLATEAU;
     }
+}
+
+/// The part of a candidate over half its height with its holes smaller than a core filled
+/// (`min_core_area_px`): a dip of the texture inside a lesion (texture multiplies the lesion's
+/// fluorescence as the liver's, so a textured lesion's ratio spans half its height) is no edge of it,
+/// while a hole of a core's size is a core (a ring whose core was not found is no solid lesion).
+/// `b`: the part's box in a `width`-px frame.
+pub(super) struct Plateau {
+    pub b: Rect,
+    width: usize,
+    /// 1 on the part or a hole of it, over `b` (row by row).
+    filled: Vec<u8>,
+}
+
+impl Plateau {
+    /// The pixels `inside` box `b` (of a `width`-px frame; by index) with the holes under `max_hole`
+    /// pixels that they enclose (4-connected background reaching no side of `b`).
+    pub(super) fn filled(inside: impl Fn(usize) -> bool, width: usize, b: Rect, max_hole: f32) -> Self {
+        // A local frame one pixel wider on each side, so that what lies outside the part is one
+        // component around it.
+        let (lw, lh) = (b.x1 - b.x0 + 2, b.y1 - b.y0 + 2);
+        let mut mask = Plane::<u8>::new(lw, lh);
+        for y in b.y0..b.y1 {
+            for x in b.x0..b.x1 {
+                mask.data[(y - b.y0 + 1) * lw + x - b.x0 + 1] = u8::from(inside(y * width + x));
+            }
+        }
+        let mut labels = Plane::<u32>::new(lw, lh);
+        let holes: Vec<u32> = label_components(&mask, 0, Connectivity::Four, &mut Vec::new(), &mut labels).into_iter().filter(|c| !c.border && (c.area as f32) < max_hole).map(|c| c.label).collect();
+        let (bw, bh) = (b.x1 - b.x0, b.y1 - b.y0);
+        let filled = (0..bw * bh)
+            .map(|k| {
+                let j = (k / bw + 1) * lw + k % bw + 1;
+                u8::from(mask.data[j] != 0 || holes.binary_search(&labels.data[j]).is_ok())
+            })
+            .collect();
+        Self { b, width, filled }
+    }
+
+    /// Is frame pixel `i` on the part or in a hole of it?
+    #[inline]
+    pub(super) fn contains(&self, i: usize) -> bool {
+        let (x, y, b) = (i % self.width, i / self.width, self.b);
+        (b.x0..b.x1).contains(&x) && (b.y0..b.y1).contains(&y) && self.filled[(y - b.y0) * (b.x1 - b.x0) + x - b.x0] != 0
+    }
+
+    /// Its pixel count and the sums of their columns and rows.
+    pub(super) fn sums(&self) -> (u32, u64, u64) {
+        let bw = self.b.x1 - self.b.x0;
+        self.filled.iter().enumerate().filter(|&(_, &f)| f != 0).fold((0, 0, 0), |(n, sx, sy), (k, _)| (n + 1, sx + (self.b.x0 + k % bw) as u64, sy + (self.b.y0 + k / bw) as u64))
+    }
+}
+
+/// Is a candidate's part over half its height (`plateau`: its pixels there, within box `b`) bounded by an
+/// optical edge, and solid and roundish? `height`: the candidate's height over the background's mode. Its
+/// small holes filled (`Plateau::filled`), at least half the pixels of its outline (off the image's outermost
+/// rows and columns) rise by `height` over `plateau_edge_mm` or less (central differences of the ratio),
+/// its area fills `homogeneous_min_solidity` of its convex hull and its elongation is at most
+/// `MAX_ELONGATION`. A pixel beside one outside the part counts as outline whatever the reason: where a
+/// plateau runs on beyond the pixels it was cut from, that stretch of its outline is no edge. The filled
+/// part when it is.
+pub(super) fn sharp_plateau(plateau: impl Fn(usize) -> bool, height: f32, b: Rect, ratio: &Plane<f32>, p: &AnalysisParams) -> Option<Plateau> {
+    let (w, h) = (ratio.width, ratio.height);
+    let part = Plateau::filled(plateau, w, b, min_core_area_px(p));
+    let min_slope_px = height * p.mm_per_px / p.plateau_edge_mm;
+    let (mut boundary, mut sharp) = (0u32, 0u32);
+    for y in b.y0.max(1)..b.y1.min(h - 1) {
+        for x in b.x0.max(1)..b.x1.min(w - 1) {
+            let i = y * w + x;
+            if part.contains(i) && [i - 1, i + 1, i - w, i + w].iter().any(|&j| !part.contains(j)) {
+                boundary += 1;
+                sharp += (gradient(&ratio.data, w, i) >= min_slope_px) as u32;
+            }
+        }
+    }
+    let (solidity, elongation) = solidity_and_elongation(|i| part.contains(i), w, b);
+    (boundary > 0 && 2 * sharp >= boundary && solidity >= p.homogeneous_min_solidity && elongation <= MAX_ELONGATION).then_some(part)
 }
 
 /// A homogeneous lesion's extent, centroid and diameter are those of its part over half its height (as
