@@ -20,6 +20,8 @@
 
 use std::cell::OnceCell;
 
+use rayon::prelude::*;
+
 use crate::frame::Plane;
 use crate::raster::rect::Rect;
 use crate::stats::clipped_upper_outlier_bar;
@@ -59,13 +61,19 @@ impl<'a> ScaleTexture<'a> {
         self.sums.get_or_init(|| {
             let w = self.width;
             let mut sums = vec![0f64; (w + 1) * (self.height + 1)];
-            for y in 0..self.height {
+            // Each row's running sums (a chain of dependent adds, so rows in parallel), then each row
+            // added to the one above (vector adds).
+            sums[w + 1..].par_chunks_mut(w + 1).enumerate().for_each(|(y, out)| {
                 let mut row = 0f64;
-                let (above, here) = sums.split_at_mut((y + 1) * (w + 1));
-                let above = &above[y * (w + 1)..];
-                for (x, &v) in self.ratio.row(y).iter().enumerate() {
+                for (o, &v) in out[1..].iter_mut().zip(self.ratio.row(y)) {
                     row += v.min(RATIO_CLIP) as f64;
-                    here[x + 1] = above[x + 1] + row;
+                    *o = row;
+                }
+            });
+            for y in 1..self.height {
+                let (above, here) = sums.split_at_mut((y + 1) * (w + 1));
+                for (s, a) in here[..w + 1].iter_mut().zip(&above[y * (w + 1)..]) {
+                    *s += a;
                 }
             }
             sums
