@@ -73,7 +73,8 @@ pub struct EvaluateArgs {
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// Analyse only the scenes with these seeds (comma-separated; a `--misses` file names them), drawn
-    /// exactly as in the whole run: re-checks what a run found wrong, quickly. Figures are the subset's.
+    /// exactly as in the whole run: re-checks what a run found wrong, quickly. The scenes' figures are the
+    /// subset's (the static jitter and the wound beds are measured as in a whole run).
     #[arg(long, value_delimiter = ',', value_name = "SEEDS")]
     pub only: Vec<u64>,
 }
@@ -224,6 +225,9 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if !a.only.is_empty() && scores.all().frames == 0 {
+        bail!("--only {:?}: no scene of this run (--seed {}, --scenes {}) has any of these seeds", a.only, a.seed, a.scenes);
+    }
     let beds = wound_beds(&a, params_for, &mut misses)?;
     let jitter_cfg = PhantomConfig {
         width: 1280,

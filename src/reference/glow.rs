@@ -14,10 +14,12 @@
 //! `texture` does at the pixel scale), and stands out of the frame's texture at its own size
 //! (`scale_texture`).
 //! Its statistics are those of the full-resolution pixels under its blocks. A candidate whose part over
-//! half its height has an optical edge and is solid and roundish (`sharp_plateau_of`, the test
-//! `shape::flag_sharp_plateaus` makes of a component) is a homogeneous lesion whose component was joined
-//! to something at the fluorescence level: it is reported homogeneous, with that part's area and
-//! centroid (as `shape::trim_to_plateau` gives a component's). CPU only (no GPU twin yet;
+//! half its own level (the median under its blocks over the mode) has an optical edge and is solid and
+//! roundish (`sharp_plateau_of`, the test `shape::flag_sharp_plateaus` makes of a component) is a
+//! homogeneous lesion whose component was joined to something at the fluorescence level: it is reported
+//! homogeneous, with the area and centroid of that part's largest piece, its holes smaller than a core
+//! filled (`shape::trim_to_plateau` takes a component's every pixel over half its height instead). CPU
+//! only (no GPU twin yet;
 //! `AnalysisParams::cpu_only_stages`).
 
 use rayon::prelude::*;

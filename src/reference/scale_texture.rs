@@ -1,9 +1,10 @@
 //! The frame's texture at a candidate's own scale. A coreless candidate (a homogeneous lesion, a deep
 //! glow) is fluorescence only where it is brighter than the liver around it is anywhere in the frame at
 //! its own size: the ratio's mean over a square of the candidate's area, centred on it, must be an
-//! outlier among the means of such squares laid over the whole frame (`stats::upper_outlier_bar` at
-//! `AnalysisParams::texture_alpha`, as many tries as squares laid: a candidate's square sits where the
-//! fluorescence is brightest, so every place a square could take is a try).
+//! outlier among the means of such squares laid over the whole frame (`stats::clipped_upper_outlier_bar`
+//! at `AnalysisParams::texture_alpha`, as many tries as squares laid: a candidate's square sits where the
+//! fluorescence is brightest, so every place a square could take is a try; the squares that reach the bar
+//! are set aside and it is drawn again, since a frame's ducts and lesions can fill much of the upper half).
 //! Unlike the grain test (`texture`), which needs `stats::MIN_GRAINS` fluorescent components of a
 //! lesion's size to judge by, this needs none: coarse texture at a fine scale makes a few large bright
 //! patches and no crowd of grains (tuning seed 9700: 5 grains, two of them reported as diffuse lesions
