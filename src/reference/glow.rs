@@ -140,12 +140,18 @@ pub fn find_glows(ratio: &Plane<f32>, level: &FluoLevel, scale: Option<&ScaleTex
 impl Candidate {
     /// The box of its blocks, px (within a `w`×`h` frame).
     fn bbox(&self, lw: usize, b: usize, w: usize, h: usize) -> Rect {
+        let r = self.block_box(lw);
+        Rect { x0: r.x0 * b, y0: r.y0 * b, x1: (r.x1 * b).min(w), y1: (r.y1 * b).min(h) }
+    }
+
+    /// The box of its blocks, in blocks (of a map `lw` blocks wide).
+    fn block_box(&self, lw: usize) -> Rect {
         let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
         for &i in &self.blocks {
             let (bx, by) = (i % lw, i / lw);
             (x0, y0, x1, y1) = (x0.min(bx), y0.min(by), x1.max(bx + 1), y1.max(by + 1));
         }
-        Rect { x0: x0 * b, y0: y0 * b, x1: (x1 * b).min(w), y1: (y1 * b).min(h) }
+        Rect { x0, y0, x1, y1 }
     }
 
     /// The centroid of its blocks' centres, px.
@@ -188,11 +194,7 @@ fn sharp_plateau_of(ratio: &Plane<f32>, level: &FluoLevel, c: &Candidate, lw: us
         return None;
     }
     // The blocks within `reach` of the candidate's, in the box of blocks around them.
-    let (mut bx0, mut by0, mut bx1, mut by1) = (usize::MAX, usize::MAX, 0, 0);
-    for &i in &c.blocks {
-        let (bx, by) = (i % lw, i / lw);
-        (bx0, by0, bx1, by1) = (bx0.min(bx.saturating_sub(reach)), by0.min(by.saturating_sub(reach)), bx1.max((bx + reach + 1).min(lw)), by1.max((by + reach + 1).min(lh)));
-    }
+    let Rect { x0: bx0, y0: by0, x1: bx1, y1: by1 } = c.block_box(lw).expand(reach, lw, lh);
     let (nw, nh) = (bx1 - bx0, by1 - by0);
     let mut near = vec![false; nw * nh];
     for &i in &c.blocks {

@@ -40,8 +40,8 @@ const MIN_RING_PX: usize = 2;
 /// little over a shorter step).
 const STEP_FRACTION: usize = 2;
 
-/// The frame's ratio and its summed-area table, made at the first question (most frames have no
-/// candidate to judge, and at 1080p the table costs a few milliseconds).
+/// The frame's ratio and its summed-area table, made at the first question (a frame with no coreless
+/// candidate and no rim thick enough to judge makes none; at 1080p it costs about half a millisecond).
 pub struct ScaleTexture<'a> {
     ratio: &'a Plane<f32>,
     /// Boxes of the lesions found with a core (each grown by its rim's reach): squares meeting them are

@@ -127,11 +127,9 @@ pub fn drop_texture_pockets(grains: &Grains, lesions: &mut Vec<LesionStats>, lev
 }
 
 /// Drops the rim lesions whose ring does not stand out of the frame's texture at its own scale
-/// (`ScaleTexture::ring_stands_out`). A lesion cut by the image border is kept.
+/// (`ScaleTexture::ring_stands_out`, at `texture_alpha`; a `ScaleTexture` is made only where that is
+/// on). A lesion cut by the image border is kept.
 pub fn drop_faint_rings(scale: &ScaleTexture, bg: &RegionTable, lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
-    if !(p.texture_alpha > 0.0) {
-        return;
-    }
     lesions.retain(|st| {
         st.kind != LesionKind::Rim
             || st.partial
