@@ -499,7 +499,7 @@ mod tests {
             let glow = (-((x - 360.0).powi(2) + (y - 200.0).powi(2)) / (2.0 * 40.0f32.powi(2))).exp();
             disc(x, y).max(band) + glow
         });
-        let scale = ScaleTexture::of(&ratio, Vec::new());
+        let scale = ScaleTexture::of(&ratio, Vec::new(), Vec::new());
         let mut lesions = Vec::new();
         find_glows(&ratio, &level, Some(&scale), &mut lesions, &p);
         let found: Vec<(LesionKind, [f32; 2])> = lesions.iter().map(|st| (st.kind, st.centroid())).collect();
@@ -525,7 +525,7 @@ mod tests {
         let p = AnalysisParams::with_scale(0.1);
         let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
         let ratio = textured(|x, y| 0.8 / (1.0 + (((x - 240.0).hypot(y - 180.0) - 75.0) / 8.0).exp()));
-        let scale = ScaleTexture::of(&ratio, Vec::new());
+        let scale = ScaleTexture::of(&ratio, Vec::new(), Vec::new());
         let mut lesions = Vec::new();
         find_glows(&ratio, &level, Some(&scale), &mut lesions, &p);
         let found: Vec<(LesionKind, [f32; 2])> = lesions.iter().map(|st| (st.kind, st.centroid())).collect();
@@ -571,7 +571,7 @@ mod tests {
         let p = AnalysisParams::with_scale(0.1);
         let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
         let ratio = frame();
-        let scale = ScaleTexture::of(&ratio, Vec::new());
+        let scale = ScaleTexture::of(&ratio, Vec::new(), Vec::new());
         let mut lesions = vec![rim_at(175.0, 150.0, 300), rim_at(420.0, 200.0, 900)];
         find_glows(&ratio, &level, Some(&scale), &mut lesions, &p);
         let glows: Vec<&LesionStats> = lesions.iter().filter(|st| st.kind == LesionKind::Diffuse).collect();

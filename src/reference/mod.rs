@@ -72,6 +72,8 @@ pub struct FrameMaps {
     pub bg_table: regions::RegionTable,
     pub fluo_table: regions::RegionTable,
     morph: morphology::MorphScratch,
+    /// The buffer of `scale_texture::ScaleTexture`'s summed-area table, kept between frames.
+    texture_sums: Vec<f64>,
     parent: Vec<u32>,
     parent_fl: Vec<u32>,
 }
@@ -183,13 +185,16 @@ impl Analyzer for CpuAnalyzer {
         blobs::split_blobs(Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &m.ratio, p);
         shape::flag_shapeless(&m.fluo_labels, &mut m.fluo_table, p);
         shape::flag_sharp_plateaus(&m.fluo_labels, &mut m.fluo_table, &m.ratio, &level, p);
+        // The texture's and the glow's tests are timed apart from `reduce` (`texture`, `glow`).
+        let tt = Instant::now();
         let grains = texture::Grains::of(&m.fluo_labels, &m.fluo_table, &m.ratio, &level, p);
         let scale_texture = (p.texture_alpha > 0.0).then(|| {
             let reach = p.mm_to_px(p.rim_search_mm).ceil() as usize;
             let lesions = cores.iter().map(|&l| m.bg_table.bbox[m.bg_table.index(l)].expand(reach, wl.width, wl.height)).collect();
-            scale_texture::ScaleTexture::of(&m.ratio, lesions)
+            scale_texture::ScaleTexture::of(&m.ratio, lesions, std::mem::take(&mut m.texture_sums))
         });
         texture::flag_texture(&grains, scale_texture.as_ref(), &mut m.fluo_table, p);
+        let mut texture_ms = ms(tt);
         let maps = m.reduce_maps();
         // More lesions than the table holds: the first by label were kept (as on the GPU); say so.
         let n = wl.width * wl.height;
@@ -220,16 +225,25 @@ impl Analyzer for CpuAnalyzer {
             st.thickness_hist = edges; // the refined outer edge replaces the threshold's
         }
         shape::trim_to_plateau(&m.fluo_labels, &m.fluo_table, &m.ratio, &level, &mut lesions, p);
+        let tt = Instant::now();
         texture::drop_texture_pockets(&grains, &mut lesions, &level, p);
         let holes = texture::Holes::of(&m.bg_labels, &m.bg_table, &m.fluo, &m.ratio, &level, p);
         texture::drop_pocket_crowds(&holes, &m.bg_labels, &mut lesions, p);
         if let Some(scale) = &scale_texture {
             texture::drop_faint_rings(scale, &m.bg_table, &mut lesions, p);
         }
+        texture_ms += ms(tt);
+        let tg = Instant::now();
         glow::find_glows(&m.ratio, &level, scale_texture.as_ref(), &mut lesions, p);
+        let glow_ms = ms(tg);
+        if let Some(scale) = scale_texture {
+            m.texture_sums = scale.into_buffer();
+        }
         m.reported_cores = cores.iter().copied().filter(|&l| lesions.iter().any(|st| st.label == l)).collect();
-        timings.push("reduce", ms(t) - edges_ms);
+        timings.push("reduce", ms(t) - edges_ms - texture_ms - glow_ms);
         timings.push("edges", edges_ms);
+        timings.push("texture", texture_ms);
+        timings.push("glow", glow_ms);
 
         self.want_classes = want_classes;
         Ok(Segmentation { lesions, truncated, background: level, timings })

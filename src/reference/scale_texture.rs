@@ -19,7 +19,7 @@
 //! 9600 one of 5 went and one faint rim in 22% texture was lost). CPU only
 //! (`AnalysisParams::cpu_only_stages`).
 
-use std::cell::OnceCell;
+use std::sync::{Mutex, OnceLock};
 
 use rayon::prelude::*;
 
@@ -41,7 +41,9 @@ const MIN_RING_PX: usize = 2;
 const STEP_FRACTION: usize = 2;
 
 /// The frame's ratio and its summed-area table, made at the first question (a frame with no coreless
-/// candidate and no rim thick enough to judge makes none; at 1080p it costs about half a millisecond).
+/// candidate and no rim thick enough to judge makes none). The table is made in one parallel pass, in
+/// a buffer kept from frame to frame (`of`, `into_buffer`): at 1080p it is 16 MB, and writing it is
+/// what it costs.
 pub struct ScaleTexture<'a> {
     ratio: &'a Plane<f32>,
     /// Boxes of the lesions found with a core (each grown by its rim's reach): squares meeting them are
@@ -49,44 +51,114 @@ pub struct ScaleTexture<'a> {
     lesions: Vec<Rect>,
     width: usize,
     height: usize,
-    /// (width + 1) × (height + 1) sums of the clipped ratio; row 0 and column 0 are zero.
-    sums: OnceCell<Vec<f64>>,
+    table: OnceLock<Table>,
+    /// The buffer the table is made in (the last frame's, so that 16 MB are not allocated and zeroed
+    /// each frame at 1080p), until it is.
+    spare: Mutex<Vec<f64>>,
+}
+
+/// A summed-area table of the clipped ratio, (width + 1) × (height + 1) entries (row 0 and column 0
+/// zero), kept in bands of `BAND_ROWS` rows: each band sums from its own top (so that the bands are
+/// made in parallel, in one pass), and `bases` holds, for each band, the sums of the rows above it.
+/// An entry is its band's value plus its band's base. The values are f32 under `RATIO_CLIP` at fewer
+/// than 2^21 pixels, so f64 holds every sum exactly, whichever way it is added up.
+struct Table {
+    local: Vec<f64>,
+    /// One row of (width + 1) a band; band 0's is zero.
+    bases: Vec<f64>,
+    stride: usize,
+}
+
+/// Rows a band of the summed-area table (`Table`).
+const BAND_ROWS: usize = 64;
+
+impl Table {
+    fn of(ratio: &Plane<f32>, mut local: Vec<f64>) -> Self {
+        let (w, h) = (ratio.width, ratio.height);
+        let stride = w + 1;
+        // Every entry is written below: the buffer is not cleared, only sized.
+        local.resize(stride * (h + 1), 0.0);
+        local[..stride].fill(0.0);
+        // Table row y (from 1) is image row y - 1; band b holds table rows 1 + 64 b ... 64 (b + 1).
+        local[stride..].par_chunks_mut(stride * BAND_ROWS).enumerate().for_each(|(b, band)| {
+            let rows = band.len() / stride;
+            let mut k = 0;
+            while k < rows {
+                let (above, here) = band.split_at_mut(k * stride);
+                let above = (k > 0).then(|| &above[(k - 1) * stride..]);
+                let y = b * BAND_ROWS + k;
+                match rows - k {
+                    1 => sum_rows::<1>(above, &mut here[..stride], [ratio.row(y)], stride),
+                    2 => sum_rows::<2>(above, &mut here[..2 * stride], [ratio.row(y), ratio.row(y + 1)], stride),
+                    3 => sum_rows::<3>(above, &mut here[..3 * stride], [ratio.row(y), ratio.row(y + 1), ratio.row(y + 2)], stride),
+                    _ => sum_rows::<4>(above, &mut here[..4 * stride], [ratio.row(y), ratio.row(y + 1), ratio.row(y + 2), ratio.row(y + 3)], stride),
+                }
+                k += 4;
+            }
+        });
+        let n_bands = h.div_ceil(BAND_ROWS).max(1);
+        let mut bases = vec![0f64; n_bands * stride];
+        for b in 1..n_bands {
+            let (done, next) = bases.split_at_mut(b * stride);
+            let last = &local[stride * b * BAND_ROWS..][..stride]; // band b - 1's last row
+            for ((n, &d), &l) in next[..stride].iter_mut().zip(&done[(b - 1) * stride..]).zip(last) {
+                *n = d + l;
+            }
+        }
+        Self { local, bases, stride }
+    }
+
+    /// The sum of the clipped ratio over image rows below `y` and columns below `x`.
+    fn at(&self, x: usize, y: usize) -> f64 {
+        let band = y.saturating_sub(1) / BAND_ROWS;
+        self.local[y * self.stride + x] + self.bases[band * self.stride + x]
+    }
+}
+
+/// `G` rows of a band's table (`out`, `G` × `stride`): each entry the running sum of its image row
+/// (`values`, clipped) plus the entry above (`above`, the band's row before; none at its top). The G
+/// rows' running sums are G independent chains of adds, advanced together, so that the adds overlap
+/// instead of each waiting for the one before.
+fn sum_rows<const G: usize>(above: Option<&[f64]>, out: &mut [f64], values: [&[f32]; G], stride: usize) {
+    assert!(out.len() == G * stride && values.iter().all(|v| v.len() + 1 == stride) && above.is_none_or(|a| a.len() >= stride));
+    let mut run = [0f64; G];
+    for x in 1..stride {
+        let mut acc = above.map_or(0.0, |a| a[x]);
+        for j in 0..G {
+            run[j] += values[j][x - 1].min(RATIO_CLIP) as f64;
+            acc += run[j];
+            out[j * stride + x] = acc;
+        }
+    }
+    for j in 0..G {
+        out[j * stride] = 0.0;
+    }
 }
 
 impl<'a> ScaleTexture<'a> {
-    pub fn of(ratio: &'a Plane<f32>, lesions: Vec<Rect>) -> Self {
-        Self { ratio, lesions, width: ratio.width, height: ratio.height, sums: OnceCell::new() }
+    /// The texture of `ratio`, the lesions found with a core in `lesions`; `buffer` is where the table
+    /// will be made (any contents; `into_buffer` gives it back).
+    pub fn of(ratio: &'a Plane<f32>, lesions: Vec<Rect>, buffer: Vec<f64>) -> Self {
+        Self { ratio, lesions, width: ratio.width, height: ratio.height, table: OnceLock::new(), spare: Mutex::new(buffer) }
     }
 
-    fn sums(&self) -> &[f64] {
-        self.sums.get_or_init(|| {
-            let w = self.width;
-            let mut sums = vec![0f64; (w + 1) * (self.height + 1)];
-            // Each row's running sums (a chain of dependent adds, so rows in parallel), then each row
-            // added to the one above (vector adds).
-            sums[w + 1..].par_chunks_mut(w + 1).enumerate().for_each(|(y, out)| {
-                let mut row = 0f64;
-                for (o, &v) in out[1..].iter_mut().zip(self.ratio.row(y)) {
-                    row += v.min(RATIO_CLIP) as f64;
-                    *o = row;
-                }
-            });
-            for y in 1..self.height {
-                let (above, here) = sums.split_at_mut((y + 1) * (w + 1));
-                for (s, a) in here[..w + 1].iter_mut().zip(&above[y * (w + 1)..]) {
-                    *s += a;
-                }
-            }
-            sums
-        })
+    /// The table's buffer, for the next frame's `of`.
+    pub fn into_buffer(self) -> Vec<f64> {
+        match self.table.into_inner() {
+            Some(t) => t.local,
+            None => self.spare.into_inner().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+
+    fn table(&self) -> &Table {
+        self.table.get_or_init(|| Table::of(self.ratio, std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()))))
     }
 
     /// The sum of the ratio over the `w` × `h` rectangle whose top-left corner is (x0, y0).
     fn sum(&self, x0: usize, y0: usize, w: usize, h: usize) -> f64 {
-        let sums = self.sums();
-        let s = |x: usize, y: usize| sums[y * (self.width + 1) + x];
+        let t = self.table();
         let (x1, y1) = (x0 + w, y0 + h);
-        s(x1, y1) - s(x0, y1) - s(x1, y0) + s(x0, y0)
+        t.at(x1, y1) - t.at(x0, y1) - t.at(x1, y0) + t.at(x0, y0)
     }
 
     /// The value of window `win` whose bounding square's top-left corner is (x0, y0) (inside the
@@ -162,9 +234,11 @@ impl<'a> ScaleTexture<'a> {
     fn window_stands_out(&self, centre: [f32; 2], win: Window, own: Rect, alpha: f32) -> bool {
         let side = win.side();
         let step = (side / STEP_FRACTION).max(1);
-        let samples: Vec<f32> = (0..=self.height - side)
-            .step_by(step)
-            .flat_map(|y| (0..=self.width - side).step_by(step).map(move |x| (x, y)))
+        self.table(); // made before the rows are read in parallel
+        let rows: Vec<usize> = (0..=self.height - side).step_by(step).collect();
+        let samples: Vec<f32> = rows
+            .into_par_iter()
+            .flat_map_iter(|y| (0..=self.width - side).step_by(step).map(move |x| (x, y)))
             .filter(|&(x, y)| {
                 let square = Rect { x0: x, y0: y, x1: x + side, y1: y + side };
                 !own.overlaps(&square) && !self.lesions.iter().any(|l| l.overlaps(&square))
@@ -239,6 +313,22 @@ mod tests {
         (mean, [x as f32 + half, y as f32 + half], Rect { x0: x, y0: y, x1: x + side, y1: y + side })
     }
 
+    /// The table, made in bands of rows four at a time, gives every rectangle's sum exactly as a plain
+    /// sum of its clipped pixels does: a frame whose height is no multiple of the band or of four, with
+    /// values over the clip.
+    #[test]
+    fn the_banded_table_sums_every_rectangle_exactly() {
+        let (w, h) = (37usize, 2 * BAND_ROWS + 7);
+        let data: Vec<f32> = (0..w * h).map(|i| ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f32 / (1u64 << 24) as f32 * 5.0).collect();
+        let ratio = Plane { width: w, height: h, data };
+        let t = ScaleTexture::of(&ratio, Vec::new(), vec![7.0; 3]); // a buffer of the wrong size and contents
+        for (x0, y0, rw, rh) in [(0, 0, w, h), (0, 0, 1, 1), (3, 60, 5, 9), (0, 63, w, 2), (10, BAND_ROWS * 2, 20, 7), (36, 0, 1, h)] {
+            let plain: f64 = (y0..y0 + rh).flat_map(|y| (x0..x0 + rw).map(move |x| (x, y))).map(|(x, y)| ratio.data[y * w + x].min(RATIO_CLIP) as f64).sum();
+            assert_eq!(t.sum(x0, y0, rw, rh), plain, "{rw}x{rh} at ({x0}, {y0})");
+        }
+        assert_eq!(t.into_buffer().len(), (w + 1) * (h + 1), "the buffer comes back for the next frame");
+    }
+
     /// Skewed texture with one disc of 15 px radius at 1.8 times the background: the disc stands out at
     /// its scale; the texture's brightest square of the disc's area, away from the disc, does not.
     #[test]
@@ -252,7 +342,7 @@ mod tests {
             }
         }
         let ratio = Plane { width: w, height: h, data };
-        let t = ScaleTexture::of(&ratio, Vec::new());
+        let t = ScaleTexture::of(&ratio, Vec::new(), Vec::new());
         let disc_area = std::f32::consts::PI * 15.0 * 15.0;
         let disc_box = Rect { x0: 105, y0: 165, x1: 136, y1: 196 };
         assert!(t.stands_out([120.0, 180.0], disc_area, disc_box, 0.05), "the lesion at 1.8");
@@ -286,7 +376,7 @@ mod tests {
         };
         let value = |strips| {
             let ratio = paint(strips);
-            ScaleTexture::of(&ratio, Vec::new()).value(34, 34, win)
+            ScaleTexture::of(&ratio, Vec::new(), Vec::new()).value(34, 34, win)
         };
         assert_eq!(value([2.0; 4]), 2.0, "a complete rim");
         assert_eq!(value([2.0, 2.0, 1.0, 2.0]), 2.0, "a rim with a gap on one side");
@@ -309,7 +399,7 @@ mod tests {
             }
         }
         let ratio = Plane { width: w, height: h, data };
-        let t = ScaleTexture::of(&ratio, Vec::new());
+        let t = ScaleTexture::of(&ratio, Vec::new(), Vec::new());
         let pi = std::f32::consts::PI;
         let (core, rim) = (pi * 12.0 * 12.0, pi * (20.0 * 20.0 - 12.0 * 12.0));
         let core_box = Rect { x0: 108, y0: 138, x1: 133, y1: 163 };
