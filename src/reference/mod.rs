@@ -133,6 +133,32 @@ impl Analyzer for CpuAnalyzer {
     }
 
     fn segment(&mut self, wl: RgbView<'_>, nir: NirView<'_>, want_classes: bool) -> Result<Segmentation> {
+        in_pool(|| self.segment_in_pool(wl, nir, want_classes))
+    }
+
+    fn composite(&mut self, wl: RgbView<'_>, styles: &[LesionStyle]) -> Result<Composite> {
+        in_pool(|| self.composite_in_pool(wl, styles))
+    }
+
+    fn pixel_maps(&mut self) -> Result<PixelMaps> {
+        Ok((self.maps.ratio.clone(), self.maps.fluo.clone()))
+    }
+
+    fn fluo_labels(&mut self) -> Result<Arc<Plane<u32>>> {
+        Ok(self.maps.fluo_labels.clone())
+    }
+}
+
+/// Runs `work` on a thread of rayon's pool (at once where the caller is one). The stages hand dozens of
+/// parallel loops a frame to the pool: from a thread outside it each one is sent in and waited for
+/// (the caller and an idle worker put to sleep and woken each time: at 1080p about a millisecond a
+/// frame went to the scheduler), from a worker it is run there, the other worker helping.
+fn in_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| work())
+}
+
+impl CpuAnalyzer {
+    fn segment_in_pool(&mut self, wl: RgbView<'_>, nir: NirView<'_>, want_classes: bool) -> Result<Segmentation> {
         check_pair(wl, nir)?;
         // Called off between stages: the maps are left half made, and the next frame remakes them.
         let cancel = self.cancel.clone().unwrap_or_default();
@@ -249,7 +275,7 @@ impl Analyzer for CpuAnalyzer {
         Ok(Segmentation { lesions, truncated, background: level, timings })
     }
 
-    fn composite(&mut self, wl: RgbView<'_>, styles: &[LesionStyle]) -> Result<Composite> {
+    fn composite_in_pool(&mut self, wl: RgbView<'_>, styles: &[LesionStyle]) -> Result<Composite> {
         let m = &self.maps;
         if (wl.width, wl.height) != (m.ratio.width, m.ratio.height) {
             bail!("composite of a {}x{} frame after segmenting a {}x{} one", wl.width, wl.height, m.ratio.width, m.ratio.height);
@@ -271,14 +297,6 @@ impl Analyzer for CpuAnalyzer {
         timings.push("composite", ms(t));
         let classes = self.want_classes.then(|| class_map(&m.reduce_maps(), &m.reported_cores, self.params.mm_to_px(self.params.rim_search_mm)));
         Ok(Composite { overlay, classes, timings })
-    }
-
-    fn pixel_maps(&mut self) -> Result<PixelMaps> {
-        Ok((self.maps.ratio.clone(), self.maps.fluo.clone()))
-    }
-
-    fn fluo_labels(&mut self) -> Result<Arc<Plane<u32>>> {
-        Ok(self.maps.fluo_labels.clone())
     }
 }
 
