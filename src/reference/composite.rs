@@ -31,9 +31,10 @@ const CHUNK: usize = 16;
 /// The overlay: a copy of the white light with every layer drawn on it.
 pub fn composite(inp: &CompositeInputs, styles: &[LesionStyle], margins_px: &[f32]) -> RgbFrame {
     let (w, h) = (inp.wl.width, inp.wl.height);
-    // The white light first, rows copied in parallel: a pixel nothing is drawn on keeps it.
-    let mut data = vec![0u8; w * h * 3];
-    data.par_chunks_mut((w * 3).max(1)).zip(inp.wl.data[..w * h * 3].par_chunks((w * 3).max(1))).for_each(|(d, s)| d.copy_from_slice(s));
+    // The white light first, copied in parallel into the new frame (not zeroed first): a pixel nothing
+    // is drawn on keeps it.
+    let mut data = Vec::with_capacity(w * h * 3);
+    data.par_extend(inp.wl.data[..w * h * 3].par_iter().copied());
     let mut out = RgbFrame { width: w, height: h, data };
     // The style table: a word a styled lesion (`analysis::style`), by label.
     let mut by_label: Vec<(u32, u32)> = styles.iter().map(|s| (s.label, s.word())).collect();
