@@ -55,25 +55,36 @@ pub fn block_medians<'a>(nir: impl Into<NirView<'a>>, block: usize) -> Plane<f32
     let nir = nir.into();
     let gw = nir.width.div_ceil(block);
     let gh = nir.height.div_ceil(block);
-    let data: Vec<f32> = (0..gw * gh)
+    // A band of blocks at a time: its rows read in order, each row's pixels handed to its blocks (the
+    // NIR is read as it lies in memory, not a block's short row pieces in turn).
+    let data: Vec<f32> = (0..gh)
         .into_par_iter()
-        .map_init(Vec::new, |buf: &mut Vec<u16>, i| {
-            let (bx, by) = (i % gw, i / gw);
-            buf.clear();
-            let (x0, x1) = (bx * block, ((bx + 1) * block).min(nir.width));
+        .map_init(Vec::new, |bufs: &mut Vec<Vec<u16>>, by| {
+            bufs.resize_with(gw, Vec::new);
+            bufs.iter_mut().for_each(Vec::clear);
             for y in by * block..((by + 1) * block).min(nir.height) {
-                let start = x0 + ((x0 + y) & 1);
-                if start < x1 {
-                    // Every other pixel: the first of each pair (an exact-size iterator, unlike `step_by`'s,
-                    // so the copy is a plain loop).
-                    buf.extend(nir.row(y)[start..x1].chunks(2).map(|pair| pair[0]));
+                let row = nir.row(y);
+                for (bx, buf) in bufs.iter_mut().enumerate() {
+                    let (x0, x1) = (bx * block, ((bx + 1) * block).min(nir.width));
+                    let start = x0 + ((x0 + y) & 1);
+                    if start < x1 {
+                        // Every other pixel: the first of each pair (an exact-size iterator, unlike
+                        // `step_by`'s, so the copy is a plain loop).
+                        buf.extend(row[start..x1].chunks(2).map(|pair| pair[0]));
+                    }
                 }
             }
-            if buf.is_empty() {
-                buf.push(nir.get(x0, by * block)); // a lone pixel with x + y odd stands for itself
-            }
-            nth_smallest(buf, buf.len() / 2) as f32
+            bufs.iter_mut()
+                .enumerate()
+                .map(|(bx, buf)| {
+                    if buf.is_empty() {
+                        buf.push(nir.get(bx * block, by * block)); // a lone pixel with x + y odd stands for itself
+                    }
+                    nth_smallest(buf, buf.len() / 2) as f32
+                })
+                .collect::<Vec<f32>>()
         })
+        .flatten_iter()
         .collect();
     Plane { width: gw, height: gh, data }
 }
