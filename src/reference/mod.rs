@@ -170,12 +170,12 @@ impl CpuAnalyzer {
         let block = p.background_block_px as usize;
         let medians = normalize::block_medians(nir, block);
         let model = normalize::fit_background(&medians, block, nir.width, nir.height);
-        normalize::normalize(nir, &model, Arc::make_mut(&mut m.ratio));
+        let histogram = normalize::normalize_and_count(nir, &model, Arc::make_mut(&mut m.ratio));
         timings.push("normalize", ms(t));
         cancel.check()?;
 
         let t = Instant::now();
-        let level = threshold::fluo_level(&threshold::ratio_histogram(&m.ratio), p);
+        let level = threshold::fluo_level(&histogram, p);
         let fluo = Arc::make_mut(&mut m.fluo);
         let low = threshold::low_level(&level, p);
         threshold::threshold(&m.ratio, wl, low, p.glint_level, fluo);

@@ -8,7 +8,8 @@
 
 use rayon::prelude::*;
 
-use crate::analysis::quantise_ratio;
+use crate::analysis::{LEVEL_BINS, quantise_ratio};
+use super::threshold::count_row;
 use crate::frame::{NirView, Plane};
 
 /// Background level as `exp(c0 + c1 u + c2 v + c3 u² + c4 uv + c5 v²)` with `u = (x - cx) / s`,
@@ -226,7 +227,17 @@ const LANES: usize = 8;
 /// smoothing is separable (a vertical 1-2-1 sum, then a horizontal one). Each ratio is rounded to the
 /// ratio map's 16-bit fixed point (`analysis::quantise_ratio`), as the GPU twin stores it.
 pub fn normalize<'a>(nir: impl Into<NirView<'a>>, model: &BackgroundModel, out: &mut Plane<f32>) {
-    let nir = nir.into();
+    normalize_rows(nir.into(), model, out, false);
+}
+
+/// `normalize`, and `threshold::ratio_histogram` of the ratios it writes: each even row counted as it
+/// is made, while it is in cache, instead of in a pass over the map of its own.
+pub fn normalize_and_count<'a>(nir: impl Into<NirView<'a>>, model: &BackgroundModel, out: &mut Plane<f32>) -> Vec<u32> {
+    normalize_rows(nir.into(), model, out, true)
+}
+
+/// `normalize`; with `count`, the histogram of `normalize_and_count` (else an empty one).
+fn normalize_rows(nir: NirView<'_>, model: &BackgroundModel, out: &mut Plane<f32>, count: bool) -> Vec<u32> {
     let (w, h) = (nir.width, nir.height);
     out.ensure_size(w, h);
     let c = model.coeffs.map(|v| v as f64);
@@ -238,19 +249,34 @@ pub fn normalize<'a>(nir: impl Into<NirView<'a>>, model: &BackgroundModel, out: 
     #[cfg(not(target_arch = "x86_64"))]
     let avx2 = false;
     let row = RatioRow { nir, c, cx, cy, s };
-    out.data.par_chunks_mut(w).enumerate().for_each_init(
-        || (Vec::<i32>::new(), Vec::<f64>::new()),
-        |(vsum, inv_bg), (y, dst)| {
+    let bins = if count { LEVEL_BINS } else { 0 };
+    let empty = || (Vec::<i32>::new(), Vec::<f64>::new(), vec![0u32; bins]);
+    let (_, _, hist) = out
+        .data
+        .par_chunks_mut(w)
+        .enumerate()
+        .fold(empty, |(mut vsum, mut inv_bg, mut hist), (y, dst)| {
             #[cfg(target_arch = "x86_64")]
-            if avx2 {
+            let done = avx2 && {
                 // SAFETY: the CPU has AVX2 (detected above).
-                unsafe { row.fill_avx2(y, dst, vsum, inv_bg) };
-                return;
+                unsafe { row.fill_avx2(y, dst, &mut vsum, &mut inv_bg) };
+                true
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let done = avx2;
+            if !done {
+                row.fill(y, dst, &mut vsum, &mut inv_bg);
             }
-            let _ = avx2;
-            row.fill(y, dst, vsum, inv_bg);
-        },
-    );
+            if count && y % 2 == 0 {
+                count_row(dst, &mut hist);
+            }
+            (vsum, inv_bg, hist)
+        })
+        .reduce(empty, |mut a, b| {
+            a.2.iter_mut().zip(b.2).for_each(|(x, y)| *x += y);
+            a
+        });
+    hist
 }
 
 /// What each row of `normalize` reads: the NIR and the background model's coefficients in f64.
@@ -441,6 +467,23 @@ mod tests {
                     assert!((g - want.min(crate::analysis::RATIO_MAX)).abs() <= half_step + 1e-6 * want.abs().max(1.0), "{w}x{h} ({x},{y}): {g} vs {want}");
                 }
             }
+        }
+    }
+
+    /// `normalize_and_count` writes what `normalize` writes, and its histogram is `ratio_histogram` of
+    /// that map (odd and even sizes; ratios about 1, so that most fall in the histogram's range).
+    #[test]
+    fn the_counted_histogram_is_the_ratio_histogram() {
+        for (w, h) in [(1, 5), (37, 11), (203, 17)] {
+            let mut model = BackgroundModel::for_size(w, h);
+            model.coeffs = [7.6, 0.1, -0.1, 0.0, 0.0, 0.0];
+            let nir = random_nir(w, h, &mut 5u32);
+            let (mut plain, mut counted) = (Plane::new(0, 0), Plane::new(0, 0));
+            normalize(&nir, &model, &mut plain);
+            let hist = normalize_and_count(&nir, &model, &mut counted);
+            assert_eq!(counted.data, plain.data, "{w}x{h}");
+            assert!(hist.iter().sum::<u32>() > 0, "{w}x{h}: no ratio in range");
+            assert_eq!(hist, crate::reference::threshold::ratio_histogram(&counted), "{w}x{h}");
         }
     }
 

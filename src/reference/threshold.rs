@@ -36,11 +36,7 @@ pub fn ratio_histogram(ratio: &Plane<f32>) -> Vec<u32> {
         .fold(
             || vec![0u32; LEVEL_BINS],
             |mut hist, rows| {
-                for &v in rows[..w].iter().step_by(2) {
-                    if let Some(b) = level_bin(v) {
-                        hist[b] += 1;
-                    }
-                }
+                count_row(&rows[..w], &mut hist);
                 hist
             },
         )
@@ -48,6 +44,17 @@ pub fn ratio_histogram(ratio: &Plane<f32>) -> Vec<u32> {
             a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
             a
         })
+}
+
+/// Adds one even row's ratios at even columns to `hist` (`ratio_histogram`; `normalize` counts them so
+/// as it makes each row).
+#[inline]
+pub fn count_row(row: &[f32], hist: &mut [u32]) {
+    for &v in row.iter().step_by(2) {
+        if let Some(b) = level_bin(v) {
+            hist[b] += 1;
+        }
+    }
 }
 
 /// Sum of the `LEVEL_SMOOTH` bins centred on bin `k` (bins past the ends count 0).
