@@ -60,8 +60,9 @@ pub struct ScaleTexture<'a> {
 /// A summed-area table of the clipped ratio, (width + 1) × (height + 1) entries (row 0 and column 0
 /// zero), kept in bands of `BAND_ROWS` rows: each band sums from its own top (so that the bands are
 /// made in parallel, in one pass), and `bases` holds, for each band, the sums of the rows above it.
-/// An entry is its band's value plus its band's base. The values are f32 under `RATIO_CLIP` at fewer
-/// than 2^21 pixels, so f64 holds every sum exactly, whichever way it is added up.
+/// An entry is its band's value plus its band's base. The map's values are multiples of 1/4096
+/// (`analysis::quantise_ratio`) clipped at `RATIO_CLIP`, so f64 holds every sum exactly (up to 2^39
+/// pixels), whichever way it is added up.
 struct Table {
     local: Vec<f64>,
     /// One row of (width + 1) a band; band 0's is zero.
@@ -315,11 +316,11 @@ mod tests {
 
     /// The table, made in bands of rows four at a time, gives every rectangle's sum exactly as a plain
     /// sum of its clipped pixels does: a frame whose height is no multiple of the band or of four, with
-    /// values over the clip.
+    /// values on the ratio map's grid, some over the clip.
     #[test]
     fn the_banded_table_sums_every_rectangle_exactly() {
         let (w, h) = (37usize, 2 * BAND_ROWS + 7);
-        let data: Vec<f32> = (0..w * h).map(|i| ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f32 / (1u64 << 24) as f32 * 5.0).collect();
+        let data: Vec<f32> = (0..w * h).map(|i| crate::analysis::quantise_ratio(((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f32 / (1u64 << 24) as f32 * 5.0)).collect();
         let ratio = Plane { width: w, height: h, data };
         let t = ScaleTexture::of(&ratio, Vec::new(), vec![7.0; 3]); // a buffer of the wrong size and contents
         for (x0, y0, rw, rh) in [(0, 0, w, h), (0, 0, 1, 1), (3, 60, 5, 9), (0, 63, w, 2), (10, BAND_ROWS * 2, 20, 7), (36, 0, 1, h)] {
