@@ -3,8 +3,9 @@
 //! a specular glint (a white-light pixel whose darkest channel is at least `glint_level`: speculars are
 //! white, liver is red).
 //!
-//! `ratio_histogram`: the ratio of every other row and column in bins of 1/256 over [0.5, 1.5) (the GPU
-//! privatises it per workgroup). `fluo_level`: the background's mode and its noise (the half width at
+//! The level histogram: the ratio of every other row and column in bins of 1/256 over [0.5, 1.5),
+//! counted by `normalize::normalize_and_count` as it makes the map (`count_row`; `ratio_histogram`, the
+//! same count over a finished map, is the tests' reference; the GPU privatises it per workgroup). `fluo_level`: the background's mode and its noise (the half width at
 //! half maximum of the peak of the 5-bin-smoothed histogram, the narrower side, as a Gaussian sigma)
 //! give the level: the larger of
 //! `fluo_ratio` and the mode plus `fluo_noise_sigmas` noise sigmas. On a clean frame that is
@@ -27,7 +28,9 @@ pub fn level_bin(v: f32) -> Option<usize> {
     (b >= 0.0 && b < LEVEL_BINS as f32).then_some(b as usize)
 }
 
-/// Counts of the ratios at even rows and columns, `LEVEL_BINS` bins.
+/// Counts of the ratios at even rows and columns, `LEVEL_BINS` bins: what `normalize_and_count` counts
+/// as it makes the map, counted over a finished one (the reference its tests hold it to).
+#[cfg(test)]
 pub fn ratio_histogram(ratio: &Plane<f32>) -> Vec<u32> {
     let w = ratio.width;
     ratio
