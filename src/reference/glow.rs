@@ -30,7 +30,7 @@ use crate::params::{AnalysisParams, min_coreless_area_px};
 use crate::stats::stand_out_of_grains;
 use super::components::{Connectivity, label_components};
 use super::reduce::ratio_bin;
-use super::scale_texture::ScaleTexture;
+use super::scale_texture::{RATIO_CLIP, ScaleTexture};
 use crate::raster::rect::Rect;
 use super::shape::{MAX_ELONGATION, sharp_plateau};
 
@@ -41,10 +41,6 @@ const GLOW_BLOCK_MM: f32 = 1.0;
 
 /// A lesion found before is taken to reach this far (mm) beyond the disc of its area (core and rim).
 const LESION_REACH_MM: f32 = 1.0;
-
-/// Ratios are clipped here before averaging, so that a saturated glint (7× and more) does not make a
-/// glow of its own out of a few pixels.
-const RATIO_CLIP: f32 = 4.0;
 
 /// A rim lesion that a glow candidate overlaps is a dip of the glow, not a lesion of its own that the
 /// median kept, when the candidate is at least this many times as large as the rim lesion's core and

@@ -27,8 +27,9 @@ use crate::frame::Plane;
 use crate::raster::rect::Rect;
 use crate::stats::clipped_upper_outlier_bar;
 
-/// Ratios are clipped here before summing (a saturated glint reads 7× and more).
-const RATIO_CLIP: f32 = 4.0;
+/// Ratios are clipped here before a window's or a block's mean (a saturated glint reads 7× and more):
+/// the windows here and the glow's blocks (`glow`), so that a glint's few pixels make neither bright.
+pub(super) const RATIO_CLIP: f32 = 4.0;
 
 /// Fewer squares than this clear of the candidate: the frame is not judged at that scale.
 const MIN_SQUARES: usize = 16;
