@@ -59,6 +59,11 @@ pub struct LesionStats {
     /// covered all round by construction).
     pub boundary_sectors: u32,
     pub covered_sectors: u32,
+    /// Of those, the sectors in which the rim's own ratio reaches halfway to its TBR (or
+    /// `AnalysisParams::rim_min_tbr`, where lower) within `reference::reduce::RING_REACH_MM` beyond the
+    /// core: the ring by its own brightness, where `covered_sectors` counts any fluorescence over the
+    /// mask's level (0 where the backend does not count).
+    pub ringed_sectors: u32,
 }
 
 impl LesionStats {
@@ -77,6 +82,7 @@ impl LesionStats {
             feret: vec![0; 2 * FERET_DIRS],
             boundary_sectors: 0,
             covered_sectors: 0,
+            ringed_sectors: 0,
         }
     }
 

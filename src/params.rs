@@ -288,7 +288,7 @@ impl AnalysisParams {
     pub fn cpu_only_stages(&self) -> Vec<&'static str> {
         let mut stages = Vec::new();
         if self.min_rim_coverage <= 1.0 {
-            stages.push("rims with a gap (min_rim_coverage)");
+            stages.push("rims with a gap, and rims judged by their own ring direction by direction (min_rim_coverage)");
         }
         if self.blob_opening_mm > 0.0 {
             stages.push("lesions cut from a touching duct (blob_opening_mm)");

@@ -1622,6 +1622,7 @@ fn lesions_from_table(t: &[u32]) -> Vec<LesionStats> {
                 // The GPU finds enclosed cores only: covered all round.
                 boundary_sectors: 0,
                 covered_sectors: 0,
+                ringed_sectors: 0,
             }
         })
         .collect();

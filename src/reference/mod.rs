@@ -251,6 +251,7 @@ impl CpuAnalyzer {
             st.thickness_hist = edges; // the refined outer edge replaces the threshold's
         }
         shape::trim_to_plateau(&m.fluo_labels, &m.fluo_table, &m.ratio, &level, &mut lesions, p);
+        reduce::drop_dim_rings(&mut lesions, p);
         let tt = Instant::now();
         texture::drop_texture_pockets(&grains, &mut lesions, &level, p);
         let holes = texture::Holes::of(&m.bg_labels, &m.bg_table, &m.fluo, &m.ratio, &level, p);

@@ -309,17 +309,23 @@ pub const RIM_DIRECTIONS: usize = 72;
 /// background outside, that boundary runs out through the gap and back (an independent set's gapped
 /// rims read 0.15 too little coverage, median); and a pinhole in a complete rim no longer reads as a
 /// gap. `boxes`: each core's bounding box; `lesions`: their statistics with the centroid's sums and the
-/// rim's ratio histogram.
+/// rim's ratio histogram. The sectors whose ring reaches that halfway bar along those rays within
+/// `RING_REACH_MM`, or `rim_min_tbr` where that is lower, are counted too (`LesionStats::ringed_sectors`,
+/// for `drop_dim_rings`): the bar is capped because a blob or a neighbour's rim within the rim's search
+/// raises the TBR, not the ring.
 pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plane<u8>, mode: f32, boxes: &[Rect], lesions: &mut [LesionStats], p: &AnalysisParams) {
     let (w, h) = (seeds.width, seeds.height);
     let (fl, seeds) = (&fluo.data, &seeds.data);
     let reach = p.mm_to_px(COVERAGE_REACH_MM).max(3.0);
+    let ring_reach = p.mm_to_px(RING_REACH_MM).max(3.0);
     lesions.par_iter_mut().zip(boxes.par_iter()).for_each(|(st, &b)| {
         let (core, [cx, cy]) = (st.label, st.centroid());
         let tbr = hist_quantile(&st.ratio_hist, 4, 5, RATIO_BIN, 1.0).unwrap_or(1.0);
         let bar = mode + 0.5 * (tbr - mode);
-        // Does the ratio reach the bar along the ray from the centroid through (x, y), beyond the core?
-        let rim_beyond = |x: usize, y: usize| {
+        let ring_bar = bar.min(p.rim_min_tbr);
+        // Does the ratio reach `bar` along the ray from the centroid through (x, y), beyond the core and
+        // within `reach`?
+        let rim_beyond = |x: usize, y: usize, reach: f32, bar: f32| {
             let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
             let len = dx.hypot(dy).max(1e-3);
             (1..=reach as usize).any(|k| {
@@ -331,7 +337,8 @@ pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plan
                 seeds[j] != core && ratio.data[j] >= bar
             })
         };
-        let mut sectors = [(0u32, 0u32); RIM_DIRECTIONS];
+        // Each sector's boundary pixels, those covered and those ringed.
+        let mut sectors = [(0u32, 0u32, 0u32); RIM_DIRECTIONS];
         for y in b.y0.max(1)..b.y1.min(h - 1) {
             for x in b.x0.max(1)..b.x1.min(w - 1) {
                 let i = y * w + x;
@@ -341,17 +348,40 @@ pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plan
                 }
                 let k = crate::raster::sector(x as f32 + 0.5 - cx, y as f32 + 0.5 - cy, RIM_DIRECTIONS);
                 sectors[k].0 += 1;
-                sectors[k].1 += (around.iter().all(|&j| seeds[j] == core || fl[j] != 0) || rim_beyond(x, y)) as u32;
+                sectors[k].1 += (around.iter().all(|&j| seeds[j] == core || fl[j] != 0) || rim_beyond(x, y, reach, bar)) as u32;
+                sectors[k].2 += rim_beyond(x, y, ring_reach, ring_bar) as u32;
             }
         }
         st.boundary_sectors = sectors.iter().filter(|s| s.0 > 0).count() as u32;
         st.covered_sectors = sectors.iter().filter(|s| s.0 > 0 && 2 * s.1 >= s.0).count() as u32;
+        st.ringed_sectors = sectors.iter().filter(|s| s.0 > 0 && 2 * s.2 >= s.0).count() as u32;
     });
 }
 
 /// How far beyond a core's boundary the rim is looked for in the ratio where its mask does not touch
 /// the core (`coverage_by_direction`): the strip a faint rim's broken mask leaves, not the next grain.
 pub const COVERAGE_REACH_MM: f32 = 0.5;
+
+/// How far beyond a core's boundary its ring is looked for (`coverage_by_direction`'s ringed sectors):
+/// into a rim of any thickness (0.5–4 mm, half that where it thins) through the strip a faint rim's
+/// broken mask leaves, not across a lobule (1–5 mm) to the walls of the next.
+pub const RING_REACH_MM: f32 = 1.5;
+
+/// Drops the rim lesions whose own ring is bright in fewer than `min_rim_coverage` of their directions
+/// (`LesionStats::ringed_sectors`: halfway from the background's mode to the TBR, or `rim_min_tbr` where
+/// lower; where the backend counts them and the gapped-rim stage is on). A core is a rim lesion when its
+/// rim covers at least half its boundary; the mask's coverage counts any fluorescence over the level,
+/// and the TBR (`measure::figures`: a percentile of the fluorescence nearest the core) any fluorescence
+/// within the rim's search. A cell of lobular liver beside a tumour is walled by the lobules' faint
+/// walls, over the level where the tumour's scatter lifts them, and the tumour's bright rim within reach
+/// lends it a rim's TBR: by direction its ring's maxima read 1.2–1.3 in all but a few sectors, a true
+/// rim's (median over its sectors) 1.6–3.2 (lobular tuning seed 9000).
+pub fn drop_dim_rings(lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
+    if p.min_rim_coverage > 1.0 {
+        return;
+    }
+    lesions.retain(|st| st.kind != LesionKind::Rim || st.boundary_sectors == 0 || st.ringed_sectors as f32 >= p.min_rim_coverage * st.boundary_sectors as f32);
+}
 
 /// The thickness histograms from the outer edge's samples (sector index `core slot × RIM_DIRECTIONS +
 /// sector`, refined distance): one sample a sector, its median. A duct or blob joined to the rim holds
@@ -591,5 +621,46 @@ mod tests {
         coverage_by_direction(&ratio_of(&fluo), &seeds, &fluo, 1.0, &[b], std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
         assert_eq!(st.rim_coverage(), 1.0, "the rim beyond the strip covers it");
         assert!(by_pixel(&seeds, &fluo, st.label) < 0.9, "pixel by pixel the strip reads as a gap");
+    }
+
+    /// A core's ring judged by its own brightness, direction by direction (`drop_dim_rings`): a pocket
+    /// walled all round by faint walls (1.25) but for a quarter of a neighbour's bright rim (2.5), which
+    /// lends it a TBR of 2.5, is covered by the mask all round yet ringed in under half its directions,
+    /// and is dropped; a true ring at 1.8 with a bright blob (4.0) over an eighth of it, which makes its
+    /// TBR 4, keeps its place, and so does a faint ring (TBR 1.7) at 1.42 over 60% of its directions,
+    /// under `rim_min_tbr` there but over halfway to its TBR.
+    #[test]
+    fn a_pocket_walled_by_faint_walls_is_no_rim_lesion() {
+        let p = AnalysisParams::with_scale(0.1);
+        let judge = |on_ring: fn(f32) -> f32, tbr: f32| {
+            let (seeds, fluo, b, mut st) = ring(false, 0);
+            let ratio = Plane::from_vec(
+                fluo.width,
+                fluo.height,
+                (0..fluo.data.len())
+                    .map(|i| {
+                        let (dx, dy) = ((i % fluo.width) as f32 + 0.5 - 100.0, (i / fluo.width) as f32 + 0.5 - 100.0);
+                        if fluo.data[i] != 0 { on_ring(dy.atan2(dx).to_degrees()) } else { 1.0 }
+                    })
+                    .collect(),
+            )
+            .unwrap();
+            st.ratio_hist.fill(0);
+            st.ratio_hist[((tbr - 1.0) / RATIO_BIN).round() as usize] = 100;
+            coverage_by_direction(&ratio, &seeds, &fluo, 1.0, &[b], std::slice::from_mut(&mut st), &p);
+            let mut lesions = vec![st.clone()];
+            drop_dim_rings(&mut lesions, &p);
+            (st, lesions.len())
+        };
+        let (pocket, kept) = judge(|a| if (0.0..90.0).contains(&a) { 2.5 } else { 1.25 }, 2.5);
+        assert_eq!(pocket.rim_coverage(), 1.0, "the mask covers the pocket all round");
+        assert!(pocket.ringed_sectors * 2 < pocket.boundary_sectors, "ringed {} of {}", pocket.ringed_sectors, pocket.boundary_sectors);
+        assert_eq!(kept, 0, "the pocket is dropped");
+        let (tumour, kept) = judge(|a| if (0.0..45.0).contains(&a) { 4.0 } else { 1.8 }, 4.0);
+        assert_eq!((tumour.ringed_sectors, tumour.boundary_sectors), (RIM_DIRECTIONS as u32, RIM_DIRECTIONS as u32), "ringed all round");
+        assert_eq!(kept, 1, "the ring with a blob is kept");
+        let (faint, kept) = judge(|a| if (-90.0..126.0).contains(&a) { 1.42 } else { 1.7 }, 1.7);
+        assert_eq!(faint.ringed_sectors, faint.boundary_sectors, "ringed all round");
+        assert_eq!(kept, 1, "the faint ring is kept");
     }
 }
