@@ -144,6 +144,12 @@ pub struct FluoLevel {
     pub mode: f32,
     /// The background's noise, as a Gaussian sigma (ratio units); 0 when too few samples.
     pub noise: f32,
+    /// The background's noise at the pixel scale, as the sigma of one component of the ratio's
+    /// central-difference gradient (per px): what sensor noise adds to an edge's slope, where texture's
+    /// grains (1 mm and more) are smooth. 0 where not measured (`reference::shape::edge_noise`: the CPU
+    /// backend's edge tests with `plateau_edge_mm` on).
+    #[serde(default)]
+    pub edge_noise: f32,
 }
 
 impl FluoLevel {

@@ -744,7 +744,7 @@ impl GpuAnalyzer {
         self.run_alone(&[(self.pipelines.threshold.get("fluo_level").0, &f.bg_threshold.group, (1, 1, 1))])?;
         let out = self.read_back(&f.level, LEVEL_BINS + 4)?;
         let v = |k: usize| f32::from_bits(out[LEVEL_BINS + k]);
-        Ok((FluoLevel { level: v(0), mode: v(1), noise: v(2) }, v(3)))
+        Ok((FluoLevel { level: v(0), mode: v(1), noise: v(2), edge_noise: 0.0 }, v(3)))
     }
 
     /// A given mask (0 non-fluorescent, 1 fluorescent) and ratio map into the frame's buffers, the lesion
@@ -2009,7 +2009,7 @@ impl Analyzer for GpuAnalyzer {
         }
         timings.push("gpu_frame", started.elapsed().as_secs_f64() * 1e3);
         let fl = |k: usize| f32::from_bits(t_words[table::FLUO_LEVEL + k]);
-        let background = FluoLevel { level: fl(0), mode: fl(1), noise: fl(2) };
+        let background = FluoLevel { level: fl(0), mode: fl(1), noise: fl(2), edge_noise: 0.0 };
         let n_cores = (t_words[0] as usize).min(MAX_CORES);
         let truncated = t_words[0] as usize > MAX_CORES || t_words[1] as usize > MAX_DIFFUSE;
         self.slot_labels = (0..n_cores).map(|s| t_words[table::HEADER + s * table::STRIDE + table::LABEL]).collect();

@@ -291,7 +291,7 @@ mod tests {
             }
         }
         let p = AnalysisParams { mm_per_px: 0.1, ..AnalysisParams::default() };
-        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.05 };
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.05, edge_noise: 0.0 };
         let lakes = enclosed_lakes(&ratio, Rect::full(w, h), &level, &p);
         assert_eq!(lakes.count, 1, "the ring's core is the one significant lake");
         assert_eq!(lakes.near_pixel(60, 60), 1, "the core lies in it");

@@ -962,7 +962,7 @@ mod tests {
     fn split_scene((fluo, ratio): (Plane<u8>, Plane<f32>)) -> (usize, Plane<u32>) {
         let p = AnalysisParams { mm_per_px: 0.1, ..AnalysisParams::default() };
         let (mut bl, fll, mut bg, fl) = tables(&fluo, &ratio, &p);
-        let n = split_gapped_cores(&fluo, &fll, &fl, &mut bl, &mut bg, &ratio, &crate::analysis::FluoLevel { level: 1.3, mode: 1.0, noise: 0.05 }, &p);
+        let n = split_gapped_cores(&fluo, &fll, &fl, &mut bl, &mut bg, &ratio, &crate::analysis::FluoLevel { level: 1.3, mode: 1.0, noise: 0.05, edge_noise: 0.0 }, &p);
         // The table stays consistent with the labels.
         for (r, &l) in bg.labels.iter().enumerate() {
             assert_eq!(bl.data.iter().filter(|&&v| v == l).count() as u32, bg.area[r], "label {l}");

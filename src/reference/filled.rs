@@ -167,7 +167,7 @@ mod tests {
             }
         }
         let p = AnalysisParams { mm_per_px: 0.1, ..AnalysisParams::default() };
-        let level = FluoLevel { level: 1.3, mode: 1.0, noise };
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise, edge_noise: 0.0 };
         let fluo = Plane { width: w, height: h, data: ratio.data.iter().map(|&v| (v >= level.level) as u8).collect() };
         let (mut parent, mut parent_fl) = (Vec::new(), Vec::new());
         let (mut bg_labels, mut fl_labels) = (Plane::new(w, h), Plane::new(w, h));

@@ -222,7 +222,7 @@ fn sharp_plateau_of(ratio: &Plane<f32>, level: &FluoLevel, c: &Candidate, lw: us
         (area.x0..area.x1).contains(&x) && (area.y0..area.y1).contains(&y) && labels.data[(y - area.y0) * aw + x - area.x0] == piece.label
     };
     let bbox = Rect { x0: area.x0 + piece.bbox.x0, y0: area.y0 + piece.bbox.y0, x1: area.x0 + piece.bbox.x1, y1: area.y0 + piece.bbox.y1 };
-    sharp_plateau(of_piece, height, bbox, ratio, p).map(|part| part.sums())
+    sharp_plateau(of_piece, height, bbox, ratio, level.edge_noise, p).map(|part| part.sums())
 }
 
 /// The mean column and row of `blocks` (indices into a map `lw` blocks wide).
@@ -489,7 +489,7 @@ mod tests {
     #[test]
     fn a_disc_joined_to_the_border_is_homogeneous_and_a_glow_diffuse() {
         let p = AnalysisParams::with_scale(0.1);
-        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03, edge_noise: 0.0 };
         let ratio = textured(|x, y| {
             let band = if (140.0..160.0).contains(&x) && y < 200.0 { 0.6 } else { 0.0 };
             let glow = (-((x - 360.0).powi(2) + (y - 200.0).powi(2)) / (2.0 * 40.0f32.powi(2))).exp();
@@ -519,7 +519,7 @@ mod tests {
     #[test]
     fn a_textured_blotch_is_no_homogeneous_lesion() {
         let p = AnalysisParams::with_scale(0.1);
-        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03, edge_noise: 0.0 };
         let ratio = textured(|x, y| 0.8 / (1.0 + (((x - 240.0).hypot(y - 180.0) - 75.0) / 8.0).exp()));
         let scale = ScaleTexture::of(&ratio, Vec::new(), Vec::new());
         let mut lesions = Vec::new();
@@ -565,7 +565,7 @@ mod tests {
     #[test]
     fn a_ragged_glow_is_one_deep_lesion_and_a_glint_or_duct_none() {
         let p = AnalysisParams::with_scale(0.1);
-        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03, edge_noise: 0.0 };
         let ratio = frame();
         let scale = ScaleTexture::of(&ratio, Vec::new(), Vec::new());
         let mut lesions = vec![rim_at(175.0, 150.0, 300), rim_at(420.0, 200.0, 900)];

@@ -44,7 +44,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 
-use crate::analysis::{Analyzer, Cancel, Composite, LesionStyle, MAX_CORES, MAX_DIFFUSE, PixelMaps, Segmentation, StageTimings, class};
+use crate::analysis::{Analyzer, Cancel, Composite, FluoLevel, LesionStyle, MAX_CORES, MAX_DIFFUSE, PixelMaps, Segmentation, StageTimings, class};
 use crate::frame::{NirView, Plane, RgbView, check_pair};
 use crate::params::AnalysisParams;
 use crate::raster::distance::{LabeledDistance, distance_transform};
@@ -209,6 +209,9 @@ impl CpuAnalyzer {
         m.rim_labels = p.rim_touches_core.then(|| reduce::rim_labels(&fluo_table));
         m.fluo_table = fluo_table;
         blobs::split_blobs(Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &m.ratio, p);
+        // The edge tests judged above the frame's own gradient noise (CPU only, with the plateau test).
+        let level = if p.plateau_edge_mm > 0.0 { FluoLevel { edge_noise: shape::edge_noise(&m.ratio, &m.fluo), ..level } } else { level };
+        shape::recount_sharp_above_noise(&m.fluo_labels, &mut m.fluo_table, &m.ratio, &level, p);
         shape::flag_shapeless(&m.fluo_labels, &mut m.fluo_table, p);
         shape::flag_sharp_plateaus(&m.fluo_labels, &mut m.fluo_table, &m.ratio, &level, p);
         // The texture's and the glow's tests are timed apart from `reduce` (`texture`, `glow`).

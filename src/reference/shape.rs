@@ -31,6 +31,61 @@ use crate::raster::rect::Rect;
 /// homogeneous lesions reach 1.4, motion blur adds to it).
 pub const MAX_ELONGATION: f32 = 2.5;
 
+/// The frame's gradient noise (`FluoLevel::edge_noise`): the median gradient magnitude of a sample of the
+/// background's pixels (every third of every third row, off the image's edge), which for noise alone
+/// is 1.1774 sigmas of one component (Rayleigh). Texture's grains (1–5 mm, 7–125 px here) are smooth at
+/// the pixel scale, so what the gradients there hold is the sensor's noise, smoothed as the ratio is.
+pub fn edge_noise(ratio: &Plane<f32>, fluo: &Plane<u8>) -> f32 {
+    let (w, h) = (ratio.width, ratio.height);
+    if w < 3 || h < 3 {
+        return 0.0;
+    }
+    let mut g: Vec<f32> = (1..h - 1)
+        .step_by(3)
+        .flat_map(|y| (1..w - 1).step_by(3).map(move |x| y * w + x))
+        .filter(|&i| fluo.data[i] == 0)
+        .map(|i| gradient(&ratio.data, w, i))
+        .collect();
+    crate::stats::median(&mut g).map_or(0.0, |m| m / 1.1774)
+}
+
+/// An edge's least slope (per px) as a measured gradient must show it where the frame's gradient noise
+/// is `edge_noise`: raised in quadrature by two of its sigmas, so that a glow's gentle flank in noise
+/// does not pass for an optical edge (the noise alone made half of a deep glow's outline "sharp" at four
+/// times the phantoms' sensor noise).
+fn above_noise(slope_px: f32, edge_noise: f32) -> f32 {
+    slope_px.hypot(2.0 * edge_noise)
+}
+
+/// Recounts the sharp boundary pixels (`RegionTable::sharp`, counted by `regions::region_stats` against
+/// `homogeneous_edge_gradient_per_mm` alone) of the coreless candidates against the bar raised by the
+/// frame's gradient noise (`above_noise`), where that is measured: the count decides whether a candidate
+/// is homogeneous (`reduce::coreless_kind`). CPU only, with `plateau_edge_mm`.
+pub fn recount_sharp_above_noise(fluo_labels: &Plane<u32>, fl: &mut RegionTable, ratio: &Plane<f32>, level: &FluoLevel, p: &AnalysisParams) {
+    if !(level.edge_noise > 0.0) {
+        return;
+    }
+    let (w, h) = (ratio.width, ratio.height);
+    let bar = above_noise(p.homogeneous_edge_gradient_per_mm * p.mm_per_px, level.edge_noise);
+    let l = &fluo_labels.data;
+    for r in 0..fl.labels.len() {
+        if coreless_kind(fl, r, p).is_none() {
+            continue;
+        }
+        let (label, b) = (fl.labels[r], fl.bbox[r]);
+        let mut sharp = 0;
+        for y in b.y0.max(1)..b.y1.min(h - 1) {
+            for x in b.x0.max(1)..b.x1.min(w - 1) {
+                let i = y * w + x;
+                if l[i] == label && [i - 1, i + 1, i - w, i + w].iter().any(|&j| l[j] != label) {
+                    sharp += (gradient(&ratio.data, w, i) >= bar) as u32;
+                }
+            }
+        }
+        fl.sharp[r] = sharp;
+    }
+}
+
 /// Flags the homogeneous-lesion candidates of `fl` that are not solid and roundish (see the module's doc).
 pub fn flag_shapeless(fluo_labels: &Plane<u32>, fl: &mut RegionTable, p: &AnalysisParams) {
     if !(p.homogeneous_min_solidity > 0.0) {
@@ -73,7 +128,7 @@ pub fn flag_sharp_plateaus(fluo_labels: &Plane<u32>, fl: &mut RegionTable, ratio
             return false;
         }
         let half = level.mode + 0.5 * height;
-        sharp_plateau(|i| of_it(i) && ratio.data[i] >= half, height, b, ratio, p).is_some()
+        sharp_plateau(|i| of_it(i) && ratio.data[i] >= half, height, b, ratio, level.edge_noise, p).is_some()
     }).collect();
     for r in sharp {
         fl.flags[r] |= FLAG_SHARP_PLATEAU;
@@ -139,10 +194,10 @@ impl Plateau {
 /// `MAX_ELONGATION`. A pixel beside one outside the part counts as outline whatever the reason: where a
 /// plateau runs on beyond the pixels it was cut from, that stretch of its outline is no edge. The filled
 /// part when it is.
-pub(super) fn sharp_plateau(plateau: impl Fn(usize) -> bool, height: f32, b: Rect, ratio: &Plane<f32>, p: &AnalysisParams) -> Option<Plateau> {
+pub(super) fn sharp_plateau(plateau: impl Fn(usize) -> bool, height: f32, b: Rect, ratio: &Plane<f32>, edge_noise: f32, p: &AnalysisParams) -> Option<Plateau> {
     let (w, h) = (ratio.width, ratio.height);
     let part = Plateau::filled(plateau, w, b, min_core_area_px(p));
-    let min_slope_px = height * p.mm_per_px / p.plateau_edge_mm;
+    let min_slope_px = above_noise(height * p.mm_per_px / p.plateau_edge_mm, edge_noise);
     let (mut boundary, mut sharp) = (0u32, 0u32);
     for y in b.y0.max(1)..b.y1.min(h - 1) {
         for x in b.x0.max(1)..b.x1.min(w - 1) {
@@ -275,7 +330,7 @@ mod tests {
     #[test]
     fn a_lesion_joined_to_a_blotch_keeps_its_edge_at_half_height() {
         let p = AnalysisParams::with_scale(0.1);
-        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03, edge_noise: 0.0 };
         let frame = |f: &dyn Fn(f32, f32) -> f32| Plane::from_vec(200, 200, (0..200 * 200).map(|i| f((i % 200) as f32 + 0.5, (i / 200) as f32 + 0.5)).collect()).unwrap();
         let lesion = frame(&|x, y| {
             let r = (x - 90.0).hypot(y - 100.0);
@@ -328,5 +383,51 @@ mod tests {
         let (strip, b) = plane(100, 100, |x, y| (30.0..70.0).contains(&x) && (45.0..55.0).contains(&y));
         let (s, e) = solidity_and_elongation(|i| strip.data[i] == 1, 100, b);
         assert!(s > 0.95 && e > 3.5, "strip: solidity {s}, elongation {e}");
+    }
+
+    /// Sensor noise makes any outline steep pixel by pixel. In white noise of 0.1 (a gradient component's
+    /// sigma 0.071, the sharp-edge bar's 0.07 a px at 0.1 mm/px) most of a deep glow's outline reads
+    /// sharp against the bar alone, and the glow would be homogeneous; `edge_noise` measures the noise
+    /// from the background's gradients, and against the bar raised by it the glow's outline is not sharp,
+    /// while a disc with an optical edge in the same noise still is.
+    #[test]
+    fn noise_makes_no_outline_sharp() {
+        let p = AnalysisParams::with_scale(0.1);
+        let (w, h) = (200usize, 200usize);
+        let mut state = 0x1234_5678u32;
+        let mut uniform = move || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 + 1e-7
+        };
+        let noisy = |f: &dyn Fn(f32) -> f32, uniform: &mut dyn FnMut() -> f32| {
+            let data = (0..w * h)
+                .map(|i| {
+                    let r = ((i % w) as f32 + 0.5 - 100.0).hypot((i / w) as f32 + 0.5 - 100.0);
+                    let gauss = (-2.0 * uniform().ln()).sqrt() * (std::f32::consts::TAU * uniform()).cos();
+                    f(r) + 0.1 * gauss
+                })
+                .collect();
+            Plane::from_vec(w, h, data).unwrap()
+        };
+        // The candidate: the disc of radius 25 px (its own outline, whatever the noise does to a mask).
+        let (labels, b) = plane(w, h, |x, y| (x - 100.0).hypot(y - 100.0) < 25.0);
+        let fluo = Plane::from_vec(w, h, labels.data.iter().map(|&l| l as u8).collect()).unwrap();
+        let area = labels.data.iter().filter(|&&l| l == 1).count() as u32;
+        let outline: Vec<usize> = (0..w * h).filter(|&i| labels.data[i] == 1 && [i - 1, i + 1, i - w, i + w].iter().any(|&j| labels.data[j] != 1)).collect();
+        let judge = |ratio: &Plane<f32>| {
+            let raw = outline.iter().filter(|&&i| gradient(&ratio.data, w, i) >= p.homogeneous_edge_gradient_per_mm * p.mm_per_px).count();
+            let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.1, edge_noise: edge_noise(ratio, &fluo) };
+            let mut fl = RegionTable { labels: vec![1], area: vec![area], aux: vec![outline.len() as u32], flags: vec![0], sharp: vec![0], bbox: vec![b] };
+            recount_sharp_above_noise(&labels, &mut fl, ratio, &level, &p);
+            (raw, fl.sharp[0] as usize, level.edge_noise)
+        };
+        let glow = noisy(&|r| 1.0 + (-r * r / (2.0 * 15.0 * 15.0)).exp(), &mut uniform);
+        let (raw, above, sigma) = judge(&glow);
+        assert!((sigma - 0.0707).abs() < 0.005, "gradient noise {sigma}, 0.0707 drawn");
+        assert!(2 * raw >= outline.len(), "against the bar alone the glow's outline reads sharp: {raw} of {}", outline.len());
+        assert!(5 * above < outline.len(), "above the noise it does not: {above} of {}", outline.len());
+        let disc = noisy(&|r| 1.0 + 1.5 / (1.0 + ((r - 25.0) / 0.6).exp()), &mut uniform);
+        let (_, above, _) = judge(&disc);
+        assert!(2 * above >= outline.len(), "an optical edge stays sharp: {above} of {}", outline.len());
     }
 }

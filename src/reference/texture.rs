@@ -312,7 +312,7 @@ mod tests {
         let flc = label_components(&fluo, 1, Connectivity::Eight, &mut parent, &mut fll);
         let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
         region_stats(&bl, &bgc, &fll, &flc, &fluo, ratio, &p, &mut bg, &mut fl);
-        let grains = Grains::of(&fll, &fl, ratio, &FluoLevel { level: 1.3, mode: 1.0, noise: 0.01 }, &p);
+        let grains = Grains::of(&fll, &fl, ratio, &FluoLevel { level: 1.3, mode: 1.0, noise: 0.01, edge_noise: 0.0 }, &p);
         flag_texture(&grains, None, &mut fl, &p);
         let flags = at
             .iter()
@@ -372,7 +372,7 @@ mod tests {
     #[test]
     fn the_typical_hole_of_a_crowd_is_a_pocket() {
         let p = AnalysisParams::with_scale(0.1);
-        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03, edge_noise: 0.0 };
         let (bg_labels, bg, fluo, mut ratio, mut lesions) = holes_frame(20);
         // A duct along pocket 5's top side (x 130–143, y 10): a quarter of its wall at 4.0.
         ratio.data[9 * 480 + 129..9 * 480 + 145].fill(4.0);
@@ -393,7 +393,7 @@ mod tests {
     #[test]
     fn a_large_but_ragged_hole_among_a_crowd_is_merged_lobules() {
         let p = AnalysisParams::with_scale(0.1);
-        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03, edge_noise: 0.0 };
         let (mut bg_labels, mut bg, mut fluo, mut ratio, mut lesions) = holes_frame(20);
         let (large, bright) = (lesions[20].label, lesions[21].label);
         let w = bg_labels.width;
@@ -419,7 +419,7 @@ mod tests {
     #[test]
     fn a_core_smaller_than_the_grains_is_a_pocket_unless_its_rim_stands_out() {
         let p = AnalysisParams::with_scale(0.1);
-        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03 };
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03, edge_noise: 0.0 };
         let lesions = || vec![rim(100, 1.42, false), rim(1500, 1.42, false), rim(101, 3.0, false), rim(102, 1.42, true), LesionStats::empty(LesionKind::Diffuse, 7)];
         let mut kept = lesions();
         drop_texture_pockets(&grains(40), &mut kept, &level, &p);

@@ -73,7 +73,7 @@ fn smoothed(hist: &[u32], k: usize) -> u32 {
 pub fn fluo_level(hist: &[u32], p: &AnalysisParams) -> FluoLevel {
     let total: u32 = hist.iter().sum();
     if total < MIN_LEVEL_SAMPLES {
-        return FluoLevel { level: p.fluo_ratio, mode: 1.0, noise: 0.0 };
+        return FluoLevel { level: p.fluo_ratio, mode: 1.0, noise: 0.0, edge_noise: 0.0 };
     }
     let sm: Vec<u32> = (0..LEVEL_BINS).map(|k| smoothed(hist, k)).collect();
     let mut m = 0;
@@ -110,7 +110,7 @@ pub fn fluo_level(hist: &[u32], p: &AnalysisParams) -> FluoLevel {
     let sigma_bins = left.min(right) / 1.177_410_0;
     let box_var = ((LEVEL_SMOOTH * LEVEL_SMOOTH - 1) as f32) / 12.0;
     let noise = (sigma_bins * sigma_bins - box_var).max(0.0).sqrt() / LEVEL_SCALE;
-    FluoLevel { level: p.fluo_ratio.max(mode + p.fluo_noise_sigmas * noise), mode, noise }
+    FluoLevel { level: p.fluo_ratio.max(mode + p.fluo_noise_sigmas * noise), mode, noise, edge_noise: 0.0 }
 }
 
 /// The hysteresis level: fluorescence connected to a pixel at the level counts down to this (the larger
@@ -170,9 +170,9 @@ mod tests {
     #[test]
     fn low_level_is_the_level_when_the_hysteresis_is_off() {
         let p = AnalysisParams::default();
-        let clean = FluoLevel { level: 1.3, mode: 1.0, noise: 0.02 };
+        let clean = FluoLevel { level: 1.3, mode: 1.0, noise: 0.02, edge_noise: 0.0 };
         assert_eq!(low_level(&clean, &p), p.fluo_low_ratio);
-        let textured = FluoLevel { level: 1.0 + 2.5 * 0.2, mode: 1.0, noise: 0.2 };
+        let textured = FluoLevel { level: 1.0 + 2.5 * 0.2, mode: 1.0, noise: 0.2, edge_noise: 0.0 };
         assert_eq!(low_level(&textured, &p), textured.level);
         let off = AnalysisParams { fluo_low_ratio: p.fluo_ratio, fluo_low_sigmas: 1.0, ..p.clone() };
         assert!(!off.hysteresis());
