@@ -211,7 +211,7 @@ impl CpuAnalyzer {
         blobs::split_blobs(Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &m.ratio, p);
         // The edge tests judged above the frame's own gradient noise (CPU only, with the plateau test).
         let level = if p.plateau_edge_mm > 0.0 { FluoLevel { edge_noise: shape::edge_noise(&m.ratio, &m.fluo), ..level } } else { level };
-        shape::recount_sharp_above_noise(&m.fluo_labels, &mut m.fluo_table, &m.ratio, &level, p);
+        shape::recount_sharp_above_noise(&m.fluo, &m.fluo_labels, &mut m.fluo_table, &m.ratio, &level, p);
         shape::flag_shapeless(&m.fluo_labels, &mut m.fluo_table, p);
         shape::flag_sharp_plateaus(&m.fluo_labels, &mut m.fluo_table, &m.ratio, &level, p);
         // The texture's and the glow's tests are timed apart from `reduce` (`texture`, `glow`).
