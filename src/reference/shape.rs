@@ -24,7 +24,7 @@ use crate::params::{AnalysisParams, min_core_area_px};
 use super::components::{Connectivity, label_components};
 use super::enclosure::convex_hull;
 use super::reduce::{coreless_kind, gradient};
-use super::regions::{FLAG_NOT_SOLID, FLAG_SHARP_PLATEAU, RegionTable, component_ratios};
+use super::regions::{FLAG_NOT_SOLID, FLAG_SHARP_PLATEAU, RegionTable, component_ratios, sharp_edge};
 use crate::raster::rect::Rect;
 
 /// A lesion is at most this elongated (major over minor axis of its second moments; the broad phantoms'
@@ -100,7 +100,7 @@ pub fn recount_sharp_above_noise(fluo: &Plane<u8>, fluo_labels: &Plane<u32>, fl:
                     x += 1;
                     if label != 0 && [i - 1, i + 1, i - w, i + w].iter().any(|&j| l[j] != label) {
                         let r = table.index(label);
-                        if candidate[r] && gradient(&ratio.data, w, i) >= bar {
+                        if candidate[r] && sharp_edge(&ratio.data, w, i, bar) {
                             sharp[r] += 1;
                         }
                     }
