@@ -1,6 +1,6 @@
 //! Accuracy per condition of the phantom family, so that a weakness shows where it lives: scores bucketed
 //! by the scene's conditions (family, texture band, scatter halo, motion blur, haze, gain, size, scale)
-//! and, for rim lesions, by the lesion's own (complete rim or gap, core level). Scene buckets hold every
+//! and, for rim lesions, by the lesion's own (complete rim or gap, rim profile, core level). Scene buckets hold every
 //! figure; lesion buckets hold what belongs to a lesion (found or missed, figure errors).
 
 use std::collections::BTreeMap;
@@ -44,6 +44,9 @@ pub fn lesion_buckets(t: &TruthLesion) -> Vec<Bucket> {
     let mut out = Vec::new();
     if let Some(c) = t.rim_coverage {
         out.push(b("rim", if c >= 0.999 { "complete" } else { "gap 15-50 deg" }));
+    }
+    if t.rim_coverage.is_some() {
+        out.push(b("rim profile", if t.rim_fade.is_some() { "fading outwards 20-60%, patchy" } else { "even" }));
     }
     if let Some(l) = t.core_level {
         out.push(b("core level", if l < 0.6 { "0.15-0.6" } else if l < 0.9 { "0.6-0.9" } else { "0.9-1.05" }));

@@ -187,7 +187,9 @@ fn sample(scene: &Scene, p: [f32; 2], curves: &Curves) -> Sample {
             if rho <= core {
                 s = Sample { fluo: l.core_level, class: truth_class::CORE, pallor: l.pallor, ..s };
             } else if rho <= core + shape.thickness(l.rim_mm, ang) {
-                s = Sample { fluo: l.tbr * (1.0 + l.rim_wobble * (3.0 * ang + l.phase).sin()), class: truth_class::RIM, pallor: 0.4 * l.pallor, ..s };
+                let level = l.tbr * (1.0 + l.rim_wobble * (3.0 * ang + l.phase).sin());
+                let fluo = l.profile.ratio(level, (rho - core) / shape.thickness(l.rim_mm, ang), ang);
+                s = Sample { fluo, class: truth_class::RIM, pallor: 0.4 * l.pallor, ..s };
             }
             continue;
         }
@@ -533,6 +535,7 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
             min_rim_thickness_mm: None,
             rim_coverage: None,
             core_level: None,
+            rim_fade: None,
         }
     };
     let mut lesions = Vec::new();
@@ -542,6 +545,7 @@ pub fn render(scene: &Scene, frame: u32) -> RenderedFrame {
             min_rim_thickness_mm: Some(l.min_thickness_mm()),
             rim_coverage: Some(l.coverage()),
             core_level: Some(l.core_level),
+            rim_fade: (!l.profile.is_even()).then_some(l.profile.fade),
             ..truth(l.id, LesionKind::Rim, l.center, Some(l.core_diameter_mm()), Some(l.thickness_mm()), l.tbr, extent)
         });
     }
@@ -573,6 +577,48 @@ mod tests {
         let var = t.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / t.len() as f64;
         let skew = t.iter().map(|x| (x - mean).powi(3)).sum::<f64>() / t.len() as f64 / var.powf(1.5);
         (mean, var.sqrt() / mean, skew)
+    }
+
+    /// A broad scene's rims are drawn with their profiles: along a ray from the centre, an even rim is as
+    /// bright at its outer edge as next to the core, a fading one loses its `fade` of the excess; the
+    /// truth names the fading ones.
+    #[test]
+    fn fading_rims_are_brightest_next_to_the_core() {
+        let (mut even, mut fading) = (0, 0);
+        for seed in 0..40u64 {
+            let scene = Scene::generate(480, 270, 0.2, 30.0, seed, &super::super::SceneOptions::broad());
+            let curves = Curves { ducts: Vec::new(), veins: Vec::new() };
+            let truth = render(&scene, 0).truth;
+            // The rims alone: the glows add to the fluorescence, the rest take its place.
+            let mut bare = scene.clone();
+            (bare.diffuse.clear(), bare.homogeneous.clear(), bare.residuals.clear(), bare.blobs.clear());
+            for l in &scene.rims {
+                let Some((shape, _)) = &l.shape else { continue };
+                assert_eq!(truth.lesions.iter().find(|t| t.id == l.id).unwrap().rim_fade, (!l.profile.is_even()).then_some(l.profile.fade));
+                // The first angle (lesion frame) with rim, away from the gap.
+                let Some(ang) = (0..36).map(|k| k as f32 * 10f32.to_radians()).find(|&a| shape.thickness(l.rim_mm, a) > 0.3) else { continue };
+                let (core, thick) = (shape.core_radius(l.a, l.b, ang), shape.thickness(l.rim_mm, ang));
+                let at = |rho: f32| {
+                    let (qx, qy) = (rho * ang.cos(), rho * ang.sin());
+                    let (c, s) = (l.theta.cos(), l.theta.sin());
+                    sample(&bare, [l.center[0] + c * qx - s * qy, l.center[1] + s * qx + c * qy], &curves)
+                };
+                let (inner, outer) = (at(core + 0.02 * thick), at(core + 0.98 * thick));
+                if inner.class != truth_class::RIM || outer.class != truth_class::RIM || scene.rims.iter().filter(|o| o.id != l.id).any(|o| (o.center[0] - l.center[0]).hypot(o.center[1] - l.center[1]) < o.outer_radius() + l.outer_radius()) {
+                    continue; // another lesion drawn over this one
+                }
+                let (ei, eo) = (inner.fluo - 1.0, outer.fluo - 1.0);
+                if l.profile.is_even() {
+                    even += 1;
+                    assert!((ei - eo).abs() < 1e-5, "seed {seed} lesion {}: {} -> {}", l.id, inner.fluo, outer.fluo);
+                } else {
+                    fading += 1;
+                    let kept = 1.0 - l.profile.fade * 0.96;
+                    assert!((eo / ei - kept).abs() < 0.02, "seed {seed} lesion {}: {} -> {}, fade {}", l.id, inner.fluo, outer.fluo, l.profile.fade);
+                }
+            }
+        }
+        assert!(even >= 10 && fading >= 10, "{even} even and {fading} fading rims sampled");
     }
 
     /// Each texture law gives the scene's standard deviation over mean around a mean of 1; the

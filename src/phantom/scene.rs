@@ -5,7 +5,7 @@
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use super::variation::{Blob, RimShape, Shaft, ShapeTruth, Variation, Vein};
+use super::variation::{Blob, RimProfile, RimShape, Shaft, ShapeTruth, Variation, Vein};
 
 #[derive(Clone, Debug)]
 pub struct RimLesion {
@@ -27,6 +27,8 @@ pub struct RimLesion {
     /// Broad family: a lobulated core, a rim of varying thickness, a gap (`None`: a plain ellipse), and
     /// the geometric truth of that shape.
     pub shape: Option<(RimShape, ShapeTruth)>,
+    /// Broad family: how the rim's brightness varies across and along it (`RimProfile::EVEN` elsewhere).
+    pub profile: RimProfile,
 }
 
 impl RimLesion {
@@ -274,6 +276,7 @@ impl Scene {
                     phase: rng.random_range(0.0..std::f32::consts::TAU),
                     pallor: rng.random_range(0.1..0.45),
                     shape,
+                    profile: RimProfile::EVEN,
                 };
                 if broad {
                     // By the time of surgery the liver has cleared most of its ICG: a core can be as
@@ -285,6 +288,11 @@ impl Scene {
                 next_id += 1;
                 break;
             }
+        }
+        if broad {
+            // A stream of its own: the profiles leave every other draw of the scene as it was.
+            let mut rng3 = Pcg64Mcg::seed_from_u64(seed ^ 0x7269_6d5f_7072_6f66);
+            rims.iter_mut().for_each(|l| l.profile = RimProfile::draw(&mut rng3));
         }
         let mut diffuse = Vec::new();
         for _ in 0..rng.random_range(opts.diffuse_lesions.clone()) {

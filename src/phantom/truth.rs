@@ -47,6 +47,10 @@ pub struct TruthLesion {
     /// The core's signal as a fraction of the background (rim lesions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub core_level: Option<f32>,
+    /// Fraction of the rim's excess brightness lost towards its outer edge (broad-family rim lesions
+    /// drawn with a profile, `variation::RimProfile`; absent where the rim is even).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rim_fade: Option<f32>,
 }
 
 /// Residual fluorescence (a cut-surface or wound-bed spot).

@@ -2,7 +2,7 @@
 //! the conditions patients show rather than the one this project's method was first tuned on. Drawn per
 //! scene from its own random stream (the plain family's draws are untouched): liver texture of 5–25% at a
 //! grain of 1–5 mm (symmetric, skewed to bright grains, or lobules with bright walls), lobulated and irregular cores, rim thickness
-//! varying by up to ±50% around a lesion, rim gaps of 15–50°, core levels of 0.3–1.05 of the background, a scatter halo, dark veins, blobs
+//! varying by up to ±50% around a lesion, rim gaps of 15–50°, rims fading outwards and patchy along their length, core levels of 0.3–1.05 of the background, a scatter halo, dark veins, blobs
 //! touching rims, instrument shafts with a specular line, NIR-only glints, motion blur, haze and gain up
 //! to saturation. The ground truth stays geometric: the shapes drawn here, never what an algorithm sees.
 
@@ -52,6 +52,47 @@ pub struct RimShape {
     pub thickness_phase: f32,
     /// Angular gap in the rim (start, span), rad, in the lesion's own frame.
     pub gap: Option<(f32, f32)>,
+}
+
+/// How a broad-family rim's brightness varies across and along it. Half the rims are even, as the plain
+/// family's (`RimProfile::EVEN`); the other half are brightest next to the tumour, where the compressed
+/// hepatocytes hold the most ICG, their excess over the background falling to `1 - fade` of it at the rim's
+/// outer edge, and patchy along their length by up to ±`patch`. Drawn from a stream of its own, so every
+/// other draw of a scene is what it was before rims had a profile.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RimProfile {
+    /// Fraction of the rim's excess over the background lost from its inner edge to its outer edge.
+    pub fade: f32,
+    /// Relative amplitude of the brightness's variation along the rim, its order and its phase.
+    pub patch: f32,
+    pub patch_order: f32,
+    pub patch_phase: f32,
+}
+
+impl RimProfile {
+    pub const EVEN: RimProfile = RimProfile { fade: 0.0, patch: 0.0, patch_order: 0.0, patch_phase: 0.0 };
+
+    /// Even (half the rims) or fading outwards by 20–60% and patchy by up to ±25% (orders 2–6).
+    pub fn draw(rng: &mut impl Rng) -> RimProfile {
+        // Every number is drawn whatever the outcome, so that each rim takes as many draws.
+        let (even, fade, patch) = (rng.random_bool(0.5), rng.random_range(0.2..0.6), rng.random_range(0.0..0.25));
+        let (patch_order, patch_phase) = (rng.random_range(2..=6) as f32, rng.random_range(0.0..std::f32::consts::TAU));
+        if even { RimProfile::EVEN } else { RimProfile { fade, patch, patch_order, patch_phase } }
+    }
+
+    pub fn is_even(&self) -> bool {
+        self.fade == 0.0 && self.patch == 0.0
+    }
+
+    /// The rim's ratio at relative depth `t` (0 at the core's edge, 1 at the rim's outer edge) and angle
+    /// `ang` (lesion frame), where an even rim's is `level`.
+    #[inline]
+    pub fn ratio(&self, level: f32, t: f32, ang: f32) -> f32 {
+        if self.is_even() {
+            return level;
+        }
+        1.0 + (level - 1.0) * (1.0 - self.fade * t.clamp(0.0, 1.0)) * (1.0 + self.patch * (self.patch_order * ang + self.patch_phase).sin())
+    }
 }
 
 /// Samples of a shape's boundary used for its geometric truth.
@@ -251,5 +292,25 @@ mod tests {
         let t = g.truth(5.0, 5.0, 2.0);
         assert!((t.coverage - 0.9).abs() < 0.01, "{t:?}");
         assert!(t.min_thickness_mm < 1.2 && t.min_thickness_mm > 0.9, "{t:?}");
+    }
+
+    /// About half the rims are even; the others lose 20–60% of their excess towards the outer edge,
+    /// and their patches stay within ±25% along the rim.
+    #[test]
+    fn rim_profiles_are_even_or_fade_outwards() {
+        use rand::SeedableRng;
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(5);
+        let profiles: Vec<RimProfile> = (0..400).map(|_| RimProfile::draw(&mut rng)).collect();
+        let even = profiles.iter().filter(|p| p.is_even()).count();
+        assert!((160..240).contains(&even), "{even} of 400 even");
+        for p in profiles.iter().filter(|p| !p.is_even()) {
+            assert!((0.2..0.6).contains(&p.fade) && (0.0..0.25).contains(&p.patch), "{p:?}");
+            for ang in [0.0f32, 1.0, 2.5, 4.0] {
+                let (inner, outer) = (p.ratio(2.5, 0.0, ang), p.ratio(2.5, 1.0, ang));
+                assert!(((outer - 1.0) / (inner - 1.0) - (1.0 - p.fade)).abs() < 1e-4, "{p:?} at {ang}: {inner} -> {outer}");
+                assert!((inner - 2.5).abs() <= 1.5 * p.patch + 1e-4, "{p:?} at {ang}: {inner}");
+            }
+        }
+        assert_eq!(RimProfile::EVEN.ratio(2.5, 0.7, 1.0), 2.5);
     }
 }
