@@ -49,7 +49,7 @@ fn cpu_stages(c: &mut Criterion) {
             b.iter(|| {
                 let bl_list = label_components(&m.fluo, 0, Connectivity::Four, &mut parent, &mut bl);
                 let fl_list = label_components(&m.fluo, 1, Connectivity::Eight, &mut parent, &mut fl);
-                regions::region_stats(&bl, &bl_list, &fl, &fl_list, &m.fluo, &m.ratio, &p, &mut bt, &mut ft);
+                regions::region_stats(&bl, &bl_list, &fl, &fl_list, &m.fluo, &m.ratio, &p, 0.0, &mut bt, &mut ft);
             })
         });
         g.bench_function(BenchmarkId::new("distance", &id), |b| {

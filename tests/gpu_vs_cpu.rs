@@ -830,7 +830,7 @@ fn gpu_regions_stage_equals_its_cpu_twin_on_adversarial_masks() {
             let bg_c = label_components(&mask, 0, Connectivity::Four, &mut parent, &mut bg_labels);
             let fl_c = label_components(&mask, 1, Connectivity::Eight, &mut parent, &mut fl_labels);
             let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
-            region_stats(&bg_labels, &bg_c, &fl_labels, &fl_c, &mask, &ratio, &params, &mut bg, &mut fl);
+            region_stats(&bg_labels, &bg_c, &fl_labels, &fl_c, &mask, &ratio, &params, 0.0, &mut bg, &mut fl);
             let n = w * h;
             let cores_found = (0..bg.labels.len()).filter(|&r| is_core(&bg, r, n, &params)).count();
             let (mut seeds, mut boxes) = (Plane::new(0, 0), Vec::new());
@@ -1076,7 +1076,7 @@ fn cpu_after_mask(mask: &nirf_margin::frame::Plane<u8>, ratio: &nirf_margin::fra
     let bg_c = label_components(mask, 0, Connectivity::Four, &mut parent, &mut bg_labels);
     let fl_c = label_components(mask, 1, Connectivity::Eight, &mut parent, &mut fl_labels);
     let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
-    region_stats(&bg_labels, &bg_c, &fl_labels, &fl_c, mask, ratio, params, &mut bg, &mut fl);
+    region_stats(&bg_labels, &bg_c, &fl_labels, &fl_c, mask, ratio, params, 0.0, &mut bg, &mut fl);
     let (mut seeds, mut boxes) = (Plane::new(0, 0), Vec::new());
     let cores = select_cores(&bg_labels, &mut bg, params, &mut seeds, &mut boxes);
     let mut dist = LabeledDistance::default();

@@ -14,7 +14,7 @@ use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::components::{Connectivity, label_components};
 use crate::raster::distance::{LabeledDistance, distance_transform};
-use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, RegionTable, sharp_edge};
+use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, RegionTable, sharp_bar, sharp_edge};
 use crate::raster::rect::Rect;
 
 /// At most this share of a piece's outline may be cut from the rest of its component (a 3 mm lesion
@@ -30,8 +30,9 @@ pub fn compact(area: u32, boundary: u32, p: &AnalysisParams) -> bool {
 pub use crate::params::min_coreless_area_px;
 
 /// Cuts the one compact piece that an opening leaves of a non-compact fluorescent component without a
-/// rim off into a component of its own (in `fluo_labels` and the table, kept in label order).
-pub fn split_blobs(fluo_labels: &mut Plane<u32>, fl: &mut RegionTable, ratio: &Plane<f32>, p: &AnalysisParams) {
+/// rim off into a component of its own (in `fluo_labels` and the table, kept in label order; sharp edges
+/// counted at the frame's `edge_noise`, as `regions::region_stats` counts them).
+pub fn split_blobs(fluo_labels: &mut Plane<u32>, fl: &mut RegionTable, ratio: &Plane<f32>, p: &AnalysisParams, edge_noise: f32) {
     if !(p.blob_opening_mm > 0.0) {
         return;
     }
@@ -62,7 +63,7 @@ pub fn split_blobs(fluo_labels: &mut Plane<u32>, fl: &mut RegionTable, ratio: &P
         }
         fl.bbox.insert(at, Rect::EMPTY);
         for l in [label, new] {
-            recount(fluo_labels, fl, l, b, ratio, p);
+            recount(fluo_labels, fl, l, b, ratio, p, edge_noise);
         }
     }
 }
@@ -195,9 +196,9 @@ fn relabel(fluo_labels: &mut Plane<u32>, old: u32, pixels: &[usize]) -> u32 {
 
 /// Area, box, boundary and sharp-edge counts of component `label` within `b`, as `regions::region_stats`
 /// counts them (a boundary pixel has a 4-neighbour in the image with another label).
-fn recount(fluo_labels: &Plane<u32>, fl: &mut RegionTable, label: u32, b: Rect, ratio: &Plane<f32>, p: &AnalysisParams) {
+fn recount(fluo_labels: &Plane<u32>, fl: &mut RegionTable, label: u32, b: Rect, ratio: &Plane<f32>, p: &AnalysisParams, edge_noise: f32) {
     let (w, h) = (fluo_labels.width, fluo_labels.height);
-    let sharp_per_px = p.homogeneous_edge_gradient_per_mm * p.mm_per_px;
+    let sharp_per_px = sharp_bar(p, edge_noise);
     let (mut area, mut boundary, mut sharp, mut bbox, mut border) = (0u32, 0u32, 0u32, Rect::EMPTY, false);
     let l = &fluo_labels.data;
     for y in b.y0..b.y1 {
@@ -257,8 +258,8 @@ mod tests {
         let bgc = label_components(&fluo, 0, Connectivity::Four, &mut par, &mut bg_l);
         let flc = label_components(&fluo, 1, Connectivity::Eight, &mut par, &mut fl_l);
         let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
-        region_stats(&bg_l, &bgc, &fl_l, &flc, &fluo, &ratio, &p, &mut bg, &mut fl);
-        split_blobs(&mut fl_l, &mut fl, &ratio, &p);
+        region_stats(&bg_l, &bgc, &fl_l, &flc, &fluo, &ratio, &p, 0.0, &mut bg, &mut fl);
+        split_blobs(&mut fl_l, &mut fl, &ratio, &p, 0.0);
         assert!(fl.labels.windows(2).all(|l| l[0] < l[1]), "the table stays in label order");
         (0..fl.labels.len()).filter(|&r| coreless_kind(&fl, r, &p).is_some()).map(|r| (fl.area[r], fl.bbox[r])).collect()
     }

@@ -955,7 +955,7 @@ mod tests {
         let bgc = label_components(fluo, 0, Connectivity::Four, &mut parent, &mut bl);
         let flc = label_components(fluo, 1, Connectivity::Eight, &mut parent, &mut fll);
         let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
-        region_stats(&bl, &bgc, &fll, &flc, fluo, ratio, p, &mut bg, &mut fl);
+        region_stats(&bl, &bgc, &fll, &flc, fluo, ratio, p, 0.0, &mut bg, &mut fl);
         (bl, fll, bg, fl)
     }
 

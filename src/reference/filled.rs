@@ -174,7 +174,7 @@ mod tests {
         let bgc = label_components(&fluo, 0, Connectivity::Four, &mut parent, &mut bg_labels);
         let flc = label_components(&fluo, 1, Connectivity::Eight, &mut parent_fl, &mut fl_labels);
         let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
-        region_stats(&bg_labels, &bgc, &fl_labels, &flc, &fluo, &ratio, &p, &mut bg, &mut fl);
+        region_stats(&bg_labels, &bgc, &fl_labels, &flc, &fluo, &ratio, &p, 0.0, &mut bg, &mut fl);
         (fluo, fl_labels, fl, bg_labels, bg, ratio, level, p)
     }
 

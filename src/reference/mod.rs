@@ -183,6 +183,8 @@ impl CpuAnalyzer {
             threshold::keep_strong(&m.ratio, level.level, fluo, &mut m.parent);
         }
         morphology::clean_mask(fluo, &mut m.morph);
+        // The edge tests judged above the frame's own gradient noise (CPU only, with the plateau test).
+        let level = if p.plateau_edge_mm > 0.0 { FluoLevel { edge_noise: shape::edge_noise(&m.ratio, &m.fluo), ..level } } else { level };
         timings.push("threshold", ms(t));
         cancel.check()?;
 
@@ -191,7 +193,7 @@ impl CpuAnalyzer {
             || label_components(&m.fluo, 0, Connectivity::Four, &mut m.parent, &mut m.bg_labels),
             || label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent_fl, Arc::make_mut(&mut m.fluo_labels)),
         );
-        regions::region_stats(&m.bg_labels, &bg_components, &m.fluo_labels, &fl_components, &m.fluo, &m.ratio, p, &mut m.bg_table, &mut m.fluo_table);
+        regions::region_stats(&m.bg_labels, &bg_components, &m.fluo_labels, &fl_components, &m.fluo, &m.ratio, p, level.edge_noise, &mut m.bg_table, &mut m.fluo_table);
         enclosure::split_gapped_cores(&m.fluo, &m.fluo_labels, &m.fluo_table, &mut m.bg_labels, &mut m.bg_table, &m.ratio, &level, p);
         filled::carve_filled_cores(Arc::make_mut(&mut m.fluo), Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &mut m.bg_labels, &mut m.bg_table, &m.ratio, &level, p);
         let cores = regions::select_cores(&m.bg_labels, &mut m.bg_table, p, &mut m.seeds, &mut m.seed_boxes);
@@ -208,10 +210,7 @@ impl CpuAnalyzer {
         reduce::mark_rims(&m.reduce_maps(), &m.seed_boxes, &mut fluo_table);
         m.rim_labels = p.rim_touches_core.then(|| reduce::rim_labels(&fluo_table));
         m.fluo_table = fluo_table;
-        blobs::split_blobs(Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &m.ratio, p);
-        // The edge tests judged above the frame's own gradient noise (CPU only, with the plateau test).
-        let level = if p.plateau_edge_mm > 0.0 { FluoLevel { edge_noise: shape::edge_noise(&m.ratio, &m.fluo), ..level } } else { level };
-        shape::recount_sharp_above_noise(&m.fluo, &m.fluo_labels, &mut m.fluo_table, &m.ratio, &level, p);
+        blobs::split_blobs(Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &m.ratio, p, level.edge_noise);
         shape::flag_shapeless(&m.fluo_labels, &mut m.fluo_table, p);
         shape::flag_sharp_plateaus(&m.fluo_labels, &mut m.fluo_table, &m.ratio, &level, p);
         // The texture's and the glow's tests are timed apart from `reduce` (`texture`, `glow`).

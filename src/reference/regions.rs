@@ -49,6 +49,21 @@ pub struct RegionTable {
     pub bbox: Vec<Rect>,
 }
 
+/// An edge's least slope (per px) as a measured gradient must show it where the frame's gradient noise
+/// is `edge_noise`: raised in quadrature by two of its sigmas, so that a glow's gentle flank in noise
+/// does not pass for an optical edge (the noise alone made half of a deep glow's outline "sharp" at four
+/// times the phantoms' sensor noise).
+pub fn above_noise(slope_px: f32, edge_noise: f32) -> f32 {
+    slope_px.hypot(2.0 * edge_noise)
+}
+
+/// The least gradient (per px) of a sharp boundary pixel: `homogeneous_edge_gradient_per_mm`, raised by
+/// the frame's gradient noise where that is measured (`above_noise`; `edge_noise` 0: the bar itself, as on
+/// the GPU).
+pub fn sharp_bar(p: &AnalysisParams, edge_noise: f32) -> f32 {
+    above_noise(p.homogeneous_edge_gradient_per_mm * p.mm_per_px, edge_noise)
+}
+
 /// Is the ratio's gradient at interior pixel `i` (central differences) at least `min_per_px`?
 #[inline]
 pub fn sharp_edge(r: &[f32], w: usize, i: usize, min_per_px: f32) -> bool {
@@ -95,7 +110,7 @@ fn core_sized(area: u32, n_pixels: usize, p: &AnalysisParams) -> bool {
 /// Fills the region tables from the components `label_components` returned. Areas, boxes and border
 /// contact come from the labelling; this adds the ratio sums of the non-fluorescent components that are
 /// of a core's size (the only ones `is_core` reads; the others keep 0), and the boundary and sharp-edge
-/// counts of the fluorescent ones.
+/// counts of the fluorescent ones (sharp against `sharp_bar` at the frame's `edge_noise`).
 #[allow(clippy::too_many_arguments)]
 pub fn region_stats(
     bg_labels: &Plane<u32>,
@@ -105,6 +120,7 @@ pub fn region_stats(
     fluo: &Plane<u8>,
     ratio: &Plane<f32>,
     p: &AnalysisParams,
+    edge_noise: f32,
     bg: &mut RegionTable,
     fl: &mut RegionTable,
 ) {
@@ -131,7 +147,7 @@ pub fn region_stats(
     // Boundary pixels of the fluorescent components: a fluorescent pixel with a 4-neighbour inside the
     // image that is not fluorescent (a 4-neighbour that is fluorescent is in the same 8-connected
     // component). Bands of rows in parallel, each with its own counts.
-    let sharp_per_px = p.homogeneous_edge_gradient_per_mm * p.mm_per_px;
+    let sharp_per_px = sharp_bar(p, edge_noise);
     let n_fl = fl.labels.len();
     if n_fl == 0 {
         return;

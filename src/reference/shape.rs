@@ -24,7 +24,7 @@ use crate::params::{AnalysisParams, min_core_area_px};
 use super::components::{Connectivity, label_components};
 use super::enclosure::convex_hull;
 use super::reduce::{coreless_kind, gradient};
-use super::regions::{FLAG_NOT_SOLID, FLAG_SHARP_PLATEAU, RegionTable, component_ratios, sharp_edge};
+use super::regions::{FLAG_NOT_SOLID, FLAG_SHARP_PLATEAU, RegionTable, above_noise, component_ratios};
 use crate::raster::rect::Rect;
 
 /// A lesion is at most this elongated (major over minor axis of its second moments; the broad phantoms'
@@ -54,73 +54,6 @@ pub fn edge_noise(ratio: &Plane<f32>, fluo: &Plane<u8>) -> f32 {
 /// The background is sampled for its gradient noise every this many pixels and rows (`edge_noise`): 57
 /// thousand pixels at 1080p fix a median within about a per cent.
 const EDGE_NOISE_STEP: usize = 6;
-
-/// An edge's least slope (per px) as a measured gradient must show it where the frame's gradient noise
-/// is `edge_noise`: raised in quadrature by two of its sigmas, so that a glow's gentle flank in noise
-/// does not pass for an optical edge (the noise alone made half of a deep glow's outline "sharp" at four
-/// times the phantoms' sensor noise).
-fn above_noise(slope_px: f32, edge_noise: f32) -> f32 {
-    slope_px.hypot(2.0 * edge_noise)
-}
-
-/// Recounts the sharp boundary pixels (`RegionTable::sharp`, counted by `regions::region_stats` against
-/// `homogeneous_edge_gradient_per_mm` alone) of the coreless candidates against the bar raised by the
-/// frame's gradient noise (`above_noise`), where that is measured: the count decides whether a candidate
-/// is homogeneous (`reduce::coreless_kind`). CPU only, with `plateau_edge_mm`.
-pub fn recount_sharp_above_noise(fluo: &Plane<u8>, fluo_labels: &Plane<u32>, fl: &mut RegionTable, ratio: &Plane<f32>, level: &FluoLevel, p: &AnalysisParams) {
-    if !(level.edge_noise > 0.0) {
-        return;
-    }
-    let (w, h) = (ratio.width, ratio.height);
-    let bar = above_noise(p.homogeneous_edge_gradient_per_mm * p.mm_per_px, level.edge_noise);
-    let candidate: Vec<bool> = (0..fl.labels.len()).map(|r| coreless_kind(fl, r, p).is_some()).collect();
-    if h < 3 || !candidate.contains(&true) {
-        return;
-    }
-    // One pass over the frame's inner rows in bands, each with its own counts (the candidates' boxes can
-    // span the frame: texture's components).
-    let table = &*fl;
-    let l = &fluo_labels.data;
-    let n = fl.labels.len();
-    let rows: Vec<usize> = (1..h - 1).collect();
-    let sharp = rows
-        .par_chunks(32)
-        .map(|band| {
-            let mut sharp = vec![0u32; n];
-            for &y in band {
-                let (row, mask) = (&l[y * w..(y + 1) * w], fluo.row(y));
-                let mut x = 1;
-                while x < w - 1 {
-                    if mask[x] == 0 {
-                        // Background goes by eight pixels at a time, then pixel by pixel.
-                        x = super::components::skip(mask, x, |v| v == 0, |c| c == 0);
-                        continue;
-                    }
-                    let (i, label) = (y * w + x, row[x]);
-                    x += 1;
-                    if label != 0 && [i - 1, i + 1, i - w, i + w].iter().any(|&j| l[j] != label) {
-                        let r = table.index(label);
-                        if candidate[r] && sharp_edge(&ratio.data, w, i, bar) {
-                            sharp[r] += 1;
-                        }
-                    }
-                }
-            }
-            sharp
-        })
-        .reduce(
-            || vec![0u32; n],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
-    for (r, s) in sharp.into_iter().enumerate() {
-        if candidate[r] {
-            fl.sharp[r] = s;
-        }
-    }
-}
 
 /// Flags the homogeneous-lesion candidates of `fl` that are not solid and roundish (see the module's doc).
 pub fn flag_shapeless(fluo_labels: &Plane<u32>, fl: &mut RegionTable, p: &AnalysisParams) {
@@ -446,16 +379,20 @@ mod tests {
             Plane::from_vec(w, h, data).unwrap()
         };
         // The candidate: the disc of radius 25 px (its own outline, whatever the noise does to a mask).
-        let (labels, b) = plane(w, h, |x, y| (x - 100.0).hypot(y - 100.0) < 25.0);
+        let (labels, _) = plane(w, h, |x, y| (x - 100.0).hypot(y - 100.0) < 25.0);
         let fluo = Plane::from_vec(w, h, labels.data.iter().map(|&l| l as u8).collect()).unwrap();
         let area = labels.data.iter().filter(|&&l| l == 1).count() as u32;
         let outline: Vec<usize> = (0..w * h).filter(|&i| labels.data[i] == 1 && [i - 1, i + 1, i - w, i + w].iter().any(|&j| labels.data[j] != 1)).collect();
         let judge = |ratio: &Plane<f32>| {
             let raw = outline.iter().filter(|&&i| gradient(&ratio.data, w, i) >= p.homogeneous_edge_gradient_per_mm * p.mm_per_px).count();
-            let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.1, edge_noise: edge_noise(ratio, &fluo) };
-            let mut fl = RegionTable { labels: vec![1], area: vec![area], aux: vec![outline.len() as u32], flags: vec![0], sharp: vec![0], bbox: vec![b] };
-            recount_sharp_above_noise(&fluo, &labels, &mut fl, ratio, &level, &p);
-            (raw, fl.sharp[0] as usize, level.edge_noise)
+            let noise = edge_noise(ratio, &fluo);
+            let (mut parent, mut bg_labels, mut fl_labels) = (Vec::new(), Plane::new(0, 0), Plane::new(0, 0));
+            let bgc = label_components(&fluo, 0, Connectivity::Four, &mut parent, &mut bg_labels);
+            let flc = label_components(&fluo, 1, Connectivity::Eight, &mut parent, &mut fl_labels);
+            let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
+            super::super::regions::region_stats(&bg_labels, &bgc, &fl_labels, &flc, &fluo, ratio, &p, noise, &mut bg, &mut fl);
+            assert_eq!((fl.labels.len(), fl.area[0], fl.aux[0] as usize), (1, area, outline.len()), "one component, the disc");
+            (raw, fl.sharp[0] as usize, noise)
         };
         let glow = noisy(&|r| 1.0 + (-r * r / (2.0 * 15.0 * 15.0)).exp(), &mut uniform);
         let (raw, above, sigma) = judge(&glow);

@@ -311,7 +311,7 @@ mod tests {
         let bgc = label_components(&fluo, 0, Connectivity::Four, &mut parent, &mut bl);
         let flc = label_components(&fluo, 1, Connectivity::Eight, &mut parent, &mut fll);
         let (mut bg, mut fl) = (RegionTable::default(), RegionTable::default());
-        region_stats(&bl, &bgc, &fll, &flc, &fluo, ratio, &p, &mut bg, &mut fl);
+        region_stats(&bl, &bgc, &fll, &flc, &fluo, ratio, &p, 0.0, &mut bg, &mut fl);
         let grains = Grains::of(&fll, &fl, ratio, &FluoLevel { level: 1.3, mode: 1.0, noise: 0.01, edge_noise: 0.0 }, &p);
         flag_texture(&grains, None, &mut fl, &p);
         let flags = at
