@@ -44,8 +44,6 @@ pub fn lesion_buckets(t: &TruthLesion) -> Vec<Bucket> {
     let mut out = Vec::new();
     if let Some(c) = t.rim_coverage {
         out.push(b("rim", if c >= 0.999 { "complete" } else { "gap 15-50 deg" }));
-    }
-    if t.rim_coverage.is_some() {
         out.push(b("rim profile", if t.rim_fade.is_some() { "fading outwards 20-60%, patchy" } else { "even" }));
     }
     if let Some(l) = t.core_level {

@@ -323,19 +323,29 @@ pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plan
         let tbr = hist_quantile(&st.ratio_hist, 4, 5, RATIO_BIN, 1.0).unwrap_or(1.0);
         let bar = mode + 0.5 * (tbr - mode);
         let ring_bar = bar.min(p.rim_min_tbr);
-        // Does the ratio reach `bar` along the ray from the centroid through (x, y), beyond the core and
-        // within `reach`?
-        let rim_beyond = |x: usize, y: usize, reach: f32, bar: f32| {
+        let (reach, ring_reach) = (reach as usize, ring_reach as usize);
+        // Along the ray from the centroid through (x, y), beyond the core: does the ratio reach `bar`
+        // within `reach` (covered; already so where `covered` comes in true), and `ring_bar` within
+        // `ring_reach` (ringed)? One walk answers both: it stops once neither answer can change.
+        let rim_beyond = |x: usize, y: usize, mut covered: bool| {
             let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
             let len = dx.hypot(dy).max(1e-3);
-            (1..=reach as usize).any(|k| {
+            let mut ringed = false;
+            for k in 1..=reach.max(ring_reach) {
+                if (covered || k > reach) && (ringed || k > ring_reach) {
+                    break;
+                }
                 let (xx, yy) = ((x as f32 + 0.5 + dx / len * k as f32).floor(), (y as f32 + 0.5 + dy / len * k as f32).floor());
                 if xx < 0.0 || yy < 0.0 || xx >= w as f32 || yy >= h as f32 {
-                    return false;
+                    continue;
                 }
                 let j = yy as usize * w + xx as usize;
-                seeds[j] != core && ratio.data[j] >= bar
-            })
+                if seeds[j] != core {
+                    covered |= k <= reach && ratio.data[j] >= bar;
+                    ringed |= k <= ring_reach && ratio.data[j] >= ring_bar;
+                }
+            }
+            (covered, ringed)
         };
         // Each sector's boundary pixels, those covered and those ringed.
         let mut sectors = [(0u32, 0u32, 0u32); RIM_DIRECTIONS];
@@ -347,9 +357,10 @@ pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plan
                     continue;
                 }
                 let k = crate::raster::sector(x as f32 + 0.5 - cx, y as f32 + 0.5 - cy, RIM_DIRECTIONS);
+                let (covered, ringed) = rim_beyond(x, y, around.iter().all(|&j| seeds[j] == core || fl[j] != 0));
                 sectors[k].0 += 1;
-                sectors[k].1 += (around.iter().all(|&j| seeds[j] == core || fl[j] != 0) || rim_beyond(x, y, reach, bar)) as u32;
-                sectors[k].2 += rim_beyond(x, y, ring_reach, ring_bar) as u32;
+                sectors[k].1 += covered as u32;
+                sectors[k].2 += ringed as u32;
             }
         }
         st.boundary_sectors = sectors.iter().filter(|s| s.0 > 0).count() as u32;
