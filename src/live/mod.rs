@@ -4,7 +4,7 @@
 //! `pipelines/*.pipeline` description): camera sources → `nirfmargin` → `tee` → the display, with the
 //! raw white light and NIR recorded from their own tees before the element and the overlay from the tee
 //! after it, each recording behind a leaky queue (`recording`: a slow encoder drops recorded frames,
-//! counted, never display frames). Here: the pipeline assembled and run, the element's settings, each
+//! counted, never display frames; and `shedding`: they pass fewer frames while the monitor loses any). Here: the pipeline assembled and run, the element's settings, each
 //! frame's metrics line (the element's, with the recordings' drops added) written as it comes, the
 //! "REC DROPPING" notice, the mode keys, the statistics (`stats`) and the summary. The analysis policy
 //! (`element::failsafe`) and the analysis thread (`element::worker`) are the element's.
@@ -12,11 +12,13 @@
 pub(crate) mod pipeline;
 pub(crate) mod priority;
 pub(crate) mod recording;
+pub(crate) mod shedding;
 pub(crate) mod stats;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -30,6 +32,7 @@ use crate::measure::findings::Mode;
 use crate::metrics::{FrameMetrics, OverlayState};
 use pipeline::{BusState, LivePipeline};
 use recording::{QueueCounts, RecBranch};
+use shedding::{DisplaySigns, ShedControl, ShedLevel};
 use stats::LatencyStats;
 
 pub struct LiveConfig {
@@ -125,10 +128,13 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
     let (tx, frames) = crossbeam_channel::unbounded::<FrameMetrics>();
     let element = p.element.clone().downcast::<NirfMargin>().map_err(|_| anyhow::anyhow!("{}: m is not the nirfmargin element", cfg.name))?;
     element.set_frame_channel(Some(tx));
+    let shed_level = Arc::new(ShedLevel::default());
+    let display_sink = p.display_sink();
+    let mut shed = ShedControl::new(shed_level.clone());
     let recs: Vec<RecBranch> = if cfg.record_dir.is_some() {
         let queues = recording::BRANCHES.iter().map(|(tee, _, _)| recording::encoder_queue_name(tee)).collect();
         priority::lower_tasks_of(&p.pipeline, queues, cfg.record_nice)?;
-        recording::BRANCHES.iter().map(|(tee, file, _)| RecBranch::attach(&p.pipeline, tee, file)).collect::<Result<_>>()?
+        recording::BRANCHES.iter().map(|(tee, file, _)| RecBranch::attach(&p.pipeline, tee, file, shed_level.clone())).collect::<Result<_>>()?
     } else {
         Vec::new()
     };
@@ -180,6 +186,11 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
         stats.add(line.latency_ms.unwrap_or(0.0), line.overlay == Some(OverlayState::On));
         stats.input_dropped = input.as_ref().map_or(0, |c| c.dropped());
         if !recs.is_empty() {
+            // The recordings shed frames while the display shows pressure (`shedding`).
+            let signs = DisplaySigns { input_dropped: stats.input_dropped, display_late: display_sink.as_ref().and_then(pipeline::sink_stats).map(|d| d.1) };
+            if let Some(level) = shed.observe(signs, Instant::now()) {
+                tracing::info!("recording: keeping one frame in {}", 1u32 << level);
+            }
             // "REC DROPPING" shows while a recording dropped a frame within the last second.
             let dropped: u64 = recs.iter().map(RecBranch::dropped).sum();
             if dropped > rec_dropped_seen {
@@ -203,7 +214,9 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
                 String::new()
             } else {
                 let each: Vec<String> = recs.iter().map(|r| format!("{} {}", r.name, r.dropped())).collect();
-                format!("  recorded frames dropped: {}", each.join(", "))
+                let level = shed_level.get();
+                let shedding = if level > 0 { format!(" (shedding: keeping 1 frame in {})", 1u32 << level) } else { String::new() };
+                format!("  recorded frames dropped: {}{shedding}", each.join(", "))
             };
             eprintln!("live: {}{rec}", stats.window_line());
             last_stats = Instant::now();

@@ -311,6 +311,12 @@ impl LivePipeline {
 
     /// The display sink's own count (`stats`: rendered and dropped late), for a sink that keeps one.
     pub fn display_stats(&self) -> Option<(u64, u64)> {
+        self.display_sink().and_then(|sink| sink_stats(&sink))
+    }
+
+    /// The display's sink that keeps a count (`stats`), found from the overlay's tee past everything
+    /// but the recordings.
+    pub fn display_sink(&self) -> Option<gst::Element> {
         let overlay = self.pipeline.by_name("overlay")?;
         let mut todo = vec![overlay];
         while let Some(e) = todo.pop() {
@@ -319,8 +325,7 @@ impl LivePipeline {
             }
             let is_sink = e.src_pads().is_empty();
             if is_sink && e.find_property("stats").is_some() {
-                let s = e.property::<gst::Structure>("stats");
-                return Some((s.get::<u64>("rendered").ok()?, s.get::<u64>("dropped").ok()?));
+                return Some(e);
             }
             if let Ok(bin) = e.clone().downcast::<gst::Bin>() {
                 todo.extend(bin.iterate_sinks().into_iter().flatten());
@@ -333,6 +338,12 @@ impl LivePipeline {
         }
         None
     }
+}
+
+/// A sink's own count (its `stats` property): frames rendered, frames dropped late.
+pub fn sink_stats(sink: &gst::Element) -> Option<(u64, u64)> {
+    let s = sink.property::<gst::Structure>("stats");
+    Some((s.get::<u64>("rendered").ok()?, s.get::<u64>("dropped").ok()?))
 }
 
 /// Feeds frames held in memory into the pipeline's `wl_feed`/`nir_feed` appsrcs at `fps`, looping, as

@@ -5,7 +5,9 @@
 //! encoder at a lower priority, `super::priority`; the leaky queue's own thread only hands frames over).
 //! A slow encoder fills the leaky queue, and from then on it drops its oldest frame for each new one: recorded frames are lost (counted), the tee never waits, so neither
 //! does the display nor the analysis. Each file is written as it goes through an unbuffered sink,
-//! so what was written plays back even after `kill -9` (`Recording::muxer`).
+//! so what was written plays back even after `kill -9` (`Recording::muxer`). In front of each leaky
+//! queue a gate sheds frames while the display is under pressure (`super::shedding`), counted with the
+//! queue's drops.
 //!
 //! Counting: the queue's `overrun` signal is emitted once for each frame that finds it full, and with
 //! only a buffer limit (bytes and time limits off) a downstream leak then drops exactly one frame: the
@@ -22,6 +24,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 
 use super::pipeline::quote;
+use super::shedding::{Gate, ShedLevel};
 use crate::media::recorder::Recording;
 
 /// Frames a recording's queue may hold waiting for its encoder before the oldest are dropped: a third
@@ -102,14 +105,23 @@ pub struct RecBranch {
     /// The file's name (`wl.mkv`, …), as the metrics and the summary name it.
     pub name: String,
     pub counts: Arc<QueueCounts>,
+    /// The gate in front of the leaky queue that sheds frames while the display is under pressure.
+    pub gate: Arc<Gate>,
 }
 
 impl RecBranch {
-    /// Find the branch `branch` put in `pipeline` for tee `tee` and start counting.
-    pub fn attach(pipeline: &gst::Pipeline, tee: &str, file: &str) -> Result<Self> {
+    /// Find the branch `branch` put in `pipeline` for tee `tee`, start counting, and put a gate at the
+    /// leaky queue's sink pad that passes the frames `level` lets through (`super::shedding`).
+    pub fn attach(pipeline: &gst::Pipeline, tee: &str, file: &str, level: Arc<ShedLevel>) -> Result<Self> {
         let queue = pipeline.by_name(&queue_name(tee)).ok_or_else(|| anyhow!("no recording queue for {file}"))?;
         super::priority::answer_serialized_queries(&queue)?;
-        Ok(Self { name: file.to_string(), counts: QueueCounts::attach(&queue)? })
+        let gate = Arc::new(Gate::new(level));
+        let g = gate.clone();
+        let sink = queue.static_pad("sink").ok_or_else(|| anyhow!("{}: a queue without sink pad", queue.name()))?;
+        // A shed frame is `Handled` (the binding releases it), not `Drop`: with GStreamer 1.22 a `Drop`
+        // here made the core unref a buffer the binding had already cleared (a CRITICAL each frame).
+        sink.add_probe(gst::PadProbeType::BUFFER, move |_, _| if g.pass() { gst::PadProbeReturn::Ok } else { gst::PadProbeReturn::Handled });
+        Ok(Self { name: file.to_string(), counts: QueueCounts::attach(&queue)?, gate })
     }
 
     /// Frames handed to the encoder (in the file once the pipeline has finished).
@@ -117,8 +129,8 @@ impl RecBranch {
         self.counts.passed()
     }
 
-    /// Frames dropped because the encoder was behind.
+    /// Frames dropped because the encoder was behind or shed while the display was under pressure.
     pub fn dropped(&self) -> u64 {
-        self.counts.dropped()
+        self.counts.dropped() + self.gate.shed()
     }
 }
