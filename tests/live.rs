@@ -321,3 +321,34 @@ fn a_recording_slow_to_start_does_not_hold_the_display() {
     // (Before: 27 of 41 rendered, the first 1.5 s lost.)
     assert!(nums[0] + 3 >= frames, "{} of {frames} frames rendered ({} late): {stdout}", nums[0], nums[1]);
 }
+
+/// While the monitor loses frames the recordings shed theirs (`live::shedding`): here the display is
+/// made to lose frames (every frame held 150 ms before a syncing sink at 10 frames/s: each arrives late
+/// and is dropped), and the recordings, which at 320×240 keep every frame otherwise, drop most of theirs.
+/// The drops are counted, and each file holds exactly the frames not dropped.
+#[test]
+fn a_display_losing_frames_makes_the_recordings_shed() {
+    let _serial = serial();
+    let d = tmpdir();
+    let m = d.path().join("m.jsonl");
+    let rec = d.path().join("rec");
+    let o = run(&[
+        "live", "--phantom", "320x240", "--mm-per-px", "0.1", "--fps", "10", "--display", "identity sleep-time=150000 ! fakevideosink",
+        "--duration", "5", "--backend", "cpu", "--record", rec.to_str().unwrap(), "--metrics", m.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    let display = stdout.lines().find_map(|l| l.strip_prefix("display: ")).unwrap_or_else(|| panic!("no display count: {stdout}"));
+    let late: u64 = display.split(' ').filter_map(|w| w.parse().ok()).nth(1).expect("a late count");
+    assert!(late > 0, "the drill must make the display lose frames: {stdout}");
+    let lines = read_metrics(&m);
+    let total = lines.len() as u64;
+    let last = lines.last().unwrap().rec_dropped.clone().expect("the metrics carry the recordings' drops");
+    for name in ["wl.mkv", "nir.mov", "overlay.mkv"] {
+        let dropped = last[name];
+        assert!(dropped * 2 > total, "{name}: {dropped} of {total} frames dropped while the display lost {late}: {stdout}");
+        let (n, _, _) = count_video_frames(&rec.join(name));
+        assert!(n > 0, "{name}: a shedding recording keeps some frames");
+        assert!(stdout.contains(&format!("recording {name}: {n} frames recorded, {dropped} dropped")), "{stdout}");
+    }
+}

@@ -184,7 +184,7 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         summary.frames, summary.latency_p50_ms, summary.latency_p99_ms, summary.overlay_off, summary.input_dropped, summary.longest_gap_ms
     );
     for (name, recorded, dropped) in &summary.recordings {
-        println!("recording {name}: {recorded} frames recorded, {dropped} dropped (encoder behind)");
+        println!("recording {name}: {recorded} frames recorded, {dropped} dropped (encoder behind, or shed while the display lost frames)");
     }
     if let Some((rendered, late)) = summary.display {
         println!("display: {rendered} frames rendered, {late} dropped late by the sink");
