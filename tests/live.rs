@@ -286,9 +286,7 @@ fn a_display_syncing_on_the_clock_renders_nearly_every_720p_frame() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout).to_string();
-    let display = stdout.lines().find_map(|l| l.strip_prefix("display: ")).unwrap_or_else(|| panic!("no display count: {stdout}"));
-    let nums: Vec<u64> = display.split(' ').filter_map(|w| w.parse().ok()).collect();
-    let (rendered, late) = (nums[0], nums[1]);
+    let (rendered, late) = display_counts(&stdout);
     let frames = read_metrics(&m).len() as u64;
     assert!(frames >= 90, "only {frames} frames in 6 s at 30 frames/s: {stdout}");
     assert!(rendered + late <= frames, "the sink saw {} frames of {frames}", rendered + late);
@@ -314,12 +312,11 @@ fn a_recording_slow_to_start_does_not_hold_the_display() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout).to_string();
-    let display = stdout.lines().find_map(|l| l.strip_prefix("display: ")).unwrap_or_else(|| panic!("no display count: {stdout}"));
-    let nums: Vec<u64> = display.split(' ').filter_map(|w| w.parse().ok()).collect();
+    let (rendered, late) = display_counts(&stdout);
     let frames = read_metrics(&m).len() as u64;
     assert!(frames >= 35, "only {frames} frames in 4 s at 10 frames/s: {stdout}");
     // (Before: 27 of 41 rendered, the first 1.5 s lost.)
-    assert!(nums[0] + 3 >= frames, "{} of {frames} frames rendered ({} late): {stdout}", nums[0], nums[1]);
+    assert!(rendered + 3 >= frames, "{rendered} of {frames} frames rendered ({late} late): {stdout}");
 }
 
 /// While the monitor loses frames the recordings shed theirs (`live::shedding`): here the display is
@@ -338,8 +335,7 @@ fn a_display_losing_frames_makes_the_recordings_shed() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout).to_string();
-    let display = stdout.lines().find_map(|l| l.strip_prefix("display: ")).unwrap_or_else(|| panic!("no display count: {stdout}"));
-    let late: u64 = display.split(' ').filter_map(|w| w.parse().ok()).nth(1).expect("a late count");
+    let (_, late) = display_counts(&stdout);
     assert!(late > 0, "the drill must make the display lose frames: {stdout}");
     let lines = read_metrics(&m);
     let total = lines.len() as u64;
@@ -351,4 +347,11 @@ fn a_display_losing_frames_makes_the_recordings_shed() {
         assert!(n > 0, "{name}: a shedding recording keeps some frames");
         assert!(stdout.contains(&format!("recording {name}: {n} frames recorded, {dropped} dropped")), "{stdout}");
     }
+}
+
+/// The display sink's count that `live` prints ("display: N frames rendered, M dropped late by the sink").
+fn display_counts(stdout: &str) -> (u64, u64) {
+    let display = stdout.lines().find_map(|l| l.strip_prefix("display: ")).unwrap_or_else(|| panic!("no display count: {stdout}"));
+    let nums: Vec<u64> = display.split(' ').filter_map(|w| w.parse().ok()).collect();
+    (nums[0], nums[1])
 }

@@ -9,9 +9,9 @@
 //! frame:
 //! - pressure: a frame the monitor lost, that is an input frame dropped in front of the element or a
 //!   frame dropped late at the display sink. A frame's added latency is no sign of its own: on two cores
-//!   at 720p it passes two frame periods now and then with or without the recordings' frames (the
-//!   writeback of 70 MB/s of recording), and shedding on it cost a fifth of every recording without
-//!   mending it (a 30-s soak);
+//!   at 720p it passes two frame periods now and then without any recording (a 70.6-ms gap in the
+//!   README's idle soak), and shedding on it cost a fifth of every recording without mending it (a
+//!   30-s soak);
 //! - under pressure the level goes up one step (at most one step in `RAISE_EVERY`, so that a step can take
 //!   effect before the next), up to `MAX_LEVEL` (one frame in 32: about one a second at 30 frames/s, so a
 //!   recording is never empty);
@@ -173,7 +173,7 @@ mod tests {
         // Calm: nothing for CALM_FOR, then one step down per CALM_FOR.
         let mut t = t2;
         let mut changes = Vec::new();
-        while t < t2 + 3 * CALM_FOR + 2 * frame {
+        while t < t2 + 3 * (CALM_FOR + frame) + 2 * frame {
             t += frame;
             if let Some(l) = c.observe(signs(3, 1), t) {
                 changes.push((l, t.duration_since(t2)));
