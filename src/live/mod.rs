@@ -129,7 +129,6 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
     let element = p.element.clone().downcast::<NirfMargin>().map_err(|_| anyhow::anyhow!("{}: m is not the nirfmargin element", cfg.name))?;
     element.set_frame_channel(Some(tx));
     let shed_level = Arc::new(ShedLevel::default());
-    let display_sink = p.display_sink();
     let mut shed = ShedControl::new(shed_level.clone());
     let recs: Vec<RecBranch> = if cfg.record_dir.is_some() {
         let queues = recording::BRANCHES.iter().map(|(tee, _, _)| recording::encoder_queue_name(tee)).collect();
@@ -146,6 +145,8 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
         None => None,
     };
     p.play()?;
+    // Looked up once playing: a bin such as `autovideosink` makes its sink on the way to READY.
+    let display_sink = p.display_sink();
     if cfg.mode_keys {
         spawn_mode_keys(p.element.clone());
     }
@@ -243,7 +244,7 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
     }
     drop(feeder);
     p.finish(DRAIN, ended)?;
-    let display = p.display_stats();
+    let display = display_sink.as_ref().and_then(pipeline::sink_stats);
     p.stop()?;
     element.set_frame_channel(None);
     // Lines of the frames that left while the run drained.

@@ -309,13 +309,8 @@ impl LivePipeline {
         Ok(())
     }
 
-    /// The display sink's own count (`stats`: rendered and dropped late), for a sink that keeps one.
-    pub fn display_stats(&self) -> Option<(u64, u64)> {
-        self.display_sink().and_then(|sink| sink_stats(&sink))
-    }
-
-    /// The display's sink that keeps a count (`stats`), found from the overlay's tee past everything
-    /// but the recordings.
+    /// The display's sink that keeps a count (`stats`: `sink_stats`), found from the overlay's tee past
+    /// everything but the recordings. A bin's sink exists from READY on.
     pub fn display_sink(&self) -> Option<gst::Element> {
         let overlay = self.pipeline.by_name("overlay")?;
         let mut todo = vec![overlay];
