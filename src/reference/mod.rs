@@ -298,7 +298,12 @@ impl CpuAnalyzer {
         // The frame is handed out, so it is a new one each time (a kept buffer would only be copied).
         let overlay = composite::composite(&inputs, styles, &margins_px);
         timings.push("composite", ms(t));
-        let classes = self.want_classes.then(|| class_map(&m.reduce_maps(), &m.reported_cores, self.params.mm_to_px(self.params.rim_search_mm)));
+        // The cores of the lesions the caller kept and draws (`styles`): a lesion reported here but
+        // dropped after (too faint against the background, a glint) is no core in the mask either.
+        let classes = self.want_classes.then(|| {
+            let kept: Vec<u32> = m.reported_cores.iter().copied().filter(|&l| styles.iter().any(|st| st.label == l)).collect();
+            class_map(&m.reduce_maps(), &kept, self.params.mm_to_px(self.params.rim_search_mm))
+        });
         Ok(Composite { overlay, classes, timings })
     }
 }
@@ -331,6 +336,31 @@ pub fn class_map(maps: &reduce::Maps, reported: &[u32], search_px: f32) -> Plane
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The class map shows the cores of the lesions the caller kept (`composite`'s styles): with every
+    /// lesion of a phantom frame drawn it has its cores, with none of them drawn (the processor dropped
+    /// them after the segmentation) it has no core and no rim.
+    #[test]
+    fn the_class_map_follows_the_lesions_kept() {
+        use crate::analysis::LesionKind;
+        let cfg = crate::phantom::PhantomConfig { frames: 1, seed: 7, ..Default::default() };
+        let frame = crate::phantom::render(&cfg.scene(), 0);
+        let mut a = CpuAnalyzer::new(AnalysisParams::with_scale(cfg.mm_per_px)).expect("analyzer");
+        let count = |classes: &Plane<u8>, c: u8| classes.data.iter().filter(|&&v| v == c).count();
+        let seg = a.segment((&frame.wl).into(), (&frame.nir).into(), true).expect("segment");
+        assert!(seg.lesions.iter().any(|st| st.kind == LesionKind::Rim), "the phantom's rims are found");
+        let styles: Vec<LesionStyle> = seg
+            .lesions
+            .iter()
+            .map(|st| LesionStyle { label: st.label, kind: st.kind, warn: false, text: String::new(), anchor_px: [0.0; 2] })
+            .collect();
+        let all = a.composite((&frame.wl).into(), &styles).expect("composite").classes.expect("classes");
+        assert!(count(&all, class::CORE) > 0 && count(&all, class::RIM) > 0, "cores and rims of the lesions drawn");
+        a.segment((&frame.wl).into(), (&frame.nir).into(), true).expect("segment");
+        let none = a.composite((&frame.wl).into(), &[]).expect("composite").classes.expect("classes");
+        assert_eq!((count(&none, class::CORE), count(&none, class::RIM)), (0, 0), "no lesion drawn, no core and no rim");
+        assert!(count(&none, class::OTHER) > 0, "the rims' fluorescence is other fluorescence then");
+    }
 
     /// Two cores side by side, each in a ring: the class map shows the reported one's core and rim, and
     /// the other (a pocket the texture stages dropped) as background in a wall of other fluorescence.
