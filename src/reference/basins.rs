@@ -52,6 +52,9 @@ pub struct Lakes {
     pub near: Vec<u32>,
     /// Number of lakes.
     pub count: usize,
+    /// Per lake: its cells under water (before widening), and the ratio its water spills at.
+    pub water: Vec<Vec<usize>>,
+    pub spill: Vec<f32>,
 }
 
 impl Lakes {
@@ -60,6 +63,35 @@ impl Lakes {
         let (Some(dx), Some(dy)) = (x.checked_sub(self.x0), y.checked_sub(self.y0)) else { return 0 };
         let (cx, cy) = (dx / self.cell, dy / self.cell);
         if cx < self.width && cy < self.height { self.near[cy * self.width + cx] } else { 0 }
+    }
+
+    /// The pixels (raster indices in a `frame_w`×`frame_h` frame) of the wall that holds lake `k`'s water
+    /// (0-based): the cells beside its water (4-adjacent, not under it), whose ratio is at least its spill
+    /// level (the water's neighbours are the wall by the filling's definition). Filled, they close the
+    /// lake to a 4-connected flood.
+    pub fn wall_pixels(&self, k: usize, frame_w: usize, frame_h: usize) -> Vec<usize> {
+        let (w, h) = (self.width, self.height);
+        let water = &self.water[k];
+        let mut wet = vec![false; w * h];
+        for &i in water {
+            wet[i] = true;
+        }
+        let mut ring = vec![false; w * h];
+        for &i in water {
+            let (x, y) = (i % w, i / w);
+            let nbrs = [(x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)];
+            for j in nbrs.into_iter().flatten() {
+                ring[j] |= !wet[j];
+            }
+        }
+        let mut out = Vec::new();
+        for (i, _) in ring.iter().enumerate().filter(|(_, r)| **r) {
+            let (px, py) = (self.x0 + (i % w) * self.cell, self.y0 + (i / w) * self.cell);
+            for y in py..(py + self.cell).min(frame_h) {
+                out.extend((px..(px + self.cell).min(frame_w)).map(|x| y * frame_w + x));
+            }
+        }
+        out
     }
 }
 
@@ -235,6 +267,8 @@ pub fn enclosed_lakes(ratio: &Plane<f32>, within: Rect, level: &FluoLevel, p: &A
         }
     }
     let count = basins.len() as u32;
+    let spill = basins.iter().map(|b| b.spill).collect();
+    let water = basins.into_iter().map(|b| b.lake).collect();
     // Widen each lake by its reach (Chebyshev, a breadth-first ring at a time; the first lake to
     // reach a cell keeps it).
     let reach = (p.mm_to_px(LAKE_REACH_MM) / cell as f32).ceil() as usize;
@@ -258,7 +292,7 @@ pub fn enclosed_lakes(ratio: &Plane<f32>, within: Rect, level: &FluoLevel, p: &A
             }
         }
     }
-    Lakes { cell, x0, y0, width: w, height: h, near, count: count as usize }
+    Lakes { cell, x0, y0, width: w, height: h, near, count: count as usize, water, spill }
 }
 
 #[cfg(test)]
