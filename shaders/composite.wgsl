@@ -47,9 +47,13 @@ fn mark(i: u32) -> vec2<u32> {
     var m = (u32(round(alpha * MARK_ALPHA_SCALE)) << MARK_ALPHA_SHIFT) | select(0u, MARK_FL, fl);
     var cls = select(0u, 3u, fl);
     // Core pixels lie in the tiles near a core only: the seeds are read there only.
-    if (near_active(x, y) && (mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE) != 0u) {
+    var seed = 0u;
+    if (near_active(x, y)) {
+        seed = mask_byte(seeds[mask_index(x, y)], x) & SEED_VALUE;
+    }
+    if (seed != 0u) {
         m |= MARK_CORE << MARK_SLOT_SHIFT;
-        cls = 2u;
+        cls = 2u | ((seed - 1u) << CLASS_SLOT_SHIFT);
     } else {
         // Beyond every core's bound (a tile not near a core, not written by the distance rows) the field is 0.
         var field = 0u;
@@ -60,7 +64,7 @@ fn mark(i: u32) -> vec2<u32> {
         if (nl != 0u) {
             let d = field_dist(field);
             if (fl && d <= P.rim_search_px) {
-                cls = 1u;
+                cls = 1u | ((nl - 1u) << CLASS_SLOT_SHIFT);
             }
             // The nearest line with coverage (the boundary at 1 px, margin k at its distance + 0.5 px).
             var off = d - 1.0;

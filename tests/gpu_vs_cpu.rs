@@ -97,6 +97,42 @@ fn gpu_matches_cpu_on_twenty_random_phantoms() {
     assert!(raised >= 2, "the noisy phantoms raised the level on only {raised} frames");
 }
 
+/// A lesion the processor does not draw (dropped after the segmentation) is no lesion in either
+/// backend's class map: with the first rim lesion's style left out, its core is background and its rim
+/// other fluorescence on the CPU and on the GPU alike (the maps agree as in the test above), and both
+/// hold fewer core pixels than with every lesion drawn.
+#[test]
+fn class_maps_show_only_the_lesions_drawn_on_either_backend() {
+    let Some(ctx) = gpu_or_skip() else { return };
+    let cfg = PhantomConfig { width: 640, height: 360, frames: 1, seed: 9001, mm_per_px: 0.08, fps: 30.0, options: SceneOptions::default() };
+    let params = AnalysisParams::with_scale(cfg.mm_per_px).without_cpu_only_stages();
+    let mut gpu = GpuAnalyzer::with_context(ctx, params.clone()).unwrap();
+    let mut cpu = CpuAnalyzer::new(params.clone()).unwrap();
+    let frame = render(&cfg.scene(), 0);
+    let cores = |m: &nirf_margin::frame::Plane<u8>| m.data.iter().filter(|&&c| c == nirf_margin::analysis::class::CORE).count();
+    let mut counts = Vec::new();
+    for leave_out_first in [false, true] {
+        let sc = cpu.segment(frame.wl.view(), frame.nir.view(), true).unwrap();
+        gpu.segment(frame.wl.view(), frame.nir.view(), true).unwrap();
+        let first = sc.lesions.iter().position(|l| l.kind == LesionKind::Rim).expect("a rim lesion");
+        let styles: Vec<LesionStyle> = sc
+            .lesions
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| !(leave_out_first && *k == first))
+            .map(|(_, l)| LesionStyle { text: String::new(), ..lesion_style(&figures(l), 0, &params) })
+            .collect();
+        let mc = cpu.composite(frame.wl.view(), &styles).unwrap().classes.unwrap();
+        let mg = gpu.composite(frame.wl.view(), &styles).unwrap().classes.unwrap();
+        let differ = mc.data.iter().zip(&mg.data).filter(|(a, b)| a != b).count();
+        assert!(differ as f64 <= 0.005 * mc.data.len() as f64, "left out: {leave_out_first}: class maps differ in {differ} pixels");
+        assert!(mg.data.iter().all(|&c| c <= nirf_margin::analysis::class::OTHER), "the GPU map holds classes only");
+        counts.push((cores(&mc), cores(&mg)));
+    }
+    let ((all_c, all_g), (less_c, less_g)) = (counts[0], counts[1]);
+    assert!(less_c < all_c && less_g < all_g, "core pixels: all drawn {all_c}/{all_g}, one left out {less_c}/{less_g}");
+}
+
 /// One submission and one readback a frame: a GPU frame as the processor makes it (the segmentation,
 /// then the composite by the styles decided after it) submits once, the composite none of its own. The
 /// marks are read back for as many drawn tiles as the last frame had and an eighth more: the first frame

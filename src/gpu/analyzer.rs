@@ -2103,6 +2103,7 @@ impl Analyzer for GpuAnalyzer {
         let classes = self.want_classes.then(|| {
             let mut c = Plane { width: w, height: h, data: vec![0u8; n] };
             lay_tiles(&mut c.data, w, h, 1, list, &f.class_bytes);
+            resolve_classes(&mut c.data, &words_by_slot);
             c
         });
         let mut timings = StageTimings::default();
@@ -2117,6 +2118,23 @@ impl Analyzer for GpuAnalyzer {
     fn destroy_device(&mut self) -> bool {
         self.ctx.destroy_device();
         true
+    }
+}
+
+/// The class map's bytes as composite.wgsl writes them (`prelude::class_byte`: a core or rim pixel's
+/// core slot above its class) resolved against the style table (`words_by_slot`, 0 where the lesion is
+/// not drawn): a core of a lesion not drawn is background, its rim other fluorescence, as the CPU
+/// backend's class map has them (`reference::class_map` of the cores drawn).
+fn resolve_classes(bytes: &mut [u8], words_by_slot: &[u32; MAX_CORES]) {
+    use super::prelude::class_byte::{CLASS_MASK, SLOT_SHIFT};
+    use crate::analysis::class;
+    for b in bytes {
+        let (c, drawn) = (*b & CLASS_MASK, words_by_slot[(*b >> SLOT_SHIFT) as usize] != 0);
+        *b = match c {
+            class::CORE if !drawn => class::BACKGROUND,
+            class::RIM if !drawn => class::OTHER,
+            c => c,
+        };
     }
 }
 

@@ -168,6 +168,18 @@ pub mod mark {
     );
 }
 
+/// A pixel's byte of the class map as composite.wgsl writes it: the class (`analysis::class`) in the low
+/// bits and, for a core or rim pixel, its core's slot above them; `GpuAnalyzer::composite` resolves the
+/// slot against the style table (a lesion not drawn has no core and no rim in the mask). Emitted as
+/// `CLASS_SLOT_SHIFT`.
+pub mod class_byte {
+    pub const SLOT_SHIFT: u32 = 2;
+    pub const CLASS_MASK: u8 = (1 << SLOT_SHIFT) - 1;
+
+    const _: () = assert!(crate::analysis::MAX_CORES <= 1 << (8 - SLOT_SHIFT), "a slot fits above the class");
+    const _: () = assert!(crate::analysis::class::OTHER <= CLASS_MASK, "the classes fit under the slot");
+}
+
 /// A component's statistics record (common.wgsl: `stats_base`), indexed by dense component id: `STRIDE`
 /// words; word 0 holds the area (`AREA_MASK`) and the flags above it. Emitted as `STATS_STRIDE`,
 /// `AREA_MASK` and `FLAG_*`.
@@ -412,6 +424,7 @@ pub fn wgsl() -> String {
         ("MARK_LINE_SHIFT", mark::LINE_SHIFT as usize),
         ("MARK_OFFSET_SHIFT", mark::OFFSET_SHIFT as usize),
         ("MARK_OFFSET_ZERO", mark::OFFSET_ZERO as usize),
+        ("CLASS_SLOT_SHIFT", class_byte::SLOT_SHIFT as usize),
         ("NEAR_TILES", near::TILES),
         ("NEAR_CORE", near::CORE as usize),
         ("NEAR_CORELESS", near::CORELESS as usize),
