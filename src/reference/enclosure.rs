@@ -665,9 +665,10 @@ pub fn split_gapped_cores(
 
 /// A lake's wall is closed for a retry (`retry_closed`) only where it spills this many background noise
 /// sigmas above the background's mode: a faint rim dimmed under the mask's level all round (a rim
-/// fading outwards on textured liver) still stands above the liver everywhere, while a gap or the
-/// rim of a texture pocket spills at the liver's own level (tuning seeds: texture basins spill at
-/// 0.96-1.05 of the mode, rims at 1.23 and over).
+/// fading outwards on textured liver) still stands above the liver everywhere, while a gap spills at
+/// the liver's own level. It does not separate a rim from a texture pocket's bright wall (tuning seeds:
+/// pockets on 20-25% texture and lobules spill at 1.0-2.1 sigmas, the rim of 9905 at 1.4): the fill
+/// rule (`RETRY_FILL`) and the lesion's own tests after do.
 const WALL_SIGMAS: f32 = 1.0;
 
 /// A retried group fills its lake (`retry_closed`) when its area lies within this fraction of the
