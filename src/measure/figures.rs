@@ -12,6 +12,10 @@ use crate::stats::hist_quantile;
 /// A rim covering at least this fraction of its core's boundary is complete (pixel rounding aside).
 pub const RIM_COMPLETE: f32 = 0.97;
 
+/// A rim lesion's rim covers at least this fraction of its core's boundary (issue 10's definition): a
+/// core whose measured rim covers less was enclosed by something other than its own fluorescence.
+pub const RIM_LESION_COVERAGE: f32 = 0.5;
+
 /// A lesion's figures in pixels, before it is given a tracked ID.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Figures {
@@ -95,7 +99,7 @@ pub fn figures(st: &LesionStats) -> Figures {
 /// ringed by brighter grains is enclosed too, at TBR 1.3–1.5).
 pub fn significant(f: &Figures, background: &crate::analysis::FluoLevel, p: &crate::params::AnalysisParams) -> bool {
     if f.kind == LesionKind::Rim {
-        return f.tbr >= p.rim_min_tbr;
+        return f.tbr >= p.rim_min_tbr && f.rim_coverage.is_none_or(|c| c >= RIM_LESION_COVERAGE);
     }
     f.tbr >= background.coreless_min_tbr(p)
 }
@@ -129,6 +133,29 @@ impl Figures {
 mod tests {
     use super::*;
     use crate::analysis::{FERET_DIRS, FERET_OFFSET_MAX, feret_word};
+
+    #[test]
+    fn a_rim_lesion_needs_rim_on_half_its_core() {
+        let p = crate::params::AnalysisParams::default();
+        let background = crate::analysis::FluoLevel { level: 1.3, mode: 1.0, noise: 0.05, edge_noise: 0.01 };
+        let rim = |coverage: f32| Figures {
+            label: 1,
+            kind: LesionKind::Rim,
+            partial: false,
+            centroid_px: [50.0, 50.0],
+            core_diameter_px: Some(40.0),
+            feret_px: None,
+            rim_thickness_px: Some(8.0),
+            min_rim_thickness_px: None,
+            rim_coverage: Some(coverage),
+            tbr: 3.0,
+            area_px: 1256.0,
+            radius_px: 20.0,
+        };
+        assert!(significant(&rim(0.6), &background, &p), "a rim with a gap");
+        assert!(!significant(&rim(0.125), &background, &p), "a core walled by other than its rim");
+        assert!(!significant(&Figures { tbr: 1.2, ..rim(1.0) }, &background, &p), "under rim_min_tbr");
+    }
 
     #[test]
     fn feret_of_an_axis_aligned_rectangle() {
