@@ -721,8 +721,9 @@ fn retry_closed(
         // of it, or groups beside it, are what closing a texture pocket's ragged wall makes.
         let water = (lakes.water[k].len() * lakes.cell * lakes.cell) as f32;
         let fills = |g: &Group| (RETRY_FILL..1.0 / RETRY_FILL).contains(&(g.pixels.len() as f32 / water));
-        let kept = if groups.len() == 1 && fills(&groups[0]) { groups.len() } else { 0 };
-        groups.truncate(kept);
+        if !(groups.len() == 1 && fills(&groups[0])) {
+            groups.clear();
+        }
     }
     for (i, label) in set {
         mask.data[i] = 0;
