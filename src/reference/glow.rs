@@ -24,13 +24,13 @@
 
 use rayon::prelude::*;
 
-use crate::analysis::{FluoLevel, LesionKind, LesionStats};
+use crate::analysis::{FluoLevel, LesionKind, LesionStats, RATIO_STEPS};
 use crate::frame::Plane;
 use crate::params::{AnalysisParams, min_coreless_area_px};
 use crate::stats::stand_out_of_grains;
 use super::components::{Connectivity, label_components};
 use super::reduce::ratio_bin;
-use super::scale_texture::{RATIO_CLIP, ScaleTexture};
+use super::scale_texture::{ScaleTexture, clipped_code};
 use crate::raster::rect::Rect;
 use super::shape::{MAX_ELONGATION, sharp_plateau};
 
@@ -65,20 +65,36 @@ struct Candidate {
     border: bool,
 }
 
+/// The side (px) of the blocks this stage averages the ratio over (about `GLOW_BLOCK_MM`, at least 2
+/// px); `None` where the stage is off. `normalize::normalize_and_count` takes their means as it makes
+/// the map.
+pub fn block_px(p: &AnalysisParams) -> Option<usize> {
+    (p.glow_window_mm > 0.0).then(|| (p.mm_to_px(GLOW_BLOCK_MM).round() as usize).max(2))
+}
+
 /// The deep lesions this stage adds to `lesions` (the frame's lesions found so far, whose rim lesions
-/// inside a glow are dropped as its dips), as diffuse lesion statistics.
-pub fn find_glows(ratio: &Plane<f32>, level: &FluoLevel, scale: Option<&ScaleTexture>, lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
-    if !(p.glow_window_mm > 0.0) {
-        return;
-    }
+/// inside a glow are dropped as its dips), as diffuse lesion statistics. `means`: the ratio's
+/// `block_means` at `block_px`, where they were taken already (else they are taken here).
+pub fn find_glows(ratio: &Plane<f32>, means: Option<&Plane<f32>>, level: &FluoLevel, scale: Option<&ScaleTexture>, lesions: &mut Vec<LesionStats>, p: &AnalysisParams) {
+    let Some(b) = block_px(p) else { return };
     let (w, h) = (ratio.width, ratio.height);
-    let b = (p.mm_to_px(GLOW_BLOCK_MM).round() as usize).max(2);
     let (lw, lh) = (w.div_ceil(b), h.div_ceil(b));
     let side = ((p.glow_window_mm / (b as f32 * p.mm_per_px)).round() as usize) | 1;
     if lw < side || lh < side {
         return;
     }
-    let filtered = median_filter(&block_means(ratio, b, lw, lh), side / 2);
+    let taken;
+    let means = match means {
+        Some(m) => {
+            assert_eq!((m.width, m.height), (lw, lh), "block means of another block size");
+            m
+        }
+        None => {
+            taken = block_means(ratio, b);
+            &taken
+        }
+    };
+    let filtered = median_filter(means, side / 2);
     let bar = level.coreless_min_tbr(p);
     let mask = Plane { width: lw, height: lh, data: filtered.data.iter().map(|&v| u8::from(v >= bar)).collect() };
     let mut labels = Plane { width: lw, height: lh, data: vec![0u32; lw * lh] };
@@ -355,23 +371,53 @@ fn elongation(blocks: &[usize], lw: usize) -> f32 {
     ((a + d) / (a - d).max(1e-6)).sqrt()
 }
 
-/// Block means of the clipped ratio, a band of block rows a task.
-fn block_means(ratio: &Plane<f32>, b: usize, lw: usize, lh: usize) -> Plane<f32> {
+/// Means of the ratio, clipped at `scale_texture::RATIO_CLIP`, over `b`×`b` blocks (partial ones at the right and
+/// bottom edges), a band of block rows a task: the definition. `normalize::normalize_and_count` takes
+/// the same means as it makes the map's rows (`BlockSums`).
+pub fn block_means(ratio: &Plane<f32>, b: usize) -> Plane<f32> {
+    let (lw, lh) = (ratio.width.div_ceil(b), ratio.height.div_ceil(b));
     let data: Vec<f32> = (0..lh)
         .into_par_iter()
         .flat_map_iter(|by| {
-            let mut sum = vec![0f32; lw];
-            let mut count = vec![0u32; lw];
+            let mut sums = BlockSums::new(ratio.width, b);
             for y in by * b..((by + 1) * b).min(ratio.height) {
-                for ((s, n), chunk) in sum.iter_mut().zip(count.iter_mut()).zip(ratio.row(y).chunks(b)) {
-                    *s += chunk.iter().map(|v| v.min(RATIO_CLIP)).sum::<f32>();
-                    *n += chunk.len() as u32;
-                }
+                sums.add_row(ratio.row(y));
             }
-            sum.into_iter().zip(count).map(|(s, n)| s / n.max(1) as f32)
+            sums.means()
         })
         .collect();
     Plane { width: lw, height: lh, data }
+}
+
+/// The sums of one band of blocks: each column's clipped codes (`clipped_code`) added row by row, in
+/// whole numbers, so that the sums are exact and a row is added in one vectorised pass.
+pub struct BlockSums {
+    b: usize,
+    columns: Vec<u32>,
+    rows: usize,
+}
+
+impl BlockSums {
+    pub fn new(width: usize, b: usize) -> Self {
+        Self { b, columns: vec![0; width], rows: 0 }
+    }
+
+    /// Adds the band's next row.
+    #[inline]
+    pub fn add_row(&mut self, row: &[f32]) {
+        for (c, &v) in self.columns.iter_mut().zip(row) {
+            *c += clipped_code(v);
+        }
+        self.rows += 1;
+    }
+
+    /// The band's block means, left to right (the last block may have fewer than `b` columns): each
+    /// block's exact sum over its pixels, correctly rounded.
+    pub fn means(self) -> impl Iterator<Item = f32> {
+        let rows = self.rows;
+        let sums: Vec<(u64, usize)> = self.columns.chunks(self.b).map(|c| (c.iter().map(|&v| v as u64).sum(), c.len())).collect();
+        sums.into_iter().map(move |(s, n)| (s as f64 / (RATIO_STEPS as f64 * (n * rows).max(1) as f64)) as f32)
+    }
 }
 
 /// The filtered map's components of a lesion's size (`min_blocks`), with their perimeter (blocks with a
@@ -423,6 +469,7 @@ fn glow_stats(ratio: &Plane<f32>, labels: &Plane<u32>, c: &Candidate, b: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::scale_texture::RATIO_CLIP;
 
     /// A 480×360 frame at 0.1 mm/px: ragged texture (±20% at a 2 mm grain, and pixel noise) over the
     /// background, with a deep glow (sigma 4 mm, TBR 2) crossed by a dark vein, a saturated 1.5 mm glint
@@ -482,6 +529,29 @@ mod tests {
         1.5 / (1.0 + (((x - 150.0).hypot(y - 200.0) - 30.0) / 0.6).exp())
     }
 
+    /// `clipped_code` is the ratio's code clipped at `RATIO_CLIP` for every value on the map's grid, and
+    /// the block means are the exact means of the clipped ratio (f64 sums of a few thousand grid values
+    /// are exact), partial blocks at the edges included.
+    #[test]
+    fn block_means_are_exact_means_of_the_clipped_ratio() {
+        for code in 0..=crate::analysis::RATIO_CODE_MAX {
+            let v = code as f32 / RATIO_STEPS;
+            assert_eq!(clipped_code(v), crate::analysis::ratio_code(v.min(RATIO_CLIP)), "ratio {v}");
+        }
+        let (w, h, b) = (53usize, 29usize, 12usize);
+        let data: Vec<f32> = (0..w * h).map(|i| crate::analysis::quantise_ratio(((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f32 / (1u64 << 24) as f32 * 6.0)).collect();
+        let ratio = Plane { width: w, height: h, data };
+        let means = block_means(&ratio, b);
+        assert_eq!((means.width, means.height), (5, 3));
+        for by in 0..3 {
+            for bx in 0..5 {
+                let px: Vec<f64> = (by * b..((by + 1) * b).min(h)).flat_map(|y| (bx * b..((bx + 1) * b).min(w)).map(move |x| (x, y))).map(|(x, y)| ratio.get(x, y).min(RATIO_CLIP) as f64).collect();
+                let want = (px.iter().sum::<f64>() / px.len() as f64) as f32;
+                assert_eq!(means.get(bx, by), want, "block ({bx}, {by})");
+            }
+        }
+    }
+
     /// A homogeneous lesion (a sharp-edged disc) joined by a bright band of texture to the image's top
     /// border, so that its fluorescent component touches the border and is no coreless lesion, is found
     /// by its glow and reported homogeneous, with the disc's centroid and diameter; a deep glow (sigma
@@ -497,7 +567,7 @@ mod tests {
         });
         let scale = ScaleTexture::of(&ratio, Vec::new(), Vec::new());
         let mut lesions = Vec::new();
-        find_glows(&ratio, &level, Some(&scale), &mut lesions, &p);
+        find_glows(&ratio, None, &level, Some(&scale), &mut lesions, &p);
         let found: Vec<(LesionKind, [f32; 2])> = lesions.iter().map(|st| (st.kind, st.centroid())).collect();
         let near = |x: f32, y: f32| lesions.iter().find(|st| (st.centroid()[0] - x).hypot(st.centroid()[1] - y) < 20.0);
         let disc_lesion = near(150.0, 200.0).unwrap_or_else(|| panic!("the disc is found: {found:?}"));
@@ -509,7 +579,7 @@ mod tests {
         assert_eq!(near(360.0, 200.0).map(|st| st.kind), Some(LesionKind::Diffuse), "the deep glow: {found:?}");
         // Without the plateau test (`plateau_edge_mm` 0) the disc is a glow as any other.
         let mut off = Vec::new();
-        find_glows(&ratio, &level, Some(&scale), &mut off, &AnalysisParams { plateau_edge_mm: 0.0, ..p });
+        find_glows(&ratio, None, &level, Some(&scale), &mut off, &AnalysisParams { plateau_edge_mm: 0.0, ..p });
         assert!(off.iter().all(|st| st.kind == LesionKind::Diffuse), "{:?}", off.iter().map(|st| st.kind).collect::<Vec<_>>());
     }
 
@@ -523,7 +593,7 @@ mod tests {
         let ratio = textured(|x, y| 0.8 / (1.0 + (((x - 240.0).hypot(y - 180.0) - 75.0) / 8.0).exp()));
         let scale = ScaleTexture::of(&ratio, Vec::new(), Vec::new());
         let mut lesions = Vec::new();
-        find_glows(&ratio, &level, Some(&scale), &mut lesions, &p);
+        find_glows(&ratio, None, &level, Some(&scale), &mut lesions, &p);
         let found: Vec<(LesionKind, [f32; 2])> = lesions.iter().map(|st| (st.kind, st.centroid())).collect();
         assert!(lesions.iter().any(|st| (st.centroid()[0] - 240.0).hypot(st.centroid()[1] - 180.0) < 20.0), "the blotch is a glow candidate: {found:?}");
         assert!(lesions.iter().all(|st| st.kind == LesionKind::Diffuse), "{found:?}");
@@ -569,7 +639,7 @@ mod tests {
         let ratio = frame();
         let scale = ScaleTexture::of(&ratio, Vec::new(), Vec::new());
         let mut lesions = vec![rim_at(175.0, 150.0, 300), rim_at(420.0, 200.0, 900)];
-        find_glows(&ratio, &level, Some(&scale), &mut lesions, &p);
+        find_glows(&ratio, None, &level, Some(&scale), &mut lesions, &p);
         let glows: Vec<&LesionStats> = lesions.iter().filter(|st| st.kind == LesionKind::Diffuse).collect();
         assert_eq!(glows.len(), 1, "one glow: {:?}", lesions.iter().map(|st| (st.kind, st.centroid())).collect::<Vec<_>>());
         let [cx, cy] = glows[0].centroid();
@@ -582,13 +652,13 @@ mod tests {
         // centred on (the median of its own thick ring) is kept and the glow not reported over it.
         let wide_rim = |x, y, core_px| LesionStats { rim_area_px: 12_000, ..rim_at(x, y, core_px) };
         let mut flank = vec![wide_rim(185.0, 150.0, 300)];
-        find_glows(&ratio, &level, Some(&scale), &mut flank, &p);
+        find_glows(&ratio, None, &level, Some(&scale), &mut flank, &p);
         assert_eq!(flank.iter().map(|st| st.kind).collect::<Vec<_>>(), vec![LesionKind::Diffuse], "the dip off the glow's centre is dropped");
         let mut centred = vec![wide_rim(152.0, 178.0, 2000)];
-        find_glows(&ratio, &level, Some(&scale), &mut centred, &p);
+        find_glows(&ratio, None, &level, Some(&scale), &mut centred, &p);
         assert_eq!(centred.iter().map(|st| st.kind).collect::<Vec<_>>(), vec![LesionKind::Rim], "a core the glow is centred on is kept");
         let mut untouched = vec![rim_at(175.0, 150.0, 300)];
-        find_glows(&ratio, &level, Some(&scale), &mut untouched, &AnalysisParams { glow_window_mm: 0.0, ..p });
+        find_glows(&ratio, None, &level, Some(&scale), &mut untouched, &AnalysisParams { glow_window_mm: 0.0, ..p });
         assert_eq!(untouched.len(), 1);
     }
 }

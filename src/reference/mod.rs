@@ -73,7 +73,7 @@ pub struct FrameMaps {
     pub fluo_table: regions::RegionTable,
     morph: morphology::MorphScratch,
     /// The buffer of `scale_texture::ScaleTexture`'s summed-area table, kept between frames.
-    texture_sums: Vec<f64>,
+    texture_sums: Vec<u32>,
     parent: Vec<u32>,
     parent_fl: Vec<u32>,
 }
@@ -170,12 +170,12 @@ impl CpuAnalyzer {
         let block = p.background_block_px as usize;
         let medians = normalize::block_medians(nir, block);
         let model = normalize::fit_background(&medians, block, nir.width, nir.height);
-        let histogram = normalize::normalize_and_count(nir, &model, Arc::make_mut(&mut m.ratio));
+        let tallies = normalize::normalize_and_count(nir, &model, Arc::make_mut(&mut m.ratio), glow::block_px(p));
         timings.push("normalize", ms(t));
         cancel.check()?;
 
         let t = Instant::now();
-        let level = threshold::fluo_level(&histogram, p);
+        let level = threshold::fluo_level(&tallies.histogram, p);
         let fluo = Arc::make_mut(&mut m.fluo);
         let low = threshold::low_level(&level, p);
         threshold::threshold(&m.ratio, wl, low, p.glint_level, fluo);
@@ -263,7 +263,7 @@ impl CpuAnalyzer {
         }
         texture_ms += ms(tt);
         let tg = Instant::now();
-        glow::find_glows(&m.ratio, &level, scale_texture.as_ref(), &mut lesions, p);
+        glow::find_glows(&m.ratio, tallies.block_means.as_ref(), &level, scale_texture.as_ref(), &mut lesions, p);
         let glow_ms = ms(tg);
         if let Some(scale) = scale_texture {
             m.texture_sums = scale.into_buffer();

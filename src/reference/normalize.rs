@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 
 use crate::analysis::{LEVEL_BINS, quantise_ratio};
+use super::glow::BlockSums;
 use super::threshold::count_row;
 use crate::frame::{NirView, Plane};
 
@@ -227,17 +228,34 @@ const LANES: usize = 8;
 /// smoothing is separable (a vertical 1-2-1 sum, then a horizontal one). Each ratio is rounded to the
 /// ratio map's 16-bit fixed point (`analysis::quantise_ratio`), as the GPU twin stores it.
 pub fn normalize<'a>(nir: impl Into<NirView<'a>>, model: &BackgroundModel, out: &mut Plane<f32>) {
-    normalize_rows(nir.into(), model, out, false);
+    normalize_rows(nir.into(), model, out, false, None);
 }
 
-/// `normalize`, and `threshold::ratio_histogram` of the ratios it writes: each even row counted as it
-/// is made, while it is in cache, instead of in a pass over the map of its own.
-pub fn normalize_and_count<'a>(nir: impl Into<NirView<'a>>, model: &BackgroundModel, out: &mut Plane<f32>) -> Vec<u32> {
-    normalize_rows(nir.into(), model, out, true)
+/// What `normalize_and_count` takes of the map's rows as it makes them, while they are in cache,
+/// instead of in passes over the map of their own (at 1080p each such pass reads 8 MB).
+pub struct RowTallies {
+    /// `threshold::ratio_histogram` of the map (its even rows' even columns).
+    pub histogram: Vec<u32>,
+    /// `glow::block_means` of the map at the block side asked for, bit for bit.
+    pub block_means: Option<Plane<f32>>,
 }
 
-/// `normalize`; with `count`, the histogram of `normalize_and_count` (else an empty one).
-fn normalize_rows(nir: NirView<'_>, model: &BackgroundModel, out: &mut Plane<f32>, count: bool) -> Vec<u32> {
+/// `normalize`, with the map's `RowTallies`: its histogram, and its block means where `block` gives
+/// their side (`glow::block_px`).
+pub fn normalize_and_count<'a>(nir: impl Into<NirView<'a>>, model: &BackgroundModel, out: &mut Plane<f32>, block: Option<usize>) -> RowTallies {
+    let nir = nir.into();
+    let (histogram, means) = normalize_rows(nir, model, out, true, block);
+    let block_means = block.map(|b| Plane { width: nir.width.div_ceil(b), height: nir.height.div_ceil(b), data: means });
+    RowTallies { histogram, block_means }
+}
+
+/// Rows a task of `normalize` where no block side sets the bands.
+const BAND_ROWS: usize = 16;
+
+/// `normalize`; with `count`, the histogram of `normalize_and_count` (else an empty one); with
+/// `block`, the block means (raster order; else none). A band of rows a task: a block row's where
+/// block means are taken, so that each block's rows are added in order, as `glow::block_means` does.
+fn normalize_rows(nir: NirView<'_>, model: &BackgroundModel, out: &mut Plane<f32>, count: bool, block: Option<usize>) -> (Vec<u32>, Vec<f32>) {
     let (w, h) = (nir.width, nir.height);
     out.ensure_size(w, h);
     let c = model.coeffs.map(|v| v as f64);
@@ -250,33 +268,47 @@ fn normalize_rows(nir: NirView<'_>, model: &BackgroundModel, out: &mut Plane<f32
     let avx2 = false;
     let row = RatioRow { nir, c, cx, cy, s };
     let bins = if count { LEVEL_BINS } else { 0 };
-    let empty = || (Vec::<i32>::new(), Vec::<f64>::new(), vec![0u32; bins]);
-    let (_, _, hist) = out
+    let band = block.unwrap_or(BAND_ROWS);
+    let bands: Vec<(Vec<u32>, Vec<f32>)> = out
         .data
-        .par_chunks_mut(w)
+        .par_chunks_mut(w * band)
         .enumerate()
-        .fold(empty, |(mut vsum, mut inv_bg, mut hist), (y, dst)| {
-            #[cfg(target_arch = "x86_64")]
-            let done = avx2 && {
-                // SAFETY: the CPU has AVX2 (detected above).
-                unsafe { row.fill_avx2(y, dst, &mut vsum, &mut inv_bg) };
-                true
-            };
-            #[cfg(not(target_arch = "x86_64"))]
-            let done = avx2;
-            if !done {
-                row.fill(y, dst, &mut vsum, &mut inv_bg);
-            }
-            if count && y % 2 == 0 {
-                count_row(dst, &mut hist);
-            }
-            (vsum, inv_bg, hist)
-        })
-        .reduce(empty, |mut a, b| {
-            a.2.iter_mut().zip(b.2).for_each(|(x, y)| *x += y);
-            a
-        });
-    hist
+        .map_init(
+            || (Vec::<i32>::new(), Vec::<f64>::new()),
+            |(vsum, inv_bg), (b, rows)| {
+                let mut hist = vec![0u32; bins];
+                let mut sums = block.map(|side| BlockSums::new(w, side));
+                for (k, dst) in rows.chunks_mut(w).enumerate() {
+                    let y = b * band + k;
+                    #[cfg(target_arch = "x86_64")]
+                    let done = avx2 && {
+                        // SAFETY: the CPU has AVX2 (detected above).
+                        unsafe { row.fill_avx2(y, dst, vsum, inv_bg) };
+                        true
+                    };
+                    #[cfg(not(target_arch = "x86_64"))]
+                    let done = avx2;
+                    if !done {
+                        row.fill(y, dst, vsum, inv_bg);
+                    }
+                    if count && y % 2 == 0 {
+                        count_row(dst, &mut hist);
+                    }
+                    if let Some(sums) = &mut sums {
+                        sums.add_row(dst);
+                    }
+                }
+                (hist, sums.map_or_else(Vec::new, |s| s.means().collect()))
+            },
+        )
+        .collect();
+    let mut hist = vec![0u32; bins];
+    let mut means = Vec::new();
+    for (band_hist, band_means) in bands {
+        hist.iter_mut().zip(band_hist).for_each(|(x, y)| *x += y);
+        means.extend(band_means);
+    }
+    (hist, means)
 }
 
 /// What each row of `normalize` reads: the NIR and the background model's coefficients in f64.
@@ -480,10 +512,35 @@ mod tests {
             let nir = random_nir(w, h, &mut 5u32);
             let (mut plain, mut counted) = (Plane::new(0, 0), Plane::new(0, 0));
             normalize(&nir, &model, &mut plain);
-            let hist = normalize_and_count(&nir, &model, &mut counted);
+            let hist = normalize_and_count(&nir, &model, &mut counted, None).histogram;
             assert_eq!(counted.data, plain.data, "{w}x{h}");
             assert!(hist.iter().sum::<u32>() > 0, "{w}x{h}: no ratio in range");
             assert_eq!(hist, crate::reference::threshold::ratio_histogram(&counted), "{w}x{h}");
+        }
+    }
+
+    /// The block means `normalize_and_count` takes as it makes the rows are `glow::block_means` of the
+    /// map bit for bit (blocks that divide the frame and blocks that leave partial ones; ratios over
+    /// the glow's clip among them), and its histogram is the same whatever the bands.
+    #[test]
+    fn the_block_means_taken_with_the_rows_are_the_glows() {
+        for (w, h) in [(5usize, 3usize), (37, 11), (203, 67)] {
+            let mut model = BackgroundModel::for_size(w, h);
+            model.coeffs = [5.0, 0.1, -0.1, 0.0, 0.0, 0.0];
+            let nir = random_nir(w, h, &mut 9u32);
+            let mut plain = Plane::new(0, 0);
+            let plain_hist = normalize_and_count(&nir, &model, &mut plain, None).histogram;
+            assert!(plain.data.iter().any(|&v| v > crate::reference::scale_texture::RATIO_CLIP), "{w}x{h}: nothing over the clip");
+            for b in [2usize, 3, 12, 64] {
+                let mut counted = Plane::new(0, 0);
+                let tallies = normalize_and_count(&nir, &model, &mut counted, Some(b));
+                assert_eq!(counted.data, plain.data, "{w}x{h}, blocks of {b}");
+                assert_eq!(tallies.histogram, plain_hist, "{w}x{h}, blocks of {b}");
+                let want = crate::reference::glow::block_means(&plain, b);
+                let got = tallies.block_means.expect("block means asked for");
+                assert_eq!((got.width, got.height), (want.width, want.height), "{w}x{h}, blocks of {b}");
+                assert_eq!(got.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{w}x{h}, blocks of {b}");
+            }
         }
     }
 

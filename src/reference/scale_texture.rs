@@ -10,8 +10,8 @@
 //! patches and no crowd of grains (tuning seed 9700: 5 grains, two of them reported as diffuse lesions
 //! at TBR 1.5–1.7). Skewed (log-normal) texture has a long bright tail, so the squares' spread is taken
 //! from the upper half of their means, which is what a bright patch is drawn from. Squares' means are
-//! read from a summed-area table of the ratio, clipped at `RATIO_CLIP` so that a glint's few saturated
-//! pixels do not make a square bright.
+//! read from a summed-area table of the ratio's fixed-point codes, clipped at `RATIO_CLIP` so that a
+//! glint's few saturated pixels do not make a square bright.
 //! A rim lesion is held to the texture at its scale too (`ring_stands_out`): its ring, a square ring
 //! inside the annulus of its core and rim, against such rings laid over the frame. A pocket of skewed texture is
 //! walled by bright grains, but no brighter than the texture's brightest rings (tuning seed 9700: 7 of
@@ -23,6 +23,7 @@ use std::sync::{Mutex, OnceLock};
 
 use rayon::prelude::*;
 
+use crate::analysis::RATIO_STEPS;
 use crate::frame::Plane;
 use crate::raster::rect::Rect;
 use crate::stats::clipped_upper_outlier_bar;
@@ -30,6 +31,19 @@ use crate::stats::clipped_upper_outlier_bar;
 /// Ratios are clipped here before a window's or a block's mean (a saturated glint reads 7× and more):
 /// the windows here and the glow's blocks (`glow`), so that a glint's few pixels make neither bright.
 pub(super) const RATIO_CLIP: f32 = 4.0;
+
+/// The largest `clipped_code`.
+const MAX_CLIPPED_CODE: u64 = (RATIO_CLIP * RATIO_STEPS) as u64;
+
+/// The ratio's fixed-point code (`analysis::ratio_code`), clipped at `RATIO_CLIP`: on the map's grid
+/// (multiples of 1/`RATIO_STEPS`, `analysis::quantise_ratio`) `v · RATIO_STEPS` is a whole number
+/// under 2^23, which adding 2^23 moves into the float's low mantissa bits, exactly and in a form that
+/// vectorises (a float-to-integer cast does not: it saturates). Off the grid, rounded to it. Sums of
+/// codes are whole numbers, exact whichever way they are added up.
+#[inline]
+pub(super) fn clipped_code(v: f32) -> u32 {
+    (v.min(RATIO_CLIP) * RATIO_STEPS + 8_388_608.0).to_bits() - 0x4B00_0000
+}
 
 /// Fewer squares than this clear of the candidate: the frame is not judged at that scale.
 const MIN_SQUARES: usize = 16;
@@ -43,7 +57,7 @@ const STEP_FRACTION: usize = 2;
 
 /// The frame's ratio and its summed-area table, made at the first question (a frame with no coreless
 /// candidate and no rim thick enough to judge makes none). The table is made in one parallel pass, in
-/// a buffer kept from frame to frame (`of`, `into_buffer`): at 1080p it is 16 MB, and writing it is
+/// a buffer kept from frame to frame (`of`, `into_buffer`): at 1080p it is 8 MB, and writing it is
 /// what it costs.
 pub struct ScaleTexture<'a> {
     ratio: &'a Plane<f32>,
@@ -53,34 +67,38 @@ pub struct ScaleTexture<'a> {
     width: usize,
     height: usize,
     table: OnceLock<Table>,
-    /// The buffer the table is made in (the last frame's, so that 16 MB are not allocated and zeroed
+    /// The buffer the table is made in (the last frame's, so that 8 MB are not allocated and zeroed
     /// each frame at 1080p), until it is.
-    spare: Mutex<Vec<f64>>,
+    spare: Mutex<Vec<u32>>,
 }
 
-/// A summed-area table of the clipped ratio, (width + 1) × (height + 1) entries (row 0 and column 0
-/// zero), kept in bands of `BAND_ROWS` rows: each band sums from its own top (so that the bands are
-/// made in parallel, in one pass), and `bases` holds, for each band, the sums of the rows above it.
-/// An entry is its band's value plus its band's base. The map's values are multiples of 1/4096
-/// (`analysis::quantise_ratio`) clipped at `RATIO_CLIP`, so f64 holds every sum exactly (up to 2^39
-/// pixels), whichever way it is added up.
+/// A summed-area table of the clipped ratio's codes (`clipped_code`), (width + 1) × (height + 1)
+/// entries (row 0 and column 0 zero), kept in bands of `BAND_ROWS` rows: each band sums from its own
+/// top (so that the bands are made in parallel, in one pass), and `bases` holds, for each band, the
+/// sums of the rows above it. An entry is its band's value plus its band's base. Entries are sums modulo
+/// 2^32 (4 bytes an entry, half an f64's traffic): a rectangle's sum from four of them is exact when it
+/// is under 2^32, which holds for rectangles under `MAX_EXACT_AREA` pixels; larger ones are summed in
+/// strips (`ScaleTexture::codes`).
 struct Table {
-    local: Vec<f64>,
+    local: Vec<u32>,
     /// One row of (width + 1) a band; band 0's is zero.
-    bases: Vec<f64>,
+    bases: Vec<u32>,
     stride: usize,
 }
+
+/// Rectangles of fewer pixels than this have sums of clipped codes under 2^32.
+const MAX_EXACT_AREA: usize = (u32::MAX as u64 / MAX_CLIPPED_CODE) as usize;
 
 /// Rows a band of the summed-area table (`Table`).
 const BAND_ROWS: usize = 64;
 
 impl Table {
-    fn of(ratio: &Plane<f32>, mut local: Vec<f64>) -> Self {
+    fn of(ratio: &Plane<f32>, mut local: Vec<u32>) -> Self {
         let (w, h) = (ratio.width, ratio.height);
         let stride = w + 1;
         // Every entry is written below: the buffer is not cleared, only sized.
-        local.resize(stride * (h + 1), 0.0);
-        local[..stride].fill(0.0);
+        local.resize(stride * (h + 1), 0);
+        local[..stride].fill(0);
         // Table row y (from 1) is image row y - 1; band b holds table rows 1 + 64 b ... 64 (b + 1).
         local[stride..].par_chunks_mut(stride * BAND_ROWS).enumerate().for_each(|(b, band)| {
             let rows = band.len() / stride;
@@ -99,53 +117,53 @@ impl Table {
             }
         });
         let n_bands = h.div_ceil(BAND_ROWS).max(1);
-        let mut bases = vec![0f64; n_bands * stride];
+        let mut bases = vec![0u32; n_bands * stride];
         for b in 1..n_bands {
             let (done, next) = bases.split_at_mut(b * stride);
             let last = &local[stride * b * BAND_ROWS..][..stride]; // band b - 1's last row
             for ((n, &d), &l) in next[..stride].iter_mut().zip(&done[(b - 1) * stride..]).zip(last) {
-                *n = d + l;
+                *n = d.wrapping_add(l);
             }
         }
         Self { local, bases, stride }
     }
 
-    /// The sum of the clipped ratio over image rows below `y` and columns below `x`.
-    fn at(&self, x: usize, y: usize) -> f64 {
+    /// The sum of the clipped codes over image rows below `y` and columns below `x`, modulo 2^32.
+    fn at(&self, x: usize, y: usize) -> u32 {
         let band = y.saturating_sub(1) / BAND_ROWS;
-        self.local[y * self.stride + x] + self.bases[band * self.stride + x]
+        self.local[y * self.stride + x].wrapping_add(self.bases[band * self.stride + x])
     }
 }
 
-/// `G` rows of a band's table (`out`, `G` × `stride`): each entry the running sum of its image row
-/// (`values`, clipped) plus the entry above (`above`, the band's row before; none at its top). The G
-/// rows' running sums are G independent chains of adds, advanced together, so that the adds overlap
-/// instead of each waiting for the one before.
-fn sum_rows<const G: usize>(above: Option<&[f64]>, out: &mut [f64], values: [&[f32]; G], stride: usize) {
+/// `G` rows of a band's table (`out`, `G` × `stride`): each entry the running sum of its image row's
+/// clipped codes (`values`) plus the entry above (`above`, the band's row before; none at its top),
+/// modulo 2^32. The G rows' running sums are G independent chains of adds, advanced together, so that
+/// the adds overlap instead of each waiting for the one before.
+fn sum_rows<const G: usize>(above: Option<&[u32]>, out: &mut [u32], values: [&[f32]; G], stride: usize) {
     assert!(out.len() == G * stride && values.iter().all(|v| v.len() + 1 == stride) && above.is_none_or(|a| a.len() >= stride));
-    let mut run = [0f64; G];
+    let mut run = [0u32; G];
     for x in 1..stride {
-        let mut acc = above.map_or(0.0, |a| a[x]);
+        let mut acc = above.map_or(0, |a| a[x]);
         for j in 0..G {
-            run[j] += values[j][x - 1].min(RATIO_CLIP) as f64;
-            acc += run[j];
+            run[j] = run[j].wrapping_add(clipped_code(values[j][x - 1]));
+            acc = acc.wrapping_add(run[j]);
             out[j * stride + x] = acc;
         }
     }
     for j in 0..G {
-        out[j * stride] = 0.0;
+        out[j * stride] = 0;
     }
 }
 
 impl<'a> ScaleTexture<'a> {
     /// The texture of `ratio`, the lesions found with a core in `lesions`; `buffer` is where the table
     /// will be made (any contents; `into_buffer` gives it back).
-    pub fn of(ratio: &'a Plane<f32>, lesions: Vec<Rect>, buffer: Vec<f64>) -> Self {
+    pub fn of(ratio: &'a Plane<f32>, lesions: Vec<Rect>, buffer: Vec<u32>) -> Self {
         Self { ratio, lesions, width: ratio.width, height: ratio.height, table: OnceLock::new(), spare: Mutex::new(buffer) }
     }
 
     /// The table's buffer, for the next frame's `of`.
-    pub fn into_buffer(self) -> Vec<f64> {
+    pub fn into_buffer(self) -> Vec<u32> {
         match self.table.into_inner() {
             Some(t) => t.local,
             None => self.spare.into_inner().unwrap_or_else(|e| e.into_inner()),
@@ -156,11 +174,25 @@ impl<'a> ScaleTexture<'a> {
         self.table.get_or_init(|| Table::of(self.ratio, std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()))))
     }
 
-    /// The sum of the ratio over the `w` × `h` rectangle whose top-left corner is (x0, y0).
-    fn sum(&self, x0: usize, y0: usize, w: usize, h: usize) -> f64 {
+    /// The sum of the clipped codes over the `w` × `h` rectangle whose top-left corner is (x0, y0):
+    /// exact, in strips of rows under `MAX_EXACT_AREA` pixels each.
+    fn codes(&self, x0: usize, y0: usize, w: usize, h: usize) -> u64 {
         let t = self.table();
-        let (x1, y1) = (x0 + w, y0 + h);
-        t.at(x1, y1) - t.at(x0, y1) - t.at(x1, y0) + t.at(x0, y0)
+        let x1 = x0 + w;
+        let strip = (MAX_EXACT_AREA / w.max(1)).max(1);
+        (y0..y0 + h)
+            .step_by(strip)
+            .map(|ya| {
+                let yb = (ya + strip).min(y0 + h);
+                t.at(x1, yb).wrapping_sub(t.at(x0, yb)).wrapping_sub(t.at(x1, ya)).wrapping_add(t.at(x0, ya)) as u64
+            })
+            .sum()
+    }
+
+    /// The sum of the clipped ratio over the `w` × `h` rectangle whose top-left corner is (x0, y0):
+    /// its codes' sum over `RATIO_STEPS`, exact in an f64.
+    fn sum(&self, x0: usize, y0: usize, w: usize, h: usize) -> f64 {
+        self.codes(x0, y0, w, h) as f64 / RATIO_STEPS as f64
     }
 
     /// The value of window `win` whose bounding square's top-left corner is (x0, y0) (inside the
@@ -323,12 +355,28 @@ mod tests {
         let (w, h) = (37usize, 2 * BAND_ROWS + 7);
         let data: Vec<f32> = (0..w * h).map(|i| crate::analysis::quantise_ratio(((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f32 / (1u64 << 24) as f32 * 5.0)).collect();
         let ratio = Plane { width: w, height: h, data };
-        let t = ScaleTexture::of(&ratio, Vec::new(), vec![7.0; 3]); // a buffer of the wrong size and contents
+        let t = ScaleTexture::of(&ratio, Vec::new(), vec![7; 3]); // a buffer of the wrong size and contents
         for (x0, y0, rw, rh) in [(0, 0, w, h), (0, 0, 1, 1), (3, 60, 5, 9), (0, 63, w, 2), (10, BAND_ROWS * 2, 20, 7), (36, 0, 1, h)] {
             let plain: f64 = (y0..y0 + rh).flat_map(|y| (x0..x0 + rw).map(move |x| (x, y))).map(|(x, y)| ratio.data[y * w + x].min(RATIO_CLIP) as f64).sum();
             assert_eq!(t.sum(x0, y0, rw, rh), plain, "{rw}x{rh} at ({x0}, {y0})");
         }
         assert_eq!(t.into_buffer().len(), (w + 1) * (h + 1), "the buffer comes back for the next frame");
+    }
+
+    /// Rectangles whose sums pass 2^32 codes (a frame over `MAX_EXACT_AREA` pixels, most of it at the
+    /// clip) are summed exactly all the same, in strips.
+    #[test]
+    fn rectangles_past_32_bits_are_summed_exactly() {
+        let (w, h) = (601usize, 503usize);
+        assert!(w * h > MAX_EXACT_AREA);
+        let data: Vec<f32> = (0..w * h).map(|i| if i % 97 == 0 { 1.25 } else { 9.0 }).collect();
+        let ratio = Plane { width: w, height: h, data };
+        let t = ScaleTexture::of(&ratio, Vec::new(), Vec::new());
+        for (x0, y0, rw, rh) in [(0, 0, w, h), (1, 2, w - 1, h - 2), (0, 0, 601, 460), (5, 100, 300, 400)] {
+            let plain: f64 = (y0..y0 + rh).flat_map(|y| (x0..x0 + rw).map(move |x| (x, y))).map(|(x, y)| ratio.data[y * w + x].min(RATIO_CLIP) as f64).sum();
+            assert!(plain * RATIO_STEPS as f64 > u32::MAX as f64 || rw * rh < MAX_EXACT_AREA);
+            assert_eq!(t.sum(x0, y0, rw, rh), plain, "{rw}x{rh} at ({x0}, {y0})");
+        }
     }
 
     /// Skewed texture with one disc of 15 px radius at 1.8 times the background: the disc stands out at
