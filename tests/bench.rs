@@ -13,6 +13,11 @@ fn bench_compare_fails_on_a_regressed_stage_and_passes_within_tolerance() {
     assert!(o.status.success(), "{}", stderr(&o));
     let measured: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(measured["stages_ms"].as_object().is_some_and(|s| !s.is_empty()));
+    // The host's memory read rate before and after the run, a plausible one (a machine reads 64 MB at
+    // somewhere between 0.1 and 1000 GB/s).
+    let host = measured["host_read_gbps"].as_array().expect("host_read_gbps");
+    assert_eq!(host.len(), 2);
+    assert!(host.iter().all(|r| r.as_f64().is_some_and(|r| (0.1..1000.0).contains(&r))), "{host:?}");
     // A baseline where every stage took a tenth of a millisecond less than a hundredth of what it takes
     // now: every stage above the noise floor regressed.
     let mut fast = measured.clone();

@@ -3,7 +3,10 @@
 //! on a GPU also the device-memory traffic and the dispatches of a frame, per stage, counted from the
 //! buffers each dispatch binds (`analysis::Traffic`: an upper bound). `--compare BASELINE` checks the
 //! run against a baseline of earlier runs (JSON lines of `bench --json`, the entry of the same backend
-//! and size) and fails when a stage regresses (`compare`).
+//! and size) and fails when a stage regresses (`compare`). Beside the timings, the host's memory read
+//! rate as one core sees it, before and after the run (`host_read_gbps`): the CPU analysis is bound by
+//! memory traffic, and a shared machine's bandwidth varies from minute to minute, so a run's timings are
+//! read against it.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -50,6 +53,22 @@ pub struct BenchArgs {
     pub tolerance: f64,
 }
 
+/// The host's memory read rate as one core sees it (GB/s): the median of five passes summing a 64 MB
+/// buffer, larger than any cache. On the 2-core development VM the same build's 1080p frame time follows
+/// it (it varied by up to 1.7× from minute to minute), so `bench` reports it beside the timings.
+fn host_read_gbps() -> f64 {
+    let buf = vec![1u64; 8 << 20];
+    let mut rates: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            let sum = std::hint::black_box(&buf).iter().fold(0u64, |a, &v| a.wrapping_add(v));
+            std::hint::black_box(sum);
+            (buf.len() * 8) as f64 / t.elapsed().as_secs_f64().max(1e-9) / 1e9
+        })
+        .collect();
+    percentile(&mut rates, 0.5)
+}
+
 /// `stats::percentile`, 0 for no sample.
 fn percentile(v: &mut [f64], q: f64) -> f64 {
     crate::stats::percentile(v, q).unwrap_or(0.0)
@@ -74,6 +93,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let params = AnalysisParams::with_scale(a.mm_per_px);
     let mut proc = FrameProcessor::new(make_analyzer(a.backend, &params)?, params, 30.0);
     proc.set_checks(a.checks.settings()?);
+    // Before the warm-up, so that the caches the read flushes are warm again when the timing starts.
+    let host_before = host_read_gbps();
     for r in inputs.iter().take(3) {
         proc.process(&r.wl, &r.nir, false)?; // warm-up: shader compilation, allocations
     }
@@ -88,6 +109,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             stages.entry(name).or_default().push(ms);
         }
     }
+    let host_after = host_read_gbps();
     let median = percentile(&mut totals, 0.5);
     let stage_medians: serde_json::Map<String, serde_json::Value> = stages
         .into_iter()
@@ -116,6 +138,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "ms_median": (median * 1000.0).round() / 1000.0,
         "ms_p99": (percentile(&mut totals, 0.99) * 1000.0).round() / 1000.0,
         "stages_ms": stage_medians,
+        "host_read_gbps": [(host_before * 10.0).round() / 10.0, (host_after * 10.0).round() / 10.0],
     });
     let mut report = report;
     if let Some(t) = &traffic {
@@ -131,6 +154,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         for (k, v) in report["stages_ms"].as_object().into_iter().flatten() {
             println!("  {k:<16} {v} ms");
         }
+        println!("host memory read (one core) {host_before:.1} GB/s before the run, {host_after:.1} after");
         if let Some(t) = &traffic {
             println!("device traffic (upper bound) {:.1} MB a frame, {} dispatches", t.bytes() as f64 / 1e6, t.dispatches());
             for s in &t.0 {
@@ -141,6 +165,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if let Some((path, text)) = baseline {
         let base = find_baseline(&text, &report).with_context(|| format!("--compare {}", path.display()))?;
         let regressions = compare(&base, &report, a.tolerance);
+        if let Some(rate) = base["host_read_gbps"].as_array() {
+            // Informational: a slower host explains slower timings, but a regression is still one.
+            eprintln!("bench: host memory read {host_before:.1}–{host_after:.1} GB/s now, {} in the baseline", rate.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("–"));
+        }
         if regressions.is_empty() {
             eprintln!("bench: no stage regressed against {} (tolerance {}%)", path.display(), a.tolerance);
         } else {

@@ -412,7 +412,7 @@ impl BlockSums {
     }
 
     /// The band's block means, left to right (the last block may have fewer than `b` columns): each
-    /// block's exact sum over its pixels, correctly rounded.
+    /// block's exact sum over its pixel count, in f64, then rounded to f32.
     pub fn means(self) -> impl Iterator<Item = f32> {
         let rows = self.rows;
         let sums: Vec<(u64, usize)> = self.columns.chunks(self.b).map(|c| (c.iter().map(|&v| v as u64).sum(), c.len())).collect();

@@ -70,8 +70,8 @@ pub fn block_medians<'a>(nir: impl Into<NirView<'a>>, block: usize) -> Plane<f32
                     let (x0, x1) = (bx * block, ((bx + 1) * block).min(nir.width));
                     let start = x0 + ((x0 + y) & 1);
                     if start < x1 {
-                        // Every other pixel: the first of each pair (exact pairs and a lone last
-                        // pixel, unlike `step_by`'s or `chunks`' a plain loop: a third faster).
+                        // Every other pixel: the first of each pair. Exact pairs and a lone last
+                        // pixel make a plain loop, unlike `step_by` or `chunks` (a third faster).
                         let pairs = row[start..x1].chunks_exact(2);
                         let last = pairs.remainder().first().copied();
                         buf.extend(pairs.map(|pair| pair[0]));
