@@ -5,6 +5,8 @@
 //! Background: medians of square blocks, then a quadratic surface fitted to their logarithms by
 //! iteratively trimmed least squares (excitation fall-off is smooth; rims, cores, ducts and glints are
 //! outliers that the trimming rejects). The ratio is taken on a 3×3 binomial smoothing of the NIR signal.
+//! As it makes each row it takes what later stages would otherwise read the whole map again for
+//! (`RowTallies`: the level histogram, the glow's block means).
 
 use rayon::prelude::*;
 
