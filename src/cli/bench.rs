@@ -55,7 +55,7 @@ pub struct BenchArgs {
 
 /// The host's memory read rate as one core sees it (GB/s): the median of five passes summing a 64 MB
 /// buffer, larger than any cache. On the 2-core development VM the same build's 1080p frame time follows
-/// it (it varied by up to 1.7× from minute to minute), so `bench` reports it beside the timings.
+/// it (it varied by about 2× within one run), so `bench` reports it beside the timings.
 fn host_read_gbps() -> f64 {
     let buf = vec![1u64; 8 << 20];
     let mut rates: Vec<f64> = (0..5)

@@ -258,8 +258,8 @@ pub fn normalize_and_count<'a>(nir: impl Into<NirView<'a>>, model: &BackgroundMo
 const BAND_ROWS: usize = 16;
 
 /// `normalize`; with `count`, the histogram of `normalize_and_count` (else an empty one); with
-/// `block`, the block means (raster order; else none). A band of rows a task: a block row's where
-/// block means are taken, so that each block's rows are added in order, as `glow::block_means` does.
+/// `block`, the block means (raster order; else none). A band of rows a task: where block means are
+/// taken, one row of blocks, whose column sums (`glow::BlockSums`) then give its blocks' means.
 fn normalize_rows(nir: NirView<'_>, model: &BackgroundModel, out: &mut Plane<f32>, count: bool, block: Option<usize>) -> (Vec<u32>, Vec<f32>) {
     let (w, h) = (nir.width, nir.height);
     out.ensure_size(w, h);
