@@ -109,14 +109,11 @@ impl Judged {
     }
 }
 
-/// Cuts the gap's channel off a group: seen from `centre` (the group's centroid, or a pole), the core's
-/// radius where it has rim is the distance of its nearest pixel bordering the rim; across the gap
-/// (angles with no such pixel) it is interpolated from both sides; pixels beyond it (the channel, and
-/// any pocket between the rim and a duct or blob touching it) are dropped. A core is taken to be
-/// star-shaped about its centre with its boundary square to the rays: where the boundary runs obliquely
-/// (deep lobes, a star's arms), the strip beyond each sector's nearest pixel is dropped too, and with it
-/// the rim beside it (`cut_gap` cuts such a core).
-fn cut_channel(g: &mut Group, w: usize, (cx, cy): (f32, f32)) {
+/// The core's radius in each of a group's sectors seen from `centre` (`rim_side.len() / 3` of them,
+/// 16–360): the distance of the sector's nearest pixel bordering the rim, and across the gap (sectors
+/// with no such pixel) interpolated linearly from the nearest sectors with one on either side; with
+/// whether each sector has rim. `None` where fewer than three sectors have rim.
+fn sector_radii(g: &Group, (cx, cy): (f32, f32)) -> Option<(Sectors, Vec<f32>, Vec<bool>)> {
     let bins = (g.rim_side.len() / 3).clamp(16, 360);
     // Pixels come in flood order, mostly beside the one before: `Sectors` spares most an arctangent.
     let (sectors, mut last) = (Sectors::new(bins), 0);
@@ -126,14 +123,14 @@ fn cut_channel(g: &mut Group, w: usize, (cx, cy): (f32, f32)) {
         let r = hypot(x - cx, y - cy);
         radius[b] = if radius[b].is_nan() { r } else { radius[b].min(r) };
     }
-    let filled: Vec<usize> = (0..bins).filter(|&b| !radius[b].is_nan()).collect();
+    let has_rim: Vec<bool> = radius.iter().map(|r| !r.is_nan()).collect();
+    let filled: Vec<usize> = (0..bins).filter(|&b| has_rim[b]).collect();
     if filled.len() < 3 {
-        return;
+        return None;
     }
-    // Linear interpolation around the circle between the nearest filled bins on either side.
     let mut limit = radius.clone();
     for b in 0..bins {
-        if !radius[b].is_nan() {
+        if has_rim[b] {
             continue;
         }
         let after = filled.iter().copied().find(|&f| f > b).unwrap_or(filled[0] + bins);
@@ -142,10 +139,15 @@ fn cut_channel(g: &mut Group, w: usize, (cx, cy): (f32, f32)) {
         let t = (b as isize - before) as f32 / (after as isize - before) as f32;
         limit[b] = rb + t * (ra - rb);
     }
+    Some((sectors, limit, has_rim))
+}
+
+/// Drops the pixels of a group beyond `bound` (px, by sector of `sectors` seen from `centre`).
+fn drop_beyond(g: &mut Group, w: usize, (cx, cy): (f32, f32), sectors: &Sectors, bound: &[f32]) {
     // A pixel within the least bound stays and one beyond the greatest goes, whichever its direction:
     // only those between are asked their sector.
-    let bound: Vec<f32> = limit.iter().map(|&l| l + 1.0).collect();
     let (least, greatest) = bound.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &b| (lo.min(b), hi.max(b)));
+    let mut last = 0;
     g.pixels.retain(|&i| {
         let (dx, dy) = ((i % w) as f32 + 0.5 - cx, (i / w) as f32 + 0.5 - cy);
         let r = hypot(dx, dy);
@@ -153,85 +155,53 @@ fn cut_channel(g: &mut Group, w: usize, (cx, cy): (f32, f32)) {
     });
 }
 
-/// Cuts the gap's channel off a group: seen from `centre` (the group's centroid, or a pole), the
-/// directions with no pixel bordering the rim are the gap's; across them the core's radius is
-/// interpolated from the nearest pixels bordering the rim on either side (a chord across the gap), and
-/// pixels beyond it (the channel) are dropped; then of what is left only the largest 4-connected piece
-/// stays: what the group reached only through the gap (the liver outside, a pocket between the rim and
-/// a duct or blob touching it) is no longer joined to the core. Directions with rim are not cut, so a
-/// lobulated or star-shaped core, whose boundary runs obliquely to the rays and crosses some twice,
-/// keeps its lobes.
-fn cut_gap(g: &mut Group, w: usize, (cx, cy): (f32, f32)) {
-    let bins = (g.rim_side.len() / 3).clamp(16, 360);
-    // Pixels come in flood order, mostly beside the one before: `Sectors` spares most an arctangent.
-    let (sectors, mut last) = (Sectors::new(bins), 0);
-    let mut radius = vec![f32::NAN; bins];
-    for &(x, y) in &g.rim_side {
-        let b = sectors.of(x - cx, y - cy, &mut last);
-        let r = hypot(x - cx, y - cy);
-        radius[b] = if radius[b].is_nan() { r } else { radius[b].min(r) };
+/// Cuts the gap's channel off a group: seen from `centre` (the group's centroid, or a pole), the core's
+/// radius where it has rim is the distance of its nearest pixel bordering the rim; across the gap
+/// (angles with no such pixel) it is interpolated from both sides (`sector_radii`); pixels beyond it (the
+/// channel, and any pocket between the rim and a duct or blob touching it) are dropped. A core is taken
+/// to be star-shaped about its centre with its boundary square to the rays: where the boundary runs
+/// obliquely (deep lobes, a star's arms), the strip beyond each sector's nearest pixel is dropped too,
+/// and with it the rim beside it (`cut_gap` cuts such a core).
+fn cut_channel(g: &mut Group, w: usize, centre: (f32, f32)) {
+    if let Some((sectors, limit, _)) = sector_radii(g, centre) {
+        let bound: Vec<f32> = limit.iter().map(|&l| l + 1.0).collect();
+        drop_beyond(g, w, centre, &sectors, &bound);
     }
-    let filled: Vec<usize> = (0..bins).filter(|&b| !radius[b].is_nan()).collect();
-    if filled.len() < 3 || filled.len() == bins {
+}
+
+/// Cuts the gap's channel off a group across the gap only: in the sectors without rim the pixels beyond
+/// the interpolated radius (`sector_radii`: a chord across the gap) are dropped, and of what is left only
+/// the largest 4-connected piece stays: what the group reached only through the gap (the liver outside,
+/// a pocket between the rim and a duct or blob touching it) is no longer joined to the core. Sectors
+/// with rim are not cut, so a lobulated or star-shaped core, whose boundary runs obliquely to the rays
+/// and crosses some twice, keeps its lobes.
+fn cut_gap(g: &mut Group, w: usize, centre: (f32, f32)) {
+    let Some((sectors, limit, has_rim)) = sector_radii(g, centre) else { return };
+    if has_rim.iter().all(|&r| r) {
         return;
     }
-    // Linear interpolation around the circle between the nearest filled bins on either side; no bound
-    // where the rim is.
-    let mut bound = vec![f32::INFINITY; bins];
-    for b in 0..bins {
-        if !radius[b].is_nan() {
-            continue;
-        }
-        let after = filled.iter().copied().find(|&f| f > b).unwrap_or(filled[0] + bins);
-        let before = filled.iter().rev().copied().find(|&f| f < b).map_or(filled[filled.len() - 1] as isize - bins as isize, |f| f as isize);
-        let (ra, rb) = (radius[after % bins], radius[before.rem_euclid(bins as isize) as usize]);
-        let t = (b as isize - before) as f32 / (after as isize - before) as f32;
-        bound[b] = rb + t * (ra - rb) + 1.0;
-    }
-    let least = bound.iter().copied().fold(f32::INFINITY, f32::min);
-    g.pixels.retain(|&i| {
-        let (dx, dy) = ((i % w) as f32 + 0.5 - cx, (i / w) as f32 + 0.5 - cy);
-        let r = hypot(dx, dy);
-        r <= least || r <= bound[sectors.of(dx, dy, &mut last)]
-    });
+    let bound: Vec<f32> = limit.iter().zip(&has_rim).map(|(&l, &rim)| if rim { f32::INFINITY } else { l + 1.0 }).collect();
+    drop_beyond(g, w, centre, &sectors, &bound);
     keep_largest_piece(&mut g.pixels, w);
 }
 
-/// Keeps of `pixels` (indices in a frame `w` wide) their largest 4-connected piece.
+/// Keeps of `pixels` (indices in a frame `w` wide, sorted or not) their largest 4-connected piece.
 fn keep_largest_piece(pixels: &mut Vec<usize>, w: usize) {
+    use super::components::{Connectivity, label_components};
     if pixels.is_empty() {
         return;
     }
     let b = pixel_box(pixels, w);
-    let (bw, bh) = (b.x1 - b.x0, b.y1 - b.y0);
+    let bw = b.x1 - b.x0;
     let local = |i: usize| (i / w - b.y0) * bw + i % w - b.x0;
-    // 0: not a pixel of the group; 1: not yet reached; 2 + k: piece k.
-    let mut piece = vec![0u32; bw * bh];
-    pixels.iter().for_each(|&i| piece[local(i)] = 1);
-    let (mut sizes, mut stack) = (Vec::<usize>::new(), Vec::new());
-    for start in 0..bw * bh {
-        if piece[start] != 1 {
-            continue;
-        }
-        let id = 2 + sizes.len() as u32;
-        let mut n = 0;
-        piece[start] = id;
-        stack.push(start);
-        while let Some(k) = stack.pop() {
-            n += 1;
-            let (x, y) = (k % bw, k / bw);
-            for (ok, j) in [(x > 0, k.wrapping_sub(1)), (x + 1 < bw, k + 1), (y > 0, k.wrapping_sub(bw)), (y + 1 < bh, k + bw)] {
-                if ok && piece[j] == 1 {
-                    piece[j] = id;
-                    stack.push(j);
-                }
-            }
-        }
-        sizes.push(n);
-    }
-    if sizes.len() > 1 {
-        let largest = 2 + (0..sizes.len()).max_by_key(|&k| (sizes[k], std::cmp::Reverse(k))).expect("a piece") as u32;
-        pixels.retain(|&i| piece[local(i)] == largest);
+    let mut member = Plane::<u8>::new(bw, b.y1 - b.y0);
+    pixels.iter().for_each(|&i| member.data[local(i)] = 1);
+    let (mut parent, mut labels) = (Vec::new(), Plane::new(0, 0));
+    let pieces = label_components(&member, 1, Connectivity::Four, &mut parent, &mut labels);
+    if pieces.len() > 1 {
+        // The first of equal pieces, in raster order.
+        let largest = pieces.iter().enumerate().max_by_key(|&(k, c)| (c.area, std::cmp::Reverse(k))).expect("a piece").1.label;
+        pixels.retain(|&i| labels.data[local(i)] == largest);
     }
 }
 
