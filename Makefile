@@ -4,7 +4,7 @@ DEMO_OUT ?= out/demo
 export XDG_RUNTIME_DIR ?= /tmp/nirf-margin-xdg
 export WGPU_BACKEND ?= vulkan
 
-.PHONY: demo test deps build bench clean slurm-test
+.PHONY: demo test deps build bench clean slurm-test probe
 
 deps:
 	@bash scripts/install-deps.sh
@@ -34,6 +34,15 @@ test: deps
 # The archive pipeline on a real single-node Slurm (installs and starts one; see README, "Archives").
 slurm-test: build
 	bash scripts/slurm-test.sh
+
+# The independent phantom set (scripts/probe/README.md, written without this project's generator or analysis):
+# draws PROBE_SEED (40 scenes, 8 wound beds) and scores this build on it, tables in out/probe/results-SEED/.
+# Seeds 1 and 2 were read while tuning (README, "An independent phantom set"); others are untouched.
+PROBE_SEED ?= 3
+probe: build
+	@test -x out/probe/.venv/bin/python || (python3 -m venv out/probe/.venv && out/probe/.venv/bin/pip install -q -r scripts/probe/requirements.txt)
+	nice out/probe/.venv/bin/python scripts/probe/gen.py --seed $(PROBE_SEED) --scenes 40 --beds 8 --out out/probe/draw-$(PROBE_SEED)
+	out/probe/.venv/bin/python scripts/probe/score.py out/probe/draw-$(PROBE_SEED) --out out/probe/results-$(PROBE_SEED) --no-wait
 
 bench: deps
 	$(CARGO) bench --locked --workspace

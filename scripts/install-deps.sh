@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  pkg-config build-essential
+  pkg-config build-essential python3-venv
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
