@@ -37,7 +37,7 @@ slurm-test: build
 
 # The independent phantom set (scripts/probe/README.md, written without this project's generator or analysis):
 # draws PROBE_SEED (40 scenes, 8 wound beds) and scores this build on it, tables in out/probe/results-SEED/.
-# Seeds 1 and 2 were read while tuning (README, "An independent phantom set"); others are untouched.
+# Seeds 1 and 4 were read while tuning (README, "An independent phantom set"); 2 and 3 measured the result.
 PROBE_SEED ?= 3
 probe: build
 	@test -x out/probe/.venv/bin/python || (python3 -m venv out/probe/.venv && out/probe/.venv/bin/pip install -q -r scripts/probe/requirements.txt)
