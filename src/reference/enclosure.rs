@@ -11,7 +11,10 @@
 //! so that the gap's channel, out to the hull's chord, is not counted as core, and what is left of a
 //! channel between long arms of the rim is dropped by an opening just wider than the gap (`open_core`);
 //! the cut group must be round and keep rim on `min_rim_coverage` of its boundary counted pixel by
-//! pixel (`shape`). A group that fails as a whole (a duct or blob joined to the ring holds more of the hull
+//! pixel (`shape`). The radial cut trims a lobulated or star-shaped core along its oblique flanks; where
+//! it fails, the group is cut across its gap only (`cut_gap`) and kept with rim on
+//! `LOBED_MIN_COVERAGE` of its boundary and a ring of even width around it (`even_ring`). A group that
+//! fails as a whole (a duct or blob joined to the ring holds more of the hull
 //! than the ring does, so the group runs on through the gap into the tissue beside it) is tried again
 //! around its poles (`around_poles`): its deepest points that see the ring in every direction but one
 //! gap of at most `MAX_GAP_DEG`. A group whose rim is mostly another core's (a pocket beside a ring,
