@@ -39,8 +39,10 @@ pub struct AnalysisParams {
     /// (mean ratio below this) is taken for the partial core of a lesion leaving the view.
     pub partial_core_max_ratio: f32,
     /// A non-fluorescent region bordered by one fluorescent component on at least this fraction of its
-    /// boundary, and open only through a gap narrower than itself, is a core (a rim with a gap). Above 1:
-    /// off, as on the GPU backend, which has no twin of this stage yet.
+    /// boundary, and open only through a gap narrower than itself, is a core (a rim with a gap); a rim
+    /// lesion's ring is judged direction by direction (`reduce::drop_dim_rings`, and a peak of rim in
+    /// each sector its coverage counts, `reduce::SECTOR_PEAK_SHARE`). Above 1: off, as on the GPU
+    /// backend, which has no twin of these yet.
     pub min_rim_coverage: f32,
     /// Smallest core (equivalent-circle diameter) reported, mm.
     pub min_core_diameter_mm: f32,
@@ -288,7 +290,7 @@ impl AnalysisParams {
     pub fn cpu_only_stages(&self) -> Vec<&'static str> {
         let mut stages = Vec::new();
         if self.min_rim_coverage <= 1.0 {
-            stages.push("rims with a gap, and rims judged by their own ring direction by direction (min_rim_coverage)");
+            stages.push("rims with a gap, and rims judged by their own ring direction by direction, a peak of rim in each sector covered (min_rim_coverage)");
         }
         if self.blob_opening_mm > 0.0 {
             stages.push("lesions cut from a touching duct (blob_opening_mm)");
