@@ -328,19 +328,25 @@ pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plan
         // Along the ray from the centroid through (x, y), beyond the core: does the ratio reach `bar`
         // within `reach` (covered; already so where `covered` comes in true), and `ring_bar` within
         // `ring_reach` (ringed)? One walk answers both: it stops once neither answer can change.
-        let rim_beyond = |x: usize, y: usize, mut covered: bool| {
+        // The unit direction from the centroid through (x, y), and the pixel `k` steps along it from
+        // (x, y), if in the frame (a ray that leaves the frame does not come back).
+        let direction = |x: usize, y: usize| {
             let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
             let len = dx.hypot(dy).max(1e-3);
+            (dx / len, dy / len)
+        };
+        let along = |x: usize, y: usize, (ux, uy): (f32, f32), k: usize| {
+            let (xx, yy) = ((x as f32 + 0.5 + ux * k as f32).floor(), (y as f32 + 0.5 + uy * k as f32).floor());
+            (xx >= 0.0 && yy >= 0.0 && xx < w as f32 && yy < h as f32).then(|| yy as usize * w + xx as usize)
+        };
+        let rim_beyond = |x: usize, y: usize, mut covered: bool| {
+            let u = direction(x, y);
             let mut ringed = false;
             for k in 1..=reach.max(ring_reach) {
                 if (covered || k > reach) && (ringed || k > ring_reach) {
                     break;
                 }
-                let (xx, yy) = ((x as f32 + 0.5 + dx / len * k as f32).floor(), (y as f32 + 0.5 + dy / len * k as f32).floor());
-                if xx < 0.0 || yy < 0.0 || xx >= w as f32 || yy >= h as f32 {
-                    continue;
-                }
-                let j = yy as usize * w + xx as usize;
+                let Some(j) = along(x, y, u, k) else { break };
                 if seeds[j] != core {
                     covered |= k <= reach && ratio.data[j] >= bar;
                     ringed |= k <= ring_reach && ratio.data[j] >= ring_bar;
@@ -351,8 +357,10 @@ pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plan
         // Each sector's boundary pixels, those covered and those ringed; and its mean radial profile
         // beyond the core out to `ring_reach` (sums and counts by step along the rays).
         let mut sectors = [(0u32, 0u32, 0u32); RIM_DIRECTIONS];
+        // Part of the ring judged direction by direction (`min_rim_coverage`, CPU only).
+        let peaked = p.min_rim_coverage <= 1.0;
         let steps = ring_reach.max(1);
-        let mut profile = vec![(0.0f32, 0u32); RIM_DIRECTIONS * steps];
+        let mut profile = vec![(0.0f32, 0u32); if peaked { RIM_DIRECTIONS * steps } else { 0 }];
         for y in b.y0.max(1)..b.y1.min(h - 1) {
             for x in b.x0.max(1)..b.x1.min(w - 1) {
                 let i = y * w + x;
@@ -365,28 +373,25 @@ pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plan
                 sectors[k].0 += 1;
                 sectors[k].1 += covered as u32;
                 sectors[k].2 += ringed as u32;
-                let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
-                let len = dx.hypot(dy).max(1e-3);
-                for j in 1..=steps {
-                    let (xx, yy) = ((x as f32 + 0.5 + dx / len * j as f32).floor(), (y as f32 + 0.5 + dy / len * j as f32).floor());
-                    if xx < 0.0 || yy < 0.0 || xx >= w as f32 || yy >= h as f32 {
-                        break;
-                    }
-                    let q = yy as usize * w + xx as usize;
-                    if seeds[q] != core {
-                        let cell = &mut profile[k * steps + j - 1];
-                        (cell.0, cell.1) = (cell.0 + ratio.data[q], cell.1 + 1);
+                if peaked {
+                    let u = direction(x, y);
+                    for j in 1..=steps {
+                        let Some(q) = along(x, y, u, j) else { break };
+                        if seeds[q] != core {
+                            let cell = &mut profile[k * steps + j - 1];
+                            (cell.0, cell.1) = (cell.0 + ratio.data[q], cell.1 + 1);
+                        }
                     }
                 }
             }
         }
-        // Each sector's peak: the highest mean of its profile (`SECTOR_PEAK_SHARE`).
+        // Each sector's peak: the highest mean of its profile (`SECTOR_PEAK_SHARE`); with no profiles,
+        // no bar.
         let peaks: Vec<f32> = (0..RIM_DIRECTIONS)
-            .map(|k| profile[k * steps..(k + 1) * steps].iter().filter(|c| c.1 > 0).map(|c| c.0 / c.1 as f32).fold(f32::NEG_INFINITY, f32::max))
+            .map(|k| profile.get(k * steps..(k + 1) * steps).unwrap_or(&[]).iter().filter(|c| c.1 > 0).map(|c| c.0 / c.1 as f32).fold(f32::NEG_INFINITY, f32::max))
             .collect();
         let mut seen: Vec<f32> = (0..RIM_DIRECTIONS).filter(|&k| sectors[k].0 > 0 && peaks[k].is_finite()).map(|k| peaks[k]).collect();
-        // Part of the ring judged direction by direction (`min_rim_coverage`, CPU only).
-        let peak_bar = if p.min_rim_coverage <= 1.0 { crate::stats::median(&mut seen).map_or(f32::NEG_INFINITY, |m| mode + SECTOR_PEAK_SHARE * (m - mode)) } else { f32::NEG_INFINITY };
+        let peak_bar = crate::stats::median(&mut seen).map_or(f32::NEG_INFINITY, |m| mode + SECTOR_PEAK_SHARE * (m - mode));
         st.boundary_sectors = sectors.iter().filter(|s| s.0 > 0).count() as u32;
         st.covered_sectors = (0..RIM_DIRECTIONS).filter(|&k| sectors[k].0 > 0 && 2 * sectors[k].1 >= sectors[k].0 && !(peaks[k] < peak_bar)).count() as u32;
         st.ringed_sectors = sectors.iter().filter(|s| s.0 > 0 && 2 * s.2 >= s.0).count() as u32;
