@@ -484,22 +484,33 @@ def place(rng, cv, rad, sep, allow_partial, center_box=None, tries=60):
     return None
 
 
+def window(cv, cx, cy, ext):
+    """The canvas window within `ext` px of (cx, cy): its slices, the pixel coordinates in it and their
+    offsets from (cx, cy)."""
+    x0 = int(max(0, math.floor(cx - ext)))
+    x1 = int(min(cv.CW, math.ceil(cx + ext) + 1))
+    y0 = int(max(0, math.floor(cy - ext)))
+    y1 = int(min(cv.CH, math.ceil(cy + ext) + 1))
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(F32)
+    return (slice(y0, y1), slice(x0, x1)), xx, yy, xx - cx, yy - cy
+
+
+def polar(shape, dx, dy):
+    """At offsets (dx, dy) from a shape's centre: the radius, the angle, and the shape's boundary radius
+    at that angle with its derivative."""
+    r = np.sqrt(dx * dx + dy * dy)
+    th = np.arctan2(dy, dx)
+    return r, th, shape.rc(th), shape.drdth(th)
+
+
 def render_rim_lesion(rng, cv, T, zpatch, zcore, les):
     """Draw one rim lesion (core + rim) into the canvas and compute its geometric truth."""
     shape, cx, cy = les['_shape'], les['_cx'], les['_cy']
     tt, gap_c, gap_w = les['_ttab'], les['_gap_c'], les['_gap_w']
     tmax = float(tt.max())
     ext = shape.rmax + tmax + 3
-    x0 = int(max(0, math.floor(cx - ext)))
-    x1 = int(min(cv.CW, math.ceil(cx + ext) + 1))
-    y0 = int(max(0, math.floor(cy - ext)))
-    y1 = int(min(cv.CH, math.ceil(cy + ext) + 1))
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(F32)
-    dx, dy = xx - cx, yy - cy
-    r = np.sqrt(dx * dx + dy * dy)
-    th = np.arctan2(dy, dx)
-    rc = shape.rc(th)
-    drc = shape.drdth(th)
+    sl, xx, yy, dx, dy = window(cv, cx, cy, ext)
+    r, th, rc, drc = polar(shape, dx, dy)
     cospsi = rc / np.sqrt(rc * rc + drc * drc)
     sd = (r - rc) * cospsi
     a_core = np.clip(0.5 - sd, 0, 1).astype(F32)
@@ -528,7 +539,6 @@ def render_rim_lesion(rng, cv, T, zpatch, zcore, les):
     u[iy, ix] = np.clip(d / np.maximum(tn, 1e-3), 0, 1)
     ang = np.zeros_like(a_core)
     ang[iy, ix] = table_at(les['_patch_tab'], thn)
-    sl = (slice(y0, y1), slice(x0, x1))
     m = (1 - les['fade'] * u) * (1 + les['patchiness'] * ang) * (1 + 0.5 * les['patchiness'] * zpatch[sl])
     m = np.maximum(m, 0.25)
     sel = a_rim > 0.5
@@ -599,19 +609,10 @@ def render_rim_lesion(rng, cv, T, zpatch, zcore, les):
 def render_homogeneous(rng, cv, T, zcore, les):
     shape, cx, cy = les['_shape'], les['_cx'], les['_cy']
     ext = shape.rmax + 3
-    x0 = int(max(0, math.floor(cx - ext)))
-    x1 = int(min(cv.CW, math.ceil(cx + ext) + 1))
-    y0 = int(max(0, math.floor(cy - ext)))
-    y1 = int(min(cv.CH, math.ceil(cy + ext) + 1))
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(F32)
-    dx, dy = xx - cx, yy - cy
-    r = np.sqrt(dx * dx + dy * dy)
-    th = np.arctan2(dy, dx)
-    rc = shape.rc(th)
-    drc = shape.drdth(th)
+    sl, xx, yy, dx, dy = window(cv, cx, cy, ext)
+    r, th, rc, drc = polar(shape, dx, dy)
     sd = (r - rc) * rc / np.sqrt(rc * rc + drc * drc)
     a = np.clip(0.5 - sd, 0, 1).astype(F32)
-    sl = (slice(y0, y1), slice(x0, x1))
     val = les['tbr'] * (1 + les['_tex'] * zcore[sl])
     cv.S[sl] += a * (val - T[sl])
     c = cv.cls[sl]
@@ -631,16 +632,10 @@ def render_deep(rng, cv, les):
     sy = sx * les['aspect']
     ang = les['_angle']
     ext = 4 * max(sx, sy)
-    x0 = int(max(0, math.floor(cx - ext)))
-    x1 = int(min(cv.CW, math.ceil(cx + ext) + 1))
-    y0 = int(max(0, math.floor(cy - ext)))
-    y1 = int(min(cv.CH, math.ceil(cy + ext) + 1))
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(F32)
-    dx, dy = xx - cx, yy - cy
+    sl, xx, yy, dx, dy = window(cv, cx, cy, ext)
     u = dx * math.cos(ang) + dy * math.sin(ang)
     v = -dx * math.sin(ang) + dy * math.cos(ang)
     g = np.exp(-0.5 * ((u / sx) ** 2 + (v / sy) ** 2)).astype(F32)
-    sl = (slice(y0, y1), slice(x0, x1))
     cv.S[sl] += (les['tbr'] - 1) * g
     c = cv.cls[sl]
     c[(g >= 0.5) & (c == 0)] = 3
