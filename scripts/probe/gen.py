@@ -655,6 +655,27 @@ def shape_style(rng):
     return str(rng.choice(['round', 'lobulated', 'irregular', 'star'], p=[0.3, 0.3, 0.25, 0.15]))
 
 
+def two_armed_curve(rng, p0, hd, length, step, curl):
+    """A random curve of `length` px through `p0`, its two arms drawn from it in the directions `hd` and
+    `hd + pi` (`random_curve`), as one polyline."""
+    a1 = random_curve(rng, p0, hd, length / 2, step, curl)
+    a2 = random_curve(rng, p0, hd + math.pi, length / 2, step, curl)
+    return np.concatenate([a2[::-1], a1[1:]], 0)
+
+
+def curve_profile(pts, cv, w):
+    """A curve's Gaussian cross-section of FWHM `w` px, within 1.5 w + 2 px of it: the window's slices,
+    the distance to the curve and the profile (0 where the distance is not finite); (None, None, None)
+    where the window is empty."""
+    sl, dist = curve_distance(pts, cv.CH, cv.CW, 1.5 * w + 2)
+    if sl is None:
+        return None, None, None
+    s = w / 2.355
+    prof = np.exp(-0.5 * (dist / s) ** 2)
+    prof[~np.isfinite(dist)] = 0
+    return sl, dist, prof
+
+
 def add_curves(rng, cv, lesions, n_ducts, n_veins, touch_prob=0.4):
     mmpp = cv.mmpp
     ducts, veins = [], []
@@ -693,9 +714,7 @@ def add_curves(rng, cv, lesions, n_ducts, n_veins, touch_prob=0.4):
                 p0 = (rng.uniform(0, cv.CW), rng.uniform(0, cv.CH))
                 hd = rng.uniform(0, 2 * np.pi)
             curl = rng.uniform(0.2, 1.5) / (10 / mmpp)
-            a1 = random_curve(rng, p0, hd, L / 2, 1.0, curl)
-            a2 = random_curve(rng, p0, hd + math.pi, L / 2, 1.0, curl)
-            pts = np.concatenate([a2[::-1], a1[1:]], 0)
+            pts = two_armed_curve(rng, p0, hd, L, 1.0, curl)
 
             def marg(l, th):
                 if l['kind'] == 'rim':
@@ -708,12 +727,9 @@ def add_curves(rng, cv, lesions, n_ducts, n_veins, touch_prob=0.4):
                 break
         else:
             continue
-        sl, dist = curve_distance(pts, cv.CH, cv.CW, 1.5 * w + 2)
+        sl, dist, prof = curve_profile(pts, cv, w)
         if sl is None:
             continue
-        s = w / 2.355
-        prof = np.exp(-0.5 * (dist / s) ** 2)
-        prof[~np.isfinite(dist)] = 0
         cv.S[sl] += (tbr - 1) * prof
         c = cv.cls[sl]
         c[(dist <= w / 2) & (c == 0)] = 3
@@ -728,20 +744,15 @@ def add_curves(rng, cv, lesions, n_ducts, n_veins, touch_prob=0.4):
             p0 = (rng.uniform(0, cv.CW), rng.uniform(0, cv.CH))
             hd = rng.uniform(0, 2 * np.pi)
             curl = rng.uniform(0.1, 0.8) / (10 / mmpp)
-            a1 = random_curve(rng, p0, hd, L / 2, 2.0, curl)
-            a2 = random_curve(rng, p0, hd + math.pi, L / 2, 2.0, curl)
-            pts = np.concatenate([a2[::-1], a1[1:]], 0)
+            pts = two_armed_curve(rng, p0, hd, L, 2.0, curl)
             if not blocked(pts, lambda l, th: (table_at(l['_ttab'], th) if l['kind'] == 'rim' else 0)
                            + w + 1.0 / mmpp):
                 break
         else:
             continue
-        sl, dist = curve_distance(pts, cv.CH, cv.CW, 1.5 * w + 2)
+        sl, dist, prof = curve_profile(pts, cv, w)
         if sl is None:
             continue
-        s = w / 2.355
-        prof = np.exp(-0.5 * (dist / s) ** 2)
-        prof[~np.isfinite(dist)] = 0
         cv.dark[sl] *= (1 - depth * prof)
         veins.append({'width_mm': round(w * mmpp, 3), 'depth': round(depth, 3)})
     return ducts, veins
