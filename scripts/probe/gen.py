@@ -982,8 +982,10 @@ def wl_image(rng, cv, zprim, instruments, glints_both, lesions, bed=False):
     return chans
 
 
-def make_survey_scene(seed, idx, outdir):
-    rng = np.random.default_rng([seed, 1, idx])
+def scene_start(seed, kind, idx):
+    """A scene's first draws, in this order whatever its kind (1 survey, 2 wound bed): its generator,
+    the start time, size, scale, canvas, conditions and liver texture."""
+    rng = np.random.default_rng([seed, kind, idx])
     t0 = time.time()
     W, H = pick_size(rng)
     mmpp = float(np.exp(rng.uniform(math.log(0.04), math.log(0.15))))
@@ -991,6 +993,11 @@ def make_survey_scene(seed, idx, outdir):
     cond = draw_conditions(rng, W, H, mmpp)
     T, zprim, tinfo = liver_texture(rng, cv.CH, cv.CW, mmpp)
     cond.update(tinfo)
+    return rng, t0, W, H, mmpp, cv, cond, T, zprim
+
+
+def make_survey_scene(seed, idx, outdir):
+    rng, t0, W, H, mmpp, cv, cond, T, zprim = scene_start(seed, 1, idx)
     zpatch = band_noise(rng, cv.CH, cv.CW, rng.uniform(0.6, 1.5) / mmpp)
     zcore = band_noise(rng, cv.CH, cv.CW, rng.uniform(0.5, 2.0) / mmpp)
 
@@ -1171,15 +1178,8 @@ def compose_nir(cv, T, cond, instruments, glb, gln):
 # ----------------------------------------------------------------------------- wound beds
 
 def make_bed_scene(seed, idx, outdir, spotted):
-    rng = np.random.default_rng([seed, 2, idx])
-    t0 = time.time()
-    W, H = pick_size(rng)
-    mmpp = float(np.exp(rng.uniform(math.log(0.04), math.log(0.15))))
-    cv = Canvas(W, H, mmpp)
-    cond = draw_conditions(rng, W, H, mmpp)
     # raw resection surface: coarse-grained texture, cautery char and blood
-    T, zprim, tinfo = liver_texture(rng, cv.CH, cv.CW, mmpp)
-    cond.update(tinfo)
+    rng, t0, W, H, mmpp, cv, cond, T, zprim = scene_start(seed, 2, idx)
     n_char = int(rng.integers(0, 6))
     for _ in range(n_char):
         rad = rng.uniform(1, 5) / mmpp
