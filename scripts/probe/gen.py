@@ -982,6 +982,20 @@ def wl_image(rng, cv, zprim, instruments, glints_both, lesions, bed=False):
     return chans
 
 
+def occlude_and_vignette(rng, cv, W, H, instruments, cond):
+    """Hides what the instruments cover in the truth mask, and draws the NIR's and the white light's
+    vignetting (its parameters into `cond`): the last draws a scene of either kind makes before its
+    frames."""
+    occl = np.zeros((cv.CH, cv.CW), bool)
+    for ins in instruments:
+        occl |= ins['alpha'] >= 0.5
+    cv.cls[occl] = 0
+    V, vinfo = vignette_field(rng, W, H, 0.4)
+    Vwl, _ = vignette_field(rng, W, H, 0.3)
+    cond.update(vinfo)
+    return V, Vwl
+
+
 def scene_start(seed, kind, idx):
     """A scene's first draws, in this order whatever its kind (1 survey, 2 wound bed): its generator,
     the start time, size, scale, canvas, conditions and liver texture."""
@@ -1087,15 +1101,7 @@ def make_survey_scene(seed, idx, outdir):
 
     R = compose_nir(cv, T, cond, instruments, glb, gln)
     WL = wl_image(rng, cv, zprim, instruments, glb, lesions)
-    # instruments hide what is under them in the truth mask
-    occl = np.zeros((cv.CH, cv.CW), bool)
-    for ins in instruments:
-        occl |= ins['alpha'] >= 0.5
-    cv.cls[occl] = 0
-
-    V, vinfo = vignette_field(rng, W, H, 0.4)
-    Vwl, _ = vignette_field(rng, W, H, 0.3)
-    cond.update(vinfo)
+    V, Vwl = occlude_and_vignette(rng, cv, W, H, instruments, cond)
     cond.update({'n_ducts': len(ducts), 'ducts': ducts, 'n_veins': len(veins), 'veins': veins,
                  'n_instruments': len(instruments),
                  'instruments': [{'width_mm': i['width_mm']} for i in instruments],
@@ -1221,13 +1227,7 @@ def make_bed_scene(seed, idx, outdir, spotted):
     glb, gln, grecs = add_glints(rng, cv, int(rng.integers(0, 13)), int(rng.integers(0, 9)))
     R = compose_nir(cv, T, cond, instruments, glb, gln)
     WL = wl_image(rng, cv, zprim, instruments, glb, [], bed=True)
-    occl = np.zeros((cv.CH, cv.CW), bool)
-    for ins in instruments:
-        occl |= ins['alpha'] >= 0.5
-    cv.cls[occl] = 0
-    V, vinfo = vignette_field(rng, W, H, 0.4)
-    Vwl, _ = vignette_field(rng, W, H, 0.3)
-    cond.update(vinfo)
+    V, Vwl = occlude_and_vignette(rng, cv, W, H, instruments, cond)
     cond.update({'n_instruments': len(instruments), 'n_char': n_char, 'blood': blood,
                  'n_glints': sum(1 for g in grecs if not g['nir_only']),
                  'n_nir_glints': sum(1 for g in grecs if g['nir_only'])})
