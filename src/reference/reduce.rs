@@ -327,40 +327,38 @@ pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plan
         let (reach, ring_reach) = (reach as usize, ring_reach as usize);
         // Along the ray from the centroid through (x, y), beyond the core: does the ratio reach `bar`
         // within `reach` (covered; already so where `covered` comes in true), and `ring_bar` within
-        // `ring_reach` (ringed)? One walk answers both: it stops once neither answer can change.
-        // The unit direction from the centroid through (x, y), and the pixel `k` steps along it from
-        // (x, y), if in the frame (a ray that leaves the frame does not come back).
-        let direction = |x: usize, y: usize| {
+        // `ring_reach` (ringed)? And, where `profile` is given (its sector's sums and counts by step),
+        // the ratio at each step out to `ring_reach`. One walk answers all: it stops once nothing can
+        // change (a ray that leaves the frame does not come back).
+        let rim_beyond = |x: usize, y: usize, mut covered: bool, mut profile: Option<&mut [(f32, u32)]>| {
             let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
             let len = dx.hypot(dy).max(1e-3);
-            (dx / len, dy / len)
-        };
-        let along = |x: usize, y: usize, (ux, uy): (f32, f32), k: usize| {
-            let (xx, yy) = ((x as f32 + 0.5 + ux * k as f32).floor(), (y as f32 + 0.5 + uy * k as f32).floor());
-            (xx >= 0.0 && yy >= 0.0 && xx < w as f32 && yy < h as f32).then(|| yy as usize * w + xx as usize)
-        };
-        let rim_beyond = |x: usize, y: usize, mut covered: bool| {
-            let u = direction(x, y);
             let mut ringed = false;
             for k in 1..=reach.max(ring_reach) {
-                if (covered || k > reach) && (ringed || k > ring_reach) {
+                if (covered || k > reach) && (ringed || k > ring_reach) && (profile.is_none() || k > ring_reach) {
                     break;
                 }
-                let Some(j) = along(x, y, u, k) else { break };
+                let (xx, yy) = ((x as f32 + 0.5 + dx / len * k as f32).floor(), (y as f32 + 0.5 + dy / len * k as f32).floor());
+                if xx < 0.0 || yy < 0.0 || xx >= w as f32 || yy >= h as f32 {
+                    break;
+                }
+                let j = yy as usize * w + xx as usize;
                 if seeds[j] != core {
                     covered |= k <= reach && ratio.data[j] >= bar;
                     ringed |= k <= ring_reach && ratio.data[j] >= ring_bar;
+                    if let Some(cell) = profile.as_deref_mut().and_then(|pr| pr.get_mut(k - 1)) {
+                        (cell.0, cell.1) = (cell.0 + ratio.data[j], cell.1 + 1);
+                    }
                 }
             }
             (covered, ringed)
         };
-        // Each sector's boundary pixels, those covered and those ringed; and its mean radial profile
-        // beyond the core out to `ring_reach` (sums and counts by step along the rays).
+        // Each sector's boundary pixels, those covered and those ringed; and, where the ring is judged
+        // direction by direction (`min_rim_coverage`, CPU only), its mean radial profile beyond the core
+        // out to `ring_reach`.
         let mut sectors = [(0u32, 0u32, 0u32); RIM_DIRECTIONS];
-        // Part of the ring judged direction by direction (`min_rim_coverage`, CPU only).
-        let peaked = p.min_rim_coverage <= 1.0;
         let steps = ring_reach.max(1);
-        let mut profile = vec![(0.0f32, 0u32); if peaked { RIM_DIRECTIONS * steps } else { 0 }];
+        let mut profile = vec![(0.0f32, 0u32); if p.min_rim_coverage <= 1.0 { RIM_DIRECTIONS * steps } else { 0 }];
         for y in b.y0.max(1)..b.y1.min(h - 1) {
             for x in b.x0.max(1)..b.x1.min(w - 1) {
                 let i = y * w + x;
@@ -369,20 +367,10 @@ pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plan
                     continue;
                 }
                 let k = crate::raster::sector(x as f32 + 0.5 - cx, y as f32 + 0.5 - cy, RIM_DIRECTIONS);
-                let (covered, ringed) = rim_beyond(x, y, around.iter().all(|&j| seeds[j] == core || fl[j] != 0));
+                let (covered, ringed) = rim_beyond(x, y, around.iter().all(|&j| seeds[j] == core || fl[j] != 0), profile.get_mut(k * steps..(k + 1) * steps));
                 sectors[k].0 += 1;
                 sectors[k].1 += covered as u32;
                 sectors[k].2 += ringed as u32;
-                if peaked {
-                    let u = direction(x, y);
-                    for j in 1..=steps {
-                        let Some(q) = along(x, y, u, j) else { break };
-                        if seeds[q] != core {
-                            let cell = &mut profile[k * steps + j - 1];
-                            (cell.0, cell.1) = (cell.0 + ratio.data[q], cell.1 + 1);
-                        }
-                    }
-                }
             }
         }
         // Each sector's peak: the highest mean of its profile (`SECTOR_PEAK_SHARE`); with no profiles,
