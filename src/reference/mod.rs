@@ -239,18 +239,26 @@ impl CpuAnalyzer {
         let by_direction = if p.core_edge_rise_sigmas > 0.0 {
             let queries: Vec<edges::CoreEdgeQuery> =
                 cores.iter().zip(&lesions).zip(&levels).map(|((&label, st), lv)| edges::query(label, m.bg_table.bbox[m.bg_table.index(label)], st, lv)).collect();
-            let edge_maps = edges::EdgeMaps { ratio: &m.ratio, seeds: &m.seeds, nearest: &m.distance.nearest };
-            edges::core_areas(&edge_maps, &queries, p.core_edge_rise_sigmas * level.noise)
+            let edge_maps = edges::EdgeMaps { ratio: &m.ratio, seeds: &m.seeds, nearest: &m.distance.nearest, dist: &m.distance.dist, background: level.mode };
+            edges::core_edges(&edge_maps, &queries, p.core_edge_rise_sigmas * level.noise)
         } else {
-            vec![None; cores.len()]
+            vec![edges::CoreEdges::default(); cores.len()]
         };
         let edges_ms = ms(te);
         // Where the edges are located direction by direction, so is the rim's thickness.
         let centres: Option<Vec<[f32; 2]>> = (p.core_edge_rise_sigmas > 0.0).then(|| lesions[..cores.len()].iter().map(|l| l.centroid()).collect());
         let subpixel = reduce::subpixel(&maps, &cores, &levels, &m.bg_table, centres.as_deref(), p);
         for ((st, (area, edges)), direct) in lesions.iter_mut().zip(subpixel).zip(by_direction) {
-            st.core_area_subpx = direct.unwrap_or(area);
-            st.thickness_hist = edges; // the refined outer edge replaces the threshold's
+            st.core_area_subpx = direct.area.unwrap_or(area);
+            // The thickness from the edges direction by direction where enough directions read one,
+            // else from the outer edge's pixels refined to its level (either replaces the threshold's).
+            st.thickness_hist = if direct.thickness.len() >= edges::MIN_THICKNESS_DIRECTIONS {
+                let mut hist = vec![0u32; crate::analysis::THICKNESS_BINS];
+                direct.thickness.iter().for_each(|&t| hist[reduce::thickness_bin(t)] += 1);
+                hist
+            } else {
+                edges
+            };
         }
         shape::trim_to_plateau(&m.fluo_labels, &m.fluo_table, &m.ratio, &level, &mut lesions, p);
         reduce::drop_dim_rings(&mut lesions, p);
