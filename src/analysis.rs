@@ -260,9 +260,10 @@ pub struct Lesion {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MarginVerdict {
-    /// The thinnest rim (5th percentile) reaches the first margin.
+    /// The thinnest rim (5th percentile) reaches the first margin by more than a pixel's width.
     Ok,
-    /// The thinnest rim is under the first margin (drawn in the warning colour).
+    /// The thinnest rim is under the first margin, or within a pixel's width over it: too near to vouch
+    /// for it (`processor::VERDICT_GUARD_PX`; drawn in the warning colour).
     UnderMargin,
     /// The rim covers under `RIM_COMPLETE` of the core's boundary: no thickness vouches for the gap
     /// (drawn in the warning colour).

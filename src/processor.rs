@@ -93,9 +93,16 @@ pub fn label_text(id: u32, f: &Figures, mm_per_px: Option<f32>) -> String {
     }
 }
 
+/// How far over the margin (px) the thinnest rim must read before it vouches for it: its resolution, a
+/// pixel (the edges are located between pixels and binned by half pixel; the thinnest rim is one
+/// direction's figure). On the independent phantoms, complete rims whose true thinnest part lies 0.01–0.35
+/// mm under the 1 mm margin read 1.00–1.05 mm (twenty-sixth session): each within a pixel of it.
+pub const VERDICT_GUARD_PX: f32 = 1.0;
+
 /// The margin verdict of a lesion, decided here and nowhere else: against the first margin, from the
 /// (smoothed) figures. Rim lesions only. An incomplete rim warns whatever the scale (no thickness can
-/// vouch for a gap); a thinnest rim under the margin warns where the scale is known.
+/// vouch for a gap); a thinnest rim under the margin, or over it by less than `VERDICT_GUARD_PX`, warns
+/// where the scale is known.
 pub fn margin_verdict(f: &Figures, params: &AnalysisParams) -> Option<MarginVerdict> {
     if f.kind != LesionKind::Rim {
         return None;
@@ -106,7 +113,7 @@ pub fn margin_verdict(f: &Figures, params: &AnalysisParams) -> Option<MarginVerd
         MarginVerdict::NoScale
     } else {
         match f.min_rim_thickness_px {
-            Some(t) if t < params.mm_to_px(params.margins_mm[0]) => MarginVerdict::UnderMargin,
+            Some(t) if t < params.mm_to_px(params.margins_mm[0]) + VERDICT_GUARD_PX => MarginVerdict::UnderMargin,
             Some(_) => MarginVerdict::Ok,
             None => MarginVerdict::Unmeasured,
         }
@@ -361,6 +368,30 @@ mod tests {
     use crate::analysis::is_cancelled;
     use crate::phantom::{PhantomConfig, render};
     use crate::reference::CpuAnalyzer;
+
+    /// A complete rim's verdict against the 1 mm margin at 0.1 mm/px: under it warns, over it by a
+    /// pixel or more is `ok`, and over it by less than a pixel (its resolution) warns too.
+    #[test]
+    fn a_thinnest_rim_within_a_pixel_of_the_margin_does_not_vouch_for_it() {
+        let p = AnalysisParams::with_scale(0.1);
+        let rim = |thinnest_px: f32| Figures {
+            label: 1,
+            kind: LesionKind::Rim,
+            partial: false,
+            centroid_px: [50.0, 50.0],
+            core_diameter_px: Some(80.0),
+            feret_px: None,
+            rim_thickness_px: Some(thinnest_px + 2.0),
+            min_rim_thickness_px: Some(thinnest_px),
+            rim_coverage: Some(1.0),
+            tbr: 3.0,
+            area_px: 5000.0,
+            radius_px: 40.0,
+        };
+        for (px, want) in [(9.5, MarginVerdict::UnderMargin), (10.3, MarginVerdict::UnderMargin), (10.9, MarginVerdict::UnderMargin), (11.0, MarginVerdict::Ok), (14.0, MarginVerdict::Ok)] {
+            assert_eq!(margin_verdict(&rim(px), &p), Some(want), "thinnest rim {px} px against a margin of 10 px");
+        }
+    }
 
     /// A frame called off stops with `Cancelled` and leaves no trace: the frames after it come out as
     /// from a processor that never saw it (tracking, smoothing, the half-made maps all as if it had
