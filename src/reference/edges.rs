@@ -12,9 +12,10 @@
 //! The rim's thickness, direction by direction (`rim_thickness`): each direction with an edge of its
 //! own also has a mean profile by distance from the core's mask (normal to the core whatever its
 //! shape, where the radius from the centroid runs oblique along a lobe), read from the rise halfway
-//! from the core to its peak to the fall halfway from the peak to the background. One sample a
-//! direction: a duct joined to the rim holds a few directions whatever its length. CPU only (no GPU
-//! twin yet; `AnalysisParams::cpu_only_stages`).
+//! from the core to its peak to the fall halfway from the peak to the background (moved out to the
+//! largest step down where the rim fades outwards), and each direction's figure is the median of its
+//! own and its neighbours'. One sample a direction: a duct joined to the rim holds a few directions
+//! whatever its length. CPU only (no GPU twin yet; `AnalysisParams::cpu_only_stages`).
 
 use rayon::prelude::*;
 
@@ -264,10 +265,12 @@ fn median_of_neighbours(t: &[Option<f32>]) -> Vec<f32> {
 
 /// A direction's rim thickness (px) from its profile by distance from the core's mask (`bins`: sums
 /// of the ratio and of the distance, and counts, by half pixel): from where the profile first rises
-/// halfway from the core's `level` to its peak (the peak within `peak_px` of the mask), to where beyond
-/// the peak it falls under halfway from the peak to the `background` and stays under for `stay` px
-/// (a rim thick against the liver's grain dips under halfway within itself), each interpolated
-/// between the bins' mean distances. Where the profile is over the rise from its first bin, the core's
+/// halfway from the core's `level` to its peak (the peak within `peak_px` of the mask; interpolated
+/// between the bins' mean distances) to its outer edge. That is the largest step down (the mean over a
+/// window inside a point less the mean outside it) between the peak and `stay` px past where the
+/// profile falls under halfway from the peak to the `background` and stays under for `stay` px (a rim
+/// thick against the liver's grain dips under halfway within itself; a rim fading outwards falls
+/// under halfway before its edge). Where the profile is over the rise from its first bin, the core's
 /// edge lies within the mask, at `inside` (px from the mask's outermost pixel centres, at most the 0.5
 /// of the mask's edge). `None` where the profile does not fall back within reach (a duct or blob
 /// joined to the rim there, or a rim thicker than the reach) or peaks under the background.
@@ -299,9 +302,16 @@ fn rim_thickness(bins: &[(f32, f32, u32)], level: f32, background: f32, peak_px:
     // between the peak and `stay` past that crossing, a step being the mean profile over `window` px
     // inside a point less that outside it.
     let window = (0.5 * stay).max(STAY_MIN_PX);
+    // Sums from the peak on, so that a window's mean costs two binary searches (the profile's distances
+    // ascend): a thick rim at a fine scale has hundreds of bins.
+    let from_top = &profile[top..];
+    let sums: Vec<f64> = std::iter::once(0.0).chain(from_top.iter().scan(0.0f64, |acc, p| {
+        *acc += p.1 as f64;
+        Some(*acc)
+    })).collect();
     let mean = |lo: f32, hi: f32| {
-        let (sum, n) = profile[top..].iter().filter(|p| p.0 >= lo && p.0 < hi).fold((0.0f32, 0u32), |(s, n), p| (s + p.1, n + 1));
-        (n > 0).then(|| sum / n as f32)
+        let (a, b) = (from_top.partition_point(|p| p.0 < lo), from_top.partition_point(|p| p.0 < hi));
+        (b > a).then(|| ((sums[b] - sums[a]) / (b - a) as f64) as f32)
     };
     let step = |x: f32| Some(mean((x - window).max(profile[top].0), x)? - mean(x, x + window)?);
     let outer = (top + 1..profile.len())
