@@ -64,7 +64,9 @@ fn broad_family_rims_are_found_and_texture_gives_few_false_lesions() {
     assert!(complete.diameter_mae_mm().unwrap() <= 0.10, "core diameter MAE {:?}", complete.diameter_mae_mm());
     assert!(gap.diameter_mae_mm().unwrap() <= 0.15, "core diameter MAE (rims with a gap) {:?}", gap.diameter_mae_mm());
     assert!(all.thickness_mae_mm().unwrap() <= 0.10, "rim thickness MAE {:?}", all.thickness_mae_mm());
-    assert!(all.dice_core() >= 0.93 && all.dice_rim() >= 0.86, "Dice core {} rim {}", all.dice_core(), all.dice_rim());
+    // Dice core 0.964 and rim 0.902 before the class map followed the rim's located edges (core to the
+    // core's edge, rim to its outer edge: `reference::class_map`); 0.976 and 0.936 since.
+    assert!(all.dice_core() >= 0.95 && all.dice_rim() >= 0.91, "Dice core {} rim {}", all.dice_core(), all.dice_rim());
 }
 
 /// By the time of surgery the liver has cleared its ICG: a core as bright as the liver around it is a

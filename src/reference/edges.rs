@@ -9,7 +9,7 @@
 //! where the core is as bright as the liver) has no edge of its own and takes its radius from its neighbours. The area is
 //! the sum of the directions' sectors.
 //!
-//! The rim's thickness, direction by direction (`rim_thickness`): each direction with an edge of its
+//! The rim's thickness, direction by direction (`rim_span`): each direction with an edge of its
 //! own also has a mean profile by distance from the core's mask (normal to the core whatever its
 //! shape, where the radius from the centroid runs oblique along a lobe), read from the rise halfway
 //! from the core to its peak to the fall halfway from the peak to the background (moved out to the
@@ -66,6 +66,27 @@ pub struct EdgeMaps<'a> {
 pub struct CoreEdges {
     pub area: Option<f32>,
     pub thickness: Vec<f32>,
+    pub spans: RimSpans,
+}
+
+/// Where a core's rim lies, direction by direction: each direction's inner and outer edge, as distances
+/// from the core's mask (px, from its outermost pixel centres), `None` where the direction has no rim
+/// of its own; direction `k` holds `raster::sector(dx, dy, spans.len())` of an offset from `centroid`.
+/// The class map draws the rim and core between them (`reference::class_map`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RimSpans {
+    pub centroid: [f32; 2],
+    pub spans: Vec<Option<(f32, f32)>>,
+}
+
+impl RimSpans {
+    /// The span of the direction from the centroid to the pixel centre `(x, y)`.
+    pub fn at(&self, x: usize, y: usize) -> Option<(f32, f32)> {
+        if self.spans.is_empty() {
+            return None;
+        }
+        self.spans[crate::raster::sector(x as f32 + 0.5 - self.centroid[0], y as f32 + 0.5 - self.centroid[1], self.spans.len())]
+    }
 }
 
 /// Each core's edges located direction by direction (see the module's doc). A direction has an edge
@@ -185,7 +206,7 @@ fn locate(maps: &EdgeMaps, q: &CoreEdgeQuery, min_rise: f32) -> CoreEdges {
     }
     // Each direction's edge radius (NaN: none of its own), and its rim's thickness where it has one.
     let mut edge = vec![f32::NAN; bins];
-    let mut by_direction = vec![None; bins];
+    let mut spans = vec![None; bins];
     let mut profile = vec![f32::NAN; radii];
     for k in 0..bins {
         if mask_r[k] <= 0.0 {
@@ -220,13 +241,15 @@ fn locate(maps: &EdgeMaps, q: &CoreEdgeQuery, min_rise: f32) -> CoreEdges {
         if !edge[k].is_nan() {
             // Where the mask reaches past the core's edge, the edge lies that far (radially) inside it.
             let inside = (edge[k] - mask_r[k]).min(0.5);
-            by_direction[k] = rim_thickness(&dprof[k * dbins..(k + 1) * dbins], q.level, maps.background, q.rim_px + 2.0, inside, (STAY * q.rim_px).max(STAY_MIN_PX));
+            spans[k] = rim_span(&dprof[k * dbins..(k + 1) * dbins], q.level, maps.background, q.rim_px + 2.0, inside, (STAY * q.rim_px).max(STAY_MIN_PX));
         }
     }
+    let by_direction: Vec<Option<f32>> = spans.iter().map(|s| s.map(|(inner, outer)| (outer - inner).max(0.0))).collect();
     let thickness = median_of_neighbours(&by_direction);
+    let spans = RimSpans { centroid: q.centroid, spans };
     let filled: Vec<usize> = (0..bins).filter(|&k| !edge[k].is_nan()).collect();
     if !whole || 2 * filled.len() < bins {
-        return CoreEdges { area: None, thickness };
+        return CoreEdges { area: None, thickness, spans };
     }
     // Directions with no edge of their own: interpolated around the circle from their nearest neighbours.
     let mut area = 0.0f32;
@@ -243,7 +266,7 @@ fn locate(maps: &EdgeMaps, q: &CoreEdgeQuery, min_rise: f32) -> CoreEdges {
         };
         area += 0.5 * sector * r * r;
     }
-    CoreEdges { area: Some(area), thickness }
+    CoreEdges { area: Some(area), thickness, spans }
 }
 
 /// Each direction's thickness as the median of its own and its two neighbours' (around the circle,
@@ -263,8 +286,9 @@ fn median_of_neighbours(t: &[Option<f32>]) -> Vec<f32> {
         .collect()
 }
 
-/// A direction's rim thickness (px) from its profile by distance from the core's mask (`bins`: sums
-/// of the ratio and of the distance, and counts, by half pixel): from where the profile first rises
+/// A direction's rim (its inner and outer edge, px from the core's mask) from its profile by distance
+/// from the core's mask (`bins`: sums of the ratio and of the distance, and counts, by half pixel): its
+/// thickness runs from where the profile first rises
 /// halfway from the core's `level` to its peak (the peak within `peak_px` of the mask; interpolated
 /// between the bins' mean distances) to its outer edge. That is the largest step down (the mean over a
 /// window inside a point less the mean outside it) between the peak and `stay` px past where the
@@ -281,7 +305,7 @@ fn median_of_neighbours(t: &[Option<f32>]) -> Vec<f32> {
 /// the mask the rim reads that much thicker (0.27 mm on the independent phantoms' first draw, 0.37 mm
 /// under a halo). Averaging along the direction's arc takes the texture out of the rim's brightness,
 /// where a pixel-by-pixel step to the level, from the mask's outer edge, is thrown by it.
-fn rim_thickness(bins: &[(f32, f32, u32)], level: f32, background: f32, peak_px: f32, inside: f32, stay: f32) -> Option<f32> {
+fn rim_span(bins: &[(f32, f32, u32)], level: f32, background: f32, peak_px: f32, inside: f32, stay: f32) -> Option<(f32, f32)> {
     let profile: Vec<(f32, f32)> = bins.iter().filter(|b| b.2 > 0).map(|&(v, d, n)| (d / n as f32, v / n as f32)).collect();
     let (top, &(_, peak)) = profile.iter().enumerate().take_while(|(_, p)| p.0 <= peak_px).max_by(|a, b| a.1.1.total_cmp(&b.1.1))?;
     if peak <= background {
@@ -320,7 +344,7 @@ fn rim_thickness(bins: &[(f32, f32, u32)], level: f32, background: f32, peak_px:
         .filter_map(|x| Some((x, step(x)?)))
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map_or(halfway, |(x, _)| x);
-    Some((outer - inner).max(0.0))
+    Some((inner, outer))
 }
 
 #[cfg(test)]
@@ -408,7 +432,8 @@ mod tests {
         let ramp = |a: f32, b: f32, t: f32| a + (b - a) * t.clamp(0.0, 1.0);
         for (fade_to, what) in [(2.2, "fading"), (4.0, "even")] {
             let bins = profile(|d| if d < 2.0 { ramp(0.7, 4.0, d / 2.0) } else if d < 20.0 { ramp(4.0, fade_to, (d - 2.0) / 18.0) } else { ramp(fade_to, 1.0, (d - 20.0) / 2.0) });
-            let t = rim_thickness(&bins, 0.7, 1.0, 12.0, 0.5, 10.0).expect("a rim");
+            let (inner, outer) = rim_span(&bins, 0.7, 1.0, 12.0, 0.5, 10.0).expect("a rim");
+            let t = outer - inner;
             assert!((t - 20.0).abs() < 0.75, "{what}: thickness {t} (true 20)");
         }
     }

@@ -68,6 +68,9 @@ pub struct FrameMaps {
     /// The labels (ascending) of the cores whose lesions were reported: a core the texture stages
     /// dropped (a pocket) keeps its seed for the distance field, but is no core in the class map.
     pub reported_cores: Vec<u32>,
+    /// Where each core's rim lies direction by direction (`edges::RimSpans`, by core label, ascending),
+    /// when the edges stage is on: the class map's rim and core follow them.
+    pub rim_spans: Vec<(u32, edges::RimSpans)>,
     pub distance: LabeledDistance,
     pub bg_table: regions::RegionTable,
     pub fluo_table: regions::RegionTable,
@@ -248,8 +251,12 @@ impl CpuAnalyzer {
         // Where the edges are located direction by direction, so is the rim's thickness.
         let centres: Option<Vec<[f32; 2]>> = (p.core_edge_rise_sigmas > 0.0).then(|| lesions[..cores.len()].iter().map(|l| l.centroid()).collect());
         let subpixel = reduce::subpixel(&maps, &cores, &levels, &m.bg_table, centres.as_deref(), p);
+        m.rim_spans.clear();
         for ((st, (area, edges)), direct) in lesions.iter_mut().zip(subpixel).zip(by_direction) {
             st.core_area_subpx = direct.area.unwrap_or(area);
+            if !direct.spans.spans.is_empty() {
+                m.rim_spans.push((st.label, direct.spans));
+            }
             // The thickness from the edges direction by direction where enough directions read one,
             // else from the outer edge's pixels refined to its level (either replaces the threshold's).
             st.thickness_hist = if direct.thickness.len() >= edges::MIN_THICKNESS_DIRECTIONS {
@@ -310,7 +317,7 @@ impl CpuAnalyzer {
         // dropped after (too faint against the background, a glint) is no core in the mask either.
         let classes = self.want_classes.then(|| {
             let kept: Vec<u32> = m.reported_cores.iter().copied().filter(|&l| styles.iter().any(|st| st.label == l)).collect();
-            class_map(&m.reduce_maps(), &kept, self.params.mm_to_px(self.params.rim_search_mm))
+            class_map(&m.reduce_maps(), &kept, self.params.mm_to_px(self.params.rim_search_mm), &m.rim_spans)
         });
         Ok(Composite { overlay, classes, timings })
     }
@@ -320,18 +327,31 @@ impl CpuAnalyzer {
 /// ascending labels) from the seeds, rims where fluorescence that counts as rim
 /// (`reduce::Maps::rim_pixel`) lies within `search_px` of such a core, other fluorescence elsewhere. A
 /// seed whose lesion was not reported (a pocket of the texture) is background, its wall other
-/// fluorescence: the mask shows what the metrics report.
-pub fn class_map(maps: &reduce::Maps, reported: &[u32], search_px: f32) -> Plane<u8> {
+/// fluorescence: the mask shows what the metrics report. Where a core's rim was located direction by
+/// direction (`spans`, by core label), the mask follows the figures: what lies inside the core's edge
+/// is core (the mask's edge, under a scatter halo, lies inside it), rim only out to the rim's outer
+/// edge (a halo's fluorescence beyond it is other fluorescence).
+pub fn class_map(maps: &reduce::Maps, reported: &[u32], search_px: f32, spans: &[(u32, edges::RimSpans)]) -> Plane<u8> {
     let fluo = maps.fluo;
+    let w = fluo.width;
     let is_reported = |l: u32| reported.binary_search(&l).is_ok();
+    let span_of = |l: u32, i: usize| spans.binary_search_by_key(&l, |s| s.0).ok().and_then(|k| spans[k].1.at(i % w, i / w));
     let data = (0..fluo.data.len())
         .map(|i| {
             let seed = maps.seeds.data[i];
             if seed != 0 && is_reported(seed) {
-                class::CORE
-            } else if fluo.data[i] == 0 {
+                return class::CORE;
+            }
+            let near = maps.nearest.data.get(i).copied().filter(|&n| n != 0 && is_reported(n) && maps.dist.data[i] <= search_px);
+            // The pixel's distance from its core's mask (its centre's) against that direction's edges.
+            match near.and_then(|n| span_of(n, i)) {
+                Some((inner, _)) if maps.dist.data[i] < inner => return class::CORE,
+                Some((_, outer)) if maps.dist.data[i] > outer => return if fluo.data[i] == 0 { class::BACKGROUND } else { class::OTHER },
+                _ => {}
+            }
+            if fluo.data[i] == 0 {
                 class::BACKGROUND
-            } else if maps.nearest.data.get(i).is_some_and(|&n| n != 0 && is_reported(n)) && maps.dist.data[i] <= search_px && maps.rim_pixel(i) {
+            } else if near.is_some() && maps.rim_pixel(i) {
                 class::RIM
             } else {
                 class::OTHER
@@ -397,10 +417,36 @@ mod tests {
             rim_labels: None,
         };
         let reported = [label(5, 5)];
-        let classes = class_map(&maps, &reported, 10.0);
+        let classes = class_map(&maps, &reported, 10.0, &[]);
         let at = |x: usize, y: usize| classes.data[y * w + x];
         assert_eq!((at(6, 6), at(3, 3)), (class::CORE, class::RIM), "the reported lesion");
         assert_eq!((at(26, 6), at(23, 3)), (class::BACKGROUND, class::OTHER), "the dropped pocket");
         assert_eq!(at(15, 15), class::BACKGROUND);
+    }
+
+    /// Where the rim was located direction by direction, the class map follows it: a core (label 1, a
+    /// disc of radius 10 px) whose fluorescence runs 12 px out (a scatter halo beyond the rim), with the
+    /// rim's edges 2 and 7 px out in the right half's directions and none found in the left's: on the
+    /// right, core out to 2 px, rim to 7 px, other fluorescence beyond; on the left, rim all the way.
+    #[test]
+    fn the_class_map_follows_the_rims_edges() {
+        let (w, h) = (60usize, 60usize);
+        let r = |x: usize, y: usize| (x as f32 + 0.5 - 30.0).hypot(y as f32 + 0.5 - 30.0);
+        let seeds = Plane { width: w, height: h, data: (0..w * h).map(|i| (r(i % w, i / w) < 10.0) as u32).collect() };
+        let fluo = Plane { width: w, height: h, data: (0..w * h).map(|i| (10.0..22.0).contains(&r(i % w, i / w)) as u8).collect() };
+        let nearest = Plane { width: w, height: h, data: vec![1u32; w * h] };
+        let dist = Plane { width: w, height: h, data: (0..w * h).map(|i| (r(i % w, i / w) - 9.5).max(0.0)).collect() };
+        let ratio = Plane { width: w, height: h, data: vec![1.0f32; w * h] };
+        let zeros = Plane { width: w, height: h, data: vec![0u32; w * h] };
+        let maps = reduce::Maps { ratio: &ratio, fluo: &fluo, seeds: &seeds, dist: &dist, nearest: &nearest, bg_labels: &zeros, fluo_labels: &zeros, rects: &[], rim_labels: None };
+        // Eight directions from −x upwards: 2..6 hold +x (the right half).
+        let spans = edges::RimSpans { centroid: [30.0, 30.0], spans: (0..8).map(|k| (2..6).contains(&k).then_some((2.0, 7.0))).collect() };
+        let classes = class_map(&maps, &[1], 30.0, &[(1, spans)]);
+        let at = |x: usize, y: usize| classes.data[y * w + x];
+        // Right (+x): radius 10.5 (1 px from the mask) core, 15.5 (6) rim, 19.5 (10) other; left (−x):
+        // all rim.
+        assert_eq!([at(40, 30), at(45, 30), at(49, 30)], [class::CORE, class::RIM, class::OTHER], "right");
+        assert_eq!([at(19, 30), at(14, 30), at(10, 30)], [class::RIM, class::RIM, class::RIM], "left");
+        assert_eq!(at(30, 30), class::CORE);
     }
 }
