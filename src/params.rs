@@ -317,7 +317,7 @@ impl AnalysisParams {
             stages.push("homogeneous lesions' edges judged at half their height (plateau_edge_mm)");
         }
         if self.core_edge_rise_sigmas > 0.0 {
-            stages.push("core edges and rim thickness located direction by direction (core_edge_rise_sigmas)");
+            stages.push("core edges, rim thickness and the class map's rim located direction by direction (core_edge_rise_sigmas)");
         }
         stages
     }
