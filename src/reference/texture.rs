@@ -140,14 +140,22 @@ pub fn drop_faint_rings(scale: &ScaleTexture, bg: &RegionTable, lesions: &mut Ve
 /// The frame's holes: its non-fluorescent components of a core's size (`min_core_area_px`) clear of
 /// the image border, each enclosed by fluorescence (a core, with or without a gap, is one after the
 /// enclosure stage), with their log area and the log median excess over the background's mode of the
-/// fluorescent pixels that wall them (4-neighbours): the median, so that a duct or a neighbour's rim
-/// along one side does not make a pocket's wall stand out.
+/// fluorescence that walls them: at each boundary pixel with a fluorescent 4-neighbour, the peak of
+/// the ratio out from it in that direction within `WALL_DEPTH_MM`. The median, so that a duct or a
+/// neighbour's rim along one side does not make a pocket's wall stand out.
 pub struct Holes {
     labels: Vec<u32>,
     log_area: Vec<f32>,
     log_wall: Vec<f32>,
     bbox: Vec<Rect>,
 }
+
+/// How far out from a hole its wall's peak is looked for (mm, at least 2 px): into a rim of 0.5 mm or
+/// more to its bright middle, through a lobule's wall (a few tenths of a mm) and no further than the
+/// next lobule. The wall's first pixel alone is the foot of its edge: a tumour's rim at TBR 5 walled
+/// its core at 0.3–0.6 over the mode, as the texture's pockets are (independent draw E, s028 frame 0:
+/// five tumours dropped as a crowd of pockets).
+const WALL_DEPTH_MM: f32 = 0.5;
 
 impl Holes {
     /// The centre of hole `k`'s box, px.
@@ -162,7 +170,8 @@ impl Holes {
         if !(p.texture_alpha > 0.0) {
             return holes; // the texture is not judged
         }
-        let (w, min_area) = (bg_labels.width, min_core_area_px(p));
+        let (w, h, min_area) = (bg_labels.width, bg_labels.height, min_core_area_px(p));
+        let depth = p.mm_to_px(WALL_DEPTH_MM).round().max(2.0) as isize;
         let mut wall = Vec::new();
         for r in 0..bg.labels.len() {
             if bg.flags[r] & FLAG_BORDER != 0 || (bg.area[r] as f32) < min_area {
@@ -177,9 +186,18 @@ impl Holes {
                     if bg_labels.data[i] != label {
                         continue;
                     }
-                    for j in [i - 1, i + 1, i - w, i + w] {
+                    for (dx, dy) in [(-1isize, 0isize), (1, 0), (0, -1), (0, 1)] {
+                        let j = (i as isize + dx + dy * w as isize) as usize;
                         if fluo.data[j] != 0 && bg_labels.data[j] != label {
-                            wall.push(ratio.data[j] - level.mode);
+                            // The wall's peak in that direction, out to `depth` px: a tumour's rim
+                            // rises to its own level there, where its first pixel is the foot of its
+                            // edge, hardly over the fluorescence level, as a pocket's wall is.
+                            let peak = (1..=depth)
+                                .map(|k| (x as isize + k * dx, y as isize + k * dy))
+                                .take_while(|&(u, v)| u >= 0 && v >= 0 && (u as usize) < w && (v as usize) < h)
+                                .map(|(u, v)| ratio.data[v as usize * w + u as usize])
+                                .fold(f32::NEG_INFINITY, f32::max);
+                            wall.push(peak - level.mode);
                         }
                     }
                 }
@@ -265,7 +283,7 @@ mod tests {
         st
     }
 
-    /// A 480×300 frame at 0.1 mm/px, fluorescent at 1.5 times the background (mode 1) but for square
+    /// A 480×300 frame at 0.1 mm/px, fluorescent at 1.3 times the background (mode 1) but for square
     /// holes at the background's level: `pockets` of 14–18 px a side walled at 1.45–1.51, one of 60 (a
     /// core of 6 mm) and one of 16 walled at 4 (a small core in a bright rim). Each hole is a rim
     /// lesion of its own.
@@ -273,7 +291,7 @@ mod tests {
         let (w, h) = (480usize, 300usize);
         let mut bg_labels = Plane { width: w, height: h, data: vec![0u32; w * h] };
         let mut fluo = Plane { width: w, height: h, data: vec![1u8; w * h] };
-        let mut ratio = Plane { width: w, height: h, data: vec![1.5f32; w * h] };
+        let mut ratio = Plane { width: w, height: h, data: vec![1.3f32; w * h] };
         let mut bg = RegionTable::default();
         let mut lesions = Vec::new();
         let squares = (0..pockets).map(|i| (10 + 24 * (i % 10), 10 + 24 * (i / 10), 14 + i % 5, 1.45 + 0.01 * (i % 7) as f32)).chain([(300, 150, 60, 1.5), (400, 200, 16, 4.0)]);
@@ -386,6 +404,31 @@ mod tests {
         let holes = Holes::of(&bg_labels, &bg, &fluo, &ratio, &level, &p);
         drop_pocket_crowds(&holes, &bg_labels, &mut lesions, &p);
         assert_eq!(lesions.len(), MIN_GRAINS - 1, "fewer than MIN_GRAINS holes: nothing judged");
+    }
+
+    /// A tumour's rim rises from the foot of its edge: the bright-walled core's first ring of wall at
+    /// the pockets' 1.45, its rim at 4.0 from the second pixel out. Judged by its wall's peak it stands
+    /// out of the crowd and is kept; by its first ring alone it was one of the pockets.
+    #[test]
+    fn a_rim_rising_from_the_foot_of_its_edge_stands_out_of_a_crowd() {
+        let p = AnalysisParams::with_scale(0.1);
+        let level = FluoLevel { level: 1.3, mode: 1.0, noise: 0.03, edge_noise: 0.0 };
+        let (bg_labels, bg, fluo, mut ratio, mut lesions) = holes_frame(20);
+        let (large, bright) = (lesions[20].label, lesions[21].label);
+        let w = bg_labels.width;
+        // The bright core is (400..416, 200..216): its first ring at 1.45, the next three at 4.0.
+        for y in 196..220 {
+            for x in 396..420 {
+                // 0: the first ring out of the core (centre 408, 208; half-side 8).
+                let ring = ((x as f32 + 0.5 - 408.0).abs().max((y as f32 + 0.5 - 208.0).abs()) - 8.0).floor();
+                if (0.0..4.0).contains(&ring) {
+                    ratio.data[y * w + x] = if ring == 0.0 { 1.45 } else { 4.0 };
+                }
+            }
+        }
+        let holes = Holes::of(&bg_labels, &bg, &fluo, &ratio, &level, &p);
+        drop_pocket_crowds(&holes, &bg_labels, &mut lesions, &p);
+        assert_eq!(lesions.iter().map(|st| st.label).collect::<Vec<_>>(), vec![large, bright], "the large core and the bright rim are kept");
     }
 
     /// Among twenty alike holes, a large one as ragged as merged lobules (a U: 2000 px over a 3600 px
