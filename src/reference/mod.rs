@@ -252,7 +252,7 @@ impl CpuAnalyzer {
         let centres: Option<Vec<[f32; 2]>> = (p.core_edge_rise_sigmas > 0.0).then(|| lesions[..cores.len()].iter().map(|l| l.centroid()).collect());
         let subpixel = reduce::subpixel(&maps, &cores, &levels, &m.bg_table, centres.as_deref(), p);
         m.rim_spans.clear();
-        for ((st, (area, edges)), direct) in lesions.iter_mut().zip(subpixel).zip(by_direction) {
+        for ((st, (area, by_pixel)), direct) in lesions.iter_mut().zip(subpixel).zip(by_direction) {
             st.core_area_subpx = direct.area.unwrap_or(area);
             if !direct.spans.spans.is_empty() {
                 m.rim_spans.push((st.label, direct.spans));
@@ -264,7 +264,7 @@ impl CpuAnalyzer {
                 direct.thickness.iter().for_each(|&t| hist[reduce::thickness_bin(t)] += 1);
                 hist
             } else {
-                edges
+                by_pixel
             };
         }
         shape::trim_to_plateau(&m.fluo_labels, &m.fluo_table, &m.ratio, &level, &mut lesions, p);
