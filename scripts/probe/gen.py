@@ -695,11 +695,23 @@ def add_curves(rng, cv, lesions, n_ducts, n_veins, touch_prob=0.4):
                 return True
         return False
 
+    def place(propose, margin_fn, w):
+        """The first of 25 proposed curves (`propose`: a polyline and what goes with it) clear of the
+        lesions by `margin_fn`, with its cross-section of FWHM `w` (`curve_profile`): (slices, distance,
+        profile, what went with it), or None where none is clear or its window is empty."""
+        for _ in range(25):
+            pts, extra = propose()
+            if not blocked(pts, margin_fn):
+                sl, dist, prof = curve_profile(pts, cv, w)
+                return None if sl is None else (sl, dist, prof, extra)
+        return None
+
     for _ in range(n_ducts):
         w = rng.uniform(0.3, 1.5) / mmpp            # FWHM width
         tbr = rng.uniform(1.5, 4.0)
         L = rng.uniform(10, 60) / mmpp
-        for attempt in range(25):
+
+        def propose():
             touch = bool(rim_like) and rng.random() < touch_prob
             if touch:
                 l = rim_like[int(rng.integers(len(rim_like)))]
@@ -714,22 +726,19 @@ def add_curves(rng, cv, lesions, n_ducts, n_veins, touch_prob=0.4):
                 p0 = (rng.uniform(0, cv.CW), rng.uniform(0, cv.CH))
                 hd = rng.uniform(0, 2 * np.pi)
             curl = rng.uniform(0.2, 1.5) / (10 / mmpp)
-            pts = two_armed_curve(rng, p0, hd, L, 1.0, curl)
+            return two_armed_curve(rng, p0, hd, L, 1.0, curl), touch
 
-            def marg(l, th):
-                if l['kind'] == 'rim':
-                    t = table_at(l['_ttab'], th)
-                    if l['_gap_w'] > 0:
-                        t = np.where(angdist(th, l['_gap_c']) < l['_gap_w'] / 2, 0, t)
-                    return t + 0.5 * w - 1.0
-                return 0.5 * w - 1.0
-            if not blocked(pts, marg):
-                break
-        else:
+        def marg(l, th):
+            if l['kind'] == 'rim':
+                t = table_at(l['_ttab'], th)
+                if l['_gap_w'] > 0:
+                    t = np.where(angdist(th, l['_gap_c']) < l['_gap_w'] / 2, 0, t)
+                return t + 0.5 * w - 1.0
+            return 0.5 * w - 1.0
+        placed = place(propose, marg, w)
+        if placed is None:
             continue
-        sl, dist, prof = curve_profile(pts, cv, w)
-        if sl is None:
-            continue
+        sl, dist, prof, touch = placed
         cv.S[sl] += (tbr - 1) * prof
         c = cv.cls[sl]
         c[(dist <= w / 2) & (c == 0)] = 3
@@ -740,19 +749,16 @@ def add_curves(rng, cv, lesions, n_ducts, n_veins, touch_prob=0.4):
         w = rng.uniform(1.5, 6.0) / mmpp
         depth = rng.uniform(0.15, 0.5)
         L = rng.uniform(15, 80) / mmpp
-        for attempt in range(25):
+
+        def propose():
             p0 = (rng.uniform(0, cv.CW), rng.uniform(0, cv.CH))
             hd = rng.uniform(0, 2 * np.pi)
             curl = rng.uniform(0.1, 0.8) / (10 / mmpp)
-            pts = two_armed_curve(rng, p0, hd, L, 2.0, curl)
-            if not blocked(pts, lambda l, th: (table_at(l['_ttab'], th) if l['kind'] == 'rim' else 0)
-                           + w + 1.0 / mmpp):
-                break
-        else:
+            return two_armed_curve(rng, p0, hd, L, 2.0, curl), None
+        placed = place(propose, lambda l, th: (table_at(l['_ttab'], th) if l['kind'] == 'rim' else 0) + w + 1.0 / mmpp, w)
+        if placed is None:
             continue
-        sl, dist, prof = curve_profile(pts, cv, w)
-        if sl is None:
-            continue
+        sl, dist, prof, _ = placed
         cv.dark[sl] *= (1 - depth * prof)
         veins.append({'width_mm': round(w * mmpp, 3), 'depth': round(depth, 3)})
     return ducts, veins
