@@ -15,6 +15,25 @@ pub fn sector(dx: f32, dy: f32, sectors: usize) -> usize {
     ((dy.atan2(dx) / std::f32::consts::TAU + 0.5) * sectors as f32) as usize % sectors
 }
 
+/// Values by sector around a point, those that are NaN (no value of their own) interpolated linearly
+/// around the circle between the nearest sectors with one on either side. At least one must have one.
+pub fn interpolate_around(values: &[f32]) -> Vec<f32> {
+    let n = values.len();
+    let filled: Vec<usize> = (0..n).filter(|&k| !values[k].is_nan()).collect();
+    (0..n)
+        .map(|k| {
+            if !values[k].is_nan() {
+                return values[k];
+            }
+            let after = filled.iter().copied().find(|&f| f > k).unwrap_or(filled[0] + n);
+            let before = filled.iter().rev().copied().find(|&f| f < k).map_or(filled[filled.len() - 1] as isize - n as isize, |f| f as isize);
+            let (ra, rb) = (values[after % n], values[before.rem_euclid(n as isize) as usize]);
+            let t = (k as isize - before) as f32 / (after as isize - before) as f32;
+            rb + t * (ra - rb)
+        })
+        .collect()
+}
+
 /// The length of (dx, dy), as `f32::hypot` gives it with glibc (whose `hypotf` is this: the double
 /// square root of the double sum of squares, rounded once; the squares of floats are exact in double),
 /// without the library call. `hypot_is_glibcs` checks that the two agree.
@@ -73,6 +92,16 @@ impl Sectors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sectors without a value take one linearly between their nearest neighbours with one, around
+    /// the circle (the last sector's neighbour after it is the first).
+    #[test]
+    fn interpolate_around_fills_across_the_wrap() {
+        let nan = f32::NAN;
+        assert_eq!(interpolate_around(&[1.0, nan, 3.0, nan]), vec![1.0, 2.0, 3.0, 2.0]);
+        assert_eq!(interpolate_around(&[nan, 4.0, nan, nan]), vec![4.0, 4.0, 4.0, 4.0]);
+        assert_eq!(interpolate_around(&[nan, 2.0, nan, 8.0, nan, nan]), vec![3.5, 2.0, 5.0, 8.0, 6.5, 5.0]);
+    }
 
     /// Uniform numbers in [0, 1) from a linear congruential generator seeded with `state`.
     fn uniform(mut state: u32) -> impl FnMut() -> f32 {

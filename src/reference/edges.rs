@@ -247,25 +247,13 @@ fn locate(maps: &EdgeMaps, q: &CoreEdgeQuery, min_rise: f32) -> CoreEdges {
     let by_direction: Vec<Option<f32>> = spans.iter().map(|s| s.map(|(inner, outer)| (outer - inner).max(0.0))).collect();
     let thickness = median_of_neighbours(&by_direction);
     let spans = RimSpans { centroid: q.centroid, spans };
-    let filled: Vec<usize> = (0..bins).filter(|&k| !edge[k].is_nan()).collect();
-    if !whole || 2 * filled.len() < bins {
+    let filled = edge.iter().filter(|r| !r.is_nan()).count();
+    if !whole || 2 * filled < bins {
         return CoreEdges { area: None, thickness, spans };
     }
     // Directions with no edge of their own: interpolated around the circle from their nearest neighbours.
-    let mut area = 0.0f32;
     let sector = std::f32::consts::TAU / bins as f32;
-    for k in 0..bins {
-        let r = if edge[k].is_nan() {
-            let after = filled.iter().copied().find(|&f| f > k).unwrap_or(filled[0] + bins);
-            let before = filled.iter().rev().copied().find(|&f| f < k).map_or(filled[filled.len() - 1] as isize - bins as isize, |f| f as isize);
-            let (ra, rb) = (edge[after % bins], edge[before.rem_euclid(bins as isize) as usize]);
-            let t = (k as isize - before) as f32 / (after as isize - before) as f32;
-            rb + t * (ra - rb)
-        } else {
-            edge[k]
-        };
-        area += 0.5 * sector * r * r;
-    }
+    let area = crate::raster::interpolate_around(&edge).iter().fold(0.0f32, |a, &r| a + 0.5 * sector * r * r);
     CoreEdges { area: Some(area), thickness, spans }
 }
 

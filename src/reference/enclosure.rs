@@ -127,22 +127,10 @@ fn sector_radii(g: &Group, (cx, cy): (f32, f32)) -> Option<(Sectors, Vec<f32>, V
         radius[b] = if radius[b].is_nan() { r } else { radius[b].min(r) };
     }
     let has_rim: Vec<bool> = radius.iter().map(|r| !r.is_nan()).collect();
-    let filled: Vec<usize> = (0..bins).filter(|&b| has_rim[b]).collect();
-    if filled.len() < 3 {
+    if has_rim.iter().filter(|&&r| r).count() < 3 {
         return None;
     }
-    let mut limit = radius.clone();
-    for b in 0..bins {
-        if has_rim[b] {
-            continue;
-        }
-        let after = filled.iter().copied().find(|&f| f > b).unwrap_or(filled[0] + bins);
-        let before = filled.iter().rev().copied().find(|&f| f < b).map_or(filled[filled.len() - 1] as isize - bins as isize, |f| f as isize);
-        let (ra, rb) = (radius[after % bins], radius[before.rem_euclid(bins as isize) as usize]);
-        let t = (b as isize - before) as f32 / (after as isize - before) as f32;
-        limit[b] = rb + t * (ra - rb);
-    }
-    Some((sectors, limit, has_rim))
+    Some((sectors, crate::raster::interpolate_around(&radius), has_rim))
 }
 
 /// Drops the pixels of a group beyond `bound` (px, by sector of `sectors` seen from `centre`).
