@@ -2,8 +2,8 @@
 //! of pixels and the disjoint regions of interest the CPU works in (`rect`), and the exact Euclidean
 //! distance transform carrying labels (`distance`, the CPU twin of `shaders/distance.wgsl`, which the
 //! overlay's outlines also draw from), the sector a direction falls in (`sector`, with `Sectors`, the
-//! same answer for runs of neighbouring pixels without an arctangent each) and the length of an offset
-//! (`hypot`). Imports only `frame`.
+//! same answer for runs of neighbouring pixels without an arctangent each), values by sector filled
+//! around the circle (`interpolate_around`) and the length of an offset (`hypot`). Imports only `frame`.
 
 pub mod distance;
 pub mod rect;

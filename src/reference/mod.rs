@@ -249,7 +249,9 @@ impl CpuAnalyzer {
         };
         let edges_ms = ms(te);
         // Where the edges are located direction by direction, so is the rim's thickness.
-        let centres: Option<Vec<[f32; 2]>> = (p.core_edge_rise_sigmas > 0.0).then(|| lesions[..cores.len()].iter().map(|l| l.centroid()).collect());
+        // The outer edge's pixels sample it only for the cores whose directions read too few thicknesses.
+        let centres: Option<Vec<Option<[f32; 2]>>> = (p.core_edge_rise_sigmas > 0.0)
+            .then(|| lesions[..cores.len()].iter().zip(&by_direction).map(|(l, e)| (e.thickness.len() < edges::MIN_THICKNESS_DIRECTIONS).then(|| l.centroid())).collect());
         let subpixel = reduce::subpixel(&maps, &cores, &levels, &m.bg_table, centres.as_deref(), p);
         m.rim_spans.clear();
         for ((st, (area, by_pixel)), direct) in lesions.iter_mut().zip(subpixel).zip(by_direction) {

@@ -491,8 +491,10 @@ fn interior_coverage_fixed(r: &[f32], w: usize, i: usize, level: f32) -> u32 {
 }
 
 /// Sub-pixel pass for the rim lesions (`cores`, with their `levels`): the core area (px²) at its
-/// iso-level, and a histogram of the rim's outer-edge distances refined to the outer iso-level.
-pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable, centres: Option<&[[f32; 2]]>, p: &AnalysisParams) -> Vec<(f32, Vec<u32>)> {
+/// iso-level, and a histogram of the rim's outer-edge distances refined to the outer iso-level: pixel
+/// by pixel where `centres` is `None`, else one median a sector about each core's centre, and none for
+/// a core whose centre is `None` (its thickness is read elsewhere, `edges`).
+pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable, centres: Option<&[Option<[f32; 2]>]>, p: &AnalysisParams) -> Vec<(f32, Vec<u32>)> {
     let (w, h) = (maps.ratio.width, maps.ratio.height);
     if cores.is_empty() {
         return Vec::new();
@@ -534,14 +536,14 @@ pub fn subpixel(maps: &Maps, cores: &[u32], levels: &[Levels], bg: &RegionTable,
                         if seed != 0 || d <= levels[s].band {
                             acc[s] += interior_coverage_fixed(r, w, i, levels[s].core) as u64; // x, y interior here
                         }
-                        if seed == 0 && maps.fluo.data[i] != 0 && d <= search && maps.rim_pixel(i) {
+                        let sampled = centres.is_none_or(|c| c[s].is_some());
+                        if sampled && seed == 0 && maps.fluo.data[i] != 0 && d <= search && maps.rim_pixel(i) {
                             let edge = outside.test(i - 1) || outside.test(i + 1) || outside.test(i - w) || outside.test(i + w);
                             if edge {
                                 let dr = refined_edge_distance(d, r[i], levels[s].outer, gradient(r, w, i)).max(0.0);
-                                match centres {
+                                match centres.and_then(|c| c[s]) {
                                     // The edge's direction from its core's centroid, in `RIM_DIRECTIONS` sectors.
-                                    Some(c) => {
-                                        let [cx, cy] = c[s];
+                                    Some([cx, cy]) => {
                                         let sector = crate::raster::sector(x as f32 + 0.5 - cx, y as f32 + 0.5 - cy, RIM_DIRECTIONS);
                                         samples.push(((s * RIM_DIRECTIONS + sector) as u32, dr));
                                     }
