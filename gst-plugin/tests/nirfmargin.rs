@@ -117,6 +117,14 @@ fn buffer(data: Vec<u8>, at: u64, frames: u64, rate: u64) -> gst::Buffer {
     b
 }
 
+fn buffer_at(data: Vec<u8>, at: f64, rate: u64) -> gst::Buffer {
+    let mut b = gst::Buffer::from_mut_slice(data);
+    let r = b.get_mut().unwrap();
+    r.set_pts(gst::ClockTime::from_nseconds((at * 1e9 / rate as f64).round() as u64));
+    r.set_duration(gst::ClockTime::from_nseconds(1_000_000_000 / rate));
+    b
+}
+
 impl Rig {
     fn push_wl(&mut self, f: &RgbFrame, at: u64) {
         assert_eq!(self.wl.push(buffer(f.data.clone(), at, 1, self.rate)), Ok(gst::FlowSuccess::Ok));
@@ -126,6 +134,16 @@ impl Rig {
     fn push_nir(&mut self, f: &NirFrame, at: u64, frames: u64) {
         let bytes = f.data.iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(self.nir.push(buffer(bytes, at, frames, self.rate)), Ok(gst::FlowSuccess::Ok));
+    }
+
+    /// A white-light frame, one period long, from `at` periods on (a camera at its own phase).
+    fn push_wl_at(&mut self, f: &RgbFrame, at: f64) {
+        assert_eq!(self.wl.push(buffer_at(f.data.clone(), at, self.rate)), Ok(gst::FlowSuccess::Ok));
+    }
+
+    fn push_nir_at(&mut self, f: &NirFrame, at: f64) {
+        let bytes = f.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(self.nir.push(buffer_at(bytes, at, self.rate)), Ok(gst::FlowSuccess::Ok));
     }
 
     fn pull(&mut self) -> Vec<u8> {
@@ -236,6 +254,28 @@ fn a_silent_nir_camera_gives_white_light_with_nir_lost_then_the_overlay_comes_ba
     let states: Vec<_> = (0..4).map(|_| overlay_state(&r.message())).collect();
     assert_eq!(states[2], ("off".to_string(), Some("nir lost".to_string())));
     assert_eq!(states[3].0, "on");
+}
+
+/// A live aggregator takes one buffer a pad per output frame: a pad that once holds a frame more than the
+/// other would stay a frame behind for good (the white light: a frame period more latency on every frame;
+/// the NIR: each white light with the NIR of the frame before). The element skips a head that a newer
+/// frame of its pad is already waiting behind, and counts it. The inputs here start 0.3 of a frame before
+/// their output frame (the aggregator's grid starts at the first frame), as a camera's phase may.
+#[test]
+fn a_frame_waiting_behind_an_older_one_of_its_input_is_the_one_analysed() {
+    let f = phantom(5);
+    let (mut r, mut p) = started(&f);
+    // The white light a frame ahead of the NIR (output frame 1 runs from 1 to 2 periods).
+    r.push_wl_at(&f[1].0, 0.7);
+    r.push_wl_at(&f[2].0, 1.7);
+    r.push_nir_at(&f[2].1, 1.7);
+    same(&r.pull(), &overlay(&mut p, &f[2].0, &f[2].1), "the newest white light, with its NIR");
+    // The NIR a frame ahead of the white light (output frame 2: 2 to 3 periods).
+    r.push_nir_at(&f[3].1, 2.2);
+    r.push_nir_at(&f[4].1, 2.7);
+    r.push_wl_at(&f[4].0, 2.7);
+    same(&r.pull(), &overlay(&mut p, &f[4].0, &f[4].1), "the white light, with the newest NIR");
+    assert_eq!(r.el.property::<u64>("skipped"), 2);
 }
 
 /// A white light that stops delivering while the NIR goes on: the aggregator repeats its last frame;
@@ -626,7 +666,7 @@ fn gst_inspect_documents_every_pad_and_property() {
     }
     let el = gst::ElementFactory::make("nirfmargin").build().unwrap();
     let own: Vec<_> = el.list_properties().into_iter().filter(|p| p.owner_type() == el.type_()).collect();
-    assert_eq!(own.len(), 12, "the element's own properties");
+    assert_eq!(own.len(), 13, "the element's own properties");
     for p in own {
         let blurb = p.blurb().expect("a description");
         let start: String = blurb.chars().take(40).collect();

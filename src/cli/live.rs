@@ -180,8 +180,8 @@ pub fn run_cli(a: LiveArgs) -> Result<()> {
         mode_keys: true,
     })?;
     println!(
-        "{} frames; added latency p50 {:.1} ms, p99 {:.1} ms; overlay off on {} frames; {} input frames dropped; longest gap between output frames {:.1} ms",
-        summary.frames, summary.latency_p50_ms, summary.latency_p99_ms, summary.overlay_off, summary.input_dropped, summary.longest_gap_ms
+        "{} frames; added latency p50 {:.1} ms, p99 {:.1} ms; overlay off on {} frames; {} input frames dropped, {} skipped as stale; longest gap between output frames {:.1} ms",
+        summary.frames, summary.latency_p50_ms, summary.latency_p99_ms, summary.overlay_off, summary.input_dropped, summary.input_skipped, summary.longest_gap_ms
     );
     for (name, recorded, dropped) in &summary.recordings {
         println!("recording {name}: {recorded} frames recorded, {dropped} dropped (encoder behind, or shed while the display lost frames)");

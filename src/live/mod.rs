@@ -68,6 +68,9 @@ pub struct LiveSummary {
     pub overlay_off: u64,
     /// Input frames the queues in front of the element dropped (the analysis behind the cameras).
     pub input_dropped: u64,
+    /// Input frames the element skipped because a newer one of the same input was waiting behind them
+    /// (its `skipped` property: a frame that would have kept that input a frame behind).
+    pub input_skipped: u64,
     pub latency_p50_ms: f64,
     pub latency_p99_ms: f64,
     pub longest_gap_ms: f64,
@@ -245,6 +248,7 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
     drop(feeder);
     p.finish(DRAIN, ended)?;
     let display = display_sink.as_ref().and_then(pipeline::sink_stats);
+    let input_skipped = element.property::<u64>("skipped");
     p.stop()?;
     element.set_frame_channel(None);
     // Lines of the frames that left while the run drained.
@@ -258,6 +262,7 @@ pub fn run(cfg: LiveConfig) -> Result<LiveSummary> {
         frames: stats.frames,
         overlay_off: stats.overlay_off,
         input_dropped: stats.input_dropped,
+        input_skipped,
         latency_p50_ms: p50,
         latency_p99_ms: p99,
         longest_gap_ms,
