@@ -2,7 +2,9 @@
 //!
 //! A `VideoAggregator` with two sink pads, `wl` (the white light: RGB, RGBx or RGBA) and `nir` (the NIR
 //! camera: GRAY8, GRAY16_LE or GRAY16_BE, any size: scaled onto the white light), and one src pad in the
-//! white light's format, size and frame rate. Frames pair by running time (the aggregator's); each pair
+//! white light's format, size and frame rate. Frames pair by running time (the aggregator's); live, a
+//! frame that a newer one of its input waits behind is skipped and counted (`skipped`), so that neither
+//! input stays a frame behind the other; each pair
 //! goes to the analysis thread (`worker`, built from `analysis::LiveAnalysis`, with `faults` for the
 //! drills) through the fail-safe policy (`failsafe`):
 //! the overlay when the analysis answers within `budget-ms`, else the white light as it is with a badge
