@@ -48,7 +48,8 @@ pub struct LesionStats {
     pub ratio_hist: Vec<u32>,
     /// Histogram of the rim's outer-edge distance to the core, bins of `THICKNESS_BIN` px.
     pub thickness_hist: Vec<u32>,
-    /// The core touches the image border: only part of the lesion is in view.
+    /// The core touches the image border, or an occluder touches the lesion (`reference::occluders`):
+    /// only part of it is in view.
     pub partial: bool,
     /// Extents of the core's boundary pixels along `FERET_DIRS` directions, as `feret_word` stores them:
     /// word 2k holds `MAX - min` and word 2k+1 the max of the fixed-point projection on direction k.
@@ -239,7 +240,8 @@ pub struct Lesion {
     #[serde(default)]
     pub tbr: f32,
     pub area_mm2: Option<f32>,
-    /// Only part of the lesion is in view (its core touches the image border): no size claim.
+    /// Only part of the lesion is in view (its core touches the image border, or an instrument's shaft
+    /// hides part of it: `reference::occluders`): no size claim.
     #[serde(default)]
     pub partial: bool,
     /// Smallest and largest caliper diameters of the core, mm.

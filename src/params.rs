@@ -126,6 +126,15 @@ pub struct AnalysisParams {
     /// which has no twin of this stage yet.
     #[serde(default = "default_glow_window_mm")]
     pub glow_window_mm: f32,
+    /// Tissue is never darker than this ratio to its background (a tumour's core keeps 0.3 of it); an
+    /// opaque instrument, lit by stray light only, is (0.05–0.24 on this project's phantoms, 0.10–0.27
+    /// on an independent set; haze lifts it to 0.35). A wound-bed spot surrounded by such darkness is a
+    /// reflection on the instrument (`measure::findings`); a region from the image border this dark
+    /// (`reference::occluders::OCCLUDER_HAZE_ALLOWANCE` more, where the white light is grey) is an
+    /// instrument's shaft and hides what lies behind it (`reference::occluders`). 0: no occluders, as on
+    /// the GPU backend, which has no twin of that stage yet.
+    #[serde(default = "default_occluder_max_ratio")]
+    pub occluder_max_ratio: f32,
     /// A coreless fluorescent lesion is homogeneous (a sharp tumour edge) when at least half its boundary
     /// pixels have a ratio gradient of at least this, per mm; else it is the blurred glow of a deep,
     /// diffuse lesion. A count, not a mean, so that a glint on the edge does not decide.
@@ -165,6 +174,13 @@ fn default_texture_pocket_sigmas() -> f32 {
 
 fn default_glow_window_mm() -> f32 {
     5.0
+}
+
+/// `AnalysisParams::occluder_max_ratio`.
+pub const OCCLUDER_MAX_RATIO: f32 = 0.3;
+
+fn default_occluder_max_ratio() -> f32 {
+    OCCLUDER_MAX_RATIO
 }
 
 fn default_homogeneous_min_solidity() -> f32 {
@@ -209,6 +225,7 @@ impl Default for AnalysisParams {
             texture_alpha: default_texture_alpha(),
             texture_pocket_sigmas: default_texture_pocket_sigmas(),
             glow_window_mm: default_glow_window_mm(),
+            occluder_max_ratio: default_occluder_max_ratio(),
             homogeneous_edge_gradient_per_mm: 0.7,
             margins_mm: vec![1.0],
             background_block_px: 32,
@@ -260,6 +277,9 @@ impl AnalysisParams {
         if !(self.glow_window_mm.is_finite() && (0.0..=30.0).contains(&self.glow_window_mm)) {
             bail!("glow window must be within 0 (off) and 30 mm, got {}", self.glow_window_mm);
         }
+        if !(self.occluder_max_ratio.is_finite() && (0.0..1.0).contains(&self.occluder_max_ratio)) {
+            bail!("occluder ratio must be within 0 (off) and 1 (tissue's level), got {}", self.occluder_max_ratio);
+        }
         if !(self.texture_pocket_sigmas.is_finite() && self.texture_pocket_sigmas >= 0.0) {
             bail!("texture pocket sigmas must be a finite number of sigmas, 0 or more, got {}", self.texture_pocket_sigmas);
         }
@@ -310,6 +330,9 @@ impl AnalysisParams {
         if self.glow_window_mm > 0.0 {
             stages.push("deep lesions found on the median-filtered ratio (glow_window_mm)");
         }
+        if self.occluder_max_ratio > 0.0 {
+            stages.push("what an instrument's shaft hides is not in view: cores it cuts off are partial, lesions it touches partial (occluder_max_ratio)");
+        }
         if self.homogeneous_min_solidity > 0.0 {
             stages.push("arcs and strips are no homogeneous lesions (homogeneous_min_solidity)");
         }
@@ -324,7 +347,7 @@ impl AnalysisParams {
 
     /// These settings with the CPU-only stages off: what both backends analyse alike.
     pub fn without_cpu_only_stages(self) -> Self {
-        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, core_edge_rise_sigmas: 0.0, filled_core_sigmas: 0.0, rim_touches_core: false, largest_cores_first: false, homogeneous_min_solidity: 0.0, plateau_edge_mm: 0.0, texture_alpha: 0.0, glow_window_mm: 0.0, ..self }
+        Self { min_rim_coverage: f32::INFINITY, blob_opening_mm: 0.0, core_edge_rise_sigmas: 0.0, filled_core_sigmas: 0.0, rim_touches_core: false, largest_cores_first: false, homogeneous_min_solidity: 0.0, plateau_edge_mm: 0.0, texture_alpha: 0.0, glow_window_mm: 0.0, occluder_max_ratio: 0.0, ..self }
     }
 
     /// Is the threshold's hysteresis on (`fluo_low_ratio` under `fluo_ratio`)?

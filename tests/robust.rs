@@ -307,3 +307,33 @@ fn a_glint_joined_to_a_grain_is_no_lesion_but_a_lesion_with_a_glint_is() {
     assert_eq!(near(lesion), 1, "the lesion with a glint on it: {lesions:?}");
     assert_eq!(lesions.len(), 1, "the glint and its grain reported: {lesions:?}");
 }
+
+/// A shaft (grey in the white light, dark in the NIR) from the image's edge to the centre of a rim
+/// lesion's core: the core is open to the liver only through the shaft. What the shaft hides is not in
+/// view (`reference::occluders`): the lesion is one rim lesion, partial (no size claim), and its rim's
+/// arcs are no coreless lesions of their own. With the stage off (`occluder_max_ratio` 0) it is no
+/// partial rim lesion.
+#[test]
+fn a_core_under_an_instruments_shaft_is_a_partial_rim_lesion() {
+    let (w, h, (cx, cy)) = (400, 300, (220.0f32, 150.0f32));
+    let in_shaft = move |x: f32, y: f32| (y - cy).abs() < 25.0 && x < cx + 5.0;
+    let ring = move |x: f32, y: f32| match (x - cx).hypot(y - cy) {
+        r if r < 30.0 => 0.5,
+        r if r < 42.0 => 3.0,
+        _ => 1.0,
+    };
+    let (plain, nir) = synthetic(w, h, move |x, y| if in_shaft(x, y) { 0.1 } else { ring(x, y) });
+    let grey: Vec<u8> = plain
+        .data
+        .chunks(3)
+        .enumerate()
+        .flat_map(|(i, c)| if in_shaft((i % w) as f32 + 0.5, (i / w) as f32 + 0.5) { [90, 95, 100] } else { [c[0], c[1], c[2]] })
+        .collect();
+    let wl = nirf_margin::frame::RgbFrame::from_vec(w, h, grey).unwrap();
+    let p = AnalysisParams::with_scale(0.1);
+    let lesions = process_with(p.clone(), &wl, &nir);
+    assert_eq!(lesions.len(), 1, "{lesions:?}");
+    assert!(lesions[0].kind == LesionKind::Rim && lesions[0].partial && lesions[0].core_diameter_mm.is_none(), "{lesions:?}");
+    let off = process_with(AnalysisParams { occluder_max_ratio: 0.0, ..p }, &wl, &nir);
+    assert!(!off.iter().any(|l| l.kind == LesionKind::Rim && l.partial), "without the stage: {off:?}");
+}

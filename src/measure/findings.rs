@@ -136,11 +136,10 @@ pub const SPOT_MIN_SIGMAS: f32 = 4.0;
 /// every spotted frame still flagged.
 pub const SPOT_EDGE_OVER_TEXTURE: f32 = 2.0;
 
-/// Tissue is never darker than this ratio to its background (a tumour's core keeps at least 0.3 of it;
-/// haze lifts every level); an opaque instrument, lit by stray light only, is (0.05–0.24 on this
-/// project's phantoms, 0.10–0.27 on an independent set, haze included). A spot surrounded by such
-/// darkness is a reflection on the instrument.
-pub const SHADOW_MAX_RATIO: f32 = 0.3;
+/// Tissue is never darker than this ratio to its background; an opaque instrument is
+/// (`AnalysisParams::occluder_max_ratio`'s default). A spot surrounded by such darkness is a reflection
+/// on the instrument.
+pub const SHADOW_MAX_RATIO: f32 = crate::params::OCCLUDER_MAX_RATIO;
 
 /// How far out from a spot's boundary its surroundings are read: beyond the skirt that optics and motion
 /// blur give a bright highlight (2–4 px of it still read 0.3–0.7 on the independent set's shafts).

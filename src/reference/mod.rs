@@ -8,17 +8,18 @@
 //! enclosed dark basins, which tell the arcs of a texture-broken rim apart), `filled` (cores that
 //! scatter lifted above the level), `blobs` (coreless lesions cut from a touching duct), `shape` (arcs
 //! and strips are no homogeneous lesions; a homogeneous lesion's edge judged at half its height), `texture` (coreless lesions and small rim cores judged
-//! against the frame's own grains, rim cores against its crowd of holes), `glow` (deep lesions found on the median-filtered ratio), `edges` (the core's edge direction by direction, with the rim's thickness by sector in `reduce::subpixel`), the rim as the fluorescence touching
+//! against the frame's own grains, rim cores against its crowd of holes), `glow` (deep lesions found on the median-filtered ratio), `occluders` (what an instrument's shaft hides is not in view: the cores it cuts off and the lesions it touches are partial), `edges` (the core's edge direction by direction, with the rim's thickness by sector in `reduce::subpixel`), the rim as the fluorescence touching
 //! its core (in `reduce`) and the largest cores kept where the table overflows (in `regions`); see
 //! `AnalysisParams::cpu_only_stages`. The class map shows the reported lesions' cores only (`class_map`). It is the
 //! oracle the GPU backend is tested against and the fallback where no GPU adapter exists. Owns the
 //! per-frame maps between `segment` and `composite`; knows nothing of GStreamer, files or the CLI.
 //!
-//! Stages: normalize → threshold → morphology → components → regions → enclosure → distance → reduce
+//! Stages: normalize → threshold → morphology → components → regions (with the cores an occluder cuts off,
+//! `occluders`) → enclosure → distance → reduce
 //! (blobs, shape and texture within it: arcs and strips are no homogeneous lesions, nor grains of the
 //! frame's texture; the rim's coverage by direction, `reduce::coverage_by_direction`; the core's edges
 //! direction by direction after it, `edges`; then the texture's
-//! pockets dropped and the deep glows found, `glow`) → composite. The distance stage's twin of `shaders/distance.wgsl` and the
+//! pockets dropped and the deep glows found, `glow`; the lesions an occluder touches made partial) → composite. The distance stage's twin of `shaders/distance.wgsl` and the
 //! rectangles the stages work in are `crate::raster` (`raster::distance`, `raster::rect`), a layer
 //! below, since the overlay's outlines use the same transform.
 
@@ -32,6 +33,7 @@ pub mod filled;
 pub mod glow;
 pub mod morphology;
 pub mod normalize;
+pub mod occluders;
 pub mod reduce;
 pub mod regions;
 pub mod scale_texture;
@@ -197,6 +199,10 @@ impl CpuAnalyzer {
             || label_components(&m.fluo, 1, Connectivity::Eight, &mut m.parent_fl, Arc::make_mut(&mut m.fluo_labels)),
         );
         regions::region_stats(&m.bg_labels, &bg_components, &m.fluo_labels, &fl_components, &m.fluo, &m.ratio, p, level.edge_noise, &mut m.bg_table, &mut m.fluo_table);
+        let occluders = occluders::Occluders::find(&m.ratio, wl, p);
+        if let Some(o) = &occluders {
+            occluders::split_cores(o, &mut m.bg_labels, &mut m.bg_table, &m.ratio, p);
+        }
         enclosure::split_gapped_cores(&m.fluo, &m.fluo_labels, &m.fluo_table, &mut m.bg_labels, &mut m.bg_table, &m.ratio, &level, p);
         filled::carve_filled_cores(Arc::make_mut(&mut m.fluo), Arc::make_mut(&mut m.fluo_labels), &mut m.fluo_table, &mut m.bg_labels, &mut m.bg_table, &m.ratio, &level, p);
         let cores = regions::select_cores(&m.bg_labels, &mut m.bg_table, p, &mut m.seeds, &mut m.seed_boxes);
@@ -233,7 +239,7 @@ impl CpuAnalyzer {
             || (0..m.fluo_table.labels.len()).filter(|&r| reduce::coreless_kind(&m.fluo_table, r, p).is_some()).count() > MAX_DIFFUSE;
         let (mut lesions, core_hists) = reduce::lesion_stats(&maps, &cores, &m.bg_table, &m.fluo_table, p);
         let core_boxes: Vec<Rect> = cores.iter().map(|&l| m.bg_table.bbox[m.bg_table.index(l)]).collect();
-        reduce::coverage_by_direction(&m.ratio, &m.seeds, &m.fluo, level.mode, &core_boxes, &mut lesions[..cores.len()], p);
+        reduce::coverage_by_direction(&m.ratio, &m.seeds, &m.fluo, level.mode, &core_boxes, occluders.as_ref(), &mut lesions[..cores.len()], p);
         let levels: Vec<reduce::Levels> = cores.iter().enumerate().map(|(s, _)| reduce::boundary_level(&lesions[s], &core_hists[s])).collect();
         cancel.check()?;
         // The core's edge direction by direction where the stage is on (else one level a core); timed
@@ -282,6 +288,9 @@ impl CpuAnalyzer {
         let tg = Instant::now();
         glow::find_glows(&m.ratio, tallies.block_means.as_ref(), &level, scale_texture.as_ref(), &mut lesions, p);
         let glow_ms = ms(tg);
+        if let Some(o) = &occluders {
+            occluders::mark_partial(o, &m.bg_labels, &m.fluo_labels, &m.distance.nearest, &m.distance.dist, &mut lesions, p);
+        }
         if let Some(scale) = scale_texture {
             m.texture_sums = scale.into_buffer();
         }

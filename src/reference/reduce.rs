@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use crate::frame::Plane;
 use crate::params::AnalysisParams;
 use super::regions::{FLAG_BORDER, FLAG_HAS_RIM, FLAG_NOT_SOLID, FLAG_SHARP_PLATEAU, FLAG_TEXTURE, RegionTable, min_core_area_px};
+use super::occluders::Occluders;
 use crate::stats::hist_quantile;
 use crate::raster::rect::{Rect, row_bands};
 
@@ -314,7 +315,7 @@ pub const RIM_DIRECTIONS: usize = 72;
 /// for `drop_dim_rings`): the bar is capped because a blob or a neighbour's rim within the rim's search
 /// raises the TBR, not the ring. A covered sector also needs its own peak of rim (`SECTOR_PEAK_SHARE`;
 /// where the ring is judged direction by direction, `min_rim_coverage`: CPU only).
-pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plane<u8>, mode: f32, boxes: &[Rect], lesions: &mut [LesionStats], p: &AnalysisParams) {
+pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plane<u8>, mode: f32, boxes: &[Rect], hidden: Option<&Occluders>, lesions: &mut [LesionStats], p: &AnalysisParams) {
     let (w, h) = (seeds.width, seeds.height);
     let (fl, seeds) = (&fluo.data, &seeds.data);
     let reach = p.mm_to_px(COVERAGE_REACH_MM).max(3.0);
@@ -363,7 +364,8 @@ pub fn coverage_by_direction(ratio: &Plane<f32>, seeds: &Plane<u32>, fluo: &Plan
             for x in b.x0.max(1)..b.x1.min(w - 1) {
                 let i = y * w + x;
                 let around = [i - 1, i + 1, i - w, i + w];
-                if seeds[i] != core || around.iter().all(|&j| seeds[j] == core) {
+                // Beside an occluder the boundary is the occluder's, as at the image's edge.
+                if seeds[i] != core || around.iter().all(|&j| seeds[j] == core) || hidden.is_some_and(|o| o.beside(i)) {
                     continue;
                 }
                 let k = crate::raster::sector(x as f32 + 0.5 - cx, y as f32 + 0.5 - cy, RIM_DIRECTIONS);
@@ -649,7 +651,7 @@ mod tests {
                 }
             }
         }
-        coverage_by_direction(&ratio, &seeds, &fluo, 1.0, &[b], std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
+        coverage_by_direction(&ratio, &seeds, &fluo, 1.0, &[b], None, std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
         assert!((st.rim_coverage() - 0.875).abs() <= sector + 1e-6, "halo-filled gap: coverage {}", st.rim_coverage());
     }
 
@@ -662,14 +664,14 @@ mod tests {
     fn a_gap_covers_its_angle_however_the_core_runs_out_through_it() {
         let sector = 1.0 / RIM_DIRECTIONS as f32;
         let (seeds, fluo, b, mut st) = ring(true, 0);
-        coverage_by_direction(&ratio_of(&fluo), &seeds, &fluo, 1.0, &[b], std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
+        coverage_by_direction(&ratio_of(&fluo), &seeds, &fluo, 1.0, &[b], None, std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
         assert!((st.rim_coverage() - 0.875).abs() <= sector + 1e-6, "gapped ring: coverage {}", st.rim_coverage());
         assert!(by_pixel(&seeds, &fluo, st.label) < 0.8, "the channel makes the pixel count read low");
         let (seeds, fluo, b, mut st) = ring(false, 0);
-        coverage_by_direction(&ratio_of(&fluo), &seeds, &fluo, 1.0, &[b], std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
+        coverage_by_direction(&ratio_of(&fluo), &seeds, &fluo, 1.0, &[b], None, std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
         assert_eq!(st.rim_coverage(), 1.0, "complete ring");
         let (seeds, fluo, b, mut st) = ring(false, 6);
-        coverage_by_direction(&ratio_of(&fluo), &seeds, &fluo, 1.0, &[b], std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
+        coverage_by_direction(&ratio_of(&fluo), &seeds, &fluo, 1.0, &[b], None, std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
         assert!(st.rim_coverage() >= 1.0 - 2.0 * sector, "complete ring with pinholes: coverage {}", st.rim_coverage());
         assert!(by_pixel(&seeds, &fluo, st.label) < 0.97, "pixel by pixel the pinholes read as gaps");
         // A faint stretch whose mask broke away from the core: a strip of 3 px between them over 60°.
@@ -682,7 +684,7 @@ mod tests {
                 }
             }
         }
-        coverage_by_direction(&ratio_of(&fluo), &seeds, &fluo, 1.0, &[b], std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
+        coverage_by_direction(&ratio_of(&fluo), &seeds, &fluo, 1.0, &[b], None, std::slice::from_mut(&mut st), &AnalysisParams::with_scale(0.1));
         assert_eq!(st.rim_coverage(), 1.0, "the rim beyond the strip covers it");
         assert!(by_pixel(&seeds, &fluo, st.label) < 0.9, "pixel by pixel the strip reads as a gap");
     }
@@ -711,7 +713,7 @@ mod tests {
             .unwrap();
             st.ratio_hist.fill(0);
             st.ratio_hist[((tbr - 1.0) / RATIO_BIN).round() as usize] = 100;
-            coverage_by_direction(&ratio, &seeds, &fluo, 1.0, &[b], std::slice::from_mut(&mut st), &p);
+            coverage_by_direction(&ratio, &seeds, &fluo, 1.0, &[b], None, std::slice::from_mut(&mut st), &p);
             let mut lesions = vec![st.clone()];
             drop_dim_rings(&mut lesions, &p);
             (st, lesions.len())
