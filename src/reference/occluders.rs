@@ -19,8 +19,6 @@
 //! shaft were reported as coreless lesions, false ones, since the truth holds an occluded lesion as not
 //! in view. CPU only (no GPU twin yet; `AnalysisParams::cpu_only_stages`).
 
-use std::collections::VecDeque;
-
 use crate::analysis::{LesionKind, LesionStats, THICKNESS_BIN};
 use crate::frame::{Plane, RgbView};
 use crate::params::{AnalysisParams, min_core_area_px};
@@ -76,26 +74,12 @@ impl Occluders {
         let border = (0..w).flat_map(|x| [x, (h - 1) * w + x]).chain((1..h - 1).flat_map(|y| [y * w, y * w + w - 1]));
         let mut seen = vec![false; w * h];
         let mut kept: Vec<usize> = Vec::new();
-        let mut queue = VecDeque::new();
         for start in border {
             if seen[start] || !dark(start) {
                 continue;
             }
             // A 4-connected dark region from the border.
-            let mut region = vec![start];
-            seen[start] = true;
-            queue.push_back(start);
-            while let Some(i) = queue.pop_front() {
-                let (x, y) = (i % w, i / w);
-                let around = [(x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)];
-                for j in around.into_iter().flatten() {
-                    if !seen[j] && dark(j) {
-                        seen[j] = true;
-                        region.push(j);
-                        queue.push_back(j);
-                    }
-                }
-            }
+            let region = flood(start, w, h, &mut seen, dark);
             if region.len() as f32 >= min_area {
                 kept.extend(region);
             }
@@ -125,22 +109,37 @@ impl Occluders {
     fn touched(&self) -> impl Iterator<Item = usize> + '_ {
         let (w, h) = (self.hidden.width, self.hidden.height);
         let b = self.bbox;
-        (b.y0..b.y1).flat_map(move |y| (b.x0..b.x1).map(move |x| (x, y))).filter(move |&(x, y)| self.is_hidden(y * w + x)).flat_map(move |(x, y)| {
-            let i = y * w + x;
-            [Some(i), (x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)].into_iter().flatten()
-        })
+        (b.y0..b.y1).flat_map(move |y| (b.x0..b.x1).map(move |x| y * w + x)).filter(|&i| self.is_hidden(i)).flat_map(move |i| std::iter::once(i).chain(four_neighbours(i, w, h)))
     }
 
     /// Is pixel `i`, a core's boundary pixel, beside a hidden one (its boundary there is the occluder's)?
     pub fn beside(&self, i: usize) -> bool {
-        let w = self.hidden.width;
-        let (x, y) = (i % w, i / w);
-        self.is_hidden(i)
-            || (x > 0 && self.is_hidden(i - 1))
-            || (x + 1 < w && self.is_hidden(i + 1))
-            || (y > 0 && self.is_hidden(i - w))
-            || (y + 1 < self.hidden.height && self.is_hidden(i + w))
+        self.is_hidden(i) || four_neighbours(i, self.hidden.width, self.hidden.height).any(|j| self.is_hidden(j))
     }
+}
+
+/// The 4-neighbours of pixel `i` of a `w`×`h` frame.
+fn four_neighbours(i: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
+    let (x, y) = (i % w, i / w);
+    [(x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)].into_iter().flatten()
+}
+
+/// The 4-connected region of the pixels that `inside` takes, from `start` (taken, not yet `seen`); marks
+/// them `seen`.
+fn flood(start: usize, w: usize, h: usize, seen: &mut [bool], inside: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut region = vec![start];
+    seen[start] = true;
+    let mut next = 0;
+    while let Some(&i) = region.get(next) {
+        next += 1;
+        for j in four_neighbours(i, w, h) {
+            if !seen[j] && inside(j) {
+                seen[j] = true;
+                region.push(j);
+            }
+        }
+    }
+    region
 }
 
 /// Splits off, as partial cores (`FLAG_BORDER`), the pieces of the non-fluorescent components that
@@ -157,7 +156,6 @@ pub fn split_cores(occ: &Occluders, bg_labels: &mut Plane<u32>, bg: &mut RegionT
     let min_area = min_core_area_px(p);
     let mut split = 0;
     let mut seen = vec![false; w * h];
-    let mut queue = VecDeque::new();
     for label in labels {
         let Some(r) = bg.labels.binary_search(&label).ok() else { continue };
         let b = bg.bbox[r];
@@ -168,20 +166,7 @@ pub fn split_cores(occ: &Occluders, bg_labels: &mut Plane<u32>, bg: &mut RegionT
                 if seen[start] || bg_labels.data[start] != label || occ.is_hidden(start) {
                     continue;
                 }
-                let mut piece = vec![start];
-                seen[start] = true;
-                queue.push_back(start);
-                while let Some(i) = queue.pop_front() {
-                    let (x, y) = (i % w, i / w);
-                    let around = [(x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)];
-                    for j in around.into_iter().flatten() {
-                        if !seen[j] && bg_labels.data[j] == label && !occ.is_hidden(j) {
-                            seen[j] = true;
-                            piece.push(j);
-                            queue.push_back(j);
-                        }
-                    }
-                }
+                let piece = flood(start, w, h, &mut seen, |j| bg_labels.data[j] == label && !occ.is_hidden(j));
                 pieces.push(piece);
             }
         }
