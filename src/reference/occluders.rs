@@ -71,10 +71,14 @@ impl Occluders {
             ratio.data[i] < max_ratio && hi - lo <= OCCLUDER_MAX_CHROMA * hi
         };
         let min_area = std::f32::consts::FRAC_PI_4 * p.mm_to_px(MIN_OCCLUDER_MM).powi(2);
-        let border = (0..w).flat_map(|x| [x, (h - 1) * w + x]).chain((1..h - 1).flat_map(|y| [y * w, y * w + w - 1]));
+        let border = || (0..w).flat_map(move |x| [x, (h - 1) * w + x]).chain((1..h - 1).flat_map(move |y| [y * w, y * w + w - 1]));
+        // Most frames have no shaft: their border is all they cost.
+        if !border().any(dark) {
+            return None;
+        }
         let mut seen = vec![false; w * h];
         let mut kept: Vec<usize> = Vec::new();
-        for start in border {
+        for start in border() {
             if seen[start] || !dark(start) {
                 continue;
             }
