@@ -109,20 +109,22 @@ fn rig_caps(props: &[(&str, &str)], wl_caps: gst::Caps, nir_caps: gst::Caps) -> 
     Rig { el, wl, nir, bus, rate }
 }
 
-fn buffer(data: Vec<u8>, at: u64, frames: u64, rate: u64) -> gst::Buffer {
+/// A buffer of `data` at `pts` ns lasting `duration` ns.
+fn timed(data: Vec<u8>, pts: u64, duration: u64) -> gst::Buffer {
     let mut b = gst::Buffer::from_mut_slice(data);
     let r = b.get_mut().unwrap();
-    r.set_pts(gst::ClockTime::from_nseconds(at_ns(at, rate)));
-    r.set_duration(gst::ClockTime::from_nseconds(at_ns(at + frames, rate) - at_ns(at, rate)));
+    r.set_pts(gst::ClockTime::from_nseconds(pts));
+    r.set_duration(gst::ClockTime::from_nseconds(duration));
     b
 }
 
+fn buffer(data: Vec<u8>, at: u64, frames: u64, rate: u64) -> gst::Buffer {
+    timed(data, at_ns(at, rate), at_ns(at + frames, rate) - at_ns(at, rate))
+}
+
+/// One white-light period long, from `at` periods on (not a whole number: a camera at its own phase).
 fn buffer_at(data: Vec<u8>, at: f64, rate: u64) -> gst::Buffer {
-    let mut b = gst::Buffer::from_mut_slice(data);
-    let r = b.get_mut().unwrap();
-    r.set_pts(gst::ClockTime::from_nseconds((at * 1e9 / rate as f64).round() as u64));
-    r.set_duration(gst::ClockTime::from_nseconds(1_000_000_000 / rate));
-    b
+    timed(data, (at * 1e9 / rate as f64).round() as u64, 1_000_000_000 / rate)
 }
 
 impl Rig {

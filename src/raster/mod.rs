@@ -3,7 +3,8 @@
 //! distance transform carrying labels (`distance`, the CPU twin of `shaders/distance.wgsl`, which the
 //! overlay's outlines also draw from), the sector a direction falls in (`sector`, with `Sectors`, the
 //! same answer for runs of neighbouring pixels without an arctangent each), values by sector filled
-//! around the circle (`interpolate_around`) and the length of an offset (`hypot`). Imports only `frame`.
+//! around the circle (`interpolate_around`), a pixel's 4-neighbours and the 4-connected region about a
+//! pixel (`four_neighbours`, `flood`) and the length of an offset (`hypot`). Imports only `frame`.
 
 pub mod distance;
 pub mod rect;
@@ -13,6 +14,30 @@ pub mod rect;
 #[inline]
 pub fn sector(dx: f32, dy: f32, sectors: usize) -> usize {
     ((dy.atan2(dx) / std::f32::consts::TAU + 0.5) * sectors as f32) as usize % sectors
+}
+
+/// The 4-neighbours of pixel (or cell) `i` of a `w`×`h` grid, inside it: left, right, up, down.
+pub fn four_neighbours(i: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
+    let (x, y) = (i % w, i / w);
+    [(x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)].into_iter().flatten()
+}
+
+/// 4-connected component of the cells (or pixels) of a `w`×`h` grid where `inside` holds, from `start`
+/// (first), in breadth-first order; marks them `seen`.
+pub fn flood(start: usize, w: usize, h: usize, inside: impl Fn(usize) -> bool, seen: &mut [bool]) -> Vec<usize> {
+    let mut out = vec![start];
+    seen[start] = true;
+    let mut k = 0;
+    while let Some(&i) = out.get(k) {
+        k += 1;
+        for j in four_neighbours(i, w, h) {
+            if !seen[j] && inside(j) {
+                seen[j] = true;
+                out.push(j);
+            }
+        }
+    }
+    out
 }
 
 /// Values by sector around a point, those that are NaN (no value of their own) interpolated linearly

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use crate::analysis::FluoLevel;
 use crate::frame::Plane;
 use crate::params::{AnalysisParams, min_core_area_px};
+use crate::raster::flood;
 use crate::raster::rect::Rect;
 
 /// The cell the relief is worked in: about this wide (mm), at least 2 pixels.
@@ -163,27 +164,6 @@ fn spill_levels(q: &[u16], w: usize, h: usize) -> Vec<u16> {
         }
     }
     fill
-}
-
-/// 4-connected component of the cells (or pixels) of a `w`×`h` grid where `inside` holds, from `start`;
-/// marks `seen`.
-pub(super) fn flood(start: usize, w: usize, h: usize, inside: impl Fn(usize) -> bool, seen: &mut [bool]) -> Vec<usize> {
-    let mut out = vec![start];
-    seen[start] = true;
-    let mut k = 0;
-    while k < out.len() {
-        let i = out[k];
-        k += 1;
-        let (x, y) = (i % w, i / w);
-        let nbrs = [(x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)];
-        for j in nbrs.into_iter().flatten() {
-            if !seen[j] && inside(j) {
-                seen[j] = true;
-                out.push(j);
-            }
-        }
-    }
-    out
 }
 
 /// One significant basin: its lake (the cells under water, in the grid of `Basins`), the ratio its

@@ -85,7 +85,7 @@ pub fn carve_filled_cores(
                 continue;
             }
             seen.resize(w * h, false);
-            let region = basins::flood(seed, w, h, |j| ratio.data[j] < half && lake_cell(j), &mut seen);
+            let region = crate::raster::flood(seed, w, h, |j| ratio.data[j] < half && lake_cell(j), &mut seen);
             // Round: 4π area / perimeter², the perimeter from the region's pixel edges.
             let member = |i: usize| seen[i];
             let edges: usize = region

@@ -23,6 +23,7 @@ use crate::analysis::{LesionKind, LesionStats, THICKNESS_BIN};
 use crate::frame::{Plane, RgbView};
 use crate::params::{AnalysisParams, min_core_area_px};
 use crate::raster::rect::Rect;
+use crate::raster::{flood, four_neighbours};
 use super::regions::{FLAG_BORDER, RegionTable, split_off};
 
 /// The smallest occluder: a disc of this diameter. An instrument's shaft is 5–10 mm wide; a dark core at
@@ -83,7 +84,7 @@ impl Occluders {
                 continue;
             }
             // A 4-connected dark region from the border.
-            let region = flood(start, w, h, &mut seen, dark);
+            let region = flood(start, w, h, dark, &mut seen);
             if region.len() as f32 >= min_area {
                 kept.extend(region);
             }
@@ -122,30 +123,6 @@ impl Occluders {
     }
 }
 
-/// The 4-neighbours of pixel `i` of a `w`×`h` frame.
-fn four_neighbours(i: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
-    let (x, y) = (i % w, i / w);
-    [(x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)].into_iter().flatten()
-}
-
-/// The 4-connected region of the pixels that `inside` takes, from `start` (taken, not yet `seen`); marks
-/// them `seen`.
-fn flood(start: usize, w: usize, h: usize, seen: &mut [bool], inside: impl Fn(usize) -> bool) -> Vec<usize> {
-    let mut region = vec![start];
-    seen[start] = true;
-    let mut next = 0;
-    while let Some(&i) = region.get(next) {
-        next += 1;
-        for j in four_neighbours(i, w, h) {
-            if !seen[j] && inside(j) {
-                seen[j] = true;
-                region.push(j);
-            }
-        }
-    }
-    region
-}
-
 /// Splits off, as partial cores (`FLAG_BORDER`), the pieces of the non-fluorescent components that
 /// the hidden pixels cut apart: each component holding hidden pixels is taken without them, and every
 /// piece of a core's size but its largest (the liver it belongs to) becomes a component of its own, so
@@ -170,7 +147,7 @@ pub fn split_cores(occ: &Occluders, bg_labels: &mut Plane<u32>, bg: &mut RegionT
                 if seen[start] || bg_labels.data[start] != label || occ.is_hidden(start) {
                     continue;
                 }
-                let piece = flood(start, w, h, &mut seen, |j| bg_labels.data[j] == label && !occ.is_hidden(j));
+                let piece = flood(start, w, h, |j| bg_labels.data[j] == label && !occ.is_hidden(j), &mut seen);
                 pieces.push(piece);
             }
         }
